@@ -1,0 +1,77 @@
+// System endpoints: /_ping, /version, /info, /events.
+import os from 'node:os';
+import type { Router } from './router.js';
+import { API_VERSION, MIN_API_VERSION, ENGINE_VERSION, commonHeaders } from './router.js';
+import type { Services } from '../daemon/services.js';
+import { runSync } from '../sys/exec.js';
+import type { EngineEvent } from '../daemon/events.js';
+
+let runtimeVersion: string | null = null;
+function runcVersion(path: string): string {
+  if (runtimeVersion === null) {
+    const m = /version\s+(\S+)/.exec(runSync(path, ['--version']).stdout);
+    runtimeVersion = m ? m[1] : 'unknown';
+  }
+  return runtimeVersion;
+}
+
+export function registerSystemRoutes(r: Router, s: Services): void {
+  const ping = (ctx: Parameters<Parameters<Router['get']>[1]>[0]) => {
+    const body = ctx.req.method === 'HEAD' ? '' : 'OK';
+    ctx.res.writeHead(200, {
+      ...commonHeaders(), 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': String(body.length),
+      'Cache-Control': 'no-cache, no-store, must-revalidate', 'Pragma': 'no-cache',
+    });
+    ctx.res.end(body);
+  };
+  r.get('/_ping', ping);
+  r.head('/_ping', ping);
+
+  r.get('/version', (ctx) => {
+    const kernel = os.release();
+    ctx.send(200, {
+      Platform: { Name: 'cocon' },
+      Components: [
+        { Name: 'Engine', Version: ENGINE_VERSION, Details: { ApiVersion: API_VERSION, Arch: 'amd64', Experimental: 'false', KernelVersion: kernel, MinAPIVersion: MIN_API_VERSION, Os: 'linux' } },
+        { Name: s.config.runtime, Version: runcVersion(s.config.runtimePath), Details: { GitCommit: '' } },
+      ],
+      Version: ENGINE_VERSION, ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, GitCommit: '',
+      GoVersion: `node${process.versions.node}`, Os: 'linux', Arch: 'amd64', KernelVersion: kernel, BuildTime: s.startedAt.toISOString(),
+    });
+  });
+
+  r.get('/info', (ctx) => {
+    const counts = s.containers.counts();
+    ctx.send(200, {
+      ID: s.containers.daemonId(), Containers: counts.total, ContainersRunning: counts.running, ContainersPaused: counts.paused, ContainersStopped: counts.stopped,
+      Images: s.images.count(), Driver: 'overlay2', DriverStatus: [['Backing Filesystem', 'extfs']],
+      Plugins: { Volume: ['local'], Network: ['host', 'null'], Authorization: null, Log: ['k8s-file'] },
+      MemoryLimit: true, SwapLimit: false, CpuCfsPeriod: true, CpuCfsQuota: true, CPUShares: true, CPUSet: true, PidsLimit: true,
+      IPv4Forwarding: true, BridgeNfIptables: false, BridgeNfIp6tables: false, Debug: s.config.logLevel === 'debug',
+      NFd: 0, OomKillDisable: false, NGoroutines: 0, SystemTime: new Date().toISOString(), LoggingDriver: 'k8s-file',
+      CgroupDriver: 'cgroupfs', CgroupVersion: '1', NEventsListener: s.events.listenerCount('event'),
+      KernelVersion: os.release(), OperatingSystem: 'cocon on ' + os.type(), OSVersion: '', OSType: 'linux', Architecture: os.machine(),
+      IndexServerAddress: 'https://index.docker.io/v1/', RegistryConfig: { InsecureRegistryCIDRs: ['127.0.0.0/8'], IndexConfigs: {}, Mirrors: [] },
+      NCPU: os.cpus().length, MemTotal: os.totalmem(), GenericResources: null, DockerRootDir: s.config.dataRoot,
+      HttpProxy: '', HttpsProxy: '', NoProxy: '', Name: os.hostname(), Labels: [], ExperimentalBuild: false,
+      ServerVersion: ENGINE_VERSION, Runtimes: { [s.config.runtime]: { path: s.config.runtimePath } }, DefaultRuntime: s.config.runtime,
+      Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
+      LiveRestoreEnabled: true, Isolation: '', InitBinary: 'docker-init', ContainerdCommit: { ID: '', Expected: '' },
+      RuncCommit: { ID: '', Expected: '' }, InitCommit: { ID: '', Expected: '' }, SecurityOptions: ['name=seccomp,profile=default'],
+      Warnings: ['cocon: bridge networking is not available yet; containers default to --network none'],
+    });
+  });
+
+  r.get('/events', (ctx) => {
+    const since = Number(ctx.query.get('since') ?? NaN);
+    const until = Number(ctx.query.get('until') ?? NaN);
+    const res = ctx.stream(200);
+    const write = (e: EngineEvent) => res.write(JSON.stringify(e) + '\n');
+    if (!Number.isNaN(since)) for (const e of s.events.since(since)) if (Number.isNaN(until) || e.time <= until) write(e);
+    if (!Number.isNaN(until) && until * 1000 <= Date.now()) { res.end(); return; }
+    s.events.on('event', write);
+    const stop = () => { s.events.off('event', write); res.end(); };
+    ctx.req.socket.on('close', stop);
+    if (!Number.isNaN(until)) setTimeout(stop, until * 1000 - Date.now());
+  });
+}

@@ -1,0 +1,80 @@
+// `cocon daemon`: parses dockerd-like flags, opens the store, builds the services, reconciles
+// containers with what really runs, serves the API, and shuts down cleanly on SIGTERM/SIGINT.
+// Containers outlive the daemon: shutdown leaves them running under conmon.
+import { mkdirSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { resolveConfig } from './config.js';
+import { openDb } from '../store/db.js';
+import { EventBus } from './events.js';
+import { setLogLevel, log } from './log.js';
+import { listen } from '../api/server.js';
+import { ImageService } from '../images/service.js';
+import { ContainerService } from '../containers/service.js';
+import type { Services } from './services.js';
+
+const USAGE = `Usage: cocon daemon [OPTIONS]
+
+Options:
+      --data-root string         Root directory of persistent state (default "/var/lib/cocon")
+      --exec-root string         Root directory for execution state (default "/run/cocon")
+  -H, --host string              Daemon socket to listen on (default "unix:///run/cocon/cocon.sock")
+  -p, --pidfile string           Path to use for daemon PID file (default "<exec-root>/cocon.pid")
+      --default-runtime string   Default OCI runtime for containers (default "runc")
+      --runtime string           Same as --default-runtime
+  -l, --log-level string         Set the logging level ("debug"|"info"|"warn"|"error") (default "info")
+`;
+
+export function parseDaemonFlags(argv: string[]): Record<string, string> {
+  const names: Record<string, string> = {
+    '--data-root': 'dataRoot', '--exec-root': 'execRoot', '-H': 'host', '--host': 'host', '-p': 'pidFile', '--pidfile': 'pidFile',
+    '--default-runtime': 'runtime', '--runtime': 'runtime', '-l': 'logLevel', '--log-level': 'logLevel',
+  };
+  const out: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    let a = argv[i]; let v: string | undefined;
+    if (a === '-h' || a === '--help') { process.stdout.write(USAGE); process.exit(0); }
+    const eq = a.indexOf('=');
+    if (a.startsWith('--') && eq > 0) { v = a.slice(eq + 1); a = a.slice(0, eq); }
+    const key = names[a];
+    if (!key) throw new Error(`unknown flag: ${a}\nSee 'cocon daemon --help'.`);
+    if (v === undefined) { v = argv[++i]; if (v === undefined) throw new Error(`flag needs an argument: ${a}`); }
+    out[key] = v;
+  }
+  return out;
+}
+
+export async function runDaemon(argv: string[]): Promise<void> {
+  const config = resolveConfig(parseDaemonFlags(argv));
+  setLogLevel(config.logLevel);
+  mkdirSync(config.dataRoot, { recursive: true, mode: 0o711 });
+  mkdirSync(config.execRoot, { recursive: true, mode: 0o700 });
+  try {
+    const other = Number(readFileSync(config.pidFile, 'utf8'));
+    if (other && other !== process.pid) { process.kill(other, 0); throw new Error(`pid file found, ensure cocon is not running or delete ${config.pidFile}`); }
+  } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT' && (e as NodeJS.ErrnoException).code !== 'ESRCH') throw e; }
+  writeFileSync(config.pidFile, String(process.pid));
+  const db = openDb(join(config.dataRoot, 'cocon.db'));
+  const events = new EventBus();
+  const images = new ImageService(config, db, events);
+  const containers = new ContainerService(config, db, events, images);
+  images.setUsageCheck((imageId) => containers.usingImage(imageId));
+  const s: Services = { config, db, events, images, containers, startedAt: new Date() };
+  await containers.reconcile();
+  const server = await listen(s);
+  log.info('daemon ready', { socket: config.socketPath, dataRoot: config.dataRoot, execRoot: config.execRoot, pid: process.pid });
+  let stopping = false;
+  const shutdown = async (sig: string) => {
+    if (stopping) return; stopping = true;
+    log.info('shutting down', { signal: sig });
+    server.close();
+    await containers.shutdown();
+    db.close();
+    rmSync(config.socketPath, { force: true });
+    rmSync(config.pidFile, { force: true });
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGPIPE', () => {});
+  process.on('SIGHUP', () => {});
+}

@@ -1,0 +1,15 @@
+// The engine's services, built once at daemon start and handed to every API room.
+import type { DaemonConfig } from './config.js';
+import type { DB } from '../store/db.js';
+import type { EventBus } from './events.js';
+import type { ImageService } from '../images/service.js';
+import type { ContainerService } from '../containers/service.js';
+
+export interface Services {
+  config: DaemonConfig;
+  db: DB;
+  events: EventBus;
+  images: ImageService;
+  containers: ContainerService;
+  startedAt: Date;
+}

@@ -1,0 +1,39 @@
+// The image service's contract, as the rest of the engine sees it. Implementation: ./service.ts.
+// Lifecycle: an image is created (bootstrap, import, later pull/load) from layers that are ingested
+// into the content store and applied as snapshot directories; it is named by tags; it is removed
+// (rmi) when no container uses it, or with force.
+
+/** The `config` part of an OCI/Docker image configuration (what `docker inspect` shows as Config). */
+export interface ImageConfig {
+  Env?: string[];
+  Cmd?: string[];
+  Entrypoint?: string[];
+  WorkingDir?: string;
+  User?: string;
+  ExposedPorts?: Record<string, Record<string, never>>;
+  Volumes?: Record<string, Record<string, never>>;
+  Labels?: Record<string, string>;
+  StopSignal?: string;
+}
+
+export interface ImageRecord {
+  id: string;              // "sha256:<hex>": the digest of the image configuration blob
+  created: string;         // RFC3339
+  architecture: string;    // "amd64"
+  os: string;              // "linux"
+  config: ImageConfig;
+  diffIds: string[];       // uncompressed layer digests, bottom layer first
+  chainIds: string[];      // chain ids, bottom layer first (snapshot keys)
+  size: number;            // bytes of all layers, unpacked
+  comment?: string;
+  author?: string;
+}
+
+export interface ImageStore {
+  /** Resolves a reference (name[:tag], name@digest, full or short image id). Throws NotFound("No such image: <ref>"). */
+  get(ref: string): ImageRecord;
+  /** The overlay lower directories of an image, top layer first. */
+  layerDirs(image: ImageRecord): string[];
+  /** Tags pointing at an image, as "repo:tag" in docker's familiar form (busybox:latest). */
+  repoTags(imageId: string): string[];
+}

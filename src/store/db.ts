@@ -1,0 +1,50 @@
+// The metadata store: one SQLite database (better-sqlite3, WAL) per daemon data root.
+// Every change of state is one transaction. Schema changes are appended to MIGRATIONS, never edited:
+// the database records how many it has applied (PRAGMA user_version).
+import Database from 'better-sqlite3';
+
+export type DB = Database.Database;
+
+const MIGRATIONS: string[] = [
+  // 1: containers, images, tags, layers
+  `CREATE TABLE containers (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL UNIQUE,
+     image_id TEXT NOT NULL,
+     created TEXT NOT NULL,
+     record TEXT NOT NULL            -- JSON: ContainerRecord (config, host config, state)
+   );
+   CREATE INDEX containers_image ON containers(image_id);
+   CREATE TABLE images (
+     id TEXT PRIMARY KEY,            -- sha256:<config digest>
+     created TEXT NOT NULL,
+     record TEXT NOT NULL            -- JSON: ImageRecord
+   );
+   CREATE TABLE image_tags (
+     ref TEXT PRIMARY KEY,           -- normalised reference, e.g. docker.io/library/busybox:latest
+     image_id TEXT NOT NULL REFERENCES images(id)
+   );
+   CREATE INDEX image_tags_image ON image_tags(image_id);
+   CREATE TABLE layers (
+     chain_id TEXT PRIMARY KEY,
+     diff_id TEXT NOT NULL,
+     parent TEXT,
+     size INTEGER NOT NULL
+   );`,
+];
+
+export function openDb(path: string): DB {
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  const applied = db.pragma('user_version', { simple: true }) as number;
+  for (let i = applied; i < MIGRATIONS.length; i++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[i]);
+      db.pragma(`user_version = ${i + 1}`);
+    })();
+  }
+  return db;
+}
