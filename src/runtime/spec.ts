@@ -1,0 +1,391 @@
+// OCI runtime spec builder: a pure function from an already-resolved container config to the
+// config.json object (runtime-spec 1.0.2) that runc 1.1.5 runs. It reproduces what Docker
+// (moby oci/defaults.go + daemon/oci_linux.go) generates for `docker run`: default mounts,
+// masked and read-only /proc and /sys paths, the 14 default capabilities, the device cgroup
+// allowlist, the default seccomp profile, and --privileged as the one loud exception.
+//
+// No I/O: the caller resolves the user, environment, hostname, rootfs path, netns path, the
+// daemon's own nofile hard limit, and the extra bind mounts (hosts, resolv.conf, volumes).
+// Throws Error(`unknown capability: "CAP_FOO"`) for bad --cap-add/--cap-drop names.
+
+import { ALL_CAPABILITIES, DEFAULT_CAPABILITIES, normalizeCap, sortCaps, tweakCapabilities } from './caps.js';
+import { defaultSeccomp, type LinuxSeccomp } from './seccomp.js';
+
+export type { LinuxSeccomp } from './seccomp.js';
+
+// ---------------------------------------------------------------------------
+// OCI types (the subset cocon writes; field names as in runtime-spec config.json)
+
+export interface OciUser {
+  uid: number;
+  gid: number;
+  umask?: number;
+  additionalGids?: number[];
+}
+
+export interface OciCapabilities {
+  bounding?: string[];
+  effective?: string[];
+  inheritable?: string[];
+  permitted?: string[];
+  ambient?: string[];
+}
+
+export interface OciRlimit {
+  type: string;
+  hard: number;
+  soft: number;
+}
+
+export interface OciProcess {
+  terminal?: boolean;
+  consoleSize?: { height: number; width: number };
+  user: OciUser;
+  args: string[];
+  env?: string[];
+  cwd: string;
+  capabilities?: OciCapabilities;
+  rlimits?: OciRlimit[];
+  noNewPrivileges?: boolean;
+  apparmorProfile?: string;
+  oomScoreAdj?: number;
+  selinuxLabel?: string;
+}
+
+export interface OciMount {
+  destination: string;
+  type?: string;
+  source?: string;
+  options?: string[];
+}
+
+export interface OciNamespace {
+  type: 'pid' | 'network' | 'mount' | 'ipc' | 'uts' | 'user' | 'cgroup';
+  path?: string;
+}
+
+export interface OciDeviceCgroup {
+  allow: boolean;
+  type?: 'a' | 'c' | 'b';
+  major?: number;
+  minor?: number;
+  access?: string;
+}
+
+export interface OciDevice {
+  type: 'c' | 'b' | 'u' | 'p';
+  path: string;
+  major?: number;
+  minor?: number;
+  fileMode?: number;
+  uid?: number;
+  gid?: number;
+}
+
+export interface OciResources {
+  devices?: OciDeviceCgroup[];
+  memory?: { limit?: number; reservation?: number; swap?: number; swappiness?: number; disableOOMKiller?: boolean };
+  cpu?: { shares?: number; quota?: number; period?: number; cpus?: string; mems?: string };
+  pids?: { limit: number };
+}
+
+export interface OciLinux {
+  uidMappings?: { containerID: number; hostID: number; size: number }[];
+  gidMappings?: { containerID: number; hostID: number; size: number }[];
+  sysctl?: Record<string, string>;
+  resources?: OciResources;
+  cgroupsPath?: string;
+  namespaces: OciNamespace[];
+  devices?: OciDevice[];
+  seccomp?: LinuxSeccomp;
+  rootfsPropagation?: string;
+  maskedPaths?: string[];
+  readonlyPaths?: string[];
+}
+
+export interface OciSpec {
+  ociVersion: string;
+  process: OciProcess;
+  root: { path: string; readonly?: boolean };
+  hostname?: string;
+  mounts: OciMount[];
+  linux: OciLinux;
+  annotations?: Record<string, string>;
+}
+
+// ---------------------------------------------------------------------------
+// Input
+
+export interface SpecMount {
+  destination: string;
+  source: string;
+  type: string;
+  options: string[];
+}
+
+export interface Ulimit {
+  Name: string;
+  Soft: number;
+  Hard: number;
+}
+
+export interface SpecInput {
+  args: string[];
+  env: string[];
+  cwd: string;
+  user: { uid: number; gid: number; additionalGids: number[] };
+  terminal: boolean;
+  hostname: string;
+  /** absolute path of the container's root filesystem */
+  rootfsPath: string;
+  readonlyRootfs: boolean;
+  privileged: boolean;
+  capAdd: string[];
+  capDrop: string[];
+  networkMode: 'none' | 'host' | 'netns';
+  /** required when networkMode is 'netns': the namespace to join (e.g. /run/netns/cocon-<id>) */
+  netnsPath?: string;
+  /** host path of the init binary (docker-init / tini); when set, runs /dev/init -- args */
+  initPath?: string;
+  /** extra mounts appended after the defaults; a default with the same destination is dropped */
+  mounts: SpecMount[];
+  /** cgroupfs form, "/cocon/<id>" */
+  cgroupsPath: string;
+  /** the daemon's own RLIMIT_NOFILE hard limit: the spec never asks for more */
+  rlimitNofileHard: number;
+  /**
+   * the daemon's own hard limits for other rlimits, keyed by docker ulimit name ("nproc",
+   * "core", ...); used to clamp --ulimit values. Absent names are not clamped.
+   */
+  rlimitHard?: Record<string, number>;
+  /** docker --ulimit (Name: "nofile", "nproc", ...) */
+  ulimits?: Ulimit[];
+  /** bytes */
+  memory?: number;
+  /** bytes, memory+swap (docker's MemorySwap); -1 for unlimited swap. Left out when absent. */
+  memorySwap?: number;
+  /** CPUs × 1e9 */
+  nanoCpus?: number;
+  pidsLimit?: number;
+  cpuShares?: number;
+  sysctls?: Record<string, string>;
+  noNewPrivileges: boolean;
+  /** false when privileged or --security-opt seccomp=unconfined */
+  seccomp: boolean;
+  /**
+   * Capabilities the daemon itself holds (its CapBnd, e.g. from caps.capsFromMask). When set,
+   * --privileged gets only these (runc cannot grant what its caller lacks: this host has no
+   * CAP_SYS_RESOURCE). Absent: privileged gets ALL_CAPABILITIES.
+   */
+  availableCaps?: string[];
+}
+
+// ---------------------------------------------------------------------------
+// Docker defaults
+
+export const OCI_VERSION = '1.0.2';
+
+export const DEFAULT_MASKED_PATHS: readonly string[] = [
+  '/proc/asound',
+  '/proc/acpi',
+  '/proc/kcore',
+  '/proc/keys',
+  '/proc/latency_stats',
+  '/proc/timer_list',
+  '/proc/timer_stats',
+  '/proc/sched_debug',
+  '/proc/scsi',
+  '/sys/firmware',
+  '/sys/devices/virtual/powercap',
+];
+
+export const DEFAULT_READONLY_PATHS: readonly string[] = [
+  '/proc/bus',
+  '/proc/fs',
+  '/proc/irq',
+  '/proc/sys',
+  '/proc/sysrq-trigger',
+];
+
+/** docker asks for this nofile limit (soft = hard); clamped to the daemon's hard limit. */
+export const DOCKER_NOFILE = 1048576;
+
+/** docker's default /dev/shm size (64 MiB) */
+export const DEFAULT_SHM_SIZE = '65536k';
+
+function defaultMounts(privileged: boolean): OciMount[] {
+  return [
+    { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', `size=${DEFAULT_SHM_SIZE}`] },
+    {
+      destination: '/dev/pts',
+      type: 'devpts',
+      source: 'devpts',
+      options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'],
+    },
+    // privileged: docker clears "ro" on /sys and on the cgroup mount
+    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: [privileged ? 'rw' : 'ro', 'nosuid', 'noexec', 'nodev'] },
+    { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: [privileged ? 'rw' : 'ro', 'nosuid', 'noexec', 'nodev'] },
+    { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${DEFAULT_SHM_SIZE}`] },
+  ];
+}
+
+/** Docker's device cgroup rules for an unprivileged container (runc adds its own allowlist too). */
+function defaultDeviceRules(): OciDeviceCgroup[] {
+  const c = (major: number, minor: number | undefined, allow = true): OciDeviceCgroup => {
+    const r: OciDeviceCgroup = { allow, type: 'c', major };
+    if (minor !== undefined) r.minor = minor;
+    r.access = 'rwm';
+    return r;
+  };
+  return [
+    { allow: false, access: 'rwm' }, // deny everything first
+    c(1, 5), // /dev/zero
+    c(1, 3), // /dev/null
+    c(1, 9), // /dev/urandom
+    c(1, 8), // /dev/random
+    c(5, 0), // /dev/tty
+    c(5, 1), // /dev/console
+    c(1, 7), // /dev/full
+    c(5, 2), // /dev/ptmx
+    c(136, undefined), // /dev/pts/*
+    c(10, 200), // /dev/net/tun (docker/runc allowlist)
+    c(10, 229, false), // /dev/fuse: denied explicitly, as docker does
+  ];
+}
+
+// ---------------------------------------------------------------------------
+
+function clampRlimit(v: number, hard: number | undefined): number {
+  if (hard === undefined || hard < 0) return v;
+  // -1 in docker's --ulimit means unlimited; unlimited never fits under a finite hard limit
+  if (v < 0) return hard;
+  return Math.min(v, hard);
+}
+
+function buildRlimits(input: SpecInput): OciRlimit[] {
+  const nofile = Math.min(DOCKER_NOFILE, input.rlimitNofileHard);
+  const byType = new Map<string, OciRlimit>();
+  byType.set('RLIMIT_NOFILE', { type: 'RLIMIT_NOFILE', hard: nofile, soft: nofile });
+  for (const u of input.ulimits ?? []) {
+    const name = u.Name.toLowerCase();
+    const type = 'RLIMIT_' + name.toUpperCase();
+    const limit = name === 'nofile' ? input.rlimitNofileHard : input.rlimitHard?.[name];
+    const hard = clampRlimit(u.Hard, limit);
+    const soft = Math.min(clampRlimit(u.Soft, limit), hard);
+    byType.set(type, { type, hard, soft });
+  }
+  return [...byType.values()];
+}
+
+function buildNamespaces(input: SpecInput): OciNamespace[] {
+  const ns: OciNamespace[] = [{ type: 'mount' }];
+  if (input.networkMode === 'netns') {
+    if (!input.netnsPath) throw new Error('networkMode netns requires netnsPath');
+    ns.push({ type: 'network', path: input.netnsPath });
+  } else if (input.networkMode === 'none') {
+    ns.push({ type: 'network' });
+  } // host: share the daemon's network namespace
+  ns.push({ type: 'uts' }, { type: 'pid' }, { type: 'ipc' });
+  return ns;
+}
+
+function buildMounts(input: SpecInput): OciMount[] {
+  const user = new Set(input.mounts.map((m) => m.destination));
+  // docker: a user mount replaces the default at the same destination; a user /dev replaces
+  // every default under /dev as well
+  const defaults = defaultMounts(input.privileged).filter(
+    (m) => !user.has(m.destination) && !(m.destination.startsWith('/dev/') && user.has('/dev')),
+  );
+  const mounts: OciMount[] = [...defaults];
+  if (input.initPath) {
+    mounts.push({ destination: '/dev/init', type: 'bind', source: input.initPath, options: ['bind', 'ro'] });
+  }
+  for (const m of input.mounts) {
+    mounts.push({ destination: m.destination, type: m.type, source: m.source, options: [...m.options] });
+  }
+  return mounts;
+}
+
+function buildResources(input: SpecInput): OciResources {
+  const res: OciResources = {
+    devices: input.privileged ? [{ allow: true, access: 'rwm' }] : defaultDeviceRules(),
+  };
+  if (input.memory !== undefined && input.memory > 0) {
+    res.memory = { limit: input.memory };
+    if (input.memorySwap !== undefined && input.memorySwap !== 0) res.memory.swap = input.memorySwap;
+  }
+  const cpu: NonNullable<OciResources['cpu']> = {};
+  if (input.cpuShares !== undefined && input.cpuShares > 0) cpu.shares = input.cpuShares;
+  if (input.nanoCpus !== undefined && input.nanoCpus > 0) {
+    // docker: period 100ms, quota = nanoCpus * period / 1e9
+    cpu.period = 100000;
+    cpu.quota = Math.round((input.nanoCpus * 100000) / 1e9);
+  }
+  if (Object.keys(cpu).length) res.cpu = cpu;
+  if (input.pidsLimit !== undefined && input.pidsLimit > 0) res.pids = { limit: input.pidsLimit };
+  return res;
+}
+
+/** The capability set the container's process gets (bounding = effective = permitted). */
+export function containerCaps(input: Pick<SpecInput, 'privileged' | 'capAdd' | 'capDrop' | 'availableCaps'>): string[] {
+  if (input.privileged) {
+    if (!input.availableCaps) return [...ALL_CAPABILITIES];
+    return sortCaps(input.availableCaps.map(normalizeCap).filter((c) => c !== 'ALL'));
+  }
+  return tweakCapabilities(DEFAULT_CAPABILITIES, input.capAdd, input.capDrop);
+}
+
+export function buildSpec(input: SpecInput): OciSpec {
+  if (!input.rootfsPath.startsWith('/')) throw new Error(`rootfs path must be absolute: ${input.rootfsPath}`);
+  const caps = containerCaps(input);
+  const args = input.initPath ? ['/dev/init', '--', ...input.args] : [...input.args];
+
+  const user: OciUser = { uid: input.user.uid, gid: input.user.gid };
+  if (input.user.additionalGids.length) user.additionalGids = [...input.user.additionalGids];
+
+  const process: OciProcess = {
+    terminal: input.terminal,
+    user,
+    args,
+    env: [...input.env],
+    cwd: input.cwd || '/',
+    capabilities: {
+      bounding: [...caps],
+      effective: [...caps],
+      permitted: [...caps],
+    },
+    rlimits: buildRlimits(input),
+    noNewPrivileges: input.noNewPrivileges,
+  };
+
+  const sysctl: Record<string, string> = {};
+  if (input.networkMode !== 'host') {
+    // docker (20.10+): unprivileged ports and ICMP sockets inside a private network namespace
+    sysctl['net.ipv4.ip_unprivileged_port_start'] = '0';
+    sysctl['net.ipv4.ping_group_range'] = '0 2147483647';
+  }
+  Object.assign(sysctl, input.sysctls ?? {});
+
+  const linux: OciLinux = {
+    resources: buildResources(input),
+    cgroupsPath: input.cgroupsPath,
+    namespaces: buildNamespaces(input),
+  };
+  if (Object.keys(sysctl).length) linux.sysctl = sysctl;
+  if (input.seccomp && !input.privileged) linux.seccomp = defaultSeccomp(caps);
+  if (!input.privileged) {
+    linux.maskedPaths = [...DEFAULT_MASKED_PATHS];
+    linux.readonlyPaths = [...DEFAULT_READONLY_PATHS];
+  }
+
+  return {
+    ociVersion: OCI_VERSION,
+    process,
+    root: { path: input.rootfsPath, readonly: input.readonlyRootfs },
+    hostname: input.hostname,
+    mounts: buildMounts(input),
+    linux,
+  };
+}
