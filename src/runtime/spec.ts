@@ -178,6 +178,11 @@ export interface SpecInput {
    * CAP_SYS_RESOURCE). Absent: privileged gets ALL_CAPABILITIES.
    */
   availableCaps?: string[];
+  /**
+   * --privileged only: the host's device nodes to create in the container (docker gives a
+   * privileged container every host device). The caller lists /dev; absent: runc's defaults.
+   */
+  hostDevices?: OciDevice[];
 }
 
 // ---------------------------------------------------------------------------
@@ -330,11 +335,14 @@ function buildResources(input: SpecInput): OciResources {
 
 /** The capability set the container's process gets (bounding = effective = permitted). */
 export function containerCaps(input: Pick<SpecInput, 'privileged' | 'capAdd' | 'capDrop' | 'availableCaps'>): string[] {
-  if (input.privileged) {
-    if (!input.availableCaps) return [...ALL_CAPABILITIES];
-    return sortCaps(input.availableCaps.map(normalizeCap).filter((c) => c !== 'ALL'));
-  }
-  return tweakCapabilities(DEFAULT_CAPABILITIES, input.capAdd, input.capDrop);
+  const all = input.privileged ? [...ALL_CAPABILITIES] : tweakCapabilities(DEFAULT_CAPABILITIES, input.capAdd, input.capDrop);
+  if (!input.availableCaps) return all;
+  // runc cannot grant a capability its caller lacks ("unable to apply caps: operation not
+  // permitted"): "everything" (privileged, --cap-add ALL) means everything the daemon has.
+  // Capabilities named one by one stay, so that the runtime reports them.
+  const avail = new Set(input.availableCaps.map(normalizeCap));
+  const named = new Set(input.privileged ? [] : input.capAdd.map(normalizeCap).filter((c) => c !== 'ALL'));
+  return sortCaps(all.filter((c) => avail.has(c) || named.has(c)));
 }
 
 export function buildSpec(input: SpecInput): OciSpec {
@@ -373,6 +381,7 @@ export function buildSpec(input: SpecInput): OciSpec {
     cgroupsPath: input.cgroupsPath,
     namespaces: buildNamespaces(input),
   };
+  if (input.privileged && input.hostDevices?.length) linux.devices = input.hostDevices.map((d) => ({ ...d }));
   if (Object.keys(sysctl).length) linux.sysctl = sysctl;
   if (input.seccomp && !input.privileged) linux.seccomp = defaultSeccomp(caps);
   if (!input.privileged) {
