@@ -10,6 +10,7 @@ import { setLogLevel, log } from './log.js';
 import { listen } from '../api/server.js';
 import { ImageService } from '../images/service.js';
 import { ContainerService } from '../containers/service.js';
+import { ExecService } from '../containers/exec.js';
 import type { Services } from './services.js';
 
 const USAGE = `Usage: cocon daemon [OPTIONS]
@@ -57,8 +58,9 @@ export async function runDaemon(argv: string[]): Promise<void> {
   const events = new EventBus();
   const images = new ImageService(config, db, events);
   const containers = new ContainerService(config, db, events, images);
-  images.setUsageCheck((imageId) => containers.usingImage(imageId));
-  const s: Services = { config, db, events, images, containers, startedAt: new Date() };
+  images.setUsageCheck((imageId: string) => containers.usingImage(imageId));
+  const execs = new ExecService(containers, config.execRoot);
+  const s: Services = { config, db, events, images, containers, execs, startedAt: new Date() };
   await containers.reconcile();
   const server = await listen(s);
   log.info('daemon ready', { socket: config.socketPath, dataRoot: config.dataRoot, execRoot: config.execRoot, pid: process.pid });

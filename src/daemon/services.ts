@@ -4,6 +4,7 @@ import type { DB } from '../store/db.js';
 import type { EventBus } from './events.js';
 import type { ImageService } from '../images/service.js';
 import type { ContainerService } from '../containers/service.js';
+import type { ExecService } from '../containers/exec.js';
 
 export interface Services {
   config: DaemonConfig;
@@ -11,5 +12,6 @@ export interface Services {
   events: EventBus;
   images: ImageService;
   containers: ContainerService;
+  execs: ExecService;
   startedAt: Date;
 }

@@ -1,0 +1,155 @@
+// Exec sessions: extra processes in a running container (docker exec), run under conmon so that
+// tty, stdin and exit codes work like the container's own process. Sessions live in memory, as
+// in dockerd; their files live under <exec-root>/exec/<id> and go when the process ends.
+//
+// Lifecycle: create(container, config) -> start(id, client?) -> exit code -> inspect(id).
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
+import { Conflict, InvalidArgument, NotFound } from '../api/errors.js';
+import type { ContainerService } from './service.js';
+import { execProcess, RuntimeError } from '../runtime/conmon.js';
+import { AttachBridge } from '../runtime/attach.js';
+import type { OciProcess } from '../runtime/spec.js';
+import { mergeEnv, resolveUser } from './user.js';
+import { capsOfDaemon } from '../sys/limits.js';
+
+export interface ExecConfig {
+  User?: string;
+  Privileged?: boolean;
+  Tty?: boolean;
+  AttachStdin?: boolean;
+  AttachStdout?: boolean;
+  AttachStderr?: boolean;
+  Detach?: boolean;
+  DetachKeys?: string;
+  Env?: string[] | null;
+  WorkingDir?: string;
+  Cmd?: string[];
+}
+
+interface ExecRecord {
+  id: string;
+  containerId: string;
+  config: ExecConfig;
+  running: boolean;
+  started: boolean;
+  exitCode: number | null;
+  pid: number;
+  dir: string;
+}
+
+const MAX_FINISHED = 200;
+
+export class ExecService {
+  private execs = new Map<string, ExecRecord>();
+
+  constructor(private readonly containers: ContainerService, private readonly execRoot: string) {
+    mkdirSync(join(execRoot, 'exec'), { recursive: true });
+  }
+
+  idsOf(containerId: string): string[] | null {
+    const ids = [...this.execs.values()].filter((e) => e.containerId === containerId && e.running).map((e) => e.id);
+    return ids.length ? ids : null;
+  }
+
+  create(ref: string, cfg: ExecConfig): string {
+    const c = this.containers.lookup(ref);
+    if (c.state.Paused) throw new Conflict(`Container ${ref} is paused, unpause the container before exec`);
+    if (!c.state.Running) throw new Conflict(`Container ${c.id} is not running`);
+    if (!cfg.Cmd || !cfg.Cmd.length) throw new InvalidArgument('No exec command specified');
+    const id = randomBytes(32).toString('hex');
+    this.execs.set(id, { id, containerId: c.id, config: cfg, running: false, started: false, exitCode: null, pid: 0, dir: join(this.execRoot, 'exec', id) });
+    this.prune();
+    return id;
+  }
+
+  get(id: string): ExecRecord {
+    const e = this.execs.get(id);
+    if (!e) throw new NotFound(`No such exec instance: ${id}`);
+    return e;
+  }
+
+  inspect(id: string): Record<string, unknown> {
+    const e = this.get(id);
+    const [entrypoint, ...args] = e.config.Cmd ?? [];
+    return {
+      ID: e.id, Running: e.running, ExitCode: e.exitCode, CanRemove: !e.running && e.started, ContainerID: e.containerId,
+      DetachKeys: e.config.DetachKeys ?? '', OpenStdin: !!e.config.AttachStdin, OpenStdout: !!e.config.AttachStdout, OpenStderr: !!e.config.AttachStderr,
+      Pid: e.pid,
+      ProcessConfig: { tty: !!e.config.Tty, entrypoint, arguments: args, privileged: !!e.config.Privileged, user: e.config.User ?? '' },
+    };
+  }
+
+  resize(id: string, h: number, w: number): void {
+    const e = this.get(id);
+    if (!e.running) throw new Conflict(`Exec ${id} is not running`);
+    if (e.config.Tty) writeFileSync(join(e.dir, 'ctl'), `1 ${h} ${w}\n`);
+  }
+
+  /** The process spec: the container's own process with this session's args, env, user, cwd. */
+  private processSpec(e: ExecRecord, tty: boolean): OciProcess {
+    const bundle = this.containers.paths.bundle(e.containerId);
+    const base = (JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as { process: OciProcess }).process;
+    const proc: OciProcess = { ...base, args: e.config.Cmd!, terminal: tty, env: mergeEnv(base.env ?? [], e.config.Env ?? []) };
+    delete proc.consoleSize;
+    if (e.config.WorkingDir) proc.cwd = e.config.WorkingDir;
+    if (e.config.User) {
+      const rootfs = join(this.containers.paths.data(e.containerId), 'rootfs');
+      const read = (p: string) => { try { return readFileSync(join(rootfs, p), 'utf8'); } catch { return null; } };
+      const u = resolveUser(e.config.User, read('etc/passwd'), read('etc/group'));
+      proc.user = { uid: u.uid, gid: u.gid, additionalGids: u.additionalGids };
+    }
+    if (e.config.Privileged) {
+      const all = capsOfDaemon();
+      proc.capabilities = { bounding: all, effective: all, permitted: all };
+    }
+    return proc;
+  }
+
+  /** Runs the session; with a client, streams it (hijacked connection) until the process ends. */
+  async start(id: string, opts: { detach: boolean; tty?: boolean }, client: Duplex | null): Promise<void> {
+    const e = this.get(id);
+    if (e.started) throw new Conflict(`Error: Exec command ${id} has already run`);
+    const c = this.containers.lookup(e.containerId);
+    if (!c.state.Running) throw new Conflict(`Container ${c.id} is not running`);
+    e.started = true;
+    const tty = opts.tty ?? !!e.config.Tty;
+    mkdirSync(join(e.dir, 'exits'), { recursive: true });
+    const specPath = join(e.dir, 'process.json');
+    writeFileSync(specPath, JSON.stringify(this.processSpec(e, tty)));
+    const attach = !!client && !opts.detach;
+    const stdin = attach && !!e.config.AttachStdin;
+    const sessionId = id.slice(0, 32);
+    const session = await execProcess(this.containers.conmonPaths, { containerId: e.containerId, sessionId, dir: e.dir, processSpecPath: specPath, tty, stdin, attach });
+    const cleanup = () => {
+      e.running = false;
+      rmSync(e.dir, { recursive: true, force: true });
+      rmSync(join(this.containers.paths.socks, sessionId), { force: true });
+    };
+    const finished = session.exited.then((code) => { if (e.exitCode === null) e.exitCode = code; cleanup(); });
+    let bridge: AttachBridge | null = null;
+    if (attach && client) {
+      bridge = new AttachBridge(client, { tty, stdin, stdout: e.config.AttachStdout !== false, stderr: e.config.AttachStderr !== false });
+      bridge.gateEnd(finished);
+      await bridge.connect(session.attachPath);
+    }
+    e.running = true;
+    try {
+      e.pid = await session.begin();
+    } catch (err) {
+      const msg = err instanceof RuntimeError ? err.message : String(err);
+      e.exitCode = /executable file not found|no such file or directory/i.test(msg) ? 127 : 126;
+      cleanup();
+      if (bridge) bridge.fail(msg); else throw new InvalidArgument(msg);
+      return;
+    }
+    if (bridge) await bridge.done;
+  }
+
+  private prune(): void {
+    if (this.execs.size <= MAX_FINISHED) return;
+    for (const [id, e] of this.execs) if (!e.running && this.execs.size > MAX_FINISHED) this.execs.delete(id);
+  }
+}

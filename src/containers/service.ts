@@ -1,0 +1,576 @@
+// The container service: records and lifecycle (create -> start -> running -> exited -> removed),
+// the state machine and restart policies, driven through conmon + runc.
+//
+// Contract (each method throws typed errors from api/errors.ts):
+//   create(body, name)  -> record; NotFound (image), Conflict (name), InvalidArgument (config)
+//   start(ref)          -> NotModified when running; InvalidArgument with runc's message when the
+//                          process cannot start (exit code 127/126 recorded, like docker)
+//   stop/kill/restart/remove/rename/pause/unpause, wait(ref, condition), attach, logs, top
+// State lives in SQLite (one transaction per change) with an in-memory cache; conmon holds the
+// containers, so the daemon can die and re-adopt them (reconcile()).
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, watch, writeFileSync, copyFileSync, type FSWatcher } from 'node:fs';
+import { join } from 'node:path';
+import os from 'node:os';
+import type { Duplex } from 'node:stream';
+import type { DaemonConfig } from '../daemon/config.js';
+import type { DB } from '../store/db.js';
+import type { EventBus } from '../daemon/events.js';
+import type { ImageStore } from '../images/types.js';
+import { Conflict, EngineError, InvalidArgument, NotFound, NotModified } from '../api/errors.js';
+import { log } from '../daemon/log.js';
+import { RuncDriver } from '../runtime/runc.js';
+import { createContainer, RuntimeError, type ConmonPaths } from '../runtime/conmon.js';
+import { AttachBridge, type AttachOptions } from '../runtime/attach.js';
+import { buildSpec, type SpecMount } from '../runtime/spec.js';
+import { containerEnv, resolveUser } from './user.js';
+import { mountOverlay, unmount } from '../sys/mount.js';
+import { initialState, ZERO_TIME, type ContainerRecord } from './types.js';
+import { mergeConfig, nowNano, randomName, restartDelay, signalNumber, validateName, type CreateBody } from './config.js';
+import { hardNofile, capsOfDaemon } from '../sys/limits.js';
+
+export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
+interface Waiter { condition: WaitCondition; resolve: (code: number) => void }
+
+export interface ContainerPaths {
+  data: (id: string) => string;     // <data-root>/containers/<id>: upper, work, rootfs, log, hosts...
+  bundle: (id: string) => string;   // <exec-root>/containers/<id>: config.json, conmon files
+  exits: string;
+  socks: string;
+  runcRoot: string;
+}
+
+export class ContainerService {
+  readonly runc: RuncDriver;
+  readonly paths: ContainerPaths;
+  readonly conmonPaths: ConmonPaths;
+  private cache = new Map<string, ContainerRecord>();
+  private waiters = new Map<string, Waiter[]>();
+  private pendingAttach = new Map<string, Set<AttachBridge>>();
+  private exiting = new Set<string>();
+  private busy = new Map<string, Promise<unknown>>();
+  private timers = new Set<NodeJS.Timeout>();
+  private watcher: FSWatcher | null = null;
+  private id: string;
+
+  constructor(private readonly config: DaemonConfig, private readonly db: DB, private readonly events: EventBus, private readonly images: ImageStore) {
+    const ex = config.execRoot;
+    this.paths = {
+      data: (id) => join(config.dataRoot, 'containers', id),
+      bundle: (id) => join(ex, 'containers', id),
+      exits: join(ex, 'exits'),
+      socks: join(ex, 's'),
+      runcRoot: join(ex, 'runc'),
+    };
+    this.runc = new RuncDriver(config.runtimePath, this.paths.runcRoot);
+    this.conmonPaths = { conmon: config.conmonPath, runtime: config.runtimePath, runtimeRoot: this.paths.runcRoot, socketDir: this.paths.socks };
+    for (const d of [join(config.dataRoot, 'containers'), join(ex, 'containers'), this.paths.exits, this.paths.socks, this.paths.runcRoot]) mkdirSync(d, { recursive: true });
+    const idFile = join(config.dataRoot, 'engine-id');
+    if (!existsSync(idFile)) writeFileSync(idFile, randomBytes(16).toString('hex'));
+    this.id = readFileSync(idFile, 'utf8').trim();
+    for (const row of db.prepare('SELECT record FROM containers').all() as Array<{ record: string }>) {
+      const r = JSON.parse(row.record) as ContainerRecord;
+      this.cache.set(r.id, r);
+    }
+  }
+
+  daemonId(): string { return this.id; }
+
+  counts(): { total: number; running: number; paused: number; stopped: number } {
+    let running = 0, paused = 0;
+    for (const r of this.cache.values()) { if (r.state.Status === 'paused') paused++; else if (r.state.Running) running++; }
+    return { total: this.cache.size, running, paused, stopped: this.cache.size - running - paused };
+  }
+
+  usingImage(imageId: string): string[] {
+    return [...this.cache.values()].filter((r) => r.imageId === imageId).map((r) => r.id);
+  }
+
+  all(): ContainerRecord[] {
+    return [...this.cache.values()].sort((a, b) => (a.created < b.created ? 1 : -1));
+  }
+
+  /** Finds a container by full id, name, or unique id prefix. */
+  lookup(ref: string): ContainerRecord {
+    const r = this.tryLookup(ref);
+    if (!r) throw new NotFound(`No such container: ${ref}`);
+    return r;
+  }
+
+  tryLookup(ref: string): ContainerRecord | null {
+    const byId = this.cache.get(ref);
+    if (byId) return byId;
+    const name = ref.replace(/^\//, '');
+    for (const r of this.cache.values()) if (r.name === name) return r;
+    if (/^[0-9a-f]+$/.test(ref)) {
+      const hits = [...this.cache.values()].filter((r) => r.id.startsWith(ref));
+      if (hits.length === 1) return hits[0];
+      if (hits.length > 1) throw new InvalidArgument(`Multiple IDs found with provided prefix: ${ref}`);
+    }
+    return null;
+  }
+
+  private save(r: ContainerRecord): void {
+    this.db.prepare('UPDATE containers SET name = ?, record = ? WHERE id = ?').run(r.name, JSON.stringify(r), r.id);
+    this.cache.set(r.id, r);
+  }
+
+  /** Serialises lifecycle operations on one container. */
+  private async serial<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.busy.get(id) ?? Promise.resolve();
+    const next = prev.catch(() => undefined).then(fn);
+    this.busy.set(id, next);
+    try { return await next; } finally { if (this.busy.get(id) === next) this.busy.delete(id); }
+  }
+
+  // ---- create ---------------------------------------------------------------------------------
+
+  create(body: CreateBody, requestedName: string | null): ContainerRecord {
+    const name = requestedName ? validateName(requestedName) : null;
+    if (!body.Image) throw new InvalidArgument('Config cannot be empty in order to create a container');
+    const image = this.images.get(body.Image);
+    const id = randomBytes(32).toString('hex');
+    const merged = mergeConfig(body, image, id);
+    const mode = merged.hostConfig.NetworkMode;
+    if (mode.startsWith('container:')) throw new InvalidArgument('--network container:<name> is not supported yet');
+    if (!['default', 'bridge', 'none', 'host'].includes(mode)) throw new NotFound(`network ${mode} not found`);
+    // Reject unknown capabilities and other spec errors now rather than at start.
+    try { this.specFor({ ...initialRecordFields(id, name ?? 'x', image.id, merged), state: initialState() } as ContainerRecord, { uid: 0, gid: 0, additionalGids: [] }); }
+    catch (e) { throw new InvalidArgument(e instanceof Error ? e.message : String(e)); }
+    const insert = this.db.prepare('INSERT INTO containers (id, name, image_id, created, record) VALUES (?, ?, ?, ?, ?)');
+    let rec: ContainerRecord | null = null;
+    for (let attempt = 0; !rec; attempt++) {
+      const candidate: ContainerRecord = { ...initialRecordFields(id, name ?? randomName(attempt), image.id, merged), state: initialState() };
+      try {
+        insert.run(candidate.id, candidate.name, candidate.imageId, candidate.created, JSON.stringify(candidate));
+        rec = candidate;
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'SQLITE_CONSTRAINT_UNIQUE') throw e;
+        if (name) {
+          const holder = this.tryLookup(name);
+          throw new Conflict(`Conflict. The container name "/${name}" is already in use by container "${holder?.id ?? ''}". You have to remove (or rename) that container to be able to reuse that name.`);
+        }
+        if (attempt > 20) throw e;
+      }
+    }
+    try {
+      this.prepareFiles(rec);
+    } catch (e) {
+      this.db.prepare('DELETE FROM containers WHERE id = ?').run(id);
+      rmSync(this.paths.data(id), { recursive: true, force: true });
+      throw e;
+    }
+    this.cache.set(rec.id, rec);
+    this.events.publish('container', 'create', rec.id, { image: rec.config.Image, name: rec.name });
+    return rec;
+  }
+
+  private prepareFiles(r: ContainerRecord): void {
+    const dir = this.paths.data(r.id);
+    for (const d of ['upper', 'work', 'rootfs']) mkdirSync(join(dir, d), { recursive: true, mode: 0o700 });
+    const host = r.hostConfig.NetworkMode === 'host';
+    writeFileSync(join(dir, 'hostname'), (host ? os.hostname() : r.config.Hostname) + '\n');
+    let hosts = host && existsSync('/etc/hosts') ? readFileSync('/etc/hosts', 'utf8')
+      : `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n`;
+    for (const e of r.hostConfig.ExtraHosts ?? []) { const [h, ip] = e.split(':'); hosts += `${ip === 'host-gateway' ? '127.0.0.1' : e.slice(h.length + 1)}\t${h}\n`; }
+    writeFileSync(join(dir, 'hosts'), hosts);
+    if (existsSync('/etc/resolv.conf')) copyFileSync('/etc/resolv.conf', join(dir, 'resolv.conf'));
+    else writeFileSync(join(dir, 'resolv.conf'), '');
+    writeFileSync(join(dir, 'ctr.log'), '');
+  }
+
+  // ---- start ----------------------------------------------------------------------------------
+
+  start(ref: string): Promise<void> {
+    const r0 = this.lookup(ref);
+    return this.serial(r0.id, () => this.startLocked(r0.id));
+  }
+
+  private async startLocked(id: string): Promise<void> {
+    const r = this.cache.get(id);
+    if (!r) throw new NotFound(`No such container: ${id}`);
+    if (r.state.Status === 'paused') throw new Conflict(`cannot start a paused container, try unpause instead`);
+    if (r.state.Running) throw new NotModified();
+    if (r.state.Status === 'removing' || r.state.Dead) throw new Conflict(`container is marked for removal and cannot be started`);
+    const dir = this.paths.data(id);
+    const bundle = this.paths.bundle(id);
+    const rootfs = join(dir, 'rootfs');
+    try {
+      rmSync(bundle, { recursive: true, force: true });
+      mkdirSync(bundle, { recursive: true });
+      rmSync(join(this.paths.exits, id), { force: true });
+      await unmount(rootfs);
+      const image = this.images.get(r.imageId);
+      await mountOverlay(this.images.layerDirs(image), join(dir, 'upper'), join(dir, 'work'), rootfs);
+      const user = resolveUser(r.config.User, readIfExists(join(rootfs, 'etc/passwd')), readIfExists(join(rootfs, 'etc/group')));
+      const cwd = r.config.WorkingDir || '/';
+      mkdirSync(join(rootfs, cwd), { recursive: true });
+      const spec = this.specFor(r, user);
+      writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
+    } catch (e) {
+      await this.teardown(id);
+      throw e instanceof EngineError ? e : new InvalidArgument(e instanceof Error ? e.message : String(e));
+    }
+    let pid: number;
+    try {
+      ({ pid } = await createContainer(this.conmonPaths, {
+        id, uuid: id.slice(0, 32), name: r.name, bundle, logPath: join(dir, 'ctr.log'), exitDir: this.paths.exits,
+        tty: r.config.Tty, stdin: r.config.OpenStdin, leaveStdinOpen: r.config.OpenStdin && !r.config.StdinOnce, tmpDir: bundle,
+      }));
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      await this.failStart(r, msg);
+      throw new InvalidArgument(msg);
+    }
+    const attachPath = join(this.paths.socks, id.slice(0, 32), 'attach');
+    for (const b of this.pendingAttach.get(id) ?? []) await b.connect(attachPath).catch((err: Error) => log.warn('attach failed', { id, error: err.message }));
+    this.pendingAttach.delete(id);
+    try {
+      await this.runc.start(id);
+    } catch (e) {
+      await this.runc.kill(id, 'KILL').catch(() => undefined);
+      const msg = e instanceof Error ? e.message : String(e);
+      await this.failStart(r, msg);
+      throw new InvalidArgument(msg);
+    }
+    r.state = { ...r.state, Status: 'running', Running: true, Paused: false, Restarting: false, Pid: pid, ExitCode: 0, Error: '', StartedAt: nowNano(), FinishedAt: r.state.FinishedAt, OOMKilled: false, Dead: false };
+    r.conmonPid = Number(readIfExists(join(bundle, 'conmon.pid')) ?? 0);
+    r.manuallyStopped = false;
+    this.save(r);
+    this.events.publish('container', 'start', id, { image: r.config.Image, name: r.name });
+    // The process may have exited before the exit file watcher saw the container as running.
+    if (existsSync(join(this.paths.exits, id))) void this.handleExit(id);
+  }
+
+  private specFor(r: ContainerRecord, user: { uid: number; gid: number; additionalGids: number[] }) {
+    const dir = this.paths.data(r.id);
+    const hc = r.hostConfig;
+    const mounts: SpecMount[] = [
+      { destination: '/etc/resolv.conf', source: join(dir, 'resolv.conf'), type: 'bind', options: ['rbind', 'rprivate'] },
+      { destination: '/etc/hostname', source: join(dir, 'hostname'), type: 'bind', options: ['rbind', 'rprivate'] },
+      { destination: '/etc/hosts', source: join(dir, 'hosts'), type: 'bind', options: ['rbind', 'rprivate'] },
+    ];
+    const secOpts = hc.SecurityOpt ?? [];
+    const hostname = r.hostConfig.NetworkMode === 'host' ? os.hostname() : r.config.Hostname;
+    const env = containerEnv({ imageEnv: [], userEnv: r.config.Env, hostname, tty: r.config.Tty });
+    return buildSpec({
+      args: [r.path, ...r.args], env, cwd: r.config.WorkingDir || '/', user, terminal: r.config.Tty,
+      hostname,
+      rootfsPath: join(dir, 'rootfs'), readonlyRootfs: hc.ReadonlyRootfs, privileged: hc.Privileged,
+      capAdd: hc.CapAdd ?? [], capDrop: hc.CapDrop ?? [],
+      networkMode: hc.NetworkMode === 'host' ? 'host' : 'none',
+      initPath: hc.Init ? initBinary() : undefined,
+      mounts, cgroupsPath: `/cocon/${r.id}`, rlimitNofileHard: hardNofile(), ulimits: hc.Ulimits ?? undefined,
+      memory: hc.Memory || undefined, nanoCpus: hc.NanoCpus || undefined, pidsLimit: hc.PidsLimit && hc.PidsLimit > 0 ? hc.PidsLimit : undefined,
+      cpuShares: hc.CpuShares || undefined,
+      noNewPrivileges: secOpts.some((o) => /^no-new-privileges(=true|:true)?$/.test(o)),
+      seccomp: !hc.Privileged && !secOpts.some((o) => /^seccomp[=:]unconfined$/.test(o)),
+      availableCaps: capsOfDaemon(),
+    });
+  }
+
+  /** Records a start failure as docker does: exit code 127 (not found), 126 (not executable) or 128. */
+  private async failStart(r: ContainerRecord, msg: string): Promise<void> {
+    await this.teardown(r.id);
+    const code = /executable file not found|no such file or directory/i.test(msg) ? 127 : /permission denied|is a directory/i.test(msg) ? 126 : 128;
+    r.state = { ...r.state, Status: r.state.StartedAt === ZERO_TIME ? 'created' : 'exited', Running: false, Pid: 0, ExitCode: code, Error: msg, FinishedAt: nowNano() };
+    if (r.state.StartedAt !== ZERO_TIME || r.hostConfig.AutoRemove) r.state.Status = 'exited';
+    this.save(r);
+    for (const b of this.pendingAttach.get(r.id) ?? []) b.endClient();
+    this.pendingAttach.delete(r.id);
+    this.notify(r.id, ['next-exit', 'not-running'], code);
+    if (r.hostConfig.AutoRemove) await this.destroy(r.id);
+  }
+
+  /** Releases everything a (re)start set up: runc state, rootfs mount, bundle and socket link. */
+  private async teardown(id: string): Promise<void> {
+    await this.runc.delete(id, true).catch((e: Error) => log.warn('runc delete failed', { id, error: e.message }));
+    await unmount(join(this.paths.data(id), 'rootfs')).catch((e: Error) => log.warn('unmount failed', { id, error: e.message }));
+    rmSync(this.paths.bundle(id), { recursive: true, force: true });
+    rmSync(join(this.paths.socks, id.slice(0, 32)), { force: true });
+    rmSync(join(this.paths.exits, id), { force: true });
+  }
+
+  // ---- exit -----------------------------------------------------------------------------------
+
+  private watchExits(): void {
+    this.watcher = watch(this.paths.exits, (_ev, file) => {
+      if (file && this.cache.has(file.toString())) void this.handleExit(file.toString());
+    });
+    this.watcher.on('error', (e) => log.error('exit watcher failed', { error: e.message }));
+    // Safety net: conmon killed (no exit file ever) or a missed notification.
+    const t = setInterval(() => {
+      for (const r of this.cache.values()) {
+        if (!r.state.Running || this.exiting.has(r.id) || this.busy.has(r.id)) continue;
+        if (existsSync(join(this.paths.exits, r.id))) void this.handleExit(r.id);
+        else if (r.conmonPid && !alive(r.conmonPid)) void this.handleExit(r.id);
+      }
+    }, 2000);
+    t.unref();
+    this.timers.add(t);
+  }
+
+  /** Records the exit of a container whose exit file appeared (or whose conmon vanished). */
+  private async handleExit(id: string): Promise<void> {
+    if (this.exiting.has(id)) return;
+    const r = this.cache.get(id);
+    if (!r || !r.state.Running) return;
+    const exitFile = join(this.paths.exits, id);
+    const text = readIfExists(exitFile);
+    if (text === null && r.conmonPid && alive(r.conmonPid)) return;
+    this.exiting.add(id);
+    try {
+      let code: number;
+      if (text !== null && text.trim() !== '') code = Number(text.trim());
+      else {
+        // conmon is gone and left no exit file: the container is unmonitored; stop it.
+        log.warn('conmon exited without an exit file; killing the container', { id });
+        await this.runc.kill(id, 'KILL').catch(() => undefined);
+        code = 137;
+      }
+      await this.teardown(id);
+      const oom = false;
+      r.state = { ...r.state, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: code, OOMKilled: oom, FinishedAt: nowNano() };
+      r.conmonPid = 0;
+      this.save(r);
+      this.events.publish('container', 'die', id, { exitCode: String(code), image: r.config.Image, name: r.name });
+      this.notify(id, ['next-exit', 'not-running'], code);
+      if (r.hostConfig.AutoRemove) { await this.destroy(id); return; }
+      const delay = restartDelay(r.hostConfig.RestartPolicy, code, r.restartCount, r.manuallyStopped);
+      if (delay !== null) this.scheduleRestart(r, delay);
+    } finally {
+      this.exiting.delete(id);
+    }
+  }
+
+  private scheduleRestart(r: ContainerRecord, delay: number): void {
+    r.state = { ...r.state, Status: 'restarting', Restarting: true };
+    this.save(r);
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      const cur = this.cache.get(r.id);
+      if (!cur || cur.state.Status !== 'restarting' || cur.manuallyStopped) return;
+      cur.restartCount++;
+      this.save(cur);
+      this.events.publish('container', 'restart', cur.id, { name: cur.name });
+      this.serial(cur.id, () => this.startLocked(cur.id)).catch((e: Error) => {
+        log.warn('restart failed', { id: cur.id, error: e.message });
+        const again = this.cache.get(cur.id);
+        if (!again) return;
+        const d = restartDelay(again.hostConfig.RestartPolicy, again.state.ExitCode || 1, again.restartCount, again.manuallyStopped);
+        if (d !== null) this.scheduleRestart(again, d);
+      });
+    }, delay);
+    this.timers.add(t);
+  }
+
+  private notify(id: string, conditions: WaitCondition[], code: number): void {
+    const list = this.waiters.get(id);
+    if (!list) return;
+    const keep = list.filter((w) => { if (conditions.includes(w.condition)) { w.resolve(code); return false; } return true; });
+    if (keep.length) this.waiters.set(id, keep); else this.waiters.delete(id);
+  }
+
+  /** Resolves with the exit code when the condition holds (docker's /wait). */
+  wait(ref: string, condition: WaitCondition): { promise: Promise<number>; cancel: () => void } {
+    const r = this.lookup(ref);
+    if (condition === 'not-running' && !r.state.Running && r.state.Status !== 'restarting') return { promise: Promise.resolve(r.state.ExitCode), cancel: () => {} };
+    let w!: Waiter;
+    const promise = new Promise<number>((resolve) => { w = { condition, resolve }; });
+    const list = this.waiters.get(r.id) ?? [];
+    list.push(w);
+    this.waiters.set(r.id, list);
+    return { promise, cancel: () => { const l = this.waiters.get(r.id); if (l) { const i = l.indexOf(w); if (i >= 0) l.splice(i, 1); } } };
+  }
+
+  // ---- stop / kill / restart / remove ------------------------------------------------------------
+
+  private waitExit(id: string, ms: number): Promise<boolean> {
+    const r = this.cache.get(id);
+    if (!r || !r.state.Running) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const w: Waiter = { condition: 'next-exit', resolve: () => { clearTimeout(t); resolve(true); } };
+      const t = setTimeout(() => { const l = this.waiters.get(id); if (l) { const i = l.indexOf(w); if (i >= 0) l.splice(i, 1); } resolve(false); }, ms < 0 ? 2 ** 31 - 1 : ms);
+      const list = this.waiters.get(id) ?? [];
+      list.push(w);
+      this.waiters.set(id, list);
+    });
+  }
+
+  async stop(ref: string, timeoutSec?: number, signal?: string): Promise<void> {
+    const r = this.lookup(ref);
+    if (r.state.Status === 'restarting') { r.manuallyStopped = true; r.state = { ...r.state, Status: 'exited', Restarting: false }; this.save(r); return; }
+    if (!r.state.Running) throw new NotModified();
+    r.manuallyStopped = true;
+    this.save(r);
+    const sig = signal ?? r.config.StopSignal ?? 'SIGTERM';
+    signalNumber(sig);
+    const t = timeoutSec ?? r.config.StopTimeout ?? 10;
+    if (r.state.Paused) await this.runc.resume(r.id).catch(() => undefined);
+    await this.runc.kill(r.id, String(signalNumber(sig))).catch(() => undefined);
+    if (await this.waitExit(r.id, t * 1000)) return;
+    log.info('container did not stop in time; killing it', { id: r.id, timeout: t });
+    await this.runc.kill(r.id, 'KILL').catch(() => undefined);
+    if (!(await this.waitExit(r.id, 30_000))) throw new EngineError(500, `cannot stop container ${ref}: it did not exit after SIGKILL`);
+  }
+
+  async kill(ref: string, signal = 'KILL'): Promise<void> {
+    const r = this.lookup(ref);
+    const sig = signalNumber(signal);
+    if (!r.state.Running) throw new Conflict(`Cannot kill container: ${ref}: Container ${r.id} is not running`);
+    if (sig === 9 || sig === signalNumber(r.config.StopSignal ?? 'SIGTERM')) { r.manuallyStopped = true; this.save(r); }
+    if (r.state.Paused && sig === 9) await this.runc.resume(r.id).catch(() => undefined);
+    await this.runc.kill(r.id, String(sig)).catch((e: Error) => { throw new EngineError(500, `Cannot kill container: ${ref}: ${e.message}`); });
+    if (sig === 9) await this.waitExit(r.id, 10_000);
+  }
+
+  async restart(ref: string, timeoutSec?: number): Promise<void> {
+    const r = this.lookup(ref);
+    if (r.state.Running) await this.stop(ref, timeoutSec).catch((e) => { if (!(e instanceof NotModified)) throw e; });
+    await this.start(r.id).catch((e) => { if (!(e instanceof NotModified)) throw e; });
+  }
+
+  async pause(ref: string): Promise<void> {
+    const r = this.lookup(ref);
+    if (!r.state.Running) throw new Conflict(`Container ${r.id} is not running`);
+    if (r.state.Paused) throw new Conflict(`Container ${r.id} is already paused`);
+    await this.runc.pause(r.id);
+    r.state = { ...r.state, Status: 'paused', Paused: true };
+    this.save(r);
+    this.events.publish('container', 'pause', r.id, { name: r.name });
+  }
+
+  async unpause(ref: string): Promise<void> {
+    const r = this.lookup(ref);
+    if (!r.state.Paused) throw new Conflict(`Container ${r.id} is not paused`);
+    await this.runc.resume(r.id);
+    r.state = { ...r.state, Status: 'running', Paused: false };
+    this.save(r);
+    this.events.publish('container', 'unpause', r.id, { name: r.name });
+  }
+
+  async remove(ref: string, force: boolean): Promise<void> {
+    const r = this.lookup(ref);
+    if (r.state.Running || r.state.Status === 'restarting') {
+      if (!force) throw new Conflict(`You cannot remove a running container ${r.id}. Stop the container before attempting removal or force remove`);
+      r.manuallyStopped = true;
+      this.save(r);
+      if (r.state.Running) {
+        if (r.state.Paused) await this.runc.resume(r.id).catch(() => undefined);
+        await this.runc.kill(r.id, 'KILL').catch(() => undefined);
+        if (!(await this.waitExit(r.id, 15_000))) await this.handleExit(r.id);
+      }
+    }
+    if (!this.cache.has(r.id)) return; // AutoRemove got there first
+    await this.serial(r.id, () => this.destroy(r.id));
+  }
+
+  private async destroy(id: string): Promise<void> {
+    const r = this.cache.get(id);
+    if (!r) return;
+    r.state = { ...r.state, Status: 'removing' };
+    await this.teardown(id);
+    rmSync(this.paths.data(id), { recursive: true, force: true });
+    this.db.prepare('DELETE FROM containers WHERE id = ?').run(id);
+    this.cache.delete(id);
+    this.events.publish('container', 'destroy', id, { image: r.config.Image, name: r.name });
+    this.notify(id, ['next-exit', 'not-running', 'removed'], r.state.ExitCode);
+  }
+
+  rename(ref: string, newName: string): void {
+    const r = this.lookup(ref);
+    const name = validateName(newName);
+    if (name === r.name) throw new InvalidArgument(`Renaming a container with the same name as its current name`);
+    const holder = this.tryLookup(name);
+    if (holder && holder.name === name) throw new Conflict(`Conflict. The container name "/${name}" is already in use by container "${holder.id}". You have to remove (or rename) that container to be able to reuse that name.`);
+    const old = r.name;
+    r.name = name;
+    this.save(r);
+    this.events.publish('container', 'rename', r.id, { name, oldName: '/' + old });
+  }
+
+  // ---- streams ------------------------------------------------------------------------------------
+
+  attachPath(id: string): string { return join(this.paths.socks, id.slice(0, 32), 'attach'); }
+
+  /** Attaches a hijacked client connection; connects now if running, else at the next start. */
+  async attach(ref: string, client: Duplex, opts: Omit<AttachOptions, 'tty'>): Promise<AttachBridge> {
+    const r = this.lookup(ref);
+    const bridge = new AttachBridge(client, { ...opts, tty: r.config.Tty, stdin: opts.stdin && r.config.OpenStdin });
+    if (r.state.Running && !this.busy.has(r.id)) {
+      await bridge.connect(this.attachPath(r.id)).catch(() => bridge.endClient());
+    } else {
+      const set = this.pendingAttach.get(r.id) ?? new Set();
+      set.add(bridge);
+      this.pendingAttach.set(r.id, set);
+      void bridge.done.then(() => set.delete(bridge));
+    }
+    return bridge;
+  }
+
+  resize(ref: string, h: number, w: number): void {
+    const r = this.lookup(ref);
+    if (!r.state.Running) throw new Conflict(`Container ${r.id} is not running`);
+    if (!r.config.Tty) return;
+    writeFileSync(join(this.paths.bundle(r.id), 'ctl'), `1 ${h} ${w}\n`);
+  }
+
+  logPath(id: string): string { return join(this.paths.data(id), 'ctr.log'); }
+
+  async top(ref: string, psArgs: string): Promise<{ Titles: string[]; Processes: string[][] }> {
+    const r = this.lookup(ref);
+    if (!r.state.Running) throw new Conflict(`Container ${r.id} is not running`);
+    const args = psArgs.trim() ? psArgs.trim().split(/\s+/) : ['-ef'];
+    const out = await this.runc.ps(r.id, args).catch((e: Error) => { throw new EngineError(500, e.message); });
+    const lines = out.split('\n').filter((l) => l.trim());
+    if (!lines.length) return { Titles: [], Processes: [] };
+    const titles = lines[0].trim().split(/\s+/);
+    const processes = lines.slice(1).map((l) => {
+      const parts = l.trim().split(/\s+/);
+      return [...parts.slice(0, titles.length - 1), parts.slice(titles.length - 1).join(' ')];
+    });
+    return { Titles: titles, Processes: processes };
+  }
+
+  // ---- daemon lifecycle ------------------------------------------------------------------------------
+
+  /** Brings records in line with what really runs: re-adopts live containers, records exits. */
+  async reconcile(): Promise<void> {
+    this.watchExits();
+    for (const r of [...this.cache.values()]) {
+      if (r.state.Status === 'removing') { await this.destroy(r.id); continue; }
+      if (r.state.Running) {
+        const exitFile = join(this.paths.exits, r.id);
+        if (existsSync(exitFile) || !r.conmonPid || !alive(r.conmonPid)) await this.handleExit(r.id);
+        else log.info('re-adopted running container', { id: r.id, pid: r.state.Pid });
+        continue;
+      }
+      if (r.state.Status === 'restarting') this.scheduleRestart(r, 0);
+    }
+  }
+
+  async shutdown(): Promise<void> {
+    this.watcher?.close();
+    for (const t of this.timers) { clearTimeout(t); clearInterval(t); }
+    for (const set of this.pendingAttach.values()) for (const b of set) b.endClient();
+    await Promise.allSettled([...this.busy.values()]);
+  }
+}
+
+function initialRecordFields(id: string, name: string, imageId: string, m: ReturnType<typeof mergeConfig>): Omit<ContainerRecord, 'state'> {
+  return { id, name, created: nowNano(), imageId, path: m.path, args: m.args, config: m.config, hostConfig: m.hostConfig, restartCount: 0, manuallyStopped: false, conmonPid: 0 };
+}
+
+function readIfExists(p: string): string | null {
+  try { return readFileSync(p, 'utf8'); } catch { return null; }
+}
+
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+}
+
+function initBinary(): string | undefined {
+  for (const p of ['/usr/libexec/docker/docker-init', '/usr/bin/tini-static', '/usr/bin/tini', '/sbin/tini']) if (existsSync(p)) return p;
+  throw new InvalidArgument('--init needs an init binary on the host: apt-get install tini');
+}
+

@@ -1,0 +1,103 @@
+// Attach streams: bridges a client's hijacked connection to conmon's SOCK_SEQPACKET attach socket.
+// conmon sends packets whose first byte names the stream (2 stdout, 3 stderr); it takes raw input
+// packets (at most 32 KiB each; an empty packet means EOF). The client gets docker's 8-byte frames
+// when the container has no tty, raw bytes when it has one. Stdin sent before the socket is
+// connected (docker sends it before `start`) is buffered and delivered on connect.
+import { createRequire } from 'node:module';
+import type { Duplex } from 'node:stream';
+import { frame } from './logformat.js';
+
+const require = createRequire(import.meta.url);
+const { SeqpacketSocket } = require('node-unix-socket') as typeof import('node-unix-socket');
+type Seqpacket = InstanceType<typeof SeqpacketSocket>;
+
+const MAX_INPUT_PACKET = 32 * 1024 - 1;
+
+export interface AttachOptions {
+  tty: boolean;
+  stdin: boolean;     // forward client input to the container
+  stdout: boolean;
+  stderr: boolean;
+}
+
+export class AttachBridge {
+  private seq: Seqpacket | null = null;
+  private pending: Buffer[] = [];
+  private clientEnded = false;
+  private closed = false;
+  private gate: Promise<unknown> = Promise.resolve();
+  /** Resolves when the bridge is over (container side or client gone). */
+  readonly done: Promise<void>;
+  private finish!: () => void;
+
+  constructor(private readonly client: Duplex, private readonly o: AttachOptions) {
+    this.done = new Promise((r) => { this.finish = r; });
+    client.on('data', (b: Buffer) => {
+      if (!this.o.stdin || b.length === 0) return;
+      if (this.seq) this.send(b); else this.pending.push(b);
+    });
+    client.on('end', () => {
+      this.clientEnded = true;
+      if (this.o.stdin && this.seq) this.seq.end();
+    });
+    client.on('error', () => this.close());
+    client.on('close', () => this.close());
+  }
+
+  /** Connects to a conmon attach socket; output flows to the client from then on. */
+  connect(path: string): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const seq = new SeqpacketSocket();
+      seq.on('error', (e: Error) => { if (!this.seq) reject(e); this.endClient(); });
+      seq.on('data', (b: Buffer) => this.output(b));
+      seq.on('end', () => this.endClient());
+      seq.on('close', () => this.endClient());
+      try {
+        seq.connect(path, () => {
+          this.seq = seq;
+          for (const b of this.pending.splice(0)) this.send(b);
+          if (this.clientEnded && this.o.stdin) seq.end();
+          resolve();
+        });
+      } catch (e) { reject(e); }
+    });
+  }
+
+  private send(b: Buffer): void {
+    for (let off = 0; off < b.length; off += MAX_INPUT_PACKET) this.seq!.write(b.subarray(off, off + MAX_INPUT_PACKET));
+  }
+
+  private output(b: Buffer): void {
+    if (b.length < 1) return;
+    const stream = b[0] === 3 ? 2 : 1;
+    if ((stream === 1 && !this.o.stdout) || (stream === 2 && !this.o.stderr)) return;
+    const payload = b.subarray(1);
+    if (!this.client.writable) return;
+    this.client.write(this.o.tty ? payload : frame(stream, payload));
+  }
+
+  /** Holds the client's EOF until `p` settles (exec: the exit code must be known before EOF). */
+  gateEnd(p: Promise<unknown>): void { this.gate = p.catch(() => undefined); }
+
+  /** The container side is over: half-close the client so it sees EOF. */
+  endClient(): void {
+    void this.gate.then(() => {
+      if (this.client.writable) this.client.end();
+      this.close();
+    });
+  }
+
+  /** Writes an error message to the client as docker does inside a hijacked stream, then ends it. */
+  fail(message: string): void {
+    if (this.client.writable) this.client.write(this.o.tty ? Buffer.from(message + '\r\n') : frame(2, Buffer.from(message + '\n')));
+    this.endClient();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.seq) { const s = this.seq; setImmediate(() => s.destroy()); }
+    this.finish();
+  }
+}
