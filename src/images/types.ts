@@ -14,6 +14,16 @@ export interface ImageConfig {
   Volumes?: Record<string, Record<string, never>>;
   Labels?: Record<string, string>;
   StopSignal?: string;
+  OnBuild?: string[];
+}
+
+/** One entry of the image configuration's history (OCI image-spec). */
+export interface ImageHistory {
+  created?: string;
+  created_by?: string;
+  author?: string;
+  comment?: string;
+  empty_layer?: boolean;
 }
 
 export interface ImageRecord {
@@ -27,6 +37,10 @@ export interface ImageRecord {
   size: number;            // bytes of all layers, unpacked
   comment?: string;
   author?: string;
+  parent?: string;         // "sha256:<hex>" of the parent image (builds); absent for imports
+  history?: ImageHistory[];
+  lastTagTime?: string;    // RFC3339, when a tag last pointed here (inspect's Metadata.LastTagTime)
+  layerSizes?: number[];   // unpacked size of each layer, bottom first (history sizes)
 }
 
 export interface ImageStore {

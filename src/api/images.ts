@@ -1,0 +1,99 @@
+// Image endpoints of the Docker Engine API (local images; pull/push come with the registry issue):
+//   GET    /images/json                 list (all, filters: dangling, label, reference, before, since)
+//   GET    /images/{name}/json          inspect
+//   GET    /images/{name}/history       history
+//   POST   /images/{name}/tag           tag (?repo=&tag=) -> 201
+//   DELETE /images/{name}               rmi (?force=&noprune=) -> [{"Untagged"},{"Deleted"}]
+//   POST   /images/create               import (?fromSrc=-|URL&repo=&tag=&changes=&message=); fromImage (pull) -> 500
+//   POST   /images/bootstrap            cocon's own: ?image=busybox -> {"Id"}
+import type { Router, Ctx } from './router.js';
+import type { Services } from '../daemon/services.js';
+import { Internal, InvalidArgument } from './errors.js';
+import { familiarName, parseNormalized } from '../images/reference.js';
+
+function boolParam(v: string | null): boolean {
+  if (v === null) return false;
+  const s = v.toLowerCase();
+  return s !== '' && s !== '0' && s !== 'false' && s !== 'no';
+}
+
+/** Parses docker's `filters` query value: {"k":{"v":true}} or the legacy {"k":["v"]}. */
+export function parseFilters(raw: string | null): Record<string, string[]> {
+  if (!raw) return {};
+  let v: unknown;
+  try { v = JSON.parse(raw); } catch { throw new InvalidArgument(`invalid filter: ${raw}`); }
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new InvalidArgument(`invalid filter: ${raw}`);
+  const out: Record<string, string[]> = {};
+  for (const [k, val] of Object.entries(v as Record<string, unknown>)) {
+    if (Array.isArray(val)) out[k] = val.map(String);
+    else if (val && typeof val === 'object') out[k] = Object.entries(val as Record<string, unknown>).filter(([, b]) => b === true).map(([x]) => x);
+    else throw new InvalidArgument(`invalid filter: ${raw}`);
+  }
+  return out;
+}
+
+function writeMessage(ctx: Ctx, status: number, messages: Array<Record<string, unknown>>): void {
+  const res = ctx.stream(status, 'application/json');
+  for (const m of messages) res.write(JSON.stringify(m) + '\r\n');
+  res.end();
+}
+
+export function registerImageRoutes(r: Router, s: Services): void {
+  // fixed paths first, so that wildcard routes never swallow them
+  r.get('/images/json', (ctx) => {
+    const filters = parseFilters(ctx.query.get('filters'));
+    const legacy = ctx.query.get('filter');
+    if (legacy) filters.reference = [...(filters.reference ?? []), legacy];
+    ctx.send(200, s.images.list({ all: boolParam(ctx.query.get('all')), filters }));
+  });
+
+  r.post('/images/create', async (ctx) => {
+    const q = ctx.query;
+    const fromImage = q.get('fromImage');
+    const fromSrc = q.get('fromSrc');
+    if (fromImage) {
+      let name = fromImage;
+      try { name = familiarName(parseNormalized(fromImage).name); } catch { /* report as given */ }
+      throw new Internal(`pull access denied for ${name}: registry access is not available yet`);
+    }
+    if (!fromSrc) throw new InvalidArgument('fromImage or fromSrc is required');
+    const opts = {
+      repo: q.get('repo') ?? undefined,
+      tag: q.get('tag') ?? undefined,
+      changes: q.getAll('changes'),
+      message: q.get('message') ?? undefined,
+      fromSrc,
+      platform: q.get('platform') ?? undefined,
+    };
+    let id: string;
+    try {
+      id = fromSrc === '-' ? await s.images.import(ctx.body(), opts) : await s.images.importUrl(fromSrc, opts);
+    } catch (e) {
+      ctx.req.resume(); // drain an unread body so the connection stays usable
+      throw e;
+    }
+    writeMessage(ctx, 200, [{ status: id }]);
+  });
+
+  r.post('/images/bootstrap', async (ctx) => {
+    const image = ctx.query.get('image') || 'busybox';
+    const ref = parseNormalized(image);
+    if (familiarName(ref.name) !== 'busybox') throw new InvalidArgument(`cannot bootstrap ${image}: only busybox can be built from the host`);
+    const id = await s.images.bootstrapBusybox(image);
+    ctx.send(200, { Id: id });
+  });
+
+  r.get('/images/*name/json', (ctx) => { ctx.send(200, s.images.inspect(ctx.params.name)); });
+
+  r.get('/images/*name/history', (ctx) => { ctx.send(200, s.images.history(ctx.params.name)); });
+
+  r.post('/images/*name/tag', async (ctx) => {
+    await s.images.tag(ctx.params.name, ctx.query.get('repo') ?? '', ctx.query.get('tag') ?? undefined);
+    ctx.send(201);
+  });
+
+  r.delete('/images/*name', async (ctx) => {
+    const out = await s.images.remove(ctx.params.name, boolParam(ctx.query.get('force')), boolParam(ctx.query.get('noprune')));
+    ctx.send(200, out);
+  });
+}

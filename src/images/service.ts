@@ -1,0 +1,564 @@
+// The image service (implements ImageStore, ./types.ts): local images.
+//
+// Lifecycle: an image is created by import (a rootfs tar, from the request body or a URL) or by
+// bootstrapBusybox (the host's busybox-static), from layers ingested into the content store
+// (src/content) and applied as snapshot directories (src/snapshots); it is named by tags (image_tags);
+// it is removed by remove() (docker rmi semantics) when no container uses it, or with force.
+// Image id = "sha256:" + sha256 of the canonical image configuration blob, stored in the content store.
+//
+// State: SQLite tables images (JSON ImageRecord), image_tags (normalised ref -> image id), layers.
+// Every change of records happens in one transaction; files are written first (blobs, layer dirs)
+// and removed last, so a crash leaves at most unreferenced files, never a record without its files.
+//
+// Errors: NotFound("No such image: <familiar ref with tag>"), InvalidArgument (bad reference, bad
+// change, bad tar), Conflict (rmi of an image in use / with several tags without force),
+// Internal (host lacks busybox-static).
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync, openSync, readSync, closeSync, createReadStream } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import type { DaemonConfig } from '../daemon/config.js';
+import type { DB } from '../store/db.js';
+import type { EventBus } from '../daemon/events.js';
+import { Conflict, Internal, InvalidArgument, NotFound, EngineError } from '../api/errors.js';
+import { ContentStore } from '../content/store.js';
+import { OverlaySnapshotter, type LayerRow } from '../snapshots/overlay.js';
+import { chainIds as computeChainIds } from '../snapshots/chain.js';
+import { createTarDeterministic, TarError, decompressFile } from '../sys/tar.js';
+import { runOk } from '../sys/exec.js';
+import type { ImageConfig, ImageHistory, ImageRecord, ImageStore } from './types.js';
+import { applyChanges } from './changes.js';
+import {
+  familiarize, familiarMatch, idPrefix, isIdPrefixOf, normalize, notFoundName, parse, parseNormalized,
+  refString, shortId, targetReference, withDefaultTag,
+} from './reference.js';
+
+/** Who uses an image: container ids, optionally with their running state (running -> hard conflict). */
+export type ImageUser = string | { id: string; running: boolean };
+export type UsageCheck = (imageId: string) => ImageUser[];
+
+export interface ImageSummary {
+  Containers: number; Created: number; Id: string; Labels: Record<string, string> | null; ParentId: string;
+  RepoDigests: string[] | null; RepoTags: string[] | null; SharedSize: number; Size: number; VirtualSize: number;
+}
+
+export interface HistoryItem { Comment: string; Created: number; CreatedBy: string; Id: string; Size: number; Tags: string[] | null }
+
+export type DeleteItem = { Untagged: string } | { Deleted: string };
+
+export interface ImportOptions {
+  /** Repository (may carry :tag), e.g. "imported:v1"; no repo -> untagged image. */
+  repo?: string;
+  tag?: string;
+  /** Dockerfile-subset change lines (CMD, ENV, ...). */
+  changes?: string[];
+  /** Commit message; default "Imported from <fromSrc>". */
+  message?: string;
+  /** "-" or the URL the tar came from (for the comment). */
+  fromSrc?: string;
+  platform?: string;
+}
+
+export interface ListOptions { all?: boolean; filters?: Record<string, string[]> }
+
+const DEFAULT_PATH_ENV = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const ZERO_TIME = '0001-01-01T00:00:00Z';
+const BUSYBOX = '/bin/busybox';
+
+/** JSON with object keys sorted recursively and no whitespace: the canonical image config blob. */
+export function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return '[' + v.map(canonicalJson).join(',') + ']';
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return '{' + Object.keys(o).filter((k) => o[k] !== undefined).sort().map((k) => JSON.stringify(k) + ':' + canonicalJson(o[k])).join(',') + '}';
+  }
+  return JSON.stringify(v);
+}
+
+function unixSeconds(rfc3339: string): number {
+  const t = Date.parse(rfc3339);
+  return Number.isFinite(t) ? Math.floor(t / 1000) : 0;
+}
+
+function rfc3339(d: Date): string { return d.toISOString(); }
+
+/** docker's container.Config as shown in inspect's Config / ContainerConfig. */
+function dockerConfig(c: ImageConfig | null): Record<string, unknown> {
+  const x = c ?? {};
+  const out: Record<string, unknown> = {
+    Hostname: '', Domainname: '', User: x.User ?? '', AttachStdin: false, AttachStdout: false, AttachStderr: false,
+  };
+  if (x.ExposedPorts && Object.keys(x.ExposedPorts).length) out.ExposedPorts = x.ExposedPorts;
+  Object.assign(out, {
+    Tty: false, OpenStdin: false, StdinOnce: false, Env: x.Env ?? null, Cmd: x.Cmd ?? null, Image: '',
+    Volumes: x.Volumes && Object.keys(x.Volumes).length ? x.Volumes : null, WorkingDir: x.WorkingDir ?? '',
+    Entrypoint: x.Entrypoint ?? null, OnBuild: x.OnBuild ?? null, Labels: x.Labels && Object.keys(x.Labels).length ? x.Labels : null,
+  });
+  if (x.StopSignal) out.StopSignal = x.StopSignal;
+  return out;
+}
+
+/** Which compression a file starts with (docker import accepts all of these). */
+function sniffCompression(file: string): 'gzip' | 'bzip2' | 'xz' | 'zstd' | 'none' {
+  const fd = openSync(file, 'r');
+  const b = Buffer.alloc(6);
+  let n = 0;
+  try { n = readSync(fd, b, 0, 6, 0); } finally { closeSync(fd); }
+  if (n >= 2 && b[0] === 0x1f && b[1] === 0x8b) return 'gzip';
+  if (n >= 3 && b.subarray(0, 3).toString('latin1') === 'BZh') return 'bzip2';
+  if (n >= 6 && b.equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return 'xz';
+  if (n >= 4 && b.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
+  return 'none';
+}
+
+export class ImageService implements ImageStore {
+  readonly content: ContentStore;
+  readonly snapshots: OverlaySnapshotter;
+  private usage: UsageCheck = () => [];
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly config: DaemonConfig, private readonly db: DB, private readonly events: EventBus) {
+    this.content = new ContentStore(join(config.dataRoot, 'content'));
+    this.snapshots = new OverlaySnapshotter(join(config.dataRoot, 'overlay'), db);
+    this.content.sweepIngests();
+    this.snapshots.sweep();
+  }
+
+  /** The containers side tells us who uses an image (rmi conflicts). */
+  setUsageCheck(fn: UsageCheck): void { this.usage = fn; }
+
+  /** Serialises mutations (import, tag, remove) so layer sharing and tag moves never race. */
+  private exclusive<T>(fn: () => Promise<T> | T): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  count(): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM images').get() as { n: number }).n;
+  }
+
+  all(): ImageRecord[] {
+    return (this.db.prepare('SELECT record FROM images').all() as Array<{ record: string }>).map((r) => JSON.parse(r.record) as ImageRecord);
+  }
+
+  byId(id: string): ImageRecord | undefined {
+    const r = this.db.prepare('SELECT record FROM images WHERE id = ?').get(id) as { record: string } | undefined;
+    return r ? JSON.parse(r.record) as ImageRecord : undefined;
+  }
+
+  /** Resolves like docker's GetImage; `viaId` tells whether the ref named the image by (short) id. */
+  resolve(ref: string): { image: ImageRecord; viaId: boolean } {
+    if (/^[a-f0-9]{64}$/.test(ref)) {
+      const img = this.byId('sha256:' + ref);
+      if (img) return { image: img, viaId: true };
+      throw new NotFound(`No such image: sha256:${ref}`);
+    }
+    const parsed = parseNormalized(ref); // InvalidArgument on bad references, as docker
+    const key = refString(withDefaultTag(parsed));
+    const row = this.db.prepare('SELECT image_id FROM image_tags WHERE ref = ?').get(key) as { image_id: string } | undefined;
+    if (row) {
+      const img = this.byId(row.image_id);
+      if (img) return { image: img, viaId: false };
+    }
+    const prefix = idPrefix(ref);
+    if (prefix !== undefined) {
+      const rows = this.db.prepare('SELECT id FROM images WHERE id LIKE ?').all(`sha256:${prefix}%`) as Array<{ id: string }>;
+      if (rows.length === 1) return { image: this.byId(rows[0].id)!, viaId: true };
+    }
+    throw new NotFound(`No such image: ${notFoundName(ref)}`);
+  }
+
+  get(ref: string): ImageRecord { return this.resolve(ref).image; }
+
+  layerDirs(image: ImageRecord): string[] {
+    return [...image.chainIds].reverse().map((c) => this.snapshots.diffDir(c));
+  }
+
+  /** Fully qualified refs (docker.io/library/busybox:latest) pointing at an image, sorted. */
+  private refsOf(imageId: string): string[] {
+    return (this.db.prepare('SELECT ref FROM image_tags WHERE image_id = ? ORDER BY ref').all(imageId) as Array<{ ref: string }>).map((r) => r.ref);
+  }
+
+  repoTags(imageId: string): string[] {
+    return this.refsOf(imageId).filter((r) => parse(r).tag !== undefined).map(familiarize).sort();
+  }
+
+  private repoDigests(imageId: string): string[] {
+    return this.refsOf(imageId).filter((r) => parse(r).digest !== undefined).map(familiarize).sort();
+  }
+
+  list(opts: ListOptions = {}): ImageSummary[] {
+    const f = opts.filters ?? {};
+    for (const k of Object.keys(f)) {
+      if (!['dangling', 'label', 'before', 'since', 'reference'].includes(k)) throw new InvalidArgument(`invalid filter '${k}'`);
+    }
+    let dangling: boolean | undefined;
+    for (const v of f.dangling ?? []) {
+      if (v.toLowerCase() === 'true' || v === '1') dangling = true;
+      else if (v.toLowerCase() === 'false' || v === '0') dangling = false;
+      else throw new InvalidArgument(`Invalid filter 'dangling=${v}'`);
+    }
+    const beforeT = f.before?.length ? Math.min(...f.before.map((r) => Date.parse(this.get(r).created))) : undefined;
+    const sinceT = f.since?.length ? Math.max(...f.since.map((r) => Date.parse(this.get(r).created))) : undefined;
+    const images = this.all();
+    const parents = new Set(images.map((i) => i.parent).filter((p): p is string => !!p));
+    const out: ImageSummary[] = [];
+    for (const img of images) {
+      const created = Date.parse(img.created);
+      if (beforeT !== undefined && !(created < beforeT)) continue;
+      if (sinceT !== undefined && !(created > sinceT)) continue;
+      if (f.label?.length) {
+        const labels = img.config.Labels ?? {};
+        const ok = f.label.every((l) => {
+          const i = l.indexOf('=');
+          return i < 0 ? l in labels : labels[l.slice(0, i)] === l.slice(i + 1);
+        });
+        if (!ok) continue;
+      }
+      let tags = this.refsOf(img.id).filter((r) => parse(r).tag !== undefined);
+      const digests = this.refsOf(img.id).filter((r) => parse(r).digest !== undefined);
+      const isDangling = tags.length === 0 && digests.length === 0;
+      if (dangling === true && !isDangling) continue;
+      if (dangling === false && isDangling) continue;
+      if (f.reference?.length) {
+        tags = tags.filter((t) => f.reference!.some((p) => familiarMatch(p, t)));
+        if (tags.length === 0) continue;
+      }
+      let repoTags: string[] | null = tags.map(familiarize).sort();
+      let repoDigests: string[] | null = digests.map(familiarize).sort();
+      if (isDangling) {
+        if (!opts.all && dangling === undefined && parents.has(img.id)) continue; // intermediate layer image
+        repoTags = ['<none>:<none>']; repoDigests = ['<none>@<none>'];
+      } else {
+        if (repoDigests.length === 0) repoDigests = null;
+        if (repoTags.length === 0) repoTags = null;
+      }
+      const labels = img.config.Labels && Object.keys(img.config.Labels).length ? img.config.Labels : null;
+      out.push({
+        Containers: -1, Created: unixSeconds(img.created), Id: img.id, Labels: labels, ParentId: img.parent ?? '',
+        RepoDigests: repoDigests, RepoTags: repoTags, SharedSize: -1, Size: img.size, VirtualSize: img.size,
+      });
+    }
+    out.sort((a, b) => b.Created - a.Created || a.Id.localeCompare(b.Id));
+    return out;
+  }
+
+  /** GET /images/{name}/json */
+  inspect(ref: string): Record<string, unknown> {
+    const img = this.get(ref);
+    const dirs = this.layerDirs(img);
+    const top = img.chainIds.length ? this.snapshots.dir(img.chainIds[img.chainIds.length - 1]) : '';
+    const data: Record<string, string> = {};
+    if (dirs.length > 1) data.LowerDir = dirs.slice(1).join(':');
+    if (top) Object.assign(data, { MergedDir: join(top, 'merged'), UpperDir: join(top, 'diff'), WorkDir: join(top, 'work') });
+    return {
+      Id: img.id,
+      RepoTags: this.repoTags(img.id),
+      RepoDigests: this.repoDigests(img.id),
+      Parent: img.parent ?? '',
+      Comment: img.comment ?? '',
+      Created: img.created,
+      Container: '',
+      ContainerConfig: dockerConfig(null),
+      DockerVersion: '',
+      Author: img.author ?? '',
+      Config: dockerConfig(img.config),
+      Architecture: img.architecture,
+      Os: img.os,
+      Size: img.size,
+      VirtualSize: img.size,
+      GraphDriver: { Data: data, Name: 'overlay2' },
+      RootFS: { Type: 'layers', Layers: [...img.diffIds] },
+      Metadata: { LastTagTime: img.lastTagTime ?? ZERO_TIME },
+    };
+  }
+
+  /** GET /images/{name}/history: newest first; only the top entry names the image. */
+  history(ref: string): HistoryItem[] {
+    const img = this.get(ref);
+    const sizes = img.layerSizes ?? img.chainIds.map((c) => this.snapshots.get(c)?.size ?? 0);
+    const hist: ImageHistory[] = img.history?.length ? img.history : img.diffIds.map(() => ({ created: img.created }));
+    const items: HistoryItem[] = [];
+    let layer = 0;
+    for (const h of hist) {
+      let size = 0;
+      if (!h.empty_layer) { size = sizes[layer] ?? 0; layer++; }
+      items.unshift({ Comment: h.comment ?? '', Created: unixSeconds(h.created ?? img.created), CreatedBy: h.created_by ?? '', Id: '<missing>', Size: size, Tags: null });
+    }
+    if (items.length) {
+      items[0].Id = img.id;
+      const tags = this.repoTags(img.id);
+      items[0].Tags = tags.length ? tags : null;
+    }
+    return items;
+  }
+
+  // ---------------------------------------------------------------- tags
+
+  /** POST /images/{name}/tag?repo=&tag= */
+  tag(source: string, repo: string, tag?: string): Promise<void> {
+    return this.exclusive(() => {
+      const img = this.get(source);
+      if (!repo) throw new InvalidArgument('repository name must have at least one component');
+      const target = targetReference(repo, tag);
+      this.setTag(refString(target), img.id);
+    });
+  }
+
+  /** Points a fully qualified tag at an image (moving it from another image, which then may dangle). */
+  private setTag(fullRef: string, imageId: string): void {
+    const now = rfc3339(new Date());
+    this.db.transaction(() => {
+      this.db.prepare('INSERT INTO image_tags (ref, image_id) VALUES (?, ?) ON CONFLICT(ref) DO UPDATE SET image_id = excluded.image_id').run(fullRef, imageId);
+      const rec = this.byId(imageId);
+      if (rec) {
+        rec.lastTagTime = now;
+        this.db.prepare('UPDATE images SET record = ? WHERE id = ?').run(JSON.stringify(rec), imageId);
+      }
+    })();
+    this.events.publish('image', 'tag', imageId, { name: familiarize(fullRef) });
+  }
+
+  // ---------------------------------------------------------------- remove
+
+  /** DELETE /images/{name}?force=&noprune= with docker's (20.10) rules and messages. */
+  remove(ref: string, force = false, noprune = false): Promise<DeleteItem[]> {
+    void noprune; // no parent chains for local images yet: nothing to prune beyond the image itself
+    return this.exclusive(() => this.removeNow(ref, force));
+  }
+
+  private users(imageId: string): Array<{ id: string; running: boolean }> {
+    return this.usage(imageId).map((u) => typeof u === 'string' ? { id: u, running: false } : u);
+  }
+
+  private removeNow(ref: string, force: boolean): DeleteItem[] {
+    const { image } = this.resolve(ref);
+    const id = image.id;
+    const records: DeleteItem[] = [];
+    const refs = this.refsOf(id);
+    const viaId = isIdPrefixOf(id, ref) && !refs.includes(safeNormalize(ref));
+    if (!viaId) {
+      const key = refString(withDefaultTag(parseNormalized(ref)));
+      if (!force && refs.length === 1) {
+        const user = this.users(id)[0];
+        if (user) throw new Conflict(`conflict: unable to remove repository reference "${ref}" (must force) - container ${shortId(user.id)} is using its referenced image ${shortId(id)}`);
+      }
+      this.untag(key, id);
+      records.push({ Untagged: familiarize(key) });
+      if (this.refsOf(id).length > 0) return records;
+      // the last name is gone: delete the image unless it is in use (then it stays, dangling)
+      const conflict = this.conflict(id, force ? 'hard' : 'all');
+      if (conflict) {
+        if (conflict.used) return records;
+        throw new Conflict(conflict.message);
+      }
+      this.deleteImage(image, records);
+      return records;
+    }
+    // by id
+    if (refs.length <= 1) {
+      const c = this.conflict(id, force ? 'hard' : 'hard+stopped');
+      if (c) throw new Conflict(c.message);
+      for (const r of refs) { this.untag(r, id); records.push({ Untagged: familiarize(r) }); }
+    }
+    const c = this.conflict(id, force ? 'hard' : 'all');
+    if (c) throw new Conflict(c.message);
+    for (const r of this.refsOf(id)) { this.untag(r, id); records.push({ Untagged: familiarize(r) }); }
+    this.deleteImage(image, records);
+    return records;
+  }
+
+  private conflict(id: string, mask: 'hard' | 'hard+stopped' | 'all'): { message: string; used: boolean } | undefined {
+    const msg = (hard: boolean, m: string) => `conflict: unable to delete ${shortId(id)} (${hard ? 'cannot be forced' : 'must be forced'}) - ${m}`;
+    const children = this.all().filter((i) => i.parent === id);
+    if (children.length) return { message: msg(true, 'image has dependent child images'), used: false };
+    const users = this.users(id);
+    const running = users.find((u) => u.running);
+    if (running) return { message: msg(true, `image is being used by running container ${shortId(running.id)}`), used: true };
+    if (mask === 'all' && this.refsOf(id).length > 0) return { message: msg(false, 'image is referenced in multiple repositories'), used: false };
+    if (mask !== 'hard') {
+      const stopped = users.find((u) => !u.running);
+      if (stopped) return { message: msg(false, `image is being used by stopped container ${shortId(stopped.id)}`), used: true };
+    }
+    return undefined;
+  }
+
+  private untag(fullRef: string, imageId: string): void {
+    this.db.prepare('DELETE FROM image_tags WHERE ref = ?').run(fullRef);
+    this.events.publish('image', 'untag', imageId, { name: imageId });
+  }
+
+  /** Deletes the image record, its config blob and the layers no other image (or user) needs. */
+  private deleteImage(image: ImageRecord, records: DeleteItem[]): void {
+    const inUse = this.users(image.id).length > 0;
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM image_tags WHERE image_id = ?').run(image.id);
+      this.db.prepare('DELETE FROM images WHERE id = ?').run(image.id);
+    })();
+    this.events.publish('image', 'delete', image.id, { name: image.id });
+    records.push({ Deleted: image.id });
+    this.content.delete(image.id);
+    // GAP: layers of a force-deleted image that a container still uses are kept, and not collected
+    // later (no container -> layer references yet).
+    if (inUse) return;
+    const needed = new Set(this.all().flatMap((i) => i.chainIds));
+    for (const c of [...image.chainIds].reverse()) {
+      if (needed.has(c)) continue;
+      const row = this.snapshots.get(c);
+      this.snapshots.remove(c);
+      if (row && !this.all().some((i) => i.diffIds.includes(row.diffId))) this.content.delete(row.diffId);
+      records.push({ Deleted: c });
+    }
+  }
+
+  // ---------------------------------------------------------------- create
+
+  /**
+   * Imports a rootfs tar (optionally gzip/bzip2/xz/zstd compressed) as a one-layer image.
+   * Validates repo and changes before reading anything; on any failure nothing is recorded and no
+   * layer or blob is left. Returns the image id.
+   */
+  import(src: Readable, opts: ImportOptions = {}): Promise<string> {
+    const target = opts.repo ? targetReference(opts.repo, opts.tag) : undefined;
+    if (!opts.repo && opts.tag) throw new InvalidArgument('tag is specified without a repository');
+    const cfg = applyChanges({}, opts.changes ?? []);
+    if (opts.platform && !/^linux(\/amd64)?$/.test(opts.platform)) throw new InvalidArgument(`image operating system/architecture "${opts.platform}" is not supported`);
+    const created = rfc3339(new Date());
+    const comment = opts.message || `Imported from ${opts.fromSrc ?? '-'}`;
+    return this.exclusive(async () => {
+      const id = await this.createFromTar(src, cfg, {
+        created, comment, history: [{ created, comment }],
+      });
+      this.events.publish('image', 'import', id, { name: id });
+      if (target) this.setTag(refString(target), id);
+      return id;
+    });
+  }
+
+  /** Downloads a tar from an http(s) URL and imports it (fromSrc=<url>). */
+  async importUrl(url: string, opts: ImportOptions = {}): Promise<string> {
+    const u = /^https?:\/\//.test(url) ? url : 'http://' + url;
+    // validate before downloading
+    if (opts.repo) targetReference(opts.repo, opts.tag);
+    applyChanges({}, opts.changes ?? []);
+    let resp: Response;
+    try { resp = await fetch(u); } catch (e) { throw new EngineError(500, `Get "${u}": ${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message}`); }
+    if (!resp.ok || !resp.body) throw new EngineError(500, `Get "${u}": unexpected status ${resp.status}`);
+    const body = Readable.fromWeb(resp.body as import('node:stream/web').ReadableStream<Uint8Array>);
+    return this.import(body, { ...opts, fromSrc: opts.fromSrc ?? u });
+  }
+
+  /** Ingests, decompresses, applies and records one layer + config. Caller holds the lock. */
+  private async createFromTar(src: Readable, cfg: ImageConfig, meta: { created: string; comment?: string; history: ImageHistory[]; author?: string }): Promise<string> {
+    const raw = this.content.begin();
+    let layerIngest = raw;
+    let createdLayer: LayerRow | undefined;
+    try {
+      await raw.write(src);
+      if (raw.size === 0) throw new InvalidArgument('failed to import: empty archive');
+      const kind = sniffCompression(raw.tmpPath);
+      if (kind !== 'none') {
+        layerIngest = this.content.begin();
+        if (kind === 'gzip') await layerIngest.write(createReadStream(raw.tmpPath).pipe(createGunzip()));
+        else {
+          const tmp = layerIngest.tmpPath + '.plain';
+          try {
+            await decompressFile(kind, raw.tmpPath, tmp);
+            await layerIngest.write(createReadStream(tmp));
+          } finally { rmSync(tmp, { force: true }); }
+        }
+        raw.abort();
+      }
+      const diffId = layerIngest.digest();
+      const applied = await this.snapshots.apply(layerIngest.tmpPath, diffId, undefined);
+      if (applied.created) createdLayer = applied.layer;
+      layerIngest.commit(diffId);
+      const chain = computeChainIds([diffId]);
+      const id = this.recordImage({
+        created: meta.created, architecture: 'amd64', os: 'linux', config: cfg, diffIds: [diffId], chainIds: chain,
+        size: applied.layer.size, comment: meta.comment, author: meta.author, history: meta.history, layerSizes: [applied.layer.size],
+      });
+      return id;
+    } catch (e) {
+      raw.abort();
+      if (layerIngest !== raw) layerIngest.abort();
+      if (createdLayer && !this.all().some((i) => i.chainIds.includes(createdLayer!.chainId))) {
+        this.snapshots.remove(createdLayer.chainId);
+        if (!this.all().some((i) => i.diffIds.includes(createdLayer!.diffId))) this.content.delete(createdLayer.diffId);
+      }
+      if (e instanceof TarError) throw new InvalidArgument(`failed to import: invalid tar archive: ${e.message}`);
+      throw e;
+    }
+  }
+
+  /** Writes the config blob and the image row; returns the id. Re-recording an existing image is a no-op. */
+  private recordImage(r: Omit<ImageRecord, 'id'>): string {
+    const blob: Record<string, unknown> = {
+      architecture: r.architecture,
+      os: r.os,
+      created: r.created,
+      config: r.config,
+      rootfs: { type: 'layers', diff_ids: r.diffIds },
+      history: r.history,
+    };
+    if (r.comment) blob.comment = r.comment;
+    if (r.author) blob.author = r.author;
+    if (r.parent) blob.parent = r.parent;
+    const id = this.content.putBytes(canonicalJson(blob));
+    const existing = this.byId(id);
+    if (!existing) {
+      const rec: ImageRecord = { id, ...r };
+      this.db.prepare('INSERT INTO images (id, created, record) VALUES (?, ?, ?)').run(id, r.created, JSON.stringify(rec));
+    }
+    return id;
+  }
+
+  /**
+   * Builds busybox:latest from the host's busybox-static, reproducibly (same host binary -> same id):
+   * bin/busybox + one symlink per applet, dirs bin dev etc proc root sys tmp, /etc/passwd and
+   * /etc/group with root and nobody, packed with sorted entries, owners 0:0 and the binary's mtime.
+   */
+  bootstrapBusybox(name = 'busybox:latest'): Promise<string> {
+    const target = targetReference(name);
+    if (!existsSync(BUSYBOX)) return Promise.reject(new Internal('host has no /bin/busybox: apt-get install busybox-static'));
+    return this.exclusive(async () => {
+      const mtime = Math.floor(statSync(BUSYBOX).mtimeMs / 1000);
+      const created = new Date(mtime * 1000).toISOString().replace(/\.000Z$/, 'Z');
+      const work = mkdtempSync(join(this.config.dataRoot, 'tmp-bootstrap-'));
+      try {
+        const root = join(work, 'rootfs');
+        mkdirSync(root, { mode: 0o755 });
+        chmodSync(root, 0o755);
+        for (const d of ['bin', 'dev', 'etc', 'proc', 'root', 'sys', 'tmp']) {
+          mkdirSync(join(root, d));
+          chmodSync(join(root, d), d === 'tmp' ? 0o1777 : d === 'root' ? 0o700 : 0o755);
+        }
+        copyFileSync(BUSYBOX, join(root, 'bin/busybox'));
+        chmodSync(join(root, 'bin/busybox'), 0o755);
+        const applets = (await runOk(BUSYBOX, ['--list'])).split('\n').map((a) => a.trim()).filter((a) => a && a !== 'busybox' && !a.includes('/'));
+        for (const a of [...new Set(applets)].sort()) symlinkSync('busybox', join(root, 'bin', a));
+        writeFileSync(join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n');
+        writeFileSync(join(root, 'etc/group'), 'root:x:0:\nnobody:x:65534:\n');
+        for (const f of ['etc/passwd', 'etc/group']) chmodSync(join(root, f), 0o644);
+        const tarFile = join(work, 'layer.tar');
+        await createTarDeterministic(root, tarFile, mtime);
+        const cfg: ImageConfig = { Env: [DEFAULT_PATH_ENV], Cmd: ['sh'] };
+        const id = await this.createFromTar(createReadStream(tarFile), cfg, {
+          created, comment: 'busybox-static from the host', history: [{ created, created_by: 'cocon image bootstrap busybox', comment: 'busybox-static from the host' }],
+        });
+        this.setTag(refString(target), id);
+        return id;
+      } finally {
+        rmSync(work, { recursive: true, force: true });
+      }
+    });
+  }
+}
+
+function safeNormalize(ref: string): string {
+  try { return normalize(ref); } catch { return ''; }
+}
+

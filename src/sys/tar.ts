@@ -1,0 +1,58 @@
+// Tar archives through GNU tar (the only place that runs it).
+//
+// extractTar: GNU tar refuses members whose names contain '..' (and fails the whole extraction), strips
+// leading '/', keeps numeric owners, permissions and xattrs.
+// GAP (registry issue): layer tars from registries are untrusted input. GNU tar does not stop an entry
+// from landing outside the target through a symlink extracted earlier in the same archive, does not
+// turn OCI whiteouts (.wh.*, .wh..wh..opq) into overlay whiteouts, and does not restrict device nodes.
+// The full untrusted-tar rules (src/snapshots apply with whiteouts) replace this for pulled layers.
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { run } from './exec.js';
+
+export class TarError extends Error {}
+
+function tarMessage(stderr: string, code: number): string {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l && !/^tar: Exiting with failure status/.test(l) && !/^tar: Removing leading/.test(l));
+  return lines.slice(0, 3).join('; ') || `tar exited with status ${code}`;
+}
+
+/** Extracts an uncompressed tar file into an existing directory. Throws TarError with tar's message. */
+export async function extractTar(tarFile: string, dest: string): Promise<void> {
+  const r = await run('tar', ['-x', '--numeric-owner', '--same-owner', '--same-permissions', '--xattrs', '--xattrs-include=*',
+    '-f', tarFile, '-C', dest]);
+  if (r.code !== 0) throw new TarError(tarMessage(r.stderr, r.code));
+}
+
+/** Lists the member names of a tar file (validates that it is a tar archive). */
+export async function listTar(tarFile: string): Promise<string[]> {
+  const r = await run('tar', ['-t', '-f', tarFile]);
+  if (r.code !== 0) throw new TarError(tarMessage(r.stderr, r.code));
+  return r.stdout.split('\n').filter((l) => l !== '');
+}
+
+/**
+ * Packs a directory into a tar file reproducibly: entries sorted by name, owners 0:0 numeric, all
+ * mtimes set to `mtime` (unix seconds), GNU format (no pax atime/ctime records). Same tree -> same bytes.
+ */
+export async function createTarDeterministic(srcDir: string, outFile: string, mtime: number): Promise<void> {
+  const r = await run('tar', ['-c', '--sort=name', '--format=gnu', '--numeric-owner', '--owner=0', '--group=0',
+    `--mtime=@${Math.floor(mtime)}`, '-f', outFile, '-C', srcDir, '.'], { env: { ...process.env, LC_ALL: 'C', TZ: 'UTC' } });
+  if (r.code !== 0) throw new TarError(tarMessage(r.stderr, r.code));
+}
+
+/** Decompresses a bzip2/xz/zstd file with the host tool (gzip is done in-process with zlib). */
+export async function decompressFile(kind: 'bzip2' | 'xz' | 'zstd', inFile: string, outFile: string): Promise<void> {
+  const tool = kind === 'bzip2' ? 'bzip2' : kind === 'xz' ? 'xz' : 'zstd';
+  const out = openSync(outFile, 'w', 0o600);
+  try {
+    const code = await new Promise<number>((resolve, reject) => {
+      const child = spawn(tool, ['-d', '-c', inFile], { stdio: ['ignore', out, 'pipe'] });
+      let err = '';
+      child.stderr!.on('data', (b: Buffer) => { err += b.toString(); });
+      child.on('error', (e) => reject(new TarError(`cannot decompress ${kind} archive: ${tool}: ${e.message}`)));
+      child.on('close', (c) => { if (c !== 0) reject(new TarError(`cannot decompress ${kind} archive: ${err.trim() || 'exit ' + c}`)); else resolve(0); });
+    });
+    void code;
+  } finally { closeSync(out); }
+}
