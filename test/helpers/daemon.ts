@@ -10,6 +10,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, mkdirSync, openSync, closeSync, readFileSync, statSync, existsSync } from 'node:fs';
 import { request, type IncomingHttpHeaders } from 'node:http';
+import { connect as netConnect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { constants } from 'node:os';
@@ -324,4 +325,58 @@ export async function waitFor<T>(what: string, fn: () => Promise<T> | T, timeout
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${JSON.stringify(last)}${lastErr ? `, error: ${(lastErr as Error).message}` : ''})`);
     await sleep(everyMs);
   }
+}
+
+export interface Hijacked {
+  status: number;
+  head: string;
+  /** Bytes to the container's stdin (never framed). */
+  write(data: string | Buffer): void;
+  /** Half-closes our side (stdin EOF); output keeps coming. */
+  end(): void;
+  /** All bytes the daemon sent after the response head, resolved when it closes its side. */
+  output: Promise<Buffer>;
+  destroy(): void;
+}
+
+/**
+ * Opens a hijacked stream (attach, exec start) the way the docker CLI does: Connection: Upgrade,
+ * Upgrade: tcp; resolves once the response head (101 or 200) has arrived.
+ */
+export function hijack(socket: string, method: string, path: string, body?: unknown, timeoutMs = 60_000): Promise<Hijacked> {
+  return new Promise((resolveP, reject) => {
+    const s = netConnect({ path: socket, allowHalfOpen: true });
+    const payload = body === undefined ? '' : JSON.stringify(body);
+    let head = ''; let headDone = false; const chunks: Buffer[] = [];
+    let pending = Buffer.alloc(0);
+    let resolveOut!: (b: Buffer) => void; let rejectOut!: (e: Error) => void;
+    const output = new Promise<Buffer>((r, j) => { resolveOut = r; rejectOut = j; });
+    output.catch(() => { /* surfaced by the awaiting test */ });
+    const t = setTimeout(() => { s.destroy(); const e = new Error(`${method} ${path}: stream still open after ${timeoutMs} ms`); if (!headDone) reject(e); else rejectOut(e); }, timeoutMs);
+    s.on('connect', () => {
+      s.write(`${method} ${path} HTTP/1.1\r\nHost: api.moby.localhost\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n` +
+        (body === undefined ? 'Content-Type: text/plain\r\nContent-Length: 0\r\n' : `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(payload)}\r\n`) +
+        `\r\n${payload}`);
+    });
+    s.on('data', (c: Buffer) => {
+      if (headDone) { chunks.push(c); return; }
+      pending = Buffer.concat([pending, c]);
+      const i = pending.indexOf('\r\n\r\n');
+      if (i < 0) return;
+      headDone = true;
+      head = pending.subarray(0, i).toString('latin1');
+      const rest = pending.subarray(i + 4);
+      if (rest.length) chunks.push(rest);
+      const status = Number(/^HTTP\/1\.1 (\d+)/.exec(head)?.[1] ?? 0);
+      resolveP({
+        status, head,
+        write: (d) => { s.write(d); },
+        end: () => { s.end(); },
+        output,
+        destroy: () => { s.destroy(); },
+      });
+    });
+    s.on('end', () => { clearTimeout(t); if (!headDone) reject(new Error(`${method} ${path}: connection closed before a response`)); else resolveOut(Buffer.concat(chunks)); if (!s.writableEnded) s.end(); });
+    s.on('error', (e) => { clearTimeout(t); if (!headDone) reject(e); else rejectOut(e); });
+  });
 }
