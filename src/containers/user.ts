@@ -73,7 +73,7 @@ export function parseGroup(text: string): GroupEntry[] {
  *   supplementary groups are not added (docker/libcontainer rule).
  * - otherwise the supplementary groups are the groups that list the matched user name.
  */
-export function resolveUser(spec: string, passwd: string | null, group: string | null): ResolvedUser {
+export function resolveUser(spec: string, passwd: string | null, group: string | null, groupAdd: readonly string[] = []): ResolvedUser {
   const s = spec.trim();
   const colon = s.indexOf(':');
   const userArg = colon >= 0 ? s.slice(0, colon) : s;
@@ -122,7 +122,31 @@ export function resolveUser(spec: string, passwd: string | null, group: string |
       }
     }
   }
+  for (const gid of additionalGroups(groupAdd, group)) if (!res.additionalGids.includes(gid)) res.additionalGids.push(gid);
   return res;
+}
+
+/**
+ * docker's --group-add: group names (looked up in /etc/group) or numeric gids (used as they
+ * are). Throws `Unable to find group NAME: no matching entries in group file` for unknown names.
+ */
+export function additionalGroups(groupAdd: readonly string[], group: string | null): number[] {
+  const groups = group === null ? [] : parseGroup(group);
+  const out: number[] = [];
+  for (const ag of groupAdd) {
+    const want = ag.trim();
+    const n = parseId(want);
+    const g = groups.find((e) => e.name === want || (n !== null && e.gid === n));
+    let gid: number;
+    if (g) gid = g.gid;
+    else {
+      if (n === null) throw new Error(`Unable to find group ${want}: no matching entries in group file`);
+      if (n > MAX_ID) throw new Error('uids and gids must be in range 0-2147483647');
+      gid = n;
+    }
+    if (!out.includes(gid)) out.push(gid);
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------

@@ -1,0 +1,117 @@
+// Unit tests for docker's --user resolution and the container environment.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { resolveUser, containerEnv, mergeEnv, parseEnvList, parsePasswd, parseGroup, additionalGroups, DEFAULT_PATH } from '../../src/containers/user.js';
+
+// busybox-like files, plus a few users
+const PASSWD = [
+  'root:x:0:0:root:/root:/bin/sh',
+  'daemon:x:1:1:daemon:/usr/sbin:/bin/false',
+  'nobody:x:65534:65534:nobody:/home:/bin/false',
+  '# a comment',
+  '',
+  'app:x:1000:1000:App:/home/app:/bin/sh',
+  'dup:x:1000:2000:Dup:/home/dup:/bin/sh',
+].join('\n');
+
+const GROUP = [
+  'root:x:0:',
+  'daemon:x:1:',
+  'wheel:x:10:root',
+  'audio:x:29:app',
+  'video:x:44:app,root',
+  'app:x:1000:',
+  'staff:x:50:',
+  'nogroup:x:65534:',
+].join('\n');
+
+test('"" is root with root\'s supplementary groups', () => {
+  assert.deepEqual(resolveUser('', PASSWD, GROUP), { uid: 0, gid: 0, additionalGids: [10, 44], home: '/root' });
+});
+
+test('no passwd/group files: "" is 0:0, numeric ids pass, names fail', () => {
+  assert.deepEqual(resolveUser('', null, null), { uid: 0, gid: 0, additionalGids: [], home: '/' });
+  assert.deepEqual(resolveUser('1234', null, null), { uid: 1234, gid: 0, additionalGids: [], home: '/' });
+  assert.deepEqual(resolveUser('1234:5678', null, null), { uid: 1234, gid: 5678, additionalGids: [], home: '/' });
+  assert.throws(() => resolveUser('app', null, null), { message: 'unable to find user app: no matching entries in passwd file' });
+  assert.throws(() => resolveUser('1:staff', null, null), { message: 'unable to find group staff: no matching entries in group file' });
+});
+
+test('name: uid, primary gid and member groups from the files', () => {
+  assert.deepEqual(resolveUser('app', PASSWD, GROUP), { uid: 1000, gid: 1000, additionalGids: [29, 44], home: '/home/app' });
+  assert.deepEqual(resolveUser('nobody', PASSWD, GROUP), { uid: 65534, gid: 65534, additionalGids: [], home: '/home' });
+  assert.deepEqual(resolveUser('root', PASSWD, GROUP).additionalGids, [10, 44]);
+});
+
+test('numeric uid: known -> entry (first match wins); unknown -> gid 0, no groups', () => {
+  assert.deepEqual(resolveUser('1000', PASSWD, GROUP), { uid: 1000, gid: 1000, additionalGids: [29, 44], home: '/home/app' });
+  assert.deepEqual(resolveUser('1', PASSWD, GROUP), { uid: 1, gid: 1, additionalGids: [], home: '/usr/sbin' });
+  assert.deepEqual(resolveUser('4242', PASSWD, GROUP), { uid: 4242, gid: 0, additionalGids: [], home: '/' });
+});
+
+test('unknown name -> docker\'s error', () => {
+  assert.throws(() => resolveUser('ghost', PASSWD, GROUP), { message: 'unable to find user ghost: no matching entries in passwd file' });
+  assert.throws(() => resolveUser('ghost:0', PASSWD, GROUP), /unable to find user ghost/);
+});
+
+test('explicit group: name or gid replaces the primary gid; no supplementary groups', () => {
+  assert.deepEqual(resolveUser('app:staff', PASSWD, GROUP), { uid: 1000, gid: 50, additionalGids: [], home: '/home/app' });
+  assert.deepEqual(resolveUser('app:50', PASSWD, GROUP), { uid: 1000, gid: 50, additionalGids: [], home: '/home/app' });
+  assert.deepEqual(resolveUser('1000:44', PASSWD, GROUP), { uid: 1000, gid: 44, additionalGids: [], home: '/home/app' });
+  assert.deepEqual(resolveUser('app:7777', PASSWD, GROUP), { uid: 1000, gid: 7777, additionalGids: [], home: '/home/app' });
+  assert.deepEqual(resolveUser('4242:4343', PASSWD, GROUP), { uid: 4242, gid: 4343, additionalGids: [], home: '/' });
+  assert.deepEqual(resolveUser('0:wheel', PASSWD, GROUP), { uid: 0, gid: 10, additionalGids: [], home: '/root' });
+  assert.throws(() => resolveUser('app:nosuch', PASSWD, GROUP), { message: 'unable to find group nosuch: no matching entries in group file' });
+});
+
+test('":gid" keeps root and sets the group', () => {
+  assert.deepEqual(resolveUser(':staff', PASSWD, GROUP), { uid: 0, gid: 50, additionalGids: [], home: '/root' });
+});
+
+test('ids out of range are refused', () => {
+  assert.throws(() => resolveUser('2147483648', PASSWD, GROUP), /range/);
+  assert.throws(() => resolveUser('1:2147483648', PASSWD, GROUP), /range/);
+});
+
+test('--group-add: names and numbers, appended after member groups, deduplicated', () => {
+  assert.deepEqual(resolveUser('app', PASSWD, GROUP, ['staff', '4000', 'staff', '29']).additionalGids, [29, 44, 50, 4000]);
+  assert.deepEqual(additionalGroups(['staff', '4000', 'staff', '29'], GROUP), [50, 4000, 29]);
+  assert.throws(() => additionalGroups(['nosuch'], GROUP), { message: 'Unable to find group nosuch: no matching entries in group file' });
+  assert.deepEqual(additionalGroups(['77'], null), [77]);
+});
+
+test('parsers skip comments and blank lines', () => {
+  assert.equal(parsePasswd(PASSWD).length, 5);
+  assert.deepEqual(parseGroup(GROUP).find((g) => g.name === 'video'), { name: 'video', gid: 44, members: ['app', 'root'] });
+});
+
+test('mergeEnv: user overrides image by key, in place; new keys appended; bare names dropped', () => {
+  assert.deepEqual(
+    mergeEnv(['PATH=/img/bin', 'A=1', 'B=2'], ['B=20', 'C=3', 'A=10', 'NOEQ', 'D=x=y', 'E=']),
+    ['PATH=/img/bin', 'A=10', 'B=20', 'C=3', 'D=x=y', 'E='],
+  );
+  assert.deepEqual(mergeEnv([], []), []);
+});
+
+test('parseEnvList', () => {
+  const m = parseEnvList(['A=1', 'B=x=y', 'C', 'A=2']);
+  assert.equal(m.get('A'), '2');
+  assert.equal(m.get('B'), 'x=y');
+  assert.equal(m.has('C'), true);
+  assert.equal(m.get('C'), undefined);
+});
+
+test('containerEnv: PATH default, HOSTNAME, TERM for tty, image then user', () => {
+  assert.deepEqual(containerEnv({ imageEnv: [], userEnv: [], hostname: 'abc123', tty: false }), [DEFAULT_PATH, 'HOSTNAME=abc123']);
+  assert.equal(DEFAULT_PATH, 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
+  assert.deepEqual(containerEnv({ imageEnv: ['PATH=/opt/bin', 'LANG=C.UTF-8'], userEnv: ['FOO=bar'], hostname: 'h', tty: true }), [
+    'PATH=/opt/bin',
+    'HOSTNAME=h',
+    'TERM=xterm',
+    'LANG=C.UTF-8',
+    'FOO=bar',
+  ]);
+  // the user may set TERM and HOSTNAME too
+  assert.deepEqual(containerEnv({ imageEnv: [], userEnv: ['TERM=dumb', 'HOSTNAME=x'], hostname: 'h', tty: true }), [DEFAULT_PATH, 'HOSTNAME=x', 'TERM=dumb']);
+  assert.deepEqual(containerEnv({ imageEnv: ['PATH=/img'], userEnv: ['PATH=/usr'], hostname: 'h', tty: false }), ['PATH=/usr', 'HOSTNAME=h']);
+});
