@@ -84,9 +84,17 @@ export class Router {
       req, res, params, query: url.searchParams, apiVersion, upgrade: !!upgradeSocket,
       json: async <T>() => {
         bodyRead = true;
-        const chunks: Buffer[] = [];
-        for await (const c of req) chunks.push(c as Buffer);
-        const text = Buffer.concat(chunks).toString('utf8');
+        let text: string;
+        if (upgradeSocket) {
+          // Node does not parse the body of an upgrade request: it is in `head` and on the socket.
+          const r = await readUpgradeBody(upgradeSocket, head ?? Buffer.alloc(0), Number(req.headers['content-length'] ?? 0));
+          head = r.rest;
+          text = r.body.toString('utf8');
+        } else {
+          const chunks: Buffer[] = [];
+          for await (const c of req) chunks.push(c as Buffer);
+          text = Buffer.concat(chunks).toString('utf8');
+        }
         if (!text.trim()) return {} as T;
         const ct = (req.headers['content-type'] ?? '').split(';')[0].trim();
         if (ct && ct !== 'application/json') throw new InvalidArgument(`Content-Type specified (${ct}) must be 'application/json'`);
@@ -130,6 +138,23 @@ export class Router {
     if (status === 304) { res.writeHead(304, commonHeaders()); res.end(); return; }
     sendJson(res, status, { message: messageOf(e) });
   }
+}
+
+function readUpgradeBody(socket: Duplex, head: Buffer, length: number): Promise<{ body: Buffer; rest: Buffer }> {
+  if (head.length >= length) return Promise.resolve({ body: head.subarray(0, length), rest: head.subarray(length) });
+  return new Promise((resolve) => {
+    let buf = head;
+    const onData = (b: Buffer) => {
+      buf = Buffer.concat([buf, b]);
+      if (buf.length < length) return;
+      socket.off('data', onData);
+      socket.pause();
+      const rest = buf.subarray(length);
+      resolve({ body: buf.subarray(0, length), rest });
+    };
+    socket.on('data', onData);
+    socket.resume();
+  });
 }
 
 export function sendJson(res: ServerResponse, status: number, body?: unknown): void {

@@ -198,6 +198,7 @@ export class ContainerService {
     try {
       rmSync(bundle, { recursive: true, force: true });
       mkdirSync(bundle, { recursive: true });
+      mkdirSync(this.tmpDir(id), { recursive: true });
       rmSync(join(this.paths.exits, id), { force: true });
       await unmount(rootfs);
       const image = this.images.get(r.imageId);
@@ -215,7 +216,7 @@ export class ContainerService {
     try {
       ({ pid } = await createContainer(this.conmonPaths, {
         id, uuid: id.slice(0, 32), name: r.name, bundle, logPath: join(dir, 'ctr.log'), exitDir: this.paths.exits,
-        tty: r.config.Tty, stdin: r.config.OpenStdin, leaveStdinOpen: r.config.OpenStdin && !r.config.StdinOnce, tmpDir: bundle,
+        tty: r.config.Tty, stdin: r.config.OpenStdin, leaveStdinOpen: r.config.OpenStdin && !r.config.StdinOnce, tmpDir: this.tmpDir(id),
       }));
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
@@ -241,6 +242,9 @@ export class ContainerService {
     // The process may have exited before the exit file watcher saw the container as running.
     if (existsSync(join(this.paths.exits, id))) void this.handleExit(id);
   }
+
+  /** conmon's console socket dir: short, because unix socket paths are limited to 108 bytes. */
+  private tmpDir(id: string): string { return join(this.config.execRoot, 't', id.slice(0, 16)); }
 
   private specFor(r: ContainerRecord, user: { uid: number; gid: number; additionalGids: number[] }) {
     const dir = this.paths.data(r.id);
@@ -287,6 +291,7 @@ export class ContainerService {
     await this.runc.delete(id, true).catch((e: Error) => log.warn('runc delete failed', { id, error: e.message }));
     await unmount(join(this.paths.data(id), 'rootfs')).catch((e: Error) => log.warn('unmount failed', { id, error: e.message }));
     rmSync(this.paths.bundle(id), { recursive: true, force: true });
+    rmSync(this.tmpDir(id), { recursive: true, force: true });
     rmSync(join(this.paths.socks, id.slice(0, 32)), { force: true });
     rmSync(join(this.paths.exits, id), { force: true });
   }

@@ -78,5 +78,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGPIPE', () => {});
+  process.on('uncaughtException', (e) => log.error('uncaught exception', { error: e.stack ?? String(e) }));
+  process.on('unhandledRejection', (e) => log.error('unhandled rejection', { error: e instanceof Error ? e.stack : String(e) }));
   process.on('SIGHUP', () => {});
 }

@@ -38,7 +38,7 @@ export class AttachBridge {
     });
     client.on('end', () => {
       this.clientEnded = true;
-      if (this.o.stdin && this.seq) this.seq.end();
+      if (this.o.stdin && this.seq) this.endSeq();
     });
     client.on('error', () => this.close());
     client.on('close', () => this.close());
@@ -57,15 +57,22 @@ export class AttachBridge {
         seq.connect(path, () => {
           this.seq = seq;
           for (const b of this.pending.splice(0)) this.send(b);
-          if (this.clientEnded && this.o.stdin) seq.end();
+          if (this.clientEnded && this.o.stdin) this.endSeq();
           resolve();
         });
       } catch (e) { reject(e); }
     });
   }
 
+  // The native socket throws synchronously once conmon has closed it: the container is gone then.
   private send(b: Buffer): void {
-    for (let off = 0; off < b.length; off += MAX_INPUT_PACKET) this.seq!.write(b.subarray(off, off + MAX_INPUT_PACKET));
+    try {
+      for (let off = 0; off < b.length; off += MAX_INPUT_PACKET) this.seq!.write(b.subarray(off, off + MAX_INPUT_PACKET));
+    } catch { this.endClient(); }
+  }
+
+  private endSeq(): void {
+    try { this.seq!.end(); } catch { this.endClient(); }
   }
 
   private output(b: Buffer): void {
@@ -97,7 +104,7 @@ export class AttachBridge {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.seq) { const s = this.seq; setImmediate(() => s.destroy()); }
+    if (this.seq) { const s = this.seq; setImmediate(() => { try { s.destroy(); } catch { /* already closed */ } }); }
     this.finish();
   }
 }

@@ -34,7 +34,7 @@ export class RuncDriver {
 
   /** `runc ps`: the container's processes as ps(1) prints them. */
   async ps(id: string, psArgs: string[]): Promise<string> {
-    return runOk(this.path, this.args(['ps', id, ...(psArgs.length ? ['--', ...psArgs] : [])]));
+    return runOk(this.path, this.args(['ps', id, ...psArgs]));
   }
 
   async version(): Promise<string> {
