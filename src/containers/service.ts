@@ -9,7 +9,7 @@
 // State lives in SQLite (one transaction per change) with an in-memory cache; conmon holds the
 // containers, so the daemon can die and re-adopt them (reconcile()).
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, watch, writeFileSync, copyFileSync, type FSWatcher } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, watch, writeFileSync, copyFileSync, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import os from 'node:os';
 import type { Duplex } from 'node:stream';
@@ -207,6 +207,8 @@ export class ContainerService {
       const cwd = r.config.WorkingDir || '/';
       mkdirSync(join(rootfs, cwd), { recursive: true });
       const spec = this.specFor(r, user);
+      const [rows, cols] = r.hostConfig.ConsoleSize ?? [0, 0];
+      if (r.config.Tty && rows > 0 && cols > 0) spec.process.consoleSize = { height: rows, width: cols };
       writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
     } catch (e) {
       await this.teardown(id);
@@ -322,6 +324,7 @@ export class ContainerService {
     if (!r || !r.state.Running) return;
     const exitFile = join(this.paths.exits, id);
     const text = readIfExists(exitFile);
+    const finishedAt = text !== null ? exitTime(exitFile) : nowNano();
     if (text === null && r.conmonPid && alive(r.conmonPid)) return;
     this.exiting.add(id);
     try {
@@ -335,7 +338,7 @@ export class ContainerService {
       }
       await this.teardown(id);
       const oom = false;
-      r.state = { ...r.state, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: code, OOMKilled: oom, FinishedAt: nowNano() };
+      r.state = { ...r.state, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: code, OOMKilled: oom, FinishedAt: finishedAt };
       r.conmonPid = 0;
       this.save(r);
       this.events.publish('container', 'die', id, { exitCode: String(code), image: r.config.Image, name: r.name });
@@ -568,6 +571,11 @@ function initialRecordFields(id: string, name: string, imageId: string, m: Retur
 
 function readIfExists(p: string): string | null {
   try { return readFileSync(p, 'utf8'); } catch { return null; }
+}
+
+/** When conmon wrote the exit file: the real end of the container, even if the daemon was down. */
+function exitTime(path: string): string {
+  try { return statSync(path).mtime.toISOString(); } catch { return nowNano(); }
 }
 
 function alive(pid: number): boolean {
