@@ -248,7 +248,12 @@ export class ImageService implements ImageStore {
 
   /** GET /images/{name}/json */
   inspect(ref: string): Record<string, unknown> {
-    const img = this.get(ref);
+    let img: ImageRecord;
+    try { img = this.get(ref); } catch (e) {
+      // dockerd 20.10 wraps the lookup error here (see inspect-missing.txt)
+      if (e instanceof NotFound) throw new NotFound(`no such image: ${ref}: ${e.message}`);
+      throw e;
+    }
     const dirs = this.layerDirs(img);
     const top = img.chainIds.length ? this.snapshots.dir(img.chainIds[img.chainIds.length - 1]) : '';
     const data: Record<string, string> = {};
