@@ -4,7 +4,8 @@
 // exactly as moby's profiles/seccomp does. Pure: no I/O.
 //
 // Syscall names unknown to the host's libseccomp are skipped by runc 1.1 (debug log), so the
-// list may name syscalls newer than Debian 12's libseccomp 2.5.4.
+// list may name syscalls newer than Debian 12's libseccomp 2.5.4. Checked against moby's
+// vendored profiles/seccomp/default.json (2026): same allowlist and rules for amd64.
 
 export type SeccompAction =
   | 'SCMP_ACT_KILL'
@@ -57,7 +58,7 @@ export const BASE_SYSCALLS: Readonly<Record<string, readonly string[]>> = {
   files: [
     'access', 'chdir', 'chmod', 'chown', 'chown32', 'close', 'close_range', 'copy_file_range', 'creat',
     'dup', 'dup2', 'dup3', 'faccessat', 'faccessat2', 'fadvise64', 'fadvise64_64', 'fallocate',
-    'fchdir', 'fchmod', 'fchmodat', 'fchown', 'fchown32', 'fchownat', 'fcntl', 'fcntl64', 'fdatasync',
+    'fchdir', 'fchmod', 'fchmodat', 'fchmodat2', 'fchown', 'fchown32', 'fchownat', 'fcntl', 'fcntl64', 'fdatasync',
     'flock', 'fstat', 'fstat64', 'fstatat64', 'fstatfs', 'fstatfs64', 'fsync', 'ftruncate',
     'ftruncate64', 'futimesat', 'getcwd', 'getdents', 'getdents64', 'lchown', 'lchown32', 'link',
     'linkat', '_llseek', 'lseek', 'lstat', 'lstat64', 'mkdir', 'mkdirat', 'mknod', 'mknodat',
@@ -71,6 +72,7 @@ export const BASE_SYSCALLS: Readonly<Record<string, readonly string[]>> = {
   xattrs: [
     'fgetxattr', 'flistxattr', 'fremovexattr', 'fsetxattr', 'getxattr', 'lgetxattr', 'listxattr',
     'llistxattr', 'lremovexattr', 'lsetxattr', 'removexattr', 'setxattr',
+    'getxattrat', 'listxattrat', 'removexattrat', 'setxattrat',
   ],
   polling: [
     'epoll_create', 'epoll_create1', 'epoll_ctl', 'epoll_ctl_old', 'epoll_pwait', 'epoll_pwait2',
@@ -79,9 +81,10 @@ export const BASE_SYSCALLS: Readonly<Record<string, readonly string[]>> = {
     'pselect6', 'pselect6_time64', 'select', 'signalfd', 'signalfd4', 'timerfd_create', 'timerfd_gettime',
     'timerfd_gettime64', 'timerfd_settime', 'timerfd_settime64',
   ],
+  /** io_uring_* are not allowed: docker removed them from its default profile (moby 25) */
   aio: [
     'io_cancel', 'io_destroy', 'io_getevents', 'io_pgetevents', 'io_pgetevents_time64', 'io_setup',
-    'io_submit', 'io_uring_enter', 'io_uring_register', 'io_uring_setup', 'ioctl',
+    'io_submit', 'ioctl',
   ],
   processes: [
     'capget', 'capset', 'execve', 'execveat', 'exit', 'exit_group', 'fork', 'vfork', 'wait4', 'waitid',
@@ -89,7 +92,8 @@ export const BASE_SYSCALLS: Readonly<Record<string, readonly string[]>> = {
     'setsid', 'setpgid', 'gettid', 'getrlimit', 'setrlimit', 'ugetrlimit', 'prlimit64', 'getrusage',
     'prctl', 'seccomp', 'pidfd_open', 'pidfd_send_signal', 'process_mrelease', 'restart_syscall', 'rseq',
     'set_robust_list', 'get_robust_list', 'set_tid_address', 'get_thread_area', 'set_thread_area',
-    'times', 'uname', 'sysinfo', 'getcpu', 'ioprio_get', 'ioprio_set',
+    'times', 'uname', 'sysinfo', 'getcpu', 'getrandom', 'ioprio_get', 'ioprio_set', 'uretprobe',
+    'listmount', 'statmount',
     'landlock_add_rule', 'landlock_create_ruleset', 'landlock_restrict_self',
   ],
   credentials: [
@@ -107,7 +111,8 @@ export const BASE_SYSCALLS: Readonly<Record<string, readonly string[]>> = {
   memory: [
     'brk', 'madvise', 'membarrier', 'memfd_create', 'memfd_secret', 'mincore', 'mlock', 'mlock2',
     'mlockall', 'mmap', 'mmap2', 'mprotect', 'mremap', 'msync', 'munlock', 'munlockall', 'munmap',
-    'pkey_alloc', 'pkey_free', 'pkey_mprotect', 'remap_file_pages',
+    'pkey_alloc', 'pkey_free', 'pkey_mprotect', 'remap_file_pages', 'cachestat', 'map_shadow_stack',
+    'mseal',
   ],
   time: [
     'adjtimex', 'clock_adjtime', 'clock_adjtime64', 'clock_getres', 'clock_getres_time64',
@@ -116,7 +121,7 @@ export const BASE_SYSCALLS: Readonly<Record<string, readonly string[]>> = {
     'timer_gettime64', 'timer_settime', 'timer_settime64',
   ],
   threads: [
-    'futex', 'futex_time64', 'futex_waitv', 'sched_getaffinity', 'sched_getattr', 'sched_getparam',
+    'futex', 'futex_time64', 'futex_waitv', 'futex_wait', 'futex_wake', 'futex_requeue', 'sched_getaffinity', 'sched_getattr', 'sched_getparam',
     'sched_get_priority_max', 'sched_get_priority_min', 'sched_getscheduler', 'sched_rr_get_interval',
     'sched_rr_get_interval_time64', 'sched_setaffinity', 'sched_setattr', 'sched_setparam',
     'sched_setscheduler', 'sched_yield',
@@ -143,7 +148,7 @@ export const CAP_SYSCALLS: Readonly<Record<string, readonly string[]>> = {
   CAP_DAC_READ_SEARCH: ['open_by_handle_at'],
   CAP_SYS_ADMIN: [
     'bpf', 'clone', 'clone3', 'fanotify_init', 'fsconfig', 'fsmount', 'fsopen', 'fspick',
-    'lookup_dcookie', 'mount', 'mount_setattr', 'move_mount', 'open_tree', 'perf_event_open', 'quotactl',
+    'lookup_dcookie', 'lsm_get_self_attr', 'lsm_list_modules', 'lsm_set_self_attr', 'mount', 'mount_setattr', 'move_mount', 'open_tree', 'perf_event_open', 'quotactl',
     'quotactl_fd', 'setdomainname', 'sethostname', 'setns', 'syslog', 'umount', 'umount2', 'unshare',
   ],
   CAP_SYS_BOOT: ['reboot'],
@@ -166,7 +171,9 @@ export const PERSONALITY_VALUES: readonly number[] = [0x0, 0x0008, 0x20000, 0x20
 /** CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET */
 export const CLONE_NAMESPACE_FLAGS = 0x7e020000;
 
-/** AF_VSOCK: socket(2) is allowed for every address family but this one */
+/** socket(2) is allowed for every address family but AF_ALG (38) and AF_VSOCK (40) */
+const AF_ALG = 38;
+const AF_NFC = 39;
 const AF_VSOCK = 40;
 
 export const SECCOMP_ARCHITECTURES: readonly string[] = ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'];
@@ -187,11 +194,12 @@ export function defaultSeccomp(caps: readonly string[]): LinuxSeccomp {
 
   const syscalls: LinuxSyscall[] = [{ names: [...base].sort(), action: 'SCMP_ACT_ALLOW' }];
 
-  syscalls.push({
-    names: ['socket'],
-    action: 'SCMP_ACT_ALLOW',
-    args: [{ index: 0, value: AF_VSOCK, op: 'SCMP_CMP_NE' }],
-  });
+  // one rule per range (conditions inside a rule are ANDed): family < AF_ALG, == AF_NFC, > AF_VSOCK
+  syscalls.push(
+    { names: ['socket'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: AF_ALG, op: 'SCMP_CMP_LT' }] },
+    { names: ['socket'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: AF_NFC, op: 'SCMP_CMP_EQ' }] },
+    { names: ['socket'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: AF_VSOCK, op: 'SCMP_CMP_GT' }] },
+  );
   for (const v of PERSONALITY_VALUES) {
     syscalls.push({ names: ['personality'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: v, op: 'SCMP_CMP_EQ' }] });
   }
