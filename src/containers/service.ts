@@ -28,6 +28,7 @@ import { mountOverlay, unmount } from '../sys/mount.js';
 import { initialState, ZERO_TIME, type ContainerRecord } from './types.js';
 import { mergeConfig, nowNano, randomName, restartDelay, signalNumber, validateName, type CreateBody } from './config.js';
 import { hardNofile, capsOfDaemon } from '../sys/limits.js';
+import { alive } from '../sys/proc.js';
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
 interface Waiter { condition: WaitCondition; resolve: (code: number) => void }
@@ -229,7 +230,7 @@ export class ContainerService {
     for (const b of this.pendingAttach.get(id) ?? []) await b.connect(attachPath).catch((err: Error) => log.warn('attach failed', { id, error: err.message }));
     this.pendingAttach.delete(id);
     try {
-      await this.runc.start(id);
+      await this.runc.start(id, pid);
     } catch (e) {
       await this.runc.kill(id, 'KILL').catch(() => undefined);
       const msg = e instanceof Error ? e.message : String(e);
@@ -290,8 +291,10 @@ export class ContainerService {
 
   /** Releases everything a (re)start set up: runc state, rootfs mount, bundle and socket link. */
   private async teardown(id: string): Promise<void> {
-    await this.runc.delete(id, true).catch((e: Error) => log.warn('runc delete failed', { id, error: e.message }));
-    await unmount(join(this.paths.data(id), 'rootfs')).catch((e: Error) => log.warn('unmount failed', { id, error: e.message }));
+    await Promise.all([
+      this.runc.delete(id, true).catch((e: Error) => log.warn('runc delete failed', { id, error: e.message })),
+      unmount(join(this.paths.data(id), 'rootfs')).catch((e: Error) => log.warn('unmount failed', { id, error: e.message })),
+    ]);
     rmSync(this.paths.bundle(id), { recursive: true, force: true });
     rmSync(this.tmpDir(id), { recursive: true, force: true });
     rmSync(join(this.paths.socks, id.slice(0, 32)), { force: true });
@@ -578,9 +581,6 @@ function exitTime(path: string): string {
   try { return statSync(path).mtime.toISOString(); } catch { return nowNano(); }
 }
 
-function alive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
-}
 
 function initBinary(): string | undefined {
   for (const p of ['/usr/libexec/docker/docker-init', '/usr/bin/tini-static', '/usr/bin/tini', '/sbin/tini']) if (existsSync(p)) return p;

@@ -1,7 +1,11 @@
 // The OCI runtime driver: runc (or a compatible runtime) with a private state root per daemon.
 // Containers are created by conmon (see ./conmon.ts); this module starts, signals, inspects and
 // deletes them. Every call passes the same --root, so several daemons never share runc state.
+import { closeSync, constants, existsSync, openSync } from 'node:fs';
+import { readFile, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import { run, runOk } from '../sys/exec.js';
+import { alive } from '../sys/proc.js';
 
 export interface RuntimeState { id: string; pid: number; status: 'created' | 'running' | 'paused' | 'stopped' | string }
 
@@ -10,7 +14,29 @@ export class RuncDriver {
 
   private args(rest: string[]): string[] { return ['--root', this.root, ...rest]; }
 
-  async start(id: string): Promise<void> { await runOk(this.path, this.args(['start', id])); }
+  /**
+   * Starts a created container whose init has pid `pid`. runc's own `start` only opens the
+   * container's exec fifo, reads it (which lets `runc init` exec the user process) and removes
+   * it; doing that here saves a runc process (~35 ms). Falls back to `runc start` when the fifo
+   * is not where runc 1.1 puts it.
+   */
+  async start(id: string, pid: number): Promise<void> {
+    const fifo = join(this.root, id, 'exec.fifo');
+    if (!existsSync(fifo)) { await runOk(this.path, this.args(['start', id])); return; }
+    // If init dies before opening its end, unblock our read by opening the write end ourselves.
+    const watchdog = setInterval(() => {
+      if (alive(pid)) return;
+      clearInterval(watchdog);
+      try { closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK)); } catch { /* no reader yet or gone */ }
+    }, 100);
+    try {
+      const data = await readFile(fifo);
+      if (data.length === 0) throw new Error(`cannot start container ${id}: container process is already dead`);
+    } finally {
+      clearInterval(watchdog);
+      await unlink(fifo).catch(() => undefined);
+    }
+  }
 
   /** Sends a signal to the container's init (or all its processes). Throws with runc's message. */
   async kill(id: string, signal: string, all = false): Promise<void> {
@@ -42,3 +68,4 @@ export class RuncDriver {
     return m ? m[1] : 'unknown';
   }
 }
+

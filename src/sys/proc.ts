@@ -1,0 +1,6 @@
+// Process checks on the host.
+
+/** True while a process with this pid exists (signal 0 probe). */
+export function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+}
