@@ -5,6 +5,7 @@
 //   POST   /images/{name}/tag           tag (?repo=&tag=) -> 201
 //   DELETE /images/{name}               rmi (?force=&noprune=) -> [{"Untagged"},{"Deleted"}]
 //   POST   /images/create               import (?fromSrc=-|URL&repo=&tag=&changes=&message=); fromImage (pull) -> 500
+//   POST   /images/prune                prune (filters: dangling, label, label!, until)
 //   POST   /images/bootstrap            cocon's own: ?image=busybox -> {"Id"}
 import type { Router, Ctx } from './router.js';
 import type { Services } from '../daemon/services.js';
@@ -73,6 +74,10 @@ export function registerImageRoutes(r: Router, s: Services): void {
       throw e;
     }
     writeMessage(ctx, 200, [{ status: id }]);
+  });
+
+  r.post('/images/prune', async (ctx) => {
+    ctx.send(200, await s.images.prune(parseFilters(ctx.query.get('filters'))));
   });
 
   r.post('/images/bootstrap', async (ctx) => {

@@ -13,7 +13,7 @@
 // Errors: NotFound("No such image: <familiar ref with tag>"), InvalidArgument (bad reference, bad
 // change, bad tar), Conflict (rmi of an image in use / with several tags without force),
 // Internal (host lacks busybox-static).
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync, openSync, readSync, closeSync, createReadStream } from 'node:fs';
+import { readdirSync, chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync, openSync, readSync, closeSync, createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
@@ -122,6 +122,9 @@ export class ImageService implements ImageStore {
     this.snapshots = new OverlaySnapshotter(join(config.dataRoot, 'overlay'), db);
     this.content.sweepIngests();
     this.snapshots.sweep();
+    for (const e of readdirSync(config.dataRoot)) {
+      if (e.startsWith('tmp-bootstrap-')) rmSync(join(config.dataRoot, e), { recursive: true, force: true });
+    }
   }
 
   /** The containers side tells us who uses an image (rmi conflicts). */
@@ -417,6 +420,51 @@ export class ImageService implements ImageStore {
       if (row && !this.all().some((i) => i.diffIds.includes(row.diffId))) this.content.delete(row.diffId);
       records.push({ Deleted: c });
     }
+  }
+
+  /**
+   * POST /images/prune: removes dangling images (or, with dangling=false, every image no container
+   * uses), honouring label / label! / until filters. Returns docker's ImagesDeleted + SpaceReclaimed.
+   */
+  prune(filters: Record<string, string[]> = {}): Promise<{ ImagesDeleted: DeleteItem[] | null; SpaceReclaimed: number }> {
+    for (const k of Object.keys(filters)) {
+      if (!['dangling', 'label', 'label!', 'until'].includes(k)) throw new InvalidArgument(`invalid filter '${k}'`);
+    }
+    let danglingOnly = true;
+    for (const v of filters.dangling ?? []) {
+      if (['false', '0'].includes(v.toLowerCase())) danglingOnly = false;
+      else if (!['true', '1'].includes(v.toLowerCase())) throw new InvalidArgument(`Invalid filter 'dangling=${v}'`);
+    }
+    let until: number | undefined;
+    for (const v of filters.until ?? []) {
+      const t = /^\d+(\.\d+)?$/.test(v) ? Number(v) * 1000 : /^\d+[smh]$/.test(v) ? Date.now() - Number(v.slice(0, -1)) * { s: 1e3, m: 6e4, h: 3.6e6 }[v.slice(-1) as 's' | 'm' | 'h'] : Date.parse(v);
+      if (!Number.isFinite(t)) throw new InvalidArgument(`invalid filter 'until=${v}'`);
+      until = t;
+    }
+    const labelOk = (labels: Record<string, string>, f: string) => {
+      const i = f.indexOf('=');
+      return i < 0 ? f in labels : labels[f.slice(0, i)] === f.slice(i + 1);
+    };
+    return this.exclusive(() => {
+      const deleted: DeleteItem[] = [];
+      let reclaimed = 0;
+      for (const img of this.all()) {
+        if (!this.byId(img.id)) continue;
+        if (danglingOnly && this.refsOf(img.id).length > 0) continue;
+        if (this.users(img.id).length > 0) continue;
+        if (this.all().some((i) => i.parent === img.id)) continue;
+        if (until !== undefined && !(Date.parse(img.created) < until)) continue;
+        const labels = img.config.Labels ?? {};
+        if (filters.label && !filters.label.every((f) => labelOk(labels, f))) continue;
+        if (filters['label!'] && filters['label!'].some((f) => labelOk(labels, f))) continue;
+        for (const r of this.refsOf(img.id)) { this.untag(r, img.id); deleted.push({ Untagged: familiarize(r) }); }
+        const before = new Set(this.snapshots.list().map((l) => l.chainId));
+        const sizes = new Map(this.snapshots.list().map((l) => [l.chainId, l.size]));
+        this.deleteImage(img, deleted);
+        for (const c of before) if (!this.snapshots.get(c)) reclaimed += sizes.get(c) ?? 0;
+      }
+      return { ImagesDeleted: deleted.length ? deleted : null, SpaceReclaimed: reclaimed };
+    });
   }
 
   // ---------------------------------------------------------------- create

@@ -189,3 +189,20 @@ test('events: import, tag, untag, delete', async () => {
   await svc.remove('ev');
   assert.deepEqual(seen, ['import', 'tag', 'untag', 'delete']);
 });
+
+test('prune: dangling by default, unused with dangling=false', async () => {
+  const a = await svc.import(Readable.from([makeTar({ p: '1' })]), { repo: 'prune-a', fromSrc: '-' });
+  await svc.import(Readable.from([makeTar({ p: '2' })]), { repo: 'prune-a', fromSrc: '-' }); // a now dangles
+  const keep = await svc.import(Readable.from([makeTar({ p: '3' })]), { repo: 'prune-keep', fromSrc: '-', changes: ['LABEL keep=yes'] });
+  const r = await svc.prune();
+  assert.deepEqual(r.ImagesDeleted![0], { Deleted: a });
+  assert.equal(r.SpaceReclaimed, 1);
+  assert.deepEqual(await svc.prune(), { ImagesDeleted: null, SpaceReclaimed: 0 });
+  const busybox = svc.get('busybox').id;
+  users[busybox] = [{ id: 'f'.repeat(64), running: true }];
+  const all = await svc.prune({ dangling: ['false'], 'label!': ['keep=yes'] });
+  assert.ok(all.ImagesDeleted!.some((d) => 'Untagged' in d && d.Untagged === 'prune-a:latest'));
+  assert.equal(svc.get('prune-keep').id, keep);
+  assert.equal(svc.get('busybox').id, busybox);
+  users = {};
+});
