@@ -1,0 +1,461 @@
+// Container commands other than run/create/start/attach: ps, stop, kill, restart, rm, logs,
+// wait, inspect, rename, exec, top, port, pause, unpause.
+import { readFileSync } from 'node:fs';
+import type { FlagDef } from '../flags.js';
+import { Opts } from '../flags.js';
+import { ApiError, Client, readAll } from '../client.js';
+import { CliError } from '../context.js';
+import type { Command, Ctx } from '../context.js';
+import { buildFilters, filtersParam, FilterError } from '../filters.js';
+import { containerRow, renderRows, PS_DEFAULT_TABLE, PS_HEADERS } from '../format.js';
+import type { ApiContainer } from '../format.js';
+import { truncateId, getTimestamp } from '../humanize.js';
+import { FrameDemuxer } from '../streams.js';
+import { parseEnvFile, resolveEnvArg } from '../envfile.js';
+import { tabwrite } from '../table.js';
+import { parseTemplate, execTemplate, TemplateError } from '../template.js';
+import { monitorResize, pumpStreams } from '../io.js';
+
+function daemonMsg(e: unknown): string {
+  if (e instanceof ApiError) return `Error response from daemon: ${e.message}`;
+  return e instanceof Error ? e.message : String(e);
+}
+
+const seg = (s: string): string => encodeURIComponent(s);
+
+// Runs `fn` for each name, prints the name on success and the error otherwise; exit 1 if any failed.
+async function forEach(ctx: Ctx, names: string[], fn: (name: string) => Promise<void>, printName = true): Promise<number> {
+  let failed = false;
+  for (const n of names) {
+    try {
+      await fn(n);
+      if (printName) ctx.out(`${n}\n`);
+    } catch (e) {
+      ctx.err(`${daemonMsg(e)}\n`);
+      failed = true;
+    }
+  }
+  return failed ? 1 : 0;
+}
+
+function filtersFrom(o: Opts): string | undefined {
+  try { return filtersParam(buildFilters(o.list('filter'))); } catch (e) {
+    if (e instanceof FilterError) throw new CliError(e.message, 125);
+    throw e;
+  }
+}
+
+export const psCommand: Command = {
+  name: 'ps',
+  aliases: ['container ls', 'container list', 'container ps'],
+  usage: 'ps [OPTIONS]',
+  desc: 'List containers',
+  flags: [
+    { long: 'all', short: 'a', type: 'bool', desc: 'Show all containers (default shows just running)' },
+    { long: 'filter', short: 'f', type: 'list', valueName: 'filter', desc: 'Filter output based on conditions provided' },
+    { long: 'format', type: 'string', desc: 'Format output using a custom template' },
+    { long: 'last', short: 'n', type: 'int', default: -1, desc: 'Show n last created containers (includes all states)' },
+    { long: 'latest', short: 'l', type: 'bool', desc: 'Show the latest created container (includes all states)' },
+    { long: 'no-trunc', type: 'bool', desc: "Don't truncate output" },
+    { long: 'quiet', short: 'q', type: 'bool', desc: 'Only display container IDs' },
+    { long: 'size', short: 's', type: 'bool', desc: 'Display total file sizes' },
+  ],
+  maxArgs: 0,
+  async run(ctx, o) {
+    let limit = o.num('last') ?? -1;
+    if (o.bool('latest') && limit === -1) limit = 1;
+    const filters = filtersFrom(o);
+    const client = await ctx.client();
+    const list = await client.json<ApiContainer[]>('GET', '/containers/json', {
+      query: { all: o.bool('all') ? '1' : undefined, limit: limit > 0 ? limit : undefined, size: o.bool('size') ? '1' : undefined, filters },
+    });
+    const trunc = !o.bool('no-trunc');
+    const rows = (list ?? []).map((c) => containerRow(c, { trunc, now: ctx.now() }));
+    let format = o.str('format');
+    if (o.bool('quiet') && !format) format = '{{.ID}}';
+    if (!format) format = ctx.env.COCON_PS_FORMAT || (o.bool('size') ? `${PS_DEFAULT_TABLE}\t{{.Size}}` : PS_DEFAULT_TABLE);
+    else if (o.bool('quiet')) format = '{{.ID}}';
+    ctx.out(renderOrFail(format, rows, PS_HEADERS, PS_DEFAULT_TABLE));
+    return 0;
+  },
+};
+
+export function renderOrFail(format: string, rows: Record<string, unknown>[], headers: Record<string, unknown>, def: string): string {
+  try { return renderRows(format, rows, headers, def); } catch (e) {
+    if (e instanceof TemplateError) throw new CliError(`template parsing error: ${e.message}`, 1);
+    throw e;
+  }
+}
+
+export const stopCommand: Command = {
+  name: 'stop',
+  usage: 'stop [OPTIONS] CONTAINER [CONTAINER...]',
+  desc: 'Stop one or more running containers',
+  flags: [
+    { long: 'signal', short: 's', type: 'string', desc: 'Signal to send to the container' },
+    { long: 'time', short: 't', type: 'int', desc: 'Seconds to wait before killing the container' },
+    { long: 'timeout', type: 'int', hidden: true },
+  ],
+  minArgs: 1,
+  async run(ctx, o) {
+    const client = await ctx.client();
+    const t = o.has('time') ? o.num('time') : o.has('timeout') ? o.num('timeout') : undefined;
+    return forEach(ctx, o.args, async (n) => {
+      await client.call('POST', `/containers/${seg(n)}/stop`, { query: { t, signal: o.str('signal') || undefined } });
+    });
+  },
+};
+
+export const restartCommand: Command = {
+  name: 'restart',
+  usage: 'restart [OPTIONS] CONTAINER [CONTAINER...]',
+  desc: 'Restart one or more containers',
+  flags: stopCommand.flags,
+  minArgs: 1,
+  async run(ctx, o) {
+    const client = await ctx.client();
+    const t = o.has('time') ? o.num('time') : o.has('timeout') ? o.num('timeout') : undefined;
+    return forEach(ctx, o.args, async (n) => {
+      await client.call('POST', `/containers/${seg(n)}/restart`, { query: { t, signal: o.str('signal') || undefined } });
+    });
+  },
+};
+
+export const killCommand: Command = {
+  name: 'kill',
+  usage: 'kill [OPTIONS] CONTAINER [CONTAINER...]',
+  desc: 'Kill one or more running containers',
+  flags: [{ long: 'signal', short: 's', type: 'string', desc: 'Signal to send to the container' }],
+  minArgs: 1,
+  async run(ctx, o) {
+    const client = await ctx.client();
+    return forEach(ctx, o.args, async (n) => {
+      await client.call('POST', `/containers/${seg(n)}/kill`, { query: { signal: o.str('signal') || undefined } });
+    });
+  },
+};
+
+export const pauseCommand: Command = {
+  name: 'pause', usage: 'pause CONTAINER [CONTAINER...]', desc: 'Pause all processes within one or more containers', flags: [], minArgs: 1,
+  async run(ctx, o) { const client = await ctx.client(); return forEach(ctx, o.args, async (n) => { await client.call('POST', `/containers/${seg(n)}/pause`); }); },
+};
+export const unpauseCommand: Command = {
+  name: 'unpause', usage: 'unpause CONTAINER [CONTAINER...]', desc: 'Unpause all processes within one or more containers', flags: [], minArgs: 1,
+  async run(ctx, o) { const client = await ctx.client(); return forEach(ctx, o.args, async (n) => { await client.call('POST', `/containers/${seg(n)}/unpause`); }); },
+};
+
+export const rmCommand: Command = {
+  name: 'rm',
+  aliases: ['container rm', 'container remove'],
+  usage: 'rm [OPTIONS] CONTAINER [CONTAINER...]',
+  desc: 'Remove one or more containers',
+  flags: [
+    { long: 'force', short: 'f', type: 'bool', desc: 'Force the removal of a running container (uses SIGKILL)' },
+    { long: 'link', short: 'l', type: 'bool', desc: 'Remove the specified link' },
+    { long: 'volumes', short: 'v', type: 'bool', desc: 'Remove anonymous volumes associated with the container' },
+  ],
+  minArgs: 1,
+  async run(ctx, o) {
+    const client = await ctx.client();
+    return forEach(ctx, o.args, async (n) => {
+      const name = n.replace(/^\//, '');
+      try {
+        await client.call('DELETE', `/containers/${seg(name)}`, {
+          query: { force: o.bool('force') ? '1' : undefined, v: o.bool('volumes') ? '1' : undefined, link: o.bool('link') ? '1' : undefined },
+        });
+      } catch (e) {
+        // docker rm -f of a missing container is not an error
+        if (o.bool('force') && e instanceof ApiError && e.status === 404) return;
+        throw e;
+      }
+    });
+  },
+};
+
+export const waitCommand: Command = {
+  name: 'wait',
+  usage: 'wait CONTAINER [CONTAINER...]',
+  desc: 'Block until one or more containers stop, then print their exit codes',
+  flags: [],
+  minArgs: 1,
+  async run(ctx, o) {
+    const client = await ctx.client();
+    return forEach(ctx, o.args, async (n) => {
+      const res = await client.stream('POST', `/containers/${seg(n)}/wait`, {}, false);
+      const text = (await readAll(res)).toString('utf8').trim();
+      const body = JSON.parse(text.split('\n').pop() ?? '{}') as { StatusCode?: number; Error?: { Message?: string } | null };
+      if (body.Error?.Message) throw new Error(body.Error.Message);
+      ctx.out(`${body.StatusCode ?? 0}\n`);
+    }, false);
+  },
+};
+
+export const renameCommand: Command = {
+  name: 'rename',
+  usage: 'rename CONTAINER NEW_NAME',
+  desc: 'Rename a container',
+  flags: [],
+  minArgs: 2,
+  maxArgs: 2,
+  async run(ctx, o) {
+    const client = await ctx.client();
+    const [oldName, newName] = o.args;
+    if (!newName.trim() || !oldName.trim()) throw new CliError('Error: neither old nor new names may be empty', 1);
+    try {
+      await client.call('POST', `/containers/${seg(oldName)}/rename`, { query: { name: newName } });
+    } catch (e) {
+      ctx.err(`${daemonMsg(e)}\n`);
+      throw new CliError(`Error: failed to rename container named ${oldName}`, 1);
+    }
+    return 0;
+  },
+};
+
+interface LogsContainer { Id: string; Config?: { Tty?: boolean } }
+
+export const logsCommand: Command = {
+  name: 'logs',
+  usage: 'logs [OPTIONS] CONTAINER',
+  desc: 'Fetch the logs of a container',
+  flags: [
+    { long: 'details', type: 'bool', desc: 'Show extra details provided to logs' },
+    { long: 'follow', short: 'f', type: 'bool', desc: 'Follow log output' },
+    { long: 'since', type: 'string', desc: 'Show logs since timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)' },
+    { long: 'tail', short: 'n', type: 'string', default: 'all', desc: 'Number of lines to show from the end of the logs' },
+    { long: 'timestamps', short: 't', type: 'bool', desc: 'Show timestamps' },
+    { long: 'until', type: 'string', desc: 'Show logs before a timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)' },
+  ],
+  minArgs: 1,
+  maxArgs: 1,
+  async run(ctx, o) {
+    const client = await ctx.client();
+    const c = await client.json<LogsContainer>('GET', `/containers/${seg(o.args[0])}/json`);
+    let since: string | undefined; let until: string | undefined;
+    try {
+      if (o.str('since')) since = getTimestamp(o.str('since'), ctx.now());
+      if (o.str('until')) until = getTimestamp(o.str('until'), ctx.now());
+    } catch (e) { throw new CliError((e as Error).message, 1); }
+    const res = await client.stream('GET', `/containers/${c.Id}/logs`, {
+      query: {
+        stdout: '1', stderr: '1', since, until,
+        timestamps: o.bool('timestamps') ? '1' : undefined,
+        follow: o.bool('follow') ? '1' : undefined,
+        tail: o.str('tail') || 'all',
+        details: o.bool('details') ? '1' : undefined,
+      },
+    });
+    const demux = c.Config?.Tty ? undefined : new FrameDemuxer((stream, payload) => {
+      if (stream === 2) process.stderr.write(payload); else process.stdout.write(payload);
+    });
+    for await (const chunk of res) {
+      const b = chunk as Buffer;
+      if (demux) demux.push(b); else process.stdout.write(b);
+    }
+    return 0;
+  },
+};
+
+// ---- inspect ----
+
+async function tryGet(client: Client, path: string): Promise<unknown | undefined> {
+  try { return await client.json<unknown>('GET', path); } catch (e) {
+    if (e instanceof ApiError && e.status === 404) return undefined;
+    throw e;
+  }
+}
+
+export function printInspect(ctx: Ctx, items: unknown[], format: string): void {
+  if (!format) {
+    ctx.out(items.length ? `${JSON.stringify(items, null, 4)}\n` : '[]\n');
+    return;
+  }
+  let t;
+  try { t = parseTemplate(format.replace(/\\t/g, '\t').replace(/\\n/g, '\n')); } catch (e) {
+    throw new CliError(`template parsing error: ${(e as Error).message}`, 1);
+  }
+  for (const it of items) {
+    try { ctx.out(`${execTemplate(t, it)}\n`); } catch (e) {
+      throw new CliError(`template: ${(e as Error).message}`, 1);
+    }
+  }
+}
+
+export async function inspectObjects(ctx: Ctx, names: string[], kind: string, format: string): Promise<number> {
+  const client = await ctx.client();
+  const found: unknown[] = [];
+  const errors: string[] = [];
+  for (const n of names) {
+    let obj: unknown;
+    if (kind === '' || kind === 'container') obj = await tryGet(client, `/containers/${seg(n)}/json`);
+    if (obj === undefined && (kind === '' || kind === 'image')) obj = await tryGet(client, `/images/${n.split('/').map(seg).join('/')}/json`);
+    if (obj === undefined && (kind === 'network' || kind === '')) obj = await tryGet(client, `/networks/${seg(n)}`);
+    if (obj === undefined && (kind === 'volume' || kind === '')) obj = await tryGet(client, `/volumes/${seg(n)}`);
+    if (obj === undefined) {
+      const what = kind === 'container' ? 'container' : kind === 'image' ? 'image' : kind === '' ? 'object' : kind;
+      errors.push(`No such ${what}: ${n}`);
+    } else found.push(obj);
+  }
+  printInspect(ctx, found, format);
+  if (errors.length) {
+    for (const e of errors) ctx.err(`Error: ${e}\n`);
+    return 1;
+  }
+  return 0;
+}
+
+const INSPECT_FLAGS: FlagDef[] = [
+  { long: 'format', short: 'f', type: 'string', desc: 'Format output using a custom template' },
+  { long: 'size', short: 's', type: 'bool', desc: 'Display total file sizes if the type is container' },
+  { long: 'type', type: 'string', desc: 'Only inspect objects of the given type' },
+];
+
+export const inspectCommand: Command = {
+  name: 'inspect',
+  usage: 'inspect [OPTIONS] NAME|ID [NAME|ID...]',
+  desc: 'Return low-level information on Docker objects',
+  flags: INSPECT_FLAGS,
+  minArgs: 1,
+  async run(ctx, o) {
+    const kind = o.str('type');
+    if (kind && !['container', 'image', 'network', 'volume'].includes(kind)) throw new CliError(`"${kind}" is not a valid value for --type`, 1);
+    return inspectObjects(ctx, o.args, kind, o.str('format'));
+  },
+};
+
+export const containerInspectCommand: Command = {
+  name: 'container inspect',
+  usage: 'container inspect [OPTIONS] CONTAINER [CONTAINER...]',
+  desc: 'Display detailed information on one or more containers',
+  flags: INSPECT_FLAGS.filter((f) => f.long !== 'type'),
+  minArgs: 1,
+  async run(ctx, o) { return inspectObjects(ctx, o.args, 'container', o.str('format')); },
+};
+
+// ---- exec ----
+
+export const execCommand: Command = {
+  name: 'exec',
+  usage: 'exec [OPTIONS] CONTAINER COMMAND [ARG...]',
+  desc: 'Execute a command in a running container',
+  flags: [
+    { long: 'detach', short: 'd', type: 'bool', desc: 'Detached mode: run command in the background' },
+    { long: 'detach-keys', type: 'string', desc: 'Override the key sequence for detaching a container' },
+    { long: 'env', short: 'e', type: 'list', desc: 'Set environment variables' },
+    { long: 'env-file', type: 'list', desc: 'Read in a file of environment variables' },
+    { long: 'interactive', short: 'i', type: 'bool', desc: 'Keep STDIN open even if not attached' },
+    { long: 'privileged', type: 'bool', desc: 'Give extended privileges to the command' },
+    { long: 'tty', short: 't', type: 'bool', desc: 'Allocate a pseudo-TTY' },
+    { long: 'user', short: 'u', type: 'string', desc: 'Username or UID (format: "<name|uid>[:<group|gid>]")' },
+    { long: 'workdir', short: 'w', type: 'string', desc: 'Working directory inside the container' },
+  ],
+  interspersed: false,
+  minArgs: 2,
+  async run(ctx, o) {
+    const [name, ...cmd] = o.args;
+    const tty = o.bool('tty');
+    const interactive = o.bool('interactive');
+    const detach = o.bool('detach');
+    const env: string[] = [];
+    for (const f of o.list('env-file')) {
+      let content: string;
+      try { content = readFileSync(f, 'utf8'); } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        throw new CliError(`open ${f}: ${code === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`, 1);
+      }
+      try { env.push(...parseEnvFile(content, f, (k) => ctx.env[k])); } catch (e) { throw new CliError((e as Error).message, 1); }
+    }
+    for (const e of o.list('env')) {
+      try { env.push(resolveEnvArg(e, (k) => ctx.env[k])); } catch (err) { throw new CliError((err as Error).message, 1); }
+    }
+    if (tty && interactive && !detach && !process.stdin.isTTY) throw new CliError('the input device is not a TTY', 1);
+    const client = await ctx.client();
+    const c = await client.json<{ Id: string }>('GET', `/containers/${seg(name)}/json`);
+    const body = {
+      User: o.str('user'),
+      Privileged: o.bool('privileged'),
+      Tty: tty,
+      AttachStdin: interactive && !detach,
+      AttachStderr: !detach,
+      AttachStdout: !detach,
+      Detach: detach,
+      DetachKeys: o.str('detach-keys'),
+      Env: env.length ? env : null,
+      WorkingDir: o.str('workdir'),
+      Cmd: cmd,
+    };
+    const ex = await client.json<{ Id: string }>('POST', `/containers/${c.Id}/exec`, { body });
+    if (detach) {
+      await client.call('POST', `/exec/${ex.Id}/start`, { body: { Detach: true, Tty: tty } });
+      return 0;
+    }
+    const h = await client.hijack(`/exec/${ex.Id}/start`, {}, { Detach: false, Tty: tty });
+    const stopResize = tty ? monitorResize(client, `/exec/${ex.Id}/resize`) : () => undefined;
+    try {
+      const pump = pumpStreams(h, { tty, stdin: interactive, detachKeys: o.str('detach-keys') || undefined });
+      const r = await pump.done;
+      if (r === 'detached') return 0;
+    } finally { stopResize(); }
+    const info = await client.json<{ ExitCode?: number | null; Running?: boolean }>('GET', `/exec/${ex.Id}/json`);
+    return info.ExitCode ?? 0;
+  },
+};
+
+// ---- top, port ----
+
+export const topCommand: Command = {
+  name: 'top',
+  usage: 'top CONTAINER [ps OPTIONS]',
+  desc: 'Display the running processes of a container',
+  flags: [],
+  interspersed: false,
+  minArgs: 1,
+  async run(ctx, o) {
+    const client = await ctx.client();
+    const [name, ...psArgs] = o.args;
+    const r = await client.json<{ Titles: string[]; Processes: string[][] }>('GET', `/containers/${seg(name)}/top`, {
+      query: { ps_args: psArgs.length ? psArgs.join(' ') : undefined },
+    });
+    let text = `${(r.Titles ?? []).join('\t')}\n`;
+    for (const p of r.Processes ?? []) text += `${p.join('\t')}\n`;
+    ctx.out(tabwrite(text, 20, 3));
+    return 0;
+  },
+};
+
+export const portCommand: Command = {
+  name: 'port',
+  usage: 'port CONTAINER [PRIVATE_PORT[/PROTO]]',
+  desc: 'List port mappings or a specific mapping for the container',
+  flags: [],
+  minArgs: 1,
+  maxArgs: 2,
+  async run(ctx, o) {
+    const client = await ctx.client();
+    const [name, want] = o.args;
+    const c = await client.json<{ NetworkSettings?: { Ports?: Record<string, { HostIp: string; HostPort: string }[] | null> | null } }>('GET', `/containers/${seg(name)}/json`);
+    const ports = c.NetworkSettings?.Ports ?? {};
+    const fmt = (b: { HostIp: string; HostPort: string }): string => {
+      const ip = b.HostIp || '0.0.0.0';
+      return ip.includes(':') ? `[${ip}]:${b.HostPort}` : `${ip}:${b.HostPort}`;
+    };
+    if (want) {
+      let [port, proto] = want.split('/');
+      proto ||= 'tcp';
+      if (!/^\d+$/.test(port)) throw new CliError(`Error: invalid port (${port}): must be a number`, 1);
+      const key = `${port}/${proto}`;
+      const bs = ports[key];
+      if (bs && bs.length) {
+        for (const b of bs) ctx.out(`${fmt(b)}\n`);
+        return 0;
+      }
+      throw new CliError(`Error: No public port '${key}' published for ${name}`, 1);
+    }
+    const lines: string[] = [];
+    const keys = Object.keys(ports).sort((a, b) => parseInt(a, 10) - parseInt(b, 10) || (a < b ? -1 : a > b ? 1 : 0));
+    for (const k of keys) for (const b of ports[k] ?? []) lines.push(`${k} -> ${fmt(b)}`);
+    ctx.out(lines.map((l) => `${l}\n`).join(''));
+    return 0;
+  },
+};
+
+export { truncateId };

@@ -1,0 +1,221 @@
+// Image commands: images (image ls), image inspect, tag, rmi (image rm), import, pull,
+// and cocon's own `image bootstrap busybox`.
+import { createReadStream, statSync } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { ApiError, readJsonStream } from '../client.js';
+import { CliError } from '../context.js';
+import type { Command, Ctx } from '../context.js';
+import { addFilter, buildFilters, filtersParam, FilterError } from '../filters.js';
+import { imageRows, IMAGE_HEADERS, IMAGES_DEFAULT_TABLE, IMAGES_DIGESTS_TABLE } from '../format.js';
+import type { ApiImage } from '../format.js';
+import { normalizedName, parseRef, RefError } from '../refs.js';
+import { renderOrFail, inspectObjects } from './container.js';
+import { bootstrapBusybox } from './run.js';
+
+function daemonMsg(e: unknown): string {
+  if (e instanceof ApiError) return `Error response from daemon: ${e.message}`;
+  return e instanceof Error ? e.message : String(e);
+}
+
+// Image references keep their slashes and colons in paths (docker sends them unescaped).
+const imgPath = (s: string): string => s.split('/').map((p) => encodeURIComponent(p).replace(/%3A/gi, ':').replace(/%40/g, '@')).join('/');
+
+export const imagesCommand: Command = {
+  name: 'images',
+  aliases: ['image ls', 'image list'],
+  usage: 'images [OPTIONS] [REPOSITORY[:TAG]]',
+  desc: 'List images',
+  flags: [
+    { long: 'all', short: 'a', type: 'bool', desc: 'Show all images (default hides intermediate images)' },
+    { long: 'digests', type: 'bool', desc: 'Show digests' },
+    { long: 'filter', short: 'f', type: 'list', valueName: 'filter', desc: 'Filter output based on conditions provided' },
+    { long: 'format', type: 'string', desc: 'Format output using a custom template' },
+    { long: 'no-trunc', type: 'bool', desc: "Don't truncate output" },
+    { long: 'quiet', short: 'q', type: 'bool', desc: 'Only show image IDs' },
+    { long: 'tree', type: 'bool', hidden: true },
+  ],
+  maxArgs: 1,
+  async run(ctx, o) {
+    let filters;
+    try { filters = buildFilters(o.list('filter')); } catch (e) {
+      if (e instanceof FilterError) throw new CliError(e.message, 125);
+      throw e;
+    }
+    if (o.args[0]) addFilter(filters, 'reference', o.args[0]);
+    const client = await ctx.client();
+    const list = (await client.json<ApiImage[]>('GET', '/images/json', {
+      query: { all: o.bool('all') ? '1' : undefined, filters: filtersParam(filters) },
+    })) ?? [];
+    const sorted = list.map((img, i) => ({ img, i })).sort((a, b) => ((b.img.Created ?? 0) - (a.img.Created ?? 0)) || a.i - b.i).map((x) => x.img);
+    const trunc = !o.bool('no-trunc');
+    const rows = sorted.flatMap((img) => imageRows(img, { trunc, now: ctx.now(), digests: o.bool('digests') }));
+    let format = o.str('format');
+    if (o.bool('quiet')) format = '{{.ID}}';
+    if (!format) format = ctx.env.COCON_IMAGES_FORMAT || (o.bool('digests') ? IMAGES_DIGESTS_TABLE : IMAGES_DEFAULT_TABLE);
+    if (o.bool('quiet')) {
+      // one line per image
+      const seen = new Set<string>();
+      for (const r of rows) { const id = String(r.ID); if (!seen.has(id)) { seen.add(id); ctx.out(`${id}\n`); } }
+      return 0;
+    }
+    ctx.out(renderOrFail(format, rows, IMAGE_HEADERS, IMAGES_DEFAULT_TABLE));
+    return 0;
+  },
+};
+
+export const imageInspectCommand: Command = {
+  name: 'image inspect',
+  usage: 'image inspect [OPTIONS] IMAGE [IMAGE...]',
+  desc: 'Display detailed information on one or more images',
+  flags: [{ long: 'format', short: 'f', type: 'string', desc: 'Format output using a custom template' }],
+  minArgs: 1,
+  async run(ctx, o) { return inspectObjects(ctx, o.args, 'image', o.str('format')); },
+};
+
+export const tagCommand: Command = {
+  name: 'tag',
+  aliases: ['image tag'],
+  usage: 'tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]',
+  desc: 'Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE',
+  flags: [],
+  minArgs: 2,
+  maxArgs: 2,
+  async run(ctx, o) {
+    const [src, target] = o.args;
+    let ref;
+    try { ref = parseRef(target); } catch (e) {
+      if (e instanceof RefError) throw new CliError(`Error parsing reference: "${target}" is not a valid repository/tag: ${e.message}`, 1);
+      throw e;
+    }
+    if (ref.digest) throw new CliError('refusing to create a tag with a digest reference', 1);
+    const client = await ctx.client();
+    await client.call('POST', `/images/${imgPath(src)}/tag`, { query: { repo: normalizedName(ref), tag: ref.tag ?? 'latest' } });
+    return 0;
+  },
+};
+
+export const rmiCommand: Command = {
+  name: 'rmi',
+  aliases: ['image rm', 'image remove'],
+  usage: 'rmi [OPTIONS] IMAGE [IMAGE...]',
+  desc: 'Remove one or more images',
+  flags: [
+    { long: 'force', short: 'f', type: 'bool', desc: 'Force removal of the image' },
+    { long: 'no-prune', type: 'bool', desc: 'Do not delete untagged parents' },
+  ],
+  minArgs: 1,
+  async run(ctx, o) {
+    const client = await ctx.client();
+    let failed = false;
+    for (const name of o.args) {
+      try {
+        const items = await client.json<{ Untagged?: string; Deleted?: string }[]>('DELETE', `/images/${imgPath(name)}`, {
+          query: { force: o.bool('force') ? '1' : undefined, noprune: o.bool('no-prune') ? '1' : undefined },
+        });
+        for (const it of items ?? []) {
+          if (it.Untagged) ctx.out(`Untagged: ${it.Untagged}\n`);
+          if (it.Deleted) ctx.out(`Deleted: ${it.Deleted}\n`);
+        }
+      } catch (e) {
+        ctx.err(`${daemonMsg(e)}\n`);
+        failed = true;
+      }
+    }
+    return failed ? 1 : 0;
+  },
+};
+
+async function printProgress(ctx: Ctx, res: Readable, toStdout: boolean): Promise<void> {
+  let error: string | undefined;
+  await readJsonStream(res, (m) => {
+    const ed = m.errorDetail as { message?: string } | undefined;
+    if (typeof m.error === 'string' || ed?.message) { error = ed?.message ?? String(m.error); return; }
+    if (typeof m.stream === 'string') { (toStdout ? ctx.out : ctx.err)(m.stream); return; }
+    if (typeof m.status === 'string' && !m.progress) {
+      const line = `${typeof m.id === 'string' && m.id ? `${m.id}: ` : ''}${m.status}\n`;
+      (toStdout ? ctx.out : ctx.err)(line);
+    }
+  });
+  if (error) throw new CliError(error, 1);
+}
+
+export const importCommand: Command = {
+  name: 'import',
+  aliases: ['image import'],
+  usage: 'import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]',
+  desc: 'Import the contents from a tarball to create a filesystem image',
+  flags: [
+    { long: 'change', short: 'c', type: 'list', desc: 'Apply Dockerfile instruction to the created image' },
+    { long: 'message', short: 'm', type: 'string', desc: 'Set commit message for imported image' },
+    { long: 'platform', type: 'string', desc: 'Set platform if server is multi-platform capable' },
+  ],
+  minArgs: 1,
+  maxArgs: 2,
+  async run(ctx, o) {
+    const [src, repo] = o.args;
+    if (repo) {
+      try { parseRef(repo); } catch (e) { throw new CliError(`invalid reference format: ${(e as Error).message}`, 1); }
+    }
+    const query = {
+      fromSrc: '-', repo: repo || undefined, message: o.str('message') || undefined,
+      changes: o.list('change').length ? o.list('change') : undefined, platform: o.str('platform') || undefined,
+    };
+    let body: Readable | undefined;
+    if (/^https?:\/\//.test(src)) {
+      query.fromSrc = src;
+    } else if (src === '-') {
+      body = process.stdin;
+    } else {
+      try { statSync(src); } catch { throw new CliError(`open ${src}: no such file or directory`, 1); }
+      body = createReadStream(src);
+    }
+    const client = await ctx.client();
+    const res = await client.stream('POST', '/images/create', { query, raw: body, contentType: 'text/plain' });
+    await printProgress(ctx, res, true);
+    return 0;
+  },
+};
+
+export const pullCommand: Command = {
+  name: 'pull',
+  aliases: ['image pull'],
+  usage: 'pull [OPTIONS] NAME[:TAG|@DIGEST]',
+  desc: 'Download an image from a registry',
+  flags: [
+    { long: 'all-tags', short: 'a', type: 'bool', desc: 'Download all tagged images in the repository' },
+    { long: 'platform', type: 'string', desc: 'Set platform if server is multi-platform capable' },
+    { long: 'quiet', short: 'q', type: 'bool', desc: 'Suppress verbose output' },
+  ],
+  minArgs: 1,
+  maxArgs: 1,
+  async run(ctx, o) {
+    let ref;
+    try { ref = parseRef(o.args[0]); } catch (e) { throw new CliError(`invalid reference format`, 1); }
+    const client = await ctx.client();
+    if (!o.bool('all-tags') && !ref.tag && !ref.digest) ctx.out('Using default tag: latest\n');
+    const res = await client.stream('POST', '/images/create', {
+      query: { fromImage: normalizedName(ref), tag: ref.digest ?? (o.bool('all-tags') ? undefined : ref.tag ?? 'latest'), platform: o.str('platform') || undefined },
+      headers: { 'X-Registry-Auth': 'e30=' },
+    });
+    if (o.bool('quiet')) { await printProgress({ ...ctx, out: () => undefined, err: () => undefined }, res, true); ctx.out(`${o.args[0]}\n`); return 0; }
+    await printProgress(ctx, res, true);
+    return 0;
+  },
+};
+
+export const bootstrapCommand: Command = {
+  name: 'image bootstrap',
+  usage: 'image bootstrap IMAGE',
+  desc: 'Build an image from the host (busybox: from the host\'s busybox-static)',
+  flags: [],
+  minArgs: 1,
+  maxArgs: 1,
+  async run(ctx, o) {
+    const image = o.args[0];
+    if (image !== 'busybox' && image !== 'busybox:latest') throw new CliError(`image bootstrap: unsupported image "${image}" (supported: busybox)`, 1);
+    const client = await ctx.client();
+    const id = await bootstrapBusybox(client);
+    ctx.out(`${id}\n`);
+    return 0;
+  },
+};

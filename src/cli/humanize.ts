@@ -1,0 +1,164 @@
+// Human-readable durations, sizes, quoting and truncation as docker's CLI prints them
+// (docker/go-units, strconv.Quote, stringid.TruncateID). Pure: no I/O.
+
+// go-units HumanDuration; `ms` is a duration in milliseconds.
+export function humanDuration(ms: number): string {
+  const seconds = Math.trunc(ms / 1000);
+  if (seconds < 1) return 'Less than a second';
+  if (seconds === 1) return '1 second';
+  if (seconds < 60) return `${seconds} seconds`;
+  const minutes = Math.trunc(ms / 60000);
+  if (minutes === 1) return 'About a minute';
+  if (minutes < 60) return `${minutes} minutes`;
+  const hours = Math.trunc(ms / 3600000 + 0.5);
+  if (hours === 1) return 'About an hour';
+  if (hours < 48) return `${hours} hours`;
+  if (hours < 24 * 7 * 2) return `${Math.trunc(hours / 24)} days`;
+  if (hours < 24 * 30 * 2) return `${Math.trunc(hours / 24 / 7)} weeks`;
+  if (hours < 24 * 365 * 2) return `${Math.trunc(hours / 24 / 30)} months`;
+  return `${Math.trunc(Math.trunc(ms / 3600000) / 24 / 365)} years`;
+}
+
+// Go's fmt %.{prec}g
+export function formatG(x: number, prec: number): string {
+  if (x === 0) return '0';
+  if (!Number.isFinite(x)) return String(x);
+  if (prec <= 0) prec = 1;
+  const exp = Number(x.toExponential(prec - 1).split('e')[1]);
+  if (exp < -4 || exp >= prec) {
+    let [mant, e] = x.toExponential(prec - 1).split('e');
+    if (mant.includes('.')) mant = mant.replace(/0+$/, '').replace(/\.$/, '');
+    const en = Number(e);
+    const sign = en < 0 ? '-' : '+';
+    const abs = String(Math.abs(en)).padStart(2, '0');
+    return `${mant}e${sign}${abs}`;
+  }
+  let s = x.toFixed(Math.max(0, prec - 1 - exp));
+  if (s.includes('.')) s = s.replace(/0+$/, '').replace(/\.$/, '');
+  return s;
+}
+
+const decimalAbbrs = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB', 'ZB', 'YB'];
+const binaryAbbrs = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB', 'ZiB', 'YiB'];
+
+function sizeAndUnit(size: number, base: number, abbrs: string[]): [number, string] {
+  let i = 0;
+  const last = abbrs.length - 1;
+  while (size >= base && i < last) { size /= base; i++; }
+  return [size, abbrs[i]];
+}
+
+// go-units HumanSizeWithPrecision (SI units); docker images uses precision 3.
+export function humanSize(size: number, precision = 4): string {
+  const [s, u] = sizeAndUnit(size, 1000, decimalAbbrs);
+  return formatG(s, precision) + u;
+}
+
+// go-units BytesSize (binary units, precision 4), e.g. "23.54GiB".
+export function bytesSize(size: number): string {
+  const [s, u] = sizeAndUnit(size, 1024, binaryAbbrs);
+  return formatG(s, 4) + u;
+}
+
+// go-units RAMInBytes: "512m", "1g", "1.5GB", "100" -> bytes (binary multipliers).
+export function ramInBytes(s: string): number {
+  const m = /^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$/.exec(s);
+  if (!m) {
+    const suf = /^(\d+(?:\.\d+)*) ?(.*)$/.exec(s);
+    if (suf && suf[2]) throw new Error(`invalid suffix: '${suf[2]}'`);
+    throw new Error(`invalid size: '${s}'`);
+  }
+  const n = parseFloat(m[1]);
+  const mult: Record<string, number> = { k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 };
+  const u = m[2] ? mult[m[2].toLowerCase()] : 1;
+  return Math.trunc(n * u);
+}
+
+// stringid.TruncateID
+export function truncateId(id: string): string {
+  const i = id.indexOf(':');
+  if (i >= 0) id = id.slice(i + 1);
+  return id.length > 12 ? id.slice(0, 12) : id;
+}
+
+// formatter.Ellipsis (by characters; docker uses display width, close enough for ASCII).
+export function ellipsis(s: string, max: number): string {
+  const chars = [...s];
+  if (chars.length <= max) return s;
+  if (max <= 0) return '';
+  return chars.slice(0, max - 1).join('') + '…';
+}
+
+// strconv.Quote
+export function goQuote(s: string): string {
+  let out = '"';
+  for (const ch of s) {
+    const c = ch.codePointAt(0) ?? 0;
+    if (ch === '"') out += '\\"';
+    else if (ch === '\\') out += '\\\\';
+    else if (ch === '\n') out += '\\n';
+    else if (ch === '\t') out += '\\t';
+    else if (ch === '\r') out += '\\r';
+    else if (ch === '\x07') out += '\\a';
+    else if (ch === '\b') out += '\\b';
+    else if (ch === '\f') out += '\\f';
+    else if (ch === '\v') out += '\\v';
+    else if (c < 0x20 || c === 0x7f) out += '\\x' + c.toString(16).padStart(2, '0');
+    else if (c >= 0x80 && c < 0xa0) out += '\\u' + c.toString(16).padStart(4, '0');
+    else out += ch;
+  }
+  return out + '"';
+}
+
+// Go's time.Time.String() for a unix time in seconds: "2026-11-29 01:00:17 +0000 UTC".
+export function goTimeString(unixSeconds: number, tzOffsetMinutes = -new Date(unixSeconds * 1000).getTimezoneOffset(), tzName?: string): string {
+  const d = new Date(unixSeconds * 1000 + tzOffsetMinutes * 60000);
+  const p = (n: number, w = 2): string => String(n).padStart(w, '0');
+  const sign = tzOffsetMinutes < 0 ? '-' : '+';
+  const off = Math.abs(tzOffsetMinutes);
+  const name = tzName ?? (tzOffsetMinutes === 0 ? 'UTC' : `${sign}${p(Math.trunc(off / 60))}${off % 60 ? p(off % 60) : ''}`);
+  return `${d.getUTCFullYear()}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} ` +
+    `${sign}${p(Math.trunc(off / 60))}${p(off % 60)} ${name}`;
+}
+
+// Go's time.ParseDuration subset: "1h30m", "10s", "1.5h", "300ms", "2us", "5ns". Returns ms, or undefined.
+export function parseGoDuration(s: string): number | undefined {
+  if (s === '0') return 0;
+  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/gy;
+  let neg = false;
+  let str = s;
+  if (str.startsWith('-') || str.startsWith('+')) { neg = str[0] === '-'; str = str.slice(1); }
+  if (!str) return undefined;
+  const units: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60000, h: 3600000 };
+  let total = 0;
+  let pos = 0;
+  re.lastIndex = 0;
+  while (pos < str.length) {
+    re.lastIndex = pos;
+    const m = re.exec(str);
+    if (!m) return undefined;
+    total += parseFloat(m[1]) * units[m[2]];
+    pos = re.lastIndex;
+  }
+  return neg ? -total : total;
+}
+
+// docker's timetypes.GetTimestamp: a duration ("10m" = that long before now), a unix time
+// ("1700000000" or "1700000000.5"), or an RFC 3339 / date string. Returns the string the API expects.
+export function getTimestamp(value: string, nowMs: number): string {
+  if (/^\d+(\.\d+)?$/.test(value)) return value;
+  const d = parseGoDuration(value);
+  if (d !== undefined) {
+    const t = nowMs - d;
+    return unixWithNanos(t);
+  }
+  const parsed = Date.parse(value);
+  if (Number.isNaN(parsed)) throw new Error(`failed to parse value as time or duration: "${value}"`);
+  return unixWithNanos(parsed);
+}
+
+function unixWithNanos(ms: number): string {
+  const sec = Math.floor(ms / 1000);
+  const nanos = Math.round((ms - sec * 1000) * 1e6);
+  return `${sec}.${String(nanos).padStart(9, '0')}`;
+}
