@@ -29,6 +29,7 @@ import { initialState, ZERO_TIME, type ContainerRecord } from './types.js';
 import { mergeConfig, nowNano, randomName, restartDelay, signalNumber, validateName, type CreateBody } from './config.js';
 import { hardNofile, capsOfDaemon } from '../sys/limits.js';
 import { alive } from '../sys/proc.js';
+import { hostDevices } from '../sys/devices.js';
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
 interface Waiter { condition: WaitCondition; resolve: (code: number) => void }
@@ -273,6 +274,7 @@ export class ContainerService {
       noNewPrivileges: secOpts.some((o) => /^no-new-privileges(=true|:true)?$/.test(o)),
       seccomp: !hc.Privileged && !secOpts.some((o) => /^seccomp[=:]unconfined$/.test(o)),
       availableCaps: capsOfDaemon(),
+      hostDevices: hc.Privileged ? hostDevices() : undefined,
     });
   }
 

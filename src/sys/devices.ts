@@ -1,0 +1,27 @@
+// The host's device nodes, for --privileged containers (docker gives them every host device).
+import { readdirSync, lstatSync } from 'node:fs';
+import { join } from 'node:path';
+import type { OciDevice } from '../runtime/spec.js';
+
+const SKIP = new Set(['/dev/pts', '/dev/shm', '/dev/mqueue', '/dev/console', '/dev/ptmx']);
+
+function major(rdev: number): number { return ((rdev >> 8) & 0xfff) | (Math.floor(rdev / 2 ** 32) & ~0xfff); }
+function minor(rdev: number): number { return (rdev & 0xff) | ((rdev >> 12) & ~0xff & 0xfffff); }
+
+/** Every character and block device under /dev (not following symlinks), as OCI devices. */
+export function hostDevices(dir = '/dev'): OciDevice[] {
+  const out: OciDevice[] = [];
+  let names: string[];
+  try { names = readdirSync(dir); } catch { return out; }
+  for (const n of names) {
+    const p = join(dir, n);
+    if (SKIP.has(p)) continue;
+    let st;
+    try { st = lstatSync(p); } catch { continue; }
+    if (st.isDirectory()) out.push(...hostDevices(p));
+    else if (st.isCharacterDevice() || st.isBlockDevice()) {
+      out.push({ type: st.isCharacterDevice() ? 'c' : 'b', path: p, major: major(st.rdev), minor: minor(st.rdev), fileMode: st.mode & 0o7777, uid: st.uid, gid: st.gid });
+    }
+  }
+  return out;
+}
