@@ -6,7 +6,10 @@
 export interface ResolvedUser {
   uid: number;
   gid: number;
-  /** supplementary groups (from /etc/group membership, implicit-group form only) */
+  /**
+   * docker's process.user.additionalGids: the primary gid first (moby getUser), then the groups
+   * that list the user in /etc/group (implicit-group form only), then --group-add; no duplicates
+   */
   additionalGids: number[];
   /** home directory from passwd ("/" when unknown) */
   home: string;
@@ -72,6 +75,8 @@ export function parseGroup(text: string): GroupEntry[] {
  *   `unable to find group NAME: no matching entries in group file`. With an explicit group,
  *   supplementary groups are not added (docker/libcontainer rule).
  * - otherwise the supplementary groups are the groups that list the matched user name.
+ * - additionalGids = [gid, ...member groups, ...groupAdd] without duplicates, as dockerd
+ *   (moby daemon/oci_linux.go getUser) puts them into the OCI spec.
  */
 export function resolveUser(spec: string, passwd: string | null, group: string | null, groupAdd: readonly string[] = []): ResolvedUser {
   const s = spec.trim();
@@ -122,7 +127,8 @@ export function resolveUser(spec: string, passwd: string | null, group: string |
       }
     }
   }
-  for (const gid of additionalGroups(groupAdd, group)) if (!res.additionalGids.includes(gid)) res.additionalGids.push(gid);
+  const gids = [res.gid, ...res.additionalGids, ...additionalGroups(groupAdd, group)];
+  res.additionalGids = [...new Set(gids)];
   return res;
 }
 

@@ -25,28 +25,28 @@ const GROUP = [
   'nogroup:x:65534:',
 ].join('\n');
 
-test('"" is root with root\'s supplementary groups', () => {
-  assert.deepEqual(resolveUser('', PASSWD, GROUP), { uid: 0, gid: 0, additionalGids: [10, 44], home: '/root' });
+test('"" is root with root\'s groups, primary gid first (docker: groups=0(root),10(wheel))', () => {
+  assert.deepEqual(resolveUser('', PASSWD, GROUP), { uid: 0, gid: 0, additionalGids: [0, 10, 44], home: '/root' });
 });
 
 test('no passwd/group files: "" is 0:0, numeric ids pass, names fail', () => {
-  assert.deepEqual(resolveUser('', null, null), { uid: 0, gid: 0, additionalGids: [], home: '/' });
-  assert.deepEqual(resolveUser('1234', null, null), { uid: 1234, gid: 0, additionalGids: [], home: '/' });
-  assert.deepEqual(resolveUser('1234:5678', null, null), { uid: 1234, gid: 5678, additionalGids: [], home: '/' });
+  assert.deepEqual(resolveUser('', null, null), { uid: 0, gid: 0, additionalGids: [0], home: '/' });
+  assert.deepEqual(resolveUser('1234', null, null), { uid: 1234, gid: 0, additionalGids: [0], home: '/' });
+  assert.deepEqual(resolveUser('1234:5678', null, null), { uid: 1234, gid: 5678, additionalGids: [5678], home: '/' });
   assert.throws(() => resolveUser('app', null, null), { message: 'unable to find user app: no matching entries in passwd file' });
   assert.throws(() => resolveUser('1:staff', null, null), { message: 'unable to find group staff: no matching entries in group file' });
 });
 
 test('name: uid, primary gid and member groups from the files', () => {
-  assert.deepEqual(resolveUser('app', PASSWD, GROUP), { uid: 1000, gid: 1000, additionalGids: [29, 44], home: '/home/app' });
-  assert.deepEqual(resolveUser('nobody', PASSWD, GROUP), { uid: 65534, gid: 65534, additionalGids: [], home: '/home' });
-  assert.deepEqual(resolveUser('root', PASSWD, GROUP).additionalGids, [10, 44]);
+  assert.deepEqual(resolveUser('app', PASSWD, GROUP), { uid: 1000, gid: 1000, additionalGids: [1000, 29, 44], home: '/home/app' });
+  assert.deepEqual(resolveUser('nobody', PASSWD, GROUP), { uid: 65534, gid: 65534, additionalGids: [65534], home: '/home' });
+  assert.deepEqual(resolveUser('root', PASSWD, GROUP).additionalGids, [0, 10, 44]);
 });
 
 test('numeric uid: known -> entry (first match wins); unknown -> gid 0, no groups', () => {
-  assert.deepEqual(resolveUser('1000', PASSWD, GROUP), { uid: 1000, gid: 1000, additionalGids: [29, 44], home: '/home/app' });
-  assert.deepEqual(resolveUser('1', PASSWD, GROUP), { uid: 1, gid: 1, additionalGids: [], home: '/usr/sbin' });
-  assert.deepEqual(resolveUser('4242', PASSWD, GROUP), { uid: 4242, gid: 0, additionalGids: [], home: '/' });
+  assert.deepEqual(resolveUser('1000', PASSWD, GROUP), { uid: 1000, gid: 1000, additionalGids: [1000, 29, 44], home: '/home/app' });
+  assert.deepEqual(resolveUser('1', PASSWD, GROUP), { uid: 1, gid: 1, additionalGids: [1], home: '/usr/sbin' });
+  assert.deepEqual(resolveUser('4242', PASSWD, GROUP), { uid: 4242, gid: 0, additionalGids: [0], home: '/' });
 });
 
 test('unknown name -> docker\'s error', () => {
@@ -54,18 +54,18 @@ test('unknown name -> docker\'s error', () => {
   assert.throws(() => resolveUser('ghost:0', PASSWD, GROUP), /unable to find user ghost/);
 });
 
-test('explicit group: name or gid replaces the primary gid; no supplementary groups', () => {
-  assert.deepEqual(resolveUser('app:staff', PASSWD, GROUP), { uid: 1000, gid: 50, additionalGids: [], home: '/home/app' });
-  assert.deepEqual(resolveUser('app:50', PASSWD, GROUP), { uid: 1000, gid: 50, additionalGids: [], home: '/home/app' });
-  assert.deepEqual(resolveUser('1000:44', PASSWD, GROUP), { uid: 1000, gid: 44, additionalGids: [], home: '/home/app' });
-  assert.deepEqual(resolveUser('app:7777', PASSWD, GROUP), { uid: 1000, gid: 7777, additionalGids: [], home: '/home/app' });
-  assert.deepEqual(resolveUser('4242:4343', PASSWD, GROUP), { uid: 4242, gid: 4343, additionalGids: [], home: '/' });
-  assert.deepEqual(resolveUser('0:wheel', PASSWD, GROUP), { uid: 0, gid: 10, additionalGids: [], home: '/root' });
+test('explicit group: name or gid replaces the primary gid; no member groups', () => {
+  assert.deepEqual(resolveUser('app:staff', PASSWD, GROUP), { uid: 1000, gid: 50, additionalGids: [50], home: '/home/app' });
+  assert.deepEqual(resolveUser('app:50', PASSWD, GROUP), { uid: 1000, gid: 50, additionalGids: [50], home: '/home/app' });
+  assert.deepEqual(resolveUser('1000:44', PASSWD, GROUP), { uid: 1000, gid: 44, additionalGids: [44], home: '/home/app' });
+  assert.deepEqual(resolveUser('app:7777', PASSWD, GROUP), { uid: 1000, gid: 7777, additionalGids: [7777], home: '/home/app' });
+  assert.deepEqual(resolveUser('4242:4343', PASSWD, GROUP), { uid: 4242, gid: 4343, additionalGids: [4343], home: '/' });
+  assert.deepEqual(resolveUser('0:wheel', PASSWD, GROUP), { uid: 0, gid: 10, additionalGids: [10], home: '/root' });
   assert.throws(() => resolveUser('app:nosuch', PASSWD, GROUP), { message: 'unable to find group nosuch: no matching entries in group file' });
 });
 
 test('":gid" keeps root and sets the group', () => {
-  assert.deepEqual(resolveUser(':staff', PASSWD, GROUP), { uid: 0, gid: 50, additionalGids: [], home: '/root' });
+  assert.deepEqual(resolveUser(':staff', PASSWD, GROUP), { uid: 0, gid: 50, additionalGids: [50], home: '/root' });
 });
 
 test('ids out of range are refused', () => {
@@ -74,7 +74,7 @@ test('ids out of range are refused', () => {
 });
 
 test('--group-add: names and numbers, appended after member groups, deduplicated', () => {
-  assert.deepEqual(resolveUser('app', PASSWD, GROUP, ['staff', '4000', 'staff', '29']).additionalGids, [29, 44, 50, 4000]);
+  assert.deepEqual(resolveUser('app', PASSWD, GROUP, ['staff', '4000', 'staff', '29']).additionalGids, [1000, 29, 44, 50, 4000]);
   assert.deepEqual(additionalGroups(['staff', '4000', 'staff', '29'], GROUP), [50, 4000, 29]);
   assert.throws(() => additionalGroups(['nosuch'], GROUP), { message: 'Unable to find group nosuch: no matching entries in group file' });
   assert.deepEqual(additionalGroups(['77'], null), [77]);
