@@ -13,7 +13,7 @@
 // Errors: NotFound("No such image: <familiar ref with tag>"), InvalidArgument (bad reference, bad
 // change, bad tar), Conflict (rmi of an image in use / with several tags without force),
 // Internal (host lacks busybox-static).
-import { readdirSync, chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync, openSync, readSync, closeSync, createReadStream } from 'node:fs';
+import { readFileSync, renameSync, readdirSync, chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync, openSync, readSync, closeSync, createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
@@ -335,7 +335,7 @@ export class ImageService implements ImageStore {
   /** DELETE /images/{name}?force=&noprune= with docker's (20.10) rules and messages. */
   remove(ref: string, force = false, noprune = false): Promise<DeleteItem[]> {
     void noprune; // no parent chains for local images yet: nothing to prune beyond the image itself
-    return this.exclusive(() => this.removeNow(ref, force));
+    return this.exclusive(() => { const out = this.removeNow(ref, force); this.gcNow(); return out; });
   }
 
   private users(imageId: string): Array<{ id: string; running: boolean }> {
@@ -401,7 +401,9 @@ export class ImageService implements ImageStore {
 
   /** Deletes the image record, its config blob and the layers no other image (or user) needs. */
   private deleteImage(image: ImageRecord, records: DeleteItem[]): void {
-    const inUse = this.users(image.id).length > 0;
+    // A force-deleted image that a container still uses keeps its layers: they are held (holds.json)
+    // until no container uses that image id any more (then gcLayers() collects them).
+    if (this.users(image.id).length > 0) this.writeHolds({ ...this.readHolds(), [image.id]: image.chainIds });
     this.db.transaction(() => {
       this.db.prepare('DELETE FROM image_tags WHERE image_id = ?').run(image.id);
       this.db.prepare('DELETE FROM images WHERE id = ?').run(image.id);
@@ -409,17 +411,63 @@ export class ImageService implements ImageStore {
     this.events.publish('image', 'delete', image.id, { name: image.id });
     records.push({ Deleted: image.id });
     this.content.delete(image.id);
-    // GAP: layers of a force-deleted image that a container still uses are kept, and not collected
-    // later (no container -> layer references yet).
-    if (inUse) return;
-    const needed = new Set(this.all().flatMap((i) => i.chainIds));
+    const needed = this.neededLayers();
     for (const c of [...image.chainIds].reverse()) {
       if (needed.has(c)) continue;
-      const row = this.snapshots.get(c);
-      this.snapshots.remove(c);
-      if (row && !this.all().some((i) => i.diffIds.includes(row.diffId))) this.content.delete(row.diffId);
+      this.removeLayer(c);
       records.push({ Deleted: c });
     }
+  }
+
+  private removeLayer(chainId: string): void {
+    const row = this.snapshots.get(chainId);
+    this.snapshots.remove(chainId);
+    if (row && !this.all().some((i) => i.diffIds.includes(row.diffId))) this.content.delete(row.diffId);
+  }
+
+  private get holdsFile(): string { return join(this.snapshots.root, 'holds.json'); }
+
+  private readHolds(): Record<string, string[]> {
+    try { return JSON.parse(readFileSync(this.holdsFile, 'utf8')) as Record<string, string[]>; } catch { return {}; }
+  }
+
+  private writeHolds(h: Record<string, string[]>): void {
+    const tmp = this.holdsFile + '.tmp';
+    writeFileSync(tmp, JSON.stringify(h));
+    renameSync(tmp, this.holdsFile);
+  }
+
+  /** Chain ids still needed by an image record or by a held image that a container still uses. */
+  private neededLayers(): Set<string> {
+    const needed = new Set(this.all().flatMap((i) => i.chainIds));
+    const holds = this.readHolds();
+    let changed = false;
+    for (const [imageId, chains] of Object.entries(holds)) {
+      if (this.users(imageId).length > 0) chains.forEach((c) => needed.add(c));
+      else { delete holds[imageId]; changed = true; }
+    }
+    if (changed) this.writeHolds(holds);
+    return needed;
+  }
+
+  /**
+   * Removes layers no image and no container needs (those of force-deleted images once their
+   * containers are gone, and any left by an interrupted import). Returns the removed chain ids.
+   * The containers side may call it after removing a container; rmi and prune call it too.
+   */
+  gcLayers(): Promise<string[]> {
+    return this.exclusive(() => this.gcNow());
+  }
+
+  private gcNow(): string[] {
+    const needed = this.neededLayers();
+    const removed: string[] = [];
+    for (const l of this.snapshots.list()) {
+      if (needed.has(l.chainId)) continue;
+      this.removeLayer(l.chainId);
+      removed.push(l.chainId);
+    }
+    return removed;
   }
 
   /**
@@ -448,6 +496,7 @@ export class ImageService implements ImageStore {
     return this.exclusive(() => {
       const deleted: DeleteItem[] = [];
       let reclaimed = 0;
+      const sizes0 = new Map(this.snapshots.list().map((l) => [l.chainId, l.size]));
       for (const img of this.all()) {
         if (!this.byId(img.id)) continue;
         if (danglingOnly && this.refsOf(img.id).length > 0) continue;
@@ -463,6 +512,7 @@ export class ImageService implements ImageStore {
         this.deleteImage(img, deleted);
         for (const c of before) if (!this.snapshots.get(c)) reclaimed += sizes.get(c) ?? 0;
       }
+      for (const c of this.gcNow()) reclaimed += sizes0.get(c) ?? 0;
       return { ImagesDeleted: deleted.length ? deleted : null, SpaceReclaimed: reclaimed };
     });
   }

@@ -206,3 +206,17 @@ test('prune: dangling by default, unused with dangling=false', async () => {
   assert.equal(svc.get('busybox').id, busybox);
   users = {};
 });
+
+test('force-deleting an image a stopped container uses keeps its layers until the container is gone', async () => {
+  const id = await svc.import(Readable.from([makeTar({ held: 'yes' })]), { repo: 'held', fromSrc: '-' });
+  const img = svc.get(id);
+  const ctr = 'e'.repeat(64);
+  users[id] = [{ id: ctr, running: false }];
+  const out = await svc.remove(id, true);
+  assert.deepEqual(out, [{ Untagged: 'held:latest' }, { Deleted: id }]);
+  assert.ok(existsSync(svc.layerDirs(img)[0]), 'layer kept for the container');
+  assert.deepEqual(await svc.gcLayers(), []);
+  users = {};
+  assert.deepEqual(await svc.gcLayers(), [img.chainIds[0]]);
+  assert.ok(!existsSync(svc.layerDirs(img)[0]));
+});
