@@ -164,10 +164,24 @@ export interface SpecInput {
   memory?: number;
   /** bytes, memory+swap (docker's MemorySwap); -1 for unlimited swap. Left out when absent. */
   memorySwap?: number;
-  /** CPUs × 1e9 */
+  /** bytes, soft limit (docker --memory-reservation) */
+  memoryReservation?: number;
+  /** docker --oom-kill-disable */
+  oomKillDisable?: boolean;
+  /** CPUs × 1e9 (docker --cpus); takes precedence over cpuQuota/cpuPeriod */
   nanoCpus?: number;
+  /** microseconds (docker --cpu-quota / --cpu-period) */
+  cpuQuota?: number;
+  cpuPeriod?: number;
+  /** docker --cpuset-cpus / --cpuset-mems ("0-1", "0,2") */
+  cpusetCpus?: string;
+  cpusetMems?: string;
   pidsLimit?: number;
   cpuShares?: number;
+  /** bytes of the /dev/shm tmpfs (docker --shm-size); default 64 MiB */
+  shmSize?: number;
+  /** tty size (docker's ConsoleSize [height, width]) for terminal containers */
+  consoleSize?: { height: number; width: number };
   sysctls?: Record<string, string>;
   noNewPrivileges: boolean;
   /** false when privileged or --security-opt seccomp=unconfined */
@@ -218,7 +232,8 @@ export const DOCKER_NOFILE = 1048576;
 /** docker's default /dev/shm size (64 MiB) */
 export const DEFAULT_SHM_SIZE = '65536k';
 
-function defaultMounts(privileged: boolean): OciMount[] {
+function defaultMounts(privileged: boolean, shmSize: number | undefined): OciMount[] {
+  const shm = shmSize && shmSize > 0 ? `size=${Math.ceil(shmSize / 1024)}k` : `size=${DEFAULT_SHM_SIZE}`;
   return [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', `size=${DEFAULT_SHM_SIZE}`] },
@@ -232,7 +247,7 @@ function defaultMounts(privileged: boolean): OciMount[] {
     { destination: '/sys', type: 'sysfs', source: 'sysfs', options: [privileged ? 'rw' : 'ro', 'nosuid', 'noexec', 'nodev'] },
     { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: [privileged ? 'rw' : 'ro', 'nosuid', 'noexec', 'nodev'] },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
-    { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${DEFAULT_SHM_SIZE}`] },
+    { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', shm] },
   ];
 }
 
@@ -269,12 +284,20 @@ function clampRlimit(v: number, hard: number | undefined): number {
   return Math.min(v, hard);
 }
 
+/** docker's --ulimit names (go-units) */
+export const ULIMIT_NAMES: readonly string[] = [
+  'as', 'core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc',
+  'rss', 'rtprio', 'rttime', 'sigpending', 'stack',
+];
+
 function buildRlimits(input: SpecInput): OciRlimit[] {
   const nofile = Math.min(DOCKER_NOFILE, input.rlimitNofileHard);
   const byType = new Map<string, OciRlimit>();
   byType.set('RLIMIT_NOFILE', { type: 'RLIMIT_NOFILE', hard: nofile, soft: nofile });
   for (const u of input.ulimits ?? []) {
     const name = u.Name.toLowerCase();
+    if (!ULIMIT_NAMES.includes(name)) throw new Error(`invalid ulimit type: ${u.Name}`);
+    if (u.Soft > u.Hard && u.Hard >= 0) throw new Error(`ulimit soft limit must be less than or equal to hard limit: ${u.Soft} > ${u.Hard}`);
     const type = 'RLIMIT_' + name.toUpperCase();
     const limit = name === 'nofile' ? input.rlimitNofileHard : input.rlimitHard?.[name];
     const hard = clampRlimit(u.Hard, limit);
@@ -300,7 +323,7 @@ function buildMounts(input: SpecInput): OciMount[] {
   const user = new Set(input.mounts.map((m) => m.destination));
   // docker: a user mount replaces the default at the same destination; a user /dev replaces
   // every default under /dev as well
-  const defaults = defaultMounts(input.privileged).filter(
+  const defaults = defaultMounts(input.privileged, input.shmSize).filter(
     (m) => !user.has(m.destination) && !(m.destination.startsWith('/dev/') && user.has('/dev')),
   );
   const mounts: OciMount[] = [...defaults];
@@ -317,17 +340,26 @@ function buildResources(input: SpecInput): OciResources {
   const res: OciResources = {
     devices: input.privileged ? [{ allow: true, access: 'rwm' }] : defaultDeviceRules(),
   };
+  const memory: NonNullable<OciResources['memory']> = {};
   if (input.memory !== undefined && input.memory > 0) {
-    res.memory = { limit: input.memory };
-    if (input.memorySwap !== undefined && input.memorySwap !== 0) res.memory.swap = input.memorySwap;
+    memory.limit = input.memory;
+    if (input.memorySwap !== undefined && input.memorySwap !== 0) memory.swap = input.memorySwap;
   }
+  if (input.memoryReservation !== undefined && input.memoryReservation > 0) memory.reservation = input.memoryReservation;
+  if (input.oomKillDisable) memory.disableOOMKiller = true;
+  if (Object.keys(memory).length) res.memory = memory;
   const cpu: NonNullable<OciResources['cpu']> = {};
   if (input.cpuShares !== undefined && input.cpuShares > 0) cpu.shares = input.cpuShares;
   if (input.nanoCpus !== undefined && input.nanoCpus > 0) {
     // docker: period 100ms, quota = nanoCpus * period / 1e9
     cpu.period = 100000;
     cpu.quota = Math.round((input.nanoCpus * 100000) / 1e9);
+  } else {
+    if (input.cpuPeriod !== undefined && input.cpuPeriod > 0) cpu.period = input.cpuPeriod;
+    if (input.cpuQuota !== undefined && input.cpuQuota !== 0) cpu.quota = input.cpuQuota;
   }
+  if (input.cpusetCpus) cpu.cpus = input.cpusetCpus;
+  if (input.cpusetMems) cpu.mems = input.cpusetMems;
   if (Object.keys(cpu).length) res.cpu = cpu;
   if (input.pidsLimit !== undefined && input.pidsLimit > 0) res.pids = { limit: input.pidsLimit };
   return res;
@@ -355,6 +387,7 @@ export function buildSpec(input: SpecInput): OciSpec {
 
   const process: OciProcess = {
     terminal: input.terminal,
+    ...(input.terminal && input.consoleSize ? { consoleSize: { ...input.consoleSize } } : {}),
     user,
     args,
     env: [...input.env],

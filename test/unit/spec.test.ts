@@ -343,3 +343,26 @@ test('seccomp: profile size is docker-like', () => {
   assert.ok(n > 300 && n < 400, String(n));
   assert.ok(allProfileSyscalls().length > n);
 });
+
+test('more resources: reservation, oom-kill-disable, cpu quota/period, cpuset', () => {
+  const s = buildSpec(input({ memoryReservation: 1 << 20, oomKillDisable: true, cpuQuota: 50000, cpuPeriod: 200000, cpusetCpus: '0-1', cpusetMems: '0' }));
+  assert.deepEqual(s.linux.resources!.memory, { reservation: 1048576, disableOOMKiller: true });
+  assert.deepEqual(s.linux.resources!.cpu, { period: 200000, quota: 50000, cpus: '0-1', mems: '0' });
+  // --cpus wins over quota/period
+  const t = buildSpec(input({ nanoCpus: 2e9, cpuQuota: 1, cpuPeriod: 2 }));
+  assert.deepEqual(t.linux.resources!.cpu, { period: 100000, quota: 200000 });
+});
+
+test('shm size and console size', () => {
+  assert.ok(mount(buildSpec(input({ shmSize: 128 * 1024 * 1024 })), '/dev/shm')!.options!.includes('size=131072k'));
+  assert.ok(mount(buildSpec(input()), '/dev/shm')!.options!.includes('size=65536k'));
+  assert.deepEqual(buildSpec(input({ terminal: true, consoleSize: { height: 40, width: 120 } })).process.consoleSize, { height: 40, width: 120 });
+  assert.equal(buildSpec(input({ terminal: false, consoleSize: { height: 40, width: 120 } })).process.consoleSize, undefined);
+});
+
+test('ulimits: unknown names and soft > hard are refused', () => {
+  assert.throws(() => buildSpec(input({ ulimits: [{ Name: 'bogus', Soft: 1, Hard: 1 }] })), { message: 'invalid ulimit type: bogus' });
+  assert.throws(() => buildSpec(input({ ulimits: [{ Name: 'nproc', Soft: 10, Hard: 5 }] })), /soft limit/);
+  const s = buildSpec(input({ ulimits: [{ Name: 'NOFILE', Soft: 100, Hard: 200 }] }));
+  assert.deepEqual(s.process.rlimits, [{ type: 'RLIMIT_NOFILE', hard: 200, soft: 100 }]);
+});
