@@ -11,7 +11,7 @@ const h = useDaemon({ busybox: true });
 clientSuite(h, {
   name: 'cocon',
   run: cli,
-  argv: (d, args) => ({ argv: [process.execPath, CLI_MAIN, '-H', d.host, ...args], env: { DOCKER_HOST: d.host, COCON_HOST: d.host } }),
+  argv: (d, args) => ({ argv: [process.execPath, '--', CLI_MAIN, '-H', d.host, ...args], env: { DOCKER_HOST: d.host, COCON_HOST: d.host } }),
 });
 
 test('cocon: bin/cocon (the launcher) runs the CLI with nothing to install or build', async () => {
@@ -21,6 +21,10 @@ test('cocon: bin/cocon (the launcher) runs the CLI with nothing to install or bu
   assert.equal(r.stdout, 'hello\n');
   assert.doesNotMatch(r.stderr, /installing|building/, 'the launcher installed or built although nothing was missing');
   assert.ok(Date.now() - t0 < 10_000, 'launcher too slow');
+  // node itself must not take cocon's --env-file (Node 20 scans the whole argv for it)
+  const e = await run(join(REPO, 'bin/cocon'), ['-H', h.d.host, 'run', '--rm', '--env-file', '/nonexistent/e.env', 'busybox', 'true']);
+  assert.equal(e.code, 125, e.stderr);
+  assert.match(e.stderr, /\/nonexistent\/e\.env/);
 });
 
 test('cocon: first use of busybox bootstraps busybox:latest from the host; image bootstrap is explicit too', async () => {

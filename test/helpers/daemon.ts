@@ -168,7 +168,7 @@ export async function startDaemon(opts: StartOptions = {}): Promise<Daemon> {
   const spawnIt = async (): Promise<void> => {
     const fd = openSync(logFile, 'a');
     try {
-      child = spawn(process.execPath, [CLI_MAIN, 'daemon', '--data-root', dataRoot, '--exec-root', execRoot,
+      child = spawn(process.execPath, ['--', CLI_MAIN, 'daemon', '--data-root', dataRoot, '--exec-root', execRoot,
         '-H', `unix://${socket}`, '--log-level', 'debug', ...(opts.args ?? [])], {
         stdio: ['ignore', fd, fd], detached: true, env: { ...process.env, ...opts.env },
       });
@@ -302,7 +302,7 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
 
 /** cocon's CLI against daemon d: `node dist/src/cli/main.js -H unix://<socket> ARGS`. */
 export function cli(d: Daemon, args: string[], opts: RunOptions = {}): Promise<RunResult> {
-  return run(process.execPath, [CLI_MAIN, '-H', d.host, ...args], {
+  return run(process.execPath, ['--', CLI_MAIN, '-H', d.host, ...args], {
     ...opts, env: { DOCKER_HOST: d.host, COCON_HOST: d.host, ...opts.env },
   });
 }

@@ -1,7 +1,7 @@
 // Drives an interactive program through a real terminal: a private tmux server (its own socket in a
 // temp dir) runs the command in a 100x30 window; tests type keys and read the screen.
 //
-//   const p = await startPty([process.execPath, CLI_MAIN, '-H', host, 'run', '-ti', 'busybox', 'sh']);
+//   const p = await startPty([process.execPath, '--', CLI_MAIN, '-H', host, 'run', '-ti', 'busybox', 'sh']);
 //   await p.waitFor(/# $/m); await p.type('exit 3\n'); const code = await p.exitCode(); await p.close();
 import { mkdtempSync, readFileSync, writeFileSync, rmSync, existsSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
