@@ -524,7 +524,7 @@ export class ImageService implements ImageStore {
    * Validates repo and changes before reading anything; on any failure nothing is recorded and no
    * layer or blob is left. Returns the image id.
    */
-  import(src: Readable, opts: ImportOptions = {}): Promise<string> {
+  async import(src: Readable, opts: ImportOptions = {}): Promise<string> {
     const target = opts.repo ? targetReference(opts.repo, opts.tag) : undefined;
     if (!opts.repo && opts.tag) throw new InvalidArgument('tag is specified without a repository');
     const cfg = applyChanges({}, opts.changes ?? []);
@@ -624,9 +624,9 @@ export class ImageService implements ImageStore {
    * bin/busybox + one symlink per applet, dirs bin dev etc proc root sys tmp, /etc/passwd and
    * /etc/group with root and nobody, packed with sorted entries, owners 0:0 and the binary's mtime.
    */
-  bootstrapBusybox(name = 'busybox:latest'): Promise<string> {
+  async bootstrapBusybox(name = 'busybox:latest'): Promise<string> {
     const target = targetReference(name);
-    if (!existsSync(BUSYBOX)) return Promise.reject(new Internal('host has no /bin/busybox: apt-get install busybox-static'));
+    if (!existsSync(BUSYBOX)) throw new Internal('host has no /bin/busybox: apt-get install busybox-static');
     return this.exclusive(async () => {
       const mtime = Math.floor(statSync(BUSYBOX).mtimeMs / 1000);
       const created = new Date(mtime * 1000).toISOString().replace(/\.000Z$/, 'Z');

@@ -1,0 +1,102 @@
+// Content store and overlay snapshotter on a temp data root: atomic ingest, digest checks, layer apply.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, readdirSync, existsSync, writeFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { execFileSync } from 'node:child_process';
+import { ContentStore, sha256Digest } from '../../src/content/store.js';
+import { OverlaySnapshotter } from '../../src/snapshots/overlay.js';
+import { chainIds } from '../../src/snapshots/chain.js';
+import { openDb, type DB } from '../../src/store/db.js';
+import { InvalidArgument, NotFound } from '../../src/api/errors.js';
+import { TarError } from '../../src/sys/tar.js';
+
+let root: string; let db: DB; let cs: ContentStore; let snaps: OverlaySnapshotter;
+
+before(() => {
+  root = mkdtempSync('/tmp/cocon-content-test-');
+  db = openDb(join(root, 'cocon.db'));
+  cs = new ContentStore(join(root, 'content'));
+  snaps = new OverlaySnapshotter(join(root, 'overlay'), db);
+});
+after(() => { db.close(); rmSync(root, { recursive: true, force: true }); });
+
+test('ingest, verify, read, delete', async () => {
+  const data = Buffer.from('hello content');
+  const d = sha256Digest(data);
+  const r = await cs.ingest(Readable.from([data.subarray(0, 5), data.subarray(5)]), d);
+  assert.deepEqual(r, { digest: d, size: data.length });
+  assert.ok(cs.exists(d));
+  assert.deepEqual(cs.readBytes(d), data);
+  assert.equal(cs.size(d), data.length);
+  // same content again: no error, one blob
+  await cs.ingest(Readable.from([data]));
+  assert.equal(readdirSync(cs.blobDir).length, 1);
+  cs.delete(d);
+  assert.ok(!cs.exists(d));
+  assert.throws(() => cs.readBytes(d), NotFound);
+  assert.equal(cs.putBytes('x'), sha256Digest('x'));
+});
+
+test('a digest mismatch leaves nothing', async () => {
+  const wrong = sha256Digest('other');
+  await assert.rejects(cs.ingest(Readable.from([Buffer.from('data')]), wrong), InvalidArgument);
+  assert.ok(!cs.exists(wrong));
+  assert.ok(!cs.exists(sha256Digest('data')));
+  assert.deepEqual(readdirSync(cs.ingestDir), []);
+});
+
+test('an interrupted ingest never shows under a digest and is swept', async () => {
+  const w = cs.begin();
+  await w.write(Readable.from([Buffer.from('partial')]));
+  assert.ok(!cs.exists(sha256Digest('partial')));
+  assert.equal(readdirSync(cs.ingestDir).length, 1);
+  cs.sweepIngests();
+  assert.deepEqual(readdirSync(cs.ingestDir), []);
+  // a failing source aborts cleanly
+  const failing = new Readable({ read() { this.destroy(new Error('boom')); } });
+  await assert.rejects(cs.ingest(failing), /boom/);
+  assert.deepEqual(readdirSync(cs.ingestDir), []);
+});
+
+function tarOf(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(root, 'src-'));
+  for (const [p, c] of Object.entries(files)) writeFileSync(join(dir, p), c);
+  const out = join(root, `t-${Math.random().toString(16).slice(2)}.tar`);
+  execFileSync('tar', ['--numeric-owner', '-C', dir, '-cf', out, '.']);
+  rmSync(dir, { recursive: true });
+  return out;
+}
+
+test('layers: apply, share, stack, remove', async () => {
+  const t1 = tarOf({ a: '1' }); const t2 = tarOf({ b: '22' });
+  const d1 = sha256Digest(readFileSync(t1)); const d2 = sha256Digest(readFileSync(t2));
+  const [c1, c2] = chainIds([d1, d2]);
+  const a = await snaps.apply(t1, d1, undefined);
+  assert.equal(a.created, true);
+  assert.deepEqual(a.layer, { chainId: c1, diffId: d1, parent: null, size: 1 });
+  assert.equal((await snaps.apply(t1, d1, undefined)).created, false);
+  const b = await snaps.apply(t2, d2, c1);
+  assert.equal(b.layer.chainId, c2);
+  assert.equal(b.layer.parent, c1);
+  assert.equal(readFileSync(join(snaps.diffDir(c2), 'b'), 'utf8'), '22');
+  assert.deepEqual(snaps.get(c2), { chainId: c2, diffId: d2, parent: c1, size: 2 });
+  // concurrent applies of the same new layer: one directory, one row
+  const t3 = tarOf({ c: '333' }); const d3 = sha256Digest(readFileSync(t3));
+  const rs = await Promise.all([snaps.apply(t3, d3, undefined), snaps.apply(t3, d3, undefined)]);
+  assert.equal(rs[0].layer.chainId, rs[1].layer.chainId);
+  assert.ok(snaps.has(d3));
+  snaps.remove(c2);
+  assert.ok(!snaps.has(c2) && !existsSync(snaps.dir(c2)));
+});
+
+test('a bad tar records nothing and leaves no directory', async () => {
+  const bad = join(root, 'bad.tar');
+  writeFileSync(bad, 'garbage'.repeat(300));
+  const d = sha256Digest(readFileSync(bad));
+  await assert.rejects(snaps.apply(bad, d, undefined), TarError);
+  assert.equal(snaps.get(d), undefined);
+  assert.ok(!existsSync(snaps.dir(d)));
+  assert.deepEqual(readdirSync(snaps.tmpRoot), []);
+});
