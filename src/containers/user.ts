@@ -199,12 +199,19 @@ export function mergeEnv(imageEnv: readonly string[], userEnv: readonly string[]
 }
 
 /**
- * The container process environment, in docker's order: PATH (default if neither the image nor
- * the user set it), HOSTNAME, TERM=xterm (tty only), then the merged image + user env. Image
- * or user values for PATH, HOSTNAME and TERM win over the defaults.
+ * The container process environment, in docker's order (container.CreateDaemonEnvironment):
+ * PATH (default), HOSTNAME, TERM=xterm (tty only), the --link variables, then the merged
+ * image + user env, whose values win over all of these (same key: replaced in place).
  */
-export function containerEnv(opts: { imageEnv: readonly string[]; userEnv: readonly string[]; hostname: string; tty: boolean }): string[] {
+export function containerEnv(opts: {
+  imageEnv: readonly string[];
+  userEnv: readonly string[];
+  hostname: string;
+  tty: boolean;
+  /** docker --link variables (ALIAS_PORT_80_TCP=..., ALIAS_NAME=...) */
+  linkEnv?: readonly string[];
+}): string[] {
   const defaults = [DEFAULT_PATH, `HOSTNAME=${opts.hostname}`];
   if (opts.tty) defaults.push('TERM=xterm');
-  return mergeEnv(defaults, mergeEnv(opts.imageEnv, opts.userEnv));
+  return mergeEnv(mergeEnv(defaults, opts.linkEnv ?? []), mergeEnv(opts.imageEnv, opts.userEnv));
 }

@@ -115,3 +115,10 @@ test('containerEnv: PATH default, HOSTNAME, TERM for tty, image then user', () =
   assert.deepEqual(containerEnv({ imageEnv: [], userEnv: ['TERM=dumb', 'HOSTNAME=x'], hostname: 'h', tty: true }), [DEFAULT_PATH, 'HOSTNAME=x', 'TERM=dumb']);
   assert.deepEqual(containerEnv({ imageEnv: ['PATH=/img'], userEnv: ['PATH=/usr'], hostname: 'h', tty: false }), ['PATH=/usr', 'HOSTNAME=h']);
 });
+
+test('containerEnv: --link variables after the defaults, overridable by the container env', () => {
+  assert.deepEqual(
+    containerEnv({ imageEnv: ['A=1'], userEnv: ['DB_NAME=mine'], hostname: 'h', tty: false, linkEnv: ['DB_PORT=tcp://172.17.0.2:5432', 'DB_NAME=/web/db'] }),
+    [DEFAULT_PATH, 'HOSTNAME=h', 'DB_PORT=tcp://172.17.0.2:5432', 'DB_NAME=mine', 'A=1'],
+  );
+});
