@@ -137,10 +137,17 @@ export function restartDelay(p: RestartPolicy, exitCode: number, restartCount: n
   return Math.min(100 * 2 ** restartCount, 60_000);
 }
 
+/** RFC3339 with nanoseconds, as docker writes times: 2026-11-29T03:54:05.869604570Z. */
+export function isoFromNs(ns: bigint): string {
+  const ms = ns / 1000000n;
+  const frac = String(ns % 1000000000n).padStart(9, '0');
+  return new Date(Number(ms)).toISOString().replace(/\.\d{3}Z$/, `.${frac}Z`);
+}
+
+const hrBase = BigInt(Date.now()) * 1000000n - process.hrtime.bigint();
+/** The current time with nanoseconds (a monotonic clock anchored to the wall clock at load). */
 export function nowNano(): string {
-  const d = new Date();
-  const ns = String(process.hrtime.bigint() % 1000000n).padStart(6, '0');
-  return d.toISOString().replace(/\.(\d{3})Z$/, `.$1${ns}Z`);
+  return isoFromNs(hrBase + process.hrtime.bigint());
 }
 
 const ADJ = ['admiring', 'bold', 'brave', 'busy', 'clever', 'cool', 'eager', 'elated', 'focused', 'gallant', 'happy', 'jolly', 'keen', 'kind', 'lucid', 'modest', 'nifty', 'quirky', 'serene', 'sharp', 'stoic', 'tender', 'vibrant', 'wizardly', 'zealous'];

@@ -26,7 +26,7 @@ import { buildSpec, type SpecMount } from '../runtime/spec.js';
 import { containerEnv, resolveUser } from './user.js';
 import { mountOverlay, unmount } from '../sys/mount.js';
 import { initialState, ZERO_TIME, type ContainerRecord } from './types.js';
-import { mergeConfig, nowNano, randomName, restartDelay, signalNumber, validateName, type CreateBody } from './config.js';
+import { isoFromNs, mergeConfig, nowNano, randomName, restartDelay, signalNumber, validateName, type CreateBody } from './config.js';
 import { hardNofile, capsOfDaemon } from '../sys/limits.js';
 import { alive } from '../sys/proc.js';
 import { hostDevices } from '../sys/devices.js';
@@ -230,6 +230,7 @@ export class ContainerService {
     const attachPath = join(this.paths.socks, id.slice(0, 32), 'attach');
     for (const b of this.pendingAttach.get(id) ?? []) await b.connect(attachPath).catch((err: Error) => log.warn('attach failed', { id, error: err.message }));
     this.pendingAttach.delete(id);
+    const startedAt = nowNano();
     try {
       await this.runc.start(id, pid);
     } catch (e) {
@@ -238,7 +239,7 @@ export class ContainerService {
       await this.failStart(r, msg);
       throw new InvalidArgument(msg);
     }
-    r.state = { ...r.state, Status: 'running', Running: true, Paused: false, Restarting: false, Pid: pid, ExitCode: 0, Error: '', StartedAt: nowNano(), FinishedAt: r.state.FinishedAt, OOMKilled: false, Dead: false };
+    r.state = { ...r.state, Status: 'running', Running: true, Paused: false, Restarting: false, Pid: pid, ExitCode: 0, Error: '', StartedAt: startedAt, FinishedAt: r.state.FinishedAt, OOMKilled: false, Dead: false };
     r.conmonPid = Number(readIfExists(join(bundle, 'conmon.pid')) ?? 0);
     r.manuallyStopped = false;
     this.save(r);
@@ -329,7 +330,9 @@ export class ContainerService {
     if (!r || !r.state.Running) return;
     const exitFile = join(this.paths.exits, id);
     const text = readIfExists(exitFile);
-    const finishedAt = text !== null ? exitTime(exitFile) : nowNano();
+    // File times are jiffy-coarse: never report an end before the start.
+    let finishedAt = text !== null ? exitTime(exitFile) : nowNano();
+    if (Date.parse(finishedAt) < Date.parse(r.state.StartedAt)) finishedAt = r.state.StartedAt;
     if (text === null && r.conmonPid && alive(r.conmonPid)) return;
     this.exiting.add(id);
     try {
@@ -580,7 +583,7 @@ function readIfExists(p: string): string | null {
 
 /** When conmon wrote the exit file: the real end of the container, even if the daemon was down. */
 function exitTime(path: string): string {
-  try { return statSync(path).mtime.toISOString(); } catch { return nowNano(); }
+  try { return isoFromNs(statSync(path, { bigint: true }).mtimeNs); } catch { return nowNano(); }
 }
 
 

@@ -1,7 +1,7 @@
 // The OCI runtime driver: runc (or a compatible runtime) with a private state root per daemon.
 // Containers are created by conmon (see ./conmon.ts); this module starts, signals, inspects and
 // deletes them. Every call passes the same --root, so several daemons never share runc state.
-import { closeSync, constants, existsSync, openSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readFileSync } from 'node:fs';
 import { readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run, runOk } from '../sys/exec.js';
@@ -32,6 +32,7 @@ export class RuncDriver {
     try {
       const data = await readFile(fifo);
       if (data.length === 0) throw new Error(`cannot start container ${id}: container process is already dead`);
+      await execDone(pid);
     } finally {
       clearInterval(watchdog);
       await unlink(fifo).catch(() => undefined);
@@ -69,3 +70,14 @@ export class RuncDriver {
   }
 }
 
+
+/** The fifo closes during execve: wait (briefly) until the new program image is in place. */
+async function execDone(pid: number): Promise<void> {
+  for (let i = 0; i < 50; i++) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'latin1');
+      if (cmd.length > 0 && !cmd.startsWith('runc\0init')) return;
+    } catch { return; }
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
