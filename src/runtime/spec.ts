@@ -279,7 +279,7 @@ function defaultDeviceRules(): OciDeviceCgroup[] {
 
 function clampRlimit(v: number, hard: number | undefined): number {
   if (hard === undefined || hard < 0) return v;
-  // -1 in docker's --ulimit means unlimited; unlimited never fits under a finite hard limit
+  // -1 in docker's --ulimit means unlimited: the most a finite hard limit allows
   if (v < 0) return hard;
   return Math.min(v, hard);
 }
@@ -300,6 +300,12 @@ function buildRlimits(input: SpecInput): OciRlimit[] {
     if (u.Soft > u.Hard && u.Hard >= 0) throw new Error(`ulimit soft limit must be less than or equal to hard limit: ${u.Soft} > ${u.Hard}`);
     const type = 'RLIMIT_' + name.toUpperCase();
     const limit = name === 'nofile' ? input.rlimitNofileHard : input.rlimitHard?.[name];
+    if ((u.Hard < 0 || u.Soft < 0) && (limit === undefined || limit < 0)) {
+      // "unlimited" (-1) is RLIM_INFINITY = 2^64-1, which a JS number cannot carry into JSON;
+      // with no finite daemon limit to clamp to, leave the limit inherited from the daemon
+      byType.delete(type);
+      continue;
+    }
     const hard = clampRlimit(u.Hard, limit);
     const soft = Math.min(clampRlimit(u.Soft, limit), hard);
     byType.set(type, { type, hard, soft });

@@ -366,3 +366,14 @@ test('ulimits: unknown names and soft > hard are refused', () => {
   const s = buildSpec(input({ ulimits: [{ Name: 'NOFILE', Soft: 100, Hard: 200 }] }));
   assert.deepEqual(s.process.rlimits, [{ type: 'RLIMIT_NOFILE', hard: 200, soft: 100 }]);
 });
+
+test('ulimits: unlimited (-1) clamps to a known hard limit, else is left to inherit', () => {
+  let s = buildSpec(input({ ulimits: [{ Name: 'core', Soft: -1, Hard: -1 }] }));
+  assert.equal(s.process.rlimits!.find((r) => r.type === 'RLIMIT_CORE'), undefined);
+  s = buildSpec(input({ ulimits: [{ Name: 'core', Soft: -1, Hard: -1 }], rlimitHard: { core: 4096 } }));
+  assert.deepEqual(s.process.rlimits!.find((r) => r.type === 'RLIMIT_CORE'), { type: 'RLIMIT_CORE', hard: 4096, soft: 4096 });
+  s = buildSpec(input({ ulimits: [{ Name: 'nofile', Soft: -1, Hard: -1 }] }));
+  assert.deepEqual(s.process.rlimits, [{ type: 'RLIMIT_NOFILE', hard: 20000, soft: 20000 }]);
+  // every rlimit in the spec is a plain non-negative integer (runc reads uint64)
+  for (const r of s.process.rlimits!) assert.ok(Number.isSafeInteger(r.hard) && r.hard >= 0 && Number.isSafeInteger(r.soft) && r.soft >= 0);
+});
