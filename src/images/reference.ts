@@ -74,7 +74,7 @@ export function parseNormalized(s: string): ParsedReference {
   return parse(domain + '/' + remainder);
 }
 
-/** Parses an already fully qualified reference (docker.io/library/busybox:latest). */
+/** Parses an already fully qualified reference (docker.io/library/busybox:latest); the domain is its first component. */
 export function parse(s: string): ParsedReference {
   const m = REFERENCE_RE.exec(s);
   if (!m) {
@@ -85,9 +85,8 @@ export function parse(s: string): ParsedReference {
   if (name.length > NAME_TOTAL_LENGTH_MAX) throw new InvalidArgument(`invalid reference format: repository name must not be more than ${NAME_TOTAL_LENGTH_MAX} characters`);
   const i = name.indexOf('/');
   let domain = ''; let path = name;
-  if (i > -1 && (/[.:]/.test(name.slice(0, i)) || name.slice(0, i) === 'localhost' || name.slice(0, i) === DEFAULT_DOMAIN)) {
-    domain = name.slice(0, i); path = name.slice(i + 1);
-  }
+  // parse() sees normalised names (parseNormalized prefixes the domain): the first component is the domain
+  if (i > -1) { domain = name.slice(0, i); path = name.slice(i + 1); }
   const digest = m[3];
   if (digest !== undefined && !/^sha256:[a-f0-9]{64}$/.test(digest)) {
     if (!digest.startsWith('sha256:')) throw new InvalidArgument('unsupported digest algorithm');

@@ -1,11 +1,13 @@
 // Tar archives through GNU tar (the only place that runs it).
 //
 // extractTar: GNU tar refuses members whose names contain '..' (and fails the whole extraction), strips
-// leading '/', keeps numeric owners, permissions and xattrs.
-// GAP (registry issue): layer tars from registries are untrusted input. GNU tar does not stop an entry
-// from landing outside the target through a symlink extracted earlier in the same archive, does not
-// turn OCI whiteouts (.wh.*, .wh..wh..opq) into overlay whiteouts, and does not restrict device nodes.
-// The full untrusted-tar rules (src/snapshots apply with whiteouts) replace this for pulled layers.
+// leading '/' (also from hard-link targets), keeps numeric owners, permissions and xattrs, and creates
+// placeholders for symlinks with absolute or '..' targets until the end, so a later member cannot be
+// written through them (checked: `link -> /outside` then `link/x` fails with "Not a directory").
+// GAP (registry issue): layer tars from registries are untrusted input. This path does not turn OCI
+// whiteouts (.wh.*, .wh..wh..opq) into overlay whiteouts, does not restrict device nodes, and relies on
+// GNU tar's own rules rather than ours. The full untrusted-tar rules (src/snapshots apply with whiteouts)
+// replace it for pulled layers.
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { run } from './exec.js';

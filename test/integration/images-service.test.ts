@@ -170,6 +170,16 @@ t.close()`]);
   const dots = await status(svc.import(Readable.from([evil]), { repo: 'bad', fromSrc: '-' }));
   assert.equal(dots.status, 400);
   assert.match(dots.message, /\.\./);
+  const symlinkEscape = execFileSync('python3', ['-c', `
+import tarfile, io, sys
+t = tarfile.open(fileobj=sys.stdout.buffer, mode='w|')
+ti = tarfile.TarInfo('link'); ti.type = tarfile.SYMTYPE; ti.linkname = '${root}/outside'; t.addfile(ti)
+ti = tarfile.TarInfo('link/evil'); ti.size = 1; t.addfile(ti, io.BytesIO(b'x'))
+t.close()`]);
+  mkdirSync(join(root, 'outside'));
+  const esc = await status(svc.import(Readable.from([symlinkEscape]), { repo: 'bad', fromSrc: '-' }));
+  assert.equal(esc.status, 400);
+  assert.deepEqual(readdirSync(join(root, 'outside')), []);
   const change = await status(Promise.resolve().then(() => svc.import(Readable.from([makeTar({ a: 'b' })]), { repo: 'bad', changes: ['RUN rm -rf /'] })));
   assert.deepEqual(change, { status: 400, message: 'run is not a valid change command' });
   const ref = await status(Promise.resolve().then(() => svc.import(Readable.from([makeTar({ a: 'b' })]), { repo: 'Bad' })));
