@@ -9,6 +9,8 @@ import { Client, resolveEndpoint } from './client.js';
 export class CliError extends Error {
   constructor(message: string, readonly status = 1) { super(message); }
 }
+// A bad flag value found by the command itself: printed with the usage, status 125.
+export class UsageError extends Error {}
 // Exit with a status without printing anything more.
 export class ExitStatus extends Error {
   constructor(readonly status: number) { super(`exit status ${status}`); }

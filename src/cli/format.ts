@@ -116,6 +116,7 @@ export function containerRow(c: ApiContainer, opts: { trunc: boolean; now: numbe
     Mounts: mounts,
     Names: nameStr,
     Networks: networks,
+    Platform: null,
     Ports: displayablePorts(c.Ports),
     RunningFor: `${humanDuration(opts.now - created * 1000)} ago`,
     Size: size,
@@ -128,10 +129,10 @@ export function containerRow(c: ApiContainer, opts: { trunc: boolean; now: numbe
 
 export const PS_HEADERS: Row = {
   Command: 'COMMAND', CreatedAt: 'CREATED AT', ID: 'CONTAINER ID', Image: 'IMAGE', Labels: 'LABELS',
-  LocalVolumes: 'LOCAL VOLUMES', Mounts: 'MOUNTS', Names: 'NAMES', Networks: 'NETWORKS', Ports: 'PORTS',
+  LocalVolumes: 'LOCAL VOLUMES', Mounts: 'MOUNTS', Names: 'NAMES', Networks: 'NETWORKS', Platform: 'PLATFORM', Ports: 'PORTS',
   RunningFor: 'CREATED', Size: 'SIZE', State: 'STATE', Status: 'STATUS',
 };
-Object.defineProperty(PS_HEADERS, 'Label', { value: () => 'LABEL', enumerable: false });
+Object.defineProperty(PS_HEADERS, 'Label', { value: (k: string) => k, enumerable: false });
 
 export const PS_DEFAULT_TABLE = 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}';
 
@@ -162,7 +163,7 @@ export function imageRows(img: ApiImage, opts: { trunc: boolean; now: number; di
       Size: humanSize(img.Size ?? 0, 3),
       Tag: tag,
       UniqueSize: (img.SharedSize ?? -1) < 0 ? 'N/A' : humanSize((img.Size ?? 0) - (img.SharedSize ?? 0), 3),
-      VirtualSize: humanSize(img.VirtualSize ?? img.Size ?? 0, 3),
+      VirtualSize: humanSize(img.VirtualSize ?? img.Size ?? 0, 4),
     };
   };
   const tags = (img.RepoTags ?? []).filter((t) => t !== '<none>:<none>');

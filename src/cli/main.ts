@@ -1,10 +1,9 @@
 // cocon's command-line entry: `cocon daemon` starts the daemon; every other command is a client
 // of the Docker Engine API (see ./commands/), with docker's commands, flags, output and exit codes.
-import { runDaemon } from '../daemon/main.js';
 import { FlagError, Opts, parseFlags, renderFlagHelp } from './flags.js';
 import type { FlagDef } from './flags.js';
 import { ApiError, ConnectError } from './client.js';
-import { CliError, ExitStatus, makeCtx } from './context.js';
+import { CliError, ExitStatus, UsageError, makeCtx } from './context.js';
 import type { Command } from './context.js';
 import { attachCommand, createCommand, runCommand, startCommand, RunError } from './commands/run.js';
 import {
@@ -127,6 +126,10 @@ async function runCommandLine(path: string, cmd: Command, args: string[], hostFl
     return await cmd.run(ctx, o);
   } catch (e) {
     if (e instanceof ExitStatus) return e.status;
+    if (e instanceof UsageError) {
+      ctx.err(`${e.message}\n\nUsage:  ${usageLine(path, cmd)}\n\nRun 'cocon ${path} --help' for more information\n`);
+      return 125;
+    }
     if (e instanceof RunError) { ctx.err(`${e.message}\n`); return e.status; }
     if (e instanceof CliError) {
       if (cmd.errPrefix) { ctx.err(`cocon: ${e.message}\n\nRun 'cocon ${path} --help' for more information\n`); return e.status === 1 ? 125 : e.status; }
@@ -141,6 +144,12 @@ async function runCommandLine(path: string, cmd: Command, args: string[], hostFl
   } finally {
     try { (await ctx.client().catch(() => undefined))?.close(); } catch { /* ignore */ }
   }
+}
+
+// The daemon is loaded only for `cocon daemon`: client commands stay fast and independent of it.
+async function runDaemon(args: string[]): Promise<void> {
+  const m = await import('../daemon/main.js');
+  await m.runDaemon(args);
 }
 
 async function main(argv: string[]): Promise<number> {

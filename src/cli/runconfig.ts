@@ -16,7 +16,7 @@ export const RUN_FLAGS: FlagDef[] = [
   { long: 'cgroup-parent', type: 'string', desc: 'Optional parent cgroup for the container' },
   { long: 'cidfile', type: 'string', desc: 'Write the container ID to the file' },
   { long: 'cpu-shares', short: 'c', type: 'int', desc: 'CPU shares (relative weight)' },
-  { long: 'cpus', type: 'float', desc: 'Number of CPUs' },
+  { long: 'cpus', type: 'string', valueName: 'decimal', desc: 'Number of CPUs' },
   { long: 'cpuset-cpus', type: 'string', desc: 'CPUs in which to allow execution (0-3, 0,1)' },
   { long: 'cpuset-mems', type: 'string', desc: 'MEMs in which to allow execution (0-3, 0,1)' },
   { long: 'detach', short: 'd', type: 'bool', desc: 'Run container in background and print container ID' },
@@ -94,7 +94,11 @@ export const RUN_FLAGS: FlagDef[] = [
 export const CREATE_FLAGS: FlagDef[] = RUN_FLAGS.filter((d) => !['detach', 'detach-keys', 'rm', 'sig-proxy'].includes(d.long))
   .concat([{ long: 'rm', type: 'bool', desc: 'Automatically remove the container when it exits' }]);
 
-export class ConfigError extends Error {}
+export class ConfigError extends Error {
+  // flag/value set: a bad flag value, printed docker-style with the usage
+  constructor(message: string, readonly flag?: string, readonly value?: string) { super(message); }
+}
+function flagErr(flag: string, value: string, msg: string): ConfigError { return new ConfigError(msg, flag, value); }
 
 export interface RunEnv {
   readFile: (path: string) => string;        // throws with a message like "open X: no such file or directory"
@@ -198,6 +202,7 @@ export function parseMount(spec: string): Record<string, unknown> {
     if (!field) continue;
     const eq = field.indexOf('=');
     const key = (eq >= 0 ? field.slice(0, eq) : field).trim().toLowerCase();
+    if (eq < 0 && !['readonly', 'ro', 'bind-nonrecursive', 'volume-nocopy', 'bind-create-host-path'].includes(key)) throw new ConfigError(`invalid field '${field}' must be a key=value pair`);
     const val = eq >= 0 ? field.slice(eq + 1) : undefined;
     const boolVal = (): boolean => {
       if (val === undefined) return true;
@@ -284,7 +289,7 @@ function bytesOpt(o: Opts, name: string, label: string): number {
   const s = o.str(name);
   if (!s) return 0;
   if (s === '-1' && name === 'memory-swap') return -1;
-  try { return ramInBytes(s); } catch (e) { throw new ConfigError(`invalid argument "${s}" for "${label}" flag: ${(e as Error).message}`); }
+  try { return ramInBytes(s); } catch (e) { throw flagErr(label, s, (e as Error).message); }
 }
 
 // Builds the create request from parsed run/create flags. args[0] is the image, the rest the command.
@@ -297,7 +302,7 @@ export function buildCreateRequest(o: Opts, env: RunEnv, isRun: boolean): Create
   const tty = o.bool('tty');
   const openStdin = o.bool('interactive');
   const attach = o.list('attach').map((s) => s.toLowerCase());
-  for (const a of attach) if (!['stdin', 'stdout', 'stderr'].includes(a)) throw new ConfigError(`invalid argument "${a}" for "-a, --attach" flag: valid streams are STDIN, STDOUT and STDERR`);
+  for (const a of attach) if (!['stdin', 'stdout', 'stderr'].includes(a)) throw flagErr('-a, --attach', a, 'valid streams are STDIN, STDOUT and STDERR');
   if (detach && attach.length) throw new ConfigError('Conflicting options: -a and -d');
   let attachStdin = attach.includes('stdin') || openStdin;
   let attachStdout = attach.includes('stdout') || attach.length === 0;
@@ -313,7 +318,7 @@ export function buildCreateRequest(o: Opts, env: RunEnv, isRun: boolean): Create
     try { envList.push(...parseEnvFile(content, f, env.lookupEnv)); } catch (e) { throw new ConfigError((e as Error).message); }
   }
   for (const e of o.list('env')) {
-    try { envList.push(resolveEnvArg(e, env.lookupEnv)); } catch (err) { throw new ConfigError((err as Error).message); }
+    try { envList.push(resolveEnvArg(e, env.lookupEnv)); } catch (err) { throw flagErr('-e, --env', e, (err as Error).message); }
   }
   const labelList: string[] = [];
   for (const f of o.list('label-file')) {
@@ -347,13 +352,13 @@ export function buildCreateRequest(o: Opts, env: RunEnv, isRun: boolean): Create
       binds.push(v);
     }
   }
-  const mounts = o.list('mount').map(parseMount);
+  const mounts = o.list('mount').map((m) => { try { return parseMount(m); } catch (e) { throw flagErr('--mount', m, (e as Error).message); } });
   const tmpfs: Record<string, string> = {};
   for (const t of o.list('tmpfs')) {
     const i = t.indexOf(':');
     if (i >= 0) tmpfs[t.slice(0, i)] = t.slice(i + 1); else tmpfs[t] = '';
   }
-  const ulimits = o.list('ulimit').map(parseUlimit);
+  const ulimits = o.list('ulimit').map((u) => { try { return parseUlimit(u); } catch (e) { throw flagErr('--ulimit', u, (e as Error).message); } });
   const restart = parseRestart(o.str('restart'));
   const autoRemove = o.bool('rm');
   if (autoRemove && restart.Name !== 'no' && restart.Name !== '') throw new ConfigError('Conflicting options: --restart and --rm');
@@ -386,7 +391,11 @@ export function buildCreateRequest(o: Opts, env: RunEnv, isRun: boolean): Create
     };
   }
 
-  const cpus = o.num('cpus');
+  let cpus = 0;
+  if (o.str('cpus')) {
+    cpus = Number(o.str('cpus'));
+    if (!/^\d*\.?\d+$|^\d+\.$/.test(o.str('cpus')) || !Number.isFinite(cpus)) throw flagErr('--cpus', o.str('cpus'), `failed to parse ${o.str('cpus')} as a rational number`);
+  }
   const config: Record<string, unknown> = {
     Hostname: o.str('hostname'),
     Domainname: o.str('domainname'),
@@ -429,7 +438,7 @@ export function buildCreateRequest(o: Opts, env: RunEnv, isRun: boolean): Create
     Dns: o.list('dns'),
     DnsOptions: o.list('dns-option'),
     DnsSearch: o.list('dns-search'),
-    ExtraHosts: o.list('add-host').length ? o.list('add-host').map(validateAddHost) : null,
+    ExtraHosts: o.list('add-host').length ? o.list('add-host').map((h) => { try { return validateAddHost(h); } catch (e) { throw flagErr('--add-host', h, (e as Error).message); } }) : null,
     GroupAdd: o.list('group-add').length ? o.list('group-add') : null,
     IpcMode: o.str('ipc'),
     Cgroup: '',

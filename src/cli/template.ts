@@ -319,7 +319,11 @@ function titleCase(s: string): string {
 
 type Fn = (...args: unknown[]) => unknown;
 const funcs: Record<string, Fn> = {
-  json: (v) => { const s = JSON.stringify(v === NO_VALUE ? null : v, (_k, x: unknown) => (typeof x === 'function' ? undefined : x)); return s === undefined ? 'null' : s; },
+  json: (v) => {
+    const s = JSON.stringify(v === NO_VALUE ? null : v, (_k, x: unknown) => (typeof x === 'function' ? undefined : x));
+    // Go's encoder escapes <, > and & (docker's json template function keeps that default)
+    return s === undefined ? 'null' : s.replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026');
+  },
   split: (s, sep) => String(s).split(String(sep)),
   join: (arr, sep) => (Array.isArray(arr) ? arr.map((x) => goFormat(x)).join(String(sep)) : goFormat(arr)),
   title: (s) => titleCase(String(s)),

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import type { FlagDef } from '../flags.js';
 import { Opts } from '../flags.js';
 import { ApiError, Client, readAll } from '../client.js';
-import { CliError } from '../context.js';
+import { CliError, UsageError } from '../context.js';
 import type { Command, Ctx } from '../context.js';
 import { buildFilters, filtersParam, FilterError } from '../filters.js';
 import { containerRow, renderRows, PS_DEFAULT_TABLE, PS_HEADERS } from '../format.js';
@@ -40,7 +40,7 @@ async function forEach(ctx: Ctx, names: string[], fn: (name: string) => Promise<
 
 function filtersFrom(o: Opts): string | undefined {
   try { return filtersParam(buildFilters(o.list('filter'))); } catch (e) {
-    if (e instanceof FilterError) throw new CliError(e.message, 125);
+    if (e instanceof FilterError) throw new UsageError(`invalid argument "${(e as FilterError).arg}" for "-f, --filter" flag: ${e.message}`);
     throw e;
   }
 }
@@ -257,11 +257,33 @@ export const logsCommand: Command = {
 
 // ---- inspect ----
 
-async function tryGet(client: Client, path: string): Promise<unknown | undefined> {
+// undefined when the daemon says 404 (the message is kept in `notFound`)
+async function tryGet(client: Client, path: string, notFound: { msg?: string }): Promise<unknown | undefined> {
   try { return await client.json<unknown>('GET', path); } catch (e) {
-    if (e instanceof ApiError && e.status === 404) return undefined;
+    if (e instanceof ApiError && e.status === 404) { notFound.msg = e.message; return undefined; }
     throw e;
   }
+}
+
+// docker's CLI renders templates on its typed structs, so {{json .Config}} comes out in Go field
+// order whatever order the daemon used. Reorder the container Config the same way.
+const CONFIG_ORDER = ['Hostname', 'Domainname', 'User', 'AttachStdin', 'AttachStdout', 'AttachStderr', 'ExposedPorts', 'Tty',
+  'OpenStdin', 'StdinOnce', 'Env', 'Cmd', 'Healthcheck', 'ArgsEscaped', 'Image', 'Volumes', 'WorkingDir', 'Entrypoint',
+  'NetworkDisabled', 'MacAddress', 'OnBuild', 'Labels', 'StopSignal', 'StopTimeout', 'Shell'];
+function orderKeys(o: Record<string, unknown>, order: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of order) if (k in o) out[k] = o[k];
+  for (const k of Object.keys(o)) if (!(k in out)) out[k] = o[k];
+  return out;
+}
+export function goOrdered(item: unknown): unknown {
+  if (!item || typeof item !== 'object' || Array.isArray(item)) return item;
+  const o = item as Record<string, unknown>;
+  const cfg = o.Config;
+  if (cfg && typeof cfg === 'object' && !Array.isArray(cfg) && 'Cmd' in cfg && 'Image' in cfg) {
+    return { ...o, Config: orderKeys(cfg as Record<string, unknown>, CONFIG_ORDER) };
+  }
+  return o;
 }
 
 export function printInspect(ctx: Ctx, items: unknown[], format: string): void {
@@ -274,7 +296,7 @@ export function printInspect(ctx: Ctx, items: unknown[], format: string): void {
     throw new CliError(`template parsing error: ${(e as Error).message}`, 1);
   }
   for (const it of items) {
-    try { ctx.out(`${execTemplate(t, it)}\n`); } catch (e) {
+    try { ctx.out(`${execTemplate(t, goOrdered(it))}\n`); } catch (e) {
       throw new CliError(`template: ${(e as Error).message}`, 1);
     }
   }
@@ -286,18 +308,18 @@ export async function inspectObjects(ctx: Ctx, names: string[], kind: string, fo
   const errors: string[] = [];
   for (const n of names) {
     let obj: unknown;
-    if (kind === '' || kind === 'container') obj = await tryGet(client, `/containers/${seg(n)}/json`);
-    if (obj === undefined && (kind === '' || kind === 'image')) obj = await tryGet(client, `/images/${n.split('/').map(seg).join('/')}/json`);
-    if (obj === undefined && (kind === 'network' || kind === '')) obj = await tryGet(client, `/networks/${seg(n)}`);
-    if (obj === undefined && (kind === 'volume' || kind === '')) obj = await tryGet(client, `/volumes/${seg(n)}`);
+    const nf: { msg?: string } = {};
+    if (kind === '' || kind === 'container') obj = await tryGet(client, `/containers/${seg(n)}/json`, nf);
+    if (obj === undefined && (kind === '' || kind === 'image')) obj = await tryGet(client, `/images/${n.split('/').map(seg).join('/').replace(/%3A/gi, ':').replace(/%40/g, '@')}/json`, nf);
+    if (obj === undefined && (kind === 'network' || kind === '')) obj = await tryGet(client, `/networks/${seg(n)}`, nf);
+    if (obj === undefined && (kind === 'volume' || kind === '')) obj = await tryGet(client, `/volumes/${seg(n)}`, nf);
     if (obj === undefined) {
-      const what = kind === 'container' ? 'container' : kind === 'image' ? 'image' : kind === '' ? 'object' : kind;
-      errors.push(`No such ${what}: ${n}`);
+      errors.push(kind === '' ? `Error: No such object: ${n}` : `Error response from daemon: ${nf.msg ?? `No such ${kind}: ${n}`}`);
     } else found.push(obj);
   }
-  printInspect(ctx, found, format);
+  if (found.length || !format) printInspect(ctx, found, format);
   if (errors.length) {
-    for (const e of errors) ctx.err(`Error: ${e}\n`);
+    for (const e of errors) ctx.err(`${e}\n`);
     return 1;
   }
   return 0;
@@ -448,7 +470,7 @@ export const portCommand: Command = {
         for (const b of bs) ctx.out(`${fmt(b)}\n`);
         return 0;
       }
-      throw new CliError(`Error: No public port '${key}' published for ${name}`, 1);
+      throw new CliError(`Error: No public port '${want}' published for ${name}`, 1);
     }
     const lines: string[] = [];
     const keys = Object.keys(ports).sort((a, b) => parseInt(a, 10) - parseInt(b, 10) || (a < b ? -1 : a > b ? 1 : 0));

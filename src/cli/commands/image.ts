@@ -3,7 +3,7 @@
 import { createReadStream, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { ApiError, readJsonStream } from '../client.js';
-import { CliError } from '../context.js';
+import { CliError, UsageError } from '../context.js';
 import type { Command, Ctx } from '../context.js';
 import { addFilter, buildFilters, filtersParam, FilterError } from '../filters.js';
 import { imageRows, IMAGE_HEADERS, IMAGES_DEFAULT_TABLE, IMAGES_DIGESTS_TABLE } from '../format.js';
@@ -38,7 +38,7 @@ export const imagesCommand: Command = {
   async run(ctx, o) {
     let filters;
     try { filters = buildFilters(o.list('filter')); } catch (e) {
-      if (e instanceof FilterError) throw new CliError(e.message, 125);
+      if (e instanceof FilterError) throw new UsageError(`invalid argument "${(e as FilterError).arg}" for "-f, --filter" flag: ${e.message}`);
       throw e;
     }
     if (o.args[0]) addFilter(filters, 'reference', o.args[0]);

@@ -8,7 +8,7 @@ import { ApiError, Client, readAll, readJsonStream } from '../client.js';
 import type { HijackedStream } from '../client.js';
 import { CREATE_FLAGS, RUN_FLAGS, buildCreateRequest, ConfigError } from '../runconfig.js';
 import type { CreateRequest } from '../runconfig.js';
-import { CliError, ExitStatus } from '../context.js';
+import { CliError, ExitStatus, UsageError } from '../context.js';
 import type { Command, Ctx } from '../context.js';
 import { monitorResize, proxySignals, pumpStreams, terminalSize } from '../io.js';
 import { familiarString, isBusybox, normalizedName, parseRef } from '../refs.js';
@@ -171,7 +171,10 @@ function buildRequest(ctx: Ctx, o: Opts, isRun: boolean): CreateRequest {
       consoleSize: terminalSize(),
     }, isRun);
   } catch (e) {
-    if (e instanceof ConfigError) throw runErr(ctx, cmd, e.message);
+    if (e instanceof ConfigError) {
+      if (e.flag) throw new UsageError(`invalid argument "${e.value}" for "${e.flag}" flag: ${e.message}`);
+      throw runErr(ctx, cmd, e.message);
+    }
     throw e;
   }
 }
@@ -182,6 +185,11 @@ function daemonMsg(e: unknown): string {
 }
 
 async function createOrFail(ctx: Ctx, cmd: string, req: CreateRequest): Promise<{ client: Client; id: string }> {
+  if (cmd === 'create') {
+    // docker create reports daemon errors like any other command (exit 1)
+    const client = await ctx.client();
+    return { client, id: await createContainer(ctx, client, req) };
+  }
   let client: Client;
   try { client = await ctx.client(); } catch (e) { throw runErr(ctx, cmd, daemonMsg(e)); }
   try {
@@ -237,7 +245,6 @@ export const createCommand: Command = {
   flags: CREATE_FLAGS,
   interspersed: false,
   minArgs: 1,
-  errPrefix: true,
   async run(ctx, o) {
     const req = buildRequest(ctx, o, false);
     const { id } = await createOrFail(ctx, 'create', req);

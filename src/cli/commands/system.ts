@@ -40,7 +40,10 @@ export const versionCommand: Command = {
       GitCommit: '', GoVersion: `node${process.versions.node}`, Os: 'linux', Arch: arch(), BuildTime: '', Context: 'default',
     };
     if (o.str('format')) {
-      printInspect(ctx, [{ Client: clientInfo, Server: server ?? null }], o.str('format'));
+      // Go field names (APIVersion) next to the JSON ones, hidden from {{json}}
+      const alias = <T extends object>(x: T, v: unknown): T => Object.defineProperty({ ...x }, 'APIVersion', { value: v, enumerable: false });
+      const srv = server ? alias(server, server.ApiVersion) : null;
+      printInspect(ctx, [{ Client: alias(clientInfo, clientInfo.ApiVersion), Server: srv }], o.str('format'));
       if (serverErr) throw serverErr;
       return 0;
     }
@@ -52,7 +55,7 @@ export const versionCommand: Command = {
     s += ` OS/Arch:           linux/${arch()}\n`;
     s += ' Context:           default\n';
     if (server) {
-      s += '\nServer:\n';
+      s += `\nServer:${server.Platform?.Name ? ` ${server.Platform.Name}` : ''}\n`;
       s += ` Engine:\n`;
       s += `  Version:          ${server.Version ?? ''}\n`;
       s += `  API version:      ${server.ApiVersion ?? ''}${server.MinAPIVersion ? ` (minimum version ${server.MinAPIVersion})` : ''}\n`;
@@ -135,12 +138,15 @@ export const infoCommand: Command = {
     s += ` Total Memory: ${typeof info.MemTotal === 'number' ? bytesSize(info.MemTotal) : ''}\n`;
     s += ` Name: ${g('Name')}\n`;
     s += ` ID: ${g('ID')}\n`;
-    s += ` Cocon Root Dir: ${g('DockerRootDir')}\n`;
+    s += ` Docker Root Dir: ${g('DockerRootDir')}\n`;
     s += ` Debug Mode: ${info.Debug ? 'true' : 'false'}\n`;
     s += ` Experimental: ${info.ExperimentalBuild ? 'true' : 'false'}\n`;
+    const reg = info.RegistryConfig as { InsecureRegistryCIDRs?: string[] | null; IndexConfigs?: Record<string, { Secure?: boolean }> } | undefined;
+    const insecure = [...Object.entries(reg?.IndexConfigs ?? {}).filter(([, v]) => v && v.Secure === false).map(([k]) => k), ...(reg?.InsecureRegistryCIDRs ?? [])];
+    if (insecure.length) s += ` Insecure Registries:\n${insecure.map((x) => `  ${x}\n`).join('')}`;
     s += ` Live Restore Enabled: ${info.LiveRestoreEnabled ? 'true' : 'false'}\n`;
-    for (const w of (info.Warnings as string[] | null) ?? []) s += `${w}\n`;
     ctx.out(`${s}\n`);
+    for (const w of (info.Warnings as string[] | null) ?? []) ctx.err(`${w}\n`);
     return 0;
   },
 };
