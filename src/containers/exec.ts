@@ -38,6 +38,8 @@ interface ExecRecord {
   exitCode: number | null;
   pid: number;
   dir: string;
+  /** A resize that arrived before the process ran (docker sends it right after start). */
+  pendingSize?: [number, number];
 }
 
 const MAX_FINISHED = 200;
@@ -84,8 +86,10 @@ export class ExecService {
 
   resize(id: string, h: number, w: number): void {
     const e = this.get(id);
+    if (!e.config.Tty) return;
+    if (e.started && !e.pid && e.exitCode === null) { e.pendingSize = [h, w]; return; }
     if (!e.running) throw new Conflict(`Exec ${id} is not running`);
-    if (e.config.Tty) writeFileSync(join(e.dir, 'ctl'), `1 ${h} ${w}\n`);
+    writeFileSync(join(e.dir, 'ctl'), `1 ${h} ${w}\n`);
   }
 
   /** The process spec: the container's own process with this session's args, env, user, cwd. */
@@ -117,15 +121,18 @@ export class ExecService {
     e.started = true;
     const tty = opts.tty ?? !!e.config.Tty;
     mkdirSync(join(e.dir, 'exits'), { recursive: true });
+    const tmpDir = join(this.execRoot, 't', 'e' + id.slice(0, 15));
+    mkdirSync(tmpDir, { recursive: true });
     const specPath = join(e.dir, 'process.json');
     writeFileSync(specPath, JSON.stringify(this.processSpec(e, tty)));
     const attach = !!client && !opts.detach;
     const stdin = attach && !!e.config.AttachStdin;
     const sessionId = id.slice(0, 32);
-    const session = await execProcess(this.containers.conmonPaths, { containerId: e.containerId, sessionId, dir: e.dir, processSpecPath: specPath, tty, stdin, attach });
+    const session = await execProcess(this.containers.conmonPaths, { containerId: e.containerId, sessionId, dir: e.dir, processSpecPath: specPath, tty, stdin, attach, tmpDir });
     const cleanup = () => {
       e.running = false;
       rmSync(e.dir, { recursive: true, force: true });
+      rmSync(tmpDir, { recursive: true, force: true });
       rmSync(join(this.containers.paths.socks, sessionId), { force: true });
     };
     const finished = session.exited.then((code) => { if (e.exitCode === null) e.exitCode = code; cleanup(); });
@@ -138,6 +145,7 @@ export class ExecService {
     e.running = true;
     try {
       e.pid = await session.begin();
+      if (e.pendingSize && e.running) writeFileSync(join(e.dir, 'ctl'), `1 ${e.pendingSize[0]} ${e.pendingSize[1]}\n`);
     } catch (err) {
       const msg = err instanceof RuntimeError ? err.message : String(err);
       e.exitCode = /executable file not found|no such file or directory/i.test(msg) ? 127 : 126;

@@ -84,8 +84,8 @@ export class ContainerService {
     return { total: this.cache.size, running, paused, stopped: this.cache.size - running - paused };
   }
 
-  usingImage(imageId: string): string[] {
-    return [...this.cache.values()].filter((r) => r.imageId === imageId).map((r) => r.id);
+  usingImage(imageId: string): Array<{ id: string; running: boolean }> {
+    return [...this.cache.values()].filter((r) => r.imageId === imageId).map((r) => ({ id: r.id, running: r.state.Running }));
   }
 
   all(): ContainerRecord[] {
@@ -169,7 +169,9 @@ export class ContainerService {
 
   private prepareFiles(r: ContainerRecord): void {
     const dir = this.paths.data(r.id);
-    for (const d of ['upper', 'work', 'rootfs']) mkdirSync(join(dir, d), { recursive: true, mode: 0o700 });
+    // upper's mode becomes the mode of the container's "/": 0755 like an image root.
+    mkdirSync(join(dir, 'upper'), { recursive: true, mode: 0o755 });
+    for (const d of ['work', 'rootfs']) mkdirSync(join(dir, d), { recursive: true, mode: 0o700 });
     const host = r.hostConfig.NetworkMode === 'host';
     writeFileSync(join(dir, 'hostname'), (host ? os.hostname() : r.config.Hostname) + '\n');
     let hosts = host && existsSync('/etc/hosts') ? readFileSync('/etc/hosts', 'utf8')
@@ -490,6 +492,8 @@ export class ContainerService {
     this.db.prepare('DELETE FROM containers WHERE id = ?').run(id);
     this.cache.delete(id);
     this.events.publish('container', 'destroy', id, { image: r.config.Image, name: r.name });
+    // Layers of an image deleted (rmi -f) while this container used it can go now.
+    if (!this.images.byId(r.imageId)) void this.images.gcLayers().catch((e: Error) => log.warn('layer gc failed', { error: e.message }));
     this.notify(id, ['next-exit', 'not-running', 'removed'], r.state.ExitCode);
   }
 

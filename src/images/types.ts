@@ -50,4 +50,8 @@ export interface ImageStore {
   layerDirs(image: ImageRecord): string[];
   /** Tags pointing at an image, as "repo:tag" in docker's familiar form (busybox:latest). */
   repoTags(imageId: string): string[];
+  /** The image with this exact id, if it is still recorded. */
+  byId(id: string): ImageRecord | undefined;
+  /** Removes layers no image (nor a container of a deleted image) needs any more. */
+  gcLayers(): Promise<string[]>;
 }

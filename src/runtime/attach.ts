@@ -42,6 +42,7 @@ export class AttachBridge {
     });
     client.on('error', () => this.close());
     client.on('close', () => this.close());
+    client.resume(); // the router may have paused it while reading the request body
   }
 
   /** Connects to a conmon attach socket; output flows to the client from then on. */

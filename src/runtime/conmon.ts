@@ -111,6 +111,7 @@ export interface ExecOptions {
   tty: boolean;
   stdin: boolean;
   attach: boolean;      // wait for the caller to connect to the attach socket before running the process
+  tmpDir: string;       // conmon's console socket lands here: keep it short (108-byte socket paths)
 }
 
 export interface ExecSession {
@@ -129,7 +130,7 @@ export async function execProcess(p: ConmonPaths, o: ExecOptions): Promise<ExecS
   if (o.tty) args.push('-t');
   if (o.stdin) args.push('-i');
   if (o.attach) args.push('--exec-attach');
-  const { child, stderr } = spawnConmon(p, args, o.attach ? 3 : 2, o.dir);
+  const { child, stderr } = spawnConmon(p, args, o.attach ? 3 : 2, o.tmpDir);
   const sync = new LineReader(child.stdio[3] as Readable);
   const start = child.stdio[4] as Writable;
   start.write('0');
