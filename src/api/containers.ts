@@ -62,18 +62,13 @@ function matches(r: ContainerRecord, f: Map<string, string[]>, s: Services): boo
   return true;
 }
 
-function networks(r: ContainerRecord): Record<string, unknown> {
-  const mode = r.hostConfig.NetworkMode;
-  const name = mode === 'default' || mode === 'bridge' ? 'none' : mode;
-  return { [name]: { IPAMConfig: null, Links: null, Aliases: null, NetworkID: '', EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: '', DriverOpts: null } };
-}
-
-export function summary(r: ContainerRecord): Record<string, unknown> {
+export function summary(r: ContainerRecord, s: Services): Record<string, unknown> {
+  const net = s.containers.network.settings(r);
   return {
     Id: r.id, Names: ['/' + r.name], Image: r.config.Image, ImageID: r.imageId, Command: commandOf(r),
-    Created: Math.floor(Date.parse(r.created) / 1000), Ports: [], Labels: r.config.Labels ?? {},
+    Created: Math.floor(Date.parse(r.created) / 1000), Ports: net.ports, Labels: r.config.Labels ?? {},
     State: r.state.Status, Status: statusLine(r.state), HostConfig: { NetworkMode: r.hostConfig.NetworkMode },
-    NetworkSettings: { Networks: networks(r) }, Mounts: [],
+    NetworkSettings: { Networks: net.networkSettings.Networks }, Mounts: [],
   };
 }
 
@@ -99,11 +94,7 @@ export function inspect(r: ContainerRecord, s: Services): Record<string, unknown
     GraphDriver: { Name: 'overlay2', Data: { LowerDir: lower.join(':'), UpperDir: `${data}/upper`, WorkDir: `${data}/work`, MergedDir: `${data}/rootfs` } },
     Mounts: [],
     Config: { ...r.config, OnBuild: null },
-    NetworkSettings: {
-      Bridge: '', SandboxID: '', HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0, Ports: {}, SandboxKey: '',
-      SecondaryIPAddresses: null, SecondaryIPv6Addresses: null, EndpointID: '', Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0,
-      IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', MacAddress: '', Networks: networks(r),
-    },
+    NetworkSettings: s.containers.network.settings(r).networkSettings,
   };
 }
 
@@ -124,7 +115,7 @@ export function registerContainerRoutes(r: Router, s: Services): void {
     let list = c.all().filter((x) => (all || limit > 0 || f.has('status') || f.has('exited') ? true : x.state.Running || x.state.Status === 'restarting'));
     list = list.filter((x) => matches(x, f, s));
     if (limit > 0) list = list.slice(0, limit);
-    ctx.send(200, list.map(summary));
+    ctx.send(200, list.map((x) => summary(x, s)));
   });
 
   r.get('/containers/:id/json', (ctx) => { ctx.send(200, inspect(c.lookup(ctx.params.id), s)); });

@@ -30,6 +30,7 @@ import { isoFromNs, mergeConfig, nowNano, randomName, restartDelay, signalNumber
 import { hardNofile, capsOfDaemon } from '../sys/limits.js';
 import { alive } from '../sys/proc.js';
 import { hostDevices } from '../sys/devices.js';
+import { NoNetwork, type ConnectResult, type NetworkHooks } from '../network/types.js';
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
 interface Waiter { condition: WaitCondition; resolve: (code: number) => void }
@@ -54,6 +55,8 @@ export class ContainerService {
   private timers = new Set<NodeJS.Timeout>();
   private watcher: FSWatcher | null = null;
   private id: string;
+  /** Networking hooks (src/network); none/host only until a network service is plugged in. */
+  network: NetworkHooks = new NoNetwork();
 
   constructor(private readonly config: DaemonConfig, private readonly db: DB, private readonly events: EventBus, private readonly images: ImageStore) {
     const ex = config.execRoot;
@@ -133,16 +136,15 @@ export class ContainerService {
     const image = this.images.get(body.Image);
     const id = randomBytes(32).toString('hex');
     const merged = mergeConfig(body, image, id);
-    const mode = merged.hostConfig.NetworkMode;
-    if (mode.startsWith('container:')) throw new InvalidArgument('--network container:<name> is not supported yet');
-    if (!['default', 'bridge', 'none', 'host'].includes(mode)) throw new NotFound(`network ${mode} not found`);
     // Reject unknown capabilities and other spec errors now rather than at start.
-    try { this.specFor({ ...initialRecordFields(id, name ?? 'x', image.id, merged), state: initialState() } as ContainerRecord, { uid: 0, gid: 0, additionalGids: [] }); }
+    const draft: ContainerRecord = { ...initialRecordFields(id, name ?? 'x', image.id, merged), state: initialState() };
+    this.network.validate(draft, body.NetworkingConfig);
+    try { this.specFor(draft, { uid: 0, gid: 0, additionalGids: [] }, {}); }
     catch (e) { throw new InvalidArgument(e instanceof Error ? e.message : String(e)); }
     const insert = this.db.prepare('INSERT INTO containers (id, name, image_id, created, record) VALUES (?, ?, ?, ?, ?)');
     let rec: ContainerRecord | null = null;
     for (let attempt = 0; !rec; attempt++) {
-      const candidate: ContainerRecord = { ...initialRecordFields(id, name ?? randomName(attempt), image.id, merged), state: initialState() };
+      const candidate: ContainerRecord = { ...draft, name: name ?? randomName(attempt) };
       try {
         insert.run(candidate.id, candidate.name, candidate.imageId, candidate.created, JSON.stringify(candidate));
         rec = candidate;
@@ -210,7 +212,10 @@ export class ContainerService {
       const user = resolveUser(r.config.User, readIfExists(join(rootfs, 'etc/passwd')), readIfExists(join(rootfs, 'etc/group')));
       const cwd = r.config.WorkingDir || '/';
       mkdirSync(join(rootfs, cwd), { recursive: true });
-      const spec = this.specFor(r, user);
+      const net = await this.network.connect(r);
+      if (net.hosts !== undefined) writeFileSync(join(dir, 'hosts'), net.hosts);
+      if (net.resolvConf !== undefined) writeFileSync(join(dir, 'resolv.conf'), net.resolvConf);
+      const spec = this.specFor(r, user, net);
       const [rows, cols] = r.hostConfig.ConsoleSize ?? [0, 0];
       if (r.config.Tty && rows > 0 && cols > 0) spec.process.consoleSize = { height: rows, width: cols };
       writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
@@ -253,7 +258,7 @@ export class ContainerService {
   /** conmon's console socket dir: short, because unix socket paths are limited to 108 bytes. */
   private tmpDir(id: string): string { return join(this.config.execRoot, 't', id.slice(0, 16)); }
 
-  private specFor(r: ContainerRecord, user: { uid: number; gid: number; additionalGids: number[] }) {
+  private specFor(r: ContainerRecord, user: { uid: number; gid: number; additionalGids: number[] }, net: ConnectResult) {
     const dir = this.paths.data(r.id);
     const hc = r.hostConfig;
     const mounts: SpecMount[] = [
@@ -263,13 +268,14 @@ export class ContainerService {
     ];
     const secOpts = hc.SecurityOpt ?? [];
     const hostname = r.hostConfig.NetworkMode === 'host' ? os.hostname() : r.config.Hostname;
-    const env = containerEnv({ imageEnv: [], userEnv: r.config.Env, hostname, tty: r.config.Tty });
+    const env = containerEnv({ imageEnv: [], userEnv: [...(net.env ?? []), ...r.config.Env], hostname, tty: r.config.Tty });
     return buildSpec({
       args: [r.path, ...r.args], env, cwd: r.config.WorkingDir || '/', user, terminal: r.config.Tty,
       hostname,
       rootfsPath: join(dir, 'rootfs'), readonlyRootfs: hc.ReadonlyRootfs, privileged: hc.Privileged,
       capAdd: hc.CapAdd ?? [], capDrop: hc.CapDrop ?? [],
-      networkMode: hc.NetworkMode === 'host' ? 'host' : 'none',
+      networkMode: hc.NetworkMode === 'host' ? 'host' : net.netnsPath ? 'netns' : 'none',
+      netnsPath: net.netnsPath,
       initPath: hc.Init ? initBinary() : undefined,
       mounts, cgroupsPath: `/cocon/${r.id}`, rlimitNofileHard: hardNofile(), ulimits: hc.Ulimits ?? undefined,
       memory: hc.Memory || undefined, nanoCpus: hc.NanoCpus || undefined, pidsLimit: hc.PidsLimit && hc.PidsLimit > 0 ? hc.PidsLimit : undefined,
@@ -296,7 +302,9 @@ export class ContainerService {
 
   /** Releases everything a (re)start set up: runc state, rootfs mount, bundle and socket link. */
   private async teardown(id: string): Promise<void> {
+    const r = this.cache.get(id);
     await Promise.all([
+      r ? this.network.disconnect(r).catch((e: Error) => log.warn('network disconnect failed', { id, error: e.message })) : undefined,
       this.runc.delete(id, true).catch((e: Error) => log.warn('runc delete failed', { id, error: e.message })),
       unmount(join(this.paths.data(id), 'rootfs')).catch((e: Error) => log.warn('unmount failed', { id, error: e.message })),
     ]);
@@ -488,6 +496,7 @@ export class ContainerService {
     if (!r) return;
     r.state = { ...r.state, Status: 'removing' };
     await this.teardown(id);
+    await this.network.remove(r).catch((e: Error) => log.warn('network remove failed', { id, error: e.message }));
     rmSync(this.paths.data(id), { recursive: true, force: true });
     this.db.prepare('DELETE FROM containers WHERE id = ?').run(id);
     this.cache.delete(id);
