@@ -227,7 +227,8 @@ export class ContainerService {
     try {
       ({ pid } = await createContainer(this.conmonPaths, {
         id, uuid: id.slice(0, 32), name: r.name, bundle, logPath: join(dir, 'ctr.log'), exitDir: this.paths.exits,
-        tty: r.config.Tty, stdin: r.config.OpenStdin, leaveStdinOpen: r.config.OpenStdin && !r.config.StdinOnce, tmpDir: this.tmpDir(id),
+        tty: r.config.Tty, stdin: r.config.OpenStdin, leaveStdinOpen: r.config.OpenStdin && (r.config.Tty || !r.config.StdinOnce), // docker never closes a tty's stdin on detach
+        tmpDir: this.tmpDir(id),
       }));
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
