@@ -47,7 +47,10 @@ export function pumpStreams(h: HijackedStream, o: PumpOptions): { done: Promise<
   const onEnd = (): void => { h.closeWrite(); };
 
   if (o.stdin) {
-    if (o.tty && stdin.isTTY) { stdin.setRawMode(true); rawSet = true; }
+    if (o.tty && stdin.isTTY) {
+      stdin.setRawMode(true); rawSet = true;
+      process.once('exit', () => { if (rawSet) { try { stdin.setRawMode(false); } catch { /* ignore */ } } });
+    }
     stdin.on('data', onData);
     stdin.on('end', onEnd);
     stdin.resume();
@@ -91,9 +94,19 @@ export function monitorResize(client: Client, resizePath: string): () => void {
 const PROXIED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
 // docker's sig-proxy: signals the CLI receives are sent to the container (non-tty only).
+// A third SIGINT/SIGTERM ends the CLI itself (a container that ignores them cannot hold it).
 export function proxySignals(client: Client, id: string): () => void {
+  let interrupts = 0;
   const handlers = PROXIED_SIGNALS.map((sig) => {
-    const h = (): void => { client.call('POST', `/containers/${id}/kill`, { query: { signal: sig } }).catch(() => undefined); };
+    const h = (): void => {
+      if (sig === 'SIGINT' || sig === 'SIGTERM') {
+        if (++interrupts >= 3) {
+          process.stderr.write(`got 3 ${sig}s, forcefully exiting\n`);
+          process.exit(sig === 'SIGINT' ? 130 : 143);
+        }
+      }
+      client.call('POST', `/containers/${id}/kill`, { query: { signal: sig } }).catch(() => undefined);
+    };
     process.on(sig, h);
     return [sig, h] as const;
   });

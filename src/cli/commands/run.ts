@@ -1,6 +1,6 @@
 // run, create, start, attach: the commands that create containers and/or attach to their
 // streams. The call order follows docker's CLI (create -> attach -> wait -> start -> resize).
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync, existsSync, unlinkSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { Opts } from '../flags.js';
 import type { FlagDef } from '../flags.js';
@@ -107,6 +107,7 @@ interface SessionOptions {
   sigProxy: boolean;
   waitCondition?: string;
   start: boolean;            // call start after attaching
+  detachIsError?: boolean;   // docker attach: detaching prints "read escape sequence", exit 1
   onStartError?: (e: unknown) => Promise<number>;
 }
 
@@ -140,6 +141,7 @@ async function attachedSession(ctx: Ctx, client: Client, s: SessionOptions): Pro
       const r = await pump.done;
       if (r === 'detached') {
         wait.headers.then((res) => res.destroy(), () => undefined);
+        if (s.detachIsError) throw new CliError('read escape sequence', 1);
         return 0;
       }
     }
@@ -184,7 +186,26 @@ function daemonMsg(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-async function createOrFail(ctx: Ctx, cmd: string, req: CreateRequest): Promise<{ client: Client; id: string }> {
+// --cidfile: refuse an existing file; write the id once created (removed again if create fails).
+async function withCidfile<T extends { id: string }>(path: string, fn: () => Promise<T>): Promise<T> {
+  if (!path) return fn();
+  if (existsSync(path)) throw new CliError(`container ID file found, make sure the other container isn't running or delete ${path}`, 125);
+  try { writeFileSync(path, '', { flag: 'wx' }); } catch (e) { throw new CliError(`failed to create the container ID file: ${(e as Error).message}`, 125); }
+  try {
+    const r = await fn();
+    writeFileSync(path, r.id);
+    return r;
+  } catch (e) {
+    try { unlinkSync(path); } catch { /* ignore */ }
+    throw e;
+  }
+}
+
+async function createOrFail(ctx: Ctx, cmd: string, req: CreateRequest, cidfile = ''): Promise<{ client: Client; id: string }> {
+  return withCidfile(cidfile, () => createOrFail0(ctx, cmd, req));
+}
+
+async function createOrFail0(ctx: Ctx, cmd: string, req: CreateRequest): Promise<{ client: Client; id: string }> {
   if (cmd === 'create') {
     // docker create reports daemon errors like any other command (exit 1)
     const client = await ctx.client();
@@ -213,7 +234,7 @@ export const runCommand: Command = {
   async run(ctx, o) {
     const req = buildRequest(ctx, o, true);
     if (req.tty && req.attachStdin && !process.stdin.isTTY) throw new CliError('the input device is not a TTY', 1);
-    const { client, id } = await createOrFail(ctx, 'run', req);
+    const { client, id } = await createOrFail(ctx, 'run', req, o.str('cidfile'));
     if (req.detach) {
       try {
         await client.call('POST', `/containers/${id}/start`);
@@ -247,7 +268,7 @@ export const createCommand: Command = {
   minArgs: 1,
   async run(ctx, o) {
     const req = buildRequest(ctx, o, false);
-    const { id } = await createOrFail(ctx, 'create', req);
+    const { id } = await createOrFail(ctx, 'create', req, o.str('cidfile'));
     ctx.out(`${id}\n`);
     return 0;
   },
@@ -325,7 +346,7 @@ export const attachCommand: Command = {
     if (tty && stdin && !process.stdin.isTTY) throw new CliError('the input device is not a TTY', 1);
     return attachedSession(ctx, client, {
       id: c.Id, tty, stdin, stdout: true, stderr: true, detachKeys: o.str('detach-keys') || undefined,
-      sigProxy: o.bool('sig-proxy'), waitCondition: undefined, start: false,
+      sigProxy: o.bool('sig-proxy'), waitCondition: undefined, start: false, detachIsError: true,
     });
   },
 };
