@@ -31,6 +31,11 @@ const MIGRATIONS: string[] = [
      parent TEXT,
      size INTEGER NOT NULL
    );`,
+  // 2: volumes
+  `CREATE TABLE volumes (
+     name TEXT PRIMARY KEY,
+     record TEXT NOT NULL            -- JSON: VolumeRecord
+   );`,
 ];
 
 export function openDb(path: string): DB {
