@@ -247,7 +247,7 @@ export class Client {
 }
 
 // Reads a JSON-lines / concatenated-JSON stream (progress, events) and calls `onMessage` per object.
-export async function readJsonStream(r: Readable, onMessage: (m: Record<string, unknown>) => void): Promise<void> {
+export async function readJsonStream(r: Readable, onMessage: (m: Record<string, unknown>, raw: string) => void): Promise<void> {
   let buf = '';
   const flush = (final: boolean): void => {
     for (;;) {
@@ -255,13 +255,13 @@ export async function readJsonStream(r: Readable, onMessage: (m: Record<string, 
       if (!trimmed) { buf = ''; return; }
       const end = findJsonEnd(trimmed);
       if (end < 0) {
-        if (final) { try { onMessage(JSON.parse(trimmed) as Record<string, unknown>); } catch { /* ignore garbage */ } buf = ''; }
+        if (final) { try { onMessage(JSON.parse(trimmed) as Record<string, unknown>, trimmed); } catch { /* ignore garbage */ } buf = ''; }
         else buf = trimmed;
         return;
       }
       const obj = trimmed.slice(0, end);
       buf = trimmed.slice(end);
-      try { onMessage(JSON.parse(obj) as Record<string, unknown>); } catch { /* skip */ }
+      try { onMessage(JSON.parse(obj) as Record<string, unknown>, obj); } catch { /* skip */ }
     }
   };
   for await (const c of r) { buf += typeof c === 'string' ? c : (c as Buffer).toString('utf8'); flush(false); }

@@ -12,24 +12,26 @@ import {
 } from './commands/container.js';
 import { bootstrapCommand, imageInspectCommand, imagesCommand, importCommand, pullCommand, rmiCommand, tagCommand } from './commands/image.js';
 import { CLI_VERSION, infoCommand, versionCommand } from './commands/system.js';
+import { containerPruneCommand, eventsCommand, historyCommand, imagePruneCommand } from './commands/misc.js';
 
 const TOP: Command[] = [
   runCommand, createCommand, startCommand, stopCommand, restartCommand, killCommand, rmCommand, psCommand, logsCommand,
   waitCommand, inspectCommand, renameCommand, attachCommand, execCommand, topCommand, portCommand, pauseCommand,
-  unpauseCommand, imagesCommand, rmiCommand, tagCommand, importCommand, pullCommand, versionCommand, infoCommand,
+  unpauseCommand, imagesCommand, rmiCommand, tagCommand, importCommand, pullCommand, historyCommand, eventsCommand,
+  versionCommand, infoCommand,
 ];
 
 const CONTAINER_SUB: Record<string, Command> = {
   run: runCommand, create: createCommand, start: startCommand, stop: stopCommand, restart: restartCommand, kill: killCommand,
   rm: rmCommand, remove: rmCommand, ls: psCommand, list: psCommand, ps: psCommand, logs: logsCommand, wait: waitCommand,
   inspect: containerInspectCommand, rename: renameCommand, attach: attachCommand, exec: execCommand, top: topCommand,
-  port: portCommand, pause: pauseCommand, unpause: unpauseCommand,
+  port: portCommand, pause: pauseCommand, unpause: unpauseCommand, prune: containerPruneCommand,
 };
 const IMAGE_SUB: Record<string, Command> = {
   ls: imagesCommand, list: imagesCommand, rm: rmiCommand, remove: rmiCommand, inspect: imageInspectCommand, tag: tagCommand,
-  import: importCommand, pull: pullCommand, bootstrap: bootstrapCommand,
+  import: importCommand, pull: pullCommand, bootstrap: bootstrapCommand, history: historyCommand, prune: imagePruneCommand,
 };
-const SYSTEM_SUB: Record<string, Command> = { info: infoCommand };
+const SYSTEM_SUB: Record<string, Command> = { info: infoCommand, events: eventsCommand };
 
 const GLOBAL_FLAGS: FlagDef[] = [
   { long: 'config', type: 'string', desc: 'Location of client config files' },
