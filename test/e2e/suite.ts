@@ -239,6 +239,58 @@ export function clientSuite(h: DaemonHolder, c: Client): void {
     } finally { await p.close(); await x(['rm', '-f', name]); }
   });
 
+  test(`${c.name}: run -ti, detach with ctrl-p ctrl-q, attach again, exit 6 -> 6; start -a`, async () => {
+    const name = uniq('det');
+    const first = c.argv(h.d, ['run', '-ti', '--name', name, 'busybox', 'sh']);
+    const p = await startPty(first.argv, { env: first.env });
+    try {
+      await p.waitFor(/[#$] $/m, 20_000);
+      await p.keys('C-p', 'C-q');
+      assert.equal(await p.exitCode(), 0, 'detaching should end the client with 0');
+    } finally { await p.close(); }
+    assert.equal(await state(name), 'running 0', 'the container must keep running after a detach');
+    const again = c.argv(h.d, ['attach', name]);
+    const p2 = await startPty(again.argv, { env: again.env });
+    try {
+      await sleep(500);
+      await p2.type('echo back-$((1+1))\n');
+      await p2.waitFor('back-2');
+      await p2.type('exit 6\n');
+      assert.equal(await p2.exitCode(), 6);
+    } finally { await p2.close(); }
+    const ca = uniq('ca');
+    await ok(['create', '--name', ca, 'busybox', 'sh', '-c', 'echo from-start; exit 5']);
+    const sa = await x(['start', '-a', ca]);
+    assert.equal(sa.code, 5, sa.stderr);
+    assert.equal(sa.stdout, 'from-start\n');
+    await ok(['rm', '-f', name, ca]);
+  });
+
+  test(`${c.name}: run flags: -e -w -u --hostname -l --entrypoint --env-file --read-only --cap-drop --network --init --stop-timeout`, async () => {
+    const a = await ok(['run', '--rm', '-e', 'A=1', '-w', '/tmp/w', '-u', '1000', '--hostname', 'hh', '-l', 'k=v', '--entrypoint', 'sh', 'busybox', '-c', 'echo $A $(pwd) $(id -u) $(hostname)']);
+    assert.equal(a.stdout, '1 /tmp/w 1000 hh\n');
+    const ro = await x(['run', '--rm', '--read-only', 'busybox', 'touch', '/x']);
+    assert.notEqual(ro.code, 0);
+    assert.match(ro.stderr, /Read-only file system/);
+    const caps = await ok(['run', '--rm', '--cap-drop', 'ALL', 'busybox', 'grep', 'CapEff', '/proc/self/status']);
+    assert.match(caps.stdout, /CapEff:\s+0{16}/);
+    const none = await ok(['run', '--rm', '--network', 'none', 'busybox', 'cat', '/proc/net/dev']);
+    assert.deepEqual(none.stdout.split('\n').slice(2).map((l) => l.split(':')[0].trim()).filter(Boolean), ['lo']);
+    const host = await ok(['run', '--rm', '--network', 'host', 'busybox', 'cat', '/proc/net/dev']);
+    assert.ok(host.stdout.split('\n').length > 3, 'host network shows only lo');
+    const init = await ok(['run', '--rm', '--init', 'busybox', 'sh', '-c', 'cat /proc/1/comm; echo $$']);
+    const [pid1comm, shpid] = init.stdout.trim().split('\n');
+    assert.notEqual(pid1comm, 'sh', '--init: PID 1 is the shell');
+    assert.notEqual(shpid, '1');
+    const name = uniq('stopto');
+    await ok(['run', '-d', '--name', name, '--stop-timeout', '1', 'busybox', 'sleep', '600']);
+    const t0 = Date.now();
+    await ok(['stop', name]);
+    const took = Date.now() - t0;
+    assert.ok(took >= 900 && took < 6000, `stop with --stop-timeout 1 took ${took} ms`);
+    await ok(['rm', name]);
+  });
+
   test(`${c.name}: images, tag, rmi (untag; refused while in use)`, async () => {
     const imgs = await ok(['images']);
     assert.match(imgs.stdout.split('\n')[0], /^REPOSITORY\s+TAG\s+IMAGE ID\s+CREATED\s+SIZE$/);
