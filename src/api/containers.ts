@@ -62,13 +62,20 @@ function matches(r: ContainerRecord, f: Map<string, string[]>, s: Services): boo
   return true;
 }
 
+/** Mounts as docker's inspect shows them. */
+export function mountsOf(r: ContainerRecord, s: Services): Array<Record<string, unknown>> {
+  return (r.mounts ?? []).map((m) => m.Type === 'volume'
+    ? { Type: 'volume', Name: m.Name, Source: s.volumes.mountpoint(m.Name ?? ''), Destination: m.Destination, Driver: m.Driver ?? 'local', Mode: m.Mode, RW: m.RW, Propagation: '' }
+    : { Type: m.Type, Source: m.Source, Destination: m.Destination, Mode: m.Mode, RW: m.RW, Propagation: m.Type === 'bind' ? m.Propagation : '' });
+}
+
 export function summary(r: ContainerRecord, s: Services): Record<string, unknown> {
   const net = s.containers.network.settings(r);
   return {
     Id: r.id, Names: ['/' + r.name], Image: r.config.Image, ImageID: r.imageId, Command: commandOf(r),
     Created: Math.floor(Date.parse(r.created) / 1000), Ports: net.ports, Labels: r.config.Labels ?? {},
     State: r.state.Status, Status: statusLine(r.state), HostConfig: { NetworkMode: r.hostConfig.NetworkMode },
-    NetworkSettings: { Networks: net.networkSettings.Networks }, Mounts: [],
+    NetworkSettings: { Networks: net.networkSettings.Networks }, Mounts: mountsOf(r, s),
   };
 }
 
@@ -92,7 +99,7 @@ export function inspect(r: ContainerRecord, s: Services): Record<string, unknown
       ReadonlyPaths: r.hostConfig.Privileged ? [] : ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
     },
     GraphDriver: { Name: 'overlay2', Data: { LowerDir: lower.join(':'), UpperDir: `${data}/upper`, WorkDir: `${data}/work`, MergedDir: `${data}/rootfs` } },
-    Mounts: [],
+    Mounts: mountsOf(r, s),
     Config: { ...r.config, OnBuild: null },
     NetworkSettings: s.containers.network.settings(r).networkSettings,
   };
@@ -103,7 +110,7 @@ export function registerContainerRoutes(r: Router, s: Services): void {
 
   r.post('/containers/create', async (ctx) => {
     const body = await ctx.json<CreateBody>();
-    const rec = c.create(body, ctx.query.get('name'));
+    const rec = await c.create(body, ctx.query.get('name'));
     ctx.send(201, { Id: rec.id, Warnings: [] });
   });
 
@@ -142,7 +149,7 @@ export function registerContainerRoutes(r: Router, s: Services): void {
   r.post('/containers/:id/unpause', async (ctx) => { await c.unpause(ctx.params.id); ctx.send(204); });
 
   r.delete('/containers/:id', async (ctx) => {
-    await c.remove(ctx.params.id, boolParam(ctx.query.get('force')));
+    await c.remove(ctx.params.id, boolParam(ctx.query.get('force')), boolParam(ctx.query.get('v')));
     ctx.send(204);
   });
 

@@ -10,6 +10,7 @@ import { registerSystemRoutes } from './system.js';
 import { registerImageRoutes } from './images.js';
 import { registerContainerRoutes } from './containers.js';
 import { registerExecRoutes } from './exec.js';
+import { registerVolumeRoutes } from './volumes.js';
 
 export function buildRouter(s: Services): Router {
   const r = new Router();
@@ -17,6 +18,7 @@ export function buildRouter(s: Services): Router {
   registerImageRoutes(r, s);
   registerContainerRoutes(r, s);
   registerExecRoutes(r, s);
+  registerVolumeRoutes(r, s);
   return r;
 }
 

@@ -31,6 +31,8 @@ import { hardNofile, capsOfDaemon } from '../sys/limits.js';
 import { alive } from '../sys/proc.js';
 import { hostDevices } from '../sys/devices.js';
 import { NoNetwork, type ConnectResult, type NetworkHooks } from '../network/types.js';
+import type { VolumeService } from '../volumes/service.js';
+import { containerMounts, fromContainer, type MountPoint, type MountRequest } from '../volumes/mounts.js';
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
 interface Waiter { condition: WaitCondition; resolve: (code: number) => void }
@@ -58,7 +60,7 @@ export class ContainerService {
   /** Networking hooks (src/network); none/host only until a network service is plugged in. */
   network: NetworkHooks = new NoNetwork();
 
-  constructor(private readonly config: DaemonConfig, private readonly db: DB, private readonly events: EventBus, private readonly images: ImageStore) {
+  constructor(private readonly config: DaemonConfig, private readonly db: DB, private readonly events: EventBus, private readonly images: ImageStore, private readonly volumes: VolumeService) {
     const ex = config.execRoot;
     this.paths = {
       data: (id) => join(config.dataRoot, 'containers', id),
@@ -130,7 +132,7 @@ export class ContainerService {
 
   // ---- create ---------------------------------------------------------------------------------
 
-  create(body: CreateBody, requestedName: string | null): ContainerRecord {
+  async create(body: CreateBody, requestedName: string | null): Promise<ContainerRecord> {
     const name = requestedName ? validateName(requestedName) : null;
     if (!body.Image) throw new InvalidArgument('Config cannot be empty in order to create a container');
     const image = this.images.get(body.Image);
@@ -139,6 +141,7 @@ export class ContainerService {
     // Reject unknown capabilities and other spec errors now rather than at start.
     const draft: ContainerRecord = { ...initialRecordFields(id, name ?? 'x', image.id, merged), state: initialState() };
     this.network.validate(draft, body.NetworkingConfig);
+    draft.mounts = this.planMounts(draft);
     try { this.specFor(draft, { uid: 0, gid: 0, additionalGids: [] }, {}); }
     catch (e) { throw new InvalidArgument(e instanceof Error ? e.message : String(e)); }
     const insert = this.db.prepare('INSERT INTO containers (id, name, image_id, created, record) VALUES (?, ?, ?, ?, ?)');
@@ -157,16 +160,75 @@ export class ContainerService {
         if (attempt > 20) throw e;
       }
     }
+    const made: string[] = [];
     try {
       this.prepareFiles(rec);
+      await this.createVolumes(rec, made);
+      this.db.prepare('UPDATE containers SET record = ? WHERE id = ?').run(JSON.stringify(rec), rec.id);
     } catch (e) {
       this.db.prepare('DELETE FROM containers WHERE id = ?').run(id);
       rmSync(this.paths.data(id), { recursive: true, force: true });
+      for (const v of made) await this.volumes.remove(v, true).catch(() => undefined);
       throw e;
     }
     this.cache.set(rec.id, rec);
     this.events.publish('container', 'create', rec.id, { image: rec.config.Image, name: rec.name });
     return rec;
+  }
+
+  /** The container's mounts from -v, --mount, --tmpfs, --volumes-from and the image's VOLUMEs. */
+  private planMounts(r: ContainerRecord): MountPoint[] {
+    const from: MountPoint[] = [];
+    for (const spec of (r.hostConfig.VolumesFrom as string[] | null | undefined) ?? []) {
+      const other = this.lookup(spec.split(':')[0]);
+      from.push(...fromContainer(spec, other.mounts ?? []));
+    }
+    const mounts = containerMounts({
+      binds: r.hostConfig.Binds, mounts: r.hostConfig.Mounts as MountRequest[] | null | undefined,
+      tmpfs: r.hostConfig.Tmpfs as Record<string, string> | null | undefined, imageVolumes: r.config.Volumes, volumesFrom: from,
+    });
+    for (const m of mounts) {
+      if (m.Type === 'bind' && !m.createHostPath && !existsSync(m.Source)) throw new InvalidArgument(`invalid mount config for type "bind": bind source path does not exist: ${m.Source}`);
+    }
+    return mounts;
+  }
+
+  /** Creates the named volumes that do not exist yet and the anonymous ones (names into `made`). */
+  private async createVolumes(r: ContainerRecord, made: string[]): Promise<void> {
+    for (const m of r.mounts ?? []) {
+      if (m.Type !== 'volume') continue;
+      if (m.Name && this.volumes.tryGet(m.Name)) continue;
+      const v = await this.volumes.create({ Name: m.Name || undefined }, !m.Name);
+      made.push(v.name);
+      m.Name = v.name;
+    }
+  }
+
+  /** Users of a volume (for `volume rm` and prune). */
+  usingVolume(name: string): Array<{ id: string; running: boolean }> {
+    return [...this.cache.values()].filter((r) => r.mounts?.some((m) => m.Type === 'volume' && m.Name === name)).map((r) => ({ id: r.id, running: r.state.Running }));
+  }
+
+  /** Makes every mount's source ready (volumes acquired and copied up, bind dirs created): OCI mounts. */
+  private async prepareMounts(r: ContainerRecord, rootfs: string): Promise<SpecMount[]> {
+    const out: SpecMount[] = [];
+    const sorted = [...(r.mounts ?? [])].sort((a, b) => a.Destination.split('/').length - b.Destination.split('/').length);
+    for (const m of sorted) {
+      if (m.Type === 'tmpfs') {
+        out.push({ destination: m.Destination, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'noexec', m.RW ? 'rw' : 'ro', ...(m.tmpfsOptions ?? [])] });
+        continue;
+      }
+      let source = m.Source;
+      if (m.Type === 'volume') {
+        source = await this.volumes.acquire(m.Name!);
+        if (m.copy) await this.volumes.copyUp(m.Name!, join(rootfs, m.Destination));
+      } else if (!existsSync(source)) {
+        if (!m.createHostPath) throw new InvalidArgument(`invalid mount config for type "bind": bind source path does not exist: ${source}`);
+        mkdirSync(source, { recursive: true });
+      }
+      out.push({ destination: m.Destination, type: 'bind', source, options: ['rbind', m.Propagation || 'rprivate', m.RW ? 'rw' : 'ro'] });
+    }
+    return out;
   }
 
   private prepareFiles(r: ContainerRecord): void {
@@ -212,10 +274,11 @@ export class ContainerService {
       const user = resolveUser(r.config.User, readIfExists(join(rootfs, 'etc/passwd')), readIfExists(join(rootfs, 'etc/group')));
       const cwd = r.config.WorkingDir || '/';
       mkdirSync(join(rootfs, cwd), { recursive: true });
+      const extraMounts = await this.prepareMounts(r, rootfs);
       const net = await this.network.connect(r);
       if (net.hosts !== undefined) writeFileSync(join(dir, 'hosts'), net.hosts);
       if (net.resolvConf !== undefined) writeFileSync(join(dir, 'resolv.conf'), net.resolvConf);
-      const spec = this.specFor(r, user, net);
+      const spec = this.specFor(r, user, net, extraMounts);
       const [rows, cols] = r.hostConfig.ConsoleSize ?? [0, 0];
       if (r.config.Tty && rows > 0 && cols > 0) spec.process.consoleSize = { height: rows, width: cols };
       writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
@@ -259,10 +322,12 @@ export class ContainerService {
   /** conmon's console socket dir: short, because unix socket paths are limited to 108 bytes. */
   private tmpDir(id: string): string { return join(this.config.execRoot, 't', id.slice(0, 16)); }
 
-  private specFor(r: ContainerRecord, user: { uid: number; gid: number; additionalGids: number[] }, net: ConnectResult) {
+  private specFor(r: ContainerRecord, user: { uid: number; gid: number; additionalGids: number[] }, net: ConnectResult, extraMounts: SpecMount[] = []) {
     const dir = this.paths.data(r.id);
     const hc = r.hostConfig;
+    // Volumes first: the container's own /etc files go on top of a volume mounted over /etc.
     const mounts: SpecMount[] = [
+      ...extraMounts,
       { destination: '/etc/resolv.conf', source: join(dir, 'resolv.conf'), type: 'bind', options: ['rbind', 'rprivate'] },
       { destination: '/etc/hostname', source: join(dir, 'hostname'), type: 'bind', options: ['rbind', 'rprivate'] },
       { destination: '/etc/hosts', source: join(dir, 'hosts'), type: 'bind', options: ['rbind', 'rprivate'] },
@@ -309,6 +374,9 @@ export class ContainerService {
       this.runc.delete(id, true).catch((e: Error) => log.warn('runc delete failed', { id, error: e.message })),
       unmount(join(this.paths.data(id), 'rootfs')).catch((e: Error) => log.warn('unmount failed', { id, error: e.message })),
     ]);
+    for (const m of r?.mounts ?? []) {
+      if (m.Type === 'volume' && m.Name) await this.volumes.release(m.Name, id).catch((e: Error) => log.warn('volume release failed', { id, volume: m.Name, error: e.message }));
+    }
     rmSync(this.paths.bundle(id), { recursive: true, force: true });
     rmSync(this.tmpDir(id), { recursive: true, force: true });
     rmSync(join(this.paths.socks, id.slice(0, 32)), { force: true });
@@ -476,7 +544,7 @@ export class ContainerService {
     this.events.publish('container', 'unpause', r.id, { name: r.name });
   }
 
-  async remove(ref: string, force: boolean): Promise<void> {
+  async remove(ref: string, force: boolean, removeVolumes = false): Promise<void> {
     const r = this.lookup(ref);
     if (r.state.Running || r.state.Status === 'restarting') {
       if (!force) throw new Conflict(`You cannot remove a running container ${r.id}. Stop the container before attempting removal or force remove`);
@@ -489,10 +557,10 @@ export class ContainerService {
       }
     }
     if (!this.cache.has(r.id)) return; // AutoRemove got there first
-    await this.serial(r.id, () => this.destroy(r.id));
+    await this.serial(r.id, () => this.destroy(r.id, removeVolumes));
   }
 
-  private async destroy(id: string): Promise<void> {
+  private async destroy(id: string, removeVolumes = false): Promise<void> {
     const r = this.cache.get(id);
     if (!r) return;
     r.state = { ...r.state, Status: 'removing' };
@@ -501,6 +569,13 @@ export class ContainerService {
     rmSync(this.paths.data(id), { recursive: true, force: true });
     this.db.prepare('DELETE FROM containers WHERE id = ?').run(id);
     this.cache.delete(id);
+    // rm -v and --rm remove the container's anonymous volumes (not named ones), unless shared.
+    if (removeVolumes || r.hostConfig.AutoRemove) {
+      for (const m of r.mounts ?? []) {
+        if (m.Type !== 'volume' || !m.anonymous || !m.Name) continue;
+        await this.volumes.remove(m.Name, false).catch((e: Error) => log.info('anonymous volume kept', { volume: m.Name, reason: e.message }));
+      }
+    }
     this.events.publish('container', 'destroy', id, { image: r.config.Image, name: r.name });
     // Layers of an image deleted (rmi -f) while this container used it can go now.
     if (!this.images.byId(r.imageId)) void this.images.gcLayers().catch((e: Error) => log.warn('layer gc failed', { error: e.message }));

@@ -1,5 +1,6 @@
 // Container records as the store keeps them and the API shows them (Docker's field names).
 import type { ImageConfig } from '../images/types.js';
+import type { MountPoint } from '../volumes/mounts.js';
 
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
 
@@ -80,6 +81,8 @@ export interface ContainerRecord {
   /** Set by an explicit stop/kill: restart policies do not restart the container. */
   manuallyStopped: boolean;
   conmonPid: number;
+  /** Bind, volume and tmpfs mounts (absent in records made before volumes existed). */
+  mounts?: MountPoint[];
 }
 
 export const ZERO_TIME = '0001-01-01T00:00:00Z';

@@ -11,6 +11,7 @@ import { listen } from '../api/server.js';
 import { ImageService } from '../images/service.js';
 import { ContainerService } from '../containers/service.js';
 import { ExecService } from '../containers/exec.js';
+import { VolumeService } from '../volumes/service.js';
 import type { Services } from './services.js';
 
 const USAGE = `Usage: cocon daemon [OPTIONS]
@@ -57,10 +58,12 @@ export async function runDaemon(argv: string[]): Promise<void> {
   const db = openDb(join(config.dataRoot, 'cocon.db'));
   const events = new EventBus();
   const images = new ImageService(config, db, events);
-  const containers = new ContainerService(config, db, events, images);
+  const volumes = new VolumeService(config, db, events);
+  const containers = new ContainerService(config, db, events, images, volumes);
+  volumes.setUsageCheck((name: string) => containers.usingVolume(name));
   images.setUsageCheck((imageId: string) => containers.usingImage(imageId));
   const execs = new ExecService(containers, config.execRoot);
-  const s: Services = { config, db, events, images, containers, execs, startedAt: new Date() };
+  const s: Services = { config, db, events, images, containers, execs, volumes, startedAt: new Date() };
   await containers.reconcile();
   const server = await listen(s);
   log.info('daemon ready', { socket: config.socketPath, dataRoot: config.dataRoot, execRoot: config.execRoot, pid: process.pid });

@@ -5,6 +5,7 @@ import type { EventBus } from './events.js';
 import type { ImageService } from '../images/service.js';
 import type { ContainerService } from '../containers/service.js';
 import type { ExecService } from '../containers/exec.js';
+import type { VolumeService } from '../volumes/service.js';
 
 export interface Services {
   config: DaemonConfig;
@@ -13,5 +14,6 @@ export interface Services {
   images: ImageService;
   containers: ContainerService;
   execs: ExecService;
+  volumes: VolumeService;
   startedAt: Date;
 }
