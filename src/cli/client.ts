@@ -179,7 +179,7 @@ export class Client {
     const main = join(dirname(fileURLToPath(import.meta.url)), 'main.js');
     let fd: number | 'ignore' = 'ignore';
     try { mkdirSync('/var/log', { recursive: true }); fd = openSync('/var/log/cocon.log', 'a'); } catch { fd = 'ignore'; }
-    const child = spawn(process.execPath, [main, 'daemon'], { detached: true, stdio: ['ignore', fd, fd] });
+    const child = spawn(process.execPath, ['--', main, 'daemon'], { detached: true, stdio: ['ignore', fd, fd] });
     child.unref();
     if (typeof fd === 'number') closeSync(fd);
   }

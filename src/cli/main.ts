@@ -101,11 +101,12 @@ function argCountError(path: string, cmd: Command, n: number): string | undefine
   let what: string;
   const plural = (k: number): string => `${k} argument${k === 1 ? '' : 's'}`;
   if (max === 0) what = 'accepts no arguments';
-  else if (max !== undefined && min === max) what = `requires exactly ${plural(min)}`;
+  else if (max !== undefined && min === max) what = `requires ${plural(min)}`;
   else if (max !== undefined && min > 0) what = `requires at least ${min} and at most ${plural(max)}`;
   else if (max !== undefined) what = `requires at most ${plural(max)}`;
   else what = `requires at least ${plural(min)}`;
-  return `cocon: '${`cocon ${path}`}' ${what}\n\nUsage:  ${usageLine(path, cmd)}\n\nSee 'cocon ${path} --help' for more information`;
+  const see = max === undefined ? 'See' : 'Run';
+  return `cocon: '${`cocon ${path}`}' ${what}\n\nUsage:  ${usageLine(path, cmd)}\n\n${see} 'cocon ${path} --help' for more information`;
 }
 
 async function runCommandLine(path: string, cmd: Command, args: string[], hostFlag: string | undefined): Promise<number> {

@@ -93,13 +93,13 @@ export const stopCommand: Command = {
   desc: 'Stop one or more running containers',
   flags: [
     { long: 'signal', short: 's', type: 'string', desc: 'Signal to send to the container' },
-    { long: 'time', short: 't', type: 'int', desc: 'Seconds to wait before killing the container' },
-    { long: 'timeout', type: 'int', hidden: true },
+    { long: 'timeout', short: 't', type: 'int', desc: 'Seconds to wait before killing the container' },
+    { long: 'time', type: 'int', hidden: true },
   ],
   minArgs: 1,
   async run(ctx, o) {
     const client = await ctx.client();
-    const t = o.has('time') ? o.num('time') : o.has('timeout') ? o.num('timeout') : undefined;
+    const t = o.has('timeout') ? o.num('timeout') : o.has('time') ? o.num('time') : undefined;
     return forEach(ctx, o.args, async (n) => {
       await client.call('POST', `/containers/${seg(n)}/stop`, { query: { t, signal: o.str('signal') || undefined } });
     });
@@ -114,7 +114,7 @@ export const restartCommand: Command = {
   minArgs: 1,
   async run(ctx, o) {
     const client = await ctx.client();
-    const t = o.has('time') ? o.num('time') : o.has('timeout') ? o.num('timeout') : undefined;
+    const t = o.has('timeout') ? o.num('timeout') : o.has('time') ? o.num('time') : undefined;
     return forEach(ctx, o.args, async (n) => {
       await client.call('POST', `/containers/${seg(n)}/restart`, { query: { t, signal: o.str('signal') || undefined } });
     });
@@ -157,18 +157,21 @@ export const rmCommand: Command = {
   minArgs: 1,
   async run(ctx, o) {
     const client = await ctx.client();
-    return forEach(ctx, o.args, async (n) => {
+    let failed = false;
+    for (const n of o.args) {
       const name = n.replace(/^\//, '');
       try {
         await client.call('DELETE', `/containers/${seg(name)}`, {
           query: { force: o.bool('force') ? '1' : undefined, v: o.bool('volumes') ? '1' : undefined, link: o.bool('link') ? '1' : undefined },
         });
+        ctx.out(`${n}\n`);
       } catch (e) {
-        // docker rm -f of a missing container is not an error
-        if (o.bool('force') && e instanceof ApiError && e.status === 404) return;
-        throw e;
+        ctx.err(`${daemonMsg(e)}\n`);
+        // docker rm -f: a missing container is reported but is not a failure
+        if (!(o.bool('force') && e instanceof ApiError && e.status === 404)) failed = true;
       }
-    });
+    }
+    return failed ? 1 : 0;
   },
 };
 
@@ -302,14 +305,14 @@ export function printInspect(ctx: Ctx, items: unknown[], format: string): void {
   }
 }
 
-export async function inspectObjects(ctx: Ctx, names: string[], kind: string, format: string): Promise<number> {
+export async function inspectObjects(ctx: Ctx, names: string[], kind: string, format: string, size = false): Promise<number> {
   const client = await ctx.client();
   const found: unknown[] = [];
   const errors: string[] = [];
   for (const n of names) {
     let obj: unknown;
     const nf: { msg?: string } = {};
-    if (kind === '' || kind === 'container') obj = await tryGet(client, `/containers/${seg(n)}/json`, nf);
+    if (kind === '' || kind === 'container') obj = await tryGet(client, `/containers/${seg(n)}/json${size ? '?size=1' : ''}`, nf);
     if (obj === undefined && (kind === '' || kind === 'image')) obj = await tryGet(client, `/images/${n.split('/').map(seg).join('/').replace(/%3A/gi, ':').replace(/%40/g, '@')}/json`, nf);
     if (obj === undefined && (kind === 'network' || kind === '')) obj = await tryGet(client, `/networks/${seg(n)}`, nf);
     if (obj === undefined && (kind === 'volume' || kind === '')) obj = await tryGet(client, `/volumes/${seg(n)}`, nf);
@@ -340,7 +343,7 @@ export const inspectCommand: Command = {
   async run(ctx, o) {
     const kind = o.str('type');
     if (kind && !['container', 'image', 'network', 'volume'].includes(kind)) throw new CliError(`"${kind}" is not a valid value for --type`, 1);
-    return inspectObjects(ctx, o.args, kind, o.str('format'));
+    return inspectObjects(ctx, o.args, kind, o.str('format'), o.bool('size'));
   },
 };
 
@@ -350,7 +353,7 @@ export const containerInspectCommand: Command = {
   desc: 'Display detailed information on one or more containers',
   flags: INSPECT_FLAGS.filter((f) => f.long !== 'type'),
   minArgs: 1,
-  async run(ctx, o) { return inspectObjects(ctx, o.args, 'container', o.str('format')); },
+  async run(ctx, o) { return inspectObjects(ctx, o.args, 'container', o.str('format'), o.bool('size')); },
 };
 
 // ---- exec ----
@@ -389,9 +392,9 @@ export const execCommand: Command = {
     for (const e of o.list('env')) {
       try { env.push(resolveEnvArg(e, (k) => ctx.env[k])); } catch (err) { throw new CliError((err as Error).message, 1); }
     }
-    if (tty && interactive && !detach && !process.stdin.isTTY) throw new CliError('the input device is not a TTY', 1);
     const client = await ctx.client();
     const c = await client.json<{ Id: string }>('GET', `/containers/${seg(name)}/json`);
+    if (tty && interactive && !detach && !process.stdin.isTTY) throw new CliError('the input device is not a TTY', 1);
     const body = {
       User: o.str('user'),
       Privileged: o.bool('privileged'),

@@ -118,7 +118,8 @@ export const rmiCommand: Command = {
         }
       } catch (e) {
         ctx.err(`${daemonMsg(e)}\n`);
-        failed = true;
+        // docker rmi -f: a missing image is reported but is not a failure
+        if (!(o.bool('force') && e instanceof ApiError && e.status === 404)) failed = true;
       }
     }
     return failed ? 1 : 0;
