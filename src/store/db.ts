@@ -36,6 +36,19 @@ const MIGRATIONS: string[] = [
      name TEXT PRIMARY KEY,
      record TEXT NOT NULL            -- JSON: VolumeRecord
    );`,
+  // 3: networks (Docker's network JSON) and endpoints (container x network: aliases, address, ports)
+  `CREATE TABLE networks (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL UNIQUE,
+     record TEXT NOT NULL            -- JSON: NetworkRecord
+   );
+   CREATE TABLE endpoints (
+     key TEXT PRIMARY KEY,           -- <container id>:<network id>
+     container_id TEXT NOT NULL,
+     network_id TEXT NOT NULL,
+     record TEXT NOT NULL            -- JSON: Endpoint (address while active, ports, aliases, links)
+   );
+   CREATE INDEX endpoints_container ON endpoints(container_id);`
 ];
 
 export function openDb(path: string): DB {
