@@ -62,6 +62,7 @@ Management Commands:
   image       Manage images
   system      Manage cocon
   daemon      Start the cocon daemon
+  chroot      Manage chroot environments and jails
 
 Global Options:
 ${renderFlagHelp(GLOBAL_FLAGS)}
@@ -177,6 +178,7 @@ async function main(argv: string[]): Promise<number> {
   if (rest[0] === 'daemon') { await runDaemon([...(hostFlag ? ['-H', hostFlag] : []), ...rest.slice(1)]); return -1; }
 
   const [word, ...args] = rest;
+  if (word === 'chroot') return (await import('./commands/chroot.js')).chrootMain(args, hostFlag);
   const groups: Record<string, Record<string, Command>> = { container: CONTAINER_SUB, image: IMAGE_SUB, system: SYSTEM_SUB };
   if (groups[word]) {
     const subs = groups[word];

@@ -164,3 +164,22 @@ test('references and queries', () => {
   assert.equal(encodeQuery({ stream: '1', stdout: '1', stderr: '1', stdin: undefined }), '?stderr=1&stdout=1&stream=1');
   assert.equal(encodeQuery({ changes: ['CMD ["a"]', 'ENV A=1'], fromSrc: '-' }), '?changes=CMD%20%5B%22a%22%5D&changes=ENV%20A%3D1&fromSrc=-');
 });
+
+import { ProgressRenderer, ProgressError } from '../../src/cli/progress.js';
+
+test('progress: plain lines off a terminal, in-place updates on one, errors', () => {
+  let out = '';
+  const plain = new ProgressRenderer((s) => { out += s; }, false);
+  plain.handle({ status: 'Pulling from library/x', id: 'v1' });
+  plain.handle({ status: 'Downloading', id: 'abc', progress: '[==>  ] 1kB/2kB', progressDetail: { current: 1, total: 2 } });
+  plain.handle({ status: 'Pull complete', id: 'abc' });
+  plain.handle({ status: 'Digest: sha256:1' });
+  assert.equal(out, 'v1: Pulling from library/x\nabc: Pull complete\nDigest: sha256:1\n');
+  out = '';
+  const tty = new ProgressRenderer((s) => { out += s; }, true);
+  tty.handle({ status: 'Pulling fs layer', id: 'a' });
+  tty.handle({ status: 'Pulling fs layer', id: 'b' });
+  tty.handle({ status: 'Downloading', id: 'a', progress: '[=>]' });
+  assert.equal(out, 'a: Pulling fs layer\nb: Pulling fs layer\n\x1b[2A\r\x1b[2Ka: Downloading [=>]\r\x1b[2B');
+  assert.throws(() => plain.handle({ errorDetail: { message: 'boom', code: 3 }, error: 'boom' }), (e: Error) => e instanceof ProgressError && e.message === 'boom' && e.code === 3);
+});

@@ -11,6 +11,8 @@ import type { ApiImage } from '../format.js';
 import { normalizedName, parseRef, RefError } from '../refs.js';
 import { renderOrFail, inspectObjects } from './container.js';
 import { bootstrapBusybox } from './run.js';
+import { ProgressRenderer, ProgressError } from '../progress.js';
+import type { JsonMessage } from '../progress.js';
 
 function daemonMsg(e: unknown): string {
   if (e instanceof ApiError) return `Error response from daemon: ${e.message}`;
@@ -126,18 +128,15 @@ export const rmiCommand: Command = {
   },
 };
 
-async function printProgress(ctx: Ctx, res: Readable, toStdout: boolean): Promise<void> {
-  let error: string | undefined;
+export async function printProgress(ctx: Ctx, res: Readable, toStdout: boolean): Promise<void> {
+  const stream = toStdout ? process.stdout : process.stderr;
+  const r = new ProgressRenderer(toStdout ? ctx.out : ctx.err, !!stream.isTTY);
+  let error: ProgressError | undefined;
   await readJsonStream(res, (m) => {
-    const ed = m.errorDetail as { message?: string } | undefined;
-    if (typeof m.error === 'string' || ed?.message) { error = ed?.message ?? String(m.error); return; }
-    if (typeof m.stream === 'string') { (toStdout ? ctx.out : ctx.err)(m.stream); return; }
-    if (typeof m.status === 'string' && !m.progress) {
-      const line = `${typeof m.id === 'string' && m.id ? `${m.id}: ` : ''}${m.status}\n`;
-      (toStdout ? ctx.out : ctx.err)(line);
-    }
+    if (error) return;
+    try { r.handle(m as JsonMessage); } catch (e) { if (e instanceof ProgressError) error = e; else throw e; }
   });
-  if (error) throw new CliError(error, 1);
+  if (error) throw new CliError(error.message, 1);
 }
 
 export const importCommand: Command = {
@@ -198,8 +197,10 @@ export const pullCommand: Command = {
       query: { fromImage: normalizedName(ref), tag: ref.digest ?? (o.bool('all-tags') ? undefined : ref.tag ?? 'latest'), platform: o.str('platform') || undefined },
       headers: { 'X-Registry-Auth': 'e30=' },
     });
-    if (o.bool('quiet')) { await printProgress({ ...ctx, out: () => undefined, err: () => undefined }, res, true); ctx.out(`${o.args[0]}\n`); return 0; }
+    const full = `${normalizedName(ref)}${ref.digest ? `@${ref.digest}` : `:${ref.tag ?? 'latest'}`}`;
+    if (o.bool('quiet')) { await printProgress({ ...ctx, out: () => undefined, err: () => undefined }, res, true); ctx.out(`${full}\n`); return 0; }
     await printProgress(ctx, res, true);
+    if (!o.bool('all-tags')) ctx.out(`${full}\n`);
     return 0;
   },
 };

@@ -12,6 +12,8 @@ import { CliError, ExitStatus, UsageError } from '../context.js';
 import type { Command, Ctx } from '../context.js';
 import { monitorResize, proxySignals, pumpStreams, terminalSize } from '../io.js';
 import { familiarString, isBusybox, normalizedName, parseRef } from '../refs.js';
+import { ProgressRenderer, ProgressError } from '../progress.js';
+import type { JsonMessage } from '../progress.js';
 
 // A run/create failure: "cocon: MSG\n\nRun 'cocon run --help' for more information", status 125 by default.
 export class RunError extends CliError {}
@@ -35,14 +37,11 @@ async function pullImage(ctx: Ctx, client: Client, image: string): Promise<void>
     query: { fromImage: normalizedName(ref), tag: ref.digest ? ref.digest : (ref.tag ?? 'latest') },
     headers: { 'X-Registry-Auth': 'e30=' },
   });
+  const r = new ProgressRenderer(ctx.err, !!process.stderr.isTTY);
   let error: string | undefined;
   await readJsonStream(res, (m) => {
-    if (typeof m.error === 'string') { error = m.error; return; }
-    const ed = m.errorDetail as { message?: string } | undefined;
-    if (ed?.message) { error = ed.message; return; }
-    if (typeof m.status === 'string' && !m.progress) {
-      ctx.err(`${typeof m.id === 'string' && m.id ? `${m.id}: ` : ''}${m.status}\n`);
-    }
+    if (error) return;
+    try { r.handle(m as JsonMessage); } catch (e) { if (e instanceof ProgressError) error = e.message; else throw e; }
   });
   if (error) throw new CliError(error, 125);
 }
