@@ -13,6 +13,7 @@ import {
 import { bootstrapCommand, imageInspectCommand, imagesCommand, importCommand, pullCommand, rmiCommand, tagCommand } from './commands/image.js';
 import { CLI_VERSION, infoCommand, versionCommand } from './commands/system.js';
 import { containerPruneCommand, eventsCommand, historyCommand, imagePruneCommand } from './commands/misc.js';
+import { NETWORK_SUB, VOLUME_SUB } from './commands/objects.js';
 
 const TOP: Command[] = [
   runCommand, createCommand, startCommand, stopCommand, restartCommand, killCommand, rmCommand, psCommand, logsCommand,
@@ -60,7 +61,9 @@ ${lines.join('\n')}
 Management Commands:
   container   Manage containers
   image       Manage images
+  network     Manage networks
   system      Manage cocon
+  volume      Manage volumes
   daemon      Start the cocon daemon
   chroot      Manage chroot environments and jails
 
@@ -72,7 +75,9 @@ Run 'cocon COMMAND --help' for more information on a command.
 }
 
 function subUsage(group: string, subs: Record<string, Command>): string {
-  const names = Object.keys(subs).sort();
+  // one line per command (aliases such as ls/list share a Command object)
+  const seen = new Set<Command>();
+  const names = Object.keys(subs).sort().filter((n) => { if (seen.has(subs[n])) return false; seen.add(subs[n]); return true; });
   return `
 Usage:  cocon ${group} COMMAND
 
@@ -179,11 +184,12 @@ async function main(argv: string[]): Promise<number> {
 
   const [word, ...args] = rest;
   if (word === 'chroot') return (await import('./commands/chroot.js')).chrootMain(args, hostFlag);
-  const groups: Record<string, Record<string, Command>> = { container: CONTAINER_SUB, image: IMAGE_SUB, system: SYSTEM_SUB };
+  const groups: Record<string, Record<string, Command>> = { container: CONTAINER_SUB, image: IMAGE_SUB, system: SYSTEM_SUB, volume: VOLUME_SUB, network: NETWORK_SUB };
   if (groups[word]) {
     const subs = groups[word];
     const sub = args[0];
-    if (!sub || sub === '--help' || sub === '-h') { process.stdout.write(subUsage(word, subs)); return 0; }
+    if (!sub) { process.stderr.write(subUsage(word, subs)); return 0; }
+    if (sub === '--help' || sub === '-h') { process.stdout.write(subUsage(word, subs)); return 0; }
     const cmd = subs[sub];
     if (!cmd) {
       process.stderr.write(`cocon: unknown command: cocon ${word} ${sub}\n\nRun 'cocon ${word} --help' for more information\n`);
