@@ -92,22 +92,22 @@ export function signalNumber(sig: string | number): number {
   return n;
 }
 
-/** Docker's go-units HumanDuration. */
+/** Docker's go-units HumanDuration (whole units, truncated; hours rounded). */
 export function humanDuration(ms: number): string {
-  const s = Math.round(ms / 1000);
+  const s = Math.trunc(ms / 1000);
   if (s < 1) return 'Less than a second';
   if (s === 1) return '1 second';
   if (s < 60) return `${s} seconds`;
-  const m = Math.round(ms / 60000);
+  const m = Math.trunc(ms / 60000);
   if (m === 1) return 'About a minute';
   if (m < 60) return `${m} minutes`;
-  const h = Math.round(ms / 3600000);
+  const h = Math.trunc(ms / 3600000 + 0.5);
   if (h === 1) return 'About an hour';
   if (h < 48) return `${h} hours`;
-  if (h < 24 * 7 * 2) return `${Math.floor(h / 24)} days`;
-  if (h < 24 * 30 * 2) return `${Math.floor(h / 24 / 7)} weeks`;
-  if (h < 24 * 365 * 2) return `${Math.floor(h / 24 / 30)} months`;
-  return `${Math.floor(h / 24 / 365)} years`;
+  if (h < 24 * 7 * 2) return `${Math.trunc(h / 24)} days`;
+  if (h < 24 * 30 * 2) return `${Math.trunc(h / 24 / 7)} weeks`;
+  if (h < 24 * 365 * 2) return `${Math.trunc(h / 24 / 30)} months`;
+  return `${Math.trunc(h / 24 / 365)} years`;
 }
 
 /** The STATUS column of `docker ps`: "Up 5 minutes", "Exited (0) 2 seconds ago", "Created". */
