@@ -76,8 +76,13 @@ Run 'cocon COMMAND --help' for more information on a command.
 
 function subUsage(group: string, subs: Record<string, Command>): string {
   // one line per command (aliases such as ls/list share a Command object)
-  const seen = new Set<Command>();
-  const names = Object.keys(subs).sort().filter((n) => { if (seen.has(subs[n])) return false; seen.add(subs[n]); return true; });
+  const pref = (n: string): number => (n === 'ls' || n === 'rm' ? 0 : n === subs[n].name.split(' ').pop() ? 1 : 2);
+  const byCmd = new Map<Command, string>();
+  for (const n of Object.keys(subs)) {
+    const cur = byCmd.get(subs[n]);
+    if (cur === undefined || pref(n) < pref(cur)) byCmd.set(subs[n], n);
+  }
+  const names = [...byCmd.values()].sort();
   return `
 Usage:  cocon ${group} COMMAND
 
