@@ -7,6 +7,7 @@ import { InvalidArgument, NotModified } from './errors.js';
 import type { ContainerRecord } from '../containers/types.js';
 import { statusLine, type CreateBody } from '../containers/config.js';
 import type { WaitCondition } from '../containers/service.js';
+import { tarDirectory } from '../sys/tarstream.js';
 import { K8sFileParser, encodeEntry, parseTail, selectLogs, type LogEntry } from '../runtime/logformat.js';
 
 export function boolParam(v: string | null): boolean {
@@ -245,6 +246,16 @@ export function registerContainerRoutes(r: Router, s: Services): void {
     watcher.on('error', () => undefined);
     const timer = setInterval(() => void tick(), 250);
     ctx.req.socket.once('close', () => { done = true; watcher.close(); clearInterval(timer); });
+  });
+
+  r.get('/containers/:id/export', async (ctx) => {
+    const root = await c.exportRoot(ctx.params.id);
+    const tar = tarDirectory(root.dir);
+    const res = ctx.stream(200, 'application/x-tar');
+    ctx.req.socket.once('close', () => tar.kill());
+    tar.stream.pipe(res);
+    await tar.done.catch((e: Error) => { res.destroy(e); });
+    await root.release();
   });
 
   r.post('/containers/prune', async (ctx) => {

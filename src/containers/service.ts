@@ -24,7 +24,7 @@ import { createContainer, RuntimeError, type ConmonPaths } from '../runtime/conm
 import { AttachBridge, type AttachOptions } from '../runtime/attach.js';
 import { buildSpec, type SpecMount } from '../runtime/spec.js';
 import { containerEnv, resolveUser } from './user.js';
-import { mountOverlay, unmount } from '../sys/mount.js';
+import { mountOverlay, mountOverlayReadonly, unmount } from '../sys/mount.js';
 import { initialState, ZERO_TIME, type ContainerRecord } from './types.js';
 import { isoFromNs, mergeConfig, nowNano, randomName, restartDelay, signalNumber, validateName, type CreateBody } from './config.js';
 import { hardNofile, capsOfDaemon } from '../sys/limits.js';
@@ -621,6 +621,26 @@ export class ContainerService {
   }
 
   logPath(id: string): string { return join(this.paths.data(id), 'ctr.log'); }
+
+  /**
+   * The container's filesystem for `export`: its mounted rootfs when running, else a read-only
+   * overlay of its upper dir on the image layers, mounted for the caller; call release() after.
+   */
+  async exportRoot(ref: string): Promise<{ dir: string; release: () => Promise<void> }> {
+    const r = this.lookup(ref);
+    const rootfs = join(this.paths.data(r.id), 'rootfs');
+    if (r.state.Running) return { dir: rootfs, release: async () => undefined };
+    const dir = join(this.config.execRoot, 't', 'x' + randomBytes(6).toString('hex'));
+    mkdirSync(dir, { recursive: true });
+    const lower = [join(this.paths.data(r.id), 'upper'), ...this.images.layerDirs(this.images.get(r.imageId))];
+    try {
+      await mountOverlayReadonly(lower, dir);
+    } catch (e) {
+      rmSync(dir, { recursive: true, force: true });
+      throw e;
+    }
+    return { dir, release: async () => { await unmount(dir); rmSync(dir, { recursive: true, force: true }); } };
+  }
 
   async top(ref: string, psArgs: string): Promise<{ Titles: string[]; Processes: string[][] }> {
     const r = this.lookup(ref);

@@ -8,6 +8,11 @@ export async function mountOverlay(lowerDirs: string[], upper: string, work: str
   await runOk('mount', ['-t', 'overlay', 'overlay', '-o', opts, target]);
 }
 
+/** A read-only overlay of `lowerDirs` (top first; at least two). */
+export async function mountOverlayReadonly(lowerDirs: string[], target: string): Promise<void> {
+  await runOk('mount', ['-t', 'overlay', 'overlay', '-o', `ro,lowerdir=${lowerDirs.join(':')}`, target]);
+}
+
 export async function bindMount(src: string, target: string, readonly = false): Promise<void> {
   await runOk('mount', ['--bind', src, target]);
   if (readonly) await runOk('mount', ['-o', 'remount,bind,ro', target]);
