@@ -14,12 +14,13 @@ import { bootstrapCommand, imageInspectCommand, imagesCommand, importCommand, pu
 import { CLI_VERSION, infoCommand, versionCommand } from './commands/system.js';
 import { containerPruneCommand, eventsCommand, historyCommand, imagePruneCommand } from './commands/misc.js';
 import { NETWORK_SUB, VOLUME_SUB } from './commands/objects.js';
+import { commitCommand, diffCommand, exportCommand, loadCommand, saveCommand } from './commands/transfer.js';
 
 const TOP: Command[] = [
   runCommand, createCommand, startCommand, stopCommand, restartCommand, killCommand, rmCommand, psCommand, logsCommand,
   waitCommand, inspectCommand, renameCommand, attachCommand, execCommand, topCommand, portCommand, pauseCommand,
   unpauseCommand, imagesCommand, rmiCommand, tagCommand, importCommand, pullCommand, historyCommand, eventsCommand,
-  versionCommand, infoCommand,
+  saveCommand, loadCommand, exportCommand, commitCommand, diffCommand, versionCommand, infoCommand,
 ];
 
 const CONTAINER_SUB: Record<string, Command> = {
@@ -27,10 +28,12 @@ const CONTAINER_SUB: Record<string, Command> = {
   rm: rmCommand, remove: rmCommand, ls: psCommand, list: psCommand, ps: psCommand, logs: logsCommand, wait: waitCommand,
   inspect: containerInspectCommand, rename: renameCommand, attach: attachCommand, exec: execCommand, top: topCommand,
   port: portCommand, pause: pauseCommand, unpause: unpauseCommand, prune: containerPruneCommand,
+  export: exportCommand, commit: commitCommand, diff: diffCommand,
 };
 const IMAGE_SUB: Record<string, Command> = {
   ls: imagesCommand, list: imagesCommand, rm: rmiCommand, remove: rmiCommand, inspect: imageInspectCommand, tag: tagCommand,
   import: importCommand, pull: pullCommand, bootstrap: bootstrapCommand, history: historyCommand, prune: imagePruneCommand,
+  save: saveCommand, load: loadCommand,
 };
 const SYSTEM_SUB: Record<string, Command> = { info: infoCommand, events: eventsCommand };
 
