@@ -4,6 +4,7 @@
 //   const p = await startPty([process.execPath, '--', CLI_MAIN, '-H', host, 'run', '-ti', 'busybox', 'sh']);
 //   await p.waitFor(/# $/m); await p.type('exit 3\n'); const code = await p.exitCode(); await p.close();
 import { mkdtempSync, readFileSync, writeFileSync, rmSync, existsSync, chmodSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { run, sleep } from './daemon.js';
 
@@ -21,6 +22,15 @@ export interface Pty {
   close(): Promise<void>;
 }
 
+// tmux servers still open when the test process exits (a test that never reached close()).
+const open = new Map<string, string>();
+process.on('exit', () => {
+  for (const [sock, dir] of open) {
+    spawnSync('tmux', ['-S', sock, 'kill-server'], { stdio: 'ignore', timeout: 5000 });
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 function shq(s: string): string { return `'${s.replace(/'/g, `'\\''`)}'`; }
 
 export async function startPty(argv: string[], opts: { env?: Record<string, string>; cols?: number; rows?: number } = {}): Promise<Pty> {
@@ -29,11 +39,12 @@ export async function startPty(argv: string[], opts: { env?: Record<string, stri
   const codeFile = join(dir, 'code');
   const wrapper = join(dir, 'run.sh');
   const envLines = Object.entries(opts.env ?? {}).map(([k, v]) => `export ${k}=${shq(v)}`).join('\n');
-  writeFileSync(wrapper, `#!/bin/sh\n${envLines}\n${argv.map(shq).join(' ')}\necho $? > ${shq(codeFile)}.tmp && mv ${shq(codeFile)}.tmp ${shq(codeFile)}\nsleep 600\n`);
+  writeFileSync(wrapper, `#!/bin/sh\n${envLines}\n${argv.map(shq).join(' ')}\necho $? > ${shq(codeFile)}.tmp && mv ${shq(codeFile)}.tmp ${shq(codeFile)}\nsleep 120\n`);
   chmodSync(wrapper, 0o755);
   const tmux = (...args: string[]) => run('tmux', ['-S', sock, ...args], { env: { TERM: 'xterm' }, timeoutMs: 15_000 });
   const r = await tmux('-f', '/dev/null', 'new-session', '-d', '-s', 'p', '-x', String(opts.cols ?? 100), '-y', String(opts.rows ?? 30), wrapper);
   if (r.code !== 0) { rmSync(dir, { recursive: true, force: true }); throw new Error(`tmux new-session failed: ${r.stderr}`); }
+  open.set(sock, dir);
   await tmux('set-option', '-g', 'history-limit', '5000');
   let closed = false;
   const p: Pty = {
@@ -71,6 +82,7 @@ export async function startPty(argv: string[], opts: { env?: Record<string, stri
     async close() {
       if (closed) return; closed = true;
       await tmux('kill-server');
+      open.delete(sock);
       rmSync(dir, { recursive: true, force: true });
     },
   };
