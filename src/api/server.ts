@@ -10,6 +10,7 @@ import { registerSystemRoutes } from './system.js';
 import { registerImageRoutes } from './images.js';
 import { registerContainerRoutes } from './containers.js';
 import { registerExecRoutes } from './exec.js';
+import { registerNetworkRoutes } from './networks.js';
 import { registerVolumeRoutes } from './volumes.js';
 
 export function buildRouter(s: Services): Router {
@@ -18,6 +19,7 @@ export function buildRouter(s: Services): Router {
   registerImageRoutes(r, s);
   registerContainerRoutes(r, s);
   registerExecRoutes(r, s);
+  registerNetworkRoutes(r, s);
   registerVolumeRoutes(r, s);
   return r;
 }

@@ -13,6 +13,7 @@ import { ContainerService } from '../containers/service.js';
 import { ExecService } from '../containers/exec.js';
 import { VolumeService } from '../volumes/service.js';
 import type { Services } from './services.js';
+import { NetworkService } from '../network/service.js';
 
 const USAGE = `Usage: cocon daemon [OPTIONS]
 
@@ -24,13 +25,20 @@ Options:
       --default-runtime string   Default OCI runtime for containers (default "runc")
       --runtime string           Same as --default-runtime
   -l, --log-level string         Set the logging level ("debug"|"info"|"warn"|"error") (default "info")
+      --bridge string            Device of the default bridge network (default "cocon0")
+      --bip string               Gateway address and subnet of the default bridge (e.g. 10.99.0.1/24)
+      --icc                      Enable inter-container communication on the default bridge (default true)
+      --default-address-pool     Pool for user networks: base=CIDR,size=N (default base=10.208.0.0/12,size=24)
+      --iptables                 Enable NAT and port publishing rules (nftables) (default true)
 `;
 
 export function parseDaemonFlags(argv: string[]): Record<string, string> {
   const names: Record<string, string> = {
     '--data-root': 'dataRoot', '--exec-root': 'execRoot', '-H': 'host', '--host': 'host', '-p': 'pidFile', '--pidfile': 'pidFile',
     '--default-runtime': 'runtime', '--runtime': 'runtime', '-l': 'logLevel', '--log-level': 'logLevel',
+    '--bridge': 'bridge', '-b': 'bridge', '--bip': 'bip', '--icc': 'icc', '--default-address-pool': 'defaultAddressPool', '--iptables': 'iptables',
   };
+  const bools = new Set(['--icc', '--iptables']);
   const out: Record<string, string> = {};
   for (let i = 0; i < argv.length; i++) {
     let a = argv[i]; let v: string | undefined;
@@ -39,6 +47,7 @@ export function parseDaemonFlags(argv: string[]): Record<string, string> {
     if (a.startsWith('--') && eq > 0) { v = a.slice(eq + 1); a = a.slice(0, eq); }
     const key = names[a];
     if (!key) throw new Error(`unknown flag: ${a}\nSee 'cocon daemon --help'.`);
+    if (v === undefined && bools.has(a) && (argv[i + 1] === undefined || !/^(true|false|1|0)$/.test(argv[i + 1]))) v = 'true';
     if (v === undefined) { v = argv[++i]; if (v === undefined) throw new Error(`flag needs an argument: ${a}`); }
     out[key] = v;
   }
@@ -63,7 +72,11 @@ export async function runDaemon(argv: string[]): Promise<void> {
   volumes.setUsageCheck((name: string) => containers.usingVolume(name));
   images.setUsageCheck((imageId: string) => containers.usingImage(imageId));
   const execs = new ExecService(containers, config.execRoot);
-  const s: Services = { config, db, events, images, containers, execs, volumes, startedAt: new Date() };
+  const networks = new NetworkService(config, db, events);
+  networks.containers = containers;
+  await networks.init();
+  containers.network = networks;
+  const s: Services = { config, db, events, images, containers, execs, volumes, networks, startedAt: new Date() };
   await containers.reconcile();
   const server = await listen(s);
   log.info('daemon ready', { socket: config.socketPath, dataRoot: config.dataRoot, execRoot: config.execRoot, pid: process.pid });
@@ -73,6 +86,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
     log.info('shutting down', { signal: sig });
     server.close();
     await containers.shutdown();
+    await networks.shutdown();
     db.close();
     rmSync(config.socketPath, { force: true });
     rmSync(config.pidFile, { force: true });

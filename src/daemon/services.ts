@@ -5,6 +5,7 @@ import type { EventBus } from './events.js';
 import type { ImageService } from '../images/service.js';
 import type { ContainerService } from '../containers/service.js';
 import type { ExecService } from '../containers/exec.js';
+import type { NetworkService } from '../network/service.js';
 import type { VolumeService } from '../volumes/service.js';
 
 export interface Services {
@@ -14,6 +15,7 @@ export interface Services {
   images: ImageService;
   containers: ContainerService;
   execs: ExecService;
+  networks?: NetworkService;
   volumes: VolumeService;
   startedAt: Date;
 }

@@ -1,0 +1,836 @@
+// The network room: docker's bridge networks for the container lifecycle (NetworkHooks) and the
+// /networks API.
+//
+// Layout on the host, per bridge network (the default "bridge" and each user network):
+//   - a "hub" network namespace (<exec-root>/netns/net-<id12>) holding the Linux bridge br0 and
+//     the container-side veths; inside it, ICC policy as an nft bridge-family table. The hub keeps
+//     the bridged traffic away from the host's own br_netfilter/iptables FORWARD rules (a dockerd's
+//     "policy drop" on this host would otherwise drop container-to-container packets) and dies,
+//     with every link in it, when its bind mount goes.
+//   - a veth pair hub:up0 <-> host:<device> (device = --bridge / bridge.name option / cbr-<id11>)
+//     carrying the gateway address; the host routes and NATs for the subnet through it.
+//   - one nft table `ip cocon_<hash of data root>` on the host: masquerade out, DNAT of published
+//     ports (prerouting and output, so 127.0.0.1 works: route_localnet on the device plus a
+//     masquerade of loopback sources), forward drops for internal networks. Rewritten whole, in one
+//     transaction, whenever it changes.
+//   - user networks: an embedded DNS server (dns.ts) on the gateway address, port 53.
+// Per container: a namespace <exec-root>/netns/<container id> with lo and eth0 (veth into the hub),
+// its address, MAC 02:42:<ip> and default route. Stopping releases it (the veth dies with it).
+//
+// Lifecycle: init() (daemon start: GC stale tables of vanished data roots, restore hubs, the nft
+// table and DNS) -> validate (create) -> connect (start) -> disconnect (stop) -> remove (rm).
+// Errors: InvalidArgument (400), NotFound (404), Forbidden (403), Conflict (409).
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DB } from '../store/db.js';
+import type { EventBus } from '../daemon/events.js';
+import type { ContainerRecord } from '../containers/types.js';
+import { Conflict, Forbidden, InvalidArgument, NotFound } from '../api/errors.js';
+import { log } from '../daemon/log.js';
+import { NoNetwork, type ConnectResult, type NetworkHooks } from './types.js';
+import { allocate, cidrString, contains, intToIp, ipToInt, isIPv4, macFor, overlaps, parseCidr, parsePool, pickSubnet, type Cidr, type Pool } from './ipam.js';
+import { inspectPorts, portRequests, psPorts, type PortBinding, type PortRequest } from './ports.js';
+import { DnsServer } from './dns.js';
+import { createNetns, deleteNetns, hostLinks, hostResolvConf, hostRoutes, ipBatch, ipBatchForce, linkExists, netnsAlive, portFree, sysctl } from '../sys/net.js';
+import { foreignForwardDrop, nftApply, nftDeleteTable, nftTableComment, nftTables } from '../sys/nft.js';
+
+export interface NetworkConfig {
+  dataRoot: string;
+  execRoot: string;
+  /** --bridge: host-side device of the default bridge. */
+  bridge?: string;
+  /** --bip: gateway address and subnet of the default bridge (10.1.0.1/24). */
+  bip?: string;
+  /** --icc (default true). */
+  icc?: boolean;
+  /** --default-address-pool base=CIDR,size=N */
+  defaultAddressPool?: string;
+  /** --iptables (default true): NAT and port publishing rules. */
+  iptables?: boolean;
+}
+
+export interface NetworkRecord {
+  Name: string;
+  Id: string;
+  Created: string;
+  Scope: 'local';
+  Driver: 'bridge' | 'host' | 'null';
+  EnableIPv6: false;
+  IPAM: { Driver: 'default'; Options: Record<string, string> | null; Config: Array<{ Subnet: string; Gateway?: string; IPRange?: string }> };
+  Internal: boolean;
+  Attachable: boolean;
+  Ingress: false;
+  ConfigFrom: { Network: '' };
+  ConfigOnly: false;
+  Options: Record<string, string>;
+  Labels: Record<string, string>;
+}
+
+interface Endpoint {
+  key: string;              // container id + network id
+  containerId: string;
+  networkId: string;
+  aliases: string[];
+  ipv4Request: string;      // IPAMConfig.IPv4Address
+  links: string[];          // legacy --link name:alias (default bridge)
+  /** Set while active (container running). */
+  endpointId: string;
+  ip: string;
+  ifname: string;
+  ports: PortBinding[];
+}
+
+const DEFAULT_DATA_ROOT = '/var/lib/cocon';
+const ENDPOINT_EMPTY = { IPAMConfig: null, Links: null, Aliases: null, NetworkID: '', EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: '', DriverOpts: null };
+
+function nowNano(): string { return new Date().toISOString().replace(/\.(\d{3})Z$/, '.$1000000Z'); }
+
+export class NetworkService implements NetworkHooks {
+  private readonly nets = new Map<string, NetworkRecord>();
+  private readonly eps = new Map<string, Endpoint>();
+  private readonly dns = new Map<string, DnsServer>();
+  private readonly reservedPorts = new Set<string>();
+  private readonly none = new NoNetwork();
+  private nftChain: Promise<void> = Promise.resolve();
+  private hubChains = new Map<string, Promise<void>>();
+  private readonly hash: string;
+  readonly table: string;
+  private readonly nsDir: string;
+  private readonly pools: Pool[];
+  private readonly iptables: boolean;
+  private readonly rootTag: string;
+  /** Container lookup, set by the daemon (the container service). */
+  containers?: { tryLookup(ref: string): ContainerRecord | null; all(): ContainerRecord[]; paths: { data(id: string): string } };
+
+  constructor(private readonly cfg: NetworkConfig, private readonly db: DB, private readonly events?: EventBus) {
+    this.hash = createHash('sha256').update(cfg.dataRoot).digest('hex');
+    this.table = `cocon_${this.hash.slice(0, 8)}`;
+    this.nsDir = join(cfg.execRoot, 'netns');
+    this.pools = [parsePool(cfg.defaultAddressPool ?? 'base=10.208.0.0/12,size=24')];
+    this.iptables = cfg.iptables !== false;
+    this.rootTag = `cocon:${cfg.dataRoot}`;
+  }
+
+  // ---- daemon start -----------------------------------------------------------------------------
+
+  async init(): Promise<void> {
+    mkdirSync(this.nsDir, { recursive: true, mode: 0o700 });
+    if (this.iptables) sysctl('net.ipv4.ip_forward', '1');
+    await this.gcStale().catch((e: Error) => log.warn('network: sweeping stale cocon tables failed', { error: e.message }));
+    for (const row of this.db.prepare('SELECT record FROM networks').all() as Array<{ record: string }>) {
+      const n = JSON.parse(row.record) as NetworkRecord; this.nets.set(n.Id, n);
+    }
+    if (!this.byName('none')) this.saveNet(this.builtin('none', 'null'));
+    if (!this.byName('host')) this.saveNet(this.builtin('host', 'host'));
+    await this.ensureDefaultBridge();
+    // Endpoints: drop those of containers that no longer exist; release those whose namespace died.
+    this.db.prepare('DELETE FROM endpoints WHERE container_id NOT IN (SELECT id FROM containers) OR network_id NOT IN (SELECT id FROM networks)').run();
+    for (const row of this.db.prepare('SELECT record FROM endpoints').all() as Array<{ record: string }>) {
+      const e = JSON.parse(row.record) as Endpoint; this.eps.set(e.key, e);
+    }
+    for (const n of this.nets.values()) if (n.Driver === 'bridge') await this.ensureHub(n);
+    for (const e of this.eps.values()) {
+      if (e.ip && !netnsAlive(this.nsPath(e.containerId))) { this.releaseEndpoint(e); }
+    }
+    await this.applyNft();
+    for (const n of this.nets.values()) if (n.Driver === 'bridge') { await this.applyHubPolicy(n, true); if (!this.isDefault(n)) await this.startDns(n); }
+    if (this.iptables) {
+      const drops = await foreignForwardDrop('cocon_').catch(() => []);
+      if (drops.length) log.warn('network: another table drops forwarded packets by policy; routed container traffic (outbound NAT, published ports from other hosts) is subject to it', { chains: drops.join(', ') });
+    }
+  }
+
+  async shutdown(): Promise<void> {
+    for (const d of this.dns.values()) d.close();
+    this.dns.clear();
+    await this.nftChain.catch(() => undefined);
+  }
+
+  /** Tables and host links of cocon daemons whose data root is gone (test daemons swept away). */
+  private async gcStale(): Promise<void> {
+    for (const t of await nftTables()) {
+      if (!t.name.startsWith('cocon_') || t.name === this.table) continue;
+      const c = await nftTableComment(t.family, t.name);
+      const m = /^cocon:(.+)$/.exec(c);
+      if (m && !existsSync(m[1])) { await nftDeleteTable(t.family, t.name); log.info('network: removed stale nft table', { table: t.name, dataRoot: m[1] }); }
+    }
+    const stale = (await hostLinks()).filter((l) => l.alias?.startsWith('cocon:') && !existsSync(l.alias.slice(6)));
+    await ipBatchForce(stale.map((l) => `link del dev ${l.name}`));
+  }
+
+  private builtin(name: string, driver: 'null' | 'host'): NetworkRecord {
+    return { Name: name, Id: randomBytes(32).toString('hex'), Created: nowNano(), Scope: 'local', Driver: driver, EnableIPv6: false,
+      IPAM: { Driver: 'default', Options: null, Config: [] }, Internal: false, Attachable: false, Ingress: false, ConfigFrom: { Network: '' }, ConfigOnly: false, Options: {}, Labels: {} };
+  }
+
+  private defaultDevice(): string {
+    if (this.cfg.bridge) return this.cfg.bridge;
+    return this.cfg.dataRoot === DEFAULT_DATA_ROOT ? 'cocon0' : `cocon${this.hash.slice(0, 6)}`;
+  }
+
+  private async ensureDefaultBridge(): Promise<void> {
+    const device = this.defaultDevice();
+    if (device.length > 15 || !/^[a-zA-Z0-9_.-]+$/.test(device)) throw new Error(`invalid bridge name: ${device}`);
+    let n = this.byName('bridge');
+    let subnet: string; let gateway: string;
+    const taken = await this.takenSubnets(n?.Id, device);
+    if (this.cfg.bip) {
+      const c = parseCidr(this.cfg.bip);
+      if (c.host === c.base || c.len > 30) throw new Error(`--bip ${this.cfg.bip}: give the gateway address with its prefix, e.g. 10.99.0.1/24`);
+      subnet = cidrString(c); gateway = intToIp(c.host);
+    } else if (n && n.IPAM.Config[0] && !taken.some((t) => overlaps(t, parseCidr(n!.IPAM.Config[0].Subnet)))) {
+      subnet = n.IPAM.Config[0].Subnet; gateway = n.IPAM.Config[0].Gateway ?? intToIp(parseCidr(subnet).base + 1);
+    } else {
+      const start = this.cfg.dataRoot === DEFAULT_DATA_ROOT ? 0 : parseInt(this.hash.slice(0, 6), 16) % 2048;
+      const c = pickSubnet([{ base: { base: ipToInt('10.200.0.0'), len: 13 }, size: 24 }], taken, start);
+      if (!c) throw new Error('no free subnet for the default bridge: give one with --bip');
+      subnet = cidrString(c); gateway = intToIp(c.base + 1);
+    }
+    const icc = this.cfg.icc !== false;
+    const options = {
+      'com.docker.network.bridge.default_bridge': 'true', 'com.docker.network.bridge.enable_icc': String(icc),
+      'com.docker.network.bridge.enable_ip_masquerade': 'true', 'com.docker.network.bridge.host_binding_ipv4': '0.0.0.0',
+      'com.docker.network.bridge.name': device, 'com.docker.network.driver.mtu': '1500',
+    };
+    if (!n) n = { ...this.builtin('bridge', 'null'), Driver: 'bridge' };
+    const changed = n.IPAM.Config[0]?.Subnet !== subnet || n.IPAM.Config[0]?.Gateway !== gateway || n.Options['com.docker.network.bridge.name'] !== device;
+    if (changed && n.Options['com.docker.network.bridge.name']) await this.dropHub(n);
+    n.IPAM = { Driver: 'default', Options: null, Config: [{ Subnet: subnet, Gateway: gateway }] };
+    n.Options = options;
+    this.saveNet(n);
+  }
+
+  /** Subnets in use: other networks' and the host's routes (except the device's own). */
+  private async takenSubnets(exceptId?: string, exceptDevice?: string): Promise<Cidr[]> {
+    const out: Cidr[] = [];
+    for (const r of await hostRoutes()) {
+      if (exceptDevice && r.dev === exceptDevice) continue;
+      if ([...this.nets.values()].some((n) => n.Id !== exceptId && this.device(n) === r.dev)) continue;
+      try { const c = parseCidr(r.dst); if (c.len > 0) out.push(c); } catch { /* not v4 */ }
+    }
+    for (const n of this.nets.values()) if (n.Id !== exceptId) for (const c of n.IPAM.Config) out.push(parseCidr(c.Subnet));
+    out.push(parseCidr('172.17.0.0/16')); // a dockerd's default bridge beside cocon
+    return out;
+  }
+
+  // ---- lookups ----------------------------------------------------------------------------------
+
+  private byName(name: string): NetworkRecord | undefined {
+    for (const n of this.nets.values()) if (n.Name === name) return n;
+    return undefined;
+  }
+
+  /** A network by full id, name or unique id prefix. */
+  find(ref: string): NetworkRecord {
+    const byId = this.nets.get(ref); if (byId) return byId;
+    const byName = this.byName(ref); if (byName) return byName;
+    const hits = [...this.nets.values()].filter((n) => n.Id.startsWith(ref));
+    if (hits.length === 1 && ref.length > 0) return hits[0];
+    if (hits.length > 1) throw new NotFound(`network ${ref} is ambiguous (${hits.length} matches found based on ID prefix)`);
+    throw new NotFound(`network ${ref} not found`);
+  }
+
+  private isDefault(n: NetworkRecord): boolean { return n.Name === 'bridge' && n.Options['com.docker.network.bridge.default_bridge'] === 'true'; }
+  private device(n: NetworkRecord): string { return n.Options['com.docker.network.bridge.name'] ?? `cbr-${n.Id.slice(0, 11)}`; }
+  private icc(n: NetworkRecord): boolean { return n.Options['com.docker.network.bridge.enable_icc'] !== 'false'; }
+  private hubPath(n: NetworkRecord): string { return join(this.nsDir, `net-${n.Id.slice(0, 12)}`); }
+  private nsPath(containerId: string): string { return join(this.nsDir, containerId); }
+  private subnet(n: NetworkRecord): Cidr & { gw: number } {
+    const c = parseCidr(n.IPAM.Config[0].Subnet);
+    return { base: c.base, len: c.len, gw: ipToInt(n.IPAM.Config[0].Gateway ?? intToIp(c.base + 1)) };
+  }
+
+  private netOfMode(mode: string): NetworkRecord | null {
+    if (mode === 'none' || mode === 'host' || mode.startsWith('container:')) return null;
+    return this.find(mode === 'default' ? 'bridge' : mode);
+  }
+
+  private epsOf(containerId: string): Endpoint[] { return [...this.eps.values()].filter((e) => e.containerId === containerId); }
+  private active(n: NetworkRecord): Endpoint[] { return [...this.eps.values()].filter((e) => e.networkId === n.Id && e.ip); }
+
+  // ---- persistence ------------------------------------------------------------------------------
+
+  private saveNet(n: NetworkRecord): void {
+    this.db.prepare('INSERT INTO networks (id, name, record) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name, record = excluded.record').run(n.Id, n.Name, JSON.stringify(n));
+    this.nets.set(n.Id, n);
+  }
+
+  private saveEp(e: Endpoint): void {
+    this.db.prepare('INSERT INTO endpoints (key, container_id, network_id, record) VALUES (?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET record = excluded.record').run(e.key, e.containerId, e.networkId, JSON.stringify(e));
+    this.eps.set(e.key, e);
+  }
+
+  private deleteEp(e: Endpoint): void {
+    this.db.prepare('DELETE FROM endpoints WHERE key = ?').run(e.key);
+    this.eps.delete(e.key);
+  }
+
+  // ---- hubs, nft --------------------------------------------------------------------------------
+
+  private async ensureHub(n: NetworkRecord): Promise<void> {
+    const hub = this.hubPath(n); const dev = this.device(n); const s = this.subnet(n);
+    if (netnsAlive(hub) && await linkExists(dev)) return;
+    await ipBatchForce([`link del dev ${dev}`]);
+    await createNetns(hub, [
+      'link set lo up', 'link add br0 type bridge', 'link set br0 up',
+      `link add up0 type veth peer name ${dev} netns ${process.pid}`, 'link set up0 master br0', 'link set up0 up',
+    ]);
+    try {
+      await ipBatch([`addr add ${intToIp(s.gw)}/${s.len} dev ${dev}`, `link set dev ${dev} alias ${this.rootTag}`, `link set dev ${dev} up`]);
+      sysctl(`net.ipv4.conf.${dev}.route_localnet`, '1');
+    } catch (e) {
+      await this.dropHub(n); throw e;
+    }
+  }
+
+  private async dropHub(n: NetworkRecord): Promise<void> {
+    const dev = this.device(n);
+    await ipBatchForce([`link del dev ${dev}`]);
+    await deleteNetns(this.hubPath(n));
+  }
+
+  /** Serialises full rewrites of the host table; each rewrite renders the state at its turn. */
+  private applyNft(): Promise<void> {
+    if (!this.iptables) return Promise.resolve();
+    const next = this.nftChain.catch(() => undefined).then(() => nftApply(this.renderNft()));
+    this.nftChain = next;
+    return next;
+  }
+
+  renderNft(): string {
+    const t = this.table;
+    const ports: string[] = []; const post: string[] = []; const fwd: string[] = [];
+    for (const n of this.nets.values()) {
+      if (n.Driver !== 'bridge') continue;
+      const dev = this.device(n); const sub = n.IPAM.Config[0].Subnet;
+      post.push(`ip saddr 127.0.0.0/8 oifname "${dev}" masquerade`);
+      if (n.Internal) { fwd.push(`iifname "${dev}" oifname != "${dev}" drop`, `oifname "${dev}" iifname != "${dev}" drop`); continue; }
+      if (n.Options['com.docker.network.bridge.enable_ip_masquerade'] !== 'false') post.push(`ip saddr ${sub} oifname != "${dev}" masquerade`);
+    }
+    for (const e of this.eps.values()) {
+      if (!e.ip) continue;
+      for (const p of e.ports) ports.push(`${p.hostIp !== '0.0.0.0' ? `ip daddr ${p.hostIp} ` : ''}${p.proto} dport ${p.hostPort} dnat to ${e.ip}:${p.containerPort}`);
+    }
+    return [
+      `table ip ${t}`, `delete table ip ${t}`, `table ip ${t} {`, `  comment "${this.rootTag}"`,
+      '  chain ports {', ...ports.map((l) => `    ${l}`), '  }',
+      '  chain prerouting {', '    type nat hook prerouting priority dstnat; policy accept;', '    fib daddr type local jump ports', '  }',
+      '  chain output {', '    type nat hook output priority -100; policy accept;', '    fib daddr type local jump ports', '  }',
+      '  chain postrouting {', '    type nat hook postrouting priority srcnat; policy accept;', ...post.map((l) => `    ${l}`), '  }',
+      '  chain forward {', '    type filter hook forward priority filter; policy accept;', ...fwd.map((l) => `    ${l}`), '  }',
+      '}', '',
+    ].join('\n');
+  }
+
+  /** ICC policy of one network, in its hub: with enable_icc=false only --link flows pass. */
+  renderHubPolicy(n: NetworkRecord): string {
+    const lines: string[] = [];
+    if (!this.icc(n)) {
+      lines.push('iifname "up0" accept', 'oifname "up0" accept');
+      for (const e of this.active(n)) {
+        for (const l of e.links) {
+          const target = this.linkTarget(l)?.r; if (!target) continue;
+          const te = this.epsOf(target.id).find((x) => x.networkId === n.Id && x.ip); if (!te) continue;
+          for (const key of Object.keys(target.config.ExposedPorts ?? {})) {
+            const [port, proto = 'tcp'] = key.split('/');
+            if (proto !== 'tcp' && proto !== 'udp') continue;
+            lines.push(`ether type ip ip saddr ${e.ip} ip daddr ${te.ip} ${proto} dport ${port} accept`, `ether type ip ip saddr ${te.ip} ip daddr ${e.ip} ${proto} sport ${port} accept`);
+          }
+        }
+      }
+      lines.push('ether type ip drop', 'ether type ip6 drop');
+    }
+    return ['table bridge cocon', 'delete table bridge cocon', 'table bridge cocon {', '  chain forward {',
+      '    type filter hook forward priority filter; policy accept;', ...lines.map((l) => `    ${l}`), '  }', '}', ''].join('\n');
+  }
+
+  private applyHubPolicy(n: NetworkRecord, force = false): Promise<void> {
+    if (this.icc(n) && !force) return Promise.resolve();
+    const prev = this.hubChains.get(n.Id) ?? Promise.resolve();
+    const next = prev.catch(() => undefined).then(() => nftApply(this.renderHubPolicy(n), this.hubPath(n)));
+    this.hubChains.set(n.Id, next);
+    return next;
+  }
+
+  private async startDns(n: NetworkRecord): Promise<void> {
+    if (this.dns.has(n.Id)) return;
+    const gw = intToIp(this.subnet(n).gw);
+    const srv = new DnsServer(gw, (name) => this.resolveName(n, name), () => hostResolvConf().nameservers.filter((s) => !s.startsWith('127.')));
+    try { await srv.start(); this.dns.set(n.Id, srv); } catch (e) { log.warn('network: embedded DNS did not start', { network: n.Name, address: gw, error: (e as Error).message }); }
+  }
+
+  private resolveName(n: NetworkRecord, name: string): string[] | null {
+    const q = name.toLowerCase();
+    const out: string[] = [];
+    for (const e of this.active(n)) {
+      const r = this.containers?.tryLookup(e.containerId);
+      if (!r) continue;
+      const names = [r.name, r.id.slice(0, 12), r.config.Hostname, ...e.aliases, ...e.links.map((l) => l.split(':')[1] ?? '')].map((x) => x.toLowerCase());
+      if (names.includes(q) || (q.length >= 12 && r.id.startsWith(q))) out.push(e.ip);
+    }
+    return out.length ? out : null;
+  }
+
+  // ---- NetworkHooks -----------------------------------------------------------------------------
+
+  validate(r: ContainerRecord, networkingConfig: unknown): void {
+    const mode = r.hostConfig.NetworkMode || 'default';
+    if (mode.startsWith('container:')) {
+      const other = this.containers?.tryLookup(mode.slice('container:'.length));
+      if (!other) throw new NotFound(`No such container: ${mode.slice('container:'.length)}`);
+      if (r.hostConfig.PortBindings && Object.keys(r.hostConfig.PortBindings).length) throw new InvalidArgument('conflicting options: port publishing and the container type network mode');
+      return;
+    }
+    if (mode === 'host' || mode === 'none') {
+      if (mode === 'none' && r.hostConfig.PortBindings && Object.keys(r.hostConfig.PortBindings).length) { /* docker ignores them */ }
+      return;
+    }
+    const n = this.netOfMode(mode)!;
+    if (n.Driver !== 'bridge') return;
+    const ec = ((networkingConfig as { EndpointsConfig?: Record<string, { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null; Links?: string[] | null }> } | null)?.EndpointsConfig) ?? {};
+    const conf = ec[mode] ?? ec[n.Name] ?? ec[n.Id] ?? Object.values(ec)[0] ?? {};
+    const aliases = (conf.Aliases ?? []).filter(Boolean);
+    const ip = conf.IPAMConfig?.IPv4Address ?? '';
+    if (this.isDefault(n)) {
+      if (ip) throw new InvalidArgument('user specified IP address is supported on user defined networks only');
+      if (aliases.length) throw new InvalidArgument('network-scoped alias is supported only for containers in user defined networks');
+    }
+    if (ip) this.checkIp(n, ip);
+    portRequests(r.hostConfig.PortBindings, !!r.hostConfig.PublishAllPorts, r.config.ExposedPorts as Record<string, unknown> | undefined);
+    const links = (r.hostConfig.Links as string[] | null | undefined) ?? [];
+    for (const l of links) {
+      const [name, alias] = l.split(':');
+      if (!name) throw new InvalidArgument(`invalid link: ${l}`);
+      if (!this.containers?.tryLookup(name.replace(/^\//, ''))) throw new InvalidArgument(`could not get container for ${name.replace(/^\//, '')}`);
+      void alias;
+    }
+    this.saveEp({ key: `${r.id}:${n.Id}`, containerId: r.id, networkId: n.Id, aliases, ipv4Request: ip, links: links.map(normLink), endpointId: '', ip: '', ifname: '', ports: [] });
+  }
+
+  private checkIp(n: NetworkRecord, ip: string): void {
+    if (!isIPv4(ip)) throw new InvalidArgument(`invalid IPv4 address: ${ip}`);
+    const s = this.subnet(n);
+    const range = n.IPAM.Config[0].IPRange ? parseCidr(n.IPAM.Config[0].IPRange) : null;
+    const v = ipToInt(ip);
+    if (!contains(s, v) || (range && !contains(range, v))) throw new InvalidArgument(`no configured subnet or ip-range contain the IP address ${ip}`);
+    if (v === s.gw || v === s.base || v === s.base + 2 ** (32 - s.len) - 1) throw new InvalidArgument(`IP address ${ip} is reserved in network ${n.Name}`);
+  }
+
+  private linkTarget(link: string): { r: ContainerRecord; alias: string } | null {
+    const [name, alias] = link.split(':');
+    const r = this.containers?.tryLookup(name);
+    return r ? { r, alias: alias || name } : null;
+  }
+
+  async connect(r: ContainerRecord): Promise<ConnectResult> {
+    const mode = r.hostConfig.NetworkMode || 'default';
+    if (mode === 'host') return {};
+    if (mode === 'none') return {};
+    if (mode.startsWith('container:')) {
+      const other = this.containers?.tryLookup(mode.slice('container:'.length));
+      if (!other) throw new NotFound(`No such container: ${mode.slice('container:'.length)}`);
+      if (!other.state.Running) throw new Conflict(`cannot join network of a non running container: ${other.id}`);
+      const p = this.nsPath(other.id);
+      if (!netnsAlive(p)) throw new Conflict(`cannot join network of container ${other.name}: it has no network namespace of its own`);
+      return { netnsPath: p };
+    }
+    const primary = this.netOfMode(mode)!;
+    // Endpoints: the primary one (created at validate; made here for containers created before) and any connected later.
+    if (!this.eps.has(`${r.id}:${primary.Id}`)) {
+      this.saveEp({ key: `${r.id}:${primary.Id}`, containerId: r.id, networkId: primary.Id, aliases: [], ipv4Request: '', links: ((r.hostConfig.Links as string[] | null) ?? []).map(normLink), endpointId: '', ip: '', ifname: '', ports: [] });
+    }
+    const eps = this.epsOf(r.id).filter((e) => this.nets.has(e.networkId)).sort((a, b) => (a.networkId === primary.Id ? -1 : b.networkId === primary.Id ? 1 : 0));
+    for (const e of eps) if (e.ip) this.releaseEndpoint(e); // stale from an unclean stop
+    const ns = this.nsPath(r.id);
+    const env: string[] = []; const linkHosts: string[] = [];
+    let reserved: string[] = [];
+    try {
+      // 1. addresses and ports (nothing on the host yet: a busy port fails cleanly)
+      eps.forEach((e, i) => { this.allocateAddress(e, this.nets.get(e.networkId)!); e.ifname = `eth${i}`; e.endpointId = randomBytes(32).toString('hex'); });
+      const pe = eps[0];
+      const reqs = portRequests(r.hostConfig.PortBindings, !!r.hostConfig.PublishAllPorts, r.config.ExposedPorts as Record<string, unknown> | undefined);
+      ({ bound: pe.ports, reserved } = await this.bindPorts(reqs));
+      // links (legacy, default bridge)
+      for (const l of pe.links) {
+        const t = this.linkTarget(l);
+        const te = t && t.r.state.Running ? this.epsOf(t.r.id).find((x) => x.networkId === primary.Id && x.ip) : undefined;
+        if (!t || !te) throw new InvalidArgument(`Cannot link to a non running container: /${l.split(':')[0]} AS /${r.name}/${l.split(':')[1] ?? l.split(':')[0]}`);
+        env.push(...linkEnv(t.alias, r.name, t.r, te.ip));
+        linkHosts.push(`${te.ip}\t${t.alias} ${t.r.id.slice(0, 12)} ${t.r.name}`);
+      }
+      // 2. the namespace with its links
+      const lines = ['link set lo up'];
+      for (const e of eps) {
+        const n = this.nets.get(e.networkId)!; const s = this.subnet(n);
+        lines.push(...this.ifaceLines(e, n, s, e === pe));
+      }
+      await createNetns(ns, lines);
+      await Promise.all(eps.map((e) => ipBatch([`link set ${hubLink(e)} master br0`, `link set ${hubLink(e)} up`], this.hubPath(this.nets.get(e.networkId)!))));
+      for (const e of eps) this.saveEp(e);
+      // 3. rules
+      if (pe.ports.length) await this.applyNft();
+      await Promise.all(eps.map((e) => this.nets.get(e.networkId)!).filter((n) => !this.icc(n)).map((n) => this.applyHubPolicy(n)));
+    } catch (e) {
+      for (const ep of eps) this.releaseEndpoint(ep);
+      await deleteNetns(ns).catch(() => undefined);
+      if (eps[0]?.ports.length) { eps[0].ports = []; await this.applyNft().catch(() => undefined); }
+      throw e;
+    } finally {
+      for (const k of reserved) this.reservedPorts.delete(k);
+    }
+    for (const e of eps) this.events?.publish('network', 'connect', e.networkId, { container: r.id, name: this.nets.get(e.networkId)!.Name, type: 'bridge' });
+    return { netnsPath: ns, hosts: this.hostsFile(r, eps, linkHosts), resolvConf: this.resolvConf(r, primary), env };
+  }
+
+  private ifaceLines(e: Endpoint, n: NetworkRecord, s: Cidr & { gw: number }, primary: boolean): string[] {
+    const lines = [
+      `link add ${e.ifname} type veth peer name ${hubLink(e)} netns ${this.hubPath(n)}`,
+      `link set dev ${e.ifname} address ${macFor(ipToInt(e.ip))}`,
+      `link set dev ${e.ifname} addrgenmode none`,
+      `addr add ${e.ip}/${s.len} dev ${e.ifname}`,
+      `link set ${e.ifname} up`,
+    ];
+    if (primary && !n.Internal) lines.push(`route add default via ${intToIp(s.gw)} dev ${e.ifname}`);
+    return lines;
+  }
+
+  private allocateAddress(e: Endpoint, n: NetworkRecord): void {
+    const s = this.subnet(n);
+    const used = new Set(this.active(n).map((x) => ipToInt(x.ip)));
+    if (e.ipv4Request) {
+      this.checkIp(n, e.ipv4Request);
+      if (used.has(ipToInt(e.ipv4Request))) throw new Conflict(`Address already in use: ${e.ipv4Request} on network ${n.Name}`);
+      e.ip = e.ipv4Request; return;
+    }
+    const range = n.IPAM.Config[0].IPRange ? parseCidr(n.IPAM.Config[0].IPRange) : undefined;
+    const ip = allocate(s, s.gw, used, range);
+    if (ip === null) throw new Conflict(`no available IPv4 addresses on this network's address pools: ${n.Name} (${n.Id})`);
+    e.ip = intToIp(ip);
+  }
+
+  private releaseEndpoint(e: Endpoint): void {
+    e.ip = ''; e.endpointId = ''; e.ports = []; e.ifname = '';
+    if (this.eps.has(e.key)) this.saveEp(e);
+  }
+
+  /** Picks and checks host ports (ranges, random ones); throws without leaving anything bound. */
+  private async bindPorts(reqs: PortRequest[]): Promise<{ bound: PortBinding[]; reserved: string[] }> {
+    const bound: PortBinding[] = []; const reserved: string[] = [];
+    const ours = new Set<string>();
+    for (const e of this.eps.values()) for (const p of e.ports) ours.add(`${p.proto}:${p.hostPort}`);
+    const taken = (proto: string, port: number) => ours.has(`${proto}:${port}`) || this.reservedPorts.has(`${proto}:${port}`);
+    const reserve = (proto: string, port: number) => { const k = `${proto}:${port}`; this.reservedPorts.add(k); reserved.push(k); ours.add(k); };
+    try {
+      for (const q of reqs) {
+        const proto = q.proto === 'udp' ? 'udp' : 'tcp';
+        let port = 0;
+        if (q.hostLo === 0) {
+          const start = 32768 + Math.floor(Math.random() * (60999 - 32768));
+          for (let k = 0; k < 200 && !port; k++) {
+            const p = 32768 + ((start - 32768 + k) % (60999 - 32768));
+            if (taken(proto, p)) continue;
+            reserve(proto, p);
+            if (await portFree(q.hostIp, p, proto)) port = p;
+          }
+          if (!port) throw new Conflict('no free host port for a random binding');
+        } else {
+          for (let p = q.hostLo; p <= q.hostHi && !port; p++) {
+            if (taken(proto, p)) continue;
+            reserve(proto, p);
+            if (await portFree(q.hostIp, p, proto)) port = p;
+          }
+          if (!port) {
+            const what = q.hostLo === q.hostHi ? `${q.hostIp}:${q.hostLo}` : `${q.hostIp}:${q.hostLo}-${q.hostHi}`;
+            throw new Conflict(`driver failed programming external connectivity on endpoint: Bind for ${what} failed: port is already allocated`);
+          }
+        }
+        bound.push({ proto: q.proto, containerPort: q.containerPort, hostIp: q.hostIp, hostPort: port });
+      }
+    } catch (e) {
+      for (const k of reserved) this.reservedPorts.delete(k);
+      throw e;
+    }
+    return { bound, reserved };
+  }
+
+  private hostsFile(r: ContainerRecord, eps: Endpoint[], linkHosts: string[]): string {
+    let s = '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n';
+    const gw = eps[0] ? intToIp(this.subnet(this.nets.get(eps[0].networkId)!).gw) : '127.0.0.1';
+    for (const e of (r.hostConfig.ExtraHosts ?? [])) {
+      const i = e.indexOf(':'); const h = e.slice(0, i); const ip = e.slice(i + 1);
+      s += `${ip === 'host-gateway' ? gw : ip}\t${h}\n`;
+    }
+    for (const l of linkHosts) s += l + '\n';
+    const host = r.config.Hostname; const fq = r.config.Domainname ? `${host}.${r.config.Domainname} ${host}` : host;
+    for (const e of eps) s += `${e.ip}\t${fq}\n`;
+    return s;
+  }
+
+  private resolvConf(r: ContainerRecord, n: NetworkRecord): string {
+    const h = hostResolvConf();
+    const search = r.hostConfig.DnsSearch?.length ? r.hostConfig.DnsSearch : h.search;
+    const options = r.hostConfig.DnsOptions?.length ? r.hostConfig.DnsOptions : h.options;
+    let servers: string[];
+    if (!this.isDefault(n) && this.dns.has(n.Id)) servers = [intToIp(this.subnet(n).gw)];
+    else if (r.hostConfig.Dns?.length) servers = r.hostConfig.Dns;
+    else { servers = h.nameservers.filter((x) => !x.startsWith('127.') && x !== '::1'); if (!servers.length) servers = ['8.8.8.8', '8.8.4.4']; }
+    let s = servers.map((x) => `nameserver ${x}\n`).join('');
+    if (search.length) s += `search ${search.join(' ')}\n`;
+    if (options.length) s += `options ${options.join(' ')}\n`;
+    return s;
+  }
+
+  async disconnect(r: ContainerRecord): Promise<void> {
+    const eps = this.epsOf(r.id).filter((e) => e.ip);
+    const hadPorts = eps.some((e) => e.ports.length);
+    const nets = eps.map((e) => this.nets.get(e.networkId)).filter((n): n is NetworkRecord => !!n);
+    for (const e of eps) this.releaseEndpoint(e);
+    const ns = this.nsPath(r.id);
+    if (existsSync(ns)) await deleteNetns(ns);
+    if (hadPorts) await this.applyNft();
+    await Promise.all(nets.filter((n) => !this.icc(n)).map((n) => this.applyHubPolicy(n)));
+    for (const n of nets) this.events?.publish('network', 'disconnect', n.Id, { container: r.id, name: n.Name, type: 'bridge' });
+  }
+
+  async remove(r: ContainerRecord): Promise<void> {
+    await this.disconnect(r);
+    for (const e of this.epsOf(r.id)) this.deleteEp(e);
+  }
+
+  settings(r: ContainerRecord): { networkSettings: Record<string, unknown>; ports: Array<Record<string, unknown>> } {
+    const mode = r.hostConfig.NetworkMode || 'default';
+    const base = this.none.settings(r);
+    if (mode === 'none' || mode === 'host' || mode.startsWith('container:')) return base;
+    const ns: Record<string, unknown> = { ...base.networkSettings };
+    const running = r.state.Running || r.state.Paused;
+    const eps = this.epsOf(r.id).filter((e) => this.nets.has(e.networkId));
+    const networks: Record<string, unknown> = {};
+    for (const e of eps) {
+      const n = this.nets.get(e.networkId)!; const s = this.subnet(n); const on = !!e.ip && running;
+      networks[n.Name] = {
+        ...ENDPOINT_EMPTY,
+        IPAMConfig: e.ipv4Request ? { IPv4Address: e.ipv4Request } : null,
+        Links: e.links.length ? e.links.map((l) => { const t = this.linkTarget(l); return `/${t?.r.name ?? l.split(':')[0]}:/${r.name}/${l.split(':')[1] ?? l.split(':')[0]}`; }) : null,
+        Aliases: this.isDefault(n) ? null : [...e.aliases, r.id.slice(0, 12)],
+        NetworkID: n.Id, EndpointID: on ? e.endpointId : '', Gateway: on ? intToIp(s.gw) : '', IPAddress: on ? e.ip : '', IPPrefixLen: on ? s.len : 0,
+        MacAddress: on ? macFor(ipToInt(e.ip)) : '',
+      };
+      if (this.isDefault(n) && on) Object.assign(ns, { EndpointID: e.endpointId, Gateway: intToIp(s.gw), IPAddress: e.ip, IPPrefixLen: s.len, MacAddress: macFor(ipToInt(e.ip)) });
+    }
+    ns.Networks = networks;
+    const pe = eps.find((e) => e.ports.length) ?? eps[0];
+    const bound = running && pe ? pe.ports : [];
+    if (running) {
+      ns.Ports = inspectPorts(bound, r.config.ExposedPorts as Record<string, unknown> | undefined);
+      ns.SandboxKey = this.nsPath(r.id);
+      ns.SandboxID = createHash('sha256').update(r.id + ':sandbox').digest('hex');
+    }
+    return { networkSettings: ns, ports: running ? psPorts(bound, r.config.ExposedPorts as Record<string, unknown> | undefined) : [] };
+  }
+
+  // ---- /networks API ----------------------------------------------------------------------------
+
+  list(): NetworkRecord[] { return [...this.nets.values()]; }
+
+  /** Docker's network JSON (inspect, list) with the containers attached. */
+  view(n: NetworkRecord): Record<string, unknown> {
+    const containers: Record<string, unknown> = {};
+    if (n.Driver === 'bridge') {
+      const s = this.subnet(n);
+      for (const e of this.active(n)) {
+        const r = this.containers?.tryLookup(e.containerId);
+        containers[e.containerId] = { Name: r?.name ?? '', EndpointID: e.endpointId, MacAddress: macFor(ipToInt(e.ip)), IPv4Address: `${e.ip}/${s.len}`, IPv6Address: '' };
+      }
+    } else if (n.Driver === 'host' && this.containers) {
+      for (const r of this.containers.all()) if (r.state.Running && r.hostConfig.NetworkMode === 'host') containers[r.id] = { Name: r.name, EndpointID: '', MacAddress: '', IPv4Address: '', IPv6Address: '' };
+    }
+    const { Name, Id, Created, Scope, Driver, EnableIPv6, IPAM, Internal, Attachable, Ingress, ConfigFrom, ConfigOnly, Options, Labels } = n;
+    return { Name, Id, Created, Scope, Driver, EnableIPv6, IPAM, Internal, Attachable, Ingress, ConfigFrom, ConfigOnly, Containers: containers, Options, Labels };
+  }
+
+  async create(body: { Name?: string; Driver?: string; Internal?: boolean; Attachable?: boolean; Labels?: Record<string, string> | null; Options?: Record<string, string> | null; IPAM?: { Driver?: string; Config?: Array<{ Subnet?: string; Gateway?: string; IPRange?: string }> | null; Options?: Record<string, string> | null } | null; EnableIPv6?: boolean; CheckDuplicate?: boolean }): Promise<{ Id: string; Warning: string }> {
+    const name = body.Name ?? '';
+    if (!name) throw new InvalidArgument('network name is required');
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) throw new InvalidArgument(`invalid network name "${name}"`);
+    if (this.byName(name)) throw new Conflict(`network with name ${name} already exists`);
+    const driver = body.Driver || 'bridge';
+    if (driver !== 'bridge') throw new NotFound(`plugin "${driver}" not found`);
+    if (body.EnableIPv6) throw new InvalidArgument('IPv6 networks are not supported by cocon');
+    const id = randomBytes(32).toString('hex');
+    const options = { ...(body.Options ?? {}) };
+    const devName = options['com.docker.network.bridge.name'];
+    if (devName !== undefined) {
+      if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(devName)) throw new InvalidArgument(`invalid bridge name: ${devName}`);
+      if ([...this.nets.values()].some((n) => n.Driver === 'bridge' && this.device(n) === devName) || await linkExists(devName)) throw new Conflict(`bridge name ${devName} is already in use`);
+    }
+    const icc = options['com.docker.network.bridge.enable_icc'];
+    if (icc !== undefined && icc !== 'true' && icc !== 'false') throw new InvalidArgument(`invalid value for com.docker.network.bridge.enable_icc: ${icc}`);
+    const confs = body.IPAM?.Config ?? [];
+    if (confs.length > 1) throw new InvalidArgument('cocon networks have one IPv4 subnet');
+    const taken = await this.takenSubnets();
+    let conf: { Subnet: string; Gateway: string; IPRange?: string };
+    if (confs.length && confs[0].Subnet) {
+      const c = parseCidr(confs[0].Subnet);
+      if (c.host !== c.base) throw new InvalidArgument(`invalid subnet ${confs[0].Subnet}: it has host bits set (network address ${cidrString(c)})`);
+      if (c.len > 30) throw new InvalidArgument(`invalid subnet ${confs[0].Subnet}: too small`);
+      const mine = [...this.nets.values()].flatMap((n) => n.IPAM.Config.map((x) => parseCidr(x.Subnet)));
+      if (mine.some((t) => overlaps(t, c))) throw new Forbidden('Pool overlaps with other one on this address space');
+      const gw = confs[0].Gateway || intToIp(c.base + 1);
+      if (!isIPv4(gw) || !contains(c, ipToInt(gw))) throw new InvalidArgument(`invalid gateway ${gw}: not in subnet ${cidrString(c)}`);
+      conf = { Subnet: cidrString(c), Gateway: gw };
+      if (confs[0].IPRange) {
+        const r = parseCidr(confs[0].IPRange);
+        if (!contains(c, r.base) || r.len < c.len) throw new InvalidArgument(`invalid ip-range ${confs[0].IPRange}: not in subnet ${cidrString(c)}`);
+        conf.IPRange = cidrString(r);
+      }
+    } else {
+      if (confs.length && (confs[0].Gateway || confs[0].IPRange)) throw new InvalidArgument('a gateway or ip-range needs a subnet');
+      const start = parseInt(this.hash.slice(6, 12), 16);
+      const c = pickSubnet(this.pools, taken, start);
+      if (!c) throw new Forbidden('could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network');
+      conf = { Subnet: cidrString(c), Gateway: intToIp(c.base + 1) };
+    }
+    const n: NetworkRecord = {
+      Name: name, Id: id, Created: nowNano(), Scope: 'local', Driver: 'bridge', EnableIPv6: false,
+      IPAM: { Driver: 'default', Options: body.IPAM?.Options ?? {}, Config: [conf] }, Internal: !!body.Internal, Attachable: !!body.Attachable,
+      Ingress: false, ConfigFrom: { Network: '' }, ConfigOnly: false, Options: options, Labels: body.Labels ?? {},
+    };
+    this.nets.set(n.Id, n);
+    try {
+      await this.ensureHub(n);
+      this.saveNet(n);
+      await this.applyNft();
+      await this.applyHubPolicy(n);
+      await this.startDns(n);
+    } catch (e) {
+      this.nets.delete(n.Id);
+      this.db.prepare('DELETE FROM networks WHERE id = ?').run(n.Id);
+      await this.dropHub(n).catch(() => undefined);
+      await this.applyNft().catch(() => undefined);
+      throw e;
+    }
+    this.events?.publish('network', 'create', n.Id, { name: n.Name, type: 'bridge' });
+    return { Id: n.Id, Warning: '' };
+  }
+
+  async delete(ref: string): Promise<void> {
+    const n = this.find(ref);
+    if (['bridge', 'host', 'none'].includes(n.Name) && (n.Driver !== 'bridge' || this.isDefault(n))) throw new Forbidden(`${n.Name} is a pre-defined network and cannot be removed`);
+    if (this.active(n).length) throw new Forbidden(`error while removing network: network ${n.Name} id ${n.Id} has active endpoints`);
+    this.dns.get(n.Id)?.close(); this.dns.delete(n.Id);
+    for (const e of [...this.eps.values()]) if (e.networkId === n.Id) this.deleteEp(e);
+    this.nets.delete(n.Id);
+    this.db.prepare('DELETE FROM networks WHERE id = ?').run(n.Id);
+    await this.dropHub(n);
+    await this.applyNft();
+    this.events?.publish('network', 'destroy', n.Id, { name: n.Name, type: 'bridge' });
+  }
+
+  async prune(labels: (n: NetworkRecord) => boolean = () => true): Promise<string[]> {
+    const out: string[] = [];
+    for (const n of [...this.nets.values()]) {
+      if (n.Driver !== 'bridge' || this.isDefault(n) || !labels(n)) continue;
+      if ([...this.eps.values()].some((e) => e.networkId === n.Id)) continue;
+      await this.delete(n.Id); out.push(n.Name);
+    }
+    return out;
+  }
+
+  /** POST /networks/{id}/connect: for created/stopped containers the endpoint waits for start; running ones get a new interface now. */
+  async connectContainer(ref: string, containerRef: string, conf: { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null } | null): Promise<void> {
+    const n = this.find(ref);
+    const r = this.containers?.tryLookup(containerRef);
+    if (!r) throw new NotFound(`No such container: ${containerRef}`);
+    if (n.Driver !== 'bridge') throw new Forbidden(`container cannot be disconnected from host network or connected to host network`);
+    const mode = r.hostConfig.NetworkMode || 'default';
+    if (mode === 'host' || mode === 'none' || mode.startsWith('container:')) throw new Forbidden(`container sharing network namespace with another container or host cannot be connected to any other network`);
+    const key = `${r.id}:${n.Id}`;
+    if (this.eps.has(key) || (this.isDefault(n) && (mode === 'default' || mode === 'bridge'))) throw new Forbidden(`endpoint with name ${r.name} already exists in network ${n.Name}`);
+    const ip = conf?.IPAMConfig?.IPv4Address ?? '';
+    const aliases = (conf?.Aliases ?? []).filter(Boolean);
+    if (this.isDefault(n) && (ip || aliases.length)) throw new InvalidArgument(ip ? 'user specified IP address is supported on user defined networks only' : 'network-scoped alias is supported only for containers in user defined networks');
+    if (ip) this.checkIp(n, ip);
+    const e: Endpoint = { key, containerId: r.id, networkId: n.Id, aliases, ipv4Request: ip, links: [], endpointId: '', ip: '', ifname: '', ports: [] };
+    if (!r.state.Running) { this.saveEp(e); return; }
+    const ns = this.nsPath(r.id);
+    if (!netnsAlive(ns)) throw new Conflict(`container ${r.name} has no network namespace`);
+    const used = new Set(this.epsOf(r.id).map((x) => x.ifname));
+    let i = 0; while (used.has(`eth${i}`)) i++;
+    e.ifname = `eth${i}`;
+    this.allocateAddress(e, n);
+    e.endpointId = randomBytes(32).toString('hex');
+    this.eps.set(key, e);
+    try {
+      await ipBatch(this.ifaceLines(e, n, this.subnet(n), false), ns);
+      await ipBatch([`link set ${hubLink(e)} master br0`, `link set ${hubLink(e)} up`], this.hubPath(n));
+      this.saveEp(e);
+      await this.applyHubPolicy(n);
+    } catch (err) {
+      this.eps.delete(key);
+      await ipBatchForce([`link del dev ${e.ifname}`], ns);
+      throw err;
+    }
+    this.appendHosts(r, `${e.ip}\t${r.config.Hostname}\n`);
+    // Like docker: a container that joins a user network resolves through its embedded DNS.
+    if (this.dns.has(n.Id)) this.writeContainerFile(r, 'resolv.conf', this.resolvConf(r, n));
+    this.events?.publish('network', 'connect', n.Id, { container: r.id, name: n.Name, type: 'bridge' });
+  }
+
+  async disconnectContainer(ref: string, containerRef: string, force: boolean): Promise<void> {
+    const n = this.find(ref);
+    const r = this.containers?.tryLookup(containerRef);
+    if (!r) { if (force) { for (const e of [...this.eps.values()]) if (e.networkId === n.Id && e.containerId.startsWith(containerRef)) this.deleteEp(e); return; } throw new NotFound(`No such container: ${containerRef}`); }
+    const e = this.eps.get(`${r.id}:${n.Id}`);
+    if (!e) throw new Forbidden(`container ${r.id} is not connected to network ${n.Name}`);
+    if (e.ip) {
+      if (e.ports.length) throw new Forbidden(`container ${r.name} publishes ports on network ${n.Name}: stop it before disconnecting`);
+      await ipBatchForce([`link del dev ${e.ifname}`], this.nsPath(r.id));
+      this.releaseEndpoint(e);
+      await this.applyHubPolicy(n);
+    }
+    this.deleteEp(e);
+    // The primary network is gone for good: a later start runs without network (as docker's "none").
+    if (this.netOfModeSafe(r.hostConfig.NetworkMode)?.Id === n.Id) { r.hostConfig.NetworkMode = 'none'; }
+    this.events?.publish('network', 'disconnect', n.Id, { container: r.id, name: n.Name, type: 'bridge' });
+  }
+
+  private netOfModeSafe(mode: string): NetworkRecord | null { try { return this.netOfMode(mode || 'default'); } catch { return null; } }
+
+  private writeContainerFile(r: ContainerRecord, file: string, text: string): void {
+    try { const p = join(this.containers!.paths.data(r.id), file); if (existsSync(p)) writeFileSync(p, text); } catch { /* best effort */ }
+  }
+
+  private appendHosts(r: ContainerRecord, line: string): void {
+    try { const p = join(this.containers!.paths.data(r.id), 'hosts'); if (existsSync(p)) writeFileSync(p, line, { flag: 'a' }); } catch { /* best effort */ }
+  }
+}
+
+function hubLink(e: Endpoint): string { return `v${e.endpointId.slice(0, 12)}`; }
+
+function normLink(l: string): string {
+  // "/name:/me/alias" (docker's stored form) or "name:alias" -> "name:alias"
+  const [a, b] = l.split(':');
+  const name = a.replace(/^\//, '');
+  const alias = (b ?? name).split('/').pop() || name;
+  return `${name}:${alias}`;
+}
+
+/** docker's legacy link variables (ALIAS_PORT_80_TCP=tcp://ip:80, ALIAS_NAME, ALIAS_ENV_*). */
+export function linkEnv(alias: string, selfName: string, target: ContainerRecord, ip: string): string[] {
+  const A = alias.toUpperCase().replace(/[^A-Z0-9_]/g, '_');
+  const env: string[] = [`${A}_NAME=/${selfName}/${alias}`];
+  const ports = Object.keys(target.config.ExposedPorts ?? {}).map((k) => { const [p, proto = 'tcp'] = k.split('/'); return { p: Number(p), proto }; })
+    .sort((a, b) => a.p - b.p || a.proto.localeCompare(b.proto));
+  if (ports.length) env.push(`${A}_PORT=${ports[0].proto}://${ip}:${ports[0].p}`);
+  for (const { p, proto } of ports) {
+    const P = `${A}_PORT_${p}_${proto.toUpperCase()}`;
+    env.push(`${P}=${proto}://${ip}:${p}`, `${P}_ADDR=${ip}`, `${P}_PORT=${p}`, `${P}_PROTO=${proto}`);
+  }
+  for (const kv of target.config.Env ?? []) {
+    const i = kv.indexOf('='); const k = kv.slice(0, i);
+    if (i <= 0 || k === 'HOME' || k === 'PATH' || k === 'HOSTNAME') continue;
+    env.push(`${A}_ENV_${k}=${kv.slice(i + 1)}`);
+  }
+  return env;
+}

@@ -1,0 +1,107 @@
+// Network devices and namespaces through ip(8), unshare(1) and nsenter(1): Node cannot create
+// namespaces, move links or set addresses itself. Named network namespaces are files
+// bind-mounted by `unshare --net=FILE` (anywhere, not only /run/netns); commands run inside one
+// with `nsenter --net=FILE`.
+import { closeSync, openSync, rmSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { createServer } from 'node:net';
+import { createSocket } from 'node:dgram';
+import { runOk, run } from './exec.js';
+import { isMounted, unmount } from './mount.js';
+
+/** Runs `ip -batch -` with the given lines, in the host namespace or inside netns (a file path). */
+export async function ipBatch(lines: string[], netns?: string): Promise<void> {
+  if (!lines.length) return;
+  const input = lines.join('\n') + '\n';
+  if (netns) await runOk('nsenter', [`--net=${netns}`, 'ip', '-batch', '-'], { input });
+  else await runOk('ip', ['-batch', '-'], { input });
+}
+
+/** Like ipBatch but never throws: for teardown where a missing link is not an error. */
+export async function ipBatchForce(lines: string[], netns?: string): Promise<void> {
+  if (!lines.length) return;
+  const input = lines.join('\n') + '\n';
+  await (netns ? run('nsenter', [`--net=${netns}`, 'ip', '-force', '-batch', '-'], { input }) : run('ip', ['-force', '-batch', '-'], { input }));
+}
+
+/** Creates a persistent network namespace bound to `path` and runs `ip -batch` lines inside it. */
+export async function createNetns(path: string, lines: string[] = []): Promise<void> {
+  mkdirSync(dirname(path), { recursive: true });
+  if (isMounted(path)) await deleteNetns(path);
+  closeSync(openSync(path, 'w'));
+  try {
+    if (lines.length) await runOk('unshare', [`--net=${path}`, 'ip', '-batch', '-'], { input: lines.join('\n') + '\n' });
+    else await runOk('unshare', [`--net=${path}`, 'true']);
+  } catch (e) {
+    await deleteNetns(path).catch(() => undefined);
+    throw e;
+  }
+}
+
+/** Releases a namespace bound to path (it dies with its links once no process holds it). */
+export async function deleteNetns(path: string): Promise<void> {
+  await unmount(path);
+  rmSync(path, { force: true });
+}
+
+export function netnsAlive(path: string): boolean { return isMounted(path); }
+
+export interface HostRoute { dst: string; dev?: string }
+
+/** The host's IPv4 routes (`ip -j route show table all`), destinations as CIDR ("default" skipped). */
+export async function hostRoutes(): Promise<HostRoute[]> {
+  const out = await runOk('ip', ['-j', '-4', 'route', 'show', 'table', 'all']);
+  const rows = JSON.parse(out || '[]') as Array<{ dst?: string; dev?: string; type?: string }>;
+  return rows.filter((r) => r.dst && r.dst !== 'default' && (r.type ?? 'unicast') === 'unicast')
+    .map((r) => ({ dst: r.dst!.includes('/') ? r.dst! : `${r.dst}/32`, dev: r.dev }));
+}
+
+/** Names of the host's links with their alias (ifalias), from `ip -j link`. */
+export async function hostLinks(): Promise<Array<{ name: string; alias?: string; kind?: string }>> {
+  const out = await runOk('ip', ['-j', '-d', 'link', 'show']);
+  const rows = JSON.parse(out || '[]') as Array<{ ifname: string; ifalias?: string; linkinfo?: { info_kind?: string } }>;
+  return rows.map((r) => ({ name: r.ifname, alias: r.ifalias, kind: r.linkinfo?.info_kind }));
+}
+
+export async function linkExists(name: string, netns?: string): Promise<boolean> {
+  const r = netns ? await run('nsenter', [`--net=${netns}`, 'ip', 'link', 'show', 'dev', name]) : await run('ip', ['link', 'show', 'dev', name]);
+  return r.code === 0;
+}
+
+/** Writes a sysctl of the daemon's namespace (/proc/sys/...), ignoring a missing key. */
+export function sysctl(key: string, value: string): void {
+  const p = '/proc/sys/' + key.replace(/\./g, '/');
+  try { if (readFileSync(p, 'utf8').trim() !== value) writeFileSync(p, value); } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+}
+
+/** True when nothing listens on ip:port (tries to bind it; ip '' or 0.0.0.0 = all addresses). */
+export function portFree(ip: string, port: number, proto: 'tcp' | 'udp' | 'sctp'): Promise<boolean> {
+  const host = ip && ip !== '0.0.0.0' ? ip : '0.0.0.0';
+  return new Promise((resolve) => {
+    if (proto === 'udp') {
+      const s = createSocket('udp4');
+      s.once('error', () => { try { s.close(); } catch { /* closed */ } resolve(false); });
+      s.bind({ address: host, port, exclusive: true }, () => s.close(() => resolve(true)));
+      return;
+    }
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen({ host, port, exclusive: true }, () => srv.close(() => resolve(true)));
+  });
+}
+
+/** The host's resolv.conf nameservers, search domains and options. */
+export function hostResolvConf(): { nameservers: string[]; search: string[]; options: string[] } {
+  let text = '';
+  try { text = readFileSync('/etc/resolv.conf', 'utf8'); } catch { /* none */ }
+  const out = { nameservers: [] as string[], search: [] as string[], options: [] as string[] };
+  for (const line of text.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f[0] === 'nameserver' && f[1]) out.nameservers.push(f[1]);
+    else if ((f[0] === 'search' || f[0] === 'domain') && f.length > 1) out.search = f.slice(1);
+    else if (f[0] === 'options' && f.length > 1) out.options.push(...f.slice(1));
+  }
+  return out;
+}

@@ -1,0 +1,37 @@
+// nftables through nft(8): whole scripts applied as one transaction (`nft -f -`), listing in
+// JSON (`nft -j`). cocon only ever touches its own tables.
+import { runOk, run } from './exec.js';
+
+/** Applies an nft script atomically, on the host or inside a network namespace (file path). */
+export async function nftApply(script: string, netns?: string): Promise<void> {
+  if (netns) await runOk('nsenter', [`--net=${netns}`, 'nft', '-f', '-'], { input: script });
+  else await runOk('nft', ['-f', '-'], { input: script });
+}
+
+/** The host's tables as family + name. */
+export async function nftTables(): Promise<Array<{ family: string; name: string }>> {
+  const out = await runOk('nft', ['-j', 'list', 'tables']);
+  const j = JSON.parse(out) as { nftables: Array<{ table?: { family: string; name: string } }> };
+  return j.nftables.filter((e) => e.table).map((e) => ({ family: e.table!.family, name: e.table!.name }));
+}
+
+/** The comment of one table ('' when it has none or does not exist). */
+export async function nftTableComment(family: string, name: string): Promise<string> {
+  // nft 1.0.6 leaves table comments out of its JSON: read the text form.
+  const r = await run('nft', ['list', 'table', family, name]);
+  if (r.code !== 0) return '';
+  return /^\s*comment "([^"]*)"/m.exec(r.stdout)?.[1] ?? '';
+}
+
+export async function nftDeleteTable(family: string, name: string): Promise<void> {
+  await run('nft', ['delete', 'table', family, name]);
+}
+
+/** Does forwarding of another table drop by policy? (e.g. a dockerd's iptables FORWARD chain.) */
+export async function foreignForwardDrop(ownPrefix: string): Promise<string[]> {
+  const r = await run('nft', ['-j', 'list', 'chains']);
+  if (r.code !== 0) return [];
+  const j = JSON.parse(r.stdout) as { nftables: Array<{ chain?: { family: string; table: string; name: string; hook?: string; policy?: string } }> };
+  return j.nftables.map((e) => e.chain).filter((c): c is NonNullable<typeof c> => !!c && c.hook === 'forward' && c.policy === 'drop' && !c.table.startsWith(ownPrefix))
+    .map((c) => `${c.family} ${c.table} ${c.name}`);
+}
