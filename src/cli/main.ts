@@ -15,12 +15,13 @@ import { CLI_VERSION, infoCommand, versionCommand } from './commands/system.js';
 import { containerPruneCommand, eventsCommand, historyCommand, imagePruneCommand } from './commands/misc.js';
 import { NETWORK_SUB, VOLUME_SUB } from './commands/objects.js';
 import { commitCommand, diffCommand, exportCommand, loadCommand, saveCommand } from './commands/transfer.js';
+import { cpCommand } from './commands/cp.js';
 
 const TOP: Command[] = [
   runCommand, createCommand, startCommand, stopCommand, restartCommand, killCommand, rmCommand, psCommand, logsCommand,
   waitCommand, inspectCommand, renameCommand, attachCommand, execCommand, topCommand, portCommand, pauseCommand,
   unpauseCommand, imagesCommand, rmiCommand, tagCommand, importCommand, pullCommand, historyCommand, eventsCommand,
-  saveCommand, loadCommand, exportCommand, commitCommand, diffCommand, versionCommand, infoCommand,
+  cpCommand, saveCommand, loadCommand, exportCommand, commitCommand, diffCommand, versionCommand, infoCommand,
 ];
 
 const CONTAINER_SUB: Record<string, Command> = {
@@ -28,7 +29,7 @@ const CONTAINER_SUB: Record<string, Command> = {
   rm: rmCommand, remove: rmCommand, ls: psCommand, list: psCommand, ps: psCommand, logs: logsCommand, wait: waitCommand,
   inspect: containerInspectCommand, rename: renameCommand, attach: attachCommand, exec: execCommand, top: topCommand,
   port: portCommand, pause: pauseCommand, unpause: unpauseCommand, prune: containerPruneCommand,
-  export: exportCommand, commit: commitCommand, diff: diffCommand,
+  export: exportCommand, commit: commitCommand, diff: diffCommand, cp: cpCommand,
 };
 const IMAGE_SUB: Record<string, Command> = {
   ls: imagesCommand, list: imagesCommand, rm: rmiCommand, remove: rmiCommand, inspect: imageInspectCommand, tag: tagCommand,
