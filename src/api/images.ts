@@ -4,13 +4,20 @@
 //   GET    /images/{name}/history       history
 //   POST   /images/{name}/tag           tag (?repo=&tag=) -> 201
 //   DELETE /images/{name}               rmi (?force=&noprune=) -> [{"Untagged"},{"Deleted"}]
-//   POST   /images/create               import (?fromSrc=-|URL&repo=&tag=&changes=&message=); fromImage (pull) -> 500
+//   POST   /images/create               import (?fromSrc=-|URL&repo=&tag=&changes=&message=); pull (?fromImage=&tag=&platform=)
+//   POST   /images/{name}/push          push (?tag=), X-Registry-Auth
+//   POST   /auth                        login check (./auth.ts)
 //   POST   /images/prune                prune (filters: dangling, label, label!, until)
 //   POST   /images/bootstrap            cocon's own: ?image=busybox -> {"Id"}
 import type { Router, Ctx } from './router.js';
 import type { Services } from '../daemon/services.js';
-import { Internal, InvalidArgument } from './errors.js';
+import { InvalidArgument, messageOf } from './errors.js';
 import { familiarName, parseNormalized } from '../images/reference.js';
+import { goJson, type Emit, type JsonMessage } from '../images/progress.js';
+import { pullImage, pullReference } from '../images/pull.js';
+import { pushImage } from '../images/push.js';
+import { registerAuthRoutes, registryOptions, requestCredentials } from './auth.js';
+import type { ServerResponse } from 'node:http';
 
 function boolParam(v: string | null): boolean {
   if (v === null) return false;
@@ -39,7 +46,27 @@ function writeMessage(ctx: Ctx, status: number, messages: Array<Record<string, u
   res.end();
 }
 
+/**
+ * A JSON-message stream that starts (200) with its first message: errors thrown before any message
+ * become ordinary error responses, errors after it become an errorDetail message.
+ */
+function lazyStream(ctx: Ctx): { emit: Emit; started: () => boolean; fail: (e: unknown) => void; end: () => void } {
+  let res: ServerResponse | undefined;
+  const emit: Emit = (m: JsonMessage) => {
+    if (!res) res = ctx.stream(200, 'application/json');
+    if (!res.writableEnded && !res.destroyed) res.write(goJson(m) + '\r\n');
+  };
+  return {
+    emit,
+    started: () => !!res,
+    fail: (e: unknown) => { const message = messageOf(e); emit({ errorDetail: { message }, error: message }); },
+    end: () => { if (res && !res.writableEnded) res.end(); },
+  };
+}
+
 export function registerImageRoutes(r: Router, s: Services): void {
+  registerAuthRoutes(r, s);
+
   // fixed paths first, so that wildcard routes never swallow them
   r.get('/images/json', (ctx) => {
     const filters = parseFilters(ctx.query.get('filters'));
@@ -53,9 +80,19 @@ export function registerImageRoutes(r: Router, s: Services): void {
     const fromImage = q.get('fromImage');
     const fromSrc = q.get('fromSrc');
     if (fromImage) {
-      let name = fromImage;
-      try { name = familiarName(parseNormalized(fromImage).name); } catch { /* report as given */ }
-      throw new Internal(`pull access denied for ${name}: registry access is not available yet`);
+      const ref = pullReference(fromImage, q.get('tag') ?? undefined); // 400 on a bad reference, before any stream
+      const out = lazyStream(ctx);
+      try {
+        await pullImage(s.images, fromImage, {
+          tag: q.get('tag') ?? undefined, platform: q.get('platform') || undefined,
+          creds: requestCredentials(ctx.req.headers['x-registry-auth'], ref.domain), registry: registryOptions(s),
+        }, out.emit);
+      } catch (e) {
+        if (!out.started()) throw e;
+        out.fail(e);
+      }
+      out.end();
+      return;
     }
     if (!fromSrc) throw new InvalidArgument('fromImage or fromSrc is required');
     const opts = {
@@ -86,6 +123,21 @@ export function registerImageRoutes(r: Router, s: Services): void {
     if (familiarName(ref.name) !== 'busybox') throw new InvalidArgument(`cannot bootstrap ${image}: only busybox can be built from the host`);
     const id = await s.images.bootstrapBusybox(image);
     ctx.send(200, { Id: id });
+  });
+
+  r.post('/images/*name/push', async (ctx) => {
+    const name = ctx.params.name;
+    const ref = parseNormalized(name);
+    const out = lazyStream(ctx);
+    try {
+      await pushImage(s.images, name, ctx.query.get('tag') || undefined, {
+        creds: requestCredentials(ctx.req.headers['x-registry-auth'], ref.domain), registry: registryOptions(s),
+      }, out.emit);
+    } catch (e) {
+      if (!out.started()) throw e;
+      out.fail(e);
+    }
+    out.end();
   });
 
   r.get('/images/*name/json', (ctx) => { ctx.send(200, s.images.inspect(ctx.params.name)); });

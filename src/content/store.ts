@@ -132,6 +132,18 @@ export class ContentStore {
     return digest;
   }
 
+  /**
+   * Moves a file the caller wrote and verified (its digest is `digest`) into place: fsync, rename.
+   * The file must live in ingest/ (same filesystem). Content that already exists just drops the file.
+   */
+  adopt(tmpPath: string, digest: string): void {
+    const dest = this.path(digest);
+    if (existsSync(dest)) { rmSync(tmpPath, { force: true }); return; }
+    fsyncPath(tmpPath);
+    renameSync(tmpPath, dest);
+    fsyncPath(this.blobDir);
+  }
+
   read(digest: string): Readable {
     if (!this.exists(digest)) throw new NotFound(`content ${digest}: not found`);
     return createReadStream(this.path(digest));

@@ -10,6 +10,7 @@ export interface DaemonConfig {
   runtimePath: string;   // the runtime binary
   conmonPath: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  insecureRegistries: string[]; // --insecure-registry (repeatable; host[:port] or CIDR); loopback is always insecure
   /** Networking (src/network): --bridge, --bip, --icc, --default-address-pool, --iptables. */
   bridge?: string;
   bip?: string;
@@ -26,7 +27,7 @@ export function socketFromHost(host: string): string {
   throw new Error(`unsupported host ${host}: only unix:///path sockets are served`);
 }
 
-export function resolveConfig(flags: Partial<{ dataRoot: string; execRoot: string; host: string; pidFile: string; runtime: string; logLevel: string; bridge: string; bip: string; icc: string; defaultAddressPool: string; iptables: string }>): DaemonConfig {
+export function resolveConfig(flags: Partial<{ dataRoot: string; execRoot: string; host: string; pidFile: string; runtime: string; logLevel: string; insecureRegistry: string; bridge: string; bip: string; icc: string; defaultAddressPool: string; iptables: string }>): DaemonConfig {
   const bool = (v: string | undefined, name: string): boolean => { if (v === undefined || v === 'true' || v === '1') return true; if (v === 'false' || v === '0') return false; throw new Error(`invalid boolean value "${v}" for --${name}`); };
   const dataRoot = resolve(flags.dataRoot ?? '/var/lib/cocon');
   const execRoot = resolve(flags.execRoot ?? '/run/cocon');
@@ -41,6 +42,7 @@ export function resolveConfig(flags: Partial<{ dataRoot: string; execRoot: strin
     runtimePath: runtime === 'runc' ? '/usr/sbin/runc' : runtime === 'crun' ? '/usr/bin/crun' : runtime,
     conmonPath: '/usr/bin/conmon',
     logLevel: level,
+    insecureRegistries: (flags.insecureRegistry ?? '').split(',').map((x) => x.trim()).filter(Boolean),
     bridge: flags.bridge, bip: flags.bip, icc: bool(flags.icc, 'icc'), defaultAddressPool: flags.defaultAddressPool, iptables: bool(flags.iptables, 'iptables'),
   };
 }

@@ -25,6 +25,7 @@ Options:
       --default-runtime string   Default OCI runtime for containers (default "runc")
       --runtime string           Same as --default-runtime
   -l, --log-level string         Set the logging level ("debug"|"info"|"warn"|"error") (default "info")
+      --insecure-registry list   Enable insecure registry communication (host[:port] or CIDR; repeatable)
       --bridge string            Device of the default bridge network (default "cocon0")
       --bip string               Gateway address and subnet of the default bridge (e.g. 10.99.0.1/24)
       --icc                      Enable inter-container communication on the default bridge (default true)
@@ -35,7 +36,7 @@ Options:
 export function parseDaemonFlags(argv: string[]): Record<string, string> {
   const names: Record<string, string> = {
     '--data-root': 'dataRoot', '--exec-root': 'execRoot', '-H': 'host', '--host': 'host', '-p': 'pidFile', '--pidfile': 'pidFile',
-    '--default-runtime': 'runtime', '--runtime': 'runtime', '-l': 'logLevel', '--log-level': 'logLevel',
+    '--default-runtime': 'runtime', '--runtime': 'runtime', '-l': 'logLevel', '--log-level': 'logLevel', '--insecure-registry': 'insecureRegistry',
     '--bridge': 'bridge', '-b': 'bridge', '--bip': 'bip', '--icc': 'icc', '--default-address-pool': 'defaultAddressPool', '--iptables': 'iptables',
   };
   const bools = new Set(['--icc', '--iptables']);
@@ -49,7 +50,7 @@ export function parseDaemonFlags(argv: string[]): Record<string, string> {
     if (!key) throw new Error(`unknown flag: ${a}\nSee 'cocon daemon --help'.`);
     if (v === undefined && bools.has(a) && (argv[i + 1] === undefined || !/^(true|false|1|0)$/.test(argv[i + 1]))) v = 'true';
     if (v === undefined) { v = argv[++i]; if (v === undefined) throw new Error(`flag needs an argument: ${a}`); }
-    out[key] = v;
+    out[key] = key === 'insecureRegistry' && out[key] ? `${out[key]},${v}` : v;
   }
   return out;
 }

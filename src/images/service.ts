@@ -26,7 +26,7 @@ import { OverlaySnapshotter, type LayerRow } from '../snapshots/overlay.js';
 import { chainIds as computeChainIds } from '../snapshots/chain.js';
 import { createTarDeterministic, TarError, decompressFile } from '../sys/tar.js';
 import { runOk } from '../sys/exec.js';
-import type { ImageConfig, ImageHistory, ImageRecord, ImageStore } from './types.js';
+import type { ImageConfig, ImageHistory, ImageRecord, ImageStore, LayerBlob } from './types.js';
 import { applyChanges } from './changes.js';
 import {
   familiarize, familiarMatch, idPrefix, isIdPrefixOf, normalize, notFoundName, parse, parseNormalized,
@@ -116,6 +116,8 @@ export class ImageService implements ImageStore {
   readonly snapshots: OverlaySnapshotter;
   private usage: UsageCheck = () => [];
   private queue: Promise<unknown> = Promise.resolve();
+  /** Chain ids an operation in flight (pull, load) relies on: never garbage-collected. */
+  private pinned = new Map<string, number>();
 
   constructor(private readonly config: DaemonConfig, private readonly db: DB, private readonly events: EventBus) {
     this.content = new ContentStore(join(config.dataRoot, 'content'));
@@ -356,6 +358,14 @@ export class ImageService implements ImageStore {
       }
       this.untag(key, id);
       records.push({ Untagged: familiarize(key) });
+      const removed = parse(key);
+      if (removed.digest === undefined && !this.refsOf(id).some((r) => { const p = parse(r); return p.tag !== undefined && p.name === removed.name; })) {
+        // the repository's last tag is gone: its digest references go too (as dockerd does)
+        for (const r of this.refsOf(id)) {
+          const p = parse(r);
+          if (p.digest !== undefined && p.tag === undefined && p.name === removed.name) { this.untag(r, id); records.push({ Untagged: familiarize(r) }); }
+        }
+      }
       if (this.refsOf(id).length > 0) return records;
       // the last name is gone: delete the image unless it is in use (then it stays, dangling)
       const conflict = this.conflict(id, force ? 'hard' : 'all');
@@ -411,6 +421,8 @@ export class ImageService implements ImageStore {
     this.events.publish('image', 'delete', image.id, { name: image.id });
     records.push({ Deleted: image.id });
     this.content.delete(image.id);
+    const stillUsed = new Set(this.all().flatMap((i) => (i.layerBlobs ?? []).map((b) => b?.digest)));
+    for (const b of image.layerBlobs ?? []) if (b && !stillUsed.has(b.digest) && !image.diffIds.includes(b.digest)) this.content.delete(b.digest);
     const needed = this.neededLayers();
     for (const c of [...image.chainIds].reverse()) {
       if (needed.has(c)) continue;
@@ -440,6 +452,7 @@ export class ImageService implements ImageStore {
   /** Chain ids still needed by an image record or by a held image that a container still uses. */
   private neededLayers(): Set<string> {
     const needed = new Set(this.all().flatMap((i) => i.chainIds));
+    for (const c of this.pinned.keys()) needed.add(c);
     const holds = this.readHolds();
     let changed = false;
     for (const [imageId, chains] of Object.entries(holds)) {
@@ -619,6 +632,77 @@ export class ImageService implements ImageStore {
     return id;
   }
 
+  // ---------------------------------------------------------------- registry side (pull, push, load)
+
+  /** Runs fn under the image lock (serialised with import, tag, remove, prune). */
+  withLock<T>(fn: () => Promise<T> | T): Promise<T> { return this.exclusive(fn); }
+
+  /** Keeps layers from garbage collection while an operation that will reference them runs. */
+  pin(chainIds: string[]): void { for (const c of chainIds) this.pinned.set(c, (this.pinned.get(c) ?? 0) + 1); }
+
+  unpin(chainIds: string[]): void {
+    for (const c of chainIds) {
+      const n = (this.pinned.get(c) ?? 0) - 1;
+      if (n > 0) this.pinned.set(c, n); else this.pinned.delete(c);
+    }
+  }
+
+  /** Collects unreferenced layers (after a failed pull/load) unless another operation is in flight. */
+  gcIfIdle(): Promise<string[]> {
+    return this.exclusive(() => this.pinned.size === 0 ? this.gcNow() : []);
+  }
+
+  /** The image a fully qualified tag/digest reference points at, if any. */
+  idOfRef(fullRef: string): string | undefined {
+    return (this.db.prepare('SELECT image_id FROM image_tags WHERE ref = ?').get(fullRef) as { image_id: string } | undefined)?.image_id;
+  }
+
+  /** Fully qualified references of an image (tags and digests). */
+  refs(imageId: string): string[] { return this.refsOf(imageId); }
+
+  /** Points a fully qualified reference at an image (with the tag event). */
+  addRef(fullRef: string, imageId: string): void { this.setTag(fullRef, imageId); }
+
+  /** Replaces the layer blob list of an image (push records the blobs it compressed). */
+  setLayerBlobs(imageId: string, blobs: Array<LayerBlob | null>): void {
+    const rec = this.byId(imageId);
+    if (!rec) return;
+    rec.layerBlobs = blobs;
+    this.db.prepare('UPDATE images SET record = ? WHERE id = ?').run(JSON.stringify(rec), imageId);
+  }
+
+  /**
+   * Records an image from its exact configuration blob (pull, load): the id is the blob's digest.
+   * Every layer (chain ids from the config's diff_ids) must already be applied. Then points `refs`
+   * (fully qualified) at it. Caller holds the lock (withLock). Returns the id and whether it was new.
+   */
+  recordConfigImage(configBytes: Buffer, layerBlobs: Array<LayerBlob | null>, refs: string[]): { id: string; created: boolean } {
+    const cfg = parseImageConfig(configBytes);
+    const chain = computeChainIds(cfg.diffIds);
+    const sizes: number[] = [];
+    for (const c of chain) {
+      const row = this.snapshots.get(c);
+      if (!row || !existsSync(this.snapshots.diffDir(c))) throw new Internal(`layer ${c} is missing`);
+      sizes.push(row.size);
+    }
+    const id = this.content.putBytes(configBytes);
+    let created = false;
+    const existing = this.byId(id);
+    if (!existing) {
+      const rec: ImageRecord = {
+        id, created: cfg.created, architecture: cfg.architecture, os: cfg.os, config: cfg.config, diffIds: cfg.diffIds, chainIds: chain,
+        size: sizes.reduce((a, b) => a + b, 0), comment: cfg.comment, author: cfg.author, history: cfg.history, layerSizes: sizes, layerBlobs,
+      };
+      this.db.prepare('INSERT INTO images (id, created, record) VALUES (?, ?, ?)').run(id, cfg.created, JSON.stringify(rec));
+      created = true;
+    } else if (layerBlobs.some((b) => b) && !(existing.layerBlobs ?? []).some((b) => b)) {
+      this.setLayerBlobs(id, layerBlobs);
+    }
+    if (created) this.events.publish('image', 'load', id, { name: id });
+    for (const r of refs) if (this.idOfRef(r) !== id) this.setTag(r, id);
+    return { id, created };
+  }
+
   /**
    * Builds busybox:latest from the host's busybox-static, reproducibly (same host binary -> same id):
    * bin/busybox + one symlink per applet, dirs bin dev etc proc root sys tmp, /etc/passwd and
@@ -659,6 +743,26 @@ export class ImageService implements ImageStore {
       }
     });
   }
+}
+
+/** The fields of an image configuration blob (OCI image-spec config.md) that an ImageRecord keeps. */
+export function parseImageConfig(bytes: Buffer): { created: string; architecture: string; os: string; config: ImageConfig; diffIds: string[]; history?: ImageHistory[]; author?: string; comment?: string } {
+  let v: Record<string, unknown>;
+  try { v = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>; } catch { throw new InvalidArgument('invalid image configuration: not JSON'); }
+  const rootfs = v.rootfs as { type?: string; diff_ids?: unknown } | undefined;
+  if (!rootfs || !Array.isArray(rootfs.diff_ids) || !rootfs.diff_ids.every((d) => typeof d === 'string' && /^sha256:[a-f0-9]{64}$/.test(d))) {
+    throw new InvalidArgument('invalid image configuration: bad rootfs.diff_ids');
+  }
+  return {
+    created: typeof v.created === 'string' ? v.created : ZERO_TIME,
+    architecture: typeof v.architecture === 'string' ? v.architecture : 'amd64',
+    os: typeof v.os === 'string' ? v.os : 'linux',
+    config: (v.config && typeof v.config === 'object' ? v.config : {}) as ImageConfig,
+    diffIds: rootfs.diff_ids as string[],
+    history: Array.isArray(v.history) ? v.history as ImageHistory[] : undefined,
+    author: typeof v.author === 'string' ? v.author : undefined,
+    comment: typeof v.comment === 'string' ? v.comment : undefined,
+  };
 }
 
 function safeNormalize(ref: string): string {

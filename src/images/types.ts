@@ -41,7 +41,12 @@ export interface ImageRecord {
   history?: ImageHistory[];
   lastTagTime?: string;    // RFC3339, when a tag last pointed here (inspect's Metadata.LastTagTime)
   layerSizes?: number[];   // unpacked size of each layer, bottom first (history sizes)
+  /** The distributable blob of each layer, bottom first (compressed as pulled or as first pushed); null = not known yet. */
+  layerBlobs?: Array<LayerBlob | null>;
 }
+
+/** A layer as a registry blob: digest and size of the (compressed) bytes and their media type. */
+export interface LayerBlob { digest: string; mediaType: string; size: number }
 
 export interface ImageStore {
   /** Resolves a reference (name[:tag], name@digest, full or short image id). Throws NotFound("No such image: <ref>"). */

@@ -8,8 +8,8 @@
 //    layer): no half layer is ever recorded.
 //  - Layers shared by several images are stored once: apply() of a recorded chain id is a no-op.
 //  - remove() deletes the row, then the directory.
-// Tar handling is GNU tar via src/sys/tar.ts (see the gap noted there: no whiteouts, no symlink-escape
-// checks yet; those come with the registry issue).
+// Tar handling: apply() (local imports, trusted host tars) uses GNU tar via src/sys/tar.ts; layers from
+// registries and archives go through applyWith() + ./apply.ts (untrusted-tar rules, whiteouts).
 import { randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -65,6 +65,16 @@ export class OverlaySnapshotter {
    * tar cannot be extracted.
    */
   async apply(tarFile: string, diffId: string, parent: string | undefined): Promise<{ layer: LayerRow; created: boolean }> {
+    return this.applyWith(diffId, parent, (diff) => extractTar(tarFile, diff));
+  }
+
+  /**
+   * The general form of apply(): `fill` writes the layer's files into a fresh temp directory (for
+   * pulled layers: the safe streaming extractor of ./apply.ts); when it resolves, the directory is
+   * measured, renamed into place and recorded. When it rejects, the temp directory is removed and
+   * nothing is recorded.
+   */
+  async applyWith(diffId: string, parent: string | undefined, fill: (diffDir: string) => Promise<unknown>): Promise<{ layer: LayerRow; created: boolean }> {
     const chainId = computeChainId(parent, diffId);
     const existing = this.get(chainId);
     if (existing && existsSync(this.diffDir(chainId))) return { layer: existing, created: false };
@@ -73,7 +83,7 @@ export class OverlaySnapshotter {
     mkdirSync(diff, { recursive: true, mode: 0o755 });
     let size: number;
     try {
-      await extractTar(tarFile, diff);
+      await fill(diff);
       size = treeSize(diff);
     } catch (e) {
       rmSync(tmp, { recursive: true, force: true });

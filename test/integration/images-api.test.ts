@@ -135,8 +135,9 @@ test('import from a URL', async () => {
   assert.equal(missing.status, 500);
 });
 
-test('pull is refused before any stream starts', async () => {
+test('a pull that cannot reach its registry fails before any stream starts', async () => {
+  // no internet here: Docker Hub does not resolve (or does not answer); either way a plain error response
   const r = await call('POST', '/v1.41/images/create?fromImage=docker.io%2Flibrary%2Fnosuchimage&tag=latest');
-  assert.equal(r.status, 500);
-  assert.deepEqual(JSON.parse(r.body), { message: 'pull access denied for nosuchimage: registry access is not available yet' });
+  assert.notEqual(r.status, 200);
+  assert.match((JSON.parse(r.body) as { message: string }).message, /registry-1\.docker\.io|nosuchimage/);
 });

@@ -1,0 +1,31 @@
+// POST /auth (docker login): checks credentials against the registry and answers
+// 200 {"Status":"Login Succeeded","IdentityToken":""}; a refusal is 401 with the registry's words.
+// The daemon does not store credentials: clients keep them (config.json) and send X-Registry-Auth.
+import type { Router } from './router.js';
+import type { Services } from '../daemon/services.js';
+import { EngineError, InvalidArgument } from './errors.js';
+import { RegistryClient, RegistryError, type RegistryOptions } from '../registry/client.js';
+import { credentialsFor, decodeRegistryAuth, domainOfServer, type Credentials } from '../registry/auth.js';
+
+export function registryOptions(s: Services): RegistryOptions {
+  return { insecure: s.config.insecureRegistries ?? [] };
+}
+
+/** Credentials for a request: X-Registry-Auth when it carries any, else the daemon user's config.json. */
+export function requestCredentials(header: string | string[] | undefined, domain: string): Credentials | undefined {
+  return decodeRegistryAuth(header) ?? credentialsFor(domain);
+}
+
+export function registerAuthRoutes(r: Router, s: Services): void {
+  r.post('/auth', async (ctx) => {
+    const body = await ctx.json<{ username?: string; password?: string; serveraddress?: string; identitytoken?: string }>();
+    if (!body.username && !body.identitytoken) throw new InvalidArgument('username is required');
+    const domain = domainOfServer(body.serveraddress ?? '');
+    const client = new RegistryClient(domain, '', { username: body.username, password: body.password, identitytoken: body.identitytoken }, registryOptions(s));
+    try { await client.login(); } catch (e) {
+      if (e instanceof RegistryError) throw new EngineError(e.status === 401 ? 401 : 500, e.message);
+      throw e;
+    }
+    ctx.send(200, { IdentityToken: '', Status: 'Login Succeeded' });
+  });
+}

@@ -1,0 +1,252 @@
+// Pull (POST /images/create?fromImage=&tag=): resolve the manifest (list/index -> platform), fetch and
+// verify the config, then fetch every missing layer concurrently; each layer's HTTP body streams at
+// once through the compressed-digest hash, into the content store (kept for push/save) and through
+// the decompressor and the diff-id hash into the safe extractor (src/snapshots/apply.ts), so download,
+// verification and extraction overlap. Nothing is recorded until every digest matched: blobs are
+// committed after verification, layer dirs are renamed into place only after their checks, and the
+// image row + tags are written last under the image lock. Concurrent pulls share in-flight layers.
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { Transform, Writable, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { EngineError, InvalidArgument, NotFound } from '../api/errors.js';
+import { sha256Digest } from '../content/store.js';
+import { RegistryClient, RegistryError, MEDIA, type RegistryOptions } from '../registry/client.js';
+import type { Credentials } from '../registry/auth.js';
+import { applyLayer } from '../snapshots/apply.js';
+import { chainIds as computeChainIds } from '../snapshots/chain.js';
+import { compressionOf, decompressor, type Compression } from '../sys/compress.js';
+import { familiarName, familiarString, parseNormalized, refString, type ParsedReference } from './reference.js';
+import { parseImageConfig, type ImageService } from './service.js';
+import { progressMessage, shortDigest, statusMessage, type Emit } from './progress.js';
+import type { LayerBlob } from './types.js';
+
+export interface Descriptor { mediaType: string; digest: string; size: number; platform?: { os?: string; architecture?: string; variant?: string }; urls?: string[] }
+
+export interface PullOptions {
+  tag?: string;
+  platform?: string;
+  creds?: Credentials;
+  registry?: RegistryOptions;
+}
+
+const inflight = new Map<string, Promise<LayerBlob>>();
+
+/** The reference a pull request names: fromImage plus ?tag= (a tag or a digest), default :latest. */
+export function pullReference(fromImage: string, tag?: string): ParsedReference {
+  const r = parseNormalized(fromImage);
+  if (tag && r.tag === undefined && r.digest === undefined) {
+    if (/^sha256:/.test(tag)) return parseNormalized(`${fromImage}@${tag}`);
+    return parseNormalized(`${fromImage}:${tag}`);
+  }
+  if (r.tag === undefined && r.digest === undefined) return { ...r, tag: 'latest' };
+  return r;
+}
+
+function hostPlatform(): { os: string; architecture: string; variant?: string } {
+  const arch = ({ x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x' } as Record<string, string>)[process.arch] ?? process.arch;
+  return { os: 'linux', architecture: arch, variant: arch === 'arm64' ? 'v8' : undefined };
+}
+
+export function parsePlatform(p: string | undefined): { os: string; architecture: string; variant?: string } {
+  if (!p) return hostPlatform();
+  const [os, architecture, variant] = p.split('/');
+  if (!os || (architecture === undefined && os !== 'linux')) throw new InvalidArgument(`invalid platform: ${p}`);
+  return { os, architecture: architecture ?? hostPlatform().architecture, variant };
+}
+
+/** Picks the manifest of a list/index for a platform (variant only when asked). */
+export function selectPlatform(manifests: Descriptor[], want: { os: string; architecture: string; variant?: string }): Descriptor | undefined {
+  const cands = manifests.filter((m) => m.platform?.os === want.os && m.platform?.architecture === want.architecture);
+  if (want.variant) return cands.find((m) => m.platform?.variant === want.variant) ?? cands.find((m) => !m.platform?.variant);
+  return cands[0];
+}
+
+/** Maps registry errors to dockerd's API errors for the manifest step. */
+function manifestError(e: unknown, ref: ParsedReference): Error {
+  if (e instanceof RegistryError) {
+    const fam = familiarString(ref);
+    if (e.status === 404 && (e.code === 'MANIFEST_UNKNOWN' || !e.code)) return new NotFound(`manifest for ${fam} not found: ${e.message}`);
+    if (e.code === 'NAME_UNKNOWN' || e.code === 'DENIED' || (e.status === 401 && e.code === 'UNAUTHORIZED' && !/no basic auth credentials/.test(e.message))) {
+      return new NotFound(`pull access denied for ${familiarName(ref.name)}, repository does not exist or may require 'docker login': ${e.message}`);
+    }
+    return new EngineError(500, e.message);
+  }
+  return e instanceof Error ? e : new Error(String(e));
+}
+
+function parseJson<T>(b: Buffer, what: string): T {
+  try { return JSON.parse(b.toString('utf8')) as T; } catch { throw new EngineError(500, `invalid ${what}: not JSON`); }
+}
+
+interface Manifest { schemaVersion?: number; mediaType?: string; config?: Descriptor; layers?: Descriptor[]; manifests?: Descriptor[] }
+
+/** Resolves a reference to {manifest digest (top level), image manifest}. */
+async function resolveManifest(client: RegistryClient, ref: ParsedReference, platform: { os: string; architecture: string; variant?: string }): Promise<{ digest: string; manifest: Manifest; manifestBytes: Buffer; mediaType: string }> {
+  const first = await client.manifest(ref.digest ?? ref.tag ?? 'latest');
+  const digest = sha256Digest(first.body);
+  if (ref.digest && ref.digest !== digest) throw new EngineError(500, `manifest verification failed for digest ${ref.digest}`);
+  if (!ref.digest && first.digestHeader && /^sha256:/.test(first.digestHeader) && first.digestHeader !== digest) {
+    throw new EngineError(500, `manifest verification failed for digest ${first.digestHeader}`);
+  }
+  let m = parseJson<Manifest>(first.body, 'manifest');
+  let mediaType = first.mediaType;
+  let bytes = first.body;
+  if (mediaType === MEDIA.dockerList || mediaType === MEDIA.ociIndex || (Array.isArray(m.manifests) && !m.layers)) {
+    const pick = selectPlatform(m.manifests ?? [], platform);
+    if (!pick) throw new NotFound(`no matching manifest for ${platform.os}/${platform.architecture}${platform.variant ? '/' + platform.variant : ''} in the manifest list entries`);
+    const sub = await client.manifest(pick.digest);
+    if (sha256Digest(sub.body) !== pick.digest) throw new EngineError(500, `manifest verification failed for digest ${pick.digest}`);
+    m = parseJson<Manifest>(sub.body, 'manifest');
+    mediaType = sub.mediaType;
+    bytes = sub.body;
+  }
+  if (m.schemaVersion === 1 || !m.config || !Array.isArray(m.layers)) throw new EngineError(500, `unsupported manifest format: ${mediaType || 'unknown media type'}`);
+  return { digest, manifest: m, manifestBytes: bytes, mediaType };
+}
+
+async function readAll(s: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of s) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/**
+ * Pulls an image. Nothing is emitted before the manifest and config are resolved, so errors up to
+ * there reject with a typed error (the API answers with its status); later errors reject after
+ * messages were emitted (the API writes them as errorDetail).
+ */
+export async function pullImage(svc: ImageService, fromImage: string, opts: PullOptions, emit: Emit): Promise<{ id: string; digest: string; ref: string }> {
+  const ref = pullReference(fromImage, opts.tag);
+  const platform = parsePlatform(opts.platform);
+  const client = new RegistryClient(ref.domain, ref.path, opts.creds, opts.registry);
+  let resolved;
+  try { resolved = await resolveManifest(client, ref, platform); } catch (e) { throw manifestError(e, ref); }
+  const { manifest } = resolved;
+  const cfgDesc = manifest.config!;
+  let configBytes: Buffer;
+  try {
+    configBytes = await readAll(await client.blob(cfgDesc.digest));
+  } catch (e) { throw new EngineError(500, `error pulling image configuration: ${(e as Error).message}`); }
+  if (sha256Digest(configBytes) !== cfgDesc.digest) throw new EngineError(500, `image config verification failed for digest ${cfgDesc.digest}`);
+  const cfg = parseImageConfig(configBytes);
+  const layers = manifest.layers!.filter((l) => l.mediaType !== MEDIA.dockerForeign);
+  if (cfg.diffIds.length !== layers.length) throw new EngineError(500, `invalid image: ${layers.length} layers in the manifest but ${cfg.diffIds.length} diff ids in the configuration`);
+  for (const l of layers) {
+    if (!/^sha256:[a-f0-9]{64}$/.test(l.digest)) throw new EngineError(500, `invalid layer digest: ${l.digest}`);
+    if (compressionOf(l.mediaType) === 'none' && !/tar$/.test(l.mediaType)) throw new EngineError(500, `unsupported layer media type: ${l.mediaType}`);
+  }
+  const chains = computeChainIds(cfg.diffIds);
+
+  emit({ status: `Pulling from ${ref.path}`, id: ref.digest ?? ref.tag });
+  svc.pin(chains);
+  let ok = false;
+  try {
+    const blobs: Array<LayerBlob | null> = layers.map((l) => ({ digest: l.digest, mediaType: l.mediaType, size: l.size }));
+    const todo: number[] = [];
+    layers.forEach((l, i) => {
+      if (svc.snapshots.has(chains[i])) emit(statusMessage('Already exists', shortDigest(l.digest)));
+      else { emit(statusMessage('Pulling fs layer', shortDigest(l.digest))); todo.push(i); }
+    });
+    // fetch concurrently (dockerd: 3 at a time); the first failure cancels the rest
+    const limit = 4;
+    let next = 0; let failed: unknown;
+    const worker = async () => {
+      while (next < todo.length && !failed) {
+        const i = todo[next++];
+        try {
+          await fetchLayer(svc, client, layers[i], cfg.diffIds[i], i > 0 ? chains[i - 1] : undefined, chains[i], emit);
+        } catch (e) { failed = failed ?? e; }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(limit, todo.length) }, worker));
+    if (failed) throw failed;
+    const tagRef = refString(ref.digest ? { ...ref, tag: undefined } : ref);
+    const digestRef = refString({ ...ref, tag: undefined, digest: resolved.digest });
+    let upToDate = false;
+    const { id } = await svc.withLock(() => {
+      upToDate = svc.idOfRef(tagRef) !== undefined && svc.idOfRef(tagRef) === sha256Digest(configBytes);
+      return svc.recordConfigImage(configBytes, blobs, ref.digest ? [digestRef] : [tagRef, digestRef]);
+    });
+    emit({ status: `Digest: ${resolved.digest}` });
+    const shown = familiarString(ref.digest ? { ...ref, tag: undefined } : ref);
+    emit({ status: upToDate ? `Status: Image is up to date for ${shown}` : `Status: Downloaded newer image for ${shown}` });
+    ok = true;
+    return { id, digest: resolved.digest, ref: tagRef };
+  } finally {
+    svc.unpin(chains);
+    if (!ok) await svc.gcIfIdle().catch(() => undefined);
+  }
+}
+
+/** One layer: shared by concurrent pulls of the same chain id. */
+function fetchLayer(svc: ImageService, client: RegistryClient, desc: Descriptor, diffId: string, parent: string | undefined, chain: string, emit: Emit): Promise<LayerBlob> {
+  const id = shortDigest(desc.digest);
+  const running = inflight.get(chain);
+  if (running) {
+    emit(statusMessage('Waiting', id));
+    return running.then((b) => { emit(statusMessage('Download complete', id)); emit(statusMessage('Pull complete', id)); return b; });
+  }
+  const p = downloadAndApply(svc, client, desc, diffId, parent, emit).finally(() => inflight.delete(chain));
+  inflight.set(chain, p);
+  return p;
+}
+
+async function downloadAndApply(svc: ImageService, client: RegistryClient, desc: Descriptor, diffId: string, parent: string | undefined, emit: Emit): Promise<LayerBlob> {
+  const id = shortDigest(desc.digest);
+  const total = desc.size;
+  let res: Readable;
+  try { res = await client.blob(desc.digest); } catch (e) { throw new EngineError(500, `failed to fetch layer ${desc.digest}: ${(e as Error).message}`); }
+  const ingest = svc.content.begin();
+  const file = createWriteStream(ingest.tmpPath, { flags: 'a' });
+  const blobHash = createHash('sha256');
+  const diffHash = createHash('sha256');
+  let received = 0; let lastEmit = 0;
+  const kind: Compression = compressionOf(desc.mediaType);
+  const writeFile = (chunk: Buffer) => new Promise<void>((resolve, reject) => {
+    if (file.write(chunk)) resolve(); else { file.once('drain', resolve); file.once('error', reject); }
+  });
+  const download = new Transform({
+    highWaterMark: 1 << 20,
+    transform(chunk: Buffer, _e, cb) {
+      blobHash.update(chunk);
+      received += chunk.length;
+      const now = Date.now();
+      if (now - lastEmit > 100) { lastEmit = now; emit(progressMessage('Downloading', id, received, total)); }
+      writeFile(chunk).then(() => cb(null, chunk), cb);
+    },
+    flush(cb) {
+      const got = 'sha256:' + blobHash.digest('hex');
+      if (received !== total && total > 0) return cb(new EngineError(500, `failed to download layer ${desc.digest}: unexpected EOF (got ${received} of ${total} bytes)`));
+      emit(statusMessage('Verifying Checksum', id));
+      if (got !== desc.digest) return cb(new EngineError(500, `filesystem layer verification failed for digest ${desc.digest}`));
+      emit(statusMessage('Download complete', id));
+      emit(progressMessage('Extracting', id, total, total));
+      file.end((e?: Error | null) => cb(e ?? null));
+    },
+  });
+  const hashDiff = new Transform({
+    highWaterMark: 1 << 20,
+    transform(chunk: Buffer, _e, cb) { diffHash.update(chunk); cb(null, chunk); },
+  });
+  try {
+    await svc.snapshots.applyWith(diffId, parent, async (dir) => {
+      const dec = decompressor(kind);
+      const done = applyLayer(hashDiff, dir);
+      await Promise.all([pipeline(res, download, dec, hashDiff), done]).catch((e) => { res.destroy(); dec.destroy(); hashDiff.destroy(); throw e; });
+      const gotDiff = 'sha256:' + diffHash.digest('hex');
+      if (gotDiff !== diffId) throw new EngineError(500, `failed to register layer: layer ${desc.digest}: diff id mismatch: expected ${diffId}, got ${gotDiff}`);
+      // the blob is verified: keep it for push/save (content store commit before the layer row)
+      svc.content.adopt(ingest.tmpPath, desc.digest);
+    });
+  } catch (e) {
+    file.destroy();
+    ingest.abort();
+    if (e instanceof EngineError) throw e;
+    throw new EngineError(500, `failed to pull layer ${desc.digest}: ${(e as Error).message}`);
+  }
+  emit(statusMessage('Pull complete', id));
+  return { digest: desc.digest, mediaType: desc.mediaType, size: desc.size };
+}
+
+export type { Writable };

@@ -1,0 +1,40 @@
+// Streaming decompression. gzip runs in-process (zlib); Node 20's zlib has no zstd, so zstd runs
+// through the host's `zstd -d` (package zstd) as a child process in the middle of a stream.
+import { spawn } from 'node:child_process';
+import { Duplex, PassThrough, type Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+
+export type Compression = 'gzip' | 'zstd' | 'none';
+
+/** What a blob's first bytes say about its compression. */
+export function sniff(head: Buffer): Compression | 'bzip2' | 'xz' {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
+  if (head.length >= 3 && head.subarray(0, 3).toString('latin1') === 'BZh') return 'bzip2';
+  if (head.length >= 6 && head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return 'xz';
+  return 'none';
+}
+
+/** A duplex that decompresses what is written into it. Errors (bad data, tool failure) surface as stream errors. */
+export function decompressor(kind: Compression): Duplex {
+  if (kind === 'gzip') return createGunzip({ chunkSize: 256 * 1024 });
+  if (kind === 'none') return new PassThrough({ highWaterMark: 256 * 1024 });
+  const child = spawn('zstd', ['-d', '-c', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (b: Buffer) => { err += b.toString(); });
+  const d = Duplex.from({ writable: child.stdin, readable: child.stdout });
+  child.on('error', (e) => d.destroy(new Error(`zstd: ${e.message}`)));
+  child.stdin.on('error', () => { /* reported through the exit status */ });
+  child.on('close', (code) => { if (code !== 0) d.destroy(new Error(`zstd: ${err.trim() || 'exit status ' + code}`)); });
+  d.on('close', () => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  return d;
+}
+
+/** Compression of a media type (OCI / Docker layer types). */
+export function compressionOf(mediaType: string): Compression {
+  if (/gzip$/.test(mediaType)) return 'gzip';
+  if (/zstd$/.test(mediaType)) return 'zstd';
+  return 'none';
+}
+
+export type { Readable };

@@ -1,0 +1,23 @@
+// Extended attributes and special files through the OS tools (Node 20 has no setxattr or mknod):
+// setfattr (package attr) and mknod (coreutils).
+import { runOk } from './exec.js';
+
+/** Sets an xattr; `value` is raw bytes (written as 0x hex so any byte survives). */
+export async function setXattr(path: string, name: string, value: Buffer): Promise<void> {
+  await runOk('setfattr', ['-h', '-n', name, '-v', '0x' + value.toString('hex'), '--', path]);
+}
+
+/** Marks a directory opaque for overlayfs (trusted.overlay.opaque=y). */
+export async function setOpaque(dir: string): Promise<void> {
+  await runOk('setfattr', ['-n', 'trusted.overlay.opaque', '-v', 'y', '--', dir]);
+}
+
+/** Creates an overlay whiteout: a 0/0 character device. */
+export async function mknodWhiteout(path: string): Promise<void> {
+  await runOk('mknod', ['-m', '000', '--', path, 'c', '0', '0']);
+}
+
+/** Creates a named pipe. */
+export async function mkfifo(path: string, mode: number): Promise<void> {
+  await runOk('mknod', ['-m', (mode & 0o7777).toString(8), '--', path, 'p']);
+}
