@@ -1,0 +1,473 @@
+// Chroot environments and jails: the room's entry module and its contract.
+//
+// A chroot is only a change of root directory. Its processes are ordinary host processes (the
+// host's ps shows them), share the host's kernel, network, process table and memory, have no
+// resource limits, and a root user inside can break out. cocon manages roots for the uses where
+// that is enough (a development system with other library versions, unstable Debian, a 32-bit or
+// foreign-architecture userland, a one-program jail) and says so; anything that needs isolation
+// is a container.
+//
+// Decisions
+//  - CLI only, no daemon: `cocon chroot ...` works without a running daemon, as root. State lives
+//    under <data-root>/chroots (default /var/lib/cocon; `--data-root` or COCON_DATA_ROOT), one
+//    directory per chroot holding `root/` and `chroot.json` (a JSON record written to a temp file
+//    and renamed). mkdir of the chroot's directory is the name lock. See ./store.ts.
+//    Only `--from-image` and `commit` talk to the daemon (image root filesystems and image import).
+//  - Debian roots come from debootstrap (default variant minbase) inside a private mount
+//    namespace. The first build of a suite/arch/variant/include/mirror is trimmed (downloaded
+//    .debs and apt lists removed: run `apt-get update` before installing) and packed into
+//    .cache/<key>.tar.zst; the next create of the same key extracts it (seconds, not a minute).
+//    `--no-cache` builds afresh and replaces the cached tarball.
+//  - Foreign architectures: a root whose arch the kernel cannot run natively runs through
+//    qemu-user-static, registered (flag F) in a private binfmt_misc instance inside a user
+//    namespace that maps uids 0..65535 onto themselves; the host's binfmt registrations are never
+//    touched. i386 on amd64 runs natively under the i686 personality (setarch) when the kernel
+//    executes 32-bit ELF, which cocon probes with a tiny static ELF32; on kernels that answer
+//    ENOEXEC (this machine kind, a PVM guest) it is emulated. `inspect` says which and why.
+//  - Entering a root: `unshare --mount --propagation private` (plus `--user` when emulated) runs a
+//    small sh script that mounts /proc, /sys, a tmpfs /dev with the standard nodes, the host's
+//    /dev/pts (so the caller's terminal keeps its name inside), a tmpfs /dev/shm and the --bind
+//    mounts, then execs `unshare --root --wd [--setuid]` (after setpriv for gid/groups and
+//    no-new-privs) with a clean environment. No fork: the spawned pid is the command, its exit
+//    status is passed through, stdio is inherited (ctrl-c reaches it), and the mounts, which exist
+//    only in that private mount namespace, vanish when its last process exits, even on SIGKILL.
+//    Nothing is mounted in the host's namespace, so `rm` never walks into a bind mount.
+//    resolv.conf and hosts are copied in before each run (not into jails).
+//  - Jails: a root with one program, the shared libraries ldd lists (copied to the same paths),
+//    the files given with --copy, /etc/passwd+group (root and the jail user), /dev/null, /dev/zero,
+//    /dev/urandom (mknod), /tmp. `run` on a jail mounts nothing (binds excepted), and drops to the
+//    jail user with no-new-privs and only the user's group.
+//  - `--from-image`: the image's layer directories (GET /images/{name}/json GraphDriver: UpperDir is
+//    the top layer, LowerDir the others top-first) are read from the local daemon's data root: one
+//    layer is copied with cp -a; several are merged by a read-only overlay mount (so whiteouts
+//    apply) in a private mount namespace and copied from there.
+//  - `export` writes the root as a tar to stdout; `commit NAME IMAGE` streams that tar to
+//    POST /images/create?fromSrc=- (docker import), so a chroot that outgrows itself becomes an image.
+//
+// Lifecycle: create | createFromImage | jail -> run / shell (any number, concurrently) -> export /
+// commit -> rm. Errors are ChrootError (./errors.ts): InvalidArgument for bad input (checked before
+// anything is written), NotFound, Conflict (name in use, root busy), Unavailable (missing tools,
+// an architecture this host cannot run), Failed (debootstrap or a copy failed; nothing is left).
+import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync, readdirSync, chmodSync, accessSync, renameSync, rmSync, constants as fsc } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { ChrootError } from './errors.js';
+import { ChrootStore, type ChrootRecord } from './store.js';
+import {
+  ARCHES, archOfMachine, cacheKey, cleanInnerPath, debianArch, parseBind, parseElfHeader, parseGroup, parseInclude, parseLdd,
+  parsePasswd, resolveUser, tinyElf32Uname, validateArch, validateMirror, validateName, validateSuite, validateVariant,
+  type BindSpec, type ResolvedUser,
+} from './validate.js';
+import {
+  binfmtRegistration, copyTree, diskUsage, isDirectory, kernelRunsElf32, killProcessesInRoot, lddOutput, mknod,
+  mountsUnderAnywhere, processesInRoot, qemuBinary, readHead, removeTree, resolveInRoot, spawnInRoot, copyLayers,
+  type ExecMode, type RunBind, type SpawnedRoot,
+} from '../sys/chroot.js';
+import { debootstrap, debootstrapPath, debootstrapScripts, packRoot, secondStage, unpackRoot, DebootstrapError } from '../sys/debootstrap.js';
+
+export { ChrootError } from './errors.js';
+export type { ChrootRecord } from './store.js';
+
+export const DEFAULT_MIRROR = 'http://deb.debian.org/debian';
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+export interface CreateOpts {
+  name: string;
+  suite: string;
+  arch?: string;
+  variant?: string;
+  include?: string[];
+  mirror?: string;
+  noCache?: boolean;
+  signal?: AbortSignal;
+  progress?: (line: string) => void;
+}
+
+export interface ImageSource { image: string; id: string; arch: string; layersTopFirst: string[] }
+
+export interface JailOpts {
+  name: string;
+  program: string;
+  copies?: string[];              // SRC[:DEST]
+  user?: string;                  // NAME | NAME:UID[:GID] | UID[:GID]; default "jail"
+}
+
+export interface RunOpts {
+  argv: string[];                 // empty: the record's default (jail program / login shell)
+  user?: string;
+  workdir?: string;
+  binds?: string[];
+  env?: Record<string, string>;
+  shell?: boolean;
+  stdio?: 'inherit' | 'pipe' | 'ignore';
+}
+
+export interface ExecInfo {
+  mode: ExecMode | 'unavailable';
+  reason: string;
+  interpreter?: string;
+  binfmt?: string;
+}
+
+export interface ChrootSummary extends ChrootRecord { path: string; size: number }
+
+/** The chroot manager over one data root. */
+export class ChrootManager {
+  readonly store: ChrootStore;
+  constructor(readonly dataRoot: string) { this.store = new ChrootStore(dataRoot); }
+
+  /** How programs of `arch` run on this host (native, native32 under setarch i686, emulated, or not at all). */
+  async execInfo(arch: string): Promise<ExecInfo> {
+    const host = debianArch(process.arch);
+    if (arch === host) return { mode: 'native', reason: `${arch} is the host's architecture` };
+    const a = ARCHES[arch];
+    if (!a) return { mode: 'unavailable', reason: `unknown architecture ${arch}` };
+    let why: string;
+    if (arch === 'i386' && host === 'amd64') {
+      // COCON_CHROOT_EMULATE=1 takes the emulation path even where the kernel runs 32-bit code (tests, debugging)
+      if (process.env.COCON_CHROOT_EMULATE !== '1' && await kernelRunsElf32(tinyElf32Uname())) {
+        return { mode: 'native32', reason: 'the kernel runs 32-bit x86 programs; they run natively under the i686 personality (setarch i686)' };
+      }
+      why = 'this kernel answers "Exec format error" to every 32-bit ELF (IA32 emulation unavailable)';
+    } else why = `the kernel cannot run ${arch} programs`;
+    const qemu = qemuBinary(a.qemu);
+    if (!qemu) return { mode: 'unavailable', reason: `${why}, and qemu-${a.qemu}-static is missing (apt-get install qemu-user-static)` };
+    const binfmt = binfmtRegistration(a.qemu, qemu);
+    if (!binfmt) return { mode: 'unavailable', reason: `${why}, and there is no binfmt_misc entry for qemu-${a.qemu}` };
+    return {
+      mode: 'emulated', interpreter: qemu, binfmt,
+      reason: `${why}; programs run through ${qemu} registered in a private binfmt_misc (user namespace), the host's registrations untouched`,
+    };
+  }
+
+  // ---- create ---------------------------------------------------------------------------------
+
+  /** Builds a Debian root with debootstrap, or from the cache. Throws InvalidArgument before writing anything. */
+  async create(o: CreateOpts): Promise<ChrootRecord> {
+    validateName(o.name);
+    if (!debootstrapPath()) throw new ChrootError('Unavailable', 'debootstrap is not installed (apt-get install debootstrap)');
+    const script = validateSuite(o.suite, debootstrapScripts());
+    const arch = validateArch(o.arch ?? debianArch(process.arch));
+    const variant = validateVariant(o.variant ?? 'minbase');
+    const include = parseInclude(o.include ?? []);
+    const mirror = validateMirror(o.mirror ?? DEFAULT_MIRROR);
+    const exec = await this.execInfo(arch);
+    if (exec.mode === 'unavailable') throw new ChrootError('Unavailable', `cannot build an ${arch} root here: ${exec.reason}`);
+    const key = cacheKey({ suite: o.suite, arch, variant, include, mirror });
+    const started = Date.now();
+    this.store.claim(o.name);
+    const rec: ChrootRecord = {
+      name: o.name, kind: 'debootstrap', state: 'creating', created: new Date().toISOString(), arch,
+      suite: o.suite, variant, include, mirror, cacheKey: key, notes: [],
+    };
+    const root = this.store.rootDir(o.name);
+    try {
+      this.store.write(rec);
+      mkdirSync(root, { mode: 0o755 });
+      const tar = this.store.cacheTar(key);
+      if (!o.noCache && existsSync(tar)) {
+        o.progress?.(`I: Extracting the cached ${o.suite}/${arch} (${variant}) root`);
+        await unpackRoot(tar, root);
+        rec.fromCache = true;
+        const meta = this.readCacheMeta(key);
+        if (meta?.notes) rec.notes = meta.notes;
+      } else {
+        const foreign = exec.mode === 'emulated';
+        await debootstrap({ suite: o.suite, script, arch, variant, include, mirror, target: root, foreign, onLine: o.progress }, o.signal);
+        if (foreign) {
+          o.progress?.(`I: Second stage through ${exec.interpreter} (emulated; this takes minutes)`);
+          await secondStage(root, exec.binfmt!, o.progress);
+        }
+        rec.notes = this.finishDebianRoot(root, o.suite);
+        o.progress?.('I: Caching the root for the next create');
+        const tmp = `${tar}.tmp-${process.pid}`;
+        await packRoot(root, tmp);
+        renameSync(tmp, tar);
+        writeFileSync(this.store.cacheMeta(key), JSON.stringify({ suite: o.suite, arch, variant, include, mirror, created: new Date().toISOString(), notes: rec.notes }, null, 2) + '\n');
+        rec.fromCache = false;
+      }
+      if (o.signal?.aborted) throw new ChrootError('Failed', 'interrupted');
+      try { writeFileSync(join(root, 'etc/debian_chroot'), `${o.name}\n`); } catch { /* no /etc */ }
+      rec.state = 'ready';
+      rec.buildSeconds = Math.round((Date.now() - started) / 100) / 10;
+      this.store.write(rec);
+      return rec;
+    } catch (e) {
+      await this.discard(o.name);
+      if (e instanceof DebootstrapError) throw new ChrootError('Failed', e.message);
+      throw e;
+    }
+  }
+
+  private readCacheMeta(key: string): { notes?: string[] } | undefined {
+    try { return JSON.parse(readFileSync(this.store.cacheMeta(key), 'utf8')) as { notes?: string[] }; } catch { return undefined; }
+  }
+
+  /** After debootstrap: /etc/hosts, the Valid-Until workaround where the mirror's Release expired, trim. */
+  private finishDebianRoot(root: string, suite: string): string[] {
+    const notes: string[] = [];
+    const lists = join(root, 'var/lib/apt/lists');
+    let files: string[] = [];
+    try { files = readdirSync(lists); } catch { /* none */ }
+    for (const f of files.filter((x) => x.endsWith('_Release') || x.endsWith('_InRelease'))) {
+      const m = /^Valid-Until:\s*(.+)$/m.exec(readFileSync(join(lists, f), 'utf8'));
+      if (m && Date.parse(m[1]) < Date.now()) {
+        mkdirSync(join(root, 'etc/apt/apt.conf.d'), { recursive: true });
+        writeFileSync(join(root, 'etc/apt/apt.conf.d/99cocon-no-check-valid-until'),
+          `// Written by cocon: the mirror's ${suite} Release file expired (Valid-Until: ${m[1]}) when this root was built.\nAcquire::Check-Valid-Until "false";\n`);
+        notes.push(`apt ignores Valid-Until: the mirror's ${suite} Release had expired (${m[1]})`);
+        break;
+      }
+    }
+    const hosts = join(root, 'etc/hosts');
+    if (!existsSync(hosts)) writeFileSync(hosts, '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n');
+    // trim like Debian's docker images: no downloaded .debs, no apt lists (apt-get update first)
+    for (const f of files) if (f !== 'partial' && f !== 'lock') { try { removeSync(join(lists, f)); } catch { /* ignore */ } }
+    const debs = join(root, 'var/cache/apt/archives');
+    try { for (const f of readdirSync(debs)) if (f.endsWith('.deb')) removeSync(join(debs, f)); } catch { /* none */ }
+    return notes;
+  }
+
+  /** Makes a chroot from an image's root filesystem (layer directories of the local daemon). */
+  async createFromImage(name: string, src: ImageSource): Promise<ChrootRecord> {
+    validateName(name);
+    if (!src.layersTopFirst.length) throw new ChrootError('InvalidArgument', `image ${src.image} has no layers`);
+    for (const d of src.layersTopFirst) {
+      if (!isDirectory(d)) throw new ChrootError('Unavailable', `layer directory ${d} of image ${src.image} is not on this host (is the daemon local?)`);
+    }
+    const started = Date.now();
+    this.store.claim(name);
+    const rec: ChrootRecord = { name, kind: 'image', state: 'creating', created: new Date().toISOString(), arch: debianArch(src.arch || process.arch), image: src.image, imageId: src.id };
+    const root = this.store.rootDir(name);
+    try {
+      this.store.write(rec);
+      mkdirSync(root, { mode: 0o755 });
+      await copyLayers(src.layersTopFirst, root);
+      chmodSync(root, 0o755);
+      rec.state = 'ready';
+      rec.buildSeconds = Math.round((Date.now() - started) / 100) / 10;
+      this.store.write(rec);
+      return rec;
+    } catch (e) {
+      await this.discard(name);
+      if (e instanceof ChrootError) throw e;
+      throw new ChrootError('Failed', `copying image ${src.image}: ${(e as Error).message}`);
+    }
+  }
+
+  /** Builds a one-program jail. */
+  async jail(o: JailOpts): Promise<ChrootRecord> {
+    validateName(o.name);
+    const program = cleanInnerPath(o.program, '--program');
+    let st;
+    try { st = statSync(program); } catch { throw new ChrootError('InvalidArgument', `program ${o.program} not found on the host`); }
+    if (!st.isFile()) throw new ChrootError('InvalidArgument', `program ${o.program} is not a regular file`);
+    try { accessSync(program, fsc.X_OK); } catch { throw new ChrootError('InvalidArgument', `program ${o.program} is not executable`); }
+    const elf = parseElfHeader(readHead(program));
+    if (!elf) throw new ChrootError('InvalidArgument', `program ${o.program} is not an ELF executable (scripts need their interpreter: jail the interpreter and --copy the script)`);
+    const copies = (o.copies ?? []).map((c) => {
+      const i = c.indexOf(':');
+      const srcPath = i < 0 ? c : c.slice(0, i);
+      const dest = i < 0 ? c : c.slice(i + 1);
+      if (!srcPath.startsWith('/')) throw new ChrootError('InvalidArgument', `--copy "${c}": the host path must be absolute`);
+      if (!existsSync(srcPath)) throw new ChrootError('InvalidArgument', `--copy "${c}": ${srcPath} does not exist`);
+      return { src: srcPath, dest: cleanInnerPath(dest, '--copy destination') };
+    });
+    const user = jailUser(o.user ?? 'jail', readText('/etc/passwd'), readText('/etc/group'));
+    const ldd = parseLdd(await lddOutput(program));
+    if (ldd.missing.length) throw new ChrootError('InvalidArgument', `program ${o.program} needs libraries that are not on this host: ${ldd.missing.join(', ')}`);
+    const started = Date.now();
+    this.store.claim(o.name);
+    const rec: ChrootRecord = {
+      name: o.name, kind: 'jail', state: 'creating', created: new Date().toISOString(),
+      arch: archOfMachine(elf.machine, elf.elfClass) ?? debianArch(process.arch),
+      program, user, copies: copies.map((c) => `${c.src}:${c.dest}`),
+    };
+    const root = this.store.rootDir(o.name);
+    try {
+      this.store.write(rec);
+      mkdirSync(root, { mode: 0o755 });
+      for (const f of [program, ...ldd.paths]) await copyFileInto(root, f, f);
+      for (const c of copies) {
+        const dest = join(root, c.dest);
+        mkdirSync(dirname(dest), { recursive: true, mode: 0o755 });
+        await copyTree(c.src, dest, false, true);
+      }
+      for (const d of ['etc', 'dev', 'tmp']) mkdirSync(join(root, d), { recursive: true, mode: 0o755 });
+      chmodSync(join(root, 'tmp'), 0o1777);
+      writeFileSync(join(root, 'etc/passwd'), `root:x:0:0:root:/:/nonexistent\n${user.name}:x:${user.uid}:${user.gid}:jail user:/:/nonexistent\n`, { mode: 0o644 });
+      writeFileSync(join(root, 'etc/group'), `root:x:0:\n${user.name}:x:${user.gid}:\n`, { mode: 0o644 });
+      writeFileSync(join(root, 'etc/nsswitch.conf'), 'passwd: files\ngroup: files\nhosts: files dns\n', { mode: 0o644 });
+      for (const [n, maj, min] of [['null', 1, 3], ['zero', 1, 5], ['urandom', 1, 9]] as const) await mknod(join(root, 'dev', n), 'c', maj, min, 0o666);
+      rec.state = 'ready';
+      rec.buildSeconds = Math.round((Date.now() - started) / 100) / 10;
+      this.store.write(rec);
+      return rec;
+    } catch (e) {
+      await this.discard(o.name);
+      if (e instanceof ChrootError) throw e;
+      throw new ChrootError('Failed', `building jail ${o.name}: ${(e as Error).message}`);
+    }
+  }
+
+  /** Removes a half-made chroot (its processes first). */
+  private async discard(name: string): Promise<void> {
+    const dir = this.store.chrootDir(name);
+    try { await killProcessesInRoot(this.store.rootDir(name)); } catch { /* ignore */ }
+    try { await removeTree(dir); } catch { /* best effort */ }
+  }
+
+  // ---- query ----------------------------------------------------------------------------------
+
+  async list(withSize = true): Promise<ChrootSummary[]> {
+    const out: ChrootSummary[] = [];
+    for (const r of this.store.list()) {
+      const path = this.store.rootDir(r.name);
+      out.push({ ...r, path, size: withSize ? await diskUsage(path) : 0 });
+    }
+    return out;
+  }
+
+  async inspect(name: string): Promise<Record<string, unknown>> {
+    const r = this.store.get(name);
+    const root = this.store.rootDir(name);
+    const exec = await this.execInfo(r.arch);
+    const osRelease = readText(resolveInRoot(root, '/etc/os-release') ?? '');
+    const pretty = /^PRETTY_NAME="?([^"\n]*)"?/m.exec(osRelease)?.[1];
+    const debianVersion = readText(resolveInRoot(root, '/etc/debian_version') ?? '').trim() || undefined;
+    const pids = processesInRoot(root);
+    return {
+      Name: r.name, Kind: r.kind, State: r.state, Created: r.created, Path: root, Size: await diskUsage(root),
+      Architecture: r.arch,
+      Execution: { Mode: exec.mode, Reason: exec.reason, ...(exec.interpreter ? { Interpreter: exec.interpreter } : {}) },
+      ...(r.kind === 'debootstrap' ? { Suite: r.suite, Variant: r.variant, Include: r.include, Mirror: r.mirror, FromCache: r.fromCache ?? false, CacheKey: r.cacheKey } : {}),
+      ...(r.kind === 'image' ? { Image: r.image, ImageId: r.imageId } : {}),
+      ...(r.kind === 'jail' ? { Program: r.program, User: r.user, Copies: r.copies } : {}),
+      OS: pretty ?? null, DebianVersion: debianVersion ?? null,
+      BuildSeconds: r.buildSeconds ?? null,
+      Processes: pids,
+      Notes: r.notes ?? [],
+    };
+  }
+
+  // ---- remove ---------------------------------------------------------------------------------
+
+  /** Removes a chroot. Processes inside -> Conflict unless force (then they are SIGKILLed). */
+  async rm(name: string, force = false): Promise<void> {
+    validateName(name);
+    if (!this.store.exists(name)) throw new ChrootError('NotFound', `no such chroot: ${name}`);
+    const dir = this.store.chrootDir(name);
+    const root = this.store.rootDir(name);
+    const pids = processesInRoot(root);
+    if (pids.length && !force) throw new ChrootError('Conflict', `chroot ${name} is in use by process(es) ${pids.join(', ')} (use --force to kill them)`);
+    if (pids.length) await killProcessesInRoot(root);
+    const { mountsUnder, unmount } = await import('../sys/mount.js');
+    for (const m of mountsUnder(dir)) await unmount(m);
+    if (mountsUnder(dir).length) throw new ChrootError('Conflict', `chroot ${name} still has mounts: ${mountsUnder(dir).join(', ')}`);
+    await removeTree(dir);
+  }
+
+  // ---- run ------------------------------------------------------------------------------------
+
+  /** Starts a command in the chroot; resolves once it is spawned. */
+  async start(name: string, o: RunOpts): Promise<SpawnedRoot> {
+    const r = this.store.get(name);
+    if (r.state !== 'ready') throw new ChrootError('Conflict', `chroot ${name} is not ready (state ${r.state})`);
+    const root = this.store.rootDir(name);
+    const exec = await this.execInfo(r.arch);
+    if (exec.mode === 'unavailable') throw new ChrootError('Unavailable', `chroot ${name} (${r.arch}) cannot run here: ${exec.reason}`);
+    const jail = r.kind === 'jail';
+    const binds: BindSpec[] = (o.binds ?? []).map(parseBind);
+    for (const b of binds) if (!existsSync(b.host)) throw new ChrootError('InvalidArgument', `--bind: host path ${b.host} does not exist`);
+    const passwd = parsePasswd(readText(resolveInRoot(root, '/etc/passwd') ?? ''));
+    const groups = parseGroup(readText(resolveInRoot(root, '/etc/group') ?? ''));
+    let user: ResolvedUser | undefined;
+    if (o.user) user = resolveUser(o.user, passwd, groups);
+    else if (jail && r.user) user = { uid: r.user.uid, gid: r.user.gid, groups: [r.user.gid], name: r.user.name, home: '/' };
+    if (user && jail) user = { ...user, groups: [user.gid] };  // jails: only the user's own group
+    if (user && user.uid === 0 && user.gid === 0 && !jail) user = undefined;
+    const workdir = cleanInnerPath(o.workdir ?? '/', '--workdir');
+    const wd = resolveInRoot(root, workdir);
+    if (!wd || !isDirectory(wd)) throw new ChrootError('InvalidArgument', `--workdir ${workdir} is not a directory in chroot ${name}`);
+    // where the command runs, the mount points must exist (created inside the root, never outside)
+    if (!jail) for (const d of ['/proc', '/sys', '/dev']) resolveInRoot(root, d, 'dir');
+    const runBinds: RunBind[] = binds.map((b) => ({
+      host: b.host, readonly: b.readonly,
+      target: resolveInRoot(root, b.inner, isDirectory(b.host) ? 'dir' : 'file')!,
+    }));
+    if (!jail) {
+      for (const f of ['/etc/resolv.conf', '/etc/hosts']) {
+        if (!existsSync(f) || !isDirectory(join(root, 'etc'))) continue;
+        const t = resolveInRoot(root, f, 'file');
+        if (t) { try { copyFileSync(f, t); } catch { /* read-only root or odd file: leave it */ } }
+      }
+    }
+    let argv = o.argv;
+    const entry = user ? passwd.find((p) => p.uid === user!.uid) : passwd.find((p) => p.uid === 0);
+    if (!argv.length || o.shell) {
+      if (jail) argv = [r.program!];
+      else {
+        const sh = entry?.shell && !/nologin|false$/.test(entry.shell) && resolveInRoot(root, entry.shell) ? entry.shell
+          : resolveInRoot(root, '/bin/bash') ? '/bin/bash' : '/bin/sh';
+        argv = o.shell ? [sh, '-l'] : [sh];
+      }
+    }
+    const home = user ? (user.home || '/') : (entry?.home ?? '/root');
+    const env: Record<string, string> = { PATH: DEFAULT_PATH, HOME: home };
+    if (process.env.TERM) env.TERM = process.env.TERM;
+    const uname = user ? user.name : 'root';
+    if (uname) { env.USER = uname; env.LOGNAME = uname; }
+    Object.assign(env, o.env ?? {});
+    return spawnInRoot({
+      root, mode: exec.mode as ExecMode, binfmt: exec.binfmt, systemMounts: !jail, binds: runBinds,
+      user: user ? { uid: user.uid, gid: user.gid, groups: user.groups } : undefined,
+      noNewPrivs: jail, workdir, env,
+    }, argv, o.stdio ?? 'inherit');
+  }
+
+  // ---- export ---------------------------------------------------------------------------------
+
+  /** A tar of the root on the child's stdout (device nodes and /proc, /sys, /dev contents left out). */
+  exportTar(name: string): ChildProcess {
+    const r = this.store.get(name);
+    if (r.state !== 'ready') throw new ChrootError('Conflict', `chroot ${name} is not ready (state ${r.state})`);
+    const root = this.store.rootDir(name);
+    return spawn('tar', ['--numeric-owner', '--xattrs', '--xattrs-include=*', '--exclude=./proc/*', '--exclude=./sys/*', '--exclude=./dev/*',
+      '-C', root, '-cf', '-', '.'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  }
+
+  /** Mount points of this chroot in any mount namespace (for tests and inspect). */
+  mountsAnywhere(name: string): string[] { return mountsUnderAnywhere(this.store.rootDir(name)); }
+}
+
+function readText(p: string): string { try { return p ? readFileSync(p, 'utf8') : ''; } catch { return ''; } }
+function removeSync(p: string): void { rmSync(p, { recursive: true, force: true }); }
+
+/** Copies a host file (dereferenced) to the same path inside root, creating real parent dirs. */
+async function copyFileInto(root: string, hostPath: string, inner: string): Promise<void> {
+  const dest = join(root, inner);
+  mkdirSync(dirname(dest), { recursive: true, mode: 0o755 });
+  copyFileSync(hostPath, dest);
+  chmodSync(dest, statSync(hostPath).mode & 0o7777);
+}
+
+/** The jail user: NAME (host uid/gid when the host has NAME, else a free uid >= 10000), NAME:UID[:GID], or UID[:GID]. */
+export function jailUser(spec: string, hostPasswd: string, hostGroup: string): { name: string; uid: number; gid: number } {
+  const f = spec.split(':');
+  const pw = parsePasswd(hostPasswd); const gr = parseGroup(hostGroup);
+  let name: string; let uid: number | undefined; let gid: number | undefined;
+  if (/^\d+$/.test(f[0])) { name = 'jail'; uid = Number(f[0]); if (f[1] !== undefined) gid = Number(f[1]); }
+  else { name = f[0]; if (f[1] !== undefined) uid = Number(f[1]); if (f[2] !== undefined) gid = Number(f[2]); }
+  if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(name) || (uid !== undefined && !Number.isInteger(uid)) || (gid !== undefined && !Number.isInteger(gid))) {
+    throw new ChrootError('InvalidArgument', `invalid --user "${spec}": expected NAME, NAME:UID[:GID] or UID[:GID]`);
+  }
+  if (uid === undefined) {
+    const host = pw.find((p) => p.name === name);
+    if (host) { uid = host.uid; gid = gid ?? host.gid; }
+    else { uid = 10000; while (pw.some((p) => p.uid === uid) || gr.some((g) => g.gid === uid)) uid++; }
+  }
+  gid = gid ?? uid;
+  if (uid === 0) throw new ChrootError('InvalidArgument', `invalid --user "${spec}": a jail user must not be root`);
+  if (uid > 65535 || gid > 65535) throw new ChrootError('InvalidArgument', `invalid --user "${spec}": uid and gid must be at most 65535`);
+  return { name, uid, gid };
+}
