@@ -10,7 +10,7 @@ import {
   containerInspectCommand, execCommand, inspectCommand, killCommand, logsCommand, pauseCommand, portCommand, psCommand,
   renameCommand, restartCommand, rmCommand, stopCommand, topCommand, unpauseCommand, waitCommand,
 } from './commands/container.js';
-import { bootstrapCommand, imageInspectCommand, imagesCommand, importCommand, pullCommand, rmiCommand, tagCommand } from './commands/image.js';
+import { bootstrapCommand, imageInspectCommand, imagesCommand, importCommand, loginCommand, logoutCommand, pullCommand, pushCommand, rmiCommand, tagCommand } from './commands/image.js';
 import { CLI_VERSION, infoCommand, versionCommand } from './commands/system.js';
 import { containerPruneCommand, eventsCommand, historyCommand, imagePruneCommand } from './commands/misc.js';
 import { NETWORK_SUB, VOLUME_SUB } from './commands/objects.js';
@@ -21,7 +21,7 @@ const TOP: Command[] = [
   runCommand, createCommand, startCommand, stopCommand, restartCommand, killCommand, rmCommand, psCommand, logsCommand,
   waitCommand, inspectCommand, renameCommand, attachCommand, execCommand, topCommand, portCommand, pauseCommand,
   unpauseCommand, imagesCommand, rmiCommand, tagCommand, importCommand, pullCommand, historyCommand, eventsCommand,
-  cpCommand, saveCommand, loadCommand, exportCommand, commitCommand, diffCommand, versionCommand, infoCommand,
+  pushCommand, loginCommand, logoutCommand, cpCommand, saveCommand, loadCommand, exportCommand, commitCommand, diffCommand, versionCommand, infoCommand,
 ];
 
 const CONTAINER_SUB: Record<string, Command> = {
@@ -34,7 +34,7 @@ const CONTAINER_SUB: Record<string, Command> = {
 const IMAGE_SUB: Record<string, Command> = {
   ls: imagesCommand, list: imagesCommand, rm: rmiCommand, remove: rmiCommand, inspect: imageInspectCommand, tag: tagCommand,
   import: importCommand, pull: pullCommand, bootstrap: bootstrapCommand, history: historyCommand, prune: imagePruneCommand,
-  save: saveCommand, load: loadCommand,
+  save: saveCommand, load: loadCommand, push: pushCommand,
 };
 const SYSTEM_SUB: Record<string, Command> = { info: infoCommand, events: eventsCommand };
 

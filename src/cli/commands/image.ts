@@ -8,7 +8,8 @@ import type { Command, Ctx } from '../context.js';
 import { addFilter, buildFilters, filtersParam, FilterError } from '../filters.js';
 import { imageRows, IMAGE_HEADERS, IMAGES_DEFAULT_TABLE, IMAGES_DIGESTS_TABLE } from '../format.js';
 import type { ApiImage } from '../format.js';
-import { normalizedName, parseRef, RefError } from '../refs.js';
+import { familiarName, normalizedName, parseRef, RefError } from '../refs.js';
+import { DOCKER_IO_KEY, registryAuthHeader, removeAuth, saveAuth, serverKey } from '../auth.js';
 import { renderOrFail, inspectObjects } from './container.js';
 import { bootstrapBusybox } from './run.js';
 import { ProgressRenderer, ProgressError } from '../progress.js';
@@ -195,7 +196,7 @@ export const pullCommand: Command = {
     if (!o.bool('all-tags') && !ref.tag && !ref.digest) ctx.out('Using default tag: latest\n');
     const res = await client.stream('POST', '/images/create', {
       query: { fromImage: normalizedName(ref), tag: ref.digest ?? (o.bool('all-tags') ? undefined : ref.tag ?? 'latest'), platform: o.str('platform') || undefined },
-      headers: { 'X-Registry-Auth': 'e30=' },
+      headers: { 'X-Registry-Auth': registryAuthHeader(ctx.env, ref.domain) },
     });
     const full = `${normalizedName(ref)}${ref.digest ? `@${ref.digest}` : `:${ref.tag ?? 'latest'}`}`;
     if (o.bool('quiet')) { await printProgress({ ...ctx, out: () => undefined, err: () => undefined }, res, true); ctx.out(`${full}\n`); return 0; }
@@ -218,6 +219,113 @@ export const bootstrapCommand: Command = {
     const client = await ctx.client();
     const id = await bootstrapBusybox(client);
     ctx.out(`${id}\n`);
+    return 0;
+  },
+};
+
+export const pushCommand: Command = {
+  name: 'push',
+  aliases: ['image push'],
+  usage: 'push [OPTIONS] NAME[:TAG]',
+  desc: 'Upload an image to a registry',
+  flags: [
+    { long: 'all-tags', short: 'a', type: 'bool', desc: 'Push all tags of an image to the repository' },
+    { long: 'platform', type: 'string', desc: 'Push a platform-specific manifest' },
+    { long: 'quiet', short: 'q', type: 'bool', desc: 'Suppress verbose output' },
+  ],
+  minArgs: 1,
+  maxArgs: 1,
+  async run(ctx, o) {
+    let ref;
+    try { ref = parseRef(o.args[0]); } catch { throw new CliError('invalid reference format', 1); }
+    if (ref.digest) throw new CliError('cannot push a digest reference', 1);
+    if (!o.bool('all-tags') && !ref.tag) ctx.out('Using default tag: latest\n');
+    const tag = o.bool('all-tags') ? undefined : ref.tag ?? 'latest';
+    const client = await ctx.client();
+    const name = familiarName(ref);
+    const res = await client.stream('POST', `/images/${imgPath(name)}/push`, {
+      query: { tag, platform: o.str('platform') || undefined },
+      headers: { 'X-Registry-Auth': registryAuthHeader(ctx.env, ref.domain) },
+    });
+    if (o.bool('quiet')) { await printProgress({ ...ctx, out: () => undefined }, res, true); ctx.out(`${o.args[0]}\n`); return 0; }
+    await printProgress(ctx, res, true);
+    return 0;
+  },
+};
+
+async function readLine(prompt: string, ctx: Ctx): Promise<string> {
+  ctx.out(prompt);
+  const { createInterface } = await import('node:readline');
+  const rl = createInterface({ input: process.stdin });
+  const line = await new Promise<string>((resolve) => { rl.once('line', resolve); rl.once('close', () => resolve('')); });
+  rl.close();
+  return line;
+}
+
+export const loginCommand: Command = {
+  name: 'login',
+  usage: 'login [OPTIONS] [SERVER]',
+  desc: 'Authenticate to a registry',
+  flags: [
+    { long: 'password', short: 'p', type: 'string', desc: 'Password or Personal Access Token (PAT)' },
+    { long: 'password-stdin', type: 'bool', desc: 'Take the Password or Personal Access Token (PAT) from stdin' },
+    { long: 'username', short: 'u', type: 'string', desc: 'Username' },
+  ],
+  maxArgs: 1,
+  async run(ctx, o) {
+    const server = o.args[0] ?? 'docker.io';
+    let username = o.str('username');
+    let password = o.str('password');
+    if (o.has('password')) ctx.err('WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n');
+    if (o.bool('password-stdin')) {
+      if (o.has('password')) throw new CliError('--password and --password-stdin are mutually exclusive', 1);
+      if (!username) throw new CliError('Must provide --username with --password-stdin', 1);
+      const { readAll } = await import('../client.js');
+      password = (await readAll(process.stdin)).toString('utf8').replace(/\r?\n$/, '');
+    }
+    if (!username || !password) {
+      if (!process.stdin.isTTY) throw new CliError('Error: Cannot perform an interactive login from a non TTY device', 1);
+      if (!username) username = (await readLine('Username: ', ctx)).trim();
+      if (!password) {
+        ctx.out('Password: ');
+        process.stdin.setRawMode?.(true);
+        password = await new Promise<string>((resolve) => {
+          let buf = '';
+          const onData = (d: Buffer): void => {
+            for (const ch of d.toString('utf8')) {
+              if (ch === '\r' || ch === '\n') { process.stdin.removeListener('data', onData); process.stdin.setRawMode?.(false); process.stdin.pause(); ctx.out('\n'); resolve(buf); return; }
+              if (ch === '\x03') { process.stdin.setRawMode?.(false); process.exit(130); }
+              if (ch === '\x7f') buf = buf.slice(0, -1); else buf += ch;
+            }
+          };
+          process.stdin.on('data', onData);
+          process.stdin.resume();
+        });
+      }
+    }
+    if (!username) throw new CliError('Error: Non-null Username Required', 1);
+    if (!password) throw new CliError('Error: Password Required', 1);
+    const client = await ctx.client();
+    const serveraddress = serverKey(server) === DOCKER_IO_KEY ? DOCKER_IO_KEY : server;
+    await client.json('POST', '/auth', { body: { username, password, serveraddress } });
+    const file = saveAuth(ctx.env, server, username, password);
+    ctx.err(`\nWARNING! Your credentials are stored unencrypted in '${file}'.\nConfigure a credential helper to remove this warning. See\nhttps://docs.docker.com/go/credential-store/\n\n`);
+    ctx.out('Login Succeeded\n');
+    return 0;
+  },
+};
+
+export const logoutCommand: Command = {
+  name: 'logout',
+  usage: 'logout [SERVER]',
+  desc: 'Log out from a registry',
+  flags: [],
+  maxArgs: 1,
+  async run(ctx, o) {
+    const server = o.args[0] ?? 'docker.io';
+    const key = serverKey(server);
+    if (!removeAuth(ctx.env, server)) { ctx.out(`Not logged in to ${key}\n`); return 0; }
+    ctx.out(`Removing login credentials for ${key}\n`);
     return 0;
   },
 };

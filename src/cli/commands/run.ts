@@ -13,6 +13,7 @@ import type { Command, Ctx } from '../context.js';
 import { monitorResize, proxySignals, pumpStreams, terminalSize } from '../io.js';
 import { familiarString, isBusybox, normalizedName, parseRef } from '../refs.js';
 import { ProgressRenderer, ProgressError } from '../progress.js';
+import { registryAuthHeader } from '../auth.js';
 import type { JsonMessage } from '../progress.js';
 
 // A run/create failure: "cocon: MSG\n\nRun 'cocon run --help' for more information", status 125 by default.
@@ -35,7 +36,7 @@ async function pullImage(ctx: Ctx, client: Client, image: string): Promise<void>
   const ref = parseRef(image);
   const res = await client.stream('POST', '/images/create', {
     query: { fromImage: normalizedName(ref), tag: ref.digest ? ref.digest : (ref.tag ?? 'latest') },
-    headers: { 'X-Registry-Auth': 'e30=' },
+    headers: { 'X-Registry-Auth': registryAuthHeader(ctx.env, ref.domain) },
   });
   const r = new ProgressRenderer(ctx.err, !!process.stderr.isTTY);
   let error: string | undefined;
