@@ -58,12 +58,15 @@ export function registryAuthHeader(env: NodeJS.ProcessEnv, domain: string): stri
   return a ? encodeAuthHeader(a) : 'e30=';
 }
 
-export function saveAuth(env: NodeJS.ProcessEnv, server: string, username: string, password: string): string {
+// Returns the file and whether the stored credentials changed.
+export function saveAuth(env: NodeJS.ProcessEnv, server: string, username: string, password: string): { file: string; changed: boolean } {
   const cfg = readConfig(env);
   const key = serverKey(server);
-  cfg.auths = { ...(cfg.auths ?? {}), [key]: { auth: Buffer.from(`${username}:${password}`).toString('base64') } };
+  const auth = Buffer.from(`${username}:${password}`).toString('base64');
+  const changed = cfg.auths?.[key]?.auth !== auth;
+  cfg.auths = { ...(cfg.auths ?? {}), [key]: { auth } };
   writeConfig(env, cfg);
-  return join(configDir(env), 'config.json');
+  return { file: join(configDir(env), 'config.json'), changed };
 }
 
 export function removeAuth(env: NodeJS.ProcessEnv, server: string): boolean {

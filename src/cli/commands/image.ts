@@ -308,8 +308,8 @@ export const loginCommand: Command = {
     const client = await ctx.client();
     const serveraddress = serverKey(server) === DOCKER_IO_KEY ? DOCKER_IO_KEY : server;
     await client.json('POST', '/auth', { body: { username, password, serveraddress } });
-    const file = saveAuth(ctx.env, server, username, password);
-    ctx.err(`\nWARNING! Your credentials are stored unencrypted in '${file}'.\nConfigure a credential helper to remove this warning. See\nhttps://docs.docker.com/go/credential-store/\n\n`);
+    const { file, changed } = saveAuth(ctx.env, server, username, password);
+    if (changed) ctx.err(`\nWARNING! Your credentials are stored unencrypted in '${file}'.\nConfigure a credential helper to remove this warning. See\nhttps://docs.docker.com/go/credential-store/\n\n`);
     ctx.out('Login Succeeded\n');
     return 0;
   },
@@ -324,7 +324,7 @@ export const logoutCommand: Command = {
   async run(ctx, o) {
     const server = o.args[0] ?? 'docker.io';
     const key = serverKey(server);
-    if (!removeAuth(ctx.env, server)) { ctx.out(`Not logged in to ${key}\n`); return 0; }
+    removeAuth(ctx.env, server);
     ctx.out(`Removing login credentials for ${key}\n`);
     return 0;
   },
