@@ -170,7 +170,7 @@ export class RegistryClient {
   }
 
   private httpsAgent(verify: boolean): HttpsAgent {
-    const key = `${this.host}|${verify}`;
+    const key = `${this.host}|${verify}|${(this.opts.caFiles ?? [process.env.COCON_REGISTRY_CA ?? '']).join(':')}|${this.opts.certsDir ?? ''}`;
     let a = httpsAgents.get(key);
     if (!a) {
       a = new HttpsAgent({ keepAlive: true, maxSockets: 16, ca: this.caFor(), rejectUnauthorized: verify });

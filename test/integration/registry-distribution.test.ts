@@ -189,3 +189,32 @@ test('two concurrent pulls of the same image: one download per blob, both succee
   for (const blob of pushed.blobs) assert.equal(proxy.hits.get(blob), 1, `blob ${blob} fetched ${proxy.hits.get(blob)} times`);
   assert.equal((await d.api('GET', `/images/${name}:v1/json`)).status, 200);
 });
+
+test('push of a tag that does not exist: error inside a 200 stream (push-missing.txt)', async () => {
+  const r = await d.api('POST', `/images/${plain.host}/notlocal/push?tag=v9`, undefined, { headers: { 'X-Registry-Auth': 'e30=' } });
+  assert.equal(r.status, 200);
+  const msg = `An image does not exist locally with the tag: ${plain.host}/notlocal`;
+  assert.equal(r.body, `{"status":"The push refers to repository [${plain.host}/notlocal]"}\r\n{"errorDetail":{"message":"${msg}"},"error":"${msg}"}\r\n`);
+});
+
+test('a malicious layer fails the pull and writes nothing outside the layer dir', async () => {
+  const before = layerDirs().length;
+  const evil = await makeTar([{ name: 'link', type: 'symlink', linkname: '/tmp' }, { name: 'link/cocon-evil-file', data: 'x' }]);
+  await pushRawImage(plain.host, 'evil', 'v1', [evil]);
+  const r = await pull(`${plain.host}/evil`, 'v1');
+  const last = lines(r.body).pop()!;
+  assert.match(String(last.error), /refusing entry through a symlink/);
+  assert.ok(!existsSync('/tmp/cocon-evil-file'));
+  assert.equal(layerDirs().length, before);
+  assert.equal((await d.api('GET', `/images/${plain.host}/evil:v1/json`)).status, 404);
+});
+
+test('TLS: the registry certificate is trusted through a CA file (no insecure fallback)', async () => {
+  const { RegistryClient } = await import('../../src/registry/client.js');
+  const creds = { username: authed.user, password: authed.password };
+  const trusted = new RegistryClient(authed.host, 'secure', creds, { loopbackInsecure: false, caFiles: [authed.ca!] });
+  await trusted.login();
+  assert.equal(trusted.baseUrl, `https://${authed.host}`);
+  const untrusted = new RegistryClient(authed.host, 'secure', creds, { loopbackInsecure: false, caFiles: [] , certsDir: '/nonexistent' });
+  await assert.rejects(untrusted.login(), /self.signed|certificate/i);
+});
