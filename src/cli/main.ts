@@ -16,12 +16,13 @@ import { containerPruneCommand, eventsCommand, historyCommand, imagePruneCommand
 import { NETWORK_SUB, VOLUME_SUB } from './commands/objects.js';
 import { commitCommand, diffCommand, exportCommand, loadCommand, saveCommand } from './commands/transfer.js';
 import { cpCommand } from './commands/cp.js';
+import { statsCommand } from './commands/stats.js';
 
 const TOP: Command[] = [
   runCommand, createCommand, startCommand, stopCommand, restartCommand, killCommand, rmCommand, psCommand, logsCommand,
   waitCommand, inspectCommand, renameCommand, attachCommand, execCommand, topCommand, portCommand, pauseCommand,
   unpauseCommand, imagesCommand, rmiCommand, tagCommand, importCommand, pullCommand, historyCommand, eventsCommand,
-  pushCommand, loginCommand, logoutCommand, cpCommand, saveCommand, loadCommand, exportCommand, commitCommand, diffCommand, versionCommand, infoCommand,
+  pushCommand, loginCommand, logoutCommand, cpCommand, statsCommand, saveCommand, loadCommand, exportCommand, commitCommand, diffCommand, versionCommand, infoCommand,
 ];
 
 const CONTAINER_SUB: Record<string, Command> = {
@@ -29,7 +30,7 @@ const CONTAINER_SUB: Record<string, Command> = {
   rm: rmCommand, remove: rmCommand, ls: psCommand, list: psCommand, ps: psCommand, logs: logsCommand, wait: waitCommand,
   inspect: containerInspectCommand, rename: renameCommand, attach: attachCommand, exec: execCommand, top: topCommand,
   port: portCommand, pause: pauseCommand, unpause: unpauseCommand, prune: containerPruneCommand,
-  export: exportCommand, commit: commitCommand, diff: diffCommand, cp: cpCommand,
+  export: exportCommand, commit: commitCommand, diff: diffCommand, cp: cpCommand, stats: statsCommand,
 };
 const IMAGE_SUB: Record<string, Command> = {
   ls: imagesCommand, list: imagesCommand, rm: rmiCommand, remove: rmiCommand, inspect: imageInspectCommand, tag: tagCommand,

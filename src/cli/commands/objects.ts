@@ -280,6 +280,7 @@ export const networkRmCommand: Command = {
         ctx.err(`${daemonMsg(e)}\n`); failed = true;
       }
     }
+    if (failed) ctx.err('exit status 1\n');   // docker's CLI prints this too
     return failed ? 1 : 0;
   },
 };
