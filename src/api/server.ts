@@ -12,6 +12,7 @@ import { registerContainerRoutes } from './containers.js';
 import { registerExecRoutes } from './exec.js';
 import { registerNetworkRoutes } from './networks.js';
 import { registerVolumeRoutes } from './volumes.js';
+import { registerArchiveRoutes } from './archive.js';
 
 export function buildRouter(s: Services): Router {
   const r = new Router();
@@ -21,6 +22,7 @@ export function buildRouter(s: Services): Router {
   registerExecRoutes(r, s);
   registerNetworkRoutes(r, s);
   registerVolumeRoutes(r, s);
+  registerArchiveRoutes(r, s);
   return r;
 }
 

@@ -626,7 +626,7 @@ export class ContainerService {
    * The container's filesystem for `export`: its mounted rootfs when running, else a read-only
    * overlay of its upper dir on the image layers, mounted for the caller; call release() after.
    */
-  async exportRoot(ref: string): Promise<{ dir: string; release: () => Promise<void> }> {
+  async exportRoot(ref: string, writable = false): Promise<{ dir: string; release: () => Promise<void> }> {
     const r = this.lookup(ref);
     const rootfs = join(this.paths.data(r.id), 'rootfs');
     if (r.state.Running) return { dir: rootfs, release: async () => undefined };
@@ -634,7 +634,9 @@ export class ContainerService {
     mkdirSync(dir, { recursive: true });
     const lower = [join(this.paths.data(r.id), 'upper'), ...this.images.layerDirs(this.images.get(r.imageId))];
     try {
-      await mountOverlayReadonly(lower, dir);
+      // docker cp into a stopped container writes to its upper dir, as a start would.
+      if (writable) await this.serial(r.id, () => mountOverlay(lower.slice(1), lower[0], join(this.paths.data(r.id), 'work'), dir));
+      else await mountOverlayReadonly(lower, dir);
     } catch (e) {
       rmSync(dir, { recursive: true, force: true });
       throw e;

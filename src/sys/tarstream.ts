@@ -1,10 +1,20 @@
-// Streams a directory tree as a tar archive (GNU tar), for `docker export`.
+// Tar streams through GNU tar: a container's tree for `docker export`, paths for `docker cp`,
+// and extraction of an uploaded tar into a container directory.
 import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
 
+type TarRun = { stream: Readable; done: Promise<void>; kill: () => void };
+
 /** A tar of `dir` (numeric owners, xattrs), as a stream; `done` rejects with tar's error. */
-export function tarDirectory(dir: string): { stream: Readable; done: Promise<void>; kill: () => void } {
-  const child = spawn('tar', ['-C', dir, '--numeric-owner', '--xattrs', '--xattrs-include=*', '-cf', '-', '.'], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function tarDirectory(dir: string): TarRun {
+  return tarPaths(dir, ['.']);
+}
+
+/** A tar of `names` relative to `dir`; `rename` replaces the name of a single top entry. */
+export function tarPaths(dir: string, names: string[], rename?: string): TarRun {
+  const args = ['-C', dir, '--numeric-owner', '--xattrs', '--xattrs-include=*'];
+  if (rename && names.length === 1) args.push(`--transform=s|^${names[0].replace(/[|\\.*[\]^$]/g, '\\$&')}|${rename}|`);
+  const child = spawn('tar', [...args, '-cf', '-', '--', ...names], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr.on('data', (b: Buffer) => { err += b.toString(); });
   const done = new Promise<void>((resolve, reject) => {
@@ -12,4 +22,20 @@ export function tarDirectory(dir: string): { stream: Readable; done: Promise<voi
     child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`tar: ${err.trim() || 'exit ' + code}`))));
   });
   return { stream: child.stdout, done, kill: () => child.kill('SIGKILL') };
+}
+
+/**
+ * Extracts a tar stream into `dir` (owners kept, no absolute paths, no `..`: GNU tar's own
+ * rules). Resolves when tar has finished; rejects with tar's message.
+ */
+export function untarInto(src: Readable, dir: string): Promise<void> {
+  const child = spawn('tar', ['-C', dir, '--numeric-owner', '--same-owner', '-p', '-xf', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (b: Buffer) => { err += b.toString(); });
+  child.stdin.on('error', () => undefined);
+  src.pipe(child.stdin);
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`tar: ${err.trim() || 'exit ' + code}`))));
+  });
 }
