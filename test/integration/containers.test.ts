@@ -233,8 +233,8 @@ test('ps filters: status=exited, name=, id=, ancestor=; limit; size of the list'
   await rm(h.d, a.id); await rm(h.d, b);
 });
 
-test('secure defaults: docker capability set, masked /proc paths, network none; cap-drop ALL; read-only rootfs; privileged', async () => {
-  const d = await runToEnd(h.d, { name: uniq('sec'), cmd: ['sh', '-c', 'cat /proc/self/status; echo ---; cat /proc/keys /proc/timer_list 2>&1 | wc -c; grep " /proc/sys " /proc/mounts; echo ---; cat /proc/net/dev; echo ---; ls /dev'] });
+test('secure defaults: docker capability set, masked /proc paths; network none; cap-drop ALL; read-only rootfs; privileged', async () => {
+  const d = await runToEnd(h.d, { name: uniq('sec'), hostConfig: { NetworkMode: 'none' }, cmd: ['sh', '-c', 'cat /proc/self/status; echo ---; cat /proc/keys /proc/timer_list 2>&1 | wc -c; grep " /proc/sys " /proc/mounts; echo ---; cat /proc/net/dev; echo ---; ls /dev'] });
   assert.equal(d.code, 0, d.stderr);
   const [status, kcore, netdev, devs] = d.stdout.split('---\n');
   assert.equal(procStatusField(status, 'CapEff'), '00000000a80425fb', 'default CapEff is not docker\'s set');
@@ -245,7 +245,7 @@ test('secure defaults: docker capability set, masked /proc paths, network none; 
   assert.equal(maskedBytes.trim(), '0', '/proc/keys and /proc/timer_list are not masked');
   assert.match(procSys ?? '', /\sro[,\s]/, `/proc/sys is not read-only: ${procSys}`);
   const ifaces = netdev.split('\n').slice(2).map((l) => l.split(':')[0].trim()).filter(Boolean);
-  assert.deepEqual(ifaces, ['lo'], `default network should be none: ${ifaces}`);
+  assert.deepEqual(ifaces, ['lo'], `--network none should leave only lo: ${ifaces}`);
   const devList = devs.split(/\s+/).filter(Boolean);
   for (const dev of ['null', 'zero', 'full', 'random', 'urandom', 'tty']) assert.ok(devList.includes(dev), `/dev/${dev} missing`);
   assert.ok(!devList.includes('sda') && !devList.includes('vda') && !devList.includes('mem'), `host devices leaked: ${devList}`);
