@@ -160,8 +160,6 @@ async function runCommandLine(path: string, cmd: Command, args: string[], hostFl
     if (e instanceof ApiError || e instanceof ConnectError) { ctx.err(`${msg}\n`); return 1; }
     ctx.err(`cocon: ${msg}\n`);
     return 1;
-  } finally {
-    try { (await ctx.client().catch(() => undefined))?.close(); } catch { /* ignore */ }
   }
 }
 

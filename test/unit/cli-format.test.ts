@@ -183,3 +183,20 @@ test('progress: plain lines off a terminal, in-place updates on one, errors', ()
   assert.equal(out, 'a: Pulling fs layer\nb: Pulling fs layer\n\x1b[2A\r\x1b[2Ka: Downloading [=>]\r\x1b[2B');
   assert.throws(() => plain.handle({ errorDetail: { message: 'boom', code: 3 }, error: 'boom' }), (e: Error) => e instanceof ProgressError && e.message === 'boom' && e.code === 3);
 });
+
+import { statsRow } from '../../src/cli/commands/stats.js';
+
+test('stats row like docker stats', () => {
+  const r = statsRow({
+    cpu_stats: { cpu_usage: { total_usage: 2_000_000_000 }, system_cpu_usage: 20_000_000_000, online_cpus: 2 },
+    precpu_stats: { cpu_usage: { total_usage: 1_000_000_000 }, system_cpu_usage: 10_000_000_000 },
+    memory_stats: { usage: 3 * 1024 * 1024, limit: 1024 ** 3, stats: { total_inactive_file: 1024 * 1024 } },
+    networks: { eth0: { rx_bytes: 1200, tx_bytes: 648 } },
+    blkio_stats: { io_service_bytes_recursive: [{ op: 'Read', value: 4096 }, { op: 'Write', value: 0 }] },
+    pids_stats: { current: 3 },
+  }, 'a'.repeat(64), '/web', true);
+  assert.deepEqual(r, {
+    Container: 'aaaaaaaaaaaa', ID: 'aaaaaaaaaaaa', Name: 'web', CPUPerc: '20.00%', MemUsage: '2MiB / 1GiB', MemPerc: '0.20%',
+    NetIO: '1.2kB / 648B', BlockIO: '4.1kB / 0B', PIDs: '3',
+  });
+});
