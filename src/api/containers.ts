@@ -8,6 +8,7 @@ import type { ContainerRecord } from '../containers/types.js';
 import { statusLine, type CreateBody } from '../containers/config.js';
 import type { WaitCondition } from '../containers/service.js';
 import { tarDirectory } from '../sys/tarstream.js';
+import { changes } from '../containers/changes.js';
 import { K8sFileParser, encodeEntry, parseTail, selectLogs, type LogEntry } from '../runtime/logformat.js';
 
 export function boolParam(v: string | null): boolean {
@@ -246,6 +247,12 @@ export function registerContainerRoutes(r: Router, s: Services): void {
     watcher.on('error', () => undefined);
     const timer = setInterval(() => void tick(), 250);
     ctx.req.socket.once('close', () => { done = true; watcher.close(); clearInterval(timer); });
+  });
+
+  r.get('/containers/:id/changes', async (ctx) => {
+    const rec = c.lookup(ctx.params.id);
+    const list = await changes(`${c.paths.data(rec.id)}/upper`, s.images.layerDirs(s.images.get(rec.imageId)), (rec.mounts ?? []).map((m) => m.Destination));
+    ctx.send(200, list.length ? list : null);
   });
 
   r.get('/containers/:id/export', async (ctx) => {

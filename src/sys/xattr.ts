@@ -1,6 +1,6 @@
 // Extended attributes and special files through the OS tools (Node 20 has no setxattr or mknod):
 // setfattr (package attr) and mknod (coreutils).
-import { runOk } from './exec.js';
+import { run, runOk } from './exec.js';
 
 /** Sets an xattr; `value` is raw bytes (written as 0x hex so any byte survives). */
 export async function setXattr(path: string, name: string, value: Buffer): Promise<void> {
@@ -20,4 +20,10 @@ export async function mknodWhiteout(path: string): Promise<void> {
 /** Creates a named pipe. */
 export async function mkfifo(path: string, mode: number): Promise<void> {
   await runOk('mknod', ['-m', (mode & 0o7777).toString(8), '--', path, 'p']);
+}
+
+/** True when overlayfs marked the directory opaque (trusted.overlay.opaque=y). */
+export async function isOpaque(dir: string): Promise<boolean> {
+  const r = await run('getfattr', ['--only-values', '--absolute-names', '-n', 'trusted.overlay.opaque', '--', dir]);
+  return r.code === 0 && r.stdout === 'y';
 }
