@@ -213,6 +213,13 @@ async function main(argv: string[]): Promise<number> {
   return runCommandLine(word, cmd, args, hostFlag);
 }
 
+// A closed stdout (`cocon run ... | head -1`) ends the CLI like docker's: message, status 1.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') { try { process.stderr.write('write /dev/stdout: broken pipe\n'); } catch { /* ignore */ } process.exit(1); }
+  throw e;
+});
+process.stderr.on('error', () => process.exit(1));
+
 main(process.argv.slice(2)).then((code) => {
   if (code >= 0) {
     process.exitCode = code;

@@ -120,6 +120,8 @@ export interface CreateRequest {
   detach: boolean;
   detachKeys?: string;
   sigProxy: boolean;
+  pull: 'always' | 'missing' | 'never';
+  quiet: boolean;
 }
 
 type PortBinding = { HostIp: string; HostPort: string };
@@ -243,6 +245,12 @@ export function parseUlimit(spec: string): { Name: string; Soft: number; Hard: n
   const soft = Number(m[2]); const hard = m[3] !== undefined ? Number(m[3]) : soft;
   if (soft > hard && hard !== -1) throw new ConfigError(`ulimit soft limit must be less than or equal to hard limit: ${soft} > ${hard}`);
   return { Name: m[1], Soft: soft, Hard: hard };
+}
+
+function pullPolicy(s: string): 'always' | 'missing' | 'never' {
+  if (s === '' || s === 'missing') return 'missing';
+  if (s === 'always' || s === 'never') return s;
+  throw new ConfigError(`invalid pull option: '${s}': must be one of "always", "missing" or "never"`);
 }
 
 export function parseRestart(s: string): { Name: string; MaximumRetryCount: number } {
@@ -494,5 +502,7 @@ export function buildCreateRequest(o: Opts, env: RunEnv, isRun: boolean): Create
     detach,
     detachKeys: o.has('detach-keys') ? o.str('detach-keys') : undefined,
     sigProxy: o.bool('sig-proxy'),
+    pull: pullPolicy(o.str('pull')),
+    quiet: o.bool('quiet'),
   };
 }

@@ -32,13 +32,13 @@ export function startErrorStatus(msg: string): number {
 
 interface WaitBody { StatusCode?: number; Error?: { Message?: string } | null }
 
-async function pullImage(ctx: Ctx, client: Client, image: string): Promise<void> {
+async function pullImage(ctx: Ctx, client: Client, image: string, quiet = false): Promise<void> {
   const ref = parseRef(image);
   const res = await client.stream('POST', '/images/create', {
     query: { fromImage: normalizedName(ref), tag: ref.digest ? ref.digest : (ref.tag ?? 'latest') },
     headers: { 'X-Registry-Auth': registryAuthHeader(ctx.env, ref.domain) },
   });
-  const r = new ProgressRenderer(ctx.err, !!process.stderr.isTTY);
+  const r = new ProgressRenderer(quiet ? () => undefined : ctx.err, !!process.stderr.isTTY);
   let error: string | undefined;
   await readJsonStream(res, (m) => {
     if (error) return;
@@ -60,18 +60,23 @@ async function createContainer(ctx: Ctx, client: Client, req: CreateRequest): Pr
     for (const w of r.Warnings ?? []) ctx.err(`WARNING: ${w}\n`);
     return r.Id;
   };
+  if (req.pull === 'always') {
+    if (isBusybox(req.image)) await bootstrapBusybox(client);
+    else await pullImage(ctx, client, req.image, req.quiet);
+    return doCreate();
+  }
   try {
     return await doCreate();
   } catch (e) {
-    if (!(e instanceof ApiError) || e.status !== 404 || !/no such image/i.test(e.message)) throw e;
+    if (req.pull === 'never' || !(e instanceof ApiError) || e.status !== 404 || !/no such image/i.test(e.message)) throw e;
   }
   if (isBusybox(req.image)) {
     await bootstrapBusybox(client);
   } else {
     let display = req.image;
     try { display = familiarString(parseRef(req.image)); } catch { /* keep as typed */ }
-    ctx.err(`Unable to find image '${display}' locally\n`);
-    await pullImage(ctx, client, req.image);
+    if (!req.quiet) ctx.err(`Unable to find image '${display}' locally\n`);
+    await pullImage(ctx, client, req.image, req.quiet);
   }
   return doCreate();
 }
