@@ -185,6 +185,8 @@ export function clientSuite(h: DaemonHolder, c: Client): void {
     assert.equal(opts.stdout, 'val /tmp 1000\n');
     const piped = await ok(['exec', '-i', name, 'cat'], { input: 'through exec\n' });
     assert.equal(piped.stdout, 'through exec\n');
+    await ok(['exec', '-d', name, 'sh', '-c', 'echo detached > /tmp/f']);
+    await waitFor('exec -d wrote /tmp/f', async () => (await x(['exec', name, 'cat', '/tmp/f'])).stdout === 'detached\n');
     const missing = await x(['exec', name, 'nosuchcmd']);
     assert.equal(missing.code, 127, missing.stderr);
     await ok(['rm', '-f', name]);
@@ -331,6 +333,16 @@ export function clientSuite(h: DaemonHolder, c: Client): void {
       const rmi = await ok(['rmi', ref]);
       assert.match(rmi.stdout, /Untagged: .*imported-/);
       assert.match(rmi.stdout, /Deleted: sha256:/);
+      // from a file, with a message
+      const tarFile = join(h.d.root, `${uniq('rootfs')}.tar`);
+      const t = await run('tar', ['-C', dir, '-cf', tarFile, '.']);
+      assert.equal(t.code, 0, t.stderr);
+      const ref2 = `fromfile-${uniq('i')}:v2`;
+      const imp = await ok(['import', '--change', 'ENV PATH=/bin', tarFile, ref2]);
+      assert.match(imp.stdout.trim(), /^sha256:[0-9a-f]{64}$/);
+      assert.equal((await ok(['run', '--rm', ref2, 'echo', 'file-ok'])).stdout, 'file-ok\n');
+      await ok(['rmi', ref2]);
+      rmSync(tarFile, { force: true });
     } finally { rmSync(dir, { recursive: true, force: true }); }
   });
 

@@ -216,7 +216,7 @@ test('restart policy on-failure:2 restarts twice, then leaves it exited', async 
   await rm(h.d, id);
 });
 
-test('ps filters: status=exited, name=, id=, ancestor=; limit; size of the list', async () => {
+test('ps filters: status=exited, name=, id=, ancestor=, exited=N; limit; size of the list', async () => {
   const n1 = uniq('fa'); const n2 = uniq('fb');
   const a = await runToEnd(h.d, { name: n1, cmd: ['true'] });
   const b = await runDetached(h.d, { name: n2 });
@@ -230,7 +230,10 @@ test('ps filters: status=exited, name=, id=, ancestor=; limit; size of the list'
   const latest = await list(h.d, 'all=1&limit=1');
   assert.equal(latest.length, 1);
   assert.equal(latest[0].Id, b, 'limit=1 must give the newest container');
-  await rm(h.d, a.id); await rm(h.d, b);
+  const failed = await runToEnd(h.d, { name: uniq('fx'), cmd: ['sh', '-c', 'exit 3'] });
+  assert.ok(ids(await q({ exited: { '3': true } })).includes(failed.id), 'exited=3 misses a container that exited 3');
+  assert.ok(!ids(await q({ exited: { '3': true } })).includes(a.id), 'exited=3 lists a container that exited 0');
+  await rm(h.d, a.id); await rm(h.d, b); await rm(h.d, failed.id);
 });
 
 test('secure defaults: docker capability set, masked /proc paths; network none; cap-drop ALL; read-only rootfs; privileged', async () => {
