@@ -172,7 +172,8 @@ export class Client {
       await new Promise((r) => setTimeout(r, 100));
       try { await this.ping(); return; } catch (e) { last = e; }
     }
-    throw last instanceof Error ? last : new ConnectError(`Cannot connect to the cocon daemon at ${this.endpoint.display}. Is the cocon daemon running?`);
+    const why = last instanceof Error ? last.message : `Cannot connect to the cocon daemon at ${this.endpoint.display}. Is the cocon daemon running?`;
+    throw new ConnectError(`${why} (started it, but it did not answer within 10 s; see /var/log/cocon.log)`);
   }
 
   private spawnDaemon(): void {
