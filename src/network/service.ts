@@ -32,7 +32,7 @@ import { NoNetwork, type ConnectResult, type NetworkHooks } from './types.js';
 import { allocate, cidrString, contains, intToIp, ipToInt, isIPv4, macFor, overlaps, parseCidr, parsePool, pickSubnet, type Cidr, type Pool } from './ipam.js';
 import { inspectPorts, portRequests, psPorts, type PortBinding, type PortRequest } from './ports.js';
 import { DnsServer } from './dns.js';
-import { createNetns, deleteNetns, hostLinks, hostResolvConf, hostRoutes, ipBatch, ipBatchForce, linkExists, netnsAlive, portFree, sysctl } from '../sys/net.js';
+import { createNetns, setupNetns, deleteNetns, hostLinks, hostResolvConf, hostRoutes, ipBatch, ipBatchForce, linkExists, netnsAlive, portFree, sysctl } from '../sys/net.js';
 import { foreignForwardDrop, nftApply, nftDeleteTable, nftTableComment, nftTables } from '../sys/nft.js';
 
 export interface NetworkConfig {
@@ -91,6 +91,9 @@ export class NetworkService implements NetworkHooks {
   private readonly eps = new Map<string, Endpoint>();
   private readonly dns = new Map<string, DnsServer>();
   private readonly reservedPorts = new Set<string>();
+  /** "<network id>:<ip>" of endpoints whose namespace is still being torn down. */
+  private readonly draining = new Set<string>();
+  private readonly teardowns = new Map<string, Promise<void>>();
   private readonly none = new NoNetwork();
   private nftChain: Promise<void> = Promise.resolve();
   private hubChains = new Map<string, Promise<void>>();
@@ -144,6 +147,7 @@ export class NetworkService implements NetworkHooks {
   async shutdown(): Promise<void> {
     for (const d of this.dns.values()) d.close();
     this.dns.clear();
+    await Promise.all([...this.teardowns.values()]);
     await this.nftChain.catch(() => undefined);
   }
 
@@ -436,6 +440,8 @@ export class NetworkService implements NetworkHooks {
       return { netnsPath: p };
     }
     const primary = this.netOfMode(mode)!;
+    const t0 = performance.now();
+    await this.teardowns.get(r.id);
     // Endpoints: the primary one (created at validate; made here for containers created before) and any connected later.
     if (!this.eps.has(`${r.id}:${primary.Id}`)) {
       this.saveEp({ key: `${r.id}:${primary.Id}`, containerId: r.id, networkId: primary.Id, aliases: [], ipv4Request: '', links: ((r.hostConfig.Links as string[] | null) ?? []).map(normLink), endpointId: '', ip: '', ifname: '', ports: [] });
@@ -465,8 +471,7 @@ export class NetworkService implements NetworkHooks {
         const n = this.nets.get(e.networkId)!; const s = this.subnet(n);
         lines.push(...this.ifaceLines(e, n, s, e === pe));
       }
-      await createNetns(ns, lines);
-      await Promise.all(eps.map((e) => ipBatch([`link set ${hubLink(e)} master br0`, `link set ${hubLink(e)} up`], this.hubPath(this.nets.get(e.networkId)!))));
+      await setupNetns(ns, lines, eps.map((e) => ({ netns: this.hubPath(this.nets.get(e.networkId)!), lines: [`link set ${hubLink(e)} master br0`, `link set ${hubLink(e)} up`] })));
       for (const e of eps) this.saveEp(e);
       // 3. rules
       if (pe.ports.length) await this.applyNft();
@@ -480,6 +485,7 @@ export class NetworkService implements NetworkHooks {
       for (const k of reserved) this.reservedPorts.delete(k);
     }
     for (const e of eps) this.events?.publish('network', 'connect', e.networkId, { container: r.id, name: this.nets.get(e.networkId)!.Name, type: 'bridge' });
+    log.debug('network: connected', { id: r.id, ms: Math.round((performance.now() - t0) * 10) / 10, ips: eps.map((e) => e.ip).join(',') });
     return { netnsPath: ns, hosts: this.hostsFile(r, eps, linkHosts), resolvConf: this.resolvConf(r, primary), env };
   }
 
@@ -498,6 +504,7 @@ export class NetworkService implements NetworkHooks {
   private allocateAddress(e: Endpoint, n: NetworkRecord): void {
     const s = this.subnet(n);
     const used = new Set(this.active(n).map((x) => ipToInt(x.ip)));
+    for (const k of this.draining) if (k.startsWith(n.Id + ':')) used.add(ipToInt(k.slice(n.Id.length + 1)));
     if (e.ipv4Request) {
       this.checkIp(n, e.ipv4Request);
       if (used.has(ipToInt(e.ipv4Request))) throw new Conflict(`Address already in use: ${e.ipv4Request} on network ${n.Name}`);
@@ -581,20 +588,34 @@ export class NetworkService implements NetworkHooks {
     return s;
   }
 
+  /**
+   * Releases the container's endpoints at once (addresses stay held until the namespace is gone);
+   * the namespace, rules and policies go in the background, off the stop/rm path. A later connect
+   * or remove of the same container waits for it.
+   */
   async disconnect(r: ContainerRecord): Promise<void> {
     const eps = this.epsOf(r.id).filter((e) => e.ip);
+    const ns = this.nsPath(r.id);
+    if (!eps.length && !existsSync(ns)) return;
     const hadPorts = eps.some((e) => e.ports.length);
     const nets = eps.map((e) => this.nets.get(e.networkId)).filter((n): n is NetworkRecord => !!n);
+    const held = eps.map((e) => `${e.networkId}:${e.ip}`);
+    for (const k of held) this.draining.add(k);
     for (const e of eps) this.releaseEndpoint(e);
-    const ns = this.nsPath(r.id);
-    if (existsSync(ns)) await deleteNetns(ns);
-    if (hadPorts) await this.applyNft();
-    await Promise.all(nets.filter((n) => !this.icc(n)).map((n) => this.applyHubPolicy(n)));
+    const prev = this.teardowns.get(r.id) ?? Promise.resolve();
+    const job = prev.then(async () => {
+      try { if (existsSync(ns)) await deleteNetns(ns); } finally { for (const k of held) this.draining.delete(k); }
+      if (hadPorts) await this.applyNft();
+      await Promise.all(nets.filter((n) => !this.icc(n)).map((n) => this.applyHubPolicy(n)));
+    }).catch((e: Error) => log.warn('network teardown failed', { id: r.id, error: e.message }));
+    this.teardowns.set(r.id, job);
+    void job.finally(() => { if (this.teardowns.get(r.id) === job) this.teardowns.delete(r.id); });
     for (const n of nets) this.events?.publish('network', 'disconnect', n.Id, { container: r.id, name: n.Name, type: 'bridge' });
   }
 
   async remove(r: ContainerRecord): Promise<void> {
     await this.disconnect(r);
+    await this.teardowns.get(r.id);
     for (const e of this.epsOf(r.id)) this.deleteEp(e);
   }
 

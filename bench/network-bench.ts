@@ -1,0 +1,163 @@
+// Network benchmark: TCP throughput container-to-container (default bridge), host-to-published-port
+// (127.0.0.1, DNAT, no userland proxy) and the host's own loopback, in one run with one tool; and the
+// time the default bridge adds to a container start compared with --network none.
+//
+//   node dist/bench/network-bench.js [--write] [--gib N] [--runs N]
+//
+// The same small Node program is the sender and the receiver everywhere: in the host namespace for
+// loopback, and inside the containers' network namespaces (nsenter --net=<SandboxKey>) for the
+// container paths, so the figures compare the data paths and not the tools.
+// --write appends a section to bench/RESULTS.md.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createServer, connect } from 'node:net';
+import { appendFileSync, mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import { cpus, release, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { createHash } from 'node:crypto';
+import { startDaemon, bootstrapBusybox, REPO, sleep, type Daemon } from '../test/helpers/daemon.js';
+import { createBody } from '../test/helpers/containers.js';
+
+const SELF = fileURLToPath(import.meta.url);
+
+// ---- the sender and receiver ----------------------------------------------------------------------
+
+function sink(port: number): void {
+  const srv = createServer((s) => { s.on('data', () => {}); s.on('end', () => s.end()); });
+  srv.listen(port, '0.0.0.0', () => process.stdout.write('ready\n'));
+}
+
+function source(host: string, port: number, bytes: number): void {
+  const chunk = Buffer.alloc(256 * 1024);
+  const t0 = process.hrtime.bigint();
+  const s = connect({ host, port }, () => {
+    let left = bytes;
+    const pump = () => {
+      while (left > 0) {
+        left -= chunk.length;
+        if (!s.write(chunk)) { s.once('drain', pump); return; }
+      }
+      s.end();
+    };
+    pump();
+  });
+  s.on('data', () => {});
+  s.on('close', () => {
+    const ns = Number(process.hrtime.bigint() - t0);
+    process.stdout.write(JSON.stringify({ bytes, ms: ns / 1e6, MBps: bytes / 1e6 / (ns / 1e9) }) + '\n');
+  });
+  s.on('error', (e) => { process.stderr.write(`source: ${e.message}\n`); process.exit(1); });
+}
+
+// ---- harness --------------------------------------------------------------------------------------
+
+function inNetns(netns: string | null, args: string[]): string[] {
+  return netns ? ['nsenter', `--net=${netns}`, process.execPath, SELF, ...args] : [process.execPath, SELF, ...args];
+}
+
+async function startSink(netns: string | null, port: number): Promise<ChildProcess> {
+  const [cmd, ...args] = inNetns(netns, ['sink', String(port)]);
+  const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((res, rej) => {
+    p.stdout!.on('data', (b: Buffer) => { if (b.toString().includes('ready')) res(); });
+    p.once('exit', (c) => rej(new Error(`sink exited ${c}`)));
+  });
+  return p;
+}
+
+function runSource(netns: string | null, host: string, port: number, bytes: number): number {
+  const [cmd, ...args] = inNetns(netns, ['source', host, String(port), String(bytes)]);
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 300_000 });
+  if (r.status !== 0) throw new Error(`source ${host}:${port}: ${r.stderr}`);
+  return (JSON.parse(r.stdout.trim()) as { MBps: number }).MBps;
+}
+
+async function api(d: Daemon, method: string, path: string, body?: unknown): Promise<{ status: number; json: { Id?: string; NetworkSettings?: { SandboxKey: string; IPAddress: string } } }> {
+  const r = await d.api(method, path, body);
+  if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.body}`);
+  return r;
+}
+
+async function runOnce(d: Daemon, network: string): Promise<number> {
+  const t0 = performance.now();
+  const c = await api(d, 'POST', '/containers/create', createBody({ cmd: ['true'], hostConfig: { NetworkMode: network } }));
+  await api(d, 'POST', `/containers/${c.json.Id}/start`);
+  await api(d, 'POST', `/containers/${c.json.Id}/wait`);
+  await api(d, 'DELETE', `/containers/${c.json.Id}`);
+  return performance.now() - t0;
+}
+
+const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+const best = (xs: number[]) => Math.max(...xs);
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const opt = (n: string, dflt: number) => { const i = argv.indexOf(n); return i >= 0 ? Number(argv[i + 1]) : dflt; };
+  const bytes = Math.round(opt('--gib', 1) * 2 ** 30);
+  const runs = opt('--runs', 15);
+  const tries = 3;
+  process.env.COCON_TEST_TMP ??= mkdtempSync('/tmp/cocon-netbench-');
+  const tag = (process.pid % 200) + 20;
+  const d = await startDaemon({ args: ['--log-level', 'debug', '--bridge', `cbn${process.pid.toString(36)}`, '--bip', `10.${tag}.94.1/24`] });
+  const dataRoot = d.dataRoot;
+  const sinks: ChildProcess[] = [];
+  try {
+    await bootstrapBusybox(d);
+    const port = 30000 + (process.pid % 20000);
+    // containers: a receiver (publishing its port) and a sender, both idle busybox processes
+    const mk = async (hostConfig: Record<string, unknown>) => {
+      const c = await api(d, 'POST', '/containers/create', createBody({ cmd: ['sleep', '3600'], hostConfig }));
+      await api(d, 'POST', `/containers/${c.json.Id}/start`);
+      return (await api(d, 'GET', `/containers/${c.json.Id}/json`)).json.NetworkSettings!;
+    };
+    const rx = await mk({ PortBindings: { '5001/tcp': [{ HostIp: '', HostPort: String(port) }] } });
+    const tx = await mk({});
+    sinks.push(await startSink(rx.SandboxKey, 5001));
+    sinks.push(await startSink(null, port + 1));
+    const loop: number[] = []; const pub: number[] = []; const c2c: number[] = [];
+    for (let i = 0; i < tries; i++) {
+      loop.push(runSource(null, '127.0.0.1', port + 1, bytes));
+      pub.push(runSource(null, '127.0.0.1', port, bytes));
+      c2c.push(runSource(tx.SandboxKey, rx.IPAddress, 5001, bytes));
+    }
+    for (const s of sinks) s.kill();
+    // start overhead: alternate none / default, after warm-ups
+    for (let i = 0; i < 3; i++) { await runOnce(d, 'none'); await runOnce(d, 'default'); }
+    const none: number[] = []; const bridge: number[] = [];
+    for (let i = 0; i < runs; i++) { none.push(await runOnce(d, 'none')); bridge.push(await runOnce(d, 'default')); }
+    // the network's own share of a start, as the daemon timed it (connect: namespace, veth, address, route, files)
+    const connects = d.log().split('\n').filter((l) => l.includes('"network: connected"')).map((l) => (JSON.parse(l) as { ms: number }).ms).slice(-runs);
+    const res = { connect: median(connects), connectMin: Math.min(...connects), loopback: best(loop), published: best(pub), c2c: best(c2c), none: median(none), bridge: median(bridge), noneMin: Math.min(...none), bridgeMin: Math.min(...bridge) };
+    const f = (x: number) => `${x.toFixed(0)} MB/s`;
+    const ms = (x: number) => `${x.toFixed(1)} ms`;
+    const text = [
+      `## Networks — ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`, '',
+      `Machine: ${cpus().length} x ${cpus()[0]?.model.split(' ').slice(0, 2).join(' ')}, Linux ${release()}, Node ${process.version}; produced by \`node dist/bench/network-bench.js --write\` (bench/network-bench.ts). `
+        + `One Node sender/receiver pair everywhere (inside the containers' namespaces through nsenter), ${(bytes / 2 ** 30).toFixed(1)} GiB per transfer, best of ${tries}.`, '',
+      '| TCP throughput | MB/s | vs loopback |', '|---|---|---|',
+      `| host loopback 127.0.0.1 -> 127.0.0.1 | ${f(res.loopback)} | 100% |`,
+      `| host -> published port 127.0.0.1:${port} (nftables DNAT, no proxy) -> container | ${f(res.published)} | ${(100 * res.published / res.loopback).toFixed(0)}% |`,
+      `| container -> container, default bridge | ${f(res.c2c)} | ${(100 * res.c2c / res.loopback).toFixed(0)}% |`, '',
+      'Target: published-port throughput at least 80% of loopback.', '',
+      `| container start, API create+start+wait+delete of \`true\` (${runs} runs each, alternating) | median | min |`, '|---|---|---|',
+      `| --network none | ${ms(res.none)} | ${ms(res.noneMin)} |`,
+      `| default bridge (netns, veth, address, route, hosts/resolv.conf) | ${ms(res.bridge)} | ${ms(res.bridgeMin)} |`,
+      `| added by the bridge, end to end (difference of the two rows above) | ${ms(res.bridge - res.none)} | ${ms(res.bridgeMin - res.noneMin)} |`,
+      `| **the bridge's connect step as the daemon timed it** (netns + veth + address + route, one \`sh\`; teardown runs in the background) | **${ms(res.connect)}** | ${ms(res.connectMin)} |`, '',
+      `Load average during the run: ${loadavg().map((x) => x.toFixed(1)).join(' ')} (other test suites share this machine; end-to-end figures are noisy).`, '',
+      'Target: networking adds under 30 ms to a container start.', '', '',
+    ].join('\n');
+    process.stdout.write(text);
+    if (argv.includes('--write')) appendFileSync(join(REPO, 'bench/RESULTS.md'), '\n' + text);
+  } finally {
+    for (const s of sinks) s.kill();
+    await d.stop().catch((e: Error) => process.stderr.write(`${e.message}\n`));
+    spawnSync('nft', ['delete', 'table', 'ip', `cocon_${createHash('sha256').update(dataRoot).digest('hex').slice(0, 8)}`]);
+    await sleep(10);
+  }
+}
+
+const mode = process.argv[2];
+if (mode === 'sink') sink(Number(process.argv[3]));
+else if (mode === 'source') source(process.argv[3], Number(process.argv[4]), Number(process.argv[5]));
+else main().catch((e: Error) => { process.stderr.write(`${e.stack ?? e.message}\n`); process.exit(1); });
