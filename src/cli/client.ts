@@ -10,6 +10,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const DEFAULT_SOCKET = '/run/cocon/cocon.sock';
+// COCON_CLI_TRACE=1: log each API call with its latency (and the time since start) on stderr.
+const TRACE = !!process.env.COCON_CLI_TRACE;
+function trace(msg: string): void { process.stderr.write(`[cli ${performance.now().toFixed(1)}ms] ${msg}\n`); }
 export const DEFAULT_HOST = `unix://${DEFAULT_SOCKET}`;
 export const CLIENT_API_VERSION = '1.41';
 const USER_AGENT = 'cocon-cli/0.1.0 (linux)';
@@ -134,6 +137,7 @@ export class Client {
       if (payload) headers['Content-Length'] = payload.length;
       else if (!opts.raw && method !== 'GET' && method !== 'HEAD') headers['Content-Length'] = 0;
       const req = http.request({ ...this.baseOptions(), method, path: fullPath, headers, agent });
+      if (TRACE) { const t0 = performance.now(); req.on('response', (r) => trace(`${method} ${fullPath} -> ${r.statusCode} ${(performance.now() - t0).toFixed(1)}ms`)); }
       req.on('response', resolve);
       req.on('error', (e: NodeJS.ErrnoException) => reject(this.connectError(e)));
       if (payload) req.end(payload);
@@ -220,6 +224,7 @@ export class Client {
         'Content-Type': body !== undefined ? 'application/json' : 'text/plain',
       };
       const req = http.request({ ...this.baseOptions(), method: 'POST', path: this.path(p, query), headers, agent: false });
+      if (TRACE) { const t0 = performance.now(); req.on('upgrade', () => trace(`POST ${p} -> 101 ${(performance.now() - t0).toFixed(1)}ms`)); }
       req.on('upgrade', (_res, socket: Socket, head: Buffer) => {
         socket.setNoDelay(true);
         if (head && head.length) socket.unshift(head);
