@@ -7,6 +7,8 @@
 //   POST   /images/create               import (?fromSrc=-|URL&repo=&tag=&changes=&message=); pull (?fromImage=&tag=&platform=)
 //   POST   /images/{name}/push          push (?tag=), X-Registry-Auth
 //   POST   /auth                        login check (./auth.ts)
+//   GET    /images/get?names=..         save (docker-archive tar); GET /images/{name}/get the same for one
+//   POST   /images/load                 load (docker-archive or OCI layout) -> {"stream":"Loaded image: x\n"}
 //   POST   /images/prune                prune (filters: dangling, label, label!, until)
 //   POST   /images/bootstrap            cocon's own: ?image=busybox -> {"Id"}
 import type { Router, Ctx } from './router.js';
@@ -16,6 +18,7 @@ import { familiarName, parseNormalized } from '../images/reference.js';
 import { goJson, type Emit, type JsonMessage } from '../images/progress.js';
 import { pullImage, pullReference } from '../images/pull.js';
 import { pushImage } from '../images/push.js';
+import { loadImages, saveImages } from '../images/archive.js';
 import { registerAuthRoutes, registryOptions, requestCredentials } from './auth.js';
 import type { ServerResponse } from 'node:http';
 
@@ -113,6 +116,28 @@ export function registerImageRoutes(r: Router, s: Services): void {
     writeMessage(ctx, 200, [{ status: id }]);
   });
 
+  const sendArchive = (ctx: Ctx, names: string[]) => {
+    const tar = saveImages(s.images, names); // NotFound before any byte is written
+    const res = ctx.stream(200, 'application/x-tar');
+    tar.on('error', () => res.destroy());
+    tar.pipe(res);
+    return new Promise<void>((resolve) => { res.on('close', () => { tar.destroy(); resolve(); }); res.on('finish', resolve); });
+  };
+
+  r.get('/images/get', (ctx) => sendArchive(ctx, ctx.query.getAll('names').flatMap((n) => n.split(',')).filter(Boolean)));
+
+  r.post('/images/load', async (ctx) => {
+    const out = lazyStream(ctx);
+    try {
+      await loadImages(s.images, ctx.body(), s.config.dataRoot, out.emit);
+    } catch (e) {
+      ctx.req.resume();
+      if (!out.started()) throw e;
+      out.fail(e);
+    }
+    out.end();
+  });
+
   r.post('/images/prune', async (ctx) => {
     ctx.send(200, await s.images.prune(parseFilters(ctx.query.get('filters'))));
   });
@@ -139,6 +164,8 @@ export function registerImageRoutes(r: Router, s: Services): void {
     }
     out.end();
   });
+
+  r.get('/images/*name/get', (ctx) => sendArchive(ctx, [ctx.params.name]));
 
   r.get('/images/*name/json', (ctx) => { ctx.send(200, s.images.inspect(ctx.params.name)); });
 

@@ -125,7 +125,7 @@ export class ImageService implements ImageStore {
     this.content.sweepIngests();
     this.snapshots.sweep();
     for (const e of readdirSync(config.dataRoot)) {
-      if (e.startsWith('tmp-bootstrap-')) rmSync(join(config.dataRoot, e), { recursive: true, force: true });
+      if (e.startsWith('tmp-bootstrap-') || e.startsWith('tmp-load-')) rmSync(join(config.dataRoot, e), { recursive: true, force: true });
     }
   }
 

@@ -10,6 +10,7 @@
 // replace it for pulled layers.
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
+import { PassThrough } from 'node:stream';
 import { run } from './exec.js';
 
 export class TarError extends Error {}
@@ -57,4 +58,26 @@ export async function decompressFile(kind: 'bzip2' | 'xz' | 'zstd', inFile: stri
     });
     void code;
   } finally { closeSync(out); }
+}
+
+/**
+ * Streams a directory as an uncompressed tar (GNU tar on stdout): numeric owners, xattrs, entries
+ * relative to the directory ('./...'), as `docker export` writes a container's filesystem.
+ * The stream errors (TarError) when tar exits non-zero; destroying it kills tar.
+ */
+export function tarDirectoryStream(dir: string, opts: { exclude?: string[] } = {}): PassThrough {
+  const args = ['-c', '--numeric-owner', '--xattrs', '--xattrs-include=*', '--sort=name', '-f', '-', '-C', dir];
+  for (const e of opts.exclude ?? []) args.push(`--exclude=${e}`);
+  args.push('.');
+  const child = spawn('tar', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (b: Buffer) => { err += b.toString(); });
+  const out = new PassThrough({ highWaterMark: 1 << 20 });
+  child.stdout!.pipe(out, { end: false });
+  child.on('close', (code, signal) => {
+    if (code === 0) out.end();
+    else out.destroy(new TarError(tarMessage(err, code ?? (signal ? 128 : 1))));
+  });
+  out.on('close', () => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  return out;
 }

@@ -107,3 +107,14 @@ test('modes, owners and symlinks are kept', async () => {
   assert.equal(lstatSync(join(r.dir, 'bin/tool')).mode & 0o7777, 0o4755);
   assert.ok(lstatSync(join(r.dir, 'bin/alias')).isSymbolicLink());
 });
+
+test('exportTree streams a directory as a tar (and errors for a missing one)', async () => {
+  const { exportTree } = await import('../../src/snapshots/export.js');
+  const r = await apply([{ name: 'etc/', type: 'directory' }, { name: 'etc/hostname', data: 'box\n' }]);
+  const chunks: Buffer[] = [];
+  for await (const c of exportTree(r.dir)) chunks.push(c as Buffer);
+  const file = join(base, 'export.tar');
+  writeFileSync(file, Buffer.concat(chunks));
+  assert.deepEqual(execFileSync('tar', ['-tf', file]).toString().trim().split('\n'), ['./', './etc/', './etc/hostname']);
+  await assert.rejects(async () => { for await (const _ of exportTree(join(base, 'missing'))) { /* drain */ } }, /Cannot open/);
+});
