@@ -11,7 +11,7 @@
 import { spawnSync, execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync, readdirSync, mkdtempSync, mkdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { cpus, totalmem, release } from 'node:os';
+import { cpus, totalmem, release, loadavg } from 'node:os';
 import { startDaemon, bootstrapBusybox, apiCall, REPO, DOCKER_BIN, sleep, type Daemon } from '../test/helpers/daemon.js';
 import { createBody } from '../test/helpers/containers.js';
 
@@ -108,6 +108,7 @@ async function main(): Promise<void> {
   const base = mkdtempSync('/tmp/cocon-bench.');
   process.env.COCON_TEST_TMP = base; // startDaemon puts its roots here; the helper sweeps them at exit
   const results: string[] = [];
+  const loadBefore = loadavg()[0];
   const facts: Record<string, string> = {};
   let d: Daemon | undefined;
   let startedDockerd = false;
@@ -210,7 +211,9 @@ async function main(): Promise<void> {
   const head = [
     `## ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`, '',
     `Machine: ${cpus().length} x ${cpu}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${release()}, Node ${process.version}; ` +
-    `${RUNS} measured runs after 2 warm-ups; the cocon daemon at --log-level info.`, '',
+    `${RUNS} measured runs after 2 warm-ups; the cocon daemon at --log-level info. ` +
+    `Load average (1 min) ${loadBefore.toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} at the end` +
+    `${Math.max(loadBefore, loadavg()[0]) > cpus().length ? ' - the machine was busy with other work: figures are inflated' : ''}.`, '',
   ];
   const text = [...head, ...results].join('\n');
   process.stdout.write(`${text}\n`);
