@@ -63,7 +63,7 @@ import {
   mountsUnderAnywhere, processesInRoot, qemuBinary, readHead, removeTree, resolveInRoot, spawnInRoot, copyLayers,
   type ExecMode, type RunBind, type SpawnedRoot,
 } from '../sys/chroot.js';
-import { debootstrap, debootstrapPath, debootstrapScripts, packRoot, secondStage, unpackRoot, DebootstrapError } from '../sys/debootstrap.js';
+import { debootstrap, debootstrapPath, dropUnsafeIo, debootstrapScripts, packRoot, secondStage, unpackRoot, DebootstrapError } from '../sys/debootstrap.js';
 
 export { ChrootError } from './errors.js';
 export type { ChrootRecord } from './store.js';
@@ -128,7 +128,8 @@ export class ChrootManager {
       if (process.env.COCON_CHROOT_EMULATE !== '1' && await kernelRunsElf32(tinyElf32Uname())) {
         return { mode: 'native32', reason: 'the kernel runs 32-bit x86 programs; they run natively under the i686 personality (setarch i686)' };
       }
-      why = 'this kernel answers "Exec format error" to every 32-bit ELF (IA32 emulation unavailable)';
+      why = process.env.COCON_CHROOT_EMULATE === '1' ? 'COCON_CHROOT_EMULATE=1 asks for emulation'
+        : 'this kernel answers "Exec format error" to every 32-bit ELF (IA32 emulation unavailable)';
     } else why = `the kernel cannot run ${arch} programs`;
     const qemu = qemuBinary(a.qemu);
     if (!qemu) return { mode: 'unavailable', reason: `${why}, and qemu-${a.qemu}-static is missing (apt-get install qemu-user-static)` };
@@ -178,6 +179,7 @@ export class ChrootManager {
           o.progress?.(`I: Second stage through ${exec.interpreter} (emulated; this takes minutes)`);
           await secondStage(root, exec.binfmt!, o.progress);
         }
+        dropUnsafeIo(root);
         rec.notes = this.finishDebianRoot(root, o.suite);
         o.progress?.('I: Caching the root for the next create');
         const tmp = `${tar}.tmp-${process.pid}`;

@@ -221,16 +221,19 @@ export function processesInRoot(root: string): number[] {
   return out;
 }
 
-/** Mount points under DIR in any mount namespace on the host (from every process's mountinfo). */
+/** Mount points under DIR in any mount namespace on the host (from every process's mountinfo, chrooted ones included). */
 export function mountsUnderAnywhere(dir: string): string[] {
   const D = dir.replace(/\/+$/, '');
   const seen = new Set<string>();
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
-    let text: string;
-    try { text = readFileSync(`/proc/${d}/mountinfo`, 'utf8'); } catch { continue; }
+    let text: string; let root: string;
+    try { root = readlinkSync(`/proc/${d}/root`); text = readFileSync(`/proc/${d}/mountinfo`, 'utf8'); } catch { continue; }
+    // a chrooted process sees mount points relative to its root
+    const prefix = root === '/' ? '' : root;
     for (const line of text.split('\n')) {
-      const mp = line.split(' ')[4]?.replace(/\\040/g, ' ');
+      const rel = line.split(' ')[4]?.replace(/\\040/g, ' ');
+      const mp = rel === undefined ? undefined : prefix + (rel === '/' && prefix ? '' : rel);
       if (mp && (mp === D || mp.startsWith(D + '/'))) seen.add(mp);
     }
   }

@@ -1,0 +1,225 @@
+// Debian chroots end to end through `cocon chroot`: ONE debootstrap (bookworm minbase amd64) per
+// test run, shared by every test here through the cache (a second create extracts the cached
+// root in seconds); run with exit codes, mounts that vanish (also when the command is killed),
+// --user/--workdir/--env/--bind, rm, bad input that leaves nothing behind, export/commit to the
+// daemon and --from-image back. Needs debootstrap (scripts/test installs it).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CLI_MAIN, run, useDaemon, waitFor, type RunResult } from '../helpers/daemon.js';
+
+const BASE = process.env.COCON_TEST_TMP ?? tmpdir();
+mkdirSync(BASE, { recursive: true });
+const DATA = mkdtempSync(join(BASE, 'chroot-debian-'));
+const h = useDaemon({ busybox: true });
+
+function chroot(args: string[], opts: { timeoutMs?: number; env?: Record<string, string>; host?: boolean } = {}): Promise<RunResult> {
+  const pre = opts.host ? ['-H', h.d.host] : [];
+  return run(process.execPath, ['--', CLI_MAIN, ...pre, 'chroot', '--data-root', DATA, ...args], { timeoutMs: opts.timeoutMs ?? 120_000, env: opts.env });
+}
+const rootOf = (name: string): string => join(DATA, 'chroots', name, 'root');
+
+/** Mount points under dir in any mount namespace of the host. */
+function mountsAnywhere(dir: string): string[] {
+  const out = new Set<string>();
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    let t = ''; let root = '/';
+    try { root = readlinkSync(`/proc/${p}/root`); t = readFileSync(`/proc/${p}/mountinfo`, 'utf8'); } catch { continue; }
+    const prefix = root === '/' ? '' : root;   // a chrooted process sees mount points relative to its root
+    for (const l of t.split('\n')) {
+      const rel = l.split(' ')[4];
+      const mp = rel === undefined ? undefined : prefix + (rel === '/' && prefix ? '' : rel);
+      if (mp && (mp === dir || mp.startsWith(dir + '/'))) out.add(mp);
+    }
+  }
+  return [...out];
+}
+function pidsIn(dir: string): number[] {
+  const out: number[] = [];
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try { const r = readlinkSync(`/proc/${p}/root`); if (r === dir || r.startsWith(dir + '/')) out.push(Number(p)); } catch { /* gone */ }
+  }
+  return out;
+}
+function chrootNames(): string[] {
+  try { return readdirSync(join(DATA, 'chroots')).filter((n) => !n.startsWith('.')).sort(); } catch { return []; }
+}
+
+let debootstrapSeconds = 0;
+let cachedSeconds = 0;
+
+before(async () => {
+  const t0 = Date.now();
+  const r = await chroot(['create', 'base', '--suite', 'bookworm'], { timeoutMs: 600_000 });
+  debootstrapSeconds = (Date.now() - t0) / 1000;
+  assert.equal(r.code, 0, `create base failed: ${r.stderr}`);
+  console.log(`# debootstrap bookworm minbase amd64 via cocon chroot create: ${debootstrapSeconds.toFixed(1)} s`);
+});
+
+after(async () => {
+  // kill whatever is still inside a root, then remove everything (also when a test failed)
+  for (const n of chrootNames()) {
+    for (const pid of pidsIn(rootOf(n))) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+  }
+  for (const n of chrootNames()) await chroot(['rm', '-f', n]);
+  const left = mountsAnywhere(DATA);
+  rmSync(DATA, { recursive: true, force: true });
+  assert.deepEqual(left, [], 'mounts left under the data root');
+});
+
+test('a second create of the same suite comes from the cache, fast', async () => {
+  const t0 = Date.now();
+  const r = await chroot(['create', 'cached', '--suite', 'bookworm']);
+  cachedSeconds = (Date.now() - t0) / 1000;
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim(), 'cached');
+  console.log(`# cached create: ${cachedSeconds.toFixed(1)} s (debootstrap took ${debootstrapSeconds.toFixed(1)} s)`);
+  assert.ok(cachedSeconds < 30, `cached create took ${cachedSeconds} s`);
+  const i = JSON.parse((await chroot(['inspect', 'cached'])).stdout)[0];
+  assert.equal(i.FromCache, true);
+  assert.equal(i.Kind, 'debootstrap');
+  assert.equal(i.Suite, 'bookworm');
+  assert.equal(i.Architecture, 'amd64');
+  assert.equal(i.Execution.Mode, 'native');
+  assert.match(i.DebianVersion, /^12\./);
+  const ls = await chroot(['ls']);
+  assert.equal(ls.code, 0);
+  assert.match(ls.stdout, /^NAME\s+KIND\s+SOURCE\s+SIZE\s+CREATED/);
+  assert.match(ls.stdout, /\ncached\s+debootstrap\s+bookworm\/amd64 \(minbase\)\s+\d+(\.\d+)?MB\s+\S/);
+  assert.equal((await chroot(['rm', 'cached'])).code, 0);
+  assert.equal(existsSync(join(DATA, 'chroots', 'cached')), false);
+});
+
+test('run: the root is Debian 12, exit code passes through, usable mounts inside, none left after', async () => {
+  const r = await chroot(['run', 'base', '--', 'sh', '-c',
+    'cat /etc/debian_version; test -e /proc/self/status && echo proc; test -c /dev/null && echo null; test -d /dev/pts && echo pts; ' +
+    'grep -q " /dev/shm " /proc/self/mounts && echo shm; test -s /etc/resolv.conf && echo resolv; echo $$ > /tmp/pid; exit 7']);
+  assert.equal(r.code, 7, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  assert.match(lines[0], /^12\.\d+$/);
+  assert.deepEqual(lines.slice(1), ['proc', 'null', 'pts', 'shm', 'resolv']);
+  assert.deepEqual(mountsAnywhere(rootOf('base')), []);
+  assert.equal(readFileSync('/proc/self/mounts', 'utf8').includes(rootOf('base')), false);
+  // the chrooted process is an ordinary host process: its pid is a host pid (it wrote its own $$)
+  assert.match(readFileSync(join(rootOf('base'), 'tmp/pid'), 'utf8'), /^\d+\n$/);
+  assert.equal((await chroot(['run', 'base', '--', 'false'])).code, 1);
+  const nf = await chroot(['run', 'base', '--', 'no-such-command']);
+  assert.equal(nf.code, 127);
+  assert.match(nf.stderr, /no-such-command/);
+  assert.deepEqual(mountsAnywhere(rootOf('base')), []);
+});
+
+test('mounts are gone when the command is killed (SIGKILL), and the CLI reports 137', async () => {
+  const child = spawn(process.execPath, ['--', CLI_MAIN, 'chroot', '--data-root', DATA, 'run', 'base', '--', 'sleep', '300'], { stdio: 'ignore' });
+  const exited = new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+  try {
+    const pids = await waitFor('sleep inside the chroot', () => {
+      const l = pidsIn(rootOf('base')).filter((p) => { try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('sleep'); } catch { return false; } });
+      return l.length ? l : undefined;
+    }, 15_000) as number[];
+    assert.equal(pids.length, 1);
+    assert.ok(mountsAnywhere(rootOf('base')).length >= 5, 'expected mounts in the private namespace while it runs');
+    // visible to the host's ps like any process
+    const ps = await run('ps', ['-o', 'pid=,comm=', '-p', String(pids[0])]);
+    assert.match(ps.stdout, /sleep/);
+    process.kill(pids[0], 'SIGKILL');
+    assert.equal(await exited, 137);
+    await waitFor('mounts to vanish', () => mountsAnywhere(rootOf('base')).length === 0, 5_000);
+  } finally { try { child.kill('SIGKILL'); } catch { /* gone */ } }
+});
+
+test('--user, --workdir, --env, --bind (rw and ro)', async () => {
+  const host = mkdtempSync(join(BASE, 'chroot-bind-'));
+  try {
+    chmodSync(host, 0o755);
+    writeFileSync(join(host, 'in.txt'), 'from host\n', { mode: 0o644 });
+    const r = await chroot(['run', '--user', 'nobody', '--workdir', '/tmp', '--env', 'GREETING=hi', '--bind', `${host}:/mnt/host`, '--bind', `${host}:/mnt/ro:ro`,
+      'base', '--', 'sh', '-c', 'id -u; id -g; pwd; echo $GREETING; cat /mnt/host/in.txt; touch /mnt/ro/x 2>/dev/null && echo ro-writable; echo $HOME']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split('\n'), ['65534', '65534', '/tmp', 'hi', 'from host', '/nonexistent']);
+    const w = await chroot(['run', '--bind', `${host}:/mnt/host`, 'base', '--', 'sh', '-c', 'echo made inside > /mnt/host/out.txt']);
+    assert.equal(w.code, 0, w.stderr);
+    assert.equal(readFileSync(join(host, 'out.txt'), 'utf8'), 'made inside\n');
+    assert.deepEqual(mountsAnywhere(rootOf('base')), []);
+  } finally { rmSync(host, { recursive: true, force: true }); }
+});
+
+test('bad input: clear errors, non-zero exit, nothing left behind', async () => {
+  const before = chrootNames();
+  const cases: [string[], RegExp][] = [
+    [['create', 'x1', '--suite', 'nosuchsuite'], /unknown suite "nosuchsuite"/],
+    [['create', 'x2', '--suite', 'bookworm', '--arch', 'vax'], /unknown architecture "vax"/],
+    [['create', 'base', '--suite', 'bookworm'], /chroot "base" already exists/],
+    [['create', 'bad/name', '--suite', 'bookworm'], /invalid chroot name/],
+    [['create', 'x3'], /needs --suite/],
+    [['create', 'x4', '--suite', 'bookworm', '--include', 'Not_A_Package'], /invalid package name/],
+    [['jail', 'x5', '--program', '/no/such/program'], /program \/no\/such\/program not found/],
+    [['run', '--bind', 'relative/dir:/mnt', 'base', '--', 'true'], /host path "relative\/dir" must be absolute/],
+    [['run', '--bind', '/tmp:mnt', 'base', '--', 'true'], /must be absolute/],
+    [['run', '--user', 'nosuchuser', 'base', '--', 'true'], /unable to find user nosuchuser/],
+    [['run', '--workdir', '/no/such/dir', 'base', '--', 'true'], /--workdir \/no\/such\/dir is not a directory/],
+    [['run', 'nosuchchroot', '--', 'true'], /no such chroot: nosuchchroot/],
+    [['rm', 'nosuchchroot'], /no such chroot: nosuchchroot/],
+  ];
+  for (const [args, re] of cases) {
+    const r = await chroot(args);
+    assert.notEqual(r.code, 0, `${args.join(' ')} succeeded`);
+    assert.match(r.stderr, re, `${args.join(' ')}: ${r.stderr}`);
+  }
+  assert.deepEqual(chrootNames(), before);
+  assert.deepEqual(mountsAnywhere(DATA), []);
+  assert.equal(existsSync(join(rootOf('base'), 'mnt/relative')), false);
+});
+
+test('rm refuses a chroot in use, rm -f kills its processes, rm removes everything', async () => {
+  assert.equal((await chroot(['create', 'victim', '--suite', 'bookworm'])).code, 0);
+  const child = spawn(process.execPath, ['--', CLI_MAIN, 'chroot', '--data-root', DATA, 'run', 'victim', '--', 'sleep', '300'], { stdio: 'ignore' });
+  const exited = new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+  try {
+    await waitFor('a process inside', () => pidsIn(rootOf('victim')).length > 0, 15_000);
+    const r = await chroot(['rm', 'victim']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /in use by process/);
+    assert.ok(existsSync(rootOf('victim')));
+    const f = await chroot(['rm', '-f', 'victim']);
+    assert.equal(f.code, 0, f.stderr);
+    assert.equal(await exited, 137);
+    assert.equal(existsSync(join(DATA, 'chroots', 'victim')), false);
+    assert.deepEqual(mountsAnywhere(join(DATA, 'chroots', 'victim')), []);
+  } finally { try { child.kill('SIGKILL'); } catch { /* gone */ } }
+});
+
+test('export writes a tar; commit makes an image in the daemon; --from-image makes a chroot of it', async () => {
+  const tar = join(DATA, 'base.tar');
+  const e = await chroot(['export', '-o', tar, 'base']);
+  assert.equal(e.code, 0, e.stderr);
+  const list = await run('tar', ['-tf', tar]);
+  assert.match(list.stdout, /^\.\/etc\/debian_version$/m);
+  rmSync(tar);
+  const c = await chroot(['commit', 'base', 'chroot-base:v1'], { host: true, timeoutMs: 300_000 });
+  assert.equal(c.code, 0, c.stderr);
+  assert.match(c.stdout.trim(), /^sha256:[0-9a-f]{64}$/);
+  const img = await h.d.api('GET', '/images/chroot-base:v1/json');
+  assert.equal(img.status, 200, img.body);
+  const f = await chroot(['create', 'again', '--from-image', 'chroot-base:v1'], { host: true });
+  assert.equal(f.code, 0, f.stderr);
+  const r = await chroot(['run', 'again', '--', 'cat', '/etc/debian_version']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^12\./);
+  const i = JSON.parse((await chroot(['inspect', 'again'])).stdout)[0];
+  assert.equal(i.Kind, 'image');
+  assert.equal(i.Image, 'chroot-base:v1');
+  // busybox (from the host's busybox-static) as a chroot
+  const b = await chroot(['create', 'bb', '--from-image', 'busybox'], { host: true });
+  assert.equal(b.code, 0, b.stderr);
+  const u = await chroot(['run', 'bb', '--', 'sh', '-c', 'echo busybox $(ls /proc/self/status)']);
+  assert.equal(u.code, 0, u.stderr);
+  assert.equal(u.stdout.trim(), 'busybox /proc/self/status');
+  for (const n of ['again', 'bb']) assert.equal((await chroot(['rm', n])).code, 0);
+  await h.d.api('DELETE', '/images/chroot-base:v1');
+});
