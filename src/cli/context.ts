@@ -9,6 +9,11 @@ import { Client, resolveEndpoint } from './client.js';
 export class CliError extends Error {
   constructor(message: string, readonly status = 1) { super(message); }
 }
+// A run/create failure already formatted ("cocon: MSG\n\nRun 'cocon run --help' ..."), printed as is.
+export class RunError extends CliError {}
+
+export const CLI_VERSION = '0.1.0';
+
 // A bad flag value found by the command itself: printed with the usage, status 125.
 export class UsageError extends Error {}
 // Exit with a status without printing anything more.

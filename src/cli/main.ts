@@ -3,41 +3,95 @@
 import { FlagError, Opts, parseFlags, renderFlagHelp } from './flags.js';
 import type { FlagDef } from './flags.js';
 import { ApiError, ConnectError } from './client.js';
-import { CliError, ExitStatus, UsageError, makeCtx } from './context.js';
+import { CLI_VERSION, CliError, ExitStatus, RunError, UsageError, makeCtx } from './context.js';
 import type { Command } from './context.js';
-import { attachCommand, createCommand, runCommand, startCommand, RunError } from './commands/run.js';
-import {
-  containerInspectCommand, execCommand, inspectCommand, killCommand, logsCommand, pauseCommand, portCommand, psCommand,
-  renameCommand, restartCommand, rmCommand, stopCommand, topCommand, unpauseCommand, waitCommand,
-} from './commands/container.js';
-import { bootstrapCommand, imageInspectCommand, imagesCommand, importCommand, loginCommand, logoutCommand, pullCommand, pushCommand, rmiCommand, tagCommand } from './commands/image.js';
-import { CLI_VERSION, infoCommand, versionCommand } from './commands/system.js';
-import { containerPruneCommand, eventsCommand, historyCommand, imagePruneCommand } from './commands/misc.js';
-import { NETWORK_SUB, VOLUME_SUB } from './commands/objects.js';
-import { commitCommand, diffCommand, exportCommand, loadCommand, saveCommand } from './commands/transfer.js';
-import { cpCommand } from './commands/cp.js';
-import { statsCommand } from './commands/stats.js';
+// Commands are loaded on use (a CLI call pays only for the modules it needs).
+interface Entry { name: string; desc: string; load: () => Promise<Command> }
+const runM = () => import('./commands/run.js');
+const ctrM = () => import('./commands/container.js');
+const imgM = () => import('./commands/image.js');
+const miscM = () => import('./commands/misc.js');
+const objM = () => import('./commands/objects.js');
+const xferM = () => import('./commands/transfer.js');
+const sysM = () => import('./commands/system.js');
+const e = (name: string, desc: string, load: () => Promise<Command>): Entry => ({ name, desc, load });
 
-const TOP: Command[] = [
-  runCommand, createCommand, startCommand, stopCommand, restartCommand, killCommand, rmCommand, psCommand, logsCommand,
-  waitCommand, inspectCommand, renameCommand, attachCommand, execCommand, topCommand, portCommand, pauseCommand,
-  unpauseCommand, imagesCommand, rmiCommand, tagCommand, importCommand, pullCommand, historyCommand, eventsCommand,
-  pushCommand, loginCommand, logoutCommand, cpCommand, statsCommand, saveCommand, loadCommand, exportCommand, commitCommand, diffCommand, versionCommand, infoCommand,
+const R = {
+  run: e('run', 'Create and run a new container from an image', async () => (await runM()).runCommand),
+  create: e('create', 'Create a new container', async () => (await runM()).createCommand),
+  start: e('start', 'Start one or more stopped containers', async () => (await runM()).startCommand),
+  attach: e('attach', 'Attach local standard input, output, and error streams to a running container', async () => (await runM()).attachCommand),
+  stop: e('stop', 'Stop one or more running containers', async () => (await ctrM()).stopCommand),
+  restart: e('restart', 'Restart one or more containers', async () => (await ctrM()).restartCommand),
+  kill: e('kill', 'Kill one or more running containers', async () => (await ctrM()).killCommand),
+  rm: e('rm', 'Remove one or more containers', async () => (await ctrM()).rmCommand),
+  ps: e('ps', 'List containers', async () => (await ctrM()).psCommand),
+  logs: e('logs', 'Fetch the logs of a container', async () => (await ctrM()).logsCommand),
+  wait: e('wait', 'Block until one or more containers stop, then print their exit codes', async () => (await ctrM()).waitCommand),
+  inspect: e('inspect', 'Return low-level information on Docker objects', async () => (await ctrM()).inspectCommand),
+  containerInspect: e('inspect', 'Display detailed information on one or more containers', async () => (await ctrM()).containerInspectCommand),
+  rename: e('rename', 'Rename a container', async () => (await ctrM()).renameCommand),
+  exec: e('exec', 'Execute a command in a running container', async () => (await ctrM()).execCommand),
+  top: e('top', 'Display the running processes of a container', async () => (await ctrM()).topCommand),
+  port: e('port', 'List port mappings or a specific mapping for the container', async () => (await ctrM()).portCommand),
+  pause: e('pause', 'Pause all processes within one or more containers', async () => (await ctrM()).pauseCommand),
+  unpause: e('unpause', 'Unpause all processes within one or more containers', async () => (await ctrM()).unpauseCommand),
+  images: e('images', 'List images', async () => (await imgM()).imagesCommand),
+  imageInspect: e('inspect', 'Display detailed information on one or more images', async () => (await imgM()).imageInspectCommand),
+  rmi: e('rmi', 'Remove one or more images', async () => (await imgM()).rmiCommand),
+  tag: e('tag', 'Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE', async () => (await imgM()).tagCommand),
+  import: e('import', 'Import the contents from a tarball to create a filesystem image', async () => (await imgM()).importCommand),
+  pull: e('pull', 'Download an image from a registry', async () => (await imgM()).pullCommand),
+  push: e('push', 'Upload an image to a registry', async () => (await imgM()).pushCommand),
+  login: e('login', 'Authenticate to a registry', async () => (await imgM()).loginCommand),
+  logout: e('logout', 'Log out from a registry', async () => (await imgM()).logoutCommand),
+  bootstrap: e('bootstrap', "Build an image from the host (busybox: from the host's busybox-static)", async () => (await imgM()).bootstrapCommand),
+  history: e('history', 'Show the history of an image', async () => (await miscM()).historyCommand),
+  events: e('events', 'Get real time events from the server', async () => (await miscM()).eventsCommand),
+  containerPrune: e('prune', 'Remove all stopped containers', async () => (await miscM()).containerPruneCommand),
+  imagePrune: e('prune', 'Remove unused images', async () => (await miscM()).imagePruneCommand),
+  cp: e('cp', 'Copy files/folders between a container and the local filesystem', async () => (await import('./commands/cp.js')).cpCommand),
+  stats: e('stats', "Display a live stream of container(s) resource usage statistics", async () => (await import('./commands/stats.js')).statsCommand),
+  save: e('save', 'Save one or more images to a tar archive (streamed to STDOUT by default)', async () => (await xferM()).saveCommand),
+  load: e('load', 'Load an image from a tar archive or STDIN', async () => (await xferM()).loadCommand),
+  export: e('export', "Export a container's filesystem as a tar archive", async () => (await xferM()).exportCommand),
+  commit: e('commit', "Create a new image from a container's changes", async () => (await xferM()).commitCommand),
+  diff: e('diff', "Inspect changes to files or directories on a container's filesystem", async () => (await xferM()).diffCommand),
+  version: e('version', 'Show the cocon version information', async () => (await sysM()).versionCommand),
+  info: e('info', 'Display system-wide information', async () => (await sysM()).infoCommand),
+};
+
+const TOP: Entry[] = [
+  R.run, R.create, R.start, R.stop, R.restart, R.kill, R.rm, R.ps, R.logs, R.wait, R.inspect, R.rename, R.attach, R.exec,
+  R.top, R.port, R.pause, R.unpause, R.images, R.rmi, R.tag, R.import, R.pull, R.push, R.history, R.events, R.login, R.logout,
+  R.cp, R.stats, R.save, R.load, R.export, R.commit, R.diff, R.version, R.info,
 ];
 
-const CONTAINER_SUB: Record<string, Command> = {
-  run: runCommand, create: createCommand, start: startCommand, stop: stopCommand, restart: restartCommand, kill: killCommand,
-  rm: rmCommand, remove: rmCommand, ls: psCommand, list: psCommand, ps: psCommand, logs: logsCommand, wait: waitCommand,
-  inspect: containerInspectCommand, rename: renameCommand, attach: attachCommand, exec: execCommand, top: topCommand,
-  port: portCommand, pause: pauseCommand, unpause: unpauseCommand, prune: containerPruneCommand,
-  export: exportCommand, commit: commitCommand, diff: diffCommand, cp: cpCommand, stats: statsCommand,
+const CONTAINER_SUB: Record<string, Entry> = {
+  run: R.run, create: R.create, start: R.start, stop: R.stop, restart: R.restart, kill: R.kill,
+  rm: R.rm, remove: R.rm, ls: R.ps, list: R.ps, ps: R.ps, logs: R.logs, wait: R.wait,
+  inspect: R.containerInspect, rename: R.rename, attach: R.attach, exec: R.exec, top: R.top,
+  port: R.port, pause: R.pause, unpause: R.unpause, prune: R.containerPrune,
+  export: R.export, commit: R.commit, diff: R.diff, cp: R.cp, stats: R.stats,
 };
-const IMAGE_SUB: Record<string, Command> = {
-  ls: imagesCommand, list: imagesCommand, rm: rmiCommand, remove: rmiCommand, inspect: imageInspectCommand, tag: tagCommand,
-  import: importCommand, pull: pullCommand, bootstrap: bootstrapCommand, history: historyCommand, prune: imagePruneCommand,
-  save: saveCommand, load: loadCommand, push: pushCommand,
+const IMAGE_SUB: Record<string, Entry> = {
+  ls: R.images, list: R.images, rm: R.rmi, remove: R.rmi, inspect: R.imageInspect, tag: R.tag,
+  import: R.import, pull: R.pull, bootstrap: R.bootstrap, history: R.history, prune: R.imagePrune,
+  save: R.save, load: R.load, push: R.push,
 };
-const SYSTEM_SUB: Record<string, Command> = { info: infoCommand, events: eventsCommand };
+const SYSTEM_SUB: Record<string, Entry> = { info: R.info, events: R.events };
+
+function objectSub(kind: 'volume' | 'network'): Record<string, Entry> {
+  const names = kind === 'volume'
+    ? { create: 'Create a volume', ls: 'List volumes', inspect: 'Display detailed information on one or more volumes', rm: 'Remove one or more volumes', prune: 'Remove unused local volumes' }
+    : { create: 'Create a network', ls: 'List networks', inspect: 'Display detailed information on one or more networks', rm: 'Remove one or more networks', connect: 'Connect a container to a network', disconnect: 'Disconnect a container from a network', prune: 'Remove all unused networks' };
+  const out: Record<string, Entry> = {};
+  for (const [n, desc] of Object.entries(names)) {
+    out[n] = e(n, desc, async () => { const m = await objM(); return (kind === 'volume' ? m.VOLUME_SUB : m.NETWORK_SUB)[n]; });
+  }
+  out.list = out.ls; out.remove = out.rm;
+  return out;
+}
 
 const GLOBAL_FLAGS: FlagDef[] = [
   { long: 'config', type: 'string', desc: 'Location of client config files' },
@@ -79,15 +133,15 @@ Run 'cocon COMMAND --help' for more information on a command.
 `;
 }
 
-function subUsage(group: string, subs: Record<string, Command>): string {
-  // one line per command (aliases such as ls/list share a Command object)
-  const pref = (n: string): number => (n === 'ls' || n === 'rm' ? 0 : n === subs[n].name.split(' ').pop() ? 1 : 2);
-  const byCmd = new Map<Command, string>();
+function subUsage(group: string, subs: Record<string, Entry>): string {
+  // one line per command (aliases such as ls/list share an entry)
+  const pref = (n: string): number => (n === 'ls' || n === 'rm' ? 0 : n === subs[n].name ? 1 : 2);
+  const byEntry = new Map<Entry, string>();
   for (const n of Object.keys(subs)) {
-    const cur = byCmd.get(subs[n]);
-    if (cur === undefined || pref(n) < pref(cur)) byCmd.set(subs[n], n);
+    const cur = byEntry.get(subs[n]);
+    if (cur === undefined || pref(n) < pref(cur)) byEntry.set(subs[n], n);
   }
-  const names = [...byCmd.values()].sort();
+  const names = [...byEntry.values()].sort();
   return `
 Usage:  cocon ${group} COMMAND
 
@@ -192,25 +246,25 @@ async function main(argv: string[]): Promise<number> {
 
   const [word, ...args] = rest;
   if (word === 'chroot') return (await import('./commands/chroot.js')).chrootMain(args, hostFlag);
-  const groups: Record<string, Record<string, Command>> = { container: CONTAINER_SUB, image: IMAGE_SUB, system: SYSTEM_SUB, volume: VOLUME_SUB, network: NETWORK_SUB };
+  const groups: Record<string, Record<string, Entry>> = { container: CONTAINER_SUB, image: IMAGE_SUB, system: SYSTEM_SUB, volume: objectSub('volume'), network: objectSub('network') };
   if (groups[word]) {
     const subs = groups[word];
     const sub = args[0];
     if (!sub) { process.stderr.write(subUsage(word, subs)); return 0; }
     if (sub === '--help' || sub === '-h') { process.stdout.write(subUsage(word, subs)); return 0; }
-    const cmd = subs[sub];
-    if (!cmd) {
-      process.stderr.write(`cocon: unknown command: cocon ${word} ${sub}\n\nRun 'cocon ${word} --help' for more information\n`);
+    const entry = Object.prototype.hasOwnProperty.call(subs, sub) ? subs[sub] : undefined;
+    if (!entry) {
+      process.stderr.write(`cocon: unknown command: cocon ${word} ${sub}\n\nUsage:  cocon ${word}${word === 'volume' ? ' COMMAND' : ''}\n\nRun 'cocon ${word} --help' for more information\n`);
       return 1;
     }
-    return runCommandLine(`${word} ${sub}`, cmd, args.slice(1), hostFlag);
+    return runCommandLine(`${word} ${sub}`, await entry.load(), args.slice(1), hostFlag);
   }
-  const cmd = TOP.find((c) => c.name === word);
-  if (!cmd) {
+  const entry = TOP.find((c) => c.name === word);
+  if (!entry) {
     process.stderr.write(`cocon: unknown command: cocon ${word}\n\nRun 'cocon --help' for more information\n`);
     return 1;
   }
-  return runCommandLine(word, cmd, args, hostFlag);
+  return runCommandLine(word, await entry.load(), args, hostFlag);
 }
 
 // A closed stdout (`cocon run ... | head -1`) ends the CLI like docker's: message, status 1.

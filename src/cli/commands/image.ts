@@ -10,8 +10,7 @@ import { imageRows, IMAGE_HEADERS, IMAGES_DEFAULT_TABLE, IMAGES_DIGESTS_TABLE } 
 import type { ApiImage } from '../format.js';
 import { familiarName, normalizedName, parseRef, RefError } from '../refs.js';
 import { DOCKER_IO_KEY, registryAuthHeader, removeAuth, saveAuth, serverKey } from '../auth.js';
-import { renderOrFail, inspectObjects } from './container.js';
-import { bootstrapBusybox } from './run.js';
+import { bootstrapBusybox, imgPath, inspectObjects, renderOrFail } from './common.js';
 import { ProgressRenderer, ProgressError } from '../progress.js';
 import type { JsonMessage } from '../progress.js';
 
@@ -20,8 +19,6 @@ function daemonMsg(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-// Image references keep their slashes and colons in paths (docker sends them unescaped).
-const imgPath = (s: string): string => s.split('/').map((p) => encodeURIComponent(p).replace(/%3A/gi, ':').replace(/%40/g, '@')).join('/');
 
 export const imagesCommand: Command = {
   name: 'images',

@@ -5,7 +5,7 @@ import { CliError, UsageError } from '../context.js';
 import type { Command, Ctx } from '../context.js';
 import { buildFilters, filtersParam, FilterError } from '../filters.js';
 import { ellipsis, getTimestamp, humanDuration, humanSize, truncateId, goTimeString } from '../humanize.js';
-import { renderOrFail } from './container.js';
+import { renderOrFail } from './common.js';
 import { parseTemplate, execTemplate, TemplateError } from '../template.js';
 import type { Template } from '../template.js';
 

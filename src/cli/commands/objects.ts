@@ -5,7 +5,7 @@ import type { Command, Ctx } from '../context.js';
 import { buildFilters, filtersParam, FilterError } from '../filters.js';
 import { labelsToMap } from '../envfile.js';
 import { humanSize, truncateId } from '../humanize.js';
-import { renderOrFail, printInspect } from './container.js';
+import { renderOrFail, printInspect } from './common.js';
 import { createInterface } from 'node:readline';
 
 const seg = (s: string): string => encodeURIComponent(s);

@@ -8,16 +8,15 @@ import { ApiError, Client, readAll, readJsonStream } from '../client.js';
 import type { HijackedStream } from '../client.js';
 import { CREATE_FLAGS, RUN_FLAGS, buildCreateRequest, ConfigError } from '../runconfig.js';
 import type { CreateRequest } from '../runconfig.js';
-import { CliError, ExitStatus, UsageError } from '../context.js';
+import { CliError, ExitStatus, RunError, UsageError } from '../context.js';
 import type { Command, Ctx } from '../context.js';
 import { monitorResize, proxySignals, pumpStreams, terminalSize } from '../io.js';
 import { familiarString, isBusybox, normalizedName, parseRef } from '../refs.js';
 import { ProgressRenderer, ProgressError } from '../progress.js';
 import { registryAuthHeader } from '../auth.js';
+import { bootstrapBusybox } from './common.js';
 import type { JsonMessage } from '../progress.js';
 
-// A run/create failure: "cocon: MSG\n\nRun 'cocon run --help' for more information", status 125 by default.
-export class RunError extends CliError {}
 
 function runErr(ctx: Ctx, cmd: string, msg: string, status = 125): RunError {
   return new RunError(`${ctx.prog}: ${msg}\n\nRun '${ctx.prog} ${cmd} --help' for more information`, status);
@@ -47,10 +46,6 @@ async function pullImage(ctx: Ctx, client: Client, image: string, quiet = false)
   if (error) throw new CliError(error, 125);
 }
 
-export async function bootstrapBusybox(client: Client): Promise<string> {
-  const r = await client.json<{ Id?: string }>('POST', '/images/bootstrap', { query: { image: 'busybox' } });
-  return r?.Id ?? '';
-}
 
 async function createContainer(ctx: Ctx, client: Client, req: CreateRequest): Promise<string> {
   const doCreate = async (): Promise<string> => {

@@ -3,7 +3,7 @@ import { ApiError } from '../client.js';
 import { ExitStatus } from '../context.js';
 import type { Command } from '../context.js';
 import { bytesSize, humanSize, truncateId } from '../humanize.js';
-import { renderOrFail } from './container.js';
+import { renderOrFail } from './common.js';
 
 const seg = (s: string): string => encodeURIComponent(s);
 

@@ -1,12 +1,12 @@
 // version and info.
 import os from 'node:os';
 import { CLIENT_API_VERSION, ConnectError } from '../client.js';
-import { CliError } from '../context.js';
+import { CLI_VERSION, CliError } from '../context.js';
 import type { Command } from '../context.js';
 import { bytesSize } from '../humanize.js';
-import { printInspect } from './container.js';
+import { printInspect } from './common.js';
 
-export const CLI_VERSION = '0.1.0';
+export { CLI_VERSION };
 
 interface ServerVersion {
   Version?: string; ApiVersion?: string; MinAPIVersion?: string; GitCommit?: string; GoVersion?: string;
