@@ -240,6 +240,19 @@ test('volume prune removes the unused volumes only and lists them', async (t) =>
   assert.ok(!(again.json.VolumesDeleted ?? []).includes(used));
 });
 
+test('volume create and rm are events (Type volume, Actor.ID the name, driver attribute)', async (t) => {
+  const j = janitor(t);
+  const since = Math.floor(Date.now() / 1000) - 1;
+  const name = j.vol(uniq('ev'));
+  await volCreate(h.d, { Name: name });
+  assert.equal((await h.d.api('DELETE', `/v1.41/volumes/${name}`)).status, 204);
+  await new Promise((r) => setTimeout(r, 1100));
+  const r = await h.d.api('GET', `/v1.41/events?since=${since}&until=${Math.floor(Date.now() / 1000)}`, undefined, { timeoutMs: 10_000 });
+  assert.equal(r.status, 200);
+  const mine = r.body.split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((e) => e.Type === 'volume' && e.Actor?.ID === name);
+  assert.deepEqual(mine.map((e) => [e.Action, e.Actor.Attributes.driver]), [['create', 'local'], ['destroy', 'local']]);
+});
+
 // =====================================================================================================
 // volumes in containers
 // =====================================================================================================
@@ -517,6 +530,15 @@ test('quota: a --opt size=8m volume gives the writer ENOSPC; the host spends no 
   assert.ok(!existsSync(volDir));
   const finalDelta = freeBefore - free();
   t.diagnostic(`after volume rm the data root's free space differs from before by ${(finalDelta / MiB).toFixed(2)} MiB`);
+  // copy-up lands inside the quota filesystem (its lost+found does not count as content)
+  const etc = j.vol(uniq('qetc'));
+  await volCreate(h.d, { Name: etc, DriverOpts: { size: '4m' } });
+  const e = await runWith(j, ['sh', '-c', 'cat /etc/passwd; ls /etc; df -k /etc | tail -1'], { Binds: [`${etc}:/etc`] });
+  assert.equal(e.code, 0, e.stderr);
+  const lines = e.stdout.split('\n');
+  assert.deepEqual(lines.slice(0, 2), ['root:x:0:0:root:/root:/bin/sh', 'nobody:x:65534:65534:nobody:/home:/bin/false']);
+  assert.ok(lines.includes('group') && lines.includes('lost+found'), e.stdout);
+  assert.ok(Number(lines.find((l) => /^\/dev\/loop\d+\s/.test(l))?.trim().split(/\s+/)[1]) <= 4096, `a 4m filesystem over /etc: ${e.stdout}`);
 });
 
 test('a daemon crash during copy-up: the half-copied volume is wiped and copied again on the next start', async (t) => {
