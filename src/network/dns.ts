@@ -5,7 +5,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { log } from '../daemon/log.js';
 
-export type Resolve = (name: string) => string[] | null;
+export type Resolve = (name: string, peer: string) => string[] | null;
 
 interface Question { name: string; type: number; cls: number; end: number }
 
@@ -44,7 +44,7 @@ export class DnsServer {
   private pending = new Map<string, { peer: { address: string; port: number }; timer: NodeJS.Timeout }>();
   private upstreamSock?: Socket;
 
-  constructor(private readonly address: string, private readonly resolve: Resolve, private readonly upstream: () => string[], private readonly port = 53) {}
+  constructor(private readonly address: string, private readonly resolve: Resolve, private readonly upstream: (peer: string) => string[], private readonly port = 53) {}
 
   async start(): Promise<void> {
     const s = createSocket({ type: 'udp4', reuseAddr: true });
@@ -70,12 +70,12 @@ export class DnsServer {
   private onQuery(msg: Buffer, peer: { address: string; port: number }): void {
     const q = parseQuestion(msg);
     if (!q || !this.sock) return;
-    const ips = this.resolve(q.name.replace(/\.$/, ''));
+    const ips = this.resolve(q.name.replace(/\.$/, ''), peer.address);
     if (ips) {
       this.sock.send(answer(msg, q, q.type === 1 || q.type === 255 ? ips : []), peer.port, peer.address);
       return;
     }
-    const servers = this.upstream();
+    const servers = this.upstream(peer.address);
     if (!servers.length || !this.upstreamSock) { this.sock.send(answer(msg, q, [], 2), peer.port, peer.address); return; }
     const key = String(msg.readUInt16BE(0));
     const timer = setTimeout(() => {

@@ -33,6 +33,7 @@ import { allocate, cidrString, contains, intToIp, ipToInt, isIPv4, macFor, overl
 import { inspectPorts, portRequests, psPorts, type PortBinding, type PortRequest } from './ports.js';
 import { DnsServer } from './dns.js';
 import { createNetns, setupNetns, deleteNetns, hostLinks, hostResolvConf, hostRoutes, ipBatch, ipBatchForce, linkExists, netnsAlive, portFree, sysctl } from '../sys/net.js';
+import { runOk } from '../sys/exec.js';
 import { foreignForwardDrop, nftApply, nftDeleteTable, nftTableComment, nftTables } from '../sys/nft.js';
 
 export interface NetworkConfig {
@@ -304,11 +305,13 @@ export class NetworkService implements NetworkHooks {
 
   renderNft(): string {
     const t = this.table;
-    const ports: string[] = []; const post: string[] = []; const fwd: string[] = [];
+    const ports: string[] = []; const post: string[] = []; const fwd: string[] = []; const raw: string[] = [];
     for (const n of this.nets.values()) {
       if (n.Driver !== 'bridge') continue;
       const dev = this.device(n); const sub = n.IPAM.Config[0].Subnet;
       post.push(`ip saddr 127.0.0.0/8 oifname "${dev}" masquerade`);
+      // route_localnet is on for the device (published ports on 127.0.0.1): never let containers reach the host's loopback services
+      raw.push(`iifname "${dev}" ip daddr 127.0.0.0/8 drop`);
       if (n.Internal) { fwd.push(`iifname "${dev}" oifname != "${dev}" drop`, `oifname "${dev}" iifname != "${dev}" drop`); continue; }
       if (n.Options['com.docker.network.bridge.enable_ip_masquerade'] !== 'false') post.push(`ip saddr ${sub} oifname != "${dev}" masquerade`);
     }
@@ -323,6 +326,7 @@ export class NetworkService implements NetworkHooks {
       '  chain output {', '    type nat hook output priority -100; policy accept;', '    fib daddr type local jump ports', '  }',
       '  chain postrouting {', '    type nat hook postrouting priority srcnat; policy accept;', ...post.map((l) => `    ${l}`), '  }',
       '  chain forward {', '    type filter hook forward priority filter; policy accept;', ...fwd.map((l) => `    ${l}`), '  }',
+      '  chain raw_prerouting {', '    type filter hook prerouting priority raw; policy accept;', ...raw.map((l) => `    ${l}`), '  }',
       '}', '',
     ].join('\n');
   }
@@ -360,18 +364,28 @@ export class NetworkService implements NetworkHooks {
   private async startDns(n: NetworkRecord): Promise<void> {
     if (this.dns.has(n.Id)) return;
     const gw = intToIp(this.subnet(n).gw);
-    const srv = new DnsServer(gw, (name) => this.resolveName(n, name), () => hostResolvConf().nameservers.filter((s) => !s.startsWith('127.')));
+    const srv = new DnsServer(gw, (name, peer) => this.resolveName(n, name, peer), (peer) => this.upstreamFor(n, peer));
     try { await srv.start(); this.dns.set(n.Id, srv); } catch (e) { log.warn('network: embedded DNS did not start', { network: n.Name, address: gw, error: (e as Error).message }); }
   }
 
-  private resolveName(n: NetworkRecord, name: string): string[] | null {
+  /** Where the embedded DNS sends other names: the asking container's --dns, else the host's resolvers. */
+  private upstreamFor(n: NetworkRecord, peer: string): string[] {
+    const asker = this.active(n).find((e) => e.ip === peer);
+    const dns = asker ? this.containers?.tryLookup(asker.containerId)?.hostConfig.Dns : undefined;
+    return dns?.length ? dns : hostResolvConf().nameservers.filter((s) => !s.startsWith('127.'));
+  }
+
+  /** Names on every user network of the asking container (found by its address on n), else on n. */
+  private resolveName(n: NetworkRecord, name: string, peer?: string): string[] | null {
     const q = name.toLowerCase();
     const out: string[] = [];
-    for (const e of this.active(n)) {
+    const asker = peer ? this.active(n).find((e) => e.ip === peer) : undefined;
+    const nets = asker ? this.epsOf(asker.containerId).filter((e) => e.ip && this.dns.has(e.networkId)).map((e) => this.nets.get(e.networkId)!) : [n];
+    for (const e of nets.flatMap((x) => this.active(x))) {
       const r = this.containers?.tryLookup(e.containerId);
       if (!r) continue;
       const names = [r.name, r.id.slice(0, 12), r.config.Hostname, ...e.aliases, ...e.links.map((l) => l.split(':')[1] ?? '')].map((x) => x.toLowerCase());
-      if (names.includes(q) || (q.length >= 12 && r.id.startsWith(q))) out.push(e.ip);
+      if ((names.includes(q) || (q.length >= 12 && r.id.startsWith(q))) && !out.includes(e.ip)) out.push(e.ip);
     }
     return out.length ? out : null;
   }
@@ -471,7 +485,8 @@ export class NetworkService implements NetworkHooks {
         const n = this.nets.get(e.networkId)!; const s = this.subnet(n);
         lines.push(...this.ifaceLines(e, n, s, e === pe));
       }
-      await setupNetns(ns, lines, eps.map((e) => ({ netns: this.hubPath(this.nets.get(e.networkId)!), lines: [`link set ${hubLink(e)} master br0`, `link set ${hubLink(e)} up`] })));
+      const dnsEp = this.dnsEndpoint(eps);
+      await setupNetns(ns, lines, eps.map((e) => ({ netns: this.hubPath(this.nets.get(e.networkId)!), lines: [`link set ${hubLink(e)} master br0`, `link set ${hubLink(e)} up`] })), dnsEp ? this.dnsRedirect(ns, dnsEp) : '');
       for (const e of eps) this.saveEp(e);
       // 3. rules
       if (pe.ports.length) await this.applyNft();
@@ -486,7 +501,7 @@ export class NetworkService implements NetworkHooks {
     }
     for (const e of eps) this.events?.publish('network', 'connect', e.networkId, { container: r.id, name: this.nets.get(e.networkId)!.Name, type: 'bridge' });
     log.debug('network: connected', { id: r.id, ms: Math.round((performance.now() - t0) * 10) / 10, ips: eps.map((e) => e.ip).join(',') });
-    return { netnsPath: ns, hosts: this.hostsFile(r, eps, linkHosts), resolvConf: this.resolvConf(r, primary), env };
+    return { netnsPath: ns, hosts: this.hostsFile(r, eps, linkHosts), resolvConf: this.resolvConf(r, primary, !!this.dnsEndpoint(eps)), env };
   }
 
   private ifaceLines(e: Endpoint, n: NetworkRecord, s: Cidr & { gw: number }, primary: boolean): string[] {
@@ -574,12 +589,31 @@ export class NetworkService implements NetworkHooks {
     return s;
   }
 
-  private resolvConf(r: ContainerRecord, n: NetworkRecord): string {
+  /** The endpoint whose network's embedded DNS the container uses (its first user network). */
+  private dnsEndpoint(eps: Endpoint[]): Endpoint | undefined {
+    return eps.find((e) => e.ip && this.dns.has(e.networkId));
+  }
+
+  /**
+   * Shell lines that make 127.0.0.11:53 inside the container's namespace reach the embedded DNS on
+   * the gateway (DNAT, then SNAT to the container's own address; route_localnet lets the rewritten
+   * loopback-sourced packet leave), as docker's resolver address.
+   */
+  private dnsRedirect(ns: string, e: Endpoint): string {
+    const gw = intToIp(this.subnet(this.nets.get(e.networkId)!).gw);
+    const q = `'${ns.replace(/'/g, `'\\''`)}'`;
+    return `nsenter --net=${q} sh -c 'echo 1 > /proc/sys/net/ipv4/conf/all/route_localnet && exec nft -f -' <<'COCON_DNS'\n`
+      + `table ip cocon_dns\ndelete table ip cocon_dns\ntable ip cocon_dns {\n`
+      + `  chain output {\n    type nat hook output priority -100; policy accept;\n    ip daddr 127.0.0.11 udp dport 53 dnat to ${gw}:53\n    ip daddr 127.0.0.11 tcp dport 53 dnat to ${gw}:53\n  }\n`
+      + `  chain postrouting {\n    type nat hook postrouting priority 100; policy accept;\n    ip saddr 127.0.0.0/8 ip daddr ${gw} snat to ${e.ip}\n  }\n}\nCOCON_DNS\n`;
+  }
+
+  private resolvConf(r: ContainerRecord, n: NetworkRecord, viaEmbedded = !this.isDefault(n) && this.dns.has(n.Id)): string {
     const h = hostResolvConf();
     const search = r.hostConfig.DnsSearch?.length ? r.hostConfig.DnsSearch : h.search;
     const options = r.hostConfig.DnsOptions?.length ? r.hostConfig.DnsOptions : h.options;
     let servers: string[];
-    if (!this.isDefault(n) && this.dns.has(n.Id)) servers = [intToIp(this.subnet(n).gw)];
+    if (viaEmbedded) servers = ['127.0.0.11'];
     else if (r.hostConfig.Dns?.length) servers = r.hostConfig.Dns;
     else { servers = h.nameservers.filter((x) => !x.startsWith('127.') && x !== '::1'); if (!servers.length) servers = ['8.8.8.8', '8.8.4.4']; }
     let s = servers.map((x) => `nameserver ${x}\n`).join('');
@@ -794,7 +828,10 @@ export class NetworkService implements NetworkHooks {
     }
     this.appendHosts(r, `${e.ip}\t${r.config.Hostname}\n`);
     // Like docker: a container that joins a user network resolves through its embedded DNS.
-    if (this.dns.has(n.Id)) this.writeContainerFile(r, 'resolv.conf', this.resolvConf(r, n));
+    if (this.dns.has(n.Id) && this.dnsEndpoint(this.epsOf(r.id).filter((x) => x !== e)) === undefined) {
+      await runOk('sh', ['-c', this.dnsRedirect(ns, e)]).catch((err: Error) => log.warn('network: DNS redirect failed', { id: r.id, error: err.message }));
+      this.writeContainerFile(r, 'resolv.conf', this.resolvConf(r, n, true));
+    }
     this.events?.publish('network', 'connect', n.Id, { container: r.id, name: n.Name, type: 'bridge' });
   }
 

@@ -43,13 +43,14 @@ export async function createNetns(path: string, lines: string[] = []): Promise<v
  * `ip -batch` lines inside it, then runs further batches in other namespaces (the hubs). Node's
  * spawns are the expensive part of a container start, so everything goes through one `sh`.
  */
-export async function setupNetns(path: string, lines: string[], then: Array<{ netns: string; lines: string[] }>): Promise<void> {
+export async function setupNetns(path: string, lines: string[], then: Array<{ netns: string; lines: string[] }>, tail = ''): Promise<void> {
   mkdirSync(dirname(path), { recursive: true });
   if (isMounted(path)) await deleteNetns(path);
   const q = (x: string) => `'${x.replace(/'/g, `'\\''`)}'`;
   const doc = (ls: string[], tag: string) => `<<'${tag}'\n${ls.join('\n')}\n${tag}\n`;
   let script = `set -e\n: > ${q(path)}\nunshare --net=${q(path)} ip -batch - ${doc(lines, 'COCON_EOF_0')}`;
   then.forEach((t, i) => { script += `nsenter --net=${q(t.netns)} ip -batch - ${doc(t.lines, `COCON_EOF_${i + 1}`)}`; });
+  script += tail;
   try {
     await runOk('sh', ['-c', script]);
   } catch (e) {

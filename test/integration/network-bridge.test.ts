@@ -118,7 +118,8 @@ test('user network: names, aliases and ids resolve; --ip; connect/disconnect whi
   const base = subnet.replace(/\.0\/24$/, '');
   const srv = uniq('srv');
   await ok(h.d, ['run', '-d', '--name', srv, '--network', net, '--network-alias', 'db', '--ip', `${base}.77`, 'busybox', 'sh', '-c', HTTPD]);
-  const out = await ok(h.d, ['run', '--rm', '--network', net, 'busybox', 'sh', '-c', `nslookup ${srv}; nslookup db; ping -c1 -W3 ${srv}; wget -qO- http://db/`]);
+  const out = await ok(h.d, ['run', '--rm', '--network', net, 'busybox', 'sh', '-c', `cat /etc/resolv.conf; nslookup ${srv} 127.0.0.11; nslookup db; ping -c1 -W3 ${srv}; wget -qO- http://db/`]);
+  assert.match(out, /^nameserver 127\.0\.0\.11$/m);
   assert.match(out, new RegExp(`Address: ${base}\\.77`));
   assert.match(out, /1 packets received/);
   assert.match(out, /served-/);
@@ -148,7 +149,8 @@ test('user network: names, aliases and ids resolve; --ip; connect/disconnect whi
   const other = uniq('oth');
   await ok(h.d, ['run', '-d', '--name', other, 'busybox', 'sleep', '300']);
   assert.equal((await h.d.api('POST', `/networks/${net}/connect`, { Container: other })).status, 200);
-  const two = await ok(h.d, ['exec', other, 'sh', '-c', `ip -o -4 addr; wget -qO- http://${srv}/`]);
+  const two = await ok(h.d, ['exec', other, 'sh', '-c', `ip -o -4 addr; cat /etc/resolv.conf; wget -qO- http://${srv}/`]);
+  assert.match(two, /nameserver 127\.0\.0\.11/);
   assert.match(two, new RegExp(`eth1\\s+inet ${base}\\.`));
   assert.match(two, /served-/);
   assert.equal((await h.d.api('POST', `/networks/${net}/disconnect`, { Container: other })).status, 200);
