@@ -196,6 +196,7 @@ export class ChrootManager {
       return rec;
     } catch (e) {
       await this.discard(o.name);
+      if (o.signal?.aborted) throw new ChrootError('Failed', `create ${o.name}: interrupted; nothing was kept`);
       if (e instanceof DebootstrapError) throw new ChrootError('Failed', e.message);
       throw e;
     }

@@ -2,7 +2,7 @@
 // namespace (unshare -m), so whatever it mounts in the target (proc, sys, devpts) is gone when it
 // exits, even when it is interrupted.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from './exec.js';
 import { spawnInUserns } from './chroot.js';
@@ -105,7 +105,10 @@ export async function packRoot(root: string, outFile: string): Promise<void> {
 
 /** Extracts a tarball made by packRoot into an existing directory. */
 export async function unpackRoot(file: string, root: string): Promise<void> {
-  const comp = existsSync('/usr/bin/zstd') ? ['-I', 'zstd -T0'] : [];
+  const head = Buffer.alloc(4);
+  const fd = openSync(file, 'r');
+  try { readSync(fd, head, 0, 4, 0); } finally { closeSync(fd); }
+  const comp = head.readUInt32LE(0) === 0xfd2fb528 ? ['-I', 'zstd -T0'] : [];
   const r = await run('tar', ['--numeric-owner', '--same-owner', '--same-permissions', '--xattrs', '--xattrs-include=*', ...comp,
     '-C', root, '-xf', file]);
   if (r.code !== 0) throw new Error(`tar: ${r.stderr.trim()}`);

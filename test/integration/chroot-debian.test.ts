@@ -10,6 +10,7 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlink
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI_MAIN, run, useDaemon, waitFor, type RunResult } from '../helpers/daemon.js';
+import { startPty } from '../helpers/pty.js';
 
 const BASE = process.env.COCON_TEST_TMP ?? tmpdir();
 mkdirSync(BASE, { recursive: true });
@@ -222,4 +223,46 @@ test('export writes a tar; commit makes an image in the daemon; --from-image mak
   assert.equal(u.stdout.trim(), 'busybox /proc/self/status');
   for (const n of ['again', 'bb']) assert.equal((await chroot(['rm', n])).code, 0);
   await h.d.api('DELETE', '/images/chroot-base:v1');
+});
+
+test('shell: an interactive terminal inside, ctrl-c stops the foreground command, the exit status passes through', async () => {
+  const p = await startPty([process.execPath, '--', CLI_MAIN, 'chroot', '--data-root', DATA, 'shell', 'base']);
+  try {
+    await p.waitFor(/\(base\)root@[^\n]*# $/m, 30_000);
+    await p.type('tty; echo $((6*7))\n');
+    await p.waitFor(/^\/dev\/pts\/\d+\s*$/m);
+    await p.waitFor(/^42\s*$/m);
+    await p.type('sleep 300\n');
+    await waitFor('sleep in the chroot', () => pidsIn(rootOf('base')).some((pid) => {
+      try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('sleep'); } catch { return false; }
+    }), 15_000);
+    await p.keys('C-c');
+    await waitFor('sleep to stop on ctrl-c', () => !pidsIn(rootOf('base')).some((pid) => {
+      try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('sleep'); } catch { return false; }
+    }), 15_000);
+    await p.type('echo after-ctrl-c\n');
+    await p.waitFor(/^after-ctrl-c\s*$/m);
+    await p.type('exit 3\n');
+    assert.equal(await p.exitCode(30_000), 3);
+  } finally { await p.close(); }
+  assert.deepEqual(pidsIn(rootOf('base')), []);
+  assert.deepEqual(mountsAnywhere(rootOf('base')), []);
+});
+
+test('an interrupted create (SIGINT during debootstrap) leaves nothing behind', async () => {
+  const child = spawn(process.execPath, ['--', CLI_MAIN, 'chroot', '--data-root', DATA, 'create', 'intr', '--suite', 'bookworm', '--no-cache'],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (b: Buffer) => { err += b.toString(); });
+  const exited = new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+  try {
+    await waitFor('debootstrap to start', () => /I: Retrieving|I: Checking/.test(err), 60_000);
+    child.kill('SIGINT');
+    const code = await exited;
+    assert.notEqual(code, 0);
+    assert.match(err, /interrupted; nothing was kept/);
+    assert.equal(existsSync(join(DATA, 'chroots', 'intr')), false);
+    assert.deepEqual(readdirSync(join(DATA, 'chroots', '.cache')).filter((f) => f.includes('.tmp')), []);
+    assert.deepEqual(mountsAnywhere(join(DATA, 'chroots')), []);
+  } finally { try { child.kill('SIGKILL'); } catch { /* gone */ } }
 });
