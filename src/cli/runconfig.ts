@@ -6,6 +6,7 @@ import type { FlagDef } from './flags.js';
 import { Opts } from './flags.js';
 import { labelsToMap, parseEnvFile, resolveEnvArg } from './envfile.js';
 import { ramInBytes } from './humanize.js';
+import { resolve as resolvePath } from 'node:path';
 
 export const RUN_FLAGS: FlagDef[] = [
   { long: 'attach', short: 'a', type: 'list', desc: 'Attach to STDIN, STDOUT or STDERR' },
@@ -104,6 +105,7 @@ export interface RunEnv {
   readFile: (path: string) => string;        // throws with a message like "open X: no such file or directory"
   lookupEnv: (k: string) => string | undefined;
   consoleSize?: [number, number];            // [rows, cols] when stdout is a terminal
+  cwd?: string;                              // relative bind sources (./dir) are resolved against it
 }
 
 export interface CreateRequest {
@@ -357,10 +359,19 @@ export function buildCreateRequest(o: Opts, env: RunEnv, isRun: boolean): Create
       volumes[v] = {};
     } else {
       if (parts.length > 3 || parts[1] === '') throw new ConfigError(`invalid volume specification: '${v}'`);
-      binds.push(v);
+      // docker resolves a relative host path (./dir, ../dir, .) against the current directory
+      if (env.cwd && (parts[0] === '.' || parts[0] === '..' || parts[0].startsWith('./') || parts[0].startsWith('../'))) {
+        parts[0] = resolvePath(env.cwd, parts[0]);
+        binds.push(parts.join(':'));
+      } else binds.push(v);
     }
   }
-  const mounts = o.list('mount').map((m) => { try { return parseMount(m); } catch (e) { throw flagErr('--mount', m, (e as Error).message); } });
+  const mounts = o.list('mount').map((m) => {
+    let mt: Record<string, unknown>;
+    try { mt = parseMount(m); } catch (e) { throw flagErr('--mount', m, (e as Error).message); }
+    if (mt.Type === 'bind' && env.cwd && typeof mt.Source === 'string' && !mt.Source.startsWith('/')) mt.Source = resolvePath(env.cwd, mt.Source);
+    return mt;
+  });
   const tmpfs: Record<string, string> = {};
   for (const t of o.list('tmpfs')) {
     const i = t.indexOf(':');

@@ -133,6 +133,13 @@ test('create body: bad values', () => {
   assert.throws(() => req(['-p', 'abc', 'busybox']), /invalid containerPort: abc/);
 });
 
+test('relative bind sources resolve against the current directory', () => {
+  const p = parseFlags(['-v', './data:/data:ro', '-v', 'named:/n', '--mount', 'type=bind,src=sub,dst=/s', 'busybox'], RUN_FLAGS, { interspersed: false });
+  const b = buildCreateRequest(new Opts(p, RUN_FLAGS), { ...env, cwd: '/home/u' }, true).body as Record<string, any>;
+  assert.deepEqual(b.HostConfig.Binds, ['/home/u/data:/data:ro', 'named:/n']);
+  assert.equal(b.HostConfig.Mounts[0].Source, '/home/u/sub');
+});
+
 test('ports, restart, mounts', () => {
   assert.deepEqual(parsePortSpec('80'), [{ port: '80/tcp', binding: { HostIp: '', HostPort: '' } }]);
   assert.deepEqual(parsePortSpec('8000-8001:80-81').map((x) => [x.port, x.binding.HostPort]), [['80/tcp', '8000'], ['81/tcp', '8001']]);

@@ -171,6 +171,7 @@ function buildRequest(ctx: Ctx, o: Opts, isRun: boolean): CreateRequest {
       readFile: readFileForFlag,
       lookupEnv: (k) => ctx.env[k],
       consoleSize: terminalSize(),
+      cwd: process.cwd(),
     }, isRun);
   } catch (e) {
     if (e instanceof ConfigError) {
