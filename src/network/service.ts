@@ -32,7 +32,7 @@ import { NoNetwork, type ConnectResult, type NetworkHooks } from './types.js';
 import { allocate, cidrString, contains, intToIp, ipToInt, isIPv4, macFor, overlaps, parseCidr, parsePool, pickSubnet, type Cidr, type Pool } from './ipam.js';
 import { inspectPorts, portRequests, psPorts, type PortBinding, type PortRequest } from './ports.js';
 import { DnsServer } from './dns.js';
-import { createNetns, setupNetns, deleteNetns, hostLinks, hostResolvConf, hostRoutes, ipBatch, ipBatchForce, linkExists, netnsAlive, portFree, sysctl } from '../sys/net.js';
+import { createHub, hostLinkExists, setupNetns, deleteNetns, hostLinks, hostResolvConf, hostRoutes, ipBatch, ipBatchForce, linkExists, netnsAlive, portFree, sysctl } from '../sys/net.js';
 import { runOk } from '../sys/exec.js';
 import { foreignForwardDrop, nftApply, nftDeleteTable, nftTableComment, nftTables } from '../sys/nft.js';
 
@@ -95,6 +95,7 @@ export class NetworkService implements NetworkHooks {
   /** "<network id>:<ip>" of endpoints whose namespace is still being torn down. */
   private readonly draining = new Set<string>();
   private readonly teardowns = new Map<string, Promise<void>>();
+  private iccChanged = false;
   private readonly none = new NoNetwork();
   private nftChain: Promise<void> = Promise.resolve();
   private hubChains = new Map<string, Promise<void>>();
@@ -119,9 +120,9 @@ export class NetworkService implements NetworkHooks {
   // ---- daemon start -----------------------------------------------------------------------------
 
   async init(): Promise<void> {
+    const t0 = performance.now();
     mkdirSync(this.nsDir, { recursive: true, mode: 0o700 });
     if (this.iptables) sysctl('net.ipv4.ip_forward', '1');
-    await this.gcStale().catch((e: Error) => log.warn('network: sweeping stale cocon tables failed', { error: e.message }));
     for (const row of this.db.prepare('SELECT record FROM networks').all() as Array<{ record: string }>) {
       const n = JSON.parse(row.record) as NetworkRecord; this.nets.set(n.Id, n);
     }
@@ -133,16 +134,24 @@ export class NetworkService implements NetworkHooks {
     for (const row of this.db.prepare('SELECT record FROM endpoints').all() as Array<{ record: string }>) {
       const e = JSON.parse(row.record) as Endpoint; this.eps.set(e.key, e);
     }
-    for (const n of this.nets.values()) if (n.Driver === 'bridge') await this.ensureHub(n);
+    const fresh = new Set<string>();
+    for (const n of this.nets.values()) if (n.Driver === 'bridge' && await this.ensureHub(n)) fresh.add(n.Id);
     for (const e of this.eps.values()) {
       if (e.ip && !netnsAlive(this.nsPath(e.containerId))) { this.releaseEndpoint(e); }
     }
     await this.applyNft();
-    for (const n of this.nets.values()) if (n.Driver === 'bridge') { await this.applyHubPolicy(n, true); if (!this.isDefault(n)) await this.startDns(n); }
-    if (this.iptables) {
-      const drops = await foreignForwardDrop('cocon_').catch(() => []);
-      if (drops.length) log.warn('network: another table drops forwarded packets by policy; routed container traffic (outbound NAT, published ports from other hosts) is subject to it', { chains: drops.join(', ') });
+    for (const n of this.nets.values()) {
+      if (n.Driver !== 'bridge') continue;
+      // a new hub has no policy yet; a kept one may hold rules of an earlier --icc
+      if (!this.icc(n) || (!fresh.has(n.Id) && this.iccChanged)) await this.applyHubPolicy(n, true);
+      if (!this.isDefault(n)) await this.startDns(n);
     }
+    log.debug('network: ready', { ms: Math.round(performance.now() - t0), table: this.table, bridge: this.defaultDevice() });
+    // Off the start path: other daemons' leftovers, and a word about foreign forward policies.
+    void this.gcStale().catch((e: Error) => log.warn('network: sweeping stale cocon tables failed', { error: e.message }));
+    if (this.iptables) void foreignForwardDrop('cocon_').then((drops) => {
+      if (drops.length) log.warn('network: another table drops forwarded packets by policy; routed container traffic (outbound NAT, published ports from other hosts) is subject to it', { chains: drops.join(', ') });
+    }).catch(() => undefined);
   }
 
   async shutdown(): Promise<void> {
@@ -179,7 +188,9 @@ export class NetworkService implements NetworkHooks {
     if (device.length > 15 || !/^[a-zA-Z0-9_.-]+$/.test(device)) throw new Error(`invalid bridge name: ${device}`);
     let n = this.byName('bridge');
     let subnet: string; let gateway: string;
-    const taken = await this.takenSubnets(n?.Id, device);
+    // The host's routes matter only when a subnet is to be picked or re-checked (not with a live hub).
+    const live = !!n && n.IPAM.Config[0] && n.Options['com.docker.network.bridge.name'] === device && netnsAlive(this.hubPath(n));
+    const taken = this.cfg.bip || live ? [] : await this.takenSubnets(n?.Id, device);
     if (this.cfg.bip) {
       const c = parseCidr(this.cfg.bip);
       if (c.host === c.base || c.len > 30) throw new Error(`--bip ${this.cfg.bip}: give the gateway address with its prefix, e.g. 10.99.0.1/24`);
@@ -199,6 +210,7 @@ export class NetworkService implements NetworkHooks {
       'com.docker.network.bridge.name': device, 'com.docker.network.driver.mtu': '1500',
     };
     if (!n) n = { ...this.builtin('bridge', 'null'), Driver: 'bridge' };
+    this.iccChanged = n.Options['com.docker.network.bridge.enable_icc'] !== undefined && n.Options['com.docker.network.bridge.enable_icc'] !== String(icc);
     const changed = n.IPAM.Config[0]?.Subnet !== subnet || n.IPAM.Config[0]?.Gateway !== gateway || n.Options['com.docker.network.bridge.name'] !== device;
     if (changed && n.Options['com.docker.network.bridge.name']) await this.dropHub(n);
     n.IPAM = { Driver: 'default', Options: null, Config: [{ Subnet: subnet, Gateway: gateway }] };
@@ -273,20 +285,12 @@ export class NetworkService implements NetworkHooks {
 
   // ---- hubs, nft --------------------------------------------------------------------------------
 
-  private async ensureHub(n: NetworkRecord): Promise<void> {
+  /** Creates the network's hub unless it is alive; true when it made a new one. */
+  private async ensureHub(n: NetworkRecord): Promise<boolean> {
     const hub = this.hubPath(n); const dev = this.device(n); const s = this.subnet(n);
-    if (netnsAlive(hub) && await linkExists(dev)) return;
-    await ipBatchForce([`link del dev ${dev}`]);
-    await createNetns(hub, [
-      'link set lo up', 'link add br0 type bridge', 'link set br0 up',
-      `link add up0 type veth peer name ${dev} netns ${process.pid}`, 'link set up0 master br0', 'link set up0 up',
-    ]);
-    try {
-      await ipBatch([`addr add ${intToIp(s.gw)}/${s.len} dev ${dev}`, `link set dev ${dev} alias ${this.rootTag}`, `link set dev ${dev} up`]);
-      sysctl(`net.ipv4.conf.${dev}.route_localnet`, '1');
-    } catch (e) {
-      await this.dropHub(n); throw e;
-    }
+    if (netnsAlive(hub) && hostLinkExists(dev)) return false;
+    await createHub(hub, dev, `${intToIp(s.gw)}/${s.len}`, this.rootTag);
+    return true;
   }
 
   private async dropHub(n: NetworkRecord): Promise<void> {

@@ -2,7 +2,7 @@
 // namespaces, move links or set addresses itself. Named network namespaces are files
 // bind-mounted by `unshare --net=FILE` (anywhere, not only /run/netns); commands run inside one
 // with `nsenter --net=FILE`.
-import { closeSync, openSync, rmSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, rmSync, writeFileSync, mkdirSync, readFileSync, existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
@@ -58,6 +58,42 @@ export async function setupNetns(path: string, lines: string[], then: Array<{ ne
     throw e;
   }
 }
+
+/**
+ * A bridge in its own namespace (`hub`, bound to a file) and a veth pair hub:up0 <-> host:`dev`,
+ * `dev` carrying `gwCidr`, tagged with `alias`, up, with route_localnet; in one `sh`. A stale `dev`
+ * of the same name is deleted first.
+ */
+export async function createHub(hub: string, dev: string, gwCidr: string, alias: string): Promise<void> {
+  mkdirSync(dirname(hub), { recursive: true });
+  if (isMounted(hub)) await deleteNetns(hub);
+  const q = (x: string) => `'${x.replace(/'/g, `'\\''`)}'`;
+  const script = `set -e
+if [ -e /sys/class/net/${dev} ]; then ip link del dev ${dev}; fi
+: > ${q(hub)}
+unshare --net=${q(hub)} ip -batch - <<'COCON_EOF'
+link set lo up
+link add br0 type bridge
+link set br0 up
+link add up0 type veth peer name ${dev} netns ${process.pid}
+link set up0 master br0
+link set up0 up
+COCON_EOF
+ip -batch - <<'COCON_EOF'
+addr add ${gwCidr} dev ${dev}
+link set dev ${dev} alias ${alias}
+link set dev ${dev} up
+COCON_EOF
+echo 1 > /proc/sys/net/ipv4/conf/${dev}/route_localnet
+`;
+  try { await runOk('sh', ['-c', script]); } catch (e) {
+    await run('ip', ['link', 'del', 'dev', dev]);
+    await deleteNetns(hub).catch(() => undefined);
+    throw e;
+  }
+}
+
+export function hostLinkExists(name: string): boolean { return existsSync(`/sys/class/net/${name}`); }
 
 /** Releases a namespace bound to path (it dies with its links once no process holds it). */
 export async function deleteNetns(path: string): Promise<void> {
