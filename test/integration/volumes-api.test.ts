@@ -315,6 +315,37 @@ test('bind mounts: rw writes reach the host; :ro gives the writer EROFS; inspect
   assert.match(m.stderr, /Read-only file system/);
 });
 
+test('local driver options: type=none,o=bind,device=DIR writes into DIR (kept by volume rm); type=tmpfs lives as long as its user', async (t) => {
+  const j = janitor(t);
+  const dir = j.dir(hostTmp('dev'));
+  const b = j.vol(uniq('obind'));
+  await volCreate(h.d, { Name: b, DriverOpts: { type: 'none', o: 'bind', device: dir } });
+  const r = await runWith(j, ['sh', '-c', 'echo via-volume > /data/f; cat /data/f'], { Binds: [`${b}:/data`] });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(readFileSync(join(dir, 'f'), 'utf8'), 'via-volume\n');
+  const mp = join(h.d.dataRoot, 'volumes', b, '_data');
+  await rm(h.d, r.id, false);
+  assert.ok(!mountsOfHost().includes(mp), 'the bind is undone when no container uses the volume');
+  assert.equal((await h.d.api('DELETE', `/v1.41/volumes/${b}`)).status, 204);
+  assert.deepEqual(readdirSync(dir), ['f'], 'removing the volume leaves the device directory alone');
+  const tv = j.vol(uniq('otmp'));
+  await volCreate(h.d, { Name: tv, DriverOpts: { type: 'tmpfs', device: 'tmpfs', o: 'size=1m' } });
+  const m = await runWith(j, ['sh', '-c', 'grep " /data " /proc/mounts; echo x > /data/f'], { Binds: [`${tv}:/data`] });
+  assert.equal(m.code, 0, m.stderr);
+  assert.match(m.stdout, /^tmpfs \/data tmpfs rw,.*size=1024k/);
+  assert.deepEqual(readdirSync(join(h.d.dataRoot, 'volumes', tv, '_data')), [], 'the tmpfs went away with its container');
+});
+
+test('-v with a single host file', async (t) => {
+  const j = janitor(t);
+  const dir = j.dir(hostTmp('file'));
+  writeFileSync(join(dir, 'motd'), 'hello file\n');
+  const r = await runWith(j, ['sh', '-c', 'cat /etc/motd /x/y/motd; echo more >> /etc/motd'], { Binds: [`${join(dir, 'motd')}:/etc/motd:ro`, `${join(dir, 'motd')}:/x/y/motd`] });
+  assert.equal(r.stdout, 'hello file\nhello file\n');
+  assert.match(r.stderr, /Read-only file system/);
+  assert.equal(readFileSync(join(dir, 'motd'), 'utf8'), 'hello file\n');
+});
+
 test('-v creates a missing host directory; --mount type=bind refuses it with docker\'s error', async (t) => {
   const j = janitor(t);
   const base = j.dir(hostTmp('mk'));
