@@ -135,13 +135,15 @@ export class ContentStore {
   /**
    * Moves a file the caller wrote and verified (its digest is `digest`) into place: fsync, rename.
    * The file must live in ingest/ (same filesystem). Content that already exists just drops the file.
+   * sync=false skips the fsyncs (bulk layer blobs that are re-verifiable: a crash may then leave a
+   * damaged blob under its digest, which verify() detects; push re-hashes what it sends).
    */
-  adopt(tmpPath: string, digest: string): void {
+  adopt(tmpPath: string, digest: string, sync = true): void {
     const dest = this.path(digest);
     if (existsSync(dest)) { rmSync(tmpPath, { force: true }); return; }
-    fsyncPath(tmpPath);
+    if (sync) fsyncPath(tmpPath);
     renameSync(tmpPath, dest);
-    fsyncPath(this.blobDir);
+    if (sync) fsyncPath(this.blobDir);
   }
 
   read(digest: string): Readable {

@@ -203,8 +203,11 @@ async function downloadAndApply(svc: ImageService, client: RegistryClient, desc:
   const diffHash = createHash('sha256');
   let received = 0; let lastEmit = 0;
   const kind: Compression = compressionOf(desc.mediaType);
+  let fileError: Error | undefined;
+  file.on('error', (e) => { fileError = e; file.emit('drain'); });
   const writeFile = (chunk: Buffer) => new Promise<void>((resolve, reject) => {
-    if (file.write(chunk)) resolve(); else { file.once('drain', resolve); file.once('error', reject); }
+    if (fileError) return reject(fileError);
+    if (file.write(chunk)) resolve(); else file.once('drain', () => (fileError ? reject(fileError) : resolve()));
   });
   const download = new Transform({
     highWaterMark: 1 << 20,
@@ -237,7 +240,7 @@ async function downloadAndApply(svc: ImageService, client: RegistryClient, desc:
       const gotDiff = 'sha256:' + diffHash.digest('hex');
       if (gotDiff !== diffId) throw new EngineError(500, `failed to register layer: layer ${desc.digest}: diff id mismatch: expected ${diffId}, got ${gotDiff}`);
       // the blob is verified: keep it for push/save (content store commit before the layer row)
-      svc.content.adopt(ingest.tmpPath, desc.digest);
+      svc.content.adopt(ingest.tmpPath, desc.digest, false); // verified just now; no fsync for bulk layer blobs (see adopt)
     });
   } catch (e) {
     file.destroy();
