@@ -50,6 +50,8 @@ const R = {
   events: e('events', 'Get real time events from the server', async () => (await miscM()).eventsCommand),
   containerPrune: e('prune', 'Remove all stopped containers', async () => (await miscM()).containerPruneCommand),
   imagePrune: e('prune', 'Remove unused images', async () => (await miscM()).imagePruneCommand),
+  systemDf: e('df', 'Show cocon disk usage', async () => (await miscM()).systemDfCommand),
+  systemPrune: e('prune', 'Remove unused data', async () => (await miscM()).systemPruneCommand),
   cp: e('cp', 'Copy files/folders between a container and the local filesystem', async () => (await import('./commands/cp.js')).cpCommand),
   stats: e('stats', "Display a live stream of container(s) resource usage statistics", async () => (await import('./commands/stats.js')).statsCommand),
   save: e('save', 'Save one or more images to a tar archive (streamed to STDOUT by default)', async () => (await xferM()).saveCommand),
@@ -79,7 +81,7 @@ const IMAGE_SUB: Record<string, Entry> = {
   import: R.import, pull: R.pull, bootstrap: R.bootstrap, history: R.history, prune: R.imagePrune,
   save: R.save, load: R.load, push: R.push,
 };
-const SYSTEM_SUB: Record<string, Entry> = { info: R.info, events: R.events };
+const SYSTEM_SUB: Record<string, Entry> = { info: R.info, events: R.events, df: R.systemDf, prune: R.systemPrune };
 
 function objectSub(kind: 'volume' | 'network'): Record<string, Entry> {
   const names = kind === 'volume'
@@ -145,7 +147,7 @@ function subUsage(group: string, subs: Record<string, Entry>): string {
   return `
 Usage:  cocon ${group} COMMAND
 
-Manage ${group}s
+${group === 'system' ? 'Manage cocon' : `Manage ${group}s`}
 
 Commands:
 ${names.map((n) => `  ${n.padEnd(11)} ${subs[n].desc}`).join('\n')}

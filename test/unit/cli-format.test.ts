@@ -200,3 +200,20 @@ test('stats row like docker stats', () => {
     NetIO: '1.2kB / 648B', BlockIO: '4.1kB / 0B', PIDs: '3',
   });
 });
+
+import { diskUsageRows } from '../../src/cli/commands/misc.js';
+
+test('system df rows like docker', () => {
+  const rows = diskUsageRows({
+    LayersSize: 1987000,
+    Images: [{ Containers: 2, Size: 1987000, SharedSize: 0 }, { Containers: 0, Size: 0, SharedSize: 0 }],
+    Containers: [{ State: 'running', SizeRw: 16 }, { State: 'exited', SizeRw: 0 }],
+    Volumes: [], BuildCache: [],
+  });
+  assert.deepEqual(rows.map((r) => [r.Type, r.TotalCount, r.Active, r.Size, r.Reclaimable]), [
+    ['Images', '2', '1', '1.987MB', '0B (0%)'],
+    ['Containers', '2', '1', '16B', '0B (0%)'],
+    ['Local Volumes', '0', '0', '0B', '0B'],
+    ['Build Cache', '0', '0', '0B', '0B'],
+  ]);
+});

@@ -192,3 +192,108 @@ function buildFiltersSafe(list: string[]): Record<string, Record<string, boolean
     throw e;
   }
 }
+
+interface DfImage { Containers?: number; Size?: number; SharedSize?: number }
+interface DfContainer { State?: string; SizeRw?: number }
+interface DfVolume { UsageData?: { RefCount?: number; Size?: number } | null }
+interface DfCache { InUse?: boolean; Size?: number; Shared?: boolean }
+export interface DiskUsage { LayersSize?: number; Images?: DfImage[] | null; Containers?: DfContainer[] | null; Volumes?: DfVolume[] | null; BuildCache?: DfCache[] | null }
+
+const pct = (part: number, total: number): string => (total > 0 ? `${humanSize(part)} (${Math.trunc((part * 100) / total)}%)` : humanSize(part));
+
+// docker's formatter/disk_usage.go rows
+export function diskUsageRows(du: DiskUsage): Record<string, string>[] {
+  const images = du.Images ?? [];
+  const total = du.LayersSize ?? 0;
+  let used = 0;
+  for (const i of images) if ((i.Containers ?? 0) !== 0 && i.Size !== -1 && i.SharedSize !== -1) used += (i.Size ?? 0) - (i.SharedSize ?? 0);
+  const ctrs = du.Containers ?? [];
+  const active = (c: DfContainer): boolean => /running|paused|restarting/.test(c.State ?? '');
+  let cSize = 0; let cRecl = 0;
+  for (const c of ctrs) { cSize += c.SizeRw ?? 0; if (!active(c)) cRecl += c.SizeRw ?? 0; }
+  const vols = du.Volumes ?? [];
+  let vSize = 0; let vRecl = 0;
+  for (const v of vols) {
+    const sz = v.UsageData?.Size ?? -1;
+    if (sz === -1) continue;
+    vSize += sz;
+    if ((v.UsageData?.RefCount ?? 0) === 0) vRecl += sz;
+  }
+  const cache = du.BuildCache ?? [];
+  let bSize = 0; let bRecl = 0;
+  for (const b of cache) { if (!b.Shared) bSize += b.Size ?? 0; if (!b.InUse && !b.Shared) bRecl += b.Size ?? 0; }
+  return [
+    { Type: 'Images', TotalCount: String(images.length), Active: String(images.filter((i) => (i.Containers ?? 0) > 0).length), Size: humanSize(total), Reclaimable: pct(total - used, total) },
+    { Type: 'Containers', TotalCount: String(ctrs.length), Active: String(ctrs.filter(active).length), Size: humanSize(cSize), Reclaimable: pct(cRecl, cSize) },
+    { Type: 'Local Volumes', TotalCount: String(vols.length), Active: String(vols.filter((v) => (v.UsageData?.RefCount ?? 0) > 0).length), Size: humanSize(vSize), Reclaimable: pct(vRecl, vSize) },
+    { Type: 'Build Cache', TotalCount: String(cache.length), Active: String(cache.filter((b) => b.InUse).length), Size: humanSize(bSize), Reclaimable: humanSize(bRecl) },
+  ];
+}
+
+export const systemDfCommand: Command = {
+  name: 'system df',
+  usage: 'system df [OPTIONS]',
+  desc: 'Show cocon disk usage',
+  flags: [
+    { long: 'format', type: 'string', desc: 'Format output using a custom template' },
+    { long: 'verbose', short: 'v', type: 'bool', desc: 'Show detailed information on space usage' },
+  ],
+  maxArgs: 0,
+  async run(ctx, o) {
+    const client = await ctx.client();
+    const du = await client.json<DiskUsage>('GET', '/system/df');
+    const def = 'table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}';
+    const headers = { Type: 'TYPE', TotalCount: 'TOTAL', Active: 'ACTIVE', Size: 'SIZE', Reclaimable: 'RECLAIMABLE' };
+    ctx.out(renderOrFail(o.str('format') || def, diskUsageRows(du), headers, def));
+    return 0;
+  },
+};
+
+export const systemPruneCommand: Command = {
+  name: 'system prune',
+  usage: 'system prune [OPTIONS]',
+  desc: 'Remove unused data',
+  flags: [
+    { long: 'all', short: 'a', type: 'bool', desc: 'Remove all unused images not just dangling ones' },
+    { long: 'filter', type: 'list', valueName: 'filter', desc: 'Provide filter values (e.g. "label=<key>=<value>")' },
+    { long: 'force', short: 'f', type: 'bool', desc: 'Do not prompt for confirmation' },
+    { long: 'volumes', type: 'bool', desc: 'Prune anonymous volumes' },
+  ],
+  maxArgs: 0,
+  async run(ctx, o) {
+    const base = buildFiltersSafe(o.list('filter'));
+    if (!o.bool('force')) {
+      const lines = ['  - all stopped containers', '  - all networks not used by at least one container'];
+      if (o.bool('volumes')) lines.push('  - all anonymous volumes not used by at least one container');
+      lines.push(o.bool('all') ? '  - all images without at least one container associated to them' : '  - all dangling images');
+      lines.push('  - unused build cache');
+      if (!(await confirm(ctx, `WARNING! This will remove:\n${lines.join('\n')}\n`))) return 0;
+    }
+    const client = await ctx.client();
+    let reclaimed = 0;
+    let s = '';
+    const c = await client.json<{ ContainersDeleted?: string[] | null; SpaceReclaimed?: number }>('POST', '/containers/prune', { query: { filters: filtersParam(base) } });
+    reclaimed += c.SpaceReclaimed ?? 0;
+    if (c.ContainersDeleted?.length) s += `Deleted Containers:\n${c.ContainersDeleted.map((x) => `${x}\n`).join('')}\n`;
+    try {
+      const n = await client.json<{ NetworksDeleted?: string[] | null }>('POST', '/networks/prune', { query: { filters: filtersParam(base) } });
+      if (n.NetworksDeleted?.length) s += `Deleted Networks:\n${n.NetworksDeleted.map((x) => `${x}\n`).join('')}\n`;
+    } catch { /* a daemon without networks */ }
+    if (o.bool('volumes')) {
+      const v = await client.json<{ VolumesDeleted?: string[] | null; SpaceReclaimed?: number }>('POST', '/volumes/prune', { query: { filters: filtersParam(base) } });
+      reclaimed += v.SpaceReclaimed ?? 0;
+      if (v.VolumesDeleted?.length) s += `Deleted Volumes:\n${v.VolumesDeleted.map((x) => `${x}\n`).join('')}\n`;
+    }
+    const f = { ...base, dangling: { [o.bool('all') ? 'false' : 'true']: true } };
+    const i = await client.json<{ ImagesDeleted?: { Untagged?: string; Deleted?: string }[] | null; SpaceReclaimed?: number }>('POST', '/images/prune', { query: { filters: filtersParam(f) } });
+    reclaimed += i.SpaceReclaimed ?? 0;
+    if (i.ImagesDeleted?.length) {
+      s += 'Deleted Images:\n';
+      for (const it of i.ImagesDeleted) { if (it.Untagged) s += `untagged: ${it.Untagged}\n`; if (it.Deleted) s += `deleted: ${it.Deleted}\n`; }
+      s += '\n';
+    }
+    s += `Total reclaimed space: ${humanSize(reclaimed, 3)}\n`;
+    ctx.out(s);
+    return 0;
+  },
+};
