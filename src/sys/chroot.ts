@@ -161,7 +161,7 @@ export function spawnInUserns(script: string, args: string[], opts: { binfmt?: s
   if (opts.binfmt) pre.push(`printf '%s' ${q(opts.binfmt)} > /proc/sys/fs/binfmt_misc/register`);
   const ns = ['--user', '--mount', '--propagation', 'private'];
   if (opts.pidns) ns.push('--pid', '--fork', '--kill-child', '--mount-proc');
-  const child = spawn('unshare', [...ns, '--', 'sh', '-c', pre.join('\n') + '\n' + script, 'sh', ...args],
+  const child = spawn('setpriv', ['--pdeathsig', 'SIGKILL', 'unshare', ...ns, '--', 'sh', '-c', pre.join('\n') + '\n' + script, 'sh', ...args],
     { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
   const exited = new Promise<number>((resolve, reject) => {
     child.on('error', reject);

@@ -71,7 +71,8 @@ export async function debootstrap(o: DebootstrapOpts, signal?: AbortSignal): Pro
   mkdirSync(join(o.target, 'etc/dpkg/dpkg.cfg.d'), { recursive: true, mode: 0o755 });
   writeFileSync(join(o.target, UNSAFE_IO_FILE), 'force-unsafe-io\n', { mode: 0o644 });
   const tail: string[] = [];
-  const child = spawn('unshare', args, { stdio: ['ignore', 'pipe', 'pipe'], signal });
+  // --pdeathsig: debootstrap dies with cocon (no orphan keeps writing into a root being removed)
+  const child = spawn('setpriv', ['--pdeathsig', 'SIGKILL', 'unshare', ...args], { stdio: ['ignore', 'pipe', 'pipe'], signal });
   const split = lineSplitter(o.onLine, tail);
   child.stdout!.on('data', split); child.stderr!.on('data', split);
   const code = await new Promise<number>((resolve) => {
