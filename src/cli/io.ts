@@ -78,17 +78,20 @@ export function terminalSize(): [number, number] | undefined {
   return rows && cols ? [rows, cols] : undefined;
 }
 
-// POST .../resize now and on every SIGWINCH; returns a function that stops it.
-export function monitorResize(client: Client, resizePath: string): () => void {
+// POST .../resize now and on every SIGWINCH; returns a function that stops it. With `redraw`
+// (docker attach), the first resize is one row and column larger and then the real size, so that
+// the program in the container gets a SIGWINCH and redraws (a shell prints its prompt again).
+export function monitorResize(client: Client, resizePath: string, redraw = false): () => void {
   if (!process.stdout.isTTY) return () => undefined;
-  const send = (): void => {
+  const send = (extra = 0): Promise<void> => {
     const sz = terminalSize();
-    if (!sz) return;
-    client.call('POST', resizePath, { query: { h: sz[0], w: sz[1] } }).catch(() => undefined);
+    if (!sz) return Promise.resolve();
+    return client.call('POST', resizePath, { query: { h: sz[0] + extra, w: sz[1] + extra } }).then(() => undefined, () => undefined);
   };
-  send();
-  process.stdout.on('resize', send);
-  return () => { process.stdout.removeListener('resize', send); };
+  const onResize = (): void => { void send(); };
+  if (redraw) void send(1).then(() => send()); else void send();
+  process.stdout.on('resize', onResize);
+  return () => { process.stdout.removeListener('resize', onResize); };
 }
 
 const PROXIED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];

@@ -133,7 +133,7 @@ async function attachedSession(ctx: Ctx, client: Client, s: SessionOptions): Pro
       throw e;
     }
   }
-  const stopResize = s.tty ? monitorResize(client, `/containers/${s.id}/resize`) : () => undefined;
+  const stopResize = s.tty ? monitorResize(client, `/containers/${s.id}/resize`, !s.start) : () => undefined;
   const stopSignals = !s.tty && s.sigProxy ? proxySignals(client, s.id) : () => undefined;
   try {
     if (h) {
