@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { startDaemon, bootstrapBusybox, docker, type Daemon } from '../helpers/daemon.js';
-import { startRegistry, startFaultProxy, pushRawImage, makeTar, freePort, type TestRegistry, type FaultProxy } from './registry-helpers.js';
+import { startRegistry, startFaultProxy, startTokenFront, pushRawImage, makeTar, freePort, type TestRegistry, type FaultProxy } from './registry-helpers.js';
 
 let plain: TestRegistry; let authed: TestRegistry; let proxy: FaultProxy; let d: Daemon; let cfgDir: string;
 
@@ -217,4 +217,29 @@ test('TLS: the registry certificate is trusted through a CA file (no insecure fa
   assert.equal(trusted.baseUrl, `https://${authed.host}`);
   const untrusted = new RegistryClient(authed.host, 'secure', creds, { loopbackInsecure: false, caFiles: [] , certsDir: '/nonexistent' });
   await assert.rejects(untrusted.login(), /self.signed|certificate/i);
+});
+
+test('bearer token auth (the Docker Hub scheme): anonymous pull tokens, push with basic credentials at the token realm', async () => {
+  const front = await startTokenFront(plain.port, { user: 'bob', password: 'pw' });
+  try {
+    const layer = await makeTar([{ name: 'tok.txt', data: 'token\n' }]);
+    await pushRawImage(plain.host, 'tokrepo', 'v1', [layer]);
+    const p = await pull(`${front.host}/tokrepo`, 'v1');
+    assert.equal(p.status, 200, p.body);
+    assert.ok(!lines(p.body).some((m) => m.error), p.body);
+    assert.ok(front.tokenRequests.includes('repository:tokrepo:pull'), front.tokenRequests.join(','));
+    // push needs credentials: anonymous tokens only allow pull
+    await bootstrapBusybox(d);
+    assert.equal((await d.api('POST', `/images/busybox/tag?repo=${encodeURIComponent(front.host + '/tokpush')}&tag=v1`)).status, 201);
+    const denied = await d.api('POST', `/images/${front.host}/tokpush/push?tag=v1`, undefined, { headers: { 'X-Registry-Auth': 'e30=' }, timeoutMs: 60_000 });
+    assert.ok(lines(denied.body).pop()!.error, denied.body);
+    const xra = { 'X-Registry-Auth': auth({ username: 'bob', password: 'pw', serveraddress: front.host }) };
+    const ok = await d.api('POST', `/images/${front.host}/tokpush/push?tag=v1`, undefined, { headers: xra, timeoutMs: 60_000 });
+    assert.ok(!lines(ok.body).some((m) => m.error), ok.body);
+    assert.ok(front.tokenRequests.includes('repository:tokpush:pull,push'), front.tokenRequests.join(','));
+    const login = await d.api('POST', '/auth', { username: 'bob', password: 'pw', serveraddress: front.host });
+    assert.equal(login.status, 200, login.body);
+    const badLogin = await d.api('POST', '/auth', { username: 'bob', password: 'nope', serveraddress: front.host });
+    assert.equal(badLogin.status, 401);
+  } finally { await front.stop(); }
 });

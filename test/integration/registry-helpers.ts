@@ -201,3 +201,50 @@ export async function pushRawImage(host: string, repo: string, tag: string, laye
   const top = await putManifest(host, repo, tag, index, 'application/vnd.oci.image.index.v1+json');
   return { manifest: md, config: cfgDigest, top, blobs: blobDigests };
 }
+
+/**
+ * A token-auth front for a plain registry (the Docker Hub scheme): /v2/* needs
+ * "Authorization: Bearer <token>", else 401 with a Bearer challenge whose realm is /token here;
+ * /token hands out a token for the requested scope (anonymous for pull, basic credentials for push).
+ */
+export async function startTokenFront(upstreamPort: number, creds: { user: string; password: string }): Promise<{ host: string; tokenRequests: string[]; stop(): Promise<void> }> {
+  const port = await freePort();
+  const tokenRequests: string[] = [];
+  const server: Server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`);
+    if (url.pathname === '/token') {
+      const scope = url.searchParams.getAll('scope').join(' ');
+      tokenRequests.push(scope);
+      const basic = String(req.headers.authorization ?? '');
+      const authed = basic === 'Basic ' + Buffer.from(`${creds.user}:${creds.password}`).toString('base64');
+      if (basic && !authed) { res.writeHead(401, { 'Content-Type': 'application/json' }); res.end('{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}'); return; }
+      const token = (authed ? 'push-' : 'pull-') + Buffer.from(scope).toString('base64url');
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ token, expires_in: 300 }));
+      return;
+    }
+    const auth = String(req.headers.authorization ?? '');
+    const m = /^Bearer (pull|push)-(.*)$/.exec(auth);
+    const scope = m ? Buffer.from(m[2], 'base64url').toString() : '';
+    const needPush = req.method !== 'GET' && req.method !== 'HEAD';
+    const repo = /^\/v2\/(.+?)\/(manifests|blobs|tags)\//.exec(url.pathname)?.[1];
+    const ok = url.pathname === '/v2/' ? !!m : !!m && !!repo && scope.includes(`repository:${repo}:`) && (!needPush || m[1] === 'push');
+    if (!ok) {
+      res.writeHead(401, { 'WWW-Authenticate': `Bearer realm="http://127.0.0.1:${port}/token",service="cocon-test"${repo ? `,scope="repository:${repo}:pull"` : ''}`, 'Content-Type': 'application/json' });
+      res.end('{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}');
+      return;
+    }
+    const headers = { ...req.headers };
+    delete headers.authorization;
+    const up = request({ host: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url, headers }, (ur) => {
+      const h = { ...ur.headers };
+      if (typeof h.location === 'string') h.location = h.location.replace(`127.0.0.1:${upstreamPort}`, `127.0.0.1:${port}`);
+      res.writeHead(ur.statusCode ?? 500, h);
+      ur.pipe(res);
+    });
+    up.on('error', () => { res.writeHead(502); res.end(); });
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
+  return { host: `127.0.0.1:${port}`, tokenRequests, stop: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }) };
+}
