@@ -8,7 +8,8 @@ import { createServer, type Server } from 'node:net';
 import { get } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { useDaemon, uniq, cli, waitFor, type Daemon } from '../helpers/daemon.js';
 import { cleanupNet, nftTableOf } from './network-common.js';
 
@@ -202,4 +203,40 @@ test('daemon restart: running containers keep their address and published port; 
   assert.ok(!out.includes(`inet ${insp.NetworkSettings.IPAddress}/`), out);
   await ok(h.d, ['rm', '-f', name]);
   assert.ok(!readdirSync(join(h.d.execRoot, 'netns')).includes(insp.Id), 'the removed container\'s namespace is gone');
+});
+
+test('--network container:NAME shares the namespace; --dns, --dns-search, --add-host, --domainname; UDP publishing', async () => {
+  const host = uniq('nsh');
+  await ok(h.d, ['run', '-d', '--name', host, 'busybox', 'sleep', '300']);
+  const hostIp = JSON.parse(await ok(h.d, ['inspect', host]))[0].NetworkSettings.IPAddress as string;
+  const joined = await ok(h.d, ['run', '--rm', '--network', `container:${host}`, 'busybox', 'ip', '-o', '-4', 'addr', 'show', 'eth0']);
+  assert.match(joined, new RegExp(`inet ${hostIp.replace(/\./g, '\\.')}/24`));
+  const files = await ok(h.d, ['run', '--rm', '--hostname', 'hx', '--domainname', 'example.test', '--dns', '192.0.2.53', '--dns-search', 'corp.test',
+    '--add-host', 'db.local:10.1.2.3', '--add-host', 'gw.local:host-gateway', 'busybox', 'sh', '-c', 'cat /etc/resolv.conf /etc/hosts']);
+  assert.match(files, /^nameserver 192\.0\.2\.53$/m);
+  assert.match(files, /^search corp\.test$/m);
+  assert.match(files, /^10\.1\.2\.3\tdb\.local$/m);
+  assert.match(files, new RegExp(`^10\\.${tag}\\.91\\.1\\tgw\\.local$`, 'm'));
+  assert.match(files, /\thx\.example\.test hx$/m);
+  await ok(h.d, ['rm', '-f', host]);
+  // UDP: a published UDP port reaches a UDP listener in the container's namespace (busybox has no
+  // UDP server: a Node echo server runs inside the namespace through nsenter)
+  const port = 20000 + ((process.pid + 29) % 20000);
+  const u = uniq('udp');
+  await ok(h.d, ['run', '-d', '--name', u, '-p', `127.0.0.1:${port}:5353/udp`, 'busybox', 'sleep', '300']);
+  assert.match(await ok(h.d, ['port', u]), new RegExp(`5353/udp -> 127\\.0\\.0\\.1:${port}`));
+  const sandbox = JSON.parse(await ok(h.d, ['inspect', u]))[0].NetworkSettings.SandboxKey as string;
+  const echo = spawn('nsenter', [`--net=${sandbox}`, process.execPath, '-e',
+    "const s=require('dgram').createSocket('udp4');s.on('message',(m,r)=>s.send('udp-reply:'+m,r.port,r.address));s.bind(5353,()=>console.log('ready'))"], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await new Promise<void>((resolve) => echo.stdout!.once('data', () => resolve()));
+    const reply = await waitFor('udp reply', () => new Promise<string>((resolve) => {
+      const s = createSocket('udp4');
+      const t = setTimeout(() => { s.close(); resolve(''); }, 1000);
+      s.on('message', (m) => { clearTimeout(t); s.close(); resolve(m.toString()); });
+      s.send('ping', port, '127.0.0.1');
+    }), 15_000, 200);
+    assert.equal(reply, 'udp-reply:ping');
+  } finally { echo.kill(); }
+  await ok(h.d, ['rm', '-f', u]);
 });
