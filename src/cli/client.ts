@@ -66,7 +66,8 @@ export interface RequestOptions {
 
 export interface HijackedStream {
   input: Readable;                // bytes from the daemon
-  write(b: Buffer): void;
+  write(b: Buffer): boolean;      // false: wait for 'drain' (onDrain) before writing more
+  onDrain(cb: () => void): void;
   closeWrite(): void;             // half-close (shutdown SHUT_WR)
   destroy(): void;
 }
@@ -230,7 +231,8 @@ export class Client {
         if (head && head.length) socket.unshift(head);
         resolve({
           input: socket,
-          write: (b) => { if (!socket.destroyed && socket.writable) socket.write(b); },
+          write: (b) => (!socket.destroyed && socket.writable ? socket.write(b) : true),
+          onDrain: (cb) => { socket.once('drain', cb); },
           closeWrite: () => { if (!socket.destroyed && socket.writable) socket.end(); },
           destroy: () => socket.destroy(),
         });
@@ -242,7 +244,7 @@ export class Client {
           return;
         }
         // A daemon that answers 200 instead of upgrading: the body is the output stream.
-        resolve({ input: res, write: () => undefined, closeWrite: () => undefined, destroy: () => res.destroy() });
+        resolve({ input: res, write: () => true, onDrain: () => undefined, closeWrite: () => undefined, destroy: () => res.destroy() });
       });
       req.on('error', (e: NodeJS.ErrnoException) => reject(this.connectError(e)));
       req.end(payload);

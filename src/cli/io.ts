@@ -34,15 +34,19 @@ export function pumpStreams(h: HijackedStream, o: PumpOptions): { done: Promise<
   let finished = false;
   const finish = (r: PumpResult): void => { if (finished) return; finished = true; cleanup(); resolveDone(r); };
 
+  // backpressure: stop reading stdin while the socket's buffer is full
+  const send = (b: Buffer): void => {
+    if (!h.write(b) && stdinListening) { stdin.pause(); h.onDrain(() => { if (stdinListening) stdin.resume(); }); }
+  };
   const onData = (chunk: Buffer | string): void => {
     let b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     if (matcher) {
       b = matcher.feed(b);
-      if (b.length) h.write(b);
+      if (b.length) send(b);
       if (matcher.detached) { h.closeWrite(); h.destroy(); finish('detached'); }
       return;
     }
-    h.write(b);
+    send(b);
   };
   const onEnd = (): void => { h.closeWrite(); };
 
