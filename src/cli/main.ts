@@ -35,6 +35,7 @@ const R = {
   top: e('top', 'Display the running processes of a container', async () => (await ctrM()).topCommand),
   port: e('port', 'List port mappings or a specific mapping for the container', async () => (await ctrM()).portCommand),
   pause: e('pause', 'Pause all processes within one or more containers', async () => (await ctrM()).pauseCommand),
+  update: e('update', 'Update configuration of one or more containers', async () => (await ctrM()).updateCommand),
   unpause: e('unpause', 'Unpause all processes within one or more containers', async () => (await ctrM()).unpauseCommand),
   images: e('images', 'List images', async () => (await imgM()).imagesCommand),
   imageInspect: e('inspect', 'Display detailed information on one or more images', async () => (await imgM()).imageInspectCommand),
@@ -65,7 +66,7 @@ const R = {
 
 const TOP: Entry[] = [
   R.run, R.create, R.start, R.stop, R.restart, R.kill, R.rm, R.ps, R.logs, R.wait, R.inspect, R.rename, R.attach, R.exec,
-  R.top, R.port, R.pause, R.unpause, R.images, R.rmi, R.tag, R.import, R.pull, R.push, R.history, R.events, R.login, R.logout,
+  R.top, R.port, R.pause, R.unpause, R.update, R.images, R.rmi, R.tag, R.import, R.pull, R.push, R.history, R.events, R.login, R.logout,
   R.cp, R.stats, R.save, R.load, R.export, R.commit, R.diff, R.version, R.info,
 ];
 
@@ -74,7 +75,7 @@ const CONTAINER_SUB: Record<string, Entry> = {
   rm: R.rm, remove: R.rm, ls: R.ps, list: R.ps, ps: R.ps, logs: R.logs, wait: R.wait,
   inspect: R.containerInspect, rename: R.rename, attach: R.attach, exec: R.exec, top: R.top,
   port: R.port, pause: R.pause, unpause: R.unpause, prune: R.containerPrune,
-  export: R.export, commit: R.commit, diff: R.diff, cp: R.cp, stats: R.stats,
+  export: R.export, commit: R.commit, diff: R.diff, cp: R.cp, stats: R.stats, update: R.update,
 };
 const IMAGE_SUB: Record<string, Entry> = {
   ls: R.images, list: R.images, rm: R.rmi, remove: R.rmi, inspect: R.imageInspect, tag: R.tag,

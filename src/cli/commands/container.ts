@@ -10,7 +10,8 @@ import { buildFilters, filtersParam, FilterError } from '../filters.js';
 import { containerRow, PS_DEFAULT_TABLE, PS_HEADERS } from '../format.js';
 import { daemonMsg, inspectObjects, renderOrFail, seg } from './common.js';
 import type { ApiContainer } from '../format.js';
-import { truncateId, getTimestamp } from '../humanize.js';
+import { truncateId, getTimestamp, ramInBytes } from '../humanize.js';
+import { parseRestart } from '../runconfig.js';
 import { FrameDemuxer } from '../streams.js';
 import { parseEnvFile, resolveEnvArg } from '../envfile.js';
 import { tabwrite } from '../table.js';
@@ -402,3 +403,56 @@ export const portCommand: Command = {
   },
 };
 
+
+export const updateCommand: Command = {
+  name: 'update',
+  usage: 'update [OPTIONS] CONTAINER [CONTAINER...]',
+  desc: 'Update configuration of one or more containers',
+  flags: [
+    { long: 'blkio-weight', type: 'int', desc: 'Block IO (relative weight), between 10 and 1000, or 0 to disable' },
+    { long: 'cpu-period', type: 'int', desc: 'Limit CPU CFS (Completely Fair Scheduler) period' },
+    { long: 'cpu-quota', type: 'int', desc: 'Limit CPU CFS (Completely Fair Scheduler) quota' },
+    { long: 'cpu-shares', short: 'c', type: 'int', desc: 'CPU shares (relative weight)' },
+    { long: 'cpus', type: 'string', valueName: 'decimal', desc: 'Number of CPUs' },
+    { long: 'cpuset-cpus', type: 'string', desc: 'CPUs in which to allow execution (0-3, 0,1)' },
+    { long: 'cpuset-mems', type: 'string', desc: 'MEMs in which to allow execution (0-3, 0,1)' },
+    { long: 'memory', short: 'm', type: 'string', valueName: 'bytes', desc: 'Memory limit' },
+    { long: 'memory-reservation', type: 'string', valueName: 'bytes', desc: 'Memory soft limit' },
+    { long: 'memory-swap', type: 'string', valueName: 'bytes', desc: "Swap limit equal to memory plus swap: -1 to enable unlimited swap" },
+    { long: 'pids-limit', type: 'int', desc: 'Tune container pids limit (set -1 for unlimited)' },
+    { long: 'restart', type: 'string', desc: 'Restart policy to apply when a container exits' },
+  ],
+  minArgs: 1,
+  async run(ctx, o) {
+    const body: Record<string, unknown> = {};
+    const bytes = (name: string, label: string): number => {
+      const v = o.str(name);
+      if (v === '-1' && name === 'memory-swap') return -1;
+      try { return ramInBytes(v); } catch (e) { throw new UsageError(`invalid argument "${v}" for "${label}" flag: ${(e as Error).message}`); }
+    };
+    if (o.has('blkio-weight')) body.BlkioWeight = o.num('blkio-weight');
+    if (o.has('cpu-period')) body.CpuPeriod = o.num('cpu-period');
+    if (o.has('cpu-quota')) body.CpuQuota = o.num('cpu-quota');
+    if (o.has('cpu-shares')) body.CpuShares = o.num('cpu-shares');
+    if (o.has('cpus')) {
+      const n = Number(o.str('cpus'));
+      if (!Number.isFinite(n)) throw new UsageError(`invalid argument "${o.str('cpus')}" for "--cpus" flag: failed to parse ${o.str('cpus')} as a rational number`);
+      body.NanoCpus = Math.round(n * 1e9);
+    }
+    if (o.has('cpuset-cpus')) body.CpusetCpus = o.str('cpuset-cpus');
+    if (o.has('cpuset-mems')) body.CpusetMems = o.str('cpuset-mems');
+    if (o.has('memory')) body.Memory = bytes('memory', '-m, --memory');
+    if (o.has('memory-reservation')) body.MemoryReservation = bytes('memory-reservation', '--memory-reservation');
+    if (o.has('memory-swap')) body.MemorySwap = bytes('memory-swap', '--memory-swap');
+    if (o.has('pids-limit')) body.PidsLimit = o.num('pids-limit');
+    if (o.has('restart')) {
+      try { body.RestartPolicy = parseRestart(o.str('restart')); } catch (e) { throw new CliError((e as Error).message, 1); }
+    }
+    if (!Object.keys(body).length) throw new CliError('you must provide one or more flags when using this command', 1);
+    const client = await ctx.client();
+    return forEach(ctx, o.args, async (n) => {
+      const r = await client.json<{ Warnings?: string[] | null }>('POST', `/containers/${seg(n)}/update`, { body });
+      for (const w of r?.Warnings ?? []) ctx.err(`${w}\n`);
+    });
+  },
+};
