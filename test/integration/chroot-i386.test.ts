@@ -3,12 +3,15 @@
 // the kernel runs 32-bit code, and through qemu-i386-static in a private binfmt_misc (user
 // namespace) where it does not, or when COCON_CHROOT_EMULATE=1 forces that path; the host's
 // binfmt_misc is untouched. No debootstrap (a full i386 Debian root takes minutes under
-// emulation). Needs qemu-user-static (scripts/test installs it).
+// emulation); the real Debian i386 program is busybox-static:i386 from the bookworm mirror (one
+// .deb, fetched over http and unpacked with dpkg-deb). Needs qemu-user-static (scripts/test
+// installs it), xz and the Debian mirror.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { get } from 'node:http';
 import { CLI_MAIN, run, type RunResult } from '../helpers/daemon.js';
 import { tinyElf32Uname } from '../../src/chroot/validate.js';
 
@@ -28,7 +31,7 @@ function binfmtState(): string {
 }
 
 after(async () => {
-  for (const n of ['x32']) await chroot(['rm', '-f', n]);
+  for (const n of ['x32', 'bb32']) await chroot(['rm', '-f', n]);
   rmSync(DATA, { recursive: true, force: true });
   rmSync(HOSTDIR, { recursive: true, force: true });
 });
@@ -65,4 +68,44 @@ test('the emulation path: qemu-i386-static registered in a private binfmt_misc, 
     assert.equal(r.stdout, 'i686\n');
   }
   assert.equal(binfmtState(), hostBinfmt, "the host's binfmt_misc changed");
+});
+
+const MIRROR = 'http://deb.debian.org/debian';
+function download(url: string): Promise<Buffer> {
+  return new Promise((res, rej) => {
+    const req = get(url, (r) => {
+      if (r.statusCode !== 200) { r.resume(); rej(new Error(`GET ${url}: ${r.statusCode}`)); return; }
+      const chunks: Buffer[] = [];
+      r.on('data', (c: Buffer) => chunks.push(c)); r.on('end', () => res(Buffer.concat(chunks)));
+    });
+    req.on('error', rej);
+    req.setTimeout(60_000, () => req.destroy(new Error(`GET ${url}: timeout`)));
+  });
+}
+
+test("Debian bookworm's i386 busybox-static runs in an i386 root: a 32-bit ELF, uname -m i686, native and emulated", async () => {
+  const index = await download(`${MIRROR}/dists/bookworm/main/binary-i386/Packages.xz`);
+  const xz = await run('xz', ['-dc'], { input: index });
+  assert.equal(xz.code, 0, xz.stderr);
+  const stanza = xz.stdout.split('\n\n').find((s) => /^Package: busybox-static$/m.test(s));
+  const filename = stanza && /^Filename: (\S+)$/m.exec(stanza)?.[1];
+  assert.ok(filename, 'busybox-static not in the i386 index');
+  const deb = join(HOSTDIR, 'busybox-static_i386.deb');
+  writeFileSync(deb, await download(`${MIRROR}/${filename}`));
+  const x = join(HOSTDIR, 'bb32');
+  assert.equal((await run('dpkg-deb', ['-x', deb, x])).code, 0);
+  const prog = join(x, 'bin/busybox');
+  const file = await run('file', ['-b', prog]);
+  assert.match(file.stdout, /^ELF 32-bit LSB .*Intel 80386/);
+  const j = await chroot(['jail', 'bb32', '--program', prog, '--user', 'web:20081']);
+  assert.equal(j.code, 0, j.stderr);
+  const i = JSON.parse((await chroot(['inspect', 'bb32'])).stdout)[0];
+  assert.equal(i.Architecture, 'i386');
+  for (const env of [{}, { COCON_CHROOT_EMULATE: '1' }] as Record<string, string>[]) {
+    const r = await chroot(['run', 'bb32', '--', prog, 'sh', '-c', 'uname -m; id -u'], env);
+    assert.equal(r.code, 0, `${JSON.stringify(env)}: ${r.stderr}`);
+    const [m, uid] = r.stdout.trim().split('\n');
+    assert.equal(m, 'i686', JSON.stringify(env));
+    assert.equal(uid, '20081');
+  }
 });
