@@ -1,5 +1,19 @@
-// cocon's command-line entry: `cocon daemon` starts the daemon; every other command is a client
-// of the Docker Engine API (see ./commands/), with docker's commands, flags, output and exit codes.
+// cocon's command-line entry: `cocon daemon` starts the daemon, `cocon chroot` manages chroots
+// (./commands/chroot.ts); every other command is a client of the Docker Engine API with docker's
+// commands, flags, output formats and exit codes.
+//
+// Contract of the CLI room:
+//   - It talks to the daemon only through the API (client.ts: unix socket from -H, DOCKER_HOST or
+//     /run/cocon/cocon.sock; HEAD /_ping negotiates the version; the default socket's daemon is
+//     started when it does not answer). It never touches the data root.
+//   - Exit status like docker's CLI: 125 for flag errors and run/create failures (126/127 when the
+//     command cannot be executed), the container's or exec's status for run, start -a, attach,
+//     exec, 1 for other daemon errors.
+//   - Pure parts, unit-tested without a daemon: flags.ts (pflag), runconfig.ts (create body),
+//     envfile.ts, filters.ts, template.ts (Go templates), humanize.ts (go-units), table.ts
+//     (tabwriter), format.ts (ps/images rows), streams.ts (frames, detach keys), progress.ts,
+//     refs.ts, tar.ts (cp). I/O lives in client.ts, io.ts (terminal side of hijacked streams),
+//     auth.ts (config.json credentials) and commands/*.ts (one module per family, loaded on use).
 import { FlagError, Opts, parseFlags, renderFlagHelp } from './flags.js';
 import type { FlagDef } from './flags.js';
 import { ApiError, ConnectError } from './client.js';
