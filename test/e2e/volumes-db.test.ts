@@ -2,7 +2,7 @@
 // see test/helpers/debian-fixture.ts) keeps its data in a host directory, then in a named volume;
 // the container is stopped, removed and recreated, and the rows are still there. A container with
 // --volumes-from reads the same files.
-import { test, before, type TestContext } from 'node:test';
+import { describe, test, before, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -88,45 +88,48 @@ async function stopAndRemove(name: string): Promise<void> {
   await ok(['rm', name]);
 }
 
-test('docker run -v HOSTDIR:/var/lib/mysql: the rows outlive the container (stop, rm, a new container reads them)', async (t) => {
-  await ensureImage(t);
-  const j = janitor(t);
-  const dir = j.dir(mkdtempSync(join(process.env.COCON_TEST_TMP || '/tmp', 'mysql-')));
-  const db1 = j.ctr(uniq('db1')); const db2 = j.ctr(uniq('db2'));
-  const s1 = await startDb(db1, `${dir}:/var/lib/mysql`);
-  t.diagnostic(`first start (mariadb-install-db + server) to ping: ${s1.toFixed(2)} s`);
-  await fillDb(db1);
-  assert.ok(existsSync(join(dir, 'shop', 'items.ibd')), 'the table lives in the host directory');
-  await stopAndRemove(db1);
-  assert.ok(existsSync(join(dir, 'shop', 'items.ibd')), 'the data stays on the host after docker rm');
-  const s2 = await startDb(db2, `${dir}:/var/lib/mysql`);
-  t.diagnostic(`second start (existing datadir) to ping: ${s2.toFixed(2)} s`);
-  assert.equal(await sql(db2, 'SELECT id, name FROM shop.items ORDER BY id'), ROWS);
-  const mounts = await ok(['inspect', '-f', '{{range .Mounts}}{{.Type}} {{.Source}} {{.Destination}} {{.RW}}{{end}}', db2]);
-  assert.equal(mounts.stdout.trim(), `bind ${dir} /var/lib/mysql true`);
-});
+// The two scenarios are independent (own names, own data): they run side by side.
+describe('a database keeps its data in a volume', { concurrency: 2 }, () => {
+  test('docker run -v HOSTDIR:/var/lib/mysql: the rows outlive the container (stop, rm, a new container reads them)', async (t) => {
+    await ensureImage(t);
+    const j = janitor(t);
+    const dir = j.dir(mkdtempSync(join(process.env.COCON_TEST_TMP || '/tmp', 'mysql-')));
+    const db1 = j.ctr(uniq('db1')); const db2 = j.ctr(uniq('db2'));
+    const s1 = await startDb(db1, `${dir}:/var/lib/mysql`);
+    t.diagnostic(`first start (mariadb-install-db + server) to ping: ${s1.toFixed(2)} s`);
+    await fillDb(db1);
+    assert.ok(existsSync(join(dir, 'shop', 'items.ibd')), 'the table lives in the host directory');
+    await stopAndRemove(db1);
+    assert.ok(existsSync(join(dir, 'shop', 'items.ibd')), 'the data stays on the host after docker rm');
+    const s2 = await startDb(db2, `${dir}:/var/lib/mysql`);
+    t.diagnostic(`second start (existing datadir) to ping: ${s2.toFixed(2)} s`);
+    assert.equal(await sql(db2, 'SELECT id, name FROM shop.items ORDER BY id'), ROWS);
+    const mounts = await ok(['inspect', '-f', '{{range .Mounts}}{{.Type}} {{.Source}} {{.Destination}} {{.RW}}{{end}}', db2]);
+    assert.equal(mounts.stdout.trim(), `bind ${dir} /var/lib/mysql true`);
+  });
 
-test('docker run -v dbdata:/var/lib/mysql: the rows outlive the container; --volumes-from sees the table files', async (t) => {
-  await ensureImage(t);
-  const j = janitor(t);
-  const vol = j.vol(uniq('dbdata'));
-  const a = j.ctr(uniq('dbv1')); const b = j.ctr(uniq('dbv2'));
-  const s1 = await startDb(a, `${vol}:/var/lib/mysql`);
-  t.diagnostic(`first start on a named volume to ping: ${s1.toFixed(2)} s`);
-  await fillDb(a);
-  await stopAndRemove(a);
-  const ls = await ok(['volume', 'ls', '-q', '--filter', `name=${vol}`]);
-  assert.equal(ls.stdout, `${vol}\n`, 'the named volume outlives the container');
-  const mp = (await ok(['volume', 'inspect', '-f', '{{.Mountpoint}}', vol])).stdout.trim();
-  assert.ok(statSync(join(mp, 'shop', 'items.ibd')).size > 0);
-  await startDb(b, `${vol}:/var/lib/mysql`);
-  assert.equal(await sql(b, 'SELECT id, name FROM shop.items ORDER BY id'), ROWS);
-  // a second container borrows the running server's volumes
-  const files = await ok(['run', '--rm', '--volumes-from', b, IMAGE, 'ls', '/var/lib/mysql/shop']);
-  assert.deepEqual(files.stdout.split('\n').filter(Boolean).sort(), ['db.opt', 'items.frm', 'items.ibd']);
-  assert.deepEqual(readdirSync(join(mp, 'shop')).sort(), ['db.opt', 'items.frm', 'items.ibd']);
-  // in use: docker volume rm refuses with docker's message
-  const rm = await docker(h.d, ['volume', 'rm', vol]);
-  assert.equal(rm.code, 1);
-  assert.match(rm.stderr, new RegExp(`^Error response from daemon: remove ${vol}: volume is in use - \\[[0-9a-f]{64}\\]\n$`));
+  test('docker run -v dbdata:/var/lib/mysql: the rows outlive the container; --volumes-from sees the table files', async (t) => {
+    await ensureImage(t);
+    const j = janitor(t);
+    const vol = j.vol(uniq('dbdata'));
+    const a = j.ctr(uniq('dbv1')); const b = j.ctr(uniq('dbv2'));
+    const s1 = await startDb(a, `${vol}:/var/lib/mysql`);
+    t.diagnostic(`first start on a named volume to ping: ${s1.toFixed(2)} s`);
+    await fillDb(a);
+    await stopAndRemove(a);
+    const ls = await ok(['volume', 'ls', '-q', '--filter', `name=${vol}`]);
+    assert.equal(ls.stdout, `${vol}\n`, 'the named volume outlives the container');
+    const mp = (await ok(['volume', 'inspect', '-f', '{{.Mountpoint}}', vol])).stdout.trim();
+    assert.ok(statSync(join(mp, 'shop', 'items.ibd')).size > 0);
+    await startDb(b, `${vol}:/var/lib/mysql`);
+    assert.equal(await sql(b, 'SELECT id, name FROM shop.items ORDER BY id'), ROWS);
+    // a second container borrows the running server's volumes
+    const files = await ok(['run', '--rm', '--volumes-from', b, IMAGE, 'ls', '/var/lib/mysql/shop']);
+    assert.deepEqual(files.stdout.split('\n').filter(Boolean).sort(), ['db.opt', 'items.frm', 'items.ibd']);
+    assert.deepEqual(readdirSync(join(mp, 'shop')).sort(), ['db.opt', 'items.frm', 'items.ibd']);
+    // in use: docker volume rm refuses with docker's message
+    const rm = await docker(h.d, ['volume', 'rm', vol]);
+    assert.equal(rm.code, 1);
+    assert.match(rm.stderr, new RegExp(`^Error response from daemon: remove ${vol}: volume is in use - \\[[0-9a-f]{64}\\]\n$`));
+  });
 });
