@@ -14,7 +14,7 @@ import { request as httpRequest, Agent as HttpAgent, type IncomingMessage, type 
 import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { rootCertificates } from 'node:tls';
+import { rootCertificates, createSecureContext, type SecureContext } from 'node:tls';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Credentials } from './auth.js';
@@ -54,6 +54,10 @@ export interface RegistryOptions {
 
 const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 16 });
 const httpsAgents = new Map<string, HttpsAgent>();
+/** Secure contexts by CA set: parsing ~150 system CAs costs ~100 ms, so once per set, not per connection. */
+const secureContexts = new Map<string, SecureContext>();
+/** The scheme that worked for a host (https verified, https unverified, http), so later clients skip the probes. */
+const knownBases = new Map<string, { base: string; verify: boolean }>();
 let systemCas: string[] | undefined;
 
 function systemCaList(): string[] {
@@ -170,10 +174,13 @@ export class RegistryClient {
   }
 
   private httpsAgent(verify: boolean): HttpsAgent {
-    const key = `${this.host}|${verify}|${(this.opts.caFiles ?? [process.env.COCON_REGISTRY_CA ?? '']).join(':')}|${this.opts.certsDir ?? ''}`;
+    const caKey = `${(this.opts.caFiles ?? [process.env.COCON_REGISTRY_CA ?? '']).join(':')}|${this.opts.certsDir ?? ''}|${this.host}`;
+    const key = `${caKey}|${verify}`;
     let a = httpsAgents.get(key);
     if (!a) {
-      a = new HttpsAgent({ keepAlive: true, maxSockets: 16, ca: this.caFor(), rejectUnauthorized: verify });
+      let ctx = secureContexts.get(caKey);
+      if (!ctx) { ctx = createSecureContext({ ca: this.caFor() }); secureContexts.set(caKey, ctx); }
+      a = new HttpsAgent({ keepAlive: true, maxSockets: 16, secureContext: ctx, rejectUnauthorized: verify });
       httpsAgents.set(key, a);
     }
     return a;
@@ -203,12 +210,15 @@ export class RegistryClient {
     if (this.base) return;
     const tries: Array<{ base: string; verify: boolean }> = [{ base: `https://${this.host}`, verify: true }];
     if (this.insecureHost) tries.push({ base: `https://${this.host}`, verify: false }, { base: `http://${this.host}`, verify: true });
+    const known = knownBases.get(this.host + '|' + this.insecureHost);
+    if (known) tries.unshift(known);
     let lastErr: unknown;
     for (const t of tries) {
       try {
         const res = await this.raw('GET', `${t.base}/v2/`, {}, undefined, t.verify);
         res.resume();
         this.base = t.base; this.verify = t.verify;
+        knownBases.set(this.host + '|' + this.insecureHost, t);
         if (res.statusCode === 401) this.challenge = parseChallenge(res.headers['www-authenticate'] as string | undefined);
         return;
       } catch (e) { lastErr = e; }
