@@ -49,7 +49,7 @@
 // anything is written), NotFound, Conflict (name in use, root busy), Unavailable (missing tools,
 // an architecture this host cannot run), Failed (debootstrap or a copy failed; nothing is left).
 import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync, readdirSync, chmodSync, accessSync, renameSync, rmSync, constants as fsc } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { ChrootError } from './errors.js';
 import { ChrootStore, type ChrootRecord } from './store.js';
@@ -290,18 +290,19 @@ export class ChrootManager {
     try {
       this.store.write(rec);
       mkdirSync(root, { mode: 0o755 });
-      for (const f of [program, ...ldd.paths]) await copyFileInto(root, f, f);
-      for (const c of copies) {
-        const dest = join(root, c.dest);
-        mkdirSync(dirname(dest), { recursive: true, mode: 0o755 });
-        await copyTree(c.src, dest, false, true);
-      }
+      // the jail's own files first, then the program and its libraries, then --copy (last, through resolveInRoot)
       for (const d of ['etc', 'dev', 'tmp']) mkdirSync(join(root, d), { recursive: true, mode: 0o755 });
       chmodSync(join(root, 'tmp'), 0o1777);
       writeFileSync(join(root, 'etc/passwd'), `root:x:0:0:root:/:/nonexistent\n${user.name}:x:${user.uid}:${user.gid}:jail user:/:/nonexistent\n`, { mode: 0o644 });
       writeFileSync(join(root, 'etc/group'), `root:x:0:\n${user.name}:x:${user.gid}:\n`, { mode: 0o644 });
       writeFileSync(join(root, 'etc/nsswitch.conf'), 'passwd: files\ngroup: files\nhosts: files dns\n', { mode: 0o644 });
       for (const [n, maj, min] of [['null', 1, 3], ['zero', 1, 5], ['urandom', 1, 9]] as const) await mknod(join(root, 'dev', n), 'c', maj, min, 0o666);
+      for (const f of [program, ...ldd.paths]) await copyFileInto(root, f, f);
+      for (const c of copies) {
+        // through resolveInRoot: a symlink copied in earlier must not lead a later copy outside the jail
+        const dest = resolveInRoot(root, c.dest) ?? join(resolveInRoot(root, dirname(c.dest), 'dir')!, basename(c.dest));
+        await copyTree(c.src, dest, false, true);
+      }
       rec.state = 'ready';
       rec.buildSeconds = Math.round((Date.now() - started) / 100) / 10;
       this.store.write(rec);
