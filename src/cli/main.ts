@@ -74,6 +74,7 @@ const R = {
   export: e('export', "Export a container's filesystem as a tar archive", async () => (await xferM()).exportCommand),
   commit: e('commit', "Create a new image from a container's changes", async () => (await xferM()).commitCommand),
   diff: e('diff', "Inspect changes to files or directories on a container's filesystem", async () => (await xferM()).diffCommand),
+  build: e('build', 'Build an image from a Dockerfile', async () => (await import('./commands/build.js')).buildCommand),
   version: e('version', 'Show the cocon version information', async () => (await sysM()).versionCommand),
   info: e('info', 'Display system-wide information', async () => (await sysM()).infoCommand),
 };
@@ -81,7 +82,7 @@ const R = {
 const TOP: Entry[] = [
   R.run, R.create, R.start, R.stop, R.restart, R.kill, R.rm, R.ps, R.logs, R.wait, R.inspect, R.rename, R.attach, R.exec,
   R.top, R.port, R.pause, R.unpause, R.update, R.images, R.rmi, R.tag, R.import, R.pull, R.push, R.history, R.events, R.login, R.logout,
-  R.cp, R.stats, R.save, R.load, R.export, R.commit, R.diff, R.version, R.info,
+  R.build, R.cp, R.stats, R.save, R.load, R.export, R.commit, R.diff, R.version, R.info,
 ];
 
 const CONTAINER_SUB: Record<string, Entry> = {
@@ -94,7 +95,7 @@ const CONTAINER_SUB: Record<string, Entry> = {
 const IMAGE_SUB: Record<string, Entry> = {
   ls: R.images, list: R.images, rm: R.rmi, remove: R.rmi, inspect: R.imageInspect, tag: R.tag,
   import: R.import, pull: R.pull, bootstrap: R.bootstrap, history: R.history, prune: R.imagePrune,
-  save: R.save, load: R.load, push: R.push,
+  save: R.save, load: R.load, push: R.push, build: R.build,
 };
 const SYSTEM_SUB: Record<string, Entry> = { info: R.info, events: R.events, df: R.systemDf, prune: R.systemPrune };
 
