@@ -60,7 +60,7 @@ before(async () => {
   debootstrapSeconds = (Date.now() - t0) / 1000;
   assert.equal(r.code, 0, `create base failed: ${r.stderr}`);
   console.log(`# debootstrap bookworm minbase amd64 via cocon chroot create: ${debootstrapSeconds.toFixed(1)} s`);
-});
+}, { timeout: 900_000 });  // debootstrap: about a minute, several on a busy machine
 
 after(async () => {
   // kill whatever is still inside a root, then remove everything (also when a test failed)

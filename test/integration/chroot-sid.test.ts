@@ -37,7 +37,7 @@ before(async () => {
   const r = await chroot(['create', 'unstable', '--suite', 'sid'], 600_000);
   assert.equal(r.code, 0, `create sid failed: ${r.stderr}`);
   console.log(`# debootstrap sid minbase amd64 via cocon chroot create: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-});
+}, { timeout: 900_000 });  // debootstrap: about a minute, several on a busy machine
 
 after(async () => {
   await chroot(['rm', '-f', 'unstable']);
