@@ -33,7 +33,7 @@ import { allocate, cidrString, contains, intToIp, ipToInt, isIPv4, macFor, overl
 import { inspectPorts, portRequests, psPorts, type PortBinding, type PortRequest } from './ports.js';
 import { DnsServer } from './dns.js';
 import { createHub, hostLinkExists, setupNetns, deleteNetns, hostLinks, hostResolvConf, hostRoutes, ipBatch, ipBatchForce, linkExists, netnsAlive, portFree, sysctl } from '../sys/net.js';
-import { runOk } from '../sys/exec.js';
+import { shOk } from '../sys/shell.js';
 import { foreignForwardDrop, nftApply, nftDeleteTable, nftTableComment, nftTables } from '../sys/nft.js';
 
 export interface NetworkConfig {
@@ -833,7 +833,7 @@ export class NetworkService implements NetworkHooks {
     this.appendHosts(r, `${e.ip}\t${r.config.Hostname}\n`);
     // Like docker: a container that joins a user network resolves through its embedded DNS.
     if (this.dns.has(n.Id) && this.dnsEndpoint(this.epsOf(r.id).filter((x) => x !== e)) === undefined) {
-      await runOk('sh', ['-c', this.dnsRedirect(ns, e)]).catch((err: Error) => log.warn('network: DNS redirect failed', { id: r.id, error: err.message }));
+      await shOk(this.dnsRedirect(ns, e)).catch((err: Error) => log.warn('network: DNS redirect failed', { id: r.id, error: err.message }));
       this.writeContainerFile(r, 'resolv.conf', this.resolvConf(r, n, true));
     }
     this.events?.publish('network', 'connect', n.Id, { container: r.id, name: n.Name, type: 'bridge' });
@@ -852,12 +852,9 @@ export class NetworkService implements NetworkHooks {
       await this.applyHubPolicy(n);
     }
     this.deleteEp(e);
-    // The primary network is gone for good: a later start runs without network (as docker's "none").
-    if (this.netOfModeSafe(r.hostConfig.NetworkMode)?.Id === n.Id) { r.hostConfig.NetworkMode = 'none'; }
     this.events?.publish('network', 'disconnect', n.Id, { container: r.id, name: n.Name, type: 'bridge' });
   }
 
-  private netOfModeSafe(mode: string): NetworkRecord | null { try { return this.netOfMode(mode || 'default'); } catch { return null; } }
 
   private writeContainerFile(r: ContainerRecord, file: string, text: string): void {
     try { const p = join(this.containers!.paths.data(r.id), file); if (existsSync(p)) writeFileSync(p, text); } catch { /* best effort */ }

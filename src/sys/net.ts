@@ -7,21 +7,19 @@ import { dirname } from 'node:path';
 import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { runOk, run } from './exec.js';
-import { isMounted, unmount } from './mount.js';
+import { isMounted } from './mount.js';
+import { sh, shOk, shq } from './shell.js';
 
 /** Runs `ip -batch -` with the given lines, in the host namespace or inside netns (a file path). */
 export async function ipBatch(lines: string[], netns?: string): Promise<void> {
   if (!lines.length) return;
-  const input = lines.join('\n') + '\n';
-  if (netns) await runOk('nsenter', [`--net=${netns}`, 'ip', '-batch', '-'], { input });
-  else await runOk('ip', ['-batch', '-'], { input });
+  await shOk(`${netns ? `nsenter --net=${shq(netns)} ` : ''}ip -batch - <<'COCON_EOF'\n${lines.join('\n')}\nCOCON_EOF`);
 }
 
 /** Like ipBatch but never throws: for teardown where a missing link is not an error. */
 export async function ipBatchForce(lines: string[], netns?: string): Promise<void> {
   if (!lines.length) return;
-  const input = lines.join('\n') + '\n';
-  await (netns ? run('nsenter', [`--net=${netns}`, 'ip', '-force', '-batch', '-'], { input }) : run('ip', ['-force', '-batch', '-'], { input }));
+  await sh(`${netns ? `nsenter --net=${shq(netns)} ` : ''}ip -force -batch - <<'COCON_EOF'\n${lines.join('\n')}\nCOCON_EOF`);
 }
 
 /** Creates a persistent network namespace bound to `path` and runs `ip -batch` lines inside it. */
@@ -52,7 +50,7 @@ export async function setupNetns(path: string, lines: string[], then: Array<{ ne
   then.forEach((t, i) => { script += `nsenter --net=${q(t.netns)} ip -batch - ${doc(t.lines, `COCON_EOF_${i + 1}`)}`; });
   script += tail;
   try {
-    await runOk('sh', ['-c', script]);
+    await shOk(script);
   } catch (e) {
     await deleteNetns(path).catch(() => undefined);
     throw e;
@@ -86,8 +84,8 @@ link set dev ${dev} up
 COCON_EOF
 echo 1 > /proc/sys/net/ipv4/conf/${dev}/route_localnet
 `;
-  try { await runOk('sh', ['-c', script]); } catch (e) {
-    await run('ip', ['link', 'del', 'dev', dev]);
+  try { await shOk(script); } catch (e) {
+    await sh(`ip link del dev ${dev}`);
     await deleteNetns(hub).catch(() => undefined);
     throw e;
   }
@@ -97,7 +95,7 @@ export function hostLinkExists(name: string): boolean { return existsSync(`/sys/
 
 /** Releases a namespace bound to path (it dies with its links once no process holds it). */
 export async function deleteNetns(path: string): Promise<void> {
-  await unmount(path);
+  if (isMounted(path)) await sh(`umount ${shq(path)} 2>/dev/null || umount -l ${shq(path)}`);
   rmSync(path, { force: true });
 }
 
