@@ -173,16 +173,18 @@ export function imageRows(img: ApiImage, opts: { trunc: boolean; now: number; di
   const digestFor = new Map<string, string>();
   for (const d of digests) { const at = d.indexOf('@'); digestFor.set(d.slice(0, at), d.slice(at + 1)); }
   const seenRepos = new Set<string>();
+  // docker shows digests only with --digests; digest-only references get their own rows
   for (const t of tags) {
     const [repo, tag] = splitRepoTag(t);
     seenRepos.add(repo);
-    rows.push(base(repo, tag || '<none>', digestFor.get(repo) ?? '<none>'));
+    rows.push(base(repo, tag || '<none>', opts.digests ? digestFor.get(repo) ?? '<none>' : '<none>'));
   }
   for (const d of digests) {
     const at = d.indexOf('@');
     const repo = d.slice(0, at);
     if (seenRepos.has(repo)) continue;
-    rows.push(base(repo, '<none>', d.slice(at + 1)));
+    seenRepos.add(repo);
+    rows.push(base(repo, '<none>', opts.digests ? d.slice(at + 1) : ''));
   }
   return rows;
 }

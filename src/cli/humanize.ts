@@ -162,3 +162,20 @@ function unixWithNanos(ms: number): string {
   const nanos = Math.round((ms - sec * 1000) * 1e6);
   return `${sec}.${String(nanos).padStart(9, '0')}`;
 }
+
+// Go's time.Time.String() for an RFC 3339 timestamp with fractional seconds, in UTC:
+// "2026-11-29T04:17:53.820Z" -> "2026-11-29 04:17:53.82 +0000 UTC".
+export function goTimeStringFromIso(iso: string): string {
+  const m = /^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/.exec(iso);
+  if (!m) return iso;
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) return iso;
+  const base = goTimeString(Math.floor(ms / 1000), 0);
+  const frac = (m[3] ?? '').replace(/0+$/, '');
+  return frac ? base.replace(/^(\S+ \S+)/, `$1.${frac}`) : base;
+}
+
+// time.RFC3339 in UTC for a unix time in seconds: "2026-05-07T20:33:45Z".
+export function rfc3339(unixSeconds: number): string {
+  return new Date(unixSeconds * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+}

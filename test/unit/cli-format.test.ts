@@ -125,7 +125,9 @@ test('images rows', () => {
   assert.deepEqual(rows.map((r) => `${r.Repository} ${r.Tag} ${r.ID} ${r.CreatedSince} ${r.Size}`), [
     'busybox latest 999999999999 2 minutes ago 1.98MB', 'busybox traced 999999999999 2 minutes ago 1.98MB', '127.0.0.1:5056/busybox latest 999999999999 2 minutes ago 1.98MB']);
   assert.deepEqual(imageRows({ Id: 'sha256:1', RepoTags: [], Created: 0, Size: 0 }, { trunc: true, now }).map((r) => `${r.Repository} ${r.Tag}`), ['<none> <none>']);
-  assert.deepEqual(imageRows({ Id: 'sha256:1', RepoTags: ['<none>:<none>'], RepoDigests: ['x@sha256:ab'], Created: 0 }, { trunc: true, now }).map((r) => `${r.Repository} ${r.Tag} ${r.Digest}`), ['x <none> sha256:ab']);
+  const digestOnly = { Id: 'sha256:1', RepoTags: ['<none>:<none>'], RepoDigests: ['x@sha256:ab'], Created: 0 };
+  assert.deepEqual(imageRows(digestOnly, { trunc: true, now, digests: true }).map((r) => `${r.Repository} ${r.Tag} ${r.Digest}`), ['x <none> sha256:ab']);
+  assert.deepEqual(imageRows(digestOnly, { trunc: true, now }).map((r) => `${r.Repository} ${r.Tag} ${r.Digest}`), ['x <none> ']);
   assert.equal(renderRows('table', rows.slice(0, 1), IMAGE_HEADERS, IMAGES_DEFAULT_TABLE),
     'REPOSITORY   TAG       IMAGE ID       CREATED         SIZE\nbusybox      latest    999999999999   2 minutes ago   1.98MB\n');
 });

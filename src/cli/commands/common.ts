@@ -57,11 +57,14 @@ export function goOrdered(item: unknown): unknown {
   return o;
 }
 
+const goJson = (v: unknown): string => JSON.stringify(v).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026');
+
 export function printInspect(ctx: Ctx, items: unknown[], format: string): void {
   if (!format) {
     ctx.out(items.length ? `${JSON.stringify(items, null, 4)}\n` : '[]\n');
     return;
   }
+  if (format === 'json') { ctx.out(`${goJson(items)}\n`); return; }
   let t;
   try { t = parseTemplate(format.replace(/\\t/g, '\t').replace(/\\n/g, '\n')); } catch (e) {
     throw new CliError(`template parsing error: ${(e as Error).message}`, 1);

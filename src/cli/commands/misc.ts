@@ -4,7 +4,7 @@ import { readJsonStream } from '../client.js';
 import { CliError, UsageError } from '../context.js';
 import type { Command, Ctx } from '../context.js';
 import { buildFilters, filtersParam, FilterError } from '../filters.js';
-import { ellipsis, getTimestamp, humanDuration, humanSize, truncateId, goTimeString } from '../humanize.js';
+import { ellipsis, getTimestamp, humanDuration, humanSize, truncateId, rfc3339 } from '../humanize.js';
 import { renderOrFail } from './common.js';
 import { parseTemplate, execTemplate, TemplateError } from '../template.js';
 import type { Template } from '../template.js';
@@ -104,12 +104,12 @@ export const historyCommand: Command = {
       const id = h.Id && h.Id !== '<missing>' ? (trunc ? truncateId(h.Id) : h.Id) : '<missing>';
       const createdBy = (h.CreatedBy ?? '').replace(/\t/g, ' ');
       return {
-        ID: id,
-        CreatedSince: human ? `${humanDuration(ctx.now() - h.Created * 1000)} ago` : new Date(h.Created * 1000).toISOString().replace(/\.\d+Z$/, 'Z'),
-        CreatedAt: goTimeString(h.Created),
-        CreatedBy: trunc ? ellipsis(createdBy, 45) : createdBy,
-        Size: human ? humanSize(h.Size ?? 0, 3) : String(h.Size ?? 0),
         Comment: h.Comment ?? '',
+        CreatedAt: rfc3339(h.Created),
+        CreatedBy: trunc ? ellipsis(createdBy, 45) : createdBy,
+        CreatedSince: human ? `${humanDuration(ctx.now() - h.Created * 1000)} ago` : rfc3339(h.Created),
+        ID: id,
+        Size: human ? humanSize(h.Size ?? 0, 3) : String(h.Size ?? 0),
       };
     });
     if (o.bool('quiet')) { for (const r of rows) ctx.out(`${r.ID}\n`); return 0; }

@@ -4,7 +4,7 @@ import { CliError, UsageError } from '../context.js';
 import type { Command, Ctx } from '../context.js';
 import { buildFilters, filtersParam, FilterError } from '../filters.js';
 import { labelsToMap } from '../envfile.js';
-import { humanSize, truncateId } from '../humanize.js';
+import { goTimeStringFromIso, humanSize, truncateId } from '../humanize.js';
 import { renderOrFail, printInspect } from './common.js';
 import { createInterface } from 'node:readline';
 
@@ -169,7 +169,7 @@ export const volumePruneCommand: Command = {
 
 // ---- networks ----
 
-interface ApiNetwork { Id: string; Name: string; Driver: string; Scope: string; Created?: string; EnableIPv6?: boolean; Internal?: boolean; Labels?: Record<string, string> | null; IPAM?: unknown }
+interface ApiNetwork { Id: string; Name: string; Driver: string; Scope: string; Created?: string; EnableIPv4?: boolean; EnableIPv6?: boolean; Internal?: boolean; Labels?: Record<string, string> | null; IPAM?: unknown }
 
 export const networkCreateCommand: Command = {
   name: 'network create',
@@ -237,13 +237,13 @@ export const networkLsCommand: Command = {
     const rows = nets.map((n) => {
       const labels = n.Labels ?? {};
       const row: Record<string, unknown> = {
-        CreatedAt: n.Created ?? '', Driver: n.Driver, ID: trunc ? truncateId(n.Id) : n.Id, IPv4: 'true', IPv6: String(!!n.EnableIPv6),
+        CreatedAt: n.Created ? goTimeStringFromIso(n.Created) : '', Driver: n.Driver, ID: trunc ? truncateId(n.Id) : n.Id, IPv4: String(!!n.EnableIPv4), IPv6: String(!!n.EnableIPv6),
         Internal: String(!!n.Internal), Labels: Object.keys(labels).sort().map((k) => `${k}=${labels[k]}`).join(','), Name: n.Name, Scope: n.Scope,
       };
       Object.defineProperty(row, 'Label', { value: (k: string) => labels[k] ?? '', enumerable: false });
       return row;
     });
-    const headers = { CreatedAt: 'CREATED', Driver: 'DRIVER', ID: 'NETWORK ID', IPv4: 'IPV4', IPv6: 'IPV6', Internal: 'INTERNAL', Labels: 'LABELS', Name: 'NAME', Scope: 'SCOPE' };
+    const headers = { CreatedAt: 'CREATED AT', Driver: 'DRIVER', ID: 'NETWORK ID', IPv4: 'IPV4', IPv6: 'IPV6', Internal: 'INTERNAL', Labels: 'LABELS', Name: 'NAME', Scope: 'SCOPE' };
     const def = 'table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}';
     ctx.out(renderOrFail(o.bool('quiet') ? '{{.ID}}' : o.str('format') || def, rows, headers, def));
     return 0;

@@ -43,7 +43,8 @@ export const versionCommand: Command = {
       // Go field names (APIVersion) next to the JSON ones, hidden from {{json}}
       const alias = <T extends object>(x: T, v: unknown): T => Object.defineProperty({ ...x }, 'APIVersion', { value: v, enumerable: false });
       const srv = server ? alias(server, server.ApiVersion) : null;
-      printInspect(ctx, [{ Client: alias(clientInfo, clientInfo.ApiVersion), Server: srv }], o.str('format'));
+      const f = o.str('format') === 'json' ? '{{json .}}' : o.str('format');
+      printInspect(ctx, [{ Client: alias(clientInfo, clientInfo.ApiVersion), Server: srv }], f);
       if (serverErr) throw serverErr;
       return 0;
     }
@@ -92,7 +93,7 @@ export const infoCommand: Command = {
   async run(ctx, o) {
     const client = await ctx.client();
     const info = await client.json<Info>('GET', '/info');
-    if (o.str('format')) { printInspect(ctx, [info], o.str('format')); return 0; }
+    if (o.str('format')) { printInspect(ctx, [info], o.str('format') === 'json' ? '{{json .}}' : o.str('format')); return 0; }
     const g = (k: string): string => (info[k] === undefined || info[k] === null ? '' : String(info[k]));
     let s = 'Client:\n';
     s += ` Version:    ${CLI_VERSION}\n`;
