@@ -31,6 +31,8 @@ export interface PullOptions {
 }
 
 const inflight = new Map<string, Promise<LayerBlob>>();
+/** Blobs a download committed, by the pull that started it (removed again if that pull fails). */
+type Adopted = string[];
 
 /** The reference a pull request names: fromImage plus ?tag= (a tag or a digest), default :latest. */
 export function pullReference(fromImage: string, tag?: string): ParsedReference {
@@ -141,6 +143,7 @@ export async function pullImage(svc: ImageService, fromImage: string, opts: Pull
   emit({ status: `Pulling from ${ref.path}`, id: ref.digest ?? ref.tag });
   svc.pin(chains);
   let ok = false;
+  const adopted: Adopted = [];
   try {
     const blobs: Array<LayerBlob | null> = layers.map((l) => ({ digest: l.digest, mediaType: l.mediaType, size: l.size }));
     const todo: number[] = [];
@@ -155,7 +158,7 @@ export async function pullImage(svc: ImageService, fromImage: string, opts: Pull
       while (next < todo.length && !failed) {
         const i = todo[next++];
         try {
-          await fetchLayer(svc, client, layers[i], cfg.diffIds[i], i > 0 ? chains[i - 1] : undefined, chains[i], emit);
+          await fetchLayer(svc, client, layers[i], cfg.diffIds[i], i > 0 ? chains[i - 1] : undefined, chains[i], emit, adopted);
         } catch (e) { failed = failed ?? e; }
       }
     };
@@ -175,19 +178,25 @@ export async function pullImage(svc: ImageService, fromImage: string, opts: Pull
     return { id, digest: resolved.digest, ref: tagRef };
   } finally {
     svc.unpin(chains);
-    if (!ok) await svc.gcIfIdle().catch(() => undefined);
+    if (!ok) {
+      await svc.gcIfIdle().catch(() => undefined);
+      await svc.withLock(() => {
+        const used = new Set(svc.all().flatMap((i) => (i.layerBlobs ?? []).map((b) => b?.digest)));
+        for (const b of adopted) if (!used.has(b)) svc.content.delete(b);
+      }).catch(() => undefined);
+    }
   }
 }
 
 /** One layer: shared by concurrent pulls of the same chain id. */
-function fetchLayer(svc: ImageService, client: RegistryClient, desc: Descriptor, diffId: string, parent: string | undefined, chain: string, emit: Emit): Promise<LayerBlob> {
+function fetchLayer(svc: ImageService, client: RegistryClient, desc: Descriptor, diffId: string, parent: string | undefined, chain: string, emit: Emit, adopted: Adopted): Promise<LayerBlob> {
   const id = shortDigest(desc.digest);
   const running = inflight.get(chain);
   if (running) {
     emit(statusMessage('Waiting', id));
     return running.then((b) => { emit(statusMessage('Download complete', id)); emit(statusMessage('Pull complete', id)); return b; });
   }
-  const p = downloadAndApply(svc, client, desc, diffId, parent, emit).finally(() => inflight.delete(chain));
+  const p = downloadAndApply(svc, client, desc, diffId, parent, emit).then((b) => { adopted.push(b.digest); return b; }).finally(() => inflight.delete(chain));
   inflight.set(chain, p);
   return p;
 }

@@ -150,8 +150,10 @@ test('htpasswd + TLS registry: 401 without credentials, login, push and pull wit
 });
 
 test('a tampered blob is refused and nothing is recorded; a cut connection too; the next pull succeeds', async () => {
+  const goodLayer = await makeTar([{ name: 'good.bin', data: Buffer.alloc(1 << 20, 3) }]);
   const layer = await makeTar([{ name: 'data.bin', data: Buffer.alloc(3 << 20, 7) }, { name: 'bin/', type: 'directory' }]);
-  const pushed = await pushRawImage(plain.host, 'faulty', 'v1', [layer], { compression: 'none' });
+  const pushed = await pushRawImage(plain.host, 'faulty', 'v1', [goodLayer, layer], { compression: 'none' });
+  pushed.blobs.reverse(); // blobs[0] = the big (faulty) one, blobs[1] = the good one
   const before = layerDirs().length;
   const name = `${proxy.host}/faulty`;
   proxy.mode.corrupt = pushed.blobs[0];
@@ -164,6 +166,7 @@ test('a tampered blob is refused and nothing is recorded; a cut connection too; 
   assert.equal(readdirSync(join(d.dataRoot, 'overlay/.tmp')).length, 0);
   assert.equal(readdirSync(join(d.dataRoot, 'content/ingest')).length, 0);
   assert.ok(!existsSync(join(d.dataRoot, 'content/sha256', pushed.blobs[0].slice(7))));
+  assert.ok(!existsSync(join(d.dataRoot, 'content/sha256', pushed.blobs[1].slice(7))), 'the good layer of the failed pull is not kept either');
   proxy.mode.corrupt = undefined;
   proxy.mode.cut = pushed.blobs[0];
   const cut = await pull(name, 'v1');

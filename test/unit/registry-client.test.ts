@@ -107,3 +107,11 @@ test('layer entry names and whiteouts', () => {
   assert.equal(whiteoutOf('a/b'), undefined);
   assert.throws(() => whiteoutOf('a/.wh...'), /invalid whiteout/);
 });
+
+test('daemon flag --insecure-registry (repeatable, comma lists) reaches the config', async () => {
+  const { parseDaemonFlags } = await import('../../src/daemon/main.js');
+  const { resolveConfig } = await import('../../src/daemon/config.js');
+  const flags = parseDaemonFlags(['--insecure-registry', '10.0.0.0/8', '--insecure-registry=reg.lan:5000']);
+  assert.deepEqual(resolveConfig(flags).insecureRegistries, ['10.0.0.0/8', 'reg.lan:5000']);
+  assert.deepEqual(resolveConfig({}).insecureRegistries, []);
+});
