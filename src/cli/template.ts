@@ -267,6 +267,13 @@ function formatNumber(n: number): string {
   return s.replace(/e([+-])(\d)$/, 'e$10$2');
 }
 
+// Objects that stand for Go structs print as {v1 v2 ...} in field order: the order is kept in a
+// non-enumerable property under this symbol (see markStruct).
+export const GO_STRUCT = Symbol('go struct fields');
+export function markStruct<T extends object>(o: T, fields: string[]): T {
+  return Object.defineProperty(o, GO_STRUCT, { value: fields, enumerable: false });
+}
+
 // Go's fmt %v
 export function goFormat(v: unknown): string {
   if (v === NO_VALUE || v === undefined) return '<no value>';
@@ -276,6 +283,11 @@ export function goFormat(v: unknown): string {
   if (typeof v === 'boolean') return v ? 'true' : 'false';
   if (typeof v === 'function') return '<func>';
   if (Array.isArray(v)) return '[' + v.map((x) => goFormatInner(x)).join(' ') + ']';
+  const fields = (v as { [GO_STRUCT]?: string[] })[GO_STRUCT];
+  if (fields) {
+    const o = v as Record<string, unknown>;
+    return '{' + fields.map((k) => (o[k] === undefined || o[k] === null ? '<nil>' : goFormatInner(o[k]))).join(' ') + '}';
+  }
   if (typeof v === 'object') {
     const o = v as Record<string, unknown>;
     return 'map[' + Object.keys(o).filter((k) => typeof o[k] !== 'function').sort().map((k) => `${k}:${goFormatInner(o[k])}`).join(' ') + ']';

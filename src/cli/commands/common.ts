@@ -4,7 +4,7 @@ import { ApiError, Client } from '../client.js';
 import { CliError } from '../context.js';
 import type { Ctx } from '../context.js';
 import { renderRows } from '../format.js';
-import { parseTemplate, execTemplate, TemplateError } from '../template.js';
+import { parseTemplate, execTemplate, markStruct, TemplateError } from '../template.js';
 
 export function daemonMsg(e: unknown): string {
   if (e instanceof ApiError) return `Error response from daemon: ${e.message}`;
@@ -49,10 +49,29 @@ function orderKeys(o: Record<string, unknown>, order: string[]): Record<string, 
 }
 export function goOrdered(item: unknown): unknown {
   if (!item || typeof item !== 'object' || Array.isArray(item)) return item;
-  const o = item as Record<string, unknown>;
+  let o = item as Record<string, unknown>;
   const cfg = o.Config;
   if (cfg && typeof cfg === 'object' && !Array.isArray(cfg) && 'Cmd' in cfg && 'Image' in cfg) {
-    return { ...o, Config: orderKeys(cfg as Record<string, unknown>, CONFIG_ORDER) };
+    o = { ...o, Config: orderKeys(cfg as Record<string, unknown>, CONFIG_ORDER) };
+  }
+  // typed-struct pointers that the daemon omits print as <nil> in docker's templates
+  const st = o.State;
+  if (st && typeof st === 'object' && !Array.isArray(st) && 'Running' in st && !('Health' in st)) {
+    // non-enumerable: {{json .State}} leaves it out (omitempty) while {{.State.Health}} sees nil
+    o = { ...o, State: Object.defineProperty({ ...(st as Record<string, unknown>) }, 'Health', { value: null, enumerable: false }) };
+  }
+  // structs print as {a b c} in templates ({{.State}}, {{.HostConfig.RestartPolicy}}, {{.Mounts}})
+  const isObj = (x: unknown): x is Record<string, unknown> => !!x && typeof x === 'object' && !Array.isArray(x);
+  if (isObj(o.State) && 'Running' in o.State) {
+    markStruct(o.State, ['Status', 'Running', 'Paused', 'Restarting', 'OOMKilled', 'Dead', 'Pid', 'ExitCode', 'Error', 'StartedAt', 'FinishedAt', 'Health']);
+  }
+  const hc = o.HostConfig;
+  if (isObj(hc)) {
+    if (isObj(hc.RestartPolicy)) markStruct(hc.RestartPolicy, ['Name', 'MaximumRetryCount']);
+    if (isObj(hc.LogConfig)) markStruct(hc.LogConfig, ['Type', 'Config']);
+  }
+  if (Array.isArray(o.Mounts) && 'State' in o) {
+    for (const m of o.Mounts) if (isObj(m)) markStruct(m, ['Type', 'Name', 'Source', 'Destination', 'Driver', 'Mode', 'RW', 'Propagation']);
   }
   return o;
 }
