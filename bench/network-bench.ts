@@ -114,11 +114,12 @@ async function main(): Promise<void> {
     const tx = await mk({});
     sinks.push(await startSink(rx.SandboxKey, 5001));
     sinks.push(await startSink(null, port + 1));
-    const loop: number[] = []; const pub: number[] = []; const c2c: number[] = [];
+    const loop: number[] = []; const pub: number[] = []; const c2c: number[] = []; const direct: number[] = [];
     for (let i = 0; i < tries; i++) {
       loop.push(runSource(null, '127.0.0.1', port + 1, bytes));
       pub.push(runSource(null, '127.0.0.1', port, bytes));
       c2c.push(runSource(tx.SandboxKey, rx.IPAddress, 5001, bytes));
+      direct.push(runSource(null, rx.IPAddress, 5001, bytes));
     }
     for (const s of sinks) s.kill();
     // start overhead: alternate none / default, after warm-ups
@@ -127,7 +128,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < runs; i++) { none.push(await runOnce(d, 'none')); bridge.push(await runOnce(d, 'default')); }
     // the network's own share of a start, as the daemon timed it (connect: namespace, veth, address, route, files)
     const connects = d.log().split('\n').filter((l) => l.includes('"network: connected"')).map((l) => (JSON.parse(l) as { ms: number }).ms).slice(-runs);
-    const res = { connect: median(connects), connectMin: Math.min(...connects), loopback: best(loop), published: best(pub), c2c: best(c2c), none: median(none), bridge: median(bridge), noneMin: Math.min(...none), bridgeMin: Math.min(...bridge) };
+    const res = { connect: median(connects), connectMin: Math.min(...connects), loopback: best(loop), published: best(pub), c2c: best(c2c), direct: best(direct), none: median(none), bridge: median(bridge), noneMin: Math.min(...none), bridgeMin: Math.min(...bridge) };
     const f = (x: number) => `${x.toFixed(0)} MB/s`;
     const ms = (x: number) => `${x.toFixed(1)} ms`;
     const text = [
@@ -137,7 +138,8 @@ async function main(): Promise<void> {
       '| TCP throughput | MB/s | vs loopback |', '|---|---|---|',
       `| host loopback 127.0.0.1 -> 127.0.0.1 | ${f(res.loopback)} | 100% |`,
       `| host -> published port 127.0.0.1:${port} (nftables DNAT, no proxy) -> container | ${f(res.published)} | ${(100 * res.published / res.loopback).toFixed(0)}% |`,
-      `| container -> container, default bridge | ${f(res.c2c)} | ${(100 * res.c2c / res.loopback).toFixed(0)}% |`, '',
+      `| container -> container, default bridge | ${f(res.c2c)} | ${(100 * res.c2c / res.loopback).toFixed(0)}% |`,
+      `| (reference) host -> the container's address, routed, no NAT | ${f(res.direct)} | ${(100 * res.direct / res.loopback).toFixed(0)}% |`, '',
       'Target: published-port throughput at least 80% of loopback.', '',
       `| container start, API create+start+wait+delete of \`true\` (${runs} runs each, alternating) | median | min |`, '|---|---|---|',
       `| --network none | ${ms(res.none)} | ${ms(res.noneMin)} |`,
