@@ -70,6 +70,7 @@ export function goOrdered(item: unknown): unknown {
     if (isObj(hc.RestartPolicy)) markStruct(hc.RestartPolicy, ['Name', 'MaximumRetryCount']);
     if (isObj(hc.LogConfig)) markStruct(hc.LogConfig, ['Type', 'Config']);
   }
+  if (isObj(o.RootFS) && 'Layers' in o.RootFS) markStruct(o.RootFS, ['Type', 'Layers']);
   if (Array.isArray(o.Mounts) && 'State' in o) {
     for (const m of o.Mounts) if (isObj(m)) markStruct(m, ['Type', 'Name', 'Source', 'Destination', 'Driver', 'Mode', 'RW', 'Propagation']);
   }

@@ -48,16 +48,12 @@ export const imagesCommand: Command = {
     })) ?? [];
     const sorted = list.map((img, i) => ({ img, i })).sort((a, b) => ((b.img.Created ?? 0) - (a.img.Created ?? 0)) || a.i - b.i).map((x) => x.img);
     const trunc = !o.bool('no-trunc');
-    const rows = sorted.flatMap((img) => imageRows(img, { trunc, now: ctx.now(), digests: o.bool('digests') }));
+    // like docker: a format that shows {{.Digest}} turns the digests on
+    const digests = o.bool('digests') || /\.Digest\b/.test(o.str('format'));
+    const rows = sorted.flatMap((img) => imageRows(img, { trunc, now: ctx.now(), digests }));
     let format = o.str('format');
     if (o.bool('quiet')) format = '{{.ID}}';
     if (!format) format = ctx.env.COCON_IMAGES_FORMAT || (o.bool('digests') ? IMAGES_DIGESTS_TABLE : IMAGES_DEFAULT_TABLE);
-    if (o.bool('quiet')) {
-      // one line per image
-      const seen = new Set<string>();
-      for (const r of rows) { const id = String(r.ID); if (!seen.has(id)) { seen.add(id); ctx.out(`${id}\n`); } }
-      return 0;
-    }
     ctx.out(renderOrFail(format, rows, IMAGE_HEADERS, IMAGES_DEFAULT_TABLE));
     return 0;
   },

@@ -113,7 +113,7 @@ export const historyCommand: Command = {
       };
     });
     if (o.bool('quiet')) { for (const r of rows) ctx.out(`${r.ID}\n`); return 0; }
-    const def = 'table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}';
+    const def = `table {{.ID}}\t{{.${human ? 'CreatedSince' : 'CreatedAt'}}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}`;
     const headers = { ID: 'IMAGE', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT', CreatedBy: 'CREATED BY', Size: 'SIZE', Comment: 'COMMENT' };
     ctx.out(renderOrFail(o.str('format') || def, rows, headers, def));
     return 0;
