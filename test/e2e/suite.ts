@@ -100,7 +100,7 @@ export function clientSuite(h: DaemonHolder, c: Client): void {
     assert.ok(!(await psNames(true)).includes(name));
   });
 
-  test(`${c.name}: logs keep stdout and stderr apart; --tail; -t`, async () => {
+  test(`${c.name}: logs keep stdout and stderr apart; --tail; -t; --since`, async () => {
     const name = uniq('logs');
     await ok(['run', '-d', '--name', name, 'busybox', 'sh', '-c', 'echo o1; echo e1 >&2; echo o2; echo e2 >&2']);
     assert.equal((await ok(['wait', name])).stdout.trim(), '0');
@@ -112,6 +112,10 @@ export function clientSuite(h: DaemonHolder, c: Client): void {
     assert.equal(t.stderr, 'e2\n');
     const ts = await ok(['logs', '-t', name]);
     assert.match(ts.stdout, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z o1\n/);
+    const recent = await ok(['logs', '--since', '10m', name]);
+    assert.equal(recent.stdout, 'o1\no2\n');
+    const future = await ok(['logs', '--since', String(Math.floor(Date.now() / 1000) + 5), name]);
+    assert.equal(future.stdout + future.stderr, '', 'logs --since a later time should be empty');
     await ok(['rm', name]);
   });
 

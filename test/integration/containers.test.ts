@@ -216,6 +216,29 @@ test('restart policy on-failure:2 restarts twice, then leaves it exited', async 
   await rm(h.d, id);
 });
 
+test('restart policy always: restarts after each exit; stop while running or while waiting to restart ends it for good', async () => {
+  const always = { RestartPolicy: { Name: 'always', MaximumRetryCount: 0 } };
+  const stays = async (id: string, when: string) => {
+    assert.equal((await h.d.api('POST', `/containers/${id}/stop?t=1`)).status, 204);
+    const stopped = await inspect(h.d, id);
+    for (let i = 0; i < 10; i++) {
+      await sleep(300);
+      const later = await inspect(h.d, id);
+      assert.equal(later.State.Status, 'exited', `stopped ${when}, the container came back (${later.State.Status}, RestartCount ${later.RestartCount})`);
+      assert.equal(later.RestartCount, stopped.RestartCount, `stopped ${when}, RestartCount went on`);
+    }
+  };
+  const a = await create(h.d, { name: uniq('always'), cmd: ['sh', '-c', 'echo run; sleep 1; exit 1'], hostConfig: always });
+  await start(h.d, a);
+  await waitFor('a restart, running again', async () => { const c = await inspect(h.d, a); return c.RestartCount >= 1 && c.State.Status === 'running'; }, 30_000, 50);
+  await stays(a, 'while running');
+  const b = await create(h.d, { name: uniq('always'), cmd: ['sh', '-c', 'exit 1'], hostConfig: always });
+  await start(h.d, b);
+  await waitFor('waiting to restart', async () => { const c = await inspect(h.d, b); return c.RestartCount >= 1 && c.State.Status === 'restarting'; }, 30_000, 20);
+  await stays(b, 'while waiting to restart');
+  await rm(h.d, a); await rm(h.d, b);
+});
+
 test('ps filters: status=exited, name=, id=, ancestor=, exited=N; limit; size of the list', async () => {
   const n1 = uniq('fa'); const n2 = uniq('fb');
   const a = await runToEnd(h.d, { name: n1, cmd: ['true'] });
