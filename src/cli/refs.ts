@@ -12,26 +12,38 @@ export interface ImageRef {
 
 export class RefError extends Error {}
 
+const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+const DOMAIN = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:.]+\])(?::\d+)?$/;
+
+// distribution/reference ParseNormalizedNamed, with its error messages.
 export function parseRef(s: string): ImageRef {
-  if (!s || /\s/.test(s) || s !== s.trim()) throw new RefError(`invalid reference format`);
+  const bad = (): RefError => new RefError('invalid reference format');
+  if (!s || s.length > 255 || /\s/.test(s)) throw bad();
   let rest = s;
   let digest: string | undefined;
   const at = rest.indexOf('@');
-  if (at >= 0) { digest = rest.slice(at + 1); rest = rest.slice(0, at); }
+  if (at >= 0) {
+    digest = rest.slice(at + 1); rest = rest.slice(0, at);
+    if (!/^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/.test(digest)) throw bad();
+    if (digest.startsWith('sha256:') && !/^sha256:[a-f0-9]{64}$/.test(digest)) throw bad();
+  }
   let tag: string | undefined;
   const colon = rest.lastIndexOf(':');
   if (colon > rest.lastIndexOf('/')) { tag = rest.slice(colon + 1); rest = rest.slice(0, colon); }
-  if (tag !== undefined && !/^[\w][\w.-]{0,127}$/.test(tag)) throw new RefError('invalid reference format');
-  if (!rest) throw new RefError('invalid reference format');
-  if (/[A-Z]/.test(rest.split('/').slice(rest.includes('/') && isDomain(rest.split('/')[0]) ? 1 : 0).join('/'))) {
-    throw new RefError('invalid reference format: repository name (library/' + rest + ') must be lowercase');
-  }
+  if (tag !== undefined && !/^[\w][\w.-]{0,127}$/.test(tag)) throw bad();
+  if (!rest) throw bad();
   let domain = 'docker.io';
   let path = rest;
   const slash = rest.indexOf('/');
-  if (slash >= 0 && isDomain(rest.slice(0, slash))) { domain = rest.slice(0, slash); path = rest.slice(slash + 1); }
+  if (slash >= 0 && isDomain(rest.slice(0, slash))) {
+    domain = rest.slice(0, slash); path = rest.slice(slash + 1);
+    if (!DOMAIN.test(domain)) throw bad();
+  }
   if (domain === 'index.docker.io') domain = 'docker.io';
   if (domain === 'docker.io' && !path.includes('/')) path = `library/${path}`;
+  const comps = path.split('/');
+  if (comps.some((c) => !COMPONENT.test(c.toLowerCase()))) throw bad();
+  if (/[A-Z]/.test(path)) throw new RefError(`invalid reference format: repository name (${path}) must be lowercase`);
   return { domain, path, tag, digest };
 }
 

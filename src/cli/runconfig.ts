@@ -7,6 +7,7 @@ import { Opts } from './flags.js';
 import { labelsToMap, parseEnvFile, resolveEnvArg } from './envfile.js';
 import { ramInBytes } from './humanize.js';
 import { resolve as resolvePath } from 'node:path';
+import { isIP } from 'node:net';
 
 export const RUN_FLAGS: FlagDef[] = [
   { long: 'attach', short: 'a', type: 'list', desc: 'Attach to STDIN, STDOUT or STDERR' },
@@ -166,6 +167,7 @@ export function parsePortSpec(spec: string): { port: string; binding: PortBindin
       containerPart = parts[parts.length - 1]; hostPart = parts[parts.length - 2]; ip = parts.slice(0, -2).join(':');
     }
   }
+  if (ip && !isIP(ip)) throw new ConfigError(`invalid IP address: ${ip}`);
   if (!containerPart) throw new ConfigError(`no port specified: ${spec}<empty>`);
   const [cs, ce] = parseRange(containerPart, 'containerPort');
   let hs = 0; let he = 0;

@@ -207,6 +207,11 @@ async function createOrFail(ctx: Ctx, cmd: string, req: CreateRequest, cidfile =
 }
 
 async function createOrFail0(ctx: Ctx, cmd: string, req: CreateRequest): Promise<{ client: Client; id: string }> {
+  // the image reference is checked before any call, with docker's messages
+  try { parseRef(req.image); } catch (e) {
+    if (cmd === 'create') throw new CliError((e as Error).message, 1);
+    throw runErr(ctx, cmd, (e as Error).message);
+  }
   if (cmd === 'create') {
     // docker create reports daemon errors like any other command (exit 1)
     const client = await ctx.client();
@@ -234,7 +239,8 @@ export const runCommand: Command = {
   errPrefix: true,
   async run(ctx, o) {
     const req = buildRequest(ctx, o, true);
-    if (req.tty && req.attachStdin && !process.stdin.isTTY) throw new CliError('the input device is not a TTY', 1);
+    // docker: plain message, status 1 (not the run-error format)
+    if (req.tty && req.attachStdin && !process.stdin.isTTY) throw new RunError('the input device is not a TTY', 1);
     const { client, id } = await createOrFail(ctx, 'run', req, o.str('cidfile'));
     if (req.detach) {
       try {
