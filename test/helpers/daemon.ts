@@ -47,7 +47,7 @@ export interface RunResult { code: number; stdout: string; stderr: string; signa
 export interface RunOptions { input?: string | Buffer; env?: Record<string, string>; timeoutMs?: number; cwd?: string }
 
 export interface StartOptions {
-  /** Extra daemon flags. */
+  /** Extra daemon flags; '{root}' in them becomes the daemon's temp root. */
   args?: string[];
   env?: Record<string, string>;
   /** How long to wait for /_ping (default 30 s). */
@@ -169,7 +169,7 @@ export async function startDaemon(opts: StartOptions = {}): Promise<Daemon> {
     const fd = openSync(logFile, 'a');
     try {
       child = spawn(process.execPath, ['--', CLI_MAIN, 'daemon', '--data-root', dataRoot, '--exec-root', execRoot,
-        '-H', `unix://${socket}`, '--log-level', 'debug', ...(opts.args ?? [])], {
+        '-H', `unix://${socket}`, '--log-level', 'debug', ...(opts.args ?? []).map((a) => a.replace('{root}', root))], {
         stdio: ['ignore', fd, fd], detached: true, env: { ...process.env, ...opts.env },
       });
     } finally { closeSync(fd); }

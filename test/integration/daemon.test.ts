@@ -2,8 +2,8 @@
 // SIGTERM shutdown.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, statSync } from 'node:fs';
-import { useDaemon, startDaemon, apiCall } from '../helpers/daemon.js';
+import { existsSync, statSync, readFileSync } from 'node:fs';
+import { useDaemon, startDaemon, apiCall, run, CLI_MAIN } from '../helpers/daemon.js';
 
 const h = useDaemon();
 
@@ -93,4 +93,20 @@ test('a second daemon with its own roots and socket runs side by side; SIGTERM r
   } finally {
     await d2.stop();
   }
+});
+
+test('--pidfile and --runtime runc are honoured; a second daemon on the same roots is refused', async () => {
+  const d3 = await startDaemon({ args: ['--pidfile', '{root}/custom.pid', '--runtime', 'runc'] });
+  try {
+    const pidPath = `${d3.root}/custom.pid`;
+    assert.ok(existsSync(pidPath), `--pidfile ${pidPath} not written`);
+    assert.equal(Number(readFileSync(pidPath, 'utf8').trim()), d3.pid);
+    assert.equal((await d3.api('GET', '/info')).json.DefaultRuntime, 'runc');
+    const twin = await run(process.execPath, ['--', CLI_MAIN, 'daemon', '--data-root', d3.dataRoot, '--exec-root', d3.execRoot,
+      '-H', `unix://${d3.root}/twin.sock`, '--pidfile', pidPath], { timeoutMs: 15_000 });
+    assert.notEqual(twin.code, 0, 'a second daemon started on the same roots');
+    assert.equal(twin.timedOut, false, 'a second daemon kept running on the same roots');
+    assert.match(twin.stderr, /pid file|already running|in use/i);
+    assert.equal((await d3.api('GET', '/_ping')).status, 200, 'the first daemon was disturbed');
+  } finally { await d3.stop(); }
 });
