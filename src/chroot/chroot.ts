@@ -51,6 +51,7 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync, readdirSync, chmodSync, accessSync, renameSync, rmSync, constants as fsc } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { release } from 'node:os';
 import { ChrootError } from './errors.js';
 import { ChrootStore, type ChrootRecord } from './store.js';
 import {
@@ -133,6 +134,10 @@ export class ChrootManager {
     } else why = `the kernel cannot run ${arch} programs`;
     const qemu = qemuBinary(a.qemu);
     if (!qemu) return { mode: 'unavailable', reason: `${why}, and qemu-${a.qemu}-static is missing (apt-get install qemu-user-static)` };
+    const [maj, min] = release().split('.').map((x) => parseInt(x, 10));
+    if (!(maj > 6 || (maj === 6 && min >= 7))) {
+      return { mode: 'unavailable', reason: `${why}, and kernel ${release()} has no binfmt_misc for user namespaces (Linux 6.7 or later), which cocon needs to register qemu without touching the host's registrations` };
+    }
     const binfmt = binfmtRegistration(a.qemu, qemu);
     if (!binfmt) return { mode: 'unavailable', reason: `${why}, and there is no binfmt_misc entry for qemu-${a.qemu}` };
     return {

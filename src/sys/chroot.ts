@@ -51,41 +51,43 @@ export function buildRunScript(p: RunPlan): string {
   const R = p.root.replace(/\/+$/, '');
   if (!R.startsWith('/') || R === '') throw new Error(`refusing root path "${p.root}"`);
   const at = (rel: string): string => q(`${R}${rel}`);
-  const L: string[] = ['set -eu'];
+  // a failing setup step exits 125 with a message, never with a status the command could have had
+  const L: string[] = ['set -eu', `fail() { echo "cocon: chroot setup failed: $1" >&2; exit 125; }`];
+  const step = (cmd: string): void => { L.push(`{ ${cmd}; } || fail ${q(cmd.replace(/'/g, ''))}`); };
   const emu = p.mode === 'emulated';
   if (emu) {
     // cocon writes this process's uid/gid maps from outside (0..65535 -> 0..65535)
     L.push('while [ -z "$(cat /proc/self/uid_map)" ]; do sleep 0.01; done');
-    L.push('mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc');
-    if (p.binfmt) L.push(`printf '%s' ${q(p.binfmt)} > /proc/sys/fs/binfmt_misc/register`);
+    step('mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc');
+    if (p.binfmt) step(`printf '%s' ${q(p.binfmt)} > /proc/sys/fs/binfmt_misc/register`);
   }
   if (p.systemMounts) {
     if (emu) {
       // a user namespace may not mount a new proc (not its pid ns) or sysfs (not its net ns): bind them
-      L.push(`mount --rbind /proc ${at('/proc')}`);
-      L.push(`mount --rbind /sys ${at('/sys')}`);
+      step(`mount --rbind /proc ${at('/proc')}`);
+      step(`mount --rbind /sys ${at('/sys')}`);
     } else {
-      L.push(`mount -t proc -o nosuid,nodev,noexec proc ${at('/proc')}`);
-      L.push(`mount -t sysfs -o ro,nosuid,nodev,noexec sysfs ${at('/sys')}`);
+      step(`mount -t proc -o nosuid,nodev,noexec proc ${at('/proc')}`);
+      step(`mount -t sysfs -o ro,nosuid,nodev,noexec sysfs ${at('/sys')}`);
     }
-    L.push(`mount -t tmpfs -o nosuid,noexec,mode=0755,size=64k cocon-dev ${at('/dev')}`);
+    step(`mount -t tmpfs -o nosuid,noexec,mode=0755,size=64k cocon-dev ${at('/dev')}`);
     for (const [n, maj, min] of DEV_NODES) {
-      if (emu) L.push(`: > ${at(`/dev/${n}`)}; mount --bind /dev/${n} ${at(`/dev/${n}`)}`);
-      else L.push(`mknod -m 666 ${at(`/dev/${n}`)} c ${maj} ${min}`);
+      if (emu) step(`: > ${at(`/dev/${n}`)}; mount --bind /dev/${n} ${at(`/dev/${n}`)}`);
+      else step(`mknod -m 666 ${at(`/dev/${n}`)} c ${maj} ${min}`);
     }
-    L.push(`ln -s /proc/self/fd ${at('/dev/fd')}`);
-    ['stdin', 'stdout', 'stderr'].forEach((n, i) => L.push(`ln -s /proc/self/fd/${i} ${at(`/dev/${n}`)}`));
-    L.push(`mkdir ${at('/dev/pts')} ${at('/dev/shm')}`);
+    step(`ln -s /proc/self/fd ${at('/dev/fd')}`);
+    ['stdin', 'stdout', 'stderr'].forEach((n, i) => step(`ln -s /proc/self/fd/${i} ${at(`/dev/${n}`)}`));
+    step(`mkdir ${at('/dev/pts')} ${at('/dev/shm')}`);
     // the host's devpts: the caller's terminal keeps its name inside (tty, ttyname, sudo work)
-    L.push(`mount --bind /dev/pts ${at('/dev/pts')}`);
-    if (emu) L.push(`: > ${at('/dev/ptmx')}; mount --bind /dev/ptmx ${at('/dev/ptmx')}`);
-    else L.push(`mknod -m 666 ${at('/dev/ptmx')} c 5 2`);
-    L.push(`mount -t tmpfs -o nosuid,nodev,mode=1777 cocon-shm ${at('/dev/shm')}`);
+    step(`mount --bind /dev/pts ${at('/dev/pts')}`);
+    if (emu) step(`: > ${at('/dev/ptmx')}; mount --bind /dev/ptmx ${at('/dev/ptmx')}`);
+    else step(`mknod -m 666 ${at('/dev/ptmx')} c 5 2`);
+    step(`mount -t tmpfs -o nosuid,nodev,mode=1777 cocon-shm ${at('/dev/shm')}`);
   }
   for (const b of p.binds) {
     if (!b.target.startsWith(R + '/')) throw new Error(`bind target ${b.target} is outside ${R}`);
-    L.push(`mount --rbind ${q(b.host)} ${q(b.target)}`);
-    if (b.readonly) L.push(`mount -o remount,bind,ro ${q(b.target)}`);
+    step(`mount --rbind ${q(b.host)} ${q(b.target)}`);
+    if (b.readonly) step(`mount -o remount,bind,ro ${q(b.target)}`);
   }
   const ex: string[] = ['exec'];
   if (p.mode === 'native32') ex.push('setarch', 'i686');
