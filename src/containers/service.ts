@@ -443,15 +443,18 @@ export class ContainerService {
     this.save(r);
     const t = setTimeout(() => {
       this.timers.delete(t);
-      const cur = this.cache.get(r.id);
-      if (!cur || cur.state.Status !== 'restarting' || cur.manuallyStopped) return;
-      cur.restartCount++;
-      this.save(cur);
-      this.events.publish('container', 'restart', cur.id, { name: cur.name });
-      this.serial(cur.id, () => this.startLocked(cur.id)).catch((e: Error) => {
-        log.warn('restart failed', { id: cur.id, error: e.message });
-        const again = this.cache.get(cur.id);
-        if (!again) return;
+      // Serialised with stop/rm: a stop that came while waiting wins, and is seen here.
+      this.serial(r.id, async () => {
+        const cur = this.cache.get(r.id);
+        if (!cur || cur.state.Status !== 'restarting' || cur.manuallyStopped) return;
+        cur.restartCount++;
+        this.save(cur);
+        this.events.publish('container', 'restart', cur.id, { name: cur.name });
+        await this.startLocked(cur.id);
+      }).catch((e: Error) => {
+        log.warn('restart failed', { id: r.id, error: e.message });
+        const again = this.cache.get(r.id);
+        if (!again || again.manuallyStopped) return;
         const d = restartDelay(again.hostConfig.RestartPolicy, again.state.ExitCode || 1, again.restartCount, again.manuallyStopped);
         if (d !== null) this.scheduleRestart(again, d);
       });
@@ -494,7 +497,17 @@ export class ContainerService {
 
   async stop(ref: string, timeoutSec?: number, signal?: string): Promise<void> {
     const r = this.lookup(ref);
-    if (r.state.Status === 'restarting') { r.manuallyStopped = true; r.state = { ...r.state, Status: 'exited', Restarting: false }; this.save(r); return; }
+    if (r.state.Status === 'restarting') {
+      // Waiting to restart: cancel it (after any start already under way, which then gets stopped).
+      r.manuallyStopped = true;
+      const cancelled = await this.serial(r.id, async () => {
+        if (r.state.Status !== 'restarting') return false;
+        r.state = { ...r.state, Status: 'exited', Restarting: false };
+        this.save(r);
+        return true;
+      });
+      if (cancelled) return;
+    }
     if (!r.state.Running) throw new NotModified();
     r.manuallyStopped = true;
     this.save(r);
