@@ -359,6 +359,32 @@ export class ChrootManager {
     };
   }
 
+  // ---- cache ----------------------------------------------------------------------------------
+
+  /** The cached debootstrap results: key, what they hold, size and date. */
+  cacheEntries(): { key: string; suite?: string; arch?: string; variant?: string; include?: string[]; created?: string; size: number }[] {
+    let files: string[] = [];
+    try { files = readdirSync(this.store.cacheDir); } catch { return []; }
+    return files.filter((f) => f.endsWith('.tar.zst')).map((f) => {
+      const key = f.slice(0, -'.tar.zst'.length);
+      let meta: Record<string, unknown> = {};
+      try { meta = JSON.parse(readFileSync(this.store.cacheMeta(key), 'utf8')) as Record<string, unknown>; } catch { /* none */ }
+      return { key, ...(meta as object), size: statSync(this.store.cacheTar(key)).size };
+    });
+  }
+
+  /** Removes cached debootstrap results (all, or those whose key starts with one of `prefixes`); returns the keys. */
+  pruneCache(prefixes: string[] = []): string[] {
+    const removed: string[] = [];
+    for (const e of this.cacheEntries()) {
+      if (prefixes.length && !prefixes.some((p) => e.key.startsWith(p))) continue;
+      rmSync(this.store.cacheTar(e.key), { force: true });
+      rmSync(this.store.cacheMeta(e.key), { force: true });
+      removed.push(e.key);
+    }
+    return removed;
+  }
+
   // ---- remove ---------------------------------------------------------------------------------
 
   /** Removes a chroot. Processes inside -> Conflict unless force (then they are SIGKILLed). */

@@ -92,6 +92,8 @@ test('a second create of the same suite comes from the cache, fast', async () =>
   assert.equal(ls.code, 0);
   assert.match(ls.stdout, /^NAME\s+KIND\s+SOURCE\s+SIZE\s+CREATED/);
   assert.match(ls.stdout, /\ncached\s+debootstrap\s+bookworm\/amd64 \(minbase\)\s+\d+(\.\d+)?MB\s+\S/);
+  const c = await chroot(['cache']);
+  assert.match(c.stdout, /^bookworm-amd64-minbase-[0-9a-f]{16}\s+bookworm\/amd64\s+-\s+\d+(\.\d+)?MB\s/m);
   assert.equal((await chroot(['rm', 'cached'])).code, 0);
   assert.equal(existsSync(join(DATA, 'chroots', 'cached')), false);
 });

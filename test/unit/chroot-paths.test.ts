@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveInRoot } from '../../src/sys/chroot.js';
 import { ChrootStore } from '../../src/chroot/store.js';
+import { ChrootManager } from '../../src/chroot/chroot.js';
 import { ChrootError } from '../../src/chroot/errors.js';
 
 const T = mkdtempSync(join(tmpdir(), 'chroot-paths-'));
@@ -44,4 +45,19 @@ test('store: claiming a name twice is a Conflict; records are written atomically
   assert.throws(() => s.get('../a'), (e: unknown) => e instanceof ChrootError && e.kind === 'NotFound');
   writeFileSync(join(s.dir, '.hidden'), '');
   assert.deepEqual(s.names(), ['a']);
+});
+
+test('debootstrap cache: entries listed with their metadata, pruned by key prefix', () => {
+  const m = new ChrootManager(join(T, 'cachedata'));
+  m.store.ensure();
+  for (const k of ['sid-amd64-minbase-0123456789abcdef', 'bookworm-amd64-minbase-0123456789abcdef']) {
+    writeFileSync(m.store.cacheTar(k), 'x'.repeat(10));
+    writeFileSync(m.store.cacheMeta(k), JSON.stringify({ suite: k.split('-')[0], arch: 'amd64', variant: 'minbase', include: [] }));
+  }
+  assert.deepEqual(m.cacheEntries().map((e) => [e.key, e.suite, e.size]).sort(), [
+    ['bookworm-amd64-minbase-0123456789abcdef', 'bookworm', 10], ['sid-amd64-minbase-0123456789abcdef', 'sid', 10]]);
+  assert.deepEqual(m.pruneCache(['sid-']), ['sid-amd64-minbase-0123456789abcdef']);
+  assert.deepEqual(m.cacheEntries().map((e) => e.key), ['bookworm-amd64-minbase-0123456789abcdef']);
+  assert.deepEqual(m.pruneCache(), ['bookworm-amd64-minbase-0123456789abcdef']);
+  assert.deepEqual(readdirSync(m.store.cacheDir), []);
 });

@@ -7,6 +7,7 @@
 //   cocon chroot ls [-q] [--format json]      cocon chroot inspect NAME...      cocon chroot rm [-f] NAME...
 //   cocon chroot run NAME [--user U] [--workdir D] [--bind HOST:PATH[:ro]] [--env K=V] [--] CMD [ARG...]
 //   cocon chroot shell NAME [--user U] ...    cocon chroot export NAME > x.tar    cocon chroot commit NAME IMAGE[:TAG]
+//   cocon chroot cache [--prune [KEY-PREFIX...]]
 //
 // Exit status: 0; 1 for errors of management commands; 125 for flag errors and for run/shell
 // errors before the command starts; otherwise the command's own status (128+N on signal N).
@@ -170,6 +171,22 @@ const SUBS: Record<string, Sub> = {
       }
       out(JSON.stringify(res, null, 4) + '\n');
       return status;
+    },
+  },
+  cache: {
+    usage: 'chroot cache [OPTIONS] [KEY-PREFIX...]',
+    desc: 'List the debootstrap cache; --prune removes entries (all, or those matching, e.g. "sid-")',
+    flags: [{ long: 'prune', type: 'bool', desc: 'Remove the cached roots (the next create runs debootstrap again)' }],
+    min: 0,
+    async run(m, o) {
+      if (o.bool('prune')) { for (const k of m.pruneCache(o.args)) out(`removed ${k}\n`); return 0; }
+      const lines = ['KEY\tSUITE/ARCH\tINCLUDE\tSIZE\tCREATED'];
+      for (const e of m.cacheEntries()) {
+        const created = e.created ? `${humanDuration(Date.now() - Date.parse(e.created))} ago` : '';
+        lines.push(`${e.key}\t${e.suite ?? '?'}/${e.arch ?? '?'}\t${e.include?.length ? e.include.join(',') : '-'}\t${humanSize(e.size, 3)}\t${created}`);
+      }
+      out(tabwrite(lines.join('\n') + '\n'));
+      return 0;
     },
   },
   rm: {
