@@ -15,6 +15,12 @@ export function configDir(env: NodeJS.ProcessEnv): string {
   return env.DOCKER_CONFIG || join(env.HOME || homedir(), '.docker');
 }
 
+// A string setting of the client config file (psFormat, imagesFormat, detachKeys, ...).
+export function configSetting(env: NodeJS.ProcessEnv, key: string): string | undefined {
+  const v = readConfig(env)[key];
+  return typeof v === 'string' && v ? v : undefined;
+}
+
 function readConfig(env: NodeJS.ProcessEnv): ConfigFile {
   try { return JSON.parse(readFileSync(join(configDir(env), 'config.json'), 'utf8')) as ConfigFile; } catch { return {}; }
 }

@@ -12,6 +12,7 @@ import { daemonMsg, inspectObjects, renderOrFail, seg } from './common.js';
 import type { ApiContainer } from '../format.js';
 import { truncateId, getTimestamp, ramInBytes } from '../humanize.js';
 import { parseRestart } from '../runconfig.js';
+import { configSetting } from '../auth.js';
 import { FrameDemuxer } from '../streams.js';
 import { parseEnvFile, resolveEnvArg } from '../envfile.js';
 import { tabwrite } from '../table.js';
@@ -68,7 +69,7 @@ export const psCommand: Command = {
     const rows = (list ?? []).map((c) => containerRow(c, { trunc, now: ctx.now() }));
     let format = o.str('format');
     if (o.bool('quiet') && !format) format = '{{.ID}}';
-    if (!format) format = ctx.env.COCON_PS_FORMAT || (o.bool('size') ? `${PS_DEFAULT_TABLE}\t{{.Size}}` : PS_DEFAULT_TABLE);
+    if (!format) format = configSetting(ctx.env, 'psFormat') || (o.bool('size') ? `${PS_DEFAULT_TABLE}\t{{.Size}}` : PS_DEFAULT_TABLE);
     else if (o.bool('quiet')) format = '{{.ID}}';
     ctx.out(renderOrFail(format, rows, PS_HEADERS, PS_DEFAULT_TABLE));
     return 0;
@@ -336,7 +337,7 @@ export const execCommand: Command = {
     const h = await client.hijack(`/exec/${ex.Id}/start`, {}, { Detach: false, Tty: tty });
     const stopResize = tty ? monitorResize(client, `/exec/${ex.Id}/resize`) : () => undefined;
     try {
-      const pump = pumpStreams(h, { tty, stdin: interactive, detachKeys: o.str('detach-keys') || undefined });
+      const pump = pumpStreams(h, { tty, stdin: interactive, detachKeys: o.str('detach-keys') || configSetting(ctx.env, 'detachKeys') });
       const r = await pump.done;
       if (r === 'detached') return 0;
     } finally { stopResize(); }

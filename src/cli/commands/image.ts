@@ -9,7 +9,7 @@ import { addFilter, buildFilters, filtersParam, FilterError } from '../filters.j
 import { imageRows, IMAGE_HEADERS, IMAGES_DEFAULT_TABLE, IMAGES_DIGESTS_TABLE } from '../format.js';
 import type { ApiImage } from '../format.js';
 import { familiarName, normalizedName, parseRef, RefError } from '../refs.js';
-import { DOCKER_IO_KEY, registryAuthHeader, removeAuth, saveAuth, serverKey } from '../auth.js';
+import { DOCKER_IO_KEY, configSetting, registryAuthHeader, removeAuth, saveAuth, serverKey } from '../auth.js';
 import { bootstrapBusybox, imgPath, inspectObjects, renderOrFail } from './common.js';
 import { ProgressRenderer, ProgressError } from '../progress.js';
 import type { JsonMessage } from '../progress.js';
@@ -53,7 +53,7 @@ export const imagesCommand: Command = {
     const rows = sorted.flatMap((img) => imageRows(img, { trunc, now: ctx.now(), digests }));
     let format = o.str('format');
     if (o.bool('quiet')) format = '{{.ID}}';
-    if (!format) format = ctx.env.COCON_IMAGES_FORMAT || (o.bool('digests') ? IMAGES_DIGESTS_TABLE : IMAGES_DEFAULT_TABLE);
+    if (!format) format = configSetting(ctx.env, 'imagesFormat') || (o.bool('digests') ? IMAGES_DIGESTS_TABLE : IMAGES_DEFAULT_TABLE);
     ctx.out(renderOrFail(format, rows, IMAGE_HEADERS, IMAGES_DEFAULT_TABLE));
     return 0;
   },

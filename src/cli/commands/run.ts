@@ -13,7 +13,7 @@ import type { Command, Ctx } from '../context.js';
 import { monitorResize, proxySignals, pumpStreams, terminalSize } from '../io.js';
 import { familiarString, isBusybox, normalizedName, parseRef } from '../refs.js';
 import { ProgressRenderer, ProgressError } from '../progress.js';
-import { registryAuthHeader } from '../auth.js';
+import { configSetting, registryAuthHeader } from '../auth.js';
 import { bootstrapBusybox } from './common.js';
 import type { JsonMessage } from '../progress.js';
 
@@ -254,7 +254,7 @@ export const runCommand: Command = {
     }
     return attachedSession(ctx, client, {
       id, tty: req.tty, stdin: req.attachStdin, stdout: req.attachStdout, stderr: req.attachStderr,
-      detachKeys: req.detachKeys, sigProxy: req.sigProxy,
+      detachKeys: req.detachKeys ?? configSetting(ctx.env, 'detachKeys'), sigProxy: req.sigProxy,
       waitCondition: req.autoRemove ? 'removed' : 'next-exit',
       start: true,
       onStartError: async (e) => {
@@ -312,7 +312,7 @@ export const startCommand: Command = {
       const stdin = o.bool('interactive') && !!c.Config?.OpenStdin;
       if (tty && stdin && !process.stdin.isTTY) throw new CliError('the input device is not a TTY', 1);
       return attachedSession(ctx, client, {
-        id: c.Id, tty, stdin, stdout: true, stderr: true, detachKeys: o.str('detach-keys') || undefined,
+        id: c.Id, tty, stdin, stdout: true, stderr: true, detachKeys: o.str('detach-keys') || configSetting(ctx.env, 'detachKeys'),
         sigProxy: true, waitCondition: 'next-exit', start: true,
       });
     }
@@ -352,7 +352,7 @@ export const attachCommand: Command = {
     const stdin = !o.bool('no-stdin') && !!c.Config?.OpenStdin;
     if (tty && stdin && !process.stdin.isTTY) throw new CliError('the input device is not a TTY', 1);
     return attachedSession(ctx, client, {
-      id: c.Id, tty, stdin, stdout: true, stderr: true, detachKeys: o.str('detach-keys') || undefined,
+      id: c.Id, tty, stdin, stdout: true, stderr: true, detachKeys: o.str('detach-keys') || configSetting(ctx.env, 'detachKeys'),
       sigProxy: o.bool('sig-proxy'), waitCondition: undefined, start: false, detachIsError: true,
     });
   },
