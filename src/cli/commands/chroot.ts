@@ -21,6 +21,7 @@ import { ChrootError, ChrootManager } from '../../chroot/chroot.js';
 import type { ChrootSummary } from '../../chroot/chroot.js';
 import { parseEnv } from '../../chroot/validate.js';
 import { DEFAULT_DATA_ROOT } from '../../chroot/store.js';
+import { resolve as resolvePath } from 'node:path';
 
 const DATA_ROOT_FLAG: FlagDef = { long: 'data-root', type: 'string', desc: `Data root (default $COCON_DATA_ROOT or ${DEFAULT_DATA_ROOT})` };
 
@@ -346,9 +347,12 @@ export async function chrootMain(args: string[], hostFlag?: string): Promise<num
     return isRun ? 125 : 1;
   }
   const o = new Opts(parsed, defs);
-  dataRoot = o.str('data-root') || dataRoot || process.env.COCON_DATA_ROOT || DEFAULT_DATA_ROOT;
+  dataRoot = resolvePath(o.str('data-root') || dataRoot || process.env.COCON_DATA_ROOT || DEFAULT_DATA_ROOT);
   const m = new ChrootManager(dataRoot);
   try {
+    if (subName !== 'ls' && subName !== 'list' && subName !== 'inspect' && subName !== 'cache' && process.getuid?.() !== 0) {
+      throw new ChrootError('Unavailable', `cocon chroot ${subName} needs root (mount namespaces, chroot, mknod)`);
+    }
     return await sub.run(m, o, { hostFlag, rest: cmdArgs });
   } catch (e) {
     const msg = e instanceof ApiError ? `Error response from daemon: ${e.message}` : e instanceof Error ? e.message : String(e);
