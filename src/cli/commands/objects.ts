@@ -154,10 +154,12 @@ export const volumePruneCommand: Command = {
       if (e instanceof FilterError) throw new UsageError(`invalid argument "${e.arg}" for "--filter" flag: ${e.message}`);
       throw e;
     }
-    if (o.bool('all')) f.all = { true: true };
     const warning = o.bool('all') ? 'WARNING! This will remove all local volumes not used by at least one container.' : 'WARNING! This will remove anonymous local volumes not used by at least one container.';
     if (!o.bool('force') && !(await confirm(ctx, warning))) return 0;
     const client = await ctx.client();
+    // API 1.42 added the `all` filter; before it, prune removed every unused volume anyway
+    const v = client.version.split('.').map(Number);
+    if (o.bool('all') && (v[0] > 1 || v[1] >= 42)) f.all = { true: true };
     const r = await client.json<{ VolumesDeleted?: string[] | null; SpaceReclaimed?: number }>('POST', '/volumes/prune', { query: { filters: filtersParam(f) } });
     let s = '';
     if (r.VolumesDeleted?.length) s += `Deleted Volumes:\n${r.VolumesDeleted.map((v) => `${v}\n`).join('')}\n`;
