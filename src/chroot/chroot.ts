@@ -17,13 +17,19 @@
 //    namespace. The first build of a suite/arch/variant/include/mirror is trimmed (downloaded
 //    .debs and apt lists removed: run `apt-get update` before installing) and packed into
 //    .cache/<key>.tar.zst; the next create of the same key extracts it (seconds, not a minute).
-//    `--no-cache` builds afresh and replaces the cached tarball.
+//    `--no-cache` builds afresh and replaces the cached tarball; `chroot cache [--prune]` lists and
+//    drops entries. While building, dpkg runs with force-unsafe-io (no fsync per file: a half-built
+//    root is thrown away anyway), and debootstrap gets PDEATHSIG=KILL (setpriv), so a killed cocon
+//    leaves no writer behind; a failed or interrupted create removes everything it made.
 //  - Foreign architectures: a root whose arch the kernel cannot run natively runs through
 //    qemu-user-static, registered (flag F) in a private binfmt_misc instance inside a user
 //    namespace that maps uids 0..65535 onto themselves; the host's binfmt registrations are never
 //    touched. i386 on amd64 runs natively under the i686 personality (setarch) when the kernel
 //    executes 32-bit ELF, which cocon probes with a tiny static ELF32; on kernels that answer
-//    ENOEXEC (this machine kind, a PVM guest) it is emulated. `inspect` says which and why.
+//    ENOEXEC (the reference machine kind, a PVM guest) it is emulated (COCON_CHROOT_EMULATE=1
+//    forces that path). Emulation needs Linux 6.7+ (binfmt_misc in a user namespace). A foreign
+//    debootstrap runs its second stage under emulation (user+mount+pid namespace, container=lxc).
+//    `inspect` says native, native32, emulated or unavailable, and why.
 //  - Entering a root: `unshare --mount --propagation private` (plus `--user` when emulated) runs a
 //    small sh script that mounts /proc, /sys, a tmpfs /dev with the standard nodes, the host's
 //    /dev/pts (so the caller's terminal keeps its name inside), a tmpfs /dev/shm and the --bind
@@ -32,7 +38,10 @@
 //    status is passed through, stdio is inherited (ctrl-c reaches it), and the mounts, which exist
 //    only in that private mount namespace, vanish when its last process exits, even on SIGKILL.
 //    Nothing is mounted in the host's namespace, so `rm` never walks into a bind mount.
-//    resolv.conf and hosts are copied in before each run (not into jails).
+//    resolv.conf and hosts are copied in before each run (not into jails). Paths inside a root
+//    (mount points, --bind targets, --copy destinations, --workdir) are resolved with the root's
+//    symlinks taken relative to the root (resolveInRoot), never leading outside. A failing setup
+//    step exits 125 with its name; the command's own 126/127 come from exec.
 //  - Jails: a root with one program, the shared libraries ldd lists (copied to the same paths),
 //    the files given with --copy, /etc/passwd+group (root and the jail user), /dev/null, /dev/zero,
 //    /dev/urandom (mknod), /tmp. `run` on a jail mounts nothing (binds excepted), and drops to the
@@ -44,8 +53,8 @@
 //  - `export` writes the root as a tar to stdout; `commit NAME IMAGE` streams that tar to
 //    POST /images/create?fromSrc=- (docker import), so a chroot that outgrows itself becomes an image.
 //
-// Lifecycle: create | createFromImage | jail -> run / shell (any number, concurrently) -> export /
-// commit -> rm. Errors are ChrootError (./errors.ts): InvalidArgument for bad input (checked before
+// Every command but ls/inspect/cache needs root. Lifecycle: create | createFromImage | jail ->
+// run / shell (any number, concurrently) -> export / commit -> rm. Errors are ChrootError (./errors.ts): InvalidArgument for bad input (checked before
 // anything is written), NotFound, Conflict (name in use, root busy), Unavailable (missing tools,
 // an architecture this host cannot run), Failed (debootstrap or a copy failed; nothing is left).
 import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync, readdirSync, chmodSync, accessSync, renameSync, rmSync, constants as fsc } from 'node:fs';
