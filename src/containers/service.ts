@@ -30,6 +30,7 @@ import { isoFromNs, mergeConfig, nowNano, randomName, restartDelay, signalNumber
 import { hardNofile, capsOfDaemon } from '../sys/limits.js';
 import { alive } from '../sys/proc.js';
 import { hostDevices } from '../sys/devices.js';
+import { resolveInRoot } from '../sys/rootpath.js';
 import { NoNetwork, type ConnectResult, type NetworkHooks } from '../network/types.js';
 import type { VolumeService } from '../volumes/service.js';
 import { containerMounts, fromContainer, type MountPoint, type MountRequest } from '../volumes/mounts.js';
@@ -198,7 +199,7 @@ export class ContainerService {
     for (const m of r.mounts ?? []) {
       if (m.Type !== 'volume') continue;
       if (m.Name && this.volumes.tryGet(m.Name)) continue;
-      const v = await this.volumes.create({ Name: m.Name || undefined }, !m.Name);
+      const v = await this.volumes.create({ Name: m.Name || undefined, Driver: m.Driver, DriverOpts: m.volumeOptions, Labels: m.volumeLabels }, !m.Name);
       made.push(v.name);
       m.Name = v.name;
     }
@@ -221,7 +222,8 @@ export class ContainerService {
       let source = m.Source;
       if (m.Type === 'volume') {
         source = await this.volumes.acquire(m.Name!);
-        if (m.copy) await this.volumes.copyUp(m.Name!, join(rootfs, m.Destination));
+        // Resolved inside the container root: an image symlink must not copy host files in.
+        if (m.copy) await this.volumes.copyUp(m.Name!, resolveInRoot(rootfs, m.Destination));
       } else if (!existsSync(source)) {
         if (!m.createHostPath) throw new InvalidArgument(`invalid mount config for type "bind": bind source path does not exist: ${source}`);
         mkdirSync(source, { recursive: true });

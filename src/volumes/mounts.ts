@@ -22,6 +22,9 @@ export interface MountPoint {
   createHostPath?: boolean;
   /** tmpfs mount options (size=, mode=...). */
   tmpfsOptions?: string[];
+  /** --mount type=volume: labels and driver options for a volume created on the fly. */
+  volumeLabels?: Record<string, string>;
+  volumeOptions?: Record<string, string>;
 }
 
 export const VOLUME_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
@@ -99,7 +102,10 @@ export function parseMount(m: MountRequest): MountPoint {
     }
     case 'volume': {
       if (m.Source) validateVolumeName(m.Source);
-      return { Type: 'volume', Name: m.Source ?? '', Source: '', Destination: dst, Driver: m.VolumeOptions?.DriverConfig?.Name || 'local', Mode: '', RW: !m.ReadOnly, Propagation: '', copy: !m.VolumeOptions?.NoCopy, anonymous: !m.Source };
+      const mp: MountPoint = { Type: 'volume', Name: m.Source ?? '', Source: '', Destination: dst, Driver: m.VolumeOptions?.DriverConfig?.Name || 'local', Mode: '', RW: !m.ReadOnly, Propagation: '', copy: !m.VolumeOptions?.NoCopy, anonymous: !m.Source };
+      if (m.VolumeOptions?.Labels && Object.keys(m.VolumeOptions.Labels).length) mp.volumeLabels = m.VolumeOptions.Labels;
+      if (m.VolumeOptions?.DriverConfig?.Options && Object.keys(m.VolumeOptions.DriverConfig.Options).length) mp.volumeOptions = m.VolumeOptions.DriverConfig.Options;
+      return mp;
     }
     case 'tmpfs': {
       if (m.Source) throw new InvalidArgument(`invalid mount config for type "tmpfs": source must not be specified`);

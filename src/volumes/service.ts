@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { DaemonConfig } from '../daemon/config.js';
 import type { DB } from '../store/db.js';
 import type { EventBus } from '../daemon/events.js';
-import { Conflict, InvalidArgument, NotFound } from '../api/errors.js';
+import { Conflict, Internal, InvalidArgument, NotFound } from '../api/errors.js';
 import { validateVolumeName } from './mounts.js';
 import { isMounted, unmount } from '../sys/mount.js';
 import { runOk } from '../sys/exec.js';
@@ -34,6 +34,7 @@ export interface VolumeUsage { id: string; running: boolean }
 export class VolumeService {
   private root: string;
   private usage: (name: string) => VolumeUsage[] = () => [];
+  private copying = new Map<string, Promise<void>>();
 
   constructor(config: DaemonConfig, private readonly db: DB, private readonly events: EventBus) {
     this.root = join(config.dataRoot, 'volumes');
@@ -122,7 +123,16 @@ export class VolumeService {
    * Copies image content into an empty volume the first time it is mounted over it. A copy cut
    * short by a crash is recorded as 'copying' and is wiped and redone on the next start.
    */
-  async copyUp(name: string, src: string): Promise<void> {
+  copyUp(name: string, src: string): Promise<void> {
+    // One copy per volume at a time: containers starting together on a fresh volume share it.
+    const prev = this.copying.get(name) ?? Promise.resolve();
+    const next = prev.catch(() => undefined).then(() => this.copyUpNow(name, src));
+    this.copying.set(name, next);
+    void next.finally(() => { if (this.copying.get(name) === next) this.copying.delete(name); }).catch(() => undefined);
+    return next;
+  }
+
+  private async copyUpNow(name: string, src: string): Promise<void> {
     const v = this.get(name);
     if (v.copyState === 'done') return;
     const mp = this.mountpoint(name);
@@ -135,7 +145,8 @@ export class VolumeService {
     try { isDir = statSync(src).isDirectory(); } catch { isDir = false; }
     if (isDir) {
       v.copyState = 'copying'; this.save(v);
-      await runOk('cp', ['-a', '--', `${src}/.`, `${mp}/`]);
+      try { await runOk('cp', ['-a', '--', `${src}/.`, `${mp}/`]); }
+      catch (e) { throw new Internal(`copying image content into volume ${name}: ${(e as Error).message.slice(0, 500)}`); }
     }
     v.copyState = 'done'; this.save(v);
   }
@@ -143,8 +154,9 @@ export class VolumeService {
   async remove(name: string, force: boolean): Promise<void> {
     const v = this.row(name);
     if (!v) { if (force) return; throw new NotFound(`get ${name}: no such volume`); }
+    // As docker: -f only forgives a missing volume; any container that refers to it keeps it.
     const users = this.usage(name);
-    if (users.length && (!force || users.some((u) => u.running))) throw new Conflict(`remove ${name}: volume is in use - [${users.map((u) => u.id).join(', ')}]`);
+    if (users.length) throw new Conflict(`remove ${name}: volume is in use - [${users.map((u) => u.id).join(', ')}]`);
     const mp = this.mountpoint(name);
     if (existsSync(mp)) await unmount(mp);
     rmSync(this.dir(name), { recursive: true, force: true });
