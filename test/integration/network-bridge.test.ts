@@ -164,7 +164,14 @@ test('user network: names, aliases and ids resolve; --ip; connect/disconnect whi
   assert.equal((await h.d.api('GET', `/networks/${netId}`)).status, 404);
   const devs = spawnSync('ip', ['-o', 'link'], { encoding: 'utf8' }).stdout;
   assert.doesNotMatch(devs, new RegExp(`cbr-${netId.slice(0, 11)}`));
-  // prune removes unused user networks only
+  // --subnet/--gateway/--ip-range: addresses come from the range, the gateway is the given one
+  const ranged = uniq('rng');
+  const rid = (await h.d.api('POST', '/networks/create', { Name: ranged, IPAM: { Config: [{ Subnet: `10.${tag}.250.0/24`, Gateway: `10.${tag}.250.254`, IPRange: `10.${tag}.250.128/25` }] } })).json.Id as string;
+  const inRange = await ok(h.d, ['run', '--rm', '--network', ranged, 'busybox', 'sh', '-c', 'ip -o -4 addr show eth0; ip route']);
+  assert.match(inRange, new RegExp(`inet 10\\.${tag}\\.250\\.128/24`));
+  assert.match(inRange, new RegExp(`default via 10\\.${tag}\\.250\\.254`));
+  await ok(h.d, ['network', 'rm', rid]);
+    // prune removes unused user networks only
   const p1 = uniq('pr');
   await ok(h.d, ['network', 'create', p1]);
   const pr = await h.d.api('POST', '/networks/prune');
