@@ -12,7 +12,7 @@
 //   - Pure parts, unit-tested without a daemon: flags.ts (pflag), runconfig.ts (create body),
 //     envfile.ts, filters.ts, template.ts (Go templates), humanize.ts (go-units), table.ts
 //     (tabwriter), format.ts (ps/images rows), streams.ts (frames, detach keys), progress.ts,
-//     refs.ts, tar.ts (cp). I/O lives in client.ts, io.ts (terminal side of hijacked streams),
+//     refs.ts, tar.ts (cp), dockerignore.ts (build). I/O lives in client.ts, io.ts (terminal side of hijacked streams),
 //     auth.ts (config.json credentials) and commands/*.ts (one module per family, loaded on use).
 import { FlagError, Opts, parseFlags, renderFlagHelp } from './flags.js';
 import type { FlagDef } from './flags.js';
