@@ -4,10 +4,10 @@
 // leading '/' (also from hard-link targets), keeps numeric owners, permissions and xattrs, and creates
 // placeholders for symlinks with absolute or '..' targets until the end, so a later member cannot be
 // written through them (checked: `link -> /outside` then `link/x` fails with "Not a directory").
-// GAP (registry issue): layer tars from registries are untrusted input. This path does not turn OCI
-// whiteouts (.wh.*, .wh..wh..opq) into overlay whiteouts, does not restrict device nodes, and relies on
-// GNU tar's own rules rather than ours. The full untrusted-tar rules (src/snapshots apply with whiteouts)
-// replace it for pulled layers.
+// Pulled and loaded layers do not come here: they go through src/snapshots/apply.ts (our own per-entry
+// rules, OCI whiteouts -> overlay whiteouts, no device nodes). extractTar remains for `import` and
+// bootstrap (whole root filesystems, not layers: no whiteouts to translate), relying on GNU tar's rules
+// above for escapes.
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
