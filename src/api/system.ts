@@ -5,6 +5,7 @@ import { API_VERSION, MIN_API_VERSION, ENGINE_VERSION, commonHeaders } from './r
 import type { Services } from '../daemon/services.js';
 import { runSync } from '../sys/exec.js';
 import type { EngineEvent } from '../daemon/events.js';
+import { parseFilters } from './containers.js';
 
 let runtimeVersion: string | null = null;
 function runcVersion(path: string): string {
@@ -13,6 +14,26 @@ function runcVersion(path: string): string {
     runtimeVersion = m ? m[1] : 'unknown';
   }
   return runtimeVersion;
+}
+
+/** docker events --filter: type, event, container/image/volume/network (id or name), label. */
+function eventMatches(e: EngineEvent, f: Map<string, string[]>): boolean {
+  const attrs = e.Actor.Attributes;
+  for (const [k, vals] of f) {
+    if (!vals.length) continue;
+    const ok = (() => {
+      switch (k) {
+        case 'type': return vals.includes(e.Type);
+        case 'event': return vals.some((v) => e.Action === v || e.Action.startsWith(v + ':'));
+        case 'container': case 'image': case 'volume': case 'network':
+          return e.Type === k && vals.some((v) => e.Actor.ID.startsWith(v) || attrs.name === v || attrs.image === v);
+        case 'label': return vals.some((v) => { const [lk, ...rest] = v.split('='); return rest.length ? attrs[lk] === rest.join('=') : lk in attrs; });
+        default: return true;
+      }
+    })();
+    if (!ok) return false;
+  }
+  return true;
 }
 
 export function registerSystemRoutes(r: Router, s: Services): void {
@@ -65,8 +86,9 @@ export function registerSystemRoutes(r: Router, s: Services): void {
   r.get('/events', (ctx) => {
     const since = Number(ctx.query.get('since') ?? NaN);
     const until = Number(ctx.query.get('until') ?? NaN);
+    const f = parseFilters(ctx.query.get('filters'));
     const res = ctx.stream(200);
-    const write = (e: EngineEvent) => res.write(JSON.stringify(e) + '\n');
+    const write = (e: EngineEvent) => { if (eventMatches(e, f)) res.write(JSON.stringify(e) + '\n'); };
     if (!Number.isNaN(since)) for (const e of s.events.since(since)) if (Number.isNaN(until) || e.time <= until) write(e);
     if (!Number.isNaN(until) && until * 1000 <= Date.now()) { res.end(); return; }
     s.events.on('event', write);

@@ -123,6 +123,11 @@ export class ContainerService {
     this.cache.set(r.id, r);
   }
 
+  /** A container event with docker's attributes: its labels, image and name. */
+  private publish(r: ContainerRecord, action: string, extra: Record<string, string> = {}): void {
+    this.events.publish('container', action, r.id, { ...r.config.Labels, image: r.config.Image, name: r.name, ...extra });
+  }
+
   /** Serialises lifecycle operations on one container. */
   private async serial<T>(id: string, fn: () => Promise<T>): Promise<T> {
     const prev = this.busy.get(id) ?? Promise.resolve();
@@ -173,7 +178,7 @@ export class ContainerService {
       throw e;
     }
     this.cache.set(rec.id, rec);
-    this.events.publish('container', 'create', rec.id, { image: rec.config.Image, name: rec.name });
+    this.publish(rec, 'create');
     return rec;
   }
 
@@ -316,7 +321,7 @@ export class ContainerService {
     r.conmonPid = Number(readIfExists(join(bundle, 'conmon.pid')) ?? 0);
     r.manuallyStopped = false;
     this.save(r);
-    this.events.publish('container', 'start', id, { image: r.config.Image, name: r.name });
+    this.publish(r, 'start');
     // The process may have exited before the exit file watcher saw the container as running.
     if (existsSync(join(this.paths.exits, id))) void this.handleExit(id);
   }
@@ -430,7 +435,7 @@ export class ContainerService {
       r.state = { ...r.state, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: code, OOMKilled: oom, FinishedAt: finishedAt };
       r.conmonPid = 0;
       this.save(r);
-      this.events.publish('container', 'die', id, { exitCode: String(code), image: r.config.Image, name: r.name });
+      this.publish(r, 'die', { exitCode: String(code) });
       this.notify(id, ['next-exit', 'not-running'], code);
       if (r.hostConfig.AutoRemove) { await this.destroy(id); return; }
       const delay = restartDelay(r.hostConfig.RestartPolicy, code, r.restartCount, r.manuallyStopped);
@@ -451,7 +456,7 @@ export class ContainerService {
         if (!cur || cur.state.Status !== 'restarting' || cur.manuallyStopped) return;
         cur.restartCount++;
         this.save(cur);
-        this.events.publish('container', 'restart', cur.id, { name: cur.name });
+        this.publish(cur, 'restart');
         await this.startLocked(cur.id);
       }).catch((e: Error) => {
         log.warn('restart failed', { id: r.id, error: e.message });
@@ -547,7 +552,7 @@ export class ContainerService {
     await this.runc.pause(r.id);
     r.state = { ...r.state, Status: 'paused', Paused: true };
     this.save(r);
-    this.events.publish('container', 'pause', r.id, { name: r.name });
+    this.publish(r, 'pause');
   }
 
   async unpause(ref: string): Promise<void> {
@@ -556,7 +561,7 @@ export class ContainerService {
     await this.runc.resume(r.id);
     r.state = { ...r.state, Status: 'running', Paused: false };
     this.save(r);
-    this.events.publish('container', 'unpause', r.id, { name: r.name });
+    this.publish(r, 'unpause');
   }
 
   async remove(ref: string, force: boolean, removeVolumes = false): Promise<void> {
@@ -591,7 +596,7 @@ export class ContainerService {
         await this.volumes.remove(m.Name, false).catch((e: Error) => log.info('anonymous volume kept', { volume: m.Name, reason: e.message }));
       }
     }
-    this.events.publish('container', 'destroy', id, { image: r.config.Image, name: r.name });
+    this.publish(r, 'destroy');
     // Layers of an image deleted (rmi -f) while this container used it can go now.
     if (!this.images.byId(r.imageId)) void this.images.gcLayers().catch((e: Error) => log.warn('layer gc failed', { error: e.message }));
     this.notify(id, ['next-exit', 'not-running', 'removed'], r.state.ExitCode);
@@ -606,7 +611,7 @@ export class ContainerService {
     const old = r.name;
     r.name = name;
     this.save(r);
-    this.events.publish('container', 'rename', r.id, { name, oldName: '/' + old });
+    this.publish(r, 'rename', { oldName: '/' + old });
   }
 
   // ---- streams ------------------------------------------------------------------------------------
