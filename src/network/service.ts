@@ -13,9 +13,12 @@
 //     ports (prerouting and output, so 127.0.0.1 works: route_localnet on the device plus a
 //     masquerade of loopback sources), forward drops for internal networks. Rewritten whole, in one
 //     transaction, whenever it changes.
-//   - user networks: an embedded DNS server (dns.ts) on the gateway address, port 53.
+//   - user networks: an embedded DNS server (dns.ts) on the gateway address, port 53; containers
+//     reach it as docker's 127.0.0.11 (DNAT + SNAT in their own namespace, route_localnet there).
 // Per container: a namespace <exec-root>/netns/<container id> with lo and eth0 (veth into the hub),
-// its address, MAC 02:42:<ip> and default route. Stopping releases it (the veth dies with it).
+// its address, MAC 02:42:<ip> and default route, all made by one script in a pooled sh worker
+// (src/sys/shell.ts). Stopping releases it in the background (the veth dies with the namespace);
+// the addresses stay held until it is gone.
 //
 // Lifecycle: init() (daemon start: GC stale tables of vanished data roots, restore hubs, the nft
 // table and DNS) -> validate (create) -> connect (start) -> disconnect (stop) -> remove (rm).
