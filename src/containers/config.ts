@@ -5,6 +5,7 @@ import { InvalidArgument } from '../api/errors.js';
 import type { ImageRecord } from '../images/types.js';
 import type { ContainerConfig, ContainerState, HostConfig, RestartPolicy } from './types.js';
 import { mergeEnv } from './user.js';
+import { humanDuration } from '../units/go-units.js';
 
 export const NAME_RE = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 
@@ -90,24 +91,6 @@ export function signalNumber(sig: string | number): number {
   const n = (constants.signals as Record<string, number>)[full];
   if (n === undefined) throw new InvalidArgument(`Invalid signal: ${sig}`);
   return n;
-}
-
-/** Docker's go-units HumanDuration (whole units, truncated; hours rounded). */
-export function humanDuration(ms: number): string {
-  const s = Math.trunc(ms / 1000);
-  if (s < 1) return 'Less than a second';
-  if (s === 1) return '1 second';
-  if (s < 60) return `${s} seconds`;
-  const m = Math.trunc(ms / 60000);
-  if (m === 1) return 'About a minute';
-  if (m < 60) return `${m} minutes`;
-  const h = Math.trunc(ms / 3600000 + 0.5);
-  if (h === 1) return 'About an hour';
-  if (h < 48) return `${h} hours`;
-  if (h < 24 * 7 * 2) return `${Math.trunc(h / 24)} days`;
-  if (h < 24 * 30 * 2) return `${Math.trunc(h / 24 / 7)} weeks`;
-  if (h < 24 * 365 * 2) return `${Math.trunc(h / 24 / 30)} months`;
-  return `${Math.trunc(h / 24 / 365)} years`;
 }
 
 /** The STATUS column of `docker ps`: "Up 5 minutes", "Exited (0) 2 seconds ago", "Created". */
