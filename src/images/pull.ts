@@ -107,9 +107,16 @@ async function resolveManifest(client: RegistryClient, ref: ParsedReference, pla
   return { digest, manifest: m, manifestBytes: bytes, mediaType };
 }
 
-async function readAll(s: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of s) chunks.push(c as Buffer);
+/** Image configurations are small JSON documents; a registry may not make us buffer more. */
+const MAX_CONFIG = 8 << 20;
+
+async function readAll(s: Readable, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = []; let n = 0;
+  for await (const c of s) {
+    n += (c as Buffer).length;
+    if (n > limit) { s.destroy(); throw new Error(`more than ${limit} bytes`); }
+    chunks.push(c as Buffer);
+  }
   return Buffer.concat(chunks);
 }
 
@@ -127,8 +134,9 @@ export async function pullImage(svc: ImageService, fromImage: string, opts: Pull
   const { manifest } = resolved;
   const cfgDesc = manifest.config!;
   let configBytes: Buffer;
+  if (!(cfgDesc.size > 0 && cfgDesc.size <= MAX_CONFIG)) throw new EngineError(500, `invalid image configuration size ${cfgDesc.size} (limit ${MAX_CONFIG} bytes)`);
   try {
-    configBytes = await readAll(await client.blob(cfgDesc.digest));
+    configBytes = await readAll(await client.blob(cfgDesc.digest), MAX_CONFIG);
   } catch (e) { throw new EngineError(500, `error pulling image configuration: ${(e as Error).message}`); }
   if (sha256Digest(configBytes) !== cfgDesc.digest) throw new EngineError(500, `image config verification failed for digest ${cfgDesc.digest}`);
   const cfg = parseImageConfig(configBytes);
