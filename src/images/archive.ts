@@ -253,6 +253,7 @@ export async function loadImages(svc: ImageService, src: Readable, tmpRoot: stri
     }
     for (const it of items) {
       const { id } = await svc.withLock(() => svc.recordConfigImage(it.config, it.layers.map(() => null), it.tags));
+      svc.imageEvent('load', id, id);
       if (it.tags.length) for (const t of it.tags) emit({ stream: `Loaded image: ${familiarize(t)}\n` });
       else emit({ stream: `Loaded image ID: ${id}\n` });
     }

@@ -179,6 +179,7 @@ export async function pullImage(svc: ImageService, fromImage: string, opts: Pull
       upToDate = svc.idOfRef(tagRef) !== undefined && svc.idOfRef(tagRef) === sha256Digest(configBytes);
       return svc.recordConfigImage(configBytes, blobs, ref.digest ? [digestRef] : [tagRef, digestRef]);
     });
+    svc.imageEvent('pull', familiarString(ref), familiarName(ref.name));
     emit({ status: `Digest: ${resolved.digest}` });
     const shown = familiarString(ref.digest ? { ...ref, tag: undefined } : ref);
     emit({ status: upToDate ? `Status: Image is up to date for ${shown}` : `Status: Downloaded newer image for ${shown}` });

@@ -10,7 +10,7 @@ import { EngineError, NotFound } from '../api/errors.js';
 import { sha256Digest } from '../content/store.js';
 import { MEDIA, RegistryClient, type RegistryOptions } from '../registry/client.js';
 import type { Credentials } from '../registry/auth.js';
-import { familiarName, parse, parseNormalized, refString } from './reference.js';
+import { familiarName, familiarString, parse, parseNormalized, refString } from './reference.js';
 import type { ImageService } from './service.js';
 import type { ImageRecord, LayerBlob } from './types.js';
 import { progressMessage, shortDigest, statusMessage, type Emit } from './progress.js';
@@ -112,6 +112,7 @@ export async function pushImage(svc: ImageService, name: string, tag: string | u
     await client.putManifest(t, m.bytes, m.mediaType);
     const digest = sha256Digest(m.bytes);
     await svc.withLock(() => { const dref = refString({ ...ref, tag: undefined, digest }); if (svc.idOfRef(dref) !== img.id) svc.addRef(dref, img.id); });
+    svc.imageEvent('push', familiarString({ ...ref, tag: t, digest: undefined }), familiarName(repo));
     emit({ status: `${t}: digest: ${digest} size: ${m.bytes.length}` });
     emit({ progressDetail: {}, aux: { Tag: t, Digest: digest, Size: m.bytes.length } });
   }

@@ -663,6 +663,9 @@ export class ImageService implements ImageStore {
   /** Points a fully qualified reference at an image (with the tag event). */
   addRef(fullRef: string, imageId: string): void { this.setTag(fullRef, imageId); }
 
+  /** Publishes an image event (pull, push, load) as dockerd logs them. */
+  imageEvent(action: string, id: string, name: string): void { this.events.publish('image', action, id, { name }); }
+
   /** Replaces the layer blob list of an image (push records the blobs it compressed). */
   setLayerBlobs(imageId: string, blobs: Array<LayerBlob | null>): void {
     const rec = this.byId(imageId);
@@ -698,7 +701,6 @@ export class ImageService implements ImageStore {
     } else if (layerBlobs.some((b) => b) && !(existing.layerBlobs ?? []).some((b) => b)) {
       this.setLayerBlobs(id, layerBlobs);
     }
-    if (created) this.events.publish('image', 'load', id, { name: id });
     for (const r of refs) if (this.idOfRef(r) !== id) this.setTag(r, id);
     return { id, created };
   }

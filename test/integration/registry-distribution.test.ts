@@ -80,6 +80,10 @@ test('push a cocon-built image, remove it, pull it back and run it', async () =>
   assert.deepEqual(again2[again2.length - 1], { status: `Status: Image is up to date for ${name}:v1` });
   const insp = await d.api('GET', `/images/${name}:v1/json`);
   assert.deepEqual(insp.json.RepoDigests, [`${name}@${aux.Digest}`]);
+  const ev = await d.api('GET', `/events?since=0&until=${Math.ceil(Date.now() / 1000) + 1}&filters=${encodeURIComponent('{"type":["image"]}')}`);
+  const actions = ev.body.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { Action: string; id: string });
+  assert.ok(actions.some((e) => e.Action === 'push' && e.id === `${name}:v1`), ev.body);
+  assert.ok(actions.some((e) => e.Action === 'pull' && e.id === `${name}:v1`), ev.body);
   const r = await docker(d, ['run', '--rm', `${name}:v1`, 'echo', 'pulled and running']);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, 'pulled and running\n');
