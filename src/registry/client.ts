@@ -218,7 +218,9 @@ export class RegistryClient {
         const res = await this.raw('GET', `${t.base}/v2/`, {}, undefined, t.verify);
         res.resume();
         this.base = t.base; this.verify = t.verify;
-        knownBases.set(this.host + '|' + this.insecureHost, t);
+        // remembered only for https: a plain-http answer could also come from a TLS server's
+        // "HTTP request to an HTTPS server" reply after a port was reused
+        if (t.base.startsWith('https:')) knownBases.set(this.host + '|' + this.insecureHost, t);
         if (res.statusCode === 401) this.challenge = parseChallenge(res.headers['www-authenticate'] as string | undefined);
         return;
       } catch (e) { lastErr = e; }
