@@ -7,13 +7,14 @@ import { join } from 'node:path';
 import { startDaemon, bootstrapBusybox, docker, cli, type Daemon } from '../helpers/daemon.js';
 import { startRegistry, pushRawImage, makeTar, type TestRegistry } from '../integration/registry-helpers.js';
 
-let plain: TestRegistry; let authed: TestRegistry; let d: Daemon; let cfg: string; let tmp: string;
+let plain: TestRegistry; let authed: TestRegistry; let d: Daemon; let cfg: string; let tmp: string; let daemonCfg: string;
 
 before(async () => {
   [plain, authed] = await Promise.all([startRegistry(), startRegistry({ auth: true })]);
   cfg = mkdtempSync('/tmp/cocon-e2e-cfg-');
   tmp = mkdtempSync('/tmp/cocon-e2e-reg-');
-  d = await startDaemon({ env: { DOCKER_CONFIG: mkdtempSync('/tmp/cocon-e2e-dcfg-'), COCON_REGISTRY_CA: authed.ca! } });
+  daemonCfg = mkdtempSync('/tmp/cocon-e2e-dcfg-');
+  d = await startDaemon({ env: { DOCKER_CONFIG: daemonCfg, COCON_REGISTRY_CA: authed.ca! } });
   await bootstrapBusybox(d);
 });
 
@@ -21,7 +22,7 @@ after(async () => {
   await d?.stop();
   await plain?.stop();
   await authed?.stop();
-  for (const x of [cfg, tmp]) if (x) rmSync(x, { recursive: true, force: true });
+  for (const x of [cfg, tmp, daemonCfg]) if (x) rmSync(x, { recursive: true, force: true });
 });
 
 test('docker CLI: login, push, rmi, pull, run against a registry with htpasswd + TLS', async () => {
