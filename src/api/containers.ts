@@ -7,7 +7,8 @@ import { InvalidArgument, NotModified } from './errors.js';
 import type { ContainerRecord } from '../containers/types.js';
 import { statusLine, type CreateBody } from '../containers/config.js';
 import type { WaitCondition } from '../containers/service.js';
-import { tarDirectory } from '../sys/tarstream.js';
+import { pipeline } from 'node:stream/promises';
+import { tarDirectoryStream } from '../sys/tar.js';
 import { changes } from '../containers/changes.js';
 import { K8sFileParser, encodeEntry, parseTail, selectLogs, type LogEntry } from '../runtime/logformat.js';
 
@@ -257,12 +258,13 @@ export function registerContainerRoutes(r: Router, s: Services): void {
 
   r.get('/containers/:id/export', async (ctx) => {
     const root = await c.exportRoot(ctx.params.id);
-    const tar = tarDirectory(root.dir);
-    const res = ctx.stream(200, 'application/x-tar');
-    ctx.req.socket.once('close', () => tar.kill());
-    tar.stream.pipe(res);
-    await tar.done.catch((e: Error) => { res.destroy(e); });
-    await root.release();
+    try {
+      const tar = tarDirectoryStream(root.dir);
+      const res = ctx.stream(200, 'application/x-tar');
+      await pipeline(tar, res).catch(() => res.destroy());
+    } finally {
+      await root.release();
+    }
   });
 
   r.post('/containers/prune', async (ctx) => {

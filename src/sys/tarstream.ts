@@ -1,14 +1,9 @@
-// Tar streams through GNU tar: a container's tree for `docker export`, paths for `docker cp`,
-// and extraction of an uploaded tar into a container directory.
+// Tar streams through GNU tar for `docker cp`: chosen paths out of a container, and extraction
+// of an uploaded tar into a container directory. (Whole trees: tarDirectoryStream in ./tar.ts.)
 import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
 
 type TarRun = { stream: Readable; done: Promise<void>; kill: () => void };
-
-/** A tar of `dir` (numeric owners, xattrs), as a stream; `done` rejects with tar's error. */
-export function tarDirectory(dir: string): TarRun {
-  return tarPaths(dir, ['.']);
-}
 
 /** A tar of `names` relative to `dir`; `rename` replaces the name of a single top entry. */
 export function tarPaths(dir: string, names: string[], rename?: string): TarRun {

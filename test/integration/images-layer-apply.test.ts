@@ -108,8 +108,8 @@ test('modes, owners and symlinks are kept', async () => {
   assert.ok(lstatSync(join(r.dir, 'bin/alias')).isSymbolicLink());
 });
 
-test('exportTree streams a directory as a tar (and errors for a missing one)', async () => {
-  const { exportTree } = await import('../../src/snapshots/export.js');
+test('tarDirectoryStream streams a directory as a tar (and errors for a missing one)', async () => {
+  const { tarDirectoryStream: exportTree } = await import('../../src/sys/tar.js');
   const r = await apply([{ name: 'etc/', type: 'directory' }, { name: 'etc/hostname', data: 'box\n' }]);
   const chunks: Buffer[] = [];
   for await (const c of exportTree(r.dir)) chunks.push(c as Buffer);
