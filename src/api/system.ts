@@ -6,6 +6,7 @@ import type { Services } from '../daemon/services.js';
 import { runSync } from '../sys/exec.js';
 import type { EngineEvent } from '../daemon/events.js';
 import { parseFilters } from './containers.js';
+import { EngineError } from './errors.js';
 
 let runtimeVersion: string | null = null;
 function runcVersion(path: string): string {
@@ -82,6 +83,14 @@ export function registerSystemRoutes(r: Router, s: Services): void {
       Warnings: ['cocon: bridge networking is not available yet; containers default to --network none'],
     });
   });
+
+  // Endpoints the CLI knows that the engine does not serve yet: a clear 501 rather than 404.
+  const notYet = (what: string) => () => { throw new EngineError(501, `${what} is not implemented by cocon yet`); };
+  r.post('/commit', notYet('commit (creating an image from a container)'));
+  r.post('/build', notYet('build'));
+  r.get('/containers/:id/stats', notYet('stats'));
+  r.post('/containers/:id/update', notYet('update'));
+  r.get('/system/df', notYet('system df'));
 
   r.get('/events', (ctx) => {
     const since = Number(ctx.query.get('since') ?? NaN);
