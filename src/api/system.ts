@@ -5,7 +5,8 @@ import { API_VERSION, MIN_API_VERSION, ENGINE_VERSION, commonHeaders } from './r
 import type { Services } from '../daemon/services.js';
 import { runSync } from '../sys/exec.js';
 import type { EngineEvent } from '../daemon/events.js';
-import { parseFilters } from './containers.js';
+import { parseFilters, summary } from './containers.js';
+import { treeSize } from '../snapshots/overlay.js';
 import { EngineError } from './errors.js';
 
 let runtimeVersion: string | null = null;
@@ -90,7 +91,25 @@ export function registerSystemRoutes(r: Router, s: Services): void {
   r.post('/build', notYet('build'));
   r.get('/containers/:id/stats', notYet('stats'));
   r.post('/containers/:id/update', notYet('update'));
-  r.get('/system/df', notYet('system df'));
+
+  // docker system df: images (shared layers counted once), containers' writable layers, volumes.
+  r.get('/system/df', (ctx) => {
+    const all = s.images.all();
+    const layerUse = new Map<string, { size: number; n: number }>();
+    for (const img of all) img.chainIds.forEach((c, i) => {
+      const u = layerUse.get(c) ?? { size: img.layerSizes?.[i] ?? 0, n: 0 };
+      u.n++; layerUse.set(c, u);
+    });
+    const images = s.images.list({ all: true }).map((im) => {
+      const rec = all.find((x) => x.id === im.Id);
+      const shared = (rec?.chainIds ?? []).reduce((t, c) => { const u = layerUse.get(c); return t + (u && u.n > 1 ? u.size : 0); }, 0);
+      return { ...im, Containers: s.containers.usingImage(im.Id).length, SharedSize: shared };
+    });
+    const size = (dir: string) => { try { return treeSize(dir); } catch { return 0; } };
+    const containers = s.containers.all().map((r) => ({ ...summary(r, s), SizeRw: size(`${s.containers.paths.data(r.id)}/upper`), SizeRootFs: 0 }));
+    const volumes = s.volumes.all().map((v) => ({ ...s.volumes.inspect(v), UsageData: { Size: size(s.volumes.mountpoint(v.name)), RefCount: s.containers.usingVolume(v.name).length } }));
+    ctx.send(200, { LayersSize: [...layerUse.values()].reduce((t, u) => t + u.size, 0), Images: images, Containers: containers, Volumes: volumes, BuildCache: [] });
+  });
 
   r.get('/events', (ctx) => {
     const since = Number(ctx.query.get('since') ?? NaN);
