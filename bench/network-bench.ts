@@ -10,7 +10,7 @@
 // --write appends a section to bench/RESULTS.md.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer, connect } from 'node:net';
-import { appendFileSync, mkdtempSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus, release, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -96,7 +96,11 @@ async function main(): Promise<void> {
   const bytes = Math.round(opt('--gib', 1) * 2 ** 30);
   const runs = opt('--runs', 15);
   const tries = 3;
-  process.env.COCON_TEST_TMP ??= mkdtempSync('/tmp/cocon-netbench-');
+  if (!process.env.COCON_TEST_TMP) {
+    const tmp = mkdtempSync('/tmp/cocon-netbench-');
+    process.env.COCON_TEST_TMP = tmp;
+    process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+  }
   const tag = (process.pid % 200) + 20;
   const d = await startDaemon({ args: ['--log-level', 'debug', '--bridge', `cbn${process.pid.toString(36)}`, '--bip', `10.${tag}.94.1/24`] });
   const dataRoot = d.dataRoot;
