@@ -12,6 +12,7 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlink
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI_MAIN, run, waitFor, type RunResult } from '../helpers/daemon.js';
+import { mountsAnywhere, pidsIn } from '../helpers/chroot.js';
 
 const BASE = process.env.COCON_TEST_TMP ?? tmpdir();
 mkdirSync(BASE, { recursive: true });
@@ -22,30 +23,6 @@ function chroot(args: string[], opts: { timeoutMs?: number; env?: Record<string,
 }
 const rootOf = (name: string): string => join(DATA, 'chroots', name, 'root');
 
-/** Mount points under dir in any mount namespace of the host. */
-function mountsAnywhere(dir: string): string[] {
-  const out = new Set<string>();
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    let t = ''; let root = '/';
-    try { root = readlinkSync(`/proc/${p}/root`); t = readFileSync(`/proc/${p}/mountinfo`, 'utf8'); } catch { continue; }
-    const prefix = root === '/' ? '' : root;   // a chrooted process sees mount points relative to its root
-    for (const l of t.split('\n')) {
-      const rel = l.split(' ')[4];
-      const mp = rel === undefined ? undefined : prefix + (rel === '/' && prefix ? '' : rel);
-      if (mp && (mp === dir || mp.startsWith(dir + '/'))) out.add(mp);
-    }
-  }
-  return [...out];
-}
-function pidsIn(dir: string): number[] {
-  const out: number[] = [];
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try { const r = readlinkSync(`/proc/${p}/root`); if (r === dir || r.startsWith(dir + '/')) out.push(Number(p)); } catch { /* gone */ }
-  }
-  return out;
-}
 function chrootNames(): string[] {
   try { return readdirSync(join(DATA, 'chroots')).filter((n) => !n.startsWith('.')).sort(); } catch { return []; }
 }

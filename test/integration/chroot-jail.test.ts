@@ -12,6 +12,7 @@ import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI_MAIN, run, waitFor, type RunResult } from '../helpers/daemon.js';
+import { pidsIn } from '../helpers/chroot.js';
 
 const BASE = process.env.COCON_TEST_TMP ?? tmpdir();
 mkdirSync(BASE, { recursive: true });
@@ -22,14 +23,6 @@ function chroot(args: string[]): Promise<RunResult> {
   return run(process.execPath, ['--', CLI_MAIN, 'chroot', '--data-root', DATA, ...args], { timeoutMs: 60_000 });
 }
 const rootOf = (name: string): string => join(DATA, 'chroots', name, 'root');
-function pidsIn(dir: string): number[] {
-  const out: number[] = [];
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try { const r = readlinkSync(`/proc/${p}/root`); if (r === dir || r.startsWith(dir + '/')) out.push(Number(p)); } catch { /* gone */ }
-  }
-  return out;
-}
 function names(): string[] {
   try { return readdirSync(join(DATA, 'chroots')).filter((n) => !n.startsWith('.')).sort(); } catch { return []; }
 }

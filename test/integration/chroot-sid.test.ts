@@ -8,6 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, mkdirSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI_MAIN, run, type RunResult } from '../helpers/daemon.js';
+import { mountsAnywhere } from '../helpers/chroot.js';
 
 const BASE = process.env.COCON_TEST_TMP ?? tmpdir();
 mkdirSync(BASE, { recursive: true });
@@ -15,21 +16,6 @@ const DATA = mkdtempSync(join(BASE, 'chroot-sid-'));
 
 function chroot(args: string[], timeoutMs = 120_000): Promise<RunResult> {
   return run(process.execPath, ['--', CLI_MAIN, 'chroot', '--data-root', DATA, ...args], { timeoutMs });
-}
-function mountsAnywhere(dir: string): string[] {
-  const out = new Set<string>();
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    let t = ''; let root = '/';
-    try { root = readlinkSync(`/proc/${p}/root`); t = readFileSync(`/proc/${p}/mountinfo`, 'utf8'); } catch { continue; }
-    const prefix = root === '/' ? '' : root;   // a chrooted process sees mount points relative to its root
-    for (const l of t.split('\n')) {
-      const rel = l.split(' ')[4];
-      const mp = rel === undefined ? undefined : prefix + (rel === '/' && prefix ? '' : rel);
-      if (mp && (mp === dir || mp.startsWith(dir + '/'))) out.add(mp);
-    }
-  }
-  return [...out];
 }
 
 before(async () => {
