@@ -258,7 +258,7 @@ async function downloadAndApply(svc: ImageService, client: RegistryClient, desc:
       const gotDiff = 'sha256:' + diffHash.digest('hex');
       if (gotDiff !== diffId) throw new EngineError(500, `failed to register layer: layer ${desc.digest}: diff id mismatch: expected ${diffId}, got ${gotDiff}`);
       // the blob is verified: keep it for push/save (content store commit before the layer row)
-      svc.content.adopt(ingest.tmpPath, desc.digest, false); // verified just now; no fsync for bulk layer blobs (see adopt)
+      svc.content.adopt(ingest.tmpPath, desc.digest); // verified just now; fsynced so a crash never leaves a damaged blob under its digest
     });
   } catch (e) {
     file.destroy();
