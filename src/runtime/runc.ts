@@ -3,7 +3,7 @@
 // deletes them. Every call passes the same --root, so several daemons never share runc state.
 import { closeSync, constants, existsSync, openSync, readFileSync } from 'node:fs';
 import { readFile, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { run, runOk } from '../sys/exec.js';
 import { alive } from '../sys/proc.js';
 
@@ -32,7 +32,7 @@ export class RuncDriver {
     try {
       const data = await readFile(fifo);
       if (data.length === 0) throw new Error(`cannot start container ${id}: container process is already dead`);
-      await execDone(pid);
+      await execDone(pid, basename(this.path));
     } finally {
       clearInterval(watchdog);
       await unlink(fifo).catch(() => undefined);
@@ -72,11 +72,12 @@ export class RuncDriver {
 
 
 /** The fifo closes during execve: wait (briefly) until the new program image is in place. */
-async function execDone(pid: number): Promise<void> {
-  for (let i = 0; i < 50; i++) {
+async function execDone(pid: number, runtimeName: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
     try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'latin1');
-      if (cmd.length > 0 && !cmd.startsWith('runc\0init')) return;
+      // `runc init` shows as "<runtime path>\0init\0" until the user program replaces it.
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0');
+      if (argv[0] !== '' && !(argv[1] === 'init' && basename(argv[0]) === runtimeName)) return;
     } catch { return; }
     await new Promise((r) => setTimeout(r, 1));
   }
