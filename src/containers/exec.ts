@@ -12,7 +12,7 @@ import type { ContainerService } from './service.js';
 import { execProcess, RuntimeError } from '../runtime/conmon.js';
 import { AttachBridge } from '../runtime/attach.js';
 import type { OciProcess } from '../runtime/spec.js';
-import { mergeEnv, resolveUser } from './user.js';
+import { mergeEnv } from './user.js';
 import { capsOfDaemon } from '../sys/limits.js';
 
 export interface ExecConfig {
@@ -100,9 +100,7 @@ export class ExecService {
     delete proc.consoleSize;
     if (e.config.WorkingDir) proc.cwd = e.config.WorkingDir;
     if (e.config.User) {
-      const rootfs = join(this.containers.paths.data(e.containerId), 'rootfs');
-      const read = (p: string) => { try { return readFileSync(join(rootfs, p), 'utf8'); } catch { return null; } };
-      const u = resolveUser(e.config.User, read('etc/passwd'), read('etc/group'));
+      const u = this.containers.userIn(e.containerId, e.config.User);
       proc.user = { uid: u.uid, gid: u.gid, additionalGids: u.additionalGids };
     }
     if (e.config.Privileged) {

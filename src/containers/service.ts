@@ -278,7 +278,7 @@ export class ContainerService {
       await unmount(rootfs);
       const image = this.images.get(r.imageId);
       await mountOverlay(this.images.layerDirs(image), join(dir, 'upper'), join(dir, 'work'), rootfs);
-      const user = resolveUser(r.config.User, readIfExists(join(rootfs, 'etc/passwd')), readIfExists(join(rootfs, 'etc/group')));
+      const user = this.userIn(id, r.config.User);
       const cwd = r.config.WorkingDir || '/';
       mkdirSync(join(rootfs, cwd), { recursive: true });
       const extraMounts = await this.prepareMounts(r, rootfs);
@@ -305,7 +305,7 @@ export class ContainerService {
       await this.failStart(r, msg);
       throw new InvalidArgument(msg);
     }
-    const attachPath = join(this.paths.socks, id.slice(0, 32), 'attach');
+    const attachPath = this.attachPath(id);
     for (const b of this.pendingAttach.get(id) ?? []) await b.connect(attachPath).catch((err: Error) => log.warn('attach failed', { id, error: err.message }));
     this.pendingAttach.delete(id);
     const startedAt = nowNano();
@@ -519,10 +519,10 @@ export class ContainerService {
     r.manuallyStopped = true;
     this.save(r);
     const sig = signal ?? r.config.StopSignal ?? 'SIGTERM';
-    signalNumber(sig);
+    const signo = signalNumber(sig);
     const t = timeoutSec ?? r.config.StopTimeout ?? 10;
     if (r.state.Paused) await this.runc.resume(r.id).catch(() => undefined);
-    await this.runc.kill(r.id, String(signalNumber(sig))).catch(() => undefined);
+    await this.runc.kill(r.id, String(signo)).catch(() => undefined);
     if (await this.waitExit(r.id, t * 1000)) return;
     log.info('container did not stop in time; killing it', { id: r.id, timeout: t });
     await this.runc.kill(r.id, 'KILL').catch(() => undefined);
@@ -615,6 +615,12 @@ export class ContainerService {
   }
 
   // ---- streams ------------------------------------------------------------------------------------
+
+  /** `-u` resolved against the container's own /etc/passwd and /etc/group (rootfs mounted). */
+  userIn(id: string, spec: string): ReturnType<typeof resolveUser> {
+    const rootfs = join(this.paths.data(id), 'rootfs');
+    return resolveUser(spec, readIfExists(join(rootfs, 'etc/passwd')), readIfExists(join(rootfs, 'etc/group')));
+  }
 
   attachPath(id: string): string { return join(this.paths.socks, id.slice(0, 32), 'attach'); }
 
