@@ -482,10 +482,20 @@ export class ContainerService {
     if (condition === 'not-running' && !r.state.Running && r.state.Status !== 'restarting') return { promise: Promise.resolve(r.state.ExitCode), cancel: () => {} };
     let w!: Waiter;
     const promise = new Promise<number>((resolve) => { w = { condition, resolve }; });
-    const list = this.waiters.get(r.id) ?? [];
+    this.addWaiter(r.id, w);
+    return { promise, cancel: () => this.dropWaiter(r.id, w) };
+  }
+
+  private addWaiter(id: string, w: Waiter): void {
+    const list = this.waiters.get(id) ?? [];
     list.push(w);
-    this.waiters.set(r.id, list);
-    return { promise, cancel: () => { const l = this.waiters.get(r.id); if (l) { const i = l.indexOf(w); if (i >= 0) l.splice(i, 1); } } };
+    this.waiters.set(id, list);
+  }
+
+  private dropWaiter(id: string, w: Waiter): void {
+    const l = this.waiters.get(id);
+    const i = l ? l.indexOf(w) : -1;
+    if (i >= 0) l!.splice(i, 1);
   }
 
   // ---- stop / kill / restart / remove ------------------------------------------------------------
@@ -495,10 +505,8 @@ export class ContainerService {
     if (!r || !r.state.Running) return Promise.resolve(true);
     return new Promise((resolve) => {
       const w: Waiter = { condition: 'next-exit', resolve: () => { clearTimeout(t); resolve(true); } };
-      const t = setTimeout(() => { const l = this.waiters.get(id); if (l) { const i = l.indexOf(w); if (i >= 0) l.splice(i, 1); } resolve(false); }, ms < 0 ? 2 ** 31 - 1 : ms);
-      const list = this.waiters.get(id) ?? [];
-      list.push(w);
-      this.waiters.set(id, list);
+      const t = setTimeout(() => { this.dropWaiter(id, w); resolve(false); }, ms < 0 ? 2 ** 31 - 1 : ms);
+      this.addWaiter(id, w);
     });
   }
 
