@@ -5,7 +5,7 @@ import { lstatSync, readlinkSync, statSync } from 'node:fs';
 import { posix } from 'node:path';
 import type { Router, Ctx } from './router.js';
 import type { Services } from '../daemon/services.js';
-import { InvalidArgument, NotFound, EngineError } from './errors.js';
+import { Forbidden, InvalidArgument, NotFound } from '../core/errors.js';
 import { resolveInRoot } from '../sys/rootpath.js';
 import { tarPaths, untarInto } from '../sys/tarstream.js';
 
@@ -49,8 +49,8 @@ export function registerArchiveRoutes(r: Router, s: Services): void {
     const host = resolveInRoot(root, path, true);
     let isDir = false;
     try { isDir = statSync(host).isDirectory(); } catch { throw new NotFound(`Could not find the file ${path} in container ${ctx.params.id}`); }
-    if (!isDir) throw new EngineError(400, `extraction point is not a directory`);
-    if (c.lookup(ctx.params.id).hostConfig.ReadonlyRootfs) throw new EngineError(403, 'container rootfs is marked read-only');
+    if (!isDir) throw new InvalidArgument(`extraction point is not a directory`);
+    if (c.lookup(ctx.params.id).hostConfig.ReadonlyRootfs) throw new Forbidden('container rootfs is marked read-only');
     await untarInto(ctx.body(), host);
     ctx.send(200);
   }));

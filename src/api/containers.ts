@@ -3,7 +3,7 @@
 import { createReadStream, statSync, watch } from 'node:fs';
 import type { Router } from './router.js';
 import type { Services } from '../daemon/services.js';
-import { InvalidArgument, NotModified } from './errors.js';
+import { InvalidArgument, NotModified } from '../core/errors.js';
 import type { ContainerRecord } from '../containers/types.js';
 import { statusLine, type CreateBody } from '../containers/config.js';
 import type { WaitCondition } from '../containers/service.js';

@@ -13,7 +13,7 @@
 //   POST   /images/bootstrap            cocon's own: ?image=busybox -> {"Id"}
 import type { Router, Ctx } from './router.js';
 import type { Services } from '../daemon/services.js';
-import { InvalidArgument, messageOf } from './errors.js';
+import { InvalidArgument, messageOf } from '../core/errors.js';
 import { familiarName, parseNormalized } from '../images/reference.js';
 import { goJson, type Emit, type JsonMessage } from '../images/progress.js';
 import { pullImage, pullReference } from '../images/pull.js';

@@ -3,7 +3,8 @@
 // Patterns: ':name' matches one segment, '*name' matches one or more segments (image names hold '/').
 import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { EngineError, InvalidArgument, messageOf, statusOf } from './errors.js';
+import { InvalidArgument, NotFound, messageOf } from '../core/errors.js';
+import { statusOf } from './httpstatus.js';
 import { log } from '../daemon/log.js';
 
 export const API_VERSION = '1.41';
@@ -78,7 +79,7 @@ export class Router {
       params = {}; r.names.forEach((n, i) => { params![n] = decodeURIComponent(mm[i + 1]); });
       route = r; break;
     }
-    if (!route || !params) return this.fail(res, new EngineError(404, 'page not found'));
+    if (!route || !params) return this.fail(res, new NotFound('page not found'));
     let bodyRead = false;
     const ctx: Ctx = {
       req, res, params, query: url.searchParams, apiVersion, upgrade: !!upgradeSocket,

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { Conflict, InvalidArgument, NotFound } from '../api/errors.js';
+import { Conflict, InvalidArgument, NotFound } from '../core/errors.js';
 import type { ContainerService } from './service.js';
 import { execProcess, RuntimeError } from '../runtime/conmon.js';
 import { AttachBridge } from '../runtime/attach.js';

@@ -17,7 +17,7 @@ import type { DaemonConfig } from '../daemon/config.js';
 import type { DB } from '../store/db.js';
 import type { EventBus } from '../daemon/events.js';
 import type { ImageStore } from '../images/types.js';
-import { Conflict, EngineError, InvalidArgument, NotFound, NotModified } from '../api/errors.js';
+import { Conflict, EngineError, Internal, InvalidArgument, NotFound, NotModified } from '../core/errors.js';
 import { log } from '../daemon/log.js';
 import { RuncDriver } from '../runtime/runc.js';
 import { createContainer, RuntimeError, type ConmonPaths } from '../runtime/conmon.js';
@@ -534,7 +534,7 @@ export class ContainerService {
     if (await this.waitExit(r.id, t * 1000)) return;
     log.info('container did not stop in time; killing it', { id: r.id, timeout: t });
     await this.runc.kill(r.id, 'KILL').catch(() => undefined);
-    if (!(await this.waitExit(r.id, 30_000))) throw new EngineError(500, `cannot stop container ${ref}: it did not exit after SIGKILL`);
+    if (!(await this.waitExit(r.id, 30_000))) throw new Internal(`cannot stop container ${ref}: it did not exit after SIGKILL`);
   }
 
   async kill(ref: string, signal = 'KILL'): Promise<void> {
@@ -543,7 +543,7 @@ export class ContainerService {
     if (!r.state.Running) throw new Conflict(`Cannot kill container: ${ref}: Container ${r.id} is not running`);
     if (sig === 9 || sig === signalNumber(r.config.StopSignal ?? 'SIGTERM')) { r.manuallyStopped = true; this.save(r); }
     if (r.state.Paused && sig === 9) await this.runc.resume(r.id).catch(() => undefined);
-    await this.runc.kill(r.id, String(sig)).catch((e: Error) => { throw new EngineError(500, `Cannot kill container: ${ref}: ${e.message}`); });
+    await this.runc.kill(r.id, String(sig)).catch((e: Error) => { throw new Internal(`Cannot kill container: ${ref}: ${e.message}`); });
     if (sig === 9) await this.waitExit(r.id, 10_000);
   }
 
@@ -682,7 +682,7 @@ export class ContainerService {
     const r = this.lookup(ref);
     if (!r.state.Running) throw new Conflict(`Container ${r.id} is not running`);
     const args = psArgs.trim() ? psArgs.trim().split(/\s+/) : ['-ef'];
-    const out = await this.runc.ps(r.id, args).catch((e: Error) => { throw new EngineError(500, e.message); });
+    const out = await this.runc.ps(r.id, args).catch((e: Error) => { throw new Internal(e.message); });
     const lines = out.split('\n').filter((l) => l.trim());
     if (!lines.length) return { Titles: [], Processes: [] };
     const titles = lines[0].trim().split(/\s+/);

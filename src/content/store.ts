@@ -12,7 +12,7 @@ import { createReadStream, createWriteStream, closeSync, fsyncSync, mkdirSync, o
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { InvalidArgument, NotFound } from '../api/errors.js';
+import { InvalidArgument, NotFound } from '../core/errors.js';
 
 const DIGEST_RE = /^sha256:([a-f0-9]{64})$/;
 

@@ -12,7 +12,7 @@ import { dirname, join, normalize as normalizePath, relative } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract, pack, type Header } from 'tar-stream';
-import { InvalidArgument, NotFound } from '../api/errors.js';
+import { InvalidArgument, NotFound } from '../core/errors.js';
 import { sha256Digest } from '../content/store.js';
 import { applyLayer, cleanEntryName } from '../snapshots/apply.js';
 import { chainIds as computeChainIds } from '../snapshots/chain.js';

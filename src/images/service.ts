@@ -20,7 +20,7 @@ import { createGunzip } from 'node:zlib';
 import type { DaemonConfig } from '../daemon/config.js';
 import type { DB } from '../store/db.js';
 import type { EventBus } from '../daemon/events.js';
-import { Conflict, Internal, InvalidArgument, NotFound, EngineError } from '../api/errors.js';
+import { Conflict, Internal, InvalidArgument, NotFound } from '../core/errors.js';
 import { ContentStore } from '../content/store.js';
 import { OverlaySnapshotter, type LayerRow } from '../snapshots/overlay.js';
 import { chainIds as computeChainIds } from '../snapshots/chain.js';
@@ -561,8 +561,8 @@ export class ImageService implements ImageStore {
     if (opts.repo) targetReference(opts.repo, opts.tag);
     applyChanges({}, opts.changes ?? []);
     let resp: Response;
-    try { resp = await fetch(u); } catch (e) { throw new EngineError(500, `Get "${u}": ${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message}`); }
-    if (!resp.ok || !resp.body) throw new EngineError(500, `Get "${u}": unexpected status ${resp.status}`);
+    try { resp = await fetch(u); } catch (e) { throw new Internal(`Get "${u}": ${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message}`); }
+    if (!resp.ok || !resp.body) throw new Internal(`Get "${u}": unexpected status ${resp.status}`);
     const body = Readable.fromWeb(resp.body as import('node:stream/web').ReadableStream<Uint8Array>);
     return this.import(body, { ...opts, fromSrc: opts.fromSrc ?? u });
   }

@@ -29,7 +29,7 @@ import { join } from 'node:path';
 import type { DB } from '../store/db.js';
 import type { EventBus } from '../daemon/events.js';
 import type { ContainerRecord } from '../containers/types.js';
-import { Conflict, Forbidden, InvalidArgument, NotFound } from '../api/errors.js';
+import { Conflict, Forbidden, InvalidArgument, NotFound } from '../core/errors.js';
 import { log } from '../daemon/log.js';
 import { NoNetwork, type ConnectResult, type NetworkHooks } from './types.js';
 import { allocate, cidrString, contains, intToIp, ipToInt, isIPv4, macFor, overlaps, parseCidr, parsePool, pickSubnet, type Cidr, type Pool } from './ipam.js';

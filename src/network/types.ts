@@ -5,7 +5,7 @@
 // Order: validate (create) -> connect (each start, before the OCI spec is built) ->
 // disconnect (each stop, after the process is gone) -> remove (container removal).
 import type { ContainerRecord } from '../containers/types.js';
-import { InvalidArgument, NotFound } from '../api/errors.js';
+import { InvalidArgument, NotFound } from '../core/errors.js';
 
 export interface ConnectResult {
   /** Network namespace to join (OCI `path`); absent: a new empty namespace, or the host's for host mode. */

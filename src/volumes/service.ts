@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { DaemonConfig } from '../daemon/config.js';
 import type { DB } from '../store/db.js';
 import type { EventBus } from '../daemon/events.js';
-import { Conflict, Internal, InvalidArgument, NotFound } from '../api/errors.js';
+import { Conflict, Internal, InvalidArgument, NotFound } from '../core/errors.js';
 import { validateVolumeName } from './mounts.js';
 import { isMounted, unmount } from '../sys/mount.js';
 import { runOk } from '../sys/exec.js';

@@ -9,7 +9,7 @@ import { ContentStore, sha256Digest } from '../../src/content/store.js';
 import { OverlaySnapshotter } from '../../src/snapshots/overlay.js';
 import { chainIds } from '../../src/snapshots/chain.js';
 import { openDb, type DB } from '../../src/store/db.js';
-import { InvalidArgument, NotFound } from '../../src/api/errors.js';
+import { InvalidArgument, NotFound } from '../../src/core/errors.js';
 import { TarError } from '../../src/sys/tar.js';
 
 let root: string; let db: DB; let cs: ContentStore; let snaps: OverlaySnapshotter;
