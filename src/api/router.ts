@@ -5,7 +5,7 @@ import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { InvalidArgument, NotFound, messageOf } from '../core/errors.js';
 import { statusOf } from './httpstatus.js';
-import { log } from '../daemon/log.js';
+import { log } from '../core/log.js';
 
 export const API_VERSION = '1.41';
 export const MIN_API_VERSION = '1.12';

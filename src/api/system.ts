@@ -4,7 +4,7 @@ import type { Router } from './router.js';
 import { API_VERSION, MIN_API_VERSION, ENGINE_VERSION, commonHeaders } from './router.js';
 import type { Services } from '../daemon/services.js';
 import { runSync } from '../sys/exec.js';
-import type { EngineEvent } from '../daemon/events.js';
+import type { EngineEvent } from '../core/events.js';
 import { parseFilters, summary } from './containers.js';
 import { treeSize } from '../snapshots/overlay.js';
 import { NotImplemented } from '../core/errors.js';

@@ -13,12 +13,12 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync, watch, writeFile
 import { join } from 'node:path';
 import os from 'node:os';
 import type { Duplex } from 'node:stream';
-import type { DaemonConfig } from '../daemon/config.js';
+import type { DaemonConfig } from '../core/config.js';
 import type { DB } from '../store/db.js';
-import type { EventBus } from '../daemon/events.js';
+import type { EventBus } from '../core/events.js';
 import type { ImageStore } from '../images/types.js';
 import { Conflict, EngineError, Internal, InvalidArgument, NotFound, NotModified } from '../core/errors.js';
-import { log } from '../daemon/log.js';
+import { log } from '../core/log.js';
 import { RuncDriver } from '../runtime/runc.js';
 import { createContainer, RuntimeError, type ConmonPaths } from '../runtime/conmon.js';
 import { AttachBridge, type AttachOptions } from '../runtime/attach.js';

@@ -17,9 +17,9 @@ import { readFileSync, renameSync, readdirSync, chmodSync, copyFileSync, existsS
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import type { DaemonConfig } from '../daemon/config.js';
+import type { DaemonConfig } from '../core/config.js';
 import type { DB } from '../store/db.js';
-import type { EventBus } from '../daemon/events.js';
+import type { EventBus } from '../core/events.js';
 import { Conflict, Internal, InvalidArgument, NotFound } from '../core/errors.js';
 import { ContentStore } from '../content/store.js';
 import { OverlaySnapshotter, type LayerRow } from '../snapshots/overlay.js';

@@ -9,9 +9,9 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { DaemonConfig } from '../daemon/config.js';
+import type { DaemonConfig } from '../core/config.js';
 import type { DB } from '../store/db.js';
-import type { EventBus } from '../daemon/events.js';
+import type { EventBus } from '../core/events.js';
 import { Conflict, Internal, InvalidArgument, NotFound } from '../core/errors.js';
 import { validateVolumeName } from './mounts.js';
 import { isMounted, unmount } from '../sys/mount.js';

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
 import { ImageService } from '../../src/images/service.js';
 import { openDb, type DB } from '../../src/store/db.js';
-import { EventBus } from '../../src/daemon/events.js';
+import { EventBus } from '../../src/core/events.js';
 import { resolveConfig } from '../../src/daemon/config.js';
 import { statusOf } from '../../src/api/httpstatus.js';
 
