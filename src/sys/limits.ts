@@ -2,7 +2,7 @@
 // set. runc cannot raise a limit above the caller's hard limit (no CAP_SYS_RESOURCE on this host)
 // nor grant a capability the caller lacks, so the OCI spec is clamped to these.
 import { readFileSync } from 'node:fs';
-import { capsFromMask } from '../runtime/caps.js';
+import { capsFromMask } from './caps.js';
 
 let nofile: number | null = null;
 let caps: string[] | null = null;
