@@ -148,8 +148,7 @@ export class ContainerService {
     const draft: ContainerRecord = { ...initialRecordFields(id, name ?? 'x', image.id, merged), state: initialState() };
     this.network.validate(draft, body.NetworkingConfig);
     draft.mounts = this.planMounts(draft);
-    try { this.specFor(draft, { uid: 0, gid: 0, additionalGids: [] }, {}); }
-    catch (e) { throw new InvalidArgument(e instanceof Error ? e.message : String(e)); }
+    this.specFor(draft, { uid: 0, gid: 0, additionalGids: [] }, {});
     const insert = this.db.prepare('INSERT INTO containers (id, name, image_id, created, record) VALUES (?, ?, ?, ?, ?)');
     let rec: ContainerRecord | null = null;
     for (let attempt = 0; !rec; attempt++) {
@@ -291,7 +290,7 @@ export class ContainerService {
       writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
     } catch (e) {
       await this.teardown(id);
-      throw e instanceof EngineError ? e : new InvalidArgument(e instanceof Error ? e.message : String(e));
+      throw e instanceof EngineError ? e : new Internal(e instanceof Error ? e.message : String(e));
     }
     let pid: number;
     try {

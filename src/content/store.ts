@@ -12,7 +12,7 @@ import { createReadStream, createWriteStream, closeSync, fsyncSync, mkdirSync, o
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { InvalidArgument, NotFound } from '../core/errors.js';
+import { Internal, InvalidArgument, NotFound } from '../core/errors.js';
 
 const DIGEST_RE = /^sha256:([a-f0-9]{64})$/;
 
@@ -56,7 +56,7 @@ export class Ingest {
 
   /** Verifies, fsyncs and renames into place. Returns the digest. */
   commit(expected?: string): { digest: string; size: number } {
-    if (this.done) throw new Error('ingest already finished');
+    if (this.done) throw new Internal('ingest already finished');
     const digest = this.digest();
     if (expected && expected !== digest) {
       this.abort();

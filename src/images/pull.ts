@@ -74,7 +74,7 @@ function manifestError(e: unknown, ref: ParsedReference): Error {
     }
     return new Internal(e.message);
   }
-  return e instanceof Error ? e : new Error(String(e));
+  return e instanceof Error ? e : new Internal(String(e));
 }
 
 function parseJson<T>(b: Buffer, what: string): T {

@@ -2,8 +2,9 @@
 // --cap-add/--cap-drop arithmetic. Pure: no I/O.
 //
 // Names are normalised to the "CAP_XXX" upper-case form used in the OCI spec.
-// Unknown names throw an Error with docker's wording: `unknown capability: "CAP_FOO"`.
+// Unknown names throw InvalidArgument with docker's wording: `unknown capability: "CAP_FOO"`.
 // The kernel's list itself (and the /proc mask decoder) is in src/sys/caps.ts, re-exported here.
+import { InvalidArgument } from '../core/errors.js';
 import { ALL_CAPABILITIES } from '../sys/caps.js';
 export { ALL_CAPABILITIES, capsFromMask } from '../sys/caps.js';
 
@@ -35,7 +36,7 @@ export function normalizeCap(name: string): string {
   const up = name.trim().toUpperCase();
   if (up === 'ALL' || up === 'CAP_ALL') return 'ALL';
   const full = up.startsWith('CAP_') ? up : `CAP_${up}`;
-  if (!KNOWN.has(full)) throw new Error(`unknown capability: "${full}"`);
+  if (!KNOWN.has(full)) throw new InvalidArgument(`unknown capability: "${full}"`);
   return full;
 }
 
