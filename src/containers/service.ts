@@ -1,7 +1,7 @@
 // The container service: records and lifecycle (create -> start -> running -> exited -> removed),
 // the state machine and restart policies, driven through conmon + runc.
 //
-// Contract (each method throws typed errors from api/errors.ts):
+// Contract (each method throws typed errors from core/errors.ts):
 //   create(body, name)  -> record; NotFound (image), Conflict (name), InvalidArgument (config)
 //   start(ref)          -> NotModified when running; InvalidArgument with runc's message when the
 //                          process cannot start (exit code 127/126 recorded, like docker)
