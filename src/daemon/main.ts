@@ -1,7 +1,7 @@
 // `cocon daemon`: parses dockerd-like flags, opens the store, builds the services, reconciles
 // containers with what really runs, serves the API, and shuts down cleanly on SIGTERM/SIGINT.
 // Containers outlive the daemon: shutdown leaves them running under conmon.
-import { mkdirSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
+import { writeFileSync, rmSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveConfig } from './config.js';
 import { openDb } from '../store/db.js';
