@@ -11,6 +11,7 @@
 import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Conflict, NotFound } from '../core/errors.js';
+import { privateDir } from '../sys/perms.js';
 
 export type ChrootKind = 'debootstrap' | 'image' | 'jail';
 
@@ -51,7 +52,8 @@ export class ChrootStore {
     this.cacheDir = join(this.dir, '.cache');
   }
 
-  ensure(): void { mkdirSync(this.cacheDir, { recursive: true, mode: 0o700 }); }
+  /** chroots/ and its cache are private (0700; an older cocon's 0755 is tightened): roots hold secrets too. */
+  ensure(): void { privateDir(this.dir); privateDir(this.cacheDir); }
   chrootDir(name: string): string { return join(this.dir, name); }
   rootDir(name: string): string { return join(this.dir, name, 'root'); }
   recordFile(name: string): string { return join(this.dir, name, 'chroot.json'); }

@@ -31,6 +31,7 @@ import { hardNofile, capsOfDaemon } from '../sys/limits.js';
 import { alive } from '../sys/proc.js';
 import { hostDevices } from '../sys/devices.js';
 import { resolveInRoot } from '../sys/rootpath.js';
+import { PRIVATE, privateDir, tighten } from '../sys/perms.js';
 import { NoNetwork, type ConnectResult, type NetworkHooks } from '../network/types.js';
 import type { VolumeService } from '../volumes/service.js';
 import { containerMounts, fromContainer, type MountPoint, type MountRequest } from '../volumes/mounts.js';
@@ -72,13 +73,18 @@ export class ContainerService {
     };
     this.runc = new RuncDriver(config.runtimePath, this.paths.runcRoot);
     this.conmonPaths = { conmon: config.conmonPath, runtime: config.runtimePath, runtimeRoot: this.paths.runcRoot, socketDir: this.paths.socks };
-    for (const d of [join(config.dataRoot, 'containers'), join(ex, 'containers'), this.paths.exits, this.paths.socks, this.paths.runcRoot]) mkdirSync(d, { recursive: true });
+    for (const d of [join(config.dataRoot, 'containers'), join(ex, 'containers'), this.paths.exits, this.paths.socks, this.paths.runcRoot, join(ex, 't')]) privateDir(d);
     const idFile = join(config.dataRoot, 'engine-id');
-    if (!existsSync(idFile)) writeFileSync(idFile, randomBytes(16).toString('hex'));
+    if (!existsSync(idFile)) writeFileSync(idFile, randomBytes(16).toString('hex'), { mode: PRIVATE.file });
     this.id = readFileSync(idFile, 'utf8').trim();
     for (const row of db.prepare('SELECT record FROM containers').all() as Array<{ record: string }>) {
       const r = JSON.parse(row.record) as ContainerRecord;
       this.cache.set(r.id, r);
+      // An older cocon made these 0755/0644 (its upper dir and rootfs keep their modes).
+      tighten(this.paths.data(r.id), PRIVATE.dir);
+      tighten(this.logPath(r.id), PRIVATE.log);
+      tighten(this.paths.bundle(r.id), PRIVATE.dir);
+      tighten(join(this.paths.bundle(r.id), 'config.json'), PRIVATE.file);
     }
   }
 
@@ -239,6 +245,7 @@ export class ContainerService {
 
   private prepareFiles(r: ContainerRecord): void {
     const dir = this.paths.data(r.id);
+    privateDir(dir);
     // upper's mode becomes the mode of the container's "/": 0755 like an image root.
     mkdirSync(join(dir, 'upper'), { recursive: true, mode: 0o755 });
     for (const d of ['work', 'rootfs']) mkdirSync(join(dir, d), { recursive: true, mode: 0o700 });
@@ -250,7 +257,8 @@ export class ContainerService {
     writeFileSync(join(dir, 'hosts'), hosts);
     if (existsSync('/etc/resolv.conf')) copyFileSync('/etc/resolv.conf', join(dir, 'resolv.conf'));
     else writeFileSync(join(dir, 'resolv.conf'), '');
-    writeFileSync(join(dir, 'ctr.log'), '');
+    // hostname, hosts and resolv.conf stay 0644: they are bound into the container for its users.
+    writeFileSync(join(dir, 'ctr.log'), '', { mode: PRIVATE.log });
   }
 
   // ---- start ----------------------------------------------------------------------------------
@@ -271,8 +279,8 @@ export class ContainerService {
     const rootfs = join(dir, 'rootfs');
     try {
       rmSync(bundle, { recursive: true, force: true });
-      mkdirSync(bundle, { recursive: true });
-      mkdirSync(this.tmpDir(id), { recursive: true });
+      privateDir(bundle);
+      privateDir(this.tmpDir(id));
       rmSync(join(this.paths.exits, id), { force: true });
       await unmount(rootfs);
       const image = this.images.get(r.imageId);
@@ -287,7 +295,7 @@ export class ContainerService {
       const spec = this.specFor(r, user, net, extraMounts);
       const [rows, cols] = r.hostConfig.ConsoleSize ?? [0, 0];
       if (r.config.Tty && rows > 0 && cols > 0) spec.process.consoleSize = { height: rows, width: cols };
-      writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
+      writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec), { mode: PRIVATE.file });
     } catch (e) {
       await this.teardown(id);
       throw e instanceof EngineError ? e : new Internal(e instanceof Error ? e.message : String(e));
@@ -664,7 +672,7 @@ export class ContainerService {
     const rootfs = join(this.paths.data(r.id), 'rootfs');
     if (r.state.Running) return { dir: rootfs, release: async () => undefined };
     const dir = join(this.config.execRoot, 't', 'x' + randomBytes(6).toString('hex'));
-    mkdirSync(dir, { recursive: true });
+    privateDir(dir);
     const lower = [join(this.paths.data(r.id), 'upper'), ...this.images.layerDirs(this.images.get(r.imageId))];
     try {
       // docker cp into a stopped container writes to its upper dir, as a start would.

@@ -1,7 +1,7 @@
 // `cocon daemon`: parses dockerd-like flags, opens the store, builds the services, reconciles
 // containers with what really runs, serves the API, and shuts down cleanly on SIGTERM/SIGINT.
 // Containers outlive the daemon: shutdown leaves them running under conmon.
-import { mkdirSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
+import { writeFileSync, rmSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveConfig } from './config.js';
 import { openDb } from '../store/db.js';
@@ -14,6 +14,7 @@ import { ExecService } from '../containers/exec.js';
 import { VolumeService } from '../volumes/service.js';
 import type { Services } from './services.js';
 import { NetworkService } from '../network/service.js';
+import { PRIVATE, privateDir, setDaemonUmask, tighten } from '../sys/perms.js';
 
 const USAGE = `Usage: cocon daemon [OPTIONS]
 
@@ -55,11 +56,24 @@ export function parseDaemonFlags(argv: string[]): Record<string, string> {
   return out;
 }
 
+/**
+ * Creates the data root and exec root with dockerd's modes, and tightens what an older cocon left
+ * readable (0711/0755 directories, 0644 database): the top-level directories and state files
+ * only; layer, rootfs and volume contents keep their own modes.
+ */
+function closeRoots(dataRoot: string, execRoot: string): void {
+  privateDir(dataRoot, PRIVATE.root);
+  privateDir(execRoot, PRIVATE.root);
+  for (const d of ['containers', 'volumes', 'overlay', 'content', 'chroots']) tighten(join(dataRoot, d), PRIVATE.dir);
+  for (const f of ['cocon.db', 'cocon.db-wal', 'cocon.db-shm', 'engine-id']) tighten(join(dataRoot, f), PRIVATE.file);
+  for (const d of ['containers', 'exec', 'exits', 's', 't', 'runc', 'netns']) tighten(join(execRoot, d), PRIVATE.dir);
+}
+
 export async function runDaemon(argv: string[]): Promise<void> {
   const config = resolveConfig(parseDaemonFlags(argv));
   setLogLevel(config.logLevel);
-  mkdirSync(config.dataRoot, { recursive: true, mode: 0o711 });
-  mkdirSync(config.execRoot, { recursive: true, mode: 0o700 });
+  setDaemonUmask();
+  closeRoots(config.dataRoot, config.execRoot);
   try {
     const other = Number(readFileSync(config.pidFile, 'utf8'));
     if (other && other !== process.pid) { process.kill(other, 0); throw new Error(`pid file found, ensure cocon is not running or delete ${config.pidFile}`); }

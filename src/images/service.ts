@@ -445,7 +445,7 @@ export class ImageService implements ImageStore {
 
   private writeHolds(h: Record<string, string[]>): void {
     const tmp = this.holdsFile + '.tmp';
-    writeFileSync(tmp, JSON.stringify(h));
+    writeFileSync(tmp, JSON.stringify(h), { mode: 0o600 });
     renameSync(tmp, this.holdsFile);
   }
 

@@ -80,7 +80,9 @@ export class OverlaySnapshotter {
     if (existing && existsSync(this.diffDir(chainId))) return { layer: existing, created: false };
     const tmp = join(this.tmpRoot, randomBytes(12).toString('hex'));
     const diff = join(tmp, 'diff');
-    mkdirSync(diff, { recursive: true, mode: 0o755 });
+    // The layer's directory is private like its parents; diff/ is the layer's "/" (0755 as in images).
+    mkdirSync(tmp, { mode: 0o700 });
+    mkdirSync(diff, { mode: 0o755 });
     let size: number;
     try {
       await fill(diff);
