@@ -1,4 +1,4 @@
-// Network devices and namespaces through ip(8), nft(8), sysctl(8), unshare(1) and nsenter(1): Node
+// Network devices and namespaces through ip(8), nft(8), unshare(1) and nsenter(1): Node
 // cannot create namespaces, move links or set addresses itself. Named network namespaces are
 // files bind-mounted by `unshare --net=FILE` (anywhere, not only /run/netns); commands run inside
 // one with `nsenter --net=FILE`. Every tool gets an argv array; `ip -batch -` and `nft -f -` read
@@ -54,7 +54,8 @@ export async function setupNetns(path: string, lines: string[], then: Array<{ ne
 
 /** Turns route_localnet on in a namespace (loopback-sourced packets may leave once rewritten), then applies an nft script there. */
 export async function localnetNft(netns: string, script: string): Promise<void> {
-  await runOk('nsenter', [`--net=${netns}`, 'sysctl', '-q', '-w', 'net.ipv4.conf.all.route_localnet=1']);
+  // /proc/sys/net is the opener's namespace's: tee (coreutils, always there) writes it from inside.
+  await runOk('nsenter', [`--net=${netns}`, 'tee', '/proc/sys/net/ipv4/conf/all/route_localnet'], { input: '1\n' });
   await nftApply(script, netns);
 }
 
