@@ -9,7 +9,7 @@
 // State lives in SQLite (one transaction per change) with an in-memory cache; conmon holds the
 // containers, so the daemon can die and re-adopt them (reconcile()).
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, watch, writeFileSync, copyFileSync, type FSWatcher } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, watch, writeFileSync, copyFileSync, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import os from 'node:os';
 import type { Duplex } from 'node:stream';
@@ -32,7 +32,9 @@ import { alive } from '../sys/proc.js';
 import { hostDevices } from '../sys/devices.js';
 import { resolveInRoot } from '../sys/rootpath.js';
 import { PRIVATE, privateDir, tighten } from '../sys/perms.js';
-import { NoNetwork, type ConnectResult, type NetworkHooks } from '../network/types.js';
+import { NoNetwork, type ConnectResult, type ContainerDirectory, type NetworkHooks } from '../network/types.js';
+import { hostsFile, resolvConf } from './etcfiles.js';
+import { hostResolvConf } from '../sys/net.js';
 import type { VolumeService } from '../volumes/service.js';
 import { containerMounts, fromContainer, type MountPoint, type MountRequest } from '../volumes/mounts.js';
 
@@ -47,7 +49,7 @@ export interface ContainerPaths {
   runcRoot: string;
 }
 
-export class ContainerService {
+export class ContainerService implements ContainerDirectory {
   readonly runc: RuncDriver;
   readonly paths: ContainerPaths;
   readonly conmonPaths: ConmonPaths;
@@ -290,8 +292,10 @@ export class ContainerService {
       mkdirSync(join(rootfs, cwd), { recursive: true });
       const extraMounts = await this.prepareMounts(r, rootfs);
       const net = await this.network.connect(r);
-      if (net.hosts !== undefined) writeFileSync(join(dir, 'hosts'), net.hosts);
-      if (net.resolvConf !== undefined) writeFileSync(join(dir, 'resolv.conf'), net.resolvConf);
+      if (net.files) {
+        writeFileSync(join(dir, 'hosts'), hostsFile(r, net.files));
+        writeFileSync(join(dir, 'resolv.conf'), resolvConf(r, net.files.dnsServer, hostResolvConf()));
+      }
       const spec = this.specFor(r, user, net, extraMounts);
       const [rows, cols] = r.hostConfig.ConsoleSize ?? [0, 0];
       if (r.config.Tty && rows > 0 && cols > 0) spec.process.consoleSize = { height: rows, width: cols };
@@ -627,6 +631,16 @@ export class ContainerService {
     r.name = name;
     this.save(r);
     this.publish(r, 'rename', { oldName: '/' + old });
+  }
+
+  /** A running container joined one more network (POST /networks/{id}/connect): best effort on its hosts and resolv.conf. */
+  joinedNetwork(id: string, change: { address: string; dnsServer?: string }): void {
+    const r = this.cache.get(id); if (!r) return;
+    const dir = this.paths.data(id);
+    try {
+      if (existsSync(join(dir, 'hosts'))) appendFileSync(join(dir, 'hosts'), `${change.address}\t${r.config.Hostname}\n`);
+      if (change.dnsServer && existsSync(join(dir, 'resolv.conf'))) writeFileSync(join(dir, 'resolv.conf'), resolvConf(r, change.dnsServer, hostResolvConf()));
+    } catch (e) { log.warn('container files not updated for a new network', { id, error: (e as Error).message }); }
   }
 
   // ---- streams ------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import { VolumeService } from '../volumes/service.js';
 import type { Services } from './services.js';
 import { NetworkService } from '../network/service.js';
 import { PRIVATE, privateDir, setDaemonUmask, tighten } from '../sys/perms.js';
+import { NetworkStore } from '../network/store.js';
 
 const USAGE = `Usage: cocon daemon [OPTIONS]
 
@@ -87,8 +88,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
   volumes.setUsageCheck((name: string) => containers.usingVolume(name));
   images.setUsageCheck((imageId: string) => containers.usingImage(imageId));
   const execs = new ExecService(containers, config.execRoot);
-  const networks = new NetworkService(config, db, events);
-  networks.containers = containers;
+  const networks = new NetworkService(config, new NetworkStore(db), containers, events);
   await networks.init();
   containers.network = networks;
   const s: Services = { config, db, events, images, containers, execs, volumes, networks, startedAt: new Date() };
