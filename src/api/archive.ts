@@ -6,13 +6,12 @@
 // (src/sys/saferoot.ts), so no step resolves a path the container can redirect; the container is
 // not paused (see saferoot.ts for why that is not needed). Like before, volumes and bind mounts of
 // a running container are not seen here (they live in its mount namespace): cp reaches its root only.
-import { closeSync } from 'node:fs';
 import { posix } from 'node:path';
 import type { Router, Ctx } from './router.js';
 import type { Services } from '../daemon/services.js';
 import { InvalidArgument, NotFound, EngineError } from './errors.js';
 import { RootPathError } from '../sys/saferoot.js';
-import { locate, openLocatedDir, packLocated, statLocated, type Located, type RootStat } from '../sys/tarstream.js';
+import { checkLocatedDir, locate, packLocated, statLocated, type Located, type RootStat } from '../sys/tarstream.js';
 import { COPY, extractTarStream, LayerError } from '../snapshots/apply.js';
 
 const DIR_BIT = 2 ** 31;
@@ -64,16 +63,15 @@ export function registerArchiveRoutes(r: Router, s: Services): void {
   }));
 
   r.put('/containers/:id/archive', (ctx) => withPath(ctx, () => true, async (l, path, rootDir) => {
-    let fd: number;
-    try { fd = openLocatedDir(l); } catch (e) {
+    try { checkLocatedDir(l); } catch (e) {
       if (e instanceof RootPathError && e.code === 'ENOENT') throw new NotFound(`Could not find the file ${path} in container ${ctx.params.id}`);
       throw new EngineError(400, `extraction point is not a directory`);
     }
-    closeSync(fd);
     if (c.lookup(ctx.params.id).hostConfig.ReadonlyRootfs) throw new EngineError(403, 'container rootfs is marked read-only');
     try {
       await extractTarStream(ctx.body(), rootDir, COPY, path);
     } catch (e) {
+      ctx.req.resume(); // drain what the refused entry left unread, so the answer reaches the client
       if (e instanceof LayerError) throw new EngineError(400, e.message);
       throw e;
     }

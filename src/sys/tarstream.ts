@@ -39,9 +39,9 @@ export function statLocated(l: Located): RootStat {
   return { name: l.name, size: st.size, mode: st.mode & 0o7777, mtime: st.mtime, isDir: st.isDirectory(), isLink, linkTarget };
 }
 
-/** Opens a located directory (refusing a symlink): the fd to extract into. Throws RootPathError. */
-export function openLocatedDir(l: Located): number {
-  try { return openDirIn(l.dir, l.name); } catch (e) {
+/** Checks that a located path is a directory (not a symlink to one). Throws RootPathError ENOENT/ENOTDIR. */
+export function checkLocatedDir(l: Located): void {
+  try { closeSync(openDirIn(l.dir, l.name)); } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new RootPathError('no such file or directory', 'ENOENT');
     throw new RootPathError('not a directory', 'ENOTDIR');

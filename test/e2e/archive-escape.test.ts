@@ -123,6 +123,13 @@ test('import: ../, symlink-then-file and hard links to host files are refused; a
   const out = await docker(h.d, ['cp', `${id}:${hostDir}/ABS`, '-']);
   assert.equal(out.code, 0, out.stderr);
   assert.ok(out.stdout.includes('inside\n'));
+  // cp into the stopped container (its upper dir through an overlay mount), then back out
+  const src = join(tmp, 'into-stopped');
+  writeFileSync(src, 'stopped\n');
+  const cin = await docker(h.d, ['cp', src, `${id}:/bin/`]);
+  assert.equal(cin.code, 0, cin.stderr);
+  const back = await docker(h.d, ['cp', `${id}:/bin/into-stopped`, '-']);
+  assert.ok(back.stdout.includes('stopped\n'), back.stderr);
 });
 
 // ---------------------------------------------------------------- cp through container-made symlinks
