@@ -166,6 +166,12 @@ test('cp in: a container-made symlink to / cannot lead a copy onto the host', as
   assert.equal(put2.status, 200, put2.body);
   hostDirUntouched();
   assert.equal((await docker(h.d, ['exec', c, 'cat', `${hostDir}/PWNED3`])).stdout, 'x');
+  // '..' entries are refused with an answer (400), the rest of the body drained
+  const tar3 = await makeTar([{ name: `../../../../../..${hostDir}/PWNED4`, data: 'x' }, { name: 'big', data: Buffer.alloc(1 << 20) }]);
+  const put3 = await h.d.api('PUT', `/containers/${c}/archive?path=/tmp`, undefined, { raw: tar3, headers: { 'Content-Type': 'application/x-tar' }, timeoutMs: 10_000 });
+  assert.equal(put3.status, 400, put3.body);
+  assert.match(put3.json.message, /'\.\.'/);
+  hostDirUntouched();
 });
 
 test('cp out: a container-made symlink to / never returns host content', async () => {
