@@ -54,6 +54,8 @@ function baseHeader(st: Stats, name: string): Headers {
 
 class Packer {
   private readonly links = new Map<string, string>();
+  /** Set when the reader went away: no fd (the caller's ones are closed then) is touched again. */
+  stopped = false;
   constructor(private readonly p: Pack) {}
 
   private entry(h: Headers, data?: Buffer): Promise<void> {
@@ -62,6 +64,7 @@ class Packer {
 
   /** Packs `name` of the open directory `dir` ('' = dir itself) as `arc`. */
   async add(dir: number, name: string, arc: string): Promise<void> {
+    if (this.stopped) throw new Error('tar reader went away');
     let st: Stats;
     try { st = name ? lstatSync(fdPath(dir, name)) : fstatSync(dir); } catch { return; } // gone meanwhile
     if (st.isDirectory()) {
@@ -120,6 +123,8 @@ export function packLocated(l: Located, arcName: string): PassThrough {
   const out = new PassThrough({ highWaterMark: 1 << 20 });
   p.on('error', (e: Error) => out.destroy(e));
   p.pipe(out);
-  new Packer(p).add(l.dir, l.name, arcName).then(() => p.finalize(), (e: Error) => { p.destroy(e); out.destroy(e); });
+  const packer = new Packer(p);
+  out.on('close', () => { packer.stopped = true; });
+  packer.add(l.dir, l.name, arcName).then(() => p.finalize(), (e: Error) => { p.destroy(e); out.destroy(e); });
   return out;
 }
