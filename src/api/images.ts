@@ -63,7 +63,8 @@ function lazyStream(ctx: Ctx): { emit: Emit; started: () => boolean; fail: (e: u
     emit,
     started: () => !!res,
     fail: (e: unknown) => { const message = messageOf(e); emit({ errorDetail: { message }, error: message }); },
-    end: () => { if (res && !res.writableEnded) res.end(); },
+    // a load that emitted nothing (manifest.json `[]`) still answers: 200 with an empty stream
+    end: () => { if (!res) res = ctx.stream(200, 'application/json'); if (!res.writableEnded) res.end(); },
   };
 }
 

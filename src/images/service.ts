@@ -24,6 +24,7 @@ import { Conflict, Internal, InvalidArgument, NotFound } from '../core/errors.js
 import { ContentStore } from '../content/store.js';
 import { OverlaySnapshotter, type LayerRow } from '../snapshots/overlay.js';
 import { chainIds as computeChainIds } from '../snapshots/chain.js';
+import { LayerError } from '../snapshots/apply.js';
 import { createTarDeterministic, TarError, decompressFile } from '../sys/tar.js';
 import { runOk } from '../sys/exec.js';
 import type { ImageConfig, ImageHistory, ImageRecord, ImageStore, LayerBlob } from './types.js';
@@ -605,7 +606,7 @@ export class ImageService implements ImageStore {
         this.snapshots.remove(createdLayer.chainId);
         if (!this.all().some((i) => i.diffIds.includes(createdLayer!.diffId))) this.content.delete(createdLayer.diffId);
       }
-      if (e instanceof TarError) throw new InvalidArgument(`failed to import: invalid tar archive: ${e.message}`);
+      if (e instanceof TarError || e instanceof LayerError) throw new InvalidArgument(`failed to import: invalid tar archive: ${e.message}`);
       throw e;
     }
   }
