@@ -21,23 +21,17 @@ function spec(over: Partial<SpecInput>): SpecInput {
   };
 }
 
-function is400(fn: () => unknown, re: RegExp): void {
+/** fn throws an engine error of class `kind` that the API answers with `status`, its message matching re. */
+function throwsTyped(fn: () => unknown, kind: typeof InvalidArgument | typeof Internal, status: number, re: RegExp): void {
   assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof InvalidArgument, `expected InvalidArgument, got ${String(e)}`);
-    assert.equal(statusOf(e), 400);
+    assert.ok(e instanceof kind, `expected ${kind.name}, got ${String(e)}`);
+    assert.equal(statusOf(e), status);
     assert.match(e.message, re);
     return true;
   });
 }
-
-function is500(fn: () => unknown, re: RegExp): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof Internal, `expected Internal, got ${String(e)}`);
-    assert.equal(statusOf(e), 500);
-    assert.match(e.message, re);
-    return true;
-  });
-}
+const is400 = (fn: () => unknown, re: RegExp): void => throwsTyped(fn, InvalidArgument, 400, re);
+const is500 = (fn: () => unknown, re: RegExp): void => throwsTyped(fn, Internal, 500, re);
 
 test('-u / --group-add that cannot be resolved is bad input (400)', () => {
   is400(() => resolveUser('ghost', PASSWD, GROUP), /^unable to find user ghost: no matching entries in passwd file$/);
