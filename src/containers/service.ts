@@ -27,7 +27,8 @@ import { containerEnv, resolveUser } from './user.js';
 import { mountOverlay, mountOverlayReadonly, unmount } from '../sys/mount.js';
 import { initialState, ZERO_TIME, type ContainerRecord } from './types.js';
 import { isoFromNs, mergeConfig, nowNano, randomName, restartDelay, signalNumber, validateName, type CreateBody } from './config.js';
-import { hardNofile, capsOfDaemon } from '../sys/limits.js';
+import { hardNofile, capsOfDaemon, swapAccounting } from '../sys/limits.js';
+import { logSizeMax } from './hostconfig.js';
 import { alive } from '../sys/proc.js';
 import { hostDevices } from '../sys/devices.js';
 import { resolveInRoot } from '../sys/rootpath.js';
@@ -143,7 +144,7 @@ export class ContainerService {
     if (!body.Image) throw new InvalidArgument('Config cannot be empty in order to create a container');
     const image = this.images.get(body.Image);
     const id = randomBytes(32).toString('hex');
-    const merged = mergeConfig(body, image, id);
+    const merged = mergeConfig(body, image, id, { swapLimit: swapAccounting() });
     // Reject unknown capabilities and other spec errors now rather than at start.
     const draft: ContainerRecord = { ...initialRecordFields(id, name ?? 'x', image.id, merged), state: initialState() };
     this.network.validate(draft, body.NetworkingConfig);
@@ -299,6 +300,7 @@ export class ContainerService {
         id, uuid: id.slice(0, 32), name: r.name, bundle, logPath: join(dir, 'ctr.log'), exitDir: this.paths.exits,
         tty: r.config.Tty, stdin: r.config.OpenStdin, leaveStdinOpen: r.config.OpenStdin && (r.config.Tty || !r.config.StdinOnce), // docker never closes a tty's stdin on detach
         tmpDir: this.tmpDir(id),
+        noLog: r.hostConfig.LogConfig?.Type === 'none', logSizeMax: logSizeMax(r.hostConfig) || undefined,
       }));
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
@@ -351,7 +353,7 @@ export class ContainerService {
       netnsPath: net.netnsPath,
       initPath: hc.Init ? initBinary() : undefined,
       mounts, cgroupsPath: `/cocon/${r.id}`, rlimitNofileHard: hardNofile(), ulimits: hc.Ulimits ?? undefined,
-      memory: hc.Memory || undefined, nanoCpus: hc.NanoCpus || undefined, pidsLimit: hc.PidsLimit && hc.PidsLimit > 0 ? hc.PidsLimit : undefined,
+      memory: hc.Memory || undefined, memorySwap: hc.Memory && hc.MemorySwap ? Number(hc.MemorySwap) : undefined, sysctls: hc.Sysctls ?? undefined, nanoCpus: hc.NanoCpus || undefined, pidsLimit: hc.PidsLimit && hc.PidsLimit > 0 ? hc.PidsLimit : undefined,
       cpuShares: hc.CpuShares || undefined,
       noNewPrivileges: secOpts.some((o) => /^no-new-privileges(=true|:true)?$/.test(o)),
       seccomp: !hc.Privileged && !secOpts.some((o) => /^seccomp[=:]unconfined$/.test(o)),

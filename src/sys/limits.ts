@@ -1,7 +1,8 @@
 // What the daemon process itself may hand to containers: its rlimits and its capability bounding
 // set. runc cannot raise a limit above the caller's hard limit (no CAP_SYS_RESOURCE on this host)
-// nor grant a capability the caller lacks, so the OCI spec is clamped to these.
-import { readFileSync } from 'node:fs';
+// nor grant a capability the caller lacks, so the OCI spec is clamped to these. Also whether the
+// kernel can limit swap (docker's SwapLimit).
+import { existsSync, readFileSync } from 'node:fs';
 import { capsFromMask } from '../runtime/caps.js';
 
 let nofile: number | null = null;
@@ -24,4 +25,14 @@ export function capsOfDaemon(): string[] {
     caps = capsFromMask(line?.split(/\s+/)[1] ?? '0');
   }
   return caps;
+}
+
+let swap: boolean | null = null;
+/** Whether the kernel accounts swap in the memory cgroup (v1 memory.memsw.*, v2 memory.swap.max). */
+export function swapAccounting(): boolean {
+  if (swap === null) {
+    swap = existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes')
+      || (!existsSync('/sys/fs/cgroup/memory') && existsSync('/sys/fs/cgroup/cgroup.controllers') && readFileSync('/sys/fs/cgroup/cgroup.subtree_control', 'utf8').includes('memory'));
+  }
+  return swap;
 }
