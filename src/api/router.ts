@@ -205,7 +205,8 @@ export class Router {
     if (res.headersSent) { res.destroy(); return; }
     const status = statusOf(e);
     if (status === 304) { res.writeHead(304, commonHeaders()); res.end(); return; }
-    if (close) res.shouldKeepAlive = false;
+    // A request body not read whole cannot be skipped safely on a keep-alive connection.
+    if (close || (res.req && !res.req.complete)) res.shouldKeepAlive = false;
     sendJson(res, status, { message: messageOf(e) });
   }
 }
