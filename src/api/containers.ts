@@ -88,7 +88,7 @@ export function inspect(r: ContainerRecord, s: Services): Record<string, unknown
   try { lower = s.images.layerDirs(s.images.get(r.imageId)); } catch { /* image gone (rmi -f) */ }
   return {
     Id: r.id, Created: r.created, Path: r.path, Args: r.args, State: r.state, Image: r.imageId,
-    ResolvConfPath: `${data}/resolv.conf`, HostnamePath: `${data}/hostname`, HostsPath: `${data}/hosts`, LogPath: `${data}/ctr.log`,
+    ResolvConfPath: `${data}/resolv.conf`, HostnamePath: `${data}/hostname`, HostsPath: `${data}/hosts`, LogPath: r.hostConfig.LogConfig?.Type === 'none' ? '' : `${data}/ctr.log`,
     Name: '/' + r.name, RestartCount: r.restartCount, Driver: 'overlay2', Platform: 'linux', MountLabel: '', ProcessLabel: '', AppArmorProfile: '',
     ExecIDs: s.execs.idsOf(r.id),
     HostConfig: {

@@ -191,7 +191,7 @@ export class Router {
       await route.handler(ctx);
       if (!bodyRead && !upgradeSocket) req.resume();
     } catch (e) {
-      if (statusOf(e) >= 500) log.error('request failed', { method: req.method, path, error: messageOf(e) });
+      if (statusOf(e) >= 500 && statusOf(e) !== 501) log.error('request failed', { method: req.method, path, error: messageOf(e) });
       else log.debug('request refused', { method: req.method, path, error: messageOf(e) });
       // A body left unread (too large, timed out, refused early) is not drained: the connection closes.
       const status = statusOf(e);

@@ -252,7 +252,7 @@ export class ContainerService {
     writeFileSync(join(dir, 'hosts'), hosts);
     if (existsSync('/etc/resolv.conf')) copyFileSync('/etc/resolv.conf', join(dir, 'resolv.conf'));
     else writeFileSync(join(dir, 'resolv.conf'), '');
-    writeFileSync(join(dir, 'ctr.log'), '');
+    if (r.hostConfig.LogConfig?.Type !== 'none') writeFileSync(join(dir, 'ctr.log'), '');
   }
 
   // ---- start ----------------------------------------------------------------------------------
