@@ -88,9 +88,10 @@ export function validateMemory(hc: Partial<HostConfig>, host: HostFacts): { Memo
   if (memory < 0) throw new InvalidArgument('invalid memory limit: it cannot be negative');
   if (memory > 0 && memory < 6 * 1024 * 1024) throw new InvalidArgument('Minimum memory limit allowed is 6MB');
   if (swap < -1) throw new InvalidArgument('invalid memory swap limit: -1 (unlimited) or a size is expected');
-  if (swap !== 0 && memory === 0) throw new InvalidArgument('You should always set the Memory limit when using Memoryswap limit, see usage');
+  if (swap > 0 && memory === 0) throw new InvalidArgument('You should always set the Memory limit when using Memoryswap limit, see usage');
   if (swap > 0 && swap < memory) throw new InvalidArgument('Minimum memoryswap limit should be larger than memory limit, see usage');
-  if (swap !== 0 && !host.swapLimit) throw new InvalidArgument('--memory-swap cannot be honoured: this host\'s kernel does not account swap (no memory.memsw in the memory cgroup)');
+  // -1 (unlimited) is what a host without swap accounting gives anyway.
+  if (swap > 0 && !host.swapLimit) throw new InvalidArgument('--memory-swap cannot be honoured: this host\'s kernel does not account swap (no memory.memsw in the memory cgroup)');
   return { Memory: memory, MemorySwap: swap === 0 && memory > 0 && host.swapLimit ? memory * 2 : swap };
 }
 
