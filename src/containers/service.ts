@@ -27,7 +27,7 @@ import { containerEnv, resolveUser } from './user.js';
 import { mountOverlay, mountOverlayReadonly, unmount } from '../sys/mount.js';
 import { initialState, ZERO_TIME, type ContainerRecord } from './types.js';
 import { isoFromNs, mergeConfig, nowNano, randomName, restartDelay, signalNumber, validateName, type CreateBody } from './config.js';
-import { hardNofile, capsOfDaemon, swapAccounting } from '../sys/limits.js';
+import { hardNofile, capsOfDaemon, oomKills, swapAccounting } from '../sys/limits.js';
 import { logSizeMax } from './hostconfig.js';
 import { alive } from '../sys/proc.js';
 import { hostDevices } from '../sys/devices.js';
@@ -432,8 +432,10 @@ export class ContainerService {
         await this.runc.kill(id, 'KILL').catch(() => undefined);
         code = 137;
       }
+      // The kernel counts OOM kills in the memory cgroup, which runc deletes in teardown.
+      const oom = oomKills(`/cocon/${id}`) > 0;
       await this.teardown(id);
-      const oom = false;
+      if (oom) this.publish(r, 'oom');
       r.state = { ...r.state, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: code, OOMKilled: oom, FinishedAt: finishedAt };
       r.conmonPid = 0;
       this.save(r);

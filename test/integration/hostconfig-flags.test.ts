@@ -112,3 +112,21 @@ test('--log-driver json-file and k8s-file are accepted and logged', async () => 
   assert.deepEqual((await inspect(h.d, id)).HostConfig.LogConfig, { Type: 'json-file', Config: { 'max-size': '10m' } });
   await rm(h.d, id);
 });
+
+test('a container killed by the OOM killer: State.OOMKilled, exit 137, an oom event before die; a normal exit is not OOMKilled', async () => {
+  const since = Math.floor(Date.now() / 1000) - 1;
+  const mib = 1024 * 1024;
+  // dd's 64 MiB buffer, filled from /dev/zero, cannot fit in 8 MiB of memory + 8 MiB of swap.
+  const r = await runToEnd(h.d, { name: uniq('oom'), cmd: ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=64M', 'count=1'], hostConfig: { Memory: 8 * mib, MemorySwap: 16 * mib } });
+  assert.equal(r.code, 137, r.stderr);
+  const st = (await inspect(h.d, r.id)).State;
+  assert.equal(st.OOMKilled, true);
+  const ev = await h.d.api('GET', `/v1.41/events?since=${since}&until=${Math.ceil(Date.now() / 1000)}&filters=${encodeURIComponent(JSON.stringify({ container: [r.id] }))}`);
+  const actions = ev.body.trim().split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { Action: string }).Action);
+  assert.ok(actions.includes('oom'), `events: ${actions.join(',')}`);
+  assert.ok(actions.indexOf('oom') < actions.indexOf('die'), `events: ${actions.join(',')}`);
+  const ok = await runToEnd(h.d, { name: uniq('nooom'), cmd: ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=1M', 'count=1'], hostConfig: { Memory: 8 * mib } });
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal((await inspect(h.d, ok.id)).State.OOMKilled, false);
+  await rm(h.d, r.id); await rm(h.d, ok.id);
+});
