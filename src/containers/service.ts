@@ -659,6 +659,8 @@ export class ContainerService {
   }
 
   logPath(id: string): string { return join(this.paths.data(id), 'ctr.log'); }
+  /** Whether --memory-swap can be enforced on this host (docker info's SwapLimit). */
+  swapLimit(): boolean { return swapAccounting(); }
 
   /**
    * The container's filesystem for `export`: its mounted rootfs when running, else a read-only

@@ -130,3 +130,18 @@ test('a container killed by the OOM killer: State.OOMKilled, exit 137, an oom ev
   assert.equal((await inspect(h.d, ok.id)).State.OOMKilled, false);
   await rm(h.d, r.id); await rm(h.d, ok.id);
 });
+
+test('logs -f follows a max-size log across the restarts of its file, to the last line', async () => {
+  const id = await create(h.d, {
+    name: uniq('follow'), hostConfig: { LogConfig: { Type: 'json-file', Config: { 'max-size': '16k' } } },
+    cmd: ['sh', '-c', 'i=0; while [ $i -lt 3000 ]; do echo "line $i ........................................"; i=$((i+1)); [ $((i % 100)) -eq 0 ] && sleep 0.1; done; echo the-end'],
+  });
+  const st = await h.d.api('POST', `/v1.41/containers/${id}/start`);
+  assert.equal(st.status, 204, st.body);
+  const r = await h.d.api('GET', `/v1.41/containers/${id}/logs?follow=1&stdout=1`, undefined, { timeoutMs: 60_000 });
+  assert.equal(r.status, 200);
+  const text = r.raw.toString('latin1');
+  assert.match(text, /the-end\n$/, 'the follower stopped reading when the log file started afresh');
+  assert.match(text, /line 2999 /);
+  await rm(h.d, id);
+});
