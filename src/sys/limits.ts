@@ -28,7 +28,7 @@ export function capsOfDaemon(): string[] {
 }
 
 let swap: boolean | null = null;
-/** Whether the kernel accounts swap in the memory cgroup (v1 memory.memsw.*, v2 memory.swap.max). */
+/** Whether the kernel accounts swap in the memory cgroup: v1 memory.memsw.*, or a v2 memory controller. */
 export function swapAccounting(): boolean {
   if (swap === null) {
     swap = existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes')
