@@ -149,7 +149,7 @@ async function main(): Promise<void> {
       `| --network none | ${ms(res.none)} | ${ms(res.noneMin)} |`,
       `| default bridge (netns, veth, address, route, hosts/resolv.conf) | ${ms(res.bridge)} | ${ms(res.bridgeMin)} |`,
       `| added by the bridge, end to end (difference of the two rows above) | ${ms(res.bridge - res.none)} | ${ms(res.bridgeMin - res.noneMin)} |`,
-      `| **the bridge's connect step as the daemon timed it** (netns + veth + address + route, one \`sh\`; teardown runs in the background) | **${ms(res.connect)}** | ${ms(res.connectMin)} |`, '',
+      `| **the bridge's connect step as the daemon timed it** (netns + veth + address + route: \`unshare ip\`, then \`nsenter ip\` in the hub; teardown runs in the background) | **${ms(res.connect)}** | ${ms(res.connectMin)} |`, '',
       `Load average during the run: ${loadavg().map((x) => x.toFixed(1)).join(' ')} (other test suites share this machine; end-to-end figures are noisy).`, '',
       'Target: networking adds under 30 ms to a container start.', '', '',
     ].join('\n');

@@ -1,57 +1,80 @@
 // Container file copy (docker cp): HEAD/GET/PUT /containers/{id}/archive?path=. Paths resolve
-// inside the container's root (symlinks cannot lead out); GET streams a tar whose top entry is
-// the path's base name; PUT extracts a tar into a directory of the container.
-import { lstatSync, readlinkSync, statSync } from 'node:fs';
+// inside the container's root (symlinks the way the container sees them, never leading out); GET
+// streams a tar whose top entry is the path's base name; PUT extracts a tar into a directory of the
+// container. A running container may rename or swap entries while we copy (CVE-2018-15664): both
+// directions go through directory fds opened one component at a time with O_NOFOLLOW
+// (src/sys/saferoot.ts), so no step resolves a path the container can redirect; the container is
+// not paused (see saferoot.ts for why that is not needed). Like before, volumes and bind mounts of
+// a running container are not seen here (they live in its mount namespace): cp reaches its root only.
 import { posix } from 'node:path';
 import type { Router, Ctx } from './router.js';
 import type { Services } from '../daemon/services.js';
-import { InvalidArgument, NotFound, EngineError } from './errors.js';
-import { resolveInRoot } from '../sys/rootpath.js';
-import { tarPaths, untarInto } from '../sys/tarstream.js';
+import { Forbidden, InvalidArgument, NotFound } from '../core/errors.js';
+import { RootPathError } from '../sys/saferoot.js';
+import { checkLocatedDir, locate, packLocated, statLocated, type Located, type RootStat } from '../sys/tarstream.js';
+import { COPY, extractTarStream, LayerError } from '../snapshots/apply.js';
 
 const DIR_BIT = 2 ** 31;
 const LINK_BIT = 2 ** 27;
 
-function pathStat(host: string, path: string, ctr: string): { header: string; isDir: boolean } {
-  let st;
-  try { st = lstatSync(host); } catch { throw new NotFound(`Could not find the file ${path} in container ${ctr}`); }
-  const mode = (st.mode & 0o7777) + (st.isDirectory() ? DIR_BIT : 0) + (st.isSymbolicLink() ? LINK_BIT : 0);
-  const stat = { name: posix.basename(path) || '/', size: st.size, mode, mtime: st.mtime.toISOString().replace(/\.\d{3}Z$/, 'Z'), linkTarget: st.isSymbolicLink() ? readlinkSync(host) : '' };
-  return { header: Buffer.from(JSON.stringify(stat)).toString('base64'), isDir: st.isDirectory() };
+function statHeader(st: RootStat, path: string): string {
+  const mode = st.mode + (st.isDir ? DIR_BIT : 0) + (st.isLink ? LINK_BIT : 0);
+  const stat = { name: posix.basename(path) || '/', size: st.size, mode, mtime: st.mtime.toISOString().replace(/\.\d{3}Z$/, 'Z'), linkTarget: st.linkTarget };
+  return Buffer.from(JSON.stringify(stat)).toString('base64');
 }
 
 export function registerArchiveRoutes(r: Router, s: Services): void {
   const c = s.containers;
-  async function withRoot<T>(ctx: Ctx, fn: (root: string, path: string) => Promise<T>): Promise<T> {
+  async function withPath<T>(ctx: Ctx, followLast: (path: string) => boolean, fn: (l: Located, path: string, rootDir: string) => Promise<T>): Promise<T> {
     const path = ctx.query.get('path');
     if (!path) throw new InvalidArgument('path is required');
     const root = await c.exportRoot(ctx.params.id, true);
-    try { return await fn(root.dir, path); } finally { await root.release(); }
+    try {
+      let l: Located;
+      try { l = locate(root.dir, path, followLast(path)); } catch (e) {
+        if (e instanceof RootPathError) throw new NotFound(`Could not find the file ${path} in container ${ctx.params.id}`);
+        throw e;
+      }
+      try { return await fn(l, path, root.dir); } finally { l.close(); }
+    } finally { await root.release(); }
   }
+  const stat = (l: Located, path: string, ctr: string): RootStat => {
+    try { return statLocated(l); } catch { throw new NotFound(`Could not find the file ${path} in container ${ctr}`); }
+  };
 
-  r.head('/containers/:id/archive', (ctx) => withRoot(ctx, async (root, path) => {
-    const st = pathStat(resolveInRoot(root, path, path.endsWith('/')), path, ctx.params.id);
-    ctx.res.writeHead(200, { 'X-Docker-Container-Path-Stat': st.header, 'Content-Length': '0' });
+  r.head('/containers/:id/archive', (ctx) => withPath(ctx, (p) => p.endsWith('/'), async (l, path) => {
+    const st = stat(l, path, ctx.params.id);
+    ctx.res.writeHead(200, { 'X-Docker-Container-Path-Stat': statHeader(st, path), 'Content-Length': '0' });
     ctx.res.end();
   }));
 
-  r.get('/containers/:id/archive', (ctx) => withRoot(ctx, async (root, path) => {
-    const host = resolveInRoot(root, path, path.endsWith('/'));
-    const st = pathStat(host, path, ctx.params.id);
-    const tar = tarPaths(posix.dirname(host), [posix.basename(host)], path.endsWith('/.') ? posix.basename(path.slice(0, -2)) : undefined);
-    ctx.res.writeHead(200, { 'Content-Type': 'application/x-tar', 'X-Docker-Container-Path-Stat': st.header });
-    ctx.req.socket.once('close', () => tar.kill());
-    tar.stream.pipe(ctx.res);
-    await tar.done.catch((e: Error) => ctx.res.destroy(e));
+  r.get('/containers/:id/archive', (ctx) => withPath(ctx, (p) => p.endsWith('/'), async (l, path) => {
+    const st = stat(l, path, ctx.params.id);
+    const arcName = path.endsWith('/.') ? posix.basename(path.slice(0, -2)) || '.' : l.name || posix.basename(posix.normalize('/' + path)) || '.';
+    const tar = packLocated(l, arcName);
+    ctx.res.writeHead(200, { 'Content-Type': 'application/x-tar', 'X-Docker-Container-Path-Stat': statHeader(st, path) });
+    ctx.req.socket.once('close', () => tar.destroy());
+    tar.pipe(ctx.res);
+    await new Promise<void>((resolve) => {
+      tar.on('error', (e: Error) => { ctx.res.destroy(e); resolve(); });
+      tar.on('end', resolve);
+      tar.on('close', resolve);
+    });
   }));
 
-  r.put('/containers/:id/archive', (ctx) => withRoot(ctx, async (root, path) => {
-    const host = resolveInRoot(root, path, true);
-    let isDir = false;
-    try { isDir = statSync(host).isDirectory(); } catch { throw new NotFound(`Could not find the file ${path} in container ${ctx.params.id}`); }
-    if (!isDir) throw new EngineError(400, `extraction point is not a directory`);
-    if (c.lookup(ctx.params.id).hostConfig.ReadonlyRootfs) throw new EngineError(403, 'container rootfs is marked read-only');
-    await untarInto(ctx.body(), host);
+  r.put('/containers/:id/archive', (ctx) => withPath(ctx, () => true, async (l, path, rootDir) => {
+    try { checkLocatedDir(l); } catch (e) {
+      if (e instanceof RootPathError && e.code === 'ENOENT') throw new NotFound(`Could not find the file ${path} in container ${ctx.params.id}`);
+      throw new InvalidArgument(`extraction point is not a directory`);
+    }
+    if (c.lookup(ctx.params.id).hostConfig.ReadonlyRootfs) throw new Forbidden('container rootfs is marked read-only');
+    try {
+      await extractTarStream(ctx.body(), rootDir, COPY, path);
+    } catch (e) {
+      ctx.req.resume(); // drain what the refused entry left unread, so the answer reaches the client
+      if (e instanceof LayerError) throw new InvalidArgument(e.message);
+      throw e;
+    }
     ctx.send(200);
   }));
 }

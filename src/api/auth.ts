@@ -3,7 +3,7 @@
 // The daemon does not store credentials: clients keep them (config.json) and send X-Registry-Auth.
 import type { Router } from './router.js';
 import type { Services } from '../daemon/services.js';
-import { EngineError, InvalidArgument } from './errors.js';
+import { Internal, InvalidArgument, Unauthorized } from '../core/errors.js';
 import { RegistryClient, RegistryError, type RegistryOptions } from '../registry/client.js';
 import { credentialsFor, decodeRegistryAuth, domainOfServer, type Credentials } from '../registry/auth.js';
 
@@ -23,7 +23,7 @@ export function registerAuthRoutes(r: Router, s: Services): void {
     const domain = domainOfServer(body.serveraddress ?? '');
     const client = new RegistryClient(domain, '', { username: body.username, password: body.password, identitytoken: body.identitytoken }, registryOptions(s));
     try { await client.login(); } catch (e) {
-      if (e instanceof RegistryError) throw new EngineError(e.status === 401 ? 401 : 500, e.message);
+      if (e instanceof RegistryError) throw e.status === 401 ? new Unauthorized(e.message) : new Internal(e.message);
       throw e;
     }
     ctx.send(200, { IdentityToken: '', Status: 'Login Succeeded' });

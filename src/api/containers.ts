@@ -3,7 +3,7 @@
 import { createReadStream, statSync, watch } from 'node:fs';
 import type { Router } from './router.js';
 import type { Services } from '../daemon/services.js';
-import { EngineError, InvalidArgument, NotModified } from './errors.js';
+import { InvalidArgument, NotImplemented, NotModified } from '../core/errors.js';
 import type { ContainerRecord } from '../containers/types.js';
 import { statusLine, type CreateBody } from '../containers/config.js';
 import type { WaitCondition } from '../containers/service.js';
@@ -196,7 +196,7 @@ export function registerContainerRoutes(r: Router, s: Services): void {
 
   r.get('/containers/:id/logs', async (ctx) => {
     const rec = c.lookup(ctx.params.id);
-    if (rec.hostConfig.LogConfig?.Type === 'none') throw new EngineError(501, 'configured logging driver does not support reading');
+    if (rec.hostConfig.LogConfig?.Type === 'none') throw new NotImplemented('configured logging driver does not support reading');
     const q = ctx.query;
     const stdout = boolParam(q.get('stdout')), stderr = boolParam(q.get('stderr'));
     if (!stdout && !stderr) throw new InvalidArgument('Bad parameters: you must choose at least one stream');

@@ -13,7 +13,7 @@
 //   POST   /images/bootstrap            cocon's own: ?image=busybox -> {"Id"}
 import type { Router, Ctx } from './router.js';
 import type { Services } from '../daemon/services.js';
-import { InvalidArgument, messageOf } from './errors.js';
+import { InvalidArgument, messageOf } from '../core/errors.js';
 import { familiarName, parseNormalized } from '../images/reference.js';
 import { goJson, type Emit, type JsonMessage } from '../images/progress.js';
 import { pullImage, pullReference } from '../images/pull.js';
@@ -63,7 +63,8 @@ function lazyStream(ctx: Ctx): { emit: Emit; started: () => boolean; fail: (e: u
     emit,
     started: () => !!res,
     fail: (e: unknown) => { const message = messageOf(e); emit({ errorDetail: { message }, error: message }); },
-    end: () => { if (res && !res.writableEnded) res.end(); },
+    // a load that emitted nothing (manifest.json `[]`) still answers: 200 with an empty stream
+    end: () => { if (!res) res = ctx.stream(200, 'application/json'); if (!res.writableEnded) res.end(); },
   };
 }
 

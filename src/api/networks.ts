@@ -2,7 +2,7 @@
 // disconnect. The engine side is src/network/service.ts.
 import type { Router } from './router.js';
 import type { Services } from '../daemon/services.js';
-import { InvalidArgument, Unavailable } from './errors.js';
+import { InvalidArgument, Unavailable } from '../core/errors.js';
 import { parseFilters } from './containers.js';
 import type { NetworkRecord, NetworkService } from '../network/service.js';
 

@@ -7,9 +7,11 @@
 // slowly. Streaming uploads (ctx.body()) and hijacked streams are bounded by neither.
 import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { EngineError, InvalidArgument, messageOf, statusOf } from './errors.js';
+import { InvalidArgument, NotFound, messageOf } from '../core/errors.js';
+import { statusOf } from './httpstatus.js';
+import { log } from '../core/log.js';
 import { decodeBody, MAX_JSON_BODY, type BodyName } from './shape.js';
-import { log } from '../daemon/log.js';
+import { EngineError } from '../core/errors.js';
 
 export const API_VERSION = '1.41';
 export const MIN_API_VERSION = '1.12';
@@ -58,10 +60,10 @@ export interface RequestLimits {
 export const DEFAULT_REQUEST_LIMITS: RequestLimits = { bodyTimeoutMs: 60_000 };
 
 class PayloadTooLarge extends EngineError {
-  constructor() { super(413, `request body too large: JSON bodies are limited to ${MAX_JSON_BODY / 1024 / 1024} MiB`); }
+  constructor() { super('too-large', `request body too large: JSON bodies are limited to ${MAX_JSON_BODY / 1024 / 1024} MiB`); }
 }
 class RequestTimeout extends EngineError {
-  constructor() { super(408, 'request timeout: the request body did not arrive in time'); }
+  constructor() { super('timeout', 'request timeout: the request body did not arrive in time'); }
 }
 
 export class Router {
@@ -121,7 +123,7 @@ export class Router {
       catch { return this.fail(res, new InvalidArgument(`invalid request URL: ${JSON.stringify(req.url ?? '')}`), true); }
       route = r; break;
     }
-    if (!route || !params) return this.fail(res, new EngineError(404, 'page not found'));
+    if (!route || !params) return this.fail(res, new NotFound('page not found'));
     let bodyRead = false;
     // A request body that is not a streaming upload must arrive in time, read or not.
     let bodyTimer: NodeJS.Timeout | undefined;

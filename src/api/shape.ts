@@ -3,7 +3,7 @@
 // not an object or whose known fields have the wrong type with 400 (docker answers "invalid JSON:
 // json: cannot unmarshal ..." for the same input). Unknown fields pass through untouched, as in
 // docker; null stands for "absent" as in Go. Also the limits on JSON bodies. Pure: no I/O.
-import { InvalidArgument } from './errors.js';
+import { InvalidArgument } from '../core/errors.js';
 
 /** The largest JSON request body accepted (bytes); streaming uploads (load, import, archive PUT, build) are not bounded by it. */
 export const MAX_JSON_BODY = 4 * 1024 * 1024;

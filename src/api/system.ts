@@ -4,10 +4,10 @@ import type { Router } from './router.js';
 import { API_VERSION, MIN_API_VERSION, ENGINE_VERSION, commonHeaders } from './router.js';
 import type { Services } from '../daemon/services.js';
 import { runSync } from '../sys/exec.js';
-import type { EngineEvent } from '../daemon/events.js';
+import type { EngineEvent } from '../core/events.js';
 import { parseFilters, summary } from './containers.js';
 import { treeSize } from '../snapshots/overlay.js';
-import { EngineError } from './errors.js';
+import { NotImplemented } from '../core/errors.js';
 
 let runtimeVersion: string | null = null;
 function runcVersion(path: string): string {
@@ -86,7 +86,7 @@ export function registerSystemRoutes(r: Router, s: Services): void {
   });
 
   // Endpoints the CLI knows that the engine does not serve yet: a clear 501 rather than 404.
-  const notYet = (what: string) => () => { throw new EngineError(501, `${what} is not implemented by cocon yet`); };
+  const notYet = (what: string) => () => { throw new NotImplemented(`${what} is not implemented by cocon yet`); };
   r.post('/commit', notYet('commit (creating an image from a container)'));
   r.post('/build', notYet('build'));
   r.get('/containers/:id/stats', notYet('stats'));

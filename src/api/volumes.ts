@@ -1,7 +1,7 @@
 // Volume endpoints: GET /volumes, POST /volumes/create, GET/DELETE /volumes/{name}, POST /volumes/prune.
 import type { Router } from './router.js';
 import type { Services } from '../daemon/services.js';
-import { InvalidArgument } from './errors.js';
+import { InvalidArgument } from '../core/errors.js';
 import { parseFilters } from './containers.js';
 import type { VolumeRecord } from '../volumes/service.js';
 

@@ -54,14 +54,14 @@
 //    POST /images/create?fromSrc=- (docker import), so a chroot that outgrows itself becomes an image.
 //
 // Every command but ls/inspect/cache needs root. Lifecycle: create | createFromImage | jail ->
-// run / shell (any number, concurrently) -> export / commit -> rm. Errors are ChrootError (./errors.ts): InvalidArgument for bad input (checked before
+// run / shell (any number, concurrently) -> export / commit -> rm. Errors are core errors (../core/errors.ts): InvalidArgument for bad input (checked before
 // anything is written), NotFound, Conflict (name in use, root busy), Unavailable (missing tools,
-// an architecture this host cannot run), Failed (debootstrap or a copy failed; nothing is left).
+// an architecture this host cannot run), Internal (debootstrap or a copy failed; nothing is left).
 import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync, readdirSync, chmodSync, accessSync, renameSync, rmSync, constants as fsc } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { release } from 'node:os';
-import { ChrootError } from './errors.js';
+import { Conflict, EngineError, Internal, InvalidArgument, NotFound, Unavailable } from '../core/errors.js';
 import { ChrootStore, type ChrootRecord } from './store.js';
 import {
   ARCHES, archOfMachine, cacheKey, cleanInnerPath, debianArch, parseBind, parseElfHeader, parseGroup, parseInclude, parseLdd,
@@ -75,7 +75,6 @@ import {
 } from '../sys/chroot.js';
 import { debootstrap, debootstrapPath, dropUnsafeIo, debootstrapScripts, packRoot, secondStage, unpackRoot, DebootstrapError } from '../sys/debootstrap.js';
 
-export { ChrootError } from './errors.js';
 export type { ChrootRecord } from './store.js';
 
 export const DEFAULT_MIRROR = 'http://deb.debian.org/debian';
@@ -160,14 +159,14 @@ export class ChrootManager {
   /** Builds a Debian root with debootstrap, or from the cache. Throws InvalidArgument before writing anything. */
   async create(o: CreateOpts): Promise<ChrootRecord> {
     validateName(o.name);
-    if (!debootstrapPath()) throw new ChrootError('Unavailable', 'debootstrap is not installed (apt-get install debootstrap)');
+    if (!debootstrapPath()) throw new Unavailable('debootstrap is not installed (apt-get install debootstrap)');
     const script = validateSuite(o.suite, debootstrapScripts());
     const arch = validateArch(o.arch ?? debianArch(process.arch));
     const variant = validateVariant(o.variant ?? 'minbase');
     const include = parseInclude(o.include ?? []);
     const mirror = validateMirror(o.mirror ?? DEFAULT_MIRROR);
     const exec = await this.execInfo(arch);
-    if (exec.mode === 'unavailable') throw new ChrootError('Unavailable', `cannot build an ${arch} root here: ${exec.reason}`);
+    if (exec.mode === 'unavailable') throw new Unavailable(`cannot build an ${arch} root here: ${exec.reason}`);
     const key = cacheKey({ suite: o.suite, arch, variant, include, mirror });
     const started = Date.now();
     this.store.claim(o.name);
@@ -202,7 +201,7 @@ export class ChrootManager {
         writeFileSync(this.store.cacheMeta(key), JSON.stringify({ suite: o.suite, arch, variant, include, mirror, created: new Date().toISOString(), notes: rec.notes }, null, 2) + '\n');
         rec.fromCache = false;
       }
-      if (o.signal?.aborted) throw new ChrootError('Failed', 'interrupted');
+      if (o.signal?.aborted) throw new Internal('interrupted');
       try { writeFileSync(join(root, 'etc/debian_chroot'), `${o.name}\n`); } catch { /* no /etc */ }
       rec.state = 'ready';
       rec.buildSeconds = Math.round((Date.now() - started) / 100) / 10;
@@ -210,8 +209,8 @@ export class ChrootManager {
       return rec;
     } catch (e) {
       await this.discard(o.name);
-      if (o.signal?.aborted) throw new ChrootError('Failed', `create ${o.name}: interrupted; nothing was kept`);
-      if (e instanceof DebootstrapError) throw new ChrootError('Failed', e.message);
+      if (o.signal?.aborted) throw new Internal(`create ${o.name}: interrupted; nothing was kept`);
+      if (e instanceof DebootstrapError) throw new Internal(e.message);
       throw e;
     }
   }
@@ -248,9 +247,9 @@ export class ChrootManager {
   /** Makes a chroot from an image's root filesystem (layer directories of the local daemon). */
   async createFromImage(name: string, src: ImageSource): Promise<ChrootRecord> {
     validateName(name);
-    if (!src.layersTopFirst.length) throw new ChrootError('InvalidArgument', `image ${src.image} has no layers`);
+    if (!src.layersTopFirst.length) throw new InvalidArgument(`image ${src.image} has no layers`);
     for (const d of src.layersTopFirst) {
-      if (!isDirectory(d)) throw new ChrootError('Unavailable', `layer directory ${d} of image ${src.image} is not on this host (is the daemon local?)`);
+      if (!isDirectory(d)) throw new Unavailable(`layer directory ${d} of image ${src.image} is not on this host (is the daemon local?)`);
     }
     const started = Date.now();
     this.store.claim(name);
@@ -267,8 +266,8 @@ export class ChrootManager {
       return rec;
     } catch (e) {
       await this.discard(name);
-      if (e instanceof ChrootError) throw e;
-      throw new ChrootError('Failed', `copying image ${src.image}: ${(e as Error).message}`);
+      if (e instanceof EngineError) throw e;
+      throw new Internal(`copying image ${src.image}: ${(e as Error).message}`);
     }
   }
 
@@ -277,22 +276,22 @@ export class ChrootManager {
     validateName(o.name);
     const program = cleanInnerPath(o.program, '--program');
     let st;
-    try { st = statSync(program); } catch { throw new ChrootError('InvalidArgument', `program ${o.program} not found on the host`); }
-    if (!st.isFile()) throw new ChrootError('InvalidArgument', `program ${o.program} is not a regular file`);
-    try { accessSync(program, fsc.X_OK); } catch { throw new ChrootError('InvalidArgument', `program ${o.program} is not executable`); }
+    try { st = statSync(program); } catch { throw new InvalidArgument(`program ${o.program} not found on the host`); }
+    if (!st.isFile()) throw new InvalidArgument(`program ${o.program} is not a regular file`);
+    try { accessSync(program, fsc.X_OK); } catch { throw new InvalidArgument(`program ${o.program} is not executable`); }
     const elf = parseElfHeader(readHead(program));
-    if (!elf) throw new ChrootError('InvalidArgument', `program ${o.program} is not an ELF executable (scripts need their interpreter: jail the interpreter and --copy the script)`);
+    if (!elf) throw new InvalidArgument(`program ${o.program} is not an ELF executable (scripts need their interpreter: jail the interpreter and --copy the script)`);
     const copies = (o.copies ?? []).map((c) => {
       const i = c.indexOf(':');
       const srcPath = i < 0 ? c : c.slice(0, i);
       const dest = i < 0 ? c : c.slice(i + 1);
-      if (!srcPath.startsWith('/')) throw new ChrootError('InvalidArgument', `--copy "${c}": the host path must be absolute`);
-      if (!existsSync(srcPath)) throw new ChrootError('InvalidArgument', `--copy "${c}": ${srcPath} does not exist`);
+      if (!srcPath.startsWith('/')) throw new InvalidArgument(`--copy "${c}": the host path must be absolute`);
+      if (!existsSync(srcPath)) throw new InvalidArgument(`--copy "${c}": ${srcPath} does not exist`);
       return { src: srcPath, dest: cleanInnerPath(dest, '--copy destination') };
     });
     const user = jailUser(o.user ?? 'jail', readText('/etc/passwd'), readText('/etc/group'));
     const ldd = parseLdd(await lddOutput(program));
-    if (ldd.missing.length) throw new ChrootError('InvalidArgument', `program ${o.program} needs libraries that are not on this host: ${ldd.missing.join(', ')}`);
+    if (ldd.missing.length) throw new InvalidArgument(`program ${o.program} needs libraries that are not on this host: ${ldd.missing.join(', ')}`);
     const started = Date.now();
     this.store.claim(o.name);
     const rec: ChrootRecord = {
@@ -323,8 +322,8 @@ export class ChrootManager {
       return rec;
     } catch (e) {
       await this.discard(o.name);
-      if (e instanceof ChrootError) throw e;
-      throw new ChrootError('Failed', `building jail ${o.name}: ${(e as Error).message}`);
+      if (e instanceof EngineError) throw e;
+      throw new Internal(`building jail ${o.name}: ${(e as Error).message}`);
     }
   }
 
@@ -399,15 +398,15 @@ export class ChrootManager {
   /** Removes a chroot. Processes inside -> Conflict unless force (then they are SIGKILLed). */
   async rm(name: string, force = false): Promise<void> {
     validateName(name);
-    if (!this.store.exists(name)) throw new ChrootError('NotFound', `no such chroot: ${name}`);
+    if (!this.store.exists(name)) throw new NotFound(`no such chroot: ${name}`);
     const dir = this.store.chrootDir(name);
     const root = this.store.rootDir(name);
     const pids = processesInRoot(root);
-    if (pids.length && !force) throw new ChrootError('Conflict', `chroot ${name} is in use by process(es) ${pids.join(', ')} (use --force to kill them)`);
+    if (pids.length && !force) throw new Conflict(`chroot ${name} is in use by process(es) ${pids.join(', ')} (use --force to kill them)`);
     if (pids.length) await killProcessesInRoot(root);
     const { mountsUnder, unmount } = await import('../sys/mount.js');
     for (const m of mountsUnder(dir)) await unmount(m);
-    if (mountsUnder(dir).length) throw new ChrootError('Conflict', `chroot ${name} still has mounts: ${mountsUnder(dir).join(', ')}`);
+    if (mountsUnder(dir).length) throw new Conflict(`chroot ${name} still has mounts: ${mountsUnder(dir).join(', ')}`);
     await removeTree(dir);
   }
 
@@ -416,13 +415,13 @@ export class ChrootManager {
   /** Starts a command in the chroot; resolves once it is spawned. */
   async start(name: string, o: RunOpts): Promise<SpawnedRoot> {
     const r = this.store.get(name);
-    if (r.state !== 'ready') throw new ChrootError('Conflict', `chroot ${name} is not ready (state ${r.state})`);
+    if (r.state !== 'ready') throw new Conflict(`chroot ${name} is not ready (state ${r.state})`);
     const root = this.store.rootDir(name);
     const exec = await this.execInfo(r.arch);
-    if (exec.mode === 'unavailable') throw new ChrootError('Unavailable', `chroot ${name} (${r.arch}) cannot run here: ${exec.reason}`);
+    if (exec.mode === 'unavailable') throw new Unavailable(`chroot ${name} (${r.arch}) cannot run here: ${exec.reason}`);
     const jail = r.kind === 'jail';
     const binds: BindSpec[] = (o.binds ?? []).map(parseBind);
-    for (const b of binds) if (!existsSync(b.host)) throw new ChrootError('InvalidArgument', `--bind: host path ${b.host} does not exist`);
+    for (const b of binds) if (!existsSync(b.host)) throw new InvalidArgument(`--bind: host path ${b.host} does not exist`);
     const passwd = parsePasswd(readText(resolveInRoot(root, '/etc/passwd') ?? ''));
     const groups = parseGroup(readText(resolveInRoot(root, '/etc/group') ?? ''));
     let user: ResolvedUser | undefined;
@@ -432,7 +431,7 @@ export class ChrootManager {
     if (user && user.uid === 0 && user.gid === 0 && !jail) user = undefined;
     const workdir = cleanInnerPath(o.workdir ?? '/', '--workdir');
     const wd = resolveInRoot(root, workdir);
-    if (!wd || !isDirectory(wd)) throw new ChrootError('InvalidArgument', `--workdir ${workdir} is not a directory in chroot ${name}`);
+    if (!wd || !isDirectory(wd)) throw new InvalidArgument(`--workdir ${workdir} is not a directory in chroot ${name}`);
     // where the command runs, the mount points must exist (created inside the root, never outside)
     if (!jail) for (const d of ['/proc', '/sys', '/dev']) resolveInRoot(root, d, 'dir');
     const runBinds: RunBind[] = binds.map((b) => ({
@@ -474,7 +473,7 @@ export class ChrootManager {
   /** A tar of the root on the child's stdout (device nodes and /proc, /sys, /dev contents left out). */
   exportTar(name: string): ChildProcess {
     const r = this.store.get(name);
-    if (r.state !== 'ready') throw new ChrootError('Conflict', `chroot ${name} is not ready (state ${r.state})`);
+    if (r.state !== 'ready') throw new Conflict(`chroot ${name} is not ready (state ${r.state})`);
     const root = this.store.rootDir(name);
     return spawn('tar', ['--numeric-owner', '--xattrs', '--xattrs-include=*', '--exclude=./proc/*', '--exclude=./sys/*', '--exclude=./dev/*',
       '-C', root, '-cf', '-', '.'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -503,7 +502,7 @@ export function jailUser(spec: string, hostPasswd: string, hostGroup: string): {
   if (/^\d+$/.test(f[0])) { name = 'jail'; uid = Number(f[0]); if (f[1] !== undefined) gid = Number(f[1]); }
   else { name = f[0]; if (f[1] !== undefined) uid = Number(f[1]); if (f[2] !== undefined) gid = Number(f[2]); }
   if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(name) || (uid !== undefined && !Number.isInteger(uid)) || (gid !== undefined && !Number.isInteger(gid))) {
-    throw new ChrootError('InvalidArgument', `invalid --user "${spec}": expected NAME, NAME:UID[:GID] or UID[:GID]`);
+    throw new InvalidArgument(`invalid --user "${spec}": expected NAME, NAME:UID[:GID] or UID[:GID]`);
   }
   if (uid === undefined) {
     const host = pw.find((p) => p.name === name);
@@ -511,7 +510,7 @@ export function jailUser(spec: string, hostPasswd: string, hostGroup: string): {
     else { uid = 10000; while (pw.some((p) => p.uid === uid) || gr.some((g) => g.gid === uid)) uid++; }
   }
   gid = gid ?? uid;
-  if (uid === 0) throw new ChrootError('InvalidArgument', `invalid --user "${spec}": a jail user must not be root`);
-  if (uid > 65535 || gid > 65535) throw new ChrootError('InvalidArgument', `invalid --user "${spec}": uid and gid must be at most 65535`);
+  if (uid === 0) throw new InvalidArgument(`invalid --user "${spec}": a jail user must not be root`);
+  if (uid > 65535 || gid > 65535) throw new InvalidArgument(`invalid --user "${spec}": uid and gid must be at most 65535`);
   return { name, uid, gid };
 }

@@ -10,7 +10,8 @@
 // removes it).
 import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ChrootError } from './errors.js';
+import { Conflict, NotFound } from '../core/errors.js';
+import { privateDir } from '../sys/perms.js';
 
 export type ChrootKind = 'debootstrap' | 'image' | 'jail';
 
@@ -51,7 +52,8 @@ export class ChrootStore {
     this.cacheDir = join(this.dir, '.cache');
   }
 
-  ensure(): void { mkdirSync(this.cacheDir, { recursive: true, mode: 0o700 }); }
+  /** chroots/ and its cache are private (0700; an older cocon's 0755 is tightened): roots hold secrets too. */
+  ensure(): void { privateDir(this.dir); privateDir(this.cacheDir); }
   chrootDir(name: string): string { return join(this.dir, name); }
   rootDir(name: string): string { return join(this.dir, name, 'root'); }
   recordFile(name: string): string { return join(this.dir, name, 'chroot.json'); }
@@ -60,7 +62,7 @@ export class ChrootStore {
   claim(name: string): void {
     this.ensure();
     try { mkdirSync(this.chrootDir(name), { mode: 0o700 }); } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new ChrootError('Conflict', `chroot "${name}" already exists`);
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new Conflict(`chroot "${name}" already exists`);
       throw e;
     }
   }
@@ -82,7 +84,7 @@ export class ChrootStore {
 
   get(name: string): ChrootRecord {
     const rec = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name) ? this.read(name) : undefined;
-    if (!rec) throw new ChrootError('NotFound', `no such chroot: ${name}`);
+    if (!rec) throw new NotFound(`no such chroot: ${name}`);
     return rec;
   }
 

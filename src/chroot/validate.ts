@@ -2,14 +2,14 @@
 // --env, --user, and the parsers for the files and tool output the chroot manager reads
 // (/etc/passwd, /etc/group, ldd, ELF headers). No I/O here: unit tests cover all of it.
 import { createHash } from 'node:crypto';
-import { ChrootError } from './errors.js';
+import { InvalidArgument } from '../core/errors.js';
 
 /** Chroot names: like container names, and never starting with a dot (".cache" is ours). */
 export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 export function validateName(name: string): string {
   if (!NAME_RE.test(name)) {
-    throw new ChrootError('InvalidArgument', `invalid chroot name "${name}": use 1-64 characters [A-Za-z0-9_.-], starting with a letter or digit`);
+    throw new InvalidArgument(`invalid chroot name "${name}": use 1-64 characters [A-Za-z0-9_.-], starting with a letter or digit`);
   }
   return name;
 }
@@ -28,11 +28,11 @@ export const SUITE_SCRIPT: Record<string, string> = { forky: 'sid' };
 /** Checks a suite against the Debian list and the scripts this debootstrap has; returns the script name. */
 export function validateSuite(suite: string, scripts: string[]): string {
   if (!DEBIAN_SUITES.includes(suite)) {
-    throw new ChrootError('InvalidArgument', `unknown suite "${suite}": expected a Debian suite (${DEBIAN_SUITES.join(', ')})`);
+    throw new InvalidArgument(`unknown suite "${suite}": expected a Debian suite (${DEBIAN_SUITES.join(', ')})`);
   }
   const script = SUITE_SCRIPT[suite] ?? suite;
   if (!scripts.includes(script)) {
-    throw new ChrootError('InvalidArgument', `unknown suite "${suite}": this debootstrap has no script for it (/usr/share/debootstrap/scripts/${script})`);
+    throw new InvalidArgument(`unknown suite "${suite}": this debootstrap has no script for it (/usr/share/debootstrap/scripts/${script})`);
   }
   return script;
 }
@@ -51,7 +51,7 @@ export const ARCHES: Record<string, { qemu: string; machine: number; elfClass: 3
 };
 
 export function validateArch(arch: string): string {
-  if (!ARCHES[arch]) throw new ChrootError('InvalidArgument', `unknown architecture "${arch}": expected one of ${Object.keys(ARCHES).join(', ')}`);
+  if (!ARCHES[arch]) throw new InvalidArgument(`unknown architecture "${arch}": expected one of ${Object.keys(ARCHES).join(', ')}`);
   return arch;
 }
 
@@ -70,7 +70,7 @@ export function debianArch(a: string): string {
 
 export const VARIANTS = ['minbase', 'buildd', 'default'];
 export function validateVariant(v: string): string {
-  if (!VARIANTS.includes(v)) throw new ChrootError('InvalidArgument', `unknown variant "${v}": expected one of ${VARIANTS.join(', ')}`);
+  if (!VARIANTS.includes(v)) throw new InvalidArgument(`unknown variant "${v}": expected one of ${VARIANTS.join(', ')}`);
   return v;
 }
 
@@ -79,7 +79,7 @@ const PKG_RE = /^[a-z0-9][a-z0-9+.-]+$/;
 export function parseInclude(values: string[]): string[] {
   const out = new Set<string>();
   for (const v of values) for (const p of v.split(',').map((s) => s.trim()).filter(Boolean)) {
-    if (!PKG_RE.test(p)) throw new ChrootError('InvalidArgument', `invalid package name "${p}" in --include`);
+    if (!PKG_RE.test(p)) throw new InvalidArgument(`invalid package name "${p}" in --include`);
     out.add(p);
   }
   return [...out].sort();
@@ -87,7 +87,7 @@ export function parseInclude(values: string[]): string[] {
 
 export function validateMirror(m: string): string {
   if (!/^(https?:\/\/[^\s/]+(\/\S*)?|file:\/\/?\/\S+)$/.test(m)) {
-    throw new ChrootError('InvalidArgument', `invalid mirror "${m}": expected an http://, https:// or file:/// URL`);
+    throw new InvalidArgument(`invalid mirror "${m}": expected an http://, https:// or file:/// URL`);
   }
   return m;
 }
@@ -101,9 +101,9 @@ export function cacheKey(p: { suite: string; arch: string; variant: string; incl
 
 /** Normalises an absolute path inside a root: no '.', '..' or empty segments. */
 export function cleanInnerPath(p: string, what: string): string {
-  if (!p.startsWith('/')) throw new ChrootError('InvalidArgument', `${what} "${p}" must be an absolute path`);
+  if (!p.startsWith('/')) throw new InvalidArgument(`${what} "${p}" must be an absolute path`);
   const parts = p.split('/').filter((s) => s !== '' && s !== '.');
-  if (parts.includes('..')) throw new ChrootError('InvalidArgument', `${what} "${p}" must not contain ".."`);
+  if (parts.includes('..')) throw new InvalidArgument(`${what} "${p}" must not contain ".."`);
   return '/' + parts.join('/');
 }
 
@@ -115,14 +115,14 @@ export function parseBind(spec: string): BindSpec {
   let mode = 'rw';
   if (parts.length === 3) mode = parts.pop()!;
   if (parts.length !== 2 || !parts[0] || !parts[1]) {
-    throw new ChrootError('InvalidArgument', `invalid --bind "${spec}": expected HOST:PATH[:ro]`);
+    throw new InvalidArgument(`invalid --bind "${spec}": expected HOST:PATH[:ro]`);
   }
-  if (mode !== 'ro' && mode !== 'rw') throw new ChrootError('InvalidArgument', `invalid --bind "${spec}": mode must be ro or rw, not "${mode}"`);
+  if (mode !== 'ro' && mode !== 'rw') throw new InvalidArgument(`invalid --bind "${spec}": mode must be ro or rw, not "${mode}"`);
   const [host, inner] = parts;
-  if (!host.startsWith('/')) throw new ChrootError('InvalidArgument', `invalid --bind "${spec}": the host path "${host}" must be absolute`);
-  if (!inner.startsWith('/')) throw new ChrootError('InvalidArgument', `invalid --bind "${spec}": the path inside the chroot "${inner}" must be absolute`);
+  if (!host.startsWith('/')) throw new InvalidArgument(`invalid --bind "${spec}": the host path "${host}" must be absolute`);
+  if (!inner.startsWith('/')) throw new InvalidArgument(`invalid --bind "${spec}": the path inside the chroot "${inner}" must be absolute`);
   const cleanInner = cleanInnerPath(inner, `--bind target`);
-  if (cleanInner === '/') throw new ChrootError('InvalidArgument', `invalid --bind "${spec}": cannot bind over the chroot's /`);
+  if (cleanInner === '/') throw new InvalidArgument(`invalid --bind "${spec}": cannot bind over the chroot's /`);
   return { host, inner: cleanInner, readonly: mode === 'ro' };
 }
 
@@ -133,7 +133,7 @@ export function parseEnv(values: string[], callerEnv: NodeJS.ProcessEnv): Record
   for (const v of values) {
     const eq = v.indexOf('=');
     const k = eq < 0 ? v : v.slice(0, eq);
-    if (!ENV_NAME_RE.test(k)) throw new ChrootError('InvalidArgument', `invalid --env "${v}": bad variable name "${k}"`);
+    if (!ENV_NAME_RE.test(k)) throw new InvalidArgument(`invalid --env "${v}": bad variable name "${k}"`);
     if (eq < 0) { const cv = callerEnv[k]; if (cv !== undefined) out[k] = cv; } else out[k] = v.slice(eq + 1);
   }
   return out;
@@ -173,13 +173,13 @@ export interface ResolvedUser { uid: number; gid: number; groups: number[]; name
  */
 export function resolveUser(spec: string, passwd: PasswdEntry[], groups: GroupEntry[]): ResolvedUser {
   const [u, g] = spec.split(':', 2);
-  if (!u) throw new ChrootError('InvalidArgument', `invalid --user "${spec}"`);
+  if (!u) throw new InvalidArgument(`invalid --user "${spec}"`);
   let entry: PasswdEntry | undefined;
   let uid: number;
   if (/^\d+$/.test(u)) { uid = Number(u); entry = passwd.find((p) => p.uid === uid); }
   else {
     entry = passwd.find((p) => p.name === u);
-    if (!entry) throw new ChrootError('InvalidArgument', `unable to find user ${u}: no matching entries in the chroot's /etc/passwd`);
+    if (!entry) throw new InvalidArgument(`unable to find user ${u}: no matching entries in the chroot's /etc/passwd`);
     uid = entry.uid;
   }
   let gid = entry?.gid ?? uid;
@@ -187,13 +187,13 @@ export function resolveUser(spec: string, passwd: PasswdEntry[], groups: GroupEn
     if (/^\d+$/.test(g)) gid = Number(g);
     else {
       const ge = groups.find((x) => x.name === g);
-      if (!ge) throw new ChrootError('InvalidArgument', `unable to find group ${g}: no matching entries in the chroot's /etc/group`);
+      if (!ge) throw new InvalidArgument(`unable to find group ${g}: no matching entries in the chroot's /etc/group`);
       gid = ge.gid;
     }
   }
   const sup = new Set<number>([gid]);
   if (entry && (g === undefined || g === '')) for (const ge of groups) if (ge.members.includes(entry.name)) sup.add(ge.gid);
-  if (uid > 65535 || gid > 65535) throw new ChrootError('InvalidArgument', `--user "${spec}": uid and gid must be at most 65535`);
+  if (uid > 65535 || gid > 65535) throw new InvalidArgument(`--user "${spec}": uid and gid must be at most 65535`);
   return { uid, gid, groups: [...sup], name: entry?.name, home: entry?.home ?? '/' };
 }
 

@@ -1,7 +1,7 @@
 // Pure rules for container creation: name validation, docker's merge of the create body with the
 // image config, restart policies, signals and the human status line (`Up 5 minutes`). No I/O.
 import { constants } from 'node:os';
-import { InvalidArgument } from '../api/errors.js';
+import { InvalidArgument } from '../core/errors.js';
 import type { ImageRecord } from '../images/types.js';
 import type { ContainerConfig, ContainerState, HostConfig, RestartPolicy } from './types.js';
 import { mergeEnv } from './user.js';

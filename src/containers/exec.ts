@@ -4,16 +4,17 @@
 //
 // Lifecycle: create(container, config) -> start(id, client?) -> exit code -> inspect(id).
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { Conflict, InvalidArgument, NotFound } from '../api/errors.js';
+import { Conflict, InvalidArgument, NotFound } from '../core/errors.js';
 import type { ContainerService } from './service.js';
 import { execProcess, RuntimeError } from '../runtime/conmon.js';
 import { AttachBridge } from '../runtime/attach.js';
 import type { OciProcess } from '../runtime/spec.js';
 import { mergeEnv } from './user.js';
 import { capsOfDaemon } from '../sys/limits.js';
+import { PRIVATE, privateDir } from '../sys/perms.js';
 
 export interface ExecConfig {
   User?: string;
@@ -48,7 +49,7 @@ export class ExecService {
   private execs = new Map<string, ExecRecord>();
 
   constructor(private readonly containers: ContainerService, private readonly execRoot: string) {
-    mkdirSync(join(execRoot, 'exec'), { recursive: true });
+    privateDir(join(execRoot, 'exec'));
   }
 
   idsOf(containerId: string): string[] | null {
@@ -118,11 +119,10 @@ export class ExecService {
     if (!c.state.Running) throw new Conflict(`Container ${c.id} is not running`);
     e.started = true;
     const tty = opts.tty ?? !!e.config.Tty;
-    mkdirSync(join(e.dir, 'exits'), { recursive: true });
-    const tmpDir = join(this.execRoot, 't', 'e' + id.slice(0, 15));
-    mkdirSync(tmpDir, { recursive: true });
+    privateDir(join(e.dir, 'exits'));
+    const tmpDir = privateDir(join(this.execRoot, 't', 'e' + id.slice(0, 15)));
     const specPath = join(e.dir, 'process.json');
-    writeFileSync(specPath, JSON.stringify(this.processSpec(e, tty)));
+    writeFileSync(specPath, JSON.stringify(this.processSpec(e, tty)), { mode: PRIVATE.file });
     const attach = !!client && !opts.detach;
     const stdin = attach && !!e.config.AttachStdin;
     const sessionId = id.slice(0, 32);

@@ -3,7 +3,7 @@
 // sysctls and storage options. A field cocon cannot honour is refused with InvalidArgument (400),
 // never stored and ignored. Returns the fields normalised as docker stores them (MemorySwap
 // defaults to twice Memory when the host accounts swap). No I/O: host facts come as an argument.
-import { InvalidArgument } from '../api/errors.js';
+import { InvalidArgument } from '../core/errors.js';
 import type { HostConfig } from './types.js';
 
 /** What the host can enforce, found by the caller (containers/service.ts). */

@@ -1,7 +1,7 @@
 // The container service: records and lifecycle (create -> start -> running -> exited -> removed),
 // the state machine and restart policies, driven through conmon + runc.
 //
-// Contract (each method throws typed errors from api/errors.ts):
+// Contract (each method throws typed errors from core/errors.ts):
 //   create(body, name)  -> record; NotFound (image), Conflict (name), InvalidArgument (config)
 //   start(ref)          -> NotModified when running; InvalidArgument with runc's message when the
 //                          process cannot start (exit code 127/126 recorded, like docker)
@@ -9,16 +9,16 @@
 // State lives in SQLite (one transaction per change) with an in-memory cache; conmon holds the
 // containers, so the daemon can die and re-adopt them (reconcile()).
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, watch, writeFileSync, copyFileSync, type FSWatcher } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, watch, writeFileSync, copyFileSync, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import os from 'node:os';
 import type { Duplex } from 'node:stream';
-import type { DaemonConfig } from '../daemon/config.js';
+import type { DaemonConfig } from '../core/config.js';
 import type { DB } from '../store/db.js';
-import type { EventBus } from '../daemon/events.js';
+import type { EventBus } from '../core/events.js';
 import type { ImageStore } from '../images/types.js';
-import { Conflict, EngineError, InvalidArgument, NotFound, NotModified } from '../api/errors.js';
-import { log } from '../daemon/log.js';
+import { Conflict, EngineError, Internal, InvalidArgument, NotFound, NotModified } from '../core/errors.js';
+import { log } from '../core/log.js';
 import { RuncDriver } from '../runtime/runc.js';
 import { createContainer, RuntimeError, type ConmonPaths } from '../runtime/conmon.js';
 import { AttachBridge, type AttachOptions } from '../runtime/attach.js';
@@ -32,7 +32,10 @@ import { logSizeMax } from './hostconfig.js';
 import { alive } from '../sys/proc.js';
 import { hostDevices } from '../sys/devices.js';
 import { resolveInRoot } from '../sys/rootpath.js';
-import { NoNetwork, type ConnectResult, type NetworkHooks } from '../network/types.js';
+import { PRIVATE, privateDir, tighten } from '../sys/perms.js';
+import { NoNetwork, type ConnectResult, type ContainerDirectory, type NetworkHooks } from '../network/types.js';
+import { hostsFile, resolvConf } from './etcfiles.js';
+import { hostResolvConf } from '../sys/net.js';
 import type { VolumeService } from '../volumes/service.js';
 import { containerMounts, fromContainer, type MountPoint, type MountRequest } from '../volumes/mounts.js';
 
@@ -47,7 +50,7 @@ export interface ContainerPaths {
   runcRoot: string;
 }
 
-export class ContainerService {
+export class ContainerService implements ContainerDirectory {
   readonly runc: RuncDriver;
   readonly paths: ContainerPaths;
   readonly conmonPaths: ConmonPaths;
@@ -73,13 +76,18 @@ export class ContainerService {
     };
     this.runc = new RuncDriver(config.runtimePath, this.paths.runcRoot);
     this.conmonPaths = { conmon: config.conmonPath, runtime: config.runtimePath, runtimeRoot: this.paths.runcRoot, socketDir: this.paths.socks };
-    for (const d of [join(config.dataRoot, 'containers'), join(ex, 'containers'), this.paths.exits, this.paths.socks, this.paths.runcRoot]) mkdirSync(d, { recursive: true });
+    for (const d of [join(config.dataRoot, 'containers'), join(ex, 'containers'), this.paths.exits, this.paths.socks, this.paths.runcRoot, join(ex, 't')]) privateDir(d);
     const idFile = join(config.dataRoot, 'engine-id');
-    if (!existsSync(idFile)) writeFileSync(idFile, randomBytes(16).toString('hex'));
+    if (!existsSync(idFile)) writeFileSync(idFile, randomBytes(16).toString('hex'), { mode: PRIVATE.file });
     this.id = readFileSync(idFile, 'utf8').trim();
     for (const row of db.prepare('SELECT record FROM containers').all() as Array<{ record: string }>) {
       const r = JSON.parse(row.record) as ContainerRecord;
       this.cache.set(r.id, r);
+      // An older cocon made these 0755/0644 (its upper dir and rootfs keep their modes).
+      tighten(this.paths.data(r.id), PRIVATE.dir);
+      tighten(this.logPath(r.id), PRIVATE.log);
+      tighten(this.paths.bundle(r.id), PRIVATE.dir);
+      tighten(join(this.paths.bundle(r.id), 'config.json'), PRIVATE.file);
     }
   }
 
@@ -149,8 +157,7 @@ export class ContainerService {
     const draft: ContainerRecord = { ...initialRecordFields(id, name ?? 'x', image.id, merged), state: initialState() };
     this.network.validate(draft, body.NetworkingConfig);
     draft.mounts = this.planMounts(draft);
-    try { this.specFor(draft, { uid: 0, gid: 0, additionalGids: [] }, {}); }
-    catch (e) { throw new InvalidArgument(e instanceof Error ? e.message : String(e)); }
+    this.specFor(draft, { uid: 0, gid: 0, additionalGids: [] }, {});
     const insert = this.db.prepare('INSERT INTO containers (id, name, image_id, created, record) VALUES (?, ?, ?, ?, ?)');
     let rec: ContainerRecord | null = null;
     for (let attempt = 0; !rec; attempt++) {
@@ -241,6 +248,7 @@ export class ContainerService {
 
   private prepareFiles(r: ContainerRecord): void {
     const dir = this.paths.data(r.id);
+    privateDir(dir);
     // upper's mode becomes the mode of the container's "/": 0755 like an image root.
     mkdirSync(join(dir, 'upper'), { recursive: true, mode: 0o755 });
     for (const d of ['work', 'rootfs']) mkdirSync(join(dir, d), { recursive: true, mode: 0o700 });
@@ -252,7 +260,8 @@ export class ContainerService {
     writeFileSync(join(dir, 'hosts'), hosts);
     if (existsSync('/etc/resolv.conf')) copyFileSync('/etc/resolv.conf', join(dir, 'resolv.conf'));
     else writeFileSync(join(dir, 'resolv.conf'), '');
-    if (r.hostConfig.LogConfig?.Type !== 'none') writeFileSync(join(dir, 'ctr.log'), '');
+    // hostname, hosts and resolv.conf stay 0644: they are bound into the container for its users.
+    if (r.hostConfig.LogConfig?.Type !== 'none') writeFileSync(join(dir, 'ctr.log'), '', { mode: PRIVATE.log });
   }
 
   // ---- start ----------------------------------------------------------------------------------
@@ -273,8 +282,8 @@ export class ContainerService {
     const rootfs = join(dir, 'rootfs');
     try {
       rmSync(bundle, { recursive: true, force: true });
-      mkdirSync(bundle, { recursive: true });
-      mkdirSync(this.tmpDir(id), { recursive: true });
+      privateDir(bundle);
+      privateDir(this.tmpDir(id));
       rmSync(join(this.paths.exits, id), { force: true });
       await unmount(rootfs);
       const image = this.images.get(r.imageId);
@@ -284,15 +293,17 @@ export class ContainerService {
       mkdirSync(join(rootfs, cwd), { recursive: true });
       const extraMounts = await this.prepareMounts(r, rootfs);
       const net = await this.network.connect(r);
-      if (net.hosts !== undefined) writeFileSync(join(dir, 'hosts'), net.hosts);
-      if (net.resolvConf !== undefined) writeFileSync(join(dir, 'resolv.conf'), net.resolvConf);
+      if (net.files) {
+        writeFileSync(join(dir, 'hosts'), hostsFile(r, net.files));
+        writeFileSync(join(dir, 'resolv.conf'), resolvConf(r, net.files.dnsServer, hostResolvConf()));
+      }
       const spec = this.specFor(r, user, net, extraMounts);
       const [rows, cols] = r.hostConfig.ConsoleSize ?? [0, 0];
       if (r.config.Tty && rows > 0 && cols > 0) spec.process.consoleSize = { height: rows, width: cols };
-      writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
+      writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec), { mode: PRIVATE.file });
     } catch (e) {
       await this.teardown(id);
-      throw e instanceof EngineError ? e : new InvalidArgument(e instanceof Error ? e.message : String(e));
+      throw e instanceof EngineError ? e : new Internal(e instanceof Error ? e.message : String(e));
     }
     let pid: number;
     try {
@@ -538,7 +549,7 @@ export class ContainerService {
     if (await this.waitExit(r.id, t * 1000)) return;
     log.info('container did not stop in time; killing it', { id: r.id, timeout: t });
     await this.runc.kill(r.id, 'KILL').catch(() => undefined);
-    if (!(await this.waitExit(r.id, 30_000))) throw new EngineError(500, `cannot stop container ${ref}: it did not exit after SIGKILL`);
+    if (!(await this.waitExit(r.id, 30_000))) throw new Internal(`cannot stop container ${ref}: it did not exit after SIGKILL`);
   }
 
   async kill(ref: string, signal = 'KILL'): Promise<void> {
@@ -547,7 +558,7 @@ export class ContainerService {
     if (!r.state.Running) throw new Conflict(`Cannot kill container: ${ref}: Container ${r.id} is not running`);
     if (sig === 9 || sig === signalNumber(r.config.StopSignal ?? 'SIGTERM')) { r.manuallyStopped = true; this.save(r); }
     if (r.state.Paused && sig === 9) await this.runc.resume(r.id).catch(() => undefined);
-    await this.runc.kill(r.id, String(sig)).catch((e: Error) => { throw new EngineError(500, `Cannot kill container: ${ref}: ${e.message}`); });
+    await this.runc.kill(r.id, String(sig)).catch((e: Error) => { throw new Internal(`Cannot kill container: ${ref}: ${e.message}`); });
     if (sig === 9) await this.waitExit(r.id, 10_000);
   }
 
@@ -626,6 +637,16 @@ export class ContainerService {
     this.publish(r, 'rename', { oldName: '/' + old });
   }
 
+  /** A running container joined one more network (POST /networks/{id}/connect): best effort on its hosts and resolv.conf. */
+  joinedNetwork(id: string, change: { address: string; dnsServer?: string }): void {
+    const r = this.cache.get(id); if (!r) return;
+    const dir = this.paths.data(id);
+    try {
+      if (existsSync(join(dir, 'hosts'))) appendFileSync(join(dir, 'hosts'), `${change.address}\t${r.config.Hostname}\n`);
+      if (change.dnsServer && existsSync(join(dir, 'resolv.conf'))) writeFileSync(join(dir, 'resolv.conf'), resolvConf(r, change.dnsServer, hostResolvConf()));
+    } catch (e) { log.warn('container files not updated for a new network', { id, error: (e as Error).message }); }
+  }
+
   // ---- streams ------------------------------------------------------------------------------------
 
   /** `-u` resolved against the container's own /etc/passwd and /etc/group (rootfs mounted). */
@@ -671,7 +692,7 @@ export class ContainerService {
     const rootfs = join(this.paths.data(r.id), 'rootfs');
     if (r.state.Running) return { dir: rootfs, release: async () => undefined };
     const dir = join(this.config.execRoot, 't', 'x' + randomBytes(6).toString('hex'));
-    mkdirSync(dir, { recursive: true });
+    privateDir(dir);
     const lower = [join(this.paths.data(r.id), 'upper'), ...this.images.layerDirs(this.images.get(r.imageId))];
     try {
       // docker cp into a stopped container writes to its upper dir, as a start would.
@@ -688,7 +709,7 @@ export class ContainerService {
     const r = this.lookup(ref);
     if (!r.state.Running) throw new Conflict(`Container ${r.id} is not running`);
     const args = psArgs.trim() ? psArgs.trim().split(/\s+/) : ['-ef'];
-    const out = await this.runc.ps(r.id, args).catch((e: Error) => { throw new EngineError(500, e.message); });
+    const out = await this.runc.ps(r.id, args).catch((e: Error) => { throw new Internal(e.message); });
     const lines = out.split('\n').filter((l) => l.trim());
     if (!lines.length) return { Titles: [], Processes: [] };
     const titles = lines[0].trim().split(/\s+/);

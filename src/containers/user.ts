@@ -1,7 +1,9 @@
 // Container user and environment resolution: docker's `-u/--user` semantics against the image's
 // /etc/passwd and /etc/group (as runc's libcontainer/user GetExecUser does for dockerd), and the
 // environment docker gives a container (HOSTNAME, PATH default, TERM for ttys, image env
-// overridden by user env). Pure: the caller reads the files (null when absent).
+// overridden by user env). Pure: the caller reads the files (null when absent). A user or group
+// that cannot be resolved is bad input (InvalidArgument).
+import { InvalidArgument } from '../core/errors.js';
 
 export interface ResolvedUser {
   uid: number;
@@ -102,8 +104,8 @@ export function resolveUser(spec: string, passwd: string | null, group: string |
     res.gid = match.gid;
     res.home = match.home || '/';
   } else if (userArg !== '') {
-    if (uidArg === null) throw new Error(`unable to find user ${userArg}: no matching entries in passwd file`);
-    if (uidArg > MAX_ID) throw new Error('uids and gids must be in range 0-2147483647');
+    if (uidArg === null) throw new InvalidArgument(`unable to find user ${userArg}: no matching entries in passwd file`);
+    if (uidArg > MAX_ID) throw new InvalidArgument('uids and gids must be in range 0-2147483647');
     res.uid = uidArg;
   }
 
@@ -113,8 +115,8 @@ export function resolveUser(spec: string, passwd: string | null, group: string |
       const g = groups.find((e) => (gidArg !== null ? e.gid === gidArg : e.name === groupArg));
       if (g) res.gid = g.gid;
       else {
-        if (gidArg === null) throw new Error(`unable to find group ${groupArg}: no matching entries in group file`);
-        if (gidArg > MAX_ID) throw new Error('uids and gids must be in range 0-2147483647');
+        if (gidArg === null) throw new InvalidArgument(`unable to find group ${groupArg}: no matching entries in group file`);
+        if (gidArg > MAX_ID) throw new InvalidArgument('uids and gids must be in range 0-2147483647');
         res.gid = gidArg;
       }
     } else {
@@ -146,8 +148,8 @@ export function additionalGroups(groupAdd: readonly string[], group: string | nu
     let gid: number;
     if (g) gid = g.gid;
     else {
-      if (n === null) throw new Error(`Unable to find group ${want}: no matching entries in group file`);
-      if (n > MAX_ID) throw new Error('uids and gids must be in range 0-2147483647');
+      if (n === null) throw new InvalidArgument(`Unable to find group ${want}: no matching entries in group file`);
+      if (n > MAX_ID) throw new InvalidArgument('uids and gids must be in range 0-2147483647');
       gid = n;
     }
     if (!out.includes(gid)) out.push(gid);

@@ -12,7 +12,7 @@ import { createReadStream, createWriteStream, closeSync, fsyncSync, mkdirSync, o
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { InvalidArgument, NotFound } from '../api/errors.js';
+import { Internal, InvalidArgument, NotFound } from '../core/errors.js';
 
 const DIGEST_RE = /^sha256:([a-f0-9]{64})$/;
 
@@ -44,7 +44,7 @@ export class Ingest {
     const counter = new Transform({
       transform: (chunk: Buffer, _enc, cb) => { this.hash.update(chunk); this.bytes += chunk.length; cb(null, chunk); },
     });
-    await pipeline(src, counter, createWriteStream(this.tmpPath, { flags: 'a', mode: 0o644 }));
+    await pipeline(src, counter, createWriteStream(this.tmpPath, { flags: 'a', mode: 0o600 }));
   }
 
   get size(): number { return this.bytes; }
@@ -56,7 +56,7 @@ export class Ingest {
 
   /** Verifies, fsyncs and renames into place. Returns the digest. */
   commit(expected?: string): { digest: string; size: number } {
-    if (this.done) throw new Error('ingest already finished');
+    if (this.done) throw new Internal('ingest already finished');
     const digest = this.digest();
     if (expected && expected !== digest) {
       this.abort();
@@ -65,7 +65,7 @@ export class Ingest {
     this.done = true;
     const dest = this.store.path(digest);
     if (existsSync(dest)) { rmSync(this.tmpPath, { force: true }); return { digest, size: this.bytes }; }
-    if (!existsSync(this.tmpPath)) closeSync(openSync(this.tmpPath, 'w', 0o644));
+    if (!existsSync(this.tmpPath)) closeSync(openSync(this.tmpPath, 'w', 0o600));
     fsyncPath(this.tmpPath);
     renameSync(this.tmpPath, dest);
     fsyncPath(this.store.blobDir);
@@ -100,7 +100,7 @@ export class ContentStore {
   /** Opens a new ingest (a temp file in ingest/). */
   begin(): Ingest {
     const tmp = join(this.ingestDir, `${Date.now()}-${randomBytes(8).toString('hex')}`);
-    closeSync(openSync(tmp, 'w', 0o644));
+    closeSync(openSync(tmp, 'w', 0o600));
     return new Ingest(this, tmp);
   }
 
@@ -121,7 +121,7 @@ export class ContentStore {
     const dest = this.path(digest);
     if (existsSync(dest)) return digest;
     const tmp = join(this.ingestDir, `${Date.now()}-${randomBytes(8).toString('hex')}`);
-    const fd = openSync(tmp, 'w', 0o644);
+    const fd = openSync(tmp, 'w', 0o600);
     try {
       let off = 0;
       while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);

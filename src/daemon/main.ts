@@ -1,12 +1,12 @@
 // `cocon daemon`: parses dockerd-like flags, opens the store, builds the services, reconciles
 // containers with what really runs, serves the API, and shuts down cleanly on SIGTERM/SIGINT.
 // Containers outlive the daemon: shutdown leaves them running under conmon.
-import { mkdirSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
+import { writeFileSync, rmSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveConfig } from './config.js';
 import { openDb } from '../store/db.js';
-import { EventBus } from './events.js';
-import { setLogLevel, log } from './log.js';
+import { EventBus } from '../core/events.js';
+import { setLogLevel, log } from '../core/log.js';
 import { listen, serverLimits } from '../api/server.js';
 import { ImageService } from '../images/service.js';
 import { ContainerService } from '../containers/service.js';
@@ -14,6 +14,8 @@ import { ExecService } from '../containers/exec.js';
 import { VolumeService } from '../volumes/service.js';
 import type { Services } from './services.js';
 import { NetworkService } from '../network/service.js';
+import { PRIVATE, privateDir, setDaemonUmask, tighten } from '../sys/perms.js';
+import { NetworkStore } from '../network/store.js';
 
 const USAGE = `Usage: cocon daemon [OPTIONS]
 
@@ -55,11 +57,24 @@ export function parseDaemonFlags(argv: string[]): Record<string, string> {
   return out;
 }
 
+/**
+ * Creates the data root and exec root with dockerd's modes, and tightens what an older cocon left
+ * readable (0711/0755 directories, 0644 database): the top-level directories and state files
+ * only; layer, rootfs and volume contents keep their own modes.
+ */
+function closeRoots(dataRoot: string, execRoot: string): void {
+  privateDir(dataRoot, PRIVATE.root);
+  privateDir(execRoot, PRIVATE.root);
+  for (const d of ['containers', 'volumes', 'overlay', 'content', 'chroots']) tighten(join(dataRoot, d), PRIVATE.dir);
+  for (const f of ['cocon.db', 'cocon.db-wal', 'cocon.db-shm', 'engine-id']) tighten(join(dataRoot, f), PRIVATE.file);
+  for (const d of ['containers', 'exec', 'exits', 's', 't', 'runc', 'netns']) tighten(join(execRoot, d), PRIVATE.dir);
+}
+
 export async function runDaemon(argv: string[]): Promise<void> {
   const config = resolveConfig(parseDaemonFlags(argv));
   setLogLevel(config.logLevel);
-  mkdirSync(config.dataRoot, { recursive: true, mode: 0o711 });
-  mkdirSync(config.execRoot, { recursive: true, mode: 0o700 });
+  setDaemonUmask();
+  closeRoots(config.dataRoot, config.execRoot);
   try {
     const other = Number(readFileSync(config.pidFile, 'utf8'));
     if (other && other !== process.pid) { process.kill(other, 0); throw new Error(`pid file found, ensure cocon is not running or delete ${config.pidFile}`); }
@@ -73,8 +88,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
   volumes.setUsageCheck((name: string) => containers.usingVolume(name));
   images.setUsageCheck((imageId: string) => containers.usingImage(imageId));
   const execs = new ExecService(containers, config.execRoot);
-  const networks = new NetworkService(config, db, events);
-  networks.containers = containers;
+  const networks = new NetworkService(config, new NetworkStore(db), containers, events);
   await networks.init();
   containers.network = networks;
   const s: Services = { config, db, events, images, containers, execs, volumes, networks, startedAt: new Date() };

@@ -1,7 +1,7 @@
 // The engine's services, built once at daemon start and handed to every API room.
-import type { DaemonConfig } from './config.js';
+import type { DaemonConfig } from '../core/config.js';
 import type { DB } from '../store/db.js';
-import type { EventBus } from './events.js';
+import type { EventBus } from '../core/events.js';
 import type { ImageService } from '../images/service.js';
 import type { ContainerService } from '../containers/service.js';
 import type { ExecService } from '../containers/exec.js';

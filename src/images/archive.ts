@@ -2,17 +2,16 @@
 // layout (<v1id>/VERSION, <v1id>/json, <v1id>/layer.tar, <config hex>.json, manifest.json,
 // repositories); load (POST /images/load) reads docker-archive tars (docker save of any version)
 // and OCI image layouts (oci-layout, index.json, blobs/sha256/...).
-// Loaded layers are untrusted: the archive is unpacked into a temp dir with the entry rules of
-// src/snapshots/apply.ts (names only; symlinks between archive files are resolved inside the temp dir),
-// every layer is checked against the config's diff ids (and, for OCI, every blob against its digest)
-// and applied with the safe extractor. Nothing is recorded unless everything checked out.
+// Loaded archives are untrusted: never unpacked under their own names (see "load" below); every layer
+// is checked against the config's diff ids (and, for OCI, every blob against its digest) and applied
+// with the safe extractor of src/snapshots/apply.ts. Nothing is recorded unless everything checked out.
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, closeSync, readlinkSync, rmSync, statSync, symlinkSync } from 'node:fs';
-import { dirname, join, normalize as normalizePath, relative } from 'node:path';
+import { createReadStream, createWriteStream, mkdtempSync, openSync, readSync, closeSync, rmSync, statSync } from 'node:fs';
+import { join, posix } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract, pack, type Header } from 'tar-stream';
-import { InvalidArgument, NotFound } from '../api/errors.js';
+import { InvalidArgument, NotFound } from '../core/errors.js';
 import { sha256Digest } from '../content/store.js';
 import { applyLayer, cleanEntryName } from '../snapshots/apply.js';
 import { chainIds as computeChainIds } from '../snapshots/chain.js';
@@ -113,45 +112,106 @@ export function saveImages(svc: ImageService, names: string[]): Readable {
 }
 
 // ---------------------------------------------------------------- load
+//
+// The archive is never unpacked onto disk under its own names. It is spooled to a private temp file
+// (0600, in a 0700 dir under the data root), indexed in a first pass (names cleaned, small files
+// kept in memory for manifests and configs, symlinks between archive files — newer `docker save`
+// writes them for shared blobs — resolved lexically within the index only), validated whole
+// (manifest or index.json, configs, digests, layer counts), and only then are the needed layer
+// files copied out in a second pass, under our own names, to be verified and applied.
 
-/** Unpacks an archive into dir: regular files, directories and symlinks (kept as links inside dir); nothing escapes. */
-async function unpackArchive(src: Readable, dir: string): Promise<void> {
+/** Files up to this size are kept in memory by the first pass (manifests, configs, small blobs). */
+const KEEP_MAX = 16 << 20;
+const KEEP_TOTAL = 128 << 20;
+
+interface IndexEntry { type: Header['type']; linkname?: string; size: number; data?: Buffer }
+type ArchiveIndex = Map<string, IndexEntry>;
+
+function invalid(msg: string): InvalidArgument { return new InvalidArgument(`invalid archive: ${msg}`); }
+
+async function spool(src: Readable, file: string): Promise<void> {
+  await pipeline(src, createWriteStream(file, { flags: 'wx', mode: 0o600 }));
+}
+
+async function indexArchive(file: string): Promise<ArchiveIndex> {
+  const index: ArchiveIndex = new Map();
+  let kept = 0;
   const ex = extract();
   ex.on('entry', (h: Header, stream, next) => {
     const go = async () => {
-      const rel = cleanEntryName(h.name);
-      const p = join(dir, rel);
-      if (rel && (h.type === 'directory')) mkdirSync(p, { recursive: true });
-      else if (rel && (h.type === 'file' || h.type === 'contiguous-file')) {
-        mkdirSync(dirname(p), { recursive: true });
-        await pipeline(stream as unknown as Readable, createWriteStream(p, { flags: 'wx', mode: 0o600 }));
+      let rel: string;
+      try { rel = cleanEntryName(h.name); } catch { rel = ''; }
+      const keep = rel !== '' && (h.type === 'file' || h.type === 'contiguous-file') && (h.size ?? 0) <= KEEP_MAX && kept + (h.size ?? 0) <= KEEP_TOTAL;
+      const chunks: Buffer[] = [];
+      for await (const c of stream as unknown as AsyncIterable<Buffer>) if (keep) chunks.push(c);
+      if (!rel) return; // unsafe names are never looked up
+      const data = keep ? Buffer.concat(chunks) : undefined;
+      if (data) kept += data.length;
+      index.set(rel, { type: h.type === 'contiguous-file' ? 'file' : h.type, linkname: h.linkname ?? undefined, size: h.size ?? 0, data });
+    };
+    go().then(() => next(), (e: Error) => next(e));
+  });
+  try { await pipeline(createReadStream(file), ex); } catch (e) { throw invalid((e as Error).message); }
+  return index;
+}
+
+/** The archive name a name means, its symlinks resolved lexically inside the archive; a regular file. */
+export function resolveArchiveName(index: ReadonlyMap<string, Pick<IndexEntry, 'type' | 'linkname'>>, name: string): string {
+  let rel: string;
+  try { rel = cleanEntryName(name); } catch { throw invalid(`${name} points outside the archive`); }
+  for (let hops = 0; hops <= 40; hops++) {
+    const parts = rel.split('/');
+    let moved = false;
+    for (let i = 1; i <= parts.length; i++) {
+      const e = index.get(parts.slice(0, i).join('/'));
+      if (!e || e.type !== 'symlink') continue;
+      const t = e.linkname ?? '';
+      const next = posix.normalize(posix.join(parts.slice(0, i - 1).join('/'), t, ...parts.slice(i)));
+      if (t.startsWith('/') || next === '..' || next.startsWith('../') || next === '.') throw invalid(`${name} points outside the archive`);
+      rel = next;
+      moved = true;
+      break;
+    }
+    if (!moved) {
+      const e = index.get(rel);
+      if (!e || (e.type !== 'file' && e.type !== 'contiguous-file')) throw invalid(`${name} is missing`);
+      return rel;
+    }
+  }
+  throw invalid(`too many links at ${name}`);
+}
+
+function readIndexed(index: ArchiveIndex, name: string): Buffer {
+  const e = index.get(resolveArchiveName(index, name))!;
+  if (!e.data) throw invalid(`${name} is too large`);
+  return e.data;
+}
+
+function parseJson<T>(b: Buffer, what: string): T {
+  try { return JSON.parse(b.toString('utf8')) as T; } catch (e) { throw invalid(`bad ${what}: ${(e as Error).message}`); }
+}
+
+/** Second pass: copies the named archive files (resolved names) into files of `dir`; returns name -> path. */
+async function copyOut(file: string, names: Set<string>, dir: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  let n = 0;
+  const ex = extract();
+  ex.on('entry', (h: Header, stream, next) => {
+    const go = async () => {
+      let rel = '';
+      try { rel = cleanEntryName(h.name); } catch { rel = ''; }
+      if (rel && names.has(rel) && (h.type === 'file' || h.type === 'contiguous-file')) {
+        const p = out.get(rel) ?? join(dir, `layer-${n++}`);
+        out.set(rel, p);
+        await pipeline(stream as unknown as Readable, createWriteStream(p, { flags: 'w', mode: 0o600 }));
         return;
-      } else if (rel && h.type === 'symlink' && h.linkname) {
-        // only links that stay inside the archive (docker dedups layers with ../<id>/layer.tar)
-        const target = normalizePath(join(dirname(rel), h.linkname));
-        if (!target.startsWith('..') && !h.linkname.startsWith('/')) { mkdirSync(dirname(p), { recursive: true }); symlinkSync(relative(dirname(p), join(dir, target)), p); }
       }
       for await (const _ of stream as unknown as AsyncIterable<Buffer>) { /* skip */ }
     };
     go().then(() => next(), (e: Error) => next(e));
   });
-  await pipeline(src, ex);
-}
-
-/** Opens a file of the unpacked archive by its archive path; symlinks resolve inside dir only. */
-function archivePath(dir: string, name: string): string {
-  let rel = cleanEntryName(name);
-  for (let hops = 0; hops < 10; hops++) {
-    const p = join(dir, rel);
-    if (!existsSync(p) && !(() => { try { lstatSync(p); return true; } catch { return false; } })()) throw new InvalidArgument(`invalid archive: ${name} is missing`);
-    const st = lstatSync(p);
-    if (!st.isSymbolicLink()) return p;
-    const t = readlinkSync(p);
-    const next = normalizePath(join(dirname(rel), t));
-    if (next.startsWith('..') || t.startsWith('/')) throw new InvalidArgument(`invalid archive: ${name} points outside the archive`);
-    rel = next;
-  }
-  throw new InvalidArgument(`invalid archive: too many links at ${name}`);
+  await pipeline(createReadStream(file), ex);
+  return out;
 }
 
 function fileCompression(path: string): Compression {
@@ -179,76 +239,92 @@ async function loadLayer(svc: ImageService, file: string, diffId: string, parent
   } catch (e) { w.abort(); throw e; }
 }
 
-interface LoadItem { config: Buffer; layers: Array<{ file: string; blob?: string }>; tags: string[] }
+interface LoadItem { config: Buffer; layers: Array<{ name: string; blob?: string }>; tags: string[] }
 
-function dockerArchiveItems(dir: string): LoadItem[] {
-  let m: Array<{ Config?: string; RepoTags?: string[] | null; Layers?: string[] }>;
-  try { m = JSON.parse(readFileSync(archivePath(dir, 'manifest.json'), 'utf8')); } catch (e) { throw e instanceof InvalidArgument ? e : new InvalidArgument('invalid archive: bad manifest.json'); }
-  if (!Array.isArray(m)) throw new InvalidArgument('invalid archive: bad manifest.json');
+function dockerArchiveItems(index: ArchiveIndex): LoadItem[] {
+  const m = parseJson<Array<{ Config?: unknown; RepoTags?: unknown; Layers?: unknown }> | null>(readIndexed(index, 'manifest.json'), 'manifest.json');
+  // moby: null is refused, [] loads nothing
+  if (m === null) throw new InvalidArgument('invalid manifest, manifest cannot be null (but can be [])');
+  if (!Array.isArray(m)) throw invalid('bad manifest.json');
   return m.map((e) => {
-    if (!e.Config || !Array.isArray(e.Layers)) throw new InvalidArgument('invalid archive: bad manifest.json entry');
-    const config = readFileSync(archivePath(dir, e.Config));
-    return { config, layers: e.Layers.map((l) => ({ file: archivePath(dir, l) })), tags: (e.RepoTags ?? []).map((t) => refString(withDefaultTag(parseNormalized(t)))) };
+    if (!e || typeof e.Config !== 'string' || !Array.isArray(e.Layers) || !e.Layers.every((l) => typeof l === 'string')) throw invalid('bad manifest.json entry');
+    if (e.RepoTags != null && (!Array.isArray(e.RepoTags) || !e.RepoTags.every((t) => typeof t === 'string'))) throw invalid('bad manifest.json entry');
+    const config = readIndexed(index, e.Config);
+    const tags = ((e.RepoTags ?? []) as string[]).map((t) => {
+      try { return refString(withDefaultTag(parseNormalized(t))); } catch (err) { throw invalid(`bad tag ${JSON.stringify(t)}: ${(err as Error).message}`); }
+    });
+    return { config, layers: (e.Layers as string[]).map((l) => ({ name: resolveArchiveName(index, l) })), tags };
   });
 }
 
-function ociLayoutItems(dir: string): LoadItem[] {
-  const blob = (d: string) => {
-    if (!/^sha256:[a-f0-9]{64}$/.test(d)) throw new InvalidArgument(`invalid archive: bad digest ${d}`);
-    return archivePath(dir, `blobs/sha256/${hexOf(d)}`);
+function ociLayoutItems(index: ArchiveIndex): LoadItem[] {
+  const blobName = (d: unknown) => {
+    if (typeof d !== 'string' || !/^sha256:[a-f0-9]{64}$/.test(d)) throw invalid(`bad digest ${String(d)}`);
+    return resolveArchiveName(index, `blobs/sha256/${hexOf(d)}`);
   };
   const readBlob = (d: string) => {
-    const b = readFileSync(blob(d));
-    if (sha256Digest(b) !== d) throw new InvalidArgument(`invalid archive: blob ${d} does not match its digest`);
-    return JSON.parse(b.toString('utf8')) as Record<string, unknown>;
+    const b = readIndexed(index, blobName(d));
+    if (sha256Digest(b) !== d) throw invalid(`blob ${d} does not match its digest`);
+    return b;
   };
   const items: LoadItem[] = [];
   type Desc = { mediaType?: string; digest: string; annotations?: Record<string, string>; platform?: { os?: string; architecture?: string } };
-  const walk = (descs: Desc[], name?: string) => {
+  const walk = (descs: Desc[], name: string | undefined, depth: number) => {
+    if (depth > 4) throw invalid('OCI indexes nested too deep');
     for (const d of descs) {
-      const ann = d.annotations ?? {};
+      const ann = d?.annotations ?? {};
       const refName = ann['io.containerd.image.name'] ?? (ann['org.opencontainers.image.ref.name']?.match(/[:/]/) ? ann['org.opencontainers.image.ref.name'] : undefined) ?? name;
-      const m = readBlob(d.digest) as { manifests?: Desc[]; config?: Desc; layers?: Array<Desc & { size: number }> };
+      const m = parseJson<{ manifests?: Desc[]; config?: Desc; layers?: Array<Desc & { size: number }> }>(readBlob(d?.digest), `OCI manifest ${d?.digest}`);
       if (Array.isArray(m.manifests)) {
-        const pick = m.manifests.filter((x) => !x.platform || (x.platform.os === 'linux' && x.platform.architecture === 'amd64'));
-        walk(pick.slice(0, 1), refName);
+        const pick = m.manifests.filter((x) => !x?.platform || (x.platform.os === 'linux' && x.platform.architecture === 'amd64'));
+        walk(pick.slice(0, 1), refName, depth + 1);
         continue;
       }
-      if (!m.config || !Array.isArray(m.layers)) throw new InvalidArgument('invalid archive: bad OCI manifest');
-      const cfgBytes = readFileSync(blob(m.config.digest));
-      if (sha256Digest(cfgBytes) !== m.config.digest) throw new InvalidArgument(`invalid archive: config ${m.config.digest} does not match its digest`);
+      if (!m.config || !Array.isArray(m.layers)) throw invalid('bad OCI manifest');
+      const cfgBytes = readBlob(m.config.digest);
       let tags: string[] = [];
       if (refName) { try { tags = [refString(withDefaultTag(parseNormalized(refName)))]; } catch { tags = []; } }
-      items.push({ config: cfgBytes, layers: m.layers.map((l) => ({ file: blob(l.digest), blob: l.digest })), tags });
+      items.push({ config: cfgBytes, layers: m.layers.map((l) => ({ name: blobName(l?.digest), blob: l.digest })), tags });
     }
   };
-  let index: { manifests?: Desc[] };
-  try { index = JSON.parse(readFileSync(archivePath(dir, 'index.json'), 'utf8')); } catch { throw new InvalidArgument('invalid archive: bad index.json'); }
-  walk(index.manifests ?? []);
+  const idx = parseJson<{ manifests?: Desc[] }>(readIndexed(index, 'index.json'), 'index.json');
+  if (!idx || !Array.isArray(idx.manifests ?? [])) throw invalid('bad index.json');
+  walk(idx.manifests ?? [], undefined, 0);
   return items;
 }
 
 /**
  * Loads images from a docker-archive or OCI-layout tar. Emits {"stream":"Loaded image: x:tag\n"}
- * (or "Loaded image ID: sha256:...\n" for untagged images). Errors before the first message reject.
+ * (or "Loaded image ID: sha256:...\n" for untagged images). Errors before the first message reject;
+ * the whole archive is validated before anything is written into the store.
  */
 export async function loadImages(svc: ImageService, src: Readable, tmpRoot: string, emit: Emit): Promise<void> {
-  const dir = mkdtempSync(join(tmpRoot, 'tmp-load-'));
+  const dir = mkdtempSync(join(tmpRoot, 'tmp-load-')); // 0700
   const pinned: string[] = [];
   let ok = false;
   try {
-    try { await unpackArchive(src, dir); } catch (e) { throw e instanceof InvalidArgument ? e : new InvalidArgument(`invalid archive: ${(e as Error).message}`); }
-    const items = existsSync(join(dir, 'manifest.json')) ? dockerArchiveItems(dir)
-      : existsSync(join(dir, 'index.json')) ? ociLayoutItems(dir)
-      : (() => { throw new InvalidArgument('invalid archive: no manifest.json (docker-archive) or index.json (OCI layout)'); })();
-    for (const it of items) {
+    const file = join(dir, 'archive.tar');
+    await spool(src, file);
+    const index = await indexArchive(file);
+    const items = index.has('manifest.json') ? dockerArchiveItems(index)
+      : index.has('index.json') ? ociLayoutItems(index)
+      : (() => { throw invalid('no manifest.json (docker-archive) or index.json (OCI layout)'); })();
+    const plans = items.map((it) => {
       const cfg = parseImageConfig(it.config);
-      if (cfg.diffIds.length !== it.layers.length) throw new InvalidArgument(`invalid archive: ${it.layers.length} layers for ${cfg.diffIds.length} diff ids`);
-      const chain = computeChainIds(cfg.diffIds);
-      svc.pin(chain); pinned.push(...chain);
+      if (cfg.diffIds.length !== it.layers.length) throw new InvalidArgument(`invalid manifest, layers length mismatch: expected ${it.layers.length}, got ${cfg.diffIds.length}`);
+      return { it, cfg, chain: computeChainIds(cfg.diffIds) };
+    });
+    for (const p of plans) { svc.pin(p.chain); pinned.push(...p.chain); }
+    const needed = new Set<string>();
+    for (const p of plans) p.chain.forEach((c, i) => { if (!svc.snapshots.has(c)) needed.add(p.it.layers[i].name); });
+    const files = needed.size ? await copyOut(file, needed, dir) : new Map<string, string>();
+    rmSync(file, { force: true });
+    for (const { it, cfg, chain } of plans) {
       for (let i = 0; i < chain.length; i++) {
         if (svc.snapshots.has(chain[i])) continue;
-        await loadLayer(svc, it.layers[i].file, cfg.diffIds[i], i > 0 ? chain[i - 1] : undefined, it.layers[i].blob);
+        const f = files.get(it.layers[i].name);
+        if (!f) throw invalid(`${it.layers[i].name} is missing`);
+        await loadLayer(svc, f, cfg.diffIds[i], i > 0 ? chain[i - 1] : undefined, it.layers[i].blob);
       }
     }
     for (const it of items) {

@@ -4,7 +4,7 @@
 // wording. Variables ($VAR, ${VAR}, ${VAR:-word}, ${VAR:+word}) are expanded from the config's Env
 // for the instructions docker expands (ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR).
 import { posix } from 'node:path';
-import { InvalidArgument } from '../api/errors.js';
+import { InvalidArgument } from '../core/errors.js';
 import type { ImageConfig } from './types.js';
 
 const VALID = new Set(['cmd', 'entrypoint', 'env', 'expose', 'label', 'onbuild', 'stopsignal', 'user', 'volume', 'workdir']);

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { EngineError, InvalidArgument, NotFound } from '../api/errors.js';
+import { EngineError, Internal, InvalidArgument, NotFound } from '../core/errors.js';
 import { sha256Digest } from '../content/store.js';
 import { RegistryClient, RegistryError, MEDIA, type RegistryOptions } from '../registry/client.js';
 import type { Credentials } from '../registry/auth.js';
@@ -72,13 +72,13 @@ function manifestError(e: unknown, ref: ParsedReference): Error {
     if (e.code === 'NAME_UNKNOWN' || e.code === 'DENIED' || (e.status === 401 && e.code === 'UNAUTHORIZED' && !/no basic auth credentials/.test(e.message))) {
       return new NotFound(`pull access denied for ${familiarName(ref.name)}, repository does not exist or may require 'docker login': ${e.message}`);
     }
-    return new EngineError(500, e.message);
+    return new Internal(e.message);
   }
-  return e instanceof Error ? e : new Error(String(e));
+  return e instanceof Error ? e : new Internal(String(e));
 }
 
 function parseJson<T>(b: Buffer, what: string): T {
-  try { return JSON.parse(b.toString('utf8')) as T; } catch { throw new EngineError(500, `invalid ${what}: not JSON`); }
+  try { return JSON.parse(b.toString('utf8')) as T; } catch { throw new Internal(`invalid ${what}: not JSON`); }
 }
 
 interface Manifest { schemaVersion?: number; mediaType?: string; config?: Descriptor; layers?: Descriptor[]; manifests?: Descriptor[] }
@@ -87,9 +87,9 @@ interface Manifest { schemaVersion?: number; mediaType?: string; config?: Descri
 async function resolveManifest(client: RegistryClient, ref: ParsedReference, platform: { os: string; architecture: string; variant?: string }): Promise<{ digest: string; manifest: Manifest; manifestBytes: Buffer; mediaType: string }> {
   const first = await client.manifest(ref.digest ?? ref.tag ?? 'latest');
   const digest = sha256Digest(first.body);
-  if (ref.digest && ref.digest !== digest) throw new EngineError(500, `manifest verification failed for digest ${ref.digest}`);
+  if (ref.digest && ref.digest !== digest) throw new Internal(`manifest verification failed for digest ${ref.digest}`);
   if (!ref.digest && first.digestHeader && /^sha256:/.test(first.digestHeader) && first.digestHeader !== digest) {
-    throw new EngineError(500, `manifest verification failed for digest ${first.digestHeader}`);
+    throw new Internal(`manifest verification failed for digest ${first.digestHeader}`);
   }
   let m = parseJson<Manifest>(first.body, 'manifest');
   let mediaType = first.mediaType;
@@ -98,12 +98,12 @@ async function resolveManifest(client: RegistryClient, ref: ParsedReference, pla
     const pick = selectPlatform(m.manifests ?? [], platform);
     if (!pick) throw new NotFound(`no matching manifest for ${platform.os}/${platform.architecture}${platform.variant ? '/' + platform.variant : ''} in the manifest list entries`);
     const sub = await client.manifest(pick.digest);
-    if (sha256Digest(sub.body) !== pick.digest) throw new EngineError(500, `manifest verification failed for digest ${pick.digest}`);
+    if (sha256Digest(sub.body) !== pick.digest) throw new Internal(`manifest verification failed for digest ${pick.digest}`);
     m = parseJson<Manifest>(sub.body, 'manifest');
     mediaType = sub.mediaType;
     bytes = sub.body;
   }
-  if (m.schemaVersion === 1 || !m.config || !Array.isArray(m.layers)) throw new EngineError(500, `unsupported manifest format: ${mediaType || 'unknown media type'}`);
+  if (m.schemaVersion === 1 || !m.config || !Array.isArray(m.layers)) throw new Internal(`unsupported manifest format: ${mediaType || 'unknown media type'}`);
   return { digest, manifest: m, manifestBytes: bytes, mediaType };
 }
 
@@ -134,17 +134,17 @@ export async function pullImage(svc: ImageService, fromImage: string, opts: Pull
   const { manifest } = resolved;
   const cfgDesc = manifest.config!;
   let configBytes: Buffer;
-  if (!(cfgDesc.size > 0 && cfgDesc.size <= MAX_CONFIG)) throw new EngineError(500, `invalid image configuration size ${cfgDesc.size} (limit ${MAX_CONFIG} bytes)`);
+  if (!(cfgDesc.size > 0 && cfgDesc.size <= MAX_CONFIG)) throw new Internal(`invalid image configuration size ${cfgDesc.size} (limit ${MAX_CONFIG} bytes)`);
   try {
     configBytes = await readAll(await client.blob(cfgDesc.digest), MAX_CONFIG);
-  } catch (e) { throw new EngineError(500, `error pulling image configuration: ${(e as Error).message}`); }
-  if (sha256Digest(configBytes) !== cfgDesc.digest) throw new EngineError(500, `image config verification failed for digest ${cfgDesc.digest}`);
+  } catch (e) { throw new Internal(`error pulling image configuration: ${(e as Error).message}`); }
+  if (sha256Digest(configBytes) !== cfgDesc.digest) throw new Internal(`image config verification failed for digest ${cfgDesc.digest}`);
   const cfg = parseImageConfig(configBytes);
   const layers = manifest.layers!.filter((l) => l.mediaType !== MEDIA.dockerForeign);
-  if (cfg.diffIds.length !== layers.length) throw new EngineError(500, `invalid image: ${layers.length} layers in the manifest but ${cfg.diffIds.length} diff ids in the configuration`);
+  if (cfg.diffIds.length !== layers.length) throw new Internal(`invalid image: ${layers.length} layers in the manifest but ${cfg.diffIds.length} diff ids in the configuration`);
   for (const l of layers) {
-    if (!/^sha256:[a-f0-9]{64}$/.test(l.digest)) throw new EngineError(500, `invalid layer digest: ${l.digest}`);
-    if (compressionOf(l.mediaType) === 'none' && !/tar$/.test(l.mediaType)) throw new EngineError(500, `unsupported layer media type: ${l.mediaType}`);
+    if (!/^sha256:[a-f0-9]{64}$/.test(l.digest)) throw new Internal(`invalid layer digest: ${l.digest}`);
+    if (compressionOf(l.mediaType) === 'none' && !/tar$/.test(l.mediaType)) throw new Internal(`unsupported layer media type: ${l.mediaType}`);
   }
   const chains = computeChainIds(cfg.diffIds);
 
@@ -214,7 +214,7 @@ async function downloadAndApply(svc: ImageService, client: RegistryClient, desc:
   const id = shortDigest(desc.digest);
   const total = desc.size;
   let res: Readable;
-  try { res = await client.blob(desc.digest); } catch (e) { throw new EngineError(500, `failed to fetch layer ${desc.digest}: ${(e as Error).message}`); }
+  try { res = await client.blob(desc.digest); } catch (e) { throw new Internal(`failed to fetch layer ${desc.digest}: ${(e as Error).message}`); }
   const ingest = svc.content.begin();
   const file = createWriteStream(ingest.tmpPath, { flags: 'a' });
   const blobHash = createHash('sha256');
@@ -238,9 +238,9 @@ async function downloadAndApply(svc: ImageService, client: RegistryClient, desc:
     },
     flush(cb) {
       const got = 'sha256:' + blobHash.digest('hex');
-      if (received !== total && total > 0) return cb(new EngineError(500, `failed to download layer ${desc.digest}: unexpected EOF (got ${received} of ${total} bytes)`));
+      if (received !== total && total > 0) return cb(new Internal(`failed to download layer ${desc.digest}: unexpected EOF (got ${received} of ${total} bytes)`));
       emit(statusMessage('Verifying Checksum', id));
-      if (got !== desc.digest) return cb(new EngineError(500, `filesystem layer verification failed for digest ${desc.digest}`));
+      if (got !== desc.digest) return cb(new Internal(`filesystem layer verification failed for digest ${desc.digest}`));
       emit(statusMessage('Download complete', id));
       emit(progressMessage('Extracting', id, total, total));
       file.end((e?: Error | null) => cb(e ?? null));
@@ -256,7 +256,7 @@ async function downloadAndApply(svc: ImageService, client: RegistryClient, desc:
       const done = applyLayer(hashDiff, dir);
       await Promise.all([pipeline(res, download, dec, hashDiff), done]).catch((e) => { res.destroy(); dec.destroy(); hashDiff.destroy(); throw e; });
       const gotDiff = 'sha256:' + diffHash.digest('hex');
-      if (gotDiff !== diffId) throw new EngineError(500, `failed to register layer: layer ${desc.digest}: diff id mismatch: expected ${diffId}, got ${gotDiff}`);
+      if (gotDiff !== diffId) throw new Internal(`failed to register layer: layer ${desc.digest}: diff id mismatch: expected ${diffId}, got ${gotDiff}`);
       // the blob is verified: keep it for push/save (content store commit before the layer row)
       svc.content.adopt(ingest.tmpPath, desc.digest); // verified just now; fsynced so a crash never leaves a damaged blob under its digest
     });
@@ -264,7 +264,7 @@ async function downloadAndApply(svc: ImageService, client: RegistryClient, desc:
     file.destroy();
     ingest.abort();
     if (e instanceof EngineError) throw e;
-    throw new EngineError(500, `failed to pull layer ${desc.digest}: ${(e as Error).message}`);
+    throw new Internal(`failed to pull layer ${desc.digest}: ${(e as Error).message}`);
   }
   emit(statusMessage('Pull complete', id));
   return { digest: desc.digest, mediaType: desc.mediaType, size: desc.size };

@@ -6,7 +6,7 @@
 import { createReadStream } from 'node:fs';
 import { Transform } from 'node:stream';
 import { createGzip } from 'node:zlib';
-import { EngineError, NotFound } from '../api/errors.js';
+import { Internal, NotFound } from '../core/errors.js';
 import { sha256Digest } from '../content/store.js';
 import { MEDIA, RegistryClient, type RegistryOptions } from '../registry/client.js';
 import type { Credentials } from '../registry/auth.js';
@@ -25,7 +25,7 @@ async function layerBlobs(svc: ImageService, img: ImageRecord): Promise<LayerBlo
     const b = blobs[i];
     if (b && svc.content.exists(b.digest)) continue;
     const diffId = img.diffIds[i];
-    if (!svc.content.exists(diffId)) throw new EngineError(500, `layer ${diffId} of ${img.id} has no stored blob to push`);
+    if (!svc.content.exists(diffId)) throw new Internal(`layer ${diffId} of ${img.id} has no stored blob to push`);
     const w = svc.content.begin();
     try { await w.write(createReadStream(svc.content.path(diffId)).pipe(createGzip())); } catch (e) { w.abort(); throw e; }
     const c = w.commit();

@@ -11,7 +11,7 @@
 // "localhost"; otherwise the domain is docker.io, and a single-component docker.io name gets
 // "library/". `busybox` -> docker.io/library/busybox(:latest). The familiar form strips both again.
 // Errors are InvalidArgument with docker's wording.
-import { InvalidArgument } from '../api/errors.js';
+import { InvalidArgument } from '../core/errors.js';
 
 export const DEFAULT_DOMAIN = 'docker.io';
 export const LEGACY_DEFAULT_DOMAIN = 'index.docker.io';

@@ -17,13 +17,14 @@ import { readFileSync, renameSync, readdirSync, chmodSync, copyFileSync, existsS
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import type { DaemonConfig } from '../daemon/config.js';
+import type { DaemonConfig } from '../core/config.js';
 import type { DB } from '../store/db.js';
-import type { EventBus } from '../daemon/events.js';
-import { Conflict, Internal, InvalidArgument, NotFound, EngineError } from '../api/errors.js';
+import type { EventBus } from '../core/events.js';
+import { Conflict, Internal, InvalidArgument, NotFound } from '../core/errors.js';
 import { ContentStore } from '../content/store.js';
 import { OverlaySnapshotter, type LayerRow } from '../snapshots/overlay.js';
 import { chainIds as computeChainIds } from '../snapshots/chain.js';
+import { LayerError } from '../snapshots/apply.js';
 import { createTarDeterministic, TarError, decompressFile } from '../sys/tar.js';
 import { runOk } from '../sys/exec.js';
 import type { ImageConfig, ImageHistory, ImageRecord, ImageStore, LayerBlob } from './types.js';
@@ -445,7 +446,7 @@ export class ImageService implements ImageStore {
 
   private writeHolds(h: Record<string, string[]>): void {
     const tmp = this.holdsFile + '.tmp';
-    writeFileSync(tmp, JSON.stringify(h));
+    writeFileSync(tmp, JSON.stringify(h), { mode: 0o600 });
     renameSync(tmp, this.holdsFile);
   }
 
@@ -561,8 +562,8 @@ export class ImageService implements ImageStore {
     if (opts.repo) targetReference(opts.repo, opts.tag);
     applyChanges({}, opts.changes ?? []);
     let resp: Response;
-    try { resp = await fetch(u); } catch (e) { throw new EngineError(500, `Get "${u}": ${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message}`); }
-    if (!resp.ok || !resp.body) throw new EngineError(500, `Get "${u}": unexpected status ${resp.status}`);
+    try { resp = await fetch(u); } catch (e) { throw new Internal(`Get "${u}": ${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message}`); }
+    if (!resp.ok || !resp.body) throw new Internal(`Get "${u}": unexpected status ${resp.status}`);
     const body = Readable.fromWeb(resp.body as import('node:stream/web').ReadableStream<Uint8Array>);
     return this.import(body, { ...opts, fromSrc: opts.fromSrc ?? u });
   }
@@ -605,7 +606,7 @@ export class ImageService implements ImageStore {
         this.snapshots.remove(createdLayer.chainId);
         if (!this.all().some((i) => i.diffIds.includes(createdLayer!.diffId))) this.content.delete(createdLayer.diffId);
       }
-      if (e instanceof TarError) throw new InvalidArgument(`failed to import: invalid tar archive: ${e.message}`);
+      if (e instanceof TarError || e instanceof LayerError) throw new InvalidArgument(`failed to import: invalid tar archive: ${e.message}`);
       throw e;
     }
   }

@@ -3,7 +3,7 @@
 // that network (resolve()), answers other types of those names with no records, and relays every
 // other query to the host's resolvers.
 import { createSocket, type Socket } from 'node:dgram';
-import { log } from '../daemon/log.js';
+import { log } from '../core/log.js';
 
 export type Resolve = (name: string, peer: string) => string[] | null;
 

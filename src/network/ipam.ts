@@ -1,6 +1,6 @@
 // IPv4 address management: pure arithmetic on CIDRs (no I/O), so unit tests cover it.
 // Subnets are "a.b.c.d/len"; addresses are numbers internally.
-import { InvalidArgument } from '../api/errors.js';
+import { InvalidArgument } from '../core/errors.js';
 
 export interface Cidr { base: number; len: number }
 

@@ -1,6 +1,6 @@
 // Published ports: docker's PortBindings / PublishAllPorts / ExposedPorts turned into concrete
 // bindings, and the shapes inspect (NetworkSettings.Ports) and ps (Ports) show. Pure.
-import { InvalidArgument } from '../api/errors.js';
+import { InvalidArgument } from '../core/errors.js';
 import { isIPv4 } from './ipam.js';
 
 export type Proto = 'tcp' | 'udp' | 'sctp';

@@ -16,28 +16,35 @@
 //   - user networks: an embedded DNS server (dns.ts) on the gateway address, port 53; containers
 //     reach it as docker's 127.0.0.11 (DNAT + SNAT in their own namespace, route_localnet there).
 // Per container: a namespace <exec-root>/netns/<container id> with lo and eth0 (veth into the hub),
-// its address, MAC 02:42:<ip> and default route, all made by one script in a pooled sh worker
-// (src/sys/shell.ts). Stopping releases it in the background (the veth dies with the namespace);
-// the addresses stay held until it is gone.
+// its address, MAC 02:42:<ip> and default route. Stopping releases it in the background (the veth
+// dies with the namespace); the addresses stay held until it is gone.
+//
+// Split: rules.ts renders every nft and `ip` text (pure), store.ts owns the networks/endpoints SQL,
+// src/sys runs the tools. The containers service owns containers' hosts and resolv.conf: connect()
+// hands back addresses, link entries and the DNS server (NetFiles), and a running container that
+// joins a network is told through ContainerDirectory.joinedNetwork.
 //
 // Lifecycle: init() (daemon start: GC stale tables of vanished data roots, restore hubs, the nft
 // table and DNS) -> validate (create) -> connect (start) -> disconnect (stop) -> remove (rm).
 // Errors: InvalidArgument (400), NotFound (404), Forbidden (403), Conflict (409).
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { DB } from '../store/db.js';
-import type { EventBus } from '../daemon/events.js';
+import type { EventBus } from '../core/events.js';
 import type { ContainerRecord } from '../containers/types.js';
-import { Conflict, Forbidden, InvalidArgument, NotFound } from '../api/errors.js';
-import { log } from '../daemon/log.js';
-import { NoNetwork, type ConnectResult, type NetworkHooks } from './types.js';
+import { Conflict, Forbidden, InvalidArgument, NotFound } from '../core/errors.js';
+import { log } from '../core/log.js';
+import { NoNetwork, type ConnectResult, type ContainerDirectory, type NetworkHooks } from './types.js';
 import { allocate, cidrString, contains, intToIp, ipToInt, isIPv4, macFor, overlaps, parseCidr, parsePool, pickSubnet, type Cidr, type Pool } from './ipam.js';
 import { inspectPorts, portRequests, psPorts, type PortBinding, type PortRequest } from './ports.js';
 import { DnsServer } from './dns.js';
-import { createHub, hostLinkExists, setupNetns, deleteNetns, hostLinks, hostResolvConf, hostRoutes, ipBatch, ipBatchForce, linkExists, netnsAlive, portFree, sysctl } from '../sys/net.js';
-import { shOk } from '../sys/shell.js';
+import { linkEnv, normLink } from './links.js';
+import { DNS_ADDRESS, dnsRedirect, endpointLines, hostDeviceLines, hostTable, hubLines, hubPolicy, hubPortLines, linkDelLines, type LinkFlow } from './rules.js';
+import type { Endpoint, NetworkRecord, NetworkStore } from './store.js';
+import { createHub, hostLinkExists, localnetNft, setupNetns, deleteNetns, hostLinks, hostRoutes, ipBatch, ipBatchForce, linkExists, netnsAlive, portFree, sysctl, hostResolvConf } from '../sys/net.js';
 import { foreignForwardDrop, nftApply, nftDeleteTable, nftTableComment, nftTables } from '../sys/nft.js';
+
+export type { NetworkRecord } from './store.js';
 
 export interface NetworkConfig {
   dataRoot: string;
@@ -52,37 +59,6 @@ export interface NetworkConfig {
   defaultAddressPool?: string;
   /** --iptables (default true): NAT and port publishing rules. */
   iptables?: boolean;
-}
-
-export interface NetworkRecord {
-  Name: string;
-  Id: string;
-  Created: string;
-  Scope: 'local';
-  Driver: 'bridge' | 'host' | 'null';
-  EnableIPv6: false;
-  IPAM: { Driver: 'default'; Options: Record<string, string> | null; Config: Array<{ Subnet: string; Gateway?: string; IPRange?: string }> };
-  Internal: boolean;
-  Attachable: boolean;
-  Ingress: false;
-  ConfigFrom: { Network: '' };
-  ConfigOnly: false;
-  Options: Record<string, string>;
-  Labels: Record<string, string>;
-}
-
-interface Endpoint {
-  key: string;              // container id + network id
-  containerId: string;
-  networkId: string;
-  aliases: string[];
-  ipv4Request: string;      // IPAMConfig.IPv4Address
-  links: string[];          // legacy --link name:alias (default bridge)
-  /** Set while active (container running). */
-  endpointId: string;
-  ip: string;
-  ifname: string;
-  ports: PortBinding[];
 }
 
 const DEFAULT_DATA_ROOT = '/var/lib/cocon';
@@ -108,10 +84,8 @@ export class NetworkService implements NetworkHooks {
   private readonly pools: Pool[];
   private readonly iptables: boolean;
   private readonly rootTag: string;
-  /** Container lookup, set by the daemon (the container service). */
-  containers?: { tryLookup(ref: string): ContainerRecord | null; all(): ContainerRecord[]; paths: { data(id: string): string } };
-
-  constructor(private readonly cfg: NetworkConfig, private readonly db: DB, private readonly events?: EventBus) {
+  constructor(private readonly cfg: NetworkConfig, private readonly store: NetworkStore, private readonly containers: ContainerDirectory,
+    private readonly events?: EventBus) {
     this.hash = createHash('sha256').update(cfg.dataRoot).digest('hex');
     this.table = `cocon_${this.hash.slice(0, 8)}`;
     this.nsDir = join(cfg.execRoot, 'netns');
@@ -126,17 +100,12 @@ export class NetworkService implements NetworkHooks {
     const t0 = performance.now();
     mkdirSync(this.nsDir, { recursive: true, mode: 0o700 });
     if (this.iptables) sysctl('net.ipv4.ip_forward', '1');
-    for (const row of this.db.prepare('SELECT record FROM networks').all() as Array<{ record: string }>) {
-      const n = JSON.parse(row.record) as NetworkRecord; this.nets.set(n.Id, n);
-    }
+    for (const n of this.store.networks()) this.nets.set(n.Id, n);
     if (!this.byName('none')) this.saveNet(this.builtin('none', 'null'));
     if (!this.byName('host')) this.saveNet(this.builtin('host', 'host'));
     await this.ensureDefaultBridge();
     // Endpoints: drop those of containers that no longer exist; release those whose namespace died.
-    this.db.prepare('DELETE FROM endpoints WHERE container_id NOT IN (SELECT id FROM containers) OR network_id NOT IN (SELECT id FROM networks)').run();
-    for (const row of this.db.prepare('SELECT record FROM endpoints').all() as Array<{ record: string }>) {
-      const e = JSON.parse(row.record) as Endpoint; this.eps.set(e.key, e);
-    }
+    for (const e of this.store.endpoints(new Set(this.containers.all().map((r) => r.id)))) this.eps.set(e.key, e);
     const fresh = new Set<string>();
     for (const n of this.nets.values()) if (n.Driver === 'bridge' && await this.ensureHub(n)) fresh.add(n.Id);
     for (const e of this.eps.values()) {
@@ -173,7 +142,7 @@ export class NetworkService implements NetworkHooks {
       if (m && !existsSync(m[1])) { await nftDeleteTable(t.family, t.name); log.info('network: removed stale nft table', { table: t.name, dataRoot: m[1] }); }
     }
     const stale = (await hostLinks()).filter((l) => l.alias?.startsWith('cocon:') && !existsSync(l.alias.slice(6)));
-    await ipBatchForce(stale.map((l) => `link del dev ${l.name}`));
+    await ipBatchForce(linkDelLines(stale.map((l) => l.name)));
   }
 
   private builtin(name: string, driver: 'null' | 'host'): NetworkRecord {
@@ -272,17 +241,17 @@ export class NetworkService implements NetworkHooks {
   // ---- persistence ------------------------------------------------------------------------------
 
   private saveNet(n: NetworkRecord): void {
-    this.db.prepare('INSERT INTO networks (id, name, record) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name, record = excluded.record').run(n.Id, n.Name, JSON.stringify(n));
+    this.store.saveNetwork(n);
     this.nets.set(n.Id, n);
   }
 
   private saveEp(e: Endpoint): void {
-    this.db.prepare('INSERT INTO endpoints (key, container_id, network_id, record) VALUES (?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET record = excluded.record').run(e.key, e.containerId, e.networkId, JSON.stringify(e));
+    this.store.saveEndpoint(e);
     this.eps.set(e.key, e);
   }
 
   private deleteEp(e: Endpoint): void {
-    this.db.prepare('DELETE FROM endpoints WHERE key = ?').run(e.key);
+    this.store.deleteEndpoint(e.key);
     this.eps.delete(e.key);
   }
 
@@ -292,13 +261,13 @@ export class NetworkService implements NetworkHooks {
   private async ensureHub(n: NetworkRecord): Promise<boolean> {
     const hub = this.hubPath(n); const dev = this.device(n); const s = this.subnet(n);
     if (netnsAlive(hub) && hostLinkExists(dev)) return false;
-    await createHub(hub, dev, `${intToIp(s.gw)}/${s.len}`, this.rootTag);
+    await createHub(hub, dev, hubLines(dev, process.pid), hostDeviceLines(dev, `${intToIp(s.gw)}/${s.len}`, this.rootTag));
     return true;
   }
 
   private async dropHub(n: NetworkRecord): Promise<void> {
     const dev = this.device(n);
-    await ipBatchForce([`link del dev ${dev}`]);
+    await ipBatchForce(linkDelLines([dev]));
     await deleteNetns(this.hubPath(n));
   }
 
@@ -310,54 +279,29 @@ export class NetworkService implements NetworkHooks {
     return next;
   }
 
+  /** The host table for the current state: every bridge network, every published port of a running container. */
   renderNft(): string {
-    const t = this.table;
-    const ports: string[] = []; const post: string[] = []; const fwd: string[] = []; const raw: string[] = [];
-    for (const n of this.nets.values()) {
-      if (n.Driver !== 'bridge') continue;
-      const dev = this.device(n); const sub = n.IPAM.Config[0].Subnet;
-      post.push(`ip saddr 127.0.0.0/8 oifname "${dev}" masquerade`);
-      // route_localnet is on for the device (published ports on 127.0.0.1): never let containers reach the host's loopback services
-      raw.push(`iifname "${dev}" ip daddr 127.0.0.0/8 drop`);
-      if (n.Internal) { fwd.push(`iifname "${dev}" oifname != "${dev}" drop`, `oifname "${dev}" iifname != "${dev}" drop`); continue; }
-      if (n.Options['com.docker.network.bridge.enable_ip_masquerade'] !== 'false') post.push(`ip saddr ${sub} oifname != "${dev}" masquerade`);
-    }
-    for (const e of this.eps.values()) {
-      if (!e.ip) continue;
-      for (const p of e.ports) ports.push(`${p.hostIp !== '0.0.0.0' ? `ip daddr ${p.hostIp} ` : ''}${p.proto} dport ${p.hostPort} dnat to ${e.ip}:${p.containerPort}`);
-    }
-    return [
-      `table ip ${t}`, `delete table ip ${t}`, `table ip ${t} {`, `  comment "${this.rootTag}"`,
-      '  chain ports {', ...ports.map((l) => `    ${l}`), '  }',
-      '  chain prerouting {', '    type nat hook prerouting priority dstnat; policy accept;', '    fib daddr type local jump ports', '  }',
-      '  chain output {', '    type nat hook output priority -100; policy accept;', '    fib daddr type local jump ports', '  }',
-      '  chain postrouting {', '    type nat hook postrouting priority srcnat; policy accept;', ...post.map((l) => `    ${l}`), '  }',
-      '  chain forward {', '    type filter hook forward priority filter; policy accept;', ...fwd.map((l) => `    ${l}`), '  }',
-      '  chain raw_prerouting {', '    type filter hook prerouting priority raw; policy accept;', ...raw.map((l) => `    ${l}`), '  }',
-      '}', '',
-    ].join('\n');
+    const bridges = [...this.nets.values()].filter((n) => n.Driver === 'bridge').map((n) => ({
+      device: this.device(n), subnet: n.IPAM.Config[0].Subnet, internal: n.Internal,
+      masquerade: n.Options['com.docker.network.bridge.enable_ip_masquerade'] !== 'false',
+    }));
+    const forwards = [...this.eps.values()].filter((e) => e.ip).flatMap((e) => e.ports.map((p) => ({ ...p, ip: e.ip })));
+    return hostTable(this.table, this.rootTag, bridges, forwards);
   }
 
   /** ICC policy of one network, in its hub: with enable_icc=false only --link flows pass. */
   renderHubPolicy(n: NetworkRecord): string {
-    const lines: string[] = [];
+    const flows: LinkFlow[] = [];
     if (!this.icc(n)) {
-      lines.push('iifname "up0" accept', 'oifname "up0" accept');
       for (const e of this.active(n)) {
         for (const l of e.links) {
           const target = this.linkTarget(l)?.r; if (!target) continue;
           const te = this.epsOf(target.id).find((x) => x.networkId === n.Id && x.ip); if (!te) continue;
-          for (const key of Object.keys(target.config.ExposedPorts ?? {})) {
-            const [port, proto = 'tcp'] = key.split('/');
-            if (proto !== 'tcp' && proto !== 'udp') continue;
-            lines.push(`ether type ip ip saddr ${e.ip} ip daddr ${te.ip} ${proto} dport ${port} accept`, `ether type ip ip saddr ${te.ip} ip daddr ${e.ip} ${proto} sport ${port} accept`);
-          }
+          flows.push({ from: e.ip, to: te.ip, exposed: Object.keys(target.config.ExposedPorts ?? {}) });
         }
       }
-      lines.push('ether type ip drop', 'ether type ip6 drop');
     }
-    return ['table bridge cocon', 'delete table bridge cocon', 'table bridge cocon {', '  chain forward {',
-      '    type filter hook forward priority filter; policy accept;', ...lines.map((l) => `    ${l}`), '  }', '}', ''].join('\n');
+    return hubPolicy(this.icc(n), flows);
   }
 
   private applyHubPolicy(n: NetworkRecord, force = false): Promise<void> {
@@ -378,7 +322,7 @@ export class NetworkService implements NetworkHooks {
   /** Where the embedded DNS sends other names: the asking container's --dns, else the host's resolvers. */
   private upstreamFor(n: NetworkRecord, peer: string): string[] {
     const asker = this.active(n).find((e) => e.ip === peer);
-    const dns = asker ? this.containers?.tryLookup(asker.containerId)?.hostConfig.Dns : undefined;
+    const dns = asker ? this.containers.tryLookup(asker.containerId)?.hostConfig.Dns : undefined;
     return dns?.length ? dns : hostResolvConf().nameservers.filter((s) => !s.startsWith('127.'));
   }
 
@@ -389,7 +333,7 @@ export class NetworkService implements NetworkHooks {
     const asker = peer ? this.active(n).find((e) => e.ip === peer) : undefined;
     const nets = asker ? this.epsOf(asker.containerId).filter((e) => e.ip && this.dns.has(e.networkId)).map((e) => this.nets.get(e.networkId)!) : [n];
     for (const e of nets.flatMap((x) => this.active(x))) {
-      const r = this.containers?.tryLookup(e.containerId);
+      const r = this.containers.tryLookup(e.containerId);
       if (!r) continue;
       const names = [r.name, r.id.slice(0, 12), r.config.Hostname, ...e.aliases, ...e.links.map((l) => l.split(':')[1] ?? '')].map((x) => x.toLowerCase());
       if ((names.includes(q) || (q.length >= 12 && r.id.startsWith(q))) && !out.includes(e.ip)) out.push(e.ip);
@@ -402,7 +346,7 @@ export class NetworkService implements NetworkHooks {
   validate(r: ContainerRecord, networkingConfig: unknown): void {
     const mode = r.hostConfig.NetworkMode || 'default';
     if (mode.startsWith('container:')) {
-      const other = this.containers?.tryLookup(mode.slice('container:'.length));
+      const other = this.containers.tryLookup(mode.slice('container:'.length));
       if (!other) throw new NotFound(`No such container: ${mode.slice('container:'.length)}`);
       if (r.hostConfig.PortBindings && Object.keys(r.hostConfig.PortBindings).length) throw new InvalidArgument('conflicting options: port publishing and the container type network mode');
       return;
@@ -427,7 +371,7 @@ export class NetworkService implements NetworkHooks {
     for (const l of links) {
       const [name, alias] = l.split(':');
       if (!name) throw new InvalidArgument(`invalid link: ${l}`);
-      if (!this.containers?.tryLookup(name.replace(/^\//, ''))) throw new InvalidArgument(`could not get container for ${name.replace(/^\//, '')}`);
+      if (!this.containers.tryLookup(name.replace(/^\//, ''))) throw new InvalidArgument(`could not get container for ${name.replace(/^\//, '')}`);
       void alias;
     }
     this.saveEp({ key: `${r.id}:${n.Id}`, containerId: r.id, networkId: n.Id, aliases, ipv4Request: ip, links: links.map(normLink), endpointId: '', ip: '', ifname: '', ports: [] });
@@ -444,7 +388,7 @@ export class NetworkService implements NetworkHooks {
 
   private linkTarget(link: string): { r: ContainerRecord; alias: string } | null {
     const [name, alias] = link.split(':');
-    const r = this.containers?.tryLookup(name);
+    const r = this.containers.tryLookup(name);
     return r ? { r, alias: alias || name } : null;
   }
 
@@ -453,7 +397,7 @@ export class NetworkService implements NetworkHooks {
     if (mode === 'host') return {};
     if (mode === 'none') return {};
     if (mode.startsWith('container:')) {
-      const other = this.containers?.tryLookup(mode.slice('container:'.length));
+      const other = this.containers.tryLookup(mode.slice('container:'.length));
       if (!other) throw new NotFound(`No such container: ${mode.slice('container:'.length)}`);
       if (!other.state.Running) throw new Conflict(`cannot join network of a non running container: ${other.id}`);
       const p = this.nsPath(other.id);
@@ -470,7 +414,7 @@ export class NetworkService implements NetworkHooks {
     const eps = this.epsOf(r.id).filter((e) => this.nets.has(e.networkId)).sort((a, b) => (a.networkId === primary.Id ? -1 : b.networkId === primary.Id ? 1 : 0));
     for (const e of eps) if (e.ip) this.releaseEndpoint(e); // stale from an unclean stop
     const ns = this.nsPath(r.id);
-    const env: string[] = []; const linkHosts: string[] = [];
+    const env: string[] = []; const links: Array<{ ip: string; names: string[] }> = [];
     let reserved: string[] = [];
     try {
       // 1. addresses and ports (nothing on the host yet: a busy port fails cleanly)
@@ -484,16 +428,14 @@ export class NetworkService implements NetworkHooks {
         const te = t && t.r.state.Running ? this.epsOf(t.r.id).find((x) => x.networkId === primary.Id && x.ip) : undefined;
         if (!t || !te) throw new InvalidArgument(`Cannot link to a non running container: /${l.split(':')[0]} AS /${r.name}/${l.split(':')[1] ?? l.split(':')[0]}`);
         env.push(...linkEnv(t.alias, r.name, t.r, te.ip));
-        linkHosts.push(`${te.ip}\t${t.alias} ${t.r.id.slice(0, 12)} ${t.r.name}`);
+        links.push({ ip: te.ip, names: [t.alias, t.r.id.slice(0, 12), t.r.name] });
       }
       // 2. the namespace with its links
       const lines = ['link set lo up'];
-      for (const e of eps) {
-        const n = this.nets.get(e.networkId)!; const s = this.subnet(n);
-        lines.push(...this.ifaceLines(e, n, s, e === pe));
-      }
+      for (const e of eps) lines.push(...this.ifaceLines(e, this.nets.get(e.networkId)!, e === pe));
       const dnsEp = this.dnsEndpoint(eps);
-      await setupNetns(ns, lines, eps.map((e) => ({ netns: this.hubPath(this.nets.get(e.networkId)!), lines: [`link set ${hubLink(e)} master br0`, `link set ${hubLink(e)} up`] })), dnsEp ? this.dnsRedirect(ns, dnsEp) : '');
+      await setupNetns(ns, lines, eps.map((e) => ({ netns: this.hubPath(this.nets.get(e.networkId)!), lines: hubPortLines(hubLink(e)) })),
+        dnsEp ? this.dnsRules(dnsEp) : undefined);
       for (const e of eps) this.saveEp(e);
       // 3. rules
       if (pe.ports.length) await this.applyNft();
@@ -508,19 +450,14 @@ export class NetworkService implements NetworkHooks {
     }
     for (const e of eps) this.events?.publish('network', 'connect', e.networkId, { container: r.id, name: this.nets.get(e.networkId)!.Name, type: 'bridge' });
     log.debug('network: connected', { id: r.id, ms: Math.round((performance.now() - t0) * 10) / 10, ips: eps.map((e) => e.ip).join(',') });
-    return { netnsPath: ns, hosts: this.hostsFile(r, eps, linkHosts), resolvConf: this.resolvConf(r, primary, !!this.dnsEndpoint(eps)), env };
+    const files = { addresses: eps.map((e) => e.ip), gateway: intToIp(this.subnet(primary).gw), links, dnsServer: this.dnsEndpoint(eps) ? DNS_ADDRESS : undefined };
+    return { netnsPath: ns, files, env };
   }
 
-  private ifaceLines(e: Endpoint, n: NetworkRecord, s: Cidr & { gw: number }, primary: boolean): string[] {
-    const lines = [
-      `link add ${e.ifname} type veth peer name ${hubLink(e)} netns ${this.hubPath(n)}`,
-      `link set dev ${e.ifname} address ${macFor(ipToInt(e.ip))}`,
-      `link set dev ${e.ifname} addrgenmode none`,
-      `addr add ${e.ip}/${s.len} dev ${e.ifname}`,
-      `link set ${e.ifname} up`,
-    ];
-    if (primary && !n.Internal) lines.push(`route add default via ${intToIp(s.gw)} dev ${e.ifname}`);
-    return lines;
+  private ifaceLines(e: Endpoint, n: NetworkRecord, primary: boolean): string[] {
+    const s = this.subnet(n);
+    return endpointLines({ ifname: e.ifname, peer: hubLink(e), hub: this.hubPath(n), mac: macFor(ipToInt(e.ip)), cidr: `${e.ip}/${s.len}`,
+      gateway: primary && !n.Internal ? intToIp(s.gw) : undefined });
   }
 
   private allocateAddress(e: Endpoint, n: NetworkRecord): void {
@@ -583,50 +520,14 @@ export class NetworkService implements NetworkHooks {
     return { bound, reserved };
   }
 
-  private hostsFile(r: ContainerRecord, eps: Endpoint[], linkHosts: string[]): string {
-    let s = '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n';
-    const gw = eps[0] ? intToIp(this.subnet(this.nets.get(eps[0].networkId)!).gw) : '127.0.0.1';
-    for (const e of (r.hostConfig.ExtraHosts ?? [])) {
-      const i = e.indexOf(':'); const h = e.slice(0, i); const ip = e.slice(i + 1);
-      s += `${ip === 'host-gateway' ? gw : ip}\t${h}\n`;
-    }
-    for (const l of linkHosts) s += l + '\n';
-    const host = r.config.Hostname; const fq = r.config.Domainname ? `${host}.${r.config.Domainname} ${host}` : host;
-    for (const e of eps) s += `${e.ip}\t${fq}\n`;
-    return s;
-  }
-
   /** The endpoint whose network's embedded DNS the container uses (its first user network). */
   private dnsEndpoint(eps: Endpoint[]): Endpoint | undefined {
     return eps.find((e) => e.ip && this.dns.has(e.networkId));
   }
 
-  /**
-   * Shell lines that make 127.0.0.11:53 inside the container's namespace reach the embedded DNS on
-   * the gateway (DNAT, then SNAT to the container's own address; route_localnet lets the rewritten
-   * loopback-sourced packet leave), as docker's resolver address.
-   */
-  private dnsRedirect(ns: string, e: Endpoint): string {
-    const gw = intToIp(this.subnet(this.nets.get(e.networkId)!).gw);
-    const q = `'${ns.replace(/'/g, `'\\''`)}'`;
-    return `nsenter --net=${q} sh -c 'echo 1 > /proc/sys/net/ipv4/conf/all/route_localnet && exec nft -f -' <<'COCON_DNS'\n`
-      + `table ip cocon_dns\ndelete table ip cocon_dns\ntable ip cocon_dns {\n`
-      + `  chain output {\n    type nat hook output priority -100; policy accept;\n    ip daddr 127.0.0.11 udp dport 53 dnat to ${gw}:53\n    ip daddr 127.0.0.11 tcp dport 53 dnat to ${gw}:53\n  }\n`
-      + `  chain postrouting {\n    type nat hook postrouting priority 100; policy accept;\n    ip saddr 127.0.0.0/8 ip daddr ${gw} snat to ${e.ip}\n  }\n}\nCOCON_DNS\n`;
-  }
-
-  private resolvConf(r: ContainerRecord, n: NetworkRecord, viaEmbedded = !this.isDefault(n) && this.dns.has(n.Id)): string {
-    const h = hostResolvConf();
-    const search = r.hostConfig.DnsSearch?.length ? r.hostConfig.DnsSearch : h.search;
-    const options = r.hostConfig.DnsOptions?.length ? r.hostConfig.DnsOptions : h.options;
-    let servers: string[];
-    if (viaEmbedded) servers = ['127.0.0.11'];
-    else if (r.hostConfig.Dns?.length) servers = r.hostConfig.Dns;
-    else { servers = h.nameservers.filter((x) => !x.startsWith('127.') && x !== '::1'); if (!servers.length) servers = ['8.8.8.8', '8.8.4.4']; }
-    let s = servers.map((x) => `nameserver ${x}\n`).join('');
-    if (search.length) s += `search ${search.join(' ')}\n`;
-    if (options.length) s += `options ${options.join(' ')}\n`;
-    return s;
+  /** The DNS redirect of a container whose embedded DNS is e's network's. */
+  private dnsRules(e: Endpoint): string {
+    return dnsRedirect(intToIp(this.subnet(this.nets.get(e.networkId)!).gw), e.ip);
   }
 
   /**
@@ -701,7 +602,7 @@ export class NetworkService implements NetworkHooks {
     if (n.Driver === 'bridge') {
       const s = this.subnet(n);
       for (const e of this.active(n)) {
-        const r = this.containers?.tryLookup(e.containerId);
+        const r = this.containers.tryLookup(e.containerId);
         containers[e.containerId] = { Name: r?.name ?? '', EndpointID: e.endpointId, MacAddress: macFor(ipToInt(e.ip)), IPv4Address: `${e.ip}/${s.len}`, IPv6Address: '' };
       }
     } else if (n.Driver === 'host' && this.containers) {
@@ -767,7 +668,7 @@ export class NetworkService implements NetworkHooks {
       await this.startDns(n);
     } catch (e) {
       this.nets.delete(n.Id);
-      this.db.prepare('DELETE FROM networks WHERE id = ?').run(n.Id);
+      this.store.deleteNetwork(n.Id);
       await this.dropHub(n).catch(() => undefined);
       await this.applyNft().catch(() => undefined);
       throw e;
@@ -783,7 +684,7 @@ export class NetworkService implements NetworkHooks {
     this.dns.get(n.Id)?.close(); this.dns.delete(n.Id);
     for (const e of [...this.eps.values()]) if (e.networkId === n.Id) this.deleteEp(e);
     this.nets.delete(n.Id);
-    this.db.prepare('DELETE FROM networks WHERE id = ?').run(n.Id);
+    this.store.deleteNetwork(n.Id);
     await this.dropHub(n);
     await this.applyNft();
     this.events?.publish('network', 'destroy', n.Id, { name: n.Name, type: 'bridge' });
@@ -802,7 +703,7 @@ export class NetworkService implements NetworkHooks {
   /** POST /networks/{id}/connect: for created/stopped containers the endpoint waits for start; running ones get a new interface now. */
   async connectContainer(ref: string, containerRef: string, conf: { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null } | null): Promise<void> {
     const n = this.find(ref);
-    const r = this.containers?.tryLookup(containerRef);
+    const r = this.containers.tryLookup(containerRef);
     if (!r) throw new NotFound(`No such container: ${containerRef}`);
     if (n.Driver !== 'bridge') throw new Forbidden(`container cannot be disconnected from host network or connected to host network`);
     const mode = r.hostConfig.NetworkMode || 'default';
@@ -824,75 +725,40 @@ export class NetworkService implements NetworkHooks {
     e.endpointId = randomBytes(32).toString('hex');
     this.eps.set(key, e);
     try {
-      await ipBatch(this.ifaceLines(e, n, this.subnet(n), false), ns);
-      await ipBatch([`link set ${hubLink(e)} master br0`, `link set ${hubLink(e)} up`], this.hubPath(n));
+      await ipBatch(this.ifaceLines(e, n, false), ns);
+      await ipBatch(hubPortLines(hubLink(e)), this.hubPath(n));
       this.saveEp(e);
       await this.applyHubPolicy(n);
     } catch (err) {
       this.eps.delete(key);
-      await ipBatchForce([`link del dev ${e.ifname}`], ns);
+      await ipBatchForce(linkDelLines([e.ifname]), ns);
       throw err;
     }
-    this.appendHosts(r, `${e.ip}\t${r.config.Hostname}\n`);
     // Like docker: a container that joins a user network resolves through its embedded DNS.
+    let dnsServer: string | undefined;
     if (this.dns.has(n.Id) && this.dnsEndpoint(this.epsOf(r.id).filter((x) => x !== e)) === undefined) {
-      await shOk(this.dnsRedirect(ns, e)).catch((err: Error) => log.warn('network: DNS redirect failed', { id: r.id, error: err.message }));
-      this.writeContainerFile(r, 'resolv.conf', this.resolvConf(r, n, true));
+      await localnetNft(ns, this.dnsRules(e)).catch((err: Error) => log.warn('network: DNS redirect failed', { id: r.id, error: err.message }));
+      dnsServer = DNS_ADDRESS;
     }
+    this.containers.joinedNetwork(r.id, { address: e.ip, dnsServer });
     this.events?.publish('network', 'connect', n.Id, { container: r.id, name: n.Name, type: 'bridge' });
   }
 
   async disconnectContainer(ref: string, containerRef: string, force: boolean): Promise<void> {
     const n = this.find(ref);
-    const r = this.containers?.tryLookup(containerRef);
+    const r = this.containers.tryLookup(containerRef);
     if (!r) { if (force) { for (const e of [...this.eps.values()]) if (e.networkId === n.Id && e.containerId.startsWith(containerRef)) this.deleteEp(e); return; } throw new NotFound(`No such container: ${containerRef}`); }
     const e = this.eps.get(`${r.id}:${n.Id}`);
     if (!e) throw new Forbidden(`container ${r.id} is not connected to network ${n.Name}`);
     if (e.ip) {
       if (e.ports.length) throw new Forbidden(`container ${r.name} publishes ports on network ${n.Name}: stop it before disconnecting`);
-      await ipBatchForce([`link del dev ${e.ifname}`], this.nsPath(r.id));
+      await ipBatchForce(linkDelLines([e.ifname]), this.nsPath(r.id));
       this.releaseEndpoint(e);
       await this.applyHubPolicy(n);
     }
     this.deleteEp(e);
     this.events?.publish('network', 'disconnect', n.Id, { container: r.id, name: n.Name, type: 'bridge' });
   }
-
-
-  private writeContainerFile(r: ContainerRecord, file: string, text: string): void {
-    try { const p = join(this.containers!.paths.data(r.id), file); if (existsSync(p)) writeFileSync(p, text); } catch { /* best effort */ }
-  }
-
-  private appendHosts(r: ContainerRecord, line: string): void {
-    try { const p = join(this.containers!.paths.data(r.id), 'hosts'); if (existsSync(p)) writeFileSync(p, line, { flag: 'a' }); } catch { /* best effort */ }
-  }
 }
 
 function hubLink(e: Endpoint): string { return `v${e.endpointId.slice(0, 12)}`; }
-
-function normLink(l: string): string {
-  // "/name:/me/alias" (docker's stored form) or "name:alias" -> "name:alias"
-  const [a, b] = l.split(':');
-  const name = a.replace(/^\//, '');
-  const alias = (b ?? name).split('/').pop() || name;
-  return `${name}:${alias}`;
-}
-
-/** docker's legacy link variables (ALIAS_PORT_80_TCP=tcp://ip:80, ALIAS_NAME, ALIAS_ENV_*). */
-export function linkEnv(alias: string, selfName: string, target: ContainerRecord, ip: string): string[] {
-  const A = alias.toUpperCase().replace(/[^A-Z0-9_]/g, '_');
-  const env: string[] = [`${A}_NAME=/${selfName}/${alias}`];
-  const ports = Object.keys(target.config.ExposedPorts ?? {}).map((k) => { const [p, proto = 'tcp'] = k.split('/'); return { p: Number(p), proto }; })
-    .sort((a, b) => a.p - b.p || a.proto.localeCompare(b.proto));
-  if (ports.length) env.push(`${A}_PORT=${ports[0].proto}://${ip}:${ports[0].p}`);
-  for (const { p, proto } of ports) {
-    const P = `${A}_PORT_${p}_${proto.toUpperCase()}`;
-    env.push(`${P}=${proto}://${ip}:${p}`, `${P}_ADDR=${ip}`, `${P}_PORT=${p}`, `${P}_PROTO=${proto}`);
-  }
-  for (const kv of target.config.Env ?? []) {
-    const i = kv.indexOf('='); const k = kv.slice(0, i);
-    if (i <= 0 || k === 'HOME' || k === 'PATH' || k === 'HOSTNAME') continue;
-    env.push(`${A}_ENV_${k}=${kv.slice(i + 1)}`);
-  }
-  return env;
-}

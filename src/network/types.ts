@@ -5,16 +5,35 @@
 // Order: validate (create) -> connect (each start, before the OCI spec is built) ->
 // disconnect (each stop, after the process is gone) -> remove (container removal).
 import type { ContainerRecord } from '../containers/types.js';
-import { InvalidArgument, NotFound } from '../api/errors.js';
+import { InvalidArgument, NotFound } from '../core/errors.js';
 
 export interface ConnectResult {
   /** Network namespace to join (OCI `path`); absent: a new empty namespace, or the host's for host mode. */
   netnsPath?: string;
-  /** Full /etc/hosts and /etc/resolv.conf contents for the container; absent: keep what create wrote. */
-  hosts?: string;
-  resolvConf?: string;
+  /** What the container's /etc/hosts and /etc/resolv.conf need; absent: keep what create wrote. */
+  files?: NetFiles;
   /** Extra environment (legacy --link variables). */
   env?: string[];
+}
+
+/** A container's networks as its /etc/hosts and /etc/resolv.conf show them (the containers service writes the files). */
+export interface NetFiles {
+  /** The container's addresses, primary network first: each names the container's hostname. */
+  addresses: string[];
+  /** Gateway of the primary network (what --add-host NAME:host-gateway means). */
+  gateway: string;
+  /** Hosts entries of --link targets: address, then alias, short id and name. */
+  links: Array<{ ip: string; names: string[] }>;
+  /** The nameserver the container must use (the embedded DNS on user networks); absent: its --dns, else the host's. */
+  dnsServer?: string;
+}
+
+/** What the network service needs of the containers service. */
+export interface ContainerDirectory {
+  tryLookup(ref: string): ContainerRecord | null;
+  all(): ContainerRecord[];
+  /** A running container joined one more network: its hosts file gains `address`; with `dnsServer`, its resolv.conf names it. */
+  joinedNetwork(id: string, change: { address: string; dnsServer?: string }): void;
 }
 
 export interface NetworkHooks {

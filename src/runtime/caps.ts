@@ -2,52 +2,11 @@
 // --cap-add/--cap-drop arithmetic. Pure: no I/O.
 //
 // Names are normalised to the "CAP_XXX" upper-case form used in the OCI spec.
-// Unknown names throw an Error with docker's wording: `unknown capability: "CAP_FOO"`.
-
-/** Every capability the kernel knows up to CAP_CHECKPOINT_RESTORE (bit 40), in bit order. */
-export const ALL_CAPABILITIES: readonly string[] = [
-  'CAP_CHOWN', // 0
-  'CAP_DAC_OVERRIDE',
-  'CAP_DAC_READ_SEARCH',
-  'CAP_FOWNER',
-  'CAP_FSETID',
-  'CAP_KILL', // 5
-  'CAP_SETGID',
-  'CAP_SETUID',
-  'CAP_SETPCAP',
-  'CAP_LINUX_IMMUTABLE',
-  'CAP_NET_BIND_SERVICE', // 10
-  'CAP_NET_BROADCAST',
-  'CAP_NET_ADMIN',
-  'CAP_NET_RAW',
-  'CAP_IPC_LOCK',
-  'CAP_IPC_OWNER', // 15
-  'CAP_SYS_MODULE',
-  'CAP_SYS_RAWIO',
-  'CAP_SYS_CHROOT',
-  'CAP_SYS_PTRACE',
-  'CAP_SYS_PACCT', // 20
-  'CAP_SYS_ADMIN',
-  'CAP_SYS_BOOT',
-  'CAP_SYS_NICE',
-  'CAP_SYS_RESOURCE',
-  'CAP_SYS_TIME', // 25
-  'CAP_SYS_TTY_CONFIG',
-  'CAP_MKNOD',
-  'CAP_LEASE',
-  'CAP_AUDIT_WRITE',
-  'CAP_AUDIT_CONTROL', // 30
-  'CAP_SETFCAP',
-  'CAP_MAC_OVERRIDE',
-  'CAP_MAC_ADMIN',
-  'CAP_SYSLOG',
-  'CAP_WAKE_ALARM', // 35
-  'CAP_BLOCK_SUSPEND',
-  'CAP_AUDIT_READ',
-  'CAP_PERFMON',
-  'CAP_BPF',
-  'CAP_CHECKPOINT_RESTORE', // 40
-];
+// Unknown names throw InvalidArgument with docker's wording: `unknown capability: "CAP_FOO"`.
+// The kernel's list itself (and the /proc mask decoder) is in src/sys/caps.ts, re-exported here.
+import { InvalidArgument } from '../core/errors.js';
+import { ALL_CAPABILITIES } from '../sys/caps.js';
+export { ALL_CAPABILITIES, capsFromMask } from '../sys/caps.js';
 
 /** Docker's default capability set (moby oci/caps DefaultCapabilities), in docker's order. */
 export const DEFAULT_CAPABILITIES: readonly string[] = [
@@ -77,7 +36,7 @@ export function normalizeCap(name: string): string {
   const up = name.trim().toUpperCase();
   if (up === 'ALL' || up === 'CAP_ALL') return 'ALL';
   const full = up.startsWith('CAP_') ? up : `CAP_${up}`;
-  if (!KNOWN.has(full)) throw new Error(`unknown capability: "${full}"`);
+  if (!KNOWN.has(full)) throw new InvalidArgument(`unknown capability: "${full}"`);
   return full;
 }
 
@@ -118,13 +77,4 @@ export function tweakCapabilities(
 export function sortCaps(caps: Iterable<string>): string[] {
   const s = new Set(caps);
   return ALL_CAPABILITIES.filter((c) => s.has(c));
-}
-
-/**
- * Decode a /proc/<pid>/status capability mask ("000001fffeffffff") into names.
- * Bits beyond the known list are ignored.
- */
-export function capsFromMask(hex: string): string[] {
-  const mask = BigInt('0x' + hex.trim());
-  return ALL_CAPABILITIES.filter((_, bit) => (mask >> BigInt(bit)) & 1n);
 }

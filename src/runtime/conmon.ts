@@ -5,6 +5,7 @@
 // for exec sessions that a client attaches to before the process starts.
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
+import { PRIVATE, tighten } from '../sys/perms.js';
 
 export interface ConmonPaths {
   conmon: string;
@@ -110,6 +111,8 @@ export async function createContainer(p: ConmonPaths, o: CreateOptions): Promise
   (child.stdio[3] as Readable).destroy();
   child.stdout!.destroy(); child.stderr!.destroy();
   if (msg.data < 0) throw new RuntimeError(cleanRuncMessage(msg.message ?? 'container create failed'));
+  // conmon and runc write them 0644; the exec root is closed already, but state files are 0600.
+  for (const f of [conmonPidFile, `${o.bundle}/pidfile`]) tighten(f, PRIVATE.file);
   return { pid: msg.data, conmonPidFile };
 }
 

@@ -6,6 +6,8 @@
 //    streaming deframer;
 //  - docker's log selection (stdout/stderr, since, until, tail) and `-t` timestamp prefix
 //    (RFC3339 with a fixed 9-digit fraction, UTC: 2026-11-29T02:24:38.548714405Z).
+// Bad since/until/tail values throw InvalidArgument.
+import { Internal, InvalidArgument } from '../core/errors.js';
 
 export type LogStream = 'stdout' | 'stderr';
 
@@ -64,7 +66,7 @@ export function unixToNs(t: number | string): bigint {
     return BigInt(whole) * 1_000_000_000n + BigInt(frac);
   }
   const m = /^(-?\d+)(?:\.(\d{0,9})\d*)?$/.exec(t.trim());
-  if (!m) throw new Error(`invalid timestamp: ${t}`);
+  if (!m) throw new InvalidArgument(`invalid timestamp: ${t}`);
   const sec = BigInt(m[1]!);
   const frac = BigInt((m[2] ?? '').padEnd(9, '0') || '0');
   return sec * 1_000_000_000n + (sec < 0n ? -frac : frac);
@@ -196,7 +198,7 @@ const MAX_FRAME = 0xffffffff;
 /** docker's multiplexed stream frame: [stream, 0, 0, 0, size (uint32 BE)] + payload. */
 export function frame(stream: 0 | 1 | 2 | 3, payload: Buffer | string): Buffer {
   const p = typeof payload === 'string' ? Buffer.from(payload) : payload;
-  if (p.length > MAX_FRAME) throw new Error('frame payload too large');
+  if (p.length > MAX_FRAME) throw new Internal('frame payload too large');
   const h = Buffer.alloc(HEADER);
   h[0] = stream;
   h.writeUInt32BE(p.length, 4);
@@ -278,7 +280,7 @@ export function selectLogs<T extends Pick<LogEntry, 'timeNs' | 'stream'>>(entrie
 export function parseTail(v: string | undefined | null): number | 'all' {
   if (v === undefined || v === null || v === '' || v === 'all') return 'all';
   const n = Number(v);
-  if (!Number.isInteger(n)) throw new Error(`invalid tail value: ${v}`);
+  if (!Number.isInteger(n)) throw new InvalidArgument(`invalid tail value: ${v}`);
   return n < 0 ? 'all' : n;
 }
 

@@ -6,6 +6,7 @@ import { readFile, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { run, runOk } from '../sys/exec.js';
 import { alive } from '../sys/proc.js';
+import { Internal } from '../core/errors.js';
 
 export interface RuntimeState { id: string; pid: number; status: 'created' | 'running' | 'paused' | 'stopped' | string }
 
@@ -31,7 +32,7 @@ export class RuncDriver {
     }, 100);
     try {
       const data = await readFile(fifo);
-      if (data.length === 0) throw new Error(`cannot start container ${id}: container process is already dead`);
+      if (data.length === 0) throw new Internal(`cannot start container ${id}: container process is already dead`);
       await execDone(pid, basename(this.path));
     } finally {
       clearInterval(watchdog);
@@ -46,7 +47,7 @@ export class RuncDriver {
 
   async delete(id: string, force = false): Promise<void> {
     const r = await run(this.path, this.args(['delete', ...(force ? ['--force'] : []), id]));
-    if (r.code !== 0 && !/does not exist|not found/.test(r.stderr)) throw new Error(`runc delete ${id}: ${r.stderr.trim()}`);
+    if (r.code !== 0 && !/does not exist|not found/.test(r.stderr)) throw new Internal(`runc delete ${id}: ${r.stderr.trim()}`);
   }
 
   async state(id: string): Promise<RuntimeState | null> {

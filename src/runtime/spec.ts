@@ -6,8 +6,10 @@
 //
 // No I/O: the caller resolves the user, environment, hostname, rootfs path, netns path, the
 // daemon's own nofile hard limit, and the extra bind mounts (hosts, resolv.conf, volumes).
-// Throws Error(`unknown capability: "CAP_FOO"`) for bad --cap-add/--cap-drop names.
+// Throws InvalidArgument(`unknown capability: "CAP_FOO"`) for bad --cap-add/--cap-drop names and for
+// bad ulimits; Internal when the caller breaks an invariant (relative rootfs, netns without a path).
 
+import { Internal, InvalidArgument } from '../core/errors.js';
 import { ALL_CAPABILITIES, DEFAULT_CAPABILITIES, normalizeCap, sortCaps, tweakCapabilities } from './caps.js';
 import { defaultSeccomp, type LinuxSeccomp } from './seccomp.js';
 
@@ -296,8 +298,8 @@ function buildRlimits(input: SpecInput): OciRlimit[] {
   byType.set('RLIMIT_NOFILE', { type: 'RLIMIT_NOFILE', hard: nofile, soft: nofile });
   for (const u of input.ulimits ?? []) {
     const name = u.Name.toLowerCase();
-    if (!ULIMIT_NAMES.includes(name)) throw new Error(`invalid ulimit type: ${u.Name}`);
-    if (u.Soft > u.Hard && u.Hard >= 0) throw new Error(`ulimit soft limit must be less than or equal to hard limit: ${u.Soft} > ${u.Hard}`);
+    if (!ULIMIT_NAMES.includes(name)) throw new InvalidArgument(`invalid ulimit type: ${u.Name}`);
+    if (u.Soft > u.Hard && u.Hard >= 0) throw new InvalidArgument(`ulimit soft limit must be less than or equal to hard limit: ${u.Soft} > ${u.Hard}`);
     const type = 'RLIMIT_' + name.toUpperCase();
     const limit = name === 'nofile' ? input.rlimitNofileHard : input.rlimitHard?.[name];
     if ((u.Hard < 0 || u.Soft < 0) && (limit === undefined || limit < 0)) {
@@ -316,7 +318,7 @@ function buildRlimits(input: SpecInput): OciRlimit[] {
 function buildNamespaces(input: SpecInput): OciNamespace[] {
   const ns: OciNamespace[] = [{ type: 'mount' }];
   if (input.networkMode === 'netns') {
-    if (!input.netnsPath) throw new Error('networkMode netns requires netnsPath');
+    if (!input.netnsPath) throw new Internal('networkMode netns requires netnsPath');
     ns.push({ type: 'network', path: input.netnsPath });
   } else if (input.networkMode === 'none') {
     ns.push({ type: 'network' });
@@ -384,7 +386,7 @@ export function containerCaps(input: Pick<SpecInput, 'privileged' | 'capAdd' | '
 }
 
 export function buildSpec(input: SpecInput): OciSpec {
-  if (!input.rootfsPath.startsWith('/')) throw new Error(`rootfs path must be absolute: ${input.rootfsPath}`);
+  if (!input.rootfsPath.startsWith('/')) throw new Internal(`rootfs path must be absolute: ${input.rootfsPath}`);
   const caps = containerCaps(input);
   const args = input.initPath ? ['/dev/init', '--', ...input.args] : [...input.args];
 

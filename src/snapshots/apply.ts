@@ -1,32 +1,44 @@
-// Applying an untrusted layer tar (OCI image-spec layer.md) into an empty layer directory, entry by
-// entry, with our own rules rather than GNU tar's:
-//  - names are cleaned ('./', '.' and trailing '/' removed); an absolute name or a '..' component
-//    is refused (LayerError), as is a name whose parent path goes through a symlink, since a
-//    symlink may point anywhere (the layer dir is extracted alone, so no legitimate entry needs it);
-//  - hard links must name an earlier entry inside the layer (same rules) that is not a directory;
-//  - whiteouts: '.wh.<name>' becomes an overlay whiteout (0/0 character device '<name>'),
-//    '.wh..wh..opq' marks its directory opaque (trusted.overlay.opaque=y);
-//  - character and block devices are skipped (never created), fifos are created;
-//  - symlink targets are stored as given (they are resolved inside the container's root at run time);
+// The one extractor for untrusted tar streams: pulled and loaded layers (applyLayer), imported root
+// filesystems (IMPORT rules) and `docker cp` into a container (COPY rules), entry by entry, with our
+// own rules rather than GNU tar's:
+//  - names are cleaned ('./', '.' and trailing '/' removed); a '..' component is refused
+//    (LayerError); an absolute name is refused for layers and made relative for import and cp
+//    (as docker does);
+//  - every entry is written through src/sys/saferoot.ts: each parent directory is opened from the
+//    already-open one with O_NOFOLLOW, so nothing is ever written through a symlink that leads out
+//    of the target root, even when another process (a running container) swaps entries meanwhile.
+//    Layers refuse a parent path that goes through a symlink (a layer is extracted alone, no
+//    legitimate entry needs it); import and cp resolve such a symlink inside the root, against the
+//    real tree, the way the container sees it;
+//  - hard links must name an existing entry inside the root (same rules) that is not a directory;
+//  - whiteouts (layers and import): '.wh.<name>' becomes an overlay whiteout (0/0 character device
+//    '<name>'), '.wh..wh..opq' marks its directory opaque (trusted.overlay.opaque=y);
+//  - character and block devices are skipped in layers, created for import and cp (as root docker
+//    does); fifos are created;
+//  - symlink targets are stored as given (they are resolved inside the container's root at use);
 //  - files are created with O_EXCL|O_NOFOLLOW (an existing entry is unlinked first, never followed);
+//    cp refuses to replace a directory by a non-directory and the reverse (docker's messages);
 //    owners, modes (incl. setuid), mtimes and PAX xattrs (SCHILY.xattr.*) are kept.
-// Pure rules (cleanEntryName, whiteoutOf) are exported for unit tests; applyLayer does the I/O.
-import { constants as C } from 'node:fs';
-import { chmod, lchown, link, lstat, lutimes, mkdir, open, rm, symlink, utimes } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+// Pure rules (cleanEntryName, whiteoutOf) are exported for unit tests; extractTarStream does the I/O.
+import { closeSync, constants as C, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, rmSync, symlinkSync, unlinkSync, type Stats } from 'node:fs';
+import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract, type Header } from 'tar-stream';
-import { mkfifo, mknodWhiteout, setOpaque, setXattr } from '../sys/xattr.js';
+import { fdPath, openDirIn, RootPathError, SafeRoot } from '../sys/saferoot.js';
+import { mkfifo, mknodDevice, mknodWhiteout, setOpaque, setXattr } from '../sys/xattr.js';
 
 export class LayerError extends Error {}
 
 export const WHITEOUT_PREFIX = '.wh.';
 export const OPAQUE = '.wh..wh..opq';
 
-/** Cleans a tar entry name into a relative path ('' = the root itself); throws LayerError when it escapes. */
-export function cleanEntryName(name: string): string {
-  if (name.startsWith('/')) throw new LayerError(`refusing entry with absolute path: ${name}`);
+/**
+ * Cleans a tar entry name into a relative path ('' = the root itself). Throws LayerError on a '..'
+ * component, and on an absolute name unless `absolute` is 'strip' (then it counts from the root).
+ */
+export function cleanEntryName(name: string, absolute: 'refuse' | 'strip' = 'refuse'): string {
+  if (name.startsWith('/') && absolute === 'refuse') throw new LayerError(`refusing entry with absolute path: ${name}`);
   const parts: string[] = [];
   for (const p of name.split('/')) {
     if (p === '' || p === '.') continue;
@@ -49,40 +61,27 @@ export function whiteoutOf(rel: string): { kind: 'opaque'; dir: string } | { kin
   return undefined;
 }
 
+/** How an extraction treats names, symlinked parents, whiteouts, devices and existing entries. */
+export interface ExtractRules {
+  absolute: 'refuse' | 'strip';
+  /** A parent path through a symlink: refused, or resolved inside the root. */
+  symlinkParents: 'refuse' | 'follow';
+  whiteouts: boolean;
+  devices: 'skip' | 'create';
+  /** Whether an entry may replace a directory by a non-directory or the reverse (cp: no, as docker). */
+  replaceDirs: boolean;
+  /** Whether a './' entry sets the root directory's owner, mode and mtime. */
+  rootEntry: boolean;
+}
+
+export const LAYER: ExtractRules = { absolute: 'refuse', symlinkParents: 'refuse', whiteouts: true, devices: 'skip', replaceDirs: true, rootEntry: true };
+export const IMPORT: ExtractRules = { absolute: 'strip', symlinkParents: 'refuse', whiteouts: true, devices: 'create', replaceDirs: true, rootEntry: true };
+export const COPY: ExtractRules = { absolute: 'strip', symlinkParents: 'follow', whiteouts: false, devices: 'create', replaceDirs: false, rootEntry: false };
+
 export interface ApplyStats { entries: number; skipped: string[] }
 
-async function lstatOrNull(p: string) {
-  try { return await lstat(p); } catch (e) { if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null; throw e; }
-}
-
-/**
- * Makes sure every parent directory of `rel` exists inside root as a real directory (never a
- * symlink); creates missing ones (0755, root-owned, as tar does).
- */
-async function ensureParents(root: string, rel: string, entryName: string): Promise<void> {
-  const parts = rel.split('/');
-  parts.pop();
-  let cur = root;
-  for (const p of parts) {
-    cur = join(cur, p);
-    const st = await lstatOrNull(cur);
-    if (!st) { await mkdir(cur, { mode: 0o755 }); continue; }
-    if (st.isSymbolicLink()) throw new LayerError(`refusing entry through a symlink: ${entryName}`);
-    if (!st.isDirectory()) throw new LayerError(`refusing entry under a non-directory: ${entryName}`);
-  }
-}
-
-/** Removes whatever is at p (not following symlinks), unless it is a directory and keepDir. */
-async function clear(p: string, keepDir: boolean): Promise<boolean> {
-  const st = await lstatOrNull(p);
-  if (!st) return false;
-  if (st.isDirectory()) {
-    if (keepDir) return true;
-    await rm(p, { recursive: true, force: true });
-    return false;
-  }
-  await rm(p, { force: true });
-  return false;
+function lstatOrNull(p: string): Stats | null {
+  try { return lstatSync(p); } catch (e) { if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null; throw e; }
 }
 
 function paxXattrs(h: Header): Array<[string, Buffer]> {
@@ -95,123 +94,213 @@ function paxXattrs(h: Header): Array<[string, Buffer]> {
   return out;
 }
 
+/** Extracts an uncompressed layer tar into `root` (an existing, empty directory) with the LAYER rules. */
+export function applyLayer(src: Readable, root: string): Promise<ApplyStats> {
+  return extractTarStream(src, root, LAYER);
+}
+
 /**
- * Extracts an uncompressed tar stream into `root` (an existing, empty directory) with the rules above.
- * Rejects with LayerError on a refused entry (the caller discards the directory).
+ * Extracts an uncompressed tar stream into the directory `base` (relative to `root`, default the
+ * root itself) with `rules`. Entry names count from `base`; nothing is written outside `root`.
+ * Rejects with LayerError on a refused entry (entries before it stay written; the caller discards).
  */
-export async function applyLayer(src: Readable, root: string): Promise<ApplyStats> {
-  const stats: ApplyStats = { entries: 0, skipped: [] };
-  const dirTimes: Array<[string, Date]> = [];
-  const ex = extract();
-  ex.on('entry', (h: Header, stream, next) => {
-    applyEntry(root, h, stream as unknown as AsyncIterable<Buffer>, stats, dirTimes).then(() => next(), (e: Error) => next(e));
-  });
-  await pipeline(src, ex);
-  // directory mtimes last: creating entries inside changed them
-  for (const [p, t] of dirTimes.reverse()) { try { await utimes(p, t, t); } catch { /* gone (whiteout of a dir) */ } }
-  return stats;
+export async function extractTarStream(src: Readable, root: string, rules: ExtractRules, base = ''): Promise<ApplyStats> {
+  const r = SafeRoot.open(root);
+  try {
+    const x = new Extraction(r, rules, base);
+    const ex = extract();
+    ex.on('entry', (h: Header, stream, next) => {
+      x.entry(h, stream as unknown as AsyncIterable<Buffer>).then(() => next(), (e: Error) => next(e));
+    });
+    try { await pipeline(src, ex); } catch (e) {
+      // a malformed tar (tar-stream's errors carry no errno code) is bad input, like a refused entry
+      if (e instanceof LayerError || (e as NodeJS.ErrnoException).code) throw e;
+      throw new LayerError((e as Error).message);
+    }
+    x.finish();
+    return x.stats;
+  } finally { r.close(); }
 }
 
 async function drain(stream: AsyncIterable<unknown>): Promise<void> { for await (const _ of stream) { /* discard */ } }
 
-async function applyEntry(root: string, h: Header, stream: AsyncIterable<Buffer>, stats: ApplyStats, dirTimes: Array<[string, Date]>): Promise<void> {
-  stats.entries++;
-  const rel = cleanEntryName(h.name);
-  if (rel === '') {
-    // the root entry ('./'): take its mode and owner only
-    await drain(stream);
-    if (h.type === 'directory') {
-      await chmod(root, h.mode & 0o7777);
-      await lchown(root, h.uid, h.gid);
-      dirTimes.push([root, h.mtime]);
-    }
-    return;
+class Extraction {
+  readonly stats: ApplyStats = { entries: 0, skipped: [] };
+  private readonly dirTimes: Array<[string, Date]> = [];
+  constructor(private readonly root: SafeRoot, private readonly rules: ExtractRules, private readonly base: string) {}
+
+  private walkOpts() { return { create: true, symlinks: this.rules.symlinkParents } as const; }
+
+  /** Opens the parent of `rel` (relative to the root) and returns it with the final name. */
+  private parentOf(rel: string, entryName: string): { dir: number; name: string } {
+    const i = rel.lastIndexOf('/');
+    return { dir: this.dirOf(i < 0 ? '' : rel.slice(0, i), entryName), name: rel.slice(i + 1) };
   }
-  await ensureParents(root, rel, h.name);
-  const wo = whiteoutOf(rel);
-  if (wo) {
-    await drain(stream);
-    if (wo.kind === 'opaque') {
-      const dir = wo.dir ? join(root, wo.dir) : root;
-      if (!(await lstatOrNull(dir))) await mkdir(dir, { mode: 0o755 });
-      await setOpaque(dir);
-    } else {
-      const p = join(root, wo.path);
-      await clear(p, false);
-      await mknodWhiteout(p);
+
+  /** Opens (creating it when missing) the directory `rel` relative to the root. */
+  private dirOf(rel: string, entryName: string): number {
+    try {
+      return this.root.openDir(rel, this.walkOpts());
+    } catch (e) {
+      if (e instanceof RootPathError) {
+        if (e.code === 'ESYMLINK') throw new LayerError(`refusing entry through a symlink: ${entryName}`);
+        if (e.code === 'ENOTDIR') throw new LayerError(`refusing entry under a non-directory: ${entryName}`);
+        throw new LayerError(`${e.message} (entry ${entryName})`);
+      }
+      throw e;
     }
-    return;
   }
-  const p = join(root, rel);
-  const mode = h.mode & 0o7777;
-  const mtime = h.mtime ?? new Date(0);
-  switch (h.type) {
-    case 'directory': {
-      const exists = await clear(p, true);
-      if (!exists) await mkdir(p, { mode: 0o700 });
+
+  private full(rel: string): string { return this.base ? (rel ? `${this.base}/${rel}` : this.base) : rel; }
+
+  /** Removes whatever is at name in dir (never following it); true when a directory was kept. */
+  private clear(dir: number, name: string, entryName: string, keepDir: boolean): boolean {
+    const p = fdPath(dir, name);
+    const st = lstatOrNull(p);
+    if (!st) return false;
+    if (st.isDirectory()) {
+      if (keepDir) return true;
+      if (!this.rules.replaceDirs) throw new LayerError(`cannot overwrite directory "${entryName}" with non-directory`);
+      rmSync(p, { recursive: true, force: true });
+      return false;
+    }
+    if (keepDir && !this.rules.replaceDirs) throw new LayerError(`cannot overwrite non-directory "${entryName}" with directory`);
+    unlinkSync(p);
+    return false;
+  }
+
+  async entry(h: Header, stream: AsyncIterable<Buffer>): Promise<void> {
+    this.stats.entries++;
+    const rel = cleanEntryName(h.name, this.rules.absolute);
+    if (rel === '') {
       await drain(stream);
-      await lchown(p, h.uid, h.gid);
-      await chmod(p, mode);
-      dirTimes.push([p, mtime]);
-      break;
+      if (h.type === 'directory' && this.rules.rootEntry) {
+        // the root entry ('./'): take its mode and owner only
+        const fd = this.dirOf(this.base, h.name);
+        try { fchownSync(fd, h.uid, h.gid); fchmodSync(fd, h.mode & 0o7777); } finally { closeSync(fd); }
+        this.dirTimes.push([this.base, h.mtime ?? new Date(0)]);
+      }
+      return;
     }
-    case 'file': case 'contiguous-file': {
-      await clear(p, false);
-      const fh = await open(p, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
-      try {
-        for await (const chunk of stream) {
-          let off = 0;
-          while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
+    const wo = this.rules.whiteouts ? whiteoutOf(rel) : undefined;
+    if (wo) {
+      await drain(stream);
+      if (wo.kind === 'opaque') {
+        const dir = this.dirOf(this.full(wo.dir), h.name);
+        try { await setOpaque(fdPath(dir)); } finally { closeSync(dir); }
+      } else {
+        const { dir, name } = this.parentOf(this.full(wo.path), h.name);
+        try { this.clear(dir, name, h.name, false); await mknodWhiteout(fdPath(dir, name)); } finally { closeSync(dir); }
+      }
+      return;
+    }
+    if (h.type === 'link') {
+      await drain(stream);
+      await this.hardLink(h, rel);
+      return;
+    }
+    const { dir, name } = this.parentOf(this.full(rel), h.name);
+    try {
+      if (await this.write(h, rel, stream, dir, name)) {
+        for (const [x, value] of paxXattrs(h)) {
+          if (x.startsWith('trusted.overlay.')) continue; // only whiteout entries may set overlay metadata
+          try { await setXattr(fdPath(dir, name), x, value); } catch { /* filesystem without that namespace: skip */ }
         }
-        await fh.chown(h.uid, h.gid);
-        await fh.chmod(mode);
-        await fh.utimes(mtime, mtime);
-      } finally { await fh.close(); }
-      break;
+      }
+    } finally { closeSync(dir); }
+  }
+
+  /** Writes one non-link entry as `name` in the open directory `dir`; false when it was skipped. */
+  private async write(h: Header, rel: string, stream: AsyncIterable<Buffer>, dir: number, name: string): Promise<boolean> {
+    const p = fdPath(dir, name);
+    const mode = h.mode & 0o7777;
+    const mtime = h.mtime ?? new Date(0);
+    switch (h.type) {
+      case 'directory': {
+        await drain(stream);
+        if (!this.clear(dir, name, h.name, true)) mkdirSync(p, 0o700);
+        const fd = this.openEntryDir(dir, name, h.name);
+        try { fchownSync(fd, h.uid, h.gid); fchmodSync(fd, mode); } finally { closeSync(fd); }
+        this.dirTimes.push([this.full(rel), mtime]);
+        return true;
+      }
+      case 'file': case 'contiguous-file': {
+        this.clear(dir, name, h.name, false);
+        const fh = await open(p, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
+        try {
+          for await (const chunk of stream) {
+            let off = 0;
+            while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
+          }
+          await fh.chown(h.uid, h.gid);
+          await fh.chmod(mode);
+          await fh.utimes(mtime, mtime);
+        } finally { await fh.close(); }
+        return true;
+      }
+      case 'symlink': {
+        await drain(stream);
+        this.clear(dir, name, h.name, false);
+        symlinkSync(h.linkname ?? '', p);
+        lchownSync(p, h.uid, h.gid);
+        lutimesSync(p, mtime, mtime);
+        return true;
+      }
+      case 'fifo': {
+        await drain(stream);
+        this.clear(dir, name, h.name, false);
+        await mkfifo(p, mode);
+        lchownSync(p, h.uid, h.gid);
+        return true;
+      }
+      case 'character-device': case 'block-device': {
+        await drain(stream);
+        if (this.rules.devices === 'skip') { this.stats.skipped.push(rel); return false; }
+        this.clear(dir, name, h.name, false);
+        await mknodDevice(p, h.type === 'block-device' ? 'b' : 'c', h.devmajor ?? 0, h.devminor ?? 0, mode);
+        lchownSync(p, h.uid, h.gid);
+        return true;
+      }
+      default:
+        await drain(stream);
+        this.stats.skipped.push(rel);
+        return false;
     }
-    case 'symlink': {
-      await drain(stream);
-      await clear(p, false);
-      await symlink(h.linkname, p);
-      await lchown(p, h.uid, h.gid);
-      await lutimes(p, mtime, mtime);
-      break;
+  }
+
+  /** Opens a directory entry just made or kept, refusing one swapped for a symlink meanwhile. */
+  private openEntryDir(dir: number, name: string, entryName: string): number {
+    try { return openDirIn(dir, name); } catch {
+      throw new LayerError(`directory entry changed while extracting: ${entryName}`);
     }
-    case 'link': {
-      await drain(stream);
-      const target = cleanEntryName(h.linkname ?? '');
-      if (!target) throw new LayerError(`refusing hard link to the layer root: ${h.name}`);
-      await ensureParents(root, target, h.name);
-      const tp = join(root, target);
-      const st = await lstatOrNull(tp);
+  }
+
+  private async hardLink(h: Header, rel: string): Promise<void> {
+    const target = cleanEntryName(h.linkname ?? '', this.rules.absolute);
+    if (!target) throw new LayerError(`refusing hard link to the root: ${h.name}`);
+    const from = this.parentOf(this.full(target), h.name);
+    try {
+      const st = lstatOrNull(fdPath(from.dir, from.name));
       if (!st) throw new LayerError(`refusing hard link to a missing entry: ${h.name} -> ${h.linkname}`);
       if (st.isDirectory()) throw new LayerError(`refusing hard link to a directory: ${h.name} -> ${h.linkname}`);
-      if (tp === p) return;
-      await clear(p, false);
-      await link(tp, p);
-      return; // a hard link shares the target's inode: no owner/mode/time of its own
-    }
-    case 'fifo': {
-      await drain(stream);
-      await clear(p, false);
-      await mkfifo(p, mode);
-      await lchown(p, h.uid, h.gid);
-      break;
-    }
-    case 'character-device': case 'block-device': {
-      await drain(stream);
-      stats.skipped.push(rel);
-      return;
-    }
-    default: {
-      await drain(stream);
-      stats.skipped.push(rel);
-      return;
+      if (target === rel) return;
+      const to = this.parentOf(this.full(rel), h.name);
+      try {
+        this.clear(to.dir, to.name, h.name, false);
+        // link(2) does not follow a symlink named as the source: at worst it links that symlink (inside the root)
+        linkSync(fdPath(from.dir, from.name), fdPath(to.dir, to.name));
+      } finally { closeSync(to.dir); }
+    } finally { closeSync(from.dir); }
+    // a hard link shares the target's inode: no owner/mode/time of its own
+  }
+
+  /** Directory mtimes last: creating entries inside changed them. */
+  finish(): void {
+    for (const [rel, t] of this.dirTimes.reverse()) {
+      try {
+        const fd = this.root.openDir(rel, { symlinks: this.rules.symlinkParents });
+        try { futimesSync(fd, t, t); } finally { closeSync(fd); }
+      } catch { /* gone (whiteout of a dir) */ }
     }
   }
-  for (const [name, value] of paxXattrs(h)) {
-    if (name.startsWith('trusted.overlay.')) continue; // only whiteout entries may set overlay metadata
-    try { await setXattr(p, name, value); } catch { /* filesystem without that namespace: skip */ }
-  }
-  void dirname;
 }

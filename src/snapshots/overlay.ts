@@ -11,10 +11,10 @@
 // Tar handling: apply() (local imports, trusted host tars) uses GNU tar via src/sys/tar.ts; layers from
 // registries and archives go through applyWith() + ./apply.ts (untrusted-tar rules, whiteouts).
 import { randomBytes } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { createReadStream, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DB } from '../store/db.js';
-import { extractTar } from '../sys/tar.js';
+import { extractTarStream, IMPORT } from './apply.js';
 import { chainId as computeChainId } from './chain.js';
 
 export interface LayerRow { chainId: string; diffId: string; parent: string | null; size: number }
@@ -60,12 +60,12 @@ export class OverlaySnapshotter {
   }
 
   /**
-   * Applies an uncompressed layer tar on top of `parent` (a chain id, or undefined for a base layer).
-   * Returns the layer and whether this call created it. Throws (TarError) and leaves nothing when the
-   * tar cannot be extracted.
+   * Applies an uncompressed root filesystem tar (import) on top of `parent` (a chain id, or undefined
+   * for a base layer) with the safe extractor's IMPORT rules. Returns the layer and whether this call
+   * created it. Throws (LayerError) and leaves nothing when the tar cannot be extracted.
    */
   async apply(tarFile: string, diffId: string, parent: string | undefined): Promise<{ layer: LayerRow; created: boolean }> {
-    return this.applyWith(diffId, parent, (diff) => extractTar(tarFile, diff));
+    return this.applyWith(diffId, parent, (diff) => extractTarStream(createReadStream(tarFile), diff, IMPORT));
   }
 
   /**
@@ -80,7 +80,9 @@ export class OverlaySnapshotter {
     if (existing && existsSync(this.diffDir(chainId))) return { layer: existing, created: false };
     const tmp = join(this.tmpRoot, randomBytes(12).toString('hex'));
     const diff = join(tmp, 'diff');
-    mkdirSync(diff, { recursive: true, mode: 0o755 });
+    // The layer's directory is private like its parents; diff/ is the layer's "/" (0755 as in images).
+    mkdirSync(tmp, { mode: 0o700 });
+    mkdirSync(diff, { mode: 0o755 });
     let size: number;
     try {
       await fill(diff);

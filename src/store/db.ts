@@ -2,6 +2,7 @@
 // Every change of state is one transaction. Schema changes are appended to MIGRATIONS, never edited:
 // the database records how many it has applied (PRAGMA user_version).
 import Database from 'better-sqlite3';
+import { PRIVATE, privateFile, tighten } from '../sys/perms.js';
 
 export type DB = Database.Database;
 
@@ -52,6 +53,10 @@ const MIGRATIONS: string[] = [
 ];
 
 export function openDb(path: string): DB {
+  // 0600: the records hold containers' Env (passwords). SQLite gives -wal and -shm the database
+  // file's mode when it creates them; ones an older cocon left 0644 are tightened here.
+  privateFile(path, PRIVATE.file);
+  for (const f of [`${path}-wal`, `${path}-shm`]) tighten(f, PRIVATE.file);
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');

@@ -1,7 +1,17 @@
 // The host's device nodes, for --privileged containers (docker gives them every host device).
 import { readdirSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
-import type { OciDevice } from '../runtime/spec.js';
+
+/** A device node as the OCI spec's linux.devices lists it (runtime/spec.ts OciDevice has this shape). */
+export interface HostDevice {
+  type: 'c' | 'b';
+  path: string;
+  major: number;
+  minor: number;
+  fileMode: number;
+  uid: number;
+  gid: number;
+}
 
 const SKIP = new Set(['/dev/pts', '/dev/shm', '/dev/mqueue', '/dev/console', '/dev/ptmx']);
 
@@ -9,8 +19,8 @@ function major(rdev: number): number { return ((rdev >> 8) & 0xfff) | (Math.floo
 function minor(rdev: number): number { return (rdev & 0xff) | ((rdev >> 12) & ~0xff & 0xfffff); }
 
 /** Every character and block device under /dev (not following symlinks), as OCI devices. */
-export function hostDevices(dir = '/dev'): OciDevice[] {
-  const out: OciDevice[] = [];
+export function hostDevices(dir = '/dev'): HostDevice[] {
+  const out: HostDevice[] = [];
   let names: string[];
   try { names = readdirSync(dir); } catch { return out; }
   for (const n of names) {

@@ -3,7 +3,7 @@
 // nor grant a capability the caller lacks, so the OCI spec is clamped to these. Also whether the
 // kernel can limit swap (docker's SwapLimit), and how many OOM kills a container's cgroup saw.
 import { existsSync, readFileSync } from 'node:fs';
-import { capsFromMask } from '../runtime/caps.js';
+import { capsFromMask } from './caps.js';
 
 let nofile: number | null = null;
 let caps: string[] | null = null;

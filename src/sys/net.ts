@@ -1,91 +1,80 @@
-// Network devices and namespaces through ip(8), unshare(1) and nsenter(1): Node cannot create
-// namespaces, move links or set addresses itself. Named network namespaces are files
-// bind-mounted by `unshare --net=FILE` (anywhere, not only /run/netns); commands run inside one
-// with `nsenter --net=FILE`.
+// Network devices and namespaces through ip(8), nft(8), unshare(1) and nsenter(1): Node
+// cannot create namespaces, move links or set addresses itself. Named network namespaces are
+// files bind-mounted by `unshare --net=FILE` (anywhere, not only /run/netns); commands run inside
+// one with `nsenter --net=FILE`. Every tool gets an argv array; `ip -batch -` and `nft -f -` read
+// their text on stdin.
 import { closeSync, openSync, rmSync, writeFileSync, mkdirSync, readFileSync, existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { runOk, run } from './exec.js';
 import { isMounted } from './mount.js';
-import { sh, shOk, shq } from './shell.js';
+import { nftApply } from './nft.js';
+
+/** argv that runs `argv` inside the network namespace bound to `netns` (or on the host). */
+function inNetns(netns: string | undefined, argv: string[]): [string, string[]] {
+  return netns ? ['nsenter', [`--net=${netns}`, ...argv]] : [argv[0], argv.slice(1)];
+}
+
+function batchText(lines: string[]): string { return lines.join('\n') + '\n'; }
 
 /** Runs `ip -batch -` with the given lines, in the host namespace or inside netns (a file path). */
 export async function ipBatch(lines: string[], netns?: string): Promise<void> {
   if (!lines.length) return;
-  await shOk(`${netns ? `nsenter --net=${shq(netns)} ` : ''}ip -batch - <<'COCON_EOF'\n${lines.join('\n')}\nCOCON_EOF`);
+  const [cmd, args] = inNetns(netns, ['ip', '-batch', '-']);
+  await runOk(cmd, args, { input: batchText(lines) });
 }
 
-/** Like ipBatch but never throws: for teardown where a missing link is not an error. */
+/** Like ipBatch but never throws (`ip -force`): for teardown where a missing link is not an error. */
 export async function ipBatchForce(lines: string[], netns?: string): Promise<void> {
   if (!lines.length) return;
-  await sh(`${netns ? `nsenter --net=${shq(netns)} ` : ''}ip -force -batch - <<'COCON_EOF'\n${lines.join('\n')}\nCOCON_EOF`);
+  const [cmd, args] = inNetns(netns, ['ip', '-force', '-batch', '-']);
+  await run(cmd, args, { input: batchText(lines) }).catch(() => undefined);
 }
 
-/** Creates a persistent network namespace bound to `path` and runs `ip -batch` lines inside it. */
-export async function createNetns(path: string, lines: string[] = []): Promise<void> {
+/**
+ * A container's network namespace: creates it bound to `path` running `ip -batch` lines inside it,
+ * then, at once, the batches of the other namespaces (the hubs) and, when given, an nft script
+ * inside the new namespace with route_localnet on (the DNS redirect). Nothing is left on failure.
+ */
+export async function setupNetns(path: string, lines: string[], then: Array<{ netns: string; lines: string[] }>, nftScript?: string): Promise<void> {
   mkdirSync(dirname(path), { recursive: true });
   if (isMounted(path)) await deleteNetns(path);
   closeSync(openSync(path, 'w'));
   try {
-    if (lines.length) await runOk('unshare', [`--net=${path}`, 'ip', '-batch', '-'], { input: lines.join('\n') + '\n' });
-    else await runOk('unshare', [`--net=${path}`, 'true']);
+    await runOk('unshare', [`--net=${path}`, 'ip', '-batch', '-'], { input: batchText(lines) });
+    const jobs = then.map((t) => ipBatch(t.lines, t.netns));
+    if (nftScript) jobs.push(localnetNft(path, nftScript));
+    await Promise.all(jobs);
   } catch (e) {
     await deleteNetns(path).catch(() => undefined);
     throw e;
   }
 }
 
-/**
- * One process for a container's whole setup: creates the namespace bound to `path` running
- * `ip -batch` lines inside it, then runs further batches in other namespaces (the hubs). Node's
- * spawns are the expensive part of a container start, so everything goes through one `sh`.
- */
-export async function setupNetns(path: string, lines: string[], then: Array<{ netns: string; lines: string[] }>, tail = ''): Promise<void> {
-  mkdirSync(dirname(path), { recursive: true });
-  if (isMounted(path)) await deleteNetns(path);
-  const q = (x: string) => `'${x.replace(/'/g, `'\\''`)}'`;
-  const doc = (ls: string[], tag: string) => `<<'${tag}'\n${ls.join('\n')}\n${tag}\n`;
-  let script = `set -e\n: > ${q(path)}\nunshare --net=${q(path)} ip -batch - ${doc(lines, 'COCON_EOF_0')}`;
-  then.forEach((t, i) => { script += `nsenter --net=${q(t.netns)} ip -batch - ${doc(t.lines, `COCON_EOF_${i + 1}`)}`; });
-  script += tail;
-  try {
-    await shOk(script);
-  } catch (e) {
-    await deleteNetns(path).catch(() => undefined);
-    throw e;
-  }
+/** Turns route_localnet on in a namespace (loopback-sourced packets may leave once rewritten), then applies an nft script there. */
+export async function localnetNft(netns: string, script: string): Promise<void> {
+  // /proc/sys/net is the opener's namespace's: tee (coreutils, always there) writes it from inside.
+  await runOk('nsenter', [`--net=${netns}`, 'tee', '/proc/sys/net/ipv4/conf/all/route_localnet'], { input: '1\n' });
+  await nftApply(script, netns);
 }
 
 /**
- * A bridge in its own namespace (`hub`, bound to a file) and a veth pair hub:up0 <-> host:`dev`,
- * `dev` carrying `gwCidr`, tagged with `alias`, up, with route_localnet; in one `sh`. A stale `dev`
- * of the same name is deleted first.
+ * A bridge in its own namespace `hub` (bound to a file) made by `hubLines`, with an uplink veth
+ * whose host end `dev` is set up by `hostLines` and gets route_localnet. A stale `dev` of the
+ * same name is deleted first; nothing is left on failure.
  */
-export async function createHub(hub: string, dev: string, gwCidr: string, alias: string): Promise<void> {
+export async function createHub(hub: string, dev: string, hubLines: string[], hostLines: string[]): Promise<void> {
   mkdirSync(dirname(hub), { recursive: true });
   if (isMounted(hub)) await deleteNetns(hub);
-  const q = (x: string) => `'${x.replace(/'/g, `'\\''`)}'`;
-  const script = `set -e
-if [ -e /sys/class/net/${dev} ]; then ip link del dev ${dev}; fi
-: > ${q(hub)}
-unshare --net=${q(hub)} ip -batch - <<'COCON_EOF'
-link set lo up
-link add br0 type bridge
-link set br0 up
-link add up0 type veth peer name ${dev} netns ${process.pid}
-link set up0 master br0
-link set up0 up
-COCON_EOF
-ip -batch - <<'COCON_EOF'
-addr add ${gwCidr} dev ${dev}
-link set dev ${dev} alias ${alias}
-link set dev ${dev} up
-COCON_EOF
-echo 1 > /proc/sys/net/ipv4/conf/${dev}/route_localnet
-`;
-  try { await shOk(script); } catch (e) {
-    await sh(`ip link del dev ${dev}`);
+  try {
+    if (hostLinkExists(dev)) await runOk('ip', ['link', 'del', 'dev', dev]);
+    closeSync(openSync(hub, 'w'));
+    await runOk('unshare', [`--net=${hub}`, 'ip', '-batch', '-'], { input: batchText(hubLines) });
+    await ipBatch(hostLines);
+    writeFileSync(`/proc/sys/net/ipv4/conf/${dev}/route_localnet`, '1');
+  } catch (e) {
+    await run('ip', ['link', 'del', 'dev', dev]).catch(() => undefined);
     await deleteNetns(hub).catch(() => undefined);
     throw e;
   }
@@ -95,7 +84,7 @@ export function hostLinkExists(name: string): boolean { return existsSync(`/sys/
 
 /** Releases a namespace bound to path (it dies with its links once no process holds it). */
 export async function deleteNetns(path: string): Promise<void> {
-  if (isMounted(path)) await sh(`umount ${shq(path)} 2>/dev/null || umount -l ${shq(path)}`);
+  if (isMounted(path) && (await run('umount', [path])).code !== 0) await run('umount', ['-l', path]);
   rmSync(path, { force: true });
 }
 

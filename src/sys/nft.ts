@@ -1,11 +1,11 @@
 // nftables through nft(8): whole scripts applied as one transaction (`nft -f -`), listing in
 // JSON (`nft -j`). cocon only ever touches its own tables.
 import { runOk, run } from './exec.js';
-import { shOk, shq } from './shell.js';
 
-/** Applies an nft script atomically, on the host or inside a network namespace (file path). */
+/** Applies an nft script atomically (`nft -f -`, the script on stdin), on the host or inside a network namespace (file path). */
 export async function nftApply(script: string, netns?: string): Promise<void> {
-  await shOk(`${netns ? `nsenter --net=${shq(netns)} ` : ''}nft -f - <<'COCON_NFT'\n${script}\nCOCON_NFT`);
+  if (netns) await runOk('nsenter', [`--net=${netns}`, 'nft', '-f', '-'], { input: script });
+  else await runOk('nft', ['-f', '-'], { input: script });
 }
 
 /** The host's tables as family + name. */

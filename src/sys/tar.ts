@@ -1,13 +1,6 @@
-// Tar archives through GNU tar (the only place that runs it).
-//
-// extractTar: GNU tar refuses members whose names contain '..' (and fails the whole extraction), strips
-// leading '/' (also from hard-link targets), keeps numeric owners, permissions and xattrs, and creates
-// placeholders for symlinks with absolute or '..' targets until the end, so a later member cannot be
-// written through them (checked: `link -> /outside` then `link/x` fails with "Not a directory").
-// Pulled and loaded layers do not come here: they go through src/snapshots/apply.ts (our own per-entry
-// rules, OCI whiteouts -> overlay whiteouts, no device nodes). extractTar remains for `import` and
-// bootstrap (whole root filesystems, not layers: no whiteouts to translate), relying on GNU tar's rules
-// above for escapes.
+// Tar archives through GNU tar (the only place that runs it), for writing tars of trees we own.
+// Nothing untrusted is ever extracted with GNU tar: every extraction (pull, load, import, cp in)
+// goes through the one safe extractor, src/snapshots/apply.ts.
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
@@ -18,20 +11,6 @@ export class TarError extends Error {}
 function tarMessage(stderr: string, code: number): string {
   const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l && !/^tar: Exiting with failure status/.test(l) && !/^tar: Removing leading/.test(l));
   return lines.slice(0, 3).join('; ') || `tar exited with status ${code}`;
-}
-
-/** Extracts an uncompressed tar file into an existing directory. Throws TarError with tar's message. */
-export async function extractTar(tarFile: string, dest: string): Promise<void> {
-  const r = await run('tar', ['-x', '--numeric-owner', '--same-owner', '--same-permissions', '--xattrs', '--xattrs-include=*',
-    '-f', tarFile, '-C', dest]);
-  if (r.code !== 0) throw new TarError(tarMessage(r.stderr, r.code));
-}
-
-/** Lists the member names of a tar file (validates that it is a tar archive). */
-export async function listTar(tarFile: string): Promise<string[]> {
-  const r = await run('tar', ['-t', '-f', tarFile]);
-  if (r.code !== 0) throw new TarError(tarMessage(r.stderr, r.code));
-  return r.stdout.split('\n').filter((l) => l !== '');
 }
 
 /**

@@ -27,3 +27,8 @@ export async function isOpaque(dir: string): Promise<boolean> {
   const r = await run('getfattr', ['--only-values', '--absolute-names', '-n', 'trusted.overlay.opaque', '--', dir]);
   return r.code === 0 && r.stdout === 'y';
 }
+
+/** Creates a character ('c') or block ('b') device node. */
+export async function mknodDevice(path: string, kind: 'c' | 'b', major: number, minor: number, mode: number): Promise<void> {
+  await runOk('mknod', ['-m', (mode & 0o7777).toString(8), '--', path, kind, String(major), String(minor)]);
+}

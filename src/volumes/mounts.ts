@@ -3,7 +3,7 @@
 // `--volumes-from`. Produces the list of mount points a container gets, with docker's errors.
 // No I/O: the caller creates volumes and host directories.
 import { posix } from 'node:path';
-import { InvalidArgument } from '../api/errors.js';
+import { InvalidArgument } from '../core/errors.js';
 
 export interface MountPoint {
   Type: 'bind' | 'volume' | 'tmpfs';

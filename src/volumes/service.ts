@@ -8,11 +8,12 @@
 // Records live in SQLite (table volumes); data under <data-root>/volumes/<name>/_data.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { PRIVATE, privateDir, privateFile, tighten } from '../sys/perms.js';
 import { join } from 'node:path';
-import type { DaemonConfig } from '../daemon/config.js';
+import type { DaemonConfig } from '../core/config.js';
 import type { DB } from '../store/db.js';
-import type { EventBus } from '../daemon/events.js';
-import { Conflict, Internal, InvalidArgument, NotFound } from '../api/errors.js';
+import type { EventBus } from '../core/events.js';
+import { Conflict, Internal, InvalidArgument, NotFound } from '../core/errors.js';
 import { validateVolumeName } from './mounts.js';
 import { isMounted, unmount } from '../sys/mount.js';
 import { runOk } from '../sys/exec.js';
@@ -38,7 +39,9 @@ export class VolumeService {
 
   constructor(config: DaemonConfig, private readonly db: DB, private readonly events: EventBus) {
     this.root = join(config.dataRoot, 'volumes');
-    mkdirSync(this.root, { recursive: true, mode: 0o701 });
+    privateDir(this.root);
+    // An older cocon made <name>/ 0755: tighten them (not their _data, the containers' view).
+    for (const e of readdirSync(this.root, { withFileTypes: true })) if (e.isDirectory()) tighten(join(this.root, e.name), PRIVATE.dir);
   }
 
   setUsageCheck(fn: (name: string) => VolumeUsage[]): void { this.usage = fn; }
@@ -80,9 +83,12 @@ export class VolumeService {
     const v: VolumeRecord = { name, driver, created: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'), labels: req.Labels && Object.keys(req.Labels).length ? req.Labels : null, options: opts, anonymous, copyState: null };
     const dir = this.dir(name);
     try {
+      // <name>/ is private; _data is the volume's "/" as containers see it (0755, as docker makes it).
+      privateDir(dir);
       mkdirSync(join(dir, '_data'), { recursive: true, mode: 0o755 });
       if (opts?.size) {
         const img = join(dir, 'disk.img');
+        privateFile(img);
         await runOk('truncate', ['-s', String(parseSize(opts.size)), img]);
         await runOk('mkfs.ext4', ['-q', '-F', '-m', '0', '-E', 'root_owner=0:0', img]);
       }

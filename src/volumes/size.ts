@@ -1,6 +1,6 @@
 // Sizes as docker reads them (go-units RAMInBytes: "10m", "1.5g", "512k", "4096"), as a
 // positive byte count or InvalidArgument.
-import { InvalidArgument } from '../api/errors.js';
+import { InvalidArgument } from '../core/errors.js';
 import { ramInBytes } from '../units/go-units.js';
 
 export function parseSize(s: string): number {

@@ -9,7 +9,7 @@ import { Router } from '../../src/api/router.js';
 import { registerImageRoutes } from '../../src/api/images.js';
 import { ImageService } from '../../src/images/service.js';
 import { openDb, type DB } from '../../src/store/db.js';
-import { EventBus } from '../../src/daemon/events.js';
+import { EventBus } from '../../src/core/events.js';
 import { resolveConfig } from '../../src/daemon/config.js';
 import type { Services } from '../../src/daemon/services.js';
 

@@ -7,7 +7,9 @@ import { execFileSync } from 'node:child_process';
 import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { applyLayer, LayerError } from '../../src/snapshots/apply.js';
+import { applyLayer, COPY, extractTarStream, IMPORT, LayerError, type ExtractRules } from '../../src/snapshots/apply.js';
+import { SafeRoot, RootPathError } from '../../src/sys/saferoot.js';
+import { symlinkSync } from 'node:fs';
 import { makeTar, type TarEntry } from './registry-helpers.js';
 
 let base: string; let outside: string;
@@ -117,4 +119,60 @@ test('tarDirectoryStream streams a directory as a tar (and errors for a missing 
   writeFileSync(file, Buffer.concat(chunks));
   assert.deepEqual(execFileSync('tar', ['-tf', file]).toString().trim().split('\n'), ['./', './etc/', './etc/hostname']);
   await assert.rejects(async () => { for await (const _ of exportTree(join(base, 'missing'))) { /* drain */ } }, /Cannot open/);
+});
+
+async function extractWith(rules: ExtractRules, entries: TarEntry[], prepare?: (dir: string) => void, baseDir = ''): Promise<{ dir: string; err?: unknown }> {
+  const dir = join(base, `root${n++}`);
+  mkdirSync(dir);
+  prepare?.(dir);
+  try { await extractTarStream(Readable.from(await makeTar(entries)), dir, rules, baseDir); return { dir }; } catch (err) { return { dir, err }; }
+}
+
+test('IMPORT rules: absolute names and hard links count from the root; devices are created', async () => {
+  const r = await extractWith(IMPORT, [{ name: `${outside}/abs`, data: 'a\n' }, { name: 'h', type: 'link', linkname: `${outside}/abs` },
+    { name: 'dev/', type: 'directory' }, { name: 'dev/null', type: 'character-device', devmajor: 1, devminor: 3, mode: 0o666 }]);
+  assert.equal(r.err, undefined, String(r.err));
+  assert.equal(readFileSync(join(r.dir, outside, 'abs'), 'utf8'), 'a\n');
+  assert.equal(lstatSync(join(r.dir, 'h')).nlink, 2);
+  const st = lstatSync(join(r.dir, 'dev/null'));
+  assert.ok(st.isCharacterDevice());
+  assert.equal(st.rdev, 0x103);
+  outsideUntouched();
+});
+
+test('COPY rules: symlinks already in the root resolve inside it, at any depth; dirs and non-dirs are not swapped', async () => {
+  const prepare = (dir: string) => {
+    mkdirSync(join(dir, 'tmp'));
+    symlinkSync('/', join(dir, 'tmp/hostroot'));
+    symlinkSync('../../../../../../..', join(dir, 'tmp/up'));
+    symlinkSync(outside, join(dir, 'tmp/abs'));
+  };
+  const r = await extractWith(COPY, [{ name: `hostroot${outside}/evil`, data: 'x' }, { name: `up${outside}/evil2`, data: 'y' },
+    { name: 'abs/evil3', data: 'z' }, { name: 'abs/../../x', data: 'no' }], prepare, '/tmp');
+  assert.ok(r.err instanceof LayerError, 'the .. entry is refused');
+  assert.equal(readFileSync(join(r.dir, outside, 'evil'), 'utf8'), 'x');
+  assert.equal(readFileSync(join(r.dir, outside, 'evil2'), 'utf8'), 'y');
+  assert.equal(readFileSync(join(r.dir, outside, 'evil3'), 'utf8'), 'z');
+  outsideUntouched();
+  const d = await extractWith(COPY, [{ name: 'd', data: 'file over dir' }], (dir) => mkdirSync(join(dir, 'd')));
+  assert.match(String(d.err), /cannot overwrite directory "d" with non-directory/);
+  const f = await extractWith(COPY, [{ name: 'f/', type: 'directory' }], (dir) => writeFileSync(join(dir, 'f'), 'x'));
+  assert.match(String(f.err), /cannot overwrite non-directory "f\/?" with directory/);
+});
+
+test('SafeRoot: .. stops at the root, link loops end with ELOOP, refuse mode names the symlink', () => {
+  const dir = join(base, `saferoot${n++}`);
+  mkdirSync(join(dir, 'a/b'), { recursive: true });
+  symlinkSync('loop', join(dir, 'loop'));
+  symlinkSync('/a', join(dir, 'toa'));
+  const r = SafeRoot.open(dir);
+  try {
+    const fd = r.openDir('../../../..'); // the root itself
+    assert.deepEqual(readdirSync(`/proc/self/fd/${fd}`).sort(), ['a', 'loop', 'toa']);
+    const b = r.openDir('toa/b/../../a/b');
+    assert.deepEqual(readdirSync(`/proc/self/fd/${b}`), []);
+    assert.throws(() => r.openDir('loop/x'), (e: unknown) => e instanceof RootPathError && e.code === 'ELOOP');
+    assert.throws(() => r.openDir('toa/b', { symlinks: 'refuse' }), (e: unknown) => e instanceof RootPathError && e.code === 'ESYMLINK');
+    assert.throws(() => r.openDir('missing'), (e: unknown) => e instanceof RootPathError && e.code === 'ENOENT');
+  } finally { r.close(); }
 });

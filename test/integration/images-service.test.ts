@@ -8,9 +8,9 @@ import { execFileSync } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
 import { ImageService } from '../../src/images/service.js';
 import { openDb, type DB } from '../../src/store/db.js';
-import { EventBus } from '../../src/daemon/events.js';
+import { EventBus } from '../../src/core/events.js';
 import { resolveConfig } from '../../src/daemon/config.js';
-import { EngineError } from '../../src/api/errors.js';
+import { statusOf } from '../../src/api/httpstatus.js';
 
 let root: string; let db: DB; let svc: ImageService; let events: EventBus;
 let users: Record<string, Array<{ id: string; running: boolean }>> = {};
@@ -24,7 +24,7 @@ function makeTar(files: Record<string, string>): Buffer {
 }
 
 async function status(p: Promise<unknown>): Promise<{ status: number; message: string }> {
-  try { await p; } catch (e) { return { status: e instanceof EngineError ? e.status : 500, message: (e as Error).message }; }
+  try { await p; } catch (e) { return { status: statusOf(e), message: (e as Error).message }; }
   return { status: 0, message: '' };
 }
 

@@ -150,8 +150,12 @@ test('user network: names, aliases and ids resolve; --ip; connect/disconnect whi
   const other = uniq('oth');
   await ok(h.d, ['run', '-d', '--name', other, 'busybox', 'sleep', '300']);
   assert.equal((await h.d.api('POST', `/networks/${net}/connect`, { Container: other })).status, 200);
-  const two = await ok(h.d, ['exec', other, 'sh', '-c', `ip -o -4 addr; cat /etc/resolv.conf; wget -qO- http://${srv}/`]);
+  const two = await ok(h.d, ['exec', other, 'sh', '-c', `ip -o -4 addr; cat /etc/resolv.conf /etc/hosts; wget -qO- http://${srv}/`]);
   assert.match(two, /nameserver 127\.0\.0\.11/);
+  // the containers service added the new address to the running container's hosts file
+  const eth1 = new RegExp(`eth1\\s+inet (${base}\\.\\d+)/`).exec(two)?.[1];
+  assert.ok(eth1, two);
+  assert.match(two, new RegExp(`\\n${eth1!.replace(/\./g, '\\.')}\\t[0-9a-f]{12}\\n`));
   assert.match(two, new RegExp(`eth1\\s+inet ${base}\\.`));
   assert.match(two, /served-/);
   assert.equal((await h.d.api('POST', `/networks/${net}/disconnect`, { Container: other })).status, 200);

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { decodeBody, MAX_LABELS_SIZE } from '../../src/api/shape.js';
 import { checkHostConfig, ramInBytes, validateLogConfig, validateMemory, validateSysctls, logSizeMax } from '../../src/containers/hostconfig.js';
 
-const bad = (f: () => unknown, re: RegExp) => assert.throws(f, (e: Error & { status?: number }) => e.status === 400 && re.test(e.message));
+const bad = (f: () => unknown, re: RegExp) => assert.throws(f, (e: Error & { kind?: string }) => e.kind === 'invalid-argument' && re.test(e.message));
 
 test('decodeBody: empty is {}, objects pass with unknown fields kept, null and non-objects are refused', () => {
   assert.deepEqual(decodeBody('', 'containerCreate'), {});

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { resolveInRoot } from '../../src/sys/chroot.js';
 import { ChrootStore } from '../../src/chroot/store.js';
 import { ChrootManager } from '../../src/chroot/chroot.js';
-import { ChrootError } from '../../src/chroot/errors.js';
+import { EngineError } from '../../src/core/errors.js';
 
 const T = mkdtempSync(join(tmpdir(), 'chroot-paths-'));
 after(() => rmSync(T, { recursive: true, force: true }));
@@ -36,13 +36,13 @@ test('resolveInRoot keeps absolute and ../ symlinks inside the root', () => {
 test('store: claiming a name twice is a Conflict; records are written atomically', () => {
   const s = new ChrootStore(join(T, 'data'));
   s.claim('a');
-  assert.throws(() => s.claim('a'), (e: unknown) => e instanceof ChrootError && e.kind === 'Conflict' && /already exists/.test(e.message));
+  assert.throws(() => s.claim('a'), (e: unknown) => e instanceof EngineError && e.kind === 'conflict' && /already exists/.test(e.message));
   assert.equal(s.read('a'), undefined);
   s.write({ name: 'a', kind: 'jail', state: 'ready', created: new Date(0).toISOString(), arch: 'amd64' });
   assert.equal(s.get('a').kind, 'jail');
   assert.deepEqual(readdirSync(s.chrootDir('a')), ['chroot.json']);
-  assert.throws(() => s.get('nope'), (e: unknown) => e instanceof ChrootError && e.kind === 'NotFound');
-  assert.throws(() => s.get('../a'), (e: unknown) => e instanceof ChrootError && e.kind === 'NotFound');
+  assert.throws(() => s.get('nope'), (e: unknown) => e instanceof EngineError && e.kind === 'not-found');
+  assert.throws(() => s.get('../a'), (e: unknown) => e instanceof EngineError && e.kind === 'not-found');
   writeFileSync(join(s.dir, '.hidden'), '');
   assert.deepEqual(s.names(), ['a']);
 });

@@ -5,13 +5,13 @@ import {
   archOfMachine, cacheKey, cleanInnerPath, parseBind, parseElfHeader, parseEnv, parseGroup, parseInclude, parseLdd, parsePasswd,
   resolveUser, tinyElf32Uname, validateArch, validateMirror, validateName, validateSuite, validateVariant,
 } from '../../src/chroot/validate.js';
-import { ChrootError } from '../../src/chroot/errors.js';
+import { EngineError } from '../../src/core/errors.js';
 import { jailUser } from '../../src/chroot/chroot.js';
 import { buildRunScript } from '../../src/sys/chroot.js';
 
 const SCRIPTS = ['sid', 'bookworm', 'trixie', 'testing', 'unstable', 'jammy'];
 const bad = (fn: () => unknown, re: RegExp): void => {
-  assert.throws(fn, (e: unknown) => e instanceof ChrootError && e.kind === 'InvalidArgument' && re.test(e.message));
+  assert.throws(fn, (e: unknown) => e instanceof EngineError && e.kind === 'invalid-argument' && re.test(e.message));
 };
 
 test('names', () => {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { applyChanges, shellWords, parseExpose } from '../../src/images/changes.js';
-import { InvalidArgument } from '../../src/api/errors.js';
+import { InvalidArgument } from '../../src/core/errors.js';
 
 test('CMD and ENTRYPOINT: JSON and shell forms', () => {
   assert.deepEqual(applyChanges({}, ['CMD ["sh"]']).Cmd, ['sh']);

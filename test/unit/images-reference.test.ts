@@ -4,7 +4,7 @@ import {
   parseNormalized, normalize, familiarize, familiarString, withDefaultTag, targetReference, idPrefix, isIdPrefixOf,
   shortId, notFoundName, pathMatch, familiarMatch, isFullId, ERR_FORMAT, ERR_LOWERCASE,
 } from '../../src/images/reference.js';
-import { InvalidArgument } from '../../src/api/errors.js';
+import { InvalidArgument } from '../../src/core/errors.js';
 
 const H = 'a'.repeat(64);
 

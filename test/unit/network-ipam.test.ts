@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { allocate, cidrString, contains, intToIp, ipToInt, macFor, overlaps, parseCidr, parsePool, pickSubnet } from '../../src/network/ipam.js';
 import { inspectPorts, portRequests, psPorts } from '../../src/network/ports.js';
 import { answer, parseQuestion } from '../../src/network/dns.js';
-import { linkEnv } from '../../src/network/service.js';
+import { linkEnv } from '../../src/network/links.js';
 import type { ContainerRecord } from '../../src/containers/types.js';
 
 test('CIDR parsing, containment and overlap', () => {

@@ -6,13 +6,13 @@ import {
   parseBind, parseMount, parseTmpfs, containerMounts, fromContainer, validateVolumeName, type MountPoint,
 } from '../../src/volumes/mounts.js';
 import { parseSize } from '../../src/volumes/size.js';
-import { InvalidArgument } from '../../src/api/errors.js';
+import { InvalidArgument } from '../../src/core/errors.js';
 
 /** Asserts fn throws docker's 400 (InvalidArgument) with a message matching re. */
 function refuses(fn: () => unknown, re: RegExp | string): void {
   assert.throws(fn, (e: unknown) => {
     assert.ok(e instanceof InvalidArgument, `expected InvalidArgument, got ${String(e)}`);
-    assert.equal(e.status, 400);
+    assert.equal(e.kind, 'invalid-argument');
     if (typeof re === 'string') assert.equal(e.message, re); else assert.match(e.message, re);
     return true;
   });

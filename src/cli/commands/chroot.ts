@@ -17,7 +17,8 @@ import { tabwrite } from '../table.js';
 import { humanDuration, humanSize } from '../humanize.js';
 import { makeCtx } from '../context.js';
 import { ApiError, ConnectError, readJsonStream } from '../client.js';
-import { ChrootError, ChrootManager } from '../../chroot/chroot.js';
+import { ChrootManager } from '../../chroot/chroot.js';
+import { Conflict, EngineError, Internal, InvalidArgument, Unavailable } from '../../core/errors.js';
 import type { ChrootSummary } from '../../chroot/chroot.js';
 import { parseEnv } from '../../chroot/validate.js';
 import { DEFAULT_DATA_ROOT } from '../../chroot/store.js';
@@ -85,10 +86,10 @@ const SUBS: Record<string, Sub> = {
       const name = o.args[0];
       const image = o.str('from-image');
       if (image) {
-        if (o.has('suite') || o.has('arch') || o.has('include') || o.has('mirror')) throw new ChrootError('InvalidArgument', '--from-image cannot be combined with --suite, --arch, --include or --mirror');
+        if (o.has('suite') || o.has('arch') || o.has('include') || o.has('mirror')) throw new InvalidArgument('--from-image cannot be combined with --suite, --arch, --include or --mirror');
         const { validateName } = await import('../../chroot/validate.js');
         validateName(name);
-        if (m.store.exists(name)) throw new ChrootError('Conflict', `chroot "${name}" already exists`);
+        if (m.store.exists(name)) throw new Conflict(`chroot "${name}" already exists`);
         const ctx = makeCtx(env.hostFlag, process.env);
         const client = await ctx.client();
         try {
@@ -101,7 +102,7 @@ const SUBS: Record<string, Sub> = {
           return 0;
         } finally { client.close(); }
       }
-      if (!o.str('suite')) throw new ChrootError('InvalidArgument', 'create needs --suite SUITE (e.g. bookworm) or --from-image IMAGE');
+      if (!o.str('suite')) throw new InvalidArgument('create needs --suite SUITE (e.g. bookworm) or --from-image IMAGE');
       const ac = new AbortController();
       const onSig = (): void => { ac.abort(); };
       process.on('SIGINT', onSig); process.on('SIGTERM', onSig);
@@ -130,7 +131,7 @@ const SUBS: Record<string, Sub> = {
     ],
     min: 1, max: 1,
     async run(m, o) {
-      if (!o.str('program')) throw new ChrootError('InvalidArgument', 'jail needs --program PATH');
+      if (!o.str('program')) throw new InvalidArgument('jail needs --program PATH');
       const rec = await m.jail({ name: o.args[0], program: o.str('program'), copies: o.list('copy'), user: o.str('user') || undefined });
       err(`created jail ${rec.name}: ${rec.program} as ${rec.user!.name} (${rec.user!.uid}:${rec.user!.gid})\n`);
       out(`${rec.name}\n`);
@@ -149,7 +150,7 @@ const SUBS: Record<string, Sub> = {
       if (o.bool('quiet')) { for (const r of m.store.list()) out(`${r.name}\n`); return 0; }
       const list = await m.list(true);
       if (o.str('format') === 'json') { for (const r of list) out(`${JSON.stringify(r)}\n`); return 0; }
-      if (o.str('format')) throw new ChrootError('InvalidArgument', `unsupported --format "${o.str('format')}" (json)`);
+      if (o.str('format')) throw new InvalidArgument(`unsupported --format "${o.str('format')}" (json)`);
       const lines = ['NAME\tKIND\tSOURCE\tSIZE\tCREATED'];
       for (const r of list) {
         const created = `${humanDuration(Date.now() - Date.parse(r.created))} ago`;
@@ -168,7 +169,7 @@ const SUBS: Record<string, Sub> = {
       const res: unknown[] = [];
       let status = 0;
       for (const n of o.args) {
-        try { res.push(await m.inspect(n)); } catch (e) { if (e instanceof ChrootError) { err(`Error: ${e.message}\n`); status = 1; } else throw e; }
+        try { res.push(await m.inspect(n)); } catch (e) { if (e instanceof EngineError) { err(`Error: ${e.message}\n`); status = 1; } else throw e; }
       }
       out(JSON.stringify(res, null, 4) + '\n');
       return status;
@@ -199,7 +200,7 @@ const SUBS: Record<string, Sub> = {
       let status = 0;
       for (const n of o.args) {
         try { await m.rm(n, o.bool('force')); out(`${n}\n`); } catch (e) {
-          if (e instanceof ChrootError) { err(`Error: ${e.message}\n`); status = 1; } else throw e;
+          if (e instanceof EngineError) { err(`Error: ${e.message}\n`); status = 1; } else throw e;
         }
       }
       return status;
@@ -225,7 +226,7 @@ const SUBS: Record<string, Sub> = {
     flags: [{ long: 'output', short: 'o', type: 'string', desc: 'Write to a file instead of stdout' }],
     min: 1, max: 1,
     async run(m, o) {
-      if (!o.str('output') && process.stdout.isTTY) throw new ChrootError('InvalidArgument', 'refusing to write a tar archive to a terminal (redirect stdout or use -o FILE)');
+      if (!o.str('output') && process.stdout.isTTY) throw new InvalidArgument('refusing to write a tar archive to a terminal (redirect stdout or use -o FILE)');
       const child = m.exportTar(o.args[0]);
       const { createWriteStream } = await import('node:fs');
       const dest = o.str('output') ? createWriteStream(o.str('output')) : process.stdout;
@@ -233,7 +234,7 @@ const SUBS: Record<string, Sub> = {
       child.stderr!.on('data', (b: Buffer) => { stderr += b.toString(); });
       child.stdout!.pipe(dest);
       const code = await new Promise<number>((res) => child.on('close', (c) => res(c ?? 1)));
-      if (code !== 0) throw new ChrootError('Failed', `tar: ${stderr.trim()}`);
+      if (code !== 0) throw new Internal(`tar: ${stderr.trim()}`);
       return 0;
     },
   },
@@ -248,7 +249,7 @@ const SUBS: Record<string, Sub> = {
     async run(m, o, env) {
       const [name, ref] = o.args;
       const { parseRef } = await import('../refs.js');
-      try { parseRef(ref); } catch { throw new ChrootError('InvalidArgument', `invalid reference format: ${ref}`); }
+      try { parseRef(ref); } catch { throw new InvalidArgument(`invalid reference format: ${ref}`); }
       const child = m.exportTar(name);
       const ctx = makeCtx(env.hostFlag, process.env);
       const client = await ctx.client();
@@ -263,7 +264,7 @@ const SUBS: Record<string, Sub> = {
           const e = msg.errorDetail as { message?: string } | undefined;
           if (typeof msg.error === 'string') failure = msg.error; else if (e?.message) failure = e.message;
         });
-        if (failure) throw new ChrootError('Failed', failure);
+        if (failure) throw new Internal(failure);
         out(`${id}\n`);
         return 0;
       } finally { client.close(); try { child.kill(); } catch { /* done */ } }
@@ -351,12 +352,12 @@ export async function chrootMain(args: string[], hostFlag?: string): Promise<num
   const m = new ChrootManager(dataRoot);
   try {
     if (subName !== 'ls' && subName !== 'list' && subName !== 'inspect' && subName !== 'cache' && process.getuid?.() !== 0) {
-      throw new ChrootError('Unavailable', `cocon chroot ${subName} needs root (mount namespaces, chroot, mknod)`);
+      throw new Unavailable(`cocon chroot ${subName} needs root (mount namespaces, chroot, mknod)`);
     }
     return await sub.run(m, o, { hostFlag, rest: cmdArgs });
   } catch (e) {
     const msg = e instanceof ApiError ? `Error response from daemon: ${e.message}` : e instanceof Error ? e.message : String(e);
-    if (e instanceof ChrootError || e instanceof ApiError || e instanceof ConnectError) {
+    if (e instanceof EngineError || e instanceof ApiError || e instanceof ConnectError) {
       err(`cocon: ${msg}\n`);
       return isRun ? 125 : 1;
     }

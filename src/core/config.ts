@@ -1,0 +1,29 @@
+// The daemon's configuration as every room sees it, and its defaults. Pure: no I/O. The daemon
+// (src/daemon/config.ts) resolves its command-line flags into a DaemonConfig; services only read it.
+
+export interface DaemonConfig {
+  dataRoot: string;      // --data-root (default /var/lib/cocon)
+  execRoot: string;      // --exec-root (default /run/cocon)
+  socketPath: string;    // -H/--host unix:///path (default <exec-root>/cocon.sock when exec-root given, else /run/cocon/cocon.sock)
+  pidFile: string;       // --pidfile (default <exec-root>/cocon.pid)
+  runtime: string;       // --default-runtime / --runtime name (runc)
+  runtimePath: string;   // the runtime binary
+  conmonPath: string;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  insecureRegistries: string[]; // --insecure-registry (repeatable; host[:port] or CIDR); loopback is always insecure
+  /** Networking (src/network): --bridge, --bip, --icc, --default-address-pool, --iptables. */
+  bridge?: string;
+  bip?: string;
+  icc: boolean;
+  defaultAddressPool?: string;
+  iptables: boolean;
+}
+
+export const DEFAULT_DATA_ROOT = '/var/lib/cocon';
+export const DEFAULT_EXEC_ROOT = '/run/cocon';
+export const DEFAULT_SOCKET = '/run/cocon/cocon.sock';
+export const DEFAULT_RUNTIME = 'runc';
+export const DEFAULT_LOG_LEVEL: DaemonConfig['logLevel'] = 'info';
+export const CONMON_PATH = '/usr/bin/conmon';
+/** The binaries of the runtimes known by name; any other --runtime value is a path. */
+export const RUNTIME_PATHS: Readonly<Record<string, string>> = { runc: '/usr/sbin/runc', crun: '/usr/bin/crun' };

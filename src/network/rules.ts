@@ -1,0 +1,136 @@
+// The network room's rule texts, rendered from plain data and free of I/O: the host's nft table
+// (NAT out, published ports, internal networks), a hub's ICC policy (nft bridge family), the DNS
+// redirect of a container's namespace (docker's 127.0.0.11), and the `ip -batch` lines that make
+// hubs and endpoints. service.ts gathers the data and hands the texts to src/sys.
+import type { Proto } from './ports.js';
+
+/** docker's embedded DNS address, as containers see it. */
+export const DNS_ADDRESS = '127.0.0.11';
+
+/** One bridge network as the host table sees it. */
+export interface BridgeRules {
+  /** Host-side device carrying the gateway. */
+  device: string;
+  /** The network's subnet (CIDR). */
+  subnet: string;
+  /** --internal: no traffic in or out of the subnet through the host. */
+  internal: boolean;
+  /** com.docker.network.bridge.enable_ip_masquerade (default true). */
+  masquerade: boolean;
+}
+
+/** One published port of a running container: host side -> container address. */
+export interface Forward { proto: Proto; hostIp: string; hostPort: number; ip: string; containerPort: number }
+
+/**
+ * The host table `ip <table>`, as one nft transaction that replaces it whole (create, delete,
+ * create again: applying it never fails on a missing or a stale table).
+ */
+export function hostTable(table: string, comment: string, bridges: BridgeRules[], forwards: Forward[]): string {
+  const ports: string[] = []; const post: string[] = []; const fwd: string[] = []; const raw: string[] = [];
+  for (const b of bridges) {
+    const dev = b.device;
+    post.push(`ip saddr 127.0.0.0/8 oifname "${dev}" masquerade`);
+    // route_localnet is on for the device (published ports on 127.0.0.1): never let containers reach the host's loopback services
+    raw.push(`iifname "${dev}" ip daddr 127.0.0.0/8 drop`);
+    if (b.internal) { fwd.push(`iifname "${dev}" oifname != "${dev}" drop`, `oifname "${dev}" iifname != "${dev}" drop`); continue; }
+    if (b.masquerade) post.push(`ip saddr ${b.subnet} oifname != "${dev}" masquerade`);
+  }
+  for (const f of forwards) ports.push(`${f.hostIp !== '0.0.0.0' ? `ip daddr ${f.hostIp} ` : ''}${f.proto} dport ${f.hostPort} dnat to ${f.ip}:${f.containerPort}`);
+  return [
+    `table ip ${table}`, `delete table ip ${table}`, `table ip ${table} {`, `  comment "${comment}"`,
+    '  chain ports {', ...ports.map((l) => `    ${l}`), '  }',
+    '  chain prerouting {', '    type nat hook prerouting priority dstnat; policy accept;', '    fib daddr type local jump ports', '  }',
+    '  chain output {', '    type nat hook output priority -100; policy accept;', '    fib daddr type local jump ports', '  }',
+    '  chain postrouting {', '    type nat hook postrouting priority srcnat; policy accept;', ...post.map((l) => `    ${l}`), '  }',
+    '  chain forward {', '    type filter hook forward priority filter; policy accept;', ...fwd.map((l) => `    ${l}`), '  }',
+    '  chain raw_prerouting {', '    type filter hook prerouting priority raw; policy accept;', ...raw.map((l) => `    ${l}`), '  }',
+    '}', '',
+  ].join('\n');
+}
+
+/** A legacy --link between two running containers of one network: `from` may reach `to`'s exposed ports. */
+export interface LinkFlow { from: string; to: string; exposed: string[] }
+
+/**
+ * A network's ICC policy, applied in its hub (table `bridge cocon`, replaced whole). With icc on
+ * the chain is empty; with icc off only the uplink and the --link flows pass (tcp and udp exposed
+ * ports, both directions), every other IPv4/IPv6 frame between containers is dropped.
+ */
+export function hubPolicy(icc: boolean, flows: LinkFlow[]): string {
+  const lines: string[] = [];
+  if (!icc) {
+    lines.push('iifname "up0" accept', 'oifname "up0" accept');
+    for (const f of flows) {
+      for (const key of f.exposed) {
+        const [port, proto = 'tcp'] = key.split('/');
+        if (proto !== 'tcp' && proto !== 'udp') continue;
+        lines.push(`ether type ip ip saddr ${f.from} ip daddr ${f.to} ${proto} dport ${port} accept`, `ether type ip ip saddr ${f.to} ip daddr ${f.from} ${proto} sport ${port} accept`);
+      }
+    }
+    lines.push('ether type ip drop', 'ether type ip6 drop');
+  }
+  return ['table bridge cocon', 'delete table bridge cocon', 'table bridge cocon {', '  chain forward {',
+    '    type filter hook forward priority filter; policy accept;', ...lines.map((l) => `    ${l}`), '  }', '}', ''].join('\n');
+}
+
+/**
+ * The table of a container's namespace that makes 127.0.0.11:53 reach the embedded DNS on the
+ * gateway: DNAT, then SNAT to the container's own address `self` (the namespace also needs
+ * route_localnet, so that the rewritten loopback-sourced packet may leave).
+ */
+export function dnsRedirect(gateway: string, self: string): string {
+  return [
+    'table ip cocon_dns', 'delete table ip cocon_dns', 'table ip cocon_dns {',
+    '  chain output {', '    type nat hook output priority -100; policy accept;',
+    `    ip daddr ${DNS_ADDRESS} udp dport 53 dnat to ${gateway}:53`, `    ip daddr ${DNS_ADDRESS} tcp dport 53 dnat to ${gateway}:53`, '  }',
+    '  chain postrouting {', '    type nat hook postrouting priority 100; policy accept;', `    ip saddr 127.0.0.0/8 ip daddr ${gateway} snat to ${self}`, '  }',
+    '}', '',
+  ].join('\n');
+}
+
+/** One container interface: `ifname` in the container, its veth peer `peer` in the hub `hub` (a netns file). */
+export interface EndpointLink {
+  ifname: string;
+  peer: string;
+  hub: string;
+  mac: string;
+  /** address/prefix */
+  cidr: string;
+  /** The default route's gateway (the primary network, unless internal). */
+  gateway?: string;
+}
+
+/** `ip -batch` lines, run in the container's namespace, that make one interface. */
+export function endpointLines(e: EndpointLink): string[] {
+  const lines = [
+    `link add ${e.ifname} type veth peer name ${e.peer} netns ${e.hub}`,
+    `link set dev ${e.ifname} address ${e.mac}`,
+    `link set dev ${e.ifname} addrgenmode none`,
+    `addr add ${e.cidr} dev ${e.ifname}`,
+    `link set ${e.ifname} up`,
+  ];
+  if (e.gateway) lines.push(`route add default via ${e.gateway} dev ${e.ifname}`);
+  return lines;
+}
+
+/** `ip -batch` lines, run in the hub, that plug an endpoint's peer into the bridge. */
+export function hubPortLines(peer: string): string[] {
+  return [`link set ${peer} master br0`, `link set ${peer} up`];
+}
+
+/** `ip -batch` lines, run in a new hub, that make its bridge and the uplink veth whose other end `device` lands in `hostPid`'s namespace. */
+export function hubLines(device: string, hostPid: number): string[] {
+  return ['link set lo up', 'link add br0 type bridge', 'link set br0 up', `link add up0 type veth peer name ${device} netns ${hostPid}`,
+    'link set up0 master br0', 'link set up0 up'];
+}
+
+/** `ip -batch` lines, run on the host, that give the uplink's host end the gateway address and the data root's tag. */
+export function hostDeviceLines(device: string, gatewayCidr: string, alias: string): string[] {
+  return [`addr add ${gatewayCidr} dev ${device}`, `link set dev ${device} alias ${alias}`, `link set dev ${device} up`];
+}
+
+/** `ip -batch` lines that delete links. */
+export function linkDelLines(names: string[]): string[] {
+  return names.map((n) => `link del dev ${n}`);
+}
