@@ -23,6 +23,12 @@ function statHeader(st: RootStat, path: string): string {
   return Buffer.from(JSON.stringify(stat)).toString('base64');
 }
 
+/** Reads and discards the rest of a request body (a refused upload), so the connection can answer. */
+async function drain(req: NodeJS.ReadableStream & { complete?: boolean; destroyed?: boolean }): Promise<void> {
+  if (req.complete || req.destroyed) return;
+  try { for await (const _ of req) { /* discarded */ } } catch { /* the client went away: nothing to answer */ }
+}
+
 export function registerArchiveRoutes(r: Router, s: Services): void {
   const c = s.containers;
   async function withPath<T>(ctx: Ctx, followLast: (path: string) => boolean, fn: (l: Located, path: string, rootDir: string) => Promise<T>): Promise<T> {
@@ -71,7 +77,7 @@ export function registerArchiveRoutes(r: Router, s: Services): void {
     try {
       await extractTarStream(ctx.body(), rootDir, COPY, path);
     } catch (e) {
-      ctx.req.resume(); // drain what the refused entry left unread, so the answer reaches the client
+      await drain(ctx.req); // read what the refused entry left unread, so the answer reaches the client
       if (e instanceof LayerError) throw new InvalidArgument(e.message);
       throw e;
     }

@@ -18,7 +18,7 @@ export function requestCredentials(header: string | string[] | undefined, domain
 
 export function registerAuthRoutes(r: Router, s: Services): void {
   r.post('/auth', async (ctx) => {
-    const body = await ctx.json<{ username?: string; password?: string; serveraddress?: string; identitytoken?: string }>();
+    const body = await ctx.json<{ username?: string; password?: string; serveraddress?: string; identitytoken?: string }>('auth');
     if (!body.username && !body.identitytoken) throw new InvalidArgument('username is required');
     const domain = domainOfServer(body.serveraddress ?? '');
     const client = new RegistryClient(domain, '', { username: body.username, password: body.password, identitytoken: body.identitytoken }, registryOptions(s));

@@ -3,7 +3,7 @@
 import { createReadStream, statSync, watch } from 'node:fs';
 import type { Router } from './router.js';
 import type { Services } from '../daemon/services.js';
-import { InvalidArgument, NotModified } from '../core/errors.js';
+import { InvalidArgument, NotImplemented, NotModified } from '../core/errors.js';
 import type { ContainerRecord } from '../containers/types.js';
 import { statusLine, type CreateBody } from '../containers/config.js';
 import type { WaitCondition } from '../containers/service.js';
@@ -34,7 +34,7 @@ function shellQuote(a: string): string {
 }
 
 function commandOf(r: ContainerRecord): string {
-  return [r.path, ...r.args].map((a, i) => (i === 0 ? a : shellQuote(a))).join(' ');
+  return [r.path, ...r.args].map((a, i) => (i === 0 ? String(a) : shellQuote(String(a)))).join(' ');
 }
 
 const STATUSES = ['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'];
@@ -88,7 +88,7 @@ export function inspect(r: ContainerRecord, s: Services): Record<string, unknown
   try { lower = s.images.layerDirs(s.images.get(r.imageId)); } catch { /* image gone (rmi -f) */ }
   return {
     Id: r.id, Created: r.created, Path: r.path, Args: r.args, State: r.state, Image: r.imageId,
-    ResolvConfPath: `${data}/resolv.conf`, HostnamePath: `${data}/hostname`, HostsPath: `${data}/hosts`, LogPath: `${data}/ctr.log`,
+    ResolvConfPath: `${data}/resolv.conf`, HostnamePath: `${data}/hostname`, HostsPath: `${data}/hosts`, LogPath: r.hostConfig.LogConfig?.Type === 'none' ? '' : `${data}/ctr.log`,
     Name: '/' + r.name, RestartCount: r.restartCount, Driver: 'overlay2', Platform: 'linux', MountLabel: '', ProcessLabel: '', AppArmorProfile: '',
     ExecIDs: s.execs.idsOf(r.id),
     HostConfig: {
@@ -112,7 +112,7 @@ export function registerContainerRoutes(r: Router, s: Services): void {
   const c = s.containers;
 
   r.post('/containers/create', async (ctx) => {
-    const body = await ctx.json<CreateBody>();
+    const body = await ctx.json<CreateBody>('containerCreate');
     const rec = await c.create(body, ctx.query.get('name'));
     ctx.send(201, { Id: rec.id, Warnings: [] });
   });
@@ -196,6 +196,7 @@ export function registerContainerRoutes(r: Router, s: Services): void {
 
   r.get('/containers/:id/logs', async (ctx) => {
     const rec = c.lookup(ctx.params.id);
+    if (rec.hostConfig.LogConfig?.Type === 'none') throw new NotImplemented('configured logging driver does not support reading');
     const q = ctx.query;
     const stdout = boolParam(q.get('stdout')), stderr = boolParam(q.get('stderr'));
     if (!stdout && !stderr) throw new InvalidArgument('Bad parameters: you must choose at least one stream');
@@ -215,6 +216,8 @@ export function registerContainerRoutes(r: Router, s: Services): void {
     const readMore = () => new Promise<void>((resolve) => {
       let size = 0;
       try { size = statSync(path).size; } catch { return resolve(); }
+      // --log-opt max-size: conmon started the file afresh; read the new one from its start.
+      if (size < offset) offset = 0;
       if (size <= offset) return resolve();
       const entries: LogEntry[] = [];
       const rs = createReadStream(path, { start: offset, end: size - 1 });

@@ -6,12 +6,12 @@ import type { ExecConfig } from '../containers/exec.js';
 
 export function registerExecRoutes(r: Router, s: Services): void {
   r.post('/containers/:id/exec', async (ctx) => {
-    const body = await ctx.json<ExecConfig>();
+    const body = await ctx.json<ExecConfig>('execCreate');
     ctx.send(201, { Id: s.execs.create(ctx.params.id, body) });
   });
 
   r.post('/exec/:id/start', async (ctx) => {
-    const body = await ctx.json<{ Detach?: boolean; Tty?: boolean }>();
+    const body = await ctx.json<{ Detach?: boolean; Tty?: boolean }>('execStart');
     s.execs.get(ctx.params.id);
     if (body.Detach) {
       await s.execs.start(ctx.params.id, { detach: true, tty: body.Tty }, null);

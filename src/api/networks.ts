@@ -38,7 +38,7 @@ export function registerNetworkRoutes(r: Router, s: Services): void {
   });
   r.get('/networks/:id', (ctx) => { const net = service(s); ctx.send(200, net.view(net.find(ctx.params.id))); });
   r.post('/networks/create', async (ctx) => {
-    const body = await ctx.json<Parameters<NetworkService['create']>[0]>();
+    const body = await ctx.json<Parameters<NetworkService['create']>[0]>('networkCreate');
     ctx.send(201, await service(s).create(body));
   });
   r.delete('/networks/:id', async (ctx) => { await service(s).delete(ctx.params.id); ctx.send(204); });
@@ -48,13 +48,13 @@ export function registerNetworkRoutes(r: Router, s: Services): void {
     ctx.send(200, { NetworksDeleted: await service(s).prune((n) => !lab || labelMatch(n, lab)) });
   });
   r.post('/networks/:id/connect', async (ctx) => {
-    const b = await ctx.json<{ Container?: string; EndpointConfig?: { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null } | null }>();
+    const b = await ctx.json<{ Container?: string; EndpointConfig?: { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null } | null }>('networkConnect');
     if (!b.Container) throw new InvalidArgument('container is required');
     await service(s).connectContainer(ctx.params.id, b.Container, b.EndpointConfig ?? null);
     ctx.send(200);
   });
   r.post('/networks/:id/disconnect', async (ctx) => {
-    const b = await ctx.json<{ Container?: string; Force?: boolean }>();
+    const b = await ctx.json<{ Container?: string; Force?: boolean }>('networkDisconnect');
     if (!b.Container) throw new InvalidArgument('container is required');
     await service(s).disconnectContainer(ctx.params.id, b.Container, !!b.Force);
     ctx.send(200);

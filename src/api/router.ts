@@ -1,11 +1,17 @@
 // Request routing for the Docker Engine API: method + path pattern -> handler, with version-prefix
 // handling (/v1.41/...), typed-error mapping and hijacking for attach/exec streams.
 // Patterns: ':name' matches one segment, '*name' matches one or more segments (image names hold '/').
+// Every request gets an answer: a malformed URL is 400, an unknown endpoint 404, any error thrown
+// while dispatching is mapped to its status. JSON bodies are bounded in size (413) and in time
+// (408): a client cannot make the daemon buffer without end or hold a request open by sending
+// slowly. Streaming uploads (ctx.body()) and hijacked streams are bounded by neither.
 import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { InvalidArgument, NotFound, messageOf } from '../core/errors.js';
 import { statusOf } from './httpstatus.js';
 import { log } from '../core/log.js';
+import { decodeBody, MAX_JSON_BODY, type BodyName } from './shape.js';
+import { EngineError } from '../core/errors.js';
 
 export const API_VERSION = '1.41';
 export const MIN_API_VERSION = '1.12';
@@ -19,8 +25,12 @@ export interface Ctx {
   apiVersion: string;
   /** True when the client asked to upgrade the connection (attach, exec start). */
   upgrade: boolean;
-  /** The request body parsed as JSON ({} when empty). 400 on another content type or bad JSON. */
-  json<T = Record<string, unknown>>(): Promise<T>;
+  /**
+   * The request body parsed as JSON ({} when empty) and checked against its declared shape
+   * (shape.ts; default: any object). 400 on another content type, bad JSON or a wrong shape,
+   * 413 over MAX_JSON_BODY.
+   */
+  json<T = Record<string, unknown>>(shape?: BodyName): Promise<T>;
   /** The raw request body stream (import, load). */
   body(): IncomingMessage;
   send(status: number, body?: unknown): void;
@@ -42,8 +52,23 @@ function cmpVersion(a: string, b: string): number {
   return a1 !== b1 ? a1 - b1 : a2 - b2;
 }
 
+/** Time limits on requests (ms; 0 = none). The HTTP server applies headers and idle itself. */
+export interface RequestLimits {
+  /** A request's body (when it is not a streaming upload) must have arrived within this time of its headers. */
+  bodyTimeoutMs: number;
+}
+export const DEFAULT_REQUEST_LIMITS: RequestLimits = { bodyTimeoutMs: 60_000 };
+
+class PayloadTooLarge extends EngineError {
+  constructor() { super('too-large', `request body too large: JSON bodies are limited to ${MAX_JSON_BODY / 1024 / 1024} MiB`); }
+}
+class RequestTimeout extends EngineError {
+  constructor() { super('timeout', 'request timeout: the request body did not arrive in time'); }
+}
+
 export class Router {
   private routes: Route[] = [];
+  constructor(private readonly limits: RequestLimits = DEFAULT_REQUEST_LIMITS) {}
 
   add(method: string, pattern: string, handler: Handler): void {
     const names: string[] = [];
@@ -60,9 +85,26 @@ export class Router {
   head(p: string, h: Handler): void { this.add('HEAD', p, h); }
   put(p: string, h: Handler): void { this.add('PUT', p, h); }
 
-  /** Serves one request. `upgradeSocket` is set when Node delivered it through the 'upgrade' event. */
+  /** Serves one request; never rejects, always answers (or closes a connection it cannot answer on). */
   async dispatch(req: IncomingMessage, res: ServerResponse, upgradeSocket?: Duplex, head?: Buffer): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://cocon');
+    try {
+      await this.serve(req, res, upgradeSocket, head);
+    } catch (e) {
+      log.error('request failed', { method: req.method, url: req.url, error: messageOf(e) });
+      try { this.fail(res, e); } catch { res.destroy(); }
+    }
+  }
+
+  private async serve(req: IncomingMessage, res: ServerResponse, upgradeSocket?: Duplex, head?: Buffer): Promise<void> {
+    let url: URL;
+    try {
+      // '//x' would otherwise be taken for a host name, and URL() accepts what decodeURIComponent refuses.
+      if (!(req.url ?? '/').startsWith('/') || /^[^?]*\/\//.test(req.url ?? '/')) throw new Error('not an absolute path or an empty segment');
+      url = new URL('http://cocon' + (req.url ?? '/'));
+      decodeURIComponent(url.pathname);
+    } catch {
+      return this.fail(res, new InvalidArgument(`invalid request URL: ${JSON.stringify(req.url ?? '')}`), true);
+    }
     let path = url.pathname.replace(/\/+$/, '') || '/';
     let apiVersion = API_VERSION;
     const m = /^\/v(\d+\.\d+)(\/.*)$/.exec(path);
@@ -76,34 +118,58 @@ export class Router {
       if (r.method !== req.method && !(req.method === 'HEAD' && r.method === 'GET')) continue;
       const mm = r.re.exec(path);
       if (!mm) continue;
-      params = {}; r.names.forEach((n, i) => { params![n] = decodeURIComponent(mm[i + 1]); });
+      params = {};
+      try { r.names.forEach((n, i) => { params![n] = decodeURIComponent(mm[i + 1]); }); }
+      catch { return this.fail(res, new InvalidArgument(`invalid request URL: ${JSON.stringify(req.url ?? '')}`), true); }
       route = r; break;
     }
     if (!route || !params) return this.fail(res, new NotFound('page not found'));
     let bodyRead = false;
+    // A request body that is not a streaming upload must arrive in time, read or not.
+    let bodyTimer: NodeJS.Timeout | undefined;
+    const unbounded = () => { clearTimeout(bodyTimer); bodyTimer = undefined; };
+    if (!upgradeSocket && !req.complete && this.limits.bodyTimeoutMs > 0) {
+      bodyTimer = setTimeout(() => {
+        if (req.complete) return;
+        log.debug('request body timed out', { method: req.method, path });
+        this.fail(res, new RequestTimeout(), true);
+        req.socket.destroySoon();
+      }, this.limits.bodyTimeoutMs);
+      bodyTimer.unref();
+      req.once('end', unbounded);
+      req.socket.once('close', unbounded);
+    }
     const ctx: Ctx = {
       req, res, params, query: url.searchParams, apiVersion, upgrade: !!upgradeSocket,
-      json: async <T>() => {
+      json: async <T>(shape: BodyName = 'object') => {
         bodyRead = true;
+        const declared = Number(req.headers['content-length'] ?? 0);
+        if (declared > MAX_JSON_BODY) throw new PayloadTooLarge();
         let text: string;
         if (upgradeSocket) {
           // Node does not parse the body of an upgrade request: it is in `head` and on the socket.
-          const r = await readUpgradeBody(upgradeSocket, head ?? Buffer.alloc(0), Number(req.headers['content-length'] ?? 0));
+          const r = await readUpgradeBody(upgradeSocket, head ?? Buffer.alloc(0), declared, this.limits.bodyTimeoutMs);
           head = r.rest;
           text = r.body.toString('utf8');
         } else {
-          const chunks: Buffer[] = [];
-          for await (const c of req) chunks.push(c as Buffer);
+          const chunks: Buffer[] = []; let size = 0;
+          for await (const c of req) {
+            size += (c as Buffer).length;
+            if (size > MAX_JSON_BODY) throw new PayloadTooLarge();
+            chunks.push(c as Buffer);
+          }
+          if (!req.complete) throw new RequestTimeout();
           text = Buffer.concat(chunks).toString('utf8');
         }
         if (!text.trim()) return {} as T;
         const ct = (req.headers['content-type'] ?? '').split(';')[0].trim();
         if (ct && ct !== 'application/json') throw new InvalidArgument(`Content-Type specified (${ct}) must be 'application/json'`);
-        try { return JSON.parse(text) as T; } catch (e) { throw new InvalidArgument(messageOf(e)); }
+        return decodeBody(text, shape) as T;
       },
-      body: () => { bodyRead = true; return req; },
+      body: () => { bodyRead = true; unbounded(); return req; },
       send: (status, body) => sendJson(res, status, body),
       hijack: () => {
+        unbounded();
         if (upgradeSocket) {
           res.detachSocket(upgradeSocket as never);
           upgradeSocket.write('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n');
@@ -127,33 +193,41 @@ export class Router {
       await route.handler(ctx);
       if (!bodyRead && !upgradeSocket) req.resume();
     } catch (e) {
-      if (statusOf(e) >= 500) log.error('request failed', { method: req.method, path, error: messageOf(e) });
+      if (statusOf(e) >= 500 && statusOf(e) !== 501) log.error('request failed', { method: req.method, path, error: messageOf(e) });
       else log.debug('request refused', { method: req.method, path, error: messageOf(e) });
-      this.fail(res, e);
+      // A body left unread (too large, timed out, refused early) is not drained: the connection closes.
+      const status = statusOf(e);
+      this.fail(res, e, status === 413 || status === 408 || (!req.complete && !upgradeSocket));
+      if (!req.complete && !upgradeSocket) req.resume();
     }
   }
 
-  private fail(res: ServerResponse, e: unknown): void {
+  /** Answers an error; `close` ends the connection after the answer (the request was not read whole). */
+  private fail(res: ServerResponse, e: unknown, close = false): void {
     if (res.headersSent) { res.destroy(); return; }
     const status = statusOf(e);
     if (status === 304) { res.writeHead(304, commonHeaders()); res.end(); return; }
+    // A request body not read whole cannot be skipped safely on a keep-alive connection.
+    if (close || (res.req && !res.req.complete)) res.shouldKeepAlive = false;
     sendJson(res, status, { message: messageOf(e) });
   }
 }
 
-function readUpgradeBody(socket: Duplex, head: Buffer, length: number): Promise<{ body: Buffer; rest: Buffer }> {
+function readUpgradeBody(socket: Duplex, head: Buffer, length: number, timeoutMs: number): Promise<{ body: Buffer; rest: Buffer }> {
   if (head.length >= length) return Promise.resolve({ body: head.subarray(0, length), rest: head.subarray(length) });
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     let buf = head;
+    const timer = timeoutMs > 0 ? setTimeout(() => { done(); reject(new RequestTimeout()); }, timeoutMs) : undefined;
+    const done = () => { clearTimeout(timer); socket.off('data', onData); socket.off('close', onClose); socket.pause(); };
+    const onClose = () => { done(); reject(new RequestTimeout()); };
     const onData = (b: Buffer) => {
       buf = Buffer.concat([buf, b]);
       if (buf.length < length) return;
-      socket.off('data', onData);
-      socket.pause();
-      const rest = buf.subarray(length);
-      resolve({ body: buf.subarray(0, length), rest });
+      done();
+      resolve({ body: buf.subarray(0, length), rest: buf.subarray(length) });
     };
     socket.on('data', onData);
+    socket.once('close', onClose);
     socket.resume();
   });
 }

@@ -31,7 +31,7 @@ export function registerVolumeRoutes(r: Router, s: Services): void {
   });
 
   r.post('/volumes/create', async (ctx) => {
-    const body = await ctx.json<{ Name?: string; Driver?: string; DriverOpts?: Record<string, string>; Labels?: Record<string, string> }>();
+    const body = await ctx.json<{ Name?: string; Driver?: string; DriverOpts?: Record<string, string>; Labels?: Record<string, string> }>('volumeCreate');
     const v = await s.volumes.create(body);
     ctx.send(201, s.volumes.inspect(v));
   });

@@ -396,9 +396,15 @@ export function buildCreateRequest(o: Opts, env: RunEnv, isRun: boolean): Create
     sysctls[s.slice(0, i)] = s.slice(i + 1);
   }
   const logConfig: Record<string, string> = {};
-  for (const s of o.list('log-opt')) { const i = s.indexOf('='); if (i > 0) logConfig[s.slice(0, i)] = s.slice(i + 1); }
+  // As docker: a log opt without '=' is a key with an empty value (the daemon refuses what it cannot honour).
+  for (const s of o.list('log-opt')) { const i = s.indexOf('='); if (i < 0) logConfig[s] = ''; else logConfig[s.slice(0, i)] = s.slice(i + 1); }
+  if (o.str('log-driver') === 'none' && Object.keys(logConfig).length) throw new ConfigError('invalid logging opts for driver none');
   const storageOpt: Record<string, string> = {};
-  for (const s of o.list('storage-opt')) { const i = s.indexOf('='); if (i > 0) storageOpt[s.slice(0, i)] = s.slice(i + 1); }
+  for (const s of o.list('storage-opt')) {
+    const i = s.indexOf('=');
+    if (i <= 0) throw new ConfigError('invalid storage option');
+    storageOpt[s.slice(0, i)] = s.slice(i + 1);
+  }
 
   let healthcheck: Record<string, unknown> | undefined;
   if (o.bool('no-healthcheck')) healthcheck = { Test: ['NONE'] };

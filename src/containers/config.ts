@@ -6,6 +6,7 @@ import type { ImageRecord } from '../images/types.js';
 import type { ContainerConfig, ContainerState, HostConfig, RestartPolicy } from './types.js';
 import { mergeEnv } from './user.js';
 import { humanDuration } from '../units/go-units.js';
+import { checkHostConfig, type HostFacts } from './hostconfig.js';
 
 export const NAME_RE = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 
@@ -35,7 +36,7 @@ export function validateRestartPolicy(p: Partial<RestartPolicy> | undefined | nu
 }
 
 /** Docker's merge: the create body overrides the image; Entrypoint given without Cmd drops the image's Cmd. */
-export function mergeConfig(body: CreateBody, image: ImageRecord, id: string): MergedConfig {
+export function mergeConfig(body: CreateBody, image: ImageRecord, id: string, host: HostFacts = { swapLimit: true }): MergedConfig {
   const img = image.config;
   if (!body.Image) throw new InvalidArgument('No image specified');
   const entrypoint = body.Entrypoint != null ? body.Entrypoint : (img.Entrypoint ?? null);
@@ -69,6 +70,7 @@ export function mergeConfig(body: CreateBody, image: ImageRecord, id: string): M
   if (config.WorkingDir && !config.WorkingDir.startsWith('/')) throw new InvalidArgument(`the working directory '${config.WorkingDir}' is invalid, it needs to be an absolute path`);
   const hostConfig: HostConfig = {
     ...hc,
+    ...checkHostConfig(hc, networkMode, host),
     NetworkMode: networkMode,
     RestartPolicy: validateRestartPolicy(hc.RestartPolicy, autoRemove),
     AutoRemove: autoRemove,

@@ -27,7 +27,8 @@ import { containerEnv, resolveUser } from './user.js';
 import { mountOverlay, mountOverlayReadonly, unmount } from '../sys/mount.js';
 import { initialState, ZERO_TIME, type ContainerRecord } from './types.js';
 import { isoFromNs, mergeConfig, nowNano, randomName, restartDelay, signalNumber, validateName, type CreateBody } from './config.js';
-import { hardNofile, capsOfDaemon } from '../sys/limits.js';
+import { hardNofile, capsOfDaemon, oomKills, swapAccounting } from '../sys/limits.js';
+import { logSizeMax } from './hostconfig.js';
 import { alive } from '../sys/proc.js';
 import { hostDevices } from '../sys/devices.js';
 import { resolveInRoot } from '../sys/rootpath.js';
@@ -151,7 +152,7 @@ export class ContainerService implements ContainerDirectory {
     if (!body.Image) throw new InvalidArgument('Config cannot be empty in order to create a container');
     const image = this.images.get(body.Image);
     const id = randomBytes(32).toString('hex');
-    const merged = mergeConfig(body, image, id);
+    const merged = mergeConfig(body, image, id, { swapLimit: swapAccounting() });
     // Reject unknown capabilities and other spec errors now rather than at start.
     const draft: ContainerRecord = { ...initialRecordFields(id, name ?? 'x', image.id, merged), state: initialState() };
     this.network.validate(draft, body.NetworkingConfig);
@@ -260,7 +261,7 @@ export class ContainerService implements ContainerDirectory {
     if (existsSync('/etc/resolv.conf')) copyFileSync('/etc/resolv.conf', join(dir, 'resolv.conf'));
     else writeFileSync(join(dir, 'resolv.conf'), '');
     // hostname, hosts and resolv.conf stay 0644: they are bound into the container for its users.
-    writeFileSync(join(dir, 'ctr.log'), '', { mode: PRIVATE.log });
+    if (r.hostConfig.LogConfig?.Type !== 'none') writeFileSync(join(dir, 'ctr.log'), '', { mode: PRIVATE.log });
   }
 
   // ---- start ----------------------------------------------------------------------------------
@@ -310,6 +311,7 @@ export class ContainerService implements ContainerDirectory {
         id, uuid: id.slice(0, 32), name: r.name, bundle, logPath: join(dir, 'ctr.log'), exitDir: this.paths.exits,
         tty: r.config.Tty, stdin: r.config.OpenStdin, leaveStdinOpen: r.config.OpenStdin && (r.config.Tty || !r.config.StdinOnce), // docker never closes a tty's stdin on detach
         tmpDir: this.tmpDir(id),
+        noLog: r.hostConfig.LogConfig?.Type === 'none', logSizeMax: logSizeMax(r.hostConfig) || undefined,
       }));
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
@@ -362,7 +364,7 @@ export class ContainerService implements ContainerDirectory {
       netnsPath: net.netnsPath,
       initPath: hc.Init ? initBinary() : undefined,
       mounts, cgroupsPath: `/cocon/${r.id}`, rlimitNofileHard: hardNofile(), ulimits: hc.Ulimits ?? undefined,
-      memory: hc.Memory || undefined, nanoCpus: hc.NanoCpus || undefined, pidsLimit: hc.PidsLimit && hc.PidsLimit > 0 ? hc.PidsLimit : undefined,
+      memory: hc.Memory || undefined, memorySwap: hc.Memory && hc.MemorySwap ? Number(hc.MemorySwap) : undefined, sysctls: hc.Sysctls ?? undefined, nanoCpus: hc.NanoCpus || undefined, pidsLimit: hc.PidsLimit && hc.PidsLimit > 0 ? hc.PidsLimit : undefined,
       cpuShares: hc.CpuShares || undefined,
       noNewPrivileges: secOpts.some((o) => /^no-new-privileges(=true|:true)?$/.test(o)),
       seccomp: !hc.Privileged && !secOpts.some((o) => /^seccomp[=:]unconfined$/.test(o)),
@@ -441,8 +443,10 @@ export class ContainerService implements ContainerDirectory {
         await this.runc.kill(id, 'KILL').catch(() => undefined);
         code = 137;
       }
+      // The kernel counts OOM kills in the memory cgroup, which runc deletes in teardown.
+      const oom = oomKills(`/cocon/${id}`) > 0;
       await this.teardown(id);
-      const oom = false;
+      if (oom) this.publish(r, 'oom');
       r.state = { ...r.state, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: code, OOMKilled: oom, FinishedAt: finishedAt };
       r.conmonPid = 0;
       this.save(r);
@@ -676,6 +680,8 @@ export class ContainerService implements ContainerDirectory {
   }
 
   logPath(id: string): string { return join(this.paths.data(id), 'ctr.log'); }
+  /** Whether --memory-swap can be enforced on this host (docker info's SwapLimit). */
+  swapLimit(): boolean { return swapAccounting(); }
 
   /**
    * The container's filesystem for `export`: its mounted rootfs when running, else a read-only

@@ -53,6 +53,10 @@ export interface HostConfig {
   ReadonlyRootfs: boolean;
   Init?: boolean | null;
   Memory?: number;
+  /** memory + swap; -1 unlimited; 2 × Memory by default where swap is accounted */
+  MemorySwap?: number;
+  LogConfig?: { Type: string; Config: Record<string, string> };
+  Sysctls?: Record<string, string> | null;
   NanoCpus?: number;
   CpuShares?: number;
   PidsLimit?: number | null;

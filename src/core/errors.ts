@@ -11,6 +11,8 @@ export type ErrorKind =
   | 'not-modified'     // already in the state asked for (start a running container)
   | 'internal'         // the engine or the host failed
   | 'not-implemented'  // a Docker feature cocon does not have
+  | 'too-large'        // a request body over its limit
+  | 'timeout'          // a request that did not arrive in time
   | 'unavailable';     // a tool or facility this host lacks
 
 export class EngineError extends Error {

@@ -7,7 +7,7 @@ import { resolveConfig } from './config.js';
 import { openDb } from '../store/db.js';
 import { EventBus } from '../core/events.js';
 import { setLogLevel, log } from '../core/log.js';
-import { listen } from '../api/server.js';
+import { listen, serverLimits } from '../api/server.js';
 import { ImageService } from '../images/service.js';
 import { ContainerService } from '../containers/service.js';
 import { ExecService } from '../containers/exec.js';
@@ -93,7 +93,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
   containers.network = networks;
   const s: Services = { config, db, events, images, containers, execs, volumes, networks, startedAt: new Date() };
   await containers.reconcile();
-  const server = await listen(s);
+  const server = await listen(s, serverLimits(process.env.COCON_API_TIMEOUTS));
   log.info('daemon ready', { socket: config.socketPath, dataRoot: config.dataRoot, execRoot: config.execRoot, pid: process.pid });
   let stopping = false;
   const shutdown = async (sig: string) => {

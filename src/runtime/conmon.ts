@@ -25,6 +25,14 @@ export interface CreateOptions {
   stdin: boolean;
   leaveStdinOpen: boolean;
   tmpDir: string;      // conmon's console socket lands here (left behind on failure)
+  /** No log file at all (docker --log-driver none). */
+  noLog?: boolean;
+  /**
+   * Bytes (docker --log-opt max-size, max-file=1): conmon's --log-size-max. When a write would
+   * pass it, conmon starts the log file afresh (renames a new empty file over it), as docker's
+   * json-file does with max-file=1: the log never grows past about this size.
+   */
+  logSizeMax?: number;
 }
 
 export class RuntimeError extends Error {}
@@ -91,6 +99,8 @@ function spawnConmon(p: ConmonPaths, args: string[], extraFds: number, tmpDir: s
 export async function createContainer(p: ConmonPaths, o: CreateOptions): Promise<{ pid: number; conmonPidFile: string }> {
   const conmonPidFile = `${o.bundle}/conmon.pid`;
   const args = [...baseArgs(p, { ...o, pidFile: `${o.bundle}/pidfile` }), '-P', conmonPidFile];
+  if (o.noLog) args[args.indexOf(`k8s-file:${o.logPath}`)] = 'none:';
+  if (o.logSizeMax && o.logSizeMax > 0) args.push('--log-size-max', String(o.logSizeMax));
   if (o.tty) args.push('-t');
   if (o.stdin) args.push('-i');
   if (o.leaveStdinOpen) args.push('--leave-stdin-open');

@@ -1,0 +1,121 @@
+// Pure checks of the HostConfig fields that change what the engine does beyond the create body's
+// shape (api/shape.ts checks types): the log driver and its options, memory and swap limits,
+// sysctls and storage options. A field cocon cannot honour is refused with InvalidArgument (400),
+// never stored and ignored. Returns the fields normalised as docker stores them (MemorySwap
+// defaults to twice Memory when the host accounts swap). No I/O: host facts come as an argument.
+import { InvalidArgument } from '../core/errors.js';
+import type { HostConfig } from './types.js';
+
+/** What the host can enforce, found by the caller (containers/service.ts). */
+export interface HostFacts {
+  /** cgroup v1 memory.memsw.* or v2 memory.swap.max exists: memory+swap can be limited. */
+  swapLimit: boolean;
+}
+
+export interface LogConfig { Type: string; Config: Record<string, string> }
+
+/** Log drivers cocon serves: json-file and k8s-file both mean conmon's k8s-file log; none keeps no log. */
+export const LOG_DRIVERS = ['json-file', 'k8s-file', 'none'];
+/** Drivers docker has that cocon does not implement yet. */
+const DOCKER_LOG_DRIVERS = ['syslog', 'journald', 'gelf', 'fluentd', 'awslogs', 'splunk', 'etwlogs', 'gcplogs', 'logentries', 'local'];
+
+/** docker's go-units RAMInBytes: "10m", "1g", "512k", "100" (bytes). Null when not a size. */
+export function ramInBytes(s: string): number | null {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b)?$/i.exec(s.trim());
+  if (!m) return null;
+  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 }[m[2].toLowerCase() as '' | 'k'];
+  return Math.floor(Number(m[1]) * mult);
+}
+
+/** docker --log-driver/--log-opt, as far as cocon implements them. maxSize: conmon's --log-size-max. */
+export function validateLogConfig(lc: Partial<LogConfig> | null | undefined): { config: LogConfig; maxSize?: number } {
+  const type = lc?.Type || 'k8s-file';
+  const opts = lc?.Config ?? {};
+  if (!LOG_DRIVERS.includes(type)) {
+    if (DOCKER_LOG_DRIVERS.includes(type)) throw new InvalidArgument(`logging driver '${type}' is not supported by cocon yet: use json-file, k8s-file or none`);
+    throw new InvalidArgument(`logger: no log driver named '${type}' is registered`);
+  }
+  let maxSize: number | undefined;
+  for (const [k, v] of Object.entries(opts)) {
+    if (type === 'none') throw new InvalidArgument(`unknown log opt '${k}' for none log driver`);
+    switch (k) {
+      case 'max-size': {
+        const n = ramInBytes(v);
+        if (n === null) throw new InvalidArgument(`invalid max-size '${v}': a size like 10m is expected`);
+        if (n <= 0) throw new InvalidArgument('max-size must be a positive number');
+        maxSize = n;
+        break;
+      }
+      case 'max-file': {
+        if (!/^-?\d+$/.test(v)) throw new InvalidArgument(`invalid max-file '${v}': a number is expected`);
+        const n = Number(v);
+        if (n < 1) throw new InvalidArgument('max-file cannot be less than 1');
+        if (n > 1) throw new InvalidArgument(`max-file=${n} is not supported by cocon yet: logs are not rotated, only max-file=1 (truncate at max-size) is`);
+        break;
+      }
+      case 'compress': case 'labels': case 'labels-regex': case 'env': case 'env-regex': case 'tag':
+        throw new InvalidArgument(`log opt '${k}' is not supported by cocon yet`);
+      default:
+        throw new InvalidArgument(`unknown log opt '${k}' for ${type} log driver`);
+    }
+  }
+  return { config: { Type: type, Config: { ...opts } }, maxSize };
+}
+
+const NAMESPACED_SYSCTLS = ['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem', 'kernel.shmall', 'kernel.shmmax', 'kernel.shmmni', 'kernel.shm_rmid_forced'];
+
+/** docker's rule: only sysctls of namespaces the container owns (IPC, and network unless --network host). */
+export function validateSysctls(sysctls: Record<string, string> | null | undefined, networkMode: string, ipcMode = ''): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(sysctls ?? {})) {
+    const ipc = NAMESPACED_SYSCTLS.includes(k) || k.startsWith('fs.mqueue.');
+    const net = k.startsWith('net.');
+    if (!ipc && !net) throw new InvalidArgument(`sysctl '${k}=${v}' is not allowed`);
+    if (!/^[a-z0-9_.\-/]+$/i.test(k) || k.split(/[./]/).some((s) => s === '' || s === '..')) throw new InvalidArgument(`sysctl '${k}' is not a valid name`);
+    if (/[\n\r\0]/.test(v)) throw new InvalidArgument(`sysctl '${k}': the value must be one line`);
+    if (net && networkMode === 'host') throw new InvalidArgument(`sysctl '${k}' is not allowed in host network mode`);
+    if (net && networkMode.startsWith('container:')) throw new InvalidArgument(`sysctl '${k}' is not allowed: the container shares the network namespace of another container`);
+    if (ipc && (ipcMode === 'host' || ipcMode.startsWith('container:'))) throw new InvalidArgument(`sysctl '${k}' is not allowed: the container does not have its own IPC namespace (--ipc=${ipcMode})`);
+    out[k] = v;
+  }
+  return out;
+}
+
+/** docker's memory rules; MemorySwap defaults to 2 × Memory where swap is accounted. */
+export function validateMemory(hc: Partial<HostConfig>, host: HostFacts): { Memory: number; MemorySwap: number } {
+  const memory = typeof hc.Memory === 'number' ? hc.Memory : 0;
+  const swap = typeof hc.MemorySwap === 'number' ? hc.MemorySwap : 0;
+  if (memory < 0) throw new InvalidArgument('invalid memory limit: it cannot be negative');
+  if (memory > 0 && memory < 6 * 1024 * 1024) throw new InvalidArgument('Minimum memory limit allowed is 6MB');
+  if (swap < -1) throw new InvalidArgument('invalid memory swap limit: -1 (unlimited) or a size is expected');
+  if (swap > 0 && memory === 0) throw new InvalidArgument('You should always set the Memory limit when using Memoryswap limit, see usage');
+  if (swap > 0 && swap < memory) throw new InvalidArgument('Minimum memoryswap limit should be larger than memory limit, see usage');
+  // -1 (unlimited) is what a host without swap accounting gives anyway.
+  if (swap > 0 && !host.swapLimit) throw new InvalidArgument('--memory-swap cannot be honoured: this host\'s kernel does not account swap (no memory.memsw in the memory cgroup)');
+  return { Memory: memory, MemorySwap: swap === 0 && memory > 0 && host.swapLimit ? memory * 2 : swap };
+}
+
+export function validateStorageOpt(opts: Record<string, string> | null | undefined): void {
+  const keys = Object.keys(opts ?? {});
+  if (!keys.length) return;
+  if (keys.includes('size')) throw new InvalidArgument('--storage-opt size is not supported by cocon\'s storage yet (overlay on the data root has no per-container quota)');
+  throw new InvalidArgument(`unknown storage option '${keys[0]}': cocon's overlay storage takes no options`);
+}
+
+export interface CheckedHostConfig { LogConfig: LogConfig; Memory: number; MemorySwap: number; Sysctls?: Record<string, string> }
+
+/** All the checks above; the result goes over the body's HostConfig. */
+export function checkHostConfig(hc: Partial<HostConfig>, networkMode: string, host: HostFacts): CheckedHostConfig {
+  const log = validateLogConfig(hc.LogConfig as Partial<LogConfig> | null | undefined);
+  validateStorageOpt(hc.StorageOpt as Record<string, string> | null | undefined);
+  const sysctls = validateSysctls(hc.Sysctls as Record<string, string> | null | undefined, networkMode, typeof hc.IpcMode === 'string' ? hc.IpcMode : '');
+  const out: CheckedHostConfig = { LogConfig: log.config, ...validateMemory(hc, host) };
+  if (Object.keys(sysctls).length) out.Sysctls = sysctls;
+  return out;
+}
+
+/** conmon's --log-size-max for a stored HostConfig (0: no limit). */
+export function logSizeMax(hc: Partial<HostConfig>): number {
+  const v = (hc.LogConfig as Partial<LogConfig> | undefined)?.Config?.['max-size'];
+  return v ? ramInBytes(v) ?? 0 : 0;
+}
