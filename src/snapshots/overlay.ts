@@ -276,7 +276,7 @@ export class OverlaySnapshotter implements Snapshotter {
     if (name !== expected) throw new InvalidArgument(`commit: name ${name} is not the chain id of ${r.parent ?? 'an empty parent'} + ${opts.diffId} (${expected})`);
     if (this.get(name)) throw new Conflict(`snapshot ${name} already exists`);
     const upper = this.abs(r.upper);
-    const size = measure(upper).size;
+    const size = treeSize(upper); // counted as applyWith() counts a layer
     const dest = this.dir(name);
     rmSync(dest, { recursive: true, force: true }); // an unrecorded leftover of a crash
     mkdirSync(dest, { mode: 0o700 });
@@ -304,7 +304,8 @@ export class OverlaySnapshotter implements Snapshotter {
   async usage(key: string): Promise<Usage> {
     const r = this.row(key);
     if (r) return r.kind === 'active' && r.upper && existsSync(this.abs(r.upper)) ? measure(this.abs(r.upper)) : { size: 0, inodes: 0 };
-    if (this.get(key)) return measure(this.diffDir(key));
+    const layer = this.get(key);
+    if (layer) return { size: layer.size, inodes: measure(this.diffDir(key)).inodes };
     throw new NotFound(`snapshot ${key} does not exist`);
   }
 
