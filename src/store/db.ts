@@ -56,8 +56,9 @@ const MIGRATIONS: string[] = [
      key TEXT PRIMARY KEY,
      kind TEXT NOT NULL CHECK (kind IN ('active', 'view')),
      parent TEXT,                    -- chain id of the committed layer below; NULL: an empty base
-     upper TEXT,                     -- writable dir, relative to the snapshotter root (NULL for a view)
-     work TEXT,                      -- overlay work dir, relative to the snapshotter root
+     upper TEXT,                     -- its own dir (an active one's upper; a view's stays empty),
+                                     -- relative to the snapshotter root
+     work TEXT,                      -- overlay work dir, relative to the snapshotter root (NULL: a view)
      created TEXT NOT NULL
    );
    CREATE INDEX snapshots_parent ON snapshots(parent);
