@@ -213,7 +213,7 @@ export function parseLdd(out: string): { static: boolean; paths: string[]; missi
     m = /^\S+\s+=>\s+(\/\S+)\s+\(0x[0-9a-f]+\)$/.exec(line);
     if (m) { paths.push(m[1]); continue; }
     m = /^(\/\S+)\s+\(0x[0-9a-f]+\)$/.exec(line);
-    if (m) { paths.push(m[1]); continue; }
+    if (m) { paths.push(m[1]); }
   }
   return { static: false, paths: [...new Set(paths)], missing };
 }

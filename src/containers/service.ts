@@ -20,7 +20,7 @@ import type { ImageStore } from '../images/types.js';
 import { Conflict, EngineError, InvalidArgument, NotFound, NotModified } from '../api/errors.js';
 import { log } from '../daemon/log.js';
 import { RuncDriver } from '../runtime/runc.js';
-import { createContainer, RuntimeError, type ConmonPaths } from '../runtime/conmon.js';
+import { createContainer, type ConmonPaths } from '../runtime/conmon.js';
 import { AttachBridge, type AttachOptions } from '../runtime/attach.js';
 import { buildSpec, type SpecMount } from '../runtime/spec.js';
 import { containerEnv, resolveUser } from './user.js';
@@ -413,7 +413,7 @@ export class ContainerService {
   private async handleExit(id: string): Promise<void> {
     if (this.exiting.has(id)) return;
     const r = this.cache.get(id);
-    if (!r || !r.state.Running) return;
+    if (!r?.state.Running) return;
     const exitFile = join(this.paths.exits, id);
     const text = readIfExists(exitFile);
     // File times are jiffy-coarse: never report an end before the start.
@@ -453,7 +453,7 @@ export class ContainerService {
       // Serialised with stop/rm: a stop that came while waiting wins, and is seen here.
       this.serial(r.id, async () => {
         const cur = this.cache.get(r.id);
-        if (!cur || cur.state.Status !== 'restarting' || cur.manuallyStopped) return;
+        if (cur?.state.Status !== 'restarting' || cur.manuallyStopped) return;
         cur.restartCount++;
         this.save(cur);
         this.publish(cur, 'restart');
@@ -502,7 +502,7 @@ export class ContainerService {
 
   private waitExit(id: string, ms: number): Promise<boolean> {
     const r = this.cache.get(id);
-    if (!r || !r.state.Running) return Promise.resolve(true);
+    if (!r?.state.Running) return Promise.resolve(true);
     return new Promise((resolve) => {
       const w: Waiter = { condition: 'next-exit', resolve: () => { clearTimeout(t); resolve(true); } };
       const t = setTimeout(() => { this.dropWaiter(id, w); resolve(false); }, ms < 0 ? 2 ** 31 - 1 : ms);

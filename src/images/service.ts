@@ -456,7 +456,7 @@ export class ImageService implements ImageStore {
     const holds = this.readHolds();
     let changed = false;
     for (const [imageId, chains] of Object.entries(holds)) {
-      if (this.users(imageId).length > 0) chains.forEach((c) => needed.add(c));
+      if (this.users(imageId).length > 0) for (const c of chains) needed.add(c);
       else { delete holds[imageId]; changed = true; }
     }
     if (changed) this.writeHolds(holds);
@@ -518,7 +518,7 @@ export class ImageService implements ImageStore {
         if (until !== undefined && !(Date.parse(img.created) < until)) continue;
         const labels = img.config.Labels ?? {};
         if (filters.label && !filters.label.every((f) => labelOk(labels, f))) continue;
-        if (filters['label!'] && filters['label!'].some((f) => labelOk(labels, f))) continue;
+        if (filters['label!']?.some((f) => labelOk(labels, f))) continue;
         for (const r of this.refsOf(img.id)) { this.untag(r, img.id); deleted.push({ Untagged: familiarize(r) }); }
         const before = new Set(this.snapshots.list().map((l) => l.chainId));
         const sizes = new Map(this.snapshots.list().map((l) => [l.chainId, l.size]));

@@ -76,7 +76,7 @@ export function buildRunScript(p: RunPlan): string {
       else step(`mknod -m 666 ${at(`/dev/${n}`)} c ${maj} ${min}`);
     }
     step(`ln -s /proc/self/fd ${at('/dev/fd')}`);
-    ['stdin', 'stdout', 'stderr'].forEach((n, i) => step(`ln -s /proc/self/fd/${i} ${at(`/dev/${n}`)}`));
+    for (const [i, n] of ['stdin', 'stdout', 'stderr'].entries()) step(`ln -s /proc/self/fd/${i} ${at(`/dev/${n}`)}`);
     step(`mkdir ${at('/dev/pts')} ${at('/dev/shm')}`);
     // the host's devpts: the caller's terminal keeps its name inside (tty, ttyname, sudo work)
     step(`mount --bind /dev/pts ${at('/dev/pts')}`);

@@ -83,6 +83,7 @@ test('a running container: inspect, ps, top, exec, then stop (sleep as PID 1 ign
   assert.equal(c.State.Running, true);
   assert.ok(c.State.Pid > 0);
   assert.ok(existsSync(`/proc/${c.State.Pid}`), 'container pid is not alive on the host');
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: /proc/PID/cmdline separates the arguments with NULs
   assert.match(readFileSync(`/proc/${c.State.Pid}/cmdline`, 'utf8'), /^sleep\x00600/);
   const ps = await list(h.d, '');
   const mine = ps.find((x: { Id: string }) => x.Id === id);
