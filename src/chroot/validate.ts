@@ -288,10 +288,6 @@ export function tinyElf32Uname(): Buffer {
   return b;
 }
 
-/** Quotes a word for sh. */
-export function shq(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
 
 /** Formats a byte count the way docker does (decimal units, 3 significant digits). */
 export function humanSize(n: number): string {

@@ -36,7 +36,7 @@ import { allocate, cidrString, contains, intToIp, ipToInt, isIPv4, macFor, overl
 import { inspectPorts, portRequests, psPorts, type PortBinding, type PortRequest } from './ports.js';
 import { DnsServer } from './dns.js';
 import { createHub, hostLinkExists, setupNetns, deleteNetns, hostLinks, hostResolvConf, hostRoutes, ipBatch, ipBatchForce, linkExists, netnsAlive, portFree, sysctl } from '../sys/net.js';
-import { shOk } from '../sys/shell.js';
+import { shOk, shq } from '../sys/shell.js';
 import { foreignForwardDrop, nftApply, nftDeleteTable, nftTableComment, nftTables } from '../sys/nft.js';
 
 export interface NetworkConfig {
@@ -608,8 +608,7 @@ export class NetworkService implements NetworkHooks {
    */
   private dnsRedirect(ns: string, e: Endpoint): string {
     const gw = intToIp(this.subnet(this.nets.get(e.networkId)!).gw);
-    const q = `'${ns.replace(/'/g, `'\\''`)}'`;
-    return `nsenter --net=${q} sh -c 'echo 1 > /proc/sys/net/ipv4/conf/all/route_localnet && exec nft -f -' <<'COCON_DNS'\n`
+    return `nsenter --net=${shq(ns)} sh -c 'echo 1 > /proc/sys/net/ipv4/conf/all/route_localnet && exec nft -f -' <<'COCON_DNS'\n`
       + `table ip cocon_dns\ndelete table ip cocon_dns\ntable ip cocon_dns {\n`
       + `  chain output {\n    type nat hook output priority -100; policy accept;\n    ip daddr 127.0.0.11 udp dport 53 dnat to ${gw}:53\n    ip daddr 127.0.0.11 tcp dport 53 dnat to ${gw}:53\n  }\n`
       + `  chain postrouting {\n    type nat hook postrouting priority 100; policy accept;\n    ip saddr 127.0.0.0/8 ip daddr ${gw} snat to ${e.ip}\n  }\n}\nCOCON_DNS\n`;

@@ -44,10 +44,9 @@ export async function createNetns(path: string, lines: string[] = []): Promise<v
 export async function setupNetns(path: string, lines: string[], then: Array<{ netns: string; lines: string[] }>, tail = ''): Promise<void> {
   mkdirSync(dirname(path), { recursive: true });
   if (isMounted(path)) await deleteNetns(path);
-  const q = (x: string) => `'${x.replace(/'/g, `'\\''`)}'`;
   const doc = (ls: string[], tag: string) => `<<'${tag}'\n${ls.join('\n')}\n${tag}\n`;
-  let script = `set -e\n: > ${q(path)}\nunshare --net=${q(path)} ip -batch - ${doc(lines, 'COCON_EOF_0')}`;
-  then.forEach((t, i) => { script += `nsenter --net=${q(t.netns)} ip -batch - ${doc(t.lines, `COCON_EOF_${i + 1}`)}`; });
+  let script = `set -e\n: > ${shq(path)}\nunshare --net=${shq(path)} ip -batch - ${doc(lines, 'COCON_EOF_0')}`;
+  then.forEach((t, i) => { script += `nsenter --net=${shq(t.netns)} ip -batch - ${doc(t.lines, `COCON_EOF_${i + 1}`)}`; });
   script += tail;
   try {
     await shOk(script);
@@ -65,11 +64,10 @@ export async function setupNetns(path: string, lines: string[], then: Array<{ ne
 export async function createHub(hub: string, dev: string, gwCidr: string, alias: string): Promise<void> {
   mkdirSync(dirname(hub), { recursive: true });
   if (isMounted(hub)) await deleteNetns(hub);
-  const q = (x: string) => `'${x.replace(/'/g, `'\\''`)}'`;
   const script = `set -e
 if [ -e /sys/class/net/${dev} ]; then ip link del dev ${dev}; fi
-: > ${q(hub)}
-unshare --net=${q(hub)} ip -batch - <<'COCON_EOF'
+: > ${shq(hub)}
+unshare --net=${shq(hub)} ip -batch - <<'COCON_EOF'
 link set lo up
 link add br0 type bridge
 link set br0 up

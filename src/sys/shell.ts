@@ -101,5 +101,5 @@ export async function shOk(script: string, timeoutMs?: number): Promise<string> 
   return r.output;
 }
 
-/** Single-quotes a value for sh. */
+/** Single-quotes a word for sh: the project's one shell quoting function (argv arrays where no shell is needed). */
 export function shq(x: string): string { return `'${x.replace(/'/g, `'\\''`)}'`; }

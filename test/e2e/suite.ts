@@ -7,6 +7,7 @@ import { mkdtempSync, mkdirSync, copyFileSync, symlinkSync, rmSync, chmodSync } 
 import { join } from 'node:path';
 import { uniq, run, waitFor, sleep, type Daemon, type RunOptions, type RunResult, type DaemonHolder } from '../helpers/daemon.js';
 import { startPty } from '../helpers/pty.js';
+import { shq } from '../../src/sys/shell.js';
 
 export interface Client {
   name: string;
@@ -329,7 +330,7 @@ export function clientSuite(h: DaemonHolder, c: Client): void {
       copyFileSync('/bin/busybox', join(dir, 'bin/busybox')); chmodSync(join(dir, 'bin/busybox'), 0o755);
       for (const a of ['sh', 'echo', 'cat']) symlinkSync('busybox', join(dir, 'bin', a));
       const ref = `imported-${uniq('i')}:v1`;
-      const tarRun = await run('sh', ['-c', `tar -C '${dir}' -c . | ${c.argv(h.d, ['import', '--change', 'CMD ["echo","from-cmd"]', '--change', 'ENV PATH=/bin', '-', ref]).argv.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ')}`], { env: c.argv(h.d, []).env });
+      const tarRun = await run('sh', ['-c', `tar -C ${shq(dir)} -c . | ${c.argv(h.d, ['import', '--change', 'CMD ["echo","from-cmd"]', '--change', 'ENV PATH=/bin', '-', ref]).argv.map(shq).join(' ')}`], { env: c.argv(h.d, []).env });
       assert.equal(tarRun.code, 0, tarRun.stderr);
       assert.match(tarRun.stdout.trim(), /^sha256:[0-9a-f]{64}$/);
       assert.equal((await ok(['run', '--rm', ref])).stdout, 'from-cmd\n');
