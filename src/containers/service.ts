@@ -23,7 +23,7 @@ import { RuncDriver } from '../runtime/runc.js';
 import { createContainer, type ConmonPaths } from '../runtime/conmon.js';
 import { AttachBridge, type AttachOptions } from '../runtime/attach.js';
 import { buildSpec, type SpecMount } from '../runtime/spec.js';
-import { containerEnv, resolveUser } from './user.js';
+import { containerEnv, containerUser, type ResolvedUser } from './user.js';
 import { mountOverlay, mountOverlayReadonly, unmount } from '../sys/mount.js';
 import { initialState, ZERO_TIME, type ContainerRecord } from './types.js';
 import { isoFromNs, mergeConfig, nowNano, randomName, restartDelay, signalNumber, validateName, type CreateBody } from './config.js';
@@ -625,9 +625,9 @@ export class ContainerService {
   // ---- streams ------------------------------------------------------------------------------------
 
   /** `-u` resolved against the container's own /etc/passwd and /etc/group (rootfs mounted). */
-  userIn(id: string, spec: string): ReturnType<typeof resolveUser> {
+  userIn(id: string, spec: string): ResolvedUser {
     const rootfs = join(this.paths.data(id), 'rootfs');
-    return resolveUser(spec, readIfExists(join(rootfs, 'etc/passwd')), readIfExists(join(rootfs, 'etc/group')));
+    return containerUser(spec, readIfExists(join(rootfs, 'etc/passwd')), readIfExists(join(rootfs, 'etc/group')));
   }
 
   attachPath(id: string): string { return join(this.paths.socks, id.slice(0, 32), 'attach'); }
