@@ -189,7 +189,7 @@ test('attach with stdin before start: bytes reach cat, EOF closes stdin, exit 0'
   s.write('line one\nline two\n');
   const waiting = wait(h.d, id, 'next-exit');
   await start(h.d, id);
-  await sleep(200);
+  await waitFor('cat to echo both lines', () => s.received().includes('line two\n'), 10_000, 20);
   s.end();
   const out = demux(await s.output);
   assert.equal(out.stdout, 'line one\nline two\n');
