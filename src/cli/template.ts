@@ -433,7 +433,7 @@ function evalCmd(c: Cmd, dot: unknown, scope: Scope, piped: unknown, hasPiped: b
 }
 
 function evalPipeline(p: Pipeline, dot: unknown, scope: Scope): unknown {
-  let val: unknown ;
+  let val: unknown;
   let has = false;
   for (const c of p.cmds) { val = evalCmd(c, dot, scope, val, has); has = true; }
   if (p.decl.length === 1) scope.vars.set(p.decl[0], val);
