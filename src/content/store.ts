@@ -2,16 +2,16 @@
 //
 // Lifecycle (as containerd's content store): ingest -> commit -> read -> delete.
 //  - begin() opens an ingest: a temp file under content/ingest/ that is hashed while written.
-//  - Ingest.commit(expected?) verifies the digest (InvalidArgument on mismatch), fsyncs the file, and
-//    renames it to its digest path; committing content that already exists just drops the temp file.
+//  - Ingest.commit(expected?, size?) verifies digest and size (InvalidArgument on mismatch), fsyncs the
+//    file and renames it to its digest path; committing content that already exists drops the temp file.
+//    No caller touches temp files or blob paths: blobs are read through read()/readBytes().
 //  - Ingest.abort() removes the temp file. A crash leaves at most a temp file in ingest/ (swept by
 //    sweepIngests() at start), never a half blob under a real digest.
 //  - read/readBytes/exists/size/delete work on committed blobs; read of a missing blob throws NotFound.
 import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { createReadStream, createWriteStream, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, existsSync, readdirSync, writeSync } from 'node:fs';
+import { createReadStream, createWriteStream, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, existsSync, readdirSync, writeSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import { Internal, InvalidArgument, NotFound } from '../core/errors.js';
 
 const DIGEST_RE = /^sha256:([a-f0-9]{64})$/;
@@ -31,49 +31,110 @@ function fsyncPath(path: string): void {
   try { fsyncSync(fd); } finally { closeSync(fd); }
 }
 
-/** A blob being written. Write through stream(), or pass a source to ContentStore.ingest(). */
+/**
+ * A blob being written (containerd's content Writer): append() or write() the bytes, which are hashed
+ * as they go; open()/head() read back what was written (to sniff or extract it before it is kept);
+ * commit(expected, size) verifies the digest and size and renames the file under its digest;
+ * abort() drops it. Nobody outside this module sees the temp file.
+ */
 export class Ingest {
-  private hash: Hash = createHash('sha256');
+  private readonly hash: Hash = createHash('sha256');
   private bytes = 0;
+  private out?: WriteStream;
+  private failed?: Error;
+  private closed = false;
   private done = false;
 
-  constructor(private readonly store: ContentStore, readonly tmpPath: string) {}
+  constructor(private readonly store: ContentStore, private readonly tmpPath: string) {}
 
-  /** Copies a source stream into the temp file while hashing it. */
+  private sink(): WriteStream {
+    if (this.closed) throw new Internal('ingest already closed');
+    if (!this.out) {
+      this.out = createWriteStream(this.tmpPath, { flags: 'a', mode: 0o600 });
+      // a write error wakes a waiting append() and fails the next one
+      this.out.on('error', (e) => { this.failed = e; this.out?.emit('drain'); });
+    }
+    return this.out;
+  }
+
+  /** Appends one chunk, hashing it; resolves once the file can take more (backpressure). */
+  async append(chunk: Buffer): Promise<void> {
+    if (this.failed) throw this.failed;
+    const out = this.sink();
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+    if (out.write(chunk)) return;
+    await new Promise<void>((resolve, reject) => out.once('drain', () => (this.failed ? reject(this.failed) : resolve())));
+  }
+
+  /** Appends a whole stream. */
   async write(src: Readable): Promise<void> {
-    const counter = new Transform({
-      transform: (chunk: Buffer, _enc, cb) => { this.hash.update(chunk); this.bytes += chunk.length; cb(null, chunk); },
-    });
-    await pipeline(src, counter, createWriteStream(this.tmpPath, { flags: 'a', mode: 0o600 }));
+    for await (const chunk of src) await this.append(chunk as Buffer);
   }
 
   get size(): number { return this.bytes; }
 
-  /** The digest of everything written so far (call once writing is complete). */
+  /** The digest of everything written so far. */
   digest(): string {
     return 'sha256:' + this.hash.copy().digest('hex');
   }
 
-  /** Verifies, fsyncs and renames into place. Returns the digest. */
-  commit(expected?: string): { digest: string; size: number } {
+  /** Ends writing: what was appended is in the file. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    const out = this.out;
+    this.closed = true;
+    if (out && !this.failed) await new Promise<void>((resolve) => out.end(() => resolve()));
+    if (this.failed) throw this.failed;
+  }
+
+  /** Reads back everything written (ends writing first). */
+  async open(): Promise<Readable> {
+    await this.close();
+    return createReadStream(this.tmpPath, { highWaterMark: 1 << 20 });
+  }
+
+  /** The first `n` bytes written (ends writing first). */
+  async head(n: number): Promise<Buffer> {
+    await this.close();
+    const fd = openSync(this.tmpPath, 'r');
+    try {
+      const b = Buffer.alloc(n);
+      return b.subarray(0, readSync(fd, b, 0, n, 0));
+    } finally { closeSync(fd); }
+  }
+
+  /**
+   * Verifies the digest (and the size, when given) and moves the blob into place. `sync: false`
+   * skips the fsyncs for bulk layer blobs that are re-verifiable (a crash may then leave a damaged
+   * blob under its digest, which verification detects; push re-hashes what it sends).
+   */
+  async commit(expected?: string, size?: number, opts: { sync?: boolean } = {}): Promise<{ digest: string; size: number }> {
     if (this.done) throw new Internal('ingest already finished');
+    try { await this.close(); } catch (e) { this.abort(); throw e; }
     const digest = this.digest();
+    if (size !== undefined && size !== this.bytes) {
+      this.abort();
+      throw new InvalidArgument(`unexpected commit size ${this.bytes}, expected ${size}`);
+    }
     if (expected && expected !== digest) {
       this.abort();
       throw new InvalidArgument(`unexpected digest: expected ${expected}, got ${digest}`);
     }
     this.done = true;
+    const sync = opts.sync ?? true;
     const dest = this.store.path(digest);
     if (existsSync(dest)) { rmSync(this.tmpPath, { force: true }); return { digest, size: this.bytes }; }
-    if (!existsSync(this.tmpPath)) closeSync(openSync(this.tmpPath, 'w', 0o600));
-    fsyncPath(this.tmpPath);
+    if (sync) fsyncPath(this.tmpPath);
     renameSync(this.tmpPath, dest);
-    fsyncPath(this.store.blobDir);
+    if (sync) fsyncPath(this.store.blobDir);
     return { digest, size: this.bytes };
   }
 
   abort(): void {
     this.done = true;
+    this.closed = true;
+    this.out?.destroy();
     rmSync(this.tmpPath, { force: true });
   }
 }
@@ -110,7 +171,7 @@ export class ContentStore {
     try {
       await w.write(src);
     } catch (e) { w.abort(); throw e; }
-    return w.commit(expected);
+    return await w.commit(expected);
   }
 
   /** Stores a small blob (image configs, manifests). */
@@ -132,23 +193,9 @@ export class ContentStore {
     return digest;
   }
 
-  /**
-   * Moves a file the caller wrote and verified (its digest is `digest`) into place: fsync, rename.
-   * The file must live in ingest/ (same filesystem). Content that already exists just drops the file.
-   * sync=false skips the fsyncs (bulk layer blobs that are re-verifiable: a crash may then leave a
-   * damaged blob under its digest, which verify() detects; push re-hashes what it sends).
-   */
-  adopt(tmpPath: string, digest: string, sync = true): void {
-    const dest = this.path(digest);
-    if (existsSync(dest)) { rmSync(tmpPath, { force: true }); return; }
-    if (sync) fsyncPath(tmpPath);
-    renameSync(tmpPath, dest);
-    if (sync) fsyncPath(this.blobDir);
-  }
-
-  read(digest: string): Readable {
+  read(digest: string, opts: { highWaterMark?: number } = {}): Readable {
     if (!this.exists(digest)) throw new NotFound(`content ${digest}: not found`);
-    return createReadStream(this.path(digest));
+    return createReadStream(this.path(digest), opts);
   }
 
   readBytes(digest: string): Buffer {

@@ -6,7 +6,7 @@
 // is checked against the config's diff ids (and, for OCI, every blob against its digest) and applied
 // with the safe extractor of src/snapshots/apply.ts. Nothing is recorded unless everything checked out.
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdtempSync, openSync, readSync, closeSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdtempSync, openSync, readSync, closeSync, rmSync, } from 'node:fs';
 import { join, posix } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -40,17 +40,18 @@ function selectImages(svc: ImageService, names: string[]): Array<{ img: ImageRec
   return [...out.values()];
 }
 
-/** An uncompressed tar of a layer: the stored diff blob, or the distributable blob decompressed into a temp file. */
-async function layerTarFile(svc: ImageService, img: ImageRecord, i: number): Promise<{ path: string; temp: boolean }> {
+/** An uncompressed tar of a layer: the stored diff blob, or the distributable blob decompressed into an ingest that is dropped after. */
+async function layerTar(svc: ImageService, img: ImageRecord, i: number): Promise<{ size: number; open: () => Promise<Readable>; release: () => void }> {
   const diffId = img.diffIds[i];
-  if (svc.content.exists(diffId)) return { path: svc.content.path(diffId), temp: false };
+  if (svc.content.exists(diffId)) return { size: svc.content.size(diffId), open: async () => svc.content.read(diffId, { highWaterMark: 1 << 20 }), release: () => undefined };
   const b = img.layerBlobs?.[i];
   if (!b || !svc.content.exists(b.digest)) throw new NotFound(`layer ${diffId} of ${img.id} has no stored blob`);
   const w = svc.content.begin();
   try {
-    await w.write(createReadStream(svc.content.path(b.digest)).pipe(decompressor(compressionOf(b.mediaType))));
+    await w.write(svc.content.read(b.digest).pipe(decompressor(compressionOf(b.mediaType))));
+    await w.close();
   } catch (e) { w.abort(); throw e; }
-  return { path: w.tmpPath, temp: true };
+  return { size: w.size, open: () => w.open(), release: () => w.abort() };
 }
 
 /**
@@ -65,10 +66,8 @@ export function saveImages(svc: ImageService, names: string[]): Readable {
   const entry = (h: Parameters<typeof p.entry>[0], data?: Buffer) => new Promise<void>((resolve, reject) => {
     p.entry(h, data ?? Buffer.alloc(0), (e) => (e ? reject(e) : resolve()));
   });
-  const fileEntry = (name: string, file: string, mtime: Date) => new Promise<void>((resolve, reject) => {
-    const size = statSync(file).size;
+  const streamEntry = (name: string, size: number, src: Readable, mtime: Date) => new Promise<void>((resolve, reject) => {
     const sink = p.entry({ name, size, mode: 0o644, mtime, type: 'file' }, (e) => (e ? reject(e) : resolve()));
-    const src = createReadStream(file, { highWaterMark: 1 << 20 });
     src.on('error', reject);
     src.pipe(sink as unknown as NodeJS.WritableStream);
   });
@@ -89,8 +88,8 @@ export function saveImages(svc: ImageService, names: string[]): Readable {
         await entry({ name: `${v1}/`, type: 'directory', mode: 0o755, mtime });
         await entry({ name: `${v1}/VERSION`, mode: 0o644, mtime }, Buffer.from('1.0'));
         await entry({ name: `${v1}/json`, mode: 0o644, mtime }, Buffer.from(JSON.stringify(v1json)));
-        const f = await layerTarFile(svc, img, i);
-        try { await fileEntry(`${v1}/layer.tar`, f.path, mtime); } finally { if (f.temp) rmSync(f.path, { force: true }); }
+        const t = await layerTar(svc, img, i);
+        try { await streamEntry(`${v1}/layer.tar`, t.size, await t.open(), mtime); } finally { t.release(); }
         layers.push(`${v1}/layer.tar`);
         parent = v1;
         if (top) for (const t of tags) {
@@ -234,8 +233,8 @@ async function loadLayer(svc: ImageService, file: string, diffId: string, parent
   try {
     await w.write(createReadStream(file).pipe(decompressor(fileCompression(file))));
     if (w.digest() !== diffId) throw new InvalidArgument(`invalid archive: layer does not match diff id ${diffId} (got ${w.digest()})`);
-    await svc.snapshots.applyWith(diffId, parent, (dir) => applyLayer(createReadStream(w.tmpPath), dir));
-    w.commit(diffId);
+    await svc.snapshots.applyWith(diffId, parent, async (dir) => applyLayer(await w.open(), dir));
+    await w.commit(diffId);
   } catch (e) { w.abort(); throw e; }
 }
 

@@ -6,7 +6,6 @@
 // committed after verification, layer dirs are renamed into place only after their checks, and the
 // image row + tags are written last under the image lock. Concurrent pulls share in-flight layers.
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { Transform, type Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { EngineError, Internal, InvalidArgument, NotFound } from '../core/errors.js';
@@ -216,34 +215,25 @@ async function downloadAndApply(svc: ImageService, client: RegistryClient, desc:
   let res: Readable;
   try { res = await client.blob(desc.digest); } catch (e) { throw new Internal(`failed to fetch layer ${desc.digest}: ${(e as Error).message}`); }
   const ingest = svc.content.begin();
-  const file = createWriteStream(ingest.tmpPath, { flags: 'a' });
-  const blobHash = createHash('sha256');
   const diffHash = createHash('sha256');
   let received = 0; let lastEmit = 0;
   const kind: Compression = compressionOf(desc.mediaType);
-  let fileError: Error | undefined;
-  file.on('error', (e) => { fileError = e; file.emit('drain'); });
-  const writeFile = (chunk: Buffer) => new Promise<void>((resolve, reject) => {
-    if (fileError) return reject(fileError);
-    if (file.write(chunk)) resolve(); else file.once('drain', () => (fileError ? reject(fileError) : resolve()));
-  });
+  // The blob is kept as it arrives (for push and save) and extracted at the same time.
   const download = new Transform({
     highWaterMark: 1 << 20,
     transform(chunk: Buffer, _e, cb) {
-      blobHash.update(chunk);
       received += chunk.length;
       const now = Date.now();
       if (now - lastEmit > 100) { lastEmit = now; emit(progressMessage('Downloading', id, received, total)); }
-      writeFile(chunk).then(() => cb(null, chunk), cb);
+      ingest.append(chunk).then(() => cb(null, chunk), cb);
     },
     flush(cb) {
-      const got = 'sha256:' + blobHash.digest('hex');
       if (received !== total && total > 0) return cb(new Internal(`failed to download layer ${desc.digest}: unexpected EOF (got ${received} of ${total} bytes)`));
       emit(statusMessage('Verifying Checksum', id));
-      if (got !== desc.digest) return cb(new Internal(`filesystem layer verification failed for digest ${desc.digest}`));
+      if (ingest.digest() !== desc.digest) return cb(new Internal(`filesystem layer verification failed for digest ${desc.digest}`));
       emit(statusMessage('Download complete', id));
       emit(progressMessage('Extracting', id, total, total));
-      file.end((e?: Error | null) => cb(e ?? null));
+      cb();
     },
   });
   const hashDiff = new Transform({
@@ -257,11 +247,11 @@ async function downloadAndApply(svc: ImageService, client: RegistryClient, desc:
       await Promise.all([pipeline(res, download, dec, hashDiff), done]).catch((e) => { res.destroy(); dec.destroy(); hashDiff.destroy(); throw e; });
       const gotDiff = 'sha256:' + diffHash.digest('hex');
       if (gotDiff !== diffId) throw new Internal(`failed to register layer: layer ${desc.digest}: diff id mismatch: expected ${diffId}, got ${gotDiff}`);
-      // the blob is verified: keep it for push/save (content store commit before the layer row)
-      svc.content.adopt(ingest.tmpPath, desc.digest); // verified just now; fsynced so a crash never leaves a damaged blob under its digest
+      // the blob is verified: keep it for push/save (content store commit before the layer row;
+      // fsynced, so a crash never leaves a damaged blob under its digest)
+      await ingest.commit(desc.digest, total > 0 ? total : undefined);
     });
   } catch (e) {
-    file.destroy();
     ingest.abort();
     if (e instanceof EngineError) throw e;
     throw new Internal(`failed to pull layer ${desc.digest}: ${(e as Error).message}`);

@@ -3,7 +3,6 @@
 // the image), checked with HEAD, mounted from another repository of the same registry that holds it
 // (known from the image records' repo digests), or uploaded; then the config blob and the manifest
 // (Docker schema 2, or OCI when a layer's media type is OCI-only). Progress as dockerd writes it.
-import { createReadStream } from 'node:fs';
 import { Transform } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { Internal, NotFound } from '../core/errors.js';
@@ -27,8 +26,8 @@ async function layerBlobs(svc: ImageService, img: ImageRecord): Promise<LayerBlo
     const diffId = img.diffIds[i];
     if (!svc.content.exists(diffId)) throw new Internal(`layer ${diffId} of ${img.id} has no stored blob to push`);
     const w = svc.content.begin();
-    try { await w.write(createReadStream(svc.content.path(diffId)).pipe(createGzip())); } catch (e) { w.abort(); throw e; }
-    const c = w.commit();
+    try { await w.write(svc.content.read(diffId).pipe(createGzip())); } catch (e) { w.abort(); throw e; }
+    const c = await w.commit();
     blobs[i] = { digest: c.digest, mediaType: MEDIA.dockerLayerGzip, size: c.size };
     changed = true;
   }
@@ -96,7 +95,7 @@ export async function pushImage(svc: ImageService, name: string, tag: string | u
         if (await client.mount(b.digest, from).catch(() => false)) { emit(statusMessage('Mounted from ' + from, id)); return; }
       }
       let sent = 0; let last = 0;
-      await client.upload(b.digest, b.size, () => createReadStream(svc.content.path(b.digest), { highWaterMark: 1 << 20 }).pipe(new Transform({
+      await client.upload(b.digest, b.size, () => svc.content.read(b.digest, { highWaterMark: 1 << 20 }).pipe(new Transform({
         transform(chunk: Buffer, _e, cb) {
           sent += chunk.length;
           const now = Date.now();
@@ -107,7 +106,7 @@ export async function pushImage(svc: ImageService, name: string, tag: string | u
       emit(statusMessage('Pushed', id));
     }));
     const configBytes = svc.content.readBytes(img.id);
-    if (!(await client.blobExists(img.id))) await client.upload(img.id, configBytes.length, () => createReadStream(svc.content.path(img.id)));
+    if (!(await client.blobExists(img.id))) await client.upload(img.id, configBytes.length, () => svc.content.read(img.id));
     const m = buildManifest({ digest: img.id, size: configBytes.length }, blobs);
     await client.putManifest(t, m.bytes, m.mediaType);
     const digest = sha256Digest(m.bytes);

@@ -17,10 +17,9 @@
 // Errors: NotFound("No such image: <familiar ref with tag>"), InvalidArgument (bad reference, bad
 // change, bad tar), Conflict (rmi of an image in use / with several tags without force),
 // Internal (host lacks busybox-static).
-import { readFileSync, readdirSync, chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync, openSync, readSync, closeSync, createReadStream } from 'node:fs';
+import { readFileSync, readdirSync, chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync, createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 import type { DaemonConfig } from '../core/config.js';
 import type { DB } from '../store/db.js';
 import type { EventBus } from '../core/events.js';
@@ -29,7 +28,8 @@ import { ContentStore } from '../content/store.js';
 import { OverlaySnapshotter, type LayerRow } from '../snapshots/overlay.js';
 import { chainIds as computeChainIds } from '../snapshots/chain.js';
 import { LayerError } from '../snapshots/apply.js';
-import { createTarDeterministic, TarError, decompressFile } from '../sys/tar.js';
+import { createTarDeterministic, TarError } from '../sys/tar.js';
+import { decompressor, sniff } from '../sys/compress.js';
 import { runOk } from '../sys/exec.js';
 import type { ImageConfig, ImageHistory, ImageRecord, ImageStore, LayerBlob } from './types.js';
 import { applyChanges } from './changes.js';
@@ -104,18 +104,6 @@ function dockerConfig(c: ImageConfig | null): Record<string, unknown> {
 }
 
 /** Which compression a file starts with (docker import accepts all of these). */
-function sniffCompression(file: string): 'gzip' | 'bzip2' | 'xz' | 'zstd' | 'none' {
-  const fd = openSync(file, 'r');
-  const b = Buffer.alloc(6);
-  let n = 0;
-  try { n = readSync(fd, b, 0, 6, 0); } finally { closeSync(fd); }
-  if (n >= 2 && b[0] === 0x1f && b[1] === 0x8b) return 'gzip';
-  if (n >= 3 && b.subarray(0, 3).toString('latin1') === 'BZh') return 'bzip2';
-  if (n >= 6 && b.equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return 'xz';
-  if (n >= 4 && b.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
-  return 'none';
-}
-
 export class ImageService implements ImageStore {
   readonly content: ContentStore;
   readonly snapshots: OverlaySnapshotter;
@@ -614,23 +602,19 @@ export class ImageService implements ImageStore {
     try {
       await raw.write(src);
       if (raw.size === 0) throw new InvalidArgument('failed to import: empty archive');
-      const kind = sniffCompression(raw.tmpPath);
+      const kind = sniff(await raw.head(6));
       if (kind !== 'none') {
         layerIngest = this.content.begin();
-        if (kind === 'gzip') await layerIngest.write(createReadStream(raw.tmpPath).pipe(createGunzip()));
-        else {
-          const tmp = layerIngest.tmpPath + '.plain';
-          try {
-            await decompressFile(kind, raw.tmpPath, tmp);
-            await layerIngest.write(createReadStream(tmp));
-          } finally { rmSync(tmp, { force: true }); }
+        const plain = (await raw.open()).pipe(decompressor(kind));
+        try { await layerIngest.write(plain); } catch (e) {
+          throw new InvalidArgument(`failed to import: cannot decompress ${kind} archive: ${(e as Error).message}`);
         }
         raw.abort();
       }
       const diffId = layerIngest.digest();
-      const applied = await this.snapshots.apply(layerIngest.tmpPath, diffId, undefined);
+      const applied = await this.snapshots.apply(() => layerIngest.open(), diffId, undefined);
       if (applied.created) createdLayer = applied.layer;
-      layerIngest.commit(diffId);
+      await layerIngest.commit(diffId);
       const chain = computeChainIds([diffId]);
       const id = this.recordImage({
         created: meta.created, architecture: 'amd64', os: 'linux', config: cfg, diffIds: [diffId], chainIds: chain,

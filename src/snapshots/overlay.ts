@@ -85,8 +85,9 @@ export class OverlaySnapshotter implements Snapshotter {
    * for a base layer) with the safe extractor's IMPORT rules. Returns the layer and whether this call
    * created it. Throws (LayerError) and leaves nothing when the tar cannot be extracted.
    */
-  async apply(tarFile: string, diffId: string, parent: string | undefined): Promise<{ layer: LayerRow; created: boolean }> {
-    return this.applyWith(diffId, parent, (diff) => extractTarStream(createReadStream(tarFile), diff, IMPORT));
+  async apply(tar: string | (() => Promise<Readable>), diffId: string, parent: string | undefined): Promise<{ layer: LayerRow; created: boolean }> {
+    const open = typeof tar === 'string' ? async () => createReadStream(tar) : tar;
+    return this.applyWith(diffId, parent, async (diff) => extractTarStream(await open(), diff, IMPORT));
   }
 
   /**

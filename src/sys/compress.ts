@@ -1,13 +1,17 @@
-// Streaming decompression. gzip runs in-process (zlib); Node 20's zlib has no zstd, so zstd runs
-// through the host's `zstd -d` (package zstd) as a child process in the middle of a stream.
+// Streaming decompression. gzip runs in-process (zlib); Node 20's zlib has no zstd, bzip2 or xz, so
+// those run through the host's tool (`zstd -d`, `bzip2 -d`, `xz -d`) as a child process in the middle
+// of a stream. Layers may only be gzip, zstd or plain; `docker import` also takes bzip2 and xz.
 import { spawn } from 'node:child_process';
 import { Duplex, PassThrough, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 
+/** The compressions a layer may have. */
 export type Compression = 'gzip' | 'zstd' | 'none';
+/** Every compression cocon reads (imports: `docker import` of a .tar.bz2 or .tar.xz). */
+export type AnyCompression = Compression | 'bzip2' | 'xz';
 
-/** What a blob's first bytes say about its compression. */
-export function sniff(head: Buffer): Compression | 'bzip2' | 'xz' {
+/** What a blob's first bytes (6 are enough) say about its compression. */
+export function sniff(head: Buffer): AnyCompression {
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
   if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
   if (head.length >= 3 && head.subarray(0, 3).toString('latin1') === 'BZh') return 'bzip2';
@@ -16,16 +20,16 @@ export function sniff(head: Buffer): Compression | 'bzip2' | 'xz' {
 }
 
 /** A duplex that decompresses what is written into it. Errors (bad data, tool failure) surface as stream errors. */
-export function decompressor(kind: Compression): Duplex {
+export function decompressor(kind: AnyCompression): Duplex {
   if (kind === 'gzip') return createGunzip({ chunkSize: 256 * 1024 });
   if (kind === 'none') return new PassThrough({ highWaterMark: 256 * 1024 });
-  const child = spawn('zstd', ['-d', '-c', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(kind, ['-d', '-c', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let err = '';
   child.stderr.on('data', (b: Buffer) => { err += b.toString(); });
   const d = Duplex.from({ writable: child.stdin, readable: child.stdout });
-  child.on('error', (e) => d.destroy(new Error(`zstd: ${e.message}`)));
+  child.on('error', (e) => d.destroy(new Error(`${kind}: ${e.message}`)));
   child.stdin.on('error', () => { /* reported through the exit status */ });
-  child.on('close', (code) => { if (code !== 0) d.destroy(new Error(`zstd: ${err.trim() || 'exit status ' + code}`)); });
+  child.on('close', (code) => { if (code !== 0) d.destroy(new Error(`${kind}: ${err.trim() || 'exit status ' + code}`)); });
   d.on('close', () => { if (child.exitCode === null) child.kill('SIGKILL'); });
   return d;
 }

@@ -2,7 +2,6 @@
 // Nothing untrusted is ever extracted with GNU tar: every extraction (pull, load, import, cp in)
 // goes through the one safe extractor, src/snapshots/apply.ts.
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { run } from './exec.js';
 
@@ -21,22 +20,6 @@ export async function createTarDeterministic(srcDir: string, outFile: string, mt
   const r = await run('tar', ['-c', '--sort=name', '--format=gnu', '--numeric-owner', '--owner=0', '--group=0',
     `--mtime=@${Math.floor(mtime)}`, '-f', outFile, '-C', srcDir, '.'], { env: { ...process.env, LC_ALL: 'C', TZ: 'UTC' } });
   if (r.code !== 0) throw new TarError(tarMessage(r.stderr, r.code));
-}
-
-/** Decompresses a bzip2/xz/zstd file with the host tool (gzip is done in-process with zlib). */
-export async function decompressFile(kind: 'bzip2' | 'xz' | 'zstd', inFile: string, outFile: string): Promise<void> {
-  const tool = kind === 'bzip2' ? 'bzip2' : kind === 'xz' ? 'xz' : 'zstd';
-  const out = openSync(outFile, 'w', 0o600);
-  try {
-    const code = await new Promise<number>((resolve, reject) => {
-      const child = spawn(tool, ['-d', '-c', inFile], { stdio: ['ignore', out, 'pipe'] });
-      let err = '';
-      child.stderr!.on('data', (b: Buffer) => { err += b.toString(); });
-      child.on('error', (e) => reject(new TarError(`cannot decompress ${kind} archive: ${tool}: ${e.message}`)));
-      child.on('close', (c) => { if (c !== 0) reject(new TarError(`cannot decompress ${kind} archive: ${err.trim() || 'exit ' + c}`)); else resolve(0); });
-    });
-    void code;
-  } finally { closeSync(out); }
 }
 
 /**

@@ -78,7 +78,11 @@ test('busybox httpd in a jail serves a file on 127.0.0.1 as the unprivileged use
     assert.equal(r.status, 200);
     assert.equal(r.body, '<h1>served from the jail</h1>\n');
     assert.equal((await fetch(`http://127.0.0.1:${port}/nope.html`)).status, 404);
-    const pids = pidsIn(root);
+    // busybox httpd forks one child per connection; the last one may still be exiting
+    const pids = (await waitFor('the per-request httpd children to exit', async () => {
+      const p = pidsIn(root);
+      return p.length === 1 ? p : undefined;
+    }, 5_000).catch(() => pidsIn(root)))!;
     assert.equal(pids.length, 1, `processes in the jail: ${pids}`);
     const s = status(pids[0]);
     assert.match(s.Uid, /^20080\s+20080\s+20080\s+20080$/);

@@ -60,6 +60,30 @@ test('an interrupted ingest never shows under a digest and is swept', async () =
   assert.deepEqual(readdirSync(cs.ingestDir), []);
 });
 
+test('the writer contract: append with backpressure, read back before commit, commit checks size and digest', async () => {
+  const data = Buffer.alloc(3 << 20, 7);
+  const d = sha256Digest(data);
+  const w = cs.begin();
+  for (let off = 0; off < data.length; off += 1 << 16) await w.append(data.subarray(off, off + (1 << 16)));
+  assert.equal(w.size, data.length);
+  assert.equal(w.digest(), d);
+  assert.deepEqual(await w.head(4), data.subarray(0, 4));
+  const back: Buffer[] = [];
+  for await (const c of await w.open()) back.push(c as Buffer);
+  assert.ok(Buffer.concat(back).equals(data), 'open() reads back what was appended');
+  assert.ok(!cs.exists(d), 'nothing is visible before commit');
+  await assert.rejects(w.append(Buffer.from('late')), /closed/);
+  assert.deepEqual(await w.commit(d, data.length), { digest: d, size: data.length });
+  assert.ok(cs.readBytes(d).equals(data));
+  cs.delete(d);
+  // a size that does not match is refused and leaves nothing
+  const w2 = cs.begin();
+  await w2.append(Buffer.from('short'));
+  await assert.rejects(w2.commit(sha256Digest('short'), 6), (e: unknown) => e instanceof InvalidArgument && /unexpected commit size 5, expected 6/.test((e as Error).message));
+  assert.ok(!cs.exists(sha256Digest('short')));
+  assert.deepEqual(readdirSync(cs.ingestDir), []);
+});
+
 function tarOf(files: Record<string, string>): string {
   const dir = mkdtempSync(join(root, 'src-'));
   for (const [p, c] of Object.entries(files)) writeFileSync(join(dir, p), c);
