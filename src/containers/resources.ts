@@ -45,7 +45,7 @@ const n = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ?
 const list = <T>(v: unknown): T[] => (Array.isArray(v) ? (v as T[]) : []);
 
 function unsupported(what: string, flag: string): never {
-  throw new InvalidArgument(`Your kernel does not support ${what} or the cgroup is not mounted: ${flag} cannot be honoured on this host`);
+  throw new InvalidArgument(`${flag} cannot be honoured on this host: the kernel does not support ${what} or the cgroup is not mounted`);
 }
 
 /** Parses a cpuset list ("0-2,4"); null when it is not one. */
@@ -100,7 +100,7 @@ export function validateResources(hc: Partial<HostConfig>, f: ResourceFacts): Ch
   if (swappiness !== null && (swappiness < 0 || swappiness > 100)) throw new InvalidArgument(`Invalid value: ${swappiness}, valid memory swappiness range is 0-100`);
   if (swappiness !== null && !f.swappiness) unsupported('memory swappiness capabilities', '--memory-swappiness');
   const oomKillDisable = hc.OomKillDisable === true;
-  if (oomKillDisable && !f.oomKillDisable) throw new InvalidArgument(`Your kernel does not support OomKillDisable${f.version === 2 ? ' (cgroup v2 cannot disable the OOM killer)' : ''}: --oom-kill-disable cannot be honoured on this host`);
+  if (oomKillDisable && !f.oomKillDisable) throw new InvalidArgument(`--oom-kill-disable cannot be honoured on this host: the kernel does not support OomKillDisable${f.version === 2 ? ' (cgroup v2 cannot disable the OOM killer)' : ''}`);
   if (n(hc.KernelMemory) || n(hc.KernelMemoryTCP)) throw new InvalidArgument('--kernel-memory is not supported by cocon (kernel memory limits are deprecated in the kernel and in docker)');
 
   const pids = hc.PidsLimit === undefined || hc.PidsLimit === null || n(hc.PidsLimit) <= 0 ? null : n(hc.PidsLimit);
@@ -125,7 +125,7 @@ export function validateResources(hc: Partial<HostConfig>, f: ResourceFacts): Ch
   checkCpuset(mems, f.mems, 'mems');
 
   const weight = n(hc.BlkioWeight);
-  if (weight > 0 && !f.blkioWeight) unsupported('Block I/O weight (no blkio.weight or blkio.bfq.weight: the disks have no CFQ/BFQ scheduler)', '--blkio-weight');
+  if (weight > 0 && !f.blkioWeight) unsupported('Block I/O weight (no blkio.weight nor blkio.bfq.weight: no CFQ/BFQ disk scheduler)', '--blkio-weight');
   if (weight !== 0 && (weight < 10 || weight > 1000)) throw new InvalidArgument('Range of blkio weight is from 10 to 1000');
   if (n(hc.IOMaximumBandwidth) || n(hc.IOMaximumIOps)) throw new InvalidArgument('Invalid QoS settings: linux does not support Maximum IO Bandwidth or Maximum IO IOps');
   const wdev = list<WeightDevice>(hc.BlkioWeightDevice);
