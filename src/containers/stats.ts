@@ -31,6 +31,8 @@ export const STREAM_INTERVAL_MS = 1000;
 
 export class StatsService {
   private last = new Map<string, { at: number; sample: Sample }>();
+  /** online CPUs (os.cpus() reads /proc/cpuinfo: once, not per answer) */
+  private readonly ncpu = os.cpus().length;
 
   constructor(private readonly containers: StatsSource) {}
 
@@ -51,7 +53,7 @@ export class StatsService {
   }
 
   private json(r: ContainerRecord, cur: Sample, pre: Sample | null): StatsJSON {
-    return dockerStats({ id: r.id, name: '/' + r.name, cur, pre, memTotal: os.totalmem(), onlineCpus: os.cpus().length });
+    return dockerStats({ id: r.id, name: '/' + r.name, cur, pre, memTotal: os.totalmem(), onlineCpus: this.ncpu });
   }
 
   private recent(id: string): Sample | null {
