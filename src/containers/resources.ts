@@ -241,7 +241,7 @@ export function planUpdate(cur: HostConfig, body: UpdateBody, f: ResourceFacts, 
   }
   if (body.PidsLimit !== undefined && body.PidsLimit !== null) next.PidsLimit = body.PidsLimit > 0 ? body.PidsLimit : null;
   const rp = body.RestartPolicy;
-  if (rp && rp.Name) {
+  if (rp?.Name) {
     if (cur.AutoRemove && rp.Name !== 'no') throw conflict('Restart policy cannot be updated because AutoRemove is enabled for the container');
     next.RestartPolicy = { Name: rp.Name as HostConfig['RestartPolicy']['Name'], MaximumRetryCount: n(rp.MaximumRetryCount) };
   }
