@@ -84,7 +84,22 @@ const containerConfig: Record<string, Check> = {
   Labels: labels, Volumes: mapOf(any), ExposedPorts: mapOf(any), StopTimeout: int, Healthcheck: healthcheck,
 };
 
+const throttle = arrayOf(obj({ Path: str, Rate: int }));
+/** docker's Resources (HostConfig's resource fields; the body of update with RestartPolicy). */
+const resources: Record<string, Check> = {
+  CgroupParent: str, CpusetCpus: str, CpusetMems: str, OomKillDisable: bool,
+  CpuShares: int, Memory: int, NanoCpus: int, BlkioWeight: int, CpuPeriod: int, CpuQuota: int,
+  CpuRealtimePeriod: int, CpuRealtimeRuntime: int, CpuCount: int, CpuPercent: int, KernelMemory: int, KernelMemoryTCP: int,
+  MemoryReservation: int, MemorySwap: int, MemorySwappiness: int, PidsLimit: int, IOMaximumIOps: int, IOMaximumBandwidth: int,
+  BlkioWeightDevice: arrayOf(obj({ Path: str, Weight: int })),
+  BlkioDeviceReadBps: throttle, BlkioDeviceWriteBps: throttle, BlkioDeviceReadIOps: throttle, BlkioDeviceWriteIOps: throttle,
+  Ulimits: arrayOf(obj({ Name: str, Soft: int, Hard: int })),
+  Devices: arrayOf(obj({ PathOnHost: str, PathInContainer: str, CgroupPermissions: str })),
+  DeviceCgroupRules: strs,
+};
+
 const hostConfig = obj({
+  ...resources,
   Binds: strs, ContainerIDFile: str, NetworkMode: str, VolumeDriver: str, VolumesFrom: strs,
   PortBindings: mapOf(nullable(arrayOf(obj({ HostIp: str, HostPort: str })))),
   RestartPolicy: obj({ Name: str, MaximumRetryCount: int }),
@@ -112,6 +127,7 @@ const endpointSettings = obj({
 /** The body of each JSON endpoint, by a name the handler passes to ctx.json(). */
 export const BODIES = {
   containerCreate: obj({ ...containerConfig, HostConfig: hostConfig, NetworkingConfig: obj({ EndpointsConfig: mapOf(endpointSettings) }) }),
+  containerUpdate: obj({ ...resources, RestartPolicy: obj({ Name: str, MaximumRetryCount: int }) }),
   execCreate: obj({ User: str, Privileged: bool, Tty: bool, AttachStdin: bool, AttachStdout: bool, AttachStderr: bool, Detach: bool, DetachKeys: str, Env: strs, WorkingDir: str, Cmd: strs, ConsoleSize: arrayOf(int) }),
   execStart: obj({ Detach: bool, Tty: bool, ConsoleSize: arrayOf(int) }),
   networkCreate: obj({

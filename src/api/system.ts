@@ -8,6 +8,7 @@ import type { EngineEvent } from '../core/events.js';
 import { parseFilters, summary } from './containers.js';
 import { treeSize } from '../snapshots/overlay.js';
 import { NotImplemented } from '../core/errors.js';
+import { cgroupFacts, type CgroupFacts } from '../sys/cgroups.js';
 
 let runtimeVersion: string | null = null;
 function runcVersion(path: string): string {
@@ -38,6 +39,19 @@ function eventMatches(e: EngineEvent, f: Map<string, string[]>): boolean {
   return true;
 }
 
+/** dockerd's info warnings for what the host's cgroups lack. */
+function cgroupWarnings(cg: CgroupFacts): string[] {
+  const w: string[] = [];
+  if (!cg.memory) w.push('WARNING: No memory limit support');
+  if (!cg.swap) w.push('WARNING: No swap limit support');
+  if (!cg.cpuCfs) w.push('WARNING: No cpu cfs quota support', 'WARNING: No cpu cfs period support');
+  if (!cg.cpuShares) w.push('WARNING: No cpu shares support');
+  if (!cg.cpuset) w.push('WARNING: No cpuset support');
+  if (!cg.blkioWeight) w.push('WARNING: No blkio weight support', 'WARNING: No blkio weight_device support');
+  if (!cg.blkioThrottle) w.push('WARNING: No blkio throttle.read_bps_device support', 'WARNING: No blkio throttle.write_bps_device support', 'WARNING: No blkio throttle.read_iops_device support', 'WARNING: No blkio throttle.write_iops_device support');
+  return w;
+}
+
 export function registerSystemRoutes(r: Router, s: Services): void {
   const ping = (ctx: Parameters<Parameters<Router['get']>[1]>[0]) => {
     const body = ctx.req.method === 'HEAD' ? '' : 'OK';
@@ -65,14 +79,15 @@ export function registerSystemRoutes(r: Router, s: Services): void {
 
   r.get('/info', (ctx) => {
     const counts = s.containers.counts();
+    const cg = cgroupFacts();
     ctx.send(200, {
       ID: s.containers.daemonId(), Containers: counts.total, ContainersRunning: counts.running, ContainersPaused: counts.paused, ContainersStopped: counts.stopped,
       Images: s.images.count(), Driver: 'overlay2', DriverStatus: [['Backing Filesystem', 'extfs']],
       Plugins: { Volume: ['local'], Network: ['host', 'null'], Authorization: null, Log: ['k8s-file'] },
-      MemoryLimit: true, SwapLimit: s.containers.swapLimit(), CpuCfsPeriod: true, CpuCfsQuota: true, CPUShares: true, CPUSet: true, PidsLimit: true,
+      MemoryLimit: cg.memory, SwapLimit: s.containers.swapLimit(), KernelMemory: false, KernelMemoryTCP: false, CpuCfsPeriod: cg.cpuCfs, CpuCfsQuota: cg.cpuCfs, CPUShares: cg.cpuShares, CPUSet: cg.cpuset, PidsLimit: cg.pids,
       IPv4Forwarding: true, BridgeNfIptables: false, BridgeNfIp6tables: false, Debug: s.config.logLevel === 'debug',
-      NFd: 0, OomKillDisable: false, NGoroutines: 0, SystemTime: new Date().toISOString(), LoggingDriver: 'k8s-file',
-      CgroupDriver: 'cgroupfs', CgroupVersion: '1', NEventsListener: s.events.listenerCount('event'),
+      NFd: 0, OomKillDisable: cg.oomKillDisable, NGoroutines: 0, SystemTime: new Date().toISOString(), LoggingDriver: 'k8s-file',
+      CgroupDriver: 'cgroupfs', CgroupVersion: String(cg.version), NEventsListener: s.events.listenerCount('event'),
       KernelVersion: os.release(), OperatingSystem: 'cocon on ' + os.type(), OSVersion: '', OSType: 'linux', Architecture: os.machine(),
       IndexServerAddress: 'https://index.docker.io/v1/', RegistryConfig: { InsecureRegistryCIDRs: ['127.0.0.0/8'], IndexConfigs: {}, Mirrors: [] },
       NCPU: os.cpus().length, MemTotal: os.totalmem(), GenericResources: null, DockerRootDir: s.config.dataRoot,
@@ -81,7 +96,7 @@ export function registerSystemRoutes(r: Router, s: Services): void {
       Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
       LiveRestoreEnabled: true, Isolation: '', InitBinary: 'docker-init', ContainerdCommit: { ID: '', Expected: '' },
       RuncCommit: { ID: '', Expected: '' }, InitCommit: { ID: '', Expected: '' }, SecurityOptions: ['name=seccomp,profile=default'],
-      Warnings: ['cocon: bridge networking is not available yet; containers default to --network none'],
+      Warnings: cgroupWarnings(cg),
     });
   });
 
@@ -89,8 +104,6 @@ export function registerSystemRoutes(r: Router, s: Services): void {
   const notYet = (what: string) => () => { throw new NotImplemented(`${what} is not implemented by cocon yet`); };
   r.post('/commit', notYet('commit (creating an image from a container)'));
   r.post('/build', notYet('build'));
-  r.get('/containers/:id/stats', notYet('stats'));
-  r.post('/containers/:id/update', notYet('update'));
 
   // docker system df: images (shared layers counted once), containers' writable layers, volumes.
   r.get('/system/df', async (ctx) => {

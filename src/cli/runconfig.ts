@@ -8,6 +8,7 @@ import { labelsToMap, parseEnvFile, resolveEnvArg } from './envfile.js';
 import { ramInBytes } from './humanize.js';
 import { resolve as resolvePath } from 'node:path';
 import { isIP } from 'node:net';
+import { RESOURCE_FLAGS, ResourceFlagError, resourceFields } from './resourceflags.js';
 
 export const RUN_FLAGS: FlagDef[] = [
   { long: 'attach', short: 'a', type: 'list', desc: 'Attach to STDIN, STDOUT or STDERR' },
@@ -91,6 +92,7 @@ export const RUN_FLAGS: FlagDef[] = [
   { long: 'volume-driver', type: 'string', desc: 'Optional volume driver for the container' },
   { long: 'volumes-from', type: 'list', desc: 'Mount volumes from the specified container(s)' },
   { long: 'workdir', short: 'w', type: 'string', desc: 'Working directory inside the container' },
+  ...RESOURCE_FLAGS,
 ];
 
 export const CREATE_FLAGS: FlagDef[] = RUN_FLAGS.filter((d) => !['detach', 'detach-keys', 'rm', 'sig-proxy'].includes(d.long))
@@ -297,6 +299,10 @@ function toNanoSeconds(s: string, flag: string): number {
   return Math.round(Number(m[1]) * mult[m[2]]);
 }
 
+function blkioAndCfs(o: Opts): Record<string, unknown> {
+  try { return resourceFields(o); } catch (e) { if (e instanceof ResourceFlagError) throw flagErr(e.flag, e.value, e.message); throw e; }
+}
+
 function bytesOpt(o: Opts, name: string, label: string): number {
   const s = o.str(name);
   if (!s) return 0;
@@ -498,6 +504,7 @@ export function buildCreateRequest(o: Opts, env: RunEnv, isRun: boolean): Create
     PidsLimit: o.has('pids-limit') ? o.num('pids-limit') : 0,
     Ulimits: ulimits,
     Mounts: mounts.length ? mounts : undefined,
+    ...blkioAndCfs(o),
   };
   if (o.has('init')) hostConfig.Init = o.bool('init');
   for (const k of Object.keys(hostConfig)) if (hostConfig[k] === undefined) delete hostConfig[k];

@@ -5,11 +5,14 @@
 // defaults to twice Memory when the host accounts swap). No I/O: host facts come as an argument.
 import { InvalidArgument } from '../core/errors.js';
 import type { HostConfig } from './types.js';
+import { validateResources, type CheckedResources, type ResourceFacts } from './resources.js';
 
 /** What the host can enforce, found by the caller (containers/service.ts). */
 export interface HostFacts {
   /** cgroup v1 memory.memsw.* or v2 memory.swap.max exists: memory+swap can be limited. */
   swapLimit: boolean;
+  /** cgroup controllers, CPUs and block devices: resource limits are checked against them (resources.ts) */
+  resources?: ResourceFacts;
 }
 
 export interface LogConfig { Type: string; Config: Record<string, string> }
@@ -102,7 +105,7 @@ export function validateStorageOpt(opts: Record<string, string> | null | undefin
   throw new InvalidArgument(`unknown storage option '${keys[0]}': cocon's overlay storage takes no options`);
 }
 
-export interface CheckedHostConfig { LogConfig: LogConfig; Memory: number; MemorySwap: number; Sysctls?: Record<string, string> }
+export interface CheckedHostConfig extends Partial<CheckedResources> { LogConfig: LogConfig; Memory: number; MemorySwap: number; Sysctls?: Record<string, string> }
 
 /** All the checks above; the result goes over the body's HostConfig. */
 export function checkHostConfig(hc: Partial<HostConfig>, networkMode: string, host: HostFacts): CheckedHostConfig {
@@ -111,6 +114,7 @@ export function checkHostConfig(hc: Partial<HostConfig>, networkMode: string, ho
   const sysctls = validateSysctls(hc.Sysctls as Record<string, string> | null | undefined, networkMode, typeof hc.IpcMode === 'string' ? hc.IpcMode : '');
   const out: CheckedHostConfig = { LogConfig: log.config, ...validateMemory(hc, host) };
   if (Object.keys(sysctls).length) out.Sysctls = sysctls;
+  if (host.resources) Object.assign(out, validateResources(hc, host.resources));
   return out;
 }
 

@@ -33,7 +33,9 @@ import type { Change, Snapshotter } from '../snapshots/snapshotter.js';
 import { initialState, ZERO_TIME, type ContainerRecord } from './types.js';
 import { isoFromNs, mergeConfig, nowNano, randomName, restartDelay, signalNumber, validateName, type CreateBody } from './config.js';
 import { hardNofile, capsOfDaemon, oomKills, swapAccounting } from '../sys/limits.js';
-import { logSizeMax } from './hostconfig.js';
+import { logSizeMax, validateMemory } from './hostconfig.js';
+import { planUpdate, resourceSpecInput, type UpdateBody } from './resources.js';
+import { blockDevice, hostResources } from '../sys/cgroups.js';
 import { alive } from '../sys/proc.js';
 import { hostDevices } from '../sys/devices.js';
 import { resolveInRoot } from '../sys/rootpath.js';
@@ -187,7 +189,7 @@ export class ContainerService implements ContainerDirectory {
     if (!body.Image) throw new InvalidArgument('Config cannot be empty in order to create a container');
     const image = this.images.get(body.Image);
     const id = randomBytes(32).toString('hex');
-    const merged = mergeConfig(body, image, id, { swapLimit: swapAccounting() });
+    const merged = mergeConfig(body, image, id, { swapLimit: swapAccounting(), resources: hostResources() });
     // Reject unknown capabilities and other spec errors now rather than at start.
     const draft: ContainerRecord = { ...initialRecordFields(id, name ?? 'x', image.id, merged), state: initialState() };
     this.network.validate(draft, body.NetworkingConfig);
@@ -400,8 +402,7 @@ export class ContainerService implements ContainerDirectory {
       netnsPath: net.netnsPath,
       initPath: hc.Init ? initBinary() : undefined,
       mounts, cgroupsPath: `/cocon/${r.id}`, rlimitNofileHard: hardNofile(), ulimits: hc.Ulimits ?? undefined,
-      memory: hc.Memory || undefined, memorySwap: hc.Memory && hc.MemorySwap ? Number(hc.MemorySwap) : undefined, sysctls: hc.Sysctls ?? undefined, nanoCpus: hc.NanoCpus || undefined, pidsLimit: hc.PidsLimit && hc.PidsLimit > 0 ? hc.PidsLimit : undefined,
-      cpuShares: hc.CpuShares || undefined,
+      sysctls: hc.Sysctls ?? undefined, ...resourceSpecInput(hc, blockDevice),
       noNewPrivileges: secOpts.some((o) => /^no-new-privileges(=true|:true)?$/.test(o)),
       seccomp: !hc.Privileged && !secOpts.some((o) => /^seccomp[=:]unconfined$/.test(o)),
       availableCaps: capsOfDaemon(),
@@ -660,6 +661,26 @@ export class ContainerService implements ContainerDirectory {
     // Layers of an image deleted (rmi -f) while this container used it can go now.
     if (!this.images.byId(r.imageId)) void this.images.gcLayers().catch((e: Error) => log.warn('layer gc failed', { error: e.message }));
     this.notify(id, ['next-exit', 'not-running', 'removed'], r.state.ExitCode);
+  }
+
+  /**
+   * docker update: resource limits and the restart policy. A running container's cgroup is changed
+   * first (runc update), then the record; a refused or failed change leaves both as they were.
+   */
+  async update(ref: string, body: UpdateBody): Promise<string[]> {
+    const r0 = this.lookup(ref);
+    return this.serial(r0.id, async () => {
+      const r = this.cache.get(r0.id);
+      if (!r) throw new NotFound(`No such container: ${ref}`);
+      const plan = planUpdate(r.hostConfig, body, hostResources(), r.id, (hc) => validateMemory(hc, { swapLimit: swapAccounting() }));
+      if (plan.runc && (r.state.Running || r.state.Paused)) {
+        await this.runc.update(r.id, plan.runc).catch((e: Error) => { throw new Internal(`Cannot update container ${r.id}: ${e.message}`); });
+      }
+      r.hostConfig = plan.hostConfig;
+      this.save(r);
+      this.publish(r, 'update');
+      return [];
+    });
   }
 
   rename(ref: string, newName: string): void {

@@ -12,6 +12,7 @@ import { ImageService } from '../images/service.js';
 import { ContainerService } from '../containers/service.js';
 import { OverlaySnapshotter } from '../snapshots/overlay.js';
 import { ExecService } from '../containers/exec.js';
+import { StatsService } from '../containers/stats.js';
 import { VolumeService } from '../volumes/service.js';
 import type { Services } from './services.js';
 import { NetworkService } from '../network/service.js';
@@ -93,7 +94,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
   const networks = new NetworkService(config, new NetworkStore(db), containers, events);
   await networks.init();
   containers.network = networks;
-  const s: Services = { config, db, events, images, containers, execs, volumes, networks, startedAt: new Date() };
+  const s: Services = { config, db, events, images, containers, execs, volumes, networks, stats: new StatsService(containers), startedAt: new Date() };
   await containers.reconcile();
   const server = await listen(s, serverLimits(process.env.COCON_API_TIMEOUTS));
   log.info('daemon ready', { socket: config.socketPath, dataRoot: config.dataRoot, execRoot: config.execRoot, pid: process.pid });

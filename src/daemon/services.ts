@@ -7,6 +7,7 @@ import type { ContainerService } from '../containers/service.js';
 import type { ExecService } from '../containers/exec.js';
 import type { NetworkService } from '../network/service.js';
 import type { VolumeService } from '../volumes/service.js';
+import type { StatsService } from '../containers/stats.js';
 
 export interface Services {
   config: DaemonConfig;
@@ -17,5 +18,6 @@ export interface Services {
   execs: ExecService;
   networks?: NetworkService;
   volumes: VolumeService;
+  stats: StatsService;
   startedAt: Date;
 }

@@ -57,6 +57,11 @@ export class RuncDriver {
     return { id: j.id, pid: j.pid, status: j.status };
   }
 
+  /** `runc update`: new cgroup limits for a running container (OCI LinuxResources; absent fields unchanged). */
+  async update(id: string, resources: object): Promise<void> {
+    await runOk(this.path, this.args(['update', '--resources', '-', id]), { input: JSON.stringify(resources) });
+  }
+
   async pause(id: string): Promise<void> { await runOk(this.path, this.args(['pause', id])); }
   async resume(id: string): Promise<void> { await runOk(this.path, this.args(['resume', id])); }
 

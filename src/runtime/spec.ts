@@ -89,7 +89,17 @@ export interface OciResources {
   memory?: { limit?: number; reservation?: number; swap?: number; swappiness?: number; disableOOMKiller?: boolean };
   cpu?: { shares?: number; quota?: number; period?: number; cpus?: string; mems?: string };
   pids?: { limit: number };
+  blockIO?: {
+    weight?: number;
+    weightDevice?: { major: number; minor: number; weight: number }[];
+    throttleReadBpsDevice?: OciThrottleDevice[];
+    throttleWriteBpsDevice?: OciThrottleDevice[];
+    throttleReadIOPSDevice?: OciThrottleDevice[];
+    throttleWriteIOPSDevice?: OciThrottleDevice[];
+  };
 }
+
+export interface OciThrottleDevice { major: number; minor: number; rate: number }
 
 export interface OciLinux {
   uidMappings?: { containerID: number; hostID: number; size: number }[];
@@ -170,6 +180,10 @@ export interface SpecInput {
   memoryReservation?: number;
   /** docker --oom-kill-disable */
   oomKillDisable?: boolean;
+  /** docker --memory-swappiness (0-100; absent: the kernel's) */
+  memorySwappiness?: number;
+  /** docker --blkio-weight, --blkio-weight-device, --device-{read,write}-{bps,iops}, devices resolved */
+  blockIO?: OciResources['blockIO'];
   /** CPUs × 1e9 (docker --cpus); takes precedence over cpuQuota/cpuPeriod */
   nanoCpus?: number;
   /** microseconds (docker --cpu-quota / --cpu-period) */
@@ -355,6 +369,7 @@ function buildResources(input: SpecInput): OciResources {
   }
   if (input.memoryReservation !== undefined && input.memoryReservation > 0) memory.reservation = input.memoryReservation;
   if (input.oomKillDisable) memory.disableOOMKiller = true;
+  if (input.memorySwappiness !== undefined && input.memorySwappiness >= 0) memory.swappiness = input.memorySwappiness;
   if (Object.keys(memory).length) res.memory = memory;
   const cpu: NonNullable<OciResources['cpu']> = {};
   if (input.cpuShares !== undefined && input.cpuShares > 0) cpu.shares = input.cpuShares;
@@ -370,6 +385,7 @@ function buildResources(input: SpecInput): OciResources {
   if (input.cpusetMems) cpu.mems = input.cpusetMems;
   if (Object.keys(cpu).length) res.cpu = cpu;
   if (input.pidsLimit !== undefined && input.pidsLimit > 0) res.pids = { limit: input.pidsLimit };
+  if (input.blockIO && Object.keys(input.blockIO).length) res.blockIO = structuredClone(input.blockIO);
   return res;
 }
 
