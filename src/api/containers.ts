@@ -7,6 +7,7 @@ import { InvalidArgument, NotImplemented, NotModified } from '../core/errors.js'
 import type { ContainerRecord } from '../containers/types.js';
 import { statusLine, type CreateBody } from '../containers/config.js';
 import type { WaitCondition } from '../containers/service.js';
+import { checkHealthFilter, healthFilterValue } from '../containers/healthcheck.js';
 import { pipeline } from 'node:stream/promises';
 import { tarDirectoryStream } from '../sys/tar.js';
 import { changes } from '../containers/changes.js';
@@ -58,7 +59,10 @@ function matches(r: ContainerRecord, f: Map<string, string[]>, s: Services): boo
         if (key === 'before' ? r.created >= ref.created : r.created <= ref.created) return false;
         break;
       }
-      case 'network': case 'volume': case 'publish': case 'expose': case 'health': case 'isolation': case 'is-task': break;
+      case 'health':
+        values.forEach(checkHealthFilter);
+        if (!any((v) => healthFilterValue(r.state.Health) === v)) return false; break;
+      case 'network': case 'volume': case 'publish': case 'expose': case 'isolation': case 'is-task': break;
       default: throw new InvalidArgument(`invalid filter '${key}'`);
     }
   }

@@ -26,6 +26,7 @@ import { buildSpec, type SpecMount } from '../runtime/spec.js';
 import { containerEnv, resolveUser } from './user.js';
 import { mountOverlay, mountOverlayReadonly, unmount } from '../sys/mount.js';
 import { initialState, ZERO_TIME, type ContainerRecord } from './types.js';
+import type { Health } from './healthcheck.js';
 import { isoFromNs, mergeConfig, nowNano, randomName, restartDelay, signalNumber, validateName, type CreateBody } from './config.js';
 import { hardNofile, capsOfDaemon, oomKills, swapAccounting } from '../sys/limits.js';
 import { logSizeMax } from './hostconfig.js';
@@ -677,6 +678,15 @@ export class ContainerService implements ContainerDirectory {
     if (!r.state.Running) throw new Conflict(`Container ${r.id} is not running`);
     if (!r.config.Tty) return;
     writeFileSync(join(this.paths.bundle(r.id), 'ctl'), `1 ${h} ${w}\n`);
+  }
+
+  /** The health monitor's result (containers/health.ts): stored; a new Status is docker's health_status event. */
+  setHealth(id: string, health: Health, changed: boolean): void {
+    const r = this.cache.get(id);
+    if (!r || !r.state.Running) return;
+    r.state = { ...r.state, Health: health };
+    this.save(r);
+    if (changed) this.publish(r, `health_status: ${health.Status}`);
   }
 
   logPath(id: string): string { return join(this.paths.data(id), 'ctr.log'); }

@@ -11,6 +11,7 @@ import { listen, serverLimits } from '../api/server.js';
 import { ImageService } from '../images/service.js';
 import { ContainerService } from '../containers/service.js';
 import { ExecService } from '../containers/exec.js';
+import { HealthMonitor } from '../containers/health.js';
 import { VolumeService } from '../volumes/service.js';
 import type { Services } from './services.js';
 import { NetworkService } from '../network/service.js';
@@ -93,6 +94,8 @@ export async function runDaemon(argv: string[]): Promise<void> {
   containers.network = networks;
   const s: Services = { config, db, events, images, containers, execs, volumes, networks, startedAt: new Date() };
   await containers.reconcile();
+  const health = new HealthMonitor(containers, execs, events);
+  health.resume();
   const server = await listen(s, serverLimits(process.env.COCON_API_TIMEOUTS));
   log.info('daemon ready', { socket: config.socketPath, dataRoot: config.dataRoot, execRoot: config.execRoot, pid: process.pid });
   let stopping = false;
@@ -100,6 +103,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
     if (stopping) return; stopping = true;
     log.info('shutting down', { signal: sig });
     server.close();
+    health.shutdown();
     await containers.shutdown();
     await networks.shutdown();
     db.close();
