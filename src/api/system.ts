@@ -8,6 +8,7 @@ import type { EngineEvent } from '../core/events.js';
 import { parseFilters, summary } from './containers.js';
 import { treeSize } from '../snapshots/overlay.js';
 import { NotImplemented } from '../core/errors.js';
+import { validateLogConfig } from '../containers/hostconfig.js';
 
 let runtimeVersion: string | null = null;
 function runcVersion(path: string): string {
@@ -68,10 +69,12 @@ export function registerSystemRoutes(r: Router, s: Services): void {
     ctx.send(200, {
       ID: s.containers.daemonId(), Containers: counts.total, ContainersRunning: counts.running, ContainersPaused: counts.paused, ContainersStopped: counts.stopped,
       Images: s.images.count(), Driver: 'overlay2', DriverStatus: [['Backing Filesystem', 'extfs']],
-      Plugins: { Volume: ['local'], Network: ['host', 'null'], Authorization: null, Log: ['k8s-file'] },
+      Plugins: { Volume: ['local'], Network: ['host', 'null'], Authorization: null, Log: ['json-file', 'local', 'k8s-file', 'none'] },
       MemoryLimit: true, SwapLimit: s.containers.swapLimit(), CpuCfsPeriod: true, CpuCfsQuota: true, CPUShares: true, CPUSet: true, PidsLimit: true,
       IPv4Forwarding: true, BridgeNfIptables: false, BridgeNfIp6tables: false, Debug: s.config.logLevel === 'debug',
-      NFd: 0, OomKillDisable: false, NGoroutines: 0, SystemTime: new Date().toISOString(), LoggingDriver: 'k8s-file',
+      NFd: 0, OomKillDisable: false, NGoroutines: 0, SystemTime: new Date().toISOString(), LoggingDriver: s.config.logDriver,
+      // cocon's own field: the bounds every container's log gets unless it says otherwise (docker's are unbounded).
+      LoggingDriverOptions: validateLogConfig(undefined, { Type: s.config.logDriver, Config: s.config.logOpts }).config.Config,
       CgroupDriver: 'cgroupfs', CgroupVersion: '1', NEventsListener: s.events.listenerCount('event'),
       KernelVersion: os.release(), OperatingSystem: 'cocon on ' + os.type(), OSVersion: '', OSType: 'linux', Architecture: os.machine(),
       IndexServerAddress: 'https://index.docker.io/v1/', RegistryConfig: { InsecureRegistryCIDRs: ['127.0.0.0/8'], IndexConfigs: {}, Mirrors: [] },

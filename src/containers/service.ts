@@ -153,7 +153,7 @@ export class ContainerService implements ContainerDirectory {
     if (!body.Image) throw new InvalidArgument('Config cannot be empty in order to create a container');
     const image = this.images.get(body.Image);
     const id = randomBytes(32).toString('hex');
-    const merged = mergeConfig(body, image, id, { swapLimit: swapAccounting() });
+    const merged = mergeConfig(body, image, id, { swapLimit: swapAccounting(), logDefaults: { Type: this.config.logDriver, Config: this.config.logOpts } });
     // Reject unknown capabilities and other spec errors now rather than at start.
     const draft: ContainerRecord = { ...initialRecordFields(id, name ?? 'x', image.id, merged), state: initialState() };
     this.network.validate(draft, body.NetworkingConfig);
