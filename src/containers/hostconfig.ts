@@ -55,7 +55,7 @@ export function validateLogConfig(lc: Partial<LogConfig> | null | undefined, dae
   const type = lc?.Type || daemon.Type || 'json-file';
   const opts: Record<string, string> = { ...(lc?.Config ?? {}) };
   if (!LOG_DRIVERS.includes(type)) {
-    if (DOCKER_LOG_DRIVERS.includes(type)) throw new InvalidArgument(`logging driver '${type}' is not supported by cocon: use json-file, local or none`);
+    if (DOCKER_LOG_DRIVERS.includes(type)) throw new InvalidArgument(`logging driver '${type}' is not supported by cocon yet: use json-file, local or none`);
     throw new InvalidArgument(`logger: no log driver named '${type}' is registered`);
   }
   if (type === daemon.Type) for (const [k, v] of Object.entries(daemon.Config)) if (!(k in opts)) opts[k] = v;
@@ -88,12 +88,16 @@ export function validateLogConfig(lc: Partial<LogConfig> | null | undefined, dae
         throw new InvalidArgument(`unknown log opt '${k}' for ${type} log driver`);
     }
   }
+  // local's own defaults (docker's: 5 files, compressed) apply whatever max-size is.
+  if (type === 'local') for (const k of ['max-file', 'compress']) if (!(k in opts)) opts[k] = DEFAULT_LOG_BOUNDS.local[k];
   if (type !== 'none' && !('max-size' in opts)) {
     if ('max-file' in opts && bounds.maxFile > 1) throw new InvalidArgument('max-file can only be set together with max-size');
     const d = DEFAULT_LOG_BOUNDS[type];
     for (const [k, v] of Object.entries(d)) if (!(k in opts)) opts[k] = v;
-    bounds.maxSize = ramInBytes(d['max-size'])!;
-    bounds.maxFile = Number(opts['max-file']);
+  }
+  if (type !== 'none') {
+    bounds.maxSize = ramInBytes(opts['max-size'])!;
+    bounds.maxFile = opts['max-file'] ? Number(opts['max-file']) : 1;
     bounds.compress = opts.compress === 'true' || opts.compress === '1';
   }
   return { config: { Type: type, Config: opts }, bounds };

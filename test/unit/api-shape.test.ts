@@ -48,11 +48,12 @@ test('log config: drivers, bounded defaults, daemon defaults, max-size, max-file
   assert.deepEqual(validateLogConfig({ Type: 'json-file', Config: { 'max-size': '1k', 'max-file': '4', compress: 'true' } }).bounds, { maxSize: 1024, maxFile: 4, compress: true });
   // The daemon's --log-driver/--log-opt: its options fill the container's when the driver is the daemon's.
   const daemon = { Type: 'local', Config: { 'max-size': '1m', 'max-file': '2' } };
-  assert.deepEqual(validateLogConfig(undefined, daemon).config, { Type: 'local', Config: { 'max-size': '1m', 'max-file': '2' } });
-  assert.deepEqual(validateLogConfig({ Type: 'local', Config: { 'max-file': '7' } }, daemon).config.Config, { 'max-file': '7', 'max-size': '1m' });
+  assert.deepEqual(validateLogConfig(undefined, daemon).config, { Type: 'local', Config: { 'max-size': '1m', 'max-file': '2', compress: 'true' } });
+  assert.deepEqual(validateLogConfig({ Type: 'local', Config: { 'max-size': '1m' } }).bounds, { maxSize: 1024 * 1024, maxFile: 5, compress: true });
+  assert.deepEqual(validateLogConfig({ Type: 'local', Config: { 'max-file': '7' } }, daemon).config.Config, { 'max-file': '7', 'max-size': '1m', compress: 'true' });
   assert.deepEqual(validateLogConfig({ Type: 'json-file' }, daemon).config.Config, { 'max-size': '10m', 'max-file': '3' });
   assert.deepEqual(validateLogConfig({ Type: 'none' }).config, { Type: 'none', Config: {} });
-  bad(() => validateLogConfig({ Type: 'syslog' }), /logging driver 'syslog' is not supported by cocon/);
+  bad(() => validateLogConfig({ Type: 'syslog' }), /logging driver 'syslog' is not supported by cocon yet/);
   bad(() => validateLogConfig({ Type: 'bogus' }), /no log driver named 'bogus'/);
   bad(() => validateLogConfig({ Type: 'json-file', Config: { 'max-file': '2' } }), /max-file can only be set together with max-size/);
   bad(() => validateLogConfig({ Type: 'json-file', Config: { 'max-size': '1m', 'max-file': '0' } }), /max-file cannot be less than 1/);
