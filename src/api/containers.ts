@@ -9,6 +9,7 @@ import { statusLine, type CreateBody } from '../containers/config.js';
 import type { WaitCondition } from '../containers/service.js';
 import { checkHealthFilter, healthFilterValue } from '../containers/healthcheck.js';
 import { LogTail, logFiles, readLogFile } from '../containers/logfiles.js';
+import { pruneFilter, prunes } from './prunefilters.js';
 import { pipeline } from 'node:stream/promises';
 import { tarDirectoryStream } from '../sys/tar.js';
 import { changes } from '../containers/changes.js';
@@ -266,15 +267,17 @@ export function registerContainerRoutes(r: Router, s: Services): void {
   });
 
   r.post('/containers/prune', async (ctx) => {
-    const f = parseFilters(ctx.query.get('filters'));
+    const pf = pruneFilter(parseFilters(ctx.query.get('filters')));
     const deleted: string[] = [];
+    let reclaimed = 0;
     for (const rec of c.all()) {
       if (rec.state.Running || rec.state.Status === 'restarting' || rec.state.Paused) continue;
-      const labels = f.get('label') ?? [];
-      if (labels.length && !matches(rec, new Map([['label', labels]]), s)) continue;
-      await c.remove(rec.id, false).catch((e) => { if (!(e instanceof NotModified)) throw e; });
+      if (!prunes(pf, Date.parse(rec.created), rec.config.Labels)) continue;
+      const size = c.diskUsage(rec.id);
+      try { await c.remove(rec.id, false); } catch (e) { if (!(e instanceof NotModified)) throw e; }
       deleted.push(rec.id);
+      reclaimed += size;
     }
-    ctx.send(200, { ContainersDeleted: deleted.length ? deleted : null, SpaceReclaimed: 0 });
+    ctx.send(200, { ContainersDeleted: deleted.length ? deleted : null, SpaceReclaimed: reclaimed });
   });
 }

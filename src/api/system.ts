@@ -94,6 +94,8 @@ export function registerSystemRoutes(r: Router, s: Services): void {
   r.post('/build', notYet('build'));
   r.get('/containers/:id/stats', notYet('stats'));
   r.post('/containers/:id/update', notYet('update'));
+  // docker system prune ends with a build cache prune: cocon keeps no build cache, so nothing to free.
+  r.post('/build/prune', (ctx) => { ctx.send(200, { CachesDeleted: null, SpaceReclaimed: 0 }); });
 
   // docker system df: images (shared layers counted once), containers' writable layers, volumes.
   r.get('/system/df', (ctx) => {

@@ -27,6 +27,8 @@ import { containerEnv, resolveUser } from './user.js';
 import { mountOverlay, mountOverlayReadonly, unmount } from '../sys/mount.js';
 import { initialState, ZERO_TIME, type ContainerRecord } from './types.js';
 import type { Health } from './healthcheck.js';
+import { logDiskUsage } from './logfiles.js';
+import { treeSize } from '../snapshots/overlay.js';
 import { isoFromNs, mergeConfig, nowNano, randomName, restartDelay, signalNumber, validateName, type CreateBody } from './config.js';
 import { hardNofile, capsOfDaemon, oomKills, swapAccounting } from '../sys/limits.js';
 import { logSizeMax } from './hostconfig.js';
@@ -687,6 +689,13 @@ export class ContainerService implements ContainerDirectory {
     r.state = { ...r.state, Health: health };
     this.save(r);
     if (changed) this.publish(r, `health_status: ${health.Status}`);
+  }
+
+  /** Bytes the container holds on disk: its writable layer and its log files (prune's SpaceReclaimed). */
+  diskUsage(id: string): number {
+    let n = 0;
+    try { n += treeSize(join(this.paths.data(id), 'upper')); } catch { /* gone */ }
+    return n + logDiskUsage(this.paths.data(id));
   }
 
   logPath(id: string): string { return join(this.paths.data(id), 'ctr.log'); }
