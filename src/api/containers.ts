@@ -267,7 +267,7 @@ export function registerContainerRoutes(r: Router, s: Services): void {
     for (const rec of c.all()) {
       if (rec.state.Running || rec.state.Status === 'restarting' || rec.state.Paused) continue;
       if (!prunes(pf, Date.parse(rec.created), rec.config.Labels)) continue;
-      const size = c.diskUsage(rec.id);
+      const size = await c.diskUsage(rec.id);
       try { await c.remove(rec.id, false); } catch (e) { if (!(e instanceof NotModified)) throw e; }
       deleted.push(rec.id);
       reclaimed += size;

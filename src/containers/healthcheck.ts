@@ -34,7 +34,7 @@ export function mergeHealthcheck(container: HealthConfig | null | undefined, ima
   if (!container) return image ? { ...image } : undefined;
   if (!image) return { ...container };
   const out: HealthConfig = { ...container };
-  if (!out.Test || !out.Test.length) out.Test = image.Test;
+  if (!out.Test?.length) out.Test = image.Test;
   for (const k of ['Interval', 'Timeout', 'StartPeriod', 'StartInterval', 'Retries'] as const) if (!out[k]) out[k] = image[k];
   return out;
 }

@@ -33,7 +33,6 @@ import type { Change, Snapshotter } from '../snapshots/snapshotter.js';
 import { initialState, ZERO_TIME, type ContainerRecord } from './types.js';
 import type { Health } from './healthcheck.js';
 import { logDiskUsage } from './logfiles.js';
-import { treeSize } from '../snapshots/overlay.js';
 import { isoFromNs, mergeConfig, nowNano, randomName, restartDelay, signalNumber, validateName, type CreateBody } from './config.js';
 import { hardNofile, capsOfDaemon, oomKills, swapAccounting } from '../sys/limits.js';
 import { logSizeMax } from './hostconfig.js';
@@ -722,17 +721,15 @@ export class ContainerService implements ContainerDirectory {
   /** The health monitor's result (containers/health.ts): stored; a new Status is docker's health_status event. */
   setHealth(id: string, health: Health, changed: boolean): void {
     const r = this.cache.get(id);
-    if (!r || !r.state.Running) return;
+    if (!r?.state.Running) return;
     r.state = { ...r.state, Health: health };
     this.save(r);
     if (changed) this.publish(r, `health_status: ${health.Status}`);
   }
 
   /** Bytes the container holds on disk: its writable layer and its log files (prune's SpaceReclaimed). */
-  diskUsage(id: string): number {
-    let n = 0;
-    try { n += treeSize(join(this.paths.data(id), 'upper')); } catch { /* gone */ }
-    return n + logDiskUsage(this.paths.data(id));
+  async diskUsage(id: string): Promise<number> {
+    return (await this.sizeRw(id)) + logDiskUsage(this.paths.data(id));
   }
 
   logPath(id: string): string { return join(this.paths.data(id), 'ctr.log'); }
