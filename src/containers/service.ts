@@ -722,8 +722,11 @@ export class ContainerService implements ContainerDirectory {
   setHealth(id: string, health: Health, changed: boolean): void {
     const r = this.cache.get(id);
     if (!r?.state.Running) return;
+    const before = r.state.Health;
     r.state = { ...r.state, Health: health };
-    this.save(r);
+    // Written to the store when Status or FailingStreak moves; the probe log alone stays in the
+    // cache (inspect reads it) until then: a probe a second must not be a write a second.
+    if (!before || changed || before.FailingStreak !== health.FailingStreak) this.save(r);
     if (changed) this.publish(r, `health_status: ${health.Status}`);
   }
 
