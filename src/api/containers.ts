@@ -1,12 +1,15 @@
 // Container endpoints of the Docker Engine API: create, list, inspect, start/stop/kill/restart,
 // pause, remove, rename, wait, attach (hijacked), resize, logs, top, prune.
-import { createReadStream, statSync, watch } from 'node:fs';
+import { watch, type FSWatcher } from 'node:fs';
 import type { Router } from './router.js';
 import type { Services } from '../daemon/services.js';
 import { InvalidArgument, NotImplemented, NotModified } from '../core/errors.js';
 import type { ContainerRecord } from '../containers/types.js';
 import { statusLine, type CreateBody } from '../containers/config.js';
 import type { WaitCondition } from '../containers/service.js';
+import { checkHealthFilter, healthFilterValue } from '../containers/healthcheck.js';
+import { LogTail, logFiles, readLogFile } from '../containers/logfiles.js';
+import { pruneFilter, prunes } from './prunefilters.js';
 import { pipeline } from 'node:stream/promises';
 import { tarDirectoryStream } from '../sys/tar.js';
 import { K8sFileParser, encodeEntry, parseTail, selectLogs, type LogEntry } from '../runtime/logformat.js';
@@ -54,7 +57,10 @@ function matches(r: ContainerRecord, f: Map<string, string[]>, s: Services): boo
         if (key === 'before' ? r.created >= ref.created : r.created <= ref.created) return false;
         break;
       }
-      case 'network': case 'volume': case 'publish': case 'expose': case 'health': case 'isolation': case 'is-task': break;
+      case 'health':
+        values.forEach(checkHealthFilter);
+        if (!any((v) => healthFilterValue(r.state.Health) === v)) return false; break;
+      case 'network': case 'volume': case 'publish': case 'expose': case 'isolation': case 'is-task': break;
       default: throw new InvalidArgument(`invalid filter '${key}'`);
     }
   }
@@ -87,7 +93,7 @@ export async function inspect(r: ContainerRecord, s: Services): Promise<Record<s
     Name: '/' + r.name, RestartCount: r.restartCount, Driver: 'overlay2', Platform: 'linux', MountLabel: '', ProcessLabel: '', AppArmorProfile: '',
     ExecIDs: s.execs.idsOf(r.id),
     HostConfig: {
-      Binds: null, ContainerIDFile: '', LogConfig: { Type: 'k8s-file', Config: {} }, PortBindings: {}, VolumeDriver: '', VolumesFrom: null,
+      Binds: null, ContainerIDFile: '', LogConfig: { Type: 'json-file', Config: {} }, PortBindings: {}, VolumeDriver: '', VolumesFrom: null,
       CapAdd: null, CapDrop: null, CgroupnsMode: 'host', Dns: [], DnsOptions: [], DnsSearch: [], ExtraHosts: null, GroupAdd: null, IpcMode: 'private',
       Cgroup: '', Links: null, OomScoreAdj: 0, PidMode: '', PublishAllPorts: false, SecurityOpt: null, UTSMode: '', UsernsMode: '',
       ShmSize: 67108864, ConsoleSize: [0, 0], Isolation: '', CpuShares: 0, Memory: 0, NanoCpus: 0, CgroupParent: '', PidsLimit: null, Ulimits: [],
@@ -200,52 +206,42 @@ export function registerContainerRoutes(r: Router, s: Services): void {
     let tail: number | 'all';
     try { tail = parseTail(q.get('tail')); } catch (e) { throw new InvalidArgument((e as Error).message); }
     const sel = { tail, since: q.get('since') || undefined, until: q.get('until') || undefined, stdout, stderr };
-    const path = c.logPath(rec.id);
+    const tailer = new LogTail(c.logPath(rec.id));
+    const rotated = logFiles(c.paths.data(rec.id));
     const res = ctx.stream(200, null);
     const parser = new K8sFileParser();
+    let gone = false;
+    const write = (b: Buffer) => { if (!gone && !res.destroyed && !res.writableEnded) res.write(b); };
+    res.on('error', () => { gone = true; });
+    let busy = false, done = false;
+    let watcher: FSWatcher | null = null, timer: NodeJS.Timeout | null = null;
+    const stop = () => { done = true; watcher?.close(); if (timer) clearInterval(timer); void tailer.close(); };
+    // A client that goes away (docker logs -f, then ^C) ends the follow, whenever it happens.
+    ctx.req.socket.once('close', () => { gone = true; stop(); });
     const emit = (entries: LogEntry[], first: boolean) => {
       const picked = first ? selectLogs(entries, sel) : selectLogs(entries, { ...sel, tail: 'all' });
-      for (const e of picked) res.write(encodeEntry(e, { timestamps, tty: rec.config.Tty }));
+      for (const e of picked) write(encodeEntry(e, { timestamps, tty: rec.config.Tty }));
     };
-    let offset = 0;
-    const readMore = () => new Promise<void>((resolve) => {
-      let size = 0;
-      try { size = statSync(path).size; } catch { return resolve(); }
-      // --log-opt max-size: conmon started the file afresh; read the new one from its start.
-      if (size < offset) offset = 0;
-      if (size <= offset) return resolve();
-      const entries: LogEntry[] = [];
-      const rs = createReadStream(path, { start: offset, end: size - 1 });
-      rs.on('data', (b) => entries.push(...parser.push(b as Buffer)));
-      rs.on('end', () => { offset = size; emit(entries, false); resolve(); });
-      rs.on('error', () => resolve());
-    });
-    // First pass: everything present, with tail applied to the whole.
-    await new Promise<void>((resolve) => {
-      const entries: LogEntry[] = [];
-      let size = 0;
-      try { size = statSync(path).size; } catch { /* no log yet */ }
-      if (!size) return resolve();
-      const rs = createReadStream(path, { start: 0, end: size - 1 });
-      rs.on('data', (b) => entries.push(...parser.push(b as Buffer)));
-      rs.on('end', () => { offset = size; if (!follow || !c.tryLookup(rec.id)?.state.Running) entries.push(...parser.end()); emit(entries, true); resolve(); });
-      rs.on('error', () => resolve());
-    });
     const running = () => { const cur = c.tryLookup(rec.id); return !!cur && (cur.state.Running || cur.state.Status === 'restarting'); };
-    if (!follow || !running()) { res.end(); return; }
-    let busy = false, done = false;
-    const finish = () => { if (done) return; done = true; watcher.close(); clearInterval(timer); const rest = parser.end(); emit(rest, false); res.end(); };
+    // First pass: the rotated files oldest first, then ctr.log, with tail applied to the whole.
+    const entries: LogEntry[] = [];
+    for (const f of rotated) entries.push(...parser.push(await readLogFile(f)));
+    entries.push(...parser.push(await tailer.read()));
+    if (!follow || !running()) entries.push(...parser.end());
+    emit(entries, true);
+    if (!follow || !running() || gone) { stop(); if (!gone) res.end(); return; }
+    const finish = () => { if (done) return; stop(); emit(parser.end(), false); if (!gone) res.end(); };
     const tick = async () => {
       if (busy || done) return;
       busy = true;
-      await readMore();
-      busy = false;
-      if (!running()) { await readMore(); finish(); }
+      try {
+        emit(parser.push(await tailer.read()), false);
+        if (!running()) { emit(parser.push(await tailer.read()), false); finish(); }
+      } catch { /* the client went away and the tail was closed under the read */ } finally { busy = false; }
     };
-    const watcher = watch(path, () => void tick());
+    watcher = watch(c.paths.data(rec.id), () => void tick());
     watcher.on('error', () => undefined);
-    const timer = setInterval(() => void tick(), 250);
-    ctx.req.socket.once('close', () => { done = true; watcher.close(); clearInterval(timer); });
+    timer = setInterval(() => void tick(), 250);
   });
 
   r.get('/containers/:id/changes', async (ctx) => {
@@ -265,15 +261,17 @@ export function registerContainerRoutes(r: Router, s: Services): void {
   });
 
   r.post('/containers/prune', async (ctx) => {
-    const f = parseFilters(ctx.query.get('filters'));
+    const pf = pruneFilter(parseFilters(ctx.query.get('filters')));
     const deleted: string[] = [];
+    let reclaimed = 0;
     for (const rec of c.all()) {
       if (rec.state.Running || rec.state.Status === 'restarting' || rec.state.Paused) continue;
-      const labels = f.get('label') ?? [];
-      if (labels.length && !matches(rec, new Map([['label', labels]]), s)) continue;
-      await c.remove(rec.id, false).catch((e) => { if (!(e instanceof NotModified)) throw e; });
+      if (!prunes(pf, Date.parse(rec.created), rec.config.Labels)) continue;
+      const size = await c.diskUsage(rec.id);
+      try { await c.remove(rec.id, false); } catch (e) { if (!(e instanceof NotModified)) throw e; }
       deleted.push(rec.id);
+      reclaimed += size;
     }
-    ctx.send(200, { ContainersDeleted: deleted.length ? deleted : null, SpaceReclaimed: 0 });
+    ctx.send(200, { ContainersDeleted: deleted.length ? deleted : null, SpaceReclaimed: reclaimed });
   });
 }

@@ -3,6 +3,7 @@
 import type { Router } from './router.js';
 import type { Services } from '../daemon/services.js';
 import { InvalidArgument, Unavailable } from '../core/errors.js';
+import { pruneFilter, prunes } from './prunefilters.js';
 import { parseFilters } from './containers.js';
 import type { NetworkRecord, NetworkService } from '../network/service.js';
 
@@ -43,9 +44,9 @@ export function registerNetworkRoutes(r: Router, s: Services): void {
   });
   r.delete('/networks/:id', async (ctx) => { await service(s).delete(ctx.params.id); ctx.send(204); });
   r.post('/networks/prune', async (ctx) => {
-    const f = parseFilters(ctx.query.get('filters'));
-    const lab = f.get('label');
-    ctx.send(200, { NetworksDeleted: await service(s).prune((n) => !lab || labelMatch(n, lab)) });
+    const pf = pruneFilter(parseFilters(ctx.query.get('filters')));
+    const deleted = await service(s).prune((n) => prunes(pf, Date.parse(n.Created), n.Labels));
+    ctx.send(200, { NetworksDeleted: deleted.length ? deleted : null });
   });
   r.post('/networks/:id/connect', async (ctx) => {
     const b = await ctx.json<{ Container?: string; EndpointConfig?: { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null } | null }>('networkConnect');

@@ -9,6 +9,7 @@ import { parseFilters, summary } from './containers.js';
 import { treeSize } from '../snapshots/overlay.js';
 import { NotImplemented } from '../core/errors.js';
 import { cgroupFacts, type CgroupFacts } from '../sys/cgroups.js';
+import { validateLogConfig } from '../containers/hostconfig.js';
 
 let runtimeVersion: string | null = null;
 function runcVersion(path: string): string {
@@ -83,10 +84,12 @@ export function registerSystemRoutes(r: Router, s: Services): void {
     ctx.send(200, {
       ID: s.containers.daemonId(), Containers: counts.total, ContainersRunning: counts.running, ContainersPaused: counts.paused, ContainersStopped: counts.stopped,
       Images: s.images.count(), Driver: 'overlay2', DriverStatus: [['Backing Filesystem', 'extfs']],
-      Plugins: { Volume: ['local'], Network: ['host', 'null'], Authorization: null, Log: ['k8s-file'] },
+      Plugins: { Volume: ['local'], Network: ['host', 'null'], Authorization: null, Log: ['json-file', 'local', 'k8s-file', 'none'] },
       MemoryLimit: cg.memory, SwapLimit: s.containers.swapLimit(), KernelMemory: false, KernelMemoryTCP: false, CpuCfsPeriod: cg.cpuCfs, CpuCfsQuota: cg.cpuCfs, CPUShares: cg.cpuShares, CPUSet: cg.cpuset, PidsLimit: cg.pids,
       IPv4Forwarding: true, BridgeNfIptables: false, BridgeNfIp6tables: false, Debug: s.config.logLevel === 'debug',
-      NFd: 0, OomKillDisable: cg.oomKillDisable, NGoroutines: 0, SystemTime: new Date().toISOString(), LoggingDriver: 'k8s-file',
+      NFd: 0, OomKillDisable: cg.oomKillDisable, NGoroutines: 0, SystemTime: new Date().toISOString(), LoggingDriver: s.config.logDriver,
+      // cocon's own field: the bounds every container's log gets unless it says otherwise (docker's are unbounded).
+      LoggingDriverOptions: validateLogConfig(undefined, { Type: s.config.logDriver, Config: s.config.logOpts }).config.Config,
       CgroupDriver: 'cgroupfs', CgroupVersion: String(cg.version), NEventsListener: s.events.listenerCount('event'),
       KernelVersion: os.release(), OperatingSystem: 'cocon on ' + os.type(), OSVersion: '', OSType: 'linux', Architecture: os.machine(),
       IndexServerAddress: 'https://index.docker.io/v1/', RegistryConfig: { InsecureRegistryCIDRs: ['127.0.0.0/8'], IndexConfigs: {}, Mirrors: [] },
@@ -104,6 +107,8 @@ export function registerSystemRoutes(r: Router, s: Services): void {
   const notYet = (what: string) => () => { throw new NotImplemented(`${what} is not implemented by cocon yet`); };
   r.post('/commit', notYet('commit (creating an image from a container)'));
   r.post('/build', notYet('build'));
+  // docker system prune ends with a build cache prune: cocon keeps no build cache, so nothing to free.
+  r.post('/build/prune', (ctx) => { ctx.send(200, { CachesDeleted: null, SpaceReclaimed: 0 }); });
 
   // docker system df: images (shared layers counted once), containers' writable layers, volumes.
   r.get('/system/df', async (ctx) => {

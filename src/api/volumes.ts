@@ -3,6 +3,13 @@ import type { Router } from './router.js';
 import type { Services } from '../daemon/services.js';
 import { InvalidArgument } from '../core/errors.js';
 import { parseFilters } from './containers.js';
+import { pruneFilter, prunes } from './prunefilters.js';
+import { treeSize } from '../snapshots/overlay.js';
+
+function apiAtLeast(v: string, min: string): boolean {
+  const [a, b] = v.split('.').map(Number), [c, d] = min.split('.').map(Number);
+  return a > c || (a === c && b >= d);
+}
 import type { VolumeRecord } from '../volumes/service.js';
 
 function labelMatch(v: VolumeRecord, want: string[]): boolean {
@@ -37,13 +44,22 @@ export function registerVolumeRoutes(r: Router, s: Services): void {
   });
 
   r.post('/volumes/prune', async (ctx) => {
+    // docker: label, label! and (API 1.42+) all; from API 1.42 only anonymous volumes unless all=true.
+    const f = parseFilters(ctx.query.get('filters'));
+    const all = f.get('all') ?? [];
+    f.delete('all');
+    const pf = pruneFilter(f, ['label', 'label!']);
+    const onlyAnonymous = apiAtLeast(ctx.apiVersion, '1.42') && !all.some((v) => ['true', '1'].includes(v));
     const deleted: string[] = [];
-    for (const v of filtered(s, ctx.query.get('filters'))) {
-      if (s.volumes.inUse(v.name)) continue;
+    let reclaimed = 0;
+    for (const v of s.volumes.all()) {
+      if (s.volumes.inUse(v.name) || (onlyAnonymous && !v.anonymous) || !prunes(pf, 0, v.labels)) continue;
+      const size = (() => { try { return treeSize(s.volumes.mountpoint(v.name)); } catch { return 0; } })();
       await s.volumes.remove(v.name, false);
       deleted.push(v.name);
+      reclaimed += size;
     }
-    ctx.send(200, { VolumesDeleted: deleted.length ? deleted : null, SpaceReclaimed: 0 });
+    ctx.send(200, { VolumesDeleted: deleted.length ? deleted : null, SpaceReclaimed: reclaimed });
   });
 
   r.get('/volumes/:name', (ctx) => { ctx.send(200, s.volumes.inspect(s.volumes.get(ctx.params.name))); });

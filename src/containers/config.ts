@@ -7,6 +7,7 @@ import type { ContainerConfig, ContainerState, HostConfig, RestartPolicy } from 
 import { mergeEnv } from './user.js';
 import { humanDuration } from '../units/go-units.js';
 import { checkHostConfig, type HostFacts } from './hostconfig.js';
+import { healthSuffix, mergeHealthcheck, validateHealthcheck } from './healthcheck.js';
 
 export const NAME_RE = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 
@@ -67,6 +68,9 @@ export function mergeConfig(body: CreateBody, image: ImageRecord, id: string, ho
   const stopSignal = body.StopSignal || img.StopSignal;
   if (stopSignal) { signalNumber(stopSignal); config.StopSignal = stopSignal; }
   if (body.StopTimeout != null) config.StopTimeout = body.StopTimeout;
+  const healthcheck = mergeHealthcheck(body.Healthcheck, img.Healthcheck);
+  validateHealthcheck(healthcheck);
+  if (healthcheck) config.Healthcheck = healthcheck;
   if (config.WorkingDir && !config.WorkingDir.startsWith('/')) throw new InvalidArgument(`the working directory '${config.WorkingDir}' is invalid, it needs to be an absolute path`);
   const hostConfig: HostConfig = {
     ...hc,
@@ -99,7 +103,7 @@ export function signalNumber(sig: string | number): number {
 export function statusLine(st: ContainerState, now = Date.now()): string {
   switch (st.Status) {
     case 'created': return 'Created';
-    case 'running': return `Up ${humanDuration(now - Date.parse(st.StartedAt))}`;
+    case 'running': return `Up ${humanDuration(now - Date.parse(st.StartedAt))}${healthSuffix(st.Health)}`;
     case 'paused': return `Up ${humanDuration(now - Date.parse(st.StartedAt))} (Paused)`;
     case 'restarting': return `Restarting (${st.ExitCode}) ${humanDuration(now - Date.parse(st.FinishedAt))} ago`;
     case 'removing': return 'Removal In Progress';

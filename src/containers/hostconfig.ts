@@ -13,14 +13,29 @@ export interface HostFacts {
   swapLimit: boolean;
   /** cgroup controllers, CPUs and block devices: resource limits are checked against them (resources.ts) */
   resources?: ResourceFacts;
+  /** The daemon's --log-driver and --log-opt. */
+  logDefaults?: LogConfig;
 }
 
 export interface LogConfig { Type: string; Config: Record<string, string> }
 
-/** Log drivers cocon serves: json-file and k8s-file both mean conmon's k8s-file log; none keeps no log. */
-export const LOG_DRIVERS = ['json-file', 'k8s-file', 'none'];
-/** Drivers docker has that cocon does not implement yet. */
-const DOCKER_LOG_DRIVERS = ['syslog', 'journald', 'gelf', 'fluentd', 'awslogs', 'splunk', 'etwlogs', 'gcplogs', 'logentries', 'local'];
+/**
+ * Log drivers cocon serves. json-file (the default, as in docker) and local both mean conmon's
+ * k8s-file log under the container's directory, bounded and rotated (containers/logfiles.ts);
+ * k8s-file is the same for Podman users; none keeps no log.
+ */
+export const LOG_DRIVERS = ['json-file', 'local', 'k8s-file', 'none'];
+/** Drivers docker has that cocon does not implement. */
+const DOCKER_LOG_DRIVERS = ['syslog', 'journald', 'gelf', 'fluentd', 'awslogs', 'splunk', 'etwlogs', 'gcplogs', 'logentries'];
+/**
+ * cocon's bounded defaults when neither the container nor the daemon (--log-opt) gives max-size:
+ * docker's json-file grows without bound; cocon keeps at most 10m x 3 (local: docker's 20m x 5).
+ */
+export const DEFAULT_LOG_BOUNDS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  'json-file': { 'max-size': '10m', 'max-file': '3' },
+  'k8s-file': { 'max-size': '10m', 'max-file': '3' },
+  local: { 'max-size': '20m', 'max-file': '5', compress: 'true' },
+};
 
 /** docker's go-units RAMInBytes: "10m", "1g", "512k", "100" (bytes). Null when not a size. */
 export function ramInBytes(s: string): number | null {
@@ -30,15 +45,24 @@ export function ramInBytes(s: string): number | null {
   return Math.floor(Number(m[1]) * mult);
 }
 
-/** docker --log-driver/--log-opt, as far as cocon implements them. maxSize: conmon's --log-size-max. */
-export function validateLogConfig(lc: Partial<LogConfig> | null | undefined): { config: LogConfig; maxSize?: number } {
-  const type = lc?.Type || 'k8s-file';
-  const opts = lc?.Config ?? {};
+/** The bounds of a stored log config: conmon's --log-size-max, rotated files kept, gzip of rotated files. */
+export interface LogBounds { maxSize: number; maxFile: number; compress: boolean }
+
+/**
+ * docker --log-driver/--log-opt for one container. The driver defaults to the daemon's
+ * (--log-driver, json-file); the daemon's --log-opt values fill the options the container left
+ * out when it uses the daemon's driver (docker's rule); then cocon's bounded default fills a
+ * missing max-size (and max-file). The result is stored and shown in inspect.
+ */
+export function validateLogConfig(lc: Partial<LogConfig> | null | undefined, daemon: LogConfig = { Type: 'json-file', Config: {} }): { config: LogConfig; bounds: LogBounds } {
+  const type = lc?.Type || daemon.Type || 'json-file';
+  const opts: Record<string, string> = { ...(lc?.Config ?? {}) };
   if (!LOG_DRIVERS.includes(type)) {
-    if (DOCKER_LOG_DRIVERS.includes(type)) throw new InvalidArgument(`logging driver '${type}' is not supported by cocon yet: use json-file, k8s-file or none`);
+    if (DOCKER_LOG_DRIVERS.includes(type)) throw new InvalidArgument(`logging driver '${type}' is not supported by cocon yet: use json-file, local or none`);
     throw new InvalidArgument(`logger: no log driver named '${type}' is registered`);
   }
-  let maxSize: number | undefined;
+  if (type === daemon.Type) for (const [k, v] of Object.entries(daemon.Config)) if (!(k in opts)) opts[k] = v;
+  const bounds: LogBounds = { maxSize: 0, maxFile: 1, compress: false };
   for (const [k, v] of Object.entries(opts)) {
     if (type === 'none') throw new InvalidArgument(`unknown log opt '${k}' for none log driver`);
     switch (k) {
@@ -46,23 +70,50 @@ export function validateLogConfig(lc: Partial<LogConfig> | null | undefined): { 
         const n = ramInBytes(v);
         if (n === null) throw new InvalidArgument(`invalid max-size '${v}': a size like 10m is expected`);
         if (n <= 0) throw new InvalidArgument('max-size must be a positive number');
-        maxSize = n;
+        bounds.maxSize = n;
         break;
       }
       case 'max-file': {
         if (!/^-?\d+$/.test(v)) throw new InvalidArgument(`invalid max-file '${v}': a number is expected`);
         const n = Number(v);
         if (n < 1) throw new InvalidArgument('max-file cannot be less than 1');
-        if (n > 1) throw new InvalidArgument(`max-file=${n} is not supported by cocon yet: logs are not rotated, only max-file=1 (truncate at max-size) is`);
+        if (n > 100) throw new InvalidArgument('max-file cannot be more than 100');
+        bounds.maxFile = n;
         break;
       }
-      case 'compress': case 'labels': case 'labels-regex': case 'env': case 'env-regex': case 'tag':
-        throw new InvalidArgument(`log opt '${k}' is not supported by cocon yet`);
+      case 'compress':
+        if (!['true', 'false', '1', '0'].includes(v)) throw new InvalidArgument(`invalid compress '${v}': true or false is expected`);
+        bounds.compress = v === 'true' || v === '1';
+        break;
+      case 'labels': case 'labels-regex': case 'env': case 'env-regex': case 'tag':
+        throw new InvalidArgument(`log opt '${k}' is not supported by cocon: its log records carry no attributes`);
       default:
         throw new InvalidArgument(`unknown log opt '${k}' for ${type} log driver`);
     }
   }
-  return { config: { Type: type, Config: { ...opts } }, maxSize };
+  // local's own defaults (docker's: 5 files, compressed) apply whatever max-size is.
+  if (type === 'local') for (const k of ['max-file', 'compress']) if (!(k in opts)) opts[k] = DEFAULT_LOG_BOUNDS.local[k];
+  if (type !== 'none' && !('max-size' in opts)) {
+    if ('max-file' in opts && bounds.maxFile > 1) throw new InvalidArgument('max-file can only be set together with max-size');
+    const d = DEFAULT_LOG_BOUNDS[type];
+    for (const [k, v] of Object.entries(d)) if (!(k in opts)) opts[k] = v;
+  }
+  if (type !== 'none') {
+    bounds.maxSize = ramInBytes(opts['max-size'])!;
+    bounds.maxFile = opts['max-file'] ? Number(opts['max-file']) : 1;
+    bounds.compress = opts.compress === 'true' || opts.compress === '1';
+  }
+  return { config: { Type: type, Config: opts }, bounds };
+}
+
+/** The bounds of a stored HostConfig (records made before bounds existed: no limit, one file). */
+export function logBounds(hc: Partial<HostConfig>): LogBounds {
+  const c = (hc.LogConfig as Partial<LogConfig> | undefined)?.Config ?? {};
+  return {
+    maxSize: c['max-size'] ? ramInBytes(c['max-size']) ?? 0 : 0,
+    maxFile: c['max-file'] && /^\d+$/.test(c['max-file']) ? Math.max(1, Number(c['max-file'])) : 1,
+    compress: c.compress === 'true' || c.compress === '1',
+  };
 }
 
 const NAMESPACED_SYSCTLS = ['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem', 'kernel.shmall', 'kernel.shmmax', 'kernel.shmmni', 'kernel.shm_rmid_forced'];
@@ -109,7 +160,7 @@ export interface CheckedHostConfig extends Partial<CheckedResources> { LogConfig
 
 /** All the checks above; the result goes over the body's HostConfig. */
 export function checkHostConfig(hc: Partial<HostConfig>, networkMode: string, host: HostFacts): CheckedHostConfig {
-  const log = validateLogConfig(hc.LogConfig as Partial<LogConfig> | null | undefined);
+  const log = validateLogConfig(hc.LogConfig as Partial<LogConfig> | null | undefined, host.logDefaults);
   validateStorageOpt(hc.StorageOpt as Record<string, string> | null | undefined);
   const sysctls = validateSysctls(hc.Sysctls as Record<string, string> | null | undefined, networkMode, typeof hc.IpcMode === 'string' ? hc.IpcMode : '');
   const out: CheckedHostConfig = { LogConfig: log.config, ...validateMemory(hc, host) };
@@ -120,6 +171,5 @@ export function checkHostConfig(hc: Partial<HostConfig>, networkMode: string, ho
 
 /** conmon's --log-size-max for a stored HostConfig (0: no limit). */
 export function logSizeMax(hc: Partial<HostConfig>): number {
-  const v = (hc.LogConfig as Partial<LogConfig> | undefined)?.Config?.['max-size'];
-  return v ? ramInBytes(v) ?? 0 : 0;
+  return logBounds(hc).maxSize;
 }

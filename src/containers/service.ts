@@ -31,6 +31,8 @@ import { containerEnv, containerUser, type ResolvedUser } from './user.js';
 import { mountAll, unmount, type Mount } from '../sys/mount.js';
 import type { Change, Snapshotter } from '../snapshots/snapshotter.js';
 import { initialState, ZERO_TIME, type ContainerRecord } from './types.js';
+import type { Health } from './healthcheck.js';
+import { logDiskUsage } from './logfiles.js';
 import { isoFromNs, mergeConfig, nowNano, randomName, restartDelay, signalNumber, validateName, type CreateBody } from './config.js';
 import { hardNofile, capsOfDaemon, oomKills, swapAccounting } from '../sys/limits.js';
 import { logSizeMax, validateMemory } from './hostconfig.js';
@@ -189,7 +191,7 @@ export class ContainerService implements ContainerDirectory {
     if (!body.Image) throw new InvalidArgument('Config cannot be empty in order to create a container');
     const image = this.images.get(body.Image);
     const id = randomBytes(32).toString('hex');
-    const merged = mergeConfig(body, image, id, { swapLimit: swapAccounting(), resources: hostResources() });
+    const merged = mergeConfig(body, image, id, { swapLimit: swapAccounting(), resources: hostResources(), logDefaults: { Type: this.config.logDriver, Config: this.config.logOpts } });
     // Reject unknown capabilities and other spec errors now rather than at start.
     const draft: ContainerRecord = { ...initialRecordFields(id, name ?? 'x', image.id, merged), state: initialState() };
     this.network.validate(draft, body.NetworkingConfig);
@@ -735,6 +737,23 @@ export class ContainerService implements ContainerDirectory {
     if (!r.state.Running) throw new Conflict(`Container ${r.id} is not running`);
     if (!r.config.Tty) return;
     writeFileSync(join(this.paths.bundle(r.id), 'ctl'), `1 ${h} ${w}\n`);
+  }
+
+  /** The health monitor's result (containers/health.ts): stored; a new Status is docker's health_status event. */
+  setHealth(id: string, health: Health, changed: boolean): void {
+    const r = this.cache.get(id);
+    if (!r?.state.Running) return;
+    const before = r.state.Health;
+    r.state = { ...r.state, Health: health };
+    // Written to the store when Status or FailingStreak moves; the probe log alone stays in the
+    // cache (inspect reads it) until then: a probe a second must not be a write a second.
+    if (!before || changed || before.FailingStreak !== health.FailingStreak) this.save(r);
+    if (changed) this.publish(r, `health_status: ${health.Status}`);
+  }
+
+  /** Bytes the container holds on disk: its writable layer and its log files (prune's SpaceReclaimed). */
+  async diskUsage(id: string): Promise<number> {
+    return (await this.sizeRw(id)) + logDiskUsage(this.paths.data(id));
   }
 
   logPath(id: string): string { return join(this.paths.data(id), 'ctr.log'); }

@@ -1,6 +1,7 @@
 // Container records as the store keeps them and the API shows them (Docker's field names).
 import type { ImageConfig } from '../images/types.js';
 import type { MountPoint } from '../volumes/mounts.js';
+import type { Health } from './healthcheck.js';
 
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
 
@@ -16,6 +17,8 @@ export interface ContainerState {
   Error: string;
   StartedAt: string;
   FinishedAt: string;
+  /** Present when the container has a healthcheck (containers/health.ts). */
+  Health?: Health;
 }
 
 /** Docker's container Config (create body minus HostConfig/NetworkingConfig). */

@@ -17,12 +17,16 @@ export interface DaemonConfig {
   icc: boolean;
   defaultAddressPool?: string;
   iptables: boolean;
+  /** --log-driver and --log-opt: the containers' default log driver and its options (json-file, cocon's bounds). */
+  logDriver: string;
+  logOpts: Record<string, string>;
 }
 
 export const DEFAULT_DATA_ROOT = '/var/lib/cocon';
 export const DEFAULT_EXEC_ROOT = '/run/cocon';
 export const DEFAULT_SOCKET = '/run/cocon/cocon.sock';
 export const DEFAULT_RUNTIME = 'runc';
+export const DEFAULT_LOG_DRIVER = 'json-file';
 export const DEFAULT_LOG_LEVEL: DaemonConfig['logLevel'] = 'info';
 export const CONMON_PATH = '/usr/bin/conmon';
 /** The binaries of the runtimes known by name; any other --runtime value is a path. */

@@ -13,6 +13,9 @@ import { ContainerService } from '../containers/service.js';
 import { OverlaySnapshotter } from '../snapshots/overlay.js';
 import { ExecService } from '../containers/exec.js';
 import { StatsService } from '../containers/stats.js';
+import { HealthMonitor } from '../containers/health.js';
+import { LogRotator } from '../containers/logfiles.js';
+import { validateLogConfig } from '../containers/hostconfig.js';
 import { VolumeService } from '../volumes/service.js';
 import type { Services } from './services.js';
 import { NetworkService } from '../network/service.js';
@@ -35,13 +38,15 @@ Options:
       --icc                      Enable inter-container communication on the default bridge (default true)
       --default-address-pool     Pool for user networks: base=CIDR,size=N (default base=10.208.0.0/12,size=24)
       --iptables                 Enable NAT and port publishing rules (nftables) (default true)
+      --log-driver string        Default driver for container logs: json-file, local, none (default "json-file")
+      --log-opt map              Default log driver options (repeatable; default max-size=10m,max-file=3)
 `;
 
 export function parseDaemonFlags(argv: string[]): Record<string, string> {
   const names: Record<string, string> = {
     '--data-root': 'dataRoot', '--exec-root': 'execRoot', '-H': 'host', '--host': 'host', '-p': 'pidFile', '--pidfile': 'pidFile',
     '--default-runtime': 'runtime', '--runtime': 'runtime', '-l': 'logLevel', '--log-level': 'logLevel', '--insecure-registry': 'insecureRegistry',
-    '--bridge': 'bridge', '-b': 'bridge', '--bip': 'bip', '--icc': 'icc', '--default-address-pool': 'defaultAddressPool', '--iptables': 'iptables',
+    '--bridge': 'bridge', '-b': 'bridge', '--bip': 'bip', '--icc': 'icc', '--default-address-pool': 'defaultAddressPool', '--iptables': 'iptables', '--log-driver': 'logDriver', '--log-opt': 'logOpt',
   };
   const bools = new Set(['--icc', '--iptables']);
   const out: Record<string, string> = {};
@@ -54,7 +59,7 @@ export function parseDaemonFlags(argv: string[]): Record<string, string> {
     if (!key) throw new Error(`unknown flag: ${a}\nSee 'cocon daemon --help'.`);
     if (v === undefined && bools.has(a) && (argv[i + 1] === undefined || !/^(true|false|1|0)$/.test(argv[i + 1]))) v = 'true';
     if (v === undefined) { v = argv[++i]; if (v === undefined) throw new Error(`flag needs an argument: ${a}`); }
-    out[key] = key === 'insecureRegistry' && out[key] ? `${out[key]},${v}` : v;
+    out[key] = key === 'insecureRegistry' && out[key] ? `${out[key]},${v}` : key === 'logOpt' && out[key] ? `${out[key]}\n${v}` : v;
   }
   return out;
 }
@@ -74,6 +79,8 @@ function closeRoots(dataRoot: string, execRoot: string): void {
 
 export async function runDaemon(argv: string[]): Promise<void> {
   const config = resolveConfig(parseDaemonFlags(argv));
+  // A bad --log-driver/--log-opt stops the daemon here rather than failing every create.
+  validateLogConfig({ Type: config.logDriver, Config: config.logOpts }, { Type: config.logDriver, Config: {} });
   setLogLevel(config.logLevel);
   setDaemonUmask();
   closeRoots(config.dataRoot, config.execRoot);
@@ -96,6 +103,10 @@ export async function runDaemon(argv: string[]): Promise<void> {
   containers.network = networks;
   const s: Services = { config, db, events, images, containers, execs, volumes, networks, stats: new StatsService(containers), startedAt: new Date() };
   await containers.reconcile();
+  const health = new HealthMonitor(containers, execs, events);
+  health.resume();
+  const logs = new LogRotator(containers, events);
+  logs.resume();
   const server = await listen(s, serverLimits(process.env.COCON_API_TIMEOUTS));
   log.info('daemon ready', { socket: config.socketPath, dataRoot: config.dataRoot, execRoot: config.execRoot, pid: process.pid });
   let stopping = false;
@@ -103,6 +114,8 @@ export async function runDaemon(argv: string[]): Promise<void> {
     if (stopping) return; stopping = true;
     log.info('shutting down', { signal: sig });
     server.close();
+    health.shutdown();
+    logs.shutdown();
     await containers.shutdown();
     await networks.shutdown();
     db.close();

@@ -69,6 +69,8 @@ export function saveImages(svc: ImageService, names: string[]): Readable {
   const streamEntry = (name: string, size: number, src: Readable, mtime: Date) => new Promise<void>((resolve, reject) => {
     const sink = p.entry({ name, size, mode: 0o644, mtime, type: 'file' }, (e) => (e ? reject(e) : resolve()));
     src.on('error', reject);
+    // The client went away mid-file: the pack destroys this entry; the error is ours to take.
+    (sink as unknown as NodeJS.EventEmitter).on('error', (e: Error) => { src.destroy(); reject(e); });
     src.pipe(sink as unknown as NodeJS.WritableStream);
   });
   (async () => {

@@ -3,6 +3,8 @@
 // into the content store and applied as snapshot directories; it is named by tags; it is removed
 // (rmi) when no container uses it, or with force.
 
+import type { HealthConfig } from '../containers/healthcheck.js';
+
 /** The `config` part of an OCI/Docker image configuration (what `docker inspect` shows as Config). */
 export interface ImageConfig {
   Env?: string[];
@@ -15,6 +17,7 @@ export interface ImageConfig {
   Labels?: Record<string, string>;
   StopSignal?: string;
   OnBuild?: string[];
+  Healthcheck?: HealthConfig;
 }
 
 /** One entry of the image configuration's history (OCI image-spec). */

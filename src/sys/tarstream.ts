@@ -108,6 +108,8 @@ class Packer {
         const src = createReadStream('', { fd, start: 0, end: fst.size - 1, autoClose: true });
         closed = true;
         src.on('error', reject);
+        // The reader went away mid-file: the pack destroys this entry; the error is ours to take.
+        (sink as unknown as NodeJS.EventEmitter).on('error', (e: Error) => { src.destroy(); reject(e); });
         src.pipe(sink as unknown as NodeJS.WritableStream);
       });
     } finally { if (!closed) closeSync(fd); }

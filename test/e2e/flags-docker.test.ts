@@ -1,6 +1,6 @@
 // The real docker CLI with the run flags cocon once accepted and ignored (issue 9): --sysctl and
 // --memory-swap work, --log-opt max-size bounds the log, and what cocon cannot honour yet
-// (--log-driver syslog, --log-opt max-file=3, --storage-opt size=...) fails with exit 125 and the
+// (--log-driver syslog, --log-opt max-file without max-size, --storage-opt size=...) fails with exit 125 and the
 // daemon's message; cocon's own CLI says the same.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -30,7 +30,8 @@ test('flags cocon cannot honour: docker and cocon exit 125 with the daemon\'s me
   const cases: Array<[string[], RegExp]> = [
     [['--log-driver', 'syslog'], /logging driver 'syslog' is not supported by cocon yet/],
     [['--log-driver', 'journald'], /logging driver 'journald' is not supported by cocon yet/],
-    [['--log-opt', 'max-size=1m', '--log-opt', 'max-file=3'], /max-file=3 is not supported by cocon yet/],
+    [['--log-opt', 'max-size=1m', '--log-opt', 'max-file=0'], /max-file cannot be less than 1/],
+    [['--log-opt', 'max-file=3'], /max-file can only be set together with max-size/],
     [['--log-opt', 'mode=non-blocking'], /unknown log opt 'mode'/],
     [['--storage-opt', 'size=1G'], /--storage-opt size is not supported by cocon's storage yet/],
     [['--network', 'host', '--sysctl', 'net.core.somaxconn=1'], /not allowed in host network mode/],

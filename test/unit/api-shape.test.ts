@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeBody, MAX_LABELS_SIZE } from '../../src/api/shape.js';
-import { checkHostConfig, ramInBytes, validateLogConfig, validateMemory, validateSysctls, logSizeMax } from '../../src/containers/hostconfig.js';
+import { checkHostConfig, ramInBytes, validateLogConfig, validateMemory, validateSysctls, logSizeMax, logBounds } from '../../src/containers/hostconfig.js';
 
 const bad = (f: () => unknown, re: RegExp) => assert.throws(f, (e: Error & { kind?: string }) => e.kind === 'invalid-argument' && re.test(e.message));
 
@@ -38,18 +38,32 @@ test('labels: a total size limit', () => {
   bad(() => decodeBody(JSON.stringify({ Labels: { a: 'x'.repeat(MAX_LABELS_SIZE) } }), 'volumeCreate'), /Labels: labels are 262145 bytes in all/);
 });
 
-test('log config: drivers, max-size, max-file, unknown options', () => {
-  assert.deepEqual(validateLogConfig(undefined).config, { Type: 'k8s-file', Config: {} });
-  assert.equal(validateLogConfig({ Type: '', Config: {} }).config.Type, 'k8s-file');
-  assert.equal(validateLogConfig({ Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '1' } }).maxSize, 10 * 1024 * 1024);
-  assert.equal(validateLogConfig({ Type: 'none' }).config.Type, 'none');
-  bad(() => validateLogConfig({ Type: 'syslog' }), /not supported by cocon yet/);
+test('log config: drivers, bounded defaults, daemon defaults, max-size, max-file, compress, unknown options', () => {
+  // No LogConfig: json-file (what docker reports), bounded by cocon's default 10m x 3.
+  assert.deepEqual(validateLogConfig(undefined).config, { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } });
+  assert.deepEqual(validateLogConfig(undefined).bounds, { maxSize: 10 * 1024 * 1024, maxFile: 3, compress: false });
+  assert.equal(validateLogConfig({ Type: '', Config: {} }).config.Type, 'json-file');
+  assert.deepEqual(validateLogConfig({ Type: 'local' }).bounds, { maxSize: 20 * 1024 * 1024, maxFile: 5, compress: true });
+  assert.deepEqual(validateLogConfig({ Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '1' } }).bounds, { maxSize: 10 * 1024 * 1024, maxFile: 1, compress: false });
+  assert.deepEqual(validateLogConfig({ Type: 'json-file', Config: { 'max-size': '1k', 'max-file': '4', compress: 'true' } }).bounds, { maxSize: 1024, maxFile: 4, compress: true });
+  // The daemon's --log-driver/--log-opt: its options fill the container's when the driver is the daemon's.
+  const daemon = { Type: 'local', Config: { 'max-size': '1m', 'max-file': '2' } };
+  assert.deepEqual(validateLogConfig(undefined, daemon).config, { Type: 'local', Config: { 'max-size': '1m', 'max-file': '2', compress: 'true' } });
+  assert.deepEqual(validateLogConfig({ Type: 'local', Config: { 'max-size': '1m' } }).bounds, { maxSize: 1024 * 1024, maxFile: 5, compress: true });
+  assert.deepEqual(validateLogConfig({ Type: 'local', Config: { 'max-file': '7' } }, daemon).config.Config, { 'max-file': '7', 'max-size': '1m', compress: 'true' });
+  assert.deepEqual(validateLogConfig({ Type: 'json-file' }, daemon).config.Config, { 'max-size': '10m', 'max-file': '3' });
+  assert.deepEqual(validateLogConfig({ Type: 'none' }).config, { Type: 'none', Config: {} });
+  bad(() => validateLogConfig({ Type: 'syslog' }), /logging driver 'syslog' is not supported by cocon yet/);
   bad(() => validateLogConfig({ Type: 'bogus' }), /no log driver named 'bogus'/);
-  bad(() => validateLogConfig({ Type: 'json-file', Config: { 'max-file': '2' } }), /max-file=2 is not supported/);
+  bad(() => validateLogConfig({ Type: 'json-file', Config: { 'max-file': '2' } }), /max-file can only be set together with max-size/);
+  bad(() => validateLogConfig({ Type: 'json-file', Config: { 'max-size': '1m', 'max-file': '0' } }), /max-file cannot be less than 1/);
+  bad(() => validateLogConfig({ Type: 'json-file', Config: { 'max-size': '1m', compress: 'yes' } }), /invalid compress 'yes'/);
   bad(() => validateLogConfig({ Type: 'json-file', Config: { 'max-size': '0' } }), /max-size must be a positive number/);
   bad(() => validateLogConfig({ Type: 'json-file', Config: { 'max-size': '-1' } }), /invalid max-size/);
   bad(() => validateLogConfig({ Type: 'json-file', Config: { tag: 'x' } }), /log opt 'tag' is not supported/);
   bad(() => validateLogConfig({ Type: 'none', Config: { 'max-size': '1m' } }), /for none log driver/);
+  assert.deepEqual(logBounds({ LogConfig: { Type: 'json-file', Config: { 'max-size': '2k', 'max-file': '3', compress: 'true' } } }), { maxSize: 2048, maxFile: 3, compress: true });
+  assert.deepEqual(logBounds({}), { maxSize: 0, maxFile: 1, compress: false });
   assert.equal(ramInBytes('1.5k'), 1536);
   assert.equal(ramInBytes('2MiB'), 2 * 1024 * 1024);
   assert.equal(ramInBytes('12'), 12);

@@ -108,7 +108,8 @@ export const infoCommand: Command = {
     s += ` Server Version: ${g('ServerVersion')}\n`;
     s += ` Storage Driver: ${g('Driver')}\n`;
     for (const pair of (info.DriverStatus as [string, string][] | null) ?? []) s += `  ${pair[0]}: ${pair[1]}\n`;
-    s += ` Logging Driver: ${g('LoggingDriver')}\n`;
+    const lo = (info as { LoggingDriverOptions?: Record<string, string> }).LoggingDriverOptions;
+    s += ` Logging Driver: ${g('LoggingDriver')}${lo && Object.keys(lo).length ? ` (${Object.entries(lo).map(([k, v]) => `${k}=${v}`).join(', ')})` : ''}\n`;
     s += ` Cgroup Driver: ${g('CgroupDriver')}\n`;
     s += ` Cgroup Version: ${g('CgroupVersion')}\n`;
     const plugins = info.Plugins as Record<string, string[] | null> | undefined;

@@ -1,0 +1,112 @@
+// The health monitor: runs each running container's healthcheck (docker's HEALTHCHECK, or
+// --health-cmd and friends) on a timer and records the results in State.Health.
+//
+// Lifecycle: a container 'start' event begins monitoring (Health = starting, first probe after one
+// interval, or the start interval inside the start period); 'die' and 'destroy' end it; resume()
+// picks up the running containers after a daemon restart. A probe is an exec in the container
+// (ExecService.probe, through conmon), awaited asynchronously: a slow or hung check never blocks
+// the daemon, and a probe past its timeout is killed. Paused containers are not probed. Rules are
+// pure, in ./healthcheck.ts.
+import type { EngineEvent, EventBus } from '../core/events.js';
+import { log } from '../core/log.js';
+import { applyProbe, healthTimings, initialHealth, nextDelay, probeCommand, type Health } from './healthcheck.js';
+import type { ContainerRecord } from './types.js';
+import { nowNano } from './config.js';
+
+/** What the monitor needs of the containers service. */
+export interface HealthTarget {
+  tryLookup(ref: string): ContainerRecord | null;
+  all(): ContainerRecord[];
+  /** Stores the container's Health; a changed Status is published as `health_status: <status>`. */
+  setHealth(id: string, health: Health, changed: boolean): void;
+}
+
+/** Runs one probe (ExecService.probe). */
+export interface Prober {
+  probe(containerId: string, argv: string[], timeoutMs: number): Promise<{ exitCode: number; output: string }>;
+}
+
+interface Monitor { timer: NodeJS.Timeout | null; startedAt: string; stopped: boolean }
+
+export class HealthMonitor {
+  private monitors = new Map<string, Monitor>();
+  private readonly onEvent = (e: EngineEvent) => {
+    if (e.Type !== 'container') return;
+    if (e.Action === 'start') this.begin(e.Actor.ID, true);
+    else if (e.Action === 'die' || e.Action === 'destroy') this.end(e.Actor.ID);
+  };
+
+  constructor(private readonly containers: HealthTarget, private readonly prober: Prober, private readonly events: EventBus) {
+    events.on('event', this.onEvent);
+  }
+
+  /** After a daemon restart: monitors the running containers again, keeping their Health. */
+  resume(): void {
+    for (const r of this.containers.all()) if (r.state.Running) this.begin(r.id, false);
+  }
+
+  /** How many containers are being checked (for tests and info). */
+  get size(): number { return this.monitors.size; }
+
+  private begin(id: string, fresh: boolean): void {
+    this.end(id);
+    const r = this.containers.tryLookup(id);
+    const argv = probeCommand(r?.config.Healthcheck);
+    if (!r || !argv) return;
+    const m: Monitor = { timer: null, startedAt: r.state.StartedAt, stopped: false };
+    this.monitors.set(id, m);
+    const health = fresh || !r.state.Health ? initialHealth(r.state.Health) : r.state.Health;
+    if (fresh || !r.state.Health) this.containers.setHealth(id, health, false);
+    this.schedule(id, m, health);
+  }
+
+  private end(id: string): void {
+    const m = this.monitors.get(id);
+    if (!m) return;
+    m.stopped = true;
+    if (m.timer) clearTimeout(m.timer);
+    this.monitors.delete(id);
+  }
+
+  private schedule(id: string, m: Monitor, h: Health): void {
+    const r = this.containers.tryLookup(id);
+    if (!r?.config.Healthcheck || m.stopped) return;
+    const t = healthTimings(r.config.Healthcheck);
+    const delay = nextDelay(t, h.Status, Date.now() - Date.parse(m.startedAt));
+    m.timer = setTimeout(() => { m.timer = null; void this.runProbe(id, m); }, delay);
+    m.timer.unref();
+  }
+
+  private async runProbe(id: string, m: Monitor): Promise<void> {
+    const r = this.containers.tryLookup(id);
+    if (!r || m.stopped || !r.state.Running) return;
+    const hc = r.config.Healthcheck;
+    const argv = probeCommand(hc);
+    if (!hc || !argv) return;
+    const t = healthTimings(hc);
+    if (r.state.Paused) { this.schedule(id, m, r.state.Health ?? initialHealth()); return; }
+    const start = nowNano();
+    let result: { exitCode: number; output: string };
+    try {
+      result = await this.prober.probe(id, argv, t.timeoutMs);
+    } catch (e) {
+      result = { exitCode: -1, output: e instanceof Error ? e.message : String(e) };
+    }
+    const cur = this.containers.tryLookup(id);
+    if (m.stopped || !cur || !cur.state.Running) return;
+    const before = cur.state.Health ?? initialHealth();
+    const after = applyProbe(before, { Start: start, End: nowNano(), ExitCode: result.exitCode, Output: result.output },
+      { retries: t.retries, startPeriodMs: t.startPeriodMs, startedAtMs: Date.parse(m.startedAt) });
+    try {
+      this.containers.setHealth(id, after, after.Status !== before.Status);
+    } catch (e) {
+      log.warn('health result not stored', { id, error: e instanceof Error ? e.message : String(e) });
+    }
+    this.schedule(id, m, after);
+  }
+
+  shutdown(): void {
+    this.events.off('event', this.onEvent);
+    for (const id of [...this.monitors.keys()]) this.end(id);
+  }
+}
