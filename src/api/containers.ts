@@ -10,24 +10,15 @@ import type { WaitCondition } from '../containers/service.js';
 import { pipeline } from 'node:stream/promises';
 import { tarDirectoryStream } from '../sys/tar.js';
 import { changes } from '../containers/changes.js';
+import { parseFilters, labelsMatch } from '../core/filters.js';
 import { K8sFileParser, encodeEntry, parseTail, selectLogs, type LogEntry } from '../runtime/logformat.js';
 
 export function boolParam(v: string | null): boolean {
   return v !== null && ['1', 'true', 'True', 'TRUE', 'yes'].includes(v);
 }
 
-/** Docker's filters query: {"name":{"web":true}} or the legacy {"name":["web"]}. */
-export function parseFilters(raw: string | null): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  if (!raw) return out;
-  let j: unknown;
-  try { j = JSON.parse(raw); } catch { throw new InvalidArgument(`invalid filter: ${raw}`); }
-  for (const [k, v] of Object.entries(j as Record<string, unknown>)) {
-    if (Array.isArray(v)) out.set(k, v.map(String));
-    else if (v && typeof v === 'object') out.set(k, Object.entries(v as Record<string, unknown>).filter(([, b]) => b).map(([x]) => x));
-  }
-  return out;
-}
+// parseFilters lives in core (one filter module for every list); re-exported for older imports.
+export { parseFilters } from '../core/filters.js';
 
 function shellQuote(a: string): string {
   return /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
@@ -49,7 +40,7 @@ function matches(r: ContainerRecord, f: Map<string, string[]>, s: Services): boo
       case 'status':
         for (const v of values) if (!STATUSES.includes(v)) throw new InvalidArgument(`invalid filter 'status=${v}'`);
         if (!any((v) => r.state.Status === v)) return false; break;
-      case 'label': if (!any((v) => { const [k, ...rest] = v.split('='); return rest.length ? r.config.Labels?.[k] === rest.join('=') : k in (r.config.Labels ?? {}); })) return false; break;
+      case 'label': if (!labelsMatch(r.config.Labels, f)) return false; break; // all labels must hold
       case 'ancestor': if (!any((v) => { if (r.config.Image === v) return true; try { return s.images.get(v).id === r.imageId; } catch { return false; } })) return false; break;
       case 'exited': if (r.state.Status !== 'exited' || !any((v) => Number(v) === r.state.ExitCode)) return false; break;
       case 'before': case 'since': {
@@ -275,8 +266,7 @@ export function registerContainerRoutes(r: Router, s: Services): void {
     const deleted: string[] = [];
     for (const rec of c.all()) {
       if (rec.state.Running || rec.state.Status === 'restarting' || rec.state.Paused) continue;
-      const labels = f.get('label') ?? [];
-      if (labels.length && !matches(rec, new Map([['label', labels]]), s)) continue;
+      if (!labelsMatch(rec.config.Labels, f)) continue;
       await c.remove(rec.id, false).catch((e) => { if (!(e instanceof NotModified)) throw e; });
       deleted.push(rec.id);
     }

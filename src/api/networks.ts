@@ -3,7 +3,7 @@
 import type { Router } from './router.js';
 import type { Services } from '../daemon/services.js';
 import { InvalidArgument, Unavailable } from '../core/errors.js';
-import { parseFilters } from './containers.js';
+import { parseFilters, checkFilterKeys, labelsMatch } from '../core/filters.js';
 import type { NetworkRecord, NetworkService } from '../network/service.js';
 
 function service(s: Services): NetworkService {
@@ -12,23 +12,16 @@ function service(s: Services): NetworkService {
   return n;
 }
 
-function labelMatch(n: NetworkRecord, want: string[]): boolean {
-  return want.every((w) => {
-    const i = w.indexOf('=');
-    return i < 0 ? w in n.Labels : n.Labels[w.slice(0, i)] === w.slice(i + 1);
-  });
-}
-
 export function registerNetworkRoutes(r: Router, s: Services): void {
   r.get('/networks', (ctx) => {
     const net = service(s);
     const f = parseFilters(ctx.query.get('filters'));
-    for (const k of f.keys()) if (!['name', 'id', 'driver', 'label', 'type', 'scope', 'dangling'].includes(k)) throw new InvalidArgument(`invalid filter '${k}'`);
+    checkFilterKeys(f, ['name', 'id', 'driver', 'label', 'type', 'scope', 'dangling']);
     const out = net.list().filter((n) => {
       const name = f.get('name'); if (name && !name.some((x) => n.Name.includes(x))) return false;
       const id = f.get('id'); if (id && !id.some((x) => n.Id.startsWith(x))) return false;
       const drv = f.get('driver'); if (drv && !drv.includes(n.Driver)) return false;
-      const lab = f.get('label'); if (lab && !labelMatch(n, lab)) return false;
+      if (!labelsMatch(n.Labels, f)) return false;
       const builtin = ['bridge', 'host', 'none'].includes(n.Name) && (n.Driver !== 'bridge' || n.Options['com.docker.network.bridge.default_bridge'] === 'true');
       const type = f.get('type'); if (type && !type.includes(builtin ? 'builtin' : 'custom')) return false;
       const scope = f.get('scope'); if (scope && !scope.includes('local')) return false;
@@ -44,8 +37,8 @@ export function registerNetworkRoutes(r: Router, s: Services): void {
   r.delete('/networks/:id', async (ctx) => { await service(s).delete(ctx.params.id); ctx.send(204); });
   r.post('/networks/prune', async (ctx) => {
     const f = parseFilters(ctx.query.get('filters'));
-    const lab = f.get('label');
-    ctx.send(200, { NetworksDeleted: await service(s).prune((n) => !lab || labelMatch(n, lab)) });
+    checkFilterKeys(f, ['label', 'label!']);
+    ctx.send(200, { NetworksDeleted: await service(s).prune((n) => labelsMatch(n.Labels, f)) });
   });
   r.post('/networks/:id/connect', async (ctx) => {
     const b = await ctx.json<{ Container?: string; EndpointConfig?: { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null } | null }>('networkConnect');

@@ -1,26 +1,20 @@
 // Volume endpoints: GET /volumes, POST /volumes/create, GET/DELETE /volumes/{name}, POST /volumes/prune.
 import type { Router } from './router.js';
 import type { Services } from '../daemon/services.js';
-import { InvalidArgument } from '../core/errors.js';
-import { parseFilters } from './containers.js';
+import { parseFilters, checkFilterKeys, labelsMatch, boolFilter } from '../core/filters.js';
 import type { VolumeRecord } from '../volumes/service.js';
-
-function labelMatch(v: VolumeRecord, want: string[]): boolean {
-  return want.every((l) => { const [k, ...rest] = l.split('='); const val = v.labels?.[k]; return rest.length ? val === rest.join('=') : val !== undefined; });
-}
 
 function filtered(s: Services, raw: string | null): VolumeRecord[] {
   const f = parseFilters(raw);
-  for (const k of f.keys()) if (!['dangling', 'name', 'label', 'driver'].includes(k)) throw new InvalidArgument(`invalid filter '${k}'`);
+  checkFilterKeys(f, ['dangling', 'name', 'label', 'label!', 'driver']);
+  const dangling = boolFilter('dangling', f.get('dangling') ?? []);
   return s.volumes.all().filter((v) => {
-    const d = f.get('dangling');
-    if (d?.length) { const want = ['true', '1'].includes(d[0]); if (s.volumes.inUse(v.name) === want) return false; }
+    if (dangling !== undefined && s.volumes.inUse(v.name) === dangling) return false;
     const n = f.get('name');
     if (n?.length && !n.some((x) => v.name.includes(x))) return false;
     const dr = f.get('driver');
     if (dr?.length && !dr.includes(v.driver)) return false;
-    const l = f.get('label');
-    if (l?.length && !labelMatch(v, l)) return false;
+    if (!labelsMatch(v.labels, f)) return false;
     return true;
   });
 }
