@@ -132,7 +132,7 @@ export function registerContainerRoutes(r: Router, s: Services): void {
     ctx.send(204);
   });
   r.post('/containers/:id/restart', async (ctx) => {
-    await c.restart(ctx.params.id, optTimeout(ctx.query.get('t')));
+    await c.restart(ctx.params.id, optTimeout(ctx.query.get('t')), ctx.query.get('signal') || undefined); // signal: API 1.42
     ctx.send(204);
   });
   r.post('/containers/:id/kill', async (ctx) => {

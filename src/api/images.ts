@@ -118,13 +118,14 @@ export function registerImageRoutes(r: Router, s: Services): void {
 
   r.get('/images/get', (ctx) => sendArchive(ctx, ctx.query.getAll('names').flatMap((n) => n.split(',')).filter(Boolean)));
 
+  // As dockerd: the answer is always a 200 JSON-message stream (the body may be chunked, with no
+  // Content-Length); a load that fails, even before its first message, ends it with an errorDetail.
   r.post('/images/load', async (ctx) => {
     const out = lazyStream(ctx);
     try {
       await loadImages(s.images, ctx.body(), s.config.dataRoot, out.emit);
     } catch (e) {
       ctx.req.resume();
-      if (!out.started()) throw e;
       out.fail(e);
     }
     out.end();

@@ -13,7 +13,8 @@ import { log } from '../core/log.js';
 import { decodeBody, MAX_JSON_BODY, type BodyName } from './shape.js';
 import { EngineError } from '../core/errors.js';
 
-export const API_VERSION = '1.41';
+// 1.43: what 1.42 and 1.43 changed that cocon serves (stop/restart ?signal=, ConsoleSize) is small; see docs/compatibility.md.
+export const API_VERSION = '1.43';
 export const MIN_API_VERSION = '1.12';
 export const ENGINE_VERSION = '0.1.0';
 

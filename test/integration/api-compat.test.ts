@@ -1,0 +1,173 @@
+// What real clients rely on (issue 13, API part): swarm endpoints answer as a dockerd outside a
+// swarm (503, dockerd's messages) while unknown endpoints stay 404; API 1.43 is served and
+// negotiated; label filters are ANDed for containers, images, volumes, networks and prune, in both
+// JSON forms; POST /images/load takes a chunked body and answers a non-archive in dockerd's shape.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { readdirSync } from 'node:fs';
+import { useDaemon, uniq, type Daemon, type Json, type ApiResponse } from '../helpers/daemon.js';
+import { create, rm } from '../helpers/containers.js';
+import { makeTar } from './registry-helpers.js';
+import { cleanupNet } from './network-common.js';
+
+const tag = (process.pid % 200) + 20;
+const h = useDaemon({ busybox: true, args: ['--bridge', `cac${process.pid.toString(36)}`, '--bip', `10.${tag}.20.1/24`, '--default-address-pool', `base=10.${tag}.32.0/19,size=24`] });
+after(() => { try { cleanupNet(h.d.dataRoot); } catch { /* never started */ } });
+process.on('exit', () => { try { cleanupNet(h.d.dataRoot); } catch { /* never started */ } });
+
+const NOT_MANAGER = 'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.';
+
+test('swarm endpoints answer 503 with dockerd\'s messages; unknown endpoints stay 404', async () => {
+  // trace swarm-not-active: leave -> "not part of a swarm", the manager endpoints -> "not a swarm manager"
+  const leave = await h.d.api('POST', '/v1.41/swarm/leave?force=true');
+  assert.equal(leave.status, 503);
+  assert.equal(leave.body, '{"message":"This node is not part of a swarm"}\n');
+  for (const [m, p] of [['GET', '/swarm'], ['GET', '/nodes'], ['GET', '/services'], ['GET', '/tasks'], ['GET', '/secrets'], ['GET', '/configs'],
+    ['GET', '/services/x'], ['POST', '/services/create'], ['DELETE', '/nodes/n1'], ['GET', '/tasks/t1/logs'], ['POST', '/secrets/create'],
+    ['POST', '/configs/c1/update'], ['GET', '/swarm/unlockkey'], ['POST', '/swarm/update']] as const) {
+    const r = await h.d.api(m, `/v1.41${p}`, m === 'POST' ? {} : undefined);
+    assert.equal(r.status, 503, `${m} ${p} -> ${r.status} ${r.body}`);
+    assert.equal(r.json.message, NOT_MANAGER, `${m} ${p}`);
+    assert.equal(r.headers['api-version'], '1.43');
+  }
+  const init = await h.d.api('POST', '/v1.41/swarm/init', { ListenAddr: '0.0.0.0:2377' });
+  assert.equal(init.status, 501, init.body);
+  assert.match(init.json.message, /swarm mode is not supported/);
+  for (const p of ['/nosuchendpoint', '/swarm/nosuch', '/nodes/a/b/c']) {
+    const r = await h.d.api('GET', `/v1.41${p}`);
+    assert.equal(r.status, 404, `${p} -> ${r.status}`);
+    assert.equal(r.body, '{"message":"page not found"}\n');
+  }
+});
+
+test('API 1.43: /_ping and /version announce it, /v1.42 and /v1.43 prefixes are served, 1.44 is too new', async () => {
+  const ping = await h.d.api('HEAD', '/_ping');
+  assert.equal(ping.headers['api-version'], '1.43');
+  const v = (await h.d.api('GET', '/version')).json;
+  assert.equal(v.ApiVersion, '1.43');
+  assert.equal(v.MinAPIVersion, '1.12');
+  assert.equal(v.Components[0].Details.ApiVersion, '1.43');
+  for (const p of ['/v1.42/version', '/v1.43/version', '/v1.43/containers/json', '/v1.43/_ping']) {
+    const r = await h.d.api('GET', p);
+    assert.equal(r.status, 200, `${p} -> ${r.status} ${r.body}`);
+  }
+  const hi = await h.d.api('GET', '/v1.44/version');
+  assert.equal(hi.status, 400);
+  assert.equal(hi.json.message, 'client version 1.44 is too new. Maximum supported API version is 1.43');
+});
+
+test('restart honours ?signal= (API 1.42): a container that traps only USR1 restarts at once', async (t) => {
+  const id = await create(h.d, { cmd: ['sh', '-c', 'trap "exit 0" USR1; while :; do sleep 0.1; done'], hostConfig: { NetworkMode: 'none' } });
+  t.after(() => rm(h.d, id, true));
+  assert.equal((await h.d.api('POST', `/v1.43/containers/${id}/start`)).status, 204);
+  const t0 = Date.now();
+  const r = await h.d.api('POST', `/v1.43/containers/${id}/restart?signal=USR1&t=30`, undefined, { timeoutMs: 40_000 });
+  assert.equal(r.status, 204, r.body);
+  assert.ok(Date.now() - t0 < 10_000, `restart took ${Date.now() - t0} ms: the signal was not sent`);
+  assert.equal((await h.d.api('GET', `/containers/${id}/json`)).json.State.Running, true);
+});
+
+const q = (f: unknown) => `filters=${encodeURIComponent(JSON.stringify(f))}`;
+
+test('containers: several label filters are ANDed, in both JSON forms, for ps and prune', async (t) => {
+  const mark = uniq('m');
+  const onlyA = await create(h.d, { cmd: ['true'], labels: { [mark]: '', a: '1' } });
+  const both = await create(h.d, { cmd: ['true'], labels: { [mark]: '', a: '1', b: 'x' } });
+  const wrongB = await create(h.d, { cmd: ['true'], labels: { [mark]: '', a: '1', b: 'y' } });
+  t.after(async () => { for (const id of [onlyA, both, wrongB]) await rm(h.d, id, true); });
+  for (const f of [{ label: { [mark]: true, a: true, 'b=x': true } }, { label: [mark, 'a', 'b=x'] }]) {
+    const r = await h.d.api('GET', `/v1.41/containers/json?all=1&${q(f)}`);
+    assert.equal(r.status, 200, r.body);
+    assert.deepEqual(r.json.map((c: Json) => c.Id), [both], JSON.stringify(f));
+  }
+  const bOnly = await h.d.api('GET', `/containers/json?all=1&${q({ label: [mark, 'b'] })}`);
+  assert.deepEqual(bOnly.json.map((c: Json) => c.Id).sort(), [both, wrongB].sort());
+  assert.equal((await h.d.api('GET', `/containers/json?${q({ label: 'a' })}`)).status, 400);
+  assert.equal((await h.d.api('GET', `/containers/json?${q({ label: { a: 'yes' } })}`)).status, 400);
+  const pr = await h.d.api('POST', `/containers/prune?${q({ label: { [mark]: true, 'b=y': true } })}`);
+  assert.equal(pr.status, 200, pr.body);
+  assert.deepEqual(pr.json.ContainersDeleted, [wrongB]);
+  assert.equal((await h.d.api('GET', `/containers/${onlyA}/json`)).status, 200, 'prune with two labels removed a container with only one');
+});
+
+test('images: label filters ANDed (list)', async (t) => {
+  const layer = await makeTar([{ name: 'f.txt', data: 'x\n' }]);
+  const made: string[] = [];
+  t.after(async () => { for (const n of made) await h.d.api('DELETE', `/images/${n}?force=1`); });
+  for (const [name, labels] of [['lab-a', 'LABEL a=1'], ['lab-ab', 'LABEL a=1 b=x']] as const) {
+    const r = await h.d.api('POST', `/images/create?fromSrc=-&repo=${name}&tag=v1&changes=${encodeURIComponent(labels)}`, undefined, { raw: layer, headers: { 'Content-Type': 'application/x-tar' } });
+    assert.equal(r.status, 200, r.body);
+    made.push(`${name}:v1`);
+  }
+  const tags = async (f: unknown) => ((await h.d.api('GET', `/images/json?${q(f)}`)).json as Json[]).flatMap((i) => i.RepoTags).sort();
+  assert.deepEqual(await tags({ label: { a: true, 'b=x': true } }), ['lab-ab:v1']);
+  assert.deepEqual(await tags({ label: ['a=1', 'b=x'] }), ['lab-ab:v1']);
+  assert.deepEqual(await tags({ label: ['a=1'] }), ['lab-a:v1', 'lab-ab:v1']);
+});
+
+test('volumes and networks: label filters ANDed (list and prune)', async (t) => {
+  const mark = uniq('v');
+  const vols = [`${mark}-a`, `${mark}-ab`];
+  const nets = [`${mark}-na`, `${mark}-nab`];
+  t.after(async () => {
+    for (const v of vols) await h.d.api('DELETE', `/volumes/${v}?force=1`);
+    for (const n of nets) await h.d.api('DELETE', `/networks/${n}`);
+  });
+  const lab = (i: number): Record<string, string> => (i === 0 ? { [mark]: '', a: '1' } : { [mark]: '', a: '1', b: 'x' });
+  for (const [i, v] of vols.entries()) assert.equal((await h.d.api('POST', '/volumes/create', { Name: v, Labels: lab(i) })).status, 201);
+  for (const [i, n] of nets.entries()) { const r = await h.d.api('POST', '/networks/create', { Name: n, Labels: lab(i) }); assert.equal(r.status, 201, r.body); }
+  const volNames = async (f: unknown) => ((await h.d.api('GET', `/volumes?${q(f)}`)).json.Volumes as Json[]).map((v) => v.Name).sort();
+  const netNames = async (f: unknown) => ((await h.d.api('GET', `/networks?${q(f)}`)).json as Json[]).map((n) => n.Name).sort();
+  for (const f of [{ label: { [mark]: true, 'b=x': true } }, { label: [mark, 'b=x'] }]) {
+    assert.deepEqual(await volNames(f), [vols[1]]);
+    assert.deepEqual(await netNames(f), [nets[1]]);
+  }
+  assert.deepEqual(await volNames({ label: [mark] }), vols);
+  assert.equal((await h.d.api('GET', `/networks?${q({ nope: ['1'] })}`)).json.message, "invalid filter 'nope'");
+  const vp = await h.d.api('POST', `/volumes/prune?${q({ label: { [mark]: true, 'b=x': true } })}`);
+  assert.deepEqual(vp.json.VolumesDeleted, [vols[1]]);
+  const np = await h.d.api('POST', `/networks/prune?${q({ label: [mark, 'b=x'] })}`);
+  assert.deepEqual(np.json.NetworksDeleted, [nets[1]]);
+  assert.deepEqual(await volNames({ label: [mark] }), [vols[0]]);
+  assert.deepEqual(await netNames({ label: [mark] }), [nets[0]]);
+});
+
+/** POST with a chunked body (no Content-Length), as the docker CLI and docker-py send loads. */
+function postChunked(d: Daemon, path: string, chunks: Buffer[]): Promise<ApiResponse> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: d.socket, method: 'POST', path, headers: { 'Content-Type': 'application/x-tar', 'Transfer-Encoding': 'chunked' } }, (res) => {
+      const got: Buffer[] = [];
+      res.on('data', (c: Buffer) => got.push(c));
+      res.on('end', () => {
+        const raw = Buffer.concat(got); const body = raw.toString('utf8');
+        let json: Json; try { json = JSON.parse(body); } catch { json = undefined; }
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, raw, body, json });
+      });
+    });
+    req.on('error', reject);
+    req.setTimeout(60_000, () => req.destroy(new Error('no answer')));
+    (async () => { for (const c of chunks) { req.write(c); await new Promise((r) => setTimeout(r, 20)); } req.end(); })().catch(reject);
+  });
+}
+
+test('POST /images/load: a chunked body loads; a non-archive gets dockerd\'s errorDetail shape', async () => {
+  const save = await h.d.api('GET', '/images/get?names=busybox');
+  assert.equal(save.status, 200);
+  const pieces: Buffer[] = [];
+  for (let i = 0; i < save.raw.length; i += 300_000) pieces.push(save.raw.subarray(i, i + 300_000));
+  const r = await postChunked(h.d, '/v1.43/images/load?quiet=1', pieces);
+  assert.equal(r.status, 200, r.body);
+  assert.equal(r.headers['content-length'], undefined);
+  assert.match(r.body, /"stream":"Loaded image: busybox:latest\\n"/);
+
+  // trace load-invalid: 200, then one JSON message with errorDetail and error, nothing half-written
+  const garbage = await postChunked(h.d, '/v1.41/images/load?quiet=1', [Buffer.from('\xca\x05 not a tar'.repeat(10), 'latin1')]);
+  assert.equal(garbage.status, 200);
+  assert.match(garbage.headers['content-type'] ?? '', /application\/json/);
+  const lines = garbage.body.split('\r\n').filter(Boolean).map((l) => JSON.parse(l));
+  assert.equal(lines.length, 1, garbage.body);
+  assert.equal(typeof lines[0].errorDetail.message, 'string');
+  assert.equal(lines[0].error, lines[0].errorDetail.message);
+  assert.deepEqual(readdirSync(h.d.dataRoot).filter((x) => x.startsWith('tmp-load-')), []);
+});
