@@ -6,7 +6,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { readdirSync } from 'node:fs';
-import { useDaemon, uniq, type Daemon, type Json, type ApiResponse } from '../helpers/daemon.js';
+import { useDaemon, uniq, waitFor, type Daemon, type Json, type ApiResponse } from '../helpers/daemon.js';
 import { create, rm } from '../helpers/containers.js';
 import { makeTar } from './registry-helpers.js';
 import { cleanupNet } from './network-common.js';
@@ -170,4 +170,57 @@ test('POST /images/load: a chunked body loads; a non-archive gets dockerd\'s err
   assert.equal(typeof lines[0].errorDetail.message, 'string');
   assert.equal(lines[0].error, lines[0].errorDetail.message);
   assert.deepEqual(readdirSync(h.d.dataRoot).filter((x) => x.startsWith('tmp-load-')), []);
+});
+
+// Endpoints the compatibility table lists as supported that no other test exercised, through the
+// real docker CLI (the client a user has): pause/unpause, diff, export, system df, events filters.
+test('docker pause/unpause, diff, export, system df, events --filter label (ANDed) through the docker CLI', async (t) => {
+  const { docker } = await import('../helpers/daemon.js');
+  const name = uniq('cov');
+  const mark = uniq('ev');
+  const run = await docker(h.d, ['run', '-d', '--name', name, '--network', 'none', '-l', `${mark}=1`, '-l', 'two=x', 'busybox', 'sh', '-c', 'echo data > /made.txt; while :; do sleep 0.2; done']);
+  assert.equal(run.code, 0, run.stderr);
+  t.after(async () => { await docker(h.d, ['rm', '-f', name]); });
+  const id = run.stdout.trim();
+
+  assert.equal((await docker(h.d, ['pause', name])).code, 0);
+  assert.equal((await h.d.api('GET', `/containers/${id}/json`)).json.State.Status, 'paused');
+  const sleeping = (await docker(h.d, ['top', name])).stdout; // top works on a paused container
+  assert.match(sleeping, /sh -c/);
+  assert.equal((await docker(h.d, ['unpause', name])).code, 0);
+  assert.equal((await h.d.api('GET', `/containers/${id}/json`)).json.State.Status, 'running');
+
+  const diff = await docker(h.d, ['diff', name]);
+  assert.equal(diff.code, 0, diff.stderr);
+  assert.match(diff.stdout, /^A \/made\.txt$/m);
+
+  const exp = await h.d.api('GET', `/containers/${id}/export`);
+  assert.equal(exp.status, 200);
+  assert.ok(exp.raw.includes(Buffer.from('made.txt')) && exp.raw.includes(Buffer.from('data\n')), 'export has the new file');
+  assert.ok(exp.raw.includes(Buffer.from('bin/busybox')), 'export has the image files');
+
+  const df = await docker(h.d, ['system', 'df', '--format', '{{.Type}} {{.TotalCount}}']);
+  assert.equal(df.code, 0, df.stderr);
+  assert.match(df.stdout, /^Images [1-9]/m);
+  assert.match(df.stdout, /^Containers [1-9]/m);
+
+  // events of this container only, by two labels (ANDed): a label the container lacks gives none
+  const since = Math.floor(Date.now() / 1000) - 60;
+  const until = Math.floor(Date.now() / 1000) + 1;
+  await new Promise((r) => setTimeout(r, 1100));
+  const both = await docker(h.d, ['events', '--since', String(since), '--until', String(until), '--filter', `label=${mark}=1`, '--filter', 'label=two=x', '--format', '{{.Action}}']);
+  assert.equal(both.code, 0, both.stderr);
+  for (const a of ['create', 'start', 'pause', 'unpause']) assert.match(both.stdout, new RegExp(`^${a}$`, 'm'), both.stdout);
+  const none = await docker(h.d, ['events', '--since', String(since), '--until', String(until), '--filter', `label=${mark}=1`, '--filter', 'label=absent', '--format', '{{.Action}}']);
+  assert.equal(none.stdout, '', 'label filters ORed in events');
+});
+
+test('resize of a tty container reaches its terminal (stty size); unknown container and exec ids 404', async (t) => {
+  const id = await create(h.d, { cmd: ['sh', '-c', 'sleep 1.5; stty size; sleep 30'], tty: true, hostConfig: { NetworkMode: 'none' } });
+  t.after(() => rm(h.d, id, true));
+  assert.equal((await h.d.api('POST', `/containers/${id}/start`)).status, 204);
+  assert.equal((await h.d.api('POST', `/containers/${id}/resize?h=40&w=100`)).status, 200);
+  await waitFor('the container sees its new size', async () => (await h.d.api('GET', `/containers/${id}/logs?stdout=1`)).body.includes('40 100'), 10_000);
+  assert.equal((await h.d.api('POST', `/exec/nosuch${uniq()}/resize?h=1&w=1`)).status, 404);
+  assert.equal((await h.d.api('POST', `/containers/nosuch${uniq()}/resize?h=1&w=1`)).status, 404);
 });
