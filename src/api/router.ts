@@ -48,7 +48,8 @@ export function commonHeaders(): Record<string, string> {
   return { 'Api-Version': API_VERSION, 'Docker-Experimental': 'false', 'Ostype': 'linux', 'Server': `cocon/${ENGINE_VERSION} (linux)` };
 }
 
-function cmpVersion(a: string, b: string): number {
+/** Compares two API versions ("1.41" < "1.42"): negative, 0 or positive. */
+export function cmpVersion(a: string, b: string): number {
   const [a1, a2] = a.split('.').map(Number); const [b1, b2] = b.split('.').map(Number);
   return a1 !== b1 ? a1 - b1 : a2 - b2;
 }

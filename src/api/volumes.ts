@@ -1,11 +1,11 @@
 // Volume endpoints: GET /volumes, POST /volumes/create, GET/DELETE /volumes/{name}, POST /volumes/prune.
 import type { Router } from './router.js';
 import type { Services } from '../daemon/services.js';
-import { parseFilters, checkFilterKeys, labelsMatch, boolFilter } from '../core/filters.js';
+import { parseFilters, checkFilterKeys, labelsMatch, boolFilter, type Filters } from '../core/filters.js';
+import { cmpVersion } from './router.js';
 import type { VolumeRecord } from '../volumes/service.js';
 
-function filtered(s: Services, raw: string | null): VolumeRecord[] {
-  const f = parseFilters(raw);
+function filtered(s: Services, f: Filters): VolumeRecord[] {
   checkFilterKeys(f, ['dangling', 'name', 'label', 'label!', 'driver']);
   const dangling = boolFilter('dangling', f.get('dangling') ?? []);
   return s.volumes.all().filter((v) => {
@@ -21,7 +21,7 @@ function filtered(s: Services, raw: string | null): VolumeRecord[] {
 
 export function registerVolumeRoutes(r: Router, s: Services): void {
   r.get('/volumes', (ctx) => {
-    ctx.send(200, { Volumes: filtered(s, ctx.query.get('filters')).map((v) => s.volumes.inspect(v)), Warnings: null });
+    ctx.send(200, { Volumes: filtered(s, parseFilters(ctx.query.get('filters'))).map((v) => s.volumes.inspect(v)), Warnings: null });
   });
 
   r.post('/volumes/create', async (ctx) => {
@@ -30,10 +30,15 @@ export function registerVolumeRoutes(r: Router, s: Services): void {
     ctx.send(201, s.volumes.inspect(v));
   });
 
+  // API 1.42 changed prune: only anonymous volumes unless the filter all=true (`docker volume prune -a`).
   r.post('/volumes/prune', async (ctx) => {
+    const f = parseFilters(ctx.query.get('filters'));
+    const all = boolFilter('all', f.get('all') ?? []);
+    f.delete('all');
+    const anonymousOnly = cmpVersion(ctx.apiVersion, '1.42') >= 0 && !all;
     const deleted: string[] = [];
-    for (const v of filtered(s, ctx.query.get('filters'))) {
-      if (s.volumes.inUse(v.name)) continue;
+    for (const v of filtered(s, f)) {
+      if (s.volumes.inUse(v.name) || (anonymousOnly && !v.anonymous)) continue;
       await s.volumes.remove(v.name, false);
       deleted.push(v.name);
     }

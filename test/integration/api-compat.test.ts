@@ -125,11 +125,23 @@ test('volumes and networks: label filters ANDed (list and prune)', async (t) => 
   }
   assert.deepEqual(await volNames({ label: [mark] }), vols);
   assert.equal((await h.d.api('GET', `/networks?${q({ nope: ['1'] })}`)).json.message, "invalid filter 'nope'");
-  const vp = await h.d.api('POST', `/volumes/prune?${q({ label: { [mark]: true, 'b=x': true } })}`);
+  // API 1.42+ prunes anonymous volumes only, unless all=true; 1.41 prunes every unused volume
+  const v43 = await h.d.api('POST', `/v1.43/volumes/prune?${q({ label: { [mark]: true, 'b=x': true } })}`);
+  assert.equal(v43.json.VolumesDeleted, null, 'API 1.43 pruned a named volume without all=true');
+  const vp = await h.d.api('POST', `/v1.41/volumes/prune?${q({ label: { [mark]: true, 'b=x': true } })}`);
   assert.deepEqual(vp.json.VolumesDeleted, [vols[1]]);
+  const vAll = await h.d.api('POST', `/v1.43/volumes/prune?${q({ label: [mark], all: ['true'] })}`);
+  assert.deepEqual(vAll.json.VolumesDeleted, [vols[0]]);
+  // an anonymous volume (a container's VOLUME) left by rm without -v: API 1.43 prunes it without all
+  const ctr = await create(h.d, { cmd: ['true'], extra: { Volumes: { '/anon': {} } }, hostConfig: { NetworkMode: 'none' } });
+  const anonName = (await h.d.api('GET', `/containers/${ctr}/json`)).json.Mounts[0].Name as string;
+  await rm(h.d, ctr, true);
+  t.after(async () => { await h.d.api('DELETE', `/volumes/${anonName}`); });
+  const va = await h.d.api('POST', '/v1.43/volumes/prune');
+  assert.ok((va.json.VolumesDeleted ?? []).includes(anonName), `anonymous ${anonName} not pruned: ${va.body}`);
   const np = await h.d.api('POST', `/networks/prune?${q({ label: [mark, 'b=x'] })}`);
   assert.deepEqual(np.json.NetworksDeleted, [nets[1]]);
-  assert.deepEqual(await volNames({ label: [mark] }), [vols[0]]);
+  assert.deepEqual(await volNames({ label: [mark] }), []);
   assert.deepEqual(await netNames({ label: [mark] }), [nets[0]]);
 });
 
