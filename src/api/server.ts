@@ -18,6 +18,7 @@ import { registerNetworkRoutes } from './networks.js';
 import { registerVolumeRoutes } from './volumes.js';
 import { registerArchiveRoutes } from './archive.js';
 import { registerSwarmRoutes } from './swarm.js';
+import { registerUnsupportedRoutes } from './unsupported.js';
 
 export interface ServerLimits extends RequestLimits {
   headersTimeoutMs: number;
@@ -50,6 +51,7 @@ export function buildRouter(s: Services, limits: RequestLimits = DEFAULT_REQUEST
   registerVolumeRoutes(r, s);
   registerArchiveRoutes(r, s);
   registerSwarmRoutes(r);
+  registerUnsupportedRoutes(r); // last: any real route registered above wins
   return r;
 }
 

@@ -18,7 +18,7 @@ process.on('exit', () => { try { cleanupNet(h.d.dataRoot); } catch { /* never st
 
 const NOT_MANAGER = 'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.';
 
-test('swarm endpoints answer 503 with dockerd\'s messages; unknown endpoints stay 404', async () => {
+test('swarm endpoints answer 503 with dockerd\'s messages; plugins/search 501; unknown endpoints stay 404', async () => {
   // trace swarm-not-active: leave -> "not part of a swarm", the manager endpoints -> "not a swarm manager"
   const leave = await h.d.api('POST', '/v1.41/swarm/leave?force=true');
   assert.equal(leave.status, 503);
@@ -34,6 +34,13 @@ test('swarm endpoints answer 503 with dockerd\'s messages; unknown endpoints sta
   const init = await h.d.api('POST', '/v1.41/swarm/init', { ListenAddr: '0.0.0.0:2377' });
   assert.equal(init.status, 501, init.body);
   assert.match(init.json.message, /swarm mode is not supported/);
+  // endpoints of docker's API that cocon does not serve: 501 naming what is missing
+  for (const [m, p, msg] of [['GET', '/plugins', /plugins are not supported/], ['GET', '/images/search?term=x', /image search is not supported/],
+    ['GET', '/distribution/busybox/json', /distribution inspect/], ['POST', '/session', /BuildKit sessions/]] as const) {
+    const r = await h.d.api(m, `/v1.41${p}`);
+    assert.equal(r.status, 501, `${m} ${p} -> ${r.status}`);
+    assert.match(r.json.message, msg);
+  }
   for (const p of ['/nosuchendpoint', '/swarm/nosuch', '/nodes/a/b/c']) {
     const r = await h.d.api('GET', `/v1.41${p}`);
     assert.equal(r.status, 404, `${p} -> ${r.status}`);
