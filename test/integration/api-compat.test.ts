@@ -59,6 +59,12 @@ test('API 1.43: /_ping and /version announce it, /v1.42 and /v1.43 prefixes are 
     const r = await h.d.api('GET', p);
     assert.equal(r.status, 200, `${p} -> ${r.status} ${r.body}`);
   }
+  // 1.43's HostConfig.Annotations cannot be honoured yet: refused, nothing created
+  const name = uniq('ann');
+  const ann = await h.d.api('POST', `/v1.43/containers/create?name=${name}`, { Image: 'busybox', Cmd: ['true'], HostConfig: { Annotations: { 'a.b': 'c' } } });
+  assert.equal(ann.status, 400, ann.body);
+  assert.match(ann.json.message, /annotation is not supported/);
+  assert.equal((await h.d.api('GET', `/containers/${name}/json`)).status, 404);
   const hi = await h.d.api('GET', '/v1.44/version');
   assert.equal(hi.status, 400);
   assert.equal(hi.json.message, 'client version 1.44 is too new. Maximum supported API version is 1.43');
