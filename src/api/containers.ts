@@ -10,7 +10,7 @@ import type { WaitCondition } from '../containers/service.js';
 import { pipeline } from 'node:stream/promises';
 import { tarDirectoryStream } from '../sys/tar.js';
 import { changes } from '../containers/changes.js';
-import { parseFilters, labelsMatch } from '../core/filters.js';
+import { parseFilters, labelsMatch, portFilterKeys, boolFilter } from '../core/filters.js';
 import { K8sFileParser, encodeEntry, parseTail, selectLogs, type LogEntry } from '../runtime/logformat.js';
 
 export function boolParam(v: string | null): boolean {
@@ -49,7 +49,18 @@ function matches(r: ContainerRecord, f: Map<string, string[]>, s: Services): boo
         if (key === 'before' ? r.created >= ref.created : r.created <= ref.created) return false;
         break;
       }
-      case 'network': case 'volume': case 'publish': case 'expose': case 'health': case 'isolation': case 'is-task': break;
+      case 'network': { // a network's name or id
+        const nets = (s.containers.network.settings(r).networkSettings.Networks ?? {}) as Record<string, { NetworkID?: string }>;
+        if (!any((v) => Object.entries(nets).some(([n, e]) => n === v || (!!e.NetworkID && e.NetworkID === v)))) return false; break;
+      }
+      case 'volume': if (!any((v) => (r.mounts ?? []).some((m) => m.Name === v || m.Destination === v))) return false; break;
+      case 'publish': case 'expose': {
+        const keys = portFilterKeys(key, values);
+        const have = Object.keys((key === 'publish' ? r.hostConfig.PortBindings : r.config.ExposedPorts) ?? {});
+        if (!have.some((k) => keys.has(k.includes('/') ? k : `${k}/tcp`))) return false; break;
+      }
+      case 'is-task': if (boolFilter(key, values) === true) return false; break; // no swarm tasks here
+      case 'health': case 'isolation': break;
       default: throw new InvalidArgument(`invalid filter '${key}'`);
     }
   }

@@ -68,3 +68,18 @@ export function boolFilter(key: string, values: readonly string[]): boolean | un
   }
   return out;
 }
+
+/**
+ * The `publish` / `expose` filter values ("80", "80/udp", "8000-8080/tcp"; tcp by default) as the
+ * set of port keys they cover ("80/tcp"), the keys of PortBindings and ExposedPorts.
+ */
+export function portFilterKeys(key: string, values: readonly string[]): Set<string> {
+  const out = new Set<string>();
+  for (const v of values) {
+    const m = /^(\d{1,5})(?:-(\d{1,5}))?(?:\/(tcp|udp|sctp))?$/.exec(v.trim());
+    const lo = m ? Number(m[1]) : NaN; const hi = m?.[2] ? Number(m[2]) : lo;
+    if (!m || lo < 1 || hi > 65535 || hi < lo) throw new InvalidArgument(`invalid filter '${key}=${v}'`);
+    for (let p = lo; p <= hi; p++) out.add(`${p}/${m[3] ?? 'tcp'}`);
+  }
+  return out;
+}

@@ -249,3 +249,31 @@ test('resize of a tty container reaches its terminal (stty size); unknown contai
   assert.equal((await h.d.api('POST', `/exec/nosuch${uniq()}/resize?h=1&w=1`)).status, 404);
   assert.equal((await h.d.api('POST', `/containers/nosuch${uniq()}/resize?h=1&w=1`)).status, 404);
 });
+
+test('ps filters network, volume, publish, expose, is-task select containers (no longer ignored)', async (t) => {
+  const mark = uniq('pf');
+  const net = `${mark}-net`; const vol = `${mark}-vol`;
+  assert.equal((await h.d.api('POST', '/networks/create', { Name: net })).status, 201);
+  t.after(async () => { await h.d.api('DELETE', `/networks/${net}`); await h.d.api('DELETE', `/volumes/${vol}?force=1`); });
+  const a = await create(h.d, { cmd: ['true'], labels: { [mark]: '' }, extra: { ExposedPorts: { '80/tcp': {}, '53/udp': {} } },
+    hostConfig: { NetworkMode: net, Binds: [`${vol}:/data`], PortBindings: { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] } } });
+  const b = await create(h.d, { cmd: ['true'], labels: { [mark]: '' }, hostConfig: { NetworkMode: 'none' } });
+  t.after(async () => { await rm(h.d, a, true); await rm(h.d, b, true); });
+  const ids = async (f: Record<string, string[]>) => {
+    const r = await h.d.api('GET', `/containers/json?all=1&${q({ label: [mark], ...f })}`);
+    assert.equal(r.status, 200, r.body);
+    return (r.json as Json[]).map((c) => c.Id).sort();
+  };
+  assert.deepEqual(await ids({}), [a, b].sort());
+  assert.deepEqual(await ids({ network: [net] }), [a]);
+  assert.deepEqual(await ids({ network: ['none'] }), [b]);
+  assert.deepEqual(await ids({ volume: [vol] }), [a]);
+  assert.deepEqual(await ids({ volume: ['/data'] }), [a]);
+  assert.deepEqual(await ids({ publish: ['80'] }), [a]);
+  assert.deepEqual(await ids({ publish: ['79-81/tcp'] }), [a]);
+  assert.deepEqual(await ids({ publish: ['80/udp'] }), []);
+  assert.deepEqual(await ids({ expose: ['53/udp'] }), [a]);
+  assert.deepEqual(await ids({ 'is-task': ['true'] }), []);
+  assert.deepEqual(await ids({ 'is-task': ['false'] }), [a, b].sort());
+  assert.equal((await h.d.api('GET', `/containers/json?all=1&${q({ publish: ['http'] })}`)).status, 400);
+});

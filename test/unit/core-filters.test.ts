@@ -1,7 +1,7 @@
 // core/filters.ts: docker's `filters` query in both JSON forms, label filters ANDed, key checks.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseFilters, labelsMatch, labelMatches, checkFilterKeys, boolFilter, filtersRecord } from '../../src/core/filters.js';
+import { parseFilters, labelsMatch, labelMatches, checkFilterKeys, boolFilter, filtersRecord, portFilterKeys } from '../../src/core/filters.js';
 import { kindOf } from '../../src/core/errors.js';
 
 const is400 = (fn: () => unknown, msg: RegExp) => assert.throws(fn, (e: unknown) => kindOf(e) === 'invalid-argument' && msg.test((e as Error).message));
@@ -53,4 +53,10 @@ test('unknown keys are refused with docker\'s message; bool values checked', () 
   assert.equal(boolFilter('dangling', ['0']), false);
   assert.equal(boolFilter('dangling', []), undefined);
   is400(() => boolFilter('dangling', ['maybe']), /^Invalid filter 'dangling=maybe'$/);
+});
+
+test('publish/expose values: a port, a protocol, a range; tcp by default; bad values are 400s', () => {
+  assert.deepEqual([...portFilterKeys('publish', ['80'])], ['80/tcp']);
+  assert.deepEqual([...portFilterKeys('expose', ['53/udp', '8000-8002/tcp'])], ['53/udp', '8000/tcp', '8001/tcp', '8002/tcp']);
+  for (const bad of ['x', '0', '70000', '90-80', '80/icmp', '']) is400(() => portFilterKeys('publish', [bad]), /^invalid filter 'publish=/);
 });
