@@ -3,7 +3,7 @@
 import type { Router } from './router.js';
 import type { Services } from '../daemon/services.js';
 import { InvalidArgument, Unavailable } from '../core/errors.js';
-import { parseFilters, checkFilterKeys, labelsMatch } from '../core/filters.js';
+import { parseFilters, checkFilterKeys, labelsMatch, boolFilter } from '../core/filters.js';
 import type { NetworkRecord, NetworkService } from '../network/service.js';
 
 function service(s: Services): NetworkService {
@@ -17,6 +17,7 @@ export function registerNetworkRoutes(r: Router, s: Services): void {
     const net = service(s);
     const f = parseFilters(ctx.query.get('filters'));
     checkFilterKeys(f, ['name', 'id', 'driver', 'label', 'type', 'scope', 'dangling']);
+    const dangling = boolFilter('dangling', f.get('dangling') ?? []);
     const out = net.list().filter((n) => {
       const name = f.get('name'); if (name && !name.some((x) => n.Name.includes(x))) return false;
       const id = f.get('id'); if (id && !id.some((x) => n.Id.startsWith(x))) return false;
@@ -25,6 +26,8 @@ export function registerNetworkRoutes(r: Router, s: Services): void {
       const builtin = ['bridge', 'host', 'none'].includes(n.Name) && (n.Driver !== 'bridge' || n.Options['com.docker.network.bridge.default_bridge'] === 'true');
       const type = f.get('type'); if (type && !type.includes(builtin ? 'builtin' : 'custom')) return false;
       const scope = f.get('scope'); if (scope && !scope.includes('local')) return false;
+      // dangling: user networks no container is attached to (builtin ones never dangle)
+      if (dangling !== undefined && (!builtin && Object.keys(net.view(n).Containers ?? {}).length === 0) !== dangling) return false;
       return true;
     }).map((n) => net.view(n));
     ctx.send(200, out);

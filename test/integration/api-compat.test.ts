@@ -250,12 +250,12 @@ test('resize of a tty container reaches its terminal (stty size); unknown contai
   assert.equal((await h.d.api('POST', `/containers/nosuch${uniq()}/resize?h=1&w=1`)).status, 404);
 });
 
-test('ps filters network, volume, publish, expose, is-task select containers (no longer ignored)', async (t) => {
+test('ps filters network, volume, publish, expose, is-task select containers (no longer ignored); networks dangling', async (t) => {
   const mark = uniq('pf');
   const net = `${mark}-net`; const vol = `${mark}-vol`;
   assert.equal((await h.d.api('POST', '/networks/create', { Name: net })).status, 201);
   t.after(async () => { await h.d.api('DELETE', `/networks/${net}`); await h.d.api('DELETE', `/volumes/${vol}?force=1`); });
-  const a = await create(h.d, { cmd: ['true'], labels: { [mark]: '' }, extra: { ExposedPorts: { '80/tcp': {}, '53/udp': {} } },
+  const a = await create(h.d, { cmd: ['sleep', '30'], labels: { [mark]: '' }, extra: { ExposedPorts: { '80/tcp': {}, '53/udp': {} } },
     hostConfig: { NetworkMode: net, Binds: [`${vol}:/data`], PortBindings: { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] } } });
   const b = await create(h.d, { cmd: ['true'], labels: { [mark]: '' }, hostConfig: { NetworkMode: 'none' } });
   t.after(async () => { await rm(h.d, a, true); await rm(h.d, b, true); });
@@ -276,4 +276,11 @@ test('ps filters network, volume, publish, expose, is-task select containers (no
   assert.deepEqual(await ids({ 'is-task': ['true'] }), []);
   assert.deepEqual(await ids({ 'is-task': ['false'] }), [a, b].sort());
   assert.equal((await h.d.api('GET', `/containers/json?all=1&${q({ publish: ['http'] })}`)).status, 400);
+  // networks: dangling = no running container attached (predefined networks never dangle)
+  const nets = async (f: Record<string, string[]>) => ((await h.d.api('GET', `/networks?${q(f)}`)).json as Json[]).map((n) => n.Name);
+  assert.deepEqual(await nets({ name: [net], dangling: ['true'] }), [net]);
+  assert.ok(!(await nets({ dangling: ['true'] })).includes('bridge'));
+  assert.equal((await h.d.api('POST', `/containers/${a}/start`)).status, 204);
+  assert.deepEqual(await nets({ name: [net], dangling: ['true'] }), []);
+  assert.deepEqual(await nets({ name: [net], dangling: ['false'] }), [net]);
 });
