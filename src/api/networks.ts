@@ -4,7 +4,7 @@ import type { Router } from './router.js';
 import type { Services } from '../daemon/services.js';
 import { InvalidArgument, Unavailable } from '../core/errors.js';
 import { parseFilters, checkFilterKeys, labelsMatch, boolFilter } from '../core/filters.js';
-import type { NetworkRecord, NetworkService } from '../network/service.js';
+import type { NetworkService } from '../network/service.js';
 
 function service(s: Services): NetworkService {
   const n = s.networks;

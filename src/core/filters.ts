@@ -42,9 +42,9 @@ export function checkFilterKeys(f: Filters | Record<string, string[]>, allowed: 
 export function labelMatches(labels: Readonly<Record<string, string>> | null | undefined, want: string): boolean {
   const i = want.indexOf('=');
   const l = labels ?? {};
-  if (i < 0) return Object.prototype.hasOwnProperty.call(l, want);
+  if (i < 0) return Object.hasOwn(l, want);
   const k = want.slice(0, i);
-  return Object.prototype.hasOwnProperty.call(l, k) && l[k] === want.slice(i + 1);
+  return Object.hasOwn(l, k) && l[k] === want.slice(i + 1);
 }
 
 /**

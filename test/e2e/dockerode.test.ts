@@ -143,7 +143,7 @@ test('dockerode: networks create, connect with an alias (resolved by a peer), in
   await srv2.start();
   await net.connect({ Container: srv2.id, EndpointConfig: { Aliases: ['db-alias'] } });
   const ni = await net.inspect();
-  assert.ok(ni.Containers && ni.Containers[srv2.id], `srv2 not in ${JSON.stringify(ni.Containers)}`);
+  assert.ok(ni.Containers?.[srv2.id], `srv2 not in ${JSON.stringify(ni.Containers)}`);
   const ip = (await srv2.inspect()).NetworkSettings.Networks[netName].IPAddress;
   assert.match(ip, /^10\./);
   const ex = await peer.exec({ Cmd: ['nslookup', 'db-alias'], AttachStdout: true, AttachStderr: true });
