@@ -218,6 +218,7 @@ test('docker pause/unpause, diff, export, system df, events --filter label (ANDe
   const diff = await docker(h.d, ['diff', name]);
   assert.equal(diff.code, 0, diff.stderr);
   assert.match(diff.stdout, /^A \/made\.txt$/m);
+  assert.doesNotMatch(diff.stdout, /^C \/etc$/m, 'diff lists /etc for the hosts/resolv.conf mount points the engine made');
 
   const exp = await h.d.api('GET', `/containers/${id}/export`);
   assert.equal(exp.status, 200);
