@@ -12,24 +12,15 @@ import { LogTail, logFiles, readLogFile } from '../containers/logfiles.js';
 import { pruneFilter, prunes } from './prunefilters.js';
 import { pipeline } from 'node:stream/promises';
 import { tarDirectoryStream } from '../sys/tar.js';
+import { parseFilters, labelsMatch, portFilterKeys, boolFilter } from '../core/filters.js';
 import { K8sFileParser, encodeEntry, parseTail, selectLogs, type LogEntry } from '../runtime/logformat.js';
 
 export function boolParam(v: string | null): boolean {
   return v !== null && ['1', 'true', 'True', 'TRUE', 'yes'].includes(v);
 }
 
-/** Docker's filters query: {"name":{"web":true}} or the legacy {"name":["web"]}. */
-export function parseFilters(raw: string | null): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  if (!raw) return out;
-  let j: unknown;
-  try { j = JSON.parse(raw); } catch { throw new InvalidArgument(`invalid filter: ${raw}`); }
-  for (const [k, v] of Object.entries(j as Record<string, unknown>)) {
-    if (Array.isArray(v)) out.set(k, v.map(String));
-    else if (v && typeof v === 'object') out.set(k, Object.entries(v as Record<string, unknown>).filter(([, b]) => b).map(([x]) => x));
-  }
-  return out;
-}
+// parseFilters lives in core (one filter module for every list); re-exported for older imports.
+export { parseFilters } from '../core/filters.js';
 
 /** ps's Command: not shell quoting, docker's display rule (an argument holding a space goes in '...'). */
 function commandOf(r: ContainerRecord): string {
@@ -48,7 +39,7 @@ function matches(r: ContainerRecord, f: Map<string, string[]>, s: Services): boo
       case 'status':
         for (const v of values) if (!STATUSES.includes(v)) throw new InvalidArgument(`invalid filter 'status=${v}'`);
         if (!any((v) => r.state.Status === v)) return false; break;
-      case 'label': if (!any((v) => { const [k, ...rest] = v.split('='); return rest.length ? r.config.Labels?.[k] === rest.join('=') : k in (r.config.Labels ?? {}); })) return false; break;
+      case 'label': if (!labelsMatch(r.config.Labels, f)) return false; break; // all labels must hold
       case 'ancestor': if (!any((v) => { if (r.config.Image === v) return true; try { return s.images.get(v).id === r.imageId; } catch { return false; } })) return false; break;
       case 'exited': if (r.state.Status !== 'exited' || !any((v) => Number(v) === r.state.ExitCode)) return false; break;
       case 'before': case 'since': {
@@ -57,10 +48,21 @@ function matches(r: ContainerRecord, f: Map<string, string[]>, s: Services): boo
         if (key === 'before' ? r.created >= ref.created : r.created <= ref.created) return false;
         break;
       }
+      case 'network': { // a network's name or id
+        const nets = (s.containers.network.settings(r).networkSettings.Networks ?? {}) as Record<string, { NetworkID?: string }>;
+        if (!any((v) => Object.entries(nets).some(([n, e]) => n === v || (!!e.NetworkID && e.NetworkID === v)))) return false; break;
+      }
+      case 'volume': if (!any((v) => (r.mounts ?? []).some((m) => m.Name === v || m.Destination === v))) return false; break;
+      case 'publish': case 'expose': {
+        const keys = portFilterKeys(key, values);
+        const have = Object.keys((key === 'publish' ? r.hostConfig.PortBindings : r.config.ExposedPorts) ?? {});
+        if (!have.some((k) => keys.has(k.includes('/') ? k : `${k}/tcp`))) return false; break;
+      }
+      case 'is-task': if (boolFilter(key, values) === true) return false; break; // no swarm tasks here
       case 'health':
         values.forEach(checkHealthFilter);
         if (!any((v) => healthFilterValue(r.state.Health) === v)) return false; break;
-      case 'network': case 'volume': case 'publish': case 'expose': case 'isolation': case 'is-task': break;
+      case 'isolation': break;
       default: throw new InvalidArgument(`invalid filter '${key}'`);
     }
   }
@@ -142,7 +144,7 @@ export function registerContainerRoutes(r: Router, s: Services): void {
     ctx.send(204);
   });
   r.post('/containers/:id/restart', async (ctx) => {
-    await c.restart(ctx.params.id, optTimeout(ctx.query.get('t')));
+    await c.restart(ctx.params.id, optTimeout(ctx.query.get('t')), ctx.query.get('signal') || undefined); // signal: API 1.42
     ctx.send(204);
   });
   r.post('/containers/:id/kill', async (ctx) => {

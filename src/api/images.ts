@@ -21,6 +21,7 @@ import { pushImage } from '../images/push.js';
 import { loadImages, saveImages } from '../images/archive.js';
 import { registerAuthRoutes, registryOptions, requestCredentials } from './auth.js';
 import type { ServerResponse } from 'node:http';
+import { parseFilters as parseCoreFilters, filtersRecord } from '../core/filters.js';
 
 function boolParam(v: string | null): boolean {
   if (v === null) return false;
@@ -28,19 +29,9 @@ function boolParam(v: string | null): boolean {
   return s !== '' && s !== '0' && s !== 'false' && s !== 'no';
 }
 
-/** Parses docker's `filters` query value: {"k":{"v":true}} or the legacy {"k":["v"]}. */
+/** Docker's `filters` query value as the images service takes it (both JSON forms, core/filters.ts). */
 export function parseFilters(raw: string | null): Record<string, string[]> {
-  if (!raw) return {};
-  let v: unknown;
-  try { v = JSON.parse(raw); } catch { throw new InvalidArgument(`invalid filter: ${raw}`); }
-  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new InvalidArgument(`invalid filter: ${raw}`);
-  const out: Record<string, string[]> = {};
-  for (const [k, val] of Object.entries(v as Record<string, unknown>)) {
-    if (Array.isArray(val)) out[k] = val.map(String);
-    else if (val && typeof val === 'object') out[k] = Object.entries(val as Record<string, unknown>).filter(([, b]) => b === true).map(([x]) => x);
-    else throw new InvalidArgument(`invalid filter: ${raw}`);
-  }
-  return out;
+  return filtersRecord(parseCoreFilters(raw));
 }
 
 function writeMessage(ctx: Ctx, status: number, messages: Array<Record<string, unknown>>): void {
@@ -127,13 +118,14 @@ export function registerImageRoutes(r: Router, s: Services): void {
 
   r.get('/images/get', (ctx) => sendArchive(ctx, ctx.query.getAll('names').flatMap((n) => n.split(',')).filter(Boolean)));
 
+  // As dockerd: the answer is always a 200 JSON-message stream (the body may be chunked, with no
+  // Content-Length); a load that fails, even before its first message, ends it with an errorDetail.
   r.post('/images/load', async (ctx) => {
     const out = lazyStream(ctx);
     try {
       await loadImages(s.images, ctx.body(), s.config.dataRoot, out.emit);
     } catch (e) {
       ctx.req.resume();
-      if (!out.started()) throw e;
       out.fail(e);
     }
     out.end();

@@ -4,8 +4,8 @@ import type { Router } from './router.js';
 import type { Services } from '../daemon/services.js';
 import { InvalidArgument, Unavailable } from '../core/errors.js';
 import { pruneFilter, prunes } from './prunefilters.js';
-import { parseFilters } from './containers.js';
-import type { NetworkRecord, NetworkService } from '../network/service.js';
+import { parseFilters, labelsMatch, checkFilterKeys, boolFilter } from '../core/filters.js';
+import type { NetworkService } from '../network/service.js';
 
 function service(s: Services): NetworkService {
   const n = s.networks;
@@ -13,26 +13,22 @@ function service(s: Services): NetworkService {
   return n;
 }
 
-function labelMatch(n: NetworkRecord, want: string[]): boolean {
-  return want.every((w) => {
-    const i = w.indexOf('=');
-    return i < 0 ? w in n.Labels : n.Labels[w.slice(0, i)] === w.slice(i + 1);
-  });
-}
-
 export function registerNetworkRoutes(r: Router, s: Services): void {
   r.get('/networks', (ctx) => {
     const net = service(s);
     const f = parseFilters(ctx.query.get('filters'));
-    for (const k of f.keys()) if (!['name', 'id', 'driver', 'label', 'type', 'scope', 'dangling'].includes(k)) throw new InvalidArgument(`invalid filter '${k}'`);
+    checkFilterKeys(f, ['name', 'id', 'driver', 'label', 'type', 'scope', 'dangling']);
+    const dangling = boolFilter('dangling', f.get('dangling') ?? []);
     const out = net.list().filter((n) => {
       const name = f.get('name'); if (name && !name.some((x) => n.Name.includes(x))) return false;
       const id = f.get('id'); if (id && !id.some((x) => n.Id.startsWith(x))) return false;
       const drv = f.get('driver'); if (drv && !drv.includes(n.Driver)) return false;
-      const lab = f.get('label'); if (lab && !labelMatch(n, lab)) return false;
+      if (!labelsMatch(n.Labels, f)) return false;
       const builtin = ['bridge', 'host', 'none'].includes(n.Name) && (n.Driver !== 'bridge' || n.Options['com.docker.network.bridge.default_bridge'] === 'true');
       const type = f.get('type'); if (type && !type.includes(builtin ? 'builtin' : 'custom')) return false;
       const scope = f.get('scope'); if (scope && !scope.includes('local')) return false;
+      // dangling: user networks no container is attached to (builtin ones never dangle)
+      if (dangling !== undefined && (!builtin && Object.keys(net.view(n).Containers ?? {}).length === 0) !== dangling) return false;
       return true;
     }).map((n) => net.view(n));
     ctx.send(200, out);

@@ -2,6 +2,7 @@
 // 24h, 1h30m, 90s), `label` (key or key=value, all must match) and `label!` (none may match).
 // Unknown keys are refused. Shared by the container, network and volume prune endpoints.
 import { InvalidArgument } from '../core/errors.js';
+import { labelMatches } from '../core/filters.js';
 
 export interface PruneFilter { until?: number; labels: string[]; notLabels: string[] }
 
@@ -35,16 +36,11 @@ export function pruneFilter(f: Map<string, string[]>, allowed: string[] = ['unti
   return out;
 }
 
-function labelHas(labels: Record<string, string>, f: string): boolean {
-  const i = f.indexOf('=');
-  return i < 0 ? f in labels : labels[f.slice(0, i)] === f.slice(i + 1);
-}
-
 /** Whether an object created at `createdMs` with these labels is pruned under the filter. */
 export function prunes(p: PruneFilter, createdMs: number, labels: Record<string, string> | null | undefined): boolean {
   const l = labels ?? {};
   if (p.until !== undefined && !(createdMs < p.until)) return false;
-  if (!p.labels.every((f) => labelHas(l, f))) return false;
-  if (p.notLabels.some((f) => labelHas(l, f))) return false;
+  if (!p.labels.every((f) => labelMatches(l, f))) return false;
+  if (p.notLabels.some((f) => labelMatches(l, f))) return false;
   return true;
 }

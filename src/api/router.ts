@@ -12,7 +12,8 @@ import { statusOf } from './httpstatus.js';
 import { log } from '../core/log.js';
 import { decodeBody, MAX_JSON_BODY, type BodyName } from './shape.js';
 
-export const API_VERSION = '1.41';
+// 1.43: what 1.42 and 1.43 changed that cocon serves (stop/restart ?signal=, ConsoleSize) is small; see docs/compatibility.md.
+export const API_VERSION = '1.43';
 export const MIN_API_VERSION = '1.12';
 export const ENGINE_VERSION = '0.1.0';
 
@@ -46,7 +47,8 @@ export function commonHeaders(): Record<string, string> {
   return { 'Api-Version': API_VERSION, 'Docker-Experimental': 'false', 'Ostype': 'linux', 'Server': `cocon/${ENGINE_VERSION} (linux)` };
 }
 
-function cmpVersion(a: string, b: string): number {
+/** Compares two API versions ("1.41" < "1.42"): negative, 0 or positive. */
+export function cmpVersion(a: string, b: string): number {
   const [a1, a2] = a.split('.').map(Number); const [b1, b2] = b.split('.').map(Number);
   return a1 !== b1 ? a1 - b1 : a2 - b2;
 }

@@ -18,6 +18,8 @@ import { registerNetworkRoutes } from './networks.js';
 import { registerVolumeRoutes } from './volumes.js';
 import { registerArchiveRoutes } from './archive.js';
 import { registerResourceRoutes } from './resources.js';
+import { registerSwarmRoutes } from './swarm.js';
+import { registerUnsupportedRoutes } from './unsupported.js';
 
 export interface ServerLimits extends RequestLimits {
   headersTimeoutMs: number;
@@ -50,6 +52,8 @@ export function buildRouter(s: Services, limits: RequestLimits = DEFAULT_REQUEST
   registerVolumeRoutes(r, s);
   registerArchiveRoutes(r, s);
   registerResourceRoutes(r, s);
+  registerSwarmRoutes(r);
+  registerUnsupportedRoutes(r); // last: any real route registered above wins
   return r;
 }
 

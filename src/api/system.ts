@@ -5,7 +5,8 @@ import { API_VERSION, MIN_API_VERSION, ENGINE_VERSION, commonHeaders } from './r
 import type { Services } from '../daemon/services.js';
 import { runSync } from '../sys/exec.js';
 import type { EngineEvent } from '../core/events.js';
-import { parseFilters, summary } from './containers.js';
+import { summary } from './containers.js';
+import { parseFilters, labelMatches } from '../core/filters.js';
 import { treeSize } from '../snapshots/overlay.js';
 import { NotImplemented } from '../core/errors.js';
 import { cgroupFacts, type CgroupFacts } from '../sys/cgroups.js';
@@ -31,7 +32,7 @@ function eventMatches(e: EngineEvent, f: Map<string, string[]>): boolean {
         case 'event': return vals.some((v) => e.Action === v || e.Action.startsWith(v + ':'));
         case 'container': case 'image': case 'volume': case 'network':
           return e.Type === k && vals.some((v) => e.Actor.ID.startsWith(v) || attrs.name === v || attrs.image === v);
-        case 'label': return vals.some((v) => { const [lk, ...rest] = v.split('='); return rest.length ? attrs[lk] === rest.join('=') : lk in attrs; });
+        case 'label': return vals.every((v) => labelMatches(attrs, v)); // ANDed, as in dockerd
         default: return true;
       }
     })();

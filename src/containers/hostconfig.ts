@@ -156,12 +156,18 @@ export function validateStorageOpt(opts: Record<string, string> | null | undefin
   throw new InvalidArgument(`unknown storage option '${keys[0]}': cocon's overlay storage takes no options`);
 }
 
+/** HostConfig.Annotations (API 1.43, OCI runtime annotations): cocon does not pass them to the runtime yet. */
+export function validateAnnotations(a: unknown): void {
+  if (a && typeof a === 'object' && Object.keys(a).length) throw new InvalidArgument('--annotation is not supported by cocon yet');
+}
+
 export interface CheckedHostConfig extends Partial<CheckedResources> { LogConfig: LogConfig; Memory: number; MemorySwap: number; Sysctls?: Record<string, string> }
 
 /** All the checks above; the result goes over the body's HostConfig. */
 export function checkHostConfig(hc: Partial<HostConfig>, networkMode: string, host: HostFacts): CheckedHostConfig {
   const log = validateLogConfig(hc.LogConfig as Partial<LogConfig> | null | undefined, host.logDefaults);
   validateStorageOpt(hc.StorageOpt as Record<string, string> | null | undefined);
+  validateAnnotations((hc as { Annotations?: unknown }).Annotations);
   const sysctls = validateSysctls(hc.Sysctls as Record<string, string> | null | undefined, networkMode, typeof hc.IpcMode === 'string' ? hc.IpcMode : '');
   const out: CheckedHostConfig = { LogConfig: log.config, ...validateMemory(hc, host) };
   if (Object.keys(sysctls).length) out.Sysctls = sysctls;

@@ -601,9 +601,9 @@ export class ContainerService implements ContainerDirectory {
     if (sig === 9) await this.waitExit(r.id, 10_000);
   }
 
-  async restart(ref: string, timeoutSec?: number): Promise<void> {
+  async restart(ref: string, timeoutSec?: number, signal?: string): Promise<void> {
     const r = this.lookup(ref);
-    if (r.state.Running) await this.stop(ref, timeoutSec).catch((e) => { if (!(e instanceof NotModified)) throw e; });
+    if (r.state.Running) await this.stop(ref, timeoutSec, signal).catch((e) => { if (!(e instanceof NotModified)) throw e; });
     await this.start(r.id).catch((e) => { if (!(e instanceof NotModified)) throw e; });
   }
 

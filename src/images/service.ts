@@ -24,6 +24,7 @@ import type { DaemonConfig } from '../core/config.js';
 import type { DB } from '../store/db.js';
 import type { EventBus } from '../core/events.js';
 import { Conflict, Internal, InvalidArgument, NotFound } from '../core/errors.js';
+import { labelsMatch } from '../core/filters.js';
 import { ContentStore } from '../content/store.js';
 import { OverlaySnapshotter, type LayerRow } from '../snapshots/overlay.js';
 import { chainIds as computeChainIds } from '../snapshots/chain.js';
@@ -220,14 +221,7 @@ export class ImageService implements ImageStore {
       const created = Date.parse(img.created);
       if (beforeT !== undefined && !(created < beforeT)) continue;
       if (sinceT !== undefined && !(created > sinceT)) continue;
-      if (f.label?.length) {
-        const labels = img.config.Labels ?? {};
-        const ok = f.label.every((l) => {
-          const i = l.indexOf('=');
-          return i < 0 ? l in labels : labels[l.slice(0, i)] === l.slice(i + 1);
-        });
-        if (!ok) continue;
-      }
+      if (!labelsMatch(img.config.Labels, { label: f.label ?? [] })) continue;
       let tags = this.refsOf(img.id).filter((r) => parse(r).tag !== undefined);
       const digests = this.refsOf(img.id).filter((r) => parse(r).digest !== undefined);
       const isDangling = tags.length === 0 && digests.length === 0;
@@ -529,10 +523,6 @@ export class ImageService implements ImageStore {
       if (!Number.isFinite(t)) throw new InvalidArgument(`invalid filter 'until=${v}'`);
       until = t;
     }
-    const labelOk = (labels: Record<string, string>, f: string) => {
-      const i = f.indexOf('=');
-      return i < 0 ? f in labels : labels[f.slice(0, i)] === f.slice(i + 1);
-    };
     return this.exclusive(() => {
       const deleted: DeleteItem[] = [];
       let reclaimed = 0;
@@ -543,9 +533,7 @@ export class ImageService implements ImageStore {
         if (this.users(img.id).length > 0) continue;
         if (this.all().some((i) => i.parent === img.id)) continue;
         if (until !== undefined && !(Date.parse(img.created) < until)) continue;
-        const labels = img.config.Labels ?? {};
-        if (filters.label && !filters.label.every((f) => labelOk(labels, f))) continue;
-        if (filters['label!']?.some((f) => labelOk(labels, f))) continue;
+        if (!labelsMatch(img.config.Labels, filters)) continue;
         for (const r of this.refsOf(img.id)) { this.untag(r, img.id); deleted.push({ Untagged: familiarize(r) }); }
         const before = new Set(this.snapshots.list().map((l) => l.chainId));
         const sizes = new Map(this.snapshots.list().map((l) => [l.chainId, l.size]));

@@ -55,17 +55,29 @@ function hidden(e: UpperEntry, parent: ParentLookup, hide: Set<string>): boolean
   return e.type !== 'whiteout' && hide.has(e.path) && !parent.has(e.path);
 }
 
+/** Ancestors of a path, nearest first: '/a/b/c' -> '/a/b', '/a'. */
+function ancestors(path: string): string[] {
+  const out: string[] = [];
+  for (let p = split(path).dir; p !== '/'; p = split(p).dir) out.push(p);
+  return out;
+}
+
 /**
  * docker diff's list: deletions (whiteouts, and what an opaque directory hides), additions and
- * modifications, in walk order; paths in `hide` are left out when the snapshot added them.
+ * modifications, in walk order; paths in `hide` are left out when the snapshot added them, and so
+ * is a directory of the parent that is in the upper dir only for them (/etc, copied up when the
+ * runtime made /etc/hosts there: dockerd's init layer keeps it out of docker diff the same way).
  */
 export function changesOf(entries: UpperEntry[], parent: ParentLookup, opts: DiffOptions = {}): Change[] {
   const hide = new Set(opts.hide ?? []);
   const inUpper = new Set(entries.map((e) => e.path));
+  const holdsHidden = new Set<string>(); const holdsShown = new Set<string>();
+  for (const e of entries) for (const a of ancestors(e.path)) (hidden(e, parent, hide) ? holdsHidden : holdsShown).add(a);
+  const onlyForHidden = (e: UpperEntry) => e.type === 'dir' && !e.opaque && parent.has(e.path) && holdsHidden.has(e.path) && !holdsShown.has(e.path);
   const out: Change[] = [];
   for (const e of entries) {
     if (e.type === 'whiteout') { out.push({ Path: e.path, Kind: 2 }); continue; }
-    if (!hidden(e, parent, hide)) out.push({ Path: e.path, Kind: parent.has(e.path) ? 0 : 1 });
+    if (!hidden(e, parent, hide) && !onlyForHidden(e)) out.push({ Path: e.path, Kind: parent.has(e.path) ? 0 : 1 });
     if (e.type === 'dir' && e.opaque) {
       for (const name of parent.children(e.path)) {
         const p = childPath(e.path, name);

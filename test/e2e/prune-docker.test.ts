@@ -41,7 +41,7 @@ test('network and volume prune: label filters; volume SpaceReclaimed is its cont
   const v = uniq('pv');
   await ok(['volume', 'create', '--label', 'p=1', v]);
   await ok(['run', '--rm', '-v', `${v}:/d`, 'busybox', 'dd', 'if=/dev/zero', 'of=/d/x', 'bs=1024', 'count=1024']);
-  const vo = await ok(['volume', 'prune', '-f', '--filter', 'label=p=1']);
+  const vo = await ok(['volume', 'prune', '-a', '-f', '--filter', 'label=p=1']); // API 1.42+: named volumes need -a
   assert.match(vo, new RegExp(`Deleted Volumes:\\n${v}\\n`));
   assert.match(vo, /Total reclaimed space: 1\.0\d*MB/);
 });

@@ -123,9 +123,12 @@ test('volume prune -f: the same report from both clients', async (t) => {
   await h.d.api('POST', '/v1.41/volumes/prune'); // whatever earlier tests left
   const mk = async () => { for (const s of ['x', 'y']) await h.d.api('POST', '/v1.41/volumes/create', { Name: `${tag}${s}` }); };
   await mk();
-  const d = await docker(h.d, ['volume', 'prune', '-f']);
+  // API 1.42+: without -a only anonymous volumes go; these are named
+  const named = await docker(h.d, ['volume', 'prune', '-f']);
+  assert.equal(named.stdout, 'Total reclaimed space: 0B\n', named.stderr);
+  const d = await docker(h.d, ['volume', 'prune', '-f', '-a']);
   await mk();
-  const c = await cli(h.d, ['volume', 'prune', '-f']);
+  const c = await cli(h.d, ['volume', 'prune', '-f', '-a']);
   assert.equal(d.code, 0, d.stderr);
   assert.equal(c.code, 0, c.stderr);
   assert.equal(d.stdout, `Deleted Volumes:\n${tag}x\n${tag}y\n\nTotal reclaimed space: 0B\n`);

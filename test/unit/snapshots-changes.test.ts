@@ -45,3 +45,14 @@ test('layer members: the opaque marker follows its directory, whiteouts replace 
   assert.deepEqual(layerMembers([e('/n', 'dir', true)], parent).map((m) => m.path), ['/n', '/n/.wh..wh..opq']);
   assert.deepEqual(changesOf([e('/n', 'dir', true)], parent), [{ Path: '/n', Kind: 1 }]);
 });
+
+test('a parent directory in the upper dir only for hidden mount points is left out (docker diff without C /etc)', () => {
+  const hide = ['/etc/hosts', '/etc/resolv.conf', '/etc/hostname'];
+  const only = [e('/etc', 'dir'), e('/etc/hosts'), e('/etc/resolv.conf'), e('/made')];
+  assert.deepEqual(changesOf(only, parent, { hide }), [{ Path: '/made', Kind: 1 }]);
+  // with a real change beside them, the directory is listed again
+  assert.deepEqual(changesOf([e('/etc', 'dir'), e('/etc/hosts'), e('/etc/passwd')], parent, { hide }), [{ Path: '/etc', Kind: 0 }, { Path: '/etc/passwd', Kind: 0 }]);
+  assert.deepEqual(changesOf([e('/etc', 'dir'), e('/etc/hosts'), e('/etc/group', 'whiteout')], parent, { hide }), [{ Path: '/etc', Kind: 0 }, { Path: '/etc/group', Kind: 2 }]);
+  // a directory the snapshot added is an addition, whatever it holds
+  assert.deepEqual(changesOf([e('/n', 'dir'), e('/n/hosts')], parent, { hide: ['/n/hosts'] }), [{ Path: '/n', Kind: 1 }]);
+});
