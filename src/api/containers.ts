@@ -1,6 +1,6 @@
 // Container endpoints of the Docker Engine API: create, list, inspect, start/stop/kill/restart,
 // pause, remove, rename, wait, attach (hijacked), resize, logs, top, prune.
-import { createReadStream, statSync, watch } from 'node:fs';
+import { createReadStream, readFileSync, statSync, watch } from 'node:fs';
 import type { Router } from './router.js';
 import type { Services } from '../daemon/services.js';
 import { InvalidArgument, NotImplemented, NotModified } from '../core/errors.js';
@@ -10,6 +10,7 @@ import type { WaitCondition } from '../containers/service.js';
 import { pipeline } from 'node:stream/promises';
 import { tarDirectoryStream } from '../sys/tar.js';
 import { changes } from '../containers/changes.js';
+import { detachKeysFor } from '../runtime/detachkeys.js';
 import { K8sFileParser, encodeEntry, parseTail, selectLogs, type LogEntry } from '../runtime/logformat.js';
 
 export function boolParam(v: string | null): boolean {
@@ -108,6 +109,15 @@ export function inspect(r: ContainerRecord, s: Services): Record<string, unknown
   };
 }
 
+/** attach?logs=1: what the container wrote so far, framed as the attach stream is. */
+function attachLogs(path: string, o: { stdout: boolean; stderr: boolean }, tty: boolean): Buffer {
+  let raw: Buffer;
+  try { raw = readFileSync(path); } catch { return Buffer.alloc(0); }
+  const p = new K8sFileParser();
+  const entries = [...p.push(raw), ...p.end()].filter((e) => (e.stream === 'stdout' ? o.stdout : o.stderr));
+  return Buffer.concat(entries.map((e) => encodeEntry(e, { timestamps: false, tty })));
+}
+
 export function registerContainerRoutes(r: Router, s: Services): void {
   const c = s.containers;
 
@@ -180,8 +190,9 @@ export function registerContainerRoutes(r: Router, s: Services): void {
     const rec = c.lookup(ctx.params.id);
     const q = ctx.query;
     const stream = boolParam(q.get('stream'));
-    const opts = { stdin: boolParam(q.get('stdin')), stdout: boolParam(q.get('stdout')), stderr: boolParam(q.get('stderr')) };
-    const sock = ctx.hijack();
+    const opts = { stdin: boolParam(q.get('stdin')), stdout: boolParam(q.get('stdout')), stderr: boolParam(q.get('stderr')), detachKeys: detachKeysFor(q.get('detachKeys')) };
+    const sock = ctx.hijack(rec.config.Tty);
+    if (boolParam(q.get('logs')) && rec.hostConfig.LogConfig?.Type !== 'none') sock.write(attachLogs(c.logPath(rec.id), opts, rec.config.Tty));
     if (!stream) { sock.end(); return; }
     await c.attach(rec.id, sock, opts);
   });

@@ -658,9 +658,10 @@ export class ContainerService implements ContainerDirectory {
   attachPath(id: string): string { return join(this.paths.socks, id.slice(0, 32), 'attach'); }
 
   /** Attaches a hijacked client connection; connects now if running, else at the next start. */
+  /** `detachKeys` (detachKeysFor) are watched for on a tty container's stdin, as dockerd does. */
   async attach(ref: string, client: Duplex, opts: Omit<AttachOptions, 'tty'>): Promise<AttachBridge> {
     const r = this.lookup(ref);
-    const bridge = new AttachBridge(client, { ...opts, tty: r.config.Tty, stdin: opts.stdin && r.config.OpenStdin });
+    const bridge = new AttachBridge(client, { ...opts, tty: r.config.Tty, stdin: opts.stdin && r.config.OpenStdin, detachKeys: r.config.Tty ? opts.detachKeys : undefined });
     if (r.state.Running && !this.busy.has(r.id)) {
       await bridge.connect(this.attachPath(r.id)).catch(() => bridge.endClient());
     } else {
