@@ -3,7 +3,7 @@
 import { createReadStream, readFileSync, statSync, watch } from 'node:fs';
 import type { Router } from './router.js';
 import type { Services } from '../daemon/services.js';
-import { InvalidArgument, NotImplemented, NotModified } from '../core/errors.js';
+import { InvalidArgument, NotFound, NotImplemented, NotModified } from '../core/errors.js';
 import type { ContainerRecord } from '../containers/types.js';
 import { statusLine, type CreateBody } from '../containers/config.js';
 import type { WaitCondition } from '../containers/service.js';
@@ -162,7 +162,16 @@ export function registerContainerRoutes(r: Router, s: Services): void {
   r.post('/containers/:id/unpause', async (ctx) => { await c.unpause(ctx.params.id); ctx.send(204); });
 
   r.delete('/containers/:id', async (ctx) => {
+    if (boolParam(ctx.query.get('link'))) { await c.removeLink(ctx.params.id); ctx.send(204); return; }
     await c.remove(ctx.params.id, boolParam(ctx.query.get('force')), boolParam(ctx.query.get('v')));
+    ctx.send(204);
+  });
+
+  // docker rm --link PARENT/ALIAS (the CLI trims the slashes around the name)
+  r.delete('/containers/:parent/:alias', async (ctx) => {
+    const name = `${ctx.params.parent}/${ctx.params.alias}`;
+    if (!boolParam(ctx.query.get('link'))) throw new NotFound(`No such container: ${name}`);
+    await c.removeLink(name);
     ctx.send(204);
   });
 

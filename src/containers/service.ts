@@ -35,6 +35,7 @@ import { resolveInRoot } from '../sys/rootpath.js';
 import { PRIVATE, privateDir, tighten } from '../sys/perms.js';
 import { NoNetwork, type ConnectResult, type ContainerDirectory, type NetworkHooks } from '../network/types.js';
 import { hostsFile, resolvConf } from './etcfiles.js';
+import { normLink } from '../network/links.js';
 import { hostResolvConf } from '../sys/net.js';
 import type { VolumeService } from '../volumes/service.js';
 import { containerMounts, fromContainer, type MountPoint, type MountRequest } from '../volumes/mounts.js';
@@ -635,6 +636,22 @@ export class ContainerService implements ContainerDirectory {
     r.name = name;
     this.save(r);
     this.publish(r, 'rename', { oldName: '/' + old });
+  }
+
+  /** docker rm --link PARENT/ALIAS: container PARENT loses its legacy link ALIAS (NotFound when it has none). */
+  async removeLink(ref: string): Promise<void> {
+    const name = ref.replace(/^\/+/, '');
+    const i = name.lastIndexOf('/');
+    if (i < 0) throw new Conflict('Conflict, cannot remove the default link name of the container');
+    const parent = this.tryLookup(name.slice(0, i));
+    if (!parent) throw new NotFound(`No such container: ${name}`);
+    const alias = name.slice(i + 1);
+    const links = (parent.hostConfig.Links as string[] | null | undefined) ?? [];
+    const keep = links.filter((l) => normLink(l).split(':')[1] !== alias);
+    if (keep.length === links.length) throw new NotFound(`No such container: ${name}`);
+    parent.hostConfig.Links = keep.length ? keep : null;
+    this.save(parent);
+    await this.network.unlink(parent, alias);
   }
 
   /** A running container joined one more network (POST /networks/{id}/connect): best effort on its hosts and resolv.conf. */

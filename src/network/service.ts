@@ -565,6 +565,18 @@ export class NetworkService implements NetworkHooks {
     for (const e of this.epsOf(r.id)) this.deleteEp(e);
   }
 
+  /** docker rm --link: the legacy link `alias` of container r is gone (with its --icc=false exception). */
+  async unlink(r: ContainerRecord, alias: string): Promise<void> {
+    for (const e of this.epsOf(r.id)) {
+      const keep = e.links.filter((l) => normLink(l).split(':')[1] !== alias);
+      if (keep.length === e.links.length) continue;
+      e.links = keep;
+      this.saveEp(e);
+      const n = this.nets.get(e.networkId);
+      if (n && e.ip && !this.icc(n)) await this.applyHubPolicy(n);
+    }
+  }
+
   settings(r: ContainerRecord): { networkSettings: Record<string, unknown>; ports: Array<Record<string, unknown>> } {
     const mode = r.hostConfig.NetworkMode || 'default';
     const base = this.none.settings(r);
