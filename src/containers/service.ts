@@ -35,6 +35,7 @@ import { resolveInRoot } from '../sys/rootpath.js';
 import { PRIVATE, privateDir, tighten } from '../sys/perms.js';
 import { NoNetwork, type ConnectResult, type ContainerDirectory, type NetworkHooks } from '../network/types.js';
 import { hostsFile, resolvConf } from './etcfiles.js';
+import { makeInitLayer } from './initlayer.js';
 import { normLink } from '../network/links.js';
 import { hostResolvConf } from '../sys/net.js';
 import type { VolumeService } from '../volumes/service.js';
@@ -288,7 +289,9 @@ export class ContainerService implements ContainerDirectory {
       rmSync(join(this.paths.exits, id), { force: true });
       await unmount(rootfs);
       const image = this.images.get(r.imageId);
-      await mountOverlay(this.images.layerDirs(image), join(dir, 'upper'), join(dir, 'work'), rootfs);
+      const layers = this.images.layerDirs(image);
+      makeInitLayer(join(dir, 'init'), layers);
+      await mountOverlay([join(dir, 'init'), ...layers], join(dir, 'upper'), join(dir, 'work'), rootfs);
       const user = this.userIn(id, r.config.User);
       const cwd = r.config.WorkingDir || '/';
       mkdirSync(join(rootfs, cwd), { recursive: true });
