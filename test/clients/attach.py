@@ -3,7 +3,7 @@
 # DOCKER_HOST: commands written after attach run and their output comes back (attached before and
 # after start), a tty echoes 1000 bytes, a non-tty stream carries 5000 bytes, and a tty client
 # detaches with ctrl-p ctrl-q, with detachKeys= and with detachKeys from its config.json
-# (DOCKER_CONFIG). Prints one JSON object.
+# (DOCKER_CONFIG); logs=1 replays what came before. Prints one JSON object.
 import json, socket, sys, time
 import docker
 
@@ -89,6 +89,24 @@ try:
     raw.sendall(b'echo before start; exit 4\n')
     out['before_start'] = frames(read_until(raw, lambda d: False)).decode()
     out['before_start_code'] = api.wait(ct, timeout=15)['StatusCode']
+
+    # logs=1: what the container wrote before the attach comes first, then the stream
+    ct = create('logs', ['sh', '-c', 'echo early; read x; echo late $x'], False)
+    api.start(ct)
+    deadline = time.time() + 15
+    while b'early' not in api.logs(ct) and time.time() < deadline:
+        time.sleep(0.1)
+    s = api.attach_socket(ct, params={'stdin': 1, 'stdout': 1, 'stderr': 1, 'stream': 1, 'logs': 1})
+    s._sock.settimeout(15)
+    s._sock.sendall(b'go\n')
+    # the replay follows the response head at once: part of it may sit in http.client's buffer
+    reader, data = s._response.raw._fp.fp, b''
+    while True:
+        d = reader.read1(65536)
+        if not d:
+            break
+        data += d
+    out['logs_replay'] = frames(data).decode()
 
     # tty: 1000 bytes echoed by the terminal and written back by cat
     ct = create('tty', ['cat'], True)

@@ -75,11 +75,12 @@ test('exec start: the pty follows the exec\'s Tty; the start request\'s Tty only
 test('docker-py attach_socket(stdin, stream): commands run (attached before and after start), tty echoes 1000 bytes, non-tty carries 5000, detach keys', { timeout: 240_000 }, async () => {
   const prefix = uniq('pyatt');
   const o = await py('attach.py', [prefix]);
-  for (const k of ['after', 'before', 'tty', 'notty', 'dd', 'da', 'dn']) names.push(`${prefix}-${k}`);
+  for (const k of ['after', 'before', 'logs', 'tty', 'notty', 'dd', 'da', 'dn']) names.push(`${prefix}-${k}`);
   assert.equal(o.after_start, 'hello from sh\n');
   assert.equal(o.after_start_code, 3);
   assert.equal(o.before_start, 'before start\n');
   assert.equal(o.before_start_code, 4);
+  assert.equal(o.logs_replay, 'early\nlate go\n', 'attach logs=1 replays the log before streaming');
   assert.equal(o.tty_echo_x, 2000, 'the terminal echoes the 1000 bytes and cat writes them back');
   assert.equal(o.notty_y, 5000);
   assert.deepEqual(o.detach_default, { closed: true, running: true });
