@@ -62,6 +62,6 @@ export async function copyTarget(c: ContainerService, volumes: VolumeService, re
   try { st = statSync(m.Source); } catch { throw new NotFound(`Could not find the file ${path} in container ${ref}`); }
   if (st.isDirectory()) return { dir: m.Source, path: hit.rest, mount: m, release: async () => undefined };
   // A bind of a single file: only the mount point itself is there.
-  if (hit.rest.replace(/\/\.?$/, '') !== '' && hit.rest !== '/') throw new NotFound(`Could not find the file ${path} in container ${ref}`);
+  if (hit.rest.replace(/\/\.?$/, '') !== '') throw new NotFound(`Could not find the file ${path} in container ${ref}`);
   return { dir: posix.dirname(m.Source), path: '/' + posix.basename(m.Source), mount: m, release: async () => undefined };
 }
