@@ -1,10 +1,12 @@
-// Which mount a docker cp path falls in (src/containers/copytarget.ts mountForPath), and the
-// daemon's detach keys (src/runtime/detachkeys.ts): pure rules.
+// Which mount a docker cp path falls in (src/containers/copytarget.ts mountForPath), the daemon's
+// detach keys (src/runtime/detachkeys.ts) and where the init layer goes (initlayer.ts): pure rules.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mountForPath } from '../../src/containers/copytarget.js';
 import { DetachMatcher, detachKeysFor } from '../../src/runtime/detachkeys.js';
 import type { MountPoint } from '../../src/volumes/mounts.js';
+import { overlayLowers, withInitLowerdir } from '../../src/containers/initlayer.js';
+import type { Mount } from '../../src/sys/mount.js';
 
 const m = (Destination: string, Type: MountPoint['Type'] = 'volume'): MountPoint => ({ Type, Destination, Source: '', Mode: '', RW: true, Propagation: '' });
 const MOUNTS = [m('/vol1'), m('/data'), m('/data/inner', 'bind'), m('/tmpfs', 'tmpfs')];
@@ -41,4 +43,15 @@ test('detach keys: default ctrl-p ctrl-q, docker\'s syntax, bad keys refused wit
   assert.equal(d.feed(Buffer.from('x\x10')).toString(), 'x', 'held back while it may still match');
   assert.equal(d.feed(Buffer.from('\x11rest')).length, 0);
   assert.equal(d.detached, true);
+});
+
+test('init layer: goes on top of the lower dirs of a writable overlay; binds and read-only views are left alone', () => {
+  const rw: Mount = { type: 'overlay', source: 'overlay', options: ['lowerdir=/l/2:/l/1', 'upperdir=/u', 'workdir=/w'] };
+  assert.deepEqual(overlayLowers([rw]), ['/l/2', '/l/1']);
+  assert.deepEqual(withInitLowerdir([rw], '/c/init'), [{ ...rw, options: ['lowerdir=/c/init:/l/2:/l/1', 'upperdir=/u', 'workdir=/w'] }]);
+  const bind: Mount = { type: 'bind', source: '/u', options: ['bind', 'rw'] };
+  assert.equal(overlayLowers([bind]), null);
+  assert.deepEqual(withInitLowerdir([bind], '/c/init'), [bind]);
+  const view: Mount = { type: 'overlay', source: 'overlay', options: ['ro', 'lowerdir=/u:/l/1'] };
+  assert.deepEqual(withInitLowerdir([view], '/c/init'), [view]);
 });
