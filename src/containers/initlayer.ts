@@ -28,7 +28,7 @@ function imageEntry(layerDirs: readonly string[], rel: string): Stats | null {
 /** (Re)makes the init layer of a container in `dir`, for an image of `layerDirs` (top first). */
 export function makeInitLayer(dir: string, layerDirs: readonly string[]): void {
   rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { mode: 0o755 });
+  mkdirSync(dir, { mode: 0o700 }); // closed like the other per-container dirs; its content is layer content
   for (const d of DIRS) {
     const st = imageEntry(layerDirs, d);
     if (st && !st.isDirectory()) continue;
