@@ -4,8 +4,9 @@
 // container. A running container may rename or swap entries while we copy (CVE-2018-15664): both
 // directions go through directory fds opened one component at a time with O_NOFOLLOW
 // (src/sys/saferoot.ts), so no step resolves a path the container can redirect; the container is
-// not paused (see saferoot.ts for why that is not needed). Like before, volumes and bind mounts of
-// a running container are not seen here (they live in its mount namespace): cp reaches its root only.
+// not paused (see saferoot.ts for why that is not needed). A path at or under a volume or bind mount
+// point is walked the same way inside that volume's or bind's host directory
+// (src/containers/copytarget.ts): a symlink in a volume stays in the volume.
 import { posix } from 'node:path';
 import type { Router, Ctx } from './router.js';
 import type { Services } from '../daemon/services.js';
@@ -13,6 +14,7 @@ import { Forbidden, InvalidArgument, NotFound } from '../core/errors.js';
 import { RootPathError } from '../sys/saferoot.js';
 import { checkLocatedDir, locate, packLocated, statLocated, type Located, type RootStat } from '../sys/tarstream.js';
 import { COPY, extractTarStream, LayerError } from '../snapshots/apply.js';
+import { copyTarget, type CopyTarget } from '../containers/copytarget.js';
 
 const DIR_BIT = 2 ** 31;
 const LINK_BIT = 2 ** 27;
@@ -31,17 +33,17 @@ async function drain(req: NodeJS.ReadableStream & { complete?: boolean; destroye
 
 export function registerArchiveRoutes(r: Router, s: Services): void {
   const c = s.containers;
-  async function withPath<T>(ctx: Ctx, followLast: (path: string) => boolean, fn: (l: Located, path: string, rootDir: string) => Promise<T>): Promise<T> {
+  async function withPath<T>(ctx: Ctx, followLast: (path: string) => boolean, fn: (l: Located, path: string, t: CopyTarget) => Promise<T>): Promise<T> {
     const path = ctx.query.get('path');
     if (!path) throw new InvalidArgument('path is required');
-    const root = await c.exportRoot(ctx.params.id, true);
+    const root = await copyTarget(c, s.volumes, ctx.params.id, path, true);
     try {
       let l: Located;
-      try { l = locate(root.dir, path, followLast(path)); } catch (e) {
+      try { l = locate(root.dir, root.path, followLast(path)); } catch (e) {
         if (e instanceof RootPathError) throw new NotFound(`Could not find the file ${path} in container ${ctx.params.id}`);
         throw e;
       }
-      try { return await fn(l, path, root.dir); } finally { l.close(); }
+      try { return await fn(l, path, root); } finally { l.close(); }
     } finally { await root.release(); }
   }
   const stat = (l: Located, path: string, ctr: string): RootStat => {
@@ -68,14 +70,14 @@ export function registerArchiveRoutes(r: Router, s: Services): void {
     });
   }));
 
-  r.put('/containers/:id/archive', (ctx) => withPath(ctx, () => true, async (l, path, rootDir) => {
+  r.put('/containers/:id/archive', (ctx) => withPath(ctx, () => true, async (l, path, t) => {
     try { checkLocatedDir(l); } catch (e) {
       if (e instanceof RootPathError && e.code === 'ENOENT') throw new NotFound(`Could not find the file ${path} in container ${ctx.params.id}`);
       throw new InvalidArgument(`extraction point is not a directory`);
     }
-    if (c.lookup(ctx.params.id).hostConfig.ReadonlyRootfs) throw new Forbidden('container rootfs is marked read-only');
+    if (t.mount ? !t.mount.RW : c.lookup(ctx.params.id).hostConfig.ReadonlyRootfs) throw new Forbidden(t.mount ? 'mounted volume is marked read-only' : 'container rootfs is marked read-only');
     try {
-      await extractTarStream(ctx.body(), rootDir, COPY, path);
+      await extractTarStream(ctx.body(), t.dir, COPY, t.path);
     } catch (e) {
       await drain(ctx.req); // read what the refused entry left unread, so the answer reaches the client
       if (e instanceof LayerError) throw new InvalidArgument(e.message);

@@ -1,9 +1,9 @@
 // Container endpoints of the Docker Engine API: create, list, inspect, start/stop/kill/restart,
 // pause, remove, rename, wait, attach (hijacked), resize, logs, top, prune.
-import { watch, type FSWatcher } from 'node:fs';
+import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import type { Router } from './router.js';
 import type { Services } from '../daemon/services.js';
-import { InvalidArgument, NotImplemented, NotModified } from '../core/errors.js';
+import { InvalidArgument, NotFound, NotImplemented, NotModified } from '../core/errors.js';
 import type { ContainerRecord } from '../containers/types.js';
 import { statusLine, type CreateBody } from '../containers/config.js';
 import type { WaitCondition } from '../containers/service.js';
@@ -13,6 +13,7 @@ import { pruneFilter, prunes } from './prunefilters.js';
 import { pipeline } from 'node:stream/promises';
 import { tarDirectoryStream } from '../sys/tar.js';
 import { parseFilters, labelsMatch, portFilterKeys, boolFilter } from '../core/filters.js';
+import { detachKeysFor } from '../runtime/detachkeys.js';
 import { K8sFileParser, encodeEntry, parseTail, selectLogs, type LogEntry } from '../runtime/logformat.js';
 
 export function boolParam(v: string | null): boolean {
@@ -111,6 +112,15 @@ export async function inspect(r: ContainerRecord, s: Services): Promise<Record<s
   };
 }
 
+/** attach?logs=1: what the container wrote so far, framed as the attach stream is. */
+function attachLogs(path: string, o: { stdout: boolean; stderr: boolean }, tty: boolean): Buffer {
+  let raw: Buffer;
+  try { raw = readFileSync(path); } catch { return Buffer.alloc(0); }
+  const p = new K8sFileParser();
+  const entries = [...p.push(raw), ...p.end()].filter((e) => (e.stream === 'stdout' ? o.stdout : o.stderr));
+  return Buffer.concat(entries.map((e) => encodeEntry(e, { timestamps: false, tty })));
+}
+
 export function registerContainerRoutes(r: Router, s: Services): void {
   const c = s.containers;
 
@@ -155,7 +165,16 @@ export function registerContainerRoutes(r: Router, s: Services): void {
   r.post('/containers/:id/unpause', async (ctx) => { await c.unpause(ctx.params.id); ctx.send(204); });
 
   r.delete('/containers/:id', async (ctx) => {
+    if (boolParam(ctx.query.get('link'))) { await c.removeLink(ctx.params.id); ctx.send(204); return; }
     await c.remove(ctx.params.id, boolParam(ctx.query.get('force')), boolParam(ctx.query.get('v')));
+    ctx.send(204);
+  });
+
+  // docker rm --link PARENT/ALIAS (the CLI trims the slashes around the name)
+  r.delete('/containers/:parent/:alias', async (ctx) => {
+    const name = `${ctx.params.parent}/${ctx.params.alias}`;
+    if (!boolParam(ctx.query.get('link'))) throw new NotFound(`No such container: ${name}`);
+    await c.removeLink(name);
     ctx.send(204);
   });
 
@@ -183,8 +202,9 @@ export function registerContainerRoutes(r: Router, s: Services): void {
     const rec = c.lookup(ctx.params.id);
     const q = ctx.query;
     const stream = boolParam(q.get('stream'));
-    const opts = { stdin: boolParam(q.get('stdin')), stdout: boolParam(q.get('stdout')), stderr: boolParam(q.get('stderr')) };
-    const sock = ctx.hijack();
+    const opts = { stdin: boolParam(q.get('stdin')), stdout: boolParam(q.get('stdout')), stderr: boolParam(q.get('stderr')), detachKeys: detachKeysFor(q.get('detachKeys')) };
+    const sock = ctx.hijack(rec.config.Tty);
+    if (boolParam(q.get('logs')) && rec.hostConfig.LogConfig?.Type !== 'none') sock.write(attachLogs(c.logPath(rec.id), opts, rec.config.Tty));
     if (!stream) { sock.end(); return; }
     await c.attach(rec.id, sock, opts);
   });

@@ -12,14 +12,14 @@ export function registerExecRoutes(r: Router, s: Services): void {
 
   r.post('/exec/:id/start', async (ctx) => {
     const body = await ctx.json<{ Detach?: boolean; Tty?: boolean }>('execStart');
-    s.execs.get(ctx.params.id);
+    const tty = body.Tty ?? !!s.execs.get(ctx.params.id).config.Tty;
     if (body.Detach) {
       await s.execs.start(ctx.params.id, { detach: true, tty: body.Tty }, null);
       ctx.send(200);
       return;
     }
-    const sock = ctx.hijack();
-    await s.execs.start(ctx.params.id, { detach: false, tty: body.Tty }, sock).catch((e: Error) => {
+    const sock = ctx.hijack(tty);
+    await s.execs.start(ctx.params.id, { detach: false, tty }, sock).catch((e: Error) => {
       if (sock.writable) sock.end(e.message + '\n');
     });
   });

@@ -34,8 +34,11 @@ export interface Ctx {
   /** The raw request body stream (import, load). */
   body(): IncomingMessage;
   send(status: number, body?: unknown): void;
-  /** Takes over the connection for a raw bidirectional stream (101 UPGRADED or 200 raw-stream). */
-  hijack(): Duplex;
+  /**
+   * Takes over the connection for a raw bidirectional stream (101 UPGRADED or 200 raw-stream).
+   * `tty` false: the stream carries 8-byte frames, announced as a multiplexed stream from API 1.42.
+   */
+  hijack(tty?: boolean): Duplex;
   /** Starts a chunked streaming response (logs, events, wait, progress). */
   stream(status: number, contentType?: string | null): ServerResponse;
 }
@@ -181,11 +184,12 @@ export class Router {
       },
       body: () => { bodyRead = true; unbounded(); return req; },
       send: (status, body) => sendJson(res, status, body),
-      hijack: () => {
+      hijack: (tty?: boolean) => {
         unbounded();
         if (upgradeSocket) {
           res.detachSocket(upgradeSocket as never);
-          upgradeSocket.write('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n');
+          const type = tty === false && cmpVersion(apiVersion, '1.42') >= 0 ? 'application/vnd.docker.multiplexed-stream' : 'application/vnd.docker.raw-stream';
+          upgradeSocket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${type}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
           if (head?.length) upgradeSocket.unshift(head);
           return upgradeSocket;
         }

@@ -46,7 +46,7 @@ export function mergeConfig(body: CreateBody, image: ImageRecord, id: string, ho
   const ep = (entrypoint ?? []).filter((x, i) => !(i === 0 && x === '' && entrypoint!.length === 1));
   const argv = [...ep, ...(cmd ?? [])];
   if (argv.length === 0) throw new InvalidArgument('No command specified');
-  const env = mergeEnv(img.Env ?? [], body.Env ?? []);
+  const env = mergeEnv(img.Env ?? [], body.Env ?? [], { keepBare: true });
   const hc = body.HostConfig ?? {};
   const autoRemove = !!hc.AutoRemove;
   const networkMode = hc.NetworkMode || 'default';
@@ -71,6 +71,7 @@ export function mergeConfig(body: CreateBody, image: ImageRecord, id: string, ho
   const healthcheck = mergeHealthcheck(body.Healthcheck, img.Healthcheck);
   validateHealthcheck(healthcheck);
   if (healthcheck) config.Healthcheck = healthcheck;
+  if (body.MacAddress) config.MacAddress = body.MacAddress;
   if (config.WorkingDir && !config.WorkingDir.startsWith('/')) throw new InvalidArgument(`the working directory '${config.WorkingDir}' is invalid, it needs to be an absolute path`);
   const hostConfig: HostConfig = {
     ...hc,

@@ -11,6 +11,7 @@ import { Conflict, InvalidArgument, NotFound } from '../core/errors.js';
 import type { ContainerService } from './service.js';
 import { execProcess, RuntimeError } from '../runtime/conmon.js';
 import { AttachBridge } from '../runtime/attach.js';
+import { detachKeysFor, parseDetachKeys } from '../runtime/detachkeys.js';
 import type { OciProcess } from '../runtime/spec.js';
 import { mergeEnv } from './user.js';
 import { capsOfDaemon } from '../sys/limits.js';
@@ -65,6 +66,7 @@ export class ExecService {
     if (c.state.Paused) throw new Conflict(`Container ${ref} is paused, unpause the container before exec`);
     if (!c.state.Running) throw new Conflict(`Container ${c.id} is not running`);
     if (!cfg.Cmd?.length) throw new InvalidArgument('No exec command specified');
+    if (cfg.DetachKeys) try { parseDetachKeys(cfg.DetachKeys); } catch { throw new InvalidArgument(`Invalid escape keys (${cfg.DetachKeys}) provided`); }
     const id = randomBytes(32).toString('hex');
     this.execs.set(id, { id, containerId: c.id, config: cfg, running: false, started: false, exitCode: null, pid: 0, dir: join(this.execRoot, 'exec', id) });
     this.prune();
@@ -114,14 +116,19 @@ export class ExecService {
     return proc;
   }
 
-  /** Runs the session; with a client, streams it (hijacked connection) until the process ends. */
+  /**
+   * Runs the session; with a client, streams it (hijacked connection) until the process ends.
+   * As in dockerd, the process gets a pty when the exec was created with Tty; the start request's
+   * Tty (default: the same) only says whether the client gets raw bytes or 8-byte frames.
+   */
   async start(id: string, opts: { detach: boolean; tty?: boolean }, client: Duplex | null): Promise<void> {
     const e = this.get(id);
     if (e.started) throw new Conflict(`Error: Exec command ${id} has already run`);
     const c = this.containers.lookup(e.containerId);
     if (!c.state.Running) throw new Conflict(`Container ${c.id} is not running`);
     e.started = true;
-    const tty = opts.tty ?? !!e.config.Tty;
+    const tty = !!e.config.Tty;
+    const rawStream = opts.tty ?? tty;
     privateDir(join(e.dir, 'exits'));
     const tmpDir = privateDir(join(this.execRoot, 't', 'e' + id.slice(0, 15)));
     const specPath = join(e.dir, 'process.json');
@@ -139,7 +146,7 @@ export class ExecService {
     const finished = session.exited.then((code) => { if (e.exitCode === null) e.exitCode = code; cleanup(); });
     let bridge: AttachBridge | null = null;
     if (attach && client) {
-      bridge = new AttachBridge(client, { tty, stdin, stdout: e.config.AttachStdout !== false, stderr: e.config.AttachStderr !== false });
+      bridge = new AttachBridge(client, { tty: rawStream, stdin, stdout: e.config.AttachStdout !== false, stderr: e.config.AttachStderr !== false, detachKeys: tty ? detachKeysFor(e.config.DetachKeys) : undefined });
       bridge.gateEnd(finished);
       await bridge.connect(session.attachPath);
     }

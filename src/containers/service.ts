@@ -44,6 +44,8 @@ import { resolveInRoot } from '../sys/rootpath.js';
 import { PRIVATE, privateDir, tighten } from '../sys/perms.js';
 import { NoNetwork, type ConnectResult, type ContainerDirectory, type NetworkHooks } from '../network/types.js';
 import { hostsFile, resolvConf } from './etcfiles.js';
+import { withInitLayer } from './initlayer.js';
+import { normLink } from '../network/links.js';
 import { hostResolvConf } from '../sys/net.js';
 import type { VolumeService } from '../volumes/service.js';
 import { containerMounts, fromContainer, type MountPoint, type MountRequest } from '../volumes/mounts.js';
@@ -327,7 +329,7 @@ export class ContainerService implements ContainerDirectory {
       privateDir(this.tmpDir(id));
       rmSync(join(this.paths.exits, id), { force: true });
       await unmount(rootfs);
-      await mountAll(await this.snapshots.mounts(id), rootfs);
+      await mountAll(withInitLayer(await this.snapshots.mounts(id), join(dir, 'init')), rootfs);
       const user = this.userIn(id, r.config.User);
       const cwd = r.config.WorkingDir || '/';
       mkdirSync(join(rootfs, cwd), { recursive: true });
@@ -697,6 +699,22 @@ export class ContainerService implements ContainerDirectory {
     this.publish(r, 'rename', { oldName: '/' + old });
   }
 
+  /** docker rm --link PARENT/ALIAS: container PARENT loses its legacy link ALIAS (NotFound when it has none). */
+  async removeLink(ref: string): Promise<void> {
+    const name = ref.replace(/^\/+/, '');
+    const i = name.lastIndexOf('/');
+    if (i < 0) throw new Conflict('Conflict, cannot remove the default link name of the container');
+    const parent = this.tryLookup(name.slice(0, i));
+    if (!parent) throw new NotFound(`No such container: ${name}`);
+    const alias = name.slice(i + 1);
+    const links = (parent.hostConfig.Links as string[] | null | undefined) ?? [];
+    const keep = links.filter((l) => normLink(l).split(':')[1] !== alias);
+    if (keep.length === links.length) throw new NotFound(`No such container: ${name}`);
+    parent.hostConfig.Links = keep.length ? keep : null;
+    this.save(parent);
+    await this.network.unlink(parent, alias);
+  }
+
   /** A running container joined one more network (POST /networks/{id}/connect): best effort on its hosts and resolv.conf. */
   joinedNetwork(id: string, change: { address: string; dnsServer?: string }): void {
     const r = this.cache.get(id); if (!r) return;
@@ -718,9 +736,10 @@ export class ContainerService implements ContainerDirectory {
   attachPath(id: string): string { return join(this.paths.socks, id.slice(0, 32), 'attach'); }
 
   /** Attaches a hijacked client connection; connects now if running, else at the next start. */
+  /** `detachKeys` (detachKeysFor) are watched for on a tty container's stdin, as dockerd does. */
   async attach(ref: string, client: Duplex, opts: Omit<AttachOptions, 'tty'>): Promise<AttachBridge> {
     const r = this.lookup(ref);
-    const bridge = new AttachBridge(client, { ...opts, tty: r.config.Tty, stdin: opts.stdin && r.config.OpenStdin });
+    const bridge = new AttachBridge(client, { ...opts, tty: r.config.Tty, stdin: opts.stdin && r.config.OpenStdin, detachKeys: r.config.Tty ? opts.detachKeys : undefined });
     if (r.state.Running && !this.busy.has(r.id)) {
       await bridge.connect(this.attachPath(r.id)).catch(() => bridge.endClient());
     } else {

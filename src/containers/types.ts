@@ -39,6 +39,8 @@ export interface ContainerConfig extends Omit<ImageConfig, 'Cmd' | 'Entrypoint' 
   WorkingDir: string;
   Labels: Record<string, string>;
   StopTimeout?: number;
+  /** The primary interface's MAC address (API < 1.44; applied by the network service). */
+  MacAddress?: string;
 }
 
 export interface RestartPolicy { Name: '' | 'no' | 'always' | 'unless-stopped' | 'on-failure'; MaximumRetryCount: number }

@@ -55,24 +55,28 @@ export function parseEnvList(list: readonly string[]): Map<string, string | unde
 
 /**
  * Merge image env with user env: a user entry replaces the image entry with the same key in
- * place; new keys are appended in order. Entries without "=" are dropped (the API client
- * resolves `-e NAME` from its own environment before sending).
+ * place; new keys are appended in order. An entry without "=" ("Foo") unsets that key, as in
+ * docker's ReplaceOrAppendEnvValues (the process env); with `keepBare` (the stored Config.Env,
+ * as docker keeps it) it is kept as given in place of the key.
  */
-export function mergeEnv(imageEnv: readonly string[], userEnv: readonly string[]): string[] {
-  const out: string[] = [];
+export function mergeEnv(imageEnv: readonly string[], userEnv: readonly string[], opts: { keepBare?: boolean } = {}): string[] {
+  const out: Array<string | null> = [];
   const index = new Map<string, number>();
-  const put = (kv: string): void => {
-    if (!kv.includes('=')) return;
+  const put = (kv: string, user: boolean): void => {
     const k = envKey(kv);
     const at = index.get(k);
+    if (!kv.includes('=') && !(opts.keepBare && user)) {
+      if (at !== undefined && user) { out[at] = null; index.delete(k); }
+      return;
+    }
     if (at === undefined) {
       index.set(k, out.length);
       out.push(kv);
     } else out[at] = kv;
   };
-  for (const kv of imageEnv) put(kv);
-  for (const kv of userEnv) put(kv);
-  return out;
+  for (const kv of imageEnv) put(kv, false);
+  for (const kv of userEnv) put(kv, true);
+  return out.filter((x): x is string => x !== null);
 }
 
 /**

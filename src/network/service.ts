@@ -35,7 +35,7 @@ import type { ContainerRecord } from '../containers/types.js';
 import { Conflict, Forbidden, InvalidArgument, NotFound } from '../core/errors.js';
 import { log } from '../core/log.js';
 import { NoNetwork, type ConnectResult, type ContainerDirectory, type NetworkHooks } from './types.js';
-import { allocate, cidrString, contains, intToIp, ipToInt, isIPv4, macFor, overlaps, parseCidr, parsePool, pickSubnet, type Cidr, type Pool } from './ipam.js';
+import { allocate, cidrString, contains, intToIp, ipToInt, isIPv4, isUnicastMac, macFor, overlaps, parseCidr, parsePool, pickSubnet, type Cidr, type Pool } from './ipam.js';
 import { inspectPorts, portRequests, psPorts, type PortBinding, type PortRequest } from './ports.js';
 import { DnsServer } from './dns.js';
 import { linkEnv, normLink } from './links.js';
@@ -345,6 +345,7 @@ export class NetworkService implements NetworkHooks {
 
   validate(r: ContainerRecord, networkingConfig: unknown): void {
     const mode = r.hostConfig.NetworkMode || 'default';
+    if (r.config.MacAddress && (mode === 'host' || mode.startsWith('container:'))) throw new InvalidArgument('conflicting options: mac-address and the network mode');
     if (mode.startsWith('container:')) {
       const other = this.containers.tryLookup(mode.slice('container:'.length));
       if (!other) throw new NotFound(`No such container: ${mode.slice('container:'.length)}`);
@@ -361,6 +362,9 @@ export class NetworkService implements NetworkHooks {
     const conf = ec[mode] ?? ec[n.Name] ?? ec[n.Id] ?? Object.values(ec)[0] ?? {};
     const aliases = (conf.Aliases ?? []).filter(Boolean);
     const ip = conf.IPAMConfig?.IPv4Address ?? '';
+    // Config.MacAddress (API < 1.44) or the endpoint's own (1.44+): the primary interface's MAC.
+    const mac = (conf as { MacAddress?: string }).MacAddress || r.config.MacAddress || '';
+    if (mac && !isUnicastMac(mac)) throw new InvalidArgument(`${mac} is not a valid mac address`);
     if (this.isDefault(n)) {
       if (ip) throw new InvalidArgument('user specified IP address is supported on user defined networks only');
       if (aliases.length) throw new InvalidArgument('network-scoped alias is supported only for containers in user defined networks');
@@ -374,7 +378,7 @@ export class NetworkService implements NetworkHooks {
       if (!this.containers.tryLookup(name.replace(/^\//, ''))) throw new InvalidArgument(`could not get container for ${name.replace(/^\//, '')}`);
       void alias;
     }
-    this.saveEp({ key: `${r.id}:${n.Id}`, containerId: r.id, networkId: n.Id, aliases, ipv4Request: ip, links: links.map(normLink), endpointId: '', ip: '', ifname: '', ports: [] });
+    this.saveEp({ key: `${r.id}:${n.Id}`, containerId: r.id, networkId: n.Id, aliases, ipv4Request: ip, links: links.map(normLink), endpointId: '', ip: '', ifname: '', ports: [], ...(mac ? { mac: mac.toLowerCase() } : {}) });
   }
 
   private checkIp(n: NetworkRecord, ip: string): void {
@@ -456,7 +460,7 @@ export class NetworkService implements NetworkHooks {
 
   private ifaceLines(e: Endpoint, n: NetworkRecord, primary: boolean): string[] {
     const s = this.subnet(n);
-    return endpointLines({ ifname: e.ifname, peer: hubLink(e), hub: this.hubPath(n), mac: macFor(ipToInt(e.ip)), cidr: `${e.ip}/${s.len}`,
+    return endpointLines({ ifname: e.ifname, peer: hubLink(e), hub: this.hubPath(n), mac: macOf(e), cidr: `${e.ip}/${s.len}`,
       gateway: primary && !n.Internal ? intToIp(s.gw) : undefined });
   }
 
@@ -561,6 +565,18 @@ export class NetworkService implements NetworkHooks {
     for (const e of this.epsOf(r.id)) this.deleteEp(e);
   }
 
+  /** docker rm --link: the legacy link `alias` of container r is gone (with its --icc=false exception). */
+  async unlink(r: ContainerRecord, alias: string): Promise<void> {
+    for (const e of this.epsOf(r.id)) {
+      const keep = e.links.filter((l) => normLink(l).split(':')[1] !== alias);
+      if (keep.length === e.links.length) continue;
+      e.links = keep;
+      this.saveEp(e);
+      const n = this.nets.get(e.networkId);
+      if (n && e.ip && !this.icc(n)) await this.applyHubPolicy(n);
+    }
+  }
+
   settings(r: ContainerRecord): { networkSettings: Record<string, unknown>; ports: Array<Record<string, unknown>> } {
     const mode = r.hostConfig.NetworkMode || 'default';
     const base = this.none.settings(r);
@@ -577,9 +593,9 @@ export class NetworkService implements NetworkHooks {
         Links: e.links.length ? e.links.map((l) => { const t = this.linkTarget(l); return `/${t?.r.name ?? l.split(':')[0]}:/${r.name}/${l.split(':')[1] ?? l.split(':')[0]}`; }) : null,
         Aliases: this.isDefault(n) ? null : [...e.aliases, r.id.slice(0, 12)],
         NetworkID: n.Id, EndpointID: on ? e.endpointId : '', Gateway: on ? intToIp(s.gw) : '', IPAddress: on ? e.ip : '', IPPrefixLen: on ? s.len : 0,
-        MacAddress: on ? macFor(ipToInt(e.ip)) : '',
+        MacAddress: on ? macOf(e) : '',
       };
-      if (this.isDefault(n) && on) Object.assign(ns, { EndpointID: e.endpointId, Gateway: intToIp(s.gw), IPAddress: e.ip, IPPrefixLen: s.len, MacAddress: macFor(ipToInt(e.ip)) });
+      if (this.isDefault(n) && on) Object.assign(ns, { EndpointID: e.endpointId, Gateway: intToIp(s.gw), IPAddress: e.ip, IPPrefixLen: s.len, MacAddress: macOf(e) });
     }
     ns.Networks = networks;
     const pe = eps.find((e) => e.ports.length) ?? eps[0];
@@ -603,7 +619,7 @@ export class NetworkService implements NetworkHooks {
       const s = this.subnet(n);
       for (const e of this.active(n)) {
         const r = this.containers.tryLookup(e.containerId);
-        containers[e.containerId] = { Name: r?.name ?? '', EndpointID: e.endpointId, MacAddress: macFor(ipToInt(e.ip)), IPv4Address: `${e.ip}/${s.len}`, IPv6Address: '' };
+        containers[e.containerId] = { Name: r?.name ?? '', EndpointID: e.endpointId, MacAddress: macOf(e), IPv4Address: `${e.ip}/${s.len}`, IPv6Address: '' };
       }
     } else if (n.Driver === 'host' && this.containers) {
       for (const r of this.containers.all()) if (r.state.Running && r.hostConfig.NetworkMode === 'host') containers[r.id] = { Name: r.name, EndpointID: '', MacAddress: '', IPv4Address: '', IPv6Address: '' };
@@ -762,3 +778,6 @@ export class NetworkService implements NetworkHooks {
 }
 
 function hubLink(e: Endpoint): string { return `v${e.endpointId.slice(0, 12)}`; }
+
+/** The endpoint's MAC: the one the container asked for (MacAddress), else docker's 02:42:<ip>. */
+function macOf(e: Endpoint): string { return e.mac || macFor(ipToInt(e.ip)); }

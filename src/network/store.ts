@@ -33,6 +33,8 @@ export interface Endpoint {
   ip: string;
   ifname: string;
   ports: PortBinding[];
+  /** MAC address asked for at create (Config.MacAddress or the endpoint's MacAddress); none: 02:42:<ip>. */
+  mac?: string;
 }
 
 export class NetworkStore {

@@ -42,6 +42,8 @@ export interface NetworkHooks {
   connect(r: ContainerRecord): Promise<ConnectResult>;
   disconnect(r: ContainerRecord): Promise<void>;
   remove(r: ContainerRecord): Promise<void>;
+  /** docker rm --link: container r loses its legacy link named `alias`. */
+  unlink(r: ContainerRecord, alias: string): Promise<void>;
   /** Docker's NetworkSettings for inspect, and the Ports list for `ps`. */
   settings(r: ContainerRecord): { networkSettings: Record<string, unknown>; ports: Array<Record<string, unknown>> };
 }
@@ -58,6 +60,7 @@ export class NoNetwork implements NetworkHooks {
   async connect(): Promise<ConnectResult> { return {}; }
   async disconnect(): Promise<void> { /* nothing to release */ }
   async remove(): Promise<void> { /* nothing to release */ }
+  async unlink(): Promise<void> { /* no links without bridge networking */ }
   settings(r: ContainerRecord) {
     const mode = r.hostConfig.NetworkMode;
     const name = mode === 'default' || mode === 'bridge' ? 'none' : mode;

@@ -2,10 +2,13 @@
 // conmon sends packets whose first byte names the stream (2 stdout, 3 stderr); it takes raw input
 // packets (at most 32 KiB each; an empty packet means EOF). The client gets docker's 8-byte frames
 // when the container has no tty, raw bytes when it has one. Stdin sent before the socket is
-// connected (docker sends it before `start`) is buffered and delivered on connect.
+// connected (docker sends it before `start`) is buffered and delivered on connect. With detach keys
+// (tty streams with stdin, as dockerd), the client's input is watched for the sequence: when it comes,
+// the client is cut off and the process keeps running with its stdin open.
 import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
 import { frame } from './logformat.js';
+import { DetachMatcher } from './detachkeys.js';
 
 const require = createRequire(import.meta.url);
 const { SeqpacketSocket } = require('node-unix-socket') as typeof import('node-unix-socket');
@@ -18,6 +21,8 @@ export interface AttachOptions {
   stdin: boolean;     // forward client input to the container
   stdout: boolean;
   stderr: boolean;
+  /** The detach sequence (parseDetachKeys) to watch the input for; none when absent. */
+  detachKeys?: number[];
 }
 
 export class AttachBridge {
@@ -26,17 +31,24 @@ export class AttachBridge {
   private clientEnded = false;
   private closed = false;
   private gate: Promise<unknown> = Promise.resolve();
+  private matcher: DetachMatcher | null;
+  /** True once the client detached with its detach keys. */
+  detached = false;
   /** Resolves when the bridge is over (container side or client gone). */
   readonly done: Promise<void>;
   private finish!: () => void;
 
   constructor(private readonly client: Duplex, private readonly o: AttachOptions) {
     this.done = new Promise((r) => { this.finish = r; });
-    client.on('data', (b: Buffer) => {
-      if (!this.o.stdin || b.length === 0) return;
-      if (this.seq) this.send(b); else this.pending.push(b);
+    this.matcher = o.stdin && o.detachKeys?.length ? new DetachMatcher(o.detachKeys) : null;
+    client.on('data', (chunk: Buffer) => {
+      if (!this.o.stdin || chunk.length === 0 || this.detached) return;
+      const b = this.matcher ? this.matcher.feed(chunk) : chunk;
+      if (b.length) { if (this.seq) this.send(b); else this.pending.push(b); }
+      if (this.matcher?.detached) this.detach();
     });
     client.on('end', () => {
+      if (this.detached) return;
       this.clientEnded = true;
       if (this.o.stdin && this.seq) this.endSeq();
     });
@@ -94,6 +106,16 @@ export class AttachBridge {
       if (this.client.writable) this.client.end();
       this.close();
     });
+  }
+
+  /**
+   * The client typed its detach keys: its connection closes (as dockerd closes it) without an EOF
+   * for the process's stdin, so the process runs on.
+   */
+  private detach(): void {
+    this.detached = true;
+    if (this.client.writable) this.client.end(() => this.client.destroy()); else this.client.destroy();
+    this.close();
   }
 
   /** Writes an error message to the client as docker does inside a hijacked stream, then ends it. */

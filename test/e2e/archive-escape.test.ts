@@ -1,6 +1,6 @@
 // Issue 9 (parts 1-3) as an attacker plays it, through the real docker CLI: crafted image archives
 // (load), crafted root filesystem tars (import), container-made symlinks and a container racing
-// the copy with renameat2(RENAME_EXCHANGE) (cp in and out). Every test asserts that no file
+// the copy with renameat2(RENAME_EXCHANGE) (cp in and out), symlinks planted in volumes and binds. Every test asserts that no file
 // appears or changes on the host outside the target and that no host content comes back.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -189,6 +189,47 @@ test('cp out: a container-made symlink to / never returns host content', async (
   assert.equal(r.code, 0, r.stderr);
   assert.equal(readFileSync(join(out, 'tree/sub/f'), 'utf8'), 'hello\n');
   assert.ok(lstatSync(join(out, 'tree/l')).isSymbolicLink());
+});
+
+// ---------------------------------------------------------------- cp through volumes and binds
+
+test('cp through a volume or bind: a container-made symlink to / in it stays inside that mount (running and stopped)', async () => {
+  const vol = uniq('escvol');
+  const bindDir = mkdtempSync('/tmp/cocon-bind-');
+  try {
+    const c = await runCtr(`ln -s / /vol1/esc && ln -s ../../../../../../.. /vol1/up && ln -s / /bnd/esc && mkdir -p ${hostDir} && touch /tmp/ready && exec sleep 1000`,
+      ['-v', `${vol}:/vol1`, '-v', `${bindDir}:/bnd`]);
+    const mp = (await docker(h.d, ['volume', 'inspect', '-f', '{{.Mountpoint}}', vol])).stdout.trim();
+    assert.ok(mp && existsSync(mp), mp);
+    const attack = async (when: string) => {
+      for (const p of [`/vol1/esc${hostDir}/secret`, `/vol1/up${hostDir}/secret`, `/bnd/esc${hostDir}/secret`, '/vol1/esc/etc/shadow', `/vol1/esc/../../..${hostDir}/secret`]) {
+        const r = await docker(h.d, ['cp', `${c}:${p}`, '-']);
+        assert.ok(!r.stdout.includes(MARK) && !/root:[^:]*:0:/.test(r.stdout), `${when} ${p}`);
+        assert.notEqual(r.code, 0, `${when} ${p}: not in the volume`);
+      }
+      // in: a tar entry through the link, and the docker CLI into a directory through it
+      const tar = await makeTar([{ name: `esc/${rel(hostDir)}/PWNED-${when}`, data: 'pwned\n' }]);
+      for (const dest of ['/vol1', '/bnd']) {
+        const put = await h.d.api('PUT', `/containers/${c}/archive?path=${dest}`, undefined, { raw: tar, headers: { 'Content-Type': 'application/x-tar' } });
+        assert.equal(put.status, 200, `${when} ${dest}: ${put.body}`);
+      }
+      const src = join(tmp, `cli-${when}`);
+      writeFileSync(src, 'cli\n');
+      const cp = await docker(h.d, ['cp', src, `${c}:/vol1/esc/`]);
+      assert.equal(cp.code, 0, cp.stderr);
+      hostDirUntouched();
+      // everything landed inside the mounts' host directories
+      assert.equal(readFileSync(join(mp, rel(hostDir), `PWNED-${when}`), 'utf8'), 'pwned\n');
+      assert.equal(readFileSync(join(bindDir, rel(hostDir), `PWNED-${when}`), 'utf8'), 'pwned\n');
+      assert.equal(readFileSync(join(mp, `cli-${when}`), 'utf8'), 'cli\n');
+      assert.ok(!existsSync(`/cli-${when}`));
+    };
+    await attack('running');
+    assert.equal((await docker(h.d, ['stop', '-t', '0', c])).code, 0);
+    await attack('stopped');
+  } finally {
+    rmSync(bindDir, { recursive: true, force: true });
+  }
 });
 
 // ---------------------------------------------------------------- cp with a racing container

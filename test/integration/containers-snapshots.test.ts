@@ -116,7 +116,7 @@ test('an install of before the snapshotter: containers keep their upper dir and 
   await start(h.d, id);
   assert.equal(await wait(h.d, id), 0);
   assert.equal((await logs(h.d, id)).stdout, 'run\n', 'the container lost its data');
-  assert.deepEqual((await h.d.api('GET', `/containers/${id}/changes`)).json, [{ Path: '/data.txt', Kind: 1 }, { Path: '/etc', Kind: 0 }]);
+  assert.deepEqual((await h.d.api('GET', `/containers/${id}/changes`)).json, [{ Path: '/data.txt', Kind: 1 }]); // no /etc: the init layer holds the engine's mount points
   await rm(h.d, id);
   assert.ok(!existsSync(data), 'the adopted dirs outlived the container');
 });

@@ -52,7 +52,7 @@ async function nobodyReads(paths: string[]): Promise<string[]> {
   return leaks;
 }
 
-const SKIP = [/^overlay\/[^/]+\/diff(\/|$)/, /^containers\/[^/]+\/(upper|rootfs|work)(\/|$)/, /^overlay\/snapshots\/[^/]+\/(fs|work)(\/|$)/, /^volumes\/[^/]+\/_data(\/|$)/, /^runc\/[^/]+(\/|$)/, /^netns\/./, /^s\/./];
+const SKIP = [/^overlay\/[^/]+\/diff(\/|$)/, /^containers\/[^/]+\/(upper|rootfs|work|init)(\/|$)/, /^overlay\/snapshots\/[^/]+\/(fs|work)(\/|$)/, /^volumes\/[^/]+\/_data(\/|$)/, /^runc\/[^/]+(\/|$)/, /^netns\/./, /^s\/./];
 // Bound into the container for its own users (0644 as docker has them), and the daemon's pid file
 // (0644 as dockerd's); their parents are closed.
 const BOUND = /^(containers\/[^/]+\/(hosts|hostname|resolv\.conf)|cocon\.pid)$/;

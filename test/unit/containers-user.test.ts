@@ -102,6 +102,16 @@ test('mergeEnv: user overrides image by key, in place; new keys appended; bare n
   assert.deepEqual(mergeEnv([], []), []);
 });
 
+test('mergeEnv: a bare name unsets the key in the process env, and is kept as given in the stored Config.Env', () => {
+  assert.deepEqual(mergeEnv(['PATH=/img/bin', 'Foo=image'], ['Foo', 'Other=one', 'Blank=']), ['PATH=/img/bin', 'Other=one', 'Blank=']);
+  assert.deepEqual(mergeEnv(['PATH=/img/bin', 'Foo=image'], ['Foo', 'Other=one', 'Blank='], { keepBare: true }), ['PATH=/img/bin', 'Foo', 'Other=one', 'Blank=']);
+  assert.deepEqual(mergeEnv(['PATH=/img/bin'], ['Foo'], { keepBare: true }), ['PATH=/img/bin', 'Foo']);
+  // an image's own bare entry is not the user's: dropped
+  assert.deepEqual(mergeEnv(['Bare', 'A=1'], [], { keepBare: true }), ['A=1']);
+  // the process env of a container whose Config.Env holds "Foo": no Foo at all
+  assert.deepEqual(containerEnv({ imageEnv: [], userEnv: ['Foo', 'A=1'], hostname: 'h', tty: false }), [DEFAULT_PATH, 'HOSTNAME=h', 'A=1']);
+});
+
 test('parseEnvList', () => {
   const m = parseEnvList(['A=1', 'B=x=y', 'C', 'A=2']);
   assert.equal(m.get('A'), '2');
