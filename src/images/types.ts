@@ -15,6 +15,8 @@ export interface ImageConfig {
   Labels?: Record<string, string>;
   StopSignal?: string;
   OnBuild?: string[];
+  /** HEALTHCHECK: Test ["CMD", ...] / ["CMD-SHELL", cmd] / ["NONE"]; durations in nanoseconds. */
+  Healthcheck?: { Test: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; StartInterval?: number; Retries?: number };
 }
 
 /** One entry of the image configuration's history (OCI image-spec). */
@@ -43,6 +45,8 @@ export interface ImageRecord {
   layerSizes?: number[];   // unpacked size of each layer, bottom first (history sizes)
   /** The distributable blob of each layer, bottom first (compressed as pulled or as first pushed); null = not known yet. */
   layerBlobs?: Array<LayerBlob | null>;
+  /** Built images: the step's layer cache key (src/build/instructions.ts cacheKey), looked up under `parent`. */
+  buildCacheKey?: string;
 }
 
 /** A layer as a registry blob: digest and size of the (compressed) bytes and their media type. */
