@@ -17,6 +17,7 @@ import { registerExecRoutes } from './exec.js';
 import { registerNetworkRoutes } from './networks.js';
 import { registerVolumeRoutes } from './volumes.js';
 import { registerArchiveRoutes } from './archive.js';
+import { registerBuildRoutes } from './build.js';
 
 export interface ServerLimits extends RequestLimits {
   headersTimeoutMs: number;
@@ -48,6 +49,7 @@ export function buildRouter(s: Services, limits: RequestLimits = DEFAULT_REQUEST
   registerNetworkRoutes(r, s);
   registerVolumeRoutes(r, s);
   registerArchiveRoutes(r, s);
+  registerBuildRoutes(r, s);
   return r;
 }
 

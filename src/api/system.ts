@@ -87,8 +87,6 @@ export function registerSystemRoutes(r: Router, s: Services): void {
 
   // Endpoints the CLI knows that the engine does not serve yet: a clear 501 rather than 404.
   const notYet = (what: string) => () => { throw new NotImplemented(`${what} is not implemented by cocon yet`); };
-  r.post('/commit', notYet('commit (creating an image from a container)'));
-  r.post('/build', notYet('build'));
   r.get('/containers/:id/stats', notYet('stats'));
   r.post('/containers/:id/update', notYet('update'));
 

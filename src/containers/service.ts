@@ -12,12 +12,12 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, watch, writeFileSync, copyFileSync, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import os from 'node:os';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import type { DaemonConfig } from '../core/config.js';
 import type { DB } from '../store/db.js';
 import type { EventBus } from '../core/events.js';
 import type { ImageStore } from '../images/types.js';
-import { Conflict, EngineError, Internal, InvalidArgument, NotFound, NotModified } from '../core/errors.js';
+import { Conflict, EngineError, Internal, InvalidArgument, NotFound, NotModified, NotImplemented } from '../core/errors.js';
 import { log } from '../core/log.js';
 import { RuncDriver } from '../runtime/runc.js';
 import { createContainer, RuntimeError, type ConmonPaths } from '../runtime/conmon.js';
@@ -703,6 +703,12 @@ export class ContainerService implements ContainerDirectory {
       throw e;
     }
     return { dir, release: async () => { await unmount(dir); rmSync(dir, { recursive: true, force: true }); } };
+  }
+
+  /** The container's changes as an uncompressed layer tar (commit, build), without the runtime's mount points. */
+  async layer(ref: string): Promise<Readable> {
+    const r = this.lookup(ref);
+    throw new NotImplemented(`commit of ${r.id}: needs the snapshotter's diff`);
   }
 
   async top(ref: string, psArgs: string): Promise<{ Titles: string[]; Processes: string[][] }> {
