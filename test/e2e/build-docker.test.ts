@@ -28,8 +28,8 @@ function context(files: Record<string, string | { link: string }>): string {
 async function tarOf(entries: Array<{ name: string; data?: string; type?: 'file' | 'directory' }>): Promise<Buffer> {
   const p = pack();
   const chunks: Buffer[] = [];
-  p.on('data', (c: Buffer) => chunks.push(c));
-  const done = new Promise((r) => p.on('end', r));
+  p.on('data', (c: unknown) => { chunks.push(c as Buffer); });
+  const done = new Promise<void>((r) => { p.on('end', () => r()); });
   for (const e of entries) p.entry({ name: e.name, type: e.type ?? 'file', mode: 0o644 }, e.data ?? '');
   p.finalize();
   await done;
