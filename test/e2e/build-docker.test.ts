@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { pack } from 'tar-stream';
-import { useDaemon, docker, cli, uniq, waitFor, apiCall, sleep } from '../helpers/daemon.js';
+import { useDaemon, docker, cli, run, uniq, waitFor, apiCall, sleep } from '../helpers/daemon.js';
 
 const h = useDaemon({ busybox: true });
 
@@ -309,3 +309,22 @@ test('cocon build: same flags and output as docker build', async () => {
   } finally { rmSync(dir, { recursive: true, force: true }); await docker(h.d, ['rmi', t]); }
   void sleep;
 });
+
+test('docker-compose build (Debian\'s 1.29, docker-py\'s build call) builds the services\' images', async () => {
+  const dir = context({
+    'docker-compose.yml': 'version: "3"\nservices:\n  web:\n    build:\n      context: ./web\n      args:\n        WHO: compose\n    image: composed-web:1\n',
+    'web/Dockerfile': 'FROM busybox\nARG WHO=nobody\nRUN echo "built by $WHO" > /who\nCMD ["cat", "/who"]\n',
+  });
+  const project = uniq('proj');
+  try {
+    const env = { DOCKER_HOST: h.d.host, COMPOSE_PROJECT_NAME: project, DOCKER_CONFIG: join(h.d.root, 'docker-config') };
+    const r = await runIn(dir, 'docker-compose', ['build'], env);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.match(r.stdout + r.stderr, /Successfully tagged composed-web:1/);
+    assert.equal((await docker(h.d, ['run', '--rm', 'composed-web:1'])).stdout, 'built by compose\n');
+  } finally { rmSync(dir, { recursive: true, force: true }); await docker(h.d, ['rmi', 'composed-web:1']); }
+});
+
+function runIn(cwd: string, cmd: string, args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  return run(cmd, args, { cwd, env, timeoutMs: 120_000 });
+}
