@@ -10,9 +10,10 @@
 //     (./instructions.ts cacheKey) and prints ` ---> Using cache`.
 // Intermediate images stay (they are the cache) but are hidden from `images` as untagged parents.
 // A failed or cancelled step removes its container; nothing is tagged unless the build succeeded.
-import { randomBytes } from 'node:crypto';
-import { Duplex, type Readable } from 'node:stream';
-import { posix } from 'node:path';
+import { chmodSync, createWriteStream, mkdtempSync, rmSync, utimesSync } from 'node:fs';
+import { Duplex, Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { join, posix } from 'node:path';
 import { InvalidArgument, NotFound, messageOf } from '../core/errors.js';
 import { log } from '../core/log.js';
 import type { Emit } from '../images/progress.js';
@@ -29,7 +30,6 @@ import {
 import { applyDockerignore, expandSource, readContextFile, readDockerfile, receiveContext, sourceEntries, statSource } from './context.js';
 import { copyInto } from './copy.js';
 import * as P from './progress.js';
-import { rmSync } from 'node:fs';
 
 export interface BuildOptions {
   /** -t names (name[:tag]), validated by the caller. */
@@ -320,6 +320,7 @@ export class Builder {
     let fromMount: { dir: string; release: () => Promise<void> } | undefined;
     let fromContainer: string | undefined;
     let fromLabel = '';
+    let downloads: string | undefined;
     try {
       if (ins.flags.from) {
         const ref = processWord(ins.flags.from, visibleVars(st), st.escape);
@@ -341,8 +342,16 @@ export class Builder {
         srcRoot = fromMount.dir;
       }
       const sources: string[] = [];
-      for (const w of words.slice(0, -1)) {
-        if (ins.cmd === 'add' && /^https?:\/\//.test(w)) throw new InvalidArgument(`ADD of a URL (${w}) is not supported by cocon's builder: download it in a RUN step or into the context`);
+      const urls = ins.cmd === 'add' ? words.slice(0, -1).filter((w) => /^https?:\/\//.test(w)) : [];
+      if (urls.length) {
+        if (urls.length !== words.length - 1) throw new InvalidArgument('ADD: URLs and local sources cannot be mixed in one instruction');
+        if (fromContainer) throw new InvalidArgument('ADD of a URL takes no --from');
+        downloads = mkdtempSync(join(this.be.tmpRoot, 'tmp-add-'));
+        srcRoot = downloads;
+        const dirDest = dest.endsWith('/') || urls.length > 1;
+        for (const u of urls) sources.push(await download(u, downloads, dirDest ? undefined : posix.basename(dest)));
+      }
+      for (const w of urls.length ? [] : words.slice(0, -1)) {
         const found = expandSource(srcRoot, w);
         if (!found.length) throw new InvalidArgument(`${name} failed: no source files were specified`);
         for (const f of found) {
@@ -368,16 +377,36 @@ export class Builder {
             const u = resolveUser(spec.includes(':') ? spec : `${spec}:${spec}`, passwd, group);
             owner = { uid: u.uid, gid: u.gid };
           }
-          await copyInto({ srcRoot, sources, destRoot: m.dir, dest, owner, chmod, add: ins.cmd === 'add', tmpRoot: this.be.tmpRoot });
+          // a downloaded file is copied as it is, never extracted
+          await copyInto({ srcRoot, sources, destRoot: m.dir, dest, owner, chmod, add: ins.cmd === 'add' && !downloads, tmpRoot: this.be.tmpRoot });
         } finally { await m.release(); }
         return id;
       });
     } finally {
       if (fromMount) await fromMount.release().catch(() => undefined);
       if (fromContainer) await this.dropContainer(fromContainer);
+      if (downloads) rmSync(downloads, { recursive: true, force: true });
     }
   }
 }
 
-/** A fresh id for build-scoped temp names. */
-export const buildId = (): string => randomBytes(6).toString('hex');
+/**
+ * ADD <url>: downloads into `dir` as `name` (default: the URL's last path segment), mode 0600 and the
+ * mtime of Last-Modified, as docker does. Returns the file's name.
+ */
+async function download(url: string, dir: string, name?: string): Promise<string> {
+  let res: Response;
+  try { res = await fetch(url, { redirect: 'follow' }); } catch (e) {
+    const cause = (e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : messageOf(e);
+    throw new InvalidArgument(`ADD failed: Get "${url}": ${cause}`);
+  }
+  if (!res.ok || !res.body) throw new InvalidArgument(`ADD failed: Get "${url}": unexpected status code ${res.status}`);
+  const file = name || decodeURIComponent(new URL(url).pathname.split('/').filter(Boolean).pop() ?? '') || 'download';
+  if (file.includes('/') || file === '..' || file === '.') throw new InvalidArgument(`ADD failed: cannot name a file after ${url}`);
+  const path = join(dir, file);
+  await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>), createWriteStream(path, { mode: 0o600 }));
+  chmodSync(path, 0o600);
+  const lm = Date.parse(res.headers.get('last-modified') ?? '');
+  if (Number.isFinite(lm)) utimesSync(path, lm / 1000, lm / 1000);
+  return file;
+}

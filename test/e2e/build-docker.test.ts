@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -328,3 +328,27 @@ test('docker-compose build (Debian\'s 1.29, docker-py\'s build call) builds the 
 function runIn(cwd: string, cmd: string, args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   return run(cmd, args, { cwd, env, timeoutMs: 120_000 });
 }
+
+test('ADD of a URL: downloaded by the daemon, mode 0600, mtime from Last-Modified, not extracted; a bad URL fails the step', async () => {
+  const server = createServer((req, res) => {
+    if (req.url === '/files/data.txt') { res.writeHead(200, { 'Last-Modified': 'Wed, 21 Oct 2015 07:28:00 GMT' }); res.end('downloaded\n'); return; }
+    res.writeHead(404); res.end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as { port: number }).port;
+  const dir = context({ Dockerfile: `FROM busybox\nADD http://127.0.0.1:${port}/files/data.txt /srv/\nADD http://127.0.0.1:${port}/files/data.txt /srv/renamed\nCMD ["sh", "-c", "cat /srv/data.txt; stat -c '%a %Y' /srv/data.txt /srv/renamed"]\n` });
+  const bad = context({ Dockerfile: `FROM busybox\nADD http://127.0.0.1:${port}/missing /x\n` });
+  const t = uniq('url');
+  try {
+    const r = await docker(h.d, ['build', '-t', t, dir]);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.equal((await docker(h.d, ['run', '--rm', t])).stdout, 'downloaded\n600 1445412480\n600 1445412480\n');
+    const f = await docker(h.d, ['build', bad]);
+    assert.notEqual(f.code, 0);
+    assert.match(f.stderr, /unexpected status code 404/);
+  } finally {
+    server.close();
+    rmSync(dir, { recursive: true, force: true }); rmSync(bad, { recursive: true, force: true });
+    await docker(h.d, ['rmi', t]);
+  }
+});
