@@ -14,6 +14,7 @@ import { extractTarStream, LayerError, type ExtractRules } from '../snapshots/ap
 import { openFileIn, RootPathError } from '../sys/saferoot.js';
 import { locate, packLocated, statLocated } from '../sys/tarstream.js';
 import { isIgnored, parseDockerignore } from './dockerignore.js';
+import { globRegExp, hasGlob } from './glob.js';
 import type { SourceEntry } from './instructions.js';
 
 /** How the context is extracted: like an image layer, without whiteouts or devices. */
@@ -109,27 +110,6 @@ export function applyDockerignore(dir: string): void {
   };
   walk('');
 }
-
-/** Go filepath.Match as a RegExp: '*' and '?' never cross '/', [...] classes, '\' escapes. */
-export function globRegExp(pattern: string): RegExp {
-  let re = '^';
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i];
-    if (c === '*') re += '[^/]*';
-    else if (c === '?') re += '[^/]';
-    else if (c === '[') {
-      const end = pattern.indexOf(']', i + 1);
-      if (end < 0) throw new InvalidArgument(`syntax error in pattern: ${pattern}`);
-      let cls = pattern.slice(i + 1, end);
-      if (cls.startsWith('^') || cls.startsWith('!')) cls = '^' + cls.slice(1);
-      re += `[${cls.replace(/\\/g, '\\\\')}]`; i = end;
-    } else if (c === '\\' && i + 1 < pattern.length) { i++; re += pattern[i].replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'); }
-    else re += c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-  }
-  return new RegExp(re + '$');
-}
-
-export const hasGlob = (s: string): boolean => /[*?[]/.test(s);
 
 /**
  * The context-relative paths a COPY source names: a cleaned path, or every path matching a glob.

@@ -173,3 +173,16 @@ test('.dockerignore: **, ! exceptions, directories', () => {
   assert.equal(isIgnored('README.md', p), false);
   assert.equal(isIgnored('src/main.c', p), false);
 });
+
+test('COPY globs: Go filepath.Match rules', async () => {
+  const { globRegExp, hasGlob } = await import('../../src/build/glob.js');
+  assert.equal(globRegExp('*.conf').test('a.conf'), true);
+  assert.equal(globRegExp('*.conf').test('d/a.conf'), false);
+  assert.equal(globRegExp('d/?.txt').test('d/a.txt'), true);
+  assert.equal(globRegExp('[ab]*').test('bcd'), true);
+  assert.equal(globRegExp('[^ab]*').test('bcd'), false);
+  assert.equal(globRegExp('a\\*').test('a*'), true);
+  assert.equal(globRegExp('a.b').test('axb'), false);
+  assert.equal(hasGlob('x/y.txt'), false);
+  assert.throws(() => globRegExp('[ab'), /syntax error in pattern/);
+});
