@@ -8,6 +8,7 @@
 //   POST /commit   ?container=&repo=&tag=&comment=&author=&pause=&changes= (body: a container config) -> 201 {"Id"}
 //   POST /build/prune  releases the build cache (intermediate images no tag needs)
 import type { ServerResponse } from 'node:http';
+import { join } from 'node:path';
 import type { Router, Ctx } from './router.js';
 import type { Services } from '../daemon/services.js';
 import { InvalidArgument, NotImplemented, messageOf } from '../core/errors.js';
@@ -101,7 +102,7 @@ export function registerBuildRoutes(r: Router, s: Services): void {
     let opts: BuildOptions;
     try { opts = buildOptions(ctx.query); } catch (e) { ctx.req.resume(); throw e; }
     const creds = registryConfig(ctx.req.headers['x-registry-config']);
-    const backend = engineBackend(s.images, s.containers, s.config.dataRoot, async (ref, emit) => {
+    const backend = engineBackend(s.images, s.containers, s.config.dataRoot, join(s.config.execRoot, 't'), async (ref, emit) => {
       const domain = parseNormalized(ref).domain;
       const c = creds[domain] ?? (domain === 'docker.io' ? creds['https://index.docker.io/v1/'] : undefined) ?? credentialsFor(domain);
       const out = await pullImage(s.images, ref, { creds: c, registry: registryOptions(s) }, emit);

@@ -59,10 +59,15 @@ export interface BuildBackend {
   commit(o: { parent?: ImageRecord; layer?: Readable; config: ImageConfig; createdBy: string; buildCacheKey?: string }): Promise<string>;
   tag(imageId: string, name: string): Promise<string>;
   createContainer(body: CreateBody): Promise<string>;
-  /** Starts the container with its stdout/stderr going to `out` (demultiplexed); resolves with its exit code. */
-  runContainer(id: string, out: (chunk: Buffer) => void): Promise<number>;
+  /**
+   * Starts the container with its stdout/stderr going to `out` (demultiplexed); resolves with its exit
+   * code. Once `cancel` is aborted the container is killed (also when that happens while it starts).
+   */
+  runContainer(id: string, out: (chunk: Buffer) => void, cancel: AbortSignal): Promise<number>;
   killContainer(id: string): Promise<void>;
   removeContainer(id: string): Promise<void>;
+  /** Mounts an image's filesystem read-only (COPY --from); release() unmounts and forgets it. */
+  mountImage(img: ImageRecord): Promise<{ dir: string; release: () => Promise<void> }>;
   /** Mounts the container's root for writing; release() unmounts. */
   mountContainer(id: string, writable: boolean): Promise<{ dir: string; release: () => Promise<void> }>;
   /** The container's changes as an uncompressed layer tar. */
@@ -108,6 +113,7 @@ export function sinkDuplex(sink: (b: Buffer) => void): Duplex {
 export class Builder {
   private readonly containers = new Set<string>();
   private cancelled = false;
+  private readonly abort = new AbortController();
   private readonly declared = new Set<string>();
   private step = 0;
   private plan!: Plan;
@@ -119,6 +125,7 @@ export class Builder {
   async cancel(): Promise<void> {
     if (this.cancelled) return;
     this.cancelled = true;
+    this.abort.abort();
     for (const id of [...this.containers]) await this.be.killContainer(id).catch(() => undefined);
   }
 
@@ -168,6 +175,7 @@ export class Builder {
       return final.id;
     } finally {
       for (const id of [...this.containers]) await this.dropContainer(id);
+      await Promise.all(this.removals);
       rmSync(this.contextDir, { recursive: true, force: true });
     }
   }
@@ -245,7 +253,8 @@ export class Builder {
       id = await this.be.commit({ parent, layer, config: clone(st.config), createdBy, buildCacheKey: key });
     } finally {
       if (container && (this.o.rm || this.o.forceRm)) {
-        await this.dropContainer(container);
+        // removed while the next step runs; the build waits for every removal before it ends
+        this.removals.push(this.dropContainer(container));
         if (this.runShown.has(container)) this.out(P.removingContainer(container));
       } else if (container) this.containers.delete(container); // --rm=false keeps it, as docker does
       if (container) this.runShown.delete(container);
@@ -255,6 +264,7 @@ export class Builder {
   }
 
   private readonly runShown = new Set<string>();
+  private readonly removals: Array<Promise<void>> = [];
 
   private async dropContainer(id: string): Promise<void> {
     this.containers.delete(id);
@@ -285,7 +295,7 @@ export class Builder {
       this.runShown.add(id);
       let code: number;
       try {
-        code = await this.be.runContainer(id, (b) => this.out({ stream: b.toString('utf8') }));
+        code = await this.be.runContainer(id, (b) => this.out({ stream: b.toString('utf8') }), this.abort.signal);
       } catch (e) {
         await this.dropContainer(id);
         throw e;
@@ -318,7 +328,6 @@ export class Builder {
     // the sources' root: the context, or another stage's / an image's filesystem
     let srcRoot = this.contextDir;
     let fromMount: { dir: string; release: () => Promise<void> } | undefined;
-    let fromContainer: string | undefined;
     let fromLabel = '';
     let downloads: string | undefined;
     try {
@@ -337,15 +346,14 @@ export class Builder {
         }
         if (!img) throw new InvalidArgument(`invalid from flag value ${ref}: the stage has no filesystem`);
         fromLabel = img.id;
-        fromContainer = await this.newContainer(img, {});
-        fromMount = await this.be.mountContainer(fromContainer, false);
+        fromMount = await this.be.mountImage(img);
         srcRoot = fromMount.dir;
       }
       const sources: string[] = [];
       const urls = ins.cmd === 'add' ? words.slice(0, -1).filter((w) => /^https?:\/\//.test(w)) : [];
       if (urls.length) {
         if (urls.length !== words.length - 1) throw new InvalidArgument('ADD: URLs and local sources cannot be mixed in one instruction');
-        if (fromContainer) throw new InvalidArgument('ADD of a URL takes no --from');
+        if (fromMount) throw new InvalidArgument('ADD of a URL takes no --from');
         downloads = mkdtempSync(join(this.be.tmpRoot, 'tmp-add-'));
         srcRoot = downloads;
         const dirDest = dest.endsWith('/') || urls.length > 1;
@@ -384,7 +392,6 @@ export class Builder {
       });
     } finally {
       if (fromMount) await fromMount.release().catch(() => undefined);
-      if (fromContainer) await this.dropContainer(fromContainer);
       if (downloads) rmSync(downloads, { recursive: true, force: true });
     }
   }

@@ -2,7 +2,12 @@
 // the containers service (the same create/attach/start/wait/remove path as `docker run`), layers from
 // the container's snapshot diff. Also `docker commit` (POST /commit), which is the same
 // "container changes -> new image" step with the container's config, --change lines, message and author.
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { mountAll, unmount } from '../sys/mount.js';
+import { privateDir } from '../sys/perms.js';
 import { Conflict, InvalidArgument } from '../core/errors.js';
 import type { Emit } from '../images/progress.js';
 import type { ImageService } from '../images/service.js';
@@ -16,7 +21,8 @@ import { sinkDuplex } from './builder.js';
 /** How the engine pulls a FROM / --from image that is not here (the API passes its registry settings). */
 export type Puller = (ref: string, emit: Emit) => Promise<ImageRecord>;
 
-export function engineBackend(images: ImageService, containers: ContainerService, tmpRoot: string, pull: Puller): BuildBackend {
+/** `tmpRoot`: context and download dirs (data root); `mountRoot`: where image views are mounted (exec root). */
+export function engineBackend(images: ImageService, containers: ContainerService, tmpRoot: string, mountRoot: string, pull: Puller): BuildBackend {
   return {
     tmpRoot,
     image: (ref) => images.get(ref),
@@ -25,11 +31,14 @@ export function engineBackend(images: ImageService, containers: ContainerService
     commit: (o) => images.commitImage(o),
     tag: (id, name) => images.tagImage(id, name),
     createContainer: async (body) => (await containers.create(body, null)).id,
-    async runContainer(id, out) {
+    async runContainer(id, out, cancel) {
       const bridge = await containers.attach(id, sinkDuplex(out), { stdin: false, stdout: true, stderr: true });
       const w = containers.wait(id, 'next-exit');
+      const kill = () => { void containers.kill(id, 'KILL').catch(() => undefined); };
       try { await containers.start(id); } catch (e) { w.cancel(); bridge.close(); throw e; }
-      const code = await w.promise;
+      // a cancel that came while the container was starting found nothing to kill yet
+      if (cancel.aborted) kill(); else cancel.addEventListener('abort', kill, { once: true });
+      const code = await w.promise.finally(() => cancel.removeEventListener('abort', kill));
       // the output still in flight arrives before the attach socket closes
       await Promise.race([bridge.done, new Promise((r) => setTimeout(r, 2000))]);
       return code;
@@ -37,6 +46,19 @@ export function engineBackend(images: ImageService, containers: ContainerService
     async killContainer(id) { await containers.kill(id, 'KILL'); },
     async removeContainer(id) { await containers.remove(id, true, true); },
     mountContainer: (id, writable) => containers.exportRoot(id, writable),
+    async mountImage(img) {
+      // a read-only view of the image's layers (COPY --from): no container needed
+      const key = 'build-view-' + randomBytes(8).toString('hex');
+      const dir = privateDir(join(mountRoot, 'v' + randomBytes(6).toString('hex')));
+      try {
+        await mountAll(await images.snapshots.view(key, img.chainIds[img.chainIds.length - 1]), dir);
+      } catch (e) {
+        await images.snapshots.remove(key).catch(() => undefined);
+        rmSync(dir, { recursive: true, force: true });
+        throw e;
+      }
+      return { dir, release: async () => { await unmount(dir); await images.snapshots.remove(key); rmSync(dir, { recursive: true, force: true }); } };
+    },
     containerLayer: (id) => containers.layer(id),
   };
 }

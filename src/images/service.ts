@@ -142,7 +142,7 @@ export class ImageService implements ImageStore {
     this.snapshots.sweep();
     this.migrateHoldsFile();
     for (const e of readdirSync(config.dataRoot)) {
-      if (e.startsWith('tmp-bootstrap-') || e.startsWith('tmp-load-')) rmSync(join(config.dataRoot, e), { recursive: true, force: true });
+      if (e.startsWith('tmp-bootstrap-') || e.startsWith('tmp-load-') || e.startsWith('tmp-build-') || e.startsWith('tmp-add-')) rmSync(join(config.dataRoot, e), { recursive: true, force: true });
     }
   }
 
