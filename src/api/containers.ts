@@ -28,12 +28,9 @@ export function parseFilters(raw: string | null): Map<string, string[]> {
   return out;
 }
 
-function shellQuote(a: string): string {
-  return /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
-}
-
+/** ps's Command: not shell quoting, docker's display rule (an argument holding a space goes in '...'). */
 function commandOf(r: ContainerRecord): string {
-  return [r.path, ...r.args].map((a, i) => (i === 0 ? String(a) : shellQuote(String(a)))).join(' ');
+  return [r.path, ...r.args.map((a) => (a.includes(' ') ? `'${a}'` : a))].join(' ');
 }
 
 const STATUSES = ['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'];

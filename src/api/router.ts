@@ -184,7 +184,7 @@ export class Router {
         if (upgradeSocket) {
           res.detachSocket(upgradeSocket as never);
           upgradeSocket.write('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n');
-          if (head && head.length) upgradeSocket.unshift(head);
+          if (head?.length) upgradeSocket.unshift(head);
           return upgradeSocket;
         }
         const sock = req.socket;

@@ -24,10 +24,10 @@ import type { ImageStore } from '../images/types.js';
 import { Conflict, EngineError, Internal, InvalidArgument, NotFound, NotModified } from '../core/errors.js';
 import { log } from '../core/log.js';
 import { RuncDriver } from '../runtime/runc.js';
-import { createContainer, RuntimeError, type ConmonPaths } from '../runtime/conmon.js';
+import { createContainer, type ConmonPaths } from '../runtime/conmon.js';
 import { AttachBridge, type AttachOptions } from '../runtime/attach.js';
 import { buildSpec, type SpecMount } from '../runtime/spec.js';
-import { containerEnv, resolveUser } from './user.js';
+import { containerEnv, containerUser, type ResolvedUser } from './user.js';
 import { mountAll, unmount, type Mount } from '../sys/mount.js';
 import type { Change, Snapshotter } from '../snapshots/snapshotter.js';
 import { initialState, ZERO_TIME, type ContainerRecord } from './types.js';
@@ -462,7 +462,7 @@ export class ContainerService implements ContainerDirectory {
   private async handleExit(id: string): Promise<void> {
     if (this.exiting.has(id)) return;
     const r = this.cache.get(id);
-    if (!r || !r.state.Running) return;
+    if (!r?.state.Running) return;
     const exitFile = join(this.paths.exits, id);
     const text = readIfExists(exitFile);
     // File times are jiffy-coarse: never report an end before the start.
@@ -504,7 +504,7 @@ export class ContainerService implements ContainerDirectory {
       // Serialised with stop/rm: a stop that came while waiting wins, and is seen here.
       this.serial(r.id, async () => {
         const cur = this.cache.get(r.id);
-        if (!cur || cur.state.Status !== 'restarting' || cur.manuallyStopped) return;
+        if (cur?.state.Status !== 'restarting' || cur.manuallyStopped) return;
         cur.restartCount++;
         this.save(cur);
         this.publish(cur, 'restart');
@@ -553,7 +553,7 @@ export class ContainerService implements ContainerDirectory {
 
   private waitExit(id: string, ms: number): Promise<boolean> {
     const r = this.cache.get(id);
-    if (!r || !r.state.Running) return Promise.resolve(true);
+    if (!r?.state.Running) return Promise.resolve(true);
     return new Promise((resolve) => {
       const w: Waiter = { condition: 'next-exit', resolve: () => { clearTimeout(t); resolve(true); } };
       const t = setTimeout(() => { this.dropWaiter(id, w); resolve(false); }, ms < 0 ? 2 ** 31 - 1 : ms);
@@ -687,9 +687,9 @@ export class ContainerService implements ContainerDirectory {
   // ---- streams ------------------------------------------------------------------------------------
 
   /** `-u` resolved against the container's own /etc/passwd and /etc/group (rootfs mounted). */
-  userIn(id: string, spec: string): ReturnType<typeof resolveUser> {
+  userIn(id: string, spec: string): ResolvedUser {
     const rootfs = join(this.paths.data(id), 'rootfs');
-    return resolveUser(spec, readIfExists(join(rootfs, 'etc/passwd')), readIfExists(join(rootfs, 'etc/group')));
+    return containerUser(spec, readIfExists(join(rootfs, 'etc/passwd')), readIfExists(join(rootfs, 'etc/group')));
   }
 
   attachPath(id: string): string { return join(this.paths.socks, id.slice(0, 32), 'attach'); }

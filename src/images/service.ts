@@ -572,7 +572,7 @@ export class ImageService implements ImageStore {
         if (until !== undefined && !(Date.parse(img.created) < until)) continue;
         const labels = img.config.Labels ?? {};
         if (filters.label && !filters.label.every((f) => labelOk(labels, f))) continue;
-        if (filters['label!'] && filters['label!'].some((f) => labelOk(labels, f))) continue;
+        if (filters['label!']?.some((f) => labelOk(labels, f))) continue;
         for (const r of this.refsOf(img.id)) { this.untag(r, img.id); deleted.push({ Untagged: familiarize(r) }); }
         const before = new Set(this.snapshots.list().map((l) => l.chainId));
         const sizes = new Map(this.snapshots.list().map((l) => [l.chainId, l.size]));
