@@ -18,7 +18,7 @@ import { InvalidArgument, NotFound, messageOf } from '../core/errors.js';
 import { log } from '../core/log.js';
 import type { Emit } from '../images/progress.js';
 import type { ImageConfig, ImageRecord } from '../images/types.js';
-import { resolveUser } from '../containers/user.js';
+import { parseGroup, parsePasswd, resolveUser, UserLookupError } from '../core/users.js';
 import type { CreateBody } from '../containers/config.js';
 import { parseDockerfile, parseInstruction, type Instruction } from './dockerfile.js';
 import { planBuild, resolveFrom, fromWords, type Plan } from './stages.js';
@@ -199,14 +199,14 @@ export class Builder {
     return this.be.pull(r.image, (m) => this.out(m));
   }
 
-  private async buildStage(index: number, from: Instruction, commands: Instruction[], meta: Vars, escape: string, results: StageResult[]): Promise<StageResult> {
+  private async buildStage(index: number, from: Instruction, commands: Instruction[], meta: Vars, esc: string, results: StageResult[]): Promise<StageResult> {
     this.stepHeader(from);
-    const platform = from.flags.platform ? processWord(from.flags.platform, meta, escape) : '';
+    const platform = from.flags.platform ? processWord(from.flags.platform, meta, esc) : '';
     if (platform && !/^linux(\/amd64)?$/.test(platform)) throw new InvalidArgument(`FROM --platform=${platform}: cocon builds linux/amd64 images only`);
-    const imageWord = processWord(fromWords(from).image, meta, escape);
+    const imageWord = processWord(fromWords(from).image, meta, esc);
     if (!imageWord) throw new InvalidArgument(`base name (${fromWords(from).image}) should not be blank`);
     const base = await this.baseImage(imageWord, index, results);
-    const st: StageState = { config: clone(base?.config ?? SCRATCH_CONFIG), shell: [...DEFAULT_SHELL], args: new Map(), metaArgs: meta, escape };
+    const st: StageState = { config: clone(base?.config ?? SCRATCH_CONFIG), shell: [...DEFAULT_SHELL], args: new Map(), metaArgs: meta, escape: esc };
     if (base) this.out(P.imageMessage(base.id));
     let image = base;
     // ONBUILD triggers of the base image run first; the new image does not inherit them
@@ -379,11 +379,16 @@ export class Builder {
           let owner = { uid: 0, gid: 0 };
           if (ins.flags.chown) {
             const spec = processWord(ins.flags.chown, visibleVars(st), st.escape);
-            const passwd = readContextFile(m.dir, 'etc/passwd')?.toString('utf8') ?? null;
-            const group = readContextFile(m.dir, 'etc/group')?.toString('utf8') ?? null;
+            const passwd = parsePasswd(readContextFile(m.dir, 'etc/passwd')?.toString('utf8') ?? '');
+            const group = parseGroup(readContextFile(m.dir, 'etc/group')?.toString('utf8') ?? '');
             // docker: --chown=name alone means name:name
-            const u = resolveUser(spec.includes(':') ? spec : `${spec}:${spec}`, passwd, group);
-            owner = { uid: u.uid, gid: u.gid };
+            try {
+              const u = resolveUser(spec.includes(':') ? spec : `${spec}:${spec}`, passwd, group);
+              owner = { uid: u.uid, gid: u.gid };
+            } catch (e) {
+              if (e instanceof UserLookupError) throw new InvalidArgument(`${name} --chown=${spec}: ${e.message}`);
+              throw e;
+            }
           }
           // a downloaded file is copied as it is, never extracted
           await copyInto({ srcRoot, sources, destRoot: m.dir, dest, owner, chmod, add: ins.cmd === 'add' && !downloads, tmpRoot: this.be.tmpRoot });

@@ -89,7 +89,7 @@ export function parseInstruction(text: string, line: number, endLine = line): In
 /** Parses a whole Dockerfile. Throws ParseError (InvalidArgument) with the line number. */
 export function parseDockerfile(text: string): Dockerfile {
   const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
-  let escape = '\\';
+  let esc = '\\';
   let i = 0;
   // parser directives: only at the very top, each name once
   const seen = new Set<string>();
@@ -101,10 +101,10 @@ export function parseDockerfile(text: string): Dockerfile {
     seen.add(name);
     if (name === 'escape') {
       if (m[2] !== '\\' && m[2] !== '`') throw new ParseError(i + 1, `invalid escape token '${m[2]}' does not match ${'`'} or \\`);
-      escape = m[2];
+      esc = m[2];
     }
   }
-  const contRe = new RegExp(`${escape === '\\' ? '\\\\' : '`'}[ \\t]*$`);
+  const contRe = new RegExp(`${esc === '\\' ? '\\\\' : '`'}[ \\t]*$`);
   const out: Instruction[] = [];
   while (i < lines.length) {
     const raw = lines[i];
@@ -129,5 +129,5 @@ export function parseDockerfile(text: string): Dockerfile {
     }
     out.push(parseInstruction(joined, start, Math.min(i, lines.length)));
   }
-  return { escape, instructions: out };
+  return { escape: esc, instructions: out };
 }

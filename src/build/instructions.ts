@@ -40,8 +40,8 @@ export function runArgs(s: StageState): Vars {
 }
 
 /** `ARG a=b c` in a stage (or before FROM, with `buildArgs` the request's --build-arg values). */
-export function declareArgs(ins: Instruction, into: Vars, vars: Vars, buildArgs: Record<string, string | null>, meta?: Vars, escape = '\\'): void {
-  for (const [name, dflt] of argDecl(ins.rest, vars, escape)) {
+export function declareArgs(ins: Instruction, into: Vars, vars: Vars, buildArgs: Record<string, string | null>, meta?: Vars, esc = '\\'): void {
+  for (const [name, dflt] of argDecl(ins.rest, vars, esc)) {
     const value = argValue(name, dflt ?? meta?.get(name), buildArgs);
     if (value !== undefined) into.set(name, value); else into.delete(name);
   }

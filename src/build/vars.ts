@@ -96,18 +96,18 @@ class Lexer {
 }
 
 /** One word: quotes removed, variables expanded, whitespace kept. */
-export function processWord(word: string, vars: Vars, escape = '\\'): string {
-  return rejoin(word, vars, escape);
+export function processWord(word: string, vars: Vars, esc = '\\'): string {
+  return rejoin(word, vars, esc);
 }
 
 /** Expands a string word by word keeping the whitespace between words as written. */
-function rejoin(s: string, vars: Vars, escape: string): string {
+function rejoin(s: string, vars: Vars, esc: string): string {
   // whitespace outside quotes separates; keep it literally
   let out = ''; let chunk = ''; let q: string | null = null;
-  const flush = () => { if (chunk) { out += new Lexer(chunk, vars, escape).words().join(''); chunk = ''; } };
+  const flush = () => { if (chunk) { out += new Lexer(chunk, vars, esc).words().join(''); chunk = ''; } };
   for (let i = 0; i < s.length; i++) {
     const c = s[i];
-    if (c === escape && i + 1 < s.length && q !== "'") { chunk += c + s[i + 1]; i++; continue; }
+    if (c === esc && i + 1 < s.length && q !== "'") { chunk += c + s[i + 1]; i++; continue; }
     if (q) { if (c === q) q = null; chunk += c; continue; }
     if (c === '"' || c === "'") { q = c; chunk += c; continue; }
     if (c === '$' && s[i + 1] === '{') {
@@ -124,24 +124,24 @@ function rejoin(s: string, vars: Vars, escape: string): string {
 }
 
 /** The words of a string (ENV/LABEL pairs, EXPOSE, VOLUME, COPY sources...). */
-export function processWords(s: string, vars: Vars, escape = '\\'): string[] {
-  return new Lexer(s, vars, escape).words();
+export function processWords(s: string, vars: Vars, esc = '\\'): string[] {
+  return new Lexer(s, vars, esc).words();
 }
 
 /**
  * `KEY=value ...` pairs of ENV, LABEL and ARG-like lines; also the legacy `KEY value words` form
  * (one pair, the rest of the line its value) when the first word has no '='.
  */
-export function keyValues(instr: string, rest: string, vars: Vars, escape = '\\'): Array<[string, string]> {
+export function keyValues(instr: string, rest: string, vars: Vars, esc = '\\'): Array<[string, string]> {
   const upper = instr.toUpperCase();
   const first = rest.trim().split(/\s+/)[0] ?? '';
   if (!first.includes('=')) {
     const m = /^\s*(\S+)\s+([\s\S]*\S)\s*$/.exec(rest);
     if (!m) throw new InvalidArgument(`${upper} must have two arguments`);
-    return [[m[1], processWord(m[2], vars, escape)]];
+    return [[m[1], processWord(m[2], vars, esc)]];
   }
   const out: Array<[string, string]> = [];
-  for (const w of processWords(rest, vars, escape)) {
+  for (const w of processWords(rest, vars, esc)) {
     const i = w.indexOf('=');
     if (i <= 0) throw new InvalidArgument(`Syntax error - can't find = in "${w}". Must be of the form: name=value`);
     out.push([w.slice(0, i), w.slice(i + 1)]);
@@ -150,13 +150,13 @@ export function keyValues(instr: string, rest: string, vars: Vars, escape = '\\'
 }
 
 /** `ARG name[=default]` words: [name, default | undefined]. */
-export function argDecl(rest: string, vars: Vars, escape = '\\'): Array<[string, string | undefined]> {
+export function argDecl(rest: string, vars: Vars, esc = '\\'): Array<[string, string | undefined]> {
   const out: Array<[string, string | undefined]> = [];
   for (const raw of rest.trim().split(/\s+/)) {
     const i = raw.indexOf('=');
     if (i === 0) throw new InvalidArgument(`ARG names can not be blank`);
     if (i < 0) { out.push([raw, undefined]); continue; }
-    out.push([raw.slice(0, i), processWord(raw.slice(i + 1), vars, escape)]);
+    out.push([raw.slice(0, i), processWord(raw.slice(i + 1), vars, esc)]);
   }
   return out;
 }
@@ -166,7 +166,7 @@ export function argDecl(rest: string, vars: Vars, escape = '\\'): Array<[string,
  * client's environment, which the CLI already did; treated as unset), else its default.
  */
 export function argValue(name: string, dflt: string | undefined, buildArgs: Record<string, string | null>): string | undefined {
-  if (Object.prototype.hasOwnProperty.call(buildArgs, name) && buildArgs[name] !== null) return buildArgs[name] as string;
+  if (Object.hasOwn(buildArgs, name) && buildArgs[name] !== null) return buildArgs[name] as string;
   return dflt;
 }
 

@@ -79,7 +79,7 @@ test('docker build (no DOCKER_BUILDKIT set): steps, RUN output, tags; the image 
     // history: created-by lines of every step
     const hist = await docker(h.d, ['history', '--no-trunc', '--format', '{{.CreatedBy}}', t]);
     const lines = hist.stdout.trim().split('\n');
-    assert.match(lines[0], /^\/bin\/sh -c #\(nop\)  CMD \["sh", "-c", "echo \$GREETING; cat \/built.txt \/app\/app.txt"\]$/);
+    assert.match(lines[0], /^\/bin\/sh -c #\(nop\) {2}CMD \["sh", "-c", "echo \$GREETING; cat \/built.txt \/app\/app.txt"\]$/);
     assert.match(lines[1], /^\/bin\/sh -c #\(nop\) COPY file:[0-9a-f]{64} in \/app\/app.txt $/);
     assert.equal(lines[2], '/bin/sh -c echo "built at build time" | tee /built.txt');
     assert.equal(lines[3], '/bin/sh -c #(nop)  ENV GREETING=hello-from-build');
