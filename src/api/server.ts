@@ -20,6 +20,7 @@ import { registerArchiveRoutes } from './archive.js';
 import { registerResourceRoutes } from './resources.js';
 import { registerSwarmRoutes } from './swarm.js';
 import { registerUnsupportedRoutes } from './unsupported.js';
+import { registerBuildRoutes } from './build.js';
 
 export interface ServerLimits extends RequestLimits {
   headersTimeoutMs: number;
@@ -52,6 +53,7 @@ export function buildRouter(s: Services, limits: RequestLimits = DEFAULT_REQUEST
   registerVolumeRoutes(r, s);
   registerArchiveRoutes(r, s);
   registerResourceRoutes(r, s);
+  registerBuildRoutes(r, s);
   registerSwarmRoutes(r);
   registerUnsupportedRoutes(r); // last: any real route registered above wins
   return r;

@@ -8,7 +8,6 @@ import type { EngineEvent } from '../core/events.js';
 import { summary } from './containers.js';
 import { parseFilters, labelMatches } from '../core/filters.js';
 import { treeSize } from '../snapshots/overlay.js';
-import { NotImplemented } from '../core/errors.js';
 import { cgroupFacts, type CgroupFacts } from '../sys/cgroups.js';
 import { validateLogConfig } from '../containers/hostconfig.js';
 
@@ -103,13 +102,6 @@ export function registerSystemRoutes(r: Router, s: Services): void {
       Warnings: cgroupWarnings(cg),
     });
   });
-
-  // Endpoints the CLI knows that the engine does not serve yet: a clear 501 rather than 404.
-  const notYet = (what: string) => () => { throw new NotImplemented(`${what} is not implemented by cocon yet`); };
-  r.post('/commit', notYet('commit (creating an image from a container)'));
-  r.post('/build', notYet('build'));
-  // docker system prune ends with a build cache prune: cocon keeps no build cache, so nothing to free.
-  r.post('/build/prune', (ctx) => { ctx.send(200, { CachesDeleted: null, SpaceReclaimed: 0 }); });
 
   // docker system df: images (shared layers counted once), containers' writable layers, volumes.
   r.get('/system/df', async (ctx) => {

@@ -4,15 +4,9 @@
 // FailingStreak, the last 5 log entries). No I/O: the monitor in ./health.ts runs the probes.
 import { InvalidArgument } from '../core/errors.js';
 
-/** docker's container/image Healthcheck (durations in nanoseconds; 0 = inherit / default). */
-export interface HealthConfig {
-  Test?: string[] | null;
-  Interval?: number;
-  Timeout?: number;
-  StartPeriod?: number;
-  StartInterval?: number;
-  Retries?: number;
-}
+import type { HealthConfig } from '../images/types.js';
+
+export type { HealthConfig };
 
 export type HealthStatus = 'starting' | 'healthy' | 'unhealthy';
 

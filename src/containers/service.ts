@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, watch, writeFileSync, copyFileSync, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import os from 'node:os';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import type { DaemonConfig } from '../core/config.js';
 import type { DB } from '../store/db.js';
 import type { EventBus } from '../core/events.js';
@@ -798,6 +798,12 @@ export class ContainerService implements ContainerDirectory {
       throw e;
     }
     return { dir, release: async () => { await unmount(dir); rmSync(dir, { recursive: true, force: true }); } };
+  }
+
+  /** The container's changes as an uncompressed layer tar (commit, build), without the runtime's mount points. */
+  async layer(ref: string): Promise<Readable> {
+    const r = this.lookup(ref);
+    return this.snapshots.diff(r.id, { hide: [...RUNTIME_PATHS, ...(r.mounts ?? []).map((m) => m.Destination)] });
   }
 
   /** docker diff: what the container changed, without the mount points the runtime and its mounts add. */

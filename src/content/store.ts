@@ -50,7 +50,8 @@ export class Ingest {
   private sink(): WriteStream {
     if (this.closed) throw new Internal('ingest already closed');
     if (!this.out) {
-      this.out = createWriteStream(this.tmpPath, { flags: 'a', mode: 0o600 });
+      // opened now, not lazily: abort() must never race a pending open that would re-create the file
+      this.out = createWriteStream('', { fd: openSync(this.tmpPath, 'a', 0o600) });
       // a write error wakes a waiting append() and fails the next one
       this.out.on('error', (e) => { this.failed = e; this.out?.emit('drain'); });
     }

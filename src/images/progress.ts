@@ -8,7 +8,7 @@ export interface JsonMessage {
   id?: string;
   stream?: string;
   aux?: unknown;
-  errorDetail?: { message: string };
+  errorDetail?: { message: string; code?: number };
   error?: string;
 }
 

@@ -28,7 +28,7 @@ import { labelsMatch } from '../core/filters.js';
 import { ContentStore } from '../content/store.js';
 import { OverlaySnapshotter, type LayerRow } from '../snapshots/overlay.js';
 import { chainIds as computeChainIds } from '../snapshots/chain.js';
-import { LayerError } from '../snapshots/apply.js';
+import { extractTarStream, LAYER, LayerError } from '../snapshots/apply.js';
 import { createTarDeterministic, TarError } from '../sys/tar.js';
 import { decompressor, sniff } from '../sys/compress.js';
 import { runOk } from '../sys/exec.js';
@@ -63,6 +63,17 @@ export interface ImportOptions {
   /** "-" or the URL the tar came from (for the comment). */
   fromSrc?: string;
   platform?: string;
+}
+
+export interface CommitImageOptions {
+  parent?: ImageRecord;
+  /** The new layer as an uncompressed tar; absent for a config-only step (an empty_layer history line). */
+  layer?: Readable;
+  config: ImageConfig;
+  createdBy: string;
+  comment?: string;
+  author?: string;
+  buildCacheKey?: string;
 }
 
 export interface ListOptions { all?: boolean; filters?: Record<string, string[]> }
@@ -120,7 +131,7 @@ export class ImageService implements ImageStore {
     this.snapshots.sweep();
     this.migrateHoldsFile();
     for (const e of readdirSync(config.dataRoot)) {
-      if (e.startsWith('tmp-bootstrap-') || e.startsWith('tmp-load-')) rmSync(join(config.dataRoot, e), { recursive: true, force: true });
+      if (e.startsWith('tmp-bootstrap-') || e.startsWith('tmp-load-') || e.startsWith('tmp-build-') || e.startsWith('tmp-add-')) rmSync(join(config.dataRoot, e), { recursive: true, force: true });
     }
   }
 
@@ -335,15 +346,14 @@ export class ImageService implements ImageStore {
 
   /** DELETE /images/{name}?force=&noprune= with docker's (20.10) rules and messages. */
   remove(ref: string, force = false, noprune = false): Promise<DeleteItem[]> {
-    void noprune; // no parent chains for local images yet: nothing to prune beyond the image itself
-    return this.exclusive(() => { const out = this.removeNow(ref, force); this.gcNow(); return out; });
+    return this.exclusive(() => { const out = this.removeNow(ref, force, noprune); this.gcNow(); return out; });
   }
 
   private users(imageId: string): Array<{ id: string; running: boolean }> {
     return this.usage(imageId).map((u) => typeof u === 'string' ? { id: u, running: false } : u);
   }
 
-  private removeNow(ref: string, force: boolean): DeleteItem[] {
+  private removeNow(ref: string, force: boolean, noprune = false): DeleteItem[] {
     const { image } = this.resolve(ref);
     const id = image.id;
     const records: DeleteItem[] = [];
@@ -372,7 +382,7 @@ export class ImageService implements ImageStore {
         if (conflict.used) return records;
         throw new Conflict(conflict.message);
       }
-      this.deleteImage(image, records);
+      this.deleteImage(image, records, !noprune);
       return records;
     }
     // by id
@@ -384,7 +394,7 @@ export class ImageService implements ImageStore {
     const c = this.conflict(id, force ? 'hard' : 'all');
     if (c) throw new Conflict(c.message);
     for (const r of this.refsOf(id)) { this.untag(r, id); records.push({ Untagged: familiarize(r) }); }
-    this.deleteImage(image, records);
+    this.deleteImage(image, records, !noprune);
     return records;
   }
 
@@ -409,7 +419,7 @@ export class ImageService implements ImageStore {
   }
 
   /** Deletes the image record, its config blob and the layers no other image (or user) needs. */
-  private deleteImage(image: ImageRecord, records: DeleteItem[]): void {
+  private deleteImage(image: ImageRecord, records: DeleteItem[], pruneParents = true): void {
     // A force-deleted image that a container still uses keeps its hold (and so its layers) until no
     // container uses that image id any more (then gcLayers() collects them); the containers' own
     // snapshots are built on those layers too, and the snapshotter refuses to remove them meanwhile.
@@ -428,6 +438,11 @@ export class ImageService implements ImageStore {
     for (const c of [...image.chainIds].reverse()) {
       if (needed.has(c)) continue;
       if (this.removeLayer(c)) records.push({ Deleted: c });
+    }
+    // an untagged parent nothing else uses (a build's intermediate image) goes with its last child, as docker prunes it
+    const parent = pruneParents && image.parent ? this.byId(image.parent) : undefined;
+    if (parent && this.refsOf(parent.id).length === 0 && !this.all().some((i) => i.parent === parent.id) && this.users(parent.id).length === 0) {
+      this.deleteImage(parent, records);
     }
   }
 
@@ -761,6 +776,66 @@ export class ImageService implements ImageStore {
         rmSync(work, { recursive: true, force: true });
       }
     });
+  }
+
+  // ---------------------------------------------------------------- commit and build
+
+  /**
+   * A new image on top of `parent` (undefined = from scratch): its layers plus `layer` (an
+   * uncompressed layer tar: a container's diff; none for a step that changes only the config), with
+   * `config` and one more history line. The layer is extracted with the safe extractor's LAYER rules.
+   * On failure nothing is recorded and no layer or blob is left. Returns the image id.
+   */
+  async commitImage(o: CommitImageOptions): Promise<string> {
+    return this.exclusive(async () => {
+      const created = new Date().toISOString();
+      const parent = o.parent;
+      const history: ImageHistory[] = parent ? (parent.history?.length ? [...parent.history] : parent.diffIds.map(() => ({ created: parent.created }))) : [];
+      const entry: ImageHistory = { created, created_by: o.createdBy };
+      if (o.author) entry.author = o.author;
+      if (o.comment) entry.comment = o.comment;
+      const diffIds = [...(parent?.diffIds ?? [])];
+      const sizes = [...(parent?.layerSizes ?? parent?.chainIds.map((c) => this.snapshots.get(c)?.size ?? 0) ?? [])];
+      let createdLayer: LayerRow | undefined;
+      const ingest = o.layer ? this.content.begin() : undefined;
+      try {
+        if (o.layer && ingest) {
+          await ingest.write(o.layer);
+          const diffId = ingest.digest();
+          const applied = await this.snapshots.applyWith(diffId, parent?.chainIds[parent.chainIds.length - 1],
+            async (dir) => extractTarStream(await ingest.open(), dir, LAYER));
+          if (applied.created) createdLayer = applied.layer;
+          await ingest.commit(diffId);
+          diffIds.push(diffId);
+          sizes.push(applied.layer.size);
+        } else entry.empty_layer = true;
+        history.push(entry);
+        return this.recordImage({
+          created, architecture: parent?.architecture ?? 'amd64', os: parent?.os ?? 'linux', config: o.config, diffIds,
+          chainIds: computeChainIds(diffIds), size: sizes.reduce((a, b) => a + b, 0), parent: parent?.id, history, layerSizes: sizes,
+          comment: o.comment, author: o.author, buildCacheKey: o.buildCacheKey,
+        });
+      } catch (e) {
+        ingest?.abort();
+        if (createdLayer && !this.all().some((i) => i.chainIds.includes(createdLayer!.chainId))) {
+          try { this.snapshots.removeNow(createdLayer.chainId); } catch (err) { if (!(err instanceof Conflict || err instanceof NotFound)) throw err; }
+          if (!this.all().some((i) => i.diffIds.includes(createdLayer!.diffId))) this.content.delete(createdLayer.diffId);
+        }
+        throw e;
+      }
+    });
+  }
+
+  /** The image an earlier build made for this step (same parent, same cache key), if it is still there. */
+  buildCache(parentId: string, key: string): ImageRecord | undefined {
+    return this.all().find((i) => (i.parent ?? '') === parentId && i.buildCacheKey === key);
+  }
+
+  /** Points a reference (name[:tag], as docker build -t takes it) at an image. */
+  async tagImage(imageId: string, name: string): Promise<string> {
+    const target = targetReference(name);
+    await this.exclusive(() => this.setTag(refString(target), imageId));
+    return familiarize(refString(target));
   }
 }
 

@@ -3,7 +3,15 @@
 // into the content store and applied as snapshot directories; it is named by tags; it is removed
 // (rmi) when no container uses it, or with force.
 
-import type { HealthConfig } from '../containers/healthcheck.js';
+/** docker's image/container Healthcheck (durations in nanoseconds; 0 = inherit / default). */
+export interface HealthConfig {
+  Test?: string[] | null;
+  Interval?: number;
+  Timeout?: number;
+  StartPeriod?: number;
+  StartInterval?: number;
+  Retries?: number;
+}
 
 /** The `config` part of an OCI/Docker image configuration (what `docker inspect` shows as Config). */
 export interface ImageConfig {
@@ -46,6 +54,8 @@ export interface ImageRecord {
   layerSizes?: number[];   // unpacked size of each layer, bottom first (history sizes)
   /** The distributable blob of each layer, bottom first (compressed as pulled or as first pushed); null = not known yet. */
   layerBlobs?: Array<LayerBlob | null>;
+  /** Built images: the step's layer cache key (src/build/instructions.ts cacheKey), looked up under `parent`. */
+  buildCacheKey?: string;
 }
 
 /** A layer as a registry blob: digest and size of the (compressed) bytes and their media type. */
