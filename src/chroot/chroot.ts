@@ -532,7 +532,9 @@ export class ChrootManager {
     if (user && jail) user = { ...user, groups: [user.gid] };  // jails: only the user's own group
     if (user && user.uid === 0 && user.gid === 0 && !jail) user = undefined;
     const workdir = cleanInnerPath(o.workdir ?? '/', o.cwd ? '--cwd' : '--workdir');
-    const wd = view.existing(workdir);
+    // the directory may be inside a bind mount (--cwd under /home or /tmp): look on the host then
+    const inBind = at.setup ? [...binds].reverse().find((b) => workdir === b.inner || workdir.startsWith(b.inner + '/')) : undefined;
+    const wd = inBind ? join(inBind.host, workdir.slice(inBind.inner.length)) : view.existing(workdir);
     if (!wd || !isDirectory(wd)) throw new InvalidArgument(`${o.cwd ? '--cwd' : '--workdir'} ${workdir} is not a directory in chroot ${name}`);
     let argv = o.argv;
     const entry = user ? passwd.find((p) => p.uid === user!.uid) : passwd.find((p) => p.uid === 0);
