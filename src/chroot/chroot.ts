@@ -399,6 +399,9 @@ export class ChrootManager {
       ...(r.kind === 'debootstrap' ? { Suite: r.suite, Variant: r.variant, Include: r.include, Mirror: r.mirror, FromCache: r.fromCache ?? false, CacheKey: r.cacheKey } : {}),
       ...(r.kind === 'image' ? { Image: r.image, ImageId: r.imageId } : {}),
       ...(r.kind === 'jail' ? { Program: r.program, User: r.user, Copies: r.copies } : {}),
+      ...(r.kind === 'tar' ? { Tarball: r.tarball } : {}),
+      Profile: r.profile ?? 'default', Users: r.users ?? [], Groups: r.groups ?? [],
+      Sessions: this.sessions.of(name).map((x) => x.id),
       OS: pretty ?? null, DebianVersion: debianVersion ?? null,
       BuildSeconds: r.buildSeconds ?? null,
       Processes: pids,
@@ -470,10 +473,12 @@ export class ChrootManager {
     return r;
   }
 
-  /** Records the profile a chroot's runs use when they name none. */
-  setProfile(name: string, profile: string): void {
+  /** Records the profile a chroot's runs use when they name none, and who may enter without root. */
+  setAccess(name: string, a: { profile?: string; users?: string[]; groups?: string[] }): void {
     const r = this.store.get(name);
-    r.profile = isProfilePath(profile) ? resolvePath(profile) : profile;
+    if (a.profile) r.profile = isProfilePath(a.profile) ? resolvePath(a.profile) : a.profile;
+    if (a.users?.length) r.users = a.users;
+    if (a.groups?.length) r.groups = a.groups;
     this.store.write(r);
   }
 

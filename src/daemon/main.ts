@@ -16,6 +16,8 @@ import type { Services } from './services.js';
 import { NetworkService } from '../network/service.js';
 import { PRIVATE, privateDir, setDaemonUmask, tighten } from '../sys/perms.js';
 import { NetworkStore } from '../network/store.js';
+import { ChrootManager } from '../chroot/chroot.js';
+import { ChrootGate } from '../chroot/gate.js';
 
 const USAGE = `Usage: cocon daemon [OPTIONS]
 
@@ -33,6 +35,7 @@ Options:
       --icc                      Enable inter-container communication on the default bridge (default true)
       --default-address-pool     Pool for user networks: base=CIDR,size=N (default base=10.208.0.0/12,size=24)
       --iptables                 Enable NAT and port publishing rules (nftables) (default true)
+      --chroot-socket string     Socket through which users listed in a chroot run commands in it ("" = none) (default "<exec-root>-chroot.sock", /run/cocon-chroot.sock)
 `;
 
 export function parseDaemonFlags(argv: string[]): Record<string, string> {
@@ -40,6 +43,7 @@ export function parseDaemonFlags(argv: string[]): Record<string, string> {
     '--data-root': 'dataRoot', '--exec-root': 'execRoot', '-H': 'host', '--host': 'host', '-p': 'pidFile', '--pidfile': 'pidFile',
     '--default-runtime': 'runtime', '--runtime': 'runtime', '-l': 'logLevel', '--log-level': 'logLevel', '--insecure-registry': 'insecureRegistry',
     '--bridge': 'bridge', '-b': 'bridge', '--bip': 'bip', '--icc': 'icc', '--default-address-pool': 'defaultAddressPool', '--iptables': 'iptables',
+    '--chroot-socket': 'chrootSocket',
   };
   const bools = new Set(['--icc', '--iptables']);
   const out: Record<string, string> = {};
@@ -71,7 +75,12 @@ function closeRoots(dataRoot: string, execRoot: string): void {
 }
 
 export async function runDaemon(argv: string[]): Promise<void> {
-  const config = resolveConfig(parseDaemonFlags(argv));
+  const flags = parseDaemonFlags(argv);
+  const gateFlag = flags.chrootSocket;
+  delete flags.chrootSocket;
+  const config = resolveConfig(flags);
+  // beside the exec root (which is 0710 root): /run/cocon -> /run/cocon-chroot.sock
+  const chrootSocket = gateFlag ?? `${config.execRoot.replace(/\/+$/, '')}-chroot.sock`;
   setLogLevel(config.logLevel);
   setDaemonUmask();
   closeRoots(config.dataRoot, config.execRoot);
@@ -94,12 +103,15 @@ export async function runDaemon(argv: string[]): Promise<void> {
   const s: Services = { config, db, events, images, containers, execs, volumes, networks, startedAt: new Date() };
   await containers.reconcile();
   const server = await listen(s, serverLimits(process.env.COCON_API_TIMEOUTS));
+  const gate = chrootSocket ? new ChrootGate(new ChrootManager(config.dataRoot), chrootSocket) : undefined;
+  await gate?.listen();
   log.info('daemon ready', { socket: config.socketPath, dataRoot: config.dataRoot, execRoot: config.execRoot, pid: process.pid });
   let stopping = false;
   const shutdown = async (sig: string) => {
     if (stopping) return; stopping = true;
     log.info('shutting down', { signal: sig });
     server.close();
+    gate?.close();
     await containers.shutdown();
     await networks.shutdown();
     db.close();

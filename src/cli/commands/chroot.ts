@@ -22,6 +22,7 @@ import type { SpawnedRoot } from '../../sys/chroot.js';
 import { Conflict, EngineError, Internal, InvalidArgument, Unavailable } from '../../core/errors.js';
 import type { ChrootSummary } from '../../chroot/chroot.js';
 import { parseEnv } from '../../chroot/validate.js';
+import { parseNames } from '../../chroot/access.js';
 import { DEFAULT_DATA_ROOT } from '../../chroot/store.js';
 import { resolve as resolvePath } from 'node:path';
 
@@ -95,6 +96,8 @@ const SUBS: Record<string, Sub> = {
       { long: 'from-image', type: 'string', desc: 'Take the root filesystem of this image (needs the local daemon)' },
       { long: 'from-tar', type: 'string', desc: 'Unpack this root filesystem tarball (plain, gzip, xz or zstd)' },
       { long: 'profile', type: 'string', desc: 'Default profile of its runs: default, minimal, or a profile file' },
+      { long: 'users', type: 'list', desc: 'Users who may run commands in it without being root (comma separated)' },
+      { long: 'groups', type: 'list', desc: 'Groups whose members may run commands in it without being root' },
       { long: 'quiet', short: 'q', type: 'bool', desc: 'No progress output' },
     ],
     min: 1, max: 1,
@@ -103,7 +106,9 @@ const SUBS: Record<string, Sub> = {
       const image = o.str('from-image');
       const profile = o.str('profile');
       if (profile) m.profileOf({ name, kind: 'tar', state: 'ready', created: '', arch: '' }, profile);  // checked before anything is made
-      const finish = (): void => { if (profile) m.setProfile(name, profile); };
+      const users = parseNames(o.list('users'), '--users');
+      const groups = parseNames(o.list('groups'), '--groups');
+      const finish = (): void => { m.setAccess(name, { profile: profile || undefined, users, groups }); };
       if (o.str('from-tar')) {
         if (image || o.has('suite') || o.has('arch') || o.has('include') || o.has('mirror')) throw new InvalidArgument('--from-tar cannot be combined with --from-image, --suite, --arch, --include or --mirror');
         const rec = await m.createFromTar(name, resolvePath(o.str('from-tar')));
@@ -367,6 +372,23 @@ Object.assign(SUBS, {
 SUBS.list = SUBS.ls;
 SUBS.remove = SUBS.rm;
 
+/** `chroot run` by a user who is not root: through the daemon's chroot gate (listed users only). */
+async function runAsUser(o: Opts, argv: string[]): Promise<number> {
+  try {
+    if (o.list('bind').length) throw new InvalidArgument('--bind needs root');
+    if (o.str('user')) throw new InvalidArgument('--user needs root (you enter a chroot as yourself)');
+    const ro = runOpts(o, argv, false);
+    const { runThroughGate, DEFAULT_GATE_SOCKET } = await import('../chrootgate.js');
+    return await runThroughGate(process.env.COCON_CHROOT_SOCKET || DEFAULT_GATE_SOCKET, {
+      chroot: o.args[0], argv, env: ro.env, ...(ro.workdir ? { workdir: ro.workdir } : {}),
+      ...(ro.profile ? { profile: ro.profile } : {}), ephemeral: o.bool('ephemeral'),
+    });
+  } catch (e) {
+    err(`cocon: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 125;
+  }
+}
+
 function sessionUsage(): string {
   const names = Object.keys(SUBS).filter((n) => n.startsWith('session '));
   return `
@@ -461,6 +483,7 @@ export async function chrootMain(args: string[], hostFlag?: string): Promise<num
   const o = new Opts(parsed, defs);
   dataRoot = resolvePath(o.str('data-root') || dataRoot || process.env.COCON_DATA_ROOT || DEFAULT_DATA_ROOT);
   const m = new ChrootManager(dataRoot);
+  if (subName === 'run' && process.getuid?.() !== 0) return runAsUser(o, cmdArgs);
   try {
     if (subName !== 'ls' && subName !== 'list' && subName !== 'inspect' && subName !== 'cache' && process.getuid?.() !== 0) {
       throw new Unavailable(`cocon chroot ${subName} needs root (mount namespaces, chroot, mknod)`);
