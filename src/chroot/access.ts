@@ -10,7 +10,7 @@
 //   client -> gate: REQUEST (JSON GateRequest, first and once), STDIN, STDIN_EOF, SIGNAL (a name)
 //   gate -> client: STDOUT, STDERR, EXIT (decimal status, last), ERROR (message, last; status 125)
 import { InvalidArgument } from '../core/errors.js';
-import { parseGroup, parsePasswd } from './validate.js';
+import { parseGroup, parsePasswd } from '../core/users.js';
 
 export const FRAME = { REQUEST: 0x10, STDIN: 0x00, STDIN_EOF: 0x01, SIGNAL: 0x02, STDOUT: 0x11, STDERR: 0x12, EXIT: 0x13, ERROR: 0x14 } as const;
 

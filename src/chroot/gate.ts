@@ -115,7 +115,7 @@ export class ChrootGate {
     const argv = req.argv.length ? req.argv : ['/bin/sh'];
     // the working directory is entered after the switch to the caller (never with root's rights)
     const wd = req.workdir ? cleanInnerPath(req.workdir, '--workdir') : undefined;
-    if (wd && wd.includes('\n')) throw new InvalidArgument('bad --workdir');
+    if (wd?.includes('\n')) throw new InvalidArgument('bad --workdir');
     return {
       argv: wd && wd !== '/' ? ['/bin/sh', '-c', 'cd -- "$0" && exec "$@"', wd, ...argv] : argv,
       user: who.name, env: { ...(req.env ?? {}) }, profile: req.profile, noNewPrivs: true, stdio: 'pipe',

@@ -60,7 +60,7 @@ export function parseProfile(name: string, text: string): Profile {
     const f = line.split(/\s+/);
     const where = `profile ${name}, line ${i + 1}`;
     const hostPath = (s: string | undefined): string => {
-      if (!s || !s.startsWith('/')) throw new InvalidArgument(`${where}: "${f[0]}" needs an absolute host path`);
+      if (!s?.startsWith('/')) throw new InvalidArgument(`${where}: "${f[0]}" needs an absolute host path`);
       return cleanInnerPath(s, `${where}: host path`);
     };
     switch (f[0]) {

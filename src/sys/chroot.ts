@@ -85,7 +85,7 @@ function buildSetup(p: RunPlan): string[] {
     for (const d of [p.overlay.lower, p.overlay.upper, p.overlay.work, R]) {
       if (/[,:\\]/.test(d)) throw new Error(`overlay path ${d} contains a character overlayfs options cannot carry (, : \\)`);
     }
-    step(`mount -t overlay -o ${q(`lowerdir=${p.overlay.lower},upperdir=${p.overlay.upper},workdir=${p.overlay.work}`)} cocon-session ${q(R)}`);
+    step(`mount -t overlay -o ${shq(`lowerdir=${p.overlay.lower},upperdir=${p.overlay.upper},workdir=${p.overlay.work}`)} cocon-session ${shq(R)}`);
   }
   if (p.systemMounts) {
     if (emu) {
