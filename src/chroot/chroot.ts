@@ -8,7 +8,10 @@
 // is a container.
 //
 // Decisions
-//  - CLI only, no daemon: `cocon chroot ...` works without a running daemon, as root. State lives
+//  - CLI only for root: `cocon chroot ...` works without a running daemon, as root. Users listed
+//    in a record (--users/--groups) enter through the daemon's chroot gate (./gate.ts), which uses
+//    this same manager. Sessions (throwaway overlays, named sessions) are ./session.ts; what a run
+//    mounts and copies in comes from a profile (./profile.ts). State lives
 //    under <data-root>/chroots (default /var/lib/cocon; `--data-root` or COCON_DATA_ROOT), one
 //    directory per chroot holding `root/` and `chroot.json` (a JSON record written to a temp file
 //    and renamed). mkdir of the chroot's directory is the name lock. See ./store.ts.

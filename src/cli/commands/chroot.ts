@@ -8,6 +8,10 @@
 //   cocon chroot run NAME [--user U] [--workdir D] [--bind HOST:PATH[:ro]] [--env K=V] [--] CMD [ARG...]
 //   cocon chroot shell NAME [--user U] ...    cocon chroot export NAME > x.tar    cocon chroot commit NAME IMAGE[:TAG]
 //   cocon chroot cache [--prune [KEY-PREFIX...]]
+//   cocon chroot create NAME --from-tar FILE [--profile P] [--users U,..] [--groups G,..]
+//   cocon chroot run [--ephemeral] [--profile default|minimal|FILE] [--cwd] NAME -- CMD
+//   cocon chroot session begin [--ephemeral] NAME | run ID -- CMD | ls | end ID... | recover
+// A user who is not root runs `chroot run` through the daemon's chroot gate (../chrootgate.ts).
 //
 // Exit status: 0; 1 for errors of management commands; 125 for flag errors and for run/shell
 // errors before the command starts; otherwise the command's own status (128+N on signal N).
