@@ -8,7 +8,10 @@
 // is a container.
 //
 // Decisions
-//  - CLI only, no daemon: `cocon chroot ...` works without a running daemon, as root. State lives
+//  - CLI only for root: `cocon chroot ...` works without a running daemon, as root. Users listed
+//    in a record (--users/--groups) enter through the daemon's chroot gate (./gate.ts), which uses
+//    this same manager. Sessions (throwaway overlays, named sessions) are ./session.ts; what a run
+//    mounts and copies in comes from a profile (./profile.ts). State lives
 //    under <data-root>/chroots (default /var/lib/cocon; `--data-root` or COCON_DATA_ROOT), one
 //    directory per chroot holding `root/` and `chroot.json` (a JSON record written to a temp file
 //    and renamed). mkdir of the chroot's directory is the name lock. See ./store.ts.
@@ -58,7 +61,7 @@
 // anything is written), NotFound, Conflict (name in use, root busy), Unavailable (missing tools,
 // an architecture this host cannot run), Internal (debootstrap or a copy failed; nothing is left).
 import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync, readdirSync, chmodSync, accessSync, renameSync, rmSync, constants as fsc } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { release } from 'node:os';
 import { Conflict, EngineError, Internal, InvalidArgument, NotFound, Unavailable } from '../core/errors.js';
@@ -71,8 +74,11 @@ import { parseGroup, parsePasswd, type ResolvedUser } from '../core/users.js';
 import {
   binfmtRegistration, copyTree, diskUsage, isDirectory, kernelRunsElf32, killProcessesInRoot, lddOutput, mknod,
   mountsUnderAnywhere, processesInRoot, qemuBinary, readHead, removeTree, resolveInRoot, spawnInRoot, copyLayers,
-  type ExecMode, type RunBind, type SpawnedRoot,
+  type ExecMode, type RunBind, type RunPlan, type SpawnedRoot,
 } from '../sys/chroot.js';
+import { BaseView, type RootView } from '../sys/rootview.js';
+import { SessionManager } from './session.js';
+import { BUILTIN_PROFILES, accountLinesFor, builtinProfile, isProfilePath, mergeAccounts, parseProfile, type Profile } from './profile.js';
 import { debootstrap, debootstrapPath, dropUnsafeIo, debootstrapScripts, packRoot, secondStage, unpackRoot, DebootstrapError } from '../sys/debootstrap.js';
 
 export type { ChrootRecord } from './store.js';
@@ -109,6 +115,12 @@ export interface RunOpts {
   env?: Record<string, string>;
   shell?: boolean;
   stdio?: 'inherit' | 'pipe' | 'ignore';
+  /** default | minimal | a profile file (see ./profile.ts). */
+  profile?: string;
+  /** workdir came from --cwd (the caller's directory): only changes the error message. */
+  cwd?: boolean;
+  /** Run with no-new-privs (always for jails; for users entering through the daemon). */
+  noNewPrivs?: boolean;
 }
 
 export interface ExecInfo {
@@ -123,7 +135,8 @@ export interface ChrootSummary extends ChrootRecord { path: string; size: number
 /** The chroot manager over one data root. */
 export class ChrootManager {
   readonly store: ChrootStore;
-  constructor(readonly dataRoot: string) { this.store = new ChrootStore(dataRoot); }
+  readonly sessions: SessionManager;
+  constructor(readonly dataRoot: string) { this.store = new ChrootStore(dataRoot); this.sessions = new SessionManager(this); }
 
   /** How programs of `arch` run on this host (native, native32 under setarch i686, emulated, or not at all). */
   async execInfo(arch: string): Promise<ExecInfo> {
@@ -271,6 +284,35 @@ export class ChrootManager {
     }
   }
 
+  /**
+   * Makes a chroot from a root filesystem tarball (plain, gzip, xz or zstd): an exported chroot, an
+   * mmdebstrap tarball, a minimal root. The archive is the admin's own, trusted like debootstrap.
+   */
+  async createFromTar(name: string, file: string): Promise<ChrootRecord> {
+    validateName(name);
+    let st;
+    try { st = statSync(file); } catch { throw new InvalidArgument(`--from-tar: ${file} does not exist`); }
+    if (!st.isFile()) throw new InvalidArgument(`--from-tar: ${file} is not a file`);
+    const started = Date.now();
+    this.store.claim(name);
+    const rec: ChrootRecord = { name, kind: 'tar', state: 'creating', created: new Date().toISOString(), arch: debianArch(process.arch), tarball: file };
+    const root = this.store.rootDir(name);
+    try {
+      this.store.write(rec);
+      mkdirSync(root, { mode: 0o755 });
+      await unpackRoot(file, root);
+      chmodSync(root, 0o755);
+      rec.state = 'ready';
+      rec.buildSeconds = Math.round((Date.now() - started) / 100) / 10;
+      this.store.write(rec);
+      return rec;
+    } catch (e) {
+      await this.discard(name);
+      if (e instanceof EngineError) throw e;
+      throw new Internal(`unpacking ${file}: ${(e as Error).message}`);
+    }
+  }
+
   /** Builds a one-program jail. */
   async jail(o: JailOpts): Promise<ChrootRecord> {
     validateName(o.name);
@@ -360,6 +402,9 @@ export class ChrootManager {
       ...(r.kind === 'debootstrap' ? { Suite: r.suite, Variant: r.variant, Include: r.include, Mirror: r.mirror, FromCache: r.fromCache ?? false, CacheKey: r.cacheKey } : {}),
       ...(r.kind === 'image' ? { Image: r.image, ImageId: r.imageId } : {}),
       ...(r.kind === 'jail' ? { Program: r.program, User: r.user, Copies: r.copies } : {}),
+      ...(r.kind === 'tar' ? { Tarball: r.tarball } : {}),
+      Profile: r.profile ?? 'default', Users: r.users ?? [], Groups: r.groups ?? [],
+      Sessions: this.sessions.of(name).map((x) => x.id),
       OS: pretty ?? null, DebianVersion: debianVersion ?? null,
       BuildSeconds: r.buildSeconds ?? null,
       Processes: pids,
@@ -401,6 +446,10 @@ export class ChrootManager {
     if (!this.store.exists(name)) throw new NotFound(`no such chroot: ${name}`);
     const dir = this.store.chrootDir(name);
     const root = this.store.rootDir(name);
+    await this.sessions.recover();
+    const sessions = this.sessions.of(name);
+    if (sessions.length && !force) throw new Conflict(`chroot ${name} has session(s) ${sessions.map((x) => x.id).join(', ')} (end them, or use --force)`);
+    await this.sessions.endAllOf(name);
     const pids = processesInRoot(root);
     if (pids.length && !force) throw new Conflict(`chroot ${name} is in use by process(es) ${pids.join(', ')} (use --force to kill them)`);
     if (pids.length) await killProcessesInRoot(root);
@@ -414,44 +463,94 @@ export class ChrootManager {
 
   /** Starts a command in the chroot; resolves once it is spawned. */
   async start(name: string, o: RunOpts): Promise<SpawnedRoot> {
+    const r = this.readyRecord(name);
+    const root = this.store.rootDir(name);
+    const { plan, argv } = await this.prepare(r, o, { view: new BaseView(root), setup: true });
+    return spawnInRoot(plan, argv, o.stdio ?? 'inherit');
+  }
+
+  /** The record of a chroot that can run here (ready, and an architecture this host runs). */
+  readyRecord(name: string): ChrootRecord {
     const r = this.store.get(name);
     if (r.state !== 'ready') throw new Conflict(`chroot ${name} is not ready (state ${r.state})`);
-    const root = this.store.rootDir(name);
+    return r;
+  }
+
+  /** Records the profile a chroot's runs use when they name none, and who may enter without root. */
+  setAccess(name: string, a: { profile?: string; users?: string[]; groups?: string[] }): void {
+    const r = this.store.get(name);
+    if (a.profile) r.profile = isProfilePath(a.profile) ? resolvePath(a.profile) : a.profile;
+    if (a.users?.length) r.users = a.users;
+    if (a.groups?.length) r.groups = a.groups;
+    this.store.write(r);
+  }
+
+  /** The profile a run uses: --profile (built-in name or file), else the record's, else default. */
+  profileOf(r: ChrootRecord, spec?: string): Profile {
+    const s = spec || r.profile || 'default';
+    if (!isProfilePath(s)) return builtinProfile(s);
+    let text: string;
+    try { text = readFileSync(s, 'utf8'); } catch (e) { throw new InvalidArgument(`cannot read profile ${s}: ${(e as Error).message}`); }
+    return parseProfile(s, text);
+  }
+
+  /**
+   * Plans a run: the mounts and files of the profile (setup), the user (created in the root from
+   * the host's entry when missing), working directory, environment and command. Mount targets
+   * and written files go through `view` (the root itself, or a throwaway overlay over it).
+   */
+  async prepare(r: ChrootRecord, o: RunOpts, at: { view: RootView; setup: boolean; planRoot?: string }): Promise<{ plan: RunPlan; argv: string[] }> {
+    const name = r.name;
+    const view = at.view;
     const exec = await this.execInfo(r.arch);
     if (exec.mode === 'unavailable') throw new Unavailable(`chroot ${name} (${r.arch}) cannot run here: ${exec.reason}`);
     const jail = r.kind === 'jail';
-    const binds: BindSpec[] = (o.binds ?? []).map(parseBind);
+    const profile = jail ? BUILTIN_PROFILES.minimal : this.profileOf(r, o.profile);
+    const binds: BindSpec[] = [...(at.setup && !jail ? profile.binds : []), ...(o.binds ?? []).map(parseBind)];
     for (const b of binds) if (!existsSync(b.host)) throw new InvalidArgument(`--bind: host path ${b.host} does not exist`);
-    const passwd = parsePasswd(readText(resolveInRoot(root, '/etc/passwd') ?? ''));
-    const groups = parseGroup(readText(resolveInRoot(root, '/etc/group') ?? ''));
+    const runBinds: RunBind[] = [];
+    if (at.setup) {
+      // where the command runs, the mount points must exist (created inside the root, never outside)
+      if (!jail) for (const d of ['/proc', '/sys', '/dev']) view.target(d, 'dir');
+      for (const b of binds) runBinds.push({ host: b.host, readonly: b.readonly, target: view.target(b.inner, isDirectory(b.host) ? 'dir' : 'file') });
+      if (!jail && view.existing('/etc') && isDirectory(view.existing('/etc')!)) {
+        for (const c of profile.copies) {
+          if (!existsSync(c.host)) continue;
+          try { view.write(c.inner, readFileSync(c.host)); } catch { /* read-only root or odd file: leave it */ }
+        }
+        for (const m of profile.merges) {
+          const cur = readText(view.existing(m.inner) ?? '');
+          try { view.write(m.inner, mergeAccounts(readText(m.host), cur)); } catch { /* leave it */ }
+        }
+      }
+    } else if (binds.length) throw new InvalidArgument('--bind is set when a session begins, not for each command');
+    let passwdText = readText(view.existing('/etc/passwd') ?? '');
+    let groupText = readText(view.existing('/etc/group') ?? '');
+    if (o.user && !jail && /^[a-z_][a-z0-9_.-]*$/i.test(o.user.split(':')[0]) && !/^\d+$/.test(o.user.split(':')[0])) {
+      // --user NAME missing from the root: add the host's entry (and its primary group), as schroot users expect
+      const add = accountLinesFor(o.user.split(':')[0], readText('/etc/passwd'), readText('/etc/group'), passwdText, groupText);
+      if (add?.passwd) { passwdText = appendLine(passwdText, add.passwd); view.write('/etc/passwd', passwdText); }
+      if (add?.group) { groupText = appendLine(groupText, add.group); view.write('/etc/group', groupText); }
+    }
+    const passwd = parsePasswd(passwdText);
+    const groups = parseGroup(groupText);
     let user: ResolvedUser | undefined;
     if (o.user) user = chrootUser(o.user, passwd, groups);
     else if (jail && r.user) user = { uid: r.user.uid, gid: r.user.gid, groups: [r.user.gid], name: r.user.name, home: '/' };
     if (user && jail) user = { ...user, groups: [user.gid] };  // jails: only the user's own group
     if (user && user.uid === 0 && user.gid === 0 && !jail) user = undefined;
-    const workdir = cleanInnerPath(o.workdir ?? '/', '--workdir');
-    const wd = resolveInRoot(root, workdir);
-    if (!wd || !isDirectory(wd)) throw new InvalidArgument(`--workdir ${workdir} is not a directory in chroot ${name}`);
-    // where the command runs, the mount points must exist (created inside the root, never outside)
-    if (!jail) for (const d of ['/proc', '/sys', '/dev']) resolveInRoot(root, d, 'dir');
-    const runBinds: RunBind[] = binds.map((b) => ({
-      host: b.host, readonly: b.readonly,
-      target: resolveInRoot(root, b.inner, isDirectory(b.host) ? 'dir' : 'file')!,
-    }));
-    if (!jail) {
-      for (const f of ['/etc/resolv.conf', '/etc/hosts']) {
-        if (!existsSync(f) || !isDirectory(join(root, 'etc'))) continue;
-        const t = resolveInRoot(root, f, 'file');
-        if (t) { try { copyFileSync(f, t); } catch { /* read-only root or odd file: leave it */ } }
-      }
-    }
+    const workdir = cleanInnerPath(o.workdir ?? '/', o.cwd ? '--cwd' : '--workdir');
+    // the directory may be inside a bind mount (--cwd under /home or /tmp): look on the host then
+    const inBind = at.setup ? [...binds].reverse().find((b) => workdir === b.inner || workdir.startsWith(b.inner + '/')) : undefined;
+    const wd = inBind ? join(inBind.host, workdir.slice(inBind.inner.length)) : view.existing(workdir);
+    if (!wd || !isDirectory(wd)) throw new InvalidArgument(`${o.cwd ? '--cwd' : '--workdir'} ${workdir} is not a directory in chroot ${name}`);
     let argv = o.argv;
     const entry = user ? passwd.find((p) => p.uid === user!.uid) : passwd.find((p) => p.uid === 0);
     if (!argv.length || o.shell) {
       if (jail) argv = [r.program!];
       else {
-        const sh = entry?.shell && !/nologin|false$/.test(entry.shell) && resolveInRoot(root, entry.shell) ? entry.shell
-          : resolveInRoot(root, '/bin/bash') ? '/bin/bash' : '/bin/sh';
+        const sh = entry?.shell && !/nologin|false$/.test(entry.shell) && view.existing(entry.shell) ? entry.shell
+          : view.existing('/bin/bash') ? '/bin/bash' : '/bin/sh';
         argv = o.shell ? [sh, '-l'] : [sh];
       }
     }
@@ -461,11 +560,12 @@ export class ChrootManager {
     const uname = user ? user.name : 'root';
     if (uname) { env.USER = uname; env.LOGNAME = uname; }
     Object.assign(env, o.env ?? {});
-    return spawnInRoot({
-      root, mode: exec.mode as ExecMode, binfmt: exec.binfmt, systemMounts: !jail, binds: runBinds,
+    const plan: RunPlan = {
+      root: at.planRoot ?? view.root, mode: exec.mode as ExecMode, binfmt: exec.binfmt, systemMounts: !jail, binds: runBinds,
       user: user ? { uid: user.uid, gid: user.gid, groups: user.groups } : undefined,
-      noNewPrivs: jail, workdir, env,
-    }, argv, o.stdio ?? 'inherit');
+      noNewPrivs: jail || !!o.noNewPrivs, workdir, env, devpts: profile.devpts,
+    };
+    return { plan, argv };
   }
 
   // ---- export ---------------------------------------------------------------------------------
@@ -483,7 +583,8 @@ export class ChrootManager {
   mountsAnywhere(name: string): string[] { return mountsUnderAnywhere(this.store.rootDir(name)); }
 }
 
-function readText(p: string): string { try { return p ? readFileSync(p, 'utf8') : ''; } catch { return ''; } }
+function appendLine(text: string, line: string): string { return (text && !text.endsWith('\n') ? text + '\n' : text) + line + '\n'; }
+export function readText(p: string): string { try { return p ? readFileSync(p, 'utf8') : ''; } catch { return ''; } }
 function removeSync(p: string): void { rmSync(p, { recursive: true, force: true }); }
 
 /** Copies a host file (dereferenced) to the same path inside root, creating real parent dirs. */

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Conflict, NotFound } from '../core/errors.js';
 import { privateDir } from '../sys/perms.js';
 
-export type ChrootKind = 'debootstrap' | 'image' | 'jail';
+export type ChrootKind = 'debootstrap' | 'image' | 'jail' | 'tar';
 
 export interface ChrootRecord {
   name: string;
@@ -31,11 +31,18 @@ export interface ChrootRecord {
   // image
   image?: string;
   imageId?: string;
+  // tar
+  tarball?: string;
   // jail
   program?: string;
   programArgs?: string[];
   user?: { name: string; uid: number; gid: number };
   copies?: string[];
+  /** Profile used when a run names none (see ./profile.ts); absent = default. */
+  profile?: string;
+  /** Who may enter without being root (through the daemon): user names and group names. */
+  users?: string[];
+  groups?: string[];
   /** Seconds the create took. */
   buildSeconds?: number;
   /** Notes shown by inspect (e.g. "apt ignores Valid-Until: the mirror's sid Release expired"). */

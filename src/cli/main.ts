@@ -143,6 +143,7 @@ Management Commands:
   volume      Manage volumes
   daemon      Start the cocon daemon
   chroot      Manage chroot environments and jails
+  jail        Manage jailed SSH/SFTP accounts
 
 Global Options:
 ${renderFlagHelp(GLOBAL_FLAGS)}
@@ -264,6 +265,7 @@ async function main(argv: string[]): Promise<number> {
 
   const [word, ...args] = rest;
   if (word === 'chroot') return (await import('./commands/chroot.js')).chrootMain(args, hostFlag);
+  if (word === 'jail') return (await import('./commands/jail.js')).jailMain(args);
   const groups: Record<string, Record<string, Entry>> = { container: CONTAINER_SUB, image: IMAGE_SUB, system: SYSTEM_SUB, volume: objectSub('volume'), network: objectSub('network') };
   if (groups[word]) {
     const subs = groups[word];

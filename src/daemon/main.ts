@@ -21,6 +21,8 @@ import type { Services } from './services.js';
 import { NetworkService } from '../network/service.js';
 import { PRIVATE, privateDir, setDaemonUmask, tighten } from '../sys/perms.js';
 import { NetworkStore } from '../network/store.js';
+import { ChrootManager } from '../chroot/chroot.js';
+import { ChrootGate } from '../chroot/gate.js';
 
 const USAGE = `Usage: cocon daemon [OPTIONS]
 
@@ -40,6 +42,7 @@ Options:
       --iptables                 Enable NAT and port publishing rules (nftables) (default true)
       --log-driver string        Default driver for container logs: json-file, local, none (default "json-file")
       --log-opt map              Default log driver options (repeatable; default max-size=10m,max-file=3)
+      --chroot-socket string     Socket through which users listed in a chroot run commands in it ("" = none) (default "<exec-root>-chroot.sock", /run/cocon-chroot.sock)
 `;
 
 export function parseDaemonFlags(argv: string[]): Record<string, string> {
@@ -47,6 +50,7 @@ export function parseDaemonFlags(argv: string[]): Record<string, string> {
     '--data-root': 'dataRoot', '--exec-root': 'execRoot', '-H': 'host', '--host': 'host', '-p': 'pidFile', '--pidfile': 'pidFile',
     '--default-runtime': 'runtime', '--runtime': 'runtime', '-l': 'logLevel', '--log-level': 'logLevel', '--insecure-registry': 'insecureRegistry',
     '--bridge': 'bridge', '-b': 'bridge', '--bip': 'bip', '--icc': 'icc', '--default-address-pool': 'defaultAddressPool', '--iptables': 'iptables', '--log-driver': 'logDriver', '--log-opt': 'logOpt',
+    '--chroot-socket': 'chrootSocket',
   };
   const bools = new Set(['--icc', '--iptables']);
   const out: Record<string, string> = {};
@@ -78,9 +82,14 @@ function closeRoots(dataRoot: string, execRoot: string): void {
 }
 
 export async function runDaemon(argv: string[]): Promise<void> {
-  const config = resolveConfig(parseDaemonFlags(argv));
+  const flags = parseDaemonFlags(argv);
+  const gateFlag = flags.chrootSocket;
+  delete flags.chrootSocket;
+  const config = resolveConfig(flags);
   // A bad --log-driver/--log-opt stops the daemon here rather than failing every create.
   validateLogConfig({ Type: config.logDriver, Config: config.logOpts }, { Type: config.logDriver, Config: {} });
+  // beside the exec root (which is 0710 root): /run/cocon -> /run/cocon-chroot.sock
+  const chrootSocket = gateFlag ?? `${config.execRoot.replace(/\/+$/, '')}-chroot.sock`;
   setLogLevel(config.logLevel);
   setDaemonUmask();
   closeRoots(config.dataRoot, config.execRoot);
@@ -108,6 +117,8 @@ export async function runDaemon(argv: string[]): Promise<void> {
   const logs = new LogRotator(containers, events);
   logs.resume();
   const server = await listen(s, serverLimits(process.env.COCON_API_TIMEOUTS));
+  const gate = chrootSocket ? new ChrootGate(new ChrootManager(config.dataRoot), chrootSocket) : undefined;
+  await gate?.listen();
   log.info('daemon ready', { socket: config.socketPath, dataRoot: config.dataRoot, execRoot: config.execRoot, pid: process.pid });
   let stopping = false;
   const shutdown = async (sig: string) => {
@@ -116,6 +127,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
     server.close();
     health.shutdown();
     logs.shutdown();
+    gate?.close();
     await containers.shutdown();
     await networks.shutdown();
     db.close();

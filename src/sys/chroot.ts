@@ -39,6 +39,10 @@ export interface RunPlan {
   noNewPrivs: boolean;
   workdir: string;               // inside the root
   env: Record<string, string>;
+  /** Mount a throwaway overlay (lower = the base root) at `root` first. */
+  overlay?: { lower: string; upper: string; work: string };
+  /** The host's /dev/pts (default) or a new private devpts instance. */
+  devpts?: 'host' | 'private';
 }
 
 const DEV_NODES: [string, number, number][] = [
@@ -47,6 +51,23 @@ const DEV_NODES: [string, number, number][] = [
 
 /** The shell script run inside the new mount namespace; CMD comes as "$@". Pure. */
 export function buildRunScript(p: RunPlan): string {
+  return [...buildSetup(p), buildExec(p)].join('\n') + '\n';
+}
+
+/**
+ * The script of a session's holder: the same mounts, then it prints a line and sleeps, keeping the
+ * mount namespace alive for the commands that enter it later (buildEnterScript). Pure.
+ */
+export function buildHolderScript(p: RunPlan): string {
+  return [...buildSetup(p), 'echo cocon-session-ready', 'exec sleep infinity </dev/null >/dev/null 2>&1'].join('\n') + '\n';
+}
+
+/** The script run (through nsenter) inside a session's mount namespace: only the exec. Pure. */
+export function buildEnterScript(p: RunPlan): string {
+  return ['set -eu', buildExec(p)].join('\n') + '\n';
+}
+
+function buildSetup(p: RunPlan): string[] {
   const R = p.root.replace(/\/+$/, '');
   if (!R.startsWith('/') || R === '') throw new Error(`refusing root path "${p.root}"`);
   const at = (rel: string): string => shq(`${R}${rel}`);
@@ -59,6 +80,12 @@ export function buildRunScript(p: RunPlan): string {
     L.push('while [ -z "$(cat /proc/self/uid_map)" ]; do sleep 0.01; done');
     step('mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc');
     if (p.binfmt) step(`printf '%s' ${shq(p.binfmt)} > /proc/sys/fs/binfmt_misc/register`);
+  }
+  if (p.overlay) {
+    for (const d of [p.overlay.lower, p.overlay.upper, p.overlay.work, R]) {
+      if (/[,:\\]/.test(d)) throw new Error(`overlay path ${d} contains a character overlayfs options cannot carry (, : \\)`);
+    }
+    step(`mount -t overlay -o ${shq(`lowerdir=${p.overlay.lower},upperdir=${p.overlay.upper},workdir=${p.overlay.work}`)} cocon-session ${shq(R)}`);
   }
   if (p.systemMounts) {
     if (emu) {
@@ -77,10 +104,16 @@ export function buildRunScript(p: RunPlan): string {
     step(`ln -s /proc/self/fd ${at('/dev/fd')}`);
     for (const [i, n] of ['stdin', 'stdout', 'stderr'].entries()) step(`ln -s /proc/self/fd/${i} ${at(`/dev/${n}`)}`);
     step(`mkdir ${at('/dev/pts')} ${at('/dev/shm')}`);
-    // the host's devpts: the caller's terminal keeps its name inside (tty, ttyname, sudo work)
-    step(`mount --bind /dev/pts ${at('/dev/pts')}`);
-    if (emu) step(`: > ${at('/dev/ptmx')}; mount --bind /dev/ptmx ${at('/dev/ptmx')}`);
-    else step(`mknod -m 666 ${at('/dev/ptmx')} c 5 2`);
+    if (p.devpts === 'private' && !emu) {
+      // a new devpts instance: the root's terminals are its own (profile minimal)
+      step(`mount -t devpts -o newinstance,ptmxmode=0666,mode=620 cocon-devpts ${at('/dev/pts')}`);
+      step(`ln -s pts/ptmx ${at('/dev/ptmx')}`);
+    } else {
+      // the host's devpts: the caller's terminal keeps its name inside (tty, ttyname, sudo work)
+      step(`mount --bind /dev/pts ${at('/dev/pts')}`);
+      if (emu) step(`: > ${at('/dev/ptmx')}; mount --bind /dev/ptmx ${at('/dev/ptmx')}`);
+      else step(`mknod -m 666 ${at('/dev/ptmx')} c 5 2`);
+    }
     step(`mount -t tmpfs -o nosuid,nodev,mode=1777 cocon-shm ${at('/dev/shm')}`);
   }
   for (const b of p.binds) {
@@ -88,6 +121,11 @@ export function buildRunScript(p: RunPlan): string {
     step(`mount --rbind ${shq(b.host)} ${shq(b.target)}`);
     if (b.readonly) step(`mount -o remount,bind,ro ${shq(b.target)}`);
   }
+  return L;
+}
+
+function buildExec(p: RunPlan): string {
+  const R = p.root.replace(/\/+$/, '');
   const ex: string[] = ['exec'];
   if (p.mode === 'native32') ex.push('setarch', 'i686');
   if (p.noNewPrivs || p.user) {
@@ -102,8 +140,7 @@ export function buildRunScript(p: RunPlan): string {
   ex.push('unshare', shq(`--root=${R}`), shq(`--wd=${p.workdir}`));
   if (p.user) ex.push(`--setuid=${p.user.uid}`);
   ex.push('--', '"$@"');
-  L.push(ex.join(' '));
-  return L.join('\n') + '\n';
+  return ex.join(' ');
 }
 
 /** Waits until `pid` has left our user namespace, then maps uids/gids 0..65535 1:1 into it. */

@@ -8,6 +8,10 @@
 //   cocon chroot run NAME [--user U] [--workdir D] [--bind HOST:PATH[:ro]] [--env K=V] [--] CMD [ARG...]
 //   cocon chroot shell NAME [--user U] ...    cocon chroot export NAME > x.tar    cocon chroot commit NAME IMAGE[:TAG]
 //   cocon chroot cache [--prune [KEY-PREFIX...]]
+//   cocon chroot create NAME --from-tar FILE [--profile P] [--users U,..] [--groups G,..]
+//   cocon chroot run [--ephemeral] [--profile default|minimal|FILE] [--cwd] NAME -- CMD
+//   cocon chroot session begin [--ephemeral] NAME | run ID -- CMD | ls | end ID... | recover
+// A user who is not root runs `chroot run` through the daemon's chroot gate (../chrootgate.ts).
 //
 // Exit status: 0; 1 for errors of management commands; 125 for flag errors and for run/shell
 // errors before the command starts; otherwise the command's own status (128+N on signal N).
@@ -17,10 +21,12 @@ import { tabwrite } from '../table.js';
 import { humanDuration, humanSize } from '../humanize.js';
 import { makeCtx } from '../context.js';
 import { ApiError, ConnectError, readJsonStream } from '../client.js';
-import { ChrootManager } from '../../chroot/chroot.js';
+import { ChrootManager, type RunOpts } from '../../chroot/chroot.js';
+import type { SpawnedRoot } from '../../sys/chroot.js';
 import { Conflict, EngineError, Internal, InvalidArgument, Unavailable } from '../../core/errors.js';
 import type { ChrootSummary } from '../../chroot/chroot.js';
 import { parseEnv } from '../../chroot/validate.js';
+import { parseNames } from '../../chroot/access.js';
 import { DEFAULT_DATA_ROOT } from '../../chroot/store.js';
 import { resolve as resolvePath } from 'node:path';
 
@@ -42,6 +48,8 @@ const RUN_FLAGS: FlagDef[] = [
   { long: 'workdir', short: 'w', type: 'string', desc: 'Working directory inside the chroot (default /)' },
   { long: 'bind', type: 'list', desc: 'Bind mount HOST:PATH[:ro] into the chroot' },
   { long: 'env', short: 'e', type: 'list', desc: 'Set environment variables (K=V)' },
+  { long: 'profile', type: 'string', desc: 'What is mounted and copied in: default, minimal, or a profile file' },
+  { long: 'cwd', type: 'bool', desc: 'Start in the current directory (it must exist inside the chroot, e.g. under /home or /tmp)' },
 ];
 
 function out(s: string): void { process.stdout.write(s); }
@@ -50,14 +58,25 @@ function err(s: string): void { process.stderr.write(s); }
 function source(r: ChrootSummary): string {
   if (r.kind === 'debootstrap') return `${r.suite}/${r.arch}${r.variant && r.variant !== 'default' ? ` (${r.variant})` : ''}`;
   if (r.kind === 'image') return `image ${r.image}`;
+  if (r.kind === 'tar') return `tar ${r.tarball}`;
   return `jail ${r.program}`;
 }
 
+/** The run options common to run, shell and session run. */
+function runOpts(o: Opts, argv: string[], shell: boolean): RunOpts {
+  if (o.bool('cwd') && o.str('workdir')) throw new InvalidArgument('--cwd and --workdir cannot be combined');
+  return {
+    argv, shell, user: o.str('user') || undefined, workdir: o.bool('cwd') ? process.cwd() : (o.str('workdir') || undefined), cwd: o.bool('cwd'),
+    binds: o.list('bind'), env: parseEnv(o.list('env'), process.env), profile: o.str('profile') || undefined,
+  };
+}
+
 async function runInChroot(m: ChrootManager, name: string, o: Opts, argv: string[], shell: boolean): Promise<number> {
-  const env = parseEnv(o.list('env'), process.env);
-  const { child, exited } = await m.start(name, {
-    argv, shell, user: o.str('user') || undefined, workdir: o.str('workdir') || undefined, binds: o.list('bind'), env,
-  });
+  const ro = runOpts(o, argv, shell);
+  return waitForChild(o.bool('ephemeral') ? await m.sessions.runEphemeral(name, ro) : await m.start(name, ro));
+}
+
+async function waitForChild({ child, exited }: SpawnedRoot): Promise<number> {
   // The terminal's signals (ctrl-c, ctrl-\) reach the command directly (same process group);
   // cocon ignores them and forwards the ones it gets by kill.
   const ignore = (): void => undefined;
@@ -79,12 +98,29 @@ const SUBS: Record<string, Sub> = {
       { long: 'mirror', type: 'string', desc: 'Debian mirror (default http://deb.debian.org/debian)' },
       { long: 'no-cache', type: 'bool', desc: 'Build afresh (the result replaces the cached root)' },
       { long: 'from-image', type: 'string', desc: 'Take the root filesystem of this image (needs the local daemon)' },
+      { long: 'from-tar', type: 'string', desc: 'Unpack this root filesystem tarball (plain, gzip, xz or zstd)' },
+      { long: 'profile', type: 'string', desc: 'Default profile of its runs: default, minimal, or a profile file' },
+      { long: 'users', type: 'list', desc: 'Users who may run commands in it without being root (comma separated)' },
+      { long: 'groups', type: 'list', desc: 'Groups whose members may run commands in it without being root' },
       { long: 'quiet', short: 'q', type: 'bool', desc: 'No progress output' },
     ],
     min: 1, max: 1,
     async run(m, o, env) {
       const name = o.args[0];
       const image = o.str('from-image');
+      const profile = o.str('profile');
+      if (profile) m.profileOf({ name, kind: 'tar', state: 'ready', created: '', arch: '' }, profile);  // checked before anything is made
+      const users = parseNames(o.list('users'), '--users');
+      const groups = parseNames(o.list('groups'), '--groups');
+      const finish = (): void => { m.setAccess(name, { profile: profile || undefined, users, groups }); };
+      if (o.str('from-tar')) {
+        if (image || o.has('suite') || o.has('arch') || o.has('include') || o.has('mirror')) throw new InvalidArgument('--from-tar cannot be combined with --from-image, --suite, --arch, --include or --mirror');
+        const rec = await m.createFromTar(name, resolvePath(o.str('from-tar')));
+        finish();
+        if (!o.bool('quiet')) err(`created chroot ${name} from ${rec.tarball} in ${rec.buildSeconds} s\n`);
+        out(`${name}\n`);
+        return 0;
+      }
       if (image) {
         if (o.has('suite') || o.has('arch') || o.has('include') || o.has('mirror')) throw new InvalidArgument('--from-image cannot be combined with --suite, --arch, --include or --mirror');
         const { validateName } = await import('../../chroot/validate.js');
@@ -97,6 +133,7 @@ const SUBS: Record<string, Sub> = {
           const data = img.GraphDriver?.Data ?? {};
           const layers = [data.UpperDir, ...(data.LowerDir ? data.LowerDir.split(':') : [])].filter((x): x is string => !!x);
           const rec = await m.createFromImage(name, { image, id: img.Id, arch: img.Architecture ?? '', layersTopFirst: layers });
+          finish();
           if (!o.bool('quiet')) err(`created chroot ${name} from image ${image} in ${rec.buildSeconds} s\n`);
           out(`${name}\n`);
           return 0;
@@ -112,6 +149,7 @@ const SUBS: Record<string, Sub> = {
           mirror: o.str('mirror') || undefined, noCache: o.bool('no-cache'), signal: ac.signal,
           progress: o.bool('quiet') ? undefined : (l) => { if (/^[IWE]: /.test(l)) err(`${l}\n`); },
         });
+        finish();
         if (!o.bool('quiet')) {
           err(`created chroot ${name} (${rec.suite}/${rec.arch}, ${rec.variant}) in ${rec.buildSeconds} s${rec.fromCache ? ' from the cache' : ''}\n`);
           for (const n of rec.notes ?? []) err(`note: ${n}\n`);
@@ -209,7 +247,7 @@ const SUBS: Record<string, Sub> = {
   run: {
     usage: 'chroot run [OPTIONS] NAME [--] [COMMAND [ARG...]]',
     desc: 'Run a command in a chroot (as an ordinary host process)',
-    flags: RUN_FLAGS,
+    flags: [...RUN_FLAGS, { long: 'ephemeral', type: 'bool', desc: 'Run on a throwaway overlay: changes vanish at the end, the chroot is untouched' }],
     min: 1, command: true,
     async run(m, o, env) { return runInChroot(m, o.args[0], o, env.rest, false); },
   },
@@ -271,11 +309,104 @@ const SUBS: Record<string, Sub> = {
     },
   },
 };
+const SESSION_FLAGS: FlagDef[] = [
+  { long: 'ephemeral', type: 'bool', desc: 'On a throwaway overlay: changes vanish at session end, the chroot is untouched' },
+  { long: 'profile', type: 'string', desc: 'What is mounted and copied in: default, minimal, or a profile file' },
+  { long: 'bind', type: 'list', desc: 'Bind mount HOST:PATH[:ro] into the session' },
+];
+
+Object.assign(SUBS, {
+  'session begin': {
+    usage: 'chroot session begin [OPTIONS] NAME',
+    desc: 'Begin a session (prints its id): mounts, files and background processes stay until session end',
+    flags: SESSION_FLAGS, min: 1, max: 1,
+    async run(m: ChrootManager, o: Opts) {
+      const rec = await m.sessions.begin(o.args[0], { ephemeral: o.bool('ephemeral'), profile: o.str('profile') || undefined, binds: o.list('bind') });
+      out(`${rec.id}\n`);
+      return 0;
+    },
+  },
+  'session run': {
+    usage: 'chroot session run [OPTIONS] ID [--] [COMMAND [ARG...]]',
+    desc: 'Run a command in a session',
+    flags: RUN_FLAGS.filter((f) => f.long !== 'bind' && f.long !== 'profile'), min: 1, command: true,
+    async run(m: ChrootManager, o: Opts, env: { rest: string[] }) {
+      return waitForChild(await m.sessions.run(o.args[0], runOpts(o, env.rest, false)));
+    },
+  },
+  'session ls': {
+    usage: 'chroot session ls [OPTIONS]',
+    desc: 'List sessions',
+    flags: [{ long: 'quiet', short: 'q', type: 'bool', desc: 'Only ids' }, { long: 'format', type: 'string', desc: '"json": one JSON object per line' }],
+    min: 0, max: 0,
+    async run(m: ChrootManager, o: Opts) {
+      const list = m.sessions.list();
+      if (o.bool('quiet')) { for (const r of list) out(`${r.id}\n`); return 0; }
+      if (o.str('format') === 'json') { for (const r of list) out(`${JSON.stringify({ ...r, processes: m.sessions.processes(r) })}\n`); return 0; }
+      if (o.str('format')) throw new InvalidArgument(`unsupported --format "${o.str('format')}" (json)`);
+      const lines = ['ID\tCHROOT\tTYPE\tPROCESSES\tCREATED'];
+      for (const r of list) {
+        lines.push(`${r.id}\t${r.chroot}\t${r.kind === 'run' ? 'run' : r.ephemeral ? 'ephemeral' : 'persistent'}\t${m.sessions.processes(r).length}\t${humanDuration(Date.now() - Date.parse(r.created))} ago`);
+      }
+      out(tabwrite(lines.join('\n') + '\n'));
+      return 0;
+    },
+  },
+  'session end': {
+    usage: 'chroot session end ID [ID...]',
+    desc: 'End sessions: kill what runs in them, unmount, remove their files',
+    flags: [], min: 1,
+    async run(m: ChrootManager, o: Opts) {
+      let status = 0;
+      for (const id of o.args) {
+        try { await m.sessions.end(id); out(`${id}\n`); } catch (e) {
+          if (e instanceof EngineError) { err(`Error: ${e.message}\n`); status = 1; } else throw e;
+        }
+      }
+      return status;
+    },
+  },
+  'session recover': {
+    usage: 'chroot session recover',
+    desc: 'End the sessions a crash left behind (every chroot command also does it first)',
+    flags: [], min: 0, max: 0,
+    async run(m: ChrootManager) { for (const id of await m.sessions.recover()) out(`${id}\n`); return 0; },
+  },
+} satisfies Record<string, Sub>);
 SUBS.list = SUBS.ls;
 SUBS.remove = SUBS.rm;
 
+/** `chroot run` by a user who is not root: through the daemon's chroot gate (listed users only). */
+async function runAsUser(o: Opts, argv: string[]): Promise<number> {
+  try {
+    if (o.list('bind').length) throw new InvalidArgument('--bind needs root');
+    if (o.str('user')) throw new InvalidArgument('--user needs root (you enter a chroot as yourself)');
+    const ro = runOpts(o, argv, false);
+    const { runThroughGate, DEFAULT_GATE_SOCKET } = await import('../chrootgate.js');
+    return await runThroughGate(process.env.COCON_CHROOT_SOCKET || DEFAULT_GATE_SOCKET, {
+      chroot: o.args[0], argv, env: ro.env, ...(ro.workdir ? { workdir: ro.workdir } : {}),
+      ...(ro.profile ? { profile: ro.profile } : {}), ephemeral: o.bool('ephemeral'),
+    });
+  } catch (e) {
+    err(`cocon: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 125;
+  }
+}
+
+function sessionUsage(): string {
+  const names = Object.keys(SUBS).filter((n) => n.startsWith('session '));
+  return `
+Usage:  cocon chroot session COMMAND
+
+Sessions: a chroot's mounts (and, with --ephemeral, a throwaway overlay) kept between commands
+
+Commands:
+${names.map((n) => `  ${n.slice(8).padEnd(9)} ${SUBS[n].desc}`).join('\n')}
+`;
+}
+
 function usage(): string {
-  const names = Object.keys(SUBS).filter((n) => n !== 'list' && n !== 'remove');
+  const names = Object.keys(SUBS).filter((n) => n !== 'list' && n !== 'remove' && !n.startsWith('session '));
   return `
 Usage:  cocon chroot [--data-root DIR] COMMAND
 
@@ -283,6 +414,7 @@ Manage chroot environments and jails (no daemon needed; run as root)
 
 Commands:
 ${names.map((n) => `  ${n.padEnd(9)} ${SUBS[n].desc}`).join('\n')}
+  session   Begin, use, list, end and recover sessions (cocon chroot session --help)
 
 Options:
 ${renderFlagHelp([DATA_ROOT_FLAG])}
@@ -312,13 +444,18 @@ export async function chrootMain(args: string[], hostFlag?: string): Promise<num
     if (a.startsWith('--data-root=')) { dataRoot = a.slice('--data-root='.length); continue; }
     break;
   }
-  const subName = args[i];
+  let subName = args[i];
   if (!subName || subName === '--help' || subName === '-h' || subName === 'help') { out(usage()); return 0; }
+  if (subName === 'session') {
+    const w = args[i + 1];
+    if (!w || w === '--help' || w === '-h') { out(sessionUsage()); return 0; }
+    subName = `session ${w}`; i++;
+  }
   const sub = SUBS[subName];
   if (!sub) { err(`cocon: unknown command: cocon chroot ${subName}\n\nRun 'cocon chroot --help' for more information\n`); return 1; }
   const defs = [...sub.flags, DATA_ROOT_FLAG];
   const rest = args.slice(i + 1);
-  const isRun = subName === 'run' || subName === 'shell';
+  const isRun = subName === 'run' || subName === 'shell' || subName === 'session run';
   let parsed: ParsedFlags;
   let cmdArgs: string[] = [];
   try {
@@ -350,10 +487,13 @@ export async function chrootMain(args: string[], hostFlag?: string): Promise<num
   const o = new Opts(parsed, defs);
   dataRoot = resolvePath(o.str('data-root') || dataRoot || process.env.COCON_DATA_ROOT || DEFAULT_DATA_ROOT);
   const m = new ChrootManager(dataRoot);
+  if (subName === 'run' && process.getuid?.() !== 0) return runAsUser(o, cmdArgs);
   try {
     if (subName !== 'ls' && subName !== 'list' && subName !== 'inspect' && subName !== 'cache' && process.getuid?.() !== 0) {
       throw new Unavailable(`cocon chroot ${subName} needs root (mount namespaces, chroot, mknod)`);
     }
+    // sessions a crash left behind are ended before anything else (schroot's recover, done for you)
+    if (process.getuid?.() === 0 && subName !== 'session recover') await m.sessions.recover();
     return await sub.run(m, o, { hostFlag, rest: cmdArgs });
   } catch (e) {
     const msg = e instanceof ApiError ? `Error response from daemon: ${e.message}` : e instanceof Error ? e.message : String(e);
