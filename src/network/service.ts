@@ -42,7 +42,8 @@ import { linkEnv, normLink } from './links.js';
 import { DNS_ADDRESS, dnsRedirect, endpointLines, hostDeviceLines, hostTable, hubLines, hubPolicy, hubPortLines, linkDelLines, type LinkFlow } from './rules.js';
 import type { Endpoint, NetworkRecord, NetworkStore } from './store.js';
 import { createHub, hostLinkExists, localnetNft, setupNetns, deleteNetns, hostLinks, hostRoutes, ipBatch, ipBatchForce, linkExists, netnsAlive, portFree, sysctl, hostResolvConf } from '../sys/net.js';
-import { foreignForwardDrop, nftApply, nftDeleteTable, nftTableComment, nftTables } from '../sys/nft.js';
+import { nftApply, nftDeleteTable, nftTableComment, nftTables } from '../sys/nft.js';
+import { HostFirewall } from './hostfw.js';
 
 export type { NetworkRecord } from './store.js';
 
@@ -84,6 +85,8 @@ export class NetworkService implements NetworkHooks {
   private readonly pools: Pool[];
   private readonly iptables: boolean;
   private readonly rootTag: string;
+  /** Accept rules for the bridges in the host's own forward chains (dockerd, ufw, firewalld hosts). */
+  private readonly hostfw: HostFirewall;
   constructor(private readonly cfg: NetworkConfig, private readonly store: NetworkStore, private readonly containers: ContainerDirectory,
     private readonly events?: EventBus) {
     this.hash = createHash('sha256').update(cfg.dataRoot).digest('hex');
@@ -92,6 +95,7 @@ export class NetworkService implements NetworkHooks {
     this.pools = [parsePool(cfg.defaultAddressPool ?? 'base=10.208.0.0/12,size=24')];
     this.iptables = cfg.iptables !== false;
     this.rootTag = `cocon:${cfg.dataRoot}`;
+    this.hostfw = new HostFirewall(`COCON-FORWARD-${this.hash.slice(0, 8)}`, this.rootTag, 'cocon_');
   }
 
   // ---- daemon start -----------------------------------------------------------------------------
@@ -112,6 +116,7 @@ export class NetworkService implements NetworkHooks {
       if (e.ip && !netnsAlive(this.nsPath(e.containerId))) { this.releaseEndpoint(e); }
     }
     await this.applyNft();
+    if (this.iptables) await this.hostfw.start(this.routedDevices());
     for (const n of this.nets.values()) {
       if (n.Driver !== 'bridge') continue;
       // a new hub has no policy yet; a kept one may hold rules of an earlier --icc
@@ -119,11 +124,8 @@ export class NetworkService implements NetworkHooks {
       if (!this.isDefault(n)) await this.startDns(n);
     }
     log.debug('network: ready', { ms: Math.round(performance.now() - t0), table: this.table, bridge: this.defaultDevice() });
-    // Off the start path: other daemons' leftovers, and a word about foreign forward policies.
+    // Off the start path: other daemons' leftovers.
     void this.gcStale().catch((e: Error) => log.warn('network: sweeping stale cocon tables failed', { error: e.message }));
-    if (this.iptables) void foreignForwardDrop('cocon_').then((drops) => {
-      if (drops.length) log.warn('network: another table drops forwarded packets by policy; routed container traffic (outbound NAT, published ports from other hosts) is subject to it', { chains: drops.join(', ') });
-    }).catch(() => undefined);
   }
 
   async shutdown(): Promise<void> {
@@ -131,6 +133,13 @@ export class NetworkService implements NetworkHooks {
     this.dns.clear();
     await Promise.all([...this.teardowns.values()]);
     await this.nftChain.catch(() => undefined);
+    // Running containers outlive the daemon and keep their routes (like the nft table); with none, nothing of ours stays in the host's firewall.
+    await this.hostfw.stop([...this.eps.values()].every((e) => !e.ip));
+  }
+
+  /** Host devices of the bridges whose routed traffic the host's firewall must let pass. */
+  private routedDevices(): string[] {
+    return [...this.nets.values()].filter((n) => n.Driver === 'bridge' && !n.Internal).map((n) => this.device(n));
   }
 
   /** Tables and host links of cocon daemons whose data root is gone (test daemons swept away). */
@@ -143,6 +152,7 @@ export class NetworkService implements NetworkHooks {
     }
     const stale = (await hostLinks()).filter((l) => l.alias?.startsWith('cocon:') && !existsSync(l.alias.slice(6)));
     await ipBatchForce(linkDelLines(stale.map((l) => l.name)));
+    if (this.iptables) await this.hostfw.sweepStale((tag) => existsSync(tag.slice('cocon:'.length)));
   }
 
   private builtin(name: string, driver: 'null' | 'host'): NetworkRecord {
@@ -276,7 +286,8 @@ export class NetworkService implements NetworkHooks {
     if (!this.iptables) return Promise.resolve();
     const next = this.nftChain.catch(() => undefined).then(() => nftApply(this.renderNft()));
     this.nftChain = next;
-    return next;
+    // the host firewall follows the set of bridges (a no-op unless it changed)
+    return next.then(() => this.hostfw.setDevices(this.routedDevices()));
   }
 
   /** The host table for the current state: every bridge network, every published port of a running container. */
