@@ -2,6 +2,7 @@
 // once it is gone (its nft table, its chain in iptables' FORWARD, and any link tagged with its data root).
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 export function nftTableOf(dataRoot: string): string {
   return `cocon_${createHash('sha256').update(dataRoot).digest('hex').slice(0, 8)}`;
@@ -11,7 +12,9 @@ export function cleanupNet(dataRoot: string): void {
   spawnSync('nft', ['delete', 'table', 'ip', nftTableOf(dataRoot)]);
   // the daemon's chain in the host's iptables FORWARD (only there when the host drops by policy)
   const chain = `COCON-FORWARD-${nftTableOf(dataRoot).slice('cocon_'.length)}`;
-  for (const bin of ['iptables-nft', 'iptables-legacy']) {
+  let legacy = false;
+  try { legacy = readFileSync('/proc/net/ip_tables_names', 'utf8').split('\n').includes('filter'); } catch { /* no x_tables */ }
+  for (const bin of legacy ? ['iptables-nft', 'iptables-legacy'] : ['iptables-nft']) {
     while (spawnSync(bin, ['-w', '-D', 'FORWARD', '-m', 'comment', '--comment', `cocon:${dataRoot}`, '-j', chain]).status === 0) { /* duplicates */ }
     if (spawnSync(bin, ['-w', '-F', chain]).status === 0) spawnSync(bin, ['-w', '-X', chain]);
   }
