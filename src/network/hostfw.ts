@@ -77,11 +77,12 @@ export class HostFirewall {
   /** Every place where rules of ours could be, to sweep at start. */
   private async possibleTargets(): Promise<Target[]> {
     const out: Target[] = [];
+    const chains = await nftForwardChains();
     for (const bin of ['iptables-nft', 'iptables-legacy'] as const) {
-      if (!haveTool(bin) || (bin === 'iptables-legacy' && !legacyFilterLoaded())) continue;
+      if (!haveTool(bin) || (bin === 'iptables-legacy' ? !legacyFilterLoaded() : !chains.some((c) => c.family === 'ip' && c.table === 'filter'))) continue;
       if (await iptablesTry(bin, ['-S', this.chain])) out.push({ kind: 'iptables', bin });
     }
-    for (const c of await nftForwardChains()) {
+    for (const c of chains) {
       if (c.table.startsWith(this.ownPrefix) || (c.family === 'ip' && c.table === 'filter' && haveTool('iptables-nft'))) continue;
       if ((await nftChainRules(c.family, c.table, c.chain))?.some((r) => r.jump === this.chain)) out.push({ kind: 'nft', family: c.family, table: c.table, chain: c.chain });
     }
