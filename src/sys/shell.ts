@@ -33,8 +33,13 @@ class Helper {
       this.next();
     });
     c.on('error', () => undefined);
-    c.unref(); (c.stdout as unknown as { unref?: () => void }).unref?.(); (c.stdin as unknown as { unref?: () => void }).unref?.();
     return c;
+  }
+
+  /** A helper holds the event loop only while it has work (an idle one never keeps the daemon alive). */
+  private hold(on: boolean): void {
+    const c = this.child; if (!c) return;
+    for (const h of [c, c.stdout, c.stdin] as unknown as Array<{ ref?: () => void; unref?: () => void } | null>) { if (on) h?.ref?.(); else h?.unref?.(); }
   }
 
   private onData(d: string): void {
@@ -46,6 +51,7 @@ class Helper {
     const j = this.current; this.current = null;
     j.resolve({ code: Number(m[1]), output });
     this.next();
+    if (!this.current) this.hold(false);
   }
 
   private next(): void {
@@ -53,6 +59,7 @@ class Helper {
     const j = this.queue.shift()!;
     this.current = j;
     if (!this.child) this.child = this.start();
+    this.hold(true);
     this.child.stdin!.write(`( set -e\n${j.script}\n) </dev/null 2>&1\necho; echo "${this.token} $?"\n`);
   }
 }
