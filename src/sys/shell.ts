@@ -1,4 +1,5 @@
-// A small pool of long-lived `sh` helpers that run short scripts of OS tools (ip, unshare, nsenter,
+// Shell quoting, the one copy (shq: the chroot runner's set-up script in ./chroot.ts and the jobs
+// below), and a small pool of long-lived `sh` helpers that run short scripts of OS tools (ip, unshare, nsenter,
 // nft) for the daemon. Spawning from Node forks the whole daemon (tens of MB of address space) for
 // every tool; a helper shell forks itself instead, which costs a fraction of that. Each job runs in
 // a subshell with `set -e` and stdin from /dev/null (heredocs feed the tools that read stdin); its
@@ -79,8 +80,8 @@ export async function shellOk(script: string, what: string): Promise<string> {
   return r.output;
 }
 
-/** A single-quoted shell word. */
-export function shq(s: string): string { return `'${s.replace(/'/g, `'\\''`)}'`; }
+/** Quotes one word for POSIX sh: always single-quoted, inner quotes closed and escaped. */
+export function shq(x: string): string { return `'${x.replace(/'/g, `'\\''`)}'`; }
 
 /** `cmd ... <<'EOF'` with `text` as its stdin (text never contains the delimiter line). */
 export function heredoc(cmd: string, text: string): string {
