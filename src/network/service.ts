@@ -233,6 +233,10 @@ export class NetworkService implements NetworkHooks {
   private isDefault(n: NetworkRecord): boolean { return n.Name === 'bridge' && n.Options['com.docker.network.bridge.default_bridge'] === 'true'; }
   private device(n: NetworkRecord): string { return n.Options['com.docker.network.bridge.name'] ?? `cbr-${n.Id.slice(0, 11)}`; }
   private icc(n: NetworkRecord): boolean { return n.Options['com.docker.network.bridge.enable_icc'] !== 'false'; }
+  /** com.docker.network.driver.mtu, when the network has one other than the kernel's 1500. */
+  private mtu(n: NetworkRecord): number | undefined { const m = Number(n.Options['com.docker.network.driver.mtu'] ?? 1500); return m && m !== 1500 ? m : undefined; }
+  /** The endpoint's MAC: --mac-address, else docker's 02:42 + the IPv4 address. */
+  private mac(e: Endpoint): string { return e.macRequest || macFor(ipToInt(e.ip)); }
   private hubPath(n: NetworkRecord): string { return join(this.nsDir, `net-${n.Id.slice(0, 12)}`); }
   private nsPath(containerId: string): string { return join(this.nsDir, containerId); }
   private subnet(n: NetworkRecord): Cidr & { gw: number } {
@@ -271,7 +275,7 @@ export class NetworkService implements NetworkHooks {
   private async ensureHub(n: NetworkRecord): Promise<boolean> {
     const hub = this.hubPath(n); const dev = this.device(n); const s = this.subnet(n);
     if (netnsAlive(hub) && hostLinkExists(dev)) return false;
-    await createHub(hub, dev, hubLines(dev, process.pid), hostDeviceLines(dev, `${intToIp(s.gw)}/${s.len}`, this.rootTag));
+    await createHub(hub, dev, hubLines(dev, process.pid, this.mtu(n)), hostDeviceLines(dev, `${intToIp(s.gw)}/${s.len}`, this.rootTag));
     return true;
   }
 
@@ -368,10 +372,12 @@ export class NetworkService implements NetworkHooks {
     }
     const n = this.netOfMode(mode)!;
     if (n.Driver !== 'bridge') return;
-    const ec = ((networkingConfig as { EndpointsConfig?: Record<string, { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null; Links?: string[] | null }> } | null)?.EndpointsConfig) ?? {};
+    const ec = ((networkingConfig as { EndpointsConfig?: Record<string, EndpointConfig> } | null)?.EndpointsConfig) ?? {};
     const conf = ec[mode] ?? ec[n.Name] ?? ec[n.Id] ?? Object.values(ec)[0] ?? {};
     const aliases = (conf.Aliases ?? []).filter(Boolean);
     const ip = conf.IPAMConfig?.IPv4Address ?? '';
+    const mac = checkEndpointConfig(conf) || ((r.config as { MacAddress?: string }).MacAddress ?? '');
+    if (mac) checkMac(mac);
     if (this.isDefault(n)) {
       if (ip) throw new InvalidArgument('user specified IP address is supported on user defined networks only');
       if (aliases.length) throw new InvalidArgument('network-scoped alias is supported only for containers in user defined networks');
@@ -385,7 +391,7 @@ export class NetworkService implements NetworkHooks {
       if (!this.containers.tryLookup(name.replace(/^\//, ''))) throw new InvalidArgument(`could not get container for ${name.replace(/^\//, '')}`);
       void alias;
     }
-    this.saveEp({ key: `${r.id}:${n.Id}`, containerId: r.id, networkId: n.Id, aliases, ipv4Request: ip, links: links.map(normLink), endpointId: '', ip: '', ifname: '', ports: [] });
+    this.saveEp({ key: `${r.id}:${n.Id}`, containerId: r.id, networkId: n.Id, aliases, ipv4Request: ip, macRequest: mac || undefined, links: links.map(normLink), endpointId: '', ip: '', ifname: '', ports: [] });
   }
 
   private checkIp(n: NetworkRecord, ip: string): void {
@@ -467,8 +473,8 @@ export class NetworkService implements NetworkHooks {
 
   private ifaceLines(e: Endpoint, n: NetworkRecord, primary: boolean): string[] {
     const s = this.subnet(n);
-    return endpointLines({ ifname: e.ifname, peer: hubLink(e), hub: this.hubPath(n), mac: macFor(ipToInt(e.ip)), cidr: `${e.ip}/${s.len}`,
-      gateway: primary && !n.Internal ? intToIp(s.gw) : undefined });
+    return endpointLines({ ifname: e.ifname, peer: hubLink(e), hub: this.hubPath(n), mac: this.mac(e), cidr: `${e.ip}/${s.len}`,
+      gateway: primary && !n.Internal ? intToIp(s.gw) : undefined, mtu: this.mtu(n) });
   }
 
   private allocateAddress(e: Endpoint, n: NetworkRecord): void {
@@ -588,9 +594,9 @@ export class NetworkService implements NetworkHooks {
         Links: e.links.length ? e.links.map((l) => { const t = this.linkTarget(l); return `/${t?.r.name ?? l.split(':')[0]}:/${r.name}/${l.split(':')[1] ?? l.split(':')[0]}`; }) : null,
         Aliases: this.isDefault(n) ? null : [...e.aliases, r.id.slice(0, 12)],
         NetworkID: n.Id, EndpointID: on ? e.endpointId : '', Gateway: on ? intToIp(s.gw) : '', IPAddress: on ? e.ip : '', IPPrefixLen: on ? s.len : 0,
-        MacAddress: on ? macFor(ipToInt(e.ip)) : '',
+        MacAddress: on ? this.mac(e) : '',
       };
-      if (this.isDefault(n) && on) Object.assign(ns, { EndpointID: e.endpointId, Gateway: intToIp(s.gw), IPAddress: e.ip, IPPrefixLen: s.len, MacAddress: macFor(ipToInt(e.ip)) });
+      if (this.isDefault(n) && on) Object.assign(ns, { EndpointID: e.endpointId, Gateway: intToIp(s.gw), IPAddress: e.ip, IPPrefixLen: s.len, MacAddress: this.mac(e) });
     }
     ns.Networks = networks;
     const pe = eps.find((e) => e.ports.length) ?? eps[0];
@@ -614,7 +620,7 @@ export class NetworkService implements NetworkHooks {
       const s = this.subnet(n);
       for (const e of this.active(n)) {
         const r = this.containers.tryLookup(e.containerId);
-        containers[e.containerId] = { Name: r?.name ?? '', EndpointID: e.endpointId, MacAddress: macFor(ipToInt(e.ip)), IPv4Address: `${e.ip}/${s.len}`, IPv6Address: '' };
+        containers[e.containerId] = { Name: r?.name ?? '', EndpointID: e.endpointId, MacAddress: this.mac(e), IPv4Address: `${e.ip}/${s.len}`, IPv6Address: '' };
       }
     } else if (n.Driver === 'host' && this.containers) {
       for (const r of this.containers.all()) if (r.state.Running && r.hostConfig.NetworkMode === 'host') containers[r.id] = { Name: r.name, EndpointID: '', MacAddress: '', IPv4Address: '', IPv6Address: '' };
@@ -629,7 +635,10 @@ export class NetworkService implements NetworkHooks {
     if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) throw new InvalidArgument(`invalid network name "${name}"`);
     if (this.byName(name)) throw new Conflict(`network with name ${name} already exists`);
     const driver = body.Driver || 'bridge';
+    if (driver === 'host' || driver === 'null') throw new Forbidden(`only one instance of "${driver}" network is allowed`);
     if (driver !== 'bridge') throw new NotFound(`plugin "${driver}" not found`);
+    if (body.IPAM?.Driver && body.IPAM.Driver !== 'default') throw new NotFound(`plugin "${body.IPAM.Driver}" not found`);
+    if ((body.IPAM?.Config ?? []).some((c) => Object.keys((c as { AuxiliaryAddresses?: Record<string, string> | null }).AuxiliaryAddresses ?? {}).length)) throw new InvalidArgument('IPAM AuxiliaryAddresses (--aux-address) are not supported by cocon');
     if (body.EnableIPv6) throw new InvalidArgument('IPv6 networks are not supported by cocon');
     const id = randomBytes(32).toString('hex');
     const options = { ...(body.Options ?? {}) };
@@ -638,6 +647,8 @@ export class NetworkService implements NetworkHooks {
       if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(devName)) throw new InvalidArgument(`invalid bridge name: ${devName}`);
       if ([...this.nets.values()].some((n) => n.Driver === 'bridge' && this.device(n) === devName) || await linkExists(devName)) throw new Conflict(`bridge name ${devName} is already in use`);
     }
+    const mtu = options['com.docker.network.driver.mtu'];
+    if (mtu !== undefined && (!/^\d+$/.test(mtu) || Number(mtu) < 68 || Number(mtu) > 65535)) throw new InvalidArgument(`invalid MTU number: ${mtu} (68 to 65535)`);
     const icc = options['com.docker.network.bridge.enable_icc'];
     if (icc !== undefined && icc !== 'true' && icc !== 'false') throw new InvalidArgument(`invalid value for com.docker.network.bridge.enable_icc: ${icc}`);
     const confs = body.IPAM?.Config ?? [];
@@ -712,7 +723,7 @@ export class NetworkService implements NetworkHooks {
   }
 
   /** POST /networks/{id}/connect: for created/stopped containers the endpoint waits for start; running ones get a new interface now. */
-  async connectContainer(ref: string, containerRef: string, conf: { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null } | null): Promise<void> {
+  async connectContainer(ref: string, containerRef: string, conf: EndpointConfig | null): Promise<void> {
     const n = this.find(ref);
     const r = this.containers.tryLookup(containerRef);
     if (!r) throw new NotFound(`No such container: ${containerRef}`);
@@ -723,9 +734,11 @@ export class NetworkService implements NetworkHooks {
     if (this.eps.has(key) || (this.isDefault(n) && (mode === 'default' || mode === 'bridge'))) throw new Forbidden(`endpoint with name ${r.name} already exists in network ${n.Name}`);
     const ip = conf?.IPAMConfig?.IPv4Address ?? '';
     const aliases = (conf?.Aliases ?? []).filter(Boolean);
+    const mac = conf ? checkEndpointConfig(conf) : '';
+    if (mac) checkMac(mac);
     if (this.isDefault(n) && (ip || aliases.length)) throw new InvalidArgument(ip ? 'user specified IP address is supported on user defined networks only' : 'network-scoped alias is supported only for containers in user defined networks');
     if (ip) this.checkIp(n, ip);
-    const e: Endpoint = { key, containerId: r.id, networkId: n.Id, aliases, ipv4Request: ip, links: [], endpointId: '', ip: '', ifname: '', ports: [] };
+    const e: Endpoint = { key, containerId: r.id, networkId: n.Id, aliases, ipv4Request: ip, macRequest: mac || undefined, links: [], endpointId: '', ip: '', ifname: '', ports: [] };
     if (!r.state.Running) { this.saveEp(e); return; }
     const ns = this.nsPath(r.id);
     if (!netnsAlive(ns)) throw new Conflict(`container ${r.name} has no network namespace`);
@@ -773,3 +786,23 @@ export class NetworkService implements NetworkHooks {
 }
 
 function hubLink(e: Endpoint): string { return `v${e.endpointId.slice(0, 12)}`; }
+
+/** An endpoint's settings as create (NetworkingConfig.EndpointsConfig) and connect (EndpointConfig) send them. */
+export interface EndpointConfig {
+  Aliases?: string[] | null;
+  IPAMConfig?: { IPv4Address?: string; IPv6Address?: string; LinkLocalIPs?: string[] | null } | null;
+  Links?: string[] | null;
+  MacAddress?: string;
+}
+
+/** Refuses what cocon cannot honour in an endpoint's settings; returns its MacAddress ('' when none). */
+function checkEndpointConfig(c: EndpointConfig): string {
+  if (c.IPAMConfig?.LinkLocalIPs?.length) throw new InvalidArgument('link-local addresses (--link-local-ip, IPAMConfig.LinkLocalIPs) are not supported by cocon');
+  if (c.IPAMConfig?.IPv6Address) throw new InvalidArgument('IPv6 addresses (--ip6) are not supported by cocon: its networks are IPv4 only');
+  return c.MacAddress ?? '';
+}
+
+function checkMac(mac: string): void {
+  if (!/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(mac)) throw new InvalidArgument(`invalid MAC address: ${mac}`);
+  if (parseInt(mac.slice(0, 2), 16) & 1) throw new InvalidArgument(`invalid MAC address: ${mac} is a multicast address`);
+}
