@@ -2,7 +2,10 @@
 // (127.0.0.1, DNAT, no userland proxy) and the host's own loopback, in one run with one tool; and the
 // time the default bridge adds to a container start compared with --network none.
 //
-//   node dist/bench/network-bench.js [--write] [--gib N] [--runs N]
+//   node dist/bench/network-bench.js [--write] [--gib N] [--runs N] [--setup-only]
+//
+// --setup-only: only the per-container setup step, before (spawns from Node) and now (the pooled
+// helper shell), side by side on one hub, without a daemon.
 //
 // The same small Node program is the sender and the receiver everywhere: in the host namespace for
 // loopback, and inside the containers' network namespaces (nsenter --net=<SandboxKey>) for the
@@ -10,12 +13,15 @@
 // --write appends a section to bench/RESULTS.md.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer, connect } from 'node:net';
-import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus, release, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { createHash } from 'node:crypto';
 import { startDaemon, bootstrapBusybox, REPO, sleep, type Daemon } from '../test/helpers/daemon.js';
+import { createHub, deleteNetns, setupNetns } from '../src/sys/net.js';
+import { run as runTool } from '../src/sys/exec.js';
+import { endpointLines, hostDeviceLines, hubLines, hubPortLines } from '../src/network/rules.js';
 import { createBody } from '../test/helpers/containers.js';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -87,6 +93,43 @@ async function runOnce(d: Daemon, network: string): Promise<number> {
   return performance.now() - t0;
 }
 
+/**
+ * The per-container setup alone (namespace, veth into a hub, address, default route, hub port), the
+ * way cocon did it before (two spawns from Node: `unshare ip -batch`, then `nsenter ip -batch` in the
+ * hub) and the way it does now (one job of the pooled helper shell), alternating, on one hub.
+ */
+async function setupCompare(runs: number, tag: number): Promise<{ spawns: number[]; pooled: number[] }> {
+  const dir = mkdtempSync('/tmp/cocon-netsetup-');
+  const hub = join(dir, 'hub'); const dev = `cbs${process.pid.toString(36)}`;
+  const spawnOk = async (cmd: string, args: string[], input: string) => { const r = await runTool(cmd, args, { input }); if (r.code !== 0) throw new Error(`${cmd}: ${r.stderr}`); };
+  const out = { spawns: [] as number[], pooled: [] as number[] };
+  try {
+    await createHub(hub, dev, hubLines(dev, process.pid), hostDeviceLines(dev, `10.${tag}.95.1/24`, 'cocon:bench'));
+    for (let i = 0; i < runs + 2; i++) {
+      for (const mode of ['spawns', 'pooled'] as const) {
+        const ns = join(dir, `c${i}${mode}`); const peer = `v${mode[0]}${i}`;
+        const lines = ['link set lo up', ...endpointLines({ ifname: 'eth0', peer, hub, mac: '02:42:0a:00:00:02', cidr: `10.${tag}.95.${i + 2 + (mode === 'pooled' ? 100 : 0)}/24`, gateway: `10.${tag}.95.1` })];
+        const t0 = performance.now();
+        if (mode === 'spawns') {
+          writeFileSync(ns, '');
+          await spawnOk('unshare', [`--net=${ns}`, 'ip', '-batch', '-'], lines.join('\n') + '\n');
+          await spawnOk('nsenter', [`--net=${hub}`, 'ip', '-batch', '-'], hubPortLines(peer).join('\n') + '\n');
+        } else {
+          await setupNetns(ns, lines, [{ netns: hub, lines: hubPortLines(peer) }]);
+        }
+        const ms = performance.now() - t0;
+        if (i >= 2) out[mode].push(ms); // two warm-ups
+        await deleteNetns(ns);
+      }
+    }
+  } finally {
+    spawnSync('ip', ['link', 'del', dev]);
+    await deleteNetns(hub).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return out;
+}
+
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 const best = (xs: number[]) => Math.max(...xs);
 
@@ -102,6 +145,22 @@ async function main(): Promise<void> {
     process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
   }
   const tag = (process.pid % 200) + 20;
+  const setup = await setupCompare(runs, tag);
+  const ms1 = (x: number) => `${x.toFixed(1)} ms`;
+  const setupText = [
+    `| per-container setup alone: netns + veth into the hub + address + route + hub port (${runs} runs each, alternating) | median | min |`, '|---|---|---|',
+    `| before: two spawns from the daemon (\`unshare ip -batch\`, then \`nsenter ip -batch\` in the hub) | ${ms1(median(setup.spawns))} | ${ms1(Math.min(...setup.spawns))} |`,
+    `| now: one job of the pooled helper shell (src/sys/shell.ts) | **${ms1(median(setup.pooled))}** | ${ms1(Math.min(...setup.pooled))} |`, '',
+    'Target: under 15 ms per container.', '',
+  ].join('\n');
+  if (argv.includes('--setup-only')) {
+    const text = [`## Network setup — ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`, '',
+      `Machine: ${cpus().length} x ${cpus()[0]?.model.split(' ').slice(0, 2).join(' ')}, Linux ${release()}, Node ${process.version}; \`node dist/bench/network-bench.js --setup-only --write\`. Load average at the end: ${loadavg().map((x) => x.toFixed(1)).join(' ')} (shared machine).`, '',
+      setupText, ''].join('\n');
+    process.stdout.write(text);
+    if (argv.includes('--write')) appendFileSync(join(REPO, 'bench/RESULTS.md'), '\n' + text);
+    return;
+  }
   const d = await startDaemon({ args: ['--log-level', 'debug', '--bridge', `cbn${process.pid.toString(36)}`, '--bip', `10.${tag}.94.1/24`] });
   const dataRoot = d.dataRoot;
   const sinks: ChildProcess[] = [];
@@ -149,7 +208,8 @@ async function main(): Promise<void> {
       `| --network none | ${ms(res.none)} | ${ms(res.noneMin)} |`,
       `| default bridge (netns, veth, address, route, hosts/resolv.conf) | ${ms(res.bridge)} | ${ms(res.bridgeMin)} |`,
       `| added by the bridge, end to end (difference of the two rows above) | ${ms(res.bridge - res.none)} | ${ms(res.bridgeMin - res.noneMin)} |`,
-      `| **the bridge's connect step as the daemon timed it** (netns + veth + address + route: \`unshare ip\`, then \`nsenter ip\` in the hub; teardown runs in the background) | **${ms(res.connect)}** | ${ms(res.connectMin)} |`, '',
+      `| **the bridge's connect step as the daemon timed it** (addresses, ports, then netns + veth + address + route + hub port in one helper-shell job; teardown runs in the background) | **${ms(res.connect)}** | ${ms(res.connectMin)} |`, '',
+      setupText,
       `Load average during the run: ${loadavg().map((x) => x.toFixed(1)).join(' ')} (other test suites share this machine; end-to-end figures are noisy).`, '',
       'Target: networking adds under 30 ms to a container start.', '', '',
     ].join('\n');

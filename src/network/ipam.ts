@@ -50,11 +50,6 @@ export function allocate(subnet: Cidr, gateway: number, used: Set<number>, range
   return null;
 }
 
-/** A MAC address a container may take: six hex bytes with ':' and the multicast bit clear. */
-export function isUnicastMac(mac: string): boolean {
-  return /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(mac) && (parseInt(mac.slice(0, 2), 16) & 1) === 0;
-}
-
 /** Docker's MAC address for an IPv4 address: 02:42 followed by the four address bytes. */
 export function macFor(ip: number): string {
   return ['02', '42', ...[ip >>> 24, (ip >>> 16) & 255, (ip >>> 8) & 255, ip & 255].map((b) => b.toString(16).padStart(2, '0'))].join(':');

@@ -99,12 +99,14 @@ export interface EndpointLink {
   cidr: string;
   /** The default route's gateway (the primary network, unless internal). */
   gateway?: string;
+  /** com.docker.network.driver.mtu of the network (both ends of the veth); absent: the kernel's 1500. */
+  mtu?: number;
 }
 
 /** `ip -batch` lines, run in the container's namespace, that make one interface. */
 export function endpointLines(e: EndpointLink): string[] {
   const lines = [
-    `link add ${e.ifname} type veth peer name ${e.peer} netns ${e.hub}`,
+    e.mtu ? `link add name ${e.ifname} mtu ${e.mtu} type veth peer name ${e.peer} mtu ${e.mtu} netns ${e.hub}` : `link add ${e.ifname} type veth peer name ${e.peer} netns ${e.hub}`,
     `link set dev ${e.ifname} address ${e.mac}`,
     `link set dev ${e.ifname} addrgenmode none`,
     `addr add ${e.cidr} dev ${e.ifname}`,
@@ -120,8 +122,9 @@ export function hubPortLines(peer: string): string[] {
 }
 
 /** `ip -batch` lines, run in a new hub, that make its bridge and the uplink veth whose other end `device` lands in `hostPid`'s namespace. */
-export function hubLines(device: string, hostPid: number): string[] {
-  return ['link set lo up', 'link add br0 type bridge', 'link set br0 up', `link add up0 type veth peer name ${device} netns ${hostPid}`,
+export function hubLines(device: string, hostPid: number, mtu?: number): string[] {
+  return ['link set lo up', 'link add br0 type bridge', 'link set br0 up',
+    mtu ? `link add name up0 mtu ${mtu} type veth peer name ${device} mtu ${mtu} netns ${hostPid}` : `link add up0 type veth peer name ${device} netns ${hostPid}`,
     'link set up0 master br0', 'link set up0 up'];
 }
 

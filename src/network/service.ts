@@ -35,14 +35,15 @@ import type { ContainerRecord } from '../containers/types.js';
 import { Conflict, Forbidden, InvalidArgument, NotFound } from '../core/errors.js';
 import { log } from '../core/log.js';
 import { NoNetwork, type ConnectResult, type ContainerDirectory, type NetworkHooks } from './types.js';
-import { allocate, cidrString, contains, intToIp, ipToInt, isIPv4, isUnicastMac, macFor, overlaps, parseCidr, parsePool, pickSubnet, type Cidr, type Pool } from './ipam.js';
+import { allocate, cidrString, contains, intToIp, ipToInt, isIPv4, macFor, overlaps, parseCidr, parsePool, pickSubnet, type Cidr, type Pool } from './ipam.js';
 import { inspectPorts, portRequests, psPorts, type PortBinding, type PortRequest } from './ports.js';
 import { DnsServer } from './dns.js';
 import { linkEnv, normLink } from './links.js';
 import { DNS_ADDRESS, dnsRedirect, endpointLines, hostDeviceLines, hostTable, hubLines, hubPolicy, hubPortLines, linkDelLines, type LinkFlow } from './rules.js';
 import type { Endpoint, NetworkRecord, NetworkStore } from './store.js';
 import { createHub, hostLinkExists, localnetNft, setupNetns, deleteNetns, hostLinks, hostRoutes, ipBatch, ipBatchForce, linkExists, netnsAlive, portFree, sysctl, hostResolvConf } from '../sys/net.js';
-import { foreignForwardDrop, nftApply, nftDeleteTable, nftTableComment, nftTables } from '../sys/nft.js';
+import { nftApply, nftDeleteTable, nftTableComment, nftTables } from '../sys/nft.js';
+import { HostFirewall } from './hostfw.js';
 
 export type { NetworkRecord } from './store.js';
 
@@ -84,6 +85,8 @@ export class NetworkService implements NetworkHooks {
   private readonly pools: Pool[];
   private readonly iptables: boolean;
   private readonly rootTag: string;
+  /** Accept rules for the bridges in the host's own forward chains (dockerd, ufw, firewalld hosts). */
+  private readonly hostfw: HostFirewall;
   constructor(private readonly cfg: NetworkConfig, private readonly store: NetworkStore, private readonly containers: ContainerDirectory,
     private readonly events?: EventBus) {
     this.hash = createHash('sha256').update(cfg.dataRoot).digest('hex');
@@ -92,6 +95,7 @@ export class NetworkService implements NetworkHooks {
     this.pools = [parsePool(cfg.defaultAddressPool ?? 'base=10.208.0.0/12,size=24')];
     this.iptables = cfg.iptables !== false;
     this.rootTag = `cocon:${cfg.dataRoot}`;
+    this.hostfw = new HostFirewall(`COCON-FORWARD-${this.hash.slice(0, 8)}`, this.rootTag, 'cocon_');
   }
 
   // ---- daemon start -----------------------------------------------------------------------------
@@ -112,6 +116,7 @@ export class NetworkService implements NetworkHooks {
       if (e.ip && !netnsAlive(this.nsPath(e.containerId))) { this.releaseEndpoint(e); }
     }
     await this.applyNft();
+    if (this.iptables) await this.hostfw.start(this.routedDevices());
     for (const n of this.nets.values()) {
       if (n.Driver !== 'bridge') continue;
       // a new hub has no policy yet; a kept one may hold rules of an earlier --icc
@@ -119,11 +124,8 @@ export class NetworkService implements NetworkHooks {
       if (!this.isDefault(n)) await this.startDns(n);
     }
     log.debug('network: ready', { ms: Math.round(performance.now() - t0), table: this.table, bridge: this.defaultDevice() });
-    // Off the start path: other daemons' leftovers, and a word about foreign forward policies.
+    // Off the start path: other daemons' leftovers.
     void this.gcStale().catch((e: Error) => log.warn('network: sweeping stale cocon tables failed', { error: e.message }));
-    if (this.iptables) void foreignForwardDrop('cocon_').then((drops) => {
-      if (drops.length) log.warn('network: another table drops forwarded packets by policy; routed container traffic (outbound NAT, published ports from other hosts) is subject to it', { chains: drops.join(', ') });
-    }).catch(() => undefined);
   }
 
   async shutdown(): Promise<void> {
@@ -131,6 +133,13 @@ export class NetworkService implements NetworkHooks {
     this.dns.clear();
     await Promise.all([...this.teardowns.values()]);
     await this.nftChain.catch(() => undefined);
+    // Running containers outlive the daemon and keep their routes (like the nft table); with none, nothing of ours stays in the host's firewall.
+    await this.hostfw.stop([...this.eps.values()].every((e) => !e.ip));
+  }
+
+  /** Host devices of the bridges whose routed traffic the host's firewall must let pass. */
+  private routedDevices(): string[] {
+    return [...this.nets.values()].filter((n) => n.Driver === 'bridge' && !n.Internal).map((n) => this.device(n));
   }
 
   /** Tables and host links of cocon daemons whose data root is gone (test daemons swept away). */
@@ -143,6 +152,7 @@ export class NetworkService implements NetworkHooks {
     }
     const stale = (await hostLinks()).filter((l) => l.alias?.startsWith('cocon:') && !existsSync(l.alias.slice(6)));
     await ipBatchForce(linkDelLines(stale.map((l) => l.name)));
+    if (this.iptables) await this.hostfw.sweepStale((tag) => existsSync(tag.slice('cocon:'.length)));
   }
 
   private builtin(name: string, driver: 'null' | 'host'): NetworkRecord {
@@ -223,6 +233,10 @@ export class NetworkService implements NetworkHooks {
   private isDefault(n: NetworkRecord): boolean { return n.Name === 'bridge' && n.Options['com.docker.network.bridge.default_bridge'] === 'true'; }
   private device(n: NetworkRecord): string { return n.Options['com.docker.network.bridge.name'] ?? `cbr-${n.Id.slice(0, 11)}`; }
   private icc(n: NetworkRecord): boolean { return n.Options['com.docker.network.bridge.enable_icc'] !== 'false'; }
+  /** com.docker.network.driver.mtu, when the network has one other than the kernel's 1500. */
+  private mtu(n: NetworkRecord): number | undefined { const m = Number(n.Options['com.docker.network.driver.mtu'] ?? 1500); return m && m !== 1500 ? m : undefined; }
+  /** The endpoint's MAC: --mac-address, else docker's 02:42 + the IPv4 address. */
+  private mac(e: Endpoint): string { return e.macRequest || macFor(ipToInt(e.ip)); }
   private hubPath(n: NetworkRecord): string { return join(this.nsDir, `net-${n.Id.slice(0, 12)}`); }
   private nsPath(containerId: string): string { return join(this.nsDir, containerId); }
   private subnet(n: NetworkRecord): Cidr & { gw: number } {
@@ -261,7 +275,7 @@ export class NetworkService implements NetworkHooks {
   private async ensureHub(n: NetworkRecord): Promise<boolean> {
     const hub = this.hubPath(n); const dev = this.device(n); const s = this.subnet(n);
     if (netnsAlive(hub) && hostLinkExists(dev)) return false;
-    await createHub(hub, dev, hubLines(dev, process.pid), hostDeviceLines(dev, `${intToIp(s.gw)}/${s.len}`, this.rootTag));
+    await createHub(hub, dev, hubLines(dev, process.pid, this.mtu(n)), hostDeviceLines(dev, `${intToIp(s.gw)}/${s.len}`, this.rootTag));
     return true;
   }
 
@@ -276,7 +290,8 @@ export class NetworkService implements NetworkHooks {
     if (!this.iptables) return Promise.resolve();
     const next = this.nftChain.catch(() => undefined).then(() => nftApply(this.renderNft()));
     this.nftChain = next;
-    return next;
+    // the host firewall follows the set of bridges (a no-op unless it changed)
+    return next.then(() => this.hostfw.setDevices(this.routedDevices()));
   }
 
   /** The host table for the current state: every bridge network, every published port of a running container. */
@@ -358,13 +373,12 @@ export class NetworkService implements NetworkHooks {
     }
     const n = this.netOfMode(mode)!;
     if (n.Driver !== 'bridge') return;
-    const ec = ((networkingConfig as { EndpointsConfig?: Record<string, { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null; Links?: string[] | null }> } | null)?.EndpointsConfig) ?? {};
+    const ec = ((networkingConfig as { EndpointsConfig?: Record<string, EndpointConfig> } | null)?.EndpointsConfig) ?? {};
     const conf = ec[mode] ?? ec[n.Name] ?? ec[n.Id] ?? Object.values(ec)[0] ?? {};
     const aliases = (conf.Aliases ?? []).filter(Boolean);
     const ip = conf.IPAMConfig?.IPv4Address ?? '';
-    // Config.MacAddress (API < 1.44) or the endpoint's own (1.44+): the primary interface's MAC.
-    const mac = (conf as { MacAddress?: string }).MacAddress || r.config.MacAddress || '';
-    if (mac && !isUnicastMac(mac)) throw new InvalidArgument(`${mac} is not a valid mac address`);
+    const mac = checkEndpointConfig(conf) || ((r.config as { MacAddress?: string }).MacAddress ?? '');
+    if (mac) checkMac(mac);
     if (this.isDefault(n)) {
       if (ip) throw new InvalidArgument('user specified IP address is supported on user defined networks only');
       if (aliases.length) throw new InvalidArgument('network-scoped alias is supported only for containers in user defined networks');
@@ -378,7 +392,7 @@ export class NetworkService implements NetworkHooks {
       if (!this.containers.tryLookup(name.replace(/^\//, ''))) throw new InvalidArgument(`could not get container for ${name.replace(/^\//, '')}`);
       void alias;
     }
-    this.saveEp({ key: `${r.id}:${n.Id}`, containerId: r.id, networkId: n.Id, aliases, ipv4Request: ip, links: links.map(normLink), endpointId: '', ip: '', ifname: '', ports: [], ...(mac ? { mac: mac.toLowerCase() } : {}) });
+    this.saveEp({ key: `${r.id}:${n.Id}`, containerId: r.id, networkId: n.Id, aliases, ipv4Request: ip, macRequest: mac || undefined, links: links.map(normLink), endpointId: '', ip: '', ifname: '', ports: [] });
   }
 
   private checkIp(n: NetworkRecord, ip: string): void {
@@ -460,8 +474,8 @@ export class NetworkService implements NetworkHooks {
 
   private ifaceLines(e: Endpoint, n: NetworkRecord, primary: boolean): string[] {
     const s = this.subnet(n);
-    return endpointLines({ ifname: e.ifname, peer: hubLink(e), hub: this.hubPath(n), mac: macOf(e), cidr: `${e.ip}/${s.len}`,
-      gateway: primary && !n.Internal ? intToIp(s.gw) : undefined });
+    return endpointLines({ ifname: e.ifname, peer: hubLink(e), hub: this.hubPath(n), mac: this.mac(e), cidr: `${e.ip}/${s.len}`,
+      gateway: primary && !n.Internal ? intToIp(s.gw) : undefined, mtu: this.mtu(n) });
   }
 
   private allocateAddress(e: Endpoint, n: NetworkRecord): void {
@@ -593,9 +607,9 @@ export class NetworkService implements NetworkHooks {
         Links: e.links.length ? e.links.map((l) => { const t = this.linkTarget(l); return `/${t?.r.name ?? l.split(':')[0]}:/${r.name}/${l.split(':')[1] ?? l.split(':')[0]}`; }) : null,
         Aliases: this.isDefault(n) ? null : [...e.aliases, r.id.slice(0, 12)],
         NetworkID: n.Id, EndpointID: on ? e.endpointId : '', Gateway: on ? intToIp(s.gw) : '', IPAddress: on ? e.ip : '', IPPrefixLen: on ? s.len : 0,
-        MacAddress: on ? macOf(e) : '',
+        MacAddress: on ? this.mac(e) : '',
       };
-      if (this.isDefault(n) && on) Object.assign(ns, { EndpointID: e.endpointId, Gateway: intToIp(s.gw), IPAddress: e.ip, IPPrefixLen: s.len, MacAddress: macOf(e) });
+      if (this.isDefault(n) && on) Object.assign(ns, { EndpointID: e.endpointId, Gateway: intToIp(s.gw), IPAddress: e.ip, IPPrefixLen: s.len, MacAddress: this.mac(e) });
     }
     ns.Networks = networks;
     const pe = eps.find((e) => e.ports.length) ?? eps[0];
@@ -619,7 +633,7 @@ export class NetworkService implements NetworkHooks {
       const s = this.subnet(n);
       for (const e of this.active(n)) {
         const r = this.containers.tryLookup(e.containerId);
-        containers[e.containerId] = { Name: r?.name ?? '', EndpointID: e.endpointId, MacAddress: macOf(e), IPv4Address: `${e.ip}/${s.len}`, IPv6Address: '' };
+        containers[e.containerId] = { Name: r?.name ?? '', EndpointID: e.endpointId, MacAddress: this.mac(e), IPv4Address: `${e.ip}/${s.len}`, IPv6Address: '' };
       }
     } else if (n.Driver === 'host' && this.containers) {
       for (const r of this.containers.all()) if (r.state.Running && r.hostConfig.NetworkMode === 'host') containers[r.id] = { Name: r.name, EndpointID: '', MacAddress: '', IPv4Address: '', IPv6Address: '' };
@@ -634,7 +648,10 @@ export class NetworkService implements NetworkHooks {
     if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) throw new InvalidArgument(`invalid network name "${name}"`);
     if (this.byName(name)) throw new Conflict(`network with name ${name} already exists`);
     const driver = body.Driver || 'bridge';
+    if (driver === 'host' || driver === 'null') throw new Forbidden(`only one instance of "${driver}" network is allowed`);
     if (driver !== 'bridge') throw new NotFound(`plugin "${driver}" not found`);
+    if (body.IPAM?.Driver && body.IPAM.Driver !== 'default') throw new NotFound(`plugin "${body.IPAM.Driver}" not found`);
+    if ((body.IPAM?.Config ?? []).some((c) => Object.keys((c as { AuxiliaryAddresses?: Record<string, string> | null }).AuxiliaryAddresses ?? {}).length)) throw new InvalidArgument('IPAM AuxiliaryAddresses (--aux-address) are not supported by cocon');
     if (body.EnableIPv6) throw new InvalidArgument('IPv6 networks are not supported by cocon');
     const id = randomBytes(32).toString('hex');
     const options = { ...(body.Options ?? {}) };
@@ -643,6 +660,8 @@ export class NetworkService implements NetworkHooks {
       if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(devName)) throw new InvalidArgument(`invalid bridge name: ${devName}`);
       if ([...this.nets.values()].some((n) => n.Driver === 'bridge' && this.device(n) === devName) || await linkExists(devName)) throw new Conflict(`bridge name ${devName} is already in use`);
     }
+    const mtu = options['com.docker.network.driver.mtu'];
+    if (mtu !== undefined && (!/^\d+$/.test(mtu) || Number(mtu) < 68 || Number(mtu) > 65535)) throw new InvalidArgument(`invalid MTU number: ${mtu} (68 to 65535)`);
     const icc = options['com.docker.network.bridge.enable_icc'];
     if (icc !== undefined && icc !== 'true' && icc !== 'false') throw new InvalidArgument(`invalid value for com.docker.network.bridge.enable_icc: ${icc}`);
     const confs = body.IPAM?.Config ?? [];
@@ -717,7 +736,7 @@ export class NetworkService implements NetworkHooks {
   }
 
   /** POST /networks/{id}/connect: for created/stopped containers the endpoint waits for start; running ones get a new interface now. */
-  async connectContainer(ref: string, containerRef: string, conf: { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null } | null): Promise<void> {
+  async connectContainer(ref: string, containerRef: string, conf: EndpointConfig | null): Promise<void> {
     const n = this.find(ref);
     const r = this.containers.tryLookup(containerRef);
     if (!r) throw new NotFound(`No such container: ${containerRef}`);
@@ -728,9 +747,11 @@ export class NetworkService implements NetworkHooks {
     if (this.eps.has(key) || (this.isDefault(n) && (mode === 'default' || mode === 'bridge'))) throw new Forbidden(`endpoint with name ${r.name} already exists in network ${n.Name}`);
     const ip = conf?.IPAMConfig?.IPv4Address ?? '';
     const aliases = (conf?.Aliases ?? []).filter(Boolean);
+    const mac = conf ? checkEndpointConfig(conf) : '';
+    if (mac) checkMac(mac);
     if (this.isDefault(n) && (ip || aliases.length)) throw new InvalidArgument(ip ? 'user specified IP address is supported on user defined networks only' : 'network-scoped alias is supported only for containers in user defined networks');
     if (ip) this.checkIp(n, ip);
-    const e: Endpoint = { key, containerId: r.id, networkId: n.Id, aliases, ipv4Request: ip, links: [], endpointId: '', ip: '', ifname: '', ports: [] };
+    const e: Endpoint = { key, containerId: r.id, networkId: n.Id, aliases, ipv4Request: ip, macRequest: mac || undefined, links: [], endpointId: '', ip: '', ifname: '', ports: [] };
     if (!r.state.Running) { this.saveEp(e); return; }
     const ns = this.nsPath(r.id);
     if (!netnsAlive(ns)) throw new Conflict(`container ${r.name} has no network namespace`);
@@ -779,5 +800,22 @@ export class NetworkService implements NetworkHooks {
 
 function hubLink(e: Endpoint): string { return `v${e.endpointId.slice(0, 12)}`; }
 
-/** The endpoint's MAC: the one the container asked for (MacAddress), else docker's 02:42:<ip>. */
-function macOf(e: Endpoint): string { return e.mac || macFor(ipToInt(e.ip)); }
+/** An endpoint's settings as create (NetworkingConfig.EndpointsConfig) and connect (EndpointConfig) send them. */
+export interface EndpointConfig {
+  Aliases?: string[] | null;
+  IPAMConfig?: { IPv4Address?: string; IPv6Address?: string; LinkLocalIPs?: string[] | null } | null;
+  Links?: string[] | null;
+  MacAddress?: string;
+}
+
+/** Refuses what cocon cannot honour in an endpoint's settings; returns its MacAddress ('' when none). */
+function checkEndpointConfig(c: EndpointConfig): string {
+  if (c.IPAMConfig?.LinkLocalIPs?.length) throw new InvalidArgument('link-local addresses (--link-local-ip, IPAMConfig.LinkLocalIPs) are not supported by cocon');
+  if (c.IPAMConfig?.IPv6Address) throw new InvalidArgument('IPv6 addresses (--ip6) are not supported by cocon: its networks are IPv4 only');
+  return c.MacAddress ?? '';
+}
+
+function checkMac(mac: string): void {
+  if (!/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(mac)) throw new InvalidArgument(`invalid MAC address: ${mac}`);
+  if (parseInt(mac.slice(0, 2), 16) & 1) throw new InvalidArgument(`invalid MAC address: ${mac} is a multicast address`);
+}

@@ -27,14 +27,14 @@ export interface Endpoint {
   networkId: string;
   aliases: string[];
   ipv4Request: string;      // IPAMConfig.IPv4Address
+  /** --mac-address (EndpointSettings.MacAddress or the old Config.MacAddress); absent: 02:42:<ip>. */
+  macRequest?: string;
   links: string[];          // legacy --link name:alias (default bridge)
   /** Set while active (container running). */
   endpointId: string;
   ip: string;
   ifname: string;
   ports: PortBinding[];
-  /** MAC address asked for at create (Config.MacAddress or the endpoint's MacAddress); none: 02:42:<ip>. */
-  mac?: string;
 }
 
 export class NetworkStore {

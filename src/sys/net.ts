@@ -10,6 +10,7 @@ import { createSocket } from 'node:dgram';
 import { runOk, run } from './exec.js';
 import { isMounted } from './mount.js';
 import { nftApply } from './nft.js';
+import { heredoc, shellOk, shq } from './shell.js';
 
 /** argv that runs `argv` inside the network namespace bound to `netns` (or on the host). */
 function inNetns(netns: string | undefined, argv: string[]): [string, string[]] {
@@ -34,18 +35,20 @@ export async function ipBatchForce(lines: string[], netns?: string): Promise<voi
 
 /**
  * A container's network namespace: creates it bound to `path` running `ip -batch` lines inside it,
- * then, at once, the batches of the other namespaces (the hubs) and, when given, an nft script
- * inside the new namespace with route_localnet on (the DNS redirect). Nothing is left on failure.
+ * then the batches of the other namespaces (the hubs) and, when given, an nft script inside the new
+ * namespace with route_localnet on (the DNS redirect): one job of a pooled helper shell (shell.ts),
+ * no spawn from the daemon. Nothing is left on failure.
  */
 export async function setupNetns(path: string, lines: string[], then: Array<{ netns: string; lines: string[] }>, nftScript?: string): Promise<void> {
   mkdirSync(dirname(path), { recursive: true });
   if (isMounted(path)) await deleteNetns(path);
   closeSync(openSync(path, 'w'));
+  const script = [heredoc(`unshare --net=${shq(path)} ip -batch -`, batchText(lines))];
+  for (const t of then) if (t.lines.length) script.push(heredoc(`nsenter --net=${shq(t.netns)} ip -batch -`, batchText(t.lines)));
+  // /proc/sys/net is the opener's namespace's: written from inside
+  if (nftScript) script.push(heredoc(`nsenter --net=${shq(path)} sh -c 'echo 1 > /proc/sys/net/ipv4/conf/all/route_localnet && exec nft -f -'`, nftScript));
   try {
-    await runOk('unshare', [`--net=${path}`, 'ip', '-batch', '-'], { input: batchText(lines) });
-    const jobs = then.map((t) => ipBatch(t.lines, t.netns));
-    if (nftScript) jobs.push(localnetNft(path, nftScript));
-    await Promise.all(jobs);
+    await shellOk(script.join('\n'), `network namespace ${path}`);
   } catch (e) {
     await deleteNetns(path).catch(() => undefined);
     throw e;

@@ -26,12 +26,3 @@ export async function nftTableComment(family: string, name: string): Promise<str
 export async function nftDeleteTable(family: string, name: string): Promise<void> {
   await run('nft', ['delete', 'table', family, name]);
 }
-
-/** Does forwarding of another table drop by policy? (e.g. a dockerd's iptables FORWARD chain.) */
-export async function foreignForwardDrop(ownPrefix: string): Promise<string[]> {
-  const r = await run('nft', ['-j', 'list', 'chains']);
-  if (r.code !== 0) return [];
-  const j = JSON.parse(r.stdout) as { nftables: Array<{ chain?: { family: string; table: string; name: string; hook?: string; policy?: string } }> };
-  return j.nftables.map((e) => e.chain).filter((c): c is NonNullable<typeof c> => !!c && c.hook === 'forward' && c.policy === 'drop' && !c.table.startsWith(ownPrefix))
-    .map((c) => `${c.family} ${c.table} ${c.name}`);
-}

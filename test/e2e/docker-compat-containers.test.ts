@@ -228,7 +228,7 @@ test('create: Env "Foo" (no =) kept in Config.Env as docker keeps it and unset i
   for (const bad of ['93:d0:c6:0a:29:33', 'zz:d0:c6:0a:29:33', '92:d0:c6']) {
     const r = await h.d.api('POST', '/v1.41/containers/create', { Image: 'busybox', Cmd: ['true'], MacAddress: bad });
     assert.equal(r.status, 400, bad);
-    assert.match(r.json.message, /is not a valid mac address/);
+    assert.match(r.json.message, /invalid MAC address: /);
   }
   const host = await h.d.api('POST', '/v1.41/containers/create', { Image: 'busybox', Cmd: ['true'], MacAddress: '92:d0:c6:0a:29:34', HostConfig: { NetworkMode: 'host' } });
   assert.equal(host.status, 400);

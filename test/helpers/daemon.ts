@@ -52,6 +52,8 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** How long to wait for /_ping (default 30 s). */
   readyTimeoutMs?: number;
+  /** Run the daemon inside this network namespace (a bound file, e.g. made with `unshare --net=FILE`). */
+  netns?: string;
 }
 
 export interface Daemon {
@@ -168,8 +170,11 @@ export async function startDaemon(opts: StartOptions = {}): Promise<Daemon> {
   const spawnIt = async (): Promise<void> => {
     const fd = openSync(logFile, 'a');
     try {
-      child = spawn(process.execPath, ['--', CLI_MAIN, 'daemon', '--data-root', dataRoot, '--exec-root', execRoot,
-        '-H', `unix://${socket}`, '--log-level', 'debug', ...(opts.args ?? []).map((a) => a.replace('{root}', root))], {
+      const argv = [process.execPath, '--', CLI_MAIN, 'daemon', '--data-root', dataRoot, '--exec-root', execRoot,
+        '-H', `unix://${socket}`, '--log-level', 'debug', ...(opts.args ?? []).map((a) => a.replace('{root}', root))];
+      // nsenter execs the daemon (same pid) once it joined the namespace
+      if (opts.netns) argv.unshift('nsenter', `--net=${opts.netns}`, '--');
+      child = spawn(argv[0], argv.slice(1), {
         stdio: ['ignore', fd, fd], detached: true, env: { ...process.env, ...opts.env },
       });
     } finally { closeSync(fd); }

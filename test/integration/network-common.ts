@@ -1,7 +1,8 @@
 // Shared by the network test files: cleanup of what a network test daemon leaves on the host
-// once it is gone (its nft table, and any link tagged with its data root).
+// once it is gone (its nft table, its chain in iptables' FORWARD, and any link tagged with its data root).
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 export function nftTableOf(dataRoot: string): string {
   return `cocon_${createHash('sha256').update(dataRoot).digest('hex').slice(0, 8)}`;
@@ -9,6 +10,14 @@ export function nftTableOf(dataRoot: string): string {
 
 export function cleanupNet(dataRoot: string): void {
   spawnSync('nft', ['delete', 'table', 'ip', nftTableOf(dataRoot)]);
+  // the daemon's chain in the host's iptables FORWARD (only there when the host drops by policy)
+  const chain = `COCON-FORWARD-${nftTableOf(dataRoot).slice('cocon_'.length)}`;
+  let legacy = false;
+  try { legacy = readFileSync('/proc/net/ip_tables_names', 'utf8').split('\n').includes('filter'); } catch { /* no x_tables */ }
+  for (const bin of legacy ? ['iptables-nft', 'iptables-legacy'] : ['iptables-nft']) {
+    while (spawnSync(bin, ['-w', '-D', 'FORWARD', '-m', 'comment', '--comment', `cocon:${dataRoot}`, '-j', chain]).status === 0) { /* duplicates */ }
+    if (spawnSync(bin, ['-w', '-F', chain]).status === 0) spawnSync(bin, ['-w', '-X', chain]);
+  }
   const links = JSON.parse(spawnSync('ip', ['-j', '-d', 'link'], { encoding: 'utf8' }).stdout || '[]') as Array<{ ifname: string; ifalias?: string }>;
   for (const l of links) if (l.ifalias === `cocon:${dataRoot}`) spawnSync('ip', ['link', 'del', l.ifname]);
 }
