@@ -8,6 +8,16 @@ import type { EngineEvent } from '../core/events.js';
 import { parseFilters, summary } from './containers.js';
 import { treeSize } from '../snapshots/overlay.js';
 import { NotImplemented } from '../core/errors.js';
+import { describeDataRoot, type DataRootFs } from '../sys/storagefs.js';
+
+/** The data root's filesystem as docker info's DriverStatus pairs (cocon adds the storage lines). */
+export function storageStatus(fs: DataRootFs): Array<[string, string]> {
+  const out: Array<[string, string]> = [['Backing Filesystem', fs.fsType === 'ext4' ? 'extfs' : fs.fsType], ['Supports d_type', 'true'],
+    ['Data Root Filesystem', fs.ownFilesystem ? `${fs.fsType} on ${fs.source}` : `shared with the host (${fs.source})`]];
+  if (fs.image) out.push(['Data Root Image', fs.image]);
+  out.push(['Data Root Size', String(fs.size)], ['Data Root Used', String(fs.used)], ['Project Quotas', String(fs.projectQuota)]);
+  return out;
+}
 
 let runtimeVersion: string | null = null;
 function runcVersion(path: string): string {
@@ -67,7 +77,7 @@ export function registerSystemRoutes(r: Router, s: Services): void {
     const counts = s.containers.counts();
     ctx.send(200, {
       ID: s.containers.daemonId(), Containers: counts.total, ContainersRunning: counts.running, ContainersPaused: counts.paused, ContainersStopped: counts.stopped,
-      Images: s.images.count(), Driver: 'overlay2', DriverStatus: [['Backing Filesystem', 'extfs']],
+      Images: s.images.count(), Driver: 'overlay2', DriverStatus: storageStatus(describeDataRoot(s.config.dataRoot)),
       Plugins: { Volume: ['local'], Network: ['host', 'null'], Authorization: null, Log: ['k8s-file'] },
       MemoryLimit: true, SwapLimit: s.containers.swapLimit(), CpuCfsPeriod: true, CpuCfsQuota: true, CPUShares: true, CPUSet: true, PidsLimit: true,
       IPv4Forwarding: true, BridgeNfIptables: false, BridgeNfIp6tables: false, Debug: s.config.logLevel === 'debug',
@@ -108,7 +118,9 @@ export function registerSystemRoutes(r: Router, s: Services): void {
     const size = (dir: string) => { try { return treeSize(dir); } catch { return 0; } };
     const containers = s.containers.all().map((r) => ({ ...summary(r, s), SizeRw: size(`${s.containers.paths.data(r.id)}/upper`), SizeRootFs: 0 }));
     const volumes = s.volumes.all().map((v) => ({ ...s.volumes.inspect(v), UsageData: { Size: size(s.volumes.mountpoint(v.name)), RefCount: s.containers.usingVolume(v.name).length } }));
-    ctx.send(200, { LayersSize: [...layerUse.values()].reduce((t, u) => t + u.size, 0), Images: images, Containers: containers, Volumes: volumes, BuildCache: [] });
+    const fs = describeDataRoot(s.config.dataRoot);
+    const DataRoot = { Filesystem: fs.fsType, Source: fs.source, ...(fs.image ? { Image: fs.image } : {}), OwnFilesystem: fs.ownFilesystem, ProjectQuota: fs.projectQuota, Size: fs.size, Used: fs.used, Available: fs.available };
+    ctx.send(200, { DataRoot, LayersSize: [...layerUse.values()].reduce((t, u) => t + u.size, 0), Images: images, Containers: containers, Volumes: volumes, BuildCache: [] });
   });
 
   r.get('/events', (ctx) => {

@@ -17,6 +17,17 @@ export interface DaemonConfig {
   icc: boolean;
   defaultAddressPool?: string;
   iptables: boolean;
+  /** Hardening (issue 14): --storage-size / --storage-device put the data root on its own filesystem. */
+  storageSize?: number;
+  storageDevice?: string;
+  /** --storage-opt size=: the default writable-layer quota of every container, bytes (0: none). */
+  defaultStorageSize?: number;
+  /** --no-new-privileges: every container gets no_new_privs unless it asks no-new-privileges=false. */
+  noNewPrivileges?: boolean;
+  /** --default-pids-limit (podman's 2048 by default; 0 or -1: none). */
+  defaultPidsLimit?: number;
+  /** -H tcp://ADDR:PORT with --tlsverify: mutual TLS on TCP. */
+  tcp?: { host: string; port: number; tls?: { ca: string; cert: string; key: string } };
 }
 
 export const DEFAULT_DATA_ROOT = '/var/lib/cocon';
@@ -24,6 +35,8 @@ export const DEFAULT_EXEC_ROOT = '/run/cocon';
 export const DEFAULT_SOCKET = '/run/cocon/cocon.sock';
 export const DEFAULT_RUNTIME = 'runc';
 export const DEFAULT_LOG_LEVEL: DaemonConfig['logLevel'] = 'info';
+/** podman's default pids limit per container. */
+export const DEFAULT_PIDS_LIMIT = 2048;
 export const CONMON_PATH = '/usr/bin/conmon';
 /** The binaries of the runtimes known by name; any other --runtime value is a path. */
 export const RUNTIME_PATHS: Readonly<Record<string, string>> = { runc: '/usr/sbin/runc', crun: '/usr/bin/crun' };

@@ -16,6 +16,7 @@ import type { Services } from './services.js';
 import { NetworkService } from '../network/service.js';
 import { PRIVATE, privateDir, setDaemonUmask, tighten } from '../sys/perms.js';
 import { NetworkStore } from '../network/store.js';
+import { mountDataRoot, unmountDataRoot } from '../sys/storagefs.js';
 
 const USAGE = `Usage: cocon daemon [OPTIONS]
 
@@ -33,6 +34,15 @@ Options:
       --icc                      Enable inter-container communication on the default bridge (default true)
       --default-address-pool     Pool for user networks: base=CIDR,size=N (default base=10.208.0.0/12,size=24)
       --iptables                 Enable NAT and port publishing rules (nftables) (default true)
+      --storage-size string      Keep the data root on an image file of this size (xfs, project quotas), e.g. 20G
+      --storage-device string    Keep the data root on this block device or LVM volume (formatted xfs when empty)
+      --storage-opt list         Storage driver options: size=SIZE, the default writable-layer quota per container
+      --no-new-privileges        Set no-new-privileges on every new container (default false)
+      --default-pids-limit int   Default pids limit of a container; 0 or -1 for none (default 2048)
+      --tlsverify                Use TLS and verify the remote (required for -H tcp://)
+      --tlscacert string         Trust certs signed only by this CA
+      --tlscert string           Path to TLS certificate file
+      --tlskey string            Path to TLS key file
 `;
 
 export function parseDaemonFlags(argv: string[]): Record<string, string> {
@@ -40,8 +50,11 @@ export function parseDaemonFlags(argv: string[]): Record<string, string> {
     '--data-root': 'dataRoot', '--exec-root': 'execRoot', '-H': 'host', '--host': 'host', '-p': 'pidFile', '--pidfile': 'pidFile',
     '--default-runtime': 'runtime', '--runtime': 'runtime', '-l': 'logLevel', '--log-level': 'logLevel', '--insecure-registry': 'insecureRegistry',
     '--bridge': 'bridge', '-b': 'bridge', '--bip': 'bip', '--icc': 'icc', '--default-address-pool': 'defaultAddressPool', '--iptables': 'iptables',
+    '--storage-size': 'storageSize', '--storage-device': 'storageDevice', '--storage-opt': 'storageOpt', '--no-new-privileges': 'noNewPrivileges',
+    '--default-pids-limit': 'defaultPidsLimit', '--tlsverify': 'tlsverify', '--tlscacert': 'tlscacert', '--tlscert': 'tlscert', '--tlskey': 'tlskey',
   };
-  const bools = new Set(['--icc', '--iptables']);
+  const bools = new Set(['--icc', '--iptables', '--no-new-privileges', '--tlsverify']);
+  const lists = new Set(['insecureRegistry', 'storageOpt', 'host']);
   const out: Record<string, string> = {};
   for (let i = 0; i < argv.length; i++) {
     let a = argv[i]; let v: string | undefined;
@@ -52,7 +65,7 @@ export function parseDaemonFlags(argv: string[]): Record<string, string> {
     if (!key) throw new Error(`unknown flag: ${a}\nSee 'cocon daemon --help'.`);
     if (v === undefined && bools.has(a) && (argv[i + 1] === undefined || !/^(true|false|1|0)$/.test(argv[i + 1]))) v = 'true';
     if (v === undefined) { v = argv[++i]; if (v === undefined) throw new Error(`flag needs an argument: ${a}`); }
-    out[key] = key === 'insecureRegistry' && out[key] ? `${out[key]},${v}` : v;
+    out[key] = lists.has(key) && out[key] ? `${out[key]},${v}` : v;
   }
   return out;
 }
@@ -74,6 +87,10 @@ export async function runDaemon(argv: string[]): Promise<void> {
   const config = resolveConfig(parseDaemonFlags(argv));
   setLogLevel(config.logLevel);
   setDaemonUmask();
+  // Point 1 of the brief: the data root on a filesystem of its own, before anything is written there.
+  const ownFs = config.storageSize || config.storageDevice
+    ? await mountDataRoot(config.dataRoot, { size: config.storageSize, device: config.storageDevice }) : null;
+  if (ownFs) log.info('data root on its own filesystem', { source: ownFs.source, image: ownFs.image, fs: ownFs.fsType, size: ownFs.size, projectQuota: ownFs.projectQuota });
   closeRoots(config.dataRoot, config.execRoot);
   try {
     const other = Number(readFileSync(config.pidFile, 'utf8'));
@@ -103,6 +120,11 @@ export async function runDaemon(argv: string[]): Promise<void> {
     await containers.shutdown();
     await networks.shutdown();
     db.close();
+    // Running containers keep their rootfs on it: then it stays mounted and the next start re-uses it.
+    if (ownFs) {
+      if (containers.counts().running + containers.counts().paused > 0) log.info('data root stays mounted: containers are running on it', { dataRoot: config.dataRoot });
+      else await unmountDataRoot(config.dataRoot).catch((e: Error) => log.warn('data root unmount failed', { error: e.message }));
+    }
     rmSync(config.socketPath, { force: true });
     rmSync(config.pidFile, { force: true });
     process.exit(0);
