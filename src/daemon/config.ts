@@ -57,7 +57,7 @@ export function resolveConfig(flags: DaemonFlags): DaemonConfig {
   let defaultStorageSize = 0;
   for (const o of (flags.storageOpt ?? '').split(',').filter(Boolean)) {
     const [k, ...v] = o.split('=');
-    if (k.trim().toLowerCase() !== 'size') throw new Error(`--storage-opt: Unknown option ${k}`);
+    if (!['size', 'overlay2.size'].includes(k.trim().toLowerCase())) throw new Error(`--storage-opt: Unknown option ${k}`);
     defaultStorageSize = size(v.join('='), '--storage-opt size');
   }
   const pids = flags.defaultPidsLimit ?? String(DEFAULT_PIDS_LIMIT);

@@ -16,7 +16,8 @@ import type { Services } from './services.js';
 import { NetworkService } from '../network/service.js';
 import { PRIVATE, privateDir, setDaemonUmask, tighten } from '../sys/perms.js';
 import { NetworkStore } from '../network/store.js';
-import { mountDataRoot, unmountDataRoot } from '../sys/storagefs.js';
+import { describeDataRoot, mountDataRoot, unmountDataRoot } from '../sys/storagefs.js';
+import { STORAGE_OPT_UNSUPPORTED } from '../containers/hostconfig.js';
 
 const USAGE = `Usage: cocon daemon [OPTIONS]
 
@@ -91,6 +92,12 @@ export async function runDaemon(argv: string[]): Promise<void> {
   const ownFs = config.storageSize || config.storageDevice
     ? await mountDataRoot(config.dataRoot, { size: config.storageSize, device: config.storageDevice }) : null;
   if (ownFs) log.info('data root on its own filesystem', { source: ownFs.source, image: ownFs.image, fs: ownFs.fsType, size: ownFs.size, projectQuota: ownFs.projectQuota });
+  // No storage option is ever taken and ignored: per-container quotas are not enforced yet.
+  if (config.defaultStorageSize) {
+    const fsType = describeDataRoot(config.dataRoot).fsType;
+    if (ownFs) await unmountDataRoot(config.dataRoot).catch(() => undefined);
+    throw new Error(`--storage-opt size: ${ownFs?.projectQuota ? 'per-container quotas are not implemented by cocon yet' : STORAGE_OPT_UNSUPPORTED} (data root ${config.dataRoot} is ${fsType}${ownFs?.projectQuota ? ' with project quotas' : ' without project quotas'})`);
+  }
   closeRoots(config.dataRoot, config.execRoot);
   try {
     const other = Number(readFileSync(config.pidFile, 'utf8'));

@@ -24,7 +24,7 @@ test('refused HostConfig fields -> 400 with a clear message, nothing created', a
     ['unknown log opt', { LogConfig: { Type: 'json-file', Config: { colour: 'red' } } }, /unknown log opt 'colour' for json-file log driver/],
     ['compress', { LogConfig: { Type: 'json-file', Config: { compress: 'true' } } }, /log opt 'compress' is not supported by cocon yet/],
     ['opts with none', { LogConfig: { Type: 'none', Config: { 'max-size': '1m' } } }, /unknown log opt 'max-size' for none log driver/],
-    ['storage-opt size', { StorageOpt: { size: '1G' } }, /--storage-opt size is not supported by cocon's storage yet/],
+    ['storage-opt size', { StorageOpt: { size: '1G' } }, /^--storage-opt is supported only for overlay over xfs with 'pquota' mount option$/],
     ['sysctl not namespaced', { Sysctls: { 'kernel.hostname': 'x' } }, /sysctl 'kernel.hostname=x' is not allowed/],
     ['sysctl vm', { Sysctls: { 'vm.swappiness': '1' } }, /sysctl 'vm.swappiness=1' is not allowed/],
     ['sysctl net in host network', { NetworkMode: 'host', Sysctls: { 'net.core.somaxconn': '1' } }, /not allowed in host network mode/],

@@ -2,12 +2,13 @@
 // xfs image of that size (loop-mounted, project quotas), so a container filling its disk stops
 // with ENOSPC at that size while the host's root filesystem keeps its free space; the image is
 // re-used and grown by later starts, never shrunk, and unmounted when the daemon stops.
-// Per-container quotas (--storage-opt size=) are enforced with xfs project quotas on the upper dir.
+// Per-container quotas (--storage-opt size=) need xfs project quotas, which this host's kernel lacks
+// (CONFIG_XFS_QUOTA unset): the option is refused with docker's message, by the API and the daemon.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { statfsSync, statSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { useDaemon, uniq, cli, startDaemon } from '../helpers/daemon.js';
+import { useDaemon, uniq, cli, docker, startDaemon } from '../helpers/daemon.js';
 import { inspect, rm, runToEnd } from '../helpers/containers.js';
 
 const MiB = 1024 * 1024;
@@ -73,4 +74,15 @@ test('--storage-size: re-used and grown on a later start, never shrunk; the daem
   } finally {
     await d.stop();
   }
+});
+
+test('--storage-opt size= is refused with docker\'s message (no project quotas), never dropped', async () => {
+  const r = await h.d.api('POST', `/v1.41/containers/create?name=${uniq('sz')}`, { Image: 'busybox', Cmd: ['true'], HostConfig: { StorageOpt: { size: '64m' } } });
+  assert.equal(r.status, 400, r.body);
+  assert.equal(r.json.message, "--storage-opt is supported only for overlay over xfs with 'pquota' mount option");
+  const d = docker(h.d, ['run', '--rm', '--storage-opt', 'size=64m', 'busybox', 'true']);
+  const out = await d;
+  assert.equal(out.code, 125);
+  assert.match(out.stderr, /--storage-opt is supported only for overlay over xfs with 'pquota' mount option/);
+  await assert.rejects(startDaemon({ args: ['--storage-size', '300M', '--storage-opt', 'size=64m'] }), /--storage-opt size: --storage-opt is supported only for overlay over xfs/);
 });
