@@ -10,6 +10,8 @@ import type { WaitCondition } from '../containers/service.js';
 import { pipeline } from 'node:stream/promises';
 import { tarDirectoryStream } from '../sys/tar.js';
 import { changes } from '../containers/changes.js';
+import { privilegedWarning } from '../containers/security.js';
+import { ALL_CAPABILITIES } from '../runtime/caps.js';
 import { K8sFileParser, encodeEntry, parseTail, selectLogs, type LogEntry } from '../runtime/logformat.js';
 
 export function boolParam(v: string | null): boolean {
@@ -114,7 +116,7 @@ export function registerContainerRoutes(r: Router, s: Services): void {
   r.post('/containers/create', async (ctx) => {
     const body = await ctx.json<CreateBody>('containerCreate');
     const rec = await c.create(body, ctx.query.get('name'));
-    ctx.send(201, { Id: rec.id, Warnings: [] });
+    ctx.send(201, { Id: rec.id, Warnings: rec.hostConfig.Privileged ? [privilegedWarning(ALL_CAPABILITIES)] : [] });
   });
 
   r.get('/containers/json', (ctx) => {

@@ -29,6 +29,7 @@ import { initialState, ZERO_TIME, type ContainerRecord } from './types.js';
 import { isoFromNs, mergeConfig, nowNano, randomName, restartDelay, signalNumber, validateName, type CreateBody } from './config.js';
 import { hardNofile, capsOfDaemon, oomKills, swapAccounting } from '../sys/limits.js';
 import { logSizeMax } from './hostconfig.js';
+import { applyPrivilegeDefaults, privilegeInputs } from './privileges.js';
 import { alive } from '../sys/proc.js';
 import { hostDevices } from '../sys/devices.js';
 import { resolveInRoot } from '../sys/rootpath.js';
@@ -134,7 +135,7 @@ export class ContainerService implements ContainerDirectory {
 
   /** A container event with docker's attributes: its labels, image and name. */
   private publish(r: ContainerRecord, action: string, extra: Record<string, string> = {}): void {
-    this.events.publish('container', action, r.id, { ...r.config.Labels, image: r.config.Image, name: r.name, ...extra });
+    this.events.publish('container', action, r.id, { ...r.config.Labels, image: r.config.Image, name: r.name, ...(r.hostConfig.Privileged ? { privileged: 'true' } : {}), ...extra });
   }
 
   /** Serialises lifecycle operations on one container. */
@@ -154,6 +155,7 @@ export class ContainerService implements ContainerDirectory {
     const id = randomBytes(32).toString('hex');
     const merged = mergeConfig(body, image, id, { swapLimit: swapAccounting() });
     // Reject unknown capabilities and other spec errors now rather than at start.
+    applyPrivilegeDefaults(merged.hostConfig, this.config);
     const draft: ContainerRecord = { ...initialRecordFields(id, name ?? 'x', image.id, merged), state: initialState() };
     this.network.validate(draft, body.NetworkingConfig);
     draft.mounts = this.planMounts(draft);
@@ -352,7 +354,6 @@ export class ContainerService implements ContainerDirectory {
       { destination: '/etc/hostname', source: join(dir, 'hostname'), type: 'bind', options: ['rbind', 'rprivate'] },
       { destination: '/etc/hosts', source: join(dir, 'hosts'), type: 'bind', options: ['rbind', 'rprivate'] },
     ];
-    const secOpts = hc.SecurityOpt ?? [];
     const hostname = r.hostConfig.NetworkMode === 'host' ? os.hostname() : r.config.Hostname;
     const env = containerEnv({ imageEnv: [], userEnv: [...(net.env ?? []), ...r.config.Env], hostname, tty: r.config.Tty });
     return buildSpec({
@@ -364,10 +365,9 @@ export class ContainerService implements ContainerDirectory {
       netnsPath: net.netnsPath,
       initPath: hc.Init ? initBinary() : undefined,
       mounts, cgroupsPath: `/cocon/${r.id}`, rlimitNofileHard: hardNofile(), ulimits: hc.Ulimits ?? undefined,
-      memory: hc.Memory || undefined, memorySwap: hc.Memory && hc.MemorySwap ? Number(hc.MemorySwap) : undefined, sysctls: hc.Sysctls ?? undefined, nanoCpus: hc.NanoCpus || undefined, pidsLimit: hc.PidsLimit && hc.PidsLimit > 0 ? hc.PidsLimit : undefined,
+      memory: hc.Memory || undefined, memorySwap: hc.Memory && hc.MemorySwap ? Number(hc.MemorySwap) : undefined, sysctls: hc.Sysctls ?? undefined, nanoCpus: hc.NanoCpus || undefined,
       cpuShares: hc.CpuShares || undefined,
-      noNewPrivileges: secOpts.some((o) => /^no-new-privileges(=true|:true)?$/.test(o)),
-      seccomp: !hc.Privileged && !secOpts.some((o) => /^seccomp[=:]unconfined$/.test(o)),
+      ...privilegeInputs(hc, capsOfDaemon()),
       availableCaps: capsOfDaemon(),
       hostDevices: hc.Privileged ? hostDevices() : undefined,
     });
@@ -652,7 +652,7 @@ export class ContainerService implements ContainerDirectory {
   /** `-u` resolved against the container's own /etc/passwd and /etc/group (rootfs mounted). */
   userIn(id: string, spec: string): ReturnType<typeof resolveUser> {
     const rootfs = join(this.paths.data(id), 'rootfs');
-    return resolveUser(spec, readIfExists(join(rootfs, 'etc/passwd')), readIfExists(join(rootfs, 'etc/group')));
+    return resolveUser(spec, readIfExists(join(rootfs, 'etc/passwd')), readIfExists(join(rootfs, 'etc/group')), (this.cache.get(id)?.hostConfig.GroupAdd as string[] | null | undefined) ?? []);
   }
 
   attachPath(id: string): string { return join(this.paths.socks, id.slice(0, 32), 'attach'); }

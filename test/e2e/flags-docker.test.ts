@@ -32,7 +32,7 @@ test('flags cocon cannot honour: docker and cocon exit 125 with the daemon\'s me
     [['--log-driver', 'journald'], /logging driver 'journald' is not supported by cocon yet/],
     [['--log-opt', 'max-size=1m', '--log-opt', 'max-file=3'], /max-file=3 is not supported by cocon yet/],
     [['--log-opt', 'mode=non-blocking'], /unknown log opt 'mode'/],
-    [['--storage-opt', 'size=1G'], /--storage-opt size is not supported by cocon's storage yet/],
+    [['--storage-opt', 'size=1G'], /--storage-opt is supported only for overlay over xfs with 'pquota' mount option/],
     [['--network', 'host', '--sysctl', 'net.core.somaxconn=1'], /not allowed in host network mode/],
     [['--memory-swap', '1g'], /always set the Memory limit when using Memoryswap limit/],
     [['-m', '64m', '--memory-swap', '32m'], /Minimum memoryswap limit should be larger than memory limit/],
