@@ -9,6 +9,18 @@ import { parseFilters, summary } from './containers.js';
 import { treeSize } from '../snapshots/overlay.js';
 import { NotImplemented } from '../core/errors.js';
 import { describeDataRoot, type DataRootFs } from '../sys/storagefs.js';
+import { modeAndGroup } from '../sys/perms.js';
+
+/** cocon's addition to /info, read by `cocon check`: how the daemon guards itself. */
+function securityFacts(s: Services) {
+  const sock = modeAndGroup(s.config.socketPath);
+  const tcp = s.config.tcp;
+  return {
+    Icc: s.config.icc, NoNewPrivileges: !!s.config.noNewPrivileges, DefaultPidsLimit: s.config.defaultPidsLimit ?? 0, UsernsRemap: false,
+    Socket: sock ? { Path: s.config.socketPath, Mode: sock.mode, Group: sock.group } : null,
+    Tcp: tcp ? { Address: `${tcp.host.includes(':') ? `[${tcp.host}]` : tcp.host}:${tcp.port}`, Tls: !!tcp.tls } : null,
+  };
+}
 
 /** The data root's filesystem as docker info's DriverStatus pairs (cocon adds the storage lines). */
 export function storageStatus(fs: DataRootFs): Array<[string, string]> {
@@ -91,6 +103,7 @@ export function registerSystemRoutes(r: Router, s: Services): void {
       Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
       LiveRestoreEnabled: true, Isolation: '', InitBinary: 'docker-init', ContainerdCommit: { ID: '', Expected: '' },
       RuncCommit: { ID: '', Expected: '' }, InitCommit: { ID: '', Expected: '' }, SecurityOptions: ['name=seccomp,profile=default'],
+      CoconSecurity: securityFacts(s),
       Warnings: ['cocon: bridge networking is not available yet; containers default to --network none'],
     });
   });

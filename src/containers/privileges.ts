@@ -17,7 +17,7 @@ export function applyPrivilegeDefaults(hc: HostConfig, config: DaemonConfig): vo
     hc.SecurityOpt = [...(hc.SecurityOpt ?? []), 'no-new-privileges'];
   }
   const pids = effectivePidsLimit(hc.PidsLimit, config.defaultPidsLimit ?? 0);
-  if (hc.PidsLimit === null || hc.PidsLimit === undefined) { if (pids) hc.PidsLimit = pids; }
+  hc.PidsLimit = pids === 0 ? null : pids;
 }
 
 type PrivilegeInputs = Pick<SpecInput, 'noNewPrivileges' | 'seccomp' | 'seccompProfile' | 'devices' | 'deviceRules' | 'pidsLimit'>;

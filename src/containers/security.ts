@@ -80,11 +80,15 @@ export function validateUsernsMode(mode: string | null | undefined): void {
   throw new InvalidArgument(`--userns=${mode} is not supported by cocon: user namespace remapping (--userns-remap) is not implemented; only "host" is`);
 }
 
-/** The effective pids limit: the container's own (<= 0: unlimited), else the daemon's default. */
-export function effectivePidsLimit(asked: number | null | undefined, daemonDefault: number): number | undefined {
-  if (typeof asked === 'number' && asked !== 0) return asked > 0 ? asked : undefined;
-  if (asked === 0) return undefined;
-  return daemonDefault > 0 ? daemonDefault : undefined;
+/**
+ * The pids limit a new container gets: its own when positive, none when negative (-1: unlimited,
+ * podman's way to opt out), the daemon's default when unset or 0 (the docker CLI sends 0 when
+ * --pids-limit is not given).
+ */
+export function effectivePidsLimit(asked: number | null | undefined, daemonDefault: number): number {
+  if (typeof asked === 'number' && asked > 0) return asked;
+  if (typeof asked === 'number' && asked < 0) return -1;
+  return daemonDefault > 0 ? daemonDefault : 0;
 }
 
 /** The one-line warning docker-style clients print for --privileged (create's Warnings). */

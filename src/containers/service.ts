@@ -304,7 +304,9 @@ export class ContainerService implements ContainerDirectory {
       if (r.config.Tty && rows > 0 && cols > 0) spec.process.consoleSize = { height: rows, width: cols };
       writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec), { mode: PRIVATE.file });
     } catch (e) {
-      await this.teardown(id);
+      // Recorded like a runtime failure (exit code, error; --rm removes it): the docker CLI's
+      // `run --rm` waits for that removal after a failed start.
+      await this.failStart(r, e instanceof Error ? e.message : String(e));
       throw e instanceof EngineError ? e : new Internal(e instanceof Error ? e.message : String(e));
     }
     let pid: number;
