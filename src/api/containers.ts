@@ -9,7 +9,6 @@ import { statusLine, type CreateBody } from '../containers/config.js';
 import type { WaitCondition } from '../containers/service.js';
 import { pipeline } from 'node:stream/promises';
 import { tarDirectoryStream } from '../sys/tar.js';
-import { changes } from '../containers/changes.js';
 import { privilegedWarning } from '../containers/security.js';
 import { ALL_CAPABILITIES } from '../runtime/caps.js';
 import { K8sFileParser, encodeEntry, parseTail, selectLogs, type LogEntry } from '../runtime/logformat.js';
@@ -31,12 +30,9 @@ export function parseFilters(raw: string | null): Map<string, string[]> {
   return out;
 }
 
-function shellQuote(a: string): string {
-  return /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
-}
-
+/** ps's Command: not shell quoting, docker's display rule (an argument holding a space goes in '...'). */
 function commandOf(r: ContainerRecord): string {
-  return [r.path, ...r.args].map((a, i) => (i === 0 ? String(a) : shellQuote(String(a)))).join(' ');
+  return [r.path, ...r.args.map((a) => (a.includes(' ') ? `'${a}'` : a))].join(' ');
 }
 
 const STATUSES = ['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'];
@@ -84,10 +80,9 @@ export function summary(r: ContainerRecord, s: Services): Record<string, unknown
   };
 }
 
-export function inspect(r: ContainerRecord, s: Services): Record<string, unknown> {
+export async function inspect(r: ContainerRecord, s: Services): Promise<Record<string, unknown>> {
   const data = s.containers.paths.data(r.id);
-  let lower: string[] = [];
-  try { lower = s.images.layerDirs(s.images.get(r.imageId)); } catch { /* image gone (rmi -f) */ }
+  const graph = await s.containers.graphDriver(r.id);
   return {
     Id: r.id, Created: r.created, Path: r.path, Args: r.args, State: r.state, Image: r.imageId,
     ResolvConfPath: `${data}/resolv.conf`, HostnamePath: `${data}/hostname`, HostsPath: `${data}/hosts`, LogPath: r.hostConfig.LogConfig?.Type === 'none' ? '' : `${data}/ctr.log`,
@@ -103,7 +98,7 @@ export function inspect(r: ContainerRecord, s: Services): Record<string, unknown
       MaskedPaths: r.hostConfig.Privileged ? [] : ['/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap'],
       ReadonlyPaths: r.hostConfig.Privileged ? [] : ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
     },
-    GraphDriver: { Name: 'overlay2', Data: { LowerDir: lower.join(':'), UpperDir: `${data}/upper`, WorkDir: `${data}/work`, MergedDir: `${data}/rootfs` } },
+    GraphDriver: { Name: 'overlay2', Data: { LowerDir: graph.LowerDir ?? '', UpperDir: graph.UpperDir ?? '', WorkDir: graph.WorkDir ?? '', MergedDir: graph.MergedDir } },
     Mounts: mountsOf(r, s),
     Config: { ...r.config, OnBuild: null },
     NetworkSettings: s.containers.network.settings(r).networkSettings,
@@ -130,7 +125,7 @@ export function registerContainerRoutes(r: Router, s: Services): void {
     ctx.send(200, list.map((x) => summary(x, s)));
   });
 
-  r.get('/containers/:id/json', (ctx) => { ctx.send(200, inspect(c.lookup(ctx.params.id), s)); });
+  r.get('/containers/:id/json', async (ctx) => { ctx.send(200, await inspect(c.lookup(ctx.params.id), s)); });
 
   r.post('/containers/:id/start', async (ctx) => {
     await c.start(ctx.params.id);
@@ -256,8 +251,7 @@ export function registerContainerRoutes(r: Router, s: Services): void {
   });
 
   r.get('/containers/:id/changes', async (ctx) => {
-    const rec = c.lookup(ctx.params.id);
-    const list = await changes(`${c.paths.data(rec.id)}/upper`, s.images.layerDirs(s.images.get(rec.imageId)), (rec.mounts ?? []).map((m) => m.Destination));
+    const list = await c.changes(ctx.params.id);
     ctx.send(200, list.length ? list : null);
   });
 

@@ -7,11 +7,10 @@
 // slowly. Streaming uploads (ctx.body()) and hijacked streams are bounded by neither.
 import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { InvalidArgument, NotFound, messageOf } from '../core/errors.js';
+import { InvalidArgument, NotFound, TimedOut, TooLarge, messageOf } from '../core/errors.js';
 import { statusOf } from './httpstatus.js';
 import { log } from '../core/log.js';
 import { decodeBody, MAX_JSON_BODY, type BodyName } from './shape.js';
-import { EngineError } from '../core/errors.js';
 
 export const API_VERSION = '1.41';
 export const MIN_API_VERSION = '1.12';
@@ -59,11 +58,23 @@ export interface RequestLimits {
 }
 export const DEFAULT_REQUEST_LIMITS: RequestLimits = { bodyTimeoutMs: 60_000 };
 
-class PayloadTooLarge extends EngineError {
-  constructor() { super('too-large', `request body too large: JSON bodies are limited to ${MAX_JSON_BODY / 1024 / 1024} MiB`); }
+class PayloadTooLarge extends TooLarge {
+  constructor() { super(`request body too large: JSON bodies are limited to ${MAX_JSON_BODY / 1024 / 1024} MiB`); }
 }
-class RequestTimeout extends EngineError {
-  constructor() { super('timeout', 'request timeout: the request body did not arrive in time'); }
+class RequestTimeout extends TimedOut {
+  constructor() { super('request timeout: the request body did not arrive in time'); }
+}
+/** How long a refused request's unread body is still read (and discarded) so the client sees the answer. */
+const LINGER_MS = 1000;
+
+/** Discards what is left of a request body until it ends, the client goes away or `ms` pass. */
+function linger(req: IncomingMessage, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => { clearTimeout(t); req.off('end', done); req.off('close', done); req.off('error', done); resolve(); };
+    const t = setTimeout(done, ms);
+    req.on('end', done); req.on('close', done); req.on('error', done);
+    req.resume();
+  });
 }
 
 export class Router {
@@ -173,7 +184,7 @@ export class Router {
         if (upgradeSocket) {
           res.detachSocket(upgradeSocket as never);
           upgradeSocket.write('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n');
-          if (head && head.length) upgradeSocket.unshift(head);
+          if (head?.length) upgradeSocket.unshift(head);
           return upgradeSocket;
         }
         const sock = req.socket;
@@ -195,8 +206,11 @@ export class Router {
     } catch (e) {
       if (statusOf(e) >= 500 && statusOf(e) !== 501) log.error('request failed', { method: req.method, path, error: messageOf(e) });
       else log.debug('request refused', { method: req.method, path, error: messageOf(e) });
-      // A body left unread (too large, timed out, refused early) is not drained: the connection closes.
+      // A body left unread (too large, refused early) is read and discarded for a moment, as Go's
+      // server does, so the client sees the answer before the connection closes; a slow one is not.
       const status = statusOf(e);
+      const unread = !req.complete && !upgradeSocket;
+      if (unread && status !== 408) await linger(req, LINGER_MS);
       this.fail(res, e, status === 413 || status === 408 || (!req.complete && !upgradeSocket));
       if (!req.complete && !upgradeSocket) req.resume();
     }

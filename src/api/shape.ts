@@ -39,7 +39,7 @@ function nullable(c: Check): Check {
 export function arrayOf(item: Check): Check {
   return (v, p) => {
     if (!Array.isArray(v)) refuse(v, p, `[]${itemType(item)}`);
-    v.forEach((x, i) => item(x, `${p}[${i}]`));
+    v.forEach((x, i) => { item(x, `${p}[${i}]`); });
   };
 }
 

@@ -116,7 +116,7 @@ export function registerSystemRoutes(r: Router, s: Services): void {
   r.post('/containers/:id/update', notYet('update'));
 
   // docker system df: images (shared layers counted once), containers' writable layers, volumes.
-  r.get('/system/df', (ctx) => {
+  r.get('/system/df', async (ctx) => {
     const all = s.images.all();
     const layerUse = new Map<string, { size: number; n: number }>();
     for (const img of all) img.chainIds.forEach((c, i) => {
@@ -129,7 +129,7 @@ export function registerSystemRoutes(r: Router, s: Services): void {
       return { ...im, Containers: s.containers.usingImage(im.Id).length, SharedSize: shared };
     });
     const size = (dir: string) => { try { return treeSize(dir); } catch { return 0; } };
-    const containers = s.containers.all().map((r) => ({ ...summary(r, s), SizeRw: size(`${s.containers.paths.data(r.id)}/upper`), SizeRootFs: 0 }));
+    const containers = await Promise.all(s.containers.all().map(async (r) => ({ ...summary(r, s), SizeRw: await s.containers.sizeRw(r.id), SizeRootFs: 0 })));
     const volumes = s.volumes.all().map((v) => ({ ...s.volumes.inspect(v), UsageData: { Size: size(s.volumes.mountpoint(v.name)), RefCount: s.containers.usingVolume(v.name).length } }));
     const fs = describeDataRoot(s.config.dataRoot);
     const DataRoot = { Filesystem: fs.fsType, Source: fs.source, ...(fs.image ? { Image: fs.image } : {}), OwnFilesystem: fs.ownFilesystem, ProjectQuota: fs.projectQuota, Size: fs.size, Used: fs.used, Available: fs.available };

@@ -64,10 +64,10 @@ import { release } from 'node:os';
 import { Conflict, EngineError, Internal, InvalidArgument, NotFound, Unavailable } from '../core/errors.js';
 import { ChrootStore, type ChrootRecord } from './store.js';
 import {
-  ARCHES, archOfMachine, cacheKey, cleanInnerPath, debianArch, parseBind, parseElfHeader, parseGroup, parseInclude, parseLdd,
-  parsePasswd, resolveUser, tinyElf32Uname, validateArch, validateMirror, validateName, validateSuite, validateVariant,
-  type BindSpec, type ResolvedUser,
+  ARCHES, archOfMachine, cacheKey, chrootUser, cleanInnerPath, debianArch, parseBind, parseElfHeader, parseInclude, parseLdd,
+  tinyElf32Uname, validateArch, validateMirror, validateName, validateSuite, validateVariant, type BindSpec,
 } from './validate.js';
+import { parseGroup, parsePasswd, type ResolvedUser } from '../core/users.js';
 import {
   binfmtRegistration, copyTree, diskUsage, isDirectory, kernelRunsElf32, killProcessesInRoot, lddOutput, mknod,
   mountsUnderAnywhere, processesInRoot, qemuBinary, readHead, removeTree, resolveInRoot, spawnInRoot, copyLayers,
@@ -425,7 +425,7 @@ export class ChrootManager {
     const passwd = parsePasswd(readText(resolveInRoot(root, '/etc/passwd') ?? ''));
     const groups = parseGroup(readText(resolveInRoot(root, '/etc/group') ?? ''));
     let user: ResolvedUser | undefined;
-    if (o.user) user = resolveUser(o.user, passwd, groups);
+    if (o.user) user = chrootUser(o.user, passwd, groups);
     else if (jail && r.user) user = { uid: r.user.uid, gid: r.user.gid, groups: [r.user.gid], name: r.user.name, home: '/' };
     if (user && jail) user = { ...user, groups: [user.gid] };  // jails: only the user's own group
     if (user && user.uid === 0 && user.gid === 0 && !jail) user = undefined;

@@ -3,6 +3,7 @@
 // (/etc/passwd, /etc/group, ldd, ELF headers). No I/O here: unit tests cover all of it.
 import { createHash } from 'node:crypto';
 import { InvalidArgument } from '../core/errors.js';
+import { resolveUser, UserLookupError, type GroupEntry, type PasswdEntry, type ResolvedUser } from '../core/users.js';
 
 /** Chroot names: like container names, and never starting with a dot (".cache" is ours). */
 export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -139,62 +140,17 @@ export function parseEnv(values: string[], callerEnv: NodeJS.ProcessEnv): Record
   return out;
 }
 
-export interface PasswdEntry { name: string; uid: number; gid: number; home: string; shell: string }
-export interface GroupEntry { name: string; gid: number; members: string[] }
-
-export function parsePasswd(text: string): PasswdEntry[] {
-  const out: PasswdEntry[] = [];
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const f = line.split(':');
-    if (f.length < 7 || !/^\d+$/.test(f[2]) || !/^\d+$/.test(f[3])) continue;
-    out.push({ name: f[0], uid: Number(f[2]), gid: Number(f[3]), home: f[5] || '/', shell: f[6] || '/bin/sh' });
-  }
-  return out;
-}
-
-export function parseGroup(text: string): GroupEntry[] {
-  const out: GroupEntry[] = [];
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const f = line.split(':');
-    if (f.length < 4 || !/^\d+$/.test(f[2])) continue;
-    out.push({ name: f[0], gid: Number(f[2]), members: f[3] ? f[3].split(',').filter(Boolean) : [] });
-  }
-  return out;
-}
-
-export interface ResolvedUser { uid: number; gid: number; groups: number[]; name?: string; home: string }
-
 /**
- * Resolves --user (name | uid | name:group | uid:gid) against a root's passwd and group files,
- * as `docker run --user` does: a numeric uid need not exist; supplementary groups are the
- * primary gid plus every group listing the user.
+ * Resolves --user against a root's passwd and group entries with core/users.ts's rules (those of
+ * `docker run --user`); chroots also cap uid and gid at 65535 (the user namespace's map).
  */
-export function resolveUser(spec: string, passwd: PasswdEntry[], groups: GroupEntry[]): ResolvedUser {
-  const [u, g] = spec.split(':', 2);
-  if (!u) throw new InvalidArgument(`invalid --user "${spec}"`);
-  let entry: PasswdEntry | undefined;
-  let uid: number;
-  if (/^\d+$/.test(u)) { uid = Number(u); entry = passwd.find((p) => p.uid === uid); }
-  else {
-    entry = passwd.find((p) => p.name === u);
-    if (!entry) throw new InvalidArgument(`unable to find user ${u}: no matching entries in the chroot's /etc/passwd`);
-    uid = entry.uid;
+export function chrootUser(spec: string, passwd: readonly PasswdEntry[], groups: readonly GroupEntry[]): ResolvedUser {
+  let u: ResolvedUser;
+  try { u = resolveUser(spec, passwd, groups); } catch (e) {
+    throw e instanceof UserLookupError ? new InvalidArgument(e.message) : e;
   }
-  let gid = entry?.gid ?? uid;
-  if (g !== undefined && g !== '') {
-    if (/^\d+$/.test(g)) gid = Number(g);
-    else {
-      const ge = groups.find((x) => x.name === g);
-      if (!ge) throw new InvalidArgument(`unable to find group ${g}: no matching entries in the chroot's /etc/group`);
-      gid = ge.gid;
-    }
-  }
-  const sup = new Set<number>([gid]);
-  if (entry && (g === undefined || g === '')) for (const ge of groups) if (ge.members.includes(entry.name)) sup.add(ge.gid);
-  if (uid > 65535 || gid > 65535) throw new InvalidArgument(`--user "${spec}": uid and gid must be at most 65535`);
-  return { uid, gid, groups: [...sup], name: entry?.name, home: entry?.home ?? '/' };
+  if (u.uid > 65535 || u.gid > 65535) throw new InvalidArgument(`invalid --user "${spec}": uid and gid must be at most 65535`);
+  return u;
 }
 
 /**
@@ -213,7 +169,7 @@ export function parseLdd(out: string): { static: boolean; paths: string[]; missi
     m = /^\S+\s+=>\s+(\/\S+)\s+\(0x[0-9a-f]+\)$/.exec(line);
     if (m) { paths.push(m[1]); continue; }
     m = /^(\/\S+)\s+\(0x[0-9a-f]+\)$/.exec(line);
-    if (m) { paths.push(m[1]); continue; }
+    if (m) { paths.push(m[1]); }
   }
   return { static: false, paths: [...new Set(paths)], missing };
 }
@@ -288,10 +244,6 @@ export function tinyElf32Uname(): Buffer {
   return b;
 }
 
-/** Quotes a word for sh. */
-export function shq(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
 
 /** Formats a byte count the way docker does (decimal units, 3 significant digits). */
 export function humanSize(n: number): string {

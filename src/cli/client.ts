@@ -3,7 +3,7 @@
 // (101 Upgrade) streams for attach and exec, and auto-start of the local daemon.
 import http from 'node:http';
 import type { Socket } from 'node:net';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { spawn } from 'node:child_process';
 import { openSync, closeSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -228,7 +228,7 @@ export class Client {
       if (TRACE) { const t0 = performance.now(); req.on('upgrade', () => trace(`POST ${p} -> 101 ${(performance.now() - t0).toFixed(1)}ms`)); }
       req.on('upgrade', (_res, socket: Socket, head: Buffer) => {
         socket.setNoDelay(true);
-        if (head && head.length) socket.unshift(head);
+        if (head?.length) socket.unshift(head);
         resolve({
           input: socket,
           write: (b) => (!socket.destroyed && socket.writable ? socket.write(b) : true),

@@ -2,7 +2,7 @@
 // command registry types. Exit-status rules follow docker's CLI: flag errors 125, daemon
 // errors 1 (125 for run/create), a container's own status where it has one.
 import type { FlagDef } from './flags.js';
-import { Opts } from './flags.js';
+import type { Opts } from './flags.js';
 import { Client, resolveEndpoint } from './client.js';
 
 // An error that carries its exit status and is printed as is.

@@ -74,7 +74,7 @@ export interface ApiContainer {
 }
 
 function labelsString(l: Record<string, string> | null | undefined): string {
-  return Object.keys(l ?? {}).sort().map((k) => `${k}=${(l ?? {})[k]}`).join(',');
+  return Object.keys(l ?? {}).sort().map((k) => `${k}=${l?.[k]}`).join(',');
 }
 
 function psImage(c: ApiContainer, trunc: boolean): string {

@@ -272,7 +272,7 @@ async function main(argv: string[]): Promise<number> {
     const sub = args[0];
     if (!sub) { process.stderr.write(subUsage(word, subs)); return 0; }
     if (sub === '--help' || sub === '-h') { process.stdout.write(subUsage(word, subs)); return 0; }
-    const entry = Object.prototype.hasOwnProperty.call(subs, sub) ? subs[sub] : undefined;
+    const entry = Object.hasOwn(subs, sub) ? subs[sub] : undefined;
     if (!entry) {
       process.stderr.write(`cocon: unknown command: cocon ${word} ${sub}\n\nUsage:  cocon ${word}${word === 'volume' ? ' COMMAND' : ''}\n\nRun 'cocon ${word} --help' for more information\n`);
       return 1;

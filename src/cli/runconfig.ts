@@ -3,7 +3,7 @@
 // Pure: file contents and the client environment are passed in.
 
 import type { FlagDef } from './flags.js';
-import { Opts } from './flags.js';
+import type { Opts } from './flags.js';
 import { labelsToMap, parseEnvFile, resolveEnvArg } from './envfile.js';
 import { ramInBytes } from './humanize.js';
 import { resolve as resolvePath } from 'node:path';

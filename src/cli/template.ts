@@ -235,6 +235,7 @@ function parseControl(word: 'if' | 'with' | 'range', rest: string, raw: RawTok[]
     }
   }
   if (word === 'range') return { n: 'range', pipe, body: body.nodes, else: elseNodes };
+  // biome-ignore lint/suspicious/noThenProperty: a template node ({{if}}'s branches), never awaited
   return { n: word, pipe, then: body.nodes, else: elseNodes };
 }
 
@@ -356,7 +357,7 @@ const funcs: Record<string, Fn> = {
     for (const k of keys) {
       if (cur === null || cur === undefined || cur === NO_VALUE) return NO_VALUE;
       if (Array.isArray(cur)) cur = cur[Number(k)];
-      else if (typeof cur === 'object') { const o = cur as Record<string, unknown>; cur = Object.prototype.hasOwnProperty.call(o, String(k)) ? o[String(k)] : NO_VALUE; }
+      else if (typeof cur === 'object') { const o = cur as Record<string, unknown>; cur = Object.hasOwn(o, String(k)) ? o[String(k)] : NO_VALUE; }
       else throw new TemplateError(`can't index item of type ${typeof cur}`);
     }
     return cur;
@@ -382,7 +383,7 @@ function lookup(base: unknown, path: string[], args: unknown[], isLastCall: bool
     }
     if (typeof cur !== 'object') throw new TemplateError(`can't evaluate field ${name} in type ${typeof cur}`);
     const o = cur as Record<string, unknown>;
-    const v = Object.prototype.hasOwnProperty.call(o, name) ? o[name] : NO_VALUE;
+    const v = Object.hasOwn(o, name) ? o[name] : NO_VALUE;
     if (typeof v === 'function') {
       const last = i === path.length - 1;
       cur = (v as Fn).apply(o, last && isLastCall ? args : []);
@@ -432,7 +433,7 @@ function evalCmd(c: Cmd, dot: unknown, scope: Scope, piped: unknown, hasPiped: b
 }
 
 function evalPipeline(p: Pipeline, dot: unknown, scope: Scope): unknown {
-  let val: unknown = undefined;
+  let val: unknown;
   let has = false;
   for (const c of p.cmds) { val = evalCmd(c, dot, scope, val, has); has = true; }
   if (p.decl.length === 1) scope.vars.set(p.decl[0], val);

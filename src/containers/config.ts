@@ -40,7 +40,7 @@ export function mergeConfig(body: CreateBody, image: ImageRecord, id: string, ho
   const img = image.config;
   if (!body.Image) throw new InvalidArgument('No image specified');
   const entrypoint = body.Entrypoint != null ? body.Entrypoint : (img.Entrypoint ?? null);
-  let cmd = body.Cmd != null && body.Cmd.length ? body.Cmd : null;
+  let cmd = body.Cmd?.length ? body.Cmd : null;
   if (!cmd && body.Entrypoint == null) cmd = img.Cmd ?? null;
   const ep = (entrypoint ?? []).filter((x, i) => !(i === 0 && x === '' && entrypoint!.length === 1));
   const argv = [...ep, ...(cmd ?? [])];

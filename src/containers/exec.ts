@@ -61,7 +61,7 @@ export class ExecService {
     const c = this.containers.lookup(ref);
     if (c.state.Paused) throw new Conflict(`Container ${ref} is paused, unpause the container before exec`);
     if (!c.state.Running) throw new Conflict(`Container ${c.id} is not running`);
-    if (!cfg.Cmd || !cfg.Cmd.length) throw new InvalidArgument('No exec command specified');
+    if (!cfg.Cmd?.length) throw new InvalidArgument('No exec command specified');
     const id = randomBytes(32).toString('hex');
     this.execs.set(id, { id, containerId: c.id, config: cfg, running: false, started: false, exitCode: null, pid: 0, dir: join(this.execRoot, 'exec', id) });
     this.prune();

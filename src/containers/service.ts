@@ -8,6 +8,10 @@
 //   stop/kill/restart/remove/rename/pause/unpause, wait(ref, condition), attach, logs, top
 // State lives in SQLite (one transaction per change) with an in-memory cache; conmon holds the
 // containers, so the daemon can die and re-adopt them (reconcile()).
+// Filesystem: each container has an active snapshot keyed by its id (src/snapshots), prepared on its
+// image's top layer at create and removed with it; start mounts the snapshot's mounts on
+// <data-root>/containers/<id>/rootfs. Containers made before the snapshotter have their upper and
+// work dirs adopted by it where they are (see adoptLegacy()).
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, watch, writeFileSync, copyFileSync, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
@@ -20,11 +24,12 @@ import type { ImageStore } from '../images/types.js';
 import { Conflict, EngineError, Internal, InvalidArgument, NotFound, NotModified } from '../core/errors.js';
 import { log } from '../core/log.js';
 import { RuncDriver } from '../runtime/runc.js';
-import { createContainer, RuntimeError, type ConmonPaths } from '../runtime/conmon.js';
+import { createContainer, type ConmonPaths } from '../runtime/conmon.js';
 import { AttachBridge, type AttachOptions } from '../runtime/attach.js';
 import { buildSpec, type SpecMount } from '../runtime/spec.js';
-import { containerEnv, resolveUser } from './user.js';
-import { mountOverlay, mountOverlayReadonly, unmount } from '../sys/mount.js';
+import { containerEnv, containerUser, type ResolvedUser } from './user.js';
+import { mountAll, unmount, type Mount } from '../sys/mount.js';
+import type { Change, Snapshotter } from '../snapshots/snapshotter.js';
 import { initialState, ZERO_TIME, type ContainerRecord } from './types.js';
 import { isoFromNs, mergeConfig, nowNano, randomName, restartDelay, signalNumber, validateName, type CreateBody } from './config.js';
 import { hardNofile, capsOfDaemon, oomKills, swapAccounting } from '../sys/limits.js';
@@ -40,11 +45,17 @@ import { hostResolvConf } from '../sys/net.js';
 import type { VolumeService } from '../volumes/service.js';
 import { containerMounts, fromContainer, type MountPoint, type MountRequest } from '../volumes/mounts.js';
 
+/** Mount points the runtime creates in a container's filesystem (docker keeps them in an init layer). */
+const RUNTIME_PATHS = ['/etc/hostname', '/etc/hosts', '/etc/resolv.conf', '/dev', '/proc', '/sys', '/dev/shm', '/dev/pts', '/dev/mqueue', '/dev/console', '/dev/init'];
+
+/** What the containers service needs of the snapshotter: the contract, and adoption of old layouts. */
+export type ContainerSnapshots = Snapshotter & { adopt(key: string, parent: string | undefined, dirs: { upper: string; work: string }): void };
+
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
 interface Waiter { condition: WaitCondition; resolve: (code: number) => void }
 
 export interface ContainerPaths {
-  data: (id: string) => string;     // <data-root>/containers/<id>: upper, work, rootfs, log, hosts...
+  data: (id: string) => string;     // <data-root>/containers/<id>: rootfs (mount point), log, hosts...
   bundle: (id: string) => string;   // <exec-root>/containers/<id>: config.json, conmon files
   exits: string;
   socks: string;
@@ -66,7 +77,8 @@ export class ContainerService implements ContainerDirectory {
   /** Networking hooks (src/network); none/host only until a network service is plugged in. */
   network: NetworkHooks = new NoNetwork();
 
-  constructor(private readonly config: DaemonConfig, private readonly db: DB, private readonly events: EventBus, private readonly images: ImageStore, private readonly volumes: VolumeService) {
+  constructor(private readonly config: DaemonConfig, private readonly db: DB, private readonly events: EventBus, private readonly images: ImageStore, private readonly volumes: VolumeService,
+    private readonly snapshots: ContainerSnapshots) {
     const ex = config.execRoot;
     this.paths = {
       data: (id) => join(config.dataRoot, 'containers', id),
@@ -89,6 +101,29 @@ export class ContainerService implements ContainerDirectory {
       tighten(this.logPath(r.id), PRIVATE.log);
       tighten(this.paths.bundle(r.id), PRIVATE.dir);
       tighten(join(this.paths.bundle(r.id), 'config.json'), PRIVATE.file);
+    }
+    this.adoptLegacy();
+  }
+
+  /**
+   * Containers created before the snapshotter kept their writable layer in <data>/upper and
+   * <data>/work: the snapshotter adopts those dirs where they are (nothing is copied or moved, so a
+   * container still running from before keeps its mount). Their parent is the image's top layer, or
+   * the layer a force-deleted image's hold kept.
+   */
+  private adoptLegacy(): void {
+    for (const r of this.cache.values()) {
+      const upper = join(this.paths.data(r.id), 'upper');
+      try { this.snapshots.stat(r.id); continue; } catch (e) { if (!(e instanceof NotFound)) throw e; }
+      if (!existsSync(upper)) continue;
+      const parent = this.images.topLayer(r.imageId);
+      if (parent === undefined) { log.warn('container layer not adopted: its image layers are unknown', { id: r.id, image: r.imageId }); continue; }
+      try {
+        this.snapshots.adopt(r.id, parent ?? undefined, { upper, work: join(this.paths.data(r.id), 'work') });
+        log.info('container layer adopted by the snapshotter', { id: r.id });
+      } catch (e) {
+        log.warn('container layer not adopted', { id: r.id, error: e instanceof Error ? e.message : String(e) });
+      }
     }
   }
 
@@ -177,13 +212,17 @@ export class ContainerService implements ContainerDirectory {
       }
     }
     const made: string[] = [];
+    let prepared = false;
     try {
       this.prepareFiles(rec);
+      await this.snapshots.prepare(rec.id, image.chainIds[image.chainIds.length - 1]);
+      prepared = true;
       await this.createVolumes(rec, made);
       this.db.prepare('UPDATE containers SET record = ? WHERE id = ?').run(JSON.stringify(rec), rec.id);
     } catch (e) {
       this.db.prepare('DELETE FROM containers WHERE id = ?').run(id);
       rmSync(this.paths.data(id), { recursive: true, force: true });
+      if (prepared) await this.snapshots.remove(id).catch((err: Error) => log.warn('snapshot remove failed', { id, error: err.message }));
       for (const v of made) await this.volumes.remove(v, true).catch(() => undefined);
       throw e;
     }
@@ -251,9 +290,7 @@ export class ContainerService implements ContainerDirectory {
   private prepareFiles(r: ContainerRecord): void {
     const dir = this.paths.data(r.id);
     privateDir(dir);
-    // upper's mode becomes the mode of the container's "/": 0755 like an image root.
-    mkdirSync(join(dir, 'upper'), { recursive: true, mode: 0o755 });
-    for (const d of ['work', 'rootfs']) mkdirSync(join(dir, d), { recursive: true, mode: 0o700 });
+    mkdirSync(join(dir, 'rootfs'), { recursive: true, mode: 0o700 });
     const host = r.hostConfig.NetworkMode === 'host';
     writeFileSync(join(dir, 'hostname'), (host ? os.hostname() : r.config.Hostname) + '\n');
     let hosts = host && existsSync('/etc/hosts') ? readFileSync('/etc/hosts', 'utf8')
@@ -288,8 +325,7 @@ export class ContainerService implements ContainerDirectory {
       privateDir(this.tmpDir(id));
       rmSync(join(this.paths.exits, id), { force: true });
       await unmount(rootfs);
-      const image = this.images.get(r.imageId);
-      await mountOverlay(this.images.layerDirs(image), join(dir, 'upper'), join(dir, 'work'), rootfs);
+      await mountAll(await this.snapshots.mounts(id), rootfs);
       const user = this.userIn(id, r.config.User);
       const cwd = r.config.WorkingDir || '/';
       mkdirSync(join(rootfs, cwd), { recursive: true });
@@ -428,7 +464,7 @@ export class ContainerService implements ContainerDirectory {
   private async handleExit(id: string): Promise<void> {
     if (this.exiting.has(id)) return;
     const r = this.cache.get(id);
-    if (!r || !r.state.Running) return;
+    if (!r?.state.Running) return;
     const exitFile = join(this.paths.exits, id);
     const text = readIfExists(exitFile);
     // File times are jiffy-coarse: never report an end before the start.
@@ -470,7 +506,7 @@ export class ContainerService implements ContainerDirectory {
       // Serialised with stop/rm: a stop that came while waiting wins, and is seen here.
       this.serial(r.id, async () => {
         const cur = this.cache.get(r.id);
-        if (!cur || cur.state.Status !== 'restarting' || cur.manuallyStopped) return;
+        if (cur?.state.Status !== 'restarting' || cur.manuallyStopped) return;
         cur.restartCount++;
         this.save(cur);
         this.publish(cur, 'restart');
@@ -519,7 +555,7 @@ export class ContainerService implements ContainerDirectory {
 
   private waitExit(id: string, ms: number): Promise<boolean> {
     const r = this.cache.get(id);
-    if (!r || !r.state.Running) return Promise.resolve(true);
+    if (!r?.state.Running) return Promise.resolve(true);
     return new Promise((resolve) => {
       const w: Waiter = { condition: 'next-exit', resolve: () => { clearTimeout(t); resolve(true); } };
       const t = setTimeout(() => { this.dropWaiter(id, w); resolve(false); }, ms < 0 ? 2 ** 31 - 1 : ms);
@@ -611,6 +647,7 @@ export class ContainerService implements ContainerDirectory {
     r.state = { ...r.state, Status: 'removing' };
     await this.teardown(id);
     await this.network.remove(r).catch((e: Error) => log.warn('network remove failed', { id, error: e.message }));
+    await this.snapshots.remove(id).catch((e: Error) => { if (!(e instanceof NotFound)) log.warn('snapshot remove failed', { id, error: e.message }); });
     rmSync(this.paths.data(id), { recursive: true, force: true });
     this.db.prepare('DELETE FROM containers WHERE id = ?').run(id);
     this.cache.delete(id);
@@ -652,9 +689,9 @@ export class ContainerService implements ContainerDirectory {
   // ---- streams ------------------------------------------------------------------------------------
 
   /** `-u` resolved against the container's own /etc/passwd and /etc/group (rootfs mounted). */
-  userIn(id: string, spec: string): ReturnType<typeof resolveUser> {
+  userIn(id: string, spec: string): ResolvedUser {
     const rootfs = join(this.paths.data(id), 'rootfs');
-    return resolveUser(spec, readIfExists(join(rootfs, 'etc/passwd')), readIfExists(join(rootfs, 'etc/group')), (this.cache.get(id)?.hostConfig.GroupAdd as string[] | null | undefined) ?? []);
+    return containerUser(spec, readIfExists(join(rootfs, 'etc/passwd')), readIfExists(join(rootfs, 'etc/group')), (this.cache.get(id)?.hostConfig.GroupAdd as string[] | null | undefined) ?? []);
   }
 
   attachPath(id: string): string { return join(this.paths.socks, id.slice(0, 32), 'attach'); }
@@ -695,16 +732,43 @@ export class ContainerService implements ContainerDirectory {
     if (r.state.Running) return { dir: rootfs, release: async () => undefined };
     const dir = join(this.config.execRoot, 't', 'x' + randomBytes(6).toString('hex'));
     privateDir(dir);
-    const lower = [join(this.paths.data(r.id), 'upper'), ...this.images.layerDirs(this.images.get(r.imageId))];
     try {
-      // docker cp into a stopped container writes to its upper dir, as a start would.
-      if (writable) await this.serial(r.id, () => mountOverlay(lower.slice(1), lower[0], join(this.paths.data(r.id), 'work'), dir));
-      else await mountOverlayReadonly(lower, dir);
+      // docker cp into a stopped container writes to its snapshot, as a start would.
+      if (writable) await this.serial(r.id, async () => mountAll(await this.snapshots.mounts(r.id), dir));
+      else await mountAll(await this.snapshots.mounts(r.id, { readonly: true }), dir);
     } catch (e) {
       rmSync(dir, { recursive: true, force: true });
       throw e;
     }
     return { dir, release: async () => { await unmount(dir); rmSync(dir, { recursive: true, force: true }); } };
+  }
+
+  /** docker diff: what the container changed, without the mount points the runtime and its mounts add. */
+  async changes(ref: string): Promise<Change[]> {
+    const r = this.lookup(ref);
+    return this.snapshots.changes(r.id, { hide: [...RUNTIME_PATHS, ...(r.mounts ?? []).map((m) => m.Destination)] });
+  }
+
+  /** Bytes the container wrote (docker's SizeRw). */
+  async sizeRw(id: string): Promise<number> {
+    return (await this.snapshots.usage(id).catch(() => ({ size: 0 }))).size;
+  }
+
+  /** inspect's GraphDriver.Data, read from the snapshot's mounts (overlay2's field names). */
+  async graphDriver(id: string): Promise<Record<string, string>> {
+    let mounts: Mount[] = [];
+    try { mounts = await this.snapshots.mounts(id); } catch { /* no snapshot (a broken record) */ }
+    const data: Record<string, string> = { MergedDir: join(this.paths.data(id), 'rootfs') };
+    for (const m of mounts) {
+      if (m.type === 'bind') data.UpperDir = m.source;
+      for (const o of m.options) {
+        const [k, v] = [o.slice(0, o.indexOf('=')), o.slice(o.indexOf('=') + 1)];
+        if (k === 'lowerdir') data.LowerDir = v;
+        else if (k === 'upperdir') data.UpperDir = v;
+        else if (k === 'workdir') data.WorkDir = v;
+      }
+    }
+    return data;
   }
 
   async top(ref: string, psArgs: string): Promise<{ Titles: string[]; Processes: string[][] }> {

@@ -1,10 +1,11 @@
-// Container user and environment resolution: docker's `-u/--user` semantics against the image's
-// /etc/passwd and /etc/group (as runc's libcontainer/user GetExecUser does for dockerd), and the
+// Container user and environment: docker's `-u/--user` and `--group-add` against the container's
+// /etc/passwd and /etc/group (resolved by core/users.ts, the resolver chroots use too), and the
 // environment docker gives a container (HOSTNAME, PATH default, TERM for ttys, image env
-// overridden by user env). Pure: the caller reads the files (null when absent). A user or group
-// that cannot be resolved is bad input (InvalidArgument).
+// overridden by user env). Pure: the caller reads the files (null when absent).
 import { InvalidArgument } from '../core/errors.js';
+import { parseGroup, parsePasswd, resolveGroupAdd, resolveUser, UserLookupError } from '../core/users.js';
 
+/** A container process's user, as dockerd puts it into the OCI spec. */
 export interface ResolvedUser {
   uid: number;
   gid: number;
@@ -17,144 +18,18 @@ export interface ResolvedUser {
   home: string;
 }
 
-export interface PasswdEntry {
-  name: string;
-  uid: number;
-  gid: number;
-  home: string;
-  shell: string;
-}
-
-export interface GroupEntry {
-  name: string;
-  gid: number;
-  members: string[];
-}
-
-const MAX_ID = 2 ** 31 - 1;
-
-function parseId(s: string): number | null {
-  if (!/^[0-9]+$/.test(s)) return null;
-  const n = Number(s);
-  return Number.isSafeInteger(n) ? n : null;
-}
-
-/** Parse /etc/passwd text; malformed lines and comments are skipped (as libcontainer does). */
-export function parsePasswd(text: string): PasswdEntry[] {
-  const out: PasswdEntry[] = [];
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    if (!line || line.startsWith('#')) continue;
-    const f = line.split(':');
-    const uid = parseId(f[2] ?? '');
-    const gid = parseId(f[3] ?? '');
-    out.push({ name: f[0] ?? '', uid: uid ?? 0, gid: gid ?? 0, home: f[5] ?? '', shell: f[6] ?? '' });
-  }
-  return out;
-}
-
-/** Parse /etc/group text. */
-export function parseGroup(text: string): GroupEntry[] {
-  const out: GroupEntry[] = [];
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    if (!line || line.startsWith('#')) continue;
-    const f = line.split(':');
-    const gid = parseId(f[2] ?? '');
-    const members = (f[3] ?? '').split(',').map((m) => m.trim()).filter(Boolean);
-    out.push({ name: f[0] ?? '', gid: gid ?? 0, members });
-  }
-  return out;
-}
-
 /**
- * Resolve docker's `--user` spec ("", "name", "uid", "name:group", "uid:gid", "name:gid", ...).
- *
- * - "" means root: uid 0 (looked up in passwd for its gid and groups).
- * - a numeric uid is always a uid; without a passwd entry it runs with gid 0 and no groups.
- * - an unknown name throws `unable to find user NAME: no matching entries in passwd file`.
- * - an explicit group (name or gid) replaces the primary gid; an unknown group name throws
- *   `unable to find group NAME: no matching entries in group file`. With an explicit group,
- *   supplementary groups are not added (docker/libcontainer rule).
- * - otherwise the supplementary groups are the groups that list the matched user name.
- * - additionalGids = [gid, ...member groups, ...groupAdd] without duplicates, as dockerd
- *   (moby daemon/oci_linux.go getUser) puts them into the OCI spec.
+ * `-u SPEC` and `--group-add` against the container's /etc/passwd and /etc/group text (null when
+ * absent), with core/users.ts's rules. An unknown user or group is InvalidArgument.
  */
-export function resolveUser(spec: string, passwd: string | null, group: string | null, groupAdd: readonly string[] = []): ResolvedUser {
-  const s = spec.trim();
-  const colon = s.indexOf(':');
-  const userArg = colon >= 0 ? s.slice(0, colon) : s;
-  const groupArg = colon >= 0 ? s.slice(colon + 1) : '';
-  const uidArg = parseId(userArg);
-  const gidArg = parseId(groupArg);
-
-  const res: ResolvedUser = { uid: 0, gid: 0, additionalGids: [], home: '/' };
-
-  const users = passwd === null ? [] : parsePasswd(passwd);
-  const match = users.find((u) => {
-    if (userArg === '') return u.uid === 0;
-    if (uidArg !== null) return u.uid === uidArg;
-    return u.name === userArg;
-  });
-
-  let matchedName = '';
-  if (match) {
-    matchedName = match.name;
-    res.uid = match.uid;
-    res.gid = match.gid;
-    res.home = match.home || '/';
-  } else if (userArg !== '') {
-    if (uidArg === null) throw new InvalidArgument(`unable to find user ${userArg}: no matching entries in passwd file`);
-    if (uidArg > MAX_ID) throw new InvalidArgument('uids and gids must be in range 0-2147483647');
-    res.uid = uidArg;
-  }
-
-  if (groupArg !== '' || matchedName !== '') {
-    const groups = group === null ? [] : parseGroup(group);
-    if (groupArg !== '') {
-      const g = groups.find((e) => (gidArg !== null ? e.gid === gidArg : e.name === groupArg));
-      if (g) res.gid = g.gid;
-      else {
-        if (gidArg === null) throw new InvalidArgument(`unable to find group ${groupArg}: no matching entries in group file`);
-        if (gidArg > MAX_ID) throw new InvalidArgument('uids and gids must be in range 0-2147483647');
-        res.gid = gidArg;
-      }
-    } else {
-      const seen = new Set<number>();
-      for (const g of groups) {
-        if (g.members.includes(matchedName) && !seen.has(g.gid)) {
-          seen.add(g.gid);
-          res.additionalGids.push(g.gid);
-        }
-      }
-    }
-  }
-  const gids = [res.gid, ...res.additionalGids, ...additionalGroups(groupAdd, group)];
-  res.additionalGids = [...new Set(gids)];
-  return res;
-}
-
-/**
- * docker's --group-add: group names (looked up in /etc/group) or numeric gids (used as they
- * are). Throws `Unable to find group NAME: no matching entries in group file` for unknown names.
- */
-export function additionalGroups(groupAdd: readonly string[], group: string | null): number[] {
+export function containerUser(spec: string, passwd: string | null, group: string | null, groupAdd: readonly string[] = []): ResolvedUser {
   const groups = group === null ? [] : parseGroup(group);
-  const out: number[] = [];
-  for (const ag of groupAdd) {
-    const want = ag.trim();
-    const n = parseId(want);
-    const g = groups.find((e) => e.name === want || (n !== null && e.gid === n));
-    let gid: number;
-    if (g) gid = g.gid;
-    else {
-      if (n === null) throw new InvalidArgument(`Unable to find group ${want}: no matching entries in group file`);
-      if (n > MAX_ID) throw new InvalidArgument('uids and gids must be in range 0-2147483647');
-      gid = n;
-    }
-    if (!out.includes(gid)) out.push(gid);
+  try {
+    const u = resolveUser(spec, passwd === null ? [] : parsePasswd(passwd), groups);
+    return { uid: u.uid, gid: u.gid, additionalGids: [...new Set([...u.groups, ...resolveGroupAdd(groupAdd, groups)])], home: u.home };
+  } catch (e) {
+    throw e instanceof UserLookupError ? new InvalidArgument(e.message) : e;
   }
-  return out;
 }
 
 // ---------------------------------------------------------------------------

@@ -30,6 +30,8 @@ export class NotModified extends EngineError { constructor(m = '') { super('not-
 export class Internal extends EngineError { constructor(m: string) { super('internal', m); } }
 export class NotImplemented extends EngineError { constructor(m: string) { super('not-implemented', m); } }
 export class Unavailable extends EngineError { constructor(m: string) { super('unavailable', m); } }
+export class TooLarge extends EngineError { constructor(m: string) { super('too-large', m); } }
+export class TimedOut extends EngineError { constructor(m: string) { super('timeout', m); } }
 
 /** The kind of any thrown value: untyped errors are internal faults. */
 export function kindOf(err: unknown): ErrorKind {

@@ -164,7 +164,7 @@ export function resolveArchiveName(index: ReadonlyMap<string, Pick<IndexEntry, '
     let moved = false;
     for (let i = 1; i <= parts.length; i++) {
       const e = index.get(parts.slice(0, i).join('/'));
-      if (!e || e.type !== 'symlink') continue;
+      if (e?.type !== 'symlink') continue;
       const t = e.linkname ?? '';
       const next = posix.normalize(posix.join(parts.slice(0, i - 1).join('/'), t, ...parts.slice(i)));
       if (t.startsWith('/') || next === '..' || next.startsWith('../') || next === '.') throw invalid(`${name} points outside the archive`);

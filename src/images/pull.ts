@@ -7,7 +7,7 @@
 // image row + tags are written last under the image lock. Concurrent pulls share in-flight layers.
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { Transform, Writable, type Readable } from 'node:stream';
+import { Transform, type Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { EngineError, Internal, InvalidArgument, NotFound } from '../core/errors.js';
 import { sha256Digest } from '../content/store.js';

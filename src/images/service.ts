@@ -6,14 +6,18 @@
 // it is removed by remove() (docker rmi semantics) when no container uses it, or with force.
 // Image id = "sha256:" + sha256 of the canonical image configuration blob, stored in the content store.
 //
-// State: SQLite tables images (JSON ImageRecord), image_tags (normalised ref -> image id), layers.
+// State: SQLite tables images (JSON ImageRecord), image_tags (normalised ref -> image id), layers,
+// layer_holds ('image:<id>' -> its top chain id, written and deleted in the image row's transaction).
 // Every change of records happens in one transaction; files are written first (blobs, layer dirs)
 // and removed last, so a crash leaves at most unreferenced files, never a record without its files.
+// Layer garbage collection: a layer stays while a hold (an image; a force-deleted image while
+// containers use it), a pull/load in flight (pin) or another snapshot (a container's writable
+// snapshot, a child layer) needs it: the snapshotter refuses to remove a layer something is built on.
 //
 // Errors: NotFound("No such image: <familiar ref with tag>"), InvalidArgument (bad reference, bad
 // change, bad tar), Conflict (rmi of an image in use / with several tags without force),
 // Internal (host lacks busybox-static).
-import { readFileSync, renameSync, readdirSync, chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync, openSync, readSync, closeSync, createReadStream } from 'node:fs';
+import { readFileSync, readdirSync, chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync, openSync, readSync, closeSync, createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
@@ -120,11 +124,12 @@ export class ImageService implements ImageStore {
   /** Chain ids an operation in flight (pull, load) relies on: never garbage-collected. */
   private pinned = new Map<string, number>();
 
-  constructor(private readonly config: DaemonConfig, private readonly db: DB, private readonly events: EventBus) {
+  constructor(private readonly config: DaemonConfig, private readonly db: DB, private readonly events: EventBus, snapshots?: OverlaySnapshotter) {
     this.content = new ContentStore(join(config.dataRoot, 'content'));
-    this.snapshots = new OverlaySnapshotter(join(config.dataRoot, 'overlay'), db);
+    this.snapshots = snapshots ?? new OverlaySnapshotter(join(config.dataRoot, 'overlay'), db);
     this.content.sweepIngests();
     this.snapshots.sweep();
+    this.migrateHoldsFile();
     for (const e of readdirSync(config.dataRoot)) {
       if (e.startsWith('tmp-bootstrap-') || e.startsWith('tmp-load-')) rmSync(join(config.dataRoot, e), { recursive: true, force: true });
     }
@@ -181,6 +186,17 @@ export class ImageService implements ImageStore {
 
   layerDirs(image: ImageRecord): string[] {
     return [...image.chainIds].reverse().map((c) => this.snapshots.diffDir(c));
+  }
+
+  /**
+   * The top layer (chain id) of an image: of its record, or of the hold a force-deleted image that
+   * containers still use left; null for an image without layers, undefined for an unknown image.
+   */
+  topLayer(imageId: string): string | null | undefined {
+    const img = this.byId(imageId);
+    if (img) return img.chainIds.length ? img.chainIds[img.chainIds.length - 1] : null;
+    const row = this.db.prepare('SELECT chain_id FROM layer_holds WHERE holder = ?').get('image:' + imageId) as { chain_id: string } | undefined;
+    return row?.chain_id;
   }
 
   /** Fully qualified refs (docker.io/library/busybox:latest) pointing at an image, sorted. */
@@ -412,12 +428,14 @@ export class ImageService implements ImageStore {
 
   /** Deletes the image record, its config blob and the layers no other image (or user) needs. */
   private deleteImage(image: ImageRecord, records: DeleteItem[]): void {
-    // A force-deleted image that a container still uses keeps its layers: they are held (holds.json)
-    // until no container uses that image id any more (then gcLayers() collects them).
-    if (this.users(image.id).length > 0) this.writeHolds({ ...this.readHolds(), [image.id]: image.chainIds });
+    // A force-deleted image that a container still uses keeps its hold (and so its layers) until no
+    // container uses that image id any more (then gcLayers() collects them); the containers' own
+    // snapshots are built on those layers too, and the snapshotter refuses to remove them meanwhile.
+    const used = this.users(image.id).length > 0;
     this.db.transaction(() => {
       this.db.prepare('DELETE FROM image_tags WHERE image_id = ?').run(image.id);
       this.db.prepare('DELETE FROM images WHERE id = ?').run(image.id);
+      if (!used) this.db.prepare('DELETE FROM layer_holds WHERE holder = ?').run('image:' + image.id);
     })();
     this.events.publish('image', 'delete', image.id, { name: image.id });
     records.push({ Deleted: image.id });
@@ -427,40 +445,58 @@ export class ImageService implements ImageStore {
     const needed = this.neededLayers();
     for (const c of [...image.chainIds].reverse()) {
       if (needed.has(c)) continue;
-      this.removeLayer(c);
-      records.push({ Deleted: c });
+      if (this.removeLayer(c)) records.push({ Deleted: c });
     }
   }
 
-  private removeLayer(chainId: string): void {
+  /** Removes a layer unless another snapshot is built on it (then false); its blob when no image names it. */
+  private removeLayer(chainId: string): boolean {
     const row = this.snapshots.get(chainId);
-    this.snapshots.remove(chainId);
-    if (row && !this.all().some((i) => i.diffIds.includes(row.diffId))) this.content.delete(row.diffId);
-  }
-
-  private get holdsFile(): string { return join(this.snapshots.root, 'holds.json'); }
-
-  private readHolds(): Record<string, string[]> {
-    try { return JSON.parse(readFileSync(this.holdsFile, 'utf8')) as Record<string, string[]>; } catch { return {}; }
-  }
-
-  private writeHolds(h: Record<string, string[]>): void {
-    const tmp = this.holdsFile + '.tmp';
-    writeFileSync(tmp, JSON.stringify(h), { mode: 0o600 });
-    renameSync(tmp, this.holdsFile);
-  }
-
-  /** Chain ids still needed by an image record or by a held image that a container still uses. */
-  private neededLayers(): Set<string> {
-    const needed = new Set(this.all().flatMap((i) => i.chainIds));
-    for (const c of this.pinned.keys()) needed.add(c);
-    const holds = this.readHolds();
-    let changed = false;
-    for (const [imageId, chains] of Object.entries(holds)) {
-      if (this.users(imageId).length > 0) chains.forEach((c) => needed.add(c));
-      else { delete holds[imageId]; changed = true; }
+    try { this.snapshots.removeNow(chainId); } catch (e) {
+      if (e instanceof Conflict) return false;
+      if (!(e instanceof NotFound)) throw e;
     }
-    if (changed) this.writeHolds(holds);
+    if (row && !this.all().some((i) => i.diffIds.includes(row.diffId))) this.content.delete(row.diffId);
+    return true;
+  }
+
+  /**
+   * Installs of before layer_holds kept the holds of force-deleted images in overlay/holds.json
+   * ({image id: chain ids, bottom first}): they become rows (the top chain id holds the rest), once.
+   */
+  private migrateHoldsFile(): void {
+    const file = join(this.snapshots.root, 'holds.json');
+    if (!existsSync(file)) return;
+    let holds: Record<string, unknown> = {};
+    try { holds = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>; } catch { /* unreadable: nothing to keep */ }
+    const add = this.db.prepare('INSERT OR IGNORE INTO layer_holds (holder, chain_id) VALUES (?, ?)');
+    this.db.transaction(() => {
+      for (const [imageId, chains] of Object.entries(holds)) {
+        if (Array.isArray(chains) && chains.length && typeof chains[chains.length - 1] === 'string') add.run('image:' + imageId, chains[chains.length - 1]);
+      }
+    })();
+    rmSync(file, { force: true });
+  }
+
+  /**
+   * Chain ids still needed: held (by an image, or by a deleted image that a container still uses),
+   * pinned by an operation in flight, and every parent of those. Holds of deleted images that no
+   * container uses any more are dropped here.
+   */
+  private neededLayers(): Set<string> {
+    const roots = new Set(this.pinned.keys());
+    const stale: string[] = [];
+    for (const h of this.db.prepare('SELECT holder, chain_id FROM layer_holds').all() as Array<{ holder: string; chain_id: string }>) {
+      const imageId = h.holder.startsWith('image:') ? h.holder.slice(6) : undefined;
+      if (imageId && !this.byId(imageId) && this.users(imageId).length === 0) { stale.push(h.holder); continue; }
+      roots.add(h.chain_id);
+    }
+    if (stale.length) this.db.transaction(() => { for (const h of stale) this.db.prepare('DELETE FROM layer_holds WHERE holder = ?').run(h); })();
+    const parents = new Map(this.snapshots.list().map((l) => [l.chainId, l.parent]));
+    const needed = new Set<string>();
+    for (const r of roots) {
+      for (let c: string | null | undefined = r; c && !needed.has(c); c = parents.get(c)) needed.add(c);
+    }
     return needed;
   }
 
@@ -475,11 +511,13 @@ export class ImageService implements ImageStore {
 
   private gcNow(): string[] {
     const needed = this.neededLayers();
+    const layers = this.snapshots.list();
+    const parents = new Map(layers.map((l) => [l.chainId, l.parent]));
+    const depth = (c: string): number => { let n = 0; for (let p = parents.get(c); p; p = parents.get(p)) n++; return n; };
     const removed: string[] = [];
-    for (const l of this.snapshots.list()) {
-      if (needed.has(l.chainId)) continue;
-      this.removeLayer(l.chainId);
-      removed.push(l.chainId);
+    // Children before their parents: the snapshotter refuses to remove a layer something is built on.
+    for (const l of layers.filter((x) => !needed.has(x.chainId)).sort((a, b) => depth(b.chainId) - depth(a.chainId))) {
+      if (this.removeLayer(l.chainId)) removed.push(l.chainId);
     }
     return removed;
   }
@@ -519,7 +557,7 @@ export class ImageService implements ImageStore {
         if (until !== undefined && !(Date.parse(img.created) < until)) continue;
         const labels = img.config.Labels ?? {};
         if (filters.label && !filters.label.every((f) => labelOk(labels, f))) continue;
-        if (filters['label!'] && filters['label!'].some((f) => labelOk(labels, f))) continue;
+        if (filters['label!']?.some((f) => labelOk(labels, f))) continue;
         for (const r of this.refsOf(img.id)) { this.untag(r, img.id); deleted.push({ Untagged: familiarize(r) }); }
         const before = new Set(this.snapshots.list().map((l) => l.chainId));
         const sizes = new Map(this.snapshots.list().map((l) => [l.chainId, l.size]));
@@ -603,7 +641,7 @@ export class ImageService implements ImageStore {
       raw.abort();
       if (layerIngest !== raw) layerIngest.abort();
       if (createdLayer && !this.all().some((i) => i.chainIds.includes(createdLayer!.chainId))) {
-        this.snapshots.remove(createdLayer.chainId);
+        try { this.snapshots.removeNow(createdLayer.chainId); } catch (err) { if (!(err instanceof Conflict || err instanceof NotFound)) throw err; }
         if (!this.all().some((i) => i.diffIds.includes(createdLayer!.diffId))) this.content.delete(createdLayer.diffId);
       }
       if (e instanceof TarError || e instanceof LayerError) throw new InvalidArgument(`failed to import: invalid tar archive: ${e.message}`);
@@ -626,11 +664,17 @@ export class ImageService implements ImageStore {
     if (r.parent) blob.parent = r.parent;
     const id = this.content.putBytes(canonicalJson(blob));
     const existing = this.byId(id);
-    if (!existing) {
-      const rec: ImageRecord = { id, ...r };
-      this.db.prepare('INSERT INTO images (id, created, record) VALUES (?, ?, ?)').run(id, r.created, JSON.stringify(rec));
-    }
+    if (!existing) this.insertImage({ id, ...r });
     return id;
+  }
+
+  /** The image row and its layer hold, in one transaction. */
+  private insertImage(rec: ImageRecord): void {
+    this.db.transaction(() => {
+      this.db.prepare('INSERT INTO images (id, created, record) VALUES (?, ?, ?)').run(rec.id, rec.created, JSON.stringify(rec));
+      const top = rec.chainIds[rec.chainIds.length - 1];
+      if (top) this.db.prepare('INSERT OR IGNORE INTO layer_holds (holder, chain_id) VALUES (?, ?)').run('image:' + rec.id, top);
+    })();
   }
 
   // ---------------------------------------------------------------- registry side (pull, push, load)
@@ -697,7 +741,7 @@ export class ImageService implements ImageStore {
         id, created: cfg.created, architecture: cfg.architecture, os: cfg.os, config: cfg.config, diffIds: cfg.diffIds, chainIds: chain,
         size: sizes.reduce((a, b) => a + b, 0), comment: cfg.comment, author: cfg.author, history: cfg.history, layerSizes: sizes, layerBlobs,
       };
-      this.db.prepare('INSERT INTO images (id, created, record) VALUES (?, ?, ?)').run(id, cfg.created, JSON.stringify(rec));
+      this.insertImage(rec);
       created = true;
     } else if (layerBlobs.some((b) => b) && !(existing.layerBlobs ?? []).some((b) => b)) {
       this.setLayerBlobs(id, layerBlobs);

@@ -51,8 +51,11 @@ export interface LayerBlob { digest: string; mediaType: string; size: number }
 export interface ImageStore {
   /** Resolves a reference (name[:tag], name@digest, full or short image id). Throws NotFound("No such image: <ref>"). */
   get(ref: string): ImageRecord;
-  /** The overlay lower directories of an image, top layer first. */
-  layerDirs(image: ImageRecord): string[];
+  /**
+   * The chain id of an image's top layer (what a container's snapshot is prepared on): of the image
+   * record, or of the hold a force-deleted image in use left; null: no layers; undefined: unknown.
+   */
+  topLayer(imageId: string): string | null | undefined;
   /** Tags pointing at an image, as "repo:tag" in docker's familiar form (busybox:latest). */
   repoTags(imageId: string): string[];
   /** The image with this exact id, if it is still recorded. */

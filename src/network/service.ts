@@ -167,7 +167,7 @@ export class NetworkService implements NetworkHooks {
       const c = parseCidr(this.cfg.bip);
       if (c.host === c.base || c.len > 30) throw new Error(`--bip ${this.cfg.bip}: give the gateway address with its prefix, e.g. 10.99.0.1/24`);
       subnet = cidrString(c); gateway = intToIp(c.host);
-    } else if (n && n.IPAM.Config[0] && !taken.some((t) => overlaps(t, parseCidr(n!.IPAM.Config[0].Subnet)))) {
+    } else if (n?.IPAM.Config[0] && !taken.some((t) => overlaps(t, parseCidr(n!.IPAM.Config[0].Subnet)))) {
       subnet = n.IPAM.Config[0].Subnet; gateway = n.IPAM.Config[0].Gateway ?? intToIp(parseCidr(subnet).base + 1);
     } else {
       const start = this.cfg.dataRoot === DEFAULT_DATA_ROOT ? 0 : parseInt(this.hash.slice(0, 6), 16) % 2048;
@@ -425,7 +425,7 @@ export class NetworkService implements NetworkHooks {
       // links (legacy, default bridge)
       for (const l of pe.links) {
         const t = this.linkTarget(l);
-        const te = t && t.r.state.Running ? this.epsOf(t.r.id).find((x) => x.networkId === primary.Id && x.ip) : undefined;
+        const te = t?.r.state.Running ? this.epsOf(t.r.id).find((x) => x.networkId === primary.Id && x.ip) : undefined;
         if (!t || !te) throw new InvalidArgument(`Cannot link to a non running container: /${l.split(':')[0]} AS /${r.name}/${l.split(':')[1] ?? l.split(':')[0]}`);
         env.push(...linkEnv(t.alias, r.name, t.r, te.ip));
         links.push({ ip: te.ip, names: [t.alias, t.r.id.slice(0, 12), t.r.name] });

@@ -390,7 +390,7 @@ export class RegistryClient {
     await this.ping();
     if (this.challenge.scheme === 'none') return;
     if (this.challenge.scheme === 'bearer') {
-      try { await this.token([], true); } catch (e) {
+      try { await this.token([], true); } catch {
         throw new RegistryError(`login attempt to ${this.baseUrl}/v2/ failed with status: 401 Unauthorized`, 401, 'UNAUTHORIZED');
       }
       return;

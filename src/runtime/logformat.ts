@@ -149,7 +149,7 @@ export class K8sFileParser {
     const out: LogEntry[] = [];
     for (const stream of ['stdout', 'stderr'] as const) {
       const p = this.pending[stream];
-      if (p && p.length) out.push(join(p, false));
+      if (p?.length) out.push(join(p, false));
       delete this.pending[stream];
     }
     out.sort((a, b) => (a.timeNs < b.timeNs ? -1 : a.timeNs > b.timeNs ? 1 : 0));

@@ -1,23 +1,38 @@
-// The overlay snapshotter: one read-only directory per layer, keyed by chain id:
-//   <dataRoot>/overlay/<chainid-hex>/diff      the layer's files (an overlay lower dir)
-//   <dataRoot>/overlay/.tmp/<random>/           layers being applied
-// Lifecycle: apply(tar, diffId, parent) -> dirs for mounts (diffDir) -> remove when no image uses it.
-//  - apply() extracts into .tmp, measures, renames the finished directory into place and only then
+// The overlay snapshotter (contract: ./snapshotter.ts). Layout under its root (<data-root>/overlay):
+//   <chainid-hex>/diff            a committed layer's files (an overlay lower dir), row in `layers`
+//   snapshots/<id>/fs, .../work   an active snapshot's upper and work dirs (a view's fs stays empty),
+//                                 row in `snapshots` (key, kind, parent, upper, work: paths relative to
+//                                 the root, so containers made before the snapshotter existed are
+//                                 adopted where they are: ../containers/<id>/upper and work)
+//   .tmp/<random>/                layers being applied
+// Committed layers come from commit() of an active snapshot or from applyWith() (a layer tar written
+// straight into a fresh directory by the extractor of ./apply.ts; apply() uses its IMPORT rules):
+//  - applyWith() extracts into .tmp, measures, renames the finished directory into place and only then
 //    records the row in the `layers` table (chain_id, diff_id, parent, size). A crash leaves either a
-//    .tmp dir (removed by sweep() at start) or an unrecorded dir (replaced by the next apply() of that
-//    layer): no half layer is ever recorded.
-//  - Layers shared by several images are stored once: apply() of a recorded chain id is a no-op.
-//  - remove() deletes the row, then the directory.
-// Tar handling: apply() (local imports, trusted host tars) uses GNU tar via src/sys/tar.ts; layers from
-// registries and archives go through applyWith() + ./apply.ts (untrusted-tar rules, whiteouts).
+//    .tmp dir (removed by sweep() at start) or an unrecorded dir (replaced by the next apply of that
+//    layer): no half layer is ever recorded. Layers shared by several images are stored once.
+//  - commit() renames the upper dir into <chainid-hex>/diff, then swaps the rows in one transaction.
+//  - remove() refuses a layer other snapshots are built on (Conflict), deletes the row, then the files.
+// Which layers are still wanted (images, pulls in flight) is the images room's business (layer_holds);
+// active and view snapshots keep their parent chain by themselves: remove() refuses to break it.
 import { randomBytes } from 'node:crypto';
 import { createReadStream, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
 import type { DB } from '../store/db.js';
+import { Conflict, InvalidArgument, NotFound } from '../core/errors.js';
+import type { Mount } from '../sys/mount.js';
 import { extractTarStream, IMPORT } from './apply.js';
 import { chainId as computeChainId } from './chain.js';
+import { changesOf } from './changes.js';
+import { layersLookup, layerTar, measure, scanUpper } from './diff.js';
+import type { Change, DiffOptions, SnapshotInfo, Snapshotter, Usage } from './snapshotter.js';
 
 export interface LayerRow { chainId: string; diffId: string; parent: string | null; size: number }
+
+interface SnapshotRow { key: string; kind: 'active' | 'view'; parent: string | null; upper: string | null; work: string | null; created: string }
+
+const KEY = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 function hex(d: string): string { return d.startsWith('sha256:') ? d.slice(7) : d; }
 
@@ -35,14 +50,20 @@ export function treeSize(dir: string): number {
   return total;
 }
 
-export class OverlaySnapshotter {
+export class OverlaySnapshotter implements Snapshotter {
   readonly tmpRoot: string;
+  private readonly snapRoot: string;
 
   constructor(readonly root: string, private readonly db: DB) {
     this.tmpRoot = join(root, '.tmp');
+    this.snapRoot = join(root, 'snapshots');
     mkdirSync(this.tmpRoot, { recursive: true, mode: 0o700 });
+    mkdirSync(this.snapRoot, { recursive: true, mode: 0o700 });
   }
 
+  // ---- committed layers (the images room: apply, sizes, inspect's GraphDriver) ---------------------
+
+  /** A committed layer's directory (images room only: inspect's GraphDriver, save). */
   dir(chainId: string): string { return join(this.root, hex(chainId)); }
   diffDir(chainId: string): string { return join(this.dir(chainId), 'diff'); }
 
@@ -102,18 +123,201 @@ export class OverlaySnapshotter {
     return { layer, created: true };
   }
 
-  /** Forgets a layer and deletes its directory. */
-  remove(chainId: string): void {
-    this.db.prepare('DELETE FROM layers WHERE chain_id = ?').run(chainId);
-    rmSync(this.dir(chainId), { recursive: true, force: true });
+  /**
+   * remove(), synchronously (the images room removes layers inside its own lock): a snapshot of any
+   * kind. NotFound; Conflict while another snapshot is built on it.
+   */
+  removeNow(key: string): void {
+    const snap = this.row(key);
+    if (snap) {
+      this.db.prepare('DELETE FROM snapshots WHERE key = ?').run(key);
+      this.removeFiles(snap);
+      return;
+    }
+    const layer = this.get(key);
+    if (!layer) throw new NotFound(`snapshot ${key} does not exist`);
+    const users = this.childrenOf(key);
+    if (users.length) throw new Conflict(`snapshot ${key} is the parent of ${users.length} other snapshot(s) (${users[0]})`);
+    this.db.prepare('DELETE FROM layers WHERE chain_id = ?').run(key);
+    rmSync(this.dir(key), { recursive: true, force: true });
+  }
+
+  /** Snapshots (active, view, committed) whose parent is `chainId`. */
+  private childrenOf(chainId: string): string[] {
+    const snaps = this.db.prepare('SELECT key FROM snapshots WHERE parent = ?').all(chainId) as Array<{ key: string }>;
+    const layers = this.db.prepare('SELECT chain_id FROM layers WHERE parent = ?').all(chainId) as Array<{ chain_id: string }>;
+    return [...snaps.map((r) => r.key), ...layers.map((r) => r.chain_id)];
   }
 
   /**
-   * Start-up cleanup: temp dirs of interrupted applies. (A directory whose row was never written is
-   * not swept here, since other rooms may keep directories beside ours; apply() replaces it.)
+   * Start-up cleanup: temp dirs of interrupted applies and snapshot dirs without a row (a crash
+   * between making and recording one, or between forgetting and deleting it). (A layer directory
+   * whose row was never written is not swept here; applyWith() replaces it.)
    */
   sweep(): void {
     rmSync(this.tmpRoot, { recursive: true, force: true });
     mkdirSync(this.tmpRoot, { recursive: true, mode: 0o700 });
+    const owned = new Set((this.db.prepare('SELECT upper FROM snapshots').all() as Array<{ upper: string | null }>)
+      .filter((r) => r.upper).map((r) => dirname(this.abs(r.upper!))));
+    for (const e of readdirSync(this.snapRoot)) {
+      const d = join(this.snapRoot, e);
+      if (!owned.has(d)) rmSync(d, { recursive: true, force: true });
+    }
+  }
+
+  // ---- the snapshotter contract ----------------------------------------------------------------
+
+  private row(key: string): SnapshotRow | undefined {
+    return this.db.prepare('SELECT key, kind, parent, upper, work, created FROM snapshots WHERE key = ?').get(key) as SnapshotRow | undefined;
+  }
+
+  /** Stored paths are relative to the root (absolute ones as given). */
+  private abs(p: string): string { return isAbsolute(p) ? p : resolve(this.root, p); }
+  private rel(p: string): string { return relative(this.root, p); }
+
+  private activeRow(key: string, what: string): SnapshotRow & { upper: string } {
+    const r = this.row(key);
+    if (!r) {
+      if (this.get(key)) throw new InvalidArgument(`${what}: snapshot ${key} is committed, not active`);
+      throw new NotFound(`snapshot ${key} does not exist`);
+    }
+    if (r.kind !== 'active' || !r.upper) throw new InvalidArgument(`${what}: snapshot ${key} is a read-only view, not active`);
+    return r as SnapshotRow & { upper: string };
+  }
+
+  /** The layer directories of a committed chain, top first. NotFound when a layer is missing. */
+  private lowerDirs(parent: string | null): string[] {
+    const out: string[] = [];
+    for (let c = parent; c; ) {
+      const l = this.get(c);
+      if (!l || !existsSync(this.diffDir(c))) throw new NotFound(`parent snapshot ${c} does not exist`);
+      out.push(this.diffDir(c));
+      c = l.parent;
+    }
+    return out;
+  }
+
+  stat(key: string): SnapshotInfo {
+    const r = this.row(key);
+    if (r) return { kind: r.kind, name: key, parent: r.parent };
+    const l = this.get(key);
+    if (l) return { kind: 'committed', name: key, parent: l.parent };
+    throw new NotFound(`snapshot ${key} does not exist`);
+  }
+
+  prepare(key: string, parent: string | undefined): Promise<Mount[]> { return this.create(key, parent, 'active'); }
+
+  view(key: string, parent: string | undefined): Promise<Mount[]> { return this.create(key, parent, 'view'); }
+
+  private async create(key: string, parent: string | undefined, kind: 'active' | 'view'): Promise<Mount[]> {
+    if (!KEY.test(key)) throw new InvalidArgument(`invalid snapshot key ${JSON.stringify(key)}: use letters, digits, '_', '.', '-' (at most 128)`);
+    if (this.row(key)) throw new Conflict(`snapshot ${key} already exists`);
+    this.lowerDirs(parent ?? null); // NotFound for a missing parent
+    const dir = join(this.snapRoot, randomBytes(12).toString('hex'));
+    mkdirSync(dir, { mode: 0o700 });
+    // fs's mode becomes the mode of the mounted "/": 0755 like an image root.
+    mkdirSync(join(dir, 'fs'), { mode: 0o755 });
+    if (kind === 'active') mkdirSync(join(dir, 'work'), { mode: 0o700 });
+    try {
+      this.insert(key, kind, parent ?? null, join(dir, 'fs'), kind === 'active' ? join(dir, 'work') : null);
+    } catch (e) {
+      rmSync(dir, { recursive: true, force: true });
+      throw e;
+    }
+    return this.mounts(key);
+  }
+
+  /** Records a snapshot row, re-checking (in the same synchronous step) that the key is free and the parent exists. */
+  private insert(key: string, kind: 'active' | 'view', parent: string | null, upper: string, work: string | null): void {
+    this.db.transaction(() => {
+      if (this.row(key)) throw new Conflict(`snapshot ${key} already exists`);
+      if (parent && !this.get(parent)) throw new NotFound(`parent snapshot ${parent} does not exist`);
+      this.db.prepare('INSERT INTO snapshots (key, kind, parent, upper, work, created) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(key, kind, parent, this.rel(upper), work && this.rel(work), new Date().toISOString());
+    })();
+  }
+
+  /**
+   * Takes over the upper and work dirs of a container made before the snapshotter (they stay where
+   * they are and become this snapshotter's: remove() deletes them). Conflict when `key` exists,
+   * NotFound for a missing parent or upper dir.
+   */
+  adopt(key: string, parent: string | undefined, dirs: { upper: string; work: string }): void {
+    if (!KEY.test(key)) throw new InvalidArgument(`invalid snapshot key ${JSON.stringify(key)}`);
+    if (!existsSync(dirs.upper)) throw new NotFound(`cannot adopt ${key}: ${dirs.upper} does not exist`);
+    this.lowerDirs(parent ?? null);
+    mkdirSync(dirs.work, { recursive: true, mode: 0o700 });
+    this.insert(key, 'active', parent ?? null, dirs.upper, dirs.work);
+  }
+
+  async mounts(key: string, opts: { readonly?: boolean } = {}): Promise<Mount[]> {
+    const r = this.row(key);
+    if (!r) {
+      if (this.get(key)) throw new InvalidArgument(`snapshot ${key} is committed: view it to mount it`);
+      throw new NotFound(`snapshot ${key} does not exist`);
+    }
+    const lowers = this.lowerDirs(r.parent);
+    const upper = this.abs(r.upper ?? join(this.snapRoot, 'missing'));
+    if (r.kind === 'view') {
+      if (lowers.length === 0) return [{ type: 'bind', source: upper, options: ['bind', 'ro'] }];
+      if (lowers.length === 1) return [{ type: 'bind', source: lowers[0], options: ['bind', 'ro'] }];
+      return [{ type: 'overlay', source: 'overlay', options: ['ro', `lowerdir=${lowers.join(':')}`] }];
+    }
+    if (opts.readonly) {
+      if (lowers.length === 0) return [{ type: 'bind', source: upper, options: ['bind', 'ro'] }];
+      return [{ type: 'overlay', source: 'overlay', options: ['ro', `lowerdir=${[upper, ...lowers].join(':')}`] }];
+    }
+    if (lowers.length === 0) return [{ type: 'bind', source: upper, options: ['bind', 'rw'] }];
+    return [{ type: 'overlay', source: 'overlay', options: [`lowerdir=${lowers.join(':')}`, `upperdir=${upper}`, `workdir=${this.abs(r.work!)}`] }];
+  }
+
+  async commit(name: string, key: string, opts: { diffId: string }): Promise<SnapshotInfo> {
+    const r = this.activeRow(key, 'commit');
+    if (!/^sha256:[a-f0-9]{64}$/.test(opts.diffId)) throw new InvalidArgument(`commit: invalid diff id ${JSON.stringify(opts.diffId)}`);
+    const expected = computeChainId(r.parent ?? undefined, opts.diffId);
+    if (name !== expected) throw new InvalidArgument(`commit: name ${name} is not the chain id of ${r.parent ?? 'an empty parent'} + ${opts.diffId} (${expected})`);
+    if (this.get(name)) throw new Conflict(`snapshot ${name} already exists`);
+    const upper = this.abs(r.upper);
+    const size = treeSize(upper); // counted as applyWith() counts a layer
+    const dest = this.dir(name);
+    rmSync(dest, { recursive: true, force: true }); // an unrecorded leftover of a crash
+    mkdirSync(dest, { mode: 0o700 });
+    renameSync(upper, join(dest, 'diff'));
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM snapshots WHERE key = ?').run(key);
+      this.db.prepare('INSERT INTO layers (chain_id, diff_id, parent, size) VALUES (?, ?, ?, ?)').run(name, opts.diffId, r.parent, size);
+    })();
+    this.removeFiles(r);
+    return { kind: 'committed', name, parent: r.parent };
+  }
+
+  async diff(key: string, opts: DiffOptions = {}): Promise<Readable> {
+    const r = this.activeRow(key, 'diff');
+    return layerTar(this.abs(r.upper), layersLookup(this.lowerDirs(r.parent)), opts);
+  }
+
+  async changes(key: string, opts: DiffOptions = {}): Promise<Change[]> {
+    const r = this.activeRow(key, 'changes');
+    return changesOf(await scanUpper(this.abs(r.upper)), layersLookup(this.lowerDirs(r.parent)), opts);
+  }
+
+  async remove(key: string): Promise<void> { this.removeNow(key); }
+
+  async usage(key: string): Promise<Usage> {
+    const r = this.row(key);
+    if (r) return r.kind === 'active' && r.upper && existsSync(this.abs(r.upper)) ? measure(this.abs(r.upper)) : { size: 0, inodes: 0 };
+    const layer = this.get(key);
+    if (layer) return { size: layer.size, inodes: measure(this.diffDir(key)).inodes };
+    throw new NotFound(`snapshot ${key} does not exist`);
+  }
+
+  /** Deletes a snapshot's own files: its dir under snapshots/, or an adopted upper and work. */
+  private removeFiles(r: SnapshotRow): void {
+    for (const p of [r.upper, r.work]) {
+      if (!p) continue;
+      const a = this.abs(p);
+      const own = dirname(a);
+      rmSync(dirname(own) === this.snapRoot ? own : a, { recursive: true, force: true });
+    }
   }
 }

@@ -49,7 +49,30 @@ const MIGRATIONS: string[] = [
      network_id TEXT NOT NULL,
      record TEXT NOT NULL            -- JSON: Endpoint (address while active, ports, aliases, links)
    );
-   CREATE INDEX endpoints_container ON endpoints(container_id);`
+   CREATE INDEX endpoints_container ON endpoints(container_id);`,
+  // 4: snapshots that are not committed layers (active = writable, view = read-only; keyed by their
+  //    user, e.g. a container id) and layer holds (who keeps which layer chain: a holder keeps its
+  //    chain id and every parent of it). Images hold their top layer; existing images get theirs here.
+  `CREATE TABLE snapshots (
+     key TEXT PRIMARY KEY,
+     kind TEXT NOT NULL CHECK (kind IN ('active', 'view')),
+     parent TEXT,                    -- chain id of the committed layer below; NULL: an empty base
+     upper TEXT,                     -- its own dir (an active one's upper; a view's stays empty),
+                                     -- relative to the snapshotter root
+     work TEXT,                      -- overlay work dir, relative to the snapshotter root (NULL: a view)
+     created TEXT NOT NULL
+   );
+   CREATE INDEX snapshots_parent ON snapshots(parent);
+   CREATE INDEX layers_parent ON layers(parent);
+   CREATE TABLE layer_holds (
+     holder TEXT NOT NULL,           -- 'image:sha256:<id>'
+     chain_id TEXT NOT NULL,
+     PRIMARY KEY (holder, chain_id)
+   );
+   CREATE INDEX layer_holds_chain ON layer_holds(chain_id);
+   INSERT OR IGNORE INTO layer_holds (holder, chain_id)
+     SELECT 'image:' || id, json_extract(record, '$.chainIds[#-1]') FROM images
+     WHERE json_array_length(json_extract(record, '$.chainIds')) > 0;`
 ];
 
 export function openDb(path: string): DB {

@@ -19,8 +19,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run, runOk } from './exec.js';
-
-const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+import { shq } from './shell.js';
 
 /** How a root's programs execute on this host. */
 export type ExecMode = 'native' | 'native32' | 'emulated';
@@ -50,16 +49,16 @@ const DEV_NODES: [string, number, number][] = [
 export function buildRunScript(p: RunPlan): string {
   const R = p.root.replace(/\/+$/, '');
   if (!R.startsWith('/') || R === '') throw new Error(`refusing root path "${p.root}"`);
-  const at = (rel: string): string => q(`${R}${rel}`);
+  const at = (rel: string): string => shq(`${R}${rel}`);
   // a failing setup step exits 125 with a message, never with a status the command could have had
   const L: string[] = ['set -eu', `fail() { echo "cocon: chroot setup failed: $1" >&2; exit 125; }`];
-  const step = (cmd: string): void => { L.push(`{ ${cmd}; } || fail ${q(cmd.replace(/'/g, ''))}`); };
+  const step = (cmd: string): void => { L.push(`{ ${cmd}; } || fail ${shq(cmd.replace(/'/g, ''))}`); };
   const emu = p.mode === 'emulated';
   if (emu) {
     // cocon writes this process's uid/gid maps from outside (0..65535 -> 0..65535)
     L.push('while [ -z "$(cat /proc/self/uid_map)" ]; do sleep 0.01; done');
     step('mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc');
-    if (p.binfmt) step(`printf '%s' ${q(p.binfmt)} > /proc/sys/fs/binfmt_misc/register`);
+    if (p.binfmt) step(`printf '%s' ${shq(p.binfmt)} > /proc/sys/fs/binfmt_misc/register`);
   }
   if (p.systemMounts) {
     if (emu) {
@@ -76,7 +75,7 @@ export function buildRunScript(p: RunPlan): string {
       else step(`mknod -m 666 ${at(`/dev/${n}`)} c ${maj} ${min}`);
     }
     step(`ln -s /proc/self/fd ${at('/dev/fd')}`);
-    ['stdin', 'stdout', 'stderr'].forEach((n, i) => step(`ln -s /proc/self/fd/${i} ${at(`/dev/${n}`)}`));
+    for (const [i, n] of ['stdin', 'stdout', 'stderr'].entries()) step(`ln -s /proc/self/fd/${i} ${at(`/dev/${n}`)}`);
     step(`mkdir ${at('/dev/pts')} ${at('/dev/shm')}`);
     // the host's devpts: the caller's terminal keeps its name inside (tty, ttyname, sudo work)
     step(`mount --bind /dev/pts ${at('/dev/pts')}`);
@@ -86,8 +85,8 @@ export function buildRunScript(p: RunPlan): string {
   }
   for (const b of p.binds) {
     if (!b.target.startsWith(R + '/')) throw new Error(`bind target ${b.target} is outside ${R}`);
-    step(`mount --rbind ${q(b.host)} ${q(b.target)}`);
-    if (b.readonly) step(`mount -o remount,bind,ro ${q(b.target)}`);
+    step(`mount --rbind ${shq(b.host)} ${shq(b.target)}`);
+    if (b.readonly) step(`mount -o remount,bind,ro ${shq(b.target)}`);
   }
   const ex: string[] = ['exec'];
   if (p.mode === 'native32') ex.push('setarch', 'i686');
@@ -99,8 +98,8 @@ export function buildRunScript(p: RunPlan): string {
       ex.push(p.user.groups.length ? `--groups=${p.user.groups.join(',')}` : '--clear-groups');
     }
   }
-  ex.push('env', '-i', ...Object.entries(p.env).map(([k, v]) => q(`${k}=${v}`)));
-  ex.push('unshare', q(`--root=${R}`), q(`--wd=${p.workdir}`));
+  ex.push('env', '-i', ...Object.entries(p.env).map(([k, v]) => shq(`${k}=${v}`)));
+  ex.push('unshare', shq(`--root=${R}`), shq(`--wd=${p.workdir}`));
   if (p.user) ex.push(`--setuid=${p.user.uid}`);
   ex.push('--', '"$@"');
   L.push(ex.join(' '));
@@ -160,7 +159,7 @@ function osSignal(s: NodeJS.Signals): number | undefined {
 export function spawnInUserns(script: string, args: string[], opts: { binfmt?: string; pidns?: boolean; env?: NodeJS.ProcessEnv }): SpawnedRoot {
   const pre = ['set -eu', 'while [ -z "$(cat /proc/self/uid_map)" ]; do sleep 0.01; done',
     'mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc'];
-  if (opts.binfmt) pre.push(`printf '%s' ${q(opts.binfmt)} > /proc/sys/fs/binfmt_misc/register`);
+  if (opts.binfmt) pre.push(`printf '%s' ${shq(opts.binfmt)} > /proc/sys/fs/binfmt_misc/register`);
   const ns = ['--user', '--mount', '--propagation', 'private'];
   if (opts.pidns) ns.push('--pid', '--fork', '--kill-child', '--mount-proc');
   const child = spawn('setpriv', ['--pdeathsig', 'SIGKILL', 'unshare', ...ns, '--', 'sh', '-c', pre.join('\n') + '\n' + script, 'sh', ...args],

@@ -2,15 +2,38 @@
 import { readFileSync } from 'node:fs';
 import { runOk, run } from './exec.js';
 
-export async function mountOverlay(lowerDirs: string[], upper: string, work: string, target: string): Promise<void> {
-  // lowerdir lists the top layer first, as overlayfs expects.
-  const opts = `lowerdir=${lowerDirs.join(':')},upperdir=${upper},workdir=${work}`;
-  await runOk('mount', ['-t', 'overlay', 'overlay', '-o', opts, target]);
-}
+/**
+ * A filesystem mount as a snapshotter hands it out (containerd's mount.Mount without a target):
+ * `type` "overlay" (options lowerdir=top:...:bottom, upperdir=, workdir=, ro) or "bind" (options
+ * "bind"/"rbind" and "ro"/"rw"). Paths in options may not contain ',' (nor ':' in lowerdir).
+ */
+export interface Mount { type: 'overlay' | 'bind'; source: string; options: string[] }
 
-/** A read-only overlay of `lowerDirs` (top first; at least two). */
-export async function mountOverlayReadonly(lowerDirs: string[], target: string): Promise<void> {
-  await runOk('mount', ['-t', 'overlay', 'overlay', '-o', `ro,lowerdir=${lowerDirs.join(':')}`, target]);
+/**
+ * Mounts a snapshot's mounts on `target`, in order (today snapshotters return one). A read-only bind
+ * is a bind followed by a read-only remount, as mount(8) needs; when that second step fails, the
+ * first is undone so nothing is left mounted.
+ */
+export async function mountAll(mounts: Mount[], target: string): Promise<void> {
+  const done: string[] = [];
+  try {
+    for (const m of mounts) {
+      if (m.type === 'overlay') {
+        await runOk('mount', ['-t', 'overlay', m.source, '-o', m.options.join(','), target]);
+        done.push(target);
+      } else if (m.type === 'bind') {
+        const rec = m.options.includes('rbind');
+        await runOk('mount', [rec ? '--rbind' : '--bind', m.source, target]);
+        done.push(target);
+        if (m.options.includes('ro')) await runOk('mount', ['-o', 'remount,bind,ro', target]);
+      } else {
+        throw new Error(`unsupported mount type ${(m as Mount).type}`);
+      }
+    }
+  } catch (e) {
+    for (const t of done.reverse()) await unmount(t).catch(() => undefined);
+    throw e;
+  }
 }
 
 export async function bindMount(src: string, target: string, readonly = false): Promise<void> {

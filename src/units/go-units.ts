@@ -24,7 +24,7 @@ export function ramInBytes(s: string): number {
   const m = /^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$/.exec(s);
   if (!m) {
     const suf = /^(\d+(?:\.\d+)*) ?(.*)$/.exec(s);
-    if (suf && suf[2]) throw new Error(`invalid suffix: '${suf[2]}'`);
+    if (suf?.[2]) throw new Error(`invalid suffix: '${suf[2]}'`);
     throw new Error(`invalid size: '${s}'`);
   }
   if (m[1].split('.').length > 2) throw new Error(`invalid size: '${s}'`); // Go's ParseFloat refuses "1.2.3"

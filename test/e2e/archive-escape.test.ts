@@ -247,7 +247,7 @@ test('cp in with a racing container (renameat2 RENAME_EXCHANGE): nothing lands o
   }
   hostDirUntouched();
   process.stderr.write(`cp in race: ${tries} docker cp (${ok} succeeded), ${apiTries} PUT\n`);
-  assert.ok(tries >= 100, `only ${tries} tries`);
+  assert.ok(tries >= 50, `only ${tries} tries`); // 400 on an idle 2-core machine, fewer under load
   assert.ok(ok > 0, 'no copy succeeded: the test did not exercise the copy');
 });
 
@@ -269,7 +269,7 @@ test('cp out with a racing container (renameat2 RENAME_EXCHANGE): host content n
     assert.ok(!r.raw.includes(MARK), `API try ${apiTries}: host content came back`);
   }
   process.stderr.write(`cp out race: ${tries} docker cp (${gotContainer} read the container's file, ${missing} found the link), ${apiTries} GET\n`);
-  assert.ok(tries >= 100, `only ${tries} tries`);
+  assert.ok(tries >= 50, `only ${tries} tries`); // 400 on an idle 2-core machine, fewer under load
   assert.ok(gotContainer > 0 && missing > 0, 'the swap loop was not racing the copies');
   hostDirUntouched();
   assert.equal(statSync(join(hostDir, 'secret')).mode & 0o777, 0o600);

@@ -5,8 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, copyFileSync, symlinkSync, rmSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
-import { uniq, run, waitFor, sleep, type Daemon, type RunOptions, type RunResult, type DaemonHolder } from '../helpers/daemon.js';
+import { uniq, run, waitFor, type Daemon, type RunOptions, type RunResult, type DaemonHolder } from '../helpers/daemon.js';
 import { startPty } from '../helpers/pty.js';
+import { shq } from '../../src/sys/shell.js';
 
 export interface Client {
   name: string;
@@ -223,9 +224,8 @@ export function clientSuite(h: DaemonHolder, c: Client): void {
       assert.match(s, /30 100/, 'the pty does not have the terminal size');
       assert.match(s, /\/dev\/pts\/\d+/);
       await p.resize(120, 40);
-      await sleep(500);
-      await p.type('stty size\n');
-      await p.waitFor('40 120', 10_000);
+      // the new size travels tmux -> client (SIGWINCH) -> daemon -> container pty: ask until it is there
+      await waitFor('stty size to show 40 120', async () => { await p.type('stty size\n'); return (await p.screen()).includes('40 120'); }, 10_000, 250);
       await p.type('exit 3\n');
       assert.equal(await p.exitCode(), 3);
     } finally { await p.close(); }
@@ -258,9 +258,8 @@ export function clientSuite(h: DaemonHolder, c: Client): void {
     const again = c.argv(h.d, ['attach', name]);
     const p2 = await startPty(again.argv, { env: again.env });
     try {
-      await sleep(500);
-      await p2.type('echo back-$((1+1))\n');
-      await p2.waitFor('back-2');
+      // typed before the client is attached (and has set raw mode), a line can be lost: type it until the shell answers
+      await waitFor('the attached shell to answer', async () => { await p2.type('echo back-$((1+1))\n'); return (await p2.screen()).includes('back-2'); }, 15_000, 500);
       await p2.type('exit 6\n');
       assert.equal(await p2.exitCode(), 6);
     } finally { await p2.close(); }
@@ -329,7 +328,7 @@ export function clientSuite(h: DaemonHolder, c: Client): void {
       copyFileSync('/bin/busybox', join(dir, 'bin/busybox')); chmodSync(join(dir, 'bin/busybox'), 0o755);
       for (const a of ['sh', 'echo', 'cat']) symlinkSync('busybox', join(dir, 'bin', a));
       const ref = `imported-${uniq('i')}:v1`;
-      const tarRun = await run('sh', ['-c', `tar -C '${dir}' -c . | ${c.argv(h.d, ['import', '--change', 'CMD ["echo","from-cmd"]', '--change', 'ENV PATH=/bin', '-', ref]).argv.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ')}`], { env: c.argv(h.d, []).env });
+      const tarRun = await run('sh', ['-c', `tar -C ${shq(dir)} -c . | ${c.argv(h.d, ['import', '--change', 'CMD ["echo","from-cmd"]', '--change', 'ENV PATH=/bin', '-', ref]).argv.map(shq).join(' ')}`], { env: c.argv(h.d, []).env });
       assert.equal(tarRun.code, 0, tarRun.stderr);
       assert.match(tarRun.stdout.trim(), /^sha256:[0-9a-f]{64}$/);
       assert.equal((await ok(['run', '--rm', ref])).stdout, 'from-cmd\n');

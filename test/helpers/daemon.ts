@@ -336,6 +336,8 @@ export interface Hijacked {
   end(): void;
   /** All bytes the daemon sent after the response head, resolved when it closes its side. */
   output: Promise<Buffer>;
+  /** The bytes received so far (to wait for some output before writing more or closing). */
+  received(): Buffer;
   destroy(): void;
 }
 
@@ -373,6 +375,7 @@ export function hijack(socket: string, method: string, path: string, body?: unkn
         write: (d) => { s.write(d); },
         end: () => { s.end(); },
         output,
+        received: () => Buffer.concat(chunks),
         destroy: () => { s.destroy(); },
       });
     });

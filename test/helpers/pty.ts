@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, writeFileSync, rmSync, existsSync, chmodSync
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { run, sleep } from './daemon.js';
+import { shq } from '../../src/sys/shell.js';
 
 export interface Pty {
   /** Types text; '\n' is sent as Enter. */
@@ -31,7 +32,6 @@ process.on('exit', () => {
   }
 });
 
-function shq(s: string): string { return `'${s.replace(/'/g, `'\\''`)}'`; }
 
 export async function startPty(argv: string[], opts: { env?: Record<string, string>; cols?: number; rows?: number } = {}): Promise<Pty> {
   const dir = mkdtempSync(join(process.env.COCON_TEST_TMP || '/tmp', 'pty-'));

@@ -9,7 +9,7 @@ import { connect } from 'node:net';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { useDaemon, uniq, sleep, hijack, demux, type Daemon } from '../helpers/daemon.js';
+import { useDaemon, uniq, hijack, demux, type Daemon } from '../helpers/daemon.js';
 import { create, createBody, exec, inspect, list, rm, runDetached } from '../helpers/containers.js';
 
 const LIMIT_MS = 1500;
@@ -49,9 +49,6 @@ function jsonOf(r: Raw): { message?: string } {
   const i = r.data.indexOf('\r\n\r\n');
   try { return JSON.parse(r.data.slice(i + 4)) as { message?: string }; } catch { return {}; }
 }
-
-const post = (path: string, body: string, extra = '') =>
-  `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}\r\n${body}`;
 
 test('create bodies of the wrong shape -> 400 with a message; nothing created; the list still answers', async () => {
   const before = (await list(h.d)).length;

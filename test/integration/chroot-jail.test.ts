@@ -90,7 +90,7 @@ test('busybox httpd in a jail serves a file on 127.0.0.1 as the unprivileged use
     assert.equal(readlinkSync(`/proc/${pids[0]}/root`), root);
     // SIGTERM to the CLI is forwarded to the service
     child.kill('SIGTERM');
-    assert.equal(await exited, 143);
+    assert.equal(await exited, 143, err);
     assert.deepEqual(pidsIn(root), []);
   } finally { try { child.kill('SIGKILL'); } catch { /* gone */ } for (const p of pidsIn(root)) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } } }
 });

@@ -83,6 +83,7 @@ test('a running container: inspect, ps, top, exec, then stop (sleep as PID 1 ign
   assert.equal(c.State.Running, true);
   assert.ok(c.State.Pid > 0);
   assert.ok(existsSync(`/proc/${c.State.Pid}`), 'container pid is not alive on the host');
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: /proc/PID/cmdline separates the arguments with NULs
   assert.match(readFileSync(`/proc/${c.State.Pid}/cmdline`, 'utf8'), /^sleep\x00600/);
   const ps = await list(h.d, '');
   const mine = ps.find((x: { Id: string }) => x.Id === id);
@@ -188,7 +189,7 @@ test('attach with stdin before start: bytes reach cat, EOF closes stdin, exit 0'
   s.write('line one\nline two\n');
   const waiting = wait(h.d, id, 'next-exit');
   await start(h.d, id);
-  await sleep(200);
+  await waitFor('cat to echo both lines', () => s.received().includes('line two\n'), 10_000, 20);
   s.end();
   const out = demux(await s.output);
   assert.equal(out.stdout, 'line one\nline two\n');

@@ -12,7 +12,7 @@ test('GET /_ping answers OK with Api-Version', async () => {
   assert.equal(r.status, 200);
   assert.equal(r.body, 'OK');
   assert.ok(r.headers['api-version'], 'Api-Version header missing');
-  assert.equal(r.headers['ostype'], 'linux');
+  assert.equal(r.headers.ostype, 'linux');
 });
 
 test('HEAD /_ping answers 200 with Api-Version >= 1.41 and an empty body', async () => {

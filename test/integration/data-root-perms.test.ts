@@ -17,6 +17,8 @@ const LOG_LINE = `log-secret-${randomBytes(6).toString('hex')}`;
 const name = uniq('perm');
 const vol = uniq('permv');
 let id = '';
+/** The container's writable layer (the snapshotter's upper dir), from inspect's GraphDriver. */
+let upper = '';
 
 /** Runs a command as the user nobody with no supplementary groups. */
 function asNobody(cmd: string, args: string[]): Promise<RunResult> {
@@ -31,7 +33,7 @@ function targets(): string[] {
   return [
     d, join(d, 'cocon.db'), join(d, 'cocon.db-wal'), join(d, 'engine-id'),
     join(d, 'containers'), join(d, 'containers', id), join(d, 'containers', id, 'ctr.log'),
-    join(d, 'containers', id, 'upper'), join(d, 'containers', id, 'upper/tmp/written'), join(d, 'containers', id, 'rootfs/etc/passwd'),
+    upper, join(upper, 'tmp/written'), join(d, 'containers', id, 'rootfs/etc/passwd'),
     join(d, 'overlay'), join(d, 'overlay', layer, 'diff'), join(d, 'overlay', layer, 'diff/etc/passwd'),
     join(d, 'content/sha256'), join(d, 'volumes'), join(d, 'volumes', vol, '_data'), join(d, 'volumes', vol, '_data/f'),
     x, join(x, 'containers', id), join(x, 'containers', id, 'config.json'), join(x, 'containers', id, 'conmon.pid'),
@@ -50,7 +52,7 @@ async function nobodyReads(paths: string[]): Promise<string[]> {
   return leaks;
 }
 
-const SKIP = [/^overlay\/[^/]+\/diff(\/|$)/, /^containers\/[^/]+\/(upper|rootfs|work)(\/|$)/, /^volumes\/[^/]+\/_data(\/|$)/, /^runc\/[^/]+(\/|$)/, /^netns\/./, /^s\/./];
+const SKIP = [/^overlay\/[^/]+\/diff(\/|$)/, /^containers\/[^/]+\/(upper|rootfs|work)(\/|$)/, /^overlay\/snapshots\/[^/]+\/(fs|work)(\/|$)/, /^volumes\/[^/]+\/_data(\/|$)/, /^runc\/[^/]+(\/|$)/, /^netns\/./, /^s\/./];
 // Bound into the container for its own users (0644 as docker has them), and the daemon's pid file
 // (0644 as dockerd's); their parents are closed.
 const BOUND = /^(containers\/[^/]+\/(hosts|hostname|resolv\.conf)|cocon\.pid)$/;
@@ -90,6 +92,8 @@ async function makeContainer(): Promise<void> {
     'sh', '-c', `echo ${LOG_LINE}; echo w > /tmp/written; echo v > /data/f; exec sleep 1000`]);
   assert.equal(r.code, 0, r.stderr);
   id = r.stdout.trim();
+  upper = JSON.parse((await docker(h.d, ['inspect', id])).stdout)[0].GraphDriver.Data.UpperDir;
+  assert.ok(upper.startsWith(h.d.dataRoot + '/'), `upper dir ${upper}`);
   await waitFor('the log line', async () => (await docker(h.d, ['logs', name])).stdout.includes(LOG_LINE));
   const e = await docker(h.d, ['exec', name, 'cat', '/data/f']);
   assert.equal(e.stdout, 'v\n', e.stderr);
@@ -118,7 +122,7 @@ test("every directory and state file the daemon made has docker's modes (0710 ro
   assert.deepEqual(openModes(h.d.dataRoot), [], 'open modes under the data root');
   assert.deepEqual(openModes(h.d.execRoot), [], 'open modes under the exec root');
   // What the container sees keeps its modes: its "/" and the volume's "/".
-  assert.equal(statSync(join(h.d.dataRoot, 'containers', id, 'upper')).mode & 0o777, 0o755);
+  assert.equal(statSync(upper).mode & 0o777, 0o755);
   assert.equal(statSync(join(h.d.dataRoot, 'volumes', vol, '_data')).mode & 0o777, 0o755);
 });
 

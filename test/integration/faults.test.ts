@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { useDaemon, uniq, waitFor, sleep } from '../helpers/daemon.js';
+import { join } from 'node:path';
+import { useDaemon, uniq, waitFor } from '../helpers/daemon.js';
 import { inspect, logs, list, rm, runDetached, exec, wait } from '../helpers/containers.js';
 
 const h = useDaemon({ busybox: true });
@@ -17,10 +18,13 @@ test('SIGKILL of the daemon: running containers survive, exits meanwhile are rec
     (await logs(h.d, a)).stdout === 'a-start\n' && (await logs(h.d, b)).stdout === 'b-out\n' && (await logs(h.d, c)).stdout === 'c-line\n');
   const pidA = (await inspect(h.d, a)).State.Pid;
   const pidC = (await inspect(h.d, c)).State.Pid;
+  const pidB = (await inspect(h.d, b)).State.Pid;
 
   await h.d.kill9();
   assert.ok(existsSync(`/proc/${pidA}`), 'container a died with the daemon');
-  await sleep(4000); // b exits (7) while the daemon is away
+  // b exits (7) while the daemon is away: wait until its process is gone and its conmon has
+  // recorded the exit (exec-root/exits/ID, what the restarted daemon reads)
+  await waitFor('b to exit and its conmon to record it', () => !existsSync(`/proc/${pidB}`) && existsSync(join(h.d.execRoot, 'exits', b)), 15_000, 50);
   assert.ok(existsSync(`/proc/${pidA}`) && existsSync(`/proc/${pidC}`), 'containers died while the daemon was away');
   await h.d.restart();
 
@@ -74,9 +78,9 @@ test('SIGTERM of the daemon leaves containers running; the restarted daemon adop
 
 test('a container that ends while the daemon is down and was started with --rm is removed on restart', async () => {
   const name = uniq('arm');
-  await runDetached(h.d, { name, cmd: ['sh', '-c', 'sleep 1; exit 2'], hostConfig: { AutoRemove: true } });
+  const id = await runDetached(h.d, { name, cmd: ['sh', '-c', 'sleep 1; exit 2'], hostConfig: { AutoRemove: true } });
   await h.d.kill9();
-  await sleep(2000);
+  await waitFor('the container to exit while the daemon is down', () => existsSync(join(h.d.execRoot, 'exits', id)), 15_000, 50);
   await h.d.restart();
   await waitFor('auto-removed container gone', async () => (await h.d.api('GET', `/containers/${name}/json`)).status === 404, 10_000);
 });

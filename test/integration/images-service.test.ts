@@ -108,7 +108,7 @@ test('import a tar with changes, gzip too; shared layers stored once', async () 
   assert.notEqual(id2, id);
   assert.equal(layerDirCount(), layers);
   // list filters
-  const refs = svc.list({ filters: { reference: ['imported'] } }).map((i) => i.RepoTags).flat().sort();
+  const refs = svc.list({ filters: { reference: ['imported'] } }).flatMap((i) => i.RepoTags).sort();
   assert.deepEqual(refs, ['imported:gz', 'imported:v1']);
   assert.deepEqual(svc.list({ filters: { label: ['k=v'] } }).map((i) => i.Id), [id]);
   assert.equal(svc.list({ filters: { dangling: ['true'] } }).length, 0);

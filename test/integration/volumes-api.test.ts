@@ -7,7 +7,7 @@ import { existsSync, lstatSync, mkdtempSync, mkdirSync, readdirSync, readFileSyn
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { useDaemon, uniq, run, type Daemon, type Json } from '../helpers/daemon.js';
-import { create, start, wait, inspect, logs, rm, runToEnd, runDetached, exec } from '../helpers/containers.js';
+import { create, start, wait, inspect, logs, rm, runDetached, exec } from '../helpers/containers.js';
 
 const h = useDaemon({ busybox: true });
 

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { STATUS_OF_KIND, statusOf } from '../../src/api/httpstatus.js';
 import {
-  Conflict, EngineError, Forbidden, Internal, InvalidArgument, NotFound, NotImplemented, NotModified, Unauthorized, Unavailable,
+  Conflict, EngineError, Forbidden, Internal, InvalidArgument, NotFound, NotImplemented, NotModified, TimedOut, TooLarge, Unauthorized, Unavailable,
   kindOf, messageOf,
 } from '../../src/core/errors.js';
 
@@ -15,7 +15,9 @@ test('each typed error maps to its Docker status code', () => {
     [new Unauthorized('who'), 'unauthorized', 401],
     [new Forbidden('no'), 'forbidden', 403],
     [new NotFound('gone'), 'not-found', 404],
+    [new TimedOut('slow'), 'timeout', 408],
     [new Conflict('busy'), 'conflict', 409],
+    [new TooLarge('big'), 'too-large', 413],
     [new Internal('broke'), 'internal', 500],
     [new NotImplemented('later'), 'not-implemented', 501],
     [new Unavailable('missing'), 'unavailable', 503],

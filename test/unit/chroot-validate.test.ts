@@ -2,10 +2,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  archOfMachine, cacheKey, cleanInnerPath, parseBind, parseElfHeader, parseEnv, parseGroup, parseInclude, parseLdd, parsePasswd,
-  resolveUser, tinyElf32Uname, validateArch, validateMirror, validateName, validateSuite, validateVariant,
+  archOfMachine, cacheKey, chrootUser, cleanInnerPath, parseBind, parseElfHeader, parseEnv, parseInclude, parseLdd,
+  tinyElf32Uname, validateArch, validateMirror, validateName, validateSuite, validateVariant,
 } from '../../src/chroot/validate.js';
 import { EngineError } from '../../src/core/errors.js';
+import { parseGroup, parsePasswd } from '../../src/core/users.js';
 import { jailUser } from '../../src/chroot/chroot.js';
 import { buildRunScript } from '../../src/sys/chroot.js';
 
@@ -72,11 +73,17 @@ test('--env', () => {
 test('--user resolves names, groups and supplementary groups from the root', () => {
   const pw = parsePasswd('root:x:0:0:root:/root:/bin/bash\nwww:x:33:33:www:/var/www:/usr/sbin/nologin\nbob:x:1000:1000::/home/bob:/bin/bash\n');
   const gr = parseGroup('root:x:0:\nwww:x:33:\nbob:x:1000:\naudio:x:29:bob\nvideo:x:44:bob,www\n');
-  assert.deepEqual(resolveUser('bob', pw, gr), { uid: 1000, gid: 1000, groups: [1000, 29, 44], name: 'bob', home: '/home/bob' });
-  assert.deepEqual(resolveUser('www:audio', pw, gr), { uid: 33, gid: 29, groups: [29], name: 'www', home: '/var/www' });
-  assert.deepEqual(resolveUser('4242:4343', pw, gr), { uid: 4242, gid: 4343, groups: [4343], name: undefined, home: '/' });
-  bad(() => resolveUser('nobody', pw, gr), /unable to find user nobody/);
-  bad(() => resolveUser('bob:nogroup', pw, gr), /unable to find group nogroup/);
+  assert.deepEqual(chrootUser('bob', pw, gr), { uid: 1000, gid: 1000, groups: [1000, 29, 44], name: 'bob', home: '/home/bob' });
+  assert.deepEqual(chrootUser('www:audio', pw, gr), { uid: 33, gid: 29, groups: [29], name: 'www', home: '/var/www' });
+  assert.deepEqual(chrootUser('4242:4343', pw, gr), { uid: 4242, gid: 4343, groups: [4343], name: undefined, home: '/' });
+  bad(() => chrootUser('nobody', pw, gr), /unable to find user nobody/);
+  bad(() => chrootUser('bob:nogroup', pw, gr), /unable to find group nogroup/);
+  // docker's rules (core/users.ts): an unknown numeric uid runs with gid 0; chroots cap ids at 65535
+  assert.deepEqual(chrootUser('4242', pw, gr), { uid: 4242, gid: 0, groups: [0], name: undefined, home: '/' });
+  bad(() => chrootUser('70000', pw, gr), /at most 65535/);
+  bad(() => chrootUser('bob:70000', pw, gr), /at most 65535/);
+  // a malformed line is no user (it once resolved as uid 0)
+  bad(() => chrootUser('evil', parsePasswd('evil:x::\n'), gr), /unable to find user evil/);
 });
 
 test('jail users', () => {

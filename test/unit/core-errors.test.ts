@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { statusOf } from '../../src/api/httpstatus.js';
 import { Internal, InvalidArgument } from '../../src/core/errors.js';
-import { additionalGroups, resolveUser } from '../../src/containers/user.js';
+import { containerUser } from '../../src/containers/user.js';
 import { normalizeCap } from '../../src/runtime/caps.js';
 import { buildSpec, type SpecInput } from '../../src/runtime/spec.js';
 import { parseTail, selectLogs } from '../../src/runtime/logformat.js';
@@ -34,10 +34,10 @@ const is400 = (fn: () => unknown, re: RegExp): void => throwsTyped(fn, InvalidAr
 const is500 = (fn: () => unknown, re: RegExp): void => throwsTyped(fn, Internal, 500, re);
 
 test('-u / --group-add that cannot be resolved is bad input (400)', () => {
-  is400(() => resolveUser('ghost', PASSWD, GROUP), /^unable to find user ghost: no matching entries in passwd file$/);
-  is400(() => resolveUser('0:nogroup', PASSWD, GROUP), /^unable to find group nogroup/);
-  is400(() => resolveUser('4294967295', PASSWD, GROUP), /uids and gids must be in range/);
-  is400(() => additionalGroups(['nosuch'], GROUP), /^Unable to find group nosuch/);
+  is400(() => containerUser('ghost', PASSWD, GROUP), /^unable to find user ghost: no matching entries in passwd file$/);
+  is400(() => containerUser('0:nogroup', PASSWD, GROUP), /^unable to find group nogroup/);
+  is400(() => containerUser('4294967295', PASSWD, GROUP), /uids and gids must be in range/);
+  is400(() => containerUser('', PASSWD, GROUP, ['nosuch']), /^Unable to find group nosuch/);
 });
 
 test('unknown capabilities and bad ulimits are bad input (400); broken spec invariants are internal (500)', () => {

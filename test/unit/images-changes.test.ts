@@ -20,6 +20,7 @@ test('ENV forms, replacement and expansion', () => {
   assert.deepEqual(applyChanges({}, ['ENV A one two']).Env, ['A=one two']);
   assert.deepEqual(applyChanges({ Env: ['PATH=/bin', 'A=0'] }, ['ENV A=1']).Env, ['PATH=/bin', 'A=1']);
   assert.deepEqual(applyChanges({ Env: ['PATH=/bin'] }, ['ENV PATH=/usr/bin:$PATH']).Env, ['PATH=/usr/bin:/bin']);
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: ${X} is the Dockerfile ENV syntax under test
   assert.deepEqual(applyChanges({ Env: ['X=1'] }, ["ENV Y='$X' Z=${X}2 W=${NOPE:-d}"]).Env, ['X=1', 'Y=$X', 'Z=12', 'W=d']);
   assert.deepEqual(applyChanges({}, ['ENV A=x\\ y']).Env, ['A=x y']);
 });

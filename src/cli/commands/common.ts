@@ -1,6 +1,6 @@
 // Helpers shared by the command modules: daemon error text, --format rendering, inspect output,
 // busybox bootstrap. Kept apart so that each command module loads only what it needs.
-import { ApiError, Client } from '../client.js';
+import { ApiError, type Client } from '../client.js';
 import { CliError } from '../context.js';
 import type { Ctx } from '../context.js';
 import { renderRows } from '../format.js';

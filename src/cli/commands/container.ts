@@ -2,15 +2,15 @@
 // wait, inspect, rename, exec, top, port, pause, unpause.
 import { readFileSync } from 'node:fs';
 import type { FlagDef } from '../flags.js';
-import { Opts } from '../flags.js';
-import { ApiError, Client, readAll } from '../client.js';
+import type { Opts } from '../flags.js';
+import { ApiError, readAll } from '../client.js';
 import { CliError, UsageError } from '../context.js';
 import type { Command, Ctx } from '../context.js';
 import { buildFilters, filtersParam, FilterError } from '../filters.js';
 import { containerRow, PS_DEFAULT_TABLE, PS_HEADERS } from '../format.js';
 import { daemonMsg, inspectObjects, renderOrFail, seg } from './common.js';
 import type { ApiContainer } from '../format.js';
-import { truncateId, getTimestamp, ramInBytes } from '../humanize.js';
+import { getTimestamp, ramInBytes } from '../humanize.js';
 import { parseRestart } from '../runconfig.js';
 import { configSetting } from '../auth.js';
 import { FrameDemuxer } from '../streams.js';
@@ -390,7 +390,7 @@ export const portCommand: Command = {
       if (!/^\d+$/.test(port)) throw new CliError(`Error: invalid port (${port}): must be a number`, 1);
       const key = `${port}/${proto}`;
       const bs = ports[key];
-      if (bs && bs.length) {
+      if (bs?.length) {
         for (const b of bs) ctx.out(`${fmt(b)}\n`);
         return 0;
       }

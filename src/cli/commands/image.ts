@@ -184,7 +184,7 @@ export const pullCommand: Command = {
   maxArgs: 1,
   async run(ctx, o) {
     let ref;
-    try { ref = parseRef(o.args[0]); } catch (e) { throw new CliError(`invalid reference format`, 1); }
+    try { ref = parseRef(o.args[0]); } catch { throw new CliError('invalid reference format', 1); }
     const client = await ctx.client();
     if (!o.bool('all-tags') && !ref.tag && !ref.digest) ctx.out('Using default tag: latest\n');
     const res = await client.stream('POST', '/images/create', {

@@ -6,7 +6,7 @@ import type { Command, Ctx } from '../context.js';
 import { buildFilters, filtersParam, FilterError } from '../filters.js';
 import { ellipsis, getTimestamp, humanDuration, humanSize, truncateId, rfc3339 } from '../humanize.js';
 import { renderOrFail } from './common.js';
-import { parseTemplate, execTemplate, TemplateError } from '../template.js';
+import { parseTemplate, execTemplate, type TemplateError } from '../template.js';
 import type { Template } from '../template.js';
 
 function filtersOrUsage(list: string[]): string | undefined {

@@ -2,9 +2,9 @@
 // streams. The call order follows docker's CLI (create -> attach -> wait -> start -> resize).
 import { readFileSync, writeFileSync, existsSync, unlinkSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
-import { Opts } from '../flags.js';
+import type { Opts } from '../flags.js';
 import type { FlagDef } from '../flags.js';
-import { ApiError, Client, readAll, readJsonStream } from '../client.js';
+import { ApiError, type Client, readAll, readJsonStream } from '../client.js';
 import type { HijackedStream } from '../client.js';
 import { CREATE_FLAGS, RUN_FLAGS, buildCreateRequest, ConfigError } from '../runconfig.js';
 import type { CreateRequest } from '../runconfig.js';
