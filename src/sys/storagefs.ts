@@ -28,12 +28,12 @@ export interface DataRootFs {
 
 interface MountEntry { source: string; target: string; fsType: string; options: string[] }
 
-function unescape(s: string): string { return s.replace(/\\(\d{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))); }
+function unescapeMount(s: string): string { return s.replace(/\\(\d{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))); }
 
 function mounts(): MountEntry[] {
   return readFileSync('/proc/self/mounts', 'utf8').split('\n').filter(Boolean).map((l) => {
     const [source, target, fsType, opts] = l.split(' ');
-    return { source: unescape(source), target: unescape(target), fsType, options: (opts ?? '').split(',') };
+    return { source: unescapeMount(source), target: unescapeMount(target), fsType, options: (opts ?? '').split(',') };
   });
 }
 

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { statfsSync, statSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { useDaemon, uniq, cli, docker, startDaemon } from '../helpers/daemon.js';
-import { inspect, rm, runToEnd } from '../helpers/containers.js';
+import { rm, runToEnd } from '../helpers/containers.js';
 
 const MiB = 1024 * 1024;
 const h = useDaemon({ busybox: true, args: ['--storage-size', '300M'] });
