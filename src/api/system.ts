@@ -14,11 +14,11 @@ import { modeAndGroup } from '../sys/perms.js';
 /** cocon's addition to /info, read by `cocon check`: how the daemon guards itself. */
 function securityFacts(s: Services) {
   const sock = modeAndGroup(s.config.socketPath);
-  const tcp = s.config.tcp;
   return {
     Icc: s.config.icc, NoNewPrivileges: !!s.config.noNewPrivileges, DefaultPidsLimit: s.config.defaultPidsLimit ?? 0, UsernsRemap: false,
     Socket: sock ? { Path: s.config.socketPath, Mode: sock.mode, Group: sock.group } : null,
-    Tcp: tcp ? { Address: `${tcp.host.includes(':') ? `[${tcp.host}]` : tcp.host}:${tcp.port}`, Tls: !!tcp.tls } : null,
+    // cocon never listens on TCP (the daemon refuses -H tcp://); the field stays for `cocon check`.
+    Tcp: null,
   };
 }
 

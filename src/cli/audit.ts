@@ -96,7 +96,7 @@ export function audit(d: DaemonFacts, containers: ContainerFacts[]): Finding[] {
     ? { id: 'tls', status: 'pass', title: 'TLS on TCP', detail: 'the API is not served over TCP' }
     : tcp.Tls
       ? { id: 'tls', status: 'pass', title: 'TLS on TCP', detail: `${tcp.Address} with mutual TLS` }
-      : { id: 'tls', status: 'fail', title: 'TLS on TCP', detail: `${tcp.Address} without TLS: anyone reaching it is root`, fix: 'cocon daemon -H tcp://ADDR:2376 --tlsverify --tlscacert ca.pem --tlscert server-cert.pem --tlskey server-key.pem' });
+      : { id: 'tls', status: 'fail', title: 'TLS on TCP', detail: `${tcp.Address} without TLS: anyone reaching it is root`, fix: 'serve the API on its unix socket only (cocon itself refuses -H tcp://)' });
   return out;
 }
 

@@ -4,7 +4,7 @@
 export interface DaemonConfig {
   dataRoot: string;      // --data-root (default /var/lib/cocon)
   execRoot: string;      // --exec-root (default /run/cocon)
-  socketPath: string;    // -H/--host unix:///path (default <exec-root>/cocon.sock when exec-root given, else /run/cocon/cocon.sock)
+  socketPath: string;    // -H/--host unix:///path (the only listener: tcp:// is refused) (default <exec-root>/cocon.sock when exec-root given, else /run/cocon/cocon.sock)
   pidFile: string;       // --pidfile (default <exec-root>/cocon.pid)
   runtime: string;       // --default-runtime / --runtime name (runc)
   runtimePath: string;   // the runtime binary
@@ -26,8 +26,6 @@ export interface DaemonConfig {
   noNewPrivileges?: boolean;
   /** --default-pids-limit (podman's 2048 by default; 0 or -1: none). */
   defaultPidsLimit?: number;
-  /** -H tcp://ADDR:PORT with --tlsverify: mutual TLS on TCP. */
-  tcp?: { host: string; port: number; tls?: { ca: string; cert: string; key: string } };
 }
 
 export const DEFAULT_DATA_ROOT = '/var/lib/cocon';

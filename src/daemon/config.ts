@@ -6,44 +6,36 @@ import {
   DEFAULT_PIDS_LIMIT, CONMON_PATH, DEFAULT_DATA_ROOT, DEFAULT_EXEC_ROOT, DEFAULT_LOG_LEVEL, DEFAULT_RUNTIME, DEFAULT_SOCKET, RUNTIME_PATHS, type DaemonConfig,
 } from '../core/config.js';
 
+/** The refusal of every -H tcp:// value: nothing in cocon serves the API over TCP. */
+export const TCP_UNSUPPORTED = 'cocon listens only on a unix socket; tcp:// hosts are not supported';
+
 export function socketFromHost(host: string): string {
+  if (host.startsWith('tcp://')) throw new Error(`-H ${host}: ${TCP_UNSUPPORTED}`);
   if (host.startsWith('unix://')) return host.slice('unix://'.length);
   if (host.startsWith('/')) return host;
-  throw new Error(`unsupported host ${host}: only unix:///path sockets and tcp://ADDR:PORT (with --tlsverify) are served`);
+  throw new Error(`unsupported host ${host}: only unix:///path sockets are served`);
 }
 
 export type DaemonFlags = Partial<Record<'dataRoot' | 'execRoot' | 'host' | 'pidFile' | 'runtime' | 'logLevel' | 'insecureRegistry' | 'bridge' | 'bip' | 'icc' | 'defaultAddressPool' | 'iptables'
   | 'storageSize' | 'storageDevice' | 'storageOpt' | 'noNewPrivileges' | 'defaultPidsLimit' | 'tlsverify' | 'tlscacert' | 'tlscert' | 'tlskey', string>>;
 
-const isLoopback = (h: string) => /^(127\.\d+\.\d+\.\d+|::1|\[::1\]|localhost)$/.test(h);
-
 /**
- * -H values: at most one unix socket and one tcp://ADDR:PORT. TCP needs mutual TLS (--tlsverify with
- * --tlscacert, --tlscert, --tlskey); a loopback address without TLS is refused too, only the
- * message differs: nothing but TLS-verified clients ever reach the API over TCP.
+ * -H values: at most one unix socket. Every tcp:// address is refused, with or without --tlsverify:
+ * the API server listens on the unix socket alone, so accepting one would leave the user believing
+ * the daemon is reachable (or TLS-protected) on an address nothing listens on. The --tls* flags are
+ * refused for the same reason: they could only ever apply to a TCP listener.
  */
-export function resolveHosts(hosts: string[], f: DaemonFlags): { unix?: string; tcp?: DaemonConfig['tcp'] } {
-  let unix: string | undefined; let tcp: DaemonConfig['tcp'];
+export function resolveHosts(hosts: string[], f: DaemonFlags): { unix?: string } {
+  let unix: string | undefined;
   for (const h of hosts) {
-    if (h.startsWith('tcp://')) {
-      if (tcp) throw new Error('only one -H tcp:// address is served');
-      const m = /^tcp:\/\/(\[[0-9a-fA-F:]+\]|[^:/]+):(\d+)\/?$/.exec(h);
-      if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new Error(`invalid -H ${h}: tcp://ADDR:PORT expected`);
-      const host = m[1].replace(/^\[|\]$/g, '');
-      const on = f.tlsverify !== undefined && f.tlsverify !== 'false' && f.tlsverify !== '0';
-      if (!on) {
-        throw new Error(isLoopback(host)
-          ? `-H ${h}: the API over TCP is served only with mutual TLS: add --tlsverify --tlscacert CA --tlscert CERT --tlskey KEY`
-          : `-H ${h}: refusing to serve the API on a non-loopback address without TLS (anyone reaching ${host} would be root on this host): add --tlsverify --tlscacert CA --tlscert CERT --tlskey KEY`);
-      }
-      for (const k of ['tlscacert', 'tlscert', 'tlskey'] as const) if (!f[k]) throw new Error(`--tlsverify needs --${k}`);
-      tcp = { host, port: Number(m[2]), tls: { ca: resolve(f.tlscacert!), cert: resolve(f.tlscert!), key: resolve(f.tlskey!) } };
-    } else {
-      if (unix) throw new Error('only one -H unix:// socket is served');
-      unix = resolve(socketFromHost(h));
-    }
+    if (h.startsWith('tcp://')) throw new Error(`-H ${h}: ${TCP_UNSUPPORTED}`);
+    if (unix) throw new Error('only one -H unix:// socket is served');
+    unix = resolve(socketFromHost(h));
   }
-  return { unix, tcp };
+  for (const k of ['tlsverify', 'tlscacert', 'tlscert', 'tlskey'] as const) {
+    if (f[k] !== undefined && !(k === 'tlsverify' && (f[k] === 'false' || f[k] === '0'))) throw new Error(`--${k}: ${TCP_UNSUPPORTED}, so there is no TLS to configure`);
+  }
+  return { unix };
 }
 
 export function resolveConfig(flags: DaemonFlags): DaemonConfig {
@@ -78,6 +70,5 @@ export function resolveConfig(flags: DaemonFlags): DaemonConfig {
     ...(flags.storageDevice ? { storageDevice: resolve(flags.storageDevice) } : {}),
     defaultStorageSize, noNewPrivileges: flags.noNewPrivileges !== undefined && bool(flags.noNewPrivileges, 'no-new-privileges'),
     defaultPidsLimit: Math.max(0, Number(pids)),
-    ...(hosts.tcp ? { tcp: hosts.tcp } : {}),
   };
 }

@@ -25,7 +25,7 @@ const USAGE = `Usage: cocon daemon [OPTIONS]
 Options:
       --data-root string         Root directory of persistent state (default "/var/lib/cocon")
       --exec-root string         Root directory for execution state (default "/run/cocon")
-  -H, --host string              Daemon socket to listen on (default "unix:///run/cocon/cocon.sock")
+  -H, --host string              Daemon socket to listen on, unix:///path only: tcp:// is refused (default "unix:///run/cocon/cocon.sock")
   -p, --pidfile string           Path to use for daemon PID file (default "<exec-root>/cocon.pid")
       --default-runtime string   Default OCI runtime for containers (default "runc")
       --runtime string           Same as --default-runtime
@@ -41,10 +41,6 @@ Options:
       --storage-opt list         Storage driver options: size=SIZE, the default writable-layer quota per container
       --no-new-privileges        Set no-new-privileges on every new container (default false)
       --default-pids-limit int   Default pids limit of a container; 0 or -1 for none (default 2048)
-      --tlsverify                Use TLS and verify the remote (required for -H tcp://)
-      --tlscacert string         Trust certs signed only by this CA
-      --tlscert string           Path to TLS certificate file
-      --tlskey string            Path to TLS key file
 `;
 
 export function parseDaemonFlags(argv: string[]): Record<string, string> {
