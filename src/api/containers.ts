@@ -14,6 +14,8 @@ import { pipeline } from 'node:stream/promises';
 import { tarDirectoryStream } from '../sys/tar.js';
 import { parseFilters, labelsMatch, portFilterKeys, boolFilter } from '../core/filters.js';
 import { detachKeysFor } from '../runtime/detachkeys.js';
+import { privilegedWarning } from '../containers/security.js';
+import { ALL_CAPABILITIES } from '../runtime/caps.js';
 import { K8sFileParser, encodeEntry, parseTail, selectLogs, type LogEntry } from '../runtime/logformat.js';
 
 export function boolParam(v: string | null): boolean {
@@ -127,7 +129,7 @@ export function registerContainerRoutes(r: Router, s: Services): void {
   r.post('/containers/create', async (ctx) => {
     const body = await ctx.json<CreateBody>('containerCreate');
     const rec = await c.create(body, ctx.query.get('name'));
-    ctx.send(201, { Id: rec.id, Warnings: [] });
+    ctx.send(201, { Id: rec.id, Warnings: rec.hostConfig.Privileged ? [privilegedWarning(ALL_CAPABILITIES)] : [] });
   });
 
   r.get('/containers/json', (ctx) => {

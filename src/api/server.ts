@@ -6,7 +6,8 @@
 // idleTimeoutMs. Streams (attach, exec, logs -f, events, wait) and uploads (load, import, cp) have
 // no time limit: Node's requestTimeout, which would cut them, stays off.
 import { createServer, type Server } from 'node:http';
-import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
+import { restrictSocket } from '../sys/perms.js';
 import { dirname } from 'node:path';
 import { Router, responseForUpgrade, DEFAULT_REQUEST_LIMITS, type RequestLimits } from './router.js';
 import type { Services } from '../daemon/services.js';
@@ -78,6 +79,6 @@ export async function listen(s: Services, limits: ServerLimits = DEFAULT_SERVER_
     server.once('error', reject);
     server.listen(s.config.socketPath, () => resolve());
   });
-  chmodSync(s.config.socketPath, 0o660);
+  restrictSocket(s.config.socketPath);
   return server;
 }

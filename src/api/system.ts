@@ -10,6 +10,28 @@ import { parseFilters, labelMatches } from '../core/filters.js';
 import { treeSize } from '../snapshots/overlay.js';
 import { cgroupFacts, type CgroupFacts } from '../sys/cgroups.js';
 import { validateLogConfig } from '../containers/hostconfig.js';
+import { describeDataRoot, type DataRootFs } from '../sys/storagefs.js';
+import { modeAndGroup } from '../sys/perms.js';
+
+/** cocon's addition to /info, read by `cocon check`: how the daemon guards itself. */
+function securityFacts(s: Services) {
+  const sock = modeAndGroup(s.config.socketPath);
+  return {
+    Icc: s.config.icc, NoNewPrivileges: !!s.config.noNewPrivileges, DefaultPidsLimit: s.config.defaultPidsLimit ?? 0, UsernsRemap: false,
+    Socket: sock ? { Path: s.config.socketPath, Mode: sock.mode, Group: sock.group } : null,
+    // cocon never listens on TCP (the daemon refuses -H tcp://); the field stays for `cocon check`.
+    Tcp: null,
+  };
+}
+
+/** The data root's filesystem as docker info's DriverStatus pairs (cocon adds the storage lines). */
+export function storageStatus(fs: DataRootFs): Array<[string, string]> {
+  const out: Array<[string, string]> = [['Backing Filesystem', fs.fsType === 'ext4' ? 'extfs' : fs.fsType], ['Supports d_type', 'true'],
+    ['Data Root Filesystem', fs.ownFilesystem ? `${fs.fsType} on ${fs.source}` : `shared with the host (${fs.source})`]];
+  if (fs.image) out.push(['Data Root Image', fs.image]);
+  out.push(['Data Root Size', String(fs.size)], ['Data Root Used', String(fs.used)], ['Project Quotas', String(fs.projectQuota)]);
+  return out;
+}
 
 let runtimeVersion: string | null = null;
 function runcVersion(path: string): string {
@@ -83,7 +105,7 @@ export function registerSystemRoutes(r: Router, s: Services): void {
     const cg = cgroupFacts();
     ctx.send(200, {
       ID: s.containers.daemonId(), Containers: counts.total, ContainersRunning: counts.running, ContainersPaused: counts.paused, ContainersStopped: counts.stopped,
-      Images: s.images.count(), Driver: 'overlay2', DriverStatus: [['Backing Filesystem', 'extfs']],
+      Images: s.images.count(), Driver: 'overlay2', DriverStatus: storageStatus(describeDataRoot(s.config.dataRoot)),
       Plugins: { Volume: ['local'], Network: ['host', 'null'], Authorization: null, Log: ['json-file', 'local', 'k8s-file', 'none'] },
       MemoryLimit: cg.memory, SwapLimit: s.containers.swapLimit(), KernelMemory: false, KernelMemoryTCP: false, CpuCfsPeriod: cg.cpuCfs, CpuCfsQuota: cg.cpuCfs, CPUShares: cg.cpuShares, CPUSet: cg.cpuset, PidsLimit: cg.pids,
       IPv4Forwarding: true, BridgeNfIptables: false, BridgeNfIp6tables: false, Debug: s.config.logLevel === 'debug',
@@ -99,6 +121,7 @@ export function registerSystemRoutes(r: Router, s: Services): void {
       Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
       LiveRestoreEnabled: true, Isolation: '', InitBinary: 'docker-init', ContainerdCommit: { ID: '', Expected: '' },
       RuncCommit: { ID: '', Expected: '' }, InitCommit: { ID: '', Expected: '' }, SecurityOptions: ['name=seccomp,profile=default'],
+      CoconSecurity: securityFacts(s),
       Warnings: cgroupWarnings(cg),
     });
   });
@@ -119,7 +142,9 @@ export function registerSystemRoutes(r: Router, s: Services): void {
     const size = (dir: string) => { try { return treeSize(dir); } catch { return 0; } };
     const containers = await Promise.all(s.containers.all().map(async (r) => ({ ...summary(r, s), SizeRw: await s.containers.sizeRw(r.id), SizeRootFs: 0 })));
     const volumes = s.volumes.all().map((v) => ({ ...s.volumes.inspect(v), UsageData: { Size: size(s.volumes.mountpoint(v.name)), RefCount: s.containers.usingVolume(v.name).length } }));
-    ctx.send(200, { LayersSize: [...layerUse.values()].reduce((t, u) => t + u.size, 0), Images: images, Containers: containers, Volumes: volumes, BuildCache: [] });
+    const fs = describeDataRoot(s.config.dataRoot);
+    const DataRoot = { Filesystem: fs.fsType, Source: fs.source, ...(fs.image ? { Image: fs.image } : {}), OwnFilesystem: fs.ownFilesystem, ProjectQuota: fs.projectQuota, Size: fs.size, Used: fs.used, Available: fs.available };
+    ctx.send(200, { DataRoot, LayersSize: [...layerUse.values()].reduce((t, u) => t + u.size, 0), Images: images, Containers: containers, Volumes: volumes, BuildCache: [] });
   });
 
   r.get('/events', (ctx) => {

@@ -77,12 +77,14 @@ const R = {
   build: e('build', 'Build an image from a Dockerfile', async () => (await import('./commands/build.js')).buildCommand),
   version: e('version', 'Show the cocon version information', async () => (await sysM()).versionCommand),
   info: e('info', 'Display system-wide information', async () => (await sysM()).infoCommand),
+  check: e('check', 'Audit the daemon and its containers against the hardening points', async () => (await import('./commands/check.js')).checkCommand),
 };
 
 const TOP: Entry[] = [
   R.run, R.create, R.start, R.stop, R.restart, R.kill, R.rm, R.ps, R.logs, R.wait, R.inspect, R.rename, R.attach, R.exec,
   R.top, R.port, R.pause, R.unpause, R.update, R.images, R.rmi, R.tag, R.import, R.pull, R.push, R.history, R.events, R.login, R.logout,
   R.build, R.cp, R.stats, R.save, R.load, R.export, R.commit, R.diff, R.version, R.info,
+  R.check,
 ];
 
 const CONTAINER_SUB: Record<string, Entry> = {

@@ -149,11 +149,22 @@ export function validateMemory(hc: Partial<HostConfig>, host: HostFacts): { Memo
   return { Memory: memory, MemorySwap: swap === 0 && memory > 0 && host.swapLimit ? memory * 2 : swap };
 }
 
-export function validateStorageOpt(opts: Record<string, string> | null | undefined): void {
+/** docker overlay2's refusal when the backing filesystem has no project quotas. */
+export const STORAGE_OPT_UNSUPPORTED = "--storage-opt is supported only for overlay over xfs with 'pquota' mount option";
+
+/**
+ * --storage-opt: docker's overlay2 takes size= only on xfs mounted with project quotas. Per-container
+ * quotas are not enforced by cocon yet (this host's kernel has no xfs/ext4 project quota support to
+ * build them on, see README), so every storage option is refused: with docker's message when the
+ * data root has no project quotas, and a plain "not implemented" otherwise. Never accepted and ignored.
+ */
+export function validateStorageOpt(opts: Record<string, string> | null | undefined, projectQuota = false): void {
   const keys = Object.keys(opts ?? {});
   if (!keys.length) return;
-  if (keys.includes('size')) throw new InvalidArgument('--storage-opt size is not supported by cocon\'s storage yet (overlay on the data root has no per-container quota)');
-  throw new InvalidArgument(`unknown storage option '${keys[0]}': cocon's overlay storage takes no options`);
+  if (!projectQuota) throw new InvalidArgument(STORAGE_OPT_UNSUPPORTED);
+  const bad = keys.find((k) => k.toLowerCase() !== 'size');
+  if (bad) throw new InvalidArgument(`Unknown option ${bad}`);
+  throw new InvalidArgument('--storage-opt size is not implemented by cocon yet: per-container quotas are not enforced on this data root');
 }
 
 /** HostConfig.Annotations (API 1.43, OCI runtime annotations): cocon does not pass them to the runtime yet. */

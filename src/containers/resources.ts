@@ -103,8 +103,9 @@ export function validateResources(hc: Partial<HostConfig>, f: ResourceFacts): Ch
   if (oomKillDisable && !f.oomKillDisable) throw new InvalidArgument(`--oom-kill-disable cannot be honoured on this host: the kernel does not support OomKillDisable${f.version === 2 ? ' (cgroup v2 cannot disable the OOM killer)' : ''}`);
   if (n(hc.KernelMemory) || n(hc.KernelMemoryTCP)) throw new InvalidArgument('--kernel-memory is not supported by cocon (kernel memory limits are deprecated in the kernel and in docker)');
 
-  const pids = hc.PidsLimit === undefined || hc.PidsLimit === null || n(hc.PidsLimit) <= 0 ? null : n(hc.PidsLimit);
-  if (pids !== null && !f.pids) unsupported('PIDs limit capabilities', '--pids-limit');
+  // 0/unset: the daemon's default applies (containers/privileges.ts); negative: unlimited, kept as -1 like docker
+  const pids = hc.PidsLimit === undefined || hc.PidsLimit === null || n(hc.PidsLimit) === 0 ? null : n(hc.PidsLimit) < 0 ? -1 : n(hc.PidsLimit);
+  if (pids !== null && pids > 0 && !f.pids) unsupported('PIDs limit capabilities', '--pids-limit');
 
   const nano = n(hc.NanoCpus); const period = n(hc.CpuPeriod); const quota = n(hc.CpuQuota);
   if (nano > 0 && period > 0) throw new InvalidArgument('Conflicting options: Nano CPUs and CPU Period cannot both be set');

@@ -38,6 +38,7 @@ import { hardNofile, capsOfDaemon, oomKills, swapAccounting } from '../sys/limit
 import { logSizeMax, validateMemory } from './hostconfig.js';
 import { planUpdate, resourceSpecInput, type UpdateBody } from './resources.js';
 import { blockDevice, hostResources } from '../sys/cgroups.js';
+import { applyPrivilegeDefaults, privilegeInputs } from './privileges.js';
 import { alive } from '../sys/proc.js';
 import { hostDevices } from '../sys/devices.js';
 import { resolveInRoot } from '../sys/rootpath.js';
@@ -175,7 +176,7 @@ export class ContainerService implements ContainerDirectory {
 
   /** A container event with docker's attributes: its labels, image and name. */
   private publish(r: ContainerRecord, action: string, extra: Record<string, string> = {}): void {
-    this.events.publish('container', action, r.id, { ...r.config.Labels, image: r.config.Image, name: r.name, ...extra });
+    this.events.publish('container', action, r.id, { ...r.config.Labels, image: r.config.Image, name: r.name, ...(r.hostConfig.Privileged ? { privileged: 'true' } : {}), ...extra });
   }
 
   /** Serialises lifecycle operations on one container. */
@@ -195,6 +196,7 @@ export class ContainerService implements ContainerDirectory {
     const id = randomBytes(32).toString('hex');
     const merged = mergeConfig(body, image, id, { swapLimit: swapAccounting(), resources: hostResources(), logDefaults: { Type: this.config.logDriver, Config: this.config.logOpts } });
     // Reject unknown capabilities and other spec errors now rather than at start.
+    applyPrivilegeDefaults(merged.hostConfig, this.config);
     const draft: ContainerRecord = { ...initialRecordFields(id, name ?? 'x', image.id, merged), state: initialState() };
     this.network.validate(draft, body.NetworkingConfig);
     draft.mounts = this.planMounts(draft);
@@ -344,7 +346,9 @@ export class ContainerService implements ContainerDirectory {
       if (r.config.Tty && rows > 0 && cols > 0) spec.process.consoleSize = { height: rows, width: cols };
       writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec), { mode: PRIVATE.file });
     } catch (e) {
-      await this.teardown(id);
+      // Recorded like a runtime failure (exit code, error; --rm removes it): the docker CLI's
+      // `run --rm` waits for that removal after a failed start.
+      await this.failStart(r, e instanceof Error ? e.message : String(e));
       throw e instanceof EngineError ? e : new Internal(e instanceof Error ? e.message : String(e));
     }
     let pid: number;
@@ -394,7 +398,6 @@ export class ContainerService implements ContainerDirectory {
       { destination: '/etc/hostname', source: join(dir, 'hostname'), type: 'bind', options: ['rbind', 'rprivate'] },
       { destination: '/etc/hosts', source: join(dir, 'hosts'), type: 'bind', options: ['rbind', 'rprivate'] },
     ];
-    const secOpts = hc.SecurityOpt ?? [];
     const hostname = r.hostConfig.NetworkMode === 'host' ? os.hostname() : r.config.Hostname;
     const env = containerEnv({ imageEnv: [], userEnv: [...(net.env ?? []), ...r.config.Env], hostname, tty: r.config.Tty });
     return buildSpec({
@@ -407,8 +410,7 @@ export class ContainerService implements ContainerDirectory {
       initPath: hc.Init ? initBinary() : undefined,
       mounts, cgroupsPath: `/cocon/${r.id}`, rlimitNofileHard: hardNofile(), ulimits: hc.Ulimits ?? undefined,
       sysctls: hc.Sysctls ?? undefined, ...resourceSpecInput(hc, blockDevice),
-      noNewPrivileges: secOpts.some((o) => /^no-new-privileges(=true|:true)?$/.test(o)),
-      seccomp: !hc.Privileged && !secOpts.some((o) => /^seccomp[=:]unconfined$/.test(o)),
+      ...privilegeInputs(hc, capsOfDaemon()),
       availableCaps: capsOfDaemon(),
       hostDevices: hc.Privileged ? hostDevices() : undefined,
     });
@@ -730,7 +732,7 @@ export class ContainerService implements ContainerDirectory {
   /** `-u` resolved against the container's own /etc/passwd and /etc/group (rootfs mounted). */
   userIn(id: string, spec: string): ResolvedUser {
     const rootfs = join(this.paths.data(id), 'rootfs');
-    return containerUser(spec, readIfExists(join(rootfs, 'etc/passwd')), readIfExists(join(rootfs, 'etc/group')));
+    return containerUser(spec, readIfExists(join(rootfs, 'etc/passwd')), readIfExists(join(rootfs, 'etc/group')), (this.cache.get(id)?.hostConfig.GroupAdd as string[] | null | undefined) ?? []);
   }
 
   attachPath(id: string): string { return join(this.paths.socks, id.slice(0, 32), 'attach'); }

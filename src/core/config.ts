@@ -4,7 +4,7 @@
 export interface DaemonConfig {
   dataRoot: string;      // --data-root (default /var/lib/cocon)
   execRoot: string;      // --exec-root (default /run/cocon)
-  socketPath: string;    // -H/--host unix:///path (default <exec-root>/cocon.sock when exec-root given, else /run/cocon/cocon.sock)
+  socketPath: string;    // -H/--host unix:///path (the only listener: tcp:// is refused) (default <exec-root>/cocon.sock when exec-root given, else /run/cocon/cocon.sock)
   pidFile: string;       // --pidfile (default <exec-root>/cocon.pid)
   runtime: string;       // --default-runtime / --runtime name (runc)
   runtimePath: string;   // the runtime binary
@@ -20,6 +20,15 @@ export interface DaemonConfig {
   /** --log-driver and --log-opt: the containers' default log driver and its options (json-file, cocon's bounds). */
   logDriver: string;
   logOpts: Record<string, string>;
+  /** Hardening (issue 14): --storage-size / --storage-device put the data root on its own filesystem. */
+  storageSize?: number;
+  storageDevice?: string;
+  /** --storage-opt size=: the default writable-layer quota of every container, bytes (0: none). */
+  defaultStorageSize?: number;
+  /** --no-new-privileges: every container gets no_new_privs unless it asks no-new-privileges=false. */
+  noNewPrivileges?: boolean;
+  /** --default-pids-limit (podman's 2048 by default; 0 or -1: none). */
+  defaultPidsLimit?: number;
 }
 
 export const DEFAULT_DATA_ROOT = '/var/lib/cocon';
@@ -28,6 +37,8 @@ export const DEFAULT_SOCKET = '/run/cocon/cocon.sock';
 export const DEFAULT_RUNTIME = 'runc';
 export const DEFAULT_LOG_DRIVER = 'json-file';
 export const DEFAULT_LOG_LEVEL: DaemonConfig['logLevel'] = 'info';
+/** podman's default pids limit per container. */
+export const DEFAULT_PIDS_LIMIT = 2048;
 export const CONMON_PATH = '/usr/bin/conmon';
 /** The binaries of the runtimes known by name; any other --runtime value is a path. */
 export const RUNTIME_PATHS: Readonly<Record<string, string>> = { runc: '/usr/sbin/runc', crun: '/usr/bin/crun' };

@@ -1,21 +1,59 @@
 // Daemon configuration: dockerd-like flags resolved into absolute paths (the type and its defaults
 // are in src/core/config.ts). Pure: no I/O.
 import { resolve, join } from 'node:path';
+import { ramInBytes } from '../units/go-units.js';
 import {
-  CONMON_PATH, DEFAULT_DATA_ROOT, DEFAULT_LOG_DRIVER, DEFAULT_EXEC_ROOT, DEFAULT_LOG_LEVEL, DEFAULT_RUNTIME, DEFAULT_SOCKET, RUNTIME_PATHS, type DaemonConfig,
+  DEFAULT_PIDS_LIMIT, CONMON_PATH, DEFAULT_DATA_ROOT, DEFAULT_LOG_DRIVER, DEFAULT_EXEC_ROOT, DEFAULT_LOG_LEVEL, DEFAULT_RUNTIME, DEFAULT_SOCKET, RUNTIME_PATHS, type DaemonConfig,
 } from '../core/config.js';
 
+/** The refusal of every -H tcp:// value: nothing in cocon serves the API over TCP. */
+export const TCP_UNSUPPORTED = 'cocon listens only on a unix socket; tcp:// hosts are not supported';
+
 export function socketFromHost(host: string): string {
+  if (host.startsWith('tcp://')) throw new Error(`-H ${host}: ${TCP_UNSUPPORTED}`);
   if (host.startsWith('unix://')) return host.slice('unix://'.length);
   if (host.startsWith('/')) return host;
   throw new Error(`unsupported host ${host}: only unix:///path sockets are served`);
 }
 
-export function resolveConfig(flags: Partial<{ dataRoot: string; execRoot: string; host: string; pidFile: string; runtime: string; logLevel: string; insecureRegistry: string; bridge: string; bip: string; icc: string; defaultAddressPool: string; iptables: string; logDriver: string; logOpt: string }>): DaemonConfig {
+export type DaemonFlags = Partial<Record<'dataRoot' | 'execRoot' | 'host' | 'pidFile' | 'runtime' | 'logLevel' | 'insecureRegistry' | 'bridge' | 'bip' | 'icc' | 'defaultAddressPool' | 'iptables' | 'logDriver' | 'logOpt'
+  | 'storageSize' | 'storageDevice' | 'storageOpt' | 'noNewPrivileges' | 'defaultPidsLimit' | 'tlsverify' | 'tlscacert' | 'tlscert' | 'tlskey', string>>;
+
+/**
+ * -H values: at most one unix socket. Every tcp:// address is refused, with or without --tlsverify:
+ * the API server listens on the unix socket alone, so accepting one would leave the user believing
+ * the daemon is reachable (or TLS-protected) on an address nothing listens on. The --tls* flags are
+ * refused for the same reason: they could only ever apply to a TCP listener.
+ */
+export function resolveHosts(hosts: string[], f: DaemonFlags): { unix?: string } {
+  let unix: string | undefined;
+  for (const h of hosts) {
+    if (h.startsWith('tcp://')) throw new Error(`-H ${h}: ${TCP_UNSUPPORTED}`);
+    if (unix) throw new Error('only one -H unix:// socket is served');
+    unix = resolve(socketFromHost(h));
+  }
+  for (const k of ['tlsverify', 'tlscacert', 'tlscert', 'tlskey'] as const) {
+    if (f[k] !== undefined && !(k === 'tlsverify' && (f[k] === 'false' || f[k] === '0'))) throw new Error(`--${k}: ${TCP_UNSUPPORTED}, so there is no TLS to configure`);
+  }
+  return { unix };
+}
+
+export function resolveConfig(flags: DaemonFlags): DaemonConfig {
   const bool = (v: string | undefined, name: string): boolean => { if (v === undefined || v === 'true' || v === '1') return true; if (v === 'false' || v === '0') return false; throw new Error(`invalid boolean value "${v}" for --${name}`); };
   const dataRoot = resolve(flags.dataRoot ?? DEFAULT_DATA_ROOT);
   const execRoot = resolve(flags.execRoot ?? DEFAULT_EXEC_ROOT);
-  const socketPath = flags.host ? resolve(socketFromHost(flags.host)) : (flags.execRoot ? join(execRoot, 'cocon.sock') : DEFAULT_SOCKET);
+  const hosts = resolveHosts((flags.host ?? '').split(',').filter(Boolean), flags);
+  const socketPath = hosts.unix ?? (flags.execRoot ? join(execRoot, 'cocon.sock') : DEFAULT_SOCKET);
+  const size = (v: string, what: string): number => { try { return ramInBytes(v); } catch (e) { throw new Error(`invalid ${what} '${v}': ${(e as Error).message}`); } };
+  if (flags.storageSize && flags.storageDevice) throw new Error('--storage-size and --storage-device cannot be used together');
+  let defaultStorageSize = 0;
+  for (const o of (flags.storageOpt ?? '').split(',').filter(Boolean)) {
+    const [k, ...v] = o.split('=');
+    if (!['size', 'overlay2.size'].includes(k.trim().toLowerCase())) throw new Error(`--storage-opt: Unknown option ${k}`);
+    defaultStorageSize = size(v.join('='), '--storage-opt size');
+  }
+  const pids = flags.defaultPidsLimit ?? String(DEFAULT_PIDS_LIMIT);
+  if (!/^-?\d+$/.test(pids)) throw new Error(`invalid --default-pids-limit '${pids}': a number is expected`);
   const runtime = flags.runtime ?? DEFAULT_RUNTIME;
   const level = (flags.logLevel ?? DEFAULT_LOG_LEVEL) as DaemonConfig['logLevel'];
   if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new Error(`invalid log level: ${flags.logLevel}`);
@@ -35,5 +73,9 @@ export function resolveConfig(flags: Partial<{ dataRoot: string; execRoot: strin
     logLevel: level,
     insecureRegistries: (flags.insecureRegistry ?? '').split(',').map((x) => x.trim()).filter(Boolean),
     bridge: flags.bridge, bip: flags.bip, icc: bool(flags.icc, 'icc'), defaultAddressPool: flags.defaultAddressPool, iptables: bool(flags.iptables, 'iptables'),
+    ...(flags.storageSize ? { storageSize: size(flags.storageSize, '--storage-size') } : {}),
+    ...(flags.storageDevice ? { storageDevice: resolve(flags.storageDevice) } : {}),
+    defaultStorageSize, noNewPrivileges: flags.noNewPrivileges !== undefined && bool(flags.noNewPrivileges, 'no-new-privileges'),
+    defaultPidsLimit: Math.max(0, Number(pids)),
   };
 }

@@ -213,6 +213,11 @@ export interface SpecInput {
    * privileged container every host device). The caller lists /dev; absent: runc's defaults.
    */
   hostDevices?: OciDevice[];
+  /** --security-opt seccomp=<profile>: replaces the default profile (unless privileged). */
+  seccompProfile?: LinuxSeccomp;
+  /** --device nodes (created in the container) and their cgroup rules, then --device-cgroup-rule. */
+  devices?: OciDevice[];
+  deviceRules?: OciDeviceCgroup[];
 }
 
 // ---------------------------------------------------------------------------
@@ -360,7 +365,7 @@ function buildMounts(input: SpecInput): OciMount[] {
 
 function buildResources(input: SpecInput): OciResources {
   const res: OciResources = {
-    devices: input.privileged ? [{ allow: true, access: 'rwm' }] : defaultDeviceRules(),
+    devices: input.privileged ? [{ allow: true, access: 'rwm' }] : [...defaultDeviceRules(), ...(input.deviceRules ?? []).map((r) => ({ ...r }))],
   };
   const memory: NonNullable<OciResources['memory']> = {};
   if (input.memory !== undefined && input.memory > 0) {
@@ -439,8 +444,9 @@ export function buildSpec(input: SpecInput): OciSpec {
     namespaces: buildNamespaces(input),
   };
   if (input.privileged && input.hostDevices?.length) linux.devices = input.hostDevices.map((d) => ({ ...d }));
+  else if (input.devices?.length) linux.devices = input.devices.map((d) => ({ ...d }));
   if (Object.keys(sysctl).length) linux.sysctl = sysctl;
-  if (input.seccomp && !input.privileged) linux.seccomp = defaultSeccomp(caps);
+  if (input.seccomp && !input.privileged) linux.seccomp = input.seccompProfile ?? defaultSeccomp(caps);
   if (!input.privileged) {
     linux.maskedPaths = [...DEFAULT_MASKED_PATHS];
     linux.readonlyPaths = [...DEFAULT_READONLY_PATHS];

@@ -1,5 +1,5 @@
 // The host's device nodes, for --privileged containers (docker gives them every host device).
-import { readdirSync, lstatSync } from 'node:fs';
+import { readdirSync, lstatSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** A device node as the OCI spec's linux.devices lists it (runtime/spec.ts OciDevice has this shape). */
@@ -34,4 +34,12 @@ export function hostDevices(dir = '/dev'): HostDevice[] {
     }
   }
   return out;
+}
+
+/** The device node at `path` (symlinks followed, as docker's --device does), or null when it is none. */
+export function deviceNode(path: string): Omit<HostDevice, 'path'> | null {
+  let st;
+  try { st = statSync(path); } catch { return null; }
+  if (!st.isCharacterDevice() && !st.isBlockDevice()) return null;
+  return { type: st.isCharacterDevice() ? 'c' : 'b', major: major(st.rdev), minor: minor(st.rdev), fileMode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
 }

@@ -9,7 +9,7 @@
 // The daemon runs with umask 022, as dockerd sets it: runc creates mount points inside container
 // roots with 0755 minus the inherited umask, and a container user must still traverse them. So
 // every private mode here is explicit, never left to the umask.
-import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
 
 /** Modes of the daemon's own files and directories. */
 export const PRIVATE = {
@@ -53,4 +53,32 @@ export function privateFile(path: string, mode: number = PRIVATE.file): string {
   closeSync(openSync(path, 'a', mode));
   tighten(path, mode);
   return path;
+}
+
+/** A socket's (or file's) mode as octal text and its group's name (numeric when /etc/group lacks it). */
+export function modeAndGroup(path: string): { mode: string; group: string } | null {
+  let st;
+  try { st = statSync(path); } catch { return null; }
+  return { mode: (st.mode & 0o7777).toString(8).padStart(4, '0'), group: groupName(st.gid) ?? String(st.gid) };
+}
+
+/** The gid of a group of /etc/group, or null. */
+export function groupId(name: string): number | null {
+  try {
+    for (const l of readFileSync('/etc/group', 'utf8').split('\n')) { const f = l.split(':'); if (f[0] === name && /^\d+$/.test(f[2] ?? '')) return Number(f[2]); }
+  } catch { /* no /etc/group */ }
+  return null;
+}
+
+function groupName(gid: number): string | null {
+  try {
+    for (const l of readFileSync('/etc/group', 'utf8').split('\n')) { const f = l.split(':'); if (f[2] === String(gid)) return f[0]; }
+  } catch { /* no /etc/group */ }
+  return null;
+}
+
+/** The API socket: 0660 root:cocon when a `cocon` group exists (like the docker group), else root:root. */
+export function restrictSocket(path: string): void {
+  chmodSync(path, 0o660);
+  chownSync(path, 0, groupId('cocon') ?? 0);
 }

@@ -33,7 +33,7 @@ test('flags cocon cannot honour: docker and cocon exit 125 with the daemon\'s me
     [['--log-opt', 'max-size=1m', '--log-opt', 'max-file=0'], /max-file cannot be less than 1/],
     [['--log-opt', 'max-file=3'], /max-file can only be set together with max-size/],
     [['--log-opt', 'mode=non-blocking'], /unknown log opt 'mode'/],
-    [['--storage-opt', 'size=1G'], /--storage-opt size is not supported by cocon's storage yet/],
+    [['--storage-opt', 'size=1G'], /--storage-opt is supported only for overlay over xfs with 'pquota' mount option/],
     [['--network', 'host', '--sysctl', 'net.core.somaxconn=1'], /not allowed in host network mode/],
     [['--memory-swap', '1g'], /always set the Memory limit when using Memoryswap limit/],
     [['-m', '64m', '--memory-swap', '32m'], /Minimum memoryswap limit should be larger than memory limit/],

@@ -25,7 +25,7 @@ test('refused HostConfig fields -> 400 with a clear message, nothing created', a
     ['compress junk', { LogConfig: { Type: 'json-file', Config: { compress: 'maybe' } } }, /invalid compress 'maybe'/],
     ['log opt tag', { LogConfig: { Type: 'json-file', Config: { tag: '{{.Name}}' } } }, /log opt 'tag' is not supported by cocon/],
     ['opts with none', { LogConfig: { Type: 'none', Config: { 'max-size': '1m' } } }, /unknown log opt 'max-size' for none log driver/],
-    ['storage-opt size', { StorageOpt: { size: '1G' } }, /--storage-opt size is not supported by cocon's storage yet/],
+    ['storage-opt size', { StorageOpt: { size: '1G' } }, /^--storage-opt is supported only for overlay over xfs with 'pquota' mount option$/],
     ['sysctl not namespaced', { Sysctls: { 'kernel.hostname': 'x' } }, /sysctl 'kernel.hostname=x' is not allowed/],
     ['sysctl vm', { Sysctls: { 'vm.swappiness': '1' } }, /sysctl 'vm.swappiness=1' is not allowed/],
     ['sysctl net in host network', { NetworkMode: 'host', Sysctls: { 'net.core.somaxconn': '1' } }, /not allowed in host network mode/],

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeBody, MAX_LABELS_SIZE } from '../../src/api/shape.js';
-import { checkHostConfig, ramInBytes, validateLogConfig, validateMemory, validateSysctls, logSizeMax, logBounds } from '../../src/containers/hostconfig.js';
+import { checkHostConfig, ramInBytes, validateLogConfig, validateMemory, validateSysctls, validateStorageOpt, logSizeMax, logBounds, STORAGE_OPT_UNSUPPORTED } from '../../src/containers/hostconfig.js';
 
 const bad = (f: () => unknown, re: RegExp) => assert.throws(f, (e: Error & { kind?: string }) => e.kind === 'invalid-argument' && re.test(e.message));
 
@@ -99,7 +99,13 @@ test('memory and swap: docker\'s defaults and errors; refused where the host can
 });
 
 test('checkHostConfig: storage-opt refused, Sysctls only when set', () => {
-  bad(() => checkHostConfig({ StorageOpt: { size: '10G' } }, 'default', { swapLimit: true }), /--storage-opt size is not supported/);
-  bad(() => checkHostConfig({ StorageOpt: { 'overlay2.x': '1' } }, 'default', { swapLimit: true }), /unknown storage option/);
+  // no project quotas: any storage option gets docker's overlay2 refusal (809fd7e), never dropped
+  bad(() => checkHostConfig({ StorageOpt: { size: '10G' } }, 'default', { swapLimit: true }), /^--storage-opt is supported only for overlay over xfs with 'pquota' mount option$/);
+  bad(() => checkHostConfig({ StorageOpt: { 'overlay2.x': '1' } }, 'default', { swapLimit: true }), /^--storage-opt is supported only for overlay over xfs with 'pquota' mount option$/);
+  assert.equal(STORAGE_OPT_UNSUPPORTED, "--storage-opt is supported only for overlay over xfs with 'pquota' mount option");
+  // with project quotas: docker's unknown-option message, and size refused as not implemented yet
+  bad(() => validateStorageOpt({ 'overlay2.x': '1' }, true), /^Unknown option overlay2\.x$/);
+  bad(() => validateStorageOpt({ size: '10G' }, true), /--storage-opt size is not implemented by cocon yet/);
+  validateStorageOpt({}, false); validateStorageOpt(null, true);
   assert.equal('Sysctls' in checkHostConfig({ Sysctls: {} }, 'default', { swapLimit: true }), false);
 });

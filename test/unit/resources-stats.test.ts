@@ -119,7 +119,7 @@ test('create rules: docker\'s messages, and what this host cannot enforce is ref
   refuses(() => v({ CpuRealtimeRuntime: 1000 }), /--cpu-rt-period\/--cpu-rt-runtime are not supported/);
   // normalised as docker stores them
   assert.deepEqual(v({}), { ShmSize: 64 * mib, PidsLimit: null, MemorySwappiness: null, OomKillDisable: false });
-  assert.deepEqual(v({ ShmSize: 16 * mib, PidsLimit: -1, MemorySwappiness: -1 }), { ShmSize: 16 * mib, PidsLimit: null, MemorySwappiness: null, OomKillDisable: false });
+  assert.deepEqual(v({ ShmSize: 16 * mib, PidsLimit: -1, MemorySwappiness: -1 }), { ShmSize: 16 * mib, PidsLimit: -1, MemorySwappiness: null, OomKillDisable: false }); // -1 stays: unlimited, not the daemon's default
   assert.equal(v({ PidsLimit: 20 }).PidsLimit, 20);
   assert.deepEqual([...parseCpuset('0-2,4')!], [0, 1, 2, 4]);
   assert.equal(parseCpuset('3-1'), null);

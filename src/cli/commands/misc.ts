@@ -197,7 +197,9 @@ interface DfImage { Containers?: number; Size?: number; SharedSize?: number }
 interface DfContainer { State?: string; SizeRw?: number }
 interface DfVolume { UsageData?: { RefCount?: number; Size?: number } | null }
 interface DfCache { InUse?: boolean; Size?: number; Shared?: boolean }
-export interface DiskUsage { LayersSize?: number; Images?: DfImage[] | null; Containers?: DfContainer[] | null; Volumes?: DfVolume[] | null; BuildCache?: DfCache[] | null }
+/** cocon's addition to /system/df: the filesystem holding the data root (--storage-size/--storage-device). */
+export interface DfDataRoot { Filesystem: string; Source: string; Image?: string; OwnFilesystem: boolean; ProjectQuota: boolean; Size: number; Used: number; Available: number }
+export interface DiskUsage { DataRoot?: DfDataRoot; LayersSize?: number; Images?: DfImage[] | null; Containers?: DfContainer[] | null; Volumes?: DfVolume[] | null; BuildCache?: DfCache[] | null }
 
 const pct = (part: number, total: number): string => (total > 0 ? `${humanSize(part)} (${Math.trunc((part * 100) / total)}%)` : humanSize(part));
 
@@ -245,6 +247,11 @@ export const systemDfCommand: Command = {
     const def = 'table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}';
     const headers = { Type: 'TYPE', TotalCount: 'TOTAL', Active: 'ACTIVE', Size: 'SIZE', Reclaimable: 'RECLAIMABLE' };
     ctx.out(renderOrFail(o.str('format') || def, diskUsageRows(du), headers, def));
+    const dr = du.DataRoot;
+    if (dr && !o.str('format')) {
+      ctx.out(`\nData root: ${dr.Filesystem} on ${dr.Image ?? dr.Source}${dr.OwnFilesystem ? '' : ' (shared with the host, no quota)'}, ` +
+        `${humanSize(dr.Used)} used of ${humanSize(dr.Size)}, ${humanSize(dr.Available)} free${dr.ProjectQuota ? ', project quotas on' : ''}\n`);
+    }
     return 0;
   },
 };
