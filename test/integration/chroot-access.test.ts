@@ -4,7 +4,7 @@
 // SO_PEERCRED says, whatever the client claims; the Docker API socket stays closed to them.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:net';
 import { CLI_MAIN, run, useDaemon, waitFor, type RunResult } from '../helpers/daemon.js';
@@ -70,10 +70,11 @@ test('a listed user enters as itself, with no-new-privs; stdin, stderr and the e
   assert.equal(r.stderr, 'oops\n');
   // a member of a listed group, on a throwaway overlay: the base stays as it was
   const before = treeDigest(join(h.d.dataRoot, 'chroots', 'shared', 'root'));
-  const g = await chrootAs(MEMBER, ['run', '--ephemeral', 'shared', '--', 'sh', '-c', 'id -un; echo x > /tmp/x && echo wrote']);
+  const g = await chrootAs(MEMBER, ['run', '--ephemeral', '--profile', 'minimal', 'shared', '--', 'sh', '-c', `id -un; echo x > /tmp/x-${tag} && echo wrote`]);
   assert.equal(g.code, 0, g.stderr);
   assert.equal(g.stdout, `${MEMBER}\nwrote\n`);
   assert.equal(treeDigest(join(h.d.dataRoot, 'chroots', 'shared', 'root')), before);
+  assert.equal(existsSync(`/tmp/x-${tag}`), false, 'the minimal profile binds no host /tmp');
 });
 
 test('anyone else is refused, and so are root-only options', async () => {

@@ -77,7 +77,7 @@ test('a second create of the same suite comes from the cache, fast', async () =>
 test('run: the root is Debian 12, exit code passes through, usable mounts inside, none left after', async () => {
   const r = await chroot(['run', 'base', '--', 'sh', '-c',
     'cat /etc/debian_version; test -e /proc/self/status && echo proc; test -c /dev/null && echo null; test -d /dev/pts && echo pts; ' +
-    'grep -q " /dev/shm " /proc/self/mounts && echo shm; test -s /etc/resolv.conf && echo resolv; echo $$ > /tmp/pid; exit 7']);
+    'grep -q " /dev/shm " /proc/self/mounts && echo shm; test -s /etc/resolv.conf && echo resolv; echo $$ > /root/pid; exit 7']);
   assert.equal(r.code, 7, r.stderr);
   const lines = r.stdout.trim().split('\n');
   assert.match(lines[0], /^12\.\d+$/);
@@ -85,7 +85,7 @@ test('run: the root is Debian 12, exit code passes through, usable mounts inside
   assert.deepEqual(mountsAnywhere(rootOf('base')), []);
   assert.equal(readFileSync('/proc/self/mounts', 'utf8').includes(rootOf('base')), false);
   // the chrooted process is an ordinary host process: its pid is a host pid (it wrote its own $$)
-  assert.match(readFileSync(join(rootOf('base'), 'tmp/pid'), 'utf8'), /^\d+\n$/);
+  assert.match(readFileSync(join(rootOf('base'), 'root/pid'), 'utf8'), /^\d+\n$/);
   assert.equal((await chroot(['run', 'base', '--', 'false'])).code, 1);
   const nf = await chroot(['run', 'base', '--', 'no-such-command']);
   assert.equal(nf.code, 127);
