@@ -76,12 +76,16 @@ function baseArgs(p: ConmonPaths, o: { id: string; uuid: string; name: string; b
   ];
 }
 
-function spawnConmon(p: ConmonPaths, args: string[], extraFds: number, tmpDir: string): { child: ChildProcess; stderr: () => string } {
+/**
+ * conmon runs in `cwd` (the container's bundle or the exec's dir): without --persist-dir it writes
+ * its `oom` marker into its working directory, which was the daemon's (a stray ./oom file).
+ */
+function spawnConmon(p: ConmonPaths, args: string[], extraFds: number, tmpDir: string, cwd: string): { child: ChildProcess; stderr: () => string } {
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', TMPDIR: tmpDir, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4' };
   if (extraFds > 2) env._OCI_ATTACHPIPE = '5';
   const stdio: Array<'ignore' | 'pipe'> = ['ignore', 'pipe', 'pipe'];
   for (let i = 0; i < extraFds; i++) stdio.push('pipe');
-  const child = spawn(p.conmon, args, { stdio, env, detached: true });
+  const child = spawn(p.conmon, args, { stdio, env, detached: true, cwd });
   let errText = '';
   child.stdout!.on('data', (b: Buffer) => { errText += b.toString(); });
   child.stderr!.on('data', (b: Buffer) => { errText += b.toString(); });
@@ -104,7 +108,7 @@ export async function createContainer(p: ConmonPaths, o: CreateOptions): Promise
   if (o.tty) args.push('-t');
   if (o.stdin) args.push('-i');
   if (o.leaveStdinOpen) args.push('--leave-stdin-open');
-  const { child, stderr } = spawnConmon(p, args, 2, o.tmpDir);
+  const { child, stderr } = spawnConmon(p, args, 2, o.tmpDir, o.bundle);
   const sync = new LineReader(child.stdio[3] as Readable);
   (child.stdio[4] as Writable).end('0');
   const msg = parseSync(await sync.next(), stderr);
@@ -143,7 +147,7 @@ export async function execProcess(p: ConmonPaths, o: ExecOptions): Promise<ExecS
   if (o.tty) args.push('-t');
   if (o.stdin) args.push('-i');
   if (o.attach) args.push('--exec-attach');
-  const { child, stderr } = spawnConmon(p, args, o.attach ? 3 : 2, o.tmpDir);
+  const { child, stderr } = spawnConmon(p, args, o.attach ? 3 : 2, o.tmpDir, o.dir);
   const sync = new LineReader(child.stdio[3] as Readable);
   const start = child.stdio[4] as Writable;
   start.write('0');

@@ -126,6 +126,8 @@ test('a container killed by the OOM killer: State.OOMKilled, exit 137, an oom ev
   const actions = ev.body.trim().split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { Action: string }).Action);
   assert.ok(actions.includes('oom'), `events: ${actions.join(',')}`);
   assert.ok(actions.indexOf('oom') < actions.indexOf('die'), `events: ${actions.join(',')}`);
+  // conmon drops an `oom` marker in its working directory: that is the container's, never the daemon's
+  assert.equal(existsSync(join(process.cwd(), 'oom')), false, 'a stray oom file in the daemon\'s working directory');
   const ok = await runToEnd(h.d, { name: uniq('nooom'), cmd: ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=1M', 'count=1'], hostConfig: { Memory: 8 * mib } });
   assert.equal(ok.code, 0, ok.stderr);
   assert.equal((await inspect(h.d, ok.id)).State.OOMKilled, false);
