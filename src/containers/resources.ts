@@ -101,6 +101,9 @@ export function validateResources(hc: Partial<HostConfig>, f: ResourceFacts): Ch
   if (swappiness !== null && !f.swappiness) unsupported('memory swappiness capabilities', '--memory-swappiness');
   const oomKillDisable = hc.OomKillDisable === true;
   if (oomKillDisable && !f.oomKillDisable) throw new InvalidArgument(`--oom-kill-disable cannot be honoured on this host: the kernel does not support OomKillDisable${f.version === 2 ? ' (cgroup v2 cannot disable the OOM killer)' : ''}`);
+  const adj = n(hc.OomScoreAdj);
+  if (adj < -1000 || adj > 1000) throw new InvalidArgument(`Invalid value ${adj}, range for oom score adj is [-1000, 1000]`);
+  if (hc.CgroupParent) throw new InvalidArgument(`--cgroup-parent is not supported by cocon: every container's cgroup is /cocon/<id>`);
   if (n(hc.KernelMemory) || n(hc.KernelMemoryTCP)) throw new InvalidArgument('--kernel-memory is not supported by cocon (kernel memory limits are deprecated in the kernel and in docker)');
 
   // 0/unset: the daemon's default applies (containers/privileges.ts); negative: unlimited, kept as -1 like docker
@@ -149,7 +152,7 @@ export function validateResources(hc: Partial<HostConfig>, f: ResourceFacts): Ch
   return { ShmSize: shm || DEFAULT_SHM_SIZE, PidsLimit: pids, MemorySwappiness: swappiness, OomKillDisable: oomKillDisable };
 }
 
-type ResourceInput = Pick<SpecInput, 'memory' | 'memorySwap' | 'memoryReservation' | 'memorySwappiness' | 'oomKillDisable' | 'nanoCpus' | 'cpuQuota' | 'cpuPeriod' | 'cpusetCpus' | 'cpusetMems' | 'cpuShares' | 'pidsLimit' | 'shmSize' | 'blockIO'>;
+type ResourceInput = Pick<SpecInput, 'oomScoreAdj' | 'memory' | 'memorySwap' | 'memoryReservation' | 'memorySwappiness' | 'oomKillDisable' | 'nanoCpus' | 'cpuQuota' | 'cpuPeriod' | 'cpusetCpus' | 'cpusetMems' | 'cpuShares' | 'pidsLimit' | 'shmSize' | 'blockIO'>;
 
 function blockIO(hc: Partial<HostConfig>, dev: ResourceFacts['blockDevice']): OciResources['blockIO'] {
   const out: NonNullable<OciResources['blockIO']> = {};
@@ -168,6 +171,7 @@ function blockIO(hc: Partial<HostConfig>, dev: ResourceFacts['blockDevice']): Oc
 export function resourceSpecInput(hc: Partial<HostConfig>, dev: ResourceFacts['blockDevice']): ResourceInput {
   const memory = n(hc.Memory);
   return {
+    oomScoreAdj: n(hc.OomScoreAdj) || undefined,
     memory: memory || undefined,
     memorySwap: memory && hc.MemorySwap ? n(hc.MemorySwap) : undefined,
     memoryReservation: n(hc.MemoryReservation) || undefined,

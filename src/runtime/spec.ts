@@ -200,6 +200,8 @@ export interface SpecInput {
   consoleSize?: { height: number; width: number };
   sysctls?: Record<string, string>;
   noNewPrivileges: boolean;
+  /** docker --oom-score-adj (-1000..1000; 0 leaves the runtime's default) */
+  oomScoreAdj?: number;
   /** false when privileged or --security-opt seccomp=unconfined */
   seccomp: boolean;
   /**
@@ -428,6 +430,7 @@ export function buildSpec(input: SpecInput): OciSpec {
     },
     rlimits: buildRlimits(input),
     noNewPrivileges: input.noNewPrivileges,
+    ...(input.oomScoreAdj ? { oomScoreAdj: input.oomScoreAdj } : {}),
   };
 
   const sysctl: Record<string, string> = {};

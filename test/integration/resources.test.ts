@@ -32,7 +32,7 @@ const majMin = (path: string) => readFileSync(`/sys/class/block/${basename(path)
 
 test('create flags land in the container\'s cgroup: memory, reservation, oom-kill-disable, cpus, shares, cpuset, pids, device bps', async () => {
   const hc: Record<string, unknown> = {
-    Memory: 64 * mib, MemoryReservation: 32 * mib, NanoCpus: 5e8, CpuShares: 512, CpusetCpus: '0', PidsLimit: 40,
+    Memory: 64 * mib, MemoryReservation: 32 * mib, NanoCpus: 5e8, CpuShares: 512, CpusetCpus: '0', PidsLimit: 40, OomScoreAdj: 500,
     ...(V2 ? {} : { OomKillDisable: true, MemorySwappiness: 10 }),
     ...(HOST_BLK ? { BlkioDeviceReadBps: [{ Path: HOST_BLK, Rate: 1048576 }], BlkioDeviceWriteBps: [{ Path: HOST_BLK, Rate: 2097152 }] } : {}),
   };
@@ -44,6 +44,8 @@ test('create flags land in the container\'s cgroup: memory, reservation, oom-kil
   assert.equal(cg(id, ['cpu', 'cpu.shares'], 'cpu.weight'), V2 ? '20' : '512');
   assert.equal(cpusetCpus(id), '0');
   assert.equal(pidsMax(id), '40');
+  const pid = (await inspect(h.d, id)).State.Pid;
+  assert.equal(readFileSync(`/proc/${pid}/oom_score_adj`, 'utf8').trim(), '500', '--oom-score-adj reaches the process');
   if (!V2) {
     assert.match(cg(id, ['memory', 'memory.oom_control'], ''), /^oom_kill_disable 1$/m);
     assert.equal(cg(id, ['memory', 'memory.swappiness'], ''), '10');

@@ -116,6 +116,8 @@ test('create rules: docker\'s messages, and what this host cannot enforce is ref
   refuses(() => v({ PidsLimit: 10 }, { pids: false }), /--pids-limit cannot be honoured/);
   refuses(() => v({ ShmSize: -1 }), /SHM size can not be less than 0/);
   refuses(() => v({ KernelMemory: 64 * mib }), /--kernel-memory is not supported/);
+  refuses(() => v({ OomScoreAdj: 1001 }), /Invalid value 1001, range for oom score adj is \[-1000, 1000\]/);
+  refuses(() => v({ CgroupParent: 'mine' }), /--cgroup-parent is not supported by cocon/);
   refuses(() => v({ CpuRealtimeRuntime: 1000 }), /--cpu-rt-period\/--cpu-rt-runtime are not supported/);
   // normalised as docker stores them
   assert.deepEqual(v({}), { ShmSize: 64 * mib, PidsLimit: null, MemorySwappiness: null, OomKillDisable: false });
