@@ -17,12 +17,15 @@
 //    and renamed). mkdir of the chroot's directory is the name lock. See ./store.ts.
 //    Only `--from-image` and `commit` talk to the daemon (image root filesystems and image import).
 //  - Debian roots come from debootstrap (default variant minbase) inside a private mount
-//    namespace. The first build of a suite/arch/variant/include/mirror is trimmed (downloaded
-//    .debs and apt lists removed: run `apt-get update` before installing) and packed into
-//    .cache/<key>.tar.zst; the next create of the same key extracts it (seconds, not a minute).
+//    namespace; roots of the host's architecture from mmdebstrap instead (mode root; same variant,
+//    includes, mirror line and resulting root) when it is installed, several times faster
+//    (../sys/debootstrap.ts). inspect's Builder names the tool (for a root from the cache: the one
+//    that built the cache entry). The first build of a suite/arch/variant/include/mirror is
+//    trimmed (downloaded .debs and apt lists removed: run `apt-get update` before installing) and
+//    packed into .cache/<key>.tar.zst; the next create of the same key extracts it (seconds, not a minute).
 //    `--no-cache` builds afresh and replaces the cached tarball; `chroot cache [--prune]` lists and
 //    drops entries. While building, dpkg runs with force-unsafe-io (no fsync per file: a half-built
-//    root is thrown away anyway), and debootstrap gets PDEATHSIG=KILL (setpriv), so a killed cocon
+//    root is thrown away anyway), and the builder gets PDEATHSIG=KILL (setpriv), so a killed cocon
 //    leaves no writer behind; a failed or interrupted create removes everything it made.
 //  - Foreign architectures: a root whose arch the kernel cannot run natively runs through
 //    qemu-user-static, registered (flag F) in a private binfmt_misc instance inside a user
@@ -79,7 +82,10 @@ import {
 import { BaseView, type RootView } from '../sys/rootview.js';
 import { SessionManager } from './session.js';
 import { BUILTIN_PROFILES, accountLinesFor, builtinProfile, isProfilePath, mergeAccounts, parseProfile, type Profile } from './profile.js';
-import { debootstrap, debootstrapPath, dropUnsafeIo, debootstrapScripts, packRoot, secondStage, unpackRoot, DebootstrapError } from '../sys/debootstrap.js';
+import {
+  chooseBuilder, debootstrap, debootstrapPath, dropUnsafeIo, debootstrapScripts, mmdebstrapPath, packRoot, secondStage, unpackRoot, DebootstrapError,
+  type Builder,
+} from '../sys/debootstrap.js';
 
 export type { ChrootRecord } from './store.js';
 
@@ -198,9 +204,13 @@ export class ChrootManager {
         rec.fromCache = true;
         const meta = this.readCacheMeta(key);
         if (meta?.notes) rec.notes = meta.notes;
+        if (meta?.builder) rec.builder = meta.builder;
       } else {
         const foreign = exec.mode === 'emulated';
-        await debootstrap({ suite: o.suite, script, arch, variant, include, mirror, target: root, foreign, onLine: o.progress }, o.signal);
+        const builder = chooseBuilder({ native: exec.mode === 'native', suite: o.suite, haveMmdebstrap: !!mmdebstrapPath(), override: process.env.COCON_CHROOT_BUILDER });
+        rec.builder = builder;
+        o.progress?.(`I: Building the ${o.suite}/${arch} (${variant}) root with ${builder}`);
+        await debootstrap({ suite: o.suite, script, arch, variant, include, mirror, target: root, foreign, onLine: o.progress }, o.signal, builder);
         if (foreign) {
           o.progress?.(`I: Second stage through ${exec.interpreter} (emulated; this takes minutes)`);
           await secondStage(root, exec.binfmt!, o.progress);
@@ -211,7 +221,7 @@ export class ChrootManager {
         const tmp = `${tar}.tmp-${process.pid}`;
         await packRoot(root, tmp);
         renameSync(tmp, tar);
-        writeFileSync(this.store.cacheMeta(key), JSON.stringify({ suite: o.suite, arch, variant, include, mirror, created: new Date().toISOString(), notes: rec.notes }, null, 2) + '\n');
+        writeFileSync(this.store.cacheMeta(key), JSON.stringify({ suite: o.suite, arch, variant, include, mirror, builder: rec.builder, created: new Date().toISOString(), notes: rec.notes }, null, 2) + '\n');
         rec.fromCache = false;
       }
       if (o.signal?.aborted) throw new Internal('interrupted');
@@ -228,8 +238,8 @@ export class ChrootManager {
     }
   }
 
-  private readCacheMeta(key: string): { notes?: string[] } | undefined {
-    try { return JSON.parse(readFileSync(this.store.cacheMeta(key), 'utf8')) as { notes?: string[] }; } catch { return undefined; }
+  private readCacheMeta(key: string): { notes?: string[]; builder?: Builder } | undefined {
+    try { return JSON.parse(readFileSync(this.store.cacheMeta(key), 'utf8')) as { notes?: string[]; builder?: Builder }; } catch { return undefined; }
   }
 
   /** After debootstrap: /etc/hosts, the Valid-Until workaround where the mirror's Release expired, trim. */
@@ -399,7 +409,7 @@ export class ChrootManager {
       Name: r.name, Kind: r.kind, State: r.state, Created: r.created, Path: root, Size: await diskUsage(root),
       Architecture: r.arch,
       Execution: { Mode: exec.mode, Reason: exec.reason, ...(exec.interpreter ? { Interpreter: exec.interpreter } : {}) },
-      ...(r.kind === 'debootstrap' ? { Suite: r.suite, Variant: r.variant, Include: r.include, Mirror: r.mirror, FromCache: r.fromCache ?? false, CacheKey: r.cacheKey } : {}),
+      ...(r.kind === 'debootstrap' ? { Suite: r.suite, Variant: r.variant, Include: r.include, Mirror: r.mirror, FromCache: r.fromCache ?? false, CacheKey: r.cacheKey, Builder: r.builder ?? null } : {}),
       ...(r.kind === 'image' ? { Image: r.image, ImageId: r.imageId } : {}),
       ...(r.kind === 'jail' ? { Program: r.program, User: r.user, Copies: r.copies } : {}),
       ...(r.kind === 'tar' ? { Tarball: r.tarball } : {}),

@@ -28,6 +28,8 @@ export interface ChrootRecord {
   mirror?: string;
   cacheKey?: string;
   fromCache?: boolean;
+  /** The tool that built the root (or the cached tarball it came from); absent in older records. */
+  builder?: 'mmdebstrap' | 'debootstrap';
   // image
   image?: string;
   imageId?: string;

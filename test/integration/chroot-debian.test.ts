@@ -4,7 +4,8 @@
 // --user/--workdir/--env/--bind, bad input that leaves nothing behind. Kept short: node's
 // --test-timeout bounds the whole file, and debootstrap alone takes minutes on a busy machine
 // (rm, export/commit, the interactive shell and an interrupted create are in chroot-manage.test.ts,
-// on busybox roots). Needs debootstrap (scripts/test installs it).
+// on busybox roots). Needs debootstrap, and builds with mmdebstrap when it is installed (scripts/test
+// installs both; COCON_CHROOT_BUILDER=debootstrap runs this file on debootstrap).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -35,7 +36,7 @@ before(async () => {
   const r = await chroot(['create', 'base', '--suite', 'bookworm'], { timeoutMs: 600_000 });
   debootstrapSeconds = (Date.now() - t0) / 1000;
   assert.equal(r.code, 0, `create base failed: ${r.stderr}`);
-  console.log(`# debootstrap bookworm minbase amd64 via cocon chroot create: ${debootstrapSeconds.toFixed(1)} s`);
+  console.log(`# first build of bookworm minbase amd64 (mmdebstrap or debootstrap) via cocon chroot create: ${debootstrapSeconds.toFixed(1)} s`);
 }, { timeout: 900_000 });  // debootstrap: about a minute, several on a busy machine
 
 after(async () => {
@@ -61,6 +62,8 @@ test('a second create of the same suite comes from the cache, fast', async () =>
   assert.equal(i.FromCache, true);
   assert.equal(i.Kind, 'debootstrap');
   assert.equal(i.Suite, 'bookworm');
+  // native roots: mmdebstrap when installed (scripts/test installs it), recorded from the cache entry
+  assert.equal(i.Builder, existsSync('/usr/bin/mmdebstrap') && process.env.COCON_CHROOT_BUILDER !== 'debootstrap' ? 'mmdebstrap' : 'debootstrap');
   assert.equal(i.Architecture, 'amd64');
   assert.equal(i.Execution.Mode, 'native');
   assert.match(i.DebianVersion, /^12\./);
@@ -77,15 +80,16 @@ test('a second create of the same suite comes from the cache, fast', async () =>
 test('run: the root is Debian 12, exit code passes through, usable mounts inside, none left after', async () => {
   const r = await chroot(['run', 'base', '--', 'sh', '-c',
     'cat /etc/debian_version; test -e /proc/self/status && echo proc; test -c /dev/null && echo null; test -d /dev/pts && echo pts; ' +
-    'grep -q " /dev/shm " /proc/self/mounts && echo shm; test -s /etc/resolv.conf && echo resolv; echo $$ > /root/pid; exit 7']);
+    'grep -q " /dev/shm " /proc/self/mounts && echo shm; test -s /etc/resolv.conf && echo resolv; echo $$ > /var/tmp/pid; exit 7']);
   assert.equal(r.code, 7, r.stderr);
   const lines = r.stdout.trim().split('\n');
   assert.match(lines[0], /^12\.\d+$/);
   assert.deepEqual(lines.slice(1), ['proc', 'null', 'pts', 'shm', 'resolv']);
   assert.deepEqual(mountsAnywhere(rootOf('base')), []);
   assert.equal(readFileSync('/proc/self/mounts', 'utf8').includes(rootOf('base')), false);
-  // the chrooted process is an ordinary host process: its pid is a host pid (it wrote its own $$)
-  assert.match(readFileSync(join(rootOf('base'), 'root/pid'), 'utf8'), /^\d+\n$/);
+  // the chrooted process is an ordinary host process: its pid is a host pid (it wrote its own $$;
+  // /var/tmp, as the default profile binds the host's /tmp over the root's)
+  assert.match(readFileSync(join(rootOf('base'), 'var/tmp/pid'), 'utf8'), /^\d+\n$/);
   assert.equal((await chroot(['run', 'base', '--', 'false'])).code, 1);
   const nf = await chroot(['run', 'base', '--', 'no-such-command']);
   assert.equal(nf.code, 127);

@@ -117,14 +117,14 @@ test('shell: an interactive terminal inside, ctrl-c stops the foreground command
   assert.deepEqual(mountsAnywhere(rootOf('base')), []);
 });
 
-test('an interrupted create (SIGINT during debootstrap) leaves nothing behind', async () => {
+test('an interrupted create (SIGINT during debootstrap or mmdebstrap) leaves nothing behind', async () => {
   const child = spawn(process.execPath, ['--', CLI_MAIN, 'chroot', '--data-root', DATA, 'create', 'intr', '--suite', 'bookworm', '--no-cache'],
     { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (b: Buffer) => { err += b.toString(); });
   const exited = new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
   try {
-    await waitFor('debootstrap to start', () => /I: Retrieving|I: Checking/.test(err), 60_000);
+    await waitFor('debootstrap or mmdebstrap to start', () => /I: Retrieving|I: Checking|I: running apt-get update|I: downloading packages/.test(err), 60_000);
     child.kill('SIGINT');
     const code = await exited;
     assert.notEqual(code, 0);
