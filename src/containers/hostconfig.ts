@@ -15,6 +15,8 @@ export interface HostFacts {
   resources?: ResourceFacts;
   /** The daemon's --log-driver and --log-opt. */
   logDefaults?: LogConfig;
+  /** The data root's filesystem has project quotas (read only when a container asks for --storage-opt). */
+  projectQuota?: boolean;
 }
 
 export interface LogConfig { Type: string; Config: Record<string, string> }
@@ -177,7 +179,7 @@ export interface CheckedHostConfig extends Partial<CheckedResources> { LogConfig
 /** All the checks above; the result goes over the body's HostConfig. */
 export function checkHostConfig(hc: Partial<HostConfig>, networkMode: string, host: HostFacts): CheckedHostConfig {
   const log = validateLogConfig(hc.LogConfig as Partial<LogConfig> | null | undefined, host.logDefaults);
-  validateStorageOpt(hc.StorageOpt as Record<string, string> | null | undefined);
+  validateStorageOpt(hc.StorageOpt as Record<string, string> | null | undefined, host.projectQuota);
   validateAnnotations((hc as { Annotations?: unknown }).Annotations);
   const sysctls = validateSysctls(hc.Sysctls as Record<string, string> | null | undefined, networkMode, typeof hc.IpcMode === 'string' ? hc.IpcMode : '');
   const out: CheckedHostConfig = { LogConfig: log.config, ...validateMemory(hc, host) };

@@ -39,6 +39,7 @@ import { logSizeMax, validateMemory } from './hostconfig.js';
 import { planUpdate, resourceSpecInput, type UpdateBody } from './resources.js';
 import { blockDevice, hostResources } from '../sys/cgroups.js';
 import { applyPrivilegeDefaults, privilegeInputs } from './privileges.js';
+import { describeDataRoot } from '../sys/storagefs.js';
 import { alive } from '../sys/proc.js';
 import { hostDevices } from '../sys/devices.js';
 import { resolveInRoot } from '../sys/rootpath.js';
@@ -194,7 +195,11 @@ export class ContainerService implements ContainerDirectory {
     if (!body.Image) throw new InvalidArgument('Config cannot be empty in order to create a container');
     const image = this.images.get(body.Image);
     const id = randomBytes(32).toString('hex');
-    const merged = mergeConfig(body, image, id, { swapLimit: swapAccounting(), resources: hostResources(), logDefaults: { Type: this.config.logDriver, Config: this.config.logOpts } });
+    const wantsStorageOpt = Object.keys((body.HostConfig?.StorageOpt as Record<string, string> | null | undefined) ?? {}).length > 0;
+    const merged = mergeConfig(body, image, id, {
+      swapLimit: swapAccounting(), resources: hostResources(), logDefaults: { Type: this.config.logDriver, Config: this.config.logOpts },
+      ...(wantsStorageOpt ? { projectQuota: describeDataRoot(this.config.dataRoot).projectQuota } : {}),
+    });
     // Reject unknown capabilities and other spec errors now rather than at start.
     applyPrivilegeDefaults(merged.hostConfig, this.config);
     const draft: ContainerRecord = { ...initialRecordFields(id, name ?? 'x', image.id, merged), state: initialState() };
