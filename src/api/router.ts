@@ -82,6 +82,26 @@ function linger(req: IncomingMessage, ms: number): Promise<void> {
   });
 }
 
+/**
+ * Reads a JSON body up to MAX_JSON_BODY. Not with `for await`: leaving that loop destroys the
+ * request, and a destroyed request cannot linger (the client then loses the 413 to a reset).
+ */
+function readJsonBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []; let size = 0;
+    const stop = () => { req.off('data', onData); req.off('end', onEnd); req.off('close', onClose); req.off('error', onError); req.pause(); };
+    const onData = (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_JSON_BODY) { stop(); reject(new PayloadTooLarge()); return; }
+      chunks.push(c);
+    };
+    const onEnd = () => { stop(); resolve(Buffer.concat(chunks)); };
+    const onClose = () => { stop(); if (req.complete) resolve(Buffer.concat(chunks)); else reject(new RequestTimeout()); };
+    const onError = (e: Error) => { stop(); reject(req.complete ? e : new RequestTimeout()); };
+    req.on('data', onData); req.on('end', onEnd); req.on('close', onClose); req.on('error', onError);
+  });
+}
+
 export class Router {
   private routes: Route[] = [];
   constructor(private readonly limits: RequestLimits = DEFAULT_REQUEST_LIMITS) {}
@@ -168,14 +188,7 @@ export class Router {
           head = r.rest;
           text = r.body.toString('utf8');
         } else {
-          const chunks: Buffer[] = []; let size = 0;
-          for await (const c of req) {
-            size += (c as Buffer).length;
-            if (size > MAX_JSON_BODY) throw new PayloadTooLarge();
-            chunks.push(c as Buffer);
-          }
-          if (!req.complete) throw new RequestTimeout();
-          text = Buffer.concat(chunks).toString('utf8');
+          text = (await readJsonBody(req)).toString('utf8');
         }
         if (!text.trim()) return {} as T;
         const ct = (req.headers['content-type'] ?? '').split(';')[0].trim();
