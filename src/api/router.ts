@@ -237,7 +237,8 @@ export class Router {
 
   /** Answers an error; `close` ends the connection after the answer (the request was not read whole). */
   private fail(res: ServerResponse, e: unknown, close = false): void {
-    if (res.headersSent) { res.destroy(); return; }
+    // already answered (the body timer sent the 408): let that answer flush; a half-sent one is cut
+    if (res.headersSent) { if (!res.writableEnded) res.destroy(); return; }
     const status = statusOf(e);
     if (status === 304) { res.writeHead(304, commonHeaders()); res.end(); return; }
     // A request body not read whole cannot be skipped safely on a keep-alive connection.
