@@ -16,9 +16,10 @@ function cpuTicks(pid: number): number {
 }
 
 async function window(d: Daemon): Promise<number> {
-  const t0 = cpuTicks(d.pid); const w0 = Date.now();
+  const t0 = cpuTicks(d.pid);
+  const w0 = Date.now();
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
-  return ((cpuTicks(d.pid) - t0) / HZ) / ((Date.now() - w0) / 1000) * 100;
+  return ((cpuTicks(d.pid) - t0) / HZ / ((Date.now() - w0) / 1000)) * 100;
 }
 
 async function run(health: boolean): Promise<{ cpu: number; probeMs: number[] }> {
@@ -27,7 +28,11 @@ async function run(health: boolean): Promise<{ cpu: number; probeMs: number[] }>
     await bootstrapBusybox(d);
     const ids: string[] = [];
     for (let i = 0; i < N; i++) {
-      const body: Record<string, unknown> = { Image: 'busybox', Cmd: ['sleep', '3600'], HostConfig: { NetworkMode: 'none' } };
+      const body: Record<string, unknown> = {
+        Image: 'busybox',
+        Cmd: ['sleep', '3600'],
+        HostConfig: { NetworkMode: 'none' },
+      };
       if (health) body.Healthcheck = { Test: ['CMD', 'true'], Interval: 1e9, Retries: 3 };
       const c = await d.api('POST', '/containers/create', body);
       await d.api('POST', `/containers/${c.json.Id}/start`);
@@ -41,7 +46,9 @@ async function run(health: boolean): Promise<{ cpu: number; probeMs: number[] }>
       for (const e of h?.Log ?? []) probeMs.push(Date.parse(e.End) - Date.parse(e.Start));
     }
     return { cpu, probeMs };
-  } finally { await d.stop(); }
+  } finally {
+    await d.stop();
+  }
 }
 
 const base = await run(false);
@@ -49,5 +56,9 @@ const hc = await run(true);
 const sorted = hc.probeMs.sort((a, b) => a - b);
 console.log(`${N} containers, ${SECONDS} s window`);
 console.log(`daemon CPU without checks: ${base.cpu.toFixed(1)} % of one core`);
-console.log(`daemon CPU with 1 s checks: ${hc.cpu.toFixed(1)} % of one core (added: ${(hc.cpu - base.cpu).toFixed(1)} %)`);
-console.log(`probe duration: median ${sorted[Math.floor(sorted.length / 2)]} ms, p95 ${sorted[Math.floor(sorted.length * 0.95)]} ms`);
+console.log(
+  `daemon CPU with 1 s checks: ${hc.cpu.toFixed(1)} % of one core (added: ${(hc.cpu - base.cpu).toFixed(1)} %)`,
+);
+console.log(
+  `probe duration: median ${sorted[Math.floor(sorted.length / 2)]} ms, p95 ${sorted[Math.floor(sorted.length * 0.95)]} ms`,
+);

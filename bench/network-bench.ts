@@ -29,7 +29,10 @@ const SELF = fileURLToPath(import.meta.url);
 // ---- the sender and receiver ----------------------------------------------------------------------
 
 function sink(port: number): void {
-  const srv = createServer((s) => { s.on('data', () => {}); s.on('end', () => s.end()); });
+  const srv = createServer((s) => {
+    s.on('data', () => {});
+    s.on('end', () => s.end());
+  });
   srv.listen(port, '0.0.0.0', () => process.stdout.write('ready\n'));
 }
 
@@ -41,7 +44,10 @@ function source(host: string, port: number, bytes: number): void {
     const pump = () => {
       while (left > 0) {
         left -= chunk.length;
-        if (!s.write(chunk)) { s.once('drain', pump); return; }
+        if (!s.write(chunk)) {
+          s.once('drain', pump);
+          return;
+        }
       }
       s.end();
     };
@@ -52,7 +58,10 @@ function source(host: string, port: number, bytes: number): void {
     const ns = Number(process.hrtime.bigint() - t0);
     process.stdout.write(JSON.stringify({ bytes, ms: ns / 1e6, MBps: bytes / 1e6 / (ns / 1e9) }) + '\n');
   });
-  s.on('error', (e) => { process.stderr.write(`source: ${e.message}\n`); process.exit(1); });
+  s.on('error', (e) => {
+    process.stderr.write(`source: ${e.message}\n`);
+    process.exit(1);
+  });
 }
 
 // ---- harness --------------------------------------------------------------------------------------
@@ -65,7 +74,9 @@ async function startSink(netns: string | null, port: number): Promise<ChildProce
   const [cmd, ...args] = inNetns(netns, ['sink', String(port)]);
   const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((res, rej) => {
-    p.stdout!.on('data', (b: Buffer) => { if (b.toString().includes('ready')) res(); });
+    p.stdout!.on('data', (b: Buffer) => {
+      if (b.toString().includes('ready')) res();
+    });
     p.once('exit', (c) => rej(new Error(`sink exited ${c}`)));
   });
   return p;
@@ -78,7 +89,12 @@ function runSource(netns: string | null, host: string, port: number, bytes: numb
   return (JSON.parse(r.stdout.trim()) as { MBps: number }).MBps;
 }
 
-async function api(d: Daemon, method: string, path: string, body?: unknown): Promise<{ status: number; json: { Id?: string; NetworkSettings?: { SandboxKey: string; IPAddress: string } } }> {
+async function api(
+  d: Daemon,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: { Id?: string; NetworkSettings?: { SandboxKey: string; IPAddress: string } } }> {
   const r = await d.api(method, path, body);
   if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.body}`);
   return r;
@@ -86,7 +102,12 @@ async function api(d: Daemon, method: string, path: string, body?: unknown): Pro
 
 async function runOnce(d: Daemon, network: string): Promise<number> {
   const t0 = performance.now();
-  const c = await api(d, 'POST', '/containers/create', createBody({ cmd: ['true'], hostConfig: { NetworkMode: network } }));
+  const c = await api(
+    d,
+    'POST',
+    '/containers/create',
+    createBody({ cmd: ['true'], hostConfig: { NetworkMode: network } }),
+  );
   await api(d, 'POST', `/containers/${c.json.Id}/start`);
   await api(d, 'POST', `/containers/${c.json.Id}/wait`);
   await api(d, 'DELETE', `/containers/${c.json.Id}`);
@@ -100,15 +121,30 @@ async function runOnce(d: Daemon, network: string): Promise<number> {
  */
 async function setupCompare(runs: number, tag: number): Promise<{ spawns: number[]; pooled: number[] }> {
   const dir = mkdtempSync('/tmp/cocon-netsetup-');
-  const hub = join(dir, 'hub'); const dev = `cbs${process.pid.toString(36)}`;
-  const spawnOk = async (cmd: string, args: string[], input: string) => { const r = await runTool(cmd, args, { input }); if (r.code !== 0) throw new Error(`${cmd}: ${r.stderr}`); };
+  const hub = join(dir, 'hub');
+  const dev = `cbs${process.pid.toString(36)}`;
+  const spawnOk = async (cmd: string, args: string[], input: string) => {
+    const r = await runTool(cmd, args, { input });
+    if (r.code !== 0) throw new Error(`${cmd}: ${r.stderr}`);
+  };
   const out = { spawns: [] as number[], pooled: [] as number[] };
   try {
     await createHub(hub, dev, hubLines(dev, process.pid), hostDeviceLines(dev, `10.${tag}.95.1/24`, 'cocon:bench'));
     for (let i = 0; i < runs + 2; i++) {
       for (const mode of ['spawns', 'pooled'] as const) {
-        const ns = join(dir, `c${i}${mode}`); const peer = `v${mode[0]}${i}`;
-        const lines = ['link set lo up', ...endpointLines({ ifname: 'eth0', peer, hub, mac: '02:42:0a:00:00:02', cidr: `10.${tag}.95.${i + 2 + (mode === 'pooled' ? 100 : 0)}/24`, gateway: `10.${tag}.95.1` })];
+        const ns = join(dir, `c${i}${mode}`);
+        const peer = `v${mode[0]}${i}`;
+        const lines = [
+          'link set lo up',
+          ...endpointLines({
+            ifname: 'eth0',
+            peer,
+            hub,
+            mac: '02:42:0a:00:00:02',
+            cidr: `10.${tag}.95.${i + 2 + (mode === 'pooled' ? 100 : 0)}/24`,
+            gateway: `10.${tag}.95.1`,
+          }),
+        ];
         const t0 = performance.now();
         if (mode === 'spawns') {
           writeFileSync(ns, '');
@@ -130,12 +166,18 @@ async function setupCompare(runs: number, tag: number): Promise<{ spawns: number
   return out;
 }
 
-const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+};
 const best = (xs: number[]) => Math.max(...xs);
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  const opt = (n: string, dflt: number) => { const i = argv.indexOf(n); return i >= 0 ? Number(argv[i + 1]) : dflt; };
+  const opt = (n: string, dflt: number) => {
+    const i = argv.indexOf(n);
+    return i >= 0 ? Number(argv[i + 1]) : dflt;
+  };
   const bytes = Math.round(opt('--gib', 1) * 2 ** 30);
   const runs = opt('--runs', 15);
   const tries = 3;
@@ -148,20 +190,32 @@ async function main(): Promise<void> {
   const setup = await setupCompare(runs, tag);
   const ms1 = (x: number) => `${x.toFixed(1)} ms`;
   const setupText = [
-    `| per-container setup alone: netns + veth into the hub + address + route + hub port (${runs} runs each, alternating) | median | min |`, '|---|---|---|',
+    `| per-container setup alone: netns + veth into the hub + address + route + hub port (${runs} runs each, alternating) | median | min |`,
+    '|---|---|---|',
     `| before: two spawns from the daemon (\`unshare ip -batch\`, then \`nsenter ip -batch\` in the hub) | ${ms1(median(setup.spawns))} | ${ms1(Math.min(...setup.spawns))} |`,
-    `| now: one job of the pooled helper shell (src/sys/shell.ts) | **${ms1(median(setup.pooled))}** | ${ms1(Math.min(...setup.pooled))} |`, '',
-    'Target: under 15 ms per container.', '',
+    `| now: one job of the pooled helper shell (src/sys/shell.ts) | **${ms1(median(setup.pooled))}** | ${ms1(Math.min(...setup.pooled))} |`,
+    '',
+    'Target: under 15 ms per container.',
+    '',
   ].join('\n');
   if (argv.includes('--setup-only')) {
-    const text = [`## Network setup — ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`, '',
-      `Machine: ${cpus().length} x ${cpus()[0]?.model.split(' ').slice(0, 2).join(' ')}, Linux ${release()}, Node ${process.version}; \`node dist/bench/network-bench.js --setup-only --write\`. Load average at the end: ${loadavg().map((x) => x.toFixed(1)).join(' ')} (shared machine).`, '',
-      setupText, ''].join('\n');
+    const text = [
+      `## Network setup — ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`,
+      '',
+      `Machine: ${cpus().length} x ${cpus()[0]?.model.split(' ').slice(0, 2).join(' ')}, Linux ${release()}, Node ${process.version}; \`node dist/bench/network-bench.js --setup-only --write\`. Load average at the end: ${loadavg()
+        .map((x) => x.toFixed(1))
+        .join(' ')} (shared machine).`,
+      '',
+      setupText,
+      '',
+    ].join('\n');
     process.stdout.write(text);
     if (argv.includes('--write')) appendFileSync(join(REPO, 'bench/RESULTS.md'), '\n' + text);
     return;
   }
-  const d = await startDaemon({ args: ['--log-level', 'debug', '--bridge', `cbn${process.pid.toString(36)}`, '--bip', `10.${tag}.94.1/24`] });
+  const d = await startDaemon({
+    args: ['--log-level', 'debug', '--bridge', `cbn${process.pid.toString(36)}`, '--bip', `10.${tag}.94.1/24`],
+  });
   const dataRoot = d.dataRoot;
   const sinks: ChildProcess[] = [];
   try {
@@ -177,7 +231,10 @@ async function main(): Promise<void> {
     const tx = await mk({});
     sinks.push(await startSink(rx.SandboxKey, 5001));
     sinks.push(await startSink(null, port + 1));
-    const loop: number[] = []; const pub: number[] = []; const c2c: number[] = []; const direct: number[] = [];
+    const loop: number[] = [];
+    const pub: number[] = [];
+    const c2c: number[] = [];
+    const direct: number[] = [];
     for (let i = 0; i < tries; i++) {
       loop.push(runSource(null, '127.0.0.1', port + 1, bytes));
       pub.push(runSource(null, '127.0.0.1', port, bytes));
@@ -186,39 +243,79 @@ async function main(): Promise<void> {
     }
     for (const s of sinks) s.kill();
     // start overhead: alternate none / default, after warm-ups
-    for (let i = 0; i < 3; i++) { await runOnce(d, 'none'); await runOnce(d, 'default'); }
-    const none: number[] = []; const bridge: number[] = [];
-    for (let i = 0; i < runs; i++) { none.push(await runOnce(d, 'none')); bridge.push(await runOnce(d, 'default')); }
+    for (let i = 0; i < 3; i++) {
+      await runOnce(d, 'none');
+      await runOnce(d, 'default');
+    }
+    const none: number[] = [];
+    const bridge: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      none.push(await runOnce(d, 'none'));
+      bridge.push(await runOnce(d, 'default'));
+    }
     // the network's own share of a start, as the daemon timed it (connect: namespace, veth, address, route, files)
-    const connects = d.log().split('\n').filter((l) => l.includes('"network: connected"')).map((l) => (JSON.parse(l) as { ms: number }).ms).slice(-runs);
-    const res = { connect: median(connects), connectMin: Math.min(...connects), loopback: best(loop), published: best(pub), c2c: best(c2c), direct: best(direct), none: median(none), bridge: median(bridge), noneMin: Math.min(...none), bridgeMin: Math.min(...bridge) };
+    const connects = d
+      .log()
+      .split('\n')
+      .filter((l) => l.includes('"network: connected"'))
+      .map((l) => (JSON.parse(l) as { ms: number }).ms)
+      .slice(-runs);
+    const res = {
+      connect: median(connects),
+      connectMin: Math.min(...connects),
+      loopback: best(loop),
+      published: best(pub),
+      c2c: best(c2c),
+      direct: best(direct),
+      none: median(none),
+      bridge: median(bridge),
+      noneMin: Math.min(...none),
+      bridgeMin: Math.min(...bridge),
+    };
     const f = (x: number) => `${x.toFixed(0)} MB/s`;
     const ms = (x: number) => `${x.toFixed(1)} ms`;
     const text = [
-      `## Networks — ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`, '',
-      `Machine: ${cpus().length} x ${cpus()[0]?.model.split(' ').slice(0, 2).join(' ')}, Linux ${release()}, Node ${process.version}; produced by \`node dist/bench/network-bench.js --write\` (bench/network-bench.ts). `
-        + `One Node sender/receiver pair everywhere (inside the containers' namespaces through nsenter), ${(bytes / 2 ** 30).toFixed(1)} GiB per transfer, best of ${tries}.`, '',
-      '| TCP throughput | MB/s | vs loopback |', '|---|---|---|',
+      `## Networks — ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`,
+      '',
+      `Machine: ${cpus().length} x ${cpus()[0]?.model.split(' ').slice(0, 2).join(' ')}, Linux ${release()}, Node ${process.version}; produced by \`node dist/bench/network-bench.js --write\` (bench/network-bench.ts). ` +
+        `One Node sender/receiver pair everywhere (inside the containers' namespaces through nsenter), ${(bytes / 2 ** 30).toFixed(1)} GiB per transfer, best of ${tries}.`,
+      '',
+      '| TCP throughput | MB/s | vs loopback |',
+      '|---|---|---|',
       `| host loopback 127.0.0.1 -> 127.0.0.1 | ${f(res.loopback)} | 100% |`,
-      `| host -> published port 127.0.0.1:${port} (nftables DNAT, no proxy) -> container | ${f(res.published)} | ${(100 * res.published / res.loopback).toFixed(0)}% |`,
-      `| container -> container, default bridge | ${f(res.c2c)} | ${(100 * res.c2c / res.loopback).toFixed(0)}% |`,
-      `| (reference) host -> the container's address, routed, no NAT | ${f(res.direct)} | ${(100 * res.direct / res.loopback).toFixed(0)}% |`, '',
-      'Target: published-port throughput at least 80% of loopback.', '',
-      `| container start, API create+start+wait+delete of \`true\` (${runs} runs each, alternating) | median | min |`, '|---|---|---|',
+      `| host -> published port 127.0.0.1:${port} (nftables DNAT, no proxy) -> container | ${f(res.published)} | ${((100 * res.published) / res.loopback).toFixed(0)}% |`,
+      `| container -> container, default bridge | ${f(res.c2c)} | ${((100 * res.c2c) / res.loopback).toFixed(0)}% |`,
+      `| (reference) host -> the container's address, routed, no NAT | ${f(res.direct)} | ${((100 * res.direct) / res.loopback).toFixed(0)}% |`,
+      '',
+      'Target: published-port throughput at least 80% of loopback.',
+      '',
+      `| container start, API create+start+wait+delete of \`true\` (${runs} runs each, alternating) | median | min |`,
+      '|---|---|---|',
       `| --network none | ${ms(res.none)} | ${ms(res.noneMin)} |`,
       `| default bridge (netns, veth, address, route, hosts/resolv.conf) | ${ms(res.bridge)} | ${ms(res.bridgeMin)} |`,
       `| added by the bridge, end to end (difference of the two rows above) | ${ms(res.bridge - res.none)} | ${ms(res.bridgeMin - res.noneMin)} |`,
-      `| **the bridge's connect step as the daemon timed it** (addresses, ports, then netns + veth + address + route + hub port in one helper-shell job; teardown runs in the background) | **${ms(res.connect)}** | ${ms(res.connectMin)} |`, '',
+      `| **the bridge's connect step as the daemon timed it** (addresses, ports, then netns + veth + address + route + hub port in one helper-shell job; teardown runs in the background) | **${ms(res.connect)}** | ${ms(res.connectMin)} |`,
+      '',
       setupText,
-      `Load average during the run: ${loadavg().map((x) => x.toFixed(1)).join(' ')} (other test suites share this machine; end-to-end figures are noisy).`, '',
-      'Target: networking adds under 30 ms to a container start.', '', '',
+      `Load average during the run: ${loadavg()
+        .map((x) => x.toFixed(1))
+        .join(' ')} (other test suites share this machine; end-to-end figures are noisy).`,
+      '',
+      'Target: networking adds under 30 ms to a container start.',
+      '',
+      '',
     ].join('\n');
     process.stdout.write(text);
     if (argv.includes('--write')) appendFileSync(join(REPO, 'bench/RESULTS.md'), '\n' + text);
   } finally {
     for (const s of sinks) s.kill();
     await d.stop().catch((e: Error) => process.stderr.write(`${e.message}\n`));
-    spawnSync('nft', ['delete', 'table', 'ip', `cocon_${createHash('sha256').update(dataRoot).digest('hex').slice(0, 8)}`]);
+    spawnSync('nft', [
+      'delete',
+      'table',
+      'ip',
+      `cocon_${createHash('sha256').update(dataRoot).digest('hex').slice(0, 8)}`,
+    ]);
     await sleep(10);
   }
 }
@@ -226,4 +323,8 @@ async function main(): Promise<void> {
 const mode = process.argv[2];
 if (mode === 'sink') sink(Number(process.argv[3]));
 else if (mode === 'source') source(process.argv[3], Number(process.argv[4]), Number(process.argv[5]));
-else main().catch((e: Error) => { process.stderr.write(`${e.stack ?? e.message}\n`); process.exit(1); });
+else
+  main().catch((e: Error) => {
+    process.stderr.write(`${e.stack ?? e.message}\n`);
+    process.exit(1);
+  });

@@ -17,7 +17,10 @@ import { startDaemon, REPO, DOCKER_BIN, type Daemon } from '../test/helpers/daem
 import { startRegistry, pushRawImage, makeTar, type TestRegistry } from '../test/integration/registry-helpers.js';
 
 const args = process.argv.slice(2);
-const opt = (name: string, dflt: number) => { const i = args.indexOf(name); return i >= 0 ? Number(args[i + 1]) : dflt; };
+const opt = (name: string, dflt: number) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : dflt;
+};
 const RUNS = opt('--runs', 3);
 const MB = opt('--mb-per-layer', 40);
 const LAYERS = 5;
@@ -25,11 +28,19 @@ const WRITE = args.includes('--write');
 const WITH_DOCKERD = !args.includes('--no-dockerd');
 const ANCHOR = '/work/shared/anchors/dockerd-up.sh';
 const log = (s: string) => process.stderr.write(`pull-bench: ${s}\n`);
-const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
 
 function dockerCmd(host: string, argv: string[]): { ms: number; out: string } {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(DOCKER_BIN, argv, { env: { ...process.env, DOCKER_HOST: host, DOCKER_CLI_HINTS: 'false' }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 600_000 });
+  const r = spawnSync(DOCKER_BIN, argv, {
+    env: { ...process.env, DOCKER_HOST: host, DOCKER_CLI_HINTS: 'false' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 600_000,
+  });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   if (r.status !== 0) throw new Error(`docker ${argv.join(' ')} (${host}): exit ${r.status}: ${r.stderr}`);
   return { ms, out: String(r.stdout) };
@@ -44,19 +55,27 @@ function pullOnce(host: string, ref: string): number {
 }
 
 async function main(): Promise<void> {
-  let reg: TestRegistry | undefined; let d: Daemon | undefined;
+  let reg: TestRegistry | undefined;
+  let d: Daemon | undefined;
   try {
     reg = await startRegistry();
     log(`registry on ${reg.host}; building ${LAYERS} layers of ${MB} MB random data`);
     const layers: Buffer[] = [];
-    for (let i = 0; i < LAYERS; i++) layers.push(await makeTar([{ name: `layer${i}/`, type: 'directory' }, { name: `layer${i}/data.bin`, data: randomBytes(MB << 20) }]));
+    for (let i = 0; i < LAYERS; i++)
+      layers.push(
+        await makeTar([
+          { name: `layer${i}/`, type: 'directory' },
+          { name: `layer${i}/data.bin`, data: randomBytes(MB << 20) },
+        ]),
+      );
     const pushed = await pushRawImage(reg.host, 'bench', 'v1', layers, { compression: 'gzip' });
     const ref = `${reg.host}/bench:v1`;
     const totalMB = layers.reduce((a, l) => a + l.length, 0) / 1e6;
     log(`pushed ${ref} (${totalMB.toFixed(0)} MB, manifest ${pushed.manifest})`);
 
     d = await startDaemon({ args: ['--log-level', 'info'] });
-    let dockerHost: string | undefined; let dockerVersion = '';
+    let dockerHost: string | undefined;
+    let dockerVersion = '';
     if (WITH_DOCKERD) {
       const up = spawnSync('bash', [ANCHOR], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });
       if (up.status === 0) {
@@ -65,7 +84,8 @@ async function main(): Promise<void> {
       } else log(`no dockerd: ${String(up.stderr).trim().split('\n').pop()}`);
     }
     // interleaved (cocon, dockerd, cocon, ...) so that both see the same load on this shared machine
-    const coconTimes: number[] = []; const dockerRuns: number[] = [];
+    const coconTimes: number[] = [];
+    const dockerRuns: number[] = [];
     for (let i = 0; i < RUNS; i++) {
       coconTimes.push(pullOnce(d.host, ref));
       log(`cocon pull ${i + 1}/${RUNS}: ${(coconTimes[i] / 1000).toFixed(2)} s`);
@@ -80,13 +100,21 @@ async function main(): Promise<void> {
     const c = median(coconTimes);
     const lines: string[] = [];
     lines.push(`## ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')} — pull`, '');
-    lines.push(`Machine: ${cpus().length} x ${cpus()[0]?.model.split(' ').slice(0, 2).join(' ')}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${release()}, Node ${process.version}. Image: ${LAYERS} layers x ${MB} MiB of random data (gzip, ${totalMB.toFixed(0)} MB compressed) on Debian's docker-registry at 127.0.0.1 (plain http); \`docker pull -q\` (docker CLI 28) wall time, the image removed before each of ${RUNS} interleaved runs; load average at the end ${load} (shared machine).`, '');
+    lines.push(
+      `Machine: ${cpus().length} x ${cpus()[0]?.model.split(' ').slice(0, 2).join(' ')}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${release()}, Node ${process.version}. Image: ${LAYERS} layers x ${MB} MiB of random data (gzip, ${totalMB.toFixed(0)} MB compressed) on Debian's docker-registry at 127.0.0.1 (plain http); \`docker pull -q\` (docker CLI 28) wall time, the image removed before each of ${RUNS} interleaved runs; load average at the end ${load} (shared machine).`,
+      '',
+    );
     lines.push('| pull of the 200 MB image | median | min | max |', '|---|---|---|---|');
-    const row = (name: string, t: number[]) => `| ${name} | ${(median(t) / 1000).toFixed(2)} s | ${(Math.min(...t) / 1000).toFixed(2)} s | ${(Math.max(...t) / 1000).toFixed(2)} s |`;
+    const row = (name: string, t: number[]) =>
+      `| ${name} | ${(median(t) / 1000).toFixed(2)} s | ${(Math.min(...t) / 1000).toFixed(2)} s | ${(Math.max(...t) / 1000).toFixed(2)} s |`;
     lines.push(row('docker CLI -> cocon', coconTimes));
     if (dockerTimes) lines.push(row(`docker CLI -> dockerd ${dockerVersion}`, dockerTimes));
     lines.push('');
-    if (dockerTimes) lines.push(`Speed-up cocon vs dockerd: **${(median(dockerTimes) / c).toFixed(2)}x** (target >= 1.0, aim 1.5). Throughput cocon: ${(totalMB / (c / 1000)).toFixed(0)} MB/s.`, '');
+    if (dockerTimes)
+      lines.push(
+        `Speed-up cocon vs dockerd: **${(median(dockerTimes) / c).toFixed(2)}x** (target >= 1.0, aim 1.5). Throughput cocon: ${(totalMB / (c / 1000)).toFixed(0)} MB/s.`,
+        '',
+      );
     else lines.push(`(no dockerd in this run) Throughput cocon: ${(totalMB / (c / 1000)).toFixed(0)} MB/s.`, '');
     const text = lines.join('\n');
     process.stdout.write(text + '\n');
@@ -104,4 +132,7 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e) => { process.stderr.write(`pull-bench: ${(e as Error).stack ?? e}\n`); process.exit(1); });
+main().catch((e) => {
+  process.stderr.write(`pull-bench: ${(e as Error).stack ?? e}\n`);
+  process.exit(1);
+});

@@ -12,11 +12,22 @@ import { spawnSync, execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync, readdirSync, mkdtempSync, mkdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus, totalmem, release, loadavg } from 'node:os';
-import { startDaemon, bootstrapBusybox, apiCall, REPO, DOCKER_BIN, sleep, type Daemon } from '../test/helpers/daemon.js';
+import {
+  startDaemon,
+  bootstrapBusybox,
+  apiCall,
+  REPO,
+  DOCKER_BIN,
+  sleep,
+  type Daemon,
+} from '../test/helpers/daemon.js';
 import { createBody } from '../test/helpers/containers.js';
 
 const args = process.argv.slice(2);
-const opt = (name: string, dflt: number) => { const i = args.indexOf(name); return i >= 0 ? Number(args[i + 1]) : dflt; };
+const opt = (name: string, dflt: number) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : dflt;
+};
 const RUNS = opt('--runs', 15);
 const NCONT = opt('--containers', 50);
 const NPS = opt('--ps', 200);
@@ -24,21 +35,37 @@ const WRITE = args.includes('--write');
 const WITH_DOCKERD = !args.includes('--no-dockerd');
 const ANCHOR = '/work/shared/anchors/dockerd-up.sh';
 
-const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
 const ms = (x: number) => `${x.toFixed(x < 10 ? 2 : 1)} ms`;
 const mib = (kb: number) => `${(kb / 1024).toFixed(1)} MiB`;
 const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
 
-interface Timing { median: number; min: number; max: number; runs: number[] }
+interface Timing {
+  median: number;
+  min: number;
+  max: number;
+  runs: number[];
+}
 
 function timeCmd(what: string, cmd: string, argv: string[], env: Record<string, string>, n = RUNS): Timing {
   const runs: number[] = [];
   for (let i = 0; i < n + 2; i++) {
     const t0 = process.hrtime.bigint();
-    const r = spawnSync(cmd, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
+    const r = spawnSync(cmd, argv, {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 60_000,
+    });
     const t = Number(process.hrtime.bigint() - t0) / 1e6;
     if (r.status !== 0) throw new Error(`${what}: exit ${r.status}: ${r.stderr}`);
-    if (/cocon: (building|installing)/.test(String(r.stderr)) && i >= 2) throw new Error(`${what}: the launcher rebuilt during the benchmark (is the build clean? is someone editing src/?)`);
+    if (/cocon: (building|installing)/.test(String(r.stderr)) && i >= 2)
+      throw new Error(
+        `${what}: the launcher rebuilt during the benchmark (is the build clean? is someone editing src/?)`,
+      );
     if (i >= 2) runs.push(t); // two warm-up runs
   }
   return { median: median(runs), min: Math.min(...runs), max: Math.max(...runs), runs };
@@ -52,7 +79,9 @@ function pssKb(pid: number): number {
   try {
     const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
     return m ? Number(m[1]) : 0;
-  } catch { return 0; }
+  } catch {
+    return 0;
+  }
 }
 function procsWithCmdline(needle: string, comm: string): number[] {
   const out: number[] = [];
@@ -61,7 +90,9 @@ function procsWithCmdline(needle: string, comm: string): number[] {
     try {
       if (readFileSync(`/proc/${p}/comm`, 'utf8').trim() !== comm) continue;
       if (readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(needle)) out.push(Number(p));
-    } catch { /* gone */ }
+    } catch {
+      /* gone */
+    }
   }
   return out;
 }
@@ -69,7 +100,10 @@ function procsWithCmdline(needle: string, comm: string): number[] {
 async function settleRss(pid: number): Promise<number> {
   // let the heap settle (no GC control over another process): take the minimum of a few samples
   let best = Infinity;
-  for (let i = 0; i < 6; i++) { await sleep(500); best = Math.min(best, statusKb(pid, 'VmRSS')); }
+  for (let i = 0; i < 6; i++) {
+    await sleep(500);
+    best = Math.min(best, statusKb(pid, 'VmRSS'));
+  }
   return best;
 }
 
@@ -82,26 +116,36 @@ async function apiOk(d: Daemon, method: string, path: string, body?: unknown, ..
 function bareRunc(root: string): Timing | null {
   // bare `runc run` of the same busybox rootfs, for reference
   try {
-    const b = join(root, 'bundle'); const rf = join(b, 'rootfs');
+    const b = join(root, 'bundle');
+    const rf = join(b, 'rootfs');
     mkdirSync(join(rf, 'bin'), { recursive: true });
     for (const d of ['proc', 'dev', 'sys', 'tmp', 'etc']) mkdirSync(join(rf, d), { recursive: true });
     execFileSync('cp', ['/bin/busybox', join(rf, 'bin/busybox')]);
     execFileSync('ln', ['-s', 'busybox', join(rf, 'bin/true')]);
     execFileSync('runc', ['spec'], { cwd: b });
     const spec = JSON.parse(readFileSync(join(b, 'config.json'), 'utf8'));
-    spec.process.terminal = false; spec.process.args = ['/bin/true']; delete spec.process.rlimits; spec.root.readonly = false;
+    spec.process.terminal = false;
+    spec.process.args = ['/bin/true'];
+    delete spec.process.rlimits;
+    spec.root.readonly = false;
     writeFileSync(join(b, 'config.json'), JSON.stringify(spec));
     const rr = join(root, 'runc-root');
     const runs: number[] = [];
     for (let k = 0; k < RUNS + 2; k++) {
       const t0 = process.hrtime.bigint();
-      const r = spawnSync('runc', ['--root', rr, 'run', '--bundle', b, `bench-${process.pid}-${k}`], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
+      const r = spawnSync('runc', ['--root', rr, 'run', '--bundle', b, `bench-${process.pid}-${k}`], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        timeout: 30_000,
+      });
       const t = Number(process.hrtime.bigint() - t0) / 1e6;
       if (r.status !== 0) throw new Error(`runc run: ${r.stderr}`);
       if (k >= 2) runs.push(t);
     }
     return { median: median(runs), min: Math.min(...runs), max: Math.max(...runs), runs };
-  } catch (e) { log(`bare runc skipped: ${(e as Error).message}`); return null; }
+  } catch (e) {
+    log(`bare runc skipped: ${(e as Error).message}`);
+    return null;
+  }
 }
 
 async function main(): Promise<void> {
@@ -121,35 +165,55 @@ async function main(): Promise<void> {
     // ---- run --rm busybox true ---------------------------------------------------------------
     log(`run --rm busybox true x${RUNS} through bin/cocon`);
     const viaCocon = timeCmd('cocon run', cocon, ['-H', d.host, 'run', '--rm', 'busybox', 'true'], {});
-    const dockerCfg = join(base, 'docker-config'); mkdirSync(dockerCfg, { recursive: true });
+    const dockerCfg = join(base, 'docker-config');
+    mkdirSync(dockerCfg, { recursive: true });
     log(`run --rm busybox true x${RUNS} through the docker CLI against cocon`);
-    const viaDocker = timeCmd('docker run (cocon)', DOCKER_BIN, ['run', '--rm', 'busybox', 'true'], { DOCKER_HOST: d.host, DOCKER_CONFIG: dockerCfg });
+    const viaDocker = timeCmd('docker run (cocon)', DOCKER_BIN, ['run', '--rm', 'busybox', 'true'], {
+      DOCKER_HOST: d.host,
+      DOCKER_CONFIG: dockerCfg,
+    });
     let viaDockerd: Timing | null = null;
     if (WITH_DOCKERD && existsSync(ANCHOR)) {
-      const was = spawnSync(DOCKER_BIN, ['version'], { env: { ...process.env, DOCKER_HOST: 'unix:///run/docker-anchor.sock', DOCKER_CONFIG: dockerCfg }, stdio: 'ignore', timeout: 10_000 }).status === 0;
+      const was =
+        spawnSync(DOCKER_BIN, ['version'], {
+          env: { ...process.env, DOCKER_HOST: 'unix:///run/docker-anchor.sock', DOCKER_CONFIG: dockerCfg },
+          stdio: 'ignore',
+          timeout: 10_000,
+        }).status === 0;
       log('bringing up the reference dockerd (../shared/anchors/dockerd-up.sh)');
       const up = spawnSync('bash', [ANCHOR], { encoding: 'utf8', timeout: 600_000 });
       const host = up.stdout.trim().split('\n').pop() ?? '';
       if (up.status === 0 && host.startsWith('unix://')) {
         startedDockerd = !was;
-        facts.dockerd = spawnSync(DOCKER_BIN, ['version', '--format', '{{.Server.Version}} (API {{.Server.APIVersion}})'], { env: { ...process.env, DOCKER_HOST: host, DOCKER_CONFIG: dockerCfg }, encoding: 'utf8' }).stdout.trim();
+        facts.dockerd = spawnSync(
+          DOCKER_BIN,
+          ['version', '--format', '{{.Server.Version}} (API {{.Server.APIVersion}})'],
+          { env: { ...process.env, DOCKER_HOST: host, DOCKER_CONFIG: dockerCfg }, encoding: 'utf8' },
+        ).stdout.trim();
         log(`run --rm busybox true x${RUNS} through the docker CLI against dockerd ${facts.dockerd}`);
-        viaDockerd = timeCmd('docker run (dockerd)', DOCKER_BIN, ['run', '--rm', 'busybox', 'true'], { DOCKER_HOST: host, DOCKER_CONFIG: dockerCfg });
+        viaDockerd = timeCmd('docker run (dockerd)', DOCKER_BIN, ['run', '--rm', 'busybox', 'true'], {
+          DOCKER_HOST: host,
+          DOCKER_CONFIG: dockerCfg,
+        });
       } else log(`dockerd could not be brought up: ${up.stderr.slice(-500)}`);
     }
     log(`bare runc run x${RUNS}`);
     const runc = bareRunc(join(base, 'runc'));
 
     results.push('| `run --rm busybox true`, end to end | median | min | max |', '|---|---|---|---|');
-    const row = (label: string, t: Timing | null) => t && results.push(`| ${label} | ${ms(t.median)} | ${ms(t.min)} | ${ms(t.max)} |`);
+    const row = (label: string, t: Timing | null) =>
+      t && results.push(`| ${label} | ${ms(t.median)} | ${ms(t.min)} | ${ms(t.max)} |`);
     row('cocon CLI (`bin/cocon`) -> cocon', viaCocon);
     row('docker CLI 28 -> cocon', viaDocker);
     row(`docker CLI 28 -> dockerd ${facts.dockerd ?? ''}`, viaDockerd);
     row('bare `runc run` (no engine, reference)', runc);
     results.push('');
     if (viaDockerd) {
-      results.push(`Ratio cocon/dockerd through the docker CLI: **${(viaDocker.median / viaDockerd.median).toFixed(2)}** (target <= 0.25); ` +
-        `cocon CLI vs dockerd: ${(viaCocon.median / viaDockerd.median).toFixed(2)}.`, '');
+      results.push(
+        `Ratio cocon/dockerd through the docker CLI: **${(viaDocker.median / viaDockerd.median).toFixed(2)}** (target <= 0.25); ` +
+          `cocon CLI vs dockerd: ${(viaCocon.median / viaDockerd.median).toFixed(2)}.`,
+        '',
+      );
     } else results.push('dockerd was not available in this run: no ratio.', '');
 
     // ---- memory ------------------------------------------------------------------------------
@@ -159,7 +223,13 @@ async function main(): Promise<void> {
     log(`starting ${NCONT} containers (sleep 600)`);
     const ids: string[] = [];
     for (let i = 0; i < NCONT; i++) {
-      const c = await apiOk(d, 'POST', `/v1.41/containers/create?name=bench-run-${i}`, createBody({ cmd: ['sleep', '600'] }), 201);
+      const c = await apiOk(
+        d,
+        'POST',
+        `/v1.41/containers/create?name=bench-run-${i}`,
+        createBody({ cmd: ['sleep', '600'] }),
+        201,
+      );
       await apiOk(d, 'POST', `/v1.41/containers/${c.json.Id}/start`, undefined, 204);
       ids.push(c.json.Id);
     }
@@ -178,42 +248,62 @@ async function main(): Promise<void> {
     results.push(`| daemon, idle (busybox image present) | ${mib(idleRss)} | ${mib(idlePss)} |`);
     results.push(`| daemon, ${NCONT} containers running | ${mib(busyRss)} | ${mib(busyPss)} |`);
     results.push(`| ${conmons.length} conmon processes, total | ${mib(conmonRss)} | ${mib(conmonPss)} |`);
-    results.push(`| **added per running container** (daemon delta + its conmon) | **${mib(perRss)}** | **${mib(perPss)}** |`);
-    results.push(`| the container's own process (busybox sleep), each | - | ${mib(ctrPss / Math.max(1, sleeps.length))} |`);
+    results.push(
+      `| **added per running container** (daemon delta + its conmon) | **${mib(perRss)}** | **${mib(perPss)}** |`,
+    );
+    results.push(
+      `| the container's own process (busybox sleep), each | - | ${mib(ctrPss / Math.max(1, sleeps.length))} |`,
+    );
     results.push('', 'Target: at most 3 MiB per running container, conmon included.', '');
 
     // ---- ps -a with NPS containers -------------------------------------------------------------
     log(`creating ${NPS - NCONT} more containers (created, not started) for ps -a with ${NPS}`);
-    for (let i = NCONT; i < NPS; i++) await apiOk(d, 'POST', `/v1.41/containers/create?name=bench-ps-${i}`, createBody({ cmd: ['true'] }), 201);
+    for (let i = NCONT; i < NPS; i++)
+      await apiOk(d, 'POST', `/v1.41/containers/create?name=bench-ps-${i}`, createBody({ cmd: ['true'] }), 201);
     const times: number[] = [];
     for (let i = 0; i < 12; i++) {
       const t0 = process.hrtime.bigint();
       const r = await apiCall(d.socket, 'GET', '/v1.41/containers/json?all=1');
       const t = Number(process.hrtime.bigint() - t0) / 1e6;
-      if (r.status !== 200 || r.json.length !== NPS) throw new Error(`ps -a: ${r.status}, ${r.json?.length} containers`);
+      if (r.status !== 200 || r.json.length !== NPS)
+        throw new Error(`ps -a: ${r.status}, ${r.json?.length} containers`);
       if (i >= 2) times.push(t);
     }
     const cliPs = timeCmd('cocon ps -a', cocon, ['-H', d.host, 'ps', '-a'], {}, 5);
     results.push(`| \`ps -a\` with ${NPS} containers (${NCONT} running) | median | min | max |`, '|---|---|---|---|');
-    results.push(`| GET /containers/json?all=1 (API, 10 runs) | ${ms(median(times))} | ${ms(Math.min(...times))} | ${ms(Math.max(...times))} |`);
-    results.push(`| \`bin/cocon ps -a\` end to end (5 runs) | ${ms(cliPs.median)} | ${ms(cliPs.min)} | ${ms(cliPs.max)} |`);
+    results.push(
+      `| GET /containers/json?all=1 (API, 10 runs) | ${ms(median(times))} | ${ms(Math.min(...times))} | ${ms(Math.max(...times))} |`,
+    );
+    results.push(
+      `| \`bin/cocon ps -a\` end to end (5 runs) | ${ms(cliPs.median)} | ${ms(cliPs.min)} | ${ms(cliPs.max)} |`,
+    );
     results.push('', 'Target: under 100 ms through the API.', '');
   } finally {
-    if (d) { log('stopping the daemon and removing everything it made'); await d.stop().catch((e) => log(`cleanup: ${(e as Error).message}`)); }
+    if (d) {
+      log('stopping the daemon and removing everything it made');
+      await d.stop().catch((e) => log(`cleanup: ${(e as Error).message}`));
+    }
     spawnSync(join(REPO, 'scripts/sweep-test-roots'), [base]);
     if (startedDockerd) {
       log('stopping the reference dockerd this run started');
-      try { const pid = Number(readFileSync('/run/docker-anchor.pid', 'utf8')); process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
+      try {
+        const pid = Number(readFileSync('/run/docker-anchor.pid', 'utf8'));
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        /* gone */
+      }
     }
   }
 
   const cpu = cpus()[0]?.model ?? 'unknown cpu';
   const head = [
-    `## ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`, '',
+    `## ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`,
+    '',
     `Machine: ${cpus().length} x ${cpu}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${release()}, Node ${process.version}; ` +
-    `${RUNS} measured runs after 2 warm-ups; the cocon daemon at --log-level info. ` +
-    `Load average (1 min) ${loadBefore.toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} at the end` +
-    `${Math.max(loadBefore, loadavg()[0]) > cpus().length ? ' - the machine was busy with other work: figures are inflated' : ''}.`, '',
+      `${RUNS} measured runs after 2 warm-ups; the cocon daemon at --log-level info. ` +
+      `Load average (1 min) ${loadBefore.toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} at the end` +
+      `${Math.max(loadBefore, loadavg()[0]) > cpus().length ? ' - the machine was busy with other work: figures are inflated' : ''}.`,
+    '',
   ];
   const text = [...head, ...results].join('\n');
   process.stdout.write(`${text}\n`);
@@ -221,11 +311,18 @@ async function main(): Promise<void> {
     const file = join(REPO, 'bench/RESULTS.md');
     const intro = '# Benchmark results\n\nProduced by `bench/run --write` (bench/run-bench.ts). Newest run first.\n\n';
     let old = '';
-    try { old = readFileSync(file, 'utf8').replace(/^# Benchmark results[\s\S]*?(?=^## )/m, ''); } catch { /* first run */ }
+    try {
+      old = readFileSync(file, 'utf8').replace(/^# Benchmark results[\s\S]*?(?=^## )/m, '');
+    } catch {
+      /* first run */
+    }
     if (!old.startsWith('## ')) old = '';
     writeFileSync(file, `${intro}${text}\n\n${old}`);
     log(`wrote ${file}`);
   }
 }
 
-main().catch((e) => { process.stderr.write(`bench failed: ${(e as Error).stack ?? e}\n`); process.exitCode = 1; });
+main().catch((e) => {
+  process.stderr.write(`bench failed: ${(e as Error).stack ?? e}\n`);
+  process.exitCode = 1;
+});

@@ -18,11 +18,23 @@ export function requestCredentials(header: string | string[] | undefined, domain
 
 export function registerAuthRoutes(r: Router, s: Services): void {
   r.post('/auth', async (ctx) => {
-    const body = await ctx.json<{ username?: string; password?: string; serveraddress?: string; identitytoken?: string }>('auth');
+    const body = await ctx.json<{
+      username?: string;
+      password?: string;
+      serveraddress?: string;
+      identitytoken?: string;
+    }>('auth');
     if (!body.username && !body.identitytoken) throw new InvalidArgument('username is required');
     const domain = domainOfServer(body.serveraddress ?? '');
-    const client = new RegistryClient(domain, '', { username: body.username, password: body.password, identitytoken: body.identitytoken }, registryOptions(s));
-    try { await client.login(); } catch (e) {
+    const client = new RegistryClient(
+      domain,
+      '',
+      { username: body.username, password: body.password, identitytoken: body.identitytoken },
+      registryOptions(s),
+    );
+    try {
+      await client.login();
+    } catch (e) {
       if (e instanceof RegistryError) throw e.status === 401 ? new Unauthorized(e.message) : new Internal(e.message);
       throw e;
     }

@@ -30,14 +30,21 @@ function jsonParam<T>(q: URLSearchParams, name: string, check: (v: unknown) => b
   const raw = q.get(name);
   if (raw === null || raw === '') return dflt;
   let v: unknown;
-  try { v = JSON.parse(raw); } catch { throw new InvalidArgument(`invalid ${name} parameter: ${raw}`); }
+  try {
+    v = JSON.parse(raw);
+  } catch {
+    throw new InvalidArgument(`invalid ${name} parameter: ${raw}`);
+  }
   if (v === null) return dflt;
   if (!check(v)) throw new InvalidArgument(`invalid ${name} parameter: ${raw}`);
   return v as T;
 }
 
-const isStringMap = (v: unknown, nullable: boolean) => !!v && typeof v === 'object' && !Array.isArray(v)
-  && Object.values(v as object).every((x) => typeof x === 'string' || (nullable && x === null));
+const isStringMap = (v: unknown, nullable: boolean) =>
+  !!v &&
+  typeof v === 'object' &&
+  !Array.isArray(v) &&
+  Object.values(v as object).every((x) => typeof x === 'string' || (nullable && x === null));
 
 function intParam(q: URLSearchParams, name: string): number | undefined {
   const v = q.get(name);
@@ -52,19 +59,28 @@ function registryConfig(header: string | string[] | undefined): Record<string, C
   if (!h) return {};
   try {
     const v = JSON.parse(Buffer.from(h.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8')) as unknown;
-    return v && typeof v === 'object' ? v as Record<string, Credentials> : {};
-  } catch { return {}; }
+    return v && typeof v === 'object' ? (v as Record<string, Credentials>) : {};
+  } catch {
+    return {};
+  }
 }
 
 /** Reads the query into builder options; refuses what cocon cannot honour. Throws before any byte is streamed. */
 export function buildOptions(q: URLSearchParams): BuildOptions {
   const version = q.get('version');
-  if (version === '2') throw new NotImplemented('BuildKit (version=2) is not supported by cocon: use the legacy builder (DOCKER_BUILDKIT=0)');
-  if (q.get('remote')) throw new NotImplemented(`remote build contexts are not supported by cocon: send the context as a tar (${q.get('remote')})`);
+  if (version === '2')
+    throw new NotImplemented(
+      'BuildKit (version=2) is not supported by cocon: use the legacy builder (DOCKER_BUILDKIT=0)',
+    );
+  if (q.get('remote'))
+    throw new NotImplemented(
+      `remote build contexts are not supported by cocon: send the context as a tar (${q.get('remote')})`,
+    );
   if (flag(q.get('squash'))) throw new NotImplemented('squash is not supported by cocon');
   if (q.get('outputs')) throw new NotImplemented('build outputs need BuildKit');
   const platform = q.get('platform');
-  if (platform && !/^linux(\/amd64)?$/.test(platform)) throw new InvalidArgument(`cocon builds linux/amd64 images only, not ${platform}`);
+  if (platform && !/^linux(\/amd64)?$/.test(platform))
+    throw new InvalidArgument(`cocon builds linux/amd64 images only, not ${platform}`);
   const ulimits = jsonParam<unknown[]>(q, 'ulimits', Array.isArray, []);
   if (ulimits.length) throw new NotImplemented('ulimits for RUN steps are not supported by cocon');
   const isolation = q.get('isolation');
@@ -72,14 +88,32 @@ export function buildOptions(q: URLSearchParams): BuildOptions {
   const tags = q.getAll('t').filter(Boolean);
   for (const t of tags) targetReference(t); // 400 on a bad name before anything runs
   const hostConfig: Record<string, unknown> = {};
-  const ints: Array<[string, string]> = [['memory', 'Memory'], ['memswap', 'MemorySwap'], ['shmsize', 'ShmSize'], ['cpushares', 'CpuShares'], ['cpuperiod', 'CpuPeriod'], ['cpuquota', 'CpuQuota']];
-  for (const [p, k] of ints) { const v = intParam(q, p); if (v) hostConfig[k] = v; }
+  const ints: Array<[string, string]> = [
+    ['memory', 'Memory'],
+    ['memswap', 'MemorySwap'],
+    ['shmsize', 'ShmSize'],
+    ['cpushares', 'CpuShares'],
+    ['cpuperiod', 'CpuPeriod'],
+    ['cpuquota', 'CpuQuota'],
+  ];
+  for (const [p, k] of ints) {
+    const v = intParam(q, p);
+    if (v) hostConfig[k] = v;
+  }
   if (q.get('cpusetcpus')) hostConfig.CpusetCpus = q.get('cpusetcpus');
   if (q.get('cpusetmems')) hostConfig.CpusetMems = q.get('cpusetmems');
   if (q.get('cgroupparent')) hostConfig.CgroupParent = q.get('cgroupparent');
-  const hosts = q.getAll('extrahosts').flatMap((h) => h.split(',')).filter(Boolean);
+  const hosts = q
+    .getAll('extrahosts')
+    .flatMap((h) => h.split(','))
+    .filter(Boolean);
   if (hosts.length) hostConfig.ExtraHosts = hosts;
-  const cacheFrom = jsonParam<string[]>(q, 'cachefrom', (v) => Array.isArray(v) && v.every((x) => typeof x === 'string'), []);
+  const cacheFrom = jsonParam<string[]>(
+    q,
+    'cachefrom',
+    (v) => Array.isArray(v) && v.every((x) => typeof x === 'string'),
+    [],
+  );
   for (const c of cacheFrom) parseNormalized(c);
   return {
     tags,
@@ -100,14 +134,28 @@ export function buildOptions(q: URLSearchParams): BuildOptions {
 export function registerBuildRoutes(r: Router, s: Services): void {
   r.post('/build', async (ctx: Ctx) => {
     let opts: BuildOptions;
-    try { opts = buildOptions(ctx.query); } catch (e) { ctx.req.resume(); throw e; }
+    try {
+      opts = buildOptions(ctx.query);
+    } catch (e) {
+      ctx.req.resume();
+      throw e;
+    }
     const creds = registryConfig(ctx.req.headers['x-registry-config']);
-    const backend = engineBackend(s.images, s.containers, s.config.dataRoot, join(s.config.execRoot, 't'), async (ref, emit) => {
-      const domain = parseNormalized(ref).domain;
-      const c = creds[domain] ?? (domain === 'docker.io' ? creds['https://index.docker.io/v1/'] : undefined) ?? credentialsFor(domain);
-      const out = await pullImage(s.images, ref, { creds: c, registry: registryOptions(s) }, emit);
-      return s.images.get(out.id);
-    });
+    const backend = engineBackend(
+      s.images,
+      s.containers,
+      s.config.dataRoot,
+      join(s.config.execRoot, 't'),
+      async (ref, emit) => {
+        const domain = parseNormalized(ref).domain;
+        const c =
+          creds[domain] ??
+          (domain === 'docker.io' ? creds['https://index.docker.io/v1/'] : undefined) ??
+          credentialsFor(domain);
+        const out = await pullImage(s.images, ref, { creds: c, registry: registryOptions(s) }, emit);
+        return s.images.get(out.id);
+      },
+    );
     let res: ServerResponse | undefined;
     const emit = (m: JsonMessage) => {
       if (!res) res = ctx.stream(200, 'application/json');
@@ -115,13 +163,18 @@ export function registerBuildRoutes(r: Router, s: Services): void {
     };
     const builder = new Builder(backend, opts, emit);
     // the client went away before the build ended: cancel it
-    const onClose = () => { if (!res?.writableEnded) void builder.cancel(); };
+    const onClose = () => {
+      if (!res?.writableEnded) void builder.cancel();
+    };
     ctx.res.on('close', onClose);
     try {
       await builder.run(ctx.body());
     } catch (e) {
       ctx.req.resume();
-      if (e instanceof BuildCancelled) { res?.destroy(); return; }
+      if (e instanceof BuildCancelled) {
+        res?.destroy();
+        return;
+      }
       if (!res) throw e;
       emit(errorMessage(messageOf(e), e instanceof StepFailed ? e.code : undefined));
     } finally {
@@ -133,7 +186,10 @@ export function registerBuildRoutes(r: Router, s: Services): void {
 
   r.post('/build/prune', async (ctx) => {
     const out = await s.images.prune({ dangling: ['true'] });
-    ctx.send(200, { CachesDeleted: (out.ImagesDeleted ?? []).map((d) => 'Deleted' in d ? d.Deleted : d.Untagged), SpaceReclaimed: out.SpaceReclaimed });
+    ctx.send(200, {
+      CachesDeleted: (out.ImagesDeleted ?? []).map((d) => ('Deleted' in d ? d.Deleted : d.Untagged)),
+      SpaceReclaimed: out.SpaceReclaimed,
+    });
   });
 
   r.post('/commit', async (ctx) => {
@@ -142,13 +198,38 @@ export function registerBuildRoutes(r: Router, s: Services): void {
     if (!container) throw new InvalidArgument('a container is required (container=)');
     const body = await ctx.json();
     const config: Record<string, unknown> = {};
-    for (const k of ['Env', 'Cmd', 'Entrypoint', 'WorkingDir', 'User', 'ExposedPorts', 'Volumes', 'Labels', 'StopSignal', 'OnBuild', 'Healthcheck']) {
+    for (const k of [
+      'Env',
+      'Cmd',
+      'Entrypoint',
+      'WorkingDir',
+      'User',
+      'ExposedPorts',
+      'Volumes',
+      'Labels',
+      'StopSignal',
+      'OnBuild',
+      'Healthcheck',
+    ]) {
       const v = body[k];
-      if (v !== undefined && v !== null && v !== '' && !(Array.isArray(v) && v.length === 0) && !(typeof v === 'object' && !Array.isArray(v) && Object.keys(v as object).length === 0)) config[k] = v;
+      if (
+        v !== undefined &&
+        v !== null &&
+        v !== '' &&
+        !(Array.isArray(v) && v.length === 0) &&
+        !(typeof v === 'object' && !Array.isArray(v) && Object.keys(v as object).length === 0)
+      )
+        config[k] = v;
     }
     const id = await commitContainer(s.images, s.containers, {
-      container, repo: q.get('repo') || undefined, tag: q.get('tag') || undefined, comment: q.get('comment') ?? undefined,
-      author: q.get('author') ?? undefined, pause: flag(q.get('pause'), true), changes: q.getAll('changes').filter(Boolean), config,
+      container,
+      repo: q.get('repo') || undefined,
+      tag: q.get('tag') || undefined,
+      comment: q.get('comment') ?? undefined,
+      author: q.get('author') ?? undefined,
+      pause: flag(q.get('pause'), true),
+      changes: q.getAll('changes').filter(Boolean),
+      config,
     });
     ctx.send(201, { Id: id });
   });

@@ -37,36 +37,73 @@ function matches(r: ContainerRecord, f: Map<string, string[]>, s: Services): boo
     if (!values.length) continue;
     const any = (pred: (v: string) => boolean) => values.some(pred);
     switch (key) {
-      case 'name': if (!any((v) => new RegExp(v.replace(/^\//, '')).test(r.name))) return false; break;
-      case 'id': if (!any((v) => r.id.startsWith(v))) return false; break;
+      case 'name':
+        if (!any((v) => new RegExp(v.replace(/^\//, '')).test(r.name))) return false;
+        break;
+      case 'id':
+        if (!any((v) => r.id.startsWith(v))) return false;
+        break;
       case 'status':
         for (const v of values) if (!STATUSES.includes(v)) throw new InvalidArgument(`invalid filter 'status=${v}'`);
-        if (!any((v) => r.state.Status === v)) return false; break;
-      case 'label': if (!labelsMatch(r.config.Labels, f)) return false; break; // all labels must hold
-      case 'ancestor': if (!any((v) => { if (r.config.Image === v) return true; try { return s.images.get(v).id === r.imageId; } catch { return false; } })) return false; break;
-      case 'exited': if (r.state.Status !== 'exited' || !any((v) => Number(v) === r.state.ExitCode)) return false; break;
-      case 'before': case 'since': {
+        if (!any((v) => r.state.Status === v)) return false;
+        break;
+      case 'label':
+        if (!labelsMatch(r.config.Labels, f)) return false;
+        break; // all labels must hold
+      case 'ancestor':
+        if (
+          !any((v) => {
+            if (r.config.Image === v) return true;
+            try {
+              return s.images.get(v).id === r.imageId;
+            } catch {
+              return false;
+            }
+          })
+        )
+          return false;
+        break;
+      case 'exited':
+        if (r.state.Status !== 'exited' || !any((v) => Number(v) === r.state.ExitCode)) return false;
+        break;
+      case 'before':
+      case 'since': {
         const ref = s.containers.tryLookup(values[0]);
         if (!ref) throw new InvalidArgument(`No such container: ${values[0]}`);
         if (key === 'before' ? r.created >= ref.created : r.created <= ref.created) return false;
         break;
       }
-      case 'network': { // a network's name or id
-        const nets = (s.containers.network.settings(r).networkSettings.Networks ?? {}) as Record<string, { NetworkID?: string }>;
-        if (!any((v) => Object.entries(nets).some(([n, e]) => n === v || (!!e.NetworkID && e.NetworkID === v)))) return false; break;
+      case 'network': {
+        // a network's name or id
+        const nets = (s.containers.network.settings(r).networkSettings.Networks ?? {}) as Record<
+          string,
+          { NetworkID?: string }
+        >;
+        if (!any((v) => Object.entries(nets).some(([n, e]) => n === v || (!!e.NetworkID && e.NetworkID === v))))
+          return false;
+        break;
       }
-      case 'volume': if (!any((v) => (r.mounts ?? []).some((m) => m.Name === v || m.Destination === v))) return false; break;
-      case 'publish': case 'expose': {
+      case 'volume':
+        if (!any((v) => (r.mounts ?? []).some((m) => m.Name === v || m.Destination === v))) return false;
+        break;
+      case 'publish':
+      case 'expose': {
         const keys = portFilterKeys(key, values);
         const have = Object.keys((key === 'publish' ? r.hostConfig.PortBindings : r.config.ExposedPorts) ?? {});
-        if (!have.some((k) => keys.has(k.includes('/') ? k : `${k}/tcp`))) return false; break;
+        if (!have.some((k) => keys.has(k.includes('/') ? k : `${k}/tcp`))) return false;
+        break;
       }
-      case 'is-task': if (boolFilter(key, values) === true) return false; break; // no swarm tasks here
+      case 'is-task':
+        if (boolFilter(key, values) === true) return false;
+        break; // no swarm tasks here
       case 'health':
         values.forEach(checkHealthFilter);
-        if (!any((v) => healthFilterValue(r.state.Health) === v)) return false; break;
-      case 'isolation': break;
-      default: throw new InvalidArgument(`invalid filter '${key}'`);
+        if (!any((v) => healthFilterValue(r.state.Health) === v)) return false;
+        break;
+      case 'isolation':
+        break;
+      default:
+        throw new InvalidArgument(`invalid filter '${key}'`);
     }
   }
   return true;
@@ -74,18 +111,45 @@ function matches(r: ContainerRecord, f: Map<string, string[]>, s: Services): boo
 
 /** Mounts as docker's inspect shows them. */
 export function mountsOf(r: ContainerRecord, s: Services): Array<Record<string, unknown>> {
-  return (r.mounts ?? []).map((m) => m.Type === 'volume'
-    ? { Type: 'volume', Name: m.Name, Source: s.volumes.mountpoint(m.Name ?? ''), Destination: m.Destination, Driver: m.Driver ?? 'local', Mode: m.Mode, RW: m.RW, Propagation: '' }
-    : { Type: m.Type, Source: m.Source, Destination: m.Destination, Mode: m.Mode, RW: m.RW, Propagation: m.Type === 'bind' ? m.Propagation : '' });
+  return (r.mounts ?? []).map((m) =>
+    m.Type === 'volume'
+      ? {
+          Type: 'volume',
+          Name: m.Name,
+          Source: s.volumes.mountpoint(m.Name ?? ''),
+          Destination: m.Destination,
+          Driver: m.Driver ?? 'local',
+          Mode: m.Mode,
+          RW: m.RW,
+          Propagation: '',
+        }
+      : {
+          Type: m.Type,
+          Source: m.Source,
+          Destination: m.Destination,
+          Mode: m.Mode,
+          RW: m.RW,
+          Propagation: m.Type === 'bind' ? m.Propagation : '',
+        },
+  );
 }
 
 export function summary(r: ContainerRecord, s: Services): Record<string, unknown> {
   const net = s.containers.network.settings(r);
   return {
-    Id: r.id, Names: ['/' + r.name], Image: r.config.Image, ImageID: r.imageId, Command: commandOf(r),
-    Created: Math.floor(Date.parse(r.created) / 1000), Ports: net.ports, Labels: r.config.Labels ?? {},
-    State: r.state.Status, Status: statusLine(r.state), HostConfig: { NetworkMode: r.hostConfig.NetworkMode },
-    NetworkSettings: { Networks: net.networkSettings.Networks }, Mounts: mountsOf(r, s),
+    Id: r.id,
+    Names: ['/' + r.name],
+    Image: r.config.Image,
+    ImageID: r.imageId,
+    Command: commandOf(r),
+    Created: Math.floor(Date.parse(r.created) / 1000),
+    Ports: net.ports,
+    Labels: r.config.Labels ?? {},
+    State: r.state.Status,
+    Status: statusLine(r.state),
+    HostConfig: { NetworkMode: r.hostConfig.NetworkMode },
+    NetworkSettings: { Networks: net.networkSettings.Networks },
+    Mounts: mountsOf(r, s),
   };
 }
 
@@ -93,21 +157,88 @@ export async function inspect(r: ContainerRecord, s: Services): Promise<Record<s
   const data = s.containers.paths.data(r.id);
   const graph = await s.containers.graphDriver(r.id);
   return {
-    Id: r.id, Created: r.created, Path: r.path, Args: r.args, State: r.state, Image: r.imageId,
-    ResolvConfPath: `${data}/resolv.conf`, HostnamePath: `${data}/hostname`, HostsPath: `${data}/hosts`, LogPath: r.hostConfig.LogConfig?.Type === 'none' ? '' : `${data}/ctr.log`,
-    Name: '/' + r.name, RestartCount: r.restartCount, Driver: 'overlay2', Platform: 'linux', MountLabel: '', ProcessLabel: '', AppArmorProfile: '',
+    Id: r.id,
+    Created: r.created,
+    Path: r.path,
+    Args: r.args,
+    State: r.state,
+    Image: r.imageId,
+    ResolvConfPath: `${data}/resolv.conf`,
+    HostnamePath: `${data}/hostname`,
+    HostsPath: `${data}/hosts`,
+    LogPath: r.hostConfig.LogConfig?.Type === 'none' ? '' : `${data}/ctr.log`,
+    Name: '/' + r.name,
+    RestartCount: r.restartCount,
+    Driver: 'overlay2',
+    Platform: 'linux',
+    MountLabel: '',
+    ProcessLabel: '',
+    AppArmorProfile: '',
     ExecIDs: s.execs.idsOf(r.id),
     HostConfig: {
-      Binds: null, ContainerIDFile: '', LogConfig: { Type: 'json-file', Config: {} }, PortBindings: {}, VolumeDriver: '', VolumesFrom: null,
-      CapAdd: null, CapDrop: null, CgroupnsMode: 'host', Dns: [], DnsOptions: [], DnsSearch: [], ExtraHosts: null, GroupAdd: null, IpcMode: 'private',
-      Cgroup: '', Links: null, OomScoreAdj: 0, PidMode: '', PublishAllPorts: false, SecurityOpt: null, UTSMode: '', UsernsMode: '',
-      ShmSize: 67108864, ConsoleSize: [0, 0], Isolation: '', CpuShares: 0, Memory: 0, NanoCpus: 0, CgroupParent: '', PidsLimit: null, Ulimits: [],
-      Init: null, Devices: [],
+      Binds: null,
+      ContainerIDFile: '',
+      LogConfig: { Type: 'json-file', Config: {} },
+      PortBindings: {},
+      VolumeDriver: '',
+      VolumesFrom: null,
+      CapAdd: null,
+      CapDrop: null,
+      CgroupnsMode: 'host',
+      Dns: [],
+      DnsOptions: [],
+      DnsSearch: [],
+      ExtraHosts: null,
+      GroupAdd: null,
+      IpcMode: 'private',
+      Cgroup: '',
+      Links: null,
+      OomScoreAdj: 0,
+      PidMode: '',
+      PublishAllPorts: false,
+      SecurityOpt: null,
+      UTSMode: '',
+      UsernsMode: '',
+      ShmSize: 67108864,
+      ConsoleSize: [0, 0],
+      Isolation: '',
+      CpuShares: 0,
+      Memory: 0,
+      NanoCpus: 0,
+      CgroupParent: '',
+      PidsLimit: null,
+      Ulimits: [],
+      Init: null,
+      Devices: [],
       ...r.hostConfig,
-      MaskedPaths: r.hostConfig.Privileged ? [] : ['/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap'],
-      ReadonlyPaths: r.hostConfig.Privileged ? [] : ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
+      MaskedPaths: r.hostConfig.Privileged
+        ? []
+        : [
+            '/proc/asound',
+            '/proc/acpi',
+            '/proc/kcore',
+            '/proc/keys',
+            '/proc/latency_stats',
+            '/proc/timer_list',
+            '/proc/timer_stats',
+            '/proc/sched_debug',
+            '/proc/scsi',
+            '/sys/firmware',
+            '/sys/devices/virtual/powercap',
+          ],
+      ReadonlyPaths: r.hostConfig.Privileged
+        ? []
+        : ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
     },
-    GraphDriver: { Name: 'overlay2', Data: { LowerDir: graph.LowerDir ?? '', UpperDir: graph.UpperDir ?? '', WorkDir: graph.WorkDir ?? '', MergedDir: graph.MergedDir } },
+    GraphDriver: {
+      Name: 'overlay2',
+      Data: {
+        LowerDir: graph.LowerDir ?? '',
+        UpperDir: graph.UpperDir ?? '',
+        WorkDir: graph.WorkDir ?? '',
+        MergedDir: graph.MergedDir,
+      },
+    },
     Mounts: mountsOf(r, s),
     Config: { ...r.config, OnBuild: null },
     NetworkSettings: s.containers.network.settings(r).networkSettings,
@@ -117,7 +248,11 @@ export async function inspect(r: ContainerRecord, s: Services): Promise<Record<s
 /** attach?logs=1: what the container wrote so far, framed as the attach stream is. */
 function attachLogs(path: string, o: { stdout: boolean; stderr: boolean }, tty: boolean): Buffer {
   let raw: Buffer;
-  try { raw = readFileSync(path); } catch { return Buffer.alloc(0); }
+  try {
+    raw = readFileSync(path);
+  } catch {
+    return Buffer.alloc(0);
+  }
   const p = new K8sFileParser();
   const entries = [...p.push(raw), ...p.end()].filter((e) => (e.stream === 'stdout' ? o.stdout : o.stderr));
   return Buffer.concat(entries.map((e) => encodeEntry(e, { timestamps: false, tty })));
@@ -137,13 +272,24 @@ export function registerContainerRoutes(r: Router, s: Services): void {
     const f = parseFilters(ctx.query.get('filters'));
     let limit = Number(ctx.query.get('limit') ?? -1);
     if (boolParam(ctx.query.get('latest'))) limit = 1;
-    let list = c.all().filter((x) => (all || limit > 0 || f.has('status') || f.has('exited') ? true : x.state.Running || x.state.Status === 'restarting'));
+    let list = c
+      .all()
+      .filter((x) =>
+        all || limit > 0 || f.has('status') || f.has('exited')
+          ? true
+          : x.state.Running || x.state.Status === 'restarting',
+      );
     list = list.filter((x) => matches(x, f, s));
     if (limit > 0) list = list.slice(0, limit);
-    ctx.send(200, list.map((x) => summary(x, s)));
+    ctx.send(
+      200,
+      list.map((x) => summary(x, s)),
+    );
   });
 
-  r.get('/containers/:id/json', async (ctx) => { ctx.send(200, await inspect(c.lookup(ctx.params.id), s)); });
+  r.get('/containers/:id/json', async (ctx) => {
+    ctx.send(200, await inspect(c.lookup(ctx.params.id), s));
+  });
 
   r.post('/containers/:id/start', async (ctx) => {
     await c.start(ctx.params.id);
@@ -163,11 +309,21 @@ export function registerContainerRoutes(r: Router, s: Services): void {
     await c.kill(ctx.params.id, ctx.query.get('signal') || 'KILL');
     ctx.send(204);
   });
-  r.post('/containers/:id/pause', async (ctx) => { await c.pause(ctx.params.id); ctx.send(204); });
-  r.post('/containers/:id/unpause', async (ctx) => { await c.unpause(ctx.params.id); ctx.send(204); });
+  r.post('/containers/:id/pause', async (ctx) => {
+    await c.pause(ctx.params.id);
+    ctx.send(204);
+  });
+  r.post('/containers/:id/unpause', async (ctx) => {
+    await c.unpause(ctx.params.id);
+    ctx.send(204);
+  });
 
   r.delete('/containers/:id', async (ctx) => {
-    if (boolParam(ctx.query.get('link'))) { await c.removeLink(ctx.params.id); ctx.send(204); return; }
+    if (boolParam(ctx.query.get('link'))) {
+      await c.removeLink(ctx.params.id);
+      ctx.send(204);
+      return;
+    }
     await c.remove(ctx.params.id, boolParam(ctx.query.get('force')), boolParam(ctx.query.get('v')));
     ctx.send(204);
   });
@@ -189,7 +345,8 @@ export function registerContainerRoutes(r: Router, s: Services): void {
 
   r.post('/containers/:id/wait', (ctx) => {
     const cond = (ctx.query.get('condition') || 'not-running') as WaitCondition;
-    if (!['not-running', 'next-exit', 'removed'].includes(cond)) throw new InvalidArgument(`invalid condition: "${cond}"`);
+    if (!['not-running', 'next-exit', 'removed'].includes(cond))
+      throw new InvalidArgument(`invalid condition: "${cond}"`);
     const w = c.wait(ctx.params.id, cond);
     const res = ctx.stream(200);
     const onClose = () => w.cancel();
@@ -204,10 +361,19 @@ export function registerContainerRoutes(r: Router, s: Services): void {
     const rec = c.lookup(ctx.params.id);
     const q = ctx.query;
     const stream = boolParam(q.get('stream'));
-    const opts = { stdin: boolParam(q.get('stdin')), stdout: boolParam(q.get('stdout')), stderr: boolParam(q.get('stderr')), detachKeys: detachKeysFor(q.get('detachKeys')) };
+    const opts = {
+      stdin: boolParam(q.get('stdin')),
+      stdout: boolParam(q.get('stdout')),
+      stderr: boolParam(q.get('stderr')),
+      detachKeys: detachKeysFor(q.get('detachKeys')),
+    };
     const sock = ctx.hijack(rec.config.Tty);
-    if (boolParam(q.get('logs')) && rec.hostConfig.LogConfig?.Type !== 'none') sock.write(attachLogs(c.logPath(rec.id), opts, rec.config.Tty));
-    if (!stream) { sock.end(); return; }
+    if (boolParam(q.get('logs')) && rec.hostConfig.LogConfig?.Type !== 'none')
+      sock.write(attachLogs(c.logPath(rec.id), opts, rec.config.Tty));
+    if (!stream) {
+      sock.end();
+      return;
+    }
     await c.attach(rec.id, sock, opts);
   });
 
@@ -217,51 +383,92 @@ export function registerContainerRoutes(r: Router, s: Services): void {
     ctx.res.end();
   });
 
-  r.get('/containers/:id/top', async (ctx) => { ctx.send(200, await c.top(ctx.params.id, ctx.query.get('ps_args') ?? '')); });
+  r.get('/containers/:id/top', async (ctx) => {
+    ctx.send(200, await c.top(ctx.params.id, ctx.query.get('ps_args') ?? ''));
+  });
 
   r.get('/containers/:id/logs', async (ctx) => {
     const rec = c.lookup(ctx.params.id);
-    if (rec.hostConfig.LogConfig?.Type === 'none') throw new NotImplemented('configured logging driver does not support reading');
+    if (rec.hostConfig.LogConfig?.Type === 'none')
+      throw new NotImplemented('configured logging driver does not support reading');
     const q = ctx.query;
-    const stdout = boolParam(q.get('stdout')), stderr = boolParam(q.get('stderr'));
+    const stdout = boolParam(q.get('stdout')),
+      stderr = boolParam(q.get('stderr'));
     if (!stdout && !stderr) throw new InvalidArgument('Bad parameters: you must choose at least one stream');
     const follow = boolParam(q.get('follow'));
     const timestamps = boolParam(q.get('timestamps'));
     let tail: number | 'all';
-    try { tail = parseTail(q.get('tail')); } catch (e) { throw new InvalidArgument((e as Error).message); }
+    try {
+      tail = parseTail(q.get('tail'));
+    } catch (e) {
+      throw new InvalidArgument((e as Error).message);
+    }
     const sel = { tail, since: q.get('since') || undefined, until: q.get('until') || undefined, stdout, stderr };
     const tailer = new LogTail(c.logPath(rec.id));
     const rotated = logFiles(c.paths.data(rec.id));
     const res = ctx.stream(200, null);
     const parser = new K8sFileParser();
     let gone = false;
-    const write = (b: Buffer) => { if (!gone && !res.destroyed && !res.writableEnded) res.write(b); };
-    res.on('error', () => { gone = true; });
-    let busy = false, done = false;
-    let watcher: FSWatcher | null = null, timer: NodeJS.Timeout | null = null;
-    const stop = () => { done = true; watcher?.close(); if (timer) clearInterval(timer); void tailer.close(); };
+    const write = (b: Buffer) => {
+      if (!gone && !res.destroyed && !res.writableEnded) res.write(b);
+    };
+    res.on('error', () => {
+      gone = true;
+    });
+    let busy = false,
+      done = false;
+    let watcher: FSWatcher | null = null,
+      timer: NodeJS.Timeout | null = null;
+    const stop = () => {
+      done = true;
+      watcher?.close();
+      if (timer) clearInterval(timer);
+      void tailer.close();
+    };
     // A client that goes away (docker logs -f, then ^C) ends the follow, whenever it happens.
-    ctx.req.socket.once('close', () => { gone = true; stop(); });
+    ctx.req.socket.once('close', () => {
+      gone = true;
+      stop();
+    });
     const emit = (entries: LogEntry[], first: boolean) => {
       const picked = first ? selectLogs(entries, sel) : selectLogs(entries, { ...sel, tail: 'all' });
       for (const e of picked) write(encodeEntry(e, { timestamps, tty: rec.config.Tty }));
     };
-    const running = () => { const cur = c.tryLookup(rec.id); return !!cur && (cur.state.Running || cur.state.Status === 'restarting'); };
+    const running = () => {
+      const cur = c.tryLookup(rec.id);
+      return !!cur && (cur.state.Running || cur.state.Status === 'restarting');
+    };
     // First pass: the rotated files oldest first, then ctr.log, with tail applied to the whole.
     const entries: LogEntry[] = [];
     for (const f of rotated) entries.push(...parser.push(await readLogFile(f)));
     entries.push(...parser.push(await tailer.read()));
     if (!follow || !running()) entries.push(...parser.end());
     emit(entries, true);
-    if (!follow || !running() || gone) { stop(); if (!gone) res.end(); return; }
-    const finish = () => { if (done) return; stop(); emit(parser.end(), false); if (!gone) res.end(); };
+    if (!follow || !running() || gone) {
+      stop();
+      if (!gone) res.end();
+      return;
+    }
+    const finish = () => {
+      if (done) return;
+      stop();
+      emit(parser.end(), false);
+      if (!gone) res.end();
+    };
     const tick = async () => {
       if (busy || done) return;
       busy = true;
       try {
         emit(parser.push(await tailer.read()), false);
-        if (!running()) { emit(parser.push(await tailer.read()), false); finish(); }
-      } catch { /* the client went away and the tail was closed under the read */ } finally { busy = false; }
+        if (!running()) {
+          emit(parser.push(await tailer.read()), false);
+          finish();
+        }
+      } catch {
+        /* the client went away and the tail was closed under the read */
+      } finally {
+        busy = false;
+      }
     };
     watcher = watch(c.paths.data(rec.id), () => void tick());
     watcher.on('error', () => undefined);
@@ -292,7 +499,11 @@ export function registerContainerRoutes(r: Router, s: Services): void {
       if (rec.state.Running || rec.state.Status === 'restarting' || rec.state.Paused) continue;
       if (!prunes(pf, Date.parse(rec.created), rec.config.Labels)) continue;
       const size = await c.diskUsage(rec.id);
-      try { await c.remove(rec.id, false); } catch (e) { if (!(e instanceof NotModified)) throw e; }
+      try {
+        await c.remove(rec.id, false);
+      } catch (e) {
+        if (!(e instanceof NotModified)) throw e;
+      }
       deleted.push(rec.id);
       reclaimed += size;
     }

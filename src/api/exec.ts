@@ -30,5 +30,7 @@ export function registerExecRoutes(r: Router, s: Services): void {
     ctx.res.end();
   });
 
-  r.get('/exec/:id/json', (ctx) => { ctx.send(200, s.execs.inspect(ctx.params.id)); });
+  r.get('/exec/:id/json', (ctx) => {
+    ctx.send(200, s.execs.inspect(ctx.params.id));
+  });
 }

@@ -53,9 +53,15 @@ function lazyStream(ctx: Ctx): { emit: Emit; started: () => boolean; fail: (e: u
   return {
     emit,
     started: () => !!res,
-    fail: (e: unknown) => { const message = messageOf(e); emit({ errorDetail: { message }, error: message }); },
+    fail: (e: unknown) => {
+      const message = messageOf(e);
+      emit({ errorDetail: { message }, error: message });
+    },
     // a load that emitted nothing (manifest.json `[]`) still answers: 200 with an empty stream
-    end: () => { if (!res) res = ctx.stream(200, 'application/json'); if (!res.writableEnded) res.end(); },
+    end: () => {
+      if (!res) res = ctx.stream(200, 'application/json');
+      if (!res.writableEnded) res.end();
+    },
   };
 }
 
@@ -78,10 +84,17 @@ export function registerImageRoutes(r: Router, s: Services): void {
       const ref = pullReference(fromImage, q.get('tag') ?? undefined); // 400 on a bad reference, before any stream
       const out = lazyStream(ctx);
       try {
-        await pullImage(s.images, fromImage, {
-          tag: q.get('tag') ?? undefined, platform: q.get('platform') || undefined,
-          creds: requestCredentials(ctx.req.headers['x-registry-auth'], ref.domain), registry: registryOptions(s),
-        }, out.emit);
+        await pullImage(
+          s.images,
+          fromImage,
+          {
+            tag: q.get('tag') ?? undefined,
+            platform: q.get('platform') || undefined,
+            creds: requestCredentials(ctx.req.headers['x-registry-auth'], ref.domain),
+            registry: registryOptions(s),
+          },
+          out.emit,
+        );
       } catch (e) {
         if (!out.started()) throw e;
         out.fail(e);
@@ -113,10 +126,24 @@ export function registerImageRoutes(r: Router, s: Services): void {
     const res = ctx.stream(200, 'application/x-tar');
     tar.on('error', () => res.destroy());
     tar.pipe(res);
-    return new Promise<void>((resolve) => { res.on('close', () => { tar.destroy(); resolve(); }); res.on('finish', resolve); });
+    return new Promise<void>((resolve) => {
+      res.on('close', () => {
+        tar.destroy();
+        resolve();
+      });
+      res.on('finish', resolve);
+    });
   };
 
-  r.get('/images/get', (ctx) => sendArchive(ctx, ctx.query.getAll('names').flatMap((n) => n.split(',')).filter(Boolean)));
+  r.get('/images/get', (ctx) =>
+    sendArchive(
+      ctx,
+      ctx.query
+        .getAll('names')
+        .flatMap((n) => n.split(','))
+        .filter(Boolean),
+    ),
+  );
 
   // As dockerd: the answer is always a 200 JSON-message stream (the body may be chunked, with no
   // Content-Length); a load that fails, even before its first message, ends it with an errorDetail.
@@ -138,7 +165,8 @@ export function registerImageRoutes(r: Router, s: Services): void {
   r.post('/images/bootstrap', async (ctx) => {
     const image = ctx.query.get('image') || 'busybox';
     const ref = parseNormalized(image);
-    if (familiarName(ref.name) !== 'busybox') throw new InvalidArgument(`cannot bootstrap ${image}: only busybox can be built from the host`);
+    if (familiarName(ref.name) !== 'busybox')
+      throw new InvalidArgument(`cannot bootstrap ${image}: only busybox can be built from the host`);
     const id = await s.images.bootstrapBusybox(image);
     ctx.send(200, { Id: id });
   });
@@ -148,9 +176,16 @@ export function registerImageRoutes(r: Router, s: Services): void {
     const ref = parseNormalized(name);
     const out = lazyStream(ctx);
     try {
-      await pushImage(s.images, name, ctx.query.get('tag') || undefined, {
-        creds: requestCredentials(ctx.req.headers['x-registry-auth'], ref.domain), registry: registryOptions(s),
-      }, out.emit);
+      await pushImage(
+        s.images,
+        name,
+        ctx.query.get('tag') || undefined,
+        {
+          creds: requestCredentials(ctx.req.headers['x-registry-auth'], ref.domain),
+          registry: registryOptions(s),
+        },
+        out.emit,
+      );
     } catch (e) {
       if (!out.started()) throw e;
       out.fail(e);
@@ -160,9 +195,13 @@ export function registerImageRoutes(r: Router, s: Services): void {
 
   r.get('/images/*name/get', (ctx) => sendArchive(ctx, [ctx.params.name]));
 
-  r.get('/images/*name/json', (ctx) => { ctx.send(200, s.images.inspect(ctx.params.name)); });
+  r.get('/images/*name/json', (ctx) => {
+    ctx.send(200, s.images.inspect(ctx.params.name));
+  });
 
-  r.get('/images/*name/history', (ctx) => { ctx.send(200, s.images.history(ctx.params.name)); });
+  r.get('/images/*name/history', (ctx) => {
+    ctx.send(200, s.images.history(ctx.params.name));
+  });
 
   r.post('/images/*name/tag', async (ctx) => {
     await s.images.tag(ctx.params.name, ctx.query.get('repo') ?? '', ctx.query.get('tag') ?? undefined);
@@ -170,7 +209,11 @@ export function registerImageRoutes(r: Router, s: Services): void {
   });
 
   r.delete('/images/*name', async (ctx) => {
-    const out = await s.images.remove(ctx.params.name, boolParam(ctx.query.get('force')), boolParam(ctx.query.get('noprune')));
+    const out = await s.images.remove(
+      ctx.params.name,
+      boolParam(ctx.query.get('force')),
+      boolParam(ctx.query.get('noprune')),
+    );
     ctx.send(200, out);
   });
 }

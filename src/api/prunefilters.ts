@@ -4,9 +4,13 @@
 import { InvalidArgument } from '../core/errors.js';
 import { labelMatches } from '../core/filters.js';
 
-export interface PruneFilter { until?: number; labels: string[]; notLabels: string[] }
+export interface PruneFilter {
+  until?: number;
+  labels: string[];
+  notLabels: string[];
+}
 
-const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1e3, m: 6e4, h: 3.6e6 };
+const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1e3, m: 6e4, h: 3.6e6 };
 
 /** A Go duration ("1h30m", "10s", "1.5h") in ms, or null. */
 export function goDurationMs(s: string): number | null {
@@ -27,7 +31,11 @@ export function untilMs(v: string, now = Date.now()): number {
 }
 
 /** Checks the keys against `allowed` and reads until/label/label!. */
-export function pruneFilter(f: Map<string, string[]>, allowed: string[] = ['until', 'label', 'label!'], now = Date.now()): PruneFilter {
+export function pruneFilter(
+  f: Map<string, string[]>,
+  allowed: string[] = ['until', 'label', 'label!'],
+  now = Date.now(),
+): PruneFilter {
   for (const k of f.keys()) if (!allowed.includes(k)) throw new InvalidArgument(`invalid filter '${k}'`);
   const out: PruneFilter = { labels: f.get('label') ?? [], notLabels: f.get('label!') ?? [] };
   const u = f.get('until') ?? [];

@@ -19,10 +19,19 @@ export function registerResourceRoutes(r: Router, s: Services): void {
     s.containers.lookup(ctx.params.id); // 404 before the stream starts
     const res = ctx.stream(200);
     let stop = () => {};
-    const end = () => { stop(); if (!res.writableEnded) res.end(); };
+    const end = () => {
+      stop();
+      if (!res.writableEnded) res.end();
+    };
     res.on('error', end);
     ctx.req.socket.once('close', end);
-    stop = s.stats.stream(ctx.params.id, (st) => { if (!res.writableEnded && !res.destroyed) res.write(JSON.stringify(st) + '\n'); }, end);
+    stop = s.stats.stream(
+      ctx.params.id,
+      (st) => {
+        if (!res.writableEnded && !res.destroyed) res.write(JSON.stringify(st) + '\n');
+      },
+      end,
+    );
   });
 
   r.post('/containers/:id/update', async (ctx) => {

@@ -44,15 +44,26 @@ export interface Ctx {
 }
 
 export type Handler = (ctx: Ctx) => Promise<void> | void;
-interface Route { method: string; re: RegExp; names: string[]; handler: Handler }
+interface Route {
+  method: string;
+  re: RegExp;
+  names: string[];
+  handler: Handler;
+}
 
 export function commonHeaders(): Record<string, string> {
-  return { 'Api-Version': API_VERSION, 'Docker-Experimental': 'false', 'Ostype': 'linux', 'Server': `cocon/${ENGINE_VERSION} (linux)` };
+  return {
+    'Api-Version': API_VERSION,
+    'Docker-Experimental': 'false',
+    Ostype: 'linux',
+    Server: `cocon/${ENGINE_VERSION} (linux)`,
+  };
 }
 
 /** Compares two API versions ("1.41" < "1.42"): negative, 0 or positive. */
 export function cmpVersion(a: string, b: string): number {
-  const [a1, a2] = a.split('.').map(Number); const [b1, b2] = b.split('.').map(Number);
+  const [a1, a2] = a.split('.').map(Number);
+  const [b1, b2] = b.split('.').map(Number);
   return a1 !== b1 ? a1 - b1 : a2 - b2;
 }
 
@@ -64,10 +75,14 @@ export interface RequestLimits {
 export const DEFAULT_REQUEST_LIMITS: RequestLimits = { bodyTimeoutMs: 60_000 };
 
 class PayloadTooLarge extends TooLarge {
-  constructor() { super(`request body too large: JSON bodies are limited to ${MAX_JSON_BODY / 1024 / 1024} MiB`); }
+  constructor() {
+    super(`request body too large: JSON bodies are limited to ${MAX_JSON_BODY / 1024 / 1024} MiB`);
+  }
 }
 class RequestTimeout extends TimedOut {
-  constructor() { super('request timeout: the request body did not arrive in time'); }
+  constructor() {
+    super('request timeout: the request body did not arrive in time');
+  }
 }
 /** How long a refused request's unread body is still read (and discarded) so the client sees the answer. */
 const LINGER_MS = 1000;
@@ -75,9 +90,17 @@ const LINGER_MS = 1000;
 /** Discards what is left of a request body until it ends, the client goes away or `ms` pass. */
 function linger(req: IncomingMessage, ms: number): Promise<void> {
   return new Promise((resolve) => {
-    const done = () => { clearTimeout(t); req.off('end', done); req.off('close', done); req.off('error', done); resolve(); };
+    const done = () => {
+      clearTimeout(t);
+      req.off('end', done);
+      req.off('close', done);
+      req.off('error', done);
+      resolve();
+    };
     const t = setTimeout(done, ms);
-    req.on('end', done); req.on('close', done); req.on('error', done);
+    req.on('end', done);
+    req.on('close', done);
+    req.on('error', done);
     req.resume();
   });
 }
@@ -88,17 +111,41 @@ function linger(req: IncomingMessage, ms: number): Promise<void> {
  */
 function readJsonBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = []; let size = 0;
-    const stop = () => { req.off('data', onData); req.off('end', onEnd); req.off('close', onClose); req.off('error', onError); req.pause(); };
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const stop = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('close', onClose);
+      req.off('error', onError);
+      req.pause();
+    };
     const onData = (c: Buffer) => {
       size += c.length;
-      if (size > MAX_JSON_BODY) { stop(); reject(new PayloadTooLarge()); return; }
+      if (size > MAX_JSON_BODY) {
+        stop();
+        reject(new PayloadTooLarge());
+        return;
+      }
       chunks.push(c);
     };
-    const onEnd = () => { stop(); resolve(Buffer.concat(chunks)); };
-    const onClose = () => { stop(); if (req.complete) resolve(Buffer.concat(chunks)); else reject(new RequestTimeout()); };
-    const onError = (e: Error) => { stop(); reject(req.complete ? e : new RequestTimeout()); };
-    req.on('data', onData); req.on('end', onEnd); req.on('close', onClose); req.on('error', onError);
+    const onEnd = () => {
+      stop();
+      resolve(Buffer.concat(chunks));
+    };
+    const onClose = () => {
+      stop();
+      if (req.complete) resolve(Buffer.concat(chunks));
+      else reject(new RequestTimeout());
+    };
+    const onError = (e: Error) => {
+      stop();
+      reject(req.complete ? e : new RequestTimeout());
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('close', onClose);
+    req.on('error', onError);
   });
 }
 
@@ -108,18 +155,37 @@ export class Router {
 
   add(method: string, pattern: string, handler: Handler): void {
     const names: string[] = [];
-    const src = pattern.split('/').map((seg) => {
-      if (seg.startsWith(':')) { names.push(seg.slice(1)); return '([^/]+)'; }
-      if (seg.startsWith('*')) { names.push(seg.slice(1)); return '(.+)'; }
-      return seg.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
-    }).join('/');
+    const src = pattern
+      .split('/')
+      .map((seg) => {
+        if (seg.startsWith(':')) {
+          names.push(seg.slice(1));
+          return '([^/]+)';
+        }
+        if (seg.startsWith('*')) {
+          names.push(seg.slice(1));
+          return '(.+)';
+        }
+        return seg.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
+      })
+      .join('/');
     this.routes.push({ method, re: new RegExp(`^${src}$`), names, handler });
   }
-  get(p: string, h: Handler): void { this.add('GET', p, h); }
-  post(p: string, h: Handler): void { this.add('POST', p, h); }
-  delete(p: string, h: Handler): void { this.add('DELETE', p, h); }
-  head(p: string, h: Handler): void { this.add('HEAD', p, h); }
-  put(p: string, h: Handler): void { this.add('PUT', p, h); }
+  get(p: string, h: Handler): void {
+    this.add('GET', p, h);
+  }
+  post(p: string, h: Handler): void {
+    this.add('POST', p, h);
+  }
+  delete(p: string, h: Handler): void {
+    this.add('DELETE', p, h);
+  }
+  head(p: string, h: Handler): void {
+    this.add('HEAD', p, h);
+  }
+  put(p: string, h: Handler): void {
+    this.add('PUT', p, h);
+  }
 
   /** Serves one request; never rejects, always answers (or closes a connection it cannot answer on). */
   async dispatch(req: IncomingMessage, res: ServerResponse, upgradeSocket?: Duplex, head?: Buffer): Promise<void> {
@@ -127,7 +193,11 @@ export class Router {
       await this.serve(req, res, upgradeSocket, head);
     } catch (e) {
       log.error('request failed', { method: req.method, url: req.url, error: messageOf(e) });
-      try { this.fail(res, e); } catch { res.destroy(); }
+      try {
+        this.fail(res, e);
+      } catch {
+        res.destroy();
+      }
     }
   }
 
@@ -135,7 +205,8 @@ export class Router {
     let url: URL;
     try {
       // '//x' would otherwise be taken for a host name, and URL() accepts what decodeURIComponent refuses.
-      if (!(req.url ?? '/').startsWith('/') || /^[^?]*\/\//.test(req.url ?? '/')) throw new Error('not an absolute path or an empty segment');
+      if (!(req.url ?? '/').startsWith('/') || /^[^?]*\/\//.test(req.url ?? '/'))
+        throw new Error('not an absolute path or an empty segment');
       url = new URL('http://cocon' + (req.url ?? '/'));
       decodeURIComponent(url.pathname);
     } catch {
@@ -145,25 +216,48 @@ export class Router {
     let apiVersion = API_VERSION;
     const m = /^\/v(\d+\.\d+)(\/.*)$/.exec(path);
     if (m) {
-      apiVersion = m[1]; path = m[2];
-      if (cmpVersion(apiVersion, API_VERSION) > 0) return this.fail(res, new InvalidArgument(`client version ${apiVersion} is too new. Maximum supported API version is ${API_VERSION}`));
-      if (cmpVersion(apiVersion, MIN_API_VERSION) < 0) return this.fail(res, new InvalidArgument(`client version ${apiVersion} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`));
+      apiVersion = m[1];
+      path = m[2];
+      if (cmpVersion(apiVersion, API_VERSION) > 0)
+        return this.fail(
+          res,
+          new InvalidArgument(
+            `client version ${apiVersion} is too new. Maximum supported API version is ${API_VERSION}`,
+          ),
+        );
+      if (cmpVersion(apiVersion, MIN_API_VERSION) < 0)
+        return this.fail(
+          res,
+          new InvalidArgument(
+            `client version ${apiVersion} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`,
+          ),
+        );
     }
-    let params: Record<string, string> | null = null; let route: Route | undefined;
+    let params: Record<string, string> | null = null;
+    let route: Route | undefined;
     for (const r of this.routes) {
       if (r.method !== req.method && !(req.method === 'HEAD' && r.method === 'GET')) continue;
       const mm = r.re.exec(path);
       if (!mm) continue;
       params = {};
-      try { r.names.forEach((n, i) => { params![n] = decodeURIComponent(mm[i + 1]); }); }
-      catch { return this.fail(res, new InvalidArgument(`invalid request URL: ${JSON.stringify(req.url ?? '')}`), true); }
-      route = r; break;
+      try {
+        r.names.forEach((n, i) => {
+          params![n] = decodeURIComponent(mm[i + 1]);
+        });
+      } catch {
+        return this.fail(res, new InvalidArgument(`invalid request URL: ${JSON.stringify(req.url ?? '')}`), true);
+      }
+      route = r;
+      break;
     }
     if (!route || !params) return this.fail(res, new NotFound('page not found'));
     let bodyRead = false;
     // A request body that is not a streaming upload must arrive in time, read or not.
     let bodyTimer: NodeJS.Timeout | undefined;
-    const unbounded = () => { clearTimeout(bodyTimer); bodyTimer = undefined; };
+    const unbounded = () => {
+      clearTimeout(bodyTimer);
+      bodyTimer = undefined;
+    };
     if (!upgradeSocket && !req.complete && this.limits.bodyTimeoutMs > 0) {
       bodyTimer = setTimeout(() => {
         if (req.complete) return;
@@ -176,7 +270,12 @@ export class Router {
       req.socket.once('close', unbounded);
     }
     const ctx: Ctx = {
-      req, res, params, query: url.searchParams, apiVersion, upgrade: !!upgradeSocket,
+      req,
+      res,
+      params,
+      query: url.searchParams,
+      apiVersion,
+      upgrade: !!upgradeSocket,
       json: async <T>(shape: BodyName = 'object') => {
         bodyRead = true;
         const declared = Number(req.headers['content-length'] ?? 0);
@@ -192,17 +291,27 @@ export class Router {
         }
         if (!text.trim()) return {} as T;
         const ct = (req.headers['content-type'] ?? '').split(';')[0].trim();
-        if (ct && ct !== 'application/json') throw new InvalidArgument(`Content-Type specified (${ct}) must be 'application/json'`);
+        if (ct && ct !== 'application/json')
+          throw new InvalidArgument(`Content-Type specified (${ct}) must be 'application/json'`);
         return decodeBody(text, shape) as T;
       },
-      body: () => { bodyRead = true; unbounded(); return req; },
+      body: () => {
+        bodyRead = true;
+        unbounded();
+        return req;
+      },
       send: (status, body) => sendJson(res, status, body),
       hijack: (tty?: boolean) => {
         unbounded();
         if (upgradeSocket) {
           res.detachSocket(upgradeSocket as never);
-          const type = tty === false && cmpVersion(apiVersion, '1.42') >= 0 ? 'application/vnd.docker.multiplexed-stream' : 'application/vnd.docker.raw-stream';
-          upgradeSocket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${type}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
+          const type =
+            tty === false && cmpVersion(apiVersion, '1.42') >= 0
+              ? 'application/vnd.docker.multiplexed-stream'
+              : 'application/vnd.docker.raw-stream';
+          upgradeSocket.write(
+            `HTTP/1.1 101 UPGRADED\r\nContent-Type: ${type}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`,
+          );
           if (head?.length) upgradeSocket.unshift(head);
           return upgradeSocket;
         }
@@ -223,7 +332,8 @@ export class Router {
       await route.handler(ctx);
       if (!bodyRead && !upgradeSocket) req.resume();
     } catch (e) {
-      if (statusOf(e) >= 500 && statusOf(e) !== 501) log.error('request failed', { method: req.method, path, error: messageOf(e) });
+      if (statusOf(e) >= 500 && statusOf(e) !== 501)
+        log.error('request failed', { method: req.method, path, error: messageOf(e) });
       else log.debug('request refused', { method: req.method, path, error: messageOf(e) });
       // A body left unread (too large, refused early) is read and discarded for a moment, as Go's
       // server does, so the client sees the answer before the connection closes; a slow one is not.
@@ -238,22 +348,48 @@ export class Router {
   /** Answers an error; `close` ends the connection after the answer (the request was not read whole). */
   private fail(res: ServerResponse, e: unknown, close = false): void {
     // already answered (the body timer sent the 408): let that answer flush; a half-sent one is cut
-    if (res.headersSent) { if (!res.writableEnded) res.destroy(); return; }
+    if (res.headersSent) {
+      if (!res.writableEnded) res.destroy();
+      return;
+    }
     const status = statusOf(e);
-    if (status === 304) { res.writeHead(304, commonHeaders()); res.end(); return; }
+    if (status === 304) {
+      res.writeHead(304, commonHeaders());
+      res.end();
+      return;
+    }
     // A request body not read whole cannot be skipped safely on a keep-alive connection.
     if (close || (res.req && !res.req.complete)) res.shouldKeepAlive = false;
     sendJson(res, status, { message: messageOf(e) });
   }
 }
 
-function readUpgradeBody(socket: Duplex, head: Buffer, length: number, timeoutMs: number): Promise<{ body: Buffer; rest: Buffer }> {
+function readUpgradeBody(
+  socket: Duplex,
+  head: Buffer,
+  length: number,
+  timeoutMs: number,
+): Promise<{ body: Buffer; rest: Buffer }> {
   if (head.length >= length) return Promise.resolve({ body: head.subarray(0, length), rest: head.subarray(length) });
   return new Promise((resolve, reject) => {
     let buf = head;
-    const timer = timeoutMs > 0 ? setTimeout(() => { done(); reject(new RequestTimeout()); }, timeoutMs) : undefined;
-    const done = () => { clearTimeout(timer); socket.off('data', onData); socket.off('close', onClose); socket.pause(); };
-    const onClose = () => { done(); reject(new RequestTimeout()); };
+    const timer =
+      timeoutMs > 0
+        ? setTimeout(() => {
+            done();
+            reject(new RequestTimeout());
+          }, timeoutMs)
+        : undefined;
+    const done = () => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('close', onClose);
+      socket.pause();
+    };
+    const onClose = () => {
+      done();
+      reject(new RequestTimeout());
+    };
     const onData = (b: Buffer) => {
       buf = Buffer.concat([buf, b]);
       if (buf.length < length) return;
@@ -274,7 +410,11 @@ export function sendJson(res: ServerResponse, status: number, body?: unknown): v
     return;
   }
   const text = JSON.stringify(body) + '\n';
-  res.writeHead(status, { ...commonHeaders(), 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(text)) });
+  res.writeHead(status, {
+    ...commonHeaders(),
+    'Content-Type': 'application/json',
+    'Content-Length': String(Buffer.byteLength(text)),
+  });
   res.end(text);
 }
 

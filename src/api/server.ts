@@ -27,7 +27,11 @@ export interface ServerLimits extends RequestLimits {
   headersTimeoutMs: number;
   idleTimeoutMs: number;
 }
-export const DEFAULT_SERVER_LIMITS: ServerLimits = { ...DEFAULT_REQUEST_LIMITS, headersTimeoutMs: 30_000, idleTimeoutMs: 120_000 };
+export const DEFAULT_SERVER_LIMITS: ServerLimits = {
+  ...DEFAULT_REQUEST_LIMITS,
+  headersTimeoutMs: 30_000,
+  idleTimeoutMs: 120_000,
+};
 
 /**
  * The limits with overrides from COCON_API_TIMEOUTS ("headers=MS,body=MS,idle=MS", 0 = none):
@@ -35,7 +39,11 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = { ...DEFAULT_REQUEST_LIMITS, 
  */
 export function serverLimits(env: string | undefined): ServerLimits {
   const out = { ...DEFAULT_SERVER_LIMITS };
-  const keys: Record<string, keyof ServerLimits> = { headers: 'headersTimeoutMs', body: 'bodyTimeoutMs', idle: 'idleTimeoutMs' };
+  const keys: Record<string, keyof ServerLimits> = {
+    headers: 'headersTimeoutMs',
+    body: 'bodyTimeoutMs',
+    idle: 'idleTimeoutMs',
+  };
   for (const part of (env ?? '').split(',').filter(Boolean)) {
     const [k, v] = part.split('=');
     if (!(k in keys) || !/^\d+$/.test(v ?? '')) throw new Error(`invalid COCON_API_TIMEOUTS entry: ${part}`);
@@ -63,8 +71,12 @@ export function buildRouter(s: Services, limits: RequestLimits = DEFAULT_REQUEST
 export async function listen(s: Services, limits: ServerLimits = DEFAULT_SERVER_LIMITS): Promise<Server> {
   const router = buildRouter(s, limits);
   // Expired headers are checked every connectionsCheckingInterval: a tenth of the limit keeps the cut close to it.
-  const server = createServer({ keepAlive: true, connectionsCheckingInterval: Math.max(100, Math.min(30_000, limits.headersTimeoutMs / 10)) },
-    (req, res) => { void router.dispatch(req, res); });
+  const server = createServer(
+    { keepAlive: true, connectionsCheckingInterval: Math.max(100, Math.min(30_000, limits.headersTimeoutMs / 10)) },
+    (req, res) => {
+      void router.dispatch(req, res);
+    },
+  );
   server.keepAliveTimeout = limits.idleTimeoutMs;
   server.headersTimeout = limits.headersTimeoutMs;
   server.requestTimeout = 0;

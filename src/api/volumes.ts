@@ -23,11 +23,19 @@ function filtered(s: Services, f: Filters): VolumeRecord[] {
 
 export function registerVolumeRoutes(r: Router, s: Services): void {
   r.get('/volumes', (ctx) => {
-    ctx.send(200, { Volumes: filtered(s, parseFilters(ctx.query.get('filters'))).map((v) => s.volumes.inspect(v)), Warnings: null });
+    ctx.send(200, {
+      Volumes: filtered(s, parseFilters(ctx.query.get('filters'))).map((v) => s.volumes.inspect(v)),
+      Warnings: null,
+    });
   });
 
   r.post('/volumes/create', async (ctx) => {
-    const body = await ctx.json<{ Name?: string; Driver?: string; DriverOpts?: Record<string, string>; Labels?: Record<string, string> }>('volumeCreate');
+    const body = await ctx.json<{
+      Name?: string;
+      Driver?: string;
+      DriverOpts?: Record<string, string>;
+      Labels?: Record<string, string>;
+    }>('volumeCreate');
     const v = await s.volumes.create(body);
     ctx.send(201, s.volumes.inspect(v));
   });
@@ -44,7 +52,13 @@ export function registerVolumeRoutes(r: Router, s: Services): void {
     let reclaimed = 0;
     for (const v of s.volumes.all()) {
       if (s.volumes.inUse(v.name) || (onlyAnonymous && !v.anonymous) || !prunes(pf, 0, v.labels)) continue;
-      const size = (() => { try { return treeSize(s.volumes.mountpoint(v.name)); } catch { return 0; } })();
+      const size = (() => {
+        try {
+          return treeSize(s.volumes.mountpoint(v.name));
+        } catch {
+          return 0;
+        }
+      })();
       await s.volumes.remove(v.name, false);
       deleted.push(v.name);
       reclaimed += size;
@@ -52,7 +66,9 @@ export function registerVolumeRoutes(r: Router, s: Services): void {
     ctx.send(200, { VolumesDeleted: deleted.length ? deleted : null, SpaceReclaimed: reclaimed });
   });
 
-  r.get('/volumes/:name', (ctx) => { ctx.send(200, s.volumes.inspect(s.volumes.get(ctx.params.name))); });
+  r.get('/volumes/:name', (ctx) => {
+    ctx.send(200, s.volumes.inspect(s.volumes.get(ctx.params.name)));
+  });
 
   r.delete('/volumes/:name', async (ctx) => {
     const force = ['1', 'true'].includes(ctx.query.get('force') ?? '');

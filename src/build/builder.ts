@@ -24,10 +24,30 @@ import { parseDockerfile, parseInstruction, type Instruction } from './dockerfil
 import { planBuild, resolveFrom, fromWords, type Plan } from './stages.js';
 import { processWord, processWords, runEnv, type Vars } from './vars.js';
 import {
-  applyMetadata, cacheKey, commandLine, copyCreatedBy, declareArgs, DEFAULT_SHELL, nopCreatedBy, runArgs, runCreatedBy,
-  sourcesDigest, unusedArgs, visibleVars, type SourceEntry, type StageState,
+  applyMetadata,
+  cacheKey,
+  commandLine,
+  copyCreatedBy,
+  declareArgs,
+  DEFAULT_SHELL,
+  nopCreatedBy,
+  runArgs,
+  runCreatedBy,
+  sourcesDigest,
+  unusedArgs,
+  visibleVars,
+  type SourceEntry,
+  type StageState,
 } from './instructions.js';
-import { applyDockerignore, expandSource, readContextFile, readDockerfile, receiveContext, sourceEntries, statSource } from './context.js';
+import {
+  applyDockerignore,
+  expandSource,
+  readContextFile,
+  readDockerfile,
+  receiveContext,
+  sourceEntries,
+  statSource,
+} from './context.js';
 import { copyInto } from './copy.js';
 import * as P from './progress.js';
 
@@ -56,7 +76,13 @@ export interface BuildBackend {
   image(ref: string): ImageRecord;
   pull(ref: string, emit: Emit): Promise<ImageRecord>;
   cached(parentId: string, key: string): ImageRecord | undefined;
-  commit(o: { parent?: ImageRecord; layer?: Readable; config: ImageConfig; createdBy: string; buildCacheKey?: string }): Promise<string>;
+  commit(o: {
+    parent?: ImageRecord;
+    layer?: Readable;
+    config: ImageConfig;
+    createdBy: string;
+    buildCacheKey?: string;
+  }): Promise<string>;
   tag(imageId: string, name: string): Promise<string>;
   createContainer(body: CreateBody): Promise<string>;
   /**
@@ -77,13 +103,25 @@ export interface BuildBackend {
 export class BuildCancelled extends Error {}
 
 /** A RUN that exited non-zero: its message carries docker's wording, its code the exit code. */
-export class StepFailed extends Error { constructor(message: string, readonly code: number) { super(message); } }
+export class StepFailed extends Error {
+  constructor(
+    message: string,
+    readonly code: number,
+  ) {
+    super(message);
+  }
+}
 
-interface StageResult { image?: ImageRecord; state: StageState }
+interface StageResult {
+  image?: ImageRecord;
+  state: StageState;
+}
 
 const SCRATCH_CONFIG: ImageConfig = { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] };
 
-function clone<T>(v: T): T { return JSON.parse(JSON.stringify(v)) as T; }
+function clone<T>(v: T): T {
+  return JSON.parse(JSON.stringify(v)) as T;
+}
 
 /** Demultiplexes docker's attach framing (8-byte headers) into payload chunks. */
 class Demux {
@@ -104,9 +142,17 @@ class Demux {
 export function sinkDuplex(sink: (b: Buffer) => void): Duplex {
   const d = new Demux(sink);
   return new Duplex({
-    read() { /* no input */ },
-    write(chunk: Buffer, _enc, cb) { d.push(chunk); cb(); },
-    final(cb) { this.push(null); cb(); },
+    read() {
+      /* no input */
+    },
+    write(chunk: Buffer, _enc, cb) {
+      d.push(chunk);
+      cb();
+    },
+    final(cb) {
+      this.push(null);
+      cb();
+    },
   });
 }
 
@@ -119,7 +165,11 @@ export class Builder {
   private plan!: Plan;
   private contextDir = '';
 
-  constructor(private readonly be: BuildBackend, private readonly o: BuildOptions, private readonly emit: Emit) {}
+  constructor(
+    private readonly be: BuildBackend,
+    private readonly o: BuildOptions,
+    private readonly emit: Emit,
+  ) {}
 
   /** Stops the build: the running step's container is killed and every build container removed. */
   async cancel(): Promise<void> {
@@ -129,9 +179,13 @@ export class Builder {
     for (const id of [...this.containers]) await this.be.killContainer(id).catch(() => undefined);
   }
 
-  private check(): void { if (this.cancelled) throw new BuildCancelled('build cancelled'); }
+  private check(): void {
+    if (this.cancelled) throw new BuildCancelled('build cancelled');
+  }
 
-  private out(m: Parameters<Emit>[0]): void { if (!this.o.quiet) this.emit(m); }
+  private out(m: Parameters<Emit>[0]): void {
+    if (!this.o.quiet) this.emit(m);
+  }
 
   /** Runs the build on a context tar stream; returns the final image id. */
   async run(context: Readable): Promise<string> {
@@ -164,7 +218,8 @@ export class Builder {
       const final = results[results.length - 1].image;
       if (!final) throw new InvalidArgument('No image was generated. Is your Dockerfile empty?');
       const unused = unusedArgs(this.o.buildArgs, this.declared);
-      if (unused.length) this.out({ stream: `[Warning] One or more build-args [${unused.join(' ')}] were not consumed\n` });
+      if (unused.length)
+        this.out({ stream: `[Warning] One or more build-args [${unused.join(' ')}] were not consumed\n` });
       this.emit(P.auxId(final.id));
       this.out(P.successBuilt(final.id));
       if (this.o.quiet) this.emit({ stream: `${final.id}\n` });
@@ -194,19 +249,37 @@ export class Builder {
       return img;
     }
     if (!this.o.pull) {
-      try { return this.be.image(r.image); } catch (e) { if (!(e instanceof NotFound)) throw e; }
+      try {
+        return this.be.image(r.image);
+      } catch (e) {
+        if (!(e instanceof NotFound)) throw e;
+      }
     }
     return this.be.pull(r.image, (m) => this.out(m));
   }
 
-  private async buildStage(index: number, from: Instruction, commands: Instruction[], meta: Vars, esc: string, results: StageResult[]): Promise<StageResult> {
+  private async buildStage(
+    index: number,
+    from: Instruction,
+    commands: Instruction[],
+    meta: Vars,
+    esc: string,
+    results: StageResult[],
+  ): Promise<StageResult> {
     this.stepHeader(from);
     const platform = from.flags.platform ? processWord(from.flags.platform, meta, esc) : '';
-    if (platform && !/^linux(\/amd64)?$/.test(platform)) throw new InvalidArgument(`FROM --platform=${platform}: cocon builds linux/amd64 images only`);
+    if (platform && !/^linux(\/amd64)?$/.test(platform))
+      throw new InvalidArgument(`FROM --platform=${platform}: cocon builds linux/amd64 images only`);
     const imageWord = processWord(fromWords(from).image, meta, esc);
     if (!imageWord) throw new InvalidArgument(`base name (${fromWords(from).image}) should not be blank`);
     const base = await this.baseImage(imageWord, index, results);
-    const st: StageState = { config: clone(base?.config ?? SCRATCH_CONFIG), shell: [...DEFAULT_SHELL], args: new Map(), metaArgs: meta, escape: esc };
+    const st: StageState = {
+      config: clone(base?.config ?? SCRATCH_CONFIG),
+      shell: [...DEFAULT_SHELL],
+      args: new Map(),
+      metaArgs: meta,
+      escape: esc,
+    };
     if (base) this.out(P.imageMessage(base.id));
     let image = base;
     // ONBUILD triggers of the base image run first; the new image does not inherit them
@@ -226,17 +299,29 @@ export class Builder {
   }
 
   /** Runs one instruction; returns the step's image. */
-  private async dispatch(ins: Instruction, st: StageState, parent: ImageRecord | undefined, stage: number, results: StageResult[]): Promise<ImageRecord | undefined> {
+  private async dispatch(
+    ins: Instruction,
+    st: StageState,
+    parent: ImageRecord | undefined,
+    stage: number,
+    results: StageResult[],
+  ): Promise<ImageRecord | undefined> {
     if (ins.cmd === 'arg') for (const w of ins.rest.split(/\s+/)) this.declared.add(w.split('=')[0]);
     if (ins.cmd === 'run') return this.runStep(ins, st, parent);
     if (ins.cmd === 'copy' || ins.cmd === 'add') return this.copyStep(ins, st, parent, stage, results);
-    if (!applyMetadata(ins, st, this.o.buildArgs)) throw new InvalidArgument(`unknown instruction: ${ins.cmd.toUpperCase()}`);
+    if (!applyMetadata(ins, st, this.o.buildArgs))
+      throw new InvalidArgument(`unknown instruction: ${ins.cmd.toUpperCase()}`);
     const createdBy = nopCreatedBy(st, ins);
     return this.commitStep(parent, st, createdBy, undefined);
   }
 
   /** The cached image for this step, or a new one made by `make` (a container id to commit, or none). */
-  private async commitStep(parent: ImageRecord | undefined, st: StageState, createdBy: string, make: (() => Promise<string | undefined>) | undefined): Promise<ImageRecord> {
+  private async commitStep(
+    parent: ImageRecord | undefined,
+    st: StageState,
+    createdBy: string,
+    make: (() => Promise<string | undefined>) | undefined,
+  ): Promise<ImageRecord> {
     const key = cacheKey(parent?.id ?? '', createdBy, st.config);
     if (!this.o.noCache) {
       const hit = this.be.cached(parent?.id ?? '', key);
@@ -268,14 +353,22 @@ export class Builder {
 
   private async dropContainer(id: string): Promise<void> {
     this.containers.delete(id);
-    await this.be.removeContainer(id).catch((e: unknown) => log.warn('build container not removed', { id, error: messageOf(e) }));
+    await this.be
+      .removeContainer(id)
+      .catch((e: unknown) => log.warn('build container not removed', { id, error: messageOf(e) }));
   }
 
   private async newContainer(parent: ImageRecord | undefined, body: Partial<CreateBody>): Promise<string> {
     if (!parent) throw new InvalidArgument('a RUN, COPY or ADD step needs files: FROM scratch has none yet');
     const id = await this.be.createContainer({
-      Image: parent.id, Entrypoint: [], Cmd: ['/bin/sh', '-c', '#(nop)'], Tty: false, AttachStdout: true, AttachStderr: true,
-      Labels: { 'cocon.build': 'intermediate' }, ...body,
+      Image: parent.id,
+      Entrypoint: [],
+      Cmd: ['/bin/sh', '-c', '#(nop)'],
+      Tty: false,
+      AttachStdout: true,
+      AttachStderr: true,
+      Labels: { 'cocon.build': 'intermediate' },
+      ...body,
       HostConfig: { ...this.o.hostConfig, NetworkMode: this.o.networkMode || 'default', ...(body.HostConfig ?? {}) },
     });
     this.containers.add(id);
@@ -283,13 +376,17 @@ export class Builder {
   }
 
   private async runStep(ins: Instruction, st: StageState, parent: ImageRecord | undefined): Promise<ImageRecord> {
-    for (const f of Object.keys(ins.flags)) throw new InvalidArgument(`the --${f} option requires BuildKit; cocon's builder is the legacy one`);
+    for (const f of Object.keys(ins.flags))
+      throw new InvalidArgument(`the --${f} option requires BuildKit; cocon's builder is the legacy one`);
     const cmd = commandLine(ins, st.shell);
     const args = runArgs(st);
     const createdBy = runCreatedBy(cmd, args);
     return this.commitStep(parent, st, createdBy, async () => {
       const id = await this.newContainer(parent, {
-        Cmd: cmd, Env: runEnv(st.config.Env ?? [], args), WorkingDir: st.config.WorkingDir ?? '', User: st.config.User ?? '',
+        Cmd: cmd,
+        Env: runEnv(st.config.Env ?? [], args),
+        WorkingDir: st.config.WorkingDir ?? '',
+        User: st.config.User ?? '',
       });
       this.out(P.runningIn(id));
       this.runShown.add(id);
@@ -309,22 +406,40 @@ export class Builder {
     });
   }
 
-  private async copyStep(ins: Instruction, st: StageState, parent: ImageRecord | undefined, stage: number, results: StageResult[]): Promise<ImageRecord> {
+  private async copyStep(
+    ins: Instruction,
+    st: StageState,
+    parent: ImageRecord | undefined,
+    stage: number,
+    results: StageResult[],
+  ): Promise<ImageRecord> {
     const name = ins.cmd.toUpperCase();
     for (const f of Object.keys(ins.flags)) {
       if (!['from', 'chown', 'chmod'].includes(f) || (f === 'from' && ins.cmd === 'add')) {
-        throw new InvalidArgument(f === 'link' || f === 'parents' || f === 'exclude' || f === 'checksum' || f === 'keep-git-dir' ? `the --${f} option requires BuildKit; cocon's builder is the legacy one` : `Unknown flag: ${f}`);
+        throw new InvalidArgument(
+          f === 'link' || f === 'parents' || f === 'exclude' || f === 'checksum' || f === 'keep-git-dir'
+            ? `the --${f} option requires BuildKit; cocon's builder is the legacy one`
+            : `Unknown flag: ${f}`,
+        );
       }
     }
     const vars = visibleVars(st);
-    const words = ins.json ? ins.json.map((w) => processWord(w, vars, st.escape)) : processWords(ins.rest, vars, st.escape);
-    if (words.length < 2) throw new InvalidArgument(`${name} requires at least two arguments, but only one was provided. Destination could not be determined.`);
+    const words = ins.json
+      ? ins.json.map((w) => processWord(w, vars, st.escape))
+      : processWords(ins.rest, vars, st.escape);
+    if (words.length < 2)
+      throw new InvalidArgument(
+        `${name} requires at least two arguments, but only one was provided. Destination could not be determined.`,
+      );
     const rawDest = words[words.length - 1];
     const wd = st.config.WorkingDir || '/';
-    let dest = posix.isAbsolute(rawDest) ? rawDest : posix.join(wd, rawDest) + (rawDest.endsWith('/') || rawDest === '.' ? '/' : '');
+    let dest = posix.isAbsolute(rawDest)
+      ? rawDest
+      : posix.join(wd, rawDest) + (rawDest.endsWith('/') || rawDest === '.' ? '/' : '');
     if (dest.endsWith('//')) dest = dest.replace(/\/+$/, '/');
     const chmod = ins.flags.chmod ? Number.parseInt(ins.flags.chmod, 8) : undefined;
-    if (ins.flags.chmod && (!/^[0-7]{3,4}$/.test(ins.flags.chmod) || Number.isNaN(chmod))) throw new InvalidArgument(`invalid chmod parameter: ${ins.flags.chmod}`);
+    if (ins.flags.chmod && (!/^[0-7]{3,4}$/.test(ins.flags.chmod) || Number.isNaN(chmod)))
+      throw new InvalidArgument(`invalid chmod parameter: ${ins.flags.chmod}`);
     // the sources' root: the context, or another stage's / an image's filesystem
     let srcRoot = this.contextDir;
     let fromMount: { dir: string; release: () => Promise<void> } | undefined;
@@ -337,9 +452,13 @@ export class Builder {
         let img: ImageRecord | undefined;
         if ('stage' in r) img = results[r.stage].image;
         else {
-          try { img = this.be.image(r.image); } catch (e) {
+          try {
+            img = this.be.image(r.image);
+          } catch (e) {
             if (!(e instanceof NotFound)) throw e;
-            try { img = await this.be.pull(r.image, (m) => this.out(m)); } catch (e2) {
+            try {
+              img = await this.be.pull(r.image, (m) => this.out(m));
+            } catch (e2) {
               throw new InvalidArgument(`invalid from flag value ${ref}: ${messageOf(e2)}`);
             }
           }
@@ -352,7 +471,8 @@ export class Builder {
       const sources: string[] = [];
       const urls = ins.cmd === 'add' ? words.slice(0, -1).filter((w) => /^https?:\/\//.test(w)) : [];
       if (urls.length) {
-        if (urls.length !== words.length - 1) throw new InvalidArgument('ADD: URLs and local sources cannot be mixed in one instruction');
+        if (urls.length !== words.length - 1)
+          throw new InvalidArgument('ADD: URLs and local sources cannot be mixed in one instruction');
         if (fromMount) throw new InvalidArgument('ADD of a URL takes no --from');
         downloads = mkdtempSync(join(this.be.tmpRoot, 'tmp-add-'));
         srcRoot = downloads;
@@ -363,15 +483,20 @@ export class Builder {
         const found = expandSource(srcRoot, w);
         if (!found.length) throw new InvalidArgument(`${name} failed: no source files were specified`);
         for (const f of found) {
-          if (!statSource(srcRoot, f)) throw new InvalidArgument(`${name} failed: file not found in build context or excluded by .dockerignore: stat ${w}: file does not exist`);
+          if (!statSource(srcRoot, f))
+            throw new InvalidArgument(
+              `${name} failed: file not found in build context or excluded by .dockerignore: stat ${w}: file does not exist`,
+            );
         }
         sources.push(...found);
       }
       const groups: SourceEntry[][] = [];
       for (const s of sources) groups.push(await sourceEntries(srcRoot, s));
       const digest = sourcesDigest(groups);
-      const createdBy = copyCreatedBy(st, ins.cmd as 'copy' | 'add', fromLabel ? `${digest} from ${fromLabel}` : digest, dest)
-        + (ins.flags.chown ? `--chown=${ins.flags.chown} ` : '') + (ins.flags.chmod ? `--chmod=${ins.flags.chmod} ` : '');
+      const createdBy =
+        copyCreatedBy(st, ins.cmd as 'copy' | 'add', fromLabel ? `${digest} from ${fromLabel}` : digest, dest) +
+        (ins.flags.chown ? `--chown=${ins.flags.chown} ` : '') +
+        (ins.flags.chmod ? `--chmod=${ins.flags.chmod} ` : '');
       return await this.commitStep(parent, st, createdBy, async () => {
         const id = await this.newContainer(parent, {});
         const m = await this.be.mountContainer(id, true);
@@ -391,8 +516,19 @@ export class Builder {
             }
           }
           // a downloaded file is copied as it is, never extracted
-          await copyInto({ srcRoot, sources, destRoot: m.dir, dest, owner, chmod, add: ins.cmd === 'add' && !downloads, tmpRoot: this.be.tmpRoot });
-        } finally { await m.release(); }
+          await copyInto({
+            srcRoot,
+            sources,
+            destRoot: m.dir,
+            dest,
+            owner,
+            chmod,
+            add: ins.cmd === 'add' && !downloads,
+            tmpRoot: this.be.tmpRoot,
+          });
+        } finally {
+          await m.release();
+        }
         return id;
       });
     } finally {
@@ -408,15 +544,21 @@ export class Builder {
  */
 async function download(url: string, dir: string, name?: string): Promise<string> {
   let res: Response;
-  try { res = await fetch(url, { redirect: 'follow' }); } catch (e) {
+  try {
+    res = await fetch(url, { redirect: 'follow' });
+  } catch (e) {
     const cause = (e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : messageOf(e);
     throw new InvalidArgument(`ADD failed: Get "${url}": ${cause}`);
   }
   if (!res.ok || !res.body) throw new InvalidArgument(`ADD failed: Get "${url}": unexpected status code ${res.status}`);
   const file = name || decodeURIComponent(new URL(url).pathname.split('/').filter(Boolean).pop() ?? '') || 'download';
-  if (file.includes('/') || file === '..' || file === '.') throw new InvalidArgument(`ADD failed: cannot name a file after ${url}`);
+  if (file.includes('/') || file === '..' || file === '.')
+    throw new InvalidArgument(`ADD failed: cannot name a file after ${url}`);
   const path = join(dir, file);
-  await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>), createWriteStream(path, { mode: 0o600 }));
+  await pipeline(
+    Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>),
+    createWriteStream(path, { mode: 0o600 }),
+  );
   chmodSync(path, 0o600);
   const lm = Date.parse(res.headers.get('last-modified') ?? '');
   if (Number.isFinite(lm)) utimesSync(path, lm / 1000, lm / 1000);

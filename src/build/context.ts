@@ -18,20 +18,47 @@ import { globRegExp, hasGlob } from './glob.js';
 import type { SourceEntry } from './instructions.js';
 
 /** How the context is extracted: like an image layer, without whiteouts or devices. */
-const CONTEXT: ExtractRules = { absolute: 'refuse', symlinkParents: 'refuse', whiteouts: false, devices: 'skip', replaceDirs: true, rootEntry: false };
+const CONTEXT: ExtractRules = {
+  absolute: 'refuse',
+  symlinkParents: 'refuse',
+  whiteouts: false,
+  devices: 'skip',
+  replaceDirs: true,
+  rootEntry: false,
+};
 
 /** Reads the first bytes of a stream and gives them back: [head, the whole stream]. */
 async function peek(src: Readable, n: number): Promise<[Buffer, Readable]> {
-  const chunks: Buffer[] = []; let len = 0;
+  const chunks: Buffer[] = [];
+  let len = 0;
   for (;;) {
     const c = src.read() as Buffer | null;
-    if (c) { chunks.push(c); len += c.length; if (len >= n) break; continue; }
+    if (c) {
+      chunks.push(c);
+      len += c.length;
+      if (len >= n) break;
+      continue;
+    }
     if (src.readableEnded || src.destroyed) break;
     const more = await new Promise<boolean>((resolve) => {
-      const done = () => { cleanup(); resolve(false); };
-      const ready = () => { cleanup(); resolve(true); };
-      const cleanup = () => { src.off('readable', ready); src.off('end', done); src.off('error', done); src.off('close', done); };
-      src.once('readable', ready); src.once('end', done); src.once('error', done); src.once('close', done);
+      const done = () => {
+        cleanup();
+        resolve(false);
+      };
+      const ready = () => {
+        cleanup();
+        resolve(true);
+      };
+      const cleanup = () => {
+        src.off('readable', ready);
+        src.off('end', done);
+        src.off('error', done);
+        src.off('close', done);
+      };
+      src.once('readable', ready);
+      src.once('end', done);
+      src.once('error', done);
+      src.once('close', done);
     });
     if (!more) break;
   }
@@ -63,7 +90,8 @@ export async function receiveContext(body: Readable, tmpRoot: string): Promise<s
   } catch (e) {
     rmSync(dir, { recursive: true, force: true });
     if (e instanceof LayerError) throw new InvalidArgument(`invalid build context: ${e.message}`);
-    if ((e as NodeJS.ErrnoException).code === 'Z_DATA_ERROR') throw new InvalidArgument(`invalid build context: ${(e as Error).message}`);
+    if ((e as NodeJS.ErrnoException).code === 'Z_DATA_ERROR')
+      throw new InvalidArgument(`invalid build context: ${(e as Error).message}`);
     throw e;
   }
 }
@@ -71,12 +99,27 @@ export async function receiveContext(body: Readable, tmpRoot: string): Promise<s
 /** Reads a file of the context (its path resolved inside the context). NotFound with docker's words when missing. */
 export function readContextFile(dir: string, path: string): Buffer | undefined {
   let l;
-  try { l = locate(dir, path, true); } catch (e) { if (e instanceof RootPathError) return undefined; throw e; }
+  try {
+    l = locate(dir, path, true);
+  } catch (e) {
+    if (e instanceof RootPathError) return undefined;
+    throw e;
+  }
   try {
     let fd: number;
-    try { fd = openFileIn(l.dir, l.name); } catch { return undefined; }
-    try { return readFileSync(fd); } finally { closeSync(fd); }
-  } finally { l.close(); }
+    try {
+      fd = openFileIn(l.dir, l.name);
+    } catch {
+      return undefined;
+    }
+    try {
+      return readFileSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } finally {
+    l.close();
+  }
 }
 
 /** The Dockerfile's text: `name` inside the context (docker also tries lower-case "dockerfile" for the default). */
@@ -100,7 +143,10 @@ export function applyDockerignore(dir: string): void {
       const st = lstatSync(join(dir, r));
       if (isIgnored(r, patterns)) {
         // a directory with re-included paths below stays, minus what is still ignored
-        if (st.isDirectory() && patterns.some((p) => p.exclusion)) { walk(r); continue; }
+        if (st.isDirectory() && patterns.some((p) => p.exclusion)) {
+          walk(r);
+          continue;
+        }
         rmSync(join(dir, r), { recursive: true, force: true });
         continue;
       }
@@ -116,7 +162,8 @@ export function applyDockerignore(dir: string): void {
  */
 export function expandSource(dir: string, src: string): string[] {
   const cleaned = posix.normalize(src.replace(/^\/+/, ''));
-  if (cleaned === '..' || cleaned.startsWith('../')) throw new InvalidArgument(`forbidden path outside the build context: ${src} ()`);
+  if (cleaned === '..' || cleaned.startsWith('../'))
+    throw new InvalidArgument(`forbidden path outside the build context: ${src} ()`);
   const rel = cleaned === '.' ? '' : cleaned.replace(/\/+$/, '');
   if (!hasGlob(rel)) return [rel];
   const re = globRegExp(rel);
@@ -124,11 +171,23 @@ export function expandSource(dir: string, src: string): string[] {
   const out: string[] = [];
   const walk = (r: string, d: number): void => {
     let names: string[];
-    try { names = readdirSync(join(dir, r)).sort(); } catch { return; }
+    try {
+      names = readdirSync(join(dir, r)).sort();
+    } catch {
+      return;
+    }
     for (const n of names) {
       const p = r ? `${r}/${n}` : n;
-      if (d === depth) { if (re.test(p)) out.push(p); continue; }
-      let st; try { st = lstatSync(join(dir, p)); } catch { continue; }
+      if (d === depth) {
+        if (re.test(p)) out.push(p);
+        continue;
+      }
+      let st;
+      try {
+        st = lstatSync(join(dir, p));
+      } catch {
+        continue;
+      }
       if (st.isDirectory()) walk(p, d + 1);
     }
   };
@@ -144,30 +203,55 @@ export async function sourceEntries(root: string, rel: string): Promise<SourceEn
     const ex = extract();
     ex.on('entry', (h: Header, stream, next) => {
       const hash = createHash('sha256');
-      stream.on('data', (b: unknown) => { hash.update(b as Buffer); });
+      stream.on('data', (b: unknown) => {
+        hash.update(b as Buffer);
+      });
       stream.on('end', () => {
         const type = h.type === 'directory' ? 'dir' : h.type === 'symlink' ? 'symlink' : 'file';
-        out.push({ path: h.name, type, mode: h.mode ?? 0, uid: h.uid ?? 0, gid: h.gid ?? 0, size: h.size ?? 0, link: h.linkname ?? undefined, digest: type === 'file' ? hash.digest('hex') : undefined });
+        out.push({
+          path: h.name,
+          type,
+          mode: h.mode ?? 0,
+          uid: h.uid ?? 0,
+          gid: h.gid ?? 0,
+          size: h.size ?? 0,
+          link: h.linkname ?? undefined,
+          digest: type === 'file' ? hash.digest('hex') : undefined,
+        });
         next();
       });
       stream.resume();
     });
     const tar = packLocated(l, '.');
     await new Promise<void>((resolve, reject) => {
-      ex.on('finish', resolve); ex.on('error', reject); tar.on('error', reject);
+      ex.on('finish', resolve);
+      ex.on('error', reject);
+      tar.on('error', reject);
       tar.pipe(ex);
     });
     return out;
-  } finally { l.close(); }
+  } finally {
+    l.close();
+  }
 }
 
 /** Whether a source exists in the context (resolved inside it); its stat when it does. */
 export function statSource(root: string, rel: string): ReturnType<typeof statLocated> | undefined {
   let l;
-  try { l = locate(root, rel, true); } catch (e) { if (e instanceof RootPathError) return undefined; throw e; }
+  try {
+    l = locate(root, rel, true);
+  } catch (e) {
+    if (e instanceof RootPathError) return undefined;
+    throw e;
+  }
   try {
     const st = statLocated(l);
     if (st.isLink) return undefined; // a dangling link (or one that leads out and is resolved to nothing)
     return st;
-  } catch (e) { if (e instanceof RootPathError) return undefined; throw e; } finally { l.close(); }
+  } catch (e) {
+    if (e instanceof RootPathError) return undefined;
+    throw e;
+  } finally {
+    l.close();
+  }
 }

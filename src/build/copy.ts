@@ -18,9 +18,19 @@ import { checkLocatedDir, locate, packLocated, statLocated } from '../sys/tarstr
 import { openFileIn, RootPathError, SafeRoot } from '../sys/saferoot.js';
 
 /** COPY's extraction: names relative to the destination, symlinks in the image resolved inside its root. */
-const INTO_IMAGE: ExtractRules = { absolute: 'strip', symlinkParents: 'follow', whiteouts: false, devices: 'create', replaceDirs: true, rootEntry: false };
+const INTO_IMAGE: ExtractRules = {
+  absolute: 'strip',
+  symlinkParents: 'follow',
+  whiteouts: false,
+  devices: 'create',
+  replaceDirs: true,
+  rootEntry: false,
+};
 
-export interface CopyOwner { uid: number; gid: number }
+export interface CopyOwner {
+  uid: number;
+  gid: number;
+}
 
 /** Rewrites owners (and modes, with --chmod) of a tar stream's entries. */
 function retarget(src: Readable, owner: CopyOwner, chmod: number | undefined): Readable {
@@ -47,8 +57,19 @@ function retarget(src: Readable, owner: CopyOwner, chmod: number | undefined): R
 /** Whether `path` is a directory in the root (symlinks resolved inside it). */
 export function isDirIn(root: string, path: string): boolean {
   let l;
-  try { l = locate(root, path, true); } catch { return false; }
-  try { checkLocatedDir(l); return true; } catch { return false; } finally { l.close(); }
+  try {
+    l = locate(root, path, true);
+  } catch {
+    return false;
+  }
+  try {
+    checkLocatedDir(l);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    l.close();
+  }
 }
 
 /** A local file ADD extracts: compressed (gzip, bzip2, xz, zstd) or a plain tar ('none'); undefined: not an archive. */
@@ -86,13 +107,24 @@ export async function copyInto(r: CopyRequest): Promise<void> {
   const dest = r.dest.length > 1 ? r.dest.replace(/\/+$/, '') : r.dest;
   for (const src of r.sources) {
     let l;
-    try { l = locate(r.srcRoot, src, true); } catch (e) {
-      if (e instanceof RootPathError) throw new InvalidArgument(`file not found in build context or excluded by .dockerignore: stat ${src}: file does not exist`);
+    try {
+      l = locate(r.srcRoot, src, true);
+    } catch (e) {
+      if (e instanceof RootPathError)
+        throw new InvalidArgument(
+          `file not found in build context or excluded by .dockerignore: stat ${src}: file does not exist`,
+        );
       throw e;
     }
     try {
       let st;
-      try { st = statLocated(l); } catch { throw new InvalidArgument(`file not found in build context or excluded by .dockerignore: stat ${src}: file does not exist`); }
+      try {
+        st = statLocated(l);
+      } catch {
+        throw new InvalidArgument(
+          `file not found in build context or excluded by .dockerignore: stat ${src}: file does not exist`,
+        );
+      }
       if (st.isDir) {
         mkdirIn(r.destRoot, dest);
         await extractInto(packLocated(l, '.'), r, dest);
@@ -100,38 +132,60 @@ export async function copyInto(r: CopyRequest): Promise<void> {
       }
       if (r.add && !st.isLink) {
         const kind = archiveKind(l.dir, l.name);
-        if (kind) { await addArchive(l.dir, l.name, kind, r, dest); continue; }
+        if (kind) {
+          await addArchive(l.dir, l.name, kind, r, dest);
+          continue;
+        }
       }
       const base = src.split('/').pop() || src;
       if (destDir) await extractInto(packLocated(l, base), r, dest);
       else await extractInto(packLocated(l, posix.basename(dest)), r, posix.dirname(dest));
-    } finally { l.close(); }
+    } finally {
+      l.close();
+    }
   }
 }
 
 /** Creates a directory (and its parents) inside the root, symlinks resolved inside it. */
 function mkdirIn(root: string, path: string): void {
   const sr = SafeRoot.open(root);
-  try { closeSync(sr.openDir(path, { create: true, symlinks: 'follow' })); } catch (e) {
-    if (e instanceof RootPathError) throw new InvalidArgument(`failed to copy files: cannot create ${path}: ${e.message}`);
+  try {
+    closeSync(sr.openDir(path, { create: true, symlinks: 'follow' }));
+  } catch (e) {
+    if (e instanceof RootPathError)
+      throw new InvalidArgument(`failed to copy files: cannot create ${path}: ${e.message}`);
     throw e;
-  } finally { sr.close(); }
+  } finally {
+    sr.close();
+  }
 }
 
 function archiveKind(dir: number, name: string): ArchiveKind {
   let fd: number;
-  try { fd = openFileIn(dir, name); } catch { return undefined; }
+  try {
+    fd = openFileIn(dir, name);
+  } catch {
+    return undefined;
+  }
   try {
     const head = Buffer.alloc(512);
     const n = readSync(fd, head, 0, 512, 0);
     const c = sniff(head.subarray(0, n));
     if (c !== 'none') return c;
     return n >= 262 && head.subarray(257, 262).toString('latin1') === 'ustar' ? 'none' : undefined;
-  } finally { closeSync(fd); }
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** ADD of a local archive: its entries (names cleaned, '..' refused) land under the destination directory. */
-async function addArchive(dir: number, name: string, kind: Exclude<ArchiveKind, undefined>, r: CopyRequest, dest: string): Promise<void> {
+async function addArchive(
+  dir: number,
+  name: string,
+  kind: Exclude<ArchiveKind, undefined>,
+  r: CopyRequest,
+  dest: string,
+): Promise<void> {
   const fd = openFileIn(dir, name);
   const src = createReadStream('', { fd, autoClose: true });
   await extractInto(kind === 'none' ? src : src.pipe(decompressor(kind)), r, dest);

@@ -8,8 +8,26 @@
 // Errors are InvalidArgument with docker's wording: "Dockerfile parse error line N: <what>".
 import { InvalidArgument } from '../core/errors.js';
 
-export const INSTRUCTIONS = new Set(['add', 'arg', 'cmd', 'copy', 'entrypoint', 'env', 'expose', 'from', 'healthcheck', 'label',
-  'maintainer', 'onbuild', 'run', 'shell', 'stopsignal', 'user', 'volume', 'workdir']);
+export const INSTRUCTIONS = new Set([
+  'add',
+  'arg',
+  'cmd',
+  'copy',
+  'entrypoint',
+  'env',
+  'expose',
+  'from',
+  'healthcheck',
+  'label',
+  'maintainer',
+  'onbuild',
+  'run',
+  'shell',
+  'stopsignal',
+  'user',
+  'volume',
+  'workdir',
+]);
 const JSON_FORMS = new Set(['run', 'cmd', 'entrypoint', 'shell', 'copy', 'add', 'volume']);
 
 export interface Instruction {
@@ -34,7 +52,12 @@ export interface Dockerfile {
 }
 
 export class ParseError extends InvalidArgument {
-  constructor(readonly line: number, what: string) { super(`Dockerfile parse error line ${line}: ${what}`); }
+  constructor(
+    readonly line: number,
+    what: string,
+  ) {
+    super(`Dockerfile parse error line ${line}: ${what}`);
+  }
 }
 
 const DIRECTIVE = /^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$/;
@@ -46,7 +69,9 @@ export function jsonArray(s: string): string[] | undefined {
   try {
     const v: unknown = JSON.parse(t);
     if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
-  } catch { /* shell form */ }
+  } catch {
+    /* shell form */
+  }
   return undefined;
 }
 
@@ -74,10 +99,14 @@ export function parseInstruction(text: string, line: number, endLine = line): In
   let { flags, rest } = splitFlags((m[2] ?? '').trim());
   if (!['from', 'copy', 'add', 'healthcheck', 'run'].includes(cmd) && Object.keys(flags).length) {
     // other instructions take no flags: the words are their arguments
-    flags = {}; rest = (m[2] ?? '').trim();
+    flags = {};
+    rest = (m[2] ?? '').trim();
   }
   const ins: Instruction = { cmd, original: text.trim(), line, endLine, flags, rest };
-  if (JSON_FORMS.has(cmd)) { const j = jsonArray(rest); if (j) ins.json = j; }
+  if (JSON_FORMS.has(cmd)) {
+    const j = jsonArray(rest);
+    if (j) ins.json = j;
+  }
   if (cmd === 'shell' && !ins.json) throw new ParseError(line, 'SHELL requires the arguments to be in JSON form');
   if (rest === '' && !['cmd', 'entrypoint', 'run'].includes(cmd)) {
     throw new ParseError(line, `${cmd.toUpperCase()} requires at least one argument`);
@@ -100,7 +129,8 @@ export function parseDockerfile(text: string): Dockerfile {
     if (seen.has(name)) throw new ParseError(i + 1, `only one ${name} parser directive can be used`);
     seen.add(name);
     if (name === 'escape') {
-      if (m[2] !== '\\' && m[2] !== '`') throw new ParseError(i + 1, `invalid escape token '${m[2]}' does not match ${'`'} or \\`);
+      if (m[2] !== '\\' && m[2] !== '`')
+        throw new ParseError(i + 1, `invalid escape token '${m[2]}' does not match ${'`'} or \\`);
       esc = m[2];
     }
   }
@@ -109,7 +139,10 @@ export function parseDockerfile(text: string): Dockerfile {
   while (i < lines.length) {
     const raw = lines[i];
     const t = raw.trim();
-    if (t === '' || t.startsWith('#')) { i++; continue; }
+    if (t === '' || t.startsWith('#')) {
+      i++;
+      continue;
+    }
     const start = i + 1;
     let joined = '';
     let cur = raw.replace(/^\s+/, '');

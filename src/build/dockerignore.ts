@@ -4,13 +4,20 @@
 //   - '!pattern' re-includes; the last matching pattern wins
 //   - a pattern matching a directory excludes everything under it
 
-export interface IgnorePattern { re: RegExp; exclusion: boolean; raw: string }
+export interface IgnorePattern {
+  re: RegExp;
+  exclusion: boolean;
+  raw: string;
+}
 
 function clean(p: string): string {
   const parts: string[] = [];
   for (const seg of p.split('/')) {
     if (seg === '' || seg === '.') continue;
-    if (seg === '..') { parts.pop(); continue; }
+    if (seg === '..') {
+      parts.pop();
+      continue;
+    }
     parts.push(seg);
   }
   return parts.join('/');
@@ -24,14 +31,24 @@ function toRegExp(pattern: string): RegExp {
       if (pattern[i + 1] === '*') {
         i++;
         // '**/' matches zero or more directories; a trailing '**' matches everything
-        if (pattern[i + 1] === '/') { i++; re += '(?:.*/)?'; } else re += '.*';
+        if (pattern[i + 1] === '/') {
+          i++;
+          re += '(?:.*/)?';
+        } else re += '.*';
       } else re += '[^/]*';
     } else if (c === '?') re += '[^/]';
-    else if (c === '\\' && i + 1 < pattern.length) { i++; re += pattern[i].replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'); }
-    else if (c === '[') {
+    else if (c === '\\' && i + 1 < pattern.length) {
+      i++;
+      re += pattern[i].replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+    } else if (c === '[') {
       const end = pattern.indexOf(']', i + 1);
       if (end < 0) re += '\\[';
-      else { let cls = pattern.slice(i + 1, end); if (cls.startsWith('!')) cls = '^' + cls.slice(1); re += `[${cls}]`; i = end; }
+      else {
+        let cls = pattern.slice(i + 1, end);
+        if (cls.startsWith('!')) cls = '^' + cls.slice(1);
+        re += `[${cls}]`;
+        i = end;
+      }
     } else re += c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
   }
   return new RegExp(re + '$');
@@ -43,7 +60,10 @@ export function parseDockerignore(text: string): IgnorePattern[] {
     line = line.trim();
     if (!line || line.startsWith('#')) continue;
     let exclusion = false;
-    if (line.startsWith('!')) { exclusion = true; line = line.slice(1).trim(); }
+    if (line.startsWith('!')) {
+      exclusion = true;
+      line = line.slice(1).trim();
+    }
     const p = clean(line);
     if (!p) continue;
     out.push({ re: toRegExp(p), exclusion, raw: line });

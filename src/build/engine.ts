@@ -22,7 +22,13 @@ import { sinkDuplex } from './builder.js';
 export type Puller = (ref: string, emit: Emit) => Promise<ImageRecord>;
 
 /** `tmpRoot`: context and download dirs (data root); `mountRoot`: where image views are mounted (exec root). */
-export function engineBackend(images: ImageService, containers: ContainerService, tmpRoot: string, mountRoot: string, pull: Puller): BuildBackend {
+export function engineBackend(
+  images: ImageService,
+  containers: ContainerService,
+  tmpRoot: string,
+  mountRoot: string,
+  pull: Puller,
+): BuildBackend {
   return {
     tmpRoot,
     image: (ref) => images.get(ref),
@@ -34,17 +40,30 @@ export function engineBackend(images: ImageService, containers: ContainerService
     async runContainer(id, out, cancel) {
       const bridge = await containers.attach(id, sinkDuplex(out), { stdin: false, stdout: true, stderr: true });
       const w = containers.wait(id, 'next-exit');
-      const kill = () => { void containers.kill(id, 'KILL').catch(() => undefined); };
-      try { await containers.start(id); } catch (e) { w.cancel(); bridge.close(); throw e; }
+      const kill = () => {
+        void containers.kill(id, 'KILL').catch(() => undefined);
+      };
+      try {
+        await containers.start(id);
+      } catch (e) {
+        w.cancel();
+        bridge.close();
+        throw e;
+      }
       // a cancel that came while the container was starting found nothing to kill yet
-      if (cancel.aborted) kill(); else cancel.addEventListener('abort', kill, { once: true });
+      if (cancel.aborted) kill();
+      else cancel.addEventListener('abort', kill, { once: true });
       const code = await w.promise.finally(() => cancel.removeEventListener('abort', kill));
       // the output still in flight arrives before the attach socket closes
       await Promise.race([bridge.done, new Promise((r) => setTimeout(r, 2000))]);
       return code;
     },
-    async killContainer(id) { await containers.kill(id, 'KILL'); },
-    async removeContainer(id) { await containers.remove(id, true, true); },
+    async killContainer(id) {
+      await containers.kill(id, 'KILL');
+    },
+    async removeContainer(id) {
+      await containers.remove(id, true, true);
+    },
     mountContainer: (id, writable) => containers.exportRoot(id, writable),
     async mountImage(img) {
       // a read-only view of the image's layers (COPY --from): no container needed
@@ -57,7 +76,14 @@ export function engineBackend(images: ImageService, containers: ContainerService
         rmSync(dir, { recursive: true, force: true });
         throw e;
       }
-      return { dir, release: async () => { await unmount(dir); await images.snapshots.remove(key); rmSync(dir, { recursive: true, force: true }); } };
+      return {
+        dir,
+        release: async () => {
+          await unmount(dir);
+          await images.snapshots.remove(key);
+          rmSync(dir, { recursive: true, force: true });
+        },
+      };
     },
     containerLayer: (id) => containers.layer(id),
   };
@@ -78,7 +104,19 @@ export interface CommitOptions {
 /** The image config a commit starts from: the container's own config. */
 function containerImageConfig(c: Record<string, unknown>): ImageConfig {
   const out: ImageConfig = {};
-  const keys = ['Env', 'Cmd', 'Entrypoint', 'WorkingDir', 'User', 'ExposedPorts', 'Volumes', 'Labels', 'StopSignal', 'OnBuild', 'Healthcheck'] as const;
+  const keys = [
+    'Env',
+    'Cmd',
+    'Entrypoint',
+    'WorkingDir',
+    'User',
+    'ExposedPorts',
+    'Volumes',
+    'Labels',
+    'StopSignal',
+    'OnBuild',
+    'Healthcheck',
+  ] as const;
   for (const k of keys) {
     const v = c[k];
     if (v === undefined || v === null || v === '') continue;
@@ -89,12 +127,17 @@ function containerImageConfig(c: Record<string, unknown>): ImageConfig {
 }
 
 /** POST /commit: a new image from a container's changes. Returns the image id. */
-export async function commitContainer(images: ImageService, containers: ContainerService, o: CommitOptions): Promise<string> {
+export async function commitContainer(
+  images: ImageService,
+  containers: ContainerService,
+  o: CommitOptions,
+): Promise<string> {
   const r = containers.lookup(o.container);
   if (!o.repo && o.tag) throw new InvalidArgument('tag is specified without a repository');
   const target = o.repo ? targetReference(o.repo, o.tag) : undefined;
   const parent = images.byId(r.imageId);
-  if (!parent) throw new Conflict(`the image of container ${r.id.slice(0, 12)} was deleted: cannot commit on top of it`);
+  if (!parent)
+    throw new Conflict(`the image of container ${r.id.slice(0, 12)} was deleted: cannot commit on top of it`);
   const base = { ...containerImageConfig(r.config as unknown as Record<string, unknown>), ...(o.config ?? {}) };
   const config = applyChanges(base, o.changes);
   const createdBy = [r.path, ...r.args].join(' ');
@@ -103,7 +146,14 @@ export async function commitContainer(images: ImageService, containers: Containe
   let id: string;
   try {
     const layer: Readable = await containers.layer(r.id);
-    id = await images.commitImage({ parent, layer, config, createdBy, comment: o.comment || undefined, author: o.author || undefined });
+    id = await images.commitImage({
+      parent,
+      layer,
+      config,
+      createdBy,
+      comment: o.comment || undefined,
+      author: o.author || undefined,
+    });
   } finally {
     if (pause) await containers.unpause(r.id).catch(() => undefined);
   }

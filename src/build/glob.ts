@@ -13,9 +13,12 @@ export function globRegExp(pattern: string): RegExp {
       if (end < 0) throw new InvalidArgument(`syntax error in pattern: ${pattern}`);
       let cls = pattern.slice(i + 1, end);
       if (cls.startsWith('^') || cls.startsWith('!')) cls = '^' + cls.slice(1);
-      re += `[${cls.replace(/\\/g, '\\\\')}]`; i = end;
-    } else if (c === '\\' && i + 1 < pattern.length) { i++; re += pattern[i].replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'); }
-    else re += c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+      re += `[${cls.replace(/\\/g, '\\\\')}]`;
+      i = end;
+    } else if (c === '\\' && i + 1 < pattern.length) {
+      i++;
+      re += pattern[i].replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+    } else re += c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
   }
   return new RegExp(re + '$');
 }

@@ -9,7 +9,16 @@ import { InvalidArgument } from '../core/errors.js';
 import { parseExpose, validSignal } from '../images/changes.js';
 import type { ImageConfig } from '../images/types.js';
 import { jsonArray, parseInstruction, type Instruction } from './dockerfile.js';
-import { argDecl, argValue, envVars, keyValues, PREDEFINED_ARGS, processWord, processWords, type Vars } from './vars.js';
+import {
+  argDecl,
+  argValue,
+  envVars,
+  keyValues,
+  PREDEFINED_ARGS,
+  processWord,
+  processWords,
+  type Vars,
+} from './vars.js';
 
 export const DEFAULT_SHELL = ['/bin/sh', '-c'];
 
@@ -40,22 +49,33 @@ export function runArgs(s: StageState): Vars {
 }
 
 /** `ARG a=b c` in a stage (or before FROM, with `buildArgs` the request's --build-arg values). */
-export function declareArgs(ins: Instruction, into: Vars, vars: Vars, buildArgs: Record<string, string | null>, meta?: Vars, esc = '\\'): void {
+export function declareArgs(
+  ins: Instruction,
+  into: Vars,
+  vars: Vars,
+  buildArgs: Record<string, string | null>,
+  meta?: Vars,
+  esc = '\\',
+): void {
   for (const [name, dflt] of argDecl(ins.rest, vars, esc)) {
     const value = argValue(name, dflt ?? meta?.get(name), buildArgs);
-    if (value !== undefined) into.set(name, value); else into.delete(name);
+    if (value !== undefined) into.set(name, value);
+    else into.delete(name);
   }
 }
 
 /** --build-arg names no ARG consumed: docker warns about them after the build. */
 export function unusedArgs(buildArgs: Record<string, string | null>, declared: Set<string>): string[] {
-  return Object.keys(buildArgs).filter((k) => !declared.has(k) && !PREDEFINED_ARGS.includes(k)).sort();
+  return Object.keys(buildArgs)
+    .filter((k) => !declared.has(k) && !PREDEFINED_ARGS.includes(k))
+    .sort();
 }
 
 function setEnv(c: ImageConfig, k: string, v: string): void {
   const env = c.Env ? [...c.Env] : [];
   const i = env.findIndex((e) => e === k || e.startsWith(k + '='));
-  if (i >= 0) env[i] = `${k}=${v}`; else env.push(`${k}=${v}`);
+  if (i >= 0) env[i] = `${k}=${v}`;
+  else env.push(`${k}=${v}`);
   c.Env = env;
 }
 
@@ -70,7 +90,8 @@ const NS: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, 
 
 /** Go duration ("30s", "1m30s") in nanoseconds. */
 export function parseDuration(s: string): number {
-  let rest = s; let total = 0;
+  let rest = s;
+  let total = 0;
   if (rest === '0') return 0;
   while (rest) {
     const m = /^(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/.exec(rest);
@@ -98,7 +119,10 @@ export function applyMetadata(ins: Instruction, s: StageState, buildArgs: Record
   };
   switch (ins.cmd) {
     case 'env':
-      for (const [k, v] of keyValues('env', ins.rest, vars, esc)) { setEnv(c, k, v); vars.set(k, v); }
+      for (const [k, v] of keyValues('env', ins.rest, vars, esc)) {
+        setEnv(c, k, v);
+        vars.set(k, v);
+      }
       return true;
     case 'arg':
       declareArgs(ins, s.args, vars, buildArgs, s.metaArgs, esc);
@@ -109,7 +133,8 @@ export function applyMetadata(ins: Instruction, s: StageState, buildArgs: Record
       c.Labels = labels;
       return true;
     }
-    case 'maintainer': return true; // deprecated; kept in history only
+    case 'maintainer':
+      return true; // deprecated; kept in history only
     case 'expose': {
       const ports = { ...(c.ExposedPorts ?? {}) };
       for (const p of parseExpose(words())) ports[p] = {};
@@ -133,20 +158,29 @@ export function applyMetadata(ins: Instruction, s: StageState, buildArgs: Record
       c.WorkingDir = d;
       return true;
     }
-    case 'user': c.User = one('USER'); return true;
+    case 'user':
+      c.User = one('USER');
+      return true;
     case 'stopsignal': {
       const sig = one('STOPSIGNAL');
       if (!validSignal(sig)) throw new InvalidArgument(`Invalid signal: ${sig}`);
       c.StopSignal = sig;
       return true;
     }
-    case 'cmd': c.Cmd = commandLine(ins, s.shell); return true;
-    case 'entrypoint': c.Entrypoint = commandLine(ins, s.shell); return true;
-    case 'shell': s.shell = ins.json!; return true;
+    case 'cmd':
+      c.Cmd = commandLine(ins, s.shell);
+      return true;
+    case 'entrypoint':
+      c.Entrypoint = commandLine(ins, s.shell);
+      return true;
+    case 'shell':
+      s.shell = ins.json!;
+      return true;
     case 'onbuild': {
       const inner = parseInstruction(ins.rest, ins.line);
       if (inner.cmd === 'onbuild') throw new InvalidArgument("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
-      if (inner.cmd === 'maintainer' || inner.cmd === 'from') throw new InvalidArgument(`${inner.cmd.toUpperCase()} isn't allowed as an ONBUILD trigger`);
+      if (inner.cmd === 'maintainer' || inner.cmd === 'from')
+        throw new InvalidArgument(`${inner.cmd.toUpperCase()} isn't allowed as an ONBUILD trigger`);
       c.OnBuild = [...(c.OnBuild ?? []), ins.rest];
       return true;
     }
@@ -164,7 +198,9 @@ export function applyMetadata(ins: Instruction, s: StageState, buildArgs: Record
       const j = jsonArray(rest);
       const hc: NonNullable<ImageConfig['Healthcheck']> = { Test: j ? ['CMD', ...j] : ['CMD-SHELL', rest] };
       const f = ins.flags;
-      for (const key of Object.keys(f)) if (!['interval', 'timeout', 'start-period', 'start-interval', 'retries'].includes(key)) throw new InvalidArgument(`Unknown flag: ${key}`);
+      for (const key of Object.keys(f))
+        if (!['interval', 'timeout', 'start-period', 'start-interval', 'retries'].includes(key))
+          throw new InvalidArgument(`Unknown flag: ${key}`);
       if (f.interval) hc.Interval = parseDuration(f.interval);
       if (f.timeout) hc.Timeout = parseDuration(f.timeout);
       if (f['start-period']) hc.StartPeriod = parseDuration(f['start-period']);
@@ -178,7 +214,8 @@ export function applyMetadata(ins: Instruction, s: StageState, buildArgs: Record
       c.Healthcheck = hc;
       return true;
     }
-    default: return false;
+    default:
+      return false;
   }
 }
 
@@ -203,7 +240,15 @@ function canonicalJson(v: unknown): string {
   if (Array.isArray(v)) return '[' + v.map(canonicalJson).join(',') + ']';
   if (v && typeof v === 'object') {
     const o = v as Record<string, unknown>;
-    return '{' + Object.keys(o).filter((k) => o[k] !== undefined).sort().map((k) => JSON.stringify(k) + ':' + canonicalJson(o[k])).join(',') + '}';
+    return (
+      '{' +
+      Object.keys(o)
+        .filter((k) => o[k] !== undefined)
+        .sort()
+        .map((k) => JSON.stringify(k) + ':' + canonicalJson(o[k]))
+        .join(',') +
+      '}'
+    );
   }
   return JSON.stringify(v);
 }
@@ -213,18 +258,34 @@ function canonicalJson(v: unknown): string {
  * for COPY/ADD, the sources' checksum) and the config it produces. Equal keys -> the same image.
  */
 export function cacheKey(parentId: string, createdBy: string, config: ImageConfig): string {
-  return 'sha256:' + createHash('sha256').update(canonicalJson({ parent: parentId, createdBy, config })).digest('hex');
+  return (
+    'sha256:' +
+    createHash('sha256')
+      .update(canonicalJson({ parent: parentId, createdBy, config }))
+      .digest('hex')
+  );
 }
 
 /** One file or directory entry of a COPY/ADD source, for its checksum. */
-export interface SourceEntry { path: string; type: 'file' | 'dir' | 'symlink'; mode: number; uid: number; gid: number; size: number; link?: string; digest?: string }
+export interface SourceEntry {
+  path: string;
+  type: 'file' | 'dir' | 'symlink';
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  link?: string;
+  digest?: string;
+}
 
 /** docker's `file:<hex>` (one file) or `dir:<hex>` (a tree) or `multi:<hex>` checksum of COPY sources. */
 export function sourcesDigest(groups: SourceEntry[][]): string {
   const one = (entries: SourceEntry[]) => {
     const h = createHash('sha256');
     for (const e of [...entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
-      h.update(`${e.path}\0${e.type}\0${e.mode.toString(8)}\0${e.uid}:${e.gid}\0${e.size}\0${e.link ?? ''}\0${e.digest ?? ''}\n`);
+      h.update(
+        `${e.path}\0${e.type}\0${e.mode.toString(8)}\0${e.uid}:${e.gid}\0${e.size}\0${e.link ?? ''}\0${e.digest ?? ''}\n`,
+      );
     }
     return h.digest('hex');
   };

@@ -13,8 +13,12 @@ export function stepMessages(n: number, total: number, original: string): JsonMe
 export const imageMessage = (id: string): JsonMessage => ({ stream: ` ---> ${short(id)}\n` });
 export const usingCache = (): JsonMessage => ({ stream: ' ---> Using cache\n' });
 export const runningIn = (containerId: string): JsonMessage => ({ stream: ` ---> Running in ${short(containerId)}\n` });
-export const removingContainer = (containerId: string): JsonMessage => ({ stream: `Removing intermediate container ${short(containerId)}\n` });
-export const triggers = (n: number): JsonMessage => ({ stream: `# Executing ${n} build trigger${n === 1 ? '' : 's'}\n` });
+export const removingContainer = (containerId: string): JsonMessage => ({
+  stream: `Removing intermediate container ${short(containerId)}\n`,
+});
+export const triggers = (n: number): JsonMessage => ({
+  stream: `# Executing ${n} build trigger${n === 1 ? '' : 's'}\n`,
+});
 export const auxId = (id: string): JsonMessage => ({ aux: { ID: id } });
 export const successBuilt = (id: string): JsonMessage => ({ stream: `Successfully built ${short(id)}\n` });
 export const successTagged = (name: string): JsonMessage => ({ stream: `Successfully tagged ${name}\n` });
@@ -26,5 +30,7 @@ export function runFailed(cmd: string[], json: boolean, code: number): string {
 }
 
 export function errorMessage(message: string, code?: number): JsonMessage {
-  return code !== undefined ? { errorDetail: { code, message }, error: message } : { errorDetail: { message }, error: message };
+  return code !== undefined
+    ? { errorDetail: { code, message }, error: message }
+    : { errorDetail: { message }, error: message };
 }

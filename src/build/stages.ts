@@ -32,7 +32,11 @@ export function fromWords(ins: Instruction): { image: string; name?: string } {
   }
   if (w.length === 1) return { image: w[0] };
   const name = w[2].toLowerCase();
-  if (!STAGE_NAME.test(name)) throw new ParseError(ins.line, `invalid name for build stage: "${w[2]}", name can't start with a number or contain symbols`);
+  if (!STAGE_NAME.test(name))
+    throw new ParseError(
+      ins.line,
+      `invalid name for build stage: "${w[2]}", name can't start with a number or contain symbols`,
+    );
   return { image: w[0], name };
 }
 
@@ -70,13 +74,19 @@ export function planBuild(df: Dockerfile, target?: string): Plan {
  * What `name` (a FROM image word or a COPY --from value) means in stage `current`: an earlier stage
  * (by name, or by index for --from), or an image reference. A stage cannot refer to itself or a later one.
  */
-export function resolveFrom(plan: Plan, name: string, current: number, numeric: boolean): { stage: number } | { image: string } {
+export function resolveFrom(
+  plan: Plan,
+  name: string,
+  current: number,
+  numeric: boolean,
+): { stage: number } | { image: string } {
   const lower = name.toLowerCase();
   const byName = plan.stages.findIndex((s, i) => i < current && s.name === lower);
   if (byName >= 0) return { stage: byName };
   if (numeric && /^\d+$/.test(name)) {
     const n = Number(name);
-    if (n >= current) throw new InvalidArgument(`invalid from flag value ${name}: refers to current or later build stage`);
+    if (n >= current)
+      throw new InvalidArgument(`invalid from flag value ${name}: refers to current or later build stage`);
     return { stage: n };
   }
   if (plan.stages.some((s, i) => i >= current && s.name === lower)) {

@@ -12,7 +12,16 @@
 import { InvalidArgument } from '../core/errors.js';
 import { parseGroup, parsePasswd } from '../core/users.js';
 
-export const FRAME = { REQUEST: 0x10, STDIN: 0x00, STDIN_EOF: 0x01, SIGNAL: 0x02, STDOUT: 0x11, STDERR: 0x12, EXIT: 0x13, ERROR: 0x14 } as const;
+export const FRAME = {
+  REQUEST: 0x10,
+  STDIN: 0x00,
+  STDIN_EOF: 0x01,
+  SIGNAL: 0x02,
+  STDOUT: 0x11,
+  STDERR: 0x12,
+  EXIT: 0x13,
+  ERROR: 0x14,
+} as const;
 
 /** What a client asks the gate (`cocon chroot run` by a non-root user). */
 export interface GateRequest {
@@ -24,7 +33,13 @@ export interface GateRequest {
   profile?: string;
 }
 
-export interface Identity { uid: number; gid: number; name: string; groups: string[]; gids: number[] }
+export interface Identity {
+  uid: number;
+  gid: number;
+  name: string;
+  groups: string[];
+  gids: number[];
+}
 
 /** The host identity of a uid: name, primary group, and every group that lists the user. */
 export function identityOf(uid: number, passwdText: string, groupText: string): Identity | undefined {
@@ -32,7 +47,13 @@ export function identityOf(uid: number, passwdText: string, groupText: string): 
   if (!pw) return undefined;
   const groups = parseGroup(groupText);
   const mine = groups.filter((g) => g.gid === pw.gid || g.members.includes(pw.name));
-  return { uid, gid: pw.gid, name: pw.name, groups: mine.map((g) => g.name), gids: [...new Set([pw.gid, ...mine.map((g) => g.gid)])] };
+  return {
+    uid,
+    gid: pw.gid,
+    name: pw.name,
+    groups: mine.map((g) => g.name),
+    gids: [...new Set([pw.gid, ...mine.map((g) => g.gid)])],
+  };
 }
 
 /** Whether `who` may enter a chroot listing `users` and `groups`. */
@@ -46,34 +67,47 @@ const ACCOUNT_RE = /^[a-z_][a-z0-9_.-]{0,31}\$?$/i;
 /** --users / --groups values: comma separated names (repeatable). */
 export function parseNames(values: string[], what: '--users' | '--groups'): string[] {
   const out: string[] = [];
-  for (const v of values) for (const n of v.split(',').map((s) => s.trim()).filter(Boolean)) {
-    if (!ACCOUNT_RE.test(n)) throw new InvalidArgument(`${what}: invalid name "${n}"`);
-    if (!out.includes(n)) out.push(n);
-  }
+  for (const v of values)
+    for (const n of v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)) {
+      if (!ACCOUNT_RE.test(n)) throw new InvalidArgument(`${what}: invalid name "${n}"`);
+      if (!out.includes(n)) out.push(n);
+    }
   return out;
 }
 
 /** Checks a request's shape (it comes from an unprivileged client). */
 export function parseGateRequest(payload: Buffer): GateRequest {
   let v: unknown;
-  try { v = JSON.parse(payload.toString('utf8')); } catch { throw new InvalidArgument('bad request: not JSON'); }
+  try {
+    v = JSON.parse(payload.toString('utf8'));
+  } catch {
+    throw new InvalidArgument('bad request: not JSON');
+  }
   const r = v as Record<string, unknown>;
   if (!r || typeof r !== 'object') throw new InvalidArgument('bad request');
   if (typeof r.chroot !== 'string') throw new InvalidArgument('bad request: chroot must be a string');
-  if (!Array.isArray(r.argv) || !r.argv.every((a) => typeof a === 'string')) throw new InvalidArgument('bad request: argv must be strings');
+  if (!Array.isArray(r.argv) || !r.argv.every((a) => typeof a === 'string'))
+    throw new InvalidArgument('bad request: argv must be strings');
   const env: Record<string, string> = {};
   if (r.env !== undefined) {
     if (typeof r.env !== 'object' || r.env === null) throw new InvalidArgument('bad request: env');
     for (const [k, val] of Object.entries(r.env)) {
-      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || typeof val !== 'string') throw new InvalidArgument(`bad request: env ${k}`);
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || typeof val !== 'string')
+        throw new InvalidArgument(`bad request: env ${k}`);
       env[k] = val;
     }
   }
-  for (const k of ['workdir', 'profile'] as const) if (r[k] !== undefined && typeof r[k] !== 'string') throw new InvalidArgument(`bad request: ${k}`);
+  for (const k of ['workdir', 'profile'] as const)
+    if (r[k] !== undefined && typeof r[k] !== 'string') throw new InvalidArgument(`bad request: ${k}`);
   const allowed = new Set(['chroot', 'argv', 'env', 'workdir', 'ephemeral', 'profile']);
   for (const k of Object.keys(r)) if (!allowed.has(k)) throw new InvalidArgument(`bad request: unknown field ${k}`);
   return {
-    chroot: r.chroot, argv: r.argv as string[], env,
+    chroot: r.chroot,
+    argv: r.argv as string[],
+    env,
     ...(typeof r.workdir === 'string' ? { workdir: r.workdir } : {}),
     ...(typeof r.profile === 'string' ? { profile: r.profile } : {}),
     ephemeral: r.ephemeral === true,
@@ -83,7 +117,8 @@ export function parseGateRequest(payload: Buffer): GateRequest {
 export function encodeFrame(type: number, payload: Buffer | string = Buffer.alloc(0)): Buffer {
   const p = typeof payload === 'string' ? Buffer.from(payload) : payload;
   const h = Buffer.alloc(5);
-  h[0] = type; h.writeUInt32BE(p.length, 1);
+  h[0] = type;
+  h.writeUInt32BE(p.length, 1);
   return Buffer.concat([h, p]);
 }
 

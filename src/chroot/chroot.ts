@@ -63,27 +63,89 @@
 // run / shell (any number, concurrently) -> export / commit -> rm. Errors are core errors (../core/errors.ts): InvalidArgument for bad input (checked before
 // anything is written), NotFound, Conflict (name in use, root busy), Unavailable (missing tools,
 // an architecture this host cannot run), Internal (debootstrap or a copy failed; nothing is left).
-import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync, readdirSync, chmodSync, accessSync, renameSync, rmSync, constants as fsc } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+  readdirSync,
+  chmodSync,
+  accessSync,
+  renameSync,
+  rmSync,
+  constants as fsc,
+} from 'node:fs';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { release } from 'node:os';
 import { Conflict, EngineError, Internal, InvalidArgument, NotFound, Unavailable } from '../core/errors.js';
 import { ChrootStore, type ChrootRecord } from './store.js';
 import {
-  ARCHES, archOfMachine, cacheKey, chrootUser, cleanInnerPath, debianArch, parseBind, parseElfHeader, parseInclude, parseLdd,
-  tinyElf32Uname, validateArch, validateMirror, validateName, validateSuite, validateVariant, type BindSpec,
+  ARCHES,
+  archOfMachine,
+  cacheKey,
+  chrootUser,
+  cleanInnerPath,
+  debianArch,
+  parseBind,
+  parseElfHeader,
+  parseInclude,
+  parseLdd,
+  tinyElf32Uname,
+  validateArch,
+  validateMirror,
+  validateName,
+  validateSuite,
+  validateVariant,
+  type BindSpec,
 } from './validate.js';
 import { parseGroup, parsePasswd, type ResolvedUser } from '../core/users.js';
 import {
-  binfmtRegistration, copyTree, diskUsage, isDirectory, kernelRunsElf32, killProcessesInRoot, lddOutput, mknod,
-  mountsUnderAnywhere, processesInRoot, qemuBinary, readHead, removeTree, resolveInRoot, spawnInRoot, copyLayers,
-  type ExecMode, type RunBind, type RunPlan, type SpawnedRoot,
+  binfmtRegistration,
+  copyTree,
+  diskUsage,
+  isDirectory,
+  kernelRunsElf32,
+  killProcessesInRoot,
+  lddOutput,
+  mknod,
+  mountsUnderAnywhere,
+  processesInRoot,
+  qemuBinary,
+  readHead,
+  removeTree,
+  resolveInRoot,
+  spawnInRoot,
+  copyLayers,
+  type ExecMode,
+  type RunBind,
+  type RunPlan,
+  type SpawnedRoot,
 } from '../sys/chroot.js';
 import { BaseView, type RootView } from '../sys/rootview.js';
 import { SessionManager } from './session.js';
-import { BUILTIN_PROFILES, accountLinesFor, builtinProfile, isProfilePath, mergeAccounts, parseProfile, type Profile } from './profile.js';
 import {
-  chooseBuilder, debootstrap, debootstrapPath, dropUnsafeIo, debootstrapScripts, mmdebstrapPath, packRoot, secondStage, unpackRoot, DebootstrapError,
+  BUILTIN_PROFILES,
+  accountLinesFor,
+  builtinProfile,
+  isProfilePath,
+  mergeAccounts,
+  parseProfile,
+  type Profile,
+} from './profile.js';
+import {
+  chooseBuilder,
+  debootstrap,
+  debootstrapPath,
+  dropUnsafeIo,
+  debootstrapScripts,
+  mmdebstrapPath,
+  packRoot,
+  secondStage,
+  unpackRoot,
+  DebootstrapError,
   type Builder,
 } from '../sys/debootstrap.js';
 
@@ -104,17 +166,22 @@ export interface CreateOpts {
   progress?: (line: string) => void;
 }
 
-export interface ImageSource { image: string; id: string; arch: string; layersTopFirst: string[] }
+export interface ImageSource {
+  image: string;
+  id: string;
+  arch: string;
+  layersTopFirst: string[];
+}
 
 export interface JailOpts {
   name: string;
   program: string;
-  copies?: string[];              // SRC[:DEST]
-  user?: string;                  // NAME | NAME:UID[:GID] | UID[:GID]; default "jail"
+  copies?: string[]; // SRC[:DEST]
+  user?: string; // NAME | NAME:UID[:GID] | UID[:GID]; default "jail"
 }
 
 export interface RunOpts {
-  argv: string[];                 // empty: the record's default (jail program / login shell)
+  argv: string[]; // empty: the record's default (jail program / login shell)
   user?: string;
   workdir?: string;
   binds?: string[];
@@ -136,13 +203,19 @@ export interface ExecInfo {
   binfmt?: string;
 }
 
-export interface ChrootSummary extends ChrootRecord { path: string; size: number }
+export interface ChrootSummary extends ChrootRecord {
+  path: string;
+  size: number;
+}
 
 /** The chroot manager over one data root. */
 export class ChrootManager {
   readonly store: ChrootStore;
   readonly sessions: SessionManager;
-  constructor(readonly dataRoot: string) { this.store = new ChrootStore(dataRoot); this.sessions = new SessionManager(this); }
+  constructor(readonly dataRoot: string) {
+    this.store = new ChrootStore(dataRoot);
+    this.sessions = new SessionManager(this);
+  }
 
   /** How programs of `arch` run on this host (native, native32 under setarch i686, emulated, or not at all). */
   async execInfo(arch: string): Promise<ExecInfo> {
@@ -153,22 +226,38 @@ export class ChrootManager {
     let why: string;
     if (arch === 'i386' && host === 'amd64') {
       // COCON_CHROOT_EMULATE=1 takes the emulation path even where the kernel runs 32-bit code (tests, debugging)
-      if (process.env.COCON_CHROOT_EMULATE !== '1' && await kernelRunsElf32(tinyElf32Uname())) {
-        return { mode: 'native32', reason: 'the kernel runs 32-bit x86 programs; they run natively under the i686 personality (setarch i686)' };
+      if (process.env.COCON_CHROOT_EMULATE !== '1' && (await kernelRunsElf32(tinyElf32Uname()))) {
+        return {
+          mode: 'native32',
+          reason: 'the kernel runs 32-bit x86 programs; they run natively under the i686 personality (setarch i686)',
+        };
       }
-      why = process.env.COCON_CHROOT_EMULATE === '1' ? 'COCON_CHROOT_EMULATE=1 asks for emulation'
-        : 'this kernel answers "Exec format error" to every 32-bit ELF (IA32 emulation unavailable)';
+      why =
+        process.env.COCON_CHROOT_EMULATE === '1'
+          ? 'COCON_CHROOT_EMULATE=1 asks for emulation'
+          : 'this kernel answers "Exec format error" to every 32-bit ELF (IA32 emulation unavailable)';
     } else why = `the kernel cannot run ${arch} programs`;
     const qemu = qemuBinary(a.qemu);
-    if (!qemu) return { mode: 'unavailable', reason: `${why}, and qemu-${a.qemu}-static is missing (apt-get install qemu-user-static)` };
-    const [maj, min] = release().split('.').map((x) => parseInt(x, 10));
+    if (!qemu)
+      return {
+        mode: 'unavailable',
+        reason: `${why}, and qemu-${a.qemu}-static is missing (apt-get install qemu-user-static)`,
+      };
+    const [maj, min] = release()
+      .split('.')
+      .map((x) => parseInt(x, 10));
     if (!(maj > 6 || (maj === 6 && min >= 7))) {
-      return { mode: 'unavailable', reason: `${why}, and kernel ${release()} has no binfmt_misc for user namespaces (Linux 6.7 or later), which cocon needs to register qemu without touching the host's registrations` };
+      return {
+        mode: 'unavailable',
+        reason: `${why}, and kernel ${release()} has no binfmt_misc for user namespaces (Linux 6.7 or later), which cocon needs to register qemu without touching the host's registrations`,
+      };
     }
     const binfmt = binfmtRegistration(a.qemu, qemu);
     if (!binfmt) return { mode: 'unavailable', reason: `${why}, and there is no binfmt_misc entry for qemu-${a.qemu}` };
     return {
-      mode: 'emulated', interpreter: qemu, binfmt,
+      mode: 'emulated',
+      interpreter: qemu,
+      binfmt,
       reason: `${why}; programs run through ${qemu} registered in a private binfmt_misc (user namespace), the host's registrations untouched`,
     };
   }
@@ -190,8 +279,17 @@ export class ChrootManager {
     const started = Date.now();
     this.store.claim(o.name);
     const rec: ChrootRecord = {
-      name: o.name, kind: 'debootstrap', state: 'creating', created: new Date().toISOString(), arch,
-      suite: o.suite, variant, include, mirror, cacheKey: key, notes: [],
+      name: o.name,
+      kind: 'debootstrap',
+      state: 'creating',
+      created: new Date().toISOString(),
+      arch,
+      suite: o.suite,
+      variant,
+      include,
+      mirror,
+      cacheKey: key,
+      notes: [],
     };
     const root = this.store.rootDir(o.name);
     try {
@@ -207,10 +305,19 @@ export class ChrootManager {
         if (meta?.builder) rec.builder = meta.builder;
       } else {
         const foreign = exec.mode === 'emulated';
-        const builder = chooseBuilder({ native: exec.mode === 'native', suite: o.suite, haveMmdebstrap: !!mmdebstrapPath(), override: process.env.COCON_CHROOT_BUILDER });
+        const builder = chooseBuilder({
+          native: exec.mode === 'native',
+          suite: o.suite,
+          haveMmdebstrap: !!mmdebstrapPath(),
+          override: process.env.COCON_CHROOT_BUILDER,
+        });
         rec.builder = builder;
         o.progress?.(`I: Building the ${o.suite}/${arch} (${variant}) root with ${builder}`);
-        await debootstrap({ suite: o.suite, script, arch, variant, include, mirror, target: root, foreign, onLine: o.progress }, o.signal, builder);
+        await debootstrap(
+          { suite: o.suite, script, arch, variant, include, mirror, target: root, foreign, onLine: o.progress },
+          o.signal,
+          builder,
+        );
         if (foreign) {
           o.progress?.(`I: Second stage through ${exec.interpreter} (emulated; this takes minutes)`);
           await secondStage(root, exec.binfmt!, o.progress);
@@ -221,11 +328,31 @@ export class ChrootManager {
         const tmp = `${tar}.tmp-${process.pid}`;
         await packRoot(root, tmp);
         renameSync(tmp, tar);
-        writeFileSync(this.store.cacheMeta(key), JSON.stringify({ suite: o.suite, arch, variant, include, mirror, builder: rec.builder, created: new Date().toISOString(), notes: rec.notes }, null, 2) + '\n');
+        writeFileSync(
+          this.store.cacheMeta(key),
+          JSON.stringify(
+            {
+              suite: o.suite,
+              arch,
+              variant,
+              include,
+              mirror,
+              builder: rec.builder,
+              created: new Date().toISOString(),
+              notes: rec.notes,
+            },
+            null,
+            2,
+          ) + '\n',
+        );
         rec.fromCache = false;
       }
       if (o.signal?.aborted) throw new Internal('interrupted');
-      try { writeFileSync(join(root, 'etc/debian_chroot'), `${o.name}\n`); } catch { /* no /etc */ }
+      try {
+        writeFileSync(join(root, 'etc/debian_chroot'), `${o.name}\n`);
+      } catch {
+        /* no /etc */
+      }
       rec.state = 'ready';
       rec.buildSeconds = Math.round((Date.now() - started) / 100) / 10;
       this.store.write(rec);
@@ -239,7 +366,11 @@ export class ChrootManager {
   }
 
   private readCacheMeta(key: string): { notes?: string[]; builder?: Builder } | undefined {
-    try { return JSON.parse(readFileSync(this.store.cacheMeta(key), 'utf8')) as { notes?: string[]; builder?: Builder }; } catch { return undefined; }
+    try {
+      return JSON.parse(readFileSync(this.store.cacheMeta(key), 'utf8')) as { notes?: string[]; builder?: Builder };
+    } catch {
+      return undefined;
+    }
   }
 
   /** After debootstrap: /etc/hosts, the Valid-Until workaround where the mirror's Release expired, trim. */
@@ -247,13 +378,19 @@ export class ChrootManager {
     const notes: string[] = [];
     const lists = join(root, 'var/lib/apt/lists');
     let files: string[] = [];
-    try { files = readdirSync(lists); } catch { /* none */ }
+    try {
+      files = readdirSync(lists);
+    } catch {
+      /* none */
+    }
     for (const f of files.filter((x) => x.endsWith('_Release') || x.endsWith('_InRelease'))) {
       const m = /^Valid-Until:\s*(.+)$/m.exec(readFileSync(join(lists, f), 'utf8'));
       if (m && Date.parse(m[1]) < Date.now()) {
         mkdirSync(join(root, 'etc/apt/apt.conf.d'), { recursive: true });
-        writeFileSync(join(root, 'etc/apt/apt.conf.d/99cocon-no-check-valid-until'),
-          `// Written by cocon: the mirror's ${suite} Release file expired (Valid-Until: ${m[1]}) when this root was built.\nAcquire::Check-Valid-Until "false";\n`);
+        writeFileSync(
+          join(root, 'etc/apt/apt.conf.d/99cocon-no-check-valid-until'),
+          `// Written by cocon: the mirror's ${suite} Release file expired (Valid-Until: ${m[1]}) when this root was built.\nAcquire::Check-Valid-Until "false";\n`,
+        );
         notes.push(`apt ignores Valid-Until: the mirror's ${suite} Release had expired (${m[1]})`);
         break;
       }
@@ -261,9 +398,20 @@ export class ChrootManager {
     const hosts = join(root, 'etc/hosts');
     if (!existsSync(hosts)) writeFileSync(hosts, '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n');
     // trim like Debian's docker images: no downloaded .debs, no apt lists (apt-get update first)
-    for (const f of files) if (f !== 'partial' && f !== 'lock') { try { removeSync(join(lists, f)); } catch { /* ignore */ } }
+    for (const f of files)
+      if (f !== 'partial' && f !== 'lock') {
+        try {
+          removeSync(join(lists, f));
+        } catch {
+          /* ignore */
+        }
+      }
     const debs = join(root, 'var/cache/apt/archives');
-    try { for (const f of readdirSync(debs)) if (f.endsWith('.deb')) removeSync(join(debs, f)); } catch { /* none */ }
+    try {
+      for (const f of readdirSync(debs)) if (f.endsWith('.deb')) removeSync(join(debs, f));
+    } catch {
+      /* none */
+    }
     return notes;
   }
 
@@ -272,11 +420,20 @@ export class ChrootManager {
     validateName(name);
     if (!src.layersTopFirst.length) throw new InvalidArgument(`image ${src.image} has no layers`);
     for (const d of src.layersTopFirst) {
-      if (!isDirectory(d)) throw new Unavailable(`layer directory ${d} of image ${src.image} is not on this host (is the daemon local?)`);
+      if (!isDirectory(d))
+        throw new Unavailable(`layer directory ${d} of image ${src.image} is not on this host (is the daemon local?)`);
     }
     const started = Date.now();
     this.store.claim(name);
-    const rec: ChrootRecord = { name, kind: 'image', state: 'creating', created: new Date().toISOString(), arch: debianArch(src.arch || process.arch), image: src.image, imageId: src.id };
+    const rec: ChrootRecord = {
+      name,
+      kind: 'image',
+      state: 'creating',
+      created: new Date().toISOString(),
+      arch: debianArch(src.arch || process.arch),
+      image: src.image,
+      imageId: src.id,
+    };
     const root = this.store.rootDir(name);
     try {
       this.store.write(rec);
@@ -301,11 +458,22 @@ export class ChrootManager {
   async createFromTar(name: string, file: string): Promise<ChrootRecord> {
     validateName(name);
     let st;
-    try { st = statSync(file); } catch { throw new InvalidArgument(`--from-tar: ${file} does not exist`); }
+    try {
+      st = statSync(file);
+    } catch {
+      throw new InvalidArgument(`--from-tar: ${file} does not exist`);
+    }
     if (!st.isFile()) throw new InvalidArgument(`--from-tar: ${file} is not a file`);
     const started = Date.now();
     this.store.claim(name);
-    const rec: ChrootRecord = { name, kind: 'tar', state: 'creating', created: new Date().toISOString(), arch: debianArch(process.arch), tarball: file };
+    const rec: ChrootRecord = {
+      name,
+      kind: 'tar',
+      state: 'creating',
+      created: new Date().toISOString(),
+      arch: debianArch(process.arch),
+      tarball: file,
+    };
     const root = this.store.rootDir(name);
     try {
       this.store.write(rec);
@@ -328,11 +496,22 @@ export class ChrootManager {
     validateName(o.name);
     const program = cleanInnerPath(o.program, '--program');
     let st;
-    try { st = statSync(program); } catch { throw new InvalidArgument(`program ${o.program} not found on the host`); }
+    try {
+      st = statSync(program);
+    } catch {
+      throw new InvalidArgument(`program ${o.program} not found on the host`);
+    }
     if (!st.isFile()) throw new InvalidArgument(`program ${o.program} is not a regular file`);
-    try { accessSync(program, fsc.X_OK); } catch { throw new InvalidArgument(`program ${o.program} is not executable`); }
+    try {
+      accessSync(program, fsc.X_OK);
+    } catch {
+      throw new InvalidArgument(`program ${o.program} is not executable`);
+    }
     const elf = parseElfHeader(readHead(program));
-    if (!elf) throw new InvalidArgument(`program ${o.program} is not an ELF executable (scripts need their interpreter: jail the interpreter and --copy the script)`);
+    if (!elf)
+      throw new InvalidArgument(
+        `program ${o.program} is not an ELF executable (scripts need their interpreter: jail the interpreter and --copy the script)`,
+      );
     const copies = (o.copies ?? []).map((c) => {
       const i = c.indexOf(':');
       const srcPath = i < 0 ? c : c.slice(0, i);
@@ -343,13 +522,21 @@ export class ChrootManager {
     });
     const user = jailUser(o.user ?? 'jail', readText('/etc/passwd'), readText('/etc/group'));
     const ldd = parseLdd(await lddOutput(program));
-    if (ldd.missing.length) throw new InvalidArgument(`program ${o.program} needs libraries that are not on this host: ${ldd.missing.join(', ')}`);
+    if (ldd.missing.length)
+      throw new InvalidArgument(
+        `program ${o.program} needs libraries that are not on this host: ${ldd.missing.join(', ')}`,
+      );
     const started = Date.now();
     this.store.claim(o.name);
     const rec: ChrootRecord = {
-      name: o.name, kind: 'jail', state: 'creating', created: new Date().toISOString(),
+      name: o.name,
+      kind: 'jail',
+      state: 'creating',
+      created: new Date().toISOString(),
       arch: archOfMachine(elf.machine, elf.elfClass) ?? debianArch(process.arch),
-      program, user, copies: copies.map((c) => `${c.src}:${c.dest}`),
+      program,
+      user,
+      copies: copies.map((c) => `${c.src}:${c.dest}`),
     };
     const root = this.store.rootDir(o.name);
     try {
@@ -358,14 +545,26 @@ export class ChrootManager {
       // the jail's own files first, then the program and its libraries, then --copy (last, through resolveInRoot)
       for (const d of ['etc', 'dev', 'tmp']) mkdirSync(join(root, d), { recursive: true, mode: 0o755 });
       chmodSync(join(root, 'tmp'), 0o1777);
-      writeFileSync(join(root, 'etc/passwd'), `root:x:0:0:root:/:/nonexistent\n${user.name}:x:${user.uid}:${user.gid}:jail user:/:/nonexistent\n`, { mode: 0o644 });
+      writeFileSync(
+        join(root, 'etc/passwd'),
+        `root:x:0:0:root:/:/nonexistent\n${user.name}:x:${user.uid}:${user.gid}:jail user:/:/nonexistent\n`,
+        { mode: 0o644 },
+      );
       writeFileSync(join(root, 'etc/group'), `root:x:0:\n${user.name}:x:${user.gid}:\n`, { mode: 0o644 });
-      writeFileSync(join(root, 'etc/nsswitch.conf'), 'passwd: files\ngroup: files\nhosts: files dns\n', { mode: 0o644 });
-      for (const [n, maj, min] of [['null', 1, 3], ['zero', 1, 5], ['urandom', 1, 9]] as const) await mknod(join(root, 'dev', n), 'c', maj, min, 0o666);
+      writeFileSync(join(root, 'etc/nsswitch.conf'), 'passwd: files\ngroup: files\nhosts: files dns\n', {
+        mode: 0o644,
+      });
+      for (const [n, maj, min] of [
+        ['null', 1, 3],
+        ['zero', 1, 5],
+        ['urandom', 1, 9],
+      ] as const)
+        await mknod(join(root, 'dev', n), 'c', maj, min, 0o666);
       for (const f of [program, ...ldd.paths]) await copyFileInto(root, f, f);
       for (const c of copies) {
         // through resolveInRoot: a symlink copied in earlier must not lead a later copy outside the jail
-        const dest = resolveInRoot(root, c.dest) ?? join(resolveInRoot(root, dirname(c.dest), 'dir')!, basename(c.dest));
+        const dest =
+          resolveInRoot(root, c.dest) ?? join(resolveInRoot(root, dirname(c.dest), 'dir')!, basename(c.dest));
         await copyTree(c.src, dest, false, true);
       }
       rec.state = 'ready';
@@ -382,8 +581,16 @@ export class ChrootManager {
   /** Removes a half-made chroot (its processes first). */
   private async discard(name: string): Promise<void> {
     const dir = this.store.chrootDir(name);
-    try { await killProcessesInRoot(this.store.rootDir(name)); } catch { /* ignore */ }
-    try { await removeTree(dir); } catch { /* best effort */ }
+    try {
+      await killProcessesInRoot(this.store.rootDir(name));
+    } catch {
+      /* ignore */
+    }
+    try {
+      await removeTree(dir);
+    } catch {
+      /* best effort */
+    }
   }
 
   // ---- query ----------------------------------------------------------------------------------
@@ -406,16 +613,38 @@ export class ChrootManager {
     const debianVersion = readText(resolveInRoot(root, '/etc/debian_version') ?? '').trim() || undefined;
     const pids = processesInRoot(root);
     return {
-      Name: r.name, Kind: r.kind, State: r.state, Created: r.created, Path: root, Size: await diskUsage(root),
+      Name: r.name,
+      Kind: r.kind,
+      State: r.state,
+      Created: r.created,
+      Path: root,
+      Size: await diskUsage(root),
       Architecture: r.arch,
-      Execution: { Mode: exec.mode, Reason: exec.reason, ...(exec.interpreter ? { Interpreter: exec.interpreter } : {}) },
-      ...(r.kind === 'debootstrap' ? { Suite: r.suite, Variant: r.variant, Include: r.include, Mirror: r.mirror, FromCache: r.fromCache ?? false, CacheKey: r.cacheKey, Builder: r.builder ?? null } : {}),
+      Execution: {
+        Mode: exec.mode,
+        Reason: exec.reason,
+        ...(exec.interpreter ? { Interpreter: exec.interpreter } : {}),
+      },
+      ...(r.kind === 'debootstrap'
+        ? {
+            Suite: r.suite,
+            Variant: r.variant,
+            Include: r.include,
+            Mirror: r.mirror,
+            FromCache: r.fromCache ?? false,
+            CacheKey: r.cacheKey,
+            Builder: r.builder ?? null,
+          }
+        : {}),
       ...(r.kind === 'image' ? { Image: r.image, ImageId: r.imageId } : {}),
       ...(r.kind === 'jail' ? { Program: r.program, User: r.user, Copies: r.copies } : {}),
       ...(r.kind === 'tar' ? { Tarball: r.tarball } : {}),
-      Profile: r.profile ?? 'default', Users: r.users ?? [], Groups: r.groups ?? [],
+      Profile: r.profile ?? 'default',
+      Users: r.users ?? [],
+      Groups: r.groups ?? [],
       Sessions: this.sessions.of(name).map((x) => x.id),
-      OS: pretty ?? null, DebianVersion: debianVersion ?? null,
+      OS: pretty ?? null,
+      DebianVersion: debianVersion ?? null,
       BuildSeconds: r.buildSeconds ?? null,
       Processes: pids,
       Notes: r.notes ?? [],
@@ -425,15 +654,33 @@ export class ChrootManager {
   // ---- cache ----------------------------------------------------------------------------------
 
   /** The cached debootstrap results: key, what they hold, size and date. */
-  cacheEntries(): { key: string; suite?: string; arch?: string; variant?: string; include?: string[]; created?: string; size: number }[] {
+  cacheEntries(): {
+    key: string;
+    suite?: string;
+    arch?: string;
+    variant?: string;
+    include?: string[];
+    created?: string;
+    size: number;
+  }[] {
     let files: string[] = [];
-    try { files = readdirSync(this.store.cacheDir); } catch { return []; }
-    return files.filter((f) => f.endsWith('.tar.zst')).map((f) => {
-      const key = f.slice(0, -'.tar.zst'.length);
-      let meta: Record<string, unknown> = {};
-      try { meta = JSON.parse(readFileSync(this.store.cacheMeta(key), 'utf8')) as Record<string, unknown>; } catch { /* none */ }
-      return { key, ...(meta as object), size: statSync(this.store.cacheTar(key)).size };
-    });
+    try {
+      files = readdirSync(this.store.cacheDir);
+    } catch {
+      return [];
+    }
+    return files
+      .filter((f) => f.endsWith('.tar.zst'))
+      .map((f) => {
+        const key = f.slice(0, -'.tar.zst'.length);
+        let meta: Record<string, unknown> = {};
+        try {
+          meta = JSON.parse(readFileSync(this.store.cacheMeta(key), 'utf8')) as Record<string, unknown>;
+        } catch {
+          /* none */
+        }
+        return { key, ...(meta as object), size: statSync(this.store.cacheTar(key)).size };
+      });
   }
 
   /** Removes cached debootstrap results (all, or those whose key starts with one of `prefixes`); returns the keys. */
@@ -458,10 +705,14 @@ export class ChrootManager {
     const root = this.store.rootDir(name);
     await this.sessions.recover();
     const sessions = this.sessions.of(name);
-    if (sessions.length && !force) throw new Conflict(`chroot ${name} has session(s) ${sessions.map((x) => x.id).join(', ')} (end them, or use --force)`);
+    if (sessions.length && !force)
+      throw new Conflict(
+        `chroot ${name} has session(s) ${sessions.map((x) => x.id).join(', ')} (end them, or use --force)`,
+      );
     await this.sessions.endAllOf(name);
     const pids = processesInRoot(root);
-    if (pids.length && !force) throw new Conflict(`chroot ${name} is in use by process(es) ${pids.join(', ')} (use --force to kill them)`);
+    if (pids.length && !force)
+      throw new Conflict(`chroot ${name} is in use by process(es) ${pids.join(', ')} (use --force to kill them)`);
     if (pids.length) await killProcessesInRoot(root);
     const { mountsUnder, unmount } = await import('../sys/mount.js');
     for (const m of mountsUnder(dir)) await unmount(m);
@@ -500,7 +751,11 @@ export class ChrootManager {
     const s = spec || r.profile || 'default';
     if (!isProfilePath(s)) return builtinProfile(s);
     let text: string;
-    try { text = readFileSync(s, 'utf8'); } catch (e) { throw new InvalidArgument(`cannot read profile ${s}: ${(e as Error).message}`); }
+    try {
+      text = readFileSync(s, 'utf8');
+    } catch (e) {
+      throw new InvalidArgument(`cannot read profile ${s}: ${(e as Error).message}`);
+    }
     return parseProfile(s, text);
   }
 
@@ -509,28 +764,47 @@ export class ChrootManager {
    * the host's entry when missing), working directory, environment and command. Mount targets
    * and written files go through `view` (the root itself, or a throwaway overlay over it).
    */
-  async prepare(r: ChrootRecord, o: RunOpts, at: { view: RootView; setup: boolean; planRoot?: string }): Promise<{ plan: RunPlan; argv: string[] }> {
+  async prepare(
+    r: ChrootRecord,
+    o: RunOpts,
+    at: { view: RootView; setup: boolean; planRoot?: string },
+  ): Promise<{ plan: RunPlan; argv: string[] }> {
     const name = r.name;
     const view = at.view;
     const exec = await this.execInfo(r.arch);
-    if (exec.mode === 'unavailable') throw new Unavailable(`chroot ${name} (${r.arch}) cannot run here: ${exec.reason}`);
+    if (exec.mode === 'unavailable')
+      throw new Unavailable(`chroot ${name} (${r.arch}) cannot run here: ${exec.reason}`);
     const jail = r.kind === 'jail';
     const profile = jail ? BUILTIN_PROFILES.minimal : this.profileOf(r, o.profile);
     const binds: BindSpec[] = [...(at.setup && !jail ? profile.binds : []), ...(o.binds ?? []).map(parseBind)];
-    for (const b of binds) if (!existsSync(b.host)) throw new InvalidArgument(`--bind: host path ${b.host} does not exist`);
+    for (const b of binds)
+      if (!existsSync(b.host)) throw new InvalidArgument(`--bind: host path ${b.host} does not exist`);
     const runBinds: RunBind[] = [];
     if (at.setup) {
       // where the command runs, the mount points must exist (created inside the root, never outside)
       if (!jail) for (const d of ['/proc', '/sys', '/dev']) view.target(d, 'dir');
-      for (const b of binds) runBinds.push({ host: b.host, readonly: b.readonly, target: view.target(b.inner, isDirectory(b.host) ? 'dir' : 'file') });
+      for (const b of binds)
+        runBinds.push({
+          host: b.host,
+          readonly: b.readonly,
+          target: view.target(b.inner, isDirectory(b.host) ? 'dir' : 'file'),
+        });
       if (!jail && view.existing('/etc') && isDirectory(view.existing('/etc')!)) {
         for (const c of profile.copies) {
           if (!existsSync(c.host)) continue;
-          try { view.write(c.inner, readFileSync(c.host)); } catch { /* read-only root or odd file: leave it */ }
+          try {
+            view.write(c.inner, readFileSync(c.host));
+          } catch {
+            /* read-only root or odd file: leave it */
+          }
         }
         for (const m of profile.merges) {
           const cur = readText(view.existing(m.inner) ?? '');
-          try { view.write(m.inner, mergeAccounts(readText(m.host), cur)); } catch { /* leave it */ }
+          try {
+            view.write(m.inner, mergeAccounts(readText(m.host), cur));
+          } catch {
+            /* leave it */
+          }
         }
       }
     } else if (binds.length) throw new InvalidArgument('--bind is set when a session begins, not for each command');
@@ -538,42 +812,72 @@ export class ChrootManager {
     let groupText = readText(view.existing('/etc/group') ?? '');
     if (o.user && !jail && /^[a-z_][a-z0-9_.-]*$/i.test(o.user.split(':')[0]) && !/^\d+$/.test(o.user.split(':')[0])) {
       // --user NAME missing from the root: add the host's entry (and its primary group), as schroot users expect
-      const add = accountLinesFor(o.user.split(':')[0], readText('/etc/passwd'), readText('/etc/group'), passwdText, groupText);
-      if (add?.passwd) { passwdText = appendLine(passwdText, add.passwd); view.write('/etc/passwd', passwdText); }
-      if (add?.group) { groupText = appendLine(groupText, add.group); view.write('/etc/group', groupText); }
+      const add = accountLinesFor(
+        o.user.split(':')[0],
+        readText('/etc/passwd'),
+        readText('/etc/group'),
+        passwdText,
+        groupText,
+      );
+      if (add?.passwd) {
+        passwdText = appendLine(passwdText, add.passwd);
+        view.write('/etc/passwd', passwdText);
+      }
+      if (add?.group) {
+        groupText = appendLine(groupText, add.group);
+        view.write('/etc/group', groupText);
+      }
     }
     const passwd = parsePasswd(passwdText);
     const groups = parseGroup(groupText);
     let user: ResolvedUser | undefined;
     if (o.user) user = chrootUser(o.user, passwd, groups);
-    else if (jail && r.user) user = { uid: r.user.uid, gid: r.user.gid, groups: [r.user.gid], name: r.user.name, home: '/' };
-    if (user && jail) user = { ...user, groups: [user.gid] };  // jails: only the user's own group
+    else if (jail && r.user)
+      user = { uid: r.user.uid, gid: r.user.gid, groups: [r.user.gid], name: r.user.name, home: '/' };
+    if (user && jail) user = { ...user, groups: [user.gid] }; // jails: only the user's own group
     if (user && user.uid === 0 && user.gid === 0 && !jail) user = undefined;
     const workdir = cleanInnerPath(o.workdir ?? '/', o.cwd ? '--cwd' : '--workdir');
     // the directory may be inside a bind mount (--cwd under /home or /tmp): look on the host then
-    const inBind = at.setup ? [...binds].reverse().find((b) => workdir === b.inner || workdir.startsWith(b.inner + '/')) : undefined;
+    const inBind = at.setup
+      ? [...binds].reverse().find((b) => workdir === b.inner || workdir.startsWith(b.inner + '/'))
+      : undefined;
     const wd = inBind ? join(inBind.host, workdir.slice(inBind.inner.length)) : view.existing(workdir);
-    if (!wd || !isDirectory(wd)) throw new InvalidArgument(`${o.cwd ? '--cwd' : '--workdir'} ${workdir} is not a directory in chroot ${name}`);
+    if (!wd || !isDirectory(wd))
+      throw new InvalidArgument(`${o.cwd ? '--cwd' : '--workdir'} ${workdir} is not a directory in chroot ${name}`);
     let argv = o.argv;
     const entry = user ? passwd.find((p) => p.uid === user!.uid) : passwd.find((p) => p.uid === 0);
     if (!argv.length || o.shell) {
       if (jail) argv = [r.program!];
       else {
-        const sh = entry?.shell && !/nologin|false$/.test(entry.shell) && view.existing(entry.shell) ? entry.shell
-          : view.existing('/bin/bash') ? '/bin/bash' : '/bin/sh';
+        const sh =
+          entry?.shell && !/nologin|false$/.test(entry.shell) && view.existing(entry.shell)
+            ? entry.shell
+            : view.existing('/bin/bash')
+              ? '/bin/bash'
+              : '/bin/sh';
         argv = o.shell ? [sh, '-l'] : [sh];
       }
     }
-    const home = user ? (user.home || '/') : (entry?.home ?? '/root');
+    const home = user ? user.home || '/' : (entry?.home ?? '/root');
     const env: Record<string, string> = { PATH: DEFAULT_PATH, HOME: home };
     if (process.env.TERM) env.TERM = process.env.TERM;
     const uname = user ? user.name : 'root';
-    if (uname) { env.USER = uname; env.LOGNAME = uname; }
+    if (uname) {
+      env.USER = uname;
+      env.LOGNAME = uname;
+    }
     Object.assign(env, o.env ?? {});
     const plan: RunPlan = {
-      root: at.planRoot ?? view.root, mode: exec.mode as ExecMode, binfmt: exec.binfmt, systemMounts: !jail, binds: runBinds,
+      root: at.planRoot ?? view.root,
+      mode: exec.mode as ExecMode,
+      binfmt: exec.binfmt,
+      systemMounts: !jail,
+      binds: runBinds,
       user: user ? { uid: user.uid, gid: user.gid, groups: user.groups } : undefined,
-      noNewPrivs: jail || !!o.noNewPrivs, workdir, env, devpts: profile.devpts,
+      noNewPrivs: jail || !!o.noNewPrivs,
+      workdir,
+      env,
+      devpts: profile.devpts,
     };
     return { plan, argv };
   }
@@ -585,17 +889,44 @@ export class ChrootManager {
     const r = this.store.get(name);
     if (r.state !== 'ready') throw new Conflict(`chroot ${name} is not ready (state ${r.state})`);
     const root = this.store.rootDir(name);
-    return spawn('tar', ['--numeric-owner', '--xattrs', '--xattrs-include=*', '--exclude=./proc/*', '--exclude=./sys/*', '--exclude=./dev/*',
-      '-C', root, '-cf', '-', '.'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    return spawn(
+      'tar',
+      [
+        '--numeric-owner',
+        '--xattrs',
+        '--xattrs-include=*',
+        '--exclude=./proc/*',
+        '--exclude=./sys/*',
+        '--exclude=./dev/*',
+        '-C',
+        root,
+        '-cf',
+        '-',
+        '.',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
   }
 
   /** Mount points of this chroot in any mount namespace (for tests and inspect). */
-  mountsAnywhere(name: string): string[] { return mountsUnderAnywhere(this.store.rootDir(name)); }
+  mountsAnywhere(name: string): string[] {
+    return mountsUnderAnywhere(this.store.rootDir(name));
+  }
 }
 
-function appendLine(text: string, line: string): string { return (text && !text.endsWith('\n') ? text + '\n' : text) + line + '\n'; }
-export function readText(p: string): string { try { return p ? readFileSync(p, 'utf8') : ''; } catch { return ''; } }
-function removeSync(p: string): void { rmSync(p, { recursive: true, force: true }); }
+function appendLine(text: string, line: string): string {
+  return (text && !text.endsWith('\n') ? text + '\n' : text) + line + '\n';
+}
+export function readText(p: string): string {
+  try {
+    return p ? readFileSync(p, 'utf8') : '';
+  } catch {
+    return '';
+  }
+}
+function removeSync(p: string): void {
+  rmSync(p, { recursive: true, force: true });
+}
 
 /** Copies a host file (dereferenced) to the same path inside root, creating real parent dirs. */
 async function copyFileInto(root: string, hostPath: string, inner: string): Promise<void> {
@@ -606,22 +937,46 @@ async function copyFileInto(root: string, hostPath: string, inner: string): Prom
 }
 
 /** The jail user: NAME (host uid/gid when the host has NAME, else a free uid >= 10000), NAME:UID[:GID], or UID[:GID]. */
-export function jailUser(spec: string, hostPasswd: string, hostGroup: string): { name: string; uid: number; gid: number } {
+export function jailUser(
+  spec: string,
+  hostPasswd: string,
+  hostGroup: string,
+): { name: string; uid: number; gid: number } {
   const f = spec.split(':');
-  const pw = parsePasswd(hostPasswd); const gr = parseGroup(hostGroup);
-  let name: string; let uid: number | undefined; let gid: number | undefined;
-  if (/^\d+$/.test(f[0])) { name = 'jail'; uid = Number(f[0]); if (f[1] !== undefined) gid = Number(f[1]); }
-  else { name = f[0]; if (f[1] !== undefined) uid = Number(f[1]); if (f[2] !== undefined) gid = Number(f[2]); }
-  if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(name) || (uid !== undefined && !Number.isInteger(uid)) || (gid !== undefined && !Number.isInteger(gid))) {
+  const pw = parsePasswd(hostPasswd);
+  const gr = parseGroup(hostGroup);
+  let name: string;
+  let uid: number | undefined;
+  let gid: number | undefined;
+  if (/^\d+$/.test(f[0])) {
+    name = 'jail';
+    uid = Number(f[0]);
+    if (f[1] !== undefined) gid = Number(f[1]);
+  } else {
+    name = f[0];
+    if (f[1] !== undefined) uid = Number(f[1]);
+    if (f[2] !== undefined) gid = Number(f[2]);
+  }
+  if (
+    !/^[a-z_][a-z0-9_-]{0,31}$/.test(name) ||
+    (uid !== undefined && !Number.isInteger(uid)) ||
+    (gid !== undefined && !Number.isInteger(gid))
+  ) {
     throw new InvalidArgument(`invalid --user "${spec}": expected NAME, NAME:UID[:GID] or UID[:GID]`);
   }
   if (uid === undefined) {
     const host = pw.find((p) => p.name === name);
-    if (host) { uid = host.uid; gid = gid ?? host.gid; }
-    else { uid = 10000; while (pw.some((p) => p.uid === uid) || gr.some((g) => g.gid === uid)) uid++; }
+    if (host) {
+      uid = host.uid;
+      gid = gid ?? host.gid;
+    } else {
+      uid = 10000;
+      while (pw.some((p) => p.uid === uid) || gr.some((g) => g.gid === uid)) uid++;
+    }
   }
   gid = gid ?? uid;
   if (uid === 0) throw new InvalidArgument(`invalid --user "${spec}": a jail user must not be root`);
-  if (uid > 65535 || gid > 65535) throw new InvalidArgument(`invalid --user "${spec}": uid and gid must be at most 65535`);
+  if (uid > 65535 || gid > 65535)
+    throw new InvalidArgument(`invalid --user "${spec}": uid and gid must be at most 65535`);
   return { name, uid, gid };
 }

@@ -16,7 +16,16 @@ import { EngineError, Forbidden, InvalidArgument } from '../core/errors.js';
 import { log } from '../core/log.js';
 import { peerCred } from '../sys/peercred.js';
 import type { ChrootManager, RunOpts } from './chroot.js';
-import { FRAME, FrameDecoder, encodeFrame, identityOf, mayEnter, parseGateRequest, type GateRequest, type Identity } from './access.js';
+import {
+  FRAME,
+  FrameDecoder,
+  encodeFrame,
+  identityOf,
+  mayEnter,
+  parseGateRequest,
+  type GateRequest,
+  type Identity,
+} from './access.js';
 import { isProfilePath } from './profile.js';
 import { cleanInnerPath } from './validate.js';
 import type { SpawnedRoot } from '../sys/chroot.js';
@@ -26,12 +35,20 @@ const SIGNALS = new Set(['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGKILL']);
 
 export class ChrootGate {
   private server?: Server;
-  constructor(private readonly m: ChrootManager, readonly socketPath: string) {}
+  constructor(
+    private readonly m: ChrootManager,
+    readonly socketPath: string,
+  ) {}
 
   async listen(): Promise<void> {
     rmSync(this.socketPath, { force: true });
-    const server = createServer((sock) => { void this.handle(sock); });
-    await new Promise<void>((res, rej) => { server.once('error', rej); server.listen(this.socketPath, () => res()); });
+    const server = createServer((sock) => {
+      void this.handle(sock);
+    });
+    await new Promise<void>((res, rej) => {
+      server.once('error', rej);
+      server.listen(this.socketPath, () => res());
+    });
     chmodSync(this.socketPath, 0o666);
     this.server = server;
   }
@@ -52,11 +69,24 @@ export class ChrootGate {
       if (!(e instanceof EngineError)) log.error('chroot gate', { error: msg });
       if (!sock.destroyed) sock.end(encodeFrame(FRAME.ERROR, msg));
     };
-    sock.on('error', () => { /* the client went away */ });
-    sock.on('close', () => { try { child?.kill('SIGKILL'); } catch { /* gone */ } });
+    sock.on('error', () => {
+      /* the client went away */
+    });
+    sock.on('close', () => {
+      try {
+        child?.kill('SIGKILL');
+      } catch {
+        /* gone */
+      }
+    });
     sock.on('data', (chunk: Buffer) => {
       let frames;
-      try { frames = dec.push(chunk); } catch (e) { fail(e); return; }
+      try {
+        frames = dec.push(chunk);
+      } catch (e) {
+        fail(e);
+        return;
+      }
       for (const f of frames) {
         if (f.type === FRAME.REQUEST && !request) {
           request = this.start(sock, f.payload).then((c) => {
@@ -65,12 +95,20 @@ export class ChrootGate {
             if (stdinEnded) c.child.stdin!.end();
           }, fail);
         } else if (f.type === FRAME.STDIN) {
-          if (child) child.stdin!.write(f.payload); else pendingStdin.push(Buffer.from(f.payload));
+          if (child) child.stdin!.write(f.payload);
+          else pendingStdin.push(Buffer.from(f.payload));
         } else if (f.type === FRAME.STDIN_EOF) {
-          if (child) child.stdin!.end(); else stdinEnded = true;
+          if (child) child.stdin!.end();
+          else stdinEnded = true;
         } else if (f.type === FRAME.SIGNAL) {
           const s = f.payload.toString();
-          if (child && SIGNALS.has(s)) { try { child.kill(s as NodeJS.Signals); } catch { /* gone */ } }
+          if (child && SIGNALS.has(s)) {
+            try {
+              child.kill(s as NodeJS.Signals);
+            } catch {
+              /* gone */
+            }
+          }
         }
       }
     });
@@ -90,35 +128,59 @@ export class ChrootGate {
     if (rec.kind === 'jail') throw new Forbidden(`chroot ${rec.name} is a jail: only root runs it`);
     const o = this.runOpts(req, who);
     log.info('chroot gate: run', { user: who.name, uid: who.uid, chroot: rec.name, argv: req.argv.join(' ') });
-    const spawned = req.ephemeral ? await this.m.sessions.runEphemeral(rec.name, o, who.uid) : await this.m.start(rec.name, o);
+    const spawned = req.ephemeral
+      ? await this.m.sessions.runEphemeral(rec.name, o, who.uid)
+      : await this.m.start(rec.name, o);
     const { child, exited } = spawned;
-    child.stdout!.on('data', (b: Buffer) => { if (!sock.destroyed) sock.write(encodeFrame(FRAME.STDOUT, b)); });
-    child.stderr!.on('data', (b: Buffer) => { if (!sock.destroyed) sock.write(encodeFrame(FRAME.STDERR, b)); });
-    child.stdin!.on('error', () => { /* the command does not read its stdin */ });
-    void exited.then((code) => {
-      // flush what the pipes still hold before the status
-      const done = (): void => { if (!sock.destroyed) sock.end(encodeFrame(FRAME.EXIT, String(code))); };
-      if (child.stdout!.readableEnded && child.stderr!.readableEnded) done();
-      else {
-        let n = 0;
-        const one = (): void => { if (++n === 2) done(); };
-        if (child.stdout!.readableEnded) one(); else child.stdout!.once('close', one);
-        if (child.stderr!.readableEnded) one(); else child.stderr!.once('close', one);
-      }
-    }, (e: unknown) => { if (!sock.destroyed) sock.end(encodeFrame(FRAME.ERROR, (e as Error).message)); });
+    child.stdout!.on('data', (b: Buffer) => {
+      if (!sock.destroyed) sock.write(encodeFrame(FRAME.STDOUT, b));
+    });
+    child.stderr!.on('data', (b: Buffer) => {
+      if (!sock.destroyed) sock.write(encodeFrame(FRAME.STDERR, b));
+    });
+    child.stdin!.on('error', () => {
+      /* the command does not read its stdin */
+    });
+    void exited.then(
+      (code) => {
+        // flush what the pipes still hold before the status
+        const done = (): void => {
+          if (!sock.destroyed) sock.end(encodeFrame(FRAME.EXIT, String(code)));
+        };
+        if (child.stdout!.readableEnded && child.stderr!.readableEnded) done();
+        else {
+          let n = 0;
+          const one = (): void => {
+            if (++n === 2) done();
+          };
+          if (child.stdout!.readableEnded) one();
+          else child.stdout!.once('close', one);
+          if (child.stderr!.readableEnded) one();
+          else child.stderr!.once('close', one);
+        }
+      },
+      (e: unknown) => {
+        if (!sock.destroyed) sock.end(encodeFrame(FRAME.ERROR, (e as Error).message));
+      },
+    );
     return spawned;
   }
 
   /** A caller's request as run options: as the caller, no-new-privs, built-in profiles only. */
   private runOpts(req: GateRequest, who: Identity): RunOpts {
-    if (req.profile && isProfilePath(req.profile)) throw new Forbidden('profile files are for root; use a built-in profile (default, minimal)');
+    if (req.profile && isProfilePath(req.profile))
+      throw new Forbidden('profile files are for root; use a built-in profile (default, minimal)');
     const argv = req.argv.length ? req.argv : ['/bin/sh'];
     // the working directory is entered after the switch to the caller (never with root's rights)
     const wd = req.workdir ? cleanInnerPath(req.workdir, '--workdir') : undefined;
     if (wd?.includes('\n')) throw new InvalidArgument('bad --workdir');
     return {
       argv: wd && wd !== '/' ? ['/bin/sh', '-c', 'cd -- "$0" && exec "$@"', wd, ...argv] : argv,
-      user: who.name, env: { ...(req.env ?? {}) }, profile: req.profile, noNewPrivs: true, stdio: 'pipe',
+      user: who.name,
+      env: { ...(req.env ?? {}) },
+      profile: req.profile,
+      noNewPrivs: true,
+      stdio: 'pipe',
     };
   }
 }

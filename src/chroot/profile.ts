@@ -16,7 +16,10 @@
 import { InvalidArgument } from '../core/errors.js';
 import { cleanInnerPath, type BindSpec } from './validate.js';
 
-export interface ProfileCopy { host: string; inner: string }
+export interface ProfileCopy {
+  host: string;
+  inner: string;
+}
 
 export interface Profile {
   name: string;
@@ -32,21 +35,35 @@ const MERGEABLE = ['/etc/passwd', '/etc/group'];
 export const BUILTIN_PROFILES: Record<string, Profile> = {
   default: {
     name: 'default',
-    binds: [{ host: '/home', inner: '/home', readonly: false }, { host: '/tmp', inner: '/tmp', readonly: false }],
-    copies: [{ host: '/etc/hosts', inner: '/etc/hosts' }, { host: '/etc/resolv.conf', inner: '/etc/resolv.conf' }],
-    merges: [{ host: '/etc/passwd', inner: '/etc/passwd' }, { host: '/etc/group', inner: '/etc/group' }],
+    binds: [
+      { host: '/home', inner: '/home', readonly: false },
+      { host: '/tmp', inner: '/tmp', readonly: false },
+    ],
+    copies: [
+      { host: '/etc/hosts', inner: '/etc/hosts' },
+      { host: '/etc/resolv.conf', inner: '/etc/resolv.conf' },
+    ],
+    merges: [
+      { host: '/etc/passwd', inner: '/etc/passwd' },
+      { host: '/etc/group', inner: '/etc/group' },
+    ],
     devpts: 'host',
   },
   minimal: { name: 'minimal', binds: [], copies: [], merges: [], devpts: 'private' },
 };
 
 /** Whether a --profile value names a file (contains a '/') rather than a built-in profile. */
-export function isProfilePath(spec: string): boolean { return spec.includes('/'); }
+export function isProfilePath(spec: string): boolean {
+  return spec.includes('/');
+}
 
 /** A built-in profile by name; InvalidArgument for an unknown one. */
 export function builtinProfile(name: string): Profile {
   const p = BUILTIN_PROFILES[name];
-  if (!p) throw new InvalidArgument(`unknown profile "${name}" (built in: ${Object.keys(BUILTIN_PROFILES).join(', ')}; or a file path)`);
+  if (!p)
+    throw new InvalidArgument(
+      `unknown profile "${name}" (built in: ${Object.keys(BUILTIN_PROFILES).join(', ')}; or a file path)`,
+    );
   return p;
 }
 
@@ -71,7 +88,8 @@ export function parseProfile(name: string, text: string): Profile {
         const inner = rest[0]?.startsWith('/') ? cleanInnerPath(rest.shift()!, `${where}: bind target`) : host;
         const ro = rest[0] === 'ro';
         if (rest[0] === 'ro' || rest[0] === 'rw') rest.shift();
-        if (rest.length) throw new InvalidArgument(`${where}: unexpected "${rest[0]}" (expected "bind HOST [INNER] [ro]")`);
+        if (rest.length)
+          throw new InvalidArgument(`${where}: unexpected "${rest[0]}" (expected "bind HOST [INNER] [ro]")`);
         if (inner === '/') throw new InvalidArgument(`${where}: cannot bind over the chroot's /`);
         p.binds.push({ host, inner, readonly: ro });
         break;
@@ -87,12 +105,14 @@ export function parseProfile(name: string, text: string): Profile {
       case 'merge': {
         if (f.length !== 2) throw new InvalidArgument(`${where}: expected "merge /etc/passwd" or "merge /etc/group"`);
         const host = hostPath(f[1]);
-        if (!MERGEABLE.includes(host)) throw new InvalidArgument(`${where}: only ${MERGEABLE.join(' and ')} can be merged`);
+        if (!MERGEABLE.includes(host))
+          throw new InvalidArgument(`${where}: only ${MERGEABLE.join(' and ')} can be merged`);
         p.merges.push({ host, inner: host });
         break;
       }
       case 'devpts': {
-        if (f.length !== 2 || (f[1] !== 'host' && f[1] !== 'private')) throw new InvalidArgument(`${where}: expected "devpts host" or "devpts private"`);
+        if (f.length !== 2 || (f[1] !== 'host' && f[1] !== 'private'))
+          throw new InvalidArgument(`${where}: expected "devpts host" or "devpts private"`);
         p.devpts = f[1];
         break;
       }
@@ -125,8 +145,13 @@ export function mergeAccounts(host: string, root: string): string {
  * The line to append to a root's passwd for a host user missing from it (`--user NAME`), and the
  * group line when the root lacks the user's primary group. Pure: takes the host's lines.
  */
-export function accountLinesFor(name: string, hostPasswd: string, hostGroup: string, rootPasswd: string, rootGroup: string):
-  { passwd?: string; group?: string } | undefined {
+export function accountLinesFor(
+  name: string,
+  hostPasswd: string,
+  hostGroup: string,
+  rootPasswd: string,
+  rootGroup: string,
+): { passwd?: string; group?: string } | undefined {
   const pw = hostPasswd.split('\n').find((l) => l.split(':')[0] === name);
   if (!pw) return undefined;
   const f = pw.split(':');

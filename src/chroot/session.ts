@@ -25,8 +25,23 @@ import { randomBytes } from 'node:crypto';
 import { Conflict, InvalidArgument, NotFound, Internal } from '../core/errors.js';
 import type { ChrootManager, RunOpts } from './chroot.js';
 import { BaseView, OverlayView } from '../sys/rootview.js';
-import { processesInRoot, killProcessesInRoot, mountsUnderAnywhere, removeTree, spawnInRoot, type SpawnedRoot } from '../sys/chroot.js';
-import { alive, enterSession, killMountNs, pidsInMountNs, procId, startHolder, type ProcId } from '../sys/chrootsession.js';
+import {
+  processesInRoot,
+  killProcessesInRoot,
+  mountsUnderAnywhere,
+  removeTree,
+  spawnInRoot,
+  type SpawnedRoot,
+} from '../sys/chroot.js';
+import {
+  alive,
+  enterSession,
+  killMountNs,
+  pidsInMountNs,
+  procId,
+  startHolder,
+  type ProcId,
+} from '../sys/chrootsession.js';
 
 export interface SessionRecord {
   id: string;
@@ -51,10 +66,16 @@ const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}-[0-9a-f]{8}$/;
 
 export class SessionManager {
   readonly dir: string;
-  constructor(readonly chroots: ChrootManager) { this.dir = join(chroots.store.dir, '.sessions'); }
+  constructor(readonly chroots: ChrootManager) {
+    this.dir = join(chroots.store.dir, '.sessions');
+  }
 
-  private sessionDir(id: string): string { return join(this.dir, id); }
-  private recordFile(id: string): string { return join(this.dir, id, 'session.json'); }
+  private sessionDir(id: string): string {
+    return join(this.dir, id);
+  }
+  private recordFile(id: string): string {
+    return join(this.dir, id, 'session.json');
+  }
 
   private write(rec: SessionRecord): void {
     const f = this.recordFile(rec.id);
@@ -63,7 +84,11 @@ export class SessionManager {
   }
 
   private read(id: string): SessionRecord | undefined {
-    try { return JSON.parse(readFileSync(this.recordFile(id), 'utf8')) as SessionRecord; } catch { return undefined; }
+    try {
+      return JSON.parse(readFileSync(this.recordFile(id), 'utf8')) as SessionRecord;
+    } catch {
+      return undefined;
+    }
   }
 
   get(id: string): SessionRecord {
@@ -74,12 +99,21 @@ export class SessionManager {
 
   list(): SessionRecord[] {
     let ids: string[] = [];
-    try { ids = readdirSync(this.dir); } catch { return []; }
-    return ids.sort().map((i) => this.read(i)).filter((r): r is SessionRecord => !!r);
+    try {
+      ids = readdirSync(this.dir);
+    } catch {
+      return [];
+    }
+    return ids
+      .sort()
+      .map((i) => this.read(i))
+      .filter((r): r is SessionRecord => !!r);
   }
 
   /** Sessions that use chroot `name`. */
-  of(name: string): SessionRecord[] { return this.list().filter((s) => s.chroot === name); }
+  of(name: string): SessionRecord[] {
+    return this.list().filter((s) => s.chroot === name);
+  }
 
   /** Makes the session directory and its first record (owner: this process until a holder exists). */
   private open(name: string, ephemeral: boolean, kind: 'session' | 'run', uid: number, o: RunOpts): SessionRecord {
@@ -91,53 +125,94 @@ export class SessionManager {
     const root = ephemeral ? join(dir, 'root') : this.chroots.store.rootDir(name);
     if (ephemeral) for (const d of ['upper', 'work', 'root']) mkdirSync(join(dir, d), { mode: 0o755 });
     const rec: SessionRecord = {
-      id, chroot: name, ephemeral, kind, created: new Date().toISOString(), owner: procId(process.pid)!, root, uid,
-      ...(o.profile ? { profile: o.profile } : {}), ...(o.binds?.length ? { binds: o.binds } : {}),
+      id,
+      chroot: name,
+      ephemeral,
+      kind,
+      created: new Date().toISOString(),
+      owner: procId(process.pid)!,
+      root,
+      uid,
+      ...(o.profile ? { profile: o.profile } : {}),
+      ...(o.binds?.length ? { binds: o.binds } : {}),
     };
     this.write(rec);
     return rec;
   }
 
-  private views(rec: SessionRecord): { view: BaseView | OverlayView; overlay?: { lower: string; upper: string; work: string } } {
+  private views(rec: SessionRecord): {
+    view: BaseView | OverlayView;
+    overlay?: { lower: string; upper: string; work: string };
+  } {
     const base = this.chroots.store.rootDir(rec.chroot);
     if (!rec.ephemeral) return { view: new BaseView(base) };
     const dir = this.sessionDir(rec.id);
-    return { view: new OverlayView(base, join(dir, 'upper'), rec.root), overlay: { lower: base, upper: join(dir, 'upper'), work: join(dir, 'work') } };
+    return {
+      view: new OverlayView(base, join(dir, 'upper'), rec.root),
+      overlay: { lower: base, upper: join(dir, 'upper'), work: join(dir, 'work') },
+    };
   }
 
   /** `chroot run --ephemeral`: the command runs on a throwaway overlay; everything is removed when it exits. */
   async runEphemeral(name: string, o: RunOpts, uid = 0): Promise<SpawnedRoot & { id: string }> {
     await this.recover();
     const r = this.chroots.readyRecord(name);
-    if (r.kind === 'jail') throw new InvalidArgument('--ephemeral is for chroots, not jails (a jail runs as an unprivileged user already)');
+    if (r.kind === 'jail')
+      throw new InvalidArgument('--ephemeral is for chroots, not jails (a jail runs as an unprivileged user already)');
     const rec = this.open(name, true, 'run', uid, o);
     let spawned: SpawnedRoot;
     try {
       const { view, overlay } = this.views(rec);
       const { plan, argv } = await this.chroots.prepare(r, o, { view, setup: true });
       spawned = spawnInRoot({ ...plan, overlay }, argv, o.stdio ?? 'inherit');
-    } catch (e) { await this.end(rec.id); throw e; }
-    const exited = spawned.exited.then(async (code) => { await this.end(rec.id); return code; },
-      async (e: unknown) => { await this.end(rec.id); throw e; });
+    } catch (e) {
+      await this.end(rec.id);
+      throw e;
+    }
+    const exited = spawned.exited.then(
+      async (code) => {
+        await this.end(rec.id);
+        return code;
+      },
+      async (e: unknown) => {
+        await this.end(rec.id);
+        throw e;
+      },
+    );
     return { ...spawned, exited, id: rec.id };
   }
 
   /** `chroot session begin`: prints an id; the mounts stay until `session end`. */
-  async begin(name: string, o: { ephemeral?: boolean; profile?: string; binds?: string[] }, uid = 0): Promise<SessionRecord> {
+  async begin(
+    name: string,
+    o: { ephemeral?: boolean; profile?: string; binds?: string[] },
+    uid = 0,
+  ): Promise<SessionRecord> {
     await this.recover();
     const r = this.chroots.readyRecord(name);
     if (r.kind === 'jail') throw new InvalidArgument('sessions are for chroots, not jails');
     const rec = this.open(name, !!o.ephemeral, 'session', uid, { argv: [], profile: o.profile, binds: o.binds });
     try {
       const { view, overlay } = this.views(rec);
-      const { plan } = await this.chroots.prepare(r, { argv: [], profile: o.profile, binds: o.binds }, { view, setup: true });
+      const { plan } = await this.chroots.prepare(
+        r,
+        { argv: [], profile: o.profile, binds: o.binds },
+        { view, setup: true },
+      );
       let started;
-      try { started = await startHolder({ ...plan, overlay }); } catch (e) { throw new Internal(`session ${rec.id}: ${(e as Error).message}`); }
+      try {
+        started = await startHolder({ ...plan, overlay });
+      } catch (e) {
+        throw new Internal(`session ${rec.id}: ${(e as Error).message}`);
+      }
       rec.owner = started.holder;
       rec.ns = started.ns;
       this.write(rec);
       return rec;
-    } catch (e) { await this.end(rec.id); throw e; }
+    } catch (e) {
+      await this.end(rec.id);
+      throw e;
+    }
   }
 
   /** `chroot session run ID -- CMD`: runs in the session's namespace and root. */
@@ -146,11 +221,16 @@ export class SessionManager {
     const rec = this.get(id);
     this.checkOwner(rec, uid);
     if (rec.kind !== 'session' || !rec.ns) throw new Conflict(`session ${id} is a one-shot run`);
-    if (!alive(rec.owner)) throw new Conflict(`session ${id} has lost its holder (run \`cocon chroot session recover\`)`);
+    if (!alive(rec.owner))
+      throw new Conflict(`session ${id} has lost its holder (run \`cocon chroot session recover\`)`);
     const r = this.chroots.store.get(rec.chroot);
     // the session's root as the holder sees it (through its namespace): users added to passwd land there
     const view = new BaseView(`/proc/${rec.owner.pid}/root${rec.root}`);
-    const { plan, argv } = await this.chroots.prepare(r, { ...o, profile: rec.profile }, { view, setup: false, planRoot: rec.root });
+    const { plan, argv } = await this.chroots.prepare(
+      r,
+      { ...o, profile: rec.profile },
+      { view, setup: false, planRoot: rec.root },
+    );
     return enterSession(rec.owner.pid, plan, argv, o.stdio ?? 'inherit');
   }
 
@@ -165,7 +245,11 @@ export class SessionManager {
     if (!rec) {
       if (!ID_RE.test(id)) throw new NotFound(`no such chroot session: ${id}`);
       const dir = this.sessionDir(id);
-      try { readdirSync(dir); } catch { throw new NotFound(`no such chroot session: ${id}`); }
+      try {
+        readdirSync(dir);
+      } catch {
+        throw new NotFound(`no such chroot session: ${id}`);
+      }
       await this.removeDir(dir);
       return;
     }
@@ -181,7 +265,8 @@ export class SessionManager {
       // a process we could not name still holds the namespace: find it by its root and kill it
       await killProcessesInRoot(join(dir, 'root'));
       await new Promise((r) => setTimeout(r, 50));
-      if (mountsUnderAnywhere(dir).length) throw new Conflict(`session directory ${dir} still has mounts: ${mountsUnderAnywhere(dir).join(', ')}`);
+      if (mountsUnderAnywhere(dir).length)
+        throw new Conflict(`session directory ${dir} still has mounts: ${mountsUnderAnywhere(dir).join(', ')}`);
     }
     await removeTree(dir);
   }
@@ -192,12 +277,21 @@ export class SessionManager {
    */
   async recover(): Promise<string[]> {
     let ids: string[] = [];
-    try { ids = readdirSync(this.dir); } catch { return []; }
+    try {
+      ids = readdirSync(this.dir);
+    } catch {
+      return [];
+    }
     const cleaned: string[] = [];
     for (const id of ids) {
       const rec = this.read(id);
       if (rec ? alive(rec.owner) : !this.stale(id)) continue;
-      try { await this.end(id); cleaned.push(id); } catch { /* left for the next recover */ }
+      try {
+        await this.end(id);
+        cleaned.push(id);
+      } catch {
+        /* left for the next recover */
+      }
     }
     return cleaned;
   }
@@ -205,7 +299,9 @@ export class SessionManager {
   private stale(id: string): boolean {
     try {
       return Date.now() - statSync(this.sessionDir(id)).mtimeMs > 60_000;
-    } catch { return true; }
+    } catch {
+      return true;
+    }
   }
 
   /** The pids running commands in a session (its holder left out), for ls. */
@@ -215,5 +311,7 @@ export class SessionManager {
   }
 
   /** Removes every session of a chroot (chroot rm -f). */
-  async endAllOf(name: string): Promise<void> { for (const s of this.of(name)) await this.end(s.id); }
+  async endAllOf(name: string): Promise<void> {
+    for (const s of this.of(name)) await this.end(s.id);
+  }
 }

@@ -19,8 +19,8 @@ export interface ChrootRecord {
   name: string;
   kind: ChrootKind;
   state: 'creating' | 'ready';
-  created: string;                    // ISO 8601
-  arch: string;                       // Debian architecture of the root's programs
+  created: string; // ISO 8601
+  arch: string; // Debian architecture of the root's programs
   // debootstrap
   suite?: string;
   variant?: string;
@@ -62,15 +62,26 @@ export class ChrootStore {
   }
 
   /** chroots/ and its cache are private (0700; an older cocon's 0755 is tightened): roots hold secrets too. */
-  ensure(): void { privateDir(this.dir); privateDir(this.cacheDir); }
-  chrootDir(name: string): string { return join(this.dir, name); }
-  rootDir(name: string): string { return join(this.dir, name, 'root'); }
-  recordFile(name: string): string { return join(this.dir, name, 'chroot.json'); }
+  ensure(): void {
+    privateDir(this.dir);
+    privateDir(this.cacheDir);
+  }
+  chrootDir(name: string): string {
+    return join(this.dir, name);
+  }
+  rootDir(name: string): string {
+    return join(this.dir, name, 'root');
+  }
+  recordFile(name: string): string {
+    return join(this.dir, name, 'chroot.json');
+  }
 
   /** Takes the name: throws Conflict when it is in use. */
   claim(name: string): void {
     this.ensure();
-    try { mkdirSync(this.chrootDir(name), { mode: 0o700 }); } catch (e) {
+    try {
+      mkdirSync(this.chrootDir(name), { mode: 0o700 });
+    } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new Conflict(`chroot "${name}" already exists`);
       throw e;
     }
@@ -85,7 +96,9 @@ export class ChrootStore {
 
   /** The record, or undefined when the name has a directory but no record yet (a create just began). */
   read(name: string): ChrootRecord | undefined {
-    try { return JSON.parse(readFileSync(this.recordFile(name), 'utf8')) as ChrootRecord; } catch (e) {
+    try {
+      return JSON.parse(readFileSync(this.recordFile(name), 'utf8')) as ChrootRecord;
+    } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw e;
     }
@@ -97,21 +110,34 @@ export class ChrootStore {
     return rec;
   }
 
-  exists(name: string): boolean { return existsSync(this.chrootDir(name)); }
+  exists(name: string): boolean {
+    return existsSync(this.chrootDir(name));
+  }
 
   /** Every chroot directory name (records may be missing for one being created). */
   names(): string[] {
     let names: string[];
-    try { names = readdirSync(this.dir); } catch { return []; }
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      return [];
+    }
     return names.filter((n) => !n.startsWith('.')).sort();
   }
 
   list(): ChrootRecord[] {
     const out: ChrootRecord[] = [];
-    for (const n of this.names()) { const r = this.read(n); if (r) out.push(r); }
+    for (const n of this.names()) {
+      const r = this.read(n);
+      if (r) out.push(r);
+    }
     return out;
   }
 
-  cacheTar(key: string): string { return join(this.cacheDir, `${key}.tar.zst`); }
-  cacheMeta(key: string): string { return join(this.cacheDir, `${key}.json`); }
+  cacheTar(key: string): string {
+    return join(this.cacheDir, `${key}.tar.zst`);
+  }
+  cacheMeta(key: string): string {
+    return join(this.cacheDir, `${key}.json`);
+  }
 }

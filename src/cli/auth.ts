@@ -7,9 +7,17 @@ import { join } from 'node:path';
 
 export const DOCKER_IO_KEY = 'https://index.docker.io/v1/';
 
-export interface AuthConfig { username?: string; password?: string; serveraddress?: string; identitytoken?: string }
+export interface AuthConfig {
+  username?: string;
+  password?: string;
+  serveraddress?: string;
+  identitytoken?: string;
+}
 
-interface ConfigFile { auths?: Record<string, { auth?: string; identitytoken?: string }>; [k: string]: unknown }
+interface ConfigFile {
+  auths?: Record<string, { auth?: string; identitytoken?: string }>;
+  [k: string]: unknown;
+}
 
 export function configDir(env: NodeJS.ProcessEnv): string {
   return env.DOCKER_CONFIG || join(env.HOME || homedir(), '.docker');
@@ -22,7 +30,11 @@ export function configSetting(env: NodeJS.ProcessEnv, key: string): string | und
 }
 
 function readConfig(env: NodeJS.ProcessEnv): ConfigFile {
-  try { return JSON.parse(readFileSync(join(configDir(env), 'config.json'), 'utf8')) as ConfigFile; } catch { return {}; }
+  try {
+    return JSON.parse(readFileSync(join(configDir(env), 'config.json'), 'utf8')) as ConfigFile;
+  } catch {
+    return {};
+  }
 }
 
 function writeConfig(env: NodeJS.ProcessEnv, cfg: ConfigFile): void {
@@ -65,7 +77,12 @@ export function registryAuthHeader(env: NodeJS.ProcessEnv, domain: string): stri
 }
 
 // Returns the file and whether the stored credentials changed.
-export function saveAuth(env: NodeJS.ProcessEnv, server: string, username: string, password: string): { file: string; changed: boolean } {
+export function saveAuth(
+  env: NodeJS.ProcessEnv,
+  server: string,
+  username: string,
+  password: string,
+): { file: string; changed: boolean } {
   const cfg = readConfig(env);
   const key = serverKey(server);
   const auth = Buffer.from(`${username}:${password}`).toString('base64');
@@ -79,7 +96,11 @@ export function removeAuth(env: NodeJS.ProcessEnv, server: string): boolean {
   const cfg = readConfig(env);
   const key = serverKey(server);
   let found = false;
-  for (const k of Object.keys(cfg.auths ?? {})) if (serverKey(k) === key) { delete cfg.auths![k]; found = true; }
+  for (const k of Object.keys(cfg.auths ?? {}))
+    if (serverKey(k) === key) {
+      delete cfg.auths![k];
+      found = true;
+    }
   if (found) writeConfig(env, cfg);
   return found;
 }

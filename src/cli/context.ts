@@ -7,7 +7,12 @@ import { Client, resolveEndpoint } from './client.js';
 
 // An error that carries its exit status and is printed as is.
 export class CliError extends Error {
-  constructor(message: string, readonly status = 1) { super(message); }
+  constructor(
+    message: string,
+    readonly status = 1,
+  ) {
+    super(message);
+  }
 }
 // A run/create failure already formatted ("cocon: MSG\n\nRun 'cocon run --help' ..."), printed as is.
 export class RunError extends CliError {}
@@ -18,11 +23,13 @@ export const CLI_VERSION = '0.1.0';
 export class UsageError extends Error {}
 // Exit with a status without printing anything more.
 export class ExitStatus extends Error {
-  constructor(readonly status: number) { super(`exit status ${status}`); }
+  constructor(readonly status: number) {
+    super(`exit status ${status}`);
+  }
 }
 
 export interface Ctx {
-  prog: string;                         // "cocon"
+  prog: string; // "cocon"
   hostFlag?: string;
   env: NodeJS.ProcessEnv;
   out(s: string): void;
@@ -34,13 +41,13 @@ export interface Ctx {
 export interface Command {
   name: string;
   aliases?: string[];
-  usage: string;                        // "run [OPTIONS] IMAGE [COMMAND] [ARG...]"
+  usage: string; // "run [OPTIONS] IMAGE [COMMAND] [ARG...]"
   desc: string;
   flags: FlagDef[];
-  interspersed?: boolean;               // default true
+  interspersed?: boolean; // default true
   minArgs?: number;
   maxArgs?: number;
-  errPrefix?: boolean;                  // run/create: "cocon: " before errors, exit 125
+  errPrefix?: boolean; // run/create: "cocon: " before errors, exit 125
   run(ctx: Ctx, o: Opts): Promise<number>;
 }
 
@@ -51,8 +58,12 @@ export function makeCtx(hostFlag: string | undefined, env: NodeJS.ProcessEnv): C
     prog: 'cocon',
     hostFlag,
     env,
-    out: (s) => { process.stdout.write(s); },
-    err: (s) => { process.stderr.write(s); },
+    out: (s) => {
+      process.stdout.write(s);
+    },
+    err: (s) => {
+      process.stderr.write(s);
+    },
     now: () => Date.now(),
     client: () => {
       if (client) return Promise.resolve(client);

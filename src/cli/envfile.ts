@@ -4,7 +4,11 @@
 
 export class EnvFileError extends Error {}
 
-export function parseEnvFile(content: string, filename: string, lookup: (k: string) => string | undefined = () => undefined): string[] {
+export function parseEnvFile(
+  content: string,
+  filename: string,
+  lookup: (k: string) => string | undefined = () => undefined,
+): string[] {
   const out: string[] = [];
   let text = content;
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
@@ -16,10 +20,14 @@ export function parseEnvFile(content: string, filename: string, lookup: (k: stri
     const name = eq >= 0 ? line.slice(0, eq) : line;
     if (name.length === 0) throw new EnvFileError(`no variable name on line '${line}'`);
     if (/\s/.test(name)) throw new EnvFileError(`variable '${name.trimStart()}' contains whitespaces`);
-    if (eq >= 0) { out.push(line); return; }
+    if (eq >= 0) {
+      out.push(line);
+      return;
+    }
     const v = lookup(name);
     if (v !== undefined) out.push(`${name}=${v}`);
-    void idx; void filename;
+    void idx;
+    void filename;
   });
   return out;
 }
@@ -39,7 +47,8 @@ export function labelsToMap(list: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const l of list) {
     const eq = l.indexOf('=');
-    if (eq >= 0) out[l.slice(0, eq)] = l.slice(eq + 1); else out[l] = '';
+    if (eq >= 0) out[l.slice(0, eq)] = l.slice(eq + 1);
+    else out[l] = '';
   }
   return out;
 }

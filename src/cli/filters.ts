@@ -1,7 +1,12 @@
 // --filter/-f arguments -> the API's filters query value, {"name":{"web":true}}. Pure.
 
 export class FilterError extends Error {
-  constructor(message: string, readonly arg = '') { super(message); }
+  constructor(
+    message: string,
+    readonly arg = '',
+  ) {
+    super(message);
+  }
 }
 
 export type Filters = Record<string, Record<string, boolean>>;

@@ -10,19 +10,19 @@
 export type FlagType = 'bool' | 'string' | 'list' | 'int' | 'float';
 
 export interface FlagDef {
-  long: string;            // without the leading dashes
-  short?: string;          // one character
+  long: string; // without the leading dashes
+  short?: string; // one character
   type: FlagType;
   desc?: string;
   default?: string | number | boolean;
-  valueName?: string;      // shown in help ("string", "list", "int", ...)
+  valueName?: string; // shown in help ("string", "list", "int", ...)
   hidden?: boolean;
 }
 
 export type FlagValue = string | number | boolean | string[];
 
 export interface ParsedFlags {
-  values: Map<string, FlagValue>;   // keyed by long name; only flags that were given
+  values: Map<string, FlagValue>; // keyed by long name; only flags that were given
   positionals: string[];
 }
 
@@ -34,9 +34,22 @@ export function flagLabel(d: FlagDef): string {
 
 function parseBool(s: string): boolean | undefined {
   switch (s) {
-    case '1': case 't': case 'T': case 'true': case 'TRUE': case 'True': return true;
-    case '0': case 'f': case 'F': case 'false': case 'FALSE': case 'False': return false;
-    default: return undefined;
+    case '1':
+    case 't':
+    case 'T':
+    case 'true':
+    case 'TRUE':
+    case 'True':
+      return true;
+    case '0':
+    case 'f':
+    case 'F':
+    case 'false':
+    case 'FALSE':
+    case 'False':
+      return false;
+    default:
+      return undefined;
   }
 }
 
@@ -44,18 +57,27 @@ function setValue(values: Map<string, FlagValue>, d: FlagDef, raw: string): void
   switch (d.type) {
     case 'bool': {
       const b = parseBool(raw);
-      if (b === undefined) throw new FlagError(`invalid argument "${raw}" for "${flagLabel(d)}" flag: strconv.ParseBool: parsing "${raw}": invalid syntax`);
+      if (b === undefined)
+        throw new FlagError(
+          `invalid argument "${raw}" for "${flagLabel(d)}" flag: strconv.ParseBool: parsing "${raw}": invalid syntax`,
+        );
       values.set(d.long, b);
       return;
     }
     case 'int': {
-      if (!/^[+-]?\d+$/.test(raw)) throw new FlagError(`invalid argument "${raw}" for "${flagLabel(d)}" flag: strconv.ParseInt: parsing "${raw}": invalid syntax`);
+      if (!/^[+-]?\d+$/.test(raw))
+        throw new FlagError(
+          `invalid argument "${raw}" for "${flagLabel(d)}" flag: strconv.ParseInt: parsing "${raw}": invalid syntax`,
+        );
       values.set(d.long, parseInt(raw, 10));
       return;
     }
     case 'float': {
       const n = Number(raw);
-      if (raw.trim() === '' || !Number.isFinite(n)) throw new FlagError(`invalid argument "${raw}" for "${flagLabel(d)}" flag: strconv.ParseFloat: parsing "${raw}": invalid syntax`);
+      if (raw.trim() === '' || !Number.isFinite(n))
+        throw new FlagError(
+          `invalid argument "${raw}" for "${flagLabel(d)}" flag: strconv.ParseFloat: parsing "${raw}": invalid syntax`,
+        );
       values.set(d.long, n);
       return;
     }
@@ -73,23 +95,38 @@ export function parseFlags(args: string[], defs: FlagDef[], opts: { interspersed
   const interspersed = opts.interspersed !== false;
   const byLong = new Map<string, FlagDef>();
   const byShort = new Map<string, FlagDef>();
-  for (const d of defs) { byLong.set(d.long, d); if (d.short) byShort.set(d.short, d); }
+  for (const d of defs) {
+    byLong.set(d.long, d);
+    if (d.short) byShort.set(d.short, d);
+  }
   const values = new Map<string, FlagValue>();
   const positionals: string[] = [];
   let i = 0;
   for (; i < args.length; i++) {
     const a = args[i];
-    if (a === '--') { i++; break; }
+    if (a === '--') {
+      i++;
+      break;
+    }
     if (a.startsWith('--')) {
       const eq = a.indexOf('=');
       const name = eq >= 0 ? a.slice(2, eq) : a.slice(2);
       const d = byLong.get(name);
       if (!d) {
-        if (name === 'help') { values.set('help', true); continue; }
+        if (name === 'help') {
+          values.set('help', true);
+          continue;
+        }
         throw new FlagError(`unknown flag: --${name}`);
       }
-      if (eq >= 0) { setValue(values, d, a.slice(eq + 1)); continue; }
-      if (d.type === 'bool') { values.set(d.long, true); continue; }
+      if (eq >= 0) {
+        setValue(values, d, a.slice(eq + 1));
+        continue;
+      }
+      if (d.type === 'bool') {
+        values.set(d.long, true);
+        continue;
+      }
       if (i + 1 >= args.length) throw new FlagError(`flag needs an argument: --${name}`);
       setValue(values, d, args[++i]);
       continue;
@@ -100,15 +137,27 @@ export function parseFlags(args: string[], defs: FlagDef[], opts: { interspersed
         const c = a[j];
         const d = byShort.get(c);
         if (!d) {
-          if (c === 'h' && !byShort.has('h')) { values.set('help', true); j++; continue; }
+          if (c === 'h' && !byShort.has('h')) {
+            values.set('help', true);
+            j++;
+            continue;
+          }
           throw new FlagError(`unknown shorthand flag: '${c}' in ${a}`);
         }
         const rest = a.slice(j + 1);
         if (d.type === 'bool') {
-          if (rest.startsWith('=')) { setValue(values, d, rest.slice(1)); break; }
-          values.set(d.long, true); j++; continue;
+          if (rest.startsWith('=')) {
+            setValue(values, d, rest.slice(1));
+            break;
+          }
+          values.set(d.long, true);
+          j++;
+          continue;
         }
-        if (rest.length > 0) { setValue(values, d, rest.startsWith('=') ? rest.slice(1) : rest); break; }
+        if (rest.length > 0) {
+          setValue(values, d, rest.startsWith('=') ? rest.slice(1) : rest);
+          break;
+        }
         if (i + 1 >= args.length) throw new FlagError(`flag needs an argument: '${c}' in -${c}`);
         setValue(values, d, args[++i]);
         break;
@@ -116,7 +165,10 @@ export function parseFlags(args: string[], defs: FlagDef[], opts: { interspersed
       continue;
     }
     positionals.push(a);
-    if (!interspersed) { i++; break; }
+    if (!interspersed) {
+      i++;
+      break;
+    }
   }
   for (; i < args.length; i++) positionals.push(args[i]);
   return { values, positionals };
@@ -124,9 +176,16 @@ export function parseFlags(args: string[], defs: FlagDef[], opts: { interspersed
 
 // Typed accessors with defaults.
 export class Opts {
-  constructor(readonly parsed: ParsedFlags, readonly defs: FlagDef[]) {}
-  has(name: string): boolean { return this.parsed.values.has(name); }
-  private def(name: string): FlagDef | undefined { return this.defs.find((d) => d.long === name); }
+  constructor(
+    readonly parsed: ParsedFlags,
+    readonly defs: FlagDef[],
+  ) {}
+  has(name: string): boolean {
+    return this.parsed.values.has(name);
+  }
+  private def(name: string): FlagDef | undefined {
+    return this.defs.find((d) => d.long === name);
+  }
   bool(name: string): boolean {
     const v = this.parsed.values.get(name);
     if (typeof v === 'boolean') return v;
@@ -149,17 +208,21 @@ export class Opts {
     const v = this.parsed.values.get(name);
     return Array.isArray(v) ? v : [];
   }
-  get args(): string[] { return this.parsed.positionals; }
+  get args(): string[] {
+    return this.parsed.positionals;
+  }
 }
 
 export function renderFlagHelp(defs: FlagDef[]): string {
   const rows: [string, string][] = [];
   for (const d of defs) {
     if (d.hidden) continue;
-    const left = (d.short ? `  -${d.short}, --${d.long}` : `      --${d.long}`) +
+    const left =
+      (d.short ? `  -${d.short}, --${d.long}` : `      --${d.long}`) +
       (d.type === 'bool' ? '' : ` ${d.valueName ?? (d.type === 'float' ? 'decimal' : d.type)}`);
     let desc = d.desc ?? '';
-    if (d.default !== undefined && d.default !== false && d.default !== '') desc += ` (default ${typeof d.default === 'string' ? JSON.stringify(d.default) : String(d.default)})`;
+    if (d.default !== undefined && d.default !== false && d.default !== '')
+      desc += ` (default ${typeof d.default === 'string' ? JSON.stringify(d.default) : String(d.default)})`;
     rows.push([left, desc]);
   }
   const w = Math.max(0, ...rows.map((r) => r[0].length));

@@ -5,7 +5,12 @@ import { parseFormat, parseTemplate, execTemplate } from './template.js';
 import { tabwrite } from './table.js';
 import { splitRepoTag } from './refs.js';
 
-export interface ApiPort { IP?: string; PrivatePort: number; PublicPort?: number; Type: string }
+export interface ApiPort {
+  IP?: string;
+  PrivatePort: number;
+  PublicPort?: number;
+  Type: string;
+}
 
 function joinHostPort(ip: string, port: number | string): string {
   return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
@@ -16,9 +21,11 @@ export function displayablePorts(portsIn: ApiPort[] | null | undefined): string 
   const ports = [...(portsIn ?? [])];
   ports.sort((a, b) => {
     if (a.PrivatePort !== b.PrivatePort) return a.PrivatePort - b.PrivatePort;
-    const ia = a.IP ?? ''; const ib = b.IP ?? '';
+    const ia = a.IP ?? '';
+    const ib = b.IP ?? '';
     if (ia !== ib) return ia < ib ? -1 : 1;
-    const pa = a.PublicPort ?? 0; const pb = b.PublicPort ?? 0;
+    const pa = a.PublicPort ?? 0;
+    const pb = b.PublicPort ?? 0;
     if (pa !== pb) return pa - pb;
     return a.Type < b.Type ? -1 : a.Type > b.Type ? 1 : 0;
   });
@@ -28,8 +35,12 @@ export function displayablePorts(portsIn: ApiPort[] | null | undefined): string 
   const hostMappings: string[] = [];
   const formGroup = (key: string, start: number, last: number): string => {
     const slash = key.lastIndexOf('/');
-    let ip = ''; let type = key;
-    if (slash >= 0) { ip = key.slice(0, slash); type = key.slice(slash + 1); }
+    let ip = '';
+    let type = key;
+    if (slash >= 0) {
+      ip = key.slice(0, slash);
+      type = key.slice(slash + 1);
+    }
     let group = String(start);
     if (start !== last) group = `${group}-${last}`;
     if (ip) group = `${joinHostPort(ip, group)}->${group}`;
@@ -46,12 +57,22 @@ export function displayablePorts(portsIn: ApiPort[] | null | undefined): string 
       key = `${p.IP}/${p.Type}`;
     }
     const g = groupMap.get(key);
-    if (!g) { groupMap.set(key, { first: current, last: current }); keys.push(key); continue; }
-    if (current === g.last + 1) { g.last = current; continue; }
+    if (!g) {
+      groupMap.set(key, { first: current, last: current });
+      keys.push(key);
+      continue;
+    }
+    if (current === g.last + 1) {
+      g.last = current;
+      continue;
+    }
     result.push(formGroup(key, g.first, g.last));
     groupMap.set(key, { first: current, last: current });
   }
-  for (const k of keys) { const g = groupMap.get(k)!; result.push(formGroup(k, g.first, g.last)); }
+  for (const k of keys) {
+    const g = groupMap.get(k)!;
+    result.push(formGroup(k, g.first, g.last));
+  }
   result.push(...hostMappings);
   return result.join(', ');
 }
@@ -74,7 +95,10 @@ export interface ApiContainer {
 }
 
 function labelsString(l: Record<string, string> | null | undefined): string {
-  return Object.keys(l ?? {}).sort().map((k) => `${k}=${l?.[k]}`).join(',');
+  return Object.keys(l ?? {})
+    .sort()
+    .map((k) => `${k}=${l?.[k]}`)
+    .join(',');
 }
 
 function psImage(c: ApiContainer, trunc: boolean): string {
@@ -95,16 +119,20 @@ export function containerRow(c: ApiContainer, opts: { trunc: boolean; now: numbe
   const names = (c.Names ?? []).map((n) => n.replace(/^\//, ''));
   // links have more than one slash: keep the container's own names only
   const own = (c.Names ?? []).filter((n) => n.split('/').length === 2).map((n) => n.slice(1));
-  const nameStr = (opts.trunc ? (own.length ? [own[0]] : names.slice(0, 1)) : (own.length ? own : names)).join(',');
+  const nameStr = (opts.trunc ? (own.length ? [own[0]] : names.slice(0, 1)) : own.length ? own : names).join(',');
   const command = opts.trunc ? ellipsis(c.Command ?? '', 20) : (c.Command ?? '');
   const labels = c.Labels ?? {};
   const srw = humanSize(c.SizeRw ?? 0, 3);
   const size = (c.SizeRootFs ?? 0) > 0 ? `${srw} (virtual ${humanSize(c.SizeRootFs ?? 0, 3)})` : srw;
-  const mounts = (c.Mounts ?? []).map((m) => {
-    const n = m.Name || m.Source || '';
-    return opts.trunc ? ellipsis(n, 15) : n;
-  }).join(',');
-  const networks = Object.keys(c.NetworkSettings?.Networks ?? {}).sort().join(',');
+  const mounts = (c.Mounts ?? [])
+    .map((m) => {
+      const n = m.Name || m.Source || '';
+      return opts.trunc ? ellipsis(n, 15) : n;
+    })
+    .join(',');
+  const networks = Object.keys(c.NetworkSettings?.Networks ?? {})
+    .sort()
+    .join(',');
   const created = c.Created ?? 0;
   const row: Row = {
     Command: goQuote(command),
@@ -128,13 +156,26 @@ export function containerRow(c: ApiContainer, opts: { trunc: boolean; now: numbe
 }
 
 export const PS_HEADERS: Row = {
-  Command: 'COMMAND', CreatedAt: 'CREATED AT', ID: 'CONTAINER ID', Image: 'IMAGE', Labels: 'LABELS',
-  LocalVolumes: 'LOCAL VOLUMES', Mounts: 'MOUNTS', Names: 'NAMES', Networks: 'NETWORKS', Platform: 'PLATFORM', Ports: 'PORTS',
-  RunningFor: 'CREATED', Size: 'SIZE', State: 'STATE', Status: 'STATUS',
+  Command: 'COMMAND',
+  CreatedAt: 'CREATED AT',
+  ID: 'CONTAINER ID',
+  Image: 'IMAGE',
+  Labels: 'LABELS',
+  LocalVolumes: 'LOCAL VOLUMES',
+  Mounts: 'MOUNTS',
+  Names: 'NAMES',
+  Networks: 'NETWORKS',
+  Platform: 'PLATFORM',
+  Ports: 'PORTS',
+  RunningFor: 'CREATED',
+  Size: 'SIZE',
+  State: 'STATE',
+  Status: 'STATUS',
 };
 Object.defineProperty(PS_HEADERS, 'Label', { value: (k: string) => k, enumerable: false });
 
-export const PS_DEFAULT_TABLE = 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}';
+export const PS_DEFAULT_TABLE =
+  'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}';
 
 export interface ApiImage {
   Id: string;
@@ -171,13 +212,16 @@ export function imageRows(img: ApiImage, opts: { trunc: boolean; now: number; di
   if (!tags.length && !digests.length) return [base('<none>', '<none>', '<none>')];
   const rows: Row[] = [];
   const digestFor = new Map<string, string>();
-  for (const d of digests) { const at = d.indexOf('@'); digestFor.set(d.slice(0, at), d.slice(at + 1)); }
+  for (const d of digests) {
+    const at = d.indexOf('@');
+    digestFor.set(d.slice(0, at), d.slice(at + 1));
+  }
   const seenRepos = new Set<string>();
   // docker shows digests only with --digests; digest-only references get their own rows
   for (const t of tags) {
     const [repo, tag] = splitRepoTag(t);
     seenRepos.add(repo);
-    rows.push(base(repo, tag || '<none>', opts.digests ? digestFor.get(repo) ?? '<none>' : '<none>'));
+    rows.push(base(repo, tag || '<none>', opts.digests ? (digestFor.get(repo) ?? '<none>') : '<none>'));
   }
   for (const d of digests) {
     const at = d.indexOf('@');
@@ -190,12 +234,22 @@ export function imageRows(img: ApiImage, opts: { trunc: boolean; now: number; di
 }
 
 export const IMAGE_HEADERS: Row = {
-  Containers: 'CONTAINERS', CreatedAt: 'CREATED AT', CreatedSince: 'CREATED', Digest: 'DIGEST', ID: 'IMAGE ID',
-  Repository: 'REPOSITORY', SharedSize: 'SHARED SIZE', Size: 'SIZE', Tag: 'TAG', UniqueSize: 'UNIQUE SIZE', VirtualSize: 'SIZE',
+  Containers: 'CONTAINERS',
+  CreatedAt: 'CREATED AT',
+  CreatedSince: 'CREATED',
+  Digest: 'DIGEST',
+  ID: 'IMAGE ID',
+  Repository: 'REPOSITORY',
+  SharedSize: 'SHARED SIZE',
+  Size: 'SIZE',
+  Tag: 'TAG',
+  UniqueSize: 'UNIQUE SIZE',
+  VirtualSize: 'SIZE',
 };
 
 export const IMAGES_DEFAULT_TABLE = 'table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}';
-export const IMAGES_DIGESTS_TABLE = 'table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}';
+export const IMAGES_DIGESTS_TABLE =
+  'table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}';
 
 // Renders rows with a docker --format string ("table ..." gets a header and tabwriter alignment).
 export function renderRows(format: string, rows: Row[], headers: Row, defaultTable: string): string {

@@ -3,7 +3,6 @@
 
 export { humanDuration, ramInBytes } from '../units/go-units.js';
 
-
 // Go's fmt %.{prec}g
 export function formatG(x: number, prec: number): string {
   if (x === 0) return '0';
@@ -29,7 +28,10 @@ const binaryAbbrs = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB', 'ZiB', 'YiB'
 function sizeAndUnit(size: number, base: number, abbrs: string[]): [number, string] {
   let i = 0;
   const last = abbrs.length - 1;
-  while (size >= base && i < last) { size /= base; i++; }
+  while (size >= base && i < last) {
+    size /= base;
+    i++;
+  }
   return [size, abbrs[i]];
 }
 
@@ -44,7 +46,6 @@ export function bytesSize(size: number): string {
   const [s, u] = sizeAndUnit(size, 1024, binaryAbbrs);
   return formatG(s, 4) + u;
 }
-
 
 // stringid.TruncateID
 export function truncateId(id: string): string {
@@ -83,14 +84,21 @@ export function goQuote(s: string): string {
 }
 
 // Go's time.Time.String() for a unix time in seconds: "2026-11-29 01:00:17 +0000 UTC".
-export function goTimeString(unixSeconds: number, tzOffsetMinutes = -new Date(unixSeconds * 1000).getTimezoneOffset(), tzName?: string): string {
+export function goTimeString(
+  unixSeconds: number,
+  tzOffsetMinutes = -new Date(unixSeconds * 1000).getTimezoneOffset(),
+  tzName?: string,
+): string {
   const d = new Date(unixSeconds * 1000 + tzOffsetMinutes * 60000);
   const p = (n: number, w = 2): string => String(n).padStart(w, '0');
   const sign = tzOffsetMinutes < 0 ? '-' : '+';
   const off = Math.abs(tzOffsetMinutes);
-  const name = tzName ?? (tzOffsetMinutes === 0 ? 'UTC' : `${sign}${p(Math.trunc(off / 60))}${off % 60 ? p(off % 60) : ''}`);
-  return `${d.getUTCFullYear()}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} ` +
-    `${sign}${p(Math.trunc(off / 60))}${p(off % 60)} ${name}`;
+  const name =
+    tzName ?? (tzOffsetMinutes === 0 ? 'UTC' : `${sign}${p(Math.trunc(off / 60))}${off % 60 ? p(off % 60) : ''}`);
+  return (
+    `${d.getUTCFullYear()}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} ` +
+    `${sign}${p(Math.trunc(off / 60))}${p(off % 60)} ${name}`
+  );
 }
 
 // Go's time.ParseDuration subset: "1h30m", "10s", "1.5h", "300ms", "2us", "5ns". Returns ms, or undefined.
@@ -99,9 +107,12 @@ export function parseGoDuration(s: string): number | undefined {
   const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/gy;
   let neg = false;
   let str = s;
-  if (str.startsWith('-') || str.startsWith('+')) { neg = str[0] === '-'; str = str.slice(1); }
+  if (str.startsWith('-') || str.startsWith('+')) {
+    neg = str[0] === '-';
+    str = str.slice(1);
+  }
   if (!str) return undefined;
-  const units: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60000, h: 3600000 };
+  const units: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60000, h: 3600000 };
   let total = 0;
   let pos = 0;
   re.lastIndex = 0;

@@ -26,34 +26,69 @@ export function pumpStreams(h: HijackedStream, o: PumpOptions): { done: Promise<
       stdin.pause();
       stdinListening = false;
     }
-    if (rawSet && stdin.isTTY) { try { stdin.setRawMode(false); } catch { /* ignore */ } rawSet = false; }
+    if (rawSet && stdin.isTTY) {
+      try {
+        stdin.setRawMode(false);
+      } catch {
+        /* ignore */
+      }
+      rawSet = false;
+    }
   };
-  const matcher = o.tty && o.stdin ? new DetachMatcher(parseDetachKeys(o.detachKeys || DEFAULT_DETACH_KEYS)) : undefined;
+  const matcher =
+    o.tty && o.stdin ? new DetachMatcher(parseDetachKeys(o.detachKeys || DEFAULT_DETACH_KEYS)) : undefined;
   let resolveDone!: (r: PumpResult) => void;
-  const done = new Promise<PumpResult>((r) => { resolveDone = r; });
+  const done = new Promise<PumpResult>((r) => {
+    resolveDone = r;
+  });
   let finished = false;
-  const finish = (r: PumpResult): void => { if (finished) return; finished = true; cleanup(); resolveDone(r); };
+  const finish = (r: PumpResult): void => {
+    if (finished) return;
+    finished = true;
+    cleanup();
+    resolveDone(r);
+  };
 
   // backpressure: stop reading stdin while the socket's buffer is full
   const send = (b: Buffer): void => {
-    if (!h.write(b) && stdinListening) { stdin.pause(); h.onDrain(() => { if (stdinListening) stdin.resume(); }); }
+    if (!h.write(b) && stdinListening) {
+      stdin.pause();
+      h.onDrain(() => {
+        if (stdinListening) stdin.resume();
+      });
+    }
   };
   const onData = (chunk: Buffer | string): void => {
     let b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     if (matcher) {
       b = matcher.feed(b);
       if (b.length) send(b);
-      if (matcher.detached) { h.closeWrite(); h.destroy(); finish('detached'); }
+      if (matcher.detached) {
+        h.closeWrite();
+        h.destroy();
+        finish('detached');
+      }
       return;
     }
     send(b);
   };
-  const onEnd = (): void => { h.closeWrite(); };
+  const onEnd = (): void => {
+    h.closeWrite();
+  };
 
   if (o.stdin) {
     if (o.tty && stdin.isTTY) {
-      stdin.setRawMode(true); rawSet = true;
-      process.once('exit', () => { if (rawSet) { try { stdin.setRawMode(false); } catch { /* ignore */ } } });
+      stdin.setRawMode(true);
+      rawSet = true;
+      process.once('exit', () => {
+        if (rawSet) {
+          try {
+            stdin.setRawMode(false);
+          } catch {
+            /* ignore */
+          }
+        }
+      });
     }
     stdin.on('data', onData);
     stdin.on('end', onEnd);
@@ -63,11 +98,15 @@ export function pumpStreams(h: HijackedStream, o: PumpOptions): { done: Promise<
     h.closeWrite();
   }
 
-  const demux = o.tty ? undefined : new FrameDemuxer((stream, payload) => {
-    if (stream === 2) process.stderr.write(payload); else process.stdout.write(payload);
-  });
+  const demux = o.tty
+    ? undefined
+    : new FrameDemuxer((stream, payload) => {
+        if (stream === 2) process.stderr.write(payload);
+        else process.stdout.write(payload);
+      });
   h.input.on('data', (c: Buffer) => {
-    if (demux) demux.push(c); else process.stdout.write(c);
+    if (demux) demux.push(c);
+    else process.stdout.write(c);
   });
   h.input.on('end', () => finish('eof'));
   h.input.on('close', () => finish('eof'));
@@ -78,7 +117,8 @@ export function pumpStreams(h: HijackedStream, o: PumpOptions): { done: Promise<
 export function terminalSize(): [number, number] | undefined {
   const out = process.stdout;
   if (!out.isTTY) return undefined;
-  const rows = out.rows; const cols = out.columns;
+  const rows = out.rows;
+  const cols = out.columns;
   return rows && cols ? [rows, cols] : undefined;
 }
 
@@ -90,12 +130,20 @@ export function monitorResize(client: Client, resizePath: string, redraw = false
   const send = (extra = 0): Promise<void> => {
     const sz = terminalSize();
     if (!sz) return Promise.resolve();
-    return client.call('POST', resizePath, { query: { h: sz[0] + extra, w: sz[1] + extra } }).then(() => undefined, () => undefined);
+    return client.call('POST', resizePath, { query: { h: sz[0] + extra, w: sz[1] + extra } }).then(
+      () => undefined,
+      () => undefined,
+    );
   };
-  const onResize = (): void => { void send(); };
-  if (redraw) void send(1).then(() => send()); else void send();
+  const onResize = (): void => {
+    void send();
+  };
+  if (redraw) void send(1).then(() => send());
+  else void send();
   process.stdout.on('resize', onResize);
-  return () => { process.stdout.removeListener('resize', onResize); };
+  return () => {
+    process.stdout.removeListener('resize', onResize);
+  };
 }
 
 const PROXIED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
@@ -117,5 +165,7 @@ export function proxySignals(client: Client, id: string): () => void {
     process.on(sig, h);
     return [sig, h] as const;
   });
-  return () => { for (const [sig, h] of handlers) process.removeListener(sig, h); };
+  return () => {
+    for (const [sig, h] of handlers) process.removeListener(sig, h);
+  };
 }

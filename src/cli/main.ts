@@ -20,7 +20,11 @@ import { ApiError, ConnectError } from './client.js';
 import { CLI_VERSION, CliError, ExitStatus, RunError, UsageError, makeCtx } from './context.js';
 import type { Command } from './context.js';
 // Commands are loaded on use (a CLI call pays only for the modules it needs).
-interface Entry { name: string; desc: string; load: () => Promise<Command> }
+interface Entry {
+  name: string;
+  desc: string;
+  load: () => Promise<Command>;
+}
 const runM = () => import('./commands/run.js');
 const ctrM = () => import('./commands/container.js');
 const imgM = () => import('./commands/image.js');
@@ -34,82 +38,220 @@ const R = {
   run: e('run', 'Create and run a new container from an image', async () => (await runM()).runCommand),
   create: e('create', 'Create a new container', async () => (await runM()).createCommand),
   start: e('start', 'Start one or more stopped containers', async () => (await runM()).startCommand),
-  attach: e('attach', 'Attach local standard input, output, and error streams to a running container', async () => (await runM()).attachCommand),
+  attach: e(
+    'attach',
+    'Attach local standard input, output, and error streams to a running container',
+    async () => (await runM()).attachCommand,
+  ),
   stop: e('stop', 'Stop one or more running containers', async () => (await ctrM()).stopCommand),
   restart: e('restart', 'Restart one or more containers', async () => (await ctrM()).restartCommand),
   kill: e('kill', 'Kill one or more running containers', async () => (await ctrM()).killCommand),
   rm: e('rm', 'Remove one or more containers', async () => (await ctrM()).rmCommand),
   ps: e('ps', 'List containers', async () => (await ctrM()).psCommand),
   logs: e('logs', 'Fetch the logs of a container', async () => (await ctrM()).logsCommand),
-  wait: e('wait', 'Block until one or more containers stop, then print their exit codes', async () => (await ctrM()).waitCommand),
+  wait: e(
+    'wait',
+    'Block until one or more containers stop, then print their exit codes',
+    async () => (await ctrM()).waitCommand,
+  ),
   inspect: e('inspect', 'Return low-level information on Docker objects', async () => (await ctrM()).inspectCommand),
-  containerInspect: e('inspect', 'Display detailed information on one or more containers', async () => (await ctrM()).containerInspectCommand),
+  containerInspect: e(
+    'inspect',
+    'Display detailed information on one or more containers',
+    async () => (await ctrM()).containerInspectCommand,
+  ),
   rename: e('rename', 'Rename a container', async () => (await ctrM()).renameCommand),
   exec: e('exec', 'Execute a command in a running container', async () => (await ctrM()).execCommand),
   top: e('top', 'Display the running processes of a container', async () => (await ctrM()).topCommand),
   port: e('port', 'List port mappings or a specific mapping for the container', async () => (await ctrM()).portCommand),
   pause: e('pause', 'Pause all processes within one or more containers', async () => (await ctrM()).pauseCommand),
   update: e('update', 'Update configuration of one or more containers', async () => (await ctrM()).updateCommand),
-  unpause: e('unpause', 'Unpause all processes within one or more containers', async () => (await ctrM()).unpauseCommand),
+  unpause: e(
+    'unpause',
+    'Unpause all processes within one or more containers',
+    async () => (await ctrM()).unpauseCommand,
+  ),
   images: e('images', 'List images', async () => (await imgM()).imagesCommand),
-  imageInspect: e('inspect', 'Display detailed information on one or more images', async () => (await imgM()).imageInspectCommand),
+  imageInspect: e(
+    'inspect',
+    'Display detailed information on one or more images',
+    async () => (await imgM()).imageInspectCommand,
+  ),
   rmi: e('rmi', 'Remove one or more images', async () => (await imgM()).rmiCommand),
   tag: e('tag', 'Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE', async () => (await imgM()).tagCommand),
-  import: e('import', 'Import the contents from a tarball to create a filesystem image', async () => (await imgM()).importCommand),
+  import: e(
+    'import',
+    'Import the contents from a tarball to create a filesystem image',
+    async () => (await imgM()).importCommand,
+  ),
   pull: e('pull', 'Download an image from a registry', async () => (await imgM()).pullCommand),
   push: e('push', 'Upload an image to a registry', async () => (await imgM()).pushCommand),
   login: e('login', 'Authenticate to a registry', async () => (await imgM()).loginCommand),
   logout: e('logout', 'Log out from a registry', async () => (await imgM()).logoutCommand),
-  bootstrap: e('bootstrap', "Build an image from the host (busybox: from the host's busybox-static)", async () => (await imgM()).bootstrapCommand),
+  bootstrap: e(
+    'bootstrap',
+    "Build an image from the host (busybox: from the host's busybox-static)",
+    async () => (await imgM()).bootstrapCommand,
+  ),
   history: e('history', 'Show the history of an image', async () => (await miscM()).historyCommand),
   events: e('events', 'Get real time events from the server', async () => (await miscM()).eventsCommand),
   containerPrune: e('prune', 'Remove all stopped containers', async () => (await miscM()).containerPruneCommand),
   imagePrune: e('prune', 'Remove unused images', async () => (await miscM()).imagePruneCommand),
   systemDf: e('df', 'Show cocon disk usage', async () => (await miscM()).systemDfCommand),
   systemPrune: e('prune', 'Remove unused data', async () => (await miscM()).systemPruneCommand),
-  cp: e('cp', 'Copy files/folders between a container and the local filesystem', async () => (await import('./commands/cp.js')).cpCommand),
-  stats: e('stats', "Display a live stream of container(s) resource usage statistics", async () => (await import('./commands/stats.js')).statsCommand),
-  save: e('save', 'Save one or more images to a tar archive (streamed to STDOUT by default)', async () => (await xferM()).saveCommand),
+  cp: e(
+    'cp',
+    'Copy files/folders between a container and the local filesystem',
+    async () => (await import('./commands/cp.js')).cpCommand,
+  ),
+  stats: e(
+    'stats',
+    'Display a live stream of container(s) resource usage statistics',
+    async () => (await import('./commands/stats.js')).statsCommand,
+  ),
+  save: e(
+    'save',
+    'Save one or more images to a tar archive (streamed to STDOUT by default)',
+    async () => (await xferM()).saveCommand,
+  ),
   load: e('load', 'Load an image from a tar archive or STDIN', async () => (await xferM()).loadCommand),
   export: e('export', "Export a container's filesystem as a tar archive", async () => (await xferM()).exportCommand),
   commit: e('commit', "Create a new image from a container's changes", async () => (await xferM()).commitCommand),
-  diff: e('diff', "Inspect changes to files or directories on a container's filesystem", async () => (await xferM()).diffCommand),
+  diff: e(
+    'diff',
+    "Inspect changes to files or directories on a container's filesystem",
+    async () => (await xferM()).diffCommand,
+  ),
   build: e('build', 'Build an image from a Dockerfile', async () => (await import('./commands/build.js')).buildCommand),
   version: e('version', 'Show the cocon version information', async () => (await sysM()).versionCommand),
   info: e('info', 'Display system-wide information', async () => (await sysM()).infoCommand),
-  check: e('check', 'Audit the daemon and its containers against the hardening points', async () => (await import('./commands/check.js')).checkCommand),
+  check: e(
+    'check',
+    'Audit the daemon and its containers against the hardening points',
+    async () => (await import('./commands/check.js')).checkCommand,
+  ),
 };
 
 const TOP: Entry[] = [
-  R.run, R.create, R.start, R.stop, R.restart, R.kill, R.rm, R.ps, R.logs, R.wait, R.inspect, R.rename, R.attach, R.exec,
-  R.top, R.port, R.pause, R.unpause, R.update, R.images, R.rmi, R.tag, R.import, R.pull, R.push, R.history, R.events, R.login, R.logout,
-  R.build, R.cp, R.stats, R.save, R.load, R.export, R.commit, R.diff, R.version, R.info,
+  R.run,
+  R.create,
+  R.start,
+  R.stop,
+  R.restart,
+  R.kill,
+  R.rm,
+  R.ps,
+  R.logs,
+  R.wait,
+  R.inspect,
+  R.rename,
+  R.attach,
+  R.exec,
+  R.top,
+  R.port,
+  R.pause,
+  R.unpause,
+  R.update,
+  R.images,
+  R.rmi,
+  R.tag,
+  R.import,
+  R.pull,
+  R.push,
+  R.history,
+  R.events,
+  R.login,
+  R.logout,
+  R.build,
+  R.cp,
+  R.stats,
+  R.save,
+  R.load,
+  R.export,
+  R.commit,
+  R.diff,
+  R.version,
+  R.info,
   R.check,
 ];
 
 const CONTAINER_SUB: Record<string, Entry> = {
-  run: R.run, create: R.create, start: R.start, stop: R.stop, restart: R.restart, kill: R.kill,
-  rm: R.rm, remove: R.rm, ls: R.ps, list: R.ps, ps: R.ps, logs: R.logs, wait: R.wait,
-  inspect: R.containerInspect, rename: R.rename, attach: R.attach, exec: R.exec, top: R.top,
-  port: R.port, pause: R.pause, unpause: R.unpause, prune: R.containerPrune,
-  export: R.export, commit: R.commit, diff: R.diff, cp: R.cp, stats: R.stats, update: R.update,
+  run: R.run,
+  create: R.create,
+  start: R.start,
+  stop: R.stop,
+  restart: R.restart,
+  kill: R.kill,
+  rm: R.rm,
+  remove: R.rm,
+  ls: R.ps,
+  list: R.ps,
+  ps: R.ps,
+  logs: R.logs,
+  wait: R.wait,
+  inspect: R.containerInspect,
+  rename: R.rename,
+  attach: R.attach,
+  exec: R.exec,
+  top: R.top,
+  port: R.port,
+  pause: R.pause,
+  unpause: R.unpause,
+  prune: R.containerPrune,
+  export: R.export,
+  commit: R.commit,
+  diff: R.diff,
+  cp: R.cp,
+  stats: R.stats,
+  update: R.update,
 };
 const IMAGE_SUB: Record<string, Entry> = {
-  ls: R.images, list: R.images, rm: R.rmi, remove: R.rmi, inspect: R.imageInspect, tag: R.tag,
-  import: R.import, pull: R.pull, bootstrap: R.bootstrap, history: R.history, prune: R.imagePrune,
-  save: R.save, load: R.load, push: R.push, build: R.build,
+  ls: R.images,
+  list: R.images,
+  rm: R.rmi,
+  remove: R.rmi,
+  inspect: R.imageInspect,
+  tag: R.tag,
+  import: R.import,
+  pull: R.pull,
+  bootstrap: R.bootstrap,
+  history: R.history,
+  prune: R.imagePrune,
+  save: R.save,
+  load: R.load,
+  push: R.push,
+  build: R.build,
 };
 const SYSTEM_SUB: Record<string, Entry> = { info: R.info, events: R.events, df: R.systemDf, prune: R.systemPrune };
 
 function objectSub(kind: 'volume' | 'network'): Record<string, Entry> {
-  const names = kind === 'volume'
-    ? { create: 'Create a volume', ls: 'List volumes', inspect: 'Display detailed information on one or more volumes', rm: 'Remove one or more volumes', prune: 'Remove unused local volumes' }
-    : { create: 'Create a network', ls: 'List networks', inspect: 'Display detailed information on one or more networks', rm: 'Remove one or more networks', connect: 'Connect a container to a network', disconnect: 'Disconnect a container from a network', prune: 'Remove all unused networks' };
+  const names =
+    kind === 'volume'
+      ? {
+          create: 'Create a volume',
+          ls: 'List volumes',
+          inspect: 'Display detailed information on one or more volumes',
+          rm: 'Remove one or more volumes',
+          prune: 'Remove unused local volumes',
+        }
+      : {
+          create: 'Create a network',
+          ls: 'List networks',
+          inspect: 'Display detailed information on one or more networks',
+          rm: 'Remove one or more networks',
+          connect: 'Connect a container to a network',
+          disconnect: 'Disconnect a container from a network',
+          prune: 'Remove all unused networks',
+        };
   const out: Record<string, Entry> = {};
   for (const [n, desc] of Object.entries(names)) {
-    out[n] = e(n, desc, async () => { const m = await objM(); return (kind === 'volume' ? m.VOLUME_SUB : m.NETWORK_SUB)[n]; });
+    out[n] = e(n, desc, async () => {
+      const m = await objM();
+      return (kind === 'volume' ? m.VOLUME_SUB : m.NETWORK_SUB)[n];
+    });
   }
-  out.list = out.ls; out.remove = out.rm;
+  out.list = out.ls;
+  out.remove = out.rm;
   return out;
 }
 
@@ -118,7 +260,13 @@ const GLOBAL_FLAGS: FlagDef[] = [
   { long: 'context', short: 'c', type: 'string', desc: 'Name of the context to use to connect to the daemon' },
   { long: 'debug', short: 'D', type: 'bool', desc: 'Enable debug mode' },
   { long: 'host', short: 'H', type: 'list', desc: 'Daemon socket to connect to' },
-  { long: 'log-level', short: 'l', type: 'string', default: 'info', desc: 'Set the logging level ("debug", "info", "warn", "error", "fatal")' },
+  {
+    long: 'log-level',
+    short: 'l',
+    type: 'string',
+    default: 'info',
+    desc: 'Set the logging level ("debug", "info", "warn", "error", "fatal")',
+  },
   { long: 'tls', type: 'bool', hidden: true },
   { long: 'tlsverify', type: 'bool', hidden: true },
   { long: 'tlscacert', type: 'string', hidden: true },
@@ -200,7 +348,12 @@ function argCountError(path: string, cmd: Command, n: number): string | undefine
   return `cocon: '${`cocon ${path}`}' ${what}\n\nUsage:  ${usageLine(path, cmd)}\n\n${see} 'cocon ${path} --help' for more information`;
 }
 
-async function runCommandLine(path: string, cmd: Command, args: string[], hostFlag: string | undefined): Promise<number> {
+async function runCommandLine(
+  path: string,
+  cmd: Command,
+  args: string[],
+  hostFlag: string | undefined,
+): Promise<number> {
   const ctx = makeCtx(hostFlag, process.env);
   let parsed;
   try {
@@ -212,9 +365,15 @@ async function runCommandLine(path: string, cmd: Command, args: string[], hostFl
     }
     throw e;
   }
-  if (parsed.values.get('help') === true) { ctx.out(commandHelp(path, cmd)); return 0; }
+  if (parsed.values.get('help') === true) {
+    ctx.out(commandHelp(path, cmd));
+    return 0;
+  }
   const countErr = argCountError(path, cmd, parsed.positionals.length);
-  if (countErr) { ctx.err(`${countErr}\n`); return 1; }
+  if (countErr) {
+    ctx.err(`${countErr}\n`);
+    return 1;
+  }
   const o = new Opts(parsed, cmd.flags);
   try {
     return await cmd.run(ctx, o);
@@ -224,15 +383,28 @@ async function runCommandLine(path: string, cmd: Command, args: string[], hostFl
       ctx.err(`${e.message}\n\nUsage:  ${usageLine(path, cmd)}\n\nRun 'cocon ${path} --help' for more information\n`);
       return 125;
     }
-    if (e instanceof RunError) { ctx.err(`${e.message}\n`); return e.status; }
-    if (e instanceof CliError) {
-      if (cmd.errPrefix) { ctx.err(`cocon: ${e.message}\n\nRun 'cocon ${path} --help' for more information\n`); return e.status === 1 ? 125 : e.status; }
+    if (e instanceof RunError) {
       ctx.err(`${e.message}\n`);
       return e.status;
     }
-    const msg = e instanceof ApiError ? `Error response from daemon: ${e.message}` : e instanceof Error ? e.message : String(e);
-    if (cmd.errPrefix) { ctx.err(`cocon: ${msg}\n\nRun 'cocon ${path} --help' for more information\n`); return 125; }
-    if (e instanceof ApiError || e instanceof ConnectError) { ctx.err(`${msg}\n`); return 1; }
+    if (e instanceof CliError) {
+      if (cmd.errPrefix) {
+        ctx.err(`cocon: ${e.message}\n\nRun 'cocon ${path} --help' for more information\n`);
+        return e.status === 1 ? 125 : e.status;
+      }
+      ctx.err(`${e.message}\n`);
+      return e.status;
+    }
+    const msg =
+      e instanceof ApiError ? `Error response from daemon: ${e.message}` : e instanceof Error ? e.message : String(e);
+    if (cmd.errPrefix) {
+      ctx.err(`cocon: ${msg}\n\nRun 'cocon ${path} --help' for more information\n`);
+      return 125;
+    }
+    if (e instanceof ApiError || e instanceof ConnectError) {
+      ctx.err(`${msg}\n`);
+      return 1;
+    }
     ctx.err(`cocon: ${msg}\n`);
     return 1;
   }
@@ -245,38 +417,69 @@ async function runDaemon(args: string[]): Promise<void> {
 }
 
 async function main(argv: string[]): Promise<number> {
-  if (argv[0] === 'daemon') { await runDaemon(argv.slice(1)); return -1; }
+  if (argv[0] === 'daemon') {
+    await runDaemon(argv.slice(1));
+    return -1;
+  }
   // global flags stop at the first positional (the command)
   let g;
-  try { g = parseFlags(argv, GLOBAL_FLAGS, { interspersed: false }); } catch (e) {
-    if (e instanceof FlagError) { process.stderr.write(`${e.message}\nSee 'cocon --help'.\n`); return 125; }
+  try {
+    g = parseFlags(argv, GLOBAL_FLAGS, { interspersed: false });
+  } catch (e) {
+    if (e instanceof FlagError) {
+      process.stderr.write(`${e.message}\nSee 'cocon --help'.\n`);
+      return 125;
+    }
     throw e;
   }
   const go = new Opts({ values: g.values, positionals: [] }, GLOBAL_FLAGS);
-  if (go.bool('version')) { process.stdout.write(`cocon version ${CLI_VERSION}\n`); return 0; }
+  if (go.bool('version')) {
+    process.stdout.write(`cocon version ${CLI_VERSION}\n`);
+    return 0;
+  }
   const rest = g.positionals;
   if (rest.length === 0 || rest[0] === 'help') {
     if (rest[0] === 'help' && rest[1]) return main([rest[1], '--help']);
     process.stdout.write(mainUsage());
     return 0;
   }
-  if (go.bool('help')) { process.stdout.write(mainUsage()); return 0; }
+  if (go.bool('help')) {
+    process.stdout.write(mainUsage());
+    return 0;
+  }
   const hosts = go.list('host');
   const hostFlag = hosts.length ? hosts[hosts.length - 1] : undefined;
-  if (rest[0] === 'daemon') { await runDaemon([...(hostFlag ? ['-H', hostFlag] : []), ...rest.slice(1)]); return -1; }
+  if (rest[0] === 'daemon') {
+    await runDaemon([...(hostFlag ? ['-H', hostFlag] : []), ...rest.slice(1)]);
+    return -1;
+  }
 
   const [word, ...args] = rest;
   if (word === 'chroot') return (await import('./commands/chroot.js')).chrootMain(args, hostFlag);
   if (word === 'jail') return (await import('./commands/jail.js')).jailMain(args);
-  const groups: Record<string, Record<string, Entry>> = { container: CONTAINER_SUB, image: IMAGE_SUB, system: SYSTEM_SUB, volume: objectSub('volume'), network: objectSub('network') };
+  const groups: Record<string, Record<string, Entry>> = {
+    container: CONTAINER_SUB,
+    image: IMAGE_SUB,
+    system: SYSTEM_SUB,
+    volume: objectSub('volume'),
+    network: objectSub('network'),
+  };
   if (groups[word]) {
     const subs = groups[word];
     const sub = args[0];
-    if (!sub) { process.stderr.write(subUsage(word, subs)); return 0; }
-    if (sub === '--help' || sub === '-h') { process.stdout.write(subUsage(word, subs)); return 0; }
+    if (!sub) {
+      process.stderr.write(subUsage(word, subs));
+      return 0;
+    }
+    if (sub === '--help' || sub === '-h') {
+      process.stdout.write(subUsage(word, subs));
+      return 0;
+    }
     const entry = Object.hasOwn(subs, sub) ? subs[sub] : undefined;
     if (!entry) {
-      process.stderr.write(`cocon: unknown command: cocon ${word} ${sub}\n\nUsage:  cocon ${word}${word === 'volume' ? ' COMMAND' : ''}\n\nRun 'cocon ${word} --help' for more information\n`);
+      process.stderr.write(
+        `cocon: unknown command: cocon ${word} ${sub}\n\nUsage:  cocon ${word}${word === 'volume' ? ' COMMAND' : ''}\n\nRun 'cocon ${word} --help' for more information\n`,
+      );
       return 1;
     }
     return runCommandLine(`${word} ${sub}`, await entry.load(), args.slice(1), hostFlag);
@@ -291,20 +494,30 @@ async function main(argv: string[]): Promise<number> {
 
 // A closed stdout (`cocon run ... | head -1`) ends the CLI like docker's: message, status 1.
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code === 'EPIPE') { try { process.stderr.write('write /dev/stdout: broken pipe\n'); } catch { /* ignore */ } process.exit(1); }
+  if (e.code === 'EPIPE') {
+    try {
+      process.stderr.write('write /dev/stdout: broken pipe\n');
+    } catch {
+      /* ignore */
+    }
+    process.exit(1);
+  }
   throw e;
 });
 process.stderr.on('error', () => process.exit(1));
 
-main(process.argv.slice(2)).then((code) => {
-  if (code >= 0) {
-    process.exitCode = code;
-    // stdout/stderr writes to files, pipes and ttys are synchronous on Linux: safe to exit now
-    // (stdin or a keep-alive socket would otherwise hold the process open).
-    process.exit(code);
-  }
-}, (e: unknown) => {
-  process.stderr.write(`cocon: ${e instanceof Error ? e.message : String(e)}\n`);
-  process.exitCode = 125;
-  process.exit(125);
-});
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) {
+      process.exitCode = code;
+      // stdout/stderr writes to files, pipes and ttys are synchronous on Linux: safe to exit now
+      // (stdin or a keep-alive socket would otherwise hold the process open).
+      process.exit(code);
+    }
+  },
+  (e: unknown) => {
+    process.stderr.write(`cocon: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exitCode = 125;
+    process.exit(125);
+  },
+);

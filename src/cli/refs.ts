@@ -4,8 +4,8 @@
 //   "127.0.0.1:5056/x"   -> 127.0.0.1:5056/x (registry names stay as given)
 
 export interface ImageRef {
-  domain: string;      // docker.io, 127.0.0.1:5056, ...
-  path: string;        // library/busybox
+  domain: string; // docker.io, 127.0.0.1:5056, ...
+  path: string; // library/busybox
   tag?: string;
   digest?: string;
 }
@@ -13,7 +13,8 @@ export interface ImageRef {
 export class RefError extends Error {}
 
 const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-const DOMAIN = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:.]+\])(?::\d+)?$/;
+const DOMAIN =
+  /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:.]+\])(?::\d+)?$/;
 
 // distribution/reference ParseNormalizedNamed, with its error messages.
 export function parseRef(s: string): ImageRef {
@@ -23,20 +24,25 @@ export function parseRef(s: string): ImageRef {
   let digest: string | undefined;
   const at = rest.indexOf('@');
   if (at >= 0) {
-    digest = rest.slice(at + 1); rest = rest.slice(0, at);
+    digest = rest.slice(at + 1);
+    rest = rest.slice(0, at);
     if (!/^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/.test(digest)) throw bad();
     if (digest.startsWith('sha256:') && !/^sha256:[a-f0-9]{64}$/.test(digest)) throw bad();
   }
   let tag: string | undefined;
   const colon = rest.lastIndexOf(':');
-  if (colon > rest.lastIndexOf('/')) { tag = rest.slice(colon + 1); rest = rest.slice(0, colon); }
+  if (colon > rest.lastIndexOf('/')) {
+    tag = rest.slice(colon + 1);
+    rest = rest.slice(0, colon);
+  }
   if (tag !== undefined && !/^[\w][\w.-]{0,127}$/.test(tag)) throw bad();
   if (!rest) throw bad();
   let domain = 'docker.io';
   let path = rest;
   const slash = rest.indexOf('/');
   if (slash >= 0 && isDomain(rest.slice(0, slash))) {
-    domain = rest.slice(0, slash); path = rest.slice(slash + 1);
+    domain = rest.slice(0, slash);
+    path = rest.slice(slash + 1);
     if (!DOMAIN.test(domain)) throw bad();
   }
   if (domain === 'index.docker.io') domain = 'docker.io';
@@ -51,7 +57,9 @@ function isDomain(s: string): boolean {
   return s.includes('.') || s.includes(':') || s === 'localhost' || /[A-Z]/.test(s);
 }
 
-export function normalizedName(r: ImageRef): string { return `${r.domain}/${r.path}`; }
+export function normalizedName(r: ImageRef): string {
+  return `${r.domain}/${r.path}`;
+}
 
 export function familiarName(r: ImageRef): string {
   if (r.domain === 'docker.io') return r.path.startsWith('library/') ? r.path.slice(8) : r.path;
@@ -70,8 +78,15 @@ export function familiarString(r: ImageRef, defaultTag = true): string {
 export function isBusybox(image: string): boolean {
   try {
     const r = parseRef(image);
-    return r.domain === 'docker.io' && r.path === 'library/busybox' && (r.tag === undefined || r.tag === 'latest') && !r.digest;
-  } catch { return false; }
+    return (
+      r.domain === 'docker.io' &&
+      r.path === 'library/busybox' &&
+      (r.tag === undefined || r.tag === 'latest') &&
+      !r.digest
+    );
+  } catch {
+    return false;
+  }
 }
 
 // "repo:tag" split for the images table (tag after the last colon that follows the last slash).

@@ -5,7 +5,11 @@ import type { FlagDef, Opts } from './flags.js';
 import { ramInBytes } from './humanize.js';
 
 export const RESOURCE_FLAGS: FlagDef[] = [
-  { long: 'blkio-weight', type: 'int', desc: 'Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)' },
+  {
+    long: 'blkio-weight',
+    type: 'int',
+    desc: 'Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)',
+  },
   { long: 'blkio-weight-device', type: 'list', desc: 'Block IO weight (relative device weight)' },
   { long: 'cpu-period', type: 'int', desc: 'Limit CPU CFS (Completely Fair Scheduler) period' },
   { long: 'cpu-quota', type: 'int', desc: 'Limit CPU CFS (Completely Fair Scheduler) quota' },
@@ -16,22 +20,39 @@ export const RESOURCE_FLAGS: FlagDef[] = [
 ];
 
 export class ResourceFlagError extends Error {
-  constructor(public flag: string, public value: string, msg: string) { super(msg); }
+  constructor(
+    public flag: string,
+    public value: string,
+    msg: string,
+  ) {
+    super(msg);
+  }
 }
 
 /** "/dev/sda:1mb" (bps) or "/dev/sda:100" (iops) -> docker's ThrottleDevice. */
 export function parseThrottle(flag: string, v: string, iops: boolean): { Path: string; Rate: number } {
   const i = v.lastIndexOf(':');
   if (i <= 0) throw new ResourceFlagError(flag, v, `bad format: ${v}`);
-  const path = v.slice(0, i); const rate = v.slice(i + 1);
+  const path = v.slice(0, i);
+  const rate = v.slice(i + 1);
   if (!path.startsWith('/dev/')) throw new ResourceFlagError(flag, v, `bad format for device path: ${v}`);
   let n: number;
   if (iops) n = /^\d+$/.test(rate) ? Number(rate) : NaN;
-  else { try { n = ramInBytes(rate); } catch { n = NaN; } }
+  else {
+    try {
+      n = ramInBytes(rate);
+    } catch {
+      n = NaN;
+    }
+  }
   if (!Number.isSafeInteger(n) || n < 0) {
-    throw new ResourceFlagError(flag, v, iops
-      ? `invalid rate for device: ${v}. The correct format is <device-path>:<number>. Number must be a positive integer`
-      : `invalid rate for device: ${v}. The correct format is <device-path>:<number>[<unit>]. Number must be a positive integer. Unit is optional and can be kb, mb, or gb`);
+    throw new ResourceFlagError(
+      flag,
+      v,
+      iops
+        ? `invalid rate for device: ${v}. The correct format is <device-path>:<number>. Number must be a positive integer`
+        : `invalid rate for device: ${v}. The correct format is <device-path>:<number>[<unit>]. Number must be a positive integer. Unit is optional and can be kb, mb, or gb`,
+    );
   }
   return { Path: path, Rate: n };
 }
@@ -41,7 +62,8 @@ export function parseWeightDevice(v: string): { Path: string; Weight: number } {
   const i = v.lastIndexOf(':');
   if (i <= 0 || !v.startsWith('/dev/')) throw new ResourceFlagError('--blkio-weight-device', v, `bad format: ${v}`);
   const w = v.slice(i + 1);
-  if (!/^\d+$/.test(w) || Number(w) < 10 || Number(w) > 1000) throw new ResourceFlagError('--blkio-weight-device', v, `invalid weight for device: ${v}`);
+  if (!/^\d+$/.test(w) || Number(w) < 10 || Number(w) > 1000)
+    throw new ResourceFlagError('--blkio-weight-device', v, `invalid weight for device: ${v}`);
   return { Path: v.slice(0, i), Weight: Number(w) };
 }
 

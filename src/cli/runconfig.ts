@@ -53,7 +53,12 @@ export const RUN_FLAGS: FlagDef[] = [
   { long: 'mac-address', type: 'string', desc: 'Container MAC address' },
   { long: 'memory', short: 'm', type: 'string', valueName: 'bytes', desc: 'Memory limit' },
   { long: 'memory-reservation', type: 'string', valueName: 'bytes', desc: 'Memory soft limit' },
-  { long: 'memory-swap', type: 'string', valueName: 'bytes', desc: "Swap limit equal to memory plus swap: '-1' to enable unlimited swap" },
+  {
+    long: 'memory-swap',
+    type: 'string',
+    valueName: 'bytes',
+    desc: "Swap limit equal to memory plus swap: '-1' to enable unlimited swap",
+  },
   { long: 'memory-swappiness', type: 'int', desc: 'Tune container memory swappiness (0 to 100)', default: -1 },
   { long: 'mount', type: 'list', valueName: 'mount', desc: 'Attach a filesystem mount to the container' },
   { long: 'name', type: 'string', desc: 'Assign a name to the container' },
@@ -69,11 +74,20 @@ export const RUN_FLAGS: FlagDef[] = [
   { long: 'privileged', type: 'bool', desc: 'Give extended privileges to this container' },
   { long: 'publish', short: 'p', type: 'list', desc: "Publish a container's port(s) to the host" },
   { long: 'publish-all', short: 'P', type: 'bool', desc: 'Publish all exposed ports to random ports' },
-  { long: 'pull', type: 'string', desc: 'Pull image before running ("always", "missing", "never")', default: 'missing' },
+  {
+    long: 'pull',
+    type: 'string',
+    desc: 'Pull image before running ("always", "missing", "never")',
+    default: 'missing',
+  },
   { long: 'quiet', short: 'q', type: 'bool', desc: 'Suppress the pull output' },
   { long: 'read-only', type: 'bool', desc: "Mount the container's root filesystem as read only" },
   { long: 'restart', type: 'string', desc: 'Restart policy to apply when a container exits', default: 'no' },
-  { long: 'rm', type: 'bool', desc: 'Automatically remove the container and its associated anonymous volumes when it exits' },
+  {
+    long: 'rm',
+    type: 'bool',
+    desc: 'Automatically remove the container and its associated anonymous volumes when it exits',
+  },
   { long: 'runtime', type: 'string', desc: 'Runtime to use for this container' },
   { long: 'security-opt', type: 'list', desc: 'Security Options' },
   { long: 'shm-size', type: 'string', valueName: 'bytes', desc: 'Size of /dev/shm' },
@@ -95,20 +109,29 @@ export const RUN_FLAGS: FlagDef[] = [
   ...RESOURCE_FLAGS,
 ];
 
-export const CREATE_FLAGS: FlagDef[] = RUN_FLAGS.filter((d) => !['detach', 'detach-keys', 'rm', 'sig-proxy'].includes(d.long))
-  .concat([{ long: 'rm', type: 'bool', desc: 'Automatically remove the container when it exits' }]);
+export const CREATE_FLAGS: FlagDef[] = RUN_FLAGS.filter(
+  (d) => !['detach', 'detach-keys', 'rm', 'sig-proxy'].includes(d.long),
+).concat([{ long: 'rm', type: 'bool', desc: 'Automatically remove the container when it exits' }]);
 
 export class ConfigError extends Error {
   // flag/value set: a bad flag value, printed docker-style with the usage
-  constructor(message: string, readonly flag?: string, readonly value?: string) { super(message); }
+  constructor(
+    message: string,
+    readonly flag?: string,
+    readonly value?: string,
+  ) {
+    super(message);
+  }
 }
-function flagErr(flag: string, value: string, msg: string): ConfigError { return new ConfigError(msg, flag, value); }
+function flagErr(flag: string, value: string, msg: string): ConfigError {
+  return new ConfigError(msg, flag, value);
+}
 
 export interface RunEnv {
-  readFile: (path: string) => string;        // throws with a message like "open X: no such file or directory"
+  readFile: (path: string) => string; // throws with a message like "open X: no such file or directory"
   lookupEnv: (k: string) => string | undefined;
-  consoleSize?: [number, number];            // [rows, cols] when stdout is a terminal
-  cwd?: string;                              // relative bind sources (./dir) are resolved against it
+  consoleSize?: [number, number]; // [rows, cols] when stdout is a terminal
+  cwd?: string; // relative bind sources (./dir) are resolved against it
 }
 
 export interface CreateRequest {
@@ -134,7 +157,8 @@ type PortBinding = { HostIp: string; HostPort: string };
 function parseRange(s: string, what: string): [number, number] {
   const m = /^(\d+)(?:-(\d+))?$/.exec(s);
   if (!m) throw new ConfigError(`invalid ${what}: ${s}`);
-  const a = Number(m[1]); const b = m[2] !== undefined ? Number(m[2]) : a;
+  const a = Number(m[1]);
+  const b = m[2] !== undefined ? Number(m[2]) : a;
   if (a > 65535 || b > 65535 || b < a) throw new ConfigError(`invalid ${what}: ${s}`);
   return [a, b];
 }
@@ -144,7 +168,10 @@ export function parsePortSpec(spec: string): { port: string; binding: PortBindin
   let rest = spec;
   let proto = 'tcp';
   const slash = rest.lastIndexOf('/');
-  if (slash >= 0) { proto = rest.slice(slash + 1).toLowerCase(); rest = rest.slice(0, slash); }
+  if (slash >= 0) {
+    proto = rest.slice(slash + 1).toLowerCase();
+    rest = rest.slice(0, slash);
+  }
   if (!['tcp', 'udp', 'sctp'].includes(proto)) throw new ConfigError(`invalid proto: ${proto}`);
   let ip = '';
   let hostPart = '';
@@ -156,31 +183,46 @@ export function parsePortSpec(spec: string): { port: string; binding: PortBindin
     const after = rest.slice(close + 1);
     const parts = after.split(':');
     // after = ":host:container" or ":container"? docker requires host part with an IP
-    if (parts.length === 3) { hostPart = parts[1]; containerPart = parts[2]; }
-    else if (parts.length === 2) { containerPart = parts[1]; }
-    else throw new ConfigError(`invalid port format: ${spec}`);
+    if (parts.length === 3) {
+      hostPart = parts[1];
+      containerPart = parts[2];
+    } else if (parts.length === 2) {
+      containerPart = parts[1];
+    } else throw new ConfigError(`invalid port format: ${spec}`);
   } else {
     const parts = rest.split(':');
     if (parts.length === 1) containerPart = parts[0];
-    else if (parts.length === 2) { hostPart = parts[0]; containerPart = parts[1]; }
-    else if (parts.length === 3) { ip = parts[0]; hostPart = parts[1]; containerPart = parts[2]; }
-    else {
+    else if (parts.length === 2) {
+      hostPart = parts[0];
+      containerPart = parts[1];
+    } else if (parts.length === 3) {
+      ip = parts[0];
+      hostPart = parts[1];
+      containerPart = parts[2];
+    } else {
       // IPv6 without brackets: last two are host:container
-      containerPart = parts[parts.length - 1]; hostPart = parts[parts.length - 2]; ip = parts.slice(0, -2).join(':');
+      containerPart = parts[parts.length - 1];
+      hostPart = parts[parts.length - 2];
+      ip = parts.slice(0, -2).join(':');
     }
   }
   if (ip && !isIP(ip)) throw new ConfigError(`invalid IP address: ${ip}`);
   if (!containerPart) throw new ConfigError(`no port specified: ${spec}<empty>`);
   const [cs, ce] = parseRange(containerPart, 'containerPort');
-  let hs = 0; let he = 0;
-  if (hostPart) { [hs, he] = parseRange(hostPart, 'hostPort'); }
-  if (hostPart && he - hs !== ce - cs && he !== hs) throw new ConfigError(`invalid ranges specified for container and host Ports: ${containerPart} and ${hostPart}`);
+  let hs = 0;
+  let he = 0;
+  if (hostPart) {
+    [hs, he] = parseRange(hostPart, 'hostPort');
+  }
+  if (hostPart && he - hs !== ce - cs && he !== hs)
+    throw new ConfigError(`invalid ranges specified for container and host Ports: ${containerPart} and ${hostPart}`);
   const out: { port: string; binding: PortBinding }[] = [];
   for (let i = 0; i <= ce - cs; i++) {
     let hostPort = '';
     if (hostPart) {
       if (he !== hs) hostPort = String(hs + i);
-      else if (ce !== cs) hostPort = `${hs}`; // single host port for a range: let the daemon decide
+      else if (ce !== cs)
+        hostPort = `${hs}`; // single host port for a range: let the daemon decide
       else hostPort = String(hs);
     }
     out.push({ port: `${cs + i}/${proto}`, binding: { HostIp: ip, HostPort: hostPort } });
@@ -192,7 +234,10 @@ function parseExpose(spec: string): string[] {
   let proto = 'tcp';
   let rest = spec;
   const slash = rest.lastIndexOf('/');
-  if (slash >= 0) { proto = rest.slice(slash + 1); rest = rest.slice(0, slash); }
+  if (slash >= 0) {
+    proto = rest.slice(slash + 1);
+    rest = rest.slice(0, slash);
+  }
   const [a, b] = parseRange(rest, 'range format for --expose');
   const out: string[] = [];
   for (let p = a; p <= b; p++) out.push(`${p}/${proto}`);
@@ -210,7 +255,8 @@ export function parseMount(spec: string): Record<string, unknown> {
     if (!field) continue;
     const eq = field.indexOf('=');
     const key = (eq >= 0 ? field.slice(0, eq) : field).trim().toLowerCase();
-    if (eq < 0 && !['readonly', 'ro', 'bind-nonrecursive', 'volume-nocopy', 'bind-create-host-path'].includes(key)) throw new ConfigError(`invalid field '${field}' must be a key=value pair`);
+    if (eq < 0 && !['readonly', 'ro', 'bind-nonrecursive', 'volume-nocopy', 'bind-create-host-path'].includes(key))
+      throw new ConfigError(`invalid field '${field}' must be a key=value pair`);
     const val = eq >= 0 ? field.slice(eq + 1) : undefined;
     const boolVal = (): boolean => {
       if (val === undefined) return true;
@@ -219,21 +265,56 @@ export function parseMount(spec: string): Record<string, unknown> {
       throw new ConfigError(`invalid value for ${key}: ${val}`);
     };
     switch (key) {
-      case 'type': m.Type = val; break;
-      case 'source': case 'src': m.Source = val; break;
-      case 'target': case 'dst': case 'destination': m.Target = val; break;
-      case 'readonly': case 'ro': m.ReadOnly = boolVal(); break;
-      case 'consistency': m.Consistency = val; break;
-      case 'bind-propagation': (bindOpts ??= {}).Propagation = val; break;
-      case 'bind-nonrecursive': (bindOpts ??= {}).NonRecursive = boolVal(); break;
-      case 'bind-create-host-path': (bindOpts ??= {}).CreateMountpoint = boolVal(); break;
-      case 'volume-nocopy': (volOpts ??= {}).NoCopy = boolVal(); break;
-      case 'volume-subpath': (volOpts ??= {}).Subpath = val; break;
-      case 'volume-label': { const [k, ...v] = (val ?? '').split('='); volLabels[k] = v.join('='); break; }
-      case 'volume-driver': (volOpts ??= {}).DriverConfig = { Name: val }; break;
-      case 'tmpfs-size': (tmpfsOpts ??= {}).SizeBytes = ramInBytes(val ?? ''); break;
-      case 'tmpfs-mode': (tmpfsOpts ??= {}).Mode = parseInt(val ?? '0', 8); break;
-      default: throw new ConfigError(`unexpected key '${key}' in '${field}'`);
+      case 'type':
+        m.Type = val;
+        break;
+      case 'source':
+      case 'src':
+        m.Source = val;
+        break;
+      case 'target':
+      case 'dst':
+      case 'destination':
+        m.Target = val;
+        break;
+      case 'readonly':
+      case 'ro':
+        m.ReadOnly = boolVal();
+        break;
+      case 'consistency':
+        m.Consistency = val;
+        break;
+      case 'bind-propagation':
+        (bindOpts ??= {}).Propagation = val;
+        break;
+      case 'bind-nonrecursive':
+        (bindOpts ??= {}).NonRecursive = boolVal();
+        break;
+      case 'bind-create-host-path':
+        (bindOpts ??= {}).CreateMountpoint = boolVal();
+        break;
+      case 'volume-nocopy':
+        (volOpts ??= {}).NoCopy = boolVal();
+        break;
+      case 'volume-subpath':
+        (volOpts ??= {}).Subpath = val;
+        break;
+      case 'volume-label': {
+        const [k, ...v] = (val ?? '').split('=');
+        volLabels[k] = v.join('=');
+        break;
+      }
+      case 'volume-driver':
+        (volOpts ??= {}).DriverConfig = { Name: val };
+        break;
+      case 'tmpfs-size':
+        (tmpfsOpts ??= {}).SizeBytes = ramInBytes(val ?? '');
+        break;
+      case 'tmpfs-mode':
+        (tmpfsOpts ??= {}).Mode = parseInt(val ?? '0', 8);
+        break;
+      default:
+        throw new ConfigError(`unexpected key '${key}' in '${field}'`);
     }
   }
   if (Object.keys(volLabels).length) (volOpts ??= {}).Labels = volLabels;
@@ -248,8 +329,10 @@ export function parseMount(spec: string): Record<string, unknown> {
 export function parseUlimit(spec: string): { Name: string; Soft: number; Hard: number } {
   const m = /^([a-z_]+)=(-?\d+)(?::(-?\d+))?$/.exec(spec);
   if (!m) throw new ConfigError(`invalid ulimit argument: ${spec}`);
-  const soft = Number(m[2]); const hard = m[3] !== undefined ? Number(m[3]) : soft;
-  if (soft > hard && hard !== -1) throw new ConfigError(`ulimit soft limit must be less than or equal to hard limit: ${soft} > ${hard}`);
+  const soft = Number(m[2]);
+  const hard = m[3] !== undefined ? Number(m[3]) : soft;
+  if (soft > hard && hard !== -1)
+    throw new ConfigError(`ulimit soft limit must be less than or equal to hard limit: ${soft} > ${hard}`);
   return { Name: m[1], Soft: soft, Hard: hard };
 }
 
@@ -263,10 +346,15 @@ export function parseRestart(s: string): { Name: string; MaximumRetryCount: numb
   if (!s) return { Name: 'no', MaximumRetryCount: 0 };
   const [name, count, ...rest] = s.split(':');
   if (rest.length) throw new ConfigError(`invalid restart policy format: ${s}`);
-  if (!['no', 'always', 'on-failure', 'unless-stopped'].includes(name)) throw new ConfigError(`invalid restart policy: unknown policy '${name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'`);
+  if (!['no', 'always', 'on-failure', 'unless-stopped'].includes(name))
+    throw new ConfigError(
+      `invalid restart policy: unknown policy '${name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'`,
+    );
   if (count !== undefined) {
-    if (name !== 'on-failure') throw new ConfigError(`invalid restart policy: maximum retry count can only be used with 'on-failure'`);
-    if (!/^\d+$/.test(count)) throw new ConfigError(`invalid restart policy format: maximum retry count must be an integer`);
+    if (name !== 'on-failure')
+      throw new ConfigError(`invalid restart policy: maximum retry count can only be used with 'on-failure'`);
+    if (!/^\d+$/.test(count))
+      throw new ConfigError(`invalid restart policy format: maximum retry count must be an integer`);
     return { Name: name, MaximumRetryCount: Number(count) };
   }
   return { Name: name, MaximumRetryCount: 0 };
@@ -285,8 +373,12 @@ function validateAddHost(s: string): string {
 function parseDevice(s: string): { PathOnHost: string; PathInContainer: string; CgroupPermissions: string } {
   const parts = s.split(':');
   const host = parts[0];
-  let ctr = host; let perms = 'rwm';
-  if (parts.length >= 2) { if (/^[rwm]+$/.test(parts[1]) && parts.length === 2) perms = parts[1]; else ctr = parts[1]; }
+  let ctr = host;
+  let perms = 'rwm';
+  if (parts.length >= 2) {
+    if (/^[rwm]+$/.test(parts[1]) && parts.length === 2) perms = parts[1];
+    else ctr = parts[1];
+  }
   if (parts.length >= 3) perms = parts[2];
   return { PathOnHost: host, PathInContainer: ctr, CgroupPermissions: perms };
 }
@@ -300,14 +392,23 @@ function toNanoSeconds(s: string, flag: string): number {
 }
 
 function blkioAndCfs(o: Opts): Record<string, unknown> {
-  try { return resourceFields(o); } catch (e) { if (e instanceof ResourceFlagError) throw flagErr(e.flag, e.value, e.message); throw e; }
+  try {
+    return resourceFields(o);
+  } catch (e) {
+    if (e instanceof ResourceFlagError) throw flagErr(e.flag, e.value, e.message);
+    throw e;
+  }
 }
 
 function bytesOpt(o: Opts, name: string, label: string): number {
   const s = o.str(name);
   if (!s) return 0;
   if (s === '-1' && name === 'memory-swap') return -1;
-  try { return ramInBytes(s); } catch (e) { throw flagErr(label, s, (e as Error).message); }
+  try {
+    return ramInBytes(s);
+  } catch (e) {
+    throw flagErr(label, s, (e as Error).message);
+  }
 }
 
 // Builds the create request from parsed run/create flags. args[0] is the image, the rest the command.
@@ -320,29 +421,55 @@ export function buildCreateRequest(o: Opts, env: RunEnv, isRun: boolean): Create
   const tty = o.bool('tty');
   const openStdin = o.bool('interactive');
   const attach = o.list('attach').map((s) => s.toLowerCase());
-  for (const a of attach) if (!['stdin', 'stdout', 'stderr'].includes(a)) throw flagErr('-a, --attach', a, 'valid streams are STDIN, STDOUT and STDERR');
+  for (const a of attach)
+    if (!['stdin', 'stdout', 'stderr'].includes(a))
+      throw flagErr('-a, --attach', a, 'valid streams are STDIN, STDOUT and STDERR');
   if (detach && attach.length) throw new ConfigError('Conflicting options: -a and -d');
   let attachStdin = attach.includes('stdin') || openStdin;
   let attachStdout = attach.includes('stdout') || attach.length === 0;
   let attachStderr = attach.includes('stderr') || attach.length === 0;
-  if (detach) { attachStdin = false; attachStdout = false; attachStderr = false; }
+  if (detach) {
+    attachStdin = false;
+    attachStdout = false;
+    attachStderr = false;
+  }
   const stdinOnce = openStdin && attachStdin;
 
   // env: files first, then -e
   const envList: string[] = [];
   for (const f of o.list('env-file')) {
     let content: string;
-    try { content = env.readFile(f); } catch (e) { throw new ConfigError((e as Error).message); }
-    try { envList.push(...parseEnvFile(content, f, env.lookupEnv)); } catch (e) { throw new ConfigError((e as Error).message); }
+    try {
+      content = env.readFile(f);
+    } catch (e) {
+      throw new ConfigError((e as Error).message);
+    }
+    try {
+      envList.push(...parseEnvFile(content, f, env.lookupEnv));
+    } catch (e) {
+      throw new ConfigError((e as Error).message);
+    }
   }
   for (const e of o.list('env')) {
-    try { envList.push(resolveEnvArg(e, env.lookupEnv)); } catch (err) { throw flagErr('-e, --env', e, (err as Error).message); }
+    try {
+      envList.push(resolveEnvArg(e, env.lookupEnv));
+    } catch (err) {
+      throw flagErr('-e, --env', e, (err as Error).message);
+    }
   }
   const labelList: string[] = [];
   for (const f of o.list('label-file')) {
     let content: string;
-    try { content = env.readFile(f); } catch (e) { throw new ConfigError((e as Error).message); }
-    try { labelList.push(...parseEnvFile(content, f)); } catch (e) { throw new ConfigError((e as Error).message); }
+    try {
+      content = env.readFile(f);
+    } catch (e) {
+      throw new ConfigError((e as Error).message);
+    }
+    try {
+      labelList.push(...parseEnvFile(content, f));
+    } catch (e) {
+      throw new ConfigError((e as Error).message);
+    }
   }
   labelList.push(...o.list('label'));
 
@@ -368,7 +495,10 @@ export function buildCreateRequest(o: Opts, env: RunEnv, isRun: boolean): Create
     } else {
       if (parts.length > 3 || parts[1] === '') throw new ConfigError(`invalid volume specification: '${v}'`);
       // docker resolves a relative host path (./dir, ../dir, .) against the current directory
-      if (env.cwd && (parts[0] === '.' || parts[0] === '..' || parts[0].startsWith('./') || parts[0].startsWith('../'))) {
+      if (
+        env.cwd &&
+        (parts[0] === '.' || parts[0] === '..' || parts[0].startsWith('./') || parts[0].startsWith('../'))
+      ) {
         parts[0] = resolvePath(env.cwd, parts[0]);
         binds.push(parts.join(':'));
       } else binds.push(v);
@@ -376,19 +506,32 @@ export function buildCreateRequest(o: Opts, env: RunEnv, isRun: boolean): Create
   }
   const mounts = o.list('mount').map((m) => {
     let mt: Record<string, unknown>;
-    try { mt = parseMount(m); } catch (e) { throw flagErr('--mount', m, (e as Error).message); }
-    if (mt.Type === 'bind' && env.cwd && typeof mt.Source === 'string' && !mt.Source.startsWith('/')) mt.Source = resolvePath(env.cwd, mt.Source);
+    try {
+      mt = parseMount(m);
+    } catch (e) {
+      throw flagErr('--mount', m, (e as Error).message);
+    }
+    if (mt.Type === 'bind' && env.cwd && typeof mt.Source === 'string' && !mt.Source.startsWith('/'))
+      mt.Source = resolvePath(env.cwd, mt.Source);
     return mt;
   });
   const tmpfs: Record<string, string> = {};
   for (const t of o.list('tmpfs')) {
     const i = t.indexOf(':');
-    if (i >= 0) tmpfs[t.slice(0, i)] = t.slice(i + 1); else tmpfs[t] = '';
+    if (i >= 0) tmpfs[t.slice(0, i)] = t.slice(i + 1);
+    else tmpfs[t] = '';
   }
-  const ulimits = o.list('ulimit').map((u) => { try { return parseUlimit(u); } catch (e) { throw flagErr('--ulimit', u, (e as Error).message); } });
+  const ulimits = o.list('ulimit').map((u) => {
+    try {
+      return parseUlimit(u);
+    } catch (e) {
+      throw flagErr('--ulimit', u, (e as Error).message);
+    }
+  });
   const restart = parseRestart(o.str('restart'));
   const autoRemove = o.bool('rm');
-  if (autoRemove && restart.Name !== 'no' && restart.Name !== '') throw new ConfigError('Conflicting options: --restart and --rm');
+  if (autoRemove && restart.Name !== 'no' && restart.Name !== '')
+    throw new ConfigError('Conflicting options: --restart and --rm');
 
   const network = o.str('network') || o.str('net') || 'default';
 
@@ -403,8 +546,13 @@ export function buildCreateRequest(o: Opts, env: RunEnv, isRun: boolean): Create
   }
   const logConfig: Record<string, string> = {};
   // As docker: a log opt without '=' is a key with an empty value (the daemon refuses what it cannot honour).
-  for (const s of o.list('log-opt')) { const i = s.indexOf('='); if (i < 0) logConfig[s] = ''; else logConfig[s.slice(0, i)] = s.slice(i + 1); }
-  if (o.str('log-driver') === 'none' && Object.keys(logConfig).length) throw new ConfigError('invalid logging opts for driver none');
+  for (const s of o.list('log-opt')) {
+    const i = s.indexOf('=');
+    if (i < 0) logConfig[s] = '';
+    else logConfig[s.slice(0, i)] = s.slice(i + 1);
+  }
+  if (o.str('log-driver') === 'none' && Object.keys(logConfig).length)
+    throw new ConfigError('invalid logging opts for driver none');
   const storageOpt: Record<string, string> = {};
   for (const s of o.list('storage-opt')) {
     const i = s.indexOf('=');
@@ -414,7 +562,13 @@ export function buildCreateRequest(o: Opts, env: RunEnv, isRun: boolean): Create
 
   let healthcheck: Record<string, unknown> | undefined;
   if (o.bool('no-healthcheck')) healthcheck = { Test: ['NONE'] };
-  else if (o.has('health-cmd') || o.has('health-interval') || o.has('health-timeout') || o.has('health-retries') || o.has('health-start-period')) {
+  else if (
+    o.has('health-cmd') ||
+    o.has('health-interval') ||
+    o.has('health-timeout') ||
+    o.has('health-retries') ||
+    o.has('health-start-period')
+  ) {
     healthcheck = {
       Test: o.has('health-cmd') ? ['CMD-SHELL', o.str('health-cmd')] : [],
       Interval: toNanoSeconds(o.str('health-interval'), '--health-interval'),
@@ -427,7 +581,8 @@ export function buildCreateRequest(o: Opts, env: RunEnv, isRun: boolean): Create
   let cpus = 0;
   if (o.str('cpus')) {
     cpus = Number(o.str('cpus'));
-    if (!/^\d*\.?\d+$|^\d+\.$/.test(o.str('cpus')) || !Number.isFinite(cpus)) throw flagErr('--cpus', o.str('cpus'), `failed to parse ${o.str('cpus')} as a rational number`);
+    if (!/^\d*\.?\d+$|^\d+\.$/.test(o.str('cpus')) || !Number.isFinite(cpus))
+      throw flagErr('--cpus', o.str('cpus'), `failed to parse ${o.str('cpus')} as a rational number`);
   }
   const config: Record<string, unknown> = {
     Hostname: o.str('hostname'),
@@ -471,7 +626,15 @@ export function buildCreateRequest(o: Opts, env: RunEnv, isRun: boolean): Create
     Dns: o.list('dns'),
     DnsOptions: o.list('dns-option'),
     DnsSearch: o.list('dns-search'),
-    ExtraHosts: o.list('add-host').length ? o.list('add-host').map((h) => { try { return validateAddHost(h); } catch (e) { throw flagErr('--add-host', h, (e as Error).message); } }) : null,
+    ExtraHosts: o.list('add-host').length
+      ? o.list('add-host').map((h) => {
+          try {
+            return validateAddHost(h);
+          } catch (e) {
+            throw flagErr('--add-host', h, (e as Error).message);
+          }
+        })
+      : null,
     GroupAdd: o.list('group-add').length ? o.list('group-add') : null,
     IpcMode: o.str('ipc'),
     Cgroup: '',

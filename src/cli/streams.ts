@@ -16,7 +16,9 @@ export class FrameDemuxer {
       this.onFrame(stream, payload);
     }
   }
-  get pending(): number { return this.buf.length; }
+  get pending(): number {
+    return this.buf.length;
+  }
 }
 
 export function encodeFrame(stream: number, payload: Buffer): Buffer {

@@ -2,7 +2,9 @@
 // tabwriter.NewWriter(out, minwidth 10, tabwidth 1, padding 3, ' ', 0). Pure: no I/O.
 // Cells are tab-terminated; the text after the last tab of a line is not aligned.
 
-function width(s: string): number { return [...s].length; }
+function width(s: string): number {
+  return [...s].length;
+}
 
 export function tabwrite(text: string, minwidth = 10, padding = 3): string {
   const endsNl = text.endsWith('\n');
@@ -15,7 +17,10 @@ export function tabwrite(text: string, minwidth = 10, padding = 3): string {
   const format = (line0: number, line1: number, col: number): void => {
     let i = line0;
     while (i < line1) {
-      if (col >= lines[i].length - 1) { i++; continue; }
+      if (col >= lines[i].length - 1) {
+        i++;
+        continue;
+      }
       const start = i;
       let w = minwidth;
       let j = i;
@@ -30,9 +35,13 @@ export function tabwrite(text: string, minwidth = 10, padding = 3): string {
   };
   format(0, lines.length, 0);
 
-  const out = lines.map((cells, li) => cells.map((c, ci) => {
-    if (ci === cells.length - 1) return c;
-    return c + ' '.repeat(Math.max(0, widths[li][ci] - width(c)));
-  }).join(''));
+  const out = lines.map((cells, li) =>
+    cells
+      .map((c, ci) => {
+        if (ci === cells.length - 1) return c;
+        return c + ' '.repeat(Math.max(0, widths[li][ci] - width(c)));
+      })
+      .join(''),
+  );
   return out.join('\n') + (endsNl ? '\n' : '');
 }

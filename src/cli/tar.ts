@@ -1,14 +1,27 @@
 // A small tar (ustar + PAX long names) writer and reader for `cp`. Header encoding and parsing
 // are pure; packDir/extract touch only the paths they are given.
-import { lstatSync, readdirSync, readlinkSync, readFileSync, mkdirSync, writeFileSync, symlinkSync, chmodSync, utimesSync, rmSync, linkSync, existsSync } from 'node:fs';
+import {
+  lstatSync,
+  readdirSync,
+  readlinkSync,
+  readFileSync,
+  mkdirSync,
+  writeFileSync,
+  symlinkSync,
+  chmodSync,
+  utimesSync,
+  rmSync,
+  linkSync,
+  existsSync,
+} from 'node:fs';
 import { join, resolve, sep, dirname } from 'node:path';
 
 export interface TarEntry {
-  name: string;                 // path inside the archive, '/'-separated, no leading '/'
+  name: string; // path inside the archive, '/'-separated, no leading '/'
   type: 'file' | 'dir' | 'symlink' | 'link' | 'other';
   mode: number;
   size: number;
-  mtime: number;                // seconds
+  mtime: number; // seconds
   linkname?: string;
   uid?: number;
   gid?: number;
@@ -27,10 +40,19 @@ function writeString(buf: Buffer, off: number, len: number, s: string): void {
 function paxRecord(key: string, value: string): string {
   const body = ` ${key}=${value}\n`;
   let len = body.length + 1;
-  for (;;) { const s = `${len}${body}`; const l = Buffer.byteLength(s); if (l === len) return s; len = l; }
+  for (;;) {
+    const s = `${len}${body}`;
+    const l = Buffer.byteLength(s);
+    if (l === len) return s;
+    len = l;
+  }
 }
 
-function rawHeader(name: string, typeflag: string, e: { mode: number; size: number; mtime: number; linkname?: string; uid?: number; gid?: number }): Buffer {
+function rawHeader(
+  name: string,
+  typeflag: string,
+  e: { mode: number; size: number; mtime: number; linkname?: string; uid?: number; gid?: number },
+): Buffer {
   const h = Buffer.alloc(512);
   writeString(h, 0, 100, name);
   writeString(h, 100, 8, octal(e.mode & 0o7777, 8));
@@ -49,7 +71,10 @@ function rawHeader(name: string, typeflag: string, e: { mode: number; size: numb
   return h;
 }
 
-function pad(n: number): Buffer { const r = n % 512; return r ? Buffer.alloc(512 - r) : Buffer.alloc(0); }
+function pad(n: number): Buffer {
+  const r = n % 512;
+  return r ? Buffer.alloc(512 - r) : Buffer.alloc(0);
+}
 
 // Header block(s) for one entry (with a PAX header first when names are too long).
 export function encodeHeader(e: TarEntry): Buffer {
@@ -64,9 +89,19 @@ export function encodeHeader(e: TarEntry): Buffer {
     if (needPath) recs += paxRecord('path', name);
     if (needLink) recs += paxRecord('linkpath', e.linkname ?? '');
     const body = Buffer.from(recs, 'utf8');
-    parts.push(rawHeader('PaxHeaders/' + name.slice(0, 80), 'x', { mode: 0o644, size: body.length, mtime: e.mtime }), body, pad(body.length));
+    parts.push(
+      rawHeader('PaxHeaders/' + name.slice(0, 80), 'x', { mode: 0o644, size: body.length, mtime: e.mtime }),
+      body,
+      pad(body.length),
+    );
   }
-  parts.push(rawHeader(name.slice(0, 100), typeflag, { ...e, size: e.type === 'file' ? e.size : 0, linkname: e.linkname?.slice(0, 100) }));
+  parts.push(
+    rawHeader(name.slice(0, 100), typeflag, {
+      ...e,
+      size: e.type === 'file' ? e.size : 0,
+      linkname: e.linkname?.slice(0, 100),
+    }),
+  );
   return Buffer.concat(parts);
 }
 
@@ -74,8 +109,18 @@ export function encodeHeader(e: TarEntry): Buffer {
 export function* packPath(hostPath: string, rootName: string, keepOwner = true): Generator<Buffer> {
   const walk = function* (abs: string, name: string): Generator<Buffer> {
     const st = lstatSync(abs);
-    const base = { name, mode: st.mode, mtime: st.mtimeMs / 1000, uid: keepOwner ? st.uid : 0, gid: keepOwner ? st.gid : 0, size: 0 };
-    if (st.isSymbolicLink()) { yield encodeHeader({ ...base, type: 'symlink', linkname: readlinkSync(abs) }); return; }
+    const base = {
+      name,
+      mode: st.mode,
+      mtime: st.mtimeMs / 1000,
+      uid: keepOwner ? st.uid : 0,
+      gid: keepOwner ? st.gid : 0,
+      size: 0,
+    };
+    if (st.isSymbolicLink()) {
+      yield encodeHeader({ ...base, type: 'symlink', linkname: readlinkSync(abs) });
+      return;
+    }
     if (st.isDirectory()) {
       yield encodeHeader({ ...base, type: 'dir' });
       for (const child of readdirSync(abs).sort()) yield* walk(join(abs, child), name ? `${name}/${child}` : child);
@@ -98,7 +143,8 @@ function cstr(b: Buffer, off: number, len: number): string {
   return (z >= 0 ? s.subarray(0, z) : s).toString('utf8');
 }
 function num(b: Buffer, off: number, len: number): number {
-  if (b[off] & 0x80) { // base-256
+  if (b[off] & 0x80) {
+    // base-256
     let v = 0;
     for (let i = off + 1; i < off + len; i++) v = v * 256 + b[i];
     return v;
@@ -111,7 +157,8 @@ export function parseTar(buf: Buffer): TarEntry[] {
   const out: TarEntry[] = [];
   let off = 0;
   let pax: Record<string, string> = {};
-  let gnuName: string | undefined; let gnuLink: string | undefined;
+  let gnuName: string | undefined;
+  let gnuLink: string | undefined;
   while (off + 512 <= buf.length) {
     const h = buf.subarray(off, off + 512);
     if (h.every((x) => x === 0)) break;
@@ -135,27 +182,54 @@ export function parseTar(buf: Buffer): TarEntry[] {
       continue;
     }
     if (type === 'g') continue;
-    if (type === 'L') { gnuName = cstr(data, 0, data.length); continue; }
-    if (type === 'K') { gnuLink = cstr(data, 0, data.length); continue; }
+    if (type === 'L') {
+      gnuName = cstr(data, 0, data.length);
+      continue;
+    }
+    if (type === 'K') {
+      gnuLink = cstr(data, 0, data.length);
+      continue;
+    }
     let name = cstr(h, 0, 100);
     const prefix = cstr(h, 345, 155);
     if (prefix && cstr(h, 257, 6).startsWith('ustar')) name = `${prefix}/${name}`;
     name = pax.path ?? gnuName ?? name;
     const linkname = pax.linkpath ?? gnuLink ?? cstr(h, 157, 100);
-    const kind: TarEntry['type'] = type === '5' ? 'dir' : type === '2' ? 'symlink' : type === '1' ? 'link' : (type === '0' || type === '7') ? 'file' : 'other';
+    const kind: TarEntry['type'] =
+      type === '5'
+        ? 'dir'
+        : type === '2'
+          ? 'symlink'
+          : type === '1'
+            ? 'link'
+            : type === '0' || type === '7'
+              ? 'file'
+              : 'other';
     out.push({
-      name: name.replace(/^\.\//, '').replace(/\/+$/, ''), type: kind, mode: num(h, 100, 8), size: pax.size ? Number(pax.size) : size,
-      mtime: pax.mtime ? Number(pax.mtime) : num(h, 136, 12), linkname, uid: num(h, 108, 8), gid: num(h, 116, 8),
+      name: name.replace(/^\.\//, '').replace(/\/+$/, ''),
+      type: kind,
+      mode: num(h, 100, 8),
+      size: pax.size ? Number(pax.size) : size,
+      mtime: pax.mtime ? Number(pax.mtime) : num(h, 136, 12),
+      linkname,
+      uid: num(h, 108, 8),
+      gid: num(h, 116, 8),
       data: kind === 'file' ? Buffer.from(data) : undefined,
     });
-    pax = {}; gnuName = undefined; gnuLink = undefined;
+    pax = {};
+    gnuName = undefined;
+    gnuLink = undefined;
   }
   return out;
 }
 
 // Extracts entries under `destDir`; the archive's first path component `fromRoot` is renamed to
 // `toRoot` when given. Entries that would land outside destDir are refused.
-export function extractEntries(entries: TarEntry[], destDir: string, rename?: { fromRoot: string; toRoot: string }): void {
+export function extractEntries(
+  entries: TarEntry[],
+  destDir: string,
+  rename?: { fromRoot: string; toRoot: string },
+): void {
   const root = resolve(destDir);
   const dirTimes: [string, number][] = [];
   for (const e of entries) {
@@ -166,7 +240,8 @@ export function extractEntries(entries: TarEntry[], destDir: string, rename?: { 
       if (first === rename.fromRoot) name = rename.toRoot + name.slice(first.length);
     }
     const target = resolve(root, name);
-    if (target !== root && !target.startsWith(root + sep)) throw new Error(`invalid tar entry outside the destination: ${e.name}`);
+    if (target !== root && !target.startsWith(root + sep))
+      throw new Error(`invalid tar entry outside the destination: ${e.name}`);
     mkdirSync(dirname(target), { recursive: true });
     const mode = e.mode & 0o7777;
     switch (e.type) {
@@ -192,15 +267,24 @@ export function extractEntries(entries: TarEntry[], destDir: string, rename?: { 
         linkSync(src, target);
         break;
       }
-      default: break;
+      default:
+        break;
     }
   }
-  for (const [p, t] of dirTimes.reverse()) { try { utimesSync(p, t, t); } catch { /* ignore */ } }
+  for (const [p, t] of dirTimes.reverse()) {
+    try {
+      utimesSync(p, t, t);
+    } catch {
+      /* ignore */
+    }
+  }
 }
 
 function rmIfNotDir(p: string): void {
   try {
     const st = lstatSync(p);
     if (!st.isDirectory()) rmSync(p, { force: true });
-  } catch { /* missing */ }
+  } catch {
+    /* missing */
+  }
 }

@@ -12,7 +12,8 @@ import { healthSuffix, mergeHealthcheck, validateHealthcheck } from './healthche
 export const NAME_RE = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 
 export function validateName(name: string): string {
-  if (!NAME_RE.test(name)) throw new InvalidArgument(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+  if (!NAME_RE.test(name))
+    throw new InvalidArgument(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
   return name.replace(/^\//, '');
 }
 
@@ -22,22 +23,37 @@ export interface CreateBody extends Partial<Omit<ContainerConfig, 'Labels'>> {
   NetworkingConfig?: unknown;
 }
 
-export interface MergedConfig { config: ContainerConfig; hostConfig: HostConfig; path: string; args: string[] }
+export interface MergedConfig {
+  config: ContainerConfig;
+  hostConfig: HostConfig;
+  path: string;
+  args: string[];
+}
 
 const RESTART_NAMES = ['', 'no', 'always', 'unless-stopped', 'on-failure'];
 
-export function validateRestartPolicy(p: Partial<RestartPolicy> | undefined | null, autoRemove: boolean): RestartPolicy {
+export function validateRestartPolicy(
+  p: Partial<RestartPolicy> | undefined | null,
+  autoRemove: boolean,
+): RestartPolicy {
   const name = (p?.Name ?? '') as RestartPolicy['Name'];
   if (!RESTART_NAMES.includes(name)) throw new InvalidArgument(`invalid restart policy '${name}'`);
   const max = p?.MaximumRetryCount ?? 0;
   if (max < 0) throw new InvalidArgument('invalid restart policy: maximum retry count cannot be negative');
-  if (max > 0 && name !== 'on-failure') throw new InvalidArgument(`invalid restart policy: maximum retry count can only be used with 'on-failure'`);
-  if (autoRemove && name !== '' && name !== 'no') throw new InvalidArgument(`can't create 'AutoRemove' container with restart policy`);
+  if (max > 0 && name !== 'on-failure')
+    throw new InvalidArgument(`invalid restart policy: maximum retry count can only be used with 'on-failure'`);
+  if (autoRemove && name !== '' && name !== 'no')
+    throw new InvalidArgument(`can't create 'AutoRemove' container with restart policy`);
   return { Name: name, MaximumRetryCount: max };
 }
 
 /** Docker's merge: the create body overrides the image; Entrypoint given without Cmd drops the image's Cmd. */
-export function mergeConfig(body: CreateBody, image: ImageRecord, id: string, host: HostFacts = { swapLimit: true }): MergedConfig {
+export function mergeConfig(
+  body: CreateBody,
+  image: ImageRecord,
+  id: string,
+  host: HostFacts = { swapLimit: true },
+): MergedConfig {
   const img = image.config;
   if (!body.Image) throw new InvalidArgument('No image specified');
   const entrypoint = body.Entrypoint != null ? body.Entrypoint : (img.Entrypoint ?? null);
@@ -54,8 +70,12 @@ export function mergeConfig(body: CreateBody, image: ImageRecord, id: string, ho
     Hostname: body.Hostname || (networkMode === 'host' ? '' : id.slice(0, 12)),
     Domainname: body.Domainname ?? '',
     User: body.User || img.User || '',
-    AttachStdin: !!body.AttachStdin, AttachStdout: !!body.AttachStdout, AttachStderr: !!body.AttachStderr,
-    Tty: !!body.Tty, OpenStdin: !!body.OpenStdin, StdinOnce: !!body.StdinOnce,
+    AttachStdin: !!body.AttachStdin,
+    AttachStdout: !!body.AttachStdout,
+    AttachStderr: !!body.AttachStderr,
+    Tty: !!body.Tty,
+    OpenStdin: !!body.OpenStdin,
+    StdinOnce: !!body.StdinOnce,
     Env: env,
     Cmd: cmd,
     Image: body.Image,
@@ -66,13 +86,19 @@ export function mergeConfig(body: CreateBody, image: ImageRecord, id: string, ho
     ExposedPorts: { ...(img.ExposedPorts ?? {}), ...(body.ExposedPorts ?? {}) },
   };
   const stopSignal = body.StopSignal || img.StopSignal;
-  if (stopSignal) { signalNumber(stopSignal); config.StopSignal = stopSignal; }
+  if (stopSignal) {
+    signalNumber(stopSignal);
+    config.StopSignal = stopSignal;
+  }
   if (body.StopTimeout != null) config.StopTimeout = body.StopTimeout;
   const healthcheck = mergeHealthcheck(body.Healthcheck, img.Healthcheck);
   validateHealthcheck(healthcheck);
   if (healthcheck) config.Healthcheck = healthcheck;
   if (body.MacAddress) config.MacAddress = body.MacAddress;
-  if (config.WorkingDir && !config.WorkingDir.startsWith('/')) throw new InvalidArgument(`the working directory '${config.WorkingDir}' is invalid, it needs to be an absolute path`);
+  if (config.WorkingDir && !config.WorkingDir.startsWith('/'))
+    throw new InvalidArgument(
+      `the working directory '${config.WorkingDir}' is invalid, it needs to be an absolute path`,
+    );
   const hostConfig: HostConfig = {
     ...hc,
     ...checkHostConfig(hc, networkMode, host),
@@ -103,26 +129,41 @@ export function signalNumber(sig: string | number): number {
 /** The STATUS column of `docker ps`: "Up 5 minutes", "Exited (0) 2 seconds ago", "Created". */
 export function statusLine(st: ContainerState, now = Date.now()): string {
   switch (st.Status) {
-    case 'created': return 'Created';
-    case 'running': return `Up ${humanDuration(now - Date.parse(st.StartedAt))}${healthSuffix(st.Health)}`;
-    case 'paused': return `Up ${humanDuration(now - Date.parse(st.StartedAt))} (Paused)`;
-    case 'restarting': return `Restarting (${st.ExitCode}) ${humanDuration(now - Date.parse(st.FinishedAt))} ago`;
-    case 'removing': return 'Removal In Progress';
-    case 'dead': return 'Dead';
-    case 'exited': return `Exited (${st.ExitCode}) ${humanDuration(now - Date.parse(st.FinishedAt))} ago`;
+    case 'created':
+      return 'Created';
+    case 'running':
+      return `Up ${humanDuration(now - Date.parse(st.StartedAt))}${healthSuffix(st.Health)}`;
+    case 'paused':
+      return `Up ${humanDuration(now - Date.parse(st.StartedAt))} (Paused)`;
+    case 'restarting':
+      return `Restarting (${st.ExitCode}) ${humanDuration(now - Date.parse(st.FinishedAt))} ago`;
+    case 'removing':
+      return 'Removal In Progress';
+    case 'dead':
+      return 'Dead';
+    case 'exited':
+      return `Exited (${st.ExitCode}) ${humanDuration(now - Date.parse(st.FinishedAt))} ago`;
   }
 }
 
 /** Restart decision after an exit that nobody asked for; returns the delay in ms or null. */
-export function restartDelay(p: RestartPolicy, exitCode: number, restartCount: number, manuallyStopped: boolean): number | null {
+export function restartDelay(
+  p: RestartPolicy,
+  exitCode: number,
+  restartCount: number,
+  manuallyStopped: boolean,
+): number | null {
   if (manuallyStopped) return null;
   switch (p.Name) {
-    case 'always': case 'unless-stopped': break;
+    case 'always':
+    case 'unless-stopped':
+      break;
     case 'on-failure':
       if (exitCode === 0) return null;
       if (p.MaximumRetryCount > 0 && restartCount >= p.MaximumRetryCount) return null;
       break;
-    default: return null;
+    default:
+      return null;
   }
   return Math.min(100 * 2 ** restartCount, 60_000);
 }
@@ -140,8 +181,55 @@ export function nowNano(): string {
   return isoFromNs(hrBase + process.hrtime.bigint());
 }
 
-const ADJ = ['admiring', 'bold', 'brave', 'busy', 'clever', 'cool', 'eager', 'elated', 'focused', 'gallant', 'happy', 'jolly', 'keen', 'kind', 'lucid', 'modest', 'nifty', 'quirky', 'serene', 'sharp', 'stoic', 'tender', 'vibrant', 'wizardly', 'zealous'];
-const NOUNS = ['albattani', 'babbage', 'curie', 'darwin', 'euclid', 'fermat', 'galileo', 'hopper', 'hypatia', 'kepler', 'lovelace', 'meitner', 'newton', 'noether', 'pascal', 'ritchie', 'shannon', 'thompson', 'turing', 'wozniak'];
+const ADJ = [
+  'admiring',
+  'bold',
+  'brave',
+  'busy',
+  'clever',
+  'cool',
+  'eager',
+  'elated',
+  'focused',
+  'gallant',
+  'happy',
+  'jolly',
+  'keen',
+  'kind',
+  'lucid',
+  'modest',
+  'nifty',
+  'quirky',
+  'serene',
+  'sharp',
+  'stoic',
+  'tender',
+  'vibrant',
+  'wizardly',
+  'zealous',
+];
+const NOUNS = [
+  'albattani',
+  'babbage',
+  'curie',
+  'darwin',
+  'euclid',
+  'fermat',
+  'galileo',
+  'hopper',
+  'hypatia',
+  'kepler',
+  'lovelace',
+  'meitner',
+  'newton',
+  'noether',
+  'pascal',
+  'ritchie',
+  'shannon',
+  'thompson',
+  'turing',
+  'wozniak',
+];
 export function randomName(retry: number): string {
   const n = `${ADJ[Math.floor(Math.random() * ADJ.length)]}_${NOUNS[Math.floor(Math.random() * NOUNS.length)]}`;
   return retry > 0 ? `${n}${Math.floor(Math.random() * 10)}` : n;

@@ -42,7 +42,13 @@ export interface CopyTarget {
  * The root and path for a cp of `path` in container `ref`. NotFound for a missing bind source,
  * NotImplemented for a path on a tmpfs mount (it lives only in the running container).
  */
-export async function copyTarget(c: ContainerService, volumes: VolumeService, ref: string, path: string, writable: boolean): Promise<CopyTarget> {
+export async function copyTarget(
+  c: ContainerService,
+  volumes: VolumeService,
+  ref: string,
+  path: string,
+  writable: boolean,
+): Promise<CopyTarget> {
   const r = c.lookup(ref);
   const hit = mountForPath(r.mounts ?? [], path);
   if (!hit) {
@@ -50,18 +56,32 @@ export async function copyTarget(c: ContainerService, volumes: VolumeService, re
     return { dir: root.dir, path, mount: null, release: root.release };
   }
   const m = hit.mount;
-  if (m.Type === 'tmpfs') throw new NotImplemented(`copying files from or to a tmpfs mount (${m.Destination}) is not supported`);
+  if (m.Type === 'tmpfs')
+    throw new NotImplemented(`copying files from or to a tmpfs mount (${m.Destination}) is not supported`);
   if (m.Type === 'volume') {
     if (!m.Name) throw new NotFound(`Could not find the file ${path} in container ${ref}`);
     // A volume backed by a device, tmpfs or loop image is mounted only while a container uses it.
     const dir = await volumes.acquire(m.Name);
-    const release = r.state.Running ? async () => undefined : async () => { if (!c.lookup(r.id).state.Running) await volumes.release(m.Name!, r.id); };
+    const release = r.state.Running
+      ? async () => undefined
+      : async () => {
+          if (!c.lookup(r.id).state.Running) await volumes.release(m.Name!, r.id);
+        };
     return { dir, path: hit.rest, mount: m, release };
   }
   let st;
-  try { st = statSync(m.Source); } catch { throw new NotFound(`Could not find the file ${path} in container ${ref}`); }
+  try {
+    st = statSync(m.Source);
+  } catch {
+    throw new NotFound(`Could not find the file ${path} in container ${ref}`);
+  }
   if (st.isDirectory()) return { dir: m.Source, path: hit.rest, mount: m, release: async () => undefined };
   // A bind of a single file: only the mount point itself is there.
   if (hit.rest.replace(/\/\.?$/, '') !== '') throw new NotFound(`Could not find the file ${path} in container ${ref}`);
-  return { dir: posix.dirname(m.Source), path: '/' + posix.basename(m.Source), mount: m, release: async () => undefined };
+  return {
+    dir: posix.dirname(m.Source),
+    path: '/' + posix.basename(m.Source),
+    mount: m,
+    release: async () => undefined,
+  };
 }

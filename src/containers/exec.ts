@@ -52,7 +52,10 @@ const MAX_FINISHED = 200;
 export class ExecService {
   private execs = new Map<string, ExecRecord>();
 
-  constructor(private readonly containers: ContainerService, private readonly execRoot: string) {
+  constructor(
+    private readonly containers: ContainerService,
+    private readonly execRoot: string,
+  ) {
     privateDir(join(execRoot, 'exec'));
   }
 
@@ -66,9 +69,23 @@ export class ExecService {
     if (c.state.Paused) throw new Conflict(`Container ${ref} is paused, unpause the container before exec`);
     if (!c.state.Running) throw new Conflict(`Container ${c.id} is not running`);
     if (!cfg.Cmd?.length) throw new InvalidArgument('No exec command specified');
-    if (cfg.DetachKeys) try { parseDetachKeys(cfg.DetachKeys); } catch { throw new InvalidArgument(`Invalid escape keys (${cfg.DetachKeys}) provided`); }
+    if (cfg.DetachKeys)
+      try {
+        parseDetachKeys(cfg.DetachKeys);
+      } catch {
+        throw new InvalidArgument(`Invalid escape keys (${cfg.DetachKeys}) provided`);
+      }
     const id = randomBytes(32).toString('hex');
-    this.execs.set(id, { id, containerId: c.id, config: cfg, running: false, started: false, exitCode: null, pid: 0, dir: join(this.execRoot, 'exec', id) });
+    this.execs.set(id, {
+      id,
+      containerId: c.id,
+      config: cfg,
+      running: false,
+      started: false,
+      exitCode: null,
+      pid: 0,
+      dir: join(this.execRoot, 'exec', id),
+    });
     this.prune();
     return id;
   }
@@ -83,17 +100,33 @@ export class ExecService {
     const e = this.get(id);
     const [entrypoint, ...args] = e.config.Cmd ?? [];
     return {
-      ID: e.id, Running: e.running, ExitCode: e.exitCode, CanRemove: !e.running && e.started, ContainerID: e.containerId,
-      DetachKeys: e.config.DetachKeys ?? '', OpenStdin: !!e.config.AttachStdin, OpenStdout: !!e.config.AttachStdout, OpenStderr: !!e.config.AttachStderr,
+      ID: e.id,
+      Running: e.running,
+      ExitCode: e.exitCode,
+      CanRemove: !e.running && e.started,
+      ContainerID: e.containerId,
+      DetachKeys: e.config.DetachKeys ?? '',
+      OpenStdin: !!e.config.AttachStdin,
+      OpenStdout: !!e.config.AttachStdout,
+      OpenStderr: !!e.config.AttachStderr,
       Pid: e.pid,
-      ProcessConfig: { tty: !!e.config.Tty, entrypoint, arguments: args, privileged: !!e.config.Privileged, user: e.config.User ?? '' },
+      ProcessConfig: {
+        tty: !!e.config.Tty,
+        entrypoint,
+        arguments: args,
+        privileged: !!e.config.Privileged,
+        user: e.config.User ?? '',
+      },
     };
   }
 
   resize(id: string, h: number, w: number): void {
     const e = this.get(id);
     if (!e.config.Tty) return;
-    if (e.started && !e.pid && e.exitCode === null) { e.pendingSize = [h, w]; return; }
+    if (e.started && !e.pid && e.exitCode === null) {
+      e.pendingSize = [h, w];
+      return;
+    }
     if (!e.running) throw new Conflict(`Exec ${id} is not running`);
     writeFileSync(join(e.dir, 'ctl'), `1 ${h} ${w}\n`);
   }
@@ -102,7 +135,12 @@ export class ExecService {
   private processSpec(e: ExecRecord, tty: boolean): OciProcess {
     const bundle = this.containers.paths.bundle(e.containerId);
     const base = (JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as { process: OciProcess }).process;
-    const proc: OciProcess = { ...base, args: e.config.Cmd!, terminal: tty, env: mergeEnv(base.env ?? [], e.config.Env ?? []) };
+    const proc: OciProcess = {
+      ...base,
+      args: e.config.Cmd!,
+      terminal: tty,
+      env: mergeEnv(base.env ?? [], e.config.Env ?? []),
+    };
     delete proc.consoleSize;
     if (e.config.WorkingDir) proc.cwd = e.config.WorkingDir;
     if (e.config.User) {
@@ -136,17 +174,35 @@ export class ExecService {
     const attach = !!client && !opts.detach;
     const stdin = attach && !!e.config.AttachStdin;
     const sessionId = id.slice(0, 32);
-    const session = await execProcess(this.containers.conmonPaths, { containerId: e.containerId, sessionId, dir: e.dir, processSpecPath: specPath, tty, stdin, attach, tmpDir });
+    const session = await execProcess(this.containers.conmonPaths, {
+      containerId: e.containerId,
+      sessionId,
+      dir: e.dir,
+      processSpecPath: specPath,
+      tty,
+      stdin,
+      attach,
+      tmpDir,
+    });
     const cleanup = () => {
       e.running = false;
       rmSync(e.dir, { recursive: true, force: true });
       rmSync(tmpDir, { recursive: true, force: true });
       rmSync(join(this.containers.paths.socks, sessionId), { force: true });
     };
-    const finished = session.exited.then((code) => { if (e.exitCode === null) e.exitCode = code; cleanup(); });
+    const finished = session.exited.then((code) => {
+      if (e.exitCode === null) e.exitCode = code;
+      cleanup();
+    });
     let bridge: AttachBridge | null = null;
     if (attach && client) {
-      bridge = new AttachBridge(client, { tty: rawStream, stdin, stdout: e.config.AttachStdout !== false, stderr: e.config.AttachStderr !== false, detachKeys: tty ? detachKeysFor(e.config.DetachKeys) : undefined });
+      bridge = new AttachBridge(client, {
+        tty: rawStream,
+        stdin,
+        stdout: e.config.AttachStdout !== false,
+        stderr: e.config.AttachStderr !== false,
+        detachKeys: tty ? detachKeysFor(e.config.DetachKeys) : undefined,
+      });
       bridge.gateEnd(finished);
       await bridge.connect(session.attachPath);
     }
@@ -158,7 +214,8 @@ export class ExecService {
       const msg = err instanceof RuntimeError ? err.message : String(err);
       e.exitCode = /executable file not found|no such file or directory/i.test(msg) ? 127 : 126;
       cleanup();
-      if (bridge) bridge.fail(msg); else throw new InvalidArgument(msg);
+      if (bridge) bridge.fail(msg);
+      else throw new InvalidArgument(msg);
       return;
     }
     if (bridge) await bridge.done;
@@ -172,7 +229,16 @@ export class ExecService {
    */
   async probe(containerId: string, argv: string[], timeoutMs: number): Promise<{ exitCode: number; output: string }> {
     const id = randomBytes(32).toString('hex');
-    const e: ExecRecord = { id, containerId, config: { Cmd: argv }, running: true, started: true, exitCode: null, pid: 0, dir: join(this.execRoot, 'exec', id) };
+    const e: ExecRecord = {
+      id,
+      containerId,
+      config: { Cmd: argv },
+      running: true,
+      started: true,
+      exitCode: null,
+      pid: 0,
+      dir: join(this.execRoot, 'exec', id),
+    };
     const sessionId = id.slice(0, 32);
     const tmpDir = join(this.execRoot, 't', 'h' + id.slice(0, 15));
     try {
@@ -180,10 +246,21 @@ export class ExecService {
       privateDir(tmpDir);
       const specPath = join(e.dir, 'process.json');
       writeFileSync(specPath, JSON.stringify(this.processSpec(e, false)), { mode: PRIVATE.file });
-      const session = await execProcess(this.containers.conmonPaths, { containerId, sessionId, dir: e.dir, processSpecPath: specPath, tty: false, stdin: false, attach: false, tmpDir });
+      const session = await execProcess(this.containers.conmonPaths, {
+        containerId,
+        sessionId,
+        dir: e.dir,
+        processSpecPath: specPath,
+        tty: false,
+        stdin: false,
+        attach: false,
+        tmpDir,
+      });
       const pid = await session.begin();
       let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), timeoutMs); });
+      const timedOut = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), timeoutMs);
+      });
       const code = await Promise.race([session.exited, timedOut]);
       clearTimeout(timer);
       if (code === 'timeout') {
@@ -192,7 +269,11 @@ export class ExecService {
         return { exitCode: -1, output: `Health check exceeded timeout (${goDuration(timeoutMs)})` };
       }
       let out = '';
-      try { out = Buffer.concat(parseK8sFile(readFileSync(join(e.dir, 'exec.log'))).map((x) => x.line)).toString(); } catch { /* no output */ }
+      try {
+        out = Buffer.concat(parseK8sFile(readFileSync(join(e.dir, 'exec.log'))).map((x) => x.line)).toString();
+      } catch {
+        /* no output */
+      }
       return { exitCode: code, output: truncateOutput(out) };
     } finally {
       rmSync(e.dir, { recursive: true, force: true });

@@ -26,7 +26,11 @@ export interface Prober {
   probe(containerId: string, argv: string[], timeoutMs: number): Promise<{ exitCode: number; output: string }>;
 }
 
-interface Monitor { timer: NodeJS.Timeout | null; startedAt: string; stopped: boolean }
+interface Monitor {
+  timer: NodeJS.Timeout | null;
+  startedAt: string;
+  stopped: boolean;
+}
 
 export class HealthMonitor {
   private monitors = new Map<string, Monitor>();
@@ -36,7 +40,11 @@ export class HealthMonitor {
     else if (e.Action === 'die' || e.Action === 'destroy') this.end(e.Actor.ID);
   };
 
-  constructor(private readonly containers: HealthTarget, private readonly prober: Prober, private readonly events: EventBus) {
+  constructor(
+    private readonly containers: HealthTarget,
+    private readonly prober: Prober,
+    private readonly events: EventBus,
+  ) {
     events.on('event', this.onEvent);
   }
 
@@ -46,7 +54,9 @@ export class HealthMonitor {
   }
 
   /** How many containers are being checked (for tests and info). */
-  get size(): number { return this.monitors.size; }
+  get size(): number {
+    return this.monitors.size;
+  }
 
   private begin(id: string, fresh: boolean): void {
     this.end(id);
@@ -73,7 +83,10 @@ export class HealthMonitor {
     if (!r?.config.Healthcheck || m.stopped) return;
     const t = healthTimings(r.config.Healthcheck);
     const delay = nextDelay(t, h.Status, Date.now() - Date.parse(m.startedAt));
-    m.timer = setTimeout(() => { m.timer = null; void this.runProbe(id, m); }, delay);
+    m.timer = setTimeout(() => {
+      m.timer = null;
+      void this.runProbe(id, m);
+    }, delay);
     m.timer.unref();
   }
 
@@ -84,7 +97,10 @@ export class HealthMonitor {
     const argv = probeCommand(hc);
     if (!hc || !argv) return;
     const t = healthTimings(hc);
-    if (r.state.Paused) { this.schedule(id, m, r.state.Health ?? initialHealth()); return; }
+    if (r.state.Paused) {
+      this.schedule(id, m, r.state.Health ?? initialHealth());
+      return;
+    }
     const start = nowNano();
     let result: { exitCode: number; output: string };
     try {
@@ -95,8 +111,11 @@ export class HealthMonitor {
     const cur = this.containers.tryLookup(id);
     if (m.stopped || !cur || !cur.state.Running) return;
     const before = cur.state.Health ?? initialHealth();
-    const after = applyProbe(before, { Start: start, End: nowNano(), ExitCode: result.exitCode, Output: result.output },
-      { retries: t.retries, startPeriodMs: t.startPeriodMs, startedAtMs: Date.parse(m.startedAt) });
+    const after = applyProbe(
+      before,
+      { Start: start, End: nowNano(), ExitCode: result.exitCode, Output: result.output },
+      { retries: t.retries, startPeriodMs: t.startPeriodMs, startedAtMs: Date.parse(m.startedAt) },
+    );
     try {
       this.containers.setHealth(id, after, after.Status !== before.Status);
     } catch (e) {

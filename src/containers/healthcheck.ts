@@ -10,10 +10,19 @@ export type { HealthConfig };
 
 export type HealthStatus = 'starting' | 'healthy' | 'unhealthy';
 
-export interface HealthLogEntry { Start: string; End: string; ExitCode: number; Output: string }
+export interface HealthLogEntry {
+  Start: string;
+  End: string;
+  ExitCode: number;
+  Output: string;
+}
 
 /** State.Health as docker's inspect shows it. */
-export interface Health { Status: HealthStatus; FailingStreak: number; Log: HealthLogEntry[] }
+export interface Health {
+  Status: HealthStatus;
+  FailingStreak: number;
+  Log: HealthLogEntry[];
+}
 
 export const HEALTH_STATUSES = ['starting', 'healthy', 'unhealthy', 'none'] as const;
 /** docker keeps the last 5 probe results and at most 4096 bytes of each probe's output. */
@@ -21,15 +30,25 @@ export const MAX_LOG_ENTRIES = 5;
 export const MAX_OUTPUT = 4096;
 const MS = 1_000_000; // ns per ms
 
-export interface HealthTimings { intervalMs: number; timeoutMs: number; startPeriodMs: number; startIntervalMs: number; retries: number }
+export interface HealthTimings {
+  intervalMs: number;
+  timeoutMs: number;
+  startPeriodMs: number;
+  startIntervalMs: number;
+  retries: number;
+}
 
 /** docker's merge: no container Healthcheck takes the image's; empty fields take the image's value. */
-export function mergeHealthcheck(container: HealthConfig | null | undefined, image: HealthConfig | null | undefined): HealthConfig | undefined {
+export function mergeHealthcheck(
+  container: HealthConfig | null | undefined,
+  image: HealthConfig | null | undefined,
+): HealthConfig | undefined {
   if (!container) return image ? { ...image } : undefined;
   if (!image) return { ...container };
   const out: HealthConfig = { ...container };
   if (!out.Test?.length) out.Test = image.Test;
-  for (const k of ['Interval', 'Timeout', 'StartPeriod', 'StartInterval', 'Retries'] as const) if (!out[k]) out[k] = image[k];
+  for (const k of ['Interval', 'Timeout', 'StartPeriod', 'StartInterval', 'Retries'] as const)
+    if (!out[k]) out[k] = image[k];
   return out;
 }
 
@@ -42,8 +61,10 @@ export function validateHealthcheck(h: HealthConfig | null | undefined): void {
   }
   if ((h.Retries ?? 0) < 0) throw new InvalidArgument('Retries in Healthcheck cannot be negative');
   const t = h.Test ?? [];
-  if (t.length && !['NONE', 'CMD', 'CMD-SHELL'].includes(t[0])) throw new InvalidArgument(`unknown Healthcheck type '${t[0]}': expected NONE, CMD or CMD-SHELL`);
-  if ((t[0] === 'CMD' || t[0] === 'CMD-SHELL') && t.length < 2) throw new InvalidArgument(`Healthcheck ${t[0]} needs a command`);
+  if (t.length && !['NONE', 'CMD', 'CMD-SHELL'].includes(t[0]))
+    throw new InvalidArgument(`unknown Healthcheck type '${t[0]}': expected NONE, CMD or CMD-SHELL`);
+  if ((t[0] === 'CMD' || t[0] === 'CMD-SHELL') && t.length < 2)
+    throw new InvalidArgument(`Healthcheck ${t[0]} needs a command`);
 }
 
 /** The argv a probe runs, or null when the container has no check (none, NONE or no Test). */
@@ -59,14 +80,18 @@ export function probeCommand(h: HealthConfig | null | undefined): string[] | nul
 export function healthTimings(h: HealthConfig): HealthTimings {
   const ms = (v: number | undefined, d: number) => (v && v > 0 ? Math.max(1, Math.round(v / MS)) : d);
   return {
-    intervalMs: ms(h.Interval, 30_000), timeoutMs: ms(h.Timeout, 30_000), startPeriodMs: ms(h.StartPeriod, 0),
-    startIntervalMs: ms(h.StartInterval, 5_000), retries: h.Retries && h.Retries > 0 ? h.Retries : 3,
+    intervalMs: ms(h.Interval, 30_000),
+    timeoutMs: ms(h.Timeout, 30_000),
+    startPeriodMs: ms(h.StartPeriod, 0),
+    startIntervalMs: ms(h.StartInterval, 5_000),
+    retries: h.Retries && h.Retries > 0 ? h.Retries : 3,
   };
 }
 
 /** The delay before the next probe: the start interval while starting inside the start period. */
 export function nextDelay(t: HealthTimings, status: HealthStatus, sinceStartMs: number): number {
-  if (status === 'starting' && t.startPeriodMs > 0 && sinceStartMs < t.startPeriodMs) return Math.min(t.intervalMs, t.startIntervalMs);
+  if (status === 'starting' && t.startPeriodMs > 0 && sinceStartMs < t.startPeriodMs)
+    return Math.min(t.intervalMs, t.startIntervalMs);
   return t.intervalMs;
 }
 
@@ -79,10 +104,16 @@ export function initialHealth(previous?: Health): Health {
  * result counts a failure, except while still starting inside the start period; `retries`
  * consecutive failures make it unhealthy. The log keeps the last 5 results.
  */
-export function applyProbe(h: Health, result: HealthLogEntry, ctx: { retries: number; startPeriodMs: number; startedAtMs: number }): Health {
+export function applyProbe(
+  h: Health,
+  result: HealthLogEntry,
+  ctx: { retries: number; startPeriodMs: number; startedAtMs: number },
+): Health {
   let { Status, FailingStreak } = h;
-  if (result.ExitCode === 0) { FailingStreak = 0; Status = 'healthy'; }
-  else {
+  if (result.ExitCode === 0) {
+    FailingStreak = 0;
+    Status = 'healthy';
+  } else {
     const inStartPeriod = Status === 'starting' && Date.parse(result.Start) - ctx.startedAtMs < ctx.startPeriodMs;
     if (!inStartPeriod) {
       FailingStreak++;
@@ -99,11 +130,14 @@ export function truncateOutput(s: string): string {
 }
 
 /** docker ps's health filter value of a container: its status, or none without a check. */
-export function healthFilterValue(h: Health | undefined): string { return h ? h.Status : 'none'; }
+export function healthFilterValue(h: Health | undefined): string {
+  return h ? h.Status : 'none';
+}
 
 /** `ps --filter health=X`: docker's accepted values. */
 export function checkHealthFilter(v: string): void {
-  if (!(HEALTH_STATUSES as readonly string[]).includes(v)) throw new InvalidArgument(`Unrecognised filter value for health: ${v}`);
+  if (!(HEALTH_STATUSES as readonly string[]).includes(v))
+    throw new InvalidArgument(`Unrecognised filter value for health: ${v}`);
 }
 
 /** The STATUS suffix docker prints after "Up 3 seconds": " (healthy)", " (health: starting)". */
@@ -115,6 +149,8 @@ export function healthSuffix(h: Health | undefined): string {
 /** "30s", "1m30s", "500ms": go's time.Duration String for the timeout message. */
 export function goDuration(ms: number): string {
   if (ms < 1000) return `${ms}ms`;
-  const h = Math.floor(ms / 3_600_000), m = Math.floor((ms % 3_600_000) / 60_000), s = (ms % 60_000) / 1000;
+  const h = Math.floor(ms / 3_600_000),
+    m = Math.floor((ms % 3_600_000) / 60_000),
+    s = (ms % 60_000) / 1000;
   return `${h ? `${h}h` : ''}${h || m ? `${m}m` : ''}${s}s`;
 }

@@ -19,7 +19,10 @@ export interface HostFacts {
   projectQuota?: boolean;
 }
 
-export interface LogConfig { Type: string; Config: Record<string, string> }
+export interface LogConfig {
+  Type: string;
+  Config: Record<string, string>;
+}
 
 /**
  * Log drivers cocon serves. json-file (the default, as in docker) and local both mean conmon's
@@ -28,7 +31,17 @@ export interface LogConfig { Type: string; Config: Record<string, string> }
  */
 export const LOG_DRIVERS = ['json-file', 'local', 'k8s-file', 'none'];
 /** Drivers docker has that cocon does not implement. */
-const DOCKER_LOG_DRIVERS = ['syslog', 'journald', 'gelf', 'fluentd', 'awslogs', 'splunk', 'etwlogs', 'gcplogs', 'logentries'];
+const DOCKER_LOG_DRIVERS = [
+  'syslog',
+  'journald',
+  'gelf',
+  'fluentd',
+  'awslogs',
+  'splunk',
+  'etwlogs',
+  'gcplogs',
+  'logentries',
+];
 /**
  * cocon's bounded defaults when neither the container nor the daemon (--log-opt) gives max-size:
  * docker's json-file grows without bound; cocon keeps at most 10m x 3 (local: docker's 20m x 5).
@@ -43,12 +56,18 @@ export const DEFAULT_LOG_BOUNDS: Readonly<Record<string, Readonly<Record<string,
 export function ramInBytes(s: string): number | null {
   const m = /^(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b)?$/i.exec(s.trim());
   if (!m) return null;
-  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 }[m[2].toLowerCase() as '' | 'k'];
+  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 }[
+    m[2].toLowerCase() as '' | 'k'
+  ];
   return Math.floor(Number(m[1]) * mult);
 }
 
 /** The bounds of a stored log config: conmon's --log-size-max, rotated files kept, gzip of rotated files. */
-export interface LogBounds { maxSize: number; maxFile: number; compress: boolean }
+export interface LogBounds {
+  maxSize: number;
+  maxFile: number;
+  compress: boolean;
+}
 
 /**
  * docker --log-driver/--log-opt for one container. The driver defaults to the daemon's
@@ -56,11 +75,15 @@ export interface LogBounds { maxSize: number; maxFile: number; compress: boolean
  * out when it uses the daemon's driver (docker's rule); then cocon's bounded default fills a
  * missing max-size (and max-file). The result is stored and shown in inspect.
  */
-export function validateLogConfig(lc: Partial<LogConfig> | null | undefined, daemon: LogConfig = { Type: 'json-file', Config: {} }): { config: LogConfig; bounds: LogBounds } {
+export function validateLogConfig(
+  lc: Partial<LogConfig> | null | undefined,
+  daemon: LogConfig = { Type: 'json-file', Config: {} },
+): { config: LogConfig; bounds: LogBounds } {
   const type = lc?.Type || daemon.Type || 'json-file';
   const opts: Record<string, string> = { ...(lc?.Config ?? {}) };
   if (!LOG_DRIVERS.includes(type)) {
-    if (DOCKER_LOG_DRIVERS.includes(type)) throw new InvalidArgument(`logging driver '${type}' is not supported by cocon yet: use json-file, local or none`);
+    if (DOCKER_LOG_DRIVERS.includes(type))
+      throw new InvalidArgument(`logging driver '${type}' is not supported by cocon yet: use json-file, local or none`);
     throw new InvalidArgument(`logger: no log driver named '${type}' is registered`);
   }
   if (type === daemon.Type) for (const [k, v] of Object.entries(daemon.Config)) if (!(k in opts)) opts[k] = v;
@@ -84,19 +107,26 @@ export function validateLogConfig(lc: Partial<LogConfig> | null | undefined, dae
         break;
       }
       case 'compress':
-        if (!['true', 'false', '1', '0'].includes(v)) throw new InvalidArgument(`invalid compress '${v}': true or false is expected`);
+        if (!['true', 'false', '1', '0'].includes(v))
+          throw new InvalidArgument(`invalid compress '${v}': true or false is expected`);
         bounds.compress = v === 'true' || v === '1';
         break;
-      case 'labels': case 'labels-regex': case 'env': case 'env-regex': case 'tag':
+      case 'labels':
+      case 'labels-regex':
+      case 'env':
+      case 'env-regex':
+      case 'tag':
         throw new InvalidArgument(`log opt '${k}' is not supported by cocon: its log records carry no attributes`);
       default:
         throw new InvalidArgument(`unknown log opt '${k}' for ${type} log driver`);
     }
   }
   // local's own defaults (docker's: 5 files, compressed) apply whatever max-size is.
-  if (type === 'local') for (const k of ['max-file', 'compress']) if (!(k in opts)) opts[k] = DEFAULT_LOG_BOUNDS.local[k];
+  if (type === 'local')
+    for (const k of ['max-file', 'compress']) if (!(k in opts)) opts[k] = DEFAULT_LOG_BOUNDS.local[k];
   if (type !== 'none' && !('max-size' in opts)) {
-    if ('max-file' in opts && bounds.maxFile > 1) throw new InvalidArgument('max-file can only be set together with max-size');
+    if ('max-file' in opts && bounds.maxFile > 1)
+      throw new InvalidArgument('max-file can only be set together with max-size');
     const d = DEFAULT_LOG_BOUNDS[type];
     for (const [k, v] of Object.entries(d)) if (!(k in opts)) opts[k] = v;
   }
@@ -112,26 +142,46 @@ export function validateLogConfig(lc: Partial<LogConfig> | null | undefined, dae
 export function logBounds(hc: Partial<HostConfig>): LogBounds {
   const c = (hc.LogConfig as Partial<LogConfig> | undefined)?.Config ?? {};
   return {
-    maxSize: c['max-size'] ? ramInBytes(c['max-size']) ?? 0 : 0,
+    maxSize: c['max-size'] ? (ramInBytes(c['max-size']) ?? 0) : 0,
     maxFile: c['max-file'] && /^\d+$/.test(c['max-file']) ? Math.max(1, Number(c['max-file'])) : 1,
     compress: c.compress === 'true' || c.compress === '1',
   };
 }
 
-const NAMESPACED_SYSCTLS = ['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem', 'kernel.shmall', 'kernel.shmmax', 'kernel.shmmni', 'kernel.shm_rmid_forced'];
+const NAMESPACED_SYSCTLS = [
+  'kernel.msgmax',
+  'kernel.msgmnb',
+  'kernel.msgmni',
+  'kernel.sem',
+  'kernel.shmall',
+  'kernel.shmmax',
+  'kernel.shmmni',
+  'kernel.shm_rmid_forced',
+];
 
 /** docker's rule: only sysctls of namespaces the container owns (IPC, and network unless --network host). */
-export function validateSysctls(sysctls: Record<string, string> | null | undefined, networkMode: string, ipcMode = ''): Record<string, string> {
+export function validateSysctls(
+  sysctls: Record<string, string> | null | undefined,
+  networkMode: string,
+  ipcMode = '',
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(sysctls ?? {})) {
     const ipc = NAMESPACED_SYSCTLS.includes(k) || k.startsWith('fs.mqueue.');
     const net = k.startsWith('net.');
     if (!ipc && !net) throw new InvalidArgument(`sysctl '${k}=${v}' is not allowed`);
-    if (!/^[a-z0-9_.\-/]+$/i.test(k) || k.split(/[./]/).some((s) => s === '' || s === '..')) throw new InvalidArgument(`sysctl '${k}' is not a valid name`);
+    if (!/^[a-z0-9_.\-/]+$/i.test(k) || k.split(/[./]/).some((s) => s === '' || s === '..'))
+      throw new InvalidArgument(`sysctl '${k}' is not a valid name`);
     if (/[\n\r\0]/.test(v)) throw new InvalidArgument(`sysctl '${k}': the value must be one line`);
     if (net && networkMode === 'host') throw new InvalidArgument(`sysctl '${k}' is not allowed in host network mode`);
-    if (net && networkMode.startsWith('container:')) throw new InvalidArgument(`sysctl '${k}' is not allowed: the container shares the network namespace of another container`);
-    if (ipc && (ipcMode === 'host' || ipcMode.startsWith('container:'))) throw new InvalidArgument(`sysctl '${k}' is not allowed: the container does not have its own IPC namespace (--ipc=${ipcMode})`);
+    if (net && networkMode.startsWith('container:'))
+      throw new InvalidArgument(
+        `sysctl '${k}' is not allowed: the container shares the network namespace of another container`,
+      );
+    if (ipc && (ipcMode === 'host' || ipcMode.startsWith('container:')))
+      throw new InvalidArgument(
+        `sysctl '${k}' is not allowed: the container does not have its own IPC namespace (--ipc=${ipcMode})`,
+      );
     out[k] = v;
   }
   return out;
@@ -144,15 +194,21 @@ export function validateMemory(hc: Partial<HostConfig>, host: HostFacts): { Memo
   if (memory < 0) throw new InvalidArgument('invalid memory limit: it cannot be negative');
   if (memory > 0 && memory < 6 * 1024 * 1024) throw new InvalidArgument('Minimum memory limit allowed is 6MB');
   if (swap < -1) throw new InvalidArgument('invalid memory swap limit: -1 (unlimited) or a size is expected');
-  if (swap > 0 && memory === 0) throw new InvalidArgument('You should always set the Memory limit when using Memoryswap limit, see usage');
-  if (swap > 0 && swap < memory) throw new InvalidArgument('Minimum memoryswap limit should be larger than memory limit, see usage');
+  if (swap > 0 && memory === 0)
+    throw new InvalidArgument('You should always set the Memory limit when using Memoryswap limit, see usage');
+  if (swap > 0 && swap < memory)
+    throw new InvalidArgument('Minimum memoryswap limit should be larger than memory limit, see usage');
   // -1 (unlimited) is what a host without swap accounting gives anyway.
-  if (swap > 0 && !host.swapLimit) throw new InvalidArgument('--memory-swap cannot be honoured: this host\'s kernel does not account swap (no memory.memsw in the memory cgroup)');
+  if (swap > 0 && !host.swapLimit)
+    throw new InvalidArgument(
+      "--memory-swap cannot be honoured: this host's kernel does not account swap (no memory.memsw in the memory cgroup)",
+    );
   return { Memory: memory, MemorySwap: swap === 0 && memory > 0 && host.swapLimit ? memory * 2 : swap };
 }
 
 /** docker overlay2's refusal when the backing filesystem has no project quotas. */
-export const STORAGE_OPT_UNSUPPORTED = "--storage-opt is supported only for overlay over xfs with 'pquota' mount option";
+export const STORAGE_OPT_UNSUPPORTED =
+  "--storage-opt is supported only for overlay over xfs with 'pquota' mount option";
 
 /**
  * --storage-opt: docker's overlay2 takes size= only on xfs mounted with project quotas. Per-container
@@ -166,22 +222,34 @@ export function validateStorageOpt(opts: Record<string, string> | null | undefin
   if (!projectQuota) throw new InvalidArgument(STORAGE_OPT_UNSUPPORTED);
   const bad = keys.find((k) => k.toLowerCase() !== 'size');
   if (bad) throw new InvalidArgument(`Unknown option ${bad}`);
-  throw new InvalidArgument('--storage-opt size is not implemented by cocon yet: per-container quotas are not enforced on this data root');
+  throw new InvalidArgument(
+    '--storage-opt size is not implemented by cocon yet: per-container quotas are not enforced on this data root',
+  );
 }
 
 /** HostConfig.Annotations (API 1.43, OCI runtime annotations): cocon does not pass them to the runtime yet. */
 export function validateAnnotations(a: unknown): void {
-  if (a && typeof a === 'object' && Object.keys(a).length) throw new InvalidArgument('--annotation is not supported by cocon yet');
+  if (a && typeof a === 'object' && Object.keys(a).length)
+    throw new InvalidArgument('--annotation is not supported by cocon yet');
 }
 
-export interface CheckedHostConfig extends Partial<CheckedResources> { LogConfig: LogConfig; Memory: number; MemorySwap: number; Sysctls?: Record<string, string> }
+export interface CheckedHostConfig extends Partial<CheckedResources> {
+  LogConfig: LogConfig;
+  Memory: number;
+  MemorySwap: number;
+  Sysctls?: Record<string, string>;
+}
 
 /** All the checks above; the result goes over the body's HostConfig. */
 export function checkHostConfig(hc: Partial<HostConfig>, networkMode: string, host: HostFacts): CheckedHostConfig {
   const log = validateLogConfig(hc.LogConfig as Partial<LogConfig> | null | undefined, host.logDefaults);
   validateStorageOpt(hc.StorageOpt as Record<string, string> | null | undefined, host.projectQuota);
   validateAnnotations((hc as { Annotations?: unknown }).Annotations);
-  const sysctls = validateSysctls(hc.Sysctls as Record<string, string> | null | undefined, networkMode, typeof hc.IpcMode === 'string' ? hc.IpcMode : '');
+  const sysctls = validateSysctls(
+    hc.Sysctls as Record<string, string> | null | undefined,
+    networkMode,
+    typeof hc.IpcMode === 'string' ? hc.IpcMode : '',
+  );
   const out: CheckedHostConfig = { LogConfig: log.config, ...validateMemory(hc, host) };
   if (Object.keys(sysctls).length) out.Sysctls = sysctls;
   if (host.resources) Object.assign(out, validateResources(hc, host.resources));

@@ -18,7 +18,11 @@ const ETC_FILES = ['hosts', 'hostname', 'resolv.conf'];
 function imageEntry(layerDirs: readonly string[], rel: string): Stats | null {
   for (const l of layerDirs) {
     let st: Stats;
-    try { st = lstatSync(join(l, rel)); } catch { continue; }
+    try {
+      st = lstatSync(join(l, rel));
+    } catch {
+      continue;
+    }
     if (st.isCharacterDevice() && st.rdev === 0) return null; // whiteout
     return st;
   }
@@ -47,7 +51,8 @@ export function makeInitLayer(dir: string, layerDirs: readonly string[]): void {
 
 /** The lower dirs (top first) of a writable overlay among `mounts`; null when there is none. Pure. */
 export function overlayLowers(mounts: readonly Mount[]): string[] | null {
-  if (mounts.length !== 1 || mounts[0].type !== 'overlay' || !mounts[0].options.some((o) => o.startsWith('upperdir='))) return null;
+  if (mounts.length !== 1 || mounts[0].type !== 'overlay' || !mounts[0].options.some((o) => o.startsWith('upperdir=')))
+    return null;
   const lower = mounts[0].options.find((o) => o.startsWith('lowerdir='));
   return lower ? lower.slice('lowerdir='.length).split(':') : null;
 }
@@ -55,7 +60,10 @@ export function overlayLowers(mounts: readonly Mount[]): string[] | null {
 /** `mounts` with `dir` as the topmost lower layer of its writable overlay (unchanged without one). Pure. */
 export function withInitLowerdir(mounts: readonly Mount[], dir: string): Mount[] {
   if (!overlayLowers(mounts)) return [...mounts];
-  return mounts.map((m) => ({ ...m, options: m.options.map((o) => (o.startsWith('lowerdir=') ? `lowerdir=${dir}:${o.slice('lowerdir='.length)}` : o)) }));
+  return mounts.map((m) => ({
+    ...m,
+    options: m.options.map((o) => (o.startsWith('lowerdir=') ? `lowerdir=${dir}:${o.slice('lowerdir='.length)}` : o)),
+  }));
 }
 
 /** Makes the init layer in `dir` for the snapshot's `mounts` and returns the mounts with it. */

@@ -13,7 +13,18 @@
 // last time and stops; 'destroy' stops. resume() watches the running containers after a restart.
 // Readers: logFiles() lists the rotated files oldest first; readLogFile() reads one (gunzip);
 // LogTail follows ctr.log across conmon's renames without losing the end of the old file.
-import { createReadStream, createWriteStream, existsSync, linkSync, readdirSync, renameSync, rmSync, statSync, watch, type FSWatcher } from 'node:fs';
+import {
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  linkSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  watch,
+  type FSWatcher,
+} from 'node:fs';
 import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -32,7 +43,11 @@ const ROTATED_RE = /^ctr\.log\.(\d+)(\.gz)?$/;
 /** The rotated files in a container directory, oldest first (ctr.log.N ... ctr.log.1), without ctr.log itself. */
 export function logFiles(dir: string): string[] {
   let names: string[] = [];
-  try { names = readdirSync(dir); } catch { return []; }
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
   const byIndex = new Map<number, string>();
   for (const n of names) {
     const m = ROTATED_RE.exec(n);
@@ -49,13 +64,21 @@ export async function readLogFile(path: string): Promise<Buffer> {
   try {
     const b = await readFile(path);
     return path.endsWith('.gz') ? await gunzipAsync(b) : b;
-  } catch { return Buffer.alloc(0); }
+  } catch {
+    return Buffer.alloc(0);
+  }
 }
 
 /** Bytes of the log files of a container (ctr.log and the rotated ones), for `system df`-like reports. */
 export function logDiskUsage(dir: string): number {
   let n = 0;
-  for (const p of [...logFiles(dir), join(dir, LOG_NAME)]) { try { n += statSync(p).size; } catch { /* gone */ } }
+  for (const p of [...logFiles(dir), join(dir, LOG_NAME)]) {
+    try {
+      n += statSync(p).size;
+    } catch {
+      /* gone */
+    }
+  }
   return n;
 }
 
@@ -74,7 +97,11 @@ export class LogTail {
     if (!this.fh && !(await this.reopen())) return Buffer.alloc(0);
     out.push(await this.drain());
     let st: { ino: number; size: number } | null = null;
-    try { st = await stat(this.path); } catch { /* between conmon's create and rename */ }
+    try {
+      st = await stat(this.path);
+    } catch {
+      /* between conmon's create and rename */
+    }
     if (st && st.ino !== this.ino) {
       await this.fh!.close().catch(() => undefined);
       this.fh = null;
@@ -92,7 +119,10 @@ export class LogTail {
       this.ino = (await this.fh.stat()).ino;
       this.off = 0;
       return true;
-    } catch { this.fh = null; return false; }
+    } catch {
+      this.fh = null;
+      return false;
+    }
   }
 
   private async drain(): Promise<Buffer> {
@@ -107,7 +137,10 @@ export class LogTail {
     return Buffer.concat(chunks);
   }
 
-  async close(): Promise<void> { await this.fh?.close().catch(() => undefined); this.fh = null; }
+  async close(): Promise<void> {
+    await this.fh?.close().catch(() => undefined);
+    this.fh = null;
+  }
 }
 
 /** What the rotator needs of the containers service. */
@@ -117,18 +150,30 @@ export interface LogTarget {
   logPath(id: string): string;
 }
 
-interface Watch { watcher: FSWatcher | null; timer: NodeJS.Timeout; chain: Promise<void>; dir: string; bounds: LogBounds }
+interface Watch {
+  watcher: FSWatcher | null;
+  timer: NodeJS.Timeout;
+  chain: Promise<void>;
+  dir: string;
+  bounds: LogBounds;
+}
 
 export class LogRotator {
   private watches = new Map<string, Watch>();
   private readonly onEvent = (e: EngineEvent) => {
     if (e.Type !== 'container') return;
     if (e.Action === 'start') this.begin(e.Actor.ID);
-    else if (e.Action === 'die') { const w = this.watches.get(e.Actor.ID); this.end(e.Actor.ID); if (w) this.rotate(e.Actor.ID, w); }
-    else if (e.Action === 'destroy') this.end(e.Actor.ID);
+    else if (e.Action === 'die') {
+      const w = this.watches.get(e.Actor.ID);
+      this.end(e.Actor.ID);
+      if (w) this.rotate(e.Actor.ID, w);
+    } else if (e.Action === 'destroy') this.end(e.Actor.ID);
   };
 
-  constructor(private readonly containers: LogTarget, private readonly events: EventBus) {
+  constructor(
+    private readonly containers: LogTarget,
+    private readonly events: EventBus,
+  ) {
     events.on('event', this.onEvent);
   }
 
@@ -143,12 +188,22 @@ export class LogRotator {
     const bounds = logBounds(r.hostConfig);
     if (bounds.maxFile <= 1 || !bounds.maxSize) return;
     const dir = join(this.containers.logPath(id), '..');
-    const w: Watch = { watcher: null, timer: setInterval(() => this.rotate(id, w), 1000), chain: Promise.resolve(), dir, bounds };
+    const w: Watch = {
+      watcher: null,
+      timer: setInterval(() => this.rotate(id, w), 1000),
+      chain: Promise.resolve(),
+      dir,
+      bounds,
+    };
     w.timer.unref();
     try {
-      w.watcher = watch(dir, (_ev, f) => { if (f && f.toString() === LOG_NAME) this.rotate(id, w); });
+      w.watcher = watch(dir, (_ev, f) => {
+        if (f && f.toString() === LOG_NAME) this.rotate(id, w);
+      });
       w.watcher.on('error', () => undefined);
-    } catch (e) { log.warn('log watch failed; polling', { id, error: (e as Error).message }); }
+    } catch (e) {
+      log.warn('log watch failed; polling', { id, error: (e as Error).message });
+    }
     this.watches.set(id, w);
     this.rotate(id, w);
   }
@@ -163,14 +218,26 @@ export class LogRotator {
 
   /** Serialised per container: a rotation (and its compression) finishes before the next one. */
   private rotate(id: string, w: Watch): void {
-    w.chain = w.chain.then(() => this.rotateNow(w)).catch((e: Error) => log.warn('log rotation failed', { id, error: e.message }));
+    w.chain = w.chain
+      .then(() => this.rotateNow(w))
+      .catch((e: Error) => log.warn('log rotation failed', { id, error: e.message }));
   }
 
   private async rotateNow(w: Watch): Promise<void> {
-    const cur = join(w.dir, LOG_NAME), held = join(w.dir, HELD);
-    let curIno: number, heldIno = -1;
-    try { curIno = statSync(cur).ino; } catch { return; } // conmon is between create and rename
-    try { heldIno = statSync(held).ino; } catch { /* first time */ }
+    const cur = join(w.dir, LOG_NAME),
+      held = join(w.dir, HELD);
+    let curIno: number,
+      heldIno = -1;
+    try {
+      curIno = statSync(cur).ino;
+    } catch {
+      return;
+    } // conmon is between create and rename
+    try {
+      heldIno = statSync(held).ino;
+    } catch {
+      /* first time */
+    }
     if (heldIno === curIno) return;
     if (heldIno !== -1) {
       const { maxFile, compress } = w.bounds;

@@ -6,7 +6,14 @@ import type { DaemonConfig } from '../core/config.js';
 import { containerCaps, type SpecInput } from '../runtime/spec.js';
 import { dockerSeccompProfile } from '../runtime/seccompprofile.js';
 import { deviceNode } from '../sys/devices.js';
-import { deviceFor, effectivePidsLimit, parseDeviceCgroupRule, parseSecurityOpts, validateUsernsMode, type DeviceMapping } from './security.js';
+import {
+  deviceFor,
+  effectivePidsLimit,
+  parseDeviceCgroupRule,
+  parseSecurityOpts,
+  validateUsernsMode,
+  type DeviceMapping,
+} from './security.js';
 import type { HostConfig } from './types.js';
 
 /** At create: refuses what cocon cannot honour and records the daemon's defaults in the HostConfig. */
@@ -20,7 +27,10 @@ export function applyPrivilegeDefaults(hc: HostConfig, config: DaemonConfig): vo
   hc.PidsLimit = pids === 0 ? null : pids;
 }
 
-type PrivilegeInputs = Pick<SpecInput, 'noNewPrivileges' | 'seccomp' | 'seccompProfile' | 'devices' | 'deviceRules' | 'pidsLimit'>;
+type PrivilegeInputs = Pick<
+  SpecInput,
+  'noNewPrivileges' | 'seccomp' | 'seccompProfile' | 'devices' | 'deviceRules' | 'pidsLimit'
+>;
 
 /** The spec inputs for a stored HostConfig (throws InvalidArgument for bad options). */
 export function privilegeInputs(hc: HostConfig, availableCaps: string[]): PrivilegeInputs {
@@ -31,11 +41,18 @@ export function privilegeInputs(hc: HostConfig, availableCaps: string[]): Privil
     pidsLimit: hc.PidsLimit && hc.PidsLimit > 0 ? hc.PidsLimit : undefined,
   };
   if (typeof sec.seccomp === 'object') {
-    const caps = containerCaps({ privileged: hc.Privileged, capAdd: hc.CapAdd ?? [], capDrop: hc.CapDrop ?? [], availableCaps });
+    const caps = containerCaps({
+      privileged: hc.Privileged,
+      capAdd: hc.CapAdd ?? [],
+      capDrop: hc.CapDrop ?? [],
+      availableCaps,
+    });
     out.seccompProfile = dockerSeccompProfile(sec.seccomp.profile, caps);
   }
   const rules = ((hc.DeviceCgroupRules as string[] | null | undefined) ?? []).map(parseDeviceCgroupRule);
-  const devices = ((hc.Devices as DeviceMapping[] | null | undefined) ?? []).map((d) => deviceFor(d, deviceNode(d.PathOnHost)));
+  const devices = ((hc.Devices as DeviceMapping[] | null | undefined) ?? []).map((d) =>
+    deviceFor(d, deviceNode(d.PathOnHost)),
+  );
   if (devices.length) out.devices = devices.map((d) => d.device);
   if (devices.length || rules.length) out.deviceRules = [...devices.map((d) => d.rule), ...rules];
   return out;

@@ -28,8 +28,14 @@ export interface ResourceFacts {
   blockDevice: (path: string) => { major: number; minor: number } | null;
 }
 
-export interface ThrottleDevice { Path: string; Rate: number }
-export interface WeightDevice { Path: string; Weight: number }
+export interface ThrottleDevice {
+  Path: string;
+  Rate: number;
+}
+export interface WeightDevice {
+  Path: string;
+  Weight: number;
+}
 
 /** docker's default /dev/shm: 64 MiB */
 export const DEFAULT_SHM_SIZE = 64 * 1024 * 1024;
@@ -45,7 +51,9 @@ const n = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ?
 const list = <T>(v: unknown): T[] => (Array.isArray(v) ? (v as T[]) : []);
 
 function unsupported(what: string, flag: string): never {
-  throw new InvalidArgument(`${flag} cannot be honoured on this host: the kernel does not support ${what} or the cgroup is not mounted`);
+  throw new InvalidArgument(
+    `${flag} cannot be honoured on this host: the kernel does not support ${what} or the cgroup is not mounted`,
+  );
 }
 
 /** Parses a cpuset list ("0-2,4"); null when it is not one. */
@@ -55,7 +63,8 @@ export function parseCpuset(s: string): Set<number> | null {
   for (const part of s.split(',')) {
     const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
     if (!m) return null;
-    const a = Number(m[1]); const b = m[2] === undefined ? a : Number(m[2]);
+    const a = Number(m[1]);
+    const b = m[2] === undefined ? a : Number(m[2]);
     if (b < a || b - a > 4096) return null;
     for (let i = a; i <= b; i++) out.add(i);
   }
@@ -69,9 +78,11 @@ function checkCpuset(requested: string, available: string, kind: 'cpus' | 'mems'
   const have = parseCpuset(available) ?? new Set<number>();
   for (const c of want) {
     if (!have.has(c)) {
-      throw new InvalidArgument(kind === 'cpus'
-        ? `Requested CPUs are not available - requested ${requested}, available: ${available}`
-        : `Requested memory nodes are not available - requested ${requested}, available: ${available}`);
+      throw new InvalidArgument(
+        kind === 'cpus'
+          ? `Requested CPUs are not available - requested ${requested}, available: ${available}`
+          : `Requested memory nodes are not available - requested ${requested}, available: ${available}`,
+      );
     }
   }
 }
@@ -94,34 +105,67 @@ export function validateResources(hc: Partial<HostConfig>, f: ResourceFacts): Ch
   const reservation = n(hc.MemoryReservation);
   if (reservation < 0) throw new InvalidArgument('invalid memory reservation: it cannot be negative');
   if (reservation > 0 && !f.memoryReservation) unsupported('memory soft limit capabilities', '--memory-reservation');
-  if (reservation > 0 && reservation < MIN_MEMORY) throw new InvalidArgument('Minimum memory reservation allowed is 6MB');
-  if (memory > 0 && reservation > 0 && memory < reservation) throw new InvalidArgument('Minimum memory limit can not be less than memory reservation limit, see usage');
-  const swappiness = hc.MemorySwappiness === undefined || hc.MemorySwappiness === null || hc.MemorySwappiness === -1 ? null : n(hc.MemorySwappiness);
-  if (swappiness !== null && (swappiness < 0 || swappiness > 100)) throw new InvalidArgument(`Invalid value: ${swappiness}, valid memory swappiness range is 0-100`);
+  if (reservation > 0 && reservation < MIN_MEMORY)
+    throw new InvalidArgument('Minimum memory reservation allowed is 6MB');
+  if (memory > 0 && reservation > 0 && memory < reservation)
+    throw new InvalidArgument('Minimum memory limit can not be less than memory reservation limit, see usage');
+  const swappiness =
+    hc.MemorySwappiness === undefined || hc.MemorySwappiness === null || hc.MemorySwappiness === -1
+      ? null
+      : n(hc.MemorySwappiness);
+  if (swappiness !== null && (swappiness < 0 || swappiness > 100))
+    throw new InvalidArgument(`Invalid value: ${swappiness}, valid memory swappiness range is 0-100`);
   if (swappiness !== null && !f.swappiness) unsupported('memory swappiness capabilities', '--memory-swappiness');
   const oomKillDisable = hc.OomKillDisable === true;
-  if (oomKillDisable && !f.oomKillDisable) throw new InvalidArgument(`--oom-kill-disable cannot be honoured on this host: the kernel does not support OomKillDisable${f.version === 2 ? ' (cgroup v2 cannot disable the OOM killer)' : ''}`);
+  if (oomKillDisable && !f.oomKillDisable)
+    throw new InvalidArgument(
+      `--oom-kill-disable cannot be honoured on this host: the kernel does not support OomKillDisable${f.version === 2 ? ' (cgroup v2 cannot disable the OOM killer)' : ''}`,
+    );
   const adj = n(hc.OomScoreAdj);
-  if (adj < -1000 || adj > 1000) throw new InvalidArgument(`Invalid value ${adj}, range for oom score adj is [-1000, 1000]`);
-  if (hc.CgroupParent) throw new InvalidArgument(`--cgroup-parent is not supported by cocon: every container's cgroup is /cocon/<id>`);
-  if (n(hc.KernelMemory) || n(hc.KernelMemoryTCP)) throw new InvalidArgument('--kernel-memory is not supported by cocon (kernel memory limits are deprecated in the kernel and in docker)');
+  if (adj < -1000 || adj > 1000)
+    throw new InvalidArgument(`Invalid value ${adj}, range for oom score adj is [-1000, 1000]`);
+  if (hc.CgroupParent)
+    throw new InvalidArgument(`--cgroup-parent is not supported by cocon: every container's cgroup is /cocon/<id>`);
+  if (n(hc.KernelMemory) || n(hc.KernelMemoryTCP))
+    throw new InvalidArgument(
+      '--kernel-memory is not supported by cocon (kernel memory limits are deprecated in the kernel and in docker)',
+    );
 
   // 0/unset: the daemon's default applies (containers/privileges.ts); negative: unlimited, kept as -1 like docker
-  const pids = hc.PidsLimit === undefined || hc.PidsLimit === null || n(hc.PidsLimit) === 0 ? null : n(hc.PidsLimit) < 0 ? -1 : n(hc.PidsLimit);
+  const pids =
+    hc.PidsLimit === undefined || hc.PidsLimit === null || n(hc.PidsLimit) === 0
+      ? null
+      : n(hc.PidsLimit) < 0
+        ? -1
+        : n(hc.PidsLimit);
   if (pids !== null && pids > 0 && !f.pids) unsupported('PIDs limit capabilities', '--pids-limit');
 
-  const nano = n(hc.NanoCpus); const period = n(hc.CpuPeriod); const quota = n(hc.CpuQuota);
-  if (nano > 0 && period > 0) throw new InvalidArgument('Conflicting options: Nano CPUs and CPU Period cannot both be set');
-  if (nano > 0 && quota > 0) throw new InvalidArgument('Conflicting options: Nano CPUs and CPU Quota cannot both be set');
-  if (nano > 0 && !f.cpuCfs) throw new InvalidArgument('NanoCPUs can not be set, as your kernel does not support CPU CFS scheduler or the cgroup is not mounted');
-  if (nano < 0 || nano > f.ncpu * 1e9) throw new InvalidArgument(`Range of CPUs is from 0.01 to ${f.ncpu}.00, as there are only ${f.ncpu} CPUs available`);
-  if (n(hc.CpuShares) < 0) throw new InvalidArgument(`invalid CPU shares (${n(hc.CpuShares)}): value must be a positive integer`);
+  const nano = n(hc.NanoCpus);
+  const period = n(hc.CpuPeriod);
+  const quota = n(hc.CpuQuota);
+  if (nano > 0 && period > 0)
+    throw new InvalidArgument('Conflicting options: Nano CPUs and CPU Period cannot both be set');
+  if (nano > 0 && quota > 0)
+    throw new InvalidArgument('Conflicting options: Nano CPUs and CPU Quota cannot both be set');
+  if (nano > 0 && !f.cpuCfs)
+    throw new InvalidArgument(
+      'NanoCPUs can not be set, as your kernel does not support CPU CFS scheduler or the cgroup is not mounted',
+    );
+  if (nano < 0 || nano > f.ncpu * 1e9)
+    throw new InvalidArgument(`Range of CPUs is from 0.01 to ${f.ncpu}.00, as there are only ${f.ncpu} CPUs available`);
+  if (n(hc.CpuShares) < 0)
+    throw new InvalidArgument(`invalid CPU shares (${n(hc.CpuShares)}): value must be a positive integer`);
   if (n(hc.CpuShares) > 0 && !f.cpuShares) unsupported('CPU shares', '--cpu-shares');
   if ((period || quota) && !f.cpuCfs) unsupported('CPU CFS scheduler', '--cpu-period/--cpu-quota');
-  if (period !== 0 && (period < 1000 || period > 1000000)) throw new InvalidArgument('CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)');
+  if (period !== 0 && (period < 1000 || period > 1000000))
+    throw new InvalidArgument('CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)');
   if (quota > 0 && quota < 1000) throw new InvalidArgument('CPU cfs quota can not be less than 1ms (i.e. 1000)');
-  if (n(hc.CpuRealtimePeriod) || n(hc.CpuRealtimeRuntime)) throw new InvalidArgument('--cpu-rt-period/--cpu-rt-runtime are not supported by cocon (the daemon runs no realtime scheduler group)');
-  if (n(hc.CpuCount) || n(hc.CpuPercent)) throw new InvalidArgument('linux does not support CPU count or CPU percent (Windows options)');
+  if (n(hc.CpuRealtimePeriod) || n(hc.CpuRealtimeRuntime))
+    throw new InvalidArgument(
+      '--cpu-rt-period/--cpu-rt-runtime are not supported by cocon (the daemon runs no realtime scheduler group)',
+    );
+  if (n(hc.CpuCount) || n(hc.CpuPercent))
+    throw new InvalidArgument('linux does not support CPU count or CPU percent (Windows options)');
   const cpus = typeof hc.CpusetCpus === 'string' ? hc.CpusetCpus : '';
   const mems = typeof hc.CpusetMems === 'string' ? hc.CpusetMems : '';
   if ((cpus || mems) && !f.cpuset) unsupported('cpuset', '--cpuset-cpus/--cpuset-mems');
@@ -129,39 +173,78 @@ export function validateResources(hc: Partial<HostConfig>, f: ResourceFacts): Ch
   checkCpuset(mems, f.mems, 'mems');
 
   const weight = n(hc.BlkioWeight);
-  if (weight > 0 && !f.blkioWeight) unsupported('Block I/O weight (no blkio.weight nor blkio.bfq.weight: no CFQ/BFQ disk scheduler)', '--blkio-weight');
-  if (weight !== 0 && (weight < 10 || weight > 1000)) throw new InvalidArgument('Range of blkio weight is from 10 to 1000');
-  if (n(hc.IOMaximumBandwidth) || n(hc.IOMaximumIOps)) throw new InvalidArgument('Invalid QoS settings: linux does not support Maximum IO Bandwidth or Maximum IO IOps');
+  if (weight > 0 && !f.blkioWeight)
+    unsupported('Block I/O weight (no blkio.weight nor blkio.bfq.weight: no CFQ/BFQ disk scheduler)', '--blkio-weight');
+  if (weight !== 0 && (weight < 10 || weight > 1000))
+    throw new InvalidArgument('Range of blkio weight is from 10 to 1000');
+  if (n(hc.IOMaximumBandwidth) || n(hc.IOMaximumIOps))
+    throw new InvalidArgument('Invalid QoS settings: linux does not support Maximum IO Bandwidth or Maximum IO IOps');
   const wdev = list<WeightDevice>(hc.BlkioWeightDevice);
   if (wdev.length && !f.blkioWeight) unsupported('Block I/O weight_device', '--blkio-weight-device');
   for (const d of wdev) {
-    if (n(d.Weight) < 10 || n(d.Weight) > 1000) throw new InvalidArgument(`invalid weight for device: ${d.Weight}: the weight is from 10 to 1000`);
-    if (!f.blockDevice(String(d.Path))) throw new InvalidArgument(`--blkio-weight-device: ${d.Path} is not a block device on this host`);
+    if (n(d.Weight) < 10 || n(d.Weight) > 1000)
+      throw new InvalidArgument(`invalid weight for device: ${d.Weight}: the weight is from 10 to 1000`);
+    if (!f.blockDevice(String(d.Path)))
+      throw new InvalidArgument(`--blkio-weight-device: ${d.Path} is not a block device on this host`);
   }
   for (const [field, flag, what] of THROTTLES) {
     const devs = list<ThrottleDevice>(hc[field]);
     if (devs.length && !f.blkioThrottle) unsupported(what, flag);
     for (const d of devs) {
-      if (typeof d?.Path !== 'string' || !Number.isSafeInteger(d.Rate) || d.Rate < 0) throw new InvalidArgument(`${flag}: a device path and a positive rate are expected`);
+      if (typeof d?.Path !== 'string' || !Number.isSafeInteger(d.Rate) || d.Rate < 0)
+        throw new InvalidArgument(`${flag}: a device path and a positive rate are expected`);
       if (!f.blockDevice(d.Path)) throw new InvalidArgument(`${flag}: ${d.Path} is not a block device on this host`);
     }
   }
 
   const shm = n(hc.ShmSize);
   if (shm < 0) throw new InvalidArgument('SHM size can not be less than 0');
-  return { ShmSize: shm || DEFAULT_SHM_SIZE, PidsLimit: pids, MemorySwappiness: swappiness, OomKillDisable: oomKillDisable };
+  return {
+    ShmSize: shm || DEFAULT_SHM_SIZE,
+    PidsLimit: pids,
+    MemorySwappiness: swappiness,
+    OomKillDisable: oomKillDisable,
+  };
 }
 
-type ResourceInput = Pick<SpecInput, 'oomScoreAdj' | 'memory' | 'memorySwap' | 'memoryReservation' | 'memorySwappiness' | 'oomKillDisable' | 'nanoCpus' | 'cpuQuota' | 'cpuPeriod' | 'cpusetCpus' | 'cpusetMems' | 'cpuShares' | 'pidsLimit' | 'shmSize' | 'blockIO'>;
+type ResourceInput = Pick<
+  SpecInput,
+  | 'oomScoreAdj'
+  | 'memory'
+  | 'memorySwap'
+  | 'memoryReservation'
+  | 'memorySwappiness'
+  | 'oomKillDisable'
+  | 'nanoCpus'
+  | 'cpuQuota'
+  | 'cpuPeriod'
+  | 'cpusetCpus'
+  | 'cpusetMems'
+  | 'cpuShares'
+  | 'pidsLimit'
+  | 'shmSize'
+  | 'blockIO'
+>;
 
 function blockIO(hc: Partial<HostConfig>, dev: ResourceFacts['blockDevice']): OciResources['blockIO'] {
   const out: NonNullable<OciResources['blockIO']> = {};
   if (n(hc.BlkioWeight) > 0) out.weight = n(hc.BlkioWeight);
-  const wd = list<WeightDevice>(hc.BlkioWeightDevice).flatMap((d) => { const m = dev(d.Path); return m ? [{ ...m, weight: d.Weight }] : []; });
+  const wd = list<WeightDevice>(hc.BlkioWeightDevice).flatMap((d) => {
+    const m = dev(d.Path);
+    return m ? [{ ...m, weight: d.Weight }] : [];
+  });
   if (wd.length) out.weightDevice = wd;
-  const key = { BlkioDeviceReadBps: 'throttleReadBpsDevice', BlkioDeviceWriteBps: 'throttleWriteBpsDevice', BlkioDeviceReadIOps: 'throttleReadIOPSDevice', BlkioDeviceWriteIOps: 'throttleWriteIOPSDevice' } as const;
+  const key = {
+    BlkioDeviceReadBps: 'throttleReadBpsDevice',
+    BlkioDeviceWriteBps: 'throttleWriteBpsDevice',
+    BlkioDeviceReadIOps: 'throttleReadIOPSDevice',
+    BlkioDeviceWriteIOps: 'throttleWriteIOPSDevice',
+  } as const;
   for (const [field] of THROTTLES) {
-    const t = list<ThrottleDevice>(hc[field]).flatMap((d) => { const m = dev(d.Path); return m ? [{ ...m, rate: d.Rate }] : []; });
+    const t = list<ThrottleDevice>(hc[field]).flatMap((d) => {
+      const m = dev(d.Path);
+      return m ? [{ ...m, rate: d.Rate }] : [];
+    });
     if (t.length) out[key[field]] = t;
   }
   return Object.keys(out).length ? out : undefined;
@@ -175,7 +258,8 @@ export function resourceSpecInput(hc: Partial<HostConfig>, dev: ResourceFacts['b
     memory: memory || undefined,
     memorySwap: memory && hc.MemorySwap ? n(hc.MemorySwap) : undefined,
     memoryReservation: n(hc.MemoryReservation) || undefined,
-    memorySwappiness: typeof hc.MemorySwappiness === 'number' && hc.MemorySwappiness >= 0 ? hc.MemorySwappiness : undefined,
+    memorySwappiness:
+      typeof hc.MemorySwappiness === 'number' && hc.MemorySwappiness >= 0 ? hc.MemorySwappiness : undefined,
     oomKillDisable: hc.OomKillDisable === true || undefined,
     nanoCpus: n(hc.NanoCpus) || undefined,
     cpuQuota: n(hc.CpuQuota) || undefined,
@@ -191,15 +275,39 @@ export function resourceSpecInput(hc: Partial<HostConfig>, dev: ResourceFacts['b
 
 /** The body of POST /containers/{id}/update (docker's UpdateConfig: Resources + RestartPolicy). */
 export interface UpdateBody {
-  BlkioWeight?: number; CpuShares?: number; CpuPeriod?: number; CpuQuota?: number; NanoCpus?: number;
-  CpuRealtimePeriod?: number; CpuRealtimeRuntime?: number; CpusetCpus?: string; CpusetMems?: string;
-  Memory?: number; MemorySwap?: number; MemoryReservation?: number; KernelMemory?: number; PidsLimit?: number | null;
+  BlkioWeight?: number;
+  CpuShares?: number;
+  CpuPeriod?: number;
+  CpuQuota?: number;
+  NanoCpus?: number;
+  CpuRealtimePeriod?: number;
+  CpuRealtimeRuntime?: number;
+  CpusetCpus?: string;
+  CpusetMems?: string;
+  Memory?: number;
+  MemorySwap?: number;
+  MemoryReservation?: number;
+  KernelMemory?: number;
+  PidsLimit?: number | null;
   RestartPolicy?: { Name?: string; MaximumRetryCount?: number } | null;
   [k: string]: unknown;
 }
 
 /** Fields an update body may carry (docker's Resources) that docker's update does not change: refused when set. */
-const NOT_UPDATABLE = ['BlkioWeightDevice', 'BlkioDeviceReadBps', 'BlkioDeviceWriteBps', 'BlkioDeviceReadIOps', 'BlkioDeviceWriteIOps', 'Devices', 'DeviceCgroupRules', 'DeviceRequests', 'Ulimits', 'CgroupParent', 'OomKillDisable', 'MemorySwappiness'];
+const NOT_UPDATABLE = [
+  'BlkioWeightDevice',
+  'BlkioDeviceReadBps',
+  'BlkioDeviceWriteBps',
+  'BlkioDeviceReadIOps',
+  'BlkioDeviceWriteIOps',
+  'Devices',
+  'DeviceCgroupRules',
+  'DeviceRequests',
+  'Ulimits',
+  'CgroupParent',
+  'OomKillDisable',
+  'MemorySwappiness',
+];
 
 function isSet(v: unknown): boolean {
   if (v === null || v === undefined || v === '' || v === 0 || v === false) return false;
@@ -220,35 +328,75 @@ export interface UpdatePlan {
  * a new --memory-swap; a restart policy cannot be set with AutoRemove. The merged result is then
  * checked like a create (validateResources and `checkMemory`). Throws InvalidArgument or Conflict.
  */
-export function planUpdate(cur: HostConfig, body: UpdateBody, f: ResourceFacts, id: string, checkMemory: (hc: Partial<HostConfig>) => { Memory: number; MemorySwap: number }): UpdatePlan {
-  for (const k of NOT_UPDATABLE) if (isSet(body[k])) throw new InvalidArgument(`${k} cannot be changed by update: recreate the container`);
+export function planUpdate(
+  cur: HostConfig,
+  body: UpdateBody,
+  f: ResourceFacts,
+  id: string,
+  checkMemory: (hc: Partial<HostConfig>) => { Memory: number; MemorySwap: number },
+): UpdatePlan {
+  for (const k of NOT_UPDATABLE)
+    if (isSet(body[k])) throw new InvalidArgument(`${k} cannot be changed by update: recreate the container`);
   const conflict = (m: string) => new Conflict(`Cannot update container ${id}: ${m}`);
-  const nano = n(body.NanoCpus); const period = n(body.CpuPeriod); const quota = n(body.CpuQuota);
-  if (nano > 0 && period > 0) throw new InvalidArgument('Conflicting options: Nano CPUs and CPU Period cannot both be set');
-  if (nano > 0 && quota > 0) throw new InvalidArgument('Conflicting options: Nano CPUs and CPU Quota cannot both be set');
-  if (nano > 0 && n(cur.CpuPeriod) > 0) throw conflict('Conflicting options: Nano CPUs cannot be updated as CPU Period has already been set');
-  if (nano > 0 && n(cur.CpuQuota) > 0) throw conflict('Conflicting options: Nano CPUs cannot be updated as CPU Quota has already been set');
-  if (period > 0 && n(cur.NanoCpus) > 0) throw conflict('Conflicting options: CPU Period cannot be updated as NanoCPUs has already been set');
-  if (quota > 0 && n(cur.NanoCpus) > 0) throw conflict('Conflicting options: CPU Quota cannot be updated as NanoCPUs has already been set');
+  const nano = n(body.NanoCpus);
+  const period = n(body.CpuPeriod);
+  const quota = n(body.CpuQuota);
+  if (nano > 0 && period > 0)
+    throw new InvalidArgument('Conflicting options: Nano CPUs and CPU Period cannot both be set');
+  if (nano > 0 && quota > 0)
+    throw new InvalidArgument('Conflicting options: Nano CPUs and CPU Quota cannot both be set');
+  if (nano > 0 && n(cur.CpuPeriod) > 0)
+    throw conflict('Conflicting options: Nano CPUs cannot be updated as CPU Period has already been set');
+  if (nano > 0 && n(cur.CpuQuota) > 0)
+    throw conflict('Conflicting options: Nano CPUs cannot be updated as CPU Quota has already been set');
+  if (period > 0 && n(cur.NanoCpus) > 0)
+    throw conflict('Conflicting options: CPU Period cannot be updated as NanoCPUs has already been set');
+  if (quota > 0 && n(cur.NanoCpus) > 0)
+    throw conflict('Conflicting options: CPU Quota cannot be updated as NanoCPUs has already been set');
 
   const next: HostConfig = { ...cur };
-  const copy = (k: keyof UpdateBody & string) => { if (isSet(body[k])) next[k] = body[k]; };
-  for (const k of ['BlkioWeight', 'CpuShares', 'NanoCpus', 'CpuPeriod', 'CpuQuota', 'CpusetCpus', 'CpusetMems', 'MemoryReservation', 'KernelMemory', 'CpuRealtimePeriod', 'CpuRealtimeRuntime']) copy(k);
-  const memory = n(body.Memory); const swap = n(body.MemorySwap);
+  const copy = (k: keyof UpdateBody & string) => {
+    if (isSet(body[k])) next[k] = body[k];
+  };
+  for (const k of [
+    'BlkioWeight',
+    'CpuShares',
+    'NanoCpus',
+    'CpuPeriod',
+    'CpuQuota',
+    'CpusetCpus',
+    'CpusetMems',
+    'MemoryReservation',
+    'KernelMemory',
+    'CpuRealtimePeriod',
+    'CpuRealtimeRuntime',
+  ])
+    copy(k);
+  const memory = n(body.Memory);
+  const swap = n(body.MemorySwap);
   if (memory) {
     const curSwap = n(cur.MemorySwap);
-    if (curSwap > 0 && memory > curSwap && !swap) throw conflict('Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time');
+    if (curSwap > 0 && memory > curSwap && !swap)
+      throw conflict(
+        'Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time',
+      );
     next.Memory = memory;
   }
   if (swap) {
-    if (!n(next.Memory)) throw new InvalidArgument('You should always set the Memory limit when using Memoryswap limit, see usage');
+    if (!n(next.Memory))
+      throw new InvalidArgument('You should always set the Memory limit when using Memoryswap limit, see usage');
     next.MemorySwap = swap;
   }
-  if (body.PidsLimit !== undefined && body.PidsLimit !== null) next.PidsLimit = body.PidsLimit > 0 ? body.PidsLimit : null;
+  if (body.PidsLimit !== undefined && body.PidsLimit !== null)
+    next.PidsLimit = body.PidsLimit > 0 ? body.PidsLimit : null;
   const rp = body.RestartPolicy;
   if (rp?.Name) {
-    if (cur.AutoRemove && rp.Name !== 'no') throw conflict('Restart policy cannot be updated because AutoRemove is enabled for the container');
-    next.RestartPolicy = { Name: rp.Name as HostConfig['RestartPolicy']['Name'], MaximumRetryCount: n(rp.MaximumRetryCount) };
+    if (cur.AutoRemove && rp.Name !== 'no')
+      throw conflict('Restart policy cannot be updated because AutoRemove is enabled for the container');
+    next.RestartPolicy = {
+      Name: rp.Name as HostConfig['RestartPolicy']['Name'],
+      MaximumRetryCount: n(rp.MaximumRetryCount),
+    };
   }
   // The whole result must be a valid create: the same checks, with this host's facts.
   // An update keeps the stored memory+swap limit unless it gives one (docker's default of twice
@@ -267,12 +415,18 @@ export function planUpdate(cur: HostConfig, body: UpdateBody, f: ResourceFacts, 
   if (nano || period || quota || isSet(body.CpuShares) || isSet(body.CpusetCpus) || isSet(body.CpusetMems)) {
     r.cpu = {};
     if (n(next.CpuShares)) r.cpu.shares = n(next.CpuShares);
-    if (n(next.NanoCpus)) { r.cpu.period = 100000; r.cpu.quota = Math.round((n(next.NanoCpus) * 100000) / 1e9); }
-    else { if (n(next.CpuPeriod)) r.cpu.period = n(next.CpuPeriod); if (n(next.CpuQuota)) r.cpu.quota = n(next.CpuQuota); }
+    if (n(next.NanoCpus)) {
+      r.cpu.period = 100000;
+      r.cpu.quota = Math.round((n(next.NanoCpus) * 100000) / 1e9);
+    } else {
+      if (n(next.CpuPeriod)) r.cpu.period = n(next.CpuPeriod);
+      if (n(next.CpuQuota)) r.cpu.quota = n(next.CpuQuota);
+    }
     if (next.CpusetCpus) r.cpu.cpus = String(next.CpusetCpus);
     if (next.CpusetMems) r.cpu.mems = String(next.CpusetMems);
   }
-  if (body.PidsLimit !== undefined && body.PidsLimit !== null) r.pids = { limit: n(next.PidsLimit) > 0 ? n(next.PidsLimit) : -1 };
+  if (body.PidsLimit !== undefined && body.PidsLimit !== null)
+    r.pids = { limit: n(next.PidsLimit) > 0 ? n(next.PidsLimit) : -1 };
   if (isSet(body.BlkioWeight)) r.blockIO = { weight: n(next.BlkioWeight) };
   return { hostConfig: next, runc: Object.keys(r).length ? r : null };
 }

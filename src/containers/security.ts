@@ -14,30 +14,45 @@ export interface SecurityChoice {
 }
 
 /** dockerd's parseSecurityOpt, with the daemon's --no-new-privileges as the default. */
-export function parseSecurityOpts(opts: readonly string[] | null | undefined, daemonNoNewPrivileges = false): SecurityChoice {
+export function parseSecurityOpts(
+  opts: readonly string[] | null | undefined,
+  daemonNoNewPrivileges = false,
+): SecurityChoice {
   const out: SecurityChoice = { noNewPrivileges: daemonNoNewPrivileges, seccomp: 'default' };
   for (const opt of opts ?? []) {
-    if (opt === 'no-new-privileges') { out.noNewPrivileges = true; continue; }
+    if (opt === 'no-new-privileges') {
+      out.noNewPrivileges = true;
+      continue;
+    }
     const sep = opt.includes('=') ? '=' : opt.includes(':') ? ':' : '';
     if (!sep) throw new InvalidArgument(`invalid --security-opt 1: ${JSON.stringify(opt)}`);
     const k = opt.slice(0, opt.indexOf(sep));
     const v = opt.slice(opt.indexOf(sep) + 1);
     switch (k) {
       case 'no-new-privileges':
-        if (!/^(1|t|T|TRUE|true|True|0|f|F|FALSE|false|False)$/.test(v)) throw new InvalidArgument(`invalid --security-opt 2: ${JSON.stringify(opt)}`);
+        if (!/^(1|t|T|TRUE|true|True|0|f|F|FALSE|false|False)$/.test(v))
+          throw new InvalidArgument(`invalid --security-opt 2: ${JSON.stringify(opt)}`);
         out.noNewPrivileges = /^(1|t|T|TRUE|true|True)$/.test(v);
         break;
       case 'seccomp':
         if (v === 'unconfined') out.seccomp = 'unconfined';
         else if (v === 'builtin' || v === 'default') out.seccomp = 'default';
         else if (v.trimStart().startsWith('{')) out.seccomp = { profile: v };
-        else throw new InvalidArgument(`opening seccomp profile (${v}) failed: the daemon takes the profile's content; the docker CLI reads the file for you (--security-opt seccomp=./profile.json)`);
+        else
+          throw new InvalidArgument(
+            `opening seccomp profile (${v}) failed: the daemon takes the profile's content; the docker CLI reads the file for you (--security-opt seccomp=./profile.json)`,
+          );
         break;
       case 'apparmor':
-        throw new InvalidArgument(`--security-opt ${opt}: AppArmor is not enabled on this host (cocon applies no AppArmor profile)`);
+        throw new InvalidArgument(
+          `--security-opt ${opt}: AppArmor is not enabled on this host (cocon applies no AppArmor profile)`,
+        );
       case 'label':
-        throw new InvalidArgument(`--security-opt ${opt}: SELinux labels are not supported by cocon (SELinux is not enabled on this host)`);
-      case 'systempaths': case 'writable-cgroups':
+        throw new InvalidArgument(
+          `--security-opt ${opt}: SELinux labels are not supported by cocon (SELinux is not enabled on this host)`,
+        );
+      case 'systempaths':
+      case 'writable-cgroups':
         throw new InvalidArgument(`--security-opt ${opt} is not supported by cocon yet`);
       default:
         throw new InvalidArgument(`invalid --security-opt 2: ${JSON.stringify(opt)}`);
@@ -57,27 +72,45 @@ export function parseDeviceCgroupRule(rule: string): OciDeviceCgroup {
   return r;
 }
 
-export interface DeviceMapping { PathOnHost: string; PathInContainer?: string; CgroupPermissions?: string }
+export interface DeviceMapping {
+  PathOnHost: string;
+  PathInContainer?: string;
+  CgroupPermissions?: string;
+}
 
 /**
  * docker's --device: the host node `hostNode` (found by the caller; null when PathOnHost is not a
  * device) created at PathInContainer with the cgroup permissions asked (default rwm).
  */
-export function deviceFor(d: DeviceMapping, hostNode: Omit<OciDevice, 'path'> | null): { device: OciDevice; rule: OciDeviceCgroup } {
-  if (!d.PathOnHost?.startsWith('/')) throw new InvalidArgument(`invalid device mapping: ${JSON.stringify(d.PathOnHost ?? '')} is not an absolute path`);
-  if (!hostNode) throw new InvalidArgument(`error gathering device information while adding custom device "${d.PathOnHost}": not a device node`);
+export function deviceFor(
+  d: DeviceMapping,
+  hostNode: Omit<OciDevice, 'path'> | null,
+): { device: OciDevice; rule: OciDeviceCgroup } {
+  if (!d.PathOnHost?.startsWith('/'))
+    throw new InvalidArgument(`invalid device mapping: ${JSON.stringify(d.PathOnHost ?? '')} is not an absolute path`);
+  if (!hostNode)
+    throw new InvalidArgument(
+      `error gathering device information while adding custom device "${d.PathOnHost}": not a device node`,
+    );
   const perms = d.CgroupPermissions || 'rwm';
-  if (!/^[rwm]{1,3}$/.test(perms) || new Set(perms).size !== perms.length) throw new InvalidArgument(`invalid device cgroup permissions '${perms}' for ${d.PathOnHost}`);
+  if (!/^[rwm]{1,3}$/.test(perms) || new Set(perms).size !== perms.length)
+    throw new InvalidArgument(`invalid device cgroup permissions '${perms}' for ${d.PathOnHost}`);
   const path = d.PathInContainer || d.PathOnHost;
-  if (!path.startsWith('/') || path.split('/').includes('..')) throw new InvalidArgument(`invalid device path in container: ${path}`);
+  if (!path.startsWith('/') || path.split('/').includes('..'))
+    throw new InvalidArgument(`invalid device path in container: ${path}`);
   const t = hostNode.type === 'b' ? 'b' : 'c';
-  return { device: { ...hostNode, path }, rule: { allow: true, type: t, major: hostNode.major, minor: hostNode.minor, access: perms } };
+  return {
+    device: { ...hostNode, path },
+    rule: { allow: true, type: t, major: hostNode.major, minor: hostNode.minor, access: perms },
+  };
 }
 
 /** --userns: only the host's user namespace (cocon has no --userns-remap yet). */
 export function validateUsernsMode(mode: string | null | undefined): void {
   if (!mode || mode === 'host') return;
-  throw new InvalidArgument(`--userns=${mode} is not supported by cocon: user namespace remapping (--userns-remap) is not implemented; only "host" is`);
+  throw new InvalidArgument(
+    `--userns=${mode} is not supported by cocon: user namespace remapping (--userns-remap) is not implemented; only "host" is`,
+  );
 }
 
 /**

@@ -13,7 +13,18 @@
 // <data-root>/containers/<id>/rootfs. Containers made before the snapshotter have their upper and
 // work dirs adopted by it where they are (see adoptLegacy()).
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, watch, writeFileSync, copyFileSync, type FSWatcher } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  watch,
+  writeFileSync,
+  copyFileSync,
+  type FSWatcher,
+} from 'node:fs';
 import { join } from 'node:path';
 import os from 'node:os';
 import type { Duplex, Readable } from 'node:stream';
@@ -33,7 +44,16 @@ import type { Change, Snapshotter } from '../snapshots/snapshotter.js';
 import { initialState, ZERO_TIME, type ContainerRecord } from './types.js';
 import type { Health } from './healthcheck.js';
 import { logDiskUsage } from './logfiles.js';
-import { isoFromNs, mergeConfig, nowNano, randomName, restartDelay, signalNumber, validateName, type CreateBody } from './config.js';
+import {
+  isoFromNs,
+  mergeConfig,
+  nowNano,
+  randomName,
+  restartDelay,
+  signalNumber,
+  validateName,
+  type CreateBody,
+} from './config.js';
 import { hardNofile, capsOfDaemon, oomKills, swapAccounting } from '../sys/limits.js';
 import { logSizeMax, validateMemory } from './hostconfig.js';
 import { planUpdate, resourceSpecInput, type UpdateBody } from './resources.js';
@@ -53,17 +73,34 @@ import type { VolumeService } from '../volumes/service.js';
 import { containerMounts, fromContainer, type MountPoint, type MountRequest } from '../volumes/mounts.js';
 
 /** Mount points the runtime creates in a container's filesystem (docker keeps them in an init layer). */
-const RUNTIME_PATHS = ['/etc/hostname', '/etc/hosts', '/etc/resolv.conf', '/dev', '/proc', '/sys', '/dev/shm', '/dev/pts', '/dev/mqueue', '/dev/console', '/dev/init'];
+const RUNTIME_PATHS = [
+  '/etc/hostname',
+  '/etc/hosts',
+  '/etc/resolv.conf',
+  '/dev',
+  '/proc',
+  '/sys',
+  '/dev/shm',
+  '/dev/pts',
+  '/dev/mqueue',
+  '/dev/console',
+  '/dev/init',
+];
 
 /** What the containers service needs of the snapshotter: the contract, and adoption of old layouts. */
-export type ContainerSnapshots = Snapshotter & { adopt(key: string, parent: string | undefined, dirs: { upper: string; work: string }): void };
+export type ContainerSnapshots = Snapshotter & {
+  adopt(key: string, parent: string | undefined, dirs: { upper: string; work: string }): void;
+};
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
-interface Waiter { condition: WaitCondition; resolve: (code: number) => void }
+interface Waiter {
+  condition: WaitCondition;
+  resolve: (code: number) => void;
+}
 
 export interface ContainerPaths {
-  data: (id: string) => string;     // <data-root>/containers/<id>: rootfs (mount point), log, hosts...
-  bundle: (id: string) => string;   // <exec-root>/containers/<id>: config.json, conmon files
+  data: (id: string) => string; // <data-root>/containers/<id>: rootfs (mount point), log, hosts...
+  bundle: (id: string) => string; // <exec-root>/containers/<id>: config.json, conmon files
   exits: string;
   socks: string;
   runcRoot: string;
@@ -84,8 +121,14 @@ export class ContainerService implements ContainerDirectory {
   /** Networking hooks (src/network); none/host only until a network service is plugged in. */
   network: NetworkHooks = new NoNetwork();
 
-  constructor(private readonly config: DaemonConfig, private readonly db: DB, private readonly events: EventBus, private readonly images: ImageStore, private readonly volumes: VolumeService,
-    private readonly snapshots: ContainerSnapshots) {
+  constructor(
+    private readonly config: DaemonConfig,
+    private readonly db: DB,
+    private readonly events: EventBus,
+    private readonly images: ImageStore,
+    private readonly volumes: VolumeService,
+    private readonly snapshots: ContainerSnapshots,
+  ) {
     const ex = config.execRoot;
     this.paths = {
       data: (id) => join(config.dataRoot, 'containers', id),
@@ -95,8 +138,21 @@ export class ContainerService implements ContainerDirectory {
       runcRoot: join(ex, 'runc'),
     };
     this.runc = new RuncDriver(config.runtimePath, this.paths.runcRoot);
-    this.conmonPaths = { conmon: config.conmonPath, runtime: config.runtimePath, runtimeRoot: this.paths.runcRoot, socketDir: this.paths.socks };
-    for (const d of [join(config.dataRoot, 'containers'), join(ex, 'containers'), this.paths.exits, this.paths.socks, this.paths.runcRoot, join(ex, 't')]) privateDir(d);
+    this.conmonPaths = {
+      conmon: config.conmonPath,
+      runtime: config.runtimePath,
+      runtimeRoot: this.paths.runcRoot,
+      socketDir: this.paths.socks,
+    };
+    for (const d of [
+      join(config.dataRoot, 'containers'),
+      join(ex, 'containers'),
+      this.paths.exits,
+      this.paths.socks,
+      this.paths.runcRoot,
+      join(ex, 't'),
+    ])
+      privateDir(d);
     const idFile = join(config.dataRoot, 'engine-id');
     if (!existsSync(idFile)) writeFileSync(idFile, randomBytes(16).toString('hex'), { mode: PRIVATE.file });
     this.id = readFileSync(idFile, 'utf8').trim();
@@ -121,10 +177,18 @@ export class ContainerService implements ContainerDirectory {
   private adoptLegacy(): void {
     for (const r of this.cache.values()) {
       const upper = join(this.paths.data(r.id), 'upper');
-      try { this.snapshots.stat(r.id); continue; } catch (e) { if (!(e instanceof NotFound)) throw e; }
+      try {
+        this.snapshots.stat(r.id);
+        continue;
+      } catch (e) {
+        if (!(e instanceof NotFound)) throw e;
+      }
       if (!existsSync(upper)) continue;
       const parent = this.images.topLayer(r.imageId);
-      if (parent === undefined) { log.warn('container layer not adopted: its image layers are unknown', { id: r.id, image: r.imageId }); continue; }
+      if (parent === undefined) {
+        log.warn('container layer not adopted: its image layers are unknown', { id: r.id, image: r.imageId });
+        continue;
+      }
       try {
         this.snapshots.adopt(r.id, parent ?? undefined, { upper, work: join(this.paths.data(r.id), 'work') });
         log.info('container layer adopted by the snapshotter', { id: r.id });
@@ -134,16 +198,24 @@ export class ContainerService implements ContainerDirectory {
     }
   }
 
-  daemonId(): string { return this.id; }
+  daemonId(): string {
+    return this.id;
+  }
 
   counts(): { total: number; running: number; paused: number; stopped: number } {
-    let running = 0, paused = 0;
-    for (const r of this.cache.values()) { if (r.state.Status === 'paused') paused++; else if (r.state.Running) running++; }
+    let running = 0,
+      paused = 0;
+    for (const r of this.cache.values()) {
+      if (r.state.Status === 'paused') paused++;
+      else if (r.state.Running) running++;
+    }
     return { total: this.cache.size, running, paused, stopped: this.cache.size - running - paused };
   }
 
   usingImage(imageId: string): Array<{ id: string; running: boolean }> {
-    return [...this.cache.values()].filter((r) => r.imageId === imageId).map((r) => ({ id: r.id, running: r.state.Running }));
+    return [...this.cache.values()]
+      .filter((r) => r.imageId === imageId)
+      .map((r) => ({ id: r.id, running: r.state.Running }));
   }
 
   all(): ContainerRecord[] {
@@ -177,7 +249,13 @@ export class ContainerService implements ContainerDirectory {
 
   /** A container event with docker's attributes: its labels, image and name. */
   private publish(r: ContainerRecord, action: string, extra: Record<string, string> = {}): void {
-    this.events.publish('container', action, r.id, { ...r.config.Labels, image: r.config.Image, name: r.name, ...(r.hostConfig.Privileged ? { privileged: 'true' } : {}), ...extra });
+    this.events.publish('container', action, r.id, {
+      ...r.config.Labels,
+      image: r.config.Image,
+      name: r.name,
+      ...(r.hostConfig.Privileged ? { privileged: 'true' } : {}),
+      ...extra,
+    });
   }
 
   /** Serialises lifecycle operations on one container. */
@@ -185,7 +263,11 @@ export class ContainerService implements ContainerDirectory {
     const prev = this.busy.get(id) ?? Promise.resolve();
     const next = prev.catch(() => undefined).then(fn);
     this.busy.set(id, next);
-    try { return await next; } finally { if (this.busy.get(id) === next) this.busy.delete(id); }
+    try {
+      return await next;
+    } finally {
+      if (this.busy.get(id) === next) this.busy.delete(id);
+    }
   }
 
   // ---- create ---------------------------------------------------------------------------------
@@ -195,9 +277,12 @@ export class ContainerService implements ContainerDirectory {
     if (!body.Image) throw new InvalidArgument('Config cannot be empty in order to create a container');
     const image = this.images.get(body.Image);
     const id = randomBytes(32).toString('hex');
-    const wantsStorageOpt = Object.keys((body.HostConfig?.StorageOpt as Record<string, string> | null | undefined) ?? {}).length > 0;
+    const wantsStorageOpt =
+      Object.keys((body.HostConfig?.StorageOpt as Record<string, string> | null | undefined) ?? {}).length > 0;
     const merged = mergeConfig(body, image, id, {
-      swapLimit: swapAccounting(), resources: hostResources(), logDefaults: { Type: this.config.logDriver, Config: this.config.logOpts },
+      swapLimit: swapAccounting(),
+      resources: hostResources(),
+      logDefaults: { Type: this.config.logDriver, Config: this.config.logOpts },
       ...(wantsStorageOpt ? { projectQuota: describeDataRoot(this.config.dataRoot).projectQuota } : {}),
     });
     // Reject unknown capabilities and other spec errors now rather than at start.
@@ -206,7 +291,9 @@ export class ContainerService implements ContainerDirectory {
     this.network.validate(draft, body.NetworkingConfig);
     draft.mounts = this.planMounts(draft);
     this.specFor(draft, { uid: 0, gid: 0, additionalGids: [] }, {});
-    const insert = this.db.prepare('INSERT INTO containers (id, name, image_id, created, record) VALUES (?, ?, ?, ?, ?)');
+    const insert = this.db.prepare(
+      'INSERT INTO containers (id, name, image_id, created, record) VALUES (?, ?, ?, ?, ?)',
+    );
     let rec: ContainerRecord | null = null;
     for (let attempt = 0; !rec; attempt++) {
       const candidate: ContainerRecord = { ...draft, name: name ?? randomName(attempt) };
@@ -217,7 +304,9 @@ export class ContainerService implements ContainerDirectory {
         if ((e as { code?: string }).code !== 'SQLITE_CONSTRAINT_UNIQUE') throw e;
         if (name) {
           const holder = this.tryLookup(name);
-          throw new Conflict(`Conflict. The container name "/${name}" is already in use by container "${holder?.id ?? ''}". You have to remove (or rename) that container to be able to reuse that name.`);
+          throw new Conflict(
+            `Conflict. The container name "/${name}" is already in use by container "${holder?.id ?? ''}". You have to remove (or rename) that container to be able to reuse that name.`,
+          );
         }
         if (attempt > 20) throw e;
       }
@@ -233,7 +322,10 @@ export class ContainerService implements ContainerDirectory {
     } catch (e) {
       this.db.prepare('DELETE FROM containers WHERE id = ?').run(id);
       rmSync(this.paths.data(id), { recursive: true, force: true });
-      if (prepared) await this.snapshots.remove(id).catch((err: Error) => log.warn('snapshot remove failed', { id, error: err.message }));
+      if (prepared)
+        await this.snapshots
+          .remove(id)
+          .catch((err: Error) => log.warn('snapshot remove failed', { id, error: err.message }));
       for (const v of made) await this.volumes.remove(v, true).catch(() => undefined);
       throw e;
     }
@@ -250,11 +342,15 @@ export class ContainerService implements ContainerDirectory {
       from.push(...fromContainer(spec, other.mounts ?? []));
     }
     const mounts = containerMounts({
-      binds: r.hostConfig.Binds, mounts: r.hostConfig.Mounts as MountRequest[] | null | undefined,
-      tmpfs: r.hostConfig.Tmpfs as Record<string, string> | null | undefined, imageVolumes: r.config.Volumes, volumesFrom: from,
+      binds: r.hostConfig.Binds,
+      mounts: r.hostConfig.Mounts as MountRequest[] | null | undefined,
+      tmpfs: r.hostConfig.Tmpfs as Record<string, string> | null | undefined,
+      imageVolumes: r.config.Volumes,
+      volumesFrom: from,
     });
     for (const m of mounts) {
-      if (m.Type === 'bind' && !m.createHostPath && !existsSync(m.Source)) throw new InvalidArgument(`invalid mount config for type "bind": bind source path does not exist: ${m.Source}`);
+      if (m.Type === 'bind' && !m.createHostPath && !existsSync(m.Source))
+        throw new InvalidArgument(`invalid mount config for type "bind": bind source path does not exist: ${m.Source}`);
     }
     return mounts;
   }
@@ -264,7 +360,10 @@ export class ContainerService implements ContainerDirectory {
     for (const m of r.mounts ?? []) {
       if (m.Type !== 'volume') continue;
       if (m.Name && this.volumes.tryGet(m.Name)) continue;
-      const v = await this.volumes.create({ Name: m.Name || undefined, Driver: m.Driver, DriverOpts: m.volumeOptions, Labels: m.volumeLabels }, !m.Name);
+      const v = await this.volumes.create(
+        { Name: m.Name || undefined, Driver: m.Driver, DriverOpts: m.volumeOptions, Labels: m.volumeLabels },
+        !m.Name,
+      );
       made.push(v.name);
       m.Name = v.name;
     }
@@ -272,16 +371,25 @@ export class ContainerService implements ContainerDirectory {
 
   /** Users of a volume (for `volume rm` and prune). */
   usingVolume(name: string): Array<{ id: string; running: boolean }> {
-    return [...this.cache.values()].filter((r) => r.mounts?.some((m) => m.Type === 'volume' && m.Name === name)).map((r) => ({ id: r.id, running: r.state.Running }));
+    return [...this.cache.values()]
+      .filter((r) => r.mounts?.some((m) => m.Type === 'volume' && m.Name === name))
+      .map((r) => ({ id: r.id, running: r.state.Running }));
   }
 
   /** Makes every mount's source ready (volumes acquired and copied up, bind dirs created): OCI mounts. */
   private async prepareMounts(r: ContainerRecord, rootfs: string): Promise<SpecMount[]> {
     const out: SpecMount[] = [];
-    const sorted = [...(r.mounts ?? [])].sort((a, b) => a.Destination.split('/').length - b.Destination.split('/').length);
+    const sorted = [...(r.mounts ?? [])].sort(
+      (a, b) => a.Destination.split('/').length - b.Destination.split('/').length,
+    );
     for (const m of sorted) {
       if (m.Type === 'tmpfs') {
-        out.push({ destination: m.Destination, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'noexec', m.RW ? 'rw' : 'ro', ...(m.tmpfsOptions ?? [])] });
+        out.push({
+          destination: m.Destination,
+          type: 'tmpfs',
+          source: 'tmpfs',
+          options: ['nosuid', 'nodev', 'noexec', m.RW ? 'rw' : 'ro', ...(m.tmpfsOptions ?? [])],
+        });
         continue;
       }
       let source = m.Source;
@@ -290,10 +398,16 @@ export class ContainerService implements ContainerDirectory {
         // Resolved inside the container root: an image symlink must not copy host files in.
         if (m.copy) await this.volumes.copyUp(m.Name!, resolveInRoot(rootfs, m.Destination));
       } else if (!existsSync(source)) {
-        if (!m.createHostPath) throw new InvalidArgument(`invalid mount config for type "bind": bind source path does not exist: ${source}`);
+        if (!m.createHostPath)
+          throw new InvalidArgument(`invalid mount config for type "bind": bind source path does not exist: ${source}`);
         mkdirSync(source, { recursive: true });
       }
-      out.push({ destination: m.Destination, type: 'bind', source, options: ['rbind', m.Propagation || 'rprivate', m.RW ? 'rw' : 'ro'] });
+      out.push({
+        destination: m.Destination,
+        type: 'bind',
+        source,
+        options: ['rbind', m.Propagation || 'rprivate', m.RW ? 'rw' : 'ro'],
+      });
     }
     return out;
   }
@@ -304,9 +418,14 @@ export class ContainerService implements ContainerDirectory {
     mkdirSync(join(dir, 'rootfs'), { recursive: true, mode: 0o700 });
     const host = r.hostConfig.NetworkMode === 'host';
     writeFileSync(join(dir, 'hostname'), (host ? os.hostname() : r.config.Hostname) + '\n');
-    let hosts = host && existsSync('/etc/hosts') ? readFileSync('/etc/hosts', 'utf8')
-      : `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n`;
-    for (const e of r.hostConfig.ExtraHosts ?? []) { const [h, ip] = e.split(':'); hosts += `${ip === 'host-gateway' ? '127.0.0.1' : e.slice(h.length + 1)}\t${h}\n`; }
+    let hosts =
+      host && existsSync('/etc/hosts')
+        ? readFileSync('/etc/hosts', 'utf8')
+        : `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n`;
+    for (const e of r.hostConfig.ExtraHosts ?? []) {
+      const [h, ip] = e.split(':');
+      hosts += `${ip === 'host-gateway' ? '127.0.0.1' : e.slice(h.length + 1)}\t${h}\n`;
+    }
     writeFileSync(join(dir, 'hosts'), hosts);
     if (existsSync('/etc/resolv.conf')) copyFileSync('/etc/resolv.conf', join(dir, 'resolv.conf'));
     else writeFileSync(join(dir, 'resolv.conf'), '');
@@ -326,7 +445,8 @@ export class ContainerService implements ContainerDirectory {
     if (!r) throw new NotFound(`No such container: ${id}`);
     if (r.state.Status === 'paused') throw new Conflict(`cannot start a paused container, try unpause instead`);
     if (r.state.Running) throw new NotModified();
-    if (r.state.Status === 'removing' || r.state.Dead) throw new Conflict(`container is marked for removal and cannot be started`);
+    if (r.state.Status === 'removing' || r.state.Dead)
+      throw new Conflict(`container is marked for removal and cannot be started`);
     const dir = this.paths.data(id);
     const bundle = this.paths.bundle(id);
     const rootfs = join(dir, 'rootfs');
@@ -359,10 +479,18 @@ export class ContainerService implements ContainerDirectory {
     let pid: number;
     try {
       ({ pid } = await createContainer(this.conmonPaths, {
-        id, uuid: id.slice(0, 32), name: r.name, bundle, logPath: join(dir, 'ctr.log'), exitDir: this.paths.exits,
-        tty: r.config.Tty, stdin: r.config.OpenStdin, leaveStdinOpen: r.config.OpenStdin && (r.config.Tty || !r.config.StdinOnce), // docker never closes a tty's stdin on detach
+        id,
+        uuid: id.slice(0, 32),
+        name: r.name,
+        bundle,
+        logPath: join(dir, 'ctr.log'),
+        exitDir: this.paths.exits,
+        tty: r.config.Tty,
+        stdin: r.config.OpenStdin,
+        leaveStdinOpen: r.config.OpenStdin && (r.config.Tty || !r.config.StdinOnce), // docker never closes a tty's stdin on detach
         tmpDir: this.tmpDir(id),
-        noLog: r.hostConfig.LogConfig?.Type === 'none', logSizeMax: logSizeMax(r.hostConfig) || undefined,
+        noLog: r.hostConfig.LogConfig?.Type === 'none',
+        logSizeMax: logSizeMax(r.hostConfig) || undefined,
       }));
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
@@ -370,7 +498,8 @@ export class ContainerService implements ContainerDirectory {
       throw new InvalidArgument(msg);
     }
     const attachPath = this.attachPath(id);
-    for (const b of this.pendingAttach.get(id) ?? []) await b.connect(attachPath).catch((err: Error) => log.warn('attach failed', { id, error: err.message }));
+    for (const b of this.pendingAttach.get(id) ?? [])
+      await b.connect(attachPath).catch((err: Error) => log.warn('attach failed', { id, error: err.message }));
     this.pendingAttach.delete(id);
     const startedAt = nowNano();
     try {
@@ -381,7 +510,20 @@ export class ContainerService implements ContainerDirectory {
       await this.failStart(r, msg);
       throw new InvalidArgument(msg);
     }
-    r.state = { ...r.state, Status: 'running', Running: true, Paused: false, Restarting: false, Pid: pid, ExitCode: 0, Error: '', StartedAt: startedAt, FinishedAt: r.state.FinishedAt, OOMKilled: false, Dead: false };
+    r.state = {
+      ...r.state,
+      Status: 'running',
+      Running: true,
+      Paused: false,
+      Restarting: false,
+      Pid: pid,
+      ExitCode: 0,
+      Error: '',
+      StartedAt: startedAt,
+      FinishedAt: r.state.FinishedAt,
+      OOMKilled: false,
+      Dead: false,
+    };
     r.conmonPid = Number(readIfExists(join(bundle, 'conmon.pid')) ?? 0);
     r.manuallyStopped = false;
     this.save(r);
@@ -391,30 +533,58 @@ export class ContainerService implements ContainerDirectory {
   }
 
   /** conmon's console socket dir: short, because unix socket paths are limited to 108 bytes. */
-  private tmpDir(id: string): string { return join(this.config.execRoot, 't', id.slice(0, 16)); }
+  private tmpDir(id: string): string {
+    return join(this.config.execRoot, 't', id.slice(0, 16));
+  }
 
-  private specFor(r: ContainerRecord, user: { uid: number; gid: number; additionalGids: number[] }, net: ConnectResult, extraMounts: SpecMount[] = []) {
+  private specFor(
+    r: ContainerRecord,
+    user: { uid: number; gid: number; additionalGids: number[] },
+    net: ConnectResult,
+    extraMounts: SpecMount[] = [],
+  ) {
     const dir = this.paths.data(r.id);
     const hc = r.hostConfig;
     // Volumes first: the container's own /etc files go on top of a volume mounted over /etc.
     const mounts: SpecMount[] = [
       ...extraMounts,
-      { destination: '/etc/resolv.conf', source: join(dir, 'resolv.conf'), type: 'bind', options: ['rbind', 'rprivate'] },
+      {
+        destination: '/etc/resolv.conf',
+        source: join(dir, 'resolv.conf'),
+        type: 'bind',
+        options: ['rbind', 'rprivate'],
+      },
       { destination: '/etc/hostname', source: join(dir, 'hostname'), type: 'bind', options: ['rbind', 'rprivate'] },
       { destination: '/etc/hosts', source: join(dir, 'hosts'), type: 'bind', options: ['rbind', 'rprivate'] },
     ];
     const hostname = r.hostConfig.NetworkMode === 'host' ? os.hostname() : r.config.Hostname;
-    const env = containerEnv({ imageEnv: [], userEnv: [...(net.env ?? []), ...r.config.Env], hostname, tty: r.config.Tty });
-    return buildSpec({
-      args: [r.path, ...r.args], env, cwd: r.config.WorkingDir || '/', user, terminal: r.config.Tty,
+    const env = containerEnv({
+      imageEnv: [],
+      userEnv: [...(net.env ?? []), ...r.config.Env],
       hostname,
-      rootfsPath: join(dir, 'rootfs'), readonlyRootfs: hc.ReadonlyRootfs, privileged: hc.Privileged,
-      capAdd: hc.CapAdd ?? [], capDrop: hc.CapDrop ?? [],
+      tty: r.config.Tty,
+    });
+    return buildSpec({
+      args: [r.path, ...r.args],
+      env,
+      cwd: r.config.WorkingDir || '/',
+      user,
+      terminal: r.config.Tty,
+      hostname,
+      rootfsPath: join(dir, 'rootfs'),
+      readonlyRootfs: hc.ReadonlyRootfs,
+      privileged: hc.Privileged,
+      capAdd: hc.CapAdd ?? [],
+      capDrop: hc.CapDrop ?? [],
       networkMode: hc.NetworkMode === 'host' ? 'host' : net.netnsPath ? 'netns' : 'none',
       netnsPath: net.netnsPath,
       initPath: hc.Init ? initBinary() : undefined,
-      mounts, cgroupsPath: `/cocon/${r.id}`, rlimitNofileHard: hardNofile(), ulimits: hc.Ulimits ?? undefined,
-      sysctls: hc.Sysctls ?? undefined, ...resourceSpecInput(hc, blockDevice),
+      mounts,
+      cgroupsPath: `/cocon/${r.id}`,
+      rlimitNofileHard: hardNofile(),
+      ulimits: hc.Ulimits ?? undefined,
+      sysctls: hc.Sysctls ?? undefined,
+      ...resourceSpecInput(hc, blockDevice),
       ...privilegeInputs(hc, capsOfDaemon()),
       availableCaps: capsOfDaemon(),
       hostDevices: hc.Privileged ? hostDevices() : undefined,
@@ -424,8 +594,20 @@ export class ContainerService implements ContainerDirectory {
   /** Records a start failure as docker does: exit code 127 (not found), 126 (not executable) or 128. */
   private async failStart(r: ContainerRecord, msg: string): Promise<void> {
     await this.teardown(r.id);
-    const code = /executable file not found|no such file or directory/i.test(msg) ? 127 : /permission denied|is a directory/i.test(msg) ? 126 : 128;
-    r.state = { ...r.state, Status: r.state.StartedAt === ZERO_TIME ? 'created' : 'exited', Running: false, Pid: 0, ExitCode: code, Error: msg, FinishedAt: nowNano() };
+    const code = /executable file not found|no such file or directory/i.test(msg)
+      ? 127
+      : /permission denied|is a directory/i.test(msg)
+        ? 126
+        : 128;
+    r.state = {
+      ...r.state,
+      Status: r.state.StartedAt === ZERO_TIME ? 'created' : 'exited',
+      Running: false,
+      Pid: 0,
+      ExitCode: code,
+      Error: msg,
+      FinishedAt: nowNano(),
+    };
     if (r.state.StartedAt !== ZERO_TIME || r.hostConfig.AutoRemove) r.state.Status = 'exited';
     this.save(r);
     for (const b of this.pendingAttach.get(r.id) ?? []) b.endClient();
@@ -438,12 +620,21 @@ export class ContainerService implements ContainerDirectory {
   private async teardown(id: string): Promise<void> {
     const r = this.cache.get(id);
     await Promise.all([
-      r ? this.network.disconnect(r).catch((e: Error) => log.warn('network disconnect failed', { id, error: e.message })) : undefined,
+      r
+        ? this.network
+            .disconnect(r)
+            .catch((e: Error) => log.warn('network disconnect failed', { id, error: e.message }))
+        : undefined,
       this.runc.delete(id, true).catch((e: Error) => log.warn('runc delete failed', { id, error: e.message })),
-      unmount(join(this.paths.data(id), 'rootfs')).catch((e: Error) => log.warn('unmount failed', { id, error: e.message })),
+      unmount(join(this.paths.data(id), 'rootfs')).catch((e: Error) =>
+        log.warn('unmount failed', { id, error: e.message }),
+      ),
     ]);
     for (const m of r?.mounts ?? []) {
-      if (m.Type === 'volume' && m.Name) await this.volumes.release(m.Name, id).catch((e: Error) => log.warn('volume release failed', { id, volume: m.Name, error: e.message }));
+      if (m.Type === 'volume' && m.Name)
+        await this.volumes
+          .release(m.Name, id)
+          .catch((e: Error) => log.warn('volume release failed', { id, volume: m.Name, error: e.message }));
     }
     rmSync(this.paths.bundle(id), { recursive: true, force: true });
     rmSync(this.tmpDir(id), { recursive: true, force: true });
@@ -495,12 +686,25 @@ export class ContainerService implements ContainerDirectory {
       const oom = oomKills(`/cocon/${id}`) > 0;
       await this.teardown(id);
       if (oom) this.publish(r, 'oom');
-      r.state = { ...r.state, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: code, OOMKilled: oom, FinishedAt: finishedAt };
+      r.state = {
+        ...r.state,
+        Status: 'exited',
+        Running: false,
+        Paused: false,
+        Restarting: false,
+        Pid: 0,
+        ExitCode: code,
+        OOMKilled: oom,
+        FinishedAt: finishedAt,
+      };
       r.conmonPid = 0;
       this.save(r);
       this.publish(r, 'die', { exitCode: String(code) });
       this.notify(id, ['next-exit', 'not-running'], code);
-      if (r.hostConfig.AutoRemove) { await this.destroy(id); return; }
+      if (r.hostConfig.AutoRemove) {
+        await this.destroy(id);
+        return;
+      }
       const delay = restartDelay(r.hostConfig.RestartPolicy, code, r.restartCount, r.manuallyStopped);
       if (delay !== null) this.scheduleRestart(r, delay);
     } finally {
@@ -525,7 +729,12 @@ export class ContainerService implements ContainerDirectory {
         log.warn('restart failed', { id: r.id, error: e.message });
         const again = this.cache.get(r.id);
         if (!again || again.manuallyStopped) return;
-        const d = restartDelay(again.hostConfig.RestartPolicy, again.state.ExitCode || 1, again.restartCount, again.manuallyStopped);
+        const d = restartDelay(
+          again.hostConfig.RestartPolicy,
+          again.state.ExitCode || 1,
+          again.restartCount,
+          again.manuallyStopped,
+        );
         if (d !== null) this.scheduleRestart(again, d);
       });
     }, delay);
@@ -535,16 +744,26 @@ export class ContainerService implements ContainerDirectory {
   private notify(id: string, conditions: WaitCondition[], code: number): void {
     const list = this.waiters.get(id);
     if (!list) return;
-    const keep = list.filter((w) => { if (conditions.includes(w.condition)) { w.resolve(code); return false; } return true; });
-    if (keep.length) this.waiters.set(id, keep); else this.waiters.delete(id);
+    const keep = list.filter((w) => {
+      if (conditions.includes(w.condition)) {
+        w.resolve(code);
+        return false;
+      }
+      return true;
+    });
+    if (keep.length) this.waiters.set(id, keep);
+    else this.waiters.delete(id);
   }
 
   /** Resolves with the exit code when the condition holds (docker's /wait). */
   wait(ref: string, condition: WaitCondition): { promise: Promise<number>; cancel: () => void } {
     const r = this.lookup(ref);
-    if (condition === 'not-running' && !r.state.Running && r.state.Status !== 'restarting') return { promise: Promise.resolve(r.state.ExitCode), cancel: () => {} };
+    if (condition === 'not-running' && !r.state.Running && r.state.Status !== 'restarting')
+      return { promise: Promise.resolve(r.state.ExitCode), cancel: () => {} };
     let w!: Waiter;
-    const promise = new Promise<number>((resolve) => { w = { condition, resolve }; });
+    const promise = new Promise<number>((resolve) => {
+      w = { condition, resolve };
+    });
     this.addWaiter(r.id, w);
     return { promise, cancel: () => this.dropWaiter(r.id, w) };
   }
@@ -567,8 +786,20 @@ export class ContainerService implements ContainerDirectory {
     const r = this.cache.get(id);
     if (!r?.state.Running) return Promise.resolve(true);
     return new Promise((resolve) => {
-      const w: Waiter = { condition: 'next-exit', resolve: () => { clearTimeout(t); resolve(true); } };
-      const t = setTimeout(() => { this.dropWaiter(id, w); resolve(false); }, ms < 0 ? 2 ** 31 - 1 : ms);
+      const w: Waiter = {
+        condition: 'next-exit',
+        resolve: () => {
+          clearTimeout(t);
+          resolve(true);
+        },
+      };
+      const t = setTimeout(
+        () => {
+          this.dropWaiter(id, w);
+          resolve(false);
+        },
+        ms < 0 ? 2 ** 31 - 1 : ms,
+      );
       this.addWaiter(id, w);
     });
   }
@@ -597,23 +828,34 @@ export class ContainerService implements ContainerDirectory {
     if (await this.waitExit(r.id, t * 1000)) return;
     log.info('container did not stop in time; killing it', { id: r.id, timeout: t });
     await this.runc.kill(r.id, 'KILL').catch(() => undefined);
-    if (!(await this.waitExit(r.id, 30_000))) throw new Internal(`cannot stop container ${ref}: it did not exit after SIGKILL`);
+    if (!(await this.waitExit(r.id, 30_000)))
+      throw new Internal(`cannot stop container ${ref}: it did not exit after SIGKILL`);
   }
 
   async kill(ref: string, signal = 'KILL'): Promise<void> {
     const r = this.lookup(ref);
     const sig = signalNumber(signal);
     if (!r.state.Running) throw new Conflict(`Cannot kill container: ${ref}: Container ${r.id} is not running`);
-    if (sig === 9 || sig === signalNumber(r.config.StopSignal ?? 'SIGTERM')) { r.manuallyStopped = true; this.save(r); }
+    if (sig === 9 || sig === signalNumber(r.config.StopSignal ?? 'SIGTERM')) {
+      r.manuallyStopped = true;
+      this.save(r);
+    }
     if (r.state.Paused && sig === 9) await this.runc.resume(r.id).catch(() => undefined);
-    await this.runc.kill(r.id, String(sig)).catch((e: Error) => { throw new Internal(`Cannot kill container: ${ref}: ${e.message}`); });
+    await this.runc.kill(r.id, String(sig)).catch((e: Error) => {
+      throw new Internal(`Cannot kill container: ${ref}: ${e.message}`);
+    });
     if (sig === 9) await this.waitExit(r.id, 10_000);
   }
 
   async restart(ref: string, timeoutSec?: number, signal?: string): Promise<void> {
     const r = this.lookup(ref);
-    if (r.state.Running) await this.stop(ref, timeoutSec, signal).catch((e) => { if (!(e instanceof NotModified)) throw e; });
-    await this.start(r.id).catch((e) => { if (!(e instanceof NotModified)) throw e; });
+    if (r.state.Running)
+      await this.stop(ref, timeoutSec, signal).catch((e) => {
+        if (!(e instanceof NotModified)) throw e;
+      });
+    await this.start(r.id).catch((e) => {
+      if (!(e instanceof NotModified)) throw e;
+    });
   }
 
   async pause(ref: string): Promise<void> {
@@ -638,7 +880,10 @@ export class ContainerService implements ContainerDirectory {
   async remove(ref: string, force: boolean, removeVolumes = false): Promise<void> {
     const r = this.lookup(ref);
     if (r.state.Running || r.state.Status === 'restarting') {
-      if (!force) throw new Conflict(`You cannot remove a running container ${r.id}. Stop the container before attempting removal or force remove`);
+      if (!force)
+        throw new Conflict(
+          `You cannot remove a running container ${r.id}. Stop the container before attempting removal or force remove`,
+        );
       r.manuallyStopped = true;
       this.save(r);
       if (r.state.Running) {
@@ -657,7 +902,9 @@ export class ContainerService implements ContainerDirectory {
     r.state = { ...r.state, Status: 'removing' };
     await this.teardown(id);
     await this.network.remove(r).catch((e: Error) => log.warn('network remove failed', { id, error: e.message }));
-    await this.snapshots.remove(id).catch((e: Error) => { if (!(e instanceof NotFound)) log.warn('snapshot remove failed', { id, error: e.message }); });
+    await this.snapshots.remove(id).catch((e: Error) => {
+      if (!(e instanceof NotFound)) log.warn('snapshot remove failed', { id, error: e.message });
+    });
     rmSync(this.paths.data(id), { recursive: true, force: true });
     this.db.prepare('DELETE FROM containers WHERE id = ?').run(id);
     this.cache.delete(id);
@@ -665,12 +912,15 @@ export class ContainerService implements ContainerDirectory {
     if (removeVolumes || r.hostConfig.AutoRemove) {
       for (const m of r.mounts ?? []) {
         if (m.Type !== 'volume' || !m.anonymous || !m.Name) continue;
-        await this.volumes.remove(m.Name, false).catch((e: Error) => log.info('anonymous volume kept', { volume: m.Name, reason: e.message }));
+        await this.volumes
+          .remove(m.Name, false)
+          .catch((e: Error) => log.info('anonymous volume kept', { volume: m.Name, reason: e.message }));
       }
     }
     this.publish(r, 'destroy');
     // Layers of an image deleted (rmi -f) while this container used it can go now.
-    if (!this.images.byId(r.imageId)) void this.images.gcLayers().catch((e: Error) => log.warn('layer gc failed', { error: e.message }));
+    if (!this.images.byId(r.imageId))
+      void this.images.gcLayers().catch((e: Error) => log.warn('layer gc failed', { error: e.message }));
     this.notify(id, ['next-exit', 'not-running', 'removed'], r.state.ExitCode);
   }
 
@@ -683,9 +933,13 @@ export class ContainerService implements ContainerDirectory {
     return this.serial(r0.id, async () => {
       const r = this.cache.get(r0.id);
       if (!r) throw new NotFound(`No such container: ${ref}`);
-      const plan = planUpdate(r.hostConfig, body, hostResources(), r.id, (hc) => validateMemory(hc, { swapLimit: swapAccounting() }));
+      const plan = planUpdate(r.hostConfig, body, hostResources(), r.id, (hc) =>
+        validateMemory(hc, { swapLimit: swapAccounting() }),
+      );
       if (plan.runc && (r.state.Running || r.state.Paused)) {
-        await this.runc.update(r.id, plan.runc).catch((e: Error) => { throw new Internal(`Cannot update container ${r.id}: ${e.message}`); });
+        await this.runc.update(r.id, plan.runc).catch((e: Error) => {
+          throw new Internal(`Cannot update container ${r.id}: ${e.message}`);
+        });
       }
       r.hostConfig = plan.hostConfig;
       this.save(r);
@@ -699,7 +953,10 @@ export class ContainerService implements ContainerDirectory {
     const name = validateName(newName);
     if (name === r.name) throw new InvalidArgument(`Renaming a container with the same name as its current name`);
     const holder = this.tryLookup(name);
-    if (holder && holder.name === name) throw new Conflict(`Conflict. The container name "/${name}" is already in use by container "${holder.id}". You have to remove (or rename) that container to be able to reuse that name.`);
+    if (holder && holder.name === name)
+      throw new Conflict(
+        `Conflict. The container name "/${name}" is already in use by container "${holder.id}". You have to remove (or rename) that container to be able to reuse that name.`,
+      );
     const old = r.name;
     r.name = name;
     this.save(r);
@@ -724,12 +981,17 @@ export class ContainerService implements ContainerDirectory {
 
   /** A running container joined one more network (POST /networks/{id}/connect): best effort on its hosts and resolv.conf. */
   joinedNetwork(id: string, change: { address: string; dnsServer?: string }): void {
-    const r = this.cache.get(id); if (!r) return;
+    const r = this.cache.get(id);
+    if (!r) return;
     const dir = this.paths.data(id);
     try {
-      if (existsSync(join(dir, 'hosts'))) appendFileSync(join(dir, 'hosts'), `${change.address}\t${r.config.Hostname}\n`);
-      if (change.dnsServer && existsSync(join(dir, 'resolv.conf'))) writeFileSync(join(dir, 'resolv.conf'), resolvConf(r, change.dnsServer, hostResolvConf()));
-    } catch (e) { log.warn('container files not updated for a new network', { id, error: (e as Error).message }); }
+      if (existsSync(join(dir, 'hosts')))
+        appendFileSync(join(dir, 'hosts'), `${change.address}\t${r.config.Hostname}\n`);
+      if (change.dnsServer && existsSync(join(dir, 'resolv.conf')))
+        writeFileSync(join(dir, 'resolv.conf'), resolvConf(r, change.dnsServer, hostResolvConf()));
+    } catch (e) {
+      log.warn('container files not updated for a new network', { id, error: (e as Error).message });
+    }
   }
 
   // ---- streams ------------------------------------------------------------------------------------
@@ -737,16 +999,28 @@ export class ContainerService implements ContainerDirectory {
   /** `-u` resolved against the container's own /etc/passwd and /etc/group (rootfs mounted). */
   userIn(id: string, spec: string): ResolvedUser {
     const rootfs = join(this.paths.data(id), 'rootfs');
-    return containerUser(spec, readIfExists(join(rootfs, 'etc/passwd')), readIfExists(join(rootfs, 'etc/group')), (this.cache.get(id)?.hostConfig.GroupAdd as string[] | null | undefined) ?? []);
+    return containerUser(
+      spec,
+      readIfExists(join(rootfs, 'etc/passwd')),
+      readIfExists(join(rootfs, 'etc/group')),
+      (this.cache.get(id)?.hostConfig.GroupAdd as string[] | null | undefined) ?? [],
+    );
   }
 
-  attachPath(id: string): string { return join(this.paths.socks, id.slice(0, 32), 'attach'); }
+  attachPath(id: string): string {
+    return join(this.paths.socks, id.slice(0, 32), 'attach');
+  }
 
   /** Attaches a hijacked client connection; connects now if running, else at the next start. */
   /** `detachKeys` (detachKeysFor) are watched for on a tty container's stdin, as dockerd does. */
   async attach(ref: string, client: Duplex, opts: Omit<AttachOptions, 'tty'>): Promise<AttachBridge> {
     const r = this.lookup(ref);
-    const bridge = new AttachBridge(client, { ...opts, tty: r.config.Tty, stdin: opts.stdin && r.config.OpenStdin, detachKeys: r.config.Tty ? opts.detachKeys : undefined });
+    const bridge = new AttachBridge(client, {
+      ...opts,
+      tty: r.config.Tty,
+      stdin: opts.stdin && r.config.OpenStdin,
+      detachKeys: r.config.Tty ? opts.detachKeys : undefined,
+    });
     if (r.state.Running && !this.busy.has(r.id)) {
       await bridge.connect(this.attachPath(r.id)).catch(() => bridge.endClient());
     } else {
@@ -782,9 +1056,13 @@ export class ContainerService implements ContainerDirectory {
     return (await this.sizeRw(id)) + logDiskUsage(this.paths.data(id));
   }
 
-  logPath(id: string): string { return join(this.paths.data(id), 'ctr.log'); }
+  logPath(id: string): string {
+    return join(this.paths.data(id), 'ctr.log');
+  }
   /** Whether --memory-swap can be enforced on this host (docker info's SwapLimit). */
-  swapLimit(): boolean { return swapAccounting(); }
+  swapLimit(): boolean {
+    return swapAccounting();
+  }
 
   /**
    * The container's filesystem for `export`: its mounted rootfs when running, else a read-only
@@ -804,7 +1082,13 @@ export class ContainerService implements ContainerDirectory {
       rmSync(dir, { recursive: true, force: true });
       throw e;
     }
-    return { dir, release: async () => { await unmount(dir); rmSync(dir, { recursive: true, force: true }); } };
+    return {
+      dir,
+      release: async () => {
+        await unmount(dir);
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
   }
 
   /** The container's changes as an uncompressed layer tar (commit, build), without the runtime's mount points. */
@@ -827,7 +1111,11 @@ export class ContainerService implements ContainerDirectory {
   /** inspect's GraphDriver.Data, read from the snapshot's mounts (overlay2's field names). */
   async graphDriver(id: string): Promise<Record<string, string>> {
     let mounts: Mount[] = [];
-    try { mounts = await this.snapshots.mounts(id); } catch { /* no snapshot (a broken record) */ }
+    try {
+      mounts = await this.snapshots.mounts(id);
+    } catch {
+      /* no snapshot (a broken record) */
+    }
     const data: Record<string, string> = { MergedDir: join(this.paths.data(id), 'rootfs') };
     for (const m of mounts) {
       if (m.type === 'bind') data.UpperDir = m.source;
@@ -845,7 +1133,9 @@ export class ContainerService implements ContainerDirectory {
     const r = this.lookup(ref);
     if (!r.state.Running) throw new Conflict(`Container ${r.id} is not running`);
     const args = psArgs.trim() ? psArgs.trim().split(/\s+/) : ['-ef'];
-    const out = await this.runc.ps(r.id, args).catch((e: Error) => { throw new Internal(e.message); });
+    const out = await this.runc.ps(r.id, args).catch((e: Error) => {
+      throw new Internal(e.message);
+    });
     const lines = out.split('\n').filter((l) => l.trim());
     if (!lines.length) return { Titles: [], Processes: [] };
     const titles = lines[0].trim().split(/\s+/);
@@ -862,7 +1152,10 @@ export class ContainerService implements ContainerDirectory {
   async reconcile(): Promise<void> {
     this.watchExits();
     for (const r of [...this.cache.values()]) {
-      if (r.state.Status === 'removing') { await this.destroy(r.id); continue; }
+      if (r.state.Status === 'removing') {
+        await this.destroy(r.id);
+        continue;
+      }
       if (r.state.Running) {
         const exitFile = join(this.paths.exits, r.id);
         if (existsSync(exitFile) || !r.conmonPid || !alive(r.conmonPid)) await this.handleExit(r.id);
@@ -875,28 +1168,55 @@ export class ContainerService implements ContainerDirectory {
 
   async shutdown(): Promise<void> {
     this.watcher?.close();
-    for (const t of this.timers) { clearTimeout(t); clearInterval(t); }
+    for (const t of this.timers) {
+      clearTimeout(t);
+      clearInterval(t);
+    }
     for (const set of this.pendingAttach.values()) for (const b of set) b.endClient();
     await Promise.allSettled([...this.busy.values()]);
   }
 }
 
-function initialRecordFields(id: string, name: string, imageId: string, m: ReturnType<typeof mergeConfig>): Omit<ContainerRecord, 'state'> {
-  return { id, name, created: nowNano(), imageId, path: m.path, args: m.args, config: m.config, hostConfig: m.hostConfig, restartCount: 0, manuallyStopped: false, conmonPid: 0 };
+function initialRecordFields(
+  id: string,
+  name: string,
+  imageId: string,
+  m: ReturnType<typeof mergeConfig>,
+): Omit<ContainerRecord, 'state'> {
+  return {
+    id,
+    name,
+    created: nowNano(),
+    imageId,
+    path: m.path,
+    args: m.args,
+    config: m.config,
+    hostConfig: m.hostConfig,
+    restartCount: 0,
+    manuallyStopped: false,
+    conmonPid: 0,
+  };
 }
 
 function readIfExists(p: string): string | null {
-  try { return readFileSync(p, 'utf8'); } catch { return null; }
+  try {
+    return readFileSync(p, 'utf8');
+  } catch {
+    return null;
+  }
 }
 
 /** When conmon wrote the exit file: the real end of the container, even if the daemon was down. */
 function exitTime(path: string): string {
-  try { return isoFromNs(statSync(path, { bigint: true }).mtimeNs); } catch { return nowNano(); }
+  try {
+    return isoFromNs(statSync(path, { bigint: true }).mtimeNs);
+  } catch {
+    return nowNano();
+  }
 }
-
 
 function initBinary(): string | undefined {
-  for (const p of ['/usr/libexec/docker/docker-init', '/usr/bin/tini-static', '/usr/bin/tini', '/sbin/tini']) if (existsSync(p)) return p;
+  for (const p of ['/usr/libexec/docker/docker-init', '/usr/bin/tini-static', '/usr/bin/tini', '/sbin/tini'])
+    if (existsSync(p)) return p;
   throw new InvalidArgument('--init needs an init binary on the host: apt-get install tini');
 }
-

@@ -36,13 +36,20 @@ export class StatsService {
 
   constructor(private readonly containers: StatsSource) {}
 
-  private running(r: ContainerRecord): boolean { return r.state.Running && r.state.Status !== 'restarting'; }
+  private running(r: ContainerRecord): boolean {
+    return r.state.Running && r.state.Status !== 'restarting';
+  }
 
   /** Reads the container now; null when its cgroup is gone. */
   private sample(r: ContainerRecord): Sample | null {
     const cg = readCgroup(`/cocon/${r.id}`);
     if (!cg) return null;
-    const s: Sample = { time: nowNano(), cgroup: cg, procStat: procStat(), netDev: r.hostConfig.NetworkMode === 'host' ? null : netDev(r.state.Pid) };
+    const s: Sample = {
+      time: nowNano(),
+      cgroup: cg,
+      procStat: procStat(),
+      netDev: r.hostConfig.NetworkMode === 'host' ? null : netDev(r.state.Pid),
+    };
     this.last.set(r.id, { at: Date.now(), sample: s });
     if (this.last.size > 4096) this.prune();
     return s;
@@ -92,8 +99,15 @@ export class StatsService {
     let pre: Sample | null = this.recent(id);
     const tick = () => {
       const r = this.containers.tryLookup(id);
-      if (!r) { clearInterval(t); gone(); return; }
-      if (!this.running(r)) { pre = null; return; }
+      if (!r) {
+        clearInterval(t);
+        gone();
+        return;
+      }
+      if (!this.running(r)) {
+        pre = null;
+        return;
+      }
       const cur = this.sample(r);
       if (!cur) return;
       emit(this.json(r, cur, pre));

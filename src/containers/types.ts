@@ -22,7 +22,8 @@ export interface ContainerState {
 }
 
 /** Docker's container Config (create body minus HostConfig/NetworkingConfig). */
-export interface ContainerConfig extends Omit<ImageConfig, 'Cmd' | 'Entrypoint' | 'Env' | 'WorkingDir' | 'User' | 'Labels'> {
+export interface ContainerConfig
+  extends Omit<ImageConfig, 'Cmd' | 'Entrypoint' | 'Env' | 'WorkingDir' | 'User' | 'Labels'> {
   Hostname: string;
   Domainname: string;
   User: string;
@@ -43,7 +44,10 @@ export interface ContainerConfig extends Omit<ImageConfig, 'Cmd' | 'Entrypoint' 
   MacAddress?: string;
 }
 
-export interface RestartPolicy { Name: '' | 'no' | 'always' | 'unless-stopped' | 'on-failure'; MaximumRetryCount: number }
+export interface RestartPolicy {
+  Name: '' | 'no' | 'always' | 'unless-stopped' | 'on-failure';
+  MaximumRetryCount: number;
+}
 
 /** The subset of Docker's HostConfig that cocon acts on; unknown fields are kept as given. */
 export interface HostConfig {
@@ -78,8 +82,8 @@ export interface HostConfig {
 
 export interface ContainerRecord {
   id: string;
-  name: string;            // without the leading "/"
-  created: string;         // RFC3339Nano
+  name: string; // without the leading "/"
+  created: string; // RFC3339Nano
   imageId: string;
   path: string;
   args: string[];
@@ -97,5 +101,17 @@ export interface ContainerRecord {
 export const ZERO_TIME = '0001-01-01T00:00:00Z';
 
 export function initialState(): ContainerState {
-  return { Status: 'created', Running: false, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: 0, ExitCode: 0, Error: '', StartedAt: ZERO_TIME, FinishedAt: ZERO_TIME };
+  return {
+    Status: 'created',
+    Running: false,
+    Paused: false,
+    Restarting: false,
+    OOMKilled: false,
+    Dead: false,
+    Pid: 0,
+    ExitCode: 0,
+    Error: '',
+    StartedAt: ZERO_TIME,
+    FinishedAt: ZERO_TIME,
+  };
 }

@@ -22,11 +22,21 @@ export interface ResolvedUser {
  * `-u SPEC` and `--group-add` against the container's /etc/passwd and /etc/group text (null when
  * absent), with core/users.ts's rules. An unknown user or group is InvalidArgument.
  */
-export function containerUser(spec: string, passwd: string | null, group: string | null, groupAdd: readonly string[] = []): ResolvedUser {
+export function containerUser(
+  spec: string,
+  passwd: string | null,
+  group: string | null,
+  groupAdd: readonly string[] = [],
+): ResolvedUser {
   const groups = group === null ? [] : parseGroup(group);
   try {
     const u = resolveUser(spec, passwd === null ? [] : parsePasswd(passwd), groups);
-    return { uid: u.uid, gid: u.gid, additionalGids: [...new Set([...u.groups, ...resolveGroupAdd(groupAdd, groups)])], home: u.home };
+    return {
+      uid: u.uid,
+      gid: u.gid,
+      additionalGids: [...new Set([...u.groups, ...resolveGroupAdd(groupAdd, groups)])],
+      home: u.home,
+    };
   } catch (e) {
     throw e instanceof UserLookupError ? new InvalidArgument(e.message) : e;
   }
@@ -59,14 +69,21 @@ export function parseEnvList(list: readonly string[]): Map<string, string | unde
  * docker's ReplaceOrAppendEnvValues (the process env); with `keepBare` (the stored Config.Env,
  * as docker keeps it) it is kept as given in place of the key.
  */
-export function mergeEnv(imageEnv: readonly string[], userEnv: readonly string[], opts: { keepBare?: boolean } = {}): string[] {
+export function mergeEnv(
+  imageEnv: readonly string[],
+  userEnv: readonly string[],
+  opts: { keepBare?: boolean } = {},
+): string[] {
   const out: Array<string | null> = [];
   const index = new Map<string, number>();
   const put = (kv: string, user: boolean): void => {
     const k = envKey(kv);
     const at = index.get(k);
     if (!kv.includes('=') && !(opts.keepBare && user)) {
-      if (at !== undefined && user) { out[at] = null; index.delete(k); }
+      if (at !== undefined && user) {
+        out[at] = null;
+        index.delete(k);
+      }
       return;
     }
     if (at === undefined) {

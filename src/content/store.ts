@@ -9,7 +9,23 @@
 //    sweepIngests() at start), never a half blob under a real digest.
 //  - read/readBytes/exists/size/delete work on committed blobs; read of a missing blob throws NotFound.
 import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { createReadStream, createWriteStream, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, existsSync, readdirSync, writeSync, type WriteStream } from 'node:fs';
+import {
+  createReadStream,
+  createWriteStream,
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+  existsSync,
+  readdirSync,
+  writeSync,
+  type WriteStream,
+} from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Internal, InvalidArgument, NotFound } from '../core/errors.js';
@@ -28,7 +44,11 @@ export function sha256Digest(data: Buffer | string): string {
 
 function fsyncPath(path: string): void {
   const fd = openSync(path, 'r');
-  try { fsyncSync(fd); } finally { closeSync(fd); }
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**
@@ -45,7 +65,10 @@ export class Ingest {
   private closed = false;
   private done = false;
 
-  constructor(private readonly store: ContentStore, private readonly tmpPath: string) {}
+  constructor(
+    private readonly store: ContentStore,
+    private readonly tmpPath: string,
+  ) {}
 
   private sink(): WriteStream {
     if (this.closed) throw new Internal('ingest already closed');
@@ -53,7 +76,10 @@ export class Ingest {
       // opened now, not lazily: abort() must never race a pending open that would re-create the file
       this.out = createWriteStream('', { fd: openSync(this.tmpPath, 'a', 0o600) });
       // a write error wakes a waiting append() and fails the next one
-      this.out.on('error', (e) => { this.failed = e; this.out?.emit('drain'); });
+      this.out.on('error', (e) => {
+        this.failed = e;
+        this.out?.emit('drain');
+      });
     }
     return this.out;
   }
@@ -65,7 +91,9 @@ export class Ingest {
     this.hash.update(chunk);
     this.bytes += chunk.length;
     if (out.write(chunk)) return;
-    await new Promise<void>((resolve, reject) => out.once('drain', () => (this.failed ? reject(this.failed) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      out.once('drain', () => (this.failed ? reject(this.failed) : resolve())),
+    );
   }
 
   /** Appends a whole stream. */
@@ -73,7 +101,9 @@ export class Ingest {
     for await (const chunk of src) await this.append(chunk as Buffer);
   }
 
-  get size(): number { return this.bytes; }
+  get size(): number {
+    return this.bytes;
+  }
 
   /** The digest of everything written so far. */
   digest(): string {
@@ -102,7 +132,9 @@ export class Ingest {
     try {
       const b = Buffer.alloc(n);
       return b.subarray(0, readSync(fd, b, 0, n, 0));
-    } finally { closeSync(fd); }
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /**
@@ -110,9 +142,18 @@ export class Ingest {
    * skips the fsyncs for bulk layer blobs that are re-verifiable (a crash may then leave a damaged
    * blob under its digest, which verification detects; push re-hashes what it sends).
    */
-  async commit(expected?: string, size?: number, opts: { sync?: boolean } = {}): Promise<{ digest: string; size: number }> {
+  async commit(
+    expected?: string,
+    size?: number,
+    opts: { sync?: boolean } = {},
+  ): Promise<{ digest: string; size: number }> {
     if (this.done) throw new Internal('ingest already finished');
-    try { await this.close(); } catch (e) { this.abort(); throw e; }
+    try {
+      await this.close();
+    } catch (e) {
+      this.abort();
+      throw e;
+    }
     const digest = this.digest();
     if (size !== undefined && size !== this.bytes) {
       this.abort();
@@ -125,7 +166,10 @@ export class Ingest {
     this.done = true;
     const sync = opts.sync ?? true;
     const dest = this.store.path(digest);
-    if (existsSync(dest)) { rmSync(this.tmpPath, { force: true }); return { digest, size: this.bytes }; }
+    if (existsSync(dest)) {
+      rmSync(this.tmpPath, { force: true });
+      return { digest, size: this.bytes };
+    }
     if (sync) fsyncPath(this.tmpPath);
     renameSync(this.tmpPath, dest);
     if (sync) fsyncPath(this.store.blobDir);
@@ -151,12 +195,20 @@ export class ContentStore {
     mkdirSync(this.ingestDir, { recursive: true, mode: 0o700 });
   }
 
-  path(digest: string): string { return join(this.blobDir, hexOf(digest)); }
+  path(digest: string): string {
+    return join(this.blobDir, hexOf(digest));
+  }
 
-  exists(digest: string): boolean { return existsSync(this.path(digest)); }
+  exists(digest: string): boolean {
+    return existsSync(this.path(digest));
+  }
 
   size(digest: string): number {
-    try { return statSync(this.path(digest)).size; } catch { throw new NotFound(`content ${digest}: not found`); }
+    try {
+      return statSync(this.path(digest)).size;
+    } catch {
+      throw new NotFound(`content ${digest}: not found`);
+    }
   }
 
   /** Opens a new ingest (a temp file in ingest/). */
@@ -171,7 +223,10 @@ export class ContentStore {
     const w = this.begin();
     try {
       await w.write(src);
-    } catch (e) { w.abort(); throw e; }
+    } catch (e) {
+      w.abort();
+      throw e;
+    }
     return await w.commit(expected);
   }
 
@@ -179,7 +234,8 @@ export class ContentStore {
   putBytes(data: Buffer | string, expected?: string): string {
     const buf = typeof data === 'string' ? Buffer.from(data) : data;
     const digest = sha256Digest(buf);
-    if (expected && expected !== digest) throw new InvalidArgument(`unexpected digest: expected ${expected}, got ${digest}`);
+    if (expected && expected !== digest)
+      throw new InvalidArgument(`unexpected digest: expected ${expected}, got ${digest}`);
     const dest = this.path(digest);
     if (existsSync(dest)) return digest;
     const tmp = join(this.ingestDir, `${Date.now()}-${randomBytes(8).toString('hex')}`);
@@ -188,7 +244,9 @@ export class ContentStore {
       let off = 0;
       while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
       fsyncSync(fd);
-    } finally { closeSync(fd); }
+    } finally {
+      closeSync(fd);
+    }
     renameSync(tmp, dest);
     fsyncPath(this.blobDir);
     return digest;
@@ -200,10 +258,16 @@ export class ContentStore {
   }
 
   readBytes(digest: string): Buffer {
-    try { return readFileSync(this.path(digest)); } catch { throw new NotFound(`content ${digest}: not found`); }
+    try {
+      return readFileSync(this.path(digest));
+    } catch {
+      throw new NotFound(`content ${digest}: not found`);
+    }
   }
 
-  delete(digest: string): void { rmSync(this.path(digest), { force: true }); }
+  delete(digest: string): void {
+    rmSync(this.path(digest), { force: true });
+  }
 
   /** Removes leftovers of interrupted ingests (call at daemon start, before any ingest). */
   sweepIngests(): void {

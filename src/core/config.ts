@@ -2,12 +2,12 @@
 // (src/daemon/config.ts) resolves its command-line flags into a DaemonConfig; services only read it.
 
 export interface DaemonConfig {
-  dataRoot: string;      // --data-root (default /var/lib/cocon)
-  execRoot: string;      // --exec-root (default /run/cocon)
-  socketPath: string;    // -H/--host unix:///path (the only listener: tcp:// is refused) (default <exec-root>/cocon.sock when exec-root given, else /run/cocon/cocon.sock)
-  pidFile: string;       // --pidfile (default <exec-root>/cocon.pid)
-  runtime: string;       // --default-runtime / --runtime name (runc)
-  runtimePath: string;   // the runtime binary
+  dataRoot: string; // --data-root (default /var/lib/cocon)
+  execRoot: string; // --exec-root (default /run/cocon)
+  socketPath: string; // -H/--host unix:///path (the only listener: tcp:// is refused) (default <exec-root>/cocon.sock when exec-root given, else /run/cocon/cocon.sock)
+  pidFile: string; // --pidfile (default <exec-root>/cocon.pid)
+  runtime: string; // --default-runtime / --runtime name (runc)
+  runtimePath: string; // the runtime binary
   conmonPath: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   insecureRegistries: string[]; // --insecure-registry (repeatable; host[:port] or CIDR); loopback is always insecure

@@ -19,12 +19,25 @@ export class EventBus extends EventEmitter {
 
   publish(type: EngineEvent['Type'], action: string, id: string, attributes: Record<string, string> = {}): void {
     const now = Date.now();
-    const ev: EngineEvent = { Type: type, Action: action, Actor: { ID: id, Attributes: attributes }, scope: 'local', time: Math.floor(now / 1000), timeNano: now * 1e6 };
-    if (type === 'container' || type === 'image') { ev.status = action; ev.id = id; if (attributes.image) ev.from = attributes.image; }
+    const ev: EngineEvent = {
+      Type: type,
+      Action: action,
+      Actor: { ID: id, Attributes: attributes },
+      scope: 'local',
+      time: Math.floor(now / 1000),
+      timeNano: now * 1e6,
+    };
+    if (type === 'container' || type === 'image') {
+      ev.status = action;
+      ev.id = id;
+      if (attributes.image) ev.from = attributes.image;
+    }
     this.history.push(ev);
     if (this.history.length > 1000) this.history.splice(0, this.history.length - 1000);
     this.emit('event', ev);
   }
 
-  since(timeSec: number): EngineEvent[] { return this.history.filter((e) => e.time >= timeSec); }
+  since(timeSec: number): EngineEvent[] {
+    return this.history.filter((e) => e.time >= timeSec);
+  }
 }

@@ -16,11 +16,16 @@ export function parseFilters(raw: string | null | undefined): Filters {
   const out: Filters = new Map();
   if (!raw) return out;
   let j: unknown;
-  try { j = JSON.parse(raw); } catch { throw new InvalidArgument(`invalid filter: ${raw}`); }
+  try {
+    j = JSON.parse(raw);
+  } catch {
+    throw new InvalidArgument(`invalid filter: ${raw}`);
+  }
   if (!j || typeof j !== 'object' || Array.isArray(j)) throw new InvalidArgument(`invalid filter: ${raw}`);
   for (const [k, v] of Object.entries(j as Record<string, unknown>)) {
-    if (Array.isArray(v) && v.every((x) => typeof x === 'string')) out.set(k, [...v as string[]]);
-    else if (v && typeof v === 'object' && !Array.isArray(v) && Object.values(v).every((b) => typeof b === 'boolean')) out.set(k, Object.keys(v));
+    if (Array.isArray(v) && v.every((x) => typeof x === 'string')) out.set(k, [...(v as string[])]);
+    else if (v && typeof v === 'object' && !Array.isArray(v) && Object.values(v).every((b) => typeof b === 'boolean'))
+      out.set(k, Object.keys(v));
     else throw new InvalidArgument(`invalid filter: ${raw}`);
   }
   return out;
@@ -51,7 +56,10 @@ export function labelMatches(labels: Readonly<Record<string, string>> | null | u
  * Docker's `label` filter: every value must match (ANDed); no values matches everything.
  * `label!` values: none may match.
  */
-export function labelsMatch(labels: Readonly<Record<string, string>> | null | undefined, f: Filters | Record<string, string[]>): boolean {
+export function labelsMatch(
+  labels: Readonly<Record<string, string>> | null | undefined,
+  f: Filters | Record<string, string[]>,
+): boolean {
   const get = (k: string) => (f instanceof Map ? f.get(k) : f[k]) ?? [];
   if (!get('label').every((w) => labelMatches(labels, w))) return false;
   if (get('label!').some((w) => labelMatches(labels, w))) return false;
@@ -77,7 +85,8 @@ export function portFilterKeys(key: string, values: readonly string[]): Set<stri
   const out = new Set<string>();
   for (const v of values) {
     const m = /^(\d{1,5})(?:-(\d{1,5}))?(?:\/(tcp|udp|sctp))?$/.exec(v.trim());
-    const lo = m ? Number(m[1]) : NaN; const hi = m?.[2] ? Number(m[2]) : lo;
+    const lo = m ? Number(m[1]) : NaN;
+    const hi = m?.[2] ? Number(m[2]) : lo;
     if (!m || lo < 1 || hi > 65535 || hi < lo) throw new InvalidArgument(`invalid filter '${key}=${v}'`);
     for (let p = lo; p <= hi; p++) out.add(`${p}/${m[3] ?? 'tcp'}`);
   }

@@ -3,7 +3,9 @@ const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 } as const;
 export type Level = keyof typeof LEVELS;
 let threshold: number = LEVELS.info;
 
-export function setLogLevel(l: Level): void { threshold = LEVELS[l]; }
+export function setLogLevel(l: Level): void {
+  threshold = LEVELS[l];
+}
 
 function emit(level: Level, msg: string, fields?: Record<string, unknown>): void {
   if (LEVELS[level] < threshold) return;

@@ -7,8 +7,18 @@
 /** A spec that cannot be resolved (unknown name, id out of range): bad input, never a fault. */
 export class UserLookupError extends Error {}
 
-export interface PasswdEntry { name: string; uid: number; gid: number; home: string; shell: string }
-export interface GroupEntry { name: string; gid: number; members: string[] }
+export interface PasswdEntry {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+  shell: string;
+}
+export interface GroupEntry {
+  name: string;
+  gid: number;
+  members: string[];
+}
 
 export interface ResolvedUser {
   uid: number;
@@ -59,7 +69,14 @@ export function parseGroup(text: string): GroupEntry[] {
   for (const f of fields(text, 4)) {
     const gid = parseId(f[2]);
     if (gid === null) continue;
-    out.push({ name: f[0], gid, members: f[3].split(',').map((m) => m.trim()).filter(Boolean) });
+    out.push({
+      name: f[0],
+      gid,
+      members: f[3]
+        .split(',')
+        .map((m) => m.trim())
+        .filter(Boolean),
+    });
   }
   return out;
 }
@@ -89,7 +106,9 @@ export function resolveUser(spec: string, passwd: readonly PasswdEntry[], groups
   const uidArg = numericId(userArg);
   const gidArg = numericId(groupArg);
 
-  const entry = passwd.find((u) => (userArg === '' ? u.uid === 0 : uidArg !== null ? u.uid === uidArg : u.name === userArg));
+  const entry = passwd.find((u) =>
+    userArg === '' ? u.uid === 0 : uidArg !== null ? u.uid === uidArg : u.name === userArg,
+  );
   if (!entry && userArg !== '' && uidArg === null) {
     throw new UserLookupError(`unable to find user ${userArg}: no matching entries in passwd file`);
   }

@@ -3,7 +3,16 @@
 import { resolve, join } from 'node:path';
 import { ramInBytes } from '../units/go-units.js';
 import {
-  DEFAULT_PIDS_LIMIT, CONMON_PATH, DEFAULT_DATA_ROOT, DEFAULT_LOG_DRIVER, DEFAULT_EXEC_ROOT, DEFAULT_LOG_LEVEL, DEFAULT_RUNTIME, DEFAULT_SOCKET, RUNTIME_PATHS, type DaemonConfig,
+  DEFAULT_PIDS_LIMIT,
+  CONMON_PATH,
+  DEFAULT_DATA_ROOT,
+  DEFAULT_LOG_DRIVER,
+  DEFAULT_EXEC_ROOT,
+  DEFAULT_LOG_LEVEL,
+  DEFAULT_RUNTIME,
+  DEFAULT_SOCKET,
+  RUNTIME_PATHS,
+  type DaemonConfig,
 } from '../core/config.js';
 
 /** The refusal of every -H tcp:// value: nothing in cocon serves the API over TCP. */
@@ -16,8 +25,34 @@ export function socketFromHost(host: string): string {
   throw new Error(`unsupported host ${host}: only unix:///path sockets are served`);
 }
 
-export type DaemonFlags = Partial<Record<'dataRoot' | 'execRoot' | 'host' | 'pidFile' | 'runtime' | 'logLevel' | 'insecureRegistry' | 'bridge' | 'bip' | 'icc' | 'defaultAddressPool' | 'iptables' | 'logDriver' | 'logOpt'
-  | 'storageSize' | 'storageDevice' | 'storageOpt' | 'noNewPrivileges' | 'defaultPidsLimit' | 'tlsverify' | 'tlscacert' | 'tlscert' | 'tlskey', string>>;
+export type DaemonFlags = Partial<
+  Record<
+    | 'dataRoot'
+    | 'execRoot'
+    | 'host'
+    | 'pidFile'
+    | 'runtime'
+    | 'logLevel'
+    | 'insecureRegistry'
+    | 'bridge'
+    | 'bip'
+    | 'icc'
+    | 'defaultAddressPool'
+    | 'iptables'
+    | 'logDriver'
+    | 'logOpt'
+    | 'storageSize'
+    | 'storageDevice'
+    | 'storageOpt'
+    | 'noNewPrivileges'
+    | 'defaultPidsLimit'
+    | 'tlsverify'
+    | 'tlscacert'
+    | 'tlscert'
+    | 'tlskey',
+    string
+  >
+>;
 
 /**
  * -H values: at most one unix socket. Every tcp:// address is refused, with or without --tlsverify:
@@ -33,23 +68,36 @@ export function resolveHosts(hosts: string[], f: DaemonFlags): { unix?: string }
     unix = resolve(socketFromHost(h));
   }
   for (const k of ['tlsverify', 'tlscacert', 'tlscert', 'tlskey'] as const) {
-    if (f[k] !== undefined && !(k === 'tlsverify' && (f[k] === 'false' || f[k] === '0'))) throw new Error(`--${k}: ${TCP_UNSUPPORTED}, so there is no TLS to configure`);
+    if (f[k] !== undefined && !(k === 'tlsverify' && (f[k] === 'false' || f[k] === '0')))
+      throw new Error(`--${k}: ${TCP_UNSUPPORTED}, so there is no TLS to configure`);
   }
   return { unix };
 }
 
 export function resolveConfig(flags: DaemonFlags): DaemonConfig {
-  const bool = (v: string | undefined, name: string): boolean => { if (v === undefined || v === 'true' || v === '1') return true; if (v === 'false' || v === '0') return false; throw new Error(`invalid boolean value "${v}" for --${name}`); };
+  const bool = (v: string | undefined, name: string): boolean => {
+    if (v === undefined || v === 'true' || v === '1') return true;
+    if (v === 'false' || v === '0') return false;
+    throw new Error(`invalid boolean value "${v}" for --${name}`);
+  };
   const dataRoot = resolve(flags.dataRoot ?? DEFAULT_DATA_ROOT);
   const execRoot = resolve(flags.execRoot ?? DEFAULT_EXEC_ROOT);
   const hosts = resolveHosts((flags.host ?? '').split(',').filter(Boolean), flags);
   const socketPath = hosts.unix ?? (flags.execRoot ? join(execRoot, 'cocon.sock') : DEFAULT_SOCKET);
-  const size = (v: string, what: string): number => { try { return ramInBytes(v); } catch (e) { throw new Error(`invalid ${what} '${v}': ${(e as Error).message}`); } };
-  if (flags.storageSize && flags.storageDevice) throw new Error('--storage-size and --storage-device cannot be used together');
+  const size = (v: string, what: string): number => {
+    try {
+      return ramInBytes(v);
+    } catch (e) {
+      throw new Error(`invalid ${what} '${v}': ${(e as Error).message}`);
+    }
+  };
+  if (flags.storageSize && flags.storageDevice)
+    throw new Error('--storage-size and --storage-device cannot be used together');
   let defaultStorageSize = 0;
   for (const o of (flags.storageOpt ?? '').split(',').filter(Boolean)) {
     const [k, ...v] = o.split('=');
-    if (!['size', 'overlay2.size'].includes(k.trim().toLowerCase())) throw new Error(`--storage-opt: Unknown option ${k}`);
+    if (!['size', 'overlay2.size'].includes(k.trim().toLowerCase()))
+      throw new Error(`--storage-opt: Unknown option ${k}`);
     defaultStorageSize = size(v.join('='), '--storage-opt size');
   }
   const pids = flags.defaultPidsLimit ?? String(DEFAULT_PIDS_LIMIT);
@@ -64,18 +112,29 @@ export function resolveConfig(flags: DaemonFlags): DaemonConfig {
     logOpts[kv.slice(0, i)] = kv.slice(i + 1);
   }
   return {
-    logDriver: flags.logDriver || DEFAULT_LOG_DRIVER, logOpts,
-    dataRoot, execRoot, socketPath,
+    logDriver: flags.logDriver || DEFAULT_LOG_DRIVER,
+    logOpts,
+    dataRoot,
+    execRoot,
+    socketPath,
     pidFile: resolve(flags.pidFile ?? join(execRoot, 'cocon.pid')),
     runtime,
     runtimePath: Object.hasOwn(RUNTIME_PATHS, runtime) ? RUNTIME_PATHS[runtime] : runtime,
     conmonPath: CONMON_PATH,
     logLevel: level,
-    insecureRegistries: (flags.insecureRegistry ?? '').split(',').map((x) => x.trim()).filter(Boolean),
-    bridge: flags.bridge, bip: flags.bip, icc: bool(flags.icc, 'icc'), defaultAddressPool: flags.defaultAddressPool, iptables: bool(flags.iptables, 'iptables'),
+    insecureRegistries: (flags.insecureRegistry ?? '')
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean),
+    bridge: flags.bridge,
+    bip: flags.bip,
+    icc: bool(flags.icc, 'icc'),
+    defaultAddressPool: flags.defaultAddressPool,
+    iptables: bool(flags.iptables, 'iptables'),
     ...(flags.storageSize ? { storageSize: size(flags.storageSize, '--storage-size') } : {}),
     ...(flags.storageDevice ? { storageDevice: resolve(flags.storageDevice) } : {}),
-    defaultStorageSize, noNewPrivileges: flags.noNewPrivileges !== undefined && bool(flags.noNewPrivileges, 'no-new-privileges'),
+    defaultStorageSize,
+    noNewPrivileges: flags.noNewPrivileges !== undefined && bool(flags.noNewPrivileges, 'no-new-privileges'),
     defaultPidsLimit: Math.max(0, Number(pids)),
   };
 }

@@ -54,25 +54,59 @@ Options:
 
 export function parseDaemonFlags(argv: string[]): Record<string, string> {
   const names: Record<string, string> = {
-    '--data-root': 'dataRoot', '--exec-root': 'execRoot', '-H': 'host', '--host': 'host', '-p': 'pidFile', '--pidfile': 'pidFile',
-    '--default-runtime': 'runtime', '--runtime': 'runtime', '-l': 'logLevel', '--log-level': 'logLevel', '--insecure-registry': 'insecureRegistry',
-    '--bridge': 'bridge', '-b': 'bridge', '--bip': 'bip', '--icc': 'icc', '--default-address-pool': 'defaultAddressPool', '--iptables': 'iptables', '--log-driver': 'logDriver', '--log-opt': 'logOpt',
+    '--data-root': 'dataRoot',
+    '--exec-root': 'execRoot',
+    '-H': 'host',
+    '--host': 'host',
+    '-p': 'pidFile',
+    '--pidfile': 'pidFile',
+    '--default-runtime': 'runtime',
+    '--runtime': 'runtime',
+    '-l': 'logLevel',
+    '--log-level': 'logLevel',
+    '--insecure-registry': 'insecureRegistry',
+    '--bridge': 'bridge',
+    '-b': 'bridge',
+    '--bip': 'bip',
+    '--icc': 'icc',
+    '--default-address-pool': 'defaultAddressPool',
+    '--iptables': 'iptables',
+    '--log-driver': 'logDriver',
+    '--log-opt': 'logOpt',
     '--chroot-socket': 'chrootSocket',
-    '--storage-size': 'storageSize', '--storage-device': 'storageDevice', '--storage-opt': 'storageOpt', '--no-new-privileges': 'noNewPrivileges',
-    '--default-pids-limit': 'defaultPidsLimit', '--tlsverify': 'tlsverify', '--tlscacert': 'tlscacert', '--tlscert': 'tlscert', '--tlskey': 'tlskey',
+    '--storage-size': 'storageSize',
+    '--storage-device': 'storageDevice',
+    '--storage-opt': 'storageOpt',
+    '--no-new-privileges': 'noNewPrivileges',
+    '--default-pids-limit': 'defaultPidsLimit',
+    '--tlsverify': 'tlsverify',
+    '--tlscacert': 'tlscacert',
+    '--tlscert': 'tlscert',
+    '--tlskey': 'tlskey',
   };
   const bools = new Set(['--icc', '--iptables', '--no-new-privileges', '--tlsverify']);
   const lists = new Set(['insecureRegistry', 'storageOpt', 'host']);
   const out: Record<string, string> = {};
   for (let i = 0; i < argv.length; i++) {
-    let a = argv[i]; let v: string | undefined;
-    if (a === '-h' || a === '--help') { process.stdout.write(USAGE); process.exit(0); }
+    let a = argv[i];
+    let v: string | undefined;
+    if (a === '-h' || a === '--help') {
+      process.stdout.write(USAGE);
+      process.exit(0);
+    }
     const eq = a.indexOf('=');
-    if (a.startsWith('--') && eq > 0) { v = a.slice(eq + 1); a = a.slice(0, eq); }
+    if (a.startsWith('--') && eq > 0) {
+      v = a.slice(eq + 1);
+      a = a.slice(0, eq);
+    }
     const key = names[a];
     if (!key) throw new Error(`unknown flag: ${a}\nSee 'cocon daemon --help'.`);
-    if (v === undefined && bools.has(a) && (argv[i + 1] === undefined || !/^(true|false|1|0)$/.test(argv[i + 1]))) v = 'true';
-    if (v === undefined) { v = argv[++i]; if (v === undefined) throw new Error(`flag needs an argument: ${a}`); }
+    if (v === undefined && bools.has(a) && (argv[i + 1] === undefined || !/^(true|false|1|0)$/.test(argv[i + 1])))
+      v = 'true';
+    if (v === undefined) {
+      v = argv[++i];
+      if (v === undefined) throw new Error(`flag needs an argument: ${a}`);
+    }
     out[key] = key === 'logOpt' && out[key] ? `${out[key]}\n${v}` : lists.has(key) && out[key] ? `${out[key]},${v}` : v;
   }
   return out;
@@ -103,20 +137,36 @@ export async function runDaemon(argv: string[]): Promise<void> {
   setLogLevel(config.logLevel);
   setDaemonUmask();
   // Point 1 of the brief: the data root on a filesystem of its own, before anything is written there.
-  const ownFs = config.storageSize || config.storageDevice
-    ? await mountDataRoot(config.dataRoot, { size: config.storageSize, device: config.storageDevice }) : null;
-  if (ownFs) log.info('data root on its own filesystem', { source: ownFs.source, image: ownFs.image, fs: ownFs.fsType, size: ownFs.size, projectQuota: ownFs.projectQuota });
+  const ownFs =
+    config.storageSize || config.storageDevice
+      ? await mountDataRoot(config.dataRoot, { size: config.storageSize, device: config.storageDevice })
+      : null;
+  if (ownFs)
+    log.info('data root on its own filesystem', {
+      source: ownFs.source,
+      image: ownFs.image,
+      fs: ownFs.fsType,
+      size: ownFs.size,
+      projectQuota: ownFs.projectQuota,
+    });
   // No storage option is ever taken and ignored: per-container quotas are not enforced yet.
   if (config.defaultStorageSize) {
     const fsType = describeDataRoot(config.dataRoot).fsType;
     if (ownFs) await unmountDataRoot(config.dataRoot).catch(() => undefined);
-    throw new Error(`--storage-opt size: ${ownFs?.projectQuota ? 'per-container quotas are not implemented by cocon yet' : STORAGE_OPT_UNSUPPORTED} (data root ${config.dataRoot} is ${fsType}${ownFs?.projectQuota ? ' with project quotas' : ' without project quotas'})`);
+    throw new Error(
+      `--storage-opt size: ${ownFs?.projectQuota ? 'per-container quotas are not implemented by cocon yet' : STORAGE_OPT_UNSUPPORTED} (data root ${config.dataRoot} is ${fsType}${ownFs?.projectQuota ? ' with project quotas' : ' without project quotas'})`,
+    );
   }
   closeRoots(config.dataRoot, config.execRoot);
   try {
     const other = Number(readFileSync(config.pidFile, 'utf8'));
-    if (other && other !== process.pid) { process.kill(other, 0); throw new Error(`pid file found, ensure cocon is not running or delete ${config.pidFile}`); }
-  } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT' && (e as NodeJS.ErrnoException).code !== 'ESRCH') throw e; }
+    if (other && other !== process.pid) {
+      process.kill(other, 0);
+      throw new Error(`pid file found, ensure cocon is not running or delete ${config.pidFile}`);
+    }
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT' && (e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+  }
   writeFileSync(config.pidFile, String(process.pid));
   const db = openDb(join(config.dataRoot, 'cocon.db'));
   const events = new EventBus();
@@ -130,7 +180,18 @@ export async function runDaemon(argv: string[]): Promise<void> {
   const networks = new NetworkService(config, new NetworkStore(db), containers, events);
   await networks.init();
   containers.network = networks;
-  const s: Services = { config, db, events, images, containers, execs, volumes, networks, stats: new StatsService(containers), startedAt: new Date() };
+  const s: Services = {
+    config,
+    db,
+    events,
+    images,
+    containers,
+    execs,
+    volumes,
+    networks,
+    stats: new StatsService(containers),
+    startedAt: new Date(),
+  };
   await containers.reconcile();
   const health = new HealthMonitor(containers, execs, events);
   health.resume();
@@ -139,10 +200,16 @@ export async function runDaemon(argv: string[]): Promise<void> {
   const server = await listen(s, serverLimits(process.env.COCON_API_TIMEOUTS));
   const gate = chrootSocket ? new ChrootGate(new ChrootManager(config.dataRoot), chrootSocket) : undefined;
   await gate?.listen();
-  log.info('daemon ready', { socket: config.socketPath, dataRoot: config.dataRoot, execRoot: config.execRoot, pid: process.pid });
+  log.info('daemon ready', {
+    socket: config.socketPath,
+    dataRoot: config.dataRoot,
+    execRoot: config.execRoot,
+    pid: process.pid,
+  });
   let stopping = false;
   const shutdown = async (sig: string) => {
-    if (stopping) return; stopping = true;
+    if (stopping) return;
+    stopping = true;
     log.info('shutting down', { signal: sig });
     server.close();
     health.shutdown();
@@ -153,8 +220,12 @@ export async function runDaemon(argv: string[]): Promise<void> {
     db.close();
     // Running containers keep their rootfs on it: then it stays mounted and the next start re-uses it.
     if (ownFs) {
-      if (containers.counts().running + containers.counts().paused > 0) log.info('data root stays mounted: containers are running on it', { dataRoot: config.dataRoot });
-      else await unmountDataRoot(config.dataRoot).catch((e: Error) => log.warn('data root unmount failed', { error: e.message }));
+      if (containers.counts().running + containers.counts().paused > 0)
+        log.info('data root stays mounted: containers are running on it', { dataRoot: config.dataRoot });
+      else
+        await unmountDataRoot(config.dataRoot).catch((e: Error) =>
+          log.warn('data root unmount failed', { error: e.message }),
+        );
     }
     rmSync(config.socketPath, { force: true });
     rmSync(config.pidFile, { force: true });
@@ -164,6 +235,8 @@ export async function runDaemon(argv: string[]): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGPIPE', () => {});
   process.on('uncaughtException', (e) => log.error('uncaught exception', { error: e.stack ?? String(e) }));
-  process.on('unhandledRejection', (e) => log.error('unhandled rejection', { error: e instanceof Error ? e.stack : String(e) }));
+  process.on('unhandledRejection', (e) =>
+    log.error('unhandled rejection', { error: e instanceof Error ? e.stack : String(e) }),
+  );
   process.on('SIGHUP', () => {});
 }

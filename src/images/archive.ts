@@ -6,7 +6,7 @@
 // is checked against the config's diff ids (and, for OCI, every blob against its digest) and applied
 // with the safe extractor of src/snapshots/apply.ts. Nothing is recorded unless everything checked out.
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdtempSync, openSync, readSync, closeSync, rmSync, } from 'node:fs';
+import { createReadStream, createWriteStream, mkdtempSync, openSync, readSync, closeSync, rmSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -21,7 +21,9 @@ import { parseImageConfig, type ImageService } from './service.js';
 import type { Emit } from './progress.js';
 import type { ImageRecord } from './types.js';
 
-function hexOf(d: string): string { return d.replace(/^sha256:/, ''); }
+function hexOf(d: string): string {
+  return d.replace(/^sha256:/, '');
+}
 
 /** Which images and tags a list of save names means (dockerd's rules: a repo name = all its tags, an id = no tag). */
 function selectImages(svc: ImageService, names: string[]): Array<{ img: ImageRecord; tags: string[] }> {
@@ -33,24 +35,43 @@ function selectImages(svc: ImageService, names: string[]): Array<{ img: ImageRec
     if (viaId) continue;
     const p = parseNormalized(n);
     if (p.digest) continue;
-    const full = svc.refs(image.id).map((r) => parse(r)).filter((r) => r.tag !== undefined);
-    const tags = p.tag !== undefined ? [refString(withDefaultTag(p))] : full.filter((r) => r.name === p.name).map((r) => refString(r));
-    for (const t of tags.length ? tags : [refString(withDefaultTag(p))]) if (!entry.tags.includes(t)) entry.tags.push(t);
+    const full = svc
+      .refs(image.id)
+      .map((r) => parse(r))
+      .filter((r) => r.tag !== undefined);
+    const tags =
+      p.tag !== undefined
+        ? [refString(withDefaultTag(p))]
+        : full.filter((r) => r.name === p.name).map((r) => refString(r));
+    for (const t of tags.length ? tags : [refString(withDefaultTag(p))])
+      if (!entry.tags.includes(t)) entry.tags.push(t);
   }
   return [...out.values()];
 }
 
 /** An uncompressed tar of a layer: the stored diff blob, or the distributable blob decompressed into an ingest that is dropped after. */
-async function layerTar(svc: ImageService, img: ImageRecord, i: number): Promise<{ size: number; open: () => Promise<Readable>; release: () => void }> {
+async function layerTar(
+  svc: ImageService,
+  img: ImageRecord,
+  i: number,
+): Promise<{ size: number; open: () => Promise<Readable>; release: () => void }> {
   const diffId = img.diffIds[i];
-  if (svc.content.exists(diffId)) return { size: svc.content.size(diffId), open: async () => svc.content.read(diffId, { highWaterMark: 1 << 20 }), release: () => undefined };
+  if (svc.content.exists(diffId))
+    return {
+      size: svc.content.size(diffId),
+      open: async () => svc.content.read(diffId, { highWaterMark: 1 << 20 }),
+      release: () => undefined,
+    };
   const b = img.layerBlobs?.[i];
   if (!b || !svc.content.exists(b.digest)) throw new NotFound(`layer ${diffId} of ${img.id} has no stored blob`);
   const w = svc.content.begin();
   try {
     await w.write(svc.content.read(b.digest).pipe(decompressor(compressionOf(b.mediaType))));
     await w.close();
-  } catch (e) { w.abort(); throw e; }
+  } catch (e) {
+    w.abort();
+    throw e;
+  }
   return { size: w.size, open: () => w.open(), release: () => w.abort() };
 }
 
@@ -63,16 +84,21 @@ export function saveImages(svc: ImageService, names: string[]): Readable {
   const sel = selectImages(svc, names);
   const p = pack();
   const out = new PassThrough();
-  const entry = (h: Parameters<typeof p.entry>[0], data?: Buffer) => new Promise<void>((resolve, reject) => {
-    p.entry(h, data ?? Buffer.alloc(0), (e) => (e ? reject(e) : resolve()));
-  });
-  const streamEntry = (name: string, size: number, src: Readable, mtime: Date) => new Promise<void>((resolve, reject) => {
-    const sink = p.entry({ name, size, mode: 0o644, mtime, type: 'file' }, (e) => (e ? reject(e) : resolve()));
-    src.on('error', reject);
-    // The client went away mid-file: the pack destroys this entry; the error is ours to take.
-    (sink as unknown as NodeJS.EventEmitter).on('error', (e: Error) => { src.destroy(); reject(e); });
-    src.pipe(sink as unknown as NodeJS.WritableStream);
-  });
+  const entry = (h: Parameters<typeof p.entry>[0], data?: Buffer) =>
+    new Promise<void>((resolve, reject) => {
+      p.entry(h, data ?? Buffer.alloc(0), (e) => (e ? reject(e) : resolve()));
+    });
+  const streamEntry = (name: string, size: number, src: Readable, mtime: Date) =>
+    new Promise<void>((resolve, reject) => {
+      const sink = p.entry({ name, size, mode: 0o644, mtime, type: 'file' }, (e) => (e ? reject(e) : resolve()));
+      src.on('error', reject);
+      // The client went away mid-file: the pack destroys this entry; the error is ours to take.
+      (sink as unknown as NodeJS.EventEmitter).on('error', (e: Error) => {
+        src.destroy();
+        reject(e);
+      });
+      src.pipe(sink as unknown as NodeJS.WritableStream);
+    });
   (async () => {
     const manifest: Array<{ Config: string; RepoTags: string[] | null; Layers: string[] }> = [];
     const repositories: Record<string, Record<string, string>> = {};
@@ -83,7 +109,9 @@ export function saveImages(svc: ImageService, names: string[]): Readable {
       let parent: string | undefined;
       for (let i = 0; i < img.diffIds.length; i++) {
         const top = i === img.diffIds.length - 1;
-        const v1 = createHash('sha256').update(`${chain[i]}\n${top ? img.id : ''}`).digest('hex');
+        const v1 = createHash('sha256')
+          .update(`${chain[i]}\n${top ? img.id : ''}`)
+          .digest('hex');
         const v1json: Record<string, unknown> = { id: v1, created: img.created, os: img.os };
         if (parent) v1json.parent = parent;
         if (top) Object.assign(v1json, { architecture: img.architecture, config: img.config });
@@ -91,22 +119,38 @@ export function saveImages(svc: ImageService, names: string[]): Readable {
         await entry({ name: `${v1}/VERSION`, mode: 0o644, mtime }, Buffer.from('1.0'));
         await entry({ name: `${v1}/json`, mode: 0o644, mtime }, Buffer.from(JSON.stringify(v1json)));
         const t = await layerTar(svc, img, i);
-        try { await streamEntry(`${v1}/layer.tar`, t.size, await t.open(), mtime); } finally { t.release(); }
+        try {
+          await streamEntry(`${v1}/layer.tar`, t.size, await t.open(), mtime);
+        } finally {
+          t.release();
+        }
         layers.push(`${v1}/layer.tar`);
         parent = v1;
-        if (top) for (const t of tags) {
-          const r = parse(t);
-          (repositories[familiarName(r.name)] ??= {})[r.tag!] = v1;
-        }
+        if (top)
+          for (const t of tags) {
+            const r = parse(t);
+            (repositories[familiarName(r.name)] ??= {})[r.tag!] = v1;
+          }
       }
       await entry({ name: `${hexOf(img.id)}.json`, mode: 0o644, mtime }, svc.content.readBytes(img.id));
-      manifest.push({ Config: `${hexOf(img.id)}.json`, RepoTags: tags.length ? tags.map(familiarize) : null, Layers: layers });
+      manifest.push({
+        Config: `${hexOf(img.id)}.json`,
+        RepoTags: tags.length ? tags.map(familiarize) : null,
+        Layers: layers,
+      });
     }
     const epoch = new Date(0);
     await entry({ name: 'manifest.json', mode: 0o644, mtime: epoch }, Buffer.from(JSON.stringify(manifest)));
-    if (Object.keys(repositories).length) await entry({ name: 'repositories', mode: 0o644, mtime: epoch }, Buffer.from(JSON.stringify(repositories) + '\n'));
+    if (Object.keys(repositories).length)
+      await entry(
+        { name: 'repositories', mode: 0o644, mtime: epoch },
+        Buffer.from(JSON.stringify(repositories) + '\n'),
+      );
     p.finalize();
-  })().catch((e: Error) => { p.destroy(e); out.destroy(e); });
+  })().catch((e: Error) => {
+    p.destroy(e);
+    out.destroy(e);
+  });
   p.on('error', (e: Error) => out.destroy(e));
   p.pipe(out as unknown as NodeJS.WritableStream);
   return out;
@@ -125,10 +169,17 @@ export function saveImages(svc: ImageService, names: string[]): Readable {
 const KEEP_MAX = 16 << 20;
 const KEEP_TOTAL = 128 << 20;
 
-interface IndexEntry { type: Header['type']; linkname?: string; size: number; data?: Buffer }
+interface IndexEntry {
+  type: Header['type'];
+  linkname?: string;
+  size: number;
+  data?: Buffer;
+}
 type ArchiveIndex = Map<string, IndexEntry>;
 
-function invalid(msg: string): InvalidArgument { return new InvalidArgument(`invalid archive: ${msg}`); }
+function invalid(msg: string): InvalidArgument {
+  return new InvalidArgument(`invalid archive: ${msg}`);
+}
 
 async function spool(src: Readable, file: string): Promise<void> {
   await pipeline(src, createWriteStream(file, { flags: 'wx', mode: 0o600 }));
@@ -141,25 +192,52 @@ async function indexArchive(file: string): Promise<ArchiveIndex> {
   ex.on('entry', (h: Header, stream, next) => {
     const go = async () => {
       let rel: string;
-      try { rel = cleanEntryName(h.name); } catch { rel = ''; }
-      const keep = rel !== '' && (h.type === 'file' || h.type === 'contiguous-file') && (h.size ?? 0) <= KEEP_MAX && kept + (h.size ?? 0) <= KEEP_TOTAL;
+      try {
+        rel = cleanEntryName(h.name);
+      } catch {
+        rel = '';
+      }
+      const keep =
+        rel !== '' &&
+        (h.type === 'file' || h.type === 'contiguous-file') &&
+        (h.size ?? 0) <= KEEP_MAX &&
+        kept + (h.size ?? 0) <= KEEP_TOTAL;
       const chunks: Buffer[] = [];
       for await (const c of stream as unknown as AsyncIterable<Buffer>) if (keep) chunks.push(c);
       if (!rel) return; // unsafe names are never looked up
       const data = keep ? Buffer.concat(chunks) : undefined;
       if (data) kept += data.length;
-      index.set(rel, { type: h.type === 'contiguous-file' ? 'file' : h.type, linkname: h.linkname ?? undefined, size: h.size ?? 0, data });
+      index.set(rel, {
+        type: h.type === 'contiguous-file' ? 'file' : h.type,
+        linkname: h.linkname ?? undefined,
+        size: h.size ?? 0,
+        data,
+      });
     };
-    go().then(() => next(), (e: Error) => next(e));
+    go().then(
+      () => next(),
+      (e: Error) => next(e),
+    );
   });
-  try { await pipeline(createReadStream(file), ex); } catch (e) { throw invalid((e as Error).message); }
+  try {
+    await pipeline(createReadStream(file), ex);
+  } catch (e) {
+    throw invalid((e as Error).message);
+  }
   return index;
 }
 
 /** The archive name a name means, its symlinks resolved lexically inside the archive; a regular file. */
-export function resolveArchiveName(index: ReadonlyMap<string, Pick<IndexEntry, 'type' | 'linkname'>>, name: string): string {
+export function resolveArchiveName(
+  index: ReadonlyMap<string, Pick<IndexEntry, 'type' | 'linkname'>>,
+  name: string,
+): string {
   let rel: string;
-  try { rel = cleanEntryName(name); } catch { throw invalid(`${name} points outside the archive`); }
+  try {
+    rel = cleanEntryName(name);
+  } catch {
+    throw invalid(`${name} points outside the archive`);
+  }
   for (let hops = 0; hops <= 40; hops++) {
     const parts = rel.split('/');
     let moved = false;
@@ -168,7 +246,8 @@ export function resolveArchiveName(index: ReadonlyMap<string, Pick<IndexEntry, '
       if (e?.type !== 'symlink') continue;
       const t = e.linkname ?? '';
       const next = posix.normalize(posix.join(parts.slice(0, i - 1).join('/'), t, ...parts.slice(i)));
-      if (t.startsWith('/') || next === '..' || next.startsWith('../') || next === '.') throw invalid(`${name} points outside the archive`);
+      if (t.startsWith('/') || next === '..' || next.startsWith('../') || next === '.')
+        throw invalid(`${name} points outside the archive`);
       rel = next;
       moved = true;
       break;
@@ -189,7 +268,11 @@ function readIndexed(index: ArchiveIndex, name: string): Buffer {
 }
 
 function parseJson<T>(b: Buffer, what: string): T {
-  try { return JSON.parse(b.toString('utf8')) as T; } catch (e) { throw invalid(`bad ${what}: ${(e as Error).message}`); }
+  try {
+    return JSON.parse(b.toString('utf8')) as T;
+  } catch (e) {
+    throw invalid(`bad ${what}: ${(e as Error).message}`);
+  }
 }
 
 /** Second pass: copies the named archive files (resolved names) into files of `dir`; returns name -> path. */
@@ -200,16 +283,25 @@ async function copyOut(file: string, names: Set<string>, dir: string): Promise<M
   ex.on('entry', (h: Header, stream, next) => {
     const go = async () => {
       let rel = '';
-      try { rel = cleanEntryName(h.name); } catch { rel = ''; }
+      try {
+        rel = cleanEntryName(h.name);
+      } catch {
+        rel = '';
+      }
       if (rel && names.has(rel) && (h.type === 'file' || h.type === 'contiguous-file')) {
         const p = out.get(rel) ?? join(dir, `layer-${n++}`);
         out.set(rel, p);
         await pipeline(stream as unknown as Readable, createWriteStream(p, { flags: 'w', mode: 0o600 }));
         return;
       }
-      for await (const _ of stream as unknown as AsyncIterable<Buffer>) { /* skip */ }
+      for await (const _ of stream as unknown as AsyncIterable<Buffer>) {
+        /* skip */
+      }
     };
-    go().then(() => next(), (e: Error) => next(e));
+    go().then(
+      () => next(),
+      (e: Error) => next(e),
+    );
   });
   await pipeline(createReadStream(file), ex);
   return out;
@@ -218,41 +310,69 @@ async function copyOut(file: string, names: Set<string>, dir: string): Promise<M
 function fileCompression(path: string): Compression {
   const fd = openSync(path, 'r');
   const b = Buffer.alloc(6);
-  try { readSync(fd, b, 0, 6, 0); } finally { closeSync(fd); }
+  try {
+    readSync(fd, b, 0, 6, 0);
+  } finally {
+    closeSync(fd);
+  }
   const s = sniff(b);
   if (s === 'bzip2' || s === 'xz') throw new InvalidArgument(`unsupported layer compression: ${s}`);
   return s;
 }
 
 /** Applies one layer file: stores its uncompressed tar (checked against diffId) and extracts it safely. */
-async function loadLayer(svc: ImageService, file: string, diffId: string, parent: string | undefined, expectBlob?: string): Promise<void> {
+async function loadLayer(
+  svc: ImageService,
+  file: string,
+  diffId: string,
+  parent: string | undefined,
+  expectBlob?: string,
+): Promise<void> {
   if (expectBlob) {
     const h = createHash('sha256');
     for await (const c of createReadStream(file)) h.update(c as Buffer);
-    if ('sha256:' + h.digest('hex') !== expectBlob) throw new InvalidArgument(`invalid archive: blob ${expectBlob} does not match its digest`);
+    if ('sha256:' + h.digest('hex') !== expectBlob)
+      throw new InvalidArgument(`invalid archive: blob ${expectBlob} does not match its digest`);
   }
   const w = svc.content.begin();
   try {
     await w.write(createReadStream(file).pipe(decompressor(fileCompression(file))));
-    if (w.digest() !== diffId) throw new InvalidArgument(`invalid archive: layer does not match diff id ${diffId} (got ${w.digest()})`);
+    if (w.digest() !== diffId)
+      throw new InvalidArgument(`invalid archive: layer does not match diff id ${diffId} (got ${w.digest()})`);
     await svc.snapshots.applyWith(diffId, parent, async (dir) => applyLayer(await w.open(), dir));
     await w.commit(diffId);
-  } catch (e) { w.abort(); throw e; }
+  } catch (e) {
+    w.abort();
+    throw e;
+  }
 }
 
-interface LoadItem { config: Buffer; layers: Array<{ name: string; blob?: string }>; tags: string[] }
+interface LoadItem {
+  config: Buffer;
+  layers: Array<{ name: string; blob?: string }>;
+  tags: string[];
+}
 
 function dockerArchiveItems(index: ArchiveIndex): LoadItem[] {
-  const m = parseJson<Array<{ Config?: unknown; RepoTags?: unknown; Layers?: unknown }> | null>(readIndexed(index, 'manifest.json'), 'manifest.json');
+  const m = parseJson<Array<{ Config?: unknown; RepoTags?: unknown; Layers?: unknown }> | null>(
+    readIndexed(index, 'manifest.json'),
+    'manifest.json',
+  );
   // moby: null is refused, [] loads nothing
   if (m === null) throw new InvalidArgument('invalid manifest, manifest cannot be null (but can be [])');
   if (!Array.isArray(m)) throw invalid('bad manifest.json');
   return m.map((e) => {
-    if (!e || typeof e.Config !== 'string' || !Array.isArray(e.Layers) || !e.Layers.every((l) => typeof l === 'string')) throw invalid('bad manifest.json entry');
-    if (e.RepoTags != null && (!Array.isArray(e.RepoTags) || !e.RepoTags.every((t) => typeof t === 'string'))) throw invalid('bad manifest.json entry');
+    if (!e || typeof e.Config !== 'string' || !Array.isArray(e.Layers) || !e.Layers.every((l) => typeof l === 'string'))
+      throw invalid('bad manifest.json entry');
+    if (e.RepoTags != null && (!Array.isArray(e.RepoTags) || !e.RepoTags.every((t) => typeof t === 'string')))
+      throw invalid('bad manifest.json entry');
     const config = readIndexed(index, e.Config);
     const tags = ((e.RepoTags ?? []) as string[]).map((t) => {
-      try { return refString(withDefaultTag(parseNormalized(t))); } catch (err) { throw invalid(`bad tag ${JSON.stringify(t)}: ${(err as Error).message}`); }
+      try {
+        return refString(withDefaultTag(parseNormalized(t)));
+      } catch (err) {
+        throw invalid(`bad tag ${JSON.stringify(t)}: ${(err as Error).message}`);
+      }
     });
     return { config, layers: (e.Layers as string[]).map((l) => ({ name: resolveArchiveName(index, l) })), tags };
   });
@@ -269,23 +389,48 @@ function ociLayoutItems(index: ArchiveIndex): LoadItem[] {
     return b;
   };
   const items: LoadItem[] = [];
-  type Desc = { mediaType?: string; digest: string; annotations?: Record<string, string>; platform?: { os?: string; architecture?: string } };
+  type Desc = {
+    mediaType?: string;
+    digest: string;
+    annotations?: Record<string, string>;
+    platform?: { os?: string; architecture?: string };
+  };
   const walk = (descs: Desc[], name: string | undefined, depth: number) => {
     if (depth > 4) throw invalid('OCI indexes nested too deep');
     for (const d of descs) {
       const ann = d?.annotations ?? {};
-      const refName = ann['io.containerd.image.name'] ?? (ann['org.opencontainers.image.ref.name']?.match(/[:/]/) ? ann['org.opencontainers.image.ref.name'] : undefined) ?? name;
-      const m = parseJson<{ manifests?: Desc[]; config?: Desc; layers?: Array<Desc & { size: number }> }>(readBlob(d?.digest), `OCI manifest ${d?.digest}`);
+      const refName =
+        ann['io.containerd.image.name'] ??
+        (ann['org.opencontainers.image.ref.name']?.match(/[:/]/)
+          ? ann['org.opencontainers.image.ref.name']
+          : undefined) ??
+        name;
+      const m = parseJson<{ manifests?: Desc[]; config?: Desc; layers?: Array<Desc & { size: number }> }>(
+        readBlob(d?.digest),
+        `OCI manifest ${d?.digest}`,
+      );
       if (Array.isArray(m.manifests)) {
-        const pick = m.manifests.filter((x) => !x?.platform || (x.platform.os === 'linux' && x.platform.architecture === 'amd64'));
+        const pick = m.manifests.filter(
+          (x) => !x?.platform || (x.platform.os === 'linux' && x.platform.architecture === 'amd64'),
+        );
         walk(pick.slice(0, 1), refName, depth + 1);
         continue;
       }
       if (!m.config || !Array.isArray(m.layers)) throw invalid('bad OCI manifest');
       const cfgBytes = readBlob(m.config.digest);
       let tags: string[] = [];
-      if (refName) { try { tags = [refString(withDefaultTag(parseNormalized(refName)))]; } catch { tags = []; } }
-      items.push({ config: cfgBytes, layers: m.layers.map((l) => ({ name: blobName(l?.digest), blob: l.digest })), tags });
+      if (refName) {
+        try {
+          tags = [refString(withDefaultTag(parseNormalized(refName)))];
+        } catch {
+          tags = [];
+        }
+      }
+      items.push({
+        config: cfgBytes,
+        layers: m.layers.map((l) => ({ name: blobName(l?.digest), blob: l.digest })),
+        tags,
+      });
     }
   };
   const idx = parseJson<{ manifests?: Desc[] }>(readIndexed(index, 'index.json'), 'index.json');
@@ -307,17 +452,30 @@ export async function loadImages(svc: ImageService, src: Readable, tmpRoot: stri
     const file = join(dir, 'archive.tar');
     await spool(src, file);
     const index = await indexArchive(file);
-    const items = index.has('manifest.json') ? dockerArchiveItems(index)
-      : index.has('index.json') ? ociLayoutItems(index)
-      : (() => { throw invalid('no manifest.json (docker-archive) or index.json (OCI layout)'); })();
+    const items = index.has('manifest.json')
+      ? dockerArchiveItems(index)
+      : index.has('index.json')
+        ? ociLayoutItems(index)
+        : (() => {
+            throw invalid('no manifest.json (docker-archive) or index.json (OCI layout)');
+          })();
     const plans = items.map((it) => {
       const cfg = parseImageConfig(it.config);
-      if (cfg.diffIds.length !== it.layers.length) throw new InvalidArgument(`invalid manifest, layers length mismatch: expected ${it.layers.length}, got ${cfg.diffIds.length}`);
+      if (cfg.diffIds.length !== it.layers.length)
+        throw new InvalidArgument(
+          `invalid manifest, layers length mismatch: expected ${it.layers.length}, got ${cfg.diffIds.length}`,
+        );
       return { it, cfg, chain: computeChainIds(cfg.diffIds) };
     });
-    for (const p of plans) { svc.pin(p.chain); pinned.push(...p.chain); }
+    for (const p of plans) {
+      svc.pin(p.chain);
+      pinned.push(...p.chain);
+    }
     const needed = new Set<string>();
-    for (const p of plans) p.chain.forEach((c, i) => { if (!svc.snapshots.has(c)) needed.add(p.it.layers[i].name); });
+    for (const p of plans)
+      p.chain.forEach((c, i) => {
+        if (!svc.snapshots.has(c)) needed.add(p.it.layers[i].name);
+      });
     const files = needed.size ? await copyOut(file, needed, dir) : new Map<string, string>();
     rmSync(file, { force: true });
     for (const { it, cfg, chain } of plans) {
@@ -329,7 +487,13 @@ export async function loadImages(svc: ImageService, src: Readable, tmpRoot: stri
       }
     }
     for (const it of items) {
-      const { id } = await svc.withLock(() => svc.recordConfigImage(it.config, it.layers.map(() => null), it.tags));
+      const { id } = await svc.withLock(() =>
+        svc.recordConfigImage(
+          it.config,
+          it.layers.map(() => null),
+          it.tags,
+        ),
+      );
       svc.imageEvent('load', id, id);
       if (it.tags.length) for (const t of it.tags) emit({ stream: `Loaded image: ${familiarize(t)}\n` });
       else emit({ stream: `Loaded image ID: ${id}\n` });

@@ -7,11 +7,56 @@ import { posix } from 'node:path';
 import { InvalidArgument } from '../core/errors.js';
 import type { ImageConfig } from './types.js';
 
-const VALID = new Set(['cmd', 'entrypoint', 'env', 'expose', 'label', 'onbuild', 'stopsignal', 'user', 'volume', 'workdir']);
+const VALID = new Set([
+  'cmd',
+  'entrypoint',
+  'env',
+  'expose',
+  'label',
+  'onbuild',
+  'stopsignal',
+  'user',
+  'volume',
+  'workdir',
+]);
 
-const SIGNALS = new Set(['ABRT', 'ALRM', 'BUS', 'CHLD', 'CLD', 'CONT', 'FPE', 'HUP', 'ILL', 'INT', 'IO', 'IOT', 'KILL', 'PIPE',
-  'POLL', 'PROF', 'PWR', 'QUIT', 'SEGV', 'STKFLT', 'STOP', 'SYS', 'TERM', 'TRAP', 'TSTP', 'TTIN', 'TTOU', 'UNUSED', 'URG',
-  'USR1', 'USR2', 'VTALRM', 'WINCH', 'XCPU', 'XFSZ']);
+const SIGNALS = new Set([
+  'ABRT',
+  'ALRM',
+  'BUS',
+  'CHLD',
+  'CLD',
+  'CONT',
+  'FPE',
+  'HUP',
+  'ILL',
+  'INT',
+  'IO',
+  'IOT',
+  'KILL',
+  'PIPE',
+  'POLL',
+  'PROF',
+  'PWR',
+  'QUIT',
+  'SEGV',
+  'STKFLT',
+  'STOP',
+  'SYS',
+  'TERM',
+  'TRAP',
+  'TSTP',
+  'TTIN',
+  'TTOU',
+  'UNUSED',
+  'URG',
+  'USR1',
+  'USR2',
+  'VTALRM',
+  'WINCH',
+  'XCPU',
+  'XFSZ',
+]);
 
 function cloneConfig(c: ImageConfig): ImageConfig {
   return JSON.parse(JSON.stringify(c)) as ImageConfig;
@@ -19,7 +64,11 @@ function cloneConfig(c: ImageConfig): ImageConfig {
 
 function envMap(env: string[] | undefined): Map<string, string> {
   const m = new Map<string, string>();
-  for (const e of env ?? []) { const i = e.indexOf('='); if (i > 0) m.set(e.slice(0, i), e.slice(i + 1)); else m.set(e, ''); }
+  for (const e of env ?? []) {
+    const i = e.indexOf('=');
+    if (i > 0) m.set(e.slice(0, i), e.slice(i + 1));
+    else m.set(e, '');
+  }
   return m;
 }
 
@@ -30,10 +79,15 @@ function envMap(env: string[] | undefined): Map<string, string> {
  */
 export function shellWords(s: string, vars?: Map<string, string>): string[] {
   const words: string[] = [];
-  let cur = ''; let inWord = false; let i = 0;
+  let cur = '';
+  let inWord = false;
+  let i = 0;
   const expand = (): string => {
     // at s[i] === '$'
-    if (!vars) { i++; return '$'; }
+    if (!vars) {
+      i++;
+      return '$';
+    }
     const rest = s.slice(i + 1);
     let m = /^\{([A-Za-z_][A-Za-z0-9_]*)(?::([-+])((?:[^}\\]|\\.)*))?\}/.exec(rest);
     if (m) {
@@ -44,34 +98,63 @@ export function shellWords(s: string, vars?: Map<string, string>): string[] {
       return v ?? '';
     }
     m = /^[A-Za-z_][A-Za-z0-9_]*/.exec(rest);
-    if (m) { i += 1 + m[0].length; return vars.get(m[0]) ?? ''; }
-    i++; return '$';
+    if (m) {
+      i += 1 + m[0].length;
+      return vars.get(m[0]) ?? '';
+    }
+    i++;
+    return '$';
   };
   while (i < s.length) {
     const c = s[i];
     if (/\s/.test(c)) {
-      if (inWord) { words.push(cur); cur = ''; inWord = false; }
-      i++; continue;
+      if (inWord) {
+        words.push(cur);
+        cur = '';
+        inWord = false;
+      }
+      i++;
+      continue;
     }
     inWord = true;
     if (c === "'") {
       const end = s.indexOf("'", i + 1);
       if (end === -1) throw new InvalidArgument(`unexpected end of statement while looking for matching single-quote`);
-      cur += s.slice(i + 1, end); i = end + 1; continue;
+      cur += s.slice(i + 1, end);
+      i = end + 1;
+      continue;
     }
     if (c === '"') {
       i++;
       while (i < s.length && s[i] !== '"') {
-        if (s[i] === '\\' && i + 1 < s.length && /["\\$]/.test(s[i + 1])) { cur += s[i + 1]; i += 2; continue; }
-        if (s[i] === '$') { cur += expand(); continue; }
-        cur += s[i]; i++;
+        if (s[i] === '\\' && i + 1 < s.length && /["\\$]/.test(s[i + 1])) {
+          cur += s[i + 1];
+          i += 2;
+          continue;
+        }
+        if (s[i] === '$') {
+          cur += expand();
+          continue;
+        }
+        cur += s[i];
+        i++;
       }
-      if (i >= s.length) throw new InvalidArgument(`unexpected end of statement while looking for matching double-quote`);
-      i++; continue;
+      if (i >= s.length)
+        throw new InvalidArgument(`unexpected end of statement while looking for matching double-quote`);
+      i++;
+      continue;
     }
-    if (c === '\\' && i + 1 < s.length) { cur += s[i + 1]; i += 2; continue; }
-    if (c === '$') { cur += expand(); continue; }
-    cur += c; i++;
+    if (c === '\\' && i + 1 < s.length) {
+      cur += s[i + 1];
+      i += 2;
+      continue;
+    }
+    if (c === '$') {
+      cur += expand();
+      continue;
+    }
+    cur += c;
+    i++;
   }
   if (inWord) words.push(cur);
   return words;
@@ -84,7 +167,9 @@ function jsonForm(rest: string): string[] | undefined {
   try {
     const v: unknown = JSON.parse(t);
     if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
-  } catch { /* shell form */ }
+  } catch {
+    /* shell form */
+  }
   return undefined;
 }
 
@@ -119,7 +204,8 @@ export function parseExpose(words: string[]): string[] {
   for (const w of words) {
     const m = PORT_RE.exec(w);
     if (!m) throw new InvalidArgument(`invalid containerPort: ${w.split('/')[0]}`);
-    const lo = Number(m[1]); const hi = m[2] !== undefined ? Number(m[2]) : lo;
+    const lo = Number(m[1]);
+    const hi = m[2] !== undefined ? Number(m[2]) : lo;
     if (lo < 0 || hi > 65535 || hi < lo) throw new InvalidArgument(`invalid range specified for container port: ${w}`);
     const proto = (m[3] ?? 'tcp').toLowerCase();
     for (let p = lo; p <= hi; p++) out.push(`${p}/${proto}`);
@@ -143,9 +229,12 @@ export function splitInstruction(line: string): [string, string] {
 /** Applies `--change` lines to a config, in order, returning a new config. */
 export function applyChanges(base: ImageConfig, changes: string[]): ImageConfig {
   const c = cloneConfig(base);
-  const lines = changes.map((l) => l.replace(/\\\r?\n/g, ' ')).filter((l) => l.trim() !== '' && !l.trim().startsWith('#'));
+  const lines = changes
+    .map((l) => l.replace(/\\\r?\n/g, ' '))
+    .filter((l) => l.trim() !== '' && !l.trim().startsWith('#'));
   const parsed = lines.map(splitInstruction);
-  for (const [instr] of parsed) if (!VALID.has(instr)) throw new InvalidArgument(`${instr} is not a valid change command`);
+  for (const [instr] of parsed)
+    if (!VALID.has(instr)) throw new InvalidArgument(`${instr} is not a valid change command`);
   let cmdSet = false;
   for (const [instr, rest] of parsed) {
     const vars = envMap(c.Env);
@@ -167,7 +256,8 @@ export function applyChanges(base: ImageConfig, changes: string[]): ImageConfig 
         const env = c.Env ? [...c.Env] : [];
         for (const [k, v] of nameValues(instr, rest, vars)) {
           const i = env.findIndex((e) => e === k || e.startsWith(k + '='));
-          if (i >= 0) env[i] = `${k}=${v}`; else env.push(`${k}=${v}`);
+          if (i >= 0) env[i] = `${k}=${v}`;
+          else env.push(`${k}=${v}`);
           vars.set(k, v);
         }
         c.Env = env;
@@ -223,7 +313,8 @@ export function applyChanges(base: ImageConfig, changes: string[]): ImageConfig 
         if (rest === '') throw new InvalidArgument('ONBUILD requires at least one argument');
         const [inner] = splitInstruction(rest);
         if (inner === 'onbuild') throw new InvalidArgument("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
-        if (inner === 'maintainer' || inner === 'from') throw new InvalidArgument(`${inner.toUpperCase()} isn't allowed as an ONBUILD trigger`);
+        if (inner === 'maintainer' || inner === 'from')
+          throw new InvalidArgument(`${inner.toUpperCase()} isn't allowed as an ONBUILD trigger`);
         c.OnBuild = [...(c.OnBuild ?? []), rest];
         break;
       }

@@ -23,8 +23,12 @@ const UNITS = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB', 'ZB', 'YB'];
 
 /** go-units HumanSize: decimal units, 4 significant digits ("69.21kB", "6.294MB", "116B"). */
 export function humanSize(n: number): string {
-  let i = 0; let v = n;
-  while (v >= 1000 && i < UNITS.length - 1) { v /= 1000; i++; }
+  let i = 0;
+  let v = n;
+  while (v >= 1000 && i < UNITS.length - 1) {
+    v /= 1000;
+    i++;
+  }
   return formatG4(v) + UNITS[i];
 }
 
@@ -43,7 +47,8 @@ export function progressBar(current: number, total: number): string {
   let pct = Math.floor(Math.floor((current / total) * 100) / 2);
   if (pct > 50) pct = 50;
   const box = `[${'='.repeat(pct)}>${' '.repeat(Math.max(0, 50 - pct))}] `;
-  const numbers = current > total ? humanSize(current).padStart(8) : `${humanSize(current).padStart(8)}/${humanSize(total)}`;
+  const numbers =
+    current > total ? humanSize(current).padStart(8) : `${humanSize(current).padStart(8)}/${humanSize(total)}`;
   return box + numbers;
 }
 
@@ -56,4 +61,6 @@ export function statusMessage(status: string, id?: string): JsonMessage {
 }
 
 /** Short id of a digest as docker shows layers: 12 hex characters. */
-export function shortDigest(d: string): string { return d.replace(/^sha256:/, '').slice(0, 12); }
+export function shortDigest(d: string): string {
+  return d.replace(/^sha256:/, '').slice(0, 12);
+}

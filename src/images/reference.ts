@@ -48,11 +48,19 @@ export const ERR_LOWERCASE = 'invalid reference format: repository name must be 
 /** Splits a name into domain and remainder the way docker's splitDockerDomain does. */
 export function splitDomain(name: string): { domain: string; remainder: string } {
   const i = name.indexOf('/');
-  let domain: string; let remainder: string;
-  if (i === -1 || (!/[.:]/.test(name.slice(0, i)) && name.slice(0, i) !== 'localhost' && name.slice(0, i).toLowerCase() === name.slice(0, i))) {
-    domain = DEFAULT_DOMAIN; remainder = name;
+  let domain: string;
+  let remainder: string;
+  if (
+    i === -1 ||
+    (!/[.:]/.test(name.slice(0, i)) &&
+      name.slice(0, i) !== 'localhost' &&
+      name.slice(0, i).toLowerCase() === name.slice(0, i))
+  ) {
+    domain = DEFAULT_DOMAIN;
+    remainder = name;
   } else {
-    domain = name.slice(0, i); remainder = name.slice(i + 1);
+    domain = name.slice(0, i);
+    remainder = name.slice(i + 1);
   }
   if (domain === LEGACY_DEFAULT_DOMAIN) domain = DEFAULT_DOMAIN;
   if (domain === DEFAULT_DOMAIN && !remainder.includes('/')) remainder = OFFICIAL_REPO_PREFIX + remainder;
@@ -64,7 +72,8 @@ export function splitDomain(name: string): { domain: string; remainder: string }
  * with tag and digest when given (no default tag is added; see withDefaultTag).
  */
 export function parseNormalized(s: string): ParsedReference {
-  if (HEX64_RE.test(s)) throw new InvalidArgument(`invalid repository name (${s}), cannot specify 64-byte hexadecimal strings`);
+  if (HEX64_RE.test(s))
+    throw new InvalidArgument(`invalid repository name (${s}), cannot specify 64-byte hexadecimal strings`);
   if (s === '') throw new InvalidArgument(ERR_FORMAT);
   // Split off the name to decide about domain and case, as splitDockerDomain does on the raw string.
   const { domain, remainder } = splitDomain(s);
@@ -82,11 +91,18 @@ export function parse(s: string): ParsedReference {
     throw new InvalidArgument(ERR_FORMAT);
   }
   const name = m[1];
-  if (name.length > NAME_TOTAL_LENGTH_MAX) throw new InvalidArgument(`invalid reference format: repository name must not be more than ${NAME_TOTAL_LENGTH_MAX} characters`);
+  if (name.length > NAME_TOTAL_LENGTH_MAX)
+    throw new InvalidArgument(
+      `invalid reference format: repository name must not be more than ${NAME_TOTAL_LENGTH_MAX} characters`,
+    );
   const i = name.indexOf('/');
-  let domain = ''; let path = name;
+  let domain = '';
+  let path = name;
   // parse() sees normalised names (parseNormalized prefixes the domain): the first component is the domain
-  if (i > -1) { domain = name.slice(0, i); path = name.slice(i + 1); }
+  if (i > -1) {
+    domain = name.slice(0, i);
+    path = name.slice(i + 1);
+  }
   const digest = m[3];
   if (digest !== undefined && !/^sha256:[a-f0-9]{64}$/.test(digest)) {
     if (!digest.startsWith('sha256:')) throw new InvalidArgument('unsupported digest algorithm');
@@ -114,14 +130,17 @@ export function familiarName(name: string): string {
   let n = name;
   if (n.startsWith(DEFAULT_DOMAIN + '/')) {
     n = n.slice(DEFAULT_DOMAIN.length + 1);
-    if (n.startsWith(OFFICIAL_REPO_PREFIX) && n.slice(OFFICIAL_REPO_PREFIX.length).indexOf('/') === -1) n = n.slice(OFFICIAL_REPO_PREFIX.length);
+    if (n.startsWith(OFFICIAL_REPO_PREFIX) && n.slice(OFFICIAL_REPO_PREFIX.length).indexOf('/') === -1)
+      n = n.slice(OFFICIAL_REPO_PREFIX.length);
   }
   return n;
 }
 
 /** The familiar string of a reference: busybox:latest, user/repo@sha256:..., localhost:5000/x:1. */
 export function familiarString(r: ParsedReference): string {
-  return familiarName(r.name) + (r.tag !== undefined ? ':' + r.tag : '') + (r.digest !== undefined ? '@' + r.digest : '');
+  return (
+    familiarName(r.name) + (r.tag !== undefined ? ':' + r.tag : '') + (r.digest !== undefined ? '@' + r.digest : '')
+  );
 }
 
 /** Familiar form of a fully qualified reference string (as stored in image_tags). */
@@ -135,7 +154,9 @@ export function normalize(s: string): string {
 }
 
 /** Validates a tag (for POST /images/{name}/tag?tag=). */
-export function isValidTag(tag: string): boolean { return TAG_RE.test(tag); }
+export function isValidTag(tag: string): boolean {
+  return TAG_RE.test(tag);
+}
 
 /**
  * Builds the reference a tag/import request names: repo (may itself carry a tag) plus optional tag.
@@ -199,17 +220,23 @@ export function pathMatch(pattern: string, s: string): boolean {
     const c = pattern[i];
     if (c === '*') re += '[^/]*';
     else if (c === '?') re += '[^/]';
-    else if (c === '\\' && i + 1 < pattern.length) { re += '\\' + pattern[++i]; }
-    else if (c === '[') {
+    else if (c === '\\' && i + 1 < pattern.length) {
+      re += '\\' + pattern[++i];
+    } else if (c === '[') {
       const end = pattern.indexOf(']', i + 2);
       if (end === -1) return false;
       let cls = pattern.slice(i + 1, end);
       if (cls.startsWith('^')) cls = '^' + cls.slice(1).replace(/\\/g, '\\\\');
       else cls = cls.replace(/\\/g, '\\\\');
-      re += `[${cls}]`; i = end;
+      re += `[${cls}]`;
+      i = end;
     } else re += c.replace(/[.+^${}()|\]\\]/g, '\\$&');
   }
-  try { return new RegExp(re + '$').test(s); } catch { return false; }
+  try {
+    return new RegExp(re + '$').test(s);
+  } catch {
+    return false;
+  }
 }
 
 /** docker's FamiliarMatch: the pattern against the familiar string, then against the familiar name. */

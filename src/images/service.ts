@@ -17,7 +17,20 @@
 // Errors: NotFound("No such image: <familiar ref with tag>"), InvalidArgument (bad reference, bad
 // change, bad tar), Conflict (rmi of an image in use / with several tags without force),
 // Internal (host lacks busybox-static).
-import { readFileSync, readdirSync, chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync, createReadStream } from 'node:fs';
+import {
+  readFileSync,
+  readdirSync,
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+  createReadStream,
+} from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { DaemonConfig } from '../core/config.js';
@@ -35,8 +48,18 @@ import { runOk } from '../sys/exec.js';
 import type { ImageConfig, ImageHistory, ImageRecord, ImageStore, LayerBlob } from './types.js';
 import { applyChanges } from './changes.js';
 import {
-  familiarize, familiarMatch, idPrefix, isIdPrefixOf, normalize, notFoundName, parse, parseNormalized,
-  refString, shortId, targetReference, withDefaultTag,
+  familiarize,
+  familiarMatch,
+  idPrefix,
+  isIdPrefixOf,
+  normalize,
+  notFoundName,
+  parse,
+  parseNormalized,
+  refString,
+  shortId,
+  targetReference,
+  withDefaultTag,
 } from './reference.js';
 
 /** Who uses an image: container ids, optionally with their running state (running -> hard conflict). */
@@ -44,11 +67,26 @@ export type ImageUser = string | { id: string; running: boolean };
 export type UsageCheck = (imageId: string) => ImageUser[];
 
 export interface ImageSummary {
-  Containers: number; Created: number; Id: string; Labels: Record<string, string> | null; ParentId: string;
-  RepoDigests: string[] | null; RepoTags: string[] | null; SharedSize: number; Size: number; VirtualSize: number;
+  Containers: number;
+  Created: number;
+  Id: string;
+  Labels: Record<string, string> | null;
+  ParentId: string;
+  RepoDigests: string[] | null;
+  RepoTags: string[] | null;
+  SharedSize: number;
+  Size: number;
+  VirtualSize: number;
 }
 
-export interface HistoryItem { Comment: string; Created: number; CreatedBy: string; Id: string; Size: number; Tags: string[] | null }
+export interface HistoryItem {
+  Comment: string;
+  Created: number;
+  CreatedBy: string;
+  Id: string;
+  Size: number;
+  Tags: string[] | null;
+}
 
 export type DeleteItem = { Untagged: string } | { Deleted: string };
 
@@ -76,7 +114,10 @@ export interface CommitImageOptions {
   buildCacheKey?: string;
 }
 
-export interface ListOptions { all?: boolean; filters?: Record<string, string[]> }
+export interface ListOptions {
+  all?: boolean;
+  filters?: Record<string, string[]>;
+}
 
 const DEFAULT_PATH_ENV = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -87,7 +128,15 @@ export function canonicalJson(v: unknown): string {
   if (Array.isArray(v)) return '[' + v.map(canonicalJson).join(',') + ']';
   if (v && typeof v === 'object') {
     const o = v as Record<string, unknown>;
-    return '{' + Object.keys(o).filter((k) => o[k] !== undefined).sort().map((k) => JSON.stringify(k) + ':' + canonicalJson(o[k])).join(',') + '}';
+    return (
+      '{' +
+      Object.keys(o)
+        .filter((k) => o[k] !== undefined)
+        .sort()
+        .map((k) => JSON.stringify(k) + ':' + canonicalJson(o[k]))
+        .join(',') +
+      '}'
+    );
   }
   return JSON.stringify(v);
 }
@@ -97,19 +146,34 @@ function unixSeconds(rfc3339: string): number {
   return Number.isFinite(t) ? Math.floor(t / 1000) : 0;
 }
 
-function rfc3339(d: Date): string { return d.toISOString(); }
+function rfc3339(d: Date): string {
+  return d.toISOString();
+}
 
 /** docker's container.Config as shown in inspect's Config / ContainerConfig. */
 function dockerConfig(c: ImageConfig | null): Record<string, unknown> {
   const x = c ?? {};
   const out: Record<string, unknown> = {
-    Hostname: '', Domainname: '', User: x.User ?? '', AttachStdin: false, AttachStdout: false, AttachStderr: false,
+    Hostname: '',
+    Domainname: '',
+    User: x.User ?? '',
+    AttachStdin: false,
+    AttachStdout: false,
+    AttachStderr: false,
   };
   if (x.ExposedPorts && Object.keys(x.ExposedPorts).length) out.ExposedPorts = x.ExposedPorts;
   Object.assign(out, {
-    Tty: false, OpenStdin: false, StdinOnce: false, Env: x.Env ?? null, Cmd: x.Cmd ?? null, Image: '',
-    Volumes: x.Volumes && Object.keys(x.Volumes).length ? x.Volumes : null, WorkingDir: x.WorkingDir ?? '',
-    Entrypoint: x.Entrypoint ?? null, OnBuild: x.OnBuild ?? null, Labels: x.Labels && Object.keys(x.Labels).length ? x.Labels : null,
+    Tty: false,
+    OpenStdin: false,
+    StdinOnce: false,
+    Env: x.Env ?? null,
+    Cmd: x.Cmd ?? null,
+    Image: '',
+    Volumes: x.Volumes && Object.keys(x.Volumes).length ? x.Volumes : null,
+    WorkingDir: x.WorkingDir ?? '',
+    Entrypoint: x.Entrypoint ?? null,
+    OnBuild: x.OnBuild ?? null,
+    Labels: x.Labels && Object.keys(x.Labels).length ? x.Labels : null,
   });
   if (x.StopSignal) out.StopSignal = x.StopSignal;
   return out;
@@ -124,19 +188,32 @@ export class ImageService implements ImageStore {
   /** Chain ids an operation in flight (pull, load) relies on: never garbage-collected. */
   private pinned = new Map<string, number>();
 
-  constructor(private readonly config: DaemonConfig, private readonly db: DB, private readonly events: EventBus, snapshots?: OverlaySnapshotter) {
+  constructor(
+    private readonly config: DaemonConfig,
+    private readonly db: DB,
+    private readonly events: EventBus,
+    snapshots?: OverlaySnapshotter,
+  ) {
     this.content = new ContentStore(join(config.dataRoot, 'content'));
     this.snapshots = snapshots ?? new OverlaySnapshotter(join(config.dataRoot, 'overlay'), db);
     this.content.sweepIngests();
     this.snapshots.sweep();
     this.migrateHoldsFile();
     for (const e of readdirSync(config.dataRoot)) {
-      if (e.startsWith('tmp-bootstrap-') || e.startsWith('tmp-load-') || e.startsWith('tmp-build-') || e.startsWith('tmp-add-')) rmSync(join(config.dataRoot, e), { recursive: true, force: true });
+      if (
+        e.startsWith('tmp-bootstrap-') ||
+        e.startsWith('tmp-load-') ||
+        e.startsWith('tmp-build-') ||
+        e.startsWith('tmp-add-')
+      )
+        rmSync(join(config.dataRoot, e), { recursive: true, force: true });
     }
   }
 
   /** The containers side tells us who uses an image (rmi conflicts). */
-  setUsageCheck(fn: UsageCheck): void { this.usage = fn; }
+  setUsageCheck(fn: UsageCheck): void {
+    this.usage = fn;
+  }
 
   /** Serialises mutations (import, tag, remove) so layer sharing and tag moves never race. */
   private exclusive<T>(fn: () => Promise<T> | T): Promise<T> {
@@ -152,12 +229,14 @@ export class ImageService implements ImageStore {
   }
 
   all(): ImageRecord[] {
-    return (this.db.prepare('SELECT record FROM images').all() as Array<{ record: string }>).map((r) => JSON.parse(r.record) as ImageRecord);
+    return (this.db.prepare('SELECT record FROM images').all() as Array<{ record: string }>).map(
+      (r) => JSON.parse(r.record) as ImageRecord,
+    );
   }
 
   byId(id: string): ImageRecord | undefined {
     const r = this.db.prepare('SELECT record FROM images WHERE id = ?').get(id) as { record: string } | undefined;
-    return r ? JSON.parse(r.record) as ImageRecord : undefined;
+    return r ? (JSON.parse(r.record) as ImageRecord) : undefined;
   }
 
   /** Resolves like docker's GetImage; `viaId` tells whether the ref named the image by (short) id. */
@@ -169,20 +248,26 @@ export class ImageService implements ImageStore {
     }
     const parsed = parseNormalized(ref); // InvalidArgument on bad references, as docker
     const key = refString(withDefaultTag(parsed));
-    const row = this.db.prepare('SELECT image_id FROM image_tags WHERE ref = ?').get(key) as { image_id: string } | undefined;
+    const row = this.db.prepare('SELECT image_id FROM image_tags WHERE ref = ?').get(key) as
+      | { image_id: string }
+      | undefined;
     if (row) {
       const img = this.byId(row.image_id);
       if (img) return { image: img, viaId: false };
     }
     const prefix = idPrefix(ref);
     if (prefix !== undefined) {
-      const rows = this.db.prepare('SELECT id FROM images WHERE id LIKE ?').all(`sha256:${prefix}%`) as Array<{ id: string }>;
+      const rows = this.db.prepare('SELECT id FROM images WHERE id LIKE ?').all(`sha256:${prefix}%`) as Array<{
+        id: string;
+      }>;
       if (rows.length === 1) return { image: this.byId(rows[0].id)!, viaId: true };
     }
     throw new NotFound(`No such image: ${notFoundName(ref)}`);
   }
 
-  get(ref: string): ImageRecord { return this.resolve(ref).image; }
+  get(ref: string): ImageRecord {
+    return this.resolve(ref).image;
+  }
 
   layerDirs(image: ImageRecord): string[] {
     return [...image.chainIds].reverse().map((c) => this.snapshots.diffDir(c));
@@ -195,27 +280,40 @@ export class ImageService implements ImageStore {
   topLayer(imageId: string): string | null | undefined {
     const img = this.byId(imageId);
     if (img) return img.chainIds.length ? img.chainIds[img.chainIds.length - 1] : null;
-    const row = this.db.prepare('SELECT chain_id FROM layer_holds WHERE holder = ?').get('image:' + imageId) as { chain_id: string } | undefined;
+    const row = this.db.prepare('SELECT chain_id FROM layer_holds WHERE holder = ?').get('image:' + imageId) as
+      | { chain_id: string }
+      | undefined;
     return row?.chain_id;
   }
 
   /** Fully qualified refs (docker.io/library/busybox:latest) pointing at an image, sorted. */
   private refsOf(imageId: string): string[] {
-    return (this.db.prepare('SELECT ref FROM image_tags WHERE image_id = ? ORDER BY ref').all(imageId) as Array<{ ref: string }>).map((r) => r.ref);
+    return (
+      this.db.prepare('SELECT ref FROM image_tags WHERE image_id = ? ORDER BY ref').all(imageId) as Array<{
+        ref: string;
+      }>
+    ).map((r) => r.ref);
   }
 
   repoTags(imageId: string): string[] {
-    return this.refsOf(imageId).filter((r) => parse(r).tag !== undefined).map(familiarize).sort();
+    return this.refsOf(imageId)
+      .filter((r) => parse(r).tag !== undefined)
+      .map(familiarize)
+      .sort();
   }
 
   private repoDigests(imageId: string): string[] {
-    return this.refsOf(imageId).filter((r) => parse(r).digest !== undefined).map(familiarize).sort();
+    return this.refsOf(imageId)
+      .filter((r) => parse(r).digest !== undefined)
+      .map(familiarize)
+      .sort();
   }
 
   list(opts: ListOptions = {}): ImageSummary[] {
     const f = opts.filters ?? {};
     for (const k of Object.keys(f)) {
-      if (!['dangling', 'label', 'before', 'since', 'reference'].includes(k)) throw new InvalidArgument(`invalid filter '${k}'`);
+      if (!['dangling', 'label', 'before', 'since', 'reference'].includes(k))
+        throw new InvalidArgument(`invalid filter '${k}'`);
     }
     let dangling: boolean | undefined;
     for (const v of f.dangling ?? []) {
@@ -246,15 +344,24 @@ export class ImageService implements ImageStore {
       let repoDigests: string[] | null = digests.map(familiarize).sort();
       if (isDangling) {
         if (!opts.all && dangling === undefined && parents.has(img.id)) continue; // intermediate layer image
-        repoTags = ['<none>:<none>']; repoDigests = ['<none>@<none>'];
+        repoTags = ['<none>:<none>'];
+        repoDigests = ['<none>@<none>'];
       } else {
         if (repoDigests.length === 0) repoDigests = null;
         if (repoTags.length === 0) repoTags = null;
       }
       const labels = img.config.Labels && Object.keys(img.config.Labels).length ? img.config.Labels : null;
       out.push({
-        Containers: -1, Created: unixSeconds(img.created), Id: img.id, Labels: labels, ParentId: img.parent ?? '',
-        RepoDigests: repoDigests, RepoTags: repoTags, SharedSize: -1, Size: img.size, VirtualSize: img.size,
+        Containers: -1,
+        Created: unixSeconds(img.created),
+        Id: img.id,
+        Labels: labels,
+        ParentId: img.parent ?? '',
+        RepoDigests: repoDigests,
+        RepoTags: repoTags,
+        SharedSize: -1,
+        Size: img.size,
+        VirtualSize: img.size,
       });
     }
     out.sort((a, b) => b.Created - a.Created || a.Id.localeCompare(b.Id));
@@ -264,7 +371,9 @@ export class ImageService implements ImageStore {
   /** GET /images/{name}/json */
   inspect(ref: string): Record<string, unknown> {
     let img: ImageRecord;
-    try { img = this.get(ref); } catch (e) {
+    try {
+      img = this.get(ref);
+    } catch (e) {
       // dockerd 20.10 wraps the lookup error here (see inspect-missing.txt)
       if (e instanceof NotFound) throw new NotFound(`no such image: ${ref}: ${e.message}`);
       throw e;
@@ -273,7 +382,8 @@ export class ImageService implements ImageStore {
     const top = img.chainIds.length ? this.snapshots.dir(img.chainIds[img.chainIds.length - 1]) : '';
     const data: Record<string, string> = {};
     if (dirs.length > 1) data.LowerDir = dirs.slice(1).join(':');
-    if (top) Object.assign(data, { MergedDir: join(top, 'merged'), UpperDir: join(top, 'diff'), WorkDir: join(top, 'work') });
+    if (top)
+      Object.assign(data, { MergedDir: join(top, 'merged'), UpperDir: join(top, 'diff'), WorkDir: join(top, 'work') });
     return {
       Id: img.id,
       RepoTags: this.repoTags(img.id),
@@ -305,8 +415,18 @@ export class ImageService implements ImageStore {
     let layer = 0;
     for (const h of hist) {
       let size = 0;
-      if (!h.empty_layer) { size = sizes[layer] ?? 0; layer++; }
-      items.unshift({ Comment: h.comment ?? '', Created: unixSeconds(h.created ?? img.created), CreatedBy: h.created_by ?? '', Id: '<missing>', Size: size, Tags: null });
+      if (!h.empty_layer) {
+        size = sizes[layer] ?? 0;
+        layer++;
+      }
+      items.unshift({
+        Comment: h.comment ?? '',
+        Created: unixSeconds(h.created ?? img.created),
+        CreatedBy: h.created_by ?? '',
+        Id: '<missing>',
+        Size: size,
+        Tags: null,
+      });
     }
     if (items.length) {
       items[0].Id = img.id;
@@ -332,7 +452,11 @@ export class ImageService implements ImageStore {
   private setTag(fullRef: string, imageId: string): void {
     const now = rfc3339(new Date());
     this.db.transaction(() => {
-      this.db.prepare('INSERT INTO image_tags (ref, image_id) VALUES (?, ?) ON CONFLICT(ref) DO UPDATE SET image_id = excluded.image_id').run(fullRef, imageId);
+      this.db
+        .prepare(
+          'INSERT INTO image_tags (ref, image_id) VALUES (?, ?) ON CONFLICT(ref) DO UPDATE SET image_id = excluded.image_id',
+        )
+        .run(fullRef, imageId);
       const rec = this.byId(imageId);
       if (rec) {
         rec.lastTagTime = now;
@@ -346,11 +470,15 @@ export class ImageService implements ImageStore {
 
   /** DELETE /images/{name}?force=&noprune= with docker's (20.10) rules and messages. */
   remove(ref: string, force = false, noprune = false): Promise<DeleteItem[]> {
-    return this.exclusive(() => { const out = this.removeNow(ref, force, noprune); this.gcNow(); return out; });
+    return this.exclusive(() => {
+      const out = this.removeNow(ref, force, noprune);
+      this.gcNow();
+      return out;
+    });
   }
 
   private users(imageId: string): Array<{ id: string; running: boolean }> {
-    return this.usage(imageId).map((u) => typeof u === 'string' ? { id: u, running: false } : u);
+    return this.usage(imageId).map((u) => (typeof u === 'string' ? { id: u, running: false } : u));
   }
 
   private removeNow(ref: string, force: boolean, noprune = false): DeleteItem[] {
@@ -363,16 +491,28 @@ export class ImageService implements ImageStore {
       const key = refString(withDefaultTag(parseNormalized(ref)));
       if (!force && refs.length === 1) {
         const user = this.users(id)[0];
-        if (user) throw new Conflict(`conflict: unable to remove repository reference "${ref}" (must force) - container ${shortId(user.id)} is using its referenced image ${shortId(id)}`);
+        if (user)
+          throw new Conflict(
+            `conflict: unable to remove repository reference "${ref}" (must force) - container ${shortId(user.id)} is using its referenced image ${shortId(id)}`,
+          );
       }
       this.untag(key, id);
       records.push({ Untagged: familiarize(key) });
       const removed = parse(key);
-      if (removed.digest === undefined && !this.refsOf(id).some((r) => { const p = parse(r); return p.tag !== undefined && p.name === removed.name; })) {
+      if (
+        removed.digest === undefined &&
+        !this.refsOf(id).some((r) => {
+          const p = parse(r);
+          return p.tag !== undefined && p.name === removed.name;
+        })
+      ) {
         // the repository's last tag is gone: its digest references go too (as dockerd does)
         for (const r of this.refsOf(id)) {
           const p = parse(r);
-          if (p.digest !== undefined && p.tag === undefined && p.name === removed.name) { this.untag(r, id); records.push({ Untagged: familiarize(r) }); }
+          if (p.digest !== undefined && p.tag === undefined && p.name === removed.name) {
+            this.untag(r, id);
+            records.push({ Untagged: familiarize(r) });
+          }
         }
       }
       if (this.refsOf(id).length > 0) return records;
@@ -389,26 +529,36 @@ export class ImageService implements ImageStore {
     if (refs.length <= 1) {
       const c = this.conflict(id, force ? 'hard' : 'hard+stopped');
       if (c) throw new Conflict(c.message);
-      for (const r of refs) { this.untag(r, id); records.push({ Untagged: familiarize(r) }); }
+      for (const r of refs) {
+        this.untag(r, id);
+        records.push({ Untagged: familiarize(r) });
+      }
     }
     const c = this.conflict(id, force ? 'hard' : 'all');
     if (c) throw new Conflict(c.message);
-    for (const r of this.refsOf(id)) { this.untag(r, id); records.push({ Untagged: familiarize(r) }); }
+    for (const r of this.refsOf(id)) {
+      this.untag(r, id);
+      records.push({ Untagged: familiarize(r) });
+    }
     this.deleteImage(image, records, !noprune);
     return records;
   }
 
   private conflict(id: string, mask: 'hard' | 'hard+stopped' | 'all'): { message: string; used: boolean } | undefined {
-    const msg = (hard: boolean, m: string) => `conflict: unable to delete ${shortId(id)} (${hard ? 'cannot be forced' : 'must be forced'}) - ${m}`;
+    const msg = (hard: boolean, m: string) =>
+      `conflict: unable to delete ${shortId(id)} (${hard ? 'cannot be forced' : 'must be forced'}) - ${m}`;
     const children = this.all().filter((i) => i.parent === id);
     if (children.length) return { message: msg(true, 'image has dependent child images'), used: false };
     const users = this.users(id);
     const running = users.find((u) => u.running);
-    if (running) return { message: msg(true, `image is being used by running container ${shortId(running.id)}`), used: true };
-    if (mask === 'all' && this.refsOf(id).length > 0) return { message: msg(false, 'image is referenced in multiple repositories'), used: false };
+    if (running)
+      return { message: msg(true, `image is being used by running container ${shortId(running.id)}`), used: true };
+    if (mask === 'all' && this.refsOf(id).length > 0)
+      return { message: msg(false, 'image is referenced in multiple repositories'), used: false };
     if (mask !== 'hard') {
       const stopped = users.find((u) => !u.running);
-      if (stopped) return { message: msg(false, `image is being used by stopped container ${shortId(stopped.id)}`), used: true };
+      if (stopped)
+        return { message: msg(false, `image is being used by stopped container ${shortId(stopped.id)}`), used: true };
     }
     return undefined;
   }
@@ -433,7 +583,8 @@ export class ImageService implements ImageStore {
     records.push({ Deleted: image.id });
     this.content.delete(image.id);
     const stillUsed = new Set(this.all().flatMap((i) => (i.layerBlobs ?? []).map((b) => b?.digest)));
-    for (const b of image.layerBlobs ?? []) if (b && !stillUsed.has(b.digest) && !image.diffIds.includes(b.digest)) this.content.delete(b.digest);
+    for (const b of image.layerBlobs ?? [])
+      if (b && !stillUsed.has(b.digest) && !image.diffIds.includes(b.digest)) this.content.delete(b.digest);
     const needed = this.neededLayers();
     for (const c of [...image.chainIds].reverse()) {
       if (needed.has(c)) continue;
@@ -441,7 +592,12 @@ export class ImageService implements ImageStore {
     }
     // an untagged parent nothing else uses (a build's intermediate image) goes with its last child, as docker prunes it
     const parent = pruneParents && image.parent ? this.byId(image.parent) : undefined;
-    if (parent && this.refsOf(parent.id).length === 0 && !this.all().some((i) => i.parent === parent.id) && this.users(parent.id).length === 0) {
+    if (
+      parent &&
+      this.refsOf(parent.id).length === 0 &&
+      !this.all().some((i) => i.parent === parent.id) &&
+      this.users(parent.id).length === 0
+    ) {
       this.deleteImage(parent, records);
     }
   }
@@ -449,7 +605,9 @@ export class ImageService implements ImageStore {
   /** Removes a layer unless another snapshot is built on it (then false); its blob when no image names it. */
   private removeLayer(chainId: string): boolean {
     const row = this.snapshots.get(chainId);
-    try { this.snapshots.removeNow(chainId); } catch (e) {
+    try {
+      this.snapshots.removeNow(chainId);
+    } catch (e) {
       if (e instanceof Conflict) return false;
       if (!(e instanceof NotFound)) throw e;
     }
@@ -465,11 +623,16 @@ export class ImageService implements ImageStore {
     const file = join(this.snapshots.root, 'holds.json');
     if (!existsSync(file)) return;
     let holds: Record<string, unknown> = {};
-    try { holds = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>; } catch { /* unreadable: nothing to keep */ }
+    try {
+      holds = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    } catch {
+      /* unreadable: nothing to keep */
+    }
     const add = this.db.prepare('INSERT OR IGNORE INTO layer_holds (holder, chain_id) VALUES (?, ?)');
     this.db.transaction(() => {
       for (const [imageId, chains] of Object.entries(holds)) {
-        if (Array.isArray(chains) && chains.length && typeof chains[chains.length - 1] === 'string') add.run('image:' + imageId, chains[chains.length - 1]);
+        if (Array.isArray(chains) && chains.length && typeof chains[chains.length - 1] === 'string')
+          add.run('image:' + imageId, chains[chains.length - 1]);
       }
     })();
     rmSync(file, { force: true });
@@ -483,12 +646,21 @@ export class ImageService implements ImageStore {
   private neededLayers(): Set<string> {
     const roots = new Set(this.pinned.keys());
     const stale: string[] = [];
-    for (const h of this.db.prepare('SELECT holder, chain_id FROM layer_holds').all() as Array<{ holder: string; chain_id: string }>) {
+    for (const h of this.db.prepare('SELECT holder, chain_id FROM layer_holds').all() as Array<{
+      holder: string;
+      chain_id: string;
+    }>) {
       const imageId = h.holder.startsWith('image:') ? h.holder.slice(6) : undefined;
-      if (imageId && !this.byId(imageId) && this.users(imageId).length === 0) { stale.push(h.holder); continue; }
+      if (imageId && !this.byId(imageId) && this.users(imageId).length === 0) {
+        stale.push(h.holder);
+        continue;
+      }
       roots.add(h.chain_id);
     }
-    if (stale.length) this.db.transaction(() => { for (const h of stale) this.db.prepare('DELETE FROM layer_holds WHERE holder = ?').run(h); })();
+    if (stale.length)
+      this.db.transaction(() => {
+        for (const h of stale) this.db.prepare('DELETE FROM layer_holds WHERE holder = ?').run(h);
+      })();
     const parents = new Map(this.snapshots.list().map((l) => [l.chainId, l.parent]));
     const needed = new Set<string>();
     for (const r of roots) {
@@ -510,7 +682,11 @@ export class ImageService implements ImageStore {
     const needed = this.neededLayers();
     const layers = this.snapshots.list();
     const parents = new Map(layers.map((l) => [l.chainId, l.parent]));
-    const depth = (c: string): number => { let n = 0; for (let p = parents.get(c); p; p = parents.get(p)) n++; return n; };
+    const depth = (c: string): number => {
+      let n = 0;
+      for (let p = parents.get(c); p; p = parents.get(p)) n++;
+      return n;
+    };
     const removed: string[] = [];
     // Children before their parents: the snapshotter refuses to remove a layer something is built on.
     for (const l of layers.filter((x) => !needed.has(x.chainId)).sort((a, b) => depth(b.chainId) - depth(a.chainId))) {
@@ -523,7 +699,9 @@ export class ImageService implements ImageStore {
    * POST /images/prune: removes dangling images (or, with dangling=false, every image no container
    * uses), honouring label / label! / until filters. Returns docker's ImagesDeleted + SpaceReclaimed.
    */
-  prune(filters: Record<string, string[]> = {}): Promise<{ ImagesDeleted: DeleteItem[] | null; SpaceReclaimed: number }> {
+  prune(
+    filters: Record<string, string[]> = {},
+  ): Promise<{ ImagesDeleted: DeleteItem[] | null; SpaceReclaimed: number }> {
     for (const k of Object.keys(filters)) {
       if (!['dangling', 'label', 'label!', 'until'].includes(k)) throw new InvalidArgument(`invalid filter '${k}'`);
     }
@@ -534,7 +712,11 @@ export class ImageService implements ImageStore {
     }
     let until: number | undefined;
     for (const v of filters.until ?? []) {
-      const t = /^\d+(\.\d+)?$/.test(v) ? Number(v) * 1000 : /^\d+[smh]$/.test(v) ? Date.now() - Number(v.slice(0, -1)) * { s: 1e3, m: 6e4, h: 3.6e6 }[v.slice(-1) as 's' | 'm' | 'h'] : Date.parse(v);
+      const t = /^\d+(\.\d+)?$/.test(v)
+        ? Number(v) * 1000
+        : /^\d+[smh]$/.test(v)
+          ? Date.now() - Number(v.slice(0, -1)) * { s: 1e3, m: 6e4, h: 3.6e6 }[v.slice(-1) as 's' | 'm' | 'h']
+          : Date.parse(v);
       if (!Number.isFinite(t)) throw new InvalidArgument(`invalid filter 'until=${v}'`);
       until = t;
     }
@@ -549,7 +731,10 @@ export class ImageService implements ImageStore {
         if (this.all().some((i) => i.parent === img.id)) continue;
         if (until !== undefined && !(Date.parse(img.created) < until)) continue;
         if (!labelsMatch(img.config.Labels, filters)) continue;
-        for (const r of this.refsOf(img.id)) { this.untag(r, img.id); deleted.push({ Untagged: familiarize(r) }); }
+        for (const r of this.refsOf(img.id)) {
+          this.untag(r, img.id);
+          deleted.push({ Untagged: familiarize(r) });
+        }
         const before = new Set(this.snapshots.list().map((l) => l.chainId));
         const sizes = new Map(this.snapshots.list().map((l) => [l.chainId, l.size]));
         this.deleteImage(img, deleted);
@@ -571,12 +756,15 @@ export class ImageService implements ImageStore {
     const target = opts.repo ? targetReference(opts.repo, opts.tag) : undefined;
     if (!opts.repo && opts.tag) throw new InvalidArgument('tag is specified without a repository');
     const cfg = applyChanges({}, opts.changes ?? []);
-    if (opts.platform && !/^linux(\/amd64)?$/.test(opts.platform)) throw new InvalidArgument(`image operating system/architecture "${opts.platform}" is not supported`);
+    if (opts.platform && !/^linux(\/amd64)?$/.test(opts.platform))
+      throw new InvalidArgument(`image operating system/architecture "${opts.platform}" is not supported`);
     const created = rfc3339(new Date());
     const comment = opts.message || `Imported from ${opts.fromSrc ?? '-'}`;
     return this.exclusive(async () => {
       const id = await this.createFromTar(src, cfg, {
-        created, comment, history: [{ created, comment }],
+        created,
+        comment,
+        history: [{ created, comment }],
       });
       this.events.publish('image', 'import', id, { name: id });
       if (target) this.setTag(refString(target), id);
@@ -591,14 +779,24 @@ export class ImageService implements ImageStore {
     if (opts.repo) targetReference(opts.repo, opts.tag);
     applyChanges({}, opts.changes ?? []);
     let resp: Response;
-    try { resp = await fetch(u); } catch (e) { throw new Internal(`Get "${u}": ${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message}`); }
+    try {
+      resp = await fetch(u);
+    } catch (e) {
+      throw new Internal(
+        `Get "${u}": ${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message}`,
+      );
+    }
     if (!resp.ok || !resp.body) throw new Internal(`Get "${u}": unexpected status ${resp.status}`);
     const body = Readable.fromWeb(resp.body as import('node:stream/web').ReadableStream<Uint8Array>);
     return this.import(body, { ...opts, fromSrc: opts.fromSrc ?? u });
   }
 
   /** Ingests, decompresses, applies and records one layer + config. Caller holds the lock. */
-  private async createFromTar(src: Readable, cfg: ImageConfig, meta: { created: string; comment?: string; history: ImageHistory[]; author?: string }): Promise<string> {
+  private async createFromTar(
+    src: Readable,
+    cfg: ImageConfig,
+    meta: { created: string; comment?: string; history: ImageHistory[]; author?: string },
+  ): Promise<string> {
     const raw = this.content.begin();
     let layerIngest = raw;
     let createdLayer: LayerRow | undefined;
@@ -609,7 +807,9 @@ export class ImageService implements ImageStore {
       if (kind !== 'none') {
         layerIngest = this.content.begin();
         const plain = (await raw.open()).pipe(decompressor(kind));
-        try { await layerIngest.write(plain); } catch (e) {
+        try {
+          await layerIngest.write(plain);
+        } catch (e) {
           throw new InvalidArgument(`failed to import: cannot decompress ${kind} archive: ${(e as Error).message}`);
         }
         raw.abort();
@@ -620,18 +820,32 @@ export class ImageService implements ImageStore {
       await layerIngest.commit(diffId);
       const chain = computeChainIds([diffId]);
       const id = this.recordImage({
-        created: meta.created, architecture: 'amd64', os: 'linux', config: cfg, diffIds: [diffId], chainIds: chain,
-        size: applied.layer.size, comment: meta.comment, author: meta.author, history: meta.history, layerSizes: [applied.layer.size],
+        created: meta.created,
+        architecture: 'amd64',
+        os: 'linux',
+        config: cfg,
+        diffIds: [diffId],
+        chainIds: chain,
+        size: applied.layer.size,
+        comment: meta.comment,
+        author: meta.author,
+        history: meta.history,
+        layerSizes: [applied.layer.size],
       });
       return id;
     } catch (e) {
       raw.abort();
       if (layerIngest !== raw) layerIngest.abort();
       if (createdLayer && !this.all().some((i) => i.chainIds.includes(createdLayer!.chainId))) {
-        try { this.snapshots.removeNow(createdLayer.chainId); } catch (err) { if (!(err instanceof Conflict || err instanceof NotFound)) throw err; }
+        try {
+          this.snapshots.removeNow(createdLayer.chainId);
+        } catch (err) {
+          if (!(err instanceof Conflict || err instanceof NotFound)) throw err;
+        }
         if (!this.all().some((i) => i.diffIds.includes(createdLayer!.diffId))) this.content.delete(createdLayer.diffId);
       }
-      if (e instanceof TarError || e instanceof LayerError) throw new InvalidArgument(`failed to import: invalid tar archive: ${e.message}`);
+      if (e instanceof TarError || e instanceof LayerError)
+        throw new InvalidArgument(`failed to import: invalid tar archive: ${e.message}`);
       throw e;
     }
   }
@@ -658,45 +872,63 @@ export class ImageService implements ImageStore {
   /** The image row and its layer hold, in one transaction. */
   private insertImage(rec: ImageRecord): void {
     this.db.transaction(() => {
-      this.db.prepare('INSERT INTO images (id, created, record) VALUES (?, ?, ?)').run(rec.id, rec.created, JSON.stringify(rec));
+      this.db
+        .prepare('INSERT INTO images (id, created, record) VALUES (?, ?, ?)')
+        .run(rec.id, rec.created, JSON.stringify(rec));
       const top = rec.chainIds[rec.chainIds.length - 1];
-      if (top) this.db.prepare('INSERT OR IGNORE INTO layer_holds (holder, chain_id) VALUES (?, ?)').run('image:' + rec.id, top);
+      if (top)
+        this.db
+          .prepare('INSERT OR IGNORE INTO layer_holds (holder, chain_id) VALUES (?, ?)')
+          .run('image:' + rec.id, top);
     })();
   }
 
   // ---------------------------------------------------------------- registry side (pull, push, load)
 
   /** Runs fn under the image lock (serialised with import, tag, remove, prune). */
-  withLock<T>(fn: () => Promise<T> | T): Promise<T> { return this.exclusive(fn); }
+  withLock<T>(fn: () => Promise<T> | T): Promise<T> {
+    return this.exclusive(fn);
+  }
 
   /** Keeps layers from garbage collection while an operation that will reference them runs. */
-  pin(chainIds: string[]): void { for (const c of chainIds) this.pinned.set(c, (this.pinned.get(c) ?? 0) + 1); }
+  pin(chainIds: string[]): void {
+    for (const c of chainIds) this.pinned.set(c, (this.pinned.get(c) ?? 0) + 1);
+  }
 
   unpin(chainIds: string[]): void {
     for (const c of chainIds) {
       const n = (this.pinned.get(c) ?? 0) - 1;
-      if (n > 0) this.pinned.set(c, n); else this.pinned.delete(c);
+      if (n > 0) this.pinned.set(c, n);
+      else this.pinned.delete(c);
     }
   }
 
   /** Collects unreferenced layers (after a failed pull/load) unless another operation is in flight. */
   gcIfIdle(): Promise<string[]> {
-    return this.exclusive(() => this.pinned.size === 0 ? this.gcNow() : []);
+    return this.exclusive(() => (this.pinned.size === 0 ? this.gcNow() : []));
   }
 
   /** The image a fully qualified tag/digest reference points at, if any. */
   idOfRef(fullRef: string): string | undefined {
-    return (this.db.prepare('SELECT image_id FROM image_tags WHERE ref = ?').get(fullRef) as { image_id: string } | undefined)?.image_id;
+    return (
+      this.db.prepare('SELECT image_id FROM image_tags WHERE ref = ?').get(fullRef) as { image_id: string } | undefined
+    )?.image_id;
   }
 
   /** Fully qualified references of an image (tags and digests). */
-  refs(imageId: string): string[] { return this.refsOf(imageId); }
+  refs(imageId: string): string[] {
+    return this.refsOf(imageId);
+  }
 
   /** Points a fully qualified reference at an image (with the tag event). */
-  addRef(fullRef: string, imageId: string): void { this.setTag(fullRef, imageId); }
+  addRef(fullRef: string, imageId: string): void {
+    this.setTag(fullRef, imageId);
+  }
 
   /** Publishes an image event (pull, push, load) as dockerd logs them. */
-  imageEvent(action: string, id: string, name: string): void { this.events.publish('image', action, id, { name }); }
+  imageEvent(action: string, id: string, name: string): void {
+    this.events.publish('image', action, id, { name });
+  }
 
   /** Replaces the layer blob list of an image (push records the blobs it compressed). */
   setLayerBlobs(imageId: string, blobs: Array<LayerBlob | null>): void {
@@ -711,7 +943,11 @@ export class ImageService implements ImageStore {
    * Every layer (chain ids from the config's diff_ids) must already be applied. Then points `refs`
    * (fully qualified) at it. Caller holds the lock (withLock). Returns the id and whether it was new.
    */
-  recordConfigImage(configBytes: Buffer, layerBlobs: Array<LayerBlob | null>, refs: string[]): { id: string; created: boolean } {
+  recordConfigImage(
+    configBytes: Buffer,
+    layerBlobs: Array<LayerBlob | null>,
+    refs: string[],
+  ): { id: string; created: boolean } {
     const cfg = parseImageConfig(configBytes);
     const chain = computeChainIds(cfg.diffIds);
     const sizes: number[] = [];
@@ -725,8 +961,19 @@ export class ImageService implements ImageStore {
     const existing = this.byId(id);
     if (!existing) {
       const rec: ImageRecord = {
-        id, created: cfg.created, architecture: cfg.architecture, os: cfg.os, config: cfg.config, diffIds: cfg.diffIds, chainIds: chain,
-        size: sizes.reduce((a, b) => a + b, 0), comment: cfg.comment, author: cfg.author, history: cfg.history, layerSizes: sizes, layerBlobs,
+        id,
+        created: cfg.created,
+        architecture: cfg.architecture,
+        os: cfg.os,
+        config: cfg.config,
+        diffIds: cfg.diffIds,
+        chainIds: chain,
+        size: sizes.reduce((a, b) => a + b, 0),
+        comment: cfg.comment,
+        author: cfg.author,
+        history: cfg.history,
+        layerSizes: sizes,
+        layerBlobs,
       };
       this.insertImage(rec);
       created = true;
@@ -759,16 +1006,24 @@ export class ImageService implements ImageStore {
         }
         copyFileSync(BUSYBOX, join(root, 'bin/busybox'));
         chmodSync(join(root, 'bin/busybox'), 0o755);
-        const applets = (await runOk(BUSYBOX, ['--list'])).split('\n').map((a) => a.trim()).filter((a) => a && a !== 'busybox' && !a.includes('/'));
+        const applets = (await runOk(BUSYBOX, ['--list']))
+          .split('\n')
+          .map((a) => a.trim())
+          .filter((a) => a && a !== 'busybox' && !a.includes('/'));
         for (const a of [...new Set(applets)].sort()) symlinkSync('busybox', join(root, 'bin', a));
-        writeFileSync(join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n');
+        writeFileSync(
+          join(root, 'etc/passwd'),
+          'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n',
+        );
         writeFileSync(join(root, 'etc/group'), 'root:x:0:\nnobody:x:65534:\n');
         for (const f of ['etc/passwd', 'etc/group']) chmodSync(join(root, f), 0o644);
         const tarFile = join(work, 'layer.tar');
         await createTarDeterministic(root, tarFile, mtime);
         const cfg: ImageConfig = { Env: [DEFAULT_PATH_ENV], Cmd: ['sh'] };
         const id = await this.createFromTar(createReadStream(tarFile), cfg, {
-          created, comment: 'busybox-static from the host', history: [{ created, created_by: 'cocon image bootstrap busybox', comment: 'busybox-static from the host' }],
+          created,
+          comment: 'busybox-static from the host',
+          history: [{ created, created_by: 'cocon image bootstrap busybox', comment: 'busybox-static from the host' }],
         });
         this.setTag(refString(target), id);
         return id;
@@ -790,7 +1045,11 @@ export class ImageService implements ImageStore {
     return this.exclusive(async () => {
       const created = new Date().toISOString();
       const parent = o.parent;
-      const history: ImageHistory[] = parent ? (parent.history?.length ? [...parent.history] : parent.diffIds.map(() => ({ created: parent.created }))) : [];
+      const history: ImageHistory[] = parent
+        ? parent.history?.length
+          ? [...parent.history]
+          : parent.diffIds.map(() => ({ created: parent.created }))
+        : [];
       const entry: ImageHistory = { created, created_by: o.createdBy };
       if (o.author) entry.author = o.author;
       if (o.comment) entry.comment = o.comment;
@@ -802,8 +1061,11 @@ export class ImageService implements ImageStore {
         if (o.layer && ingest) {
           await ingest.write(o.layer);
           const diffId = ingest.digest();
-          const applied = await this.snapshots.applyWith(diffId, parent?.chainIds[parent.chainIds.length - 1],
-            async (dir) => extractTarStream(await ingest.open(), dir, LAYER));
+          const applied = await this.snapshots.applyWith(
+            diffId,
+            parent?.chainIds[parent.chainIds.length - 1],
+            async (dir) => extractTarStream(await ingest.open(), dir, LAYER),
+          );
           if (applied.created) createdLayer = applied.layer;
           await ingest.commit(diffId);
           diffIds.push(diffId);
@@ -811,15 +1073,30 @@ export class ImageService implements ImageStore {
         } else entry.empty_layer = true;
         history.push(entry);
         return this.recordImage({
-          created, architecture: parent?.architecture ?? 'amd64', os: parent?.os ?? 'linux', config: o.config, diffIds,
-          chainIds: computeChainIds(diffIds), size: sizes.reduce((a, b) => a + b, 0), parent: parent?.id, history, layerSizes: sizes,
-          comment: o.comment, author: o.author, buildCacheKey: o.buildCacheKey,
+          created,
+          architecture: parent?.architecture ?? 'amd64',
+          os: parent?.os ?? 'linux',
+          config: o.config,
+          diffIds,
+          chainIds: computeChainIds(diffIds),
+          size: sizes.reduce((a, b) => a + b, 0),
+          parent: parent?.id,
+          history,
+          layerSizes: sizes,
+          comment: o.comment,
+          author: o.author,
+          buildCacheKey: o.buildCacheKey,
         });
       } catch (e) {
         ingest?.abort();
         if (createdLayer && !this.all().some((i) => i.chainIds.includes(createdLayer!.chainId))) {
-          try { this.snapshots.removeNow(createdLayer.chainId); } catch (err) { if (!(err instanceof Conflict || err instanceof NotFound)) throw err; }
-          if (!this.all().some((i) => i.diffIds.includes(createdLayer!.diffId))) this.content.delete(createdLayer.diffId);
+          try {
+            this.snapshots.removeNow(createdLayer.chainId);
+          } catch (err) {
+            if (!(err instanceof Conflict || err instanceof NotFound)) throw err;
+          }
+          if (!this.all().some((i) => i.diffIds.includes(createdLayer!.diffId)))
+            this.content.delete(createdLayer.diffId);
         }
         throw e;
       }
@@ -840,11 +1117,28 @@ export class ImageService implements ImageStore {
 }
 
 /** The fields of an image configuration blob (OCI image-spec config.md) that an ImageRecord keeps. */
-export function parseImageConfig(bytes: Buffer): { created: string; architecture: string; os: string; config: ImageConfig; diffIds: string[]; history?: ImageHistory[]; author?: string; comment?: string } {
+export function parseImageConfig(bytes: Buffer): {
+  created: string;
+  architecture: string;
+  os: string;
+  config: ImageConfig;
+  diffIds: string[];
+  history?: ImageHistory[];
+  author?: string;
+  comment?: string;
+} {
   let v: Record<string, unknown>;
-  try { v = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>; } catch { throw new InvalidArgument('invalid image configuration: not JSON'); }
+  try {
+    v = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
+  } catch {
+    throw new InvalidArgument('invalid image configuration: not JSON');
+  }
   const rootfs = v.rootfs as { type?: string; diff_ids?: unknown } | undefined;
-  if (!rootfs || !Array.isArray(rootfs.diff_ids) || !rootfs.diff_ids.every((d) => typeof d === 'string' && /^sha256:[a-f0-9]{64}$/.test(d))) {
+  if (
+    !rootfs ||
+    !Array.isArray(rootfs.diff_ids) ||
+    !rootfs.diff_ids.every((d) => typeof d === 'string' && /^sha256:[a-f0-9]{64}$/.test(d))
+  ) {
     throw new InvalidArgument('invalid image configuration: bad rootfs.diff_ids');
   }
   return {
@@ -853,13 +1147,16 @@ export function parseImageConfig(bytes: Buffer): { created: string; architecture
     os: typeof v.os === 'string' ? v.os : 'linux',
     config: (v.config && typeof v.config === 'object' ? v.config : {}) as ImageConfig,
     diffIds: rootfs.diff_ids as string[],
-    history: Array.isArray(v.history) ? v.history as ImageHistory[] : undefined,
+    history: Array.isArray(v.history) ? (v.history as ImageHistory[]) : undefined,
     author: typeof v.author === 'string' ? v.author : undefined,
     comment: typeof v.comment === 'string' ? v.comment : undefined,
   };
 }
 
 function safeNormalize(ref: string): string {
-  try { return normalize(ref); } catch { return ''; }
+  try {
+    return normalize(ref);
+  } catch {
+    return '';
+  }
 }
-

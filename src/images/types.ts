@@ -38,20 +38,20 @@ export interface ImageHistory {
 }
 
 export interface ImageRecord {
-  id: string;              // "sha256:<hex>": the digest of the image configuration blob
-  created: string;         // RFC3339
-  architecture: string;    // "amd64"
-  os: string;              // "linux"
+  id: string; // "sha256:<hex>": the digest of the image configuration blob
+  created: string; // RFC3339
+  architecture: string; // "amd64"
+  os: string; // "linux"
   config: ImageConfig;
-  diffIds: string[];       // uncompressed layer digests, bottom layer first
-  chainIds: string[];      // chain ids, bottom layer first (snapshot keys)
-  size: number;            // bytes of all layers, unpacked
+  diffIds: string[]; // uncompressed layer digests, bottom layer first
+  chainIds: string[]; // chain ids, bottom layer first (snapshot keys)
+  size: number; // bytes of all layers, unpacked
   comment?: string;
   author?: string;
-  parent?: string;         // "sha256:<hex>" of the parent image (builds); absent for imports
+  parent?: string; // "sha256:<hex>" of the parent image (builds); absent for imports
   history?: ImageHistory[];
-  lastTagTime?: string;    // RFC3339, when a tag last pointed here (inspect's Metadata.LastTagTime)
-  layerSizes?: number[];   // unpacked size of each layer, bottom first (history sizes)
+  lastTagTime?: string; // RFC3339, when a tag last pointed here (inspect's Metadata.LastTagTime)
+  layerSizes?: number[]; // unpacked size of each layer, bottom first (history sizes)
   /** The distributable blob of each layer, bottom first (compressed as pulled or as first pushed); null = not known yet. */
   layerBlobs?: Array<LayerBlob | null>;
   /** Built images: the step's layer cache key (src/build/instructions.ts cacheKey), looked up under `parent`. */
@@ -59,7 +59,11 @@ export interface ImageRecord {
 }
 
 /** A layer as a registry blob: digest and size of the (compressed) bytes and their media type. */
-export interface LayerBlob { digest: string; mediaType: string; size: number }
+export interface LayerBlob {
+  digest: string;
+  mediaType: string;
+  size: number;
+}
 
 export interface ImageStore {
   /** Resolves a reference (name[:tag], name@digest, full or short image id). Throws NotFound("No such image: <ref>"). */

@@ -7,14 +7,23 @@ import { log } from '../core/log.js';
 
 export type Resolve = (name: string, peer: string) => string[] | null;
 
-interface Question { name: string; type: number; cls: number; end: number }
+interface Question {
+  name: string;
+  type: number;
+  cls: number;
+  end: number;
+}
 
 export function parseQuestion(msg: Buffer): Question | null {
   if (msg.length < 12 || msg.readUInt16BE(4) < 1) return null;
-  let i = 12; const labels: string[] = [];
+  let i = 12;
+  const labels: string[] = [];
   while (i < msg.length) {
     const n = msg[i];
-    if (n === 0) { i++; break; }
+    if (n === 0) {
+      i++;
+      break;
+    }
     if (n & 0xc0 || i + 1 + n > msg.length) return null;
     labels.push(msg.subarray(i + 1, i + 1 + n).toString('latin1'));
     i += 1 + n;
@@ -28,12 +37,19 @@ export function answer(query: Buffer, q: Question, ips: string[], rcode = 0): Bu
   const head = Buffer.alloc(12);
   head.writeUInt16BE(query.readUInt16BE(0), 0);
   head.writeUInt16BE(0x8000 | (query.readUInt16BE(2) & 0x7900) | 0x0080 | rcode, 2); // QR, opcode+RD kept, RA
-  head.writeUInt16BE(1, 4); head.writeUInt16BE(ips.length, 6);
+  head.writeUInt16BE(1, 4);
+  head.writeUInt16BE(ips.length, 6);
   const question = query.subarray(12, q.end);
   const rrs = ips.map((ip) => {
     const rr = Buffer.alloc(16);
-    rr.writeUInt16BE(0xc00c, 0); rr.writeUInt16BE(1, 2); rr.writeUInt16BE(1, 4); rr.writeUInt32BE(600, 6); rr.writeUInt16BE(4, 10);
-    ip.split('.').forEach((b, k) => { rr[12 + k] = Number(b); });
+    rr.writeUInt16BE(0xc00c, 0);
+    rr.writeUInt16BE(1, 2);
+    rr.writeUInt16BE(1, 4);
+    rr.writeUInt32BE(600, 6);
+    rr.writeUInt16BE(4, 10);
+    ip.split('.').forEach((b, k) => {
+      rr[12 + k] = Number(b);
+    });
     return rr;
   });
   return Buffer.concat([head, question, ...rrs]);
@@ -44,17 +60,30 @@ export class DnsServer {
   private pending = new Map<string, { peer: { address: string; port: number }; timer: NodeJS.Timeout }>();
   private upstreamSock?: Socket;
 
-  constructor(private readonly address: string, private readonly resolve: Resolve, private readonly upstream: (peer: string) => string[], private readonly port = 53) {}
+  constructor(
+    private readonly address: string,
+    private readonly resolve: Resolve,
+    private readonly upstream: (peer: string) => string[],
+    private readonly port = 53,
+  ) {}
 
   async start(): Promise<void> {
     const s = createSocket({ type: 'udp4', reuseAddr: true });
     s.on('message', (msg, peer) => this.onQuery(msg, peer));
     s.on('error', (e) => log.warn('dns server error', { address: this.address, error: e.message }));
-    await new Promise<void>((res, rej) => { s.once('error', rej); s.bind(this.port, this.address, () => { s.off('error', rej); res(); }); });
+    await new Promise<void>((res, rej) => {
+      s.once('error', rej);
+      s.bind(this.port, this.address, () => {
+        s.off('error', rej);
+        res();
+      });
+    });
     this.sock = s;
     const u = createSocket('udp4');
     u.on('message', (msg) => this.onUpstream(msg));
-    u.on('error', () => { /* ignore */ });
+    u.on('error', () => {
+      /* ignore */
+    });
     await new Promise<void>((res) => u.bind(0, res));
     this.upstreamSock = u;
   }
@@ -62,9 +91,18 @@ export class DnsServer {
   close(): void {
     for (const p of this.pending.values()) clearTimeout(p.timer);
     this.pending.clear();
-    try { this.sock?.close(); } catch { /* closed */ }
-    try { this.upstreamSock?.close(); } catch { /* closed */ }
-    this.sock = undefined; this.upstreamSock = undefined;
+    try {
+      this.sock?.close();
+    } catch {
+      /* closed */
+    }
+    try {
+      this.upstreamSock?.close();
+    } catch {
+      /* closed */
+    }
+    this.sock = undefined;
+    this.upstreamSock = undefined;
   }
 
   private onQuery(msg: Buffer, peer: { address: string; port: number }): void {
@@ -76,7 +114,10 @@ export class DnsServer {
       return;
     }
     const servers = this.upstream(peer.address);
-    if (!servers.length || !this.upstreamSock) { this.sock.send(answer(msg, q, [], 2), peer.port, peer.address); return; }
+    if (!servers.length || !this.upstreamSock) {
+      this.sock.send(answer(msg, q, [], 2), peer.port, peer.address);
+      return;
+    }
     const key = String(msg.readUInt16BE(0));
     const timer = setTimeout(() => {
       this.pending.delete(key);

@@ -6,7 +6,12 @@
 // containers send out, the replies coming back, and connections to published ports (DNATed).
 
 /** A base chain at the forward hook as `nft -j list chains` shows it. */
-export interface ForwardChain { family: string; table: string; chain: string; policy?: string }
+export interface ForwardChain {
+  family: string;
+  table: string;
+  chain: string;
+  policy?: string;
+}
 
 /** Where cocon's accept rules go. */
 export type Target =
@@ -39,7 +44,8 @@ export function targets(s: HostFirewallState, ownPrefix: string): Target[] {
   for (const c of s.nftForward) {
     if (c.table.startsWith(ownPrefix) || (c.family !== 'ip' && c.family !== 'inet') || c.policy !== 'drop') continue;
     if (s.firewalld && c.family === 'inet' && c.table === 'firewalld') continue;
-    if (s.iptablesNft && c.family === 'ip' && c.table === 'filter' && c.chain === 'FORWARD') out.push({ kind: 'iptables', bin: 'iptables-nft' });
+    if (s.iptablesNft && c.family === 'ip' && c.table === 'filter' && c.chain === 'FORWARD')
+      out.push({ kind: 'iptables', bin: 'iptables-nft' });
     else out.push({ kind: 'nft', family: c.family, table: c.table, chain: c.chain });
   }
   if (s.legacyPolicy === 'DROP') out.push({ kind: 'iptables', bin: 'iptables-legacy' });
@@ -58,7 +64,13 @@ export function acceptSpecs(device: string): string[][] {
 
 /** `iptables-restore --noflush` input that declares (and so empties) `chain` in filter and fills it. */
 export function iptablesChainRestore(chain: string, devices: string[]): string {
-  return ['*filter', `:${chain} - [0:0]`, ...devices.flatMap((d) => acceptSpecs(d).map((s) => `-A ${chain} ${s.join(' ')}`)), 'COMMIT', ''].join('\n');
+  return [
+    '*filter',
+    `:${chain} - [0:0]`,
+    ...devices.flatMap((d) => acceptSpecs(d).map((s) => `-A ${chain} ${s.join(' ')}`)),
+    'COMMIT',
+    '',
+  ].join('\n');
 }
 
 /** The jump from FORWARD to cocon's chain, tagged so that it is found again (and swept once the data root is gone). */
@@ -88,13 +100,21 @@ export function parseIptablesPolicy(listing: string): string {
 
 /** nft rule bodies of cocon's chain inside a foreign nft table. */
 export function nftAcceptRules(device: string): string[] {
-  return [`iifname "${device}" accept`, `oifname "${device}" ct state established,related accept`, `oifname "${device}" ct status dnat accept`];
+  return [
+    `iifname "${device}" accept`,
+    `oifname "${device}" ct state established,related accept`,
+    `oifname "${device}" ct status dnat accept`,
+  ];
 }
 
 /** An nft script that makes (or empties) cocon's chain in a foreign table and fills it; the jump is added apart (once). */
 export function nftChainScript(family: string, table: string, chain: string, devices: string[]): string {
-  return [`add chain ${family} ${table} ${chain}`, `flush chain ${family} ${table} ${chain}`,
-    ...devices.flatMap((d) => nftAcceptRules(d).map((r) => `add rule ${family} ${table} ${chain} ${r}`)), ''].join('\n');
+  return [
+    `add chain ${family} ${table} ${chain}`,
+    `flush chain ${family} ${table} ${chain}`,
+    ...devices.flatMap((d) => nftAcceptRules(d).map((r) => `add rule ${family} ${table} ${chain} ${r}`)),
+    '',
+  ].join('\n');
 }
 
 /** firewall-cmd argv that puts a device in (add) or takes it out of (remove) the runtime `trusted` zone. */

@@ -14,8 +14,33 @@
 // Failures are logged, never thrown: the host's firewall is not cocon's to own.
 import { log } from '../core/log.js';
 import { nftApply } from '../sys/nft.js';
-import { firewallCmd, firewalldRunning, haveTool, iptables, iptablesRestore, iptablesTry, legacyFilterLoaded, nftChainRules, nftForwardChains, nftRun, watchNftables } from '../sys/hostfw.js';
-import { firewalldArgs, iptablesChainListing, iptablesChainRestore, iptablesJumpSpec, nftAcceptRules, nftChainScript, parseIptablesJumps, parseIptablesPolicy, targetKey, targets, type HostFirewallState, type Target } from './hostfw-rules.js';
+import {
+  firewallCmd,
+  firewalldRunning,
+  haveTool,
+  iptables,
+  iptablesRestore,
+  iptablesTry,
+  legacyFilterLoaded,
+  nftChainRules,
+  nftForwardChains,
+  nftRun,
+  watchNftables,
+} from '../sys/hostfw.js';
+import {
+  firewalldArgs,
+  iptablesChainListing,
+  iptablesChainRestore,
+  iptablesJumpSpec,
+  nftAcceptRules,
+  nftChainScript,
+  parseIptablesJumps,
+  parseIptablesPolicy,
+  targetKey,
+  targets,
+  type HostFirewallState,
+  type Target,
+} from './hostfw-rules.js';
 
 const RECHECK_MS = 30_000;
 
@@ -31,7 +56,11 @@ export class HostFirewall {
   private started = false;
 
   /** chain: cocon's chain name (COCON-FORWARD-<hash>); tag: the jump rule's comment (cocon:<data root>); ownPrefix: cocon's own nft tables. */
-  constructor(readonly chain: string, private readonly tag: string, private readonly ownPrefix: string) {}
+  constructor(
+    readonly chain: string,
+    private readonly tag: string,
+    private readonly ownPrefix: string,
+  ) {}
 
   async start(devices: string[]): Promise<void> {
     this.devices = [...devices].sort();
@@ -39,8 +68,12 @@ export class HostFirewall {
     // whatever an earlier run of this daemon left anywhere is a candidate for removal
     for (const t of await this.possibleTargets()) this.installed.set(targetKey(t), t);
     await this.enqueue('start');
-    this.unwatch = watchNftables(() => { void this.enqueue('check'); });
-    this.timer = setInterval(() => { void this.enqueue('check'); }, RECHECK_MS);
+    this.unwatch = watchNftables(() => {
+      void this.enqueue('check');
+    });
+    this.timer = setInterval(() => {
+      void this.enqueue('check');
+    }, RECHECK_MS);
     this.timer.unref();
   }
 
@@ -55,7 +88,8 @@ export class HostFirewall {
   /** Stops watching; with `remove`, takes every rule and chain of this daemon away. */
   async stop(remove: boolean): Promise<void> {
     this.started = false;
-    this.unwatch?.(); this.unwatch = undefined;
+    this.unwatch?.();
+    this.unwatch = undefined;
     if (this.timer) clearInterval(this.timer);
     await this.queue;
     if (!remove) return;
@@ -64,13 +98,20 @@ export class HostFirewall {
   }
 
   private enqueue(reason: 'start' | 'change' | 'check'): Promise<void> {
-    this.queue = this.queue.then(() => this.sync(reason)).catch((e: Error) => log.warn('network: host firewall coexistence failed', { error: e.message }));
+    this.queue = this.queue
+      .then(() => this.sync(reason))
+      .catch((e: Error) => log.warn('network: host firewall coexistence failed', { error: e.message }));
     return this.queue;
   }
 
   private async observe(): Promise<HostFirewallState> {
-    const s: HostFirewallState = { nftForward: await nftForwardChains(), iptablesNft: haveTool('iptables-nft'), firewalld: await firewalldRunning() };
-    if (haveTool('iptables-legacy') && legacyFilterLoaded()) s.legacyPolicy = parseIptablesPolicy(await iptables('iptables-legacy', ['-S', 'FORWARD']).catch(() => ''));
+    const s: HostFirewallState = {
+      nftForward: await nftForwardChains(),
+      iptablesNft: haveTool('iptables-nft'),
+      firewalld: await firewalldRunning(),
+    };
+    if (haveTool('iptables-legacy') && legacyFilterLoaded())
+      s.legacyPolicy = parseIptablesPolicy(await iptables('iptables-legacy', ['-S', 'FORWARD']).catch(() => ''));
     return s;
   }
 
@@ -79,12 +120,20 @@ export class HostFirewall {
     const out: Target[] = [];
     const chains = await nftForwardChains();
     for (const bin of ['iptables-nft', 'iptables-legacy'] as const) {
-      if (!haveTool(bin) || (bin === 'iptables-legacy' ? !legacyFilterLoaded() : !chains.some((c) => c.family === 'ip' && c.table === 'filter'))) continue;
+      if (
+        !haveTool(bin) ||
+        (bin === 'iptables-legacy'
+          ? !legacyFilterLoaded()
+          : !chains.some((c) => c.family === 'ip' && c.table === 'filter'))
+      )
+        continue;
       if (await iptablesTry(bin, ['-S', this.chain])) out.push({ kind: 'iptables', bin });
     }
     for (const c of chains) {
-      if (c.table.startsWith(this.ownPrefix) || (c.family === 'ip' && c.table === 'filter' && haveTool('iptables-nft'))) continue;
-      if ((await nftChainRules(c.family, c.table, c.chain))?.some((r) => r.jump === this.chain)) out.push({ kind: 'nft', family: c.family, table: c.table, chain: c.chain });
+      if (c.table.startsWith(this.ownPrefix) || (c.family === 'ip' && c.table === 'filter' && haveTool('iptables-nft')))
+        continue;
+      if ((await nftChainRules(c.family, c.table, c.chain))?.some((r) => r.jump === this.chain))
+        out.push({ kind: 'nft', family: c.family, table: c.table, chain: c.chain });
     }
     return out;
   }
@@ -94,24 +143,48 @@ export class HostFirewall {
     const keys = new Set(want.map(targetKey));
     for (const [k, t] of [...this.installed]) {
       if (keys.has(k)) continue;
-      await this.uninstall(t, this.devices.length ? 'no longer drops forwarded packets by policy' : 'no bridge network left');
+      await this.uninstall(
+        t,
+        this.devices.length ? 'no longer drops forwarded packets by policy' : 'no bridge network left',
+      );
       this.installed.delete(k);
     }
     for (const t of want) {
       const k = targetKey(t);
-      if (await this.inPlace(t)) { this.installed.set(k, t); continue; }
+      if (await this.inPlace(t)) {
+        this.installed.set(k, t);
+        continue;
+      }
       const had = this.installed.has(k);
       await this.install(t);
       this.installed.set(k, t);
-      if (reason === 'check' && had) log.warn('network: the host firewall changed and lost cocon\'s accept rules; restored them', { target: k, chain: this.chain, devices: this.devices.join(',') });
-      else log.info('network: the host firewall drops forwarded packets by policy; accepting cocon\'s bridges there', { target: k, chain: this.chain, devices: this.devices.join(',') });
+      if (reason === 'check' && had)
+        log.warn("network: the host firewall changed and lost cocon's accept rules; restored them", {
+          target: k,
+          chain: this.chain,
+          devices: this.devices.join(','),
+        });
+      else
+        log.info("network: the host firewall drops forwarded packets by policy; accepting cocon's bridges there", {
+          target: k,
+          chain: this.chain,
+          devices: this.devices.join(','),
+        });
     }
   }
 
   private async inPlace(t: Target): Promise<boolean> {
     if (t.kind === 'iptables') {
       const listing = await iptables(t.bin, ['-S', this.chain]).catch(() => null);
-      if (listing === null || listing.trim().split('\n').map((l) => l.trim()).join('\n') !== iptablesChainListing(this.chain, this.devices).join('\n')) return false;
+      if (
+        listing === null ||
+        listing
+          .trim()
+          .split('\n')
+          .map((l) => l.trim())
+          .join('\n') !== iptablesChainListing(this.chain, this.devices).join('\n')
+      )
+        return false;
       return iptablesTry(t.bin, ['-C', ...iptablesJumpSpec(this.chain, this.tag)]);
     }
     if (t.kind === 'nft') {
@@ -119,20 +192,29 @@ export class HostFirewall {
       if (!mine || mine.length !== this.devices.length * nftAcceptRules('x').length) return false;
       return !!(await nftChainRules(t.family, t.table, t.chain))?.some((r) => r.jump === this.chain);
     }
-    return this.devices.every((d) => this.fwDevices.has(d)) && [...this.fwDevices].every((d) => this.devices.includes(d));
+    return (
+      this.devices.every((d) => this.fwDevices.has(d)) && [...this.fwDevices].every((d) => this.devices.includes(d))
+    );
   }
 
   private async install(t: Target): Promise<void> {
     if (t.kind === 'iptables') {
       await iptablesRestore(t.bin, iptablesChainRestore(this.chain, this.devices));
-      if (!(await iptablesTry(t.bin, ['-C', ...iptablesJumpSpec(this.chain, this.tag)]))) { const [base, ...rest] = iptablesJumpSpec(this.chain, this.tag); await iptables(t.bin, ['-I', base, '1', ...rest]); }
+      if (!(await iptablesTry(t.bin, ['-C', ...iptablesJumpSpec(this.chain, this.tag)]))) {
+        const [base, ...rest] = iptablesJumpSpec(this.chain, this.tag);
+        await iptables(t.bin, ['-I', base, '1', ...rest]);
+      }
     } else if (t.kind === 'nft') {
       await nftApply(nftChainScript(t.family, t.table, this.chain, this.devices));
       if (!(await nftChainRules(t.family, t.table, t.chain))?.some((r) => r.jump === this.chain)) {
         await nftRun(['insert', 'rule', t.family, t.table, t.chain, 'jump', this.chain, 'comment', `"${this.tag}"`]);
       }
     } else {
-      for (const d of this.fwDevices) if (!this.devices.includes(d)) { await firewallCmd(firewalldArgs('remove', d)); this.fwDevices.delete(d); }
+      for (const d of this.fwDevices)
+        if (!this.devices.includes(d)) {
+          await firewallCmd(firewalldArgs('remove', d));
+          this.fwDevices.delete(d);
+        }
       for (const d of this.devices) if (await firewallCmd(firewalldArgs('add', d))) this.fwDevices.add(d);
     }
   }
@@ -140,8 +222,15 @@ export class HostFirewall {
   private async uninstall(t: Target, why: string): Promise<void> {
     if (t.kind === 'iptables') await removeIptables(t.bin, this.chain, this.tag);
     else if (t.kind === 'nft') await removeNft(t.family, t.table, t.chain, this.chain);
-    else { for (const d of this.fwDevices) await firewallCmd(firewalldArgs('remove', d)); this.fwDevices.clear(); }
-    log.info('network: removed cocon\'s accept rules from the host firewall', { target: targetKey(t), chain: this.chain, why });
+    else {
+      for (const d of this.fwDevices) await firewallCmd(firewalldArgs('remove', d));
+      this.fwDevices.clear();
+    }
+    log.info("network: removed cocon's accept rules from the host firewall", {
+      target: targetKey(t),
+      chain: this.chain,
+      why,
+    });
   }
 
   /** Jumps and chains of cocon daemons whose data root is gone (`alive(tag)` false). */
@@ -152,26 +241,45 @@ export class HostFirewall {
       for (const j of parseIptablesJumps(listing)) {
         if (j.chain === this.chain || alive(j.tag)) continue;
         await removeIptables(bin, j.chain, j.tag);
-        log.info('network: removed a stale cocon chain from the host firewall', { target: bin, chain: j.chain, tag: j.tag });
+        log.info('network: removed a stale cocon chain from the host firewall', {
+          target: bin,
+          chain: j.chain,
+          tag: j.tag,
+        });
       }
     }
     for (const c of await nftForwardChains()) {
-      if (c.table.startsWith(this.ownPrefix) || (c.family === 'ip' && c.table === 'filter' && haveTool('iptables-nft'))) continue;
+      if (c.table.startsWith(this.ownPrefix) || (c.family === 'ip' && c.table === 'filter' && haveTool('iptables-nft')))
+        continue;
       for (const r of (await nftChainRules(c.family, c.table, c.chain)) ?? []) {
-        if (!r.jump?.startsWith('COCON-FORWARD-') || r.jump === this.chain || !r.comment?.startsWith('cocon:') || alive(r.comment)) continue;
+        if (
+          !r.jump?.startsWith('COCON-FORWARD-') ||
+          r.jump === this.chain ||
+          !r.comment?.startsWith('cocon:') ||
+          alive(r.comment)
+        )
+          continue;
         await removeNft(c.family, c.table, c.chain, r.jump);
-        log.info('network: removed a stale cocon chain from the host firewall', { target: `nft ${c.family} ${c.table}`, chain: r.jump, tag: r.comment });
+        log.info('network: removed a stale cocon chain from the host firewall', {
+          target: `nft ${c.family} ${c.table}`,
+          chain: r.jump,
+          tag: r.comment,
+        });
       }
     }
   }
 }
 
 async function removeIptables(bin: string, chain: string, tag: string): Promise<void> {
-  for (let i = 0; i < 8 && await iptablesTry(bin, ['-D', ...iptablesJumpSpec(chain, tag)]); i++) { /* duplicates too */ }
+  for (let i = 0; i < 8 && (await iptablesTry(bin, ['-D', ...iptablesJumpSpec(chain, tag)])); i++) {
+    /* duplicates too */
+  }
   if (await iptablesTry(bin, ['-F', chain])) await iptablesTry(bin, ['-X', chain]);
 }
 
 async function removeNft(family: string, table: string, base: string, chain: string): Promise<void> {
-  for (const r of (await nftChainRules(family, table, base)) ?? []) if (r.jump === chain) await nftRun(['delete', 'rule', family, table, base, 'handle', String(r.handle)]).catch(() => undefined);
+  for (const r of (await nftChainRules(family, table, base)) ?? [])
+    if (r.jump === chain)
+      await nftRun(['delete', 'rule', family, table, base, 'handle', String(r.handle)]).catch(() => undefined);
   await nftRun(['delete', 'chain', family, table, chain]).catch(() => undefined);
 }

@@ -14,7 +14,11 @@ export function normLink(l: string): string {
 export function linkEnv(alias: string, selfName: string, target: ContainerRecord, ip: string): string[] {
   const A = alias.toUpperCase().replace(/[^A-Z0-9_]/g, '_');
   const env: string[] = [`${A}_NAME=/${selfName}/${alias}`];
-  const ports = Object.keys(target.config.ExposedPorts ?? {}).map((k) => { const [p, proto = 'tcp'] = k.split('/'); return { p: Number(p), proto }; })
+  const ports = Object.keys(target.config.ExposedPorts ?? {})
+    .map((k) => {
+      const [p, proto = 'tcp'] = k.split('/');
+      return { p: Number(p), proto };
+    })
     .sort((a, b) => a.p - b.p || a.proto.localeCompare(b.proto));
   if (ports.length) env.push(`${A}_PORT=${ports[0].proto}://${ip}:${ports[0].p}`);
   for (const { p, proto } of ports) {
@@ -22,7 +26,8 @@ export function linkEnv(alias: string, selfName: string, target: ContainerRecord
     env.push(`${P}=${proto}://${ip}:${p}`, `${P}_ADDR=${ip}`, `${P}_PORT=${p}`, `${P}_PROTO=${proto}`);
   }
   for (const kv of target.config.Env ?? []) {
-    const i = kv.indexOf('='); const k = kv.slice(0, i);
+    const i = kv.indexOf('=');
+    const k = kv.slice(0, i);
     if (i <= 0 || k === 'HOME' || k === 'PATH' || k === 'HOSTNAME') continue;
     env.push(`${A}_ENV_${k}=${kv.slice(i + 1)}`);
   }

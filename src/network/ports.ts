@@ -4,8 +4,19 @@ import { InvalidArgument } from '../core/errors.js';
 import { isIPv4 } from './ipam.js';
 
 export type Proto = 'tcp' | 'udp' | 'sctp';
-export interface PortRequest { proto: Proto; containerPort: number; hostIp: string; hostLo: number; hostHi: number }
-export interface PortBinding { proto: Proto; containerPort: number; hostIp: string; hostPort: number }
+export interface PortRequest {
+  proto: Proto;
+  containerPort: number;
+  hostIp: string;
+  hostLo: number;
+  hostHi: number;
+}
+export interface PortBinding {
+  proto: Proto;
+  containerPort: number;
+  hostIp: string;
+  hostPort: number;
+}
 
 export function parsePortKey(key: string): { port: number; proto: Proto } {
   const m = /^(\d+)(?:\/(tcp|udp|sctp))?$/.exec(key);
@@ -16,14 +27,18 @@ export function parsePortKey(key: string): { port: number; proto: Proto } {
 function hostRange(s: string, key: string): [number, number] {
   if (!s || s === '0') return [0, 0];
   const m = /^(\d+)(?:-(\d+))?$/.exec(s);
-  const lo = m ? Number(m[1]) : NaN; const hi = m?.[2] ? Number(m[2]) : lo;
+  const lo = m ? Number(m[1]) : NaN;
+  const hi = m?.[2] ? Number(m[2]) : lo;
   if (!m || lo < 1 || hi > 65535 || hi < lo) throw new InvalidArgument(`invalid host port "${s}" for ${key}`);
   return [lo, hi];
 }
 
 /** What a container asks to publish. Throws InvalidArgument on bad syntax. */
-export function portRequests(bindings: Record<string, Array<{ HostIp?: string; HostPort?: string }> | null> | null | undefined,
-  publishAll: boolean, exposed: Record<string, unknown> | null | undefined): PortRequest[] {
+export function portRequests(
+  bindings: Record<string, Array<{ HostIp?: string; HostPort?: string }> | null> | null | undefined,
+  publishAll: boolean,
+  exposed: Record<string, unknown> | null | undefined,
+): PortRequest[] {
   const out: PortRequest[] = [];
   const seen = new Set<string>();
   for (const [key, list] of Object.entries(bindings ?? {})) {
@@ -48,16 +63,31 @@ export function portRequests(bindings: Record<string, Array<{ HostIp?: string; H
 }
 
 /** NetworkSettings.Ports: every exposed or published port, null when not published. */
-export function inspectPorts(bound: PortBinding[], exposed: Record<string, unknown> | null | undefined): Record<string, Array<{ HostIp: string; HostPort: string }> | null> {
+export function inspectPorts(
+  bound: PortBinding[],
+  exposed: Record<string, unknown> | null | undefined,
+): Record<string, Array<{ HostIp: string; HostPort: string }> | null> {
   const out: Record<string, Array<{ HostIp: string; HostPort: string }> | null> = {};
-  for (const key of Object.keys(exposed ?? {})) { const { port, proto } = parsePortKey(key); out[`${port}/${proto}`] = null; }
-  for (const b of bound) (out[`${b.containerPort}/${b.proto}`] ??= []).push({ HostIp: b.hostIp, HostPort: String(b.hostPort) });
+  for (const key of Object.keys(exposed ?? {})) {
+    const { port, proto } = parsePortKey(key);
+    out[`${port}/${proto}`] = null;
+  }
+  for (const b of bound)
+    (out[`${b.containerPort}/${b.proto}`] ??= []).push({ HostIp: b.hostIp, HostPort: String(b.hostPort) });
   return out;
 }
 
 /** ps's Ports list: published ports with their host side, exposed ones without. */
-export function psPorts(bound: PortBinding[], exposed: Record<string, unknown> | null | undefined): Array<Record<string, unknown>> {
-  const out: Array<Record<string, unknown>> = bound.map((b) => ({ IP: b.hostIp, PrivatePort: b.containerPort, PublicPort: b.hostPort, Type: b.proto }));
+export function psPorts(
+  bound: PortBinding[],
+  exposed: Record<string, unknown> | null | undefined,
+): Array<Record<string, unknown>> {
+  const out: Array<Record<string, unknown>> = bound.map((b) => ({
+    IP: b.hostIp,
+    PrivatePort: b.containerPort,
+    PublicPort: b.hostPort,
+    Type: b.proto,
+  }));
   for (const key of Object.keys(exposed ?? {})) {
     const { port, proto } = parsePortKey(key);
     if (!bound.some((b) => b.containerPort === port && b.proto === proto)) out.push({ PrivatePort: port, Type: proto });

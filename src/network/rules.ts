@@ -20,37 +20,77 @@ export interface BridgeRules {
 }
 
 /** One published port of a running container: host side -> container address. */
-export interface Forward { proto: Proto; hostIp: string; hostPort: number; ip: string; containerPort: number }
+export interface Forward {
+  proto: Proto;
+  hostIp: string;
+  hostPort: number;
+  ip: string;
+  containerPort: number;
+}
 
 /**
  * The host table `ip <table>`, as one nft transaction that replaces it whole (create, delete,
  * create again: applying it never fails on a missing or a stale table).
  */
 export function hostTable(table: string, comment: string, bridges: BridgeRules[], forwards: Forward[]): string {
-  const ports: string[] = []; const post: string[] = []; const fwd: string[] = []; const raw: string[] = [];
+  const ports: string[] = [];
+  const post: string[] = [];
+  const fwd: string[] = [];
+  const raw: string[] = [];
   for (const b of bridges) {
     const dev = b.device;
     post.push(`ip saddr 127.0.0.0/8 oifname "${dev}" masquerade`);
     // route_localnet is on for the device (published ports on 127.0.0.1): never let containers reach the host's loopback services
     raw.push(`iifname "${dev}" ip daddr 127.0.0.0/8 drop`);
-    if (b.internal) { fwd.push(`iifname "${dev}" oifname != "${dev}" drop`, `oifname "${dev}" iifname != "${dev}" drop`); continue; }
+    if (b.internal) {
+      fwd.push(`iifname "${dev}" oifname != "${dev}" drop`, `oifname "${dev}" iifname != "${dev}" drop`);
+      continue;
+    }
     if (b.masquerade) post.push(`ip saddr ${b.subnet} oifname != "${dev}" masquerade`);
   }
-  for (const f of forwards) ports.push(`${f.hostIp !== '0.0.0.0' ? `ip daddr ${f.hostIp} ` : ''}${f.proto} dport ${f.hostPort} dnat to ${f.ip}:${f.containerPort}`);
+  for (const f of forwards)
+    ports.push(
+      `${f.hostIp !== '0.0.0.0' ? `ip daddr ${f.hostIp} ` : ''}${f.proto} dport ${f.hostPort} dnat to ${f.ip}:${f.containerPort}`,
+    );
   return [
-    `table ip ${table}`, `delete table ip ${table}`, `table ip ${table} {`, `  comment "${comment}"`,
-    '  chain ports {', ...ports.map((l) => `    ${l}`), '  }',
-    '  chain prerouting {', '    type nat hook prerouting priority dstnat; policy accept;', '    fib daddr type local jump ports', '  }',
-    '  chain output {', '    type nat hook output priority -100; policy accept;', '    fib daddr type local jump ports', '  }',
-    '  chain postrouting {', '    type nat hook postrouting priority srcnat; policy accept;', ...post.map((l) => `    ${l}`), '  }',
-    '  chain forward {', '    type filter hook forward priority filter; policy accept;', ...fwd.map((l) => `    ${l}`), '  }',
-    '  chain raw_prerouting {', '    type filter hook prerouting priority raw; policy accept;', ...raw.map((l) => `    ${l}`), '  }',
-    '}', '',
+    `table ip ${table}`,
+    `delete table ip ${table}`,
+    `table ip ${table} {`,
+    `  comment "${comment}"`,
+    '  chain ports {',
+    ...ports.map((l) => `    ${l}`),
+    '  }',
+    '  chain prerouting {',
+    '    type nat hook prerouting priority dstnat; policy accept;',
+    '    fib daddr type local jump ports',
+    '  }',
+    '  chain output {',
+    '    type nat hook output priority -100; policy accept;',
+    '    fib daddr type local jump ports',
+    '  }',
+    '  chain postrouting {',
+    '    type nat hook postrouting priority srcnat; policy accept;',
+    ...post.map((l) => `    ${l}`),
+    '  }',
+    '  chain forward {',
+    '    type filter hook forward priority filter; policy accept;',
+    ...fwd.map((l) => `    ${l}`),
+    '  }',
+    '  chain raw_prerouting {',
+    '    type filter hook prerouting priority raw; policy accept;',
+    ...raw.map((l) => `    ${l}`),
+    '  }',
+    '}',
+    '',
   ].join('\n');
 }
 
 /** A legacy --link between two running containers of one network: `from` may reach `to`'s exposed ports. */
-export interface LinkFlow { from: string; to: string; exposed: string[] }
+export interface LinkFlow {
+  from: string;
+  to: string;
+  exposed: string[];
+}
 
 /**
  * A network's ICC policy, applied in its hub (table `bridge cocon`, replaced whole). With icc on
@@ -65,13 +105,25 @@ export function hubPolicy(icc: boolean, flows: LinkFlow[]): string {
       for (const key of f.exposed) {
         const [port, proto = 'tcp'] = key.split('/');
         if (proto !== 'tcp' && proto !== 'udp') continue;
-        lines.push(`ether type ip ip saddr ${f.from} ip daddr ${f.to} ${proto} dport ${port} accept`, `ether type ip ip saddr ${f.to} ip daddr ${f.from} ${proto} sport ${port} accept`);
+        lines.push(
+          `ether type ip ip saddr ${f.from} ip daddr ${f.to} ${proto} dport ${port} accept`,
+          `ether type ip ip saddr ${f.to} ip daddr ${f.from} ${proto} sport ${port} accept`,
+        );
       }
     }
     lines.push('ether type ip drop', 'ether type ip6 drop');
   }
-  return ['table bridge cocon', 'delete table bridge cocon', 'table bridge cocon {', '  chain forward {',
-    '    type filter hook forward priority filter; policy accept;', ...lines.map((l) => `    ${l}`), '  }', '}', ''].join('\n');
+  return [
+    'table bridge cocon',
+    'delete table bridge cocon',
+    'table bridge cocon {',
+    '  chain forward {',
+    '    type filter hook forward priority filter; policy accept;',
+    ...lines.map((l) => `    ${l}`),
+    '  }',
+    '}',
+    '',
+  ].join('\n');
 }
 
 /**
@@ -81,11 +133,20 @@ export function hubPolicy(icc: boolean, flows: LinkFlow[]): string {
  */
 export function dnsRedirect(gateway: string, self: string): string {
   return [
-    'table ip cocon_dns', 'delete table ip cocon_dns', 'table ip cocon_dns {',
-    '  chain output {', '    type nat hook output priority -100; policy accept;',
-    `    ip daddr ${DNS_ADDRESS} udp dport 53 dnat to ${gateway}:53`, `    ip daddr ${DNS_ADDRESS} tcp dport 53 dnat to ${gateway}:53`, '  }',
-    '  chain postrouting {', '    type nat hook postrouting priority 100; policy accept;', `    ip saddr 127.0.0.0/8 ip daddr ${gateway} snat to ${self}`, '  }',
-    '}', '',
+    'table ip cocon_dns',
+    'delete table ip cocon_dns',
+    'table ip cocon_dns {',
+    '  chain output {',
+    '    type nat hook output priority -100; policy accept;',
+    `    ip daddr ${DNS_ADDRESS} udp dport 53 dnat to ${gateway}:53`,
+    `    ip daddr ${DNS_ADDRESS} tcp dport 53 dnat to ${gateway}:53`,
+    '  }',
+    '  chain postrouting {',
+    '    type nat hook postrouting priority 100; policy accept;',
+    `    ip saddr 127.0.0.0/8 ip daddr ${gateway} snat to ${self}`,
+    '  }',
+    '}',
+    '',
   ].join('\n');
 }
 
@@ -106,7 +167,9 @@ export interface EndpointLink {
 /** `ip -batch` lines, run in the container's namespace, that make one interface. */
 export function endpointLines(e: EndpointLink): string[] {
   const lines = [
-    e.mtu ? `link add name ${e.ifname} mtu ${e.mtu} type veth peer name ${e.peer} mtu ${e.mtu} netns ${e.hub}` : `link add ${e.ifname} type veth peer name ${e.peer} netns ${e.hub}`,
+    e.mtu
+      ? `link add name ${e.ifname} mtu ${e.mtu} type veth peer name ${e.peer} mtu ${e.mtu} netns ${e.hub}`
+      : `link add ${e.ifname} type veth peer name ${e.peer} netns ${e.hub}`,
     `link set dev ${e.ifname} address ${e.mac}`,
     `link set dev ${e.ifname} addrgenmode none`,
     `addr add ${e.cidr} dev ${e.ifname}`,
@@ -123,14 +186,25 @@ export function hubPortLines(peer: string): string[] {
 
 /** `ip -batch` lines, run in a new hub, that make its bridge and the uplink veth whose other end `device` lands in `hostPid`'s namespace. */
 export function hubLines(device: string, hostPid: number, mtu?: number): string[] {
-  return ['link set lo up', 'link add br0 type bridge', 'link set br0 up',
-    mtu ? `link add name up0 mtu ${mtu} type veth peer name ${device} mtu ${mtu} netns ${hostPid}` : `link add up0 type veth peer name ${device} netns ${hostPid}`,
-    'link set up0 master br0', 'link set up0 up'];
+  return [
+    'link set lo up',
+    'link add br0 type bridge',
+    'link set br0 up',
+    mtu
+      ? `link add name up0 mtu ${mtu} type veth peer name ${device} mtu ${mtu} netns ${hostPid}`
+      : `link add up0 type veth peer name ${device} netns ${hostPid}`,
+    'link set up0 master br0',
+    'link set up0 up',
+  ];
 }
 
 /** `ip -batch` lines, run on the host, that give the uplink's host end the gateway address and the data root's tag. */
 export function hostDeviceLines(device: string, gatewayCidr: string, alias: string): string[] {
-  return [`addr add ${gatewayCidr} dev ${device}`, `link set dev ${device} alias ${alias}`, `link set dev ${device} up`];
+  return [
+    `addr add ${gatewayCidr} dev ${device}`,
+    `link set dev ${device} alias ${alias}`,
+    `link set dev ${device} up`,
+  ];
 }
 
 /** `ip -batch` lines that delete links. */

@@ -35,13 +35,53 @@ import type { ContainerRecord } from '../containers/types.js';
 import { Conflict, Forbidden, InvalidArgument, NotFound } from '../core/errors.js';
 import { log } from '../core/log.js';
 import { NoNetwork, type ConnectResult, type ContainerDirectory, type NetworkHooks } from './types.js';
-import { allocate, cidrString, contains, intToIp, ipToInt, isIPv4, macFor, overlaps, parseCidr, parsePool, pickSubnet, type Cidr, type Pool } from './ipam.js';
+import {
+  allocate,
+  cidrString,
+  contains,
+  intToIp,
+  ipToInt,
+  isIPv4,
+  macFor,
+  overlaps,
+  parseCidr,
+  parsePool,
+  pickSubnet,
+  type Cidr,
+  type Pool,
+} from './ipam.js';
 import { inspectPorts, portRequests, psPorts, type PortBinding, type PortRequest } from './ports.js';
 import { DnsServer } from './dns.js';
 import { linkEnv, normLink } from './links.js';
-import { DNS_ADDRESS, dnsRedirect, endpointLines, hostDeviceLines, hostTable, hubLines, hubPolicy, hubPortLines, linkDelLines, type LinkFlow } from './rules.js';
+import {
+  DNS_ADDRESS,
+  dnsRedirect,
+  endpointLines,
+  hostDeviceLines,
+  hostTable,
+  hubLines,
+  hubPolicy,
+  hubPortLines,
+  linkDelLines,
+  type LinkFlow,
+} from './rules.js';
 import type { Endpoint, NetworkRecord, NetworkStore } from './store.js';
-import { createHub, hostLinkExists, localnetNft, setupNetns, deleteNetns, hostLinks, hostRoutes, ipBatch, ipBatchForce, linkExists, netnsAlive, portFree, sysctl, hostResolvConf } from '../sys/net.js';
+import {
+  createHub,
+  hostLinkExists,
+  localnetNft,
+  setupNetns,
+  deleteNetns,
+  hostLinks,
+  hostRoutes,
+  ipBatch,
+  ipBatchForce,
+  linkExists,
+  netnsAlive,
+  portFree,
+  sysctl,
+  hostResolvConf,
+} from '../sys/net.js';
 import { nftApply, nftDeleteTable, nftTableComment, nftTables } from '../sys/nft.js';
 import { HostFirewall } from './hostfw.js';
 
@@ -63,9 +103,25 @@ export interface NetworkConfig {
 }
 
 const DEFAULT_DATA_ROOT = '/var/lib/cocon';
-const ENDPOINT_EMPTY = { IPAMConfig: null, Links: null, Aliases: null, NetworkID: '', EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: '', DriverOpts: null };
+const ENDPOINT_EMPTY = {
+  IPAMConfig: null,
+  Links: null,
+  Aliases: null,
+  NetworkID: '',
+  EndpointID: '',
+  Gateway: '',
+  IPAddress: '',
+  IPPrefixLen: 0,
+  IPv6Gateway: '',
+  GlobalIPv6Address: '',
+  GlobalIPv6PrefixLen: 0,
+  MacAddress: '',
+  DriverOpts: null,
+};
 
-function nowNano(): string { return new Date().toISOString().replace(/\.(\d{3})Z$/, '.$1000000Z'); }
+function nowNano(): string {
+  return new Date().toISOString().replace(/\.(\d{3})Z$/, '.$1000000Z');
+}
 
 export class NetworkService implements NetworkHooks {
   private readonly nets = new Map<string, NetworkRecord>();
@@ -87,8 +143,12 @@ export class NetworkService implements NetworkHooks {
   private readonly rootTag: string;
   /** Accept rules for the bridges in the host's own forward chains (dockerd, ufw, firewalld hosts). */
   private readonly hostfw: HostFirewall;
-  constructor(private readonly cfg: NetworkConfig, private readonly store: NetworkStore, private readonly containers: ContainerDirectory,
-    private readonly events?: EventBus) {
+  constructor(
+    private readonly cfg: NetworkConfig,
+    private readonly store: NetworkStore,
+    private readonly containers: ContainerDirectory,
+    private readonly events?: EventBus,
+  ) {
     this.hash = createHash('sha256').update(cfg.dataRoot).digest('hex');
     this.table = `cocon_${this.hash.slice(0, 8)}`;
     this.nsDir = join(cfg.execRoot, 'netns');
@@ -111,9 +171,11 @@ export class NetworkService implements NetworkHooks {
     // Endpoints: drop those of containers that no longer exist; release those whose namespace died.
     for (const e of this.store.endpoints(new Set(this.containers.all().map((r) => r.id)))) this.eps.set(e.key, e);
     const fresh = new Set<string>();
-    for (const n of this.nets.values()) if (n.Driver === 'bridge' && await this.ensureHub(n)) fresh.add(n.Id);
+    for (const n of this.nets.values()) if (n.Driver === 'bridge' && (await this.ensureHub(n))) fresh.add(n.Id);
     for (const e of this.eps.values()) {
-      if (e.ip && !netnsAlive(this.nsPath(e.containerId))) { this.releaseEndpoint(e); }
+      if (e.ip && !netnsAlive(this.nsPath(e.containerId))) {
+        this.releaseEndpoint(e);
+      }
     }
     await this.applyNft();
     if (this.iptables) await this.hostfw.start(this.routedDevices());
@@ -123,9 +185,15 @@ export class NetworkService implements NetworkHooks {
       if (!this.icc(n) || (!fresh.has(n.Id) && this.iccChanged)) await this.applyHubPolicy(n, true);
       if (!this.isDefault(n)) await this.startDns(n);
     }
-    log.debug('network: ready', { ms: Math.round(performance.now() - t0), table: this.table, bridge: this.defaultDevice() });
+    log.debug('network: ready', {
+      ms: Math.round(performance.now() - t0),
+      table: this.table,
+      bridge: this.defaultDevice(),
+    });
     // Off the start path: other daemons' leftovers.
-    void this.gcStale().catch((e: Error) => log.warn('network: sweeping stale cocon tables failed', { error: e.message }));
+    void this.gcStale().catch((e: Error) =>
+      log.warn('network: sweeping stale cocon tables failed', { error: e.message }),
+    );
   }
 
   async shutdown(): Promise<void> {
@@ -148,7 +216,10 @@ export class NetworkService implements NetworkHooks {
       if (!t.name.startsWith('cocon_') || t.name === this.table) continue;
       const c = await nftTableComment(t.family, t.name);
       const m = /^cocon:(.+)$/.exec(c);
-      if (m && !existsSync(m[1])) { await nftDeleteTable(t.family, t.name); log.info('network: removed stale nft table', { table: t.name, dataRoot: m[1] }); }
+      if (m && !existsSync(m[1])) {
+        await nftDeleteTable(t.family, t.name);
+        log.info('network: removed stale nft table', { table: t.name, dataRoot: m[1] });
+      }
     }
     const stale = (await hostLinks()).filter((l) => l.alias?.startsWith('cocon:') && !existsSync(l.alias.slice(6)));
     await ipBatchForce(linkDelLines(stale.map((l) => l.name)));
@@ -156,8 +227,22 @@ export class NetworkService implements NetworkHooks {
   }
 
   private builtin(name: string, driver: 'null' | 'host'): NetworkRecord {
-    return { Name: name, Id: randomBytes(32).toString('hex'), Created: nowNano(), Scope: 'local', Driver: driver, EnableIPv6: false,
-      IPAM: { Driver: 'default', Options: null, Config: [] }, Internal: false, Attachable: false, Ingress: false, ConfigFrom: { Network: '' }, ConfigOnly: false, Options: {}, Labels: {} };
+    return {
+      Name: name,
+      Id: randomBytes(32).toString('hex'),
+      Created: nowNano(),
+      Scope: 'local',
+      Driver: driver,
+      EnableIPv6: false,
+      IPAM: { Driver: 'default', Options: null, Config: [] },
+      Internal: false,
+      Attachable: false,
+      Ingress: false,
+      ConfigFrom: { Network: '' },
+      ConfigOnly: false,
+      Options: {},
+      Labels: {},
+    };
   }
 
   private defaultDevice(): string {
@@ -169,31 +254,45 @@ export class NetworkService implements NetworkHooks {
     const device = this.defaultDevice();
     if (device.length > 15 || !/^[a-zA-Z0-9_.-]+$/.test(device)) throw new Error(`invalid bridge name: ${device}`);
     let n = this.byName('bridge');
-    let subnet: string; let gateway: string;
+    let subnet: string;
+    let gateway: string;
     // The host's routes matter only when a subnet is to be picked or re-checked (not with a live hub).
-    const live = !!n && n.IPAM.Config[0] && n.Options['com.docker.network.bridge.name'] === device && netnsAlive(this.hubPath(n));
+    const live =
+      !!n && n.IPAM.Config[0] && n.Options['com.docker.network.bridge.name'] === device && netnsAlive(this.hubPath(n));
     const taken = this.cfg.bip || live ? [] : await this.takenSubnets(n?.Id, device);
     if (this.cfg.bip) {
       const c = parseCidr(this.cfg.bip);
-      if (c.host === c.base || c.len > 30) throw new Error(`--bip ${this.cfg.bip}: give the gateway address with its prefix, e.g. 10.99.0.1/24`);
-      subnet = cidrString(c); gateway = intToIp(c.host);
+      if (c.host === c.base || c.len > 30)
+        throw new Error(`--bip ${this.cfg.bip}: give the gateway address with its prefix, e.g. 10.99.0.1/24`);
+      subnet = cidrString(c);
+      gateway = intToIp(c.host);
     } else if (n?.IPAM.Config[0] && !taken.some((t) => overlaps(t, parseCidr(n!.IPAM.Config[0].Subnet)))) {
-      subnet = n.IPAM.Config[0].Subnet; gateway = n.IPAM.Config[0].Gateway ?? intToIp(parseCidr(subnet).base + 1);
+      subnet = n.IPAM.Config[0].Subnet;
+      gateway = n.IPAM.Config[0].Gateway ?? intToIp(parseCidr(subnet).base + 1);
     } else {
       const start = this.cfg.dataRoot === DEFAULT_DATA_ROOT ? 0 : parseInt(this.hash.slice(0, 6), 16) % 2048;
       const c = pickSubnet([{ base: { base: ipToInt('10.200.0.0'), len: 13 }, size: 24 }], taken, start);
       if (!c) throw new Error('no free subnet for the default bridge: give one with --bip');
-      subnet = cidrString(c); gateway = intToIp(c.base + 1);
+      subnet = cidrString(c);
+      gateway = intToIp(c.base + 1);
     }
     const icc = this.cfg.icc !== false;
     const options = {
-      'com.docker.network.bridge.default_bridge': 'true', 'com.docker.network.bridge.enable_icc': String(icc),
-      'com.docker.network.bridge.enable_ip_masquerade': 'true', 'com.docker.network.bridge.host_binding_ipv4': '0.0.0.0',
-      'com.docker.network.bridge.name': device, 'com.docker.network.driver.mtu': '1500',
+      'com.docker.network.bridge.default_bridge': 'true',
+      'com.docker.network.bridge.enable_icc': String(icc),
+      'com.docker.network.bridge.enable_ip_masquerade': 'true',
+      'com.docker.network.bridge.host_binding_ipv4': '0.0.0.0',
+      'com.docker.network.bridge.name': device,
+      'com.docker.network.driver.mtu': '1500',
     };
     if (!n) n = { ...this.builtin('bridge', 'null'), Driver: 'bridge' };
-    this.iccChanged = n.Options['com.docker.network.bridge.enable_icc'] !== undefined && n.Options['com.docker.network.bridge.enable_icc'] !== String(icc);
-    const changed = n.IPAM.Config[0]?.Subnet !== subnet || n.IPAM.Config[0]?.Gateway !== gateway || n.Options['com.docker.network.bridge.name'] !== device;
+    this.iccChanged =
+      n.Options['com.docker.network.bridge.enable_icc'] !== undefined &&
+      n.Options['com.docker.network.bridge.enable_icc'] !== String(icc);
+    const changed =
+      n.IPAM.Config[0]?.Subnet !== subnet ||
+      n.IPAM.Config[0]?.Gateway !== gateway ||
+      n.Options['com.docker.network.bridge.name'] !== device;
     if (changed && n.Options['com.docker.network.bridge.name']) await this.dropHub(n);
     n.IPAM = { Driver: 'default', Options: null, Config: [{ Subnet: subnet, Gateway: gateway }] };
     n.Options = options;
@@ -206,9 +305,15 @@ export class NetworkService implements NetworkHooks {
     for (const r of await hostRoutes()) {
       if (exceptDevice && r.dev === exceptDevice) continue;
       if ([...this.nets.values()].some((n) => n.Id !== exceptId && this.device(n) === r.dev)) continue;
-      try { const c = parseCidr(r.dst); if (c.len > 0) out.push(c); } catch { /* not v4 */ }
+      try {
+        const c = parseCidr(r.dst);
+        if (c.len > 0) out.push(c);
+      } catch {
+        /* not v4 */
+      }
     }
-    for (const n of this.nets.values()) if (n.Id !== exceptId) for (const c of n.IPAM.Config) out.push(parseCidr(c.Subnet));
+    for (const n of this.nets.values())
+      if (n.Id !== exceptId) for (const c of n.IPAM.Config) out.push(parseCidr(c.Subnet));
     out.push(parseCidr('172.17.0.0/16')); // a dockerd's default bridge beside cocon
     return out;
   }
@@ -222,23 +327,41 @@ export class NetworkService implements NetworkHooks {
 
   /** A network by full id, name or unique id prefix. */
   find(ref: string): NetworkRecord {
-    const byId = this.nets.get(ref); if (byId) return byId;
-    const byName = this.byName(ref); if (byName) return byName;
+    const byId = this.nets.get(ref);
+    if (byId) return byId;
+    const byName = this.byName(ref);
+    if (byName) return byName;
     const hits = [...this.nets.values()].filter((n) => n.Id.startsWith(ref));
     if (hits.length === 1 && ref.length > 0) return hits[0];
-    if (hits.length > 1) throw new NotFound(`network ${ref} is ambiguous (${hits.length} matches found based on ID prefix)`);
+    if (hits.length > 1)
+      throw new NotFound(`network ${ref} is ambiguous (${hits.length} matches found based on ID prefix)`);
     throw new NotFound(`network ${ref} not found`);
   }
 
-  private isDefault(n: NetworkRecord): boolean { return n.Name === 'bridge' && n.Options['com.docker.network.bridge.default_bridge'] === 'true'; }
-  private device(n: NetworkRecord): string { return n.Options['com.docker.network.bridge.name'] ?? `cbr-${n.Id.slice(0, 11)}`; }
-  private icc(n: NetworkRecord): boolean { return n.Options['com.docker.network.bridge.enable_icc'] !== 'false'; }
+  private isDefault(n: NetworkRecord): boolean {
+    return n.Name === 'bridge' && n.Options['com.docker.network.bridge.default_bridge'] === 'true';
+  }
+  private device(n: NetworkRecord): string {
+    return n.Options['com.docker.network.bridge.name'] ?? `cbr-${n.Id.slice(0, 11)}`;
+  }
+  private icc(n: NetworkRecord): boolean {
+    return n.Options['com.docker.network.bridge.enable_icc'] !== 'false';
+  }
   /** com.docker.network.driver.mtu, when the network has one other than the kernel's 1500. */
-  private mtu(n: NetworkRecord): number | undefined { const m = Number(n.Options['com.docker.network.driver.mtu'] ?? 1500); return m && m !== 1500 ? m : undefined; }
+  private mtu(n: NetworkRecord): number | undefined {
+    const m = Number(n.Options['com.docker.network.driver.mtu'] ?? 1500);
+    return m && m !== 1500 ? m : undefined;
+  }
   /** The endpoint's MAC: --mac-address, else docker's 02:42 + the IPv4 address. */
-  private mac(e: Endpoint): string { return e.macRequest || macFor(ipToInt(e.ip)); }
-  private hubPath(n: NetworkRecord): string { return join(this.nsDir, `net-${n.Id.slice(0, 12)}`); }
-  private nsPath(containerId: string): string { return join(this.nsDir, containerId); }
+  private mac(e: Endpoint): string {
+    return e.macRequest || macFor(ipToInt(e.ip));
+  }
+  private hubPath(n: NetworkRecord): string {
+    return join(this.nsDir, `net-${n.Id.slice(0, 12)}`);
+  }
+  private nsPath(containerId: string): string {
+    return join(this.nsDir, containerId);
+  }
   private subnet(n: NetworkRecord): Cidr & { gw: number } {
     const c = parseCidr(n.IPAM.Config[0].Subnet);
     return { base: c.base, len: c.len, gw: ipToInt(n.IPAM.Config[0].Gateway ?? intToIp(c.base + 1)) };
@@ -249,8 +372,12 @@ export class NetworkService implements NetworkHooks {
     return this.find(mode === 'default' ? 'bridge' : mode);
   }
 
-  private epsOf(containerId: string): Endpoint[] { return [...this.eps.values()].filter((e) => e.containerId === containerId); }
-  private active(n: NetworkRecord): Endpoint[] { return [...this.eps.values()].filter((e) => e.networkId === n.Id && e.ip); }
+  private epsOf(containerId: string): Endpoint[] {
+    return [...this.eps.values()].filter((e) => e.containerId === containerId);
+  }
+  private active(n: NetworkRecord): Endpoint[] {
+    return [...this.eps.values()].filter((e) => e.networkId === n.Id && e.ip);
+  }
 
   // ---- persistence ------------------------------------------------------------------------------
 
@@ -273,9 +400,16 @@ export class NetworkService implements NetworkHooks {
 
   /** Creates the network's hub unless it is alive; true when it made a new one. */
   private async ensureHub(n: NetworkRecord): Promise<boolean> {
-    const hub = this.hubPath(n); const dev = this.device(n); const s = this.subnet(n);
+    const hub = this.hubPath(n);
+    const dev = this.device(n);
+    const s = this.subnet(n);
     if (netnsAlive(hub) && hostLinkExists(dev)) return false;
-    await createHub(hub, dev, hubLines(dev, process.pid, this.mtu(n)), hostDeviceLines(dev, `${intToIp(s.gw)}/${s.len}`, this.rootTag));
+    await createHub(
+      hub,
+      dev,
+      hubLines(dev, process.pid, this.mtu(n)),
+      hostDeviceLines(dev, `${intToIp(s.gw)}/${s.len}`, this.rootTag),
+    );
     return true;
   }
 
@@ -296,11 +430,17 @@ export class NetworkService implements NetworkHooks {
 
   /** The host table for the current state: every bridge network, every published port of a running container. */
   renderNft(): string {
-    const bridges = [...this.nets.values()].filter((n) => n.Driver === 'bridge').map((n) => ({
-      device: this.device(n), subnet: n.IPAM.Config[0].Subnet, internal: n.Internal,
-      masquerade: n.Options['com.docker.network.bridge.enable_ip_masquerade'] !== 'false',
-    }));
-    const forwards = [...this.eps.values()].filter((e) => e.ip).flatMap((e) => e.ports.map((p) => ({ ...p, ip: e.ip })));
+    const bridges = [...this.nets.values()]
+      .filter((n) => n.Driver === 'bridge')
+      .map((n) => ({
+        device: this.device(n),
+        subnet: n.IPAM.Config[0].Subnet,
+        internal: n.Internal,
+        masquerade: n.Options['com.docker.network.bridge.enable_ip_masquerade'] !== 'false',
+      }));
+    const forwards = [...this.eps.values()]
+      .filter((e) => e.ip)
+      .flatMap((e) => e.ports.map((p) => ({ ...p, ip: e.ip })));
     return hostTable(this.table, this.rootTag, bridges, forwards);
   }
 
@@ -310,8 +450,10 @@ export class NetworkService implements NetworkHooks {
     if (!this.icc(n)) {
       for (const e of this.active(n)) {
         for (const l of e.links) {
-          const target = this.linkTarget(l)?.r; if (!target) continue;
-          const te = this.epsOf(target.id).find((x) => x.networkId === n.Id && x.ip); if (!te) continue;
+          const target = this.linkTarget(l)?.r;
+          if (!target) continue;
+          const te = this.epsOf(target.id).find((x) => x.networkId === n.Id && x.ip);
+          if (!te) continue;
           flows.push({ from: e.ip, to: te.ip, exposed: Object.keys(target.config.ExposedPorts ?? {}) });
         }
       }
@@ -330,8 +472,17 @@ export class NetworkService implements NetworkHooks {
   private async startDns(n: NetworkRecord): Promise<void> {
     if (this.dns.has(n.Id)) return;
     const gw = intToIp(this.subnet(n).gw);
-    const srv = new DnsServer(gw, (name, peer) => this.resolveName(n, name, peer), (peer) => this.upstreamFor(n, peer));
-    try { await srv.start(); this.dns.set(n.Id, srv); } catch (e) { log.warn('network: embedded DNS did not start', { network: n.Name, address: gw, error: (e as Error).message }); }
+    const srv = new DnsServer(
+      gw,
+      (name, peer) => this.resolveName(n, name, peer),
+      (peer) => this.upstreamFor(n, peer),
+    );
+    try {
+      await srv.start();
+      this.dns.set(n.Id, srv);
+    } catch (e) {
+      log.warn('network: embedded DNS did not start', { network: n.Name, address: gw, error: (e as Error).message });
+    }
   }
 
   /** Where the embedded DNS sends other names: the asking container's --dns, else the host's resolvers. */
@@ -346,11 +497,21 @@ export class NetworkService implements NetworkHooks {
     const q = name.toLowerCase();
     const out: string[] = [];
     const asker = peer ? this.active(n).find((e) => e.ip === peer) : undefined;
-    const nets = asker ? this.epsOf(asker.containerId).filter((e) => e.ip && this.dns.has(e.networkId)).map((e) => this.nets.get(e.networkId)!) : [n];
+    const nets = asker
+      ? this.epsOf(asker.containerId)
+          .filter((e) => e.ip && this.dns.has(e.networkId))
+          .map((e) => this.nets.get(e.networkId)!)
+      : [n];
     for (const e of nets.flatMap((x) => this.active(x))) {
       const r = this.containers.tryLookup(e.containerId);
       if (!r) continue;
-      const names = [r.name, r.id.slice(0, 12), r.config.Hostname, ...e.aliases, ...e.links.map((l) => l.split(':')[1] ?? '')].map((x) => x.toLowerCase());
+      const names = [
+        r.name,
+        r.id.slice(0, 12),
+        r.config.Hostname,
+        ...e.aliases,
+        ...e.links.map((l) => l.split(':')[1] ?? ''),
+      ].map((x) => x.toLowerCase());
       if ((names.includes(q) || (q.length >= 12 && r.id.startsWith(q))) && !out.includes(e.ip)) out.push(e.ip);
     }
     return out.length ? out : null;
@@ -360,20 +521,24 @@ export class NetworkService implements NetworkHooks {
 
   validate(r: ContainerRecord, networkingConfig: unknown): void {
     const mode = r.hostConfig.NetworkMode || 'default';
-    if (r.config.MacAddress && (mode === 'host' || mode.startsWith('container:'))) throw new InvalidArgument('conflicting options: mac-address and the network mode');
+    if (r.config.MacAddress && (mode === 'host' || mode.startsWith('container:')))
+      throw new InvalidArgument('conflicting options: mac-address and the network mode');
     if (mode.startsWith('container:')) {
       const other = this.containers.tryLookup(mode.slice('container:'.length));
       if (!other) throw new NotFound(`No such container: ${mode.slice('container:'.length)}`);
-      if (r.hostConfig.PortBindings && Object.keys(r.hostConfig.PortBindings).length) throw new InvalidArgument('conflicting options: port publishing and the container type network mode');
+      if (r.hostConfig.PortBindings && Object.keys(r.hostConfig.PortBindings).length)
+        throw new InvalidArgument('conflicting options: port publishing and the container type network mode');
       return;
     }
     if (mode === 'host' || mode === 'none') {
-      if (mode === 'none' && r.hostConfig.PortBindings && Object.keys(r.hostConfig.PortBindings).length) { /* docker ignores them */ }
+      if (mode === 'none' && r.hostConfig.PortBindings && Object.keys(r.hostConfig.PortBindings).length) {
+        /* docker ignores them */
+      }
       return;
     }
     const n = this.netOfMode(mode)!;
     if (n.Driver !== 'bridge') return;
-    const ec = ((networkingConfig as { EndpointsConfig?: Record<string, EndpointConfig> } | null)?.EndpointsConfig) ?? {};
+    const ec = (networkingConfig as { EndpointsConfig?: Record<string, EndpointConfig> } | null)?.EndpointsConfig ?? {};
     const conf = ec[mode] ?? ec[n.Name] ?? ec[n.Id] ?? Object.values(ec)[0] ?? {};
     const aliases = (conf.Aliases ?? []).filter(Boolean);
     const ip = conf.IPAMConfig?.IPv4Address ?? '';
@@ -381,18 +546,36 @@ export class NetworkService implements NetworkHooks {
     if (mac) checkMac(mac);
     if (this.isDefault(n)) {
       if (ip) throw new InvalidArgument('user specified IP address is supported on user defined networks only');
-      if (aliases.length) throw new InvalidArgument('network-scoped alias is supported only for containers in user defined networks');
+      if (aliases.length)
+        throw new InvalidArgument('network-scoped alias is supported only for containers in user defined networks');
     }
     if (ip) this.checkIp(n, ip);
-    portRequests(r.hostConfig.PortBindings, !!r.hostConfig.PublishAllPorts, r.config.ExposedPorts as Record<string, unknown> | undefined);
+    portRequests(
+      r.hostConfig.PortBindings,
+      !!r.hostConfig.PublishAllPorts,
+      r.config.ExposedPorts as Record<string, unknown> | undefined,
+    );
     const links = (r.hostConfig.Links as string[] | null | undefined) ?? [];
     for (const l of links) {
       const [name, alias] = l.split(':');
       if (!name) throw new InvalidArgument(`invalid link: ${l}`);
-      if (!this.containers.tryLookup(name.replace(/^\//, ''))) throw new InvalidArgument(`could not get container for ${name.replace(/^\//, '')}`);
+      if (!this.containers.tryLookup(name.replace(/^\//, '')))
+        throw new InvalidArgument(`could not get container for ${name.replace(/^\//, '')}`);
       void alias;
     }
-    this.saveEp({ key: `${r.id}:${n.Id}`, containerId: r.id, networkId: n.Id, aliases, ipv4Request: ip, macRequest: mac || undefined, links: links.map(normLink), endpointId: '', ip: '', ifname: '', ports: [] });
+    this.saveEp({
+      key: `${r.id}:${n.Id}`,
+      containerId: r.id,
+      networkId: n.Id,
+      aliases,
+      ipv4Request: ip,
+      macRequest: mac || undefined,
+      links: links.map(normLink),
+      endpointId: '',
+      ip: '',
+      ifname: '',
+      ports: [],
+    });
   }
 
   private checkIp(n: NetworkRecord, ip: string): void {
@@ -400,8 +583,10 @@ export class NetworkService implements NetworkHooks {
     const s = this.subnet(n);
     const range = n.IPAM.Config[0].IPRange ? parseCidr(n.IPAM.Config[0].IPRange) : null;
     const v = ipToInt(ip);
-    if (!contains(s, v) || (range && !contains(range, v))) throw new InvalidArgument(`no configured subnet or ip-range contain the IP address ${ip}`);
-    if (v === s.gw || v === s.base || v === s.base + 2 ** (32 - s.len) - 1) throw new InvalidArgument(`IP address ${ip} is reserved in network ${n.Name}`);
+    if (!contains(s, v) || (range && !contains(range, v)))
+      throw new InvalidArgument(`no configured subnet or ip-range contain the IP address ${ip}`);
+    if (v === s.gw || v === s.base || v === s.base + 2 ** (32 - s.len) - 1)
+      throw new InvalidArgument(`IP address ${ip} is reserved in network ${n.Name}`);
   }
 
   private linkTarget(link: string): { r: ContainerRecord; alias: string } | null {
@@ -419,7 +604,8 @@ export class NetworkService implements NetworkHooks {
       if (!other) throw new NotFound(`No such container: ${mode.slice('container:'.length)}`);
       if (!other.state.Running) throw new Conflict(`cannot join network of a non running container: ${other.id}`);
       const p = this.nsPath(other.id);
-      if (!netnsAlive(p)) throw new Conflict(`cannot join network of container ${other.name}: it has no network namespace of its own`);
+      if (!netnsAlive(p))
+        throw new Conflict(`cannot join network of container ${other.name}: it has no network namespace of its own`);
       return { netnsPath: p };
     }
     const primary = this.netOfMode(mode)!;
@@ -427,24 +613,49 @@ export class NetworkService implements NetworkHooks {
     await this.teardowns.get(r.id);
     // Endpoints: the primary one (created at validate; made here for containers created before) and any connected later.
     if (!this.eps.has(`${r.id}:${primary.Id}`)) {
-      this.saveEp({ key: `${r.id}:${primary.Id}`, containerId: r.id, networkId: primary.Id, aliases: [], ipv4Request: '', links: ((r.hostConfig.Links as string[] | null) ?? []).map(normLink), endpointId: '', ip: '', ifname: '', ports: [] });
+      this.saveEp({
+        key: `${r.id}:${primary.Id}`,
+        containerId: r.id,
+        networkId: primary.Id,
+        aliases: [],
+        ipv4Request: '',
+        links: ((r.hostConfig.Links as string[] | null) ?? []).map(normLink),
+        endpointId: '',
+        ip: '',
+        ifname: '',
+        ports: [],
+      });
     }
-    const eps = this.epsOf(r.id).filter((e) => this.nets.has(e.networkId)).sort((a, b) => (a.networkId === primary.Id ? -1 : b.networkId === primary.Id ? 1 : 0));
+    const eps = this.epsOf(r.id)
+      .filter((e) => this.nets.has(e.networkId))
+      .sort((a, b) => (a.networkId === primary.Id ? -1 : b.networkId === primary.Id ? 1 : 0));
     for (const e of eps) if (e.ip) this.releaseEndpoint(e); // stale from an unclean stop
     const ns = this.nsPath(r.id);
-    const env: string[] = []; const links: Array<{ ip: string; names: string[] }> = [];
+    const env: string[] = [];
+    const links: Array<{ ip: string; names: string[] }> = [];
     let reserved: string[] = [];
     try {
       // 1. addresses and ports (nothing on the host yet: a busy port fails cleanly)
-      eps.forEach((e, i) => { this.allocateAddress(e, this.nets.get(e.networkId)!); e.ifname = `eth${i}`; e.endpointId = randomBytes(32).toString('hex'); });
+      eps.forEach((e, i) => {
+        this.allocateAddress(e, this.nets.get(e.networkId)!);
+        e.ifname = `eth${i}`;
+        e.endpointId = randomBytes(32).toString('hex');
+      });
       const pe = eps[0];
-      const reqs = portRequests(r.hostConfig.PortBindings, !!r.hostConfig.PublishAllPorts, r.config.ExposedPorts as Record<string, unknown> | undefined);
+      const reqs = portRequests(
+        r.hostConfig.PortBindings,
+        !!r.hostConfig.PublishAllPorts,
+        r.config.ExposedPorts as Record<string, unknown> | undefined,
+      );
       ({ bound: pe.ports, reserved } = await this.bindPorts(reqs));
       // links (legacy, default bridge)
       for (const l of pe.links) {
         const t = this.linkTarget(l);
         const te = t?.r.state.Running ? this.epsOf(t.r.id).find((x) => x.networkId === primary.Id && x.ip) : undefined;
-        if (!t || !te) throw new InvalidArgument(`Cannot link to a non running container: /${l.split(':')[0]} AS /${r.name}/${l.split(':')[1] ?? l.split(':')[0]}`);
+        if (!t || !te)
+          throw new InvalidArgument(
+            `Cannot link to a non running container: /${l.split(':')[0]} AS /${r.name}/${l.split(':')[1] ?? l.split(':')[0]}`,
+          );
         env.push(...linkEnv(t.alias, r.name, t.r, te.ip));
         links.push({ ip: te.ip, names: [t.alias, t.r.id.slice(0, 12), t.r.name] });
       }
@@ -452,30 +663,63 @@ export class NetworkService implements NetworkHooks {
       const lines = ['link set lo up'];
       for (const e of eps) lines.push(...this.ifaceLines(e, this.nets.get(e.networkId)!, e === pe));
       const dnsEp = this.dnsEndpoint(eps);
-      await setupNetns(ns, lines, eps.map((e) => ({ netns: this.hubPath(this.nets.get(e.networkId)!), lines: hubPortLines(hubLink(e)) })),
-        dnsEp ? this.dnsRules(dnsEp) : undefined);
+      await setupNetns(
+        ns,
+        lines,
+        eps.map((e) => ({ netns: this.hubPath(this.nets.get(e.networkId)!), lines: hubPortLines(hubLink(e)) })),
+        dnsEp ? this.dnsRules(dnsEp) : undefined,
+      );
       for (const e of eps) this.saveEp(e);
       // 3. rules
       if (pe.ports.length) await this.applyNft();
-      await Promise.all(eps.map((e) => this.nets.get(e.networkId)!).filter((n) => !this.icc(n)).map((n) => this.applyHubPolicy(n)));
+      await Promise.all(
+        eps
+          .map((e) => this.nets.get(e.networkId)!)
+          .filter((n) => !this.icc(n))
+          .map((n) => this.applyHubPolicy(n)),
+      );
     } catch (e) {
       for (const ep of eps) this.releaseEndpoint(ep);
       await deleteNetns(ns).catch(() => undefined);
-      if (eps[0]?.ports.length) { eps[0].ports = []; await this.applyNft().catch(() => undefined); }
+      if (eps[0]?.ports.length) {
+        eps[0].ports = [];
+        await this.applyNft().catch(() => undefined);
+      }
       throw e;
     } finally {
       for (const k of reserved) this.reservedPorts.delete(k);
     }
-    for (const e of eps) this.events?.publish('network', 'connect', e.networkId, { container: r.id, name: this.nets.get(e.networkId)!.Name, type: 'bridge' });
-    log.debug('network: connected', { id: r.id, ms: Math.round((performance.now() - t0) * 10) / 10, ips: eps.map((e) => e.ip).join(',') });
-    const files = { addresses: eps.map((e) => e.ip), gateway: intToIp(this.subnet(primary).gw), links, dnsServer: this.dnsEndpoint(eps) ? DNS_ADDRESS : undefined };
+    for (const e of eps)
+      this.events?.publish('network', 'connect', e.networkId, {
+        container: r.id,
+        name: this.nets.get(e.networkId)!.Name,
+        type: 'bridge',
+      });
+    log.debug('network: connected', {
+      id: r.id,
+      ms: Math.round((performance.now() - t0) * 10) / 10,
+      ips: eps.map((e) => e.ip).join(','),
+    });
+    const files = {
+      addresses: eps.map((e) => e.ip),
+      gateway: intToIp(this.subnet(primary).gw),
+      links,
+      dnsServer: this.dnsEndpoint(eps) ? DNS_ADDRESS : undefined,
+    };
     return { netnsPath: ns, files, env };
   }
 
   private ifaceLines(e: Endpoint, n: NetworkRecord, primary: boolean): string[] {
     const s = this.subnet(n);
-    return endpointLines({ ifname: e.ifname, peer: hubLink(e), hub: this.hubPath(n), mac: this.mac(e), cidr: `${e.ip}/${s.len}`,
-      gateway: primary && !n.Internal ? intToIp(s.gw) : undefined, mtu: this.mtu(n) });
+    return endpointLines({
+      ifname: e.ifname,
+      peer: hubLink(e),
+      hub: this.hubPath(n),
+      mac: this.mac(e),
+      cidr: `${e.ip}/${s.len}`,
+      gateway: primary && !n.Internal ? intToIp(s.gw) : undefined,
+      mtu: this.mtu(n),
+    });
   }
 
   private allocateAddress(e: Endpoint, n: NetworkRecord): void {
@@ -484,27 +728,40 @@ export class NetworkService implements NetworkHooks {
     for (const k of this.draining) if (k.startsWith(n.Id + ':')) used.add(ipToInt(k.slice(n.Id.length + 1)));
     if (e.ipv4Request) {
       this.checkIp(n, e.ipv4Request);
-      if (used.has(ipToInt(e.ipv4Request))) throw new Conflict(`Address already in use: ${e.ipv4Request} on network ${n.Name}`);
-      e.ip = e.ipv4Request; return;
+      if (used.has(ipToInt(e.ipv4Request)))
+        throw new Conflict(`Address already in use: ${e.ipv4Request} on network ${n.Name}`);
+      e.ip = e.ipv4Request;
+      return;
     }
     const range = n.IPAM.Config[0].IPRange ? parseCidr(n.IPAM.Config[0].IPRange) : undefined;
     const ip = allocate(s, s.gw, used, range);
-    if (ip === null) throw new Conflict(`no available IPv4 addresses on this network's address pools: ${n.Name} (${n.Id})`);
+    if (ip === null)
+      throw new Conflict(`no available IPv4 addresses on this network's address pools: ${n.Name} (${n.Id})`);
     e.ip = intToIp(ip);
   }
 
   private releaseEndpoint(e: Endpoint): void {
-    e.ip = ''; e.endpointId = ''; e.ports = []; e.ifname = '';
+    e.ip = '';
+    e.endpointId = '';
+    e.ports = [];
+    e.ifname = '';
     if (this.eps.has(e.key)) this.saveEp(e);
   }
 
   /** Picks and checks host ports (ranges, random ones); throws without leaving anything bound. */
   private async bindPorts(reqs: PortRequest[]): Promise<{ bound: PortBinding[]; reserved: string[] }> {
-    const bound: PortBinding[] = []; const reserved: string[] = [];
+    const bound: PortBinding[] = [];
+    const reserved: string[] = [];
     const ours = new Set<string>();
     for (const e of this.eps.values()) for (const p of e.ports) ours.add(`${p.proto}:${p.hostPort}`);
-    const taken = (proto: string, port: number) => ours.has(`${proto}:${port}`) || this.reservedPorts.has(`${proto}:${port}`);
-    const reserve = (proto: string, port: number) => { const k = `${proto}:${port}`; this.reservedPorts.add(k); reserved.push(k); ours.add(k); };
+    const taken = (proto: string, port: number) =>
+      ours.has(`${proto}:${port}`) || this.reservedPorts.has(`${proto}:${port}`);
+    const reserve = (proto: string, port: number) => {
+      const k = `${proto}:${port}`;
+      this.reservedPorts.add(k);
+      reserved.push(k);
+      ours.add(k);
+    };
     try {
       for (const q of reqs) {
         const proto = q.proto === 'udp' ? 'udp' : 'tcp';
@@ -526,7 +783,9 @@ export class NetworkService implements NetworkHooks {
           }
           if (!port) {
             const what = q.hostLo === q.hostHi ? `${q.hostIp}:${q.hostLo}` : `${q.hostIp}:${q.hostLo}-${q.hostHi}`;
-            throw new Conflict(`driver failed programming external connectivity on endpoint: Bind for ${what} failed: port is already allocated`);
+            throw new Conflict(
+              `driver failed programming external connectivity on endpoint: Bind for ${what} failed: port is already allocated`,
+            );
           }
         }
         bound.push({ proto: q.proto, containerPort: q.containerPort, hostIp: q.hostIp, hostPort: port });
@@ -563,14 +822,23 @@ export class NetworkService implements NetworkHooks {
     for (const k of held) this.draining.add(k);
     for (const e of eps) this.releaseEndpoint(e);
     const prev = this.teardowns.get(r.id) ?? Promise.resolve();
-    const job = prev.then(async () => {
-      try { if (existsSync(ns)) await deleteNetns(ns); } finally { for (const k of held) this.draining.delete(k); }
-      if (hadPorts) await this.applyNft();
-      await Promise.all(nets.filter((n) => !this.icc(n)).map((n) => this.applyHubPolicy(n)));
-    }).catch((e: Error) => log.warn('network teardown failed', { id: r.id, error: e.message }));
+    const job = prev
+      .then(async () => {
+        try {
+          if (existsSync(ns)) await deleteNetns(ns);
+        } finally {
+          for (const k of held) this.draining.delete(k);
+        }
+        if (hadPorts) await this.applyNft();
+        await Promise.all(nets.filter((n) => !this.icc(n)).map((n) => this.applyHubPolicy(n)));
+      })
+      .catch((e: Error) => log.warn('network teardown failed', { id: r.id, error: e.message }));
     this.teardowns.set(r.id, job);
-    void job.finally(() => { if (this.teardowns.get(r.id) === job) this.teardowns.delete(r.id); });
-    for (const n of nets) this.events?.publish('network', 'disconnect', n.Id, { container: r.id, name: n.Name, type: 'bridge' });
+    void job.finally(() => {
+      if (this.teardowns.get(r.id) === job) this.teardowns.delete(r.id);
+    });
+    for (const n of nets)
+      this.events?.publish('network', 'disconnect', n.Id, { container: r.id, name: n.Name, type: 'bridge' });
   }
 
   async remove(r: ContainerRecord): Promise<void> {
@@ -600,16 +868,34 @@ export class NetworkService implements NetworkHooks {
     const eps = this.epsOf(r.id).filter((e) => this.nets.has(e.networkId));
     const networks: Record<string, unknown> = {};
     for (const e of eps) {
-      const n = this.nets.get(e.networkId)!; const s = this.subnet(n); const on = !!e.ip && running;
+      const n = this.nets.get(e.networkId)!;
+      const s = this.subnet(n);
+      const on = !!e.ip && running;
       networks[n.Name] = {
         ...ENDPOINT_EMPTY,
         IPAMConfig: e.ipv4Request ? { IPv4Address: e.ipv4Request } : null,
-        Links: e.links.length ? e.links.map((l) => { const t = this.linkTarget(l); return `/${t?.r.name ?? l.split(':')[0]}:/${r.name}/${l.split(':')[1] ?? l.split(':')[0]}`; }) : null,
+        Links: e.links.length
+          ? e.links.map((l) => {
+              const t = this.linkTarget(l);
+              return `/${t?.r.name ?? l.split(':')[0]}:/${r.name}/${l.split(':')[1] ?? l.split(':')[0]}`;
+            })
+          : null,
         Aliases: this.isDefault(n) ? null : [...e.aliases, r.id.slice(0, 12)],
-        NetworkID: n.Id, EndpointID: on ? e.endpointId : '', Gateway: on ? intToIp(s.gw) : '', IPAddress: on ? e.ip : '', IPPrefixLen: on ? s.len : 0,
+        NetworkID: n.Id,
+        EndpointID: on ? e.endpointId : '',
+        Gateway: on ? intToIp(s.gw) : '',
+        IPAddress: on ? e.ip : '',
+        IPPrefixLen: on ? s.len : 0,
         MacAddress: on ? this.mac(e) : '',
       };
-      if (this.isDefault(n) && on) Object.assign(ns, { EndpointID: e.endpointId, Gateway: intToIp(s.gw), IPAddress: e.ip, IPPrefixLen: s.len, MacAddress: this.mac(e) });
+      if (this.isDefault(n) && on)
+        Object.assign(ns, {
+          EndpointID: e.endpointId,
+          Gateway: intToIp(s.gw),
+          IPAddress: e.ip,
+          IPPrefixLen: s.len,
+          MacAddress: this.mac(e),
+        });
     }
     ns.Networks = networks;
     const pe = eps.find((e) => e.ports.length) ?? eps[0];
@@ -617,14 +903,21 @@ export class NetworkService implements NetworkHooks {
     if (running) {
       ns.Ports = inspectPorts(bound, r.config.ExposedPorts as Record<string, unknown> | undefined);
       ns.SandboxKey = this.nsPath(r.id);
-      ns.SandboxID = createHash('sha256').update(r.id + ':sandbox').digest('hex');
+      ns.SandboxID = createHash('sha256')
+        .update(r.id + ':sandbox')
+        .digest('hex');
     }
-    return { networkSettings: ns, ports: running ? psPorts(bound, r.config.ExposedPorts as Record<string, unknown> | undefined) : [] };
+    return {
+      networkSettings: ns,
+      ports: running ? psPorts(bound, r.config.ExposedPorts as Record<string, unknown> | undefined) : [],
+    };
   }
 
   // ---- /networks API ----------------------------------------------------------------------------
 
-  list(): NetworkRecord[] { return [...this.nets.values()]; }
+  list(): NetworkRecord[] {
+    return [...this.nets.values()];
+  }
 
   /** Docker's network JSON (inspect, list) with the containers attached. */
   view(n: NetworkRecord): Record<string, unknown> {
@@ -633,66 +926,153 @@ export class NetworkService implements NetworkHooks {
       const s = this.subnet(n);
       for (const e of this.active(n)) {
         const r = this.containers.tryLookup(e.containerId);
-        containers[e.containerId] = { Name: r?.name ?? '', EndpointID: e.endpointId, MacAddress: this.mac(e), IPv4Address: `${e.ip}/${s.len}`, IPv6Address: '' };
+        containers[e.containerId] = {
+          Name: r?.name ?? '',
+          EndpointID: e.endpointId,
+          MacAddress: this.mac(e),
+          IPv4Address: `${e.ip}/${s.len}`,
+          IPv6Address: '',
+        };
       }
     } else if (n.Driver === 'host' && this.containers) {
-      for (const r of this.containers.all()) if (r.state.Running && r.hostConfig.NetworkMode === 'host') containers[r.id] = { Name: r.name, EndpointID: '', MacAddress: '', IPv4Address: '', IPv6Address: '' };
+      for (const r of this.containers.all())
+        if (r.state.Running && r.hostConfig.NetworkMode === 'host')
+          containers[r.id] = { Name: r.name, EndpointID: '', MacAddress: '', IPv4Address: '', IPv6Address: '' };
     }
-    const { Name, Id, Created, Scope, Driver, EnableIPv6, IPAM, Internal, Attachable, Ingress, ConfigFrom, ConfigOnly, Options, Labels } = n;
-    return { Name, Id, Created, Scope, Driver, EnableIPv6, IPAM, Internal, Attachable, Ingress, ConfigFrom, ConfigOnly, Containers: containers, Options, Labels };
+    const {
+      Name,
+      Id,
+      Created,
+      Scope,
+      Driver,
+      EnableIPv6,
+      IPAM,
+      Internal,
+      Attachable,
+      Ingress,
+      ConfigFrom,
+      ConfigOnly,
+      Options,
+      Labels,
+    } = n;
+    return {
+      Name,
+      Id,
+      Created,
+      Scope,
+      Driver,
+      EnableIPv6,
+      IPAM,
+      Internal,
+      Attachable,
+      Ingress,
+      ConfigFrom,
+      ConfigOnly,
+      Containers: containers,
+      Options,
+      Labels,
+    };
   }
 
-  async create(body: { Name?: string; Driver?: string; Internal?: boolean; Attachable?: boolean; Labels?: Record<string, string> | null; Options?: Record<string, string> | null; IPAM?: { Driver?: string; Config?: Array<{ Subnet?: string; Gateway?: string; IPRange?: string }> | null; Options?: Record<string, string> | null } | null; EnableIPv6?: boolean; CheckDuplicate?: boolean }): Promise<{ Id: string; Warning: string }> {
+  async create(body: {
+    Name?: string;
+    Driver?: string;
+    Internal?: boolean;
+    Attachable?: boolean;
+    Labels?: Record<string, string> | null;
+    Options?: Record<string, string> | null;
+    IPAM?: {
+      Driver?: string;
+      Config?: Array<{ Subnet?: string; Gateway?: string; IPRange?: string }> | null;
+      Options?: Record<string, string> | null;
+    } | null;
+    EnableIPv6?: boolean;
+    CheckDuplicate?: boolean;
+  }): Promise<{ Id: string; Warning: string }> {
     const name = body.Name ?? '';
     if (!name) throw new InvalidArgument('network name is required');
     if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) throw new InvalidArgument(`invalid network name "${name}"`);
     if (this.byName(name)) throw new Conflict(`network with name ${name} already exists`);
     const driver = body.Driver || 'bridge';
-    if (driver === 'host' || driver === 'null') throw new Forbidden(`only one instance of "${driver}" network is allowed`);
+    if (driver === 'host' || driver === 'null')
+      throw new Forbidden(`only one instance of "${driver}" network is allowed`);
     if (driver !== 'bridge') throw new NotFound(`plugin "${driver}" not found`);
-    if (body.IPAM?.Driver && body.IPAM.Driver !== 'default') throw new NotFound(`plugin "${body.IPAM.Driver}" not found`);
-    if ((body.IPAM?.Config ?? []).some((c) => Object.keys((c as { AuxiliaryAddresses?: Record<string, string> | null }).AuxiliaryAddresses ?? {}).length)) throw new InvalidArgument('IPAM AuxiliaryAddresses (--aux-address) are not supported by cocon');
+    if (body.IPAM?.Driver && body.IPAM.Driver !== 'default')
+      throw new NotFound(`plugin "${body.IPAM.Driver}" not found`);
+    if (
+      (body.IPAM?.Config ?? []).some(
+        (c) =>
+          Object.keys((c as { AuxiliaryAddresses?: Record<string, string> | null }).AuxiliaryAddresses ?? {}).length,
+      )
+    )
+      throw new InvalidArgument('IPAM AuxiliaryAddresses (--aux-address) are not supported by cocon');
     if (body.EnableIPv6) throw new InvalidArgument('IPv6 networks are not supported by cocon');
     const id = randomBytes(32).toString('hex');
     const options = { ...(body.Options ?? {}) };
     const devName = options['com.docker.network.bridge.name'];
     if (devName !== undefined) {
       if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(devName)) throw new InvalidArgument(`invalid bridge name: ${devName}`);
-      if ([...this.nets.values()].some((n) => n.Driver === 'bridge' && this.device(n) === devName) || await linkExists(devName)) throw new Conflict(`bridge name ${devName} is already in use`);
+      if (
+        [...this.nets.values()].some((n) => n.Driver === 'bridge' && this.device(n) === devName) ||
+        (await linkExists(devName))
+      )
+        throw new Conflict(`bridge name ${devName} is already in use`);
     }
     const mtu = options['com.docker.network.driver.mtu'];
-    if (mtu !== undefined && (!/^\d+$/.test(mtu) || Number(mtu) < 68 || Number(mtu) > 65535)) throw new InvalidArgument(`invalid MTU number: ${mtu} (68 to 65535)`);
+    if (mtu !== undefined && (!/^\d+$/.test(mtu) || Number(mtu) < 68 || Number(mtu) > 65535))
+      throw new InvalidArgument(`invalid MTU number: ${mtu} (68 to 65535)`);
     const icc = options['com.docker.network.bridge.enable_icc'];
-    if (icc !== undefined && icc !== 'true' && icc !== 'false') throw new InvalidArgument(`invalid value for com.docker.network.bridge.enable_icc: ${icc}`);
+    if (icc !== undefined && icc !== 'true' && icc !== 'false')
+      throw new InvalidArgument(`invalid value for com.docker.network.bridge.enable_icc: ${icc}`);
     const confs = body.IPAM?.Config ?? [];
     if (confs.length > 1) throw new InvalidArgument('cocon networks have one IPv4 subnet');
     const taken = await this.takenSubnets();
     let conf: { Subnet: string; Gateway: string; IPRange?: string };
     if (confs.length && confs[0].Subnet) {
       const c = parseCidr(confs[0].Subnet);
-      if (c.host !== c.base) throw new InvalidArgument(`invalid subnet ${confs[0].Subnet}: it has host bits set (network address ${cidrString(c)})`);
+      if (c.host !== c.base)
+        throw new InvalidArgument(
+          `invalid subnet ${confs[0].Subnet}: it has host bits set (network address ${cidrString(c)})`,
+        );
       if (c.len > 30) throw new InvalidArgument(`invalid subnet ${confs[0].Subnet}: too small`);
       const mine = [...this.nets.values()].flatMap((n) => n.IPAM.Config.map((x) => parseCidr(x.Subnet)));
       if (mine.some((t) => overlaps(t, c))) throw new Forbidden('Pool overlaps with other one on this address space');
       const gw = confs[0].Gateway || intToIp(c.base + 1);
-      if (!isIPv4(gw) || !contains(c, ipToInt(gw))) throw new InvalidArgument(`invalid gateway ${gw}: not in subnet ${cidrString(c)}`);
+      if (!isIPv4(gw) || !contains(c, ipToInt(gw)))
+        throw new InvalidArgument(`invalid gateway ${gw}: not in subnet ${cidrString(c)}`);
       conf = { Subnet: cidrString(c), Gateway: gw };
       if (confs[0].IPRange) {
         const r = parseCidr(confs[0].IPRange);
-        if (!contains(c, r.base) || r.len < c.len) throw new InvalidArgument(`invalid ip-range ${confs[0].IPRange}: not in subnet ${cidrString(c)}`);
+        if (!contains(c, r.base) || r.len < c.len)
+          throw new InvalidArgument(`invalid ip-range ${confs[0].IPRange}: not in subnet ${cidrString(c)}`);
         conf.IPRange = cidrString(r);
       }
     } else {
-      if (confs.length && (confs[0].Gateway || confs[0].IPRange)) throw new InvalidArgument('a gateway or ip-range needs a subnet');
+      if (confs.length && (confs[0].Gateway || confs[0].IPRange))
+        throw new InvalidArgument('a gateway or ip-range needs a subnet');
       const start = parseInt(this.hash.slice(6, 12), 16);
       const c = pickSubnet(this.pools, taken, start);
-      if (!c) throw new Forbidden('could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network');
+      if (!c)
+        throw new Forbidden(
+          'could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network',
+        );
       conf = { Subnet: cidrString(c), Gateway: intToIp(c.base + 1) };
     }
     const n: NetworkRecord = {
-      Name: name, Id: id, Created: nowNano(), Scope: 'local', Driver: 'bridge', EnableIPv6: false,
-      IPAM: { Driver: 'default', Options: body.IPAM?.Options ?? {}, Config: [conf] }, Internal: !!body.Internal, Attachable: !!body.Attachable,
-      Ingress: false, ConfigFrom: { Network: '' }, ConfigOnly: false, Options: options, Labels: body.Labels ?? {},
+      Name: name,
+      Id: id,
+      Created: nowNano(),
+      Scope: 'local',
+      Driver: 'bridge',
+      EnableIPv6: false,
+      IPAM: { Driver: 'default', Options: body.IPAM?.Options ?? {}, Config: [conf] },
+      Internal: !!body.Internal,
+      Attachable: !!body.Attachable,
+      Ingress: false,
+      ConfigFrom: { Network: '' },
+      ConfigOnly: false,
+      Options: options,
+      Labels: body.Labels ?? {},
     };
     this.nets.set(n.Id, n);
     try {
@@ -714,9 +1094,12 @@ export class NetworkService implements NetworkHooks {
 
   async delete(ref: string): Promise<void> {
     const n = this.find(ref);
-    if (['bridge', 'host', 'none'].includes(n.Name) && (n.Driver !== 'bridge' || this.isDefault(n))) throw new Forbidden(`${n.Name} is a pre-defined network and cannot be removed`);
-    if (this.active(n).length) throw new Forbidden(`error while removing network: network ${n.Name} id ${n.Id} has active endpoints`);
-    this.dns.get(n.Id)?.close(); this.dns.delete(n.Id);
+    if (['bridge', 'host', 'none'].includes(n.Name) && (n.Driver !== 'bridge' || this.isDefault(n)))
+      throw new Forbidden(`${n.Name} is a pre-defined network and cannot be removed`);
+    if (this.active(n).length)
+      throw new Forbidden(`error while removing network: network ${n.Name} id ${n.Id} has active endpoints`);
+    this.dns.get(n.Id)?.close();
+    this.dns.delete(n.Id);
     for (const e of [...this.eps.values()]) if (e.networkId === n.Id) this.deleteEp(e);
     this.nets.delete(n.Id);
     this.store.deleteNetwork(n.Id);
@@ -730,7 +1113,8 @@ export class NetworkService implements NetworkHooks {
     for (const n of [...this.nets.values()]) {
       if (n.Driver !== 'bridge' || this.isDefault(n) || !labels(n)) continue;
       if ([...this.eps.values()].some((e) => e.networkId === n.Id)) continue;
-      await this.delete(n.Id); out.push(n.Name);
+      await this.delete(n.Id);
+      out.push(n.Name);
     }
     return out;
   }
@@ -740,23 +1124,49 @@ export class NetworkService implements NetworkHooks {
     const n = this.find(ref);
     const r = this.containers.tryLookup(containerRef);
     if (!r) throw new NotFound(`No such container: ${containerRef}`);
-    if (n.Driver !== 'bridge') throw new Forbidden(`container cannot be disconnected from host network or connected to host network`);
+    if (n.Driver !== 'bridge')
+      throw new Forbidden(`container cannot be disconnected from host network or connected to host network`);
     const mode = r.hostConfig.NetworkMode || 'default';
-    if (mode === 'host' || mode === 'none' || mode.startsWith('container:')) throw new Forbidden(`container sharing network namespace with another container or host cannot be connected to any other network`);
+    if (mode === 'host' || mode === 'none' || mode.startsWith('container:'))
+      throw new Forbidden(
+        `container sharing network namespace with another container or host cannot be connected to any other network`,
+      );
     const key = `${r.id}:${n.Id}`;
-    if (this.eps.has(key) || (this.isDefault(n) && (mode === 'default' || mode === 'bridge'))) throw new Forbidden(`endpoint with name ${r.name} already exists in network ${n.Name}`);
+    if (this.eps.has(key) || (this.isDefault(n) && (mode === 'default' || mode === 'bridge')))
+      throw new Forbidden(`endpoint with name ${r.name} already exists in network ${n.Name}`);
     const ip = conf?.IPAMConfig?.IPv4Address ?? '';
     const aliases = (conf?.Aliases ?? []).filter(Boolean);
     const mac = conf ? checkEndpointConfig(conf) : '';
     if (mac) checkMac(mac);
-    if (this.isDefault(n) && (ip || aliases.length)) throw new InvalidArgument(ip ? 'user specified IP address is supported on user defined networks only' : 'network-scoped alias is supported only for containers in user defined networks');
+    if (this.isDefault(n) && (ip || aliases.length))
+      throw new InvalidArgument(
+        ip
+          ? 'user specified IP address is supported on user defined networks only'
+          : 'network-scoped alias is supported only for containers in user defined networks',
+      );
     if (ip) this.checkIp(n, ip);
-    const e: Endpoint = { key, containerId: r.id, networkId: n.Id, aliases, ipv4Request: ip, macRequest: mac || undefined, links: [], endpointId: '', ip: '', ifname: '', ports: [] };
-    if (!r.state.Running) { this.saveEp(e); return; }
+    const e: Endpoint = {
+      key,
+      containerId: r.id,
+      networkId: n.Id,
+      aliases,
+      ipv4Request: ip,
+      macRequest: mac || undefined,
+      links: [],
+      endpointId: '',
+      ip: '',
+      ifname: '',
+      ports: [],
+    };
+    if (!r.state.Running) {
+      this.saveEp(e);
+      return;
+    }
     const ns = this.nsPath(r.id);
     if (!netnsAlive(ns)) throw new Conflict(`container ${r.name} has no network namespace`);
     const used = new Set(this.epsOf(r.id).map((x) => x.ifname));
-    let i = 0; while (used.has(`eth${i}`)) i++;
+    let i = 0;
+    while (used.has(`eth${i}`)) i++;
     e.ifname = `eth${i}`;
     this.allocateAddress(e, n);
     e.endpointId = randomBytes(32).toString('hex');
@@ -774,7 +1184,9 @@ export class NetworkService implements NetworkHooks {
     // Like docker: a container that joins a user network resolves through its embedded DNS.
     let dnsServer: string | undefined;
     if (this.dns.has(n.Id) && this.dnsEndpoint(this.epsOf(r.id).filter((x) => x !== e)) === undefined) {
-      await localnetNft(ns, this.dnsRules(e)).catch((err: Error) => log.warn('network: DNS redirect failed', { id: r.id, error: err.message }));
+      await localnetNft(ns, this.dnsRules(e)).catch((err: Error) =>
+        log.warn('network: DNS redirect failed', { id: r.id, error: err.message }),
+      );
       dnsServer = DNS_ADDRESS;
     }
     this.containers.joinedNetwork(r.id, { address: e.ip, dnsServer });
@@ -784,11 +1196,19 @@ export class NetworkService implements NetworkHooks {
   async disconnectContainer(ref: string, containerRef: string, force: boolean): Promise<void> {
     const n = this.find(ref);
     const r = this.containers.tryLookup(containerRef);
-    if (!r) { if (force) { for (const e of [...this.eps.values()]) if (e.networkId === n.Id && e.containerId.startsWith(containerRef)) this.deleteEp(e); return; } throw new NotFound(`No such container: ${containerRef}`); }
+    if (!r) {
+      if (force) {
+        for (const e of [...this.eps.values()])
+          if (e.networkId === n.Id && e.containerId.startsWith(containerRef)) this.deleteEp(e);
+        return;
+      }
+      throw new NotFound(`No such container: ${containerRef}`);
+    }
     const e = this.eps.get(`${r.id}:${n.Id}`);
     if (!e) throw new Forbidden(`container ${r.id} is not connected to network ${n.Name}`);
     if (e.ip) {
-      if (e.ports.length) throw new Forbidden(`container ${r.name} publishes ports on network ${n.Name}: stop it before disconnecting`);
+      if (e.ports.length)
+        throw new Forbidden(`container ${r.name} publishes ports on network ${n.Name}: stop it before disconnecting`);
       await ipBatchForce(linkDelLines([e.ifname]), this.nsPath(r.id));
       this.releaseEndpoint(e);
       await this.applyHubPolicy(n);
@@ -798,7 +1218,9 @@ export class NetworkService implements NetworkHooks {
   }
 }
 
-function hubLink(e: Endpoint): string { return `v${e.endpointId.slice(0, 12)}`; }
+function hubLink(e: Endpoint): string {
+  return `v${e.endpointId.slice(0, 12)}`;
+}
 
 /** An endpoint's settings as create (NetworkingConfig.EndpointsConfig) and connect (EndpointConfig) send them. */
 export interface EndpointConfig {
@@ -810,12 +1232,17 @@ export interface EndpointConfig {
 
 /** Refuses what cocon cannot honour in an endpoint's settings; returns its MacAddress ('' when none). */
 function checkEndpointConfig(c: EndpointConfig): string {
-  if (c.IPAMConfig?.LinkLocalIPs?.length) throw new InvalidArgument('link-local addresses (--link-local-ip, IPAMConfig.LinkLocalIPs) are not supported by cocon');
-  if (c.IPAMConfig?.IPv6Address) throw new InvalidArgument('IPv6 addresses (--ip6) are not supported by cocon: its networks are IPv4 only');
+  if (c.IPAMConfig?.LinkLocalIPs?.length)
+    throw new InvalidArgument(
+      'link-local addresses (--link-local-ip, IPAMConfig.LinkLocalIPs) are not supported by cocon',
+    );
+  if (c.IPAMConfig?.IPv6Address)
+    throw new InvalidArgument('IPv6 addresses (--ip6) are not supported by cocon: its networks are IPv4 only');
   return c.MacAddress ?? '';
 }
 
 function checkMac(mac: string): void {
   if (!/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(mac)) throw new InvalidArgument(`invalid MAC address: ${mac}`);
-  if (parseInt(mac.slice(0, 2), 16) & 1) throw new InvalidArgument(`invalid MAC address: ${mac} is a multicast address`);
+  if (parseInt(mac.slice(0, 2), 16) & 1)
+    throw new InvalidArgument(`invalid MAC address: ${mac} is a multicast address`);
 }

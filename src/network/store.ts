@@ -11,7 +11,11 @@ export interface NetworkRecord {
   Scope: 'local';
   Driver: 'bridge' | 'host' | 'null';
   EnableIPv6: false;
-  IPAM: { Driver: 'default'; Options: Record<string, string> | null; Config: Array<{ Subnet: string; Gateway?: string; IPRange?: string }> };
+  IPAM: {
+    Driver: 'default';
+    Options: Record<string, string> | null;
+    Config: Array<{ Subnet: string; Gateway?: string; IPRange?: string }>;
+  };
   Internal: boolean;
   Attachable: boolean;
   Ingress: false;
@@ -22,14 +26,14 @@ export interface NetworkRecord {
 }
 
 export interface Endpoint {
-  key: string;              // container id + network id
+  key: string; // container id + network id
   containerId: string;
   networkId: string;
   aliases: string[];
-  ipv4Request: string;      // IPAMConfig.IPv4Address
+  ipv4Request: string; // IPAMConfig.IPv4Address
   /** --mac-address (EndpointSettings.MacAddress or the old Config.MacAddress); absent: 02:42:<ip>. */
   macRequest?: string;
-  links: string[];          // legacy --link name:alias (default bridge)
+  links: string[]; // legacy --link name:alias (default bridge)
   /** Set while active (container running). */
   endpointId: string;
   ip: string;
@@ -41,11 +45,16 @@ export class NetworkStore {
   constructor(private readonly db: DB) {}
 
   networks(): NetworkRecord[] {
-    return (this.db.prepare('SELECT record FROM networks').all() as Array<{ record: string }>).map((row) => JSON.parse(row.record) as NetworkRecord);
+    return (this.db.prepare('SELECT record FROM networks').all() as Array<{ record: string }>).map(
+      (row) => JSON.parse(row.record) as NetworkRecord,
+    );
   }
 
   saveNetwork(n: NetworkRecord): void {
-    this.db.prepare('INSERT INTO networks (id, name, record) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name, record = excluded.record')
+    this.db
+      .prepare(
+        'INSERT INTO networks (id, name, record) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name, record = excluded.record',
+      )
       .run(n.Id, n.Name, JSON.stringify(n));
   }
 
@@ -59,13 +68,17 @@ export class NetworkStore {
     const out: Endpoint[] = [];
     for (const row of this.db.prepare('SELECT record FROM endpoints').all() as Array<{ record: string }>) {
       const e = JSON.parse(row.record) as Endpoint;
-      if (containers.has(e.containerId)) out.push(e); else this.deleteEndpoint(e.key);
+      if (containers.has(e.containerId)) out.push(e);
+      else this.deleteEndpoint(e.key);
     }
     return out;
   }
 
   saveEndpoint(e: Endpoint): void {
-    this.db.prepare('INSERT INTO endpoints (key, container_id, network_id, record) VALUES (?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET record = excluded.record')
+    this.db
+      .prepare(
+        'INSERT INTO endpoints (key, container_id, network_id, record) VALUES (?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET record = excluded.record',
+      )
       .run(e.key, e.containerId, e.networkId, JSON.stringify(e));
   }
 

@@ -48,7 +48,21 @@ export interface NetworkHooks {
   settings(r: ContainerRecord): { networkSettings: Record<string, unknown>; ports: Array<Record<string, unknown>> };
 }
 
-const ENDPOINT = { IPAMConfig: null, Links: null, Aliases: null, NetworkID: '', EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: '', DriverOpts: null };
+const ENDPOINT = {
+  IPAMConfig: null,
+  Links: null,
+  Aliases: null,
+  NetworkID: '',
+  EndpointID: '',
+  Gateway: '',
+  IPAddress: '',
+  IPPrefixLen: 0,
+  IPv6Gateway: '',
+  GlobalIPv6Address: '',
+  GlobalIPv6PrefixLen: 0,
+  MacAddress: '',
+  DriverOpts: null,
+};
 
 /** none and host only (the default network maps to none): no devices, no rules. */
 export class NoNetwork implements NetworkHooks {
@@ -57,18 +71,41 @@ export class NoNetwork implements NetworkHooks {
     if (mode.startsWith('container:')) throw new InvalidArgument('--network container:<name> is not supported yet');
     if (!['default', 'bridge', 'none', 'host'].includes(mode)) throw new NotFound(`network ${mode} not found`);
   }
-  async connect(): Promise<ConnectResult> { return {}; }
-  async disconnect(): Promise<void> { /* nothing to release */ }
-  async remove(): Promise<void> { /* nothing to release */ }
-  async unlink(): Promise<void> { /* no links without bridge networking */ }
+  async connect(): Promise<ConnectResult> {
+    return {};
+  }
+  async disconnect(): Promise<void> {
+    /* nothing to release */
+  }
+  async remove(): Promise<void> {
+    /* nothing to release */
+  }
+  async unlink(): Promise<void> {
+    /* no links without bridge networking */
+  }
   settings(r: ContainerRecord) {
     const mode = r.hostConfig.NetworkMode;
     const name = mode === 'default' || mode === 'bridge' ? 'none' : mode;
     return {
       networkSettings: {
-        Bridge: '', SandboxID: '', HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0, Ports: {}, SandboxKey: '',
-        SecondaryIPAddresses: null, SecondaryIPv6Addresses: null, EndpointID: '', Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0,
-        IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', MacAddress: '', Networks: { [name]: { ...ENDPOINT } },
+        Bridge: '',
+        SandboxID: '',
+        HairpinMode: false,
+        LinkLocalIPv6Address: '',
+        LinkLocalIPv6PrefixLen: 0,
+        Ports: {},
+        SandboxKey: '',
+        SecondaryIPAddresses: null,
+        SecondaryIPv6Addresses: null,
+        EndpointID: '',
+        Gateway: '',
+        GlobalIPv6Address: '',
+        GlobalIPv6PrefixLen: 0,
+        IPAddress: '',
+        IPPrefixLen: 0,
+        IPv6Gateway: '',
+        MacAddress: '',
+        Networks: { [name]: { ...ENDPOINT } },
       },
       ports: [],
     };

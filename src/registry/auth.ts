@@ -8,7 +8,13 @@ import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'n
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 
-export interface Credentials { username?: string; password?: string; identitytoken?: string; registrytoken?: string; serveraddress?: string }
+export interface Credentials {
+  username?: string;
+  password?: string;
+  identitytoken?: string;
+  registrytoken?: string;
+  serveraddress?: string;
+}
 
 export const DOCKER_HUB_AUTH_KEY = 'https://index.docker.io/v1/';
 
@@ -26,7 +32,9 @@ export function decodeRegistryAuth(header: string | string[] | undefined): Crede
       if (typeof x === 'string' && x) c[k] = x;
     }
     return c.username || c.identitytoken || c.registrytoken ? c : undefined;
-  } catch { return undefined; }
+  } catch {
+    return undefined;
+  }
 }
 
 export function encodeRegistryAuth(c: Credentials | undefined): string {
@@ -39,7 +47,9 @@ export function configDir(env: NodeJS.ProcessEnv = process.env): string {
 
 /** The config.json key for a registry domain (docker.io -> https://index.docker.io/v1/). */
 export function authKey(domain: string): string {
-  return domain === 'docker.io' || domain === 'index.docker.io' || domain === 'registry-1.docker.io' ? DOCKER_HUB_AUTH_KEY : domain;
+  return domain === 'docker.io' || domain === 'index.docker.io' || domain === 'registry-1.docker.io'
+    ? DOCKER_HUB_AUTH_KEY
+    : domain;
 }
 
 /** The registry domain a login server address names (https://index.docker.io/v1/ -> docker.io). */
@@ -52,7 +62,11 @@ export function domainOfServer(server: string): string {
 type ConfigFile = { auths?: Record<string, { auth?: string; identitytoken?: string }> } & Record<string, unknown>;
 
 function readConfig(dir: string): ConfigFile {
-  try { return JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as ConfigFile; } catch { return {}; }
+  try {
+    return JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as ConfigFile;
+  } catch {
+    return {};
+  }
 }
 
 /** Credentials for a domain from config.json (matching keys with or without scheme/path). */

@@ -18,7 +18,7 @@ const MAX_INPUT_PACKET = 32 * 1024 - 1;
 
 export interface AttachOptions {
   tty: boolean;
-  stdin: boolean;     // forward client input to the container
+  stdin: boolean; // forward client input to the container
   stdout: boolean;
   stderr: boolean;
   /** The detach sequence (parseDetachKeys) to watch the input for; none when absent. */
@@ -38,13 +38,21 @@ export class AttachBridge {
   readonly done: Promise<void>;
   private finish!: () => void;
 
-  constructor(private readonly client: Duplex, private readonly o: AttachOptions) {
-    this.done = new Promise((r) => { this.finish = r; });
+  constructor(
+    private readonly client: Duplex,
+    private readonly o: AttachOptions,
+  ) {
+    this.done = new Promise((r) => {
+      this.finish = r;
+    });
     this.matcher = o.stdin && o.detachKeys?.length ? new DetachMatcher(o.detachKeys) : null;
     client.on('data', (chunk: Buffer) => {
       if (!this.o.stdin || chunk.length === 0 || this.detached) return;
       const b = this.matcher ? this.matcher.feed(chunk) : chunk;
-      if (b.length) { if (this.seq) this.send(b); else this.pending.push(b); }
+      if (b.length) {
+        if (this.seq) this.send(b);
+        else this.pending.push(b);
+      }
       if (this.matcher?.detached) this.detach();
     });
     client.on('end', () => {
@@ -62,7 +70,10 @@ export class AttachBridge {
     if (this.closed) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const seq = new SeqpacketSocket();
-      seq.on('error', (e: Error) => { if (!this.seq) reject(e); this.endClient(); });
+      seq.on('error', (e: Error) => {
+        if (!this.seq) reject(e);
+        this.endClient();
+      });
       seq.on('data', (b: Buffer) => this.output(b));
       seq.on('end', () => this.endClient());
       seq.on('close', () => this.endClient());
@@ -73,19 +84,28 @@ export class AttachBridge {
           if (this.clientEnded && this.o.stdin) this.endSeq();
           resolve();
         });
-      } catch (e) { reject(e); }
+      } catch (e) {
+        reject(e);
+      }
     });
   }
 
   // The native socket throws synchronously once conmon has closed it: the container is gone then.
   private send(b: Buffer): void {
     try {
-      for (let off = 0; off < b.length; off += MAX_INPUT_PACKET) this.seq!.write(b.subarray(off, off + MAX_INPUT_PACKET));
-    } catch { this.endClient(); }
+      for (let off = 0; off < b.length; off += MAX_INPUT_PACKET)
+        this.seq!.write(b.subarray(off, off + MAX_INPUT_PACKET));
+    } catch {
+      this.endClient();
+    }
   }
 
   private endSeq(): void {
-    try { this.seq!.end(); } catch { this.endClient(); }
+    try {
+      this.seq!.end();
+    } catch {
+      this.endClient();
+    }
   }
 
   private output(b: Buffer): void {
@@ -98,7 +118,9 @@ export class AttachBridge {
   }
 
   /** Holds the client's EOF until `p` settles (exec: the exit code must be known before EOF). */
-  gateEnd(p: Promise<unknown>): void { this.gate = p.catch(() => undefined); }
+  gateEnd(p: Promise<unknown>): void {
+    this.gate = p.catch(() => undefined);
+  }
 
   /** The container side is over: half-close the client so it sees EOF. */
   endClient(): void {
@@ -114,20 +136,31 @@ export class AttachBridge {
    */
   private detach(): void {
     this.detached = true;
-    if (this.client.writable) this.client.end(() => this.client.destroy()); else this.client.destroy();
+    if (this.client.writable) this.client.end(() => this.client.destroy());
+    else this.client.destroy();
     this.close();
   }
 
   /** Writes an error message to the client as docker does inside a hijacked stream, then ends it. */
   fail(message: string): void {
-    if (this.client.writable) this.client.write(this.o.tty ? Buffer.from(message + '\r\n') : frame(2, Buffer.from(message + '\n')));
+    if (this.client.writable)
+      this.client.write(this.o.tty ? Buffer.from(message + '\r\n') : frame(2, Buffer.from(message + '\n')));
     this.endClient();
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.seq) { const s = this.seq; setImmediate(() => { try { s.destroy(); } catch { /* already closed */ } }); }
+    if (this.seq) {
+      const s = this.seq;
+      setImmediate(() => {
+        try {
+          s.destroy();
+        } catch {
+          /* already closed */
+        }
+      });
+    }
     this.finish();
   }
 }

@@ -11,12 +11,12 @@ export interface ConmonPaths {
   conmon: string;
   runtime: string;
   runtimeRoot: string;
-  socketDir: string;   // --socket-dir-path: holds <uuid> -> bundle symlinks (short attach paths)
+  socketDir: string; // --socket-dir-path: holds <uuid> -> bundle symlinks (short attach paths)
 }
 
 export interface CreateOptions {
   id: string;
-  uuid: string;        // name of the SOCKDIR symlink, so the attach socket is SOCKDIR/<uuid>/attach
+  uuid: string; // name of the SOCKDIR symlink, so the attach socket is SOCKDIR/<uuid>/attach
   name: string;
   bundle: string;
   logPath: string;
@@ -24,7 +24,7 @@ export interface CreateOptions {
   tty: boolean;
   stdin: boolean;
   leaveStdinOpen: boolean;
-  tmpDir: string;      // conmon's console socket lands here (left behind on failure)
+  tmpDir: string; // conmon's console socket lands here (left behind on failure)
   /** No log file at all (docker --log-driver none). */
   noLog?: boolean;
   /**
@@ -48,12 +48,27 @@ class LineReader {
     stream.on('data', (s: string) => {
       this.buf += s;
       let i: number;
-      while ((i = this.buf.indexOf('\n')) >= 0) { this.push(this.buf.slice(0, i)); this.buf = this.buf.slice(i + 1); }
+      while ((i = this.buf.indexOf('\n')) >= 0) {
+        this.push(this.buf.slice(0, i));
+        this.buf = this.buf.slice(i + 1);
+      }
     });
-    const end = () => { if (this.ended) return; this.ended = true; if (this.buf.trim()) this.push(this.buf); this.buf = ''; for (const w of this.waiters.splice(0)) w(null); };
-    stream.on('end', end); stream.on('close', end); stream.on('error', end);
+    const end = () => {
+      if (this.ended) return;
+      this.ended = true;
+      if (this.buf.trim()) this.push(this.buf);
+      this.buf = '';
+      for (const w of this.waiters.splice(0)) w(null);
+    };
+    stream.on('end', end);
+    stream.on('close', end);
+    stream.on('error', end);
   }
-  private push(line: string): void { const w = this.waiters.shift(); if (w) w(line); else this.lines.push(line); }
+  private push(line: string): void {
+    const w = this.waiters.shift();
+    if (w) w(line);
+    else this.lines.push(line);
+  }
   next(): Promise<string | null> {
     const l = this.lines.shift();
     if (l !== undefined) return Promise.resolve(l);
@@ -62,17 +77,50 @@ class LineReader {
   }
 }
 
-interface SyncMessage { data: number; message?: string }
+interface SyncMessage {
+  data: number;
+  message?: string;
+}
 function parseSync(line: string | null, stderr: () => string): SyncMessage {
   if (line === null) throw new RuntimeError(`conmon failed: ${stderr().trim() || 'no answer on the sync pipe'}`);
-  try { return JSON.parse(line) as SyncMessage; } catch { throw new RuntimeError(`conmon sent an unreadable message: ${line}`); }
+  try {
+    return JSON.parse(line) as SyncMessage;
+  } catch {
+    throw new RuntimeError(`conmon sent an unreadable message: ${line}`);
+  }
 }
 
-function baseArgs(p: ConmonPaths, o: { id: string; uuid: string; name: string; bundle: string; pidFile: string; logPath: string; exitDir: string }): string[] {
+function baseArgs(
+  p: ConmonPaths,
+  o: { id: string; uuid: string; name: string; bundle: string; pidFile: string; logPath: string; exitDir: string },
+): string[] {
   return [
-    '--api-version', '1', '-c', o.id, '-u', o.uuid, '-n', o.name, '-r', p.runtime, '-b', o.bundle,
-    '-p', o.pidFile, '--exit-dir', o.exitDir, '-l', `k8s-file:${o.logPath}`, '--socket-dir-path', p.socketDir,
-    '--log-level', 'error', '--runtime-arg', '--root', '--runtime-arg', p.runtimeRoot,
+    '--api-version',
+    '1',
+    '-c',
+    o.id,
+    '-u',
+    o.uuid,
+    '-n',
+    o.name,
+    '-r',
+    p.runtime,
+    '-b',
+    o.bundle,
+    '-p',
+    o.pidFile,
+    '--exit-dir',
+    o.exitDir,
+    '-l',
+    `k8s-file:${o.logPath}`,
+    '--socket-dir-path',
+    p.socketDir,
+    '--log-level',
+    'error',
+    '--runtime-arg',
+    '--root',
+    '--runtime-arg',
+    p.runtimeRoot,
   ];
 }
 
@@ -80,17 +128,34 @@ function baseArgs(p: ConmonPaths, o: { id: string; uuid: string; name: string; b
  * conmon runs in `cwd` (the container's bundle or the exec's dir): without --persist-dir it writes
  * its `oom` marker into its working directory, which was the daemon's (a stray ./oom file).
  */
-function spawnConmon(p: ConmonPaths, args: string[], extraFds: number, tmpDir: string, cwd: string): { child: ChildProcess; stderr: () => string } {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', TMPDIR: tmpDir, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4' };
+function spawnConmon(
+  p: ConmonPaths,
+  args: string[],
+  extraFds: number,
+  tmpDir: string,
+  cwd: string,
+): { child: ChildProcess; stderr: () => string } {
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+    TMPDIR: tmpDir,
+    _OCI_SYNCPIPE: '3',
+    _OCI_STARTPIPE: '4',
+  };
   if (extraFds > 2) env._OCI_ATTACHPIPE = '5';
   const stdio: Array<'ignore' | 'pipe'> = ['ignore', 'pipe', 'pipe'];
   for (let i = 0; i < extraFds; i++) stdio.push('pipe');
   const child = spawn(p.conmon, args, { stdio, env, detached: true, cwd });
   let errText = '';
-  child.stdout!.on('data', (b: Buffer) => { errText += b.toString(); });
-  child.stderr!.on('data', (b: Buffer) => { errText += b.toString(); });
+  child.stdout!.on('data', (b: Buffer) => {
+    errText += b.toString();
+  });
+  child.stderr!.on('data', (b: Buffer) => {
+    errText += b.toString();
+  });
   for (let i = 3; i < stdio.length; i++) (child.stdio[i] as Readable).on('error', () => {});
-  child.on('error', (e) => { errText += e.message; });
+  child.on('error', (e) => {
+    errText += e.message;
+  });
   child.unref();
   return { child, stderr: () => errText };
 }
@@ -100,7 +165,10 @@ function spawnConmon(p: ConmonPaths, args: string[], extraFds: number, tmpDir: s
  * pid once runc has created it (the caller then runs `runc start`); the conmon pid is in
  * `<bundle>/conmon.pid`. Throws RuntimeError with runc's message on failure.
  */
-export async function createContainer(p: ConmonPaths, o: CreateOptions): Promise<{ pid: number; conmonPidFile: string }> {
+export async function createContainer(
+  p: ConmonPaths,
+  o: CreateOptions,
+): Promise<{ pid: number; conmonPidFile: string }> {
   const conmonPidFile = `${o.bundle}/conmon.pid`;
   const args = [...baseArgs(p, { ...o, pidFile: `${o.bundle}/pidfile` }), '-P', conmonPidFile];
   if (o.noLog) args[args.indexOf(`k8s-file:${o.logPath}`)] = 'none:';
@@ -113,7 +181,8 @@ export async function createContainer(p: ConmonPaths, o: CreateOptions): Promise
   (child.stdio[4] as Writable).end('0');
   const msg = parseSync(await sync.next(), stderr);
   (child.stdio[3] as Readable).destroy();
-  child.stdout!.destroy(); child.stderr!.destroy();
+  child.stdout!.destroy();
+  child.stderr!.destroy();
   if (msg.data < 0) throw new RuntimeError(cleanRuncMessage(msg.message ?? 'container create failed'));
   // conmon and runc write them 0644; the exec root is closed already, but state files are 0600.
   for (const f of [conmonPidFile, `${o.bundle}/pidfile`]) tighten(f, PRIVATE.file);
@@ -123,12 +192,12 @@ export async function createContainer(p: ConmonPaths, o: CreateOptions): Promise
 export interface ExecOptions {
   containerId: string;
   sessionId: string;
-  dir: string;          // per-session dir: bundle for conmon (attach, ctl, winsz), process.json, exec.log, exits/
+  dir: string; // per-session dir: bundle for conmon (attach, ctl, winsz), process.json, exec.log, exits/
   processSpecPath: string;
   tty: boolean;
   stdin: boolean;
-  attach: boolean;      // wait for the caller to connect to the attach socket before running the process
-  tmpDir: string;       // conmon's console socket lands here: keep it short (108-byte socket paths)
+  attach: boolean; // wait for the caller to connect to the attach socket before running the process
+  tmpDir: string; // conmon's console socket lands here: keep it short (108-byte socket paths)
 }
 
 export interface ExecSession {
@@ -142,8 +211,20 @@ export interface ExecSession {
 
 /** Starts an exec session through conmon (`runc exec` under conmon). */
 export async function execProcess(p: ConmonPaths, o: ExecOptions): Promise<ExecSession> {
-  const args = [...baseArgs(p, { id: o.containerId, uuid: o.sessionId, name: o.containerId, bundle: o.dir, pidFile: `${o.dir}/exec_pid`, logPath: `${o.dir}/exec.log`, exitDir: `${o.dir}/exits` }),
-    '-e', '--exec-process-spec', o.processSpecPath];
+  const args = [
+    ...baseArgs(p, {
+      id: o.containerId,
+      uuid: o.sessionId,
+      name: o.containerId,
+      bundle: o.dir,
+      pidFile: `${o.dir}/exec_pid`,
+      logPath: `${o.dir}/exec.log`,
+      exitDir: `${o.dir}/exits`,
+    }),
+    '-e',
+    '--exec-process-spec',
+    o.processSpecPath,
+  ];
   if (o.tty) args.push('-t');
   if (o.stdin) args.push('-i');
   if (o.attach) args.push('--exec-attach');
@@ -159,7 +240,8 @@ export async function execProcess(p: ConmonPaths, o: ExecOptions): Promise<ExecS
   const begin = () => {
     if (!began) {
       began = (async () => {
-        if (o.attach) start.end('0'); else start.end();
+        if (o.attach) start.end('0');
+        else start.end();
         const m = parseSync(await sync.next(), stderr);
         if (m.data < 0) throw new RuntimeError(cleanRuncMessage(m.message ?? 'exec failed'));
         return m.data;
@@ -178,7 +260,9 @@ export async function execProcess(p: ConmonPaths, o: ExecOptions): Promise<ExecS
 
 /** runc's stderr carries logrus lines: keep the message, as docker shows it. */
 export function cleanRuncMessage(raw: string): string {
-  const msgs = [...raw.matchAll(/msg="((?:[^"\\]|\\.)*)"/g)].map((m) => m[1].replace(/\\"/g, '"').replace(/\\\\/g, '\\'));
+  const msgs = [...raw.matchAll(/msg="((?:[^"\\]|\\.)*)"/g)].map((m) =>
+    m[1].replace(/\\"/g, '"').replace(/\\\\/g, '\\'),
+  );
   const text = msgs.length ? msgs.join('; ') : raw.trim();
   return `OCI runtime error: ${text}`;
 }

@@ -44,11 +44,24 @@ export class DetachMatcher {
       if (this.detached) break;
       if (b === this.keys[this.held.length]) {
         this.held.push(b);
-        if (this.held.length === this.keys.length) { this.detached = true; this.held = []; }
+        if (this.held.length === this.keys.length) {
+          this.detached = true;
+          this.held = [];
+        }
         continue;
       }
-      if (this.held.length) { out.push(...this.held); this.held = []; }
-      if (b === this.keys[0]) { this.held.push(b); if (this.keys.length === 1) { this.detached = true; this.held = []; } continue; }
+      if (this.held.length) {
+        out.push(...this.held);
+        this.held = [];
+      }
+      if (b === this.keys[0]) {
+        this.held.push(b);
+        if (this.keys.length === 1) {
+          this.detached = true;
+          this.held = [];
+        }
+        continue;
+      }
       out.push(b);
     }
     return Buffer.from(out);
@@ -60,7 +73,9 @@ export class DetachMatcher {
  * InvalidArgument "Invalid detach keys (...) provided" for a bad one; the default when empty.
  */
 export function detachKeysFor(spec: string | null | undefined): number[] {
-  try { return parseDetachKeys(spec || DEFAULT_DETACH_KEYS); } catch {
+  try {
+    return parseDetachKeys(spec || DEFAULT_DETACH_KEYS);
+  } catch {
     throw new InvalidArgument(`Invalid detach keys (${spec}) provided`);
   }
 }

@@ -87,7 +87,9 @@ const SPACE = 0x20;
 const NL = 0x0a;
 
 /** Parse one k8s-file record (without its trailing "\n"); null when malformed. */
-export function parseK8sRecord(line: Buffer): { timeNs: bigint; time: string; stream: LogStream; partial: boolean; content: Buffer } | null {
+export function parseK8sRecord(
+  line: Buffer,
+): { timeNs: bigint; time: string; stream: LogStream; partial: boolean; content: Buffer } | null {
   const s1 = line.indexOf(SPACE);
   if (s1 < 0) return null;
   const s2 = line.indexOf(SPACE, s1 + 1);
@@ -262,7 +264,10 @@ export interface LogSelection {
  * Docker's selection: keep the requested streams, time window [since, until] (0 or absent
  * means unbounded), then the last `tail` entries.
  */
-export function selectLogs<T extends Pick<LogEntry, 'timeNs' | 'stream'>>(entries: readonly T[], sel: LogSelection): T[] {
+export function selectLogs<T extends Pick<LogEntry, 'timeNs' | 'stream'>>(
+  entries: readonly T[],
+  sel: LogSelection,
+): T[] {
   const since = sel.since !== undefined && Number(sel.since) !== 0 ? unixToNs(sel.since) : null;
   const until = sel.until !== undefined && Number(sel.until) !== 0 ? unixToNs(sel.until) : null;
   const kept = entries.filter(

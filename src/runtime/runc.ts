@@ -8,12 +8,21 @@ import { run, runOk } from '../sys/exec.js';
 import { alive } from '../sys/proc.js';
 import { Internal } from '../core/errors.js';
 
-export interface RuntimeState { id: string; pid: number; status: 'created' | 'running' | 'paused' | 'stopped' | string }
+export interface RuntimeState {
+  id: string;
+  pid: number;
+  status: 'created' | 'running' | 'paused' | 'stopped' | string;
+}
 
 export class RuncDriver {
-  constructor(public readonly path: string, public readonly root: string) {}
+  constructor(
+    public readonly path: string,
+    public readonly root: string,
+  ) {}
 
-  private args(rest: string[]): string[] { return ['--root', this.root, ...rest]; }
+  private args(rest: string[]): string[] {
+    return ['--root', this.root, ...rest];
+  }
 
   /**
    * Starts a created container whose init has pid `pid`. runc's own `start` only opens the
@@ -23,12 +32,19 @@ export class RuncDriver {
    */
   async start(id: string, pid: number): Promise<void> {
     const fifo = join(this.root, id, 'exec.fifo');
-    if (!existsSync(fifo)) { await runOk(this.path, this.args(['start', id])); return; }
+    if (!existsSync(fifo)) {
+      await runOk(this.path, this.args(['start', id]));
+      return;
+    }
     // If init dies before opening its end, unblock our read by opening the write end ourselves.
     const watchdog = setInterval(() => {
       if (alive(pid)) return;
       clearInterval(watchdog);
-      try { closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK)); } catch { /* no reader yet or gone */ }
+      try {
+        closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
+      } catch {
+        /* no reader yet or gone */
+      }
     }, 100);
     try {
       const data = await readFile(fifo);
@@ -47,7 +63,8 @@ export class RuncDriver {
 
   async delete(id: string, force = false): Promise<void> {
     const r = await run(this.path, this.args(['delete', ...(force ? ['--force'] : []), id]));
-    if (r.code !== 0 && !/does not exist|not found/.test(r.stderr)) throw new Internal(`runc delete ${id}: ${r.stderr.trim()}`);
+    if (r.code !== 0 && !/does not exist|not found/.test(r.stderr))
+      throw new Internal(`runc delete ${id}: ${r.stderr.trim()}`);
   }
 
   async state(id: string): Promise<RuntimeState | null> {
@@ -62,8 +79,12 @@ export class RuncDriver {
     await runOk(this.path, this.args(['update', '--resources', '-', id]), { input: JSON.stringify(resources) });
   }
 
-  async pause(id: string): Promise<void> { await runOk(this.path, this.args(['pause', id])); }
-  async resume(id: string): Promise<void> { await runOk(this.path, this.args(['resume', id])); }
+  async pause(id: string): Promise<void> {
+    await runOk(this.path, this.args(['pause', id]));
+  }
+  async resume(id: string): Promise<void> {
+    await runOk(this.path, this.args(['resume', id]));
+  }
 
   /** `runc ps`: the container's processes as ps(1) prints them. */
   async ps(id: string, psArgs: string[]): Promise<string> {
@@ -76,7 +97,6 @@ export class RuncDriver {
   }
 }
 
-
 /** The fifo closes during execve: wait (briefly) until the new program image is in place. */
 async function execDone(pid: number, runtimeName: string): Promise<void> {
   for (let i = 0; i < 100; i++) {
@@ -84,7 +104,9 @@ async function execDone(pid: number, runtimeName: string): Promise<void> {
       // `runc init` shows as "<runtime path>\0init\0" until the user program replaces it.
       const argv = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0');
       if (argv[0] !== '' && !(argv[1] === 'init' && basename(argv[0]) === runtimeName)) return;
-    } catch { return; }
+    } catch {
+      return;
+    }
     await new Promise((r) => setTimeout(r, 1));
   }
 }

@@ -99,7 +99,11 @@ export interface OciResources {
   };
 }
 
-export interface OciThrottleDevice { major: number; minor: number; rate: number }
+export interface OciThrottleDevice {
+  major: number;
+  minor: number;
+  rate: number;
+}
 
 export interface OciLinux {
   uidMappings?: { containerID: number; hostID: number; size: number }[];
@@ -259,7 +263,12 @@ function defaultMounts(privileged: boolean, shmSize: number | undefined): OciMou
   const shm = shmSize && shmSize > 0 ? `size=${Math.ceil(shmSize / 1024)}k` : `size=${DEFAULT_SHM_SIZE}`;
   return [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
-    { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', `size=${DEFAULT_SHM_SIZE}`] },
+    {
+      destination: '/dev',
+      type: 'tmpfs',
+      source: 'tmpfs',
+      options: ['nosuid', 'strictatime', 'mode=755', `size=${DEFAULT_SHM_SIZE}`],
+    },
     {
       destination: '/dev/pts',
       type: 'devpts',
@@ -267,8 +276,18 @@ function defaultMounts(privileged: boolean, shmSize: number | undefined): OciMou
       options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'],
     },
     // privileged: docker clears "ro" on /sys and on the cgroup mount
-    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: [privileged ? 'rw' : 'ro', 'nosuid', 'noexec', 'nodev'] },
-    { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: [privileged ? 'rw' : 'ro', 'nosuid', 'noexec', 'nodev'] },
+    {
+      destination: '/sys',
+      type: 'sysfs',
+      source: 'sysfs',
+      options: [privileged ? 'rw' : 'ro', 'nosuid', 'noexec', 'nodev'],
+    },
+    {
+      destination: '/sys/fs/cgroup',
+      type: 'cgroup',
+      source: 'cgroup',
+      options: [privileged ? 'rw' : 'ro', 'nosuid', 'noexec', 'nodev'],
+    },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', shm] },
   ];
@@ -309,8 +328,22 @@ function clampRlimit(v: number, hard: number | undefined): number {
 
 /** docker's --ulimit names (go-units) */
 export const ULIMIT_NAMES: readonly string[] = [
-  'as', 'core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc',
-  'rss', 'rtprio', 'rttime', 'sigpending', 'stack',
+  'as',
+  'core',
+  'cpu',
+  'data',
+  'fsize',
+  'locks',
+  'memlock',
+  'msgqueue',
+  'nice',
+  'nofile',
+  'nproc',
+  'rss',
+  'rtprio',
+  'rttime',
+  'sigpending',
+  'stack',
 ];
 
 function buildRlimits(input: SpecInput): OciRlimit[] {
@@ -320,7 +353,8 @@ function buildRlimits(input: SpecInput): OciRlimit[] {
   for (const u of input.ulimits ?? []) {
     const name = u.Name.toLowerCase();
     if (!ULIMIT_NAMES.includes(name)) throw new InvalidArgument(`invalid ulimit type: ${u.Name}`);
-    if (u.Soft > u.Hard && u.Hard >= 0) throw new InvalidArgument(`ulimit soft limit must be less than or equal to hard limit: ${u.Soft} > ${u.Hard}`);
+    if (u.Soft > u.Hard && u.Hard >= 0)
+      throw new InvalidArgument(`ulimit soft limit must be less than or equal to hard limit: ${u.Soft} > ${u.Hard}`);
     const type = 'RLIMIT_' + name.toUpperCase();
     const limit = name === 'nofile' ? input.rlimitNofileHard : input.rlimitHard?.[name];
     if ((u.Hard < 0 || u.Soft < 0) && (limit === undefined || limit < 0)) {
@@ -367,14 +401,17 @@ function buildMounts(input: SpecInput): OciMount[] {
 
 function buildResources(input: SpecInput): OciResources {
   const res: OciResources = {
-    devices: input.privileged ? [{ allow: true, access: 'rwm' }] : [...defaultDeviceRules(), ...(input.deviceRules ?? []).map((r) => ({ ...r }))],
+    devices: input.privileged
+      ? [{ allow: true, access: 'rwm' }]
+      : [...defaultDeviceRules(), ...(input.deviceRules ?? []).map((r) => ({ ...r }))],
   };
   const memory: NonNullable<OciResources['memory']> = {};
   if (input.memory !== undefined && input.memory > 0) {
     memory.limit = input.memory;
     if (input.memorySwap !== undefined && input.memorySwap !== 0) memory.swap = input.memorySwap;
   }
-  if (input.memoryReservation !== undefined && input.memoryReservation > 0) memory.reservation = input.memoryReservation;
+  if (input.memoryReservation !== undefined && input.memoryReservation > 0)
+    memory.reservation = input.memoryReservation;
   if (input.oomKillDisable) memory.disableOOMKiller = true;
   if (input.memorySwappiness !== undefined && input.memorySwappiness >= 0) memory.swappiness = input.memorySwappiness;
   if (Object.keys(memory).length) res.memory = memory;
@@ -398,7 +435,9 @@ function buildResources(input: SpecInput): OciResources {
 
 /** The capability set the container's process gets (bounding = effective = permitted). */
 export function containerCaps(input: Pick<SpecInput, 'privileged' | 'capAdd' | 'capDrop' | 'availableCaps'>): string[] {
-  const all = input.privileged ? [...ALL_CAPABILITIES] : tweakCapabilities(DEFAULT_CAPABILITIES, input.capAdd, input.capDrop);
+  const all = input.privileged
+    ? [...ALL_CAPABILITIES]
+    : tweakCapabilities(DEFAULT_CAPABILITIES, input.capAdd, input.capDrop);
   if (!input.availableCaps) return all;
   // runc cannot grant a capability its caller lacks ("unable to apply caps: operation not
   // permitted"): "everything" (privileged, --cap-add ALL) means everything the daemon has.

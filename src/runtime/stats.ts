@@ -4,11 +4,14 @@
 // versions are unit-tested on any host. Field names, order and omissions follow dockerd 20.10
 // (omitempty fields are left out when zero, as Go does).
 
-export interface CgroupText { version: 1 | 2; files: Record<string, string> }
+export interface CgroupText {
+  version: 1 | 2;
+  files: Record<string, string>;
+}
 
 /** One reading of a container, taken at `time`. */
 export interface Sample {
-  time: string;             // RFC3339Nano
+  time: string; // RFC3339Nano
   cgroup: CgroupText;
   /** the host's /proc/stat */
   procStat: string;
@@ -22,26 +25,55 @@ export interface CpuStats {
   online_cpus?: number;
   throttling_data: { periods: number; throttled_periods: number; throttled_time: number };
 }
-export interface BlkioEntry { major: number; minor: number; op: string; value: number }
-export interface NetStats { rx_bytes: number; rx_packets: number; rx_errors: number; rx_dropped: number; tx_bytes: number; tx_packets: number; tx_errors: number; tx_dropped: number }
+export interface BlkioEntry {
+  major: number;
+  minor: number;
+  op: string;
+  value: number;
+}
+export interface NetStats {
+  rx_bytes: number;
+  rx_packets: number;
+  rx_errors: number;
+  rx_dropped: number;
+  tx_bytes: number;
+  tx_packets: number;
+  tx_errors: number;
+  tx_dropped: number;
+}
 
 export interface StatsJSON {
   read: string;
   preread: string;
   pids_stats: { current?: number; limit?: number };
-  blkio_stats: Record<typeof BLKIO_KEYS[number], BlkioEntry[] | null>;
+  blkio_stats: Record<(typeof BLKIO_KEYS)[number], BlkioEntry[] | null>;
   num_procs: number;
   storage_stats: Record<string, never>;
   cpu_stats: CpuStats;
   precpu_stats: CpuStats;
-  memory_stats: { usage?: number; max_usage?: number; stats?: Record<string, number>; failcnt?: number; limit?: number };
+  memory_stats: {
+    usage?: number;
+    max_usage?: number;
+    stats?: Record<string, number>;
+    failcnt?: number;
+    limit?: number;
+  };
   name: string;
   id: string;
   networks?: Record<string, NetStats>;
 }
 
 export const ZERO_TIME = '0001-01-01T00:00:00Z';
-const BLKIO_KEYS = ['io_service_bytes_recursive', 'io_serviced_recursive', 'io_queue_recursive', 'io_service_time_recursive', 'io_wait_time_recursive', 'io_merged_recursive', 'io_time_recursive', 'sectors_recursive'] as const;
+const BLKIO_KEYS = [
+  'io_service_bytes_recursive',
+  'io_serviced_recursive',
+  'io_queue_recursive',
+  'io_service_time_recursive',
+  'io_wait_time_recursive',
+  'io_merged_recursive',
+  'io_time_recursive',
+  'sectors_recursive',
+] as const;
 /** USER_HZ: /proc/stat and cpuacct.stat count in these ticks per second. */
 const CLK_TCK = 100;
 const NS_PER_TICK = 1e9 / CLK_TCK;
@@ -85,13 +117,17 @@ export function parseBlkioV1(text: string | undefined): BlkioEntry[] {
 
 /** v2 io.stat "MAJ:MIN rbytes=.. wbytes=.. rios=.. wios=.." -> bytes and ios per device, ops "read"/"write" as dockerd reports them. */
 export function parseIoStatV2(text: string | undefined): { bytes: BlkioEntry[]; ios: BlkioEntry[] } {
-  const bytes: BlkioEntry[] = []; const ios: BlkioEntry[] = [];
+  const bytes: BlkioEntry[] = [];
+  const ios: BlkioEntry[] = [];
   for (const line of (text ?? '').split('\n')) {
     const f = line.trim().split(/\s+/);
     const m = /^(\d+):(\d+)$/.exec(f[0] ?? '');
     if (!m) continue;
     const kv: Record<string, number> = {};
-    for (const p of f.slice(1)) { const [k, v] = p.split('='); kv[k] = Number(v); }
+    for (const p of f.slice(1)) {
+      const [k, v] = p.split('=');
+      kv[k] = Number(v);
+    }
     const dev = { major: Number(m[1]), minor: Number(m[2]) };
     bytes.push({ ...dev, op: 'read', value: kv.rbytes ?? 0 }, { ...dev, op: 'write', value: kv.wbytes ?? 0 });
     ios.push({ ...dev, op: 'read', value: kv.rios ?? 0 }, { ...dev, op: 'write', value: kv.wios ?? 0 });
@@ -108,14 +144,30 @@ export function parseNetDev(text: string | null): Record<string, NetStats> | und
     if (i < 0) continue;
     const name = line.slice(0, i).trim();
     if (!name || name === 'lo') continue;
-    const f = line.slice(i + 1).trim().split(/\s+/).map(Number);
-    out[name] = { rx_bytes: f[0], rx_packets: f[1], rx_errors: f[2], rx_dropped: f[3], tx_bytes: f[8], tx_packets: f[9], tx_errors: f[10], tx_dropped: f[11] };
+    const f = line
+      .slice(i + 1)
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    out[name] = {
+      rx_bytes: f[0],
+      rx_packets: f[1],
+      rx_errors: f[2],
+      rx_dropped: f[3],
+      tx_bytes: f[8],
+      tx_packets: f[9],
+      tx_errors: f[10],
+      tx_dropped: f[11],
+    };
   }
   return Object.keys(out).length ? out : undefined;
 }
 
 export function emptyCpu(): CpuStats {
-  return { cpu_usage: { total_usage: 0, usage_in_kernelmode: 0, usage_in_usermode: 0 }, throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 } };
+  return {
+    cpu_usage: { total_usage: 0, usage_in_kernelmode: 0, usage_in_usermode: 0 },
+    throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 },
+  };
 }
 
 /** The CPU part of a sample (cpu_stats, or precpu_stats for the previous sample). */
@@ -130,13 +182,21 @@ export function cpuStats(s: Sample, onlineCpus: number): CpuStats {
     out.cpu_usage.usage_in_kernelmode = (st.system ?? 0) * NS_PER_TICK;
     out.cpu_usage.usage_in_usermode = (st.user ?? 0) * NS_PER_TICK;
     const t = parseFlatKeyed(f['cpu/cpu.stat']);
-    out.throttling_data = { periods: t.nr_periods ?? 0, throttled_periods: t.nr_throttled ?? 0, throttled_time: t.throttled_time ?? 0 };
+    out.throttling_data = {
+      periods: t.nr_periods ?? 0,
+      throttled_periods: t.nr_throttled ?? 0,
+      throttled_time: t.throttled_time ?? 0,
+    };
   } else {
     const st = parseFlatKeyed(f['cpu.stat']);
     out.cpu_usage.total_usage = (st.usage_usec ?? 0) * 1000;
     out.cpu_usage.usage_in_kernelmode = (st.system_usec ?? 0) * 1000;
     out.cpu_usage.usage_in_usermode = (st.user_usec ?? 0) * 1000;
-    out.throttling_data = { periods: st.nr_periods ?? 0, throttled_periods: st.nr_throttled ?? 0, throttled_time: (st.throttled_usec ?? 0) * 1000 };
+    out.throttling_data = {
+      periods: st.nr_periods ?? 0,
+      throttled_periods: st.nr_throttled ?? 0,
+      throttled_time: (st.throttled_usec ?? 0) * 1000,
+    };
   }
   const sys = systemCpuNs(s.procStat);
   if (sys) out.system_cpu_usage = sys;
@@ -222,8 +282,16 @@ export function dockerStats(i: StatsInput): StatsJSON {
 /** What dockerd answers for a container that is not running (stream=0): names and zeroes. */
 export function emptyStats(id: string, name: string): StatsJSON {
   return {
-    read: ZERO_TIME, preread: ZERO_TIME, pids_stats: {},
+    read: ZERO_TIME,
+    preread: ZERO_TIME,
+    pids_stats: {},
     blkio_stats: Object.fromEntries(BLKIO_KEYS.map((k) => [k, null])) as StatsJSON['blkio_stats'],
-    num_procs: 0, storage_stats: {}, cpu_stats: emptyCpu(), precpu_stats: emptyCpu(), memory_stats: {}, name, id,
+    num_procs: 0,
+    storage_stats: {},
+    cpu_stats: emptyCpu(),
+    precpu_stats: emptyCpu(),
+    memory_stats: {},
+    name,
+    id,
   };
 }

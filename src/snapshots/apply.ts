@@ -20,7 +20,22 @@
 //    cp refuses to replace a directory by a non-directory and the reverse (docker's messages);
 //    owners, modes (incl. setuid), mtimes and PAX xattrs (SCHILY.xattr.*) are kept.
 // Pure rules (cleanEntryName, whiteoutOf) are exported for unit tests; extractTarStream does the I/O.
-import { closeSync, constants as C, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, rmSync, symlinkSync, unlinkSync, type Stats } from 'node:fs';
+import {
+  closeSync,
+  constants as C,
+  fchmodSync,
+  fchownSync,
+  futimesSync,
+  lchownSync,
+  linkSync,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  type Stats,
+} from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -49,7 +64,9 @@ export function cleanEntryName(name: string, absolute: 'refuse' | 'strip' = 'ref
 }
 
 /** What a cleaned name means for whiteouts. */
-export function whiteoutOf(rel: string): { kind: 'opaque'; dir: string } | { kind: 'whiteout'; path: string } | undefined {
+export function whiteoutOf(
+  rel: string,
+): { kind: 'opaque'; dir: string } | { kind: 'whiteout'; path: string } | undefined {
   const base = rel.slice(rel.lastIndexOf('/') + 1);
   const dir = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '';
   if (base === OPAQUE) return { kind: 'opaque', dir };
@@ -74,14 +91,43 @@ export interface ExtractRules {
   rootEntry: boolean;
 }
 
-export const LAYER: ExtractRules = { absolute: 'refuse', symlinkParents: 'refuse', whiteouts: true, devices: 'skip', replaceDirs: true, rootEntry: true };
-export const IMPORT: ExtractRules = { absolute: 'strip', symlinkParents: 'refuse', whiteouts: true, devices: 'create', replaceDirs: true, rootEntry: true };
-export const COPY: ExtractRules = { absolute: 'strip', symlinkParents: 'follow', whiteouts: false, devices: 'create', replaceDirs: false, rootEntry: false };
+export const LAYER: ExtractRules = {
+  absolute: 'refuse',
+  symlinkParents: 'refuse',
+  whiteouts: true,
+  devices: 'skip',
+  replaceDirs: true,
+  rootEntry: true,
+};
+export const IMPORT: ExtractRules = {
+  absolute: 'strip',
+  symlinkParents: 'refuse',
+  whiteouts: true,
+  devices: 'create',
+  replaceDirs: true,
+  rootEntry: true,
+};
+export const COPY: ExtractRules = {
+  absolute: 'strip',
+  symlinkParents: 'follow',
+  whiteouts: false,
+  devices: 'create',
+  replaceDirs: false,
+  rootEntry: false,
+};
 
-export interface ApplyStats { entries: number; skipped: string[] }
+export interface ApplyStats {
+  entries: number;
+  skipped: string[];
+}
 
 function lstatOrNull(p: string): Stats | null {
-  try { return lstatSync(p); } catch (e) { if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null; throw e; }
+  try {
+    return lstatSync(p);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
 }
 
 function paxXattrs(h: Header): Array<[string, Buffer]> {
@@ -104,32 +150,54 @@ export function applyLayer(src: Readable, root: string): Promise<ApplyStats> {
  * root itself) with `rules`. Entry names count from `base`; nothing is written outside `root`.
  * Rejects with LayerError on a refused entry (entries before it stay written; the caller discards).
  */
-export async function extractTarStream(src: Readable, root: string, rules: ExtractRules, base = ''): Promise<ApplyStats> {
+export async function extractTarStream(
+  src: Readable,
+  root: string,
+  rules: ExtractRules,
+  base = '',
+): Promise<ApplyStats> {
   const r = SafeRoot.open(root);
   try {
     const x = new Extraction(r, rules, base);
     const ex = extract();
     ex.on('entry', (h: Header, stream, next) => {
-      x.entry(h, stream as unknown as AsyncIterable<Buffer>).then(() => next(), (e: Error) => next(e));
+      x.entry(h, stream as unknown as AsyncIterable<Buffer>).then(
+        () => next(),
+        (e: Error) => next(e),
+      );
     });
-    try { await pipeline(src, ex); } catch (e) {
+    try {
+      await pipeline(src, ex);
+    } catch (e) {
       // a malformed tar (tar-stream's errors carry no errno code) is bad input, like a refused entry
       if (e instanceof LayerError || (e as NodeJS.ErrnoException).code) throw e;
       throw new LayerError((e as Error).message);
     }
     x.finish();
     return x.stats;
-  } finally { r.close(); }
+  } finally {
+    r.close();
+  }
 }
 
-async function drain(stream: AsyncIterable<unknown>): Promise<void> { for await (const _ of stream) { /* discard */ } }
+async function drain(stream: AsyncIterable<unknown>): Promise<void> {
+  for await (const _ of stream) {
+    /* discard */
+  }
+}
 
 class Extraction {
   readonly stats: ApplyStats = { entries: 0, skipped: [] };
   private readonly dirTimes: Array<[string, Date]> = [];
-  constructor(private readonly root: SafeRoot, private readonly rules: ExtractRules, private readonly base: string) {}
+  constructor(
+    private readonly root: SafeRoot,
+    private readonly rules: ExtractRules,
+    private readonly base: string,
+  ) {}
 
-  private walkOpts() { return { create: true, symlinks: this.rules.symlinkParents } as const; }
+  private walkOpts() {
+    return { create: true, symlinks: this.rules.symlinkParents } as const;
+  }
 
   /** Opens the parent of `rel` (relative to the root) and returns it with the final name. */
   private parentOf(rel: string, entryName: string): { dir: number; name: string } {
@@ -151,7 +219,9 @@ class Extraction {
     }
   }
 
-  private full(rel: string): string { return this.base ? (rel ? `${this.base}/${rel}` : this.base) : rel; }
+  private full(rel: string): string {
+    return this.base ? (rel ? `${this.base}/${rel}` : this.base) : rel;
+  }
 
   /** Removes whatever is at name in dir (never following it); true when a directory was kept. */
   private clear(dir: number, name: string, entryName: string, keepDir: boolean): boolean {
@@ -164,7 +234,8 @@ class Extraction {
       rmSync(p, { recursive: true, force: true });
       return false;
     }
-    if (keepDir && !this.rules.replaceDirs) throw new LayerError(`cannot overwrite non-directory "${entryName}" with directory`);
+    if (keepDir && !this.rules.replaceDirs)
+      throw new LayerError(`cannot overwrite non-directory "${entryName}" with directory`);
     unlinkSync(p);
     return false;
   }
@@ -177,7 +248,12 @@ class Extraction {
       if (h.type === 'directory' && this.rules.rootEntry) {
         // the root entry ('./'): take its mode and owner only
         const fd = this.dirOf(this.base, h.name);
-        try { fchownSync(fd, h.uid, h.gid); fchmodSync(fd, h.mode & 0o7777); } finally { closeSync(fd); }
+        try {
+          fchownSync(fd, h.uid, h.gid);
+          fchmodSync(fd, h.mode & 0o7777);
+        } finally {
+          closeSync(fd);
+        }
         this.dirTimes.push([this.base, h.mtime ?? new Date(0)]);
       }
       return;
@@ -187,10 +263,19 @@ class Extraction {
       await drain(stream);
       if (wo.kind === 'opaque') {
         const dir = this.dirOf(this.full(wo.dir), h.name);
-        try { await setOpaque(fdPath(dir)); } finally { closeSync(dir); }
+        try {
+          await setOpaque(fdPath(dir));
+        } finally {
+          closeSync(dir);
+        }
       } else {
         const { dir, name } = this.parentOf(this.full(wo.path), h.name);
-        try { this.clear(dir, name, h.name, false); await mknodWhiteout(fdPath(dir, name)); } finally { closeSync(dir); }
+        try {
+          this.clear(dir, name, h.name, false);
+          await mknodWhiteout(fdPath(dir, name));
+        } finally {
+          closeSync(dir);
+        }
       }
       return;
     }
@@ -204,14 +289,26 @@ class Extraction {
       if (await this.write(h, rel, stream, dir, name)) {
         for (const [x, value] of paxXattrs(h)) {
           if (x.startsWith('trusted.overlay.')) continue; // only whiteout entries may set overlay metadata
-          try { await setXattr(fdPath(dir, name), x, value); } catch { /* filesystem without that namespace: skip */ }
+          try {
+            await setXattr(fdPath(dir, name), x, value);
+          } catch {
+            /* filesystem without that namespace: skip */
+          }
         }
       }
-    } finally { closeSync(dir); }
+    } finally {
+      closeSync(dir);
+    }
   }
 
   /** Writes one non-link entry as `name` in the open directory `dir`; false when it was skipped. */
-  private async write(h: Header, rel: string, stream: AsyncIterable<Buffer>, dir: number, name: string): Promise<boolean> {
+  private async write(
+    h: Header,
+    rel: string,
+    stream: AsyncIterable<Buffer>,
+    dir: number,
+    name: string,
+  ): Promise<boolean> {
     const p = fdPath(dir, name);
     const mode = h.mode & 0o7777;
     const mtime = h.mtime ?? new Date(0);
@@ -220,11 +317,17 @@ class Extraction {
         await drain(stream);
         if (!this.clear(dir, name, h.name, true)) mkdirSync(p, 0o700);
         const fd = this.openEntryDir(dir, name, h.name);
-        try { fchownSync(fd, h.uid, h.gid); fchmodSync(fd, mode); } finally { closeSync(fd); }
+        try {
+          fchownSync(fd, h.uid, h.gid);
+          fchmodSync(fd, mode);
+        } finally {
+          closeSync(fd);
+        }
         this.dirTimes.push([this.full(rel), mtime]);
         return true;
       }
-      case 'file': case 'contiguous-file': {
+      case 'file':
+      case 'contiguous-file': {
         this.clear(dir, name, h.name, false);
         const fh = await open(p, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
         try {
@@ -235,7 +338,9 @@ class Extraction {
           await fh.chown(h.uid, h.gid);
           await fh.chmod(mode);
           await fh.utimes(mtime, mtime);
-        } finally { await fh.close(); }
+        } finally {
+          await fh.close();
+        }
         return true;
       }
       case 'symlink': {
@@ -253,9 +358,13 @@ class Extraction {
         lchownSync(p, h.uid, h.gid);
         return true;
       }
-      case 'character-device': case 'block-device': {
+      case 'character-device':
+      case 'block-device': {
         await drain(stream);
-        if (this.rules.devices === 'skip') { this.stats.skipped.push(rel); return false; }
+        if (this.rules.devices === 'skip') {
+          this.stats.skipped.push(rel);
+          return false;
+        }
         this.clear(dir, name, h.name, false);
         await mknodDevice(p, h.type === 'block-device' ? 'b' : 'c', h.devmajor ?? 0, h.devminor ?? 0, mode);
         lchownSync(p, h.uid, h.gid);
@@ -270,7 +379,9 @@ class Extraction {
 
   /** Opens a directory entry just made or kept, refusing one swapped for a symlink meanwhile. */
   private openEntryDir(dir: number, name: string, entryName: string): number {
-    try { return openDirIn(dir, name); } catch {
+    try {
+      return openDirIn(dir, name);
+    } catch {
       throw new LayerError(`directory entry changed while extracting: ${entryName}`);
     }
   }
@@ -289,8 +400,12 @@ class Extraction {
         this.clear(to.dir, to.name, h.name, false);
         // link(2) does not follow a symlink named as the source: at worst it links that symlink (inside the root)
         linkSync(fdPath(from.dir, from.name), fdPath(to.dir, to.name));
-      } finally { closeSync(to.dir); }
-    } finally { closeSync(from.dir); }
+      } finally {
+        closeSync(to.dir);
+      }
+    } finally {
+      closeSync(from.dir);
+    }
     // a hard link shares the target's inode: no owner/mode/time of its own
   }
 
@@ -299,8 +414,14 @@ class Extraction {
     for (const [rel, t] of this.dirTimes.reverse()) {
       try {
         const fd = this.root.openDir(rel, { symlinks: this.rules.symlinkParents });
-        try { futimesSync(fd, t, t); } finally { closeSync(fd); }
-      } catch { /* gone (whiteout of a dir) */ }
+        try {
+          futimesSync(fd, t, t);
+        } finally {
+          closeSync(fd);
+        }
+      } catch {
+        /* gone (whiteout of a dir) */
+      }
     }
   }
 }

@@ -12,6 +12,9 @@ export function chainId(parent: string | undefined, diffId: string): string {
 export function chainIds(diffIds: string[]): string[] {
   const out: string[] = [];
   let parent: string | undefined;
-  for (const d of diffIds) { parent = chainId(parent, d); out.push(parent); }
+  for (const d of diffIds) {
+    parent = chainId(parent, d);
+    out.push(parent);
+  }
   return out;
 }

@@ -37,7 +37,9 @@ export type LayerMember =
   | { kind: 'whiteout'; path: string; of: string }
   | { kind: 'opaque'; path: string; dir: string };
 
-function childPath(dir: string, name: string): string { return dir === '/' ? '/' + name : `${dir}/${name}`; }
+function childPath(dir: string, name: string): string {
+  return dir === '/' ? '/' + name : `${dir}/${name}`;
+}
 
 function split(path: string): { dir: string; base: string } {
   const i = path.lastIndexOf('/');
@@ -71,12 +73,18 @@ function ancestors(path: string): string[] {
 export function changesOf(entries: UpperEntry[], parent: ParentLookup, opts: DiffOptions = {}): Change[] {
   const hide = new Set(opts.hide ?? []);
   const inUpper = new Set(entries.map((e) => e.path));
-  const holdsHidden = new Set<string>(); const holdsShown = new Set<string>();
-  for (const e of entries) for (const a of ancestors(e.path)) (hidden(e, parent, hide) ? holdsHidden : holdsShown).add(a);
-  const onlyForHidden = (e: UpperEntry) => e.type === 'dir' && !e.opaque && parent.has(e.path) && holdsHidden.has(e.path) && !holdsShown.has(e.path);
+  const holdsHidden = new Set<string>();
+  const holdsShown = new Set<string>();
+  for (const e of entries)
+    for (const a of ancestors(e.path)) (hidden(e, parent, hide) ? holdsHidden : holdsShown).add(a);
+  const onlyForHidden = (e: UpperEntry) =>
+    e.type === 'dir' && !e.opaque && parent.has(e.path) && holdsHidden.has(e.path) && !holdsShown.has(e.path);
   const out: Change[] = [];
   for (const e of entries) {
-    if (e.type === 'whiteout') { out.push({ Path: e.path, Kind: 2 }); continue; }
+    if (e.type === 'whiteout') {
+      out.push({ Path: e.path, Kind: 2 });
+      continue;
+    }
     if (!hidden(e, parent, hide) && !onlyForHidden(e)) out.push({ Path: e.path, Kind: parent.has(e.path) ? 0 : 1 });
     if (e.type === 'dir' && e.opaque) {
       for (const name of parent.children(e.path)) {
@@ -96,7 +104,10 @@ export function layerMembers(entries: UpperEntry[], parent: ParentLookup, opts: 
   const hide = new Set(opts.hide ?? []);
   const out: LayerMember[] = [];
   for (const e of entries) {
-    if (e.type === 'whiteout') { out.push({ kind: 'whiteout', path: whiteoutPath(e.path), of: e.path }); continue; }
+    if (e.type === 'whiteout') {
+      out.push({ kind: 'whiteout', path: whiteoutPath(e.path), of: e.path });
+      continue;
+    }
     if (!hidden(e, parent, hide)) out.push({ kind: 'entry', path: e.path, entry: e });
     if (e.type === 'dir' && e.opaque) out.push({ kind: 'opaque', path: childPath(e.path, OPAQUE_MARKER), dir: e.path });
   }

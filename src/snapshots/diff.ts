@@ -23,7 +23,10 @@ function typeOf(st: Stats): EntryType {
   return 'socket';
 }
 
-export interface ScannedEntry extends UpperEntry { stat: Stats; xattrs: Map<string, Buffer> }
+export interface ScannedEntry extends UpperEntry {
+  stat: Stats;
+  xattrs: Map<string, Buffer>;
+}
 
 /** Every entry of an upper dir in walk order (directories first, names sorted), with its xattrs. */
 export async function scanUpper(upper: string): Promise<ScannedEntry[]> {
@@ -35,7 +38,13 @@ export async function scanUpper(upper: string): Promise<ScannedEntry[]> {
       const st = lstatSync(join(upper, r));
       const x = xattrs.get(r) ?? new Map<string, Buffer>();
       const type = typeOf(st);
-      out.push({ path: '/' + r, type, opaque: type === 'dir' && x.get(OVERLAY_OPAQUE)?.toString() === 'y', stat: st, xattrs: x });
+      out.push({
+        path: '/' + r,
+        type,
+        opaque: type === 'dir' && x.get(OVERLAY_OPAQUE)?.toString() === 'y',
+        stat: st,
+        xattrs: x,
+      });
       if (type === 'dir') walk(r);
     }
   };
@@ -51,7 +60,11 @@ export function layersLookup(lowerDirs: string[]): ParentLookup {
   const find = (path: string): Stats | undefined => {
     for (const d of lowerDirs) {
       let st: Stats;
-      try { st = lstatSync(join(d, path)); } catch { continue; }
+      try {
+        st = lstatSync(join(d, path));
+      } catch {
+        continue;
+      }
       return st.isCharacterDevice() && st.rdev === 0 ? undefined : st;
     }
     return undefined;
@@ -112,24 +125,48 @@ export async function layerTar(upper: string, parent: ParentLookup, opts: DiffOp
   const members = layerMembers(entries, parent, opts);
   const p = pack();
   const out = new PassThrough();
-  const put = (h: Head, data?: Buffer) => new Promise<void>((resolve, reject) => {
-    p.entry(h, data ?? Buffer.alloc(0), (e) => (e ? reject(e) : resolve()));
-  });
+  const put = (h: Head, data?: Buffer) =>
+    new Promise<void>((resolve, reject) => {
+      p.entry(h, data ?? Buffer.alloc(0), (e) => (e ? reject(e) : resolve()));
+    });
   const links = new Map<string, string>();
   const write = async (): Promise<void> => {
     for (const m of members) {
       if (m.kind === 'whiteout') {
-        await put({ name: tarName(m.path, false), type: 'file', mode: 0o600, size: 0, mtime: new Date(0), uid: 0, gid: 0 });
+        await put({
+          name: tarName(m.path, false),
+          type: 'file',
+          mode: 0o600,
+          size: 0,
+          mtime: new Date(0),
+          uid: 0,
+          gid: 0,
+        });
         continue;
       }
       if (m.kind === 'opaque') {
         const d = byPath.get(m.dir)!;
-        await put({ name: tarName(m.path, false), type: 'file', mode: d.stat.mode & 0o777, size: 0, mtime: d.stat.mtime, uid: 0, gid: 0 });
+        await put({
+          name: tarName(m.path, false),
+          type: 'file',
+          mode: d.stat.mode & 0o777,
+          size: 0,
+          mtime: d.stat.mtime,
+          uid: 0,
+          gid: 0,
+        });
         continue;
       }
       const e = byPath.get(m.path)!;
       const st = e.stat;
-      const base: Head = { name: tarName(e.path, e.type === 'dir'), mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime, pax: paxOf(e.xattrs) };
+      const base: Head = {
+        name: tarName(e.path, e.type === 'dir'),
+        mode: st.mode & 0o7777,
+        uid: st.uid,
+        gid: st.gid,
+        mtime: st.mtime,
+        pax: paxOf(e.xattrs),
+      };
       const file = join(upper, e.path);
       const id = `${st.dev}:${st.ino}`;
       if (e.type !== 'dir' && st.nlink > 1 && links.has(id)) {
@@ -138,11 +175,23 @@ export async function layerTar(upper: string, parent: ParentLookup, opts: DiffOp
       }
       if (e.type !== 'dir' && st.nlink > 1) links.set(id, e.path);
       switch (e.type) {
-        case 'dir': await put({ ...base, type: 'directory' }); break;
-        case 'symlink': await put({ ...base, type: 'symlink', linkname: readlinkSync(file) }); break;
-        case 'fifo': await put({ ...base, type: 'fifo' }); break;
-        case 'char': case 'block':
-          await put({ ...base, type: e.type === 'char' ? 'character-device' : 'block-device', devmajor: Math.floor(st.rdev / 256) & 0xfff, devminor: (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00) });
+        case 'dir':
+          await put({ ...base, type: 'directory' });
+          break;
+        case 'symlink':
+          await put({ ...base, type: 'symlink', linkname: readlinkSync(file) });
+          break;
+        case 'fifo':
+          await put({ ...base, type: 'fifo' });
+          break;
+        case 'char':
+        case 'block':
+          await put({
+            ...base,
+            type: e.type === 'char' ? 'character-device' : 'block-device',
+            devmajor: Math.floor(st.rdev / 256) & 0xfff,
+            devminor: (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00),
+          });
           break;
         case 'file': {
           const done = new Promise<void>((resolve, reject) => {
@@ -152,12 +201,16 @@ export async function layerTar(upper: string, parent: ParentLookup, opts: DiffOp
           await done;
           break;
         }
-        default: break; // sockets are not carried in layers
+        default:
+          break; // sockets are not carried in layers
       }
     }
     p.finalize();
   };
   p.pipe(out);
-  write().catch((e: Error) => { p.destroy(e); out.destroy(e); });
+  write().catch((e: Error) => {
+    p.destroy(e);
+    out.destroy(e);
+  });
   return out;
 }

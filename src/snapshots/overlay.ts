@@ -28,13 +28,27 @@ import { changesOf } from './changes.js';
 import { layersLookup, layerTar, measure, scanUpper } from './diff.js';
 import type { Change, DiffOptions, SnapshotInfo, Snapshotter, Usage } from './snapshotter.js';
 
-export interface LayerRow { chainId: string; diffId: string; parent: string | null; size: number }
+export interface LayerRow {
+  chainId: string;
+  diffId: string;
+  parent: string | null;
+  size: number;
+}
 
-interface SnapshotRow { key: string; kind: 'active' | 'view'; parent: string | null; upper: string | null; work: string | null; created: string }
+interface SnapshotRow {
+  key: string;
+  kind: 'active' | 'view';
+  parent: string | null;
+  upper: string | null;
+  work: string | null;
+  created: string;
+}
 
 const KEY = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
-function hex(d: string): string { return d.startsWith('sha256:') ? d.slice(7) : d; }
+function hex(d: string): string {
+  return d.startsWith('sha256:') ? d.slice(7) : d;
+}
 
 /** Sum of the sizes of all non-directory entries (what docker reports as a layer's size). */
 export function treeSize(dir: string): number {
@@ -54,7 +68,10 @@ export class OverlaySnapshotter implements Snapshotter {
   readonly tmpRoot: string;
   private readonly snapRoot: string;
 
-  constructor(readonly root: string, private readonly db: DB) {
+  constructor(
+    readonly root: string,
+    private readonly db: DB,
+  ) {
     this.tmpRoot = join(root, '.tmp');
     this.snapRoot = join(root, 'snapshots');
     mkdirSync(this.tmpRoot, { recursive: true, mode: 0o700 });
@@ -64,20 +81,33 @@ export class OverlaySnapshotter implements Snapshotter {
   // ---- committed layers (the images room: apply, sizes, inspect's GraphDriver) ---------------------
 
   /** A committed layer's directory (images room only: inspect's GraphDriver, save). */
-  dir(chainId: string): string { return join(this.root, hex(chainId)); }
-  diffDir(chainId: string): string { return join(this.dir(chainId), 'diff'); }
+  dir(chainId: string): string {
+    return join(this.root, hex(chainId));
+  }
+  diffDir(chainId: string): string {
+    return join(this.dir(chainId), 'diff');
+  }
 
   get(chainId: string): LayerRow | undefined {
     const r = this.db.prepare('SELECT chain_id, diff_id, parent, size FROM layers WHERE chain_id = ?').get(chainId) as
-      { chain_id: string; diff_id: string; parent: string | null; size: number } | undefined;
+      | { chain_id: string; diff_id: string; parent: string | null; size: number }
+      | undefined;
     return r && { chainId: r.chain_id, diffId: r.diff_id, parent: r.parent, size: r.size };
   }
 
-  has(chainId: string): boolean { return !!this.get(chainId) && existsSync(this.diffDir(chainId)); }
+  has(chainId: string): boolean {
+    return !!this.get(chainId) && existsSync(this.diffDir(chainId));
+  }
 
   list(): LayerRow[] {
-    return (this.db.prepare('SELECT chain_id, diff_id, parent, size FROM layers').all() as Array<{ chain_id: string; diff_id: string; parent: string | null; size: number }>)
-      .map((r) => ({ chainId: r.chain_id, diffId: r.diff_id, parent: r.parent, size: r.size }));
+    return (
+      this.db.prepare('SELECT chain_id, diff_id, parent, size FROM layers').all() as Array<{
+        chain_id: string;
+        diff_id: string;
+        parent: string | null;
+        size: number;
+      }>
+    ).map((r) => ({ chainId: r.chain_id, diffId: r.diff_id, parent: r.parent, size: r.size }));
   }
 
   /**
@@ -85,7 +115,11 @@ export class OverlaySnapshotter implements Snapshotter {
    * for a base layer) with the safe extractor's IMPORT rules. Returns the layer and whether this call
    * created it. Throws (LayerError) and leaves nothing when the tar cannot be extracted.
    */
-  async apply(tar: string | (() => Promise<Readable>), diffId: string, parent: string | undefined): Promise<{ layer: LayerRow; created: boolean }> {
+  async apply(
+    tar: string | (() => Promise<Readable>),
+    diffId: string,
+    parent: string | undefined,
+  ): Promise<{ layer: LayerRow; created: boolean }> {
     const open = typeof tar === 'string' ? async () => createReadStream(tar) : tar;
     return this.applyWith(diffId, parent, async (diff) => extractTarStream(await open(), diff, IMPORT));
   }
@@ -96,7 +130,11 @@ export class OverlaySnapshotter implements Snapshotter {
    * measured, renamed into place and recorded. When it rejects, the temp directory is removed and
    * nothing is recorded.
    */
-  async applyWith(diffId: string, parent: string | undefined, fill: (diffDir: string) => Promise<unknown>): Promise<{ layer: LayerRow; created: boolean }> {
+  async applyWith(
+    diffId: string,
+    parent: string | undefined,
+    fill: (diffDir: string) => Promise<unknown>,
+  ): Promise<{ layer: LayerRow; created: boolean }> {
     const chainId = computeChainId(parent, diffId);
     const existing = this.get(chainId);
     if (existing && existsSync(this.diffDir(chainId))) return { layer: existing, created: false };
@@ -116,11 +154,16 @@ export class OverlaySnapshotter implements Snapshotter {
     const dest = this.dir(chainId);
     // Another apply of the same layer may have finished meanwhile; an unrecorded leftover is replaced.
     const now = this.get(chainId);
-    if (now && existsSync(this.diffDir(chainId))) { rmSync(tmp, { recursive: true, force: true }); return { layer: now, created: false }; }
+    if (now && existsSync(this.diffDir(chainId))) {
+      rmSync(tmp, { recursive: true, force: true });
+      return { layer: now, created: false };
+    }
     rmSync(dest, { recursive: true, force: true });
     renameSync(tmp, dest);
     const layer: LayerRow = { chainId, diffId, parent: parent ?? null, size };
-    this.db.prepare('INSERT OR REPLACE INTO layers (chain_id, diff_id, parent, size) VALUES (?, ?, ?, ?)').run(chainId, diffId, parent ?? null, size);
+    this.db
+      .prepare('INSERT OR REPLACE INTO layers (chain_id, diff_id, parent, size) VALUES (?, ?, ?, ?)')
+      .run(chainId, diffId, parent ?? null, size);
     return { layer, created: true };
   }
 
@@ -138,7 +181,8 @@ export class OverlaySnapshotter implements Snapshotter {
     const layer = this.get(key);
     if (!layer) throw new NotFound(`snapshot ${key} does not exist`);
     const users = this.childrenOf(key);
-    if (users.length) throw new Conflict(`snapshot ${key} is the parent of ${users.length} other snapshot(s) (${users[0]})`);
+    if (users.length)
+      throw new Conflict(`snapshot ${key} is the parent of ${users.length} other snapshot(s) (${users[0]})`);
     this.db.prepare('DELETE FROM layers WHERE chain_id = ?').run(key);
     rmSync(this.dir(key), { recursive: true, force: true });
   }
@@ -146,7 +190,9 @@ export class OverlaySnapshotter implements Snapshotter {
   /** Snapshots (active, view, committed) whose parent is `chainId`. */
   private childrenOf(chainId: string): string[] {
     const snaps = this.db.prepare('SELECT key FROM snapshots WHERE parent = ?').all(chainId) as Array<{ key: string }>;
-    const layers = this.db.prepare('SELECT chain_id FROM layers WHERE parent = ?').all(chainId) as Array<{ chain_id: string }>;
+    const layers = this.db.prepare('SELECT chain_id FROM layers WHERE parent = ?').all(chainId) as Array<{
+      chain_id: string;
+    }>;
     return [...snaps.map((r) => r.key), ...layers.map((r) => r.chain_id)];
   }
 
@@ -158,8 +204,11 @@ export class OverlaySnapshotter implements Snapshotter {
   sweep(): void {
     rmSync(this.tmpRoot, { recursive: true, force: true });
     mkdirSync(this.tmpRoot, { recursive: true, mode: 0o700 });
-    const owned = new Set((this.db.prepare('SELECT upper FROM snapshots').all() as Array<{ upper: string | null }>)
-      .filter((r) => r.upper).map((r) => dirname(this.abs(r.upper!))));
+    const owned = new Set(
+      (this.db.prepare('SELECT upper FROM snapshots').all() as Array<{ upper: string | null }>)
+        .filter((r) => r.upper)
+        .map((r) => dirname(this.abs(r.upper!))),
+    );
     for (const e of readdirSync(this.snapRoot)) {
       const d = join(this.snapRoot, e);
       if (!owned.has(d)) rmSync(d, { recursive: true, force: true });
@@ -169,12 +218,18 @@ export class OverlaySnapshotter implements Snapshotter {
   // ---- the snapshotter contract ----------------------------------------------------------------
 
   private row(key: string): SnapshotRow | undefined {
-    return this.db.prepare('SELECT key, kind, parent, upper, work, created FROM snapshots WHERE key = ?').get(key) as SnapshotRow | undefined;
+    return this.db.prepare('SELECT key, kind, parent, upper, work, created FROM snapshots WHERE key = ?').get(key) as
+      | SnapshotRow
+      | undefined;
   }
 
   /** Stored paths are relative to the root (absolute ones as given). */
-  private abs(p: string): string { return isAbsolute(p) ? p : resolve(this.root, p); }
-  private rel(p: string): string { return relative(this.root, p); }
+  private abs(p: string): string {
+    return isAbsolute(p) ? p : resolve(this.root, p);
+  }
+  private rel(p: string): string {
+    return relative(this.root, p);
+  }
 
   private activeRow(key: string, what: string): SnapshotRow & { upper: string } {
     const r = this.row(key);
@@ -182,7 +237,8 @@ export class OverlaySnapshotter implements Snapshotter {
       if (this.get(key)) throw new InvalidArgument(`${what}: snapshot ${key} is committed, not active`);
       throw new NotFound(`snapshot ${key} does not exist`);
     }
-    if (r.kind !== 'active' || !r.upper) throw new InvalidArgument(`${what}: snapshot ${key} is a read-only view, not active`);
+    if (r.kind !== 'active' || !r.upper)
+      throw new InvalidArgument(`${what}: snapshot ${key} is a read-only view, not active`);
     return r as SnapshotRow & { upper: string };
   }
 
@@ -206,12 +262,19 @@ export class OverlaySnapshotter implements Snapshotter {
     throw new NotFound(`snapshot ${key} does not exist`);
   }
 
-  prepare(key: string, parent: string | undefined): Promise<Mount[]> { return this.create(key, parent, 'active'); }
+  prepare(key: string, parent: string | undefined): Promise<Mount[]> {
+    return this.create(key, parent, 'active');
+  }
 
-  view(key: string, parent: string | undefined): Promise<Mount[]> { return this.create(key, parent, 'view'); }
+  view(key: string, parent: string | undefined): Promise<Mount[]> {
+    return this.create(key, parent, 'view');
+  }
 
   private async create(key: string, parent: string | undefined, kind: 'active' | 'view'): Promise<Mount[]> {
-    if (!KEY.test(key)) throw new InvalidArgument(`invalid snapshot key ${JSON.stringify(key)}: use letters, digits, '_', '.', '-' (at most 128)`);
+    if (!KEY.test(key))
+      throw new InvalidArgument(
+        `invalid snapshot key ${JSON.stringify(key)}: use letters, digits, '_', '.', '-' (at most 128)`,
+      );
     if (this.row(key)) throw new Conflict(`snapshot ${key} already exists`);
     this.lowerDirs(parent ?? null); // NotFound for a missing parent
     const dir = join(this.snapRoot, randomBytes(12).toString('hex'));
@@ -229,11 +292,18 @@ export class OverlaySnapshotter implements Snapshotter {
   }
 
   /** Records a snapshot row, re-checking (in the same synchronous step) that the key is free and the parent exists. */
-  private insert(key: string, kind: 'active' | 'view', parent: string | null, upper: string, work: string | null): void {
+  private insert(
+    key: string,
+    kind: 'active' | 'view',
+    parent: string | null,
+    upper: string,
+    work: string | null,
+  ): void {
     this.db.transaction(() => {
       if (this.row(key)) throw new Conflict(`snapshot ${key} already exists`);
       if (parent && !this.get(parent)) throw new NotFound(`parent snapshot ${parent} does not exist`);
-      this.db.prepare('INSERT INTO snapshots (key, kind, parent, upper, work, created) VALUES (?, ?, ?, ?, ?, ?)')
+      this.db
+        .prepare('INSERT INTO snapshots (key, kind, parent, upper, work, created) VALUES (?, ?, ?, ?, ?, ?)')
         .run(key, kind, parent, this.rel(upper), work && this.rel(work), new Date().toISOString());
     })();
   }
@@ -269,14 +339,24 @@ export class OverlaySnapshotter implements Snapshotter {
       return [{ type: 'overlay', source: 'overlay', options: ['ro', `lowerdir=${[upper, ...lowers].join(':')}`] }];
     }
     if (lowers.length === 0) return [{ type: 'bind', source: upper, options: ['bind', 'rw'] }];
-    return [{ type: 'overlay', source: 'overlay', options: [`lowerdir=${lowers.join(':')}`, `upperdir=${upper}`, `workdir=${this.abs(r.work!)}`] }];
+    return [
+      {
+        type: 'overlay',
+        source: 'overlay',
+        options: [`lowerdir=${lowers.join(':')}`, `upperdir=${upper}`, `workdir=${this.abs(r.work!)}`],
+      },
+    ];
   }
 
   async commit(name: string, key: string, opts: { diffId: string }): Promise<SnapshotInfo> {
     const r = this.activeRow(key, 'commit');
-    if (!/^sha256:[a-f0-9]{64}$/.test(opts.diffId)) throw new InvalidArgument(`commit: invalid diff id ${JSON.stringify(opts.diffId)}`);
+    if (!/^sha256:[a-f0-9]{64}$/.test(opts.diffId))
+      throw new InvalidArgument(`commit: invalid diff id ${JSON.stringify(opts.diffId)}`);
     const expected = computeChainId(r.parent ?? undefined, opts.diffId);
-    if (name !== expected) throw new InvalidArgument(`commit: name ${name} is not the chain id of ${r.parent ?? 'an empty parent'} + ${opts.diffId} (${expected})`);
+    if (name !== expected)
+      throw new InvalidArgument(
+        `commit: name ${name} is not the chain id of ${r.parent ?? 'an empty parent'} + ${opts.diffId} (${expected})`,
+      );
     if (this.get(name)) throw new Conflict(`snapshot ${name} already exists`);
     const upper = this.abs(r.upper);
     const size = treeSize(upper); // counted as applyWith() counts a layer
@@ -286,7 +366,9 @@ export class OverlaySnapshotter implements Snapshotter {
     renameSync(upper, join(dest, 'diff'));
     this.db.transaction(() => {
       this.db.prepare('DELETE FROM snapshots WHERE key = ?').run(key);
-      this.db.prepare('INSERT INTO layers (chain_id, diff_id, parent, size) VALUES (?, ?, ?, ?)').run(name, opts.diffId, r.parent, size);
+      this.db
+        .prepare('INSERT INTO layers (chain_id, diff_id, parent, size) VALUES (?, ?, ?, ?)')
+        .run(name, opts.diffId, r.parent, size);
     })();
     this.removeFiles(r);
     return { kind: 'committed', name, parent: r.parent };
@@ -302,11 +384,16 @@ export class OverlaySnapshotter implements Snapshotter {
     return changesOf(await scanUpper(this.abs(r.upper)), layersLookup(this.lowerDirs(r.parent)), opts);
   }
 
-  async remove(key: string): Promise<void> { this.removeNow(key); }
+  async remove(key: string): Promise<void> {
+    this.removeNow(key);
+  }
 
   async usage(key: string): Promise<Usage> {
     const r = this.row(key);
-    if (r) return r.kind === 'active' && r.upper && existsSync(this.abs(r.upper)) ? measure(this.abs(r.upper)) : { size: 0, inodes: 0 };
+    if (r)
+      return r.kind === 'active' && r.upper && existsSync(this.abs(r.upper))
+        ? measure(this.abs(r.upper))
+        : { size: 0, inodes: 0 };
     const layer = this.get(key);
     if (layer) return { size: layer.size, inodes: measure(this.diffDir(key)).inodes };
     throw new NotFound(`snapshot ${key} does not exist`);

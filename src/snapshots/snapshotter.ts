@@ -34,10 +34,16 @@ export interface SnapshotInfo {
 }
 
 /** What a snapshot takes: bytes of its non-directory entries (as docker counts a layer) and inodes. */
-export interface Usage { size: number; inodes: number }
+export interface Usage {
+  size: number;
+  inodes: number;
+}
 
 /** docker diff's change kinds: 0 modified, 1 added, 2 deleted. */
-export interface Change { Path: string; Kind: 0 | 1 | 2 }
+export interface Change {
+  Path: string;
+  Kind: 0 | 1 | 2;
+}
 
 export interface DiffOptions {
   /**

@@ -72,7 +72,7 @@ const MIGRATIONS: string[] = [
    CREATE INDEX layer_holds_chain ON layer_holds(chain_id);
    INSERT OR IGNORE INTO layer_holds (holder, chain_id)
      SELECT 'image:' || id, json_extract(record, '$.chainIds[#-1]') FROM images
-     WHERE json_array_length(json_extract(record, '$.chainIds')) > 0;`
+     WHERE json_array_length(json_extract(record, '$.chainIds')) > 0;`,
 ];
 
 export function openDb(path: string): DB {

@@ -17,7 +17,11 @@ let version: CgroupVersion | null = null;
 /** 2 when /sys/fs/cgroup is the unified hierarchy; 1 for v1 and hybrid (v1 controllers + a cgroup2 mount). */
 export function cgroupVersion(): CgroupVersion {
   if (version === null) {
-    try { version = statfsSync(CGROUP_ROOT).type === CGROUP2_SUPER_MAGIC ? 2 : 1; } catch { version = 1; }
+    try {
+      version = statfsSync(CGROUP_ROOT).type === CGROUP2_SUPER_MAGIC ? 2 : 1;
+    } catch {
+      version = 1;
+    }
   }
   return version;
 }
@@ -48,7 +52,11 @@ export interface CgroupFacts {
 }
 
 function readText(p: string): string | undefined {
-  try { return readFileSync(p, 'utf8'); } catch { return undefined; }
+  try {
+    return readFileSync(p, 'utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 let facts: CgroupFacts | null = null;
@@ -57,23 +65,53 @@ export function cgroupFacts(): CgroupFacts {
   if (facts) return facts;
   const R = CGROUP_ROOT;
   if (cgroupVersion() === 2) {
-    const ctl = (readText(join(R, 'cgroup.subtree_control')) ?? readText(join(R, 'cgroup.controllers')) ?? '').trim().split(/\s+/);
+    const ctl = (readText(join(R, 'cgroup.subtree_control')) ?? readText(join(R, 'cgroup.controllers')) ?? '')
+      .trim()
+      .split(/\s+/);
     const has = (c: string) => ctl.includes(c);
     facts = {
-      version: 2, memory: has('memory'), swap: has('memory'), memoryReservation: has('memory'), oomKillDisable: false, swappiness: false,
-      cpuShares: has('cpu'), cpuCfs: has('cpu'), cpuset: has('cpuset'), pids: has('pids'), blkioWeight: has('io'), blkioThrottle: has('io'),
+      version: 2,
+      memory: has('memory'),
+      swap: has('memory'),
+      memoryReservation: has('memory'),
+      oomKillDisable: false,
+      swappiness: false,
+      cpuShares: has('cpu'),
+      cpuCfs: has('cpu'),
+      cpuset: has('cpuset'),
+      pids: has('pids'),
+      blkioWeight: has('io'),
+      blkioThrottle: has('io'),
       cpus: (readText(join(R, 'cpuset.cpus.effective')) ?? '').trim() || `0-${os.cpus().length - 1}`,
       mems: (readText(join(R, 'cpuset.mems.effective')) ?? '').trim() || '0',
     };
   } else {
     const f = (ctl: string, file: string) => existsSync(join(R, ctl, file));
     facts = {
-      version: 1, memory: f('memory', 'memory.limit_in_bytes'), swap: f('memory', 'memory.memsw.limit_in_bytes'),
-      memoryReservation: f('memory', 'memory.soft_limit_in_bytes'), oomKillDisable: f('memory', 'memory.oom_control'), swappiness: f('memory', 'memory.swappiness'),
-      cpuShares: f('cpu', 'cpu.shares'), cpuCfs: f('cpu', 'cpu.cfs_quota_us'), cpuset: f('cpuset', 'cpuset.cpus'), pids: existsSync(join(R, 'pids')),
-      blkioWeight: f('blkio', 'blkio.weight') || f('blkio', 'blkio.bfq.weight'), blkioThrottle: f('blkio', 'blkio.throttle.read_bps_device'),
-      cpus: (readText(join(R, 'cpuset', 'cpuset.effective_cpus')) ?? readText(join(R, 'cpuset', 'cpuset.cpus')) ?? '').trim() || `0-${os.cpus().length - 1}`,
-      mems: (readText(join(R, 'cpuset', 'cpuset.effective_mems')) ?? readText(join(R, 'cpuset', 'cpuset.mems')) ?? '').trim() || '0',
+      version: 1,
+      memory: f('memory', 'memory.limit_in_bytes'),
+      swap: f('memory', 'memory.memsw.limit_in_bytes'),
+      memoryReservation: f('memory', 'memory.soft_limit_in_bytes'),
+      oomKillDisable: f('memory', 'memory.oom_control'),
+      swappiness: f('memory', 'memory.swappiness'),
+      cpuShares: f('cpu', 'cpu.shares'),
+      cpuCfs: f('cpu', 'cpu.cfs_quota_us'),
+      cpuset: f('cpuset', 'cpuset.cpus'),
+      pids: existsSync(join(R, 'pids')),
+      blkioWeight: f('blkio', 'blkio.weight') || f('blkio', 'blkio.bfq.weight'),
+      blkioThrottle: f('blkio', 'blkio.throttle.read_bps_device'),
+      cpus:
+        (
+          readText(join(R, 'cpuset', 'cpuset.effective_cpus')) ??
+          readText(join(R, 'cpuset', 'cpuset.cpus')) ??
+          ''
+        ).trim() || `0-${os.cpus().length - 1}`,
+      mems:
+        (
+          readText(join(R, 'cpuset', 'cpuset.effective_mems')) ??
+          readText(join(R, 'cpuset', 'cpuset.mems')) ??
+          ''
+        ).trim() || '0',
     };
   }
   return facts;
@@ -81,15 +119,35 @@ export function cgroupFacts(): CgroupFacts {
 
 /** The files each reader takes, relative to the hierarchy root (v1: "<controller>/<file>"). */
 export const V1_FILES = [
-  'memory/memory.usage_in_bytes', 'memory/memory.max_usage_in_bytes', 'memory/memory.failcnt', 'memory/memory.limit_in_bytes', 'memory/memory.stat',
-  'cpuacct/cpuacct.usage', 'cpuacct/cpuacct.usage_percpu', 'cpuacct/cpuacct.stat', 'cpu/cpu.stat',
-  'pids/pids.current', 'pids/pids.max',
-  'blkio/blkio.throttle.io_service_bytes_recursive', 'blkio/blkio.throttle.io_serviced_recursive',
+  'memory/memory.usage_in_bytes',
+  'memory/memory.max_usage_in_bytes',
+  'memory/memory.failcnt',
+  'memory/memory.limit_in_bytes',
+  'memory/memory.stat',
+  'cpuacct/cpuacct.usage',
+  'cpuacct/cpuacct.usage_percpu',
+  'cpuacct/cpuacct.stat',
+  'cpu/cpu.stat',
+  'pids/pids.current',
+  'pids/pids.max',
+  'blkio/blkio.throttle.io_service_bytes_recursive',
+  'blkio/blkio.throttle.io_serviced_recursive',
 ] as const;
-export const V2_FILES = ['memory.current', 'memory.max', 'memory.stat', 'cpu.stat', 'pids.current', 'pids.max', 'io.stat'] as const;
+export const V2_FILES = [
+  'memory.current',
+  'memory.max',
+  'memory.stat',
+  'cpu.stat',
+  'pids.current',
+  'pids.max',
+  'io.stat',
+] as const;
 
 /** A container cgroup's raw file texts (a file the kernel lacks is absent). */
-export interface CgroupFiles { version: CgroupVersion; files: Record<string, string> }
+export interface CgroupFiles {
+  version: CgroupVersion;
+  files: Record<string, string>;
+}
 
 /**
  * Reads a container's cgroup (cgroupfs path like "/cocon/<id>", as given to runc). Null when the
@@ -100,7 +158,10 @@ export function readCgroup(cgroupsPath: string): CgroupFiles | null {
   const files: Record<string, string> = {};
   if (v === 2) {
     const dir = join(CGROUP_ROOT, cgroupsPath);
-    for (const f of V2_FILES) { const t = readText(join(dir, f)); if (t !== undefined) files[f] = t; }
+    for (const f of V2_FILES) {
+      const t = readText(join(dir, f));
+      if (t !== undefined) files[f] = t;
+    }
     if (files['cpu.stat'] === undefined && files['memory.current'] === undefined) return null;
   } else {
     // v1: each controller has its own hierarchy: /sys/fs/cgroup/<controller>/<path>/<file>
@@ -109,13 +170,16 @@ export function readCgroup(cgroupsPath: string): CgroupFiles | null {
       const t = readText(join(CGROUP_ROOT, ctl, cgroupsPath, name));
       if (t !== undefined) files[f] = t;
     }
-    if (files['cpuacct/cpuacct.usage'] === undefined && files['memory/memory.usage_in_bytes'] === undefined) return null;
+    if (files['cpuacct/cpuacct.usage'] === undefined && files['memory/memory.usage_in_bytes'] === undefined)
+      return null;
   }
   return { version: v, files };
 }
 
 /** /proc/stat (the host's CPU time, for system_cpu_usage). */
-export function procStat(): string { return readText('/proc/stat') ?? ''; }
+export function procStat(): string {
+  return readText('/proc/stat') ?? '';
+}
 
 /** The network interfaces' counters of a process's network namespace (/proc/PID/net/dev); null when it is gone. */
 export function netDev(pid: number): string | null {
@@ -133,7 +197,9 @@ export function blockDevice(path: string): { major: number; minor: number } | nu
     const major = ((rdev >> 8) & 0xfff) | (Math.floor(rdev / 2 ** 32) & ~0xfff);
     const minor = (rdev & 0xff) | ((rdev >> 12) & 0xfff00);
     return { major, minor };
-  } catch { return null; }
+  } catch {
+    return null;
+  }
 }
 
 /** The facts with the CPU count and the block device lookup: what resource checks take (containers/resources.ts). */
@@ -142,4 +208,7 @@ export function hostResources(): CgroupFacts & { ncpu: number; blockDevice: type
 }
 
 /** Test hook: forget the facts found (they are cached for the daemon's life). */
-export function resetCgroupFacts(): void { facts = null; version = null; }
+export function resetCgroupFacts(): void {
+  facts = null;
+  version = null;
+}

@@ -13,8 +13,19 @@
 // that namespace exits (even when it is killed).
 import { spawn, type ChildProcess } from 'node:child_process';
 import {
-  closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, readSync, statSync,
-  unlinkSync, writeFileSync, chmodSync,
+  closeSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  readSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+  chmodSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,20 +35,28 @@ import { shq } from './shell.js';
 /** How a root's programs execute on this host. */
 export type ExecMode = 'native' | 'native32' | 'emulated';
 
-export interface RunUser { uid: number; gid: number; groups: number[] }
-export interface RunBind { host: string; target: string; readonly: boolean }
+export interface RunUser {
+  uid: number;
+  gid: number;
+  groups: number[];
+}
+export interface RunBind {
+  host: string;
+  target: string;
+  readonly: boolean;
+}
 
 export interface RunPlan {
-  root: string;                  // host path of the root directory
+  root: string; // host path of the root directory
   mode: ExecMode;
   /** binfmt_misc registration string (mode 'emulated'). */
   binfmt?: string;
   /** Mount /proc, /sys and a /dev with pts and shm (false for jails). */
   systemMounts: boolean;
-  binds: RunBind[];              // targets already resolved to host paths inside root
+  binds: RunBind[]; // targets already resolved to host paths inside root
   user?: RunUser;
   noNewPrivs: boolean;
-  workdir: string;               // inside the root
+  workdir: string; // inside the root
   env: Record<string, string>;
   /** Mount a throwaway overlay (lower = the base root) at `root` first. */
   overlay?: { lower: string; upper: string; work: string };
@@ -46,7 +65,12 @@ export interface RunPlan {
 }
 
 const DEV_NODES: [string, number, number][] = [
-  ['null', 1, 3], ['zero', 1, 5], ['full', 1, 7], ['random', 1, 8], ['urandom', 1, 9], ['tty', 5, 0],
+  ['null', 1, 3],
+  ['zero', 1, 5],
+  ['full', 1, 7],
+  ['random', 1, 8],
+  ['urandom', 1, 9],
+  ['tty', 5, 0],
 ];
 
 /** The shell script run inside the new mount namespace; CMD comes as "$@". Pure. */
@@ -59,7 +83,9 @@ export function buildRunScript(p: RunPlan): string {
  * mount namespace alive for the commands that enter it later (buildEnterScript). Pure.
  */
 export function buildHolderScript(p: RunPlan): string {
-  return [...buildSetup(p), 'echo cocon-session-ready', 'exec sleep infinity </dev/null >/dev/null 2>&1'].join('\n') + '\n';
+  return (
+    [...buildSetup(p), 'echo cocon-session-ready', 'exec sleep infinity </dev/null >/dev/null 2>&1'].join('\n') + '\n'
+  );
 }
 
 /** The script run (through nsenter) inside a session's mount namespace: only the exec. Pure. */
@@ -73,7 +99,9 @@ function buildSetup(p: RunPlan): string[] {
   const at = (rel: string): string => shq(`${R}${rel}`);
   // a failing setup step exits 125 with a message, never with a status the command could have had
   const L: string[] = ['set -eu', `fail() { echo "cocon: chroot setup failed: $1" >&2; exit 125; }`];
-  const step = (cmd: string): void => { L.push(`{ ${cmd}; } || fail ${shq(cmd.replace(/'/g, ''))}`); };
+  const step = (cmd: string): void => {
+    L.push(`{ ${cmd}; } || fail ${shq(cmd.replace(/'/g, ''))}`);
+  };
   const emu = p.mode === 'emulated';
   if (emu) {
     // cocon writes this process's uid/gid maps from outside (0..65535 -> 0..65535)
@@ -83,9 +111,12 @@ function buildSetup(p: RunPlan): string[] {
   }
   if (p.overlay) {
     for (const d of [p.overlay.lower, p.overlay.upper, p.overlay.work, R]) {
-      if (/[,:\\]/.test(d)) throw new Error(`overlay path ${d} contains a character overlayfs options cannot carry (, : \\)`);
+      if (/[,:\\]/.test(d))
+        throw new Error(`overlay path ${d} contains a character overlayfs options cannot carry (, : \\)`);
     }
-    step(`mount -t overlay -o ${shq(`lowerdir=${p.overlay.lower},upperdir=${p.overlay.upper},workdir=${p.overlay.work}`)} cocon-session ${shq(R)}`);
+    step(
+      `mount -t overlay -o ${shq(`lowerdir=${p.overlay.lower},upperdir=${p.overlay.upper},workdir=${p.overlay.work}`)} cocon-session ${shq(R)}`,
+    );
   }
   if (p.systemMounts) {
     if (emu) {
@@ -151,7 +182,11 @@ async function writeIdMaps(child: ChildProcess): Promise<void> {
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) return;
     let ns: string | undefined;
-    try { ns = readlinkSync(`/proc/${pid}/ns/user`); } catch { return; }
+    try {
+      ns = readlinkSync(`/proc/${pid}/ns/user`);
+    } catch {
+      return;
+    }
     if (ns !== own) break;
     if (Date.now() > deadline) throw new Error('timed out waiting for the user namespace');
     await new Promise((r) => setTimeout(r, 2));
@@ -160,7 +195,10 @@ async function writeIdMaps(child: ChildProcess): Promise<void> {
   writeFileSync(`/proc/${pid}/gid_map`, '0 0 65536');
 }
 
-export interface SpawnedRoot { child: ChildProcess; exited: Promise<number> }
+export interface SpawnedRoot {
+  child: ChildProcess;
+  exited: Promise<number>;
+}
 
 /**
  * Starts CMD in the root as planned. stdio is inherited unless given. The promise resolves with the
@@ -178,13 +216,35 @@ export function spawnInRoot(p: RunPlan, argv: string[], stdio: 'inherit' | 'pipe
       else resolve(128 + (signal ? (osSignal(signal) ?? 9) : 9));
     });
   });
-  if (p.mode === 'emulated') writeIdMaps(child).catch(() => { try { child.kill('SIGKILL'); } catch { /* gone */ } });
+  if (p.mode === 'emulated')
+    writeIdMaps(child).catch(() => {
+      try {
+        child.kill('SIGKILL');
+      } catch {
+        /* gone */
+      }
+    });
   return { child, exited };
 }
 
 function osSignal(s: NodeJS.Signals): number | undefined {
-  const table: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGILL: 4, SIGTRAP: 5, SIGABRT: 6, SIGBUS: 7, SIGFPE: 8, SIGKILL: 9,
-    SIGUSR1: 10, SIGSEGV: 11, SIGUSR2: 12, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15 };
+  const table: Record<string, number> = {
+    SIGHUP: 1,
+    SIGINT: 2,
+    SIGQUIT: 3,
+    SIGILL: 4,
+    SIGTRAP: 5,
+    SIGABRT: 6,
+    SIGBUS: 7,
+    SIGFPE: 8,
+    SIGKILL: 9,
+    SIGUSR1: 10,
+    SIGSEGV: 11,
+    SIGUSR2: 12,
+    SIGPIPE: 13,
+    SIGALRM: 14,
+    SIGTERM: 15,
+  };
   return table[s];
 }
 
@@ -193,19 +253,35 @@ function osSignal(s: NodeJS.Signals): number | undefined {
  * to the same host uids, with a private binfmt_misc registering `binfmt` (the host's registrations
  * are untouched). Used for debootstrap's second stage of a foreign-architecture root.
  */
-export function spawnInUserns(script: string, args: string[], opts: { binfmt?: string; pidns?: boolean; env?: NodeJS.ProcessEnv }): SpawnedRoot {
-  const pre = ['set -eu', 'while [ -z "$(cat /proc/self/uid_map)" ]; do sleep 0.01; done',
-    'mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc'];
+export function spawnInUserns(
+  script: string,
+  args: string[],
+  opts: { binfmt?: string; pidns?: boolean; env?: NodeJS.ProcessEnv },
+): SpawnedRoot {
+  const pre = [
+    'set -eu',
+    'while [ -z "$(cat /proc/self/uid_map)" ]; do sleep 0.01; done',
+    'mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc',
+  ];
   if (opts.binfmt) pre.push(`printf '%s' ${shq(opts.binfmt)} > /proc/sys/fs/binfmt_misc/register`);
   const ns = ['--user', '--mount', '--propagation', 'private'];
   if (opts.pidns) ns.push('--pid', '--fork', '--kill-child', '--mount-proc');
-  const child = spawn('setpriv', ['--pdeathsig', 'SIGKILL', 'unshare', ...ns, '--', 'sh', '-c', pre.join('\n') + '\n' + script, 'sh', ...args],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
+  const child = spawn(
+    'setpriv',
+    ['--pdeathsig', 'SIGKILL', 'unshare', ...ns, '--', 'sh', '-c', pre.join('\n') + '\n' + script, 'sh', ...args],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env },
+  );
   const exited = new Promise<number>((resolve, reject) => {
     child.on('error', reject);
     child.on('exit', (code, signal) => resolve(code ?? 128 + (signal ? (osSignal(signal) ?? 9) : 9)));
   });
-  writeIdMaps(child).catch(() => { try { child.kill('SIGKILL'); } catch { /* gone */ } });
+  writeIdMaps(child).catch(() => {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      /* gone */
+    }
+  });
   return { child, exited };
 }
 
@@ -222,10 +298,15 @@ export function resolveInRoot(root: string, inner: string, create?: 'dir' | 'fil
   let links = 0;
   while (todo.length) {
     const comp = todo.shift()!;
-    if (comp === '..') { cur.pop(); continue; }
+    if (comp === '..') {
+      cur.pop();
+      continue;
+    }
     const host = R + '/' + [...cur, comp].join('/');
     let st;
-    try { st = lstatSync(host); } catch {
+    try {
+      st = lstatSync(host);
+    } catch {
       if (!create) return undefined;
       if (todo.length === 0 && create === 'file') closeSync(openSync(host, 'a', 0o644));
       else mkdirSync(host, { mode: 0o755 });
@@ -253,7 +334,11 @@ export function processesInRoot(root: string): number[] {
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     let r: string;
-    try { r = readlinkSync(`/proc/${d}/root`); } catch { continue; }
+    try {
+      r = readlinkSync(`/proc/${d}/root`);
+    } catch {
+      continue;
+    }
     if (r === R || r.startsWith(R + '/')) out.push(Number(d));
   }
   return out;
@@ -265,8 +350,14 @@ export function mountsUnderAnywhere(dir: string): string[] {
   const seen = new Set<string>();
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
-    let text: string; let root: string;
-    try { root = readlinkSync(`/proc/${d}/root`); text = readFileSync(`/proc/${d}/mountinfo`, 'utf8'); } catch { continue; }
+    let text: string;
+    let root: string;
+    try {
+      root = readlinkSync(`/proc/${d}/root`);
+      text = readFileSync(`/proc/${d}/mountinfo`, 'utf8');
+    } catch {
+      continue;
+    }
     // a chrooted process sees mount points relative to its root
     const prefix = root === '/' ? '' : root;
     for (const line of text.split('\n')) {
@@ -288,8 +379,13 @@ export async function killProcessesInRoot(root: string): Promise<number[]> {
     for (const pid of pids) {
       try {
         const r = readlinkSync(`/proc/${pid}/root`);
-        if (r === R || r.startsWith(R + '/')) { process.kill(pid, 'SIGKILL'); killed.push(pid); }
-      } catch { /* gone */ }
+        if (r === R || r.startsWith(R + '/')) {
+          process.kill(pid, 'SIGKILL');
+          killed.push(pid);
+        }
+      } catch {
+        /* gone */
+      }
     }
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -331,7 +427,9 @@ export function readHead(path: string, n = 64): Buffer {
     const b = Buffer.alloc(n);
     const got = readSync(fd, b, 0, n, 0);
     return b.subarray(0, got);
-  } finally { closeSync(fd); }
+  } finally {
+    closeSync(fd);
+  }
 }
 
 let elf32Native: boolean | undefined;
@@ -343,23 +441,34 @@ export async function kernelRunsElf32(elf: Buffer): Promise<boolean> {
   if (elf32Native !== undefined) return elf32Native;
   const f = join(tmpdir(), `cocon-elf32-probe-${process.pid}`);
   try {
-    writeFileSync(f, elf); chmodSync(f, 0o755);
+    writeFileSync(f, elf);
+    chmodSync(f, 0o755);
     const r = await run(f, []).catch(() => ({ code: 126, stdout: '', stderr: '' }));
     elf32Native = r.code === 0 && r.stdout.trim().length > 0;
-  } finally { try { unlinkSync(f); } catch { /* ignore */ } }
+  } finally {
+    try {
+      unlinkSync(f);
+    } catch {
+      /* ignore */
+    }
+  }
   return elf32Native;
 }
 
 /** The qemu-user binary for a qemu architecture name, if installed (qemu-user-static). */
 export function qemuBinary(qarch: string): string | undefined {
   const dirs = [process.env.COCON_QEMU_DIR, '/usr/bin', '/usr/local/bin'].filter((d): d is string => !!d);
-  for (const d of dirs) { const p = join(d, `qemu-${qarch}-static`); if (existsSync(p)) return p; }
+  for (const d of dirs) {
+    const p = join(d, `qemu-${qarch}-static`);
+    if (existsSync(p)) return p;
+  }
   return undefined;
 }
 
 /** i386 magic/mask (Debian ships no qemu-i386 binfmt entry on amd64, so it lives here). */
 const I386_MAGIC = '\\x7fELF\\x01\\x01\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x02\\x00\\x03\\x00';
-const I386_MASK = '\\xff\\xff\\xff\\xff\\xff\\xfe\\xfe\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff\\xff';
+const I386_MASK =
+  '\\xff\\xff\\xff\\xff\\xff\\xfe\\xfe\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff\\xff';
 
 /**
  * The binfmt_misc registration for qemu-<qarch>-static with the F flag (the interpreter is opened at
@@ -367,20 +476,33 @@ const I386_MASK = '\\xff\\xff\\xff\\xff\\xff\\xfe\\xfe\\x00\\xff\\xff\\xff\\xff\
  * /usr/lib/binfmt.d/qemu-<qarch>.conf when it exists, else from the built-in i386 entry.
  */
 export function binfmtRegistration(qarch: string, interpreter: string): string | undefined {
-  let magic: string | undefined; let mask: string | undefined;
+  let magic: string | undefined;
+  let mask: string | undefined;
   try {
     const line = readFileSync(`/usr/lib/binfmt.d/qemu-${qarch}.conf`, 'utf8').trim();
     const f = line.split(':');
     // :name:type:offset:magic:mask:interpreter:flags
-    if (f.length >= 7 && f[2] === 'M') { magic = f[4]; mask = f[5]; }
-  } catch { /* not shipped */ }
-  if (!magic && qarch === 'i386') { magic = I386_MAGIC; mask = I386_MASK; }
+    if (f.length >= 7 && f[2] === 'M') {
+      magic = f[4];
+      mask = f[5];
+    }
+  } catch {
+    /* not shipped */
+  }
+  if (!magic && qarch === 'i386') {
+    magic = I386_MAGIC;
+    mask = I386_MASK;
+  }
   if (!magic) return undefined;
   return `:cocon-qemu-${qarch}:M::${magic}:${mask ?? ''}:${interpreter}:F`;
 }
 
 export function isDirectory(p: string): boolean {
-  try { return statSync(p).isDirectory(); } catch { return false; }
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -388,7 +510,22 @@ export function isDirectory(p: string): boolean {
  * overlay mount in a private mount namespace, so that whiteouts and opaque directories apply.
  */
 export async function copyLayers(layersTopFirst: string[], dest: string): Promise<void> {
-  if (layersTopFirst.length === 1) { await copyTree(layersTopFirst[0], dest, true); return; }
-  const script = 'set -eu\nm=$(mktemp -d)\nmount -t overlay -o "ro,lowerdir=$1" cocon-chroot-src "$m"\ncp -a "$m/." "$2/"\numount "$m"\nrmdir "$m"\n';
-  await runOk('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', script, 'sh', layersTopFirst.join(':'), dest]);
+  if (layersTopFirst.length === 1) {
+    await copyTree(layersTopFirst[0], dest, true);
+    return;
+  }
+  const script =
+    'set -eu\nm=$(mktemp -d)\nmount -t overlay -o "ro,lowerdir=$1" cocon-chroot-src "$m"\ncp -a "$m/." "$2/"\numount "$m"\nrmdir "$m"\n';
+  await runOk('unshare', [
+    '--mount',
+    '--propagation',
+    'private',
+    '--',
+    'sh',
+    '-c',
+    script,
+    'sh',
+    layersTopFirst.join(':'),
+    dest,
+  ]);
 }

@@ -25,12 +25,20 @@ export function decompressor(kind: AnyCompression): Duplex {
   if (kind === 'none') return new PassThrough({ highWaterMark: 256 * 1024 });
   const child = spawn(kind, ['-d', '-c', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let err = '';
-  child.stderr.on('data', (b: Buffer) => { err += b.toString(); });
+  child.stderr.on('data', (b: Buffer) => {
+    err += b.toString();
+  });
   const d = Duplex.from({ writable: child.stdin, readable: child.stdout });
   child.on('error', (e) => d.destroy(new Error(`${kind}: ${e.message}`)));
-  child.stdin.on('error', () => { /* reported through the exit status */ });
-  child.on('close', (code) => { if (code !== 0) d.destroy(new Error(`${kind}: ${err.trim() || 'exit status ' + code}`)); });
-  d.on('close', () => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  child.stdin.on('error', () => {
+    /* reported through the exit status */
+  });
+  child.on('close', (code) => {
+    if (code !== 0) d.destroy(new Error(`${kind}: ${err.trim() || 'exit status ' + code}`));
+  });
+  d.on('close', () => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
   return d;
 }
 

@@ -38,7 +38,12 @@ export const DEBOOTSTRAP_ONLY_SUITES = ['bullseye', 'buster', 'stretch', 'jessie
  * (COCON_CHROOT_BUILDER=debootstrap); debootstrap otherwise, and always for other architectures
  * (emulated, and i386 run natively as native32).
  */
-export function chooseBuilder(o: { native: boolean; suite: string; haveMmdebstrap: boolean; override?: string }): Builder {
+export function chooseBuilder(o: {
+  native: boolean;
+  suite: string;
+  haveMmdebstrap: boolean;
+  override?: string;
+}): Builder {
   if (!o.native || !o.haveMmdebstrap || o.override === 'debootstrap') return 'debootstrap';
   if (DEBOOTSTRAP_ONLY_SUITES.includes(o.suite)) return 'debootstrap';
   return 'mmdebstrap';
@@ -46,18 +51,22 @@ export function chooseBuilder(o: { native: boolean; suite: string; haveMmdebstra
 
 /** The suite scripts this debootstrap knows (file names in its scripts dir). */
 export function debootstrapScripts(): string[] {
-  try { return readdirSync(SCRIPTS_DIR); } catch { return []; }
+  try {
+    return readdirSync(SCRIPTS_DIR);
+  } catch {
+    return [];
+  }
 }
 
 export interface DebootstrapOpts {
   suite: string;
-  script: string;                // script name (usually = suite)
+  script: string; // script name (usually = suite)
   arch: string;
-  variant: string;               // 'default' = no --variant
+  variant: string; // 'default' = no --variant
   include: string[];
   mirror: string;
   target: string;
-  foreign: boolean;              // first stage only (foreign architecture)
+  foreign: boolean; // first stage only (foreign architecture)
   onLine?: (line: string) => void;
 }
 
@@ -67,8 +76,10 @@ function lineSplitter(onLine: ((l: string) => void) | undefined, sink: string[])
     buf += b.toString();
     let i;
     while ((i = buf.indexOf('\n')) >= 0) {
-      const l = buf.slice(0, i); buf = buf.slice(i + 1);
-      sink.push(l); if (sink.length > 200) sink.shift();
+      const l = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      sink.push(l);
+      if (sink.length > 200) sink.shift();
       onLine?.(l);
     }
   };
@@ -78,7 +89,9 @@ export class DebootstrapError extends Error {}
 
 export const UNSAFE_IO_FILE = 'etc/dpkg/dpkg.cfg.d/cocon-build-unsafe-io';
 /** Removes the build-time dpkg setting (the finished root keeps dpkg's safe default). */
-export function dropUnsafeIo(target: string): void { rmSync(join(target, UNSAFE_IO_FILE), { force: true }); }
+export function dropUnsafeIo(target: string): void {
+  rmSync(join(target, UNSAFE_IO_FILE), { force: true });
+}
 
 /** The error for a failed build: the tool's last E: lines (or its last lines). Pure. */
 export function failureMessage(tail: string[], code: number, builder: Builder = 'debootstrap'): string {
@@ -128,9 +141,12 @@ export function mmdebstrapArgs(bin: string, o: DebootstrapOpts): string[] {
   // merged /usr the way debootstrap makes it (directory symlinks + usr-is-merged); without the hook
   // apt satisfies init-system-helpers' "usrmerge | usr-is-merged" with usrmerge, which pulls in perl
   args.push(`--hook-dir=${MM_HOOKS}/merged-usr`);
-  args.push('--aptopt=Acquire::Check-Valid-Until "false"', '--skip=cleanup/apt/lists',
+  args.push(
+    '--aptopt=Acquire::Check-Valid-Until "false"',
+    '--skip=cleanup/apt/lists',
     `--setup-hook=mkdir -p "$1/etc/dpkg/dpkg.cfg.d" && printf 'force-unsafe-io\\n' > "$1/${UNSAFE_IO_FILE}"`,
-    '--customize-hook=rm -f "$1/etc/apt/apt.conf.d/99mmdebstrap"');
+    '--customize-hook=rm -f "$1/etc/apt/apt.conf.d/99mmdebstrap"',
+  );
   args.push(o.suite, o.target, o.mirror);
   return args;
 }
@@ -139,7 +155,11 @@ export function mmdebstrapArgs(bin: string, o: DebootstrapOpts): string[] {
  * Builds a root with `builder` (debootstrap: first stage only when foreign); throws DebootstrapError
  * with the tool's E: lines.
  */
-export async function debootstrap(o: DebootstrapOpts, signal?: AbortSignal, builder: Builder = 'debootstrap'): Promise<void> {
+export async function debootstrap(
+  o: DebootstrapOpts,
+  signal?: AbortSignal,
+  builder: Builder = 'debootstrap',
+): Promise<void> {
   let tool: string[];
   if (builder === 'mmdebstrap') {
     const bin = mmdebstrapPath();
@@ -156,10 +176,14 @@ export async function debootstrap(o: DebootstrapOpts, signal?: AbortSignal, buil
   }
   const tail: string[] = [];
   // --pdeathsig: the builder dies with cocon (no orphan keeps writing into a root being removed)
-  const child = spawn('setpriv', ['--pdeathsig', 'SIGKILL', 'unshare', '--mount', '--propagation', 'private', '--', ...tool],
-    { stdio: ['ignore', 'pipe', 'pipe'], signal });
+  const child = spawn(
+    'setpriv',
+    ['--pdeathsig', 'SIGKILL', 'unshare', '--mount', '--propagation', 'private', '--', ...tool],
+    { stdio: ['ignore', 'pipe', 'pipe'], signal },
+  );
   const split = lineSplitter(o.onLine, tail);
-  child.stdout!.on('data', split); child.stderr!.on('data', split);
+  child.stdout!.on('data', split);
+  child.stderr!.on('data', split);
   const code = await new Promise<number>((resolve) => {
     child.on('error', () => resolve(1));
     child.on('close', (c, s) => resolve(c ?? (s ? 130 : 1)));
@@ -173,11 +197,15 @@ export async function debootstrap(o: DebootstrapOpts, signal?: AbortSignal, buil
  * mknod sanity check, which a user namespace refuses.
  */
 export async function secondStage(target: string, binfmt: string, onLine?: (l: string) => void): Promise<void> {
-  const { child, exited } = spawnInUserns('exec env container=lxc chroot "$1" /debootstrap/debootstrap --second-stage', [target],
-    { binfmt, pidns: true });
+  const { child, exited } = spawnInUserns(
+    'exec env container=lxc chroot "$1" /debootstrap/debootstrap --second-stage',
+    [target],
+    { binfmt, pidns: true },
+  );
   const tail: string[] = [];
   const split = lineSplitter(onLine, tail);
-  child.stdout!.on('data', split); child.stderr!.on('data', split);
+  child.stdout!.on('data', split);
+  child.stderr!.on('data', split);
   const code = await exited;
   if (code !== 0) throw failure(tail, code);
 }
@@ -185,7 +213,17 @@ export async function secondStage(target: string, binfmt: string, onLine?: (l: s
 /** Packs a root into a zstd tarball (numeric owners, xattrs). */
 export async function packRoot(root: string, outFile: string): Promise<void> {
   const comp = existsSync('/usr/bin/zstd') ? ['-I', 'zstd -T0 -3'] : [];
-  const r = await run('tar', ['--numeric-owner', '--xattrs', '--xattrs-include=*', ...comp, '-C', root, '-cf', outFile, '.']);
+  const r = await run('tar', [
+    '--numeric-owner',
+    '--xattrs',
+    '--xattrs-include=*',
+    ...comp,
+    '-C',
+    root,
+    '-cf',
+    outFile,
+    '.',
+  ]);
   if (r.code !== 0) throw new Error(`tar: ${r.stderr.trim()}`);
 }
 
@@ -193,9 +231,23 @@ export async function packRoot(root: string, outFile: string): Promise<void> {
 export async function unpackRoot(file: string, root: string): Promise<void> {
   const head = Buffer.alloc(4);
   const fd = openSync(file, 'r');
-  try { readSync(fd, head, 0, 4, 0); } finally { closeSync(fd); }
+  try {
+    readSync(fd, head, 0, 4, 0);
+  } finally {
+    closeSync(fd);
+  }
   const comp = head.readUInt32LE(0) === 0xfd2fb528 ? ['-I', 'zstd -T0'] : [];
-  const r = await run('tar', ['--numeric-owner', '--same-owner', '--same-permissions', '--xattrs', '--xattrs-include=*', ...comp,
-    '-C', root, '-xf', file]);
+  const r = await run('tar', [
+    '--numeric-owner',
+    '--same-owner',
+    '--same-permissions',
+    '--xattrs',
+    '--xattrs-include=*',
+    ...comp,
+    '-C',
+    root,
+    '-xf',
+    file,
+  ]);
   if (r.code !== 0) throw new Error(`tar: ${r.stderr.trim()}`);
 }

@@ -15,22 +15,42 @@ export interface HostDevice {
 
 const SKIP = new Set(['/dev/pts', '/dev/shm', '/dev/mqueue', '/dev/console', '/dev/ptmx']);
 
-function major(rdev: number): number { return ((rdev >> 8) & 0xfff) | (Math.floor(rdev / 2 ** 32) & ~0xfff); }
-function minor(rdev: number): number { return (rdev & 0xff) | ((rdev >> 12) & ~0xff & 0xfffff); }
+function major(rdev: number): number {
+  return ((rdev >> 8) & 0xfff) | (Math.floor(rdev / 2 ** 32) & ~0xfff);
+}
+function minor(rdev: number): number {
+  return (rdev & 0xff) | ((rdev >> 12) & ~0xff & 0xfffff);
+}
 
 /** Every character and block device under /dev (not following symlinks), as OCI devices. */
 export function hostDevices(dir = '/dev'): HostDevice[] {
   const out: HostDevice[] = [];
   let names: string[];
-  try { names = readdirSync(dir); } catch { return out; }
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return out;
+  }
   for (const n of names) {
     const p = join(dir, n);
     if (SKIP.has(p)) continue;
     let st;
-    try { st = lstatSync(p); } catch { continue; }
+    try {
+      st = lstatSync(p);
+    } catch {
+      continue;
+    }
     if (st.isDirectory()) out.push(...hostDevices(p));
     else if (st.isCharacterDevice() || st.isBlockDevice()) {
-      out.push({ type: st.isCharacterDevice() ? 'c' : 'b', path: p, major: major(st.rdev), minor: minor(st.rdev), fileMode: st.mode & 0o7777, uid: st.uid, gid: st.gid });
+      out.push({
+        type: st.isCharacterDevice() ? 'c' : 'b',
+        path: p,
+        major: major(st.rdev),
+        minor: minor(st.rdev),
+        fileMode: st.mode & 0o7777,
+        uid: st.uid,
+        gid: st.gid,
+      });
     }
   }
   return out;
@@ -39,7 +59,18 @@ export function hostDevices(dir = '/dev'): HostDevice[] {
 /** The device node at `path` (symlinks followed, as docker's --device does), or null when it is none. */
 export function deviceNode(path: string): Omit<HostDevice, 'path'> | null {
   let st;
-  try { st = statSync(path); } catch { return null; }
+  try {
+    st = statSync(path);
+  } catch {
+    return null;
+  }
   if (!st.isCharacterDevice() && !st.isBlockDevice()) return null;
-  return { type: st.isCharacterDevice() ? 'c' : 'b', major: major(st.rdev), minor: minor(st.rdev), fileMode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+  return {
+    type: st.isCharacterDevice() ? 'c' : 'b',
+    major: major(st.rdev),
+    minor: minor(st.rdev),
+    fileMode: st.mode & 0o7777,
+    uid: st.uid,
+    gid: st.gid,
+  };
 }

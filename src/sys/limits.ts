@@ -11,7 +11,9 @@ let caps: string[] | null = null;
 /** The hard RLIMIT_NOFILE of this process (from /proc/self/limits). */
 export function hardNofile(): number {
   if (nofile === null) {
-    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+    const line = readFileSync('/proc/self/limits', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Max open files'));
     const hard = line?.trim().split(/\s+/)[4];
     nofile = !hard || hard === 'unlimited' ? 1048576 : Number(hard);
   }
@@ -21,7 +23,9 @@ export function hardNofile(): number {
 /** The capability bounding set of this process, as CAP_* names. */
 export function capsOfDaemon(): string[] {
   if (caps === null) {
-    const line = readFileSync('/proc/self/status', 'utf8').split('\n').find((l) => l.startsWith('CapBnd:'));
+    const line = readFileSync('/proc/self/status', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('CapBnd:'));
     caps = capsFromMask(line?.split(/\s+/)[1] ?? '0');
   }
   return caps;
@@ -31,8 +35,11 @@ let swap: boolean | null = null;
 /** Whether the kernel accounts swap in the memory cgroup: v1 memory.memsw.*, or a v2 memory controller. */
 export function swapAccounting(): boolean {
   if (swap === null) {
-    swap = existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes')
-      || (!existsSync('/sys/fs/cgroup/memory') && existsSync('/sys/fs/cgroup/cgroup.controllers') && readFileSync('/sys/fs/cgroup/cgroup.subtree_control', 'utf8').includes('memory'));
+    swap =
+      existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes') ||
+      (!existsSync('/sys/fs/cgroup/memory') &&
+        existsSync('/sys/fs/cgroup/cgroup.controllers') &&
+        readFileSync('/sys/fs/cgroup/cgroup.subtree_control', 'utf8').includes('memory'));
   }
   return swap;
 }
@@ -43,8 +50,15 @@ export function swapAccounting(): boolean {
  * does not count them. Read it before the runtime deletes the cgroup.
  */
 export function oomKills(cgroupsPath: string): number {
-  for (const [file, re] of [[`/sys/fs/cgroup/memory${cgroupsPath}/memory.oom_control`, /^oom_kill (\d+)$/m], [`/sys/fs/cgroup${cgroupsPath}/memory.events`, /^oom_kill (\d+)$/m]] as const) {
-    try { return Number(re.exec(readFileSync(file, 'utf8'))?.[1] ?? 0); } catch { /* not this hierarchy */ }
+  for (const [file, re] of [
+    [`/sys/fs/cgroup/memory${cgroupsPath}/memory.oom_control`, /^oom_kill (\d+)$/m],
+    [`/sys/fs/cgroup${cgroupsPath}/memory.events`, /^oom_kill (\d+)$/m],
+  ] as const) {
+    try {
+      return Number(re.exec(readFileSync(file, 'utf8'))?.[1] ?? 0);
+    } catch {
+      /* not this hierarchy */
+    }
   }
   return 0;
 }

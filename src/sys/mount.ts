@@ -7,7 +7,11 @@ import { runOk, run } from './exec.js';
  * `type` "overlay" (options lowerdir=top:...:bottom, upperdir=, workdir=, ro) or "bind" (options
  * "bind"/"rbind" and "ro"/"rw"). Paths in options may not contain ',' (nor ':' in lowerdir).
  */
-export interface Mount { type: 'overlay' | 'bind'; source: string; options: string[] }
+export interface Mount {
+  type: 'overlay' | 'bind';
+  source: string;
+  options: string[];
+}
 
 /**
  * Mounts a snapshot's mounts on `target`, in order (today snapshotters return one). A read-only bind
@@ -50,14 +54,16 @@ export async function unmount(target: string): Promise<void> {
 
 export function isMounted(target: string): boolean {
   const t = target.replace(/\/+$/, '');
-  return readFileSync('/proc/self/mounts', 'utf8').split('\n')
+  return readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
     .some((l) => l.split(' ')[1]?.replace(/\\040/g, ' ') === t);
 }
 
 /** Every mount point at or under a directory, deepest first (for teardown). */
 export function mountsUnder(dir: string): string[] {
   const d = dir.replace(/\/+$/, '');
-  return readFileSync('/proc/self/mounts', 'utf8').split('\n')
+  return readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
     .map((l) => l.split(' ')[1]?.replace(/\\040/g, ' '))
     .filter((p): p is string => !!p && (p === d || p.startsWith(d + '/')))
     .sort((a, b) => b.length - a.length);

@@ -17,7 +17,9 @@ function inNetns(netns: string | undefined, argv: string[]): [string, string[]] 
   return netns ? ['nsenter', [`--net=${netns}`, ...argv]] : [argv[0], argv.slice(1)];
 }
 
-function batchText(lines: string[]): string { return lines.join('\n') + '\n'; }
+function batchText(lines: string[]): string {
+  return lines.join('\n') + '\n';
+}
 
 /** Runs `ip -batch -` with the given lines, in the host namespace or inside netns (a file path). */
 export async function ipBatch(lines: string[], netns?: string): Promise<void> {
@@ -39,14 +41,26 @@ export async function ipBatchForce(lines: string[], netns?: string): Promise<voi
  * namespace with route_localnet on (the DNS redirect): one job of a pooled helper shell (shell.ts),
  * no spawn from the daemon. Nothing is left on failure.
  */
-export async function setupNetns(path: string, lines: string[], then: Array<{ netns: string; lines: string[] }>, nftScript?: string): Promise<void> {
+export async function setupNetns(
+  path: string,
+  lines: string[],
+  then: Array<{ netns: string; lines: string[] }>,
+  nftScript?: string,
+): Promise<void> {
   mkdirSync(dirname(path), { recursive: true });
   if (isMounted(path)) await deleteNetns(path);
   closeSync(openSync(path, 'w'));
   const script = [heredoc(`unshare --net=${shq(path)} ip -batch -`, batchText(lines))];
-  for (const t of then) if (t.lines.length) script.push(heredoc(`nsenter --net=${shq(t.netns)} ip -batch -`, batchText(t.lines)));
+  for (const t of then)
+    if (t.lines.length) script.push(heredoc(`nsenter --net=${shq(t.netns)} ip -batch -`, batchText(t.lines)));
   // /proc/sys/net is the opener's namespace's: written from inside
-  if (nftScript) script.push(heredoc(`nsenter --net=${shq(path)} sh -c 'echo 1 > /proc/sys/net/ipv4/conf/all/route_localnet && exec nft -f -'`, nftScript));
+  if (nftScript)
+    script.push(
+      heredoc(
+        `nsenter --net=${shq(path)} sh -c 'echo 1 > /proc/sys/net/ipv4/conf/all/route_localnet && exec nft -f -'`,
+        nftScript,
+      ),
+    );
   try {
     await shellOk(script.join('\n'), `network namespace ${path}`);
   } catch (e) {
@@ -83,7 +97,9 @@ export async function createHub(hub: string, dev: string, hubLines: string[], ho
   }
 }
 
-export function hostLinkExists(name: string): boolean { return existsSync(`/sys/class/net/${name}`); }
+export function hostLinkExists(name: string): boolean {
+  return existsSync(`/sys/class/net/${name}`);
+}
 
 /** Releases a namespace bound to path (it dies with its links once no process holds it). */
 export async function deleteNetns(path: string): Promise<void> {
@@ -91,34 +107,48 @@ export async function deleteNetns(path: string): Promise<void> {
   rmSync(path, { force: true });
 }
 
-export function netnsAlive(path: string): boolean { return isMounted(path); }
+export function netnsAlive(path: string): boolean {
+  return isMounted(path);
+}
 
-export interface HostRoute { dst: string; dev?: string }
+export interface HostRoute {
+  dst: string;
+  dev?: string;
+}
 
 /** The host's IPv4 routes (`ip -j route show table all`), destinations as CIDR ("default" skipped). */
 export async function hostRoutes(): Promise<HostRoute[]> {
   const out = await runOk('ip', ['-j', '-4', 'route', 'show', 'table', 'all']);
   const rows = JSON.parse(out || '[]') as Array<{ dst?: string; dev?: string; type?: string }>;
-  return rows.filter((r) => r.dst && r.dst !== 'default' && (r.type ?? 'unicast') === 'unicast')
+  return rows
+    .filter((r) => r.dst && r.dst !== 'default' && (r.type ?? 'unicast') === 'unicast')
     .map((r) => ({ dst: r.dst!.includes('/') ? r.dst! : `${r.dst}/32`, dev: r.dev }));
 }
 
 /** Names of the host's links with their alias (ifalias), from `ip -j link`. */
 export async function hostLinks(): Promise<Array<{ name: string; alias?: string; kind?: string }>> {
   const out = await runOk('ip', ['-j', '-d', 'link', 'show']);
-  const rows = JSON.parse(out || '[]') as Array<{ ifname: string; ifalias?: string; linkinfo?: { info_kind?: string } }>;
+  const rows = JSON.parse(out || '[]') as Array<{
+    ifname: string;
+    ifalias?: string;
+    linkinfo?: { info_kind?: string };
+  }>;
   return rows.map((r) => ({ name: r.ifname, alias: r.ifalias, kind: r.linkinfo?.info_kind }));
 }
 
 export async function linkExists(name: string, netns?: string): Promise<boolean> {
-  const r = netns ? await run('nsenter', [`--net=${netns}`, 'ip', 'link', 'show', 'dev', name]) : await run('ip', ['link', 'show', 'dev', name]);
+  const r = netns
+    ? await run('nsenter', [`--net=${netns}`, 'ip', 'link', 'show', 'dev', name])
+    : await run('ip', ['link', 'show', 'dev', name]);
   return r.code === 0;
 }
 
 /** Writes a sysctl of the daemon's namespace (/proc/sys/...), ignoring a missing key. */
 export function sysctl(key: string, value: string): void {
   const p = '/proc/sys/' + key.replace(/\./g, '/');
-  try { if (readFileSync(p, 'utf8').trim() !== value) writeFileSync(p, value); } catch (e) {
+  try {
+    if (readFileSync(p, 'utf8').trim() !== value) writeFileSync(p, value);
+  } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
 }
@@ -129,7 +159,14 @@ export function portFree(ip: string, port: number, proto: 'tcp' | 'udp' | 'sctp'
   return new Promise((resolve) => {
     if (proto === 'udp') {
       const s = createSocket('udp4');
-      s.once('error', () => { try { s.close(); } catch { /* closed */ } resolve(false); });
+      s.once('error', () => {
+        try {
+          s.close();
+        } catch {
+          /* closed */
+        }
+        resolve(false);
+      });
       s.bind({ address: host, port, exclusive: true }, () => s.close(() => resolve(true)));
       return;
     }
@@ -142,7 +179,11 @@ export function portFree(ip: string, port: number, proto: 'tcp' | 'udp' | 'sctp'
 /** The host's resolv.conf nameservers, search domains and options. */
 export function hostResolvConf(): { nameservers: string[]; search: string[]; options: string[] } {
   let text = '';
-  try { text = readFileSync('/etc/resolv.conf', 'utf8'); } catch { /* none */ }
+  try {
+    text = readFileSync('/etc/resolv.conf', 'utf8');
+  } catch {
+    /* none */
+  }
   const out = { nameservers: [] as string[], search: [] as string[], options: [] as string[] };
   for (const line of text.split('\n')) {
     const f = line.trim().split(/\s+/);

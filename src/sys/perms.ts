@@ -24,7 +24,9 @@ export const PRIVATE = {
 } as const;
 
 /** dockerd's umask: see the header. Returns the previous one. */
-export function setDaemonUmask(): number { return process.umask(0o022); }
+export function setDaemonUmask(): number {
+  return process.umask(0o022);
+}
 
 /**
  * Sets `path`'s permission bits to `mode` when it exists and differs (an install made by an older
@@ -33,7 +35,9 @@ export function setDaemonUmask(): number { return process.umask(0o022); }
  */
 export function tighten(path: string, mode: number): boolean {
   let cur: number;
-  try { cur = statSync(path).mode & 0o7777; } catch (e) {
+  try {
+    cur = statSync(path).mode & 0o7777;
+  } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw e;
   }
@@ -58,22 +62,36 @@ export function privateFile(path: string, mode: number = PRIVATE.file): string {
 /** A socket's (or file's) mode as octal text and its group's name (numeric when /etc/group lacks it). */
 export function modeAndGroup(path: string): { mode: string; group: string } | null {
   let st;
-  try { st = statSync(path); } catch { return null; }
+  try {
+    st = statSync(path);
+  } catch {
+    return null;
+  }
   return { mode: (st.mode & 0o7777).toString(8).padStart(4, '0'), group: groupName(st.gid) ?? String(st.gid) };
 }
 
 /** The gid of a group of /etc/group, or null. */
 export function groupId(name: string): number | null {
   try {
-    for (const l of readFileSync('/etc/group', 'utf8').split('\n')) { const f = l.split(':'); if (f[0] === name && /^\d+$/.test(f[2] ?? '')) return Number(f[2]); }
-  } catch { /* no /etc/group */ }
+    for (const l of readFileSync('/etc/group', 'utf8').split('\n')) {
+      const f = l.split(':');
+      if (f[0] === name && /^\d+$/.test(f[2] ?? '')) return Number(f[2]);
+    }
+  } catch {
+    /* no /etc/group */
+  }
   return null;
 }
 
 function groupName(gid: number): string | null {
   try {
-    for (const l of readFileSync('/etc/group', 'utf8').split('\n')) { const f = l.split(':'); if (f[2] === String(gid)) return f[0]; }
-  } catch { /* no /etc/group */ }
+    for (const l of readFileSync('/etc/group', 'utf8').split('\n')) {
+      const f = l.split(':');
+      if (f[2] === String(gid)) return f[0];
+    }
+  } catch {
+    /* no /etc/group */
+  }
   return null;
 }
 

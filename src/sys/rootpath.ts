@@ -8,16 +8,26 @@ import { posix } from 'node:path';
  * component only when `followLast`. Missing components are kept as they are (the caller stats).
  */
 export function resolveInRoot(root: string, path: string, followLast = true): string {
-  const todo = posix.normalize('/' + path).split('/').filter(Boolean);
+  const todo = posix
+    .normalize('/' + path)
+    .split('/')
+    .filter(Boolean);
   const done: string[] = [];
   let hops = 0;
   while (todo.length) {
     const part = todo.shift()!;
-    if (part === '..') { done.pop(); continue; }
+    if (part === '..') {
+      done.pop();
+      continue;
+    }
     if (part === '.') continue;
     const host = posix.join(root, ...done, part);
     let isLink = false;
-    try { isLink = lstatSync(host).isSymbolicLink(); } catch { isLink = false; }
+    try {
+      isLink = lstatSync(host).isSymbolicLink();
+    } catch {
+      isLink = false;
+    }
     if (isLink && (todo.length > 0 || followLast)) {
       if (++hops > 40) throw Object.assign(new Error(`too many levels of symbolic links: ${path}`), { code: 'ELOOP' });
       const target = readlinkSync(host);

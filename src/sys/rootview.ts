@@ -27,7 +27,9 @@ export class BaseView implements RootView {
     if (!t) throw new Error(`cannot make ${inner} in ${this.root}: a component is not a directory`);
     return t;
   }
-  existing(inner: string): string | undefined { return resolveInRoot(this.root, inner); }
+  existing(inner: string): string | undefined {
+    return resolveInRoot(this.root, inner);
+  }
   write(inner: string, data: string | Buffer, mode = 0o644): void {
     writeExisting(this.target(inner, 'file'), data, mode);
   }
@@ -46,11 +48,23 @@ export function resolveRel(root: string, inner: string): { rel: string; exists: 
   let missing = false;
   while (todo.length) {
     const comp = todo.shift()!;
-    if (comp === '..') { cur.pop(); continue; }
-    if (missing) { cur.push(comp); continue; }
+    if (comp === '..') {
+      cur.pop();
+      continue;
+    }
+    if (missing) {
+      cur.push(comp);
+      continue;
+    }
     const host = R + '/' + [...cur, comp].join('/');
     let st;
-    try { st = lstatSync(host); } catch { missing = true; cur.push(comp); continue; }
+    try {
+      st = lstatSync(host);
+    } catch {
+      missing = true;
+      cur.push(comp);
+      continue;
+    }
     if (st.isSymbolicLink()) {
       if (++links > 40) throw new Error(`too many levels of symbolic links in ${inner}`);
       const t = readlinkSync(host);
@@ -58,7 +72,8 @@ export function resolveRel(root: string, inner: string): { rel: string; exists: 
       todo = [...t.split('/').filter((s) => s && s !== '.'), ...todo];
       continue;
     }
-    if (todo.length && !st.isDirectory()) throw new Error(`${inner}: ${[...cur, comp].join('/')} is not a directory in the root`);
+    if (todo.length && !st.isDirectory())
+      throw new Error(`${inner}: ${[...cur, comp].join('/')} is not a directory in the root`);
     cur.push(comp);
   }
   return { rel: cur.join('/'), exists: !missing };
@@ -66,7 +81,11 @@ export function resolveRel(root: string, inner: string): { rel: string; exists: 
 
 export class OverlayView implements RootView {
   /** lower: the base root (read only); upper/work: the overlay's dirs; root: where it is mounted. */
-  constructor(readonly lower: string, readonly upper: string, readonly root: string) {}
+  constructor(
+    readonly lower: string,
+    readonly upper: string,
+    readonly root: string,
+  ) {}
 
   /** Creates the parents of `rel` in upper, each with the owner and mode of the base's directory. */
   private parents(rel: string): void {
@@ -74,12 +93,22 @@ export class OverlayView implements RootView {
     for (let i = 1; i < parts.length; i++) {
       const sub = parts.slice(0, i).join('/');
       const u = `${this.upper}/${sub}`;
-      try { lstatSync(u); continue; } catch { /* make it */ }
+      try {
+        lstatSync(u);
+        continue;
+      } catch {
+        /* make it */
+      }
       mkdirSync(u);
       try {
         const st = lstatSync(`${this.lower}/${sub}`);
-        if (st.isDirectory()) { chownSync(u, st.uid, st.gid); chmodSync(u, st.mode & 0o7777); }
-      } catch { chmodSync(u, 0o755); }
+        if (st.isDirectory()) {
+          chownSync(u, st.uid, st.gid);
+          chmodSync(u, st.mode & 0o7777);
+        }
+      } catch {
+        chmodSync(u, 0o755);
+      }
     }
   }
 
@@ -88,8 +117,11 @@ export class OverlayView implements RootView {
     if (!exists) {
       this.parents(rel);
       const u = `${this.upper}/${rel}`;
-      try { lstatSync(u); } catch {
-        if (kind === 'dir') mkdirSync(u, { mode: 0o755 }); else closeSync(openSync(u, 'a', 0o644));
+      try {
+        lstatSync(u);
+      } catch {
+        if (kind === 'dir') mkdirSync(u, { mode: 0o755 });
+        else closeSync(openSync(u, 'a', 0o644));
       }
     }
     return rel ? `${this.root}/${rel}` : this.root;
@@ -98,7 +130,12 @@ export class OverlayView implements RootView {
   existing(inner: string): string | undefined {
     const { rel, exists } = resolveRel(this.lower, inner);
     if (!exists) return undefined;
-    try { lstatSync(`${this.upper}/${rel}`); return `${this.upper}/${rel}`; } catch { return `${this.lower}/${rel}`; }
+    try {
+      lstatSync(`${this.upper}/${rel}`);
+      return `${this.upper}/${rel}`;
+    } catch {
+      return `${this.lower}/${rel}`;
+    }
   }
 
   write(inner: string, data: string | Buffer, mode = 0o644): void {
@@ -106,10 +143,18 @@ export class OverlayView implements RootView {
     if (!rel) throw new Error(`cannot write the root itself`);
     this.parents(rel);
     let keep: { mode: number; uid: number; gid: number } | undefined;
-    try { const st = lstatSync(`${this.lower}/${rel}`); if (st.isFile()) keep = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid }; } catch { /* new */ }
+    try {
+      const st = lstatSync(`${this.lower}/${rel}`);
+      if (st.isFile()) keep = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+    } catch {
+      /* new */
+    }
     const u = `${this.upper}/${rel}`;
     writeFileSync(u, data, { mode: keep?.mode ?? mode });
-    if (keep) { chownSync(u, keep.uid, keep.gid); chmodSync(u, keep.mode); }
+    if (keep) {
+      chownSync(u, keep.uid, keep.gid);
+      chmodSync(u, keep.mode);
+    }
   }
 }
 

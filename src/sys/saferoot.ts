@@ -19,7 +19,12 @@
 import { closeSync, constants as C, lstatSync, mkdirSync, openSync, readlinkSync, type Stats } from 'node:fs';
 
 export class RootPathError extends Error {
-  constructor(message: string, readonly code: 'ENOENT' | 'ENOTDIR' | 'ELOOP' | 'ESYMLINK') { super(message); }
+  constructor(
+    message: string,
+    readonly code: 'ENOENT' | 'ENOTDIR' | 'ELOOP' | 'ESYMLINK',
+  ) {
+    super(message);
+  }
 }
 
 const DIR_FLAGS = C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW;
@@ -32,7 +37,9 @@ export function fdPath(fd: number, name = ''): string {
   return `/proc/${process.pid}/fd/${fd}` + (name ? '/' + name : '');
 }
 
-function errno(e: unknown): string | undefined { return (e as NodeJS.ErrnoException).code; }
+function errno(e: unknown): string | undefined {
+  return (e as NodeJS.ErrnoException).code;
+}
 
 export interface WalkOptions {
   /** Create missing directories (0755, owned by root), as tar does for an entry's parents. */
@@ -43,13 +50,22 @@ export interface WalkOptions {
 
 /** An open directory tree. Every path given to its methods is relative to the root (a leading '/' too). */
 export class SafeRoot {
-  private constructor(readonly fd: number, readonly hostPath: string) {}
+  private constructor(
+    readonly fd: number,
+    readonly hostPath: string,
+  ) {}
 
   static open(hostPath: string): SafeRoot {
     return new SafeRoot(openSync(hostPath, DIR_FLAGS), hostPath);
   }
 
-  close(): void { try { closeSync(this.fd); } catch { /* already closed */ } }
+  close(): void {
+    try {
+      closeSync(this.fd);
+    } catch {
+      /* already closed */
+    }
+  }
 
   /**
    * Opens the directory at `path` (resolved inside the root) and returns its fd (caller closes).
@@ -63,7 +79,10 @@ export class SafeRoot {
       while (todo.length) {
         const part = todo.shift()!;
         const top = stack[stack.length - 1];
-        if (part === '..') { if (stack.length > 1) closeSync(stack.pop()!); continue; }
+        if (part === '..') {
+          if (stack.length > 1) closeSync(stack.pop()!);
+          continue;
+        }
         let fd: number;
         try {
           fd = openSync(fdPath(top, part), DIR_FLAGS);
@@ -71,7 +90,11 @@ export class SafeRoot {
           const code = errno(e);
           if (code === 'ENOENT') {
             if (!opts.create) throw new RootPathError(`no such file or directory: ${path}`, 'ENOENT');
-            try { mkdirSync(fdPath(top, part), 0o755); } catch (e2) { if (errno(e2) !== 'EEXIST') throw e2; }
+            try {
+              mkdirSync(fdPath(top, part), 0o755);
+            } catch (e2) {
+              if (errno(e2) !== 'EEXIST') throw e2;
+            }
             todo.unshift(part);
             if (++hops > MAX_HOPS) throw new RootPathError(`cannot create ${path}`, 'ELOOP');
             continue;
@@ -79,12 +102,25 @@ export class SafeRoot {
           if (code !== 'ELOOP' && code !== 'ENOTDIR') throw e;
           if (++hops > MAX_HOPS) throw new RootPathError(`too many levels of symbolic links: ${path}`, 'ELOOP');
           let st: Stats;
-          try { st = lstatSync(fdPath(top, part)); } catch { todo.unshift(part); continue; } // changed under us: look again
-          if (st.isDirectory()) { todo.unshift(part); continue; }
+          try {
+            st = lstatSync(fdPath(top, part));
+          } catch {
+            todo.unshift(part);
+            continue;
+          } // changed under us: look again
+          if (st.isDirectory()) {
+            todo.unshift(part);
+            continue;
+          }
           if (!st.isSymbolicLink()) throw new RootPathError(`not a directory: ${path}`, 'ENOTDIR');
           if (opts.symlinks === 'refuse') throw new RootPathError(`path goes through a symlink: ${path}`, 'ESYMLINK');
           let target: string;
-          try { target = readlinkSync(fdPath(top, part)); } catch { todo.unshift(part); continue; }
+          try {
+            target = readlinkSync(fdPath(top, part));
+          } catch {
+            todo.unshift(part);
+            continue;
+          }
           if (target.startsWith('/')) while (stack.length > 1) closeSync(stack.pop()!);
           todo.unshift(...target.split('/').filter((p) => p !== '' && p !== '.'));
           continue;
@@ -115,11 +151,23 @@ export class SafeRoot {
       const dir = this.openDir(todo.slice(0, -1).join('/'), opts);
       if (!opts.followLast) return { dir, name };
       let st: Stats | undefined;
-      try { st = lstatSync(fdPath(dir, name)); } catch { st = undefined; }
+      try {
+        st = lstatSync(fdPath(dir, name));
+      } catch {
+        st = undefined;
+      }
       if (!st?.isSymbolicLink()) return { dir, name };
-      if (hops >= MAX_HOPS) { closeSync(dir); throw new RootPathError(`too many levels of symbolic links: ${path}`, 'ELOOP'); }
+      if (hops >= MAX_HOPS) {
+        closeSync(dir);
+        throw new RootPathError(`too many levels of symbolic links: ${path}`, 'ELOOP');
+      }
       let target: string;
-      try { target = readlinkSync(fdPath(dir, name)); } catch { closeSync(dir); continue; }
+      try {
+        target = readlinkSync(fdPath(dir, name));
+      } catch {
+        closeSync(dir);
+        continue;
+      }
       closeSync(dir);
       const parent = todo.slice(0, -1);
       todo = (target.startsWith('/') ? [] : parent).concat(target.split('/').filter((p) => p !== '' && p !== '.'));

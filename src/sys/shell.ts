@@ -8,7 +8,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 
-interface Job { script: string; resolve: (r: { code: number; output: string }) => void; reject: (e: Error) => void }
+interface Job {
+  script: string;
+  resolve: (r: { code: number; output: string }) => void;
+  reject: (e: Error) => void;
+}
 
 class Helper {
   private child: ChildProcess | null = null;
@@ -16,20 +20,31 @@ class Helper {
   private buf = '';
   private current: Job | null = null;
   private readonly queue: Job[] = [];
-  get load(): number { return this.queue.length + (this.current ? 1 : 0); }
+  get load(): number {
+    return this.queue.length + (this.current ? 1 : 0);
+  }
 
-  submit(job: Job): void { this.queue.push(job); this.next(); }
+  submit(job: Job): void {
+    this.queue.push(job);
+    this.next();
+  }
 
   private start(): ChildProcess {
     this.token = `__cocon_done_${randomBytes(8).toString('hex')}`;
     this.buf = '';
-    const c = spawn('sh', ['-s'], { stdio: ['pipe', 'pipe', 'ignore'], env: { PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin`, LC_ALL: 'C' } });
-    c.stdin!.on('error', () => { /* the helper died; the exit handler fails the job */ });
+    const c = spawn('sh', ['-s'], {
+      stdio: ['pipe', 'pipe', 'ignore'],
+      env: { PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin`, LC_ALL: 'C' },
+    });
+    c.stdin!.on('error', () => {
+      /* the helper died; the exit handler fails the job */
+    });
     c.stdout!.setEncoding('utf8');
     c.stdout!.on('data', (d: string) => this.onData(d));
     c.on('exit', () => {
       if (this.child === c) this.child = null;
-      const j = this.current; this.current = null;
+      const j = this.current;
+      this.current = null;
       j?.reject(new Error('the helper shell exited during a job'));
       this.next();
     });
@@ -39,8 +54,12 @@ class Helper {
 
   /** A helper holds the event loop only while it has work (an idle one never keeps the daemon alive). */
   private hold(on: boolean): void {
-    const c = this.child; if (!c) return;
-    for (const h of [c, c.stdout, c.stdin] as unknown as Array<{ ref?: () => void; unref?: () => void } | null>) { if (on) h?.ref?.(); else h?.unref?.(); }
+    const c = this.child;
+    if (!c) return;
+    for (const h of [c, c.stdout, c.stdin] as unknown as Array<{ ref?: () => void; unref?: () => void } | null>) {
+      if (on) h?.ref?.();
+      else h?.unref?.();
+    }
   }
 
   private onData(d: string): void {
@@ -49,7 +68,8 @@ class Helper {
     if (!m || !this.current) return;
     const output = this.buf.slice(0, m.index);
     this.buf = this.buf.slice(m.index + m[0].length);
-    const j = this.current; this.current = null;
+    const j = this.current;
+    this.current = null;
     j.resolve({ code: Number(m[1]), output });
     this.next();
     if (!this.current) this.hold(false);
@@ -81,7 +101,9 @@ export async function shellOk(script: string, what: string): Promise<string> {
 }
 
 /** Quotes one word for POSIX sh: always single-quoted, inner quotes closed and escaped. */
-export function shq(x: string): string { return `'${x.replace(/'/g, `'\\''`)}'`; }
+export function shq(x: string): string {
+  return `'${x.replace(/'/g, `'\\''`)}'`;
+}
 
 /** `cmd ... <<'EOF'` with `text` as its stdin (text never contains the delimiter line). */
 export function heredoc(cmd: string, text: string): string {

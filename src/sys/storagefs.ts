@@ -5,7 +5,17 @@
 // instead (formatted xfs only when it holds no filesystem yet). Later starts re-use the image and
 // grow it when the size asked is larger; a smaller size is refused (xfs cannot shrink).
 // Also: what the data root's filesystem is (statfs), for info, system df and `cocon check`.
-import { existsSync, openSync, closeSync, readFileSync, readdirSync, statSync, statfsSync, mkdirSync, realpathSync } from 'node:fs';
+import {
+  existsSync,
+  openSync,
+  closeSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  statfsSync,
+  mkdirSync,
+  realpathSync,
+} from 'node:fs';
 import { run, runOk } from './exec.js';
 
 export interface DataRootFs {
@@ -26,15 +36,25 @@ export interface DataRootFs {
   ownFilesystem: boolean;
 }
 
-interface MountEntry { source: string; target: string; fsType: string; options: string[] }
+interface MountEntry {
+  source: string;
+  target: string;
+  fsType: string;
+  options: string[];
+}
 
-function unescapeMount(s: string): string { return s.replace(/\\(\d{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))); }
+function unescapeMount(s: string): string {
+  return s.replace(/\\(\d{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
 
 function mounts(): MountEntry[] {
-  return readFileSync('/proc/self/mounts', 'utf8').split('\n').filter(Boolean).map((l) => {
-    const [source, target, fsType, opts] = l.split(' ');
-    return { source: unescapeMount(source), target: unescapeMount(target), fsType, options: (opts ?? '').split(',') };
-  });
+  return readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const [source, target, fsType, opts] = l.split(' ');
+      return { source: unescapeMount(source), target: unescapeMount(target), fsType, options: (opts ?? '').split(',') };
+    });
 }
 
 /** The mount that holds `path` (the longest mount point that is a prefix of it). */
@@ -48,17 +68,24 @@ function mountOf(path: string): MountEntry | undefined {
 }
 
 function mountAt(path: string): MountEntry | undefined {
-  return mounts().filter((m) => m.target === path).pop();
+  return mounts()
+    .filter((m) => m.target === path)
+    .pop();
 }
 
 /** The backing file of a loop device (/sys/block/loopN/loop/backing_file), or null. */
 function loopBacking(dev: string): string | null {
   const m = /^\/dev\/loop(\d+)$/.exec(dev);
   if (!m) return null;
-  try { return readFileSync(`/sys/block/loop${m[1]}/loop/backing_file`, 'utf8').trim(); } catch { return null; }
+  try {
+    return readFileSync(`/sys/block/loop${m[1]}/loop/backing_file`, 'utf8').trim();
+  } catch {
+    return null;
+  }
 }
 
-const hasQuota = (m: MountEntry | undefined) => !!m && m.fsType === 'xfs' && m.options.some((o) => /^(prjquota|pquota|pqnoenforce)$/.test(o));
+const hasQuota = (m: MountEntry | undefined) =>
+  !!m && m.fsType === 'xfs' && m.options.some((o) => /^(prjquota|pquota|pqnoenforce)$/.test(o));
 
 /** What the data root lives on now. */
 export function describeDataRoot(dataRoot: string): DataRootFs {
@@ -69,15 +96,21 @@ export function describeDataRoot(dataRoot: string): DataRootFs {
   const image = own ? loopBacking(own.source) : null;
   return {
     kind: own ? (image ? 'image' : 'device') : 'host',
-    source: m?.source ?? '?', ...(image ? { image: image.replace(/ \(deleted\)$/, '') } : {}),
+    source: m?.source ?? '?',
+    ...(image ? { image: image.replace(/ \(deleted\)$/, '') } : {}),
     fsType: m?.fsType ?? '?',
-    size: st.blocks * st.bsize, used: (st.blocks - st.bfree) * st.bsize, available: st.bavail * st.bsize,
-    projectQuota: hasQuota(m), ownFilesystem: !!own,
+    size: st.blocks * st.bsize,
+    used: (st.blocks - st.bfree) * st.bsize,
+    available: st.bavail * st.bsize,
+    projectQuota: hasQuota(m),
+    ownFilesystem: !!own,
   };
 }
 
 /** The image file kept for a data root: next to it, `<data-root>.img`. */
-export function imagePathFor(dataRoot: string): string { return dataRoot.replace(/\/+$/, '') + '.img'; }
+export function imagePathFor(dataRoot: string): string {
+  return dataRoot.replace(/\/+$/, '') + '.img';
+}
 
 const MIN_XFS = 300 * 1024 * 1024;
 
@@ -120,15 +153,20 @@ export async function mountDataRoot(dataRoot: string, opts: { size?: number; dev
   const current = mountAt(root);
   let source: string;
   if (opts.device) {
-    if (!existsSync(opts.device) || !statSync(opts.device).isBlockDevice()) throw new Error(`--storage-device ${opts.device}: not a block device`);
+    if (!existsSync(opts.device) || !statSync(opts.device).isBlockDevice())
+      throw new Error(`--storage-device ${opts.device}: not a block device`);
     source = realpathSync(opts.device);
     if (current) {
-      if (realpathSync(current.source) !== source) throw new Error(`data root ${root} is already a mount point of ${current.source}, not of ${opts.device}`);
+      if (realpathSync(current.source) !== source)
+        throw new Error(`data root ${root} is already a mount point of ${current.source}, not of ${opts.device}`);
       return describeDataRoot(root);
     }
     const type = await fsTypeOf(source);
     if (!type) {
-      if (!isEmptyDir(root)) throw new Error(`data root ${root} is not empty: move its content away (or onto ${opts.device}) before putting it on its own device`);
+      if (!isEmptyDir(root))
+        throw new Error(
+          `data root ${root} is not empty: move its content away (or onto ${opts.device}) before putting it on its own device`,
+        );
       await mkfsXfs(source);
     }
     if ((type || 'xfs') === 'xfs') await mountQuota(source, root, []);
@@ -140,12 +178,18 @@ export async function mountDataRoot(dataRoot: string, opts: { size?: number; dev
   const image = imagePathFor(root);
   const fresh = !existsSync(image);
   if (current) {
-    if (loopBacking(current.source)?.replace(/ \(deleted\)$/, '') !== image) throw new Error(`data root ${root} is already a mount point of ${current.source}, not of ${image}`);
+    if (loopBacking(current.source)?.replace(/ \(deleted\)$/, '') !== image)
+      throw new Error(`data root ${root} is already a mount point of ${current.source}, not of ${image}`);
   } else if (fresh && !isEmptyDir(root)) {
-    throw new Error(`data root ${root} is not empty: a new storage image would hide its content; move it away first (or start without --storage-size)`);
+    throw new Error(
+      `data root ${root} is not empty: a new storage image would hide its content; move it away first (or start without --storage-size)`,
+    );
   }
   const had = fresh ? 0 : statSync(image).size;
-  if (!fresh && size < had) throw new Error(`--storage-size ${size} is smaller than the existing data root image ${image} (${had} bytes): xfs cannot shrink; give at least ${had} or move the data away`);
+  if (!fresh && size < had)
+    throw new Error(
+      `--storage-size ${size} is smaller than the existing data root image ${image} (${had} bytes): xfs cannot shrink; give at least ${had} or move the data away`,
+    );
   if (fresh) {
     closeSync(openSync(image, 'wx', 0o600));
     try {

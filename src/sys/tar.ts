@@ -8,7 +8,10 @@ import { run } from './exec.js';
 export class TarError extends Error {}
 
 function tarMessage(stderr: string, code: number): string {
-  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l && !/^tar: Exiting with failure status/.test(l) && !/^tar: Removing leading/.test(l));
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !/^tar: Exiting with failure status/.test(l) && !/^tar: Removing leading/.test(l));
   return lines.slice(0, 3).join('; ') || `tar exited with status ${code}`;
 }
 
@@ -17,8 +20,24 @@ function tarMessage(stderr: string, code: number): string {
  * mtimes set to `mtime` (unix seconds), GNU format (no pax atime/ctime records). Same tree -> same bytes.
  */
 export async function createTarDeterministic(srcDir: string, outFile: string, mtime: number): Promise<void> {
-  const r = await run('tar', ['-c', '--sort=name', '--format=gnu', '--numeric-owner', '--owner=0', '--group=0',
-    `--mtime=@${Math.floor(mtime)}`, '-f', outFile, '-C', srcDir, '.'], { env: { ...process.env, LC_ALL: 'C', TZ: 'UTC' } });
+  const r = await run(
+    'tar',
+    [
+      '-c',
+      '--sort=name',
+      '--format=gnu',
+      '--numeric-owner',
+      '--owner=0',
+      '--group=0',
+      `--mtime=@${Math.floor(mtime)}`,
+      '-f',
+      outFile,
+      '-C',
+      srcDir,
+      '.',
+    ],
+    { env: { ...process.env, LC_ALL: 'C', TZ: 'UTC' } },
+  );
   if (r.code !== 0) throw new TarError(tarMessage(r.stderr, r.code));
 }
 
@@ -33,13 +52,17 @@ export function tarDirectoryStream(dir: string, opts: { exclude?: string[] } = {
   args.push('.');
   const child = spawn('tar', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
-  child.stderr!.on('data', (b: Buffer) => { err += b.toString(); });
+  child.stderr!.on('data', (b: Buffer) => {
+    err += b.toString();
+  });
   const out = new PassThrough({ highWaterMark: 1 << 20 });
   child.stdout!.pipe(out, { end: false });
   child.on('close', (code, signal) => {
     if (code === 0) out.end();
     else out.destroy(new TarError(tarMessage(err, code ?? (signal ? 128 : 1))));
   });
-  out.on('close', () => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  out.on('close', () => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
   return out;
 }

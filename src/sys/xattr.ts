@@ -29,7 +29,13 @@ export async function isOpaque(dir: string): Promise<boolean> {
 }
 
 /** Creates a character ('c') or block ('b') device node. */
-export async function mknodDevice(path: string, kind: 'c' | 'b', major: number, minor: number, mode: number): Promise<void> {
+export async function mknodDevice(
+  path: string,
+  kind: 'c' | 'b',
+  major: number,
+  minor: number,
+  mode: number,
+): Promise<void> {
   await runOk('mknod', ['-m', (mode & 0o7777).toString(8), '--', path, kind, String(major), String(minor)]);
 }
 
@@ -65,8 +71,16 @@ function unescapeGetfattr(s: string): string {
   if (!s.includes('\\')) return s;
   const bytes: number[] = [];
   for (let i = 0; i < s.length; i++) {
-    if (s[i] === '\\' && s[i + 1] === '\\') { bytes.push(0x5c); i++; continue; }
-    if (s[i] === '\\' && /^[0-7]{3}$/.test(s.slice(i + 1, i + 4))) { bytes.push(parseInt(s.slice(i + 1, i + 4), 8)); i += 3; continue; }
+    if (s[i] === '\\' && s[i + 1] === '\\') {
+      bytes.push(0x5c);
+      i++;
+      continue;
+    }
+    if (s[i] === '\\' && /^[0-7]{3}$/.test(s.slice(i + 1, i + 4))) {
+      bytes.push(parseInt(s.slice(i + 1, i + 4), 8));
+      i += 3;
+      continue;
+    }
     bytes.push(...Buffer.from(s[i], 'utf8'));
   }
   return Buffer.from(bytes).toString('utf8');

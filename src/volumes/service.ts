@@ -22,7 +22,7 @@ import { parseSize } from './size.js';
 export interface VolumeRecord {
   name: string;
   driver: string;
-  created: string;                 // RFC3339 (seconds), as docker shows it
+  created: string; // RFC3339 (seconds), as docker shows it
   labels: Record<string, string> | null;
   options: Record<string, string> | null;
   anonymous: boolean;
@@ -30,32 +30,50 @@ export interface VolumeRecord {
   copyState: string | null;
 }
 
-export interface VolumeUsage { id: string; running: boolean }
+export interface VolumeUsage {
+  id: string;
+  running: boolean;
+}
 
 export class VolumeService {
   private root: string;
   private usage: (name: string) => VolumeUsage[] = () => [];
   private copying = new Map<string, Promise<void>>();
 
-  constructor(config: DaemonConfig, private readonly db: DB, private readonly events: EventBus) {
+  constructor(
+    config: DaemonConfig,
+    private readonly db: DB,
+    private readonly events: EventBus,
+  ) {
     this.root = join(config.dataRoot, 'volumes');
     privateDir(this.root);
     // An older cocon made <name>/ 0755: tighten them (not their _data, the containers' view).
-    for (const e of readdirSync(this.root, { withFileTypes: true })) if (e.isDirectory()) tighten(join(this.root, e.name), PRIVATE.dir);
+    for (const e of readdirSync(this.root, { withFileTypes: true }))
+      if (e.isDirectory()) tighten(join(this.root, e.name), PRIVATE.dir);
   }
 
-  setUsageCheck(fn: (name: string) => VolumeUsage[]): void { this.usage = fn; }
+  setUsageCheck(fn: (name: string) => VolumeUsage[]): void {
+    this.usage = fn;
+  }
 
-  dir(name: string): string { return join(this.root, name); }
-  mountpoint(name: string): string { return join(this.root, name, '_data'); }
+  dir(name: string): string {
+    return join(this.root, name);
+  }
+  mountpoint(name: string): string {
+    return join(this.root, name, '_data');
+  }
 
   private row(name: string): VolumeRecord | null {
     const r = this.db.prepare('SELECT record FROM volumes WHERE name = ?').get(name) as { record: string } | undefined;
-    return r ? JSON.parse(r.record) as VolumeRecord : null;
+    return r ? (JSON.parse(r.record) as VolumeRecord) : null;
   }
 
   private save(v: VolumeRecord): void {
-    this.db.prepare('INSERT INTO volumes (name, record) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET record = excluded.record').run(v.name, JSON.stringify(v));
+    this.db
+      .prepare(
+        'INSERT INTO volumes (name, record) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET record = excluded.record',
+      )
+      .run(v.name, JSON.stringify(v));
   }
 
   get(name: string): VolumeRecord {
@@ -64,23 +82,44 @@ export class VolumeService {
     return v;
   }
 
-  tryGet(name: string): VolumeRecord | null { return this.row(name); }
+  tryGet(name: string): VolumeRecord | null {
+    return this.row(name);
+  }
 
   all(): VolumeRecord[] {
-    return (this.db.prepare('SELECT record FROM volumes ORDER BY name').all() as Array<{ record: string }>).map((r) => JSON.parse(r.record) as VolumeRecord);
+    return (this.db.prepare('SELECT record FROM volumes ORDER BY name').all() as Array<{ record: string }>).map(
+      (r) => JSON.parse(r.record) as VolumeRecord,
+    );
   }
 
   /** Creates a volume; an existing name with the same driver is returned as it is (docker). */
-  async create(req: { Name?: string; Driver?: string; DriverOpts?: Record<string, string> | null; Labels?: Record<string, string> | null }, anonymous = false): Promise<VolumeRecord> {
+  async create(
+    req: {
+      Name?: string;
+      Driver?: string;
+      DriverOpts?: Record<string, string> | null;
+      Labels?: Record<string, string> | null;
+    },
+    anonymous = false,
+  ): Promise<VolumeRecord> {
     const name = req.Name || randomBytes(32).toString('hex');
     validateVolumeName(name);
     const driver = req.Driver || 'local';
-    if (driver !== 'local') throw new NotFound(`error looking up volume plugin ${driver}: plugin "${driver}" not found`);
+    if (driver !== 'local')
+      throw new NotFound(`error looking up volume plugin ${driver}: plugin "${driver}" not found`);
     const existing = this.row(name);
     if (existing) return existing;
     const opts = req.DriverOpts && Object.keys(req.DriverOpts).length ? { ...req.DriverOpts } : null;
     validateOptions(opts);
-    const v: VolumeRecord = { name, driver, created: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'), labels: req.Labels && Object.keys(req.Labels).length ? req.Labels : null, options: opts, anonymous, copyState: null };
+    const v: VolumeRecord = {
+      name,
+      driver,
+      created: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      labels: req.Labels && Object.keys(req.Labels).length ? req.Labels : null,
+      options: opts,
+      anonymous,
+      copyState: null,
+    };
     const dir = this.dir(name);
     try {
       // <name>/ is private; _data is the volume's "/" as containers see it (0755, as docker makes it).
@@ -134,7 +173,11 @@ export class VolumeService {
     const prev = this.copying.get(name) ?? Promise.resolve();
     const next = prev.catch(() => undefined).then(() => this.copyUpNow(name, src));
     this.copying.set(name, next);
-    void next.finally(() => { if (this.copying.get(name) === next) this.copying.delete(name); }).catch(() => undefined);
+    void next
+      .finally(() => {
+        if (this.copying.get(name) === next) this.copying.delete(name);
+      })
+      .catch(() => undefined);
     return next;
   }
 
@@ -145,21 +188,35 @@ export class VolumeService {
     if (v.copyState === 'copying') {
       for (const f of readdirSync(mp)) rmSync(join(mp, f), { recursive: true, force: true });
     } else if (readdirSync(mp).filter((f) => f !== 'lost+found').length > 0) {
-      v.copyState = 'done'; this.save(v); return;
+      v.copyState = 'done';
+      this.save(v);
+      return;
     }
     let isDir = false;
-    try { isDir = statSync(src).isDirectory(); } catch { isDir = false; }
-    if (isDir) {
-      v.copyState = 'copying'; this.save(v);
-      try { await runOk('cp', ['-a', '--', `${src}/.`, `${mp}/`]); }
-      catch (e) { throw new Internal(`copying image content into volume ${name}: ${(e as Error).message.slice(0, 500)}`); }
+    try {
+      isDir = statSync(src).isDirectory();
+    } catch {
+      isDir = false;
     }
-    v.copyState = 'done'; this.save(v);
+    if (isDir) {
+      v.copyState = 'copying';
+      this.save(v);
+      try {
+        await runOk('cp', ['-a', '--', `${src}/.`, `${mp}/`]);
+      } catch (e) {
+        throw new Internal(`copying image content into volume ${name}: ${(e as Error).message.slice(0, 500)}`);
+      }
+    }
+    v.copyState = 'done';
+    this.save(v);
   }
 
   async remove(name: string, force: boolean): Promise<void> {
     const v = this.row(name);
-    if (!v) { if (force) return; throw new NotFound(`get ${name}: no such volume`); }
+    if (!v) {
+      if (force) return;
+      throw new NotFound(`get ${name}: no such volume`);
+    }
     // As docker: -f only forgives a missing volume; any container that refers to it keeps it.
     const users = this.usage(name);
     if (users.length) throw new Conflict(`remove ${name}: volume is in use - [${users.map((u) => u.id).join(', ')}]`);
@@ -170,19 +227,32 @@ export class VolumeService {
     this.events.publish('volume', 'destroy', name, { driver: v.driver });
   }
 
-  inUse(name: string): boolean { return this.usage(name).length > 0; }
+  inUse(name: string): boolean {
+    return this.usage(name).length > 0;
+  }
 
   inspect(v: VolumeRecord): Record<string, unknown> {
-    return { CreatedAt: v.created, Driver: v.driver, Labels: v.labels, Mountpoint: this.mountpoint(v.name), Name: v.name, Options: v.options, Scope: 'local' };
+    return {
+      CreatedAt: v.created,
+      Driver: v.driver,
+      Labels: v.labels,
+      Mountpoint: this.mountpoint(v.name),
+      Name: v.name,
+      Options: v.options,
+      Scope: 'local',
+    };
   }
 }
 
 function validateOptions(opts: Record<string, string> | null): void {
   if (!opts) return;
-  for (const k of Object.keys(opts)) if (!['type', 'device', 'o', 'size'].includes(k)) throw new InvalidArgument(`invalid option key: "${k}"`);
+  for (const k of Object.keys(opts))
+    if (!['type', 'device', 'o', 'size'].includes(k)) throw new InvalidArgument(`invalid option key: "${k}"`);
   if (opts.size) {
     parseSize(opts.size);
-    if (opts.type || opts.device) throw new InvalidArgument('the size option makes its own ext4 volume: it cannot be combined with type or device');
+    if (opts.type || opts.device)
+      throw new InvalidArgument('the size option makes its own ext4 volume: it cannot be combined with type or device');
   }
-  if ((opts.type && !opts.device) && opts.type !== 'tmpfs') throw new InvalidArgument('missing required option: "device"');
+  if (opts.type && !opts.device && opts.type !== 'tmpfs')
+    throw new InvalidArgument('missing required option: "device"');
 }

@@ -5,7 +5,11 @@ import { ramInBytes } from '../units/go-units.js';
 
 export function parseSize(s: string): number {
   let n: number;
-  try { n = ramInBytes(s.trim()); } catch { throw new InvalidArgument(`invalid size: '${s}'`); }
+  try {
+    n = ramInBytes(s.trim());
+  } catch {
+    throw new InvalidArgument(`invalid size: '${s}'`);
+  }
   if (!(n > 0)) throw new InvalidArgument(`invalid size: '${s}'`);
   return n;
 }

@@ -5,14 +5,24 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { useDaemon, docker, uniq, waitFor } from '../helpers/daemon.js';
 import { makeTar, type TarEntry } from '../integration/registry-helpers.js';
 
 const h = useDaemon({ busybox: true });
-let tmp: string;       // the test's own files (archives, the swap program)
-let hostDir: string;   // a host directory an attacker aims at: must stay empty but for our marker
+let tmp: string; // the test's own files (archives, the swap program)
+let hostDir: string; // a host directory an attacker aims at: must stay empty but for our marker
 const MARK = 'HOST-SECRET-' + Math.random().toString(36).slice(2);
 const ctrs: string[] = [];
 
@@ -55,17 +65,27 @@ test('load: nested symlinks (u -> ../.., u/w -> ../..) cannot write on the host;
   assert.notEqual(r.code, 0, r.stdout);
   assert.match(r.stderr, /invalid archive: no manifest\.json/);
   // the same with a manifest naming files through the links: refused while validating, before any write
-  const withManifest = await tarFile('nested-m.tar', [...entries,
-    { name: 'manifest.json', data: JSON.stringify([{ Config: `${deep}/u/w/etc/passwd`, RepoTags: ['pwn:1'], Layers: [`w/${rel(hostDir)}/secret`] }]) }]);
+  const withManifest = await tarFile('nested-m.tar', [
+    ...entries,
+    {
+      name: 'manifest.json',
+      data: JSON.stringify([
+        { Config: `${deep}/u/w/etc/passwd`, RepoTags: ['pwn:1'], Layers: [`w/${rel(hostDir)}/secret`] },
+      ]),
+    },
+  ]);
   const m = await docker(h.d, ['load', '-i', withManifest], { timeoutMs: 30_000 });
   assert.notEqual(m.code, 0, m.stdout);
   assert.match(m.stderr, /invalid archive: .* (points outside the archive|is missing)/);
   assert.ok(!m.stderr.includes(MARK) && !/root:x:0:0/.test(m.stderr));
   hostDirUntouched();
-  assert.deepEqual(readdirSync(h.d.dataRoot).filter((x) => x.startsWith('tmp-load-')), []);
+  assert.deepEqual(
+    readdirSync(h.d.dataRoot).filter((x) => x.startsWith('tmp-load-')),
+    [],
+  );
 });
 
-test('load: a config through a symlink to the host is refused; manifest [] answers at once; null gets moby\'s error', async () => {
+test("load: a config through a symlink to the host is refused; manifest [] answers at once; null gets moby's error", async () => {
   const link = await tarFile('link.tar', [
     { name: 'cfg.json', type: 'symlink', linkname: `../../../../../../../..${hostDir}/secret` },
     { name: 'manifest.json', data: JSON.stringify([{ Config: 'cfg.json', RepoTags: ['pwn:2'], Layers: [] }]) },
@@ -96,12 +116,40 @@ test('load: a config through a symlink to the host is refused; manifest [] answe
 test('import: ../, symlink-then-file and hard links to host files are refused; absolute names stay inside', async () => {
   const shadowLinks = lstatSync('/etc/shadow').nlink;
   const cases: Array<[string, TarEntry[], RegExp]> = [
-    ['dotdot', [{ name: 'ok', data: 'x' }, { name: `../../../../../../..${hostDir}/PWNED`, data: 'x' }], /'\.\.'/],
-    ['symlink-then-file', [{ name: 'l', type: 'symlink', linkname: hostDir }, { name: 'l/PWNED', data: 'x' }], /through a symlink/],
-    ['relative-symlink-then-file', [{ name: 'l', type: 'symlink', linkname: '../../../../../..' + hostDir }, { name: 'l/PWNED', data: 'x' }], /through a symlink/],
+    [
+      'dotdot',
+      [
+        { name: 'ok', data: 'x' },
+        { name: `../../../../../../..${hostDir}/PWNED`, data: 'x' },
+      ],
+      /'\.\.'/,
+    ],
+    [
+      'symlink-then-file',
+      [
+        { name: 'l', type: 'symlink', linkname: hostDir },
+        { name: 'l/PWNED', data: 'x' },
+      ],
+      /through a symlink/,
+    ],
+    [
+      'relative-symlink-then-file',
+      [
+        { name: 'l', type: 'symlink', linkname: '../../../../../..' + hostDir },
+        { name: 'l/PWNED', data: 'x' },
+      ],
+      /through a symlink/,
+    ],
     ['hardlink-shadow', [{ name: 'h', type: 'link', linkname: '/etc/shadow' }], /missing entry/],
     ['hardlink-dotdot', [{ name: 'h', type: 'link', linkname: `../../../../../..${hostDir}/secret` }], /'\.\.'/],
-    ['hardlink-via-symlink', [{ name: 's', type: 'symlink', linkname: hostDir }, { name: 'h', type: 'link', linkname: 's/secret' }], /through a symlink/],
+    [
+      'hardlink-via-symlink',
+      [
+        { name: 's', type: 'symlink', linkname: hostDir },
+        { name: 'h', type: 'link', linkname: 's/secret' },
+      ],
+      /through a symlink/,
+    ],
   ];
   for (const [name, entries, err] of cases) {
     const f = await tarFile(`import-${name}.tar`, entries);
@@ -113,8 +161,11 @@ test('import: ../, symlink-then-file and hard links to host files are refused; a
     assert.equal(lstatSync('/etc/shadow').nlink, shadowLinks, name);
   }
   // absolute names count from the image root (as docker does): inside the image, never on the host
-  const abs = await tarFile('import-abs.tar', [{ name: `${hostDir}/ABS`, data: 'inside\n' }, { name: 'bin/', type: 'directory' },
-    { name: '/bin/abs-link', type: 'link', linkname: `/${rel(hostDir)}/ABS` }]);
+  const abs = await tarFile('import-abs.tar', [
+    { name: `${hostDir}/ABS`, data: 'inside\n' },
+    { name: 'bin/', type: 'directory' },
+    { name: '/bin/abs-link', type: 'link', linkname: `/${rel(hostDir)}/ABS` },
+  ]);
   const r = await docker(h.d, ['import', abs, 'abs-names']);
   assert.equal(r.code, 0, r.stderr);
   hostDirUntouched();
@@ -139,7 +190,11 @@ async function runCtr(script: string, extra: string[] = []): Promise<string> {
   const r = await docker(h.d, ['run', '-d', '--name', name, ...extra, 'busybox', 'sh', '-c', script]);
   assert.equal(r.code, 0, r.stderr);
   ctrs.push(name);
-  await waitFor('container setup', async () => (await docker(h.d, ['exec', name, 'test', '-e', '/tmp/ready'])).code === 0, 15_000);
+  await waitFor(
+    'container setup',
+    async () => (await docker(h.d, ['exec', name, 'test', '-e', '/tmp/ready'])).code === 0,
+    15_000,
+  );
   return name;
 }
 
@@ -147,7 +202,10 @@ test('cp in: a container-made symlink to / cannot lead a copy onto the host', as
   const c = await runCtr('ln -s / /tmp/hostroot && touch /tmp/ready && exec sleep 1000');
   // the issue's request: one entry through the link, no directory entry
   const tar = await makeTar([{ name: `hostroot/${rel(hostDir)}/PWNED`, data: 'pwned\n' }]);
-  const put = await h.d.api('PUT', `/containers/${c}/archive?path=/tmp`, undefined, { raw: tar, headers: { 'Content-Type': 'application/x-tar' } });
+  const put = await h.d.api('PUT', `/containers/${c}/archive?path=/tmp`, undefined, {
+    raw: tar,
+    headers: { 'Content-Type': 'application/x-tar' },
+  });
   assert.equal(put.status, 200, put.body);
   hostDirUntouched();
   const inside = await docker(h.d, ['exec', c, 'cat', `${hostDir}/PWNED`]);
@@ -161,14 +219,27 @@ test('cp in: a container-made symlink to / cannot lead a copy onto the host', as
   hostDirUntouched();
   assert.equal((await docker(h.d, ['exec', c, 'cat', `${hostDir}/PWNED-cli`])).stdout, 'cli\n');
   // a symlink entry in the tar, then a file through it: resolved inside the container's root
-  const tar2 = await makeTar([{ name: 'up', type: 'symlink', linkname: '../../../../../../..' }, { name: `up/${rel(hostDir)}/PWNED3`, data: 'x' }]);
-  const put2 = await h.d.api('PUT', `/containers/${c}/archive?path=/tmp`, undefined, { raw: tar2, headers: { 'Content-Type': 'application/x-tar' } });
+  const tar2 = await makeTar([
+    { name: 'up', type: 'symlink', linkname: '../../../../../../..' },
+    { name: `up/${rel(hostDir)}/PWNED3`, data: 'x' },
+  ]);
+  const put2 = await h.d.api('PUT', `/containers/${c}/archive?path=/tmp`, undefined, {
+    raw: tar2,
+    headers: { 'Content-Type': 'application/x-tar' },
+  });
   assert.equal(put2.status, 200, put2.body);
   hostDirUntouched();
   assert.equal((await docker(h.d, ['exec', c, 'cat', `${hostDir}/PWNED3`])).stdout, 'x');
   // '..' entries are refused with an answer (400), the rest of the body drained
-  const tar3 = await makeTar([{ name: `../../../../../..${hostDir}/PWNED4`, data: 'x' }, { name: 'big', data: Buffer.alloc(1 << 20) }]);
-  const put3 = await h.d.api('PUT', `/containers/${c}/archive?path=/tmp`, undefined, { raw: tar3, headers: { 'Content-Type': 'application/x-tar' }, timeoutMs: 10_000 });
+  const tar3 = await makeTar([
+    { name: `../../../../../..${hostDir}/PWNED4`, data: 'x' },
+    { name: 'big', data: Buffer.alloc(1 << 20) },
+  ]);
+  const put3 = await h.d.api('PUT', `/containers/${c}/archive?path=/tmp`, undefined, {
+    raw: tar3,
+    headers: { 'Content-Type': 'application/x-tar' },
+    timeoutMs: 10_000,
+  });
   assert.equal(put3.status, 400, put3.body);
   assert.match(put3.json.message, /'\.\.'/);
   hostDirUntouched();
@@ -176,13 +247,24 @@ test('cp in: a container-made symlink to / cannot lead a copy onto the host', as
 
 test('cp out: a container-made symlink to / never returns host content', async () => {
   const c = await runCtr('ln -s / /tmp/hostroot && touch /tmp/ready && exec sleep 1000');
-  for (const p of [`/tmp/hostroot${hostDir}/secret`, `/tmp/hostroot${hostDir}/`, '/tmp/hostroot/etc/shadow', `/tmp/hostroot/../../..${hostDir}/secret`]) {
+  for (const p of [
+    `/tmp/hostroot${hostDir}/secret`,
+    `/tmp/hostroot${hostDir}/`,
+    '/tmp/hostroot/etc/shadow',
+    `/tmp/hostroot/../../..${hostDir}/secret`,
+  ]) {
     const r = await docker(h.d, ['cp', `${c}:${p}`, '-']);
     assert.ok(!r.stdout.includes(MARK), p);
     assert.notEqual(r.code, 0, `${p}: the path does not exist inside the container`);
   }
   // a plain cp out of a directory still works: names, contents, symlinks
-  await docker(h.d, ['exec', c, 'sh', '-c', 'mkdir -p /tmp/tree/sub && echo hello > /tmp/tree/sub/f && ln -s sub/f /tmp/tree/l']);
+  await docker(h.d, [
+    'exec',
+    c,
+    'sh',
+    '-c',
+    'mkdir -p /tmp/tree/sub && echo hello > /tmp/tree/sub/f && ln -s sub/f /tmp/tree/l',
+  ]);
   const out = join(tmp, 'tree-out');
   mkdirSync(out);
   const r = await docker(h.d, ['cp', `${c}:/tmp/tree`, out]);
@@ -197,12 +279,20 @@ test('cp through a volume or bind: a container-made symlink to / in it stays ins
   const vol = uniq('escvol');
   const bindDir = mkdtempSync('/tmp/cocon-bind-');
   try {
-    const c = await runCtr(`ln -s / /vol1/esc && ln -s ../../../../../../.. /vol1/up && ln -s / /bnd/esc && mkdir -p ${hostDir} && touch /tmp/ready && exec sleep 1000`,
-      ['-v', `${vol}:/vol1`, '-v', `${bindDir}:/bnd`]);
+    const c = await runCtr(
+      `ln -s / /vol1/esc && ln -s ../../../../../../.. /vol1/up && ln -s / /bnd/esc && mkdir -p ${hostDir} && touch /tmp/ready && exec sleep 1000`,
+      ['-v', `${vol}:/vol1`, '-v', `${bindDir}:/bnd`],
+    );
     const mp = (await docker(h.d, ['volume', 'inspect', '-f', '{{.Mountpoint}}', vol])).stdout.trim();
     assert.ok(mp && existsSync(mp), mp);
     const attack = async (when: string) => {
-      for (const p of [`/vol1/esc${hostDir}/secret`, `/vol1/up${hostDir}/secret`, `/bnd/esc${hostDir}/secret`, '/vol1/esc/etc/shadow', `/vol1/esc/../../..${hostDir}/secret`]) {
+      for (const p of [
+        `/vol1/esc${hostDir}/secret`,
+        `/vol1/up${hostDir}/secret`,
+        `/bnd/esc${hostDir}/secret`,
+        '/vol1/esc/etc/shadow',
+        `/vol1/esc/../../..${hostDir}/secret`,
+      ]) {
         const r = await docker(h.d, ['cp', `${c}:${p}`, '-']);
         assert.ok(!r.stdout.includes(MARK) && !/root:[^:]*:0:/.test(r.stdout), `${when} ${p}`);
         assert.notEqual(r.code, 0, `${when} ${p}: not in the volume`);
@@ -210,7 +300,10 @@ test('cp through a volume or bind: a container-made symlink to / in it stays ins
       // in: a tar entry through the link, and the docker CLI into a directory through it
       const tar = await makeTar([{ name: `esc/${rel(hostDir)}/PWNED-${when}`, data: 'pwned\n' }]);
       for (const dest of ['/vol1', '/bnd']) {
-        const put = await h.d.api('PUT', `/containers/${c}/archive?path=${dest}`, undefined, { raw: tar, headers: { 'Content-Type': 'application/x-tar' } });
+        const put = await h.d.api('PUT', `/containers/${c}/archive?path=${dest}`, undefined, {
+          raw: tar,
+          headers: { 'Content-Type': 'application/x-tar' },
+        });
         assert.equal(put.status, 200, `${when} ${dest}: ${put.body}`);
       }
       const src = join(tmp, `cli-${when}`);
@@ -259,18 +352,29 @@ function swapBinary(): string {
 /** A container that swaps /tmp/a (a real directory holding hostDir's path) and /tmp/b (-> /) forever. */
 async function racer(): Promise<string> {
   const bin = swapBinary();
-  const c = await runCtr(`mkdir -p /tmp/a${hostDir} && echo container > /tmp/a${hostDir}/secret && ln -s / /tmp/b && touch /tmp/ready && exec /swap/swap /tmp/a /tmp/b`, ['-v', `${bin}:/swap:ro`]);
-  await waitFor('the swap loop', async () => (await docker(h.d, ['exec', c, 'readlink', '/tmp/a'])).stdout.trim() === '/', 10_000, 20);
+  const c = await runCtr(
+    `mkdir -p /tmp/a${hostDir} && echo container > /tmp/a${hostDir}/secret && ln -s / /tmp/b && touch /tmp/ready && exec /swap/swap /tmp/a /tmp/b`,
+    ['-v', `${bin}:/swap:ro`],
+  );
+  await waitFor(
+    'the swap loop',
+    async () => (await docker(h.d, ['exec', c, 'readlink', '/tmp/a'])).stdout.trim() === '/',
+    10_000,
+    20,
+  );
   return c;
 }
 
 const RACE_MS = 40_000;
 
-test('cp in with a racing container (renameat2 RENAME_EXCHANGE): nothing lands on the host', { timeout: 120_000 }, async () => {
+test('cp in with a racing container (renameat2 RENAME_EXCHANGE): nothing lands on the host', {
+  timeout: 120_000,
+}, async () => {
   const c = await racer();
   const src = join(tmp, 'race-in');
   writeFileSync(src, 'race\n');
-  let tries = 0, ok = 0;
+  let tries = 0,
+    ok = 0;
   const end = Date.now() + RACE_MS;
   while (Date.now() < end && tries < 400) {
     tries++;
@@ -279,12 +383,19 @@ test('cp in with a racing container (renameat2 RENAME_EXCHANGE): nothing lands o
     hostDirUntouched();
   }
   // the API directly, many more tries in the same kind of window
-  const tar = await makeTar([{ name: 'PWNED', data: 'x' }, { name: 'd/', type: 'directory' }, { name: 'd/PWNED', data: 'x' }]);
+  const tar = await makeTar([
+    { name: 'PWNED', data: 'x' },
+    { name: 'd/', type: 'directory' },
+    { name: 'd/PWNED', data: 'x' },
+  ]);
   const end2 = Date.now() + RACE_MS / 2;
   let apiTries = 0;
   while (Date.now() < end2 && apiTries < 2000) {
     apiTries++;
-    await h.d.api('PUT', `/containers/${c}/archive?path=/tmp/a${hostDir}`, undefined, { raw: tar, headers: { 'Content-Type': 'application/x-tar' } });
+    await h.d.api('PUT', `/containers/${c}/archive?path=/tmp/a${hostDir}`, undefined, {
+      raw: tar,
+      headers: { 'Content-Type': 'application/x-tar' },
+    });
   }
   hostDirUntouched();
   process.stderr.write(`cp in race: ${tries} docker cp (${ok} succeeded), ${apiTries} PUT\n`);
@@ -292,15 +403,20 @@ test('cp in with a racing container (renameat2 RENAME_EXCHANGE): nothing lands o
   assert.ok(ok > 0, 'no copy succeeded: the test did not exercise the copy');
 });
 
-test('cp out with a racing container (renameat2 RENAME_EXCHANGE): host content never comes back', { timeout: 120_000 }, async () => {
+test('cp out with a racing container (renameat2 RENAME_EXCHANGE): host content never comes back', {
+  timeout: 120_000,
+}, async () => {
   const c = await racer();
-  let tries = 0, gotContainer = 0, missing = 0;
+  let tries = 0,
+    gotContainer = 0,
+    missing = 0;
   const end = Date.now() + RACE_MS;
   while (Date.now() < end && tries < 400) {
     tries++;
     const r = await docker(h.d, ['cp', `${c}:/tmp/a${hostDir}/secret`, '-']);
     assert.ok(!r.stdout.includes(MARK), `try ${tries}: host content came back`);
-    if (r.code === 0 && r.stdout.includes('container\n')) gotContainer++; else missing++;
+    if (r.code === 0 && r.stdout.includes('container\n')) gotContainer++;
+    else missing++;
   }
   let apiTries = 0;
   const end2 = Date.now() + RACE_MS / 2;
@@ -309,7 +425,9 @@ test('cp out with a racing container (renameat2 RENAME_EXCHANGE): host content n
     const r = await h.d.api('GET', `/containers/${c}/archive?path=/tmp/a${hostDir}`);
     assert.ok(!r.raw.includes(MARK), `API try ${apiTries}: host content came back`);
   }
-  process.stderr.write(`cp out race: ${tries} docker cp (${gotContainer} read the container's file, ${missing} found the link), ${apiTries} GET\n`);
+  process.stderr.write(
+    `cp out race: ${tries} docker cp (${gotContainer} read the container's file, ${missing} found the link), ${apiTries} GET\n`,
+  );
   assert.ok(tries >= 50, `only ${tries} tries`); // 400 on an idle 2-core machine, fewer under load
   assert.ok(gotContainer > 0 && missing > 0, 'the swap loop was not racing the copies');
   hostDirUntouched();

@@ -11,7 +11,10 @@ const h = useDaemon({ busybox: true });
 clientSuite(h, {
   name: 'cocon',
   run: cli,
-  argv: (d, args) => ({ argv: [process.execPath, '--', CLI_MAIN, '-H', d.host, ...args], env: { DOCKER_HOST: d.host, COCON_HOST: d.host } }),
+  argv: (d, args) => ({
+    argv: [process.execPath, '--', CLI_MAIN, '-H', d.host, ...args],
+    env: { DOCKER_HOST: d.host, COCON_HOST: d.host },
+  }),
 });
 
 test('cocon: bin/cocon (the launcher) runs the CLI with nothing to install or build', async () => {
@@ -22,7 +25,16 @@ test('cocon: bin/cocon (the launcher) runs the CLI with nothing to install or bu
   assert.doesNotMatch(r.stderr, /installing|building/, 'the launcher installed or built although nothing was missing');
   assert.ok(Date.now() - t0 < 10_000, 'launcher too slow');
   // node itself must not take cocon's --env-file (Node 20 scans the whole argv for it)
-  const e = await run(join(REPO, 'bin/cocon'), ['-H', h.d.host, 'run', '--rm', '--env-file', '/nonexistent/e.env', 'busybox', 'true']);
+  const e = await run(join(REPO, 'bin/cocon'), [
+    '-H',
+    h.d.host,
+    'run',
+    '--rm',
+    '--env-file',
+    '/nonexistent/e.env',
+    'busybox',
+    'true',
+  ]);
   assert.equal(e.code, 125, e.stderr);
   assert.match(e.stderr, /\/nonexistent\/e\.env/);
 });
@@ -43,16 +55,29 @@ test('cocon: first use of busybox bootstraps busybox:latest from the host; image
     const insp = await cli(d, ['image', 'inspect', '-f', '{{json .Config.Cmd}} {{json .Config.Env}}', 'busybox']);
     assert.equal(insp.code, 0, insp.stderr);
     assert.match(insp.stdout, /^\["sh"\] \[.*PATH=/);
-  } finally { await d.stop(); }
+  } finally {
+    await d.stop();
+  }
 });
 
 test('cocon: ps -n/-l and --format with Go-template fields', async () => {
-  const a = `fmt-${process.pid}-a`; const b = `fmt-${process.pid}-b`;
-  for (const n of [a, b]) assert.equal((await cli(h.d, ['create', '--name', n, '-l', 'k=v', 'busybox', 'true'])).code, 0);
+  const a = `fmt-${process.pid}-a`;
+  const b = `fmt-${process.pid}-b`;
+  for (const n of [a, b])
+    assert.equal((await cli(h.d, ['create', '--name', n, '-l', 'k=v', 'busybox', 'true'])).code, 0);
   const l = await cli(h.d, ['ps', '-l', '--format', '{{.Names}}']);
   assert.equal(l.stdout, `${b}\n`);
-  const n2 = await cli(h.d, ['ps', '-n', '2', '--format', '{{.Names}}|{{.Image}}|{{.Command}}|{{.Status}}|{{.Label "k"}}']);
-  assert.deepEqual(n2.stdout.split('\n').filter(Boolean), [`${b}|busybox|"true"|Created|v`, `${a}|busybox|"true"|Created|v`]);
+  const n2 = await cli(h.d, [
+    'ps',
+    '-n',
+    '2',
+    '--format',
+    '{{.Names}}|{{.Image}}|{{.Command}}|{{.Status}}|{{.Label "k"}}',
+  ]);
+  assert.deepEqual(n2.stdout.split('\n').filter(Boolean), [
+    `${b}|busybox|"true"|Created|v`,
+    `${a}|busybox|"true"|Created|v`,
+  ]);
   const tbl = await cli(h.d, ['ps', '-a', '--filter', 'label=k=v', '--format', 'table {{.ID}}\t{{.Names}}']);
   assert.match(tbl.stdout.split('\n')[0], /^CONTAINER ID\s+NAMES$/);
   assert.equal(tbl.stdout.split('\n').filter(Boolean).length, 3);

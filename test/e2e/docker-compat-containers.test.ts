@@ -7,7 +7,18 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { useDaemon, docker, run, uniq, waitFor, demux, DOCKER_BIN, REPO, type Json, type RunResult } from '../helpers/daemon.js';
+import {
+  useDaemon,
+  docker,
+  run,
+  uniq,
+  waitFor,
+  demux,
+  DOCKER_BIN,
+  REPO,
+  type Json,
+  type RunResult,
+} from '../helpers/daemon.js';
 import { startPty } from '../helpers/pty.js';
 
 const h = useDaemon({ busybox: true });
@@ -28,7 +39,10 @@ async function py(script: string, args: string[], config?: Record<string, unknow
   const cfg = join(tmp, `cfg-${uniq('c')}`);
   mkdirSync(cfg);
   if (config) writeFileSync(join(cfg, 'config.json'), JSON.stringify(config));
-  const r = await run(PYTHON, [join(CLIENTS, script), ...args], { env: { DOCKER_HOST: h.d.host, DOCKER_CONFIG: cfg }, timeoutMs: 180_000 });
+  const r = await run(PYTHON, [join(CLIENTS, script), ...args], {
+    env: { DOCKER_HOST: h.d.host, DOCKER_CONFIG: cfg },
+    timeoutMs: 180_000,
+  });
   assert.equal(r.code, 0, `${script}: exit ${r.code}\n${r.stdout}\n${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }
@@ -42,7 +56,8 @@ async function ok(args: string[]): Promise<RunResult> {
 const b64 = (s: string) => Buffer.from(s, 'base64').toString('utf8');
 
 test('docker-py exec_run: a tty exec over plain HTTP goes through a pty (hello\\r\\n), streamed or not; 126 for a non-executable file, 127 for a missing one', async () => {
-  const name = uniq('pyexec'); names.push(name);
+  const name = uniq('pyexec');
+  names.push(name);
   const o = await py('exec_tty.py', [name]);
   assert.deepEqual({ code: o.tty.code, out: b64(o.tty.output) }, { code: 0, out: 'hello\r\n' });
   assert.deepEqual({ code: o.notty.code, out: b64(o.notty.output) }, { code: 0, out: 'hello\n' });
@@ -54,11 +69,17 @@ test('docker-py exec_run: a tty exec over plain HTTP goes through a pty (hello\\
   assert.equal(o.not_found.code, 127, b64(o.not_found.output));
 });
 
-test('exec start: the pty follows the exec\'s Tty; the start request\'s Tty only picks raw or framed output (as dockerd)', async () => {
-  const name = uniq('exectty'); names.push(name);
+test("exec start: the pty follows the exec's Tty; the start request's Tty only picks raw or framed output (as dockerd)", async () => {
+  const name = uniq('exectty');
+  names.push(name);
   await ok(['run', '-d', '--name', name, 'busybox', 'sleep', '600']);
   const start = async (body: Record<string, unknown>) => {
-    const c = await h.d.api('POST', `/v1.41/containers/${name}/exec`, { Cmd: ['echo', 'hi'], Tty: true, AttachStdout: true, AttachStderr: true });
+    const c = await h.d.api('POST', `/v1.41/containers/${name}/exec`, {
+      Cmd: ['echo', 'hi'],
+      Tty: true,
+      AttachStdout: true,
+      AttachStderr: true,
+    });
     assert.equal(c.status, 201, c.body);
     return h.d.api('POST', `/v1.41/exec/${c.json.Id}/start`, body);
   };
@@ -72,7 +93,9 @@ test('exec start: the pty follows the exec\'s Tty; the start request\'s Tty only
   assert.match(bad.json.message, /Invalid escape keys \(ctrl-\) provided/);
 });
 
-test('docker-py attach_socket(stdin, stream): commands run (attached before and after start), tty echoes 1000 bytes, non-tty carries 5000, detach keys', { timeout: 240_000 }, async () => {
+test('docker-py attach_socket(stdin, stream): commands run (attached before and after start), tty echoes 1000 bytes, non-tty carries 5000, detach keys', {
+  timeout: 240_000,
+}, async () => {
   const prefix = uniq('pyatt');
   const o = await py('attach.py', [prefix]);
   for (const k of ['after', 'before', 'logs', 'tty', 'notty', 'dd', 'da', 'dn']) names.push(`${prefix}-${k}`);
@@ -91,24 +114,34 @@ test('docker-py attach_socket(stdin, stream): commands run (attached before and 
   for (const k of ['dc', 'dcd']) names.push(`${prefix}c-${k}`);
   assert.equal(c.config_keys, 'ctrl-a,ctrl-b');
   assert.deepEqual(c.detach_config, { closed: true, running: true });
-  assert.deepEqual(c.default_keys_ignored, { closed: false, running: true }, 'ctrl-p ctrl-q is plain input when other keys are set');
+  assert.deepEqual(
+    c.default_keys_ignored,
+    { closed: false, running: true },
+    'ctrl-p ctrl-q is plain input when other keys are set',
+  );
   // bad keys: 400 before the stream starts
-  const k = uniq('keys'); names.push(k);
+  const k = uniq('keys');
+  names.push(k);
   await ok(['run', '-dit', '--name', k, 'busybox', 'sh']);
   const bad = await h.d.api('POST', `/v1.41/containers/${k}/attach?stream=1&stdin=1&detachKeys=ctrl-`);
   assert.equal(bad.status, 400);
   assert.match(bad.json.message, /Invalid detach keys \(ctrl-\) provided/);
 });
 
-test('docker attach: detach with ctrl-p ctrl-q, --detach-keys and config.json detachKeys; the container keeps running', { timeout: 120_000 }, async () => {
-  const name = uniq('att'); names.push(name);
+test('docker attach: detach with ctrl-p ctrl-q, --detach-keys and config.json detachKeys; the container keeps running', {
+  timeout: 120_000,
+}, async () => {
+  const name = uniq('att');
+  names.push(name);
   await ok(['run', '-dit', '--name', name, 'busybox', 'sh']);
   const cfgDir = join(h.d.root, 'docker-config');
   const attach = async (extra: string[], keys: string[], config?: Record<string, unknown>) => {
     const dir = join(tmp, uniq('attcfg'));
     mkdirSync(dir);
     writeFileSync(join(dir, 'config.json'), JSON.stringify(config ?? {}));
-    const p = await startPty([DOCKER_BIN, 'attach', ...extra, name], { env: { DOCKER_HOST: h.d.host, DOCKER_CONFIG: config ? dir : cfgDir } });
+    const p = await startPty([DOCKER_BIN, 'attach', ...extra, name], {
+      env: { DOCKER_HOST: h.d.host, DOCKER_CONFIG: config ? dir : cfgDir },
+    });
     try {
       await p.type('echo at$((6*7))tached\n');
       await p.waitFor(/at42tached/);
@@ -117,7 +150,9 @@ test('docker attach: detach with ctrl-p ctrl-q, --detach-keys and config.json de
       const code = await p.exitCode();
       assert.equal(code, 1, await p.screen());
       assert.match(await p.screen(), /read escape sequence/);
-    } finally { await p.close(); }
+    } finally {
+      await p.close();
+    }
     assert.equal((await ok(['inspect', '-f', '{{.State.Running}}', name])).stdout.trim(), 'true');
   };
   await attach([], ['C-p', 'C-q']);
@@ -126,11 +161,14 @@ test('docker attach: detach with ctrl-p ctrl-q, --detach-keys and config.json de
 });
 
 test('docker-py put_archive/get_archive in a named volume at /vol1, by name and id, running and stopped', async () => {
-  const name = uniq('pyarch'); names.push(name);
-  const vol = uniq('pyvol'); vols.push(vol);
+  const name = uniq('pyarch');
+  names.push(name);
+  const vol = uniq('pyvol');
+  vols.push(vol);
   const o = await py('archive.py', [name, vol]);
   assert.equal(o.put_running, true);
-  for (const k of ['get_running_by_name', 'get_running_by_id']) assert.deepEqual(o[k], { name: 'data.txt', data: 'hello volume\n', stat_name: 'data.txt', stat_size: 13 }, k);
+  for (const k of ['get_running_by_name', 'get_running_by_id'])
+    assert.deepEqual(o[k], { name: 'data.txt', data: 'hello volume\n', stat_name: 'data.txt', stat_size: 13 }, k);
   assert.equal(o.seen_inside, 'hello volume\n');
   assert.equal(o.put_stopped, true);
   assert.equal(o.get_stopped.data, 'written while stopped\n');
@@ -141,13 +179,33 @@ test('docker-py put_archive/get_archive in a named volume at /vol1, by name and 
 });
 
 test('docker cp in and out of a volume and a bind mount, by name, running and stopped; a read-only mount refuses cp in', async () => {
-  const name = uniq('cpvol'); names.push(name);
-  const vol = uniq('cpv'); vols.push(vol);
+  const name = uniq('cpvol');
+  names.push(name);
+  const vol = uniq('cpv');
+  vols.push(vol);
   const bind = mkdtempSync(join(tmp, 'bind-'));
   const ro = mkdtempSync(join(tmp, 'ro-'));
   writeFileSync(join(bind, 'b.txt'), 'from the host\n');
-  await ok(['run', '-d', '--name', name, '-v', `${vol}:/vol1`, '-v', `${bind}:/bnd`, '-v', `${ro}:/ro:ro`, 'busybox', 'sh', '-c', 'echo in-volume > /vol1/data.txt; exec sleep 600']);
-  await waitFor('the volume file', async () => (await docker(h.d, ['exec', name, 'cat', '/vol1/data.txt'])).stdout === 'in-volume\n');
+  await ok([
+    'run',
+    '-d',
+    '--name',
+    name,
+    '-v',
+    `${vol}:/vol1`,
+    '-v',
+    `${bind}:/bnd`,
+    '-v',
+    `${ro}:/ro:ro`,
+    'busybox',
+    'sh',
+    '-c',
+    'echo in-volume > /vol1/data.txt; exec sleep 600',
+  ]);
+  await waitFor(
+    'the volume file',
+    async () => (await docker(h.d, ['exec', name, 'cat', '/vol1/data.txt'])).stdout === 'in-volume\n',
+  );
   const src = join(tmp, 'up.txt');
   for (const when of ['running', 'stopped']) {
     const out = mkdtempSync(join(tmp, `out-${when}-`));
@@ -173,32 +231,54 @@ test('docker cp in and out of a volume and a bind mount, by name, running and st
   assert.equal(readFileSync(join(mp, 'up-stopped.txt'), 'utf8'), 'up stopped\n');
 });
 
-test('docker diff: the engine\'s /etc files are bound, not written into the container\'s layer', async () => {
-  const a = uniq('diff'); names.push(a);
-  await ok(['run', '--name', a, 'busybox', 'sh', '-c', 'echo x > /x; cat /etc/hosts /etc/hostname /etc/resolv.conf > /dev/null']);
+test("docker diff: the engine's /etc files are bound, not written into the container's layer", async () => {
+  const a = uniq('diff');
+  names.push(a);
+  await ok([
+    'run',
+    '--name',
+    a,
+    'busybox',
+    'sh',
+    '-c',
+    'echo x > /x; cat /etc/hosts /etc/hostname /etc/resolv.conf > /dev/null',
+  ]);
   assert.deepEqual((await ok(['diff', a])).stdout.trim().split('\n'), ['A /x']);
   const ch = await h.d.api('GET', `/v1.41/containers/${a}/changes`);
   assert.deepEqual(ch.json, [{ Path: '/x', Kind: 1 }]);
   // a change of the container's own in /etc is still seen
-  const b = uniq('diff'); names.push(b);
+  const b = uniq('diff');
+  names.push(b);
   await ok(['run', '--name', b, 'busybox', 'sh', '-c', 'echo y > /etc/mine']);
   assert.deepEqual((await ok(['diff', b])).stdout.trim().split('\n'), ['C /etc', 'A /etc/mine']);
   // and the files are the engine's inside the container
-  const c = uniq('diff'); names.push(c);
+  const c = uniq('diff');
+  names.push(c);
   const r = await ok(['run', '--name', c, '--hostname', 'h13', 'busybox', 'cat', '/etc/hostname']);
   assert.equal(r.stdout, 'h13\n');
 });
 
 test('docker rm --link PARENT/ALIAS removes a legacy link; unknown links 404, the default name 409', async () => {
-  const db = uniq('db'); const web = uniq('web'); names.push(db, web);
+  const db = uniq('db');
+  const web = uniq('web');
+  names.push(db, web);
   await ok(['run', '-d', '--name', db, 'busybox', 'sleep', '600']);
   await ok(['run', '-d', '--name', web, '--link', `${db}:dbalias`, 'busybox', 'sleep', '600']);
   assert.match((await ok(['inspect', '-f', '{{json .HostConfig.Links}}', web])).stdout, /dbalias/);
   const r = await ok(['rm', '--link', `${web}/dbalias`]);
   assert.equal(r.stdout.trim(), `${web}/dbalias`);
-  const i = await ok(['inspect', '-f', '{{json .HostConfig.Links}} {{json .NetworkSettings.Networks.bridge.Links}}', web]);
+  const i = await ok([
+    'inspect',
+    '-f',
+    '{{json .HostConfig.Links}} {{json .NetworkSettings.Networks.bridge.Links}}',
+    web,
+  ]);
   assert.equal(i.stdout.trim(), 'null null');
-  assert.equal((await ok(['inspect', '-f', '{{.State.Running}}', db])).stdout.trim(), 'true', 'the linked container stays');
+  assert.equal(
+    (await ok(['inspect', '-f', '{{.State.Running}}', db])).stdout.trim(),
+    'true',
+    'the linked container stays',
+  );
   const again = await docker(h.d, ['rm', '--link', `${web}/dbalias`]);
   assert.notEqual(again.code, 0);
   assert.match(again.stderr, new RegExp(`No such container: ${web}/dbalias`));
@@ -208,29 +288,50 @@ test('docker rm --link PARENT/ALIAS removes a legacy link; unknown links 404, th
 });
 
 test('create: Env "Foo" (no =) kept in Config.Env as docker keeps it and unset in the process; MacAddress on the container\'s interface', async () => {
-  const e = uniq('env'); names.push(e);
-  const c = await h.d.api('POST', `/v1.41/containers/create?name=${e}`, { Image: 'busybox', Cmd: ['env'], Env: ['Foo', 'Other=one', 'Blank='] });
+  const e = uniq('env');
+  names.push(e);
+  const c = await h.d.api('POST', `/v1.41/containers/create?name=${e}`, {
+    Image: 'busybox',
+    Cmd: ['env'],
+    Env: ['Foo', 'Other=one', 'Blank='],
+  });
   assert.equal(c.status, 201, c.body);
   const env = (await h.d.api('GET', `/v1.41/containers/${e}/json`)).json.Config.Env as string[];
-  assert.deepEqual(env.filter((x) => !x.startsWith('PATH=')), ['Foo', 'Other=one', 'Blank=']);
+  assert.deepEqual(
+    env.filter((x) => !x.startsWith('PATH=')),
+    ['Foo', 'Other=one', 'Blank='],
+  );
   await ok(['start', e]);
   await ok(['wait', e]);
   const out = (await ok(['logs', e])).stdout.split('\n');
   assert.ok(out.includes('Other=one') && out.includes('Blank='), out.join('|'));
   assert.ok(!out.some((l) => l === 'Foo' || l.startsWith('Foo=')), out.join('|'));
 
-  const m = uniq('mac'); names.push(m);
-  const mc = await h.d.api('POST', `/v1.41/containers/create?name=${m}`, { Image: 'busybox', Cmd: ['sleep', '600'], MacAddress: '92:d0:c6:0a:29:33' });
+  const m = uniq('mac');
+  names.push(m);
+  const mc = await h.d.api('POST', `/v1.41/containers/create?name=${m}`, {
+    Image: 'busybox',
+    Cmd: ['sleep', '600'],
+    MacAddress: '92:d0:c6:0a:29:33',
+  });
   assert.equal(mc.status, 201, mc.body);
   await ok(['start', m]);
   assert.match((await ok(['exec', m, 'ip', 'link', 'show', 'eth0'])).stdout, /link\/ether 92:d0:c6:0a:29:33 /);
-  assert.equal((await ok(['inspect', '-f', '{{.NetworkSettings.MacAddress}} {{.Config.MacAddress}}', m])).stdout.trim(), '92:d0:c6:0a:29:33 92:d0:c6:0a:29:33');
+  assert.equal(
+    (await ok(['inspect', '-f', '{{.NetworkSettings.MacAddress}} {{.Config.MacAddress}}', m])).stdout.trim(),
+    '92:d0:c6:0a:29:33 92:d0:c6:0a:29:33',
+  );
   for (const bad of ['93:d0:c6:0a:29:33', 'zz:d0:c6:0a:29:33', '92:d0:c6']) {
     const r = await h.d.api('POST', '/v1.41/containers/create', { Image: 'busybox', Cmd: ['true'], MacAddress: bad });
     assert.equal(r.status, 400, bad);
     assert.match(r.json.message, /invalid MAC address: /);
   }
-  const host = await h.d.api('POST', '/v1.41/containers/create', { Image: 'busybox', Cmd: ['true'], MacAddress: '92:d0:c6:0a:29:34', HostConfig: { NetworkMode: 'host' } });
+  const host = await h.d.api('POST', '/v1.41/containers/create', {
+    Image: 'busybox',
+    Cmd: ['true'],
+    MacAddress: '92:d0:c6:0a:29:34',
+    HostConfig: { NetworkMode: 'host' },
+  });
   assert.equal(host.status, 400);
   assert.match(host.json.message, /conflicting options: mac-address and the network mode/);
 });

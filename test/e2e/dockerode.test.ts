@@ -10,9 +10,31 @@ import { useDaemon, uniq } from '../helpers/daemon.js';
 import { cleanupNet } from '../integration/network-common.js';
 
 const tag = (process.pid % 200) + 20;
-const h = useDaemon({ busybox: true, args: ['--bridge', `cdo${process.pid.toString(36)}`, '--bip', `10.${tag}.21.1/24`, '--default-address-pool', `base=10.${tag}.224.0/19,size=24`] });
-after(() => { try { cleanupNet(h.d.dataRoot); } catch { /* never started */ } });
-process.on('exit', () => { try { cleanupNet(h.d.dataRoot); } catch { /* never started */ } });
+const h = useDaemon({
+  busybox: true,
+  args: [
+    '--bridge',
+    `cdo${process.pid.toString(36)}`,
+    '--bip',
+    `10.${tag}.21.1/24`,
+    '--default-address-pool',
+    `base=10.${tag}.224.0/19,size=24`,
+  ],
+});
+after(() => {
+  try {
+    cleanupNet(h.d.dataRoot);
+  } catch {
+    /* never started */
+  }
+});
+process.on('exit', () => {
+  try {
+    cleanupNet(h.d.dataRoot);
+  } catch {
+    /* never started */
+  }
+});
 
 const client = () => new Docker({ socketPath: h.d.socket });
 const pinned = () => new Docker({ socketPath: h.d.socket, version: 'v1.43' });
@@ -21,7 +43,9 @@ const pinned = () => new Docker({ socketPath: h.d.socket, version: 'v1.43' });
 function collect(s: PassThrough): Promise<string> {
   return new Promise((resolve, reject) => {
     let out = '';
-    s.on('data', (c: Buffer) => { out += c.toString('utf8'); });
+    s.on('data', (c: Buffer) => {
+      out += c.toString('utf8');
+    });
     s.on('end', () => resolve(out));
     s.on('error', reject);
   });
@@ -39,15 +63,23 @@ test('dockerode: create, attach, start, wait, logs, inspect, remove', async (t) 
   const docker = client();
   const name = uniq('dode');
   const c = await docker.createContainer({
-    name, Image: 'busybox', Cmd: ['sh', '-c', 'echo out-line; echo err-line >&2; exit 3'], Labels: { 'dockerode.test': '1' },
+    name,
+    Image: 'busybox',
+    Cmd: ['sh', '-c', 'echo out-line; echo err-line >&2; exit 3'],
+    Labels: { 'dockerode.test': '1' },
     HostConfig: { NetworkMode: 'none' },
   });
   t.after(() => c.remove({ force: true }).catch(() => undefined));
   const stream = await c.attach({ stream: true, stdout: true, stderr: true });
-  const out = new PassThrough(); const err = new PassThrough();
+  const out = new PassThrough();
+  const err = new PassThrough();
   docker.modem.demuxStream(stream, out, err);
-  stream.on('end', () => { out.end(); err.end(); });
-  const gotOut = collect(out); const gotErr = collect(err);
+  stream.on('end', () => {
+    out.end();
+    err.end();
+  });
+  const gotOut = collect(out);
+  const gotErr = collect(err);
   await c.start();
   const w = await c.wait();
   assert.equal(w.StatusCode, 3);
@@ -55,9 +87,16 @@ test('dockerode: create, attach, start, wait, logs, inspect, remove', async (t) 
   assert.equal(await gotErr, 'err-line\n');
 
   const logs = await c.logs({ stdout: true, stderr: true, follow: false });
-  const lo = new PassThrough(); const le = new PassThrough();
-  const a = collect(lo); const b = collect(le);
-  const src = new PassThrough(); docker.modem.demuxStream(src, lo, le); src.on('end', () => { lo.end(); le.end(); });
+  const lo = new PassThrough();
+  const le = new PassThrough();
+  const a = collect(lo);
+  const b = collect(le);
+  const src = new PassThrough();
+  docker.modem.demuxStream(src, lo, le);
+  src.on('end', () => {
+    lo.end();
+    le.end();
+  });
   src.end(logs);
   assert.equal(await a, 'out-line\n');
   assert.equal(await b, 'err-line\n');
@@ -67,7 +106,10 @@ test('dockerode: create, attach, start, wait, logs, inspect, remove', async (t) 
   assert.equal(info.State.Status, 'exited');
   assert.equal(info.State.ExitCode, 3);
   const listed = await docker.listContainers({ all: true, filters: { label: ['dockerode.test=1'], name: [name] } });
-  assert.deepEqual(listed.map((x) => x.Id), [c.id]);
+  assert.deepEqual(
+    listed.map((x) => x.Id),
+    [c.id],
+  );
 
   await c.remove();
   await assert.rejects(c.inspect(), (e: { statusCode?: number }) => e.statusCode === 404);
@@ -78,26 +120,41 @@ test('dockerode: docker.run collects the output; exec runs in a running containe
   // dockerode's run defaults to Tty: true (one raw stream, through a pty: \r\n); [out, err] needs Tty: false
   const tty = new PassThrough();
   const gotTty = collect(tty);
-  const [r1, c1] = await docker.run('busybox', ['echo', 'hello world'], tty, { HostConfig: { NetworkMode: 'none' } }) as [{ StatusCode: number }, Docker.Container];
+  const [r1, c1] = (await docker.run('busybox', ['echo', 'hello world'], tty, {
+    HostConfig: { NetworkMode: 'none' },
+  })) as [{ StatusCode: number }, Docker.Container];
   t.after(() => c1.remove({ force: true }).catch(() => undefined));
   assert.equal(r1.StatusCode, 0);
   assert.equal(await gotTty, 'hello world\r\n');
-  const out = new PassThrough(); const err = new PassThrough();
-  const got = collect(out); const gotErr = collect(err);
-  const [res, c] = await docker.run('busybox', ['sh', '-c', 'echo hello world; echo oops >&2'], [out, err], { Tty: false, HostConfig: { NetworkMode: 'none' } }) as [{ StatusCode: number }, Docker.Container];
+  const out = new PassThrough();
+  const err = new PassThrough();
+  const got = collect(out);
+  const gotErr = collect(err);
+  const [res, c] = (await docker.run('busybox', ['sh', '-c', 'echo hello world; echo oops >&2'], [out, err], {
+    Tty: false,
+    HostConfig: { NetworkMode: 'none' },
+  })) as [{ StatusCode: number }, Docker.Container];
   t.after(() => c.remove({ force: true }).catch(() => undefined));
   assert.equal(res.StatusCode, 0);
   assert.equal(await got, 'hello world\n');
   assert.equal(await gotErr, 'oops\n');
 
-  const live = await docker.createContainer({ Image: 'busybox', Cmd: ['sleep', '60'], HostConfig: { NetworkMode: 'none' } });
+  const live = await docker.createContainer({
+    Image: 'busybox',
+    Cmd: ['sleep', '60'],
+    HostConfig: { NetworkMode: 'none' },
+  });
   t.after(() => live.remove({ force: true }).catch(() => undefined));
   await live.start();
   const ex = await live.exec({ Cmd: ['sh', '-c', 'echo from-exec; exit 4'], AttachStdout: true, AttachStderr: true });
   const s = await ex.start({ hijack: true, stdin: false });
-  const eo = new PassThrough(); const ee = new PassThrough();
+  const eo = new PassThrough();
+  const ee = new PassThrough();
   docker.modem.demuxStream(s, eo, ee);
-  s.on('end', () => { eo.end(); ee.end(); });
+  s.on('end', () => {
+    eo.end();
+    ee.end();
+  });
   assert.equal(await collect(eo), 'from-exec\n');
   const ei = await ex.inspect();
   assert.equal(ei.ExitCode, 4);
@@ -120,7 +177,10 @@ test('dockerode: images list, inspect, tag, remove', async () => {
   const tagged = await docker.getImage(`${repo}:v2`).inspect();
   assert.equal(tagged.Id, info.Id);
   const filtered = await docker.listImages({ filters: { reference: [`${repo}:v2`] } });
-  assert.deepEqual(filtered.map((i) => i.RepoTags), [[`${repo}:v2`]]);
+  assert.deepEqual(
+    filtered.map((i) => i.RepoTags),
+    [[`${repo}:v2`]],
+  );
   const removed = await docker.getImage(`${repo}:v2`).remove();
   assert.deepEqual(removed, [{ Untagged: `${repo}:v2` }]);
   await assert.rejects(docker.getImage(`${repo}:v2`).inspect(), (e: { statusCode?: number }) => e.statusCode === 404);
@@ -133,8 +193,15 @@ test('dockerode: networks create, connect with an alias (resolved by a peer), in
   const net = await docker.createNetwork({ Name: netName, Driver: 'bridge', Labels: { 'dockerode.test': '1' } });
   t.after(() => net.remove().catch(() => undefined));
   const listed = await docker.listNetworks({ filters: { label: ['dockerode.test=1'] } });
-  assert.deepEqual(listed.map((n) => n.Name), [netName]);
-  const peer = await docker.createContainer({ Image: 'busybox', Cmd: ['sleep', '60'], HostConfig: { NetworkMode: netName } });
+  assert.deepEqual(
+    listed.map((n) => n.Name),
+    [netName],
+  );
+  const peer = await docker.createContainer({
+    Image: 'busybox',
+    Cmd: ['sleep', '60'],
+    HostConfig: { NetworkMode: netName },
+  });
   t.after(() => peer.remove({ force: true }).catch(() => undefined));
   await peer.start();
   // a container on the default bridge, connected to the user network with an alias
@@ -148,8 +215,13 @@ test('dockerode: networks create, connect with an alias (resolved by a peer), in
   assert.match(ip, /^10\./);
   const ex = await peer.exec({ Cmd: ['nslookup', 'db-alias'], AttachStdout: true, AttachStderr: true });
   const s = await ex.start({ hijack: true, stdin: false });
-  const o = new PassThrough(); const e = new PassThrough();
-  docker.modem.demuxStream(s, o, e); s.on('end', () => { o.end(); e.end(); });
+  const o = new PassThrough();
+  const e = new PassThrough();
+  docker.modem.demuxStream(s, o, e);
+  s.on('end', () => {
+    o.end();
+    e.end();
+  });
   const [lookup] = await Promise.all([collect(o), collect(e)]);
   assert.ok(lookup.includes(ip), `nslookup db-alias from a peer: ${lookup}`);
   await net.disconnect({ Container: srv2.id });
@@ -161,19 +233,32 @@ test('dockerode: networks create, connect with an alias (resolved by a peer), in
 
 test('dockerode: volumes create, list with ANDed label filters, inspect, use, remove', async (t) => {
   const docker = client();
-  const a = uniq('dovol'); const b = uniq('dovol');
-  t.after(async () => { for (const n of [a, b]) await docker.getVolume(n).remove({ force: true }).catch(() => undefined); });
+  const a = uniq('dovol');
+  const b = uniq('dovol');
+  t.after(async () => {
+    for (const n of [a, b])
+      await docker
+        .getVolume(n)
+        .remove({ force: true })
+        .catch(() => undefined);
+  });
   await docker.createVolume({ Name: a, Labels: { 'dockerode.vol': '1' } });
   await docker.createVolume({ Name: b, Labels: { 'dockerode.vol': '1', tier: 'db' } });
   const both = await docker.listVolumes({ filters: { label: ['dockerode.vol=1', 'tier=db'] } });
-  assert.deepEqual(both.Volumes.map((v) => v.Name), [b]);
+  assert.deepEqual(
+    both.Volumes.map((v) => v.Name),
+    [b],
+  );
   const info = await docker.getVolume(a).inspect();
   assert.equal(info.Name, a);
   assert.equal(info.Driver, 'local');
-  const out = new PassThrough(); const err = new PassThrough();
+  const out = new PassThrough();
+  const err = new PassThrough();
   const got = collect(out);
-  const [res, c] = await docker.run('busybox', ['sh', '-c', 'echo kept > /v/f; cat /v/f'], [out, err],
-    { Tty: false, HostConfig: { NetworkMode: 'none', Binds: [`${a}:/v`] } }) as [{ StatusCode: number }, Docker.Container];
+  const [res, c] = (await docker.run('busybox', ['sh', '-c', 'echo kept > /v/f; cat /v/f'], [out, err], {
+    Tty: false,
+    HostConfig: { NetworkMode: 'none', Binds: [`${a}:/v`] },
+  })) as [{ StatusCode: number }, Docker.Container];
   assert.equal(res.StatusCode, 0);
   assert.equal(await got, 'kept\n');
   await assert.rejects(docker.getVolume(a).remove(), (e: { statusCode?: number }) => e.statusCode === 409);

@@ -10,23 +10,40 @@ import { useDaemon, docker, cli, uniq } from '../helpers/daemon.js';
 const h = useDaemon({ busybox: true });
 
 test('docker run --sysctl: the values are in /proc/sys inside the container', async () => {
-  const r = await docker(h.d, ['run', '--rm', '--sysctl', 'kernel.shmmax=987654321', '--sysctl', 'net.core.somaxconn=555', 'busybox',
-    'sh', '-c', 'cat /proc/sys/kernel/shmmax /proc/sys/net/core/somaxconn']);
+  const r = await docker(h.d, [
+    'run',
+    '--rm',
+    '--sysctl',
+    'kernel.shmmax=987654321',
+    '--sysctl',
+    'net.core.somaxconn=555',
+    'busybox',
+    'sh',
+    '-c',
+    'cat /proc/sys/kernel/shmmax /proc/sys/net/core/somaxconn',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, '987654321\n555\n');
   assert.notEqual(readFileSync('/proc/sys/kernel/shmmax', 'utf8').trim(), '987654321');
 });
 
-test('docker run --memory --memory-swap: inspect shows docker\'s values', async () => {
-  const a = uniq('sw'); const b = uniq('sw');
+test("docker run --memory --memory-swap: inspect shows docker's values", async () => {
+  const a = uniq('sw');
+  const b = uniq('sw');
   assert.equal((await docker(h.d, ['create', '--name', a, '-m', '64m', 'busybox', 'true'])).code, 0);
-  assert.equal((await docker(h.d, ['inspect', '-f', '{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}}', a])).stdout.trim(), `${64 * 1024 * 1024} ${128 * 1024 * 1024}`);
-  assert.equal((await docker(h.d, ['create', '--name', b, '-m', '64m', '--memory-swap', '-1', 'busybox', 'true'])).code, 0);
+  assert.equal(
+    (await docker(h.d, ['inspect', '-f', '{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}}', a])).stdout.trim(),
+    `${64 * 1024 * 1024} ${128 * 1024 * 1024}`,
+  );
+  assert.equal(
+    (await docker(h.d, ['create', '--name', b, '-m', '64m', '--memory-swap', '-1', 'busybox', 'true'])).code,
+    0,
+  );
   assert.equal((await docker(h.d, ['inspect', '-f', '{{.HostConfig.MemorySwap}}', b])).stdout.trim(), '-1');
   await docker(h.d, ['rm', a, b]);
 });
 
-test('flags cocon cannot honour: docker and cocon exit 125 with the daemon\'s message, nothing created', async () => {
+test("flags cocon cannot honour: docker and cocon exit 125 with the daemon's message, nothing created", async () => {
   const cases: Array<[string[], RegExp]> = [
     [['--log-driver', 'syslog'], /logging driver 'syslog' is not supported by cocon yet/],
     [['--log-driver', 'journald'], /logging driver 'journald' is not supported by cocon yet/],
@@ -40,7 +57,10 @@ test('flags cocon cannot honour: docker and cocon exit 125 with the daemon\'s me
   ];
   const before = (await docker(h.d, ['ps', '-aq'])).stdout;
   for (const [flags, msg] of cases) {
-    for (const [who, run] of [['docker', docker], ['cocon', cli]] as const) {
+    for (const [who, run] of [
+      ['docker', docker],
+      ['cocon', cli],
+    ] as const) {
       const r = await run(h.d, ['run', '--rm', ...flags, 'busybox', 'true']);
       assert.equal(r.code, 125, `${who} ${flags.join(' ')}: exit ${r.code}\n${r.stdout}${r.stderr}`);
       assert.match(r.stderr, msg, `${who} ${flags.join(' ')}`);
@@ -51,8 +71,17 @@ test('flags cocon cannot honour: docker and cocon exit 125 with the daemon\'s me
 
 test('docker run --log-opt max-size: docker logs shows the newest lines of a bounded log', async () => {
   const name = uniq('ms');
-  const r = await docker(h.d, ['run', '--name', name, '--log-opt', 'max-size=32k', 'busybox', 'sh', '-c',
-    'i=0; while [ $i -lt 5000 ]; do echo "line $i ................................"; i=$((i+1)); done; echo the-end']);
+  const r = await docker(h.d, [
+    'run',
+    '--name',
+    name,
+    '--log-opt',
+    'max-size=32k',
+    'busybox',
+    'sh',
+    '-c',
+    'i=0; while [ $i -lt 5000 ]; do echo "line $i ................................"; i=$((i+1)); done; echo the-end',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const l = await docker(h.d, ['logs', name]);
   assert.match(l.stdout, /the-end\n$/);
@@ -63,9 +92,18 @@ test('docker run --log-opt max-size: docker logs shows the newest lines of a bou
   await docker(h.d, ['rm', name]);
 });
 
-test('docker run --log-driver none: runs; docker logs fails with docker\'s message', async () => {
+test("docker run --log-driver none: runs; docker logs fails with docker's message", async () => {
   const name = uniq('none');
-  const r = await docker(h.d, ['run', '--name', name, '--log-driver', 'none', 'busybox', 'echo', 'attached output still shows']);
+  const r = await docker(h.d, [
+    'run',
+    '--name',
+    name,
+    '--log-driver',
+    'none',
+    'busybox',
+    'echo',
+    'attached output still shows',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, 'attached output still shows\n');
   const l = await docker(h.d, ['logs', name]);

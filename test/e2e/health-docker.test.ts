@@ -8,7 +8,11 @@ import { useDaemon, docker, uniq, waitFor } from '../helpers/daemon.js';
 
 const h = useDaemon({ busybox: true });
 
-interface HealthJson { Status: string; FailingStreak: number; Log: Array<{ Start: string; End: string; ExitCode: number; Output: string }> }
+interface HealthJson {
+  Status: string;
+  FailingStreak: number;
+  Log: Array<{ Start: string; End: string; ExitCode: number; Output: string }>;
+}
 async function health(name: string): Promise<HealthJson | null> {
   const r = await docker(h.d, ['inspect', '-f', '{{json .State.Health}}', name]);
   assert.equal(r.code, 0, r.stderr);
@@ -18,12 +22,33 @@ async function health(name: string): Promise<HealthJson | null> {
 test('a passing --health-cmd is healthy within interval x retries; ps shows it and filters on it', async () => {
   const name = uniq('ok');
   const since = Math.floor(Date.now() / 1000);
-  const r = await docker(h.d, ['run', '-d', '--name', name, '--health-cmd', 'echo alive; true', '--health-interval', '1s', '--health-retries', '2', 'busybox', 'sleep', '300']);
+  const r = await docker(h.d, [
+    'run',
+    '-d',
+    '--name',
+    name,
+    '--health-cmd',
+    'echo alive; true',
+    '--health-interval',
+    '1s',
+    '--health-retries',
+    '2',
+    'busybox',
+    'sleep',
+    '300',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const first = await health(name);
   assert.equal(first?.Status, 'starting');
   const t0 = Date.now();
-  const hj = (await waitFor('healthy', async () => { const x = await health(name); return x?.Status === 'healthy' ? x : null; }, 10_000))!;
+  const hj = (await waitFor(
+    'healthy',
+    async () => {
+      const x = await health(name);
+      return x?.Status === 'healthy' ? x : null;
+    },
+    10_000,
+  ))!;
   assert.ok(Date.now() - t0 < 1000 * 2 + 2000, `healthy after ${Date.now() - t0} ms`);
   assert.equal(hj.FailingStreak, 0);
   assert.equal(hj.Log[0].ExitCode, 0);
@@ -31,12 +56,32 @@ test('a passing --health-cmd is healthy within interval x retries; ps shows it a
   assert.ok(Date.parse(hj.Log[0].End) >= Date.parse(hj.Log[0].Start));
   const ps = await docker(h.d, ['ps', '--filter', `name=${name}`, '--format', '{{.Status}}']);
   assert.match(ps.stdout, /^Up .* \(healthy\)\n$/);
-  assert.equal((await docker(h.d, ['ps', '-q', '--no-trunc', '--filter', 'health=healthy', '--filter', `name=${name}`])).stdout.trim().length, 64);
-  assert.equal((await docker(h.d, ['ps', '-q', '--filter', 'health=unhealthy', '--filter', `name=${name}`])).stdout, '');
+  assert.equal(
+    (
+      await docker(h.d, ['ps', '-q', '--no-trunc', '--filter', 'health=healthy', '--filter', `name=${name}`])
+    ).stdout.trim().length,
+    64,
+  );
+  assert.equal(
+    (await docker(h.d, ['ps', '-q', '--filter', 'health=unhealthy', '--filter', `name=${name}`])).stdout,
+    '',
+  );
   const bad = await docker(h.d, ['ps', '--filter', 'health=sick']);
   assert.notEqual(bad.code, 0);
   assert.match(bad.stderr, /Unrecognised filter value for health: sick/);
-  const ev = await docker(h.d, ['events', '--since', String(since), '--until', String(Math.ceil(Date.now() / 1000) + 1), '--filter', `container=${name}`, '--filter', 'event=health_status', '--format', '{{.Action}}']);
+  const ev = await docker(h.d, [
+    'events',
+    '--since',
+    String(since),
+    '--until',
+    String(Math.ceil(Date.now() / 1000) + 1),
+    '--filter',
+    `container=${name}`,
+    '--filter',
+    'event=health_status',
+    '--format',
+    '{{.Action}}',
+  ]);
   assert.match(ev.stdout, /^health_status: healthy$/m);
   // The log keeps the last 5 results.
   await waitFor('6 probes', async () => ((await health(name))?.Log.length === 5 ? true : null), 10_000);
@@ -47,16 +92,43 @@ test('a passing --health-cmd is healthy within interval x retries; ps shows it a
 
 test('a failing check turns unhealthy after --health-retries failures; the streak and output are recorded', async () => {
   const name = uniq('bad');
-  const r = await docker(h.d, ['run', '-d', '--name', name, '--health-cmd', 'echo nope >&2; exit 3', '--health-interval', '1s', '--health-retries', '2', 'busybox', 'sleep', '300']);
+  const r = await docker(h.d, [
+    'run',
+    '-d',
+    '--name',
+    name,
+    '--health-cmd',
+    'echo nope >&2; exit 3',
+    '--health-interval',
+    '1s',
+    '--health-retries',
+    '2',
+    'busybox',
+    'sleep',
+    '300',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const t0 = Date.now();
-  const hj = (await waitFor('unhealthy', async () => { const x = await health(name); return x?.Status === 'unhealthy' ? x : null; }, 10_000))!;
+  const hj = (await waitFor(
+    'unhealthy',
+    async () => {
+      const x = await health(name);
+      return x?.Status === 'unhealthy' ? x : null;
+    },
+    10_000,
+  ))!;
   assert.ok(Date.now() - t0 < 1000 * 2 + 2500, `unhealthy after ${Date.now() - t0} ms`);
   assert.ok(hj.FailingStreak >= 2);
   assert.equal(hj.Log.at(-1)?.ExitCode, 3);
   assert.equal(hj.Log.at(-1)?.Output, 'nope\n');
-  assert.match((await docker(h.d, ['ps', '--filter', `name=${name}`, '--format', '{{.Status}}'])).stdout, /\(unhealthy\)/);
-  assert.equal((await docker(h.d, ['ps', '-q', '--filter', 'health=unhealthy', '--filter', `name=${name}`])).stdout.trim().length, 12);
+  assert.match(
+    (await docker(h.d, ['ps', '--filter', `name=${name}`, '--format', '{{.Status}}'])).stdout,
+    /\(unhealthy\)/,
+  );
+  assert.equal(
+    (await docker(h.d, ['ps', '-q', '--filter', 'health=unhealthy', '--filter', `name=${name}`])).stdout.trim().length,
+    12,
+  );
   // Stopped: no more probes, the record keeps its last Health.
   assert.equal((await docker(h.d, ['stop', '-t', '0', name])).code, 0);
   const n = (await health(name))?.Log.length;
@@ -65,10 +137,38 @@ test('a failing check turns unhealthy after --health-retries failures; the strea
   assert.equal((await docker(h.d, ['rm', name])).code, 0);
 });
 
-test('a hung check is cut at --health-timeout with docker\'s message; --no-healthcheck and none have no Health', async () => {
+test("a hung check is cut at --health-timeout with docker's message; --no-healthcheck and none have no Health", async () => {
   const name = uniq('hang');
-  assert.equal((await docker(h.d, ['run', '-d', '--name', name, '--health-cmd', 'sleep 100', '--health-interval', '1s', '--health-timeout', '500ms', '--health-retries', '1', 'busybox', 'sleep', '300'])).code, 0);
-  const hj = (await waitFor('unhealthy', async () => { const x = await health(name); return x?.Status === 'unhealthy' ? x : null; }, 10_000))!;
+  assert.equal(
+    (
+      await docker(h.d, [
+        'run',
+        '-d',
+        '--name',
+        name,
+        '--health-cmd',
+        'sleep 100',
+        '--health-interval',
+        '1s',
+        '--health-timeout',
+        '500ms',
+        '--health-retries',
+        '1',
+        'busybox',
+        'sleep',
+        '300',
+      ])
+    ).code,
+    0,
+  );
+  const hj = (await waitFor(
+    'unhealthy',
+    async () => {
+      const x = await health(name);
+      return x?.Status === 'unhealthy' ? x : null;
+    },
+    10_000,
+  ))!;
   assert.equal(hj.Log[0].ExitCode, -1);
   assert.equal(hj.Log[0].Output, 'Health check exceeded timeout (500ms)');
   // The daemon answered quickly all along, and the hung probe was killed.
@@ -76,24 +176,57 @@ test('a hung check is cut at --health-timeout with docker\'s message; --no-healt
   assert.doesNotMatch(top.stdout, /sleep 100/);
   assert.equal((await docker(h.d, ['rm', '-f', name])).code, 0);
   const plain = uniq('none');
-  assert.equal((await docker(h.d, ['run', '-d', '--name', plain, '--no-healthcheck', 'busybox', 'sleep', '300'])).code, 0);
+  assert.equal(
+    (await docker(h.d, ['run', '-d', '--name', plain, '--no-healthcheck', 'busybox', 'sleep', '300'])).code,
+    0,
+  );
   assert.equal(await health(plain), null);
-  assert.equal((await docker(h.d, ['ps', '-q', '--filter', 'health=none', '--filter', `name=${plain}`])).stdout.trim().length, 12);
+  assert.equal(
+    (await docker(h.d, ['ps', '-q', '--filter', 'health=none', '--filter', `name=${plain}`])).stdout.trim().length,
+    12,
+  );
   assert.equal((await docker(h.d, ['rm', '-f', plain])).code, 0);
   // The docker CLI checks its flags itself; the API refuses the same with docker's message.
-  const bad = await h.d.api('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], Healthcheck: { Test: ['CMD', 'true'], Retries: -1 } });
+  const bad = await h.d.api('POST', '/containers/create', {
+    Image: 'busybox',
+    Cmd: ['true'],
+    Healthcheck: { Test: ['CMD', 'true'], Retries: -1 },
+  });
   assert.equal(bad.status, 400);
   assert.match(bad.json.message, /Retries in Healthcheck cannot be negative/);
 });
 
 test('checks resume after a daemon restart', async () => {
   const name = uniq('rs');
-  assert.equal((await docker(h.d, ['run', '-d', '--name', name, '--health-cmd', 'test ! -e /tmp/sick', '--health-interval', '1s', '--health-retries', '1', 'busybox', 'sleep', '300'])).code, 0);
+  assert.equal(
+    (
+      await docker(h.d, [
+        'run',
+        '-d',
+        '--name',
+        name,
+        '--health-cmd',
+        'test ! -e /tmp/sick',
+        '--health-interval',
+        '1s',
+        '--health-retries',
+        '1',
+        'busybox',
+        'sleep',
+        '300',
+      ])
+    ).code,
+    0,
+  );
   await waitFor('healthy', async () => ((await health(name))?.Status === 'healthy' ? true : null), 10_000);
   await h.d.shutdown();
   await h.d.restart();
   assert.equal((await health(name))?.Status, 'healthy');
   assert.equal((await docker(h.d, ['exec', name, 'touch', '/tmp/sick'])).code, 0);
-  await waitFor('unhealthy after restart', async () => ((await health(name))?.Status === 'unhealthy' ? true : null), 10_000);
+  await waitFor(
+    'unhealthy after restart',
+    async () => ((await health(name))?.Status === 'unhealthy' ? true : null),
+    10_000,
+  );
   assert.equal((await docker(h.d, ['rm', '-f', name])).code, 0);
 });

@@ -7,9 +7,31 @@ import { useDaemon, uniq, docker, waitFor, type Daemon } from '../helpers/daemon
 import { cleanupNet } from '../integration/network-common.js';
 
 const tag = (process.pid % 200) + 20;
-const h = useDaemon({ busybox: true, args: ['--bridge', `cne${process.pid.toString(36)}`, '--bip', `10.${tag}.93.1/24`, '--default-address-pool', `base=10.${tag}.32.0/19,size=24`] });
-after(() => { try { cleanupNet(h.d.dataRoot); } catch { /* never started */ } });
-process.on('exit', () => { try { cleanupNet(h.d.dataRoot); } catch { /* never started */ } });
+const h = useDaemon({
+  busybox: true,
+  args: [
+    '--bridge',
+    `cne${process.pid.toString(36)}`,
+    '--bip',
+    `10.${tag}.93.1/24`,
+    '--default-address-pool',
+    `base=10.${tag}.32.0/19,size=24`,
+  ],
+});
+after(() => {
+  try {
+    cleanupNet(h.d.dataRoot);
+  } catch {
+    /* never started */
+  }
+});
+process.on('exit', () => {
+  try {
+    cleanupNet(h.d.dataRoot);
+  } catch {
+    /* never started */
+  }
+});
 
 async function ok(d: Daemon, args: string[]): Promise<string> {
   const r = await docker(d, args, { timeoutMs: 60_000 });
@@ -19,13 +41,19 @@ async function ok(d: Daemon, args: string[]): Promise<string> {
 
 function httpGet(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = get({ host: '127.0.0.1', port, path: '/', timeout: 3000 }, (res) => { let b = ''; res.on('data', (c) => { b += c; }); res.on('end', () => resolve(b)); });
+    const req = get({ host: '127.0.0.1', port, path: '/', timeout: 3000 }, (res) => {
+      let b = '';
+      res.on('data', (c) => {
+        b += c;
+      });
+      res.on('end', () => resolve(b));
+    });
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', reject);
   });
 }
 
-test('docker network create/ls/inspect/rm; rm of a network in use is refused with docker\'s message', async () => {
+test("docker network create/ls/inspect/rm; rm of a network in use is refused with docker's message", async () => {
   const net = uniq('dn');
   const id = (await ok(h.d, ['network', 'create', '--subnet', `10.${tag}.40.0/24`, '--label', 'k=v', net])).trim();
   assert.match(id, /^[0-9a-f]{64}$/);
@@ -54,7 +82,18 @@ test('docker network create/ls/inspect/rm; rm of a network in use is refused wit
 test('docker run -p; docker port and ps show the binding; the port answers on 127.0.0.1', async () => {
   const name = uniq('pub');
   const port = 20000 + ((process.pid + 13) % 20000);
-  await ok(h.d, ['run', '-d', '--name', name, '-p', `${port}:80`, 'busybox', 'sh', '-c', 'mkdir -p /w && echo via-docker > /w/index.html && exec httpd -f -p 80 -h /w']);
+  await ok(h.d, [
+    'run',
+    '-d',
+    '--name',
+    name,
+    '-p',
+    `${port}:80`,
+    'busybox',
+    'sh',
+    '-c',
+    'mkdir -p /w && echo via-docker > /w/index.html && exec httpd -f -p 80 -h /w',
+  ]);
   assert.equal(await waitFor('published port', () => httpGet(port).catch(() => '')), 'via-docker\n');
   assert.equal(await ok(h.d, ['port', name]), `80/tcp -> 0.0.0.0:${port}\n`);
   assert.equal(await ok(h.d, ['port', name, '80/tcp']), `0.0.0.0:${port}\n`);
@@ -62,14 +101,26 @@ test('docker run -p; docker port and ps show the binding; the port answers on 12
   const ip = (await ok(h.d, ['inspect', '-f', '{{.NetworkSettings.IPAddress}}', name])).trim();
   assert.match(ip, new RegExp(`^10\\.${tag}\\.93\\.\\d+$`));
   // --link: hosts entry and variables
-  const linked = await ok(h.d, ['run', '--rm', '--link', `${name}:web`, 'busybox', 'sh', '-c', 'grep web /etc/hosts; wget -qO- http://web/']);
+  const linked = await ok(h.d, [
+    'run',
+    '--rm',
+    '--link',
+    `${name}:web`,
+    'busybox',
+    'sh',
+    '-c',
+    'grep web /etc/hosts; wget -qO- http://web/',
+  ]);
   assert.match(linked, new RegExp(`${ip.replace(/\./g, '\\.')}\\tweb [0-9a-f]{12} ${name}`));
   assert.match(linked, /via-docker/);
   // connect a running container to a user network and back
   const net = uniq('cn');
   await ok(h.d, ['network', 'create', net]);
   await ok(h.d, ['network', 'connect', net, name]);
-  assert.match(await ok(h.d, ['inspect', '-f', `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`, name]), /^10\./);
+  assert.match(
+    await ok(h.d, ['inspect', '-f', `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`, name]),
+    /^10\./,
+  );
   await ok(h.d, ['network', 'disconnect', net, name]);
   await ok(h.d, ['rm', '-f', name]);
   await ok(h.d, ['network', 'rm', net]);

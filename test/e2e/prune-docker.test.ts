@@ -7,11 +7,29 @@ import { useDaemon, docker, uniq } from '../helpers/daemon.js';
 
 const h = useDaemon({ busybox: true });
 
-const ok = async (args: string[]) => { const r = await docker(h.d, args); assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`); return r.stdout; };
+const ok = async (args: string[]) => {
+  const r = await docker(h.d, args);
+  assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+};
 
 test('container prune: label, label! and until filters; SpaceReclaimed counts the writable layer', async () => {
-  const big = uniq('big'), keep = uniq('keep'), young = uniq('young');
-  await ok(['run', '--name', big, '--label', 'tier=junk', 'busybox', 'dd', 'if=/dev/zero', 'of=/blob', 'bs=1024', 'count=2048']);
+  const big = uniq('big'),
+    keep = uniq('keep'),
+    young = uniq('young');
+  await ok([
+    'run',
+    '--name',
+    big,
+    '--label',
+    'tier=junk',
+    'busybox',
+    'dd',
+    'if=/dev/zero',
+    'of=/blob',
+    'bs=1024',
+    'count=2048',
+  ]);
   await ok(['run', '--name', keep, '--label', 'tier=keep', 'busybox', 'true']);
   const out = await ok(['container', 'prune', '-f', '--filter', 'label=tier', '--filter', 'label!=tier=keep']);
   assert.match(out, /Deleted Containers:\n[0-9a-f]{64}\n/);
@@ -30,7 +48,8 @@ test('container prune: label, label! and until filters; SpaceReclaimed counts th
 });
 
 test('network and volume prune: label filters; volume SpaceReclaimed is its contents', async () => {
-  const n1 = uniq('pn'), n2 = uniq('pn');
+  const n1 = uniq('pn'),
+    n2 = uniq('pn');
   await ok(['network', 'create', '--label', 'p=1', n1]);
   await ok(['network', 'create', n2]);
   const out = await ok(['network', 'prune', '-f', '--filter', 'label=p=1']);
@@ -47,7 +66,8 @@ test('network and volume prune: label filters; volume SpaceReclaimed is its cont
 });
 
 test('system prune -f: stopped containers, unused networks, dangling images; the build cache step answers', async () => {
-  const c = uniq('sp'), n = uniq('spn');
+  const c = uniq('sp'),
+    n = uniq('spn');
   await ok(['run', '--name', c, 'busybox', 'true']);
   await ok(['network', 'create', n]);
   const out = await ok(['system', 'prune', '-f']);

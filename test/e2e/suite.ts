@@ -5,7 +5,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, copyFileSync, symlinkSync, rmSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
-import { uniq, run, waitFor, type Daemon, type RunOptions, type RunResult, type DaemonHolder } from '../helpers/daemon.js';
+import {
+  uniq,
+  run,
+  waitFor,
+  type Daemon,
+  type RunOptions,
+  type RunResult,
+  type DaemonHolder,
+} from '../helpers/daemon.js';
 import { startPty } from '../helpers/pty.js';
 import { shq } from '../../src/sys/shell.js';
 
@@ -26,8 +34,10 @@ export function clientSuite(h: DaemonHolder, c: Client): void {
     assert.equal(r.code, 0, `${c.name} ${args.join(' ')} -> exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
     return r;
   };
-  const psNames = async (all: boolean) => (await ok(['ps', ...(all ? ['-a'] : []), '--format', '{{.Names}}'])).stdout.split('\n').filter(Boolean);
-  const state = async (name: string) => (await ok(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', name])).stdout.trim();
+  const psNames = async (all: boolean) =>
+    (await ok(['ps', ...(all ? ['-a'] : []), '--format', '{{.Names}}'])).stdout.split('\n').filter(Boolean);
+  const state = async (name: string) =>
+    (await ok(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', name])).stdout.trim();
 
   test(`${c.name}: version and info talk to cocon (API 1.41 or later)`, async () => {
     const v = await ok(['version', '--format', '{{.Server.APIVersion}}']);
@@ -89,7 +99,10 @@ export function clientSuite(h: DaemonHolder, c: Client): void {
     const psa = await ok(['ps', '-a', '--filter', `name=${exited}`]);
     assert.match(psa.stdout, new RegExp(`Exited \\(0\\) .* ago\\s+${exited}`));
     const f = await ok(['ps', '-a', '--filter', 'status=exited', '--format', '{{.ID}} {{.Names}} {{.Status}}']);
-    assert.ok(f.stdout.split('\n').some((l) => l.includes(` ${exited} Exited (0)`)), f.stdout);
+    assert.ok(
+      f.stdout.split('\n').some((l) => l.includes(` ${exited} Exited (0)`)),
+      f.stdout,
+    );
     const j = JSON.parse((await ok(['inspect', name])).stdout);
     assert.ok(Array.isArray(j) && j.length === 1);
     assert.equal(j[0].Id, id);
@@ -130,7 +143,16 @@ export function clientSuite(h: DaemonHolder, c: Client): void {
 
   test(`${c.name}: stop, start, restart, kill -s, kill, wait`, async () => {
     const name = uniq('ssr');
-    await ok(['run', '-d', '--name', name, 'busybox', 'sh', '-c', 'trap "echo got USR1" USR1; trap "exit 0" TERM; echo up; while :; do sleep 0.1; done']);
+    await ok([
+      'run',
+      '-d',
+      '--name',
+      name,
+      'busybox',
+      'sh',
+      '-c',
+      'trap "echo got USR1" USR1; trap "exit 0" TERM; echo up; while :; do sleep 0.1; done',
+    ]);
     await waitFor('up', async () => (await x(['logs', name])).stdout.includes('up'));
     await ok(['kill', '-s', 'USR1', name]);
     await waitFor('got USR1', async () => (await x(['logs', name])).stdout.includes('got USR1'));
@@ -156,7 +178,16 @@ export function clientSuite(h: DaemonHolder, c: Client): void {
 
   test(`${c.name}: stop of a process that ignores SIGTERM falls back to SIGKILL after -t`, async () => {
     const name = uniq('stubborn');
-    await ok(['run', '-d', '--name', name, 'busybox', 'sh', '-c', 'trap "" TERM; echo up; while :; do sleep 0.1; done']);
+    await ok([
+      'run',
+      '-d',
+      '--name',
+      name,
+      'busybox',
+      'sh',
+      '-c',
+      'trap "" TERM; echo up; while :; do sleep 0.1; done',
+    ]);
     await waitFor('up', async () => (await x(['logs', name])).stdout.includes('up'));
     const t0 = Date.now();
     await ok(['stop', '-t', '2', name]);
@@ -186,19 +217,35 @@ export function clientSuite(h: DaemonHolder, c: Client): void {
     assert.equal(e.stderr, 'err\n');
     const t = await ok(['exec', '-t', name, 'tty']);
     assert.match(t.stdout, /^\/dev\/pts\/\d+\r\n$/);
-    const opts = await ok(['exec', '-e', 'V=val', '-w', '/tmp', '-u', '1000', name, 'sh', '-c', 'echo $V $(pwd) $(id -u)']);
+    const opts = await ok([
+      'exec',
+      '-e',
+      'V=val',
+      '-w',
+      '/tmp',
+      '-u',
+      '1000',
+      name,
+      'sh',
+      '-c',
+      'echo $V $(pwd) $(id -u)',
+    ]);
     assert.equal(opts.stdout, 'val /tmp 1000\n');
     const piped = await ok(['exec', '-i', name, 'cat'], { input: 'through exec\n' });
     assert.equal(piped.stdout, 'through exec\n');
     await ok(['exec', '-d', name, 'sh', '-c', 'echo detached > /tmp/f']);
-    await waitFor('exec -d wrote /tmp/f', async () => (await x(['exec', name, 'cat', '/tmp/f'])).stdout === 'detached\n');
+    await waitFor(
+      'exec -d wrote /tmp/f',
+      async () => (await x(['exec', name, 'cat', '/tmp/f'])).stdout === 'detached\n',
+    );
     const missing = await x(['exec', name, 'nosuchcmd']);
     assert.equal(missing.code, 127, missing.stderr);
     await ok(['rm', '-f', name]);
   });
 
   test(`${c.name}: rename`, async () => {
-    const a = uniq('rn'); const b = uniq('rn2');
+    const a = uniq('rn');
+    const b = uniq('rn2');
     await ok(['create', '--name', a, 'busybox', 'true']);
     await ok(['rename', a, b]);
     const names = await psNames(true);
@@ -225,10 +272,20 @@ export function clientSuite(h: DaemonHolder, c: Client): void {
       assert.match(s, /\/dev\/pts\/\d+/);
       await p.resize(120, 40);
       // the new size travels tmux -> client (SIGWINCH) -> daemon -> container pty: ask until it is there
-      await waitFor('stty size to show 40 120', async () => { await p.type('stty size\n'); return (await p.screen()).includes('40 120'); }, 10_000, 250);
+      await waitFor(
+        'stty size to show 40 120',
+        async () => {
+          await p.type('stty size\n');
+          return (await p.screen()).includes('40 120');
+        },
+        10_000,
+        250,
+      );
       await p.type('exit 3\n');
       assert.equal(await p.exitCode(), 3);
-    } finally { await p.close(); }
+    } finally {
+      await p.close();
+    }
   });
 
   test(`${c.name}: exec -it sh through a terminal; exit 4 -> 4`, async () => {
@@ -242,7 +299,10 @@ export function clientSuite(h: DaemonHolder, c: Client): void {
       await p.waitFor('in-42');
       await p.type('exit 4\n');
       assert.equal(await p.exitCode(), 4);
-    } finally { await p.close(); await x(['rm', '-f', name]); }
+    } finally {
+      await p.close();
+      await x(['rm', '-f', name]);
+    }
   });
 
   test(`${c.name}: run -ti, detach with ctrl-p ctrl-q, attach again, exit 6 -> 6; start -a`, async () => {
@@ -253,16 +313,28 @@ export function clientSuite(h: DaemonHolder, c: Client): void {
       await p.waitFor(/[#$] $/m, 20_000);
       await p.keys('C-p', 'C-q');
       assert.equal(await p.exitCode(), 0, 'detaching should end the client with 0');
-    } finally { await p.close(); }
+    } finally {
+      await p.close();
+    }
     assert.equal(await state(name), 'running 0', 'the container must keep running after a detach');
     const again = c.argv(h.d, ['attach', name]);
     const p2 = await startPty(again.argv, { env: again.env });
     try {
       // typed before the client is attached (and has set raw mode), a line can be lost: type it until the shell answers
-      await waitFor('the attached shell to answer', async () => { await p2.type('echo back-$((1+1))\n'); return (await p2.screen()).includes('back-2'); }, 15_000, 500);
+      await waitFor(
+        'the attached shell to answer',
+        async () => {
+          await p2.type('echo back-$((1+1))\n');
+          return (await p2.screen()).includes('back-2');
+        },
+        15_000,
+        500,
+      );
       await p2.type('exit 6\n');
       assert.equal(await p2.exitCode(), 6);
-    } finally { await p2.close(); }
+    } finally {
+      await p2.close();
+    }
     const ca = uniq('ca');
     await ok(['create', '--name', ca, 'busybox', 'sh', '-c', 'echo from-start; exit 5']);
     const sa = await x(['start', '-a', ca]);
@@ -272,7 +344,25 @@ export function clientSuite(h: DaemonHolder, c: Client): void {
   });
 
   test(`${c.name}: run flags: -e -w -u --hostname -l --entrypoint --env-file --read-only --cap-drop --network --init --stop-timeout`, async () => {
-    const a = await ok(['run', '--rm', '-e', 'A=1', '-w', '/tmp/w', '-u', '1000', '--hostname', 'hh', '-l', 'k=v', '--entrypoint', 'sh', 'busybox', '-c', 'echo $A $(pwd) $(id -u) $(hostname)']);
+    const a = await ok([
+      'run',
+      '--rm',
+      '-e',
+      'A=1',
+      '-w',
+      '/tmp/w',
+      '-u',
+      '1000',
+      '--hostname',
+      'hh',
+      '-l',
+      'k=v',
+      '--entrypoint',
+      'sh',
+      'busybox',
+      '-c',
+      'echo $A $(pwd) $(id -u) $(hostname)',
+    ]);
     assert.equal(a.stdout, '1 /tmp/w 1000 hh\n');
     const ro = await x(['run', '--rm', '--read-only', 'busybox', 'touch', '/x']);
     assert.notEqual(ro.code, 0);
@@ -280,7 +370,14 @@ export function clientSuite(h: DaemonHolder, c: Client): void {
     const caps = await ok(['run', '--rm', '--cap-drop', 'ALL', 'busybox', 'grep', 'CapEff', '/proc/self/status']);
     assert.match(caps.stdout, /CapEff:\s+0{16}/);
     const none = await ok(['run', '--rm', '--network', 'none', 'busybox', 'cat', '/proc/net/dev']);
-    assert.deepEqual(none.stdout.split('\n').slice(2).map((l) => l.split(':')[0].trim()).filter(Boolean), ['lo']);
+    assert.deepEqual(
+      none.stdout
+        .split('\n')
+        .slice(2)
+        .map((l) => l.split(':')[0].trim())
+        .filter(Boolean),
+      ['lo'],
+    );
     const host = await ok(['run', '--rm', '--network', 'host', 'busybox', 'cat', '/proc/net/dev']);
     assert.ok(host.stdout.split('\n').length > 3, 'host network shows only lo');
     const init = await ok(['run', '--rm', '--init', 'busybox', 'sh', '-c', 'cat /proc/1/comm; echo $$']);
@@ -303,7 +400,10 @@ export function clientSuite(h: DaemonHolder, c: Client): void {
     const tag = `e2e${uniq('t').replace(/-/g, '')}`;
     await ok(['tag', 'busybox', `busybox:${tag}`]);
     const list = (await ok(['images', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}'])).stdout;
-    const ids = list.split('\n').filter((l) => l.startsWith('busybox:latest ') || l.startsWith(`busybox:${tag} `)).map((l) => l.split(' ')[1]);
+    const ids = list
+      .split('\n')
+      .filter((l) => l.startsWith('busybox:latest ') || l.startsWith(`busybox:${tag} `))
+      .map((l) => l.split(' ')[1]);
     assert.equal(ids.length, 2, list);
     assert.equal(ids[0], ids[1], 'the tag points to another image');
     const rmi = await ok(['rmi', `busybox:${tag}`]);
@@ -324,11 +424,20 @@ export function clientSuite(h: DaemonHolder, c: Client): void {
   test(`${c.name}: import a rootfs tar from stdin (with --change), run it, rmi it`, async () => {
     const dir = mkdtempSync(join(h.d.root, 'rootfs-'));
     try {
-      mkdirSync(join(dir, 'bin')); mkdirSync(join(dir, 'etc'));
-      copyFileSync('/bin/busybox', join(dir, 'bin/busybox')); chmodSync(join(dir, 'bin/busybox'), 0o755);
+      mkdirSync(join(dir, 'bin'));
+      mkdirSync(join(dir, 'etc'));
+      copyFileSync('/bin/busybox', join(dir, 'bin/busybox'));
+      chmodSync(join(dir, 'bin/busybox'), 0o755);
       for (const a of ['sh', 'echo', 'cat']) symlinkSync('busybox', join(dir, 'bin', a));
       const ref = `imported-${uniq('i')}:v1`;
-      const tarRun = await run('sh', ['-c', `tar -C ${shq(dir)} -c . | ${c.argv(h.d, ['import', '--change', 'CMD ["echo","from-cmd"]', '--change', 'ENV PATH=/bin', '-', ref]).argv.map(shq).join(' ')}`], { env: c.argv(h.d, []).env });
+      const tarRun = await run(
+        'sh',
+        [
+          '-c',
+          `tar -C ${shq(dir)} -c . | ${c.argv(h.d, ['import', '--change', 'CMD ["echo","from-cmd"]', '--change', 'ENV PATH=/bin', '-', ref]).argv.map(shq).join(' ')}`,
+        ],
+        { env: c.argv(h.d, []).env },
+      );
       assert.equal(tarRun.code, 0, tarRun.stderr);
       assert.match(tarRun.stdout.trim(), /^sha256:[0-9a-f]{64}$/);
       assert.equal((await ok(['run', '--rm', ref])).stdout, 'from-cmd\n');
@@ -346,7 +455,9 @@ export function clientSuite(h: DaemonHolder, c: Client): void {
       assert.equal((await ok(['run', '--rm', ref2, 'echo', 'file-ok'])).stdout, 'file-ok\n');
       await ok(['rmi', ref2]);
       rmSync(tarFile, { force: true });
-    } finally { rmSync(dir, { recursive: true, force: true }); }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test(`${c.name}: top and port`, async () => {

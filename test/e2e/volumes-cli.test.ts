@@ -27,7 +27,10 @@ async function same(args: string[], expectCode = 0): Promise<RunResult> {
 }
 
 function cleanupVolumes(t: TestContext, names: string[]): void {
-  t.after(async () => { for (const n of names) await h.d.api('DELETE', `/v1.41/volumes/${encodeURIComponent(n)}?force=1`).catch(() => undefined); });
+  t.after(async () => {
+    for (const n of names)
+      await h.d.api('DELETE', `/v1.41/volumes/${encodeURIComponent(n)}?force=1`).catch(() => undefined);
+  });
 }
 
 test('volume create: prints the name; labels and --opt reach the daemon the same way from both clients', async (t) => {
@@ -38,7 +41,20 @@ test('volume create: prints the name; labels and --opt reach the daemon the same
   const c = await cli(h.d, ['volume', 'create', names[1]]);
   assert.equal(d.stdout, `${names[0]}\n`, d.stderr);
   assert.equal(c.stdout, `${names[1]}\n`, c.stderr);
-  const flags = ['--label', 'tier=db', '--label', 'bare', '-o', 'type=tmpfs', '--opt', 'device=tmpfs', '-o', 'o=size=1m,uid=0', '-d', 'local'];
+  const flags = [
+    '--label',
+    'tier=db',
+    '--label',
+    'bare',
+    '-o',
+    'type=tmpfs',
+    '--opt',
+    'device=tmpfs',
+    '-o',
+    'o=size=1m,uid=0',
+    '-d',
+    'local',
+  ];
   assert.equal((await docker(h.d, ['volume', 'create', ...flags, names[2]])).code, 0);
   assert.equal((await cli(h.d, ['volume', 'create', ...flags, names[3]])).code, 0);
   const dv = (await h.d.api('GET', `/v1.41/volumes/${names[2]}`)).json;
@@ -49,7 +65,10 @@ test('volume create: prints the name; labels and --opt reach the daemon the same
   // no name: a generated one, printed
   const anonD = await docker(h.d, ['volume', 'create']);
   const anonC = await cli(h.d, ['volume', 'create']);
-  for (const r of [anonD, anonC]) { assert.match(r.stdout, /^[0-9a-f]{64}\n$/); names.push(r.stdout.trim()); }
+  for (const r of [anonD, anonC]) {
+    assert.match(r.stdout, /^[0-9a-f]{64}\n$/);
+    names.push(r.stdout.trim());
+  }
 });
 
 test('volume create errors: illegal name, unknown driver', async () => {
@@ -69,7 +88,10 @@ test('volume ls: table, -q, filters, --format (custom, table, json)', async (t) 
   t.after(() => rm(h.d, id, true));
   const f = ['-f', `name=${tag}`];
   const table = await same(['volume', 'ls', ...f]);
-  assert.equal(table.stdout, `DRIVER    VOLUME NAME\nlocal     ${names[0]}\nlocal     ${names[1]}\nlocal     ${names[2]}\n`);
+  assert.equal(
+    table.stdout,
+    `DRIVER    VOLUME NAME\nlocal     ${names[0]}\nlocal     ${names[1]}\nlocal     ${names[2]}\n`,
+  );
   assert.equal((await same(['volume', 'ls', '-q', ...f])).stdout, names.map((n) => `${n}\n`).join(''));
   assert.equal((await same(['volume', 'ls', '-q', ...f, '-f', 'dangling=true'])).stdout, `${names[0]}\n${names[1]}\n`);
   assert.equal((await same(['volume', 'ls', '-q', ...f, '--filter', 'dangling=false'])).stdout, `${names[2]}\n`);
@@ -82,7 +104,7 @@ test('volume ls: table, -q, filters, --format (custom, table, json)', async (t) 
   await same(['volume', 'ls', '-f', 'novalue'], 125);
 });
 
-test('volume inspect: the daemon\'s JSON, -f templates, and a missing volume', async (t) => {
+test("volume inspect: the daemon's JSON, -f templates, and a missing volume", async (t) => {
   const name = uniq('vin');
   cleanupVolumes(t, [name]);
   await h.d.api('POST', '/v1.41/volumes/create', { Name: name, Labels: { k: 'v' } });
@@ -90,14 +112,19 @@ test('volume inspect: the daemon\'s JSON, -f templates, and a missing volume', a
   const parsed = JSON.parse(r.stdout);
   assert.equal(parsed.length, 1);
   assert.deepEqual(Object.keys(parsed[0]), ['CreatedAt', 'Driver', 'Labels', 'Mountpoint', 'Name', 'Options', 'Scope']);
-  assert.equal((await same(['volume', 'inspect', '-f', '{{.Mountpoint}}', name])).stdout, `${h.d.dataRoot}/volumes/${name}/_data\n`);
+  assert.equal(
+    (await same(['volume', 'inspect', '-f', '{{.Mountpoint}}', name])).stdout,
+    `${h.d.dataRoot}/volumes/${name}/_data\n`,
+  );
   await same(['volume', 'inspect', '--format', '{{json .Labels}} {{.Scope}}', name]);
   await same(['volume', 'inspect', 'nosuchvolume'], 1);
   await same(['volume', 'inspect', name, 'nosuchvolume'], 1);
 });
 
 test('volume rm: prints each name; in use -> 409 message and exit 1; missing; -f', async (t) => {
-  const a = uniq('vrm'); const b = uniq('vrm'); const busy = uniq('vrm');
+  const a = uniq('vrm');
+  const b = uniq('vrm');
+  const busy = uniq('vrm');
   cleanupVolumes(t, [a, b, busy]);
   for (const n of [a, b, busy]) await h.d.api('POST', '/v1.41/volumes/create', { Name: n });
   const id = await create(h.d, { name: uniq('rmuser'), cmd: ['true'], hostConfig: { Binds: [`${busy}:/data`] } });
@@ -121,7 +148,9 @@ test('volume prune -f: the same report from both clients', async (t) => {
   const id = await create(h.d, { name: uniq('pruser'), cmd: ['true'], hostConfig: { Binds: [`${keep}:/data`] } });
   t.after(() => rm(h.d, id, true));
   await h.d.api('POST', '/v1.41/volumes/prune'); // whatever earlier tests left
-  const mk = async () => { for (const s of ['x', 'y']) await h.d.api('POST', '/v1.41/volumes/create', { Name: `${tag}${s}` }); };
+  const mk = async () => {
+    for (const s of ['x', 'y']) await h.d.api('POST', '/v1.41/volumes/create', { Name: `${tag}${s}` });
+  };
   await mk();
   // API 1.42+: without -a only anonymous volumes go; these are named
   const named = await docker(h.d, ['volume', 'prune', '-f']);

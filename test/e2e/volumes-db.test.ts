@@ -20,11 +20,14 @@ async function ok(args: string[], timeoutMs = 60_000): Promise<RunResult> {
 
 // The root filesystem tarball (built once, ~1.5 min, then cached); no daemon needed for that.
 let tarball = '';
-before(async () => {
-  const fx = await mariadbRootfsTar();
-  if (fx.built) process.stderr.write(`debian-fixture: built ${fx.tar} in ${fx.seconds.toFixed(1)} s\n${fx.log}\n`);
-  tarball = fx.tar;
-}, { timeout: 20 * 60_000 });
+before(
+  async () => {
+    const fx = await mariadbRootfsTar();
+    if (fx.built) process.stderr.write(`debian-fixture: built ${fx.tar} in ${fx.seconds.toFixed(1)} s\n${fx.log}\n`);
+    tarball = fx.tar;
+  },
+  { timeout: 20 * 60_000 },
+);
 
 let imported: Promise<void> | undefined;
 /** `docker import --change 'CMD [...]' TAR cocon-test/mariadb:1`, once per daemon. */
@@ -39,14 +42,33 @@ function ensureImage(t: TestContext): Promise<void> {
 }
 
 /** Containers, volumes and host dirs of one test, removed whatever happens. */
-function janitor(t: TestContext): { ctr: (n: string) => string; vol: (n: string) => string; dir: (p: string) => string } {
-  const ctrs: string[] = []; const vols: string[] = []; const dirs: string[] = [];
+function janitor(t: TestContext): {
+  ctr: (n: string) => string;
+  vol: (n: string) => string;
+  dir: (p: string) => string;
+} {
+  const ctrs: string[] = [];
+  const vols: string[] = [];
+  const dirs: string[] = [];
   t.after(async () => {
     if (ctrs.length) await docker(h.d, ['rm', '-f', ...ctrs], { timeoutMs: 60_000 });
     if (vols.length) await docker(h.d, ['volume', 'rm', '-f', ...vols], { timeoutMs: 60_000 });
     for (const p of dirs) rmSync(p, { recursive: true, force: true });
   });
-  return { ctr: (n) => { ctrs.push(n); return n; }, vol: (n) => { vols.push(n); return n; }, dir: (p) => { dirs.push(p); return p; } };
+  return {
+    ctr: (n) => {
+      ctrs.push(n);
+      return n;
+    },
+    vol: (n) => {
+      vols.push(n);
+      return n;
+    },
+    dir: (p) => {
+      dirs.push(p);
+      return p;
+    },
+  };
 }
 
 /** `docker run -d` the server, then waits until mariadb-admin ping answers; returns the seconds it took. */
@@ -66,7 +88,9 @@ async function startDb(name: string, mount: string): Promise<number> {
     await sleep(200);
   }
   const l = await docker(h.d, ['logs', name]);
-  assert.fail(`${name} did not answer ping within 60 s (last: ${last?.code} ${last?.stdout}${last?.stderr}); logs:\n${l.stdout}${l.stderr}`);
+  assert.fail(
+    `${name} did not answer ping within 60 s (last: ${last?.code} ${last?.stdout}${last?.stderr}); logs:\n${l.stdout}${l.stderr}`,
+  );
 }
 
 async function sql(name: string, query: string): Promise<string> {
@@ -76,7 +100,10 @@ async function sql(name: string, query: string): Promise<string> {
 const ROWS = '1\tapple\n2\tpear\n3\tplum\n';
 
 async function fillDb(name: string): Promise<void> {
-  await sql(name, "CREATE DATABASE shop; CREATE TABLE shop.items (id INT PRIMARY KEY, name VARCHAR(20)) ENGINE=InnoDB; INSERT INTO shop.items VALUES (1,'apple'),(2,'pear'),(3,'plum');");
+  await sql(
+    name,
+    "CREATE DATABASE shop; CREATE TABLE shop.items (id INT PRIMARY KEY, name VARCHAR(20)) ENGINE=InnoDB; INSERT INTO shop.items VALUES (1,'apple'),(2,'pear'),(3,'plum');",
+  );
   assert.equal(await sql(name, 'SELECT id, name FROM shop.items ORDER BY id'), ROWS);
 }
 
@@ -94,7 +121,8 @@ describe('a database keeps its data in a volume', { concurrency: 2 }, () => {
     await ensureImage(t);
     const j = janitor(t);
     const dir = j.dir(mkdtempSync(join(process.env.COCON_TEST_TMP || '/tmp', 'mysql-')));
-    const db1 = j.ctr(uniq('db1')); const db2 = j.ctr(uniq('db2'));
+    const db1 = j.ctr(uniq('db1'));
+    const db2 = j.ctr(uniq('db2'));
     const s1 = await startDb(db1, `${dir}:/var/lib/mysql`);
     t.diagnostic(`first start (mariadb-install-db + server) to ping: ${s1.toFixed(2)} s`);
     await fillDb(db1);
@@ -104,7 +132,12 @@ describe('a database keeps its data in a volume', { concurrency: 2 }, () => {
     const s2 = await startDb(db2, `${dir}:/var/lib/mysql`);
     t.diagnostic(`second start (existing datadir) to ping: ${s2.toFixed(2)} s`);
     assert.equal(await sql(db2, 'SELECT id, name FROM shop.items ORDER BY id'), ROWS);
-    const mounts = await ok(['inspect', '-f', '{{range .Mounts}}{{.Type}} {{.Source}} {{.Destination}} {{.RW}}{{end}}', db2]);
+    const mounts = await ok([
+      'inspect',
+      '-f',
+      '{{range .Mounts}}{{.Type}} {{.Source}} {{.Destination}} {{.RW}}{{end}}',
+      db2,
+    ]);
     assert.equal(mounts.stdout.trim(), `bind ${dir} /var/lib/mysql true`);
   });
 
@@ -112,7 +145,8 @@ describe('a database keeps its data in a volume', { concurrency: 2 }, () => {
     await ensureImage(t);
     const j = janitor(t);
     const vol = j.vol(uniq('dbdata'));
-    const a = j.ctr(uniq('dbv1')); const b = j.ctr(uniq('dbv2'));
+    const a = j.ctr(uniq('dbv1'));
+    const b = j.ctr(uniq('dbv2'));
     const s1 = await startDb(a, `${vol}:/var/lib/mysql`);
     t.diagnostic(`first start on a named volume to ping: ${s1.toFixed(2)} s`);
     await fillDb(a);
@@ -130,6 +164,9 @@ describe('a database keeps its data in a volume', { concurrency: 2 }, () => {
     // in use: docker volume rm refuses with docker's message
     const rm = await docker(h.d, ['volume', 'rm', vol]);
     assert.equal(rm.code, 1);
-    assert.match(rm.stderr, new RegExp(`^Error response from daemon: remove ${vol}: volume is in use - \\[[0-9a-f]{64}\\]\n$`));
+    assert.match(
+      rm.stderr,
+      new RegExp(`^Error response from daemon: remove ${vol}: volume is in use - \\[[0-9a-f]{64}\\]\n$`),
+    );
   });
 });

@@ -11,12 +11,15 @@ export const BUSYBOX = '/bin/busybox';
 export function busyboxRootTar(dir: string): string {
   const r = join(dir, 'busybox-root');
   rmSync(r, { recursive: true, force: true });
-  for (const d of ['bin', 'etc', 'root', 'proc', 'sys', 'dev', 'tmp', 'home', 'var']) mkdirSync(join(r, d), { recursive: true, mode: 0o755 });
+  for (const d of ['bin', 'etc', 'root', 'proc', 'sys', 'dev', 'tmp', 'home', 'var'])
+    mkdirSync(join(r, d), { recursive: true, mode: 0o755 });
   chmodSync(join(r, 'tmp'), 0o1777);
   chmodSync(join(r, 'root'), 0o700);
   copyFileSync(BUSYBOX, join(r, 'bin/busybox'));
   chmodSync(join(r, 'bin/busybox'), 0o755);
-  const applets = execFileSync(BUSYBOX, ['--list'], { encoding: 'utf8' }).split('\n').filter((a) => a && a !== 'busybox');
+  const applets = execFileSync(BUSYBOX, ['--list'], { encoding: 'utf8' })
+    .split('\n')
+    .filter((a) => a && a !== 'busybox');
   for (const a of applets) symlinkSync('busybox', join(r, 'bin', a));
   writeFileSync(join(r, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
   writeFileSync(join(r, 'etc/group'), 'root:x:0:\n');
@@ -28,5 +31,7 @@ export function busyboxRootTar(dir: string): string {
 
 /** A digest of a tree's names, modes, owners, sizes, mtimes and contents (tar of it, hashed). */
 export function treeDigest(dir: string): string {
-  return execFileSync('sh', ['-c', 'tar --numeric-owner --sort=name -C "$1" -cf - . | sha256sum', 'sh', dir], { encoding: 'utf8' }).split(' ')[0];
+  return execFileSync('sh', ['-c', 'tar --numeric-owner --sort=name -C "$1" -cf - . | sha256sum', 'sh', dir], {
+    encoding: 'utf8',
+  }).split(' ')[0];
 }

@@ -10,7 +10,17 @@
 // namespace (unshare --mount --propagation private --pid --fork --kill-child): the mounts vanish
 // with the namespace even when the build is killed. See reference/debian-roots.md §1, §3, §4.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 /** Bump when the recipe below changes: the cached tarball is keyed by it. */
@@ -34,7 +44,8 @@ export function hostMirror(): string {
   const files: string[] = [];
   if (existsSync('/etc/apt/sources.list')) files.push('/etc/apt/sources.list');
   const d = '/etc/apt/sources.list.d';
-  if (existsSync(d)) for (const f of readdirSync(d).sort()) if (f.endsWith('.list') || f.endsWith('.sources')) files.push(join(d, f));
+  if (existsSync(d))
+    for (const f of readdirSync(d).sort()) if (f.endsWith('.list') || f.endsWith('.sources')) files.push(join(d, f));
   for (const f of files) {
     const text = readFileSync(f, 'utf8');
     if (f.endsWith('.sources')) {
@@ -54,24 +65,40 @@ export function hostMirror(): string {
   return (main ?? 'http://deb.debian.org/debian').replace(/\/+$/, '');
 }
 
-interface Step { code: number; out: string }
+interface Step {
+  code: number;
+  out: string;
+}
 
 function sh(script: string, timeoutMs: number): Promise<Step> {
   return new Promise((resolve, reject) => {
     // a private mount + pid namespace: every mount made here dies with it, even on SIGKILL
-    const child = spawn('unshare', ['--mount', '--propagation', 'private', '--pid', '--fork', '--kill-child', '--', 'sh', '-euc', script], {
-      stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive', LC_ALL: 'C' },
-    });
+    const child = spawn(
+      'unshare',
+      ['--mount', '--propagation', 'private', '--pid', '--fork', '--kill-child', '--', 'sh', '-euc', script],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive', LC_ALL: 'C' },
+      },
+    );
     const chunks: Buffer[] = [];
     child.stdout.on('data', (c: Buffer) => chunks.push(c));
     child.stderr.on('data', (c: Buffer) => chunks.push(c));
     const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', (e) => { clearTimeout(t); reject(e); });
-    child.on('close', (code) => { clearTimeout(t); resolve({ code: code ?? -1, out: Buffer.concat(chunks).toString('utf8') }); });
+    child.on('error', (e) => {
+      clearTimeout(t);
+      reject(e);
+    });
+    child.on('close', (code) => {
+      clearTimeout(t);
+      resolve({ code: code ?? -1, out: Buffer.concat(chunks).toString('utf8') });
+    });
   });
 }
 
-function tailOf(s: string, n = 40): string { return s.split('\n').slice(-n).join('\n'); }
+function tailOf(s: string, n = 40): string {
+  return s.split('\n').slice(-n).join('\n');
+}
 
 /** Removes leftovers of builds that died (their owner pid is gone). */
 function sweepStale(dir: string): void {
@@ -79,9 +106,20 @@ function sweepStale(dir: string): void {
     if (!f.startsWith('.build-')) continue;
     const p = join(dir, f);
     let owner = 0;
-    try { owner = Number(readFileSync(join(p, 'owner.pid'), 'utf8')); } catch { /* no pid file */ }
+    try {
+      owner = Number(readFileSync(join(p, 'owner.pid'), 'utf8'));
+    } catch {
+      /* no pid file */
+    }
     let alive = false;
-    if (owner > 0) { try { process.kill(owner, 0); alive = true; } catch { alive = false; } }
+    if (owner > 0) {
+      try {
+        process.kill(owner, 0);
+        alive = true;
+      } catch {
+        alive = false;
+      }
+    }
     if (!alive) {
       // nothing is mounted below it (all mounts lived in the build's own namespace)
       const st = statSync(p);
@@ -111,12 +149,34 @@ exec mariadbd --user=mysql --datadir=/var/lib/mysql --skip-networking --socket=$
 // MariaDB's offline tools (table checkers, dump, binlog, import, ...): not needed to run the server,
 // initialise a datadir (mariadb-install-db needs my_print_defaults, resolveip and mariadbd) or query it.
 const UNUSED_TOOLS = [
-  'aria_chk', 'aria_dump_log', 'aria_ftdump', 'aria_pack', 'aria_read_log', 'innochecksum', 'mariadb-binlog', 'mariadb-check',
-  'mariadb-conv', 'mariadb-dump', 'mariadb-import', 'mariadb-plugin', 'mariadb-show', 'mariadb-slap', 'mariadb-tzinfo-to-sql',
-  'myisam_ftdump', 'myisamchk', 'myisamlog', 'myisampack', 'perror',
+  'aria_chk',
+  'aria_dump_log',
+  'aria_ftdump',
+  'aria_pack',
+  'aria_read_log',
+  'innochecksum',
+  'mariadb-binlog',
+  'mariadb-check',
+  'mariadb-conv',
+  'mariadb-dump',
+  'mariadb-import',
+  'mariadb-plugin',
+  'mariadb-show',
+  'mariadb-slap',
+  'mariadb-tzinfo-to-sql',
+  'myisam_ftdump',
+  'myisamchk',
+  'myisamlog',
+  'myisampack',
+  'perror',
 ];
 
-export interface FixtureResult { tar: string; built: boolean; seconds: number; log: string }
+export interface FixtureResult {
+  tar: string;
+  built: boolean;
+  seconds: number;
+  log: string;
+}
 
 let pending: Promise<FixtureResult> | undefined;
 
@@ -125,7 +185,10 @@ let pending: Promise<FixtureResult> | undefined;
  * ~55 s, install ~22 s, tar a few s). Concurrent callers in one process share one build.
  */
 export function mariadbRootfsTar(): Promise<FixtureResult> {
-  pending ??= buildMariadb().catch((e: unknown) => { pending = undefined; throw e; });
+  pending ??= buildMariadb().catch((e: unknown) => {
+    pending = undefined;
+    throw e;
+  });
   return pending;
 }
 
@@ -152,7 +215,8 @@ async function buildMariadb(): Promise<FixtureResult> {
     writeFileSync(join(root, 'etc/apt/apt.conf.d/99no-check-valid-until'), 'Acquire::Check-Valid-Until "false";\n');
     // 3. install with /proc and a minimal /dev mounted (private namespace; unmounted after)
     const t1 = Date.now();
-    r = await sh(`
+    r = await sh(
+      `
 R='${root}'
 mount -t proc proc "$R/proc"
 mount -t tmpfs -o nosuid,mode=0755,size=64k tmpfs "$R/dev"
@@ -163,12 +227,25 @@ chroot "$R" apt-get update -q
 chroot "$R" apt-get install -y -q --no-install-recommends mariadb-server
 chroot "$R" apt-get clean
 umount "$R/dev" "$R/proc"
-`, 600_000);
+`,
+      600_000,
+    );
     log.push(`apt-get install mariadb-server: rc ${r.code} after ${((Date.now() - t1) / 1000).toFixed(1)} s`);
     if (r.code !== 0) throw new Error(`apt-get install mariadb-server failed (rc ${r.code}):\n${tailOf(r.out)}`);
     // 4. trim: no datadir (the entrypoint makes one), no apt lists or caches, no docs or
     // translations, none of the offline tools the tests never run (a smaller tar imports faster)
-    for (const p of ['dev', 'tmp', 'var/lib/mysql', 'var/lib/apt/lists', 'var/cache/apt', 'usr/share/doc', 'usr/share/man', 'usr/share/info', 'usr/share/locale', 'var/log/apt']) {
+    for (const p of [
+      'dev',
+      'tmp',
+      'var/lib/mysql',
+      'var/lib/apt/lists',
+      'var/cache/apt',
+      'usr/share/doc',
+      'usr/share/man',
+      'usr/share/info',
+      'usr/share/locale',
+      'var/log/apt',
+    ]) {
       const abs = join(root, p);
       if (existsSync(abs)) for (const f of readdirSync(abs)) rmSync(join(abs, f), { recursive: true, force: true });
     }
@@ -181,11 +258,14 @@ umount "$R/dev" "$R/proc"
     const t2 = Date.now();
     const part = join(work, 'rootfs.tar');
     r = await sh(`tar --numeric-owner -C '${root}' -cf '${part}' .`, 300_000);
-    log.push(`tar: rc ${r.code} after ${((Date.now() - t2) / 1000).toFixed(1)} s, ${(statSync(part).size / 1e6).toFixed(0)} MB`);
+    log.push(
+      `tar: rc ${r.code} after ${((Date.now() - t2) / 1000).toFixed(1)} s, ${(statSync(part).size / 1e6).toFixed(0)} MB`,
+    );
     if (r.code !== 0) throw new Error(`tar failed (rc ${r.code}):\n${tailOf(r.out)}`);
     renameSync(part, tar);
     // older versions of this fixture are of no use any more
-    for (const f of readdirSync(dir)) if (/^mariadb-.*\.tar$/.test(f) && join(dir, f) !== tar) rmSync(join(dir, f), { force: true });
+    for (const f of readdirSync(dir))
+      if (/^mariadb-.*\.tar$/.test(f) && join(dir, f) !== tar) rmSync(join(dir, f), { force: true });
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

@@ -32,18 +32,40 @@ process.on('exit', () => {
   }
 });
 
-
-export async function startPty(argv: string[], opts: { env?: Record<string, string>; cols?: number; rows?: number } = {}): Promise<Pty> {
+export async function startPty(
+  argv: string[],
+  opts: { env?: Record<string, string>; cols?: number; rows?: number } = {},
+): Promise<Pty> {
   const dir = mkdtempSync(join(process.env.COCON_TEST_TMP || '/tmp', 'pty-'));
   const sock = join(dir, 'tmux.sock');
   const codeFile = join(dir, 'code');
   const wrapper = join(dir, 'run.sh');
-  const envLines = Object.entries(opts.env ?? {}).map(([k, v]) => `export ${k}=${shq(v)}`).join('\n');
-  writeFileSync(wrapper, `#!/bin/sh\n${envLines}\n${argv.map(shq).join(' ')}\necho $? > ${shq(codeFile)}.tmp && mv ${shq(codeFile)}.tmp ${shq(codeFile)}\nsleep 120\n`);
+  const envLines = Object.entries(opts.env ?? {})
+    .map(([k, v]) => `export ${k}=${shq(v)}`)
+    .join('\n');
+  writeFileSync(
+    wrapper,
+    `#!/bin/sh\n${envLines}\n${argv.map(shq).join(' ')}\necho $? > ${shq(codeFile)}.tmp && mv ${shq(codeFile)}.tmp ${shq(codeFile)}\nsleep 120\n`,
+  );
   chmodSync(wrapper, 0o755);
   const tmux = (...args: string[]) => run('tmux', ['-S', sock, ...args], { env: { TERM: 'xterm' }, timeoutMs: 15_000 });
-  const r = await tmux('-f', '/dev/null', 'new-session', '-d', '-s', 'p', '-x', String(opts.cols ?? 100), '-y', String(opts.rows ?? 30), wrapper);
-  if (r.code !== 0) { rmSync(dir, { recursive: true, force: true }); throw new Error(`tmux new-session failed: ${r.stderr}`); }
+  const r = await tmux(
+    '-f',
+    '/dev/null',
+    'new-session',
+    '-d',
+    '-s',
+    'p',
+    '-x',
+    String(opts.cols ?? 100),
+    '-y',
+    String(opts.rows ?? 30),
+    wrapper,
+  );
+  if (r.code !== 0) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`tmux new-session failed: ${r.stderr}`);
+  }
   open.set(sock, dir);
   await tmux('set-option', '-g', 'history-limit', '5000');
   let closed = false;
@@ -55,8 +77,12 @@ export async function startPty(argv: string[], opts: { env?: Record<string, stri
         if (i < parts.length - 1) await tmux('send-keys', '-t', 'p', 'Enter');
       }
     },
-    async keys(...names) { await tmux('send-keys', '-t', 'p', ...names); },
-    async screen() { return (await tmux('capture-pane', '-p', '-J', '-S', '-', '-t', 'p')).stdout; },
+    async keys(...names) {
+      await tmux('send-keys', '-t', 'p', ...names);
+    },
+    async screen() {
+      return (await tmux('capture-pane', '-p', '-J', '-S', '-', '-t', 'p')).stdout;
+    },
     async waitFor(re, timeoutMs = 15_000) {
       const deadline = Date.now() + timeoutMs;
       let s = '';
@@ -78,9 +104,12 @@ export async function startPty(argv: string[], opts: { env?: Record<string, stri
       }
       throw new Error(`program did not exit within ${timeoutMs} ms; screen:\n${await p.screen()}`);
     },
-    async resize(cols, rows) { await tmux('resize-window', '-t', 'p', '-x', String(cols), '-y', String(rows)); },
+    async resize(cols, rows) {
+      await tmux('resize-window', '-t', 'p', '-x', String(cols), '-y', String(rows));
+    },
     async close() {
-      if (closed) return; closed = true;
+      if (closed) return;
+      closed = true;
       await tmux('kill-server');
       open.delete(sock);
       rmSync(dir, { recursive: true, force: true });

@@ -12,20 +12,56 @@ import { makeTar } from './registry-helpers.js';
 import { cleanupNet } from './network-common.js';
 
 const tag = (process.pid % 200) + 20;
-const h = useDaemon({ busybox: true, args: ['--bridge', `cac${process.pid.toString(36)}`, '--bip', `10.${tag}.20.1/24`, '--default-address-pool', `base=10.${tag}.32.0/19,size=24`] });
-after(() => { try { cleanupNet(h.d.dataRoot); } catch { /* never started */ } });
-process.on('exit', () => { try { cleanupNet(h.d.dataRoot); } catch { /* never started */ } });
+const h = useDaemon({
+  busybox: true,
+  args: [
+    '--bridge',
+    `cac${process.pid.toString(36)}`,
+    '--bip',
+    `10.${tag}.20.1/24`,
+    '--default-address-pool',
+    `base=10.${tag}.32.0/19,size=24`,
+  ],
+});
+after(() => {
+  try {
+    cleanupNet(h.d.dataRoot);
+  } catch {
+    /* never started */
+  }
+});
+process.on('exit', () => {
+  try {
+    cleanupNet(h.d.dataRoot);
+  } catch {
+    /* never started */
+  }
+});
 
-const NOT_MANAGER = 'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.';
+const NOT_MANAGER =
+  'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.';
 
-test('swarm endpoints answer 503 with dockerd\'s messages; plugins/search 501; unknown endpoints stay 404', async () => {
+test("swarm endpoints answer 503 with dockerd's messages; plugins/search 501; unknown endpoints stay 404", async () => {
   // trace swarm-not-active: leave -> "not part of a swarm", the manager endpoints -> "not a swarm manager"
   const leave = await h.d.api('POST', '/v1.41/swarm/leave?force=true');
   assert.equal(leave.status, 503);
   assert.equal(leave.body, '{"message":"This node is not part of a swarm"}\n');
-  for (const [m, p] of [['GET', '/swarm'], ['GET', '/nodes'], ['GET', '/services'], ['GET', '/tasks'], ['GET', '/secrets'], ['GET', '/configs'],
-    ['GET', '/services/x'], ['POST', '/services/create'], ['DELETE', '/nodes/n1'], ['GET', '/tasks/t1/logs'], ['POST', '/secrets/create'],
-    ['POST', '/configs/c1/update'], ['GET', '/swarm/unlockkey'], ['POST', '/swarm/update']] as const) {
+  for (const [m, p] of [
+    ['GET', '/swarm'],
+    ['GET', '/nodes'],
+    ['GET', '/services'],
+    ['GET', '/tasks'],
+    ['GET', '/secrets'],
+    ['GET', '/configs'],
+    ['GET', '/services/x'],
+    ['POST', '/services/create'],
+    ['DELETE', '/nodes/n1'],
+    ['GET', '/tasks/t1/logs'],
+    ['POST', '/secrets/create'],
+    ['POST', '/configs/c1/update'],
+    ['GET', '/swarm/unlockkey'],
+    ['POST', '/swarm/update'],
+  ] as const) {
     const r = await h.d.api(m, `/v1.41${p}`, m === 'POST' ? {} : undefined);
     assert.equal(r.status, 503, `${m} ${p} -> ${r.status} ${r.body}`);
     assert.equal(r.json.message, NOT_MANAGER, `${m} ${p}`);
@@ -35,8 +71,12 @@ test('swarm endpoints answer 503 with dockerd\'s messages; plugins/search 501; u
   assert.equal(init.status, 501, init.body);
   assert.match(init.json.message, /swarm mode is not supported/);
   // endpoints of docker's API that cocon does not serve: 501 naming what is missing
-  for (const [m, p, msg] of [['GET', '/plugins', /plugins are not supported/], ['GET', '/images/search?term=x', /image search is not supported/],
-    ['GET', '/distribution/busybox/json', /distribution inspect/], ['POST', '/session', /BuildKit sessions/]] as const) {
+  for (const [m, p, msg] of [
+    ['GET', '/plugins', /plugins are not supported/],
+    ['GET', '/images/search?term=x', /image search is not supported/],
+    ['GET', '/distribution/busybox/json', /distribution inspect/],
+    ['POST', '/session', /BuildKit sessions/],
+  ] as const) {
     const r = await h.d.api(m, `/v1.41${p}`);
     assert.equal(r.status, 501, `${m} ${p} -> ${r.status}`);
     assert.match(r.json.message, msg);
@@ -61,7 +101,11 @@ test('API 1.43: /_ping and /version announce it, /v1.42 and /v1.43 prefixes are 
   }
   // 1.43's HostConfig.Annotations cannot be honoured yet: refused, nothing created
   const name = uniq('ann');
-  const ann = await h.d.api('POST', `/v1.43/containers/create?name=${name}`, { Image: 'busybox', Cmd: ['true'], HostConfig: { Annotations: { 'a.b': 'c' } } });
+  const ann = await h.d.api('POST', `/v1.43/containers/create?name=${name}`, {
+    Image: 'busybox',
+    Cmd: ['true'],
+    HostConfig: { Annotations: { 'a.b': 'c' } },
+  });
   assert.equal(ann.status, 400, ann.body);
   assert.match(ann.json.message, /annotation is not supported/);
   assert.equal((await h.d.api('GET', `/containers/${name}/json`)).status, 404);
@@ -71,7 +115,10 @@ test('API 1.43: /_ping and /version announce it, /v1.42 and /v1.43 prefixes are 
 });
 
 test('restart honours ?signal= (API 1.42): a container that traps only USR1 restarts at once', async (t) => {
-  const id = await create(h.d, { cmd: ['sh', '-c', 'trap "exit 0" USR1; while :; do sleep 0.1; done'], hostConfig: { NetworkMode: 'none' } });
+  const id = await create(h.d, {
+    cmd: ['sh', '-c', 'trap "exit 0" USR1; while :; do sleep 0.1; done'],
+    hostConfig: { NetworkMode: 'none' },
+  });
   t.after(() => rm(h.d, id, true));
   assert.equal((await h.d.api('POST', `/v1.43/containers/${id}/start`)).status, 204);
   const t0 = Date.now();
@@ -88,11 +135,17 @@ test('containers: several label filters are ANDed, in both JSON forms, for ps an
   const onlyA = await create(h.d, { cmd: ['true'], labels: { [mark]: '', a: '1' } });
   const both = await create(h.d, { cmd: ['true'], labels: { [mark]: '', a: '1', b: 'x' } });
   const wrongB = await create(h.d, { cmd: ['true'], labels: { [mark]: '', a: '1', b: 'y' } });
-  t.after(async () => { for (const id of [onlyA, both, wrongB]) await rm(h.d, id, true); });
+  t.after(async () => {
+    for (const id of [onlyA, both, wrongB]) await rm(h.d, id, true);
+  });
   for (const f of [{ label: { [mark]: true, a: true, 'b=x': true } }, { label: [mark, 'a', 'b=x'] }]) {
     const r = await h.d.api('GET', `/v1.41/containers/json?all=1&${q(f)}`);
     assert.equal(r.status, 200, r.body);
-    assert.deepEqual(r.json.map((c: Json) => c.Id), [both], JSON.stringify(f));
+    assert.deepEqual(
+      r.json.map((c: Json) => c.Id),
+      [both],
+      JSON.stringify(f),
+    );
   }
   const bOnly = await h.d.api('GET', `/containers/json?all=1&${q({ label: [mark, 'b'] })}`);
   assert.deepEqual(bOnly.json.map((c: Json) => c.Id).sort(), [both, wrongB].sort());
@@ -101,19 +154,34 @@ test('containers: several label filters are ANDed, in both JSON forms, for ps an
   const pr = await h.d.api('POST', `/containers/prune?${q({ label: { [mark]: true, 'b=y': true } })}`);
   assert.equal(pr.status, 200, pr.body);
   assert.deepEqual(pr.json.ContainersDeleted, [wrongB]);
-  assert.equal((await h.d.api('GET', `/containers/${onlyA}/json`)).status, 200, 'prune with two labels removed a container with only one');
+  assert.equal(
+    (await h.d.api('GET', `/containers/${onlyA}/json`)).status,
+    200,
+    'prune with two labels removed a container with only one',
+  );
 });
 
 test('images: label filters ANDed (list)', async (t) => {
   const layer = await makeTar([{ name: 'f.txt', data: 'x\n' }]);
   const made: string[] = [];
-  t.after(async () => { for (const n of made) await h.d.api('DELETE', `/images/${n}?force=1`); });
-  for (const [name, labels] of [['lab-a', 'LABEL a=1'], ['lab-ab', 'LABEL a=1 b=x']] as const) {
-    const r = await h.d.api('POST', `/images/create?fromSrc=-&repo=${name}&tag=v1&changes=${encodeURIComponent(labels)}`, undefined, { raw: layer, headers: { 'Content-Type': 'application/x-tar' } });
+  t.after(async () => {
+    for (const n of made) await h.d.api('DELETE', `/images/${n}?force=1`);
+  });
+  for (const [name, labels] of [
+    ['lab-a', 'LABEL a=1'],
+    ['lab-ab', 'LABEL a=1 b=x'],
+  ] as const) {
+    const r = await h.d.api(
+      'POST',
+      `/images/create?fromSrc=-&repo=${name}&tag=v1&changes=${encodeURIComponent(labels)}`,
+      undefined,
+      { raw: layer, headers: { 'Content-Type': 'application/x-tar' } },
+    );
     assert.equal(r.status, 200, r.body);
     made.push(`${name}:v1`);
   }
-  const tags = async (f: unknown) => ((await h.d.api('GET', `/images/json?${q(f)}`)).json as Json[]).flatMap((i) => i.RepoTags).sort();
+  const tags = async (f: unknown) =>
+    ((await h.d.api('GET', `/images/json?${q(f)}`)).json as Json[]).flatMap((i) => i.RepoTags).sort();
   assert.deepEqual(await tags({ label: { a: true, 'b=x': true } }), ['lab-ab:v1']);
   assert.deepEqual(await tags({ label: ['a=1', 'b=x'] }), ['lab-ab:v1']);
   assert.deepEqual(await tags({ label: ['a=1'] }), ['lab-a:v1', 'lab-ab:v1']);
@@ -127,11 +195,18 @@ test('volumes and networks: label filters ANDed (list and prune)', async (t) => 
     for (const v of vols) await h.d.api('DELETE', `/volumes/${v}?force=1`);
     for (const n of nets) await h.d.api('DELETE', `/networks/${n}`);
   });
-  const lab = (i: number): Record<string, string> => (i === 0 ? { [mark]: '', a: '1' } : { [mark]: '', a: '1', b: 'x' });
-  for (const [i, v] of vols.entries()) assert.equal((await h.d.api('POST', '/volumes/create', { Name: v, Labels: lab(i) })).status, 201);
-  for (const [i, n] of nets.entries()) { const r = await h.d.api('POST', '/networks/create', { Name: n, Labels: lab(i) }); assert.equal(r.status, 201, r.body); }
-  const volNames = async (f: unknown) => ((await h.d.api('GET', `/volumes?${q(f)}`)).json.Volumes as Json[]).map((v) => v.Name).sort();
-  const netNames = async (f: unknown) => ((await h.d.api('GET', `/networks?${q(f)}`)).json as Json[]).map((n) => n.Name).sort();
+  const lab = (i: number): Record<string, string> =>
+    i === 0 ? { [mark]: '', a: '1' } : { [mark]: '', a: '1', b: 'x' };
+  for (const [i, v] of vols.entries())
+    assert.equal((await h.d.api('POST', '/volumes/create', { Name: v, Labels: lab(i) })).status, 201);
+  for (const [i, n] of nets.entries()) {
+    const r = await h.d.api('POST', '/networks/create', { Name: n, Labels: lab(i) });
+    assert.equal(r.status, 201, r.body);
+  }
+  const volNames = async (f: unknown) =>
+    ((await h.d.api('GET', `/volumes?${q(f)}`)).json.Volumes as Json[]).map((v) => v.Name).sort();
+  const netNames = async (f: unknown) =>
+    ((await h.d.api('GET', `/networks?${q(f)}`)).json as Json[]).map((n) => n.Name).sort();
   for (const f of [{ label: { [mark]: true, 'b=x': true } }, { label: [mark, 'b=x'] }]) {
     assert.deepEqual(await volNames(f), [vols[1]]);
     assert.deepEqual(await netNames(f), [nets[1]]);
@@ -146,10 +221,16 @@ test('volumes and networks: label filters ANDed (list and prune)', async (t) => 
   const vAll = await h.d.api('POST', `/v1.43/volumes/prune?${q({ label: [mark], all: ['true'] })}`);
   assert.deepEqual(vAll.json.VolumesDeleted, [vols[0]]);
   // an anonymous volume (a container's VOLUME) left by rm without -v: API 1.43 prunes it without all
-  const ctr = await create(h.d, { cmd: ['true'], extra: { Volumes: { '/anon': {} } }, hostConfig: { NetworkMode: 'none' } });
+  const ctr = await create(h.d, {
+    cmd: ['true'],
+    extra: { Volumes: { '/anon': {} } },
+    hostConfig: { NetworkMode: 'none' },
+  });
   const anonName = (await h.d.api('GET', `/containers/${ctr}/json`)).json.Mounts[0].Name as string;
   await rm(h.d, ctr, true);
-  t.after(async () => { await h.d.api('DELETE', `/volumes/${anonName}`); });
+  t.after(async () => {
+    await h.d.api('DELETE', `/volumes/${anonName}`);
+  });
   const va = await h.d.api('POST', '/v1.43/volumes/prune');
   assert.ok((va.json.VolumesDeleted ?? []).includes(anonName), `anonymous ${anonName} not pruned: ${va.body}`);
   const np = await h.d.api('POST', `/networks/prune?${q({ label: [mark, 'b=x'] })}`);
@@ -161,22 +242,42 @@ test('volumes and networks: label filters ANDed (list and prune)', async (t) => 
 /** POST with a chunked body (no Content-Length), as the docker CLI and docker-py send loads. */
 function postChunked(d: Daemon, path: string, chunks: Buffer[]): Promise<ApiResponse> {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath: d.socket, method: 'POST', path, headers: { 'Content-Type': 'application/x-tar', 'Transfer-Encoding': 'chunked' } }, (res) => {
-      const got: Buffer[] = [];
-      res.on('data', (c: Buffer) => got.push(c));
-      res.on('end', () => {
-        const raw = Buffer.concat(got); const body = raw.toString('utf8');
-        let json: Json; try { json = JSON.parse(body); } catch { json = undefined; }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, raw, body, json });
-      });
-    });
+    const req = request(
+      {
+        socketPath: d.socket,
+        method: 'POST',
+        path,
+        headers: { 'Content-Type': 'application/x-tar', 'Transfer-Encoding': 'chunked' },
+      },
+      (res) => {
+        const got: Buffer[] = [];
+        res.on('data', (c: Buffer) => got.push(c));
+        res.on('end', () => {
+          const raw = Buffer.concat(got);
+          const body = raw.toString('utf8');
+          let json: Json;
+          try {
+            json = JSON.parse(body);
+          } catch {
+            json = undefined;
+          }
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, raw, body, json });
+        });
+      },
+    );
     req.on('error', reject);
     req.setTimeout(60_000, () => req.destroy(new Error('no answer')));
-    (async () => { for (const c of chunks) { req.write(c); await new Promise((r) => setTimeout(r, 20)); } req.end(); })().catch(reject);
+    (async () => {
+      for (const c of chunks) {
+        req.write(c);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      req.end();
+    })().catch(reject);
   });
 }
 
-test('POST /images/load: a chunked body loads; a non-archive gets dockerd\'s errorDetail shape', async () => {
+test("POST /images/load: a chunked body loads; a non-archive gets dockerd's errorDetail shape", async () => {
   const save = await h.d.api('GET', '/images/get?names=busybox');
   assert.equal(save.status, 200);
   const pieces: Buffer[] = [];
@@ -187,14 +288,22 @@ test('POST /images/load: a chunked body loads; a non-archive gets dockerd\'s err
   assert.match(r.body, /"stream":"Loaded image: busybox:latest\\n"/);
 
   // trace load-invalid: 200, then one JSON message with errorDetail and error, nothing half-written
-  const garbage = await postChunked(h.d, '/v1.41/images/load?quiet=1', [Buffer.from('\xca\x05 not a tar'.repeat(10), 'latin1')]);
+  const garbage = await postChunked(h.d, '/v1.41/images/load?quiet=1', [
+    Buffer.from('\xca\x05 not a tar'.repeat(10), 'latin1'),
+  ]);
   assert.equal(garbage.status, 200);
   assert.match(garbage.headers['content-type'] ?? '', /application\/json/);
-  const lines = garbage.body.split('\r\n').filter(Boolean).map((l) => JSON.parse(l));
+  const lines = garbage.body
+    .split('\r\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
   assert.equal(lines.length, 1, garbage.body);
   assert.equal(typeof lines[0].errorDetail.message, 'string');
   assert.equal(lines[0].error, lines[0].errorDetail.message);
-  assert.deepEqual(readdirSync(h.d.dataRoot).filter((x) => x.startsWith('tmp-load-')), []);
+  assert.deepEqual(
+    readdirSync(h.d.dataRoot).filter((x) => x.startsWith('tmp-load-')),
+    [],
+  );
 });
 
 // Endpoints the compatibility table lists as supported that no other test exercised, through the
@@ -203,9 +312,26 @@ test('docker pause/unpause, diff, export, system df, events --filter label (ANDe
   const { docker } = await import('../helpers/daemon.js');
   const name = uniq('cov');
   const mark = uniq('ev');
-  const run = await docker(h.d, ['run', '-d', '--name', name, '--network', 'none', '-l', `${mark}=1`, '-l', 'two=x', 'busybox', 'sh', '-c', 'echo data > /made.txt; while :; do sleep 0.2; done']);
+  const run = await docker(h.d, [
+    'run',
+    '-d',
+    '--name',
+    name,
+    '--network',
+    'none',
+    '-l',
+    `${mark}=1`,
+    '-l',
+    'two=x',
+    'busybox',
+    'sh',
+    '-c',
+    'echo data > /made.txt; while :; do sleep 0.2; done',
+  ]);
   assert.equal(run.code, 0, run.stderr);
-  t.after(async () => { await docker(h.d, ['rm', '-f', name]); });
+  t.after(async () => {
+    await docker(h.d, ['rm', '-f', name]);
+  });
   const id = run.stdout.trim();
 
   assert.equal((await docker(h.d, ['pause', name])).code, 0);
@@ -218,11 +344,18 @@ test('docker pause/unpause, diff, export, system df, events --filter label (ANDe
   const diff = await docker(h.d, ['diff', name]);
   assert.equal(diff.code, 0, diff.stderr);
   assert.match(diff.stdout, /^A \/made\.txt$/m);
-  assert.doesNotMatch(diff.stdout, /^C \/etc$/m, 'diff lists /etc for the hosts/resolv.conf mount points the engine made');
+  assert.doesNotMatch(
+    diff.stdout,
+    /^C \/etc$/m,
+    'diff lists /etc for the hosts/resolv.conf mount points the engine made',
+  );
 
   const exp = await h.d.api('GET', `/containers/${id}/export`);
   assert.equal(exp.status, 200);
-  assert.ok(exp.raw.includes(Buffer.from('made.txt')) && exp.raw.includes(Buffer.from('data\n')), 'export has the new file');
+  assert.ok(
+    exp.raw.includes(Buffer.from('made.txt')) && exp.raw.includes(Buffer.from('data\n')),
+    'export has the new file',
+  );
   assert.ok(exp.raw.includes(Buffer.from('bin/busybox')), 'export has the image files');
 
   const df = await docker(h.d, ['system', 'df', '--format', '{{.Type}} {{.TotalCount}}']);
@@ -234,32 +367,80 @@ test('docker pause/unpause, diff, export, system df, events --filter label (ANDe
   const since = Math.floor(Date.now() / 1000) - 60;
   const until = Math.floor(Date.now() / 1000) + 1;
   await new Promise((r) => setTimeout(r, 1100));
-  const both = await docker(h.d, ['events', '--since', String(since), '--until', String(until), '--filter', `label=${mark}=1`, '--filter', 'label=two=x', '--format', '{{.Action}}']);
+  const both = await docker(h.d, [
+    'events',
+    '--since',
+    String(since),
+    '--until',
+    String(until),
+    '--filter',
+    `label=${mark}=1`,
+    '--filter',
+    'label=two=x',
+    '--format',
+    '{{.Action}}',
+  ]);
   assert.equal(both.code, 0, both.stderr);
-  for (const a of ['create', 'start', 'pause', 'unpause']) assert.match(both.stdout, new RegExp(`^${a}$`, 'm'), both.stdout);
-  const none = await docker(h.d, ['events', '--since', String(since), '--until', String(until), '--filter', `label=${mark}=1`, '--filter', 'label=absent', '--format', '{{.Action}}']);
+  for (const a of ['create', 'start', 'pause', 'unpause'])
+    assert.match(both.stdout, new RegExp(`^${a}$`, 'm'), both.stdout);
+  const none = await docker(h.d, [
+    'events',
+    '--since',
+    String(since),
+    '--until',
+    String(until),
+    '--filter',
+    `label=${mark}=1`,
+    '--filter',
+    'label=absent',
+    '--format',
+    '{{.Action}}',
+  ]);
   assert.equal(none.stdout, '', 'label filters ORed in events');
 });
 
 test('resize of a tty container reaches its terminal (stty size); unknown container and exec ids 404', async (t) => {
-  const id = await create(h.d, { cmd: ['sh', '-c', 'sleep 1.5; stty size; sleep 30'], tty: true, hostConfig: { NetworkMode: 'none' } });
+  const id = await create(h.d, {
+    cmd: ['sh', '-c', 'sleep 1.5; stty size; sleep 30'],
+    tty: true,
+    hostConfig: { NetworkMode: 'none' },
+  });
   t.after(() => rm(h.d, id, true));
   assert.equal((await h.d.api('POST', `/containers/${id}/start`)).status, 204);
   assert.equal((await h.d.api('POST', `/containers/${id}/resize?h=40&w=100`)).status, 200);
-  await waitFor('the container sees its new size', async () => (await h.d.api('GET', `/containers/${id}/logs?stdout=1`)).body.includes('40 100'), 10_000);
+  await waitFor(
+    'the container sees its new size',
+    async () => (await h.d.api('GET', `/containers/${id}/logs?stdout=1`)).body.includes('40 100'),
+    10_000,
+  );
   assert.equal((await h.d.api('POST', `/exec/nosuch${uniq()}/resize?h=1&w=1`)).status, 404);
   assert.equal((await h.d.api('POST', `/containers/nosuch${uniq()}/resize?h=1&w=1`)).status, 404);
 });
 
 test('ps filters network, volume, publish, expose, is-task select containers (no longer ignored); networks dangling', async (t) => {
   const mark = uniq('pf');
-  const net = `${mark}-net`; const vol = `${mark}-vol`;
+  const net = `${mark}-net`;
+  const vol = `${mark}-vol`;
   assert.equal((await h.d.api('POST', '/networks/create', { Name: net })).status, 201);
-  t.after(async () => { await h.d.api('DELETE', `/networks/${net}`); await h.d.api('DELETE', `/volumes/${vol}?force=1`); });
-  const a = await create(h.d, { cmd: ['sleep', '30'], labels: { [mark]: '' }, extra: { ExposedPorts: { '80/tcp': {}, '53/udp': {} } },
-    hostConfig: { NetworkMode: net, Binds: [`${vol}:/data`], PortBindings: { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] } } });
+  t.after(async () => {
+    await h.d.api('DELETE', `/networks/${net}`);
+    await h.d.api('DELETE', `/volumes/${vol}?force=1`);
+  });
+  const a = await create(h.d, {
+    cmd: ['sleep', '30'],
+    labels: { [mark]: '' },
+    extra: { ExposedPorts: { '80/tcp': {}, '53/udp': {} } },
+    hostConfig: {
+      NetworkMode: net,
+      Binds: [`${vol}:/data`],
+      PortBindings: { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] },
+    },
+  });
   const b = await create(h.d, { cmd: ['true'], labels: { [mark]: '' }, hostConfig: { NetworkMode: 'none' } });
-  t.after(async () => { await rm(h.d, a, true); await rm(h.d, b, true); });
+  t.after(async () => {
+    await rm(h.d, a, true);
+    await rm(h.d, b, true);
+  });
   const ids = async (f: Record<string, string[]>) => {
     const r = await h.d.api('GET', `/containers/json?all=1&${q({ label: [mark], ...f })}`);
     assert.equal(r.status, 200, r.body);
@@ -278,7 +459,8 @@ test('ps filters network, volume, publish, expose, is-task select containers (no
   assert.deepEqual(await ids({ 'is-task': ['false'] }), [a, b].sort());
   assert.equal((await h.d.api('GET', `/containers/json?all=1&${q({ publish: ['http'] })}`)).status, 400);
   // networks: dangling = no running container attached (predefined networks never dangle)
-  const nets = async (f: Record<string, string[]>) => ((await h.d.api('GET', `/networks?${q(f)}`)).json as Json[]).map((n) => n.Name);
+  const nets = async (f: Record<string, string[]>) =>
+    ((await h.d.api('GET', `/networks?${q(f)}`)).json as Json[]).map((n) => n.Name);
   assert.deepEqual(await nets({ name: [net], dangling: ['true'] }), [net]);
   assert.ok(!(await nets({ dangling: ['true'] })).includes('bridge'));
   assert.equal((await h.d.api('POST', `/containers/${a}/start`)).status, 204);

@@ -12,24 +12,35 @@ const h = useDaemon({ busybox: true });
 test('unknown image -> 404 "No such image: nosuchimage:latest", nothing created', async () => {
   const before = (await list(h.d)).length;
   const name = uniq('noimg');
-  const r = await h.d.api('POST', `/v1.41/containers/create?name=${name}`, createBody({ image: 'nosuchimage', cmd: ['true'] }));
+  const r = await h.d.api(
+    'POST',
+    `/v1.41/containers/create?name=${name}`,
+    createBody({ image: 'nosuchimage', cmd: ['true'] }),
+  );
   assert.equal(r.status, 404, r.body);
   assert.equal(r.json?.message, 'No such image: nosuchimage:latest');
   assert.equal((await list(h.d)).length, before, 'a container was created anyway');
   assert.equal((await h.d.api('GET', `/containers/${name}/json`)).status, 404);
 });
 
-test('name already in use -> 409 with docker\'s message', async () => {
+test("name already in use -> 409 with docker's message", async () => {
   const name = uniq('dup');
   const id = await create(h.d, { name, cmd: ['true'] });
   const r = await h.d.api('POST', `/v1.41/containers/create?name=${name}`, createBody({ cmd: ['true'] }));
   assert.equal(r.status, 409, r.body);
-  assert.match(r.json?.message ?? '', new RegExp(`The container name "/${name}" is already in use by container "${id}"`));
+  assert.match(
+    r.json?.message ?? '',
+    new RegExp(`The container name "/${name}" is already in use by container "${id}"`),
+  );
   await rm(h.d, id);
 });
 
 test('invalid container name -> 400', async () => {
-  const r = await h.d.api('POST', `/v1.41/containers/create?name=${encodeURIComponent('bad name!')}`, createBody({ cmd: ['true'] }));
+  const r = await h.d.api(
+    'POST',
+    `/v1.41/containers/create?name=${encodeURIComponent('bad name!')}`,
+    createBody({ cmd: ['true'] }),
+  );
   assert.equal(r.status, 400, r.body);
   assert.match(r.json?.message ?? '', /Invalid container name/i);
 });
@@ -44,13 +55,25 @@ test('rm of a running container without force -> 409; with force -> gone, proces
   const f = await h.d.api('DELETE', `/v1.41/containers/${id}?force=1`);
   assert.equal(f.status, 204, f.body);
   assert.equal((await h.d.api('GET', `/containers/${id}/json`)).status, 404);
-  let alive = true; try { process.kill(pid, 0); } catch { alive = false; }
+  let alive = true;
+  try {
+    process.kill(pid, 0);
+  } catch {
+    alive = false;
+  }
   assert.equal(alive, false, `container process ${pid} survived rm -f`);
 });
 
 test('missing container: inspect/start/stop/kill/rm/logs/wait -> 404 "No such container"', async () => {
-  for (const [m, p] of [['GET', '/containers/nosuch/json'], ['POST', '/containers/nosuch/start'], ['POST', '/containers/nosuch/stop'],
-    ['POST', '/containers/nosuch/kill'], ['DELETE', '/containers/nosuch'], ['GET', '/containers/nosuch/logs?stdout=1'], ['POST', '/containers/nosuch/wait']] as const) {
+  for (const [m, p] of [
+    ['GET', '/containers/nosuch/json'],
+    ['POST', '/containers/nosuch/start'],
+    ['POST', '/containers/nosuch/stop'],
+    ['POST', '/containers/nosuch/kill'],
+    ['DELETE', '/containers/nosuch'],
+    ['GET', '/containers/nosuch/logs?stdout=1'],
+    ['POST', '/containers/nosuch/wait'],
+  ] as const) {
     const r = await h.d.api(m, `/v1.41${p}`);
     assert.equal(r.status, 404, `${m} ${p} -> ${r.status} ${r.body}`);
     assert.equal(r.json?.message, 'No such container: nosuch', `${m} ${p}`);
@@ -70,11 +93,16 @@ test('command not found -> start fails (4xx/5xx), ExitCode 127; not executable -
   assert.ok(r2.status >= 400, `start -> ${r2.status}`);
   assert.match(r2.json?.message ?? '', /permission denied/);
   assert.equal((await inspect(h.d, id2)).State.ExitCode, 126);
-  await rm(h.d, id); await rm(h.d, id2);
+  await rm(h.d, id);
+  await rm(h.d, id2);
 });
 
 test('invalid restart policy and invalid signal -> 400', async () => {
-  const r = await h.d.api('POST', '/v1.41/containers/create', createBody({ cmd: ['true'], hostConfig: { RestartPolicy: { Name: 'sometimes' } } }));
+  const r = await h.d.api(
+    'POST',
+    '/v1.41/containers/create',
+    createBody({ cmd: ['true'], hostConfig: { RestartPolicy: { Name: 'sometimes' } } }),
+  );
   assert.equal(r.status, 400, r.body);
   const id = await runDetached(h.d, { name: uniq('badsig') });
   const k = await h.d.api('POST', `/v1.41/containers/${id}/kill?signal=NOSUCHSIG`);

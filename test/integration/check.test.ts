@@ -6,7 +6,16 @@ import assert from 'node:assert/strict';
 import { useDaemon, cli, uniq } from '../helpers/daemon.js';
 
 const tag = 100 + (process.pid % 100);
-const args = ['--storage-size', '300M', '--bridge', `cck${process.pid.toString(36)}`, '--bip', `10.${tag}.93.1/24`, '--default-address-pool', `base=10.${tag}.128.0/18,size=24`];
+const args = [
+  '--storage-size',
+  '300M',
+  '--bridge',
+  `cck${process.pid.toString(36)}`,
+  '--bip',
+  `10.${tag}.93.1/24`,
+  '--default-address-pool',
+  `base=10.${tag}.128.0/18,size=24`,
+];
 const h = useDaemon({ busybox: true, args });
 
 test('cocon check fails with icc on and a privileged container, passes after the fixes it prints', async () => {
@@ -25,7 +34,13 @@ test('cocon check fails with icc on and a privileged container, passes after the
   const json = await cli(h.d, ['check', '--format', 'json']);
   assert.equal(json.code, 1);
   const findings = JSON.parse(json.stdout) as Array<{ id: string; status: string }>;
-  assert.deepEqual(findings.filter((f) => f.status === 'fail').map((f) => f.id).sort(), ['icc', 'privileged']);
+  assert.deepEqual(
+    findings
+      .filter((f) => f.status === 'fail')
+      .map((f) => f.id)
+      .sort(),
+    ['icc', 'privileged'],
+  );
   // The fixes.
   assert.equal((await cli(h.d, ['rm', '-f', priv])).code, 0);
   args.push('--icc=false');

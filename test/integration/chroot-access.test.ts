@@ -26,15 +26,41 @@ function chrootAsRoot(args: string[]): Promise<RunResult> {
   return run(process.execPath, ['--', CLI_MAIN, 'chroot', '--data-root', h.d.dataRoot, ...args]);
 }
 function chrootAs(user: string, args: string[], input?: string): Promise<RunResult> {
-  return run('setpriv', [`--reuid=${user}`, `--regid=${user === 'nobody' ? 'nogroup' : user}`, '--init-groups', process.execPath, '--', CLI_MAIN, 'chroot', ...args],
-    { env: { COCON_CHROOT_SOCKET: GATE, HOME: '/' }, input });
+  return run(
+    'setpriv',
+    [
+      `--reuid=${user}`,
+      `--regid=${user === 'nobody' ? 'nogroup' : user}`,
+      '--init-groups',
+      process.execPath,
+      '--',
+      CLI_MAIN,
+      'chroot',
+      ...args,
+    ],
+    { env: { COCON_CHROOT_SOCKET: GATE, HOME: '/' }, input },
+  );
 }
 
 before(async () => {
-  await waitFor('the test daemon', () => { try { return h.d; } catch { return undefined; } }, 60_000, 50);
+  await waitFor(
+    'the test daemon',
+    () => {
+      try {
+        return h.d;
+      } catch {
+        return undefined;
+      }
+    },
+    60_000,
+    50,
+  );
   assert.equal((await run('groupadd', [GROUP])).code, 0);
   made.push(`group:${GROUP}`);
-  for (const [u, extra] of [[LISTED, []], [MEMBER, ['-G', GROUP]]] as const) {
+  for (const [u, extra] of [
+    [LISTED, []],
+    [MEMBER, ['-G', GROUP]],
+  ] as const) {
     const r = await run('useradd', ['-M', '-s', '/bin/sh', ...extra, u]);
     assert.equal(r.code, 0, r.stderr);
     made.push(`user:${u}`);
@@ -64,13 +90,27 @@ test('the gate socket is open to all, the Docker API socket is not', () => {
 
 test('a listed user enters as itself, with no-new-privs; stdin, stderr and the exit status pass', async () => {
   const uid = Number((await run('id', ['-u', LISTED])).stdout.trim());
-  const r = await chrootAs(LISTED, ['run', 'shared', '--', 'sh', '-c', 'id -u; grep NoNewPrivs /proc/self/status; cat; echo oops >&2; exit 4'], 'from stdin\n');
+  const r = await chrootAs(
+    LISTED,
+    ['run', 'shared', '--', 'sh', '-c', 'id -u; grep NoNewPrivs /proc/self/status; cat; echo oops >&2; exit 4'],
+    'from stdin\n',
+  );
   assert.equal(r.code, 4, r.stderr);
   assert.equal(r.stdout, `${uid}\nNoNewPrivs:\t1\nfrom stdin\n`);
   assert.equal(r.stderr, 'oops\n');
   // a member of a listed group, on a throwaway overlay: the base stays as it was
   const before = treeDigest(join(h.d.dataRoot, 'chroots', 'shared', 'root'));
-  const g = await chrootAs(MEMBER, ['run', '--ephemeral', '--profile', 'minimal', 'shared', '--', 'sh', '-c', `id -un; echo x > /tmp/x-${tag} && echo wrote`]);
+  const g = await chrootAs(MEMBER, [
+    'run',
+    '--ephemeral',
+    '--profile',
+    'minimal',
+    'shared',
+    '--',
+    'sh',
+    '-c',
+    `id -un; echo x > /tmp/x-${tag} && echo wrote`,
+  ]);
   assert.equal(g.code, 0, g.stderr);
   assert.equal(g.stdout, `${MEMBER}\nwrote\n`);
   assert.equal(treeDigest(join(h.d.dataRoot, 'chroots', 'shared', 'root')), before);
@@ -97,7 +137,13 @@ test('anyone else is refused, and so are root-only options', async () => {
 
 test('a raw client cannot lie about who it is: the gate believes SO_PEERCRED only', async () => {
   // the request has no identity field at all; an unknown field is refused outright
-  const res = await run('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, '-e', `
+  const res = await run('setpriv', [
+    '--reuid=nobody',
+    '--regid=nogroup',
+    '--clear-groups',
+    process.execPath,
+    '-e',
+    `
     const net = require('node:net');
     const s = net.connect(${JSON.stringify(GATE)});
     const req = Buffer.from(JSON.stringify({ chroot: 'shared', argv: ['id'], uid: 0, user: ${JSON.stringify(LISTED)} }));
@@ -106,7 +152,8 @@ test('a raw client cannot lie about who it is: the gate believes SO_PEERCRED onl
     let out = Buffer.alloc(0);
     s.on('data', (d) => { out = Buffer.concat([out, d]); });
     s.on('close', () => { process.stdout.write(out.subarray(5).toString()); });
-  `]);
+  `,
+  ]);
   assert.match(res.stdout, /unknown field uid/);
   // a well-formed request from nobody
   const dec = new FrameDecoder();
@@ -119,5 +166,11 @@ test('a raw client cannot lie about who it is: the gate believes SO_PEERCRED onl
     s.write(encodeFrame(FRAME.REQUEST, JSON.stringify({ chroot: 'private', argv: ['id', '-u'] })));
   });
   // this test runs as root: root may enter any chroot through the gate too
-  assert.deepEqual(frames.map((f) => [f.type, f.payload.toString()]), [[FRAME.STDOUT, '0\n'], [FRAME.EXIT, '0']]);
+  assert.deepEqual(
+    frames.map((f) => [f.type, f.payload.toString()]),
+    [
+      [FRAME.STDOUT, '0\n'],
+      [FRAME.EXIT, '0'],
+    ],
+  );
 });

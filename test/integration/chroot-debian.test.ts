@@ -9,7 +9,17 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+  mkdirSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI_MAIN, run, waitFor, type RunResult } from '../helpers/daemon.js';
@@ -20,29 +30,49 @@ mkdirSync(BASE, { recursive: true });
 const DATA = mkdtempSync(join(BASE, 'chroot-debian-'));
 
 function chroot(args: string[], opts: { timeoutMs?: number; env?: Record<string, string> } = {}): Promise<RunResult> {
-  return run(process.execPath, ['--', CLI_MAIN, 'chroot', '--data-root', DATA, ...args], { timeoutMs: opts.timeoutMs ?? 120_000, env: opts.env });
+  return run(process.execPath, ['--', CLI_MAIN, 'chroot', '--data-root', DATA, ...args], {
+    timeoutMs: opts.timeoutMs ?? 120_000,
+    env: opts.env,
+  });
 }
 const rootOf = (name: string): string => join(DATA, 'chroots', name, 'root');
 
 function chrootNames(): string[] {
-  try { return readdirSync(join(DATA, 'chroots')).filter((n) => !n.startsWith('.')).sort(); } catch { return []; }
+  try {
+    return readdirSync(join(DATA, 'chroots'))
+      .filter((n) => !n.startsWith('.'))
+      .sort();
+  } catch {
+    return [];
+  }
 }
 
 let debootstrapSeconds = 0;
 let cachedSeconds = 0;
 
-before(async () => {
-  const t0 = Date.now();
-  const r = await chroot(['create', 'base', '--suite', 'bookworm'], { timeoutMs: 600_000 });
-  debootstrapSeconds = (Date.now() - t0) / 1000;
-  assert.equal(r.code, 0, `create base failed: ${r.stderr}`);
-  console.log(`# first build of bookworm minbase amd64 (mmdebstrap or debootstrap) via cocon chroot create: ${debootstrapSeconds.toFixed(1)} s`);
-}, { timeout: 900_000 });  // debootstrap: about a minute, several on a busy machine
+before(
+  async () => {
+    const t0 = Date.now();
+    const r = await chroot(['create', 'base', '--suite', 'bookworm'], { timeoutMs: 600_000 });
+    debootstrapSeconds = (Date.now() - t0) / 1000;
+    assert.equal(r.code, 0, `create base failed: ${r.stderr}`);
+    console.log(
+      `# first build of bookworm minbase amd64 (mmdebstrap or debootstrap) via cocon chroot create: ${debootstrapSeconds.toFixed(1)} s`,
+    );
+  },
+  { timeout: 900_000 },
+); // debootstrap: about a minute, several on a busy machine
 
 after(async () => {
   // kill whatever is still inside a root, then remove everything (also when a test failed)
   for (const n of chrootNames()) {
-    for (const pid of pidsIn(rootOf(n))) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+    for (const pid of pidsIn(rootOf(n))) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
   }
   for (const n of chrootNames()) await chroot(['rm', '-f', n]);
   const left = mountsAnywhere(DATA);
@@ -63,7 +93,12 @@ test('a second create of the same suite comes from the cache, fast', async () =>
   assert.equal(i.Kind, 'debootstrap');
   assert.equal(i.Suite, 'bookworm');
   // native roots: mmdebstrap when installed (scripts/test installs it), recorded from the cache entry
-  assert.equal(i.Builder, existsSync('/usr/bin/mmdebstrap') && process.env.COCON_CHROOT_BUILDER !== 'debootstrap' ? 'mmdebstrap' : 'debootstrap');
+  assert.equal(
+    i.Builder,
+    existsSync('/usr/bin/mmdebstrap') && process.env.COCON_CHROOT_BUILDER !== 'debootstrap'
+      ? 'mmdebstrap'
+      : 'debootstrap',
+  );
   assert.equal(i.Architecture, 'amd64');
   assert.equal(i.Execution.Mode, 'native');
   assert.match(i.DebianVersion, /^12\./);
@@ -78,9 +113,15 @@ test('a second create of the same suite comes from the cache, fast', async () =>
 });
 
 test('run: the root is Debian 12, exit code passes through, usable mounts inside, none left after', async () => {
-  const r = await chroot(['run', 'base', '--', 'sh', '-c',
+  const r = await chroot([
+    'run',
+    'base',
+    '--',
+    'sh',
+    '-c',
     'cat /etc/debian_version; test -e /proc/self/status && echo proc; test -c /dev/null && echo null; test -d /dev/pts && echo pts; ' +
-    'grep -q " /dev/shm " /proc/self/mounts && echo shm; test -s /etc/resolv.conf && echo resolv; echo $$ > /var/tmp/pid; exit 7']);
+      'grep -q " /dev/shm " /proc/self/mounts && echo shm; test -s /etc/resolv.conf && echo resolv; echo $$ > /var/tmp/pid; exit 7',
+  ]);
   assert.equal(r.code, 7, r.stderr);
   const lines = r.stdout.trim().split('\n');
   assert.match(lines[0], /^12\.\d+$/);
@@ -98,13 +139,27 @@ test('run: the root is Debian 12, exit code passes through, usable mounts inside
 });
 
 test('mounts are gone when the command is killed (SIGKILL), and the CLI reports 137', async () => {
-  const child = spawn(process.execPath, ['--', CLI_MAIN, 'chroot', '--data-root', DATA, 'run', 'base', '--', 'sleep', '300'], { stdio: 'ignore' });
+  const child = spawn(
+    process.execPath,
+    ['--', CLI_MAIN, 'chroot', '--data-root', DATA, 'run', 'base', '--', 'sleep', '300'],
+    { stdio: 'ignore' },
+  );
   const exited = new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
   try {
-    const pids = await waitFor('sleep inside the chroot', () => {
-      const l = pidsIn(rootOf('base')).filter((p) => { try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('sleep'); } catch { return false; } });
-      return l.length ? l : undefined;
-    }, 15_000) as number[];
+    const pids = (await waitFor(
+      'sleep inside the chroot',
+      () => {
+        const l = pidsIn(rootOf('base')).filter((p) => {
+          try {
+            return readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('sleep');
+          } catch {
+            return false;
+          }
+        });
+        return l.length ? l : undefined;
+      },
+      15_000,
+    )) as number[];
     assert.equal(pids.length, 1);
     assert.ok(mountsAnywhere(rootOf('base')).length >= 5, 'expected mounts in the private namespace while it runs');
     // visible to the host's ps like any process
@@ -113,7 +168,13 @@ test('mounts are gone when the command is killed (SIGKILL), and the CLI reports 
     process.kill(pids[0], 'SIGKILL');
     assert.equal(await exited, 137);
     await waitFor('mounts to vanish', () => mountsAnywhere(rootOf('base')).length === 0, 5_000);
-  } finally { try { child.kill('SIGKILL'); } catch { /* gone */ } }
+  } finally {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
 });
 
 test('--user, --workdir, --env, --bind (rw and ro)', async () => {
@@ -121,15 +182,42 @@ test('--user, --workdir, --env, --bind (rw and ro)', async () => {
   try {
     chmodSync(host, 0o755);
     writeFileSync(join(host, 'in.txt'), 'from host\n', { mode: 0o644 });
-    const r = await chroot(['run', '--user', 'nobody', '--workdir', '/tmp', '--env', 'GREETING=hi', '--bind', `${host}:/mnt/host`, '--bind', `${host}:/mnt/ro:ro`,
-      'base', '--', 'sh', '-c', 'id -u; id -g; pwd; echo $GREETING; cat /mnt/host/in.txt; touch /mnt/ro/x 2>/dev/null && echo ro-writable; echo $HOME']);
+    const r = await chroot([
+      'run',
+      '--user',
+      'nobody',
+      '--workdir',
+      '/tmp',
+      '--env',
+      'GREETING=hi',
+      '--bind',
+      `${host}:/mnt/host`,
+      '--bind',
+      `${host}:/mnt/ro:ro`,
+      'base',
+      '--',
+      'sh',
+      '-c',
+      'id -u; id -g; pwd; echo $GREETING; cat /mnt/host/in.txt; touch /mnt/ro/x 2>/dev/null && echo ro-writable; echo $HOME',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(r.stdout.trim().split('\n'), ['65534', '65534', '/tmp', 'hi', 'from host', '/nonexistent']);
-    const w = await chroot(['run', '--bind', `${host}:/mnt/host`, 'base', '--', 'sh', '-c', 'echo made inside > /mnt/host/out.txt']);
+    const w = await chroot([
+      'run',
+      '--bind',
+      `${host}:/mnt/host`,
+      'base',
+      '--',
+      'sh',
+      '-c',
+      'echo made inside > /mnt/host/out.txt',
+    ]);
     assert.equal(w.code, 0, w.stderr);
     assert.equal(readFileSync(join(host, 'out.txt'), 'utf8'), 'made inside\n');
     assert.deepEqual(mountsAnywhere(rootOf('base')), []);
-  } finally { rmSync(host, { recursive: true, force: true }); }
+  } finally {
+    rmSync(host, { recursive: true, force: true });
+  }
 });
 
 test('bad input: clear errors, non-zero exit, nothing left behind', async () => {

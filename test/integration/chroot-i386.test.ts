@@ -26,8 +26,14 @@ function chroot(args: string[], env: Record<string, string> = {}): Promise<RunRe
 }
 function binfmtState(): string {
   let entries: string[] = [];
-  try { entries = readdirSync('/proc/sys/fs/binfmt_misc').sort(); } catch { /* not there */ }
-  const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').filter((l) => l.includes('binfmt_misc'));
+  try {
+    entries = readdirSync('/proc/sys/fs/binfmt_misc').sort();
+  } catch {
+    /* not there */
+  }
+  const mounts = readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('binfmt_misc'));
   return JSON.stringify({ entries, mounts });
 }
 
@@ -75,9 +81,14 @@ const MIRROR = 'http://deb.debian.org/debian';
 function download(url: string): Promise<Buffer> {
   return new Promise((res, rej) => {
     const req = get(url, (r) => {
-      if (r.statusCode !== 200) { r.resume(); rej(new Error(`GET ${url}: ${r.statusCode}`)); return; }
+      if (r.statusCode !== 200) {
+        r.resume();
+        rej(new Error(`GET ${url}: ${r.statusCode}`));
+        return;
+      }
       const chunks: Buffer[] = [];
-      r.on('data', (c: Buffer) => chunks.push(c)); r.on('end', () => res(Buffer.concat(chunks)));
+      r.on('data', (c: Buffer) => chunks.push(c));
+      r.on('end', () => res(Buffer.concat(chunks)));
     });
     req.on('error', rej);
     req.setTimeout(60_000, () => req.destroy(new Error(`GET ${url}: timeout`)));

@@ -6,7 +6,16 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+  mkdirSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -24,30 +33,56 @@ function chroot(args: string[]): Promise<RunResult> {
 }
 const rootOf = (name: string): string => join(DATA, 'chroots', name, 'root');
 function names(): string[] {
-  try { return readdirSync(join(DATA, 'chroots')).filter((n) => !n.startsWith('.')).sort(); } catch { return []; }
+  try {
+    return readdirSync(join(DATA, 'chroots'))
+      .filter((n) => !n.startsWith('.'))
+      .sort();
+  } catch {
+    return [];
+  }
 }
 function freePort(): Promise<number> {
   return new Promise((res, rej) => {
     const s = createServer();
     s.on('error', rej);
-    s.listen(0, '127.0.0.1', () => { const a = s.address(); const p = typeof a === 'object' && a ? a.port : 0; s.close(() => res(p)); });
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const p = typeof a === 'object' && a ? a.port : 0;
+      s.close(() => res(p));
+    });
   });
 }
 function fetch(url: string): Promise<{ status: number; body: string }> {
   return new Promise((res, rej) => {
-    const req = get(url, (r) => { let b = ''; r.on('data', (c: Buffer) => { b += c.toString(); }); r.on('end', () => res({ status: r.statusCode ?? 0, body: b })); });
+    const req = get(url, (r) => {
+      let b = '';
+      r.on('data', (c: Buffer) => {
+        b += c.toString();
+      });
+      r.on('end', () => res({ status: r.statusCode ?? 0, body: b }));
+    });
     req.on('error', rej);
     req.setTimeout(5000, () => req.destroy(new Error('timeout')));
   });
 }
 function status(pid: number): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const l of readFileSync(`/proc/${pid}/status`, 'utf8').split('\n')) { const i = l.indexOf(':'); if (i > 0) out[l.slice(0, i)] = l.slice(i + 1).trim(); }
+  for (const l of readFileSync(`/proc/${pid}/status`, 'utf8').split('\n')) {
+    const i = l.indexOf(':');
+    if (i > 0) out[l.slice(0, i)] = l.slice(i + 1).trim();
+  }
   return out;
 }
 
 after(async () => {
-  for (const n of names()) for (const pid of pidsIn(rootOf(n))) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+  for (const n of names())
+    for (const pid of pidsIn(rootOf(n))) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
   for (const n of names()) await chroot(['rm', '-f', n]);
   rmSync(DATA, { recursive: true, force: true });
   rmSync(HOSTDIR, { recursive: true, force: true });
@@ -57,32 +92,80 @@ test('busybox httpd in a jail serves a file on 127.0.0.1 as the unprivileged use
   const site = join(HOSTDIR, 'site');
   mkdirSync(site);
   writeFileSync(join(site, 'index.html'), '<h1>served from the jail</h1>\n');
-  const j = await chroot(['jail', 'web', '--program', '/bin/busybox', '--copy', `${site}:/www`, '--user', 'web:20080:20080']);
+  const j = await chroot([
+    'jail',
+    'web',
+    '--program',
+    '/bin/busybox',
+    '--copy',
+    `${site}:/www`,
+    '--user',
+    'web:20080:20080',
+  ]);
   assert.equal(j.code, 0, j.stderr);
   const root = rootOf('web');
-  for (const f of ['bin/busybox', 'www/index.html', 'etc/passwd', 'etc/group', 'tmp']) assert.ok(existsSync(join(root, f)), f);
+  for (const f of ['bin/busybox', 'www/index.html', 'etc/passwd', 'etc/group', 'tmp'])
+    assert.ok(existsSync(join(root, f)), f);
   for (const d of ['null', 'zero', 'urandom']) {
     const st = await run('stat', ['-c', '%F %t:%T', join(root, 'dev', d)]);
     st.stdout = st.stdout.trim();
     assert.match(st.stdout, /^character special file [0-9a-f]+:[0-9a-f]+$/, d);
   }
-  assert.equal(readFileSync(join(root, 'etc/passwd'), 'utf8'), 'root:x:0:0:root:/:/nonexistent\nweb:x:20080:20080:jail user:/:/nonexistent\n');
+  assert.equal(
+    readFileSync(join(root, 'etc/passwd'), 'utf8'),
+    'root:x:0:0:root:/:/nonexistent\nweb:x:20080:20080:jail user:/:/nonexistent\n',
+  );
   const port = await freePort();
-  const child = spawn(process.execPath, ['--', CLI_MAIN, 'chroot', '--data-root', DATA, 'run', 'web', '--',
-    '/bin/busybox', 'httpd', '-f', '-p', `127.0.0.1:${port}`, '-h', '/www'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [
+      '--',
+      CLI_MAIN,
+      'chroot',
+      '--data-root',
+      DATA,
+      'run',
+      'web',
+      '--',
+      '/bin/busybox',
+      'httpd',
+      '-f',
+      '-p',
+      `127.0.0.1:${port}`,
+      '-h',
+      '/www',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let err = '';
-  child.stderr!.on('data', (b: Buffer) => { err += b.toString(); });
+  child.stderr!.on('data', (b: Buffer) => {
+    err += b.toString();
+  });
   const exited = new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
   try {
-    const r = (await waitFor(`httpd on port ${port}`, async () => { try { return await fetch(`http://127.0.0.1:${port}/index.html`); } catch { return undefined; } }, 15_000))!;
+    const r = (await waitFor(
+      `httpd on port ${port}`,
+      async () => {
+        try {
+          return await fetch(`http://127.0.0.1:${port}/index.html`);
+        } catch {
+          return undefined;
+        }
+      },
+      15_000,
+    ))!;
     assert.equal(r.status, 200);
     assert.equal(r.body, '<h1>served from the jail</h1>\n');
     assert.equal((await fetch(`http://127.0.0.1:${port}/nope.html`)).status, 404);
     // busybox httpd forks one child per connection; the last one may still be exiting
-    const pids = (await waitFor('the per-request httpd children to exit', async () => {
-      const p = pidsIn(root);
-      return p.length === 1 ? p : undefined;
-    }, 5_000).catch(() => pidsIn(root)))!;
+    const pids = (await waitFor(
+      'the per-request httpd children to exit',
+      async () => {
+        const p = pidsIn(root);
+        return p.length === 1 ? p : undefined;
+      },
+      5_000,
+    ).catch(() => pidsIn(root)))!;
     assert.equal(pids.length, 1, `processes in the jail: ${pids}`);
     const s = status(pids[0]);
     assert.match(s.Uid, /^20080\s+20080\s+20080\s+20080$/);
@@ -96,7 +179,20 @@ test('busybox httpd in a jail serves a file on 127.0.0.1 as the unprivileged use
     child.kill('SIGTERM');
     assert.equal(await exited, 143, err);
     assert.deepEqual(pidsIn(root), []);
-  } finally { try { child.kill('SIGKILL'); } catch { /* gone */ } for (const p of pidsIn(root)) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } } }
+  } finally {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      /* gone */
+    }
+    for (const p of pidsIn(root)) {
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  }
 });
 
 test('a jailed program cannot read a host file outside its root and sees only the jail', async () => {
@@ -116,7 +212,15 @@ test('a jailed program cannot read a host file outside its root and sees only th
   assert.match(r4.stdout, /^uid=\d+\(jail\) gid=\d+\(jail\) groups=\d+\(jail\)$/m);
   assert.doesNotMatch(r4.stdout, /uid=0/);
   // the jail user cannot write outside /tmp, even inside the jail
-  const r5 = await chroot(['run', 'box', '--', '/bin/busybox', 'sh', '-c', 'echo x > /etc/x || echo denied; echo y > /tmp/y && echo tmp-ok']);
+  const r5 = await chroot([
+    'run',
+    'box',
+    '--',
+    '/bin/busybox',
+    'sh',
+    '-c',
+    'echo x > /etc/x || echo denied; echo y > /tmp/y && echo tmp-ok',
+  ]);
   assert.deepEqual(r5.stdout.trim().split('\n'), ['denied', 'tmp-ok']);
   const r6 = await chroot(['run', 'box', '--', '/bin/busybox', 'sh', '-c', 'exit 42']);
   assert.equal(r6.code, 42);

@@ -20,23 +20,57 @@ const h = useDaemon({ busybox: true });
 
 function chroot(args: string[], opts: { timeoutMs?: number; host?: boolean } = {}): Promise<RunResult> {
   const pre = opts.host ? ['-H', h.d.host] : [];
-  return run(process.execPath, ['--', CLI_MAIN, ...pre, 'chroot', '--data-root', DATA, ...args], { timeoutMs: opts.timeoutMs ?? 120_000 });
+  return run(process.execPath, ['--', CLI_MAIN, ...pre, 'chroot', '--data-root', DATA, ...args], {
+    timeoutMs: opts.timeoutMs ?? 120_000,
+  });
 }
 const rootOf = (name: string): string => join(DATA, 'chroots', name, 'root');
 function chrootNames(): string[] {
-  try { return readdirSync(join(DATA, 'chroots')).filter((n) => !n.startsWith('.')).sort(); } catch { return []; }
+  try {
+    return readdirSync(join(DATA, 'chroots'))
+      .filter((n) => !n.startsWith('.'))
+      .sort();
+  } catch {
+    return [];
+  }
 }
 
-before(async () => {
-  // useDaemon's own before hook may still be starting the daemon: wait for it
-  await waitFor('the test daemon', () => { try { return h.d; } catch { return undefined; } }, 180_000, 50);
-  await waitFor('the busybox image', async () => (await h.d.api('GET', '/images/busybox/json')).status === 200, 180_000, 100);
-  const r = await chroot(['create', 'base', '--from-image', 'busybox'], { host: true });
-  assert.equal(r.code, 0, r.stderr);
-}, { timeout: 300_000 });
+before(
+  async () => {
+    // useDaemon's own before hook may still be starting the daemon: wait for it
+    await waitFor(
+      'the test daemon',
+      () => {
+        try {
+          return h.d;
+        } catch {
+          return undefined;
+        }
+      },
+      180_000,
+      50,
+    );
+    await waitFor(
+      'the busybox image',
+      async () => (await h.d.api('GET', '/images/busybox/json')).status === 200,
+      180_000,
+      100,
+    );
+    const r = await chroot(['create', 'base', '--from-image', 'busybox'], { host: true });
+    assert.equal(r.code, 0, r.stderr);
+  },
+  { timeout: 300_000 },
+);
 
 after(async () => {
-  for (const n of chrootNames()) for (const pid of pidsIn(rootOf(n))) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+  for (const n of chrootNames())
+    for (const pid of pidsIn(rootOf(n))) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
   for (const n of chrootNames()) await chroot(['rm', '-f', n]);
   const left = mountsAnywhere(DATA);
   rmSync(DATA, { recursive: true, force: true });
@@ -45,7 +79,11 @@ after(async () => {
 
 test('rm refuses a chroot in use, rm -f kills its processes, rm removes everything', async () => {
   assert.equal((await chroot(['create', 'victim', '--from-image', 'busybox'], { host: true })).code, 0);
-  const child = spawn(process.execPath, ['--', CLI_MAIN, 'chroot', '--data-root', DATA, 'run', 'victim', '--', 'sleep', '300'], { stdio: 'ignore' });
+  const child = spawn(
+    process.execPath,
+    ['--', CLI_MAIN, 'chroot', '--data-root', DATA, 'run', 'victim', '--', 'sleep', '300'],
+    { stdio: 'ignore' },
+  );
   const exited = new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
   try {
     await waitFor('a process inside', () => pidsIn(rootOf('victim')).length > 0, 15_000);
@@ -58,7 +96,13 @@ test('rm refuses a chroot in use, rm -f kills its processes, rm removes everythi
     assert.equal(await exited, 137);
     assert.equal(existsSync(join(DATA, 'chroots', 'victim')), false);
     assert.deepEqual(mountsAnywhere(join(DATA, 'chroots', 'victim')), []);
-  } finally { try { child.kill('SIGKILL'); } catch { /* gone */ } }
+  } finally {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
 });
 
 test('export writes a tar; commit makes an image in the daemon; --from-image makes a chroot of it', async () => {
@@ -101,36 +145,74 @@ test('shell: an interactive terminal inside, ctrl-c stops the foreground command
     await p.waitFor(/^\/dev\/pts\/\d+\s*$/m);
     await p.waitFor(/^42\s*$/m);
     await p.type('sleep 300\n');
-    await waitFor('sleep in the chroot', () => pidsIn(rootOf('base')).some((pid) => {
-      try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('sleep'); } catch { return false; }
-    }), 15_000);
+    await waitFor(
+      'sleep in the chroot',
+      () =>
+        pidsIn(rootOf('base')).some((pid) => {
+          try {
+            return readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('sleep');
+          } catch {
+            return false;
+          }
+        }),
+      15_000,
+    );
     await p.keys('C-c');
-    await waitFor('sleep to stop on ctrl-c', () => !pidsIn(rootOf('base')).some((pid) => {
-      try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('sleep'); } catch { return false; }
-    }), 15_000);
+    await waitFor(
+      'sleep to stop on ctrl-c',
+      () =>
+        !pidsIn(rootOf('base')).some((pid) => {
+          try {
+            return readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('sleep');
+          } catch {
+            return false;
+          }
+        }),
+      15_000,
+    );
     await p.type('echo after-ctrl-c\n');
     await p.waitFor(/^after-ctrl-c\s*$/m);
     await p.type('exit 3\n');
     assert.equal(await p.exitCode(30_000), 3);
-  } finally { await p.close(); }
+  } finally {
+    await p.close();
+  }
   assert.deepEqual(pidsIn(rootOf('base')), []);
   assert.deepEqual(mountsAnywhere(rootOf('base')), []);
 });
 
 test('an interrupted create (SIGINT during debootstrap or mmdebstrap) leaves nothing behind', async () => {
-  const child = spawn(process.execPath, ['--', CLI_MAIN, 'chroot', '--data-root', DATA, 'create', 'intr', '--suite', 'bookworm', '--no-cache'],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    ['--', CLI_MAIN, 'chroot', '--data-root', DATA, 'create', 'intr', '--suite', 'bookworm', '--no-cache'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let err = '';
-  child.stderr!.on('data', (b: Buffer) => { err += b.toString(); });
+  child.stderr!.on('data', (b: Buffer) => {
+    err += b.toString();
+  });
   const exited = new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
   try {
-    await waitFor('debootstrap or mmdebstrap to start', () => /I: Retrieving|I: Checking|I: running apt-get update|I: downloading packages/.test(err), 60_000);
+    await waitFor(
+      'debootstrap or mmdebstrap to start',
+      () => /I: Retrieving|I: Checking|I: running apt-get update|I: downloading packages/.test(err),
+      60_000,
+    );
     child.kill('SIGINT');
     const code = await exited;
     assert.notEqual(code, 0);
     assert.match(err, /interrupted; nothing was kept/);
     assert.equal(existsSync(join(DATA, 'chroots', 'intr')), false);
-    assert.deepEqual(readdirSync(join(DATA, 'chroots', '.cache')).filter((f) => f.includes('.tmp')), []);
+    assert.deepEqual(
+      readdirSync(join(DATA, 'chroots', '.cache')).filter((f) => f.includes('.tmp')),
+      [],
+    );
     assert.deepEqual(mountsAnywhere(join(DATA, 'chroots')), []);
-  } finally { try { child.kill('SIGKILL'); } catch { /* gone */ } }
+  } finally {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
 });

@@ -18,12 +18,15 @@ function chroot(args: string[], timeoutMs = 120_000): Promise<RunResult> {
   return run(process.execPath, ['--', CLI_MAIN, 'chroot', '--data-root', DATA, ...args], { timeoutMs });
 }
 
-before(async () => {
-  const t0 = Date.now();
-  const r = await chroot(['create', 'unstable', '--suite', 'sid'], 600_000);
-  assert.equal(r.code, 0, `create sid failed: ${r.stderr}`);
-  console.log(`# debootstrap sid minbase amd64 via cocon chroot create: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-}, { timeout: 900_000 });  // debootstrap: about a minute, several on a busy machine
+before(
+  async () => {
+    const t0 = Date.now();
+    const r = await chroot(['create', 'unstable', '--suite', 'sid'], 600_000);
+    assert.equal(r.code, 0, `create sid failed: ${r.stderr}`);
+    console.log(`# debootstrap sid minbase amd64 via cocon chroot create: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  },
+  { timeout: 900_000 },
+); // debootstrap: about a minute, several on a busy machine
 
 after(async () => {
   await chroot(['rm', '-f', 'unstable']);
@@ -33,7 +36,14 @@ after(async () => {
 });
 
 test('a sid root reports its own Debian version, and apt works inside', async () => {
-  const v = await chroot(['run', 'unstable', '--', 'sh', '-c', 'cat /etc/debian_version; . /etc/os-release; echo "$PRETTY_NAME"']);
+  const v = await chroot([
+    'run',
+    'unstable',
+    '--',
+    'sh',
+    '-c',
+    'cat /etc/debian_version; . /etc/os-release; echo "$PRETTY_NAME"',
+  ]);
   assert.equal(v.code, 0, v.stderr);
   const [ver, pretty] = v.stdout.trim().split('\n');
   assert.match(ver, /sid$/, `debian_version ${ver}`);

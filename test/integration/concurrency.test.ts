@@ -12,7 +12,11 @@ test('20 containers created and run concurrently by two clients (API and cocon C
   // client 1: the API, 10 create+start in parallel
   const api = Array.from({ length: 10 }, async (_, i) => {
     const name = `${tag}-api-${i}`;
-    const c = await h.d.api('POST', `/v1.41/containers/create?name=${name}`, createBody({ cmd: ['sh', '-c', `echo api-${i}`], labels: { conc: tag } }));
+    const c = await h.d.api(
+      'POST',
+      `/v1.41/containers/create?name=${name}`,
+      createBody({ cmd: ['sh', '-c', `echo api-${i}`], labels: { conc: tag } }),
+    );
     assert.equal(c.status, 201, `create ${name}: ${c.body}`);
     const s = await h.d.api('POST', `/v1.41/containers/${c.json.Id}/start`);
     assert.equal(s.status, 204, `start ${name}: ${s.body}`);
@@ -21,7 +25,11 @@ test('20 containers created and run concurrently by two clients (API and cocon C
   // client 2: cocon's CLI, 10 `run -d` in parallel
   const viaCli = Array.from({ length: 10 }, async (_, i) => {
     const name = `${tag}-cli-${i}`;
-    const r = await cli(h.d, ['run', '-d', '--name', name, '--label', `conc=${tag}`, 'busybox', 'sh', '-c', `echo cli-${i}`], { timeoutMs: 120_000 });
+    const r = await cli(
+      h.d,
+      ['run', '-d', '--name', name, '--label', `conc=${tag}`, 'busybox', 'sh', '-c', `echo cli-${i}`],
+      { timeoutMs: 120_000 },
+    );
     assert.equal(r.code, 0, `run ${name}: ${r.stderr}`);
     const id = r.stdout.trim();
     assert.match(id, /^[0-9a-f]{64}$/, `run -d printed ${JSON.stringify(r.stdout)}`);

@@ -3,7 +3,19 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { useDaemon, uniq, hijack, demux, waitFor, sleep } from '../helpers/daemon.js';
-import { create, start, wait, inspect, logs, rm, list, runToEnd, runDetached, exec, procStatusField } from '../helpers/containers.js';
+import {
+  create,
+  start,
+  wait,
+  inspect,
+  logs,
+  rm,
+  list,
+  runToEnd,
+  runDetached,
+  exec,
+  procStatusField,
+} from '../helpers/containers.js';
 
 const h = useDaemon({ busybox: true });
 
@@ -28,7 +40,10 @@ test('create -> start -> wait -> logs keep stdout and stderr apart -> inspect ->
   assert.equal(c.State.ExitCode, 3);
   assert.equal(c.State.OOMKilled, false);
   assert.ok(Date.parse(c.State.StartedAt) > 0, `StartedAt ${c.State.StartedAt}`);
-  assert.ok(Date.parse(c.State.FinishedAt) >= Date.parse(c.State.StartedAt), `FinishedAt ${c.State.FinishedAt} is before StartedAt ${c.State.StartedAt}`);
+  assert.ok(
+    Date.parse(c.State.FinishedAt) >= Date.parse(c.State.StartedAt),
+    `FinishedAt ${c.State.FinishedAt} is before StartedAt ${c.State.StartedAt}`,
+  );
   assert.deepEqual(c.Config.Cmd, ['sh', '-c', 'echo to-out; echo to-err >&2; echo more-out; exit 3']);
   assert.equal(c.Config.Image, 'busybox');
   assert.match(c.Image, /^sha256:[0-9a-f]{64}$/);
@@ -51,13 +66,20 @@ test('a container that exits at once: true -> 0; the image CMD (sh with no stdin
   const dflt = await runToEnd(h.d, { name: uniq('dcmd') });
   assert.equal(dflt.code, 0);
   assert.deepEqual((await inspect(h.d, dflt.id)).Config.Cmd, ['sh']);
-  await rm(h.d, r.id); await rm(h.d, dflt.id);
+  await rm(h.d, r.id);
+  await rm(h.d, dflt.id);
 });
 
 test('Env, WorkingDir, User, Hostname, Entrypoint and Labels reach the process', async () => {
   const r = await runToEnd(h.d, {
-    name: uniq('cfg'), env: ['FOO=bar baz'], workingDir: '/tmp/wd', user: '1000:1000', hostname: 'myhost',
-    entrypoint: ['sh', '-c'], cmd: ['echo "$FOO"; pwd; id -u; id -g; hostname; echo "$PATH"'], labels: { 'cocon.test': 'yes' },
+    name: uniq('cfg'),
+    env: ['FOO=bar baz'],
+    workingDir: '/tmp/wd',
+    user: '1000:1000',
+    hostname: 'myhost',
+    entrypoint: ['sh', '-c'],
+    cmd: ['echo "$FOO"; pwd; id -u; id -g; hostname; echo "$PATH"'],
+    labels: { 'cocon.test': 'yes' },
   });
   assert.equal(r.code, 0, r.stderr);
   const [foo, pwd, uid, gid, host, path] = r.stdout.trim().split('\n');
@@ -70,8 +92,14 @@ test('Env, WorkingDir, User, Hostname, Entrypoint and Labels reach the process',
   const c = await inspect(h.d, r.id);
   assert.equal(c.Config.Labels['cocon.test'], 'yes');
   assert.ok(c.Config.Env.includes('FOO=bar baz'));
-  const filtered = await list(h.d, `all=1&filters=${encodeURIComponent(JSON.stringify({ label: { 'cocon.test=yes': true } }))}`);
-  assert.deepEqual(filtered.map((x: { Id: string }) => x.Id), [r.id]);
+  const filtered = await list(
+    h.d,
+    `all=1&filters=${encodeURIComponent(JSON.stringify({ label: { 'cocon.test=yes': true } }))}`,
+  );
+  assert.deepEqual(
+    filtered.map((x: { Id: string }) => x.Id),
+    [r.id],
+  );
   await rm(h.d, r.id);
 });
 
@@ -95,7 +123,10 @@ test('a running container: inspect, ps, top, exec, then stop (sleep as PID 1 ign
   assert.equal(mine.Command, 'sleep 600');
   const top = (await h.d.api('GET', `/containers/${id}/top`)).json;
   assert.ok(Array.isArray(top?.Titles) && top.Titles.includes('PID'), `top: ${JSON.stringify(top)}`);
-  assert.ok(top.Processes.some((p: string[]) => p.join(' ').includes('sleep 600')), 'top does not list sleep 600');
+  assert.ok(
+    top.Processes.some((p: string[]) => p.join(' ').includes('sleep 600')),
+    'top does not list sleep 600',
+  );
   const e = await exec(h.d, id, ['sh', '-c', 'echo exec-out; echo exec-err >&2; exit 7']);
   assert.equal(e.code, 7);
   assert.equal(e.stdout, 'exec-out\n');
@@ -108,13 +139,19 @@ test('a running container: inspect, ps, top, exec, then stop (sleep as PID 1 ign
   const after = await inspect(h.d, id);
   assert.equal(after.State.Running, false);
   assert.equal(after.State.ExitCode, 137);
-  assert.ok(!existsSync(`/proc/${c.State.Pid}`) || !readFileSync(`/proc/${c.State.Pid}/cmdline`, 'utf8').startsWith('sleep'), 'process still alive after stop');
+  assert.ok(
+    !existsSync(`/proc/${c.State.Pid}`) || !readFileSync(`/proc/${c.State.Pid}/cmdline`, 'utf8').startsWith('sleep'),
+    'process still alive after stop',
+  );
   assert.equal((await h.d.api('POST', `/containers/${id}/stop`)).status, 304, 'stop of a stopped container -> 304');
   await rm(h.d, id, false);
 });
 
 test('stop of a container that traps SIGTERM ignores it -> SIGKILL after -t 2 (exit 137); a handled TERM -> its own code', async () => {
-  const id = await runDetached(h.d, { name: uniq('ign'), cmd: ['sh', '-c', 'trap "echo got-term" TERM; echo ready; while :; do sleep 0.2; done'] });
+  const id = await runDetached(h.d, {
+    name: uniq('ign'),
+    cmd: ['sh', '-c', 'trap "echo got-term" TERM; echo ready; while :; do sleep 0.2; done'],
+  });
   await waitFor('ready', async () => (await logs(h.d, id)).stdout.includes('ready'));
   const t0 = Date.now();
   const r = await h.d.api('POST', `/containers/${id}/stop?t=2`);
@@ -124,22 +161,34 @@ test('stop of a container that traps SIGTERM ignores it -> SIGKILL after -t 2 (e
   assert.equal((await inspect(h.d, id)).State.ExitCode, 137);
   assert.match((await logs(h.d, id)).stdout, /got-term/, 'SIGTERM was never delivered');
   // a process that exits on TERM stops quickly with its own status
-  const id2 = await runDetached(h.d, { name: uniq('term'), cmd: ['sh', '-c', 'trap "exit 42" TERM; echo ready; while :; do sleep 0.1; done'] });
+  const id2 = await runDetached(h.d, {
+    name: uniq('term'),
+    cmd: ['sh', '-c', 'trap "exit 42" TERM; echo ready; while :; do sleep 0.1; done'],
+  });
   await waitFor('ready', async () => (await logs(h.d, id2)).stdout.includes('ready'));
   const t1 = Date.now();
   assert.equal((await h.d.api('POST', `/containers/${id2}/stop?t=10`)).status, 204);
   assert.ok(Date.now() - t1 < 5000, 'stop waited for the timeout although the process exited');
   assert.equal((await inspect(h.d, id2)).State.ExitCode, 42);
   // StopSignal from the config is used
-  const id3 = await runDetached(h.d, { name: uniq('sig'), stopSignal: 'SIGUSR1', cmd: ['sh', '-c', 'trap "exit 11" USR1; echo ready; while :; do sleep 0.1; done'] });
+  const id3 = await runDetached(h.d, {
+    name: uniq('sig'),
+    stopSignal: 'SIGUSR1',
+    cmd: ['sh', '-c', 'trap "exit 11" USR1; echo ready; while :; do sleep 0.1; done'],
+  });
   await waitFor('ready', async () => (await logs(h.d, id3)).stdout.includes('ready'));
   assert.equal((await h.d.api('POST', `/containers/${id3}/stop?t=10`)).status, 204);
   assert.equal((await inspect(h.d, id3)).State.ExitCode, 11);
-  await rm(h.d, id); await rm(h.d, id2); await rm(h.d, id3);
+  await rm(h.d, id);
+  await rm(h.d, id2);
+  await rm(h.d, id3);
 });
 
 test('kill -s USR1 reaches a trap; kill (KILL) -> 137; kill of a stopped container -> 409', async () => {
-  const id = await runDetached(h.d, { name: uniq('kill'), cmd: ['sh', '-c', 'trap "echo got USR1" USR1; echo ready; while :; do sleep 0.1; done'] });
+  const id = await runDetached(h.d, {
+    name: uniq('kill'),
+    cmd: ['sh', '-c', 'trap "echo got USR1" USR1; echo ready; while :; do sleep 0.1; done'],
+  });
   await waitFor('ready', async () => (await logs(h.d, id)).stdout.includes('ready'));
   assert.equal((await h.d.api('POST', `/containers/${id}/kill?signal=USR1`)).status, 204);
   await waitFor('got USR1 in logs', async () => (await logs(h.d, id)).stdout.includes('got USR1'));
@@ -170,7 +219,9 @@ test('restart gives a new process; start of an exited container runs it again', 
 });
 
 test('rename: the new name resolves, the old one is gone; renaming onto a used name -> 409', async () => {
-  const a = uniq('ren'); const b = uniq('ren2'); const other = uniq('ren3');
+  const a = uniq('ren');
+  const b = uniq('ren2');
+  const other = uniq('ren3');
   const id = await create(h.d, { name: a, cmd: ['true'] });
   const id2 = await create(h.d, { name: other, cmd: ['true'] });
   assert.equal((await h.d.api('POST', `/containers/${a}/rename?name=${b}`)).status, 204);
@@ -179,7 +230,9 @@ test('rename: the new name resolves, the old one is gone; renaming onto a used n
   assert.equal((await h.d.api('POST', `/containers/${b}/rename?name=${other}`)).status, 409);
   // the old name is free again
   const id3 = await create(h.d, { name: a, cmd: ['true'] });
-  await rm(h.d, id); await rm(h.d, id2); await rm(h.d, id3);
+  await rm(h.d, id);
+  await rm(h.d, id2);
+  await rm(h.d, id3);
 });
 
 test('attach with stdin before start: bytes reach cat, EOF closes stdin, exit 0', async () => {
@@ -206,12 +259,21 @@ test('AutoRemove: wait?condition=removed answers after the container is gone', a
 });
 
 test('restart policy on-failure:2 restarts twice, then leaves it exited', async () => {
-  const id = await create(h.d, { name: uniq('rp'), cmd: ['sh', '-c', 'echo run; exit 3'], hostConfig: { RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 2 } } });
+  const id = await create(h.d, {
+    name: uniq('rp'),
+    cmd: ['sh', '-c', 'echo run; exit 3'],
+    hostConfig: { RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 2 } },
+  });
   await start(h.d, id);
-  const c = await waitFor('3 runs and exited', async () => {
-    const x = await inspect(h.d, id);
-    return x.RestartCount === 2 && x.State.Status === 'exited' ? x : null;
-  }, 30_000, 200);
+  const c = await waitFor(
+    '3 runs and exited',
+    async () => {
+      const x = await inspect(h.d, id);
+      return x.RestartCount === 2 && x.State.Status === 'exited' ? x : null;
+    },
+    30_000,
+    200,
+  );
   assert.equal(c.State.ExitCode, 3);
   assert.equal((await logs(h.d, id)).stdout, 'run\nrun\nrun\n');
   await rm(h.d, id);
@@ -225,23 +287,49 @@ test('restart policy always: restarts after each exit; stop while running or whi
     for (let i = 0; i < 10; i++) {
       await sleep(300);
       const later = await inspect(h.d, id);
-      assert.equal(later.State.Status, 'exited', `stopped ${when}, the container came back (${later.State.Status}, RestartCount ${later.RestartCount})`);
+      assert.equal(
+        later.State.Status,
+        'exited',
+        `stopped ${when}, the container came back (${later.State.Status}, RestartCount ${later.RestartCount})`,
+      );
       assert.equal(later.RestartCount, stopped.RestartCount, `stopped ${when}, RestartCount went on`);
     }
   };
-  const a = await create(h.d, { name: uniq('always'), cmd: ['sh', '-c', 'echo run; sleep 1; exit 1'], hostConfig: always });
+  const a = await create(h.d, {
+    name: uniq('always'),
+    cmd: ['sh', '-c', 'echo run; sleep 1; exit 1'],
+    hostConfig: always,
+  });
   await start(h.d, a);
-  await waitFor('a restart, running again', async () => { const c = await inspect(h.d, a); return c.RestartCount >= 1 && c.State.Status === 'running'; }, 30_000, 50);
+  await waitFor(
+    'a restart, running again',
+    async () => {
+      const c = await inspect(h.d, a);
+      return c.RestartCount >= 1 && c.State.Status === 'running';
+    },
+    30_000,
+    50,
+  );
   await stays(a, 'while running');
   const b = await create(h.d, { name: uniq('always'), cmd: ['sh', '-c', 'exit 1'], hostConfig: always });
   await start(h.d, b);
-  await waitFor('waiting to restart', async () => { const c = await inspect(h.d, b); return c.RestartCount >= 1 && c.State.Status === 'restarting'; }, 30_000, 20);
+  await waitFor(
+    'waiting to restart',
+    async () => {
+      const c = await inspect(h.d, b);
+      return c.RestartCount >= 1 && c.State.Status === 'restarting';
+    },
+    30_000,
+    20,
+  );
   await stays(b, 'while waiting to restart');
-  await rm(h.d, a); await rm(h.d, b);
+  await rm(h.d, a);
+  await rm(h.d, b);
 });
 
 test('ps filters: status=exited, name=, id=, ancestor=, exited=N; limit; size of the list', async () => {
-  const n1 = uniq('fa'); const n2 = uniq('fb');
+  const n1 = uniq('fa');
+  const n2 = uniq('fb');
   const a = await runToEnd(h.d, { name: n1, cmd: ['true'] });
   const b = await runDetached(h.d, { name: n2 });
   const q = (f: object, extra = 'all=1') => list(h.d, `${extra}&filters=${encodeURIComponent(JSON.stringify(f))}`);
@@ -257,38 +345,86 @@ test('ps filters: status=exited, name=, id=, ancestor=, exited=N; limit; size of
   const failed = await runToEnd(h.d, { name: uniq('fx'), cmd: ['sh', '-c', 'exit 3'] });
   assert.ok(ids(await q({ exited: { '3': true } })).includes(failed.id), 'exited=3 misses a container that exited 3');
   assert.ok(!ids(await q({ exited: { '3': true } })).includes(a.id), 'exited=3 lists a container that exited 0');
-  await rm(h.d, a.id); await rm(h.d, b); await rm(h.d, failed.id);
+  await rm(h.d, a.id);
+  await rm(h.d, b);
+  await rm(h.d, failed.id);
 });
 
 test('secure defaults: docker capability set, masked /proc paths; network none; cap-drop ALL; read-only rootfs; privileged', async () => {
-  const d = await runToEnd(h.d, { name: uniq('sec'), hostConfig: { NetworkMode: 'none' }, cmd: ['sh', '-c', 'cat /proc/self/status; echo ---; cat /proc/keys /proc/timer_list 2>&1 | wc -c; grep " /proc/sys " /proc/mounts; echo ---; cat /proc/net/dev; echo ---; ls /dev'] });
+  const d = await runToEnd(h.d, {
+    name: uniq('sec'),
+    hostConfig: { NetworkMode: 'none' },
+    cmd: [
+      'sh',
+      '-c',
+      'cat /proc/self/status; echo ---; cat /proc/keys /proc/timer_list 2>&1 | wc -c; grep " /proc/sys " /proc/mounts; echo ---; cat /proc/net/dev; echo ---; ls /dev',
+    ],
+  });
   assert.equal(d.code, 0, d.stderr);
   const [status, kcore, netdev, devs] = d.stdout.split('---\n');
-  assert.equal(procStatusField(status, 'CapEff'), '00000000a80425fb', 'default CapEff is not docker\'s set');
+  assert.equal(procStatusField(status, 'CapEff'), '00000000a80425fb', "default CapEff is not docker's set");
   assert.equal(procStatusField(status, 'CapBnd'), '00000000a80425fb');
   assert.equal(procStatusField(status, 'NoNewPrivs'), '0');
   assert.equal(procStatusField(status, 'Seccomp'), '2', 'no seccomp filter');
   const [maskedBytes, procSys] = kcore.trim().split('\n');
   assert.equal(maskedBytes.trim(), '0', '/proc/keys and /proc/timer_list are not masked');
   assert.match(procSys ?? '', /\sro[,\s]/, `/proc/sys is not read-only: ${procSys}`);
-  const ifaces = netdev.split('\n').slice(2).map((l) => l.split(':')[0].trim()).filter(Boolean);
+  const ifaces = netdev
+    .split('\n')
+    .slice(2)
+    .map((l) => l.split(':')[0].trim())
+    .filter(Boolean);
   assert.deepEqual(ifaces, ['lo'], `--network none should leave only lo: ${ifaces}`);
   const devList = devs.split(/\s+/).filter(Boolean);
-  for (const dev of ['null', 'zero', 'full', 'random', 'urandom', 'tty']) assert.ok(devList.includes(dev), `/dev/${dev} missing`);
-  assert.ok(!devList.includes('sda') && !devList.includes('vda') && !devList.includes('mem'), `host devices leaked: ${devList}`);
+  for (const dev of ['null', 'zero', 'full', 'random', 'urandom', 'tty'])
+    assert.ok(devList.includes(dev), `/dev/${dev} missing`);
+  assert.ok(
+    !devList.includes('sda') && !devList.includes('vda') && !devList.includes('mem'),
+    `host devices leaked: ${devList}`,
+  );
 
-  const drop = await runToEnd(h.d, { name: uniq('drop'), cmd: ['sh', '-c', 'grep CapEff /proc/self/status'], hostConfig: { CapDrop: ['ALL'], CapAdd: ['NET_ADMIN'] } });
+  const drop = await runToEnd(h.d, {
+    name: uniq('drop'),
+    cmd: ['sh', '-c', 'grep CapEff /proc/self/status'],
+    hostConfig: { CapDrop: ['ALL'], CapAdd: ['NET_ADMIN'] },
+  });
   assert.match(drop.stdout, /CapEff:\s+0000000000001000/);
-  const ro = await runToEnd(h.d, { name: uniq('ro'), cmd: ['sh', '-c', 'touch /x'], hostConfig: { ReadonlyRootfs: true } });
+  const ro = await runToEnd(h.d, {
+    name: uniq('ro'),
+    cmd: ['sh', '-c', 'touch /x'],
+    hostConfig: { ReadonlyRootfs: true },
+  });
   assert.notEqual(ro.code, 0);
   assert.match(ro.stderr, /Read-only file system/);
-  const priv = await runToEnd(h.d, { name: uniq('priv'), cmd: ['sh', '-c', 'grep CapEff /proc/self/status; cat /proc/keys | wc -c'], hostConfig: { Privileged: true } });
+  const priv = await runToEnd(h.d, {
+    name: uniq('priv'),
+    cmd: ['sh', '-c', 'grep CapEff /proc/self/status; cat /proc/keys | wc -c'],
+    hostConfig: { Privileged: true },
+  });
   const hostCaps = procStatusField(readFileSync('/proc/self/status', 'utf8'), 'CapEff');
-  assert.match(priv.stdout, new RegExp(`CapEff:\\s+${hostCaps}`), 'privileged should get every capability the host has');
-  const host = await runToEnd(h.d, { name: uniq('hostnet'), cmd: ['cat', '/proc/net/dev'], hostConfig: { NetworkMode: 'host' } });
+  assert.match(
+    priv.stdout,
+    new RegExp(`CapEff:\\s+${hostCaps}`),
+    'privileged should get every capability the host has',
+  );
+  const host = await runToEnd(h.d, {
+    name: uniq('hostnet'),
+    cmd: ['cat', '/proc/net/dev'],
+    hostConfig: { NetworkMode: 'host' },
+  });
   assert.equal(host.code, 0, host.stderr);
-  const hostIfaces = host.stdout.split('\n').slice(2).map((l) => l.split(':')[0].trim()).filter(Boolean).sort();
-  const mine = readFileSync('/proc/net/dev', 'utf8').split('\n').slice(2).map((l) => l.split(':')[0].trim()).filter(Boolean).sort();
+  const hostIfaces = host.stdout
+    .split('\n')
+    .slice(2)
+    .map((l) => l.split(':')[0].trim())
+    .filter(Boolean)
+    .sort();
+  const mine = readFileSync('/proc/net/dev', 'utf8')
+    .split('\n')
+    .slice(2)
+    .map((l) => l.split(':')[0].trim())
+    .filter(Boolean)
+    .sort();
   assert.deepEqual(hostIfaces, mine, '--network host should see the host interfaces');
   for (const x of [d, drop, ro, priv, host]) await rm(h.d, x.id);
 });

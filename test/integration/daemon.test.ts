@@ -66,7 +66,10 @@ test('unknown route -> 404 {"message":"page not found"}; malformed JSON -> 4xx/5
   const r = await h.d.api('GET', '/v1.41/nosuchthing');
   assert.equal(r.status, 404);
   assert.equal(r.json?.message, 'page not found');
-  const bad = await h.d.api('POST', '/v1.41/containers/create', undefined, { raw: '{bad', headers: { 'Content-Type': 'application/json' } });
+  const bad = await h.d.api('POST', '/v1.41/containers/create', undefined, {
+    raw: '{bad',
+    headers: { 'Content-Type': 'application/json' },
+  });
   assert.ok(bad.status === 400 || bad.status === 500, `malformed JSON -> ${bad.status}`);
   assert.equal(typeof bad.json?.message, 'string');
 });
@@ -102,11 +105,28 @@ test('--pidfile and --runtime runc are honoured; a second daemon on the same roo
     assert.ok(existsSync(pidPath), `--pidfile ${pidPath} not written`);
     assert.equal(Number(readFileSync(pidPath, 'utf8').trim()), d3.pid);
     assert.equal((await d3.api('GET', '/info')).json.DefaultRuntime, 'runc');
-    const twin = await run(process.execPath, ['--', CLI_MAIN, 'daemon', '--data-root', d3.dataRoot, '--exec-root', d3.execRoot,
-      '-H', `unix://${d3.root}/twin.sock`, '--pidfile', pidPath], { timeoutMs: 15_000 });
+    const twin = await run(
+      process.execPath,
+      [
+        '--',
+        CLI_MAIN,
+        'daemon',
+        '--data-root',
+        d3.dataRoot,
+        '--exec-root',
+        d3.execRoot,
+        '-H',
+        `unix://${d3.root}/twin.sock`,
+        '--pidfile',
+        pidPath,
+      ],
+      { timeoutMs: 15_000 },
+    );
     assert.notEqual(twin.code, 0, 'a second daemon started on the same roots');
     assert.equal(twin.timedOut, false, 'a second daemon kept running on the same roots');
     assert.match(twin.stderr, /pid file|already running|in use/i);
     assert.equal((await d3.api('GET', '/_ping')).status, 200, 'the first daemon was disturbed');
-  } finally { await d3.stop(); }
+  } finally {
+    await d3.stop();
+  }
 });

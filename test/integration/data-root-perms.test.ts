@@ -27,17 +27,36 @@ function asNobody(cmd: string, args: string[]): Promise<RunResult> {
 
 /** Every path a local user must not read: the records (with the Env secret), logs, layers, bundles, volumes. */
 function targets(): string[] {
-  const d = h.d.dataRoot; const x = h.d.execRoot;
+  const d = h.d.dataRoot;
+  const x = h.d.execRoot;
   const layer = readdirSync(join(d, 'overlay')).find((e) => /^[0-9a-f]{64}$/.test(e));
   assert.ok(layer, 'no layer directory under overlay/');
   return [
-    d, join(d, 'cocon.db'), join(d, 'cocon.db-wal'), join(d, 'engine-id'),
-    join(d, 'containers'), join(d, 'containers', id), join(d, 'containers', id, 'ctr.log'),
-    upper, join(upper, 'tmp/written'), join(d, 'containers', id, 'rootfs/etc/passwd'),
-    join(d, 'overlay'), join(d, 'overlay', layer, 'diff'), join(d, 'overlay', layer, 'diff/etc/passwd'),
-    join(d, 'content/sha256'), join(d, 'volumes'), join(d, 'volumes', vol, '_data'), join(d, 'volumes', vol, '_data/f'),
-    x, join(x, 'containers', id), join(x, 'containers', id, 'config.json'), join(x, 'containers', id, 'conmon.pid'),
-    join(x, 'exits'), join(x, 'runc'), join(x, 'exec'), join(x, 'netns'),
+    d,
+    join(d, 'cocon.db'),
+    join(d, 'cocon.db-wal'),
+    join(d, 'engine-id'),
+    join(d, 'containers'),
+    join(d, 'containers', id),
+    join(d, 'containers', id, 'ctr.log'),
+    upper,
+    join(upper, 'tmp/written'),
+    join(d, 'containers', id, 'rootfs/etc/passwd'),
+    join(d, 'overlay'),
+    join(d, 'overlay', layer, 'diff'),
+    join(d, 'overlay', layer, 'diff/etc/passwd'),
+    join(d, 'content/sha256'),
+    join(d, 'volumes'),
+    join(d, 'volumes', vol, '_data'),
+    join(d, 'volumes', vol, '_data/f'),
+    x,
+    join(x, 'containers', id),
+    join(x, 'containers', id, 'config.json'),
+    join(x, 'containers', id, 'conmon.pid'),
+    join(x, 'exits'),
+    join(x, 'runc'),
+    join(x, 'exec'),
+    join(x, 'netns'),
   ];
 }
 
@@ -47,12 +66,23 @@ async function nobodyReads(paths: string[]): Promise<string[]> {
   for (const p of paths) {
     const dir = statSync(p).isDirectory();
     const r = await asNobody(dir ? 'ls' : 'cat', dir ? ['-a', p] : [p]);
-    if (r.code === 0 || !/Permission denied/.test(r.stderr)) leaks.push(`${dir ? 'ls' : 'cat'} ${p}: exit ${r.code} ${(r.stdout + r.stderr).slice(0, 120).replace(/\n/g, ' ')}`);
+    if (r.code === 0 || !/Permission denied/.test(r.stderr))
+      leaks.push(
+        `${dir ? 'ls' : 'cat'} ${p}: exit ${r.code} ${(r.stdout + r.stderr).slice(0, 120).replace(/\n/g, ' ')}`,
+      );
   }
   return leaks;
 }
 
-const SKIP = [/^overlay\/[^/]+\/diff(\/|$)/, /^containers\/[^/]+\/(upper|rootfs|work|init)(\/|$)/, /^overlay\/snapshots\/[^/]+\/(fs|work)(\/|$)/, /^volumes\/[^/]+\/_data(\/|$)/, /^runc\/[^/]+(\/|$)/, /^netns\/./, /^s\/./];
+const SKIP = [
+  /^overlay\/[^/]+\/diff(\/|$)/,
+  /^containers\/[^/]+\/(upper|rootfs|work|init)(\/|$)/,
+  /^overlay\/snapshots\/[^/]+\/(fs|work)(\/|$)/,
+  /^volumes\/[^/]+\/_data(\/|$)/,
+  /^runc\/[^/]+(\/|$)/,
+  /^netns\/./,
+  /^s\/./,
+];
 // Bound into the container for its own users (0644 as docker has them), and the daemon's pid file
 // (0644 as dockerd's); their parents are closed.
 const BOUND = /^(containers\/[^/]+\/(hosts|hostname|resolv\.conf)|cocon\.pid)$/;
@@ -65,7 +95,8 @@ function openModes(root: string): string[] {
     if (rel && SKIP.some((re) => re.test(rel))) return;
     const st = lstatSync(p);
     if (st.isSymbolicLink() || st.isSocket()) return;
-    if (!BOUND.test(rel) && (st.mode & 0o027) !== 0 && !(rel === '' && (st.mode & 0o7777) === 0o710)) bad.push(`${(st.mode & 0o7777).toString(8)} ${rel || '.'}`);
+    if (!BOUND.test(rel) && (st.mode & 0o027) !== 0 && !(rel === '' && (st.mode & 0o7777) === 0o710))
+      bad.push(`${(st.mode & 0o7777).toString(8)} ${rel || '.'}`);
     if (st.isDirectory()) for (const e of readdirSync(p)) walk(join(p, e));
   };
   walk(root);
@@ -75,7 +106,15 @@ function openModes(root: string): string[] {
 /** One container with an Env secret, a log line, a file in its writable layer and one in a volume (made once). */
 let made: Promise<void> | undefined;
 const opened: Array<[string, number]> = [];
-after(() => { for (const [p, m] of opened.reverse()) { try { chmodSync(p, m); } catch { /* removed */ } } });
+after(() => {
+  for (const [p, m] of opened.reverse()) {
+    try {
+      chmodSync(p, m);
+    } catch {
+      /* removed */
+    }
+  }
+});
 const setup = (): Promise<void> => (made ??= makeContainer());
 async function makeContainer(): Promise<void> {
   // The helper's temp root (and the suite's temp base) are 0700: open them to others (x, and r on
@@ -83,13 +122,32 @@ async function makeContainer(): Promise<void> {
   for (let p = h.d.root; p !== dirname(p); p = dirname(p)) {
     const m = statSync(p).mode & 0o7777;
     const want = p === h.d.root ? m | 0o005 : m | 0o001;
-    if (want !== m) { opened.push([p, m]); chmodSync(p, want); }
+    if (want !== m) {
+      opened.push([p, m]);
+      chmodSync(p, want);
+    }
   }
   const probe = await asNobody('ls', [h.d.root]);
-  assert.equal(probe.code, 0, `nobody cannot reach the test daemon's root, so no read below would mean anything: ${probe.stderr}`);
+  assert.equal(
+    probe.code,
+    0,
+    `nobody cannot reach the test daemon's root, so no read below would mean anything: ${probe.stderr}`,
+  );
   assert.equal((await docker(h.d, ['volume', 'create', vol])).code, 0);
-  const r = await docker(h.d, ['run', '-d', '--name', name, '-e', `DB_PASSWORD=${SECRET}`, '-v', `${vol}:/data`, 'busybox',
-    'sh', '-c', `echo ${LOG_LINE}; echo w > /tmp/written; echo v > /data/f; exec sleep 1000`]);
+  const r = await docker(h.d, [
+    'run',
+    '-d',
+    '--name',
+    name,
+    '-e',
+    `DB_PASSWORD=${SECRET}`,
+    '-v',
+    `${vol}:/data`,
+    'busybox',
+    'sh',
+    '-c',
+    `echo ${LOG_LINE}; echo w > /tmp/written; echo v > /data/f; exec sleep 1000`,
+  ]);
   assert.equal(r.code, 0, r.stderr);
   id = r.stdout.trim();
   upper = JSON.parse((await docker(h.d, ['inspect', id])).stdout)[0].GraphDriver.Data.UpperDir;
@@ -101,7 +159,9 @@ async function makeContainer(): Promise<void> {
 
 test('the secret is on disk (so the reads below mean something), and nobody can read or list anything under the data root and exec root', async () => {
   await setup();
-  const db = readFileSync(join(h.d.dataRoot, 'cocon.db')).toString('latin1') + readFileSync(join(h.d.dataRoot, 'cocon.db-wal')).toString('latin1');
+  const db =
+    readFileSync(join(h.d.dataRoot, 'cocon.db')).toString('latin1') +
+    readFileSync(join(h.d.dataRoot, 'cocon.db-wal')).toString('latin1');
   assert.ok(db.includes(SECRET), 'the Env secret is not in cocon.db or its -wal');
   assert.ok(readFileSync(join(h.d.dataRoot, 'containers', id, 'ctr.log'), 'utf8').includes(LOG_LINE));
   assert.deepEqual(await nobodyReads(targets()), []);
@@ -116,7 +176,8 @@ test("every directory and state file the daemon made has docker's modes (0710 ro
   await setup();
   assert.equal(statSync(h.d.dataRoot).mode & 0o7777, 0o710);
   assert.equal(statSync(h.d.execRoot).mode & 0o7777, 0o710);
-  for (const f of ['cocon.db', 'cocon.db-wal', 'cocon.db-shm', 'engine-id']) assert.equal(statSync(join(h.d.dataRoot, f)).mode & 0o7777, 0o600, f);
+  for (const f of ['cocon.db', 'cocon.db-wal', 'cocon.db-shm', 'engine-id'])
+    assert.equal(statSync(join(h.d.dataRoot, f)).mode & 0o7777, 0o600, f);
   assert.equal(statSync(join(h.d.dataRoot, 'containers', id, 'ctr.log')).mode & 0o7777, 0o640);
   assert.equal(statSync(join(h.d.execRoot, 'containers', id, 'config.json')).mode & 0o7777, 0o600);
   assert.deepEqual(openModes(h.d.dataRoot), [], 'open modes under the data root');
@@ -130,9 +191,21 @@ test('a container running as uid 1000 still reads its files, its /etc/hosts, a n
   await setup();
   const nested = uniq('permn');
   try {
-    const r = await docker(h.d, ['run', '--rm', '--user', '1000:1000', '-v', `${vol}:/data:ro`, '-v', `${nested}:/deep/er/mnt`, 'busybox', 'sh', '-c',
+    const r = await docker(h.d, [
+      'run',
+      '--rm',
+      '--user',
+      '1000:1000',
+      '-v',
+      `${vol}:/data:ro`,
+      '-v',
+      `${nested}:/deep/er/mnt`,
+      'busybox',
+      'sh',
+      '-c',
       'id -u; cat /data/f; cat /etc/hostname /etc/hosts /etc/resolv.conf >/dev/null && echo etc-ok; ls /deep/er/mnt >/dev/null && echo deep-ok; ' +
-      'stat -c %a /deep /deep/er; cat /etc/passwd >/dev/null && echo image-ok; echo mine > /tmp/u && cat /tmp/u']);
+        'stat -c %a /deep /deep/er; cat /etc/passwd >/dev/null && echo image-ok; echo mine > /tmp/u && cat /tmp/u',
+    ]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.deepEqual(r.stdout.trim().split('\n'), ['1000', 'v', 'etc-ok', 'deep-ok', '755', '755', 'image-ok', 'mine']);
   } finally {
@@ -142,12 +215,22 @@ test('a container running as uid 1000 still reads its files, its /etc/hosts, a n
 
 test("an install with an older cocon's modes (0711/0755/0644) leaks, and is tightened when the daemon starts", async () => {
   await setup();
-  const d = h.d.dataRoot; const x = h.d.execRoot;
-  await h.d.shutdown();   // the container keeps running under conmon
+  const d = h.d.dataRoot;
+  const x = h.d.execRoot;
+  await h.d.shutdown(); // the container keeps running under conmon
   const old: Array<[string, number]> = [
-    [d, 0o711], [join(d, 'containers'), 0o755], [join(d, 'containers', id), 0o755], [join(d, 'containers', id, 'ctr.log'), 0o644],
-    [join(d, 'cocon.db'), 0o644], [join(d, 'engine-id'), 0o644], [join(d, 'volumes'), 0o701], [join(d, 'volumes', vol), 0o755],
-    [x, 0o755], [join(x, 'containers'), 0o755], [join(x, 'containers', id), 0o755], [join(x, 'containers', id, 'config.json'), 0o644],
+    [d, 0o711],
+    [join(d, 'containers'), 0o755],
+    [join(d, 'containers', id), 0o755],
+    [join(d, 'containers', id, 'ctr.log'), 0o644],
+    [join(d, 'cocon.db'), 0o644],
+    [join(d, 'engine-id'), 0o644],
+    [join(d, 'volumes'), 0o701],
+    [join(d, 'volumes', vol), 0o755],
+    [x, 0o755],
+    [join(x, 'containers'), 0o755],
+    [join(x, 'containers', id), 0o755],
+    [join(x, 'containers', id, 'config.json'), 0o644],
   ];
   for (const [p, m] of old) chmodSync(p, m);
   for (const f of ['cocon.db-wal', 'cocon.db-shm']) if (existsSync(join(d, f))) chmodSync(join(d, f), 0o644);
@@ -155,7 +238,7 @@ test("an install with an older cocon's modes (0711/0755/0644) leaks, and is tigh
   const leakedLog = await asNobody('cat', [join(d, 'containers', id, 'ctr.log')]);
   assert.ok(leakedLog.stdout.includes(LOG_LINE), `nobody could not read the old install's log: ${leakedLog.stderr}`);
   const leakedDb = await asNobody('cat', [join(d, 'cocon.db')]);
-  assert.ok(leakedDb.stdout.includes(SECRET), 'nobody could not read the old install\'s cocon.db');
+  assert.ok(leakedDb.stdout.includes(SECRET), "nobody could not read the old install's cocon.db");
 
   await h.d.restart();
   for (const [p] of old) {

@@ -12,10 +12,18 @@ const h = useDaemon({ busybox: true });
 
 test('SIGKILL of the daemon: running containers survive, exits meanwhile are recorded, logs intact, control works', async () => {
   const a = await runDetached(h.d, { name: uniq('ka'), cmd: ['sh', '-c', 'echo a-start; exec sleep 600'] });
-  const b = await runDetached(h.d, { name: uniq('kb'), cmd: ['sh', '-c', 'echo b-out; echo b-err >&2; sleep 3; exit 7'] });
+  const b = await runDetached(h.d, {
+    name: uniq('kb'),
+    cmd: ['sh', '-c', 'echo b-out; echo b-err >&2; sleep 3; exit 7'],
+  });
   const c = await runDetached(h.d, { name: uniq('kc'), cmd: ['sh', '-c', 'echo c-line; sleep 600'] });
-  await waitFor('a, b, c logged', async () =>
-    (await logs(h.d, a)).stdout === 'a-start\n' && (await logs(h.d, b)).stdout === 'b-out\n' && (await logs(h.d, c)).stdout === 'c-line\n');
+  await waitFor(
+    'a, b, c logged',
+    async () =>
+      (await logs(h.d, a)).stdout === 'a-start\n' &&
+      (await logs(h.d, b)).stdout === 'b-out\n' &&
+      (await logs(h.d, c)).stdout === 'c-line\n',
+  );
   const pidA = (await inspect(h.d, a)).State.Pid;
   const pidC = (await inspect(h.d, c)).State.Pid;
   const pidB = (await inspect(h.d, b)).State.Pid;
@@ -24,7 +32,12 @@ test('SIGKILL of the daemon: running containers survive, exits meanwhile are rec
   assert.ok(existsSync(`/proc/${pidA}`), 'container a died with the daemon');
   // b exits (7) while the daemon is away: wait until its process is gone and its conmon has
   // recorded the exit (exec-root/exits/ID, what the restarted daemon reads)
-  await waitFor('b to exit and its conmon to record it', () => !existsSync(`/proc/${pidB}`) && existsSync(join(h.d.execRoot, 'exits', b)), 15_000, 50);
+  await waitFor(
+    'b to exit and its conmon to record it',
+    () => !existsSync(`/proc/${pidB}`) && existsSync(join(h.d.execRoot, 'exits', b)),
+    15_000,
+    50,
+  );
   assert.ok(existsSync(`/proc/${pidA}`) && existsSync(`/proc/${pidC}`), 'containers died while the daemon was away');
   await h.d.restart();
 
@@ -80,7 +93,16 @@ test('a container that ends while the daemon is down and was started with --rm i
   const name = uniq('arm');
   const id = await runDetached(h.d, { name, cmd: ['sh', '-c', 'sleep 1; exit 2'], hostConfig: { AutoRemove: true } });
   await h.d.kill9();
-  await waitFor('the container to exit while the daemon is down', () => existsSync(join(h.d.execRoot, 'exits', id)), 15_000, 50);
+  await waitFor(
+    'the container to exit while the daemon is down',
+    () => existsSync(join(h.d.execRoot, 'exits', id)),
+    15_000,
+    50,
+  );
   await h.d.restart();
-  await waitFor('auto-removed container gone', async () => (await h.d.api('GET', `/containers/${name}/json`)).status === 404, 10_000);
+  await waitFor(
+    'auto-removed container gone',
+    async () => (await h.d.api('GET', `/containers/${name}/json`)).status === 404,
+    10_000,
+  );
 });

@@ -16,26 +16,66 @@ const HAS_MEMSW = existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes'
 test('refused HostConfig fields -> 400 with a clear message, nothing created', async () => {
   const before = (await list(h.d)).length;
   const cases: Array<[string, Record<string, unknown>, RegExp]> = [
-    ['log driver syslog', { LogConfig: { Type: 'syslog', Config: {} } }, /logging driver 'syslog' is not supported by cocon yet/],
+    [
+      'log driver syslog',
+      { LogConfig: { Type: 'syslog', Config: {} } },
+      /logging driver 'syslog' is not supported by cocon yet/,
+    ],
     ['log driver unknown', { LogConfig: { Type: 'nosuch', Config: {} } }, /no log driver named 'nosuch' is registered/],
-    ['max-file without max-size', { LogConfig: { Type: 'json-file', Config: { 'max-file': '3' } } }, /max-file can only be set together with max-size/],
+    [
+      'max-file without max-size',
+      { LogConfig: { Type: 'json-file', Config: { 'max-file': '3' } } },
+      /max-file can only be set together with max-size/,
+    ],
     ['max-file 0', { LogConfig: { Type: 'json-file', Config: { 'max-file': '0' } } }, /max-file cannot be less than 1/],
     ['max-size junk', { LogConfig: { Type: 'json-file', Config: { 'max-size': 'lots' } } }, /invalid max-size 'lots'/],
-    ['unknown log opt', { LogConfig: { Type: 'json-file', Config: { colour: 'red' } } }, /unknown log opt 'colour' for json-file log driver/],
+    [
+      'unknown log opt',
+      { LogConfig: { Type: 'json-file', Config: { colour: 'red' } } },
+      /unknown log opt 'colour' for json-file log driver/,
+    ],
     ['compress junk', { LogConfig: { Type: 'json-file', Config: { compress: 'maybe' } } }, /invalid compress 'maybe'/],
-    ['log opt tag', { LogConfig: { Type: 'json-file', Config: { tag: '{{.Name}}' } } }, /log opt 'tag' is not supported by cocon/],
-    ['opts with none', { LogConfig: { Type: 'none', Config: { 'max-size': '1m' } } }, /unknown log opt 'max-size' for none log driver/],
-    ['storage-opt size', { StorageOpt: { size: '1G' } }, /^--storage-opt is supported only for overlay over xfs with 'pquota' mount option$/],
+    [
+      'log opt tag',
+      { LogConfig: { Type: 'json-file', Config: { tag: '{{.Name}}' } } },
+      /log opt 'tag' is not supported by cocon/,
+    ],
+    [
+      'opts with none',
+      { LogConfig: { Type: 'none', Config: { 'max-size': '1m' } } },
+      /unknown log opt 'max-size' for none log driver/,
+    ],
+    [
+      'storage-opt size',
+      { StorageOpt: { size: '1G' } },
+      /^--storage-opt is supported only for overlay over xfs with 'pquota' mount option$/,
+    ],
     ['sysctl not namespaced', { Sysctls: { 'kernel.hostname': 'x' } }, /sysctl 'kernel.hostname=x' is not allowed/],
     ['sysctl vm', { Sysctls: { 'vm.swappiness': '1' } }, /sysctl 'vm.swappiness=1' is not allowed/],
-    ['sysctl net in host network', { NetworkMode: 'host', Sysctls: { 'net.core.somaxconn': '1' } }, /not allowed in host network mode/],
+    [
+      'sysctl net in host network',
+      { NetworkMode: 'host', Sysctls: { 'net.core.somaxconn': '1' } },
+      /not allowed in host network mode/,
+    ],
     ['sysctl escaping /proc/sys', { Sysctls: { 'net.../../../etc': '1' } }, /not a valid name/],
-    ['swap without memory', { MemorySwap: 64 * 1024 * 1024 }, /always set the Memory limit when using Memoryswap limit/],
-    ['swap below memory', { Memory: 64 * 1024 * 1024, MemorySwap: 32 * 1024 * 1024 }, /Minimum memoryswap limit should be larger than memory limit/],
+    [
+      'swap without memory',
+      { MemorySwap: 64 * 1024 * 1024 },
+      /always set the Memory limit when using Memoryswap limit/,
+    ],
+    [
+      'swap below memory',
+      { Memory: 64 * 1024 * 1024, MemorySwap: 32 * 1024 * 1024 },
+      /Minimum memoryswap limit should be larger than memory limit/,
+    ],
     ['memory below 6MB', { Memory: 1024 }, /Minimum memory limit allowed is 6MB/],
   ];
   for (const [what, hc, msg] of cases) {
-    const r = await h.d.api('POST', `/v1.41/containers/create?name=${uniq('hc')}`, createBody({ cmd: ['true'], hostConfig: hc }));
+    const r = await h.d.api(
+      'POST',
+      `/v1.41/containers/create?name=${uniq('hc')}`,
+      createBody({ cmd: ['true'], hostConfig: hc }),
+    );
     assert.equal(r.status, 400, `${what}: ${r.status} ${r.body}`);
     assert.match(r.json?.message ?? '', msg, what);
   }
@@ -46,18 +86,25 @@ test('--sysctl: namespaced sysctls are set in the container and do not touch the
   const hostShmmax = readFileSync('/proc/sys/kernel/shmmax', 'utf8');
   const hostSomaxconn = readFileSync('/proc/sys/net/core/somaxconn', 'utf8');
   const r = await runToEnd(h.d, {
-    name: uniq('sysctl'), cmd: ['sh', '-c', 'cat /proc/sys/kernel/shmmax /proc/sys/net/core/somaxconn /proc/sys/fs/mqueue/msg_max'],
+    name: uniq('sysctl'),
+    cmd: ['sh', '-c', 'cat /proc/sys/kernel/shmmax /proc/sys/net/core/somaxconn /proc/sys/fs/mqueue/msg_max'],
     hostConfig: { Sysctls: { 'kernel.shmmax': '123456789', 'net.core.somaxconn': '777', 'fs.mqueue.msg_max': '42' } },
   });
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, '123456789\n777\n42\n');
-  assert.deepEqual((await inspect(h.d, r.id)).HostConfig.Sysctls, { 'kernel.shmmax': '123456789', 'net.core.somaxconn': '777', 'fs.mqueue.msg_max': '42' });
+  assert.deepEqual((await inspect(h.d, r.id)).HostConfig.Sysctls, {
+    'kernel.shmmax': '123456789',
+    'net.core.somaxconn': '777',
+    'fs.mqueue.msg_max': '42',
+  });
   assert.equal(readFileSync('/proc/sys/kernel/shmmax', 'utf8'), hostShmmax);
   assert.equal(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'), hostSomaxconn);
   await rm(h.d, r.id);
 });
 
-test('--memory-swap: twice --memory by default, an explicit value, and -1, in the memory cgroup', { skip: !HAS_MEMSW && 'no memory.memsw on this host' }, async () => {
+test('--memory-swap: twice --memory by default, an explicit value, and -1, in the memory cgroup', {
+  skip: !HAS_MEMSW && 'no memory.memsw on this host',
+}, async () => {
   const mib = 1024 * 1024;
   const def = await runDetached(h.d, { name: uniq('swdef'), hostConfig: { Memory: 64 * mib } });
   assert.equal((await inspect(h.d, def)).HostConfig.MemorySwap, 128 * mib);
@@ -75,11 +122,21 @@ test('--memory-swap: twice --memory by default, an explicit value, and -1, in th
 
 test('--log-opt max-size: the log file stays near the limit and logs show the newest lines', async () => {
   const id = await runDetached(h.d, {
-    name: uniq('maxsize'), hostConfig: { LogConfig: { Type: 'json-file', Config: { 'max-size': '64k', 'max-file': '1' } } },
-    cmd: ['sh', '-c', 'i=0; while [ $i -lt 20000 ]; do echo "line $i xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"; i=$((i+1)); done; echo last-line; sleep 600'],
+    name: uniq('maxsize'),
+    hostConfig: { LogConfig: { Type: 'json-file', Config: { 'max-size': '64k', 'max-file': '1' } } },
+    cmd: [
+      'sh',
+      '-c',
+      'i=0; while [ $i -lt 20000 ]; do echo "line $i xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"; i=$((i+1)); done; echo last-line; sleep 600',
+    ],
   });
   const logPath = (await inspect(h.d, id)).LogPath as string;
-  await waitFor('the last line', async () => (await h.d.api('GET', `/v1.41/containers/${id}/logs?stdout=1&tail=5`)).body.includes('last-line'), 60_000, 200);
+  await waitFor(
+    'the last line',
+    async () => (await h.d.api('GET', `/v1.41/containers/${id}/logs?stdout=1&tail=5`)).body.includes('last-line'),
+    60_000,
+    200,
+  );
   // 20000 lines of ~90 bytes (with the k8s-file prefix) would be ~1.8 MB.
   const size = statSync(logPath).size;
   assert.ok(size <= 64 * 1024, `log file is ${size} bytes with max-size=64k`);
@@ -88,8 +145,12 @@ test('--log-opt max-size: the log file stays near the limit and logs show the ne
   await rm(h.d, id);
 });
 
-test('--log-driver none: no log file, logs answers docker\'s error, the container runs', async () => {
-  const id = await runDetached(h.d, { name: uniq('nolog'), hostConfig: { LogConfig: { Type: 'none', Config: {} } }, cmd: ['sh', '-c', 'echo hello; sleep 600'] });
+test("--log-driver none: no log file, logs answers docker's error, the container runs", async () => {
+  const id = await runDetached(h.d, {
+    name: uniq('nolog'),
+    hostConfig: { LogConfig: { Type: 'none', Config: {} } },
+    cmd: ['sh', '-c', 'echo hello; sleep 600'],
+  });
   const c = await inspect(h.d, id);
   assert.equal(c.State.Running, true);
   assert.equal(c.HostConfig.LogConfig.Type, 'none');
@@ -105,11 +166,18 @@ test('--log-driver none: no log file, logs answers docker\'s error, the containe
 
 test('--log-driver json-file and k8s-file are accepted and logged', async () => {
   for (const type of ['json-file', 'k8s-file', '']) {
-    const r = await runToEnd(h.d, { name: uniq('logd'), cmd: ['echo', `via ${type}`], hostConfig: { LogConfig: { Type: type, Config: {} } } });
+    const r = await runToEnd(h.d, {
+      name: uniq('logd'),
+      cmd: ['echo', `via ${type}`],
+      hostConfig: { LogConfig: { Type: type, Config: {} } },
+    });
     assert.equal(r.stdout, `via ${type}\n`);
     await rm(h.d, r.id);
   }
-  const id = await create(h.d, { cmd: ['true'], hostConfig: { LogConfig: { Type: 'json-file', Config: { 'max-size': '10m' } } } });
+  const id = await create(h.d, {
+    cmd: ['true'],
+    hostConfig: { LogConfig: { Type: 'json-file', Config: { 'max-size': '10m' } } },
+  });
   assert.deepEqual((await inspect(h.d, id)).HostConfig.LogConfig, { Type: 'json-file', Config: { 'max-size': '10m' } });
   await rm(h.d, id);
 });
@@ -118,26 +186,47 @@ test('a container killed by the OOM killer: State.OOMKilled, exit 137, an oom ev
   const since = Math.floor(Date.now() / 1000) - 1;
   const mib = 1024 * 1024;
   // dd's 64 MiB buffer, filled from /dev/zero, cannot fit in 8 MiB of memory + 8 MiB of swap.
-  const r = await runToEnd(h.d, { name: uniq('oom'), cmd: ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=64M', 'count=1'], hostConfig: { Memory: 8 * mib, MemorySwap: 16 * mib } });
+  const r = await runToEnd(h.d, {
+    name: uniq('oom'),
+    cmd: ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=64M', 'count=1'],
+    hostConfig: { Memory: 8 * mib, MemorySwap: 16 * mib },
+  });
   assert.equal(r.code, 137, r.stderr);
   const st = (await inspect(h.d, r.id)).State;
   assert.equal(st.OOMKilled, true);
-  const ev = await h.d.api('GET', `/v1.41/events?since=${since}&until=${Math.ceil(Date.now() / 1000)}&filters=${encodeURIComponent(JSON.stringify({ container: [r.id] }))}`);
-  const actions = ev.body.trim().split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { Action: string }).Action);
+  const ev = await h.d.api(
+    'GET',
+    `/v1.41/events?since=${since}&until=${Math.ceil(Date.now() / 1000)}&filters=${encodeURIComponent(JSON.stringify({ container: [r.id] }))}`,
+  );
+  const actions = ev.body
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => (JSON.parse(l) as { Action: string }).Action);
   assert.ok(actions.includes('oom'), `events: ${actions.join(',')}`);
   assert.ok(actions.indexOf('oom') < actions.indexOf('die'), `events: ${actions.join(',')}`);
   // conmon drops an `oom` marker in its working directory: that is the container's, never the daemon's
-  assert.equal(existsSync(join(process.cwd(), 'oom')), false, 'a stray oom file in the daemon\'s working directory');
-  const ok = await runToEnd(h.d, { name: uniq('nooom'), cmd: ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=1M', 'count=1'], hostConfig: { Memory: 8 * mib } });
+  assert.equal(existsSync(join(process.cwd(), 'oom')), false, "a stray oom file in the daemon's working directory");
+  const ok = await runToEnd(h.d, {
+    name: uniq('nooom'),
+    cmd: ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=1M', 'count=1'],
+    hostConfig: { Memory: 8 * mib },
+  });
   assert.equal(ok.code, 0, ok.stderr);
   assert.equal((await inspect(h.d, ok.id)).State.OOMKilled, false);
-  await rm(h.d, r.id); await rm(h.d, ok.id);
+  await rm(h.d, r.id);
+  await rm(h.d, ok.id);
 });
 
 test('logs -f follows a max-size log across the restarts of its file, to the last line', async () => {
   const id = await create(h.d, {
-    name: uniq('follow'), hostConfig: { LogConfig: { Type: 'json-file', Config: { 'max-size': '16k' } } },
-    cmd: ['sh', '-c', 'i=0; while [ $i -lt 3000 ]; do echo "line $i ........................................"; i=$((i+1)); [ $((i % 100)) -eq 0 ] && sleep 0.1; done; echo the-end'],
+    name: uniq('follow'),
+    hostConfig: { LogConfig: { Type: 'json-file', Config: { 'max-size': '16k' } } },
+    cmd: [
+      'sh',
+      '-c',
+      'i=0; while [ $i -lt 3000 ]; do echo "line $i ........................................"; i=$((i+1)); [ $((i % 100)) -eq 0 ] && sleep 0.1; done; echo the-end',
+    ],
   });
   const st = await h.d.api('POST', `/v1.41/containers/${id}/start`);
   assert.equal(st.status, 204, st.body);

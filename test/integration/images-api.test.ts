@@ -13,18 +13,39 @@ import { EventBus } from '../../src/core/events.js';
 import { resolveConfig } from '../../src/daemon/config.js';
 import type { Services } from '../../src/daemon/services.js';
 
-let root: string; let db: DB; let server: Server; let sock: string; let files: Server; let filesPort = 0;
+let root: string;
+let db: DB;
+let server: Server;
+let sock: string;
+let files: Server;
+let filesPort = 0;
 let rootfsTar: Buffer;
 
-interface Res { status: number; headers: Record<string, string | string[] | undefined>; body: string; raw: Buffer }
+interface Res {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+  raw: Buffer;
+}
 
 function call(method: string, path: string, body?: Buffer): Promise<Res> {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath: sock, method, path, headers: body ? { 'Content-Type': 'application/x-tar', 'Transfer-Encoding': 'chunked' } : {} }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => { const raw = Buffer.concat(chunks); resolve({ status: res.statusCode ?? 0, headers: res.headers, body: raw.toString(), raw }); });
-    });
+    const req = request(
+      {
+        socketPath: sock,
+        method,
+        path,
+        headers: body ? { 'Content-Type': 'application/x-tar', 'Transfer-Encoding': 'chunked' } : {},
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const raw = Buffer.concat(chunks);
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: raw.toString(), raw });
+        });
+      },
+    );
     req.on('error', reject);
     if (body) req.write(body);
     req.end();
@@ -41,14 +62,22 @@ before(async () => {
   const r = new Router();
   registerImageRoutes(r, { config, db, events, images, startedAt: new Date() } as unknown as Services);
   sock = join(root, 'api.sock');
-  server = createServer((req, res) => { void r.dispatch(req, res); });
+  server = createServer((req, res) => {
+    void r.dispatch(req, res);
+  });
   await new Promise<void>((ok) => server.listen(sock, ok));
   const src = join(root, 'rootfs');
   mkdirSync(join(src, 'etc'), { recursive: true });
   writeFileSync(join(src, 'etc/hello'), 'hello\n');
   rootfsTar = execFileSync('tar', ['--numeric-owner', '-C', src, '-cf', '-', '.']);
   files = createServer((req, res) => {
-    if (req.url === '/rootfs.tar') { res.writeHead(200); res.end(rootfsTar); } else { res.writeHead(404); res.end(); }
+    if (req.url === '/rootfs.tar') {
+      res.writeHead(200);
+      res.end(rootfsTar);
+    } else {
+      res.writeHead(404);
+      res.end();
+    }
   });
   await new Promise<void>((ok) => files.listen(0, '127.0.0.1', ok));
   filesPort = (files.address() as { port: number }).port;
@@ -69,13 +98,44 @@ test('bootstrap, list, inspect, history', async () => {
   const l = await call('GET', '/v1.41/images/json');
   assert.equal(l.status, 200);
   const list = JSON.parse(l.body) as Array<Record<string, unknown>>;
-  assert.deepEqual(Object.keys(list[0]), ['Containers', 'Created', 'Id', 'Labels', 'ParentId', 'RepoDigests', 'RepoTags', 'SharedSize', 'Size', 'VirtualSize']);
+  assert.deepEqual(Object.keys(list[0]), [
+    'Containers',
+    'Created',
+    'Id',
+    'Labels',
+    'ParentId',
+    'RepoDigests',
+    'RepoTags',
+    'SharedSize',
+    'Size',
+    'VirtualSize',
+  ]);
   assert.deepEqual(list[0].RepoTags, ['busybox:latest']);
   const i = await call('GET', '/v1.41/images/busybox/json');
   assert.equal(i.status, 200);
   const ins = JSON.parse(i.body) as Record<string, unknown>;
   assert.equal(ins.Id, id);
-  for (const k of ['Id', 'RepoTags', 'RepoDigests', 'Parent', 'Comment', 'Created', 'Container', 'ContainerConfig', 'DockerVersion', 'Author', 'Config', 'Architecture', 'Os', 'Size', 'VirtualSize', 'GraphDriver', 'RootFS', 'Metadata']) assert.ok(k in ins, k);
+  for (const k of [
+    'Id',
+    'RepoTags',
+    'RepoDigests',
+    'Parent',
+    'Comment',
+    'Created',
+    'Container',
+    'ContainerConfig',
+    'DockerVersion',
+    'Author',
+    'Config',
+    'Architecture',
+    'Os',
+    'Size',
+    'VirtualSize',
+    'GraphDriver',
+    'RootFS',
+    'Metadata',
+  ])
+    assert.ok(k in ins, k);
   assert.equal((await call('GET', `/images/${id.slice(7, 19)}/json`)).status, 200);
   const h = await call('GET', '/v1.41/images/busybox:latest/history');
   assert.equal(h.status, 200);
@@ -93,7 +153,10 @@ test('tag with a slash in names, filters, rmi', async () => {
   assert.equal((await call('GET', '/v1.41/images/localhost:5000/my/img:1/json')).status, 200);
   const f = encodeURIComponent(JSON.stringify({ reference: { 'busybox:traced': true } }));
   const l = JSON.parse((await call('GET', `/v1.41/images/json?filters=${f}`)).body) as Array<{ RepoTags: string[] }>;
-  assert.deepEqual(l.map((x) => x.RepoTags), [['busybox:traced']]);
+  assert.deepEqual(
+    l.map((x) => x.RepoTags),
+    [['busybox:traced']],
+  );
   const bad = await call('POST', '/v1.41/images/busybox/tag?repo=Bad');
   assert.equal(bad.status, 400);
   assert.deepEqual(JSON.parse(bad.body), { message: 'invalid reference format: repository name must be lowercase' });
@@ -108,12 +171,19 @@ test('tag with a slash in names, filters, rmi', async () => {
 });
 
 test('import from the body: docker JSON-message stream', async () => {
-  const r = await call('POST', '/v1.41/images/create?fromSrc=-&repo=imported%3Av1&changes=ENV%20A%3D1&changes=CMD%20%5B%22cat%22%5D', rootfsTar);
+  const r = await call(
+    'POST',
+    '/v1.41/images/create?fromSrc=-&repo=imported%3Av1&changes=ENV%20A%3D1&changes=CMD%20%5B%22cat%22%5D',
+    rootfsTar,
+  );
   assert.equal(r.status, 200);
   assert.equal(r.headers['content-type'], 'application/json');
   assert.equal(r.headers['transfer-encoding'], 'chunked');
   assert.match(r.body, /^\{"status":"sha256:[a-f0-9]{64}"\}\r\n$/);
-  const ins = JSON.parse((await call('GET', '/images/imported:v1/json')).body) as { Config: { Env: string[]; Cmd: string[] }; Comment: string };
+  const ins = JSON.parse((await call('GET', '/images/imported:v1/json')).body) as {
+    Config: { Env: string[]; Cmd: string[] };
+    Comment: string;
+  };
   assert.deepEqual(ins.Config.Env, ['A=1']);
   assert.deepEqual(ins.Config.Cmd, ['cat']);
   assert.equal(ins.Comment, 'Imported from -');
@@ -127,11 +197,17 @@ test('import from the body: docker JSON-message stream', async () => {
 });
 
 test('import from a URL', async () => {
-  const r = await call('POST', `/v1.41/images/create?fromSrc=${encodeURIComponent(`http://127.0.0.1:${filesPort}/rootfs.tar`)}&repo=fromurl&tag=1`);
+  const r = await call(
+    'POST',
+    `/v1.41/images/create?fromSrc=${encodeURIComponent(`http://127.0.0.1:${filesPort}/rootfs.tar`)}&repo=fromurl&tag=1`,
+  );
   assert.equal(r.status, 200);
   const ins = JSON.parse((await call('GET', '/images/fromurl:1/json')).body) as { Comment: string };
   assert.equal(ins.Comment, `Imported from http://127.0.0.1:${filesPort}/rootfs.tar`);
-  const missing = await call('POST', `/v1.41/images/create?fromSrc=${encodeURIComponent(`http://127.0.0.1:${filesPort}/nope.tar`)}`);
+  const missing = await call(
+    'POST',
+    `/v1.41/images/create?fromSrc=${encodeURIComponent(`http://127.0.0.1:${filesPort}/nope.tar`)}`,
+  );
   assert.equal(missing.status, 500);
 });
 

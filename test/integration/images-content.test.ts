@@ -12,7 +12,10 @@ import { openDb, type DB } from '../../src/store/db.js';
 import { InvalidArgument, NotFound } from '../../src/core/errors.js';
 import { LayerError } from '../../src/snapshots/apply.js';
 
-let root: string; let db: DB; let cs: ContentStore; let snaps: OverlaySnapshotter;
+let root: string;
+let db: DB;
+let cs: ContentStore;
+let snaps: OverlaySnapshotter;
 
 before(() => {
   root = mkdtempSync('/tmp/cocon-content-test-');
@@ -20,7 +23,10 @@ before(() => {
   cs = new ContentStore(join(root, 'content'));
   snaps = new OverlaySnapshotter(join(root, 'overlay'), db);
 });
-after(() => { db.close(); rmSync(root, { recursive: true, force: true }); });
+after(() => {
+  db.close();
+  rmSync(root, { recursive: true, force: true });
+});
 
 test('ingest, verify, read, delete', async () => {
   const data = Buffer.from('hello content');
@@ -55,7 +61,11 @@ test('an interrupted ingest never shows under a digest and is swept', async () =
   cs.sweepIngests();
   assert.deepEqual(readdirSync(cs.ingestDir), []);
   // a failing source aborts cleanly
-  const failing = new Readable({ read() { this.destroy(new Error('boom')); } });
+  const failing = new Readable({
+    read() {
+      this.destroy(new Error('boom'));
+    },
+  });
   await assert.rejects(cs.ingest(failing), /boom/);
   assert.deepEqual(readdirSync(cs.ingestDir), []);
 });
@@ -79,7 +89,10 @@ test('the writer contract: append with backpressure, read back before commit, co
   // a size that does not match is refused and leaves nothing
   const w2 = cs.begin();
   await w2.append(Buffer.from('short'));
-  await assert.rejects(w2.commit(sha256Digest('short'), 6), (e: unknown) => e instanceof InvalidArgument && /unexpected commit size 5, expected 6/.test((e as Error).message));
+  await assert.rejects(
+    w2.commit(sha256Digest('short'), 6),
+    (e: unknown) => e instanceof InvalidArgument && /unexpected commit size 5, expected 6/.test((e as Error).message),
+  );
   assert.ok(!cs.exists(sha256Digest('short')));
   assert.deepEqual(readdirSync(cs.ingestDir), []);
 });
@@ -94,8 +107,10 @@ function tarOf(files: Record<string, string>): string {
 }
 
 test('layers: apply, share, stack, remove', async () => {
-  const t1 = tarOf({ a: '1' }); const t2 = tarOf({ b: '22' });
-  const d1 = sha256Digest(readFileSync(t1)); const d2 = sha256Digest(readFileSync(t2));
+  const t1 = tarOf({ a: '1' });
+  const t2 = tarOf({ b: '22' });
+  const d1 = sha256Digest(readFileSync(t1));
+  const d2 = sha256Digest(readFileSync(t2));
   const [c1, c2] = chainIds([d1, d2]);
   const a = await snaps.apply(t1, d1, undefined);
   assert.equal(a.created, true);
@@ -107,7 +122,8 @@ test('layers: apply, share, stack, remove', async () => {
   assert.equal(readFileSync(join(snaps.diffDir(c2), 'b'), 'utf8'), '22');
   assert.deepEqual(snaps.get(c2), { chainId: c2, diffId: d2, parent: c1, size: 2 });
   // concurrent applies of the same new layer: one directory, one row
-  const t3 = tarOf({ c: '333' }); const d3 = sha256Digest(readFileSync(t3));
+  const t3 = tarOf({ c: '333' });
+  const d3 = sha256Digest(readFileSync(t3));
   const rs = await Promise.all([snaps.apply(t3, d3, undefined), snaps.apply(t3, d3, undefined)]);
   assert.equal(rs[0].layer.chainId, rs[1].layer.chainId);
   assert.ok(snaps.has(d3));

@@ -25,8 +25,20 @@ let madeRunSshd = false;
 function jail(args: string[]): Promise<RunResult> {
   return run(process.execPath, ['--', CLI_MAIN, 'jail', '--data-root', DATA, '--sshd-dir', SSHD_DIR, ...args]);
 }
-const SSH_OPTS = (): string[] => ['-i', join(DIR, 'client'), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null',
-  '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', '-o', 'ConnectTimeout=20'];
+const SSH_OPTS = (): string[] => [
+  '-i',
+  join(DIR, 'client'),
+  '-o',
+  'StrictHostKeyChecking=no',
+  '-o',
+  'UserKnownHostsFile=/dev/null',
+  '-o',
+  'BatchMode=yes',
+  '-o',
+  'LogLevel=ERROR',
+  '-o',
+  'ConnectTimeout=20',
+];
 function sftp(user: string, batch: string): Promise<RunResult> {
   const f = join(DIR, 'batch');
   writeFileSync(f, batch);
@@ -36,7 +48,13 @@ function ssh(user: string, cmd: string): Promise<RunResult> {
   return run('ssh', [...SSH_OPTS(), '-p', String(port), `${user}@127.0.0.1`, cmd], { timeoutMs: 60_000 });
 }
 function freePort(): Promise<number> {
-  return new Promise((res) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => res(p)); }); });
+  return new Promise((res) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => res(p));
+    });
+  });
 }
 
 before(async () => {
@@ -45,22 +63,42 @@ before(async () => {
   assert.equal((await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(DIR, 'hostkey')])).code, 0);
   assert.equal((await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(DIR, 'client')])).code, 0);
   port = await freePort();
-  if (!existsSync('/run/sshd')) { mkdirSync('/run/sshd', { mode: 0o755 }); madeRunSshd = true; }
-  writeFileSync(join(DIR, 'sshd_config'), [
-    `Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${join(DIR, 'hostkey')}`, `PidFile ${join(DIR, 'sshd.pid')}`,
-    'UsePAM no', 'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'PermitRootLogin no',
-    'Subsystem sftp internal-sftp', `Include ${SSHD_DIR}/sshd_config.d/*.conf`, '',
-  ].join('\n'));
+  if (!existsSync('/run/sshd')) {
+    mkdirSync('/run/sshd', { mode: 0o755 });
+    madeRunSshd = true;
+  }
+  writeFileSync(
+    join(DIR, 'sshd_config'),
+    [
+      `Port ${port}`,
+      'ListenAddress 127.0.0.1',
+      `HostKey ${join(DIR, 'hostkey')}`,
+      `PidFile ${join(DIR, 'sshd.pid')}`,
+      'UsePAM no',
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'PermitRootLogin no',
+      'Subsystem sftp internal-sftp',
+      `Include ${SSHD_DIR}/sshd_config.d/*.conf`,
+      '',
+    ].join('\n'),
+  );
   mkdirSync(join(SSHD_DIR, 'sshd_config.d'), { recursive: true });
   sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(DIR, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
-  sshd.stderr!.on('data', (b: Buffer) => { log += b.toString(); });
+  sshd.stderr!.on('data', (b: Buffer) => {
+    log += b.toString();
+  });
   await waitFor(`sshd on port ${port} (${log})`, () => /Server listening/.test(log), 20_000);
 });
 
 after(async () => {
-  for (const u of [SFTP_USER, SHELL_USER]) if (existsSync(join(DATA, 'jails', `${u}.json`))) await jail(['user', 'rm', u]);
-  for (const u of [SFTP_USER, SHELL_USER]) { await run('userdel', [u]); await run('groupdel', [u]); }
+  for (const u of [SFTP_USER, SHELL_USER])
+    if (existsSync(join(DATA, 'jails', `${u}.json`))) await jail(['user', 'rm', u]);
+  for (const u of [SFTP_USER, SHELL_USER]) {
+    await run('userdel', [u]);
+    await run('groupdel', [u]);
+  }
   sshd?.kill('SIGTERM');
   if (madeRunSshd) rmSync('/run/sshd', { recursive: true, force: true });
   rmSync(DIR, { recursive: true, force: true });
@@ -71,21 +109,36 @@ test('an SFTP-only user: key login, upload to its home, no /etc/shadow, no host 
   mkdirSync(join(DIR, 'jails'), { mode: 0o755 });
   const a = await jail(['user', 'add', SFTP_USER, '--sftp', '--key', join(DIR, 'client.pub'), '--jail', j]);
   assert.equal(a.code, 0, a.stderr);
-  assert.match(readFileSync(join(SSHD_DIR, 'sshd_config.d', `cocon-jail-${SFTP_USER}.conf`), 'utf8'), new RegExp(`ChrootDirectory ${j}\\n[^]*ForceCommand internal-sftp`));
+  assert.match(
+    readFileSync(join(SSHD_DIR, 'sshd_config.d', `cocon-jail-${SFTP_USER}.conf`), 'utf8'),
+    new RegExp(`ChrootDirectory ${j}\\n[^]*ForceCommand internal-sftp`),
+  );
   assert.equal(statSync(j).uid, 0);
   assert.equal(statSync(join(j, 'home', SFTP_USER)).mode & 0o777, 0o700);
   // the sshd started before the drop-in existed: reload it
   sshd!.kill('SIGHUP');
   writeFileSync(join(DIR, 'upload.txt'), 'uploaded by sftp\n');
-  const up = (await waitFor('an sftp login', async () => {
-    const r = await sftp(SFTP_USER, `put ${join(DIR, 'upload.txt')} upload.txt\npwd\nls -1 /\n`);
-    return r.code === 0 ? r : undefined;
-  }, 20_000, 500))!;
+  const up = (await waitFor(
+    'an sftp login',
+    async () => {
+      const r = await sftp(SFTP_USER, `put ${join(DIR, 'upload.txt')} upload.txt\npwd\nls -1 /\n`);
+      return r.code === 0 ? r : undefined;
+    },
+    20_000,
+    500,
+  ))!;
   assert.equal(readFileSync(join(j, 'home', SFTP_USER, 'upload.txt'), 'utf8'), 'uploaded by sftp\n');
-  assert.equal(statSync(join(j, 'home', SFTP_USER, 'upload.txt')).uid, Number((await run('id', ['-u', SFTP_USER])).stdout.trim()));
+  assert.equal(
+    statSync(join(j, 'home', SFTP_USER, 'upload.txt')).uid,
+    Number((await run('id', ['-u', SFTP_USER])).stdout.trim()),
+  );
   assert.match(up.stdout, new RegExp(`Remote working directory: /home/${SFTP_USER}`));
   // the root it lists is the jail's: no usr, proc or var of the host
-  const listed = up.stdout.split('\n').filter((l) => /^\/\w+$/.test(l.trim())).map((l) => l.trim()).sort();
+  const listed = up.stdout
+    .split('\n')
+    .filter((l) => /^\/\w+$/.test(l.trim()))
+    .map((l) => l.trim())
+    .sort();
   assert.deepEqual(listed, ['/dev', '/etc', '/home']);
   const shadow = await sftp(SFTP_USER, `get /etc/shadow ${join(DIR, 'stolen')}\n`);
   assert.notEqual(shadow.code, 0);
@@ -99,7 +152,8 @@ test('an SFTP-only user: key login, upload to its home, no /etc/shadow, no host 
   assert.equal(c0.code, 0, c0.stdout + c0.stderr);
   copyFileSync('/bin/busybox', join(j, 'home', SFTP_USER, 'planted'));
   chmodSync(join(j, 'home', SFTP_USER, 'planted'), 0o4755);
-  mkdirSync(join(j, 'pub')); chmodSync(join(j, 'pub'), 0o777);
+  mkdirSync(join(j, 'pub'));
+  chmodSync(join(j, 'pub'), 0o777);
   const c1 = await jail(['check', SFTP_USER]);
   assert.equal(c1.code, 1);
   assert.match(c1.stdout, new RegExp(`setuid: /home/${SFTP_USER}/planted: setuid file, mode 4755`));
@@ -116,11 +170,29 @@ test('an SFTP-only user: key login, upload to its home, no /etc/shadow, no host 
 test('a --shell user runs the programs copied in and nothing else; update refreshes a stale copy', async () => {
   const j = join(DIR, 'jails', SHELL_USER);
   mkdirSync(join(DIR, 'jails'), { recursive: true, mode: 0o755 });
-  const a = await jail(['user', 'add', SHELL_USER, '--shell', '/bin/sh,/bin/ls,/bin/cat', '--key', join(DIR, 'client.pub'), '--jail', j]);
+  const a = await jail([
+    'user',
+    'add',
+    SHELL_USER,
+    '--shell',
+    '/bin/sh,/bin/ls,/bin/cat',
+    '--key',
+    join(DIR, 'client.pub'),
+    '--jail',
+    j,
+  ]);
   assert.equal(a.code, 0, a.stderr);
   assert.ok(existsSync(join(j, 'bin/ls')));
   sshd!.kill('SIGHUP');
-  const r = (await waitFor('an ssh login', async () => { const x = await ssh(SHELL_USER, 'ls /; cat /etc/shadow; id'); return x.stdout.includes("home") ? x : undefined; }, 20_000, 500))!;
+  const r = (await waitFor(
+    'an ssh login',
+    async () => {
+      const x = await ssh(SHELL_USER, 'ls /; cat /etc/shadow; id');
+      return x.stdout.includes('home') ? x : undefined;
+    },
+    20_000,
+    500,
+  ))!;
   assert.deepEqual(r.stdout.trim().split('\n').slice(0, 4).sort(), ['bin', 'dev', 'etc', 'home']);
   assert.match(r.stderr, /cat: \/etc\/shadow: No such file or directory/);
   assert.match(r.stderr, /id: not found/);

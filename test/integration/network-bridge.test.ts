@@ -15,20 +15,43 @@ import { cleanupNet, nftTableOf } from './network-common.js';
 
 const tag = (process.pid % 200) + 20;
 const BRIDGE = `cnt${process.pid.toString(36)}`;
-const h = useDaemon({ busybox: true, args: ['--bridge', BRIDGE, '--bip', `10.${tag}.91.1/24`, '--default-address-pool', `base=10.${tag}.128.0/17,size=24`] });
+const h = useDaemon({
+  busybox: true,
+  args: ['--bridge', BRIDGE, '--bip', `10.${tag}.91.1/24`, '--default-address-pool', `base=10.${tag}.128.0/17,size=24`],
+});
 
 // after the helper's own after() (daemon stopped, roots swept) and again at exit, whatever happened
-after(() => { try { cleanupNet(h.d.dataRoot); } catch { /* never started */ } });
-process.on('exit', () => { try { cleanupNet(h.d.dataRoot); } catch { /* never started */ } });
+after(() => {
+  try {
+    cleanupNet(h.d.dataRoot);
+  } catch {
+    /* never started */
+  }
+});
+process.on('exit', () => {
+  try {
+    cleanupNet(h.d.dataRoot);
+  } catch {
+    /* never started */
+  }
+});
 
 function hostAddress(): string {
-  for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal && !a.address.startsWith('10.')) return a.address;
+  for (const list of Object.values(networkInterfaces()))
+    for (const a of list ?? [])
+      if (a.family === 'IPv4' && !a.internal && !a.address.startsWith('10.')) return a.address;
   return '127.0.0.1';
 }
 
 function httpGet(host: string, port: number): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = get({ host, port, path: '/', timeout: 3000 }, (res) => { let b = ''; res.on('data', (c) => { b += c; }); res.on('end', () => resolve(b)); });
+    const req = get({ host, port, path: '/', timeout: 3000 }, (res) => {
+      let b = '';
+      res.on('data', (c) => {
+        b += c;
+      });
+      res.on('end', () => resolve(b));
+    });
     req.on('timeout', () => req.destroy(new Error(`GET http://${host}:${port}/ timed out`)));
     req.on('error', reject);
   });
@@ -45,7 +68,16 @@ const nftRules = () => spawnSync('nft', ['list', 'table', 'ip', nftTable()], { e
 const HTTPD = 'mkdir -p /w && echo served-$HOSTNAME > /w/index.html && exec httpd -f -p 80 -h /w';
 
 test('default bridge: eth0 with an address of --bip, default route, hosts and resolv.conf; NAT table', async () => {
-  const out = await ok(h.d, ['run', '--rm', '--hostname', 'box1', 'busybox', 'sh', '-c', 'ip -o -4 addr show eth0; ip route; cat /etc/hosts; cat /etc/resolv.conf']);
+  const out = await ok(h.d, [
+    'run',
+    '--rm',
+    '--hostname',
+    'box1',
+    'busybox',
+    'sh',
+    '-c',
+    'ip -o -4 addr show eth0; ip route; cat /etc/hosts; cat /etc/resolv.conf',
+  ]);
   assert.match(out, new RegExp(`inet 10\\.${tag}\\.91\\.\\d+/24`));
   assert.match(out, new RegExp(`default via 10\\.${tag}\\.91\\.1 dev eth0`));
   assert.match(out, new RegExp(`10\\.${tag}\\.91\\.\\d+\\tbox1`));
@@ -62,12 +94,35 @@ test('default bridge: eth0 with an address of --bip, default route, hosts and re
 test('published ports: 127.0.0.1 and the host address, random port, -P, busy port refused cleanly, port/ps/inspect', async () => {
   const port = 20000 + (process.pid % 20000);
   const name = uniq('pub');
-  await ok(h.d, ['run', '-d', '--name', name, '--hostname', 'pubhost', '-p', `${port}:80`, '-p', '80', '--expose', '81', 'busybox', 'sh', '-c', HTTPD]);
-  assert.equal(await waitFor('httpd on 127.0.0.1', () => httpGet('127.0.0.1', port).catch(() => '')), 'served-pubhost\n');
+  await ok(h.d, [
+    'run',
+    '-d',
+    '--name',
+    name,
+    '--hostname',
+    'pubhost',
+    '-p',
+    `${port}:80`,
+    '-p',
+    '80',
+    '--expose',
+    '81',
+    'busybox',
+    'sh',
+    '-c',
+    HTTPD,
+  ]);
+  assert.equal(
+    await waitFor('httpd on 127.0.0.1', () => httpGet('127.0.0.1', port).catch(() => '')),
+    'served-pubhost\n',
+  );
   assert.equal(await httpGet(hostAddress(), port), 'served-pubhost\n');
   const insp = JSON.parse(await ok(h.d, ['inspect', name]))[0];
   const bindings = insp.NetworkSettings.Ports['80/tcp'] as Array<{ HostIp: string; HostPort: string }>;
-  assert.deepEqual(bindings.map((b) => b.HostIp), ['0.0.0.0', '0.0.0.0']);
+  assert.deepEqual(
+    bindings.map((b) => b.HostIp),
+    ['0.0.0.0', '0.0.0.0'],
+  );
   assert.ok(bindings.some((b) => b.HostPort === String(port)));
   const random = Number(bindings.find((b) => b.HostPort !== String(port))!.HostPort);
   assert.ok(random >= 32768 && random <= 60999, `random port ${random}`);
@@ -93,7 +148,9 @@ test('published ports: 127.0.0.1 and the host address, random port, -P, busy por
     assert.equal(st.State.Running, false);
     assert.ok(!existsSync(join(h.d.execRoot, 'netns', st.Id)), 'no namespace left for the failed container');
     await ok(h.d, ['rm', busy]);
-  } finally { srv.close(); }
+  } finally {
+    srv.close();
+  }
 
   // -P publishes every exposed port
   const all = uniq('pall');
@@ -118,15 +175,48 @@ test('user network: names, aliases and ids resolve; --ip; connect/disconnect whi
   assert.match(subnet, new RegExp(`^10\\.${tag}\\.\\d+\\.0/24$`));
   const base = subnet.replace(/\.0\/24$/, '');
   const srv = uniq('srv');
-  await ok(h.d, ['run', '-d', '--name', srv, '--network', net, '--network-alias', 'db', '--ip', `${base}.77`, 'busybox', 'sh', '-c', HTTPD]);
-  const out = await ok(h.d, ['run', '--rm', '--network', net, 'busybox', 'sh', '-c', `cat /etc/resolv.conf; nslookup ${srv} 127.0.0.11; nslookup db; ping -c1 -W3 ${srv}; wget -qO- http://db/`]);
+  await ok(h.d, [
+    'run',
+    '-d',
+    '--name',
+    srv,
+    '--network',
+    net,
+    '--network-alias',
+    'db',
+    '--ip',
+    `${base}.77`,
+    'busybox',
+    'sh',
+    '-c',
+    HTTPD,
+  ]);
+  const out = await ok(h.d, [
+    'run',
+    '--rm',
+    '--network',
+    net,
+    'busybox',
+    'sh',
+    '-c',
+    `cat /etc/resolv.conf; nslookup ${srv} 127.0.0.11; nslookup db; ping -c1 -W3 ${srv}; wget -qO- http://db/`,
+  ]);
   assert.match(out, /^nameserver 127\.0\.0\.11$/m);
   assert.match(out, new RegExp(`Address: ${base}\\.77`));
   assert.match(out, /1 packets received/);
   assert.match(out, /served-/);
   const ninsp = (await h.d.api('GET', `/networks/${netId}`)).json;
   const eps = Object.values(ninsp.Containers) as Array<{ Name: string; IPv4Address: string; MacAddress: string }>;
-  assert.deepEqual(eps.map((e) => [e.Name, e.IPv4Address, e.MacAddress]), [[srv, `${base}.77/24`, `02:42:0a:${tag.toString(16).padStart(2, '0')}:${Number(base.split('.')[2]).toString(16).padStart(2, '0')}:4d`]]);
+  assert.deepEqual(
+    eps.map((e) => [e.Name, e.IPv4Address, e.MacAddress]),
+    [
+      [
+        srv,
+        `${base}.77/24`,
+        `02:42:0a:${tag.toString(16).padStart(2, '0')}:${Number(base.split('.')[2]).toString(16).padStart(2, '0')}:4d`,
+      ],
+    ],
+  );
   const cinsp = JSON.parse(await ok(h.d, ['inspect', srv]))[0];
   assert.equal(cinsp.NetworkSettings.Networks[net].IPAddress, `${base}.77`);
   assert.deepEqual(cinsp.NetworkSettings.Networks[net].Aliases, ['db', cinsp.Id.slice(0, 12)]);
@@ -135,13 +225,20 @@ test('user network: names, aliases and ids resolve; --ip; connect/disconnect whi
   const rmBusy = await h.d.api('DELETE', `/networks/${net}`);
   assert.equal(rmBusy.status, 403);
   assert.equal(rmBusy.json.message, `error while removing network: network ${net} id ${netId} has active endpoints`);
-  const overlap = await h.d.api('POST', '/networks/create', { Name: uniq('ov'), IPAM: { Config: [{ Subnet: subnet }] } });
+  const overlap = await h.d.api('POST', '/networks/create', {
+    Name: uniq('ov'),
+    IPAM: { Config: [{ Subnet: subnet }] },
+  });
   assert.equal(overlap.status, 403);
   assert.match(overlap.json.message, /Pool overlaps with other one on this address space/);
   const outside = await cli(h.d, ['run', '--rm', '--network', net, '--ip', '192.168.250.9', 'busybox', 'true']);
   assert.notEqual(outside.code, 0);
   assert.match(outside.stderr, /no configured subnet or ip-range contain the IP address 192\.168\.250\.9/);
-  const onDefault = await h.d.api('POST', '/containers/create', { Image: 'busybox', HostConfig: { NetworkMode: 'bridge' }, NetworkingConfig: { EndpointsConfig: { bridge: { IPAMConfig: { IPv4Address: `10.${tag}.91.50` } } } } });
+  const onDefault = await h.d.api('POST', '/containers/create', {
+    Image: 'busybox',
+    HostConfig: { NetworkMode: 'bridge' },
+    NetworkingConfig: { EndpointsConfig: { bridge: { IPAMConfig: { IPv4Address: `10.${tag}.91.50` } } } },
+  });
   assert.equal(onDefault.status, 400);
   assert.equal((await h.d.api('GET', '/networks/nope-no-such')).status, 404);
   assert.equal((await h.d.api('DELETE', '/networks/bridge')).status, 403);
@@ -150,7 +247,13 @@ test('user network: names, aliases and ids resolve; --ip; connect/disconnect whi
   const other = uniq('oth');
   await ok(h.d, ['run', '-d', '--name', other, 'busybox', 'sleep', '300']);
   assert.equal((await h.d.api('POST', `/networks/${net}/connect`, { Container: other })).status, 200);
-  const two = await ok(h.d, ['exec', other, 'sh', '-c', `ip -o -4 addr; cat /etc/resolv.conf /etc/hosts; wget -qO- http://${srv}/`]);
+  const two = await ok(h.d, [
+    'exec',
+    other,
+    'sh',
+    '-c',
+    `ip -o -4 addr; cat /etc/resolv.conf /etc/hosts; wget -qO- http://${srv}/`,
+  ]);
   assert.match(two, /nameserver 127\.0\.0\.11/);
   // the containers service added the new address to the running container's hosts file
   const eth1 = new RegExp(`eth1\\s+inet (${base}\\.\\d+)/`).exec(two)?.[1];
@@ -170,12 +273,28 @@ test('user network: names, aliases and ids resolve; --ip; connect/disconnect whi
   assert.doesNotMatch(devs, new RegExp(`cbr-${netId.slice(0, 11)}`));
   // --subnet/--gateway/--ip-range: addresses come from the range, the gateway is the given one
   const ranged = uniq('rng');
-  const rid = (await h.d.api('POST', '/networks/create', { Name: ranged, IPAM: { Config: [{ Subnet: `10.${tag}.250.0/24`, Gateway: `10.${tag}.250.254`, IPRange: `10.${tag}.250.128/25` }] } })).json.Id as string;
-  const inRange = await ok(h.d, ['run', '--rm', '--network', ranged, 'busybox', 'sh', '-c', 'ip -o -4 addr show eth0; ip route']);
+  const rid = (
+    await h.d.api('POST', '/networks/create', {
+      Name: ranged,
+      IPAM: {
+        Config: [{ Subnet: `10.${tag}.250.0/24`, Gateway: `10.${tag}.250.254`, IPRange: `10.${tag}.250.128/25` }],
+      },
+    })
+  ).json.Id as string;
+  const inRange = await ok(h.d, [
+    'run',
+    '--rm',
+    '--network',
+    ranged,
+    'busybox',
+    'sh',
+    '-c',
+    'ip -o -4 addr show eth0; ip route',
+  ]);
   assert.match(inRange, new RegExp(`inet 10\\.${tag}\\.250\\.128/24`));
   assert.match(inRange, new RegExp(`default via 10\\.${tag}\\.250\\.254`));
   await ok(h.d, ['network', 'rm', rid]);
-    // prune removes unused user networks only
+  // prune removes unused user networks only
   const p1 = uniq('pr');
   await ok(h.d, ['network', 'create', p1]);
   const pr = await h.d.api('POST', '/networks/prune');
@@ -188,7 +307,16 @@ test('internal network: no route out; containers on it still talk', async () => 
   await ok(h.d, ['network', 'create', '--internal', net]);
   const a = uniq('ia');
   await ok(h.d, ['run', '-d', '--name', a, '--network', net, 'busybox', 'sleep', '300']);
-  const out = await ok(h.d, ['run', '--rm', '--network', net, 'busybox', 'sh', '-c', `ip route; ping -c1 -W2 ${a} >/dev/null && echo peer-ok; ping -c1 -W2 ${hostAddress()} 2>&1; echo rc=$?`]);
+  const out = await ok(h.d, [
+    'run',
+    '--rm',
+    '--network',
+    net,
+    'busybox',
+    'sh',
+    '-c',
+    `ip route; ping -c1 -W2 ${a} >/dev/null && echo peer-ok; ping -c1 -W2 ${hostAddress()} 2>&1; echo rc=$?`,
+  ]);
   assert.doesNotMatch(out, /default via/);
   assert.match(out, /peer-ok/);
   assert.match(out, /unreachable|rc=1/i);
@@ -199,31 +327,82 @@ test('internal network: no route out; containers on it still talk', async () => 
 test('daemon restart: running containers keep their address and published port; rules restored without duplicates', async () => {
   const port = 20000 + ((process.pid + 7) % 20000);
   const name = uniq('keep');
-  await ok(h.d, ['run', '-d', '--name', name, '--hostname', 'keeper', '-p', `${port}:80`, 'busybox', 'sh', '-c', HTTPD]);
+  await ok(h.d, [
+    'run',
+    '-d',
+    '--name',
+    name,
+    '--hostname',
+    'keeper',
+    '-p',
+    `${port}:80`,
+    'busybox',
+    'sh',
+    '-c',
+    HTTPD,
+  ]);
   await waitFor('httpd', () => httpGet('127.0.0.1', port).catch(() => ''));
   const before1 = nftRules();
   await h.d.restart();
   assert.equal(await httpGet('127.0.0.1', port), 'served-keeper\n');
   const after1 = nftRules();
-  assert.equal(after1.split('\n').filter((l) => l.includes('dnat to')).length, before1.split('\n').filter((l) => l.includes('dnat to')).length);
-  assert.equal(spawnSync('nft', ['list', 'tables'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.includes(nftTable())).length, 1);
+  assert.equal(
+    after1.split('\n').filter((l) => l.includes('dnat to')).length,
+    before1.split('\n').filter((l) => l.includes('dnat to')).length,
+  );
+  assert.equal(
+    spawnSync('nft', ['list', 'tables'], { encoding: 'utf8' })
+      .stdout.split('\n')
+      .filter((l) => l.includes(nftTable())).length,
+    1,
+  );
   const insp = JSON.parse(await ok(h.d, ['inspect', name]))[0];
   assert.equal(insp.NetworkSettings.Ports['80/tcp'][0].HostPort, String(port));
   // a new container does not get the running one's address
   const out = await ok(h.d, ['run', '--rm', 'busybox', 'ip', '-o', '-4', 'addr', 'show', 'eth0']);
   assert.ok(!out.includes(`inet ${insp.NetworkSettings.IPAddress}/`), out);
   await ok(h.d, ['rm', '-f', name]);
-  assert.ok(!readdirSync(join(h.d.execRoot, 'netns')).includes(insp.Id), 'the removed container\'s namespace is gone');
+  assert.ok(!readdirSync(join(h.d.execRoot, 'netns')).includes(insp.Id), "the removed container's namespace is gone");
 });
 
 test('--network container:NAME shares the namespace; --dns, --dns-search, --add-host, --domainname; UDP publishing', async () => {
   const host = uniq('nsh');
   await ok(h.d, ['run', '-d', '--name', host, 'busybox', 'sleep', '300']);
   const hostIp = JSON.parse(await ok(h.d, ['inspect', host]))[0].NetworkSettings.IPAddress as string;
-  const joined = await ok(h.d, ['run', '--rm', '--network', `container:${host}`, 'busybox', 'ip', '-o', '-4', 'addr', 'show', 'eth0']);
+  const joined = await ok(h.d, [
+    'run',
+    '--rm',
+    '--network',
+    `container:${host}`,
+    'busybox',
+    'ip',
+    '-o',
+    '-4',
+    'addr',
+    'show',
+    'eth0',
+  ]);
   assert.match(joined, new RegExp(`inet ${hostIp.replace(/\./g, '\\.')}/24`));
-  const files = await ok(h.d, ['run', '--rm', '--hostname', 'hx', '--domainname', 'example.test', '--dns', '192.0.2.53', '--dns-search', 'corp.test',
-    '--add-host', 'db.local:10.1.2.3', '--add-host', 'gw.local:host-gateway', 'busybox', 'sh', '-c', 'cat /etc/resolv.conf /etc/hosts']);
+  const files = await ok(h.d, [
+    'run',
+    '--rm',
+    '--hostname',
+    'hx',
+    '--domainname',
+    'example.test',
+    '--dns',
+    '192.0.2.53',
+    '--dns-search',
+    'corp.test',
+    '--add-host',
+    'db.local:10.1.2.3',
+    '--add-host',
+    'gw.local:host-gateway',
+    'busybox',
+    'sh',
+    '-c',
+    'cat /etc/resolv.conf /etc/hosts',
+  ]);
   assert.match(files, /^nameserver 192\.0\.2\.53$/m);
   assert.match(files, /^search corp\.test$/m);
   assert.match(files, /^10\.1\.2\.3\tdb\.local$/m);
@@ -237,17 +416,40 @@ test('--network container:NAME shares the namespace; --dns, --dns-search, --add-
   await ok(h.d, ['run', '-d', '--name', u, '-p', `127.0.0.1:${port}:5353/udp`, 'busybox', 'sleep', '300']);
   assert.match(await ok(h.d, ['port', u]), new RegExp(`5353/udp -> 127\\.0\\.0\\.1:${port}`));
   const sandbox = JSON.parse(await ok(h.d, ['inspect', u]))[0].NetworkSettings.SandboxKey as string;
-  const echo = spawn('nsenter', [`--net=${sandbox}`, process.execPath, '-e',
-    "const s=require('dgram').createSocket('udp4');s.on('message',(m,r)=>s.send('udp-reply:'+m,r.port,r.address));s.bind(5353,()=>console.log('ready'))"], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const echo = spawn(
+    'nsenter',
+    [
+      `--net=${sandbox}`,
+      process.execPath,
+      '-e',
+      "const s=require('dgram').createSocket('udp4');s.on('message',(m,r)=>s.send('udp-reply:'+m,r.port,r.address));s.bind(5353,()=>console.log('ready'))",
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   try {
     await new Promise<void>((resolve) => echo.stdout!.once('data', () => resolve()));
-    const reply = await waitFor('udp reply', () => new Promise<string>((resolve) => {
-      const s = createSocket('udp4');
-      const t = setTimeout(() => { s.close(); resolve(''); }, 1000);
-      s.on('message', (m) => { clearTimeout(t); s.close(); resolve(m.toString()); });
-      s.send('ping', port, '127.0.0.1');
-    }), 15_000, 200);
+    const reply = await waitFor(
+      'udp reply',
+      () =>
+        new Promise<string>((resolve) => {
+          const s = createSocket('udp4');
+          const t = setTimeout(() => {
+            s.close();
+            resolve('');
+          }, 1000);
+          s.on('message', (m) => {
+            clearTimeout(t);
+            s.close();
+            resolve(m.toString());
+          });
+          s.send('ping', port, '127.0.0.1');
+        }),
+      15_000,
+      200,
+    );
     assert.equal(reply, 'udp-reply:ping');
-  } finally { echo.kill(); }
+  } finally {
+    echo.kill();
+  }
   await ok(h.d, ['rm', '-f', u]);
 });

@@ -13,11 +13,23 @@ export function cleanupNet(dataRoot: string): void {
   // the daemon's chain in the host's iptables FORWARD (only there when the host drops by policy)
   const chain = `COCON-FORWARD-${nftTableOf(dataRoot).slice('cocon_'.length)}`;
   let legacy = false;
-  try { legacy = readFileSync('/proc/net/ip_tables_names', 'utf8').split('\n').includes('filter'); } catch { /* no x_tables */ }
+  try {
+    legacy = readFileSync('/proc/net/ip_tables_names', 'utf8').split('\n').includes('filter');
+  } catch {
+    /* no x_tables */
+  }
   for (const bin of legacy ? ['iptables-nft', 'iptables-legacy'] : ['iptables-nft']) {
-    while (spawnSync(bin, ['-w', '-D', 'FORWARD', '-m', 'comment', '--comment', `cocon:${dataRoot}`, '-j', chain]).status === 0) { /* duplicates */ }
+    while (
+      spawnSync(bin, ['-w', '-D', 'FORWARD', '-m', 'comment', '--comment', `cocon:${dataRoot}`, '-j', chain]).status ===
+      0
+    ) {
+      /* duplicates */
+    }
     if (spawnSync(bin, ['-w', '-F', chain]).status === 0) spawnSync(bin, ['-w', '-X', chain]);
   }
-  const links = JSON.parse(spawnSync('ip', ['-j', '-d', 'link'], { encoding: 'utf8' }).stdout || '[]') as Array<{ ifname: string; ifalias?: string }>;
+  const links = JSON.parse(spawnSync('ip', ['-j', '-d', 'link'], { encoding: 'utf8' }).stdout || '[]') as Array<{
+    ifname: string;
+    ifalias?: string;
+  }>;
   for (const l of links) if (l.ifalias === `cocon:${dataRoot}`) spawnSync('ip', ['link', 'del', l.ifname]);
 }

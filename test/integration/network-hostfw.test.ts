@@ -15,8 +15,10 @@ import { createHash } from 'node:crypto';
 import { useDaemon, uniq, docker, waitFor, type Daemon } from '../helpers/daemon.js';
 
 const base = mkdtempSync('/tmp/hostfw-');
-const HOST = join(base, 'host'); const ROUTED = join(base, 'routed');
-const HOST_IP = '198.51.100.1'; const ROUTED_IP = '198.51.100.2';
+const HOST = join(base, 'host');
+const ROUTED = join(base, 'routed');
+const HOST_IP = '198.51.100.1';
+const ROUTED_IP = '198.51.100.2';
 
 function sh(argv: string[], input?: string): string {
   const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', input });
@@ -26,7 +28,12 @@ function sh(argv: string[], input?: string): string {
 const inHost = (argv: string[], input?: string) => sh(['nsenter', `--net=${HOST}`, ...argv], input);
 const inRouted = (argv: string[], input?: string) => sh(['nsenter', `--net=${ROUTED}`, ...argv], input);
 /** iptables-save without counters and comments: what must not change. */
-const saved = (bin: string) => inHost([bin]).split('\n').filter((l) => !l.startsWith('#')).map((l) => l.replace(/\[\d+:\d+\]/, '')).join('\n');
+const saved = (bin: string) =>
+  inHost([bin])
+    .split('\n')
+    .filter((l) => !l.startsWith('#'))
+    .map((l) => l.replace(/\[\d+:\d+\]/, ''))
+    .join('\n');
 
 function teardown(): void {
   for (const f of [HOST, ROUTED]) spawnSync('umount', [f]);
@@ -34,11 +41,23 @@ function teardown(): void {
 }
 process.on('exit', teardown);
 
-for (const f of [HOST, ROUTED]) { writeFileSync(f, ''); sh(['unshare', `--net=${f}`, 'true']); }
-inHost(['ip', '-batch', '-'], [
-  'link set lo up', `link add vh type veth peer name vr netns ${ROUTED}`, `addr add ${HOST_IP}/24 dev vh`, 'link set vh up',
-].join('\n') + '\n');
-inRouted(['ip', '-batch', '-'], ['link set lo up', `addr add ${ROUTED_IP}/24 dev vr`, 'link set vr up'].join('\n') + '\n');
+for (const f of [HOST, ROUTED]) {
+  writeFileSync(f, '');
+  sh(['unshare', `--net=${f}`, 'true']);
+}
+inHost(
+  ['ip', '-batch', '-'],
+  [
+    'link set lo up',
+    `link add vh type veth peer name vr netns ${ROUTED}`,
+    `addr add ${HOST_IP}/24 dev vh`,
+    'link set vh up',
+  ].join('\n') + '\n',
+);
+inRouted(
+  ['ip', '-batch', '-'],
+  ['link set lo up', `addr add ${ROUTED_IP}/24 dev vr`, 'link set vr up'].join('\n') + '\n',
+);
 // the host's own firewall: policy DROP (iptables-nft) and a rule of its own
 inHost(['iptables', '-P', 'FORWARD', 'DROP']);
 inHost(['iptables', '-A', 'FORWARD', '-i', 'vh', '-o', 'vh', '-j', 'ACCEPT']);
@@ -61,8 +80,14 @@ u.bind(53, '${ROUTED_IP}', () => console.log('ready'));
 const seen: Array<{ proto: string; from: string; data?: string }> = [];
 let server: ChildProcess | undefined;
 
-const h = useDaemon({ busybox: true, netns: HOST, args: ['--icc=false', '--bip', '10.77.0.1/24', '--default-address-pool', 'base=10.78.0.0/16,size=24'] });
-after(() => { server?.kill(); });
+const h = useDaemon({
+  busybox: true,
+  netns: HOST,
+  args: ['--icc=false', '--bip', '10.77.0.1/24', '--default-address-pool', 'base=10.78.0.0/16,size=24'],
+});
+after(() => {
+  server?.kill();
+});
 
 const chainName = () => `COCON-FORWARD-${createHash('sha256').update(h.d.dataRoot).digest('hex').slice(0, 8)}`;
 
@@ -74,18 +99,38 @@ async function ok(d: Daemon, args: string[]): Promise<string> {
 
 /** TCP and UDP (a DNS query) from a container to the routed host; what came back. */
 async function probe(network = 'bridge'): Promise<string> {
-  const r = await docker(h.d, ['run', '--rm', '--network', network, 'busybox', 'sh', '-c',
-    `echo tcp-hi | nc -w3 ${ROUTED_IP} 7000; nslookup -timeout=2 probe.example ${ROUTED_IP} 2>&1 | grep -A1 'Name:' || echo no-dns-answer`], { timeoutMs: 60_000 });
+  const r = await docker(
+    h.d,
+    [
+      'run',
+      '--rm',
+      '--network',
+      network,
+      'busybox',
+      'sh',
+      '-c',
+      `echo tcp-hi | nc -w3 ${ROUTED_IP} 7000; nslookup -timeout=2 probe.example ${ROUTED_IP} 2>&1 | grep -A1 'Name:' || echo no-dns-answer`,
+    ],
+    { timeoutMs: 60_000 },
+  );
   return r.stdout + r.stderr;
 }
 
 test('FORWARD policy DROP (iptables-nft): outbound TCP and UDP masqueraded, a published port reached from the routed host, --icc=false kept', async () => {
-  server = spawn('nsenter', [`--net=${ROUTED}`, process.execPath, '-e', SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
+  server = spawn('nsenter', [`--net=${ROUTED}`, process.execPath, '-e', SERVER], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   await new Promise<void>((res, rej) => {
     let buf = '';
     server!.stdout!.on('data', (b: Buffer) => {
       buf += b.toString();
-      let i; while ((i = buf.indexOf('\n')) >= 0) { const line = buf.slice(0, i); buf = buf.slice(i + 1); if (line === 'ready') res(); else seen.push(JSON.parse(line)); }
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        if (line === 'ready') res();
+        else seen.push(JSON.parse(line));
+      }
     });
     server!.once('exit', (c) => rej(new Error(`routed host server exited ${c}`)));
   });
@@ -105,9 +150,23 @@ test('FORWARD policy DROP (iptables-nft): outbound TCP and UDP masqueraded, a pu
   assert.equal(seen[0].data, 'tcp-hi');
 
   const web = uniq('web');
-  await ok(h.d, ['run', '-d', '--name', web, '-p', '8080:80', 'busybox', 'sh', '-c', 'mkdir -p /w && echo published > /w/index.html && exec httpd -f -p 80 -h /w']);
+  await ok(h.d, [
+    'run',
+    '-d',
+    '--name',
+    web,
+    '-p',
+    '8080:80',
+    'busybox',
+    'sh',
+    '-c',
+    'mkdir -p /w && echo published > /w/index.html && exec httpd -f -p 80 -h /w',
+  ]);
   const got = await waitFor('the published port from the routed host', () => {
-    const r = spawnSync('nsenter', [`--net=${ROUTED}`, 'busybox', 'wget', '-qO-', `http://${HOST_IP}:8080/`], { encoding: 'utf8', timeout: 5000 });
+    const r = spawnSync('nsenter', [`--net=${ROUTED}`, 'busybox', 'wget', '-qO-', `http://${HOST_IP}:8080/`], {
+      encoding: 'utf8',
+      timeout: 5000,
+    });
     return r.status === 0 ? r.stdout : '';
   });
   assert.equal(got, 'published\n');
@@ -117,22 +176,33 @@ test('FORWARD policy DROP (iptables-nft): outbound TCP and UDP masqueraded, a pu
   assert.match(icc, /icc-blocked/);
   // narrow: the same server reached directly (routed, not published) is still dropped by the host's policy
   inRouted(['ip', 'route', 'replace', '10.77.0.0/24', 'via', HOST_IP]);
-  const direct = spawnSync('nsenter', [`--net=${ROUTED}`, 'busybox', 'wget', '-qO-', `http://${ip}/`], { encoding: 'utf8', timeout: 3000 });
+  const direct = spawnSync('nsenter', [`--net=${ROUTED}`, 'busybox', 'wget', '-qO-', `http://${ip}/`], {
+    encoding: 'utf8',
+    timeout: 3000,
+  });
   assert.notEqual(direct.status, 0, `reached ${ip} directly: ${direct.stdout}`);
   await ok(h.d, ['rm', '-f', web]);
 });
 
-test('the host deletes cocon\'s jump, then flushes its FORWARD chain: cocon notices, restores its jump and logs it', async () => {
+test("the host deletes cocon's jump, then flushes its FORWARD chain: cocon notices, restores its jump and logs it", async () => {
   const mark = h.d.logSize();
   const jump = ['FORWARD', '-m', 'comment', '--comment', `cocon:${h.d.dataRoot}`, '-j', chainName()];
   inHost(['iptables', '-D', ...jump]);
   // without it the policy drops the container's traffic (what cocon fixes is real)...
   // ...but the daemon watches nftables and puts the jump back within moments
-  await waitFor('the jump restored', () => spawnSync('nsenter', [`--net=${HOST}`, 'iptables', '-C', ...jump]).status === 0, 10_000);
+  await waitFor(
+    'the jump restored',
+    () => spawnSync('nsenter', [`--net=${HOST}`, 'iptables', '-C', ...jump]).status === 0,
+    10_000,
+  );
   assert.match(h.d.log(mark), /the host firewall changed and lost cocon's accept rules; restored them/);
   // a whole flush of FORWARD (the host's own rule goes too, as the host asked) is repaired the same way
   inHost(['iptables', '-F', 'FORWARD']);
-  await waitFor('the jump restored after a flush', () => spawnSync('nsenter', [`--net=${HOST}`, 'iptables', '-C', ...jump]).status === 0, 10_000);
+  await waitFor(
+    'the jump restored after a flush',
+    () => spawnSync('nsenter', [`--net=${HOST}`, 'iptables', '-C', ...jump]).status === 0,
+    10_000,
+  );
   inHost(['iptables', '-A', 'FORWARD', '-i', 'vh', '-o', 'vh', '-j', 'ACCEPT']); // the host's rule back, as it was
   seen.length = 0;
   const out = await probe();
@@ -141,7 +211,8 @@ test('the host deletes cocon\'s jump, then flushes its FORWARD chain: cocon noti
 });
 
 test('user networks: their devices get rules, internal ones none; iptables-legacy DROP handled; network rm removes them', async () => {
-  const net = uniq('fw'); const internal = uniq('fwi');
+  const net = uniq('fw');
+  const internal = uniq('fwi');
   inHost(['iptables-legacy', '-P', 'FORWARD', 'DROP']);
   try {
     await ok(h.d, ['network', 'create', net]);
@@ -169,10 +240,17 @@ test('user networks: their devices get rules, internal ones none; iptables-legac
   assert.doesNotMatch(inHost(['iptables-legacy', '-S']), /COCON/);
 });
 
-test('an nftables.conf-style `inet` table whose forward chain drops by policy: cocon\'s chain and jump go in there, and away when the policy is accept again', async () => {
-  inHost(['nft', '-f', '-'], 'table inet hostfilter {\n chain forward {\n  type filter hook forward priority 0; policy drop;\n  iifname "vh" oifname "vh" accept\n }\n}\n');
+test("an nftables.conf-style `inet` table whose forward chain drops by policy: cocon's chain and jump go in there, and away when the policy is accept again", async () => {
+  inHost(
+    ['nft', '-f', '-'],
+    'table inet hostfilter {\n chain forward {\n  type filter hook forward priority 0; policy drop;\n  iifname "vh" oifname "vh" accept\n }\n}\n',
+  );
   try {
-    await waitFor('cocon\'s chain in inet hostfilter', () => inHost(['nft', 'list', 'table', 'inet', 'hostfilter']).includes(`jump ${chainName()}`), 10_000);
+    await waitFor(
+      "cocon's chain in inet hostfilter",
+      () => inHost(['nft', 'list', 'table', 'inet', 'hostfilter']).includes(`jump ${chainName()}`),
+      10_000,
+    );
     const t = inHost(['nft', 'list', 'table', 'inet', 'hostfilter']);
     assert.match(t, /iifname "cocon\w+" accept/);
     assert.match(t, /policy drop;/);
@@ -181,14 +259,18 @@ test('an nftables.conf-style `inet` table whose forward chain drops by policy: c
     assert.match(out, /pong from routed host/);
     assert.match(out, /Address:\s*203\.0\.113\.7/);
     inHost(['nft', 'add', 'chain', 'inet', 'hostfilter', 'forward', '{ policy accept; }']);
-    await waitFor('cocon\'s chain gone from inet hostfilter', () => !inHost(['nft', 'list', 'table', 'inet', 'hostfilter']).includes('COCON'), 10_000);
+    await waitFor(
+      "cocon's chain gone from inet hostfilter",
+      () => !inHost(['nft', 'list', 'table', 'inet', 'hostfilter']).includes('COCON'),
+      10_000,
+    );
     assert.match(inHost(['nft', 'list', 'table', 'inet', 'hostfilter']), /iifname "vh" oifname "vh" accept/);
   } finally {
     spawnSync('nsenter', [`--net=${HOST}`, 'nft', 'delete', 'table', 'inet', 'hostfilter']);
   }
 });
 
-test('daemon shutdown with no running container removes every rule of cocon\'s; the host\'s own stay as they were', async () => {
+test("daemon shutdown with no running container removes every rule of cocon's; the host's own stay as they were", async () => {
   const left = (await ok(h.d, ['ps', '-aq'])).split('\n').filter(Boolean);
   if (left.length) await ok(h.d, ['rm', '-f', ...left]);
   await h.d.shutdown();

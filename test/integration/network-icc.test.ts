@@ -7,10 +7,33 @@ import { useDaemon, uniq, cli, type Daemon } from '../helpers/daemon.js';
 import { cleanupNet } from './network-common.js';
 
 const tag = (process.pid % 200) + 20;
-const h = useDaemon({ busybox: true, args: ['--icc=false', '--bridge', `cni${process.pid.toString(36)}`, '--bip', `10.${tag}.92.1/24`, '--default-address-pool', `base=10.${tag}.64.0/18,size=24`] });
+const h = useDaemon({
+  busybox: true,
+  args: [
+    '--icc=false',
+    '--bridge',
+    `cni${process.pid.toString(36)}`,
+    '--bip',
+    `10.${tag}.92.1/24`,
+    '--default-address-pool',
+    `base=10.${tag}.64.0/18,size=24`,
+  ],
+});
 // after the helper's own after() (daemon stopped, roots swept) and again at exit, whatever happened
-after(() => { try { cleanupNet(h.d.dataRoot); } catch { /* never started */ } });
-process.on('exit', () => { try { cleanupNet(h.d.dataRoot); } catch { /* never started */ } });
+after(() => {
+  try {
+    cleanupNet(h.d.dataRoot);
+  } catch {
+    /* never started */
+  }
+});
+process.on('exit', () => {
+  try {
+    cleanupNet(h.d.dataRoot);
+  } catch {
+    /* never started */
+  }
+});
 
 async function ok(d: Daemon, args: string[]): Promise<string> {
   const r = await cli(d, args, { timeoutMs: 60_000 });
@@ -25,15 +48,30 @@ test('--icc=false: unlinked containers cannot ping or connect; the gateway still
   const srv = uniq('srv');
   await ok(h.d, ['run', '-d', '--name', srv, '--expose', '80', 'busybox', 'sh', '-c', SERVE]);
   const ip = JSON.parse(await ok(h.d, ['inspect', srv]))[0].NetworkSettings.IPAddress as string;
-  const out = await ok(h.d, ['run', '--rm', 'busybox', 'sh', '-c', `ping -c1 -W1 ${ip} >/dev/null && echo ping-ok || echo ping-blocked; nc -w2 ${ip} 80 </dev/null || echo nc-blocked; ping -c1 -W1 10.${tag}.92.1 >/dev/null && echo gw-ok`]);
+  const out = await ok(h.d, [
+    'run',
+    '--rm',
+    'busybox',
+    'sh',
+    '-c',
+    `ping -c1 -W1 ${ip} >/dev/null && echo ping-ok || echo ping-blocked; nc -w2 ${ip} 80 </dev/null || echo nc-blocked; ping -c1 -W1 10.${tag}.92.1 >/dev/null && echo gw-ok`,
+  ]);
   assert.match(out, /ping-blocked/);
   assert.match(out, /nc-blocked/);
   assert.doesNotMatch(out, /hello80/);
   assert.match(out, /gw-ok/);
 
   // linked: the exposed port only, plus the hosts entry and the variables
-  const linked = await ok(h.d, ['run', '--rm', '--link', `${srv}:alpha`, 'busybox', 'sh', '-c',
-    'env | sort | grep ^ALPHA; grep alpha /etc/hosts; nc -w3 alpha 80 </dev/null; nc -w2 alpha 81 </dev/null || echo port81-blocked; ping -c1 -W1 alpha >/dev/null || echo ping-blocked']);
+  const linked = await ok(h.d, [
+    'run',
+    '--rm',
+    '--link',
+    `${srv}:alpha`,
+    'busybox',
+    'sh',
+    '-c',
+    'env | sort | grep ^ALPHA; grep alpha /etc/hosts; nc -w3 alpha 80 </dev/null; nc -w2 alpha 81 </dev/null || echo port81-blocked; ping -c1 -W1 alpha >/dev/null || echo ping-blocked',
+  ]);
   assert.match(linked, new RegExp(`ALPHA_PORT=tcp://${ip.replace(/\./g, '\\.')}:80`));
   assert.match(linked, new RegExp(`ALPHA_PORT_80_TCP_ADDR=${ip.replace(/\./g, '\\.')}`));
   assert.match(linked, /ALPHA_PORT_80_TCP_PORT=80/);
@@ -50,13 +88,24 @@ test('--icc=false: unlinked containers cannot ping or connect; the gateway still
 });
 
 test('user network with enable_icc=false isolates its containers; an icc network does not', async () => {
-  const iso = uniq('iso'); const open = uniq('open');
+  const iso = uniq('iso');
+  const open = uniq('open');
   await ok(h.d, ['network', 'create', '-o', 'com.docker.network.bridge.enable_icc=false', iso]);
   await ok(h.d, ['network', 'create', open]);
-  const a = uniq('ia'); const b = uniq('ob');
+  const a = uniq('ia');
+  const b = uniq('ob');
   await ok(h.d, ['run', '-d', '--name', a, '--network', iso, 'busybox', 'sh', '-c', SERVE]);
   await ok(h.d, ['run', '-d', '--name', b, '--network', open, 'busybox', 'sh', '-c', SERVE]);
-  const isoOut = await ok(h.d, ['run', '--rm', '--network', iso, 'busybox', 'sh', '-c', `nc -w2 ${a} 80 </dev/null || echo blocked`]);
+  const isoOut = await ok(h.d, [
+    'run',
+    '--rm',
+    '--network',
+    iso,
+    'busybox',
+    'sh',
+    '-c',
+    `nc -w2 ${a} 80 </dev/null || echo blocked`,
+  ]);
   assert.match(isoOut, /blocked/);
   const openOut = await ok(h.d, ['run', '--rm', '--network', open, 'busybox', 'sh', '-c', `nc -w3 ${b} 80 </dev/null`]);
   assert.match(openOut, /hello80/);

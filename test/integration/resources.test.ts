@@ -16,29 +16,53 @@ const V2 = statfsSync('/sys/fs/cgroup').type === 0x63677270;
 
 /** A container's cgroup file: v1 /sys/fs/cgroup/<controller>/cocon/<id>/<file>, v2 /sys/fs/cgroup/cocon/<id>/<file>. */
 function cg(id: string, v1: [string, string], v2: string): string {
-  return readFileSync(V2 ? `/sys/fs/cgroup/cocon/${id}/${v2}` : `/sys/fs/cgroup/${v1[0]}/cocon/${id}/${v1[1]}`, 'utf8').trim();
+  return readFileSync(
+    V2 ? `/sys/fs/cgroup/cocon/${id}/${v2}` : `/sys/fs/cgroup/${v1[0]}/cocon/${id}/${v1[1]}`,
+    'utf8',
+  ).trim();
 }
 const memLimit = (id: string) => cg(id, ['memory', 'memory.limit_in_bytes'], 'memory.max');
 const memsw = (id: string) => cg(id, ['memory', 'memory.memsw.limit_in_bytes'], 'memory.swap.max');
-const cpuMax = (id: string) => (V2 ? cg(id, ['', ''], 'cpu.max') : `${cg(id, ['cpu', 'cpu.cfs_quota_us'], '')} ${cg(id, ['cpu', 'cpu.cfs_period_us'], '')}`);
+const cpuMax = (id: string) =>
+  V2
+    ? cg(id, ['', ''], 'cpu.max')
+    : `${cg(id, ['cpu', 'cpu.cfs_quota_us'], '')} ${cg(id, ['cpu', 'cpu.cfs_period_us'], '')}`;
 const pidsMax = (id: string) => cg(id, ['pids', 'pids.max'], 'pids.max');
 const pidsCurrent = (id: string) => Number(cg(id, ['pids', 'pids.current'], 'pids.current'));
 const cpusetCpus = (id: string) => cg(id, ['cpuset', 'cpuset.cpus'], 'cpuset.cpus');
-const HOST_BLK = existsSync('/dev/vda') ? '/dev/vda' : existsSync('/dev/sda') ? '/dev/sda' : existsSync('/dev/loop0') ? '/dev/loop0' : '';
-const BLKIO_WEIGHT = V2 || existsSync('/sys/fs/cgroup/blkio/blkio.weight') || existsSync('/sys/fs/cgroup/blkio/blkio.bfq.weight');
+const HOST_BLK = existsSync('/dev/vda')
+  ? '/dev/vda'
+  : existsSync('/dev/sda')
+    ? '/dev/sda'
+    : existsSync('/dev/loop0')
+      ? '/dev/loop0'
+      : '';
+const BLKIO_WEIGHT =
+  V2 || existsSync('/sys/fs/cgroup/blkio/blkio.weight') || existsSync('/sys/fs/cgroup/blkio/blkio.bfq.weight');
 
 /** "MAJ:MIN" of a block device, as sysfs gives it. */
 const majMin = (path: string) => readFileSync(`/sys/class/block/${basename(path)}/dev`, 'utf8').trim();
 
-test('create flags land in the container\'s cgroup: memory, reservation, oom-kill-disable, cpus, shares, cpuset, pids, device bps', async () => {
+test("create flags land in the container's cgroup: memory, reservation, oom-kill-disable, cpus, shares, cpuset, pids, device bps", async () => {
   const hc: Record<string, unknown> = {
-    Memory: 64 * mib, MemoryReservation: 32 * mib, NanoCpus: 5e8, CpuShares: 512, CpusetCpus: '0', PidsLimit: 40, OomScoreAdj: 500,
+    Memory: 64 * mib,
+    MemoryReservation: 32 * mib,
+    NanoCpus: 5e8,
+    CpuShares: 512,
+    CpusetCpus: '0',
+    PidsLimit: 40,
+    OomScoreAdj: 500,
     ...(V2 ? {} : { OomKillDisable: true, MemorySwappiness: 10 }),
-    ...(HOST_BLK ? { BlkioDeviceReadBps: [{ Path: HOST_BLK, Rate: 1048576 }], BlkioDeviceWriteBps: [{ Path: HOST_BLK, Rate: 2097152 }] } : {}),
+    ...(HOST_BLK
+      ? {
+          BlkioDeviceReadBps: [{ Path: HOST_BLK, Rate: 1048576 }],
+          BlkioDeviceWriteBps: [{ Path: HOST_BLK, Rate: 2097152 }],
+        }
+      : {}),
   };
   const id = await runDetached(h.d, { name: uniq('res'), hostConfig: hc });
   assert.equal(memLimit(id), String(64 * mib));
-  assert.equal(memsw(id), String(128 * mib), 'docker\'s default: swap = 2 x memory');
+  assert.equal(memsw(id), String(128 * mib), "docker's default: swap = 2 x memory");
   assert.equal(cg(id, ['memory', 'memory.soft_limit_in_bytes'], 'memory.low'), String(32 * mib));
   assert.equal(cpuMax(id), V2 ? '50000 100000' : '50000 100000');
   assert.equal(cg(id, ['cpu', 'cpu.shares'], 'cpu.weight'), V2 ? '20' : '512');
@@ -57,14 +81,21 @@ test('create flags land in the container\'s cgroup: memory, reservation, oom-kil
   const c = await inspect(h.d, id);
   assert.equal(c.HostConfig.PidsLimit, 40);
   assert.equal(c.HostConfig.NanoCpus, 5e8);
-  assert.equal(c.HostConfig.ShmSize, 64 * mib, 'docker\'s default /dev/shm size in inspect');
+  assert.equal(c.HostConfig.ShmSize, 64 * mib, "docker's default /dev/shm size in inspect");
   await rm(h.d, id);
 });
 
 test('--ulimit and --shm-size are what the container sees', async () => {
   const r = await runToEnd(h.d, {
-    name: uniq('ul'), cmd: ['sh', '-c', 'ulimit -n; ulimit -Hn; ulimit -u; df -k /dev/shm | tail -1'],
-    hostConfig: { ShmSize: 16 * mib, Ulimits: [{ Name: 'nofile', Soft: 1000, Hard: 2000 }, { Name: 'nproc', Soft: 300, Hard: 300 }] },
+    name: uniq('ul'),
+    cmd: ['sh', '-c', 'ulimit -n; ulimit -Hn; ulimit -u; df -k /dev/shm | tail -1'],
+    hostConfig: {
+      ShmSize: 16 * mib,
+      Ulimits: [
+        { Name: 'nofile', Soft: 1000, Hard: 2000 },
+        { Name: 'nproc', Soft: 300, Hard: 300 },
+      ],
+    },
   });
   assert.equal(r.code, 0, r.stderr);
   const [soft, hard, nproc, shm] = r.stdout.trim().split('\n');
@@ -76,7 +107,11 @@ test('--ulimit and --shm-size are what the container sees', async () => {
 test('a process flood under --pids-limit stays bounded and the container survives it', async () => {
   // A subshell forks without end (it dies at the first refused fork); the container's init then
   // becomes sleep without forking, so it outlives the flood.
-  const id = await runDetached(h.d, { name: uniq('flood'), hostConfig: { PidsLimit: 20 }, cmd: ['sh', '-c', '(while :; do sleep 60 & done) 2>/dev/null; exec sleep 600'] });
+  const id = await runDetached(h.d, {
+    name: uniq('flood'),
+    hostConfig: { PidsLimit: 20 },
+    cmd: ['sh', '-c', '(while :; do sleep 60 & done) 2>/dev/null; exec sleep 600'],
+  });
   const refused = () => Number(cg(id, ['pids', 'pids.events'], 'pids.events').split(/\s+/)[1]);
   await waitFor('the kernel to refuse a fork', async () => refused() > 0, 30_000, 100);
   for (let i = 0; i < 5; i++) {
@@ -90,33 +125,67 @@ test('a process flood under --pids-limit stays bounded and the container survive
   await rm(h.d, id);
 });
 
-test('flags this host cannot honour or that are wrong: 400 with docker\'s or a clear message, nothing created', async () => {
+test("flags this host cannot honour or that are wrong: 400 with docker's or a clear message, nothing created", async () => {
   const before = (await list(h.d)).length;
   const cases: Array<[string, Record<string, unknown>, RegExp]> = [
     ['cpuset out of range', { CpusetCpus: '0-63' }, /Requested CPUs are not available - requested 0-63, available: /],
     ['bad cpuset', { CpusetCpus: 'zero' }, /Invalid value zero for cpuset cpus/],
-    ['cpus and period', { NanoCpus: 5e8, CpuPeriod: 50000 }, /Conflicting options: Nano CPUs and CPU Period cannot both be set/],
+    [
+      'cpus and period',
+      { NanoCpus: 5e8, CpuPeriod: 50000 },
+      /Conflicting options: Nano CPUs and CPU Period cannot both be set/,
+    ],
     ['too many cpus', { NanoCpus: 1000e9 }, /Range of CPUs is from 0.01 to \d+\.00/],
-    ['reservation above memory', { Memory: 16 * mib, MemoryReservation: 32 * mib }, /Minimum memory limit can not be less than memory reservation limit/],
-    ['not a block device', { BlkioDeviceReadBps: [{ Path: '/etc/passwd', Rate: 1024 }] }, /--device-read-bps: \/etc\/passwd is not a block device/],
-    ['blkio weight range', { BlkioWeight: 5 }, BLKIO_WEIGHT ? /Range of blkio weight is from 10 to 1000/ : /--blkio-weight cannot be honoured on this host/],
+    [
+      'reservation above memory',
+      { Memory: 16 * mib, MemoryReservation: 32 * mib },
+      /Minimum memory limit can not be less than memory reservation limit/,
+    ],
+    [
+      'not a block device',
+      { BlkioDeviceReadBps: [{ Path: '/etc/passwd', Rate: 1024 }] },
+      /--device-read-bps: \/etc\/passwd is not a block device/,
+    ],
+    [
+      'blkio weight range',
+      { BlkioWeight: 5 },
+      BLKIO_WEIGHT ? /Range of blkio weight is from 10 to 1000/ : /--blkio-weight cannot be honoured on this host/,
+    ],
     ['shm negative', { ShmSize: -1 }, /SHM size can not be less than 0/],
     ['swappiness', { MemorySwappiness: 200 }, /valid memory swappiness range is 0-100/],
   ];
-  if (!BLKIO_WEIGHT) cases.push(['blkio weight without CFQ/BFQ', { BlkioWeight: 300 }, /--blkio-weight cannot be honoured on this host/]);
+  if (!BLKIO_WEIGHT)
+    cases.push([
+      'blkio weight without CFQ/BFQ',
+      { BlkioWeight: 300 },
+      /--blkio-weight cannot be honoured on this host/,
+    ]);
   if (V2) cases.push(['oom-kill-disable on v2', { OomKillDisable: true }, /--oom-kill-disable cannot be honoured/]);
   for (const [what, hc, msg] of cases) {
-    const r = await h.d.api('POST', `/v1.41/containers/create?name=${uniq('bad')}`, createBody({ cmd: ['true'], hostConfig: hc }));
+    const r = await h.d.api(
+      'POST',
+      `/v1.41/containers/create?name=${uniq('bad')}`,
+      createBody({ cmd: ['true'], hostConfig: hc }),
+    );
     assert.equal(r.status, 400, `${what}: ${r.status} ${r.body}`);
     assert.match(r.json?.message ?? '', msg, what);
   }
   assert.equal((await list(h.d)).length, before, 'a refused create left a container');
 });
 
-test('POST /update changes the running container\'s cgroup and the record; a stopped one gets it at start', async () => {
+test("POST /update changes the running container's cgroup and the record; a stopped one gets it at start", async () => {
   const since = Math.floor(Date.now() / 1000) - 1;
   const id = await runDetached(h.d, { name: uniq('upd'), hostConfig: { Memory: 64 * mib } });
-  const r = await h.d.api('POST', `/v1.41/containers/${id}/update`, { Memory: 128 * mib, MemorySwap: 256 * mib, CpuShares: 256, NanoCpus: 1.5e9, PidsLimit: 25, RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 3 }, BlkioWeightDevice: null, MemorySwappiness: null });
+  const r = await h.d.api('POST', `/v1.41/containers/${id}/update`, {
+    Memory: 128 * mib,
+    MemorySwap: 256 * mib,
+    CpuShares: 256,
+    NanoCpus: 1.5e9,
+    PidsLimit: 25,
+    RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 3 },
+    BlkioWeightDevice: null,
+    MemorySwappiness: null,
+  });
   assert.equal(r.status, 200, r.body);
   assert.deepEqual(r.json, { Warnings: null });
   assert.equal(memLimit(id), String(128 * mib));
@@ -124,7 +193,10 @@ test('POST /update changes the running container\'s cgroup and the record; a sto
   assert.equal(cpuMax(id), '150000 100000');
   assert.equal(pidsMax(id), '25');
   const hc = (await inspect(h.d, id)).HostConfig;
-  assert.deepEqual([hc.Memory, hc.MemorySwap, hc.CpuShares, hc.NanoCpus, hc.PidsLimit, hc.RestartPolicy], [128 * mib, 256 * mib, 256, 1.5e9, 25, { Name: 'on-failure', MaximumRetryCount: 3 }]);
+  assert.deepEqual(
+    [hc.Memory, hc.MemorySwap, hc.CpuShares, hc.NanoCpus, hc.PidsLimit, hc.RestartPolicy],
+    [128 * mib, 256 * mib, 256, 1.5e9, 25, { Name: 'on-failure', MaximumRetryCount: 3 }],
+  );
   // -1: no pids limit any more
   assert.equal((await h.d.api('POST', `/v1.41/containers/${id}/update`, { PidsLimit: -1 })).status, 200);
   assert.equal(pidsMax(id), 'max');
@@ -137,15 +209,29 @@ test('POST /update changes the running container\'s cgroup and the record; a sto
   assert.equal(cpu.status, 409, cpu.body);
   assert.equal(memLimit(id), String(128 * mib));
   // a limit the kernel refuses (below what the container uses) leaves record and cgroup as they were
-  const low = await h.d.api('POST', `/v1.41/containers/${id}/update`, { Memory: 6 * mib, MemorySwap: 6 * mib, CpusetCpus: '0' });
+  const low = await h.d.api('POST', `/v1.41/containers/${id}/update`, {
+    Memory: 6 * mib,
+    MemorySwap: 6 * mib,
+    CpusetCpus: '0',
+  });
   if (low.status === 200) assert.equal(memLimit(id), String(6 * mib));
-  else { assert.equal((await inspect(h.d, id)).HostConfig.Memory, 128 * mib); assert.equal(memLimit(id), String(128 * mib)); }
-  const ev = await h.d.api('GET', `/v1.41/events?since=${since}&until=${Math.ceil(Date.now() / 1000)}&filters=${encodeURIComponent(JSON.stringify({ container: [id], event: ['update'] }))}`);
+  else {
+    assert.equal((await inspect(h.d, id)).HostConfig.Memory, 128 * mib);
+    assert.equal(memLimit(id), String(128 * mib));
+  }
+  const ev = await h.d.api(
+    'GET',
+    `/v1.41/events?since=${since}&until=${Math.ceil(Date.now() / 1000)}&filters=${encodeURIComponent(JSON.stringify({ container: [id], event: ['update'] }))}`,
+  );
   assert.ok(ev.body.includes('"Action":"update"'), `events: ${ev.body}`);
   await rm(h.d, id);
 
   const stopped = await create(h.d, { name: uniq('upds'), cmd: ['sleep', '600'] });
-  assert.equal((await h.d.api('POST', `/v1.41/containers/${stopped}/update`, { Memory: 48 * mib, CpusetCpus: '0', PidsLimit: 33 })).status, 200);
+  assert.equal(
+    (await h.d.api('POST', `/v1.41/containers/${stopped}/update`, { Memory: 48 * mib, CpusetCpus: '0', PidsLimit: 33 }))
+      .status,
+    200,
+  );
   await start(h.d, stopped);
   assert.equal(memLimit(stopped), String(48 * mib));
   assert.equal(cpusetCpus(stopped), '0');
@@ -160,36 +246,74 @@ test('POST /update changes the running container\'s cgroup and the record; a sto
 });
 
 /** GET a streaming endpoint; collects `n` JSON lines, then closes the connection. */
-function streamLines(socket: string, path: string, n: number, timeoutMs = 15_000): Promise<{ status: number; lines: string[] }> {
+function streamLines(
+  socket: string,
+  path: string,
+  n: number,
+  timeoutMs = 15_000,
+): Promise<{ status: number; lines: string[] }> {
   return new Promise((resolve, reject) => {
     const req = request({ socketPath: socket, path, headers: { Host: 'x' } }, (res) => {
-      let buf = ''; const lines: string[] = [];
-      const t = setTimeout(() => { req.destroy(); resolve({ status: res.statusCode ?? 0, lines }); }, timeoutMs);
+      let buf = '';
+      const lines: string[] = [];
+      const t = setTimeout(() => {
+        req.destroy();
+        resolve({ status: res.statusCode ?? 0, lines });
+      }, timeoutMs);
       res.on('data', (c: Buffer) => {
         buf += c.toString();
         let i;
-        while ((i = buf.indexOf('\n')) >= 0) { lines.push(buf.slice(0, i)); buf = buf.slice(i + 1); }
-        if (lines.length >= n) { clearTimeout(t); req.destroy(); resolve({ status: res.statusCode ?? 0, lines }); }
+        while ((i = buf.indexOf('\n')) >= 0) {
+          lines.push(buf.slice(0, i));
+          buf = buf.slice(i + 1);
+        }
+        if (lines.length >= n) {
+          clearTimeout(t);
+          req.destroy();
+          resolve({ status: res.statusCode ?? 0, lines });
+        }
       });
-      res.on('end', () => { clearTimeout(t); resolve({ status: res.statusCode ?? 0, lines }); });
+      res.on('end', () => {
+        clearTimeout(t);
+        resolve({ status: res.statusCode ?? 0, lines });
+      });
     });
     req.on('error', reject);
     req.end();
   });
 }
 
-test('GET /stats: docker\'s JSON with sane numbers (stream=0, one-shot, stream=1), zeroes when stopped, 404 when unknown', async () => {
+test("GET /stats: docker's JSON with sane numbers (stream=0, one-shot, stream=1), zeroes when stopped, 404 when unknown", async () => {
   const name = uniq('st');
-  const id = await runDetached(h.d, { name, hostConfig: { Memory: 64 * mib, PidsLimit: 50 }, cmd: ['sh', '-c', 'sleep 600 & while :; do :; done'] });
+  const id = await runDetached(h.d, {
+    name,
+    hostConfig: { Memory: 64 * mib, PidsLimit: 50 },
+    cmd: ['sh', '-c', 'sleep 600 & while :; do :; done'],
+  });
   await sleep(300);
   const r = await h.d.api('GET', `/v1.41/containers/${name}/stats?stream=0`);
   assert.equal(r.status, 200, r.body);
   assert.match(r.headers['content-type'] ?? '', /application\/json/);
   const s = r.json;
-  assert.deepEqual(Object.keys(s).slice(0, 11), ['read', 'preread', 'pids_stats', 'blkio_stats', 'num_procs', 'storage_stats', 'cpu_stats', 'precpu_stats', 'memory_stats', 'name', 'id']);
+  assert.deepEqual(Object.keys(s).slice(0, 11), [
+    'read',
+    'preread',
+    'pids_stats',
+    'blkio_stats',
+    'num_procs',
+    'storage_stats',
+    'cpu_stats',
+    'precpu_stats',
+    'memory_stats',
+    'name',
+    'id',
+  ]);
   assert.equal(s.id, id);
   assert.equal(s.name, '/' + name);
-  assert.ok(Date.parse(s.read) > Date.parse(s.preread) && Date.parse(s.preread) > Date.now() - 10_000, `read ${s.read} preread ${s.preread}`);
+  assert.ok(
+    Date.parse(s.read) > Date.parse(s.preread) && Date.parse(s.preread) > Date.now() - 10_000,
+    `read ${s.read} preread ${s.preread}`,
+  );
   assert.equal(s.memory_stats.limit, 64 * mib);
   assert.ok(s.memory_stats.usage > 0 && s.memory_stats.usage < 64 * mib, `usage ${s.memory_stats.usage}`);
   assert.equal(typeof s.memory_stats.stats, 'object');
@@ -215,13 +339,17 @@ test('GET /stats: docker\'s JSON with sane numbers (stream=0, one-shot, stream=1
   assert.equal(st.lines.length, 3, 'three frames');
   const frames = st.lines.map((l) => JSON.parse(l));
   assert.ok(Date.now() - t0 >= 1800, 'one frame a second');
-  assert.equal(frames[1].preread, frames[0].read, 'each frame\'s precpu is the frame before');
+  assert.equal(frames[1].preread, frames[0].read, "each frame's precpu is the frame before");
   assert.ok(frames[2].cpu_stats.cpu_usage.total_usage > frames[1].cpu_stats.cpu_usage.total_usage);
   // the daemon is fine after the client went away mid-stream
   assert.equal((await h.d.api('GET', '/_ping')).status, 200);
 
   const host = await runDetached(h.d, { name: uniq('sth'), hostConfig: { NetworkMode: 'host' } });
-  assert.equal((await h.d.api('GET', `/v1.41/containers/${host}/stats?stream=0&one-shot=1`)).json.networks, undefined, 'host network: no networks');
+  assert.equal(
+    (await h.d.api('GET', `/v1.41/containers/${host}/stats?stream=0&one-shot=1`)).json.networks,
+    undefined,
+    'host network: no networks',
+  );
 
   const stopped = await create(h.d, { name: uniq('sts'), cmd: ['true'] });
   const z = await h.d.api('GET', `/v1.41/containers/${stopped}/stats?stream=0`);
@@ -242,7 +370,10 @@ test('a stats stream ends when its container is removed', async () => {
   await rm(h.d, id);
   const t0 = Date.now();
   const r = await p;
-  assert.ok(r.lines.length >= 1 && Date.now() - t0 < 5000, `${r.lines.length} frames, ended ${Date.now() - t0} ms after rm`);
+  assert.ok(
+    r.lines.length >= 1 && Date.now() - t0 < 5000,
+    `${r.lines.length} frames, ended ${Date.now() - t0} ms after rm`,
+  );
 });
 
 test('info: the real cgroup version and driver, no stale warnings', async () => {

@@ -14,8 +14,14 @@ import { rm, runToEnd } from '../helpers/containers.js';
 const MiB = 1024 * 1024;
 const h = useDaemon({ busybox: true, args: ['--storage-size', '300M'] });
 
-const mountOf = (path: string) => readFileSync('/proc/self/mounts', 'utf8').split('\n').find((l) => l.split(' ')[1] === path);
-const hostFree = (path: string) => { const s = statfsSync(path); return s.bavail * s.bsize; };
+const mountOf = (path: string) =>
+  readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .find((l) => l.split(' ')[1] === path);
+const hostFree = (path: string) => {
+  const s = statfsSync(path);
+  return s.bavail * s.bsize;
+};
 
 test('--storage-size: the data root is an xfs loop mount with project quotas; info shows it', async () => {
   const m = mountOf(h.d.dataRoot);
@@ -41,7 +47,10 @@ test('a container filling its disk stops with ENOSPC at --storage-size; the host
   const hostDir = dirname(h.d.root);
   const imgBlocks = statSync(`${h.d.dataRoot}.img`).blocks;
   const before = hostFree(hostDir);
-  const r = await runToEnd(h.d, { name: uniq('fill'), cmd: ['sh', '-c', 'dd if=/dev/zero of=/big bs=1M count=1000 2>&1; echo rc=$?; sync; echo size=$(stat -c %s /big)'] });
+  const r = await runToEnd(h.d, {
+    name: uniq('fill'),
+    cmd: ['sh', '-c', 'dd if=/dev/zero of=/big bs=1M count=1000 2>&1; echo rc=$?; sync; echo size=$(stat -c %s /big)'],
+  });
   assert.match(r.stderr + r.stdout, /No space left on device/);
   assert.match(r.stdout, /rc=1/);
   const written = Number(/size=(\d+)/.exec(r.stdout)?.[1] ?? 0);
@@ -76,13 +85,20 @@ test('--storage-size: re-used and grown on a later start, never shrunk; the daem
   }
 });
 
-test('--storage-opt size= is refused with docker\'s message (no project quotas), never dropped', async () => {
-  const r = await h.d.api('POST', `/v1.41/containers/create?name=${uniq('sz')}`, { Image: 'busybox', Cmd: ['true'], HostConfig: { StorageOpt: { size: '64m' } } });
+test("--storage-opt size= is refused with docker's message (no project quotas), never dropped", async () => {
+  const r = await h.d.api('POST', `/v1.41/containers/create?name=${uniq('sz')}`, {
+    Image: 'busybox',
+    Cmd: ['true'],
+    HostConfig: { StorageOpt: { size: '64m' } },
+  });
   assert.equal(r.status, 400, r.body);
   assert.equal(r.json.message, "--storage-opt is supported only for overlay over xfs with 'pquota' mount option");
   const d = docker(h.d, ['run', '--rm', '--storage-opt', 'size=64m', 'busybox', 'true']);
   const out = await d;
   assert.equal(out.code, 125);
   assert.match(out.stderr, /--storage-opt is supported only for overlay over xfs with 'pquota' mount option/);
-  await assert.rejects(startDaemon({ args: ['--storage-size', '300M', '--storage-opt', 'size=64m'] }), /--storage-opt size: --storage-opt is supported only for overlay over xfs/);
+  await assert.rejects(
+    startDaemon({ args: ['--storage-size', '300M', '--storage-opt', 'size=64m'] }),
+    /--storage-opt size: --storage-opt is supported only for overlay over xfs/,
+  );
 });

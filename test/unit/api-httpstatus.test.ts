@@ -4,8 +4,20 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { STATUS_OF_KIND, statusOf } from '../../src/api/httpstatus.js';
 import {
-  Conflict, EngineError, Forbidden, Internal, InvalidArgument, NotFound, NotImplemented, NotModified, TimedOut, TooLarge, Unauthorized, Unavailable,
-  kindOf, messageOf,
+  Conflict,
+  EngineError,
+  Forbidden,
+  Internal,
+  InvalidArgument,
+  NotFound,
+  NotImplemented,
+  NotModified,
+  TimedOut,
+  TooLarge,
+  Unauthorized,
+  Unavailable,
+  kindOf,
+  messageOf,
 } from '../../src/core/errors.js';
 
 test('each typed error maps to its Docker status code', () => {

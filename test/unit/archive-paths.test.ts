@@ -49,7 +49,11 @@ test('resolveArchiveName: links between archive files resolve inside the archive
   assert.throws(() => resolveArchiveName(index, 'abs'), /points outside the archive/);
   assert.throws(() => resolveArchiveName(index, '../etc/passwd'), /points outside the archive/);
   assert.throws(() => resolveArchiveName(index, '/etc/passwd'), /points outside the archive/);
-  assert.throws(() => resolveArchiveName(index, `${deep}/u/w/etc/passwd`), /is missing/, 'u/w is looked up as the archive root\'s w');
+  assert.throws(
+    () => resolveArchiveName(index, `${deep}/u/w/etc/passwd`),
+    /is missing/,
+    "u/w is looked up as the archive root's w",
+  );
   assert.throws(() => resolveArchiveName(index, 'w/etc/passwd'), /is missing/);
   assert.throws(() => resolveArchiveName(index, 'loop'), /too many links/);
   assert.throws(() => resolveArchiveName(index, 'dir'), /is missing/, 'a directory is not a file');

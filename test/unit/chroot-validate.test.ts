@@ -2,8 +2,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  archOfMachine, cacheKey, chrootUser, cleanInnerPath, parseBind, parseElfHeader, parseEnv, parseInclude, parseLdd,
-  tinyElf32Uname, validateArch, validateMirror, validateName, validateSuite, validateVariant,
+  archOfMachine,
+  cacheKey,
+  chrootUser,
+  cleanInnerPath,
+  parseBind,
+  parseElfHeader,
+  parseEnv,
+  parseInclude,
+  parseLdd,
+  tinyElf32Uname,
+  validateArch,
+  validateMirror,
+  validateName,
+  validateSuite,
+  validateVariant,
 } from '../../src/chroot/validate.js';
 import { EngineError } from '../../src/core/errors.js';
 import { parseGroup, parsePasswd } from '../../src/core/users.js';
@@ -46,11 +59,26 @@ test('architectures, variants, packages, mirrors', () => {
 });
 
 test('cache key depends on suite/arch/variant/include/mirror only, include order-free', () => {
-  const a = cacheKey({ suite: 'bookworm', arch: 'amd64', variant: 'minbase', include: ['b', 'a'], mirror: 'http://m/debian/' });
-  const b = cacheKey({ suite: 'bookworm', arch: 'amd64', variant: 'minbase', include: ['a', 'b'], mirror: 'http://m/debian' });
+  const a = cacheKey({
+    suite: 'bookworm',
+    arch: 'amd64',
+    variant: 'minbase',
+    include: ['b', 'a'],
+    mirror: 'http://m/debian/',
+  });
+  const b = cacheKey({
+    suite: 'bookworm',
+    arch: 'amd64',
+    variant: 'minbase',
+    include: ['a', 'b'],
+    mirror: 'http://m/debian',
+  });
   assert.equal(a, b);
   assert.match(a, /^bookworm-amd64-minbase-[0-9a-f]{16}$/);
-  assert.notEqual(a, cacheKey({ suite: 'bookworm', arch: 'i386', variant: 'minbase', include: ['a', 'b'], mirror: 'http://m/debian' }));
+  assert.notEqual(
+    a,
+    cacheKey({ suite: 'bookworm', arch: 'i386', variant: 'minbase', include: ['a', 'b'], mirror: 'http://m/debian' }),
+  );
 });
 
 test('--bind: absolute paths, ro/rw, no ".." and not over /', () => {
@@ -71,11 +99,25 @@ test('--env', () => {
 });
 
 test('--user resolves names, groups and supplementary groups from the root', () => {
-  const pw = parsePasswd('root:x:0:0:root:/root:/bin/bash\nwww:x:33:33:www:/var/www:/usr/sbin/nologin\nbob:x:1000:1000::/home/bob:/bin/bash\n');
+  const pw = parsePasswd(
+    'root:x:0:0:root:/root:/bin/bash\nwww:x:33:33:www:/var/www:/usr/sbin/nologin\nbob:x:1000:1000::/home/bob:/bin/bash\n',
+  );
   const gr = parseGroup('root:x:0:\nwww:x:33:\nbob:x:1000:\naudio:x:29:bob\nvideo:x:44:bob,www\n');
-  assert.deepEqual(chrootUser('bob', pw, gr), { uid: 1000, gid: 1000, groups: [1000, 29, 44], name: 'bob', home: '/home/bob' });
+  assert.deepEqual(chrootUser('bob', pw, gr), {
+    uid: 1000,
+    gid: 1000,
+    groups: [1000, 29, 44],
+    name: 'bob',
+    home: '/home/bob',
+  });
   assert.deepEqual(chrootUser('www:audio', pw, gr), { uid: 33, gid: 29, groups: [29], name: 'www', home: '/var/www' });
-  assert.deepEqual(chrootUser('4242:4343', pw, gr), { uid: 4242, gid: 4343, groups: [4343], name: undefined, home: '/' });
+  assert.deepEqual(chrootUser('4242:4343', pw, gr), {
+    uid: 4242,
+    gid: 4343,
+    groups: [4343],
+    name: undefined,
+    home: '/',
+  });
   bad(() => chrootUser('nobody', pw, gr), /unable to find user nobody/);
   bad(() => chrootUser('bob:nogroup', pw, gr), /unable to find group nogroup/);
   // docker's rules (core/users.ts): an unknown numeric uid runs with gid 0; chroots cap ids at 65535
@@ -102,7 +144,11 @@ test('ldd output', () => {
 \tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x00007f0b1c6ff000)
 \t/lib64/ld-linux-x86-64.so.2 (0x00007f0b1c90c000)
 `;
-  assert.deepEqual(parseLdd(out), { static: false, paths: ['/lib/x86_64-linux-gnu/libresolv.so.2', '/lib/x86_64-linux-gnu/libc.so.6', '/lib64/ld-linux-x86-64.so.2'], missing: [] });
+  assert.deepEqual(parseLdd(out), {
+    static: false,
+    paths: ['/lib/x86_64-linux-gnu/libresolv.so.2', '/lib/x86_64-linux-gnu/libc.so.6', '/lib64/ld-linux-x86-64.so.2'],
+    missing: [],
+  });
   assert.deepEqual(parseLdd('\tnot a dynamic executable\n'), { static: true, paths: [], missing: [] });
   assert.deepEqual(parseLdd('\tlibfoo.so.1 => not found\n').missing, ['libfoo.so.1']);
 });
@@ -117,23 +163,59 @@ test('the tiny ELF32 is a 32-bit i386 executable', () => {
 
 test('run script: mounts only inside the private namespace, quoted paths, user drop, no fork', () => {
   const s = buildRunScript({
-    root: "/var/lib/cocon/chroots/it's/root", mode: 'native', systemMounts: true,
+    root: "/var/lib/cocon/chroots/it's/root",
+    mode: 'native',
+    systemMounts: true,
     binds: [{ host: '/srv/x', target: "/var/lib/cocon/chroots/it's/root/mnt", readonly: true }],
-    user: { uid: 1000, gid: 1000, groups: [1000, 29] }, noNewPrivs: false, workdir: '/tmp', env: { PATH: '/bin', A: "x'y" },
+    user: { uid: 1000, gid: 1000, groups: [1000, 29] },
+    noNewPrivs: false,
+    workdir: '/tmp',
+    env: { PATH: '/bin', A: "x'y" },
   });
   assert.match(s, /^set -eu\n/);
   assert.match(s, /mount -t proc -o nosuid,nodev,noexec proc '\/var\/lib\/cocon\/chroots\/it'\\''s\/root\/proc'/);
   assert.match(s, /mount --bind \/dev\/pts '[^']*'\\''s\/root\/dev\/pts'/);
   assert.match(s, /mount -o remount,bind,ro '.*\/mnt'/);
-  assert.match(s, /exec setpriv --regid=1000 --groups=1000,29 env -i 'PATH=\/bin' 'A=x'\\''y' unshare '--root=.*' '--wd=\/tmp' --setuid=1000 -- "\$@"\n$/);
+  assert.match(
+    s,
+    /exec setpriv --regid=1000 --groups=1000,29 env -i 'PATH=\/bin' 'A=x'\\''y' unshare '--root=.*' '--wd=\/tmp' --setuid=1000 -- "\$@"\n$/,
+  );
   assert.doesNotMatch(s, /binfmt/);
-  const e = buildRunScript({ root: '/r', mode: 'emulated', binfmt: ':q:M::\\x7fELF:\\xff:/usr/bin/qemu-i386-static:F', systemMounts: true, binds: [], noNewPrivs: true, workdir: '/', env: {} });
+  const e = buildRunScript({
+    root: '/r',
+    mode: 'emulated',
+    binfmt: ':q:M::\\x7fELF:\\xff:/usr/bin/qemu-i386-static:F',
+    systemMounts: true,
+    binds: [],
+    noNewPrivs: true,
+    workdir: '/',
+    env: {},
+  });
   assert.match(e, /mount -t binfmt_misc binfmt_misc \/proc\/sys\/fs\/binfmt_misc/);
   assert.match(e, /mount --rbind \/proc '\/r\/proc'/);
   assert.doesNotMatch(e, /mknod/);
   assert.match(e, /exec setpriv --no-new-privs env -i unshare/);
-  const j = buildRunScript({ root: '/j', mode: 'native32', systemMounts: false, binds: [], noNewPrivs: true, user: { uid: 5, gid: 6, groups: [6] }, workdir: '/', env: {} });
+  const j = buildRunScript({
+    root: '/j',
+    mode: 'native32',
+    systemMounts: false,
+    binds: [],
+    noNewPrivs: true,
+    user: { uid: 5, gid: 6, groups: [6] },
+    workdir: '/',
+    env: {},
+  });
   assert.doesNotMatch(j, /mount/);
   assert.match(j, /exec setarch i686 setpriv --no-new-privs --regid=6 --groups=6/);
-  assert.throws(() => buildRunScript({ root: '/r', mode: 'native', systemMounts: false, binds: [{ host: '/x', target: '/elsewhere', readonly: false }], noNewPrivs: false, workdir: '/', env: {} }));
+  assert.throws(() =>
+    buildRunScript({
+      root: '/r',
+      mode: 'native',
+      systemMounts: false,
+      binds: [{ host: '/x', target: '/elsewhere', readonly: false }],
+      noNewPrivs: false,
+      workdir: '/',
+      env: {},
+    }),
+  );
 });

@@ -1,6 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, writeFileSync, symlinkSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import {
+  mkdtempSync,
+  mkdirSync,
+  writeFileSync,
+  symlinkSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
@@ -29,7 +38,9 @@ test('packPath output is read by GNU tar (long names, symlinks, modes)', () => {
     mkdirSync(join(d, 'x'));
     assert.equal(spawnSync('tar', ['-xf', tarFile, '-C', join(d, 'x')]).status, 0);
     assert.equal(readFileSync(join(d, 'x/src/sub/' + 'x'.repeat(120)), 'utf8'), 'long name');
-  } finally { rmSync(d, { recursive: true, force: true }); }
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
 });
 
 test('parseTar reads GNU tar archives; extractEntries renames the root and refuses escapes', () => {
@@ -42,14 +53,22 @@ test('parseTar reads GNU tar archives; extractEntries renames the root and refus
     assert.ok(names.includes('file:src/a.txt'));
     assert.ok(names.includes('symlink:src/link'));
     assert.ok(names.includes(`file:src/sub/${'x'.repeat(120)}`));
-    const dest = join(d, 'dest'); mkdirSync(dest);
+    const dest = join(d, 'dest');
+    mkdirSync(dest);
     extractEntries(entries, dest, { fromRoot: 'src', toRoot: 'renamed' });
     assert.equal(readFileSync(join(dest, 'renamed/a.txt'), 'utf8'), 'hello\n');
     assert.equal(statSync(join(dest, 'renamed/a.txt')).mode & 0o777, 0o640);
     assert.equal(readlinkSync(join(dest, 'renamed/link')), 'a.txt');
-    const evil = Buffer.concat([encodeHeader({ name: '../evil', type: 'file', mode: 0o644, size: 1, mtime: 0 }), Buffer.from('x'), Buffer.alloc(511), Buffer.alloc(1024)]);
+    const evil = Buffer.concat([
+      encodeHeader({ name: '../evil', type: 'file', mode: 0o644, size: 1, mtime: 0 }),
+      Buffer.from('x'),
+      Buffer.alloc(511),
+      Buffer.alloc(1024),
+    ]);
     assert.throws(() => extractEntries(parseTar(evil), dest), /outside the destination/);
-  } finally { rmSync(d, { recursive: true, force: true }); }
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
 });
 
 test('cp argument split', () => {
@@ -78,11 +97,18 @@ test('.dockerignore patterns like moby', () => {
 test('build context tar honours .dockerignore and always keeps the Dockerfile', () => {
   const d = mkdtempSync(join(tmpdir(), 'cli-ctx-'));
   try {
-    mkdirSync(join(d, 'sub')); mkdirSync(join(d, 'skip'));
+    mkdirSync(join(d, 'sub'));
+    mkdirSync(join(d, 'skip'));
     writeFileSync(join(d, 'Dockerfile'), 'FROM busybox\n');
-    writeFileSync(join(d, 'a.txt'), 'a'); writeFileSync(join(d, 'sub/b.txt'), 'b'); writeFileSync(join(d, 'skip/c'), 'c');
+    writeFileSync(join(d, 'a.txt'), 'a');
+    writeFileSync(join(d, 'sub/b.txt'), 'b');
+    writeFileSync(join(d, 'skip/c'), 'c');
     writeFileSync(join(d, '.dockerignore'), 'skip\nDockerfile\n*.txt\n');
-    const names = parseTar(Buffer.concat(contextTar(d, 'Dockerfile'))).map((e) => e.name).sort();
+    const names = parseTar(Buffer.concat(contextTar(d, 'Dockerfile')))
+      .map((e) => e.name)
+      .sort();
     assert.deepEqual(names, ['.dockerignore', 'Dockerfile', 'sub', 'sub/b.txt']);
-  } finally { rmSync(d, { recursive: true, force: true }); }
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
 });

@@ -2,14 +2,35 @@
 // restart policies, signals and the STATUS column.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mergeConfig, validateName, validateRestartPolicy, restartDelay, signalNumber, statusLine, isoFromNs, type CreateBody } from '../../src/containers/config.js';
+import {
+  mergeConfig,
+  validateName,
+  validateRestartPolicy,
+  restartDelay,
+  signalNumber,
+  statusLine,
+  isoFromNs,
+  type CreateBody,
+} from '../../src/containers/config.js';
 import { initialState } from '../../src/containers/types.js';
 import type { ImageRecord } from '../../src/images/types.js';
 
 const image: ImageRecord = {
-  id: 'sha256:' + 'a'.repeat(64), created: '2026-01-01T00:00:00Z', architecture: 'amd64', os: 'linux',
-  config: { Env: ['PATH=/bin', 'A=image'], Cmd: ['sh'], WorkingDir: '/w', Labels: { from: 'image' }, StopSignal: 'SIGQUIT', Volumes: { '/data': {} } },
-  diffIds: [], chainIds: [], size: 0,
+  id: 'sha256:' + 'a'.repeat(64),
+  created: '2026-01-01T00:00:00Z',
+  architecture: 'amd64',
+  os: 'linux',
+  config: {
+    Env: ['PATH=/bin', 'A=image'],
+    Cmd: ['sh'],
+    WorkingDir: '/w',
+    Labels: { from: 'image' },
+    StopSignal: 'SIGQUIT',
+    Volumes: { '/data': {} },
+  },
+  diffIds: [],
+  chainIds: [],
+  size: 0,
 };
 const id = 'b'.repeat(64);
 
@@ -22,7 +43,18 @@ test('the image gives Cmd, Env, WorkingDir, labels and stop signal; the body ove
   assert.equal(m.config.StopSignal, 'SIGQUIT');
   assert.equal(m.config.Hostname, id.slice(0, 12));
   assert.deepEqual(Object.keys(m.config.Volumes ?? {}), ['/data']);
-  const o = mergeConfig({ Image: 'busybox', Cmd: ['echo', 'hi'], Env: ['A=body', 'B=2'], WorkingDir: '/x', Labels: { mine: '1' }, Hostname: 'h' }, image, id);
+  const o = mergeConfig(
+    {
+      Image: 'busybox',
+      Cmd: ['echo', 'hi'],
+      Env: ['A=body', 'B=2'],
+      WorkingDir: '/x',
+      Labels: { mine: '1' },
+      Hostname: 'h',
+    },
+    image,
+    id,
+  );
   assert.equal(o.path, 'echo');
   assert.deepEqual(o.args, ['hi']);
   assert.deepEqual(o.config.Env, ['PATH=/bin', 'A=body', 'B=2']);
@@ -40,11 +72,17 @@ test('an Entrypoint given without Cmd drops the image Cmd; --entrypoint "" clear
   assert.deepEqual([b.path, ...b.args], ['/init', 'a']);
   const c = mergeConfig({ Image: 'x', Entrypoint: [''], Cmd: ['ls'] }, withEp, id);
   assert.deepEqual([c.path, ...c.args], ['ls']);
-  assert.throws(() => mergeConfig({ Image: 'x', Entrypoint: [''] }, { ...image, config: {} }, id), /No command specified/);
+  assert.throws(
+    () => mergeConfig({ Image: 'x', Entrypoint: [''] }, { ...image, config: {} }, id),
+    /No command specified/,
+  );
 });
 
 test('host network keeps the host name; a relative WorkingDir is refused', () => {
-  assert.equal(mergeConfig({ Image: 'x', HostConfig: { NetworkMode: 'host' } } as CreateBody, image, id).config.Hostname, '');
+  assert.equal(
+    mergeConfig({ Image: 'x', HostConfig: { NetworkMode: 'host' } } as CreateBody, image, id).config.Hostname,
+    '',
+  );
   assert.throws(() => mergeConfig({ Image: 'x', WorkingDir: 'rel' }, image, id), /needs to be an absolute path/);
   assert.throws(() => mergeConfig({ Image: 'x', StopSignal: 'SIGNOPE' }, image, id), /Invalid signal/);
 });
@@ -58,9 +96,15 @@ test('container names follow docker rules', () => {
 });
 
 test('restart policies: validation and back-off', () => {
-  assert.deepEqual(validateRestartPolicy({ Name: 'on-failure', MaximumRetryCount: 3 }, false), { Name: 'on-failure', MaximumRetryCount: 3 });
+  assert.deepEqual(validateRestartPolicy({ Name: 'on-failure', MaximumRetryCount: 3 }, false), {
+    Name: 'on-failure',
+    MaximumRetryCount: 3,
+  });
   assert.throws(() => validateRestartPolicy({ Name: 'sometimes' as never }, false), /invalid restart policy/);
-  assert.throws(() => validateRestartPolicy({ Name: 'always', MaximumRetryCount: 2 }, false), /only be used with 'on-failure'/);
+  assert.throws(
+    () => validateRestartPolicy({ Name: 'always', MaximumRetryCount: 2 }, false),
+    /only be used with 'on-failure'/,
+  );
   assert.throws(() => validateRestartPolicy({ Name: 'always' }, true), /AutoRemove/);
   assert.equal(restartDelay({ Name: 'no', MaximumRetryCount: 0 }, 1, 0, false), null);
   assert.equal(restartDelay({ Name: 'on-failure', MaximumRetryCount: 0 }, 0, 0, false), null);
@@ -84,9 +128,18 @@ test('STATUS column like docker ps', () => {
   const now = Date.parse('2026-11-29T10:00:00Z');
   const st = initialState();
   assert.equal(statusLine(st, now), 'Created');
-  assert.equal(statusLine({ ...st, Status: 'running', Running: true, StartedAt: '2026-11-29T09:55:00Z' }, now), 'Up 5 minutes');
-  assert.equal(statusLine({ ...st, Status: 'exited', ExitCode: 3, FinishedAt: '2026-11-29T09:59:59.5Z' }, now), 'Exited (3) Less than a second ago');
-  assert.equal(statusLine({ ...st, Status: 'exited', ExitCode: 0, FinishedAt: '2026-11-29T08:00:00Z' }, now), 'Exited (0) 2 hours ago');
+  assert.equal(
+    statusLine({ ...st, Status: 'running', Running: true, StartedAt: '2026-11-29T09:55:00Z' }, now),
+    'Up 5 minutes',
+  );
+  assert.equal(
+    statusLine({ ...st, Status: 'exited', ExitCode: 3, FinishedAt: '2026-11-29T09:59:59.5Z' }, now),
+    'Exited (3) Less than a second ago',
+  );
+  assert.equal(
+    statusLine({ ...st, Status: 'exited', ExitCode: 0, FinishedAt: '2026-11-29T08:00:00Z' }, now),
+    'Exited (0) 2 hours ago',
+  );
 });
 
 test('times keep nanoseconds in RFC3339', () => {

@@ -8,11 +8,21 @@ import type { MountPoint } from '../../src/volumes/mounts.js';
 import { overlayLowers, withInitLowerdir } from '../../src/containers/initlayer.js';
 import type { Mount } from '../../src/sys/mount.js';
 
-const m = (Destination: string, Type: MountPoint['Type'] = 'volume'): MountPoint => ({ Type, Destination, Source: '', Mode: '', RW: true, Propagation: '' });
+const m = (Destination: string, Type: MountPoint['Type'] = 'volume'): MountPoint => ({
+  Type,
+  Destination,
+  Source: '',
+  Mode: '',
+  RW: true,
+  Propagation: '',
+});
 const MOUNTS = [m('/vol1'), m('/data'), m('/data/inner', 'bind'), m('/tmpfs', 'tmpfs')];
 
 test('mountForPath: the deepest mount holding the path, the rest below it; trailing / and /. kept', () => {
-  const at = (p: string) => { const r = mountForPath(MOUNTS, p); return r && [r.mount.Destination, r.rest]; };
+  const at = (p: string) => {
+    const r = mountForPath(MOUNTS, p);
+    return r && [r.mount.Destination, r.rest];
+  };
   assert.deepEqual(at('/vol1'), ['/vol1', '/']);
   assert.deepEqual(at('/vol1/'), ['/vol1', '/']);
   assert.deepEqual(at('/vol1/.'), ['/vol1', '/.']);
@@ -30,13 +40,16 @@ test('mountForPath: the deepest mount holding the path, the rest below it; trail
   assert.equal(mountForPath([m('/')], '/x'), null);
 });
 
-test('detach keys: default ctrl-p ctrl-q, docker\'s syntax, bad keys refused with dockerd\'s message', () => {
+test("detach keys: default ctrl-p ctrl-q, docker's syntax, bad keys refused with dockerd's message", () => {
   assert.deepEqual(detachKeysFor(''), [16, 17]);
   assert.deepEqual(detachKeysFor(null), [16, 17]);
   assert.deepEqual(detachKeysFor('ctrl-x'), [24]);
   assert.deepEqual(detachKeysFor('ctrl-a,b,ctrl-@'), [1, 98, 0]);
   assert.throws(() => detachKeysFor('ctrl-'), /Invalid detach keys \(ctrl-\) provided/);
-  assert.throws(() => detachKeysFor('ctrl-1'), (e: Error) => e.name === 'InvalidArgument');
+  assert.throws(
+    () => detachKeysFor('ctrl-1'),
+    (e: Error) => e.name === 'InvalidArgument',
+  );
   const d = new DetachMatcher(detachKeysFor(''));
   assert.equal(d.feed(Buffer.from('ab\x10c')).toString(), 'ab\x10c', 'a partial match is passed on');
   assert.equal(d.detached, false);
@@ -46,9 +59,15 @@ test('detach keys: default ctrl-p ctrl-q, docker\'s syntax, bad keys refused wit
 });
 
 test('init layer: goes on top of the lower dirs of a writable overlay; binds and read-only views are left alone', () => {
-  const rw: Mount = { type: 'overlay', source: 'overlay', options: ['lowerdir=/l/2:/l/1', 'upperdir=/u', 'workdir=/w'] };
+  const rw: Mount = {
+    type: 'overlay',
+    source: 'overlay',
+    options: ['lowerdir=/l/2:/l/1', 'upperdir=/u', 'workdir=/w'],
+  };
   assert.deepEqual(overlayLowers([rw]), ['/l/2', '/l/1']);
-  assert.deepEqual(withInitLowerdir([rw], '/c/init'), [{ ...rw, options: ['lowerdir=/c/init:/l/2:/l/1', 'upperdir=/u', 'workdir=/w'] }]);
+  assert.deepEqual(withInitLowerdir([rw], '/c/init'), [
+    { ...rw, options: ['lowerdir=/c/init:/l/2:/l/1', 'upperdir=/u', 'workdir=/w'] },
+  ]);
   const bind: Mount = { type: 'bind', source: '/u', options: ['bind', 'rw'] };
   assert.equal(overlayLowers([bind]), null);
   assert.deepEqual(withInitLowerdir([bind], '/c/init'), [bind]);

@@ -15,14 +15,34 @@ const GROUP = 'root:x:0:\n';
 
 function spec(over: Partial<SpecInput>): SpecInput {
   return {
-    args: ['true'], env: [], cwd: '/', user: { uid: 0, gid: 0, additionalGids: [] }, terminal: false, hostname: 'h',
-    rootfsPath: '/r/rootfs', readonlyRootfs: false, privileged: false, capAdd: [], capDrop: [], networkMode: 'none',
-    mounts: [], cgroupsPath: '/cocon/x', rlimitNofileHard: 1024, noNewPrivileges: false, seccomp: true, ...over,
+    args: ['true'],
+    env: [],
+    cwd: '/',
+    user: { uid: 0, gid: 0, additionalGids: [] },
+    terminal: false,
+    hostname: 'h',
+    rootfsPath: '/r/rootfs',
+    readonlyRootfs: false,
+    privileged: false,
+    capAdd: [],
+    capDrop: [],
+    networkMode: 'none',
+    mounts: [],
+    cgroupsPath: '/cocon/x',
+    rlimitNofileHard: 1024,
+    noNewPrivileges: false,
+    seccomp: true,
+    ...over,
   };
 }
 
 /** fn throws an engine error of class `kind` that the API answers with `status`, its message matching re. */
-function throwsTyped(fn: () => unknown, kind: typeof InvalidArgument | typeof Internal, status: number, re: RegExp): void {
+function throwsTyped(
+  fn: () => unknown,
+  kind: typeof InvalidArgument | typeof Internal,
+  status: number,
+  re: RegExp,
+): void {
   assert.throws(fn, (e: unknown) => {
     assert.ok(e instanceof kind, `expected ${kind.name}, got ${String(e)}`);
     assert.equal(statusOf(e), status);
@@ -44,12 +64,18 @@ test('unknown capabilities and bad ulimits are bad input (400); broken spec inva
   is400(() => normalizeCap('foo'), /^unknown capability: "CAP_FOO"$/);
   is400(() => buildSpec(spec({ capAdd: ['CAP_NOPE'] })), /unknown capability/);
   is400(() => buildSpec(spec({ ulimits: [{ Name: 'bogus', Soft: 1, Hard: 1 }] })), /^invalid ulimit type: bogus$/);
-  is400(() => buildSpec(spec({ ulimits: [{ Name: 'nproc', Soft: 9, Hard: 1 }] })), /soft limit must be less than or equal to hard limit/);
+  is400(
+    () => buildSpec(spec({ ulimits: [{ Name: 'nproc', Soft: 9, Hard: 1 }] })),
+    /soft limit must be less than or equal to hard limit/,
+  );
   is500(() => buildSpec(spec({ rootfsPath: 'rel/rootfs' })), /rootfs path must be absolute/);
   is500(() => buildSpec(spec({ networkMode: 'netns' })), /netns requires netnsPath/);
 });
 
 test('logs: bad tail / since values are bad input (400)', () => {
   is400(() => parseTail('ten'), /^invalid tail value: ten$/);
-  is400(() => selectLogs([], { tail: 'all', since: 'yesterday', stdout: true, stderr: true }), /^invalid timestamp: yesterday$/);
+  is400(
+    () => selectLogs([], { tail: 'all', since: 'yesterday', stdout: true, stderr: true }),
+    /^invalid timestamp: yesterday$/,
+  );
 });

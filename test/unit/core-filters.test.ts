@@ -1,15 +1,30 @@
 // core/filters.ts: docker's `filters` query in both JSON forms, label filters ANDed, key checks.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseFilters, labelsMatch, labelMatches, checkFilterKeys, boolFilter, filtersRecord, portFilterKeys } from '../../src/core/filters.js';
+import {
+  parseFilters,
+  labelsMatch,
+  labelMatches,
+  checkFilterKeys,
+  boolFilter,
+  filtersRecord,
+  portFilterKeys,
+} from '../../src/core/filters.js';
 import { kindOf } from '../../src/core/errors.js';
 
-const is400 = (fn: () => unknown, msg: RegExp) => assert.throws(fn, (e: unknown) => kindOf(e) === 'invalid-argument' && msg.test((e as Error).message));
+const is400 = (fn: () => unknown, msg: RegExp) =>
+  assert.throws(fn, (e: unknown) => kindOf(e) === 'invalid-argument' && msg.test((e as Error).message));
 
 test('both JSON forms give the same filters', () => {
   const a = parseFilters('{"label":{"a":true,"b=x":true},"name":{"web":true}}');
   const b = parseFilters('{"label":["a","b=x"],"name":["web"]}');
-  assert.deepEqual([...a], [['label', ['a', 'b=x']], ['name', ['web']]]);
+  assert.deepEqual(
+    [...a],
+    [
+      ['label', ['a', 'b=x']],
+      ['name', ['web']],
+    ],
+  );
   assert.deepEqual([...a], [...b]);
   assert.deepEqual(filtersRecord(a), { label: ['a', 'b=x'], name: ['web'] });
 });
@@ -46,7 +61,7 @@ test('label! excludes, label=value needs the exact value, empty values count', (
   assert.equal(labelMatches({}, 'toString'), false, 'no prototype keys');
 });
 
-test('unknown keys are refused with docker\'s message; bool values checked', () => {
+test("unknown keys are refused with docker's message; bool values checked", () => {
   is400(() => checkFilterKeys(parseFilters('{"nope":["1"]}'), ['label']), /^invalid filter 'nope'$/);
   checkFilterKeys({ label: ['a'] }, ['label']);
   assert.equal(boolFilter('dangling', ['true']), true);
@@ -57,6 +72,10 @@ test('unknown keys are refused with docker\'s message; bool values checked', () 
 
 test('publish/expose values: a port, a protocol, a range; tcp by default; bad values are 400s', () => {
   assert.deepEqual([...portFilterKeys('publish', ['80'])], ['80/tcp']);
-  assert.deepEqual([...portFilterKeys('expose', ['53/udp', '8000-8002/tcp'])], ['53/udp', '8000/tcp', '8001/tcp', '8002/tcp']);
-  for (const bad of ['x', '0', '70000', '90-80', '80/icmp', '']) is400(() => portFilterKeys('publish', [bad]), /^invalid filter 'publish=/);
+  assert.deepEqual(
+    [...portFilterKeys('expose', ['53/udp', '8000-8002/tcp'])],
+    ['53/udp', '8000/tcp', '8001/tcp', '8002/tcp'],
+  );
+  for (const bad of ['x', '0', '70000', '90-80', '80/icmp', ''])
+    is400(() => portFilterKeys('publish', [bad]), /^invalid filter 'publish=/);
 });

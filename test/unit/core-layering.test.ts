@@ -7,7 +7,20 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, posix, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const ENGINE = ['containers', 'images', 'network', 'volumes', 'content', 'snapshots', 'registry', 'runtime', 'store', 'sys', 'chroot', 'units'];
+const ENGINE = [
+  'containers',
+  'images',
+  'network',
+  'volumes',
+  'content',
+  'snapshots',
+  'registry',
+  'runtime',
+  'store',
+  'sys',
+  'chroot',
+  'units',
+];
 const UPPER = ['api', 'daemon', 'cli'];
 /** Rooms limited to a fixed set of project rooms (themselves included). */
 const ONLY: Record<string, string[]> = { sys: ['sys', 'core'], core: ['core'] };
@@ -17,8 +30,8 @@ export function importsOf(text: string): string[] {
   const out: string[] = [];
   const res = [
     /(?:^|[\n;])\s*(?:import|export)\s[^'"`;]*?\sfrom\s*['"]([^'"]+)['"]/g, // import x from '...', export { a } from '...'
-    /(?:^|[\n;])\s*import\s*['"]([^'"]+)['"]/g,                              // import '...'
-    /\bimport\(\s*['"]([^'"]+)['"]\s*\)/g,                                     // await import('...')
+    /(?:^|[\n;])\s*import\s*['"]([^'"]+)['"]/g, // import '...'
+    /\bimport\(\s*['"]([^'"]+)['"]\s*\)/g, // await import('...')
   ];
   for (const re of res) for (const m of text.matchAll(re)) out.push(m[1]);
   return out;
@@ -42,7 +55,8 @@ export function violations(files: ReadonlyMap<string, string>): string[] {
       const to = targetRoom(file, spec);
       if (to === null || to === room) continue;
       if (ENGINE.includes(room) && UPPER.includes(to)) bad.push(`${file} -> ${spec} (engine imports ${to}/)`);
-      else if (ONLY[room] && !ONLY[room].includes(to)) bad.push(`${file} -> ${spec} (${room}/ may import only ${ONLY[room].join(', ')})`);
+      else if (ONLY[room] && !ONLY[room].includes(to))
+        bad.push(`${file} -> ${spec} (${room}/ may import only ${ONLY[room].join(', ')})`);
     }
   }
   return bad;
@@ -52,7 +66,8 @@ function repoRoot(): string {
   let d = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(d, 'src', 'core', 'errors.ts'))) {
     const up = dirname(d);
-    if (up === d) throw new Error('cannot find the repository (src/core/errors.ts) above ' + fileURLToPath(import.meta.url));
+    if (up === d)
+      throw new Error('cannot find the repository (src/core/errors.ts) above ' + fileURLToPath(import.meta.url));
     d = up;
   }
   return d;
@@ -72,20 +87,31 @@ function sources(root: string): Map<string, string> {
 }
 
 test('the checker sees every kind of import and flags what breaks the rules', () => {
-  assert.deepEqual(importsOf([
-    "import { a } from './a.js';",
-    'import type {\n  B,\n  C,\n} from "../b/c.js";',
-    "import './side.js';",
-    "export { d } from '../d/d.js';",
-    "const m = await import('../daemon/main.js');",
-    "import { readFileSync } from 'node:fs';",
-  ].join('\n')), ['./a.js', '../b/c.js', '../d/d.js', 'node:fs', './side.js', '../daemon/main.js']);
+  assert.deepEqual(
+    importsOf(
+      [
+        "import { a } from './a.js';",
+        'import type {\n  B,\n  C,\n} from "../b/c.js";',
+        "import './side.js';",
+        "export { d } from '../d/d.js';",
+        "const m = await import('../daemon/main.js');",
+        "import { readFileSync } from 'node:fs';",
+      ].join('\n'),
+    ),
+    ['./a.js', '../b/c.js', '../d/d.js', 'node:fs', './side.js', '../daemon/main.js'],
+  );
   const fake = new Map([
     ['src/images/x.ts', "import { NotFound } from '../api/errors.js';\nimport { log } from '../core/log.js';"],
     ['src/network/y.ts', "import type {\n  EventBus,\n} from '../daemon/events.js';"],
-    ['src/sys/z.ts', "import type { OciDevice } from '../runtime/spec.js';\nimport { x } from './w.js';\nimport { InvalidArgument } from '../core/errors.js';"],
+    [
+      'src/sys/z.ts',
+      "import type { OciDevice } from '../runtime/spec.js';\nimport { x } from './w.js';\nimport { InvalidArgument } from '../core/errors.js';",
+    ],
     ['src/core/c.ts', "import { run } from '../sys/exec.js';"],
-    ['src/api/ok.ts', "import type { Services } from '../daemon/services.js';\nimport { NotFound } from '../core/errors.js';"],
+    [
+      'src/api/ok.ts',
+      "import type { Services } from '../daemon/services.js';\nimport { NotFound } from '../core/errors.js';",
+    ],
     ['src/runtime/dyn.ts', "const { x } = await import('../cli/main.js');"],
   ]);
   assert.deepEqual(violations(fake), [
@@ -100,7 +126,8 @@ test('the checker sees every kind of import and flags what breaks the rules', ()
 test('src/: no engine room imports api/daemon/cli, sys imports only sys/core, core only core', () => {
   const files = sources(repoRoot());
   const rooms = new Set([...files.keys()].map((f) => f.split('/')[1]));
-  for (const r of ['core', 'sys', 'containers', 'images', 'api', 'daemon']) assert.ok(rooms.has(r), `src/${r} was not read`);
+  for (const r of ['core', 'sys', 'containers', 'images', 'api', 'daemon'])
+    assert.ok(rooms.has(r), `src/${r} was not read`);
   assert.ok(files.size > 50, `only ${files.size} source files read`);
   assert.deepEqual(violations(files), []);
 });

@@ -18,17 +18,32 @@ test('unix:// hosts and bare paths are served', () => {
   assert.equal(resolveConfig({}).socketPath, '/run/cocon/cocon.sock');
   assert.equal(resolveConfig({ execRoot: '/tmp/e' }).socketPath, '/tmp/e/cocon.sock');
   assert.equal('tcp' in resolveConfig(parseDaemonFlags(['-H', 'unix:///tmp/x/c.sock'])), false);
-  assert.throws(() => resolveConfig(parseDaemonFlags(['-H', 'unix:///a', '-H', 'unix:///b'])), /only one -H unix:\/\/ socket/);
+  assert.throws(
+    () => resolveConfig(parseDaemonFlags(['-H', 'unix:///a', '-H', 'unix:///b'])),
+    /only one -H unix:\/\/ socket/,
+  );
   assert.throws(() => resolveConfig(parseDaemonFlags(['-H', 'fd://'])), /only unix:\/\/\/path sockets are served/);
 });
 
 test('every tcp:// host is refused without --tlsverify', () => {
-  for (const h of ['tcp://127.0.0.1:2375', 'tcp://0.0.0.0:2375', 'tcp://[::1]:2375', 'tcp://localhost:2375', 'tcp://nonsense']) {
+  for (const h of [
+    'tcp://127.0.0.1:2375',
+    'tcp://0.0.0.0:2375',
+    'tcp://[::1]:2375',
+    'tcp://localhost:2375',
+    'tcp://nonsense',
+  ]) {
     assert.throws(() => resolveConfig(parseDaemonFlags(['-H', h])), refused, h);
   }
   // next to a unix socket too, in either order and as one comma list
-  assert.throws(() => resolveConfig(parseDaemonFlags(['-H', 'unix:///tmp/c.sock', '-H', 'tcp://127.0.0.1:2375'])), refused);
-  assert.throws(() => resolveConfig(parseDaemonFlags(['-H', 'tcp://127.0.0.1:2375', '-H', 'unix:///tmp/c.sock'])), refused);
+  assert.throws(
+    () => resolveConfig(parseDaemonFlags(['-H', 'unix:///tmp/c.sock', '-H', 'tcp://127.0.0.1:2375'])),
+    refused,
+  );
+  assert.throws(
+    () => resolveConfig(parseDaemonFlags(['-H', 'tcp://127.0.0.1:2375', '-H', 'unix:///tmp/c.sock'])),
+    refused,
+  );
   assert.throws(() => resolveConfig({ host: 'unix:///tmp/c.sock,tcp://10.0.0.1:2375' }), refused);
 });
 
@@ -40,8 +55,14 @@ test('every tcp:// host is refused with --tlsverify and certificates', () => {
 });
 
 test('--tls* flags are refused: there is no TCP listener to protect', () => {
-  assert.throws(() => resolveConfig(parseDaemonFlags(['--tlsverify'])), /--tlsverify: cocon listens only on a unix socket/);
-  assert.throws(() => resolveConfig(parseDaemonFlags(['--tlscert', '/etc/cert.pem'])), /--tlscert: cocon listens only on a unix socket/);
+  assert.throws(
+    () => resolveConfig(parseDaemonFlags(['--tlsverify'])),
+    /--tlsverify: cocon listens only on a unix socket/,
+  );
+  assert.throws(
+    () => resolveConfig(parseDaemonFlags(['--tlscert', '/etc/cert.pem'])),
+    /--tlscert: cocon listens only on a unix socket/,
+  );
   // explicitly off is not a request for TLS
   assert.equal(resolveConfig(parseDaemonFlags(['--tlsverify=false'])).socketPath, '/run/cocon/cocon.sock');
 });
@@ -49,9 +70,16 @@ test('--tls* flags are refused: there is no TCP listener to protect', () => {
 test('cocon daemon -H tcp:// exits non-zero with the refusal, before touching anything', () => {
   const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
   for (const extra of [[], ['--tlsverify', ...tls]]) {
-    for (const argv of [['daemon', '-H', 'tcp://127.0.0.1:2375', ...extra], ['-H', 'tcp://127.0.0.1:2375', 'daemon', ...extra]]) {
+    for (const argv of [
+      ['daemon', '-H', 'tcp://127.0.0.1:2375', ...extra],
+      ['-H', 'tcp://127.0.0.1:2375', 'daemon', ...extra],
+    ]) {
       // a data root that must not be created: the refusal comes before any I/O
-      const r = spawnSync(process.execPath, [main, ...argv, '--data-root', '/nonexistent/cocon-tcp-test', '--exec-root', '/nonexistent/cocon-tcp-test-run'], { encoding: 'utf8', timeout: 30_000 });
+      const r = spawnSync(
+        process.execPath,
+        [main, ...argv, '--data-root', '/nonexistent/cocon-tcp-test', '--exec-root', '/nonexistent/cocon-tcp-test-run'],
+        { encoding: 'utf8', timeout: 30_000 },
+      );
       assert.notEqual(r.status, 0, argv.join(' '));
       assert.equal(r.status, 125, argv.join(' '));
       assert.match(r.stderr, refused, argv.join(' '));

@@ -20,14 +20,26 @@ test('ENV forms, replacement and expansion', () => {
   assert.deepEqual(applyChanges({}, ['ENV A one two']).Env, ['A=one two']);
   assert.deepEqual(applyChanges({ Env: ['PATH=/bin', 'A=0'] }, ['ENV A=1']).Env, ['PATH=/bin', 'A=1']);
   assert.deepEqual(applyChanges({ Env: ['PATH=/bin'] }, ['ENV PATH=/usr/bin:$PATH']).Env, ['PATH=/usr/bin:/bin']);
-  assert.deepEqual(applyChanges({ Env: ['X=1'] }, ["ENV Y='$X' Z=${X}2 W=${NOPE:-d}"]).Env, ['X=1', 'Y=$X', 'Z=12', 'W=d']);
+  assert.deepEqual(applyChanges({ Env: ['X=1'] }, ["ENV Y='$X' Z=${X}2 W=${NOPE:-d}"]).Env, [
+    'X=1',
+    'Y=$X',
+    'Z=12',
+    'W=d',
+  ]);
   assert.deepEqual(applyChanges({}, ['ENV A=x\\ y']).Env, ['A=x y']);
 });
 
 test('WORKDIR, USER, EXPOSE, VOLUME, LABEL, STOPSIGNAL, ONBUILD', () => {
   const c = applyChanges({}, [
-    'WORKDIR /app', 'WORKDIR sub', 'USER nobody', 'EXPOSE 80 53/udp 8000-8001', 'VOLUME ["/data", "/logs"]', 'VOLUME /x /y',
-    'LABEL a=b "c d"="e f"', 'STOPSIGNAL SIGUSR1', 'ONBUILD RUN echo hi',
+    'WORKDIR /app',
+    'WORKDIR sub',
+    'USER nobody',
+    'EXPOSE 80 53/udp 8000-8001',
+    'VOLUME ["/data", "/logs"]',
+    'VOLUME /x /y',
+    'LABEL a=b "c d"="e f"',
+    'STOPSIGNAL SIGUSR1',
+    'ONBUILD RUN echo hi',
   ]);
   assert.equal(c.WorkingDir, '/app/sub');
   assert.equal(c.User, 'nobody');
@@ -47,11 +59,15 @@ test('does not mutate its input', () => {
 });
 
 function bad(changes: string[], msg: string | RegExp): void {
-  assert.throws(() => applyChanges({}, changes), (e: unknown) => {
-    assert.ok(e instanceof InvalidArgument, String(e));
-    if (typeof msg === 'string') assert.equal((e as Error).message, msg); else assert.match((e as Error).message, msg);
-    return true;
-  });
+  assert.throws(
+    () => applyChanges({}, changes),
+    (e: unknown) => {
+      assert.ok(e instanceof InvalidArgument, String(e));
+      if (typeof msg === 'string') assert.equal((e as Error).message, msg);
+      else assert.match((e as Error).message, msg);
+      return true;
+    },
+  );
 }
 
 test('bad changes', () => {

@@ -1,8 +1,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  parseNormalized, normalize, familiarize, familiarString, withDefaultTag, targetReference, idPrefix, isIdPrefixOf,
-  shortId, notFoundName, pathMatch, familiarMatch, isFullId, ERR_FORMAT, ERR_LOWERCASE,
+  parseNormalized,
+  normalize,
+  familiarize,
+  familiarString,
+  withDefaultTag,
+  targetReference,
+  idPrefix,
+  isIdPrefixOf,
+  shortId,
+  notFoundName,
+  pathMatch,
+  familiarMatch,
+  isFullId,
+  ERR_FORMAT,
+  ERR_LOWERCASE,
 } from '../../src/images/reference.js';
 import { InvalidArgument } from '../../src/core/errors.js';
 
@@ -44,7 +57,8 @@ test('familiar form', () => {
 function err(f: () => unknown, msg: string | RegExp): void {
   assert.throws(f, (e: unknown) => {
     assert.ok(e instanceof InvalidArgument, String(e));
-    if (typeof msg === 'string') assert.equal((e as Error).message, msg); else assert.match((e as Error).message, msg);
+    if (typeof msg === 'string') assert.equal((e as Error).message, msg);
+    else assert.match((e as Error).message, msg);
     return true;
   });
 }

@@ -2,7 +2,18 @@
 // their inspect/ps shapes, the embedded DNS wire format, docker's link variables.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { allocate, cidrString, contains, intToIp, ipToInt, macFor, overlaps, parseCidr, parsePool, pickSubnet } from '../../src/network/ipam.js';
+import {
+  allocate,
+  cidrString,
+  contains,
+  intToIp,
+  ipToInt,
+  macFor,
+  overlaps,
+  parseCidr,
+  parsePool,
+  pickSubnet,
+} from '../../src/network/ipam.js';
 import { inspectPorts, portRequests, psPorts } from '../../src/network/ports.js';
 import { answer, parseQuestion } from '../../src/network/dns.js';
 import { linkEnv } from '../../src/network/links.js';
@@ -23,7 +34,8 @@ test('CIDR parsing, containment and overlap', () => {
 });
 
 test('allocation skips network, gateway, broadcast and used addresses; honours ip-range; exhausts', () => {
-  const s = parseCidr('10.9.0.0/29'); const gw = ipToInt('10.9.0.1');
+  const s = parseCidr('10.9.0.0/29');
+  const gw = ipToInt('10.9.0.1');
   assert.equal(intToIp(allocate(s, gw, new Set())!), '10.9.0.2');
   assert.equal(intToIp(allocate(s, gw, new Set([ipToInt('10.9.0.2'), ipToInt('10.9.0.3')]))!), '10.9.0.4');
   assert.equal(intToIp(allocate(s, gw, new Set(), parseCidr('10.9.0.4/30'))!), '10.9.0.4');
@@ -46,8 +58,17 @@ test('docker MACs from addresses', () => {
 });
 
 test('port requests: bindings, ranges, random ports, -P, bad input', () => {
-  const r = portRequests({ '80/tcp': [{ HostIp: '', HostPort: '8080' }], '53/udp': [{ HostIp: '127.0.0.1', HostPort: '' }], '90': [{ HostIp: '', HostPort: '9000-9010' }] }, true, { '80/tcp': {}, '443/tcp': {} });
-  assert.deepEqual(r, [ // (JavaScript lists the integer-like key "90" first)
+  const r = portRequests(
+    {
+      '80/tcp': [{ HostIp: '', HostPort: '8080' }],
+      '53/udp': [{ HostIp: '127.0.0.1', HostPort: '' }],
+      '90': [{ HostIp: '', HostPort: '9000-9010' }],
+    },
+    true,
+    { '80/tcp': {}, '443/tcp': {} },
+  );
+  assert.deepEqual(r, [
+    // (JavaScript lists the integer-like key "90" first)
     { proto: 'tcp', containerPort: 90, hostIp: '0.0.0.0', hostLo: 9000, hostHi: 9010 },
     { proto: 'tcp', containerPort: 80, hostIp: '0.0.0.0', hostLo: 8080, hostHi: 8080 },
     { proto: 'udp', containerPort: 53, hostIp: '127.0.0.1', hostLo: 0, hostHi: 0 },
@@ -60,8 +81,14 @@ test('port requests: bindings, ranges, random ports, -P, bad input', () => {
 
 test('inspect and ps shapes of ports', () => {
   const bound = [{ proto: 'tcp' as const, containerPort: 80, hostIp: '0.0.0.0', hostPort: 8080 }];
-  assert.deepEqual(inspectPorts(bound, { '80/tcp': {}, '81/tcp': {} }), { '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '8080' }], '81/tcp': null });
-  assert.deepEqual(psPorts(bound, { '81/tcp': {} }), [{ IP: '0.0.0.0', PrivatePort: 80, PublicPort: 8080, Type: 'tcp' }, { PrivatePort: 81, Type: 'tcp' }]);
+  assert.deepEqual(inspectPorts(bound, { '80/tcp': {}, '81/tcp': {} }), {
+    '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '8080' }],
+    '81/tcp': null,
+  });
+  assert.deepEqual(psPorts(bound, { '81/tcp': {} }), [
+    { IP: '0.0.0.0', PrivatePort: 80, PublicPort: 8080, Type: 'tcp' },
+    { PrivatePort: 81, Type: 'tcp' },
+  ]);
 });
 
 test('embedded DNS: question parsing and A answers', () => {
@@ -79,12 +106,22 @@ test('embedded DNS: question parsing and A answers', () => {
   assert.equal(parseQuestion(Buffer.alloc(5)), null);
 });
 
-test('link variables are docker\'s', () => {
-  const target = { name: 'db', config: { ExposedPorts: { '5432/tcp': {}, '80/tcp': {} }, Env: ['PATH=/bin', 'PGDATA=/data'] } } as unknown as ContainerRecord;
+test("link variables are docker's", () => {
+  const target = {
+    name: 'db',
+    config: { ExposedPorts: { '5432/tcp': {}, '80/tcp': {} }, Env: ['PATH=/bin', 'PGDATA=/data'] },
+  } as unknown as ContainerRecord;
   assert.deepEqual(linkEnv('pg', 'web', target, '10.0.0.9'), [
-    'PG_NAME=/web/pg', 'PG_PORT=tcp://10.0.0.9:80',
-    'PG_PORT_80_TCP=tcp://10.0.0.9:80', 'PG_PORT_80_TCP_ADDR=10.0.0.9', 'PG_PORT_80_TCP_PORT=80', 'PG_PORT_80_TCP_PROTO=tcp',
-    'PG_PORT_5432_TCP=tcp://10.0.0.9:5432', 'PG_PORT_5432_TCP_ADDR=10.0.0.9', 'PG_PORT_5432_TCP_PORT=5432', 'PG_PORT_5432_TCP_PROTO=tcp',
+    'PG_NAME=/web/pg',
+    'PG_PORT=tcp://10.0.0.9:80',
+    'PG_PORT_80_TCP=tcp://10.0.0.9:80',
+    'PG_PORT_80_TCP_ADDR=10.0.0.9',
+    'PG_PORT_80_TCP_PORT=80',
+    'PG_PORT_80_TCP_PROTO=tcp',
+    'PG_PORT_5432_TCP=tcp://10.0.0.9:5432',
+    'PG_PORT_5432_TCP_ADDR=10.0.0.9',
+    'PG_PORT_5432_TCP_PORT=5432',
+    'PG_PORT_5432_TCP_PROTO=tcp',
     'PG_ENV_PGDATA=/data',
   ]);
 });

@@ -4,72 +4,152 @@
 // endpoints. These are exactly what nft and ip get on stdin.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DNS_ADDRESS, dnsRedirect, endpointLines, hostDeviceLines, hostTable, hubLines, hubPolicy, hubPortLines, linkDelLines } from '../../src/network/rules.js';
+import {
+  DNS_ADDRESS,
+  dnsRedirect,
+  endpointLines,
+  hostDeviceLines,
+  hostTable,
+  hubLines,
+  hubPolicy,
+  hubPortLines,
+  linkDelLines,
+} from '../../src/network/rules.js';
 import { portRequests } from '../../src/network/ports.js';
 import { normLink } from '../../src/network/links.js';
 
 /** The fixed chains of the host table around the variable parts. */
-function table(name: string, comment: string, parts: { ports?: string[]; post?: string[]; fwd?: string[]; raw?: string[] }): string {
+function table(
+  name: string,
+  comment: string,
+  parts: { ports?: string[]; post?: string[]; fwd?: string[]; raw?: string[] },
+): string {
   const ind = (ls: string[] | undefined) => (ls ?? []).map((l) => `    ${l}`);
   return [
-    `table ip ${name}`, `delete table ip ${name}`, `table ip ${name} {`, `  comment "${comment}"`,
-    '  chain ports {', ...ind(parts.ports), '  }',
-    '  chain prerouting {', '    type nat hook prerouting priority dstnat; policy accept;', '    fib daddr type local jump ports', '  }',
-    '  chain output {', '    type nat hook output priority -100; policy accept;', '    fib daddr type local jump ports', '  }',
-    '  chain postrouting {', '    type nat hook postrouting priority srcnat; policy accept;', ...ind(parts.post), '  }',
-    '  chain forward {', '    type filter hook forward priority filter; policy accept;', ...ind(parts.fwd), '  }',
-    '  chain raw_prerouting {', '    type filter hook prerouting priority raw; policy accept;', ...ind(parts.raw), '  }',
-    '}', '',
+    `table ip ${name}`,
+    `delete table ip ${name}`,
+    `table ip ${name} {`,
+    `  comment "${comment}"`,
+    '  chain ports {',
+    ...ind(parts.ports),
+    '  }',
+    '  chain prerouting {',
+    '    type nat hook prerouting priority dstnat; policy accept;',
+    '    fib daddr type local jump ports',
+    '  }',
+    '  chain output {',
+    '    type nat hook output priority -100; policy accept;',
+    '    fib daddr type local jump ports',
+    '  }',
+    '  chain postrouting {',
+    '    type nat hook postrouting priority srcnat; policy accept;',
+    ...ind(parts.post),
+    '  }',
+    '  chain forward {',
+    '    type filter hook forward priority filter; policy accept;',
+    ...ind(parts.fwd),
+    '  }',
+    '  chain raw_prerouting {',
+    '    type filter hook prerouting priority raw; policy accept;',
+    ...ind(parts.raw),
+    '  }',
+    '}',
+    '',
   ].join('\n');
 }
 
 test('host table with no network: the chains alone, replaced whole', () => {
-  assert.equal(hostTable('cocon_ab12cd34', 'cocon:/var/lib/cocon', [], []), table('cocon_ab12cd34', 'cocon:/var/lib/cocon', {}));
+  assert.equal(
+    hostTable('cocon_ab12cd34', 'cocon:/var/lib/cocon', [], []),
+    table('cocon_ab12cd34', 'cocon:/var/lib/cocon', {}),
+  );
   assert.match(hostTable('t', 'c', [], []), /^table ip t\ndelete table ip t\ntable ip t \{\n/);
 });
 
 test('host table: masquerade out of each bridge, loopback guard, masquerade off', () => {
-  const text = hostTable('t', 'cocon:/d', [
-    { device: 'cocon0', subnet: '10.200.0.0/24', internal: false, masquerade: true },
-    { device: 'cbr-0123456789a', subnet: '10.208.1.0/24', internal: false, masquerade: false },
-  ], []);
-  assert.equal(text, table('t', 'cocon:/d', {
-    post: ['ip saddr 127.0.0.0/8 oifname "cocon0" masquerade', 'ip saddr 10.200.0.0/24 oifname != "cocon0" masquerade',
-      'ip saddr 127.0.0.0/8 oifname "cbr-0123456789a" masquerade'],
-    raw: ['iifname "cocon0" ip daddr 127.0.0.0/8 drop', 'iifname "cbr-0123456789a" ip daddr 127.0.0.0/8 drop'],
-  }));
+  const text = hostTable(
+    't',
+    'cocon:/d',
+    [
+      { device: 'cocon0', subnet: '10.200.0.0/24', internal: false, masquerade: true },
+      { device: 'cbr-0123456789a', subnet: '10.208.1.0/24', internal: false, masquerade: false },
+    ],
+    [],
+  );
+  assert.equal(
+    text,
+    table('t', 'cocon:/d', {
+      post: [
+        'ip saddr 127.0.0.0/8 oifname "cocon0" masquerade',
+        'ip saddr 10.200.0.0/24 oifname != "cocon0" masquerade',
+        'ip saddr 127.0.0.0/8 oifname "cbr-0123456789a" masquerade',
+      ],
+      raw: ['iifname "cocon0" ip daddr 127.0.0.0/8 drop', 'iifname "cbr-0123456789a" ip daddr 127.0.0.0/8 drop'],
+    }),
+  );
 });
 
 test('host table: an internal network gets forward drops both ways and no masquerade out', () => {
-  const text = hostTable('t', 'c', [{ device: 'cbr-int', subnet: '10.208.2.0/24', internal: true, masquerade: true }], []);
-  assert.equal(text, table('t', 'c', {
-    post: ['ip saddr 127.0.0.0/8 oifname "cbr-int" masquerade'],
-    fwd: ['iifname "cbr-int" oifname != "cbr-int" drop', 'oifname "cbr-int" iifname != "cbr-int" drop'],
-    raw: ['iifname "cbr-int" ip daddr 127.0.0.0/8 drop'],
-  }));
+  const text = hostTable(
+    't',
+    'c',
+    [{ device: 'cbr-int', subnet: '10.208.2.0/24', internal: true, masquerade: true }],
+    [],
+  );
+  assert.equal(
+    text,
+    table('t', 'c', {
+      post: ['ip saddr 127.0.0.0/8 oifname "cbr-int" masquerade'],
+      fwd: ['iifname "cbr-int" oifname != "cbr-int" drop', 'oifname "cbr-int" iifname != "cbr-int" drop'],
+      raw: ['iifname "cbr-int" ip daddr 127.0.0.0/8 drop'],
+    }),
+  );
   assert.doesNotMatch(text, /10\.208\.2\.0\/24/);
 });
 
 test('host table: published ports, tcp and udp, on all addresses or one host address', () => {
-  const text = hostTable('t', 'c', [], [
-    { proto: 'tcp', hostIp: '0.0.0.0', hostPort: 8080, ip: '10.200.0.2', containerPort: 80 },
-    { proto: 'udp', hostIp: '0.0.0.0', hostPort: 5353, ip: '10.200.0.2', containerPort: 53 },
-    { proto: 'tcp', hostIp: '127.0.0.1', hostPort: 9000, ip: '10.200.0.3', containerPort: 9000 },
-  ]);
-  assert.equal(text, table('t', 'c', {
-    ports: ['tcp dport 8080 dnat to 10.200.0.2:80', 'udp dport 5353 dnat to 10.200.0.2:53', 'ip daddr 127.0.0.1 tcp dport 9000 dnat to 10.200.0.3:9000'],
-  }));
+  const text = hostTable(
+    't',
+    'c',
+    [],
+    [
+      { proto: 'tcp', hostIp: '0.0.0.0', hostPort: 8080, ip: '10.200.0.2', containerPort: 80 },
+      { proto: 'udp', hostIp: '0.0.0.0', hostPort: 5353, ip: '10.200.0.2', containerPort: 53 },
+      { proto: 'tcp', hostIp: '127.0.0.1', hostPort: 9000, ip: '10.200.0.3', containerPort: 9000 },
+    ],
+  );
+  assert.equal(
+    text,
+    table('t', 'c', {
+      ports: [
+        'tcp dport 8080 dnat to 10.200.0.2:80',
+        'udp dport 5353 dnat to 10.200.0.2:53',
+        'ip daddr 127.0.0.1 tcp dport 9000 dnat to 10.200.0.3:9000',
+      ],
+    }),
+  );
 });
 
 test('host table: a host port range asks for one port; the rule names the port that was bound', () => {
   const [q] = portRequests({ '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '8000-8010' }] }, false, undefined);
   assert.deepEqual(q, { proto: 'tcp', containerPort: 80, hostIp: '127.0.0.1', hostLo: 8000, hostHi: 8010 });
-  const text = hostTable('t', 'c', [], [{ proto: q.proto, hostIp: q.hostIp, hostPort: 8003, ip: '10.200.0.5', containerPort: q.containerPort }]);
+  const text = hostTable(
+    't',
+    'c',
+    [],
+    [{ proto: q.proto, hostIp: q.hostIp, hostPort: 8003, ip: '10.200.0.5', containerPort: q.containerPort }],
+  );
   assert.match(text, /\n {4}ip daddr 127\.0\.0\.1 tcp dport 8003 dnat to 10\.200\.0\.5:80\n/);
   assert.doesNotMatch(text, /dport \d+-\d+/);
 });
 
-const HUB_HEAD = ['table bridge cocon', 'delete table bridge cocon', 'table bridge cocon {', '  chain forward {', '    type filter hook forward priority filter; policy accept;'];
+const HUB_HEAD = [
+  'table bridge cocon',
+  'delete table bridge cocon',
+  'table bridge cocon {',
+  '  chain forward {',
+  '    type filter hook forward priority filter; policy accept;',
+];
 const HUB_TAIL = ['  }', '}', ''];
 
 test('hub policy, icc on: an empty accepting chain (an earlier icc=false policy is replaced)', () => {
@@ -79,20 +159,40 @@ test('hub policy, icc on: an empty accepting chain (an earlier icc=false policy 
 });
 
 test('hub policy, icc off: uplink passes, containers are cut off from each other', () => {
-  assert.equal(hubPolicy(false, []), [...HUB_HEAD,
-    '    iifname "up0" accept', '    oifname "up0" accept', '    ether type ip drop', '    ether type ip6 drop', ...HUB_TAIL].join('\n'));
+  assert.equal(
+    hubPolicy(false, []),
+    [
+      ...HUB_HEAD,
+      '    iifname "up0" accept',
+      '    oifname "up0" accept',
+      '    ether type ip drop',
+      '    ether type ip6 drop',
+      ...HUB_TAIL,
+    ].join('\n'),
+  );
 });
 
 test('hub policy, icc off with --link: the linked tcp/udp exposed ports pass both ways, sctp and others do not', () => {
   const text = hubPolicy(false, [
     { from: '10.0.0.2', to: '10.0.0.3', exposed: ['5432/tcp', '53/udp', '80', '9/sctp'] },
   ]);
-  assert.equal(text, [...HUB_HEAD,
-    '    iifname "up0" accept', '    oifname "up0" accept',
-    '    ether type ip ip saddr 10.0.0.2 ip daddr 10.0.0.3 tcp dport 5432 accept', '    ether type ip ip saddr 10.0.0.3 ip daddr 10.0.0.2 tcp sport 5432 accept',
-    '    ether type ip ip saddr 10.0.0.2 ip daddr 10.0.0.3 udp dport 53 accept', '    ether type ip ip saddr 10.0.0.3 ip daddr 10.0.0.2 udp sport 53 accept',
-    '    ether type ip ip saddr 10.0.0.2 ip daddr 10.0.0.3 tcp dport 80 accept', '    ether type ip ip saddr 10.0.0.3 ip daddr 10.0.0.2 tcp sport 80 accept',
-    '    ether type ip drop', '    ether type ip6 drop', ...HUB_TAIL].join('\n'));
+  assert.equal(
+    text,
+    [
+      ...HUB_HEAD,
+      '    iifname "up0" accept',
+      '    oifname "up0" accept',
+      '    ether type ip ip saddr 10.0.0.2 ip daddr 10.0.0.3 tcp dport 5432 accept',
+      '    ether type ip ip saddr 10.0.0.3 ip daddr 10.0.0.2 tcp sport 5432 accept',
+      '    ether type ip ip saddr 10.0.0.2 ip daddr 10.0.0.3 udp dport 53 accept',
+      '    ether type ip ip saddr 10.0.0.3 ip daddr 10.0.0.2 udp sport 53 accept',
+      '    ether type ip ip saddr 10.0.0.2 ip daddr 10.0.0.3 tcp dport 80 accept',
+      '    ether type ip ip saddr 10.0.0.3 ip daddr 10.0.0.2 tcp sport 80 accept',
+      '    ether type ip drop',
+      '    ether type ip6 drop',
+      ...HUB_TAIL,
+    ].join('\n'),
+  );
   assert.doesNotMatch(text, /sctp/);
   // the accepts come before the drops (nft evaluates in order)
   assert.ok(text.indexOf('dport 5432 accept') < text.indexOf('ether type ip drop'));
@@ -104,31 +204,64 @@ test('hub policy, icc off: a link whose target exposes nothing opens nothing', (
 
 test('DNS redirect: 127.0.0.11:53 (udp and tcp) to the gateway, loopback sources rewritten to the container', () => {
   assert.equal(DNS_ADDRESS, '127.0.0.11');
-  assert.equal(dnsRedirect('10.208.1.1', '10.208.1.7'), [
-    'table ip cocon_dns', 'delete table ip cocon_dns', 'table ip cocon_dns {',
-    '  chain output {', '    type nat hook output priority -100; policy accept;',
-    '    ip daddr 127.0.0.11 udp dport 53 dnat to 10.208.1.1:53', '    ip daddr 127.0.0.11 tcp dport 53 dnat to 10.208.1.1:53', '  }',
-    '  chain postrouting {', '    type nat hook postrouting priority 100; policy accept;', '    ip saddr 127.0.0.0/8 ip daddr 10.208.1.1 snat to 10.208.1.7', '  }',
-    '}', '',
-  ].join('\n'));
+  assert.equal(
+    dnsRedirect('10.208.1.1', '10.208.1.7'),
+    [
+      'table ip cocon_dns',
+      'delete table ip cocon_dns',
+      'table ip cocon_dns {',
+      '  chain output {',
+      '    type nat hook output priority -100; policy accept;',
+      '    ip daddr 127.0.0.11 udp dport 53 dnat to 10.208.1.1:53',
+      '    ip daddr 127.0.0.11 tcp dport 53 dnat to 10.208.1.1:53',
+      '  }',
+      '  chain postrouting {',
+      '    type nat hook postrouting priority 100; policy accept;',
+      '    ip saddr 127.0.0.0/8 ip daddr 10.208.1.1 snat to 10.208.1.7',
+      '  }',
+      '}',
+      '',
+    ].join('\n'),
+  );
 });
 
 test('endpoint lines: veth into the hub, MAC, address, up; default route only when given', () => {
-  const base = { ifname: 'eth0', peer: 'v0123456789ab', hub: '/run/cocon/netns/net-abc', mac: '02:42:0a:c8:00:02', cidr: '10.200.0.2/24' };
+  const base = {
+    ifname: 'eth0',
+    peer: 'v0123456789ab',
+    hub: '/run/cocon/netns/net-abc',
+    mac: '02:42:0a:c8:00:02',
+    cidr: '10.200.0.2/24',
+  };
   const common = [
     'link add eth0 type veth peer name v0123456789ab netns /run/cocon/netns/net-abc',
-    'link set dev eth0 address 02:42:0a:c8:00:02', 'link set dev eth0 addrgenmode none', 'addr add 10.200.0.2/24 dev eth0', 'link set eth0 up',
+    'link set dev eth0 address 02:42:0a:c8:00:02',
+    'link set dev eth0 addrgenmode none',
+    'addr add 10.200.0.2/24 dev eth0',
+    'link set eth0 up',
   ];
-  assert.deepEqual(endpointLines({ ...base, gateway: '10.200.0.1' }), [...common, 'route add default via 10.200.0.1 dev eth0']);
+  assert.deepEqual(endpointLines({ ...base, gateway: '10.200.0.1' }), [
+    ...common,
+    'route add default via 10.200.0.1 dev eth0',
+  ]);
   assert.deepEqual(endpointLines(base), common);
   assert.deepEqual(hubPortLines('v0123456789ab'), ['link set v0123456789ab master br0', 'link set v0123456789ab up']);
 });
 
 test('hub and uplink lines; link deletion', () => {
-  assert.deepEqual(hubLines('cocon0', 4242), ['link set lo up', 'link add br0 type bridge', 'link set br0 up',
-    'link add up0 type veth peer name cocon0 netns 4242', 'link set up0 master br0', 'link set up0 up']);
-  assert.deepEqual(hostDeviceLines('cocon0', '10.200.0.1/24', 'cocon:/var/lib/cocon'),
-    ['addr add 10.200.0.1/24 dev cocon0', 'link set dev cocon0 alias cocon:/var/lib/cocon', 'link set dev cocon0 up']);
+  assert.deepEqual(hubLines('cocon0', 4242), [
+    'link set lo up',
+    'link add br0 type bridge',
+    'link set br0 up',
+    'link add up0 type veth peer name cocon0 netns 4242',
+    'link set up0 master br0',
+    'link set up0 up',
+  ]);
+  assert.deepEqual(hostDeviceLines('cocon0', '10.200.0.1/24', 'cocon:/var/lib/cocon'), [
+    'addr add 10.200.0.1/24 dev cocon0',
+    'link set dev cocon0 alias cocon:/var/lib/cocon',
+    'link set dev cocon0 up',
+  ]);
   assert.deepEqual(linkDelLines(['eth1', 'cbr-x']), ['link del dev eth1', 'link del dev cbr-x']);
   assert.deepEqual(linkDelLines([]), []);
 });

@@ -5,14 +5,26 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseChallenge, isInsecure, errorBodyMessage, endpointHost, MEDIA } from '../../src/registry/client.js';
-import { decodeRegistryAuth, encodeRegistryAuth, authKey, domainOfServer, storeCredentials, credentialsFor, eraseCredentials } from '../../src/registry/auth.js';
+import {
+  decodeRegistryAuth,
+  encodeRegistryAuth,
+  authKey,
+  domainOfServer,
+  storeCredentials,
+  credentialsFor,
+  eraseCredentials,
+} from '../../src/registry/auth.js';
 import { progressBar, humanSize, goJson, progressMessage } from '../../src/images/progress.js';
 import { selectPlatform, pullReference, parsePlatform } from '../../src/images/pull.js';
 import { buildManifest } from '../../src/images/push.js';
 import { cleanEntryName, whiteoutOf } from '../../src/snapshots/apply.js';
 
 test('WWW-Authenticate challenges', () => {
-  assert.deepEqual(parseChallenge('Bearer realm="https://auth.docker.io/token",service="registry.docker.io"'), { scheme: 'bearer', realm: 'https://auth.docker.io/token', service: 'registry.docker.io' });
+  assert.deepEqual(parseChallenge('Bearer realm="https://auth.docker.io/token",service="registry.docker.io"'), {
+    scheme: 'bearer',
+    realm: 'https://auth.docker.io/token',
+    service: 'registry.docker.io',
+  });
   assert.deepEqual(parseChallenge('Basic realm="cocon-test"'), { scheme: 'basic' });
   assert.deepEqual(parseChallenge(undefined), { scheme: 'none' });
 });
@@ -30,7 +42,10 @@ test('insecure registries: loopback, hosts, host:port, CIDRs', () => {
 });
 
 test('registry error bodies read like docker', () => {
-  assert.deepEqual(errorBodyMessage('{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{"Tag":"x"}}]}'), { message: 'manifest unknown: manifest unknown', code: 'MANIFEST_UNKNOWN' });
+  assert.deepEqual(
+    errorBodyMessage('{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{"Tag":"x"}}]}'),
+    { message: 'manifest unknown: manifest unknown', code: 'MANIFEST_UNKNOWN' },
+  );
   assert.equal(errorBodyMessage('not json'), undefined);
 });
 
@@ -47,13 +62,21 @@ test('X-Registry-Auth and config.json credentials (0600)', () => {
   try {
     storeCredentials('r.example:5000', 'alice', 'pw', dir);
     assert.equal(statSync(join(dir, 'config.json')).mode & 0o777, 0o600);
-    assert.deepEqual(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')), { auths: { 'r.example:5000': { auth: Buffer.from('alice:pw').toString('base64') } } });
-    assert.deepEqual(credentialsFor('r.example:5000', dir), { username: 'alice', password: 'pw', serveraddress: 'r.example:5000' });
+    assert.deepEqual(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')), {
+      auths: { 'r.example:5000': { auth: Buffer.from('alice:pw').toString('base64') } },
+    });
+    assert.deepEqual(credentialsFor('r.example:5000', dir), {
+      username: 'alice',
+      password: 'pw',
+      serveraddress: 'r.example:5000',
+    });
     assert.equal(credentialsFor('other:1', dir), undefined);
     assert.ok(eraseCredentials('r.example:5000', dir));
     assert.equal(credentialsFor('r.example:5000', dir), undefined);
     assert.ok(!eraseCredentials('r.example:5000', dir));
-  } finally { rmSync(dir, { recursive: true, force: true }); }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('progress bars and sizes as in the traces', () => {
@@ -62,14 +85,27 @@ test('progress bars and sizes as in the traces', () => {
   assert.equal(progressBar(196608, 6293526), '[=>                                                 ]  196.6kB/6.294MB');
   assert.equal(progressBar(2048, 7), '[==================================================>]  2.048kB');
   assert.equal(humanSize(6291456), '6.291MB');
-  assert.equal(goJson(progressMessage('Downloading', 'abc', 116, 116)), '{"status":"Downloading","progressDetail":{"current":116,"total":116},"progress":"[==================================================\\u003e]     116B/116B","id":"abc"}');
+  assert.equal(
+    goJson(progressMessage('Downloading', 'abc', 116, 116)),
+    '{"status":"Downloading","progressDetail":{"current":116,"total":116},"progress":"[==================================================\\u003e]     116B/116B","id":"abc"}',
+  );
 });
 
 test('platform selection of manifest lists', () => {
   const ms = [
-    { mediaType: MEDIA.ociManifest, digest: 'sha256:a', size: 1, platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } },
+    {
+      mediaType: MEDIA.ociManifest,
+      digest: 'sha256:a',
+      size: 1,
+      platform: { os: 'linux', architecture: 'arm64', variant: 'v8' },
+    },
     { mediaType: MEDIA.ociManifest, digest: 'sha256:b', size: 1, platform: { os: 'linux', architecture: 'amd64' } },
-    { mediaType: MEDIA.ociManifest, digest: 'sha256:c', size: 1, platform: { os: 'linux', architecture: 'arm', variant: 'v7' } },
+    {
+      mediaType: MEDIA.ociManifest,
+      digest: 'sha256:c',
+      size: 1,
+      platform: { os: 'linux', architecture: 'arm', variant: 'v7' },
+    },
   ];
   assert.equal(selectPlatform(ms, parsePlatform('linux/amd64'))?.digest, 'sha256:b');
   assert.equal(selectPlatform(ms, parsePlatform('linux/arm64/v8'))?.digest, 'sha256:a');
@@ -88,12 +124,20 @@ test('pull references: fromImage + tag or digest', () => {
 
 test('push manifests: Docker schema 2 unless a layer type is OCI-only', () => {
   const cfg = { digest: 'sha256:' + '1'.repeat(64), size: 10 };
-  const docker = buildManifest(cfg, [{ digest: 'sha256:' + '2'.repeat(64), size: 5, mediaType: MEDIA.dockerLayerGzip }]);
+  const docker = buildManifest(cfg, [
+    { digest: 'sha256:' + '2'.repeat(64), size: 5, mediaType: MEDIA.dockerLayerGzip },
+  ]);
   assert.equal(docker.mediaType, MEDIA.dockerManifest);
   assert.equal(JSON.parse(docker.bytes.toString()).config.mediaType, MEDIA.dockerConfig);
-  const oci = buildManifest(cfg, [{ digest: 'sha256:' + '2'.repeat(64), size: 5, mediaType: MEDIA.dockerLayerGzip }, { digest: 'sha256:' + '3'.repeat(64), size: 5, mediaType: MEDIA.ociLayerZstd }]);
+  const oci = buildManifest(cfg, [
+    { digest: 'sha256:' + '2'.repeat(64), size: 5, mediaType: MEDIA.dockerLayerGzip },
+    { digest: 'sha256:' + '3'.repeat(64), size: 5, mediaType: MEDIA.ociLayerZstd },
+  ]);
   assert.equal(oci.mediaType, MEDIA.ociManifest);
-  assert.deepEqual(JSON.parse(oci.bytes.toString()).layers.map((l: { mediaType: string }) => l.mediaType), [MEDIA.ociLayerGzip, MEDIA.ociLayerZstd]);
+  assert.deepEqual(
+    JSON.parse(oci.bytes.toString()).layers.map((l: { mediaType: string }) => l.mediaType),
+    [MEDIA.ociLayerGzip, MEDIA.ociLayerZstd],
+  );
 });
 
 test('layer entry names and whiteouts', () => {

@@ -19,11 +19,12 @@ import {
 } from '../../src/runtime/logformat.js';
 
 // the records observed from conmon 2.1.6 on this host (reference/conmon-runc.md §1)
-const OBSERVED = [
-  '2026-11-29T02:24:38.548714405+00:00 stdout F out-line',
-  '2026-11-29T02:24:38.548714405+00:00 stdout P no-newline',
-  '2026-11-29T02:24:38.549119662+00:00 stderr F err-line',
-].join('\n') + '\n';
+const OBSERVED =
+  [
+    '2026-11-29T02:24:38.548714405+00:00 stdout F out-line',
+    '2026-11-29T02:24:38.548714405+00:00 stdout P no-newline',
+    '2026-11-29T02:24:38.549119662+00:00 stderr F err-line',
+  ].join('\n') + '\n';
 
 const text = (e: LogEntry) => e.line.toString();
 
@@ -67,19 +68,23 @@ test('parse observed conmon records; P without a following F stays pending until
   );
   assert.equal(typeof got[0]!.timeNs, 'bigint');
   const rest = p.end();
-  assert.deepEqual(rest.map((e) => [e.stream, text(e)]), [['stdout', 'no-newline']]);
+  assert.deepEqual(
+    rest.map((e) => [e.stream, text(e)]),
+    [['stdout', 'no-newline']],
+  );
   assert.deepEqual(p.end(), []);
 });
 
 test('P records join with the following records of the same stream until F', () => {
-  const log = [
-    '2026-11-29T02:24:38.000000001+00:00 stdout P aaa',
-    '2026-11-29T02:24:38.000000002+00:00 stderr F interleaved',
-    '2026-11-29T02:24:38.000000003+00:00 stdout P bbb',
-    '2026-11-29T02:24:38.000000004+00:00 stdout F ccc',
-    '2026-11-29T02:24:38.000000005+00:00 stdout F ',
-    '2026-11-29T02:24:38.000000006+00:00 stdout F with spaces  inside ',
-  ].join('\n') + '\n';
+  const log =
+    [
+      '2026-11-29T02:24:38.000000001+00:00 stdout P aaa',
+      '2026-11-29T02:24:38.000000002+00:00 stderr F interleaved',
+      '2026-11-29T02:24:38.000000003+00:00 stdout P bbb',
+      '2026-11-29T02:24:38.000000004+00:00 stdout F ccc',
+      '2026-11-29T02:24:38.000000005+00:00 stdout F ',
+      '2026-11-29T02:24:38.000000006+00:00 stdout F with spaces  inside ',
+    ].join('\n') + '\n';
   const e = parseK8sFile(log);
   assert.deepEqual(
     e.map((x) => [x.stream, text(x)]),
@@ -107,7 +112,11 @@ test('streaming: any chunking gives the same entries (byte by byte, split in UTF
     const out: LogEntry[] = [];
     for (let i = 0; i < bytes.length; i += size) out.push(...p.push(bytes.subarray(i, i + size)));
     out.push(...p.end());
-    assert.deepEqual(out.map((e) => [e.stream, e.line.toString('hex'), e.time]), whole, `chunk ${size}`);
+    assert.deepEqual(
+      out.map((e) => [e.stream, e.line.toString('hex'), e.time]),
+      whole,
+      `chunk ${size}`,
+    );
   }
   assert.equal(parseK8sFile(log)[0]!.line.toString(), 'héllo wörld ✓\n');
   assert.equal(parseK8sFile(log)[2]!.line.toString(), 'tty\r\n'); // tty output keeps \r
@@ -124,13 +133,14 @@ test('binary content survives; a final record without newline is flushed by end(
 });
 
 test('malformed records are skipped', () => {
-  const log = [
-    'garbage',
-    '2026-11-29T02:24:38.1+00:00 stdin F nope',
-    '2026-11-29T02:24:38.1+00:00 stdout X nope',
-    'notatime stdout F nope',
-    '2026-11-29T02:24:38.1+00:00 stdout F ok',
-  ].join('\n') + '\n';
+  const log =
+    [
+      'garbage',
+      '2026-11-29T02:24:38.1+00:00 stdin F nope',
+      '2026-11-29T02:24:38.1+00:00 stdout X nope',
+      'notatime stdout F nope',
+      '2026-11-29T02:24:38.1+00:00 stdout F ok',
+    ].join('\n') + '\n';
   assert.deepEqual(parseK8sFile(log).map(text), ['ok\n']);
   const r = parseK8sRecord(Buffer.from('2026-11-29T02:24:38.1+00:00 stdout F'))!;
   assert.equal(r.content.length, 0);
@@ -202,15 +212,33 @@ test('selectLogs: tail counts from the end after the stream filter', () => {
 
 test('selectLogs: since (inclusive) and until (inclusive), fractional and exact strings', () => {
   const e = entries();
-  assert.equal(lines(selectLogs(e, { tail: 'all', since: 1795919081, stdout: true, stderr: true })), 'stdout 3\nstderr 4\nstdout 5\n');
-  assert.equal(lines(selectLogs(e, { tail: 'all', since: '1795919081.000000123', stdout: true, stderr: true })), 'stdout 3\nstderr 4\nstdout 5\n');
-  assert.equal(lines(selectLogs(e, { tail: 'all', since: '1795919081.000000124', stdout: true, stderr: true })), 'stderr 4\nstdout 5\n');
-  assert.equal(lines(selectLogs(e, { tail: 'all', since: 1795919080.5, until: 1795919082.5, stdout: true, stderr: true })), 'stdout 3\nstderr 4\n');
-  assert.equal(lines(selectLogs(e, { tail: 'all', until: '1795919079.000000123', stdout: true, stderr: true })), 'stdout 0\nstderr 1\n');
+  assert.equal(
+    lines(selectLogs(e, { tail: 'all', since: 1795919081, stdout: true, stderr: true })),
+    'stdout 3\nstderr 4\nstdout 5\n',
+  );
+  assert.equal(
+    lines(selectLogs(e, { tail: 'all', since: '1795919081.000000123', stdout: true, stderr: true })),
+    'stdout 3\nstderr 4\nstdout 5\n',
+  );
+  assert.equal(
+    lines(selectLogs(e, { tail: 'all', since: '1795919081.000000124', stdout: true, stderr: true })),
+    'stderr 4\nstdout 5\n',
+  );
+  assert.equal(
+    lines(selectLogs(e, { tail: 'all', since: 1795919080.5, until: 1795919082.5, stdout: true, stderr: true })),
+    'stdout 3\nstderr 4\n',
+  );
+  assert.equal(
+    lines(selectLogs(e, { tail: 'all', until: '1795919079.000000123', stdout: true, stderr: true })),
+    'stdout 0\nstderr 1\n',
+  );
   // 0 means "not set" (docker's default query values)
   assert.equal(selectLogs(e, { tail: 'all', since: 0, until: 0, stdout: true, stderr: true }).length, 6);
   // tail applies after since
-  assert.equal(lines(selectLogs(e, { tail: 1, since: 1795919079, until: 1795919081.5, stdout: true, stderr: false })), 'stdout 3\n');
+  assert.equal(
+    lines(selectLogs(e, { tail: 1, since: 1795919079, until: 1795919081.5, stdout: true, stderr: false })),
+    'stdout 3\n',
+  );
 });
 
 test('parseTail', () => {
@@ -228,7 +256,9 @@ test('timestamps prefix and API encoding', () => {
   assert.equal(formatEntry(e!, true).toString(), '2026-11-29T02:24:38.548714405Z out-line\n');
   assert.equal(formatEntry(e!, false).toString(), 'out-line\n');
   const framed = encodeEntry(e!, { timestamps: true, tty: false });
-  assert.deepEqual(deframeAll(framed), [{ stream: 1, payload: Buffer.from('2026-11-29T02:24:38.548714405Z out-line\n') }]);
+  assert.deepEqual(deframeAll(framed), [
+    { stream: 1, payload: Buffer.from('2026-11-29T02:24:38.548714405Z out-line\n') },
+  ]);
   const [err] = parseK8sFile('2026-11-29T02:24:38.548714405+00:00 stderr F boom\n');
   assert.equal(encodeEntry(err!, { timestamps: false, tty: false })[0], 2);
   assert.equal(encodeEntry(err!, { timestamps: false, tty: true }).toString(), 'boom\n');

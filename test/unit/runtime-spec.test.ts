@@ -1,8 +1,21 @@
 // Unit tests for the OCI spec builder, capabilities and the default seccomp profile.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildSpec, containerCaps, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, type SpecInput, type OciSpec } from '../../src/runtime/spec.js';
-import { ALL_CAPABILITIES, DEFAULT_CAPABILITIES, capsFromMask, normalizeCap, tweakCapabilities } from '../../src/runtime/caps.js';
+import {
+  buildSpec,
+  containerCaps,
+  DEFAULT_MASKED_PATHS,
+  DEFAULT_READONLY_PATHS,
+  type SpecInput,
+  type OciSpec,
+} from '../../src/runtime/spec.js';
+import {
+  ALL_CAPABILITIES,
+  DEFAULT_CAPABILITIES,
+  capsFromMask,
+  normalizeCap,
+  tweakCapabilities,
+} from '../../src/runtime/caps.js';
 import { defaultSeccomp, allProfileSyscalls, CLONE_NAMESPACE_FLAGS } from '../../src/runtime/seccomp.js';
 
 function input(over: Partial<SpecInput> = {}): SpecInput {
@@ -48,11 +61,12 @@ test('default spec: version, process, root, hostname, cgroupsPath', () => {
   assert.deepEqual(JSON.parse(JSON.stringify(s)), s);
 });
 
-test('default capabilities are docker\'s 14 in bounding/effective/permitted, no inheritable', () => {
+test("default capabilities are docker's 14 in bounding/effective/permitted, no inheritable", () => {
   const s = buildSpec(input());
   const c = s.process.capabilities!;
   assert.equal(DEFAULT_CAPABILITIES.length, 14);
-  for (const set of [c.bounding!, c.effective!, c.permitted!]) assert.deepEqual(sorted(set), sorted(DEFAULT_CAPABILITIES));
+  for (const set of [c.bounding!, c.effective!, c.permitted!])
+    assert.deepEqual(sorted(set), sorted(DEFAULT_CAPABILITIES));
   assert.equal(c.inheritable, undefined);
   assert.equal(c.ambient, undefined);
   // docker's default CapEff mask, as seen in a docker container's /proc/self/status
@@ -121,17 +135,28 @@ test('availableCaps limits "everything" but keeps explicitly named caps', () => 
 });
 
 test('default mounts like docker, extra mounts appended after', () => {
-  const extra = { destination: '/etc/hosts', source: '/run/cocon/abc/hosts', type: 'bind', options: ['rbind', 'rprivate', 'ro'] };
+  const extra = {
+    destination: '/etc/hosts',
+    source: '/run/cocon/abc/hosts',
+    type: 'bind',
+    options: ['rbind', 'rprivate', 'ro'],
+  };
   const s = buildSpec(input({ mounts: [extra] }));
   assert.deepEqual(
     s.mounts.map((m) => m.destination),
     ['/proc', '/dev', '/dev/pts', '/sys', '/sys/fs/cgroup', '/dev/mqueue', '/dev/shm', '/etc/hosts'],
   );
-  assert.deepEqual(mount(s, '/proc'), { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] });
+  assert.deepEqual(mount(s, '/proc'), {
+    destination: '/proc',
+    type: 'proc',
+    source: 'proc',
+    options: ['nosuid', 'noexec', 'nodev'],
+  });
   assert.equal(mount(s, '/dev')!.type, 'tmpfs');
   assert.deepEqual(mount(s, '/dev')!.options, ['nosuid', 'strictatime', 'mode=755', 'size=65536k']);
   assert.equal(mount(s, '/dev/pts')!.type, 'devpts');
-  for (const o of ['newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5']) assert.ok(mount(s, '/dev/pts')!.options!.includes(o));
+  for (const o of ['newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'])
+    assert.ok(mount(s, '/dev/pts')!.options!.includes(o));
   assert.equal(mount(s, '/sys')!.type, 'sysfs');
   assert.ok(mount(s, '/sys')!.options!.includes('ro'));
   assert.equal(mount(s, '/sys/fs/cgroup')!.type, 'cgroup');
@@ -143,20 +168,27 @@ test('default mounts like docker, extra mounts appended after', () => {
 });
 
 test('a user mount replaces the default at the same destination; a user /dev replaces /dev/*', () => {
-  let s = buildSpec(input({ mounts: [{ destination: '/dev/shm', source: '/host/shm', type: 'bind', options: ['rbind'] }] }));
+  let s = buildSpec(
+    input({ mounts: [{ destination: '/dev/shm', source: '/host/shm', type: 'bind', options: ['rbind'] }] }),
+  );
   const shm = s.mounts.filter((m) => m.destination === '/dev/shm');
   assert.equal(shm.length, 1);
   assert.equal(shm[0]!.source, '/host/shm');
   s = buildSpec(input({ mounts: [{ destination: '/dev', source: '/dev', type: 'bind', options: ['rbind'] }] }));
-  assert.deepEqual(s.mounts.filter((m) => m.destination.startsWith('/dev')).map((m) => m.source), ['/dev']);
+  assert.deepEqual(
+    s.mounts.filter((m) => m.destination.startsWith('/dev')).map((m) => m.source),
+    ['/dev'],
+  );
 });
 
 test('masked and read-only paths like docker', () => {
   const s = buildSpec(input());
   assert.deepEqual(s.linux.maskedPaths, [...DEFAULT_MASKED_PATHS]);
   assert.deepEqual(s.linux.readonlyPaths, [...DEFAULT_READONLY_PATHS]);
-  for (const p of ['/proc/kcore', '/proc/keys', '/sys/firmware', '/sys/devices/virtual/powercap', '/proc/scsi']) assert.ok(s.linux.maskedPaths!.includes(p), p);
-  for (const p of ['/proc/sys', '/proc/sysrq-trigger', '/proc/bus', '/proc/fs', '/proc/irq']) assert.ok(s.linux.readonlyPaths!.includes(p), p);
+  for (const p of ['/proc/kcore', '/proc/keys', '/sys/firmware', '/sys/devices/virtual/powercap', '/proc/scsi'])
+    assert.ok(s.linux.maskedPaths!.includes(p), p);
+  for (const p of ['/proc/sys', '/proc/sysrq-trigger', '/proc/bus', '/proc/fs', '/proc/irq'])
+    assert.ok(s.linux.readonlyPaths!.includes(p), p);
 });
 
 test('device cgroup: deny all first, docker allowlist, no device nodes', () => {
@@ -164,7 +196,8 @@ test('device cgroup: deny all first, docker allowlist, no device nodes', () => {
   const d = s.linux.resources!.devices!;
   assert.deepEqual(d[0], { allow: false, access: 'rwm' });
   const allowed = d.filter((r) => r.allow).map((r) => `${r.type} ${r.major}:${r.minor ?? '*'}`);
-  for (const x of ['c 1:3', 'c 1:5', 'c 1:7', 'c 1:8', 'c 1:9', 'c 5:0', 'c 5:1', 'c 5:2', 'c 136:*']) assert.ok(allowed.includes(x), x);
+  for (const x of ['c 1:3', 'c 1:5', 'c 1:7', 'c 1:8', 'c 1:9', 'c 5:0', 'c 5:1', 'c 5:2', 'c 136:*'])
+    assert.ok(allowed.includes(x), x);
   assert.ok(!d.some((r) => r.allow && r.type === 'a'));
   assert.ok(!d.some((r) => r.allow && r.major === undefined));
   assert.ok(d.some((r) => !r.allow && r.major === 10 && r.minor === 229)); // fuse denied
@@ -200,9 +233,15 @@ test('rlimits: nofile clamped to the daemon hard limit; ulimits clamped likewise
   s = buildSpec(input({ rlimitNofileHard: 20000, ulimits: [{ Name: 'nofile', Soft: 30000, Hard: 30000 }] }));
   assert.deepEqual(s.process.rlimits, [{ type: 'RLIMIT_NOFILE', hard: 20000, soft: 20000 }]);
   s = buildSpec(input({ ulimits: [{ Name: 'nproc', Soft: 100, Hard: 200 }], rlimitHard: { nproc: 150 } }));
-  assert.deepEqual(s.process.rlimits!.find((r) => r.type === 'RLIMIT_NPROC'), { type: 'RLIMIT_NPROC', hard: 150, soft: 100 });
+  assert.deepEqual(
+    s.process.rlimits!.find((r) => r.type === 'RLIMIT_NPROC'),
+    { type: 'RLIMIT_NPROC', hard: 150, soft: 100 },
+  );
   s = buildSpec(input({ ulimits: [{ Name: 'core', Soft: -1, Hard: -1 }], rlimitHard: { core: 0 } }));
-  assert.deepEqual(s.process.rlimits!.find((r) => r.type === 'RLIMIT_CORE'), { type: 'RLIMIT_CORE', hard: 0, soft: 0 });
+  assert.deepEqual(
+    s.process.rlimits!.find((r) => r.type === 'RLIMIT_CORE'),
+    { type: 'RLIMIT_CORE', hard: 0, soft: 0 },
+  );
   for (const r of s.process.rlimits!) assert.ok(r.soft <= r.hard);
 });
 
@@ -237,7 +276,12 @@ test('sysctls: docker defaults in a private netns, user values win', () => {
 test('init: /dev/init -- args, bind-mounted read-only', () => {
   const s = buildSpec(input({ initPath: '/usr/libexec/cocon/docker-init' }));
   assert.deepEqual(s.process.args, ['/dev/init', '--', 'sh', '-c', 'echo hi']);
-  assert.deepEqual(mount(s, '/dev/init'), { destination: '/dev/init', type: 'bind', source: '/usr/libexec/cocon/docker-init', options: ['bind', 'ro'] });
+  assert.deepEqual(mount(s, '/dev/init'), {
+    destination: '/dev/init',
+    type: 'bind',
+    source: '/usr/libexec/cocon/docker-init',
+    options: ['bind', 'ro'],
+  });
   // after the /dev tmpfs, so that it is not hidden
   const idx = (d: string) => s.mounts.findIndex((m) => m.destination === d);
   assert.ok(idx('/dev/init') > idx('/dev'));
@@ -284,11 +328,51 @@ test('seccomp: default profile shape', () => {
   assert.deepEqual(p.architectures, ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32']);
   const a = allowed(p);
   // what a busybox shell, ps, wget, sleep need
-  for (const n of ['read', 'write', 'openat', 'execve', 'fork', 'vfork', 'wait4', 'getdents64', 'nanosleep', 'clock_nanosleep', 'connect', 'sendto', 'recvfrom', 'poll', 'arch_prctl', 'rt_sigaction', 'exit_group', 'newfstatat', 'statx', 'ptrace']) assert.ok(a.has(n), n);
+  for (const n of [
+    'read',
+    'write',
+    'openat',
+    'execve',
+    'fork',
+    'vfork',
+    'wait4',
+    'getdents64',
+    'nanosleep',
+    'clock_nanosleep',
+    'connect',
+    'sendto',
+    'recvfrom',
+    'poll',
+    'arch_prctl',
+    'rt_sigaction',
+    'exit_group',
+    'newfstatat',
+    'statx',
+    'ptrace',
+  ])
+    assert.ok(a.has(n), n);
   // chroot is allowed through CAP_SYS_CHROOT (a default cap)
   assert.ok(a.has('chroot'));
   // privileged operations are not
-  for (const n of ['mount', 'umount2', 'unshare', 'setns', 'reboot', 'init_module', 'kexec_load', 'bpf', 'perf_event_open', 'open_by_handle_at', 'sethostname', 'settimeofday', 'keyctl', 'add_key', 'userfaultfd', 'swapon']) assert.ok(!a.has(n), n);
+  for (const n of [
+    'mount',
+    'umount2',
+    'unshare',
+    'setns',
+    'reboot',
+    'init_module',
+    'kexec_load',
+    'bpf',
+    'perf_event_open',
+    'open_by_handle_at',
+    'sethostname',
+    'settimeofday',
+    'keyctl',
+    'add_key',
+    'userfaultfd',
+    'swapon',
+  ])
+    assert.ok(!a.has(n), n);
   // no name twice in one rule, names are plain identifiers
   for (const r of p.syscalls!) {
     assert.equal(new Set(r.names).size, r.names.length);
@@ -297,7 +381,11 @@ test('seccomp: default profile shape', () => {
   // socket(): every family but AF_ALG (38) and AF_VSOCK (40), as three OR-ed rules
   assert.deepEqual(
     p.syscalls!.filter((r) => r.names.includes('socket')).map((r) => r.args),
-    [[{ index: 0, value: 38, op: 'SCMP_CMP_LT' }], [{ index: 0, value: 39, op: 'SCMP_CMP_EQ' }], [{ index: 0, value: 40, op: 'SCMP_CMP_GT' }]],
+    [
+      [{ index: 0, value: 38, op: 'SCMP_CMP_LT' }],
+      [{ index: 0, value: 39, op: 'SCMP_CMP_EQ' }],
+      [{ index: 0, value: 40, op: 'SCMP_CMP_GT' }],
+    ],
   );
   // getrandom (glibc, OpenSSL) allowed; io_uring not (docker 25+)
   assert.ok(a.has('getrandom'));
@@ -318,7 +406,10 @@ test('seccomp: clone without CAP_SYS_ADMIN may not create namespaces; clone3 -> 
 test('seccomp: personality only for the allowed personas', () => {
   const p = defaultSeccomp(DEFAULT_CAPABILITIES);
   const rules = p.syscalls!.filter((r) => r.names.includes('personality'));
-  assert.deepEqual(rules.map((r) => r.args![0]!.value).sort((a, b) => a - b), [0, 8, 131072, 131080, 4294967295]);
+  assert.deepEqual(
+    rules.map((r) => r.args![0]!.value).sort((a, b) => a - b),
+    [0, 8, 131072, 131080, 4294967295],
+  );
   for (const r of rules) assert.equal(r.args![0]!.op, 'SCMP_CMP_EQ');
 });
 
@@ -345,7 +436,16 @@ test('seccomp: profile size is docker-like', () => {
 });
 
 test('more resources: reservation, oom-kill-disable, cpu quota/period, cpuset', () => {
-  const s = buildSpec(input({ memoryReservation: 1 << 20, oomKillDisable: true, cpuQuota: 50000, cpuPeriod: 200000, cpusetCpus: '0-1', cpusetMems: '0' }));
+  const s = buildSpec(
+    input({
+      memoryReservation: 1 << 20,
+      oomKillDisable: true,
+      cpuQuota: 50000,
+      cpuPeriod: 200000,
+      cpusetCpus: '0-1',
+      cpusetMems: '0',
+    }),
+  );
   assert.deepEqual(s.linux.resources!.memory, { reservation: 1048576, disableOOMKiller: true });
   assert.deepEqual(s.linux.resources!.cpu, { period: 200000, quota: 50000, cpus: '0-1', mems: '0' });
   // --cpus wins over quota/period
@@ -356,12 +456,20 @@ test('more resources: reservation, oom-kill-disable, cpu quota/period, cpuset', 
 test('shm size and console size', () => {
   assert.ok(mount(buildSpec(input({ shmSize: 128 * 1024 * 1024 })), '/dev/shm')!.options!.includes('size=131072k'));
   assert.ok(mount(buildSpec(input()), '/dev/shm')!.options!.includes('size=65536k'));
-  assert.deepEqual(buildSpec(input({ terminal: true, consoleSize: { height: 40, width: 120 } })).process.consoleSize, { height: 40, width: 120 });
-  assert.equal(buildSpec(input({ terminal: false, consoleSize: { height: 40, width: 120 } })).process.consoleSize, undefined);
+  assert.deepEqual(buildSpec(input({ terminal: true, consoleSize: { height: 40, width: 120 } })).process.consoleSize, {
+    height: 40,
+    width: 120,
+  });
+  assert.equal(
+    buildSpec(input({ terminal: false, consoleSize: { height: 40, width: 120 } })).process.consoleSize,
+    undefined,
+  );
 });
 
 test('ulimits: unknown names and soft > hard are refused', () => {
-  assert.throws(() => buildSpec(input({ ulimits: [{ Name: 'bogus', Soft: 1, Hard: 1 }] })), { message: 'invalid ulimit type: bogus' });
+  assert.throws(() => buildSpec(input({ ulimits: [{ Name: 'bogus', Soft: 1, Hard: 1 }] })), {
+    message: 'invalid ulimit type: bogus',
+  });
   assert.throws(() => buildSpec(input({ ulimits: [{ Name: 'nproc', Soft: 10, Hard: 5 }] })), /soft limit/);
   const s = buildSpec(input({ ulimits: [{ Name: 'NOFILE', Soft: 100, Hard: 200 }] }));
   assert.deepEqual(s.process.rlimits, [{ type: 'RLIMIT_NOFILE', hard: 200, soft: 100 }]);
@@ -369,11 +477,18 @@ test('ulimits: unknown names and soft > hard are refused', () => {
 
 test('ulimits: unlimited (-1) clamps to a known hard limit, else is left to inherit', () => {
   let s = buildSpec(input({ ulimits: [{ Name: 'core', Soft: -1, Hard: -1 }] }));
-  assert.equal(s.process.rlimits!.find((r) => r.type === 'RLIMIT_CORE'), undefined);
+  assert.equal(
+    s.process.rlimits!.find((r) => r.type === 'RLIMIT_CORE'),
+    undefined,
+  );
   s = buildSpec(input({ ulimits: [{ Name: 'core', Soft: -1, Hard: -1 }], rlimitHard: { core: 4096 } }));
-  assert.deepEqual(s.process.rlimits!.find((r) => r.type === 'RLIMIT_CORE'), { type: 'RLIMIT_CORE', hard: 4096, soft: 4096 });
+  assert.deepEqual(
+    s.process.rlimits!.find((r) => r.type === 'RLIMIT_CORE'),
+    { type: 'RLIMIT_CORE', hard: 4096, soft: 4096 },
+  );
   s = buildSpec(input({ ulimits: [{ Name: 'nofile', Soft: -1, Hard: -1 }] }));
   assert.deepEqual(s.process.rlimits, [{ type: 'RLIMIT_NOFILE', hard: 20000, soft: 20000 }]);
   // every rlimit in the spec is a plain non-negative integer (runc reads uint64)
-  for (const r of s.process.rlimits!) assert.ok(Number.isSafeInteger(r.hard) && r.hard >= 0 && Number.isSafeInteger(r.soft) && r.soft >= 0);
+  for (const r of s.process.rlimits!)
+    assert.ok(Number.isSafeInteger(r.hard) && r.hard >= 0 && Number.isSafeInteger(r.soft) && r.soft >= 0);
 });

@@ -15,15 +15,23 @@ test('migration 4: images of a schema-3 database hold their top layers; an image
     const old = new Database(path);
     old.exec(`CREATE TABLE images (id TEXT PRIMARY KEY, created TEXT NOT NULL, record TEXT NOT NULL);
       CREATE TABLE layers (chain_id TEXT PRIMARY KEY, diff_id TEXT NOT NULL, parent TEXT, size INTEGER NOT NULL);`);
-    old.prepare('INSERT INTO images VALUES (?, ?, ?)').run('sha256:aa', 'x', JSON.stringify({ chainIds: ['sha256:c1', 'sha256:c2'] }));
+    old
+      .prepare('INSERT INTO images VALUES (?, ?, ?)')
+      .run('sha256:aa', 'x', JSON.stringify({ chainIds: ['sha256:c1', 'sha256:c2'] }));
     old.prepare('INSERT INTO images VALUES (?, ?, ?)').run('sha256:bb', 'x', JSON.stringify({ chainIds: [] }));
     old.pragma('user_version = 3');
     old.close();
     const db = openDb(path);
     try {
       assert.equal(db.pragma('user_version', { simple: true }), 4);
-      assert.deepEqual(db.prepare('SELECT holder, chain_id FROM layer_holds').all(), [{ holder: 'image:sha256:aa', chain_id: 'sha256:c2' }]);
+      assert.deepEqual(db.prepare('SELECT holder, chain_id FROM layer_holds').all(), [
+        { holder: 'image:sha256:aa', chain_id: 'sha256:c2' },
+      ]);
       assert.deepEqual(db.prepare('SELECT COUNT(*) AS n FROM snapshots').get(), { n: 0 });
-    } finally { db.close(); }
-  } finally { rmSync(dir, { recursive: true, force: true }); }
+    } finally {
+      db.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -3,7 +3,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  parseBind, parseMount, parseTmpfs, containerMounts, fromContainer, validateVolumeName, type MountPoint,
+  parseBind,
+  parseMount,
+  parseTmpfs,
+  containerMounts,
+  fromContainer,
+  validateVolumeName,
+  type MountPoint,
 } from '../../src/volumes/mounts.js';
 import { parseSize } from '../../src/volumes/size.js';
 import { InvalidArgument } from '../../src/core/errors.js';
@@ -13,12 +19,14 @@ function refuses(fn: () => unknown, re: RegExp | string): void {
   assert.throws(fn, (e: unknown) => {
     assert.ok(e instanceof InvalidArgument, `expected InvalidArgument, got ${String(e)}`);
     assert.equal(e.kind, 'invalid-argument');
-    if (typeof re === 'string') assert.equal(e.message, re); else assert.match(e.message, re);
+    if (typeof re === 'string') assert.equal(e.message, re);
+    else assert.match(e.message, re);
     return true;
   });
 }
 
-const invalidName = (n: string) => `create ${n}: "${n}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`;
+const invalidName = (n: string) =>
+  `create ${n}: "${n}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`;
 
 // ---- -v / HostConfig.Binds -----------------------------------------------------------------
 
@@ -82,7 +90,7 @@ test('-v /ctr alone is an anonymous volume with copy-up', () => {
   assert.equal(m.RW, true);
 });
 
-test('a relative host path is read as a volume name and refused with docker\'s words', () => {
+test("a relative host path is read as a volume name and refused with docker's words", () => {
   refuses(() => parseBind('./data:/data'), invalidName('./data'));
   refuses(() => parseBind('data/sub:/data'), invalidName('data/sub'));
   refuses(() => parseBind('../up:/data'), invalidName('../up'));
@@ -90,7 +98,8 @@ test('a relative host path is read as a volume name and refused with docker\'s w
 });
 
 test('illegal volume names are refused; legal ones pass', () => {
-  for (const n of ['a@b', 'with space', '-lead', '_lead', 'x', 'é']) refuses(() => parseBind(`${n}:/d`), invalidName(n));
+  for (const n of ['a@b', 'with space', '-lead', '_lead', 'x', 'é'])
+    refuses(() => parseBind(`${n}:/d`), invalidName(n));
   for (const n of ['a@b', 'a/b', '-x', 'x', '']) refuses(() => validateVolumeName(n), invalidName(n));
   for (const n of ['v1', 'my_vol-1.a', '0abc', 'A.b_c-d']) assert.doesNotThrow(() => validateVolumeName(n), n);
 });
@@ -98,7 +107,10 @@ test('illegal volume names are refused; legal ones pass', () => {
 test("'..' in a host path or a container path is refused", () => {
   refuses(() => parseBind('/srv/../etc:/data'), /must not contain '\.\.'/);
   refuses(() => parseBind('/srv/..:/data'), /'\/srv\/\.\.'/);
-  refuses(() => parseBind('/srv:/data/../etc'), /invalid volume specification: '\/srv:\/data\/\.\.\/etc'.*must not contain '\.\.'/);
+  refuses(
+    () => parseBind('/srv:/data/../etc'),
+    /invalid volume specification: '\/srv:\/data\/\.\.\/etc'.*must not contain '\.\.'/,
+  );
   refuses(() => parseBind('/data/..'), /must not contain '\.\.'/);
   // a name that merely contains dots is fine
   assert.equal(parseBind('/srv/a..b:/data').Source, '/srv/a..b');
@@ -112,7 +124,16 @@ test('the container path must be absolute and not /', () => {
 });
 
 test('mounting over /proc or /sys (or below them) is refused; look-alike paths are not', () => {
-  for (const spec of ['/h:/proc', '/h:/proc/', '/h:/proc/sys', '/h:/sys', '/h:/sys/fs/cgroup', 'v1:/proc', '/proc', '/sys/kernel']) {
+  for (const spec of [
+    '/h:/proc',
+    '/h:/proc/',
+    '/h:/proc/sys',
+    '/h:/sys',
+    '/h:/sys/fs/cgroup',
+    'v1:/proc',
+    '/proc',
+    '/sys/kernel',
+  ]) {
     refuses(() => parseBind(spec), /mounting over \/(proc|sys) is not allowed/);
   }
   assert.equal(parseBind('/h:/procedures').Destination, '/procedures');
@@ -138,9 +159,15 @@ test('--mount type=bind: read-only, propagation; never creates the host path', (
   assert.equal(m.RW, false);
   assert.equal(m.createHostPath, false);
   assert.equal(m.Propagation, 'rprivate');
-  assert.equal(parseMount({ Type: 'bind', Source: '/s', Target: '/t', BindOptions: { Propagation: 'rslave' } }).Propagation, 'rslave');
+  assert.equal(
+    parseMount({ Type: 'bind', Source: '/s', Target: '/t', BindOptions: { Propagation: 'rslave' } }).Propagation,
+    'rslave',
+  );
   refuses(() => parseMount({ Type: 'bind', Target: '/x' }), /field Source must not be empty/);
-  refuses(() => parseMount({ Type: 'bind', Source: 'rel', Target: '/x' }), "invalid mount config for type \"bind\": invalid mount path: 'rel' mount path must be absolute");
+  refuses(
+    () => parseMount({ Type: 'bind', Source: 'rel', Target: '/x' }),
+    'invalid mount config for type "bind": invalid mount path: \'rel\' mount path must be absolute',
+  );
   refuses(() => parseMount({ Type: 'bind', Source: '/a/../b', Target: '/x' }), /must not contain '\.\.'/);
   refuses(() => parseMount({ Type: 'bind', Source: '/a', Target: 'x' }), /mount path must be absolute/);
 });
@@ -170,7 +197,10 @@ test('--mount type=tmpfs: size and mode become mount options; a source is refuse
   assert.deepEqual(t.tmpfsOptions, ['size=65536', 'mode=1777']);
   assert.deepEqual(parseMount({ Type: 'tmpfs', Target: '/s' }).tmpfsOptions, []);
   refuses(() => parseMount({ Type: 'tmpfs', Source: 'x', Target: '/s' }), /source must not be specified/);
-  refuses(() => parseMount({ Type: 'npipe', Source: 'x', Target: '/s' }), 'invalid mount config: mount type unknown: "npipe"');
+  refuses(
+    () => parseMount({ Type: 'npipe', Source: 'x', Target: '/s' }),
+    'invalid mount config: mount type unknown: "npipe"',
+  );
   refuses(() => parseMount({ Source: 'x', Target: '/s' }), /mount type unknown/);
 });
 
@@ -194,23 +224,57 @@ test('--tmpfs /path[:opts]: ro/rw set RW, the rest are mount options', () => {
 // ---- --volumes-from ------------------------------------------------------------------------------
 
 const SOURCE_MOUNTS: MountPoint[] = [
-  { Type: 'volume', Name: 'named1', Source: '', Destination: '/data', Driver: 'local', Mode: 'z', RW: true, Propagation: '', copy: true },
-  { Type: 'volume', Name: 'a'.repeat(64), Source: '', Destination: '/anon', Driver: 'local', Mode: '', RW: true, Propagation: '', copy: true, anonymous: true },
-  { Type: 'bind', Source: '/srv/cfg', Destination: '/cfg', Mode: 'ro', RW: false, Propagation: 'rprivate', createHostPath: true },
+  {
+    Type: 'volume',
+    Name: 'named1',
+    Source: '',
+    Destination: '/data',
+    Driver: 'local',
+    Mode: 'z',
+    RW: true,
+    Propagation: '',
+    copy: true,
+  },
+  {
+    Type: 'volume',
+    Name: 'a'.repeat(64),
+    Source: '',
+    Destination: '/anon',
+    Driver: 'local',
+    Mode: '',
+    RW: true,
+    Propagation: '',
+    copy: true,
+    anonymous: true,
+  },
+  {
+    Type: 'bind',
+    Source: '/srv/cfg',
+    Destination: '/cfg',
+    Mode: 'ro',
+    RW: false,
+    Propagation: 'rprivate',
+    createHostPath: true,
+  },
   { Type: 'tmpfs', Source: '', Destination: '/scratch', Mode: '', RW: true, Propagation: '', tmpfsOptions: [] },
 ];
 
 test('--volumes-from c: the same volumes and binds at the same paths, modes kept; no tmpfs', () => {
   const m = fromContainer('c1', SOURCE_MOUNTS);
-  assert.deepEqual(m.map((x) => [x.Type, x.Name ?? x.Source, x.Destination, x.RW]), [
-    ['volume', 'named1', '/data', true], ['volume', 'a'.repeat(64), '/anon', true], ['bind', '/srv/cfg', '/cfg', false],
-  ]);
+  assert.deepEqual(
+    m.map((x) => [x.Type, x.Name ?? x.Source, x.Destination, x.RW]),
+    [
+      ['volume', 'named1', '/data', true],
+      ['volume', 'a'.repeat(64), '/anon', true],
+      ['bind', '/srv/cfg', '/cfg', false],
+    ],
+  );
   for (const x of m) {
     assert.equal(x.copy, false, `${x.Destination}: no copy-up through --volumes-from`);
     assert.equal(x.anonymous, false, `${x.Destination}: the borrower does not own (rm -v) the volume`);
     assert.equal(x.createHostPath, false);
   }
-  assert.equal(SOURCE_MOUNTS[1].anonymous, true, 'the source container\'s mounts are not modified');
+  assert.equal(SOURCE_MOUNTS[1].anonymous, true, "the source container's mounts are not modified");
 });
 
 test('--volumes-from c:ro makes every mount read-only, c:rw read-write; other modes refused', () => {
@@ -223,18 +287,36 @@ test('--volumes-from c:ro makes every mount read-only, c:rw read-write; other mo
 
 test('explicit mounts: a destination used twice is an error, whatever the flags', () => {
   refuses(() => containerMounts({ binds: ['/a:/data', 'v1:/data'] }), 'Duplicate mount point: /data');
-  refuses(() => containerMounts({ binds: ['/a:/data/'], mounts: [{ Type: 'volume', Source: 'v1', Target: '/data' }] }), 'Duplicate mount point: /data');
+  refuses(
+    () => containerMounts({ binds: ['/a:/data/'], mounts: [{ Type: 'volume', Source: 'v1', Target: '/data' }] }),
+    'Duplicate mount point: /data',
+  );
   refuses(() => containerMounts({ binds: ['/a:/run'], tmpfs: { '/run': '' } }), 'Duplicate mount point: /run');
-  refuses(() => containerMounts({ mounts: [{ Type: 'tmpfs', Target: '/x' }, { Type: 'bind', Source: '/a', Target: '/x' }] }), 'Duplicate mount point: /x');
+  refuses(
+    () =>
+      containerMounts({
+        mounts: [
+          { Type: 'tmpfs', Target: '/x' },
+          { Type: 'bind', Source: '/a', Target: '/x' },
+        ],
+      }),
+    'Duplicate mount point: /x',
+  );
 });
 
 test('order: -v, then --mount, then --tmpfs, then --volumes-from, then image VOLUMEs', () => {
   const from = fromContainer('c1', SOURCE_MOUNTS);
   const all = containerMounts({
-    binds: ['/h:/b'], mounts: [{ Type: 'volume', Source: 'm1', Target: '/m' }], tmpfs: { '/t': 'size=1m' },
-    volumesFrom: from, imageVolumes: { '/img': {} },
+    binds: ['/h:/b'],
+    mounts: [{ Type: 'volume', Source: 'm1', Target: '/m' }],
+    tmpfs: { '/t': 'size=1m' },
+    volumesFrom: from,
+    imageVolumes: { '/img': {} },
   });
-  assert.deepEqual(all.map((m) => m.Destination), ['/b', '/m', '/t', '/data', '/anon', '/cfg', '/img']);
+  assert.deepEqual(
+    all.map((m) => m.Destination),
+    ['/b', '/m', '/t', '/data', '/anon', '/cfg', '/img'],
+  );
 });
 
 test('an image VOLUME gets an anonymous copy-up volume unless something else is mounted there', () => {
@@ -246,17 +328,26 @@ test('an image VOLUME gets an anonymous copy-up volume unless something else is 
     assert.equal(m.anonymous, true);
     assert.equal(m.copy, true);
   }
-  assert.deepEqual(only.map((m) => m.Destination), ['/var/lib/mysql', '/data']);
+  assert.deepEqual(
+    only.map((m) => m.Destination),
+    ['/var/lib/mysql', '/data'],
+  );
   // -v name over the VOLUME path: the named volume wins, no anonymous one
   const named = containerMounts({ binds: ['dbdata:/var/lib/mysql'], imageVolumes: { '/var/lib/mysql': {} } });
   assert.equal(named.length, 1);
   assert.equal(named[0].Name, 'dbdata');
   // a bind over the VOLUME path (with a trailing slash in the image config) wins too
   const bind = containerMounts({ binds: ['/srv/db:/var/lib/mysql'], imageVolumes: { '/var/lib/mysql/': {} } });
-  assert.deepEqual(bind.map((m) => [m.Type, m.Source]), [['bind', '/srv/db']]);
+  assert.deepEqual(
+    bind.map((m) => [m.Type, m.Source]),
+    [['bind', '/srv/db']],
+  );
   // --volumes-from over the VOLUME path wins over the image
   const vf = containerMounts({ volumesFrom: fromContainer('c1', SOURCE_MOUNTS), imageVolumes: { '/data': {} } });
-  assert.deepEqual(vf.filter((m) => m.Destination === '/data').map((m) => m.Name), ['named1']);
+  assert.deepEqual(
+    vf.filter((m) => m.Destination === '/data').map((m) => m.Name),
+    ['named1'],
+  );
 });
 
 test('an explicit mount wins over --volumes-from at the same path (no duplicate error)', () => {
@@ -265,7 +356,9 @@ test('an explicit mount wins over --volumes-from at the same path (no duplicate 
   assert.equal(data.length, 1);
   assert.equal(data[0].Name, 'mine');
   // two --volumes-from with the same path: the first one wins
-  const two = containerMounts({ volumesFrom: [...fromContainer('c1', SOURCE_MOUNTS), ...fromContainer('c2:ro', SOURCE_MOUNTS)] });
+  const two = containerMounts({
+    volumesFrom: [...fromContainer('c1', SOURCE_MOUNTS), ...fromContainer('c2:ro', SOURCE_MOUNTS)],
+  });
   assert.equal(two.filter((m) => m.Destination === '/data').length, 1);
   assert.equal(two.find((m) => m.Destination === '/data')?.RW, true);
 });
@@ -279,9 +372,19 @@ test('no mounts at all -> empty list', () => {
 
 test('parseSize reads go-units sizes in binary units', () => {
   const cases: Array<[string, number]> = [
-    ['4096', 4096], ['1b', 1], ['512k', 512 * 1024], ['512K', 512 * 1024], ['8m', 8 * 1024 ** 2], ['8M', 8 * 1024 ** 2],
-    ['8mb', 8 * 1024 ** 2], ['8MiB', 8 * 1024 ** 2], ['1.5g', 1.5 * 1024 ** 3], ['2G', 2 * 1024 ** 3], ['1t', 1024 ** 4],
-    [' 10m ', 10 * 1024 ** 2], ['1kb', 1024],
+    ['4096', 4096],
+    ['1b', 1],
+    ['512k', 512 * 1024],
+    ['512K', 512 * 1024],
+    ['8m', 8 * 1024 ** 2],
+    ['8M', 8 * 1024 ** 2],
+    ['8mb', 8 * 1024 ** 2],
+    ['8MiB', 8 * 1024 ** 2],
+    ['1.5g', 1.5 * 1024 ** 3],
+    ['2G', 2 * 1024 ** 3],
+    ['1t', 1024 ** 4],
+    [' 10m ', 10 * 1024 ** 2],
+    ['1kb', 1024],
   ];
   for (const [s, n] of cases) assert.equal(parseSize(s), n, s);
 });

@@ -13,12 +13,17 @@ import { isIgnored, parseDockerignore } from '../dockerignore.js';
 import { labelsToMap } from '../envfile.js';
 import { ramInBytes } from '../humanize.js';
 
-function pad(n: number): Buffer { const r = n % 512; return r ? Buffer.alloc(512 - r) : Buffer.alloc(0); }
+function pad(n: number): Buffer {
+  const r = n % 512;
+  return r ? Buffer.alloc(512 - r) : Buffer.alloc(0);
+}
 
 // The context as tar chunks (names relative to the root, owner 0:0), minus .dockerignore'd paths;
 // the Dockerfile and .dockerignore are always sent.
 export function contextTar(root: string, dockerfile: string): Buffer[] {
-  const ignore = existsSync(join(root, '.dockerignore')) ? parseDockerignore(readFileSync(join(root, '.dockerignore'), 'utf8')) : [];
+  const ignore = existsSync(join(root, '.dockerignore'))
+    ? parseDockerignore(readFileSync(join(root, '.dockerignore'), 'utf8'))
+    : [];
   const keep = new Set([dockerfile.split(sep).join('/'), '.dockerignore']);
   const chunks: Buffer[] = [];
   const walk = (abs: string): void => {
@@ -34,8 +39,10 @@ export function contextTar(root: string, dockerfile: string): Buffer[] {
       }
       const base = { name: rel, mode: st.mode, mtime: Math.floor(st.mtimeMs / 1000), uid: 0, gid: 0, size: 0 };
       if (st.isSymbolicLink()) chunks.push(encodeHeader({ ...base, type: 'symlink', linkname: readlinkSync(p) }));
-      else if (st.isDirectory()) { chunks.push(encodeHeader({ ...base, type: 'dir' })); walk(p); }
-      else if (st.isFile()) {
+      else if (st.isDirectory()) {
+        chunks.push(encodeHeader({ ...base, type: 'dir' }));
+        walk(p);
+      } else if (st.isFile()) {
         const data = readFileSync(p);
         chunks.push(encodeHeader({ ...base, type: 'file', size: data.length }), data, pad(data.length));
       }
@@ -62,7 +69,12 @@ export const buildCommand: Command = {
     { long: 'iidfile', type: 'string', desc: 'Write the image ID to the file' },
     { long: 'label', type: 'list', desc: 'Set metadata for an image' },
     { long: 'memory', short: 'm', type: 'string', valueName: 'bytes', desc: 'Memory limit' },
-    { long: 'network', type: 'string', default: 'default', desc: 'Set the networking mode for the RUN instructions during build' },
+    {
+      long: 'network',
+      type: 'string',
+      default: 'default',
+      desc: 'Set the networking mode for the RUN instructions during build',
+    },
     { long: 'no-cache', type: 'bool', desc: 'Do not use cache when building the image' },
     { long: 'platform', type: 'string', desc: 'Set platform if server is multi-platform capable' },
     { long: 'pull', type: 'bool', desc: 'Always attempt to pull a newer version of the image' },
@@ -87,12 +99,20 @@ export const buildCommand: Command = {
       throw new CliError(`cocon build: remote contexts are not supported: ${src}`, 1);
     } else {
       const root = resolve(src);
-      try { if (!lstatSync(root).isDirectory()) throw new Error(); } catch { throw new CliError(`unable to prepare context: path "${src}" not found`, 1); }
+      try {
+        if (!lstatSync(root).isDirectory()) throw new Error();
+      } catch {
+        throw new CliError(`unable to prepare context: path "${src}" not found`, 1);
+      }
       const dfAbs = resolve(root, dockerfile);
       if (!dfAbs.startsWith(root + sep)) {
         throw new CliError('cocon build: a Dockerfile outside the context is not supported', 1);
       }
-      if (!existsSync(dfAbs)) throw new CliError(`unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat ${dfAbs}: no such file or directory`, 1);
+      if (!existsSync(dfAbs))
+        throw new CliError(
+          `unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat ${dfAbs}: no such file or directory`,
+          1,
+        );
       dockerfile = relative(root, dfAbs).split(sep).join('/');
       const chunks = contextTar(root, dockerfile);
       size = chunks.reduce((n, c) => n + c.length, 0);
@@ -104,30 +124,53 @@ export const buildCommand: Command = {
       if (i > 0) buildArgs[a.slice(0, i)] = a.slice(i + 1);
       else buildArgs[a] = ctx.env[a] ?? null;
     }
-    const mem = o.str('memory'); const shm = o.str('shm-size');
-    let memory: number | undefined; let shmsize: number | undefined;
-    try { if (mem) memory = ramInBytes(mem); if (shm) shmsize = ramInBytes(shm); } catch (e) { throw new CliError((e as Error).message, 125); }
+    const mem = o.str('memory');
+    const shm = o.str('shm-size');
+    let memory: number | undefined;
+    let shmsize: number | undefined;
+    try {
+      if (mem) memory = ramInBytes(mem);
+      if (shm) shmsize = ramInBytes(shm);
+    } catch (e) {
+      throw new CliError((e as Error).message, 125);
+    }
     const query = {
-      dockerfile, t: o.list('tag').length ? o.list('tag') : undefined, version: '1',
+      dockerfile,
+      t: o.list('tag').length ? o.list('tag') : undefined,
+      version: '1',
       buildargs: Object.keys(buildArgs).length ? JSON.stringify(buildArgs) : undefined,
       labels: o.list('label').length ? JSON.stringify(labelsToMap(o.list('label'))) : undefined,
-      nocache: o.bool('no-cache') ? '1' : undefined, q: o.bool('quiet') ? '1' : undefined,
-      rm: o.bool('rm') ? undefined : '0', forcerm: o.bool('force-rm') ? '1' : undefined, pull: o.bool('pull') ? '1' : undefined,
-      target: o.str('target') || undefined, platform: o.str('platform') || undefined,
+      nocache: o.bool('no-cache') ? '1' : undefined,
+      q: o.bool('quiet') ? '1' : undefined,
+      rm: o.bool('rm') ? undefined : '0',
+      forcerm: o.bool('force-rm') ? '1' : undefined,
+      pull: o.bool('pull') ? '1' : undefined,
+      target: o.str('target') || undefined,
+      platform: o.str('platform') || undefined,
       networkmode: o.str('network') !== 'default' ? o.str('network') : undefined,
       cachefrom: o.list('cache-from').length ? JSON.stringify(o.list('cache-from')) : undefined,
       extrahosts: o.list('add-host').length ? o.list('add-host') : undefined,
-      cgroupparent: o.str('cgroup-parent') || undefined, cpushares: o.num('cpu-shares'),
-      memory, shmsize,
+      cgroupparent: o.str('cgroup-parent') || undefined,
+      cpushares: o.num('cpu-shares'),
+      memory,
+      shmsize,
     };
     const client = await ctx.client();
     if (!o.bool('quiet')) ctx.out(`Sending build context to Docker daemon  ${humanSize(size)}\r\r\n`);
-    const res = await client.stream('POST', '/build', { query, raw: body, contentType: 'application/x-tar', headers: { 'X-Registry-Config': 'e30=' } });
+    const res = await client.stream('POST', '/build', {
+      query,
+      raw: body,
+      contentType: 'application/x-tar',
+      headers: { 'X-Registry-Config': 'e30=' },
+    });
     let imageId = '';
     let failure: { message: string; code: number } | undefined;
     await readJsonStream(res, (m) => {
       const ed = m.errorDetail as { message?: string; code?: number } | undefined;
-      if (ed?.message || typeof m.error === 'string') { failure ??= { message: ed?.message ?? String(m.error), code: ed?.code || 1 }; return; }
+      if (ed?.message || typeof m.error === 'string') {
+        failure ??= { message: ed?.message ?? String(m.error), code: ed?.code || 1 };
+        return;
+      }
       const aux = m.aux as { ID?: string } | undefined;
       if (aux?.ID) imageId = aux.ID;
       if (typeof m.stream === 'string' && !o.bool('quiet')) ctx.out(m.stream);

@@ -30,7 +30,11 @@ import { parseNames } from '../../chroot/access.js';
 import { DEFAULT_DATA_ROOT } from '../../chroot/store.js';
 import { resolve as resolvePath } from 'node:path';
 
-const DATA_ROOT_FLAG: FlagDef = { long: 'data-root', type: 'string', desc: `Data root (default $COCON_DATA_ROOT or ${DEFAULT_DATA_ROOT})` };
+const DATA_ROOT_FLAG: FlagDef = {
+  long: 'data-root',
+  type: 'string',
+  desc: `Data root (default $COCON_DATA_ROOT or ${DEFAULT_DATA_ROOT})`,
+};
 
 interface Sub {
   usage: string;
@@ -49,14 +53,23 @@ const RUN_FLAGS: FlagDef[] = [
   { long: 'bind', type: 'list', desc: 'Bind mount HOST:PATH[:ro] into the chroot' },
   { long: 'env', short: 'e', type: 'list', desc: 'Set environment variables (K=V)' },
   { long: 'profile', type: 'string', desc: 'What is mounted and copied in: default, minimal, or a profile file' },
-  { long: 'cwd', type: 'bool', desc: 'Start in the current directory (it must exist inside the chroot, e.g. under /home or /tmp)' },
+  {
+    long: 'cwd',
+    type: 'bool',
+    desc: 'Start in the current directory (it must exist inside the chroot, e.g. under /home or /tmp)',
+  },
 ];
 
-function out(s: string): void { process.stdout.write(s); }
-function err(s: string): void { process.stderr.write(s); }
+function out(s: string): void {
+  process.stdout.write(s);
+}
+function err(s: string): void {
+  process.stderr.write(s);
+}
 
 function source(r: ChrootSummary): string {
-  if (r.kind === 'debootstrap') return `${r.suite}/${r.arch}${r.variant && r.variant !== 'default' ? ` (${r.variant})` : ''}`;
+  if (r.kind === 'debootstrap')
+    return `${r.suite}/${r.arch}${r.variant && r.variant !== 'default' ? ` (${r.variant})` : ''}`;
   if (r.kind === 'image') return `image ${r.image}`;
   if (r.kind === 'tar') return `tar ${r.tarball}`;
   return `jail ${r.program}`;
@@ -66,8 +79,14 @@ function source(r: ChrootSummary): string {
 function runOpts(o: Opts, argv: string[], shell: boolean): RunOpts {
   if (o.bool('cwd') && o.str('workdir')) throw new InvalidArgument('--cwd and --workdir cannot be combined');
   return {
-    argv, shell, user: o.str('user') || undefined, workdir: o.bool('cwd') ? process.cwd() : (o.str('workdir') || undefined), cwd: o.bool('cwd'),
-    binds: o.list('bind'), env: parseEnv(o.list('env'), process.env), profile: o.str('profile') || undefined,
+    argv,
+    shell,
+    user: o.str('user') || undefined,
+    workdir: o.bool('cwd') ? process.cwd() : o.str('workdir') || undefined,
+    cwd: o.bool('cwd'),
+    binds: o.list('bind'),
+    env: parseEnv(o.list('env'), process.env),
+    profile: o.str('profile') || undefined,
   };
 }
 
@@ -80,10 +99,25 @@ async function waitForChild({ child, exited }: SpawnedRoot): Promise<number> {
   // The terminal's signals (ctrl-c, ctrl-\) reach the command directly (same process group);
   // cocon ignores them and forwards the ones it gets by kill.
   const ignore = (): void => undefined;
-  const forward = (sig: NodeJS.Signals) => (): void => { try { child.kill(sig); } catch { /* gone */ } };
-  const handlers: [NodeJS.Signals, () => void][] = [['SIGINT', ignore], ['SIGQUIT', ignore], ['SIGTERM', forward('SIGTERM')], ['SIGHUP', forward('SIGHUP')]];
+  const forward = (sig: NodeJS.Signals) => (): void => {
+    try {
+      child.kill(sig);
+    } catch {
+      /* gone */
+    }
+  };
+  const handlers: [NodeJS.Signals, () => void][] = [
+    ['SIGINT', ignore],
+    ['SIGQUIT', ignore],
+    ['SIGTERM', forward('SIGTERM')],
+    ['SIGHUP', forward('SIGHUP')],
+  ];
   for (const [s, h] of handlers) process.on(s, h);
-  try { return await exited; } finally { for (const [s, h] of handlers) process.off(s, h); }
+  try {
+    return await exited;
+  } finally {
+    for (const [s, h] of handlers) process.off(s, h);
+  }
 }
 
 const SUBS: Record<string, Sub> = {
@@ -92,7 +126,7 @@ const SUBS: Record<string, Sub> = {
     desc: 'Create a Debian chroot with debootstrap (cached), or from an image',
     flags: [
       { long: 'suite', type: 'string', desc: 'Debian suite (bookworm, trixie, sid, ...)' },
-      { long: 'arch', type: 'string', desc: 'Architecture (amd64, i386, arm64, ...; default: the host\'s)' },
+      { long: 'arch', type: 'string', desc: "Architecture (amd64, i386, arm64, ...; default: the host's)" },
       { long: 'variant', type: 'string', default: 'minbase', desc: 'debootstrap variant (minbase, buildd, default)' },
       { long: 'include', type: 'list', desc: 'Extra packages (comma separated)' },
       { long: 'mirror', type: 'string', desc: 'Debian mirror (default http://deb.debian.org/debian)' },
@@ -104,17 +138,23 @@ const SUBS: Record<string, Sub> = {
       { long: 'groups', type: 'list', desc: 'Groups whose members may run commands in it without being root' },
       { long: 'quiet', short: 'q', type: 'bool', desc: 'No progress output' },
     ],
-    min: 1, max: 1,
+    min: 1,
+    max: 1,
     async run(m, o, env) {
       const name = o.args[0];
       const image = o.str('from-image');
       const profile = o.str('profile');
-      if (profile) m.profileOf({ name, kind: 'tar', state: 'ready', created: '', arch: '' }, profile);  // checked before anything is made
+      if (profile) m.profileOf({ name, kind: 'tar', state: 'ready', created: '', arch: '' }, profile); // checked before anything is made
       const users = parseNames(o.list('users'), '--users');
       const groups = parseNames(o.list('groups'), '--groups');
-      const finish = (): void => { m.setAccess(name, { profile: profile || undefined, users, groups }); };
+      const finish = (): void => {
+        m.setAccess(name, { profile: profile || undefined, users, groups });
+      };
       if (o.str('from-tar')) {
-        if (image || o.has('suite') || o.has('arch') || o.has('include') || o.has('mirror')) throw new InvalidArgument('--from-tar cannot be combined with --from-image, --suite, --arch, --include or --mirror');
+        if (image || o.has('suite') || o.has('arch') || o.has('include') || o.has('mirror'))
+          throw new InvalidArgument(
+            '--from-tar cannot be combined with --from-image, --suite, --arch, --include or --mirror',
+          );
         const rec = await m.createFromTar(name, resolvePath(o.str('from-tar')));
         finish();
         if (!o.bool('quiet')) err(`created chroot ${name} from ${rec.tarball} in ${rec.buildSeconds} s\n`);
@@ -122,41 +162,74 @@ const SUBS: Record<string, Sub> = {
         return 0;
       }
       if (image) {
-        if (o.has('suite') || o.has('arch') || o.has('include') || o.has('mirror')) throw new InvalidArgument('--from-image cannot be combined with --suite, --arch, --include or --mirror');
+        if (o.has('suite') || o.has('arch') || o.has('include') || o.has('mirror'))
+          throw new InvalidArgument('--from-image cannot be combined with --suite, --arch, --include or --mirror');
         const { validateName } = await import('../../chroot/validate.js');
         validateName(name);
         if (m.store.exists(name)) throw new Conflict(`chroot "${name}" already exists`);
         const ctx = makeCtx(env.hostFlag, process.env);
         const client = await ctx.client();
         try {
-          const img = await client.json<{ Id: string; Architecture?: string; GraphDriver?: { Data?: Record<string, string> } }>('GET', `/images/${encodeURIComponent(image)}/json`);
+          const img = await client.json<{
+            Id: string;
+            Architecture?: string;
+            GraphDriver?: { Data?: Record<string, string> };
+          }>('GET', `/images/${encodeURIComponent(image)}/json`);
           const data = img.GraphDriver?.Data ?? {};
-          const layers = [data.UpperDir, ...(data.LowerDir ? data.LowerDir.split(':') : [])].filter((x): x is string => !!x);
-          const rec = await m.createFromImage(name, { image, id: img.Id, arch: img.Architecture ?? '', layersTopFirst: layers });
+          const layers = [data.UpperDir, ...(data.LowerDir ? data.LowerDir.split(':') : [])].filter(
+            (x): x is string => !!x,
+          );
+          const rec = await m.createFromImage(name, {
+            image,
+            id: img.Id,
+            arch: img.Architecture ?? '',
+            layersTopFirst: layers,
+          });
           finish();
           if (!o.bool('quiet')) err(`created chroot ${name} from image ${image} in ${rec.buildSeconds} s\n`);
           out(`${name}\n`);
           return 0;
-        } finally { client.close(); }
+        } finally {
+          client.close();
+        }
       }
-      if (!o.str('suite')) throw new InvalidArgument('create needs --suite SUITE (e.g. bookworm) or --from-image IMAGE');
+      if (!o.str('suite'))
+        throw new InvalidArgument('create needs --suite SUITE (e.g. bookworm) or --from-image IMAGE');
       const ac = new AbortController();
-      const onSig = (): void => { ac.abort(); };
-      process.on('SIGINT', onSig); process.on('SIGTERM', onSig);
+      const onSig = (): void => {
+        ac.abort();
+      };
+      process.on('SIGINT', onSig);
+      process.on('SIGTERM', onSig);
       try {
         const rec = await m.create({
-          name, suite: o.str('suite'), arch: o.str('arch') || undefined, variant: o.str('variant'), include: o.list('include'),
-          mirror: o.str('mirror') || undefined, noCache: o.bool('no-cache'), signal: ac.signal,
-          progress: o.bool('quiet') ? undefined : (l) => { if (/^[IWE]: /.test(l)) err(`${l}\n`); },
+          name,
+          suite: o.str('suite'),
+          arch: o.str('arch') || undefined,
+          variant: o.str('variant'),
+          include: o.list('include'),
+          mirror: o.str('mirror') || undefined,
+          noCache: o.bool('no-cache'),
+          signal: ac.signal,
+          progress: o.bool('quiet')
+            ? undefined
+            : (l) => {
+                if (/^[IWE]: /.test(l)) err(`${l}\n`);
+              },
         });
         finish();
         if (!o.bool('quiet')) {
-          err(`created chroot ${name} (${rec.suite}/${rec.arch}, ${rec.variant}) in ${rec.buildSeconds} s${rec.fromCache ? ' from the cache' : ''}\n`);
+          err(
+            `created chroot ${name} (${rec.suite}/${rec.arch}, ${rec.variant}) in ${rec.buildSeconds} s${rec.fromCache ? ' from the cache' : ''}\n`,
+          );
           for (const n of rec.notes ?? []) err(`note: ${n}\n`);
         }
         out(`${name}\n`);
         return 0;
-      } finally { process.off('SIGINT', onSig); process.off('SIGTERM', onSig); }
+      } finally {
+        process.off('SIGINT', onSig);
+        process.off('SIGTERM', onSig);
+      }
     },
   },
   jail: {
@@ -165,12 +238,23 @@ const SUBS: Record<string, Sub> = {
     flags: [
       { long: 'program', type: 'string', desc: 'The program (absolute host path)' },
       { long: 'copy', type: 'list', desc: 'Copy a host file or directory into the jail (SRC[:DEST])' },
-      { long: 'user', short: 'u', type: 'string', desc: 'The jail user: NAME, NAME:UID[:GID] or UID[:GID] (default "jail")' },
+      {
+        long: 'user',
+        short: 'u',
+        type: 'string',
+        desc: 'The jail user: NAME, NAME:UID[:GID] or UID[:GID] (default "jail")',
+      },
     ],
-    min: 1, max: 1,
+    min: 1,
+    max: 1,
     async run(m, o) {
       if (!o.str('program')) throw new InvalidArgument('jail needs --program PATH');
-      const rec = await m.jail({ name: o.args[0], program: o.str('program'), copies: o.list('copy'), user: o.str('user') || undefined });
+      const rec = await m.jail({
+        name: o.args[0],
+        program: o.str('program'),
+        copies: o.list('copy'),
+        user: o.str('user') || undefined,
+      });
       err(`created jail ${rec.name}: ${rec.program} as ${rec.user!.name} (${rec.user!.uid}:${rec.user!.gid})\n`);
       out(`${rec.name}\n`);
       return 0;
@@ -183,16 +267,25 @@ const SUBS: Record<string, Sub> = {
       { long: 'quiet', short: 'q', type: 'bool', desc: 'Only names' },
       { long: 'format', type: 'string', desc: '"json": one JSON object per line' },
     ],
-    min: 0, max: 0,
+    min: 0,
+    max: 0,
     async run(m, o) {
-      if (o.bool('quiet')) { for (const r of m.store.list()) out(`${r.name}\n`); return 0; }
+      if (o.bool('quiet')) {
+        for (const r of m.store.list()) out(`${r.name}\n`);
+        return 0;
+      }
       const list = await m.list(true);
-      if (o.str('format') === 'json') { for (const r of list) out(`${JSON.stringify(r)}\n`); return 0; }
+      if (o.str('format') === 'json') {
+        for (const r of list) out(`${JSON.stringify(r)}\n`);
+        return 0;
+      }
       if (o.str('format')) throw new InvalidArgument(`unsupported --format "${o.str('format')}" (json)`);
       const lines = ['NAME\tKIND\tSOURCE\tSIZE\tCREATED'];
       for (const r of list) {
         const created = `${humanDuration(Date.now() - Date.parse(r.created))} ago`;
-        lines.push(`${r.name}\t${r.kind}\t${source(r)}\t${humanSize(r.size, 3)}\t${r.state === 'ready' ? created : `(${r.state})`}`);
+        lines.push(
+          `${r.name}\t${r.kind}\t${source(r)}\t${humanSize(r.size, 3)}\t${r.state === 'ready' ? created : `(${r.state})`}`,
+        );
       }
       out(tabwrite(lines.join('\n') + '\n'));
       return 0;
@@ -207,7 +300,14 @@ const SUBS: Record<string, Sub> = {
       const res: unknown[] = [];
       let status = 0;
       for (const n of o.args) {
-        try { res.push(await m.inspect(n)); } catch (e) { if (e instanceof EngineError) { err(`Error: ${e.message}\n`); status = 1; } else throw e; }
+        try {
+          res.push(await m.inspect(n));
+        } catch (e) {
+          if (e instanceof EngineError) {
+            err(`Error: ${e.message}\n`);
+            status = 1;
+          } else throw e;
+        }
       }
       out(JSON.stringify(res, null, 4) + '\n');
       return status;
@@ -219,11 +319,16 @@ const SUBS: Record<string, Sub> = {
     flags: [{ long: 'prune', type: 'bool', desc: 'Remove the cached roots (the next create runs debootstrap again)' }],
     min: 0,
     async run(m, o) {
-      if (o.bool('prune')) { for (const k of m.pruneCache(o.args)) out(`removed ${k}\n`); return 0; }
+      if (o.bool('prune')) {
+        for (const k of m.pruneCache(o.args)) out(`removed ${k}\n`);
+        return 0;
+      }
       const lines = ['KEY\tSUITE/ARCH\tINCLUDE\tSIZE\tCREATED'];
       for (const e of m.cacheEntries()) {
         const created = e.created ? `${humanDuration(Date.now() - Date.parse(e.created))} ago` : '';
-        lines.push(`${e.key}\t${e.suite ?? '?'}/${e.arch ?? '?'}\t${e.include?.length ? e.include.join(',') : '-'}\t${humanSize(e.size, 3)}\t${created}`);
+        lines.push(
+          `${e.key}\t${e.suite ?? '?'}/${e.arch ?? '?'}\t${e.include?.length ? e.include.join(',') : '-'}\t${humanSize(e.size, 3)}\t${created}`,
+        );
       }
       out(tabwrite(lines.join('\n') + '\n'));
       return 0;
@@ -237,8 +342,14 @@ const SUBS: Record<string, Sub> = {
     async run(m, o) {
       let status = 0;
       for (const n of o.args) {
-        try { await m.rm(n, o.bool('force')); out(`${n}\n`); } catch (e) {
-          if (e instanceof EngineError) { err(`Error: ${e.message}\n`); status = 1; } else throw e;
+        try {
+          await m.rm(n, o.bool('force'));
+          out(`${n}\n`);
+        } catch (e) {
+          if (e instanceof EngineError) {
+            err(`Error: ${e.message}\n`);
+            status = 1;
+          } else throw e;
         }
       }
       return status;
@@ -247,29 +358,46 @@ const SUBS: Record<string, Sub> = {
   run: {
     usage: 'chroot run [OPTIONS] NAME [--] [COMMAND [ARG...]]',
     desc: 'Run a command in a chroot (as an ordinary host process)',
-    flags: [...RUN_FLAGS, { long: 'ephemeral', type: 'bool', desc: 'Run on a throwaway overlay: changes vanish at the end, the chroot is untouched' }],
-    min: 1, command: true,
-    async run(m, o, env) { return runInChroot(m, o.args[0], o, env.rest, false); },
+    flags: [
+      ...RUN_FLAGS,
+      {
+        long: 'ephemeral',
+        type: 'bool',
+        desc: 'Run on a throwaway overlay: changes vanish at the end, the chroot is untouched',
+      },
+    ],
+    min: 1,
+    command: true,
+    async run(m, o, env) {
+      return runInChroot(m, o.args[0], o, env.rest, false);
+    },
   },
   shell: {
     usage: 'chroot shell [OPTIONS] NAME',
     desc: 'Start an interactive login shell in a chroot',
     flags: RUN_FLAGS,
-    min: 1, max: 1,
-    async run(m, o) { return runInChroot(m, o.args[0], o, [], true); },
+    min: 1,
+    max: 1,
+    async run(m, o) {
+      return runInChroot(m, o.args[0], o, [], true);
+    },
   },
   export: {
     usage: 'chroot export NAME',
-    desc: 'Write the chroot\'s root filesystem as a tar archive to stdout',
+    desc: "Write the chroot's root filesystem as a tar archive to stdout",
     flags: [{ long: 'output', short: 'o', type: 'string', desc: 'Write to a file instead of stdout' }],
-    min: 1, max: 1,
+    min: 1,
+    max: 1,
     async run(m, o) {
-      if (!o.str('output') && process.stdout.isTTY) throw new InvalidArgument('refusing to write a tar archive to a terminal (redirect stdout or use -o FILE)');
+      if (!o.str('output') && process.stdout.isTTY)
+        throw new InvalidArgument('refusing to write a tar archive to a terminal (redirect stdout or use -o FILE)');
       const child = m.exportTar(o.args[0]);
       const { createWriteStream } = await import('node:fs');
       const dest = o.str('output') ? createWriteStream(o.str('output')) : process.stdout;
       let stderr = '';
-      child.stderr!.on('data', (b: Buffer) => { stderr += b.toString(); });
+      child.stderr!.on('data', (b: Buffer) => {
+        stderr += b.toString();
+      });
       child.stdout!.pipe(dest);
       const code = await new Promise<number>((res) => child.on('close', (c) => res(c ?? 1)));
       if (code !== 0) throw new Internal(`tar: ${stderr.trim()}`);
@@ -278,39 +406,63 @@ const SUBS: Record<string, Sub> = {
   },
   commit: {
     usage: 'chroot commit [OPTIONS] NAME IMAGE[:TAG]',
-    desc: 'Import the chroot\'s root filesystem as an image (docker import through the daemon)',
+    desc: "Import the chroot's root filesystem as an image (docker import through the daemon)",
     flags: [
       { long: 'change', short: 'c', type: 'list', desc: 'Apply Dockerfile instruction to the created image' },
       { long: 'message', short: 'm', type: 'string', desc: 'Commit message' },
     ],
-    min: 2, max: 2,
+    min: 2,
+    max: 2,
     async run(m, o, env) {
       const [name, ref] = o.args;
       const { parseRef } = await import('../refs.js');
-      try { parseRef(ref); } catch { throw new InvalidArgument(`invalid reference format: ${ref}`); }
+      try {
+        parseRef(ref);
+      } catch {
+        throw new InvalidArgument(`invalid reference format: ${ref}`);
+      }
       const child = m.exportTar(name);
       const ctx = makeCtx(env.hostFlag, process.env);
       const client = await ctx.client();
       try {
         const res = await client.stream('POST', '/images/create', {
-          query: { fromSrc: '-', repo: ref, message: o.str('message') || `Imported from chroot ${name}`, changes: o.list('change').length ? o.list('change') : undefined },
-          raw: child.stdout!, contentType: 'application/x-tar',
+          query: {
+            fromSrc: '-',
+            repo: ref,
+            message: o.str('message') || `Imported from chroot ${name}`,
+            changes: o.list('change').length ? o.list('change') : undefined,
+          },
+          raw: child.stdout!,
+          contentType: 'application/x-tar',
         });
-        let id = ''; let failure = '';
+        let id = '';
+        let failure = '';
         await readJsonStream(res, (msg) => {
           if (typeof msg.status === 'string') id = msg.status;
           const e = msg.errorDetail as { message?: string } | undefined;
-          if (typeof msg.error === 'string') failure = msg.error; else if (e?.message) failure = e.message;
+          if (typeof msg.error === 'string') failure = msg.error;
+          else if (e?.message) failure = e.message;
         });
         if (failure) throw new Internal(failure);
         out(`${id}\n`);
         return 0;
-      } finally { client.close(); try { child.kill(); } catch { /* done */ } }
+      } finally {
+        client.close();
+        try {
+          child.kill();
+        } catch {
+          /* done */
+        }
+      }
     },
   },
 };
 const SESSION_FLAGS: FlagDef[] = [
-  { long: 'ephemeral', type: 'bool', desc: 'On a throwaway overlay: changes vanish at session end, the chroot is untouched' },
+  {
+    long: 'ephemeral',
+    type: 'bool',
+    desc: 'On a throwaway overlay: changes vanish at session end, the chroot is untouched',
+  },
   { long: 'profile', type: 'string', desc: 'What is mounted and copied in: default, minimal, or a profile file' },
   { long: 'bind', type: 'list', desc: 'Bind mount HOST:PATH[:ro] into the session' },
 ];
@@ -319,9 +471,15 @@ Object.assign(SUBS, {
   'session begin': {
     usage: 'chroot session begin [OPTIONS] NAME',
     desc: 'Begin a session (prints its id): mounts, files and background processes stay until session end',
-    flags: SESSION_FLAGS, min: 1, max: 1,
+    flags: SESSION_FLAGS,
+    min: 1,
+    max: 1,
     async run(m: ChrootManager, o: Opts) {
-      const rec = await m.sessions.begin(o.args[0], { ephemeral: o.bool('ephemeral'), profile: o.str('profile') || undefined, binds: o.list('bind') });
+      const rec = await m.sessions.begin(o.args[0], {
+        ephemeral: o.bool('ephemeral'),
+        profile: o.str('profile') || undefined,
+        binds: o.list('bind'),
+      });
       out(`${rec.id}\n`);
       return 0;
     },
@@ -329,7 +487,9 @@ Object.assign(SUBS, {
   'session run': {
     usage: 'chroot session run [OPTIONS] ID [--] [COMMAND [ARG...]]',
     desc: 'Run a command in a session',
-    flags: RUN_FLAGS.filter((f) => f.long !== 'bind' && f.long !== 'profile'), min: 1, command: true,
+    flags: RUN_FLAGS.filter((f) => f.long !== 'bind' && f.long !== 'profile'),
+    min: 1,
+    command: true,
     async run(m: ChrootManager, o: Opts, env: { rest: string[] }) {
       return waitForChild(await m.sessions.run(o.args[0], runOpts(o, env.rest, false)));
     },
@@ -337,16 +497,28 @@ Object.assign(SUBS, {
   'session ls': {
     usage: 'chroot session ls [OPTIONS]',
     desc: 'List sessions',
-    flags: [{ long: 'quiet', short: 'q', type: 'bool', desc: 'Only ids' }, { long: 'format', type: 'string', desc: '"json": one JSON object per line' }],
-    min: 0, max: 0,
+    flags: [
+      { long: 'quiet', short: 'q', type: 'bool', desc: 'Only ids' },
+      { long: 'format', type: 'string', desc: '"json": one JSON object per line' },
+    ],
+    min: 0,
+    max: 0,
     async run(m: ChrootManager, o: Opts) {
       const list = m.sessions.list();
-      if (o.bool('quiet')) { for (const r of list) out(`${r.id}\n`); return 0; }
-      if (o.str('format') === 'json') { for (const r of list) out(`${JSON.stringify({ ...r, processes: m.sessions.processes(r) })}\n`); return 0; }
+      if (o.bool('quiet')) {
+        for (const r of list) out(`${r.id}\n`);
+        return 0;
+      }
+      if (o.str('format') === 'json') {
+        for (const r of list) out(`${JSON.stringify({ ...r, processes: m.sessions.processes(r) })}\n`);
+        return 0;
+      }
       if (o.str('format')) throw new InvalidArgument(`unsupported --format "${o.str('format')}" (json)`);
       const lines = ['ID\tCHROOT\tTYPE\tPROCESSES\tCREATED'];
       for (const r of list) {
-        lines.push(`${r.id}\t${r.chroot}\t${r.kind === 'run' ? 'run' : r.ephemeral ? 'ephemeral' : 'persistent'}\t${m.sessions.processes(r).length}\t${humanDuration(Date.now() - Date.parse(r.created))} ago`);
+        lines.push(
+          `${r.id}\t${r.chroot}\t${r.kind === 'run' ? 'run' : r.ephemeral ? 'ephemeral' : 'persistent'}\t${m.sessions.processes(r).length}\t${humanDuration(Date.now() - Date.parse(r.created))} ago`,
+        );
       }
       out(tabwrite(lines.join('\n') + '\n'));
       return 0;
@@ -355,12 +527,19 @@ Object.assign(SUBS, {
   'session end': {
     usage: 'chroot session end ID [ID...]',
     desc: 'End sessions: kill what runs in them, unmount, remove their files',
-    flags: [], min: 1,
+    flags: [],
+    min: 1,
     async run(m: ChrootManager, o: Opts) {
       let status = 0;
       for (const id of o.args) {
-        try { await m.sessions.end(id); out(`${id}\n`); } catch (e) {
-          if (e instanceof EngineError) { err(`Error: ${e.message}\n`); status = 1; } else throw e;
+        try {
+          await m.sessions.end(id);
+          out(`${id}\n`);
+        } catch (e) {
+          if (e instanceof EngineError) {
+            err(`Error: ${e.message}\n`);
+            status = 1;
+          } else throw e;
         }
       }
       return status;
@@ -369,8 +548,13 @@ Object.assign(SUBS, {
   'session recover': {
     usage: 'chroot session recover',
     desc: 'End the sessions a crash left behind (every chroot command also does it first)',
-    flags: [], min: 0, max: 0,
-    async run(m: ChrootManager) { for (const id of await m.sessions.recover()) out(`${id}\n`); return 0; },
+    flags: [],
+    min: 0,
+    max: 0,
+    async run(m: ChrootManager) {
+      for (const id of await m.sessions.recover()) out(`${id}\n`);
+      return 0;
+    },
   },
 } satisfies Record<string, Sub>);
 SUBS.list = SUBS.ls;
@@ -384,8 +568,12 @@ async function runAsUser(o: Opts, argv: string[]): Promise<number> {
     const ro = runOpts(o, argv, false);
     const { runThroughGate, DEFAULT_GATE_SOCKET } = await import('../chrootgate.js');
     return await runThroughGate(process.env.COCON_CHROOT_SOCKET || DEFAULT_GATE_SOCKET, {
-      chroot: o.args[0], argv, env: ro.env, ...(ro.workdir ? { workdir: ro.workdir } : {}),
-      ...(ro.profile ? { profile: ro.profile } : {}), ephemeral: o.bool('ephemeral'),
+      chroot: o.args[0],
+      argv,
+      env: ro.env,
+      ...(ro.workdir ? { workdir: ro.workdir } : {}),
+      ...(ro.profile ? { profile: ro.profile } : {}),
+      ephemeral: o.bool('ephemeral'),
     });
   } catch (e) {
     err(`cocon: ${e instanceof Error ? e.message : String(e)}\n`);
@@ -440,19 +628,39 @@ export async function chrootMain(args: string[], hostFlag?: string): Promise<num
   let i = 0;
   for (; i < args.length; i++) {
     const a = args[i];
-    if (a === '--data-root') { if (i + 1 >= args.length) { err('flag needs an argument: --data-root\n'); return 125; } dataRoot = args[++i]; continue; }
-    if (a.startsWith('--data-root=')) { dataRoot = a.slice('--data-root='.length); continue; }
+    if (a === '--data-root') {
+      if (i + 1 >= args.length) {
+        err('flag needs an argument: --data-root\n');
+        return 125;
+      }
+      dataRoot = args[++i];
+      continue;
+    }
+    if (a.startsWith('--data-root=')) {
+      dataRoot = a.slice('--data-root='.length);
+      continue;
+    }
     break;
   }
   let subName = args[i];
-  if (!subName || subName === '--help' || subName === '-h' || subName === 'help') { out(usage()); return 0; }
+  if (!subName || subName === '--help' || subName === '-h' || subName === 'help') {
+    out(usage());
+    return 0;
+  }
   if (subName === 'session') {
     const w = args[i + 1];
-    if (!w || w === '--help' || w === '-h') { out(sessionUsage()); return 0; }
-    subName = `session ${w}`; i++;
+    if (!w || w === '--help' || w === '-h') {
+      out(sessionUsage());
+      return 0;
+    }
+    subName = `session ${w}`;
+    i++;
   }
   const sub = SUBS[subName];
-  if (!sub) { err(`cocon: unknown command: cocon chroot ${subName}\n\nRun 'cocon chroot --help' for more information\n`); return 1; }
+  if (!sub) {
+    err(`cocon: unknown command: cocon chroot ${subName}\n\nRun 'cocon chroot --help' for more information\n`);
+    return 1;
+  }
   const defs = [...sub.flags, DATA_ROOT_FLAG];
   const rest = args.slice(i + 1);
   const isRun = subName === 'run' || subName === 'shell' || subName === 'session run';
@@ -463,7 +671,8 @@ export async function chrootMain(args: string[], hostFlag?: string): Promise<num
       // flags before and after NAME; the command starts at the next positional or after `--`
       const first = parseFlags(rest, defs, { interspersed: false });
       const [name, ...after] = first.positionals;
-      const second = name === undefined ? { values: new Map(), positionals: [] } : parseFlags(after, defs, { interspersed: false });
+      const second =
+        name === undefined ? { values: new Map(), positionals: [] } : parseFlags(after, defs, { interspersed: false });
       parsed = mergeParsed(first, second, defs);
       parsed.positionals = name === undefined ? [] : [name];
       cmdArgs = second.positionals;
@@ -481,7 +690,9 @@ export async function chrootMain(args: string[], hostFlag?: string): Promise<num
   }
   const n = parsed.positionals.length;
   if (n < sub.min || (sub.max !== undefined && n > sub.max)) {
-    err(`cocon: 'cocon chroot ${subName}' requires ${sub.max === sub.min ? 'exactly' : 'at least'} ${sub.min} argument${sub.min === 1 ? '' : 's'}\n\nUsage:  cocon ${sub.usage}\n`);
+    err(
+      `cocon: 'cocon chroot ${subName}' requires ${sub.max === sub.min ? 'exactly' : 'at least'} ${sub.min} argument${sub.min === 1 ? '' : 's'}\n\nUsage:  cocon ${sub.usage}\n`,
+    );
     return isRun ? 125 : 1;
   }
   const o = new Opts(parsed, defs);
@@ -489,14 +700,21 @@ export async function chrootMain(args: string[], hostFlag?: string): Promise<num
   const m = new ChrootManager(dataRoot);
   if (subName === 'run' && process.getuid?.() !== 0) return runAsUser(o, cmdArgs);
   try {
-    if (subName !== 'ls' && subName !== 'list' && subName !== 'inspect' && subName !== 'cache' && process.getuid?.() !== 0) {
+    if (
+      subName !== 'ls' &&
+      subName !== 'list' &&
+      subName !== 'inspect' &&
+      subName !== 'cache' &&
+      process.getuid?.() !== 0
+    ) {
       throw new Unavailable(`cocon chroot ${subName} needs root (mount namespaces, chroot, mknod)`);
     }
     // sessions a crash left behind are ended before anything else (schroot's recover, done for you)
     if (process.getuid?.() === 0 && subName !== 'session recover') await m.sessions.recover();
     return await sub.run(m, o, { hostFlag, rest: cmdArgs });
   } catch (e) {
-    const msg = e instanceof ApiError ? `Error response from daemon: ${e.message}` : e instanceof Error ? e.message : String(e);
+    const msg =
+      e instanceof ApiError ? `Error response from daemon: ${e.message}` : e instanceof Error ? e.message : String(e);
     if (e instanceof EngineError || e instanceof ApiError || e instanceof ConnectError) {
       err(`cocon: ${msg}\n`);
       return isRun ? 125 : 1;

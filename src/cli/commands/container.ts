@@ -18,9 +18,13 @@ import { parseEnvFile, resolveEnvArg } from '../envfile.js';
 import { tabwrite } from '../table.js';
 import { monitorResize, pumpStreams } from '../io.js';
 
-
 // Runs `fn` for each name, prints the name on success and the error otherwise; exit 1 if any failed.
-async function forEach(ctx: Ctx, names: string[], fn: (name: string) => Promise<void>, printName = true): Promise<number> {
+async function forEach(
+  ctx: Ctx,
+  names: string[],
+  fn: (name: string) => Promise<void>,
+  printName = true,
+): Promise<number> {
   let failed = false;
   for (const n of names) {
     try {
@@ -35,8 +39,11 @@ async function forEach(ctx: Ctx, names: string[], fn: (name: string) => Promise<
 }
 
 function filtersFrom(o: Opts): string | undefined {
-  try { return filtersParam(buildFilters(o.list('filter'))); } catch (e) {
-    if (e instanceof FilterError) throw new UsageError(`invalid argument "${(e as FilterError).arg}" for "-f, --filter" flag: ${e.message}`);
+  try {
+    return filtersParam(buildFilters(o.list('filter')));
+  } catch (e) {
+    if (e instanceof FilterError)
+      throw new UsageError(`invalid argument "${(e as FilterError).arg}" for "-f, --filter" flag: ${e.message}`);
     throw e;
   }
 }
@@ -48,9 +55,21 @@ export const psCommand: Command = {
   desc: 'List containers',
   flags: [
     { long: 'all', short: 'a', type: 'bool', desc: 'Show all containers (default shows just running)' },
-    { long: 'filter', short: 'f', type: 'list', valueName: 'filter', desc: 'Filter output based on conditions provided' },
+    {
+      long: 'filter',
+      short: 'f',
+      type: 'list',
+      valueName: 'filter',
+      desc: 'Filter output based on conditions provided',
+    },
     { long: 'format', type: 'string', desc: 'Format output using a custom template' },
-    { long: 'last', short: 'n', type: 'int', default: -1, desc: 'Show n last created containers (includes all states)' },
+    {
+      long: 'last',
+      short: 'n',
+      type: 'int',
+      default: -1,
+      desc: 'Show n last created containers (includes all states)',
+    },
     { long: 'latest', short: 'l', type: 'bool', desc: 'Show the latest created container (includes all states)' },
     { long: 'no-trunc', type: 'bool', desc: "Don't truncate output" },
     { long: 'quiet', short: 'q', type: 'bool', desc: 'Only display container IDs' },
@@ -63,13 +82,20 @@ export const psCommand: Command = {
     const filters = filtersFrom(o);
     const client = await ctx.client();
     const list = await client.json<ApiContainer[]>('GET', '/containers/json', {
-      query: { all: o.bool('all') ? '1' : undefined, limit: limit > 0 ? limit : undefined, size: o.bool('size') ? '1' : undefined, filters },
+      query: {
+        all: o.bool('all') ? '1' : undefined,
+        limit: limit > 0 ? limit : undefined,
+        size: o.bool('size') ? '1' : undefined,
+        filters,
+      },
     });
     const trunc = !o.bool('no-trunc');
     const rows = (list ?? []).map((c) => containerRow(c, { trunc, now: ctx.now() }));
     let format = o.str('format');
     if (o.bool('quiet') && !format) format = '{{.ID}}';
-    if (!format) format = configSetting(ctx.env, 'psFormat') || (o.bool('size') ? `${PS_DEFAULT_TABLE}\t{{.Size}}` : PS_DEFAULT_TABLE);
+    if (!format)
+      format =
+        configSetting(ctx.env, 'psFormat') || (o.bool('size') ? `${PS_DEFAULT_TABLE}\t{{.Size}}` : PS_DEFAULT_TABLE);
     else if (o.bool('quiet')) format = '{{.ID}}';
     ctx.out(renderOrFail(format, rows, PS_HEADERS, PS_DEFAULT_TABLE));
     return 0;
@@ -105,7 +131,9 @@ export const restartCommand: Command = {
     const client = await ctx.client();
     const t = o.has('timeout') ? o.num('timeout') : o.has('time') ? o.num('time') : undefined;
     return forEach(ctx, o.args, async (n) => {
-      await client.call('POST', `/containers/${seg(n)}/restart`, { query: { t, signal: o.str('signal') || undefined } });
+      await client.call('POST', `/containers/${seg(n)}/restart`, {
+        query: { t, signal: o.str('signal') || undefined },
+      });
     });
   },
 };
@@ -125,12 +153,30 @@ export const killCommand: Command = {
 };
 
 export const pauseCommand: Command = {
-  name: 'pause', usage: 'pause CONTAINER [CONTAINER...]', desc: 'Pause all processes within one or more containers', flags: [], minArgs: 1,
-  async run(ctx, o) { const client = await ctx.client(); return forEach(ctx, o.args, async (n) => { await client.call('POST', `/containers/${seg(n)}/pause`); }); },
+  name: 'pause',
+  usage: 'pause CONTAINER [CONTAINER...]',
+  desc: 'Pause all processes within one or more containers',
+  flags: [],
+  minArgs: 1,
+  async run(ctx, o) {
+    const client = await ctx.client();
+    return forEach(ctx, o.args, async (n) => {
+      await client.call('POST', `/containers/${seg(n)}/pause`);
+    });
+  },
 };
 export const unpauseCommand: Command = {
-  name: 'unpause', usage: 'unpause CONTAINER [CONTAINER...]', desc: 'Unpause all processes within one or more containers', flags: [], minArgs: 1,
-  async run(ctx, o) { const client = await ctx.client(); return forEach(ctx, o.args, async (n) => { await client.call('POST', `/containers/${seg(n)}/unpause`); }); },
+  name: 'unpause',
+  usage: 'unpause CONTAINER [CONTAINER...]',
+  desc: 'Unpause all processes within one or more containers',
+  flags: [],
+  minArgs: 1,
+  async run(ctx, o) {
+    const client = await ctx.client();
+    return forEach(ctx, o.args, async (n) => {
+      await client.call('POST', `/containers/${seg(n)}/unpause`);
+    });
+  },
 };
 
 export const rmCommand: Command = {
@@ -151,7 +197,11 @@ export const rmCommand: Command = {
       const name = n.replace(/^\//, '');
       try {
         await client.call('DELETE', `/containers/${seg(name)}`, {
-          query: { force: o.bool('force') ? '1' : undefined, v: o.bool('volumes') ? '1' : undefined, link: o.bool('link') ? '1' : undefined },
+          query: {
+            force: o.bool('force') ? '1' : undefined,
+            v: o.bool('volumes') ? '1' : undefined,
+            link: o.bool('link') ? '1' : undefined,
+          },
         });
         ctx.out(`${n}\n`);
       } catch (e) {
@@ -172,13 +222,21 @@ export const waitCommand: Command = {
   minArgs: 1,
   async run(ctx, o) {
     const client = await ctx.client();
-    return forEach(ctx, o.args, async (n) => {
-      const res = await client.stream('POST', `/containers/${seg(n)}/wait`, {}, false);
-      const text = (await readAll(res)).toString('utf8').trim();
-      const body = JSON.parse(text.split('\n').pop() ?? '{}') as { StatusCode?: number; Error?: { Message?: string } | null };
-      if (body.Error?.Message) throw new Error(body.Error.Message);
-      ctx.out(`${body.StatusCode ?? 0}\n`);
-    }, false);
+    return forEach(
+      ctx,
+      o.args,
+      async (n) => {
+        const res = await client.stream('POST', `/containers/${seg(n)}/wait`, {}, false);
+        const text = (await readAll(res)).toString('utf8').trim();
+        const body = JSON.parse(text.split('\n').pop() ?? '{}') as {
+          StatusCode?: number;
+          Error?: { Message?: string } | null;
+        };
+        if (body.Error?.Message) throw new Error(body.Error.Message);
+        ctx.out(`${body.StatusCode ?? 0}\n`);
+      },
+      false,
+    );
   },
 };
 
@@ -203,7 +261,10 @@ export const renameCommand: Command = {
   },
 };
 
-interface LogsContainer { Id: string; Config?: { Tty?: boolean } }
+interface LogsContainer {
+  Id: string;
+  Config?: { Tty?: boolean };
+}
 
 export const logsCommand: Command = {
   name: 'logs',
@@ -212,36 +273,60 @@ export const logsCommand: Command = {
   flags: [
     { long: 'details', type: 'bool', desc: 'Show extra details provided to logs' },
     { long: 'follow', short: 'f', type: 'bool', desc: 'Follow log output' },
-    { long: 'since', type: 'string', desc: 'Show logs since timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)' },
-    { long: 'tail', short: 'n', type: 'string', default: 'all', desc: 'Number of lines to show from the end of the logs' },
+    {
+      long: 'since',
+      type: 'string',
+      desc: 'Show logs since timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)',
+    },
+    {
+      long: 'tail',
+      short: 'n',
+      type: 'string',
+      default: 'all',
+      desc: 'Number of lines to show from the end of the logs',
+    },
     { long: 'timestamps', short: 't', type: 'bool', desc: 'Show timestamps' },
-    { long: 'until', type: 'string', desc: 'Show logs before a timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)' },
+    {
+      long: 'until',
+      type: 'string',
+      desc: 'Show logs before a timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)',
+    },
   ],
   minArgs: 1,
   maxArgs: 1,
   async run(ctx, o) {
     const client = await ctx.client();
     const c = await client.json<LogsContainer>('GET', `/containers/${seg(o.args[0])}/json`);
-    let since: string | undefined; let until: string | undefined;
+    let since: string | undefined;
+    let until: string | undefined;
     try {
       if (o.str('since')) since = getTimestamp(o.str('since'), ctx.now());
       if (o.str('until')) until = getTimestamp(o.str('until'), ctx.now());
-    } catch (e) { throw new CliError((e as Error).message, 1); }
+    } catch (e) {
+      throw new CliError((e as Error).message, 1);
+    }
     const res = await client.stream('GET', `/containers/${c.Id}/logs`, {
       query: {
-        stdout: '1', stderr: '1', since, until,
+        stdout: '1',
+        stderr: '1',
+        since,
+        until,
         timestamps: o.bool('timestamps') ? '1' : undefined,
         follow: o.bool('follow') ? '1' : undefined,
         tail: o.str('tail') || 'all',
         details: o.bool('details') ? '1' : undefined,
       },
     });
-    const demux = c.Config?.Tty ? undefined : new FrameDemuxer((stream, payload) => {
-      if (stream === 2) process.stderr.write(payload); else process.stdout.write(payload);
-    });
+    const demux = c.Config?.Tty
+      ? undefined
+      : new FrameDemuxer((stream, payload) => {
+          if (stream === 2) process.stderr.write(payload);
+          else process.stdout.write(payload);
+        });
     for await (const chunk of res) {
       const b = chunk as Buffer;
-      if (demux) demux.push(b); else process.stdout.write(b);
+      if (demux) demux.push(b);
+      else process.stdout.write(b);
     }
     return 0;
   },
@@ -263,7 +348,8 @@ export const inspectCommand: Command = {
   minArgs: 1,
   async run(ctx, o) {
     const kind = o.str('type');
-    if (kind && !['container', 'image', 'network', 'volume'].includes(kind)) throw new CliError(`"${kind}" is not a valid value for --type`, 1);
+    if (kind && !['container', 'image', 'network', 'volume'].includes(kind))
+      throw new CliError(`"${kind}" is not a valid value for --type`, 1);
     return inspectObjects(ctx, o.args, kind, o.str('format'), o.bool('size'));
   },
 };
@@ -274,7 +360,9 @@ export const containerInspectCommand: Command = {
   desc: 'Display detailed information on one or more containers',
   flags: INSPECT_FLAGS.filter((f) => f.long !== 'type'),
   minArgs: 1,
-  async run(ctx, o) { return inspectObjects(ctx, o.args, 'container', o.str('format'), o.bool('size')); },
+  async run(ctx, o) {
+    return inspectObjects(ctx, o.args, 'container', o.str('format'), o.bool('size'));
+  },
 };
 
 // ---- exec ----
@@ -304,14 +392,24 @@ export const execCommand: Command = {
     const env: string[] = [];
     for (const f of o.list('env-file')) {
       let content: string;
-      try { content = readFileSync(f, 'utf8'); } catch (e) {
+      try {
+        content = readFileSync(f, 'utf8');
+      } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         throw new CliError(`open ${f}: ${code === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`, 1);
       }
-      try { env.push(...parseEnvFile(content, f, (k) => ctx.env[k])); } catch (e) { throw new CliError((e as Error).message, 1); }
+      try {
+        env.push(...parseEnvFile(content, f, (k) => ctx.env[k]));
+      } catch (e) {
+        throw new CliError((e as Error).message, 1);
+      }
     }
     for (const e of o.list('env')) {
-      try { env.push(resolveEnvArg(e, (k) => ctx.env[k])); } catch (err) { throw new CliError((err as Error).message, 1); }
+      try {
+        env.push(resolveEnvArg(e, (k) => ctx.env[k]));
+      } catch (err) {
+        throw new CliError((err as Error).message, 1);
+      }
     }
     const client = await ctx.client();
     const c = await client.json<{ Id: string }>('GET', `/containers/${seg(name)}/json`);
@@ -337,10 +435,16 @@ export const execCommand: Command = {
     const h = await client.hijack(`/exec/${ex.Id}/start`, {}, { Detach: false, Tty: tty });
     const stopResize = tty ? monitorResize(client, `/exec/${ex.Id}/resize`) : () => undefined;
     try {
-      const pump = pumpStreams(h, { tty, stdin: interactive, detachKeys: o.str('detach-keys') || configSetting(ctx.env, 'detachKeys') });
+      const pump = pumpStreams(h, {
+        tty,
+        stdin: interactive,
+        detachKeys: o.str('detach-keys') || configSetting(ctx.env, 'detachKeys'),
+      });
       const r = await pump.done;
       if (r === 'detached') return 0;
-    } finally { stopResize(); }
+    } finally {
+      stopResize();
+    }
     const info = await client.json<{ ExitCode?: number | null; Running?: boolean }>('GET', `/exec/${ex.Id}/json`);
     return info.ExitCode ?? 0;
   },
@@ -378,7 +482,9 @@ export const portCommand: Command = {
   async run(ctx, o) {
     const client = await ctx.client();
     const [name, want] = o.args;
-    const c = await client.json<{ NetworkSettings?: { Ports?: Record<string, { HostIp: string; HostPort: string }[] | null> | null } }>('GET', `/containers/${seg(name)}/json`);
+    const c = await client.json<{
+      NetworkSettings?: { Ports?: Record<string, { HostIp: string; HostPort: string }[] | null> | null };
+    }>('GET', `/containers/${seg(name)}/json`);
     const ports = c.NetworkSettings?.Ports ?? {};
     const fmt = (b: { HostIp: string; HostPort: string }): string => {
       const ip = b.HostIp || '0.0.0.0';
@@ -404,7 +510,6 @@ export const portCommand: Command = {
   },
 };
 
-
 export const updateCommand: Command = {
   name: 'update',
   usage: 'update [OPTIONS] CONTAINER [CONTAINER...]',
@@ -419,7 +524,12 @@ export const updateCommand: Command = {
     { long: 'cpuset-mems', type: 'string', desc: 'MEMs in which to allow execution (0-3, 0,1)' },
     { long: 'memory', short: 'm', type: 'string', valueName: 'bytes', desc: 'Memory limit' },
     { long: 'memory-reservation', type: 'string', valueName: 'bytes', desc: 'Memory soft limit' },
-    { long: 'memory-swap', type: 'string', valueName: 'bytes', desc: "Swap limit equal to memory plus swap: -1 to enable unlimited swap" },
+    {
+      long: 'memory-swap',
+      type: 'string',
+      valueName: 'bytes',
+      desc: 'Swap limit equal to memory plus swap: -1 to enable unlimited swap',
+    },
     { long: 'pids-limit', type: 'int', desc: 'Tune container pids limit (set -1 for unlimited)' },
     { long: 'restart', type: 'string', desc: 'Restart policy to apply when a container exits' },
   ],
@@ -429,7 +539,11 @@ export const updateCommand: Command = {
     const bytes = (name: string, label: string): number => {
       const v = o.str(name);
       if (v === '-1' && name === 'memory-swap') return -1;
-      try { return ramInBytes(v); } catch (e) { throw new UsageError(`invalid argument "${v}" for "${label}" flag: ${(e as Error).message}`); }
+      try {
+        return ramInBytes(v);
+      } catch (e) {
+        throw new UsageError(`invalid argument "${v}" for "${label}" flag: ${(e as Error).message}`);
+      }
     };
     if (o.has('blkio-weight')) body.BlkioWeight = o.num('blkio-weight');
     if (o.has('cpu-period')) body.CpuPeriod = o.num('cpu-period');
@@ -437,7 +551,10 @@ export const updateCommand: Command = {
     if (o.has('cpu-shares')) body.CpuShares = o.num('cpu-shares');
     if (o.has('cpus')) {
       const n = Number(o.str('cpus'));
-      if (!Number.isFinite(n)) throw new UsageError(`invalid argument "${o.str('cpus')}" for "--cpus" flag: failed to parse ${o.str('cpus')} as a rational number`);
+      if (!Number.isFinite(n))
+        throw new UsageError(
+          `invalid argument "${o.str('cpus')}" for "--cpus" flag: failed to parse ${o.str('cpus')} as a rational number`,
+        );
       body.NanoCpus = Math.round(n * 1e9);
     }
     if (o.has('cpuset-cpus')) body.CpusetCpus = o.str('cpuset-cpus');
@@ -447,7 +564,11 @@ export const updateCommand: Command = {
     if (o.has('memory-swap')) body.MemorySwap = bytes('memory-swap', '--memory-swap');
     if (o.has('pids-limit')) body.PidsLimit = o.num('pids-limit');
     if (o.has('restart')) {
-      try { body.RestartPolicy = parseRestart(o.str('restart')); } catch (e) { throw new CliError((e as Error).message, 1); }
+      try {
+        body.RestartPolicy = parseRestart(o.str('restart'));
+      } catch (e) {
+        throw new CliError((e as Error).message, 1);
+      }
     }
     if (!Object.keys(body).length) throw new CliError('you must provide one or more flags when using this command', 1);
     const client = await ctx.client();

@@ -19,16 +19,30 @@ export function splitCpArg(arg: string): { container?: string; path: string } {
   return { container: arg.slice(0, i), path: arg.slice(i + 1) };
 }
 
-interface PathStat { name: string; size: number; mode: number; mtime: string; linkTarget: string }
+interface PathStat {
+  name: string;
+  size: number;
+  mode: number;
+  mtime: string;
+  linkTarget: string;
+}
 
 function decodeStat(h: string | string[] | undefined): PathStat | undefined {
   if (typeof h !== 'string' || !h) return undefined;
-  try { return JSON.parse(Buffer.from(h, 'base64').toString('utf8')) as PathStat; } catch { return undefined; }
+  try {
+    return JSON.parse(Buffer.from(h, 'base64').toString('utf8')) as PathStat;
+  } catch {
+    return undefined;
+  }
 }
-const isDirMode = (mode: number): boolean => (mode & 0x80000000) !== 0 || (mode >>> 0) >= 0x80000000;
+const isDirMode = (mode: number): boolean => (mode & 0x80000000) !== 0 || mode >>> 0 >= 0x80000000;
 
-function endsWithSep(p: string): boolean { return p.endsWith('/'); }
-function endsWithDot(p: string): boolean { return p === '.' || p.endsWith('/.'); }
+function endsWithSep(p: string): boolean {
+  return p.endsWith('/');
+}
+function endsWithDot(p: string): boolean {
+  return p === '.' || p.endsWith('/.');
+}
 
 async function copyFromContainer(ctx: Ctx, ctr: string, src: string, dst: string, quiet: boolean): Promise<void> {
   const client = await ctx.client();
@@ -43,7 +57,11 @@ async function copyFromContainer(ctx: Ctx, ctr: string, src: string, dst: string
   const srcIsDir = stat ? isDirMode(stat.mode) : entries[0]?.type === 'dir';
   const rootName = entries[0]?.name.split('/')[0] ?? basename(src);
   let dstStat;
-  try { dstStat = statSync(dst); } catch { dstStat = undefined; }
+  try {
+    dstStat = statSync(dst);
+  } catch {
+    dstStat = undefined;
+  }
   if (dstStat?.isDirectory()) {
     if (srcIsDir && endsWithDot(src)) extractEntries(entries, dst, { fromRoot: rootName, toRoot: '.' });
     else extractEntries(entries, dst);
@@ -52,24 +70,49 @@ async function copyFromContainer(ctx: Ctx, ctr: string, src: string, dst: string
     extractEntries(entries, dirname(dst), { fromRoot: rootName, toRoot: basename(dst) });
   } else {
     if (endsWithSep(dst) && !srcIsDir) throw new CliError(`destination directory "${dst}" must exist`, 1);
-    try { if (!statSync(dirname(dst)).isDirectory()) throw new Error(); } catch { throw new CliError(`destination directory "${dirname(dst)}" must exist`, 1); }
+    try {
+      if (!statSync(dirname(dst)).isDirectory()) throw new Error();
+    } catch {
+      throw new CliError(`destination directory "${dirname(dst)}" must exist`, 1);
+    }
     extractEntries(entries, dirname(dst), { fromRoot: rootName, toRoot: basename(dst.replace(/\/+$/, '')) });
   }
   if (!quiet && process.stderr.isTTY) ctx.err(`Successfully copied ${humanSize(buf.length, 3)} to ${dst}\n`);
 }
 
-async function copyToContainer(ctx: Ctx, src: string, ctr: string, dst: string, archive: boolean, quiet: boolean): Promise<void> {
+async function copyToContainer(
+  ctx: Ctx,
+  src: string,
+  ctr: string,
+  dst: string,
+  archive: boolean,
+  quiet: boolean,
+): Promise<void> {
   const client = await ctx.client();
   if (src === '-') {
-    await client.call('PUT', `/containers/${seg(ctr)}/archive`, { query: { path: dst, noOverwriteDirNonDir: 'true' }, raw: process.stdin, contentType: 'text/plain' });
+    await client.call('PUT', `/containers/${seg(ctr)}/archive`, {
+      query: { path: dst, noOverwriteDirNonDir: 'true' },
+      raw: process.stdin,
+      contentType: 'text/plain',
+    });
     return;
   }
   let st;
-  try { st = lstatSync(src); } catch { throw new CliError(`lstat ${src}: no such file or directory`, 1); }
+  try {
+    st = lstatSync(src);
+  } catch {
+    throw new CliError(`lstat ${src}: no such file or directory`, 1);
+  }
   let dstStat: PathStat | undefined;
   try {
     const r = await client.call('HEAD', `/containers/${seg(ctr)}/archive`, { query: { path: dst } });
-    dstStat = decodeStat(r.headers['x-docker-container-path-stat']) ?? { name: basename(dst), size: 0, mode: 0x80000000, mtime: '', linkTarget: '' };
+    dstStat = decodeStat(r.headers['x-docker-container-path-stat']) ?? {
+      name: basename(dst),
+      size: 0,
+      mode: 0x80000000,
+      mtime: '',
+      linkTarget: '',
+    };
   } catch (e) {
     if (!(e instanceof ApiError && e.status === 404)) throw e;
   }
@@ -103,7 +146,8 @@ async function copyToContainer(ctx: Ctx, src: string, ctr: string, dst: string, 
   })();
   await client.call('PUT', `/containers/${seg(ctr)}/archive`, {
     query: { path: targetDir, noOverwriteDirNonDir: 'true', copyUIDGID: archive ? 'true' : undefined },
-    raw: Readable.from(chunks), contentType: 'text/plain',
+    raw: Readable.from(chunks),
+    contentType: 'text/plain',
   });
   if (!quiet && process.stderr.isTTY) ctx.err(`Successfully copied ${humanSize(total, 3)} to ${ctr}:${dst}\n`);
 }
@@ -122,7 +166,8 @@ export const cpCommand: Command = {
   maxArgs: 2,
   async run(ctx, o) {
     const [a, b] = o.args;
-    const src = splitCpArg(a); const dst = splitCpArg(b);
+    const src = splitCpArg(a);
+    const dst = splitCpArg(b);
     if (src.container && dst.container) throw new CliError('copying between containers is not supported', 1);
     if (!src.container && !dst.container) throw new CliError('must specify at least one container source', 1);
     if (src.container !== undefined && src.path === '') throw new CliError('filepath can not be empty', 1);

@@ -19,7 +19,6 @@ function daemonMsg(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-
 export const imagesCommand: Command = {
   name: 'images',
   aliases: ['image ls', 'image list'],
@@ -28,7 +27,13 @@ export const imagesCommand: Command = {
   flags: [
     { long: 'all', short: 'a', type: 'bool', desc: 'Show all images (default hides intermediate images)' },
     { long: 'digests', type: 'bool', desc: 'Show digests' },
-    { long: 'filter', short: 'f', type: 'list', valueName: 'filter', desc: 'Filter output based on conditions provided' },
+    {
+      long: 'filter',
+      short: 'f',
+      type: 'list',
+      valueName: 'filter',
+      desc: 'Filter output based on conditions provided',
+    },
     { long: 'format', type: 'string', desc: 'Format output using a custom template' },
     { long: 'no-trunc', type: 'bool', desc: "Don't truncate output" },
     { long: 'quiet', short: 'q', type: 'bool', desc: 'Only show image IDs' },
@@ -37,23 +42,32 @@ export const imagesCommand: Command = {
   maxArgs: 1,
   async run(ctx, o) {
     let filters;
-    try { filters = buildFilters(o.list('filter')); } catch (e) {
-      if (e instanceof FilterError) throw new UsageError(`invalid argument "${(e as FilterError).arg}" for "-f, --filter" flag: ${e.message}`);
+    try {
+      filters = buildFilters(o.list('filter'));
+    } catch (e) {
+      if (e instanceof FilterError)
+        throw new UsageError(`invalid argument "${(e as FilterError).arg}" for "-f, --filter" flag: ${e.message}`);
       throw e;
     }
     if (o.args[0]) addFilter(filters, 'reference', o.args[0]);
     const client = await ctx.client();
-    const list = (await client.json<ApiImage[]>('GET', '/images/json', {
-      query: { all: o.bool('all') ? '1' : undefined, filters: filtersParam(filters) },
-    })) ?? [];
-    const sorted = list.map((img, i) => ({ img, i })).sort((a, b) => ((b.img.Created ?? 0) - (a.img.Created ?? 0)) || a.i - b.i).map((x) => x.img);
+    const list =
+      (await client.json<ApiImage[]>('GET', '/images/json', {
+        query: { all: o.bool('all') ? '1' : undefined, filters: filtersParam(filters) },
+      })) ?? [];
+    const sorted = list
+      .map((img, i) => ({ img, i }))
+      .sort((a, b) => (b.img.Created ?? 0) - (a.img.Created ?? 0) || a.i - b.i)
+      .map((x) => x.img);
     const trunc = !o.bool('no-trunc');
     // like docker: a format that shows {{.Digest}} turns the digests on
     const digests = o.bool('digests') || /\.Digest\b/.test(o.str('format'));
     const rows = sorted.flatMap((img) => imageRows(img, { trunc, now: ctx.now(), digests }));
     let format = o.str('format');
     if (o.bool('quiet')) format = '{{.ID}}';
-    if (!format) format = configSetting(ctx.env, 'imagesFormat') || (o.bool('digests') ? IMAGES_DIGESTS_TABLE : IMAGES_DEFAULT_TABLE);
+    if (!format)
+      format =
+        configSetting(ctx.env, 'imagesFormat') || (o.bool('digests') ? IMAGES_DIGESTS_TABLE : IMAGES_DEFAULT_TABLE);
     ctx.out(renderOrFail(format, rows, IMAGE_HEADERS, IMAGES_DEFAULT_TABLE));
     return 0;
   },
@@ -65,7 +79,9 @@ export const imageInspectCommand: Command = {
   desc: 'Display detailed information on one or more images',
   flags: [{ long: 'format', short: 'f', type: 'string', desc: 'Format output using a custom template' }],
   minArgs: 1,
-  async run(ctx, o) { return inspectObjects(ctx, o.args, 'image', o.str('format')); },
+  async run(ctx, o) {
+    return inspectObjects(ctx, o.args, 'image', o.str('format'));
+  },
 };
 
 export const tagCommand: Command = {
@@ -79,13 +95,18 @@ export const tagCommand: Command = {
   async run(ctx, o) {
     const [src, target] = o.args;
     let ref;
-    try { ref = parseRef(target); } catch (e) {
-      if (e instanceof RefError) throw new CliError(`Error parsing reference: "${target}" is not a valid repository/tag: ${e.message}`, 1);
+    try {
+      ref = parseRef(target);
+    } catch (e) {
+      if (e instanceof RefError)
+        throw new CliError(`Error parsing reference: "${target}" is not a valid repository/tag: ${e.message}`, 1);
       throw e;
     }
     if (ref.digest) throw new CliError('refusing to create a tag with a digest reference', 1);
     const client = await ctx.client();
-    await client.call('POST', `/images/${imgPath(src)}/tag`, { query: { repo: normalizedName(ref), tag: ref.tag ?? 'latest' } });
+    await client.call('POST', `/images/${imgPath(src)}/tag`, {
+      query: { repo: normalizedName(ref), tag: ref.tag ?? 'latest' },
+    });
     return 0;
   },
 };
@@ -105,9 +126,13 @@ export const rmiCommand: Command = {
     let failed = false;
     for (const name of o.args) {
       try {
-        const items = await client.json<{ Untagged?: string; Deleted?: string }[]>('DELETE', `/images/${imgPath(name)}`, {
-          query: { force: o.bool('force') ? '1' : undefined, noprune: o.bool('no-prune') ? '1' : undefined },
-        });
+        const items = await client.json<{ Untagged?: string; Deleted?: string }[]>(
+          'DELETE',
+          `/images/${imgPath(name)}`,
+          {
+            query: { force: o.bool('force') ? '1' : undefined, noprune: o.bool('no-prune') ? '1' : undefined },
+          },
+        );
         for (const it of items ?? []) {
           if (it.Untagged) ctx.out(`Untagged: ${it.Untagged}\n`);
           if (it.Deleted) ctx.out(`Deleted: ${it.Deleted}\n`);
@@ -128,7 +153,12 @@ export async function printProgress(ctx: Ctx, res: Readable, toStdout: boolean):
   let error: ProgressError | undefined;
   await readJsonStream(res, (m) => {
     if (error) return;
-    try { r.handle(m as JsonMessage); } catch (e) { if (e instanceof ProgressError) error = e; else throw e; }
+    try {
+      r.handle(m as JsonMessage);
+    } catch (e) {
+      if (e instanceof ProgressError) error = e;
+      else throw e;
+    }
   });
   if (error) throw new CliError(error.message, 1);
 }
@@ -148,11 +178,18 @@ export const importCommand: Command = {
   async run(ctx, o) {
     const [src, repo] = o.args;
     if (repo) {
-      try { parseRef(repo); } catch (e) { throw new CliError(`invalid reference format: ${(e as Error).message}`, 1); }
+      try {
+        parseRef(repo);
+      } catch (e) {
+        throw new CliError(`invalid reference format: ${(e as Error).message}`, 1);
+      }
     }
     const query = {
-      fromSrc: '-', repo: repo || undefined, message: o.str('message') || undefined,
-      changes: o.list('change').length ? o.list('change') : undefined, platform: o.str('platform') || undefined,
+      fromSrc: '-',
+      repo: repo || undefined,
+      message: o.str('message') || undefined,
+      changes: o.list('change').length ? o.list('change') : undefined,
+      platform: o.str('platform') || undefined,
     };
     let body: Readable | undefined;
     if (/^https?:\/\//.test(src)) {
@@ -160,7 +197,11 @@ export const importCommand: Command = {
     } else if (src === '-') {
       body = process.stdin;
     } else {
-      try { statSync(src); } catch { throw new CliError(`open ${src}: no such file or directory`, 1); }
+      try {
+        statSync(src);
+      } catch {
+        throw new CliError(`open ${src}: no such file or directory`, 1);
+      }
       body = createReadStream(src);
     }
     const client = await ctx.client();
@@ -184,15 +225,27 @@ export const pullCommand: Command = {
   maxArgs: 1,
   async run(ctx, o) {
     let ref;
-    try { ref = parseRef(o.args[0]); } catch { throw new CliError('invalid reference format', 1); }
+    try {
+      ref = parseRef(o.args[0]);
+    } catch {
+      throw new CliError('invalid reference format', 1);
+    }
     const client = await ctx.client();
     if (!o.bool('all-tags') && !ref.tag && !ref.digest) ctx.out('Using default tag: latest\n');
     const res = await client.stream('POST', '/images/create', {
-      query: { fromImage: normalizedName(ref), tag: ref.digest ?? (o.bool('all-tags') ? undefined : ref.tag ?? 'latest'), platform: o.str('platform') || undefined },
+      query: {
+        fromImage: normalizedName(ref),
+        tag: ref.digest ?? (o.bool('all-tags') ? undefined : (ref.tag ?? 'latest')),
+        platform: o.str('platform') || undefined,
+      },
       headers: { 'X-Registry-Auth': registryAuthHeader(ctx.env, ref.domain) },
     });
     const full = `${normalizedName(ref)}${ref.digest ? `@${ref.digest}` : `:${ref.tag ?? 'latest'}`}`;
-    if (o.bool('quiet')) { await printProgress({ ...ctx, out: () => undefined, err: () => undefined }, res, true); ctx.out(`${full}\n`); return 0; }
+    if (o.bool('quiet')) {
+      await printProgress({ ...ctx, out: () => undefined, err: () => undefined }, res, true);
+      ctx.out(`${full}\n`);
+      return 0;
+    }
     await printProgress(ctx, res, true);
     if (!o.bool('all-tags')) ctx.out(`${full}\n`);
     return 0;
@@ -202,13 +255,14 @@ export const pullCommand: Command = {
 export const bootstrapCommand: Command = {
   name: 'image bootstrap',
   usage: 'image bootstrap IMAGE',
-  desc: 'Build an image from the host (busybox: from the host\'s busybox-static)',
+  desc: "Build an image from the host (busybox: from the host's busybox-static)",
   flags: [],
   minArgs: 1,
   maxArgs: 1,
   async run(ctx, o) {
     const image = o.args[0];
-    if (image !== 'busybox' && image !== 'busybox:latest') throw new CliError(`image bootstrap: unsupported image "${image}" (supported: busybox)`, 1);
+    if (image !== 'busybox' && image !== 'busybox:latest')
+      throw new CliError(`image bootstrap: unsupported image "${image}" (supported: busybox)`, 1);
     const client = await ctx.client();
     const id = await bootstrapBusybox(client);
     ctx.out(`${id}\n`);
@@ -230,17 +284,25 @@ export const pushCommand: Command = {
   maxArgs: 1,
   async run(ctx, o) {
     let ref;
-    try { ref = parseRef(o.args[0]); } catch { throw new CliError('invalid reference format', 1); }
+    try {
+      ref = parseRef(o.args[0]);
+    } catch {
+      throw new CliError('invalid reference format', 1);
+    }
     if (ref.digest) throw new CliError('cannot push a digest reference', 1);
     if (!o.bool('all-tags') && !ref.tag) ctx.out('Using default tag: latest\n');
-    const tag = o.bool('all-tags') ? undefined : ref.tag ?? 'latest';
+    const tag = o.bool('all-tags') ? undefined : (ref.tag ?? 'latest');
     const client = await ctx.client();
     const name = familiarName(ref);
     const res = await client.stream('POST', `/images/${imgPath(name)}/push`, {
       query: { tag, platform: o.str('platform') || undefined },
       headers: { 'X-Registry-Auth': registryAuthHeader(ctx.env, ref.domain) },
     });
-    if (o.bool('quiet')) { await printProgress({ ...ctx, out: () => undefined }, res, true); ctx.out(`${o.args[0]}\n`); return 0; }
+    if (o.bool('quiet')) {
+      await printProgress({ ...ctx, out: () => undefined }, res, true);
+      ctx.out(`${o.args[0]}\n`);
+      return 0;
+    }
     await printProgress(ctx, res, true);
     return 0;
   },
@@ -250,7 +312,10 @@ async function readLine(prompt: string, ctx: Ctx): Promise<string> {
   ctx.out(prompt);
   const { createInterface } = await import('node:readline');
   const rl = createInterface({ input: process.stdin });
-  const line = await new Promise<string>((resolve) => { rl.once('line', resolve); rl.once('close', () => resolve('')); });
+  const line = await new Promise<string>((resolve) => {
+    rl.once('line', resolve);
+    rl.once('close', () => resolve(''));
+  });
   rl.close();
   return line;
 }
@@ -277,7 +342,8 @@ export const loginCommand: Command = {
       password = (await readAll(process.stdin)).toString('utf8').replace(/\r?\n$/, '');
     }
     if (!username || !password) {
-      if (!process.stdin.isTTY) throw new CliError('Error: Cannot perform an interactive login from a non TTY device', 1);
+      if (!process.stdin.isTTY)
+        throw new CliError('Error: Cannot perform an interactive login from a non TTY device', 1);
       if (!username) username = (await readLine('Username: ', ctx)).trim();
       if (!password) {
         ctx.out('Password: ');
@@ -286,9 +352,20 @@ export const loginCommand: Command = {
           let buf = '';
           const onData = (d: Buffer): void => {
             for (const ch of d.toString('utf8')) {
-              if (ch === '\r' || ch === '\n') { process.stdin.removeListener('data', onData); process.stdin.setRawMode?.(false); process.stdin.pause(); ctx.out('\n'); resolve(buf); return; }
-              if (ch === '\x03') { process.stdin.setRawMode?.(false); process.exit(130); }
-              if (ch === '\x7f') buf = buf.slice(0, -1); else buf += ch;
+              if (ch === '\r' || ch === '\n') {
+                process.stdin.removeListener('data', onData);
+                process.stdin.setRawMode?.(false);
+                process.stdin.pause();
+                ctx.out('\n');
+                resolve(buf);
+                return;
+              }
+              if (ch === '\x03') {
+                process.stdin.setRawMode?.(false);
+                process.exit(130);
+              }
+              if (ch === '\x7f') buf = buf.slice(0, -1);
+              else buf += ch;
             }
           };
           process.stdin.on('data', onData);
@@ -302,7 +379,10 @@ export const loginCommand: Command = {
     const serveraddress = serverKey(server) === DOCKER_IO_KEY ? DOCKER_IO_KEY : server;
     await client.json('POST', '/auth', { body: { username, password, serveraddress } });
     const { file, changed } = saveAuth(ctx.env, server, username, password);
-    if (changed) ctx.err(`\nWARNING! Your credentials are stored unencrypted in '${file}'.\nConfigure a credential helper to remove this warning. See\nhttps://docs.docker.com/go/credential-store/\n\n`);
+    if (changed)
+      ctx.err(
+        `\nWARNING! Your credentials are stored unencrypted in '${file}'.\nConfigure a credential helper to remove this warning. See\nhttps://docs.docker.com/go/credential-store/\n\n`,
+      );
     ctx.out('Login Succeeded\n');
     return 0;
   },

@@ -16,7 +16,11 @@ const COMMON: FlagDef[] = [
 ];
 const ADD: FlagDef[] = [
   { long: 'sftp', type: 'bool', desc: 'SFTP only (ForceCommand internal-sftp): the jail holds no program' },
-  { long: 'shell', type: 'list', desc: 'A limited shell instead: these host programs and their libraries (comma separated)' },
+  {
+    long: 'shell',
+    type: 'list',
+    desc: 'A limited shell instead: these host programs and their libraries (comma separated)',
+  },
   { long: 'key', type: 'string', desc: 'File of SSH public keys allowed to log in' },
   { long: 'jail', type: 'string', desc: 'The jail directory (default /srv/cocon-jails/NAME)' },
 ];
@@ -35,8 +39,12 @@ Commands:
 `;
 
 export async function jailMain(args: string[]): Promise<number> {
-  const out = (s: string): void => { process.stdout.write(s); };
-  const err = (s: string): void => { process.stderr.write(s); };
+  const out = (s: string): void => {
+    process.stdout.write(s);
+  };
+  const err = (s: string): void => {
+    process.stderr.write(s);
+  };
   let words: string[];
   let o: Opts;
   const defs = [...ADD, ...COMMON];
@@ -45,27 +53,53 @@ export async function jailMain(args: string[]): Promise<number> {
     o = new Opts(p, defs);
     words = p.positionals;
   } catch (e) {
-    if (e instanceof FlagError) { err(`${e.message}\n${USAGE}`); return 125; }
+    if (e instanceof FlagError) {
+      err(`${e.message}\n${USAGE}`);
+      return 125;
+    }
     throw e;
   }
   const first = words[0] === 'user' ? `user ${words[1] ?? ''}` : (words[0] ?? '');
   words = words.slice(words[0] === 'user' ? 2 : 1);
-  if (o.bool('help') || !first || first === 'help' || first === 'user ') { out(`${USAGE}\nOptions:\n${renderFlagHelp(defs)}\n`); return 0; }
-  if (first !== 'user add' && ADD.some((d) => o.has(d.long))) { err('cocon: --sftp, --shell, --key and --jail belong to jail user add\n'); return 125; }
-  const ja = new JailAccounts(resolvePath(o.str('data-root') || process.env.COCON_DATA_ROOT || DEFAULT_DATA_ROOT), o.str('sshd-dir') || '/etc/ssh');
+  if (o.bool('help') || !first || first === 'help' || first === 'user ') {
+    out(`${USAGE}\nOptions:\n${renderFlagHelp(defs)}\n`);
+    return 0;
+  }
+  if (first !== 'user add' && ADD.some((d) => o.has(d.long))) {
+    err('cocon: --sftp, --shell, --key and --jail belong to jail user add\n');
+    return 125;
+  }
+  const ja = new JailAccounts(
+    resolvePath(o.str('data-root') || process.env.COCON_DATA_ROOT || DEFAULT_DATA_ROOT),
+    o.str('sshd-dir') || '/etc/ssh',
+  );
   try {
     if (process.getuid?.() !== 0) throw new Unavailable('cocon jail needs root (accounts, sshd configuration)');
     switch (first) {
       case 'user add': {
-        if (words.length !== 1) { err('cocon: jail user add needs exactly one NAME\n'); return 125; }
-        const rec = await ja.add({ name: words[0], sftp: o.bool('sftp'), shell: o.list('shell').flatMap((s) => s.split(',')).filter(Boolean),
-          keys: o.str('key') || undefined, jail: o.str('jail') || undefined });
+        if (words.length !== 1) {
+          err('cocon: jail user add needs exactly one NAME\n');
+          return 125;
+        }
+        const rec = await ja.add({
+          name: words[0],
+          sftp: o.bool('sftp'),
+          shell: o
+            .list('shell')
+            .flatMap((s) => s.split(','))
+            .filter(Boolean),
+          keys: o.str('key') || undefined,
+          jail: o.str('jail') || undefined,
+        });
         err(`jailed ${rec.name} in ${rec.jail} (${rec.mode}); sshd reads ${ja.dropInFile(rec.name)} (reload sshd)\n`);
         out(`${rec.name}\n`);
         return 0;
       }
       case 'user rm': {
-        for (const n of words) { await ja.rm(n); out(`${n}\n`); }
+        for (const n of words) {
+          await ja.rm(n);
+          out(`${n}\n`);
+        }
         return 0;
       }
       case 'user ls': {
@@ -76,7 +110,11 @@ export async function jailMain(args: string[]): Promise<number> {
       }
       case 'check': {
         let found = 0;
-        for (const n of words) for (const f of ja.check(n)) { found++; out(`${n}: ${f.kind}: ${f.path}: ${f.detail}\n`); }
+        for (const n of words)
+          for (const f of ja.check(n)) {
+            found++;
+            out(`${n}: ${f.kind}: ${f.path}: ${f.detail}\n`);
+          }
         return found ? 1 : 0;
       }
       case 'update': {

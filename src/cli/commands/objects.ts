@@ -16,7 +16,9 @@ function daemonMsg(e: unknown): string {
 }
 
 function filtersOrUsage(list: string[], flag = '-f, --filter'): string | undefined {
-  try { return filtersParam(buildFilters(list)); } catch (e) {
+  try {
+    return filtersParam(buildFilters(list));
+  } catch (e) {
     if (e instanceof FilterError) throw new UsageError(`invalid argument "${e.arg}" for "${flag}" flag: ${e.message}`);
     throw e;
   }
@@ -24,14 +26,21 @@ function filtersOrUsage(list: string[], flag = '-f, --filter'): string | undefin
 
 function kvMap(list: string[]): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const s of list) { const i = s.indexOf('='); if (i > 0) out[s.slice(0, i)] = s.slice(i + 1); else out[s] = ''; }
+  for (const s of list) {
+    const i = s.indexOf('=');
+    if (i > 0) out[s.slice(0, i)] = s.slice(i + 1);
+    else out[s] = '';
+  }
   return out;
 }
 
 async function confirm(ctx: Ctx, warning: string): Promise<boolean> {
   ctx.out(`${warning}\nAre you sure you want to continue? [y/N] `);
   const rl = createInterface({ input: process.stdin });
-  const answer = await new Promise<string>((resolve) => { rl.once('line', resolve); rl.once('close', () => resolve('')); });
+  const answer = await new Promise<string>((resolve) => {
+    rl.once('line', resolve);
+    rl.once('close', () => resolve(''));
+  });
   rl.close();
   return /^y(es)?$/i.test(answer.trim());
 }
@@ -41,8 +50,11 @@ async function inspectEach(ctx: Ctx, names: string[], path: (n: string) => strin
   const found: unknown[] = [];
   const errors: string[] = [];
   for (const n of names) {
-    try { found.push(await client.json<unknown>('GET', path(n))); } catch (e) {
-      if (e instanceof ApiError && e.status === 404) errors.push(daemonMsg(e)); else throw e;
+    try {
+      found.push(await client.json<unknown>('GET', path(n)));
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) errors.push(daemonMsg(e));
+      else throw e;
     }
   }
   if (found.length || !format) printInspect(ctx, found, format);
@@ -52,7 +64,15 @@ async function inspectEach(ctx: Ctx, names: string[], path: (n: string) => strin
 
 // ---- volumes ----
 
-interface ApiVolume { Name: string; Driver: string; Mountpoint?: string; Labels?: Record<string, string> | null; Scope?: string; Options?: Record<string, string> | null; CreatedAt?: string }
+interface ApiVolume {
+  Name: string;
+  Driver: string;
+  Mountpoint?: string;
+  Labels?: Record<string, string> | null;
+  Scope?: string;
+  Options?: Record<string, string> | null;
+  CreatedAt?: string;
+}
 
 export const volumeCreateCommand: Command = {
   name: 'volume create',
@@ -67,7 +87,11 @@ export const volumeCreateCommand: Command = {
   maxArgs: 1,
   async run(ctx, o) {
     const name = o.args[0] ?? o.str('name');
-    if (o.args[0] && o.str('name') && o.args[0] !== o.str('name')) throw new CliError(`conflicting options: cannot specify a volume-name through both --name and as a positional arg`, 1);
+    if (o.args[0] && o.str('name') && o.args[0] !== o.str('name'))
+      throw new CliError(
+        `conflicting options: cannot specify a volume-name through both --name and as a positional arg`,
+        1,
+      );
     const client = await ctx.client();
     const body: Record<string, unknown> = { Driver: o.str('driver') };
     if (o.list('opt').length) body.DriverOpts = kvMap(o.list('opt'));
@@ -84,7 +108,13 @@ export const volumeLsCommand: Command = {
   usage: 'volume ls [OPTIONS]',
   desc: 'List volumes',
   flags: [
-    { long: 'filter', short: 'f', type: 'list', valueName: 'filter', desc: "Provide filter values (e.g. 'dangling=true')" },
+    {
+      long: 'filter',
+      short: 'f',
+      type: 'list',
+      valueName: 'filter',
+      desc: "Provide filter values (e.g. 'dangling=true')",
+    },
     { long: 'format', type: 'string', desc: 'Format output using a custom template' },
     { long: 'quiet', short: 'q', type: 'bool', desc: 'Only display volume names' },
   ],
@@ -97,13 +127,35 @@ export const volumeLsCommand: Command = {
     const rows = vols.map((v) => {
       const labels = v.Labels ?? {};
       const row: Record<string, unknown> = {
-        Availability: 'N/A', Driver: v.Driver, Group: 'N/A', Labels: Object.keys(labels).sort().map((k) => `${k}=${labels[k]}`).join(','),
-        Links: 'N/A', Mountpoint: v.Mountpoint ?? '', Name: v.Name, Scope: v.Scope ?? 'local', Size: 'N/A', Status: 'N/A',
+        Availability: 'N/A',
+        Driver: v.Driver,
+        Group: 'N/A',
+        Labels: Object.keys(labels)
+          .sort()
+          .map((k) => `${k}=${labels[k]}`)
+          .join(','),
+        Links: 'N/A',
+        Mountpoint: v.Mountpoint ?? '',
+        Name: v.Name,
+        Scope: v.Scope ?? 'local',
+        Size: 'N/A',
+        Status: 'N/A',
       };
       Object.defineProperty(row, 'Label', { value: (k: string) => labels[k] ?? '', enumerable: false });
       return row;
     });
-    const headers = { Availability: 'AVAILABILITY', Driver: 'DRIVER', Group: 'GROUP', Labels: 'LABELS', Links: 'LINKS', Mountpoint: 'MOUNTPOINT', Name: 'VOLUME NAME', Scope: 'SCOPE', Size: 'SIZE', Status: 'STATUS' };
+    const headers = {
+      Availability: 'AVAILABILITY',
+      Driver: 'DRIVER',
+      Group: 'GROUP',
+      Labels: 'LABELS',
+      Links: 'LINKS',
+      Mountpoint: 'MOUNTPOINT',
+      Name: 'VOLUME NAME',
+      Scope: 'SCOPE',
+      Size: 'SIZE',
+      Status: 'STATUS',
+    };
     const def = 'table {{.Driver}}\t{{.Name}}';
     ctx.out(renderOrFail(o.bool('quiet') ? '{{.Name}}' : o.str('format') || def, rows, headers, def));
     return 0;
@@ -116,7 +168,9 @@ export const volumeInspectCommand: Command = {
   desc: 'Display detailed information on one or more volumes',
   flags: [{ long: 'format', short: 'f', type: 'string', desc: 'Format output using a custom template' }],
   minArgs: 1,
-  async run(ctx, o) { return inspectEach(ctx, o.args, (n) => `/volumes/${seg(n)}`, o.str('format')); },
+  async run(ctx, o) {
+    return inspectEach(ctx, o.args, (n) => `/volumes/${seg(n)}`, o.str('format'));
+  },
 };
 
 export const volumeRmCommand: Command = {
@@ -132,7 +186,10 @@ export const volumeRmCommand: Command = {
       try {
         await client.call('DELETE', `/volumes/${seg(n)}`, { query: { force: o.bool('force') ? '1' : undefined } });
         ctx.out(`${n}\n`);
-      } catch (e) { ctx.err(`${daemonMsg(e)}\n`); failed = true; }
+      } catch (e) {
+        ctx.err(`${daemonMsg(e)}\n`);
+        failed = true;
+      }
     }
     return failed ? 1 : 0;
   },
@@ -150,17 +207,26 @@ export const volumePruneCommand: Command = {
   maxArgs: 0,
   async run(ctx, o) {
     let f;
-    try { f = buildFilters(o.list('filter')); } catch (e) {
-      if (e instanceof FilterError) throw new UsageError(`invalid argument "${e.arg}" for "--filter" flag: ${e.message}`);
+    try {
+      f = buildFilters(o.list('filter'));
+    } catch (e) {
+      if (e instanceof FilterError)
+        throw new UsageError(`invalid argument "${e.arg}" for "--filter" flag: ${e.message}`);
       throw e;
     }
-    const warning = o.bool('all') ? 'WARNING! This will remove all local volumes not used by at least one container.' : 'WARNING! This will remove anonymous local volumes not used by at least one container.';
+    const warning = o.bool('all')
+      ? 'WARNING! This will remove all local volumes not used by at least one container.'
+      : 'WARNING! This will remove anonymous local volumes not used by at least one container.';
     if (!o.bool('force') && !(await confirm(ctx, warning))) return 0;
     const client = await ctx.client();
     // API 1.42 added the `all` filter; before it, prune removed every unused volume anyway
     const v = client.version.split('.').map(Number);
     if (o.bool('all') && (v[0] > 1 || v[1] >= 42)) f.all = { true: true };
-    const r = await client.json<{ VolumesDeleted?: string[] | null; SpaceReclaimed?: number }>('POST', '/volumes/prune', { query: { filters: filtersParam(f) } });
+    const r = await client.json<{ VolumesDeleted?: string[] | null; SpaceReclaimed?: number }>(
+      'POST',
+      '/volumes/prune',
+      { query: { filters: filtersParam(f) } },
+    );
     let s = '';
     if (r.VolumesDeleted?.length) s += `Deleted Volumes:\n${r.VolumesDeleted.map((v) => `${v}\n`).join('')}\n`;
     s += `Total reclaimed space: ${humanSize(r.SpaceReclaimed ?? 0, 3)}\n`;
@@ -171,7 +237,18 @@ export const volumePruneCommand: Command = {
 
 // ---- networks ----
 
-interface ApiNetwork { Id: string; Name: string; Driver: string; Scope: string; Created?: string; EnableIPv4?: boolean; EnableIPv6?: boolean; Internal?: boolean; Labels?: Record<string, string> | null; IPAM?: unknown }
+interface ApiNetwork {
+  Id: string;
+  Name: string;
+  Driver: string;
+  Scope: string;
+  Created?: string;
+  EnableIPv4?: boolean;
+  EnableIPv6?: boolean;
+  Internal?: boolean;
+  Labels?: Record<string, string> | null;
+  IPAM?: unknown;
+}
 
 export const networkCreateCommand: Command = {
   name: 'network create',
@@ -179,7 +256,12 @@ export const networkCreateCommand: Command = {
   desc: 'Create a network',
   flags: [
     { long: 'attachable', type: 'bool', desc: 'Enable manual container attachment' },
-    { long: 'aux-address', type: 'list', valueName: 'map', desc: 'Auxiliary IPv4 or IPv6 addresses used by Network driver' },
+    {
+      long: 'aux-address',
+      type: 'list',
+      valueName: 'map',
+      desc: 'Auxiliary IPv4 or IPv6 addresses used by Network driver',
+    },
     { long: 'driver', short: 'd', type: 'string', default: 'bridge', desc: 'Driver to manage the Network' },
     { long: 'gateway', type: 'list', valueName: 'strings', desc: 'IPv4 or IPv6 Gateway for the master subnet' },
     { long: 'internal', type: 'bool', desc: 'Restrict external access to the network' },
@@ -190,12 +272,19 @@ export const networkCreateCommand: Command = {
     { long: 'label', type: 'list', desc: 'Set metadata on a network' },
     { long: 'opt', short: 'o', type: 'list', valueName: 'map', desc: 'Set driver specific options' },
     { long: 'scope', type: 'string', desc: "Control the network's scope" },
-    { long: 'subnet', type: 'list', valueName: 'strings', desc: 'Subnet in CIDR format that represents a network segment' },
+    {
+      long: 'subnet',
+      type: 'list',
+      valueName: 'strings',
+      desc: 'Subnet in CIDR format that represents a network segment',
+    },
   ],
   minArgs: 1,
   maxArgs: 1,
   async run(ctx, o) {
-    const subnets = o.list('subnet'); const gws = o.list('gateway'); const ranges = o.list('ip-range');
+    const subnets = o.list('subnet');
+    const gws = o.list('gateway');
+    const ranges = o.list('ip-range');
     if (gws.length > subnets.length) throw new CliError('no matching subnet for gateway ' + gws[subnets.length], 1);
     if (ranges.length > subnets.length) throw new CliError('no matching subnet for range ' + ranges[subnets.length], 1);
     const config = subnets.map((s, i) => {
@@ -206,10 +295,19 @@ export const networkCreateCommand: Command = {
     });
     if (o.list('aux-address').length && config[0]) config[0].AuxiliaryAddresses = kvMap(o.list('aux-address'));
     const body = {
-      Driver: o.str('driver'), Scope: o.str('scope'), EnableIPv6: o.has('ipv6') ? o.bool('ipv6') : undefined,
+      Driver: o.str('driver'),
+      Scope: o.str('scope'),
+      EnableIPv6: o.has('ipv6') ? o.bool('ipv6') : undefined,
       IPAM: { Driver: o.str('ipam-driver'), Options: kvMap(o.list('ipam-opt')), Config: config },
-      Internal: o.bool('internal'), Attachable: o.bool('attachable'), Ingress: false, ConfigOnly: false, ConfigFrom: null,
-      Options: kvMap(o.list('opt')), Labels: labelsToMap(o.list('label')), Name: o.args[0], CheckDuplicate: true,
+      Internal: o.bool('internal'),
+      Attachable: o.bool('attachable'),
+      Ingress: false,
+      ConfigOnly: false,
+      ConfigFrom: null,
+      Options: kvMap(o.list('opt')),
+      Labels: labelsToMap(o.list('label')),
+      Name: o.args[0],
+      CheckDuplicate: true,
     };
     const client = await ctx.client();
     const r = await client.json<{ Id: string; Warning?: string }>('POST', '/networks/create', { body });
@@ -224,7 +322,13 @@ export const networkLsCommand: Command = {
   usage: 'network ls [OPTIONS]',
   desc: 'List networks',
   flags: [
-    { long: 'filter', short: 'f', type: 'list', valueName: 'filter', desc: "Provide filter values (e.g. 'driver=bridge')" },
+    {
+      long: 'filter',
+      short: 'f',
+      type: 'list',
+      valueName: 'filter',
+      desc: "Provide filter values (e.g. 'driver=bridge')",
+    },
     { long: 'format', type: 'string', desc: 'Format output using a custom template' },
     { long: 'no-trunc', type: 'bool', desc: 'Do not truncate the output' },
     { long: 'quiet', short: 'q', type: 'bool', desc: 'Only display network IDs' },
@@ -233,19 +337,40 @@ export const networkLsCommand: Command = {
   async run(ctx, o) {
     const filters = filtersOrUsage(o.list('filter'));
     const client = await ctx.client();
-    const nets = [...((await client.json<ApiNetwork[]>('GET', '/networks', { query: { filters } })) ?? [])]
-      .sort((a, b) => (a.Name < b.Name ? -1 : a.Name > b.Name ? 1 : 0));
+    const nets = [...((await client.json<ApiNetwork[]>('GET', '/networks', { query: { filters } })) ?? [])].sort(
+      (a, b) => (a.Name < b.Name ? -1 : a.Name > b.Name ? 1 : 0),
+    );
     const trunc = !o.bool('no-trunc');
     const rows = nets.map((n) => {
       const labels = n.Labels ?? {};
       const row: Record<string, unknown> = {
-        CreatedAt: n.Created ? goTimeStringFromIso(n.Created) : '', Driver: n.Driver, ID: trunc ? truncateId(n.Id) : n.Id, IPv4: String(!!n.EnableIPv4), IPv6: String(!!n.EnableIPv6),
-        Internal: String(!!n.Internal), Labels: Object.keys(labels).sort().map((k) => `${k}=${labels[k]}`).join(','), Name: n.Name, Scope: n.Scope,
+        CreatedAt: n.Created ? goTimeStringFromIso(n.Created) : '',
+        Driver: n.Driver,
+        ID: trunc ? truncateId(n.Id) : n.Id,
+        IPv4: String(!!n.EnableIPv4),
+        IPv6: String(!!n.EnableIPv6),
+        Internal: String(!!n.Internal),
+        Labels: Object.keys(labels)
+          .sort()
+          .map((k) => `${k}=${labels[k]}`)
+          .join(','),
+        Name: n.Name,
+        Scope: n.Scope,
       };
       Object.defineProperty(row, 'Label', { value: (k: string) => labels[k] ?? '', enumerable: false });
       return row;
     });
-    const headers = { CreatedAt: 'CREATED AT', Driver: 'DRIVER', ID: 'NETWORK ID', IPv4: 'IPV4', IPv6: 'IPV6', Internal: 'INTERNAL', Labels: 'LABELS', Name: 'NAME', Scope: 'SCOPE' };
+    const headers = {
+      CreatedAt: 'CREATED AT',
+      Driver: 'DRIVER',
+      ID: 'NETWORK ID',
+      IPv4: 'IPV4',
+      IPv6: 'IPV6',
+      Internal: 'INTERNAL',
+      Labels: 'LABELS',
+      Name: 'NAME',
+      Scope: 'SCOPE',
+    };
     const def = 'table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}';
     ctx.out(renderOrFail(o.bool('quiet') ? '{{.ID}}' : o.str('format') || def, rows, headers, def));
     return 0;
@@ -261,7 +386,9 @@ export const networkInspectCommand: Command = {
     { long: 'verbose', short: 'v', type: 'bool', desc: 'Verbose output for diagnostics' },
   ],
   minArgs: 1,
-  async run(ctx, o) { return inspectEach(ctx, o.args, (n) => `/networks/${seg(n)}`, o.str('format')); },
+  async run(ctx, o) {
+    return inspectEach(ctx, o.args, (n) => `/networks/${seg(n)}`, o.str('format'));
+  },
 };
 
 export const networkRmCommand: Command = {
@@ -279,10 +406,11 @@ export const networkRmCommand: Command = {
         ctx.out(`${n}\n`);
       } catch (e) {
         if (o.bool('force') && e instanceof ApiError && e.status === 404) continue;
-        ctx.err(`${daemonMsg(e)}\n`); failed = true;
+        ctx.err(`${daemonMsg(e)}\n`);
+        failed = true;
       }
     }
-    if (failed) ctx.err('exit status 1\n');   // docker's CLI prints this too
+    if (failed) ctx.err('exit status 1\n'); // docker's CLI prints this too
     return failed ? 1 : 0;
   },
 };
@@ -346,20 +474,37 @@ export const networkPruneCommand: Command = {
   maxArgs: 0,
   async run(ctx, o) {
     const filters = filtersOrUsage(o.list('filter'), '--filter');
-    if (!o.bool('force') && !(await confirm(ctx, 'WARNING! This will remove all custom networks not used by at least one container.'))) return 0;
+    if (
+      !o.bool('force') &&
+      !(await confirm(ctx, 'WARNING! This will remove all custom networks not used by at least one container.'))
+    )
+      return 0;
     const client = await ctx.client();
-    const r = await client.json<{ NetworksDeleted?: string[] | null }>('POST', '/networks/prune', { query: { filters } });
+    const r = await client.json<{ NetworksDeleted?: string[] | null }>('POST', '/networks/prune', {
+      query: { filters },
+    });
     if (r.NetworksDeleted?.length) ctx.out(`Deleted Networks:\n${r.NetworksDeleted.map((n) => `${n}\n`).join('')}`);
     return 0;
   },
 };
 
 export const VOLUME_SUB: Record<string, Command> = {
-  create: volumeCreateCommand, ls: volumeLsCommand, list: volumeLsCommand, inspect: volumeInspectCommand,
-  rm: volumeRmCommand, remove: volumeRmCommand, prune: volumePruneCommand,
+  create: volumeCreateCommand,
+  ls: volumeLsCommand,
+  list: volumeLsCommand,
+  inspect: volumeInspectCommand,
+  rm: volumeRmCommand,
+  remove: volumeRmCommand,
+  prune: volumePruneCommand,
 };
 export const NETWORK_SUB: Record<string, Command> = {
-  create: networkCreateCommand, ls: networkLsCommand, list: networkLsCommand, inspect: networkInspectCommand,
-  rm: networkRmCommand, remove: networkRmCommand, connect: networkConnectCommand, disconnect: networkDisconnectCommand,
+  create: networkCreateCommand,
+  ls: networkLsCommand,
+  list: networkLsCommand,
+  inspect: networkInspectCommand,
+  rm: networkRmCommand,
+  remove: networkRmCommand,
+  connect: networkConnectCommand,
+  disconnect: networkDisconnectCommand,
   prune: networkPruneCommand,
 };

@@ -17,19 +17,26 @@ import { configSetting, registryAuthHeader } from '../auth.js';
 import { bootstrapBusybox } from './common.js';
 import type { JsonMessage } from '../progress.js';
 
-
 function runErr(ctx: Ctx, cmd: string, msg: string, status = 125): RunError {
   return new RunError(`${ctx.prog}: ${msg}\n\nRun '${ctx.prog} ${cmd} --help' for more information`, status);
 }
 
 // docker's rule for `run` when start fails.
 export function startErrorStatus(msg: string): number {
-  if (msg.includes('executable file not found') || msg.includes('no such file or directory') || msg.includes('system cannot find the file specified')) return 127;
+  if (
+    msg.includes('executable file not found') ||
+    msg.includes('no such file or directory') ||
+    msg.includes('system cannot find the file specified')
+  )
+    return 127;
   if (msg.includes('permission denied') || msg.includes('is a directory')) return 126;
   return 125;
 }
 
-interface WaitBody { StatusCode?: number; Error?: { Message?: string } | null }
+interface WaitBody {
+  StatusCode?: number;
+  Error?: { Message?: string } | null;
+}
 
 async function pullImage(ctx: Ctx, client: Client, image: string, quiet = false): Promise<void> {
   const ref = parseRef(image);
@@ -41,16 +48,21 @@ async function pullImage(ctx: Ctx, client: Client, image: string, quiet = false)
   let error: string | undefined;
   await readJsonStream(res, (m) => {
     if (error) return;
-    try { r.handle(m as JsonMessage); } catch (e) { if (e instanceof ProgressError) error = e.message; else throw e; }
+    try {
+      r.handle(m as JsonMessage);
+    } catch (e) {
+      if (e instanceof ProgressError) error = e.message;
+      else throw e;
+    }
   });
   if (error) throw new CliError(error, 125);
 }
 
-
 async function createContainer(ctx: Ctx, client: Client, req: CreateRequest): Promise<string> {
   const doCreate = async (): Promise<string> => {
     const r = await client.json<{ Id: string; Warnings?: string[] | null }>('POST', '/containers/create', {
-      query: { name: req.name, platform: req.platform }, body: req.body,
+      query: { name: req.name, platform: req.platform },
+      body: req.body,
     });
     for (const w of r.Warnings ?? []) ctx.err(`WARNING: ${w}\n`);
     return r.Id;
@@ -63,20 +75,29 @@ async function createContainer(ctx: Ctx, client: Client, req: CreateRequest): Pr
   try {
     return await doCreate();
   } catch (e) {
-    if (req.pull === 'never' || !(e instanceof ApiError) || e.status !== 404 || !/no such image/i.test(e.message)) throw e;
+    if (req.pull === 'never' || !(e instanceof ApiError) || e.status !== 404 || !/no such image/i.test(e.message))
+      throw e;
   }
   if (isBusybox(req.image)) {
     await bootstrapBusybox(client);
   } else {
     let display = req.image;
-    try { display = familiarString(parseRef(req.image)); } catch { /* keep as typed */ }
+    try {
+      display = familiarString(parseRef(req.image));
+    } catch {
+      /* keep as typed */
+    }
     if (!req.quiet) ctx.err(`Unable to find image '${display}' locally\n`);
     await pullImage(ctx, client, req.image, req.quiet);
   }
   return doCreate();
 }
 
-function startWait(client: Client, id: string, condition: string | undefined): { headers: Promise<IncomingMessage>; body: Promise<WaitBody> } {
+function startWait(
+  client: Client,
+  id: string,
+  condition: string | undefined,
+): { headers: Promise<IncomingMessage>; body: Promise<WaitBody> } {
   const headers = client.stream('POST', `/containers/${id}/wait`, { query: { condition } }, false);
   const body = headers.then(async (res) => {
     const b = await readAll(res);
@@ -93,8 +114,15 @@ function startWait(client: Client, id: string, condition: string | undefined): {
 async function headersOrTimeout(p: Promise<IncomingMessage>, ms: number): Promise<void> {
   let t: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([p.then(() => undefined), new Promise<void>((r) => { t = setTimeout(r, ms); })]);
-  } finally { if (t) clearTimeout(t); }
+    await Promise.race([
+      p.then(() => undefined),
+      new Promise<void>((r) => {
+        t = setTimeout(r, ms);
+      }),
+    ]);
+  } finally {
+    if (t) clearTimeout(t);
+  }
 }
 
 interface SessionOptions {
@@ -106,8 +134,8 @@ interface SessionOptions {
   detachKeys?: string;
   sigProxy: boolean;
   waitCondition?: string;
-  start: boolean;            // call start after attaching
-  detachIsError?: boolean;   // docker attach: detaching prints "read escape sequence", exit 1
+  start: boolean; // call start after attaching
+  detachIsError?: boolean; // docker attach: detaching prints "read escape sequence", exit 1
   onStartError?: (e: unknown) => Promise<number>;
 }
 
@@ -116,19 +144,30 @@ async function attachedSession(ctx: Ctx, client: Client, s: SessionOptions): Pro
   let h: HijackedStream | undefined;
   if (s.stdin || s.stdout || s.stderr) {
     h = await client.hijack(`/containers/${s.id}/attach`, {
-      stderr: s.stderr ? '1' : undefined, stdout: s.stdout ? '1' : undefined, stdin: s.stdin ? '1' : undefined, stream: '1',
+      stderr: s.stderr ? '1' : undefined,
+      stdout: s.stdout ? '1' : undefined,
+      stdin: s.stdin ? '1' : undefined,
+      stream: '1',
     });
   }
   const wait = startWait(client, s.id, s.waitCondition);
   wait.headers.catch(() => undefined);
   // A wait that failed at once (404 etc.) is an error to report.
-  try { await headersOrTimeout(wait.headers, 3000); } catch (e) { h?.destroy(); throw e; }
+  try {
+    await headersOrTimeout(wait.headers, 3000);
+  } catch (e) {
+    h?.destroy();
+    throw e;
+  }
   if (s.start) {
     try {
       await client.call('POST', `/containers/${s.id}/start`);
     } catch (e) {
       h?.destroy();
-      wait.headers.then((r) => r.destroy(), () => undefined);
+      wait.headers.then(
+        (r) => r.destroy(),
+        () => undefined,
+      );
       if (s.onStartError) return s.onStartError(e);
       throw e;
     }
@@ -140,7 +179,10 @@ async function attachedSession(ctx: Ctx, client: Client, s: SessionOptions): Pro
       const pump = pumpStreams(h, { tty: s.tty, stdin: s.stdin, detachKeys: s.detachKeys });
       const r = await pump.done;
       if (r === 'detached') {
-        wait.headers.then((res) => res.destroy(), () => undefined);
+        wait.headers.then(
+          (res) => res.destroy(),
+          () => undefined,
+        );
         if (s.detachIsError) throw new CliError('read escape sequence', 1);
         return 0;
       }
@@ -159,7 +201,14 @@ function readFileForFlag(path: string): string {
     return readFileSync(path, 'utf8');
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    const reason = err.code === 'ENOENT' ? 'no such file or directory' : err.code === 'EACCES' ? 'permission denied' : err.code === 'EISDIR' ? 'is a directory' : err.message;
+    const reason =
+      err.code === 'ENOENT'
+        ? 'no such file or directory'
+        : err.code === 'EACCES'
+          ? 'permission denied'
+          : err.code === 'EISDIR'
+            ? 'is a directory'
+            : err.message;
     throw new Error(`open ${path}: ${reason}`);
   }
 }
@@ -167,12 +216,16 @@ function readFileForFlag(path: string): string {
 function buildRequest(ctx: Ctx, o: Opts, isRun: boolean): CreateRequest {
   const cmd = isRun ? 'run' : 'create';
   try {
-    return buildCreateRequest(o, {
-      readFile: readFileForFlag,
-      lookupEnv: (k) => ctx.env[k],
-      consoleSize: terminalSize(),
-      cwd: process.cwd(),
-    }, isRun);
+    return buildCreateRequest(
+      o,
+      {
+        readFile: readFileForFlag,
+        lookupEnv: (k) => ctx.env[k],
+        consoleSize: terminalSize(),
+        cwd: process.cwd(),
+      },
+      isRun,
+    );
   } catch (e) {
     if (e instanceof ConfigError) {
       if (e.flag) throw new UsageError(`invalid argument "${e.value}" for "${e.flag}" flag: ${e.message}`);
@@ -190,25 +243,41 @@ function daemonMsg(e: unknown): string {
 // --cidfile: refuse an existing file; write the id once created (removed again if create fails).
 async function withCidfile<T extends { id: string }>(path: string, fn: () => Promise<T>): Promise<T> {
   if (!path) return fn();
-  if (existsSync(path)) throw new CliError(`container ID file found, make sure the other container isn't running or delete ${path}`, 125);
-  try { writeFileSync(path, '', { flag: 'wx' }); } catch (e) { throw new CliError(`failed to create the container ID file: ${(e as Error).message}`, 125); }
+  if (existsSync(path))
+    throw new CliError(`container ID file found, make sure the other container isn't running or delete ${path}`, 125);
+  try {
+    writeFileSync(path, '', { flag: 'wx' });
+  } catch (e) {
+    throw new CliError(`failed to create the container ID file: ${(e as Error).message}`, 125);
+  }
   try {
     const r = await fn();
     writeFileSync(path, r.id);
     return r;
   } catch (e) {
-    try { unlinkSync(path); } catch { /* ignore */ }
+    try {
+      unlinkSync(path);
+    } catch {
+      /* ignore */
+    }
     throw e;
   }
 }
 
-async function createOrFail(ctx: Ctx, cmd: string, req: CreateRequest, cidfile = ''): Promise<{ client: Client; id: string }> {
+async function createOrFail(
+  ctx: Ctx,
+  cmd: string,
+  req: CreateRequest,
+  cidfile = '',
+): Promise<{ client: Client; id: string }> {
   return withCidfile(cidfile, () => createOrFail0(ctx, cmd, req));
 }
 
 async function createOrFail0(ctx: Ctx, cmd: string, req: CreateRequest): Promise<{ client: Client; id: string }> {
   // the image reference is checked before any call, with docker's messages
-  try { parseRef(req.image); } catch (e) {
+  try {
+    parseRef(req.image);
+  } catch (e) {
     if (cmd === 'create') throw new CliError((e as Error).message, 1);
     throw runErr(ctx, cmd, (e as Error).message);
   }
@@ -218,7 +287,11 @@ async function createOrFail0(ctx: Ctx, cmd: string, req: CreateRequest): Promise
     return { client, id: await createContainer(ctx, client, req) };
   }
   let client: Client;
-  try { client = await ctx.client(); } catch (e) { throw runErr(ctx, cmd, daemonMsg(e)); }
+  try {
+    client = await ctx.client();
+  } catch (e) {
+    throw runErr(ctx, cmd, daemonMsg(e));
+  }
   try {
     const id = await createContainer(ctx, client, req);
     return { client, id };
@@ -246,20 +319,27 @@ export const runCommand: Command = {
       try {
         await client.call('POST', `/containers/${id}/start`);
       } catch (e) {
-        if (req.autoRemove) await client.call('DELETE', `/containers/${id}`, { query: { force: '1', v: '1' } }).catch(() => undefined);
+        if (req.autoRemove)
+          await client.call('DELETE', `/containers/${id}`, { query: { force: '1', v: '1' } }).catch(() => undefined);
         throw runErr(ctx, 'run', daemonMsg(e), startErrorStatus(daemonMsg(e)));
       }
       ctx.out(`${id}\n`);
       return 0;
     }
     return attachedSession(ctx, client, {
-      id, tty: req.tty, stdin: req.attachStdin, stdout: req.attachStdout, stderr: req.attachStderr,
-      detachKeys: req.detachKeys ?? configSetting(ctx.env, 'detachKeys'), sigProxy: req.sigProxy,
+      id,
+      tty: req.tty,
+      stdin: req.attachStdin,
+      stdout: req.attachStdout,
+      stderr: req.attachStderr,
+      detachKeys: req.detachKeys ?? configSetting(ctx.env, 'detachKeys'),
+      sigProxy: req.sigProxy,
       waitCondition: req.autoRemove ? 'removed' : 'next-exit',
       start: true,
       onStartError: async (e) => {
         const msg = daemonMsg(e);
-        if (req.autoRemove) await client.call('DELETE', `/containers/${id}`, { query: { force: '1', v: '1' } }).catch(() => undefined);
+        if (req.autoRemove)
+          await client.call('DELETE', `/containers/${id}`, { query: { force: '1', v: '1' } }).catch(() => undefined);
         throw runErr(ctx, 'run', msg, startErrorStatus(msg));
       },
     });
@@ -312,8 +392,15 @@ export const startCommand: Command = {
       const stdin = o.bool('interactive') && !!c.Config?.OpenStdin;
       if (tty && stdin && !process.stdin.isTTY) throw new CliError('the input device is not a TTY', 1);
       return attachedSession(ctx, client, {
-        id: c.Id, tty, stdin, stdout: true, stderr: true, detachKeys: o.str('detach-keys') || configSetting(ctx.env, 'detachKeys'),
-        sigProxy: true, waitCondition: 'next-exit', start: true,
+        id: c.Id,
+        tty,
+        stdin,
+        stdout: true,
+        stderr: true,
+        detachKeys: o.str('detach-keys') || configSetting(ctx.env, 'detachKeys'),
+        sigProxy: true,
+        waitCondition: 'next-exit',
+        start: true,
       });
     }
     const failed: string[] = [];
@@ -347,13 +434,22 @@ export const attachCommand: Command = {
     const c = await client.json<InspectedContainer>('GET', `/containers/${encodeURIComponent(o.args[0])}/json`);
     if (!c.State?.Running) throw new CliError('You cannot attach to a stopped container, start it first', 1);
     if (c.State?.Paused) throw new CliError('You cannot attach to a paused container, unpause it first', 1);
-    if (c.State?.Restarting) throw new CliError('You cannot attach to a restarting container, wait until it is running', 1);
+    if (c.State?.Restarting)
+      throw new CliError('You cannot attach to a restarting container, wait until it is running', 1);
     const tty = !!c.Config?.Tty;
     const stdin = !o.bool('no-stdin') && !!c.Config?.OpenStdin;
     if (tty && stdin && !process.stdin.isTTY) throw new CliError('the input device is not a TTY', 1);
     return attachedSession(ctx, client, {
-      id: c.Id, tty, stdin, stdout: true, stderr: true, detachKeys: o.str('detach-keys') || configSetting(ctx.env, 'detachKeys'),
-      sigProxy: o.bool('sig-proxy'), waitCondition: undefined, start: false, detachIsError: true,
+      id: c.Id,
+      tty,
+      stdin,
+      stdout: true,
+      stderr: true,
+      detachKeys: o.str('detach-keys') || configSetting(ctx.env, 'detachKeys'),
+      sigProxy: o.bool('sig-proxy'),
+      waitCondition: undefined,
+      start: false,
+      detachIsError: true,
     });
   },
 };

@@ -10,7 +10,11 @@ const seg = (s: string): string => encodeURIComponent(s);
 export interface ApiStats {
   id?: string;
   name?: string;
-  cpu_stats?: { cpu_usage?: { total_usage?: number; percpu_usage?: number[] | null }; system_cpu_usage?: number; online_cpus?: number };
+  cpu_stats?: {
+    cpu_usage?: { total_usage?: number; percpu_usage?: number[] | null };
+    system_cpu_usage?: number;
+    online_cpus?: number;
+  };
   precpu_stats?: { cpu_usage?: { total_usage?: number }; system_cpu_usage?: number };
   memory_stats?: { usage?: number; limit?: number; stats?: Record<string, number> };
   networks?: Record<string, { rx_bytes?: number; tx_bytes?: number }> | null;
@@ -18,7 +22,9 @@ export interface ApiStats {
   pids_stats?: { current?: number };
 }
 
-export interface StatsRow { [k: string]: unknown }
+export interface StatsRow {
+  [k: string]: unknown;
+}
 
 export function statsRow(s: ApiStats, id: string, name: string, trunc: boolean): StatsRow {
   const cpuDelta = (s.cpu_stats?.cpu_usage?.total_usage ?? 0) - (s.precpu_stats?.cpu_usage?.total_usage ?? 0);
@@ -32,12 +38,18 @@ export function statsRow(s: ApiStats, id: string, name: string, trunc: boolean):
   if (inactive !== undefined && inactive < usage) usage -= inactive;
   const limit = ms.limit ?? 0;
   const memPct = limit > 0 ? (usage / limit) * 100 : 0;
-  let rx = 0; let tx = 0;
-  for (const n of Object.values(s.networks ?? {})) { rx += n.rx_bytes ?? 0; tx += n.tx_bytes ?? 0; }
-  let rd = 0; let wr = 0;
+  let rx = 0;
+  let tx = 0;
+  for (const n of Object.values(s.networks ?? {})) {
+    rx += n.rx_bytes ?? 0;
+    tx += n.tx_bytes ?? 0;
+  }
+  let rd = 0;
+  let wr = 0;
   for (const e of s.blkio_stats?.io_service_bytes_recursive ?? []) {
     const op = e.op.toLowerCase();
-    if (op === 'read') rd += e.value; else if (op === 'write') wr += e.value;
+    if (op === 'read') rd += e.value;
+    else if (op === 'write') wr += e.value;
   }
   return {
     Container: trunc ? truncateId(id) : id,
@@ -52,8 +64,19 @@ export function statsRow(s: ApiStats, id: string, name: string, trunc: boolean):
   };
 }
 
-const HEADERS = { Container: 'CONTAINER ID', ID: 'CONTAINER ID', Name: 'NAME', CPUPerc: 'CPU %', MemUsage: 'MEM USAGE / LIMIT', MemPerc: 'MEM %', NetIO: 'NET I/O', BlockIO: 'BLOCK I/O', PIDs: 'PIDS' };
-const DEFAULT = 'table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}';
+const HEADERS = {
+  Container: 'CONTAINER ID',
+  ID: 'CONTAINER ID',
+  Name: 'NAME',
+  CPUPerc: 'CPU %',
+  MemUsage: 'MEM USAGE / LIMIT',
+  MemPerc: 'MEM %',
+  NetIO: 'NET I/O',
+  BlockIO: 'BLOCK I/O',
+  PIDs: 'PIDS',
+};
+const DEFAULT =
+  'table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}';
 
 export const statsCommand: Command = {
   name: 'stats',
@@ -71,35 +94,62 @@ export const statsCommand: Command = {
     const trunc = !o.bool('no-trunc');
     const targets = async (): Promise<{ key: string; id: string; name: string }[]> => {
       if (o.args.length) return o.args.map((a) => ({ key: a, id: a, name: a }));
-      const list = (await client.json<{ Id: string; Names?: string[] }[]>('GET', '/containers/json', { query: { all: o.bool('all') ? '1' : undefined } })) ?? [];
+      const list =
+        (await client.json<{ Id: string; Names?: string[] }[]>('GET', '/containers/json', {
+          query: { all: o.bool('all') ? '1' : undefined },
+        })) ?? [];
       return list.map((c) => ({ key: truncateId(c.Id), id: c.Id, name: (c.Names ?? [''])[0] }));
     };
     const collect = async (): Promise<{ rows: StatsRow[]; errors: string[] }> => {
       const ts = await targets();
       const errors: string[] = [];
-      const rows = (await Promise.all(ts.map(async (t) => {
-        try {
-          const s = await client.json<ApiStats>('GET', `/containers/${seg(t.key)}/stats`, { query: { stream: '0' } });
-          return statsRow(s, s.id ?? t.id, s.name ?? t.name, trunc);
-        } catch (e) {
-          errors.push(e instanceof ApiError ? `Error response from daemon: ${e.message}` : (e as Error).message);
-          // docker shows a row of "--" for a container whose stats could not be read
-          return o.args.length ? undefined : { Container: '', ID: '', Name: '--', CPUPerc: '--', MemUsage: '-- / --', MemPerc: '--', NetIO: '--', BlockIO: '--', PIDs: '--' };
-        }
-      }))).filter((r): r is StatsRow => !!r);
+      const rows = (
+        await Promise.all(
+          ts.map(async (t) => {
+            try {
+              const s = await client.json<ApiStats>('GET', `/containers/${seg(t.key)}/stats`, {
+                query: { stream: '0' },
+              });
+              return statsRow(s, s.id ?? t.id, s.name ?? t.name, trunc);
+            } catch (e) {
+              errors.push(e instanceof ApiError ? `Error response from daemon: ${e.message}` : (e as Error).message);
+              // docker shows a row of "--" for a container whose stats could not be read
+              return o.args.length
+                ? undefined
+                : {
+                    Container: '',
+                    ID: '',
+                    Name: '--',
+                    CPUPerc: '--',
+                    MemUsage: '-- / --',
+                    MemPerc: '--',
+                    NetIO: '--',
+                    BlockIO: '--',
+                    PIDs: '--',
+                  };
+            }
+          }),
+        )
+      ).filter((r): r is StatsRow => !!r);
       return { rows, errors };
     };
     const format = o.str('format') || DEFAULT;
     if (o.bool('no-stream')) {
       const { rows, errors } = await collect();
-      if (errors.length && o.args.length) { for (const e of errors) ctx.err(`${e}\n`); throw new ExitStatus(1); }
+      if (errors.length && o.args.length) {
+        for (const e of errors) ctx.err(`${e}\n`);
+        throw new ExitStatus(1);
+      }
       ctx.out(renderOrFail(format, rows, HEADERS, DEFAULT));
       return 0;
     }
     const tty = !!process.stdout.isTTY;
     for (;;) {
       const { rows, errors } = await collect();
-      if (errors.length && o.args.length && !rows.length) { for (const e of errors) ctx.err(`${e}\n`); return 1; }
+      if (errors.length && o.args.length && !rows.length) {
+        for (const e of errors) ctx.err(`${e}\n`);
+        return 1;
+      }
       ctx.out((tty ? '\x1b[2J\x1b[H' : '') + renderOrFail(format, rows, HEADERS, DEFAULT));
       await new Promise((r) => setTimeout(r, 500));
     }

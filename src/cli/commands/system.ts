@@ -9,8 +9,16 @@ import { printInspect } from './common.js';
 export { CLI_VERSION };
 
 interface ServerVersion {
-  Version?: string; ApiVersion?: string; MinAPIVersion?: string; GitCommit?: string; GoVersion?: string;
-  Os?: string; Arch?: string; KernelVersion?: string; BuildTime?: string; Experimental?: boolean;
+  Version?: string;
+  ApiVersion?: string;
+  MinAPIVersion?: string;
+  GitCommit?: string;
+  GoVersion?: string;
+  Os?: string;
+  Arch?: string;
+  KernelVersion?: string;
+  BuildTime?: string;
+  Experimental?: boolean;
   Components?: { Name: string; Version: string; Details?: Record<string, string> }[];
   Platform?: { Name?: string };
 }
@@ -34,14 +42,24 @@ export const versionCommand: Command = {
       const client = await ctx.client();
       apiVersion = client.version;
       server = await client.json<ServerVersion>('GET', '/version');
-    } catch (e) { serverErr = e; }
+    } catch (e) {
+      serverErr = e;
+    }
     const clientInfo = {
-      Version: CLI_VERSION, ApiVersion: apiVersion, DefaultAPIVersion: CLIENT_API_VERSION,
-      GitCommit: '', GoVersion: `node${process.versions.node}`, Os: 'linux', Arch: arch(), BuildTime: '', Context: 'default',
+      Version: CLI_VERSION,
+      ApiVersion: apiVersion,
+      DefaultAPIVersion: CLIENT_API_VERSION,
+      GitCommit: '',
+      GoVersion: `node${process.versions.node}`,
+      Os: 'linux',
+      Arch: arch(),
+      BuildTime: '',
+      Context: 'default',
     };
     if (o.str('format')) {
       // Go field names (APIVersion) next to the JSON ones, hidden from {{json}}
-      const alias = <T extends object>(x: T, v: unknown): T => Object.defineProperty({ ...x }, 'APIVersion', { value: v, enumerable: false });
+      const alias = <T extends object>(x: T, v: unknown): T =>
+        Object.defineProperty({ ...x }, 'APIVersion', { value: v, enumerable: false });
       const srv = server ? alias(server, server.ApiVersion) : null;
       const f = o.str('format') === 'json' ? '{{json .}}' : o.str('format');
       printInspect(ctx, [{ Client: alias(clientInfo, clientInfo.ApiVersion), Server: srv }], f);
@@ -93,7 +111,10 @@ export const infoCommand: Command = {
   async run(ctx, o) {
     const client = await ctx.client();
     const info = await client.json<Info>('GET', '/info');
-    if (o.str('format')) { printInspect(ctx, [info], o.str('format') === 'json' ? '{{json .}}' : o.str('format')); return 0; }
+    if (o.str('format')) {
+      printInspect(ctx, [info], o.str('format') === 'json' ? '{{json .}}' : o.str('format'));
+      return 0;
+    }
     const g = (k: string): string => (info[k] === undefined || info[k] === null ? '' : String(info[k]));
     let s = 'Client:\n';
     s += ` Version:    ${CLI_VERSION}\n`;
@@ -109,7 +130,13 @@ export const infoCommand: Command = {
     s += ` Storage Driver: ${g('Driver')}\n`;
     for (const pair of (info.DriverStatus as [string, string][] | null) ?? []) s += `  ${pair[0]}: ${pair[1]}\n`;
     const lo = (info as { LoggingDriverOptions?: Record<string, string> }).LoggingDriverOptions;
-    s += ` Logging Driver: ${g('LoggingDriver')}${lo && Object.keys(lo).length ? ` (${Object.entries(lo).map(([k, v]) => `${k}=${v}`).join(', ')})` : ''}\n`;
+    s += ` Logging Driver: ${g('LoggingDriver')}${
+      lo && Object.keys(lo).length
+        ? ` (${Object.entries(lo)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(', ')})`
+        : ''
+    }\n`;
     s += ` Cgroup Driver: ${g('CgroupDriver')}\n`;
     s += ` Cgroup Version: ${g('CgroupVersion')}\n`;
     const plugins = info.Plugins as Record<string, string[] | null> | undefined;
@@ -143,8 +170,15 @@ export const infoCommand: Command = {
     s += ` Docker Root Dir: ${g('DockerRootDir')}\n`;
     s += ` Debug Mode: ${info.Debug ? 'true' : 'false'}\n`;
     s += ` Experimental: ${info.ExperimentalBuild ? 'true' : 'false'}\n`;
-    const reg = info.RegistryConfig as { InsecureRegistryCIDRs?: string[] | null; IndexConfigs?: Record<string, { Secure?: boolean }> } | undefined;
-    const insecure = [...Object.entries(reg?.IndexConfigs ?? {}).filter(([, v]) => v && v.Secure === false).map(([k]) => k), ...(reg?.InsecureRegistryCIDRs ?? [])];
+    const reg = info.RegistryConfig as
+      | { InsecureRegistryCIDRs?: string[] | null; IndexConfigs?: Record<string, { Secure?: boolean }> }
+      | undefined;
+    const insecure = [
+      ...Object.entries(reg?.IndexConfigs ?? {})
+        .filter(([, v]) => v && v.Secure === false)
+        .map(([k]) => k),
+      ...(reg?.InsecureRegistryCIDRs ?? []),
+    ];
     if (insecure.length) s += ` Insecure Registries:\n${insecure.map((x) => `  ${x}\n`).join('')}`;
     s += ` Live Restore Enabled: ${info.LiveRestoreEnabled ? 'true' : 'false'}\n`;
     ctx.out(`${s}\n`);

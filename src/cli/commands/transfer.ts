@@ -13,7 +13,8 @@ async function writeOut(res: Readable, output: string): Promise<void> {
   let dest: Writable;
   if (output) dest = createWriteStream(output);
   else {
-    if (process.stdout.isTTY) throw new CliError('cowardly refusing to save to a terminal. Use the -o flag or redirect', 1);
+    if (process.stdout.isTTY)
+      throw new CliError('cowardly refusing to save to a terminal. Use the -o flag or redirect', 1);
     dest = process.stdout;
   }
   if (dest === process.stdout) {
@@ -34,7 +35,8 @@ export const saveCommand: Command = {
   ],
   minArgs: 1,
   async run(ctx, o) {
-    if (!o.str('output') && process.stdout.isTTY) throw new CliError('cowardly refusing to save to a terminal. Use the -o flag or redirect', 1);
+    if (!o.str('output') && process.stdout.isTTY)
+      throw new CliError('cowardly refusing to save to a terminal. Use the -o flag or redirect', 1);
     const client = await ctx.client();
     const res = await client.stream('GET', '/images/get', { query: { names: o.args } });
     await writeOut(res, o.str('output'));
@@ -56,7 +58,11 @@ export const loadCommand: Command = {
   async run(ctx, o) {
     let body: Readable;
     if (o.str('input')) {
-      try { statSync(o.str('input')); } catch { throw new CliError(`open ${o.str('input')}: no such file or directory`, 1); }
+      try {
+        statSync(o.str('input'));
+      } catch {
+        throw new CliError(`open ${o.str('input')}: no such file or directory`, 1);
+      }
       body = createReadStream(o.str('input'));
     } else {
       if (process.stdin.isTTY) throw new CliError('requested load from stdin, but stdin is empty', 1);
@@ -64,7 +70,11 @@ export const loadCommand: Command = {
     }
     const client = await ctx.client();
     const quiet = o.bool('quiet') || !process.stdout.isTTY;
-    const res = await client.stream('POST', '/images/load', { query: { quiet: quiet ? '1' : undefined }, raw: body, contentType: 'application/x-tar' });
+    const res = await client.stream('POST', '/images/load', {
+      query: { quiet: quiet ? '1' : undefined },
+      raw: body,
+      contentType: 'application/x-tar',
+    });
     await printProgress(ctx, res, true);
     return 0;
   },
@@ -79,7 +89,8 @@ export const exportCommand: Command = {
   minArgs: 1,
   maxArgs: 1,
   async run(ctx, o) {
-    if (!o.str('output') && process.stdout.isTTY) throw new CliError('cowardly refusing to save to a terminal. Use the -o flag or redirect', 1);
+    if (!o.str('output') && process.stdout.isTTY)
+      throw new CliError('cowardly refusing to save to a terminal. Use the -o flag or redirect', 1);
     const client = await ctx.client();
     const res = await client.stream('GET', `/containers/${seg(o.args[0])}/export`);
     await writeOut(res, o.str('output'));
@@ -102,10 +113,18 @@ export const commitCommand: Command = {
   maxArgs: 2,
   async run(ctx, o) {
     const [ctr, ref] = o.args;
-    let repo: string | undefined; let tag: string | undefined;
+    let repo: string | undefined;
+    let tag: string | undefined;
     if (ref) {
       let r;
-      try { r = parseRef(ref); } catch (e) { throw new CliError(`Error parsing reference: "${ref}" is not a valid repository/tag: ${(e as Error).message}`, 1); }
+      try {
+        r = parseRef(ref);
+      } catch (e) {
+        throw new CliError(
+          `Error parsing reference: "${ref}" is not a valid repository/tag: ${(e as Error).message}`,
+          1,
+        );
+      }
       if (r.digest) throw new CliError('refusing to create a tag with a digest reference', 1);
       repo = normalizedName(r);
       tag = r.tag;
@@ -113,8 +132,13 @@ export const commitCommand: Command = {
     const client = await ctx.client();
     const r = await client.json<{ Id: string }>('POST', '/commit', {
       query: {
-        container: ctr, repo, tag, comment: o.str('message') || undefined, author: o.str('author') || undefined,
-        pause: o.bool('pause') ? undefined : '0', changes: o.list('change').length ? o.list('change') : undefined,
+        container: ctr,
+        repo,
+        tag,
+        comment: o.str('message') || undefined,
+        author: o.str('author') || undefined,
+        pause: o.bool('pause') ? undefined : '0',
+        changes: o.list('change').length ? o.list('change') : undefined,
       },
       body: null,
     });
@@ -133,7 +157,9 @@ export const diffCommand: Command = {
   maxArgs: 1,
   async run(ctx, o) {
     const client = await ctx.client();
-    const changes = (await client.json<{ Path: string; Kind: number }[] | null>('GET', `/containers/${seg(o.args[0])}/changes`)) ?? [];
+    const changes =
+      (await client.json<{ Path: string; Kind: number }[] | null>('GET', `/containers/${seg(o.args[0])}/changes`)) ??
+      [];
     for (const c of changes) ctx.out(`${c.Kind === 1 ? 'A' : c.Kind === 2 ? 'D' : 'C'} ${c.Path}\n`);
     return 0;
   },
