@@ -7,6 +7,7 @@
 //  - JSON (exec) form `["a", "b"]` for RUN, CMD, ENTRYPOINT, SHELL, COPY, ADD, VOLUME; shell form otherwise.
 // Errors are InvalidArgument with docker's wording: "Dockerfile parse error line N: <what>".
 import { InvalidArgument } from '../core/errors.js';
+import { jsonArray } from '../images/changes.js';
 
 export const INSTRUCTIONS = new Set([
   'add',
@@ -61,19 +62,6 @@ export class ParseError extends InvalidArgument {
 }
 
 const DIRECTIVE = /^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$/;
-
-/** Parses a JSON array of strings, or undefined when `s` is not one. */
-export function jsonArray(s: string): string[] | undefined {
-  const t = s.trim();
-  if (!t.startsWith('[')) return undefined;
-  try {
-    const v: unknown = JSON.parse(t);
-    if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
-  } catch {
-    /* shell form */
-  }
-  return undefined;
-}
 
 /** Splits leading `--flag[=value]` words off `rest`. */
 export function splitFlags(rest: string): { flags: Record<string, string>; rest: string } {

@@ -6,9 +6,10 @@
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { InvalidArgument } from '../core/errors.js';
-import { parseExpose, validSignal } from '../images/changes.js';
+import { jsonArray, parseExpose, validSignal } from '../images/changes.js';
+import { canonicalJson } from '../images/canonical.js';
 import type { ImageConfig } from '../images/types.js';
-import { jsonArray, parseInstruction, type Instruction } from './dockerfile.js';
+import { parseInstruction, type Instruction } from './dockerfile.js';
 import {
   argDecl,
   argValue,
@@ -233,24 +234,6 @@ export function runCreatedBy(cmd: string[], args: Vars): string {
 /** The history line of COPY/ADD: `<shell> #(nop) COPY <file|dir|multi>:<digest> in <dest> `. */
 export function copyCreatedBy(s: StageState, cmd: 'copy' | 'add', sourcesDigest: string, dest: string): string {
   return `${s.shell.join(' ')} #(nop) ${cmd.toUpperCase()} ${sourcesDigest} in ${dest} `;
-}
-
-/** JSON with sorted keys, for stable hashing. */
-function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return '[' + v.map(canonicalJson).join(',') + ']';
-  if (v && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    return (
-      '{' +
-      Object.keys(o)
-        .filter((k) => o[k] !== undefined)
-        .sort()
-        .map((k) => JSON.stringify(k) + ':' + canonicalJson(o[k]))
-        .join(',') +
-      '}'
-    );
-  }
-  return JSON.stringify(v);
 }
 
 /**

@@ -434,21 +434,7 @@ export class ChrootManager {
       image: src.image,
       imageId: src.id,
     };
-    const root = this.store.rootDir(name);
-    try {
-      this.store.write(rec);
-      mkdirSync(root, { mode: 0o755 });
-      await copyLayers(src.layersTopFirst, root);
-      chmodSync(root, 0o755);
-      rec.state = 'ready';
-      rec.buildSeconds = Math.round((Date.now() - started) / 100) / 10;
-      this.store.write(rec);
-      return rec;
-    } catch (e) {
-      await this.discard(name);
-      if (e instanceof EngineError) throw e;
-      throw new Internal(`copying image ${src.image}: ${(e as Error).message}`);
-    }
+    return this.populate(rec, started, (root) => copyLayers(src.layersTopFirst, root), `copying image ${src.image}`);
   }
 
   /**
@@ -474,20 +460,33 @@ export class ChrootManager {
       arch: debianArch(process.arch),
       tarball: file,
     };
-    const root = this.store.rootDir(name);
+    return this.populate(rec, started, (root) => unpackRoot(file, root), `unpacking ${file}`);
+  }
+
+  /**
+   * Fills a claimed chroot's root with `fill` and marks it ready; on failure the half-made chroot is
+   * discarded and the error says `what` was being done.
+   */
+  private async populate(
+    rec: ChrootRecord,
+    started: number,
+    fill: (root: string) => Promise<void>,
+    what: string,
+  ): Promise<ChrootRecord> {
+    const root = this.store.rootDir(rec.name);
     try {
       this.store.write(rec);
       mkdirSync(root, { mode: 0o755 });
-      await unpackRoot(file, root);
+      await fill(root);
       chmodSync(root, 0o755);
       rec.state = 'ready';
       rec.buildSeconds = Math.round((Date.now() - started) / 100) / 10;
       this.store.write(rec);
       return rec;
     } catch (e) {
-      await this.discard(name);
+      await this.discard(rec.name);
       if (e instanceof EngineError) throw e;
-      throw new Internal(`unpacking ${file}: ${(e as Error).message}`);
+      throw new Internal(`${what}: ${(e as Error).message}`);
     }
   }
 

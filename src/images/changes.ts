@@ -160,8 +160,8 @@ export function shellWords(s: string, vars?: Map<string, string>): string[] {
   return words;
 }
 
-/** Parses a JSON array of strings (Dockerfile exec form), or returns undefined when `rest` is not one. */
-function jsonForm(rest: string): string[] | undefined {
+/** Parses a JSON array of strings (the Dockerfile exec form), or undefined when `rest` is not one. */
+export function jsonArray(rest: string): string[] | undefined {
   const t = rest.trim();
   if (!t.startsWith('[')) return undefined;
   try {
@@ -240,12 +240,12 @@ export function applyChanges(base: ImageConfig, changes: string[]): ImageConfig 
     const vars = envMap(c.Env);
     switch (instr) {
       case 'cmd': {
-        c.Cmd = jsonForm(rest) ?? (rest === '' ? [] : ['/bin/sh', '-c', rest]);
+        c.Cmd = jsonArray(rest) ?? (rest === '' ? [] : ['/bin/sh', '-c', rest]);
         cmdSet = true;
         break;
       }
       case 'entrypoint': {
-        const j = jsonForm(rest);
+        const j = jsonArray(rest);
         if (j) c.Entrypoint = j;
         else if (rest === '') c.Entrypoint = [];
         else c.Entrypoint = ['/bin/sh', '-c', rest];
@@ -278,7 +278,7 @@ export function applyChanges(base: ImageConfig, changes: string[]): ImageConfig 
         break;
       }
       case 'volume': {
-        const list = jsonForm(rest) ?? shellWords(rest, vars);
+        const list = jsonArray(rest) ?? shellWords(rest, vars);
         if (list.length === 0) throw new InvalidArgument('VOLUME requires at least one argument');
         const vols = { ...(c.Volumes ?? {}) };
         for (const v of list) {

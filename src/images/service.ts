@@ -33,6 +33,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { canonicalJson } from './canonical.js';
 import type { DaemonConfig } from '../core/config.js';
 import type { DB } from '../store/db.js';
 import type { EventBus } from '../core/events.js';
@@ -122,24 +123,6 @@ export interface ListOptions {
 const DEFAULT_PATH_ENV = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 const BUSYBOX = '/bin/busybox';
-
-/** JSON with object keys sorted recursively and no whitespace: the canonical image config blob. */
-export function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return '[' + v.map(canonicalJson).join(',') + ']';
-  if (v && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    return (
-      '{' +
-      Object.keys(o)
-        .filter((k) => o[k] !== undefined)
-        .sort()
-        .map((k) => JSON.stringify(k) + ':' + canonicalJson(o[k]))
-        .join(',') +
-      '}'
-    );
-  }
-  return JSON.stringify(v);
-}
 
 function unixSeconds(rfc3339: string): number {
   const t = Date.parse(rfc3339);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { chainId, chainIds } from '../../src/snapshots/chain.js';
-import { canonicalJson } from '../../src/images/service.js';
+import { canonicalJson } from '../../src/images/canonical.js';
 
 const d = (s: string) => 'sha256:' + createHash('sha256').update(s).digest('hex');
 
