@@ -3,8 +3,7 @@
 import type { Router } from './router.js';
 import type { Services } from '../daemon/services.js';
 import { InvalidArgument, Unavailable } from '../core/errors.js';
-import { pruneFilter, prunes } from './prunefilters.js';
-import { parseFilters, labelsMatch, checkFilterKeys, boolFilter } from '../core/filters.js';
+import { parseFilters, labelsMatch, checkFilterKeys, boolFilter, pruneFilter, prunes } from '../core/filters.js';
 import type { NetworkService } from '../network/service.js';
 
 function service(s: Services): NetworkService {

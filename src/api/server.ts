@@ -60,7 +60,7 @@ export function buildRouter(s: Services, limits: RequestLimits = DEFAULT_REQUEST
   registerExecRoutes(r, s);
   registerNetworkRoutes(r, s);
   registerVolumeRoutes(r, s);
-  registerArchiveRoutes(r, s);
+  registerArchiveRoutes(r, s.archive);
   registerResourceRoutes(r, s);
   registerBuildRoutes(r, s);
   registerSwarmRoutes(r);

@@ -1,9 +1,16 @@
 // Volume endpoints: GET /volumes, POST /volumes/create, GET/DELETE /volumes/{name}, POST /volumes/prune.
 import type { Router } from './router.js';
 import type { Services } from '../daemon/services.js';
-import { parseFilters, checkFilterKeys, labelsMatch, boolFilter, type Filters } from '../core/filters.js';
+import {
+  parseFilters,
+  checkFilterKeys,
+  labelsMatch,
+  boolFilter,
+  pruneFilter,
+  prunes,
+  type Filters,
+} from '../core/filters.js';
 import { cmpVersion } from './router.js';
-import { pruneFilter, prunes } from './prunefilters.js';
 import { treeSize } from '../snapshots/overlay.js';
 import type { VolumeRecord } from '../volumes/service.js';
 

@@ -18,6 +18,7 @@ import { LogRotator } from '../containers/logfiles.js';
 import { validateLogConfig } from '../containers/hostconfig.js';
 import { VolumeService } from '../volumes/service.js';
 import type { Services } from './services.js';
+import { ContainerArchive } from '../containers/archive.js';
 import { NetworkService } from '../network/service.js';
 import { PRIVATE, privateDir, setDaemonUmask, tighten } from '../sys/perms.js';
 import { NetworkStore } from '../network/store.js';
@@ -190,6 +191,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
     volumes,
     networks,
     stats: new StatsService(containers),
+    archive: new ContainerArchive(containers, volumes),
     startedAt: new Date(),
   };
   await containers.reconcile();

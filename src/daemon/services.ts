@@ -8,6 +8,7 @@ import type { ExecService } from '../containers/exec.js';
 import type { NetworkService } from '../network/service.js';
 import type { VolumeService } from '../volumes/service.js';
 import type { StatsService } from '../containers/stats.js';
+import type { ArchiveBackend } from '../containers/archive.js';
 
 export interface Services {
   config: DaemonConfig;
@@ -19,5 +20,6 @@ export interface Services {
   networks?: NetworkService;
   volumes: VolumeService;
   stats: StatsService;
+  archive: ArchiveBackend;
   startedAt: Date;
 }

@@ -14,7 +14,7 @@ import {
   checkHealthFilter,
   type Health,
 } from '../../src/containers/healthcheck.js';
-import { goDurationMs, pruneFilter, prunes, untilMs } from '../../src/api/prunefilters.js';
+import { goDurationMs, pruneFilter, prunes, untilMs } from '../../src/core/filters.js';
 import { statusLine } from '../../src/containers/config.js';
 
 const S = 1_000_000_000;
