@@ -1,64 +1,219 @@
-// What healthchecks cost the daemon: N containers with --health-interval 1s (a CMD `true` probe),
-// the daemon's CPU time (utime + stime from /proc/PID/stat) over a window, as % of one core,
-// against the same daemon with the same containers and no checks. Also the probe latency seen in
-// State.Health. Needs root; run after a build: node dist/bench/health-bench.js [N] [SECONDS]
-import { readFileSync } from 'node:fs';
-import { startDaemon, bootstrapBusybox, type Daemon } from '../test/helpers/daemon.js';
+// What healthchecks cost: N containers (default 50) with a 1 s interval CMD `true` probe, on cocon
+// and on the reference dockerd (DOCKER_HOST unix:///run/docker-anchor.sock, left running), against
+// the same engine with the same number of containers and no checks. CPU is read from /proc
+// (utime + stime, and cutime + cstime: the reaped children, i.e. every runc and probe process)
+// over a window, as % of one core:
+//   cocon:   the daemon, and the daemon + the conmon of each bench container;
+//   dockerd: dockerd, and dockerd + containerd + the containerd-shim of each bench container.
+// Also the probe latency seen in State.Health. Needs root; run after a build:
+//   node dist/bench/health-bench.js [--containers N] [--seconds S] [--no-dockerd] [--write]
+import { readdirSync, readFileSync, appendFileSync } from 'node:fs';
+import { cpus, loadavg, release } from 'node:os';
+import { join } from 'node:path';
+import { startDaemon, bootstrapBusybox, apiCall, REPO, type ApiResponse, type Daemon } from '../test/helpers/daemon.js';
 
-const N = Number(process.argv[2] ?? 50);
-const SECONDS = Number(process.argv[3] ?? 20);
+const argv = process.argv.slice(2);
+const opt = (name: string, def: number) => (argv.includes(name) ? Number(argv[argv.indexOf(name) + 1]) : def);
+const N = opt('--containers', 50);
+const SECONDS = opt('--seconds', 20);
+const WITH_DOCKERD = !argv.includes('--no-dockerd');
+const WRITE = argv.includes('--write');
+const ANCHOR_SOCK = '/run/docker-anchor.sock';
 const HZ = 100; // USER_HZ on Linux
+const log = (m: string) => process.stderr.write(`[health-bench] ${m}\n`);
 
-function cpuTicks(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return Number(rest[11]) + Number(rest[12]); // utime, stime
-}
-
-async function window(d: Daemon): Promise<number> {
-  const t0 = cpuTicks(d.pid);
-  const w0 = Date.now();
-  await new Promise((r) => setTimeout(r, SECONDS * 1000));
-  return ((cpuTicks(d.pid) - t0) / HZ / ((Date.now() - w0) / 1000)) * 100;
-}
-
-async function run(health: boolean): Promise<{ cpu: number; probeMs: number[] }> {
-  const d = await startDaemon();
+function statOf(pid: number): { own: number; all: number; ppid: number } | null {
   try {
-    await bootstrapBusybox(d);
-    const ids: string[] = [];
-    for (let i = 0; i < N; i++) {
-      const body: Record<string, unknown> = {
-        Image: 'busybox',
-        Cmd: ['sleep', '3600'],
-        HostConfig: { NetworkMode: 'none' },
-      };
-      if (health) body.Healthcheck = { Test: ['CMD', 'true'], Interval: 1e9, Retries: 3 };
-      const c = await d.api('POST', '/containers/create', body);
-      await d.api('POST', `/containers/${c.json.Id}/start`);
-      ids.push(c.json.Id);
-    }
-    await new Promise((r) => setTimeout(r, 3000));
-    const cpu = await window(d);
-    const probeMs: number[] = [];
-    for (const id of ids) {
-      const h = (await d.api('GET', `/containers/${id}/json`)).json.State.Health;
-      for (const e of h?.Log ?? []) probeMs.push(Date.parse(e.End) - Date.parse(e.Start));
-    }
-    return { cpu, probeMs };
-  } finally {
-    await d.stop();
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const r = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    const own = Number(r[11]) + Number(r[12]);
+    return { own, all: own + Number(r[13]) + Number(r[14]), ppid: Number(r[1]) };
+  } catch {
+    return null;
   }
 }
 
-const base = await run(false);
-const hc = await run(true);
-const sorted = hc.probeMs.sort((a, b) => a - b);
-console.log(`${N} containers, ${SECONDS} s window`);
-console.log(`daemon CPU without checks: ${base.cpu.toFixed(1)} % of one core`);
-console.log(
-  `daemon CPU with 1 s checks: ${hc.cpu.toFixed(1)} % of one core (added: ${(hc.cpu - base.cpu).toFixed(1)} %)`,
-);
-console.log(
-  `probe duration: median ${sorted[Math.floor(sorted.length / 2)]} ms, p95 ${sorted[Math.floor(sorted.length * 0.95)]} ms`,
-);
+function cmdline(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+  } catch {
+    return '';
+  }
+}
+
+/** Pids whose command line names one of the ids (conmon -c ID, containerd-shim -id ID). */
+function monitorsOf(ids: string[], prog: RegExp): number[] {
+  const want = new Set(ids);
+  const out: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    const c = cmdline(Number(e));
+    if (!prog.test(c)) continue;
+    if (c.split(' ').some((w) => want.has(w))) out.push(Number(e));
+  }
+  return out;
+}
+
+interface Sample {
+  main: number; // the daemon alone, own time
+  total: number; // daemon + helpers, with reaped children
+}
+
+async function window(mainPid: number, helpers: number[]): Promise<Sample> {
+  const read = () => {
+    let total = 0;
+    for (const p of [mainPid, ...helpers]) total += statOf(p)?.all ?? 0;
+    return { main: statOf(mainPid)?.own ?? 0, total };
+  };
+  const a = read();
+  const w0 = Date.now();
+  await new Promise((r) => setTimeout(r, SECONDS * 1000));
+  const b = read();
+  const secs = (Date.now() - w0) / 1000;
+  const pct = (t: number) => (t / HZ / secs) * 100;
+  return { main: pct(b.main - a.main), total: pct(b.total - a.total) };
+}
+
+const body = (health: boolean) => ({
+  Image: 'busybox',
+  Cmd: ['sleep', '3600'],
+  HostConfig: { NetworkMode: 'none' },
+  ...(health ? { Healthcheck: { Test: ['CMD', 'true'], Interval: 1e9, Timeout: 10e9, Retries: 3 } } : {}),
+});
+
+type Api = (method: string, path: string, b?: unknown) => Promise<ApiResponse>;
+
+async function startContainers(api: Api, health: boolean, prefix: string): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < N; i++) {
+    const c = await api('POST', `/v1.41/containers/create?name=${prefix}-${health ? 'h' : 'n'}${i}`, body(health));
+    if (c.status !== 201) throw new Error(`create: ${c.body}`);
+    const s = await api('POST', `/v1.41/containers/${c.json.Id}/start`);
+    if (s.status !== 204) throw new Error(`start: ${s.body}`);
+    ids.push(c.json.Id);
+  }
+  return ids;
+}
+
+async function probeTimes(api: Api, ids: string[]): Promise<{ ms: number[]; failed: number }> {
+  const ms: number[] = [];
+  let failed = 0;
+  for (const id of ids) {
+    const h = (await api('GET', `/v1.41/containers/${id}/json`)).json.State.Health;
+    for (const e of h?.Log ?? []) {
+      ms.push(Date.parse(e.End) - Date.parse(e.Start));
+      if (e.ExitCode !== 0) failed++;
+    }
+  }
+  return { ms, failed };
+}
+
+async function removeAll(api: Api, ids: string[]): Promise<void> {
+  await Promise.all(ids.map((id) => api('DELETE', `/v1.41/containers/${id}?force=1`)));
+}
+
+interface EngineResult {
+  base: Sample;
+  hc: Sample;
+  probeMs: number[];
+  failed: number;
+}
+
+async function measure(
+  api: Api,
+  pids: () => { main: number; helpers: (ids: string[]) => number[] },
+): Promise<EngineResult> {
+  const prefix = `hb${process.pid.toString(36)}`;
+  const out: Partial<EngineResult> = {};
+  for (const health of [false, true]) {
+    const ids = await startContainers(api, health, prefix);
+    try {
+      await new Promise((r) => setTimeout(r, 3000));
+      const p = pids();
+      const s = await window(p.main, p.helpers(ids));
+      if (health) {
+        out.hc = s;
+        const t = await probeTimes(api, ids);
+        out.probeMs = t.ms;
+        out.failed = t.failed;
+      } else out.base = s;
+    } finally {
+      await removeAll(api, ids);
+    }
+  }
+  return out as EngineResult;
+}
+
+const pctOf = (x: number) => `${x.toFixed(1)} %`;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+const p95 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.95)] ?? NaN;
+
+async function main(): Promise<void> {
+  const loadBefore = loadavg()[0];
+  let cocon: EngineResult;
+  let d: Daemon | null = null;
+  try {
+    d = await startDaemon();
+    await bootstrapBusybox(d);
+    const dd = d;
+    log(`cocon: ${N} containers without, then with checks, ${SECONDS} s windows`);
+    cocon = await measure(
+      (m, p, b) => dd.api(m, p, b),
+      () => ({ main: dd.pid, helpers: (ids) => monitorsOf(ids, /conmon/) }),
+    );
+  } finally {
+    if (d) await d.stop();
+  }
+  let dockerd: EngineResult | null = null;
+  if (WITH_DOCKERD) {
+    const api: Api = (m, p, b) => apiCall(ANCHOR_SOCK, m, p, b);
+    const main = Number(readFileSync('/run/docker-anchor.pid', 'utf8').trim());
+    const containerd = readdirSync('/proc')
+      .filter((e) => /^\d+$/.test(e))
+      .map(Number)
+      .filter((p) => statOf(p)?.ppid === main && /containerd/.test(cmdline(p)));
+    log(`dockerd: ${N} containers without, then with checks (containerd ${containerd.join(',')})`);
+    dockerd = await measure(api, () => ({
+      main,
+      helpers: (ids) => [...containerd, ...monitorsOf(ids, /containerd-shim/)],
+    }));
+  }
+  const row = (what: string, r: EngineResult, k: keyof Sample) =>
+    `| ${what} | ${pctOf(r.base[k])} | ${pctOf(r.hc[k])} | **${pctOf(r.hc[k] - r.base[k])}** |`;
+  const lat = (what: string, r: EngineResult) =>
+    `| ${what} | ${median(r.probeMs)} ms | ${p95(r.probeMs)} ms | ${r.probeMs.length} | ${r.failed} |`;
+  const lines = [
+    `## Healthchecks — ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`,
+    '',
+    `Machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, Linux ${release()}, Node ${process.version}; ` +
+      `\`node dist/bench/health-bench.js\` (bench/health-bench.ts): ${N} busybox containers, CMD \`true\` every 1 s, ` +
+      `${SECONDS} s windows, CPU from /proc (own + reaped children) as % of one core, without and with checks. ` +
+      `Load average ${loadBefore.toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} at the end (shared machine; ` +
+      "the reference dockerd also serves other engineers' runs).",
+    '',
+    `| CPU, ${N} containers | no checks | 1 s checks | added by checks |`,
+    '|---|---|---|---|',
+    row('cocon daemon alone', cocon, 'main'),
+    row('cocon daemon + conmons + reaped children (runc, probes)', cocon, 'total'),
+    ...(dockerd
+      ? [row('dockerd alone', dockerd, 'main'), row('dockerd + containerd + shims + reaped children', dockerd, 'total')]
+      : []),
+    '',
+    '| probe duration (State.Health.Log) | median | p95 | probes | failed |',
+    '|---|---|---|---|---|',
+    lat('cocon', cocon),
+    ...(dockerd ? [lat('dockerd', dockerd)] : []),
+    '',
+  ];
+  if (dockerd) {
+    const r = (cocon.hc.total - cocon.base.total) / (dockerd.hc.total - dockerd.base.total);
+    lines.push(`Added CPU, everything counted, cocon/dockerd: **${r.toFixed(2)}**.`, '');
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+  if (WRITE) appendFileSync(join(REPO, 'bench/RESULTS.md'), '\n' + lines.join('\n') + '\n');
+}
+
+main().catch((e: Error) => {
+  process.stderr.write(`health-bench: ${e.stack ?? e.message}\n`);
+  process.exit(1);
+});

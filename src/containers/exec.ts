@@ -16,9 +16,8 @@ import type { OciProcess } from '../runtime/spec.js';
 import { mergeEnv } from './user.js';
 import { capsOfDaemon } from '../sys/limits.js';
 import { PRIVATE, privateDir } from '../sys/perms.js';
-import { signalPid } from '../sys/proc.js';
-import { parseK8sFile } from '../runtime/logformat.js';
-import { goDuration, truncateOutput } from './healthcheck.js';
+import { goDuration, MAX_OUTPUT, OutputCap, PROBE_DRAIN_LIMIT } from './healthcheck.js';
+import { runcExec } from '../runtime/runcexec.js';
 
 export interface ExecConfig {
   User?: string;
@@ -222,63 +221,42 @@ export class ExecService {
   }
 
   /**
-   * A healthcheck probe (containers/health.ts): runs argv in the container, detached, and resolves
-   * with its exit code and combined output (docker's first 4096 bytes). Past timeoutMs the process
-   * is killed and the result is docker's: exit code -1, "Health check exceeded timeout (30s)".
-   * Throws RuntimeError when the process cannot start. Leaves no files behind.
+   * A healthcheck probe (containers/health.ts): runs argv in the container as the container's own
+   * process would run (runc exec of the bundle's process with these args; no conmon, no files
+   * but runc's pid file) and resolves with its exit code and combined output (docker's first 4096
+   * bytes). Output past PROBE_DRAIN_LIMIT is no longer read: a flooding probe then blocks until
+   * its timeout. Past timeoutMs the process is killed and the result is docker's: exit code -1,
+   * "Health check exceeded timeout (30s)". Throws RuntimeError when the process cannot start.
    */
   async probe(containerId: string, argv: string[], timeoutMs: number): Promise<{ exitCode: number; output: string }> {
-    const id = randomBytes(32).toString('hex');
-    const e: ExecRecord = {
-      id,
-      containerId,
-      config: { Cmd: argv },
-      running: true,
-      started: true,
-      exitCode: null,
-      pid: 0,
-      dir: join(this.execRoot, 'exec', id),
+    const out = new OutputCap(MAX_OUTPUT, PROBE_DRAIN_LIMIT);
+    const onOutput = (b: Buffer) => {
+      if (!out.add(b)) x.pauseOutput();
     };
-    const sessionId = id.slice(0, 32);
-    const tmpDir = join(this.execRoot, 't', 'h' + id.slice(0, 15));
+    const x = runcExec({
+      runtime: this.containers.conmonPaths.runtime,
+      root: this.containers.paths.runcRoot,
+      containerId,
+      process: { args: argv },
+      pidFile: join(this.execRoot, 'exec', `probe-${randomBytes(8).toString('hex')}.pid`),
+      stdin: false,
+      onStdout: onOutput,
+      onStderr: onOutput,
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+    });
     try {
-      privateDir(join(e.dir, 'exits'));
-      privateDir(tmpDir);
-      const specPath = join(e.dir, 'process.json');
-      writeFileSync(specPath, JSON.stringify(this.processSpec(e, false)), { mode: PRIVATE.file });
-      const session = await execProcess(this.containers.conmonPaths, {
-        containerId,
-        sessionId,
-        dir: e.dir,
-        processSpecPath: specPath,
-        tty: false,
-        stdin: false,
-        attach: false,
-        tmpDir,
-      });
-      const pid = await session.begin();
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<'timeout'>((resolve) => {
-        timer = setTimeout(() => resolve('timeout'), timeoutMs);
-      });
-      const code = await Promise.race([session.exited, timedOut]);
-      clearTimeout(timer);
+      const code = await Promise.race([x.exited, timedOut]);
       if (code === 'timeout') {
-        signalPid(pid, 'SIGKILL');
-        await Promise.race([session.exited, new Promise((r) => setTimeout(r, 5000))]);
+        x.kill();
+        await Promise.race([x.exited.catch(() => undefined), new Promise((r) => setTimeout(r, 5000))]);
         return { exitCode: -1, output: `Health check exceeded timeout (${goDuration(timeoutMs)})` };
       }
-      let out = '';
-      try {
-        out = Buffer.concat(parseK8sFile(readFileSync(join(e.dir, 'exec.log'))).map((x) => x.line)).toString();
-      } catch {
-        /* no output */
-      }
-      return { exitCode: code, output: truncateOutput(out) };
+      return { exitCode: code, output: out.text() };
     } finally {
-      rmSync(e.dir, { recursive: true, force: true });
-      rmSync(tmpDir, { recursive: true, force: true });
-      rmSync(join(this.containers.paths.socks, sessionId), { force: true });
+      clearTimeout(timer);
     }
   }
 

@@ -4,7 +4,8 @@
 // Lifecycle: a container 'start' event begins monitoring (Health = starting, first probe after one
 // interval, or the start interval inside the start period); 'die' and 'destroy' end it; resume()
 // picks up the running containers after a daemon restart. A probe is an exec in the container
-// (ExecService.probe, through conmon), awaited asynchronously: a slow or hung check never blocks
+// (ExecService.probe: `runc exec` of the container's own process with the probe's args, as the
+// daemon's child, no conmon), awaited asynchronously: a slow or hung check never blocks
 // the daemon, and a probe past its timeout is killed. Paused containers are not probed. Rules are
 // pure, in ./healthcheck.ts.
 import type { EngineEvent, EventBus } from '../core/events.js';

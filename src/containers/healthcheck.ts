@@ -124,6 +124,37 @@ export function applyProbe(
   return { Status, FailingStreak, Log: [...h.Log, entry].slice(-MAX_LOG_ENTRIES) };
 }
 
+/**
+ * A probe's output is read up to this many bytes (keeping the first MAX_OUTPUT), then no more: a
+ * probe that floods its output blocks until its timeout instead of costing the daemon a core.
+ */
+export const PROBE_DRAIN_LIMIT = 1 << 20;
+
+/** Collects a probe's stdout and stderr as they come: the first `keep` bytes, counting up to `drain`. */
+export class OutputCap {
+  private parts: Buffer[] = [];
+  private kept = 0;
+  private seen = 0;
+  constructor(
+    private readonly keep: number,
+    private readonly drain: number,
+  ) {}
+  /** Takes a chunk; false once `drain` bytes have been seen (stop reading). */
+  add(b: Buffer): boolean {
+    this.seen += b.length;
+    if (this.kept < this.keep) {
+      const part = b.subarray(0, this.keep - this.kept);
+      this.parts.push(part);
+      this.kept += part.length;
+    }
+    return this.seen < this.drain;
+  }
+  /** The kept bytes as text (docker's truncation: a split UTF-8 sequence at the end is replaced). */
+  text(): string {
+    return Buffer.concat(this.parts).toString();
+  }
+}
+
 export function truncateOutput(s: string): string {
   const b = Buffer.from(s);
   return b.length <= MAX_OUTPUT ? s : b.subarray(0, MAX_OUTPUT).toString();

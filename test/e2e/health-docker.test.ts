@@ -4,6 +4,7 @@
 // check is cut at its timeout, checks stop with the container and resume after a daemon restart.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { useDaemon, docker, uniq, waitFor } from '../helpers/daemon.js';
 
 const h = useDaemon({ busybox: true });
@@ -229,4 +230,94 @@ test('checks resume after a daemon restart', async () => {
     10_000,
   );
   assert.equal((await docker(h.d, ['rm', '-f', name])).code, 0);
+});
+
+async function runWithCheck(name: string, cmd: string, extra: string[] = [], timeout = '2s'): Promise<void> {
+  const r = await docker(h.d, [
+    'run',
+    '-d',
+    '--name',
+    name,
+    ...extra,
+    '--health-cmd',
+    cmd,
+    '--health-interval',
+    '1s',
+    '--health-timeout',
+    timeout,
+    '--health-retries',
+    '1',
+    'busybox',
+    'sleep',
+    '300',
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+}
+
+const firstLog = (name: string) =>
+  waitFor('a probe result', async () => (await health(name))?.Log[0] ?? null, 15_000) as Promise<HealthJson['Log'][0]>;
+
+test("a probe runs with the container's user, capabilities and no-new-privileges, never more", async () => {
+  const name = uniq('priv');
+  await runWithCheck(
+    name,
+    'echo "$(id -u):$(id -g) $(grep -E "^(CapEff|CapBnd|NoNewPrivs|Seccomp):" /proc/self/status | tr -s "\\t\\n" "  ")"',
+    ['--user', '1234:2345', '--cap-drop', 'ALL', '--cap-add', 'CHOWN', '--security-opt', 'no-new-privileges'],
+  );
+  const probe = await firstLog(name);
+  assert.equal(probe.ExitCode, 0, probe.Output);
+  const own = await docker(h.d, [
+    'exec',
+    name,
+    'sh',
+    '-c',
+    'echo "$(id -u):$(id -g) $(grep -E "^(CapEff|CapBnd|NoNewPrivs|Seccomp):" /proc/1/status | tr -s "\\t\\n" "  ")"',
+  ]);
+  assert.equal(own.code, 0, own.stderr);
+  assert.match(probe.Output, /^1234:2345 CapEff: 0+ CapBnd: 0+1 NoNewPrivs: 1 Seccomp: 2/);
+  // the same as the container's own process (pid 1)
+  assert.equal(probe.Output, own.stdout);
+  assert.equal((await docker(h.d, ['rm', '-f', name])).code, 0);
+});
+
+test('a probe that floods its output: docker keeps 4096 bytes; a flood past the read limit is cut at the timeout and the daemon stays small', async () => {
+  const big = uniq('big');
+  await runWithCheck(big, 'head -c 200000 /dev/zero | tr "\\0" x; echo; exit 2');
+  const b = await firstLog(big);
+  assert.equal(b.ExitCode, 2);
+  assert.equal(b.Output, 'x'.repeat(4096));
+  const flood = uniq('flood');
+  const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${h.d.pid}/status`, 'utf8'))![1]) * 1024;
+  const before = rss();
+  const t0 = Date.now();
+  await runWithCheck(flood, 'yes', [], '1500ms');
+  const f = await firstLog(flood);
+  assert.equal(f.ExitCode, -1);
+  assert.equal(f.Output, 'Health check exceeded timeout (1.5s)');
+  assert.ok(Date.now() - t0 < 12_000);
+  // one probe at a time, each read at most 1 MiB: the daemon did not buffer the flood
+  assert.ok(rss() - before < 64 << 20, `daemon RSS grew by ${(rss() - before) >> 20} MiB`);
+  const top = await docker(h.d, ['top', flood]);
+  assert.doesNotMatch(top.stdout, /\byes\b/);
+  assert.equal((await docker(h.d, ['rm', '-f', big, flood])).code, 0);
+});
+
+test('a probe that cannot start is a failure with the runtime message (ExitCode -1); a probe that exits early and leaves a child still reports', async () => {
+  const missing = uniq('missing');
+  const c = await h.d.api('POST', `/containers/create?name=${missing}`, {
+    Image: 'busybox',
+    Cmd: ['sleep', '300'],
+    Healthcheck: { Test: ['CMD', '/no/such/probe'], Interval: 1e9, Retries: 1 },
+  });
+  assert.equal(c.status, 201, c.body);
+  assert.equal((await h.d.api('POST', `/containers/${missing}/start`)).status, 204);
+  const m = await firstLog(missing);
+  assert.equal(m.ExitCode, -1);
+  assert.match(m.Output, /OCI runtime error: .*\/no\/such\/probe.*no such file or directory/);
+  const bg = uniq('bg');
+  await runWithCheck(bg, 'echo started; sleep 60 >/dev/null 2>&1 & exit 0');
+  const g = await firstLog(bg);
+  assert.equal(g.ExitCode, 0);
+  assert.equal(g.Output, 'started\n');
+  assert.equal((await docker(h.d, ['rm', '-f', missing, bg])).code, 0);
 });

@@ -12,6 +12,7 @@ import {
   probeCommand,
   validateHealthcheck,
   checkHealthFilter,
+  OutputCap,
   type Health,
 } from '../../src/containers/healthcheck.js';
 import { goDurationMs, pruneFilter, prunes, untilMs } from '../../src/core/filters.js';
@@ -141,4 +142,17 @@ test('prune filters: until as unix time, date or duration; label and label!; unk
   assert.equal(prunes(pf, now - 7_200_000, {}), false, 'label missing');
   assert.equal(prunes(pf, now - 7_200_000, { a: '1', b: '2' }), false, 'label! matches');
   assert.equal(prunes(pruneFilter(new Map()), now, null), true);
+});
+
+test('probe output: the first 4096 bytes of stdout and stderr together are kept; reading stops at the drain limit', () => {
+  const cap = new OutputCap(4096, 10_000);
+  assert.equal(cap.add(Buffer.from('a'.repeat(3000))), true);
+  assert.equal(cap.add(Buffer.from('b'.repeat(3000))), true);
+  assert.equal(cap.text(), 'a'.repeat(3000) + 'b'.repeat(1096));
+  assert.equal(cap.add(Buffer.from('c'.repeat(3999))), true);
+  assert.equal(cap.add(Buffer.from('d')), false);
+  assert.equal(cap.text().length, 4096);
+  const small = new OutputCap(4096, 1 << 20);
+  small.add(Buffer.from('ok\n'));
+  assert.equal(small.text(), 'ok\n');
 });
