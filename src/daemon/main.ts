@@ -24,7 +24,6 @@ import { NetworkStore } from '../network/store.js';
 import { ChrootManager } from '../chroot/chroot.js';
 import { ChrootGate } from '../chroot/gate.js';
 import { describeDataRoot, mountDataRoot, unmountDataRoot } from '../sys/storagefs.js';
-import { STORAGE_OPT_UNSUPPORTED } from '../containers/hostconfig.js';
 
 const USAGE = `Usage: cocon daemon [OPTIONS]
 
@@ -149,13 +148,16 @@ export async function runDaemon(argv: string[]): Promise<void> {
       size: ownFs.size,
       projectQuota: ownFs.projectQuota,
     });
-  // No storage option is ever taken and ignored: per-container quotas are not enforced yet.
+  // The default writable-layer quota (--storage-opt size=) must fit in the data root.
   if (config.defaultStorageSize) {
-    const fsType = describeDataRoot(config.dataRoot).fsType;
-    if (ownFs) await unmountDataRoot(config.dataRoot).catch(() => undefined);
-    throw new Error(
-      `--storage-opt size: ${ownFs?.projectQuota ? 'per-container quotas are not implemented by cocon yet' : STORAGE_OPT_UNSUPPORTED} (data root ${config.dataRoot} is ${fsType}${ownFs?.projectQuota ? ' with project quotas' : ' without project quotas'})`,
-    );
+    const fs = describeDataRoot(config.dataRoot);
+    if (config.defaultStorageSize > fs.size) {
+      if (ownFs) await unmountDataRoot(config.dataRoot).catch(() => undefined);
+      throw new Error(
+        `--storage-opt size=${config.defaultStorageSize} is larger than the data root's filesystem (${fs.size} bytes)`,
+      );
+    }
+    log.info('writable layers limited by default', { size: config.defaultStorageSize, mechanism: 'loop ext4' });
   }
   closeRoots(config.dataRoot, config.execRoot);
   try {
