@@ -148,6 +148,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
       size: ownFs.size,
       projectQuota: ownFs.projectQuota,
     });
+  closeRoots(config.dataRoot, config.execRoot);
   // The default writable-layer quota (--storage-opt size=) must fit in the data root.
   if (config.defaultStorageSize) {
     const fs = describeDataRoot(config.dataRoot);
@@ -159,7 +160,6 @@ export async function runDaemon(argv: string[]): Promise<void> {
     }
     log.info('writable layers limited by default', { size: config.defaultStorageSize, mechanism: 'loop ext4' });
   }
-  closeRoots(config.dataRoot, config.execRoot);
   try {
     const other = Number(readFileSync(config.pidFile, 'utf8'));
     if (other && other !== process.pid) {
@@ -219,11 +219,19 @@ export async function runDaemon(argv: string[]): Promise<void> {
     gate?.close();
     await containers.shutdown();
     await networks.shutdown();
-    db.close();
     // Running containers keep their rootfs on it: then it stays mounted and the next start re-uses it.
+    const idle = containers.counts().running + containers.counts().paused === 0;
+    if (ownFs && idle) {
+      // the stopped containers' quota layers are loop images on it: unmounted, mounted again on use
+      try {
+        snapshots.unmountImages();
+      } catch (e) {
+        log.warn('writable layer unmount failed', { error: (e as Error).message });
+      }
+    }
+    db.close();
     if (ownFs) {
-      if (containers.counts().running + containers.counts().paused > 0)
-        log.info('data root stays mounted: containers are running on it', { dataRoot: config.dataRoot });
+      if (!idle) log.info('data root stays mounted: containers are running on it', { dataRoot: config.dataRoot });
       else
         await unmountDataRoot(config.dataRoot).catch((e: Error) =>
           log.warn('data root unmount failed', { error: e.message }),

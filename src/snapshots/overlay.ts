@@ -239,6 +239,20 @@ export class OverlaySnapshotter implements Snapshotter {
     detachLoopsUnder(this.snapRoot);
   }
 
+  /**
+   * Unmounts every quota image (their snapshots stay; each is mounted again on first use): the
+   * daemon does it at shutdown when no container runs, so that a data root on its own filesystem
+   * can be unmounted too. A running container's rootfs keeps its layer (overlayfs holds its own
+   * reference to the upper filesystem).
+   */
+  unmountImages(): void {
+    for (const e of readdirSync(this.snapRoot)) {
+      if (!e.endsWith('.img')) continue;
+      const dir = join(this.snapRoot, e.slice(0, -4));
+      unmountImage(dir, `${dir}.img`);
+    }
+  }
+
   // ---- the snapshotter contract ----------------------------------------------------------------
 
   private row(key: string): SnapshotRow | undefined {
