@@ -1,9 +1,10 @@
 // Pure checks of the HostConfig fields that change what the engine does beyond the create body's
 // shape (api/shape.ts checks types): the log driver and its options, memory and swap limits,
-// sysctls and storage options. A field cocon cannot honour is refused with InvalidArgument (400),
+// sysctls and storage options (the writable layer's size). A field cocon cannot honour is refused with InvalidArgument (400),
 // never stored and ignored. Returns the fields normalised as docker stores them (MemorySwap
 // defaults to twice Memory when the host accounts swap). No I/O: host facts come as an argument.
 import { InvalidArgument } from '../core/errors.js';
+import { ramInBytes as goRamInBytes } from '../units/go-units.js';
 import type { HostConfig } from './types.js';
 import { validateResources, type CheckedResources, type ResourceFacts } from './resources.js';
 
@@ -15,8 +16,8 @@ export interface HostFacts {
   resources?: ResourceFacts;
   /** The daemon's --log-driver and --log-opt. */
   logDefaults?: LogConfig;
-  /** The data root's filesystem has project quotas (read only when a container asks for --storage-opt). */
-  projectQuota?: boolean;
+  /** Bytes of the data root's filesystem: the largest --storage-opt size= (read only when a container asks). */
+  dataRootSize?: number;
 }
 
 export interface LogConfig {
@@ -206,25 +207,35 @@ export function validateMemory(hc: Partial<HostConfig>, host: HostFacts): { Memo
   return { Memory: memory, MemorySwap: swap === 0 && memory > 0 && host.swapLimit ? memory * 2 : swap };
 }
 
-/** docker overlay2's refusal when the backing filesystem has no project quotas. */
-export const STORAGE_OPT_UNSUPPORTED =
-  "--storage-opt is supported only for overlay over xfs with 'pquota' mount option";
+/** The smallest writable-layer quota: mkfs.ext4 cannot make a filesystem much smaller. */
+export const MIN_LAYER_SIZE = 1024 * 1024;
 
 /**
- * --storage-opt: docker's overlay2 takes size= only on xfs mounted with project quotas. Per-container
- * quotas are not enforced by cocon yet (this host's kernel has no xfs/ext4 project quota support to
- * build them on, see README), so every storage option is refused: with docker's message when the
- * data root has no project quotas, and a plain "not implemented" otherwise. Never accepted and ignored.
+ * --storage-opt (a container's, or the daemon's default): docker's overlay2 takes one option, size=SIZE
+ * (go-units sizes: 64m, 1.5G, 1048576), with its messages ("Unknown option X", "invalid size: 'X'").
+ * Returns the writable layer's quota in bytes, 0 for none (no option, or size=0 as docker). Refused:
+ * below MIN_LAYER_SIZE, and above `maxBytes` (the data root's size, when known): a quota the data root
+ * could never hold is a mistake, not a limit. cocon enforces it on any data root with a loop-mounted
+ * ext4 image per container (src/snapshots/overlay.ts), so no option is ever accepted and ignored.
  */
-export function validateStorageOpt(opts: Record<string, string> | null | undefined, projectQuota = false): void {
-  const keys = Object.keys(opts ?? {});
-  if (!keys.length) return;
-  if (!projectQuota) throw new InvalidArgument(STORAGE_OPT_UNSUPPORTED);
-  const bad = keys.find((k) => k.toLowerCase() !== 'size');
-  if (bad) throw new InvalidArgument(`Unknown option ${bad}`);
-  throw new InvalidArgument(
-    '--storage-opt size is not implemented by cocon yet: per-container quotas are not enforced on this data root',
-  );
+export function storageSize(opts: Record<string, string> | null | undefined, maxBytes?: number): number {
+  let bytes = 0;
+  for (const [key, val] of Object.entries(opts ?? {})) {
+    if (key.toLowerCase() !== 'size') throw new InvalidArgument(`Unknown option ${key}`);
+    try {
+      bytes = goRamInBytes(val);
+    } catch (e) {
+      throw new InvalidArgument((e as Error).message);
+    }
+    if (bytes === 0) continue;
+    if (bytes < MIN_LAYER_SIZE)
+      throw new InvalidArgument(`--storage-opt size=${val} is too small: a writable layer needs at least 1MiB`);
+    if (maxBytes !== undefined && bytes > maxBytes)
+      throw new InvalidArgument(
+        `--storage-opt size=${val} is larger than the data root's filesystem (${maxBytes} bytes)`,
+      );
+  }
+  return bytes;
 }
 
 /** HostConfig.Annotations (API 1.43, OCI runtime annotations): cocon does not pass them to the runtime yet. */
@@ -243,7 +254,7 @@ export interface CheckedHostConfig extends Partial<CheckedResources> {
 /** All the checks above; the result goes over the body's HostConfig. */
 export function checkHostConfig(hc: Partial<HostConfig>, networkMode: string, host: HostFacts): CheckedHostConfig {
   const log = validateLogConfig(hc.LogConfig as Partial<LogConfig> | null | undefined, host.logDefaults);
-  validateStorageOpt(hc.StorageOpt as Record<string, string> | null | undefined, host.projectQuota);
+  storageSize(hc.StorageOpt as Record<string, string> | null | undefined, host.dataRootSize);
   validateAnnotations((hc as { Annotations?: unknown }).Annotations);
   const sysctls = validateSysctls(
     hc.Sysctls as Record<string, string> | null | undefined,

@@ -55,7 +55,7 @@ import {
   type CreateBody,
 } from './config.js';
 import { hardNofile, capsOfDaemon, oomKills, swapAccounting } from '../sys/limits.js';
-import { logSizeMax, validateMemory } from './hostconfig.js';
+import { logSizeMax, storageSize, validateMemory } from './hostconfig.js';
 import { planUpdate, resourceSpecInput, type UpdateBody } from './resources.js';
 import { blockDevice, hostResources } from '../sys/cgroups.js';
 import { applyPrivilegeDefaults, privilegeInputs } from './privileges.js';
@@ -283,7 +283,7 @@ export class ContainerService implements ContainerDirectory {
       swapLimit: swapAccounting(),
       resources: hostResources(),
       logDefaults: { Type: this.config.logDriver, Config: this.config.logOpts },
-      ...(wantsStorageOpt ? { projectQuota: describeDataRoot(this.config.dataRoot).projectQuota } : {}),
+      ...(wantsStorageOpt ? { dataRootSize: describeDataRoot(this.config.dataRoot).size } : {}),
     });
     // Reject unknown capabilities and other spec errors now rather than at start.
     applyPrivilegeDefaults(merged.hostConfig, this.config);
@@ -315,7 +315,11 @@ export class ContainerService implements ContainerDirectory {
     let prepared = false;
     try {
       this.prepareFiles(rec);
-      await this.snapshots.prepare(rec.id, image.chainIds[image.chainIds.length - 1]);
+      // The writable layer's quota: the container's --storage-opt size= (0: none), else the daemon's default.
+      const opt = rec.hostConfig.StorageOpt as Record<string, string> | null | undefined;
+      const own = Object.keys(opt ?? {}).some((k) => k.toLowerCase() === 'size');
+      const size = own ? storageSize(opt) : (this.config.defaultStorageSize ?? 0);
+      await this.snapshots.prepare(rec.id, image.chainIds[image.chainIds.length - 1], { size });
       prepared = true;
       await this.createVolumes(rec, made);
       this.db.prepare('UPDATE containers SET record = ? WHERE id = ?').run(JSON.stringify(rec), rec.id);

@@ -2,6 +2,7 @@
 // are in src/core/config.ts). Pure: no I/O.
 import { resolve, join } from 'node:path';
 import { ramInBytes } from '../units/go-units.js';
+import { storageSize } from '../containers/hostconfig.js';
 import {
   DEFAULT_PIDS_LIMIT,
   CONMON_PATH,
@@ -93,12 +94,17 @@ export function resolveConfig(flags: DaemonFlags): DaemonConfig {
   };
   if (flags.storageSize && flags.storageDevice)
     throw new Error('--storage-size and --storage-device cannot be used together');
+  // dockerd's overlay2 default quota: --storage-opt size=N (or overlay2.size=N), checked as a container's.
   let defaultStorageSize = 0;
   for (const o of (flags.storageOpt ?? '').split(',').filter(Boolean)) {
     const [k, ...v] = o.split('=');
     if (!['size', 'overlay2.size'].includes(k.trim().toLowerCase()))
       throw new Error(`--storage-opt: Unknown option ${k}`);
-    defaultStorageSize = size(v.join('='), '--storage-opt size');
+    try {
+      defaultStorageSize = storageSize({ size: v.join('=') });
+    } catch (e) {
+      throw new Error(`--storage-opt ${o}: ${(e as Error).message}`);
+    }
   }
   const pids = flags.defaultPidsLimit ?? String(DEFAULT_PIDS_LIMIT);
   if (!/^-?\d+$/.test(pids)) throw new Error(`invalid --default-pids-limit '${pids}': a number is expected`);

@@ -25,7 +25,6 @@ import { NetworkStore } from '../network/store.js';
 import { ChrootManager } from '../chroot/chroot.js';
 import { ChrootGate } from '../chroot/gate.js';
 import { describeDataRoot, mountDataRoot, unmountDataRoot } from '../sys/storagefs.js';
-import { STORAGE_OPT_UNSUPPORTED } from '../containers/hostconfig.js';
 
 const USAGE = `Usage: cocon daemon [OPTIONS]
 
@@ -150,15 +149,18 @@ export async function runDaemon(argv: string[]): Promise<void> {
       size: ownFs.size,
       projectQuota: ownFs.projectQuota,
     });
-  // No storage option is ever taken and ignored: per-container quotas are not enforced yet.
-  if (config.defaultStorageSize) {
-    const fsType = describeDataRoot(config.dataRoot).fsType;
-    if (ownFs) await unmountDataRoot(config.dataRoot).catch(() => undefined);
-    throw new Error(
-      `--storage-opt size: ${ownFs?.projectQuota ? 'per-container quotas are not implemented by cocon yet' : STORAGE_OPT_UNSUPPORTED} (data root ${config.dataRoot} is ${fsType}${ownFs?.projectQuota ? ' with project quotas' : ' without project quotas'})`,
-    );
-  }
   closeRoots(config.dataRoot, config.execRoot);
+  // The default writable-layer quota (--storage-opt size=) must fit in the data root.
+  if (config.defaultStorageSize) {
+    const fs = describeDataRoot(config.dataRoot);
+    if (config.defaultStorageSize > fs.size) {
+      if (ownFs) await unmountDataRoot(config.dataRoot).catch(() => undefined);
+      throw new Error(
+        `--storage-opt size=${config.defaultStorageSize} is larger than the data root's filesystem (${fs.size} bytes)`,
+      );
+    }
+    log.info('writable layers limited by default', { size: config.defaultStorageSize, mechanism: 'loop ext4' });
+  }
   try {
     const other = Number(readFileSync(config.pidFile, 'utf8'));
     if (other && other !== process.pid) {
@@ -219,11 +221,19 @@ export async function runDaemon(argv: string[]): Promise<void> {
     gate?.close();
     await containers.shutdown();
     await networks.shutdown();
-    db.close();
     // Running containers keep their rootfs on it: then it stays mounted and the next start re-uses it.
+    const idle = containers.counts().running + containers.counts().paused === 0;
+    if (ownFs && idle) {
+      // the stopped containers' quota layers are loop images on it: unmounted, mounted again on use
+      try {
+        snapshots.unmountImages();
+      } catch (e) {
+        log.warn('writable layer unmount failed', { error: (e as Error).message });
+      }
+    }
+    db.close();
     if (ownFs) {
-      if (containers.counts().running + containers.counts().paused > 0)
-        log.info('data root stays mounted: containers are running on it', { dataRoot: config.dataRoot });
+      if (!idle) log.info('data root stays mounted: containers are running on it', { dataRoot: config.dataRoot });
       else
         await unmountDataRoot(config.dataRoot).catch((e: Error) =>
           log.warn('data root unmount failed', { error: e.message }),

@@ -5,6 +5,12 @@
 //                                 the root, so containers made before the snapshotter existed are
 //                                 adopted where they are: ../containers/<id>/upper and work)
 //   .tmp/<random>/                layers being applied
+//   snapshots/<id>.img            an active snapshot prepared with a size (--storage-opt size=): a sparse
+//                                 ext4 image loop-mounted on snapshots/<id>, so fs and work live inside
+//                                 it and a writer past the size gets ENOSPC (src/sys/loopimage.ts). It
+//                                 stays mounted while the snapshot exists (mounted again on first use
+//                                 after a reboot, e2fsck'd first) and is unmounted, detached and
+//                                 deleted by remove(). Its presence is the record of the quota.
 // Committed layers come from commit() of an active snapshot or from applyWith() (a layer tar written
 // straight into a fresh directory by the extractor of ./apply.ts; apply() uses its IMPORT rules):
 //  - applyWith() extracts into .tmp, measures, renames the finished directory into place and only then
@@ -16,17 +22,28 @@
 // Which layers are still wanted (images, pulls in flight) is the images room's business (layer_holds);
 // active and view snapshots keep their parent chain by themselves: remove() refuses to break it.
 import { randomBytes } from 'node:crypto';
-import { createReadStream, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  createReadStream,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+} from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { DB } from '../store/db.js';
 import { Conflict, InvalidArgument, NotFound } from '../core/errors.js';
-import type { Mount } from '../sys/mount.js';
+import { isMounted, type Mount } from '../sys/mount.js';
+import { copyTree } from '../sys/chroot.js';
+import { detachLoopsUnder, makeExt4Image, mountImage, unmountImage } from '../sys/loopimage.js';
 import { extractTarStream, IMPORT } from './apply.js';
 import { chainId as computeChainId } from './chain.js';
 import { changesOf } from './changes.js';
 import { layersLookup, layerTar, measure, scanUpper } from './diff.js';
-import type { Change, DiffOptions, SnapshotInfo, Snapshotter, Usage } from './snapshotter.js';
+import type { Change, DiffOptions, PrepareOptions, SnapshotInfo, Snapshotter, Usage } from './snapshotter.js';
 
 export interface LayerRow {
   chainId: string;
@@ -67,6 +84,8 @@ export function treeSize(dir: string): number {
 export class OverlaySnapshotter implements Snapshotter {
   readonly tmpRoot: string;
   private readonly snapRoot: string;
+  /** Quota images being mounted, by snapshot dir (two users of one snapshot mount it once). */
+  private readonly mounting = new Map<string, Promise<void>>();
 
   constructor(
     readonly root: string,
@@ -198,8 +217,10 @@ export class OverlaySnapshotter implements Snapshotter {
 
   /**
    * Start-up cleanup: temp dirs of interrupted applies and snapshot dirs without a row (a crash
-   * between making and recording one, or between forgetting and deleting it). (A layer directory
-   * whose row was never written is not swept here; applyWith() replaces it.)
+   * between making and recording one, or between forgetting and deleting it), with their quota
+   * images: unmounted, their loop devices detached, deleted. Loop devices a crash left set up on an
+   * image without a mount are detached. (A layer directory whose row was never written is not swept
+   * here; applyWith() replaces it.) A quota'd snapshot with a row is mounted again on first use.
    */
   sweep(): void {
     rmSync(this.tmpRoot, { recursive: true, force: true });
@@ -210,8 +231,25 @@ export class OverlaySnapshotter implements Snapshotter {
         .map((r) => dirname(this.abs(r.upper!))),
     );
     for (const e of readdirSync(this.snapRoot)) {
-      const d = join(this.snapRoot, e);
-      if (!owned.has(d)) rmSync(d, { recursive: true, force: true });
+      const d = join(this.snapRoot, e.replace(/\.img$/, ''));
+      if (owned.has(d)) continue;
+      unmountImage(d, `${d}.img`);
+      rmSync(join(this.snapRoot, e), { recursive: true, force: true });
+    }
+    detachLoopsUnder(this.snapRoot);
+  }
+
+  /**
+   * Unmounts every quota image (their snapshots stay; each is mounted again on first use): the
+   * daemon does it at shutdown when no container runs, so that a data root on its own filesystem
+   * can be unmounted too. A running container's rootfs keeps its layer (overlayfs holds its own
+   * reference to the upper filesystem).
+   */
+  unmountImages(): void {
+    for (const e of readdirSync(this.snapRoot)) {
+      if (!e.endsWith('.img')) continue;
+      const dir = join(this.snapRoot, e.slice(0, -4));
+      unmountImage(dir, `${dir}.img`);
     }
   }
 
@@ -262,15 +300,20 @@ export class OverlaySnapshotter implements Snapshotter {
     throw new NotFound(`snapshot ${key} does not exist`);
   }
 
-  prepare(key: string, parent: string | undefined): Promise<Mount[]> {
-    return this.create(key, parent, 'active');
+  prepare(key: string, parent: string | undefined, opts: PrepareOptions = {}): Promise<Mount[]> {
+    return this.create(key, parent, 'active', opts.size);
   }
 
   view(key: string, parent: string | undefined): Promise<Mount[]> {
     return this.create(key, parent, 'view');
   }
 
-  private async create(key: string, parent: string | undefined, kind: 'active' | 'view'): Promise<Mount[]> {
+  private async create(
+    key: string,
+    parent: string | undefined,
+    kind: 'active' | 'view',
+    size?: number,
+  ): Promise<Mount[]> {
     if (!KEY.test(key))
       throw new InvalidArgument(
         `invalid snapshot key ${JSON.stringify(key)}: use letters, digits, '_', '.', '-' (at most 128)`,
@@ -278,17 +321,58 @@ export class OverlaySnapshotter implements Snapshotter {
     if (this.row(key)) throw new Conflict(`snapshot ${key} already exists`);
     this.lowerDirs(parent ?? null); // NotFound for a missing parent
     const dir = join(this.snapRoot, randomBytes(12).toString('hex'));
+    const image = size ? `${dir}.img` : null;
     mkdirSync(dir, { mode: 0o700 });
-    // fs's mode becomes the mode of the mounted "/": 0755 like an image root.
-    mkdirSync(join(dir, 'fs'), { mode: 0o755 });
-    if (kind === 'active') mkdirSync(join(dir, 'work'), { mode: 0o700 });
     try {
+      if (image) {
+        await makeExt4Image(image, size!);
+        await mountImage(image, dir);
+        chmodSync(dir, 0o700); // the image's root is the snapshot's own dir
+      }
+      // fs's mode becomes the mode of the mounted "/": 0755 like an image root.
+      mkdirSync(join(dir, 'fs'), { mode: 0o755 });
+      if (kind === 'active') mkdirSync(join(dir, 'work'), { mode: 0o700 });
       this.insert(key, kind, parent ?? null, join(dir, 'fs'), kind === 'active' ? join(dir, 'work') : null);
     } catch (e) {
+      if (image) {
+        try {
+          unmountImage(dir, image);
+        } catch {
+          // left for sweep() at the next start
+        }
+      }
       rmSync(dir, { recursive: true, force: true });
+      if (image) rmSync(image, { force: true });
       throw e;
     }
     return this.mounts(key);
+  }
+
+  /** The quota image of a snapshot (its dir + '.img'), or null when it has none. */
+  private imageOf(r: SnapshotRow): { dir: string; image: string } | null {
+    if (!r.upper) return null;
+    const dir = dirname(this.abs(r.upper));
+    if (dirname(dir) !== this.snapRoot || !existsSync(`${dir}.img`)) return null;
+    return { dir, image: `${dir}.img` };
+  }
+
+  /** Mounts a snapshot's quota image when it is not (after a reboot); once per snapshot at a time. */
+  private async ensureMounted(r: SnapshotRow): Promise<void> {
+    const q = this.imageOf(r);
+    if (!q || isMounted(q.dir)) return;
+    let p = this.mounting.get(q.dir);
+    if (!p) {
+      p = mountImage(q.image, q.dir).finally(() => this.mounting.delete(q.dir));
+      this.mounting.set(q.dir, p);
+    }
+    await p;
+  }
+
+  /** The size limit of a snapshot's own content in bytes (its quota image's size), 0 for none. */
+  sizeLimit(key: string): number {
+    const r = this.row(key);
+    const q = r && this.imageOf(r);
+    return q ? lstatSync(q.image).size : 0;
   }
 
   /** Records a snapshot row, re-checking (in the same synchronous step) that the key is free and the parent exists. */
@@ -328,6 +412,7 @@ export class OverlaySnapshotter implements Snapshotter {
       throw new NotFound(`snapshot ${key} does not exist`);
     }
     const lowers = this.lowerDirs(r.parent);
+    await this.ensureMounted(r);
     const upper = this.abs(r.upper ?? join(this.snapRoot, 'missing'));
     if (r.kind === 'view') {
       if (lowers.length === 0) return [{ type: 'bind', source: upper, options: ['bind', 'ro'] }];
@@ -358,12 +443,15 @@ export class OverlaySnapshotter implements Snapshotter {
         `commit: name ${name} is not the chain id of ${r.parent ?? 'an empty parent'} + ${opts.diffId} (${expected})`,
       );
     if (this.get(name)) throw new Conflict(`snapshot ${name} already exists`);
+    await this.ensureMounted(r);
     const upper = this.abs(r.upper);
     const size = treeSize(upper); // counted as applyWith() counts a layer
     const dest = this.dir(name);
     rmSync(dest, { recursive: true, force: true }); // an unrecorded leftover of a crash
     mkdirSync(dest, { mode: 0o700 });
-    renameSync(upper, join(dest, 'diff'));
+    // An upper inside a quota image is on another filesystem: copied (xattrs, whiteouts and all).
+    if (this.imageOf(r)) await copyTree(upper, join(dest, 'diff'));
+    else renameSync(upper, join(dest, 'diff'));
     this.db.transaction(() => {
       this.db.prepare('DELETE FROM snapshots WHERE key = ?').run(key);
       this.db
@@ -376,11 +464,13 @@ export class OverlaySnapshotter implements Snapshotter {
 
   async diff(key: string, opts: DiffOptions = {}): Promise<Readable> {
     const r = this.activeRow(key, 'diff');
+    await this.ensureMounted(r);
     return layerTar(this.abs(r.upper), layersLookup(this.lowerDirs(r.parent)), opts);
   }
 
   async changes(key: string, opts: DiffOptions = {}): Promise<Change[]> {
     const r = this.activeRow(key, 'changes');
+    await this.ensureMounted(r);
     return changesOf(await scanUpper(this.abs(r.upper)), layersLookup(this.lowerDirs(r.parent)), opts);
   }
 
@@ -390,6 +480,7 @@ export class OverlaySnapshotter implements Snapshotter {
 
   async usage(key: string): Promise<Usage> {
     const r = this.row(key);
+    if (r) await this.ensureMounted(r);
     if (r)
       return r.kind === 'active' && r.upper && existsSync(this.abs(r.upper))
         ? measure(this.abs(r.upper))
@@ -399,8 +490,18 @@ export class OverlaySnapshotter implements Snapshotter {
     throw new NotFound(`snapshot ${key} does not exist`);
   }
 
-  /** Deletes a snapshot's own files: its dir under snapshots/, or an adopted upper and work. */
+  /**
+   * Deletes a snapshot's own files: its dir under snapshots/ (with its quota image, unmounted and
+   * detached first), or an adopted upper and work.
+   */
   private removeFiles(r: SnapshotRow): void {
+    const q = this.imageOf(r);
+    if (q) {
+      unmountImage(q.dir, q.image);
+      rmSync(q.dir, { recursive: true, force: true });
+      rmSync(q.image, { force: true });
+      return;
+    }
     for (const p of [r.upper, r.work]) {
       if (!p) continue;
       const a = this.abs(p);

@@ -53,6 +53,11 @@ export interface DiffOptions {
   hide?: string[];
 }
 
+export interface PrepareOptions {
+  /** Upper bound of the snapshot's own content, bytes (0 or absent: none but the data root's). */
+  size?: number;
+}
+
 export interface Snapshotter {
   /** The snapshot's kind and parent. NotFound when there is none. */
   stat(key: string): SnapshotInfo;
@@ -61,8 +66,10 @@ export interface Snapshotter {
    * Creates an active (writable) snapshot `key` on top of the committed snapshot `parent` (a chain
    * id; undefined for an empty base) and returns its mounts. Conflict when `key` exists, NotFound
    * when `parent` does not, InvalidArgument for a key that is not [A-Za-z0-9][A-Za-z0-9_.-]*.
+   * `size` (bytes, --storage-opt size=) bounds what the snapshot may hold: a writer past it gets
+   * ENOSPC. When the snapshot cannot be made (e.g. its quota cannot be set up) nothing of it is left.
    */
-  prepare(key: string, parent: string | undefined): Promise<Mount[]>;
+  prepare(key: string, parent: string | undefined, opts?: PrepareOptions): Promise<Mount[]>;
 
   /** Like prepare(), but the snapshot and its mounts are read-only. */
   view(key: string, parent: string | undefined): Promise<Mount[]>;

@@ -17,6 +17,7 @@ import {
   realpathSync,
 } from 'node:fs';
 import { run, runOk } from './exec.js';
+import { loopBacking } from './loopimage.js';
 
 export interface DataRootFs {
   /** 'image' (--storage-size), 'device' (--storage-device) or 'host' (a directory of its parent fs). */
@@ -73,17 +74,6 @@ function mountAt(path: string): MountEntry | undefined {
     .pop();
 }
 
-/** The backing file of a loop device (/sys/block/loopN/loop/backing_file), or null. */
-function loopBacking(dev: string): string | null {
-  const m = /^\/dev\/loop(\d+)$/.exec(dev);
-  if (!m) return null;
-  try {
-    return readFileSync(`/sys/block/loop${m[1]}/loop/backing_file`, 'utf8').trim();
-  } catch {
-    return null;
-  }
-}
-
 const hasQuota = (m: MountEntry | undefined) =>
   !!m && m.fsType === 'xfs' && m.options.some((o) => /^(prjquota|pquota|pqnoenforce)$/.test(o));
 
@@ -97,7 +87,7 @@ export function describeDataRoot(dataRoot: string): DataRootFs {
   return {
     kind: own ? (image ? 'image' : 'device') : 'host',
     source: m?.source ?? '?',
-    ...(image ? { image: image.replace(/ \(deleted\)$/, '') } : {}),
+    ...(image ? { image } : {}),
     fsType: m?.fsType ?? '?',
     size: st.blocks * st.bsize,
     used: (st.blocks - st.bfree) * st.bsize,
@@ -178,7 +168,7 @@ export async function mountDataRoot(dataRoot: string, opts: { size?: number; dev
   const image = imagePathFor(root);
   const fresh = !existsSync(image);
   if (current) {
-    if (loopBacking(current.source)?.replace(/ \(deleted\)$/, '') !== image)
+    if (loopBacking(current.source) !== image)
       throw new Error(`data root ${root} is already a mount point of ${current.source}, not of ${image}`);
   } else if (fresh && !isEmptyDir(root)) {
     throw new Error(

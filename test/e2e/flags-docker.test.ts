@@ -1,6 +1,6 @@
 // The real docker CLI with the run flags cocon once accepted and ignored (issue 9): --sysctl and
 // --memory-swap work, --log-opt max-size bounds the log, and what cocon cannot honour yet
-// (--log-driver syslog, --log-opt max-file without max-size, --storage-opt size=...) fails with exit 125 and the
+// (--log-driver syslog, --log-opt max-file without max-size, a bad --storage-opt size=...) fails with exit 125 and the
 // daemon's message; cocon's own CLI says the same.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -50,7 +50,9 @@ test("flags cocon cannot honour: docker and cocon exit 125 with the daemon's mes
     [['--log-opt', 'max-size=1m', '--log-opt', 'max-file=0'], /max-file cannot be less than 1/],
     [['--log-opt', 'max-file=3'], /max-file can only be set together with max-size/],
     [['--log-opt', 'mode=non-blocking'], /unknown log opt 'mode'/],
-    [['--storage-opt', 'size=1G'], /--storage-opt is supported only for overlay over xfs with 'pquota' mount option/],
+    [['--storage-opt', 'size=abc'], /invalid size: 'abc'/],
+    [['--storage-opt', 'size=100k'], /--storage-opt size=100k is too small/],
+    [['--storage-opt', 'foo=1'], /Unknown option foo/],
     [['--network', 'host', '--sysctl', 'net.core.somaxconn=1'], /not allowed in host network mode/],
     [['--memory-swap', '1g'], /always set the Memory limit when using Memoryswap limit/],
     [['-m', '64m', '--memory-swap', '32m'], /Minimum memoryswap limit should be larger than memory limit/],

@@ -45,11 +45,9 @@ test('refused HostConfig fields -> 400 with a clear message, nothing created', a
       { LogConfig: { Type: 'none', Config: { 'max-size': '1m' } } },
       /unknown log opt 'max-size' for none log driver/,
     ],
-    [
-      'storage-opt size',
-      { StorageOpt: { size: '1G' } },
-      /^--storage-opt is supported only for overlay over xfs with 'pquota' mount option$/,
-    ],
+    ['storage-opt bad size', { StorageOpt: { size: '1Q' } }, /^invalid suffix: 'Q'$/],
+    ['storage-opt unknown', { StorageOpt: { 'overlay2.foo': '1' } }, /^Unknown option overlay2\.foo$/],
+    ['storage-opt beyond the data root', { StorageOpt: { size: '1P' } }, /is larger than the data root's filesystem/],
     ['sysctl not namespaced', { Sysctls: { 'kernel.hostname': 'x' } }, /sysctl 'kernel.hostname=x' is not allowed/],
     ['sysctl vm', { Sysctls: { 'vm.swappiness': '1' } }, /sysctl 'vm.swappiness=1' is not allowed/],
     [

@@ -2,13 +2,14 @@
 // xfs image of that size (loop-mounted, project quotas), so a container filling its disk stops
 // with ENOSPC at that size while the host's root filesystem keeps its free space; the image is
 // re-used and grown by later starts, never shrunk, and unmounted when the daemon stops.
-// Per-container quotas (--storage-opt size=) need xfs project quotas, which this host's kernel lacks
-// (CONFIG_XFS_QUOTA unset): the option is refused with docker's message, by the API and the daemon.
+// Per-container quotas (--storage-opt size=, test/integration/storage-quota-layer.test.ts) are loop
+// ext4 images inside that data root: a daemon shutdown with no container running unmounts them and
+// the data root, and the next start mounts them again on use.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { statfsSync, statSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { useDaemon, uniq, cli, docker, startDaemon } from '../helpers/daemon.js';
+import { useDaemon, uniq, cli, docker, startDaemon, bootstrapBusybox } from '../helpers/daemon.js';
 import { rm, runToEnd } from '../helpers/containers.js';
 
 const MiB = 1024 * 1024;
@@ -85,20 +86,29 @@ test('--storage-size: re-used and grown on a later start, never shrunk; the daem
   }
 });
 
-test("--storage-opt size= is refused with docker's message (no project quotas), never dropped", async () => {
-  const r = await h.d.api('POST', `/v1.41/containers/create?name=${uniq('sz')}`, {
-    Image: 'busybox',
-    Cmd: ['true'],
-    HostConfig: { StorageOpt: { size: '64m' } },
-  });
-  assert.equal(r.status, 400, r.body);
-  assert.equal(r.json.message, "--storage-opt is supported only for overlay over xfs with 'pquota' mount option");
-  const d = docker(h.d, ['run', '--rm', '--storage-opt', 'size=64m', 'busybox', 'true']);
-  const out = await d;
-  assert.equal(out.code, 125);
-  assert.match(out.stderr, /--storage-opt is supported only for overlay over xfs with 'pquota' mount option/);
-  await assert.rejects(
-    startDaemon({ args: ['--storage-size', '300M', '--storage-opt', 'size=64m'] }),
-    /--storage-opt size: --storage-opt is supported only for overlay over xfs/,
-  );
+test('--storage-opt size= on a --storage-size data root: its layer image lives there; shutdown unmounts both, a restart finds the file', async () => {
+  const d = await startDaemon({ args: ['--storage-size', '300M', '--storage-opt', 'size=32m'] });
+  try {
+    await bootstrapBusybox(d);
+    const name = uniq('qs');
+    let r = await docker(d, ['run', '--name', name, 'busybox', 'sh', '-c', 'cat /k 2>/dev/null || echo kept > /k']);
+    assert.equal(r.code, 0, r.stderr);
+    const layer = readFileSync('/proc/self/mounts', 'utf8')
+      .split('\n')
+      .filter((l) => l.split(' ')[1]?.startsWith(`${d.dataRoot}/overlay/snapshots/`));
+    assert.equal(layer.length, 1, 'the container has no layer image mounted');
+    assert.match(layer[0], / ext4 /);
+    await d.shutdown();
+    assert.equal(mountOf(d.dataRoot), undefined, 'the daemon left the data root mounted');
+    await d.restart();
+    r = await docker(d, ['start', '-a', name]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'kept\n');
+    await assert.rejects(
+      startDaemon({ args: ['--storage-size', '300M', '--storage-opt', 'size=1G'] }),
+      /--storage-opt size=1073741824 is larger than the data root's filesystem/,
+    );
+  } finally {
+    await d.stop();
+  }
 });

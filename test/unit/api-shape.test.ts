@@ -8,10 +8,10 @@ import {
   validateLogConfig,
   validateMemory,
   validateSysctls,
-  validateStorageOpt,
+  storageSize,
+  MIN_LAYER_SIZE,
   logSizeMax,
   logBounds,
-  STORAGE_OPT_UNSUPPORTED,
 } from '../../src/containers/hostconfig.js';
 
 const bad = (f: () => unknown, re: RegExp) =>
@@ -187,24 +187,31 @@ test("memory and swap: docker's defaults and errors; refused where the host cann
   bad(() => validateMemory({ Memory: -5 }, { swapLimit: true }), /cannot be negative/);
 });
 
-test('checkHostConfig: storage-opt refused, Sysctls only when set', () => {
-  // no project quotas: any storage option gets docker's overlay2 refusal (809fd7e), never dropped
-  bad(
-    () => checkHostConfig({ StorageOpt: { size: '10G' } }, 'default', { swapLimit: true }),
-    /^--storage-opt is supported only for overlay over xfs with 'pquota' mount option$/,
-  );
+const M = 1024 * 1024;
+
+test("checkHostConfig: storage-opt size= checked with docker's messages, Sysctls only when set", () => {
+  // docker overlay2's parseStorageOpt: one option, size, in go-units sizes
   bad(
     () => checkHostConfig({ StorageOpt: { 'overlay2.x': '1' } }, 'default', { swapLimit: true }),
-    /^--storage-opt is supported only for overlay over xfs with 'pquota' mount option$/,
+    /^Unknown option overlay2\.x$/,
   );
-  assert.equal(
-    STORAGE_OPT_UNSUPPORTED,
-    "--storage-opt is supported only for overlay over xfs with 'pquota' mount option",
+  bad(() => storageSize({ size: 'abc' }), /^invalid size: 'abc'$/);
+  bad(() => storageSize({ size: '10x' }), /^invalid suffix: 'x'$/);
+  bad(() => storageSize({ size: '-1' }), /^invalid size: '-1'$/);
+  bad(
+    () => storageSize({ size: '512k' }),
+    /^--storage-opt size=512k is too small: a writable layer needs at least 1MiB$/,
   );
-  // with project quotas: docker's unknown-option message, and size refused as not implemented yet
-  bad(() => validateStorageOpt({ 'overlay2.x': '1' }, true), /^Unknown option overlay2\.x$/);
-  bad(() => validateStorageOpt({ size: '10G' }, true), /--storage-opt size is not implemented by cocon yet/);
-  validateStorageOpt({}, false);
-  validateStorageOpt(null, true);
+  bad(
+    () => checkHostConfig({ StorageOpt: { size: '10G' } }, 'default', { swapLimit: true, dataRootSize: 1024 ** 3 }),
+    /^--storage-opt size=10G is larger than the data root's filesystem \(1073741824 bytes\)$/,
+  );
+  assert.equal(storageSize({ size: '64m' }), 64 * M);
+  assert.equal(storageSize({ Size: '1.5G' }), 1.5 * 1024 * M);
+  assert.equal(storageSize({ size: '0' }), 0); // docker: no quota
+  assert.equal(storageSize({}), 0);
+  assert.equal(storageSize(null), 0);
+  assert.equal(MIN_LAYER_SIZE, M);
+  checkHostConfig({ StorageOpt: { size: '64m' } }, 'default', { swapLimit: true, dataRootSize: 1024 ** 3 });
   assert.equal('Sysctls' in checkHostConfig({ Sysctls: {} }, 'default', { swapLimit: true }), false);
 });
