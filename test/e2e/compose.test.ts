@@ -1,9 +1,10 @@
 // Debian's docker-compose 1.29 (python, docker-py 5) against a real cocon daemon: a multi-service
-// app with a user network and an alias, a named volume, a published port and a scaled service,
-// driven through up -d, ps, logs, exec, stop/start, up --scale and down -v.
+// app with a user network and an alias, a named volume, a published port, a healthcheck that a
+// service waits for (depends_on condition: service_healthy), a service built from a build: section,
+// and a scaled service, driven through up -d, ps, logs, exec, stop/start, up --scale and down -v.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -44,23 +45,36 @@ const dir = mkdtempSync(join(tmpdir(), 'compose-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 function composeFile(port: number): string {
-  return `version: "3.8"
+  // 2.4: the format where compose 1.29 takes depends_on's condition (3.x dropped it)
+  return `version: "2.4"
 services:
   db:
     image: busybox
-    command: ["sh", "-c", "echo db-up; echo served-from-volume > /data/index.html; exec httpd -f -p 8080 -h /data"]
+    # slow to come up: httpd starts 2 s late, so web only starts once db's healthcheck passed
+    command: ["sh", "-c", "echo db-up; echo served-from-volume > /data/index.html; sleep 2; exec httpd -f -p 8080 -h /data"]
     volumes: ["data:/data"]
+    healthcheck:
+      test: ["CMD", "wget", "-qO-", "http://127.0.0.1:8080/index.html"]
+      interval: 1s
+      timeout: 2s
+      retries: 30
     networks:
       backend:
         aliases: [database]
   web:
     image: busybox
-    command: ["sh", "-c", "echo web-up; mkdir -p /www; echo web-page > /www/index.html; exec httpd -f -p 80 -h /www"]
+    # fetches db's page through its alias when it starts: only works if db was healthy first
+    command: ["sh", "-c", "echo web-up; mkdir -p /www; echo web-page > /www/index.html; wget -qO /www/db.html http://database:8080/index.html || echo db-not-ready > /www/db.html; exec httpd -f -p 80 -h /www"]
     ports: ["127.0.0.1:${port}:80"]
-    depends_on: [db]
+    depends_on:
+      db:
+        condition: service_healthy
     networks: [backend]
   worker:
-    image: busybox
+    build:
+      context: ./worker
+      args:
+        FLAVOUR: compose-built
     command: ["sh", "-c", "echo worker-up; exec sleep 3600"]
     networks: [backend]
 volumes:
@@ -87,9 +101,9 @@ async function ok(args: string[], timeoutMs?: number): Promise<RunResult> {
   return r;
 }
 
-function httpGet(port: number): Promise<string> {
+function httpGet(port: number, path = '/index.html'): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = get({ host: '127.0.0.1', port, path: '/index.html', timeout: 3000 }, (res) => {
+    const req = get({ host: '127.0.0.1', port, path, timeout: 3000 }, (res) => {
       let b = '';
       res.on('data', (c) => {
         b += c;
@@ -115,17 +129,35 @@ const byProject = (kind: 'containers' | 'networks' | 'volumes') => {
       : `/volumes?filters=${f}`;
 };
 
-test('docker-compose 1.29: up -d, ps, logs, exec (alias + volume), published port, stop/start, up --scale, down -v', async () => {
+test('docker-compose 1.29: build:, depends_on service_healthy, up -d, ps, logs, exec (alias + volume), published port, stop/start, up --scale, down -v', async () => {
   const port = await freePort();
   writeFileSync(join(dir, 'docker-compose.yml'), composeFile(port));
+  mkdirSync(join(dir, 'worker'));
+  writeFileSync(
+    join(dir, 'worker', 'Dockerfile'),
+    'FROM busybox\nARG FLAVOUR=plain\nRUN echo "$FLAVOUR" > /built.txt\nLABEL built.by=compose\n',
+  );
   after(async () => {
-    await compose(['down', '-v', '--timeout', '1']).catch(() => undefined);
+    await compose(['down', '-v', '--rmi', 'local', '--timeout', '1']).catch(() => undefined);
+    await h.d.api('DELETE', `/images/${project}_worker?force=1`).catch(() => undefined);
   });
 
-  await ok(['up', '-d'], 180_000);
+  const up = await ok(['up', '-d'], 240_000);
+  // the build: section ran through the daemon's /build (docker-py's build call)
+  assert.match(up.stdout + up.stderr, new RegExp(`Successfully tagged ${project}_worker`), up.stderr);
+  // depends_on condition: service_healthy: web was created only after db's healthcheck passed
+  const dbIns = (await h.d.api('GET', `/containers/${project}_db_1/json`)).json;
+  const webIns = (await h.d.api('GET', `/containers/${project}_web_1/json`)).json;
+  assert.equal(dbIns.Config.Healthcheck.Test.join(' '), 'CMD wget -qO- http://127.0.0.1:8080/index.html');
+  assert.equal(dbIns.State.Health.Status, 'healthy');
+  // db's httpd (what its healthcheck probes) starts 2 s after db: web must not have started earlier
+  const dbStart = Date.parse(dbIns.State.StartedAt);
+  const webStart = Date.parse(webIns.State.StartedAt);
+  assert.ok(webStart >= dbStart + 2000, `web started ${webIns.State.StartedAt}, db ${dbIns.State.StartedAt}`);
   const ps = await ok(['ps']);
   for (const svc of ['db_1', 'web_1', 'worker_1'])
     assert.match(ps.stdout, new RegExp(`${project}_${svc}\\s.*\\bUp\\b`), ps.stdout);
+  assert.match(ps.stdout, new RegExp(`${project}_db_1\\s.*\\(healthy\\)`), ps.stdout);
   assert.match(ps.stdout, new RegExp(`127\\.0\\.0\\.1:${port}->80/tcp`));
   const q = await ok(['ps', '-q']);
   assert.equal(q.stdout.trim().split('\n').length, 3, q.stdout);
@@ -142,6 +174,13 @@ test('docker-compose 1.29: up -d, ps, logs, exec (alias + volume), published por
 
   // the published port reaches web; web reaches db through the network alias; db serves the named volume
   assert.equal(await waitFor('published port', () => httpGet(port).catch(() => undefined), 20_000), 'web-page\n');
+  // web fetched db's page at its start: db was serving (healthy) by then
+  assert.equal(await httpGet(port, '/db.html'), 'served-from-volume\n');
+  // the built image: the build arg reached RUN, the label the image
+  const built = await compose(['exec', '-T', 'worker', 'cat', '/built.txt']);
+  assert.equal(built.stdout, 'compose-built\n', built.stderr);
+  const img = (await h.d.api('GET', `/images/${project}_worker/json`)).json;
+  assert.equal(img.Config.Labels['built.by'], 'compose');
   const ex = await waitFor(
     'db through its alias',
     async () => {
@@ -181,8 +220,9 @@ test('docker-compose 1.29: up -d, ps, logs, exec (alias + volume), published por
     [`${project}_data`],
     'the named volume is labelled with the project',
   );
-  await ok(['down', '-v', '--timeout', '1'], 120_000);
+  await ok(['down', '-v', '--rmi', 'local', '--timeout', '1'], 120_000);
   assert.deepEqual(await api(byProject('containers')), []);
+  assert.equal((await h.d.api('GET', `/images/${project}_worker/json`)).status, 404, 'down --rmi local');
   assert.deepEqual(await api(byProject('networks')), []);
   const vols = (await h.d.api('GET', byProject('volumes'))).json.Volumes;
   assert.deepEqual(vols, [], 'down -v left the named volume');
