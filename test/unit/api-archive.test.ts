@@ -36,6 +36,9 @@ const fake: ArchiveBackend = {
   async get(ref, path) {
     return { stat: await this.stat(ref, path), tar: Readable.from([Buffer.from('tar-bytes')]) };
   },
+  async export() {
+    return Readable.from([Buffer.from('whole-fs')]);
+  },
   async put(_ref, path, tar) {
     if (path === '/ro') throw new Forbidden('container rootfs is marked read-only');
     for await (const chunk of tar) {
