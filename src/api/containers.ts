@@ -10,7 +10,6 @@ import type { WaitCondition } from '../containers/service.js';
 import { checkHealthFilter, healthFilterValue } from '../containers/healthcheck.js';
 import { LogTail, logFiles, readLogFile } from '../containers/logfiles.js';
 import { pipeline } from 'node:stream/promises';
-import { tarDirectoryStream } from '../sys/tar.js';
 import { parseFilters, labelsMatch, portFilterKeys, boolFilter, pruneFilter, prunes } from '../core/filters.js';
 import { detachKeysFor } from '../runtime/detachkeys.js';
 import { privilegedWarning } from '../containers/security.js';
@@ -480,14 +479,9 @@ export function registerContainerRoutes(r: Router, s: Services): void {
   });
 
   r.get('/containers/:id/export', async (ctx) => {
-    const root = await c.exportRoot(ctx.params.id);
-    try {
-      const tar = tarDirectoryStream(root.dir);
-      const res = ctx.stream(200, 'application/x-tar');
-      await pipeline(tar, res).catch(() => res.destroy());
-    } finally {
-      await root.release();
-    }
+    const tar = await s.archive.export(ctx.params.id);
+    const res = ctx.stream(200, 'application/x-tar');
+    await pipeline(tar, res).catch(() => res.destroy());
   });
 
   r.post('/containers/prune', async (ctx) => {

@@ -46,7 +46,7 @@
 //    Nothing is mounted in the host's namespace, so `rm` never walks into a bind mount.
 //    resolv.conf and hosts are copied in before each run (not into jails). Paths inside a root
 //    (mount points, --bind targets, --copy destinations, --workdir) are resolved with the root's
-//    symlinks taken relative to the root (resolveInRoot), never leading outside. A failing setup
+//    symlinks taken relative to the root (existingInRoot), never leading outside. A failing setup
 //    step exits 125 with its name; the command's own 126/127 come from exec.
 //  - Jails: a root with one program, the shared libraries ldd lists (copied to the same paths),
 //    the files given with --copy, /etc/passwd+group (root and the jail user), /dev/null, /dev/zero,
@@ -116,7 +116,6 @@ import {
   qemuBinary,
   readHead,
   removeTree,
-  resolveInRoot,
   spawnInRoot,
   copyLayers,
   type ExecMode,
@@ -124,6 +123,7 @@ import {
   type RunPlan,
   type SpawnedRoot,
 } from '../sys/chroot.js';
+import { existingInRoot } from '../sys/rootpath.js';
 import { BaseView, type RootView } from '../sys/rootview.js';
 import { SessionManager } from './session.js';
 import {
@@ -541,7 +541,7 @@ export class ChrootManager {
     try {
       this.store.write(rec);
       mkdirSync(root, { mode: 0o755 });
-      // the jail's own files first, then the program and its libraries, then --copy (last, through resolveInRoot)
+      // the jail's own files first, then the program and its libraries, then --copy (last, through existingInRoot)
       for (const d of ['etc', 'dev', 'tmp']) mkdirSync(join(root, d), { recursive: true, mode: 0o755 });
       chmodSync(join(root, 'tmp'), 0o1777);
       writeFileSync(
@@ -561,9 +561,9 @@ export class ChrootManager {
         await mknod(join(root, 'dev', n), 'c', maj, min, 0o666);
       for (const f of [program, ...ldd.paths]) await copyFileInto(root, f, f);
       for (const c of copies) {
-        // through resolveInRoot: a symlink copied in earlier must not lead a later copy outside the jail
+        // through existingInRoot: a symlink copied in earlier must not lead a later copy outside the jail
         const dest =
-          resolveInRoot(root, c.dest) ?? join(resolveInRoot(root, dirname(c.dest), 'dir')!, basename(c.dest));
+          existingInRoot(root, c.dest) ?? join(existingInRoot(root, dirname(c.dest), 'dir')!, basename(c.dest));
         await copyTree(c.src, dest, false, true);
       }
       rec.state = 'ready';
@@ -607,9 +607,9 @@ export class ChrootManager {
     const r = this.store.get(name);
     const root = this.store.rootDir(name);
     const exec = await this.execInfo(r.arch);
-    const osRelease = readText(resolveInRoot(root, '/etc/os-release') ?? '');
+    const osRelease = readText(existingInRoot(root, '/etc/os-release') ?? '');
     const pretty = /^PRETTY_NAME="?([^"\n]*)"?/m.exec(osRelease)?.[1];
-    const debianVersion = readText(resolveInRoot(root, '/etc/debian_version') ?? '').trim() || undefined;
+    const debianVersion = readText(existingInRoot(root, '/etc/debian_version') ?? '').trim() || undefined;
     const pids = processesInRoot(root);
     return {
       Name: r.name,

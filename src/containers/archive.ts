@@ -1,5 +1,6 @@
 // Container file copy (docker cp) as an engine service: stat, read (a tar of a path) and write (a
-// tar extracted into a directory) of a path in a container, running or stopped. Paths resolve
+// tar extracted into a directory) of a path in a container, running or stopped; and docker export
+// (the whole filesystem as a tar). Paths resolve
 // inside the container's root (symlinks the way the container sees them, never leading out), or
 // inside the host directory of the volume or bind the path lies in (src/containers/copytarget.ts).
 // A running container may rename or swap entries while we copy (CVE-2018-15664): both directions
@@ -15,6 +16,7 @@ import type { Readable } from 'node:stream';
 import { Forbidden, InvalidArgument, NotFound } from '../core/errors.js';
 import { log } from '../core/log.js';
 import { RootPathError } from '../sys/saferoot.js';
+import { tarDirectoryStream } from '../sys/tar.js';
 import { checkLocatedDir, locate, packLocated, statLocated, type Located, type RootStat } from '../sys/tarstream.js';
 import { COPY, extractTarStream, LayerError } from '../snapshots/apply.js';
 import type { VolumeService } from '../volumes/service.js';
@@ -36,6 +38,8 @@ export interface ArchiveBackend {
   stat(ref: string, path: string): Promise<PathStat>;
   get(ref: string, path: string): Promise<PathArchive>;
   put(ref: string, path: string, tar: Readable): Promise<void>;
+  /** docker export: the container's whole filesystem as a tar; destroying it releases the root. */
+  export(ref: string): Promise<Readable>;
 }
 
 /** The top entry name of the tar GET writes for `path` (located final name `name`). Pure. */
@@ -104,6 +108,25 @@ export class ContainerArchive implements ArchiveBackend {
     } finally {
       await done();
     }
+  }
+
+  async export(ref: string): Promise<Readable> {
+    const root = await this.containers.exportRoot(ref);
+    let tar: Readable;
+    try {
+      tar = tarDirectoryStream(root.dir);
+    } catch (e) {
+      await root.release();
+      throw e;
+    }
+    tar.once('close', () => {
+      root
+        .release()
+        .catch((e: Error) =>
+          log.warn('export: releasing the container root failed', { container: ref, error: e.message }),
+        );
+    });
+    return tar;
   }
 
   /** The located path and its copy target; `done` closes the one and releases the other. */

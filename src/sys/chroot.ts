@@ -15,8 +15,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import {
   closeSync,
   existsSync,
-  lstatSync,
-  mkdirSync,
   openSync,
   readFileSync,
   readdirSync,
@@ -283,48 +281,6 @@ export function spawnInUserns(
     }
   });
   return { child, exited };
-}
-
-/**
- * Resolves PATH inside ROOT the way the kernel would after chroot(ROOT): symlinks (absolute ones
- * relative to ROOT) never lead outside. Missing components are created when `create` says so
- * (directories, and the last one as a 'dir' or an empty 'file'). Returns the host path, or
- * undefined when a component is missing and create is not set.
- */
-export function resolveInRoot(root: string, inner: string, create?: 'dir' | 'file'): string | undefined {
-  const R = root.replace(/\/+$/, '');
-  let todo = inner.split('/').filter((s) => s && s !== '.');
-  let cur: string[] = [];
-  let links = 0;
-  while (todo.length) {
-    const comp = todo.shift()!;
-    if (comp === '..') {
-      cur.pop();
-      continue;
-    }
-    const host = R + '/' + [...cur, comp].join('/');
-    let st;
-    try {
-      st = lstatSync(host);
-    } catch {
-      if (!create) return undefined;
-      if (todo.length === 0 && create === 'file') closeSync(openSync(host, 'a', 0o644));
-      else mkdirSync(host, { mode: 0o755 });
-      cur.push(comp);
-      continue;
-    }
-    if (st.isSymbolicLink()) {
-      if (++links > 40) throw new Error(`too many levels of symbolic links in ${inner}`);
-      const t = readlinkSync(host);
-      const parts = t.split('/').filter((s) => s && s !== '.');
-      if (t.startsWith('/')) cur = [];
-      todo = [...parts, ...todo];
-      continue;
-    }
-    if (todo.length && !st.isDirectory()) return undefined;
-    cur.push(comp);
-  }
-  return R + (cur.length ? '/' + cur.join('/') : '');
 }
 
 /** Pids of processes whose root directory is ROOT (or below it). Exact: reads /proc/PID/root. */

@@ -4,10 +4,9 @@
 // are written to the overlay's upper directory before the overlay is mounted, with their parent
 // directories mirrored from the base, owner and mode included, so the merged view looks the same).
 // Paths inside the root are resolved with its symlinks taken relative to the root, never leading
-// outside (see resolveInRoot).
+// outside (src/sys/rootpath.ts).
 import { chmodSync, chownSync, closeSync, lstatSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
-import { readlinkSync } from 'node:fs';
-import { resolveInRoot } from './chroot.js';
+import { existingInRoot, walkInRoot } from './rootpath.js';
 
 export interface RootView {
   /** The directory the command sees as / (its host path in the run's mount namespace). */
@@ -23,60 +22,16 @@ export interface RootView {
 export class BaseView implements RootView {
   constructor(readonly root: string) {}
   target(inner: string, kind: 'dir' | 'file'): string {
-    const t = resolveInRoot(this.root, inner, kind);
+    const t = existingInRoot(this.root, inner, kind);
     if (!t) throw new Error(`cannot make ${inner} in ${this.root}: a component is not a directory`);
     return t;
   }
   existing(inner: string): string | undefined {
-    return resolveInRoot(this.root, inner);
+    return existingInRoot(this.root, inner);
   }
   write(inner: string, data: string | Buffer, mode = 0o644): void {
     writeExisting(this.target(inner, 'file'), data, mode);
   }
-}
-
-/**
- * Resolves `inner` in `root` like resolveInRoot, but a missing tail is kept as written (it holds no
- * symlink, since it does not exist). Returns the path relative to the root ('' = the root) and
- * whether it exists. Throws when a component on the way is not a directory.
- */
-export function resolveRel(root: string, inner: string): { rel: string; exists: boolean } {
-  const R = root.replace(/\/+$/, '');
-  let todo = inner.split('/').filter((s) => s && s !== '.');
-  let cur: string[] = [];
-  let links = 0;
-  let missing = false;
-  while (todo.length) {
-    const comp = todo.shift()!;
-    if (comp === '..') {
-      cur.pop();
-      continue;
-    }
-    if (missing) {
-      cur.push(comp);
-      continue;
-    }
-    const host = R + '/' + [...cur, comp].join('/');
-    let st;
-    try {
-      st = lstatSync(host);
-    } catch {
-      missing = true;
-      cur.push(comp);
-      continue;
-    }
-    if (st.isSymbolicLink()) {
-      if (++links > 40) throw new Error(`too many levels of symbolic links in ${inner}`);
-      const t = readlinkSync(host);
-      if (t.startsWith('/')) cur = [];
-      todo = [...t.split('/').filter((s) => s && s !== '.'), ...todo];
-      continue;
-    }
-    if (todo.length && !st.isDirectory())
-      throw new Error(`${inner}: ${[...cur, comp].join('/')} is not a directory in the root`);
-    cur.push(comp);
-  }
-  return { rel: cur.join('/'), exists: !missing };
 }
 
 export class OverlayView implements RootView {
@@ -113,7 +68,7 @@ export class OverlayView implements RootView {
   }
 
   target(inner: string, kind: 'dir' | 'file'): string {
-    const { rel, exists } = resolveRel(this.lower, inner);
+    const { rel, exists } = walkInRoot(this.lower, inner);
     if (!exists) {
       this.parents(rel);
       const u = `${this.upper}/${rel}`;
@@ -128,7 +83,7 @@ export class OverlayView implements RootView {
   }
 
   existing(inner: string): string | undefined {
-    const { rel, exists } = resolveRel(this.lower, inner);
+    const { rel, exists } = walkInRoot(this.lower, inner);
     if (!exists) return undefined;
     try {
       lstatSync(`${this.upper}/${rel}`);
@@ -139,7 +94,7 @@ export class OverlayView implements RootView {
   }
 
   write(inner: string, data: string | Buffer, mode = 0o644): void {
-    const { rel } = resolveRel(this.lower, inner);
+    const { rel } = walkInRoot(this.lower, inner);
     if (!rel) throw new Error(`cannot write the root itself`);
     this.parents(rel);
     let keep: { mode: number; uid: number; gid: number } | undefined;

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { resolveInRoot } from '../../src/sys/chroot.js';
+import { existingInRoot as resolveInRoot } from '../../src/sys/rootpath.js';
 import { ChrootStore } from '../../src/chroot/store.js';
 import { ChrootManager } from '../../src/chroot/chroot.js';
 import { EngineError } from '../../src/core/errors.js';
