@@ -1,6 +1,9 @@
-// Exec sessions: extra processes in a running container (docker exec), run under conmon so that
-// tty, stdin and exit codes work like the container's own process. Sessions live in memory, as
-// in dockerd; their files live under <exec-root>/exec/<id> and go when the process ends.
+// Exec sessions: extra processes in a running container (docker exec). A tty or detached session
+// runs under conmon, so that the pty, stdin and the exit code outlive the client; a non-tty session
+// with a client, and a healthcheck probe, run through `runc exec` as the daemon's child
+// (../runtime/runcexec.ts), which is cheaper. Either way the process is the container's own with
+// the session's args, env, user and cwd. Sessions live in memory, as in dockerd; their files live
+// under <exec-root>/exec/<id> and go when the process ends.
 //
 // Lifecycle: create(container, config) -> start(id, client?) -> exit code -> inspect(id).
 import { randomBytes } from 'node:crypto';
@@ -42,6 +45,8 @@ interface ExecRecord {
   exitCode: number | null;
   pid: number;
   dir: string;
+  /** The pid while runc runs the process (its pid file), for a session without conmon. */
+  pidOf?: () => number;
   /** A resize that arrived before the process ran (docker sends it right after start). */
   pendingSize?: [number, number];
 }
@@ -108,7 +113,7 @@ export class ExecService {
       OpenStdin: !!e.config.AttachStdin,
       OpenStdout: !!e.config.AttachStdout,
       OpenStderr: !!e.config.AttachStderr,
-      Pid: e.pid,
+      Pid: e.pidOf?.() || e.pid,
       ProcessConfig: {
         tty: !!e.config.Tty,
         entrypoint,
@@ -166,12 +171,14 @@ export class ExecService {
     e.started = true;
     const tty = !!e.config.Tty;
     const rawStream = opts.tty ?? tty;
-    privateDir(join(e.dir, 'exits'));
-    const tmpDir = privateDir(join(this.execRoot, 't', 'e' + id.slice(0, 15)));
+    privateDir(e.dir);
     const specPath = join(e.dir, 'process.json');
     writeFileSync(specPath, JSON.stringify(this.processSpec(e, tty)), { mode: PRIVATE.file });
     const attach = !!client && !opts.detach;
     const stdin = attach && !!e.config.AttachStdin;
+    if (attach && client && !tty) return this.startDirect(e, specPath, rawStream, stdin, client);
+    privateDir(join(e.dir, 'exits'));
+    const tmpDir = privateDir(join(this.execRoot, 't', 'e' + id.slice(0, 15)));
     const sessionId = id.slice(0, 32);
     const session = await execProcess(this.containers.conmonPaths, {
       containerId: e.containerId,
@@ -218,6 +225,56 @@ export class ExecService {
       return;
     }
     if (bridge) await bridge.done;
+  }
+
+  /**
+   * A non-tty exec with a client: `runc exec` as the daemon's child, its pipes bridged to the
+   * client (no conmon, no attach socket: about a conmon start and three round trips less). The
+   * process is the same one conmon would start (the same process.json).
+   */
+  private async startDirect(
+    e: ExecRecord,
+    specPath: string,
+    rawStream: boolean,
+    stdin: boolean,
+    client: Duplex,
+  ): Promise<void> {
+    const bridge = new AttachBridge(client, {
+      tty: rawStream,
+      stdin,
+      stdout: e.config.AttachStdout !== false,
+      stderr: e.config.AttachStderr !== false,
+    });
+    const x = runcExec({
+      runtime: this.containers.conmonPaths.runtime,
+      root: this.containers.paths.runcRoot,
+      containerId: e.containerId,
+      process: { specPath },
+      pidFile: join(e.dir, 'pid'),
+      stdin,
+      onStdout: (b) => bridge.deliver(1, b),
+      onStderr: (b) => bridge.deliver(2, b),
+    });
+    bridge.connectPipes(x.stdin, { pause: () => x.pauseOutput(), resume: () => x.resumeOutput() });
+    e.running = true;
+    e.pidOf = () => x.pid();
+    const cleanup = () => {
+      e.pid = x.pid();
+      e.pidOf = undefined;
+      e.running = false;
+      rmSync(e.dir, { recursive: true, force: true });
+    };
+    try {
+      e.exitCode = await x.exited;
+      cleanup();
+      bridge.endClient();
+    } catch (err) {
+      const msg = err instanceof RuntimeError ? err.message : String(err);
+      e.exitCode = /executable file not found|no such file or directory/i.test(msg) ? 127 : 126;
+      cleanup();
+      bridge.fail(msg);
+    }
+    await bridge.done;
   }
 
   /**

@@ -6,24 +6,10 @@
 import { Conflict, InvalidArgument } from '../core/errors.js';
 import type { OciResources, SpecInput } from '../runtime/spec.js';
 import type { HostConfig } from './types.js';
+import type { CgroupFacts } from '../sys/cgroups.js';
 
 /** What the host can enforce (src/sys/cgroups.ts finds it) and how to look a block device up. */
-export interface ResourceFacts {
-  version: 1 | 2;
-  memory: boolean;
-  swap: boolean;
-  memoryReservation: boolean;
-  oomKillDisable: boolean;
-  swappiness: boolean;
-  cpuShares: boolean;
-  cpuCfs: boolean;
-  cpuset: boolean;
-  pids: boolean;
-  blkioWeight: boolean;
-  blkioThrottle: boolean;
-  /** "0-1": the CPUs and memory nodes a container may use */
-  cpus: string;
-  mems: string;
+export interface ResourceFacts extends CgroupFacts {
   ncpu: number;
   blockDevice: (path: string) => { major: number; minor: number } | null;
 }

@@ -1,18 +1,25 @@
-// Attach streams: bridges a client's hijacked connection to conmon's SOCK_SEQPACKET attach socket.
-// conmon sends packets whose first byte names the stream (2 stdout, 3 stderr); it takes raw input
+// Attach streams: bridges a client's hijacked connection to conmon's SOCK_SEQPACKET attach socket
+// (connect), or to the pipes of a process the daemon runs itself (connectPipes: runc exec without
+// conmon, ./runcexec.ts). conmon sends packets whose first byte names the stream (2 stdout, 3 stderr); it takes raw input
 // packets (at most 32 KiB each; an empty packet means EOF). The client gets docker's 8-byte frames
 // when the container has no tty, raw bytes when it has one. Stdin sent before the socket is
 // connected (docker sends it before `start`) is buffered and delivered on connect. With detach keys
 // (tty streams with stdin, as dockerd), the client's input is watched for the sequence: when it comes,
 // the client is cut off and the process keeps running with its stdin open.
 import { createRequire } from 'node:module';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Writable } from 'node:stream';
 import { frame } from './logformat.js';
 import { DetachMatcher } from './detachkeys.js';
 
 const require = createRequire(import.meta.url);
 const { SeqpacketSocket } = require('node-unix-socket') as typeof import('node-unix-socket');
-type Seqpacket = InstanceType<typeof SeqpacketSocket>;
+
+/** Where the client's input goes: conmon's attach socket or the process's stdin pipe. */
+interface InputSink {
+  write(b: Buffer): void;
+  end(): void;
+  destroy(): void;
+}
 
 const MAX_INPUT_PACKET = 32 * 1024 - 1;
 
@@ -26,7 +33,8 @@ export interface AttachOptions {
 }
 
 export class AttachBridge {
-  private seq: Seqpacket | null = null;
+  private seq: InputSink | null = null;
+  private flow: { pause(): void; resume(): void } | null = null;
   private pending: Buffer[] = [];
   private clientEnded = false;
   private closed = false;
@@ -90,6 +98,32 @@ export class AttachBridge {
     });
   }
 
+  /**
+   * Bridges to a process's pipes: its input goes to `stdin` (null: input is dropped), its output
+   * comes through deliver(). `flow` pauses the output while the client is not reading.
+   */
+  connectPipes(stdin: Writable | null, flow: { pause(): void; resume(): void }): void {
+    this.flow = flow;
+    const sink: InputSink = stdin
+      ? { write: (b) => stdin.write(b), end: () => stdin.end(), destroy: () => stdin.destroy() }
+      : { write: () => {}, end: () => {}, destroy: () => {} };
+    if (this.closed) {
+      sink.end();
+      return;
+    }
+    this.seq = sink;
+    for (const b of this.pending.splice(0)) this.send(b);
+    if (this.clientEnded && this.o.stdin) this.endSeq();
+    this.client.on('drain', () => this.flow?.resume());
+  }
+
+  /** Output of the process on stream 1 (stdout) or 2 (stderr). */
+  deliver(stream: 1 | 2, payload: Buffer): void {
+    if ((stream === 1 && !this.o.stdout) || (stream === 2 && !this.o.stderr)) return;
+    if (this.closed || !this.client.writable) return;
+    if (!this.client.write(this.o.tty ? payload : frame(stream, payload))) this.flow?.pause();
+  }
+
   // The native socket throws synchronously once conmon has closed it: the container is gone then.
   private send(b: Buffer): void {
     try {
@@ -110,11 +144,7 @@ export class AttachBridge {
 
   private output(b: Buffer): void {
     if (b.length < 1) return;
-    const stream = b[0] === 3 ? 2 : 1;
-    if ((stream === 1 && !this.o.stdout) || (stream === 2 && !this.o.stderr)) return;
-    const payload = b.subarray(1);
-    if (!this.client.writable) return;
-    this.client.write(this.o.tty ? payload : frame(stream, payload));
+    this.deliver(b[0] === 3 ? 2 : 1, b.subarray(1));
   }
 
   /** Holds the client's EOF until `p` settles (exec: the exit code must be known before EOF). */
@@ -151,6 +181,9 @@ export class AttachBridge {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    // Client gone: the process's stdin ends (as with conmon) and its output is read no more; what
+    // it writes from now on fills the pipes, then it blocks: a flood costs the daemon nothing.
+    this.flow?.pause();
     if (this.seq) {
       const s = this.seq;
       setImmediate(() => {
