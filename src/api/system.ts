@@ -27,8 +27,12 @@ function securityFacts(s: Services) {
   };
 }
 
-/** The data root's filesystem as docker info's DriverStatus pairs (cocon adds the storage lines). */
-export function storageStatus(fs: DataRootFs): Array<[string, string]> {
+/**
+ * The data root's filesystem as docker info's DriverStatus pairs (cocon adds the storage lines), and
+ * how writable layers are bounded: each --storage-opt size= is a loop ext4 image; `defaultLayerSize`
+ * is the daemon's --storage-opt size= (0: none).
+ */
+export function storageStatus(fs: DataRootFs, defaultLayerSize = 0): Array<[string, string]> {
   const out: Array<[string, string]> = [
     ['Backing Filesystem', fs.fsType === 'ext4' ? 'extfs' : fs.fsType],
     ['Supports d_type', 'true'],
@@ -39,6 +43,8 @@ export function storageStatus(fs: DataRootFs): Array<[string, string]> {
     ['Data Root Size', String(fs.size)],
     ['Data Root Used', String(fs.used)],
     ['Project Quotas', String(fs.projectQuota)],
+    ['Writable Layer Quotas', 'loop ext4 image per container (--storage-opt size=)'],
+    ['Default Writable Layer Size', String(defaultLayerSize)],
   );
   return out;
 }
@@ -155,7 +161,7 @@ export function registerSystemRoutes(r: Router, s: Services): void {
       ContainersStopped: counts.stopped,
       Images: s.images.count(),
       Driver: 'overlay2',
-      DriverStatus: storageStatus(describeDataRoot(s.config.dataRoot)),
+      DriverStatus: storageStatus(describeDataRoot(s.config.dataRoot), s.config.defaultStorageSize ?? 0),
       Plugins: {
         Volume: ['local'],
         Network: ['host', 'null'],

@@ -65,21 +65,22 @@ export function audit(d: DaemonFacts, containers: ContainerFacts[]): Finding[] {
           fix: 'cocon daemon --storage-size 20G   (or --storage-device /dev/VG/LV)',
         },
   );
+  const layerDefault = Number(ds['Default Writable Layer Size'] ?? 0);
   out.push(
-    ds['Project Quotas'] === 'true'
+    layerDefault > 0
       ? {
           id: 'container-quota',
           status: 'pass',
-          title: 'per-container disk quotas possible',
-          detail: 'xfs project quotas on the data root',
+          title: 'writable layers bounded by default',
+          detail: `every container's writable layer is at most ${layerDefault} bytes unless it asks for its own --storage-opt size=`,
         }
       : {
           id: 'container-quota',
           status: 'warn',
-          title: 'per-container disk quotas possible',
+          title: 'writable layers bounded by default',
           detail:
-            'no project quotas on the data root: --storage-opt size= is refused; one container can still fill the whole data root (not the host)',
-          fix: 'a kernel with CONFIG_XFS_QUOTA and cocon daemon --storage-size SIZE',
+            'no default --storage-opt size=: a container without its own can fill the whole data root (not the host)',
+          fix: 'cocon daemon --storage-opt size=10G   (or docker run --storage-opt size=N per container)',
         },
   );
   // 2. Inter-container communication off, links only.

@@ -32,6 +32,10 @@ test('a hardened daemon with limited containers has no failure', () => {
   assert.equal(st(fs, 'data-root-fs'), 'pass');
   assert.equal(st(fs, 'container-quota'), 'warn');
   assert.match(renderFindings(fs), /0 failed\n$/);
+  const bounded = audit({ driverStatus: [...own, ['Default Writable Layer Size', String(1 << 30)]], security: safe }, [
+    ctr('a', {}),
+  ]);
+  assert.equal(st(bounded, 'container-quota'), 'pass');
 });
 
 test('each benchmark item fails or warns with its fix', () => {
