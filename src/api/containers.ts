@@ -5,6 +5,7 @@ import type { Router } from './router.js';
 import type { Services } from '../daemon/services.js';
 import { InvalidArgument, NotFound, NotImplemented, NotModified } from '../core/errors.js';
 import type { ContainerRecord } from '../containers/types.js';
+import { normLink } from '../network/links.js';
 import { statusLine, type CreateBody } from '../containers/config.js';
 import type { WaitCondition } from '../containers/service.js';
 import { checkHealthFilter, healthFilterValue } from '../containers/healthcheck.js';
@@ -190,7 +191,6 @@ export async function inspect(r: ContainerRecord, s: Services): Promise<Record<s
       GroupAdd: null,
       IpcMode: 'private',
       Cgroup: '',
-      Links: null,
       OomScoreAdj: 0,
       PidMode: '',
       PublishAllPorts: false,
@@ -209,6 +209,13 @@ export async function inspect(r: ContainerRecord, s: Services): Promise<Record<s
       Init: null,
       Devices: [],
       ...r.hostConfig,
+      // docker shows legacy links as "/target:/self/alias" (the record keeps "target:alias")
+      Links: Array.isArray(r.hostConfig.Links)
+        ? (r.hostConfig.Links as string[]).map((l) => {
+            const [target, alias] = normLink(l).split(':');
+            return `/${target}:/${r.name}/${alias}`;
+          })
+        : (r.hostConfig.Links ?? null),
       MaskedPaths: r.hostConfig.Privileged
         ? []
         : [

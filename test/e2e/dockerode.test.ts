@@ -266,3 +266,55 @@ test('dockerode: volumes create, list with ANDed label filters, inspect, use, re
   await docker.getVolume(a).remove();
   await assert.rejects(docker.getVolume(a).inspect(), (e: { statusCode?: number }) => e.statusCode === 404);
 });
+
+test("dockerode: filters in the map form ({label: {k: true}}) are ANDed; swarm calls get dockerd's 503; a followed log stream dropped midway leaves the daemon serving", async (t) => {
+  const docker = client();
+  const key = uniq('dof');
+  const a = await docker.createContainer({
+    Image: 'busybox',
+    Cmd: ['sh', '-c', 'while :; do echo tick; sleep 0.05; done'],
+    Labels: { [key]: '1', tier: 'db' },
+    HostConfig: { NetworkMode: 'none' },
+  });
+  const b = await docker.createContainer({ Image: 'busybox', Cmd: ['true'], Labels: { [key]: '1' } });
+  t.after(async () => {
+    for (const c of [a, b]) await c.remove({ force: true }).catch(() => undefined);
+  });
+  // docker's older map form, as a string (dockerode sends strings as they are)
+  const both = await docker.listContainers({
+    all: true,
+    filters: JSON.stringify({ label: { [key]: true, 'tier=db': true } }),
+  });
+  assert.deepEqual(
+    both.map((c) => c.Id),
+    [a.id],
+  );
+  const one = await docker.listContainers({ all: true, filters: JSON.stringify({ label: { [key]: true } }) });
+  assert.equal(one.length, 2);
+
+  await assert.rejects(
+    docker.swarmLeave({ force: true }),
+    (e: { statusCode?: number; json?: { message?: string } }) => {
+      assert.equal(e.statusCode, 503);
+      assert.equal(e.json?.message, 'This node is not part of a swarm');
+      return true;
+    },
+  );
+  await assert.rejects(docker.listServices(), (e: { statusCode?: number }) => e.statusCode === 503);
+
+  await a.start();
+  const logs = (await a.logs({ follow: true, stdout: true, stderr: true })) as unknown as NodeJS.ReadableStream & {
+    destroy(): void;
+  };
+  await new Promise<void>((resolve) => logs.once('data', () => resolve()));
+  logs.destroy();
+  for (let i = 0; i < 3; i++) {
+    const s = (await a.logs({ follow: true, stdout: true })) as unknown as NodeJS.ReadableStream & { destroy(): void };
+    await new Promise<void>((resolve) => s.once('data', () => resolve()));
+    s.destroy();
+  }
+  assert.equal(String(await docker.ping()), 'OK');
+  assert.equal((await a.inspect()).State.Running, true);
+  const st = await a.stats({ stream: false });
+  assert.ok(st.memory_stats, 'the daemon still answers');
+});
