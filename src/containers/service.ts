@@ -25,6 +25,7 @@ import {
   copyFileSync,
   type FSWatcher,
 } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import os from 'node:os';
 import type { Duplex, Readable } from 'node:stream';
@@ -34,6 +35,7 @@ import type { EventBus } from '../core/events.js';
 import type { ImageStore } from '../images/types.js';
 import { Conflict, EngineError, Internal, InvalidArgument, NotFound, NotModified } from '../core/errors.js';
 import { log } from '../core/log.js';
+import { NO_TRACE, traceOp, type OpTrace } from '../core/trace.js';
 import { RuncDriver } from '../runtime/runc.js';
 import { createContainer, type ConmonPaths } from '../runtime/conmon.js';
 import { AttachBridge, type AttachOptions } from '../runtime/attach.js';
@@ -114,6 +116,8 @@ export class ContainerService implements ContainerDirectory {
   private waiters = new Map<string, Waiter[]>();
   private pendingAttach = new Map<string, Set<AttachBridge>>();
   private exiting = new Set<string>();
+  /** Containers whose teardown() completed and that have not been started since. */
+  private tornDown = new Set<string>();
   private busy = new Map<string, Promise<unknown>>();
   private timers = new Set<NodeJS.Timeout>();
   private watcher: FSWatcher | null = null;
@@ -277,24 +281,31 @@ export class ContainerService implements ContainerDirectory {
     if (!body.Image) throw new InvalidArgument('Config cannot be empty in order to create a container');
     const image = this.images.get(body.Image);
     const id = randomBytes(32).toString('hex');
+    const trace = traceOp('create', id);
     const wantsStorageOpt =
       Object.keys((body.HostConfig?.StorageOpt as Record<string, string> | null | undefined) ?? {}).length > 0;
-    const merged = mergeConfig(body, image, id, {
-      swapLimit: swapAccounting(),
-      resources: hostResources(),
-      logDefaults: { Type: this.config.logDriver, Config: this.config.logOpts },
-      ...(wantsStorageOpt ? { dataRootSize: describeDataRoot(this.config.dataRoot).size } : {}),
-    });
+    const merged = trace.phase('config', () =>
+      mergeConfig(body, image, id, {
+        swapLimit: swapAccounting(),
+        resources: hostResources(),
+        logDefaults: { Type: this.config.logDriver, Config: this.config.logOpts },
+        ...(wantsStorageOpt ? { dataRootSize: describeDataRoot(this.config.dataRoot).size } : {}),
+      }),
+    );
     // Reject unknown capabilities and other spec errors now rather than at start.
-    applyPrivilegeDefaults(merged.hostConfig, this.config);
-    const draft: ContainerRecord = { ...initialRecordFields(id, name ?? 'x', image.id, merged), state: initialState() };
-    this.network.validate(draft, body.NetworkingConfig);
-    draft.mounts = this.planMounts(draft);
-    this.specFor(draft, { uid: 0, gid: 0, additionalGids: [] }, {});
+    const draft: ContainerRecord = trace.phase('validate', () => {
+      applyPrivilegeDefaults(merged.hostConfig, this.config);
+      const d: ContainerRecord = { ...initialRecordFields(id, name ?? 'x', image.id, merged), state: initialState() };
+      this.network.validate(d, body.NetworkingConfig);
+      d.mounts = this.planMounts(d);
+      this.specFor(d, { uid: 0, gid: 0, additionalGids: [] }, {});
+      return d;
+    });
     const insert = this.db.prepare(
       'INSERT INTO containers (id, name, image_id, created, record) VALUES (?, ?, ?, ?, ?)',
     );
     let rec: ContainerRecord | null = null;
+    const tInsert = performance.now();
     for (let attempt = 0; !rec; attempt++) {
       const candidate: ContainerRecord = { ...draft, name: name ?? randomName(attempt) };
       try {
@@ -311,18 +322,26 @@ export class ContainerService implements ContainerDirectory {
         if (attempt > 20) throw e;
       }
     }
+    trace.add('db', performance.now() - tInsert);
     const made: string[] = [];
     let prepared = false;
     try {
-      this.prepareFiles(rec);
+      const r = rec;
+      trace.phase('files', () => this.prepareFiles(r));
       // The writable layer's quota: the container's --storage-opt size= (0: none), else the daemon's default.
-      const opt = rec.hostConfig.StorageOpt as Record<string, string> | null | undefined;
+      const opt = r.hostConfig.StorageOpt as Record<string, string> | null | undefined;
       const own = Object.keys(opt ?? {}).some((k) => k.toLowerCase() === 'size');
       const size = own ? storageSize(opt) : (this.config.defaultStorageSize ?? 0);
-      await this.snapshots.prepare(rec.id, image.chainIds[image.chainIds.length - 1], { size });
+      await trace.phase('snapshot', () =>
+        this.snapshots.prepare(r.id, image.chainIds[image.chainIds.length - 1], { size }),
+      );
       prepared = true;
-      await this.createVolumes(rec, made);
-      this.db.prepare('UPDATE containers SET record = ? WHERE id = ?').run(JSON.stringify(rec), rec.id);
+      if (r.mounts?.some((m) => m.Type === 'volume')) {
+        await trace.phase('volumes', () => this.createVolumes(r, made));
+        trace.phase('db', () =>
+          this.db.prepare('UPDATE containers SET record = ? WHERE id = ?').run(JSON.stringify(r), r.id),
+        );
+      }
     } catch (e) {
       this.db.prepare('DELETE FROM containers WHERE id = ?').run(id);
       rmSync(this.paths.data(id), { recursive: true, force: true });
@@ -335,6 +354,7 @@ export class ContainerService implements ContainerDirectory {
     }
     this.cache.set(rec.id, rec);
     this.publish(rec, 'create');
+    trace.end();
     return rec;
   }
 
@@ -451,29 +471,49 @@ export class ContainerService implements ContainerDirectory {
     if (r.state.Running) throw new NotModified();
     if (r.state.Status === 'removing' || r.state.Dead)
       throw new Conflict(`container is marked for removal and cannot be started`);
+    const trace = traceOp('start', id);
+    this.tornDown.delete(id);
     const dir = this.paths.data(id);
     const bundle = this.paths.bundle(id);
     const rootfs = join(dir, 'rootfs');
     try {
-      rmSync(bundle, { recursive: true, force: true });
-      privateDir(bundle);
-      privateDir(this.tmpDir(id));
-      rmSync(join(this.paths.exits, id), { force: true });
-      await unmount(rootfs);
-      await mountAll(withInitLayer(await this.snapshots.mounts(id), join(dir, 'init')), rootfs);
-      const user = this.userIn(id, r.config.User);
-      const cwd = r.config.WorkingDir || '/';
-      mkdirSync(join(rootfs, cwd), { recursive: true });
-      const extraMounts = await this.prepareMounts(r, rootfs);
-      const net = await this.network.connect(r);
-      if (net.files) {
-        writeFileSync(join(dir, 'hosts'), hostsFile(r, net.files));
-        writeFileSync(join(dir, 'resolv.conf'), resolvConf(r, net.files.dnsServer, hostResolvConf()));
-      }
-      const spec = this.specFor(r, user, net, extraMounts);
-      const [rows, cols] = r.hostConfig.ConsoleSize ?? [0, 0];
-      if (r.config.Tty && rows > 0 && cols > 0) spec.process.consoleSize = { height: rows, width: cols };
-      writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec), { mode: PRIVATE.file });
+      trace.phase('bundle', () => {
+        rmSync(bundle, { recursive: true, force: true });
+        privateDir(bundle);
+        privateDir(this.tmpDir(id));
+        rmSync(join(this.paths.exits, id), { force: true });
+      });
+      // The root filesystem (then what needs it: the user, the working dir, volume copy-up) and the
+      // network namespace do not depend on each other: they are made at the same time. Both settle
+      // before a failure is handled, so failStart's teardown never races a half-made one.
+      const [fs, network] = await Promise.allSettled([
+        (async () => {
+          await trace.phase('mount', async () => {
+            await unmount(rootfs);
+            await mountAll(withInitLayer(await this.snapshots.mounts(id), join(dir, 'init')), rootfs);
+          });
+          const user = trace.phase('user', () => this.userIn(id, r.config.User));
+          mkdirSync(join(rootfs, r.config.WorkingDir || '/'), { recursive: true });
+          const extraMounts = await trace.phase('volumes', () => this.prepareMounts(r, rootfs));
+          return { user, extraMounts };
+        })(),
+        trace.phase('network', () => this.network.connect(r)),
+      ]);
+      if (fs.status === 'rejected') throw fs.reason;
+      if (network.status === 'rejected') throw network.reason;
+      const { user, extraMounts } = fs.value;
+      const net = network.value;
+      trace.phase('spec', () => {
+        if (net.files) {
+          const files = net.files;
+          writeFileSync(join(dir, 'hosts'), hostsFile(r, files));
+          writeFileSync(join(dir, 'resolv.conf'), resolvConf(r, files.dnsServer, hostResolvConf()));
+        }
+        const spec = this.specFor(r, user, net, extraMounts);
+        const [rows, cols] = r.hostConfig.ConsoleSize ?? [0, 0];
+        if (r.config.Tty && rows > 0 && cols > 0) spec.process.consoleSize = { height: rows, width: cols };
+        writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec), { mode: PRIVATE.file });
+      });
     } catch (e) {
       // Recorded like a runtime failure (exit code, error; --rm removes it): the docker CLI's
       // `run --rm` waits for that removal after a failed start.
@@ -482,32 +522,36 @@ export class ContainerService implements ContainerDirectory {
     }
     let pid: number;
     try {
-      ({ pid } = await createContainer(this.conmonPaths, {
-        id,
-        uuid: id.slice(0, 32),
-        name: r.name,
-        bundle,
-        logPath: join(dir, 'ctr.log'),
-        exitDir: this.paths.exits,
-        tty: r.config.Tty,
-        stdin: r.config.OpenStdin,
-        leaveStdinOpen: r.config.OpenStdin && (r.config.Tty || !r.config.StdinOnce), // docker never closes a tty's stdin on detach
-        tmpDir: this.tmpDir(id),
-        noLog: r.hostConfig.LogConfig?.Type === 'none',
-        logSizeMax: logSizeMax(r.hostConfig) || undefined,
-      }));
+      ({ pid } = await trace.phase('conmon-create', () =>
+        createContainer(this.conmonPaths, {
+          id,
+          uuid: id.slice(0, 32),
+          name: r.name,
+          bundle,
+          logPath: join(dir, 'ctr.log'),
+          exitDir: this.paths.exits,
+          tty: r.config.Tty,
+          stdin: r.config.OpenStdin,
+          leaveStdinOpen: r.config.OpenStdin && (r.config.Tty || !r.config.StdinOnce), // docker never closes a tty's stdin on detach
+          tmpDir: this.tmpDir(id),
+          noLog: r.hostConfig.LogConfig?.Type === 'none',
+          logSizeMax: logSizeMax(r.hostConfig) || undefined,
+        }),
+      ));
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
       await this.failStart(r, msg);
       throw new InvalidArgument(msg);
     }
     const attachPath = this.attachPath(id);
-    for (const b of this.pendingAttach.get(id) ?? [])
-      await b.connect(attachPath).catch((err: Error) => log.warn('attach failed', { id, error: err.message }));
+    await trace.phase('attach', async () => {
+      for (const b of this.pendingAttach.get(id) ?? [])
+        await b.connect(attachPath).catch((err: Error) => log.warn('attach failed', { id, error: err.message }));
+    });
     this.pendingAttach.delete(id);
     const startedAt = nowNano();
     try {
-      await this.runc.start(id, pid);
+      await trace.phase('runc-start', () => this.runc.start(id, pid));
     } catch (e) {
       await this.runc.kill(id, 'KILL').catch(() => undefined);
       const msg = e instanceof Error ? e.message : String(e);
@@ -530,8 +574,9 @@ export class ContainerService implements ContainerDirectory {
     };
     r.conmonPid = Number(readIfExists(join(bundle, 'conmon.pid')) ?? 0);
     r.manuallyStopped = false;
-    this.save(r);
+    trace.phase('db', () => this.save(r));
     this.publish(r, 'start');
+    trace.end();
     // The process may have exited before the exit file watcher saw the container as running.
     if (existsSync(join(this.paths.exits, id))) void this.handleExit(id);
   }
@@ -620,30 +665,37 @@ export class ContainerService implements ContainerDirectory {
     if (r.hostConfig.AutoRemove) await this.destroy(r.id);
   }
 
-  /** Releases everything a (re)start set up: runc state, rootfs mount, bundle and socket link. */
-  private async teardown(id: string): Promise<void> {
+  /**
+   * Releases everything a (re)start set up: runc state, rootfs mount, bundle and socket link. When
+   * all of it went, the container is marked torn down until its next start, so that removing it
+   * right after its exit (--rm) does not run the runtime and umount a second time.
+   */
+  private async teardown(id: string, trace: OpTrace = NO_TRACE): Promise<void> {
+    if (this.tornDown.has(id)) return;
     const r = this.cache.get(id);
+    let clean = true;
+    const failed =
+      (what: string, extra: Record<string, unknown> = {}) =>
+      (e: Error) => {
+        clean = false;
+        log.warn(`${what} failed`, { id, ...extra, error: e.message });
+      };
     await Promise.all([
       r
-        ? this.network
-            .disconnect(r)
-            .catch((e: Error) => log.warn('network disconnect failed', { id, error: e.message }))
+        ? trace.phase('net-disconnect', () => this.network.disconnect(r).catch(failed('network disconnect')))
         : undefined,
-      this.runc.delete(id, true).catch((e: Error) => log.warn('runc delete failed', { id, error: e.message })),
-      unmount(join(this.paths.data(id), 'rootfs')).catch((e: Error) =>
-        log.warn('unmount failed', { id, error: e.message }),
-      ),
+      trace.phase('runc-delete', () => this.runc.deleteExited(id).catch(failed('runc delete'))),
+      trace.phase('unmount', () => unmount(join(this.paths.data(id), 'rootfs')).catch(failed('unmount'))),
     ]);
     for (const m of r?.mounts ?? []) {
       if (m.Type === 'volume' && m.Name)
-        await this.volumes
-          .release(m.Name, id)
-          .catch((e: Error) => log.warn('volume release failed', { id, volume: m.Name, error: e.message }));
+        await this.volumes.release(m.Name, id).catch(failed('volume release', { volume: m.Name }));
     }
     rmSync(this.paths.bundle(id), { recursive: true, force: true });
     rmSync(this.tmpDir(id), { recursive: true, force: true });
     rmSync(join(this.paths.socks, id.slice(0, 32)), { force: true });
     rmSync(join(this.paths.exits, id), { force: true });
+    if (clean) this.tornDown.add(id);
   }
 
   // ---- exit -----------------------------------------------------------------------------------
@@ -677,6 +729,9 @@ export class ContainerService implements ContainerDirectory {
     if (Date.parse(finishedAt) < Date.parse(r.state.StartedAt)) finishedAt = r.state.StartedAt;
     if (text === null && r.conmonPid && alive(r.conmonPid)) return;
     this.exiting.add(id);
+    const trace = traceOp('exit', id);
+    // How long after conmon wrote the exit file the daemon got to it (watcher latency).
+    if (text !== null) trace.add('notice', Math.max(0, Date.now() - Date.parse(finishedAt)));
     try {
       let code: number;
       if (text !== null && text.trim() !== '') code = Number(text.trim());
@@ -687,8 +742,8 @@ export class ContainerService implements ContainerDirectory {
         code = 137;
       }
       // The kernel counts OOM kills in the memory cgroup, which runc deletes in teardown.
-      const oom = oomKills(`/cocon/${id}`) > 0;
-      await this.teardown(id);
+      const oom = trace.phase('oom', () => oomKills(`/cocon/${id}`) > 0);
+      await trace.phase('teardown', () => this.teardown(id, trace));
       if (oom) this.publish(r, 'oom');
       r.state = {
         ...r.state,
@@ -702,9 +757,10 @@ export class ContainerService implements ContainerDirectory {
         FinishedAt: finishedAt,
       };
       r.conmonPid = 0;
-      this.save(r);
+      trace.phase('db', () => this.save(r));
       this.publish(r, 'die', { exitCode: String(code) });
       this.notify(id, ['next-exit', 'not-running'], code);
+      trace.end();
       if (r.hostConfig.AutoRemove) {
         await this.destroy(id);
         return;
@@ -903,15 +959,24 @@ export class ContainerService implements ContainerDirectory {
   private async destroy(id: string, removeVolumes = false): Promise<void> {
     const r = this.cache.get(id);
     if (!r) return;
+    const trace = traceOp('remove', id);
     r.state = { ...r.state, Status: 'removing' };
-    await this.teardown(id);
-    await this.network.remove(r).catch((e: Error) => log.warn('network remove failed', { id, error: e.message }));
-    await this.snapshots.remove(id).catch((e: Error) => {
-      if (!(e instanceof NotFound)) log.warn('snapshot remove failed', { id, error: e.message });
-    });
-    rmSync(this.paths.data(id), { recursive: true, force: true });
-    this.db.prepare('DELETE FROM containers WHERE id = ?').run(id);
+    await trace.phase('teardown', () => this.teardown(id));
+    // Independent once the container is torn down: its endpoints, its layer, its files.
+    await Promise.all([
+      trace.phase('network', () =>
+        this.network.remove(r).catch((e: Error) => log.warn('network remove failed', { id, error: e.message })),
+      ),
+      trace.phase('files', () => rm(this.paths.data(id), { recursive: true, force: true })),
+      trace.phase('snapshot', () =>
+        this.snapshots.remove(id).catch((e: Error) => {
+          if (!(e instanceof NotFound)) log.warn('snapshot remove failed', { id, error: e.message });
+        }),
+      ),
+    ]);
+    trace.phase('db', () => this.db.prepare('DELETE FROM containers WHERE id = ?').run(id));
     this.cache.delete(id);
+    this.tornDown.delete(id);
     // rm -v and --rm remove the container's anonymous volumes (not named ones), unless shared.
     if (removeVolumes || r.hostConfig.AutoRemove) {
       for (const m of r.mounts ?? []) {
@@ -922,6 +987,7 @@ export class ContainerService implements ContainerDirectory {
       }
     }
     this.publish(r, 'destroy');
+    trace.end();
     // Layers of an image deleted (rmi -f) while this container used it can go now.
     if (!this.images.byId(r.imageId))
       void this.images.gcLayers().catch((e: Error) => log.warn('layer gc failed', { error: e.message }));

@@ -203,8 +203,11 @@ export function blockDevice(path: string): { major: number; minor: number } | nu
 }
 
 /** The facts with the CPU count and the block device lookup: what resource checks take (containers/resources.ts). */
+let ncpu = 0;
 export function hostResources(): CgroupFacts & { ncpu: number; blockDevice: typeof blockDevice } {
-  return { ...cgroupFacts(), ncpu: os.cpus().length, blockDevice };
+  // os.cpus() reads /proc/stat and every cpu's cpufreq files: once per daemon, not per create.
+  ncpu ||= os.cpus().length;
+  return { ...cgroupFacts(), ncpu, blockDevice };
 }
 
 /** Test hook: forget the facts found (they are cached for the daemon's life). */
