@@ -8,26 +8,30 @@
 // --write puts the figures at the top of bench/RESULTS.md. The cocon daemon and the temp context
 // are removed at the end, also on failure.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cpus, release, tmpdir, totalmem } from 'node:os';
-import { startDaemon, bootstrapBusybox, REPO, DOCKER_BIN, type Daemon } from '../test/helpers/daemon.js';
+import { tmpdir } from 'node:os';
+import { startDaemon, bootstrapBusybox, type Daemon } from '../test/helpers/daemon.js';
+import {
+  benchArgs,
+  dockerCmd,
+  fmtS,
+  loadAvg,
+  logger,
+  machineLine,
+  median,
+  referenceDockerd,
+  sectionTitle,
+  summaryRow,
+  table,
+  writeResults,
+} from './lib.js';
 
-const args = process.argv.slice(2);
-const opt = (name: string, dflt: number) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : dflt;
-};
-const RUNS = opt('--runs', 3);
-const WRITE = args.includes('--write');
-const WITH_DOCKERD = !args.includes('--no-dockerd');
-const ANCHOR = '/work/shared/anchors/dockerd-up.sh';
-const log = (s: string) => process.stderr.write(`build-bench: ${s}\n`);
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
+const a = benchArgs();
+const RUNS = a.num('--runs', 3);
+const WRITE = a.has('--write');
+const WITH_DOCKERD = !a.has('--no-dockerd');
+const log = logger('build-bench');
 
 const DOCKERFILE =
   [
@@ -61,15 +65,7 @@ function makeContext(): string {
 }
 
 function build(host: string, dir: string, extra: string[]): { ms: number; out: string } {
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync(DOCKER_BIN, ['build', ...extra, '-t', 'bench-build:1', dir], {
-    env: { ...process.env, DOCKER_HOST: host, DOCKER_BUILDKIT: '0', DOCKER_CLI_HINTS: 'false' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    timeout: 600_000,
-  });
-  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  if (r.status !== 0) throw new Error(`docker build (${host}): exit ${r.status}: ${r.stderr}${r.stdout}`);
-  return { ms, out: String(r.stdout) };
+  return dockerCmd(host, ['build', ...extra, '-t', 'bench-build:1', dir], { DOCKER_BUILDKIT: '0' });
 }
 
 async function main(): Promise<void> {
@@ -78,18 +74,9 @@ async function main(): Promise<void> {
   try {
     d = await startDaemon({ args: ['--log-level', 'info'] });
     await bootstrapBusybox(d);
-    let dockerHost: string | undefined;
-    let dockerVersion = '';
-    if (WITH_DOCKERD) {
-      const up = spawnSync('bash', [ANCHOR], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });
-      if (up.status === 0) {
-        dockerHost = String(up.stdout).trim().split('\n').pop()!;
-        const v = spawnSync(DOCKER_BIN, ['version', '--format', '{{.Server.Version}}'], {
-          env: { ...process.env, DOCKER_HOST: dockerHost },
-        });
-        dockerVersion = String(v.stdout).trim();
-      } else log(`no dockerd: ${String(up.stderr).trim().split('\n').pop()}`);
-    }
+    const ref = WITH_DOCKERD ? referenceDockerd(log) : undefined;
+    const dockerHost = ref?.host;
+    const dockerVersion = ref?.version ?? '';
     const hosts: Array<[string, string]> = [
       ['cocon', d.host],
       ...(dockerHost ? [['dockerd', dockerHost] as [string, string]] : []),
@@ -112,22 +99,20 @@ async function main(): Promise<void> {
         log(`${name} run ${i + 1}/${RUNS}: cold ${(c.ms / 1000).toFixed(2)} s, cached ${(w.ms / 1000).toFixed(2)} s`);
       }
     }
-    const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+    const load = loadAvg();
     const lines: string[] = [];
-    lines.push(`## ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')} — build`, '');
+    lines.push(sectionTitle('build'), '');
     lines.push(
-      `Machine: ${cpus().length} x ${cpus()[0]?.model.split(' ').slice(0, 2).join(' ')}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${release()}, Node ${process.version}. \`docker build\` (docker CLI 28, DOCKER_BUILDKIT=0) of a two-stage Dockerfile: 3 RUN, COPY of a 51-file dir, COPY --from, ADD of a tar, a .dockerignore leaving out 5 MB; ${RUNS} interleaved runs after a warm-up; load average at the end ${load} (shared machine).`,
+      `${machineLine()} \`docker build\` (docker CLI 28, DOCKER_BUILDKIT=0) of a two-stage Dockerfile: 3 RUN, COPY of a 51-file dir, COPY --from, ADD of a tar, a .dockerignore leaving out 5 MB; ${RUNS} interleaved runs after a warm-up; load average at the end ${load} (shared machine).`,
       '',
     );
-    lines.push('| build | median | min | max |', '|---|---|---|---|');
-    const row = (n: string, t: number[]) =>
-      `| ${n} | ${(median(t) / 1000).toFixed(2)} s | ${(Math.min(...t) / 1000).toFixed(2)} s | ${(Math.max(...t) / 1000).toFixed(2)} s |`;
+    const rows: string[][] = [];
     for (const [name] of hosts) {
       const label = name === 'cocon' ? 'docker CLI -> cocon' : `docker CLI -> dockerd ${dockerVersion}`;
-      lines.push(row(`cold (--no-cache), ${label}`, cold[name]));
-      lines.push(row(`no-change rebuild, ${label}`, warm[name]));
+      rows.push(summaryRow(`cold (--no-cache), ${label}`, cold[name], fmtS));
+      rows.push(summaryRow(`no-change rebuild, ${label}`, warm[name], fmtS));
     }
-    lines.push('');
+    lines.push(...table(['build', 'median', 'min', 'max'], rows), '');
     if (dockerHost) {
       lines.push(
         `Ratio cocon/dockerd: cold **${(median(cold.cocon) / median(cold.dockerd)).toFixed(2)}** (target <= 0.5), cached rebuild **${(median(warm.cocon) / median(warm.dockerd)).toFixed(2)}** (target <= 1.0).`,
@@ -135,15 +120,8 @@ async function main(): Promise<void> {
       );
     } else lines.push('(no dockerd in this run)', '');
     const text = lines.join('\n');
-    process.stdout.write(text + '\n');
-    if (WRITE) {
-      const file = join(REPO, 'bench/RESULTS.md');
-      const cur = readFileSync(file, 'utf8');
-      const marker = /^## /m.exec(cur);
-      const at = marker ? marker.index : cur.length;
-      writeFileSync(file, cur.slice(0, at) + text + '\n' + cur.slice(at));
-      log(`written to ${file}`);
-    }
+    process.stdout.write(`${text}\n`);
+    if (WRITE) writeResults(text, log);
   } finally {
     await d?.stop().catch((e) => log(String(e)));
     rmSync(dir, { recursive: true, force: true });

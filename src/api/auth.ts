@@ -4,7 +4,7 @@
 import type { Router } from './router.js';
 import type { Services } from '../daemon/services.js';
 import { Internal, InvalidArgument, Unauthorized } from '../core/errors.js';
-import { RegistryClient, RegistryError, type RegistryOptions } from '../registry/client.js';
+import type { RegistryOptions } from '../registry/client.js';
 import { credentialsFor, decodeRegistryAuth, domainOfServer, type Credentials } from '../registry/auth.js';
 
 export function registryOptions(s: Services): RegistryOptions {
@@ -26,6 +26,8 @@ export function registerAuthRoutes(r: Router, s: Services): void {
     }>('auth');
     if (!body.username && !body.identitytoken) throw new InvalidArgument('username is required');
     const domain = domainOfServer(body.serveraddress ?? '');
+    // the registry client is loaded on first use (an idle daemon does not hold it)
+    const { RegistryClient, RegistryError } = await import('../registry/client.js');
     const client = new RegistryClient(
       domain,
       '',

@@ -13,11 +13,11 @@ import type { Router, Ctx } from './router.js';
 import type { Services } from '../daemon/services.js';
 import { InvalidArgument, NotImplemented, messageOf } from '../core/errors.js';
 import { goJson, type JsonMessage } from '../images/progress.js';
-import { pullImage } from '../images/pull.js';
 import { parseNormalized, targetReference } from '../images/reference.js';
-import { Builder, StepFailed, BuildCancelled, type BuildOptions } from '../build/builder.js';
-import { commitContainer, engineBackend } from '../build/engine.js';
-import { errorMessage } from '../build/progress.js';
+import type { BuildOptions } from '../build/builder.js';
+// the builder, its engine backend and pull are loaded on first use: an idle daemon does not hold them
+const builderModule = () => import('../build/builder.js');
+const engineModule = () => import('../build/engine.js');
 import { credentialsFor, type Credentials } from '../registry/auth.js';
 import { registryOptions } from './auth.js';
 
@@ -141,6 +141,8 @@ export function registerBuildRoutes(r: Router, s: Services): void {
       throw e;
     }
     const creds = registryConfig(ctx.req.headers['x-registry-config']);
+    const [{ Builder, StepFailed, BuildCancelled }, { engineBackend }, { errorMessage }, { pullImage }] =
+      await Promise.all([builderModule(), engineModule(), import('../build/progress.js'), import('../images/pull.js')]);
     const backend = engineBackend(
       s.images,
       s.containers,
@@ -221,6 +223,7 @@ export function registerBuildRoutes(r: Router, s: Services): void {
       )
         config[k] = v;
     }
+    const { commitContainer } = await engineModule();
     const id = await commitContainer(s.images, s.containers, {
       container,
       repo: q.get('repo') || undefined,

@@ -16,9 +16,11 @@ import type { Services } from '../daemon/services.js';
 import { InvalidArgument, messageOf } from '../core/errors.js';
 import { familiarName, parseNormalized } from '../images/reference.js';
 import { goJson, type Emit, type JsonMessage } from '../images/progress.js';
-import { pullImage, pullReference } from '../images/pull.js';
-import { pushImage } from '../images/push.js';
-import { loadImages, saveImages } from '../images/archive.js';
+// pull, push, save and load (with the registry client and the tar code) are loaded on first use:
+// an idle daemon does not keep them in memory.
+const pullModule = () => import('../images/pull.js');
+const pushModule = () => import('../images/push.js');
+const archiveModule = () => import('../images/archive.js');
 import { registerAuthRoutes, registryOptions, requestCredentials } from './auth.js';
 import type { ServerResponse } from 'node:http';
 import { parseFilters as parseCoreFilters, filtersRecord } from '../core/filters.js';
@@ -81,6 +83,7 @@ export function registerImageRoutes(r: Router, s: Services): void {
     const fromImage = q.get('fromImage');
     const fromSrc = q.get('fromSrc');
     if (fromImage) {
+      const { pullImage, pullReference } = await pullModule();
       const ref = pullReference(fromImage, q.get('tag') ?? undefined); // 400 on a bad reference, before any stream
       const out = lazyStream(ctx);
       try {
@@ -121,7 +124,8 @@ export function registerImageRoutes(r: Router, s: Services): void {
     writeMessage(ctx, 200, [{ status: id }]);
   });
 
-  const sendArchive = (ctx: Ctx, names: string[]) => {
+  const sendArchive = async (ctx: Ctx, names: string[]) => {
+    const { saveImages } = await archiveModule();
     const tar = saveImages(s.images, names); // NotFound before any byte is written
     const res = ctx.stream(200, 'application/x-tar');
     tar.on('error', () => res.destroy());
@@ -150,6 +154,7 @@ export function registerImageRoutes(r: Router, s: Services): void {
   r.post('/images/load', async (ctx) => {
     const out = lazyStream(ctx);
     try {
+      const { loadImages } = await archiveModule();
       await loadImages(s.images, ctx.body(), s.config.dataRoot, out.emit);
     } catch (e) {
       ctx.req.resume();
@@ -174,6 +179,7 @@ export function registerImageRoutes(r: Router, s: Services): void {
   r.post('/images/*name/push', async (ctx) => {
     const name = ctx.params.name;
     const ref = parseNormalized(name);
+    const { pushImage } = await pushModule();
     const out = lazyStream(ctx);
     try {
       await pushImage(

@@ -18,7 +18,8 @@ import { before, after, beforeEach, afterEach } from 'node:test';
 
 /** The repository root (this file runs as dist/test/helpers/daemon.js). */
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-export const CLI_MAIN = join(REPO, 'dist/src/cli/main.js');
+/** cocon's CLI as bin/cocon runs it: the esbuild bundle (scripts/bundle.mjs), which also runs the daemon. */
+export const CLI_MAIN = join(REPO, 'dist/bundle/cocon.js');
 export const SWEEP = join(REPO, 'scripts/sweep-test-roots');
 export const DOCKER_BIN = process.env.COCON_DOCKER_BIN || '/usr/local/bin/docker';
 
@@ -208,7 +209,7 @@ function pidAlive(pid: number): boolean {
 }
 
 export async function startDaemon(opts: StartOptions = {}): Promise<Daemon> {
-  if (!existsSync(CLI_MAIN)) throw new Error(`${CLI_MAIN} is missing: build first (npx tsc -p .)`);
+  if (!existsSync(CLI_MAIN)) throw new Error(`${CLI_MAIN} is missing: build first (npm run build)`);
   const root = mkdtempSync(join(testTmpBase(), 'd-'));
   const dataRoot = join(root, 'data');
   const execRoot = join(root, 'run');
@@ -456,7 +457,7 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
   });
 }
 
-/** cocon's CLI against daemon d: `node dist/src/cli/main.js -H unix://<socket> ARGS`. */
+/** cocon's CLI against daemon d: `node dist/bundle/cocon.js -H unix://<socket> ARGS`. */
 export function cli(d: Daemon, args: string[], opts: RunOptions = {}): Promise<RunResult> {
   return run(process.execPath, ['--', CLI_MAIN, '-H', d.host, ...args], {
     ...opts,
