@@ -39,7 +39,16 @@ import { log } from '../core/log.js';
 import { NoNetwork, type ConnectResult, type ContainerDirectory, type NetworkHooks } from './types.js';
 import {
   allocate,
+  allocate6,
+  bigToIp6,
+  checkMac,
+  cidr6String,
   cidrString,
+  contains6,
+  ip6ToBig,
+  isIPv6,
+  overlaps6,
+  parseCidr6,
   contains,
   intToIp,
   ipToInt,
@@ -1314,10 +1323,4 @@ function checkEndpointConfig(c: EndpointConfig): string {
   if (c.IPAMConfig?.IPv6Address)
     throw new InvalidArgument('IPv6 addresses (--ip6) are not supported by cocon: its networks are IPv4 only');
   return c.MacAddress ?? '';
-}
-
-function checkMac(mac: string): void {
-  if (!/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(mac)) throw new InvalidArgument(`invalid MAC address: ${mac}`);
-  if (parseInt(mac.slice(0, 2), 16) & 1)
-    throw new InvalidArgument(`invalid MAC address: ${mac} is a multicast address`);
 }
