@@ -4,8 +4,8 @@
 //
 //   node dist/bench/network-bench.js [--write] [--gib N] [--runs N] [--setup-only]
 //
-// --setup-only: only the per-container setup step, before (spawns from Node) and now (the pooled
-// helper shell), side by side on one hub, without a daemon.
+// --setup-only: only the per-container setup step, before (a new namespace and veth) and now (a warm
+// sandbox from src/network/pool.ts whose waiting `ip -batch` gets its lines), side by side on one hub, without a daemon.
 //
 // The same small Node program is the sender and the receiver everywhere: in the host namespace for
 // loopback, and inside the containers' network namespaces (nsenter --net=<SandboxKey>) for the
@@ -13,15 +13,15 @@
 // --write appends a section to bench/RESULTS.md.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer, connect } from 'node:net';
-import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus, release, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { createHash } from 'node:crypto';
 import { startDaemon, bootstrapBusybox, REPO, sleep, type Daemon } from '../test/helpers/daemon.js';
 import { createHub, deleteNetns, setupNetns } from '../src/sys/net.js';
-import { run as runTool } from '../src/sys/exec.js';
-import { endpointLines, hostDeviceLines, hubLines, hubPortLines } from '../src/network/rules.js';
+import { addressLines, endpointLines, hostDeviceLines, hubLines, hubPortLines } from '../src/network/rules.js';
+import { SandboxPool } from '../src/network/pool.js';
 import { createBody } from '../test/helpers/containers.js';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -116,53 +116,75 @@ async function runOnce(d: Daemon, network: string): Promise<number> {
 
 /**
  * The per-container setup alone (namespace, veth into a hub, address, default route, hub port), the
- * way cocon did it before (two spawns from Node: `unshare ip -batch`, then `nsenter ip -batch` in the
- * hub) and the way it does now (one job of the pooled helper shell), alternating, on one hub.
+ * way cocon did it before the pool (one helper-shell job that makes a new namespace and veth) and the
+ * way it does now (a sandbox taken from the warm pool, src/network/pool.ts, whose waiting `ip -batch`
+ * gets the address lines), alternating, on one hub. The pool refills between runs, off the timed path, as it does
+ * while a container runs. Every namespace made is unmounted in `finally` (also on SIGINT/SIGTERM).
  */
-async function setupCompare(runs: number, tag: number): Promise<{ spawns: number[]; pooled: number[] }> {
+async function setupCompare(runs: number, tag: number): Promise<{ fresh: number[]; pooled: number[] }> {
   const dir = mkdtempSync('/tmp/cocon-netsetup-');
   const hub = join(dir, 'hub');
   const dev = `cbs${process.pid.toString(36)}`;
-  const spawnOk = async (cmd: string, args: string[], input: string) => {
-    const r = await runTool(cmd, args, { input });
-    if (r.code !== 0) throw new Error(`${cmd}: ${r.stderr}`);
-  };
-  const out = { spawns: [] as number[], pooled: [] as number[] };
-  try {
-    await createHub(hub, dev, hubLines(dev, process.pid), hostDeviceLines(dev, `10.${tag}.95.1/24`, 'cocon:bench'));
-    for (let i = 0; i < runs + 2; i++) {
-      for (const mode of ['spawns', 'pooled'] as const) {
-        const ns = join(dir, `c${i}${mode}`);
-        const peer = `v${mode[0]}${i}`;
-        const lines = [
-          'link set lo up',
-          ...endpointLines({
-            ifname: 'eth0',
-            peer,
-            hub,
-            mac: '02:42:0a:00:00:02',
-            cidr: `10.${tag}.95.${i + 2 + (mode === 'pooled' ? 100 : 0)}/24`,
-            gateway: `10.${tag}.95.1`,
-          }),
-        ];
-        const t0 = performance.now();
-        if (mode === 'spawns') {
-          writeFileSync(ns, '');
-          await spawnOk('unshare', [`--net=${ns}`, 'ip', '-batch', '-'], lines.join('\n') + '\n');
-          await spawnOk('nsenter', [`--net=${hub}`, 'ip', '-batch', '-'], hubPortLines(peer).join('\n') + '\n');
-        } else {
-          await setupNetns(ns, lines, [{ netns: hub, lines: hubPortLines(peer) }]);
-        }
-        const ms = performance.now() - t0;
-        if (i >= 2) out[mode].push(ms); // two warm-ups
-        await deleteNetns(ns);
-      }
-    }
-  } finally {
+  const made: string[] = [];
+  const pool = new SandboxPool(dir, 1, 1);
+  const spec = { key: 'bench', hub };
+  const out = { fresh: [] as number[], pooled: [] as number[] };
+  const cleanup = async () => {
+    await pool.close();
+    for (const ns of made) await deleteNetns(ns).catch(() => undefined);
     spawnSync('ip', ['link', 'del', dev]);
     await deleteNetns(hub).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
+  };
+  // a signal ends the loop at the next step; `finally` unmounts, then the process exits
+  let interrupted: NodeJS.Signals | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    interrupted = sig;
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    await createHub(hub, dev, hubLines(dev, process.pid), hostDeviceLines(dev, `10.${tag}.95.1/24`, 'cocon:bench'));
+    for (let i = 0; i < runs + 2 && !interrupted; i++) {
+      for (const mode of ['fresh', 'pooled'] as const) {
+        const addr = {
+          ifname: 'eth0',
+          mac: '02:42:0a:00:00:02',
+          cidr: `10.${tag}.95.${i + 2 + (mode === 'pooled' ? 100 : 0)}/24`,
+          gateway: `10.${tag}.95.1`,
+        };
+        let ms: number;
+        if (mode === 'fresh') {
+          const ns = join(dir, `c${i}`);
+          const peer = `vf${i}`;
+          made.push(ns);
+          const t0 = performance.now();
+          await setupNetns(
+            ns,
+            ['link set lo up', ...endpointLines({ ...addr, peer, hub })],
+            [{ netns: hub, lines: hubPortLines(peer) }],
+          );
+          ms = performance.now() - t0;
+        } else {
+          pool.warm(spec);
+          await pool.settled(spec.key);
+          const t0 = performance.now();
+          const sb = pool.take(spec);
+          if (!sb) throw new Error('the pool made no sandbox');
+          made.push(sb.path);
+          await sb.batch.run(addressLines(addr));
+          ms = performance.now() - t0;
+        }
+        if (i >= 2) out[mode].push(ms); // two warm-ups
+        await deleteNetns(made.pop()!);
+      }
+    }
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    await cleanup();
   }
+  if (interrupted) process.exit(interrupted === 'SIGINT' ? 130 : 143);
   return out;
 }
 
@@ -192,8 +214,9 @@ async function main(): Promise<void> {
   const setupText = [
     `| per-container setup alone: netns + veth into the hub + address + route + hub port (${runs} runs each, alternating) | median | min |`,
     '|---|---|---|',
-    `| before: two spawns from the daemon (\`unshare ip -batch\`, then \`nsenter ip -batch\` in the hub) | ${ms1(median(setup.spawns))} | ${ms1(Math.min(...setup.spawns))} |`,
-    `| now: one job of the pooled helper shell (src/sys/shell.ts) | **${ms1(median(setup.pooled))}** | ${ms1(Math.min(...setup.pooled))} |`,
+    `| before: a new namespace and veth per container (one helper-shell job: \`unshare ip -batch\`, \`nsenter ip -batch\` in the hub) | ${ms1(median(setup.fresh))} | ${ms1(Math.min(...setup.fresh))} |`,
+    `| now: a warm sandbox from the pool (src/network/pool.ts), whose waiting \`ip -batch\` gets the lines (MAC, address, up, route) | **${ms1(median(setup.pooled))}** | ${ms1(Math.min(...setup.pooled))} |`,
+    `| ratio now / before | ${(median(setup.pooled) / median(setup.fresh)).toFixed(2)} | |`,
     '',
     'Target: under 15 ms per container.',
     '',

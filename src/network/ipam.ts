@@ -109,3 +109,118 @@ export function pickSubnet(pools: Pool[], taken: Cidr[], start = 0): Cidr | null
   }
   return null;
 }
+
+/** A MAC address a container may be given (--mac-address): six hex bytes, not multicast. */
+export function checkMac(mac: string): void {
+  if (!/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(mac)) throw new InvalidArgument(`invalid MAC address: ${mac}`);
+  if (parseInt(mac.slice(0, 2), 16) & 1)
+    throw new InvalidArgument(`invalid MAC address: ${mac} is a multicast address`);
+}
+
+// ---- IPv6 ---------------------------------------------------------------------------------------
+// The same arithmetic on 128-bit addresses as bigints. Docker's default IPAM hands out IPv6
+// addresses in order from the subnet's first host (::1 is the gateway unless given), like IPv4,
+// and has no broadcast address to skip.
+
+export interface Cidr6 {
+  base: bigint;
+  len: number;
+}
+
+const ALL6 = (1n << 128n) - 1n;
+
+/** Parses an IPv6 address (RFC 4291 text forms, with an embedded IPv4 tail; no zone). */
+export function ip6ToBig(ip: string): bigint {
+  const bad = () => new InvalidArgument(`invalid IP address: ${ip}`);
+  let s = ip;
+  const v4 = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(s);
+  if (v4) {
+    if (!isIPv4(v4[2])) throw bad();
+    const n = ipToInt(v4[2]);
+    s = `${v4[1]}${(n >>> 16).toString(16)}:${(n & 0xffff).toString(16)}`;
+  }
+  const halves = s.split('::');
+  if (halves.length > 2) throw bad();
+  const parse = (h: string) => (h === '' ? [] : h.split(':'));
+  const head = parse(halves[0]);
+  const tail = halves.length === 2 ? parse(halves[1]) : [];
+  const missing = 8 - head.length - tail.length;
+  if ((halves.length === 2 && missing < 1) || (halves.length === 1 && missing !== 0)) throw bad();
+  const groups = [...head, ...Array<string>(halves.length === 2 ? missing : 0).fill('0'), ...tail];
+  let out = 0n;
+  for (const g of groups) {
+    if (!/^[0-9a-fA-F]{1,4}$/.test(g)) throw bad();
+    out = (out << 16n) | BigInt(parseInt(g, 16));
+  }
+  return out;
+}
+
+/** The canonical text of an IPv6 address (RFC 5952: lower case, the longest run of zero groups as ::). */
+export function bigToIp6(n: bigint): string {
+  const g: number[] = [];
+  for (let i = 7; i >= 0; i--) g.push(Number((n >> BigInt(i * 16)) & 0xffffn));
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (xs: number[]) => xs.map((x) => x.toString(16)).join(':');
+  if (best < 0) return hex(g);
+  return `${hex(g.slice(0, best))}::${hex(g.slice(best + bestLen))}`;
+}
+
+export function isIPv6(s: string): boolean {
+  try {
+    ip6ToBig(s);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function mask6(len: number): bigint {
+  return len === 0 ? 0n : (ALL6 << BigInt(128 - len)) & ALL6;
+}
+
+/** Parses "addr/len" (IPv6); `host` keeps the address part. */
+export function parseCidr6(s: string): Cidr6 & { host: bigint } {
+  const m = /^([0-9a-fA-F:.]+)\/(\d{1,3})$/.exec(s.trim());
+  if (!m || Number(m[2]) > 128) throw new InvalidArgument(`invalid CIDR address: ${s}`);
+  const host = ip6ToBig(m[1]);
+  const len = Number(m[2]);
+  return { base: host & mask6(len), len, host };
+}
+
+export function cidr6String(c: Cidr6): string {
+  return `${bigToIp6(c.base)}/${c.len}`;
+}
+
+export function contains6(c: Cidr6, ip: bigint): boolean {
+  return (ip & mask6(c.len)) === c.base;
+}
+
+export function overlaps6(a: Cidr6, b: Cidr6): boolean {
+  const m = mask6(Math.min(a.len, b.len));
+  return (a.base & m) === (b.base & m);
+}
+
+/**
+ * The lowest free IPv6 address of subnet, skipping the subnet-router anycast address (the subnet
+ * itself), the gateway and every address in `used` (looks at most `limit` addresses). null when none.
+ */
+export function allocate6(subnet: Cidr6, gateway: bigint, used: Set<bigint>, limit = 65536): bigint | null {
+  const last = subnet.base | (~mask6(subnet.len) & ALL6);
+  for (let ip = subnet.base + 1n, k = 0; ip <= last && k < limit; ip++, k++)
+    if (ip !== gateway && !used.has(ip)) return ip;
+  return null;
+}

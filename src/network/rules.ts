@@ -128,10 +128,12 @@ export function hubPolicy(icc: boolean, flows: LinkFlow[]): string {
 
 /**
  * The table of a container's namespace that makes 127.0.0.11:53 reach the embedded DNS on the
- * gateway: DNAT, then SNAT to the container's own address `self` (the namespace also needs
- * route_localnet, so that the rewritten loopback-sourced packet may leave).
+ * gateway: DNAT, then SNAT to the container's own address `self`, or without it (a pooled namespace
+ * made before its address is known) a masquerade to the address of the interface towards the
+ * gateway, which is the same. The namespace also needs route_localnet, so that the rewritten
+ * loopback-sourced packet may leave.
  */
-export function dnsRedirect(gateway: string, self: string): string {
+export function dnsRedirect(gateway: string, self?: string): string {
   return [
     'table ip cocon_dns',
     'delete table ip cocon_dns',
@@ -143,7 +145,7 @@ export function dnsRedirect(gateway: string, self: string): string {
     '  }',
     '  chain postrouting {',
     '    type nat hook postrouting priority 100; policy accept;',
-    `    ip saddr 127.0.0.0/8 ip daddr ${gateway} snat to ${self}`,
+    `    ip saddr 127.0.0.0/8 ip daddr ${gateway} ${self ? `snat to ${self}` : 'masquerade'}`,
     '  }',
     '}',
     '',
@@ -166,12 +168,26 @@ export interface EndpointLink {
 
 /** `ip -batch` lines, run in the container's namespace, that make one interface. */
 export function endpointLines(e: EndpointLink): string[] {
-  const lines = [
+  return [...vethLines(e), ...addressLines(e)];
+}
+
+/**
+ * The first half of endpointLines: the veth pair, `ifname` here and `peer` in the hub, with no
+ * address and down (what a pooled namespace holds until a container takes it).
+ */
+export function vethLines(e: Pick<EndpointLink, 'ifname' | 'peer' | 'hub' | 'mtu'>): string[] {
+  return [
     e.mtu
       ? `link add name ${e.ifname} mtu ${e.mtu} type veth peer name ${e.peer} mtu ${e.mtu} netns ${e.hub}`
       : `link add ${e.ifname} type veth peer name ${e.peer} netns ${e.hub}`,
-    `link set dev ${e.ifname} address ${e.mac}`,
     `link set dev ${e.ifname} addrgenmode none`,
+  ];
+}
+
+/** The second half of endpointLines: MAC, address, link up and the default route of an existing `ifname`. */
+export function addressLines(e: Pick<EndpointLink, 'ifname' | 'mac' | 'cidr' | 'gateway'>): string[] {
+  const lines = [
+    `link set dev ${e.ifname} address ${e.mac}`,
     `addr add ${e.cidr} dev ${e.ifname}`,
     `link set ${e.ifname} up`,
   ];

@@ -15,9 +15,11 @@
 //     transaction, whenever it changes.
 //   - user networks: an embedded DNS server (dns.ts) on the gateway address, port 53; containers
 //     reach it as docker's 127.0.0.11 (DNAT + SNAT in their own namespace, route_localnet there).
-// Per container: a namespace <exec-root>/netns/<container id> with lo and eth0 (veth into the hub),
-// its address, MAC 02:42:<ip> and default route. Stopping releases it in the background (the veth
-// dies with the namespace); the addresses stay held until it is gone.
+// Per container: a namespace ("sandbox", <exec-root>/netns/sb-<12 hex>, its SandboxKey) with lo and
+// eth0 (veth into the hub), its address, MAC 02:42:<ip> and default route. The sandbox comes from a
+// warm pool of the primary network (pool.ts: made in the background, handed out once) when one is
+// ready, else it is made on the spot. Stopping releases it in the background (the veth dies with
+// the namespace); the addresses stay held until it is gone.
 //
 // Split: rules.ts renders every nft and `ip` text (pure), store.ts owns the networks/endpoints SQL,
 // src/sys runs the tools. The containers service owns containers' hosts and resolv.conf: connect()
@@ -28,7 +30,7 @@
 // table and DNS) -> validate (create) -> connect (start) -> disconnect (stop) -> remove (rm).
 // Errors: InvalidArgument (400), NotFound (404), Forbidden (403), Conflict (409).
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EventBus } from '../core/events.js';
 import type { ContainerRecord } from '../containers/types.js';
@@ -37,7 +39,16 @@ import { log } from '../core/log.js';
 import { NoNetwork, type ConnectResult, type ContainerDirectory, type NetworkHooks } from './types.js';
 import {
   allocate,
+  allocate6,
+  bigToIp6,
+  checkMac,
+  cidr6String,
   cidrString,
+  contains6,
+  ip6ToBig,
+  isIPv6,
+  overlaps6,
+  parseCidr6,
   contains,
   intToIp,
   ipToInt,
@@ -63,14 +74,17 @@ import {
   hubPolicy,
   hubPortLines,
   linkDelLines,
+  addressLines,
   type LinkFlow,
 } from './rules.js';
+import { SandboxPool, hubLinkName, sandboxPath, type SandboxSpec } from './pool.js';
 import type { Endpoint, NetworkRecord, NetworkStore } from './store.js';
 import {
   createHub,
   hostLinkExists,
   localnetNft,
   setupNetns,
+  configureNetns,
   deleteNetns,
   hostLinks,
   hostRoutes,
@@ -100,6 +114,8 @@ export interface NetworkConfig {
   defaultAddressPool?: string;
   /** --iptables (default true): NAT and port publishing rules. */
   iptables?: boolean;
+  /** Warm sandboxes kept per network (pool.ts); 0 turns the pool off. Default 2. */
+  sandboxPool?: number;
 }
 
 const DEFAULT_DATA_ROOT = '/var/lib/cocon';
@@ -143,6 +159,8 @@ export class NetworkService implements NetworkHooks {
   private readonly rootTag: string;
   /** Accept rules for the bridges in the host's own forward chains (dockerd, ufw, firewalld hosts). */
   private readonly hostfw: HostFirewall;
+  /** Pre-made namespaces with a veth into a hub: a start only addresses one. */
+  private readonly pool: SandboxPool;
   constructor(
     private readonly cfg: NetworkConfig,
     private readonly store: NetworkStore,
@@ -156,6 +174,7 @@ export class NetworkService implements NetworkHooks {
     this.iptables = cfg.iptables !== false;
     this.rootTag = `cocon:${cfg.dataRoot}`;
     this.hostfw = new HostFirewall(`COCON-FORWARD-${this.hash.slice(0, 8)}`, this.rootTag, 'cocon_');
+    this.pool = new SandboxPool(this.nsDir, cfg.sandboxPool ?? 2);
   }
 
   // ---- daemon start -----------------------------------------------------------------------------
@@ -173,10 +192,16 @@ export class NetworkService implements NetworkHooks {
     const fresh = new Set<string>();
     for (const n of this.nets.values()) if (n.Driver === 'bridge' && (await this.ensureHub(n))) fresh.add(n.Id);
     for (const e of this.eps.values()) {
-      if (e.ip && !netnsAlive(this.nsPath(e.containerId))) {
+      if (e.ip && !netnsAlive(e.sandbox ?? this.nsPath(e.containerId))) {
         this.releaseEndpoint(e);
       }
     }
+    // Sandboxes no running container holds: a dead daemon's pool, teardowns it did not finish.
+    const held = new Set([...this.eps.values()].filter((e) => e.ip && e.sandbox).map((e) => e.sandbox!));
+    const orphans = readdirSync(this.nsDir)
+      .filter((f) => f.startsWith('sb-'))
+      .map((f) => join(this.nsDir, f))
+      .filter((p) => !held.has(p));
     await this.applyNft();
     if (this.iptables) await this.hostfw.start(this.routedDevices());
     for (const n of this.nets.values()) {
@@ -190,15 +215,20 @@ export class NetworkService implements NetworkHooks {
       table: this.table,
       bridge: this.defaultDevice(),
     });
-    // Off the start path: other daemons' leftovers.
+    // Off the start path: other daemons' leftovers, our orphaned sandboxes, then the default bridge's warm pool.
     void this.gcStale().catch((e: Error) =>
       log.warn('network: sweeping stale cocon tables failed', { error: e.message }),
     );
+    void Promise.all(orphans.map((p) => deleteNetns(p).catch(() => undefined))).then(() => {
+      const n = this.byName('bridge');
+      if (n && this.isDefault(n)) this.pool.warm(this.sandboxSpec(n));
+    });
   }
 
   async shutdown(): Promise<void> {
     for (const d of this.dns.values()) d.close();
     this.dns.clear();
+    await this.pool.close();
     await Promise.all([...this.teardowns.values()]);
     await this.nftChain.catch(() => undefined);
     // Running containers outlive the daemon and keep their routes (like the nft table); with none, nothing of ours stays in the host's firewall.
@@ -359,8 +389,22 @@ export class NetworkService implements NetworkHooks {
   private hubPath(n: NetworkRecord): string {
     return join(this.nsDir, `net-${n.Id.slice(0, 12)}`);
   }
+  /** Where cocon before the sandbox pool kept a container's namespace (records without `sandbox`). */
   private nsPath(containerId: string): string {
     return join(this.nsDir, containerId);
+  }
+  /** The container's network namespace file (its SandboxKey). */
+  private sandboxOf(containerId: string): string {
+    return this.epsOf(containerId).find((e) => e.ip && e.sandbox)?.sandbox ?? this.nsPath(containerId);
+  }
+  /** What a pooled sandbox of n holds: a veth into n's hub and, on user networks, the DNS redirect. */
+  private sandboxSpec(n: NetworkRecord): SandboxSpec {
+    return {
+      key: n.Id,
+      hub: this.hubPath(n),
+      mtu: this.mtu(n),
+      nft: this.dns.has(n.Id) ? dnsRedirect(intToIp(this.subnet(n).gw)) : undefined,
+    };
   }
   private subnet(n: NetworkRecord): Cidr & { gw: number } {
     const c = parseCidr(n.IPAM.Config[0].Subnet);
@@ -414,6 +458,7 @@ export class NetworkService implements NetworkHooks {
   }
 
   private async dropHub(n: NetworkRecord): Promise<void> {
+    await this.pool.drop(n.Id);
     const dev = this.device(n);
     await ipBatchForce(linkDelLines([dev]));
     await deleteNetns(this.hubPath(n));
@@ -603,7 +648,7 @@ export class NetworkService implements NetworkHooks {
       const other = this.containers.tryLookup(mode.slice('container:'.length));
       if (!other) throw new NotFound(`No such container: ${mode.slice('container:'.length)}`);
       if (!other.state.Running) throw new Conflict(`cannot join network of a non running container: ${other.id}`);
-      const p = this.nsPath(other.id);
+      const p = this.sandboxOf(other.id);
       if (!netnsAlive(p))
         throw new Conflict(`cannot join network of container ${other.name}: it has no network namespace of its own`);
       return { netnsPath: p };
@@ -629,8 +674,11 @@ export class NetworkService implements NetworkHooks {
     const eps = this.epsOf(r.id)
       .filter((e) => this.nets.has(e.networkId))
       .sort((a, b) => (a.networkId === primary.Id ? -1 : b.networkId === primary.Id ? 1 : 0));
-    for (const e of eps) if (e.ip) this.releaseEndpoint(e); // stale from an unclean stop
-    const ns = this.nsPath(r.id);
+    // stale from an unclean stop
+    const stale = eps.find((e) => e.ip)?.sandbox ?? this.nsPath(r.id);
+    for (const e of eps) if (e.ip) this.releaseEndpoint(e);
+    if (existsSync(stale)) await deleteNetns(stale);
+    let ns = '';
     const env: string[] = [];
     const links: Array<{ ip: string; names: string[] }> = [];
     let reserved: string[] = [];
@@ -659,17 +707,47 @@ export class NetworkService implements NetworkHooks {
         env.push(...linkEnv(t.alias, r.name, t.r, te.ip));
         links.push({ ip: te.ip, names: [t.alias, t.r.id.slice(0, 12), t.r.name] });
       }
-      // 2. the namespace with its links
-      const lines = ['link set lo up'];
-      for (const e of eps) lines.push(...this.ifaceLines(e, this.nets.get(e.networkId)!, e === pe));
+      // 2. the namespace with its links: a pooled one of the primary network (its eth0 only needs
+      // addressing), else a new one
       const dnsEp = this.dnsEndpoint(eps);
-      await setupNetns(
-        ns,
-        lines,
-        eps.map((e) => ({ netns: this.hubPath(this.nets.get(e.networkId)!), lines: hubPortLines(hubLink(e)) })),
-        dnsEp ? this.dnsRules(dnsEp) : undefined,
-      );
-      for (const e of eps) this.saveEp(e);
+      const spec = this.sandboxSpec(primary);
+      const sb = this.pool.take(spec);
+      if (sb) {
+        pe.endpointId = sb.endpointId;
+        const rest = eps.slice(1);
+        try {
+          await sb.batch.run(addressLines(this.ifaceConf(pe, primary, true)));
+          // more networks at start, or the DNS of a secondary one: one more job
+          if (rest.length)
+            await configureNetns(
+              sb.path,
+              rest.flatMap((e) => this.ifaceLines(e, this.nets.get(e.networkId)!, false)),
+              rest.map((e) => ({ netns: this.hubPath(this.nets.get(e.networkId)!), lines: hubPortLines(hubLink(e)) })),
+              dnsEp && dnsEp !== pe ? this.dnsRules(dnsEp) : undefined,
+            );
+          ns = sb.path;
+        } catch (err) {
+          log.warn('network: a pooled sandbox failed, making a new one', { id: r.id, error: (err as Error).message });
+          await deleteNetns(sb.path).catch(() => undefined);
+          pe.endpointId = randomBytes(32).toString('hex');
+        }
+      }
+      if (!ns) {
+        const fresh = sandboxPath(this.nsDir);
+        const lines = ['link set lo up'];
+        for (const e of eps) lines.push(...this.ifaceLines(e, this.nets.get(e.networkId)!, e === pe));
+        await setupNetns(
+          fresh,
+          lines,
+          eps.map((e) => ({ netns: this.hubPath(this.nets.get(e.networkId)!), lines: hubPortLines(hubLink(e)) })),
+          dnsEp ? this.dnsRules(dnsEp) : undefined,
+        );
+        ns = fresh;
+      }
+      for (const e of eps) {
+        e.sandbox = ns;
+        this.saveEp(e);
+      }
       // 3. rules
       if (pe.ports.length) await this.applyNft();
       await Promise.all(
@@ -680,7 +758,7 @@ export class NetworkService implements NetworkHooks {
       );
     } catch (e) {
       for (const ep of eps) this.releaseEndpoint(ep);
-      await deleteNetns(ns).catch(() => undefined);
+      if (ns) await deleteNetns(ns).catch(() => undefined);
       if (eps[0]?.ports.length) {
         eps[0].ports = [];
         await this.applyNft().catch(() => undefined);
@@ -710,8 +788,12 @@ export class NetworkService implements NetworkHooks {
   }
 
   private ifaceLines(e: Endpoint, n: NetworkRecord, primary: boolean): string[] {
+    return endpointLines(this.ifaceConf(e, n, primary));
+  }
+
+  private ifaceConf(e: Endpoint, n: NetworkRecord, primary: boolean) {
     const s = this.subnet(n);
-    return endpointLines({
+    return {
       ifname: e.ifname,
       peer: hubLink(e),
       hub: this.hubPath(n),
@@ -719,7 +801,7 @@ export class NetworkService implements NetworkHooks {
       cidr: `${e.ip}/${s.len}`,
       gateway: primary && !n.Internal ? intToIp(s.gw) : undefined,
       mtu: this.mtu(n),
-    });
+    };
   }
 
   private allocateAddress(e: Endpoint, n: NetworkRecord): void {
@@ -745,6 +827,7 @@ export class NetworkService implements NetworkHooks {
     e.endpointId = '';
     e.ports = [];
     e.ifname = '';
+    delete e.sandbox;
     if (this.eps.has(e.key)) this.saveEp(e);
   }
 
@@ -814,7 +897,7 @@ export class NetworkService implements NetworkHooks {
    */
   async disconnect(r: ContainerRecord): Promise<void> {
     const eps = this.epsOf(r.id).filter((e) => e.ip);
-    const ns = this.nsPath(r.id);
+    const ns = this.sandboxOf(r.id);
     if (!eps.length && !existsSync(ns)) return;
     const hadPorts = eps.some((e) => e.ports.length);
     const nets = eps.map((e) => this.nets.get(e.networkId)).filter((n): n is NetworkRecord => !!n);
@@ -902,7 +985,7 @@ export class NetworkService implements NetworkHooks {
     const bound = running && pe ? pe.ports : [];
     if (running) {
       ns.Ports = inspectPorts(bound, r.config.ExposedPorts as Record<string, unknown> | undefined);
-      ns.SandboxKey = this.nsPath(r.id);
+      ns.SandboxKey = this.sandboxOf(r.id);
       ns.SandboxID = createHash('sha256')
         .update(r.id + ':sandbox')
         .digest('hex');
@@ -1162,8 +1245,9 @@ export class NetworkService implements NetworkHooks {
       this.saveEp(e);
       return;
     }
-    const ns = this.nsPath(r.id);
+    const ns = this.sandboxOf(r.id);
     if (!netnsAlive(ns)) throw new Conflict(`container ${r.name} has no network namespace`);
+    e.sandbox = ns;
     const used = new Set(this.epsOf(r.id).map((x) => x.ifname));
     let i = 0;
     while (used.has(`eth${i}`)) i++;
@@ -1209,7 +1293,7 @@ export class NetworkService implements NetworkHooks {
     if (e.ip) {
       if (e.ports.length)
         throw new Forbidden(`container ${r.name} publishes ports on network ${n.Name}: stop it before disconnecting`);
-      await ipBatchForce(linkDelLines([e.ifname]), this.nsPath(r.id));
+      await ipBatchForce(linkDelLines([e.ifname]), this.sandboxOf(r.id));
       this.releaseEndpoint(e);
       await this.applyHubPolicy(n);
     }
@@ -1219,7 +1303,7 @@ export class NetworkService implements NetworkHooks {
 }
 
 function hubLink(e: Endpoint): string {
-  return `v${e.endpointId.slice(0, 12)}`;
+  return hubLinkName(e.endpointId);
 }
 
 /** An endpoint's settings as create (NetworkingConfig.EndpointsConfig) and connect (EndpointConfig) send them. */
@@ -1239,10 +1323,4 @@ function checkEndpointConfig(c: EndpointConfig): string {
   if (c.IPAMConfig?.IPv6Address)
     throw new InvalidArgument('IPv6 addresses (--ip6) are not supported by cocon: its networks are IPv4 only');
   return c.MacAddress ?? '';
-}
-
-function checkMac(mac: string): void {
-  if (!/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(mac)) throw new InvalidArgument(`invalid MAC address: ${mac}`);
-  if (parseInt(mac.slice(0, 2), 16) & 1)
-    throw new InvalidArgument(`invalid MAC address: ${mac} is a multicast address`);
 }

@@ -38,6 +38,8 @@ export interface Endpoint {
   endpointId: string;
   ip: string;
   ifname: string;
+  /** Set while active: the container's network namespace file (absent in records of older cocon: <exec-root>/netns/<container id>). */
+  sandbox?: string;
   ports: PortBinding[];
 }
 

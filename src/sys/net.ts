@@ -7,6 +7,7 @@ import { closeSync, openSync, rmSync, writeFileSync, mkdirSync, readFileSync, ex
 import { dirname } from 'node:path';
 import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { runOk, run } from './exec.js';
 import { isMounted } from './mount.js';
 import { nftApply } from './nft.js';
@@ -50,7 +51,38 @@ export async function setupNetns(
   mkdirSync(dirname(path), { recursive: true });
   if (isMounted(path)) await deleteNetns(path);
   closeSync(openSync(path, 'w'));
-  const script = [heredoc(`unshare --net=${shq(path)} ip -batch -`, batchText(lines))];
+  try {
+    await shellOk(
+      netnsScript(`unshare --net=${shq(path)}`, path, lines.length ? lines : ['link set lo up'], then, nftScript),
+      `network namespace ${path}`,
+    );
+  } catch (e) {
+    await deleteNetns(path).catch(() => undefined);
+    throw e;
+  }
+}
+
+/**
+ * The same job on a namespace that already exists at `path` (a pooled one): its lines, the hubs'
+ * batches, the nft script. On failure the namespace stays as it is; the caller deletes it.
+ */
+export async function configureNetns(
+  path: string,
+  lines: string[],
+  then: Array<{ netns: string; lines: string[] }>,
+  nftScript?: string,
+): Promise<void> {
+  await shellOk(netnsScript(`nsenter --net=${shq(path)}`, path, lines, then, nftScript), `network namespace ${path}`);
+}
+
+function netnsScript(
+  enter: string,
+  path: string,
+  lines: string[],
+  then: Array<{ netns: string; lines: string[] }>,
+  nftScript?: string,
+): string {
+  const script = lines.length ? [heredoc(`${enter} ip -batch -`, batchText(lines))] : [];
   for (const t of then)
     if (t.lines.length) script.push(heredoc(`nsenter --net=${shq(t.netns)} ip -batch -`, batchText(t.lines)));
   // /proc/sys/net is the opener's namespace's: written from inside
@@ -61,11 +93,61 @@ export async function setupNetns(
         nftScript,
       ),
     );
-  try {
-    await shellOk(script.join('\n'), `network namespace ${path}`);
-  } catch (e) {
-    await deleteNetns(path).catch(() => undefined);
-    throw e;
+  return script.join('\n') || 'true';
+}
+
+/**
+ * An `ip -batch -` already running inside the namespace `netns`, waiting for its lines: the fork
+ * and exec are paid when it is made (for a pooled sandbox, in the background), the lines run the
+ * moment run() gives them (ip executes each line as it reads it). It never holds the event loop
+ * while it waits; cancel(), or the daemon's exit (which closes its stdin), ends it having run nothing.
+ */
+export class WaitingIpBatch {
+  private readonly child: ChildProcess;
+  private readonly exited: Promise<{ code: number; stderr: string }>;
+  private used = false;
+  constructor(netns: string) {
+    this.child = spawn('nsenter', [`--net=${netns}`, 'ip', '-batch', '-'], {
+      stdio: ['pipe', 'ignore', 'pipe'],
+      env: { PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin`, LC_ALL: 'C' },
+    });
+    const c = this.child;
+    let stderr = '';
+    c.stderr!.setEncoding('utf8');
+    c.stderr!.on('data', (d: string) => {
+      stderr += d;
+    });
+    c.stdin!.on('error', () => undefined);
+    this.exited = new Promise((resolve) => {
+      c.once('error', (e) => resolve({ code: 127, stderr: e.message }));
+      c.once('close', (code, signal) => resolve({ code: code ?? (signal ? 137 : 1), stderr }));
+    });
+    this.hold(false);
+  }
+
+  /** Runs the lines (once); throws with ip's message when one fails (the lines before it stay done). */
+  async run(lines: string[]): Promise<void> {
+    if (this.used) throw new Error('this ip batch already ran');
+    this.used = true;
+    this.hold(true);
+    this.child.stdin!.end(batchText(lines));
+    const r = await this.exited;
+    if (r.code !== 0) throw new Error(`ip -batch: ${r.stderr.trim() || `exit ${r.code}`}`);
+  }
+
+  /** Ends it without running anything. */
+  cancel(): void {
+    if (this.used) return;
+    this.used = true;
+    this.child.stdin!.end();
+  }
+
+  private hold(on: boolean): void {
+    const c = this.child;
+    for (const h of [c, c.stdin, c.stderr] as unknown as Array<{ ref?: () => void; unref?: () => void } | null>) {
+      if (on) h?.ref?.();
+      else h?.unref?.();
+    }
   }
 }
 

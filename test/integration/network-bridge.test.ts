@@ -3,7 +3,7 @@
 // connect/disconnect, rm/prune refusals), daemon restart, and cleanup (no veth, netns or rule left).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { get } from 'node:http';
 import { networkInterfaces } from 'node:os';
@@ -146,7 +146,7 @@ test('published ports: 127.0.0.1 and the host address, random port, -P, busy por
     assert.doesNotMatch(nftRules(), new RegExp(`dport ${port + 1} `));
     const st = JSON.parse(await ok(h.d, ['inspect', busy]))[0];
     assert.equal(st.State.Running, false);
-    assert.ok(!existsSync(join(h.d.execRoot, 'netns', st.Id)), 'no namespace left for the failed container');
+    assert.equal(st.NetworkSettings.SandboxKey, '', 'no namespace for the failed container');
     await ok(h.d, ['rm', busy]);
   } finally {
     srv.close();
@@ -159,10 +159,11 @@ test('published ports: 127.0.0.1 and the host address, random port, -P, busy por
   assert.match(await waitFor('-P port', () => httpGet('127.0.0.1', Number(p2)).catch(() => '')), /served-/);
 
   // removal releases everything
-  const id = insp.Id as string;
+  const sandbox = insp.NetworkSettings.SandboxKey as string;
+  assert.ok(sandbox.startsWith(join(h.d.execRoot, 'netns') + '/'), sandbox);
   await ok(h.d, ['rm', '-f', name, all]);
   assert.doesNotMatch(nftRules(), /dnat to/);
-  assert.ok(!existsSync(join(h.d.execRoot, 'netns', id)));
+  assert.ok(!existsSync(sandbox), 'the namespace went with the container');
   await assert.rejects(httpGet('127.0.0.1', port));
 });
 
@@ -362,7 +363,7 @@ test('daemon restart: running containers keep their address and published port; 
   const out = await ok(h.d, ['run', '--rm', 'busybox', 'ip', '-o', '-4', 'addr', 'show', 'eth0']);
   assert.ok(!out.includes(`inet ${insp.NetworkSettings.IPAddress}/`), out);
   await ok(h.d, ['rm', '-f', name]);
-  assert.ok(!readdirSync(join(h.d.execRoot, 'netns')).includes(insp.Id), "the removed container's namespace is gone");
+  assert.ok(!existsSync(insp.NetworkSettings.SandboxKey), "the removed container's namespace is gone");
 });
 
 test('--network container:NAME shares the namespace; --dns, --dns-search, --add-host, --domainname; UDP publishing', async () => {

@@ -4,6 +4,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   allocate,
+  allocate6,
+  bigToIp6,
+  checkMac,
+  cidr6String,
+  contains6,
+  ip6ToBig,
+  isIPv6,
+  overlaps6,
+  parseCidr6,
   cidrString,
   contains,
   intToIp,
@@ -55,6 +64,63 @@ test('subnet picking avoids taken ranges and starts at the given candidate', () 
 
 test('docker MACs from addresses', () => {
   assert.equal(macFor(ipToInt('172.17.0.5')), '02:42:ac:11:00:05');
+});
+
+test('MAC addresses a container may be given: six hex bytes, unicast', () => {
+  checkMac('02:42:ac:11:00:02');
+  checkMac('AA:bb:CC:dd:EE:f0');
+  assert.throws(() => checkMac('02:42:ac:11:00'), /invalid MAC address: 02:42:ac:11:00$/);
+  assert.throws(() => checkMac('02-42-ac-11-00-02'), /invalid MAC address/);
+  assert.throws(() => checkMac('02:42:ac:11:00:0g'), /invalid MAC address/);
+  assert.throws(() => checkMac('01:00:5e:00:00:01'), /is a multicast address/);
+  assert.throws(() => checkMac('ff:ff:ff:ff:ff:ff'), /is a multicast address/);
+});
+
+test('IPv6 text forms parse; the canonical form is RFC 5952', () => {
+  assert.equal(ip6ToBig('::'), 0n);
+  assert.equal(ip6ToBig('::1'), 1n);
+  assert.equal(ip6ToBig('fd00:0:0:0:0:0:0:2'), ip6ToBig('fd00::2'));
+  assert.equal(bigToIp6(ip6ToBig('FD00:0DB8:0000:0000:0000:0000:0000:0001')), 'fd00:db8::1');
+  assert.equal(bigToIp6(ip6ToBig('2001:db8:0:0:1:0:0:1')), '2001:db8::1:0:0:1'); // the first longest run
+  assert.equal(bigToIp6(ip6ToBig('2001:db8:0:1:1:1:1:1')), '2001:db8:0:1:1:1:1:1'); // one zero group stays
+  assert.equal(bigToIp6(ip6ToBig('::ffff:10.1.2.3')), '::ffff:a01:203');
+  assert.equal(bigToIp6(0n), '::');
+  for (const bad of [
+    '',
+    ':',
+    '1::2::3',
+    'fd00::g',
+    '1:2:3:4:5:6:7:8:9',
+    '1:2:3:4:5:6:7',
+    '12345::',
+    '::1.2.3.256',
+    '10.0.0.1',
+  ])
+    assert.equal(isIPv6(bad), false, bad);
+  assert.equal(isIPv6('fe80::1'), true);
+});
+
+test('IPv6 CIDRs: parsing, containment, overlap', () => {
+  const c = parseCidr6('fd00:12:34::5/64');
+  assert.equal(cidr6String(c), 'fd00:12:34::/64');
+  assert.equal(c.host, ip6ToBig('fd00:12:34::5'));
+  assert.ok(contains6(c, ip6ToBig('fd00:12:34::ffff')));
+  assert.ok(!contains6(c, ip6ToBig('fd00:12:35::1')));
+  assert.ok(overlaps6(c, parseCidr6('fd00:12::/32')));
+  assert.ok(!overlaps6(c, parseCidr6('fd00:12:35::/64')));
+  assert.throws(() => parseCidr6('fd00::/129'), /invalid CIDR/);
+  assert.throws(() => parseCidr6('fd00::'), /invalid CIDR/);
+  assert.throws(() => parseCidr6('10.0.0.0/8'), /invalid/);
+});
+
+test('IPv6 allocation: in order from ::1, skipping the subnet address, the gateway and used ones; exhausts', () => {
+  const c = parseCidr6('fd00:1::/64');
+  const gw = ip6ToBig('fd00:1::1');
+  assert.equal(bigToIp6(allocate6(c, gw, new Set())!), 'fd00:1::2');
+  assert.equal(bigToIp6(allocate6(c, gw, new Set([ip6ToBig('fd00:1::2')]))!), 'fd00:1::3');
+  const small = parseCidr6('fd00:1::/126'); // ::0 (subnet), ::1 gw, ::2, ::3
+  assert.equal(allocate6(small, gw, new Set([ip6ToBig('fd00:1::2'), ip6ToBig('fd00:1::3')])), null);
+  assert.equal(bigToIp6(allocate6(small, ip6ToBig('fd00:1::3'), new Set())!), 'fd00:1::1');
 });
 
 test('port requests: bindings, ranges, random ports, -P, bad input', () => {

@@ -14,6 +14,8 @@ import {
   hubPolicy,
   hubPortLines,
   linkDelLines,
+  vethLines,
+  addressLines,
 } from '../../src/network/rules.js';
 import { portRequests } from '../../src/network/ports.js';
 import { normLink } from '../../src/network/links.js';
@@ -223,6 +225,11 @@ test('DNS redirect: 127.0.0.11:53 (udp and tcp) to the gateway, loopback sources
       '',
     ].join('\n'),
   );
+  // a pooled namespace, made before its address is known: masquerade to the interface's address
+  assert.equal(
+    dnsRedirect('10.208.1.1'),
+    dnsRedirect('10.208.1.1', '10.208.1.7').replace('snat to 10.208.1.7', 'masquerade'),
+  );
 });
 
 test('endpoint lines: veth into the hub, MAC, address, up; default route only when given', () => {
@@ -235,8 +242,8 @@ test('endpoint lines: veth into the hub, MAC, address, up; default route only wh
   };
   const common = [
     'link add eth0 type veth peer name v0123456789ab netns /run/cocon/netns/net-abc',
-    'link set dev eth0 address 02:42:0a:c8:00:02',
     'link set dev eth0 addrgenmode none',
+    'link set dev eth0 address 02:42:0a:c8:00:02',
     'addr add 10.200.0.2/24 dev eth0',
     'link set eth0 up',
   ];
@@ -245,6 +252,13 @@ test('endpoint lines: veth into the hub, MAC, address, up; default route only wh
     'route add default via 10.200.0.1 dev eth0',
   ]);
   assert.deepEqual(endpointLines(base), common);
+  // a pooled namespace: the veth half first (no address, down), the address half when a container takes it
+  assert.deepEqual(vethLines(base), common.slice(0, 2));
+  assert.deepEqual(addressLines(base), common.slice(2));
+  assert.deepEqual(vethLines({ ...base, mtu: 1400 }), [
+    'link add name eth0 mtu 1400 type veth peer name v0123456789ab mtu 1400 netns /run/cocon/netns/net-abc',
+    'link set dev eth0 addrgenmode none',
+  ]);
   assert.deepEqual(hubPortLines('v0123456789ab'), ['link set v0123456789ab master br0', 'link set v0123456789ab up']);
 });
 
