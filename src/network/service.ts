@@ -39,16 +39,8 @@ import { log } from '../core/log.js';
 import { NoNetwork, type ConnectResult, type ContainerDirectory, type NetworkHooks } from './types.js';
 import {
   allocate,
-  allocate6,
-  bigToIp6,
   checkMac,
-  cidr6String,
   cidrString,
-  contains6,
-  ip6ToBig,
-  isIPv6,
-  overlaps6,
-  parseCidr6,
   contains,
   intToIp,
   ipToInt,
