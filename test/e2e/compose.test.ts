@@ -8,36 +8,11 @@ import { mkdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { useDaemon, run, waitFor, type RunResult } from '../helpers/daemon.js';
+import { run, waitFor, type RunResult } from '../helpers/daemon.js';
 import { freePort } from '../integration/registry-helpers.js';
-import { cleanupNet } from '../integration/network-common.js';
+import { useBridgeDaemon } from '../integration/network-common.js';
 
-const tag = (process.pid % 200) + 20;
-const h = useDaemon({
-  busybox: true,
-  args: [
-    '--bridge',
-    `ccp${process.pid.toString(36)}`,
-    '--bip',
-    `10.${tag}.22.1/24`,
-    '--default-address-pool',
-    `base=10.${tag}.192.0/19,size=24`,
-  ],
-});
-after(() => {
-  try {
-    cleanupNet(h.d.dataRoot);
-  } catch {
-    /* never started */
-  }
-});
-process.on('exit', () => {
-  try {
-    cleanupNet(h.d.dataRoot);
-  } catch {
-    /* never started */
-  }
-});
+const h = useBridgeDaemon('ccp', 22, 192);
 
 const COMPOSE = '/usr/bin/docker-compose';
 const project = `cp${process.pid.toString(36)}`;

@@ -8,35 +8,10 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { useDaemon, run, REPO, type Json } from '../helpers/daemon.js';
-import { cleanupNet } from '../integration/network-common.js';
+import { run, REPO, type Json } from '../helpers/daemon.js';
+import { useBridgeDaemon } from '../integration/network-common.js';
 
-const tag = (process.pid % 200) + 20;
-const h = useDaemon({
-  busybox: true,
-  args: [
-    '--bridge',
-    `cpy${process.pid.toString(36)}`,
-    '--bip',
-    `10.${tag}.24.1/24`,
-    '--default-address-pool',
-    `base=10.${tag}.160.0/19,size=24`,
-  ],
-});
-after(() => {
-  try {
-    cleanupNet(h.d.dataRoot);
-  } catch {
-    /* never started */
-  }
-});
-process.on('exit', () => {
-  try {
-    cleanupNet(h.d.dataRoot);
-  } catch {
-    /* never started */
-  }
-});
+const h = useBridgeDaemon('cpy', 24, 160);
 
 const PYTHON = '/usr/bin/python3'; // Debian's python, where python3-docker lives
 const cfg = mkdtempSync(join(process.env.COCON_TEST_TMP || '/tmp', 'pydefects-'));

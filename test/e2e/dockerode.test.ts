@@ -2,39 +2,14 @@
 // containers (create, attach, start, logs, wait, remove, and docker.run), exec, images (list,
 // inspect, tag, remove), networks (create, connect with aliases, inspect, disconnect, remove) and
 // volumes (create, list with label filters, inspect, remove), unversioned and pinned to /v1.43.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
-import { useDaemon, uniq } from '../helpers/daemon.js';
-import { cleanupNet } from '../integration/network-common.js';
+import { uniq } from '../helpers/daemon.js';
+import { useBridgeDaemon } from '../integration/network-common.js';
 
-const tag = (process.pid % 200) + 20;
-const h = useDaemon({
-  busybox: true,
-  args: [
-    '--bridge',
-    `cdo${process.pid.toString(36)}`,
-    '--bip',
-    `10.${tag}.21.1/24`,
-    '--default-address-pool',
-    `base=10.${tag}.224.0/19,size=24`,
-  ],
-});
-after(() => {
-  try {
-    cleanupNet(h.d.dataRoot);
-  } catch {
-    /* never started */
-  }
-});
-process.on('exit', () => {
-  try {
-    cleanupNet(h.d.dataRoot);
-  } catch {
-    /* never started */
-  }
-});
+const h = useBridgeDaemon('cdo', 21, 224);
 
 const client = () => new Docker({ socketPath: h.d.socket });
 const pinned = () => new Docker({ socketPath: h.d.socket, version: 'v1.43' });

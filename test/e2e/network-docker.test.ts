@@ -1,37 +1,13 @@
 // The real docker CLI against cocon's networks: network create/ls/inspect/connect/rm, run -p with
 // port and ps, names on a user network, --link.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { get } from 'node:http';
-import { useDaemon, uniq, docker, waitFor, type Daemon } from '../helpers/daemon.js';
-import { cleanupNet } from '../integration/network-common.js';
+import { uniq, docker, waitFor, type Daemon } from '../helpers/daemon.js';
+import { netTag, useBridgeDaemon } from '../integration/network-common.js';
 
-const tag = (process.pid % 200) + 20;
-const h = useDaemon({
-  busybox: true,
-  args: [
-    '--bridge',
-    `cne${process.pid.toString(36)}`,
-    '--bip',
-    `10.${tag}.93.1/24`,
-    '--default-address-pool',
-    `base=10.${tag}.32.0/19,size=24`,
-  ],
-});
-after(() => {
-  try {
-    cleanupNet(h.d.dataRoot);
-  } catch {
-    /* never started */
-  }
-});
-process.on('exit', () => {
-  try {
-    cleanupNet(h.d.dataRoot);
-  } catch {
-    /* never started */
-  }
-});
+const tag = netTag;
+const h = useBridgeDaemon('cne', 93, 32);
 
 async function ok(d: Daemon, args: string[]): Promise<string> {
   const r = await docker(d, args, { timeoutMs: 60_000 });

@@ -2,37 +2,13 @@
 // mtu option (applied to the container's eth0), --internal, -d host refused; run with --ip,
 // --network-alias, a MAC address (through the API: the CLI sends it only to API 1.44 daemons), --dns/--dns-search/--dns-option, --add-host host-gateway;
 // network connect --alias/--ip, --link-local-ip refused clearly; disconnect -f; network prune.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useDaemon, uniq, docker, type Daemon } from '../helpers/daemon.js';
-import { cleanupNet } from '../integration/network-common.js';
+import { uniq, docker, type Daemon } from '../helpers/daemon.js';
+import { netTag, useBridgeDaemon } from '../integration/network-common.js';
 
-const tag = (process.pid % 200) + 20;
-const h = useDaemon({
-  busybox: true,
-  args: [
-    '--bridge',
-    `cno${process.pid.toString(36)}`,
-    '--bip',
-    `10.${tag}.96.1/24`,
-    '--default-address-pool',
-    `base=10.${tag}.160.0/19,size=24`,
-  ],
-});
-after(() => {
-  try {
-    cleanupNet(h.d.dataRoot);
-  } catch {
-    /* never started */
-  }
-});
-process.on('exit', () => {
-  try {
-    cleanupNet(h.d.dataRoot);
-  } catch {
-    /* never started */
-  }
-});
+const tag = netTag;
+const h = useBridgeDaemon('cno', 96, 160);
 
 async function ok(d: Daemon, args: string[]): Promise<string> {
   const r = await docker(d, args, { timeoutMs: 60_000 });

@@ -2,41 +2,16 @@
 // swarm (503, dockerd's messages) while unknown endpoints stay 404; API 1.43 is served and
 // negotiated; label filters are ANDed for containers, images, volumes, networks and prune, in both
 // JSON forms; POST /images/load takes a chunked body and answers a non-archive in dockerd's shape.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { readdirSync } from 'node:fs';
-import { useDaemon, uniq, waitFor, type Daemon, type Json, type ApiResponse } from '../helpers/daemon.js';
+import { uniq, waitFor, type Daemon, type Json, type ApiResponse } from '../helpers/daemon.js';
 import { create, rm } from '../helpers/containers.js';
 import { makeTar } from './registry-helpers.js';
-import { cleanupNet } from './network-common.js';
+import { useBridgeDaemon } from './network-common.js';
 
-const tag = (process.pid % 200) + 20;
-const h = useDaemon({
-  busybox: true,
-  args: [
-    '--bridge',
-    `cac${process.pid.toString(36)}`,
-    '--bip',
-    `10.${tag}.20.1/24`,
-    '--default-address-pool',
-    `base=10.${tag}.32.0/19,size=24`,
-  ],
-});
-after(() => {
-  try {
-    cleanupNet(h.d.dataRoot);
-  } catch {
-    /* never started */
-  }
-});
-process.on('exit', () => {
-  try {
-    cleanupNet(h.d.dataRoot);
-  } catch {
-    /* never started */
-  }
-});
+const h = useBridgeDaemon('cac', 20, 32);
 
 const NOT_MANAGER =
   'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.';

@@ -3,6 +3,8 @@
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { after } from 'node:test';
+import { useDaemon, type DaemonHolder } from '../helpers/daemon.js';
 
 export function nftTableOf(dataRoot: string): string {
   return `cocon_${createHash('sha256').update(dataRoot).digest('hex').slice(0, 8)}`;
@@ -32,4 +34,37 @@ export function cleanupNet(dataRoot: string): void {
     ifalias?: string;
   }>;
   for (const l of links) if (l.ifalias === `cocon:${dataRoot}`) spawnSync('ip', ['link', 'del', l.ifname]);
+}
+
+/** The second octet of a test file's private 10.x.y.z addresses, from its pid: files run in parallel. */
+export const netTag = (process.pid % 200) + 20;
+
+/**
+ * useDaemon (with busybox) on a bridge of its own, `<prefix><pid in base 36>`, with --bip
+ * 10.<netTag>.<bip>.1/24 and the user-network pool 10.<netTag>.<pool>.0/19 in /24s. What the daemon
+ * leaves on the host (nft table, FORWARD chain, links) is cleaned after the file and at exit, also
+ * when a test failed.
+ */
+export function useBridgeDaemon(prefix: string, bip: number, pool: number): DaemonHolder {
+  const h = useDaemon({
+    busybox: true,
+    args: [
+      '--bridge',
+      `${prefix}${process.pid.toString(36)}`,
+      '--bip',
+      `10.${netTag}.${bip}.1/24`,
+      '--default-address-pool',
+      `base=10.${netTag}.${pool}.0/19,size=24`,
+    ],
+  });
+  const cleanup = (): void => {
+    try {
+      cleanupNet(h.d.dataRoot);
+    } catch {
+      /* never started */
+    }
+  };
+  after(cleanup);
+  process.on('exit', cleanup);
+  return h;
 }
