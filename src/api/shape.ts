@@ -163,6 +163,7 @@ const resources: Record<string, Check> = {
   DeviceCgroupRules: strs,
 };
 
+// HostConfig: docker's Resources plus the rest
 const hostConfig = obj({
   ...resources,
   Binds: strs,
@@ -177,7 +178,6 @@ const hostConfig = obj({
   PublishAllPorts: bool,
   ReadonlyRootfs: bool,
   Init: bool,
-  OomKillDisable: bool,
   CapAdd: strs,
   CapDrop: strs,
   Dns: strs,
@@ -187,7 +187,6 @@ const hostConfig = obj({
   GroupAdd: strs,
   Links: strs,
   SecurityOpt: strs,
-  DeviceCgroupRules: strs,
   MaskedPaths: strs,
   ReadonlyPaths: strs,
   CgroupnsMode: str,
@@ -198,9 +197,6 @@ const hostConfig = obj({
   UsernsMode: str,
   Runtime: str,
   Isolation: str,
-  CgroupParent: str,
-  CpusetCpus: str,
-  CpusetMems: str,
   StorageOpt: strMap,
   Tmpfs: strMap,
   Sysctls: strMap,
@@ -208,24 +204,6 @@ const hostConfig = obj({
   ConsoleSize: arrayOf(int),
   OomScoreAdj: int,
   ShmSize: int,
-  CpuShares: int,
-  Memory: int,
-  NanoCpus: int,
-  BlkioWeight: int,
-  CpuPeriod: int,
-  CpuQuota: int,
-  CpuRealtimePeriod: int,
-  CpuRealtimeRuntime: int,
-  CpuCount: int,
-  CpuPercent: int,
-  KernelMemory: int,
-  KernelMemoryTCP: int,
-  MemoryReservation: int,
-  MemorySwap: int,
-  MemorySwappiness: int,
-  PidsLimit: int,
-  Ulimits: arrayOf(obj({ Name: str, Soft: int, Hard: int })),
-  Devices: arrayOf(obj({ PathOnHost: str, PathInContainer: str, CgroupPermissions: str })),
   Mounts: arrayOf(obj({ Target: str, Source: str, Type: str, ReadOnly: bool, Consistency: str })),
 });
 
