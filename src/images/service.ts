@@ -42,8 +42,9 @@ import { labelsMatch } from '../core/filters.js';
 import { ContentStore } from '../content/store.js';
 import { OverlaySnapshotter, type LayerRow } from '../snapshots/overlay.js';
 import { chainIds as computeChainIds } from '../snapshots/chain.js';
-import { extractTarStream, LAYER, LayerError } from '../snapshots/apply.js';
-import { createTarDeterministic, TarError } from '../sys/tar.js';
+import { extractTarStream } from '../sys/tar/extract.js';
+import { packTree } from '../sys/tar/pack.js';
+import { LAYER, LayerError } from '../sys/tar/rules.js';
 import { decompressor, sniff } from '../sys/compress.js';
 import { runOk } from '../sys/exec.js';
 import type { ImageConfig, ImageHistory, ImageRecord, ImageStore, LayerBlob } from './types.js';
@@ -827,7 +828,7 @@ export class ImageService implements ImageStore {
         }
         if (!this.all().some((i) => i.diffIds.includes(createdLayer!.diffId))) this.content.delete(createdLayer.diffId);
       }
-      if (e instanceof TarError || e instanceof LayerError)
+      if (e instanceof LayerError)
         throw new InvalidArgument(`failed to import: invalid tar archive: ${e.message}`);
       throw e;
     }
@@ -1000,10 +1001,10 @@ export class ImageService implements ImageStore {
         );
         writeFileSync(join(root, 'etc/group'), 'root:x:0:\nnobody:x:65534:\n');
         for (const f of ['etc/passwd', 'etc/group']) chmodSync(join(root, f), 0o644);
-        const tarFile = join(work, 'layer.tar');
-        await createTarDeterministic(root, tarFile, mtime);
         const cfg: ImageConfig = { Env: [DEFAULT_PATH_ENV], Cmd: ['sh'] };
-        const id = await this.createFromTar(createReadStream(tarFile), cfg, {
+        // the same busybox gives the same layer digest: sorted entries, owners 0:0, every mtime the binary's
+        const layer = packTree(root, { rootEntry: true, policy: { rootOwner: true, mtime: new Date(mtime * 1000) } });
+        const id = await this.createFromTar(layer, cfg, {
           created,
           comment: 'busybox-static from the host',
           history: [{ created, created_by: 'cocon image bootstrap busybox', comment: 'busybox-static from the host' }],
