@@ -74,10 +74,7 @@ function matches(r: ContainerRecord, f: Map<string, string[]>, s: Services): boo
       }
       case 'network': {
         // a network's name or id
-        const nets = (s.containers.network.settings(r).networkSettings.Networks ?? {}) as Record<
-          string,
-          { NetworkID?: string }
-        >;
+        const nets = (s.networks.settings(r).networkSettings.Networks ?? {}) as Record<string, { NetworkID?: string }>;
         if (!any((v) => Object.entries(nets).some(([n, e]) => n === v || (!!e.NetworkID && e.NetworkID === v))))
           return false;
         break;
@@ -134,7 +131,7 @@ export function mountsOf(r: ContainerRecord, s: Services): Array<Record<string, 
 }
 
 export function summary(r: ContainerRecord, s: Services): Record<string, unknown> {
-  const net = s.containers.network.settings(r);
+  const net = s.networks.settings(r);
   return {
     Id: r.id,
     Names: ['/' + r.name],
@@ -246,7 +243,7 @@ export async function inspect(r: ContainerRecord, s: Services): Promise<Record<s
     },
     Mounts: mountsOf(r, s),
     Config: { ...r.config, OnBuild: null },
-    NetworkSettings: s.containers.network.settings(r).networkSettings,
+    NetworkSettings: s.networks.settings(r).networkSettings,
   };
 }
 

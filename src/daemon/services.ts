@@ -17,7 +17,7 @@ export interface Services {
   images: ImageService;
   containers: ContainerService;
   execs: ExecService;
-  networks?: NetworkService;
+  networks: NetworkService;
   volumes: VolumeService;
   stats: StatsService;
   archive: ArchiveBackend;

@@ -29,7 +29,6 @@ import {
   statSync,
   symlinkSync,
   writeFileSync,
-  createReadStream,
 } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -167,7 +166,6 @@ function dockerConfig(c: ImageConfig | null): Record<string, unknown> {
 export class ImageService implements ImageStore {
   readonly content: ContentStore;
   readonly snapshots: OverlaySnapshotter;
-  private usage: UsageCheck = () => [];
   private queue: Promise<unknown> = Promise.resolve();
   /** Chain ids an operation in flight (pull, load) relies on: never garbage-collected. */
   private pinned = new Map<string, number>();
@@ -177,6 +175,8 @@ export class ImageService implements ImageStore {
     private readonly db: DB,
     private readonly events: EventBus,
     snapshots?: OverlaySnapshotter,
+    /** Who uses an image (the containers side; rmi conflicts). */
+    private readonly usage: UsageCheck = () => [],
   ) {
     this.content = new ContentStore(join(config.dataRoot, 'content'));
     this.snapshots = snapshots ?? new OverlaySnapshotter(join(config.dataRoot, 'overlay'), db);
@@ -192,11 +192,6 @@ export class ImageService implements ImageStore {
       )
         rmSync(join(config.dataRoot, e), { recursive: true, force: true });
     }
-  }
-
-  /** The containers side tells us who uses an image (rmi conflicts). */
-  setUsageCheck(fn: UsageCheck): void {
-    this.usage = fn;
   }
 
   /** Serialises mutations (import, tag, remove) so layer sharing and tag moves never race. */
@@ -828,8 +823,7 @@ export class ImageService implements ImageStore {
         }
         if (!this.all().some((i) => i.diffIds.includes(createdLayer!.diffId))) this.content.delete(createdLayer.diffId);
       }
-      if (e instanceof LayerError)
-        throw new InvalidArgument(`failed to import: invalid tar archive: ${e.message}`);
+      if (e instanceof LayerError) throw new InvalidArgument(`failed to import: invalid tar archive: ${e.message}`);
       throw e;
     }
   }
