@@ -20,6 +20,8 @@ import { validateLogConfig } from '../containers/hostconfig.js';
 import { VolumeService } from '../volumes/service.js';
 import type { Services } from './services.js';
 import { ContainerArchive } from '../containers/archive.js';
+import { ContainerOperations } from '../containers/operations.js';
+import { ImageOperations } from '../images/operations.js';
 import { NetworkService } from '../network/service.js';
 import { PRIVATE, privateDir, setDaemonUmask, tighten } from '../sys/perms.js';
 import { NetworkStore } from '../network/store.js';
@@ -197,17 +199,20 @@ export async function runDaemon(argv: string[]): Promise<void> {
   const containers = new ContainerService(config, db, events, images, volumes, snapshots, networks);
   const execs = new ExecService(containers, config.execRoot);
   await networks.init();
+  const archive = new ContainerArchive(containers, volumes);
   const s: Services = {
     config,
     db,
     events,
     images,
+    imageOps: new ImageOperations(images, config),
     containers,
+    containerOps: new ContainerOperations(containers, { images, networks, volumes, execs, archive }),
     execs,
     volumes,
     networks,
     stats: new StatsService(containers),
-    archive: new ContainerArchive(containers, volumes),
+    archive,
     startedAt: new Date(),
   };
   await containers.reconcile();
