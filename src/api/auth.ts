@@ -5,15 +5,10 @@ import type { Router } from './router.js';
 import type { Services } from '../daemon/services.js';
 import { Internal, InvalidArgument, Unauthorized } from '../core/errors.js';
 import type { RegistryOptions } from '../registry/client.js';
-import { credentialsFor, decodeRegistryAuth, domainOfServer, type Credentials } from '../registry/auth.js';
+import { domainOfServer } from '../registry/auth.js';
 
 export function registryOptions(s: Services): RegistryOptions {
   return { insecure: s.config.insecureRegistries ?? [] };
-}
-
-/** Credentials for a request: X-Registry-Auth when it carries any, else the daemon user's config.json. */
-export function requestCredentials(header: string | string[] | undefined, domain: string): Credentials | undefined {
-  return decodeRegistryAuth(header) ?? credentialsFor(domain);
 }
 
 export function registerAuthRoutes(r: Router, s: Services): void {

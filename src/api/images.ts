@@ -11,19 +11,39 @@
 //   POST   /images/load                 load (docker-archive or OCI layout) -> {"stream":"Loaded image: x\n"}
 //   POST   /images/prune                prune (filters: dangling, label, label!, until)
 //   POST   /images/bootstrap            cocon's own: ?image=busybox -> {"Id"}
-import type { Router, Ctx } from './router.js';
-import type { Services } from '../daemon/services.js';
-import { InvalidArgument, messageOf } from '../core/errors.js';
-import { familiarName, parseNormalized } from '../images/reference.js';
-import { goJson, type Emit, type JsonMessage } from '../images/progress.js';
-// pull, push, save and load (with the registry client and the tar code) are loaded on first use:
-// an idle daemon does not keep them in memory.
-const pullModule = () => import('../images/pull.js');
-const pushModule = () => import('../images/push.js');
-const archiveModule = () => import('../images/archive.js');
-import { registerAuthRoutes, registryOptions, requestCredentials } from './auth.js';
+//
+// Thin, like moby's api/server/router/image: each handler decodes the request, calls one method of
+// the ImagesBackend below (src/images/operations.ts in the daemon, a fake in the unit tests) and
+// encodes the answer; typed engine errors become status codes in ./httpstatus.ts.
 import type { ServerResponse } from 'node:http';
-import { parseFilters as parseCoreFilters, filtersRecord } from '../core/filters.js';
+import type { Readable } from 'node:stream';
+import { InvalidArgument, messageOf } from '../core/errors.js';
+import { filtersRecord, parseFilters as parseCoreFilters } from '../core/filters.js';
+import { goJson, type Emit, type JsonMessage } from '../images/progress.js';
+import type { Router, Ctx } from './router.js';
+
+/** What the image routes need from the engine. */
+export interface ImagesBackend {
+  list(o: { all: boolean; filters: Record<string, string[]> }): unknown[];
+  inspect(name: string): unknown;
+  history(name: string): unknown;
+  tag(name: string, repo: string, tag?: string): Promise<void>;
+  remove(name: string, force: boolean, noprune: boolean): Promise<unknown>;
+  prune(filters: Record<string, string[]>): Promise<unknown>;
+  import(
+    body: Readable,
+    opts: { fromSrc: string; repo?: string; tag?: string; changes?: string[]; message?: string; platform?: string },
+  ): Promise<string>;
+  bootstrap(image: string): Promise<string>;
+  pull(
+    fromImage: string,
+    o: { tag?: string; platform?: string; registryAuth?: string | string[] },
+    emit: Emit,
+  ): Promise<void>;
+  push(name: string, o: { tag?: string; registryAuth?: string | string[] }, emit: Emit): Promise<void>;
+  save(names: string[]): Promise<Readable>;
+  load(body: Readable, emit: Emit): Promise<void>;
+}
 
 function boolParam(v: string | null): boolean {
   if (v === null) return false;
@@ -67,15 +87,13 @@ function lazyStream(ctx: Ctx): { emit: Emit; started: () => boolean; fail: (e: u
   };
 }
 
-export function registerImageRoutes(r: Router, s: Services): void {
-  registerAuthRoutes(r, s);
-
+export function registerImageRoutes(r: Router, b: ImagesBackend): void {
   // fixed paths first, so that wildcard routes never swallow them
   r.get('/images/json', (ctx) => {
     const filters = parseFilters(ctx.query.get('filters'));
     const legacy = ctx.query.get('filter');
     if (legacy) filters.reference = [...(filters.reference ?? []), legacy];
-    ctx.send(200, s.images.list({ all: boolParam(ctx.query.get('all')), filters }));
+    ctx.send(200, b.list({ all: boolParam(ctx.query.get('all')), filters }));
   });
 
   r.post('/images/create', async (ctx) => {
@@ -83,21 +101,10 @@ export function registerImageRoutes(r: Router, s: Services): void {
     const fromImage = q.get('fromImage');
     const fromSrc = q.get('fromSrc');
     if (fromImage) {
-      const { pullImage, pullReference } = await pullModule();
-      const ref = pullReference(fromImage, q.get('tag') ?? undefined); // 400 on a bad reference, before any stream
       const out = lazyStream(ctx);
       try {
-        await pullImage(
-          s.images,
-          fromImage,
-          {
-            tag: q.get('tag') ?? undefined,
-            platform: q.get('platform') || undefined,
-            creds: requestCredentials(ctx.req.headers['x-registry-auth'], ref.domain),
-            registry: registryOptions(s),
-          },
-          out.emit,
-        );
+        const o = { tag: q.get('tag') ?? undefined, platform: q.get('platform') || undefined };
+        await b.pull(fromImage, { ...o, registryAuth: ctx.req.headers['x-registry-auth'] }, out.emit);
       } catch (e) {
         if (!out.started()) throw e;
         out.fail(e);
@@ -106,17 +113,16 @@ export function registerImageRoutes(r: Router, s: Services): void {
       return;
     }
     if (!fromSrc) throw new InvalidArgument('fromImage or fromSrc is required');
-    const opts = {
-      repo: q.get('repo') ?? undefined,
-      tag: q.get('tag') ?? undefined,
-      changes: q.getAll('changes'),
-      message: q.get('message') ?? undefined,
-      fromSrc,
-      platform: q.get('platform') ?? undefined,
-    };
     let id: string;
     try {
-      id = fromSrc === '-' ? await s.images.import(ctx.body(), opts) : await s.images.importUrl(fromSrc, opts);
+      id = await b.import(ctx.body(), {
+        repo: q.get('repo') ?? undefined,
+        tag: q.get('tag') ?? undefined,
+        changes: q.getAll('changes'),
+        message: q.get('message') ?? undefined,
+        fromSrc,
+        platform: q.get('platform') ?? undefined,
+      });
     } catch (e) {
       ctx.req.resume(); // drain an unread body so the connection stays usable
       throw e;
@@ -125,8 +131,7 @@ export function registerImageRoutes(r: Router, s: Services): void {
   });
 
   const sendArchive = async (ctx: Ctx, names: string[]) => {
-    const { saveImages } = await archiveModule();
-    const tar = saveImages(s.images, names); // NotFound before any byte is written
+    const tar = await b.save(names); // NotFound before any byte is written
     const res = ctx.stream(200, 'application/x-tar');
     tar.on('error', () => res.destroy());
     tar.pipe(res);
@@ -154,8 +159,7 @@ export function registerImageRoutes(r: Router, s: Services): void {
   r.post('/images/load', async (ctx) => {
     const out = lazyStream(ctx);
     try {
-      const { loadImages } = await archiveModule();
-      await loadImages(s.images, ctx.body(), s.config.dataRoot, out.emit);
+      await b.load(ctx.body(), out.emit);
     } catch (e) {
       ctx.req.resume();
       out.fail(e);
@@ -164,34 +168,18 @@ export function registerImageRoutes(r: Router, s: Services): void {
   });
 
   r.post('/images/prune', async (ctx) => {
-    ctx.send(200, await s.images.prune(parseFilters(ctx.query.get('filters'))));
+    ctx.send(200, await b.prune(parseFilters(ctx.query.get('filters'))));
   });
 
   r.post('/images/bootstrap', async (ctx) => {
-    const image = ctx.query.get('image') || 'busybox';
-    const ref = parseNormalized(image);
-    if (familiarName(ref.name) !== 'busybox')
-      throw new InvalidArgument(`cannot bootstrap ${image}: only busybox can be built from the host`);
-    const id = await s.images.bootstrapBusybox(image);
-    ctx.send(200, { Id: id });
+    ctx.send(200, { Id: await b.bootstrap(ctx.query.get('image') || 'busybox') });
   });
 
   r.post('/images/*name/push', async (ctx) => {
-    const name = ctx.params.name;
-    const ref = parseNormalized(name);
-    const { pushImage } = await pushModule();
     const out = lazyStream(ctx);
     try {
-      await pushImage(
-        s.images,
-        name,
-        ctx.query.get('tag') || undefined,
-        {
-          creds: requestCredentials(ctx.req.headers['x-registry-auth'], ref.domain),
-          registry: registryOptions(s),
-        },
-        out.emit,
-      );
+      const o = { tag: ctx.query.get('tag') || undefined, registryAuth: ctx.req.headers['x-registry-auth'] };
+      await b.push(ctx.params.name, o, out.emit);
     } catch (e) {
       if (!out.started()) throw e;
       out.fail(e);
@@ -202,24 +190,22 @@ export function registerImageRoutes(r: Router, s: Services): void {
   r.get('/images/*name/get', (ctx) => sendArchive(ctx, [ctx.params.name]));
 
   r.get('/images/*name/json', (ctx) => {
-    ctx.send(200, s.images.inspect(ctx.params.name));
+    ctx.send(200, b.inspect(ctx.params.name));
   });
 
   r.get('/images/*name/history', (ctx) => {
-    ctx.send(200, s.images.history(ctx.params.name));
+    ctx.send(200, b.history(ctx.params.name));
   });
 
   r.post('/images/*name/tag', async (ctx) => {
-    await s.images.tag(ctx.params.name, ctx.query.get('repo') ?? '', ctx.query.get('tag') ?? undefined);
+    await b.tag(ctx.params.name, ctx.query.get('repo') ?? '', ctx.query.get('tag') ?? undefined);
     ctx.send(201);
   });
 
   r.delete('/images/*name', async (ctx) => {
-    const out = await s.images.remove(
-      ctx.params.name,
-      boolParam(ctx.query.get('force')),
-      boolParam(ctx.query.get('noprune')),
+    ctx.send(
+      200,
+      await b.remove(ctx.params.name, boolParam(ctx.query.get('force')), boolParam(ctx.query.get('noprune'))),
     );
-    ctx.send(200, out);
   });
 }

@@ -257,6 +257,8 @@ export class Router {
     const unbounded = () => {
       clearTimeout(bodyTimer);
       bodyTimer = undefined;
+      // a keep-alive socket serves many requests: leave no listener of this one on it
+      req.socket.off('close', unbounded);
     };
     if (!upgradeSocket && !req.complete && this.limits.bodyTimeoutMs > 0) {
       bodyTimer = setTimeout(() => {

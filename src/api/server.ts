@@ -13,6 +13,7 @@ import { Router, responseForUpgrade, DEFAULT_REQUEST_LIMITS, type RequestLimits 
 import type { Services } from '../daemon/services.js';
 import { registerSystemRoutes } from './system.js';
 import { registerImageRoutes } from './images.js';
+import { registerAuthRoutes } from './auth.js';
 import { registerContainerRoutes } from './containers.js';
 import { registerExecRoutes } from './exec.js';
 import { registerNetworkRoutes } from './networks.js';
@@ -55,8 +56,9 @@ export function serverLimits(env: string | undefined): ServerLimits {
 export function buildRouter(s: Services, limits: RequestLimits = DEFAULT_REQUEST_LIMITS): Router {
   const r = new Router(limits);
   registerSystemRoutes(r, s);
-  registerImageRoutes(r, s);
-  registerContainerRoutes(r, s);
+  registerAuthRoutes(r, s);
+  registerImageRoutes(r, s.imageOps);
+  registerContainerRoutes(r, s.containerOps);
   registerExecRoutes(r, s);
   registerNetworkRoutes(r, s);
   registerVolumeRoutes(r, s);

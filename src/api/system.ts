@@ -5,7 +5,6 @@ import { API_VERSION, MIN_API_VERSION, ENGINE_VERSION, commonHeaders } from './r
 import type { Services } from '../daemon/services.js';
 import { runSync } from '../sys/exec.js';
 import type { EngineEvent } from '../core/events.js';
-import { summary } from './containers.js';
 import { parseFilters, labelMatches } from '../core/filters.js';
 import { treeSize } from '../snapshots/overlay.js';
 import { cgroupFacts, type CgroupFacts } from '../sys/cgroups.js';
@@ -260,7 +259,7 @@ export function registerSystemRoutes(r: Router, s: Services): void {
     const containers = await Promise.all(
       s.containers
         .all()
-        .map(async (r) => ({ ...summary(r, s), SizeRw: await s.containers.sizeRw(r.id), SizeRootFs: 0 })),
+        .map(async (r) => ({ ...s.containerOps.summary(r), SizeRw: await s.containers.sizeRw(r.id), SizeRootFs: 0 })),
     );
     const volumes = s.volumes.all().map((v) => ({
       ...s.volumes.inspect(v),

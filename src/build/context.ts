@@ -1,5 +1,5 @@
 // The build context on the daemon side: the request body (a tar, plain or gzip) streamed through the
-// one safe extractor (src/snapshots/apply.ts: '..' and absolute names refused, nothing written
+// one safe extractor (src/sys/tar/extract.ts: '..' and absolute names refused, nothing written
 // through a symlink) into a private temp directory, never held in memory; then the Dockerfile is read
 // (resolved inside the context), .dockerignore'd paths are removed as dockerd does, and COPY/ADD
 // sources are found (globs as Go's filepath.Match) and checksummed for the layer cache.
@@ -8,11 +8,11 @@ import { createHash } from 'node:crypto';
 import { join, posix } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { decompressor, sniff } from '../sys/compress.js';
-import { extract, type Header } from 'tar-stream';
 import { InvalidArgument, NotFound } from '../core/errors.js';
-import { extractTarStream, LayerError, type ExtractRules } from '../snapshots/apply.js';
 import { openFileIn, RootPathError } from '../sys/saferoot.js';
-import { locate, packLocated, statLocated } from '../sys/tarstream.js';
+import { extractTarStream, readTar } from '../sys/tar/extract.js';
+import { locate, packLocated, statLocated } from '../sys/tar/pack.js';
+import { type ExtractRules, LayerError } from '../sys/tar/rules.js';
 import { isIgnored, parseDockerignore } from './dockerignore.js';
 import { globRegExp, hasGlob } from './glob.js';
 import type { SourceEntry } from './instructions.js';
@@ -25,6 +25,8 @@ const CONTEXT: ExtractRules = {
   devices: 'skip',
   replaceDirs: true,
   rootEntry: false,
+  owners: true,
+  xattrs: true,
 };
 
 /** Reads the first bytes of a stream and gives them back: [head, the whole stream]. */
@@ -200,34 +202,20 @@ export async function sourceEntries(root: string, rel: string): Promise<SourceEn
   const l = locate(root, rel, true);
   try {
     const out: SourceEntry[] = [];
-    const ex = extract();
-    ex.on('entry', (h: Header, stream, next) => {
+    await readTar(packLocated(l, '.'), async (h, data) => {
       const hash = createHash('sha256');
-      stream.on('data', (b: unknown) => {
-        hash.update(b as Buffer);
+      for await (const b of data) hash.update(b);
+      const type = h.type === 'directory' ? 'dir' : h.type === 'symlink' ? 'symlink' : 'file';
+      out.push({
+        path: h.name,
+        type,
+        mode: h.mode ?? 0,
+        uid: h.uid ?? 0,
+        gid: h.gid ?? 0,
+        size: h.size ?? 0,
+        link: h.linkname ?? undefined,
+        digest: type === 'file' ? hash.digest('hex') : undefined,
       });
-      stream.on('end', () => {
-        const type = h.type === 'directory' ? 'dir' : h.type === 'symlink' ? 'symlink' : 'file';
-        out.push({
-          path: h.name,
-          type,
-          mode: h.mode ?? 0,
-          uid: h.uid ?? 0,
-          gid: h.gid ?? 0,
-          size: h.size ?? 0,
-          link: h.linkname ?? undefined,
-          digest: type === 'file' ? hash.digest('hex') : undefined,
-        });
-        next();
-      });
-      stream.resume();
-    });
-    const tar = packLocated(l, '.');
-    await new Promise<void>((resolve, reject) => {
-      ex.on('finish', resolve);
-      ex.on('error', reject);
-      tar.on('error', reject);
-      tar.pipe(ex);
     });
     return out;
   } finally {

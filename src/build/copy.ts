@@ -3,18 +3,18 @@
 //    it already is a directory in the image; a directory source copies its contents;
 //  - files keep mode and mtime, owners become 0:0 or --chown's, modes --chmod's;
 //  - ADD of a local tar (plain, gzip, bzip2, xz) extracts it into the destination directory.
-// Every byte goes source root -> tar stream -> the one safe extractor (src/snapshots/apply.ts): the
-// source is read by open directory fds resolved inside its root (src/sys/tarstream.ts) and written
+// Every byte goes source root -> tar stream -> the one safe extractor (src/sys/tar/extract.ts): the
+// source is read by open directory fds resolved inside its root (src/sys/tar/pack.ts) and written
 // by fds resolved inside the target root, so a symlink in the context or in the image can never make
 // the copy read or write outside them.
 import { closeSync, createReadStream, readSync } from 'node:fs';
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
-import { extract, pack, type Header } from 'tar-stream';
 import { InvalidArgument } from '../core/errors.js';
-import { extractTarStream, LayerError, type ExtractRules } from '../snapshots/apply.js';
 import { decompressor, sniff, type AnyCompression } from '../sys/compress.js';
-import { checkLocatedDir, locate, packLocated, statLocated } from '../sys/tarstream.js';
+import { extractTarStream } from '../sys/tar/extract.js';
+import { checkLocatedDir, locate, mapHeaders, packLocated, statLocated } from '../sys/tar/pack.js';
+import { type ExtractRules, LayerError, type TarHead } from '../sys/tar/rules.js';
 import { openFileIn, RootPathError, SafeRoot } from '../sys/saferoot.js';
 
 /** COPY's extraction: names relative to the destination, symlinks in the image resolved inside its root. */
@@ -25,6 +25,8 @@ const INTO_IMAGE: ExtractRules = {
   devices: 'create',
   replaceDirs: true,
   rootEntry: false,
+  owners: true,
+  xattrs: true,
 };
 
 export interface CopyOwner {
@@ -34,24 +36,11 @@ export interface CopyOwner {
 
 /** Rewrites owners (and modes, with --chmod) of a tar stream's entries. */
 function retarget(src: Readable, owner: CopyOwner, chmod: number | undefined): Readable {
-  const ex = extract();
-  const p = pack();
-  ex.on('entry', (h: Header, stream, next) => {
-    const nh: Header = { ...h, uid: owner.uid, gid: owner.gid, uname: '', gname: '' };
+  return mapHeaders(src, (h) => {
+    const nh: TarHead = { ...h, uid: owner.uid, gid: owner.gid, uname: '', gname: '' };
     if (chmod !== undefined && h.type !== 'symlink') nh.mode = chmod;
-    if (h.type === 'file' && (h.size ?? 0) > 0) {
-      const sink = p.entry(nh, (e) => (e ? ex.destroy(e) : next()));
-      stream.pipe(sink as unknown as NodeJS.WritableStream);
-    } else {
-      stream.resume();
-      stream.on('end', () => p.entry(nh, (e) => (e ? ex.destroy(e) : next())));
-    }
+    return nh;
   });
-  ex.on('finish', () => p.finalize());
-  ex.on('error', (e: Error) => p.destroy(e));
-  src.on('error', (e: Error) => ex.destroy(e));
-  src.pipe(ex);
-  return p as unknown as Readable;
 }
 
 /** Whether `path` is a directory in the root (symlinks resolved inside it). */

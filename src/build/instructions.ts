@@ -3,6 +3,7 @@
 // HEALTHCHECK, MAINTAINER) change the config; RUN and COPY/ADD get their command line and words
 // here and their file work in ./builder.ts. Also the history line ("created by") of each step and
 // the layer cache key, as docker's legacy builder makes them.
+import { parseGoDuration } from '../core/duration.js';
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { InvalidArgument } from '../core/errors.js';
@@ -86,22 +87,11 @@ export function commandLine(ins: Instruction, shell: string[]): string[] {
   return ins.rest === '' ? [] : [...shell, ins.rest];
 }
 
-const DURATION = /^(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)$/;
-const NS: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
-
-/** Go duration ("30s", "1m30s") in nanoseconds. */
+/** A HEALTHCHECK flag's Go duration ("30s", "1m30s") in nanoseconds; InvalidArgument when it is not one. */
 export function parseDuration(s: string): number {
-  let rest = s;
-  let total = 0;
-  if (rest === '0') return 0;
-  while (rest) {
-    const m = /^(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/.exec(rest);
-    if (!m) throw new InvalidArgument(`time: invalid duration "${s}"`);
-    total += Number(m[1]) * NS[m[2]];
-    rest = rest.slice(m[0].length);
-  }
-  void DURATION;
-  return Math.round(total);
+  const ns = parseGoDuration(s);
+  if (ns === undefined) throw new InvalidArgument(`time: invalid duration "${s}"`);
+  return ns;
 }
 
 /**

@@ -1,6 +1,7 @@
 // Human-readable durations, sizes, quoting and truncation as docker's CLI prints them
 // (docker/go-units, strconv.Quote, stringid.TruncateID). Pure: no I/O.
 
+import { goDurationMs } from '../core/duration.js';
 export { humanDuration, ramInBytes } from '../units/go-units.js';
 
 // Go's fmt %.{prec}g
@@ -101,36 +102,11 @@ export function goTimeString(
   );
 }
 
-// Go's time.ParseDuration subset: "1h30m", "10s", "1.5h", "300ms", "2us", "5ns". Returns ms, or undefined.
-export function parseGoDuration(s: string): number | undefined {
-  if (s === '0') return 0;
-  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/gy;
-  let neg = false;
-  let str = s;
-  if (str.startsWith('-') || str.startsWith('+')) {
-    neg = str[0] === '-';
-    str = str.slice(1);
-  }
-  if (!str) return undefined;
-  const units: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60000, h: 3600000 };
-  let total = 0;
-  let pos = 0;
-  re.lastIndex = 0;
-  while (pos < str.length) {
-    re.lastIndex = pos;
-    const m = re.exec(str);
-    if (!m) return undefined;
-    total += parseFloat(m[1]) * units[m[2]];
-    pos = re.lastIndex;
-  }
-  return neg ? -total : total;
-}
-
 // docker's timetypes.GetTimestamp: a duration ("10m" = that long before now), a unix time
 // ("1700000000" or "1700000000.5"), or an RFC 3339 / date string. Returns the string the API expects.
 export function getTimestamp(value: string, nowMs: number): string {
   if (/^\d+(\.\d+)?$/.test(value)) return value;
-  const d = parseGoDuration(value);
+  const d = goDurationMs(value);
   if (d !== undefined) {
     const t = nowMs - d;
     return unixWithNanos(t);

@@ -2,6 +2,7 @@
 // (Config + HostConfig + NetworkingConfig), as docker's cli/command/container/opts.go does.
 // Pure: file contents and the client environment are passed in.
 
+import { parseGoDuration } from '../core/duration.js';
 import type { FlagDef } from './flags.js';
 import type { Opts } from './flags.js';
 import { labelsToMap, parseEnvFile, resolveEnvArg } from './envfile.js';
@@ -385,10 +386,10 @@ function parseDevice(s: string): { PathOnHost: string; PathInContainer: string; 
 
 function toNanoSeconds(s: string, flag: string): number {
   if (!s) return 0;
-  const m = /^(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)$/.exec(s);
-  if (!m) throw new ConfigError(`invalid argument "${s}" for "${flag}" flag: time: invalid duration "${s}"`);
-  const mult: Record<string, number> = { ns: 1, us: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
-  return Math.round(Number(m[1]) * mult[m[2]]);
+  const ns = parseGoDuration(s);
+  if (ns === undefined)
+    throw new ConfigError(`invalid argument "${s}" for "${flag}" flag: time: invalid duration "${s}"`);
+  return ns;
 }
 
 function blkioAndCfs(o: Opts): Record<string, unknown> {

@@ -16,9 +16,17 @@ import type { Readable } from 'node:stream';
 import { Forbidden, InvalidArgument, NotFound } from '../core/errors.js';
 import { log } from '../core/log.js';
 import { RootPathError } from '../sys/saferoot.js';
-import { tarDirectoryStream } from '../sys/tar.js';
-import { checkLocatedDir, locate, packLocated, statLocated, type Located, type RootStat } from '../sys/tarstream.js';
-import { COPY, extractTarStream, LayerError } from '../snapshots/apply.js';
+import { extractTarStream } from '../sys/tar/extract.js';
+import {
+  checkLocatedDir,
+  locate,
+  packLocated,
+  packTree,
+  statLocated,
+  type Located,
+  type RootStat,
+} from '../sys/tar/pack.js';
+import { COPY, LayerError } from '../sys/tar/rules.js';
 import type { VolumeService } from '../volumes/service.js';
 import { copyTarget, type CopyTarget } from './copytarget.js';
 import type { ContainerService } from './service.js';
@@ -114,7 +122,7 @@ export class ContainerArchive implements ArchiveBackend {
     const root = await this.containers.exportRoot(ref);
     let tar: Readable;
     try {
-      tar = tarDirectoryStream(root.dir);
+      tar = packTree(root.dir, { xattrs: true });
     } catch (e) {
       await root.release();
       throw e;

@@ -1,7 +1,7 @@
 // Where `docker cp` reads or writes a container path: in the container's root, or, for a path at or
 // under a mount point, in the host directory of that volume or bind (what the container sees
 // there), running or stopped. The caller walks the returned directory with the fd-bound in-root
-// walk (src/sys/saferoot.ts via src/sys/tarstream.ts and the safe extractor), so a symlink inside a
+// walk (src/sys/saferoot.ts via the tar codec src/sys/tar/), so a symlink inside a
 // volume resolves inside that volume and never leads out of it.
 import { statSync } from 'node:fs';
 import { posix } from 'node:path';

@@ -19,7 +19,8 @@ import type { OciProcess } from '../runtime/spec.js';
 import { mergeEnv } from './user.js';
 import { capsOfDaemon } from '../sys/limits.js';
 import { PRIVATE, privateDir } from '../sys/perms.js';
-import { goDuration, MAX_OUTPUT, OutputCap, PROBE_DRAIN_LIMIT } from './healthcheck.js';
+import { formatGoDuration } from '../core/duration.js';
+import { MAX_OUTPUT, OutputCap, PROBE_DRAIN_LIMIT } from './healthcheck.js';
 import { runcExec } from '../runtime/runcexec.js';
 
 export interface ExecConfig {
@@ -309,7 +310,7 @@ export class ExecService {
       if (code === 'timeout') {
         x.kill();
         await Promise.race([x.exited.catch(() => undefined), new Promise((r) => setTimeout(r, 5000))]);
-        return { exitCode: -1, output: `Health check exceeded timeout (${goDuration(timeoutMs)})` };
+        return { exitCode: -1, output: `Health check exceeded timeout (${formatGoDuration(timeoutMs * 1e6)})` };
       }
       return { exitCode: code, output: out.text() };
     } finally {

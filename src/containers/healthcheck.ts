@@ -176,12 +176,3 @@ export function healthSuffix(h: Health | undefined): string {
   if (!h) return '';
   return h.Status === 'starting' ? ' (health: starting)' : ` (${h.Status})`;
 }
-
-/** "30s", "1m30s", "500ms": go's time.Duration String for the timeout message. */
-export function goDuration(ms: number): string {
-  if (ms < 1000) return `${ms}ms`;
-  const h = Math.floor(ms / 3_600_000),
-    m = Math.floor((ms % 3_600_000) / 60_000),
-    s = (ms % 60_000) / 1000;
-  return `${h ? `${h}h` : ''}${h || m ? `${m}m` : ''}${s}s`;
-}

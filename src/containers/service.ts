@@ -122,9 +122,6 @@ export class ContainerService implements ContainerDirectory {
   private timers = new Set<NodeJS.Timeout>();
   private watcher: FSWatcher | null = null;
   private id: string;
-  /** Networking hooks (src/network); none/host only until a network service is plugged in. */
-  network: NetworkHooks = new NoNetwork();
-
   constructor(
     private readonly config: DaemonConfig,
     private readonly db: DB,
@@ -132,6 +129,8 @@ export class ContainerService implements ContainerDirectory {
     private readonly images: ImageStore,
     private readonly volumes: VolumeService,
     private readonly snapshots: ContainerSnapshots,
+    /** Networking hooks (src/network); without them, only --network none/host. */
+    private readonly network: NetworkHooks = new NoNetwork(),
   ) {
     const ex = config.execRoot;
     this.paths = {

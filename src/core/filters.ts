@@ -6,6 +6,7 @@
 //   {"label":["a","b=x"]}             (the legacy form)
 // Semantics (docker's filters.Args): different keys are ANDed; several values of one key are
 // ORed, except `label` (and `label!`), whose values must all hold (ANDed), as in dockerd.
+import { goDurationMs } from './duration.js';
 import { InvalidArgument } from './errors.js';
 
 /** Filter key -> its values, in the order they were given. */
@@ -102,21 +103,11 @@ export interface PruneFilter {
   notLabels: string[];
 }
 
-const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1e3, m: 6e4, h: 3.6e6 };
-
-/** A Go duration ("1h30m", "10s", "1.5h") in ms, or null. */
-export function goDurationMs(s: string): number | null {
-  if (!/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/.test(s)) return null;
-  let ms = 0;
-  for (const m of s.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) ms += Number(m[1]) * UNIT_MS[m[2]];
-  return ms;
-}
-
 /** docker's `until` value as epoch ms: unix seconds, RFC3339 / date, or a duration before now. */
 export function untilMs(v: string, now = Date.now()): number {
   if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
   const d = goDurationMs(v);
-  if (d !== null) return now - d;
+  if (d !== undefined) return now - d;
   const t = Date.parse(v);
   if (!Number.isFinite(t)) throw new InvalidArgument(`invalid filter 'until=${v}'`);
   return t;

@@ -20,9 +20,12 @@ import { validateLogConfig } from '../containers/hostconfig.js';
 import { VolumeService } from '../volumes/service.js';
 import type { Services } from './services.js';
 import { ContainerArchive } from '../containers/archive.js';
+import { ContainerOperations } from '../containers/operations.js';
+import { ImageOperations } from '../images/operations.js';
 import { NetworkService } from '../network/service.js';
 import { PRIVATE, privateDir, setDaemonUmask, tighten } from '../sys/perms.js';
 import { NetworkStore } from '../network/store.js';
+import type { ContainerDirectory } from '../network/types.js';
 import { ChrootManager } from '../chroot/chroot.js';
 import { ChrootGate } from '../chroot/gate.js';
 import { describeDataRoot, mountDataRoot, unmountDataRoot } from '../sys/storagefs.js';
@@ -179,26 +182,37 @@ export async function runDaemon(argv: string[]): Promise<void> {
   const db = openDb(join(config.dataRoot, 'cocon.db'));
   const events = new EventBus();
   const snapshots = new OverlaySnapshotter(join(config.dataRoot, 'overlay'), db);
-  const images = new ImageService(config, db, events, snapshots);
-  const volumes = new VolumeService(config, db, events);
-  const containers = new ContainerService(config, db, events, images, volumes, snapshots);
-  volumes.setUsageCheck((name: string) => containers.usingVolume(name));
-  images.setUsageCheck((imageId: string) => containers.usingImage(imageId));
+  // The containers service and the services it uses ask each other: images and volumes ask who uses
+  // them, networks look containers up. Each gets a small interface through its constructor whose
+  // calls reach `containers` once it exists (nothing calls them before the API serves).
+  const images: ImageService = new ImageService(config, db, events, snapshots, (imageId: string) =>
+    containers.usingImage(imageId),
+  );
+  const volumes: VolumeService = new VolumeService(config, db, events, (name: string) => containers.usingVolume(name));
+  const directory: ContainerDirectory = {
+    tryLookup: (ref: string) => containers.tryLookup(ref),
+    all: () => containers.all(),
+    joinedNetwork: (id: string, change: { address: string; dnsServer?: string }) =>
+      containers.joinedNetwork(id, change),
+  };
+  const networks = new NetworkService(config, new NetworkStore(db), directory, events);
+  const containers = new ContainerService(config, db, events, images, volumes, snapshots, networks);
   const execs = new ExecService(containers, config.execRoot);
-  const networks = new NetworkService(config, new NetworkStore(db), containers, events);
   await networks.init();
-  containers.network = networks;
+  const archive = new ContainerArchive(containers, volumes);
   const s: Services = {
     config,
     db,
     events,
     images,
+    imageOps: new ImageOperations(images, config),
     containers,
+    containerOps: new ContainerOperations(containers, { images, networks, volumes, execs, archive }),
     execs,
     volumes,
     networks,
     stats: new StatsService(containers),
-    archive: new ContainerArchive(containers, volumes),
+    archive,
     startedAt: new Date(),
   };
   await containers.reconcile();

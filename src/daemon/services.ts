@@ -3,7 +3,9 @@ import type { DaemonConfig } from '../core/config.js';
 import type { DB } from '../store/db.js';
 import type { EventBus } from '../core/events.js';
 import type { ImageService } from '../images/service.js';
+import type { ImageOperations } from '../images/operations.js';
 import type { ContainerService } from '../containers/service.js';
+import type { ContainerOperations } from '../containers/operations.js';
 import type { ExecService } from '../containers/exec.js';
 import type { NetworkService } from '../network/service.js';
 import type { VolumeService } from '../volumes/service.js';
@@ -15,9 +17,13 @@ export interface Services {
   db: DB;
   events: EventBus;
   images: ImageService;
+  /** The images room as the image routes call it. */
+  imageOps: ImageOperations;
   containers: ContainerService;
+  /** The containers room as the container routes call it. */
+  containerOps: ContainerOperations;
   execs: ExecService;
-  networks?: NetworkService;
+  networks: NetworkService;
   volumes: VolumeService;
   stats: StatsService;
   archive: ArchiveBackend;

@@ -4,16 +4,17 @@
 // and OCI image layouts (oci-layout, index.json, blobs/sha256/...).
 // Loaded archives are untrusted: never unpacked under their own names (see "load" below); every layer
 // is checked against the config's diff ids (and, for OCI, every blob against its digest) and applied
-// with the safe extractor of src/snapshots/apply.ts. Nothing is recorded unless everything checked out.
+// with the safe extractor of src/sys/tar/extract.ts. Nothing is recorded unless everything checked out.
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdtempSync, openSync, readSync, closeSync, rmSync } from 'node:fs';
 import { join, posix } from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { extract, pack, type Header } from 'tar-stream';
 import { InvalidArgument, NotFound } from '../core/errors.js';
 import { sha256Digest } from '../content/store.js';
-import { applyLayer, cleanEntryName } from '../snapshots/apply.js';
+import { applyLayer, readTar } from '../sys/tar/extract.js';
+import { TarWriter } from '../sys/tar/pack.js';
+import { cleanEntryName, type TarHead, type TarHeader } from '../sys/tar/rules.js';
 import { chainIds as computeChainIds } from '../snapshots/chain.js';
 import { compressionOf, decompressor, sniff, type Compression } from '../sys/compress.js';
 import { familiarName, familiarize, parse, parseNormalized, refString, withDefaultTag } from './reference.js';
@@ -82,23 +83,10 @@ async function layerTar(
 export function saveImages(svc: ImageService, names: string[]): Readable {
   if (!names.length) throw new InvalidArgument('no images named');
   const sel = selectImages(svc, names);
-  const p = pack();
-  const out = new PassThrough();
-  const entry = (h: Parameters<typeof p.entry>[0], data?: Buffer) =>
-    new Promise<void>((resolve, reject) => {
-      p.entry(h, data ?? Buffer.alloc(0), (e) => (e ? reject(e) : resolve()));
-    });
+  const w = new TarWriter();
+  const entry = (h: TarHead, data?: Buffer) => w.entry(h, data);
   const streamEntry = (name: string, size: number, src: Readable, mtime: Date) =>
-    new Promise<void>((resolve, reject) => {
-      const sink = p.entry({ name, size, mode: 0o644, mtime, type: 'file' }, (e) => (e ? reject(e) : resolve()));
-      src.on('error', reject);
-      // The client went away mid-file: the pack destroys this entry; the error is ours to take.
-      (sink as unknown as NodeJS.EventEmitter).on('error', (e: Error) => {
-        src.destroy();
-        reject(e);
-      });
-      src.pipe(sink as unknown as NodeJS.WritableStream);
-    });
+    w.file({ name, size, mode: 0o644, mtime, type: 'file' }, src);
   (async () => {
     const manifest: Array<{ Config: string; RepoTags: string[] | null; Layers: string[] }> = [];
     const repositories: Record<string, Record<string, string>> = {};
@@ -146,14 +134,9 @@ export function saveImages(svc: ImageService, names: string[]): Readable {
         { name: 'repositories', mode: 0o644, mtime: epoch },
         Buffer.from(JSON.stringify(repositories) + '\n'),
       );
-    p.finalize();
-  })().catch((e: Error) => {
-    p.destroy(e);
-    out.destroy(e);
-  });
-  p.on('error', (e: Error) => out.destroy(e));
-  p.pipe(out as unknown as NodeJS.WritableStream);
-  return out;
+    w.finalize();
+  })().catch((e: Error) => w.fail(e));
+  return w.stream;
 }
 
 // ---------------------------------------------------------------- load
@@ -170,7 +153,7 @@ const KEEP_MAX = 16 << 20;
 const KEEP_TOTAL = 128 << 20;
 
 interface IndexEntry {
-  type: Header['type'];
+  type: TarHeader['type'];
   linkname?: string;
   size: number;
   data?: Buffer;
@@ -188,9 +171,8 @@ async function spool(src: Readable, file: string): Promise<void> {
 async function indexArchive(file: string): Promise<ArchiveIndex> {
   const index: ArchiveIndex = new Map();
   let kept = 0;
-  const ex = extract();
-  ex.on('entry', (h: Header, stream, next) => {
-    const go = async () => {
+  try {
+    await readTar(createReadStream(file), async (h, stream) => {
       let rel: string;
       try {
         rel = cleanEntryName(h.name);
@@ -203,7 +185,7 @@ async function indexArchive(file: string): Promise<ArchiveIndex> {
         (h.size ?? 0) <= KEEP_MAX &&
         kept + (h.size ?? 0) <= KEEP_TOTAL;
       const chunks: Buffer[] = [];
-      for await (const c of stream as unknown as AsyncIterable<Buffer>) if (keep) chunks.push(c);
+      for await (const c of stream) if (keep) chunks.push(c);
       if (!rel) return; // unsafe names are never looked up
       const data = keep ? Buffer.concat(chunks) : undefined;
       if (data) kept += data.length;
@@ -213,14 +195,7 @@ async function indexArchive(file: string): Promise<ArchiveIndex> {
         size: h.size ?? 0,
         data,
       });
-    };
-    go().then(
-      () => next(),
-      (e: Error) => next(e),
-    );
-  });
-  try {
-    await pipeline(createReadStream(file), ex);
+    });
   } catch (e) {
     throw invalid((e as Error).message);
   }
@@ -279,31 +254,19 @@ function parseJson<T>(b: Buffer, what: string): T {
 async function copyOut(file: string, names: Set<string>, dir: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   let n = 0;
-  const ex = extract();
-  ex.on('entry', (h: Header, stream, next) => {
-    const go = async () => {
-      let rel = '';
-      try {
-        rel = cleanEntryName(h.name);
-      } catch {
-        rel = '';
-      }
-      if (rel && names.has(rel) && (h.type === 'file' || h.type === 'contiguous-file')) {
-        const p = out.get(rel) ?? join(dir, `layer-${n++}`);
-        out.set(rel, p);
-        await pipeline(stream as unknown as Readable, createWriteStream(p, { flags: 'w', mode: 0o600 }));
-        return;
-      }
-      for await (const _ of stream as unknown as AsyncIterable<Buffer>) {
-        /* skip */
-      }
-    };
-    go().then(
-      () => next(),
-      (e: Error) => next(e),
-    );
+  await readTar(createReadStream(file), async (h, stream) => {
+    let rel = '';
+    try {
+      rel = cleanEntryName(h.name);
+    } catch {
+      rel = '';
+    }
+    if (rel && names.has(rel) && (h.type === 'file' || h.type === 'contiguous-file')) {
+      const p = out.get(rel) ?? join(dir, `layer-${n++}`);
+      out.set(rel, p);
+      await pipeline(stream, createWriteStream(p, { flags: 'w', mode: 0o600 }));
+    }
   });
-  await pipeline(createReadStream(file), ex);
   return out;
 }
 

@@ -1,7 +1,7 @@
 // Pull (POST /images/create?fromImage=&tag=): resolve the manifest (list/index -> platform), fetch and
 // verify the config, then fetch every missing layer concurrently; each layer's HTTP body streams at
 // once through the compressed-digest hash, into the content store (kept for push/save) and through
-// the decompressor and the diff-id hash into the safe extractor (src/snapshots/apply.ts), so download,
+// the decompressor and the diff-id hash into the safe extractor (src/sys/tar/extract.ts), so download,
 // verification and extraction overlap. Nothing is recorded until every digest matched: blobs are
 // committed after verification, layer dirs are renamed into place only after their checks, and the
 // image row + tags are written last under the image lock. Concurrent pulls share in-flight layers.
@@ -12,7 +12,7 @@ import { EngineError, Internal, InvalidArgument, NotFound } from '../core/errors
 import { sha256Digest } from '../content/store.js';
 import { RegistryClient, RegistryError, MEDIA, type RegistryOptions } from '../registry/client.js';
 import type { Credentials } from '../registry/auth.js';
-import { applyLayer } from '../snapshots/apply.js';
+import { applyLayer } from '../sys/tar/extract.js';
 import { chainIds as computeChainIds } from '../snapshots/chain.js';
 import { compressionOf, decompressor, type Compression } from '../sys/compress.js';
 import { familiarName, familiarString, parseNormalized, refString, type ParsedReference } from './reference.js';

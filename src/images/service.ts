@@ -29,7 +29,6 @@ import {
   statSync,
   symlinkSync,
   writeFileSync,
-  createReadStream,
 } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -42,8 +41,9 @@ import { labelsMatch } from '../core/filters.js';
 import { ContentStore } from '../content/store.js';
 import { OverlaySnapshotter, type LayerRow } from '../snapshots/overlay.js';
 import { chainIds as computeChainIds } from '../snapshots/chain.js';
-import { extractTarStream, LAYER, LayerError } from '../snapshots/apply.js';
-import { createTarDeterministic, TarError } from '../sys/tar.js';
+import { extractTarStream } from '../sys/tar/extract.js';
+import { packTree } from '../sys/tar/pack.js';
+import { LAYER, LayerError } from '../sys/tar/rules.js';
 import { decompressor, sniff } from '../sys/compress.js';
 import { runOk } from '../sys/exec.js';
 import type { ImageConfig, ImageHistory, ImageRecord, ImageStore, LayerBlob } from './types.js';
@@ -166,7 +166,6 @@ function dockerConfig(c: ImageConfig | null): Record<string, unknown> {
 export class ImageService implements ImageStore {
   readonly content: ContentStore;
   readonly snapshots: OverlaySnapshotter;
-  private usage: UsageCheck = () => [];
   private queue: Promise<unknown> = Promise.resolve();
   /** Chain ids an operation in flight (pull, load) relies on: never garbage-collected. */
   private pinned = new Map<string, number>();
@@ -176,6 +175,8 @@ export class ImageService implements ImageStore {
     private readonly db: DB,
     private readonly events: EventBus,
     snapshots?: OverlaySnapshotter,
+    /** Who uses an image (the containers side; rmi conflicts). */
+    private readonly usage: UsageCheck = () => [],
   ) {
     this.content = new ContentStore(join(config.dataRoot, 'content'));
     this.snapshots = snapshots ?? new OverlaySnapshotter(join(config.dataRoot, 'overlay'), db);
@@ -191,11 +192,6 @@ export class ImageService implements ImageStore {
       )
         rmSync(join(config.dataRoot, e), { recursive: true, force: true });
     }
-  }
-
-  /** The containers side tells us who uses an image (rmi conflicts). */
-  setUsageCheck(fn: UsageCheck): void {
-    this.usage = fn;
   }
 
   /** Serialises mutations (import, tag, remove) so layer sharing and tag moves never race. */
@@ -827,8 +823,7 @@ export class ImageService implements ImageStore {
         }
         if (!this.all().some((i) => i.diffIds.includes(createdLayer!.diffId))) this.content.delete(createdLayer.diffId);
       }
-      if (e instanceof TarError || e instanceof LayerError)
-        throw new InvalidArgument(`failed to import: invalid tar archive: ${e.message}`);
+      if (e instanceof LayerError) throw new InvalidArgument(`failed to import: invalid tar archive: ${e.message}`);
       throw e;
     }
   }
@@ -1000,10 +995,10 @@ export class ImageService implements ImageStore {
         );
         writeFileSync(join(root, 'etc/group'), 'root:x:0:\nnobody:x:65534:\n');
         for (const f of ['etc/passwd', 'etc/group']) chmodSync(join(root, f), 0o644);
-        const tarFile = join(work, 'layer.tar');
-        await createTarDeterministic(root, tarFile, mtime);
         const cfg: ImageConfig = { Env: [DEFAULT_PATH_ENV], Cmd: ['sh'] };
-        const id = await this.createFromTar(createReadStream(tarFile), cfg, {
+        // the same busybox gives the same layer digest: sorted entries, owners 0:0, every mtime the binary's
+        const layer = packTree(root, { rootEntry: true, policy: { rootOwner: true, mtime: new Date(mtime * 1000) } });
+        const id = await this.createFromTar(layer, cfg, {
           created,
           comment: 'busybox-static from the host',
           history: [{ created, created_by: 'cocon image bootstrap busybox', comment: 'busybox-static from the host' }],

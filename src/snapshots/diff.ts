@@ -1,15 +1,14 @@
 // The I/O half of a snapshot's difference (pure rules: ./changes.ts): scans an overlay upper dir,
-// looks entries up in the parent's layer directories, and writes the OCI layer tar with tar-stream.
+// looks entries up in the parent's layer directories, and writes the OCI layer tar with the one tar
+// codec (src/sys/tar/): entries in walk order (names sorted), so the same changes give the same bytes.
 import { createReadStream, existsSync, lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { pack, type Header } from 'tar-stream';
+import type { Readable } from 'node:stream';
+import { writeTar } from '../sys/tar/pack.js';
+import { deviceNumbers, type TarHead, xattrPax } from '../sys/tar/rules.js';
 import { xattrsUnder } from '../sys/xattr.js';
 import { layerMembers, tarName, type EntryType, type ParentLookup, type UpperEntry } from './changes.js';
 import type { DiffOptions, Usage } from './snapshotter.js';
-
-type Head = Partial<Header> & { name: string };
 
 const OVERLAY_OPAQUE = 'trusted.overlay.opaque';
 
@@ -104,17 +103,6 @@ export function measure(dir: string): Usage {
   return { size, inodes };
 }
 
-/** xattrs carried into the tar (pax SCHILY.xattr.*): user.* with UTF-8 values; overlay's own never. */
-function paxOf(x: Map<string, Buffer>): Record<string, string> | undefined {
-  const pax: Record<string, string> = {};
-  for (const [k, v] of x) {
-    if (!k.startsWith('user.')) continue;
-    const s = v.toString('utf8');
-    if (Buffer.from(s, 'utf8').equals(v)) pax['SCHILY.xattr.' + k] = s;
-  }
-  return Object.keys(pax).length ? pax : undefined;
-}
-
 /**
  * Streams the layer tar of an upper dir on top of `parent`: the tar's errors (an entry that vanished
  * while reading) end the stream with an error.
@@ -123,14 +111,9 @@ export async function layerTar(upper: string, parent: ParentLookup, opts: DiffOp
   const entries = await scanUpper(upper);
   const byPath = new Map(entries.map((e) => [e.path, e]));
   const members = layerMembers(entries, parent, opts);
-  const p = pack();
-  const out = new PassThrough();
-  const put = (h: Head, data?: Buffer) =>
-    new Promise<void>((resolve, reject) => {
-      p.entry(h, data ?? Buffer.alloc(0), (e) => (e ? reject(e) : resolve()));
-    });
   const links = new Map<string, string>();
-  const write = async (): Promise<void> => {
+  return writeTar(async (w) => {
+    const put = (h: TarHead) => w.entry(h);
     for (const m of members) {
       if (m.kind === 'whiteout') {
         await put({
@@ -159,13 +142,13 @@ export async function layerTar(upper: string, parent: ParentLookup, opts: DiffOp
       }
       const e = byPath.get(m.path)!;
       const st = e.stat;
-      const base: Head = {
+      const base: TarHead = {
         name: tarName(e.path, e.type === 'dir'),
         mode: st.mode & 0o7777,
         uid: st.uid,
         gid: st.gid,
         mtime: st.mtime,
-        pax: paxOf(e.xattrs),
+        pax: xattrPax(e.xattrs, (k) => k.startsWith('user.')),
       };
       const file = join(upper, e.path);
       const id = `${st.dev}:${st.ino}`;
@@ -189,28 +172,15 @@ export async function layerTar(upper: string, parent: ParentLookup, opts: DiffOp
           await put({
             ...base,
             type: e.type === 'char' ? 'character-device' : 'block-device',
-            devmajor: Math.floor(st.rdev / 256) & 0xfff,
-            devminor: (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00),
+            ...deviceNumbers(st.rdev),
           });
           break;
-        case 'file': {
-          const done = new Promise<void>((resolve, reject) => {
-            const sink = p.entry({ ...base, type: 'file', size: st.size }, (err) => (err ? reject(err) : resolve()));
-            pipeline(createReadStream(file), sink as unknown as NodeJS.WritableStream).catch(reject);
-          });
-          await done;
+        case 'file':
+          await w.file({ ...base, type: 'file', size: st.size }, createReadStream(file));
           break;
-        }
         default:
           break; // sockets are not carried in layers
       }
     }
-    p.finalize();
-  };
-  p.pipe(out);
-  write().catch((e: Error) => {
-    p.destroy(e);
-    out.destroy(e);
   });
-  return out;
 }

@@ -37,23 +37,20 @@ export interface VolumeUsage {
 
 export class VolumeService {
   private root: string;
-  private usage: (name: string) => VolumeUsage[] = () => [];
   private copying = new Map<string, Promise<void>>();
 
   constructor(
     config: DaemonConfig,
     private readonly db: DB,
     private readonly events: EventBus,
+    /** Which containers mount a volume (the containers side; rm conflicts, release on stop). */
+    private readonly usage: (name: string) => VolumeUsage[] = () => [],
   ) {
     this.root = join(config.dataRoot, 'volumes');
     privateDir(this.root);
     // An older cocon made <name>/ 0755: tighten them (not their _data, the containers' view).
     for (const e of readdirSync(this.root, { withFileTypes: true }))
       if (e.isDirectory()) tighten(join(this.root, e.name), PRIVATE.dir);
-  }
-
-  setUsageCheck(fn: (name: string) => VolumeUsage[]): void {
-    this.usage = fn;
   }
 
   dir(name: string): string {

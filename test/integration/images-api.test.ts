@@ -11,7 +11,7 @@ import { ImageService } from '../../src/images/service.js';
 import { openDb, type DB } from '../../src/store/db.js';
 import { EventBus } from '../../src/core/events.js';
 import { resolveConfig } from '../../src/daemon/config.js';
-import type { Services } from '../../src/daemon/services.js';
+import { ImageOperations } from '../../src/images/operations.js';
 
 let root: string;
 let db: DB;
@@ -60,7 +60,7 @@ before(async () => {
   mkdirSync(config.dataRoot, { recursive: true });
   const images = new ImageService(config, db, events);
   const r = new Router();
-  registerImageRoutes(r, { config, db, events, images, startedAt: new Date() } as unknown as Services);
+  registerImageRoutes(r, new ImageOperations(images, config));
   sock = join(root, 'api.sock');
   server = createServer((req, res) => {
     void r.dispatch(req, res);

@@ -10,7 +10,7 @@ import { OverlaySnapshotter } from '../../src/snapshots/overlay.js';
 import { chainIds } from '../../src/snapshots/chain.js';
 import { openDb, type DB } from '../../src/store/db.js';
 import { InvalidArgument, NotFound } from '../../src/core/errors.js';
-import { LayerError } from '../../src/snapshots/apply.js';
+import { LayerError } from '../../src/sys/tar/rules.js';
 
 let root: string;
 let db: DB;

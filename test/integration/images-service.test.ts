@@ -59,8 +59,13 @@ before(() => {
   root = mkdtempSync('/tmp/cocon-images-test-');
   db = openDb(join(root, 'cocon.db'));
   events = new EventBus();
-  svc = new ImageService(resolveConfig({ dataRoot: root, execRoot: join(root, 'run') }), db, events);
-  svc.setUsageCheck((id) => users[id] ?? []);
+  svc = new ImageService(
+    resolveConfig({ dataRoot: root, execRoot: join(root, 'run') }),
+    db,
+    events,
+    undefined,
+    (id) => users[id] ?? [],
+  );
 });
 
 after(() => {

@@ -2,7 +2,7 @@
 // lexical resolution of symlinks between files of an image archive (never leaving the archive).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cleanEntryName, whiteoutOf } from '../../src/snapshots/apply.js';
+import { cleanEntryName, whiteoutOf } from '../../src/sys/tar/rules.js';
 import { resolveArchiveName } from '../../src/images/archive.js';
 
 test('cleanEntryName: absolute names are refused for layers and counted from the root for import/cp', () => {

@@ -11,10 +11,10 @@ import {
   ellipsis,
   goQuote,
   goTimeString,
-  parseGoDuration,
   getTimestamp,
 } from '../../src/cli/humanize.js';
 import { tabwrite } from '../../src/cli/table.js';
+import { goDurationMs as parseGoDuration } from '../../src/core/duration.js';
 import {
   displayablePorts,
   containerRow,

@@ -3,7 +3,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   applyProbe,
-  goDuration,
   healthSuffix,
   healthTimings,
   initialHealth,
@@ -15,7 +14,8 @@ import {
   OutputCap,
   type Health,
 } from '../../src/containers/healthcheck.js';
-import { goDurationMs, pruneFilter, prunes, untilMs } from '../../src/core/filters.js';
+import { formatGoDuration, goDurationMs } from '../../src/core/duration.js';
+import { pruneFilter, prunes, untilMs } from '../../src/core/filters.js';
 import { statusLine } from '../../src/containers/config.js';
 
 const S = 1_000_000_000;
@@ -65,9 +65,9 @@ test("healthcheck timings: docker's defaults, start interval inside the start pe
   assert.equal(nextDelay(t, 'starting', 1000), 2000);
   assert.equal(nextDelay(t, 'starting', 25_000), 60_000);
   assert.equal(nextDelay(t, 'healthy', 1000), 60_000);
-  assert.equal(goDuration(500), '500ms');
-  assert.equal(goDuration(30_000), '30s');
-  assert.equal(goDuration(90_000), '1m30s');
+  assert.equal(formatGoDuration(500e6), '500ms');
+  assert.equal(formatGoDuration(30e9), '30s');
+  assert.equal(formatGoDuration(90e9), '1m30s');
 });
 
 test('probe results: healthy on 0, unhealthy after retries, start period failures not counted, 5 log entries', () => {
@@ -122,7 +122,7 @@ test('ps: status suffix and health filter values', () => {
 test('prune filters: until as unix time, date or duration; label and label!; unknown keys refused', () => {
   const now = Date.parse('2026-06-01T00:00:00Z');
   assert.equal(goDurationMs('1h30m'), 5_400_000);
-  assert.equal(goDurationMs('10x'), null);
+  assert.equal(goDurationMs('10x'), undefined);
   assert.equal(untilMs('24h', now), now - 86_400_000);
   assert.equal(untilMs('1700000000', now), 1_700_000_000_000);
   assert.equal(untilMs('2026-05-01T00:00:00Z', now), Date.parse('2026-05-01T00:00:00Z'));

@@ -17,7 +17,7 @@ import {
 import { progressBar, humanSize, goJson, progressMessage } from '../../src/images/progress.js';
 import { selectPlatform, pullReference, parsePlatform } from '../../src/images/pull.js';
 import { buildManifest } from '../../src/images/push.js';
-import { cleanEntryName, whiteoutOf } from '../../src/snapshots/apply.js';
+import { cleanEntryName, whiteoutOf } from '../../src/sys/tar/rules.js';
 
 test('WWW-Authenticate challenges', () => {
   assert.deepEqual(parseChallenge('Bearer realm="https://auth.docker.io/token",service="registry.docker.io"'), {

@@ -1,55 +1,33 @@
 // build: the legacy builder API (POST /build with the context as a tar), like docker's CLI without
 // BuildKit: .dockerignore is applied client-side, the daemon's stream is printed, a failed step's
 // code is the exit status.
-import { lstatSync, readdirSync, readFileSync, readlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { lstatSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { readAll, readJsonStream } from '../client.js';
 import { CliError, ExitStatus } from '../context.js';
 import type { Command } from '../context.js';
 import { humanSize } from '../humanize.js';
-import { encodeHeader } from '../tar.js';
+import { packTree } from '../../sys/tar/pack.js';
 import { isIgnored, parseDockerignore } from '../dockerignore.js';
 import { labelsToMap } from '../envfile.js';
 import { ramInBytes } from '../humanize.js';
 
-function pad(n: number): Buffer {
-  const r = n % 512;
-  return r ? Buffer.alloc(512 - r) : Buffer.alloc(0);
-}
-
-// The context as tar chunks (names relative to the root, owner 0:0), minus .dockerignore'd paths;
-// the Dockerfile and .dockerignore are always sent.
-export function contextTar(root: string, dockerfile: string): Buffer[] {
+// The context as a tar (names relative to the root, owner 0:0), minus .dockerignore'd paths;
+// the Dockerfile and .dockerignore are always sent. Packed by the one tar codec.
+export async function contextTar(root: string, dockerfile: string): Promise<Buffer[]> {
   const ignore = existsSync(join(root, '.dockerignore'))
     ? parseDockerignore(readFileSync(join(root, '.dockerignore'), 'utf8'))
     : [];
   const keep = new Set([dockerfile.split(sep).join('/'), '.dockerignore']);
+  const reincludes = ignore.some((i) => i.exclusion);
   const chunks: Buffer[] = [];
-  const walk = (abs: string): void => {
-    for (const name of readdirSync(abs).sort()) {
-      const p = join(abs, name);
-      const rel = relative(root, p).split(sep).join('/');
-      const st = lstatSync(p);
-      if (!keep.has(rel) && isIgnored(rel, ignore)) {
-        // a re-included path below an ignored directory still needs the walk
-        if (!(st.isDirectory() && ignore.some((i) => i.exclusion))) continue;
-        walk(p);
-        continue;
-      }
-      const base = { name: rel, mode: st.mode, mtime: Math.floor(st.mtimeMs / 1000), uid: 0, gid: 0, size: 0 };
-      if (st.isSymbolicLink()) chunks.push(encodeHeader({ ...base, type: 'symlink', linkname: readlinkSync(p) }));
-      else if (st.isDirectory()) {
-        chunks.push(encodeHeader({ ...base, type: 'dir' }));
-        walk(p);
-      } else if (st.isFile()) {
-        const data = readFileSync(p);
-        chunks.push(encodeHeader({ ...base, type: 'file', size: data.length }), data, pad(data.length));
-      }
-    }
-  };
-  walk(root);
-  chunks.push(Buffer.alloc(1024));
+  const tar = packTree(root, {
+    policy: { rootOwner: true },
+    // a re-included path below an ignored directory still needs the walk
+    filter: (rel, isDir) => (keep.has(rel) || !isIgnored(rel, ignore) ? 'keep' : isDir && reincludes ? 'walk' : 'skip'),
+  });
+  for await (const c of tar) chunks.push(c as Buffer);
   return chunks;
 }
 
@@ -114,7 +92,7 @@ export const buildCommand: Command = {
           1,
         );
       dockerfile = relative(root, dfAbs).split(sep).join('/');
-      const chunks = contextTar(root, dockerfile);
+      const chunks = await contextTar(root, dockerfile);
       size = chunks.reduce((n, c) => n + c.length, 0);
       body = Readable.from(chunks);
     }

@@ -1,13 +1,15 @@
 // cp: copies files between the host and a container through the archive endpoints
 // (HEAD/GET/PUT /containers/{id}/archive), with docker's path rules.
-import { lstatSync, readdirSync, statSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { Readable } from 'node:stream';
-import { ApiError, readAll } from '../client.js';
+import { lstatSync, realpathSync, statSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import { PassThrough, type Readable } from 'node:stream';
+import { extractTarStream } from '../../sys/tar/extract.js';
+import { locate, packLocated } from '../../sys/tar/pack.js';
+import { HOST, LayerError } from '../../sys/tar/rules.js';
+import { ApiError } from '../client.js';
 import { CliError } from '../context.js';
 import type { Command, Ctx } from '../context.js';
 import { humanSize } from '../humanize.js';
-import { extractEntries, packPath, parseTar } from '../tar.js';
 
 const seg = (s: string): string => encodeURIComponent(s);
 
@@ -44,6 +46,18 @@ function endsWithDot(p: string): boolean {
   return p === '.' || p.endsWith('/.');
 }
 
+/** A pass-through that counts the bytes going by (for "Successfully copied N"). */
+function counter(): { stream: PassThrough; bytes: () => number } {
+  let n = 0;
+  const stream = new PassThrough({
+    transform(chunk: Buffer, _enc, cb) {
+      n += chunk.length;
+      cb(null, chunk);
+    },
+  });
+  return { stream, bytes: () => n };
+}
+
 async function copyFromContainer(ctx: Ctx, ctr: string, src: string, dst: string, quiet: boolean): Promise<void> {
   const client = await ctx.client();
   const res = await client.stream('GET', `/containers/${seg(ctr)}/archive`, { query: { path: src } });
@@ -52,10 +66,19 @@ async function copyFromContainer(ctx: Ctx, ctr: string, src: string, dst: string
     return;
   }
   const stat = decodeStat(res.headers['x-docker-container-path-stat']);
-  const buf = await readAll(res);
-  const entries = parseTar(buf);
-  const srcIsDir = stat ? isDirMode(stat.mode) : entries[0]?.type === 'dir';
-  const rootName = entries[0]?.name.split('/')[0] ?? basename(src);
+  const srcIsDir = stat ? isDirMode(stat.mode) : false;
+  const count = counter();
+  const counted = (res as Readable).pipe(count.stream);
+  // the daemon's tar has one top entry (the copied path): extracted on the host by the one safe
+  // extractor (HOST rules: nothing through a symlink, no devices, owned by the caller), renamed as docker does
+  const extract = async (dir: string, top?: string): Promise<void> => {
+    try {
+      await extractTarStream(counted, realpathSync(dir), HOST, '', top);
+    } catch (e) {
+      if (e instanceof LayerError) throw new CliError(`invalid tar from the daemon: ${e.message}`, 1);
+      throw e;
+    }
+  };
   let dstStat;
   try {
     dstStat = statSync(dst);
@@ -63,11 +86,11 @@ async function copyFromContainer(ctx: Ctx, ctr: string, src: string, dst: string
     dstStat = undefined;
   }
   if (dstStat?.isDirectory()) {
-    if (srcIsDir && endsWithDot(src)) extractEntries(entries, dst, { fromRoot: rootName, toRoot: '.' });
-    else extractEntries(entries, dst);
+    if (srcIsDir && endsWithDot(src)) await extract(dst, '');
+    else await extract(dst);
   } else if (dstStat) {
     if (srcIsDir) throw new CliError(`cannot copy directory to non-directory: ${dst}`, 1);
-    extractEntries(entries, dirname(dst), { fromRoot: rootName, toRoot: basename(dst) });
+    await extract(dirname(dst), basename(dst));
   } else {
     if (endsWithSep(dst) && !srcIsDir) throw new CliError(`destination directory "${dst}" must exist`, 1);
     try {
@@ -75,9 +98,9 @@ async function copyFromContainer(ctx: Ctx, ctr: string, src: string, dst: string
     } catch {
       throw new CliError(`destination directory "${dirname(dst)}" must exist`, 1);
     }
-    extractEntries(entries, dirname(dst), { fromRoot: rootName, toRoot: basename(dst.replace(/\/+$/, '')) });
+    await extract(dirname(dst), basename(dst.replace(/\/+$/, '')));
   }
-  if (!quiet && process.stderr.isTTY) ctx.err(`Successfully copied ${humanSize(buf.length, 3)} to ${dst}\n`);
+  if (!quiet && process.stderr.isTTY) ctx.err(`Successfully copied ${humanSize(count.bytes(), 3)} to ${dst}\n`);
 }
 
 async function copyToContainer(
@@ -116,40 +139,38 @@ async function copyToContainer(
   } catch (e) {
     if (!(e instanceof ApiError && e.status === 404)) throw e;
   }
+  // the local path is read by the one tar codec (walked by open fds, symlinks not followed); -a keeps owners
+  const policy = { rootOwner: !archive };
+  const l = locate('/', resolve(src), false);
   let targetDir: string;
-  const gens: Iterable<Buffer>[] = [];
+  let tar: Readable;
   if (dstStat && isDirMode(dstStat.mode)) {
     targetDir = dst;
-    if (st.isDirectory() && endsWithDot(src)) {
-      for (const child of readdirSync(src).sort()) gens.push(packPath(join(src, child), child, archive));
-    } else gens.push(packPath(src, basename(src.replace(/\/+$/, '')) || basename(src), archive));
+    tar = packLocated(l, st.isDirectory() && endsWithDot(src) ? '' : basename(resolve(src)), { policy });
   } else if (dstStat) {
-    if (st.isDirectory()) throw new CliError(`cannot copy directory to non-directory: ${dst}`, 1);
+    if (st.isDirectory()) {
+      l.close();
+      throw new CliError(`cannot copy directory to non-directory: ${dst}`, 1);
+    }
     targetDir = dirname(dst);
-    gens.push(packPath(src, basename(dst), archive));
+    tar = packLocated(l, basename(dst), { policy });
   } else {
-    if (endsWithSep(dst) && !st.isDirectory()) throw new CliError(`destination directory "${dst}" must exist`, 1);
+    if (endsWithSep(dst) && !st.isDirectory()) {
+      l.close();
+      throw new CliError(`destination directory "${dst}" must exist`, 1);
+    }
     const clean = dst.replace(/\/+$/, '');
     targetDir = dirname(clean);
-    gens.push(packPath(src, basename(clean), archive));
+    tar = packLocated(l, basename(clean), { policy });
   }
-  let total = 0;
-  const chunks = (function* (): Generator<Buffer> {
-    for (let i = 0; i < gens.length; i++) {
-      for (const c of gens[i]) {
-        // drop the end-of-archive blocks of all but the last part
-        if (i < gens.length - 1 && c.length === 1024 && c.every((b) => b === 0)) continue;
-        total += c.length;
-        yield c;
-      }
-    }
-  })();
+  tar.once('close', () => l.close());
+  const count = counter();
   await client.call('PUT', `/containers/${seg(ctr)}/archive`, {
     query: { path: targetDir, noOverwriteDirNonDir: 'true', copyUIDGID: archive ? 'true' : undefined },
-    raw: Readable.from(chunks),
+    raw: tar.pipe(count.stream),
     contentType: 'text/plain',
   });
-  if (!quiet && process.stderr.isTTY) ctx.err(`Successfully copied ${humanSize(total, 3)} to ${ctr}:${dst}\n`);
+  if (!quiet && process.stderr.isTTY) ctx.err(`Successfully copied ${humanSize(count.bytes(), 3)} to ${ctr}:${dst}\n`);
 }
 
 export const cpCommand: Command = {

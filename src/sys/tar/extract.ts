@@ -1,6 +1,7 @@
-// The one extractor for untrusted tar streams: pulled and loaded layers (applyLayer), imported root
-// filesystems (IMPORT rules) and `docker cp` into a container (COPY rules), entry by entry, with our
-// own rules rather than GNU tar's:
+// The extracting half of cocon's one tar codec (src/sys/tar/), the one extractor for untrusted tar
+// streams: pulled, loaded and committed layers (applyLayer), imported root filesystems (IMPORT
+// rules), `docker cp` into a container (COPY rules) and out of it onto the host (HOST rules, the
+// CLI), entry by entry, with our own rules (./rules.ts) rather than GNU tar's:
 //  - names are cleaned ('./', '.' and trailing '/' removed); a '..' component is refused
 //    (LayerError); an absolute name is refused for layers and made relative for import and cp
 //    (as docker does);
@@ -18,8 +19,9 @@
 //  - symlink targets are stored as given (they are resolved inside the container's root at use);
 //  - files are created with O_EXCL|O_NOFOLLOW (an existing entry is unlinked first, never followed);
 //    cp refuses to replace a directory by a non-directory and the reverse (docker's messages);
-//    owners, modes (incl. setuid), mtimes and PAX xattrs (SCHILY.xattr.*) are kept.
-// Pure rules (cleanEntryName, whiteoutOf) are exported for unit tests; extractTarStream does the I/O.
+//    owners (unless HOST), modes (incl. setuid), mtimes and PAX xattrs (SCHILY.xattr.*) are kept.
+// readTar() is the codec's reader for trusted archives that are read, not written out (a docker-archive's
+// index, a build context's listing).
 import {
   closeSync,
   constants as C,
@@ -40,81 +42,9 @@ import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract, type Header } from 'tar-stream';
-import { fdPath, openDirIn, RootPathError, SafeRoot } from '../sys/saferoot.js';
-import { mkfifo, mknodDevice, mknodWhiteout, setOpaque, setXattr } from '../sys/xattr.js';
-
-export class LayerError extends Error {}
-
-export const WHITEOUT_PREFIX = '.wh.';
-export const OPAQUE = '.wh..wh..opq';
-
-/**
- * Cleans a tar entry name into a relative path ('' = the root itself). Throws LayerError on a '..'
- * component, and on an absolute name unless `absolute` is 'strip' (then it counts from the root).
- */
-export function cleanEntryName(name: string, absolute: 'refuse' | 'strip' = 'refuse'): string {
-  if (name.startsWith('/') && absolute === 'refuse') throw new LayerError(`refusing entry with absolute path: ${name}`);
-  const parts: string[] = [];
-  for (const p of name.split('/')) {
-    if (p === '' || p === '.') continue;
-    if (p === '..') throw new LayerError(`refusing entry with '..' in its path: ${name}`);
-    parts.push(p);
-  }
-  return parts.join('/');
-}
-
-/** What a cleaned name means for whiteouts. */
-export function whiteoutOf(
-  rel: string,
-): { kind: 'opaque'; dir: string } | { kind: 'whiteout'; path: string } | undefined {
-  const base = rel.slice(rel.lastIndexOf('/') + 1);
-  const dir = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '';
-  if (base === OPAQUE) return { kind: 'opaque', dir };
-  if (base.startsWith(WHITEOUT_PREFIX)) {
-    const target = base.slice(WHITEOUT_PREFIX.length);
-    if (!target || target === '.' || target === '..') throw new LayerError(`invalid whiteout entry: ${rel}`);
-    return { kind: 'whiteout', path: dir ? `${dir}/${target}` : target };
-  }
-  return undefined;
-}
-
-/** How an extraction treats names, symlinked parents, whiteouts, devices and existing entries. */
-export interface ExtractRules {
-  absolute: 'refuse' | 'strip';
-  /** A parent path through a symlink: refused, or resolved inside the root. */
-  symlinkParents: 'refuse' | 'follow';
-  whiteouts: boolean;
-  devices: 'skip' | 'create';
-  /** Whether an entry may replace a directory by a non-directory or the reverse (cp: no, as docker). */
-  replaceDirs: boolean;
-  /** Whether a './' entry sets the root directory's owner, mode and mtime. */
-  rootEntry: boolean;
-}
-
-export const LAYER: ExtractRules = {
-  absolute: 'refuse',
-  symlinkParents: 'refuse',
-  whiteouts: true,
-  devices: 'skip',
-  replaceDirs: true,
-  rootEntry: true,
-};
-export const IMPORT: ExtractRules = {
-  absolute: 'strip',
-  symlinkParents: 'refuse',
-  whiteouts: true,
-  devices: 'create',
-  replaceDirs: true,
-  rootEntry: true,
-};
-export const COPY: ExtractRules = {
-  absolute: 'strip',
-  symlinkParents: 'follow',
-  whiteouts: false,
-  devices: 'create',
-  replaceDirs: false,
-  rootEntry: false,
-};
+import { fdPath, openDirIn, RootPathError, SafeRoot } from '../saferoot.js';
+import { mkfifo, mknodDevice, mknodWhiteout, setOpaque, setXattr } from '../xattr.js';
+import { cleanEntryName, type ExtractRules, LAYER, LayerError, paxXattrs, replaceTop, whiteoutOf } from './rules.js';
 
 export interface ApplyStats {
   entries: number;
@@ -130,16 +60,6 @@ function lstatOrNull(p: string): Stats | null {
   }
 }
 
-function paxXattrs(h: Header): Array<[string, Buffer]> {
-  const pax = h.pax as Record<string, string> | null | undefined;
-  if (!pax) return [];
-  const out: Array<[string, Buffer]> = [];
-  for (const [k, v] of Object.entries(pax)) {
-    if (k.startsWith('SCHILY.xattr.')) out.push([k.slice('SCHILY.xattr.'.length), Buffer.from(v, 'latin1')]);
-  }
-  return out;
-}
-
 /** Extracts an uncompressed layer tar into `root` (an existing, empty directory) with the LAYER rules. */
 export function applyLayer(src: Readable, root: string): Promise<ApplyStats> {
   return extractTarStream(src, root, LAYER);
@@ -148,17 +68,19 @@ export function applyLayer(src: Readable, root: string): Promise<ApplyStats> {
 /**
  * Extracts an uncompressed tar stream into the directory `base` (relative to `root`, default the
  * root itself) with `rules`. Entry names count from `base`; nothing is written outside `root`.
- * Rejects with LayerError on a refused entry (entries before it stay written; the caller discards).
+ * `renameTop` replaces each name's first component ('' drops it), as `docker cp` renames the copied
+ * path. Rejects with LayerError on a refused entry (entries before it stay written; the caller discards).
  */
 export async function extractTarStream(
   src: Readable,
   root: string,
   rules: ExtractRules,
   base = '',
+  renameTop?: string,
 ): Promise<ApplyStats> {
   const r = SafeRoot.open(root);
   try {
-    const x = new Extraction(r, rules, base);
+    const x = new Extraction(r, rules, base, renameTop);
     const ex = extract();
     ex.on('entry', (h: Header, stream, next) => {
       x.entry(h, stream as unknown as AsyncIterable<Buffer>).then(
@@ -180,6 +102,33 @@ export async function extractTarStream(
   }
 }
 
+/**
+ * Reads a tar stream entry by entry: `onEntry` gets each header and its data stream (which it must
+ * consume or leave to be drained). Malformed tars reject with LayerError. For archives that are read,
+ * not extracted (a docker-archive's index, a build context's listing); extraction is extractTarStream's.
+ */
+export async function readTar(
+  src: Readable,
+  onEntry: (h: Header, data: AsyncIterable<Buffer>) => Promise<void>,
+): Promise<void> {
+  const ex = extract();
+  ex.on('entry', (h: Header, stream, next) => {
+    const data = stream as unknown as AsyncIterable<Buffer>;
+    onEntry(h, data)
+      .then(() => drain(data))
+      .then(
+        () => next(),
+        (e: Error) => next(e),
+      );
+  });
+  try {
+    await pipeline(src, ex);
+  } catch (e) {
+    if (e instanceof LayerError || (e as NodeJS.ErrnoException).code) throw e;
+    throw new LayerError((e as Error).message);
+  }
+}
+
 async function drain(stream: AsyncIterable<unknown>): Promise<void> {
   for await (const _ of stream) {
     /* discard */
@@ -193,6 +142,7 @@ class Extraction {
     private readonly root: SafeRoot,
     private readonly rules: ExtractRules,
     private readonly base: string,
+    private readonly renameTop?: string,
   ) {}
 
   private walkOpts() {
@@ -242,7 +192,8 @@ class Extraction {
 
   async entry(h: Header, stream: AsyncIterable<Buffer>): Promise<void> {
     this.stats.entries++;
-    const rel = cleanEntryName(h.name, this.rules.absolute);
+    const clean = cleanEntryName(h.name, this.rules.absolute);
+    const rel = this.renameTop === undefined || !clean ? clean : replaceTop(clean, this.renameTop);
     if (rel === '') {
       await drain(stream);
       if (h.type === 'directory' && this.rules.rootEntry) {
@@ -286,7 +237,7 @@ class Extraction {
     }
     const { dir, name } = this.parentOf(this.full(rel), h.name);
     try {
-      if (await this.write(h, rel, stream, dir, name)) {
+      if ((await this.write(h, rel, stream, dir, name)) && this.rules.xattrs) {
         for (const [x, value] of paxXattrs(h)) {
           if (x.startsWith('trusted.overlay.')) continue; // only whiteout entries may set overlay metadata
           try {
@@ -318,7 +269,7 @@ class Extraction {
         if (!this.clear(dir, name, h.name, true)) mkdirSync(p, 0o700);
         const fd = this.openEntryDir(dir, name, h.name);
         try {
-          fchownSync(fd, h.uid, h.gid);
+          if (this.rules.owners) fchownSync(fd, h.uid, h.gid);
           fchmodSync(fd, mode);
         } finally {
           closeSync(fd);
@@ -335,7 +286,7 @@ class Extraction {
             let off = 0;
             while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
           }
-          await fh.chown(h.uid, h.gid);
+          if (this.rules.owners) await fh.chown(h.uid, h.gid);
           await fh.chmod(mode);
           await fh.utimes(mtime, mtime);
         } finally {
@@ -347,7 +298,7 @@ class Extraction {
         await drain(stream);
         this.clear(dir, name, h.name, false);
         symlinkSync(h.linkname ?? '', p);
-        lchownSync(p, h.uid, h.gid);
+        if (this.rules.owners) lchownSync(p, h.uid, h.gid);
         lutimesSync(p, mtime, mtime);
         return true;
       }
@@ -355,7 +306,7 @@ class Extraction {
         await drain(stream);
         this.clear(dir, name, h.name, false);
         await mkfifo(p, mode);
-        lchownSync(p, h.uid, h.gid);
+        if (this.rules.owners) lchownSync(p, h.uid, h.gid);
         return true;
       }
       case 'character-device':
@@ -367,7 +318,7 @@ class Extraction {
         }
         this.clear(dir, name, h.name, false);
         await mknodDevice(p, h.type === 'block-device' ? 'b' : 'c', h.devmajor ?? 0, h.devminor ?? 0, mode);
-        lchownSync(p, h.uid, h.gid);
+        if (this.rules.owners) lchownSync(p, h.uid, h.gid);
         return true;
       }
       default:
@@ -387,7 +338,8 @@ class Extraction {
   }
 
   private async hardLink(h: Header, rel: string): Promise<void> {
-    const target = cleanEntryName(h.linkname ?? '', this.rules.absolute);
+    const named = cleanEntryName(h.linkname ?? '', this.rules.absolute);
+    const target = this.renameTop === undefined || !named ? named : replaceTop(named, this.renameTop);
     if (!target) throw new LayerError(`refusing hard link to the root: ${h.name}`);
     const from = this.parentOf(this.full(target), h.name);
     try {

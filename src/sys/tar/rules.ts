@@ -1,0 +1,162 @@
+// The pure half of cocon's one tar codec (src/sys/tar/): how entry names are cleaned, what whiteout
+// names mean, the extraction rule sets (LAYER, IMPORT, COPY, HOST), device numbers, PAX xattr
+// records and the header of a deterministic tar. No I/O: ./extract.ts and ./pack.ts do it, and unit
+// tests cover these rules without root.
+import type { Header } from 'tar-stream';
+
+/** A refused or malformed entry: bad input (the API answers 400), never an internal fault. */
+export class LayerError extends Error {}
+
+export type TarHeader = Header;
+/** A header to write: the name is required, tar-stream fills in the rest. */
+export type TarHead = Partial<Header> & Pick<Header, 'name'>;
+
+export const WHITEOUT_PREFIX = '.wh.';
+export const OPAQUE = '.wh..wh..opq';
+
+/**
+ * Cleans a tar entry name into a relative path ('' = the root itself). Throws LayerError on a '..'
+ * component, and on an absolute name unless `absolute` is 'strip' (then it counts from the root).
+ */
+export function cleanEntryName(name: string, absolute: 'refuse' | 'strip' = 'refuse'): string {
+  if (name.startsWith('/') && absolute === 'refuse') throw new LayerError(`refusing entry with absolute path: ${name}`);
+  const parts: string[] = [];
+  for (const p of name.split('/')) {
+    if (p === '' || p === '.') continue;
+    if (p === '..') throw new LayerError(`refusing entry with '..' in its path: ${name}`);
+    parts.push(p);
+  }
+  return parts.join('/');
+}
+
+/** A cleaned name with its first component replaced by `to` ('' drops it: the entries land in the root). */
+export function replaceTop(rel: string, to: string): string {
+  const i = rel.indexOf('/');
+  const rest = i < 0 ? '' : rel.slice(i + 1);
+  if (!to) return rest;
+  return rest ? `${to}/${rest}` : to;
+}
+
+/** What a cleaned name means for whiteouts. */
+export function whiteoutOf(
+  rel: string,
+): { kind: 'opaque'; dir: string } | { kind: 'whiteout'; path: string } | undefined {
+  const base = rel.slice(rel.lastIndexOf('/') + 1);
+  const dir = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '';
+  if (base === OPAQUE) return { kind: 'opaque', dir };
+  if (base.startsWith(WHITEOUT_PREFIX)) {
+    const target = base.slice(WHITEOUT_PREFIX.length);
+    if (!target || target === '.' || target === '..') throw new LayerError(`invalid whiteout entry: ${rel}`);
+    return { kind: 'whiteout', path: dir ? `${dir}/${target}` : target };
+  }
+  return undefined;
+}
+
+/** How an extraction treats names, symlinked parents, whiteouts, devices, owners and existing entries. */
+export interface ExtractRules {
+  absolute: 'refuse' | 'strip';
+  /** A parent path through a symlink: refused, or resolved inside the root. */
+  symlinkParents: 'refuse' | 'follow';
+  whiteouts: boolean;
+  devices: 'skip' | 'create';
+  /** Whether an entry may replace a directory by a non-directory or the reverse (cp: no, as docker). */
+  replaceDirs: boolean;
+  /** Whether a './' entry sets the root directory's owner, mode and mtime. */
+  rootEntry: boolean;
+  /** Whether entries keep the tar's owners (false: the extracting user owns them, as docker cp to the host). */
+  owners: boolean;
+  /** Whether PAX SCHILY.xattr.* records are set on the entries. */
+  xattrs: boolean;
+}
+
+/** Pulled, loaded and committed layers: nothing absolute, nothing through a symlink, no devices. */
+export const LAYER: ExtractRules = {
+  absolute: 'refuse',
+  symlinkParents: 'refuse',
+  whiteouts: true,
+  devices: 'skip',
+  replaceDirs: true,
+  rootEntry: true,
+  owners: true,
+  xattrs: true,
+};
+/** `docker import` of a root filesystem: absolute names count from the root; devices are created. */
+export const IMPORT: ExtractRules = { ...LAYER, absolute: 'strip', devices: 'create' };
+/** `docker cp` into a container: symlinks already in its root resolve inside it, as the container sees them. */
+export const COPY: ExtractRules = {
+  absolute: 'strip',
+  symlinkParents: 'follow',
+  whiteouts: false,
+  devices: 'create',
+  replaceDirs: false,
+  rootEntry: false,
+  owners: true,
+  xattrs: true,
+};
+/**
+ * `docker cp` out to the host (the CLI): like docker's CopyTo (NoLchown, NoOverwriteDirNonDir), the
+ * extracting user owns the files; nothing goes through a symlink; devices and xattrs are left out.
+ */
+export const HOST: ExtractRules = {
+  absolute: 'strip',
+  symlinkParents: 'refuse',
+  whiteouts: false,
+  devices: 'skip',
+  replaceDirs: false,
+  rootEntry: false,
+  owners: false,
+  xattrs: false,
+};
+
+/** The major and minor device numbers of a stat's rdev (glibc's encoding). */
+export function deviceNumbers(rdev: number): { devmajor: number; devminor: number } {
+  return { devmajor: Math.floor(rdev / 256) & 0xfff, devminor: (rdev & 0xff) | ((rdev >> 12) & 0xfff00) };
+}
+
+/** The xattrs of PAX SCHILY.xattr.* records of a header. */
+export function paxXattrs(h: Header): Array<[string, Buffer]> {
+  const pax = h.pax as Record<string, string> | null | undefined;
+  if (!pax) return [];
+  const out: Array<[string, Buffer]> = [];
+  for (const [k, v] of Object.entries(pax)) {
+    if (k.startsWith('SCHILY.xattr.')) out.push([k.slice('SCHILY.xattr.'.length), Buffer.from(v, 'latin1')]);
+  }
+  return out;
+}
+
+/**
+ * PAX records for xattrs carried into a tar: those `keep` accepts, with values that survive UTF-8
+ * (PAX records are text); overlay's own never. Undefined when none is left.
+ */
+export function xattrPax(
+  x: Map<string, Buffer> | undefined,
+  keep: (name: string) => boolean,
+): Record<string, string> | undefined {
+  if (!x) return undefined;
+  const pax: Record<string, string> = {};
+  for (const [k, v] of [...x].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    if (k.startsWith('trusted.overlay.') || !keep(k)) continue;
+    const s = v.toString('utf8');
+    if (Buffer.from(s, 'utf8').equals(v)) pax['SCHILY.xattr.' + k] = s;
+  }
+  return Object.keys(pax).length ? pax : undefined;
+}
+
+/** How the packer writes owners and times: as found, or normalised so the same tree gives the same bytes. */
+export interface HeaderPolicy {
+  /** Owners written as 0:0 (a build context, a bootstrapped layer); default: the files' owners. */
+  rootOwner?: boolean;
+  /** Every mtime set to this (a deterministic layer); default: the files' mtimes. */
+  mtime?: Date;
+}
+
+/** A header after the policy: owner and mtime normalised, never user or group names. */
+export function applyPolicy(h: TarHead, p: HeaderPolicy): TarHead {
+  const out: TarHead = { ...h, uname: '', gname: '' };
+  if (p.rootOwner) {
+    out.uid = 0;
+    out.gid = 0;
+  }
+  if (p.mtime) out.mtime = p.mtime;
+  return out;
+}
