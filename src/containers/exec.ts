@@ -1,7 +1,8 @@
 // Exec sessions: extra processes in a running container (docker exec). A tty or detached session
 // runs under conmon, so that the pty, stdin and the exit code outlive the client; a non-tty session
-// with a client, and a healthcheck probe, run through `runc exec` as the daemon's child
-// (../runtime/runcexec.ts), which is cheaper. Either way the process is the container's own with
+// with a client runs through `runc exec` as the daemon's child (../runtime/runcexec.ts), which is
+// cheaper; a healthcheck probe runs in the container's probe runner (../runtime/proberunner.ts)
+// or, failing that, through `runc exec` too. Either way the process is the container's own with
 // the session's args, env, user and cwd. Sessions live in memory, as in dockerd; their files live
 // under <exec-root>/exec/<id> and go when the process ends.
 //
@@ -317,11 +318,6 @@ export class ExecService {
     const s = this.runners.get(containerId);
     this.runners.delete(containerId);
     if (s && 'runner' in s) s.runner.kill();
-  }
-
-  /** Ends every probe runner (daemon shutdown; they would end at the daemon's exit anyway). */
-  releaseAllProbes(): void {
-    for (const id of [...this.runners.keys()]) this.releaseProbes(id);
   }
 
   /** The container's live runner for argv, started when there is none; null: use probeDirect. */

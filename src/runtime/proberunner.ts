@@ -7,7 +7,7 @@
 // `runc exec -d` of the container's own process (config.json: env, user, working dir, caps,
 // seccomp, no-new-privileges, AppArmor, cgroups, namespaces) with other args, so it has the
 // privileges of a probe and never more; being detached, no runc stays behind. Its args are
-// `/bin/sh -c RUNNER_SCRIPT cocon-healthcheck PROBE_ARGV...`; requests come on fd 3 (a socket
+// `/bin/sh -c 'eval "$1"' cocon-healthcheck RUNNER_SCRIPT PROBE_ARGV...`; requests come on fd 3 (a socket
 // passed with --preserve-fds 1; Node would close a child's stdin pipe when runc exits), replies
 // go to fd 1. The first line on fd 3 is a random marker (never in argv or env, where other
 // processes of the container could read it). For each request line `SEQ` the runner checks that
@@ -35,10 +35,14 @@ import type { Readable, Writable } from 'node:stream';
 import { cleanRuncMessage, RuntimeError } from './conmon.js';
 
 /**
- * The runner's shell program (POSIX sh: dash, bash, busybox ash). $@ is the probe's argv. Names
- * are prefixed: an assignment to a variable the container exports would change the probe's env.
+ * The runner's shell program (POSIX sh: dash, bash, busybox ash), run as
+ * `/bin/sh -c 'eval "$1"' cocon-healthcheck SCRIPT PROBE_ARGV...` so that `ps` in the container
+ * (which may cut long command lines) shows the runner's name first. After its `shift`, $@ is the
+ * probe's argv. Names are prefixed: an assignment to a variable the container exports would
+ * change the probe's env.
  */
 export const RUNNER_SCRIPT = [
+  'shift',
   'exec 2>/dev/null',
   'set -f',
   'IFS= read -r _cocon_m <&3 || exit 0',
@@ -199,8 +203,9 @@ export class ProbeRunner {
         o.containerId,
         shellOf,
         '-c',
-        RUNNER_SCRIPT,
+        'eval "$1"',
         RUNNER_NAME,
+        RUNNER_SCRIPT,
         ...o.argv,
       ],
       { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] },
