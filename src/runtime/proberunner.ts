@@ -49,7 +49,9 @@ export const RUNNER_SCRIPT = [
   '_cocon_found() {',
   '  case $1 in */*) [ -f "$1" ] && [ -x "$1" ]; return ;; esac',
   '  _cocon_ifs=$IFS; IFS=:',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion
   '  for _cocon_d in ${PATH-/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin}; do',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion
   '    if [ -f "${_cocon_d:-.}/$1" ] && [ -x "${_cocon_d:-.}/$1" ]; then IFS=$_cocon_ifs; return 0; fi',
   '  done',
   '  IFS=$_cocon_ifs; return 1',

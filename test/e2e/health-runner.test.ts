@@ -132,7 +132,10 @@ test('a container that kills its runner: the next probe starts a new one and the
   assert.match(k.stdout, /^(killed\n)+$/);
   const t = Date.now();
   const later = await entriesAfter(name, t, 2);
-  assert.ok(later.some((e) => e.ExitCode === 0 && e.Output === 'ok\n'), JSON.stringify(later));
+  assert.ok(
+    later.some((e) => e.ExitCode === 0 && e.Output === 'ok\n'),
+    JSON.stringify(later),
+  );
   const now = runnersOf(id);
   assert.equal(now.length, 1);
   assert.notEqual(now[0], runner);

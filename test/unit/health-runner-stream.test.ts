@@ -59,8 +59,7 @@ test('runner stream: output cannot end a probe without the marker, mid-line, or 
     `\n${M} 1 ${'a'.repeat(200)}`, // no newline for long
   ]);
   assert.deepEqual(r.ends, []);
-  const all =
-    `\n${other} 1 0\nabc${M} 1 0\n\n${M} 1 0 extra\n\n${M} x 0\n\n${M} 1 ${'9'.repeat(60)}\n\n${M} 1 ${'a'.repeat(200)}`;
+  const all = `\n${other} 1 0\nabc${M} 1 0\n\n${M} 1 0 extra\n\n${M} x 0\n\n${M} 1 ${'9'.repeat(60)}\n\n${M} 1 ${'a'.repeat(200)}`;
   // all of it is output; only a tail that may still start a terminator is held back
   assert.equal(r.out, all.slice(0, r.out.length));
   assert.ok(all.length - r.out.length < M.length + 2);
