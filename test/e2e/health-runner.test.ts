@@ -125,7 +125,7 @@ test('a container that kills its runner: the next probe starts a new one and the
     name,
     'sh',
     '-c',
-    `n=${RUNNER_NAME.slice(0, half)}; n=$n${RUNNER_NAME.slice(half)}; ` +
+    `n=${RUNNER_NAME.slice(0, half)}; n=\${n}${RUNNER_NAME.slice(half)}; ` +
       'for p in /proc/[0-9]*; do grep -q "$n" $p/cmdline 2>/dev/null && kill -9 ${p#/proc/} && echo killed; done',
   ]);
   assert.equal(k.code, 0, k.stderr);
