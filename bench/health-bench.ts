@@ -3,13 +3,19 @@
 // the same engine with the same number of containers and no checks. CPU is read from /proc
 // (utime + stime, and cutime + cstime: the reaped children, i.e. every runc and probe process)
 // over a window, as % of one core:
-//   cocon:   the daemon, and the daemon + the conmon of each bench container;
+//   cocon:   the daemon, and the daemon + the conmon and the probe runner of each bench container
+//            (the runner is a shell in the container that forks the probes and reaps them; runc
+//            leaves it to the host's reaper, so its time is read from the runner itself);
 //   dockerd: dockerd, and dockerd + containerd + the containerd-shim of each bench container.
-// Also the probe latency seen in State.Health. Needs root; run after a build:
+// Also the probe latency seen in State.Health, and the CPU time per probe (less sensitive to the
+// machine's load than the % of a core): the added CPU over the probes run in the window, counted
+// from the spacing of the last 5 State.Health.Log entries of each container. Needs root; run
+// after a build:
 //   node dist/bench/health-bench.js [--containers N] [--seconds S] [--no-dockerd] [--write]
 import { readdirSync, readFileSync, appendFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import { join } from 'node:path';
+import { RUNNER_NAME } from '../src/runtime/proberunner.js';
 import { startDaemon, bootstrapBusybox, apiCall, REPO, type ApiResponse, type Daemon } from '../test/helpers/daemon.js';
 
 const argv = process.argv.slice(2);
@@ -39,6 +45,23 @@ function cmdline(pid: number): string {
   } catch {
     return '';
   }
+}
+
+/** cocon's probe runners (runtime/proberunner.ts) of the given containers, by their cgroup. */
+function runnersOf(ids: string[]): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    if (!cmdline(Number(e)).includes(RUNNER_NAME)) continue;
+    let cg = '';
+    try {
+      cg = readFileSync(`/proc/${e}/cgroup`, 'utf8');
+    } catch {
+      continue;
+    }
+    if (ids.some((id) => cg.includes(id))) out.push(Number(e));
+  }
+  return out;
 }
 
 /** Pids whose command line names one of the ids (conmon -c ID, containerd-shim -id ID). */
@@ -95,17 +118,24 @@ async function startContainers(api: Api, health: boolean, prefix: string): Promi
   return ids;
 }
 
-async function probeTimes(api: Api, ids: string[]): Promise<{ ms: number[]; failed: number }> {
+async function probeTimes(api: Api, ids: string[]): Promise<{ ms: number[]; failed: number; perSecond: number }> {
   const ms: number[] = [];
   let failed = 0;
+  let perSecond = 0;
   for (const id of ids) {
     const h = (await api('GET', `/v1.41/containers/${id}/json`)).json.State.Health;
-    for (const e of h?.Log ?? []) {
+    const log: Array<{ Start: string; End: string; ExitCode: number }> = h?.Log ?? [];
+    for (const e of log) {
       ms.push(Date.parse(e.End) - Date.parse(e.Start));
       if (e.ExitCode !== 0) failed++;
     }
+    // this container's probe rate: the spacing of its last log entries
+    if (log.length >= 2) {
+      const span = (Date.parse(log[log.length - 1].Start) - Date.parse(log[0].Start)) / 1000;
+      if (span > 0) perSecond += (log.length - 1) / span;
+    }
   }
-  return { ms, failed };
+  return { ms, failed, perSecond };
 }
 
 async function removeAll(api: Api, ids: string[]): Promise<void> {
@@ -117,6 +147,8 @@ interface EngineResult {
   hc: Sample;
   probeMs: number[];
   failed: number;
+  /** Probes per second over all containers at the end of the window. */
+  perSecond: number;
 }
 
 async function measure(
@@ -136,6 +168,7 @@ async function measure(
         const t = await probeTimes(api, ids);
         out.probeMs = t.ms;
         out.failed = t.failed;
+        out.perSecond = t.perSecond;
       } else out.base = s;
     } finally {
       await removeAll(api, ids);
@@ -159,7 +192,7 @@ async function main(): Promise<void> {
     log(`cocon: ${N} containers without, then with checks, ${SECONDS} s windows`);
     cocon = await measure(
       (m, p, b) => dd.api(m, p, b),
-      () => ({ main: dd.pid, helpers: (ids) => monitorsOf(ids, /conmon/) }),
+      () => ({ main: dd.pid, helpers: (ids) => [...monitorsOf(ids, /conmon/), ...runnersOf(ids)] }),
     );
   } finally {
     if (d) await d.stop();
@@ -180,8 +213,11 @@ async function main(): Promise<void> {
   }
   const row = (what: string, r: EngineResult, k: keyof Sample) =>
     `| ${what} | ${pctOf(r.base[k])} | ${pctOf(r.hc[k])} | **${pctOf(r.hc[k] - r.base[k])}** |`;
+  // added CPU (everything counted) per probe run: % of a core / 100 = CPU seconds per second
+  const perProbeMs = (r: EngineResult) => ((r.hc.total - r.base.total) / 100 / r.perSecond) * 1000;
   const lat = (what: string, r: EngineResult) =>
-    `| ${what} | ${median(r.probeMs)} ms | ${p95(r.probeMs)} ms | ${r.probeMs.length} | ${r.failed} |`;
+    `| ${what} | ${median(r.probeMs)} ms | ${p95(r.probeMs)} ms | ${r.probeMs.length} | ${r.failed} | ` +
+    `${r.perSecond.toFixed(1)} | ${perProbeMs(r).toFixed(2)} ms |`;
   const lines = [
     `## Healthchecks — ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`,
     '',
@@ -194,13 +230,13 @@ async function main(): Promise<void> {
     `| CPU, ${N} containers | no checks | 1 s checks | added by checks |`,
     '|---|---|---|---|',
     row('cocon daemon alone', cocon, 'main'),
-    row('cocon daemon + conmons + reaped children (runc, probes)', cocon, 'total'),
+    row('cocon daemon + conmons + probe runners + reaped children (runc, probes)', cocon, 'total'),
     ...(dockerd
       ? [row('dockerd alone', dockerd, 'main'), row('dockerd + containerd + shims + reaped children', dockerd, 'total')]
       : []),
     '',
-    '| probe duration (State.Health.Log) | median | p95 | probes | failed |',
-    '|---|---|---|---|---|',
+    '| probe duration (State.Health.Log) | median | p95 | probes | failed | probes/s | added CPU per probe |',
+    '|---|---|---|---|---|---|---|',
     lat('cocon', cocon),
     ...(dockerd ? [lat('dockerd', dockerd)] : []),
     '',

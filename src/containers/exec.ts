@@ -1,7 +1,8 @@
 // Exec sessions: extra processes in a running container (docker exec). A tty or detached session
 // runs under conmon, so that the pty, stdin and the exit code outlive the client; a non-tty session
-// with a client, and a healthcheck probe, run through `runc exec` as the daemon's child
-// (../runtime/runcexec.ts), which is cheaper. Either way the process is the container's own with
+// with a client runs through `runc exec` as the daemon's child (../runtime/runcexec.ts), which is
+// cheaper; a healthcheck probe runs in the container's probe runner (../runtime/proberunner.ts)
+// or, failing that, through `runc exec` too. Either way the process is the container's own with
 // the session's args, env, user and cwd. Sessions live in memory, as in dockerd; their files live
 // under <exec-root>/exec/<id> and go when the process ends.
 //
@@ -22,6 +23,8 @@ import { PRIVATE, privateDir } from '../sys/perms.js';
 import { formatGoDuration } from '../core/duration.js';
 import { MAX_OUTPUT, OutputCap, PROBE_DRAIN_LIMIT } from './healthcheck.js';
 import { runcExec } from '../runtime/runcexec.js';
+import { ProbeRunner } from '../runtime/proberunner.js';
+import { log } from '../core/log.js';
 
 export interface ExecConfig {
   User?: string;
@@ -56,6 +59,11 @@ const MAX_FINISHED = 200;
 
 export class ExecService {
   private execs = new Map<string, ExecRecord>();
+  /** Healthcheck probe runners by container id (not exec sessions: never in ExecIDs). */
+  private runners = new Map<
+    string,
+    { key: string } & ({ runner: ProbeRunner } | { starting: Promise<ProbeRunner | null> } | { unavailable: true })
+  >();
 
   constructor(
     private readonly containers: ContainerService,
@@ -280,13 +288,90 @@ export class ExecService {
 
   /**
    * A healthcheck probe (containers/health.ts): runs argv in the container as the container's own
-   * process would run (runc exec of the bundle's process with these args; no conmon, no files
-   * but runc's pid file) and resolves with its exit code and combined output (docker's first 4096
-   * bytes). Output past PROBE_DRAIN_LIMIT is no longer read: a flooding probe then blocks until
-   * its timeout. Past timeoutMs the process is killed and the result is docker's: exit code -1,
-   * "Health check exceeded timeout (30s)". Throws RuntimeError when the process cannot start.
+   * process would run and resolves with its exit code and combined output (docker's first 4096
+   * bytes). The probe runs in the container's probe runner (../runtime/proberunner.ts: one
+   * long-lived shell per container, started with `runc exec -d` of the container's process, that
+   * forks the probe on request); when the container has no /bin/sh, the runner is busy or the
+   * probe's program is missing, it runs through a plain `runc exec` (probeDirect), whose start
+   * error is docker's runtime message. Output past PROBE_DRAIN_LIMIT is no longer read: a flooding
+   * probe then blocks until its timeout. Past timeoutMs the probe is killed (with its runner) and
+   * the result is docker's: exit code -1, "Health check exceeded timeout (30s)". Throws
+   * RuntimeError when the process cannot start.
    */
   async probe(containerId: string, argv: string[], timeoutMs: number): Promise<{ exitCode: number; output: string }> {
+    const runner = await this.runnerFor(containerId, argv, timeoutMs);
+    if (!runner || runner.busy) return this.probeDirect(containerId, argv, timeoutMs);
+    const out = new OutputCap(MAX_OUTPUT, PROBE_DRAIN_LIMIT);
+    const r = await runner.run(out, timeoutMs);
+    if (r.kind === 'exited') return { exitCode: r.exitCode, output: out.text() };
+    if (r.kind === 'timeout') {
+      this.runners.delete(containerId);
+      return { exitCode: -1, output: `Health check exceeded timeout (${goDuration(timeoutMs)})` };
+    }
+    if (r.kind === 'nocmd') return this.probeDirect(containerId, argv, timeoutMs);
+    // the runner ended under the probe (killed in the container, or the container stops)
+    this.runners.delete(containerId);
+    return { exitCode: -1, output: r.message };
+  }
+
+  /** Ends the container's probe runner, if any (the container stopped or its checks ended). */
+  releaseProbes(containerId: string): void {
+    const s = this.runners.get(containerId);
+    this.runners.delete(containerId);
+    if (s && 'runner' in s) s.runner.kill();
+  }
+
+  /** The container's live runner for argv, started when there is none; null: use probeDirect. */
+  private async runnerFor(containerId: string, argv: string[], timeoutMs: number): Promise<ProbeRunner | null> {
+    const key = JSON.stringify(argv);
+    const s = this.runners.get(containerId);
+    if (s && s.key === key) {
+      if ('unavailable' in s) return null;
+      if ('starting' in s) return s.starting;
+      if (s.runner.usable) return s.runner;
+    }
+    if (s && 'runner' in s) s.runner.kill();
+    const starting = ProbeRunner.start({
+      runtime: this.containers.conmonPaths.runtime,
+      root: this.containers.paths.runcRoot,
+      containerId,
+      argv,
+      pidFile: join(this.execRoot, 'exec', `runner-${randomBytes(8).toString('hex')}.pid`),
+      startTimeoutMs: Math.max(timeoutMs, 5000),
+      strayLimit: PROBE_DRAIN_LIMIT,
+    }).then(
+      (runner) => {
+        const cur = this.runners.get(containerId);
+        if (cur && 'starting' in cur && cur.starting === starting) {
+          this.runners.set(containerId, { key, runner });
+          return runner;
+        }
+        runner.kill(); // released while starting
+        return null;
+      },
+      (e: unknown) => {
+        const cur = this.runners.get(containerId);
+        if (cur && 'starting' in cur && cur.starting === starting) {
+          // no /bin/sh, or a shell that does not answer: every probe of this run goes through runc exec
+          this.runners.set(containerId, { key, unavailable: true });
+          log.debug('healthcheck runner unavailable, probes use runc exec', {
+            id: containerId,
+            error: e instanceof Error ? e.message : String(e),
+          });
+        }
+        return null;
+      },
+    );
+    this.runners.set(containerId, { key, starting });
+    return starting;
+  }
+
+  /** A probe through one `runc exec` of its own (no runner). */
+  private async probeDirect(
+    containerId: string,
+    argv: string[],
+    timeoutMs: number,
+  ): Promise<{ exitCode: number; output: string }> {
     const out = new OutputCap(MAX_OUTPUT, PROBE_DRAIN_LIMIT);
     const onOutput = (b: Buffer) => {
       if (!out.add(b)) x.pauseOutput();

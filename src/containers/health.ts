@@ -4,9 +4,10 @@
 // Lifecycle: a container 'start' event begins monitoring (Health = starting, first probe after one
 // interval, or the start interval inside the start period); 'die' and 'destroy' end it; resume()
 // picks up the running containers after a daemon restart. A probe is an exec in the container
-// (ExecService.probe: `runc exec` of the container's own process with the probe's args, as the
-// daemon's child, no conmon), awaited asynchronously: a slow or hung check never blocks
-// the daemon, and a probe past its timeout is killed. Paused containers are not probed. Rules are
+// (ExecService.probe: forked by the container's probe runner, a shell started once with `runc
+// exec -d` of the container's own process, see runtime/proberunner.ts; or one `runc exec` of its
+// own), awaited asynchronously: a slow or hung check never blocks the daemon, and a probe past its
+// timeout is killed. Ending a container's monitor ends its probe runner. Paused containers are not probed. Rules are
 // pure, in ./healthcheck.ts.
 import type { EngineEvent, EventBus } from '../core/events.js';
 import { log } from '../core/log.js';
@@ -25,6 +26,8 @@ export interface HealthTarget {
 /** Runs one probe (ExecService.probe). */
 export interface Prober {
   probe(containerId: string, argv: string[], timeoutMs: number): Promise<{ exitCode: number; output: string }>;
+  /** Ends what the prober keeps for the container between probes (its probe runner). */
+  releaseProbes(containerId: string): void;
 }
 
 interface Monitor {
@@ -77,6 +80,7 @@ export class HealthMonitor {
     m.stopped = true;
     if (m.timer) clearTimeout(m.timer);
     this.monitors.delete(id);
+    this.prober.releaseProbes(id);
   }
 
   private schedule(id: string, m: Monitor, h: Health): void {
