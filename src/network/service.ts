@@ -159,6 +159,8 @@ export class NetworkService implements NetworkHooks {
   private readonly draining = new Set<string>();
   private readonly teardowns = new Map<string, Promise<void>>();
   private iccChanged = false;
+  /** Set by shutdown(). */
+  private stopping = false;
   private readonly none = new NoNetwork();
   private nftChain: Promise<void> = Promise.resolve();
   private hubChains = new Map<string, Promise<void>>();
@@ -237,13 +239,20 @@ export class NetworkService implements NetworkHooks {
   }
 
   async shutdown(): Promise<void> {
+    this.stopping = true;
     for (const d of this.dns.values()) d.close();
     this.dns.clear();
     await this.pool.close();
     await Promise.all([...this.teardowns.values()]);
     await this.nftChain.catch(() => undefined);
     // Running containers outlive the daemon and keep their routes (like the nft table); with none, nothing of ours stays in the host's firewall.
-    await this.hostfw.stop([...this.eps.values()].every((e) => !e.ip));
+    const idle = [...this.eps.values()].every((e) => !e.ip);
+    await this.hostfw.stop(idle);
+    // with no container running, the IPv6 rules and the forwarding cocon turned on go too (the next start puts them back)
+    if (idle && this.iptables && [...this.nets.values()].some((n) => this.subnet6(n))) {
+      await nftApply(`table ip6 ${this.table}\ndelete table ip6 ${this.table}\n`).catch(() => undefined);
+      await this.releaseIpv6Forwarding().catch(() => undefined);
+    }
   }
 
   /** Host devices of the bridges whose routed traffic the host's firewall must let pass. */
@@ -502,7 +511,7 @@ export class NetworkService implements NetworkHooks {
 
   /** After an IPv6 network went: forwarding off again when no daemon on the host has one (see ipv6Forwarding). */
   private async releaseIpv6Forwarding(): Promise<void> {
-    if ([...this.nets.values()].some((n) => this.subnet6(n))) return;
+    if (!this.stopping && [...this.nets.values()].some((n) => this.subnet6(n))) return;
     if ((await nftTables()).some((t) => t.family === 'ip6' && t.name.startsWith('cocon_'))) return;
     this.ipv6Forwarding(false);
   }
