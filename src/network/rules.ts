@@ -78,7 +78,8 @@ export function hostTable(
     '  }',
     '  chain output {',
     '    type nat hook output priority -100; policy accept;',
-    '    fib daddr type local jump ports',
+    // ::1 cannot be DNATed out of the host (the loopback proxy, proxy.ts, serves it)
+    `    fib daddr type local ${v6 ? 'ip6 daddr != ::1 ' : ''}jump ports`,
     '  }',
     '  chain postrouting {',
     '    type nat hook postrouting priority srcnat; policy accept;',

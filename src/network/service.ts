@@ -105,6 +105,7 @@ import {
 } from '../sys/net.js';
 import { nftApply, nftDeleteTable, nftTableComment, nftTables } from '../sys/nft.js';
 import { HostFirewall } from './hostfw.js';
+import { LoopbackProxies, type LoopbackForward } from './proxy.js';
 
 export type { NetworkRecord } from './store.js';
 
@@ -174,6 +175,8 @@ export class NetworkService implements NetworkHooks {
   private readonly hostfw: HostFirewall;
   /** Pre-made namespaces with a veth into a hub: a start only addresses one. */
   private readonly pool: SandboxPool;
+  /** Ports published on [::1] / [::], served on the IPv6 loopback by the daemon (docker-proxy's job). */
+  private readonly proxies = new LoopbackProxies();
   constructor(
     private readonly cfg: NetworkConfig,
     private readonly store: NetworkStore,
@@ -216,6 +219,11 @@ export class NetworkService implements NetworkHooks {
       .map((f) => join(this.nsDir, f))
       .filter((p) => !held.has(p));
     await this.applyNft();
+    for (const e of this.eps.values())
+      if (e.ip && e.ports.length)
+        await this.proxies
+          .start(e.containerId, this.loopbackForwards(e))
+          .catch((err: Error) => log.warn('network: loopback proxy did not start', { id: e.containerId, error: err.message }));
     if (this.iptables) await this.hostfw.start(this.routedDevices());
     for (const n of this.nets.values()) {
       if (n.Driver !== 'bridge') continue;
@@ -240,6 +248,7 @@ export class NetworkService implements NetworkHooks {
 
   async shutdown(): Promise<void> {
     this.stopping = true;
+    this.proxies.close();
     for (const d of this.dns.values()) d.close();
     this.dns.clear();
     await this.pool.close();
@@ -855,6 +864,7 @@ export class NetworkService implements NetworkHooks {
       }
       // 3. rules
       if (pe.ports.length) await this.applyNft();
+      await this.proxies.start(r.id, this.loopbackForwards(pe));
       await Promise.all(
         eps
           .map((e) => this.nets.get(e.networkId)!)
@@ -862,6 +872,7 @@ export class NetworkService implements NetworkHooks {
           .map((n) => this.applyHubPolicy(n)),
       );
     } catch (e) {
+      this.proxies.stop(r.id);
       for (const ep of eps) this.releaseEndpoint(ep);
       if (ns) await deleteNetns(ns).catch(() => undefined);
       if (eps[0]?.ports.length) {
@@ -1017,6 +1028,14 @@ export class NetworkService implements NetworkHooks {
     return { bound, reserved };
   }
 
+  /** The TCP ports of e published on [::1] or [::] (the loopback proxy's, see proxy.ts). */
+  private loopbackForwards(e: Endpoint): LoopbackForward[] {
+    if (!e.ip6) return [];
+    return e.ports
+      .filter((p) => p.proto === 'tcp' && (p.hostIp === '::1' || p.hostIp === '::'))
+      .map((p) => ({ hostPort: p.hostPort, ip: e.ip6!, containerPort: p.containerPort }));
+  }
+
   /** The endpoint whose network's embedded DNS the container uses (its first user network). */
   private dnsEndpoint(eps: Endpoint[]): Endpoint | undefined {
     return eps.find((e) => e.ip && this.dns.has(e.networkId));
@@ -1033,6 +1052,7 @@ export class NetworkService implements NetworkHooks {
    * or remove of the same container waits for it.
    */
   async disconnect(r: ContainerRecord): Promise<void> {
+    this.proxies.stop(r.id);
     const eps = this.epsOf(r.id).filter((e) => e.ip);
     const ns = this.sandboxOf(r.id);
     if (!eps.length && !existsSync(ns)) return;

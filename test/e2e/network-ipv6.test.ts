@@ -5,7 +5,8 @@
 // and its inspect; `--ip6` honoured and GlobalIPv6Address/IPv6Gateway/MacAddress in inspect;
 // ping6 and TCP over IPv6 between containers by name (AAAA from the embedded DNS); outbound IPv6 to
 // the routed host through NAT66 (it sees the host's address); ports published on [::1] and on the
-// default [::] reached over IPv6; --icc=false isolating IPv6 too; the default bridge with
+// default [::] reached over IPv6 (from the routed host through DNAT, on the host's ::1 through the
+// daemon's loopback proxy); --icc=false isolating IPv6 too; the default bridge with
 // --ipv6 --fixed-cidr-v6; and network rm / daemon shutdown leaving no ip6 table, address or
 // forwarding change behind.
 import { test, after } from 'node:test';
@@ -190,6 +191,9 @@ test('published ports over IPv6: [::1]:P and the default -p P:80 on both familie
     curl(ROUTED, `http://[${HOST_IP6}]:8082/`),
   );
   assert.equal(routed, 'v6-ok\n');
+  // the default binding on the host itself: [::1] (the loopback proxy) and 127.0.0.1 (nft DNAT)
+  assert.equal(await waitFor('[::1]:8082 from the host', () => curl(HOST, 'http://[::1]:8082/')), 'v6-ok\n');
+  assert.equal(await waitFor('127.0.0.1:8082 from the host', () => curl(HOST, 'http://127.0.0.1:8082/')), 'v6-ok\n');
   assert.match(await ok(['port', web]), /80\/tcp -> \[::\]:8082/);
   await ok(['rm', '-f', web]);
 });
