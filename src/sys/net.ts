@@ -190,8 +190,9 @@ export async function createHub(
   }
 }
 
+/** Whether the daemon's network namespace has the link (/proc/sys/net is the opener's namespace's; /sys/class/net is sysfs's mounter's). */
 export function hostLinkExists(name: string): boolean {
-  return existsSync(`/sys/class/net/${name}`);
+  return existsSync(`/proc/sys/net/ipv4/conf/${name}`);
 }
 
 /** Releases a namespace bound to path (it dies with its links once no process holds it). */
