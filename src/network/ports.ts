@@ -48,8 +48,7 @@ export function portRequests(
     seen.add(`${port}/${proto}`);
     for (const b of list ?? [{}]) {
       const raw = (b.HostIp ?? '').replace(/^\[(.*)\]$/, '$1');
-      if (raw && !isIPv4(raw) && !isIPv6(raw))
-        throw new InvalidArgument(`invalid host IP address "${raw}" for ${key}`);
+      if (raw && !isIPv4(raw) && !isIPv6(raw)) throw new InvalidArgument(`invalid host IP address "${raw}" for ${key}`);
       const ip = raw && isIPv6(raw) ? bigToIp6(ip6ToBig(raw)) : raw;
       const [lo, hi] = hostRange(b.HostPort ?? '', key);
       out.push({

@@ -129,7 +129,6 @@ export interface NetworkConfig {
   fixedCidrV6?: string;
 }
 
-
 const DEFAULT_DATA_ROOT = '/var/lib/cocon';
 const ENDPOINT_EMPTY = {
   IPAMConfig: null,
@@ -223,7 +222,9 @@ export class NetworkService implements NetworkHooks {
       if (e.ip && e.ports.length)
         await this.proxies
           .start(e.containerId, this.loopbackForwards(e))
-          .catch((err: Error) => log.warn('network: loopback proxy did not start', { id: e.containerId, error: err.message }));
+          .catch((err: Error) =>
+            log.warn('network: loopback proxy did not start', { id: e.containerId, error: err.message }),
+          );
     if (this.iptables) await this.hostfw.start(this.routedDevices());
     for (const n of this.nets.values()) {
       if (n.Driver !== 'bridge') continue;
@@ -364,7 +365,11 @@ export class NetworkService implements NetworkHooks {
       v6conf(n)?.Subnet !== conf6?.Subnet ||
       n.Options['com.docker.network.bridge.name'] !== device;
     if (changed && n.Options['com.docker.network.bridge.name']) await this.dropHub(n);
-    n.IPAM = { Driver: 'default', Options: null, Config: [{ Subnet: subnet, Gateway: gateway }, ...(conf6 ? [conf6] : [])] };
+    n.IPAM = {
+      Driver: 'default',
+      Options: null,
+      Config: [{ Subnet: subnet, Gateway: gateway }, ...(conf6 ? [conf6] : [])],
+    };
     n.EnableIPv6 = !!conf6;
     n.Options = options;
     this.saveNet(n);
@@ -515,7 +520,9 @@ export class NetworkService implements NetworkHooks {
    */
   private ipv6Forwarding(on: boolean): void {
     if (on ? ipv6ForwardingOn() : ipv6ForwardingRestore())
-      log.info(`network: turned net.ipv6.conf.all.forwarding ${on ? 'on for IPv6 networks' : 'off again (no IPv6 network left)'}`);
+      log.info(
+        `network: turned net.ipv6.conf.all.forwarding ${on ? 'on for IPv6 networks' : 'off again (no IPv6 network left)'}`,
+      );
   }
 
   /** After an IPv6 network went: forwarding off again when no daemon on the host has one (see ipv6Forwarding). */
@@ -808,8 +815,7 @@ export class NetworkService implements NetworkHooks {
       const asked = reqs.filter((q) => pe.ip6 || !isIPv6(q.hostIp));
       ({ bound: pe.ports, reserved } = await this.bindPorts(asked));
       // no host address: 0.0.0.0 and, with IPv6, :: on the same port (dockerd's two bindings)
-      if (pe.ip6)
-        pe.ports = pe.ports.flatMap((b, i) => (asked[i].anyHost ? [b, { ...b, hostIp: '::' }] : [b]));
+      if (pe.ip6) pe.ports = pe.ports.flatMap((b, i) => (asked[i].anyHost ? [b, { ...b, hostIp: '::' }] : [b]));
       // links (legacy, default bridge)
       for (const l of pe.links) {
         const t = this.linkTarget(l);
@@ -1374,7 +1380,9 @@ export class NetworkService implements NetworkHooks {
     if (c.IPRange) throw new InvalidArgument('an IPv6 --ip-range is not supported by cocon');
     const sub = parseCidr6(c.Subnet);
     if (sub.host !== sub.base)
-      throw new InvalidArgument(`invalid subnet ${c.Subnet}: it has host bits set (network address ${cidr6String(sub)})`);
+      throw new InvalidArgument(
+        `invalid subnet ${c.Subnet}: it has host bits set (network address ${cidr6String(sub)})`,
+      );
     if (sub.len > 126) throw new InvalidArgument(`invalid subnet ${c.Subnet}: too small`);
     for (const n of this.nets.values()) {
       const o = this.subnet6(n);

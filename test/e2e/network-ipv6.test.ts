@@ -172,13 +172,31 @@ test('dual-stack network: inspect, --ip6, ping6 and TCP over IPv6 by name (AAAA)
     seen.map((s) => s.from),
     [HOST_IP6],
   );
-  assert.match(inHost(['nft', 'list', 'table', 'ip6', nftTableOf(h.d.dataRoot)]), /ip6 saddr fd00:77:5::\/64 oifname != "\S+" masquerade/);
+  assert.match(
+    inHost(['nft', 'list', 'table', 'ip6', nftTableOf(h.d.dataRoot)]),
+    /ip6 saddr fd00:77:5::\/64 oifname != "\S+" masquerade/,
+  );
   await ok(['rm', '-f', srv]);
 });
 
 test('published ports over IPv6: [::1]:P and the default -p P:80 on both families', async () => {
   const web = uniq('web6');
-  await ok(['run', '-d', '--name', web, '--network', net, '-p', '[::1]:8081:80', '-p', '8082:80', 'busybox', 'sh', '-c', HTTPD]);
+  await ok([
+    'run',
+    '-d',
+    '--name',
+    web,
+    '--network',
+    net,
+    '-p',
+    '[::1]:8081:80',
+    '-p',
+    '8082:80',
+    'busybox',
+    'sh',
+    '-c',
+    HTTPD,
+  ]);
   const ports = JSON.parse(await ok(['inspect', web]))[0].NetworkSettings.Ports['80/tcp'];
   assert.deepEqual(ports, [
     { HostIp: '::1', HostPort: '8081' },
@@ -228,7 +246,16 @@ test('--icc=false isolates containers over IPv6 too', async () => {
   assert.doesNotMatch(out, /ping6-passed|v6-ok/);
   assert.match(out, /v6-blocked/);
   // the gateway (the uplink) still answers: only container-to-container is cut
-  const gw = await ok(['run', '--rm', '--network', icc, 'busybox', 'sh', '-c', 'ping6 -c1 -W2 fd00:77:6::1 >/dev/null && echo gw-ok']);
+  const gw = await ok([
+    'run',
+    '--rm',
+    '--network',
+    icc,
+    'busybox',
+    'sh',
+    '-c',
+    'ping6 -c1 -W2 fd00:77:6::1 >/dev/null && echo gw-ok',
+  ]);
   assert.match(gw, /gw-ok/);
   await ok(['rm', '-f', srv]);
 });

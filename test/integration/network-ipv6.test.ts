@@ -49,13 +49,21 @@ test('POST /networks/create with IPv6: bad input refused, nothing half-written',
     [{ EnableIPv6: true, IPAM: { Config: [{ Subnet: '10.98.40.0/24' }] } }, 403, /IPv6 address pool/],
     [{ IPAM: { Config: [{ Subnet: 'fd00:97:1::/64' }] } }, 400, /without --ipv6/],
     [{ EnableIPv6: true, IPAM: { Config: [{ Subnet: 'fd00:97:1::5/64' }] } }, 400, /host bits set/],
-    [{ EnableIPv6: true, IPAM: { Config: [{ Subnet: 'fd00:97:1::/64', Gateway: 'fd00:97:2::1' }] } }, 400, /not in subnet/],
+    [
+      { EnableIPv6: true, IPAM: { Config: [{ Subnet: 'fd00:97:1::/64', Gateway: 'fd00:97:2::1' }] } },
+      400,
+      /not in subnet/,
+    ],
     [
       { EnableIPv6: true, IPAM: { Config: [{ Subnet: 'fd00:97:1::/64' }, { Subnet: 'fd00:97:2::/64' }] } },
       400,
       /at most one IPv6 subnet/,
     ],
-    [{ EnableIPv6: true, IPAM: { Config: [{ Subnet: 'fd00:97:1::/64', IPRange: 'fd00:97:1::/80' }] } }, 400, /ip-range/],
+    [
+      { EnableIPv6: true, IPAM: { Config: [{ Subnet: 'fd00:97:1::/64', IPRange: 'fd00:97:1::/80' }] } },
+      400,
+      /ip-range/,
+    ],
   ];
   for (const [body, status, msg] of cases) {
     const name = uniq('bad');

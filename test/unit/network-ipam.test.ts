@@ -147,7 +147,13 @@ test('port requests: bindings, ranges, random ports, -P, bad input', () => {
 
 test('port requests on IPv6 host addresses: [::1], ::, canonical form; bad ones refused', () => {
   const r = portRequests(
-    { '80/tcp': [{ HostIp: '[::1]', HostPort: '8081' }, { HostIp: '::', HostPort: '8082' }], '81/tcp': [{ HostIp: 'FD00:0::5', HostPort: '81' }] },
+    {
+      '80/tcp': [
+        { HostIp: '[::1]', HostPort: '8081' },
+        { HostIp: '::', HostPort: '8082' },
+      ],
+      '81/tcp': [{ HostIp: 'FD00:0::5', HostPort: '81' }],
+    },
     false,
     {},
   );
@@ -156,7 +162,10 @@ test('port requests on IPv6 host addresses: [::1], ::, canonical form; bad ones 
     { proto: 'tcp', containerPort: 80, hostIp: '::', hostLo: 8082, hostHi: 8082 },
     { proto: 'tcp', containerPort: 81, hostIp: 'fd00::5', hostLo: 81, hostHi: 81 },
   ]);
-  assert.throws(() => portRequests({ '80/tcp': [{ HostIp: 'fd00:::1', HostPort: '1' }] }, false, {}), /invalid host IP/);
+  assert.throws(
+    () => portRequests({ '80/tcp': [{ HostIp: 'fd00:::1', HostPort: '1' }] }, false, {}),
+    /invalid host IP/,
+  );
 });
 
 test('inspect and ps shapes of ports', () => {
