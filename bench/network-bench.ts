@@ -5,7 +5,8 @@
 //   node dist/bench/network-bench.js [--write] [--gib N] [--runs N] [--setup-only]
 //
 // --setup-only: only the per-container setup step, before (a new namespace and veth) and now (a warm
-// sandbox from src/network/pool.ts whose waiting `ip -batch` gets its lines), side by side on one hub, without a daemon.
+// sandbox from src/network/pool.ts whose waiting `ip -batch` gets its lines), and the same on a
+// dual-stack network (the IPv6 address, nodad, and its route too), side by side on one hub, without a daemon.
 //
 // The same small Node program is the sender and the receiver everywhere: in the host namespace for
 // loopback, and inside the containers' network namespaces (nsenter --net=<SandboxKey>) for the
@@ -121,14 +122,17 @@ async function runOnce(d: Daemon, network: string): Promise<number> {
  * gets the address lines), alternating, on one hub. The pool refills between runs, off the timed path, as it does
  * while a container runs. Every namespace made is unmounted in `finally` (also on SIGINT/SIGTERM).
  */
-async function setupCompare(runs: number, tag: number): Promise<{ fresh: number[]; pooled: number[] }> {
+async function setupCompare(
+  runs: number,
+  tag: number,
+): Promise<{ fresh: number[]; pooled: number[]; pooled6: number[] }> {
   const dir = mkdtempSync('/tmp/cocon-netsetup-');
   const hub = join(dir, 'hub');
   const dev = `cbs${process.pid.toString(36)}`;
   const made: string[] = [];
   const pool = new SandboxPool(dir, 1, 1);
   const spec = { key: 'bench', hub };
-  const out = { fresh: [] as number[], pooled: [] as number[] };
+  const out = { fresh: [] as number[], pooled: [] as number[], pooled6: [] as number[] };
   const cleanup = async () => {
     await pool.close();
     for (const ns of made) await deleteNetns(ns).catch(() => undefined);
@@ -144,14 +148,24 @@ async function setupCompare(runs: number, tag: number): Promise<{ fresh: number[
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    await createHub(hub, dev, hubLines(dev, process.pid), hostDeviceLines(dev, `10.${tag}.95.1/24`, 'cocon:bench'));
+    // the hub's host end carries a documentation-range IPv6 gateway (gone with the device)
+    await createHub(
+      hub,
+      dev,
+      hubLines(dev, process.pid),
+      hostDeviceLines(dev, `10.${tag}.95.1/24`, 'cocon:bench', `fd00:db8:${tag}::1/64`),
+      true,
+    );
     for (let i = 0; i < runs + 2 && !interrupted; i++) {
-      for (const mode of ['fresh', 'pooled'] as const) {
+      // the two pooled modes swap places every run: the one right after a take shares the machine with its refill
+      const order = i % 2 ? (['fresh', 'pooled6', 'pooled'] as const) : (['fresh', 'pooled', 'pooled6'] as const);
+      for (const mode of order) {
         const addr = {
           ifname: 'eth0',
           mac: '02:42:0a:00:00:02',
-          cidr: `10.${tag}.95.${i + 2 + (mode === 'pooled' ? 100 : 0)}/24`,
+          cidr: `10.${tag}.95.${i + 2 + (mode === 'pooled' ? 100 : mode === 'pooled6' ? 200 : 0)}/24`,
           gateway: `10.${tag}.95.1`,
+          ...(mode === 'pooled6' ? { cidr6: `fd00:db8:${tag}::${i + 2}/64`, gateway6: `fd00:db8:${tag}::1` } : {}),
         };
         let ms: number;
         if (mode === 'fresh') {
@@ -217,6 +231,7 @@ async function main(): Promise<void> {
     `| before: a new namespace and veth per container (one helper-shell job: \`unshare ip -batch\`, \`nsenter ip -batch\` in the hub) | ${ms1(median(setup.fresh))} | ${ms1(Math.min(...setup.fresh))} |`,
     `| now: a warm sandbox from the pool (src/network/pool.ts), whose waiting \`ip -batch\` gets the lines (MAC, address, up, route) | **${ms1(median(setup.pooled))}** | ${ms1(Math.min(...setup.pooled))} |`,
     `| ratio now / before | ${(median(setup.pooled) / median(setup.fresh)).toFixed(2)} | |`,
+    `| now, dual stack (IPv6 network): the same plus the IPv6 address (nodad) and its default route (the two pooled rows swap order every run) | **${ms1(median(setup.pooled6))}** | ${ms1(Math.min(...setup.pooled6))} |`,
     '',
     'Target: under 15 ms per container.',
     '',

@@ -44,6 +44,7 @@ export const RUN_FLAGS: FlagDef[] = [
   { long: 'init', type: 'bool', desc: 'Run an init inside the container that forwards signals and reaps processes' },
   { long: 'interactive', short: 'i', type: 'bool', desc: 'Keep STDIN open even if not attached' },
   { long: 'ip', type: 'string', desc: 'IPv4 address (e.g., 172.30.100.104)' },
+  { long: 'ip6', type: 'string', desc: 'IPv6 address (e.g., 2001:db8::33)' },
   { long: 'ipc', type: 'string', desc: 'IPC mode to use' },
   { long: 'isolation', type: 'string', desc: 'Container isolation technology' },
   { long: 'label', short: 'l', type: 'list', desc: 'Set meta data on a container' },
@@ -675,7 +676,11 @@ export function buildCreateRequest(o: Opts, env: RunEnv, isRun: boolean): Create
 
   const endpoint: Record<string, unknown> = {};
   if (o.list('network-alias').length) endpoint.Aliases = o.list('network-alias');
-  if (o.has('ip')) endpoint.IPAMConfig = { IPv4Address: o.str('ip') };
+  if (o.has('ip') || o.has('ip6'))
+    endpoint.IPAMConfig = {
+      ...(o.has('ip') ? { IPv4Address: o.str('ip') } : {}),
+      ...(o.has('ip6') ? { IPv6Address: o.str('ip6') } : {}),
+    };
   const networkingConfig = { EndpointsConfig: { [network]: endpoint } };
 
   return {

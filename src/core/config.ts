@@ -15,6 +15,9 @@ export interface DaemonConfig {
   bridge?: string;
   bip?: string;
   icc: boolean;
+  /** --ipv6 and --fixed-cidr-v6: IPv6 on the default bridge. */
+  ipv6?: boolean;
+  fixedCidrV6?: string;
   defaultAddressPool?: string;
   iptables: boolean;
   /** --log-driver and --log-opt: the containers' default log driver and its options (json-file, cocon's bounds). */

@@ -38,6 +38,8 @@ export type DaemonFlags = Partial<
     | 'bridge'
     | 'bip'
     | 'icc'
+    | 'ipv6'
+    | 'fixedCidrV6'
     | 'defaultAddressPool'
     | 'iptables'
     | 'logDriver'
@@ -135,6 +137,8 @@ export function resolveConfig(flags: DaemonFlags): DaemonConfig {
     bridge: flags.bridge,
     bip: flags.bip,
     icc: bool(flags.icc, 'icc'),
+    ...(flags.ipv6 !== undefined && bool(flags.ipv6, 'ipv6') ? { ipv6: true } : {}),
+    ...(flags.fixedCidrV6 ? { fixedCidrV6: flags.fixedCidrV6 } : {}),
     defaultAddressPool: flags.defaultAddressPool,
     iptables: bool(flags.iptables, 'iptables'),
     ...(flags.storageSize ? { storageSize: size(flags.storageSize, '--storage-size') } : {}),

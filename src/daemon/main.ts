@@ -44,6 +44,8 @@ Options:
       --bridge string            Device of the default bridge network (default "cocon0")
       --bip string               Gateway address and subnet of the default bridge (e.g. 10.99.0.1/24)
       --icc                      Enable inter-container communication on the default bridge (default true)
+      --ipv6                     Enable IPv6 on the default bridge (needs --fixed-cidr-v6)
+      --fixed-cidr-v6 string     IPv6 subnet of the default bridge (e.g. fd00:1::/64)
       --default-address-pool     Pool for user networks: base=CIDR,size=N (default base=10.208.0.0/12,size=24)
       --iptables                 Enable NAT and port publishing rules (nftables) (default true)
       --log-driver string        Default driver for container logs: json-file, local, none (default "json-file")
@@ -73,6 +75,8 @@ export function parseDaemonFlags(argv: string[]): Record<string, string> {
     '-b': 'bridge',
     '--bip': 'bip',
     '--icc': 'icc',
+    '--ipv6': 'ipv6',
+    '--fixed-cidr-v6': 'fixedCidrV6',
     '--default-address-pool': 'defaultAddressPool',
     '--iptables': 'iptables',
     '--log-driver': 'logDriver',
@@ -88,7 +92,7 @@ export function parseDaemonFlags(argv: string[]): Record<string, string> {
     '--tlscert': 'tlscert',
     '--tlskey': 'tlskey',
   };
-  const bools = new Set(['--icc', '--iptables', '--no-new-privileges', '--tlsverify']);
+  const bools = new Set(['--icc', '--ipv6', '--iptables', '--no-new-privileges', '--tlsverify']);
   const lists = new Set(['insecureRegistry', 'storageOpt', 'host']);
   const out: Record<string, string> = {};
   for (let i = 0; i < argv.length; i++) {

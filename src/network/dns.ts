@@ -1,9 +1,10 @@
 // The embedded DNS server of a user-defined network: a UDP server on the network's gateway
-// address, port 53. It answers A queries for the names, ids and aliases of the containers on
-// that network (resolve()), answers other types of those names with no records, and relays every
-// other query to the host's resolvers.
+// address, port 53. It answers A queries (and AAAA on IPv6 networks) for the names, ids and
+// aliases of the containers on that network (resolve() gives both families), answers other types
+// of those names with no records, and relays every other query to the host's resolvers.
 import { createSocket, type Socket } from 'node:dgram';
 import { log } from '../core/log.js';
+import { ip6ToBig } from './ipam.js';
 
 export type Resolve = (name: string, peer: string) => string[] | null;
 
@@ -32,7 +33,15 @@ export function parseQuestion(msg: Buffer): Question | null {
   return { name: labels.join('.').toLowerCase(), type: msg.readUInt16BE(i), cls: msg.readUInt16BE(i + 2), end: i + 4 };
 }
 
-/** A response to `query` with the given A records (rcode 0) or an error rcode. */
+/** The addresses of `ips` (both families) a query of type `qtype` asks for: A (1), AAAA (28), ANY (255) both. */
+export function recordsFor(qtype: number, ips: string[]): string[] {
+  const v6 = (ip: string) => ip.includes(':');
+  if (qtype === 1) return ips.filter((ip) => !v6(ip));
+  if (qtype === 28) return ips.filter(v6);
+  return qtype === 255 ? ips : [];
+}
+
+/** A response to `query` with the given A and AAAA records (by the address's family; rcode 0) or an error rcode. */
 export function answer(query: Buffer, q: Question, ips: string[], rcode = 0): Buffer {
   const head = Buffer.alloc(12);
   head.writeUInt16BE(query.readUInt16BE(0), 0);
@@ -41,15 +50,20 @@ export function answer(query: Buffer, q: Question, ips: string[], rcode = 0): Bu
   head.writeUInt16BE(ips.length, 6);
   const question = query.subarray(12, q.end);
   const rrs = ips.map((ip) => {
-    const rr = Buffer.alloc(16);
+    const v6 = ip.includes(':');
+    const rr = Buffer.alloc(v6 ? 28 : 16);
     rr.writeUInt16BE(0xc00c, 0);
-    rr.writeUInt16BE(1, 2);
+    rr.writeUInt16BE(v6 ? 28 : 1, 2);
     rr.writeUInt16BE(1, 4);
     rr.writeUInt32BE(600, 6);
-    rr.writeUInt16BE(4, 10);
-    ip.split('.').forEach((b, k) => {
-      rr[12 + k] = Number(b);
-    });
+    rr.writeUInt16BE(v6 ? 16 : 4, 10);
+    if (v6) {
+      const n = ip6ToBig(ip);
+      for (let k = 0; k < 16; k++) rr[12 + k] = Number((n >> BigInt(8 * (15 - k))) & 0xffn);
+    } else
+      ip.split('.').forEach((b, k) => {
+        rr[12 + k] = Number(b);
+      });
     return rr;
   });
   return Buffer.concat([head, question, ...rrs]);
@@ -110,7 +124,7 @@ export class DnsServer {
     if (!q || !this.sock) return;
     const ips = this.resolve(q.name.replace(/\.$/, ''), peer.address);
     if (ips) {
-      this.sock.send(answer(msg, q, q.type === 1 || q.type === 255 ? ips : []), peer.port, peer.address);
+      this.sock.send(answer(msg, q, recordsFor(q.type, ips)), peer.port, peer.address);
       return;
     }
     const servers = this.upstream(peer.address);

@@ -1,7 +1,7 @@
 // Published ports: docker's PortBindings / PublishAllPorts / ExposedPorts turned into concrete
 // bindings, and the shapes inspect (NetworkSettings.Ports) and ps (Ports) show. Pure.
 import { InvalidArgument } from '../core/errors.js';
-import { isIPv4 } from './ipam.js';
+import { bigToIp6, ip6ToBig, isIPv4, isIPv6 } from './ipam.js';
 
 export type Proto = 'tcp' | 'udp' | 'sctp';
 export interface PortRequest {
@@ -10,6 +10,8 @@ export interface PortRequest {
   hostIp: string;
   hostLo: number;
   hostHi: number;
+  /** No host address given: docker publishes on 0.0.0.0 and, for a container with IPv6, on :: with the same port. */
+  anyHost?: boolean;
 }
 export interface PortBinding {
   proto: Proto;
@@ -45,18 +47,25 @@ export function portRequests(
     const { port, proto } = parsePortKey(key);
     seen.add(`${port}/${proto}`);
     for (const b of list ?? [{}]) {
-      const ip = b.HostIp ?? '';
-      if (ip && ip !== '::' && !isIPv4(ip)) throw new InvalidArgument(`invalid host IP address "${ip}" for ${key}`);
-      if (ip === '::') continue; // IPv4 only
+      const raw = (b.HostIp ?? '').replace(/^\[(.*)\]$/, '$1');
+      if (raw && !isIPv4(raw) && !isIPv6(raw)) throw new InvalidArgument(`invalid host IP address "${raw}" for ${key}`);
+      const ip = raw && isIPv6(raw) ? bigToIp6(ip6ToBig(raw)) : raw;
       const [lo, hi] = hostRange(b.HostPort ?? '', key);
-      out.push({ proto, containerPort: port, hostIp: ip || '0.0.0.0', hostLo: lo, hostHi: hi });
+      out.push({
+        proto,
+        containerPort: port,
+        hostIp: ip || '0.0.0.0',
+        hostLo: lo,
+        hostHi: hi,
+        ...(ip ? {} : { anyHost: true }),
+      });
     }
   }
   if (publishAll) {
     for (const key of Object.keys(exposed ?? {})) {
       const { port, proto } = parsePortKey(key);
       if (seen.has(`${port}/${proto}`)) continue;
-      out.push({ proto, containerPort: port, hostIp: '0.0.0.0', hostLo: 0, hostHi: 0 });
+      out.push({ proto, containerPort: port, hostIp: '0.0.0.0', hostLo: 0, hostHi: 0, anyHost: true });
     }
   }
   return out;

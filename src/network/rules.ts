@@ -1,5 +1,6 @@
-// The network room's rule texts, rendered from plain data and free of I/O: the host's nft table
-// (NAT out, published ports, internal networks), a hub's ICC policy (nft bridge family), the DNS
+// The network room's rule texts, rendered from plain data and free of I/O: the host's nft tables
+// (`ip` and, with IPv6 networks, `ip6`: NAT out (NAT66 for IPv6), published ports, internal
+// networks), a hub's ICC policy (nft bridge family, IPv4 and IPv6), the DNS
 // redirect of a container's namespace (docker's 127.0.0.11), and the `ip -batch` lines that make
 // hubs and endpoints. service.ts gathers the data and hands the texts to src/sys.
 import type { Proto } from './ports.js';
@@ -11,7 +12,7 @@ export const DNS_ADDRESS = '127.0.0.11';
 export interface BridgeRules {
   /** Host-side device carrying the gateway. */
   device: string;
-  /** The network's subnet (CIDR). */
+  /** The network's subnet (CIDR) of the table's family (the IPv6 one in the ip6 table). */
   subnet: string;
   /** --internal: no traffic in or out of the subnet through the host. */
   internal: boolean;
@@ -29,33 +30,44 @@ export interface Forward {
 }
 
 /**
- * The host table `ip <table>`, as one nft transaction that replaces it whole (create, delete,
- * create again: applying it never fails on a missing or a stale table).
+ * The host table `ip <table>` (or with family 'ip6' the IPv6 one: bridges' IPv6 subnets, NAT66,
+ * ports published on IPv6 host addresses), as one nft transaction that replaces it whole (create,
+ * delete, create again: applying it never fails on a missing or a stale table).
  */
-export function hostTable(table: string, comment: string, bridges: BridgeRules[], forwards: Forward[]): string {
+export function hostTable(
+  table: string,
+  comment: string,
+  bridges: BridgeRules[],
+  forwards: Forward[],
+  family: 'ip' | 'ip6' = 'ip',
+): string {
+  const v6 = family === 'ip6';
+  const loopback = v6 ? '::1' : '127.0.0.0/8';
+  const any = v6 ? '::' : '0.0.0.0';
   const ports: string[] = [];
   const post: string[] = [];
   const fwd: string[] = [];
   const raw: string[] = [];
   for (const b of bridges) {
     const dev = b.device;
-    post.push(`ip saddr 127.0.0.0/8 oifname "${dev}" masquerade`);
+    post.push(`${family} saddr ${loopback} oifname "${dev}" masquerade`);
     // route_localnet is on for the device (published ports on 127.0.0.1): never let containers reach the host's loopback services
-    raw.push(`iifname "${dev}" ip daddr 127.0.0.0/8 drop`);
+    // (IPv6 has no route_localnet: the kernel itself drops ::1 arriving on a device)
+    if (!v6) raw.push(`iifname "${dev}" ip daddr 127.0.0.0/8 drop`);
     if (b.internal) {
       fwd.push(`iifname "${dev}" oifname != "${dev}" drop`, `oifname "${dev}" iifname != "${dev}" drop`);
       continue;
     }
-    if (b.masquerade) post.push(`ip saddr ${b.subnet} oifname != "${dev}" masquerade`);
+    if (b.masquerade) post.push(`${family} saddr ${b.subnet} oifname != "${dev}" masquerade`);
   }
   for (const f of forwards)
     ports.push(
-      `${f.hostIp !== '0.0.0.0' ? `ip daddr ${f.hostIp} ` : ''}${f.proto} dport ${f.hostPort} dnat to ${f.ip}:${f.containerPort}`,
+      `${f.hostIp !== any ? `${family} daddr ${f.hostIp} ` : ''}${f.proto} dport ${f.hostPort} dnat to ${v6 ? `[${f.ip}]` : f.ip}:${f.containerPort}`,
     );
   return [
-    `table ip ${table}`,
-    `delete table ip ${table}`,
-    `table ip ${table} {`,
+    `table ${family} ${table}`,
+    `delete table ${family} ${table}`,
+    `table ${family} ${table} {`,
     `  comment "${comment}"`,
     '  chain ports {',
     ...ports.map((l) => `    ${l}`),
@@ -66,7 +78,8 @@ export function hostTable(table: string, comment: string, bridges: BridgeRules[]
     '  }',
     '  chain output {',
     '    type nat hook output priority -100; policy accept;',
-    '    fib daddr type local jump ports',
+    // ::1 cannot be DNATed out of the host (the loopback proxy, proxy.ts, serves it)
+    `    fib daddr type local ${v6 ? 'ip6 daddr != ::1 ' : ''}jump ports`,
     '  }',
     '  chain postrouting {',
     '    type nat hook postrouting priority srcnat; policy accept;',
@@ -76,10 +89,14 @@ export function hostTable(table: string, comment: string, bridges: BridgeRules[]
     '    type filter hook forward priority filter; policy accept;',
     ...fwd.map((l) => `    ${l}`),
     '  }',
-    '  chain raw_prerouting {',
-    '    type filter hook prerouting priority raw; policy accept;',
-    ...raw.map((l) => `    ${l}`),
-    '  }',
+    ...(v6
+      ? []
+      : [
+          '  chain raw_prerouting {',
+          '    type filter hook prerouting priority raw; policy accept;',
+          ...raw.map((l) => `    ${l}`),
+          '  }',
+        ]),
     '}',
     '',
   ].join('\n');
@@ -89,18 +106,23 @@ export function hostTable(table: string, comment: string, bridges: BridgeRules[]
 export interface LinkFlow {
   from: string;
   to: string;
+  /** Their IPv6 addresses, when the network has IPv6. */
+  from6?: string;
+  to6?: string;
   exposed: string[];
 }
 
 /**
  * A network's ICC policy, applied in its hub (table `bridge cocon`, replaced whole). With icc on
  * the chain is empty; with icc off only the uplink and the --link flows pass (tcp and udp exposed
- * ports, both directions), every other IPv4/IPv6 frame between containers is dropped.
+ * ports, both directions), every other IPv4/IPv6 frame between containers is dropped. On an IPv6
+ * network (`ipv6`) neighbour discovery passes as ARP does, so that linked containers find each other.
  */
-export function hubPolicy(icc: boolean, flows: LinkFlow[]): string {
+export function hubPolicy(icc: boolean, flows: LinkFlow[], ipv6 = false): string {
   const lines: string[] = [];
   if (!icc) {
     lines.push('iifname "up0" accept', 'oifname "up0" accept');
+    if (ipv6) lines.push('ether type ip6 icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept');
     for (const f of flows) {
       for (const key of f.exposed) {
         const [port, proto = 'tcp'] = key.split('/');
@@ -109,6 +131,11 @@ export function hubPolicy(icc: boolean, flows: LinkFlow[]): string {
           `ether type ip ip saddr ${f.from} ip daddr ${f.to} ${proto} dport ${port} accept`,
           `ether type ip ip saddr ${f.to} ip daddr ${f.from} ${proto} sport ${port} accept`,
         );
+        if (f.from6 && f.to6)
+          lines.push(
+            `ether type ip6 ip6 saddr ${f.from6} ip6 daddr ${f.to6} ${proto} dport ${port} accept`,
+            `ether type ip6 ip6 saddr ${f.to6} ip6 daddr ${f.from6} ${proto} sport ${port} accept`,
+          );
       }
     }
     lines.push('ether type ip drop', 'ether type ip6 drop');
@@ -162,6 +189,10 @@ export interface EndpointLink {
   cidr: string;
   /** The default route's gateway (the primary network, unless internal). */
   gateway?: string;
+  /** The IPv6 address/prefix on an IPv6 network (added with nodad: usable at once, no 1-2 s "tentative" wait). */
+  cidr6?: string;
+  /** The IPv6 default route's gateway (with gateway). */
+  gateway6?: string;
   /** com.docker.network.driver.mtu of the network (both ends of the veth); absent: the kernel's 1500. */
   mtu?: number;
 }
@@ -184,14 +215,15 @@ export function vethLines(e: Pick<EndpointLink, 'ifname' | 'peer' | 'hub' | 'mtu
   ];
 }
 
-/** The second half of endpointLines: MAC, address, link up and the default route of an existing `ifname`. */
-export function addressLines(e: Pick<EndpointLink, 'ifname' | 'mac' | 'cidr' | 'gateway'>): string[] {
-  const lines = [
-    `link set dev ${e.ifname} address ${e.mac}`,
-    `addr add ${e.cidr} dev ${e.ifname}`,
-    `link set ${e.ifname} up`,
-  ];
+/** The second half of endpointLines: MAC, addresses, link up and the default routes of an existing `ifname`. */
+export function addressLines(
+  e: Pick<EndpointLink, 'ifname' | 'mac' | 'cidr' | 'gateway' | 'cidr6' | 'gateway6'>,
+): string[] {
+  const lines = [`link set dev ${e.ifname} address ${e.mac}`, `addr add ${e.cidr} dev ${e.ifname}`];
+  if (e.cidr6) lines.push(`addr add ${e.cidr6} dev ${e.ifname} nodad`);
+  lines.push(`link set ${e.ifname} up`);
   if (e.gateway) lines.push(`route add default via ${e.gateway} dev ${e.ifname}`);
+  if (e.gateway && e.cidr6 && e.gateway6) lines.push(`route add ::/0 via ${e.gateway6} dev ${e.ifname}`);
   return lines;
 }
 
@@ -214,10 +246,11 @@ export function hubLines(device: string, hostPid: number, mtu?: number): string[
   ];
 }
 
-/** `ip -batch` lines, run on the host, that give the uplink's host end the gateway address and the data root's tag. */
-export function hostDeviceLines(device: string, gatewayCidr: string, alias: string): string[] {
+/** `ip -batch` lines, run on the host, that give the uplink's host end the gateway address(es) and the data root's tag. */
+export function hostDeviceLines(device: string, gatewayCidr: string, alias: string, gateway6Cidr?: string): string[] {
   return [
     `addr add ${gatewayCidr} dev ${device}`,
+    ...(gateway6Cidr ? [`addr add ${gateway6Cidr} dev ${device} nodad`] : []),
     `link set dev ${device} alias ${alias}`,
     `link set dev ${device} up`,
   ];

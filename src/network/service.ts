@@ -12,7 +12,11 @@
 //   - one nft table `ip cocon_<hash of data root>` on the host: masquerade out, DNAT of published
 //     ports (prerouting and output, so 127.0.0.1 works: route_localnet on the device plus a
 //     masquerade of loopback sources), forward drops for internal networks. Rewritten whole, in one
-//     transaction, whenever it changes.
+//     transaction, whenever it changes. While an IPv6 network exists, its twin `ip6 cocon_<hash>`
+//     does the same for the IPv6 subnets (NAT66, ports published on IPv6 host addresses) and
+//     net.ipv6.conf.all.forwarding is on (see ipv6Forwarding()).
+//   - IPv6 networks (EnableIPv6, a second IPAM config with the IPv6 subnet): the host device also
+//     carries the IPv6 gateway, each container its IPv6 address (added `nodad`: usable at once).
 //   - user networks: an embedded DNS server (dns.ts) on the gateway address, port 53; containers
 //     reach it as docker's 127.0.0.11 (DNAT + SNAT in their own namespace, route_localnet there).
 // Per container: a namespace ("sandbox", <exec-root>/netns/sb-<12 hex>, its SandboxKey) with lo and
@@ -39,6 +43,15 @@ import { log } from '../core/log.js';
 import { NoNetwork, type ConnectResult, type ContainerDirectory, type NetworkHooks } from './types.js';
 import {
   allocate,
+  allocate6,
+  bigToIp6,
+  cidr6String,
+  contains6,
+  ip6ToBig,
+  isIPv6,
+  overlaps6,
+  parseCidr6,
+  type Cidr6,
   checkMac,
   cidrString,
   contains,
@@ -87,9 +100,12 @@ import {
   portFree,
   sysctl,
   hostResolvConf,
+  ipv6ForwardingOn,
+  ipv6ForwardingRestore,
 } from '../sys/net.js';
 import { nftApply, nftDeleteTable, nftTableComment, nftTables } from '../sys/nft.js';
 import { HostFirewall } from './hostfw.js';
+import { LoopbackProxies, type LoopbackForward } from './proxy.js';
 
 export type { NetworkRecord } from './store.js';
 
@@ -108,6 +124,9 @@ export interface NetworkConfig {
   iptables?: boolean;
   /** Warm sandboxes kept per network (pool.ts); 0 turns the pool off. Default 2. */
   sandboxPool?: number;
+  /** --ipv6: IPv6 on the default bridge, with --fixed-cidr-v6 its subnet. */
+  ipv6?: boolean;
+  fixedCidrV6?: string;
 }
 
 const DEFAULT_DATA_ROOT = '/var/lib/cocon';
@@ -140,6 +159,8 @@ export class NetworkService implements NetworkHooks {
   private readonly draining = new Set<string>();
   private readonly teardowns = new Map<string, Promise<void>>();
   private iccChanged = false;
+  /** Set by shutdown(). */
+  private stopping = false;
   private readonly none = new NoNetwork();
   private nftChain: Promise<void> = Promise.resolve();
   private hubChains = new Map<string, Promise<void>>();
@@ -153,6 +174,8 @@ export class NetworkService implements NetworkHooks {
   private readonly hostfw: HostFirewall;
   /** Pre-made namespaces with a veth into a hub: a start only addresses one. */
   private readonly pool: SandboxPool;
+  /** Ports published on [::1] / [::], served on the IPv6 loopback by the daemon (docker-proxy's job). */
+  private readonly proxies = new LoopbackProxies();
   constructor(
     private readonly cfg: NetworkConfig,
     private readonly store: NetworkStore,
@@ -195,6 +218,13 @@ export class NetworkService implements NetworkHooks {
       .map((f) => join(this.nsDir, f))
       .filter((p) => !held.has(p));
     await this.applyNft();
+    for (const e of this.eps.values())
+      if (e.ip && e.ports.length)
+        await this.proxies
+          .start(e.containerId, this.loopbackForwards(e))
+          .catch((err: Error) =>
+            log.warn('network: loopback proxy did not start', { id: e.containerId, error: err.message }),
+          );
     if (this.iptables) await this.hostfw.start(this.routedDevices());
     for (const n of this.nets.values()) {
       if (n.Driver !== 'bridge') continue;
@@ -218,13 +248,21 @@ export class NetworkService implements NetworkHooks {
   }
 
   async shutdown(): Promise<void> {
+    this.stopping = true;
+    this.proxies.close();
     for (const d of this.dns.values()) d.close();
     this.dns.clear();
     await this.pool.close();
     await Promise.all([...this.teardowns.values()]);
     await this.nftChain.catch(() => undefined);
     // Running containers outlive the daemon and keep their routes (like the nft table); with none, nothing of ours stays in the host's firewall.
-    await this.hostfw.stop([...this.eps.values()].every((e) => !e.ip));
+    const idle = [...this.eps.values()].every((e) => !e.ip);
+    await this.hostfw.stop(idle);
+    // with no container running, the IPv6 rules and the forwarding cocon turned on go too (the next start puts them back)
+    if (idle && this.iptables && [...this.nets.values()].some((n) => this.subnet6(n))) {
+      await nftApply(`table ip6 ${this.table}\ndelete table ip6 ${this.table}\n`).catch(() => undefined);
+      await this.releaseIpv6Forwarding().catch(() => undefined);
+    }
   }
 
   /** Host devices of the bridges whose routed traffic the host's firewall must let pass. */
@@ -280,7 +318,7 @@ export class NetworkService implements NetworkHooks {
     let gateway: string;
     // The host's routes matter only when a subnet is to be picked or re-checked (not with a live hub).
     const live =
-      !!n && n.IPAM.Config[0] && n.Options['com.docker.network.bridge.name'] === device && netnsAlive(this.hubPath(n));
+      !!n && !!v4conf(n) && n.Options['com.docker.network.bridge.name'] === device && netnsAlive(this.hubPath(n));
     const taken = this.cfg.bip || live ? [] : await this.takenSubnets(n?.Id, device);
     if (this.cfg.bip) {
       const c = parseCidr(this.cfg.bip);
@@ -288,15 +326,25 @@ export class NetworkService implements NetworkHooks {
         throw new Error(`--bip ${this.cfg.bip}: give the gateway address with its prefix, e.g. 10.99.0.1/24`);
       subnet = cidrString(c);
       gateway = intToIp(c.host);
-    } else if (n?.IPAM.Config[0] && !taken.some((t) => overlaps(t, parseCidr(n!.IPAM.Config[0].Subnet)))) {
-      subnet = n.IPAM.Config[0].Subnet;
-      gateway = n.IPAM.Config[0].Gateway ?? intToIp(parseCidr(subnet).base + 1);
+    } else if (n && v4conf(n) && !taken.some((t) => overlaps(t, parseCidr(v4conf(n!)!.Subnet)))) {
+      subnet = v4conf(n)!.Subnet;
+      gateway = v4conf(n)!.Gateway ?? intToIp(parseCidr(subnet).base + 1);
     } else {
       const start = this.cfg.dataRoot === DEFAULT_DATA_ROOT ? 0 : parseInt(this.hash.slice(0, 6), 16) % 2048;
       const c = pickSubnet([{ base: { base: ipToInt('10.200.0.0'), len: 13 }, size: 24 }], taken, start);
       if (!c) throw new Error('no free subnet for the default bridge: give one with --bip');
       subnet = cidrString(c);
       gateway = intToIp(c.base + 1);
+    }
+    // --ipv6 --fixed-cidr-v6: dockerd 24 has no default IPv6 pool, and neither has cocon
+    let conf6: { Subnet: string; Gateway: string } | undefined;
+    if (this.cfg.fixedCidrV6 && !this.cfg.ipv6) throw new Error('--fixed-cidr-v6 needs --ipv6');
+    if (this.cfg.ipv6) {
+      if (!this.cfg.fixedCidrV6)
+        throw new Error('--ipv6 needs --fixed-cidr-v6 (the IPv6 subnet of the default bridge, e.g. fd00:1::/64)');
+      const c = parseCidr6(this.cfg.fixedCidrV6);
+      if (c.len > 126) throw new Error(`--fixed-cidr-v6 ${this.cfg.fixedCidrV6}: the prefix is too long`);
+      conf6 = { Subnet: cidr6String(c), Gateway: bigToIp6(c.base + 1n) };
     }
     const icc = this.cfg.icc !== false;
     const options = {
@@ -312,11 +360,17 @@ export class NetworkService implements NetworkHooks {
       n.Options['com.docker.network.bridge.enable_icc'] !== undefined &&
       n.Options['com.docker.network.bridge.enable_icc'] !== String(icc);
     const changed =
-      n.IPAM.Config[0]?.Subnet !== subnet ||
-      n.IPAM.Config[0]?.Gateway !== gateway ||
+      v4conf(n)?.Subnet !== subnet ||
+      v4conf(n)?.Gateway !== gateway ||
+      v6conf(n)?.Subnet !== conf6?.Subnet ||
       n.Options['com.docker.network.bridge.name'] !== device;
     if (changed && n.Options['com.docker.network.bridge.name']) await this.dropHub(n);
-    n.IPAM = { Driver: 'default', Options: null, Config: [{ Subnet: subnet, Gateway: gateway }] };
+    n.IPAM = {
+      Driver: 'default',
+      Options: null,
+      Config: [{ Subnet: subnet, Gateway: gateway }, ...(conf6 ? [conf6] : [])],
+    };
+    n.EnableIPv6 = !!conf6;
     n.Options = options;
     this.saveNet(n);
   }
@@ -334,8 +388,7 @@ export class NetworkService implements NetworkHooks {
         /* not v4 */
       }
     }
-    for (const n of this.nets.values())
-      if (n.Id !== exceptId) for (const c of n.IPAM.Config) out.push(parseCidr(c.Subnet));
+    for (const n of this.nets.values()) if (n.Id !== exceptId && v4conf(n)) out.push(parseCidr(v4conf(n)!.Subnet));
     out.push(parseCidr('172.17.0.0/16')); // a dockerd's default bridge beside cocon
     return out;
   }
@@ -374,7 +427,7 @@ export class NetworkService implements NetworkHooks {
     const m = Number(n.Options['com.docker.network.driver.mtu'] ?? 1500);
     return m && m !== 1500 ? m : undefined;
   }
-  /** The endpoint's MAC: --mac-address, else docker's 02:42 + the IPv4 address. */
+  /** The endpoint's MAC: --mac-address, else docker's 02:42 + the IPv4 address (also on IPv6 networks, as dockerd). */
   private mac(e: Endpoint): string {
     return e.macRequest || macFor(ipToInt(e.ip));
   }
@@ -399,8 +452,16 @@ export class NetworkService implements NetworkHooks {
     };
   }
   private subnet(n: NetworkRecord): Cidr & { gw: number } {
-    const c = parseCidr(n.IPAM.Config[0].Subnet);
-    return { base: c.base, len: c.len, gw: ipToInt(n.IPAM.Config[0].Gateway ?? intToIp(c.base + 1)) };
+    const conf = v4conf(n)!;
+    const c = parseCidr(conf.Subnet);
+    return { base: c.base, len: c.len, gw: ipToInt(conf.Gateway ?? intToIp(c.base + 1)) };
+  }
+  /** The IPv6 subnet and gateway of an IPv6 network, else null. */
+  private subnet6(n: NetworkRecord): (Cidr6 & { gw: bigint }) | null {
+    const conf = n.EnableIPv6 ? v6conf(n) : undefined;
+    if (!conf) return null;
+    const c = parseCidr6(conf.Subnet);
+    return { base: c.base, len: c.len, gw: conf.Gateway ? ip6ToBig(conf.Gateway) : c.base + 1n };
   }
 
   private netOfMode(mode: string): NetworkRecord | null {
@@ -439,14 +500,36 @@ export class NetworkService implements NetworkHooks {
     const hub = this.hubPath(n);
     const dev = this.device(n);
     const s = this.subnet(n);
+    const s6 = this.subnet6(n);
+    if (s6 && this.iptables) this.ipv6Forwarding(true);
     if (netnsAlive(hub) && hostLinkExists(dev)) return false;
     await createHub(
       hub,
       dev,
       hubLines(dev, process.pid, this.mtu(n)),
-      hostDeviceLines(dev, `${intToIp(s.gw)}/${s.len}`, this.rootTag),
+      hostDeviceLines(dev, `${intToIp(s.gw)}/${s.len}`, this.rootTag, s6 ? `${bigToIp6(s6.gw)}/${s6.len}` : undefined),
+      !!s6,
     );
     return true;
+  }
+
+  /**
+   * IPv6 routing needs net.ipv6.conf.all.forwarding (dockerd turns it on too, and leaves it on).
+   * cocon turns it on with its first IPv6 network and, when it was the one that turned it on,
+   * off again once no cocon daemon on the host has an IPv6 network left (no `ip6 cocon_*` table).
+   */
+  private ipv6Forwarding(on: boolean): void {
+    if (on ? ipv6ForwardingOn() : ipv6ForwardingRestore())
+      log.info(
+        `network: turned net.ipv6.conf.all.forwarding ${on ? 'on for IPv6 networks' : 'off again (no IPv6 network left)'}`,
+      );
+  }
+
+  /** After an IPv6 network went: forwarding off again when no daemon on the host has one (see ipv6Forwarding). */
+  private async releaseIpv6Forwarding(): Promise<void> {
+    if (!this.stopping && [...this.nets.values()].some((n) => this.subnet6(n))) return;
+    if ((await nftTables()).some((t) => t.family === 'ip6' && t.name.startsWith('cocon_'))) return;
+    this.ipv6Forwarding(false);
   }
 
   private async dropHub(n: NetworkRecord): Promise<void> {
@@ -459,7 +542,7 @@ export class NetworkService implements NetworkHooks {
   /** Serialises full rewrites of the host table; each rewrite renders the state at its turn. */
   private applyNft(): Promise<void> {
     if (!this.iptables) return Promise.resolve();
-    const next = this.nftChain.catch(() => undefined).then(() => nftApply(this.renderNft()));
+    const next = this.nftChain.catch(() => undefined).then(() => nftApply(this.renderNft() + this.renderNft6()));
     this.nftChain = next;
     // the host firewall follows the set of bridges (a no-op unless it changed)
     return next.then(() => this.hostfw.setDevices(this.routedDevices()));
@@ -471,14 +554,30 @@ export class NetworkService implements NetworkHooks {
       .filter((n) => n.Driver === 'bridge')
       .map((n) => ({
         device: this.device(n),
-        subnet: n.IPAM.Config[0].Subnet,
+        subnet: v4conf(n)!.Subnet,
         internal: n.Internal,
         masquerade: n.Options['com.docker.network.bridge.enable_ip_masquerade'] !== 'false',
       }));
     const forwards = [...this.eps.values()]
       .filter((e) => e.ip)
-      .flatMap((e) => e.ports.map((p) => ({ ...p, ip: e.ip })));
+      .flatMap((e) => e.ports.filter((p) => !isIPv6(p.hostIp)).map((p) => ({ ...p, ip: e.ip })));
     return hostTable(this.table, this.rootTag, bridges, forwards);
+  }
+
+  /** The host's ip6 table while an IPv6 network exists (NAT66, ports on IPv6 host addresses), else its removal. */
+  renderNft6(): string {
+    const nets = [...this.nets.values()].filter((n) => n.Driver === 'bridge' && this.subnet6(n));
+    if (!nets.length) return `table ip6 ${this.table}\ndelete table ip6 ${this.table}\n`;
+    const bridges = nets.map((n) => ({
+      device: this.device(n),
+      subnet: cidr6String(this.subnet6(n)!),
+      internal: n.Internal,
+      masquerade: n.Options['com.docker.network.bridge.enable_ip_masquerade'] !== 'false',
+    }));
+    const forwards = [...this.eps.values()]
+      .filter((e) => e.ip6)
+      .flatMap((e) => e.ports.filter((p) => isIPv6(p.hostIp)).map((p) => ({ ...p, ip: e.ip6! })));
+    return hostTable(this.table, this.rootTag, bridges, forwards, 'ip6');
   }
 
   /** ICC policy of one network, in its hub: with enable_icc=false only --link flows pass. */
@@ -491,11 +590,16 @@ export class NetworkService implements NetworkHooks {
           if (!target) continue;
           const te = this.epsOf(target.id).find((x) => x.networkId === n.Id && x.ip);
           if (!te) continue;
-          flows.push({ from: e.ip, to: te.ip, exposed: Object.keys(target.config.ExposedPorts ?? {}) });
+          flows.push({
+            from: e.ip,
+            to: te.ip,
+            ...(e.ip6 && te.ip6 ? { from6: e.ip6, to6: te.ip6 } : {}),
+            exposed: Object.keys(target.config.ExposedPorts ?? {}),
+          });
         }
       }
     }
-    return hubPolicy(this.icc(n), flows);
+    return hubPolicy(this.icc(n), flows, !!this.subnet6(n));
   }
 
   private applyHubPolicy(n: NetworkRecord, force = false): Promise<void> {
@@ -549,7 +653,10 @@ export class NetworkService implements NetworkHooks {
         ...e.aliases,
         ...e.links.map((l) => l.split(':')[1] ?? ''),
       ].map((x) => x.toLowerCase());
-      if ((names.includes(q) || (q.length >= 12 && r.id.startsWith(q))) && !out.includes(e.ip)) out.push(e.ip);
+      if ((names.includes(q) || (q.length >= 12 && r.id.startsWith(q))) && !out.includes(e.ip)) {
+        out.push(e.ip);
+        if (e.ip6) out.push(e.ip6);
+      }
     }
     return out.length ? out : null;
   }
@@ -579,19 +686,26 @@ export class NetworkService implements NetworkHooks {
     const conf = ec[mode] ?? ec[n.Name] ?? ec[n.Id] ?? Object.values(ec)[0] ?? {};
     const aliases = (conf.Aliases ?? []).filter(Boolean);
     const ip = conf.IPAMConfig?.IPv4Address ?? '';
+    const ip6 = conf.IPAMConfig?.IPv6Address ?? '';
     const mac = checkEndpointConfig(conf) || ((r.config as { MacAddress?: string }).MacAddress ?? '');
     if (mac) checkMac(mac);
     if (this.isDefault(n)) {
-      if (ip) throw new InvalidArgument('user specified IP address is supported on user defined networks only');
+      if (ip || ip6) throw new InvalidArgument('user specified IP address is supported on user defined networks only');
       if (aliases.length)
         throw new InvalidArgument('network-scoped alias is supported only for containers in user defined networks');
     }
     if (ip) this.checkIp(n, ip);
-    portRequests(
+    if (ip6) this.checkIp6(n, ip6);
+    const reqs = portRequests(
       r.hostConfig.PortBindings,
       !!r.hostConfig.PublishAllPorts,
       r.config.ExposedPorts as Record<string, unknown> | undefined,
     );
+    const v6host = reqs.find((q) => isIPv6(q.hostIp) && q.hostIp !== '::');
+    if (v6host && !this.subnet6(n))
+      throw new InvalidArgument(
+        `cannot publish a port on the IPv6 address ${v6host.hostIp}: network ${n.Name} has no IPv6 (create it with --ipv6)`,
+      );
     const links = (r.hostConfig.Links as string[] | null | undefined) ?? [];
     for (const l of links) {
       const [name, alias] = l.split(':');
@@ -606,6 +720,7 @@ export class NetworkService implements NetworkHooks {
       networkId: n.Id,
       aliases,
       ipv4Request: ip,
+      ...(ip6 ? { ipv6Request: ip6 } : {}),
       macRequest: mac || undefined,
       links: links.map(normLink),
       endpointId: '',
@@ -618,12 +733,21 @@ export class NetworkService implements NetworkHooks {
   private checkIp(n: NetworkRecord, ip: string): void {
     if (!isIPv4(ip)) throw new InvalidArgument(`invalid IPv4 address: ${ip}`);
     const s = this.subnet(n);
-    const range = n.IPAM.Config[0].IPRange ? parseCidr(n.IPAM.Config[0].IPRange) : null;
+    const range = v4conf(n)!.IPRange ? parseCidr(v4conf(n)!.IPRange!) : null;
     const v = ipToInt(ip);
     if (!contains(s, v) || (range && !contains(range, v)))
       throw new InvalidArgument(`no configured subnet or ip-range contain the IP address ${ip}`);
     if (v === s.gw || v === s.base || v === s.base + 2 ** (32 - s.len) - 1)
       throw new InvalidArgument(`IP address ${ip} is reserved in network ${n.Name}`);
+  }
+
+  private checkIp6(n: NetworkRecord, ip: string): void {
+    if (!isIPv6(ip)) throw new InvalidArgument(`invalid IPv6 address: ${ip}`);
+    const s = this.subnet6(n);
+    if (!s) throw new InvalidArgument(`network ${n.Name} has no IPv6 (create it with --ipv6 and an IPv6 --subnet)`);
+    const v = ip6ToBig(ip);
+    if (!contains6(s, v)) throw new InvalidArgument(`no configured subnet or ip-range contain the IP address ${ip}`);
+    if (v === s.gw || v === s.base) throw new InvalidArgument(`IP address ${ip} is reserved in network ${n.Name}`);
   }
 
   private linkTarget(link: string): { r: ContainerRecord; alias: string } | null {
@@ -687,7 +811,11 @@ export class NetworkService implements NetworkHooks {
         !!r.hostConfig.PublishAllPorts,
         r.config.ExposedPorts as Record<string, unknown> | undefined,
       );
-      ({ bound: pe.ports, reserved } = await this.bindPorts(reqs));
+      // IPv6 host addresses only for a container with IPv6 (validate refused the others; :: alone is dropped, as before)
+      const asked = reqs.filter((q) => pe.ip6 || !isIPv6(q.hostIp));
+      ({ bound: pe.ports, reserved } = await this.bindPorts(asked));
+      // no host address: 0.0.0.0 and, with IPv6, :: on the same port (dockerd's two bindings)
+      if (pe.ip6) pe.ports = pe.ports.flatMap((b, i) => (asked[i].anyHost ? [b, { ...b, hostIp: '::' }] : [b]));
       // links (legacy, default bridge)
       for (const l of pe.links) {
         const t = this.linkTarget(l);
@@ -742,6 +870,7 @@ export class NetworkService implements NetworkHooks {
       }
       // 3. rules
       if (pe.ports.length) await this.applyNft();
+      await this.proxies.start(r.id, this.loopbackForwards(pe));
       await Promise.all(
         eps
           .map((e) => this.nets.get(e.networkId)!)
@@ -749,6 +878,7 @@ export class NetworkService implements NetworkHooks {
           .map((n) => this.applyHubPolicy(n)),
       );
     } catch (e) {
+      this.proxies.stop(r.id);
       for (const ep of eps) this.releaseEndpoint(ep);
       if (ns) await deleteNetns(ns).catch(() => undefined);
       if (eps[0]?.ports.length) {
@@ -771,7 +901,7 @@ export class NetworkService implements NetworkHooks {
       ips: eps.map((e) => e.ip).join(','),
     });
     const files = {
-      addresses: eps.map((e) => e.ip),
+      addresses: eps.flatMap((e) => (e.ip6 ? [e.ip, e.ip6] : [e.ip])),
       gateway: intToIp(this.subnet(primary).gw),
       links,
       dnsServer: this.dnsEndpoint(eps) ? DNS_ADDRESS : undefined,
@@ -785,6 +915,7 @@ export class NetworkService implements NetworkHooks {
 
   private ifaceConf(e: Endpoint, n: NetworkRecord, primary: boolean) {
     const s = this.subnet(n);
+    const s6 = this.subnet6(n);
     return {
       ifname: e.ifname,
       peer: hubLink(e),
@@ -792,6 +923,7 @@ export class NetworkService implements NetworkHooks {
       mac: this.mac(e),
       cidr: `${e.ip}/${s.len}`,
       gateway: primary && !n.Internal ? intToIp(s.gw) : undefined,
+      ...(e.ip6 && s6 ? { cidr6: `${e.ip6}/${s6.len}`, gateway6: bigToIp6(s6.gw) } : {}),
       mtu: this.mtu(n),
     };
   }
@@ -799,7 +931,9 @@ export class NetworkService implements NetworkHooks {
   private allocateAddress(e: Endpoint, n: NetworkRecord): void {
     const s = this.subnet(n);
     const used = new Set(this.active(n).map((x) => ipToInt(x.ip)));
-    for (const k of this.draining) if (k.startsWith(n.Id + ':')) used.add(ipToInt(k.slice(n.Id.length + 1)));
+    const draining = [...this.draining].filter((k) => k.startsWith(n.Id + ':')).map((k) => k.slice(n.Id.length + 1));
+    for (const a of draining) if (isIPv4(a)) used.add(ipToInt(a));
+    this.allocateAddress6(e, n, draining);
     if (e.ipv4Request) {
       this.checkIp(n, e.ipv4Request);
       if (used.has(ipToInt(e.ipv4Request)))
@@ -807,15 +941,43 @@ export class NetworkService implements NetworkHooks {
       e.ip = e.ipv4Request;
       return;
     }
-    const range = n.IPAM.Config[0].IPRange ? parseCidr(n.IPAM.Config[0].IPRange) : undefined;
+    const range = v4conf(n)!.IPRange ? parseCidr(v4conf(n)!.IPRange!) : undefined;
     const ip = allocate(s, s.gw, used, range);
     if (ip === null)
       throw new Conflict(`no available IPv4 addresses on this network's address pools: ${n.Name} (${n.Id})`);
     e.ip = intToIp(ip);
   }
 
+  /** The endpoint's IPv6 address on an IPv6 network: --ip6, else the lowest free one. */
+  private allocateAddress6(e: Endpoint, n: NetworkRecord, draining: string[]): void {
+    const s6 = this.subnet6(n);
+    delete e.ip6;
+    if (!s6) {
+      if (e.ipv6Request) this.checkIp6(n, e.ipv6Request);
+      return;
+    }
+    const used = new Set(
+      this.active(n)
+        .filter((x) => x.ip6)
+        .map((x) => ip6ToBig(x.ip6!)),
+    );
+    for (const a of draining) if (isIPv6(a)) used.add(ip6ToBig(a));
+    if (e.ipv6Request) {
+      this.checkIp6(n, e.ipv6Request);
+      if (used.has(ip6ToBig(e.ipv6Request)))
+        throw new Conflict(`Address already in use: ${e.ipv6Request} on network ${n.Name}`);
+      e.ip6 = bigToIp6(ip6ToBig(e.ipv6Request));
+      return;
+    }
+    const ip = allocate6(s6, s6.gw, used);
+    if (ip === null)
+      throw new Conflict(`no available IPv6 addresses on this network's address pools: ${n.Name} (${n.Id})`);
+    e.ip6 = bigToIp6(ip);
+  }
+
   private releaseEndpoint(e: Endpoint): void {
     e.ip = '';
+    delete e.ip6;
     e.endpointId = '';
     e.ports = [];
     e.ifname = '';
@@ -872,6 +1034,14 @@ export class NetworkService implements NetworkHooks {
     return { bound, reserved };
   }
 
+  /** The TCP ports of e published on [::1] or [::] (the loopback proxy's, see proxy.ts). */
+  private loopbackForwards(e: Endpoint): LoopbackForward[] {
+    if (!e.ip6) return [];
+    return e.ports
+      .filter((p) => p.proto === 'tcp' && (p.hostIp === '::1' || p.hostIp === '::'))
+      .map((p) => ({ hostPort: p.hostPort, ip: e.ip6!, containerPort: p.containerPort }));
+  }
+
   /** The endpoint whose network's embedded DNS the container uses (its first user network). */
   private dnsEndpoint(eps: Endpoint[]): Endpoint | undefined {
     return eps.find((e) => e.ip && this.dns.has(e.networkId));
@@ -888,12 +1058,13 @@ export class NetworkService implements NetworkHooks {
    * or remove of the same container waits for it.
    */
   async disconnect(r: ContainerRecord): Promise<void> {
+    this.proxies.stop(r.id);
     const eps = this.epsOf(r.id).filter((e) => e.ip);
     const ns = this.sandboxOf(r.id);
     if (!eps.length && !existsSync(ns)) return;
     const hadPorts = eps.some((e) => e.ports.length);
     const nets = eps.map((e) => this.nets.get(e.networkId)).filter((n): n is NetworkRecord => !!n);
-    const held = eps.map((e) => `${e.networkId}:${e.ip}`);
+    const held = eps.flatMap((e) => [`${e.networkId}:${e.ip}`, ...(e.ip6 ? [`${e.networkId}:${e.ip6}`] : [])]);
     for (const k of held) this.draining.add(k);
     for (const e of eps) this.releaseEndpoint(e);
     const prev = this.teardowns.get(r.id) ?? Promise.resolve();
@@ -945,10 +1116,23 @@ export class NetworkService implements NetworkHooks {
     for (const e of eps) {
       const n = this.nets.get(e.networkId)!;
       const s = this.subnet(n);
+      const s6 = this.subnet6(n);
       const on = !!e.ip && running;
+      const v6 = on && !!e.ip6 && !!s6;
+      const ipv6 = {
+        IPv6Gateway: v6 ? bigToIp6(s6!.gw) : '',
+        GlobalIPv6Address: v6 ? e.ip6! : '',
+        GlobalIPv6PrefixLen: v6 ? s6!.len : 0,
+      };
       networks[n.Name] = {
         ...ENDPOINT_EMPTY,
-        IPAMConfig: e.ipv4Request ? { IPv4Address: e.ipv4Request } : null,
+        IPAMConfig:
+          e.ipv4Request || e.ipv6Request
+            ? {
+                ...(e.ipv4Request ? { IPv4Address: e.ipv4Request } : {}),
+                ...(e.ipv6Request ? { IPv6Address: e.ipv6Request } : {}),
+              }
+            : null,
         Links: e.links.length
           ? e.links.map((l) => {
               const t = this.linkTarget(l);
@@ -961,6 +1145,7 @@ export class NetworkService implements NetworkHooks {
         Gateway: on ? intToIp(s.gw) : '',
         IPAddress: on ? e.ip : '',
         IPPrefixLen: on ? s.len : 0,
+        ...ipv6,
         MacAddress: on ? this.mac(e) : '',
       };
       if (this.isDefault(n) && on)
@@ -969,6 +1154,7 @@ export class NetworkService implements NetworkHooks {
           Gateway: intToIp(s.gw),
           IPAddress: e.ip,
           IPPrefixLen: s.len,
+          ...ipv6,
           MacAddress: this.mac(e),
         });
     }
@@ -999,6 +1185,7 @@ export class NetworkService implements NetworkHooks {
     const containers: Record<string, unknown> = {};
     if (n.Driver === 'bridge') {
       const s = this.subnet(n);
+      const s6 = this.subnet6(n);
       for (const e of this.active(n)) {
         const r = this.containers.tryLookup(e.containerId);
         containers[e.containerId] = {
@@ -1006,7 +1193,7 @@ export class NetworkService implements NetworkHooks {
           EndpointID: e.endpointId,
           MacAddress: this.mac(e),
           IPv4Address: `${e.ip}/${s.len}`,
-          IPv6Address: '',
+          IPv6Address: e.ip6 && s6 ? `${e.ip6}/${s6.len}` : '',
         };
       }
     } else if (n.Driver === 'host' && this.containers) {
@@ -1081,7 +1268,6 @@ export class NetworkService implements NetworkHooks {
       )
     )
       throw new InvalidArgument('IPAM AuxiliaryAddresses (--aux-address) are not supported by cocon');
-    if (body.EnableIPv6) throw new InvalidArgument('IPv6 networks are not supported by cocon');
     const id = randomBytes(32).toString('hex');
     const options = { ...(body.Options ?? {}) };
     const devName = options['com.docker.network.bridge.name'];
@@ -1099,8 +1285,14 @@ export class NetworkService implements NetworkHooks {
     const icc = options['com.docker.network.bridge.enable_icc'];
     if (icc !== undefined && icc !== 'true' && icc !== 'false')
       throw new InvalidArgument(`invalid value for com.docker.network.bridge.enable_icc: ${icc}`);
-    const confs = body.IPAM?.Config ?? [];
+    const all = body.IPAM?.Config ?? [];
+    const isV6 = (c: { Subnet?: string; Gateway?: string; IPRange?: string }) =>
+      [c.Subnet, c.Gateway, c.IPRange].some((x) => !!x && x.includes(':'));
+    const confs = all.filter((c) => !isV6(c));
+    const confs6 = all.filter(isV6);
     if (confs.length > 1) throw new InvalidArgument('cocon networks have one IPv4 subnet');
+    if (confs6.length > 1) throw new InvalidArgument('cocon networks have at most one IPv6 subnet');
+    const conf6 = this.ipv6Conf(!!body.EnableIPv6, confs6[0]);
     const taken = await this.takenSubnets();
     let conf: { Subnet: string; Gateway: string; IPRange?: string };
     if (confs.length && confs[0].Subnet) {
@@ -1110,7 +1302,7 @@ export class NetworkService implements NetworkHooks {
           `invalid subnet ${confs[0].Subnet}: it has host bits set (network address ${cidrString(c)})`,
         );
       if (c.len > 30) throw new InvalidArgument(`invalid subnet ${confs[0].Subnet}: too small`);
-      const mine = [...this.nets.values()].flatMap((n) => n.IPAM.Config.map((x) => parseCidr(x.Subnet)));
+      const mine = [...this.nets.values()].flatMap((n) => (v4conf(n) ? [parseCidr(v4conf(n)!.Subnet)] : []));
       if (mine.some((t) => overlaps(t, c))) throw new Forbidden('Pool overlaps with other one on this address space');
       const gw = confs[0].Gateway || intToIp(c.base + 1);
       if (!isIPv4(gw) || !contains(c, ipToInt(gw)))
@@ -1139,8 +1331,8 @@ export class NetworkService implements NetworkHooks {
       Created: nowNano(),
       Scope: 'local',
       Driver: 'bridge',
-      EnableIPv6: false,
-      IPAM: { Driver: 'default', Options: body.IPAM?.Options ?? {}, Config: [conf] },
+      EnableIPv6: !!conf6,
+      IPAM: { Driver: 'default', Options: body.IPAM?.Options ?? {}, Config: conf6 ? [conf, conf6] : [conf] },
       Internal: !!body.Internal,
       Attachable: !!body.Attachable,
       Ingress: false,
@@ -1161,10 +1353,45 @@ export class NetworkService implements NetworkHooks {
       this.store.deleteNetwork(n.Id);
       await this.dropHub(n).catch(() => undefined);
       await this.applyNft().catch(() => undefined);
+      if (conf6) await this.releaseIpv6Forwarding().catch(() => undefined);
       throw e;
     }
     this.events?.publish('network', 'create', n.Id, { name: n.Name, type: 'bridge' });
     return { Id: n.Id, Warning: '' };
+  }
+
+  /**
+   * The IPv6 IPAM config of a new network: with EnableIPv6 its IPv6 subnet is required (dockerd 24
+   * has no default IPv6 pool: "could not find an available, non-overlapping IPv6 address pool");
+   * an IPv6 subnet without EnableIPv6 is refused rather than kept unused.
+   */
+  private ipv6Conf(
+    enable: boolean,
+    c: { Subnet?: string; Gateway?: string; IPRange?: string } | undefined,
+  ): { Subnet: string; Gateway: string } | undefined {
+    if (!enable) {
+      if (c) throw new InvalidArgument(`IPv6 subnet ${c.Subnet ?? c.Gateway ?? ''} given without --ipv6 (EnableIPv6)`);
+      return undefined;
+    }
+    if (!c?.Subnet)
+      throw new Forbidden(
+        'could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network (give an IPv6 --subnet)',
+      );
+    if (c.IPRange) throw new InvalidArgument('an IPv6 --ip-range is not supported by cocon');
+    const sub = parseCidr6(c.Subnet);
+    if (sub.host !== sub.base)
+      throw new InvalidArgument(
+        `invalid subnet ${c.Subnet}: it has host bits set (network address ${cidr6String(sub)})`,
+      );
+    if (sub.len > 126) throw new InvalidArgument(`invalid subnet ${c.Subnet}: too small`);
+    for (const n of this.nets.values()) {
+      const o = this.subnet6(n);
+      if (o && overlaps6(o, sub)) throw new Forbidden('Pool overlaps with other one on this address space');
+    }
+    const gw = c.Gateway || bigToIp6(sub.base + 1n);
+    if (!isIPv6(gw) || !contains6(sub, ip6ToBig(gw)))
+      throw new InvalidArgument(`invalid gateway ${gw}: not in subnet ${cidr6String(sub)}`);
+    return { Subnet: cidr6String(sub), Gateway: bigToIp6(ip6ToBig(gw)) };
   }
 
   async delete(ref: string): Promise<void> {
@@ -1180,6 +1407,7 @@ export class NetworkService implements NetworkHooks {
     this.store.deleteNetwork(n.Id);
     await this.dropHub(n);
     await this.applyNft();
+    if (this.subnet6(n) && this.iptables) await this.releaseIpv6Forwarding();
     this.events?.publish('network', 'destroy', n.Id, { name: n.Name, type: 'bridge' });
   }
 
@@ -1210,22 +1438,25 @@ export class NetworkService implements NetworkHooks {
     if (this.eps.has(key) || (this.isDefault(n) && (mode === 'default' || mode === 'bridge')))
       throw new Forbidden(`endpoint with name ${r.name} already exists in network ${n.Name}`);
     const ip = conf?.IPAMConfig?.IPv4Address ?? '';
+    const ip6 = conf?.IPAMConfig?.IPv6Address ?? '';
     const aliases = (conf?.Aliases ?? []).filter(Boolean);
     const mac = conf ? checkEndpointConfig(conf) : '';
     if (mac) checkMac(mac);
-    if (this.isDefault(n) && (ip || aliases.length))
+    if (this.isDefault(n) && (ip || ip6 || aliases.length))
       throw new InvalidArgument(
-        ip
+        ip || ip6
           ? 'user specified IP address is supported on user defined networks only'
           : 'network-scoped alias is supported only for containers in user defined networks',
       );
     if (ip) this.checkIp(n, ip);
+    if (ip6) this.checkIp6(n, ip6);
     const e: Endpoint = {
       key,
       containerId: r.id,
       networkId: n.Id,
       aliases,
       ipv4Request: ip,
+      ...(ip6 ? { ipv6Request: ip6 } : {}),
       macRequest: mac || undefined,
       links: [],
       endpointId: '',
@@ -1266,6 +1497,7 @@ export class NetworkService implements NetworkHooks {
       dnsServer = DNS_ADDRESS;
     }
     this.containers.joinedNetwork(r.id, { address: e.ip, dnsServer });
+    if (e.ip6) this.containers.joinedNetwork(r.id, { address: e.ip6 });
     this.events?.publish('network', 'connect', n.Id, { container: r.id, name: n.Name, type: 'bridge' });
   }
 
@@ -1312,7 +1544,15 @@ function checkEndpointConfig(c: EndpointConfig): string {
     throw new InvalidArgument(
       'link-local addresses (--link-local-ip, IPAMConfig.LinkLocalIPs) are not supported by cocon',
     );
-  if (c.IPAMConfig?.IPv6Address)
-    throw new InvalidArgument('IPv6 addresses (--ip6) are not supported by cocon: its networks are IPv4 only');
   return c.MacAddress ?? '';
+}
+
+type IpamConf = NetworkRecord['IPAM']['Config'][number];
+/** A network's IPv4 IPAM config (bridge networks have one; null and host none). */
+function v4conf(n: NetworkRecord): IpamConf | undefined {
+  return n.IPAM.Config.find((c) => !c.Subnet.includes(':'));
+}
+/** A network's IPv6 IPAM config, if any. */
+function v6conf(n: NetworkRecord): IpamConf | undefined {
+  return n.IPAM.Config.find((c) => c.Subnet.includes(':'));
 }

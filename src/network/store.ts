@@ -1,5 +1,5 @@
 // The network room's records and their SQL: networks (Docker's network JSON) and endpoints
-// (container x network: aliases, --ip, links, and while the container runs its address, interface
+// (container x network: aliases, --ip, --ip6, links, and while the container runs its address, interface
 // and published ports). The tables are in src/store/db.ts; nothing else touches them.
 import type { DB } from '../store/db.js';
 import type { PortBinding } from './ports.js';
@@ -10,7 +10,7 @@ export interface NetworkRecord {
   Created: string;
   Scope: 'local';
   Driver: 'bridge' | 'host' | 'null';
-  EnableIPv6: false;
+  EnableIPv6: boolean;
   IPAM: {
     Driver: 'default';
     Options: Record<string, string> | null;
@@ -31,12 +31,16 @@ export interface Endpoint {
   networkId: string;
   aliases: string[];
   ipv4Request: string; // IPAMConfig.IPv4Address
+  /** IPAMConfig.IPv6Address (--ip6); absent in records of older cocon. */
+  ipv6Request?: string;
   /** --mac-address (EndpointSettings.MacAddress or the old Config.MacAddress); absent: 02:42:<ip>. */
   macRequest?: string;
   links: string[]; // legacy --link name:alias (default bridge)
   /** Set while active (container running). */
   endpointId: string;
   ip: string;
+  /** Set while active on an IPv6 network: the container's global IPv6 address. */
+  ip6?: string;
   ifname: string;
   /** Set while active: the container's network namespace file (absent in records of older cocon: <exec-root>/netns/<container id>). */
   sandbox?: string;

@@ -3,7 +3,7 @@
 // files bind-mounted by `unshare --net=FILE` (anywhere, not only /run/netns); commands run inside
 // one with `nsenter --net=FILE`. Every tool gets an argv array; `ip -batch -` and `nft -f -` read
 // their text on stdin.
-import { closeSync, openSync, rmSync, writeFileSync, mkdirSync, readFileSync, existsSync } from 'node:fs';
+import { closeSync, openSync, rmSync, writeFileSync, mkdirSync, readFileSync, existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
@@ -160,16 +160,27 @@ export async function localnetNft(netns: string, script: string): Promise<void> 
 
 /**
  * A bridge in its own namespace `hub` (bound to a file) made by `hubLines`, with an uplink veth
- * whose host end `dev` is set up by `hostLines` and gets route_localnet. A stale `dev` of the
- * same name is deleted first; nothing is left on failure.
+ * whose host end `dev` is set up by `hostLines` and gets route_localnet. With `ipv6` the host end
+ * gets IPv6 on (disable_ipv6=0) and no duplicate address detection (accept_dad=0) before
+ * `hostLines` run. A stale `dev` of the same name is deleted first; nothing is left on failure.
  */
-export async function createHub(hub: string, dev: string, hubLines: string[], hostLines: string[]): Promise<void> {
+export async function createHub(
+  hub: string,
+  dev: string,
+  hubLines: string[],
+  hostLines: string[],
+  ipv6 = false,
+): Promise<void> {
   mkdirSync(dirname(hub), { recursive: true });
   if (isMounted(hub)) await deleteNetns(hub);
   try {
     if (hostLinkExists(dev)) await runOk('ip', ['link', 'del', 'dev', dev]);
     closeSync(openSync(hub, 'w'));
     await runOk('unshare', [`--net=${hub}`, 'ip', '-batch', '-'], { input: batchText(hubLines) });
+    if (ipv6) {
+      writeFileSync(`/proc/sys/net/ipv6/conf/${dev}/disable_ipv6`, '0');
+      writeFileSync(`/proc/sys/net/ipv6/conf/${dev}/accept_dad`, '0');
+    }
     await ipBatch(hostLines);
     writeFileSync(`/proc/sys/net/ipv4/conf/${dev}/route_localnet`, '1');
   } catch (e) {
@@ -179,8 +190,9 @@ export async function createHub(hub: string, dev: string, hubLines: string[], ho
   }
 }
 
+/** Whether the daemon's network namespace has the link (/proc/sys/net is the opener's namespace's; /sys/class/net is sysfs's mounter's). */
 export function hostLinkExists(name: string): boolean {
-  return existsSync(`/sys/class/net/${name}`);
+  return existsSync(`/proc/sys/net/ipv4/conf/${name}`);
 }
 
 /** Releases a namespace bound to path (it dies with its links once no process holds it). */
@@ -235,12 +247,37 @@ export function sysctl(key: string, value: string): void {
   }
 }
 
+/**
+ * Marker of a network namespace (the host's, or a test's) whose net.ipv6.conf.all.forwarding cocon
+ * turned on (it was off). /run is a tmpfs: it goes at reboot, as the setting does.
+ */
+function ipv6ForwardingMark(): string {
+  return `/run/cocon-ipv6-forwarding-was-off.${statSync('/proc/self/ns/net').ino}`;
+}
+
+/** Turns net.ipv6.conf.all.forwarding on, remembering when it was off; true when it changed it. */
+export function ipv6ForwardingOn(): boolean {
+  if (readFileSync('/proc/sys/net/ipv6/conf/all/forwarding', 'utf8').trim() !== '0') return false;
+  writeFileSync(ipv6ForwardingMark(), '0\n');
+  sysctl('net.ipv6.conf.all.forwarding', '1');
+  return true;
+}
+
+/** Turns net.ipv6.conf.all.forwarding off again if ipv6ForwardingOn() turned it on; true when it did. */
+export function ipv6ForwardingRestore(): boolean {
+  const mark = ipv6ForwardingMark();
+  if (!existsSync(mark)) return false;
+  sysctl('net.ipv6.conf.all.forwarding', '0');
+  rmSync(mark, { force: true });
+  return true;
+}
+
 /** True when nothing listens on ip:port (tries to bind it; ip '' or 0.0.0.0 = all addresses). */
 export function portFree(ip: string, port: number, proto: 'tcp' | 'udp' | 'sctp'): Promise<boolean> {
   const host = ip && ip !== '0.0.0.0' ? ip : '0.0.0.0';
   return new Promise((resolve) => {
     if (proto === 'udp') {
-      const s = createSocket('udp4');
+      const s = createSocket(host.includes(':') ? 'udp6' : 'udp4');
       s.once('error', () => {
         try {
           s.close();

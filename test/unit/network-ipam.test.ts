@@ -24,7 +24,7 @@ import {
   pickSubnet,
 } from '../../src/network/ipam.js';
 import { inspectPorts, portRequests, psPorts } from '../../src/network/ports.js';
-import { answer, parseQuestion } from '../../src/network/dns.js';
+import { answer, parseQuestion, recordsFor } from '../../src/network/dns.js';
 import { linkEnv } from '../../src/network/links.js';
 import type { ContainerRecord } from '../../src/containers/types.js';
 
@@ -135,14 +135,37 @@ test('port requests: bindings, ranges, random ports, -P, bad input', () => {
   );
   assert.deepEqual(r, [
     // (JavaScript lists the integer-like key "90" first)
-    { proto: 'tcp', containerPort: 90, hostIp: '0.0.0.0', hostLo: 9000, hostHi: 9010 },
-    { proto: 'tcp', containerPort: 80, hostIp: '0.0.0.0', hostLo: 8080, hostHi: 8080 },
+    { proto: 'tcp', containerPort: 90, hostIp: '0.0.0.0', hostLo: 9000, hostHi: 9010, anyHost: true },
+    { proto: 'tcp', containerPort: 80, hostIp: '0.0.0.0', hostLo: 8080, hostHi: 8080, anyHost: true },
     { proto: 'udp', containerPort: 53, hostIp: '127.0.0.1', hostLo: 0, hostHi: 0 },
-    { proto: 'tcp', containerPort: 443, hostIp: '0.0.0.0', hostLo: 0, hostHi: 0 },
+    { proto: 'tcp', containerPort: 443, hostIp: '0.0.0.0', hostLo: 0, hostHi: 0, anyHost: true },
   ]);
   assert.throws(() => portRequests({ '99999/tcp': [{}] }, false, {}), /invalid port/);
   assert.throws(() => portRequests({ '80/tcp': [{ HostPort: 'x' }] }, false, {}), /invalid host port/);
   assert.throws(() => portRequests({ '80/tcp': [{ HostIp: 'nope', HostPort: '1' }] }, false, {}), /invalid host IP/);
+});
+
+test('port requests on IPv6 host addresses: [::1], ::, canonical form; bad ones refused', () => {
+  const r = portRequests(
+    {
+      '80/tcp': [
+        { HostIp: '[::1]', HostPort: '8081' },
+        { HostIp: '::', HostPort: '8082' },
+      ],
+      '81/tcp': [{ HostIp: 'FD00:0::5', HostPort: '81' }],
+    },
+    false,
+    {},
+  );
+  assert.deepEqual(r, [
+    { proto: 'tcp', containerPort: 80, hostIp: '::1', hostLo: 8081, hostHi: 8081 },
+    { proto: 'tcp', containerPort: 80, hostIp: '::', hostLo: 8082, hostHi: 8082 },
+    { proto: 'tcp', containerPort: 81, hostIp: 'fd00::5', hostLo: 81, hostHi: 81 },
+  ]);
+  assert.throws(
+    () => portRequests({ '80/tcp': [{ HostIp: 'fd00:::1', HostPort: '1' }] }, false, {}),
+    /invalid host IP/,
+  );
 });
 
 test('inspect and ps shapes of ports', () => {
@@ -170,6 +193,30 @@ test('embedded DNS: question parsing and A answers', () => {
   const nx = answer(q, pq, [], 2);
   assert.equal(nx.readUInt16BE(2) & 0xf, 2);
   assert.equal(parseQuestion(Buffer.alloc(5)), null);
+});
+
+test('embedded DNS: AAAA answers on IPv6 networks; A, AAAA and ANY pick their family', () => {
+  const ips = ['10.0.0.7', 'fd00:77:5::10'];
+  assert.deepEqual(recordsFor(1, ips), ['10.0.0.7']);
+  assert.deepEqual(recordsFor(28, ips), ['fd00:77:5::10']);
+  assert.deepEqual(recordsFor(255, ips), ips);
+  assert.deepEqual(recordsFor(28, ['10.0.0.7']), []); // an IPv4-only container: no AAAA, no error
+  assert.deepEqual(recordsFor(15, ips), []);
+  // srv. AAAA IN
+  const q = Buffer.from([0xab, 0xcd, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 3, 0x73, 0x72, 0x76, 0, 0, 28, 0, 1]);
+  const pq = parseQuestion(q)!;
+  assert.equal(pq.type, 28);
+  const a = answer(q, pq, recordsFor(pq.type, ips));
+  assert.equal(a.readUInt16BE(6), 1);
+  const rr = a.subarray(q.length);
+  assert.equal(rr.length, 28);
+  assert.equal(rr.readUInt16BE(2), 28); // TYPE AAAA
+  assert.equal(rr.readUInt16BE(10), 16); // RDLENGTH
+  assert.equal(bigToIp6(BigInt(`0x${rr.subarray(12).toString('hex')}`)), 'fd00:77:5::10');
+  // ANY: both records, A then AAAA
+  const any = answer(q, pq, ips);
+  assert.equal(any.readUInt16BE(6), 2);
+  assert.equal(any.length, q.length + 16 + 28);
 });
 
 test("link variables are docker's", () => {

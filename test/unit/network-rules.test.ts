@@ -145,6 +145,60 @@ test('host table: a host port range asks for one port; the rule names the port t
   assert.doesNotMatch(text, /dport \d+-\d+/);
 });
 
+test('ip6 host table: NAT66 out of IPv6 bridges, internal drops, ports on IPv6 host addresses, ::1 left to the loopback proxy', () => {
+  const text = hostTable(
+    't',
+    'cocon:/d',
+    [
+      { device: 'cbr-v6', subnet: 'fd00:77:5::/64', internal: false, masquerade: true },
+      { device: 'cbr-int6', subnet: 'fd00:77:6::/64', internal: true, masquerade: true },
+      { device: 'cbr-nomasq', subnet: 'fd00:77:7::/64', internal: false, masquerade: false },
+    ],
+    [
+      { proto: 'tcp', hostIp: '::', hostPort: 8082, ip: 'fd00:77:5::2', containerPort: 80 },
+      { proto: 'udp', hostIp: '2001:db8::1', hostPort: 5353, ip: 'fd00:77:5::2', containerPort: 53 },
+    ],
+    'ip6',
+  );
+  assert.equal(
+    text,
+    [
+      'table ip6 t',
+      'delete table ip6 t',
+      'table ip6 t {',
+      '  comment "cocon:/d"',
+      '  chain ports {',
+      '    tcp dport 8082 dnat to [fd00:77:5::2]:80',
+      '    ip6 daddr 2001:db8::1 udp dport 5353 dnat to [fd00:77:5::2]:53',
+      '  }',
+      '  chain prerouting {',
+      '    type nat hook prerouting priority dstnat; policy accept;',
+      '    fib daddr type local jump ports',
+      '  }',
+      '  chain output {',
+      '    type nat hook output priority -100; policy accept;',
+      '    fib daddr type local ip6 daddr != ::1 jump ports',
+      '  }',
+      '  chain postrouting {',
+      '    type nat hook postrouting priority srcnat; policy accept;',
+      '    ip6 saddr ::1 oifname "cbr-v6" masquerade',
+      '    ip6 saddr fd00:77:5::/64 oifname != "cbr-v6" masquerade',
+      '    ip6 saddr ::1 oifname "cbr-int6" masquerade',
+      '    ip6 saddr ::1 oifname "cbr-nomasq" masquerade',
+      '  }',
+      '  chain forward {',
+      '    type filter hook forward priority filter; policy accept;',
+      '    iifname "cbr-int6" oifname != "cbr-int6" drop',
+      '    oifname "cbr-int6" iifname != "cbr-int6" drop',
+      '  }',
+      '}',
+      '',
+    ].join('\n'),
+  );
+  // the IPv4 table keeps its own form (no ip6 words, the loopback guard of route_localnet)
+  assert.doesNotMatch(hostTable('t', 'c', [], []), /ip6/);
+});
+
 const HUB_HEAD = [
   'table bridge cocon',
   'delete table bridge cocon',
@@ -198,6 +252,33 @@ test('hub policy, icc off with --link: the linked tcp/udp exposed ports pass bot
   assert.doesNotMatch(text, /sctp/);
   // the accepts come before the drops (nft evaluates in order)
   assert.ok(text.indexOf('dport 5432 accept') < text.indexOf('ether type ip drop'));
+});
+
+test('hub policy of an IPv6 network, icc off: neighbour discovery passes, --link flows open IPv6 too, the rest dropped', () => {
+  const text = hubPolicy(
+    false,
+    [{ from: '10.0.0.2', to: '10.0.0.3', from6: 'fd00::2', to6: 'fd00::3', exposed: ['5432/tcp'] }],
+    true,
+  );
+  assert.equal(
+    text,
+    [
+      ...HUB_HEAD,
+      '    iifname "up0" accept',
+      '    oifname "up0" accept',
+      '    ether type ip6 icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept',
+      '    ether type ip ip saddr 10.0.0.2 ip daddr 10.0.0.3 tcp dport 5432 accept',
+      '    ether type ip ip saddr 10.0.0.3 ip daddr 10.0.0.2 tcp sport 5432 accept',
+      '    ether type ip6 ip6 saddr fd00::2 ip6 daddr fd00::3 tcp dport 5432 accept',
+      '    ether type ip6 ip6 saddr fd00::3 ip6 daddr fd00::2 tcp sport 5432 accept',
+      '    ether type ip drop',
+      '    ether type ip6 drop',
+      ...HUB_TAIL,
+    ].join('\n'),
+  );
+  // no IPv6 network: no neighbour-discovery exception; icc on: nothing at all
+  assert.doesNotMatch(hubPolicy(false, []), /icmpv6/);
+  assert.equal(hubPolicy(true, [], true), hubPolicy(true, []));
 });
 
 test('hub policy, icc off: a link whose target exposes nothing opens nothing', () => {
@@ -260,6 +341,38 @@ test('endpoint lines: veth into the hub, MAC, address, up; default route only wh
     'link set dev eth0 addrgenmode none',
   ]);
   assert.deepEqual(hubPortLines('v0123456789ab'), ['link set v0123456789ab master br0', 'link set v0123456789ab up']);
+});
+
+test('endpoint lines on an IPv6 network: the IPv6 address with nodad, its default route after the IPv4 one', () => {
+  const e = {
+    ifname: 'eth0',
+    mac: '02:42:0a:58:05:02',
+    cidr: '10.88.5.2/24',
+    cidr6: 'fd00:77:5::2/64',
+    gateway: '10.88.5.1',
+    gateway6: 'fd00:77:5::1',
+  };
+  assert.deepEqual(addressLines(e), [
+    'link set dev eth0 address 02:42:0a:58:05:02',
+    'addr add 10.88.5.2/24 dev eth0',
+    'addr add fd00:77:5::2/64 dev eth0 nodad',
+    'link set eth0 up',
+    'route add default via 10.88.5.1 dev eth0',
+    'route add ::/0 via fd00:77:5::1 dev eth0',
+  ]);
+  // a secondary network (no default route): the address only
+  assert.deepEqual(addressLines({ ...e, gateway: undefined }), [
+    'link set dev eth0 address 02:42:0a:58:05:02',
+    'addr add 10.88.5.2/24 dev eth0',
+    'addr add fd00:77:5::2/64 dev eth0 nodad',
+    'link set eth0 up',
+  ]);
+  assert.deepEqual(hostDeviceLines('cbr-x', '10.88.5.1/24', 'cocon:/d', 'fd00:77:5::1/64'), [
+    'addr add 10.88.5.1/24 dev cbr-x',
+    'addr add fd00:77:5::1/64 dev cbr-x nodad',
+    'link set dev cbr-x alias cocon:/d',
+    'link set dev cbr-x up',
+  ]);
 });
 
 test('hub and uplink lines; link deletion', () => {

@@ -1,0 +1,156 @@
+// IPv6 networks through the Engine API, on a "host" of the test's own (the daemon runs in a network
+// namespace the test makes, so the IPv6 gateways, the ip6 nft table and net.ipv6.conf.all.forwarding
+// change nothing outside): bad input refused with nothing half-written (no IPv6 subnet, an IPv6
+// subnet without EnableIPv6, host bits, a foreign gateway, overlaps, --ip6 outside the subnet, on
+// an IPv4-only network, on the default bridge, in use); POST /networks/{id}/connect with an
+// IPv6Address on a running container (the address live at once, not "tentative"); a daemon restart
+// keeping a running container's IPv6; network rm removing the ip6 table and giving forwarding back.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { useDaemon, uniq, docker } from '../helpers/daemon.js';
+import { nftTableOf } from './network-common.js';
+
+const base = mkdtempSync('/tmp/ipv6i-');
+const HOST = join(base, 'host');
+process.on('exit', () => {
+  spawnSync('umount', [HOST]);
+  rmSync(base, { recursive: true, force: true });
+});
+writeFileSync(HOST, '');
+spawnSync('unshare', [`--net=${HOST}`, 'ip', 'link', 'set', 'lo', 'up']);
+const inHost = (argv: string[]) => spawnSync('nsenter', [`--net=${HOST}`, ...argv], { encoding: 'utf8' });
+const forwarding = () => inHost(['cat', '/proc/sys/net/ipv6/conf/all/forwarding']).stdout.trim();
+const forwardingBefore = forwarding();
+
+const h = useDaemon({
+  busybox: true,
+  netns: HOST,
+  args: ['--bip', '10.97.0.1/24', '--default-address-pool', 'base=10.98.0.0/16,size=24'],
+});
+
+async function ok(args: string[]): Promise<string> {
+  const r = await docker(h.d, args, { timeoutMs: 60_000 });
+  assert.equal(r.code, 0, `docker ${args.join(' ')}: exit ${r.code}\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
+const create = (name: string, body: Record<string, unknown>) =>
+  h.d.api('POST', '/networks/create', { Name: name, ...body });
+const names = async () => ((await h.d.api('GET', '/networks')).json as Array<{ Name: string }>).map((n) => n.Name);
+
+const v6 = uniq('v6');
+const v4 = uniq('v4');
+
+test('POST /networks/create with IPv6: bad input refused, nothing half-written', async () => {
+  const cases: Array<[Record<string, unknown>, number, RegExp]> = [
+    [{ EnableIPv6: true }, 403, /non-overlapping IPv6 address pool/],
+    [{ EnableIPv6: true, IPAM: { Config: [{ Subnet: '10.98.40.0/24' }] } }, 403, /IPv6 address pool/],
+    [{ IPAM: { Config: [{ Subnet: 'fd00:97:1::/64' }] } }, 400, /without --ipv6/],
+    [{ EnableIPv6: true, IPAM: { Config: [{ Subnet: 'fd00:97:1::5/64' }] } }, 400, /host bits set/],
+    [
+      { EnableIPv6: true, IPAM: { Config: [{ Subnet: 'fd00:97:1::/64', Gateway: 'fd00:97:2::1' }] } },
+      400,
+      /not in subnet/,
+    ],
+    [
+      { EnableIPv6: true, IPAM: { Config: [{ Subnet: 'fd00:97:1::/64' }, { Subnet: 'fd00:97:2::/64' }] } },
+      400,
+      /at most one IPv6 subnet/,
+    ],
+    [
+      { EnableIPv6: true, IPAM: { Config: [{ Subnet: 'fd00:97:1::/64', IPRange: 'fd00:97:1::/80' }] } },
+      400,
+      /ip-range/,
+    ],
+  ];
+  for (const [body, status, msg] of cases) {
+    const name = uniq('bad');
+    const r = await create(name, body);
+    assert.equal(r.status, status, `${JSON.stringify(body)}: ${r.body}`);
+    assert.match(r.json.message, msg);
+    assert.ok(!(await names()).includes(name));
+  }
+  const good = await create(v6, {
+    EnableIPv6: true,
+    IPAM: { Config: [{ Subnet: '10.98.7.0/24' }, { Subnet: 'fd00:97:7::/64', Gateway: 'fd00:97:7::fe' }] },
+  });
+  assert.equal(good.status, 201, good.body);
+  const n = (await h.d.api('GET', `/networks/${v6}`)).json;
+  assert.equal(n.EnableIPv6, true);
+  assert.deepEqual(n.IPAM.Config, [
+    { Subnet: '10.98.7.0/24', Gateway: '10.98.7.1' },
+    { Subnet: 'fd00:97:7::/64', Gateway: 'fd00:97:7::fe' },
+  ]);
+  assert.notEqual(forwarding(), '0');
+  const overlap = await create(uniq('ov'), { EnableIPv6: true, IPAM: { Config: [{ Subnet: 'fd00:97:7:0:1::/80' }] } });
+  assert.equal(overlap.status, 403, overlap.body);
+  assert.match(overlap.json.message, /Pool overlaps/);
+  assert.equal((await create(v4, {})).status, 201);
+});
+
+test('--ip6 and POST /networks/{id}/connect with an IPv6Address: checked, honoured, live at once', async () => {
+  const refused: Array<[string[], RegExp]> = [
+    [['--network', v6, '--ip6', 'fd00:97:8::5'], /no configured subnet/],
+    [['--network', v6, '--ip6', 'fd00:97:7::fe'], /reserved/],
+    [['--network', v6, '--ip6', 'not-an-ip'], /invalid IPv6 address/],
+    [['--network', v4, '--ip6', 'fd00:97:7::5'], /has no IPv6/],
+    [['--ip6', 'fd00:97:7::5'], /user defined networks only/],
+    [['--network', v4, '-p', '[::1]:8090:80'], /has no IPv6/],
+  ];
+  for (const [flags, msg] of refused) {
+    const r = await docker(h.d, ['create', ...flags, 'busybox', 'true']);
+    assert.notEqual(r.code, 0, flags.join(' '));
+    assert.match(r.stderr, msg);
+  }
+  const c = uniq('c6');
+  await ok(['run', '-d', '--name', c, '--network', v4, 'busybox', 'sleep', '300']);
+  const bad = await h.d.api('POST', `/networks/${v6}/connect`, {
+    Container: c,
+    EndpointConfig: { IPAMConfig: { IPv6Address: 'fd00:97:9::1' } },
+  });
+  assert.equal(bad.status, 400, bad.body);
+  const r = await h.d.api('POST', `/networks/${v6}/connect`, {
+    Container: c,
+    EndpointConfig: { IPAMConfig: { IPv6Address: 'fd00:97:7::77' } },
+  });
+  assert.equal(r.status, 200, r.body);
+  const ep = (await h.d.api('GET', `/containers/${c}/json`)).json.NetworkSettings.Networks[v6];
+  assert.equal(ep.GlobalIPv6Address, 'fd00:97:7::77');
+  assert.equal(ep.GlobalIPv6PrefixLen, 64);
+  assert.equal(ep.IPv6Gateway, 'fd00:97:7::fe');
+  assert.equal(ep.MacAddress, `02:42:0a:62:07:02`);
+  const addr = await ok(['exec', c, 'ip', '-6', 'addr', 'show', 'dev', 'eth1']);
+  assert.match(addr, /inet6 fd00:97:7::77\/64 scope global/);
+  assert.doesNotMatch(addr, /tentative/);
+  assert.match(await ok(['exec', c, 'ping6', '-c1', '-W2', 'fd00:97:7::fe']), /1 packets received/);
+  // the address is taken: a second container asking for it gets docker's conflict at start
+  const dup = await docker(h.d, ['run', '--rm', '--network', v6, '--ip6', 'fd00:97:7::77', 'busybox', 'true']);
+  assert.notEqual(dup.code, 0);
+  assert.match(dup.stderr, /Address already in use/);
+  // hosts file of the container names its IPv6 address too
+  assert.match(await ok(['exec', c, 'cat', '/etc/hosts']), /fd00:97:7::77\t/);
+});
+
+test('a daemon restart keeps a running container on its IPv6 address, the ip6 table back in place', async () => {
+  const c = uniq('r6');
+  await ok(['run', '-d', '--name', c, '--network', v6, 'busybox', 'sleep', '300']);
+  const before = (await h.d.api('GET', `/containers/${c}/json`)).json.NetworkSettings.Networks[v6].GlobalIPv6Address;
+  await h.d.shutdown();
+  await h.d.restart();
+  const after = (await h.d.api('GET', `/containers/${c}/json`)).json.NetworkSettings.Networks[v6].GlobalIPv6Address;
+  assert.equal(after, before);
+  assert.match(inHost(['nft', 'list', 'table', 'ip6', nftTableOf(h.d.dataRoot)]).stdout, /fd00:97:7::\/64/);
+  assert.match(await ok(['exec', c, 'ping6', '-c1', '-W2', 'fd00:97:7::fe']), /1 packets received/);
+});
+
+test('network rm: the ip6 table, the gateway address and the forwarding change go', async () => {
+  const left = (await ok(['ps', '-aq'])).split('\n').filter(Boolean);
+  if (left.length) await ok(['rm', '-f', ...left]);
+  await ok(['network', 'rm', v6, v4]);
+  assert.notEqual(inHost(['nft', 'list', 'table', 'ip6', nftTableOf(h.d.dataRoot)]).status, 0);
+  assert.doesNotMatch(inHost(['ip', '-6', 'addr']).stdout, /fd00:97:/);
+  assert.doesNotMatch(inHost(['ip', '-6', 'route']).stdout, /fd00:97:/);
+  assert.equal(forwarding(), forwardingBefore);
+});
