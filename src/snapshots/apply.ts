@@ -18,7 +18,9 @@
 //  - symlink targets are stored as given (they are resolved inside the container's root at use);
 //  - files are created with O_EXCL|O_NOFOLLOW (an existing entry is unlinked first, never followed);
 //    cp refuses to replace a directory by a non-directory and the reverse (docker's messages);
-//    owners, modes (incl. setuid), mtimes and PAX xattrs (SCHILY.xattr.*) are kept.
+//    owners, modes (incl. setuid), mtimes and PAX xattrs (SCHILY.xattr.*) are kept;
+//  - with `idMap` (a daemon under --userns-remap) owners are the container's ids and are stored as
+//    the host ids they map to (src/core/idmap.ts); an owner beyond the maps is refused (LayerError).
 // Pure rules (cleanEntryName, whiteoutOf) are exported for unit tests; extractTarStream does the I/O.
 import {
   closeSync,
@@ -42,6 +44,7 @@ import { pipeline } from 'node:stream/promises';
 import { extract, type Header } from 'tar-stream';
 import { fdPath, openDirIn, RootPathError, SafeRoot } from '../sys/saferoot.js';
 import { mkfifo, mknodDevice, mknodWhiteout, setOpaque, setXattr } from '../sys/xattr.js';
+import { IdMapError, ownerToHost, type IdentityMapping } from '../core/idmap.js';
 
 export class LayerError extends Error {}
 
@@ -141,8 +144,13 @@ function paxXattrs(h: Header): Array<[string, Buffer]> {
 }
 
 /** Extracts an uncompressed layer tar into `root` (an existing, empty directory) with the LAYER rules. */
-export function applyLayer(src: Readable, root: string): Promise<ApplyStats> {
-  return extractTarStream(src, root, LAYER);
+export function applyLayer(src: Readable, root: string, idMap?: IdentityMapping): Promise<ApplyStats> {
+  return extractTarStream(src, root, LAYER, '', { idMap });
+}
+
+export interface ExtractOptions {
+  /** --userns-remap: entry owners are container ids, written as the host ids they map to. */
+  idMap?: IdentityMapping;
 }
 
 /**
@@ -155,10 +163,11 @@ export async function extractTarStream(
   root: string,
   rules: ExtractRules,
   base = '',
+  opts: ExtractOptions = {},
 ): Promise<ApplyStats> {
   const r = SafeRoot.open(root);
   try {
-    const x = new Extraction(r, rules, base);
+    const x = new Extraction(r, rules, base, opts.idMap);
     const ex = extract();
     ex.on('entry', (h: Header, stream, next) => {
       x.entry(h, stream as unknown as AsyncIterable<Buffer>).then(
@@ -193,6 +202,7 @@ class Extraction {
     private readonly root: SafeRoot,
     private readonly rules: ExtractRules,
     private readonly base: string,
+    private readonly idMap?: IdentityMapping,
   ) {}
 
   private walkOpts() {
@@ -242,6 +252,14 @@ class Extraction {
 
   async entry(h: Header, stream: AsyncIterable<Buffer>): Promise<void> {
     this.stats.entries++;
+    if (this.idMap) {
+      try {
+        Object.assign(h, ownerToHost(h.uid, h.gid, this.idMap));
+      } catch (e) {
+        if (e instanceof IdMapError) throw new LayerError(`${e.message} (entry ${h.name})`);
+        throw e;
+      }
+    }
     const rel = cleanEntryName(h.name, this.rules.absolute);
     if (rel === '') {
       await drain(stream);

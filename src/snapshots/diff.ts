@@ -8,6 +8,7 @@ import { pack, type Header } from 'tar-stream';
 import { xattrsUnder } from '../sys/xattr.js';
 import { layerMembers, tarName, type EntryType, type ParentLookup, type UpperEntry } from './changes.js';
 import type { DiffOptions, Usage } from './snapshotter.js';
+import { ownerToContainer, type IdentityMapping } from '../core/idmap.js';
 
 type Head = Partial<Header> & { name: string };
 
@@ -119,7 +120,11 @@ function paxOf(x: Map<string, Buffer>): Record<string, string> | undefined {
  * Streams the layer tar of an upper dir on top of `parent`: the tar's errors (an entry that vanished
  * while reading) end the stream with an error.
  */
-export async function layerTar(upper: string, parent: ParentLookup, opts: DiffOptions = {}): Promise<Readable> {
+export async function layerTar(
+  upper: string,
+  parent: ParentLookup,
+  opts: DiffOptions & { idMap?: IdentityMapping } = {},
+): Promise<Readable> {
   const entries = await scanUpper(upper);
   const byPath = new Map(entries.map((e) => [e.path, e]));
   const members = layerMembers(entries, parent, opts);
@@ -162,8 +167,8 @@ export async function layerTar(upper: string, parent: ParentLookup, opts: DiffOp
       const base: Head = {
         name: tarName(e.path, e.type === 'dir'),
         mode: st.mode & 0o7777,
-        uid: st.uid,
-        gid: st.gid,
+        // --userns-remap: the owners as the container sees them (host ids shifted back)
+        ...(opts.idMap ? ownerToContainer(st.uid, st.gid, opts.idMap) : { uid: st.uid, gid: st.gid }),
         mtime: st.mtime,
         pax: paxOf(e.xattrs),
       };
