@@ -39,6 +39,8 @@ export interface DaemonConfig {
   idMap?: IdentityMapping;
   remapUser?: string;
   baseDataRoot?: string;
+  /** The daemon's user namespace with idMap, bound at <exec-root>/userns (src/sys/userns.ts). */
+  usernsPath?: string;
 }
 
 export const DEFAULT_DATA_ROOT = '/var/lib/cocon';

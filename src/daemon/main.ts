@@ -28,6 +28,8 @@ import { ChrootManager } from '../chroot/chroot.js';
 import { ChrootGate } from '../chroot/gate.js';
 import { describeDataRoot, mountDataRoot, unmountDataRoot } from '../sys/storagefs.js';
 import { applyRemap } from './userns.js';
+import { persistUserns } from '../sys/userns.js';
+import { setNetnsOwner } from '../sys/net.js';
 
 const USAGE = `Usage: cocon daemon [OPTIONS]
 
@@ -187,6 +189,12 @@ export async function runDaemon(argv: string[]): Promise<void> {
     throw e;
   }
   closeRoots(config.dataRoot, config.execRoot, config.idMap);
+  if (config.idMap) {
+    // one user namespace for every remapped container, and their network namespaces made inside it
+    config.usernsPath = join(config.execRoot, 'userns');
+    await persistUserns(config.usernsPath, config.idMap);
+    setNetnsOwner(config.usernsPath);
+  }
   // The default writable-layer quota (--storage-opt size=) must fit in the data root.
   if (config.defaultStorageSize) {
     const fs = describeDataRoot(config.dataRoot);

@@ -4,7 +4,8 @@
 // message), and moves the daemon's state to <data-root>/<uid>.<gid>, a root of its own owned so that
 // the remapped root may pass: <data-root> and <uid>.<gid> are 0710 root:<remapped gid>, as dockerd
 // makes them (runc mounts a container's rootfs as the remapped root, which must traverse its path).
-import { join } from 'node:path';
+import { statSync, type Stats } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { DaemonConfig } from '../core/config.js';
 import {
   hostRoot,
@@ -77,8 +78,22 @@ export async function resolveRemap(value: string): Promise<RemapIdentity> {
 
 /** dockerd's setupDaemonRoot for a remapped daemon: <base> and <base>/<uid>.<gid>, 0710 root:<gid>. Returns the latter. */
 export function remappedDataRoot(base: string, map: IdentityMapping): string {
-  const { gid } = hostRoot(map);
+  const { uid, gid } = hostRoot(map);
   const root = join(base, remappedRootName(map));
+  // dockerd's check: every directory above the data root must let the remapped root pass (x)
+  for (let d = dirname(base); d !== '/'; d = dirname(d)) {
+    let st: Stats;
+    try {
+      st = statSync(d);
+    } catch {
+      continue; // made below with 0710 root:<gid>
+    }
+    const x = st.mode & 0o001 || (st.gid === gid && st.mode & 0o010) || (st.uid === uid && st.mode & 0o100);
+    if (!x)
+      throw new Error(
+        `a subdirectory in your graphroot path (${root}) restricts access to the remapped root uid/gid; please fix by allowing 'o+x' permissions on existing directories (${d})`,
+      );
+  }
   shareWithRemappedRoot(base, gid);
   return shareWithRemappedRoot(root, gid);
 }
