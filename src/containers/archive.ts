@@ -19,6 +19,8 @@ import { RootPathError } from '../sys/saferoot.js';
 import { tarDirectoryStream } from '../sys/tar.js';
 import { checkLocatedDir, locate, packLocated, statLocated, type Located, type RootStat } from '../sys/tarstream.js';
 import { COPY, extractTarStream, LayerError } from '../snapshots/apply.js';
+import { shiftTarToContainer } from '../snapshots/idshift.js';
+import type { IdentityMapping } from '../core/idmap.js';
 import type { VolumeService } from '../volumes/service.js';
 import { copyTarget, type CopyTarget } from './copytarget.js';
 import type { ContainerService } from './service.js';
@@ -52,6 +54,8 @@ export class ContainerArchive implements ArchiveBackend {
   constructor(
     private readonly containers: ContainerService,
     private readonly volumes: VolumeService,
+    /** --userns-remap: the daemon's id maps (files are stored shifted; tars carry the container's ids). */
+    private readonly idMap?: IdentityMapping,
   ) {}
 
   async stat(ref: string, path: string): Promise<PathStat> {
@@ -69,7 +73,7 @@ export class ContainerArchive implements ArchiveBackend {
     let stat: PathStat;
     try {
       stat = statOf(l, ref, path);
-      tar = packLocated(l, archiveName(path, l.name));
+      tar = shiftTarToContainer(packLocated(l, archiveName(path, l.name)), this.idMap);
     } catch (e) {
       await done();
       throw e;
@@ -100,7 +104,7 @@ export class ContainerArchive implements ArchiveBackend {
       if (t.mount ? !t.mount.RW : this.containers.lookup(ref).hostConfig.ReadonlyRootfs)
         throw new Forbidden(t.mount ? 'mounted volume is marked read-only' : 'container rootfs is marked read-only');
       try {
-        await extractTarStream(src, t.dir, COPY, t.path);
+        await extractTarStream(src, t.dir, COPY, t.path, { idMap: this.idMap });
       } catch (e) {
         if (e instanceof LayerError) throw new InvalidArgument(e.message);
         throw e;
@@ -114,7 +118,7 @@ export class ContainerArchive implements ArchiveBackend {
     const root = await this.containers.exportRoot(ref);
     let tar: Readable;
     try {
-      tar = tarDirectoryStream(root.dir);
+      tar = shiftTarToContainer(tarDirectoryStream(root.dir), this.idMap);
     } catch (e) {
       await root.release();
       throw e;

@@ -238,7 +238,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
     volumes,
     networks,
     stats: new StatsService(containers),
-    archive: new ContainerArchive(containers, volumes),
+    archive: new ContainerArchive(containers, volumes, config.idMap),
     startedAt: new Date(),
   };
   await containers.reconcile();
