@@ -26,7 +26,6 @@ export interface RemapIdentity {
   user: string;
   uid: number;
   group: string;
-  gid: number;
   map: IdentityMapping;
 }
 
@@ -49,16 +48,19 @@ export async function resolveRemap(value: string): Promise<RemapIdentity> {
         ? `Uid ${spec.user} has no entry in /etc/passwd`
         : `Error during uid lookup for ${spec.user}: user ${spec.user} does not exist`,
     );
+  // no group given: the group of the user's name, looked up in /etc/subgid by that name (dockerd's rule;
+  // it need not exist in /etc/group)
   const groupSpec = spec.group ?? u.name;
-  const g = numeric(groupSpec)
+  const found = numeric(groupSpec)
     ? groups().find((x) => x.gid === Number(groupSpec))
     : groups().find((x) => x.name === groupSpec);
-  if (!g)
+  if (!found && spec.group)
     throw new Error(
       numeric(groupSpec)
         ? `Gid ${groupSpec} has no entry in /etc/group`
         : `Error during gid lookup for ${groupSpec}: group ${groupSpec} does not exist`,
     );
+  const g = found ?? { name: groupSpec, gid: undefined };
   let subuid = parseSubIds(readHostFile('/etc/subuid'), '/etc/subuid');
   let subgid = parseSubIds(readHostFile('/etc/subgid'), '/etc/subgid');
   if (spec.isDefault && !mapFor(subuid, u.name, u.uid).length && !mapFor(subgid, g.name, g.gid).length) {
@@ -73,7 +75,7 @@ export async function resolveRemap(value: string): Promise<RemapIdentity> {
   if (!uids.length) throw new Error(`no subuid ranges found for user "${u.name}" in /etc/subuid`);
   const gids = mapFor(subgid, g.name, g.gid);
   if (!gids.length) throw new Error(`no subgid ranges found for group "${g.name}" in /etc/subgid`);
-  return { user: u.name, uid: u.uid, group: g.name, gid: g.gid, map: { uids, gids } };
+  return { user: u.name, uid: u.uid, group: g.name, map: { uids, gids } };
 }
 
 /** dockerd's setupDaemonRoot for a remapped daemon: <base> and <base>/<uid>.<gid>, 0710 root:<gid>. Returns the latter. */
