@@ -22,9 +22,7 @@ function securityFacts(s: Services) {
     NoNewPrivileges: !!s.config.noNewPrivileges,
     DefaultPidsLimit: s.config.defaultPidsLimit ?? 0,
     UsernsRemap: !!s.config.idMap,
-    ...(s.config.idMap
-      ? { UsernsRemapUser: s.config.remapUser ?? '', UsernsRemapRoot: hostRoot(s.config.idMap) }
-      : {}),
+    ...(s.config.idMap ? { UsernsRemapUser: s.config.remapUser ?? '', UsernsRemapRoot: hostRoot(s.config.idMap) } : {}),
     Socket: sock ? { Path: s.config.socketPath, Mode: sock.mode, Group: sock.group } : null,
     // cocon never listens on TCP (the daemon refuses -H tcp://); the field stays for `cocon check`.
     Tcp: null,

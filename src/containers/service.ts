@@ -154,13 +154,7 @@ export class ContainerService implements ContainerDirectory {
     // --userns-remap: the remapped root passes through containers/ to a container's rootfs (0710 root:<gid>)
     if (config.idMap) shareWithRemappedRoot(join(config.dataRoot, 'containers'), hostRoot(config.idMap).gid);
     else privateDir(join(config.dataRoot, 'containers'));
-    for (const d of [
-      join(ex, 'containers'),
-      this.paths.exits,
-      this.paths.socks,
-      this.paths.runcRoot,
-      join(ex, 't'),
-    ])
+    for (const d of [join(ex, 'containers'), this.paths.exits, this.paths.socks, this.paths.runcRoot, join(ex, 't')])
       privateDir(d);
     const idFile = join(config.dataRoot, 'engine-id');
     if (!existsSync(idFile)) writeFileSync(idFile, randomBytes(16).toString('hex'), { mode: PRIVATE.file });
@@ -444,7 +438,9 @@ export class ContainerService implements ContainerDirectory {
   /** --userns-remap: the host uid and gid of the container's root when it runs in the remapped user namespace. */
   private remappedRoot(r: ContainerRecord): { uid: number; gid: number } | undefined {
     const idMap = this.config.idMap;
-    return idMap && usesRemappedUserns(r.hostConfig.UsernsMode as string | undefined, true) ? hostRoot(idMap) : undefined;
+    return idMap && usesRemappedUserns(r.hostConfig.UsernsMode as string | undefined, true)
+      ? hostRoot(idMap)
+      : undefined;
   }
 
   /** mkdir -p inside a container's mounted rootfs (or a bind source); what it makes belongs to the container's root. */

@@ -247,7 +247,9 @@ export async function runDaemon(argv: string[]): Promise<void> {
   const logs = new LogRotator(containers, events);
   logs.resume();
   const server = await listen(s, serverLimits(process.env.COCON_API_TIMEOUTS));
-  const gate = chrootSocket ? new ChrootGate(new ChrootManager(config.baseDataRoot ?? config.dataRoot), chrootSocket) : undefined;
+  const gate = chrootSocket
+    ? new ChrootGate(new ChrootManager(config.baseDataRoot ?? config.dataRoot), chrootSocket)
+    : undefined;
   await gate?.listen();
   log.info('daemon ready', {
     socket: config.socketPath,

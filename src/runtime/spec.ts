@@ -492,7 +492,9 @@ export function buildSpec(input: SpecInput): OciSpec {
     // docker (20.10+): unprivileged ports and ICMP sockets inside a private network namespace
     sysctl['net.ipv4.ip_unprivileged_port_start'] = '0';
     // (in a user namespace both bounds must be mapped gids: all of the container's gids then)
-    sysctl['net.ipv4.ping_group_range'] = input.userns ? `0 ${lastContainerId(input.userns.idMap.gids)}` : '0 2147483647';
+    sysctl['net.ipv4.ping_group_range'] = input.userns
+      ? `0 ${lastContainerId(input.userns.idMap.gids)}`
+      : '0 2147483647';
   }
   Object.assign(sysctl, input.sysctls ?? {});
 

@@ -32,11 +32,9 @@ export function setNetnsOwner(userns: string | undefined): void {
  */
 function netnsInUsernsScript(userns: string, path: string): string {
   const holder = `nsenter --user=${shq(userns)} unshare --net sh -c 'echo $$; exec sleep 60 >/dev/null 2>&1'`;
-  return [
-    `p=$(${holder} &)`,
-    `mount --bind /proc/$p/ns/net ${shq(path)} || { kill $p; exit 1; }`,
-    'kill $p',
-  ].join('\n');
+  return [`p=$(${holder} &)`, `mount --bind /proc/$p/ns/net ${shq(path)} || { kill $p; exit 1; }`, 'kill $p'].join(
+    '\n',
+  );
 }
 
 /** argv that runs `argv` inside the network namespace bound to `netns` (or on the host). */

@@ -28,7 +28,13 @@ function sameMap(procText: string, maps: readonly IdMapping[]): boolean {
 
 /** The maps of the user namespace bound at `path`, as /proc/<pid>/uid_map and gid_map text; null when unreadable. */
 async function mapsOf(path: string): Promise<{ uid: string; gid: string } | null> {
-  const r = await run('nsenter', [`--user=${path}`, '--preserve-credentials', 'cat', '/proc/self/uid_map', '/proc/self/gid_map']);
+  const r = await run('nsenter', [
+    `--user=${path}`,
+    '--preserve-credentials',
+    'cat',
+    '/proc/self/uid_map',
+    '/proc/self/gid_map',
+  ]);
   if (r.code !== 0) return null;
   const lines = r.stdout.trim().split('\n');
   const half = lines.length / 2;

@@ -135,7 +135,15 @@ export class VolumeService {
         const img = join(dir, 'disk.img');
         privateFile(img);
         await runOk('truncate', ['-s', String(parseSize(opts.size)), img]);
-        await runOk('mkfs.ext4', ['-q', '-F', '-m', '0', '-E', `root_owner=${this.rootOwner.uid}:${this.rootOwner.gid}`, img]);
+        await runOk('mkfs.ext4', [
+          '-q',
+          '-F',
+          '-m',
+          '0',
+          '-E',
+          `root_owner=${this.rootOwner.uid}:${this.rootOwner.gid}`,
+          img,
+        ]);
       }
       this.save(v);
     } catch (e) {

@@ -61,7 +61,14 @@ const ok = (r: { code: number; stdout: string; stderr: string }, what: string) =
 test('container root is 0 inside and the subordinate range outside; run and exec alike', async () => {
   const { uid } = range();
   assert.ok(uid >= 65536, `range starts at ${uid}`);
-  const r = await docker(h.d, ['run', '--rm', 'busybox', 'sh', '-c', 'id -u; cat /proc/self/uid_map; ls /sys/class/net']);
+  const r = await docker(h.d, [
+    'run',
+    '--rm',
+    'busybox',
+    'sh',
+    '-c',
+    'id -u; cat /proc/self/uid_map; ls /sys/class/net',
+  ]);
   ok(r, 'run');
   const [id, map] = r.stdout.split('\n');
   assert.equal(id, '0');
@@ -136,7 +143,15 @@ test('--userns=host opts out; --privileged and --net=host need it (dockerd refus
   const n = await docker(h.d, ['run', '--rm', '--net=host', 'busybox', 'true']);
   assert.equal(n.code, 125);
   assert.match(n.stderr, /cannot share the host's network namespace when user namespaces are enabled/);
-  const ph = await docker(h.d, ['run', '--rm', '--privileged', '--userns=host', 'busybox', 'cat', '/proc/self/uid_map']);
+  const ph = await docker(h.d, [
+    'run',
+    '--rm',
+    '--privileged',
+    '--userns=host',
+    'busybox',
+    'cat',
+    '/proc/self/uid_map',
+  ]);
   ok(ph, 'run --privileged --userns=host');
   assert.match(ph.stdout, /^\s*0\s+0\s+4294967295/);
 });
@@ -147,7 +162,15 @@ test('commit, export, cp, save/load and build keep the ids the container sees', 
   const img = uniq('ui');
   try {
     ok(
-      await docker(h.d, ['run', '--name', name, 'busybox', 'sh', '-c', 'mkdir /data && echo hi > /data/x && chown 1000:1000 /data/x']),
+      await docker(h.d, [
+        'run',
+        '--name',
+        name,
+        'busybox',
+        'sh',
+        '-c',
+        'mkdir /data && echo hi > /data/x && chown 1000:1000 /data/x',
+      ]),
       'run',
     );
     // the layer store holds shifted ids
@@ -157,10 +180,22 @@ test('commit, export, cp, save/load and build keep the ids the container sees', 
     const ls = await docker(h.d, ['run', '--rm', img, 'stat', '-c', '%u:%g', '/data/x']);
     ok(ls, 'run committed');
     assert.equal(ls.stdout.trim(), '1000:1000');
-    const ex = await run('sh', ['-c', `"$0" -H "$1" export "$2" | tar -tvf - ./data/x`, '/usr/local/bin/docker', h.d.host, name]);
+    const ex = await run('sh', [
+      '-c',
+      `"$0" -H "$1" export "$2" | tar -tvf - ./data/x`,
+      '/usr/local/bin/docker',
+      h.d.host,
+      name,
+    ]);
     ok(ex, 'export');
     assert.match(ex.stdout, /1000\/1000/);
-    const cp = await run('sh', ['-c', `"$0" -H "$1" cp "$2":/data/x - | tar -tvf -`, '/usr/local/bin/docker', h.d.host, name]);
+    const cp = await run('sh', [
+      '-c',
+      `"$0" -H "$1" cp "$2":/data/x - | tar -tvf -`,
+      '/usr/local/bin/docker',
+      h.d.host,
+      name,
+    ]);
     ok(cp, 'cp out');
     assert.match(cp.stdout, /1000\/1000/);
     const tarFile = join(h.d.root, 'img.tar');
@@ -172,8 +207,14 @@ test('commit, export, cp, save/load and build keep the ids the container sees', 
     const ctx = join(h.d.root, 'ctx');
     mkdirSync(ctx);
     writeFileSync(join(ctx, 'f'), 'x\n');
-    writeFileSync(join(ctx, 'Dockerfile'), `FROM ${img}\nCOPY --chown=7:8 f /f\nRUN stat -c %u:%g /f /data/x > /ids && id -u >> /ids\n`);
-    const b = await docker(h.d, ['build', '-q', '-t', `${img}:b`, ctx], { env: { DOCKER_BUILDKIT: '0' }, timeoutMs: 120_000 });
+    writeFileSync(
+      join(ctx, 'Dockerfile'),
+      `FROM ${img}\nCOPY --chown=7:8 f /f\nRUN stat -c %u:%g /f /data/x > /ids && id -u >> /ids\n`,
+    );
+    const b = await docker(h.d, ['build', '-q', '-t', `${img}:b`, ctx], {
+      env: { DOCKER_BUILDKIT: '0' },
+      timeoutMs: 120_000,
+    });
     ok(b, 'build');
     const ids = await docker(h.d, ['run', '--rm', `${img}:b`, 'cat', '/ids']);
     assert.equal(ids.stdout, '7:8\n1000:1000\n0\n');

@@ -155,7 +155,9 @@ test("validateUsernsMode: only '' and host; under remap privileged, host network
   assert.throws(
     () => validateUsernsMode('', { Privileged: true }, true),
     (e: Error) =>
-      /^privileged mode is incompatible with user namespaces\. {2}You must run the container in the host namespace when running privileged mode$/.test(e.message),
+      /^privileged mode is incompatible with user namespaces\. {2}You must run the container in the host namespace when running privileged mode$/.test(
+        e.message,
+      ),
   );
   assert.throws(
     () => validateUsernsMode(null, { NetworkMode: 'host' }, true),
@@ -186,10 +188,14 @@ test('configFileFlags: dockerd keys (userns-remap among them), unknown keys and 
   assert.throws(() => configFileFlags([], {}), /JSON object/);
 });
 
-test("cocon check: userns-remap passes when on, warns when off or when a container opted out", () => {
+test('cocon check: userns-remap passes when on, warns when off or when a container opted out', () => {
   const facts = (sec: object) => ({ driverStatus: [] as Array<[string, string]>, security: sec });
   const c = (n: string, UsernsMode = '') => ({ Name: `/${n}`, HostConfig: { UsernsMode } });
-  const on = { UsernsRemap: true, UsernsRemapUser: 'dockremap:dockremap', UsernsRemapRoot: { uid: 100000, gid: 100000 } };
+  const on = {
+    UsernsRemap: true,
+    UsernsRemapUser: 'dockremap:dockremap',
+    UsernsRemapRoot: { uid: 100000, gid: 100000 },
+  };
   const f = (sec: object, cs: ReturnType<typeof c>[]) => audit(facts(sec), cs).find((x) => x.id === 'userns-remap')!;
   const pass = f(on, [c('a')]);
   assert.equal(pass.status, 'pass');
