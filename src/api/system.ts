@@ -11,6 +11,7 @@ import { cgroupFacts, type CgroupFacts } from '../sys/cgroups.js';
 import { validateLogConfig } from '../containers/hostconfig.js';
 import { describeDataRoot, type DataRootFs } from '../sys/storagefs.js';
 import { modeAndGroup } from '../sys/perms.js';
+import { hostRoot } from '../core/idmap.js';
 
 /** cocon's addition to /info, read by `cocon check`: how the daemon guards itself. */
 function securityFacts(s: Services) {
@@ -19,7 +20,8 @@ function securityFacts(s: Services) {
     Icc: s.config.icc,
     NoNewPrivileges: !!s.config.noNewPrivileges,
     DefaultPidsLimit: s.config.defaultPidsLimit ?? 0,
-    UsernsRemap: false,
+    UsernsRemap: !!s.config.idMap,
+    ...(s.config.idMap ? { UsernsRemapUser: s.config.remapUser ?? '', UsernsRemapRoot: hostRoot(s.config.idMap) } : {}),
     Socket: sock ? { Path: s.config.socketPath, Mode: sock.mode, Group: sock.group } : null,
     // cocon never listens on TCP (the daemon refuses -H tcp://); the field stays for `cocon check`.
     Tcp: null,
@@ -225,7 +227,7 @@ export function registerSystemRoutes(r: Router, s: Services): void {
       ContainerdCommit: { ID: '', Expected: '' },
       RuncCommit: { ID: '', Expected: '' },
       InitCommit: { ID: '', Expected: '' },
-      SecurityOptions: ['name=seccomp,profile=default'],
+      SecurityOptions: ['name=seccomp,profile=default', ...(s.config.idMap ? ['name=userns'] : [])],
       CoconSecurity: securityFacts(s),
       Warnings: cgroupWarnings(cg),
     });

@@ -10,6 +10,7 @@
 //     (./instructions.ts cacheKey) and prints ` ---> Using cache`.
 // Intermediate images stay (they are the cache) but are hidden from `images` as untagged parents.
 // A failed or cancelled step removes its container; nothing is tagged unless the build succeeded.
+import type { IdentityMapping } from '../core/idmap.js';
 import { chmodSync, createWriteStream, mkdtempSync, rmSync, utimesSync } from 'node:fs';
 import { Duplex, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -73,6 +74,8 @@ export interface BuildOptions {
 /** What the builder needs of the engine (wired in src/daemon). */
 export interface BuildBackend {
   tmpRoot: string;
+  /** --userns-remap: COPY/ADD write owners shifted into the daemon's range (the extractor's idMap). */
+  idMap?: IdentityMapping;
   image(ref: string): ImageRecord;
   pull(ref: string, emit: Emit): Promise<ImageRecord>;
   cached(parentId: string, key: string): ImageRecord | undefined;
@@ -525,6 +528,7 @@ export class Builder {
             chmod,
             add: ins.cmd === 'add' && !downloads,
             tmpRoot: this.be.tmpRoot,
+            idMap: this.be.idMap,
           });
         } finally {
           await m.release();

@@ -7,6 +7,7 @@
 // source is read by open directory fds resolved inside its root (src/sys/tar/pack.ts) and written
 // by fds resolved inside the target root, so a symlink in the context or in the image can never make
 // the copy read or write outside them.
+import type { IdentityMapping } from '../core/idmap.js';
 import { closeSync, createReadStream, readSync } from 'node:fs';
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -79,11 +80,15 @@ export interface CopyRequest {
   add: boolean;
   /** Scratch space for decompressing bzip2/xz archives. */
   tmpRoot: string;
+  /** --userns-remap: the daemon's id maps (owners are written shifted). */
+  idMap?: IdentityMapping;
 }
 
 async function extractInto(tar: Readable, r: CopyRequest, base: string): Promise<void> {
   try {
-    await extractTarStream(retarget(tar, r.owner, r.chmod), r.destRoot, INTO_IMAGE, base.replace(/^\/+/, ''));
+    await extractTarStream(retarget(tar, r.owner, r.chmod), r.destRoot, INTO_IMAGE, base.replace(/^\/+/, ''), {
+      idMap: r.idMap,
+    });
   } catch (e) {
     if (e instanceof LayerError) throw new InvalidArgument(`failed to copy files: ${e.message}`);
     throw e;

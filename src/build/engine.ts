@@ -31,6 +31,7 @@ export function engineBackend(
 ): BuildBackend {
   return {
     tmpRoot,
+    idMap: images.snapshots.idMap,
     image: (ref) => images.get(ref),
     pull,
     cached: (parentId, key) => images.buildCache(parentId, key),

@@ -21,6 +21,8 @@ export interface DaemonFacts {
     NoNewPrivileges?: boolean;
     DefaultPidsLimit?: number;
     UsernsRemap?: boolean;
+    UsernsRemapUser?: string;
+    UsernsRemapRoot?: { uid: number; gid: number };
     Socket?: { Path: string; Mode: string; Group: string } | null;
     Tcp?: { Address: string; Tls: boolean } | null;
   };
@@ -36,6 +38,7 @@ export interface ContainerFacts {
     Memory?: number;
     PidsLimit?: number | null;
     SecurityOpt?: string[] | null;
+    UsernsMode?: string;
     PortBindings?: Record<string, Array<{ HostIp?: string; HostPort?: string }> | null> | null;
   };
 }
@@ -194,22 +197,31 @@ export function audit(d: DaemonFacts, containers: ContainerFacts[]): Finding[] {
           fix: 'cocon daemon --no-new-privileges',
         },
   );
+  const hostUserns = containers.filter((c) => c.HostConfig.UsernsMode === 'host').map(name);
+  const remapRoot = sec.UsernsRemapRoot ? `host uid ${sec.UsernsRemapRoot.uid}` : 'an unprivileged host user';
   out.push(
-    sec.UsernsRemap
+    !sec.UsernsRemap
       ? {
-          id: 'userns-remap',
-          status: 'pass',
-          title: 'user namespace remapping',
-          detail: 'container root is an unprivileged host user',
-        }
-      : {
           id: 'userns-remap',
           status: 'warn',
           title: 'user namespace remapping',
-          detail:
-            'container root is host root (cocon has no --userns-remap yet): rely on capabilities, seccomp and no-new-privileges',
-          fix: 'run processes as a non-root user: cocon run --user 1000:1000 ...',
-        },
+          detail: 'container root is host root: a process that escapes a container is root on the host',
+          fix: 'cocon daemon --userns-remap default',
+        }
+      : hostUserns.length
+        ? {
+            id: 'userns-remap',
+            status: 'warn',
+            title: 'user namespace remapping',
+            detail: `on (${sec.UsernsRemapUser ?? 'remapped'}: container root is ${remapRoot}), but ${hostUserns.join(', ')} opted out with --userns=host: root there is host root`,
+            fix: 'recreate them without --userns=host (and without --privileged)',
+          }
+        : {
+            id: 'userns-remap',
+            status: 'pass',
+            title: 'user namespace remapping',
+            detail: `container root is ${remapRoot} (${sec.UsernsRemapUser ?? 'remapped'})`,
+          },
   );
   const open: string[] = [];
   for (const c of containers) {

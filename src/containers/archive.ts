@@ -27,6 +27,8 @@ import {
   type RootStat,
 } from '../sys/tar/pack.js';
 import { COPY, LayerError } from '../sys/tar/rules.js';
+import { shiftTarToContainer } from '../snapshots/idshift.js';
+import type { IdentityMapping } from '../core/idmap.js';
 import type { VolumeService } from '../volumes/service.js';
 import { copyTarget, type CopyTarget } from './copytarget.js';
 import type { ContainerService } from './service.js';
@@ -60,6 +62,8 @@ export class ContainerArchive implements ArchiveBackend {
   constructor(
     private readonly containers: ContainerService,
     private readonly volumes: VolumeService,
+    /** --userns-remap: the daemon's id maps (files are stored shifted; tars carry the container's ids). */
+    private readonly idMap?: IdentityMapping,
   ) {}
 
   async stat(ref: string, path: string): Promise<PathStat> {
@@ -77,7 +81,7 @@ export class ContainerArchive implements ArchiveBackend {
     let stat: PathStat;
     try {
       stat = statOf(l, ref, path);
-      tar = packLocated(l, archiveName(path, l.name));
+      tar = shiftTarToContainer(packLocated(l, archiveName(path, l.name)), this.idMap);
     } catch (e) {
       await done();
       throw e;
@@ -108,7 +112,7 @@ export class ContainerArchive implements ArchiveBackend {
       if (t.mount ? !t.mount.RW : this.containers.lookup(ref).hostConfig.ReadonlyRootfs)
         throw new Forbidden(t.mount ? 'mounted volume is marked read-only' : 'container rootfs is marked read-only');
       try {
-        await extractTarStream(src, t.dir, COPY, t.path);
+        await extractTarStream(src, t.dir, COPY, t.path, { idMap: this.idMap });
       } catch (e) {
         if (e instanceof LayerError) throw new InvalidArgument(e.message);
         throw e;
@@ -122,7 +126,7 @@ export class ContainerArchive implements ArchiveBackend {
     const root = await this.containers.exportRoot(ref);
     let tar: Readable;
     try {
-      tar = packTree(root.dir, { xattrs: true });
+      tar = shiftTarToContainer(packTree(root.dir, { xattrs: true }), this.idMap);
     } catch (e) {
       await root.release();
       throw e;

@@ -306,7 +306,7 @@ export class ExecService {
     if (r.kind === 'exited') return { exitCode: r.exitCode, output: out.text() };
     if (r.kind === 'timeout') {
       this.runners.delete(containerId);
-      return { exitCode: -1, output: `Health check exceeded timeout (${goDuration(timeoutMs)})` };
+      return { exitCode: -1, output: `Health check exceeded timeout (${formatGoDuration(timeoutMs * 1e6)})` };
     }
     if (r.kind === 'nocmd') return this.probeDirect(containerId, argv, timeoutMs);
     // the runner ended under the probe (killed in the container, or the container stops)

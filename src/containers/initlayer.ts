@@ -29,8 +29,16 @@ function imageEntry(layerDirs: readonly string[], rel: string): Stats | null {
   return null;
 }
 
-/** (Re)makes the init layer of a container in `dir`, for an image of `layerDirs` (top first). */
-export function makeInitLayer(dir: string, layerDirs: readonly string[]): void {
+/**
+ * (Re)makes the init layer of a container in `dir`, for an image of `layerDirs` (top first). What
+ * the image does not have belongs to `root` (the host ids of the container's root under
+ * --userns-remap; host root otherwise).
+ */
+export function makeInitLayer(
+  dir: string,
+  layerDirs: readonly string[],
+  root: { uid: number; gid: number } = { uid: 0, gid: 0 },
+): void {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { mode: 0o700 }); // closed like the other per-container dirs; its content is layer content
   for (const d of DIRS) {
@@ -39,12 +47,13 @@ export function makeInitLayer(dir: string, layerDirs: readonly string[]): void {
     const p = join(dir, d);
     mkdirSync(p);
     chmodSync(p, st ? st.mode & 0o7777 : 0o755);
-    if (st) chownSync(p, st.uid, st.gid);
+    chownSync(p, st ? st.uid : root.uid, st ? st.gid : root.gid);
     if (d !== 'etc') continue;
     for (const f of ETC_FILES) {
       const fst = imageEntry(layerDirs, `etc/${f}`);
       if (fst?.isDirectory()) continue;
       writeFileSync(join(p, f), '', { mode: 0o644 });
+      chownSync(join(p, f), root.uid, root.gid);
     }
   }
 }
@@ -67,9 +76,9 @@ export function withInitLowerdir(mounts: readonly Mount[], dir: string): Mount[]
 }
 
 /** Makes the init layer in `dir` for the snapshot's `mounts` and returns the mounts with it. */
-export function withInitLayer(mounts: readonly Mount[], dir: string): Mount[] {
+export function withInitLayer(mounts: readonly Mount[], dir: string, root?: { uid: number; gid: number }): Mount[] {
   const lowers = overlayLowers(mounts);
   if (!lowers) return [...mounts];
-  makeInitLayer(dir, lowers);
+  makeInitLayer(dir, lowers, root);
   return withInitLowerdir(mounts, dir);
 }

@@ -18,7 +18,11 @@ import type { HostConfig } from './types.js';
 
 /** At create: refuses what cocon cannot honour and records the daemon's defaults in the HostConfig. */
 export function applyPrivilegeDefaults(hc: HostConfig, config: DaemonConfig): void {
-  validateUsernsMode(hc.UsernsMode as string | undefined);
+  validateUsernsMode(
+    hc.UsernsMode as string | undefined,
+    hc as { Privileged?: boolean; NetworkMode?: string; PidMode?: string },
+    !!config.idMap,
+  );
   parseSecurityOpts(hc.SecurityOpt, config.noNewPrivileges);
   if (config.noNewPrivileges && !(hc.SecurityOpt ?? []).some((o) => o.startsWith('no-new-privileges'))) {
     hc.SecurityOpt = [...(hc.SecurityOpt ?? []), 'no-new-privileges'];

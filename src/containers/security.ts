@@ -105,12 +105,31 @@ export function deviceFor(
   };
 }
 
-/** --userns: only the host's user namespace (cocon has no --userns-remap yet). */
-export function validateUsernsMode(mode: string | null | undefined): void {
-  if (!mode || mode === 'host') return;
-  throw new InvalidArgument(
-    `--userns=${mode} is not supported by cocon: user namespace remapping (--userns-remap) is not implemented; only "host" is`,
-  );
+/**
+ * --userns: "" (the daemon's choice: a remapped user namespace under --userns-remap, else the host's)
+ * or "host"; dockerd refuses the rest. Under --userns-remap, dockerd's conflicts: a container that
+ * is privileged or shares the host's network or PID namespace must opt out with --userns=host.
+ */
+export function validateUsernsMode(
+  mode: string | null | undefined,
+  hc: { Privileged?: boolean; NetworkMode?: string; PidMode?: string } = {},
+  remapped = false,
+): void {
+  if (mode && mode !== 'host') throw new InvalidArgument(`invalid USERNS mode: ${mode} (only "host" is valid)`);
+  if (!remapped || mode === 'host') return;
+  if (hc.Privileged)
+    throw new InvalidArgument(
+      'privileged mode is incompatible with user namespaces.  You must run the container in the host namespace when running privileged mode',
+    );
+  if (hc.NetworkMode === 'host')
+    throw new InvalidArgument("cannot share the host's network namespace when user namespaces are enabled");
+  if (hc.PidMode === 'host')
+    throw new InvalidArgument('cannot share the host PID namespace when user namespaces are enabled');
+}
+
+/** Whether a container runs in the daemon's remapped user namespace (--userns-remap, not --userns=host). */
+export function usesRemappedUserns(mode: string | null | undefined, remapped: boolean): boolean {
+  return remapped && mode !== 'host';
 }
 
 /**

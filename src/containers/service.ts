@@ -15,6 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   appendFileSync,
+  chownSync,
   existsSync,
   mkdirSync,
   readFileSync,
@@ -26,7 +27,7 @@ import {
   type FSWatcher,
 } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import os from 'node:os';
 import type { Duplex, Readable } from 'node:stream';
 import type { DaemonConfig } from '../core/config.js';
@@ -65,7 +66,9 @@ import { describeDataRoot } from '../sys/storagefs.js';
 import { alive } from '../sys/proc.js';
 import { hostDevices } from '../sys/devices.js';
 import { resolveInRoot } from '../sys/rootpath.js';
-import { PRIVATE, privateDir, tighten } from '../sys/perms.js';
+import { PRIVATE, privateDir, shareWithRemappedRoot, tighten } from '../sys/perms.js';
+import { hostRoot } from '../core/idmap.js';
+import { usesRemappedUserns } from './security.js';
 import { NoNetwork, type ConnectResult, type ContainerDirectory, type NetworkHooks } from '../network/types.js';
 import { hostsFile, resolvConf } from './etcfiles.js';
 import { withInitLayer } from './initlayer.js';
@@ -147,14 +150,10 @@ export class ContainerService implements ContainerDirectory {
       runtimeRoot: this.paths.runcRoot,
       socketDir: this.paths.socks,
     };
-    for (const d of [
-      join(config.dataRoot, 'containers'),
-      join(ex, 'containers'),
-      this.paths.exits,
-      this.paths.socks,
-      this.paths.runcRoot,
-      join(ex, 't'),
-    ])
+    // --userns-remap: the remapped root passes through containers/ to a container's rootfs (0710 root:<gid>)
+    if (config.idMap) shareWithRemappedRoot(join(config.dataRoot, 'containers'), hostRoot(config.idMap).gid);
+    else privateDir(join(config.dataRoot, 'containers'));
+    for (const d of [join(ex, 'containers'), this.paths.exits, this.paths.socks, this.paths.runcRoot, join(ex, 't')])
       privateDir(d);
     const idFile = join(config.dataRoot, 'engine-id');
     if (!existsSync(idFile)) writeFileSync(idFile, randomBytes(16).toString('hex'), { mode: PRIVATE.file });
@@ -163,7 +162,7 @@ export class ContainerService implements ContainerDirectory {
       const r = JSON.parse(row.record) as ContainerRecord;
       this.cache.set(r.id, r);
       // An older cocon made these 0755/0644 (its upper dir and rootfs keep their modes).
-      tighten(this.paths.data(r.id), PRIVATE.dir);
+      if (!config.idMap) tighten(this.paths.data(r.id), PRIVATE.dir);
       tighten(this.logPath(r.id), PRIVATE.log);
       tighten(this.paths.bundle(r.id), PRIVATE.dir);
       tighten(join(this.paths.bundle(r.id), 'config.json'), PRIVATE.file);
@@ -423,7 +422,7 @@ export class ContainerService implements ContainerDirectory {
       } else if (!existsSync(source)) {
         if (!m.createHostPath)
           throw new InvalidArgument(`invalid mount config for type "bind": bind source path does not exist: ${source}`);
-        mkdirSync(source, { recursive: true });
+        this.mkdirOwned(source, this.remappedRoot(r)); // dockerd: MkdirAllAndChownNew(source, 0755, root pair)
       }
       out.push({
         destination: m.Destination,
@@ -435,9 +434,26 @@ export class ContainerService implements ContainerDirectory {
     return out;
   }
 
+  /** --userns-remap: the host uid and gid of the container's root when it runs in the remapped user namespace. */
+  private remappedRoot(r: ContainerRecord): { uid: number; gid: number } | undefined {
+    const idMap = this.config.idMap;
+    return idMap && usesRemappedUserns(r.hostConfig.UsernsMode as string | undefined, true)
+      ? hostRoot(idMap)
+      : undefined;
+  }
+
+  /** mkdir -p inside a container's mounted rootfs (or a bind source); what it makes belongs to the container's root. */
+  private mkdirOwned(path: string, owner: { uid: number; gid: number } | undefined): void {
+    const made = mkdirSync(path, { recursive: true });
+    if (!made || !owner) return;
+    for (let p = path; p.length >= made.length; p = dirname(p)) chownSync(p, owner.uid, owner.gid);
+  }
+
   private prepareFiles(r: ContainerRecord): void {
     const dir = this.paths.data(r.id);
-    privateDir(dir);
+    // --userns-remap: the remapped root passes through it to the rootfs mount point (dockerd: 0710 root:<gid>)
+    if (this.config.idMap) shareWithRemappedRoot(dir, hostRoot(this.config.idMap).gid);
+    else privateDir(dir);
     mkdirSync(join(dir, 'rootfs'), { recursive: true, mode: 0o700 });
     const host = r.hostConfig.NetworkMode === 'host';
     writeFileSync(join(dir, 'hostname'), (host ? os.hostname() : r.config.Hostname) + '\n');
@@ -453,6 +469,9 @@ export class ContainerService implements ContainerDirectory {
     if (existsSync('/etc/resolv.conf')) copyFileSync('/etc/resolv.conf', join(dir, 'resolv.conf'));
     else writeFileSync(join(dir, 'resolv.conf'), '');
     // hostname, hosts and resolv.conf stay 0644: they are bound into the container for its users.
+    // Under --userns-remap they belong to the container's root, as docker's do.
+    const owner = this.remappedRoot(r);
+    if (owner) for (const f of ['hostname', 'hosts', 'resolv.conf']) chownSync(join(dir, f), owner.uid, owner.gid);
     if (r.hostConfig.LogConfig?.Type !== 'none') writeFileSync(join(dir, 'ctr.log'), '', { mode: PRIVATE.log });
   }
 
@@ -489,10 +508,13 @@ export class ContainerService implements ContainerDirectory {
         (async () => {
           await trace.phase('mount', async () => {
             await unmount(rootfs);
-            await mountAll(withInitLayer(await this.snapshots.mounts(id), join(dir, 'init')), rootfs);
+            await mountAll(
+              withInitLayer(await this.snapshots.mounts(id), join(dir, 'init'), this.remappedRoot(r)),
+              rootfs,
+            );
           });
           const user = trace.phase('user', () => this.userIn(id, r.config.User));
-          mkdirSync(join(rootfs, r.config.WorkingDir || '/'), { recursive: true });
+          this.mkdirOwned(join(rootfs, r.config.WorkingDir || '/'), this.remappedRoot(r));
           const extraMounts = await trace.phase('volumes', () => this.prepareMounts(r, rootfs));
           return { user, extraMounts };
         })(),
@@ -606,6 +628,7 @@ export class ContainerService implements ContainerDirectory {
       { destination: '/etc/hosts', source: join(dir, 'hosts'), type: 'bind', options: ['rbind', 'rprivate'] },
     ];
     const hostname = r.hostConfig.NetworkMode === 'host' ? os.hostname() : r.config.Hostname;
+    const remapped = this.remappedRoot(r) && this.config.idMap && this.config.usernsPath;
     const env = containerEnv({
       imageEnv: [],
       userEnv: [...(net.env ?? []), ...r.config.Env],
@@ -626,6 +649,7 @@ export class ContainerService implements ContainerDirectory {
       capDrop: hc.CapDrop ?? [],
       networkMode: hc.NetworkMode === 'host' ? 'host' : net.netnsPath ? 'netns' : 'none',
       netnsPath: net.netnsPath,
+      ...(remapped ? { userns: { path: this.config.usernsPath!, idMap: this.config.idMap! } } : {}),
       initPath: hc.Init ? initBinary() : undefined,
       mounts,
       cgroupsPath: `/cocon/${r.id}`,

@@ -1,5 +1,6 @@
 // The daemon's configuration as every room sees it, and its defaults. Pure: no I/O. The daemon
 // (src/daemon/config.ts) resolves its command-line flags into a DaemonConfig; services only read it.
+import type { IdentityMapping } from './idmap.js';
 
 export interface DaemonConfig {
   dataRoot: string; // --data-root (default /var/lib/cocon)
@@ -32,6 +33,17 @@ export interface DaemonConfig {
   noNewPrivileges?: boolean;
   /** --default-pids-limit (podman's 2048 by default; 0 or -1: none). */
   defaultPidsLimit?: number;
+  /** --userns-remap default|USER[:GROUP]|UID[:GID] as given (absent: containers share the host's user namespace). */
+  usernsRemap?: string;
+  /**
+   * Set at start-up (src/daemon/userns.ts) when usernsRemap is: the containers' id maps, the remap
+   * account ("user:group"), and the data root given (dataRoot is then <baseDataRoot>/<uid>.<gid>).
+   */
+  idMap?: IdentityMapping;
+  remapUser?: string;
+  baseDataRoot?: string;
+  /** The daemon's user namespace with idMap, bound at <exec-root>/userns (src/sys/userns.ts). */
+  usernsPath?: string;
 }
 
 export const DEFAULT_DATA_ROOT = '/var/lib/cocon';

@@ -3,6 +3,7 @@
 import { resolve, join } from 'node:path';
 import { ramInBytes } from '../units/go-units.js';
 import { storageSize } from '../containers/hostconfig.js';
+import { parseRemapSpec } from '../core/idmap.js';
 import {
   DEFAULT_PIDS_LIMIT,
   CONMON_PATH,
@@ -49,6 +50,7 @@ export type DaemonFlags = Partial<
     | 'storageOpt'
     | 'noNewPrivileges'
     | 'defaultPidsLimit'
+    | 'usernsRemap'
     | 'tlsverify'
     | 'tlscacert'
     | 'tlscert'
@@ -75,6 +77,59 @@ export function resolveHosts(hosts: string[], f: DaemonFlags): { unix?: string }
       throw new Error(`--${k}: ${TCP_UNSUPPORTED}, so there is no TLS to configure`);
   }
   return { unix };
+}
+
+/** dockerd's daemon.json keys cocon reads, by the flag key they set; list-valued keys are joined. */
+const FILE_KEYS: Record<string, keyof DaemonFlags> = {
+  'data-root': 'dataRoot',
+  'exec-root': 'execRoot',
+  hosts: 'host',
+  pidfile: 'pidFile',
+  'default-runtime': 'runtime',
+  'log-level': 'logLevel',
+  'insecure-registries': 'insecureRegistry',
+  bridge: 'bridge',
+  bip: 'bip',
+  icc: 'icc',
+  iptables: 'iptables',
+  'log-driver': 'logDriver',
+  'log-opts': 'logOpt',
+  'storage-opts': 'storageOpt',
+  'no-new-privileges': 'noNewPrivileges',
+  'default-pids-limit': 'defaultPidsLimit',
+  'userns-remap': 'usernsRemap',
+};
+
+/**
+ * Merges a daemon configuration file (dockerd's daemon.json) with the flags: unknown keys and keys
+ * also given as flags are refused, as dockerd refuses them. Pure.
+ */
+export function configFileFlags(json: unknown, flags: Record<string, string>): Record<string, string> {
+  if (!json || typeof json !== 'object' || Array.isArray(json))
+    throw new Error('the daemon configuration file must hold a JSON object');
+  const out = { ...flags };
+  const both: string[] = [];
+  for (const [k, v] of Object.entries(json as Record<string, unknown>)) {
+    const key = FILE_KEYS[k];
+    if (!key)
+      throw new Error(
+        `the daemon configuration file has a key cocon does not read: ${k} (it reads ${Object.keys(FILE_KEYS).join(', ')})`,
+      );
+    let s: string;
+    if (Array.isArray(v)) s = v.map(String).join(',');
+    else if (v && typeof v === 'object')
+      s = Object.entries(v as Record<string, unknown>)
+        .map(([a, b]) => `${a}=${String(b)}`)
+        .join('\n');
+    else s = String(v);
+    if (key in flags) both.push(`${k}: (from flag: ${flags[key]}, from file: ${s})`);
+    else out[key] = s;
+  }
+  if (both.length)
+    throw new Error(
+      `the following directives are specified both as a flag and in the configuration file: ${both.join(', ')}`,
+    );
+  return out;
 }
 
 export function resolveConfig(flags: DaemonFlags): DaemonConfig {
@@ -110,6 +165,7 @@ export function resolveConfig(flags: DaemonFlags): DaemonConfig {
   }
   const pids = flags.defaultPidsLimit ?? String(DEFAULT_PIDS_LIMIT);
   if (!/^-?\d+$/.test(pids)) throw new Error(`invalid --default-pids-limit '${pids}': a number is expected`);
+  if (flags.usernsRemap !== undefined) parseRemapSpec(flags.usernsRemap); // a bad value stops the daemon here
   const runtime = flags.runtime ?? DEFAULT_RUNTIME;
   const level = (flags.logLevel ?? DEFAULT_LOG_LEVEL) as DaemonConfig['logLevel'];
   if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new Error(`invalid log level: ${flags.logLevel}`);
@@ -146,5 +202,6 @@ export function resolveConfig(flags: DaemonFlags): DaemonConfig {
     defaultStorageSize,
     noNewPrivileges: flags.noNewPrivileges !== undefined && bool(flags.noNewPrivileges, 'no-new-privileges'),
     defaultPidsLimit: Math.max(0, Number(pids)),
+    ...(flags.usernsRemap ? { usernsRemap: flags.usernsRemap.trim() } : {}),
   };
 }

@@ -4,7 +4,7 @@
 import { writeFileSync, rmSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
-import { resolveConfig } from './config.js';
+import { configFileFlags, resolveConfig } from './config.js';
 import { openDb } from '../store/db.js';
 import { EventBus } from '../core/events.js';
 import { setLogLevel, log } from '../core/log.js';
@@ -23,12 +23,16 @@ import { ContainerArchive } from '../containers/archive.js';
 import { ContainerOperations } from '../containers/operations.js';
 import { ImageOperations } from '../images/operations.js';
 import { NetworkService } from '../network/service.js';
-import { PRIVATE, privateDir, setDaemonUmask, tighten } from '../sys/perms.js';
+import { PRIVATE, privateDir, setDaemonUmask, shareWithRemappedRoot, tighten } from '../sys/perms.js';
+import { hostRoot, type IdentityMapping } from '../core/idmap.js';
 import { NetworkStore } from '../network/store.js';
 import type { ContainerDirectory } from '../network/types.js';
 import { ChrootManager } from '../chroot/chroot.js';
 import { ChrootGate } from '../chroot/gate.js';
 import { describeDataRoot, mountDataRoot, unmountDataRoot } from '../sys/storagefs.js';
+import { applyRemap } from './userns.js';
+import { persistUserns } from '../sys/userns.js';
+import { setNetnsOwner } from '../sys/net.js';
 
 const USAGE = `Usage: cocon daemon [OPTIONS]
 
@@ -56,6 +60,8 @@ Options:
       --storage-opt list         Storage driver options: size=SIZE, the default writable-layer quota per container
       --no-new-privileges        Set no-new-privileges on every new container (default false)
       --default-pids-limit int   Default pids limit of a container; 0 or -1 for none (default 2048)
+      --userns-remap string      User/Group setting for user namespaces: default (dockremap), USER[:GROUP] or UID[:GID]
+      --config-file string       Daemon configuration file (JSON, dockerd's keys; none is read unless given)
 `;
 
 export function parseDaemonFlags(argv: string[]): Record<string, string> {
@@ -87,6 +93,8 @@ export function parseDaemonFlags(argv: string[]): Record<string, string> {
     '--storage-opt': 'storageOpt',
     '--no-new-privileges': 'noNewPrivileges',
     '--default-pids-limit': 'defaultPidsLimit',
+    '--userns-remap': 'usernsRemap',
+    '--config-file': 'configFile',
     '--tlsverify': 'tlsverify',
     '--tlscacert': 'tlscacert',
     '--tlscert': 'tlscert',
@@ -120,15 +128,33 @@ export function parseDaemonFlags(argv: string[]): Record<string, string> {
   return out;
 }
 
+/** --config-file: the file's keys (dockerd's daemon.json names) merged under the flags. */
+function withConfigFile(flags: Record<string, string>): Record<string, string> {
+  const file = flags.configFile;
+  delete flags.configFile;
+  if (!file) return flags;
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`unable to configure the daemon with file ${file}: ${(e as Error).message}`);
+  }
+  return configFileFlags(json, flags);
+}
+
 /**
  * Creates the data root and exec root with dockerd's modes, and tightens what an older cocon left
  * readable (0711/0755 directories, 0644 database): the top-level directories and state files
  * only; layer, rootfs and volume contents keep their own modes.
  */
-function closeRoots(dataRoot: string, execRoot: string): void {
-  privateDir(dataRoot, PRIVATE.root);
+function closeRoots(dataRoot: string, execRoot: string, idMap?: IdentityMapping): void {
+  if (idMap) shareWithRemappedRoot(dataRoot, hostRoot(idMap).gid);
+  else privateDir(dataRoot, PRIVATE.root);
   privateDir(execRoot, PRIVATE.root);
-  for (const d of ['containers', 'volumes', 'overlay', 'content', 'chroots']) tighten(join(dataRoot, d), PRIVATE.dir);
+  for (const d of ['volumes', 'overlay', 'content', 'chroots']) tighten(join(dataRoot, d), PRIVATE.dir);
+  // under --userns-remap the remapped root passes through containers/ to reach a container's rootfs
+  if (idMap) shareWithRemappedRoot(join(dataRoot, 'containers'), hostRoot(idMap).gid);
+  else tighten(join(dataRoot, 'containers'), PRIVATE.dir);
   for (const f of ['cocon.db', 'cocon.db-wal', 'cocon.db-shm', 'engine-id']) tighten(join(dataRoot, f), PRIVATE.file);
   for (const d of ['containers', 'exec', 'exits', 's', 't', 'runc', 'netns']) tighten(join(execRoot, d), PRIVATE.dir);
 }
@@ -138,7 +164,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
   // after a burst of requests (50 container starts) and keeping them: bench/mem-bench.ts measures
   // the difference. Set here, not as a node option, so that it holds however the daemon is launched.
   setFlagsFromString('--semi-space-growth-factor=1');
-  const flags = parseDaemonFlags(argv);
+  const flags = withConfigFile(parseDaemonFlags(argv));
   const gateFlag = flags.chrootSocket;
   delete flags.chrootSocket;
   const config = resolveConfig(flags);
@@ -161,7 +187,21 @@ export async function runDaemon(argv: string[]): Promise<void> {
       size: ownFs.size,
       projectQuota: ownFs.projectQuota,
     });
-  closeRoots(config.dataRoot, config.execRoot);
+  // --userns-remap: the state moves to <data-root>/<uid>.<gid> (dockerd's layout); a user without
+  // subordinate ranges stops the daemon here, before anything is written there.
+  try {
+    await applyRemap(config);
+  } catch (e) {
+    if (ownFs) await unmountDataRoot(config.dataRoot).catch(() => undefined);
+    throw e;
+  }
+  closeRoots(config.dataRoot, config.execRoot, config.idMap);
+  if (config.idMap) {
+    // one user namespace for every remapped container, and their network namespaces made inside it
+    config.usernsPath = join(config.execRoot, 'userns');
+    await persistUserns(config.usernsPath, config.idMap);
+    setNetnsOwner(config.usernsPath);
+  }
   // The default writable-layer quota (--storage-opt size=) must fit in the data root.
   if (config.defaultStorageSize) {
     const fs = describeDataRoot(config.dataRoot);
@@ -185,7 +225,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
   writeFileSync(config.pidFile, String(process.pid));
   const db = openDb(join(config.dataRoot, 'cocon.db'));
   const events = new EventBus();
-  const snapshots = new OverlaySnapshotter(join(config.dataRoot, 'overlay'), db);
+  const snapshots = new OverlaySnapshotter(join(config.dataRoot, 'overlay'), db, config.idMap);
   // The containers service and the services it uses ask each other: images and volumes ask who uses
   // them, networks look containers up. Each gets a small interface through its constructor whose
   // calls reach `containers` once it exists (nothing calls them before the API serves).
@@ -203,7 +243,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
   const containers = new ContainerService(config, db, events, images, volumes, snapshots, networks);
   const execs = new ExecService(containers, config.execRoot);
   await networks.init();
-  const archive = new ContainerArchive(containers, volumes);
+  const archive = new ContainerArchive(containers, volumes, config.idMap);
   const s: Services = {
     config,
     db,
@@ -225,7 +265,9 @@ export async function runDaemon(argv: string[]): Promise<void> {
   const logs = new LogRotator(containers, events);
   logs.resume();
   const server = await listen(s, serverLimits(process.env.COCON_API_TIMEOUTS));
-  const gate = chrootSocket ? new ChrootGate(new ChrootManager(config.dataRoot), chrootSocket) : undefined;
+  const gate = chrootSocket
+    ? new ChrootGate(new ChrootManager(config.baseDataRoot ?? config.dataRoot), chrootSocket)
+    : undefined;
   await gate?.listen();
   log.info('daemon ready', {
     socket: config.socketPath,

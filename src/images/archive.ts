@@ -302,7 +302,7 @@ async function loadLayer(
     await w.write(createReadStream(file).pipe(decompressor(fileCompression(file))));
     if (w.digest() !== diffId)
       throw new InvalidArgument(`invalid archive: layer does not match diff id ${diffId} (got ${w.digest()})`);
-    await svc.snapshots.applyWith(diffId, parent, async (dir) => applyLayer(await w.open(), dir));
+    await svc.snapshots.applyWith(diffId, parent, async (dir, idMap) => applyLayer(await w.open(), dir, idMap));
     await w.commit(diffId);
   } catch (e) {
     w.abort();

@@ -1042,7 +1042,7 @@ export class ImageService implements ImageStore {
           const applied = await this.snapshots.applyWith(
             diffId,
             parent?.chainIds[parent.chainIds.length - 1],
-            async (dir) => extractTarStream(await ingest.open(), dir, LAYER),
+            async (dir, idMap) => extractTarStream(await ingest.open(), dir, LAYER, '', { idMap }),
           );
           if (applied.created) createdLayer = applied.layer;
           await ingest.commit(diffId);

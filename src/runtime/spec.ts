@@ -8,10 +8,17 @@
 // daemon's own nofile hard limit, and the extra bind mounts (hosts, resolv.conf, volumes).
 // Throws InvalidArgument(`unknown capability: "CAP_FOO"`) for bad --cap-add/--cap-drop names and for
 // bad ulimits; Internal when the caller breaks an invariant (relative rootfs, netns without a path).
+//
+// --userns-remap (input.userns): the container joins the daemon's user namespace by path (its
+// uidMappings/gidMappings are given too: runc checks ownership against them). runc joins the user
+// namespace first, then the network namespace (run and exec alike), so the daemon makes the network
+// namespaces inside that user namespace (src/sys/net.ts setNetnsOwner); sysfs and net.* sysctls then
+// work as they do without remapping.
 
 import { Internal, InvalidArgument } from '../core/errors.js';
 import { ALL_CAPABILITIES, DEFAULT_CAPABILITIES, normalizeCap, sortCaps, tweakCapabilities } from './caps.js';
 import { defaultSeccomp, type LinuxSeccomp } from './seccomp.js';
+import { ociMappings, type IdentityMapping } from '../core/idmap.js';
 
 export type { LinuxSeccomp } from './seccomp.js';
 
@@ -224,6 +231,8 @@ export interface SpecInput {
   /** --device nodes (created in the container) and their cgroup rules, then --device-cgroup-rule. */
   devices?: OciDevice[];
   deviceRules?: OciDeviceCgroup[];
+  /** --userns-remap (and not --userns=host): the daemon's user namespace (a bound file) and its maps. */
+  userns?: { path: string; idMap: IdentityMapping };
 }
 
 // ---------------------------------------------------------------------------
@@ -379,7 +388,13 @@ function buildNamespaces(input: SpecInput): OciNamespace[] {
     ns.push({ type: 'network' });
   } // host: share the daemon's network namespace
   ns.push({ type: 'uts' }, { type: 'pid' }, { type: 'ipc' });
+  if (input.userns) ns.push({ type: 'user', path: input.userns.path });
   return ns;
+}
+
+/** The highest container id the maps give. */
+function lastContainerId(maps: readonly { containerID: number; size: number }[]): number {
+  return Math.max(0, ...maps.map((m) => m.containerID + m.size - 1));
 }
 
 function buildMounts(input: SpecInput): OciMount[] {
@@ -476,7 +491,10 @@ export function buildSpec(input: SpecInput): OciSpec {
   if (input.networkMode !== 'host') {
     // docker (20.10+): unprivileged ports and ICMP sockets inside a private network namespace
     sysctl['net.ipv4.ip_unprivileged_port_start'] = '0';
-    sysctl['net.ipv4.ping_group_range'] = '0 2147483647';
+    // (in a user namespace both bounds must be mapped gids: all of the container's gids then)
+    sysctl['net.ipv4.ping_group_range'] = input.userns
+      ? `0 ${lastContainerId(input.userns.idMap.gids)}`
+      : '0 2147483647';
   }
   Object.assign(sysctl, input.sysctls ?? {});
 
@@ -484,6 +502,7 @@ export function buildSpec(input: SpecInput): OciSpec {
     resources: buildResources(input),
     cgroupsPath: input.cgroupsPath,
     namespaces: buildNamespaces(input),
+    ...(input.userns ? ociMappings(input.userns.idMap) : {}),
   };
   if (input.privileged && input.hostDevices?.length) linux.devices = input.hostDevices.map((d) => ({ ...d }));
   else if (input.devices?.length) linux.devices = input.devices.map((d) => ({ ...d }));

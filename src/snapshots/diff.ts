@@ -9,6 +9,7 @@ import { deviceNumbers, type TarHead, xattrPax } from '../sys/tar/rules.js';
 import { xattrsUnder } from '../sys/xattr.js';
 import { layerMembers, tarName, type EntryType, type ParentLookup, type UpperEntry } from './changes.js';
 import type { DiffOptions, Usage } from './snapshotter.js';
+import { ownerToContainer, type IdentityMapping } from '../core/idmap.js';
 
 const OVERLAY_OPAQUE = 'trusted.overlay.opaque';
 
@@ -107,7 +108,11 @@ export function measure(dir: string): Usage {
  * Streams the layer tar of an upper dir on top of `parent`: the tar's errors (an entry that vanished
  * while reading) end the stream with an error.
  */
-export async function layerTar(upper: string, parent: ParentLookup, opts: DiffOptions = {}): Promise<Readable> {
+export async function layerTar(
+  upper: string,
+  parent: ParentLookup,
+  opts: DiffOptions & { idMap?: IdentityMapping } = {},
+): Promise<Readable> {
   const entries = await scanUpper(upper);
   const byPath = new Map(entries.map((e) => [e.path, e]));
   const members = layerMembers(entries, parent, opts);
@@ -145,8 +150,8 @@ export async function layerTar(upper: string, parent: ParentLookup, opts: DiffOp
       const base: TarHead = {
         name: tarName(e.path, e.type === 'dir'),
         mode: st.mode & 0o7777,
-        uid: st.uid,
-        gid: st.gid,
+        // --userns-remap: the owners as the container sees them (host ids shifted back)
+        ...(opts.idMap ? ownerToContainer(st.uid, st.gid, opts.idMap) : { uid: st.uid, gid: st.gid }),
         mtime: st.mtime,
         pax: xattrPax(e.xattrs, (k) => k.startsWith('user.')),
       };

@@ -19,11 +19,17 @@
 //    layer): no half layer is ever recorded. Layers shared by several images are stored once.
 //  - commit() renames the upper dir into <chainid-hex>/diff, then swaps the rows in one transaction.
 //  - remove() refuses a layer other snapshots are built on (Conflict), deletes the row, then the files.
+// Under --userns-remap (`idMap`, src/core/idmap.ts) the layers' files are owned by host ids shifted
+// into the daemon's subordinate range: applyWith() hands the map to its filler (the extractor shifts
+// each entry), a new snapshot's "/" (fs) and work dir belong to the remapped root, and diff() shifts
+// the owners back to the container's ids, so a committed or saved layer carries the same ids as one
+// made by an unremapped daemon.
 // Which layers are still wanted (images, pulls in flight) is the images room's business (layer_holds);
 // active and view snapshots keep their parent chain by themselves: remove() refuses to break it.
 import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
+  chownSync,
   createReadStream,
   existsSync,
   lstatSync,
@@ -44,6 +50,7 @@ import { IMPORT } from '../sys/tar/rules.js';
 import { chainId as computeChainId } from './chain.js';
 import { changesOf } from './changes.js';
 import { layersLookup, layerTar, measure, scanUpper } from './diff.js';
+import { hostRoot, type IdentityMapping } from '../core/idmap.js';
 import type { Change, DiffOptions, PrepareOptions, SnapshotInfo, Snapshotter, Usage } from './snapshotter.js';
 
 export interface LayerRow {
@@ -91,6 +98,8 @@ export class OverlaySnapshotter implements Snapshotter {
   constructor(
     readonly root: string,
     private readonly db: DB,
+    /** --userns-remap: layers and snapshots are owned by the ids this maps container ids to. */
+    readonly idMap?: IdentityMapping,
   ) {
     this.tmpRoot = join(root, '.tmp');
     this.snapRoot = join(root, 'snapshots');
@@ -141,19 +150,22 @@ export class OverlaySnapshotter implements Snapshotter {
     parent: string | undefined,
   ): Promise<{ layer: LayerRow; created: boolean }> {
     const open = typeof tar === 'string' ? async () => createReadStream(tar) : tar;
-    return this.applyWith(diffId, parent, async (diff) => extractTarStream(await open(), diff, IMPORT));
+    return this.applyWith(diffId, parent, async (diff, idMap) =>
+      extractTarStream(await open(), diff, IMPORT, '', { idMap }),
+    );
   }
 
   /**
    * The general form of apply(): `fill` writes the layer's files into a fresh temp directory (for
    * pulled layers: the safe streaming extractor of ./apply.ts); when it resolves, the directory is
    * measured, renamed into place and recorded. When it rejects, the temp directory is removed and
-   * nothing is recorded.
+   * nothing is recorded. `fill` gets the daemon's id map (--userns-remap), which it must apply to the
+   * owners it writes (the extractor's `idMap` option).
    */
   async applyWith(
     diffId: string,
     parent: string | undefined,
-    fill: (diffDir: string) => Promise<unknown>,
+    fill: (diffDir: string, idMap: IdentityMapping | undefined) => Promise<unknown>,
   ): Promise<{ layer: LayerRow; created: boolean }> {
     const chainId = computeChainId(parent, diffId);
     const existing = this.get(chainId);
@@ -165,7 +177,8 @@ export class OverlaySnapshotter implements Snapshotter {
     mkdirSync(diff, { mode: 0o755 });
     let size: number;
     try {
-      await fill(diff);
+      this.ownByRoot(diff);
+      await fill(diff, this.idMap);
       size = treeSize(diff);
     } catch (e) {
       rmSync(tmp, { recursive: true, force: true });
@@ -333,6 +346,8 @@ export class OverlaySnapshotter implements Snapshotter {
       // fs's mode becomes the mode of the mounted "/": 0755 like an image root.
       mkdirSync(join(dir, 'fs'), { mode: 0o755 });
       if (kind === 'active') mkdirSync(join(dir, 'work'), { mode: 0o700 });
+      this.ownByRoot(join(dir, 'fs'));
+      if (kind === 'active') this.ownByRoot(join(dir, 'work'));
       this.insert(key, kind, parent ?? null, join(dir, 'fs'), kind === 'active' ? join(dir, 'work') : null);
     } catch (e) {
       if (image) {
@@ -347,6 +362,13 @@ export class OverlaySnapshotter implements Snapshotter {
       throw e;
     }
     return this.mounts(key);
+  }
+
+  /** --userns-remap: gives a directory the snapshotter makes to the remapped root (else nothing). */
+  private ownByRoot(path: string): void {
+    if (!this.idMap) return;
+    const r = hostRoot(this.idMap);
+    chownSync(path, r.uid, r.gid);
   }
 
   /** The quota image of a snapshot (its dir + '.img'), or null when it has none. */
@@ -466,7 +488,7 @@ export class OverlaySnapshotter implements Snapshotter {
   async diff(key: string, opts: DiffOptions = {}): Promise<Readable> {
     const r = this.activeRow(key, 'diff');
     await this.ensureMounted(r);
-    return layerTar(this.abs(r.upper), layersLookup(this.lowerDirs(r.parent)), opts);
+    return layerTar(this.abs(r.upper), layersLookup(this.lowerDirs(r.parent)), { ...opts, idMap: this.idMap });
   }
 
   async changes(key: string, opts: DiffOptions = {}): Promise<Change[]> {

@@ -13,6 +13,30 @@ import { isMounted } from './mount.js';
 import { nftApply } from './nft.js';
 import { heredoc, shellOk, shq } from './shell.js';
 
+/**
+ * --userns-remap: the user namespace (a bound file, src/sys/userns.ts) that owns every network
+ * namespace setupNetns() makes from now on. runc joins a container's user namespace before its
+ * network namespace (exec too), and a remapped root may only enter, mount sysfs for, and set sysctls
+ * of a network namespace its own user namespace owns.
+ */
+let netnsOwner: string | undefined;
+export function setNetnsOwner(userns: string | undefined): void {
+  netnsOwner = userns;
+}
+
+/**
+ * Script that makes a network namespace owned by the user namespace `userns` and binds it to `path`:
+ * a process enters the user namespace, unshares its network namespace and waits; the helper (host
+ * root) binds that namespace to the file and ends the process (a bind from inside is refused: the
+ * mount namespace belongs to the host's user namespace).
+ */
+function netnsInUsernsScript(userns: string, path: string): string {
+  const holder = `nsenter --user=${shq(userns)} unshare --net sh -c 'echo $$; exec sleep 60 >/dev/null 2>&1'`;
+  return [`p=$(${holder} &)`, `mount --bind /proc/$p/ns/net ${shq(path)} || { kill $p; exit 1; }`, 'kill $p'].join(
+    '\n',
+  );
+}
+
 /** argv that runs `argv` inside the network namespace bound to `netns` (or on the host). */
 function inNetns(netns: string | undefined, argv: string[]): [string, string[]] {
   return netns ? ['nsenter', [`--net=${netns}`, ...argv]] : [argv[0], argv.slice(1)];
@@ -52,8 +76,11 @@ export async function setupNetns(
   if (isMounted(path)) await deleteNetns(path);
   closeSync(openSync(path, 'w'));
   try {
+    const batch = lines.length ? lines : ['link set lo up'];
     await shellOk(
-      netnsScript(`unshare --net=${shq(path)}`, path, lines.length ? lines : ['link set lo up'], then, nftScript),
+      netnsOwner
+        ? `${netnsInUsernsScript(netnsOwner, path)}\n${netnsScript(`nsenter --net=${shq(path)}`, path, batch, then, nftScript)}`
+        : netnsScript(`unshare --net=${shq(path)}`, path, batch, then, nftScript),
       `network namespace ${path}`,
     );
   } catch (e) {

@@ -52,6 +52,17 @@ export function privateDir(path: string, mode: number = PRIVATE.dir): string {
   return path;
 }
 
+/**
+ * --userns-remap: a directory on the path to a container's rootfs, 0710 root:<remapped gid> as dockerd
+ * makes them, so that the remapped root (which runc mounts the rootfs as) may pass and nobody else.
+ */
+export function shareWithRemappedRoot(path: string, gid: number): string {
+  mkdirSync(path, { recursive: true, mode: PRIVATE.root });
+  chownSync(path, 0, gid);
+  chmodSync(path, PRIVATE.root);
+  return path;
+}
+
 /** Creates `path` empty with `mode` when it is missing, else gives it `mode`. */
 export function privateFile(path: string, mode: number = PRIVATE.file): string {
   closeSync(openSync(path, 'a', mode));

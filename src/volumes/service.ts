@@ -7,10 +7,11 @@
 // (refused while any container refers to it, unless forced: then 409 still for running users).
 // Records live in SQLite (table volumes); data under <data-root>/volumes/<name>/_data.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { PRIVATE, privateDir, privateFile, tighten } from '../sys/perms.js';
 import { join } from 'node:path';
 import type { DaemonConfig } from '../core/config.js';
+import { hostRoot } from '../core/idmap.js';
 import type { DB } from '../store/db.js';
 import type { EventBus } from '../core/events.js';
 import { Conflict, Internal, InvalidArgument, NotFound } from '../core/errors.js';
@@ -38,6 +39,8 @@ export interface VolumeUsage {
 export class VolumeService {
   private root: string;
   private copying = new Map<string, Promise<void>>();
+  /** --userns-remap: volumes belong to the containers' root (host ids of container root). */
+  private readonly rootOwner: { uid: number; gid: number };
 
   constructor(
     config: DaemonConfig,
@@ -47,6 +50,7 @@ export class VolumeService {
     private readonly usage: (name: string) => VolumeUsage[] = () => [],
   ) {
     this.root = join(config.dataRoot, 'volumes');
+    this.rootOwner = config.idMap ? hostRoot(config.idMap) : { uid: 0, gid: 0 };
     privateDir(this.root);
     // An older cocon made <name>/ 0755: tighten them (not their _data, the containers' view).
     for (const e of readdirSync(this.root, { withFileTypes: true }))
@@ -122,11 +126,21 @@ export class VolumeService {
       // <name>/ is private; _data is the volume's "/" as containers see it (0755, as docker makes it).
       privateDir(dir);
       mkdirSync(join(dir, '_data'), { recursive: true, mode: 0o755 });
+      // --userns-remap: the volume's "/" belongs to the containers' root, as dockerd makes it
+      chownSync(join(dir, '_data'), this.rootOwner.uid, this.rootOwner.gid);
       if (opts?.size) {
         const img = join(dir, 'disk.img');
         privateFile(img);
         await runOk('truncate', ['-s', String(parseSize(opts.size)), img]);
-        await runOk('mkfs.ext4', ['-q', '-F', '-m', '0', '-E', 'root_owner=0:0', img]);
+        await runOk('mkfs.ext4', [
+          '-q',
+          '-F',
+          '-m',
+          '0',
+          '-E',
+          `root_owner=${this.rootOwner.uid}:${this.rootOwner.gid}`,
+          img,
+        ]);
       }
       this.save(v);
     } catch (e) {

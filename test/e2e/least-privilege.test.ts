@@ -3,7 +3,7 @@
 // --cap-drop NET_RAW, mknod after --cap-drop MKNOD), and the least-privilege tools work for real:
 // --security-opt no-new-privileges and seccomp=unconfined|profile.json, --device-cgroup-rule,
 // --device, --group-add, the default pids limit against a process flood, --privileged said loudly,
-// --userns refused. Each escape is also tried where it must succeed, so the test can fail.
+// --userns=private refused. Each escape is also tried where it must succeed, so the test can fail.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
@@ -307,7 +307,7 @@ test('--privileged is said loudly: the CLI warning, privileged=true in events; -
     HostConfig: { UsernsMode: 'private' },
   });
   assert.equal(u.status, 400);
-  assert.match(u.json.message, /--userns=private is not supported by cocon/);
+  assert.match(u.json.message, /invalid USERNS mode: private/);
 });
 
 test('daemon defaults: --no-new-privileges and --default-pids-limit', async () => {

@@ -8,7 +8,7 @@
 // useDaemon registers before()/after() hooks (start, stop + sweep) and beforeEach()/afterEach()
 // hooks that print the daemon's log lines written during a test when that test fails.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync, openSync, closeSync, readFileSync, statSync, existsSync } from 'node:fs';
+import { chmodSync, mkdtempSync, mkdirSync, openSync, closeSync, readFileSync, statSync, existsSync } from 'node:fs';
 import { request, type IncomingHttpHeaders } from 'node:http';
 import { connect as netConnect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -66,6 +66,11 @@ export interface StartOptions {
   readyTimeoutMs?: number;
   /** Run the daemon inside this network namespace (a bound file, e.g. made with `unshare --net=FILE`). */
   netns?: string;
+  /**
+   * Give the temp root and the directories above it o+x (--userns-remap: the remapped root must pass
+   * through them to a container's rootfs, and the daemon refuses a data root it cannot reach).
+   */
+  traversable?: boolean;
 }
 
 export interface Daemon {
@@ -216,6 +221,11 @@ export async function startDaemon(opts: StartOptions = {}): Promise<Daemon> {
   const socket = join(root, 'api.sock');
   const logFile = join(root, 'daemon.log');
   let child: ChildProcess | undefined;
+  if (opts.traversable)
+    for (let p = root; p !== '/'; p = dirname(p)) {
+      const mode = statSync(p).mode & 0o7777;
+      if (!(mode & 0o001)) chmodSync(p, mode | 0o011);
+    }
 
   const spawnIt = async (): Promise<void> => {
     const fd = openSync(logFile, 'a');

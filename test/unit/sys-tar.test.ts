@@ -147,7 +147,7 @@ test("HOST rules: the top entry is renamed, owners stay the caller's, escapes ar
       dest,
       HOST,
       '',
-      'renamed',
+      { renameTop: 'renamed' },
     );
     assert.equal(readFileSync(join(dest, 'renamed/a.txt'), 'utf8'), 'a');
     assert.equal(readlinkSync(join(dest, 'renamed/l')), '/etc');
@@ -161,7 +161,7 @@ test("HOST rules: the top entry is renamed, owners stay the caller's, escapes ar
       dest,
       HOST,
       '',
-      '',
+      { renameTop: '' },
     );
     assert.equal(readFileSync(join(dest, 'b'), 'utf8'), 'b');
     await assert.rejects(extractTarStream(tarOf([{ name: '../evil', data: 'x' }]), dest, HOST), LayerError);

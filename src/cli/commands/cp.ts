@@ -73,7 +73,7 @@ async function copyFromContainer(ctx: Ctx, ctr: string, src: string, dst: string
   // extractor (HOST rules: nothing through a symlink, no devices, owned by the caller), renamed as docker does
   const extract = async (dir: string, top?: string): Promise<void> => {
     try {
-      await extractTarStream(counted, realpathSync(dir), HOST, '', top);
+      await extractTarStream(counted, realpathSync(dir), HOST, '', { renameTop: top });
     } catch (e) {
       if (e instanceof LayerError) throw new CliError(`invalid tar from the daemon: ${e.message}`, 1);
       throw e;

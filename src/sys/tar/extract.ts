@@ -19,7 +19,9 @@
 //  - symlink targets are stored as given (they are resolved inside the container's root at use);
 //  - files are created with O_EXCL|O_NOFOLLOW (an existing entry is unlinked first, never followed);
 //    cp refuses to replace a directory by a non-directory and the reverse (docker's messages);
-//    owners (unless HOST), modes (incl. setuid), mtimes and PAX xattrs (SCHILY.xattr.*) are kept.
+//    owners (unless HOST), modes (incl. setuid), mtimes and PAX xattrs (SCHILY.xattr.*) are kept;
+//  - with `idMap` (a daemon under --userns-remap) owners are the container's ids and are stored as
+//    the host ids they map to (src/core/idmap.ts); an owner beyond the maps is refused (LayerError).
 // readTar() is the codec's reader for trusted archives that are read, not written out (a docker-archive's
 // index, a build context's listing).
 import {
@@ -42,6 +44,7 @@ import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract, type Header } from 'tar-stream';
+import { IdMapError, type IdentityMapping, ownerToHost } from '../../core/idmap.js';
 import { fdPath, openDirIn, RootPathError, SafeRoot } from '../saferoot.js';
 import { mkfifo, mknodDevice, mknodWhiteout, setOpaque, setXattr } from '../xattr.js';
 import { cleanEntryName, type ExtractRules, LAYER, LayerError, paxXattrs, replaceTop, whiteoutOf } from './rules.js';
@@ -61,26 +64,32 @@ function lstatOrNull(p: string): Stats | null {
 }
 
 /** Extracts an uncompressed layer tar into `root` (an existing, empty directory) with the LAYER rules. */
-export function applyLayer(src: Readable, root: string): Promise<ApplyStats> {
-  return extractTarStream(src, root, LAYER);
+export function applyLayer(src: Readable, root: string, idMap?: IdentityMapping): Promise<ApplyStats> {
+  return extractTarStream(src, root, LAYER, '', { idMap });
+}
+
+export interface ExtractOptions {
+  /** Replaces each name's first component ('' drops it), as `docker cp` renames the copied path. */
+  renameTop?: string;
+  /** --userns-remap: entry owners are container ids, written as the host ids they map to. */
+  idMap?: IdentityMapping;
 }
 
 /**
  * Extracts an uncompressed tar stream into the directory `base` (relative to `root`, default the
  * root itself) with `rules`. Entry names count from `base`; nothing is written outside `root`.
- * `renameTop` replaces each name's first component ('' drops it), as `docker cp` renames the copied
- * path. Rejects with LayerError on a refused entry (entries before it stay written; the caller discards).
+ * See ExtractOptions for renaming and id mapping. Rejects with LayerError on a refused entry (entries before it stay written; the caller discards).
  */
 export async function extractTarStream(
   src: Readable,
   root: string,
   rules: ExtractRules,
   base = '',
-  renameTop?: string,
+  opts: ExtractOptions = {},
 ): Promise<ApplyStats> {
   const r = SafeRoot.open(root);
   try {
-    const x = new Extraction(r, rules, base, renameTop);
+    const x = new Extraction(r, rules, base, opts.renameTop, opts.idMap);
     const ex = extract();
     ex.on('entry', (h: Header, stream, next) => {
       x.entry(h, stream as unknown as AsyncIterable<Buffer>).then(
@@ -143,6 +152,7 @@ class Extraction {
     private readonly rules: ExtractRules,
     private readonly base: string,
     private readonly renameTop?: string,
+    private readonly idMap?: IdentityMapping,
   ) {}
 
   private walkOpts() {
@@ -192,6 +202,14 @@ class Extraction {
 
   async entry(h: Header, stream: AsyncIterable<Buffer>): Promise<void> {
     this.stats.entries++;
+    if (this.idMap) {
+      try {
+        Object.assign(h, ownerToHost(h.uid, h.gid, this.idMap));
+      } catch (e) {
+        if (e instanceof IdMapError) throw new LayerError(`${e.message} (entry ${h.name})`);
+        throw e;
+      }
+    }
     const clean = cleanEntryName(h.name, this.rules.absolute);
     const rel = this.renameTop === undefined || !clean ? clean : replaceTop(clean, this.renameTop);
     if (rel === '') {
