@@ -1,5 +1,5 @@
-// IPv4 address management: pure arithmetic on CIDRs (no I/O), so unit tests cover it.
-// Subnets are "a.b.c.d/len"; addresses are numbers internally.
+// IPv4 and IPv6 address management: pure arithmetic on CIDRs (no I/O), so unit tests cover it.
+// IPv4 subnets are "a.b.c.d/len", addresses numbers internally; IPv6 ones (below) bigints.
 import { InvalidArgument } from '../core/errors.js';
 
 export interface Cidr {

@@ -161,6 +161,8 @@ export class NetworkService implements NetworkHooks {
   private iccChanged = false;
   /** Set by shutdown(). */
   private stopping = false;
+  /** No ip6 table of ours exists (known once a rewrite removed it; unknown at start). */
+  private ip6TableGone = false;
   private readonly none = new NoNetwork();
   private nftChain: Promise<void> = Promise.resolve();
   private hubChains = new Map<string, Promise<void>>();
@@ -542,7 +544,14 @@ export class NetworkService implements NetworkHooks {
   /** Serialises full rewrites of the host table; each rewrite renders the state at its turn. */
   private applyNft(): Promise<void> {
     if (!this.iptables) return Promise.resolve();
-    const next = this.nftChain.catch(() => undefined).then(() => nftApply(this.renderNft() + this.renderNft6()));
+    const next = this.nftChain
+      .catch(() => undefined)
+      .then(async () => {
+        const v6 = this.renderNft6();
+        await nftApply(this.renderNft() + v6);
+        // the ip6 table's removal is written once (at start, or after the last IPv6 network), not with every rewrite
+        this.ip6TableGone = !v6 || v6.endsWith(`delete table ip6 ${this.table}\n`);
+      });
     this.nftChain = next;
     // the host firewall follows the set of bridges (a no-op unless it changed)
     return next.then(() => this.hostfw.setDevices(this.routedDevices()));
@@ -564,10 +573,10 @@ export class NetworkService implements NetworkHooks {
     return hostTable(this.table, this.rootTag, bridges, forwards);
   }
 
-  /** The host's ip6 table while an IPv6 network exists (NAT66, ports on IPv6 host addresses), else its removal. */
+  /** The host's ip6 table while an IPv6 network exists (NAT66, ports on IPv6 host addresses), else its removal ('' once it is gone). */
   renderNft6(): string {
     const nets = [...this.nets.values()].filter((n) => n.Driver === 'bridge' && this.subnet6(n));
-    if (!nets.length) return `table ip6 ${this.table}\ndelete table ip6 ${this.table}\n`;
+    if (!nets.length) return this.ip6TableGone ? '' : `table ip6 ${this.table}\ndelete table ip6 ${this.table}\n`;
     const bridges = nets.map((n) => ({
       device: this.device(n),
       subnet: cidr6String(this.subnet6(n)!),

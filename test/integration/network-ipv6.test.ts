@@ -1,6 +1,6 @@
 // IPv6 networks through the Engine API, on a "host" of the test's own (the daemon runs in a network
 // namespace the test makes, so the IPv6 gateways, the ip6 nft table and net.ipv6.conf.all.forwarding
-// change nothing outside): bad input refused with nothing half-written (no IPv6 subnet, an IPv6
+// change nothing outside): cocon's CLI `network create --ipv6` with a gateway per family; bad input refused with nothing half-written (no IPv6 subnet, an IPv6
 // subnet without EnableIPv6, host bits, a foreign gateway, overlaps, --ip6 outside the subnet, on
 // an IPv4-only network, on the default bridge, in use); POST /networks/{id}/connect with an
 // IPv6Address on a running container (the address live at once, not "tentative"); a daemon restart
@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { useDaemon, uniq, docker } from '../helpers/daemon.js';
+import { useDaemon, uniq, docker, cli } from '../helpers/daemon.js';
 import { nftTableOf } from './network-common.js';
 
 const base = mkdtempSync('/tmp/ipv6i-');
@@ -88,6 +88,26 @@ test('POST /networks/create with IPv6: bad input refused, nothing half-written',
   assert.equal(overlap.status, 403, overlap.body);
   assert.match(overlap.json.message, /Pool overlaps/);
   assert.equal((await create(v4, {})).status, 201);
+  // cocon's CLI pairs --gateway with the subnet of its family, as docker's does by containment
+  const viaCli = uniq('cli6');
+  const made = await cli(h.d, [
+    'network',
+    'create',
+    '--ipv6',
+    '--subnet',
+    '10.98.8.0/24',
+    '--subnet',
+    'fd00:97:8::/64',
+    '--gateway',
+    'fd00:97:8::fe',
+    viaCli,
+  ]);
+  assert.equal(made.code, 0, made.stderr);
+  assert.deepEqual((await h.d.api('GET', `/networks/${viaCli}`)).json.IPAM.Config, [
+    { Subnet: '10.98.8.0/24', Gateway: '10.98.8.1' },
+    { Subnet: 'fd00:97:8::/64', Gateway: 'fd00:97:8::fe' },
+  ]);
+  assert.equal((await h.d.api('DELETE', `/networks/${viaCli}`)).status, 204);
 });
 
 test('--ip6 and POST /networks/{id}/connect with an IPv6Address: checked, honoured, live at once', async () => {

@@ -1,6 +1,7 @@
 // Daemon -H hosts: cocon serves its API on a unix socket only. Every tcp:// host is refused, with or
 // without --tlsverify (nothing listens on TCP, so accepting one would be a silent lie), and so are
-// the --tls* flags; unix:// and bare paths keep working. Also the real `cocon daemon` exit status.
+// the --tls* flags; unix:// and bare paths keep working. Also the real `cocon daemon` exit status,
+// and the IPv6 flags of the default bridge.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -86,4 +87,13 @@ test('cocon daemon -H tcp:// exits non-zero with the refusal, before touching an
       assert.equal(existsSync('/nonexistent/cocon-tcp-test'), false);
     }
   }
+});
+
+test('--ipv6 and --fixed-cidr-v6 (dockerd flags for the default bridge) reach the config', () => {
+  const c = resolveConfig(parseDaemonFlags(['--ipv6', '--fixed-cidr-v6', 'fd00:1::/64']));
+  assert.equal(c.ipv6, true);
+  assert.equal(c.fixedCidrV6, 'fd00:1::/64');
+  assert.equal(resolveConfig(parseDaemonFlags(['--ipv6=false'])).ipv6, undefined);
+  assert.equal(resolveConfig({}).ipv6, undefined);
+  assert.throws(() => resolveConfig(parseDaemonFlags(['--ipv6=maybe'])), /invalid boolean value "maybe" for --ipv6/);
 });

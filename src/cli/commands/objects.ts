@@ -287,12 +287,19 @@ export const networkCreateCommand: Command = {
     const ranges = o.list('ip-range');
     if (gws.length > subnets.length) throw new CliError('no matching subnet for gateway ' + gws[subnets.length], 1);
     if (ranges.length > subnets.length) throw new CliError('no matching subnet for range ' + ranges[subnets.length], 1);
-    const config = subnets.map((s, i) => {
-      const c: Record<string, unknown> = { Subnet: s };
-      if (ranges[i]) c.IPRange = ranges[i];
-      if (gws[i]) c.Gateway = gws[i];
-      return c;
-    });
+    // like docker, a gateway or range goes with the subnet it belongs to (here: the next one of its
+    // family, as a network has at most one subnet per family), not with the one at the same position
+    const config: Array<Record<string, unknown>> = subnets.map((s) => ({ Subnet: s }));
+    const v6 = (x: string) => x.includes(':');
+    const attach = (key: 'Gateway' | 'IPRange', values: string[], what: string) => {
+      for (const v of values) {
+        const c = config.find((x) => !x[key] && v6(x.Subnet as string) === v6(v));
+        if (!c) throw new CliError(`no matching subnet for ${what} ${v}`, 1);
+        c[key] = v;
+      }
+    };
+    attach('IPRange', ranges, 'range');
+    attach('Gateway', gws, 'gateway');
     if (o.list('aux-address').length && config[0]) config[0].AuxiliaryAddresses = kvMap(o.list('aux-address'));
     const body = {
       Driver: o.str('driver'),
