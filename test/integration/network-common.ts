@@ -11,7 +11,8 @@ export function nftTableOf(dataRoot: string): string {
 }
 
 export function cleanupNet(dataRoot: string): void {
-  spawnSync('nft', ['delete', 'table', 'ip', nftTableOf(dataRoot)]);
+  // ip: the daemon's table; ip6: its NAT66 table, there while it has an IPv6 network
+  for (const family of ['ip', 'ip6']) spawnSync('nft', ['delete', 'table', family, nftTableOf(dataRoot)]);
   // the daemon's chain in the host's iptables FORWARD (only there when the host drops by policy)
   const chain = `COCON-FORWARD-${nftTableOf(dataRoot).slice('cocon_'.length)}`;
   let legacy = false;
