@@ -2,8 +2,19 @@
 // (the launcher, automatic busybox bootstrap, `image bootstrap`).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import {
+  chownSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
-import { useDaemon, cli, run, startDaemon, CLI_MAIN, REPO } from '../helpers/daemon.js';
+import { useDaemon, cli, run, startDaemon, uniq, CLI_MAIN, REPO } from '../helpers/daemon.js';
 import { clientSuite } from './suite.js';
 
 const h = useDaemon({ busybox: true });
@@ -82,4 +93,52 @@ test('cocon: ps -n/-l and --format with Go-template fields', async () => {
   assert.match(tbl.stdout.split('\n')[0], /^CONTAINER ID\s+NAMES$/);
   assert.equal(tbl.stdout.split('\n').filter(Boolean).length, 3);
   assert.equal((await cli(h.d, ['rm', a, b])).code, 0);
+});
+
+test('cocon: cp in and out with the docker path rules, through the one tar codec; container symlinks come out as symlinks', async () => {
+  const name = uniq('cp');
+  const tmp = mkdtempSync('/tmp/cocon-cli-cp-');
+  try {
+    assert.equal((await cli(h.d, ['run', '-d', '--name', name, 'busybox', 'sleep', '600'])).code, 0);
+    const setup =
+      'mkdir -p /data/sub && echo a > /data/a && echo b > /data/sub/b && ln -s / /data/root && ln -s /etc/passwd /data/pw';
+    assert.equal((await cli(h.d, ['exec', name, 'sh', '-c', setup])).code, 0);
+    // out: a directory to a new name, its content into an existing directory, a file to a file name
+    let r = await cli(h.d, ['cp', `${name}:/data`, join(tmp, 'out')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(readFileSync(join(tmp, 'out/sub/b'), 'utf8'), 'b\n');
+    assert.equal(readlinkSync(join(tmp, 'out/root')), '/');
+    assert.equal(readlinkSync(join(tmp, 'out/pw')), '/etc/passwd');
+    mkdirSync(join(tmp, 'existing'));
+    r = await cli(h.d, ['cp', `${name}:/data/.`, join(tmp, 'existing')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(readFileSync(join(tmp, 'existing/a'), 'utf8'), 'a\n');
+    assert.ok(!existsSync(join(tmp, 'existing/data')));
+    r = await cli(h.d, ['cp', `${name}:/data/a`, join(tmp, 'file.txt')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(readFileSync(join(tmp, 'file.txt'), 'utf8'), 'a\n');
+    r = await cli(h.d, ['cp', `${name}:/data`, join(tmp, 'file.txt')]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /cannot copy directory to non-directory/);
+    // in: a directory, its content, a file with -a keeping the owner (without -a: root)
+    mkdirSync(join(tmp, 'src/deep'), { recursive: true });
+    writeFileSync(join(tmp, 'src/deep/f'), 'f\n');
+    writeFileSync(join(tmp, 'owned'), 'o\n');
+    chownSync(join(tmp, 'owned'), 1234, 1234);
+    for (const args of [
+      [join(tmp, 'src'), `${name}:/in`],
+      [join(tmp, 'src') + '/.', `${name}:/data/`],
+      ['-a', join(tmp, 'owned'), `${name}:/owned-a`],
+      [join(tmp, 'owned'), `${name}:/owned`],
+    ]) {
+      r = await cli(h.d, ['cp', ...args]);
+      assert.equal(r.code, 0, `cp ${args.join(' ')}: ${r.stderr}`);
+    }
+    r = await cli(h.d, ['exec', name, 'sh', '-c', 'cat /in/deep/f /data/deep/f; stat -c %u /owned-a /owned']);
+    assert.equal(r.stdout, 'f\nf\n1234\n0\n');
+    assert.ok(lstatSync(join(tmp, 'out')).isDirectory());
+  } finally {
+    await cli(h.d, ['rm', '-f', name]);
+    rmSync(tmp, { recursive: true, force: true });
+  }
 });

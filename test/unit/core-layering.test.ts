@@ -8,6 +8,7 @@ import { dirname, join, posix, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ENGINE = [
+  'build',
   'containers',
   'images',
   'network',
@@ -130,4 +131,19 @@ test('src/: no engine room imports api/daemon/cli, sys imports only sys/core, co
     assert.ok(rooms.has(r), `src/${r} was not read`);
   assert.ok(files.size > 50, `only ${files.size} source files read`);
   assert.deepEqual(violations(files), []);
+});
+
+test('one tar codec: only src/sys/tar/ uses tar-stream, and no engine code spawns GNU tar', () => {
+  const files = sources(repoRoot());
+  const users = [...files].filter(([, text]) => importsOf(text).includes('tar-stream')).map(([f]) => f);
+  assert.ok(users.length > 0, 'no file imports tar-stream');
+  assert.deepEqual(
+    users.filter((f) => !f.startsWith('src/sys/tar/')),
+    [],
+  );
+  // cocon's own compressed chroot root caches and chroot export are the only GNU tar runs left
+  const spawns = [...files]
+    .filter(([f, text]) => /\b(?:run|spawn|runOk)\(\s*'tar'/.test(text) && !f.startsWith('src/chroot/'))
+    .map(([f]) => f);
+  assert.deepEqual(spawns, ['src/sys/debootstrap.ts']);
 });

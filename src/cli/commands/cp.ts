@@ -2,7 +2,7 @@
 // (HEAD/GET/PUT /containers/{id}/archive), with docker's path rules.
 import { lstatSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, pipeline, type Readable } from 'node:stream';
 import { extractTarStream } from '../../sys/tar/extract.js';
 import { locate, packLocated } from '../../sys/tar/pack.js';
 import { HOST, LayerError } from '../../sys/tar/rules.js';
@@ -68,7 +68,8 @@ async function copyFromContainer(ctx: Ctx, ctr: string, src: string, dst: string
   const stat = decodeStat(res.headers['x-docker-container-path-stat']);
   const srcIsDir = stat ? isDirMode(stat.mode) : false;
   const count = counter();
-  const counted = (res as Readable).pipe(count.stream);
+  // pipeline, not pipe: a connection that breaks midway fails the extraction instead of leaving it waiting
+  const counted = pipeline(res as Readable, count.stream, () => undefined);
   // the daemon's tar has one top entry (the copied path): extracted on the host by the one safe
   // extractor (HOST rules: nothing through a symlink, no devices, owned by the caller), renamed as docker does
   const extract = async (dir: string, top?: string): Promise<void> => {
@@ -141,7 +142,8 @@ async function copyToContainer(
   }
   // the local path is read by the one tar codec (walked by open fds, symlinks not followed); -a keeps owners
   const policy = { rootOwner: !archive };
-  const l = locate('/', resolve(src), false);
+  // SRC/ and SRC/. follow a symlinked SRC (its content is copied); a plain SRC symlink is copied as the link
+  const l = locate('/', resolve(src), endsWithSep(src) || endsWithDot(src));
   let targetDir: string;
   let tar: Readable;
   if (dstStat && isDirMode(dstStat.mode)) {
