@@ -106,8 +106,17 @@ const body = (health: boolean) => ({
 
 type Api = (method: string, path: string, b?: unknown) => Promise<ApiResponse>;
 
+/** Containers to remove if the bench is interrupted (SIGINT, SIGTERM from a timeout). */
+const live: { api: Api; ids: string[] }[] = [];
+for (const sig of ['SIGINT', 'SIGTERM'] as const)
+  process.on(sig, () => {
+    log(`${sig}: removing the bench containers`);
+    void Promise.all(live.map((l) => removeAll(l.api, l.ids))).finally(() => process.exit(130));
+  });
+
 async function startContainers(api: Api, health: boolean, prefix: string): Promise<string[]> {
   const ids: string[] = [];
+  live.push({ api, ids });
   for (let i = 0; i < N; i++) {
     const c = await api('POST', `/v1.41/containers/create?name=${prefix}-${health ? 'h' : 'n'}${i}`, body(health));
     if (c.status !== 201) throw new Error(`create: ${c.body}`);
@@ -194,6 +203,7 @@ async function main(): Promise<void> {
       (m, p, b) => dd.api(m, p, b),
       () => ({ main: dd.pid, helpers: (ids) => [...monitorsOf(ids, /conmon/), ...runnersOf(ids)] }),
     );
+    log(`cocon: ${JSON.stringify({ base: cocon.base, hc: cocon.hc, perSecond: cocon.perSecond })}`);
   } finally {
     if (d) await d.stop();
   }

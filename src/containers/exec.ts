@@ -338,7 +338,7 @@ export class ExecService {
       argv,
       pidFile: join(this.execRoot, 'exec', `runner-${randomBytes(8).toString('hex')}.pid`),
       startTimeoutMs: Math.max(timeoutMs, 5000),
-      strayLimit: PROBE_DRAIN_LIMIT,
+      readLimit: PROBE_DRAIN_LIMIT,
     }).then(
       (runner) => {
         const cur = this.runners.get(containerId);

@@ -152,8 +152,11 @@ export interface ProbeRunnerOptions {
   pidFile: string;
   /** How long the start may take (runc, then the runner's first line). */
   startTimeoutMs: number;
-  /** Bytes the runner may write between probes before it is ended. */
-  strayLimit: number;
+  /**
+   * Bytes read per probe (then reading pauses until the timeout) and between two probes (then
+   * the runner is ended).
+   */
+  readLimit: number;
 }
 
 const shellOf = '/bin/sh';
@@ -172,7 +175,8 @@ export class ProbeRunner {
   private pendingSeq = 0;
   private sink: OutputSink | null = null;
   private settle: ((r: ProbeReply) => void) | null = null;
-  private stray = 0;
+  /** Bytes read since the current probe started or the last one ended (terminators included). */
+  private received = 0;
   private dead = false;
   private deadWhy = 'the healthcheck runner ended';
   private pid = 0;
@@ -284,7 +288,7 @@ export class ProbeRunner {
     if (this.dead) return Promise.resolve({ kind: 'lost', message: this.deadWhy });
     this.pendingSeq = ++this.seq;
     this.sink = sink;
-    this.stray = 0;
+    this.received = 0;
     return new Promise<ProbeReply>((resolve) => {
       const timer = setTimeout(() => {
         done({ kind: 'timeout' });
@@ -295,6 +299,7 @@ export class ProbeRunner {
         this.settle = null;
         this.sink = null;
         this.pendingSeq = 0;
+        this.received = 0;
         if (!this.dead) this.out.resume();
         resolve(r);
       };
@@ -304,6 +309,17 @@ export class ProbeRunner {
   }
 
   private onData(b: Buffer): void {
+    // everything read counts, terminators too: a runner the container took over (ptrace) may
+    // flood stale terminators that are no output
+    this.received += b.length;
+    if (this.received > this.o.readLimit) {
+      if (!this.settle) {
+        // a child left behind by a probe floods the pipe between probes
+        this.kill();
+        return;
+      }
+      this.out.pause(); // the probe blocks until its timeout
+    }
     for (const e of this.stream.push(b)) {
       if (e.kind === 'end') {
         if (e.seq === 0 && e.status === 'ready') this.ready?.();
@@ -313,15 +329,7 @@ export class ProbeRunner {
           else if (/^\d+$/.test(e.status)) settle({ kind: 'exited', exitCode: Number(e.status) });
           else settle({ kind: 'lost', message: `unexpected reply from the healthcheck runner: ${e.status}` });
         }
-        continue;
-      }
-      if (this.sink) {
-        if (!this.sink.add(e.bytes)) this.out.pause();
-      } else if ((this.stray += e.bytes.length) > this.o.strayLimit) {
-        // a child left behind by a probe floods the pipe between probes
-        this.kill();
-        return;
-      }
+      } else if (this.sink && !this.sink.add(e.bytes)) this.out.pause();
     }
   }
 
