@@ -281,8 +281,8 @@ export async function runDaemon(argv: string[]): Promise<void> {
     db.close();
     if (ownFs) {
       if (!idle) log.info('data root stays mounted: containers are running on it', { dataRoot: config.dataRoot });
+      // the filesystem is mounted on the data root given, not on the remapped root inside it
       else
-        // the filesystem is mounted on the data root given, not on the remapped root inside it
         await unmountDataRoot(config.baseDataRoot ?? config.dataRoot).catch((e: Error) =>
           log.warn('data root unmount failed', { error: e.message }),
         );
