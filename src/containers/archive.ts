@@ -20,7 +20,7 @@ import { tarDirectoryStream } from '../sys/tar.js';
 import { checkLocatedDir, locate, packLocated, statLocated, type Located, type RootStat } from '../sys/tarstream.js';
 import { COPY, extractTarStream, LayerError } from '../snapshots/apply.js';
 import { shiftTarToContainer } from '../snapshots/idshift.js';
-import type { IdentityMapping } from '../core/idmap.js';
+import { ownerToContainer, type IdentityMapping } from '../core/idmap.js';
 import type { VolumeService } from '../volumes/service.js';
 import { copyTarget, type CopyTarget } from './copytarget.js';
 import type { ContainerService } from './service.js';
@@ -73,7 +73,8 @@ export class ContainerArchive implements ArchiveBackend {
     let stat: PathStat;
     try {
       stat = statOf(l, ref, path);
-      tar = shiftTarToContainer(packLocated(l, archiveName(path, l.name)), this.idMap);
+      const idMap = this.idMap;
+      tar = packLocated(l, archiveName(path, l.name), idMap && ((u, g) => ownerToContainer(u, g, idMap)));
     } catch (e) {
       await done();
       throw e;

@@ -1,8 +1,9 @@
-// --userns-remap: a tar stream read from a remapped daemon's files (docker cp out of a container,
-// docker export) carries host ids shifted into the subordinate range; the client must get the ids
-// the container sees. shiftTarToContainer re-packs the stream entry by entry with the owners shifted
-// back (src/core/idmap.ts ownerToContainer: ids beyond the maps become 65534, as inside). The other
-// direction (a tar written into the store) is the extractor's `idMap` option (./apply.ts).
+// --userns-remap: a tar stream read from a remapped daemon's files by GNU tar (docker export) carries
+// host ids shifted into the subordinate range; the client must get the ids the container sees. shiftTarToContainer re-packs the stream entry by entry with the owners shifted
+// back (src/core/idmap.ts ownerToContainer: ids beyond the maps become 65534, as inside). The source
+// must carry ids of any size (GNU tar does; tar-stream's pack writes at most 2^18-1, so tars packed
+// here shift before packing: src/sys/tarstream.ts packLocated's owner map, ./diff.ts layerTar). The
+// other direction (a tar written into the store) is the extractor's `idMap` option (./apply.ts).
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract, pack, type Header } from 'tar-stream';

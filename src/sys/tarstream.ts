@@ -92,15 +92,22 @@ export function checkLocatedDir(l: Located): void {
   }
 }
 
-function baseHeader(st: Stats, name: string): Headers {
-  return { name, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime, size: 0 };
+/** Maps a file's host owner to the owner the tar carries (--userns-remap: the container's ids). */
+export type OwnerMap = (uid: number, gid: number) => { uid: number; gid: number };
+
+function baseHeader(st: Stats, name: string, owner?: OwnerMap): Headers {
+  const o = owner ? owner(st.uid, st.gid) : { uid: st.uid, gid: st.gid };
+  return { name, mode: st.mode & 0o7777, uid: o.uid, gid: o.gid, mtime: st.mtime, size: 0 };
 }
 
 class Packer {
   private readonly links = new Map<string, string>();
   /** Set when the reader went away: no fd (the caller's ones are closed then) is touched again. */
   stopped = false;
-  constructor(private readonly p: Pack) {}
+  constructor(
+    private readonly p: Pack,
+    private readonly owner?: OwnerMap,
+  ) {}
 
   private entry(h: Headers, data?: Buffer): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -126,7 +133,7 @@ class Packer {
       } // swapped for a non-directory: skip
       try {
         const dst = fstatSync(fd);
-        await this.entry({ ...baseHeader(dst, arc + '/'), type: 'directory' });
+        await this.entry({ ...baseHeader(dst, arc + '/', this.owner), type: 'directory' });
         const children = readdirSync(fdPath(fd)).sort();
         for (const c of children) await this.add(fd, c, `${arc}/${c}`);
       } finally {
@@ -141,13 +148,13 @@ class Packer {
       } catch {
         return;
       }
-      await this.entry({ ...baseHeader(st, arc), type: 'symlink', linkname: target });
+      await this.entry({ ...baseHeader(st, arc, this.owner), type: 'symlink', linkname: target });
       return;
     }
     if (st.isFIFO() || st.isCharacterDevice() || st.isBlockDevice()) {
       const type = st.isFIFO() ? 'fifo' : st.isCharacterDevice() ? 'character-device' : 'block-device';
       await this.entry({
-        ...baseHeader(st, arc),
+        ...baseHeader(st, arc, this.owner),
         type,
         devmajor: Math.floor(st.rdev / 256) & 0xfff,
         devminor: (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00),
@@ -169,19 +176,19 @@ class Packer {
       if (fst.nlink > 1) {
         const first = this.links.get(key);
         if (first) {
-          await this.entry({ ...baseHeader(fst, arc), type: 'link', linkname: first });
+          await this.entry({ ...baseHeader(fst, arc, this.owner), type: 'link', linkname: first });
           return;
         }
         this.links.set(key, arc);
       }
       await new Promise<void>((resolve, reject) => {
         if (fst.size === 0) {
-          this.p.entry({ ...baseHeader(fst, arc), type: 'file', size: 0 }, Buffer.alloc(0), (e) =>
+          this.p.entry({ ...baseHeader(fst, arc, this.owner), type: 'file', size: 0 }, Buffer.alloc(0), (e) =>
             e ? reject(e) : resolve(),
           );
           return;
         }
-        const sink = this.p.entry({ ...baseHeader(fst, arc), type: 'file', size: fst.size }, (e) =>
+        const sink = this.p.entry({ ...baseHeader(fst, arc, this.owner), type: 'file', size: fst.size }, (e) =>
           e ? reject(e) : resolve(),
         );
         const src = createReadStream('', { fd, start: 0, end: fst.size - 1, autoClose: true });
@@ -201,15 +208,16 @@ class Packer {
 }
 
 /**
- * A tar of a located path, its top entry named `arcName`. The stream errors when reading fails;
+ * A tar of a located path, its top entry named `arcName`, owners mapped by `owner` (ustar headers
+ * hold ids below 2^18 only, so a shift to the container's ids is done here, before packing). The stream errors when reading fails;
  * the location stays open until the stream ends (the caller closes it afterwards).
  */
-export function packLocated(l: Located, arcName: string): PassThrough {
+export function packLocated(l: Located, arcName: string, owner?: OwnerMap): PassThrough {
   const p = pack();
   const out = new PassThrough({ highWaterMark: 1 << 20 });
   p.on('error', (e: Error) => out.destroy(e));
   p.pipe(out);
-  const packer = new Packer(p);
+  const packer = new Packer(p, owner);
   out.on('close', () => {
     packer.stopped = true;
   });
