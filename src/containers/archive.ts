@@ -27,8 +27,7 @@ import {
   type RootStat,
 } from '../sys/tar/pack.js';
 import { COPY, LayerError } from '../sys/tar/rules.js';
-import { shiftTarToContainer } from '../snapshots/idshift.js';
-import type { IdentityMapping } from '../core/idmap.js';
+import { ownerToContainer, type IdentityMapping } from '../core/idmap.js';
 import type { VolumeService } from '../volumes/service.js';
 import { copyTarget, type CopyTarget } from './copytarget.js';
 import type { ContainerService } from './service.js';
@@ -81,7 +80,8 @@ export class ContainerArchive implements ArchiveBackend {
     let stat: PathStat;
     try {
       stat = statOf(l, ref, path);
-      tar = shiftTarToContainer(packLocated(l, archiveName(path, l.name)), this.idMap);
+      const idMap = this.idMap;
+      tar = packLocated(l, archiveName(path, l.name), { owner: idMap && ((u, g) => ownerToContainer(u, g, idMap)) });
     } catch (e) {
       await done();
       throw e;
@@ -126,7 +126,8 @@ export class ContainerArchive implements ArchiveBackend {
     const root = await this.containers.exportRoot(ref);
     let tar: Readable;
     try {
-      tar = shiftTarToContainer(packTree(root.dir, { xattrs: true }), this.idMap);
+      const idMap = this.idMap;
+      tar = packTree(root.dir, { xattrs: true, owner: idMap && ((u, g) => ownerToContainer(u, g, idMap)) });
     } catch (e) {
       await root.release();
       throw e;

@@ -206,7 +206,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
   if (config.defaultStorageSize) {
     const fs = describeDataRoot(config.dataRoot);
     if (config.defaultStorageSize > fs.size) {
-      if (ownFs) await unmountDataRoot(config.dataRoot).catch(() => undefined);
+      if (ownFs) await unmountDataRoot(config.baseDataRoot ?? config.dataRoot).catch(() => undefined);
       throw new Error(
         `--storage-opt size=${config.defaultStorageSize} is larger than the data root's filesystem (${fs.size} bytes)`,
       );
@@ -299,8 +299,9 @@ export async function runDaemon(argv: string[]): Promise<void> {
     db.close();
     if (ownFs) {
       if (!idle) log.info('data root stays mounted: containers are running on it', { dataRoot: config.dataRoot });
+      // the filesystem is mounted on the data root given, not on the remapped root inside it
       else
-        await unmountDataRoot(config.dataRoot).catch((e: Error) =>
+        await unmountDataRoot(config.baseDataRoot ?? config.dataRoot).catch((e: Error) =>
           log.warn('data root unmount failed', { error: e.message }),
         );
     }

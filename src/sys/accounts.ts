@@ -41,9 +41,3 @@ export async function addSubIdRanges(name: string, start: number, count: number)
   const range = `${start}-${start + count - 1}`;
   await runOk('usermod', ['-v', range, '-w', range, name]);
 }
-
-/** Takes the ranges back (test clean-up); a missing user is fine. */
-export async function removeSubIdRanges(name: string, start: number, count: number): Promise<void> {
-  const range = `${start}-${start + count - 1}`;
-  await run('usermod', ['-V', range, '-W', range, name]);
-}

@@ -7,10 +7,26 @@
 // The dockremap user and its ranges are removed afterwards when this test made them.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { useDaemon, docker, cli, run, uniq, startDaemon } from '../helpers/daemon.js';
-import { mapFor, parseSubIds } from '../../src/core/idmap.js';
+import { mapFor, ownerToContainer, parseSubIds, type IdentityMapping } from '../../src/core/idmap.js';
+import { extractTarStream } from '../../src/sys/tar/extract.js';
+import { packTree } from '../../src/sys/tar/pack.js';
+import { LAYER, LayerError } from '../../src/sys/tar/rules.js';
+import type { Readable } from 'node:stream';
+import { pack, extract, type Header } from 'tar-stream';
 
 // What the host had before: dockremap and the subordinate id files are restored to it afterwards.
 const read = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8') : null);
@@ -240,6 +256,68 @@ test('info, the data root layout and cocon check say the daemon is remapped', as
   );
   assert.equal(item?.status, 'pass', c.stdout);
   assert.match(item!.detail, new RegExp(`host uid ${uid}`));
+});
+
+function tarOf(entries: Array<Partial<Header> & { name: string; body?: string }>): Readable {
+  const p = pack();
+  for (const e of entries) {
+    const { body, ...h } = e;
+    p.entry({ mode: 0o644, mtime: new Date(0), ...h }, body ?? '');
+  }
+  p.finalize();
+  return p as unknown as Readable;
+}
+
+async function owners(src: Readable): Promise<string[]> {
+  const out: string[] = [];
+  const ex = extract();
+  ex.on('entry', (h: Header, stream, next) => {
+    out.push(`${h.name} ${h.uid}:${h.gid}`);
+    stream.resume();
+    stream.on('end', next);
+  });
+  src.pipe(ex);
+  await new Promise<void>((r, j) => ex.on('finish', () => r()).on('error', j));
+  return out;
+}
+
+test('the extractor shifts owners into the range and refuses ids beyond it; tars going out are shifted back', async () => {
+  const m: IdentityMapping = {
+    uids: [{ containerID: 0, hostID: 300000, size: 65536 }],
+    gids: [{ containerID: 0, hostID: 400000, size: 65536 }],
+  };
+  const dir = mkdtempSync(join(h.d.root, 'x-'));
+  const into = join(dir, 'into');
+  mkdirSync(into);
+  await extractTarStream(
+    tarOf([
+      { name: 'd/', type: 'directory', mode: 0o755, uid: 0, gid: 0 },
+      { name: 'd/f', uid: 1000, gid: 50, body: 'x' },
+      { name: 'd/l', type: 'symlink', linkname: 'f', uid: 65535, gid: 65535 },
+    ]),
+    into,
+    LAYER,
+    '',
+    { idMap: m },
+  );
+  const st = (p: string) => lstatSync(join(into, p));
+  assert.deepEqual([st('d').uid, st('d').gid], [300000, 400000]);
+  assert.deepEqual([st('d/f').uid, st('d/f').gid], [301000, 400050]);
+  assert.deepEqual([st('d/l').uid, st('d/l').gid], [365535, 465535]);
+  const bad = join(dir, 'bad');
+  mkdirSync(bad);
+  await assert.rejects(
+    extractTarStream(tarOf([{ name: 'f', uid: 65536, gid: 0 }]), bad, LAYER, '', { idMap: m }),
+    (e: Error) =>
+      e instanceof LayerError && /Container ID 65536 cannot be mapped to a host ID \(entry f\)/.test(e.message),
+  );
+  // packed with the owner map, as cp out and export do: the container's ids, 65534 beyond the maps
+  writeFileSync(join(into, 'd/g'), 'y');
+  chownSync(join(into, 'd/g'), 0, 400000);
+  const back = (await owners(packTree(into, { owner: (u, g) => ownerToContainer(u, g, m) }))).filter((l) =>
+    /^d\/[fg] /.test(l),
+  );
+  assert.deepEqual(back, ['d/f 1000:50', 'd/g 65534:0']);
 });
 
 test('a user without subordinate ranges, or no such user, stops the daemon with a clear error', async () => {

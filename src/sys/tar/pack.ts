@@ -168,8 +168,13 @@ function baseHeader(st: Stats, name: string): TarHead {
 /** What the tree packer leaves out: 'skip' an entry (and below it), 'walk' a directory without its entry. */
 export type PackFilter = (rel: string, isDir: boolean) => 'keep' | 'skip' | 'walk';
 
+/** Maps a file's host owner to the owner the tar carries (--userns-remap: the container's ids). */
+export type OwnerMap = (uid: number, gid: number) => { uid: number; gid: number };
+
 export interface PackOptions {
   policy?: HeaderPolicy;
+  /** Owners as the reader must see them; applied here, before packing (tar-stream's ustar ids stop at 2^18-1). */
+  owner?: OwnerMap;
   filter?: PackFilter;
   /** xattrs by path relative to the packed root (xattrsUnder), carried as PAX records. */
   xattrs?: Map<string, Map<string, Buffer>>;
@@ -185,7 +190,8 @@ class Packer {
   ) {}
 
   private head(h: TarHead, rel: string): TarHead {
-    const out = this.o.policy ? applyPolicy(h, this.o.policy) : h;
+    const owned = this.o.owner ? { ...h, ...this.o.owner(h.uid ?? 0, h.gid ?? 0) } : h;
+    const out = this.o.policy ? applyPolicy(owned, this.o.policy) : owned;
     const pax = xattrPax(this.o.xattrs?.get(rel), () => true);
     return pax ? { ...out, pax } : out;
   }
