@@ -198,7 +198,7 @@ test('commit, export, cp, save/load and build keep the ids the container sees', 
     assert.equal(ls.stdout.trim(), '1000:1000');
     const ex = await run('sh', [
       '-c',
-      `"$0" -H "$1" export "$2" | tar -tvf - ./data/x`,
+      `"$0" -H "$1" export "$2" | tar -tvf - data/x`,
       '/usr/local/bin/docker',
       h.d.host,
       name,
