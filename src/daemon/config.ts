@@ -168,6 +168,9 @@ export function resolveConfig(flags: DaemonFlags): DaemonConfig {
   if (flags.usernsRemap !== undefined) parseRemapSpec(flags.usernsRemap); // a bad value stops the daemon here
   const runtime = flags.runtime ?? DEFAULT_RUNTIME;
   const level = (flags.logLevel ?? DEFAULT_LOG_LEVEL) as DaemonConfig['logLevel'];
+  // dockerd's -b none means "no default bridge"; cocon always has one: refused, never taken as a link name
+  if (flags.bridge === 'none')
+    throw new Error('--bridge=none is not supported by cocon: the default bridge network always exists');
   if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new Error(`invalid log level: ${flags.logLevel}`);
   const logOpts: Record<string, string> = {};
   for (const kv of (flags.logOpt ?? '').split('\n').filter(Boolean)) {

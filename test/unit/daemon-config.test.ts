@@ -97,3 +97,8 @@ test('--ipv6 and --fixed-cidr-v6 (dockerd flags for the default bridge) reach th
   assert.equal(resolveConfig({}).ipv6, undefined);
   assert.throws(() => resolveConfig(parseDaemonFlags(['--ipv6=maybe'])), /invalid boolean value "maybe" for --ipv6/);
 });
+
+test('--bridge none (dockerd: no default bridge) is refused, not taken as a link name', () => {
+  assert.throws(() => resolveConfig(parseDaemonFlags(['--bridge', 'none'])), /--bridge=none is not supported/);
+  assert.equal(resolveConfig(parseDaemonFlags(['--bridge', 'br7'])).bridge, 'br7');
+});
