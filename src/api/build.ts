@@ -8,18 +8,14 @@
 //   POST /commit   ?container=&repo=&tag=&comment=&author=&pause=&changes= (body: a container config) -> 201 {"Id"}
 //   POST /build/prune  releases the build cache (intermediate images no tag needs)
 import type { ServerResponse } from 'node:http';
-import { join } from 'node:path';
 import type { Router, Ctx } from './router.js';
-import type { Services } from '../daemon/services.js';
 import { InvalidArgument, NotImplemented, messageOf } from '../core/errors.js';
 import { goJson, type JsonMessage } from '../images/progress.js';
 import { parseNormalized, targetReference } from '../images/reference.js';
 import type { BuildOptions } from '../build/builder.js';
-// the builder, its engine backend and pull are loaded on first use: an idle daemon does not hold them
-const builderModule = () => import('../build/builder.js');
-const engineModule = () => import('../build/engine.js');
-import { credentialsFor, type Credentials } from '../registry/auth.js';
-import { registryOptions } from './auth.js';
+import type { BuildOperations } from '../build/operations.js';
+import { errorMessage } from '../build/progress.js';
+import type { Credentials } from '../registry/auth.js';
 
 function flag(v: string | null, dflt = false): boolean {
   if (v === null || v === '') return dflt;
@@ -131,7 +127,10 @@ export function buildOptions(q: URLSearchParams): BuildOptions {
   };
 }
 
-export function registerBuildRoutes(r: Router, s: Services): void {
+/** What the build routes need of the engine (src/build/operations.ts BuildOperations). */
+export type BuildBackend = Pick<BuildOperations, 'build' | 'failure' | 'commit' | 'prune'>;
+
+export function registerBuildRoutes(r: Router, b: BuildBackend): void {
   r.post('/build', async (ctx: Ctx) => {
     let opts: BuildOptions;
     try {
@@ -141,44 +140,28 @@ export function registerBuildRoutes(r: Router, s: Services): void {
       throw e;
     }
     const creds = registryConfig(ctx.req.headers['x-registry-config']);
-    const [{ Builder, StepFailed, BuildCancelled }, { engineBackend }, { errorMessage }, { pullImage }] =
-      await Promise.all([builderModule(), engineModule(), import('../build/progress.js'), import('../images/pull.js')]);
-    const backend = engineBackend(
-      s.images,
-      s.containers,
-      s.config.dataRoot,
-      join(s.config.execRoot, 't'),
-      async (ref, emit) => {
-        const domain = parseNormalized(ref).domain;
-        const c =
-          creds[domain] ??
-          (domain === 'docker.io' ? creds['https://index.docker.io/v1/'] : undefined) ??
-          credentialsFor(domain);
-        const out = await pullImage(s.images, ref, { creds: c, registry: registryOptions(s) }, emit);
-        return s.images.get(out.id);
-      },
-    );
     let res: ServerResponse | undefined;
     const emit = (m: JsonMessage) => {
       if (!res) res = ctx.stream(200, 'application/json');
       if (!res.writableEnded && !res.destroyed) res.write(goJson(m) + '\r\n');
     };
-    const builder = new Builder(backend, opts, emit);
     // the client went away before the build ended: cancel it
+    const gone = new AbortController();
     const onClose = () => {
-      if (!res?.writableEnded) void builder.cancel();
+      if (!res?.writableEnded) gone.abort();
     };
     ctx.res.on('close', onClose);
     try {
-      await builder.run(ctx.body());
+      await b.build(ctx.body(), opts, creds, emit, gone.signal);
     } catch (e) {
       ctx.req.resume();
-      if (e instanceof BuildCancelled) {
+      const f = await b.failure(e);
+      if (f.cancelled) {
         res?.destroy();
         return;
       }
       if (!res) throw e;
-      emit(errorMessage(messageOf(e), e instanceof StepFailed ? e.code : undefined));
+      emit(errorMessage(messageOf(e), f.code));
     } finally {
       ctx.res.off('close', onClose);
     }
@@ -187,44 +170,14 @@ export function registerBuildRoutes(r: Router, s: Services): void {
   });
 
   r.post('/build/prune', async (ctx) => {
-    const out = await s.images.prune({ dangling: ['true'] });
-    ctx.send(200, {
-      CachesDeleted: (out.ImagesDeleted ?? []).map((d) => ('Deleted' in d ? d.Deleted : d.Untagged)),
-      SpaceReclaimed: out.SpaceReclaimed,
-    });
+    ctx.send(200, await b.prune());
   });
 
   r.post('/commit', async (ctx) => {
     const q = ctx.query;
     const container = q.get('container');
     if (!container) throw new InvalidArgument('a container is required (container=)');
-    const body = await ctx.json();
-    const config: Record<string, unknown> = {};
-    for (const k of [
-      'Env',
-      'Cmd',
-      'Entrypoint',
-      'WorkingDir',
-      'User',
-      'ExposedPorts',
-      'Volumes',
-      'Labels',
-      'StopSignal',
-      'OnBuild',
-      'Healthcheck',
-    ]) {
-      const v = body[k];
-      if (
-        v !== undefined &&
-        v !== null &&
-        v !== '' &&
-        !(Array.isArray(v) && v.length === 0) &&
-        !(typeof v === 'object' && !Array.isArray(v) && Object.keys(v as object).length === 0)
-      )
-        config[k] = v;
-    }
-    const { commitContainer } = await engineModule();
-    const id = await commitContainer(s.images, s.containers, {
+    const id = await b.commit({
       container,
       repo: q.get('repo') || undefined,
       tag: q.get('tag') || undefined,
@@ -232,7 +185,7 @@ export function registerBuildRoutes(r: Router, s: Services): void {
       author: q.get('author') ?? undefined,
       pause: flag(q.get('pause'), true),
       changes: q.getAll('changes').filter(Boolean),
-      config,
+      body: await ctx.json(),
     });
     ctx.send(201, { Id: id });
   });

@@ -64,7 +64,7 @@ export function buildRouter(s: Services, limits: RequestLimits = DEFAULT_REQUEST
   registerVolumeRoutes(r, s);
   registerArchiveRoutes(r, s.archive);
   registerResourceRoutes(r, s);
-  registerBuildRoutes(r, s);
+  registerBuildRoutes(r, s.builds);
   registerSwarmRoutes(r);
   registerUnsupportedRoutes(r); // last: any real route registered above wins
   return r;

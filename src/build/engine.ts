@@ -102,8 +102,12 @@ export interface CommitOptions {
   config?: Partial<ImageConfig>;
 }
 
-/** The image config a commit starts from: the container's own config. */
-function containerImageConfig(c: Record<string, unknown>): ImageConfig {
+/**
+ * The image-config fields of a container config (Env, Cmd, ...), without empty values: the commit's
+ * starting point is the container's own config; a request body's config (the CLI sends every field,
+ * mostly empty) is taken the same way with empty arrays dropped too, so it only overrides what it sets.
+ */
+export function pickImageConfig(c: Record<string, unknown>, o: { dropEmptyArrays?: boolean } = {}): ImageConfig {
   const out: ImageConfig = {};
   const keys = [
     'Env',
@@ -121,6 +125,7 @@ function containerImageConfig(c: Record<string, unknown>): ImageConfig {
   for (const k of keys) {
     const v = c[k];
     if (v === undefined || v === null || v === '') continue;
+    if (Array.isArray(v) && v.length === 0 && o.dropEmptyArrays) continue;
     if (typeof v === 'object' && !Array.isArray(v) && Object.keys(v as object).length === 0) continue;
     (out as Record<string, unknown>)[k] = v;
   }
@@ -139,7 +144,7 @@ export async function commitContainer(
   const parent = images.byId(r.imageId);
   if (!parent)
     throw new Conflict(`the image of container ${r.id.slice(0, 12)} was deleted: cannot commit on top of it`);
-  const base = { ...containerImageConfig(r.config as unknown as Record<string, unknown>), ...(o.config ?? {}) };
+  const base = { ...pickImageConfig(r.config as unknown as Record<string, unknown>), ...(o.config ?? {}) };
   const config = applyChanges(base, o.changes);
   const createdBy = [r.path, ...r.args].join(' ');
   const pause = o.pause && r.state.Running && !r.state.Paused;

@@ -22,6 +22,7 @@ import type { Services } from './services.js';
 import { ContainerArchive } from '../containers/archive.js';
 import { ContainerOperations } from '../containers/operations.js';
 import { ImageOperations } from '../images/operations.js';
+import { BuildOperations } from '../build/operations.js';
 import { NetworkService } from '../network/service.js';
 import { PRIVATE, privateDir, setDaemonUmask, shareWithRemappedRoot, tighten } from '../sys/perms.js';
 import { hostRoot, type IdentityMapping } from '../core/idmap.js';
@@ -244,12 +245,13 @@ export async function runDaemon(argv: string[]): Promise<void> {
   const execs = new ExecService(containers, config.execRoot);
   await networks.init();
   const archive = new ContainerArchive(containers, volumes, config.idMap);
+  const imageOps = new ImageOperations(images, config);
   const s: Services = {
     config,
     db,
     events,
     images,
-    imageOps: new ImageOperations(images, config),
+    imageOps,
     containers,
     containerOps: new ContainerOperations(containers, { images, networks, volumes, execs, archive }),
     execs,
@@ -257,6 +259,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
     networks,
     stats: new StatsService(containers),
     archive,
+    builds: new BuildOperations(images, imageOps, containers, config),
     startedAt: new Date(),
   };
   await containers.reconcile();

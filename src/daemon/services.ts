@@ -11,6 +11,7 @@ import type { NetworkService } from '../network/service.js';
 import type { VolumeService } from '../volumes/service.js';
 import type { StatsService } from '../containers/stats.js';
 import type { ArchiveBackend } from '../containers/archive.js';
+import type { BuildOperations } from '../build/operations.js';
 
 export interface Services {
   config: DaemonConfig;
@@ -27,5 +28,7 @@ export interface Services {
   volumes: VolumeService;
   stats: StatsService;
   archive: ArchiveBackend;
+  /** The build room as the build and commit routes call it. */
+  builds: BuildOperations;
   startedAt: Date;
 }

@@ -10,7 +10,7 @@
 import type { Readable } from 'node:stream';
 import type { DaemonConfig } from '../core/config.js';
 import { InvalidArgument } from '../core/errors.js';
-import { credentialsFor, decodeRegistryAuth } from '../registry/auth.js';
+import { type Credentials, credentialsFor, decodeRegistryAuth } from '../registry/auth.js';
 import type { Emit } from './progress.js';
 import { familiarName, parseNormalized } from './reference.js';
 import type { DeleteItem, ImageService, ImportOptions } from './service.js';
@@ -75,6 +75,12 @@ export class ImageOperations {
       { tag: o.tag, platform: o.platform, creds, registry: this.registry() },
       emit,
     );
+  }
+
+  /** A pull with credentials already chosen (build's FROM); the pulled image's id. */
+  async pullWith(ref: string, creds: Credentials | undefined, emit: Emit): Promise<{ id: string }> {
+    const { pullImage } = await pullModule();
+    return pullImage(this.images, ref, { creds, registry: this.registry() }, emit);
   }
 
   async push(name: string, o: { tag?: string; registryAuth?: string | string[] }, emit: Emit): Promise<void> {
