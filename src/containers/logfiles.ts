@@ -103,6 +103,9 @@ export class LogTail {
       /* between conmon's create and rename */
     }
     if (st && st.ino !== this.ino) {
+      // a new ctr.log exists only once conmon reopened: what it wrote to the old file before that
+      // (after the drain above) is final now, and is read before the switch
+      out.push(await this.drain());
       await this.fh!.close().catch(() => undefined);
       this.fh = null;
       if (await this.reopen()) out.push(await this.drain());
