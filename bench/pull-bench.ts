@@ -4,7 +4,9 @@
 // default). Both pulls go through the same docker CLI; the image is removed between runs so every
 // run downloads and extracts everything.
 //
-//   node dist/bench/pull-bench.js [--runs N] [--mb-per-layer M] [--no-dockerd] [--write]
+//   node dist/bench/pull-bench.js [--runs N] [--mb-per-layer M] [--compressible] [--no-dockerd] [--write]
+//
+// --compressible fills the layers with text-like data (random words, gzip about 3:1) instead of random bytes.
 //
 // --write appends the figures to bench/RESULTS.md (newest first). Everything it starts (registry,
 // cocon daemon) is stopped and its temp dirs removed at the end, also on failure.
@@ -33,6 +35,20 @@ const MB = a.num('--mb-per-layer', 40);
 const LAYERS = 5;
 const WRITE = a.has('--write');
 const WITH_DOCKERD = !a.has('--no-dockerd');
+const COMPRESSIBLE = a.has('--compressible');
+
+/** `n` bytes of lines of random lowercase words: compresses about 3:1 with gzip, like text and binaries. */
+function textLike(n: number): Buffer {
+  const words = Array.from({ length: 4096 }, () => randomBytes(6).toString('hex').replace(/[0-9]/g, ''));
+  const out = Buffer.alloc(n);
+  let off = 0;
+  let i = 0;
+  while (off < n) {
+    const w = words[Math.floor(Math.random() * words.length)] + (++i % 12 === 0 ? '\n' : ' ');
+    off += out.write(w, off);
+  }
+  return out;
+}
 const log = logger('pull-bench');
 
 function pullOnce(host: string, ref: string): number {
@@ -48,13 +64,13 @@ async function main(): Promise<void> {
   let d: Daemon | undefined;
   try {
     reg = await startRegistry();
-    log(`registry on ${reg.host}; building ${LAYERS} layers of ${MB} MB random data`);
+    log(`registry on ${reg.host}; building ${LAYERS} layers of ${MB} MB ${COMPRESSIBLE ? 'text-like' : 'random'} data`);
     const layers: Buffer[] = [];
     for (let i = 0; i < LAYERS; i++)
       layers.push(
         await makeTar([
           { name: `layer${i}/`, type: 'directory' },
-          { name: `layer${i}/data.bin`, data: randomBytes(MB << 20) },
+          { name: `layer${i}/data.bin`, data: COMPRESSIBLE ? textLike(MB << 20) : randomBytes(MB << 20) },
         ]),
       );
     const pushed = await pushRawImage(reg.host, 'bench', 'v1', layers, { compression: 'gzip' });
@@ -84,7 +100,7 @@ async function main(): Promise<void> {
     const lines: string[] = [];
     lines.push(sectionTitle('pull'), '');
     lines.push(
-      `${machineLine()} Image: ${LAYERS} layers x ${MB} MiB of random data (gzip, ${totalMB.toFixed(0)} MB compressed) on Debian's docker-registry at 127.0.0.1 (plain http); \`docker pull -q\` (docker CLI 28) wall time, the image removed before each of ${RUNS} interleaved runs; load average at the end ${load} (shared machine).`,
+      `${machineLine()} Image: ${LAYERS} layers x ${MB} MiB of ${COMPRESSIBLE ? 'text-like (compressible)' : 'random'} data (${totalMB.toFixed(0)} MB of layer tars, gzip level 1) on Debian's docker-registry at 127.0.0.1 (plain http); \`docker pull -q\` (docker CLI 28) wall time, the image removed before each of ${RUNS} interleaved runs; load average at the end ${load} (shared machine).`,
       '',
     );
     const rows = [summaryRow('docker CLI -> cocon', coconTimes, fmtS)];

@@ -368,7 +368,7 @@ async function downloadAndApply(
   });
   try {
     await svc.snapshots.applyWith(diffId, parent, async (dir, idMap) => {
-      const dec = decompressor(kind, { size: total > 0 ? total : undefined });
+      const dec = decompressor(kind);
       const done = applyLayer(hashDiff, dir, idMap);
       await Promise.all([pipeline(res, download, dec, hashDiff), done]).catch((e) => {
         res.destroy();
