@@ -879,6 +879,11 @@ export class NetworkService implements NetworkHooks {
       }
       // 3. rules
       if (pe.ports.length) await this.applyNft();
+      // An IPv6 address may come back with another MAC (the MAC follows the IPv4 address): the daemon's
+      // namespace, which routes to the container (NAT66, the [::1] proxy), must not keep the old
+      // neighbour entry, which stays REACHABLE for up to 45 s (IPv4 needs nothing: same address, same MAC).
+      const v6 = eps.filter((e) => e.ip6).map((e) => `neigh flush to ${e.ip6}`);
+      if (v6.length) await ipBatchForce(v6);
       await this.proxies.start(r.id, this.loopbackForwards(pe));
       await Promise.all(
         eps
