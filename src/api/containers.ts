@@ -6,6 +6,7 @@
 import type { Duplex, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { CreateBody } from '../containers/config.js';
+import type { AttachRequest, ListOptions, LogOptions } from '../containers/operations.js';
 import { NotFound } from '../core/errors.js';
 import { parseFilters } from '../core/filters.js';
 import { detachKeysFor } from '../runtime/detachkeys.js';
@@ -18,7 +19,7 @@ export function boolParam(v: string | null): boolean {
 /** What the container routes need from the engine. */
 export interface ContainersBackend {
   create(body: CreateBody, name: string | null): Promise<{ Id: string; Warnings: string[] }>;
-  list(o: { all: boolean; limit: number; filters: Map<string, string[]> }): unknown[];
+  list(o: ListOptions): unknown[];
   inspect(ref: string): Promise<unknown>;
   start(ref: string): Promise<void>;
   stop(ref: string, timeoutSec?: number, signal?: string): Promise<void>;
@@ -30,32 +31,10 @@ export interface ContainersBackend {
   removeLink(ref: string): Promise<void>;
   rename(ref: string, name: string): void;
   wait(ref: string, condition: string): { promise: Promise<number>; cancel: () => void };
-  attach(
-    ref: string,
-    o: {
-      stdin: boolean;
-      stdout: boolean;
-      stderr: boolean;
-      detachKeys?: number[];
-      logs: boolean;
-      stream: boolean;
-    },
-    hijack: (tty: boolean) => Duplex,
-  ): Promise<void>;
+  attach(ref: string, o: AttachRequest, hijack: (tty: boolean) => Duplex): Promise<void>;
   resize(ref: string, h: number, w: number): void;
   top(ref: string, psArgs: string): Promise<unknown>;
-  logs(
-    ref: string,
-    o: {
-      stdout: boolean;
-      stderr: boolean;
-      follow: boolean;
-      timestamps: boolean;
-      tail: string | null;
-      since?: string;
-      until?: string;
-    },
-  ): Promise<Readable>;
+  logs(ref: string, o: LogOptions): Promise<Readable>;
   changes(ref: string): Promise<unknown[]>;
   export(ref: string): Promise<Readable>;
   prune(filters: Map<string, string[]>): Promise<unknown>;

@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import type { Duplex, Readable } from 'node:stream';
 import { InvalidArgument, NotImplemented, NotModified } from '../core/errors.js';
+import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from '../runtime/spec.js';
 import { boolFilter, labelsMatch, portFilterKeys, pruneFilter, prunes } from '../core/filters.js';
 import { normLink } from '../network/links.js';
 import type { NetworkHooks } from '../network/types.js';
@@ -71,21 +72,6 @@ function commandOf(r: ContainerRecord): string {
 }
 
 const STATUSES = ['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'];
-
-const MASKED_PATHS = [
-  '/proc/asound',
-  '/proc/acpi',
-  '/proc/kcore',
-  '/proc/keys',
-  '/proc/latency_stats',
-  '/proc/timer_list',
-  '/proc/timer_stats',
-  '/proc/sched_debug',
-  '/proc/scsi',
-  '/sys/firmware',
-  '/sys/devices/virtual/powercap',
-];
-const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
 
 /** attach?logs=1: what the container wrote so far, framed as the attach stream is. */
 function attachLogs(path: string, o: { stdout: boolean; stderr: boolean }, tty: boolean): Buffer {
@@ -310,8 +296,8 @@ export class ContainerOperations {
               return `/${target}:/${r.name}/${alias}`;
             })
           : (r.hostConfig.Links ?? null),
-        MaskedPaths: r.hostConfig.Privileged ? [] : MASKED_PATHS,
-        ReadonlyPaths: r.hostConfig.Privileged ? [] : READONLY_PATHS,
+        MaskedPaths: r.hostConfig.Privileged ? [] : DEFAULT_MASKED_PATHS,
+        ReadonlyPaths: r.hostConfig.Privileged ? [] : DEFAULT_READONLY_PATHS,
       },
       GraphDriver: {
         Name: 'overlay2',
