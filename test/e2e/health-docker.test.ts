@@ -6,27 +6,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { useDaemon, docker, uniq, waitFor } from '../helpers/daemon.js';
+import { health, type HealthJson, runWithCheck } from '../helpers/health.js';
 import { RUNNER_NAME } from '../../src/runtime/proberunner.js';
 
 const h = useDaemon({ busybox: true });
 
-interface HealthJson {
-  Status: string;
-  FailingStreak: number;
-  Log: Array<{ Start: string; End: string; ExitCode: number; Output: string }>;
-}
 /**
  * `docker top` lines of probe processes matching `re`, the probe runner's own line left out (its
  * argv holds the probe command): the probe killed at its timeout is gone, the next one may run.
  */
 function probesRunning(top: string, re: RegExp): number {
   return top.split('\n').filter((l) => re.test(l) && !l.includes(RUNNER_NAME)).length;
-}
-
-async function health(name: string): Promise<HealthJson | null> {
-  const r = await docker(h.d, ['inspect', '-f', '{{json .State.Health}}', name]);
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout) as HealthJson | null;
 }
 
 test('a passing --health-cmd is healthy within interval x retries; ps shows it and filters on it', async () => {
@@ -48,13 +38,13 @@ test('a passing --health-cmd is healthy within interval x retries; ps shows it a
     '300',
   ]);
   assert.equal(r.code, 0, r.stderr);
-  const first = await health(name);
+  const first = await health(h.d, name);
   assert.equal(first?.Status, 'starting');
   const t0 = Date.now();
   const hj = (await waitFor(
     'healthy',
     async () => {
-      const x = await health(name);
+      const x = await health(h.d, name);
       return x?.Status === 'healthy' ? x : null;
     },
     10_000,
@@ -94,9 +84,9 @@ test('a passing --health-cmd is healthy within interval x retries; ps shows it a
   ]);
   assert.match(ev.stdout, /^health_status: healthy$/m);
   // The log keeps the last 5 results.
-  await waitFor('6 probes', async () => ((await health(name))?.Log.length === 5 ? true : null), 10_000);
+  await waitFor('6 probes', async () => ((await health(h.d, name))?.Log.length === 5 ? true : null), 10_000);
   await new Promise((res) => setTimeout(res, 1500));
-  assert.equal((await health(name))?.Log.length, 5);
+  assert.equal((await health(h.d, name))?.Log.length, 5);
   assert.equal((await docker(h.d, ['rm', '-f', name])).code, 0);
 });
 
@@ -122,7 +112,7 @@ test('a failing check turns unhealthy after --health-retries failures; the strea
   const hj = (await waitFor(
     'unhealthy',
     async () => {
-      const x = await health(name);
+      const x = await health(h.d, name);
       return x?.Status === 'unhealthy' ? x : null;
     },
     10_000,
@@ -141,9 +131,9 @@ test('a failing check turns unhealthy after --health-retries failures; the strea
   );
   // Stopped: no more probes, the record keeps its last Health.
   assert.equal((await docker(h.d, ['stop', '-t', '0', name])).code, 0);
-  const n = (await health(name))?.Log.length;
+  const n = (await health(h.d, name))?.Log.length;
   await new Promise((res) => setTimeout(res, 2500));
-  assert.equal((await health(name))?.Log.length, n);
+  assert.equal((await health(h.d, name))?.Log.length, n);
   assert.equal((await docker(h.d, ['rm', name])).code, 0);
 });
 
@@ -174,7 +164,7 @@ test("a hung check is cut at --health-timeout with docker's message; --no-health
   const hj = (await waitFor(
     'unhealthy',
     async () => {
-      const x = await health(name);
+      const x = await health(h.d, name);
       return x?.Status === 'unhealthy' ? x : null;
     },
     10_000,
@@ -190,7 +180,7 @@ test("a hung check is cut at --health-timeout with docker's message; --no-health
     (await docker(h.d, ['run', '-d', '--name', plain, '--no-healthcheck', 'busybox', 'sleep', '300'])).code,
     0,
   );
-  assert.equal(await health(plain), null);
+  assert.equal(await health(h.d, plain), null);
   assert.equal(
     (await docker(h.d, ['ps', '-q', '--filter', 'health=none', '--filter', `name=${plain}`])).stdout.trim().length,
     12,
@@ -228,50 +218,33 @@ test('checks resume after a daemon restart', async () => {
     ).code,
     0,
   );
-  await waitFor('healthy', async () => ((await health(name))?.Status === 'healthy' ? true : null), 10_000);
+  await waitFor('healthy', async () => ((await health(h.d, name))?.Status === 'healthy' ? true : null), 10_000);
   await h.d.shutdown();
   await h.d.restart();
-  assert.equal((await health(name))?.Status, 'healthy');
+  assert.equal((await health(h.d, name))?.Status, 'healthy');
   assert.equal((await docker(h.d, ['exec', name, 'touch', '/tmp/sick'])).code, 0);
   await waitFor(
     'unhealthy after restart',
-    async () => ((await health(name))?.Status === 'unhealthy' ? true : null),
+    async () => ((await health(h.d, name))?.Status === 'unhealthy' ? true : null),
     10_000,
   );
   assert.equal((await docker(h.d, ['rm', '-f', name])).code, 0);
 });
 
-async function runWithCheck(name: string, cmd: string, extra: string[] = [], timeout = '2s'): Promise<void> {
-  const r = await docker(h.d, [
-    'run',
-    '-d',
-    '--name',
-    name,
-    ...extra,
-    '--health-cmd',
-    cmd,
-    '--health-interval',
-    '1s',
-    '--health-timeout',
-    timeout,
-    '--health-retries',
-    '1',
-    'busybox',
-    'sleep',
-    '300',
-  ]);
-  assert.equal(r.code, 0, r.stderr);
-}
-
 const firstLog = (name: string) =>
-  waitFor('a probe result', async () => (await health(name))?.Log[0] ?? null, 15_000) as Promise<HealthJson['Log'][0]>;
+  waitFor('a probe result', async () => (await health(h.d, name))?.Log[0] ?? null, 15_000) as Promise<
+    HealthJson['Log'][0]
+  >;
 
 test("a probe runs with the container's user, capabilities and no-new-privileges, never more", async () => {
   const name = uniq('priv');
   await runWithCheck(
+    h.d,
     name,
     'echo "$(id -u):$(id -g) $(grep -E "^(CapEff|CapBnd|NoNewPrivs|Seccomp):" /proc/self/status | tr -s "\\t\\n" "  ")"',
-    ['--user', '1234:2345', '--cap-drop', 'ALL', '--cap-add', 'CHOWN', '--security-opt', 'no-new-privileges'],
+    {
+      extra: ['--user', '1234:2345', '--cap-drop', 'ALL', '--cap-add', 'CHOWN', '--security-opt', 'no-new-privileges'],
+    },
   );
   const probe = await firstLog(name);
   assert.equal(probe.ExitCode, 0, probe.Output);
@@ -291,7 +264,7 @@ test("a probe runs with the container's user, capabilities and no-new-privileges
 
 test('a probe that floods its output: docker keeps 4096 bytes; a flood past the read limit is cut at the timeout and the daemon stays small', async () => {
   const big = uniq('big');
-  await runWithCheck(big, 'head -c 200000 /dev/zero | tr "\\0" x; echo; exit 2');
+  await runWithCheck(h.d, big, 'head -c 200000 /dev/zero | tr "\\0" x; echo; exit 2');
   const b = await firstLog(big);
   assert.equal(b.ExitCode, 2);
   assert.equal(b.Output, 'x'.repeat(4096));
@@ -299,7 +272,7 @@ test('a probe that floods its output: docker keeps 4096 bytes; a flood past the 
   const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${h.d.pid}/status`, 'utf8'))![1]) * 1024;
   const before = rss();
   const t0 = Date.now();
-  await runWithCheck(flood, 'yes', [], '1500ms');
+  await runWithCheck(h.d, flood, 'yes', { timeout: '1500ms' });
   const f = await firstLog(flood);
   assert.equal(f.ExitCode, -1);
   assert.equal(f.Output, 'Health check exceeded timeout (1.5s)');
@@ -324,7 +297,7 @@ test('a probe that cannot start is a failure with the runtime message (ExitCode 
   assert.equal(m.ExitCode, -1);
   assert.match(m.Output, /OCI runtime error: .*\/no\/such\/probe.*no such file or directory/);
   const bg = uniq('bg');
-  await runWithCheck(bg, 'echo started; sleep 60 >/dev/null 2>&1 & exit 0');
+  await runWithCheck(h.d, bg, 'echo started; sleep 60 >/dev/null 2>&1 & exit 0');
   const g = await firstLog(bg);
   assert.equal(g.ExitCode, 0);
   assert.equal(g.Output, 'started\n');

@@ -7,26 +7,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { useDaemon, docker, uniq, waitFor, sleep } from '../helpers/daemon.js';
+import { health, type HealthLogEntry, runWithCheck } from '../helpers/health.js';
 import { RUNNER_NAME } from '../../src/runtime/proberunner.js';
 
 const h = useDaemon({ busybox: true });
 
-interface LogEntry {
-  Start: string;
-  End: string;
-  ExitCode: number;
-  Output: string;
-}
-interface HealthJson {
-  Status: string;
-  FailingStreak: number;
-  Log: LogEntry[];
-}
-async function health(name: string): Promise<HealthJson | null> {
-  const r = await docker(h.d, ['inspect', '-f', '{{json .State.Health}}', name]);
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout) as HealthJson | null;
-}
 async function idOf(name: string): Promise<string> {
   const r = await docker(h.d, ['inspect', '-f', '{{.Id}}', name]);
   assert.equal(r.code, 0, r.stderr);
@@ -50,11 +35,11 @@ function procsOf(id: string, match: (cmdline: string) => boolean): number[] {
 const runnersOf = (id: string) => procsOf(id, (c) => c.includes(RUNNER_NAME));
 
 /** Waits until the container's Health.Log holds `n` entries with Start after `since`. */
-async function entriesAfter(name: string, since: number, n: number, timeoutMs = 20_000): Promise<LogEntry[]> {
+async function entriesAfter(name: string, since: number, n: number, timeoutMs = 20_000): Promise<HealthLogEntry[]> {
   const l = await waitFor(
     `${n} probe results`,
     async () => {
-      const l = ((await health(name))?.Log ?? []).filter((e) => Date.parse(e.Start) > since);
+      const l = ((await health(h.d, name))?.Log ?? []).filter((e) => Date.parse(e.Start) > since);
       return l.length >= n ? l : null;
     },
     timeoutMs,
@@ -62,32 +47,10 @@ async function entriesAfter(name: string, since: number, n: number, timeoutMs = 
   return l ?? [];
 }
 
-async function runWithCheck(name: string, cmd: string, extra: string[] = []): Promise<string> {
-  const r = await docker(h.d, [
-    'run',
-    '-d',
-    '--name',
-    name,
-    ...extra,
-    '--health-cmd',
-    cmd,
-    '--health-interval',
-    '1s',
-    '--health-timeout',
-    '5s',
-    '--health-retries',
-    '1',
-    'busybox',
-    'sleep',
-    '300',
-  ]);
-  assert.equal(r.code, 0, r.stderr);
-  return idOf(name);
-}
-
 test('one runner per container serves every probe; it is no exec session and ends with the container and with the daemon', async () => {
   const name = uniq('run');
-  const id = await runWithCheck(name, 'echo ok');
+  await runWithCheck(h.d, name, 'echo ok', { timeout: '5s' });
+  const id = await idOf(name);
   const first = await entriesAfter(name, 0, 1);
   assert.deepEqual([first[0].ExitCode, first[0].Output], [0, 'ok\n']);
   const [runner] = runnersOf(id);
@@ -114,7 +77,8 @@ test('one runner per container serves every probe; it is no exec session and end
 
 test('a container that kills its runner: the next probe starts a new one and the container stays healthy', async () => {
   const name = uniq('kill');
-  const id = await runWithCheck(name, 'echo ok');
+  await runWithCheck(h.d, name, 'echo ok', { timeout: '5s' });
+  const id = await idOf(name);
   await entriesAfter(name, 0, 1);
   const [runner] = runnersOf(id);
   assert.ok(runner);
@@ -139,7 +103,7 @@ test('a container that kills its runner: the next probe starts a new one and the
   const now = runnersOf(id);
   assert.equal(now.length, 1);
   assert.notEqual(now[0], runner);
-  await waitFor('healthy', async () => (await health(name))?.Status === 'healthy', 10_000);
+  await waitFor('healthy', async () => (await health(h.d, name))?.Status === 'healthy', 10_000);
   assert.equal((await docker(h.d, ['rm', '-f', name])).code, 0);
 });
 
@@ -147,7 +111,8 @@ test('a probe that leaves a child flooding the pipe between probes: the runner i
   const name = uniq('stray');
   const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${h.d.pid}/status`, 'utf8'))![1]) * 1024;
   const before = rss();
-  const id = await runWithCheck(name, 'echo started; { sleep 0.3; exec yes; } & exit 0');
+  await runWithCheck(h.d, name, 'echo started; { sleep 0.3; exec yes; } & exit 0', { timeout: '5s' });
+  const id = await idOf(name);
   const entries = await entriesAfter(name, 0, 3);
   for (const e of entries) {
     assert.equal(e.ExitCode, 0, e.Output);
@@ -165,9 +130,11 @@ test('a probe that leaves a child flooding the pipe between probes: the runner i
 test("output that forges a runner terminator does not end the probe; the marker is in neither the runner's argv nor its env", async () => {
   const name = uniq('forge');
   await runWithCheck(
+    h.d,
     name,
     'm=$(printf %032d 7); printf "\\n%s 1 0\\n\\n%s 0 ready\\n" $m $m; ' +
       'tr "\\0" " " </proc/$PPID/cmdline | grep -c "[0-9a-f]\\{32\\}"; tr "\\0" "\\n" </proc/$PPID/environ | grep -c "[0-9a-f]\\{32\\}"; exit 3',
+    { timeout: '5s' },
   );
   const [e] = await entriesAfter(name, 0, 1);
   assert.equal(e.ExitCode, 3, e.Output);
