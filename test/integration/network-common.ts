@@ -42,20 +42,27 @@ export const netTag = (process.pid % 200) + 20;
 
 /**
  * useDaemon (with busybox) on a bridge of its own, `<prefix><pid in base 36>`, with --bip
- * 10.<netTag>.<bip>.1/24 and the user-network pool 10.<netTag>.<pool>.0/19 in /24s. What the daemon
+ * 10.<netTag>.<bip>.1/24 and the user-network pool 10.<netTag>.<pool>.0/<poolPrefix, 19> in /24s, after
+ * the `extra` daemon flags. What the daemon
  * leaves on the host (nft table, FORWARD chain, links) is cleaned after the file and at exit, also
  * when a test failed.
  */
-export function useBridgeDaemon(prefix: string, bip: number, pool: number): DaemonHolder {
+export function useBridgeDaemon(
+  prefix: string,
+  bip: number,
+  pool: number,
+  o: { extra?: string[]; poolPrefix?: number } = {},
+): DaemonHolder {
   const h = useDaemon({
     busybox: true,
     args: [
+      ...(o.extra ?? []),
       '--bridge',
       `${prefix}${process.pid.toString(36)}`,
       '--bip',
       `10.${netTag}.${bip}.1/24`,
       '--default-address-pool',
-      `base=10.${netTag}.${pool}.0/19,size=24`,
+      `base=10.${netTag}.${pool}.0/${o.poolPrefix ?? 19},size=24`,
     ],
   });
   const cleanup = (): void => {

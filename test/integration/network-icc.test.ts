@@ -1,39 +1,13 @@
 // Inter-container communication off (--icc=false; enable_icc=false on user networks): unlinked
 // containers exchange no packet; --link opens exactly the linked container's exposed ports, in both
 // directions of the flow, and brings docker's /etc/hosts entry and environment variables.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useDaemon, uniq, cli, type Daemon } from '../helpers/daemon.js';
-import { cleanupNet } from './network-common.js';
+import { uniq, cli, type Daemon } from '../helpers/daemon.js';
+import { netTag, useBridgeDaemon } from './network-common.js';
 
-const tag = (process.pid % 200) + 20;
-const h = useDaemon({
-  busybox: true,
-  args: [
-    '--icc=false',
-    '--bridge',
-    `cni${process.pid.toString(36)}`,
-    '--bip',
-    `10.${tag}.92.1/24`,
-    '--default-address-pool',
-    `base=10.${tag}.64.0/18,size=24`,
-  ],
-});
-// after the helper's own after() (daemon stopped, roots swept) and again at exit, whatever happened
-after(() => {
-  try {
-    cleanupNet(h.d.dataRoot);
-  } catch {
-    /* never started */
-  }
-});
-process.on('exit', () => {
-  try {
-    cleanupNet(h.d.dataRoot);
-  } catch {
-    /* never started */
-  }
-});
+const tag = netTag;
+const h = useBridgeDaemon('cni', 92, 64, { extra: ['--icc=false'], poolPrefix: 18 });
 
 async function ok(d: Daemon, args: string[]): Promise<string> {
   const r = await cli(d, args, { timeoutMs: 60_000 });

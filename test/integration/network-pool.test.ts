@@ -2,32 +2,15 @@
 // and on a user network get pre-made namespaces, each handed out once (a container that rewrites its
 // namespace leaves nothing to the next one), and the unused ones are gone after a shutdown; after a
 // kill -9 the next start deletes the orphans.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { useDaemon, uniq, cli, waitFor, type Daemon } from '../helpers/daemon.js';
-import { cleanupNet } from './network-common.js';
+import { uniq, cli, waitFor, type Daemon } from '../helpers/daemon.js';
+import { netTag, useBridgeDaemon } from './network-common.js';
 
-const tag = (process.pid % 200) + 20;
-const h = useDaemon({
-  busybox: true,
-  args: [
-    '--bridge',
-    `cnp${process.pid.toString(36)}`,
-    '--bip',
-    `10.${tag}.97.1/24`,
-    '--default-address-pool',
-    `base=10.${tag}.160.0/19,size=24`,
-  ],
-});
-after(() => {
-  try {
-    cleanupNet(h.d.dataRoot);
-  } catch {
-    /* never started */
-  }
-});
+const tag = netTag;
+const h = useBridgeDaemon('cnp', 97, 160);
 
 async function ok(d: Daemon, args: string[]): Promise<string> {
   const r = await cli(d, args, { timeoutMs: 60_000 });
