@@ -11,11 +11,11 @@
 // forwarding change behind.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { useDaemon, uniq, docker, waitFor } from '../helpers/daemon.js';
-import { nftTableOf } from '../integration/network-common.js';
+import { nftTableOf, startNetnsServer } from '../integration/network-common.js';
 
 const base = mkdtempSync('/tmp/ipv6-');
 const HOST = join(base, 'host');
@@ -149,23 +149,7 @@ test('dual-stack network: inspect, --ip6, ping6 and TCP over IPv6 by name (AAAA)
   assert.match(dyn, /inet6 fd00:77:5::2\/64 scope global/);
 
   // outbound IPv6 to the routed host, masqueraded (NAT66) to the host's address
-  server = spawn('nsenter', [`--net=${ROUTED}`, process.execPath, '-e', SERVER], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  await new Promise<void>((res, rej) => {
-    let buf = '';
-    server!.stdout!.on('data', (b: Buffer) => {
-      buf += b.toString();
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        if (line === 'ready') res();
-        else seen.push(JSON.parse(line));
-      }
-    });
-    server!.once('exit', (c) => rej(new Error(`routed host server exited ${c}`)));
-  });
+  server = await startNetnsServer(ROUTED, SERVER, seen);
   const nat = await ok(['run', '--rm', '--network', net, 'busybox', 'sh', '-c', `echo hi | nc -w3 ${ROUTED_IP6} 7000`]);
   assert.match(nat, /pong6/);
   assert.deepEqual(

@@ -1,7 +1,7 @@
 // Shared by the network test files: cleanup of what a network test daemon leaves on the host
 // once it is gone (its nft table, its chain in iptables' FORWARD, and any link tagged with its data root).
 import { createHash } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { after } from 'node:test';
 import { useDaemon, type DaemonHolder } from '../helpers/daemon.js';
@@ -75,4 +75,30 @@ export function useBridgeDaemon(
   after(cleanup);
   process.on('exit', cleanup);
   return h;
+}
+
+/**
+ * Runs the Node program `script` inside the network namespace `netns` (a test's "routed host"): it
+ * prints `ready` once listening, then one JSON line per connection or datagram it saw, which is pushed
+ * to `seen`. Resolves with the process once it is ready; rejects if it exits before.
+ */
+export async function startNetnsServer<T>(netns: string, script: string, seen: T[]): Promise<ChildProcess> {
+  const server = spawn('nsenter', [`--net=${netns}`, process.execPath, '-e', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((res, rej) => {
+    let buf = '';
+    server.stdout!.on('data', (b: Buffer) => {
+      buf += b.toString();
+      let i: number;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        if (line === 'ready') res();
+        else seen.push(JSON.parse(line) as T);
+      }
+    });
+    server.once('exit', (c) => rej(new Error(`routed host server exited ${c}`)));
+  });
+  return server;
 }

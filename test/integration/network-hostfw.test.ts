@@ -8,11 +8,12 @@
 // rule of cocon's while the host's policies and its own rules stay exactly as they were.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { useDaemon, uniq, docker, waitFor, type Daemon } from '../helpers/daemon.js';
+import { startNetnsServer } from './network-common.js';
 
 const base = mkdtempSync('/tmp/hostfw-');
 const HOST = join(base, 'host');
@@ -117,23 +118,7 @@ async function probe(network = 'bridge'): Promise<string> {
 }
 
 test('FORWARD policy DROP (iptables-nft): outbound TCP and UDP masqueraded, a published port reached from the routed host, --icc=false kept', async () => {
-  server = spawn('nsenter', [`--net=${ROUTED}`, process.execPath, '-e', SERVER], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  await new Promise<void>((res, rej) => {
-    let buf = '';
-    server!.stdout!.on('data', (b: Buffer) => {
-      buf += b.toString();
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        if (line === 'ready') res();
-        else seen.push(JSON.parse(line));
-      }
-    });
-    server!.once('exit', (c) => rej(new Error(`routed host server exited ${c}`)));
-  });
+  server = await startNetnsServer(ROUTED, SERVER, seen);
   // cocon's chain, reached by one tagged jump; the policy and the host's rule untouched
   const fwd = inHost(['iptables', '-S', 'FORWARD']);
   assert.match(fwd, /^-P FORWARD DROP$/m);
