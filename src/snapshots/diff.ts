@@ -153,7 +153,7 @@ export async function layerTar(
         // --userns-remap: the owners as the container sees them (host ids shifted back)
         ...(opts.idMap ? ownerToContainer(st.uid, st.gid, opts.idMap) : { uid: st.uid, gid: st.gid }),
         mtime: st.mtime,
-        pax: xattrPax(e.xattrs, (k) => k.startsWith('user.')),
+        xattrs: xattrPax(e.xattrs, (k) => k.startsWith('user.') || k === 'security.capability'),
       };
       const file = join(upper, e.path);
       const id = `${st.dev}:${st.ino}`;

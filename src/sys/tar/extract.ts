@@ -42,12 +42,23 @@ import {
 } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { extract, type Header } from 'tar-stream';
 import { IdMapError, type IdentityMapping, ownerToHost } from '../../core/idmap.js';
 import { fdPath, openDirIn, RootPathError, SafeRoot } from '../saferoot.js';
 import { mkfifo, mknodDevice, mknodWhiteout, setOpaque, setXattr } from '../xattr.js';
-import { cleanEntryName, type ExtractRules, LAYER, LayerError, paxXattrs, replaceTop, whiteoutOf } from './rules.js';
+import {
+  applyExtended,
+  BLOCK,
+  decodeHeader,
+  decodeLongName,
+  decodePaxRecords,
+  headerOnly,
+  padding,
+  TarFormatError,
+  type TarHeader,
+} from './format.js';
+import { cleanEntryName, type ExtractRules, LAYER, LayerError, replaceTop, whiteoutOf } from './rules.js';
+
+type Header = TarHeader;
 
 export interface ApplyStats {
   entries: number;
@@ -90,20 +101,7 @@ export async function extractTarStream(
   const r = SafeRoot.open(root);
   try {
     const x = new Extraction(r, rules, base, opts.renameTop, opts.idMap);
-    const ex = extract();
-    ex.on('entry', (h: Header, stream, next) => {
-      x.entry(h, stream as unknown as AsyncIterable<Buffer>).then(
-        () => next(),
-        (e: Error) => next(e),
-      );
-    });
-    try {
-      await pipeline(src, ex);
-    } catch (e) {
-      // a malformed tar (tar-stream's errors carry no errno code) is bad input, like a refused entry
-      if (e instanceof LayerError || (e as NodeJS.ErrnoException).code) throw e;
-      throw new LayerError((e as Error).message);
-    }
+    await readEntries(src, (h, data) => x.entry(h, data));
     x.finish();
     return x.stats;
   } finally {
@@ -120,21 +118,121 @@ export async function readTar(
   src: Readable,
   onEntry: (h: Header, data: AsyncIterable<Buffer>) => Promise<void>,
 ): Promise<void> {
-  const ex = extract();
-  ex.on('entry', (h: Header, stream, next) => {
-    const data = stream as unknown as AsyncIterable<Buffer>;
-    onEntry(h, data)
-      .then(() => drain(data))
-      .then(
-        () => next(),
-        (e: Error) => next(e),
-      );
+  await readEntries(src, async (h, data) => {
+    await onEntry(h, data);
+    await drain(data);
   });
+}
+
+/** Pulls exact byte counts from a stream's chunks, without copying when a chunk holds them. */
+class Bytes {
+  private buf: Buffer = Buffer.alloc(0);
+  private ended = false;
+  constructor(private readonly it: AsyncIterator<Buffer>) {}
+
+  private async more(): Promise<boolean> {
+    if (this.ended) return false;
+    const r = await this.it.next();
+    if (r.done) {
+      this.ended = true;
+      return false;
+    }
+    const c = typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
+    this.buf = this.buf.length ? Buffer.concat([this.buf, c]) : c;
+    return true;
+  }
+
+  /** Exactly n bytes; null at a clean end (nothing left); TarFormatError when it ends inside them. */
+  async take(n: number): Promise<Buffer | null> {
+    while (this.buf.length < n) {
+      if (!(await this.more())) {
+        if (this.buf.length === 0) return null;
+        throw new TarFormatError('unexpected end of tar data');
+      }
+    }
+    const out = this.buf.subarray(0, n);
+    this.buf = this.buf.subarray(n);
+    return out;
+  }
+
+  /** The next up to n bytes as they come (n > 0); TarFormatError when the stream ends first. */
+  async chunk(n: number): Promise<Buffer> {
+    if (this.buf.length === 0 && !(await this.more())) throw new TarFormatError('unexpected end of tar data');
+    const k = Math.min(n, this.buf.length);
+    const out = this.buf.subarray(0, k);
+    this.buf = this.buf.subarray(k);
+    return out;
+  }
+
+  async skip(n: number): Promise<void> {
+    while (n > 0) n -= (await this.chunk(n)).length;
+  }
+}
+
+/**
+ * The codec's tar reader (./format.ts for the blocks): calls `onEntry` for each entry with its header
+ * (PAX, GNU long names applied; xattrs byte-exact) and its data, one entry at a time; data the callback
+ * leaves unread is skipped. Zero blocks are skipped (concatenated archives read on); a malformed tar
+ * rejects with TarFormatError (a LayerError). On any error the source is destroyed.
+ */
+async function readEntries(
+  src: Readable,
+  onEntry: (h: TarHeader, data: AsyncIterable<Buffer>) => Promise<void>,
+): Promise<void> {
+  const it = (src as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  const bytes = new Bytes(it);
+  let global = new Map<string, Buffer>();
+  let local: Array<[string, Buffer]> = [];
+  let longName: string | undefined;
+  let longLink: string | undefined;
+  let pending = false; // extended headers read and not yet applied
   try {
-    await pipeline(src, ex);
+    for (;;) {
+      const b = await bytes.take(BLOCK);
+      if (!b) break;
+      const raw = decodeHeader(b);
+      if (!raw) {
+        if (pending) throw new TarFormatError('invalid tar: extended header without an entry');
+        continue;
+      }
+      const { flag, header } = raw;
+      if (flag === 'x' || flag === 'g' || flag === 'L' || flag === 'K') {
+        const body = raw.dataSize ? await bytes.take(raw.dataSize) : Buffer.alloc(0);
+        if (!body) throw new TarFormatError('unexpected end of tar data');
+        const kept = Buffer.from(body); // the chunk it lies in moves on
+        await bytes.skip(padding(raw.dataSize));
+        if (flag === 'x') local = local.concat(decodePaxRecords(kept));
+        else if (flag === 'g') {
+          global = new Map(global);
+          for (const [k, v] of decodePaxRecords(kept)) global.set(k, v);
+        } else if (flag === 'L') longName = decodeLongName(kept);
+        else longLink = decodeLongName(kept);
+        pending = flag !== 'g';
+        continue;
+      }
+      const h = applyExtended(header, global, local, longName, longLink);
+      local = [];
+      longName = longLink = undefined;
+      pending = false;
+      const size = headerOnly(h.type) ? 0 : h.size;
+      if (headerOnly(h.type)) h.size = 0;
+      let left = size;
+      const data: AsyncIterable<Buffer> = {
+        async *[Symbol.asyncIterator]() {
+          while (left > 0) {
+            const c = await bytes.chunk(left);
+            left -= c.length;
+            yield c;
+          }
+        },
+      };
+      await onEntry(h, data);
+      await bytes.skip(left + padding(size));
+    }
+    if (pending) throw new TarFormatError('invalid tar: extended header without an entry');
   } catch (e) {
-    if (e instanceof LayerError || (e as NodeJS.ErrnoException).code) throw e;
-    throw new LayerError((e as Error).message);
+    src.destroy();
+    throw e;
   }
 }
 
@@ -256,7 +354,7 @@ class Extraction {
     const { dir, name } = this.parentOf(this.full(rel), h.name);
     try {
       if ((await this.write(h, rel, stream, dir, name)) && this.rules.xattrs) {
-        for (const [x, value] of paxXattrs(h)) {
+        for (const [x, value] of h.xattrs ?? []) {
           if (x.startsWith('trusted.overlay.')) continue; // only whiteout entries may set overlay metadata
           try {
             await setXattr(fdPath(dir, name), x, value);

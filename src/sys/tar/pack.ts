@@ -1,4 +1,4 @@
-// The packing half of cocon's one tar codec (src/sys/tar/), on tar-stream: TarWriter (entries
+// The packing half of cocon's one tar codec (src/sys/tar/): TarWriter (entries
 // written one by one: layer diffs, docker-archives, re-owned COPY sources) and the tree packer,
 // which reads through src/sys/saferoot.ts: the path is resolved inside the root (symlinks the way
 // the container sees them), and the tree is walked by open directory fds, each child opened from its
@@ -9,10 +9,10 @@
 // mtimes, no user or group names: the same tree gives the same bytes).
 import { closeSync, createReadStream, fstatSync, lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { PassThrough, Readable } from 'node:stream';
-import { pack, type Pack } from 'tar-stream';
 import { fdPath, openDirIn, openFileIn, RootPathError, SafeRoot } from '../saferoot.js';
 import { xattrsUnder } from '../xattr.js';
 import { readTar } from './extract.js';
+import { encodeEntryHeader, END, padding } from './format.js';
 import { applyPolicy, deviceNumbers, type HeaderPolicy, type TarHead, type TarHeader, xattrPax } from './rules.js';
 
 /**
@@ -20,40 +20,75 @@ import { applyPolicy, deviceNumbers, type HeaderPolicy, type TarHead, type TarHe
  * the pending entry rejects; `fail(e)` ends the stream with an error.
  */
 export class TarWriter {
-  private readonly p: Pack = pack();
   readonly stream = new PassThrough({ highWaterMark: 1 << 20 });
-  constructor() {
-    this.p.on('error', (e: Error) => this.stream.destroy(e));
-    this.p.pipe(this.stream);
+  /** Entries are written one after the other, whoever calls. */
+  private tail: Promise<void> = Promise.resolve();
+
+  private queue(f: () => Promise<void>): Promise<void> {
+    const run = this.tail.then(f);
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Writes `b`, waiting while the reader is behind; rejects once the reader went away. */
+  private async put(b: Buffer): Promise<void> {
+    if (this.stream.destroyed || this.stream.writableEnded) throw new Error('tar reader went away');
+    if (this.stream.write(b)) return;
+    await new Promise<void>((resolve, reject) => {
+      const done = (e?: Error) => {
+        this.stream.off('drain', ok);
+        this.stream.off('close', gone);
+        if (e) reject(e);
+        else resolve();
+      };
+      const ok = () => done();
+      const gone = () => done(new Error('tar reader went away'));
+      this.stream.on('drain', ok);
+      this.stream.on('close', gone);
+    });
   }
 
   /** Writes an entry without data, or with the whole of `data`. */
   entry(h: TarHead, data?: Buffer): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.p.entry(h, data ?? Buffer.alloc(0), (e) => (e ? reject(e) : resolve()));
+    return this.queue(async () => {
+      const size = data?.length ?? 0;
+      const head = encodeEntryHeader(h, size);
+      const t = h.type ?? 'file';
+      if (size && t !== 'file' && t !== 'contiguous-file') throw new Error(`no data allowed for a ${t} entry`);
+      if (!size) return this.put(head);
+      await this.put(Buffer.concat([head, data!, Buffer.alloc(padding(size))]));
     });
   }
 
-  /** Writes a file entry of `h.size` bytes read from `src`. */
+  /** Writes a file entry of `h.size` bytes read from `src`; fewer or more bytes are an error. */
   file(h: TarHead, src: Readable): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const sink = this.p.entry({ ...h, type: h.type ?? 'file' }, (e) => (e ? reject(e) : resolve()));
-      src.on('error', reject);
-      // The reader went away mid-file: the pack destroys this entry; the error is ours to take.
-      (sink as unknown as NodeJS.EventEmitter).on('error', (e: Error) => {
+    return this.queue(async () => {
+      const size = h.size ?? 0;
+      try {
+        await this.put(encodeEntryHeader({ ...h, type: h.type ?? 'file' }, size));
+        let n = 0;
+        for await (const c of src as AsyncIterable<Buffer>) {
+          n += c.length;
+          if (n > size) throw new Error(`${h.name}: more data than its size (${size})`);
+          await this.put(c);
+        }
+        if (n !== size) throw new Error(`${h.name}: ${n} bytes of ${size} (file changed while packing?)`);
+        if (padding(size)) await this.put(Buffer.alloc(padding(size)));
+      } catch (e) {
         src.destroy();
-        reject(e);
-      });
-      src.pipe(sink as unknown as NodeJS.WritableStream);
+        throw e;
+      }
     });
   }
 
   finalize(): void {
-    this.p.finalize();
+    void this.queue(async () => {
+      if (this.stream.destroyed) return;
+      this.stream.end(END);
+    });
   }
 
   fail(e: Error): void {
-    this.p.destroy(e);
     this.stream.destroy(e);
   }
 }
@@ -173,7 +208,7 @@ export type OwnerMap = (uid: number, gid: number) => { uid: number; gid: number 
 
 export interface PackOptions {
   policy?: HeaderPolicy;
-  /** Owners as the reader must see them; applied here, before packing (tar-stream's ustar ids stop at 2^18-1). */
+  /** Owners as the reader must see them; applied here, before packing. */
   owner?: OwnerMap;
   filter?: PackFilter;
   /** xattrs by path relative to the packed root (xattrsUnder), carried as PAX records. */
@@ -192,8 +227,8 @@ class Packer {
   private head(h: TarHead, rel: string): TarHead {
     const owned = this.o.owner ? { ...h, ...this.o.owner(h.uid ?? 0, h.gid ?? 0) } : h;
     const out = this.o.policy ? applyPolicy(owned, this.o.policy) : owned;
-    const pax = xattrPax(this.o.xattrs?.get(rel), () => true);
-    return pax ? { ...out, pax } : out;
+    const xattrs = xattrPax(this.o.xattrs?.get(rel), () => true);
+    return xattrs ? { ...out, xattrs } : out;
   }
 
   /** The './' entry of the open directory `fd` (a layer's root: its mode and owner). */

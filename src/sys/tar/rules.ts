@@ -1,15 +1,13 @@
 // The pure half of cocon's one tar codec (src/sys/tar/): how entry names are cleaned, what whiteout
-// names mean, the extraction rule sets (LAYER, IMPORT, COPY, HOST), device numbers, PAX xattr
-// records and the header of a deterministic tar. No I/O: ./extract.ts and ./pack.ts do it, and unit
-// tests cover these rules without root.
-import type { Header } from 'tar-stream';
+// names mean, the extraction rule sets (LAYER, IMPORT, COPY, HOST), device numbers, which xattrs
+// go into a tar and the header of a deterministic tar. No I/O: ./extract.ts and ./pack.ts do it
+// (./format.ts is the byte format), and unit tests cover these rules without root.
+import type { TarHead } from './format.js';
+
+export type { TarHead, TarHeader } from './format.js';
 
 /** A refused or malformed entry: bad input (the API answers 400), never an internal fault. */
 export class LayerError extends Error {}
-
-export type TarHeader = Header;
-/** A header to write: the name is required, tar-stream fills in the rest. */
-export type TarHead = Partial<Header> & Pick<Header, 'name'>;
 
 export const WHITEOUT_PREFIX = '.wh.';
 export const OPAQUE = '.wh..wh..opq';
@@ -113,33 +111,19 @@ export function deviceNumbers(rdev: number): { devmajor: number; devminor: numbe
   return { devmajor: Math.floor(rdev / 256) & 0xfff, devminor: (rdev & 0xff) | ((rdev >> 12) & 0xfff00) };
 }
 
-/** The xattrs of PAX SCHILY.xattr.* records of a header. */
-export function paxXattrs(h: Header): Array<[string, Buffer]> {
-  const pax = h.pax as Record<string, string> | null | undefined;
-  if (!pax) return [];
-  const out: Array<[string, Buffer]> = [];
-  for (const [k, v] of Object.entries(pax)) {
-    if (k.startsWith('SCHILY.xattr.')) out.push([k.slice('SCHILY.xattr.'.length), Buffer.from(v, 'latin1')]);
-  }
-  return out;
-}
-
 /**
- * PAX records for xattrs carried into a tar: those `keep` accepts, with values that survive UTF-8
- * (PAX records are text); overlay's own never. Undefined when none is left.
+ * The xattrs carried into a tar (as PAX SCHILY.xattr.* records, values byte-exact): those `keep`
+ * accepts, sorted by name; overlay's own never. Undefined when none is left.
  */
 export function xattrPax(
   x: Map<string, Buffer> | undefined,
   keep: (name: string) => boolean,
-): Record<string, string> | undefined {
+): Array<[string, Buffer]> | undefined {
   if (!x) return undefined;
-  const pax: Record<string, string> = {};
-  for (const [k, v] of [...x].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    if (k.startsWith('trusted.overlay.') || !keep(k)) continue;
-    const s = v.toString('utf8');
-    if (Buffer.from(s, 'utf8').equals(v)) pax['SCHILY.xattr.' + k] = s;
-  }
-  return Object.keys(pax).length ? pax : undefined;
+  const out = [...x]
+    .filter(([k]) => !k.startsWith('trusted.overlay.') && keep(k))
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return out.length ? out : undefined;
 }
 
 /** How the packer writes owners and times: as found, or normalised so the same tree gives the same bytes. */
