@@ -41,6 +41,7 @@ import {
   type Stats,
 } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import { IdMapError, type IdentityMapping, ownerToHost } from '../../core/idmap.js';
 import { fdPath, openDirIn, RootPathError, SafeRoot } from '../saferoot.js';
@@ -173,13 +174,15 @@ class Bytes {
  * The codec's tar reader (./format.ts for the blocks): calls `onEntry` for each entry with its header
  * (PAX, GNU long names applied; xattrs byte-exact) and its data, one entry at a time; data the callback
  * leaves unread is skipped. Zero blocks are skipped (concatenated archives read on); a malformed tar
- * rejects with TarFormatError (a LayerError). On any error the source is destroyed.
+ * rejects with TarFormatError (a LayerError). On any error the source is destroyed, unless it is the
+ * body of a request being served: the API reads the rest of it, so that its answer reaches the client.
  */
 async function readEntries(
   src: Readable,
   onEntry: (h: TarHeader, data: AsyncIterable<Buffer>) => Promise<void>,
 ): Promise<void> {
-  const it = (src as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  const served = src instanceof IncomingMessage && typeof src.method === 'string';
+  const it = src.iterator({ destroyOnReturn: !served })[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   const bytes = new Bytes(it);
   let global = new Map<string, Buffer>();
   let local: Array<[string, Buffer]> = [];
@@ -231,7 +234,8 @@ async function readEntries(
     }
     if (pending) throw new TarFormatError('invalid tar: extended header without an entry');
   } catch (e) {
-    src.destroy();
+    if (served) await it.return?.();
+    else src.destroy();
     throw e;
   }
 }
