@@ -78,7 +78,7 @@ import {
   constants as fsc,
 } from 'node:fs';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { release } from 'node:os';
 import { Conflict, EngineError, Internal, InvalidArgument, NotFound, Unavailable } from '../core/errors.js';
 import { ChrootStore, type ChrootRecord } from './store.js';
@@ -124,6 +124,7 @@ import {
   type SpawnedRoot,
 } from '../sys/chroot.js';
 import { existingInRoot } from '../sys/rootpath.js';
+import { packTree } from '../sys/tar/pack.js';
 import { BaseView, type RootView } from '../sys/rootview.js';
 import { SessionManager } from './session.js';
 import {
@@ -883,28 +884,22 @@ export class ChrootManager {
 
   // ---- export ---------------------------------------------------------------------------------
 
-  /** A tar of the root on the child's stdout (device nodes and /proc, /sys, /dev contents left out). */
-  exportTar(name: string): ChildProcess {
+  /**
+   * A tar of the root (the one tar codec: numeric owners, hard links, devices, every xattr byte for
+   * byte), names './x' as `tar -C root .` writes them; the contents of /proc, /sys and /dev are left
+   * out (their directories stay). Reading errors end the stream with the error.
+   */
+  exportTar(name: string): Readable {
     const r = this.store.get(name);
     if (r.state !== 'ready') throw new Conflict(`chroot ${name} is not ready (state ${r.state})`);
     const root = this.store.rootDir(name);
-    return spawn(
-      'tar',
-      [
-        '--numeric-owner',
-        '--xattrs',
-        '--xattrs-include=*',
-        '--exclude=./proc/*',
-        '--exclude=./sys/*',
-        '--exclude=./dev/*',
-        '-C',
-        root,
-        '-cf',
-        '-',
-        '.',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const virtual = /^(proc|sys|dev)\//;
+    return packTree(root, {
+      xattrs: true,
+      rootEntry: true,
+      dotNames: true,
+      filter: (rel) => (virtual.test(rel) ? 'skip' : 'keep'),
+    });
   }
 
   /** Mount points of this chroot in any mount namespace (for tests and inspect). */

@@ -26,17 +26,22 @@ export function sniff(head: Buffer): AnyCompression {
 export function decompressor(kind: AnyCompression): Duplex {
   if (kind === 'gzip') return createGunzip({ chunkSize: 256 * 1024 });
   if (kind === 'none') return new PassThrough({ highWaterMark: 256 * 1024 });
-  return toolStream(kind);
+  return toolStream(kind, ['-d', '-c', '-q']);
+}
+
+/** A duplex that zstd-compresses what is written into it (the host's `zstd`, all cores, level 3). */
+export function zstdCompressor(): Duplex {
+  return toolStream('zstd', ['-T0', '-3', '-c', '-q']);
 }
 
 /**
- * `cmd -d -c -q` as a duplex: stdin is the compressed stream, stdout the plain one. The readable side
+ * `cmd ARGS` (`-d -c -q`: decompress) as a duplex: stdin is the compressed stream, stdout the plain one. The readable side
  * ends only once the tool exited 0: a tool that stops on bad data has already written a clean
  * prefix, which must not pass for the whole.
  */
-function toolStream(kind: AnyCompression): Duplex {
+function toolStream(kind: AnyCompression, args: string[]): Duplex {
   const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
-  const child = spawn(kind, ['-d', '-c', '-q'], { stdio: ['pipe', 'pipe', 'pipe'], ...asNobody });
+  const child = spawn(kind, args, { stdio: ['pipe', 'pipe', 'pipe'], ...asNobody });
   let err = '';
   child.stderr.on('data', (b: Buffer) => {
     if (err.length < 4096) err += b.toString();

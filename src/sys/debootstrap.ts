@@ -6,9 +6,24 @@
 // gone when it exits, even when it is interrupted.
 // COCON_CHROOT_BUILDER=debootstrap forces debootstrap (benchmarks, comparison).
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
-import { run } from './exec.js';
+import { pipeline } from 'node:stream/promises';
+import { decompressor, sniff, zstdCompressor } from './compress.js';
+import { extractTarStream } from './tar/extract.js';
+import { packTree } from './tar/pack.js';
+import { ROOTFS } from './tar/rules.js';
 import { spawnInUserns } from './chroot.js';
 
 export const SCRIPTS_DIR = '/usr/share/debootstrap/scripts';
@@ -210,44 +225,39 @@ export async function secondStage(target: string, binfmt: string, onLine?: (l: s
   if (code !== 0) throw failure(tail, code);
 }
 
-/** Packs a root into a zstd tarball (numeric owners, xattrs). */
+/**
+ * Packs a root into a tarball (zstd when the host has it) with the one tar codec: numeric owners,
+ * modes, mtimes, hard links, device nodes and every xattr byte for byte (security.capability of
+ * ping); names './x' as `tar -C root .` writes them. Sparse files are stored whole (as GNU tar without -S).
+ */
 export async function packRoot(root: string, outFile: string): Promise<void> {
-  const comp = existsSync('/usr/bin/zstd') ? ['-I', 'zstd -T0 -3'] : [];
-  const r = await run('tar', [
-    '--numeric-owner',
-    '--xattrs',
-    '--xattrs-include=*',
-    ...comp,
-    '-C',
-    root,
-    '-cf',
-    outFile,
-    '.',
-  ]);
-  if (r.code !== 0) throw new Error(`tar: ${r.stderr.trim()}`);
+  const tar = packTree(root, { xattrs: true, rootEntry: true, dotNames: true });
+  const out = createWriteStream(outFile, { flags: 'wx', mode: 0o600 });
+  if (existsSync('/usr/bin/zstd')) await pipeline(tar, zstdCompressor(), out);
+  else await pipeline(tar, out);
 }
 
-/** Extracts a tarball made by packRoot into an existing directory. */
+/**
+ * Extracts a root tarball (one packRoot made, or the admin's own: plain, gzip, bzip2, xz or zstd)
+ * into an existing directory with the codec's ROOTFS rules (owners, modes, devices, hard links, xattrs
+ * kept; nothing lands outside the directory).
+ */
 export async function unpackRoot(file: string, root: string): Promise<void> {
-  const head = Buffer.alloc(4);
+  const head = Buffer.alloc(6);
   const fd = openSync(file, 'r');
   try {
-    readSync(fd, head, 0, 4, 0);
+    readSync(fd, head, 0, 6, 0);
   } finally {
     closeSync(fd);
   }
-  const comp = head.readUInt32LE(0) === 0xfd2fb528 ? ['-I', 'zstd -T0'] : [];
-  const r = await run('tar', [
-    '--numeric-owner',
-    '--same-owner',
-    '--same-permissions',
-    '--xattrs',
-    '--xattrs-include=*',
-    ...comp,
-    '-C',
-    root,
-    '-xf',
-    file,
-  ]);
-  if (r.code !== 0) throw new Error(`tar: ${r.stderr.trim()}`);
+  const src = createReadStream(file);
+  const plain = decompressor(sniff(head));
+  src.on('error', (e) => plain.destroy(e));
+  src.pipe(plain);
+  try {
+    await extractTarStream(plain, root, ROOTFS);
+  } finally {
+    src.destroy();
+    plain.destroy();
+  }
 }

@@ -66,7 +66,10 @@ async function snapshotFile(ref: string, content: string): Promise<string> {
   const upper = img.GraphDriver?.Data?.UpperDir as string | undefined;
   const found = upper
     ? join(upper, 'bin/ping')
-    : execFileSync('find', [join(d.dataRoot, 'overlay'), '-path', '*/bin/ping']).toString().trim().split('\n')[0];
+    : execFileSync('find', [join(d.dataRoot, 'overlay'), '-path', '*/bin/ping'])
+        .toString()
+        .trim()
+        .split('\n')[0];
   assert.equal(readFileSync(found, 'utf8'), content, `wrong file ${found}`);
   return found;
 }
@@ -113,10 +116,15 @@ test('docker load: a GNU tar layer with binary security.capability and user.* xa
 
 test('pull: the same kind of layer from a registry lands byte for byte', async () => {
   await pushRawImage(reg.host, 'xattrs', 'v1', [busyboxLayer, gnuLayer('pull')]);
-  const p = await d.api('POST', `/images/create?fromImage=${encodeURIComponent(`${reg.host}/xattrs`)}&tag=v1`, undefined, {
-    headers: { 'X-Registry-Auth': 'e30=' },
-    timeoutMs: 120_000,
-  });
+  const p = await d.api(
+    'POST',
+    `/images/create?fromImage=${encodeURIComponent(`${reg.host}/xattrs`)}&tag=v1`,
+    undefined,
+    {
+      headers: { 'X-Registry-Auth': 'e30=' },
+      timeoutMs: 120_000,
+    },
+  );
   assert.equal(p.status, 200, p.body);
   assert.ok(!/"error"/.test(p.body), p.body);
   assertBinaryXattrs(await snapshotFile(`${reg.host}/xattrs:v1`, 'pull'), 'pulled layer');
@@ -129,7 +137,13 @@ test('docker export carries binary xattrs byte for byte (GNU tar --xattrs extrac
     const upper = (await inspect(d, id)).GraphDriver.Data.UpperDir as string;
     mkdirSync(join(upper, 'usr/bin'), { recursive: true });
     copyFileSync('/bin/busybox', join(upper, 'usr/bin/capped'));
-    execFileSync('setfattr', ['-n', 'security.capability', '-v', '0x' + CAP.toString('hex'), join(upper, 'usr/bin/capped')]);
+    execFileSync('setfattr', [
+      '-n',
+      'security.capability',
+      '-v',
+      '0x' + CAP.toString('hex'),
+      join(upper, 'usr/bin/capped'),
+    ]);
     const ex = await d.api('GET', `/containers/${id}/export`, undefined, { timeoutMs: 60_000 });
     assert.equal(ex.status, 200);
     const tarFile = join(tmp, 'export.tar');

@@ -74,7 +74,15 @@ test('an xattr with every byte value 0..255 round-trips byte for byte through wr
   const tar = await bytes(
     writeTar(async (w) => {
       await w.entry(
-        { name: 'bin/ping', mode: 0o755, mtime: new Date(0), xattrs: [['security.capability', ALL], ['user.x', ALL.subarray(128)]] },
+        {
+          name: 'bin/ping',
+          mode: 0o755,
+          mtime: new Date(0),
+          xattrs: [
+            ['security.capability', ALL],
+            ['user.x', ALL.subarray(128)],
+          ],
+        },
         Buffer.from('elf'),
       );
     }),
@@ -105,7 +113,10 @@ test('GNU tar and the codec agree on binary xattrs, both ways, byte for byte', a
     const [e] = await entries(readFileSync(join(d, 'g.tar')));
     assert.deepEqual(e.h.xattrs, [['user.bin', value]]);
     // the codec writes, GNU tar extracts
-    writeFileSync(join(d, 'c.tar'), await bytes(writeTar((w) => w.entry({ name: 'g', xattrs: [['user.bin', value]] }, Buffer.from('y')))));
+    writeFileSync(
+      join(d, 'c.tar'),
+      await bytes(writeTar((w) => w.entry({ name: 'g', xattrs: [['user.bin', value]] }, Buffer.from('y')))),
+    );
     mkdirSync(join(d, 'out'));
     const x = spawnSync('tar', ['--xattrs', '--xattrs-include=*', '-C', join(d, 'out'), '-xf', join(d, 'c.tar')]);
     assert.equal(x.status, 0, String(x.stderr));
@@ -138,7 +149,11 @@ test('malformed PAX records are refused clearly', async () => {
     ['data after NULs', Buffer.from('9 path=a\n\0\0x'), /after NUL/],
   ];
   for (const [what, body, re] of bad) {
-    assert.throws(() => decodePaxRecords(body), (e) => e instanceof TarFormatError && re.test(e.message), what);
+    assert.throws(
+      () => decodePaxRecords(body),
+      (e) => e instanceof TarFormatError && re.test(e.message),
+      what,
+    );
     await assert.rejects(entries(withPax(body)), (e) => e instanceof LayerError && re.test((e as Error).message), what);
   }
   // a well-formed one is read, NUL padding after the records is tolerated
@@ -174,7 +189,10 @@ test('headers: checksum, octal and base-256 numbers are checked; a truncated tar
   assert.equal(parseNumber(Buffer.from(' 0000644\0'), 'mode'), 0o644);
   assert.equal(parseNumber(Buffer.from([0x80, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0]), 'size'), 2 * 65536);
   assert.throws(() => parseNumber(Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), 'size'), /negative/);
-  assert.throws(() => parseNumber(Buffer.from([0x80, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), 'size'), /too large/);
+  assert.throws(
+    () => parseNumber(Buffer.from([0x80, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), 'size'),
+    /too large/,
+  );
   // a file entry whose data is cut short
   await assert.rejects(entries(Buffer.concat([h, Buffer.from('ab')])), /unexpected end/);
   // a header cut short

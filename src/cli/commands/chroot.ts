@@ -391,16 +391,15 @@ const SUBS: Record<string, Sub> = {
     async run(m, o) {
       if (!o.str('output') && process.stdout.isTTY)
         throw new InvalidArgument('refusing to write a tar archive to a terminal (redirect stdout or use -o FILE)');
-      const child = m.exportTar(o.args[0]);
+      const tar = m.exportTar(o.args[0]);
       const { createWriteStream } = await import('node:fs');
+      const { pipeline } = await import('node:stream/promises');
       const dest = o.str('output') ? createWriteStream(o.str('output')) : process.stdout;
-      let stderr = '';
-      child.stderr!.on('data', (b: Buffer) => {
-        stderr += b.toString();
-      });
-      child.stdout!.pipe(dest);
-      const code = await new Promise<number>((res) => child.on('close', (c) => res(c ?? 1)));
-      if (code !== 0) throw new Internal(`tar: ${stderr.trim()}`);
+      try {
+        await pipeline(tar, dest);
+      } catch (e) {
+        throw new Internal(`export: ${(e as Error).message}`);
+      }
       return 0;
     },
   },
@@ -421,7 +420,7 @@ const SUBS: Record<string, Sub> = {
       } catch {
         throw new InvalidArgument(`invalid reference format: ${ref}`);
       }
-      const child = m.exportTar(name);
+      const tar = m.exportTar(name);
       const ctx = makeCtx(env.hostFlag, process.env);
       const client = await ctx.client();
       try {
@@ -432,7 +431,7 @@ const SUBS: Record<string, Sub> = {
             message: o.str('message') || `Imported from chroot ${name}`,
             changes: o.list('change').length ? o.list('change') : undefined,
           },
-          raw: child.stdout!,
+          raw: tar,
           contentType: 'application/x-tar',
         });
         let id = '';
@@ -448,11 +447,7 @@ const SUBS: Record<string, Sub> = {
         return 0;
       } finally {
         client.close();
-        try {
-          child.kill();
-        } catch {
-          /* done */
-        }
+        tar.destroy();
       }
     },
   },

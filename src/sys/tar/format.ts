@@ -96,8 +96,7 @@ export function parseNumber(b: Buffer, field: string): number {
   let digits = 0;
   for (; i < b.length && b[i] >= 0x30 && b[i] <= 0x37; i++, digits++) v = v * 8 + (b[i] - 0x30);
   for (; i < b.length; i++)
-    if (b[i] !== 0x20 && b[i] !== 0)
-      throw new TarFormatError(`invalid tar header: ${field} is not an octal number`);
+    if (b[i] !== 0x20 && b[i] !== 0) throw new TarFormatError(`invalid tar header: ${field} is not an octal number`);
   if (v > Number.MAX_SAFE_INTEGER) throw new TarFormatError(`invalid tar header: ${field} too large`);
   return digits ? v : 0;
 }
@@ -214,7 +213,8 @@ export function decodePaxRecords(body: Buffer): Array<[string, Buffer]> {
     if (len < i - off + 4) throw new TarFormatError(`invalid PAX record at byte ${off}: length ${len} too small`);
     if (off + len > body.length)
       throw new TarFormatError(`invalid PAX record at byte ${off}: length ${len} overruns the header`);
-    if (body[off + len - 1] !== 0x0a) throw new TarFormatError(`invalid PAX record at byte ${off}: no newline at its end`);
+    if (body[off + len - 1] !== 0x0a)
+      throw new TarFormatError(`invalid PAX record at byte ${off}: no newline at its end`);
     const rec = body.subarray(i + 1, off + len - 1);
     const eq = rec.indexOf(0x3d);
     if (eq <= 0) throw new TarFormatError(`invalid PAX record at byte ${off}: no key`);
@@ -334,7 +334,14 @@ export function paxRecord(key: string, value: Buffer | string): Buffer {
   return Buffer.concat([Buffer.from(`${len} ${key}=`, 'utf8'), v, Buffer.from('\n')]);
 }
 
-const ascii = (s: string): boolean => /^[\x01-\x7f]*$/.test(s);
+/** Whether `s` is ASCII without NUL (fits a ustar field as is). */
+function ascii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0 || c > 0x7f) return false;
+  }
+  return true;
+}
 
 /** Splits a name into ustar prefix and name fields; null when it cannot be (then a PAX path). */
 function splitName(name: string): [string, string] | null {
@@ -348,13 +355,7 @@ function splitName(name: string): [string, string] | null {
   return null;
 }
 
-function block(
-  name: string,
-  prefix: string,
-  flag: string,
-  h: Fields,
-  extra: Array<[string, Buffer | string]>,
-): Buffer {
+function block(name: string, prefix: string, flag: string, h: Fields, extra: Array<[string, Buffer | string]>): Buffer {
   const b = Buffer.alloc(BLOCK);
   b.write(name, 0, 100, 'utf8');
   putNumber(b, 100, 8, h.mode & 0o7777);
@@ -427,19 +428,25 @@ export function encodeEntryHeader(h: TarHead, dataSize: number): Buffer {
   if (!extra.length) return sealBlock(main);
   const body = Buffer.concat(extra.map(([k, v]) => paxRecord(k, v)));
   if (body.length > MAX_EXTENDED) throw new Error(`PAX header of ${name} too large (${body.length} bytes)`);
-  const xh = block(`PaxHeaders.0/${placeholder(baseOf(name))}`.slice(0, 100), '', 'x', {
-    ...d,
-    name: '',
-    linkname: '',
-    uname: '',
-    gname: '',
-    size: body.length,
-    uid: Math.min(d.uid, 0o7777777),
-    gid: Math.min(d.gid, 0o7777777),
-    mtime: d.mtime.getTime() >= 0 ? d.mtime : new Date(0),
-    devmajor: 0,
-    devminor: 0,
-  }, []);
+  const xh = block(
+    `PaxHeaders.0/${placeholder(baseOf(name))}`.slice(0, 100),
+    '',
+    'x',
+    {
+      ...d,
+      name: '',
+      linkname: '',
+      uname: '',
+      gname: '',
+      size: body.length,
+      uid: Math.min(d.uid, 0o7777777),
+      gid: Math.min(d.gid, 0o7777777),
+      mtime: d.mtime.getTime() >= 0 ? d.mtime : new Date(0),
+      devmajor: 0,
+      devminor: 0,
+    },
+    [],
+  );
   return Buffer.concat([sealBlock(xh), body, Buffer.alloc(padding(body.length)), sealBlock(main)]);
 }
 

@@ -351,14 +351,15 @@ export function packLocated(l: Located, arcName: string, o: PackOptions = {}): P
 /**
  * A tar of the tree under the directory `dir`, names relative to it without a root entry (as
  * `docker export` writes a container's filesystem), sorted by name; with `xattrs`, every entry's
- * extended attributes go along as PAX records. Errors (RootPathError ENOENT for a missing `dir`)
+ * extended attributes go along as PAX records (byte for byte); `rootEntry` adds the './' entry and
+ * `dotNames` names the entries './x' as `tar -C dir .` does. Errors (RootPathError ENOENT for a missing `dir`)
  * end the stream.
  */
 export function packTree(
   dir: string,
-  o: Omit<PackOptions, 'xattrs'> & { xattrs?: boolean; rootEntry?: boolean } = {},
+  o: Omit<PackOptions, 'xattrs'> & { xattrs?: boolean; rootEntry?: boolean; dotNames?: boolean } = {},
 ): PassThrough {
-  const { xattrs, rootEntry, ...rest } = o;
+  const { xattrs, rootEntry, dotNames, ...rest } = o;
   const opts: PackOptions = rest;
   return packWith(opts, async (p) => {
     let root: SafeRoot;
@@ -370,7 +371,7 @@ export function packTree(
     try {
       if (xattrs) opts.xattrs = await xattrsUnder(dir);
       if (rootEntry) await p.rootEntry(root.fd);
-      await p.children(root.fd, '', '');
+      await p.children(root.fd, dotNames ? '.' : '', '');
     } finally {
       root.close();
     }

@@ -80,6 +80,11 @@ export const LAYER: ExtractRules = {
 };
 /** `docker import` of a root filesystem: absolute names count from the root; devices are created. */
 export const IMPORT: ExtractRules = { ...LAYER, absolute: 'strip', devices: 'create' };
+/**
+ * A root filesystem tarball (chroot root caches, `chroot create --from-tar`): as IMPORT, but a '.wh.'
+ * file is a file (no overlay below a chroot root).
+ */
+export const ROOTFS: ExtractRules = { ...IMPORT, whiteouts: false };
 /** `docker cp` into a container: symlinks already in its root resolve inside it, as the container sees them. */
 export const COPY: ExtractRules = {
   absolute: 'strip',
