@@ -182,7 +182,10 @@ async function readEntries(
   onEntry: (h: TarHeader, data: AsyncIterable<Buffer>) => Promise<void>,
 ): Promise<void> {
   const served = src instanceof IncomingMessage && typeof src.method === 'string';
-  const it = src.iterator({ destroyOnReturn: !served })[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  // a node Readable (iterator() can leave it undestroyed), or any async iterable stream (streamx)
+  const iterable: AsyncIterable<Buffer> =
+    typeof src.iterator === 'function' ? src.iterator({ destroyOnReturn: !served }) : (src as AsyncIterable<Buffer>);
+  const it = iterable[Symbol.asyncIterator]();
   const bytes = new Bytes(it);
   let global = new Map<string, Buffer>();
   let local: Array<[string, Buffer]> = [];
