@@ -12,7 +12,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InvalidArgument, NotFound } from '../core/errors.js';
 import { sha256Digest } from '../content/store.js';
-import { applyLayer, readTar } from '../sys/tar/extract.js';
+import { applyToMounts, readTar } from '../sys/tar/extract.js';
 import { TarWriter } from '../sys/tar/pack.js';
 import { cleanEntryName, type TarHead, type TarHeader } from '../sys/tar/rules.js';
 import { chainIds as computeChainIds } from '../snapshots/chain.js';
@@ -302,7 +302,9 @@ async function loadLayer(
     await w.write(createReadStream(file).pipe(decompressor(fileCompression(file))));
     if (w.digest() !== diffId)
       throw new InvalidArgument(`invalid archive: layer does not match diff id ${diffId} (got ${w.digest()})`);
-    await svc.snapshots.applyWith(diffId, parent, async (dir, idMap) => applyLayer(await w.open(), dir, idMap));
+    await svc.snapshots.applyWith(diffId, parent, async (mounts, idMap) =>
+      applyToMounts(await w.open(), mounts, idMap),
+    );
     await w.commit(diffId);
   } catch (e) {
     w.abort();

@@ -12,7 +12,7 @@ import { EngineError, Internal, InvalidArgument, NotFound } from '../core/errors
 import { sha256Digest } from '../content/store.js';
 import { RegistryClient, RegistryError, MEDIA, type RegistryOptions } from '../registry/client.js';
 import type { Credentials } from '../registry/auth.js';
-import { applyLayer } from '../sys/tar/extract.js';
+import { applyToMounts } from '../sys/tar/extract.js';
 import { chainIds as computeChainIds } from '../snapshots/chain.js';
 import { compressionOf, decompressor, type Compression } from '../sys/compress.js';
 import { familiarName, familiarString, parseNormalized, refString, type ParsedReference } from './reference.js';
@@ -367,9 +367,9 @@ async function downloadAndApply(
     },
   });
   try {
-    await svc.snapshots.applyWith(diffId, parent, async (dir, idMap) => {
+    await svc.snapshots.applyWith(diffId, parent, async (mounts, idMap) => {
       const dec = decompressor(kind);
-      const done = applyLayer(hashDiff, dir, idMap);
+      const done = applyToMounts(hashDiff, mounts, idMap);
       await Promise.all([pipeline(res, download, dec, hashDiff), done]).catch((e) => {
         res.destroy();
         dec.destroy();

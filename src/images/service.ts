@@ -41,7 +41,7 @@ import { labelsMatch } from '../core/filters.js';
 import { ContentStore } from '../content/store.js';
 import { OverlaySnapshotter, type LayerRow } from '../snapshots/overlay.js';
 import { chainIds as computeChainIds } from '../snapshots/chain.js';
-import { extractTarStream } from '../sys/tar/extract.js';
+import { applyToMounts } from '../sys/tar/extract.js';
 import { packTree } from '../sys/tar/pack.js';
 import { LAYER, LayerError } from '../sys/tar/rules.js';
 import { decompressor, sniff } from '../sys/compress.js';
@@ -1042,7 +1042,7 @@ export class ImageService implements ImageStore {
           const applied = await this.snapshots.applyWith(
             diffId,
             parent?.chainIds[parent.chainIds.length - 1],
-            async (dir, idMap) => extractTarStream(await ingest.open(), dir, LAYER, '', { idMap }),
+            async (mounts, idMap) => applyToMounts(await ingest.open(), mounts, idMap, LAYER),
           );
           if (applied.created) createdLayer = applied.layer;
           await ingest.commit(diffId);

@@ -45,7 +45,7 @@ import { Conflict, InvalidArgument, NotFound } from '../core/errors.js';
 import { isMounted, type Mount } from '../sys/mount.js';
 import { copyTree } from '../sys/chroot.js';
 import { detachLoopsUnder, makeExt4Image, mountImage, unmountImage } from '../sys/loopimage.js';
-import { extractTarStream } from '../sys/tar/extract.js';
+import { applyToMounts } from '../sys/tar/extract.js';
 import { IMPORT } from '../sys/tar/rules.js';
 import { chainId as computeChainId } from './chain.js';
 import { changesOf } from './changes.js';
@@ -70,6 +70,8 @@ interface SnapshotRow {
 }
 
 const KEY = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+/** Keys of the active snapshots applyWith() extracts layers into (containerd names them so too). */
+const EXTRACT_PREFIX = 'extract-';
 
 function hex(d: string): string {
   return d.startsWith('sha256:') ? d.slice(7) : d;
@@ -150,54 +152,45 @@ export class OverlaySnapshotter implements Snapshotter {
     parent: string | undefined,
   ): Promise<{ layer: LayerRow; created: boolean }> {
     const open = typeof tar === 'string' ? async () => createReadStream(tar) : tar;
-    return this.applyWith(diffId, parent, async (diff, idMap) =>
-      extractTarStream(await open(), diff, IMPORT, '', { idMap }),
-    );
+    return this.applyWith(diffId, parent, async (mounts, idMap) => applyToMounts(await open(), mounts, idMap, IMPORT));
   }
 
   /**
-   * The general form of apply(): `fill` writes the layer's files into a fresh temp directory (for
-   * pulled layers: the safe streaming extractor of ./apply.ts); when it resolves, the directory is
-   * measured, renamed into place and recorded. When it rejects, the temp directory is removed and
-   * nothing is recorded. `fill` gets the daemon's id map (--userns-remap), which it must apply to the
-   * owners it writes (the extractor's `idMap` option).
+   * Makes the committed layer `diffId` on `parent` the way containerd's unpacker does: an active
+   * snapshot is prepared on the parent (key `extract-<random>`), `fill` (the applier: the safe
+   * streaming extractor, ../sys/tar/extract.ts applyToMounts) writes the layer into its mounts, and
+   * commit() turns it into the layer (measured, renamed into place, recorded in one transaction).
+   * When `fill` rejects the snapshot is removed and nothing is recorded; a crash leaves an extract-*
+   * snapshot that sweep() removes at the next start. A layer that exists already (or that another
+   * apply finished meanwhile) is returned with created false. `fill` gets the daemon's id map
+   * (--userns-remap), which it must apply to the owners it writes (the extractor's `idMap` option).
    */
   async applyWith(
     diffId: string,
     parent: string | undefined,
-    fill: (diffDir: string, idMap: IdentityMapping | undefined) => Promise<unknown>,
+    fill: (mounts: Mount[], idMap: IdentityMapping | undefined) => Promise<unknown>,
   ): Promise<{ layer: LayerRow; created: boolean }> {
     const chainId = computeChainId(parent, diffId);
     const existing = this.get(chainId);
     if (existing && existsSync(this.diffDir(chainId))) return { layer: existing, created: false };
-    const tmp = join(this.tmpRoot, randomBytes(12).toString('hex'));
-    const diff = join(tmp, 'diff');
-    // The layer's directory is private like its parents; diff/ is the layer's "/" (0755 as in images).
-    mkdirSync(tmp, { mode: 0o700 });
-    mkdirSync(diff, { mode: 0o755 });
-    let size: number;
+    const key = `${EXTRACT_PREFIX}${randomBytes(12).toString('hex')}`;
+    const mounts = await this.prepare(key, parent);
     try {
-      this.ownByRoot(diff);
-      await fill(diff, this.idMap);
-      size = treeSize(diff);
+      await fill(mounts, this.idMap);
+      // Another apply of the same layer may have finished meanwhile; an unrecorded leftover is replaced.
+      const now = this.get(chainId);
+      if (now && existsSync(this.diffDir(chainId))) {
+        this.removeNow(key);
+        return { layer: now, created: false };
+      }
+      // a row whose files are gone is replaced
+      if (now) this.db.prepare('DELETE FROM layers WHERE chain_id = ?').run(chainId);
+      await this.commit(chainId, key, { diffId });
     } catch (e) {
-      rmSync(tmp, { recursive: true, force: true });
+      if (this.row(key)) this.removeNow(key);
       throw e;
     }
-    const dest = this.dir(chainId);
-    // Another apply of the same layer may have finished meanwhile; an unrecorded leftover is replaced.
-    const now = this.get(chainId);
-    if (now && existsSync(this.diffDir(chainId))) {
-      rmSync(tmp, { recursive: true, force: true });
-      return { layer: now, created: false };
-    }
-    rmSync(dest, { recursive: true, force: true });
-    renameSync(tmp, dest);
-    const layer: LayerRow = { chainId, diffId, parent: parent ?? null, size };
-    this.db
-      .prepare('INSERT OR REPLACE INTO layers (chain_id, diff_id, parent, size) VALUES (?, ?, ?, ?)')
-      .run(chainId, diffId, parent ?? null, size);
-    return { layer, created: true };
+    return { layer: this.get(chainId)!, created: true };
   }
 
   /**
@@ -239,6 +232,8 @@ export class OverlaySnapshotter implements Snapshotter {
   sweep(): void {
     rmSync(this.tmpRoot, { recursive: true, force: true });
     mkdirSync(this.tmpRoot, { recursive: true, mode: 0o700 });
+    // layers an interrupted applyWith() was extracting: their rows go, their dirs with the unowned below
+    this.db.prepare('DELETE FROM snapshots WHERE key LIKE ?').run(`${EXTRACT_PREFIX}%`);
     const owned = new Set(
       (this.db.prepare('SELECT upper FROM snapshots').all() as Array<{ upper: string | null }>)
         .filter((r) => r.upper)
@@ -465,8 +460,9 @@ export class OverlaySnapshotter implements Snapshotter {
       throw new InvalidArgument(
         `commit: name ${name} is not the chain id of ${r.parent ?? 'an empty parent'} + ${opts.diffId} (${expected})`,
       );
-    if (this.get(name)) throw new Conflict(`snapshot ${name} already exists`);
     await this.ensureMounted(r);
+    // checked after the last await before the rename: two commits of one name cannot interleave
+    if (this.get(name)) throw new Conflict(`snapshot ${name} already exists`);
     const upper = this.abs(r.upper);
     const size = treeSize(upper); // counted as applyWith() counts a layer
     const dest = this.dir(name);

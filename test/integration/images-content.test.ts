@@ -135,8 +135,51 @@ test('a bad tar records nothing and leaves no directory', async () => {
   const bad = join(root, 'bad.tar');
   writeFileSync(bad, 'garbage'.repeat(300));
   const d = sha256Digest(readFileSync(bad));
+  const before = readdirSync(join(snaps.root, 'snapshots')).sort();
   await assert.rejects(snaps.apply(bad, d, undefined), LayerError); // the safe extractor, no GNU tar
   assert.equal(snaps.get(d), undefined);
   assert.ok(!existsSync(snaps.dir(d)));
+  // the active snapshot it was extracted into is gone with its files
+  assert.deepEqual(readdirSync(join(snaps.root, 'snapshots')).sort(), before);
   assert.deepEqual(readdirSync(snaps.tmpRoot), []);
+});
+
+test('applyWith: the applier writes into the mounts of an active snapshot prepared on the parent, then it is committed', async () => {
+  const t1 = tarOf({ base: 'b' });
+  const d1 = sha256Digest(readFileSync(t1));
+  const [c1] = chainIds([d1]);
+  await snaps.apply(t1, d1, undefined);
+  const layer = Buffer.from('child layer');
+  const d2 = sha256Digest(layer);
+  const [, c2] = chainIds([d1, d2]);
+  const seen: Array<{ type: string; options: string[] }> = [];
+  const r = await snaps.applyWith(d2, c1, async (mounts) => {
+    seen.push(...mounts);
+    // the snapshot exists while it is filled: its parent cannot go meanwhile
+    assert.throws(() => snaps.removeNow(c1), /parent of 1 other snapshot/);
+    const upper = mounts[0].options.find((o) => o.startsWith('upperdir='))!.slice(9);
+    writeFileSync(join(upper, 'child'), 'c');
+  });
+  assert.equal(r.created, true);
+  assert.equal(seen.length, 1);
+  assert.equal(seen[0].type, 'overlay');
+  assert.ok(seen[0].options.includes(`lowerdir=${snaps.diffDir(c1)}`), JSON.stringify(seen));
+  assert.deepEqual(snaps.get(c2), { chainId: c2, diffId: d2, parent: c1, size: 1 });
+  assert.equal(readFileSync(join(snaps.diffDir(c2), 'child'), 'utf8'), 'c');
+  assert.deepEqual(readdirSync(snaps.diffDir(c2)), ['child'], 'the layer holds only what the applier wrote');
+  // a base layer's applier gets a writable bind of the empty snapshot
+  const base = Buffer.from('another base');
+  const seenBase: string[] = [];
+  await snaps.applyWith(sha256Digest(base), undefined, async (mounts) => {
+    seenBase.push(mounts[0].type, ...mounts[0].options);
+  });
+  assert.deepEqual(seenBase, ['bind', 'bind', 'rw']);
+  // an apply interrupted by a crash leaves an extract-* snapshot: the next start's sweep removes it
+  await snaps.prepare('extract-crashed', c1);
+  const dirs = readdirSync(join(snaps.root, 'snapshots')).length;
+  snaps.sweep();
+  assert.throws(() => snaps.stat('extract-crashed'), NotFound);
+  assert.equal(readdirSync(join(snaps.root, 'snapshots')).length, dirs - 1);
+  snaps.removeNow(c2);
+  snaps.removeNow(c1); // nothing is built on it any more
 });

@@ -57,7 +57,8 @@ import {
   TarFormatError,
   type TarHeader,
 } from './format.js';
-import { cleanEntryName, type ExtractRules, LAYER, LayerError, replaceTop, whiteoutOf } from './rules.js';
+import type { Mount } from '../mount.js';
+import { applyDirOf, cleanEntryName, type ExtractRules, LAYER, LayerError, replaceTop, whiteoutOf } from './rules.js';
 
 type Header = TarHeader;
 
@@ -78,6 +79,20 @@ function lstatOrNull(p: string): Stats | null {
 /** Extracts an uncompressed layer tar into `root` (an existing, empty directory) with the LAYER rules. */
 export function applyLayer(src: Readable, root: string, idMap?: IdentityMapping): Promise<ApplyStats> {
   return extractTarStream(src, root, LAYER, '', { idMap });
+}
+
+/**
+ * The layer applier (containerd's diff.Apply): extracts an uncompressed layer tar into the mounts of
+ * an active snapshot prepared on the layer's parent (./rules.ts applyDirOf: the overlay's upper dir),
+ * with `rules` (LAYER; IMPORT for `docker import`). The caller then commits the snapshot.
+ */
+export function applyToMounts(
+  src: Readable,
+  mounts: Mount[],
+  idMap?: IdentityMapping,
+  rules: ExtractRules = LAYER,
+): Promise<ApplyStats> {
+  return extractTarStream(src, applyDirOf(mounts), rules, '', { idMap });
 }
 
 export interface ExtractOptions {

@@ -2,6 +2,7 @@
 // names mean, the extraction rule sets (LAYER, IMPORT, COPY, HOST), device numbers, which xattrs
 // go into a tar and the header of a deterministic tar. No I/O: ./extract.ts and ./pack.ts do it
 // (./format.ts is the byte format), and unit tests cover these rules without root.
+import type { Mount } from '../mount.js';
 import type { TarHead } from './format.js';
 
 export type { TarHead, TarHeader } from './format.js';
@@ -110,6 +111,23 @@ export const HOST: ExtractRules = {
   owners: false,
   xattrs: false,
 };
+
+/**
+ * Where a layer applier writes into the mounts of an active snapshot, without mounting them (as
+ * containerd's overlay applier does): the upper dir of a writable overlay (the layer's own content:
+ * whiteouts go in as overlay whiteouts, which is what the LAYER rules write), or the source of a
+ * writable bind (a snapshot on nothing). Anything else (read-only, several mounts, an overlay
+ * without upperdir) is refused: it is not an active snapshot this applier can write.
+ */
+export function applyDirOf(mounts: Mount[]): string {
+  if (mounts.length !== 1) throw new Error(`layer apply: expected one mount, got ${mounts.length}`);
+  const [m] = mounts;
+  if (m.options.includes('ro')) throw new Error('layer apply: the snapshot is mounted read-only');
+  if (m.type === 'bind') return m.source;
+  const upper = m.options.find((o) => o.startsWith('upperdir='));
+  if (m.type === 'overlay' && upper) return upper.slice('upperdir='.length);
+  throw new Error(`layer apply: no writable directory in a ${m.type} mount`);
+}
 
 /** The major and minor device numbers of a stat's rdev (glibc's encoding). */
 export function deviceNumbers(rdev: number): { devmajor: number; devminor: number } {
