@@ -1,6 +1,7 @@
 // The I/O half of a snapshot's difference (pure rules: ./changes.ts): scans an overlay upper dir,
 // looks entries up in the parent's layer directories, and writes the OCI layer tar with the one tar
 // codec (src/sys/tar/): entries in walk order (names sorted), so the same changes give the same bytes.
+// Entries carry their user.* xattrs and, as docker's layers do, security.capability (byte for byte).
 import { createReadStream, existsSync, lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';

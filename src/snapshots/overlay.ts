@@ -4,19 +4,19 @@
 //                                 row in `snapshots` (key, kind, parent, upper, work: paths relative to
 //                                 the root, so containers made before the snapshotter existed are
 //                                 adopted where they are: ../containers/<id>/upper and work)
-//   .tmp/<random>/                layers being applied
+//   .tmp/                         emptied at start (where layers were applied before applyWith() used snapshots)
 //   snapshots/<id>.img            an active snapshot prepared with a size (--storage-opt size=): a sparse
 //                                 ext4 image loop-mounted on snapshots/<id>, so fs and work live inside
 //                                 it and a writer past the size gets ENOSPC (src/sys/loopimage.ts). It
 //                                 stays mounted while the snapshot exists (mounted again on first use
 //                                 after a reboot, e2fsck'd first) and is unmounted, detached and
 //                                 deleted by remove(). Its presence is the record of the quota.
-// Committed layers come from commit() of an active snapshot or from applyWith() (a layer tar written
-// straight into a fresh directory by the extractor of ./apply.ts; apply() uses its IMPORT rules):
-//  - applyWith() extracts into .tmp, measures, renames the finished directory into place and only then
-//    records the row in the `layers` table (chain_id, diff_id, parent, size). A crash leaves either a
-//    .tmp dir (removed by sweep() at start) or an unrecorded dir (replaced by the next apply of that
-//    layer): no half layer is ever recorded. Layers shared by several images are stored once.
+// Committed layers come from commit() of an active snapshot, also when a layer tar is applied:
+//  - applyWith() does what containerd's unpacker does: prepare(extract-<random>, parent), the applier
+//    (../sys/tar/extract.ts applyToMounts, the safe streaming extractor) writes the layer into the
+//    snapshot's mounts (the overlay's upper dir, whiteouts as overlay whiteouts), then commit(). A
+//    failed apply removes the snapshot; a crash leaves an extract-* row that sweep() drops at start,
+//    so no half layer is ever recorded. Layers shared by several images are stored once.
 //  - commit() renames the upper dir into <chainid-hex>/diff, then swaps the rows in one transaction.
 //  - remove() refuses a layer other snapshots are built on (Conflict), deletes the row, then the files.
 // Under --userns-remap (`idMap`, src/core/idmap.ts) the layers' files are owned by host ids shifted

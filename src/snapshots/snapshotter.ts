@@ -2,8 +2,10 @@
 // ./overlay.ts (overlayfs). Shared test suite: test/helpers/snapshots-contract.ts.
 //
 // Kinds of snapshot:
-//   committed  a read-only layer, named by its chain id; made by commit() (or by applying a layer tar,
-//              ./overlay.ts applyWith()); it may be the parent of other snapshots.
+//   committed  a read-only layer, named by its chain id; made by commit(), also for a layer tar:
+//              ./overlay.ts applyWith() prepares an active snapshot on the parent, the applier
+//              extracts into its mounts, commit() turns it into the layer; it may be the parent of
+//              other snapshots.
 //   active     a writable snapshot on top of a committed parent (or of nothing), named by a key chosen
 //              by its user (a container id); made by prepare().
 //   view       a read-only snapshot of a committed parent, named by a key; made by view().
