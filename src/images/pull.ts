@@ -303,7 +303,9 @@ function fetchLayer(
       return b;
     });
   }
-  const p = downloadAndApply(svc, client, desc, diffId, parent, emit)
+  // the parent layer may still be extracting (concurrent fetches): this one is committed after it
+  const parentPending = parent ? inflight.get(parent) : undefined;
+  const p = downloadAndApply(svc, client, desc, diffId, parent, emit, parentPending)
     .then((b) => {
       adopted.push(b.digest);
       return b;
@@ -320,6 +322,7 @@ async function downloadAndApply(
   diffId: string,
   parent: string | undefined,
   emit: Emit,
+  parentPending?: Promise<unknown>,
 ): Promise<LayerBlob> {
   const id = shortDigest(desc.digest);
   const total = desc.size;
@@ -367,24 +370,29 @@ async function downloadAndApply(
     },
   });
   try {
-    await svc.snapshots.applyWith(diffId, parent, async (mounts, idMap) => {
-      const dec = decompressor(kind);
-      const done = applyToMounts(hashDiff, mounts, idMap);
-      await Promise.all([pipeline(res, download, dec, hashDiff), done]).catch((e) => {
-        res.destroy();
-        dec.destroy();
-        hashDiff.destroy();
-        throw e;
-      });
-      const gotDiff = 'sha256:' + diffHash.digest('hex');
-      if (gotDiff !== diffId)
-        throw new Internal(
-          `failed to register layer: layer ${desc.digest}: diff id mismatch: expected ${diffId}, got ${gotDiff}`,
-        );
-      // the blob is verified: keep it for push/save (content store commit before the layer row;
-      // fsynced, so a crash never leaves a damaged blob under its digest)
-      await ingest.commit(desc.digest, total > 0 ? total : undefined);
-    });
+    await svc.snapshots.applyWith(
+      diffId,
+      parent,
+      async (mounts, idMap) => {
+        const dec = decompressor(kind);
+        const done = applyToMounts(hashDiff, mounts, idMap);
+        await Promise.all([pipeline(res, download, dec, hashDiff), done]).catch((e) => {
+          res.destroy();
+          dec.destroy();
+          hashDiff.destroy();
+          throw e;
+        });
+        const gotDiff = 'sha256:' + diffHash.digest('hex');
+        if (gotDiff !== diffId)
+          throw new Internal(
+            `failed to register layer: layer ${desc.digest}: diff id mismatch: expected ${diffId}, got ${gotDiff}`,
+          );
+        // the blob is verified: keep it for push/save (content store commit before the layer row;
+        // fsynced, so a crash never leaves a damaged blob under its digest)
+        await ingest.commit(desc.digest, total > 0 ? total : undefined);
+      },
+      { parentPending },
+    );
   } catch (e) {
     ingest.abort();
     if (e instanceof EngineError) throw e;

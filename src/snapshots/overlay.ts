@@ -164,19 +164,30 @@ export class OverlaySnapshotter implements Snapshotter {
    * snapshot that sweep() removes at the next start. A layer that exists already (or that another
    * apply finished meanwhile) is returned with created false. `fill` gets the daemon's id map
    * (--userns-remap), which it must apply to the owners it writes (the extractor's `idMap` option).
+   * `parentPending`: the parent is being applied by another call (a pull's concurrent layers); when
+   * it is not committed yet, the layer is extracted meanwhile and committed on it once it is.
    */
   async applyWith(
     diffId: string,
     parent: string | undefined,
     fill: (mounts: Mount[], idMap: IdentityMapping | undefined) => Promise<unknown>,
+    opts: { parentPending?: Promise<unknown> } = {},
   ): Promise<{ layer: LayerRow; created: boolean }> {
     const chainId = computeChainId(parent, diffId);
     const existing = this.get(chainId);
     if (existing && existsSync(this.diffDir(chainId))) return { layer: existing, created: false };
     const key = `${EXTRACT_PREFIX}${randomBytes(12).toString('hex')}`;
-    const mounts = await this.prepare(key, parent);
+    // A parent still being applied (a pull extracts its layers concurrently): the layer is extracted
+    // into a snapshot on nothing meanwhile (an overlay upper dir holds only the layer's own entries,
+    // whatever lies below), and put on its parent once that is committed.
+    const early = parent !== undefined && opts.parentPending !== undefined && !this.has(parent);
+    const mounts = await this.prepare(key, early ? undefined : parent);
     try {
       await fill(mounts, this.idMap);
+      if (early) {
+        await opts.parentPending;
+        this.reparent(key, parent!);
+      }
       // Another apply of the same layer may have finished meanwhile; an unrecorded leftover is replaced.
       const now = this.get(chainId);
       if (now && existsSync(this.diffDir(chainId))) {
@@ -191,6 +202,12 @@ export class OverlaySnapshotter implements Snapshotter {
       throw e;
     }
     return { layer: this.get(chainId)!, created: true };
+  }
+
+  /** Puts an active snapshot made on nothing onto the committed `parent` (applyWith's early extraction). */
+  private reparent(key: string, parent: string): void {
+    this.lowerDirs(parent); // NotFound: the parent's apply failed
+    this.db.prepare('UPDATE snapshots SET parent = ? WHERE key = ? AND parent IS NULL').run(parent, key);
   }
 
   /**

@@ -174,6 +174,41 @@ test('applyWith: the applier writes into the mounts of an active snapshot prepar
     seenBase.push(mounts[0].type, ...mounts[0].options);
   });
   assert.deepEqual(seenBase, ['bind', 'bind', 'rw']);
+  // a layer whose parent is still being applied (a pull's concurrent layers) is extracted meanwhile
+  // and committed on its parent once that is; when the parent fails, nothing of it is left
+  const p1 = Buffer.from('pending parent');
+  const k1 = Buffer.from('early child');
+  const [cp, ck] = chainIds([sha256Digest(p1), sha256Digest(k1)]);
+  let release!: () => void;
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+  const parentDone = gate.then(() => snaps.applyWith(sha256Digest(p1), undefined, async () => undefined));
+  const child = snaps.applyWith(
+    sha256Digest(k1),
+    cp,
+    async (mounts) => {
+      assert.equal(mounts[0].type, 'bind', 'extracted on nothing while the parent is pending');
+      writeFileSync(join(mounts[0].source, 'early'), 'e');
+      release();
+    },
+    { parentPending: parentDone },
+  );
+  const done = await child;
+  assert.equal(done.layer.chainId, ck);
+  assert.deepEqual(snaps.stat(ck), { kind: 'committed', name: ck, parent: cp });
+  assert.equal(readFileSync(join(snaps.diffDir(ck), 'early'), 'utf8'), 'e');
+  const k2 = Buffer.from('orphan child');
+  const before2 = readdirSync(join(snaps.root, 'snapshots')).length;
+  await assert.rejects(
+    snaps.applyWith(sha256Digest(k2), chainIds([sha256Digest(Buffer.from('never'))])[0], async () => undefined, {
+      parentPending: Promise.reject(new Error('parent layer failed')),
+    }),
+    /parent layer failed/,
+  );
+  assert.equal(readdirSync(join(snaps.root, 'snapshots')).length, before2);
+  snaps.removeNow(ck);
+  snaps.removeNow(cp);
   // an apply interrupted by a crash leaves an extract-* snapshot: the next start's sweep removes it
   await snaps.prepare('extract-crashed', c1);
   const dirs = readdirSync(join(snaps.root, 'snapshots')).length;
