@@ -26,7 +26,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { extractTarStream, readTar } from '../../src/sys/tar/extract.js';
 import { locate, packLocated, packTree, writeTar } from '../../src/sys/tar/pack.js';
-import { applyPolicy, HOST, LayerError, replaceTop } from '../../src/sys/tar/rules.js';
+import { applyDirOf, applyPolicy, HOST, LayerError, replaceTop } from '../../src/sys/tar/rules.js';
 
 async function bytes(s: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -185,4 +185,19 @@ test("HOST rules: the top entry is renamed, owners stay the caller's, escapes ar
   } finally {
     rmSync(d, { recursive: true, force: true });
   }
+});
+
+test('applyDirOf: the applier writes into an overlay upper dir or a writable bind, nothing else', () => {
+  assert.equal(
+    applyDirOf([{ type: 'overlay', source: 'overlay', options: ['lowerdir=/l1:/l2', 'upperdir=/u', 'workdir=/w'] }]),
+    '/u',
+  );
+  assert.equal(applyDirOf([{ type: 'bind', source: '/s/fs', options: ['bind', 'rw'] }]), '/s/fs');
+  assert.throws(() => applyDirOf([{ type: 'bind', source: '/s', options: ['bind', 'ro'] }]), /read-only/);
+  assert.throws(
+    () => applyDirOf([{ type: 'overlay', source: 'overlay', options: ['ro', 'lowerdir=/a:/b'] }]),
+    /read-only/,
+  );
+  assert.throws(() => applyDirOf([{ type: 'overlay', source: 'overlay', options: ['lowerdir=/a:/b'] }]), /no writable/);
+  assert.throws(() => applyDirOf([]), /expected one mount/);
 });
