@@ -30,9 +30,10 @@
 // with the container (its pid namespace) and when the daemon exits: end of file on fd 3 ends the
 // read loop. It is not an exec session (not in ExecIDs) and counts as one process of the container.
 //
-// Cost (bench/health-bench.ts, bench/RESULTS.md 2026-12-06): about 4.7 ms of CPU per probe, of
-// which about 3.5 ms is the fork + exec of the probe in the container (process creation is dear on
-// this VM) and 1.2 ms the daemon; dockerd's runc exec per probe costs 160 ms.
+// Cost (bench/health-bench.ts, bench/RESULTS.md 2026-12-06 05:40): about 0.6 ms of CPU per probe
+// everything counted on this VM, of which about 0.3 ms in the daemon (a pipe write and read, and
+// the wakeups: close to what a bare Node process pays for the same round trips) and the rest the
+// fork + exec of the probe in the container; dockerd's runc exec per probe costs 60 to 160 ms.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
