@@ -177,8 +177,17 @@ export function isoFromNs(ns: bigint): string {
 
 const hrBase = BigInt(Date.now()) * 1000000n - process.hrtime.bigint();
 /** The current time with nanoseconds (a monotonic clock anchored to the wall clock at load). */
+let secOf = -1;
+let secIso = '';
 export function nowNano(): string {
-  return isoFromNs(hrBase + process.hrtime.bigint());
+  // isoFromNs with the whole second's text cached (a healthcheck probe takes two of these)
+  const ns = hrBase + process.hrtime.bigint();
+  const sec = Number(ns / 1000000000n);
+  if (sec !== secOf) {
+    secOf = sec;
+    secIso = new Date(sec * 1000).toISOString().slice(0, 19);
+  }
+  return `${secIso}.${String(ns % 1000000000n).padStart(9, '0')}Z`;
 }
 
 const ADJ = [

@@ -1,5 +1,7 @@
 // The health monitor: runs each running container's healthcheck (docker's HEALTHCHECK, or
-// --health-cmd and friends) on a timer and records the results in State.Health.
+// --health-cmd and friends) on a timer and records the results in State.Health. One timer serves
+// every container: due times sit in one queue, aligned to a grid (./healthschedule.ts) so that one
+// wakeup starts the probes of several containers.
 //
 // Lifecycle: a container 'start' event begins monitoring (Health = starting, first probe after one
 // interval, or the start interval inside the start period); 'die' and 'destroy' end it; resume()
@@ -14,6 +16,7 @@ import { log } from '../core/log.js';
 import { applyProbe, healthTimings, initialHealth, nextDelay, probeCommand, type Health } from './healthcheck.js';
 import type { ContainerRecord } from './types.js';
 import { nowNano } from './config.js';
+import { alignDue, DueQueue, probeGrid } from './healthschedule.js';
 
 /** What the monitor needs of the containers service. */
 export interface HealthTarget {
@@ -31,13 +34,20 @@ export interface Prober {
 }
 
 interface Monitor {
-  timer: NodeJS.Timeout | null;
-  startedAt: string;
+  startedAtMs: number;
   stopped: boolean;
 }
 
+/** The monotonic clock the queue runs on (ms). */
+const clock = () => performance.now();
+
 export class HealthMonitor {
   private monitors = new Map<string, Monitor>();
+  /** When each monitored container's next probe runs (./healthschedule.ts): one timer for all. */
+  private readonly queue = new DueQueue<string>();
+  private timer: NodeJS.Timeout | null = null;
+  /** The queue instant the timer is armed for. */
+  private armedFor = Number.POSITIVE_INFINITY;
   private readonly onEvent = (e: EngineEvent) => {
     if (e.Type !== 'container') return;
     if (e.Action === 'start') this.begin(e.Actor.ID, true);
@@ -67,7 +77,7 @@ export class HealthMonitor {
     const r = this.containers.tryLookup(id);
     const argv = probeCommand(r?.config.Healthcheck);
     if (!r || !argv) return;
-    const m: Monitor = { timer: null, startedAt: r.state.StartedAt, stopped: false };
+    const m: Monitor = { startedAtMs: Date.parse(r.state.StartedAt), stopped: false };
     this.monitors.set(id, m);
     const health = fresh || !r.state.Health ? initialHealth(r.state.Health) : r.state.Health;
     if (fresh || !r.state.Health) this.containers.setHealth(id, health, false);
@@ -78,21 +88,45 @@ export class HealthMonitor {
     const m = this.monitors.get(id);
     if (!m) return;
     m.stopped = true;
-    if (m.timer) clearTimeout(m.timer);
+    this.queue.delete(id);
     this.monitors.delete(id);
     this.prober.releaseProbes(id);
+    this.arm();
   }
 
   private schedule(id: string, m: Monitor, h: Health): void {
     const r = this.containers.tryLookup(id);
     if (!r?.config.Healthcheck || m.stopped) return;
     const t = healthTimings(r.config.Healthcheck);
-    const delay = nextDelay(t, h.Status, Date.now() - Date.parse(m.startedAt));
-    m.timer = setTimeout(() => {
-      m.timer = null;
-      void this.runProbe(id, m);
-    }, delay);
-    m.timer.unref();
+    const delay = nextDelay(t, h.Status, Date.now() - m.startedAtMs);
+    const now = clock();
+    this.queue.set(id, alignDue(now + delay, probeGrid(delay), now));
+    this.arm();
+  }
+
+  /** (Re)arms the one timer for the earliest due probe. */
+  private arm(): void {
+    const next = this.queue.next();
+    if (next === this.armedFor) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.armedFor = Number.POSITIVE_INFINITY;
+    if (next === undefined) return;
+    this.armedFor = next;
+    this.timer = setTimeout(() => this.fire(), Math.max(0, Math.ceil(next - clock())));
+    this.timer.unref();
+  }
+
+  /** Starts every probe that is due (those on the same grid instant together). */
+  private fire(): void {
+    this.timer = null;
+    this.armedFor = Number.POSITIVE_INFINITY;
+    // a timer may fire up to a millisecond early on this clock
+    for (const id of this.queue.takeDue(clock() + 1)) {
+      const m = this.monitors.get(id);
+      if (m) void this.runProbe(id, m);
+    }
+    this.arm();
   }
 
   private async runProbe(id: string, m: Monitor): Promise<void> {
@@ -119,7 +153,7 @@ export class HealthMonitor {
     const after = applyProbe(
       before,
       { Start: start, End: nowNano(), ExitCode: result.exitCode, Output: result.output },
-      { retries: t.retries, startPeriodMs: t.startPeriodMs, startedAtMs: Date.parse(m.startedAt) },
+      { retries: t.retries, startPeriodMs: t.startPeriodMs, startedAtMs: m.startedAtMs },
     );
     try {
       this.containers.setHealth(id, after, after.Status !== before.Status);
@@ -132,5 +166,7 @@ export class HealthMonitor {
   shutdown(): void {
     this.events.off('event', this.onEvent);
     for (const id of [...this.monitors.keys()]) this.end(id);
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
   }
 }

@@ -155,7 +155,6 @@ export interface LogTarget {
 
 interface Watch {
   watcher: FSWatcher | null;
-  timer: NodeJS.Timeout;
   chain: Promise<void>;
   dir: string;
   bounds: LogBounds;
@@ -163,6 +162,11 @@ interface Watch {
 
 export class LogRotator {
   private watches = new Map<string, Watch>();
+  /**
+   * The 1 s poll behind the directory watch, one timer for every watched container (one wakeup a
+   * second, not one per container: 50 containers made 50 wakeups a second of the daemon).
+   */
+  private poll: NodeJS.Timeout | null = null;
   private readonly onEvent = (e: EngineEvent) => {
     if (e.Type !== 'container') return;
     if (e.Action === 'start') this.begin(e.Actor.ID);
@@ -193,12 +197,16 @@ export class LogRotator {
     const dir = join(this.containers.logPath(id), '..');
     const w: Watch = {
       watcher: null,
-      timer: setInterval(() => this.rotate(id, w), 1000),
       chain: Promise.resolve(),
       dir,
       bounds,
     };
-    w.timer.unref();
+    if (!this.poll) {
+      this.poll = setInterval(() => {
+        for (const [wid, ww] of this.watches) this.rotate(wid, ww);
+      }, 1000);
+      this.poll.unref();
+    }
     try {
       w.watcher = watch(dir, (_ev, f) => {
         if (f && f.toString() === LOG_NAME) this.rotate(id, w);
@@ -215,8 +223,11 @@ export class LogRotator {
     const w = this.watches.get(id);
     if (!w) return;
     w.watcher?.close();
-    clearInterval(w.timer);
     this.watches.delete(id);
+    if (!this.watches.size && this.poll) {
+      clearInterval(this.poll);
+      this.poll = null;
+    }
   }
 
   /** Serialised per container: a rotation (and its compression) finishes before the next one. */

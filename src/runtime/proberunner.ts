@@ -25,17 +25,19 @@
 // runner's process group (runc makes it a session leader; the probe and its children share the
 // group unless they leave it) is SIGKILLed, after checking by start time that the pid is still
 // the runner's; the next probe starts a new runner. A runner the container kills is noticed
-// (end of stream, a failed write, its pid gone) and replaced at the next probe. The runner ends
+// (end of file on the request socket, whose far end only the runner holds; a failed write; end of
+// its output) and replaced at the next probe. The runner ends
 // with the container (its pid namespace) and when the daemon exits: end of file on fd 3 ends the
 // read loop. It is not an exec session (not in ExecIDs) and counts as one process of the container.
 //
-// Cost (bench/health-bench.ts, bench/RESULTS.md 2026-12-06): about 4.7 ms of CPU per probe, of
-// which about 3.5 ms is the fork + exec of the probe in the container (process creation is dear on
-// this VM) and 1.2 ms the daemon; dockerd's runc exec per probe costs 160 ms.
+// Cost (bench/health-bench.ts, bench/RESULTS.md 2026-12-06 05:40): about 0.6 ms of CPU per probe
+// everything counted on this VM, of which about 0.3 ms in the daemon (a pipe write and read, and
+// the wakeups: close to what a bare Node process pays for the same round trips) and the rest the
+// fork + exec of the probe in the container; dockerd's runc exec per probe costs 60 to 160 ms.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
-import type { Readable, Writable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import { cleanRuncMessage, RuntimeError } from './conmon.js';
 
 /**
@@ -80,6 +82,8 @@ export const RUNNER_NAME = 'cocon-healthcheck';
 /** What the runner stream yields: probe output, or the end of the reply to request `seq`. */
 export type RunnerEvent = { kind: 'data'; bytes: Buffer } | { kind: 'end'; seq: number; status: string };
 
+const EMPTY = Buffer.alloc(0);
+
 /** Longest "SEQ STATUS\n" after the marker that is taken as a terminator. */
 const MAX_TAIL = 40;
 
@@ -90,7 +94,7 @@ const MAX_TAIL = 40;
  */
 export class RunnerStream {
   private readonly head: Buffer;
-  private pending: Buffer = Buffer.alloc(0);
+  private pending: Buffer = EMPTY;
 
   constructor(marker: string) {
     this.head = Buffer.from(`\n${marker} `);
@@ -108,7 +112,7 @@ export class RunnerStream {
         // keep a tail that may be the start of the next terminator
         const keep = Math.min(buf.length, this.head.length - 1);
         data(buf.subarray(0, buf.length - keep));
-        this.pending = Buffer.from(buf.subarray(buf.length - keep));
+        this.pending = keep ? Buffer.from(buf.subarray(buf.length - keep)) : EMPTY;
         return out;
       }
       data(buf.subarray(0, at));
@@ -192,7 +196,7 @@ export class ProbeRunner {
     private readonly o: ProbeRunnerOptions,
     private readonly marker: string,
     private readonly out: Readable,
-    private readonly requests: Writable,
+    private readonly requests: Duplex,
   ) {
     this.stream = new RunnerStream(marker);
   }
@@ -221,13 +225,17 @@ export class ProbeRunner {
       { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] },
     );
     const out = child.stdout as Readable;
-    const requests = child.stdio[3] as unknown as Writable;
+    const requests = child.stdio[3] as unknown as Duplex; // a socket pair: readable too
     const r = new ProbeRunner(o, randomBytes(16).toString('hex'), out, requests);
     let err = '';
     child.stderr?.on('data', (b: Buffer) => {
       if (err.length < 65536) err += b.toString();
     });
     requests.on('error', () => r.lose('the healthcheck runner is gone'));
+    // the runner never writes on fd 3: reading it only waits for its end (the runner is gone)
+    requests.on('end', () => r.lose('the healthcheck runner is gone'));
+    requests.on('close', () => r.lose('the healthcheck runner is gone'));
+    requests.resume();
     out.on('data', (b: Buffer) => r.onData(b));
     out.on('error', () => r.lose('the healthcheck runner is gone'));
     out.on('close', () => r.lose('the healthcheck runner ended'));
@@ -271,10 +279,12 @@ export class ProbeRunner {
     return this.pid;
   }
 
-  /** False once the runner has ended, been killed or lost. */
+  /**
+   * False once the runner has ended, been killed or lost. No /proc read per probe: the runner is
+   * the only holder of the request socket's far end (probes run with fd 3 closed), so its death
+   * is an end of file there, seen as soon as it happens.
+   */
   get usable(): boolean {
-    if (this.dead) return false;
-    if (startTimeOf(this.pid) !== this.startTime) this.lose('the healthcheck runner is gone');
     return !this.dead;
   }
 
