@@ -227,7 +227,7 @@ export class NetworkService implements NetworkHooks {
           .catch((err: Error) =>
             log.warn('network: loopback proxy did not start', { id: e.containerId, error: err.message }),
           );
-    if (this.iptables) await this.hostfw.start(this.routedDevices());
+    if (this.iptables) await this.hostfw.start(this.routedDevices(), this.routedDevices(true));
     for (const n of this.nets.values()) {
       if (n.Driver !== 'bridge') continue;
       // a new hub has no policy yet; a kept one may hold rules of an earlier --icc
@@ -267,9 +267,11 @@ export class NetworkService implements NetworkHooks {
     }
   }
 
-  /** Host devices of the bridges whose routed traffic the host's firewall must let pass. */
-  private routedDevices(): string[] {
-    return [...this.nets.values()].filter((n) => n.Driver === 'bridge' && !n.Internal).map((n) => this.device(n));
+  /** Host devices of the bridges whose routed traffic the host's firewall must let pass (with `v6`, of the IPv6 ones). */
+  private routedDevices(v6 = false): string[] {
+    return [...this.nets.values()]
+      .filter((n) => n.Driver === 'bridge' && !n.Internal && (!v6 || this.subnet6(n)))
+      .map((n) => this.device(n));
   }
 
   /** Tables and host links of cocon daemons whose data root is gone (test daemons swept away). */
@@ -554,7 +556,7 @@ export class NetworkService implements NetworkHooks {
       });
     this.nftChain = next;
     // the host firewall follows the set of bridges (a no-op unless it changed)
-    return next.then(() => this.hostfw.setDevices(this.routedDevices()));
+    return next.then(() => this.hostfw.setDevices(this.routedDevices(), this.routedDevices(true)));
   }
 
   /** The host table for the current state: every bridge network, every published port of a running container. */
