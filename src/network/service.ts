@@ -90,6 +90,8 @@ import {
   localnetNft,
   setupNetns,
   configureNetns,
+  netnsIpv6Sysctls,
+  type Ipv6Sysctls,
   deleteNetns,
   hostLinks,
   hostRoutes,
@@ -453,6 +455,7 @@ export class NetworkService implements NetworkHooks {
       hub: this.hubPath(n),
       mtu: this.mtu(n),
       nft: this.dns.has(n.Id) ? dnsRedirect(intToIp(this.subnet(n).gw)) : undefined,
+      ipv6Off: !this.subnet6(n),
     };
   }
   private subnet(n: NetworkRecord): Cidr & { gw: number } {
@@ -855,6 +858,8 @@ export class NetworkService implements NetworkHooks {
               rest.flatMap((e) => this.ifaceLines(e, this.nets.get(e.networkId)!, false)),
               rest.map((e) => ({ netns: this.hubPath(this.nets.get(e.networkId)!), lines: hubPortLines(hubLink(e)) })),
               dnsEp && dnsEp !== pe ? this.dnsRules(dnsEp) : undefined,
+              // a sandbox of an IPv4-only network joining an IPv6 one: IPv6 back on for lo and the links made now
+              !pe.ip6 && rest.some((e) => e.ip6) ? { on: ['default', 'lo'] } : undefined,
             );
           ns = sb.path;
         } catch (err) {
@@ -872,6 +877,7 @@ export class NetworkService implements NetworkHooks {
           lines,
           eps.map((e) => ({ netns: this.hubPath(this.nets.get(e.networkId)!), lines: hubPortLines(hubLink(e)) })),
           dnsEp ? this.dnsRules(dnsEp) : undefined,
+          this.ipv6Sysctls(eps),
         );
         ns = fresh;
       }
@@ -923,6 +929,15 @@ export class NetworkService implements NetworkHooks {
       dnsServer: this.dnsEndpoint(eps) ? DNS_ADDRESS : undefined,
     };
     return { netnsPath: ns, files, env };
+  }
+
+  /**
+   * IPv6 in a new sandbox, as dockerd 20.10 leaves it: with no IPv6 network, net.ipv6.conf.all.disable_ipv6=1
+   * (lo has no ::1, eth0 no IPv6); a user's `--sysctl net.ipv6.conf.all.disable_ipv6=0` still wins
+   * (runc writes it later). The links of IPv6 networks keep IPv6 on.
+   */
+  private ipv6Sysctls(eps: Endpoint[]): Ipv6Sysctls | undefined {
+    return eps.some((e) => e.ip6) ? undefined : { off: true };
   }
 
   private ifaceLines(e: Endpoint, n: NetworkRecord, primary: boolean): string[] {
@@ -1495,6 +1510,8 @@ export class NetworkService implements NetworkHooks {
     e.endpointId = randomBytes(32).toString('hex');
     this.eps.set(key, e);
     try {
+      // IPv6 may be off in the sandbox (it had no IPv6 network): on again for lo and the link made now
+      if (e.ip6) await netnsIpv6Sysctls(ns, { on: ['default', 'lo'] });
       await ipBatch(this.ifaceLines(e, n, false), ns);
       await ipBatch(hubPortLines(hubLink(e)), this.hubPath(n));
       this.saveEp(e);

@@ -61,6 +61,33 @@ export async function ipBatchForce(lines: string[], netns?: string): Promise<voi
 }
 
 /**
+ * IPv6 sysctls of a network namespace, written from inside it before its `ip -batch` lines (what
+ * libnetwork does to a sandbox): `off` sets net.ipv6.conf.all.disable_ipv6=1 (the kernel carries it
+ * to default and every existing link: no ::1, no IPv6 on links made later); `on` names links (and
+ * `default`, for links made later) whose IPv6 is turned back on (an IPv6 network joining).
+ */
+export interface Ipv6Sysctls {
+  off?: boolean;
+  on?: string[];
+}
+
+function ipv6SysctlShell(v: Ipv6Sysctls | undefined): string {
+  const w: string[] = [];
+  if (v?.off) w.push('echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6');
+  for (const l of v?.on ?? []) {
+    if (!/^[a-zA-Z0-9_.-]+$/.test(l)) throw new Error(`invalid link name: ${l}`);
+    w.push(`echo 0 > /proc/sys/net/ipv6/conf/${l}/disable_ipv6`);
+  }
+  return w.join('; ');
+}
+
+/** Writes IPv6 sysctls inside the namespace `netns` (a network joining a running container). */
+export async function netnsIpv6Sysctls(netns: string, v: Ipv6Sysctls): Promise<void> {
+  const sh = ipv6SysctlShell(v);
+  if (sh) await runOk('nsenter', [`--net=${netns}`, 'sh', '-c', sh]);
+}
+
+/**
  * A container's network namespace: creates it bound to `path` running `ip -batch` lines inside it,
  * then the batches of the other namespaces (the hubs) and, when given, an nft script inside the new
  * namespace with route_localnet on (the DNS redirect): one job of a pooled helper shell (shell.ts),
@@ -71,6 +98,7 @@ export async function setupNetns(
   lines: string[],
   then: Array<{ netns: string; lines: string[] }>,
   nftScript?: string,
+  ipv6?: Ipv6Sysctls,
 ): Promise<void> {
   mkdirSync(dirname(path), { recursive: true });
   if (isMounted(path)) await deleteNetns(path);
@@ -79,8 +107,8 @@ export async function setupNetns(
     const batch = lines.length ? lines : ['link set lo up'];
     await shellOk(
       netnsOwner
-        ? `${netnsInUsernsScript(netnsOwner, path)}\n${netnsScript(`nsenter --net=${shq(path)}`, path, batch, then, nftScript)}`
-        : netnsScript(`unshare --net=${shq(path)}`, path, batch, then, nftScript),
+        ? `${netnsInUsernsScript(netnsOwner, path)}\n${netnsScript(`nsenter --net=${shq(path)}`, path, batch, then, nftScript, ipv6)}`
+        : netnsScript(`unshare --net=${shq(path)}`, path, batch, then, nftScript, ipv6),
       `network namespace ${path}`,
     );
   } catch (e) {
@@ -98,8 +126,12 @@ export async function configureNetns(
   lines: string[],
   then: Array<{ netns: string; lines: string[] }>,
   nftScript?: string,
+  ipv6?: Ipv6Sysctls,
 ): Promise<void> {
-  await shellOk(netnsScript(`nsenter --net=${shq(path)}`, path, lines, then, nftScript), `network namespace ${path}`);
+  await shellOk(
+    netnsScript(`nsenter --net=${shq(path)}`, path, lines, then, nftScript, ipv6),
+    `network namespace ${path}`,
+  );
 }
 
 function netnsScript(
@@ -108,8 +140,12 @@ function netnsScript(
   lines: string[],
   then: Array<{ netns: string; lines: string[] }>,
   nftScript?: string,
+  ipv6?: Ipv6Sysctls,
 ): string {
-  const script = lines.length ? [heredoc(`${enter} ip -batch -`, batchText(lines))] : [];
+  const pre = ipv6SysctlShell(ipv6);
+  // the sysctls first, from inside (/proc/sys/net is the opener's namespace's), then ip in the same process
+  const ip = pre ? `${enter} sh -c ${shq(`${pre} && exec ip -batch -`)}` : `${enter} ip -batch -`;
+  const script = lines.length || pre ? [heredoc(ip, batchText(lines))] : [];
   for (const t of then)
     if (t.lines.length) script.push(heredoc(`nsenter --net=${shq(t.netns)} ip -batch -`, batchText(t.lines)));
   // /proc/sys/net is the opener's namespace's: written from inside

@@ -165,6 +165,60 @@ test('a daemon restart keeps a running container on its IPv6 address, the ip6 ta
   assert.match(await ok(['exec', c, 'ping6', '-c1', '-W2', 'fd00:97:7::fe']), /1 packets received/);
 });
 
+test('IPv6 off on IPv4-only networks as dockerd 20.10 leaves it (all.disable_ipv6=1, no ::1); on for IPv6 networks; --sysctl wins; joining an IPv6 network turns it on', async () => {
+  const cat =
+    'for i in all default lo eth0; do echo $i $(cat /proc/sys/net/ipv6/conf/$i/disable_ipv6); done; ip -6 addr';
+  // IPv4-only user network and the default bridge, pooled and fresh sandboxes alike (three runs: the pool's two, then a new one)
+  for (const net of [v4, v4, v4, 'bridge']) {
+    const out = await ok(['run', '--rm', '--network', net, 'busybox', 'sh', '-c', cat]);
+    assert.match(out, /^all 1\ndefault 1\nlo 1\neth0 1\n$/, `${net}: ${out}`);
+  }
+  // the user's sysctl wins, as with dockerd
+  const user = await ok([
+    'run',
+    '--rm',
+    '--network',
+    v4,
+    '--sysctl',
+    'net.ipv6.conf.all.disable_ipv6=0',
+    'busybox',
+    'sh',
+    '-c',
+    cat,
+  ]);
+  assert.match(user, /^all 0\ndefault 0\nlo 0\neth0 0\n/);
+  assert.match(user, /inet6 ::1\/128/);
+  // an IPv6 network: lo and eth0 keep IPv6
+  const six = await ok(['run', '--rm', '--network', v6, 'busybox', 'sh', '-c', cat]);
+  assert.match(six, /lo 0\neth0 0\n/);
+  assert.match(six, /inet6 ::1\/128/);
+  assert.match(six, /inet6 fd00:97:7::\w+\/64 scope global/);
+  // an IPv4-only container joining an IPv6 network (running, then at start): that link has IPv6
+  const c = uniq('j6');
+  await ok(['run', '-d', '--name', c, '--network', v4, 'busybox', 'sleep', '300']);
+  await ok(['network', 'connect', v6, c]);
+  const joined = await ok([
+    'exec',
+    c,
+    'sh',
+    '-c',
+    'cat /proc/sys/net/ipv6/conf/eth0/disable_ipv6 /proc/sys/net/ipv6/conf/eth1/disable_ipv6; ip -6 addr show dev eth1',
+  ]);
+  assert.match(joined, /^1\n0\n/);
+  assert.match(joined, /inet6 fd00:97:7::\w+\/64 scope global/);
+  assert.match(await ok(['exec', c, 'ping6', '-c1', '-W2', 'fd00:97:7::fe']), /1 packets received/);
+  const d = uniq('j6s');
+  await ok(['create', '--name', d, '--network', v4, 'busybox', 'sleep', '300']);
+  await ok(['network', 'connect', v6, d]);
+  await ok(['start', d]);
+  assert.match(
+    await ok(['exec', d, 'ip', '-6', 'addr', 'show', 'dev', 'eth1']),
+    /inet6 fd00:97:7::\w+\/64 scope global/,
+  );
+  assert.match(await ok(['exec', d, 'ping6', '-c1', '-W2', 'fd00:97:7::fe']), /1 packets received/);
+  await ok(['rm', '-f', c, d]);
+});
+
 test('network rm: the ip6 table, the gateway address and the forwarding change go', async () => {
   const left = (await ok(['ps', '-aq'])).split('\n').filter(Boolean);
   if (left.length) await ok(['rm', '-f', ...left]);
