@@ -104,6 +104,7 @@ import {
   hostResolvConf,
   ipv6ForwardingOn,
   ipv6ForwardingRestore,
+  ipv6ForwardingMarked,
 } from '../sys/net.js';
 import { nftApply, nftDeleteTable, nftTableComment, nftTables } from '../sys/nft.js';
 import { HostFirewall } from './hostfw.js';
@@ -230,6 +231,8 @@ export class NetworkService implements NetworkHooks {
             log.warn('network: loopback proxy did not start', { id: e.containerId, error: err.message }),
           );
     if (this.iptables) await this.hostfw.start(this.routedDevices(), this.routedDevices(true));
+    // a daemon killed before it could give forwarding back left its mark in /run: with no IPv6 network left, off again now
+    if (this.iptables) await this.releaseIpv6Forwarding('at start');
     for (const n of this.nets.values()) {
       if (n.Driver !== 'bridge') continue;
       // a new hub has no policy yet; a kept one may hold rules of an earlier --icc
@@ -278,6 +281,7 @@ export class NetworkService implements NetworkHooks {
 
   /** Tables and host links of cocon daemons whose data root is gone (test daemons swept away). */
   private async gcStale(): Promise<void> {
+    let staleIpv6 = false;
     for (const t of await nftTables()) {
       if (!t.name.startsWith('cocon_') || t.name === this.table) continue;
       const c = await nftTableComment(t.family, t.name);
@@ -285,8 +289,11 @@ export class NetworkService implements NetworkHooks {
       if (m && !existsSync(m[1])) {
         await nftDeleteTable(t.family, t.name);
         log.info('network: removed stale nft table', { table: t.name, dataRoot: m[1] });
+        if (t.family === 'ip6') staleIpv6 = true;
       }
     }
+    // that daemon's IPv6 network was what kept forwarding on
+    if (staleIpv6 && this.iptables) await this.releaseIpv6Forwarding('after a vanished daemon');
     const stale = (await hostLinks()).filter((l) => l.alias?.startsWith('cocon:') && !existsSync(l.alias.slice(6)));
     await ipBatchForce(linkDelLines(stale.map((l) => l.name)));
     if (this.iptables) await this.hostfw.sweepStale((tag) => existsSync(tag.slice('cocon:'.length)));
@@ -525,18 +532,23 @@ export class NetworkService implements NetworkHooks {
    * cocon turns it on with its first IPv6 network and, when it was the one that turned it on,
    * off again once no cocon daemon on the host has an IPv6 network left (no `ip6 cocon_*` table).
    */
-  private ipv6Forwarding(on: boolean): void {
+  private ipv6Forwarding(on: boolean, when = ''): void {
     if (on ? ipv6ForwardingOn() : ipv6ForwardingRestore())
       log.info(
-        `network: turned net.ipv6.conf.all.forwarding ${on ? 'on for IPv6 networks' : 'off again (no IPv6 network left)'}`,
+        `network: turned net.ipv6.conf.all.forwarding ${on ? 'on for IPv6 networks' : `off again (no IPv6 network left${when ? `; ${when}` : ''})`}`,
       );
   }
 
-  /** After an IPv6 network went: forwarding off again when no daemon on the host has one (see ipv6Forwarding). */
-  private async releaseIpv6Forwarding(): Promise<void> {
+  /**
+   * After an IPv6 network went (or at start, or once a vanished daemon's table was swept): forwarding
+   * off again when cocon turned it on (its mark in /run, which survives a SIGKILLed daemon) and no
+   * daemon on the host has an IPv6 network (see ipv6Forwarding).
+   */
+  private async releaseIpv6Forwarding(when = ''): Promise<void> {
     if (!this.stopping && [...this.nets.values()].some((n) => this.subnet6(n))) return;
+    if (!ipv6ForwardingMarked()) return;
     if ((await nftTables()).some((t) => t.family === 'ip6' && t.name.startsWith('cocon_'))) return;
-    this.ipv6Forwarding(false);
+    this.ipv6Forwarding(false, when);
   }
 
   private async dropHub(n: NetworkRecord): Promise<void> {

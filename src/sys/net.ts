@@ -326,6 +326,11 @@ export function ipv6ForwardingOn(): boolean {
   return true;
 }
 
+/** Is the mark of ipv6ForwardingOn() there (cocon turned forwarding on in this namespace and has not given it back)? */
+export function ipv6ForwardingMarked(): boolean {
+  return existsSync(ipv6ForwardingMark());
+}
+
 /** Turns net.ipv6.conf.all.forwarding off again if ipv6ForwardingOn() turned it on; true when it did. */
 export function ipv6ForwardingRestore(): boolean {
   const mark = ipv6ForwardingMark();

@@ -4,13 +4,15 @@
 // subnet without EnableIPv6, host bits, a foreign gateway, overlaps, --ip6 outside the subnet, on
 // an IPv4-only network, on the default bridge, in use); POST /networks/{id}/connect with an
 // IPv6Address on a running container (the address live at once, not "tentative"); a daemon restart
-// keeping a running container's IPv6; network rm removing the ip6 table and giving forwarding back.
+// keeping a running container's IPv6; network rm removing the ip6 table and giving forwarding back;
+// IPv6 off in containers with no IPv6 network (as dockerd); the forwarding mark left by a SIGKILLed
+// daemon: kept while its network may come back, acted on at the next start once none is left.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { useDaemon, uniq, docker, cli } from '../helpers/daemon.js';
+import { useDaemon, uniq, docker, cli, startDaemon, waitFor, sleep } from '../helpers/daemon.js';
 import { nftTableOf } from './network-common.js';
 
 const base = mkdtempSync('/tmp/ipv6i-');
@@ -24,6 +26,8 @@ spawnSync('unshare', [`--net=${HOST}`, 'ip', 'link', 'set', 'lo', 'up']);
 const inHost = (argv: string[]) => spawnSync('nsenter', [`--net=${HOST}`, ...argv], { encoding: 'utf8' });
 const forwarding = () => inHost(['cat', '/proc/sys/net/ipv6/conf/all/forwarding']).stdout.trim();
 const forwardingBefore = forwarding();
+/** The mark cocon leaves in /run while forwarding is on because of it (per network namespace). */
+const mark = () => `/run/cocon-ipv6-forwarding-was-off.${statSync(HOST).ino}`;
 
 const h = useDaemon({
   busybox: true,
@@ -227,4 +231,64 @@ test('network rm: the ip6 table, the gateway address and the forwarding change g
   assert.doesNotMatch(inHost(['ip', '-6', 'addr']).stdout, /fd00:97:/);
   assert.doesNotMatch(inHost(['ip', '-6', 'route']).stdout, /fd00:97:/);
   assert.equal(forwarding(), forwardingBefore);
+});
+
+test("a SIGKILLed daemon's forwarding mark: kept while its IPv6 network may come back, forwarding off again at the next start once no cocon IPv6 network is left", async () => {
+  assert.equal(forwarding(), '0', 'the test host starts with forwarding off');
+  // a second daemon on the same host with an IPv6 network, killed with no chance to clean up
+  const b = await startDaemon({
+    netns: HOST,
+    args: ['--bip', '10.96.0.1/24', '--default-address-pool', 'base=10.96.128.0/17,size=24'],
+  });
+  try {
+    const r = await b.api('POST', '/networks/create', {
+      Name: uniq('k6'),
+      EnableIPv6: true,
+      IPAM: { Config: [{ Subnet: '10.96.200.0/24' }, { Subnet: 'fd00:96:1::/64' }] },
+    });
+    assert.equal(r.status, 201, r.body);
+    assert.equal(forwarding(), '1');
+    assert.ok(existsSync(mark()), mark());
+    await b.kill9();
+    assert.equal(forwarding(), '1');
+    // the other daemon restarts: the killed one's data root is still there (it may come back), so forwarding stays on
+    await h.d.shutdown();
+    await h.d.restart();
+    await waitFor('the sweep at start', () => /network: ready/.test(h.d.log()), 10_000);
+    await sleep(500);
+    assert.equal(forwarding(), '1');
+    assert.ok(existsSync(mark()));
+    // its data root goes: the next start sweeps its ip6 table and, the mark being cocon's, turns forwarding off
+    rmSync(b.dataRoot, { recursive: true, force: true });
+    const from = h.d.logSize();
+    await h.d.shutdown();
+    await h.d.restart();
+    await waitFor('forwarding off again', () => forwarding() === '0', 10_000);
+    assert.ok(!existsSync(mark()));
+    assert.match(h.d.log(from), /removed stale nft table.*cocon_/);
+    assert.match(
+      h.d.log(from),
+      /turned net.ipv6.conf.all.forwarding off again \(no IPv6 network left; after a vanished daemon\)/,
+    );
+    assert.notEqual(inHost(['nft', 'list', 'table', 'ip6', nftTableOf(b.dataRoot)]).status, 0);
+  } finally {
+    await b.stop().catch(() => undefined);
+    spawnSync('nsenter', [`--net=${HOST}`, 'nft', 'delete', 'table', 'ip6', nftTableOf(b.dataRoot)]);
+    spawnSync('nsenter', [`--net=${HOST}`, 'nft', 'delete', 'table', 'ip', nftTableOf(b.dataRoot)]);
+  }
+});
+
+test('a SIGKILLed daemon with an IPv6 network: its restart keeps forwarding on (the network is still there), network rm then turns it off', async () => {
+  const n = uniq('k6b');
+  await ok(['network', 'create', '--ipv6', '--subnet', '10.98.9.0/24', '--subnet', 'fd00:97:9::/64', n]);
+  assert.equal(forwarding(), '1');
+  assert.ok(existsSync(mark()));
+  await h.d.kill9();
+  assert.equal(forwarding(), '1');
+  await h.d.restart();
+  assert.equal(forwarding(), '1');
+  assert.ok(existsSync(mark()));
+  await ok(['network', 'rm', n]);
+  assert.equal(forwarding(), '0');
+  assert.ok(!existsSync(mark()));
 });
