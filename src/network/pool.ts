@@ -63,7 +63,7 @@ export async function makeSandbox(dir: string, spec: SandboxSpec): Promise<Sandb
     ['link set lo up', ...vethLines({ ifname: 'eth0', peer, hub: spec.hub, mtu: spec.mtu })],
     [{ netns: spec.hub, lines: hubPortLines(peer) }],
     spec.nft,
-    spec.ipv6Off ? { off: true } : undefined,
+    { off: spec.ipv6Off, notify: true },
   );
   return { path, endpointId, spec, batch: new WaitingIpBatch(path) };
 }

@@ -16,7 +16,9 @@
 //     does the same for the IPv6 subnets (NAT66, ports published on IPv6 host addresses) and
 //     net.ipv6.conf.all.forwarding is on (see ipv6Forwarding()).
 //   - IPv6 networks (EnableIPv6, a second IPAM config with the IPv6 subnet): the host device also
-//     carries the IPv6 gateway, each container its IPv6 address (added `nodad`: usable at once).
+//     carries the IPv6 gateway, each container its IPv6 address (no DAD in its namespace: usable at
+//     once; announced by an unsolicited neighbour advertisement, so a reused address's new MAC is
+//     learnt by the other containers at once).
 //   - user networks: an embedded DNS server (dns.ts) on the gateway address, port 53; containers
 //     reach it as docker's 127.0.0.11 (DNAT + SNAT in their own namespace, route_localnet there).
 // Per container: a namespace ("sandbox", <exec-root>/netns/sb-<12 hex>, its SandboxKey) with lo and
@@ -871,7 +873,7 @@ export class NetworkService implements NetworkHooks {
               rest.map((e) => ({ netns: this.hubPath(this.nets.get(e.networkId)!), lines: hubPortLines(hubLink(e)) })),
               dnsEp && dnsEp !== pe ? this.dnsRules(dnsEp) : undefined,
               // a sandbox of an IPv4-only network joining an IPv6 one: IPv6 back on for lo and the links made now
-              !pe.ip6 && rest.some((e) => e.ip6) ? { on: ['default', 'lo'] } : undefined,
+              !pe.ip6 && rest.some((e) => e.ip6) ? { on: ['default', 'lo'], notify: true } : undefined,
             );
           ns = sb.path;
         } catch (err) {
@@ -946,10 +948,10 @@ export class NetworkService implements NetworkHooks {
   /**
    * IPv6 in a new sandbox, as dockerd 20.10 leaves it: with no IPv6 network, net.ipv6.conf.all.disable_ipv6=1
    * (lo has no ::1, eth0 no IPv6); a user's `--sysctl net.ipv6.conf.all.disable_ipv6=0` still wins
-   * (runc writes it later). The links of IPv6 networks keep IPv6 on.
+   * (runc writes it later). The links of IPv6 networks keep IPv6 on. New IPv6 addresses are announced (ndisc_notify).
    */
   private ipv6Sysctls(eps: Endpoint[]): Ipv6Sysctls | undefined {
-    return eps.some((e) => e.ip6) ? undefined : { off: true };
+    return { off: !eps.some((e) => e.ip6), notify: true };
   }
 
   private ifaceLines(e: Endpoint, n: NetworkRecord, primary: boolean): string[] {
@@ -1523,7 +1525,7 @@ export class NetworkService implements NetworkHooks {
     this.eps.set(key, e);
     try {
       // IPv6 may be off in the sandbox (it had no IPv6 network): on again for lo and the link made now
-      if (e.ip6) await netnsIpv6Sysctls(ns, { on: ['default', 'lo'] });
+      if (e.ip6) await netnsIpv6Sysctls(ns, { on: ['default', 'lo'], notify: true });
       await ipBatch(this.ifaceLines(e, n, false), ns);
       await ipBatch(hubPortLines(hubLink(e)), this.hubPath(n));
       this.saveEp(e);

@@ -223,6 +223,54 @@ test('IPv6 off on IPv4-only networks as dockerd 20.10 leaves it (all.disable_ipv
   await ok(['rm', '-f', c, d]);
 });
 
+test('an IPv6 address reused by a new container with another MAC: the others reach it at once (its unsolicited neighbour advertisement, ndisc_notify)', async () => {
+  const n = uniq('na6');
+  await ok(['network', 'create', '--ipv6', '--subnet', '10.98.11.0/24', '--subnet', 'fd00:97:11::/64', n]);
+  try {
+    const a = uniq('na');
+    const b = uniq('nb');
+    await ok(['run', '-d', '--name', a, '--network', n, 'busybox', 'sleep', '300']);
+    await ok(['run', '-d', '--name', b, '--network', n, '--ip6', 'fd00:97:11::50', 'busybox', 'sleep', '300']);
+    assert.match(await ok(['exec', a, 'ping6', '-c1', '-W2', 'fd00:97:11::50']), /1 packets received/);
+    const before = await ok(['exec', a, 'ip', '-6', 'neigh', 'show', 'fd00:97:11::50']);
+    assert.match(before, /REACHABLE|DELAY|STALE/);
+    await ok(['rm', '-f', b]);
+    const c = uniq('nc');
+    await ok([
+      'run',
+      '-d',
+      '--name',
+      c,
+      '--network',
+      n,
+      '--ip',
+      '10.98.11.77',
+      '--ip6',
+      'fd00:97:11::50',
+      'busybox',
+      'sleep',
+      '300',
+    ]);
+    const mac = (await ok(['inspect', '-f', `{{(index .NetworkSettings.Networks "${n}").MacAddress}}`, c])).trim();
+    assert.equal(mac, '02:42:0a:62:0b:4d');
+    assert.ok(!before.includes(mac), before);
+    // at once: one try with a 1 s wait, where a stale entry would send it to the old MAC for up to ~35 s
+    const r = await docker(h.d, ['exec', a, 'ping6', '-c1', '-W1', 'fd00:97:11::50']);
+    assert.match(
+      r.stdout,
+      /1 packets received/,
+      `${r.stdout}${r.stderr}\n${await ok(['exec', a, 'ip', '-6', 'neigh'])}`,
+    );
+    assert.match(await ok(['exec', a, 'ip', '-6', 'neigh', 'show', 'fd00:97:11::50']), new RegExp(mac));
+    assert.equal((await ok(['exec', c, 'cat', '/proc/sys/net/ipv6/conf/all/ndisc_notify'])).trim(), '1');
+    await ok(['rm', '-f', a, c]);
+  } finally {
+    const left = (await ok(['ps', '-aq', '--filter', `network=${n}`])).split('\n').filter(Boolean);
+    if (left.length) await docker(h.d, ['rm', '-f', ...left]);
+    await docker(h.d, ['network', 'rm', n]);
+  }
+});
+
 test('network rm: the ip6 table, the gateway address and the forwarding change go', async () => {
   const left = (await ok(['ps', '-aq'])).split('\n').filter(Boolean);
   if (left.length) await ok(['rm', '-f', ...left]);
