@@ -92,13 +92,15 @@ function ipv6SysctlShell(v: Ipv6Sysctls | undefined): string {
     if (!/^[a-zA-Z0-9_.-]+$/.test(l)) throw new Error(`invalid link name: ${l}`);
     w.push(`echo 0 > /proc/sys/net/ipv6/conf/${l}/disable_ipv6`);
   }
-  return w.join(' && ');
+  // best effort (the kernel may have no IPv6 at all): a write that fails does not stop the ip lines
+  if (!w.length || !existsSync('/proc/sys/net/ipv6')) return '';
+  return w.map((x) => `${x} 2>/dev/null`).join('; ');
 }
 
 /** Writes IPv6 sysctls inside the namespace `netns` (a network joining a running container). */
 export async function netnsIpv6Sysctls(netns: string, v: Ipv6Sysctls): Promise<void> {
   const sh = ipv6SysctlShell(v);
-  if (sh) await runOk('nsenter', [`--net=${netns}`, 'sh', '-c', sh]);
+  if (sh) await runOk('nsenter', [`--net=${netns}`, 'sh', '-c', `${sh}; true`]);
 }
 
 /**
@@ -158,7 +160,7 @@ function netnsScript(
 ): string {
   const pre = ipv6SysctlShell(ipv6);
   // the sysctls first, from inside (/proc/sys/net is the opener's namespace's), then ip in the same process
-  const ip = pre ? `${enter} sh -c ${shq(`${pre} && exec ip -batch -`)}` : `${enter} ip -batch -`;
+  const ip = pre ? `${enter} sh -c ${shq(`${pre}; exec ip -batch -`)}` : `${enter} ip -batch -`;
   const script = lines.length || pre ? [heredoc(ip, batchText(lines))] : [];
   for (const t of then)
     if (t.lines.length) script.push(heredoc(`nsenter --net=${shq(t.netns)} ip -batch -`, batchText(t.lines)));
