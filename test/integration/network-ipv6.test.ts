@@ -177,6 +177,8 @@ test('IPv6 off on IPv4-only networks as dockerd 20.10 leaves it (all.disable_ipv
     const out = await ok(['run', '--rm', '--network', net, 'busybox', 'sh', '-c', cat]);
     assert.match(out, /^all 1\ndefault 1\nlo 1\neth0 1\n$/, `${net}: ${out}`);
   }
+  // --network none: IPv6 off too (runc makes that namespace: a sysctl in the spec)
+  assert.match(await ok(['run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', cat]), /^all 1\ndefault 1\nlo 1\n/);
   // the user's sysctl wins, as with dockerd
   const user = await ok([
     'run',
