@@ -78,6 +78,9 @@ import type { VolumeService } from '../volumes/service.js';
 import { containerMounts, fromContainer, type MountPoint, type MountRequest } from '../volumes/mounts.js';
 
 /** Mount points the runtime creates in a container's filesystem (docker keeps them in an init layer). */
+/** The kernel has IPv6 (a container with no network gets it off, as with dockerd: runtime/spec.ts hostIpv6). */
+const HOST_IPV6 = existsSync('/proc/sys/net/ipv6');
+
 const RUNTIME_PATHS = [
   '/etc/hostname',
   '/etc/hosts',
@@ -649,6 +652,7 @@ export class ContainerService implements ContainerDirectory {
       capDrop: hc.CapDrop ?? [],
       networkMode: hc.NetworkMode === 'host' ? 'host' : net.netnsPath ? 'netns' : 'none',
       netnsPath: net.netnsPath,
+      hostIpv6: HOST_IPV6,
       ...(remapped ? { userns: { path: this.config.usernsPath!, idMap: this.config.idMap! } } : {}),
       initPath: hc.Init ? initBinary() : undefined,
       mounts,

@@ -1,8 +1,9 @@
 // Coexistence with the host's firewall, as plain data and texts (no I/O): which of the host's
 // forward chains would drop cocon's routed traffic, and the narrowly scoped accept rules cocon puts
 // in a chain of its own that a single jump rule (tagged with the data root) reaches from there.
-// What hostfw.ts applies: iptables-restore input (iptables-nft or iptables-legacy), nft scripts for
-// other nft tables, firewall-cmd argv for firewalld. Per bridge device, three rules: everything the
+// What hostfw.ts applies: iptables-restore input (iptables-nft or iptables-legacy, and their
+// ip6tables twins for IPv6), nft scripts for other nft tables (ip, ip6, inet), firewall-cmd argv for
+// firewalld. IPv6-only places (ip6tables, `ip6` tables) get the IPv6 networks' devices only. Per bridge device, three rules: everything the
 // containers send out, the replies coming back, and connections to published ports (DNATed).
 
 /** A base chain at the forward hook as `nft -j list chains` shows it. */
@@ -14,8 +15,16 @@ export interface ForwardChain {
 }
 
 /** Where cocon's accept rules go. */
+export type IptablesBin = 'iptables-nft' | 'iptables-legacy' | 'ip6tables-nft' | 'ip6tables-legacy';
+export const IPTABLES_BINS: readonly IptablesBin[] = [
+  'iptables-nft',
+  'iptables-legacy',
+  'ip6tables-nft',
+  'ip6tables-legacy',
+];
+
 export type Target =
-  | { kind: 'iptables'; bin: 'iptables-nft' | 'iptables-legacy' }
+  | { kind: 'iptables'; bin: IptablesBin }
   | { kind: 'nft'; family: string; table: string; chain: string }
   | { kind: 'firewalld' };
 
@@ -23,14 +32,39 @@ export function targetKey(t: Target): string {
   return t.kind === 'iptables' ? t.bin : t.kind === 'nft' ? `nft ${t.family} ${t.table} ${t.chain}` : 'firewalld';
 }
 
+/** Does the target filter IPv6 only (ip6tables, an `ip6` nft table)? It then gets the IPv6 networks' devices only. */
+export function ipv6Only(t: Target): boolean {
+  return t.kind === 'iptables' ? t.bin.startsWith('ip6') : t.kind === 'nft' && t.family === 'ip6';
+}
+
+/** The nft table an iptables-nft binary manages (`ip filter`, `ip6 filter`). */
+export function nftFamilyOf(bin: IptablesBin): 'ip' | 'ip6' {
+  return bin.startsWith('ip6') ? 'ip6' : 'ip';
+}
+
+/** Is this forward chain iptables-nft's (or ip6tables-nft's) FORWARD, to be reached through that tool? */
+export function iptablesManaged(
+  c: { family: string; table: string; chain: string },
+  haveNft: (bin: IptablesBin) => boolean,
+): boolean {
+  return (
+    c.table === 'filter' &&
+    ((c.family === 'ip' && haveNft('iptables-nft')) || (c.family === 'ip6' && haveNft('ip6tables-nft')))
+  );
+}
+
 /** The host as the daemon sees it at one moment. */
 export interface HostFirewallState {
-  /** Base chains at the forward hook of tables that are not cocon's own (families ip and inet). */
+  /** Base chains at the forward hook of tables that are not cocon's own (families ip, ip6 and inet). */
   nftForward: ForwardChain[];
   /** iptables-nft is installed (it then manages `ip filter`). */
   iptablesNft: boolean;
+  /** ip6tables-nft is installed (it then manages `ip6 filter`). */
+  ip6tablesNft?: boolean;
   /** iptables-legacy's FORWARD policy, when that binary exists and its filter table is loaded. */
   legacyPolicy?: string;
+  /** ip6tables-legacy's FORWARD policy, when that binary exists and its (IPv6) filter table is loaded. */
+  legacy6Policy?: string;
   firewalld: boolean;
 }
 
@@ -42,13 +76,16 @@ export interface HostFirewallState {
 export function targets(s: HostFirewallState, ownPrefix: string): Target[] {
   const out: Target[] = [];
   for (const c of s.nftForward) {
-    if (c.table.startsWith(ownPrefix) || (c.family !== 'ip' && c.family !== 'inet') || c.policy !== 'drop') continue;
+    if (c.table.startsWith(ownPrefix) || !['ip', 'ip6', 'inet'].includes(c.family) || c.policy !== 'drop') continue;
     if (s.firewalld && c.family === 'inet' && c.table === 'firewalld') continue;
     if (s.iptablesNft && c.family === 'ip' && c.table === 'filter' && c.chain === 'FORWARD')
       out.push({ kind: 'iptables', bin: 'iptables-nft' });
+    else if (s.ip6tablesNft && c.family === 'ip6' && c.table === 'filter' && c.chain === 'FORWARD')
+      out.push({ kind: 'iptables', bin: 'ip6tables-nft' });
     else out.push({ kind: 'nft', family: c.family, table: c.table, chain: c.chain });
   }
   if (s.legacyPolicy === 'DROP') out.push({ kind: 'iptables', bin: 'iptables-legacy' });
+  if (s.legacy6Policy === 'DROP') out.push({ kind: 'iptables', bin: 'ip6tables-legacy' });
   if (s.firewalld) out.push({ kind: 'firewalld' });
   return out;
 }
@@ -83,7 +120,7 @@ export function iptablesChainListing(chain: string, devices: string[]): string[]
   return [`-N ${chain}`, ...devices.flatMap((d) => acceptSpecs(d).map((s) => `-A ${chain} ${s.join(' ')}`))];
 }
 
-/** Jumps to cocon chains in `iptables -S FORWARD` output: the tag and the chain of each. */
+/** Jumps to cocon chains in `iptables -S FORWARD` (or `ip6tables -S FORWARD`) output: the tag and the chain of each. */
 export function parseIptablesJumps(listing: string): Array<{ tag: string; chain: string }> {
   const out: Array<{ tag: string; chain: string }> = [];
   for (const line of listing.split('\n')) {

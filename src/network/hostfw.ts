@@ -4,12 +4,13 @@
 // die there: in nftables a packet dropped by any base chain is dropped. HostFirewall keeps, for the
 // bridge devices it is given, accept rules in a chain cocon owns (COCON-FORWARD-<hash>) reached by
 // one tagged jump rule, in each such place: iptables-nft's and iptables-legacy's FORWARD through
-// iptables itself, other nft tables directly, firewalld's runtime `trusted` zone when firewalld runs.
-// It never changes a policy or another program's rule.
+// iptables itself (and ip6tables' for IPv6: dockerd with ip6tables, ufw), other nft tables (ip, ip6,
+// inet) directly, firewalld's runtime `trusted` zone when firewalld runs. IPv6-only places get only
+// the devices of the IPv6 networks. It never changes a policy or another program's rule.
 //
-// Lifecycle: start(devices) (daemon start: puts what is missing in place, removes what is no longer
+// Lifecycle: start(devices, devices6) (daemon start: puts what is missing in place, removes what is no longer
 // wanted, then watches: `nft monitor` for nftables changes, a slow timer for iptables-legacy and
-// firewalld) -> setDevices(devices) (networks created or removed) -> stop(remove) (daemon shutdown;
+// firewalld) -> setDevices(devices, devices6) (networks created or removed) -> stop(remove) (daemon shutdown;
 // with remove, every rule and chain of this daemon goes). Every change to the host is logged.
 // Failures are logged, never thrown: the host's firewall is not cocon's to own.
 import { log } from '../core/log.js';
@@ -28,7 +29,11 @@ import {
   watchNftables,
 } from '../sys/hostfw.js';
 import {
+  IPTABLES_BINS,
   firewalldArgs,
+  ipv6Only,
+  iptablesManaged,
+  nftFamilyOf,
   iptablesChainListing,
   iptablesChainRestore,
   iptablesJumpSpec,
@@ -39,13 +44,21 @@ import {
   targetKey,
   targets,
   type HostFirewallState,
+  type IptablesBin,
   type Target,
 } from './hostfw-rules.js';
+
+/** Is the binary usable here: installed and, for legacy ones, its filter table loaded (else it has nothing of anyone's)? */
+function usable(bin: IptablesBin): boolean {
+  return haveTool(bin) && (!bin.endsWith('-legacy') || legacyFilterLoaded(bin.startsWith('ip6')));
+}
 
 const RECHECK_MS = 30_000;
 
 export class HostFirewall {
   private devices: string[] = [];
+  /** The devices of IPv6 networks (a subset of devices): what ip6tables and ip6 tables accept. */
+  private devices6: string[] = [];
   /** Targets holding our rules, by key. */
   private installed = new Map<string, Target>();
   /** Devices put in firewalld's trusted zone. */
@@ -62,8 +75,9 @@ export class HostFirewall {
     private readonly ownPrefix: string,
   ) {}
 
-  async start(devices: string[]): Promise<void> {
+  async start(devices: string[], devices6: string[] = []): Promise<void> {
     this.devices = [...devices].sort();
+    this.devices6 = devices6.filter((d) => devices.includes(d)).sort();
     this.started = true;
     // whatever an earlier run of this daemon left anywhere is a candidate for removal
     for (const t of await this.possibleTargets()) this.installed.set(targetKey(t), t);
@@ -78,10 +92,12 @@ export class HostFirewall {
   }
 
   /** The bridge devices whose routed traffic must pass (non-internal bridges). */
-  setDevices(devices: string[]): Promise<void> {
+  setDevices(devices: string[], devices6: string[] = []): Promise<void> {
     const next = [...devices].sort();
-    if (next.join(' ') === this.devices.join(' ')) return this.queue;
+    const next6 = devices6.filter((d) => devices.includes(d)).sort();
+    if (next.join(' ') === this.devices.join(' ') && next6.join(' ') === this.devices6.join(' ')) return this.queue;
     this.devices = next;
+    this.devices6 = next6;
     return this.started ? this.enqueue('change') : this.queue;
   }
 
@@ -108,30 +124,35 @@ export class HostFirewall {
     const s: HostFirewallState = {
       nftForward: await nftForwardChains(),
       iptablesNft: haveTool('iptables-nft'),
+      ip6tablesNft: haveTool('ip6tables-nft'),
       firewalld: await firewalldRunning(),
     };
-    if (haveTool('iptables-legacy') && legacyFilterLoaded())
+    if (usable('iptables-legacy'))
       s.legacyPolicy = parseIptablesPolicy(await iptables('iptables-legacy', ['-S', 'FORWARD']).catch(() => ''));
+    if (usable('ip6tables-legacy'))
+      s.legacy6Policy = parseIptablesPolicy(await iptables('ip6tables-legacy', ['-S', 'FORWARD']).catch(() => ''));
     return s;
+  }
+
+  /** The devices whose rules go to `t`. */
+  private devicesFor(t: Target): string[] {
+    return ipv6Only(t) ? this.devices6 : this.devices;
   }
 
   /** Every place where rules of ours could be, to sweep at start. */
   private async possibleTargets(): Promise<Target[]> {
     const out: Target[] = [];
     const chains = await nftForwardChains();
-    for (const bin of ['iptables-nft', 'iptables-legacy'] as const) {
+    for (const bin of IPTABLES_BINS) {
       if (
-        !haveTool(bin) ||
-        (bin === 'iptables-legacy'
-          ? !legacyFilterLoaded()
-          : !chains.some((c) => c.family === 'ip' && c.table === 'filter'))
+        !usable(bin) ||
+        (bin.endsWith('-nft') && !chains.some((c) => c.family === nftFamilyOf(bin) && c.table === 'filter'))
       )
         continue;
       if (await iptablesTry(bin, ['-S', this.chain])) out.push({ kind: 'iptables', bin });
     }
     for (const c of chains) {
-      if (c.table.startsWith(this.ownPrefix) || (c.family === 'ip' && c.table === 'filter' && haveTool('iptables-nft')))
-        continue;
+      if (c.table.startsWith(this.ownPrefix) || iptablesManaged(c, haveTool)) continue;
       if ((await nftChainRules(c.family, c.table, c.chain))?.some((r) => r.jump === this.chain))
         out.push({ kind: 'nft', family: c.family, table: c.table, chain: c.chain });
     }
@@ -139,13 +160,19 @@ export class HostFirewall {
   }
 
   private async sync(reason: 'start' | 'change' | 'check'): Promise<void> {
-    const want = this.devices.length ? targets(await this.observe(), this.ownPrefix) : [];
+    const want = this.devices.length
+      ? targets(await this.observe(), this.ownPrefix).filter((t) => this.devicesFor(t).length)
+      : [];
     const keys = new Set(want.map(targetKey));
     for (const [k, t] of [...this.installed]) {
       if (keys.has(k)) continue;
       await this.uninstall(
         t,
-        this.devices.length ? 'no longer drops forwarded packets by policy' : 'no bridge network left',
+        !this.devices.length
+          ? 'no bridge network left'
+          : ipv6Only(t) && !this.devices6.length
+            ? 'no IPv6 bridge network left'
+            : 'no longer drops forwarded packets by policy',
       );
       this.installed.delete(k);
     }
@@ -162,13 +189,13 @@ export class HostFirewall {
         log.warn("network: the host firewall changed and lost cocon's accept rules; restored them", {
           target: k,
           chain: this.chain,
-          devices: this.devices.join(','),
+          devices: this.devicesFor(t).join(','),
         });
       else
         log.info("network: the host firewall drops forwarded packets by policy; accepting cocon's bridges there", {
           target: k,
           chain: this.chain,
-          devices: this.devices.join(','),
+          devices: this.devicesFor(t).join(','),
         });
     }
   }
@@ -182,14 +209,14 @@ export class HostFirewall {
           .trim()
           .split('\n')
           .map((l) => l.trim())
-          .join('\n') !== iptablesChainListing(this.chain, this.devices).join('\n')
+          .join('\n') !== iptablesChainListing(this.chain, this.devicesFor(t)).join('\n')
       )
         return false;
       return iptablesTry(t.bin, ['-C', ...iptablesJumpSpec(this.chain, this.tag)]);
     }
     if (t.kind === 'nft') {
       const mine = await nftChainRules(t.family, t.table, this.chain);
-      if (!mine || mine.length !== this.devices.length * nftAcceptRules('x').length) return false;
+      if (!mine || mine.length !== this.devicesFor(t).length * nftAcceptRules('x').length) return false;
       return !!(await nftChainRules(t.family, t.table, t.chain))?.some((r) => r.jump === this.chain);
     }
     return (
@@ -199,13 +226,13 @@ export class HostFirewall {
 
   private async install(t: Target): Promise<void> {
     if (t.kind === 'iptables') {
-      await iptablesRestore(t.bin, iptablesChainRestore(this.chain, this.devices));
+      await iptablesRestore(t.bin, iptablesChainRestore(this.chain, this.devicesFor(t)));
       if (!(await iptablesTry(t.bin, ['-C', ...iptablesJumpSpec(this.chain, this.tag)]))) {
         const [base, ...rest] = iptablesJumpSpec(this.chain, this.tag);
         await iptables(t.bin, ['-I', base, '1', ...rest]);
       }
     } else if (t.kind === 'nft') {
-      await nftApply(nftChainScript(t.family, t.table, this.chain, this.devices));
+      await nftApply(nftChainScript(t.family, t.table, this.chain, this.devicesFor(t)));
       if (!(await nftChainRules(t.family, t.table, t.chain))?.some((r) => r.jump === this.chain)) {
         await nftRun(['insert', 'rule', t.family, t.table, t.chain, 'jump', this.chain, 'comment', `"${this.tag}"`]);
       }
@@ -235,8 +262,8 @@ export class HostFirewall {
 
   /** Jumps and chains of cocon daemons whose data root is gone (`alive(tag)` false). */
   async sweepStale(alive: (tag: string) => boolean): Promise<void> {
-    for (const bin of ['iptables-nft', 'iptables-legacy'] as const) {
-      if (!haveTool(bin) || (bin === 'iptables-legacy' && !legacyFilterLoaded())) continue;
+    for (const bin of IPTABLES_BINS) {
+      if (!usable(bin)) continue;
       const listing = await iptables(bin, ['-S', 'FORWARD']).catch(() => '');
       for (const j of parseIptablesJumps(listing)) {
         if (j.chain === this.chain || alive(j.tag)) continue;
@@ -249,8 +276,7 @@ export class HostFirewall {
       }
     }
     for (const c of await nftForwardChains()) {
-      if (c.table.startsWith(this.ownPrefix) || (c.family === 'ip' && c.table === 'filter' && haveTool('iptables-nft')))
-        continue;
+      if (c.table.startsWith(this.ownPrefix) || iptablesManaged(c, haveTool)) continue;
       for (const r of (await nftChainRules(c.family, c.table, c.chain)) ?? []) {
         if (
           !r.jump?.startsWith('COCON-FORWARD-') ||

@@ -28,6 +28,8 @@ export interface SandboxSpec {
   mtu?: number;
   /** Applied inside the new namespace with route_localnet on (user networks' DNS redirect). */
   nft?: string;
+  /** An IPv4-only network: IPv6 off in the namespace (net.ipv6.conf.all.disable_ipv6=1, as dockerd). */
+  ipv6Off?: boolean;
 }
 
 export interface Sandbox {
@@ -61,6 +63,7 @@ export async function makeSandbox(dir: string, spec: SandboxSpec): Promise<Sandb
     ['link set lo up', ...vethLines({ ifname: 'eth0', peer, hub: spec.hub, mtu: spec.mtu })],
     [{ netns: spec.hub, lines: hubPortLines(peer) }],
     spec.nft,
+    { off: spec.ipv6Off, notify: true },
   );
   return { path, endpointId, spec, batch: new WaitingIpBatch(path) };
 }
@@ -167,5 +170,5 @@ export class SandboxPool {
 }
 
 function sameSpec(a: SandboxSpec, b: SandboxSpec): boolean {
-  return a.key === b.key && a.hub === b.hub && a.mtu === b.mtu && a.nft === b.nft;
+  return a.key === b.key && a.hub === b.hub && a.mtu === b.mtu && a.nft === b.nft && !!a.ipv6Off === !!b.ipv6Off;
 }

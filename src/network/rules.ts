@@ -189,7 +189,7 @@ export interface EndpointLink {
   cidr: string;
   /** The default route's gateway (the primary network, unless internal). */
   gateway?: string;
-  /** The IPv6 address/prefix on an IPv6 network (added with nodad: usable at once, no 1-2 s "tentative" wait). */
+  /** The IPv6 address/prefix on an IPv6 network (no DAD in the namespace: usable at once, no 1-2 s "tentative" wait; announced). */
   cidr6?: string;
   /** The IPv6 default route's gateway (with gateway). */
   gateway6?: string;
@@ -220,8 +220,11 @@ export function addressLines(
   e: Pick<EndpointLink, 'ifname' | 'mac' | 'cidr' | 'gateway' | 'cidr6' | 'gateway6'>,
 ): string[] {
   const lines = [`link set dev ${e.ifname} address ${e.mac}`, `addr add ${e.cidr} dev ${e.ifname}`];
-  if (e.cidr6) lines.push(`addr add ${e.cidr6} dev ${e.ifname} nodad`);
   lines.push(`link set ${e.ifname} up`);
+  // after the link is up, without nodad: the namespace has accept_dad=0 and ndisc_notify=1 (sys/net.ts
+  // Ipv6Sysctls.notify), so the address is usable at once and announced by an unsolicited neighbour
+  // advertisement (a nodad address, or one added while the link is down, is not announced)
+  if (e.cidr6) lines.push(`addr add ${e.cidr6} dev ${e.ifname}`);
   if (e.gateway) lines.push(`route add default via ${e.gateway} dev ${e.ifname}`);
   if (e.gateway && e.cidr6 && e.gateway6) lines.push(`route add ::/0 via ${e.gateway6} dev ${e.ifname}`);
   return lines;

@@ -16,7 +16,9 @@
 //     does the same for the IPv6 subnets (NAT66, ports published on IPv6 host addresses) and
 //     net.ipv6.conf.all.forwarding is on (see ipv6Forwarding()).
 //   - IPv6 networks (EnableIPv6, a second IPAM config with the IPv6 subnet): the host device also
-//     carries the IPv6 gateway, each container its IPv6 address (added `nodad`: usable at once).
+//     carries the IPv6 gateway, each container its IPv6 address (no DAD in its namespace: usable at
+//     once; announced by an unsolicited neighbour advertisement, so a reused address's new MAC is
+//     learnt by the other containers at once).
 //   - user networks: an embedded DNS server (dns.ts) on the gateway address, port 53; containers
 //     reach it as docker's 127.0.0.11 (DNAT + SNAT in their own namespace, route_localnet there).
 // Per container: a namespace ("sandbox", <exec-root>/netns/sb-<12 hex>, its SandboxKey) with lo and
@@ -90,6 +92,8 @@ import {
   localnetNft,
   setupNetns,
   configureNetns,
+  netnsIpv6Sysctls,
+  type Ipv6Sysctls,
   deleteNetns,
   hostLinks,
   hostRoutes,
@@ -102,6 +106,7 @@ import {
   hostResolvConf,
   ipv6ForwardingOn,
   ipv6ForwardingRestore,
+  ipv6ForwardingMarked,
 } from '../sys/net.js';
 import { nftApply, nftDeleteTable, nftTableComment, nftTables } from '../sys/nft.js';
 import { HostFirewall } from './hostfw.js';
@@ -227,7 +232,9 @@ export class NetworkService implements NetworkHooks {
           .catch((err: Error) =>
             log.warn('network: loopback proxy did not start', { id: e.containerId, error: err.message }),
           );
-    if (this.iptables) await this.hostfw.start(this.routedDevices());
+    if (this.iptables) await this.hostfw.start(this.routedDevices(), this.routedDevices(true));
+    // a daemon killed before it could give forwarding back left its mark in /run: with no IPv6 network left, off again now
+    if (this.iptables) await this.releaseIpv6Forwarding('at start');
     for (const n of this.nets.values()) {
       if (n.Driver !== 'bridge') continue;
       // a new hub has no policy yet; a kept one may hold rules of an earlier --icc
@@ -267,13 +274,16 @@ export class NetworkService implements NetworkHooks {
     }
   }
 
-  /** Host devices of the bridges whose routed traffic the host's firewall must let pass. */
-  private routedDevices(): string[] {
-    return [...this.nets.values()].filter((n) => n.Driver === 'bridge' && !n.Internal).map((n) => this.device(n));
+  /** Host devices of the bridges whose routed traffic the host's firewall must let pass (with `v6`, of the IPv6 ones). */
+  private routedDevices(v6 = false): string[] {
+    return [...this.nets.values()]
+      .filter((n) => n.Driver === 'bridge' && !n.Internal && (!v6 || this.subnet6(n)))
+      .map((n) => this.device(n));
   }
 
   /** Tables and host links of cocon daemons whose data root is gone (test daemons swept away). */
   private async gcStale(): Promise<void> {
+    let staleIpv6 = false;
     for (const t of await nftTables()) {
       if (!t.name.startsWith('cocon_') || t.name === this.table) continue;
       const c = await nftTableComment(t.family, t.name);
@@ -281,8 +291,11 @@ export class NetworkService implements NetworkHooks {
       if (m && !existsSync(m[1])) {
         await nftDeleteTable(t.family, t.name);
         log.info('network: removed stale nft table', { table: t.name, dataRoot: m[1] });
+        if (t.family === 'ip6') staleIpv6 = true;
       }
     }
+    // that daemon's IPv6 network was what kept forwarding on
+    if (staleIpv6 && this.iptables) await this.releaseIpv6Forwarding('after a vanished daemon');
     const stale = (await hostLinks()).filter((l) => l.alias?.startsWith('cocon:') && !existsSync(l.alias.slice(6)));
     await ipBatchForce(linkDelLines(stale.map((l) => l.name)));
     if (this.iptables) await this.hostfw.sweepStale((tag) => existsSync(tag.slice('cocon:'.length)));
@@ -451,6 +464,7 @@ export class NetworkService implements NetworkHooks {
       hub: this.hubPath(n),
       mtu: this.mtu(n),
       nft: this.dns.has(n.Id) ? dnsRedirect(intToIp(this.subnet(n).gw)) : undefined,
+      ipv6Off: !this.subnet6(n),
     };
   }
   private subnet(n: NetworkRecord): Cidr & { gw: number } {
@@ -520,18 +534,23 @@ export class NetworkService implements NetworkHooks {
    * cocon turns it on with its first IPv6 network and, when it was the one that turned it on,
    * off again once no cocon daemon on the host has an IPv6 network left (no `ip6 cocon_*` table).
    */
-  private ipv6Forwarding(on: boolean): void {
+  private ipv6Forwarding(on: boolean, when = ''): void {
     if (on ? ipv6ForwardingOn() : ipv6ForwardingRestore())
       log.info(
-        `network: turned net.ipv6.conf.all.forwarding ${on ? 'on for IPv6 networks' : 'off again (no IPv6 network left)'}`,
+        `network: turned net.ipv6.conf.all.forwarding ${on ? 'on for IPv6 networks' : `off again (no IPv6 network left${when ? `; ${when}` : ''})`}`,
       );
   }
 
-  /** After an IPv6 network went: forwarding off again when no daemon on the host has one (see ipv6Forwarding). */
-  private async releaseIpv6Forwarding(): Promise<void> {
+  /**
+   * After an IPv6 network went (or at start, or once a vanished daemon's table was swept): forwarding
+   * off again when cocon turned it on (its mark in /run, which survives a SIGKILLed daemon) and no
+   * daemon on the host has an IPv6 network (see ipv6Forwarding).
+   */
+  private async releaseIpv6Forwarding(when = ''): Promise<void> {
     if (!this.stopping && [...this.nets.values()].some((n) => this.subnet6(n))) return;
+    if (!ipv6ForwardingMarked()) return;
     if ((await nftTables()).some((t) => t.family === 'ip6' && t.name.startsWith('cocon_'))) return;
-    this.ipv6Forwarding(false);
+    this.ipv6Forwarding(false, when);
   }
 
   private async dropHub(n: NetworkRecord): Promise<void> {
@@ -554,7 +573,7 @@ export class NetworkService implements NetworkHooks {
       });
     this.nftChain = next;
     // the host firewall follows the set of bridges (a no-op unless it changed)
-    return next.then(() => this.hostfw.setDevices(this.routedDevices()));
+    return next.then(() => this.hostfw.setDevices(this.routedDevices(), this.routedDevices(true)));
   }
 
   /** The host table for the current state: every bridge network, every published port of a running container. */
@@ -853,6 +872,8 @@ export class NetworkService implements NetworkHooks {
               rest.flatMap((e) => this.ifaceLines(e, this.nets.get(e.networkId)!, false)),
               rest.map((e) => ({ netns: this.hubPath(this.nets.get(e.networkId)!), lines: hubPortLines(hubLink(e)) })),
               dnsEp && dnsEp !== pe ? this.dnsRules(dnsEp) : undefined,
+              // a sandbox of an IPv4-only network joining an IPv6 one: IPv6 back on for lo and the links made now
+              !pe.ip6 && rest.some((e) => e.ip6) ? { on: ['default', 'lo'], notify: true } : undefined,
             );
           ns = sb.path;
         } catch (err) {
@@ -870,6 +891,7 @@ export class NetworkService implements NetworkHooks {
           lines,
           eps.map((e) => ({ netns: this.hubPath(this.nets.get(e.networkId)!), lines: hubPortLines(hubLink(e)) })),
           dnsEp ? this.dnsRules(dnsEp) : undefined,
+          this.ipv6Sysctls(eps),
         );
         ns = fresh;
       }
@@ -921,6 +943,15 @@ export class NetworkService implements NetworkHooks {
       dnsServer: this.dnsEndpoint(eps) ? DNS_ADDRESS : undefined,
     };
     return { netnsPath: ns, files, env };
+  }
+
+  /**
+   * IPv6 in a new sandbox, as dockerd 20.10 leaves it: with no IPv6 network, net.ipv6.conf.all.disable_ipv6=1
+   * (lo has no ::1, eth0 no IPv6); a user's `--sysctl net.ipv6.conf.all.disable_ipv6=0` still wins
+   * (runc writes it later). The links of IPv6 networks keep IPv6 on. New IPv6 addresses are announced (ndisc_notify).
+   */
+  private ipv6Sysctls(eps: Endpoint[]): Ipv6Sysctls | undefined {
+    return { off: !eps.some((e) => e.ip6), notify: true };
   }
 
   private ifaceLines(e: Endpoint, n: NetworkRecord, primary: boolean): string[] {
@@ -1493,6 +1524,8 @@ export class NetworkService implements NetworkHooks {
     e.endpointId = randomBytes(32).toString('hex');
     this.eps.set(key, e);
     try {
+      // IPv6 may be off in the sandbox (it had no IPv6 network): on again for lo and the link made now
+      if (e.ip6) await netnsIpv6Sysctls(ns, { on: ['default', 'lo'], notify: true });
       await ipBatch(this.ifaceLines(e, n, false), ns);
       await ipBatch(hubPortLines(hubLink(e)), this.hubPath(n));
       this.saveEp(e);

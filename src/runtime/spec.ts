@@ -168,6 +168,11 @@ export interface SpecInput {
   networkMode: 'none' | 'host' | 'netns';
   /** required when networkMode is 'netns': the namespace to join (e.g. /run/netns/cocon-<id>) */
   netnsPath?: string;
+  /**
+   * The host has IPv6: a private namespace runc makes (networkMode 'none') gets it off, as dockerd
+   * 20.10 leaves it (net.ipv6.conf.all.disable_ipv6=1), unless the user set a net.ipv6.conf.* sysctl.
+   */
+  hostIpv6?: boolean;
   /** host path of the init binary (docker-init / tini); when set, runs /dev/init -- args */
   initPath?: string;
   /** extra mounts appended after the defaults; a default with the same destination is dropped */
@@ -496,6 +501,12 @@ export function buildSpec(input: SpecInput): OciSpec {
       ? `0 ${lastContainerId(input.userns.idMap.gids)}`
       : '0 2147483647';
   }
+  if (
+    input.networkMode === 'none' &&
+    input.hostIpv6 &&
+    !Object.keys(input.sysctls ?? {}).some((k) => k.startsWith('net.ipv6.conf.'))
+  )
+    sysctl['net.ipv6.conf.all.disable_ipv6'] = '1';
   Object.assign(sysctl, input.sysctls ?? {});
 
   const linux: OciLinux = {

@@ -27,10 +27,12 @@ export async function nftForwardChains(): Promise<
     .map((c) => ({ family: c.family, table: c.table, chain: c.name, policy: c.policy }));
 }
 
-/** Is the legacy (x_tables) filter table loaded in this namespace? */
-export function legacyFilterLoaded(): boolean {
+/** Is the legacy (x_tables) filter table loaded in this namespace (ip6tables' with `v6`)? */
+export function legacyFilterLoaded(v6 = false): boolean {
   try {
-    return readFileSync('/proc/net/ip_tables_names', 'utf8').split('\n').includes('filter');
+    return readFileSync(`/proc/net/${v6 ? 'ip6' : 'ip'}_tables_names`, 'utf8')
+      .split('\n')
+      .includes('filter');
   } catch {
     return false;
   }

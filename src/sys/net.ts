@@ -61,6 +61,49 @@ export async function ipBatchForce(lines: string[], netns?: string): Promise<voi
 }
 
 /**
+ * IPv6 sysctls of a network namespace, written from inside it before its `ip -batch` lines (what
+ * libnetwork does to a sandbox), and the announcing of new IPv6 addresses (`notify`): `off` sets net.ipv6.conf.all.disable_ipv6=1 (the kernel carries it
+ * to default and every existing link: no ::1, no IPv6 on links made later); `on` names links (and
+ * `default`, for links made later) whose IPv6 is turned back on (an IPv6 network joining).
+ */
+export interface Ipv6Sysctls {
+  off?: boolean;
+  on?: string[];
+  /**
+   * net.ipv6.conf.all.ndisc_notify=1 and accept_dad=0 (all, default): an IPv6 address added to a link
+   * that is up is usable at once (no DAD, no "tentative" wait) and announced by an unsolicited neighbour
+   * advertisement with the override flag, so that the neighbours' entries for a reused address (another
+   * container, another MAC) are updated at once instead of black-holing for up to ~35 s. (The kernel
+   * announces only addresses that went through the tentative state: not `nodad` ones.)
+   */
+  notify?: boolean;
+}
+
+function ipv6SysctlShell(v: Ipv6Sysctls | undefined): string {
+  const w: string[] = [];
+  if (v?.notify)
+    w.push(
+      'echo 1 > /proc/sys/net/ipv6/conf/all/ndisc_notify',
+      'echo 0 > /proc/sys/net/ipv6/conf/all/accept_dad',
+      'echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad',
+    );
+  if (v?.off) w.push('echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6');
+  for (const l of v?.on ?? []) {
+    if (!/^[a-zA-Z0-9_.-]+$/.test(l)) throw new Error(`invalid link name: ${l}`);
+    w.push(`echo 0 > /proc/sys/net/ipv6/conf/${l}/disable_ipv6`);
+  }
+  // best effort (the kernel may have no IPv6 at all): a write that fails does not stop the ip lines
+  if (!w.length || !existsSync('/proc/sys/net/ipv6')) return '';
+  return w.map((x) => `${x} 2>/dev/null`).join('; ');
+}
+
+/** Writes IPv6 sysctls inside the namespace `netns` (a network joining a running container). */
+export async function netnsIpv6Sysctls(netns: string, v: Ipv6Sysctls): Promise<void> {
+  const sh = ipv6SysctlShell(v);
+  if (sh) await runOk('nsenter', [`--net=${netns}`, 'sh', '-c', `${sh}; true`]);
+}
+
+/**
  * A container's network namespace: creates it bound to `path` running `ip -batch` lines inside it,
  * then the batches of the other namespaces (the hubs) and, when given, an nft script inside the new
  * namespace with route_localnet on (the DNS redirect): one job of a pooled helper shell (shell.ts),
@@ -71,6 +114,7 @@ export async function setupNetns(
   lines: string[],
   then: Array<{ netns: string; lines: string[] }>,
   nftScript?: string,
+  ipv6?: Ipv6Sysctls,
 ): Promise<void> {
   mkdirSync(dirname(path), { recursive: true });
   if (isMounted(path)) await deleteNetns(path);
@@ -79,8 +123,8 @@ export async function setupNetns(
     const batch = lines.length ? lines : ['link set lo up'];
     await shellOk(
       netnsOwner
-        ? `${netnsInUsernsScript(netnsOwner, path)}\n${netnsScript(`nsenter --net=${shq(path)}`, path, batch, then, nftScript)}`
-        : netnsScript(`unshare --net=${shq(path)}`, path, batch, then, nftScript),
+        ? `${netnsInUsernsScript(netnsOwner, path)}\n${netnsScript(`nsenter --net=${shq(path)}`, path, batch, then, nftScript, ipv6)}`
+        : netnsScript(`unshare --net=${shq(path)}`, path, batch, then, nftScript, ipv6),
       `network namespace ${path}`,
     );
   } catch (e) {
@@ -98,8 +142,12 @@ export async function configureNetns(
   lines: string[],
   then: Array<{ netns: string; lines: string[] }>,
   nftScript?: string,
+  ipv6?: Ipv6Sysctls,
 ): Promise<void> {
-  await shellOk(netnsScript(`nsenter --net=${shq(path)}`, path, lines, then, nftScript), `network namespace ${path}`);
+  await shellOk(
+    netnsScript(`nsenter --net=${shq(path)}`, path, lines, then, nftScript, ipv6),
+    `network namespace ${path}`,
+  );
 }
 
 function netnsScript(
@@ -108,8 +156,12 @@ function netnsScript(
   lines: string[],
   then: Array<{ netns: string; lines: string[] }>,
   nftScript?: string,
+  ipv6?: Ipv6Sysctls,
 ): string {
-  const script = lines.length ? [heredoc(`${enter} ip -batch -`, batchText(lines))] : [];
+  const pre = ipv6SysctlShell(ipv6);
+  // the sysctls first, from inside (/proc/sys/net is the opener's namespace's), then ip in the same process
+  const ip = pre ? `${enter} sh -c ${shq(`${pre}; exec ip -batch -`)}` : `${enter} ip -batch -`;
+  const script = lines.length || pre ? [heredoc(ip, batchText(lines))] : [];
   for (const t of then)
     if (t.lines.length) script.push(heredoc(`nsenter --net=${shq(t.netns)} ip -batch -`, batchText(t.lines)));
   // /proc/sys/net is the opener's namespace's: written from inside
@@ -288,6 +340,11 @@ export function ipv6ForwardingOn(): boolean {
   writeFileSync(ipv6ForwardingMark(), '0\n');
   sysctl('net.ipv6.conf.all.forwarding', '1');
   return true;
+}
+
+/** Is the mark of ipv6ForwardingOn() there (cocon turned forwarding on in this namespace and has not given it back)? */
+export function ipv6ForwardingMarked(): boolean {
+  return existsSync(ipv6ForwardingMark());
 }
 
 /** Turns net.ipv6.conf.all.forwarding off again if ipv6ForwardingOn() turned it on; true when it did. */

@@ -13,15 +13,19 @@ export function nftTableOf(dataRoot: string): string {
 export function cleanupNet(dataRoot: string): void {
   // ip: the daemon's table; ip6: its NAT66 table, there while it has an IPv6 network
   for (const family of ['ip', 'ip6']) spawnSync('nft', ['delete', 'table', family, nftTableOf(dataRoot)]);
-  // the daemon's chain in the host's iptables FORWARD (only there when the host drops by policy)
+  // the daemon's chain in the host's iptables/ip6tables FORWARD (only there when the host drops by policy)
   const chain = `COCON-FORWARD-${nftTableOf(dataRoot).slice('cocon_'.length)}`;
-  let legacy = false;
-  try {
-    legacy = readFileSync('/proc/net/ip_tables_names', 'utf8').split('\n').includes('filter');
-  } catch {
-    /* no x_tables */
-  }
-  for (const bin of legacy ? ['iptables-nft', 'iptables-legacy'] : ['iptables-nft']) {
+  const legacy = (v: string) => {
+    try {
+      return readFileSync(`/proc/net/${v}_tables_names`, 'utf8').split('\n').includes('filter');
+    } catch {
+      return false; /* no x_tables */
+    }
+  };
+  const bins = ['iptables-nft', 'ip6tables-nft'];
+  if (legacy('ip')) bins.push('iptables-legacy');
+  if (legacy('ip6')) bins.push('ip6tables-legacy');
+  for (const bin of bins) {
     while (
       spawnSync(bin, ['-w', '-D', 'FORWARD', '-m', 'comment', '--comment', `cocon:${dataRoot}`, '-j', chain]).status ===
       0

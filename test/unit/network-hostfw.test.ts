@@ -11,6 +11,8 @@ import {
   nftChainScript,
   parseIptablesJumps,
   parseIptablesPolicy,
+  ipv6Only,
+  iptablesManaged,
   targets,
   targetKey,
 } from '../../src/network/hostfw-rules.js';
@@ -24,6 +26,34 @@ test('targets: a DROP policy of iptables FORWARD goes through iptables-nft when 
   assert.deepEqual(targets({ nftForward: [ipFilter], iptablesNft: false, firewalld: false }, 'cocon_'), [
     { kind: 'nft', family: 'ip', table: 'filter', chain: 'FORWARD' },
   ]);
+});
+
+test('targets: ip6tables FORWARD DROP (dockerd with ip6tables, ufw) through ip6tables-nft, an ip6 nft table directly, ip6tables-legacy DROP; those are IPv6-only', () => {
+  const ip6Filter = { family: 'ip6', table: 'filter', chain: 'FORWARD', policy: 'drop' };
+  const t = targets(
+    {
+      nftForward: [ipFilter, ip6Filter, { family: 'ip6', table: 'host6', chain: 'fwd', policy: 'drop' }],
+      iptablesNft: true,
+      ip6tablesNft: true,
+      legacy6Policy: 'DROP',
+      firewalld: false,
+    },
+    'cocon_',
+  );
+  assert.deepEqual(t.map(targetKey), ['iptables-nft', 'ip6tables-nft', 'nft ip6 host6 fwd', 'ip6tables-legacy']);
+  assert.deepEqual(t.map(ipv6Only), [false, true, true, true]);
+  assert.equal(ipv6Only({ kind: 'nft', family: 'inet', table: 'filter', chain: 'forward' }), false);
+  // without ip6tables-nft, ip6 filter is just another nft table
+  assert.deepEqual(targets({ nftForward: [ip6Filter], iptablesNft: true, firewalld: false }, 'cocon_').map(targetKey), [
+    'nft ip6 filter FORWARD',
+  ]);
+  assert.deepEqual(
+    targets({ nftForward: [ip6Filter], iptablesNft: true, legacy6Policy: 'ACCEPT', firewalld: false }, 'cocon_').length,
+    1,
+  );
+  const have = (b: string) => b === 'ip6tables-nft';
+  assert.equal(iptablesManaged(ip6Filter, have), true);
+  assert.equal(iptablesManaged(ipFilter, have), false);
 });
 
 test("targets: accept policies, cocon's own tables, other families and hooks are left alone", () => {

@@ -343,7 +343,7 @@ test('endpoint lines: veth into the hub, MAC, address, up; default route only wh
   assert.deepEqual(hubPortLines('v0123456789ab'), ['link set v0123456789ab master br0', 'link set v0123456789ab up']);
 });
 
-test('endpoint lines on an IPv6 network: the IPv6 address with nodad, its default route after the IPv4 one', () => {
+test('endpoint lines on an IPv6 network: the IPv6 address once the link is up (announced), its default route after the IPv4 one', () => {
   const e = {
     ifname: 'eth0',
     mac: '02:42:0a:58:05:02',
@@ -355,8 +355,8 @@ test('endpoint lines on an IPv6 network: the IPv6 address with nodad, its defaul
   assert.deepEqual(addressLines(e), [
     'link set dev eth0 address 02:42:0a:58:05:02',
     'addr add 10.88.5.2/24 dev eth0',
-    'addr add fd00:77:5::2/64 dev eth0 nodad',
     'link set eth0 up',
+    'addr add fd00:77:5::2/64 dev eth0',
     'route add default via 10.88.5.1 dev eth0',
     'route add ::/0 via fd00:77:5::1 dev eth0',
   ]);
@@ -364,8 +364,8 @@ test('endpoint lines on an IPv6 network: the IPv6 address with nodad, its defaul
   assert.deepEqual(addressLines({ ...e, gateway: undefined }), [
     'link set dev eth0 address 02:42:0a:58:05:02',
     'addr add 10.88.5.2/24 dev eth0',
-    'addr add fd00:77:5::2/64 dev eth0 nodad',
     'link set eth0 up',
+    'addr add fd00:77:5::2/64 dev eth0',
   ]);
   assert.deepEqual(hostDeviceLines('cbr-x', '10.88.5.1/24', 'cocon:/d', 'fd00:77:5::1/64'), [
     'addr add 10.88.5.1/24 dev cbr-x',

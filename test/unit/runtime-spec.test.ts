@@ -273,6 +273,26 @@ test('sysctls: docker defaults in a private netns, user values win', () => {
   });
 });
 
+test('sysctls: --network none on a host with IPv6 gets IPv6 off, as dockerd; a user net.ipv6.conf.* sysctl wins; a netns or no IPv6 gets nothing', () => {
+  assert.equal(
+    buildSpec(input({ networkMode: 'none', hostIpv6: true })).linux.sysctl!['net.ipv6.conf.all.disable_ipv6'],
+    '1',
+  );
+  const user = buildSpec(
+    input({ networkMode: 'none', hostIpv6: true, sysctls: { 'net.ipv6.conf.lo.disable_ipv6': '0' } }),
+  );
+  assert.equal(user.linux.sysctl!['net.ipv6.conf.all.disable_ipv6'], undefined);
+  assert.equal(user.linux.sysctl!['net.ipv6.conf.lo.disable_ipv6'], '0');
+  assert.equal(buildSpec(input({ networkMode: 'none' })).linux.sysctl!['net.ipv6.conf.all.disable_ipv6'], undefined);
+  assert.equal(
+    buildSpec(input({ networkMode: 'netns', netnsPath: '/run/netns/x', hostIpv6: true })).linux.sysctl![
+      'net.ipv6.conf.all.disable_ipv6'
+    ],
+    undefined,
+  );
+  assert.equal(buildSpec(input({ networkMode: 'host', hostIpv6: true })).linux.sysctl, undefined);
+});
+
 test('init: /dev/init -- args, bind-mounted read-only', () => {
   const s = buildSpec(input({ initPath: '/usr/libexec/cocon/docker-init' }));
   assert.deepEqual(s.process.args, ['/dev/init', '--', 'sh', '-c', 'echo hi']);
