@@ -1012,8 +1012,13 @@ export class ContainerService implements ContainerDirectory {
       trace.phase('db', () => this.db.prepare('DELETE FROM containers WHERE id = ?').run(id));
       this.cache.delete(id);
       this.publish(r, 'destroy');
-      this.track(id, this.cleanUp(id, r.imageId, trace));
       this.notify(id, ['next-exit', 'not-running', 'removed'], r.state.ExitCode);
+      // Begun on the next turn of the event loop: the waiters' answers are written first (the
+      // cleanup's first steps, spawning umount among them, run synchronously).
+      this.track(
+        id,
+        new Promise<void>((go) => setImmediate(go)).then(() => this.cleanUp(id, r.imageId, trace)),
+      );
       return;
     }
     await trace.phase('teardown', () => this.teardown(id));
