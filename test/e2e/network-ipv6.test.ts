@@ -11,50 +11,13 @@
 // forwarding change behind.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { useDaemon, uniq, docker, waitFor } from '../helpers/daemon.js';
-import { nftTableOf, startNetnsServer } from '../integration/network-common.js';
+import { nftTableOf, routedHost, startNetnsServer } from '../integration/network-common.js';
 
-const base = mkdtempSync('/tmp/ipv6-');
-const HOST = join(base, 'host');
-const ROUTED = join(base, 'routed');
 const HOST_IP6 = '2001:db8:77::1';
 const ROUTED_IP6 = '2001:db8:77::2';
-
-function sh(argv: string[], input?: string): string {
-  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', input, timeout: 20_000 });
-  if (r.status !== 0) throw new Error(`${argv.join(' ')}: exit ${r.status}: ${r.stderr}`);
-  return r.stdout;
-}
-const inHost = (argv: string[], input?: string) => sh(['nsenter', `--net=${HOST}`, ...argv], input);
-const tryIn = (ns: string, argv: string[], timeout = 5000) =>
-  spawnSync('nsenter', [`--net=${ns}`, ...argv], { encoding: 'utf8', timeout });
-
-function teardown(): void {
-  for (const f of [HOST, ROUTED]) spawnSync('umount', [f]);
-  rmSync(base, { recursive: true, force: true });
-}
-process.on('exit', teardown);
-
-for (const f of [HOST, ROUTED]) {
-  writeFileSync(f, '');
-  sh(['unshare', `--net=${f}`, 'true']);
-}
-inHost(
-  ['ip', '-batch', '-'],
-  [
-    'link set lo up',
-    `link add vh type veth peer name vr netns ${ROUTED}`,
-    `addr add ${HOST_IP6}/64 dev vh nodad`,
-    'link set vh up',
-  ].join('\n') + '\n',
-);
-sh(
-  ['nsenter', `--net=${ROUTED}`, 'ip', '-batch', '-'],
-  ['link set lo up', `addr add ${ROUTED_IP6}/64 dev vr nodad`, 'link set vr up'].join('\n') + '\n',
-);
+const { HOST, ROUTED, inHost, tryIn } = routedHost('ipv6', `${HOST_IP6}/64 nodad`, `${ROUTED_IP6}/64 nodad`);
 const forwardingBefore = inHost(['cat', '/proc/sys/net/ipv6/conf/all/forwarding']).trim();
 
 const SERVER = `

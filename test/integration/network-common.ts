@@ -2,7 +2,8 @@
 // once it is gone (its nft table, its chain in iptables' FORWARD, and any link tagged with its data root).
 import { createHash } from 'node:crypto';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after } from 'node:test';
 import { useDaemon, type DaemonHolder } from '../helpers/daemon.js';
 
@@ -105,4 +106,59 @@ export async function startNetnsServer<T>(netns: string, script: string, seen: T
     server.once('exit', (c) => rej(new Error(`routed host server exited ${c}`)));
   });
   return server;
+}
+
+/** A command's stdout; throws with its stderr when it fails. */
+export function sh(argv: string[], input?: string): string {
+  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', input, timeout: 20_000 });
+  if (r.status !== 0) throw new Error(`${argv.join(' ')}: exit ${r.status}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/**
+ * A "host" and a "routed host" of the test's own: two network namespaces bound under a new temp
+ * dir, joined by a veth pair (vh in the host, vr in the routed host) carrying the given `ip addr`
+ * arguments, both links and lo up. Unmounted and removed when the test process exits.
+ */
+export function routedHost(prefix: string, hostAddr: string, routedAddr: string) {
+  const base = mkdtempSync(`/tmp/${prefix}-`);
+  const HOST = join(base, 'host');
+  const ROUTED = join(base, 'routed');
+  process.on('exit', () => {
+    for (const f of [HOST, ROUTED]) spawnSync('umount', [f]);
+    rmSync(base, { recursive: true, force: true });
+  });
+  for (const f of [HOST, ROUTED]) {
+    writeFileSync(f, '');
+    sh(['unshare', `--net=${f}`, 'true']);
+  }
+  const inHost = (argv: string[], input?: string) => sh(['nsenter', `--net=${HOST}`, ...argv], input);
+  const inRouted = (argv: string[], input?: string) => sh(['nsenter', `--net=${ROUTED}`, ...argv], input);
+  const batch = (lines: string[]) => lines.join('\n') + '\n';
+  inHost(
+    ['ip', '-batch', '-'],
+    batch([
+      'link set lo up',
+      `link add vh type veth peer name vr netns ${ROUTED}`,
+      `addr add ${hostAddr} dev vh`,
+      'link set vh up',
+    ]),
+  );
+  inRouted(['ip', '-batch', '-'], batch(['link set lo up', `addr add ${routedAddr} dev vr`, 'link set vr up']));
+  return {
+    base,
+    HOST,
+    ROUTED,
+    inHost,
+    inRouted,
+    tryIn: (ns: string, argv: string[], timeout = 5000) =>
+      spawnSync('nsenter', [`--net=${ns}`, ...argv], { encoding: 'utf8', timeout }),
+    /** `BIN` (an iptables-save) in the host without counters and comments: what must not change. */
+    saved: (bin: string) =>
+      inHost([bin])
+        .split('\n')
+        .filter((l) => !l.startsWith('#'))
+        .map((l) => l.replace(/\[\d+:\d+\]/, ''))
+        .join('\n'),
+  };
 }

@@ -9,56 +9,13 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { useDaemon, uniq, docker, waitFor, type Daemon } from '../helpers/daemon.js';
-import { startNetnsServer } from './network-common.js';
+import { routedHost, startNetnsServer } from './network-common.js';
 
-const base = mkdtempSync('/tmp/hostfw-');
-const HOST = join(base, 'host');
-const ROUTED = join(base, 'routed');
 const HOST_IP = '198.51.100.1';
 const ROUTED_IP = '198.51.100.2';
-
-function sh(argv: string[], input?: string): string {
-  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', input });
-  if (r.status !== 0) throw new Error(`${argv.join(' ')}: exit ${r.status}: ${r.stderr}`);
-  return r.stdout;
-}
-const inHost = (argv: string[], input?: string) => sh(['nsenter', `--net=${HOST}`, ...argv], input);
-const inRouted = (argv: string[], input?: string) => sh(['nsenter', `--net=${ROUTED}`, ...argv], input);
-/** iptables-save without counters and comments: what must not change. */
-const saved = (bin: string) =>
-  inHost([bin])
-    .split('\n')
-    .filter((l) => !l.startsWith('#'))
-    .map((l) => l.replace(/\[\d+:\d+\]/, ''))
-    .join('\n');
-
-function teardown(): void {
-  for (const f of [HOST, ROUTED]) spawnSync('umount', [f]);
-  rmSync(base, { recursive: true, force: true });
-}
-process.on('exit', teardown);
-
-for (const f of [HOST, ROUTED]) {
-  writeFileSync(f, '');
-  sh(['unshare', `--net=${f}`, 'true']);
-}
-inHost(
-  ['ip', '-batch', '-'],
-  [
-    'link set lo up',
-    `link add vh type veth peer name vr netns ${ROUTED}`,
-    `addr add ${HOST_IP}/24 dev vh`,
-    'link set vh up',
-  ].join('\n') + '\n',
-);
-inRouted(
-  ['ip', '-batch', '-'],
-  ['link set lo up', `addr add ${ROUTED_IP}/24 dev vr`, 'link set vr up'].join('\n') + '\n',
-);
+const { HOST, ROUTED, inHost, inRouted, saved } = routedHost('hostfw', `${HOST_IP}/24`, `${ROUTED_IP}/24`);
 // the host's own firewall: policy DROP (iptables-nft) and a rule of its own
 inHost(['iptables', '-P', 'FORWARD', 'DROP']);
 inHost(['iptables', '-A', 'FORWARD', '-i', 'vh', '-o', 'vh', '-j', 'ACCEPT']);
