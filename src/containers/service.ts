@@ -20,7 +20,6 @@ import {
   mkdirSync,
   readFileSync,
   rmSync,
-  readdirSync,
   statSync,
   watch,
   writeFileSync,
@@ -126,8 +125,6 @@ export class ContainerService implements ContainerDirectory {
   /** Containers whose teardown() completed and that have not been started since. */
   private tornDown = new Set<string>();
   private busy = new Map<string, Promise<unknown>>();
-  /** Host-side cleanups of removed containers still under way (see destroy()), by container id. */
-  private cleanups = new Map<string, Promise<void>>();
   private timers = new Set<NodeJS.Timeout>();
   private watcher: FSWatcher | null = null;
   private id: string;
@@ -773,10 +770,7 @@ export class ContainerService implements ContainerDirectory {
       }
       // The kernel counts OOM kills in the memory cgroup, which runc deletes in teardown.
       const oom = trace.phase('oom', () => oomKills(`/cocon/${id}`) > 0);
-      // A --rm container that destroy() may clean up after its record is torn down there, off the
-      // path of the client waiting for its removal.
-      if (!(r.hostConfig.AutoRemove && this.lateCleanup(r)))
-        await trace.phase('teardown', () => this.teardown(id, trace));
+      await trace.phase('teardown', () => this.teardown(id, trace));
       if (oom) this.publish(r, 'oom');
       r.state = {
         ...r.state,
@@ -985,21 +979,8 @@ export class ContainerService implements ContainerDirectory {
         if (!(await this.waitExit(r.id, 15_000))) await this.handleExit(r.id);
       }
     }
-    // AutoRemove may have got there first; either way `docker rm` returns once all is gone.
-    if (this.cache.has(r.id)) await this.serial(r.id, () => this.destroy(r.id, removeVolumes));
-    await this.cleanups.get(r.id);
-  }
-
-  /**
-   * Whether a removed container's host-side leftovers (runc state and cgroups, rootfs mount, bundle,
-   * network namespace, snapshot, files) may be cleaned up after its record is gone: none of them is
-   * anything a later operation could meet (all are named by the container's id; its addresses stay
-   * reserved until its namespace is gone). Not so for a container with volumes (`docker volume rm`
-   * right after must find them released, an anonymous one removed) or without a pid namespace of
-   * its own (processes it left must be killed first).
-   */
-  private lateCleanup(r: ContainerRecord): boolean {
-    return !(r.mounts ?? []).some((m) => m.Type === 'volume') && !r.hostConfig.PidMode;
+    if (!this.cache.has(r.id)) return; // AutoRemove got there first
+    await this.serial(r.id, () => this.destroy(r.id, removeVolumes));
   }
 
   private async destroy(id: string, removeVolumes = false): Promise<void> {
@@ -1007,24 +988,6 @@ export class ContainerService implements ContainerDirectory {
     if (!r) return;
     const trace = traceOp('remove', id);
     r.state = { ...r.state, Status: 'removing' };
-    if (this.lateCleanup(r)) {
-      // The record goes first (the name is free, the container gone from ps and inspect, its
-      // endpoints forgotten): that is when docker reports it removed. What is left on the host is
-      // cleaned up after it, data dir last: a crash in between leaves a data dir without a record,
-      // which the next start sweeps (reconcile()). `docker rm` itself waits for the cleanup.
-      trace.phase('network', () => this.network.forget(r));
-      trace.phase('db', () => this.db.prepare('DELETE FROM containers WHERE id = ?').run(id));
-      this.cache.delete(id);
-      this.publish(r, 'destroy');
-      this.notify(id, ['next-exit', 'not-running', 'removed'], r.state.ExitCode);
-      // Begun on the next turn of the event loop: the waiters' answers are written first (the
-      // cleanup's first steps, spawning umount among them, run synchronously).
-      this.track(
-        id,
-        new Promise<void>((go) => setImmediate(go)).then(() => this.cleanUp(id, r.imageId, trace)),
-      );
-      return;
-    }
     await trace.phase('teardown', () => this.teardown(id));
     // Independent once the container is torn down: its endpoints, its layer, its files.
     await Promise.all([
@@ -1056,40 +1019,6 @@ export class ContainerService implements ContainerDirectory {
     if (!this.images.byId(r.imageId))
       void this.images.gcLayers().catch((e: Error) => log.warn('layer gc failed', { error: e.message }));
     this.notify(id, ['next-exit', 'not-running', 'removed'], r.state.ExitCode);
-  }
-
-  /** Runs a removed container's host-side cleanup (once per id) and keeps it until it settles. */
-  private track(id: string, job: Promise<void>): void {
-    const p = (this.cleanups.get(id) ?? Promise.resolve()).then(() => job);
-    this.cleanups.set(id, p);
-    void p.finally(() => {
-      if (this.cleanups.get(id) === p) this.cleanups.delete(id);
-    });
-  }
-
-  /**
-   * What is left of a container whose record is gone: runc state and cgroups, rootfs mount, bundle
-   * and sockets, its network namespace, its snapshot, and last its data dir. Never throws.
-   */
-  private async cleanUp(id: string, imageId: string, trace: OpTrace = NO_TRACE): Promise<void> {
-    try {
-      await trace.phase('teardown', () => this.teardown(id, trace));
-      await trace.phase('network-settle', () => this.network.settled(id));
-      await trace.phase('snapshot', () =>
-        this.snapshots.remove(id).catch((e: Error) => {
-          if (!(e instanceof NotFound)) log.warn('snapshot remove failed', { id, error: e.message });
-        }),
-      );
-      await trace.phase('files', () => rm(this.paths.data(id), { recursive: true, force: true }));
-    } catch (e) {
-      log.warn('container cleanup failed', { id, error: (e as Error).message });
-    } finally {
-      this.tornDown.delete(id);
-      trace.end();
-    }
-    // Layers of an image deleted (rmi -f) while this container used it can go now.
-    if (!this.images.byId(imageId))
-      void this.images.gcLayers().catch((e: Error) => log.warn('layer gc failed', { error: e.message }));
   }
 
   /**
@@ -1332,13 +1261,6 @@ export class ContainerService implements ContainerDirectory {
       }
       if (r.state.Status === 'restarting') this.scheduleRestart(r, 0);
     }
-    // Data dirs without a record: a removal cut short by a crash (see destroy()). Cleaned up in the
-    // background; the layer gc runs after each.
-    for (const id of readdirSync(join(this.config.dataRoot, 'containers'))) {
-      if (!/^[0-9a-f]{64}$/.test(id) || this.cache.has(id)) continue;
-      log.info('cleaning up after a removed container', { id });
-      this.track(id, this.cleanUp(id, ''));
-    }
   }
 
   async shutdown(): Promise<void> {
@@ -1348,7 +1270,7 @@ export class ContainerService implements ContainerDirectory {
       clearInterval(t);
     }
     for (const set of this.pendingAttach.values()) for (const b of set) b.endClient();
-    await Promise.allSettled([...this.busy.values(), ...this.cleanups.values()]);
+    await Promise.allSettled([...this.busy.values()]);
   }
 }
 

@@ -1138,20 +1138,6 @@ export class NetworkService implements NetworkHooks {
     for (const e of this.epsOf(r.id)) this.deleteEp(e);
   }
 
-  /**
-   * The endpoints of a removed container go now; its namespace goes in the background (disconnect()
-   * queues it). Its addresses stay in `draining` until then, so no new endpoint takes them while the
-   * old interface may still answer for them.
-   */
-  forget(r: ContainerRecord): void {
-    this.disconnect(r).catch((e: Error) => log.warn('network disconnect failed', { id: r.id, error: e.message }));
-    for (const e of this.epsOf(r.id)) this.deleteEp(e);
-  }
-
-  async settled(id: string): Promise<void> {
-    await this.teardowns.get(id);
-  }
-
   /** docker rm --link: the legacy link `alias` of container r is gone (with its --icc=false exception). */
   async unlink(r: ContainerRecord, alias: string): Promise<void> {
     for (const e of this.epsOf(r.id)) {

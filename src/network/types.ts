@@ -42,13 +42,6 @@ export interface NetworkHooks {
   connect(r: ContainerRecord): Promise<ConnectResult>;
   disconnect(r: ContainerRecord): Promise<void>;
   remove(r: ContainerRecord): Promise<void>;
-  /**
-   * remove() without waiting for the namespace teardown: the endpoints are forgotten at once (their
-   * addresses stay reserved, draining, until the namespace is gone). settled(id) resolves when that
-   * teardown is done.
-   */
-  forget(r: ContainerRecord): void;
-  settled(id: string): Promise<void>;
   /** docker rm --link: container r loses its legacy link named `alias`. */
   unlink(r: ContainerRecord, alias: string): Promise<void>;
   /** Docker's NetworkSettings for inspect, and the Ports list for `ps`. */
@@ -86,12 +79,6 @@ export class NoNetwork implements NetworkHooks {
   }
   async remove(): Promise<void> {
     /* nothing to release */
-  }
-  forget(): void {
-    /* nothing to release */
-  }
-  async settled(): Promise<void> {
-    /* nothing to wait for */
   }
   async unlink(): Promise<void> {
     /* no links without bridge networking */
